@@ -1,0 +1,58 @@
+# Veil - the two commands a user needs: `make test` and `make demo`.
+# CMake does the real work out of tree in build/ (build-asan/, build-fuzz/
+# for the sanitizer and fuzzing builds).
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 5
+
+.PHONY: all build deps test test-fast test-asan fuzz fuzz-smoke bench demo format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+# Configure once; later runs only rebuild (CMake re-globs on its own).
+$(BUILD)/build.ninja $(BUILD)/Makefile:
+	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: | $(BUILD)/$(if $(filter Ninja,$(GENERATOR)),build.ninja,Makefile)
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/run-tests.sh $(BUILD)
+
+# The fast tests only (no services, no network namespaces).
+test-fast: build
+	@scripts/run-tests.sh $(BUILD) -L fast
+
+test-asan: deps
+	@cmake -S . -B build-asan -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  scripts/run-tests.sh build-asan -L fast
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVEIL_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+# Runs every fuzz target for FUZZ_SECONDS on its seed corpus.
+fuzz-smoke: fuzz
+	@scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(BUILD)
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-fuzz

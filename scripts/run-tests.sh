@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs ctest in a build directory and ends with one summary line:
+#   "tests: N passed, N failed" (plus the names of the failures).
+# Extra arguments go to ctest (e.g. -L fast).
+set -uo pipefail
+build=${1:?usage: run-tests.sh BUILD_DIR [ctest args]}
+shift
+log="$build/ctest.log"
+ctest --test-dir "$build" --output-on-failure -j "${VEIL_TEST_JOBS:-2}" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+passed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed' "$log")
+failed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(\*\*\*|Failed|Timeout|Exception|Not Run)' "$log")
+echo
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests:"
+  grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(\*\*\*|Failed|Timeout|Exception|Not Run)' "$log" | sed 's/^/  /'
+fi
+echo "tests ($build): $passed passed, $failed failed"
+exit "$rc"
