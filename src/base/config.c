@@ -304,10 +304,12 @@ struct yaml_walk {
 static int walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *prefix,
                         veil_err *err);
 
-static int yaml_leaf(struct yaml_walk *w, const char *key, yaml_node_t *node, veil_err *err)
+/* `line` is the key's line: where a person looks for the setting. */
+static int yaml_leaf(struct yaml_walk *w, const char *key, size_t line, yaml_node_t *node,
+                     veil_err *err)
 {
     char where[200];
-    snprintf(where, sizeof where, "%s:%zu", w->origin, node->start_mark.line + 1);
+    snprintf(where, sizeof where, "%s:%zu", w->origin, line);
     int idx = find_key(w->cfg, key);
     if (idx < 0)
         return veil_err_set(err, VEIL_E_NOTFOUND, "%s: unknown key '%s'", where, key);
@@ -332,12 +334,12 @@ static int yaml_leaf(struct yaml_walk *w, const char *key, yaml_node_t *node, ve
         for (size_t i = 0; i < n; i++) {
             yaml_node_t *item = yaml_document_get_node(w->doc, it[i]);
             if (!item || item->type != YAML_SCALAR_NODE) {
-                size_t line = item ? item->start_mark.line + 1 : node->start_mark.line + 1;
+                size_t item_line = item ? item->start_mark.line + 1 : line;
                 for (size_t j = 0; j < i; j++)
                     free(items[j]);
                 free(items);
                 return veil_err_set(err, VEIL_E_INVALID, "%s:%zu: items of '%s' must be plain "
-                                                         "values", w->origin, line, key);
+                                                         "values", w->origin, item_line, key);
             }
             items[i] = strdup((const char *)item->data.scalar.value);
             if (!items[i]) {
@@ -390,7 +392,7 @@ static int walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *prefi
                                     k->start_mark.line + 1, name);
             rc = walk_mapping(w, v, name, err);
         } else {
-            rc = yaml_leaf(w, name, v, err);
+            rc = yaml_leaf(w, name, k->start_mark.line + 1, v, err);
         }
         if (rc != 0)
             return rc;
