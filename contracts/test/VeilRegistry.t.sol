@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+// contracts/test/VeilRegistry.t.sol - forge tests of VeilRegistry: clusters,
+// nodes, governance, anchoring, Merkle inclusion, disputes, access control,
+// revert paths and fuzzing. forge-std is not available offline, so the few
+// cheatcodes used are declared here.
+pragma solidity ^0.8.24;
+
+import {VeilRegistry} from "../src/VeilRegistry.sol";
+
+interface Vm {
+    function prank(address) external;
+    function startPrank(address) external;
+    function stopPrank() external;
+    function expectRevert(bytes calldata) external;
+    function expectRevert() external;
+    function warp(uint256) external;
+    function assume(bool) external;
+}
+
+contract VeilRegistryTest {
+    Vm constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+    VeilRegistry reg;
+    address constant OP1 = address(0x1001);
+    address constant OP2 = address(0x1002);
+    address constant OP3 = address(0x1003);
+    address constant NODE1 = address(0x2001);
+    address constant NODE2 = address(0x2002);
+    address constant NODE3 = address(0x2003);
+    address constant STRANGER = address(0x3001);
+    uint64 cid;
+
+    function assertTrue(bool b, string memory what) internal pure {
+        require(b, what);
+    }
+
+    function setUp() public {
+        reg = new VeilRegistry();
+        string[] memory orgs = new string[](2);
+        orgs[0] = "acme";
+        orgs[1] = "globex";
+        address[] memory ops = new address[](3);
+        ops[0] = OP1;
+        ops[1] = OP2;
+        ops[2] = OP3;
+        uint32[] memory opOrgs = new uint32[](3);
+        opOrgs[0] = 0;
+        opOrgs[1] = 1;
+        opOrgs[2] = 1;
+        cid = reg.createCluster("prod", orgs, ops, opOrgs, 2);
+        vm.prank(OP1);
+        reg.registerNode(cid, NODE1, abi.encodePacked(bytes32(uint256(0xaa))));
+        vm.prank(OP2);
+        reg.registerNode(cid, NODE2, abi.encodePacked(bytes6(0x002408011220), bytes32(uint256(0xbb))));
+    }
+
+    function samplePolicy() internal pure returns (VeilRegistry.Policy memory p) {
+        p.allowedImageDigests = new bytes32[](2);
+        p.allowedImageDigests[0] = keccak256("img1");
+        p.allowedImageDigests[1] = keccak256("img2");
+        p.schedulerPolicy = "binpack";
+        p.schedulerWeights = new uint32[](2);
+        p.schedulerWeights[0] = 3;
+        p.schedulerWeights[1] = 7;
+        p.fheKeyHash = keccak256("fhe");
+        p.decryptors = new address[](1);
+        p.decryptors[0] = OP1;
+        p.guardianKeys = new bytes32[](1);
+        p.guardianKeys[0] = keccak256("guardian");
+    }
+
+    function testClusterCreated() public view {
+        (string memory name, uint16 t, uint16 n, uint32 orgs,, uint256 active) = reg.getCluster(cid);
+        assertTrue(keccak256(bytes(name)) == keccak256("prod"), "name");
+        assertTrue(t == 2 && n == 3 && orgs == 2 && active == 2, "counts");
+        (bool isOp, uint32 org) = reg.operatorOf(cid, OP3);
+        assertTrue(isOp && org == 1, "op org");
+        assertTrue(keccak256(bytes(reg.organizationName(cid, 1))) == keccak256("globex"), "org");
+    }
+
+    function testCreateClusterBadThreshold() public {
+        string[] memory orgs = new string[](1);
+        orgs[0] = "a";
+        address[] memory ops = new address[](1);
+        ops[0] = OP1;
+        uint32[] memory opOrgs = new uint32[](1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidThreshold.selector, 2, 1));
+        reg.createCluster("x", orgs, ops, opOrgs, 2);
+    }
+
+    function testCreateClusterDuplicateOperator() public {
+        string[] memory orgs = new string[](1);
+        orgs[0] = "a";
+        address[] memory ops = new address[](2);
+        ops[0] = OP1;
+        ops[1] = OP1;
+        uint32[] memory opOrgs = new uint32[](2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.AlreadyOperator.selector, 2, OP1));
+        reg.createCluster("x", orgs, ops, opOrgs, 1);
+    }
+
+    function testNodeLookupAndActiveSet() public {
+        assertTrue(reg.nodeByPeerId(abi.encodePacked(bytes32(uint256(0xaa)))) == NODE1, "raw");
+        // Both forms of an Ed25519 peer ID find the same node.
+        assertTrue(reg.nodeByPeerId(abi.encodePacked(bytes32(uint256(0xbb)))) == NODE2, "key");
+        assertTrue(
+            reg.nodeByPeerId(abi.encodePacked(bytes6(0x002408011220), bytes32(uint256(0xaa))))
+                == NODE1,
+            "multihash"
+        );
+        assertTrue(reg.activeNodeCount(cid) == 2, "count");
+        vm.prank(OP1);
+        reg.deactivateNode(NODE1);
+        address[] memory act = reg.getActiveNodes(cid);
+        assertTrue(act.length == 1 && act[0] == NODE2, "set after deactivate");
+        assertTrue(!reg.isActiveNode(cid, NODE1), "inactive");
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NodeInactive.selector, NODE1));
+        reg.deactivateNode(NODE1);
+    }
+
+    function testRegisterNodeAccessControl() public {
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotOperator.selector, cid, STRANGER));
+        reg.registerNode(cid, NODE3, abi.encodePacked(bytes32(uint256(0xcc))));
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NodeAlreadyRegistered.selector, NODE1));
+        reg.registerNode(cid, NODE1, abi.encodePacked(bytes32(uint256(0xcc))));
+        vm.prank(OP1);
+        vm.expectRevert(
+            abi.encodeWithSelector(VeilRegistry.PeerIdTaken.selector, bytes32(uint256(0xaa)))
+        );
+        reg.registerNode(cid, NODE3, abi.encodePacked(bytes32(uint256(0xaa))));
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.UnknownCluster.selector, 99));
+        reg.registerNode(99, NODE3, abi.encodePacked(bytes32(uint256(0xcc))));
+    }
+
+    function testDeactivateAccessControl() public {
+        vm.prank(OP2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotNodeOperator.selector, NODE1, OP2));
+        reg.deactivateNode(NODE1);
+        vm.prank(NODE1); // a node may retire itself
+        reg.deactivateNode(NODE1);
+    }
+
+    function testRegisterNode3() public {
+        vm.prank(OP3);
+        reg.registerNode(cid, NODE3, abi.encodePacked(bytes32(uint256(0xcc))));
+    }
+
+    function testPolicyProposalPasses() public {
+        (, uint64 v0) = reg.getClusterPolicy(cid);
+        assertTrue(v0 == 0, "no policy");
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, samplePolicy(), 3600);
+        (,, uint16 yes,, bool executed,) = reg.getProposal(pid);
+        assertTrue(yes == 1 && !executed, "one vote");
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.AlreadyVoted.selector, pid, OP1));
+        reg.vote(pid);
+        vm.prank(OP2);
+        reg.vote(pid);
+        (VeilRegistry.Policy memory p, uint64 v) = reg.getClusterPolicy(cid);
+        assertTrue(v == 1, "version");
+        assertTrue(keccak256(bytes(p.schedulerPolicy)) == keccak256("binpack"), "name");
+        assertTrue(p.allowedImageDigests.length == 2 && p.schedulerWeights[1] == 7, "fields");
+        assertTrue(p.decryptors[0] == OP1 && p.fheKeyHash == keccak256("fhe"), "fields2");
+        vm.prank(OP3);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.ProposalAlreadyExecuted.selector, pid));
+        reg.vote(pid);
+    }
+
+    function testProposalExpires() public {
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, samplePolicy(), 60);
+        (,,, uint64 expiry,,) = reg.getProposal(pid);
+        vm.warp(expiry);
+        vm.prank(OP2);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.ProposalExpired.selector, pid, expiry));
+        reg.vote(pid);
+    }
+
+    function testProposalAccessControl() public {
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotOperator.selector, cid, STRANGER));
+        reg.proposePolicy(cid, samplePolicy(), 3600);
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, samplePolicy(), 3600);
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotOperator.selector, cid, STRANGER));
+        reg.vote(pid);
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidArgument.selector, "ttl"));
+        reg.proposePolicy(cid, samplePolicy(), 1);
+    }
+
+    function testAddOrganization() public {
+        address[] memory ops = new address[](1);
+        ops[0] = STRANGER;
+        vm.prank(OP1);
+        uint256 pid = reg.proposeOrganization(cid, "initech", ops, 3600);
+        vm.prank(OP3);
+        reg.vote(pid);
+        (bool isOp, uint32 org) = reg.operatorOf(cid, STRANGER);
+        assertTrue(isOp && org == 2, "new operator");
+        (,, uint16 n, uint32 orgs,,) = reg.getCluster(cid);
+        assertTrue(n == 4 && orgs == 3, "counts");
+    }
+
+    function testAnchorsOnlyByActiveNodes() public {
+        vm.prank(NODE1);
+        reg.anchorDeployment(cid, keccak256("job"), keccak256("assign"));
+        vm.prank(NODE1);
+        reg.anchorBatch(cid, 1, keccak256("root"), 256);
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, STRANGER));
+        reg.anchorDeployment(cid, keccak256("job"), keccak256("assign"));
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, OP1));
+        reg.anchorBatch(cid, 1, keccak256("root"), 256);
+        vm.prank(OP1);
+        reg.deactivateNode(NODE1);
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, NODE1));
+        reg.anchorBatch(cid, 2, keccak256("root"), 256);
+    }
+
+    function testAnchorWrongCluster() public {
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, 7, NODE1));
+        reg.anchorDeployment(7, keccak256("job"), keccak256("assign"));
+    }
+
+    // Builds the root the way the contract comment documents and checks a proof per leaf.
+    function testMerkleInclusion() public view {
+        uint256 n = 5;
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; i++) {
+            leaves[i] = reg.deploymentLeaf(cid, bytes32(i), keccak256(abi.encode(i)));
+        }
+        bytes32 l01 = pair(leaves[0], leaves[1]);
+        bytes32 l23 = pair(leaves[2], leaves[3]);
+        bytes32 l0123 = pair(l01, l23);
+        bytes32 root = pair(l0123, leaves[4]); // leaf 4 promoted twice
+        bytes32[] memory proof = new bytes32[](3);
+        proof[0] = leaves[3];
+        proof[1] = l01;
+        proof[2] = leaves[4];
+        assertTrue(reg.verifyInclusion(root, cid, bytes32(uint256(2)), keccak256(abi.encode(2)), proof), "leaf 2");
+        bytes32[] memory proof4 = new bytes32[](1);
+        proof4[0] = l0123;
+        assertTrue(reg.verifyInclusion(root, cid, bytes32(uint256(4)), keccak256(abi.encode(4)), proof4), "leaf 4");
+        assertTrue(!reg.verifyInclusion(root, cid, bytes32(uint256(4)), keccak256(abi.encode(5)), proof4), "bad leaf");
+    }
+
+    function pair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
+        return a < b ? keccak256(abi.encodePacked(bytes1(0x01), a, b))
+                     : keccak256(abi.encodePacked(bytes1(0x01), b, a));
+    }
+
+    function testDisputeUpheld() public {
+        bytes32 aid = reg.anchorId(1, cid, bytes32(uint256(1)), keccak256("root"));
+        vm.prank(OP3);
+        uint256 did = reg.openDispute(cid, aid, keccak256("evidence"));
+        vm.prank(OP1);
+        reg.resolveDispute(did, true);
+        (, uint8 status,,,,,) = reg.getDispute(did);
+        assertTrue(status == 1, "still open");
+        vm.prank(OP2);
+        reg.resolveDispute(did, true);
+        (, status,,,,,) = reg.getDispute(did);
+        assertTrue(status == 2, "upheld");
+        vm.prank(OP3);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.DisputeClosed.selector, did));
+        reg.resolveDispute(did, false);
+    }
+
+    function testDisputeAccessControl() public {
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotOperator.selector, cid, STRANGER));
+        reg.openDispute(cid, bytes32(uint256(1)), keccak256("e"));
+        vm.prank(OP1);
+        uint256 did = reg.openDispute(cid, bytes32(uint256(1)), keccak256("e"));
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotOperator.selector, cid, STRANGER));
+        reg.resolveDispute(did, false);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.UnknownDispute.selector, 42));
+        reg.resolveDispute(42, false);
+    }
+
+    // Gas benchmark: one batch of 256 deployments (see bench/chain).
+    function testGasAnchorBatch256() public {
+        vm.prank(NODE2);
+        reg.anchorBatch(cid, 7, keccak256("root-256"), 256);
+    }
+
+    function testFuzzPeerIdRoundTrip(bytes32 key, address node) public {
+        vm.assume(node != address(0) && node != NODE1 && node != NODE2);
+        vm.assume(key != bytes32(uint256(0xaa)) && key != bytes32(uint256(0xbb)));
+        vm.prank(OP3);
+        reg.registerNode(cid, node, abi.encodePacked(bytes6(0x002408011220), key));
+        assertTrue(reg.nodeByPeerId(abi.encodePacked(key)) == node, "lookup");
+        assertTrue(reg.isActiveNode(cid, node), "active");
+    }
+
+    function testFuzzOnlyActiveNodesAnchor(address who) public {
+        vm.assume(who != NODE1 && who != NODE2);
+        vm.prank(who);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, who));
+        reg.anchorDeployment(cid, bytes32(0), bytes32(0));
+    }
+
+    function testFuzzMerklePair(bytes32 a, bytes32 b) public view {
+        bytes32[] memory proof = new bytes32[](1);
+        bytes32 leafA = reg.deploymentLeaf(cid, a, b);
+        bytes32 leafB = reg.deploymentLeaf(cid, b, a);
+        proof[0] = leafB;
+        assertTrue(reg.verifyInclusion(pair(leafA, leafB), cid, a, b, proof), "pair");
+    }
+}
