@@ -42,6 +42,8 @@ const struct veil_config_key veil_config_default_keys[] = {
      "FHE client key (only on the designated decryptor)"},
     {"telemetry.interval", VEIL_CONFIG_DURATION, "VEIL_TELEMETRY_INTERVAL", "10s", 0, 0,
      "how often encrypted telemetry is published"},
+    {"telemetry.test_only_capacity", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_CAPACITY", NULL, 0, 0,
+     "TEST ONLY: fixed capacities reported instead of sampled ones (cpu=2000m,memory=4Gi,...)"},
     {"runtime.engine", VEIL_CONFIG_STRING, "VEIL_RUNTIME", "runc", 0, 0,
      "OCI runtime: runc or crun"},
     {"docker.socket", VEIL_CONFIG_STRING, "VEIL_DOCKER_SOCKET", NULL, 0, 0,

@@ -1,0 +1,690 @@
+/*
+ * veil/node.h - the node daemon's building blocks (src/node/): job specs,
+ * telemetry sampling and quantization, the plaintext scheduling policy (the
+ * oracle and exact specification of the encrypted circuit), scheduler
+ * selection and digest agreement, cluster-topic messages, assignment
+ * commitments with Merkle batches, the SQLite state store and the local HTTP
+ * API. Nothing here talks to FHE, libp2p, the chain or the container runtime
+ * directly: those are wired in by veild (hash and key material come in as
+ * parameters).
+ */
+#ifndef VEIL_NODE_H
+#define VEIL_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Quantities and labels                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Kubernetes resource quantity ("500m", "1.5", "64Mi", "1G", "2e3"), scaled
+ * to an integer count of a unit: unit_exp10 = -3 gives millis (CPU), 0 gives
+ * whole units (bytes, GPUs). Negative, fractional-below-unit and overflowing
+ * values are refused with a reason in err. */
+int veil_quantity_parse(const char *text, int unit_exp10, uint64_t *out, veil_err *err);
+
+/* Region label names <-> codes (1..VEIL_LABEL_MAX; 0 = no label / any). */
+#define VEIL_LABEL_MAX 255
+int veil_region_code(const char *name, uint8_t *code);
+const char *veil_region_name(uint8_t code); /* NULL when unnamed */
+
+/* ------------------------------------------------------------------------ */
+/* Job spec (job.yaml)                                                      */
+/* ------------------------------------------------------------------------ */
+
+enum veil_policy {
+    VEIL_POLICY_BINPACK = 0, /* least leftover on the requested resources */
+    VEIL_POLICY_SPREAD = 1,  /* most free on the requested resources */
+    VEIL_POLICY_PRIORITY = 2 /* lowest per-node priority code */
+};
+const char *veil_policy_name(enum veil_policy p);
+
+#define VEIL_JOB_NAME_MAX       63
+#define VEIL_JOB_MAX_ARGS       64
+#define VEIL_JOB_MAX_ENV        64
+#define VEIL_JOB_MAX_REPLICAS   64
+#define VEIL_JOB_SPEC_MAX_BYTES (64 * 1024)
+
+struct veil_env_var {
+    char *name;
+    char *value;
+};
+
+struct veil_job_spec {
+    char *name;
+    char *image;           /* as written */
+    char *image_repo;      /* image without tag/digest */
+    char *image_tag;       /* NULL when pinned by digest */
+    char image_digest[72]; /* "sha256:<64 hex>" or "" when only a tag */
+    char **command;
+    size_t n_command;
+    char **args;
+    size_t n_args;
+    struct veil_env_var *env; /* sorted by name, unique */
+    size_t n_env;
+    uint64_t cpu_millis; /* requested */
+    uint64_t memory_bytes;
+    uint64_t disk_bytes;
+    uint64_t gpus;
+    uint32_t replicas; /* >= 1 */
+    enum veil_policy policy;
+    uint8_t region; /* 0 = any */
+    uint8_t zone;   /* 0 = any */
+    bool confidential;
+};
+
+/* Parses and strictly validates a job spec. `origin` names the input in
+ * errors ("job.yaml"); errors read "job.yaml:7: resources.memory: \"64Q\" is
+ * not a quantity (e.g. 64Mi)". */
+int veil_job_spec_parse(struct veil_job_spec *spec, const char *text, size_t len,
+                        const char *origin, veil_err *err);
+int veil_job_spec_load(struct veil_job_spec *spec, const char *path, veil_err *err);
+void veil_job_spec_free(struct veil_job_spec *spec);
+/* The canonical JSON form (sorted keys, no whitespace, every field present,
+ * quantities as integers in base units). Caller frees. Parsing the canonical
+ * form again gives the same canonical form. */
+char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *err);
+/* job id = BLAKE2b-256("veil-job-id-v1" || u32be(len) canonical || u32be(len)
+ * submitter || nonce[16]). */
+#define VEIL_JOB_NONCE_LEN 16
+int veil_job_id(uint8_t out[32], const struct veil_job_spec *spec, const uint8_t *submitter,
+                size_t submitter_len, const uint8_t nonce[VEIL_JOB_NONCE_LEN], veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Telemetry: sampling and quantization                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Raw free capacity of this node. */
+struct veil_telemetry_raw {
+    uint64_t cpu_millis;
+    uint64_t memory_bytes;
+    uint64_t disk_bytes;
+    uint64_t gpus;
+    uint8_t region, zone, priority;
+};
+
+/* Quantized to the FHE widths: every resource is a 16-bit unsigned integer.
+ *   cpu    in 10-millicore steps   (max 655.35 cores)
+ *   memory in 4 MiB steps          (max 256 GiB - 4 MiB)
+ *   disk   in 1 GiB steps          (max 64 TiB - 1 GiB)
+ *   gpu    in whole devices        (max 65535)
+ * Free capacity rounds DOWN and saturates at 0xFFFF (a node may under-report,
+ * never over-report); requests round UP and a request above 0xFFFF units
+ * cannot be represented (refused: no node could ever satisfy it). Labels
+ * (region, zone, priority) are 8-bit codes carried in 16-bit words. */
+enum { VEIL_RES_CPU = 0, VEIL_RES_MEMORY, VEIL_RES_DISK, VEIL_RES_GPU, VEIL_RES_COUNT };
+#define VEIL_QUANT_MAX          0xFFFFu
+#define VEIL_QUANT_CPU_MILLIS   10u
+#define VEIL_QUANT_MEMORY_BYTES (4u * 1024u * 1024u)
+#define VEIL_QUANT_DISK_BYTES   (1024ull * 1024u * 1024u)
+
+struct veil_telemetry_q {
+    uint16_t res[VEIL_RES_COUNT];
+    uint16_t region, zone, priority;
+};
+
+void veil_telemetry_quantize_free(const struct veil_telemetry_raw *raw, struct veil_telemetry_q *q);
+
+/* The plaintext words a node encrypts (one 16-bit ciphertext each, in this
+ * order) into its telemetry message: cpu, memory, disk, gpu, region, zone,
+ * priority. The scheduler deserializes the same order. */
+#define VEIL_TELEMETRY_WORDS 7
+void veil_telemetry_to_words(const struct veil_telemetry_q *q, uint16_t out[VEIL_TELEMETRY_WORDS]);
+void veil_telemetry_from_words(const uint16_t in[VEIL_TELEMETRY_WORDS], struct veil_telemetry_q *q);
+/* Quantizes a job's request (rounding up); fails when a value exceeds the
+ * representable range. */
+int veil_telemetry_quantize_request(const struct veil_job_spec *spec, uint16_t req[VEIL_RES_COUNT],
+                                    veil_err *err);
+
+/* CPU sampler: free millicores from two /proc/stat readings. */
+struct veil_cpu_sampler {
+    uint64_t last_idle, last_total;
+    bool primed;
+};
+/* Parses /proc/stat's aggregate "cpu" line into idle (idle+iowait) and total
+ * jiffies. */
+int veil_proc_stat_parse(const char *text, uint64_t *idle, uint64_t *total, veil_err *err);
+/* Parses /proc/meminfo's MemAvailable (bytes). */
+int veil_meminfo_parse(const char *text, uint64_t *available_bytes, veil_err *err);
+/* Online CPU count limited by the cgroup quota (v2 cpu.max or v1
+ * cfs_quota/period) when one is set, in millicores. */
+uint64_t veil_cpu_capacity_millis(void);
+
+/* Samples the node: free CPU = capacity x idle fraction since the previous
+ * call (the first call reads twice, `first_gap_ms` apart), MemAvailable,
+ * statvfs(data_dir) free for unprivileged users, GPU count = number of
+ * /dev/nvidia<N> devices. Labels are copied from `labels` (may be NULL). */
+int veil_telemetry_sample(struct veil_cpu_sampler *cpu, const char *data_dir,
+                          const struct veil_telemetry_raw *labels, unsigned first_gap_ms,
+                          struct veil_telemetry_raw *out, veil_err *err);
+
+/* TEST-ONLY capacity override, so end-to-end tests can compare placements to
+ * a plaintext oracle. Text "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0[,region=..,
+ * zone=..,priority=..]". veild reads it from the environment variable
+ * VEIL_TEST_ONLY_CAPACITY (and logs a warning that telemetry is fixed). */
+#define VEIL_TEST_ONLY_CAPACITY_ENV "VEIL_TEST_ONLY_CAPACITY"
+int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_raw *out,
+                                       veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Plaintext scheduling policy: the oracle of the encrypted circuit.       */
+/* ------------------------------------------------------------------------ */
+
+/* Widths of the circuit's integers: every value is a 16-bit radix integer
+ * (the FHE library's widths are 1, 8, 16, 32, 64), comparisons give 1-bit
+ * booleans. A score term is (leftover >> 2) so that the sum of four terms
+ * (at most 4 x 16383 = 65532) stays below the "no node" sentinel 0xFFFF. */
+#define VEIL_SCHED_WIDTH      16
+#define VEIL_SCHED_TERM_SHIFT 2
+#define VEIL_SCHED_SCORE_NONE 0xFFFFu /* masked-out score */
+#define VEIL_SCHED_MAX_NODES  4096
+
+/* What a job asks for, in quantized units (encrypted when confidential). */
+struct veil_sched_request {
+    uint16_t res[VEIL_RES_COUNT];
+    uint16_t region, zone; /* 0 = any */
+    enum veil_policy policy;
+    /* true: the request is encrypted (confidential job), so the circuit
+     * evaluates every resource and constraint; false: the request is public
+     * and the circuit folds it in (unrequested resources and constraints cost
+     * nothing). The placement is the same either way; only the cost differs. */
+    bool confidential;
+};
+
+/* Counts of FHE operations the circuit performs (veil/fhe.h names):
+ * binops le, lt, eq, ne, and, or, add, sub; scalar ops add_scalar,
+ * sub_scalar and shr; unary not; select. */
+struct veil_sched_ops {
+    uint64_t le, lt, eq, ne, and_, or_, add, sub, add_scalar, sub_scalar, shr, not_, select;
+};
+uint64_t veil_sched_ops_total(const struct veil_sched_ops *ops);
+
+struct veil_sched_result {
+    uint32_t index; /* meaningful only when found */
+    bool found;
+};
+
+/* One round: nodes[i] is node i's quantized telemetry; excluded[i] (may be
+ * NULL) is a plaintext mask (dead, stale, or already chosen). ops (may be
+ * NULL) accumulates the operation counts. */
+int veil_sched_round(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                     const bool *excluded, size_t n_nodes, struct veil_sched_result *out,
+                     struct veil_sched_ops *ops, veil_err *err);
+/* `replicas` rounds, each excluding the nodes already chosen; out[k] for
+ * replica k. Once a round finds nothing, later replicas are unschedulable too. */
+int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                        const bool *excluded, size_t n_nodes, uint32_t replicas,
+                        struct veil_sched_result *out, struct veil_sched_ops *ops, veil_err *err);
+/* The same circuit over any backend: the plaintext one above, or the FHE
+ * library (wiring: each op maps to one veil_fhe_* call, see schedule.c).
+ * Values are opaque backend handles. The circuit borrows its inputs and
+ * releases every intermediate it creates; the outputs are new handles. */
+enum veil_sched_op {
+    /* comparisons of two 16-bit values, giving a bool */
+    VEIL_SCHED_OP_LE,
+    VEIL_SCHED_OP_LT,
+    VEIL_SCHED_OP_EQ,
+    VEIL_SCHED_OP_NE,
+    /* two bools */
+    VEIL_SCHED_OP_AND,
+    VEIL_SCHED_OP_OR,
+    /* two 16-bit values, wrapping */
+    VEIL_SCHED_OP_ADD,
+    VEIL_SCHED_OP_SUB,
+    /* a 16-bit value and the scalar k (b is NULL) */
+    VEIL_SCHED_OP_ADD_SCALAR,
+    VEIL_SCHED_OP_SUB_SCALAR,
+    VEIL_SCHED_OP_SHR,
+    /* bitwise not of a 16-bit value (b is NULL) */
+    VEIL_SCHED_OP_NOT,
+};
+typedef struct veil_sched_ct veil_sched_ct;
+struct veil_sched_backend {
+    void *ctx;
+    int (*apply)(void *ctx, enum veil_sched_op op, const veil_sched_ct *a, const veil_sched_ct *b,
+                 uint64_t k, veil_sched_ct **out, veil_err *err);
+    /* cond ? a : b, cond a bool */
+    int (*select)(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
+                  const veil_sched_ct *b, veil_sched_ct **out, veil_err *err);
+    void (*release)(void *ctx, veil_sched_ct *v);
+};
+
+struct veil_sched_circuit_in {
+    const struct veil_sched_request *req; /* policy, confidential, public values */
+    /* confidential only: res[0..3], region, zone as 16-bit ciphertexts */
+    const veil_sched_ct *req_words[VEIL_RES_COUNT + 2];
+    /* n_nodes x VEIL_TELEMETRY_WORDS handles, row-major: node i's words
+     * (veil_telemetry_to_words order) at [i * VEIL_TELEMETRY_WORDS ...] */
+    const veil_sched_ct *const *node_words;
+    const bool *excluded; /* may be NULL */
+    size_t n_nodes;
+};
+/* Evaluates one round. *index (16-bit) and *found (bool) are always
+ * ciphertexts (public results are materialized), unless there is no
+ * candidate at all: then both are NULL (unschedulable, known publicly). */
+int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
+                       veil_sched_ct **index, veil_sched_ct **found, struct veil_sched_ops *ops,
+                       veil_err *err);
+
+/* Operation counts of one round of `req` over n candidate (not excluded)
+ * nodes, by closed formula (documents the circuit's cost; the unit test
+ * checks it against the counted evaluation on random requests). */
+void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n_candidates,
+                            struct veil_sched_ops *ops);
+
+/* ------------------------------------------------------------------------ */
+/* Scheduler selection and digest agreement                                 */
+/* ------------------------------------------------------------------------ */
+
+#define VEIL_MAX_SCHEDULERS 3
+#define VEIL_PEER_ID_MAX    64 /* bytes of a binary peer ID (multihash) */
+
+struct veil_peer_id {
+    uint8_t bytes[VEIL_PEER_ID_MAX];
+    uint8_t len;
+};
+
+/* Rendezvous hashing: weight(p) = BLAKE2b-256("veil-sched-v1" || job id ||
+ * u8 len || peer); the up-to-k peers with the highest weights (as big-endian
+ * 256-bit numbers; ties by peer bytes) in descending order. Duplicate peers
+ * count once. Returns how many were chosen. */
+size_t veil_select_schedulers(const uint8_t job_id[32], const struct veil_peer_id *alive,
+                              size_t n_alive, size_t k, size_t *chosen /* indices into alive */);
+
+struct veil_published_digest {
+    struct veil_peer_id scheduler;
+    uint8_t digest[32];
+};
+/* The digest that a strict majority of the `n_schedulers` selected
+ * schedulers published (each counted once: its first digest; digests from
+ * peers not selected are ignored). Returns true and fills `agreed`, or false
+ * ("no agreement"). */
+bool veil_digest_majority(const struct veil_peer_id *schedulers, size_t n_schedulers,
+                          const struct veil_published_digest *published, size_t n_published,
+                          uint8_t agreed[32]);
+
+/* ------------------------------------------------------------------------ */
+/* Rounds: epochs, candidate nodes, output digests, the decryptor's guard   */
+/* ------------------------------------------------------------------------ */
+
+/* Telemetry epoch of a wall-clock time: floor(unix_ms / interval_ms). */
+uint64_t veil_epoch_of(uint64_t unix_ms, uint64_t interval_ms);
+/* Telemetry older than this many epochs before a round is not used. */
+#define VEIL_TELEMETRY_MAX_AGE_EPOCHS 3
+
+/* What a node knows about one member's latest telemetry (never values). */
+struct veil_telemetry_seen {
+    struct veil_peer_id node;
+    uint64_t epoch; /* epoch of the newest telemetry received */
+    bool alive;     /* SWIM says alive */
+};
+/* The nodes a round at `epoch` schedules over, in the order every scheduler
+ * must use (node index i of the circuit): alive members whose telemetry is
+ * from [epoch - max_age, epoch], sorted by peer ID bytes; a peer listed
+ * twice counts once (its newest entry). Fills out_idx (indices into seen)
+ * and returns the count. */
+size_t veil_round_candidates(const struct veil_telemetry_seen *seen, size_t n, uint64_t epoch,
+                             uint64_t max_age, size_t *out_idx);
+
+/* Digest a scheduler publishes for its output ciphertexts (serialized
+ * [index, found]): BLAKE2b-256("veil/sched-output/v1" || job id || replica
+ * u32be || epoch u64be || u32be len || output). Binding job, replica and
+ * epoch means no other ciphertext (telemetry included) can carry it. */
+void veil_sched_output_digest(uint8_t out[32], const uint8_t job_id[32], uint32_t replica,
+                              uint64_t epoch, const uint8_t *output, size_t output_len);
+
+/* The designated decryptor's rule: decrypt `output` only when its digest is
+ * the one a strict majority of the job's selected schedulers published.
+ * Returns 0 (may decrypt) or -1 with VEIL_E_PERMISSION and the reason. */
+int veil_decrypt_guard(const uint8_t job_id[32], uint32_t replica, uint64_t epoch,
+                       const uint8_t *output, size_t output_len,
+                       const struct veil_peer_id *schedulers, size_t n_schedulers,
+                       const struct veil_published_digest *published, size_t n_published,
+                       veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Cluster-topic messages (versioned binary)                               */
+/* ------------------------------------------------------------------------ */
+
+#define VEIL_MSG_VERSION   1
+#define VEIL_MSG_MAX_BYTES (64 * 1024)
+
+enum veil_msg_type {
+    VEIL_MSG_TELEMETRY = 1,
+    VEIL_MSG_JOB_SUBMIT = 2,
+    VEIL_MSG_SCHED_DIGEST = 3,
+    VEIL_MSG_ASSIGNMENT = 4,
+    VEIL_MSG_CONTAINER_STATUS = 5,
+};
+
+struct veil_msg_telemetry {
+    uint64_t epoch;
+    struct veil_peer_id node;
+    const uint8_t *ciphertext; /* borrowed (decode: points into the input) */
+    size_t ciphertext_len;
+};
+
+struct veil_msg_job_submit {
+    uint8_t job_id[32];
+    struct veil_peer_id submitter;
+    uint8_t nonce[VEIL_JOB_NONCE_LEN];
+    const uint8_t *spec_json; /* canonical JSON, borrowed */
+    size_t spec_json_len;
+    const uint8_t *request_ciphertext; /* confidential jobs; may be empty */
+    size_t request_ciphertext_len;
+};
+
+struct veil_msg_sched_digest {
+    uint8_t job_id[32];
+    uint32_t replica;
+    uint64_t epoch;
+    struct veil_peer_id scheduler;
+    uint8_t output_digest[32];
+};
+
+struct veil_msg_assignment {
+    uint8_t job_id[32];
+    uint32_t replica;
+    bool schedulable; /* false: "unschedulable", node is empty */
+    struct veil_peer_id node;
+    uint8_t output_digest[32];
+    uint64_t epoch;
+    uint8_t signature[64]; /* Ed25519 by the designated decryptor */
+};
+
+enum veil_container_state {
+    VEIL_CONTAINER_RUNNING = 1,
+    VEIL_CONTAINER_EXITED = 2,
+    VEIL_CONTAINER_FAILED = 3,
+};
+struct veil_msg_container_status {
+    uint8_t job_id[32];
+    uint32_t replica;
+    struct veil_peer_id node;
+    uint8_t state; /* enum veil_container_state */
+    int32_t exit_code;
+    uint64_t time_ms;
+    char container_id[65];
+};
+
+int veil_msg_peek_type(const uint8_t *data, size_t len, enum veil_msg_type *type, veil_err *err);
+
+int veil_msg_telemetry_encode(veil_buf *out, const struct veil_msg_telemetry *m, veil_err *err);
+int veil_msg_telemetry_decode(struct veil_msg_telemetry *m, const uint8_t *data, size_t len,
+                              veil_err *err);
+int veil_msg_job_submit_encode(veil_buf *out, const struct veil_msg_job_submit *m, veil_err *err);
+int veil_msg_job_submit_decode(struct veil_msg_job_submit *m, const uint8_t *data, size_t len,
+                               veil_err *err);
+int veil_msg_sched_digest_encode(veil_buf *out, const struct veil_msg_sched_digest *m,
+                                 veil_err *err);
+int veil_msg_sched_digest_decode(struct veil_msg_sched_digest *m, const uint8_t *data, size_t len,
+                                 veil_err *err);
+int veil_msg_assignment_encode(veil_buf *out, const struct veil_msg_assignment *m, veil_err *err);
+int veil_msg_assignment_decode(struct veil_msg_assignment *m, const uint8_t *data, size_t len,
+                               veil_err *err);
+int veil_msg_container_status_encode(veil_buf *out, const struct veil_msg_container_status *m,
+                                     veil_err *err);
+int veil_msg_container_status_decode(struct veil_msg_container_status *m, const uint8_t *data,
+                                     size_t len, veil_err *err);
+
+/* What a node checks on a job submission from the topic: the spec parses
+ * and validates, is byte-for-byte in canonical form, and hashes (with the
+ * submitter and nonce) to the announced job id. Fills *spec on success
+ * (caller veil_job_spec_free()s). */
+int veil_msg_job_submit_check(const struct veil_msg_job_submit *m, struct veil_job_spec *spec,
+                              veil_err *err);
+
+/* The bytes an assignment signature covers: "veil/assignment/v1" || 0x00 ||
+ * cluster id (u64be) || the assignment body (the encoding without the
+ * signature). */
+int veil_assignment_signing_bytes(veil_buf *out, uint64_t cluster_id,
+                                  const struct veil_msg_assignment *m, veil_err *err);
+int veil_assignment_sign(struct veil_msg_assignment *m, uint64_t cluster_id,
+                         const uint8_t secret_key[64] /* libsodium Ed25519 */, veil_err *err);
+int veil_assignment_verify(const struct veil_msg_assignment *m, uint64_t cluster_id,
+                           const uint8_t public_key[32], veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Commitments and Merkle batches                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A 256-bit hash over a list of byte strings (concatenated). Keccak-256 in
+ * production (src/chain), BLAKE2b-256 in the unit tests. */
+struct veil_hash_iov {
+    const void *data;
+    size_t len;
+};
+typedef void (*veil_hash256_fn)(uint8_t out[32], const struct veil_hash_iov *parts, size_t n,
+                                void *ctx);
+struct veil_hasher {
+    veil_hash256_fn fn;
+    void *ctx;
+};
+/* BLAKE2b-256 (libsodium) in veil_hasher form. */
+void veil_hash256_blake2b(uint8_t out[32], const struct veil_hash_iov *parts, size_t n, void *ctx);
+
+/* The 32-byte key a peer ID is stored under on chain (VeilRegistry
+ * _peerKey): a bare 32-byte key as is; an identity multihash of an Ed25519
+ * key (00 24 08 01 12 20 || key) reduced to the key; anything else hashed. */
+void veil_peer_key(uint8_t out[32], const struct veil_hasher *h, const struct veil_peer_id *peer);
+
+/* commitment = H(cluster u64be || job id || replica u32be || node key (32
+ * zero bytes when unschedulable) || output digest || epoch u64be): the
+ * `assignmentHash` of VeilRegistry. */
+void veil_assignment_commitment(uint8_t out[32], const struct veil_hasher *h, uint64_t cluster_id,
+                                const uint8_t job_id[32], uint32_t replica,
+                                const struct veil_peer_id *node /* NULL = unschedulable */,
+                                const uint8_t output_digest[32], uint64_t epoch);
+
+/* Merkle batch exactly as VeilRegistry.verifyInclusion checks it:
+ *   leaf   = H(0x00 || cluster u64be || job id || commitment)
+ *   parent = H(0x01 || min(a,b) || max(a,b))  (sorted pair, bytewise order)
+ *   an odd level promotes its last node unchanged. */
+void veil_merkle_leaf(uint8_t out[32], const struct veil_hasher *h, uint64_t cluster_id,
+                      const uint8_t job_id[32], const uint8_t commitment[32]);
+void veil_merkle_parent(uint8_t out[32], const struct veil_hasher *h, const uint8_t a[32],
+                        const uint8_t b[32]);
+/* Root of n leaves (n >= 1). */
+int veil_merkle_root(uint8_t root[32], const struct veil_hasher *h, const uint8_t (*leaves)[32],
+                     size_t n, veil_err *err);
+/* Sibling path of leaf `index` from the leaf up; *n_proof <= 64. */
+#define VEIL_MERKLE_MAX_DEPTH 64
+int veil_merkle_proof(uint8_t (*proof)[32], size_t *n_proof, const struct veil_hasher *h,
+                      const uint8_t (*leaves)[32], size_t n, size_t index, veil_err *err);
+bool veil_merkle_verify(const struct veil_hasher *h, const uint8_t root[32], const uint8_t leaf[32],
+                        const uint8_t (*proof)[32], size_t n_proof);
+
+/* One epoch's batch: the (job, commitment) pairs are sorted (job id, then
+ * commitment, bytewise) so that every node builds the same tree; returns the
+ * root and, for each input item (in the caller's order), its inclusion proof
+ * as a JSON array of "0x<64 hex>" strings (caller frees each with free()). */
+struct veil_anchor_item {
+    uint8_t job_id[32];
+    uint8_t commitment[32];
+};
+int veil_anchor_batch_build(const struct veil_hasher *h, uint64_t cluster_id,
+                            const struct veil_anchor_item *items, size_t n, uint8_t root[32],
+                            char **proof_json, veil_err *err);
+/* Checks an inclusion proof in that JSON form against a root. */
+int veil_anchor_verify_json(const struct veil_hasher *h, const uint8_t root[32],
+                            uint64_t cluster_id, const uint8_t job_id[32],
+                            const uint8_t commitment[32], const char *proof_json, bool *ok,
+                            veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* State store (SQLite, WAL)                                                */
+/* ------------------------------------------------------------------------ */
+
+enum veil_replica_state {
+    VEIL_REPLICA_PENDING = 0,
+    VEIL_REPLICA_SCHEDULING,
+    VEIL_REPLICA_AWAITING_DECRYPTION,
+    VEIL_REPLICA_ASSIGNED,
+    VEIL_REPLICA_RUNNING,
+    VEIL_REPLICA_EXITED,
+    VEIL_REPLICA_FAILED,
+    VEIL_REPLICA_RESCHEDULING,
+    VEIL_REPLICA_UNSCHEDULABLE,
+    VEIL_REPLICA_STATE_COUNT
+};
+const char *veil_replica_state_name(enum veil_replica_state s);
+/* True when the state machine allows from -> to. */
+bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
+
+#define VEIL_STORE_SCHEMA_VERSION 1
+
+typedef struct veil_store veil_store;
+
+/* Opens (creating and migrating) <data_dir>/state.db in WAL mode. */
+int veil_store_open(veil_store **out, const char *data_dir, veil_err *err);
+/* Opens a database file by path (tests). */
+int veil_store_open_path(veil_store **out, const char *path, veil_err *err);
+void veil_store_close(veil_store *s);
+int veil_store_schema_version(veil_store *s, int *version, veil_err *err);
+
+struct veil_store_node {
+    char peer_id[96]; /* text (base58btc) */
+    char organization[96];
+    bool alive;
+    uint64_t last_epoch;
+};
+int veil_store_node_upsert(veil_store *s, const struct veil_store_node *n, veil_err *err);
+
+struct veil_store_job {
+    char id[65]; /* hex */
+    char name[VEIL_JOB_NAME_MAX + 1];
+    char *spec_json; /* owned by the store call result; free with free() */
+    char submitter[96];
+    char nonce[2 * VEIL_JOB_NONCE_LEN + 1]; /* hex; with the submitter it re-derives the id */
+    uint32_t replicas;
+    int64_t created_ms;
+};
+/* Inserts the job and its `replicas` pending replicas in one transaction.
+ * Returns 0, or -1 with VEIL_E_EXISTS when the job id is already there
+ * (nothing is changed: submitting twice never duplicates). */
+int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
+                          const char *spec_json, const char *submitter, const char *nonce_hex,
+                          uint32_t replicas, veil_err *err);
+int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job *job,
+                       veil_err *err);
+void veil_store_job_free(struct veil_store_job *job);
+
+/* Moves a replica; refuses transitions the state machine forbids
+ * (VEIL_E_STATE). `node` (may be NULL) records the node it is bound to. */
+int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t replica,
+                                 enum veil_replica_state to, const char *node, veil_err *err);
+int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t replica,
+                                 enum veil_replica_state *state, veil_err *err);
+
+struct veil_store_assignment {
+    char job_id[65];
+    uint32_t replica;
+    char node[96]; /* "" = unschedulable */
+    char output_digest[65];
+    uint64_t epoch;
+    char signature[129];
+    char commitment[65];
+};
+/* Records an assignment and moves the replica to assigned (or
+ * unschedulable) in one transaction; idempotent for the same (job, replica,
+ * epoch). */
+int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
+                                 veil_err *err);
+
+/* A node was declared dead (SWIM): marks it not alive and, in one
+ * transaction, moves every replica bound to it that is assigned or running
+ * to rescheduling. *moved (may be NULL) gets how many. */
+int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil_err *err);
+
+/* Calls fn for every replica in `state` (oldest first): what a restarted
+ * veild resumes (pending, scheduling, awaiting_decryption, rescheduling...).
+ * A non-zero return from fn stops the walk. */
+typedef int (*veil_store_replica_fn)(void *ctx, const char *job_hex, uint32_t replica,
+                                     const char *node /* NULL when unbound */);
+int veil_store_each_replica(veil_store *s, enum veil_replica_state state, veil_store_replica_fn fn,
+                            void *ctx, veil_err *err);
+
+/* Creates the container record of (job, replica) unless one exists; *created
+ * tells which. The UNIQUE (job, replica) key is what keeps a restarted node
+ * from starting a replica twice. */
+int veil_store_container_ensure(veil_store *s, const char *job_hex, uint32_t replica,
+                                const char *container_id, bool *created, veil_err *err);
+int veil_store_container_set_state(veil_store *s, const char *container_id, const char *state,
+                                   int exit_code, veil_err *err);
+
+struct veil_store_anchor {
+    char commitment[65];
+    uint64_t epoch;
+    char root[65];
+    char tx_hash[67];
+    char *proof_json; /* JSON array of hex hashes; may be NULL */
+};
+int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a, veil_err *err);
+
+/* Counters for /metrics. */
+int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLICA_STATE_COUNT],
+                                       veil_err *err);
+int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err);
+
+/* JSON listings used by the HTTP API (jansson json_t*, returned as void* so
+ * that this header does not need jansson). Caller json_decref()s. */
+void *veil_store_list_json(veil_store *s, const char *what /* nodes|jobs|assignments|anchors */,
+                           veil_err *err);
+void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Local HTTP JSON API                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct veil_api veil_api;
+
+struct veil_api_config {
+    const char *listen;     /* "127.0.0.1:PORT" (port 0 = any free port); loopback only */
+    const char *token_file; /* created 0600 with a fresh token when missing */
+    const char *submitter;  /* peer ID text recorded as the submitter of POSTed jobs */
+};
+
+int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store *store,
+                   veil_err *err);
+uint16_t veil_api_port(const veil_api *api);
+/* veild calls this each time it publishes a telemetry epoch (/metrics). */
+void veil_api_note_telemetry_published(veil_api *api);
+void veil_api_stop(veil_api *api);
+/* Reads (or creates, 0600) the bearer token file; token is hex text. */
+int veil_api_token_load_or_create(const char *path, char token[65], veil_err *err);
+
+/* The token file path: api.token_file, else <data_dir>/api.token. */
+int veil_api_token_path(const veil_config *cfg, char *out, size_t cap, veil_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Local HTTP API client (the CLI side)                                     */
+/* ------------------------------------------------------------------------ */
+
+struct veil_api_client {
+    char base_url[64];
+    char token[65];
+};
+
+/* From api.listen and the token file of `cfg`. */
+int veil_api_client_init(struct veil_api_client *c, const veil_config *cfg, veil_err *err);
+/* One request; on a 2xx answer *json_out (may be NULL) receives the parsed
+ * body (jansson json_t*, caller json_decref()s). Other statuses fail with
+ * the server's error message; *status (may be NULL) gets the HTTP status. */
+int veil_api_client_call(const struct veil_api_client *c, const char *method, const char *path,
+                         const void *body, size_t body_len, long *status, void **json_out,
+                         veil_err *err);
+void veil_api_client_clear(struct veil_api_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VEIL_NODE_H */

@@ -1,0 +1,159 @@
+/*
+ * cmd_get.c - `veil get nodes|jobs|assignments|anchors [-o json]`: tables
+ * (or JSON) read from the local node's HTTP API (api.listen, bearer token
+ * from api.token_file or <data_dir>/api.token). Nodes show identity,
+ * organization, liveness and last telemetry epoch - never telemetry values.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <veil/node.h>
+
+#include "cli.h"
+
+struct column {
+    const char *header;
+    const char *key;
+    int width;    /* printed width; 0 = last column, unpadded */
+    int truncate; /* show at most this many characters (ids, hashes); 0 = all */
+};
+
+static void print_cell(json_t *v, const struct column *col, bool last)
+{
+    char text[256];
+    if (json_is_string(v))
+        snprintf(text, sizeof text, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(text, sizeof text, "%s", json_is_true(v) ? "yes" : "no");
+    else
+        snprintf(text, sizeof text, "-");
+    if (!text[0])
+        snprintf(text, sizeof text, "-");
+    if (col->truncate && (int)strlen(text) > col->truncate)
+        text[col->truncate] = '\0';
+    if (last)
+        printf("%s\n", text);
+    else
+        printf("%-*s ", col->width, text);
+}
+
+static void print_table(json_t *rows, const struct column *cols, size_t n_cols)
+{
+    for (size_t c = 0; c < n_cols; c++)
+        if (c + 1 == n_cols)
+            printf("%s\n", cols[c].header);
+        else
+            printf("%-*s ", cols[c].width, cols[c].header);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        for (size_t c = 0; c < n_cols; c++)
+            print_cell(json_object_get(row, cols[c].key), &cols[c], c + 1 == n_cols);
+    }
+}
+
+static const struct column node_cols[] = {
+    {"PEER ID", "peer_id", 54, 0},
+    {"ORGANIZATION", "organization", 16, 0},
+    {"ALIVE", "alive", 5, 0},
+    {"LAST EPOCH", "last_telemetry_epoch", 0, 0},
+};
+static const struct column job_cols[] = {
+    {"ID", "id", 12, 12},         {"NAME", "name", 24, 0},          {"REPLICAS", "replicas", 8, 0},
+    {"RUNNING", "running", 7, 0}, {"SUBMITTER", "submitter", 0, 0},
+};
+static const struct column assignment_cols[] = {
+    {"JOB", "job_id", 12, 12}, {"REPLICA", "replica", 7, 0},        {"EPOCH", "epoch", 8, 0},
+    {"NODE", "node", 54, 0},   {"COMMITMENT", "commitment", 0, 16},
+};
+static const struct column anchor_cols[] = {
+    {"COMMITMENT", "commitment", 16, 16},
+    {"EPOCH", "epoch", 8, 0},
+    {"ROOT", "root", 16, 16},
+    {"TX", "tx_hash", 0, 0},
+};
+
+static int run_get(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    veil_err err = {0};
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (veil_cli_parse_output(optarg, &json, &err) != 0)
+                return veil_cli_usage_error("veil get", "%s", err.msg);
+            break;
+        case 'j':
+            json = true;
+            break;
+        default:
+            return veil_cli_usage_error("veil get", "bad option");
+        }
+    }
+    if (optind + 1 != argc)
+        return veil_cli_usage_error("veil get",
+                                    "expected one of nodes, jobs, assignments, anchors");
+    const char *what = argv[optind];
+    const struct column *cols;
+    size_t n_cols;
+    if (strcmp(what, "nodes") == 0)
+        cols = node_cols, n_cols = VEIL_ARRAY_LEN(node_cols);
+    else if (strcmp(what, "jobs") == 0)
+        cols = job_cols, n_cols = VEIL_ARRAY_LEN(job_cols);
+    else if (strcmp(what, "assignments") == 0)
+        cols = assignment_cols, n_cols = VEIL_ARRAY_LEN(assignment_cols);
+    else if (strcmp(what, "anchors") == 0)
+        cols = anchor_cols, n_cols = VEIL_ARRAY_LEN(anchor_cols);
+    else
+        return veil_cli_usage_error("veil get",
+                                    "unknown resource '%s' (nodes, jobs, assignments, "
+                                    "anchors)",
+                                    what);
+    struct veil_api_client client;
+    if (veil_api_client_init(&client, ctx->config, &err) != 0)
+        return veil_cli_fail(&err);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/%s", what);
+    json_t *answer = NULL;
+    int rc = veil_api_client_call(&client, "GET", path, NULL, 0, NULL, (void **)&answer, &err);
+    veil_api_client_clear(&client);
+    if (rc != 0)
+        return veil_cli_fail(&err);
+    json_t *rows = json_object_get(answer, what);
+    if (!json_is_array(rows)) {
+        json_decref(answer);
+        veil_err_set(&err, VEIL_E_PROTOCOL, "local API answer has no '%s' list", what);
+        return veil_cli_fail(&err);
+    }
+    if (json) {
+        char *s = json_dumps(rows, JSON_INDENT(2) | JSON_SORT_KEYS);
+        puts(s ? s : "[]");
+        free(s);
+    } else {
+        print_table(rows, cols, n_cols);
+    }
+    json_decref(answer);
+    return VEIL_EXIT_OK;
+}
+
+const struct veil_cli_command veil_cmd_get = {
+    .name = "get",
+    .summary = "list nodes, jobs, assignments or anchors known to the local node",
+    .usage = "Usage: veil get nodes|jobs|assignments|anchors [-o json|text]\n\n"
+             "Reads the local node's HTTP API (api.listen, default 127.0.0.1:7070) with the\n"
+             "bearer token in api.token_file (default <data_dir>/api.token) and prints a\n"
+             "table, or the JSON list with -o json. Nodes show peer ID, organization,\n"
+             "liveness and last telemetry epoch; telemetry values are never shown.\n",
+    .run = run_get,
+};

@@ -1,0 +1,445 @@
+/*
+ * api.c - the node's local HTTP JSON API (libmicrohttpd), served from the
+ * state store: GET /v1/nodes, /v1/jobs, /v1/jobs/{id}, /v1/assignments,
+ * /v1/anchors, POST /v1/jobs (a job spec, YAML or JSON, validated) and
+ * GET /metrics (Prometheus text exposition format 0.0.4).
+ *
+ * It binds to 127.0.0.1 only and every request must carry
+ * "Authorization: Bearer <token>", the token being the content of a 0600
+ * file created on first start from the CSPRNG. Token comparison hashes both
+ * sides with BLAKE2b and compares the digests in constant time, so neither
+ * the content nor the length of the token leaks through timing.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include <veil/node.h>
+
+#define API_BODY_MAX  VEIL_JOB_SPEC_MAX_BYTES
+#define API_TOKEN_HEX 64
+
+/* Status codes counted for /metrics. */
+static const unsigned counted_codes[] = {200, 201, 400, 401, 404, 405, 409, 413, 500};
+#define N_CODES (sizeof counted_codes / sizeof counted_codes[0])
+
+struct veil_api {
+    struct MHD_Daemon *daemon;
+    veil_store *store;
+    uint8_t token_hash[32];
+    char submitter[96];
+    uint16_t port;
+    _Atomic uint64_t requests[N_CODES];
+    _Atomic uint64_t telemetry_published;
+};
+
+struct request {
+    veil_buf body;
+    bool too_large;
+};
+
+int veil_api_token_load_or_create(const char *path, char token[65], veil_err *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    veil_err rerr = {0};
+    if (veil_key_file_read(path, 1024, &data, &len, &rerr) == 0) {
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+            len--;
+        bool ok =
+            len == API_TOKEN_HEX && strspn((const char *)data, "0123456789abcdef") >= API_TOKEN_HEX;
+        if (ok) {
+            memcpy(token, data, API_TOKEN_HEX);
+            token[API_TOKEN_HEX] = '\0';
+        }
+        veil_memzero(data, len);
+        free(data);
+        if (!ok)
+            return veil_err_set(err, VEIL_E_PARSE, "%s: not an API token (64 hex digits)", path);
+        return 0;
+    }
+    if (rerr.code != VEIL_E_NOTFOUND) {
+        if (err)
+            *err = rerr;
+        return -1;
+    }
+    uint8_t raw[32];
+    veil_random_bytes(raw, sizeof raw);
+    veil_hex_encode(token, 65, raw, sizeof raw);
+    veil_memzero(raw, sizeof raw);
+    char line[API_TOKEN_HEX + 1];
+    memcpy(line, token, API_TOKEN_HEX);
+    line[API_TOKEN_HEX] = '\n';
+    int rc = veil_key_file_write(path, line, sizeof line, err);
+    veil_memzero(line, sizeof line);
+    return rc;
+}
+
+static void count_request(veil_api *api, unsigned code)
+{
+    for (size_t i = 0; i < N_CODES; i++)
+        if (counted_codes[i] == code)
+            atomic_fetch_add(&api->requests[i], 1);
+}
+
+static enum MHD_Result send_text(veil_api *api, struct MHD_Connection *c, unsigned code,
+                                 const char *content_type, char *text /* freed */)
+{
+    if (!text)
+        return MHD_NO; /* out of memory: drop the connection */
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", content_type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (code == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"veil\"");
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    count_request(api, code);
+    return ret;
+}
+
+static enum MHD_Result send_json(veil_api *api, struct MHD_Connection *c, unsigned code,
+                                 json_t *value /* stolen */)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(value);
+    if (!text)
+        return send_text(api, c, 500, "application/json", strdup("{\"error\":\"internal error\"}"));
+    size_t n = strlen(text);
+    char *nl = realloc(text, n + 2);
+    if (nl) {
+        nl[n] = '\n';
+        nl[n + 1] = '\0';
+        text = nl;
+    }
+    return send_text(api, c, code, "application/json", text);
+}
+
+static enum MHD_Result send_error(veil_api *api, struct MHD_Connection *c, unsigned code,
+                                  const char *msg)
+{
+    return send_json(api, c, code, json_pack("{s:s}", "error", msg));
+}
+
+static bool authorized(veil_api *api, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return false;
+    const char *tok = h + 7;
+    uint8_t got[32];
+    crypto_generichash(got, sizeof got, (const uint8_t *)tok, strlen(tok), NULL, 0);
+    return veil_memeq_ct(got, api->token_hash, sizeof got);
+}
+
+static uint64_t count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n ? n - 1 : 0; /* minus the directory stream itself */
+}
+
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (!f)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static enum MHD_Result serve_metrics(veil_api *api, struct MHD_Connection *c)
+{
+    veil_buf b;
+    veil_buf_init(&b);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    veil_buf_printf(&b,
+                    "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                    "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                    "process_cpu_seconds_total %.6f\n",
+                    cpu);
+    veil_buf_printf(&b,
+                    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                    "# TYPE process_resident_memory_bytes gauge\n"
+                    "process_resident_memory_bytes %llu\n",
+                    (unsigned long long)rss_bytes());
+    veil_buf_printf(&b,
+                    "# HELP process_open_fds Number of open file descriptors.\n"
+                    "# TYPE process_open_fds gauge\nprocess_open_fds %llu\n",
+                    (unsigned long long)count_fds());
+    uint64_t counts[VEIL_REPLICA_STATE_COUNT], jobs = 0;
+    veil_err err = {0};
+    if (veil_store_count_replicas_by_state(api->store, counts, &err) != 0 ||
+        veil_store_count(api->store, "jobs", &jobs, &err) != 0) {
+        veil_buf_free(&b);
+        return send_error(api, c, 500, err.msg);
+    }
+    veil_buf_printf(&b,
+                    "# HELP veil_jobs Jobs known to this node.\n# TYPE veil_jobs gauge\n"
+                    "veil_jobs %llu\n",
+                    (unsigned long long)jobs);
+    veil_buf_printf(&b, "# HELP veil_replicas Job replicas by state.\n"
+                        "# TYPE veil_replicas gauge\n");
+    for (int s = 0; s < VEIL_REPLICA_STATE_COUNT; s++)
+        veil_buf_printf(&b, "veil_replicas{state=\"%s\"} %llu\n",
+                        veil_replica_state_name((enum veil_replica_state)s),
+                        (unsigned long long)counts[s]);
+    veil_buf_printf(&b,
+                    "# HELP veil_telemetry_epochs_published_total Encrypted telemetry epochs "
+                    "this node published.\n# TYPE veil_telemetry_epochs_published_total "
+                    "counter\nveil_telemetry_epochs_published_total %llu\n",
+                    (unsigned long long)atomic_load(&api->telemetry_published));
+    veil_buf_printf(&b, "# HELP veil_http_requests_total Local API requests by status code.\n"
+                        "# TYPE veil_http_requests_total counter\n");
+    for (size_t i = 0; i < N_CODES; i++)
+        veil_buf_printf(&b, "veil_http_requests_total{code=\"%u\"} %llu\n", counted_codes[i],
+                        (unsigned long long)atomic_load(&api->requests[i]));
+    veil_buf_put_u8(&b, 0);
+    if (!veil_buf_ok(&b)) {
+        veil_buf_free(&b);
+        return send_error(api, c, 500, "out of memory");
+    }
+    /* The response owns the text. */
+    char *text = (char *)b.data;
+    b.data = NULL;
+    return send_text(api, c, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+static enum MHD_Result submit_job(veil_api *api, struct MHD_Connection *c, struct request *req)
+{
+    struct veil_job_spec spec;
+    veil_err err = {0};
+    if (req->body.len == 0)
+        return send_error(api, c, 400, "empty body: expected a job spec (YAML or JSON)");
+    if (veil_job_spec_parse(&spec, (const char *)req->body.data, req->body.len, "request", &err) !=
+        0)
+        return send_error(api, c, 400, err.msg);
+    uint16_t quantized[VEIL_RES_COUNT];
+    if (veil_telemetry_quantize_request(&spec, quantized, &err) != 0) {
+        veil_job_spec_free(&spec);
+        return send_error(api, c, 400, err.msg);
+    }
+    uint8_t nonce[VEIL_JOB_NONCE_LEN], id[32];
+    veil_random_bytes(nonce, sizeof nonce);
+    char *canon = veil_job_spec_canonical_json(&spec, &err);
+    if (!canon || veil_job_id(id, &spec, (const uint8_t *)api->submitter, strlen(api->submitter),
+                              nonce, &err) != 0) {
+        free(canon);
+        veil_job_spec_free(&spec);
+        return send_error(api, c, 500, err.msg);
+    }
+    char id_hex[65], nonce_hex[2 * VEIL_JOB_NONCE_LEN + 1];
+    veil_hex_encode(id_hex, sizeof id_hex, id, sizeof id);
+    veil_hex_encode(nonce_hex, sizeof nonce_hex, nonce, sizeof nonce);
+    int rc = veil_store_job_insert(api->store, id_hex, spec.name, canon, api->submitter, nonce_hex,
+                                   spec.replicas, &err);
+    veil_job_spec_free(&spec);
+    if (rc != 0) {
+        free(canon);
+        return send_error(api, c, err.code == VEIL_E_EXISTS ? 409 : 500, err.msg);
+    }
+    json_t *spec_json = json_loads(canon, 0, NULL);
+    free(canon);
+    veil_log(VEIL_LOG_INFO, "api", "job submitted", "job=%s", id_hex);
+    return send_json(api, c, 201,
+                     json_pack("{s:s, s:s, s:s, s:o}", "id", id_hex, "nonce", nonce_hex,
+                               "submitter", api->submitter, "spec",
+                               spec_json ? spec_json : json_null()));
+}
+
+static bool is_job_id(const char *s)
+{
+    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    veil_api *api = cls;
+    struct request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        veil_buf_init(&req->body);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (req->body.len + *upload_data_size > API_BODY_MAX)
+            req->too_large = true;
+        else
+            veil_buf_put(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!authorized(api, c))
+        return send_error(api, c, 401, "missing or wrong bearer token");
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (req->too_large)
+        return send_error(api, c, 413, "request body larger than 64 KiB");
+    if (!veil_buf_ok(&req->body))
+        return send_error(api, c, 500, "out of memory");
+
+    if (strcmp(url, "/metrics") == 0)
+        return get ? serve_metrics(api, c) : send_error(api, c, 405, "use GET");
+    if (strcmp(url, "/v1/jobs") == 0) {
+        if (post)
+            return submit_job(api, c, req);
+        if (!get)
+            return send_error(api, c, 405, "use GET or POST");
+    }
+    static const char *const collections[] = {"nodes", "jobs", "assignments", "anchors"};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(collections); i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/v1/%s", collections[i]);
+        if (strcmp(url, path) != 0)
+            continue;
+        if (!get)
+            return send_error(api, c, 405, "use GET");
+        veil_err err = {0};
+        json_t *list = veil_store_list_json(api->store, collections[i], &err);
+        if (!list)
+            return send_error(api, c, 500, err.msg);
+        return send_json(api, c, 200, json_pack("{s:o}", collections[i], list));
+    }
+    if (strncmp(url, "/v1/jobs/", 9) == 0) {
+        if (!get)
+            return send_error(api, c, 405, "use GET");
+        const char *id = url + 9;
+        if (!is_job_id(id))
+            return send_error(api, c, 400, "job id must be 64 lowercase hex digits");
+        veil_err err = {0};
+        json_t *job = veil_store_job_json(api->store, id, &err);
+        if (!job)
+            return send_error(api, c, err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg);
+        return send_json(api, c, 200, job);
+    }
+    return send_error(api, c, 404, "no such endpoint");
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    struct request *req = *con_cls;
+    if (req) {
+        veil_buf_free(&req->body);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa, veil_err *err)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return veil_err_set(err, VEIL_E_INVALID, "api.listen '%s': expected 127.0.0.1:PORT",
+                            listen);
+    char host[64];
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof host)
+        return veil_err_set(err, VEIL_E_INVALID, "api.listen '%s': bad host", listen);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0)
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "api.listen '%s': the local API binds to 127.0.0.1 only", listen);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 0 || port > 65535)
+        return veil_err_set(err, VEIL_E_INVALID, "api.listen '%s': bad port", listen);
+    sa->sin_port = htons((uint16_t)port);
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return 0;
+}
+
+int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store *store,
+                   veil_err *err)
+{
+    struct sockaddr_in sa;
+    if (parse_listen(cfg->listen ? cfg->listen : "127.0.0.1:7070", &sa, err) != 0)
+        return -1;
+    if (!cfg->token_file)
+        return veil_err_set(err, VEIL_E_INVALID, "api.token_file is not set");
+    veil_api *api = calloc(1, sizeof *api);
+    if (!api)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    char token[65];
+    if (veil_api_token_load_or_create(cfg->token_file, token, err) != 0) {
+        free(api);
+        return -1;
+    }
+    crypto_generichash(api->token_hash, sizeof api->token_hash, (const uint8_t *)token,
+                       API_TOKEN_HEX, NULL, 0);
+    veil_memzero(token, sizeof token);
+    api->store = store;
+    snprintf(api->submitter, sizeof api->submitter, "%s", cfg->submitter ? cfg->submitter : "");
+    api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+                                   NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, api, MHD_OPTION_END);
+    if (!api->daemon) {
+        free(api);
+        return veil_err_set(err, VEIL_E_IO, "local API: cannot listen on 127.0.0.1:%u",
+                            (unsigned)ntohs(sa.sin_port));
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    api->port = info ? info->port : ntohs(sa.sin_port);
+    veil_log(VEIL_LOG_INFO, "api", "listening", "addr=127.0.0.1:%u", (unsigned)api->port);
+    *out = api;
+    return 0;
+}
+
+uint16_t veil_api_port(const veil_api *api)
+{
+    return api->port;
+}
+
+void veil_api_note_telemetry_published(veil_api *api)
+{
+    atomic_fetch_add(&api->telemetry_published, 1);
+}
+
+void veil_api_stop(veil_api *api)
+{
+    if (!api)
+        return;
+    MHD_stop_daemon(api->daemon);
+    veil_memzero(api->token_hash, sizeof api->token_hash);
+    free(api);
+}

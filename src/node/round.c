@@ -1,0 +1,100 @@
+/*
+ * round.c - what makes the redundant schedulers of one round agree and what
+ * the decryptor checks: telemetry epochs, the candidate node list (same set,
+ * same order on every scheduler, so that deterministic FHE evaluation gives
+ * bit-identical outputs), the digest of a scheduler's output, and the guard
+ * that refuses to decrypt anything a majority of the job's schedulers did
+ * not vouch for (the decryptor must never be a decryption oracle).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <veil/node.h>
+
+uint64_t veil_epoch_of(uint64_t unix_ms, uint64_t interval_ms)
+{
+    return interval_ms ? unix_ms / interval_ms : 0;
+}
+
+static int peer_cmp(const struct veil_peer_id *a, const struct veil_peer_id *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->bytes, b->bytes, n);
+    return c ? c : (int)a->len - (int)b->len;
+}
+
+size_t veil_round_candidates(const struct veil_telemetry_seen *seen, size_t n, uint64_t epoch,
+                             uint64_t max_age, size_t *out_idx)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct veil_telemetry_seen *s = &seen[i];
+        if (s->node.len == 0 || s->node.len > VEIL_PEER_ID_MAX)
+            continue;
+        /* The newest entry of this peer decides (ties: the first listed). */
+        bool superseded = false;
+        for (size_t j = 0; j < n && !superseded; j++)
+            if (j != i && peer_cmp(&seen[j].node, &s->node) == 0 &&
+                (seen[j].epoch > s->epoch || (seen[j].epoch == s->epoch && j < i)))
+                superseded = true;
+        if (superseded || !s->alive || s->epoch > epoch)
+            continue;
+        if (epoch - s->epoch > max_age)
+            continue; /* stale telemetry expires */
+        /* insertion sort by peer ID: rounds are small (<= a few thousand) */
+        size_t pos = m;
+        while (pos > 0 && peer_cmp(&seen[out_idx[pos - 1]].node, &s->node) > 0) {
+            out_idx[pos] = out_idx[pos - 1];
+            pos--;
+        }
+        out_idx[pos] = i;
+        m++;
+    }
+    return m;
+}
+
+void veil_sched_output_digest(uint8_t out[32], const uint8_t job_id[32], uint32_t replica,
+                              uint64_t epoch, const uint8_t *output, size_t output_len)
+{
+    static const char domain[] = "veil/sched-output/v1";
+    uint8_t fixed[4 + 8 + 4];
+    for (int i = 0; i < 4; i++)
+        fixed[i] = (uint8_t)(replica >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        fixed[4 + i] = (uint8_t)(epoch >> (56 - 8 * i));
+    uint32_t len32 = (uint32_t)output_len;
+    for (int i = 0; i < 4; i++)
+        fixed[12 + i] = (uint8_t)(len32 >> (24 - 8 * i));
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain); /* with NUL */
+    crypto_generichash_update(&st, job_id, 32);
+    crypto_generichash_update(&st, fixed, sizeof fixed);
+    crypto_generichash_update(&st, output, output_len);
+    crypto_generichash_final(&st, out, 32);
+}
+
+int veil_decrypt_guard(const uint8_t job_id[32], uint32_t replica, uint64_t epoch,
+                       const uint8_t *output, size_t output_len,
+                       const struct veil_peer_id *schedulers, size_t n_schedulers,
+                       const struct veil_published_digest *published, size_t n_published,
+                       veil_err *err)
+{
+    if (output_len == 0 || output_len > UINT32_MAX)
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "refusing to decrypt: empty or oversized output");
+    uint8_t agreed[32], mine[32];
+    if (!veil_digest_majority(schedulers, n_schedulers, published, n_published, agreed))
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "refusing to decrypt: no majority of the %zu schedulers agrees on an "
+                            "output digest",
+                            n_schedulers);
+    veil_sched_output_digest(mine, job_id, replica, epoch, output, output_len);
+    if (!veil_memeq_ct(mine, agreed, 32))
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "refusing to decrypt: the output does not match the digest the "
+                            "schedulers agreed on");
+    return 0;
+}

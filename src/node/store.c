@@ -1,0 +1,752 @@
+/*
+ * store.c - the node's persistent state in SQLite (<data_dir>/state.db, WAL
+ * journal, synchronous=FULL): nodes (peer ID, organization, alive, last
+ * telemetry epoch - never telemetry values), jobs, replicas and their state
+ * machine, assignments, containers and anchors. Schema versions live in
+ * PRAGMA user_version and are migrated forward one step at a time, each step
+ * in its own transaction. Every multi-row change is one transaction, and the
+ * keys (job id; job+replica for containers; job+replica+epoch for
+ * assignments) make replays idempotent, so a node killed at any instant
+ * resumes without losing or duplicating a job or a container.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <veil/node.h>
+
+struct veil_store {
+    sqlite3 *db;
+};
+
+static const char *const state_names[VEIL_REPLICA_STATE_COUNT] = {
+    "pending", "scheduling", "awaiting_decryption", "assigned",      "running",
+    "exited",  "failed",     "rescheduling",        "unschedulable",
+};
+
+const char *veil_replica_state_name(enum veil_replica_state s)
+{
+    return (unsigned)s < VEIL_REPLICA_STATE_COUNT ? state_names[s] : "?";
+}
+
+static int state_from_name(const char *name, enum veil_replica_state *out)
+{
+    for (int i = 0; i < VEIL_REPLICA_STATE_COUNT; i++)
+        if (name && strcmp(name, state_names[i]) == 0) {
+            *out = (enum veil_replica_state)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* The replica life cycle:
+ *   pending -> scheduling -> awaiting_decryption -> assigned -> running -> exited
+ *   scheduling -> pending                (a scheduler died; try again)
+ *   awaiting_decryption -> scheduling    (no digest agreement; evaluate again)
+ *   awaiting_decryption -> unschedulable (the decryptor found no feasible node)
+ *   assigned|running -> failed | rescheduling (the node failed or was declared dead)
+ *   failed|unschedulable -> rescheduling -> scheduling
+ * Setting the state a replica already has is a no-op (replays are harmless). */
+bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to)
+{
+    if (from == to)
+        return true;
+    switch (from) {
+    case VEIL_REPLICA_PENDING:
+        return to == VEIL_REPLICA_SCHEDULING;
+    case VEIL_REPLICA_SCHEDULING:
+        return to == VEIL_REPLICA_AWAITING_DECRYPTION || to == VEIL_REPLICA_PENDING;
+    case VEIL_REPLICA_AWAITING_DECRYPTION:
+        return to == VEIL_REPLICA_ASSIGNED || to == VEIL_REPLICA_UNSCHEDULABLE ||
+               to == VEIL_REPLICA_SCHEDULING;
+    case VEIL_REPLICA_ASSIGNED:
+        return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_FAILED ||
+               to == VEIL_REPLICA_RESCHEDULING;
+    case VEIL_REPLICA_RUNNING:
+        return to == VEIL_REPLICA_EXITED || to == VEIL_REPLICA_FAILED ||
+               to == VEIL_REPLICA_RESCHEDULING;
+    case VEIL_REPLICA_FAILED:
+    case VEIL_REPLICA_UNSCHEDULABLE:
+        return to == VEIL_REPLICA_RESCHEDULING;
+    case VEIL_REPLICA_RESCHEDULING:
+        return to == VEIL_REPLICA_SCHEDULING;
+    default:
+        return false; /* exited is final */
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int db_fail(veil_store *s, veil_err *err, const char *what)
+{
+    return veil_err_set(err, VEIL_E_IO, "state store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(veil_store *s, const char *sql, veil_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = veil_err_set(err, VEIL_E_IO, "state store: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int prepare(veil_store *s, sqlite3_stmt **st, const char *sql, veil_err *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "prepare");
+    return 0;
+}
+
+static void rollback(veil_store *s)
+{
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* migrations[v] takes the schema from version v to v + 1. */
+static const char *const migrations[] = {
+    "CREATE TABLE nodes(peer_id TEXT PRIMARY KEY, organization TEXT NOT NULL DEFAULT '',"
+    "  alive INTEGER NOT NULL, last_epoch INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE jobs(id TEXT PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL,"
+    "  submitter TEXT NOT NULL, nonce TEXT NOT NULL, replicas INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE replicas(job_id TEXT NOT NULL REFERENCES jobs(id), idx INTEGER NOT NULL,"
+    "  state TEXT NOT NULL, node TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL, PRIMARY KEY(job_id, idx));"
+    "CREATE TABLE assignments(job_id TEXT NOT NULL REFERENCES jobs(id), replica INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL, node TEXT NOT NULL, output_digest TEXT NOT NULL,"
+    "  signature TEXT NOT NULL, commitment TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(job_id, replica, epoch));"
+    "CREATE TABLE containers(id TEXT PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs(id),"
+    "  replica INTEGER NOT NULL, state TEXT NOT NULL, exit_code INTEGER,"
+    "  updated_ms INTEGER NOT NULL, UNIQUE(job_id, replica));"
+    "CREATE TABLE anchors(commitment TEXT PRIMARY KEY, epoch INTEGER NOT NULL,"
+    "  root TEXT NOT NULL, tx_hash TEXT NOT NULL, proof_json TEXT, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX replicas_by_state ON replicas(state);",
+};
+
+static int migrate(veil_store *s, veil_err *err)
+{
+    int version;
+    if (veil_store_schema_version(s, &version, err) != 0)
+        return -1;
+    if (version > VEIL_STORE_SCHEMA_VERSION)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "state store: schema version %d is newer than this veild (%d)", version,
+                            VEIL_STORE_SCHEMA_VERSION);
+    for (int v = version; v < VEIL_STORE_SCHEMA_VERSION; v++) {
+        if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+            return -1;
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+        if (exec(s, migrations[v], err) != 0 || exec(s, bump, err) != 0) {
+            rollback(s);
+            return veil_err_wrap(err, "migrating to schema %d", v + 1);
+        }
+        if (exec(s, "COMMIT", err) != 0) {
+            rollback(s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int veil_store_open_path(veil_store **out, const char *path, veil_err *err)
+{
+    veil_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        int rc = veil_err_set(err, VEIL_E_IO, "state store %s: %s", path,
+                              s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        sqlite3_close(s->db);
+        free(s);
+        return rc;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (exec(s, "PRAGMA journal_mode=WAL", err) != 0 ||
+        exec(s, "PRAGMA synchronous=FULL", err) != 0 ||
+        exec(s, "PRAGMA foreign_keys=ON", err) != 0 || migrate(s, err) != 0) {
+        veil_err_wrap(err, "state store %s", path);
+        sqlite3_close(s->db);
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+int veil_store_open(veil_store **out, const char *data_dir, veil_err *err)
+{
+    if (veil_mkdir_p(data_dir, 0700, err) != 0)
+        return -1;
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/state.db", data_dir) >= sizeof path)
+        return veil_err_set(err, VEIL_E_RANGE, "data dir path too long");
+    return veil_store_open_path(out, path, err);
+}
+
+void veil_store_close(veil_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int veil_store_schema_version(veil_store *s, int *version, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "PRAGMA user_version", err) != 0)
+        return -1;
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "user_version");
+}
+
+int veil_store_node_upsert(veil_store *s, const struct veil_store_node *n, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT INTO nodes(peer_id, organization, alive, last_epoch, updated_ms)"
+                " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(peer_id) DO UPDATE SET"
+                " organization = ?2, alive = ?3, last_epoch = max(last_epoch, ?4),"
+                " updated_ms = ?5",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, n->peer_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, n->organization, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, n->alive ? 1 : 0);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)n->last_epoch);
+    sqlite3_bind_int64(st, 5, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "node upsert");
+}
+
+int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
+                          const char *spec_json, const char *submitter, const char *nonce_hex,
+                          uint32_t replicas, veil_err *err)
+{
+    if (replicas == 0 || replicas > VEIL_JOB_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_RANGE, "replicas %u out of range", replicas);
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    int64_t t = now_ms();
+    if (prepare(s, &st,
+                "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas, created_ms)"
+                " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                err) != 0)
+        goto fail;
+    sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, spec_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, submitter ? submitter : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, nonce_hex ? nonce_hex : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, (int)replicas);
+    sqlite3_bind_int64(st, 7, t);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_CONSTRAINT) {
+        rollback(s);
+        return veil_err_set(err, VEIL_E_EXISTS, "job %s already exists", id_hex);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, err, "job insert");
+        goto fail;
+    }
+    if (prepare(s, &st,
+                "INSERT INTO replicas(job_id, idx, state, updated_ms) VALUES(?, ?, 'pending', ?)",
+                err) != 0)
+        goto fail;
+    for (uint32_t i = 0; i < replicas; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, (int)i);
+        sqlite3_bind_int64(st, 3, t);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(s, err, "replica insert");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job *job, veil_err *err)
+{
+    memset(job, 0, sizeof *job);
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT id, name, spec_json, submitter, replicas, created_ms, nonce FROM jobs"
+                " WHERE id = ?",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return veil_err_set(err, VEIL_E_NOTFOUND, "no job %s", id_hex);
+        return db_fail(s, err, "job get");
+    }
+    copy_col(job->id, sizeof job->id, st, 0);
+    copy_col(job->name, sizeof job->name, st, 1);
+    const unsigned char *spec = sqlite3_column_text(st, 2);
+    job->spec_json = strdup(spec ? (const char *)spec : "");
+    copy_col(job->submitter, sizeof job->submitter, st, 3);
+    job->replicas = (uint32_t)sqlite3_column_int(st, 4);
+    job->created_ms = sqlite3_column_int64(st, 5);
+    copy_col(job->nonce, sizeof job->nonce, st, 6);
+    sqlite3_finalize(st);
+    if (!job->spec_json)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+void veil_store_job_free(struct veil_store_job *job)
+{
+    free(job->spec_json);
+    job->spec_json = NULL;
+}
+
+/* Inside an open transaction: reads, checks and writes one replica state. */
+static int set_state_locked(veil_store *s, const char *job_hex, uint32_t replica,
+                            enum veil_replica_state to, const char *node, veil_err *err)
+{
+    enum veil_replica_state from;
+    if (veil_store_replica_get_state(s, job_hex, replica, &from, err) != 0)
+        return -1;
+    if (!veil_replica_transition_ok(from, to))
+        return veil_err_set(err, VEIL_E_STATE, "replica %s/%u: %s -> %s is not allowed", job_hex,
+                            replica, veil_replica_state_name(from), veil_replica_state_name(to));
+    if (from == to && !node)
+        return 0;
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "UPDATE replicas SET state = ?1, node = coalesce(?2, node), updated_ms = ?3,"
+                " attempts = attempts + (?1 = 'scheduling' AND state != 'scheduling')"
+                " WHERE job_id = ?4 AND idx = ?5",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, veil_replica_state_name(to), -1, SQLITE_STATIC);
+    if (node)
+        sqlite3_bind_text(st, 2, node, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, now_ms());
+    sqlite3_bind_text(st, 4, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 5, (int)replica);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "replica update");
+}
+
+int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t replica,
+                                 enum veil_replica_state to, const char *node, veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (set_state_locked(s, job_hex, replica, to, node, err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    if (exec(s, "COMMIT", err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    return 0;
+}
+
+int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t replica,
+                                 enum veil_replica_state *state, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "SELECT state FROM replicas WHERE job_id = ? AND idx = ?", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, (int)replica);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
+        return db_fail(s, err, "replica get");
+    }
+    int bad = state_from_name((const char *)sqlite3_column_text(st, 0), state);
+    sqlite3_finalize(st);
+    if (bad)
+        return veil_err_set(err, VEIL_E_INTERNAL, "replica %s/%u has an unknown state", job_hex,
+                            replica);
+    return 0;
+}
+
+int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
+                                 veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT OR IGNORE INTO assignments(job_id, replica, epoch, node, output_digest,"
+                " signature, commitment, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, a->job_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, (int)a->replica);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)a->epoch);
+    sqlite3_bind_text(st, 4, a->node, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, a->output_digest, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, a->signature, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, a->commitment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, err, "assignment insert");
+        rollback(s);
+        return -1;
+    }
+    bool schedulable = a->node[0] != '\0';
+    if (set_state_locked(s, a->job_id, a->replica,
+                         schedulable ? VEIL_REPLICA_ASSIGNED : VEIL_REPLICA_UNSCHEDULABLE,
+                         schedulable ? a->node : NULL, err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    if (exec(s, "COMMIT", err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    return 0;
+}
+
+int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, &st, "UPDATE nodes SET alive = 0, updated_ms = ? WHERE peer_id = ?", err) != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(s, err, "node update");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    /* assigned/running -> rescheduling are allowed transitions (see above). */
+    if (prepare(s, &st,
+                "UPDATE replicas SET state = 'rescheduling', updated_ms = ? WHERE node = ?"
+                " AND state IN ('assigned', 'running')",
+                err) != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(s, err, "replica update");
+        goto fail;
+    }
+    size_t n = (size_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) != 0)
+        goto fail;
+    if (moved)
+        *moved = n;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
+}
+
+int veil_store_each_replica(veil_store *s, enum veil_replica_state state, veil_store_replica_fn fn,
+                            void *ctx, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT job_id, idx, node FROM replicas WHERE state = ?"
+                " ORDER BY updated_ms, job_id, idx",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, veil_replica_state_name(state), -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *job = (const char *)sqlite3_column_text(st, 0);
+        const char *node = (const char *)sqlite3_column_text(st, 2);
+        if (fn(ctx, job ? job : "", (uint32_t)sqlite3_column_int(st, 1), node) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "replica walk");
+}
+
+int veil_store_container_ensure(veil_store *s, const char *job_hex, uint32_t replica,
+                                const char *container_id, bool *created, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT INTO containers(id, job_id, replica, state, updated_ms)"
+                " VALUES(?, ?, ?, 'created', ?) ON CONFLICT(job_id, replica) DO NOTHING",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, container_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, (int)replica);
+    sqlite3_bind_int64(st, 4, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "container insert");
+    *created = sqlite3_changes(s->db) == 1;
+    return 0;
+}
+
+int veil_store_container_set_state(veil_store *s, const char *container_id, const char *state,
+                                   int exit_code, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "UPDATE containers SET state = ?, exit_code = ?, updated_ms = ? WHERE id = ?",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, exit_code);
+    sqlite3_bind_int64(st, 3, now_ms());
+    sqlite3_bind_text(st, 4, container_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "container update");
+    if (sqlite3_changes(s->db) != 1)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no container %s", container_id);
+    return 0;
+}
+
+int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT INTO anchors(commitment, epoch, root, tx_hash, proof_json, created_ms)"
+                " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(commitment) DO UPDATE SET"
+                " epoch = excluded.epoch, root = excluded.root, tx_hash = excluded.tx_hash,"
+                " proof_json = excluded.proof_json",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, a->commitment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)a->epoch);
+    sqlite3_bind_text(st, 3, a->root, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, a->tx_hash, -1, SQLITE_TRANSIENT);
+    if (a->proof_json)
+        sqlite3_bind_text(st, 5, a->proof_json, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "anchor insert");
+}
+
+int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLICA_STATE_COUNT],
+                                       veil_err *err)
+{
+    memset(counts, 0, sizeof(uint64_t) * VEIL_REPLICA_STATE_COUNT);
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "SELECT state, count(*) FROM replicas GROUP BY state", err) != 0)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        enum veil_replica_state state;
+        if (state_from_name((const char *)sqlite3_column_text(st, 0), &state) == 0)
+            counts[state] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "count replicas");
+}
+
+int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err)
+{
+    static const char *const tables[] = {"nodes",       "jobs",       "replicas",
+                                         "assignments", "containers", "anchors"};
+    const char *known = NULL;
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(tables); i++)
+        if (strcmp(table, tables[i]) == 0)
+            known = tables[i];
+    if (!known)
+        return veil_err_set(err, VEIL_E_INVALID, "unknown table %s", table);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", known);
+    sqlite3_stmt *st;
+    if (prepare(s, &st, sql, err) != 0)
+        return -1;
+    int rc = sqlite3_step(st);
+    *count = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "count");
+}
+
+/* ---- JSON views (the HTTP API) --------------------------------------------- */
+
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, col));
+    case SQLITE_NULL:
+        return json_null();
+    default: {
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return json_string(t ? (const char *)t : "");
+    }
+    }
+}
+
+/* Runs a query and returns its rows as an array of objects keyed by column
+ * name; columns named "*_bool" become booleans without the suffix. */
+static json_t *query_json(veil_store *s, const char *sql, const char *bind, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, sql, err) != 0)
+        return NULL;
+    if (bind)
+        sqlite3_bind_text(st, 1, bind, -1, SQLITE_TRANSIENT);
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const char *name = sqlite3_column_name(st, c);
+            size_t n = strlen(name);
+            if (n > 5 && strcmp(name + n - 5, "_json") == 0) {
+                /* stored JSON text (e.g. an inclusion proof): embedded parsed */
+                char key[64];
+                snprintf(key, sizeof key, "%.*s", (int)(n - 5), name);
+                const unsigned char *t = sqlite3_column_text(st, c);
+                json_t *v = t ? json_loads((const char *)t, JSON_DECODE_ANY, NULL) : NULL;
+                json_object_set_new(row, key, v ? v : json_null());
+            } else if (n > 5 && strcmp(name + n - 5, "_bool") == 0) {
+                char key[64];
+                snprintf(key, sizeof key, "%.*s", (int)(n - 5), name);
+                json_object_set_new(row, key, json_boolean(sqlite3_column_int(st, c)));
+            } else {
+                json_object_set_new(row, name, column_json(st, c));
+            }
+        }
+        json_array_append_new(rows, row);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        db_fail(s, err, "query");
+        return NULL;
+    }
+    return rows;
+}
+
+void *veil_store_list_json(veil_store *s, const char *what, veil_err *err)
+{
+    /* Nodes never carry telemetry values: only identity, liveness, epoch. */
+    if (strcmp(what, "nodes") == 0)
+        return query_json(s,
+                          "SELECT peer_id, organization, alive AS alive_bool,"
+                          " last_epoch AS last_telemetry_epoch FROM nodes ORDER BY peer_id",
+                          NULL, err);
+    if (strcmp(what, "jobs") == 0)
+        return query_json(
+            s,
+            "SELECT j.id, j.name, j.submitter, j.replicas, j.created_ms,"
+            " (SELECT count(*) FROM replicas r WHERE r.job_id = j.id AND r.state = 'running')"
+            " AS running FROM jobs j ORDER BY j.created_ms, j.id",
+            NULL, err);
+    if (strcmp(what, "assignments") == 0)
+        return query_json(s,
+                          "SELECT job_id, replica, epoch, node, output_digest, signature,"
+                          " commitment FROM assignments ORDER BY created_ms, job_id, replica",
+                          NULL, err);
+    if (strcmp(what, "anchors") == 0)
+        return query_json(s,
+                          "SELECT commitment, epoch, root, tx_hash, proof_json"
+                          " FROM anchors ORDER BY epoch, commitment",
+                          NULL, err);
+    veil_err_set(err, VEIL_E_NOTFOUND, "unknown collection %s", what);
+    return NULL;
+}
+
+void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err)
+{
+    struct veil_store_job job;
+    if (veil_store_job_get(s, id_hex, &job, err) != 0)
+        return NULL;
+    json_t *spec = json_loads(job.spec_json, 0, NULL);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o}", "id", job.id, "name", job.name,
+                  "submitter", job.submitter, "nonce", job.nonce, "replicas", (int)job.replicas,
+                  "created_ms", (json_int_t)job.created_ms, "spec", spec ? spec : json_null());
+    veil_store_job_free(&job);
+    json_t *replicas = query_json(s,
+                                  "SELECT idx AS replica, state, node, attempts FROM replicas"
+                                  " WHERE job_id = ? ORDER BY idx",
+                                  id_hex, err);
+    json_t *assignments = query_json(s,
+                                     "SELECT replica, epoch, node, output_digest, commitment"
+                                     " FROM assignments WHERE job_id = ? ORDER BY replica, epoch",
+                                     id_hex, err);
+    json_t *anchors = query_json(s,
+                                 "SELECT a.replica, n.epoch, n.root, n.tx_hash, n.proof_json"
+                                 " FROM assignments a JOIN anchors n ON"
+                                 " n.commitment = a.commitment WHERE a.job_id = ?"
+                                 " ORDER BY a.replica",
+                                 id_hex, err);
+    json_t *containers = query_json(s,
+                                    "SELECT id, replica, state, exit_code FROM containers"
+                                    " WHERE job_id = ? ORDER BY replica",
+                                    id_hex, err);
+    if (!out || !replicas || !assignments || !anchors || !containers) {
+        json_decref(out);
+        json_decref(replicas);
+        json_decref(assignments);
+        json_decref(anchors);
+        json_decref(containers);
+        return NULL;
+    }
+    json_object_set_new(out, "replica_states", replicas);
+    json_object_set_new(out, "assignments", assignments);
+    json_object_set_new(out, "anchors", anchors);
+    json_object_set_new(out, "containers", containers);
+    return out;
+}

@@ -1,0 +1,274 @@
+/*
+ * test_jobspec.c - Kubernetes quantities, job.yaml validation (exact field
+ * path, line and reason for each refusal), the canonical JSON form and the
+ * job id.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <veil/node.h>
+
+#include "vtest.h"
+
+static void test_quantities(void)
+{
+    static const struct {
+        const char *text;
+        int unit;
+        uint64_t want;
+    } ok[] = {
+        {"500m", -3, 500},
+        {"1", -3, 1000},
+        {"1.5", -3, 1500},
+        {".5", -3, 500},
+        {"2e3", -3, 2000000},
+        {"0", -3, 0},
+        {"64Mi", 0, 67108864},
+        {"1G", 0, 1000000000},
+        {"1Ki", 0, 1024},
+        {"1.5Gi", 0, 1610612736},
+        {"1Ei", 0, 1152921504606846976ull},
+        {"100", 0, 100},
+        {"1E3", 0, 1000},
+        {"250M", 0, 250000000},
+        {"+3", 0, 3},
+        {"1000m", 0, 1},
+        {"0.000001M", 0, 1},
+        {"12e-1", -3, 1200},
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(ok); i++) {
+        uint64_t v = 12345;
+        veil_err err = {0};
+        int rc = veil_quantity_parse(ok[i].text, ok[i].unit, &v, &err);
+        if (rc != 0)
+            fprintf(stderr, "  %s: %s\n", ok[i].text, err.msg);
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_U64(v, ok[i].want);
+    }
+    static const struct {
+        const char *text;
+        int unit;
+        enum veil_err_code code;
+    } bad[] = {
+        {"64Q", 0, VEIL_E_PARSE},     {"-1", 0, VEIL_E_RANGE},
+        {"", 0, VEIL_E_PARSE},        {"1.2.3", 0, VEIL_E_PARSE},
+        {"0.5m", -3, VEIL_E_RANGE},   {"1.5", 0, VEIL_E_RANGE},
+        {"16Ei", 0, VEIL_E_RANGE},    {"99999999999999999999", 0, VEIL_E_RANGE},
+        {"1e", 0, VEIL_E_PARSE},      {"Mi", 0, VEIL_E_PARSE},
+        {"1 Mi", 0, VEIL_E_PARSE},    {"1mi", 0, VEIL_E_PARSE},
+        {"1e99999", 0, VEIL_E_PARSE}, {"1e30", 0, VEIL_E_RANGE},
+        {"1n", 0, VEIL_E_RANGE},
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(bad); i++) {
+        uint64_t v;
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_quantity_parse(bad[i].text, bad[i].unit, &v, &err), -1);
+        if (err.code != bad[i].code)
+            fprintf(stderr, "  %s: got %s (%s)\n", bad[i].text, veil_err_code_name(err.code),
+                    err.msg);
+        CHECK_EQ_INT(err.code, bad[i].code);
+    }
+}
+
+static const char good_spec[] = "# a web job\n"
+                                "name: web\n"
+                                "image: 127.0.0.1:5000/library/busybox@sha256:"
+                                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                                "command: [/bin/sh, -c]\n"
+                                "args:\n"
+                                "  - echo hello\n"
+                                "env:\n"
+                                "  ZED: last\n"
+                                "  ALPHA: 1\n"
+                                "resources:\n"
+                                "  cpu: 500m\n"
+                                "  memory: 64Mi\n"
+                                "  disk: 1Gi\n"
+                                "  gpu: 1\n"
+                                "replicas: 3\n"
+                                "policy: spread\n"
+                                "constraints: {region: eu-west, zone: 2}\n"
+                                "confidential: true\n";
+
+static void test_good_spec(void)
+{
+    struct veil_job_spec s;
+    veil_err err = {0};
+    int rc = veil_job_spec_parse(&s, good_spec, strlen(good_spec), "job.yaml", &err);
+    if (rc)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_STR(s.name, "web");
+    CHECK_EQ_STR(s.image_repo, "127.0.0.1:5000/library/busybox");
+    CHECK(s.image_tag == NULL);
+    CHECK_EQ_STR(s.image_digest,
+                 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    CHECK_EQ_INT(s.n_command, 2);
+    CHECK_EQ_STR(s.command[1], "-c");
+    CHECK_EQ_INT(s.n_args, 1);
+    CHECK_EQ_INT(s.n_env, 2);
+    CHECK_EQ_STR(s.env[0].name, "ALPHA"); /* sorted */
+    CHECK_EQ_STR(s.env[0].value, "1");
+    CHECK_EQ_U64(s.cpu_millis, 500);
+    CHECK_EQ_U64(s.memory_bytes, 64ull << 20);
+    CHECK_EQ_U64(s.disk_bytes, 1ull << 30);
+    CHECK_EQ_U64(s.gpus, 1);
+    CHECK_EQ_INT(s.replicas, 3);
+    CHECK_EQ_INT(s.policy, VEIL_POLICY_SPREAD);
+    uint8_t code;
+    CHECK_EQ_INT(veil_region_code("eu-west", &code), 0);
+    CHECK_EQ_INT(s.region, code);
+    CHECK_EQ_INT(s.zone, 2);
+    CHECK(s.confidential);
+
+    char *canon = veil_job_spec_canonical_json(&s, &err);
+    CHECK(canon != NULL);
+    CHECK_EQ_STR(canon,
+                 "{\"args\":[\"echo hello\"],\"command\":[\"/bin/sh\",\"-c\"],\"confidential\":"
+                 "true,\"constraints\":{\"region\":\"eu-west\",\"zone\":2},\"env\":{\"ALPHA\":"
+                 "\"1\",\"ZED\":\"last\"},\"image\":\"127.0.0.1:5000/library/busybox@sha256:"
+                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\"name\":"
+                 "\"web\",\"policy\":\"spread\",\"replicas\":3,\"resources\":{\"cpu\":\"500m\","
+                 "\"disk\":1073741824,\"gpu\":1,\"memory\":67108864}}");
+    /* The canonical form parses back to itself. */
+    struct veil_job_spec s2;
+    rc = veil_job_spec_parse(&s2, canon, strlen(canon), "canonical", &err);
+    if (rc)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    char *canon2 = rc == 0 ? veil_job_spec_canonical_json(&s2, &err) : NULL;
+    CHECK_EQ_STR(canon2, canon);
+    free(canon2);
+    if (rc == 0)
+        veil_job_spec_free(&s2);
+
+    /* Job ids: deterministic; depend on spec, submitter and nonce. */
+    uint8_t nonce[VEIL_JOB_NONCE_LEN] = {1, 2, 3};
+    uint8_t a[32], b[32], c[32], d[32];
+    CHECK_EQ_INT(veil_job_id(a, &s, (const uint8_t *)"peerA", 5, nonce, &err), 0);
+    CHECK_EQ_INT(veil_job_id(b, &s, (const uint8_t *)"peerA", 5, nonce, &err), 0);
+    CHECK_EQ_MEM(a, b, 32);
+    CHECK_EQ_INT(veil_job_id(c, &s, (const uint8_t *)"peerB", 5, nonce, &err), 0);
+    CHECK(memcmp(a, c, 32) != 0);
+    nonce[0] = 9;
+    CHECK_EQ_INT(veil_job_id(d, &s, (const uint8_t *)"peerA", 5, nonce, &err), 0);
+    CHECK(memcmp(a, d, 32) != 0);
+    free(canon);
+    veil_job_spec_free(&s);
+}
+
+static void test_equivalent_specs_same_canonical(void)
+{
+    const char *x = "name: a\nimage: busybox:1.36\nresources: {cpu: 0.5, memory: 1Mi}\n";
+    const char *y = "resources:\n  memory: 1048576\n  cpu: \"500m\"\nimage: \"busybox:1.36\"\n"
+                    "name: a\npolicy: binpack\nreplicas: 1\nconfidential: false\n";
+    struct veil_job_spec a, b;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&a, x, strlen(x), "x", &err), 0);
+    CHECK_EQ_INT(veil_job_spec_parse(&b, y, strlen(y), "y", &err), 0);
+    CHECK_EQ_STR(a.image_tag, "1.36");
+    CHECK_EQ_STR(a.image_digest, "");
+    char *ca = veil_job_spec_canonical_json(&a, &err);
+    char *cb = veil_job_spec_canonical_json(&b, &err);
+    CHECK_EQ_STR(ca, cb);
+    free(ca);
+    free(cb);
+    veil_job_spec_free(&a);
+    veil_job_spec_free(&b);
+}
+
+/* Each bad spec and the exact error it must produce. */
+static void test_refusals(void)
+{
+    static const char head[] = "name: web\nimage: busybox:1\n";
+    static const struct {
+        const char *body; /* appended to head unless it starts with '!' */
+        const char *want;
+    } cases[] = {
+        {"resources:\n  cpu: 500m\n  memory: 64Q\n",
+         "job.yaml:5: resources.memory: \"64Q\" is not a quantity (e.g. 64Mi)"},
+        {"resources: {cpu: -1}\n", "job.yaml:3: resources.cpu: \"-1\": must not be negative"},
+        {"resources: {cpu: 0.1m}\n",
+         "job.yaml:3: resources.cpu: \"0.1m\": finer than the smallest unit (1m)"},
+        {"resources: {memory: 99999Ei}\n", "job.yaml:3: resources.memory: \"99999Ei\": too large"},
+        {"resources: {cpus: 1}\n",
+         "job.yaml:3: resources.cpus: unknown field (expected cpu, memory, disk, gpu)"},
+        {"resources: {cpu: [1]}\n",
+         "job.yaml:3: resources.cpu: expected a quantity, got a sequence"},
+        {"resources: 5\n", "job.yaml:3: resources: expected a mapping, got a scalar"},
+        {"colour: blue\n", "job.yaml:3: colour: unknown field"},
+        {"replicas: 0\n", "job.yaml:3: replicas: 0 is out of range (1..64)"},
+        {"replicas: 65\n", "job.yaml:3: replicas: 65 is out of range (1..64)"},
+        {"replicas: two\n", "job.yaml:3: replicas: \"two\" is not an integer"},
+        {"replicas: \"2\"\n", "job.yaml:3: replicas: \"2\" is not an integer"},
+        {"replicas: 99999999999999999999999\n", "job.yaml:3: replicas: \"9999"},
+        {"policy: fastest\n",
+         "job.yaml:3: policy: \"fastest\" is not a policy (binpack, spread, priority)"},
+        {"confidential: yes\n",
+         "job.yaml:3: confidential: \"yes\" is not a boolean (true or false)"},
+        {"command: /bin/sh\n", "job.yaml:3: command: expected a sequence of strings, got a scalar"},
+        {"args: [a, {b: c}]\n", "job.yaml:3: args[1]: expected a string, got a mapping"},
+        {"env: {1BAD: x}\n", "job.yaml:3: env.1BAD: not a valid variable name"},
+        {"env: {A: [x]}\n", "job.yaml:3: env.A: expected a string, got a sequence"},
+        {"constraints: {region: mars}\n",
+         "job.yaml:3: constraints.region: \"mars\" is not a known region"},
+        {"constraints: {region: 300}\n",
+         "job.yaml:3: constraints.region: 300 is out of range (1..255)"},
+        {"constraints: {zone: 0}\n", "job.yaml:3: constraints.zone: 0 is out of range (1..255)"},
+        {"constraints: {rack: 1}\n",
+         "job.yaml:3: constraints.rack: unknown field (expected region, zone)"},
+        {"replicas: 1\nreplicas: 2\n", "job.yaml:4: replicas: duplicate field"},
+        {"!name: web\nimage: busybox@sha256:abc\n",
+         "job.yaml:2: image: \"busybox@sha256:abc\": digest must be sha256: followed by 64 "
+         "lowercase hex digits"},
+        {"!name: web\nimage: busybox@md5:0123\n",
+         "job.yaml:2: image: \"busybox@md5:0123\": digest must be sha256:<64 hex digits>"},
+        {"!name: web\nimage: busybox\n",
+         "job.yaml:2: image: \"busybox\": has neither a :tag nor an @sha256: digest"},
+        {"!name: web\nimage: Busybox:1\n", "job.yaml:2: image: \"Busybox:1\": repository path"},
+        {"!name: Web\nimage: busybox:1\n", "job.yaml:1: name: \"Web\" must be 1..63"},
+        {"!image: busybox:1\n", "job.yaml:1: name: missing (required)"},
+        {"!name: web\n", "job.yaml:1: image: missing (required)"},
+        {"!- name: web\n", "job.yaml:1: expected a mapping at the top level, got a sequence"},
+        {"!", "job: empty document"},
+        {"!name: [unclosed\n", "YAML syntax error"},
+        {"!name: web\nimage: busybox:1\n---\nname: other\n",
+         "job.yaml:4: more than one YAML document"},
+        {"!name: web\nimage: \"busy\\0box:1\"\n", "job.yaml:2: image: contains a NUL character"},
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(cases); i++) {
+        char text[512];
+        if (cases[i].body[0] == '!')
+            snprintf(text, sizeof text, "%s", cases[i].body + 1);
+        else
+            snprintf(text, sizeof text, "%s%s", head, cases[i].body);
+        struct veil_job_spec s;
+        veil_err err = {0};
+        const char *origin = strcmp(cases[i].want, "job: empty document") == 0 ? NULL : "job.yaml";
+        CHECK_EQ_INT(veil_job_spec_parse(&s, text, strlen(text), origin, &err), -1);
+        CHECK_CONTAINS(err.msg, cases[i].want);
+    }
+}
+
+static void test_request_quantization(void)
+{
+    struct veil_job_spec s = {0};
+    uint16_t req[VEIL_RES_COUNT];
+    veil_err err = {0};
+    s.cpu_millis = 501; /* rounds up to 51 x 10m */
+    s.memory_bytes = 64ull << 20;
+    s.disk_bytes = 1;
+    s.gpus = 2;
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, &err), 0);
+    CHECK_EQ_INT(req[VEIL_RES_CPU], 51);
+    CHECK_EQ_INT(req[VEIL_RES_MEMORY], 16);
+    CHECK_EQ_INT(req[VEIL_RES_DISK], 1);
+    CHECK_EQ_INT(req[VEIL_RES_GPU], 2);
+    s.memory_bytes = 256ull << 30; /* one unit past 0xFFFF x 4 MiB */
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, &err), -1);
+    CHECK_CONTAINS(err.msg, "resources.memory");
+}
+
+VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec),
+           VTEST(test_equivalent_specs_same_canonical), VTEST(test_refusals),
+           VTEST(test_request_quantization))

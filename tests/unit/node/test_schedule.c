@@ -1,0 +1,423 @@
+/*
+ * test_schedule.c - the plaintext scheduling policy against an independent
+ * brute-force oracle on random clusters, the tie rule, replicas on distinct
+ * nodes, and the op counts against the documented formula.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <veil/node.h>
+
+#include "vtest.h"
+
+/* Deterministic xorshift so that failures reproduce. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(uint32_t bound)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % bound);
+}
+
+/* The policy stated directly: feasible nodes, their scores, min with lowest
+ * index on ties. */
+static bool brute_force(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                        const bool *excluded, size_t n, uint32_t *index)
+{
+    bool found = false;
+    uint64_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (excluded[i])
+            continue;
+        bool feasible = true;
+        for (int r = 0; r < VEIL_RES_COUNT; r++)
+            feasible = feasible && nodes[i].res[r] >= req->res[r];
+        if (req->region && nodes[i].region != req->region)
+            feasible = false;
+        if (req->zone && nodes[i].zone != req->zone)
+            feasible = false;
+        if (!feasible)
+            continue;
+        uint64_t score = 0;
+        for (int r = 0; r < VEIL_RES_COUNT; r++) {
+            if (!req->res[r])
+                continue;
+            if (req->policy == VEIL_POLICY_BINPACK)
+                score += ((uint64_t)nodes[i].res[r] - req->res[r]) >> 2;
+            else if (req->policy == VEIL_POLICY_SPREAD)
+                score += (0xFFFFu - nodes[i].res[r]) >> 2;
+        }
+        if (req->policy == VEIL_POLICY_PRIORITY)
+            score = nodes[i].priority;
+        if (!found || score < best) {
+            found = true;
+            best = score;
+            *index = (uint32_t)i;
+        }
+    }
+    return found;
+}
+
+static uint16_t rand_res(void)
+{
+    switch (rnd(4)) {
+    case 0:
+        return (uint16_t)rnd(8); /* small: many ties and near misses */
+    case 1:
+        return 0xFFFF - (uint16_t)rnd(4); /* saturated */
+    default:
+        return (uint16_t)rnd(0x10000);
+    }
+}
+
+static void random_cluster(struct veil_telemetry_q *nodes, bool *excluded, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (int r = 0; r < VEIL_RES_COUNT; r++)
+            nodes[i].res[r] = rand_res();
+        nodes[i].region = (uint16_t)rnd(4);
+        nodes[i].zone = (uint16_t)rnd(3);
+        nodes[i].priority = (uint16_t)rnd(5);
+        excluded[i] = rnd(8) == 0;
+    }
+}
+
+static void random_request(struct veil_sched_request *req)
+{
+    for (int r = 0; r < VEIL_RES_COUNT; r++)
+        req->res[r] = rnd(3) == 0 ? 0 : rand_res();
+    req->region = rnd(2) ? 0 : (uint16_t)rnd(4);
+    req->zone = rnd(2) ? 0 : (uint16_t)rnd(3);
+    req->policy = (enum veil_policy)rnd(3);
+    req->confidential = rnd(2) == 0;
+}
+
+static void test_against_brute_force(void)
+{
+    enum { TRIALS = 3000, MAXN = 40 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN];
+    size_t found_count = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = rnd(MAXN + 1);
+        memset(nodes, 0, sizeof nodes);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        struct veil_sched_result res;
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &res, NULL, &err), 0);
+        uint32_t want = 0;
+        bool want_found = brute_force(&req, nodes, excluded, n, &want);
+        CHECK_EQ_INT(res.found, want_found);
+        if (want_found && res.found) {
+            CHECK_EQ_INT(res.index, want);
+            found_count++;
+        }
+    }
+    /* The generator must exercise both outcomes. */
+    CHECK(found_count > TRIALS / 10);
+    CHECK(found_count < TRIALS - TRIALS / 10);
+}
+
+static void test_replicas_against_brute_force(void)
+{
+    enum { TRIALS = 500, MAXN = 24 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN], mask[MAXN];
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = rnd(MAXN + 1);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        uint32_t replicas = 1 + rnd(6);
+        struct veil_sched_result out[8];
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_replicas(&req, nodes, excluded, n, replicas, out, NULL, &err), 0);
+        memcpy(mask, excluded, sizeof mask);
+        bool seen[MAXN] = {false};
+        for (uint32_t k = 0; k < replicas; k++) {
+            uint32_t want = 0;
+            bool f = brute_force(&req, nodes, mask, n, &want);
+            CHECK_EQ_INT(out[k].found, f);
+            if (f && out[k].found) {
+                CHECK_EQ_INT(out[k].index, want);
+                CHECK(!seen[want]); /* distinct nodes */
+                seen[want] = true;
+                mask[want] = true;
+            }
+        }
+    }
+}
+
+static void test_tie_lowest_index(void)
+{
+    struct veil_telemetry_q nodes[5];
+    memset(nodes, 0, sizeof nodes);
+    for (int i = 0; i < 5; i++) {
+        nodes[i].res[VEIL_RES_CPU] = 100;
+        nodes[i].res[VEIL_RES_MEMORY] = 100;
+    }
+    nodes[0].res[VEIL_RES_CPU] = 10; /* infeasible */
+    struct veil_sched_request req = {.res = {50, 10, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    struct veil_sched_result r;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK(r.found);
+    CHECK_EQ_INT(r.index, 1);
+    /* Binpack prefers the tighter fit; spread the roomier node. */
+    nodes[3].res[VEIL_RES_CPU] = 60;
+    nodes[4].res[VEIL_RES_CPU] = 500;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 3);
+    req.policy = VEIL_POLICY_SPREAD;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 4);
+    /* Nothing fits: not found. */
+    req.res[VEIL_RES_GPU] = 1;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK(!r.found);
+    /* Saturated telemetry still compares correctly (score bound < NONE). */
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < VEIL_RES_COUNT; k++)
+            nodes[i].res[k] = 0xFFFF;
+    req.policy = VEIL_POLICY_BINPACK;
+    req.res[0] = req.res[1] = req.res[2] = req.res[3] = 0; /* score 0 everywhere */
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK(r.found);
+    CHECK_EQ_INT(r.index, 0);
+    req.policy = VEIL_POLICY_SPREAD;
+    req.res[0] = req.res[1] = req.res[2] = req.res[3] = 1;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK(r.found);
+    CHECK_EQ_INT(r.index, 0);
+}
+
+static void test_op_counts(void)
+{
+    /* The counted evaluation equals the closed formula, for random requests
+     * (public and confidential), clusters and exclusions. */
+    struct veil_telemetry_q nodes[24];
+    bool excluded[24];
+    for (int t = 0; t < 2000; t++) {
+        size_t n = rnd(25);
+        random_cluster(nodes, excluded, n);
+        size_t candidates = 0;
+        for (size_t i = 0; i < n; i++)
+            candidates += !excluded[i];
+        struct veil_sched_request req;
+        random_request(&req);
+        struct veil_sched_ops counted = {0}, formula;
+        struct veil_sched_result r;
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &r, &counted, NULL), 0);
+        veil_sched_ops_formula(&req, candidates, &formula);
+        CHECK_EQ_MEM(&counted, &formula, sizeof counted);
+    }
+    /* Hand-checked figures. Public binpack on cpu+memory, no constraints, 16
+     * nodes: per node 2 le + 1 and + 2 sub_scalar + 2 shr + 1 add + 3 select +
+     * 1 lt + 1 add_scalar = 13; per round 1 sub (zero), 3 add_scalar (two
+     * requests, none) and 1 ne (found). */
+    struct veil_sched_request two = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    struct veil_sched_ops f;
+    veil_sched_ops_formula(&two, 16, &f);
+    CHECK_EQ_U64(veil_sched_ops_total(&f), 13 * 16 + 5);
+    /* The same request, confidential: all 4 resources and both constraints:
+     * per node 4 le + 5 and + 2 eq + 2 or + 4 sub + 4 shr + 7 select + 3 add +
+     * 1 lt + 1 add_scalar = 33; per round 1 sub + 5 ne + 2 eq + 1 add_scalar. */
+    two.confidential = true;
+    veil_sched_ops_formula(&two, 16, &f);
+    CHECK_EQ_U64(f.le, 64);
+    CHECK_EQ_U64(f.select, 7 * 16);
+    CHECK_EQ_U64(veil_sched_ops_total(&f), 33 * 16 + 9);
+    veil_sched_ops_formula(&two, 0, &f);
+    CHECK_EQ_U64(veil_sched_ops_total(&f), 0);
+    /* Nothing requested: everything public, the first candidate wins. */
+    struct veil_sched_request none = {.policy = VEIL_POLICY_SPREAD};
+    struct veil_sched_ops counted = {0};
+    struct veil_sched_result r;
+    random_cluster(nodes, excluded, 8);
+    excluded[0] = true;
+    excluded[1] = false;
+    CHECK_EQ_INT(veil_sched_round(&none, nodes, excluded, 8, &r, &counted, NULL), 0);
+    CHECK(r.found);
+    CHECK_EQ_INT(r.index, 1);
+    CHECK_EQ_U64(veil_sched_ops_total(&counted), 3); /* zero, idx and found materialized */
+}
+
+/* A test backend: values are boxed, every live handle is counted, and an
+ * op can be made to fail, to prove the circuit releases everything it makes
+ * and propagates backend errors (what the FHE wiring relies on). */
+struct veil_sched_ct {
+    uint32_t x;
+};
+struct test_backend {
+    long live;
+    long ops_left;  /* fail when it reaches 0; < 0 = never */
+    uint64_t trace; /* order-sensitive hash of the op sequence */
+};
+
+static int tb_apply(void *ctx, enum veil_sched_op op, const veil_sched_ct *a,
+                    const veil_sched_ct *b, uint64_t k, veil_sched_ct **out, veil_err *err)
+{
+    struct test_backend *t = ctx;
+    if (t->ops_left == 0)
+        return veil_err_set(err, VEIL_E_INTERNAL, "injected failure");
+    if (t->ops_left > 0)
+        t->ops_left--;
+    uint32_t x = a->x, y = b ? b->x : 0, r = 0;
+    switch (op) {
+    case VEIL_SCHED_OP_LE:
+        r = x <= y;
+        break;
+    case VEIL_SCHED_OP_LT:
+        r = x < y;
+        break;
+    case VEIL_SCHED_OP_EQ:
+        r = x == y;
+        break;
+    case VEIL_SCHED_OP_NE:
+        r = x != y;
+        break;
+    case VEIL_SCHED_OP_AND:
+        r = x & y;
+        break;
+    case VEIL_SCHED_OP_OR:
+        r = x | y;
+        break;
+    case VEIL_SCHED_OP_ADD:
+        r = (x + y) & 0xFFFF;
+        break;
+    case VEIL_SCHED_OP_SUB:
+        r = (x - y) & 0xFFFF;
+        break;
+    case VEIL_SCHED_OP_ADD_SCALAR:
+        r = (uint32_t)(x + k) & 0xFFFF;
+        break;
+    case VEIL_SCHED_OP_SUB_SCALAR:
+        r = (uint32_t)(x - k) & 0xFFFF;
+        break;
+    case VEIL_SCHED_OP_SHR:
+        r = x >> k;
+        break;
+    case VEIL_SCHED_OP_NOT:
+        r = ~x & 0xFFFF;
+        break;
+    }
+    t->trace = t->trace * 1000003u + (uint64_t)op * 131u + k;
+    *out = malloc(sizeof **out);
+    (*out)->x = r;
+    t->live++;
+    return 0;
+}
+
+static int tb_select(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
+                     const veil_sched_ct *b, veil_sched_ct **out, veil_err *err)
+{
+    struct test_backend *t = ctx;
+    if (t->ops_left == 0)
+        return veil_err_set(err, VEIL_E_INTERNAL, "injected failure");
+    if (t->ops_left > 0)
+        t->ops_left--;
+    t->trace = t->trace * 1000003u + 77u;
+    *out = malloc(sizeof **out);
+    (*out)->x = cond->x ? a->x : b->x;
+    t->live++;
+    return 0;
+}
+
+static void tb_release(void *ctx, veil_sched_ct *v)
+{
+    struct test_backend *t = ctx;
+    t->live--;
+    free(v);
+}
+
+static void test_backend_interface(void)
+{
+    enum { N = 12 };
+    for (int trial = 0; trial < 200; trial++) {
+        struct veil_telemetry_q nodes[N];
+        bool excluded[N];
+        random_cluster(nodes, excluded, N);
+        struct veil_sched_request req;
+        random_request(&req);
+        veil_sched_ct inputs[N * VEIL_TELEMETRY_WORDS + 6];
+        const veil_sched_ct *ptrs[N * VEIL_TELEMETRY_WORDS];
+        for (int i = 0; i < N; i++) {
+            uint16_t w[VEIL_TELEMETRY_WORDS];
+            veil_telemetry_to_words(&nodes[i], w);
+            for (int k = 0; k < VEIL_TELEMETRY_WORDS; k++) {
+                inputs[i * VEIL_TELEMETRY_WORDS + k].x = w[k];
+                ptrs[i * VEIL_TELEMETRY_WORDS + k] = &inputs[i * VEIL_TELEMETRY_WORDS + k];
+            }
+        }
+        struct veil_sched_circuit_in in = {
+            .req = &req, .node_words = ptrs, .excluded = excluded, .n_nodes = N};
+        for (int w = 0; w < 6; w++) {
+            inputs[N * VEIL_TELEMETRY_WORDS + w].x = w < 4    ? req.res[w]
+                                                     : w == 4 ? req.region
+                                                              : req.zone;
+            in.req_words[w] = &inputs[N * VEIL_TELEMETRY_WORDS + w];
+        }
+        struct test_backend tb = {.ops_left = -1};
+        struct veil_sched_backend be = {&tb, tb_apply, tb_select, tb_release};
+        veil_sched_ct *index = NULL, *found = NULL;
+        struct veil_sched_ops ops = {0};
+        veil_err err = {0};
+        int rc = veil_sched_circuit(&be, &in, &index, &found, &ops, &err);
+        CHECK_EQ_INT(rc, 0);
+        struct veil_sched_result oracle;
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, N, &oracle, NULL, NULL), 0);
+        bool any = false;
+        for (int i = 0; i < N; i++)
+            any |= !excluded[i];
+        if (!any) {
+            CHECK(index == NULL && found == NULL);
+            continue;
+        }
+        CHECK(index && found);
+        if (!index || !found)
+            continue;
+        CHECK_EQ_INT(found->x != 0, oracle.found);
+        if (oracle.found)
+            CHECK_EQ_INT(index->x, oracle.index);
+        /* Only the two outputs are still alive. */
+        CHECK_EQ_INT(tb.live, 2);
+        tb_release(&tb, index);
+        tb_release(&tb, found);
+        /* Deterministic: the same inputs give the same op sequence. */
+        struct test_backend tb2 = {.ops_left = -1};
+        struct veil_sched_backend be2 = {&tb2, tb_apply, tb_select, tb_release};
+        CHECK_EQ_INT(veil_sched_circuit(&be2, &in, &index, &found, NULL, &err), 0);
+        CHECK_EQ_U64(tb2.trace, tb.trace);
+        tb_release(&tb2, index);
+        tb_release(&tb2, found);
+        /* A failure at any op: error out, nothing leaks. */
+        uint64_t total = veil_sched_ops_total(&ops);
+        long fail_at = total ? (long)rnd((uint32_t)total) : 0;
+        struct test_backend tb3 = {.ops_left = fail_at};
+        struct veil_sched_backend be3 = {&tb3, tb_apply, tb_select, tb_release};
+        rc = veil_sched_circuit(&be3, &in, &index, &found, NULL, &err);
+        if (total > 0) {
+            CHECK_EQ_INT(rc, -1);
+            CHECK_CONTAINS(err.msg, "injected failure");
+            CHECK(index == NULL && found == NULL);
+            CHECK_EQ_INT(tb3.live, 0);
+        }
+    }
+}
+
+static void test_limits(void)
+{
+    struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
+    struct veil_sched_result r;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_sched_round(&req, NULL, NULL, VEIL_SCHED_MAX_NODES + 1, &r, NULL, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    CHECK_EQ_INT(veil_sched_round(&req, NULL, NULL, 0, &r, NULL, &err), 0);
+    CHECK(!r.found);
+}
+
+VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
+           VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
+           VTEST(test_limits))

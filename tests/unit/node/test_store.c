@@ -1,0 +1,346 @@
+/*
+ * test_store.c - the SQLite state store: schema creation and versioning,
+ * the replica state machine, idempotent inserts, JSON views, and crash
+ * safety: a child process writing jobs and containers is SIGKILLed at
+ * random instants; after each kill the database must hold only whole jobs
+ * (every replica row present), and a replaying process must end with
+ * exactly the intended jobs and containers, none lost and none duplicated.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <veil/node.h>
+
+#include "vtest.h"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/veil-store-XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL);
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+static void job_hex(char out[65], int i)
+{
+    snprintf(out, 65, "%064x", i + 1);
+}
+
+static void test_schema_and_state_machine(void)
+{
+    make_tmpdir();
+    veil_store *s;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    int v = -1;
+    CHECK_EQ_INT(veil_store_schema_version(s, &v, &err), 0);
+    CHECK_EQ_INT(v, VEIL_STORE_SCHEMA_VERSION);
+
+    char id[65];
+    job_hex(id, 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, id, "web", "{\"name\":\"web\"}", "peerA", "00", 2, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, id, "web", "{}", "peerA", "00", 2, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_EXISTS);
+    struct veil_store_job job;
+    CHECK_EQ_INT(veil_store_job_get(s, id, &job, &err), 0);
+    CHECK_EQ_STR(job.name, "web");
+    CHECK_EQ_STR(job.spec_json, "{\"name\":\"web\"}");
+    CHECK_EQ_INT(job.replicas, 2);
+    CHECK_EQ_STR(job.nonce, "00");
+    veil_store_job_free(&job);
+
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, id, 1, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
+    /* Forbidden jumps are refused and change nothing. */
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_RUNNING, NULL, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_STATE);
+    CHECK_CONTAINS(err.msg, "pending -> running is not allowed");
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err), 0);
+    struct veil_store_assignment a = {.replica = 1, .epoch = 4};
+    snprintf(a.job_id, sizeof a.job_id, "%s", id);
+    snprintf(a.node, sizeof a.node, "12D3KooWnode");
+    memset(a.output_digest, 'a', 64);
+    memset(a.signature, 'b', 128);
+    memset(a.commitment, 'c', 64);
+    CHECK_EQ_INT(veil_store_assignment_record(s, &a, &err), 0);
+    CHECK_EQ_INT(veil_store_assignment_record(s, &a, &err), 0); /* replay: no-op */
+    CHECK_EQ_INT(veil_store_replica_get_state(s, id, 1, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_ASSIGNED);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_RUNNING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_RESCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 9, VEIL_REPLICA_SCHEDULING, NULL, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+
+    /* Exited is final. */
+    CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_RESCHEDULING));
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RESCHEDULING));
+
+    bool created;
+    CHECK_EQ_INT(veil_store_container_ensure(s, id, 0, "veil-c0", &created, &err), 0);
+    CHECK(created);
+    CHECK_EQ_INT(veil_store_container_ensure(s, id, 0, "veil-c0-again", &created, &err), 0);
+    CHECK(!created);
+    CHECK_EQ_INT(veil_store_container_set_state(s, "veil-c0", "running", 0, &err), 0);
+    CHECK_EQ_INT(veil_store_container_set_state(s, "nope", "running", 0, &err), -1);
+
+    struct veil_store_anchor an = {.epoch = 4, .proof_json = "[\"0xab\"]"};
+    memset(an.commitment, 'c', 64);
+    memset(an.root, 'd', 64);
+    snprintf(an.tx_hash, sizeof an.tx_hash, "0x%064x", 7);
+    CHECK_EQ_INT(veil_store_anchor_record(s, &an, &err), 0);
+
+    struct veil_store_node n = {.alive = true, .last_epoch = 9};
+    snprintf(n.peer_id, sizeof n.peer_id, "12D3KooWnode");
+    snprintf(n.organization, sizeof n.organization, "acme");
+    CHECK_EQ_INT(veil_store_node_upsert(s, &n, &err), 0);
+    n.last_epoch = 3; /* an older epoch never moves it back */
+    n.alive = false;
+    CHECK_EQ_INT(veil_store_node_upsert(s, &n, &err), 0);
+
+    json_t *nodes = veil_store_list_json(s, "nodes", &err);
+    CHECK(nodes && json_array_size(nodes) == 1);
+    json_t *n0 = json_array_get(nodes, 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(n0, "last_telemetry_epoch")), 9);
+    CHECK(json_is_false(json_object_get(n0, "alive")));
+    CHECK_EQ_INT(json_object_size(n0), 4);
+    json_decref(nodes);
+    json_t *detail = veil_store_job_json(s, id, &err);
+    CHECK(detail != NULL);
+    CHECK_EQ_INT(json_array_size(json_object_get(detail, "replica_states")), 2);
+    CHECK_EQ_INT(json_array_size(json_object_get(detail, "anchors")), 1);
+    json_t *proof = json_object_get(json_array_get(json_object_get(detail, "anchors"), 0), "proof");
+    CHECK(json_is_array(proof) && json_array_size(proof) == 1);
+    CHECK_EQ_STR(json_string_value(json_array_get(proof, 0)), "0xab");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(detail, "spec"), "name")),
+                 "web");
+    json_decref(detail);
+    CHECK(veil_store_job_json(s, "ff", &err) == NULL);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+    uint64_t counts[VEIL_REPLICA_STATE_COUNT], c;
+    CHECK_EQ_INT(veil_store_count_replicas_by_state(s, counts, &err), 0);
+    CHECK_EQ_U64(counts[VEIL_REPLICA_PENDING], 1);
+    CHECK_EQ_U64(counts[VEIL_REPLICA_SCHEDULING], 1);
+    CHECK_EQ_INT(veil_store_count(s, "jobs", &c, &err), 0);
+    CHECK_EQ_U64(c, 1);
+    CHECK_EQ_INT(veil_store_count(s, "jobs; DROP TABLE jobs", &c, &err), -1);
+    veil_store_close(s);
+
+    /* A database from a newer veild is refused. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/state.db", tmpdir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_UNSUPPORTED);
+    remove_tmpdir();
+}
+
+static int count_cb(void *ctx, const char *job, uint32_t replica, const char *node)
+{
+    (void)job, (void)replica;
+    int *n = ctx;
+    (*n)++;
+    return node && strcmp(node, "stop") == 0;
+}
+
+static void test_node_lost_and_resume(void)
+{
+    make_tmpdir();
+    veil_store *s;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    char a[65], b[65];
+    job_hex(a, 10);
+    job_hex(b, 11);
+    CHECK_EQ_INT(veil_store_job_insert(s, a, "a", "{}", "p", "00", 3, &err), 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, b, "b", "{}", "p", "00", 1, &err), 0);
+    struct veil_store_node dead = {.alive = true, .last_epoch = 1};
+    snprintf(dead.peer_id, sizeof dead.peer_id, "nodeX");
+    CHECK_EQ_INT(veil_store_node_upsert(s, &dead, &err), 0);
+    /* a/0 running on X, a/1 assigned on X, a/2 running on Y, b/0 pending. */
+    static const char *const nodes[3] = {"nodeX", "nodeX", "nodeY"};
+    for (uint32_t r = 0; r < 3; r++) {
+        CHECK_EQ_INT(veil_store_replica_set_state(s, a, r, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+        CHECK_EQ_INT(
+            veil_store_replica_set_state(s, a, r, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err), 0);
+        CHECK_EQ_INT(veil_store_replica_set_state(s, a, r, VEIL_REPLICA_ASSIGNED, nodes[r], &err),
+                     0);
+        if (r != 1)
+            CHECK_EQ_INT(veil_store_replica_set_state(s, a, r, VEIL_REPLICA_RUNNING, NULL, &err),
+                         0);
+    }
+    size_t moved = 99;
+    CHECK_EQ_INT(veil_store_node_lost(s, "nodeX", &moved, &err), 0);
+    CHECK_EQ_INT(moved, 2);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_RESCHEDULING);
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a, 2, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_RUNNING);
+    json_t *list = veil_store_list_json(s, "nodes", &err);
+    CHECK(json_is_false(json_object_get(json_array_get(list, 0), "alive")));
+    json_decref(list);
+    /* Twice: nothing more to move. */
+    CHECK_EQ_INT(veil_store_node_lost(s, "nodeX", &moved, &err), 0);
+    CHECK_EQ_INT(moved, 0);
+    /* What a restart resumes. */
+    int n = 0;
+    CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_RESCHEDULING, count_cb, &n, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    n = 0;
+    CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_PENDING, count_cb, &n, &err), 0);
+    CHECK_EQ_INT(n, 1);
+    n = 0;
+    CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_EXITED, count_cb, &n, &err), 0);
+    CHECK_EQ_INT(n, 0);
+    veil_store_close(s);
+    remove_tmpdir();
+}
+
+/* The writer: the intended history of jobs 0..n-1, replayed idempotently
+ * (this is what a restarted veild does with its pending work). */
+enum { CRASH_JOBS = 60, CRASH_REPLICAS = 3 };
+
+static int writer(const char *dir)
+{
+    veil_store *s;
+    veil_err err = {0};
+    if (veil_store_open(&s, dir, &err) != 0) {
+        fprintf(stderr, "writer: %s\n", err.msg);
+        return 1;
+    }
+    for (int i = 0; i < CRASH_JOBS; i++) {
+        char id[65];
+        job_hex(id, i);
+        if (veil_store_job_insert(s, id, "job", "{}", "peer", "00", CRASH_REPLICAS, &err) != 0 &&
+            err.code != VEIL_E_EXISTS) {
+            fprintf(stderr, "writer: %s\n", err.msg);
+            return 1;
+        }
+        for (uint32_t r = 0; r < CRASH_REPLICAS; r++) {
+            char cid[64];
+            bool created;
+            snprintf(cid, sizeof cid, "c-%d-%u-%d", i, r, (int)getpid());
+            if (veil_store_container_ensure(s, id, r, cid, &created, &err) != 0 ||
+                veil_store_replica_set_state(s, id, r, VEIL_REPLICA_SCHEDULING, NULL, &err) != 0) {
+                fprintf(stderr, "writer: %s\n", err.msg);
+                return 1;
+            }
+        }
+    }
+    veil_store_close(s);
+    return 0;
+}
+
+static void check_consistent(const char *dir, bool complete)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    /* integrity, whole jobs only, one container per replica */
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    /* Killed before or during the first migration: no tables and version 0
+     * (the migration is one transaction), never a half-made schema. */
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "SELECT (SELECT count(*) FROM sqlite_master WHERE type = "
+                                    "'table'), (SELECT user_version FROM pragma_user_version)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    int tables = sqlite3_column_int(st, 0), version = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    if (version == 0) {
+        CHECK(!complete);
+        CHECK_EQ_INT(tables, 0);
+        sqlite3_close(db);
+        return;
+    }
+    CHECK_EQ_INT(version, VEIL_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(tables, 6);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM "
+                                    "replicas r WHERE r.job_id = j.id) != j.replicas",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM "
+                                    "containers), (SELECT count(DISTINCT job_id || '/' || replica)"
+                                    " FROM containers)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    int jobs = sqlite3_column_int(st, 0), containers = sqlite3_column_int(st, 1),
+        distinct = sqlite3_column_int(st, 2);
+    CHECK_EQ_INT(containers, distinct);
+    CHECK(containers <= jobs * CRASH_REPLICAS);
+    if (complete) {
+        CHECK_EQ_INT(jobs, CRASH_JOBS);
+        CHECK_EQ_INT(containers, CRASH_JOBS * CRASH_REPLICAS);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_crash_resume(void)
+{
+    make_tmpdir();
+    srand((unsigned)time(NULL));
+    int kills = 0;
+    for (int round = 0; round < 8; round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(writer(tmpdir));
+        /* Kill it somewhere in the middle of its writes. */
+        struct timespec ts = {0, (long)(5 + rand() % 60) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (kill(pid, SIGKILL) == 0)
+            kills++;
+        int status;
+        CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+        CHECK(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        check_consistent(tmpdir, false);
+    }
+    CHECK(kills > 0);
+    /* The last replay runs to completion. */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(writer(tmpdir));
+    int status;
+    CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    check_consistent(tmpdir, true);
+    remove_tmpdir();
+}
+
+VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_node_lost_and_resume),
+           VTEST(test_crash_resume))

@@ -1,0 +1,131 @@
+/*
+ * test_telemetry.c - /proc parsers, quantization (units, rounding direction,
+ * saturation), the test-only capacity override, and one live sample.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <veil/node.h>
+
+#include "vtest.h"
+
+static void test_proc_parsers(void)
+{
+    uint64_t idle, total;
+    const char *stat = "cpu  100 5 50 1000 20 3 2 1 7 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n";
+    CHECK_EQ_INT(veil_proc_stat_parse(stat, &idle, &total, NULL), 0);
+    CHECK_EQ_U64(idle, 1020);
+    CHECK_EQ_U64(total, 100 + 5 + 50 + 1000 + 20 + 3 + 2 + 1);
+    CHECK_EQ_INT(veil_proc_stat_parse("cpu0 1 2 3 4\n", &idle, &total, NULL), -1);
+    CHECK_EQ_INT(veil_proc_stat_parse("cpu  1 2\n", &idle, &total, NULL), -1);
+    CHECK_EQ_INT(veil_proc_stat_parse("cpu  99999999999999999999999 1 1 1\n", &idle, &total, NULL),
+                 -1);
+    uint64_t avail;
+    const char *mi = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:    2048 kB\n";
+    CHECK_EQ_INT(veil_meminfo_parse(mi, &avail, NULL), 0);
+    CHECK_EQ_U64(avail, 2048ull * 1024);
+    CHECK_EQ_INT(veil_meminfo_parse("MemTotal: 1 kB\n", &avail, NULL), -1);
+    CHECK_EQ_INT(veil_meminfo_parse("MemAvailable: x kB\n", &avail, NULL), -1);
+}
+
+static void test_quantize(void)
+{
+    struct veil_telemetry_raw raw = {.cpu_millis = 1999,
+                                     .memory_bytes = (8ull << 20) - 1,
+                                     .disk_bytes = (3ull << 30) + 5,
+                                     .gpus = 2,
+                                     .region = 6,
+                                     .zone = 2,
+                                     .priority = 9};
+    struct veil_telemetry_q q;
+    veil_telemetry_quantize_free(&raw, &q);
+    CHECK_EQ_INT(q.res[VEIL_RES_CPU], 199); /* rounds down */
+    CHECK_EQ_INT(q.res[VEIL_RES_MEMORY], 1);
+    CHECK_EQ_INT(q.res[VEIL_RES_DISK], 3);
+    CHECK_EQ_INT(q.res[VEIL_RES_GPU], 2);
+    CHECK_EQ_INT(q.region, 6);
+    CHECK_EQ_INT(q.zone, 2);
+    CHECK_EQ_INT(q.priority, 9);
+    uint16_t words[VEIL_TELEMETRY_WORDS];
+    veil_telemetry_to_words(&q, words);
+    CHECK_EQ_INT(words[0], 199);
+    CHECK_EQ_INT(words[4], 6);
+    CHECK_EQ_INT(words[6], 9);
+    struct veil_telemetry_q back;
+    veil_telemetry_from_words(words, &back);
+    CHECK_EQ_MEM(&back, &q, sizeof q);
+    /* Saturation: never more than 0xFFFF units. */
+    raw.cpu_millis = 10000000;
+    raw.memory_bytes = 1ull << 50;
+    raw.disk_bytes = UINT64_MAX;
+    raw.gpus = 1000000;
+    veil_telemetry_quantize_free(&raw, &q);
+    for (int r = 0; r < VEIL_RES_COUNT; r++)
+        CHECK_EQ_INT(q.res[r], 0xFFFF);
+    /* A request of exactly the free capacity fits after quantization. */
+    struct veil_job_spec s = {.cpu_millis = 1990, .memory_bytes = 4ull << 20};
+    uint16_t req[VEIL_RES_COUNT];
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, NULL), 0);
+    raw = (struct veil_telemetry_raw){.cpu_millis = 1990, .memory_bytes = 4ull << 20};
+    veil_telemetry_quantize_free(&raw, &q);
+    CHECK(req[VEIL_RES_CPU] <= q.res[VEIL_RES_CPU]);
+    CHECK(req[VEIL_RES_MEMORY] <= q.res[VEIL_RES_MEMORY]);
+    /* One millicore more than free: does not fit. */
+    s.cpu_millis = 1991;
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, NULL), 0);
+    CHECK(req[VEIL_RES_CPU] > q.res[VEIL_RES_CPU]);
+}
+
+static void test_override(void)
+{
+    struct veil_telemetry_raw r;
+    veil_err err = {0};
+    CHECK_EQ_INT(
+        veil_telemetry_test_override_parse(
+            "cpu=2000m,memory=4Gi,disk=20Gi,gpu=1,region=eu-west,zone=3,priority=2", &r, &err),
+        0);
+    CHECK_EQ_U64(r.cpu_millis, 2000);
+    CHECK_EQ_U64(r.memory_bytes, 4ull << 30);
+    CHECK_EQ_U64(r.disk_bytes, 20ull << 30);
+    CHECK_EQ_U64(r.gpus, 1);
+    uint8_t code;
+    CHECK_EQ_INT(veil_region_code("eu-west", &code), 0);
+    CHECK_EQ_INT(r.region, code);
+    CHECK_EQ_INT(r.zone, 3);
+    CHECK_EQ_INT(r.priority, 2);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,memory=1Mi,region=7", &r, &err), 0);
+    CHECK_EQ_INT(r.region, 7);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1", &r, &err), -1);
+    CHECK_CONTAINS(err.msg, "cpu and memory are required");
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,memory=1,bogus=2", &r, &err), -1);
+    CHECK_CONTAINS(err.msg, "unknown key 'bogus'");
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,memory=64Q", &r, &err), -1);
+    CHECK_CONTAINS(err.msg, VEIL_TEST_ONLY_CAPACITY_ENV);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,cpu=2,memory=1", &r, &err), -1);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,memory=1,zone=0", &r, &err), -1);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu=1,memory=1,zone=256", &r, &err), -1);
+    CHECK_EQ_INT(veil_telemetry_test_override_parse("cpu", &r, &err), -1);
+}
+
+static void test_live_sample(void)
+{
+    struct veil_cpu_sampler cpu = {0};
+    struct veil_telemetry_raw labels = {.region = 1, .zone = 2, .priority = 3}, out;
+    veil_err err = {0};
+    int rc = veil_telemetry_sample(&cpu, "/tmp", &labels, 50, &out, &err);
+    if (rc)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(out.cpu_millis <= veil_cpu_capacity_millis());
+    CHECK(veil_cpu_capacity_millis() >= 1);
+    CHECK(out.memory_bytes > 0);
+    CHECK(out.disk_bytes > 0);
+    CHECK_EQ_INT(out.region, 1);
+    CHECK_EQ_INT(out.priority, 3);
+    /* Second sample uses the previous reading (no sleep needed). */
+    CHECK_EQ_INT(veil_telemetry_sample(&cpu, "/tmp", NULL, 0, &out, &err), 0);
+    CHECK_EQ_INT(veil_telemetry_sample(&cpu, "/nonexistent-veil-dir", NULL, 0, &out, &err), -1);
+}
+
+VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_override),
+           VTEST(test_live_sample))
