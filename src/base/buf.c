@@ -48,7 +48,8 @@ int veil_buf_reserve(veil_buf *b, size_t extra)
         return -1;
     }
     size_t need = b->len + extra;
-    if (need <= b->cap)
+    /* Always have storage once asked, so data + len is valid even for n = 0. */
+    if (need <= b->cap && b->data)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)

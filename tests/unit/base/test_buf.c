@@ -34,6 +34,10 @@ static void test_writer(void)
     CHECK_EQ_INT(b.len, 100006);
     veil_buf_free(&b);
     CHECK(b.data == NULL);
+    /* Extending an empty buffer by zero bytes gives a valid pointer. */
+    CHECK(veil_buf_extend(&b, 0) != NULL);
+    CHECK(veil_buf_ok(&b));
+    veil_buf_free(&b);
 }
 
 static void test_writer_limit(void)
