@@ -1,0 +1,69 @@
+/*
+ * lp.c (p2p core) - uvarint-length-prefixed message framing, the framing of
+ * identify, gossipsub, Kademlia and SWIM messages: an incremental reader with
+ * a maximum message size, and the writer side.
+ */
+#include <string.h>
+
+#include <veil/p2p.h>
+
+void veil_p2p_lp_reader_init(veil_p2p_lp_reader *r, size_t max_len)
+{
+    veil_buf_init(&r->buf);
+    r->pos = 0;
+    r->max_len = max_len;
+}
+
+void veil_p2p_lp_reader_free(veil_p2p_lp_reader *r)
+{
+    veil_buf_free(&r->buf);
+    r->pos = 0;
+}
+
+int veil_p2p_lp_reader_feed(veil_p2p_lp_reader *r, const void *data, size_t len, veil_err *err)
+{
+    if (r->pos > 0) {
+        /* Drop what earlier messages used before growing the buffer. */
+        veil_buf_consume(&r->buf, r->pos);
+        r->pos = 0;
+    }
+    veil_buf_put(&r->buf, data, len);
+    if (!veil_buf_ok(&r->buf))
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory buffering a message");
+    return 0;
+}
+
+int veil_p2p_lp_reader_next(veil_p2p_lp_reader *r, const uint8_t **msg, size_t *len, veil_err *err)
+{
+    const uint8_t *p = r->buf.data + r->pos;
+    size_t avail = r->buf.len - r->pos;
+    uint64_t n = 0;
+    int used = veil_uvarint_decode(p, avail, &n);
+    if (used < 0)
+        return veil_err_set(err, VEIL_E_PARSE, "malformed message length prefix");
+    if (used == 0) {
+        if (avail >= VEIL_UVARINT_MAX)
+            return veil_err_set(err, VEIL_E_PARSE, "malformed message length prefix");
+        return 0;
+    }
+    if (n > r->max_len)
+        return veil_err_set(err, VEIL_E_RANGE, "message of %llu bytes exceeds the limit of %zu",
+                            (unsigned long long)n, r->max_len);
+    if (avail - (size_t)used < n)
+        return 0;
+    *msg = p + used;
+    *len = (size_t)n;
+    r->pos += (size_t)used + (size_t)n;
+    return 1;
+}
+
+bool veil_p2p_lp_reader_empty(const veil_p2p_lp_reader *r)
+{
+    return r->buf.len == r->pos;
+}
+
+void veil_p2p_lp_put(veil_buf *out, const void *msg, size_t len)
+{
+    veil_buf_put_uvarint(out, len);
+    veil_buf_put(out, msg, len);
+}
