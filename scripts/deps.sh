@@ -14,7 +14,7 @@ DEBIAN_PACKAGES=(
   libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   libarchive-dev libzstd-dev libsqlite3-dev libnats-dev libmicrohttpd-dev
   runc docker-registry umoci skopeo busybox-static nats-server
-  iproute2 nftables procps psmisc curl jq
+  podman python3 iproute2 nftables procps psmisc curl jq
   nodejs npm
 )
 
