@@ -88,6 +88,42 @@ int veil_shortint_apply_lut_batch(const struct veil_shortint_server_key *sk,
                                   const struct veil_shortint_lut *const *luts, size_t n,
                                   struct veil_threadpool *pool, veil_err *err);
 
+/* ---- two functions from one KS+PBS ("many-LUT", added by the core layer) ----
+ * For an input of degree < msg*carry/2 the accumulator holds f on the lower
+ * half of the boxes and g on the upper half; the blind rotation is shared
+ * and sample extraction at coefficients 0 and N/2 yields f(x) and g(x).
+ * Same noise as a single PBS, half the cost of two. */
+struct veil_shortint_lut2 {
+    uint64_t *acc;
+    uint64_t degree[2]; /* max of f and of g over [0, msg*carry/2) */
+};
+int veil_shortint_lut2_init(struct veil_shortint_lut2 *lut, const struct veil_fhe_params *p,
+                            uint64_t (*f)(uint64_t x, void *arg), void *f_arg,
+                            uint64_t (*g)(uint64_t x, void *arg), void *g_arg, veil_err *err);
+void veil_shortint_lut2_free(struct veil_shortint_lut2 *lut);
+/* out_f <- f(in), out_g <- g(in); in->degree must be < msg*carry/2. out_f may
+ * be `in`; out_g must be distinct from both. */
+int veil_shortint_apply_lut2(const struct veil_shortint_server_key *sk,
+                             const struct veil_shortint_ct *in, const struct veil_shortint_lut2 *lut,
+                             struct veil_shortint_ct *out_f, struct veil_shortint_ct *out_g,
+                             veil_err *err);
+
+/* A mixed batch: each job is one KS+PBS with either a one-function LUT
+ * (out <- lut(in)) or a two-function LUT (out <- f(in), out2 <- g(in)).
+ * out may be in itself; otherwise no block may appear twice among the
+ * jobs' outputs, nor as one job's output and another job's input. Runs on
+ * the pool like veil_shortint_apply_lut_batch (same bits for any pool). */
+struct veil_shortint_pbs_job {
+    const struct veil_shortint_ct *in;
+    const struct veil_shortint_lut *lut;   /* exactly one of lut and lut2 */
+    const struct veil_shortint_lut2 *lut2;
+    struct veil_shortint_ct *out;
+    struct veil_shortint_ct *out2; /* lut2 only */
+};
+int veil_shortint_apply_jobs(const struct veil_shortint_server_key *sk,
+                             const struct veil_shortint_pbs_job *jobs, size_t n,
+                             struct veil_threadpool *pool, veil_err *err);
+
 /* Bivariate helpers: pack a * message_modulus + b into a fresh block (a and b
  * must have degree < message_modulus), for bivariate LUTs g(a, b). */
 void veil_shortint_pack_pair(const struct veil_fhe_params *p, struct veil_shortint_ct *out,

@@ -1,0 +1,18 @@
+/* fuzz_fhe_server_key.c - libFuzzer target for veil_fhe_server_key_load (serialize.c). */
+#include "fuzz_fhe_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void load_one(const uint8_t *data, size_t size)
+{
+    veil_err err = {0};
+    struct veil_shortint_server_key *sk = NULL;
+    if (veil_fhe_server_key_load(data, size, NULL, NULL, &sk, &err) == 0)
+        veil_fhe_server_key_free(sk);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_fhe_run(data, size, load_one);
+    return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * veil/fhe.h - Veil's fully homomorphic encryption (TFHE), the high-level API.
+ *
+ * What the rest of Veil uses: nodes encrypt telemetry (with the public key), the
+ * scheduler evaluates comparisons, min/max and argmin over ciphertexts (with the
+ * server key), and the key holder decrypts (with the client key). Integers are
+ * FheUint8/16/32/64 and FheBool (width 1), TFHE-rs's default 128-bit parameter set
+ * (message 2 bits + carry 2 bits per block).
+ *
+ * Files: keys and ciphertexts use one versioned container (magic, version, kind,
+ * parameter-set id, length, BLAKE2b-256 checksum); loading rejects truncated,
+ * oversized, corrupted or wrong-kind input and mixed parameter sets with a clear
+ * error. Results are byte-identical whatever the thread count, so redundant
+ * evaluators can compare veil_fhe_ct_digest() values.
+ *
+ * Threads: a veil_fhe_server handle is used by one caller thread at a time (it
+ * caches lookup tables and counts PBS); its own pool runs the independent
+ * bootstraps of each operation in parallel. Keys and ciphertexts are read-only
+ * during evaluation.
+ *
+ * All functions return 0 / -1 and fill `err` (veil/base.h convention).
+ */
+#ifndef VEIL_FHE_H
+#define VEIL_FHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct veil_fhe_client veil_fhe_client; /* secret: encrypt and decrypt */
+typedef struct veil_fhe_server veil_fhe_server; /* evaluation key + thread pool */
+typedef struct veil_fhe_public veil_fhe_public; /* compact public key: encrypt only */
+typedef struct veil_fhe_ct veil_fhe_ct;         /* an encrypted integer or boolean */
+
+#define VEIL_FHE_DIGEST_SIZE 32
+
+/* ---- keys ---- */
+/* Generates a key set in memory. threads: for key generation and for the
+ * returned server's pool (0 = VEIL_THREADS or the CPU count). Any out pointer
+ * except ck may be NULL. */
+int veil_fhe_keygen(veil_fhe_client **ck, veil_fhe_server **sk, veil_fhe_public **pk,
+                    unsigned threads, veil_err *err);
+/* Writes DIR/client.key (0600), DIR/server.key and DIR/public.key (creating DIR). */
+int veil_fhe_keygen_dir(const char *dir, veil_err *err);
+
+int veil_fhe_client_save(const veil_fhe_client *ck, const char *path, veil_err *err);
+int veil_fhe_server_save(const veil_fhe_server *sk, const char *path, veil_err *err);
+int veil_fhe_public_save(const veil_fhe_public *pk, const char *path, veil_err *err);
+int veil_fhe_client_load(const char *path, veil_fhe_client **out, veil_err *err);
+/* threads: the evaluation pool size (0 = VEIL_THREADS or the CPU count). */
+int veil_fhe_server_load(const char *path, unsigned threads, veil_fhe_server **out, veil_err *err);
+int veil_fhe_public_load(const char *path, veil_fhe_public **out, veil_err *err);
+void veil_fhe_client_free(veil_fhe_client *ck);
+void veil_fhe_server_free(veil_fhe_server *sk);
+void veil_fhe_public_free(veil_fhe_public *pk);
+
+/* What a key or ciphertext file holds, from its header. */
+enum veil_fhe_file_kind {
+    VEIL_FHE_FILE_CLIENT_KEY,
+    VEIL_FHE_FILE_SERVER_KEY,
+    VEIL_FHE_FILE_PUBLIC_KEY,
+    VEIL_FHE_FILE_CIPHERTEXT,
+    VEIL_FHE_FILE_OTHER,
+};
+int veil_fhe_file_kind(const char *path, enum veil_fhe_file_kind *kind, veil_err *err);
+
+/* Threads in the server's pool; PBS run by this server so far. */
+unsigned veil_fhe_server_threads(const veil_fhe_server *sk);
+/* Replaces the evaluation pool (0 = VEIL_THREADS or the CPU count). Results do
+ * not depend on it. */
+int veil_fhe_server_set_threads(veil_fhe_server *sk, unsigned threads, veil_err *err);
+uint64_t veil_fhe_server_pbs_count(const veil_fhe_server *sk);
+/* Rounds of independent PBS (thread-pool batches) run so far: the PBS depth. */
+uint64_t veil_fhe_server_pbs_rounds(const veil_fhe_server *sk);
+/* Bytes held in memory by a server key / one ciphertext of a width. */
+size_t veil_fhe_server_memory(void);
+size_t veil_fhe_client_memory(void);
+size_t veil_fhe_public_memory(void);
+size_t veil_fhe_ct_memory(unsigned width);
+
+/* ---- ciphertexts ---- */
+/* width: 1 (bool), 8, 16, 32 or 64; value must fit. */
+int veil_fhe_encrypt(const veil_fhe_client *ck, unsigned width, uint64_t value, veil_fhe_ct **out,
+                     veil_err *err);
+int veil_fhe_encrypt_public(const veil_fhe_public *pk, unsigned width, uint64_t value,
+                            veil_fhe_ct **out, veil_err *err);
+/* A noiseless ("trivial") encryption of a public constant, usable as an operand
+ * with this server's ciphertexts (e.g. the scheduler's NONE score or an index). */
+int veil_fhe_trivial(const veil_fhe_server *sk, unsigned width, uint64_t value, veil_fhe_ct **out,
+                     veil_err *err);
+int veil_fhe_decrypt(const veil_fhe_client *ck, const veil_fhe_ct *ct, uint64_t *value,
+                     veil_err *err);
+unsigned veil_fhe_ct_width(const veil_fhe_ct *ct);
+void veil_fhe_ct_free(veil_fhe_ct *ct);
+
+int veil_fhe_ct_serialize(const veil_fhe_ct *ct, veil_buf *out, veil_err *err);
+int veil_fhe_ct_deserialize(const uint8_t *data, size_t len, veil_fhe_ct **out, veil_err *err);
+int veil_fhe_ct_save(const veil_fhe_ct *ct, const char *path, veil_err *err);
+int veil_fhe_ct_load(const char *path, veil_fhe_ct **out, veil_err *err);
+/* BLAKE2b-256 of the serialization. */
+int veil_fhe_ct_digest(const veil_fhe_ct *ct, uint8_t out[VEIL_FHE_DIGEST_SIZE], veil_err *err);
+
+/* ---- evaluation (server key) ---- */
+enum veil_fhe_binop {
+    VEIL_FHE_ADD, /* modulo 2^width */
+    VEIL_FHE_SUB,
+    VEIL_FHE_AND,
+    VEIL_FHE_OR,
+    VEIL_FHE_XOR,
+    VEIL_FHE_MIN,
+    VEIL_FHE_MAX,
+    VEIL_FHE_EQ, /* comparisons give a bool */
+    VEIL_FHE_NE,
+    VEIL_FHE_LT,
+    VEIL_FHE_LE,
+    VEIL_FHE_GT,
+    VEIL_FHE_GE,
+};
+int veil_fhe_binop(veil_fhe_server *sk, enum veil_fhe_binop op, const veil_fhe_ct *a,
+                   const veil_fhe_ct *b, veil_fhe_ct **out, veil_err *err);
+
+enum veil_fhe_scalar_op {
+    VEIL_FHE_ADD_SCALAR,
+    VEIL_FHE_SUB_SCALAR,
+    VEIL_FHE_MUL_SCALAR,
+    VEIL_FHE_SHL, /* by a constant number of bits */
+    VEIL_FHE_SHR,
+    /* comparisons with a constant that fits the width: a bool, and about half
+     * the PBS of a ciphertext comparison (two blocks per lookup) */
+    VEIL_FHE_EQ_SCALAR,
+    VEIL_FHE_NE_SCALAR,
+    VEIL_FHE_LT_SCALAR,
+    VEIL_FHE_LE_SCALAR,
+    VEIL_FHE_GT_SCALAR,
+    VEIL_FHE_GE_SCALAR,
+};
+int veil_fhe_scalar(veil_fhe_server *sk, enum veil_fhe_scalar_op op, const veil_fhe_ct *a,
+                    uint64_t k, veil_fhe_ct **out, veil_err *err);
+int veil_fhe_neg(veil_fhe_server *sk, const veil_fhe_ct *a, veil_fhe_ct **out, veil_err *err);
+int veil_fhe_not(veil_fhe_server *sk, const veil_fhe_ct *a, veil_fhe_ct **out, veil_err *err);
+/* cond ? a : b, cond a bool. */
+int veil_fhe_select(veil_fhe_server *sk, const veil_fhe_ct *cond, const veil_fhe_ct *a,
+                    const veil_fhe_ct *b, veil_fhe_ct **out, veil_err *err);
+/* Index of the smallest (want_max 0) or largest of vals[0..n): ties go to the
+ * lowest index. The index is an FheUint8 (n <= 256) or FheUint16/32; value
+ * (optional, may be NULL) receives the chosen value. */
+int veil_fhe_argext(veil_fhe_server *sk, int want_max, const veil_fhe_ct *const *vals, size_t n,
+                    veil_fhe_ct **index, veil_fhe_ct **value, veil_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VEIL_FHE_H */

@@ -1,0 +1,674 @@
+/*
+ * cmd_fhe.c - `veil fhe keygen|encrypt|decrypt|eval|bench`: the operator's tools for
+ * the TFHE key ceremony and for debugging encrypted scheduling (include/veil/fhe.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <veil/fhe.h>
+
+#include "cli.h"
+
+/* Strict unsigned decimal (or 0x hex) parser for values and scalars. */
+static int parse_u64(const char *text, uint64_t *out)
+{
+    if (!text || !*text || text[0] == '-' || text[0] == '+' || text[0] == ' ')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || !end || *end != '\0')
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int parse_width(const char *text, unsigned *out)
+{
+    uint64_t w;
+    if (parse_u64(text, &w) != 0 || (w != 1 && w != 8 && w != 16 && w != 32 && w != 64))
+        return -1;
+    *out = (unsigned)w;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ keygen */
+
+static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *path = "veil fhe keygen", *dir = NULL;
+    int c;
+    while ((c = getopt(argc, argv, "o:")) != -1) {
+        switch (c) {
+        case 'o':
+            dir = optarg;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (!dir)
+        return veil_cli_usage_error(path, "missing -o DIR");
+    if (optind != argc)
+        return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
+    veil_err err = {0};
+    if (veil_fhe_keygen_dir(dir, &err) != 0)
+        return veil_cli_fail(&err);
+    printf("%s/client.key (secret, 0600)\n%s/server.key\n%s/public.key\n", dir, dir, dir);
+    return VEIL_EXIT_OK;
+}
+
+/* ----------------------------------------------------------------- encrypt */
+
+static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *path = "veil fhe encrypt", *key = NULL, *outfile = NULL;
+    unsigned width = 0;
+    int c;
+    while ((c = getopt(argc, argv, "k:w:o:")) != -1) {
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            outfile = optarg;
+            break;
+        case 'w':
+            if (parse_width(optarg, &width) != 0)
+                return veil_cli_usage_error(path, "-w wants 1, 8, 16, 32 or 64, not '%s'", optarg);
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (!key || !outfile || !width)
+        return veil_cli_usage_error(path, "needs -k KEY, -w BITS and -o FILE");
+    if (optind + 1 != argc)
+        return veil_cli_usage_error(path, "expected exactly one VALUE");
+    uint64_t value;
+    if (parse_u64(argv[optind], &value) != 0)
+        return veil_cli_usage_error(path, "VALUE must be an unsigned integer, not '%s'",
+                                    argv[optind]);
+    veil_err err = {0};
+    enum veil_fhe_file_kind kind;
+    if (veil_fhe_file_kind(key, &kind, &err) != 0)
+        return veil_cli_fail(&err);
+    veil_fhe_ct *ct = NULL;
+    int rc = -1;
+    if (kind == VEIL_FHE_FILE_PUBLIC_KEY) {
+        veil_fhe_public *pk = NULL;
+        if (veil_fhe_public_load(key, &pk, &err) == 0)
+            rc = veil_fhe_encrypt_public(pk, width, value, &ct, &err);
+        veil_fhe_public_free(pk);
+    } else if (kind == VEIL_FHE_FILE_CLIENT_KEY) {
+        veil_fhe_client *ck = NULL;
+        if (veil_fhe_client_load(key, &ck, &err) == 0)
+            rc = veil_fhe_encrypt(ck, width, value, &ct, &err);
+        veil_fhe_client_free(ck);
+    } else {
+        veil_err_set(&err, VEIL_E_INVALID,
+                     "%s is not a public or client key (encrypt needs one of those)", key);
+    }
+    if (rc == 0)
+        rc = veil_fhe_ct_save(ct, outfile, &err);
+    veil_fhe_ct_free(ct);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
+/* ----------------------------------------------------------------- decrypt */
+
+static int load_client(const char *key, veil_fhe_client **ck, veil_err *err)
+{
+    enum veil_fhe_file_kind kind;
+    if (veil_fhe_file_kind(key, &kind, err) != 0)
+        return -1;
+    if (kind != VEIL_FHE_FILE_CLIENT_KEY)
+        return veil_err_set(err, VEIL_E_INVALID, "%s is not a client key (decrypt needs one)", key);
+    return veil_fhe_client_load(key, ck, err);
+}
+
+static int run_decrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *path = "veil fhe decrypt", *key = NULL;
+    int c;
+    while ((c = getopt(argc, argv, "k:")) != -1) {
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (!key)
+        return veil_cli_usage_error(path, "missing -k CLIENT_KEY");
+    if (optind + 1 != argc)
+        return veil_cli_usage_error(path, "expected exactly one FILE");
+    veil_err err = {0};
+    veil_fhe_client *ck = NULL;
+    veil_fhe_ct *ct = NULL;
+    uint64_t value = 0;
+    int rc = load_client(key, &ck, &err);
+    if (rc == 0)
+        rc = veil_fhe_ct_load(argv[optind], &ct, &err);
+    if (rc == 0)
+        rc = veil_fhe_decrypt(ck, ct, &value, &err);
+    veil_fhe_ct_free(ct);
+    veil_fhe_client_free(ck);
+    if (rc != 0)
+        return veil_cli_fail(&err);
+    printf("%" PRIu64 "\n", value);
+    return VEIL_EXIT_OK;
+}
+
+/* -------------------------------------------------------------------- eval */
+
+enum eval_kind { EV_BIN, EV_SCALAR, EV_UNARY, EV_SELECT, EV_ARG };
+
+struct eval_op {
+    const char *name;
+    enum eval_kind kind;
+    int code; /* enum veil_fhe_binop / veil_fhe_scalar_op / want_max */
+};
+
+static const struct eval_op eval_ops[] = {
+    {"add", EV_BIN, VEIL_FHE_ADD},
+    {"sub", EV_BIN, VEIL_FHE_SUB},
+    {"and", EV_BIN, VEIL_FHE_AND},
+    {"or", EV_BIN, VEIL_FHE_OR},
+    {"xor", EV_BIN, VEIL_FHE_XOR},
+    {"eq", EV_BIN, VEIL_FHE_EQ},
+    {"ne", EV_BIN, VEIL_FHE_NE},
+    {"lt", EV_BIN, VEIL_FHE_LT},
+    {"le", EV_BIN, VEIL_FHE_LE},
+    {"gt", EV_BIN, VEIL_FHE_GT},
+    {"ge", EV_BIN, VEIL_FHE_GE},
+    {"min", EV_BIN, VEIL_FHE_MIN},
+    {"max", EV_BIN, VEIL_FHE_MAX},
+    {"add_scalar", EV_SCALAR, VEIL_FHE_ADD_SCALAR},
+    {"sub_scalar", EV_SCALAR, VEIL_FHE_SUB_SCALAR},
+    {"mul_scalar", EV_SCALAR, VEIL_FHE_MUL_SCALAR},
+    {"shl", EV_SCALAR, VEIL_FHE_SHL},
+    {"shr", EV_SCALAR, VEIL_FHE_SHR},
+    {"eq_scalar", EV_SCALAR, VEIL_FHE_EQ_SCALAR},
+    {"ne_scalar", EV_SCALAR, VEIL_FHE_NE_SCALAR},
+    {"lt_scalar", EV_SCALAR, VEIL_FHE_LT_SCALAR},
+    {"le_scalar", EV_SCALAR, VEIL_FHE_LE_SCALAR},
+    {"gt_scalar", EV_SCALAR, VEIL_FHE_GT_SCALAR},
+    {"ge_scalar", EV_SCALAR, VEIL_FHE_GE_SCALAR},
+    {"neg", EV_UNARY, 0},
+    {"not", EV_UNARY, 1},
+    {"select", EV_SELECT, 0},
+    {"argmin", EV_ARG, 0},
+    {"argmax", EV_ARG, 1},
+};
+
+static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    static const struct option opts[] = {{"value-out", required_argument, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = "veil fhe eval", *key = NULL, *outfile = NULL, *value_out = NULL;
+    int c;
+    /* "+": stop at the first non-option (OP), so FILEs may not start with '-' */
+    while ((c = getopt_long(argc, argv, "+k:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            outfile = optarg;
+            break;
+        case 'v':
+            value_out = optarg;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (!key || !outfile)
+        return veil_cli_usage_error(path, "needs -k SERVER_KEY and -o OUT");
+    if (optind >= argc)
+        return veil_cli_usage_error(path, "missing OP");
+    const char *optext = argv[optind++];
+    char opname[32];
+    const char *arg = strchr(optext, ':');
+    size_t nlen = arg ? (size_t)(arg - optext) : strlen(optext);
+    if (nlen >= sizeof opname)
+        return veil_cli_usage_error(path, "unknown OP '%s'", optext);
+    memcpy(opname, optext, nlen);
+    opname[nlen] = '\0';
+    const struct eval_op *op = NULL;
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(eval_ops); i++)
+        if (strcmp(eval_ops[i].name, opname) == 0)
+            op = &eval_ops[i];
+    if (!op)
+        return veil_cli_usage_error(path, "unknown OP '%s'", opname);
+    uint64_t scalar = 0;
+    if (op->kind == EV_SCALAR) {
+        if (!arg || parse_u64(arg + 1, &scalar) != 0)
+            return veil_cli_usage_error(path, "%s wants %s:N with N an unsigned integer", opname,
+                                        opname);
+    } else if (arg) {
+        return veil_cli_usage_error(path, "%s takes no ':' argument", opname);
+    }
+    size_t n_in = (size_t)(argc - optind);
+    size_t want = op->kind == EV_BIN ? 2 : op->kind == EV_SELECT ? 3 : 1;
+    if (op->kind == EV_ARG ? n_in < 1 : n_in != want)
+        return veil_cli_usage_error(path, "%s takes %s%zu input file%s", opname,
+                                    op->kind == EV_ARG ? "at least " : "", want,
+                                    want == 1 ? "" : "s");
+    if (value_out && op->kind != EV_ARG)
+        return veil_cli_usage_error(path, "--value-out is for argmin/argmax");
+
+    veil_err err = {0};
+    int rc = 0;
+    enum veil_fhe_file_kind kind;
+    if (veil_fhe_file_kind(key, &kind, &err) != 0)
+        return veil_cli_fail(&err);
+    if (kind != VEIL_FHE_FILE_SERVER_KEY) {
+        veil_err_set(&err, VEIL_E_INVALID, "%s is not a server key (eval needs one)", key);
+        return veil_cli_fail(&err);
+    }
+    veil_fhe_ct **in = calloc(n_in, sizeof *in);
+    veil_fhe_server *sk = NULL;
+    veil_fhe_ct *res = NULL, *val = NULL;
+    if (!in) {
+        veil_err_set(&err, VEIL_E_NOMEM, "out of memory");
+        return veil_cli_fail(&err);
+    }
+    for (size_t i = 0; i < n_in && rc == 0; i++)
+        rc = veil_fhe_ct_load(argv[optind + (int)i], &in[i], &err);
+    if (rc == 0)
+        rc = veil_fhe_server_load(key, 0, &sk, &err);
+    if (rc == 0) {
+        switch (op->kind) {
+        case EV_BIN:
+            rc = veil_fhe_binop(sk, (enum veil_fhe_binop)op->code, in[0], in[1], &res, &err);
+            break;
+        case EV_SCALAR:
+            rc = veil_fhe_scalar(sk, (enum veil_fhe_scalar_op)op->code, in[0], scalar, &res, &err);
+            break;
+        case EV_UNARY:
+            rc = op->code ? veil_fhe_not(sk, in[0], &res, &err)
+                          : veil_fhe_neg(sk, in[0], &res, &err);
+            break;
+        case EV_SELECT:
+            rc = veil_fhe_select(sk, in[0], in[1], in[2], &res, &err);
+            break;
+        case EV_ARG:
+            rc = veil_fhe_argext(sk, op->code, (const veil_fhe_ct *const *)in, n_in, &res,
+                                 value_out ? &val : NULL, &err);
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = veil_fhe_ct_save(res, outfile, &err);
+    if (rc == 0 && val)
+        rc = veil_fhe_ct_save(val, value_out, &err);
+    for (size_t i = 0; i < n_in; i++)
+        veil_fhe_ct_free(in[i]);
+    free(in);
+    veil_fhe_ct_free(res);
+    veil_fhe_ct_free(val);
+    veil_fhe_server_free(sk);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
+/* ------------------------------------------------------------------- bench */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process (all threads): what an operation costs when the
+ * machine is shared, next to its wall time. */
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct bench_result {
+    const char *name;
+    double ms;       /* wall time, median */
+    double best_ms;  /* wall time, fastest run (closest to an idle machine) */
+    double cpu_ms;   /* process CPU time, median */
+    uint64_t pbs;    /* PBS per operation */
+    uint64_t rounds; /* rounds of independent PBS (depth) */
+    int correct;     /* decrypted results matched the plaintext */
+};
+
+#define BENCH_REPS_MAX 16
+
+/* Times one binary operation on FheUint16 (median over reps) and checks it. */
+static int bench_binop(veil_fhe_server *sk, const veil_fhe_client *ck, enum veil_fhe_binop op,
+                       const char *name, int reps, struct bench_result *r, veil_err *err)
+{
+    double t[BENCH_REPS_MAX], cpu[BENCH_REPS_MAX];
+    r->name = name;
+    r->correct = 1;
+    for (int i = 0; i < reps; i++) {
+        uint64_t x = veil_random_u64() & 0xffff, y = veil_random_u64() & 0xffff;
+        veil_fhe_ct *a = NULL, *b = NULL, *o = NULL;
+        if (veil_fhe_encrypt(ck, 16, x, &a, err) != 0 || veil_fhe_encrypt(ck, 16, y, &b, err) != 0)
+            goto fail;
+        uint64_t before = veil_fhe_server_pbs_count(sk), rounds = veil_fhe_server_pbs_rounds(sk);
+        double t0 = now_s(), c0 = cpu_s();
+        if (veil_fhe_binop(sk, op, a, b, &o, err) != 0)
+            goto fail;
+        t[i] = (now_s() - t0) * 1e3;
+        cpu[i] = (cpu_s() - c0) * 1e3;
+        r->pbs = veil_fhe_server_pbs_count(sk) - before;
+        r->rounds = veil_fhe_server_pbs_rounds(sk) - rounds;
+        uint64_t got = 0, want = 0;
+        veil_fhe_decrypt(ck, o, &got, err);
+        switch (op) {
+        case VEIL_FHE_ADD:
+            want = (x + y) & 0xffff;
+            break;
+        case VEIL_FHE_LT:
+            want = x < y;
+            break;
+        case VEIL_FHE_MIN:
+            want = x < y ? x : y;
+            break;
+        default:
+            want = got;
+            break;
+        }
+        r->correct &= got == want;
+        veil_fhe_ct_free(a);
+        veil_fhe_ct_free(b);
+        veil_fhe_ct_free(o);
+        continue;
+    fail:
+        veil_fhe_ct_free(a);
+        veil_fhe_ct_free(b);
+        return -1;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(cpu, (size_t)reps, sizeof cpu[0], cmp_double);
+    r->ms = t[reps / 2];
+    r->best_ms = t[0];
+    r->cpu_ms = cpu[reps / 2];
+    return 0;
+}
+
+static int bench_argmin(veil_fhe_server *sk, const veil_fhe_client *ck, int reps,
+                        struct bench_result *r, veil_err *err)
+{
+    enum { N = 16 };
+    double t[BENCH_REPS_MAX], cpu[BENCH_REPS_MAX];
+    r->name = "argmin_16_u16";
+    r->correct = 1;
+    for (int rep = 0; rep < reps; rep++) {
+        veil_fhe_ct *v[N] = {0}, *idx = NULL, *val = NULL;
+        uint64_t pv[N];
+        int rc = 0;
+        for (int i = 0; i < N && rc == 0; i++) {
+            pv[i] = veil_random_u64() & 0xffff;
+            rc = veil_fhe_encrypt(ck, 16, pv[i], &v[i], err);
+        }
+        uint64_t before = veil_fhe_server_pbs_count(sk), rounds = veil_fhe_server_pbs_rounds(sk);
+        double t0 = now_s(), c0 = cpu_s();
+        if (rc == 0)
+            rc = veil_fhe_argext(sk, 0, (const veil_fhe_ct *const *)v, N, &idx, &val, err);
+        t[rep] = (now_s() - t0) * 1e3;
+        cpu[rep] = (cpu_s() - c0) * 1e3;
+        r->pbs = veil_fhe_server_pbs_count(sk) - before;
+        r->rounds = veil_fhe_server_pbs_rounds(sk) - rounds;
+        if (rc == 0) {
+            size_t best = 0;
+            for (size_t i = 1; i < N; i++)
+                if (pv[i] < pv[best])
+                    best = i;
+            uint64_t gi = 0, gv = 0;
+            veil_fhe_decrypt(ck, idx, &gi, err);
+            veil_fhe_decrypt(ck, val, &gv, err);
+            r->correct &= gi == best && gv == pv[best];
+        }
+        for (int i = 0; i < N; i++)
+            veil_fhe_ct_free(v[i]);
+        veil_fhe_ct_free(idx);
+        veil_fhe_ct_free(val);
+        if (rc != 0)
+            return -1;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(cpu, (size_t)reps, sizeof cpu[0], cmp_double);
+    r->ms = t[reps / 2];
+    r->best_ms = t[0];
+    r->cpu_ms = cpu[reps / 2];
+    return 0;
+}
+
+/* One KS+PBS: eq of two booleans is exactly one bootstrap. */
+static int bench_pbs(veil_fhe_server *sk, const veil_fhe_client *ck, int reps, double *ms,
+                     double *cpu_ms, veil_err *err)
+{
+    double t[64], cpu[64];
+    if (reps > 64)
+        reps = 64;
+    veil_fhe_ct *a = NULL, *b = NULL;
+    if (veil_fhe_encrypt(ck, 1, 1, &a, err) != 0 || veil_fhe_encrypt(ck, 1, 0, &b, err) != 0) {
+        veil_fhe_ct_free(a);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < reps && rc == 0; i++) {
+        veil_fhe_ct *o = NULL;
+        uint64_t before = veil_fhe_server_pbs_count(sk);
+        double t0 = now_s(), c0 = cpu_s();
+        rc = veil_fhe_binop(sk, VEIL_FHE_EQ, a, b, &o, err);
+        t[i] = (now_s() - t0) * 1e3;
+        cpu[i] = (cpu_s() - c0) * 1e3;
+        if (rc == 0 && veil_fhe_server_pbs_count(sk) - before != 1)
+            rc = veil_err_set(err, VEIL_E_INTERNAL, "bool eq should be one PBS");
+        veil_fhe_ct_free(o);
+    }
+    veil_fhe_ct_free(a);
+    veil_fhe_ct_free(b);
+    if (rc != 0)
+        return -1;
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(cpu, (size_t)reps, sizeof cpu[0], cmp_double);
+    *ms = t[reps / 2];
+    *cpu_ms = cpu[reps / 2];
+    return 0;
+}
+
+static int run_bench(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"reps", required_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = "veil fhe bench";
+    bool json = false;
+    int reps = 5, c;
+    uint64_t v;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'r':
+            if (parse_u64(optarg, &v) != 0 || v < 1 || v > BENCH_REPS_MAX)
+                return veil_cli_usage_error(path, "--reps wants 1..%d", BENCH_REPS_MAX);
+            reps = (int)v;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (optind != argc)
+        return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
+    veil_err err = {0};
+    veil_fhe_client *ck = NULL;
+    veil_fhe_server *sk = NULL;
+    veil_fhe_public *pk = NULL;
+    double t0 = now_s();
+    if (veil_fhe_keygen(&ck, &sk, &pk, 0, &err) != 0)
+        return veil_cli_fail(&err);
+    double keygen_s = now_s() - t0;
+    unsigned keygen_threads = veil_fhe_server_threads(sk);
+    double pbs_ms = 0, pbs_cpu_ms = 0, load[1] = {-1};
+    if (getloadavg(load, 1) != 1)
+        load[0] = -1;
+    struct bench_result res[4];
+    int rc = veil_fhe_server_set_threads(sk, 1, &err);
+    if (rc == 0)
+        rc = bench_pbs(sk, ck, 4 * reps + 1, &pbs_ms, &pbs_cpu_ms, &err);
+    if (rc == 0)
+        rc = veil_fhe_server_set_threads(sk, 2, &err);
+    if (rc == 0)
+        rc = bench_binop(sk, ck, VEIL_FHE_LT, "lt_u16", reps, &res[0], &err);
+    if (rc == 0)
+        rc = bench_binop(sk, ck, VEIL_FHE_MIN, "min_u16", reps, &res[1], &err);
+    if (rc == 0)
+        rc = bench_binop(sk, ck, VEIL_FHE_ADD, "add_u16", reps, &res[2], &err);
+    if (rc == 0)
+        rc = bench_argmin(sk, ck, reps < 3 ? reps : 3, &res[3], &err);
+    veil_fhe_client_free(ck);
+    veil_fhe_server_free(sk);
+    veil_fhe_public_free(pk);
+    if (rc != 0)
+        return veil_cli_fail(&err);
+    int all_correct = 1;
+    for (int i = 0; i < 4; i++)
+        all_correct &= res[i].correct;
+    size_t ct16 = veil_fhe_ct_memory(16), ctbool = veil_fhe_ct_memory(1);
+    if (json) {
+        json_t *root = json_object();
+        json_object_set_new(root, "bench", json_string("fhe_integer"));
+        json_object_set_new(root, "ks_pbs_ms_1thread", json_real(pbs_ms));
+        json_object_set_new(root, "ks_pbs_cpu_ms_1thread", json_real(pbs_cpu_ms));
+        json_object_set_new(root, "loadavg_1m_at_start", json_real(load[0]));
+        json_object_set_new(root, "keygen_s", json_real(keygen_s));
+        json_object_set_new(root, "keygen_threads", json_integer(keygen_threads));
+        json_t *ops = json_object();
+        for (int i = 0; i < 4; i++)
+            json_object_set_new(ops, res[i].name,
+                                json_pack("{s:f, s:f, s:f, s:I, s:I, s:b}", "ms", res[i].ms,
+                                          "best_ms", res[i].best_ms, "cpu_ms", res[i].cpu_ms, "pbs",
+                                          (json_int_t)res[i].pbs, "rounds",
+                                          (json_int_t)res[i].rounds, "correct", res[i].correct));
+        json_object_set_new(root, "threads_2", ops);
+        json_object_set_new(root, "memory_bytes",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "server_key",
+                                      (json_int_t)veil_fhe_server_memory(), "client_key",
+                                      (json_int_t)veil_fhe_client_memory(), "public_key",
+                                      (json_int_t)veil_fhe_public_memory(), "ct_fheuint16",
+                                      (json_int_t)ct16, "ct_fhebool", (json_int_t)ctbool));
+        json_object_set_new(root, "reps", json_integer(reps));
+        json_object_set_new(root, "all_correct", json_boolean(all_correct));
+        char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS); /* one JSON line */
+        puts(s);
+        free(s);
+        json_decref(root);
+    } else {
+        printf("load average at start: %.2f (timings are wall clock; cpu = all threads)\n",
+               load[0]);
+        printf("KS+PBS, 1 thread:          %8.2f ms (cpu %.2f ms)\n", pbs_ms, pbs_cpu_ms);
+        printf("key generation (%u threads): %8.3f s\n", keygen_threads, keygen_s);
+        for (int i = 0; i < 4; i++)
+            printf("%-16s 2 threads: %8.1f ms  (best %.1f, cpu %.1f ms, %" PRIu64 " PBS in %" PRIu64
+                   " rounds)%s\n",
+                   res[i].name, res[i].ms, res[i].best_ms, res[i].cpu_ms, res[i].pbs, res[i].rounds,
+                   res[i].correct ? "" : "  WRONG RESULT");
+        printf("memory: server key %zu B, client key %zu B, public key %zu B,\n"
+               "        FheUint16 %zu B, FheBool %zu B\n",
+               veil_fhe_server_memory(), veil_fhe_client_memory(), veil_fhe_public_memory(), ct16,
+               ctbool);
+    }
+    if (!all_correct) {
+        veil_err_set(&err, VEIL_E_INTERNAL, "a benchmarked operation decrypted wrongly");
+        return veil_cli_fail(&err);
+    }
+    return VEIL_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static const struct veil_cli_command fhe_keygen = {
+    .name = "keygen",
+    .summary = "generate a TFHE key set",
+    .usage = "Usage: veil fhe keygen -o DIR\n\n"
+             "Writes DIR/client.key (secret, mode 0600), DIR/server.key (evaluation key)\n"
+             "and DIR/public.key (compact public key for encryption by nodes).\n",
+    .run = run_keygen,
+};
+static const struct veil_cli_command fhe_encrypt = {
+    .name = "encrypt",
+    .summary = "encrypt an integer or boolean",
+    .usage = "Usage: veil fhe encrypt -k KEY -w BITS -o FILE VALUE\n\n"
+             "KEY is a public key or a client key; BITS is 8, 16, 32 or 64 (FheUintN) or\n"
+             "1 (FheBool, VALUE 0 or 1). VALUE is unsigned decimal (or 0x hex).\n",
+    .run = run_encrypt,
+};
+static const struct veil_cli_command fhe_decrypt = {
+    .name = "decrypt",
+    .summary = "decrypt a ciphertext with the client key",
+    .usage = "Usage: veil fhe decrypt -k DIR/client.key FILE\n\nPrints the decimal value.\n",
+    .run = run_decrypt,
+};
+static const struct veil_cli_command fhe_eval = {
+    .name = "eval",
+    .summary = "evaluate an operation on ciphertexts with the server key",
+    .usage = "Usage: veil fhe eval -k SERVER_KEY -o OUT [--value-out FILE] OP FILE...\n\n"
+             "OP (inputs):\n"
+             "  add sub and or xor min max (a b)      same width as the inputs\n"
+             "  eq ne lt le gt ge (a b)               a boolean\n"
+             "  add_scalar:N sub_scalar:N mul_scalar:N shl:N shr:N (a)\n"
+             "  eq_scalar:N ne_scalar:N lt_scalar:N le_scalar:N gt_scalar:N ge_scalar:N (a)\n"
+             "                                        a boolean\n"
+             "  neg not (a)\n"
+             "  select (cond a b)                     cond ? a : b, cond a boolean\n"
+             "  argmin argmax (v0 v1 ...)             the index (FheUint8 up to 256 inputs,\n"
+             "                                        then 16/32 bits); ties: lowest index;\n"
+             "                                        --value-out FILE also writes the value\n"
+             "Threads: VEIL_THREADS (default: all cores). Results are byte-identical for\n"
+             "any thread count.\n",
+    .run = run_eval,
+};
+static const struct veil_cli_command fhe_bench = {
+    .name = "bench",
+    .summary = "measure TFHE speed and sizes",
+    .usage = "Usage: veil fhe bench [--json] [--reps N]\n\n"
+             "Generates a key set and prints: KS+PBS time on one thread, key generation\n"
+             "time, FheUint16 lt/min/add and argmin over 16 FheUint16 on two threads (median\n"
+             "of N runs, default 5, with the PBS count of each), and the memory per key and\n"
+             "per ciphertext. Every result is decrypted and checked.\n",
+    .run = run_bench,
+};
+static const struct veil_cli_command *const fhe_subcommands[] = {
+    &fhe_keygen, &fhe_encrypt, &fhe_decrypt, &fhe_eval, &fhe_bench, NULL};
+
+const struct veil_cli_command veil_cmd_fhe = {
+    .name = "fhe",
+    .summary = "TFHE keys, encryption and encrypted evaluation",
+    .usage = "Usage: veil fhe <command> [options]\n\n"
+             "Key ceremony and debugging tools for Veil's encrypted scheduling.\n",
+    .subcommands = fhe_subcommands,
+};

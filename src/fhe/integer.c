@@ -1,0 +1,1795 @@
+/*
+ * integer.c - radix integers over shortint blocks: the PBS dataflow graph, carry
+ * propagation, comparisons, min/max/select, bitwise ops, shifts, scalar ops and the
+ * argmin/argmax tournament. See integer.h for the techniques and the noise rules.
+ *
+ * Plaintext layout (TFHE-rs shortint, message_modulus 4, carry_modulus 4): a block
+ * holds a value 0..15 under a padding bit, encoded as value * delta. Linear
+ * combinations with signed integer coefficients are computed directly on the LWE
+ * words (the scheme is linear over Z/2^64), with delta read from a trivial
+ * encryption of 1, so this file depends only on the shortint contract.
+ */
+#include "integer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "serialize.h"
+#include "threadpool.h"
+
+#define MAX_TERMS  12
+#define TABLE_SIZE 16 /* message_modulus * carry_modulus of the supported set */
+
+struct veil_int_lut_entry {
+    uint8_t table[TABLE_SIZE];
+    struct veil_shortint_lut lut;
+};
+
+struct veil_int_lut2_entry {
+    uint8_t tables[2][TABLE_SIZE / 2];
+    struct veil_shortint_lut2 lut;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Radix containers                                                         */
+/* ------------------------------------------------------------------------ */
+
+size_t veil_radix_blocks_for_width(unsigned width)
+{
+    switch (width) {
+    case 1:
+        return 1;
+    case 8:
+        return 4;
+    case 16:
+        return 8;
+    case 32:
+        return 16;
+    case 64:
+        return 32;
+    default:
+        return 0;
+    }
+}
+
+static int check_params(const struct veil_fhe_params *p, veil_err *err)
+{
+    if (p->message_modulus != 4 || p->carry_modulus != 4)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "radix integers need message_modulus 4 and carry_modulus 4");
+    return 0;
+}
+
+int veil_radix_init(struct veil_radix *r, const struct veil_fhe_params *p, unsigned width,
+                    veil_err *err)
+{
+    memset(r, 0, sizeof *r);
+    size_t n = veil_radix_blocks_for_width(width);
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "unsupported integer width %u (1, 8, 16, 32, 64)",
+                            width);
+    if (check_params(p, err) != 0)
+        return -1;
+    r->blocks = calloc(n, sizeof *r->blocks);
+    if (!r->blocks)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (veil_shortint_ct_init(&r->blocks[i], p, err) != 0) {
+            r->n_blocks = i;
+            veil_radix_free(r);
+            return -1;
+        }
+    }
+    r->n_blocks = n;
+    r->width = width;
+    return 0;
+}
+
+void veil_radix_free(struct veil_radix *r)
+{
+    if (!r->blocks)
+        return;
+    for (size_t i = 0; i < r->n_blocks; i++)
+        veil_shortint_ct_free(&r->blocks[i]);
+    free(r->blocks);
+    memset(r, 0, sizeof *r);
+}
+
+int veil_radix_copy(struct veil_radix *dst, const struct veil_radix *src,
+                    const struct veil_fhe_params *p, veil_err *err)
+{
+    if (veil_radix_init(dst, p, src->width, err) != 0)
+        return -1;
+    for (size_t i = 0; i < src->n_blocks; i++)
+        veil_shortint_ct_copy(&dst->blocks[i], &src->blocks[i], p);
+    return 0;
+}
+
+static int check_fits(unsigned width, uint64_t value, veil_err *err)
+{
+    if (width < 64 && (value >> width) != 0)
+        return veil_err_set(err, VEIL_E_RANGE, "value %llu does not fit in %u bits",
+                            (unsigned long long)value, width);
+    return 0;
+}
+
+int veil_radix_encrypt(const struct veil_shortint_client_key *ck, const struct veil_fhe_params *p,
+                       unsigned width, uint64_t value, struct veil_radix *out, veil_err *err)
+{
+    if (veil_radix_init(out, p, width, err) != 0)
+        return -1;
+    if (check_fits(width, value, err) != 0)
+        goto fail;
+    for (size_t i = 0; i < out->n_blocks; i++) {
+        uint64_t digit = (value >> (2 * i)) & 3;
+        if (veil_shortint_encrypt(ck, digit, &out->blocks[i], err) != 0)
+            goto fail;
+        if (width == 1)
+            out->blocks[i].degree = 1; /* a boolean block holds 0 or 1 */
+    }
+    return 0;
+fail:
+    veil_radix_free(out);
+    return -1;
+}
+
+uint64_t veil_radix_decrypt(const struct veil_shortint_client_key *ck,
+                            const struct veil_fhe_params *p, const struct veil_radix *r)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < r->n_blocks; i++) {
+        uint64_t digit = veil_shortint_decrypt(ck, &r->blocks[i]) % p->message_modulus;
+        v |= digit << (2 * i);
+    }
+    return v;
+}
+
+int veil_radix_trivial(const struct veil_fhe_params *p, unsigned width, uint64_t value,
+                       struct veil_radix *out, veil_err *err)
+{
+    if (veil_radix_init(out, p, width, err) != 0)
+        return -1;
+    if (check_fits(width, value, err) != 0) {
+        veil_radix_free(out);
+        return -1;
+    }
+    for (size_t i = 0; i < out->n_blocks; i++)
+        veil_shortint_trivial(p, (value >> (2 * i)) & 3, &out->blocks[i]);
+    return 0;
+}
+
+int veil_radix_save(const struct veil_fhe_params *p, const struct veil_radix *r, veil_buf *out,
+                    veil_err *err)
+{
+    size_t start = veil_fhe_container_begin(out, VEIL_FHE_KIND_RADIX, p->id);
+    veil_buf_put_u32le(out, r->width);
+    veil_buf_put_u32le(out, (uint32_t)r->n_blocks);
+    for (size_t i = 0; i < r->n_blocks; i++)
+        veil_fhe_put_shortint(out, p, &r->blocks[i]);
+    return veil_fhe_container_end(out, start, err);
+}
+
+int veil_radix_load(const uint8_t *data, size_t len, const struct veil_fhe_params *expect,
+                    struct veil_radix *out, const struct veil_fhe_params **params_out,
+                    veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    veil_reader r;
+    const struct veil_fhe_params *p;
+    if (veil_fhe_container_open(data, len, VEIL_FHE_KIND_RADIX, expect, &r, &p, err) != 0)
+        return -1;
+    uint32_t width = veil_read_u32le(&r);
+    uint32_t n_blocks = veil_read_u32le(&r);
+    if (!veil_reader_ok(&r))
+        return veil_err_set(err, VEIL_E_RANGE, "radix ciphertext: truncated header");
+    size_t want = veil_radix_blocks_for_width(width);
+    if (want == 0)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "radix ciphertext: unsupported width %u (1, 8, 16, 32, 64)", width);
+    if (n_blocks != want)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "radix ciphertext: %u blocks for a %u-bit integer (want %zu)", n_blocks,
+                            width, want);
+    if (veil_radix_init(out, p, width, err) != 0)
+        return -1;
+    uint64_t max_degree = width == 1 ? 1 : p->message_modulus - 1;
+    for (size_t i = 0; i < want; i++) {
+        if (veil_fhe_read_shortint(&r, p, &out->blocks[i], err) != 0) {
+            veil_err_wrap(err, "radix ciphertext block %zu", i);
+            goto fail;
+        }
+        if (out->blocks[i].degree > max_degree) {
+            veil_err_set(err, VEIL_E_INVALID,
+                         "radix ciphertext block %zu: degree %llu above %llu (uncleaned carries)",
+                         i, (unsigned long long)out->blocks[i].degree,
+                         (unsigned long long)max_degree);
+            goto fail;
+        }
+    }
+    if (!veil_reader_at_end(&r)) {
+        veil_err_set(err, VEIL_E_RANGE, "radix ciphertext: %zu trailing bytes",
+                     veil_reader_remaining(&r));
+        goto fail;
+    }
+    if (params_out)
+        *params_out = p;
+    return 0;
+fail:
+    veil_radix_free(out);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Server context and lookup-table cache                                    */
+/* ------------------------------------------------------------------------ */
+
+int veil_int_server_init(struct veil_int_server *s, const struct veil_fhe_params *p,
+                         const struct veil_shortint_server_key *sk, struct veil_threadpool *pool,
+                         veil_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (check_params(p, err) != 0)
+        return -1;
+    s->params = p;
+    s->sk = sk;
+    s->pool = pool;
+    s->lwe_words = (size_t)p->glwe_dim * p->poly_size + 1;
+    struct veil_shortint_ct one;
+    if (veil_shortint_ct_init(&one, p, err) != 0)
+        return -1;
+    veil_shortint_trivial(p, 1, &one);
+    s->delta = one.data[s->lwe_words - 1];
+    veil_shortint_ct_free(&one);
+    if (s->delta == 0)
+        return veil_err_set(err, VEIL_E_INTERNAL, "trivial encryption of 1 has a zero body");
+    return 0;
+}
+
+void veil_int_server_free(struct veil_int_server *s)
+{
+    for (size_t i = 0; i < s->n_luts; i++) {
+        veil_shortint_lut_free(&s->luts[i]->lut);
+        free(s->luts[i]);
+    }
+    free(s->luts);
+    s->luts = NULL;
+    s->n_luts = s->cap_luts = 0;
+    for (size_t i = 0; i < s->n_luts2; i++) {
+        veil_shortint_lut2_free(&s->luts2[i]->lut);
+        free(s->luts2[i]);
+    }
+    free(s->luts2);
+    s->luts2 = NULL;
+    s->n_luts2 = s->cap_luts2 = 0;
+}
+
+static uint64_t table_fn(uint64_t x, void *arg)
+{
+    const uint8_t *table = arg;
+    return x < TABLE_SIZE ? table[x] : 0;
+}
+
+static const struct veil_shortint_lut *lut_get(struct veil_int_server *s,
+                                               const uint8_t table[TABLE_SIZE], veil_err *err)
+{
+    for (size_t i = 0; i < s->n_luts; i++)
+        if (memcmp(s->luts[i]->table, table, TABLE_SIZE) == 0)
+            return &s->luts[i]->lut;
+    if (s->n_luts == s->cap_luts) {
+        size_t cap = s->cap_luts ? 2 * s->cap_luts : 32;
+        struct veil_int_lut_entry **n = realloc(s->luts, cap * sizeof *n);
+        if (!n) {
+            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+            return NULL;
+        }
+        s->luts = n;
+        s->cap_luts = cap;
+    }
+    /* entries are allocated one by one: LUT pointers handed out stay valid */
+    struct veil_int_lut_entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(e->table, table, TABLE_SIZE);
+    if (veil_shortint_lut_init(&e->lut, s->params, table_fn, e->table, err) != 0) {
+        free(e);
+        return NULL;
+    }
+    s->luts[s->n_luts++] = e;
+    return &e->lut;
+}
+
+static uint64_t table2_f(uint64_t x, void *arg)
+{
+    const uint8_t *table = arg;
+    return x < TABLE_SIZE / 2 ? table[x] : 0;
+}
+
+static const struct veil_shortint_lut2 *lut2_get(struct veil_int_server *s,
+                                                 const uint8_t f[TABLE_SIZE],
+                                                 const uint8_t g[TABLE_SIZE], veil_err *err)
+{
+    uint8_t key[2][TABLE_SIZE / 2];
+    memcpy(key[0], f, TABLE_SIZE / 2);
+    memcpy(key[1], g, TABLE_SIZE / 2);
+    for (size_t i = 0; i < s->n_luts2; i++)
+        if (memcmp(s->luts2[i]->tables, key, sizeof key) == 0)
+            return &s->luts2[i]->lut;
+    if (s->n_luts2 == s->cap_luts2) {
+        size_t cap = s->cap_luts2 ? 2 * s->cap_luts2 : 16;
+        struct veil_int_lut2_entry **n = realloc(s->luts2, cap * sizeof *n);
+        if (!n) {
+            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+            return NULL;
+        }
+        s->luts2 = n;
+        s->cap_luts2 = cap;
+    }
+    struct veil_int_lut2_entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(e->tables, key, sizeof key);
+    if (veil_shortint_lut2_init(&e->lut, s->params, table2_f, e->tables[0], table2_f, e->tables[1],
+                                err) != 0) {
+        free(e);
+        return NULL;
+    }
+    s->luts2[s->n_luts2++] = e;
+    return &e->lut;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The PBS dataflow graph                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A term of a linear combination: an outside block or the output of a node. */
+struct term {
+    const struct veil_shortint_ct *ext; /* NULL for a node */
+    int node;
+    int64_t coef;
+};
+
+/* sum(coef * term) + cst, whose plaintext value is known to lie in [lo, hi]. */
+struct expr {
+    struct term t[MAX_TERMS];
+    int n;
+    int64_t cst;
+    int64_t lo, hi;
+};
+
+struct gnode {
+    struct expr in;
+    uint8_t table[TABLE_SIZE];
+    struct veil_shortint_ct out;
+    int64_t out_hi;
+    int level;
+    int needed;
+    /* Two lookups of the same input below 8 share one KS+PBS (a two-function
+     * LUT): the first node is the primary, the second names it in twin_of. */
+    int twin;      /* the partner node, or -1 */
+    int secondary; /* this node's result comes from its partner's job */
+};
+
+struct goutput {
+    struct expr e;
+    struct veil_shortint_ct *dst;
+};
+
+struct graph {
+    struct veil_int_server *s;
+    struct gnode *nodes;
+    size_t n, cap;
+    struct goutput *outs;
+    size_t n_outs, cap_outs;
+    int failed;
+    veil_err *err;
+};
+
+static void graph_init(struct graph *g, struct veil_int_server *s, veil_err *err)
+{
+    memset(g, 0, sizeof *g);
+    g->s = s;
+    g->err = err;
+}
+
+static void graph_free(struct graph *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        veil_shortint_ct_free(&g->nodes[i].out);
+    free(g->nodes);
+    free(g->outs);
+    memset(g, 0, sizeof *g);
+}
+
+static int graph_fail(struct graph *g, enum veil_err_code code, const char *msg)
+{
+    if (!g->failed)
+        veil_err_set(g->err, code, "%s", msg);
+    g->failed = 1;
+    return -1;
+}
+
+static struct expr ex_const(int64_t c)
+{
+    struct expr e;
+    memset(&e, 0, sizeof e);
+    e.cst = c;
+    e.lo = e.hi = c;
+    return e;
+}
+
+static struct expr ex_ext(const struct veil_shortint_ct *ct)
+{
+    struct expr e = ex_const(0);
+    e.t[0].ext = ct;
+    e.t[0].node = -1;
+    e.t[0].coef = 1;
+    e.n = 1;
+    e.lo = 0;
+    e.hi = (int64_t)ct->degree;
+    return e;
+}
+
+static struct expr ex_node(const struct graph *g, int node)
+{
+    struct expr e = ex_const(0);
+    if (node < 0)
+        return e;
+    e.t[0].ext = NULL;
+    e.t[0].node = node;
+    e.t[0].coef = 1;
+    e.n = 1;
+    e.lo = 0;
+    e.hi = g->nodes[node].out_hi;
+    return e;
+}
+
+static int term_same(const struct term *a, const struct term *b)
+{
+    return a->ext ? a->ext == b->ext : (!b->ext && a->node == b->node);
+}
+
+/* acc += k * e (interval arithmetic on the bounds). */
+static void ex_addk(struct graph *g, struct expr *acc, const struct expr *e, int64_t k)
+{
+    for (int i = 0; i < e->n; i++) {
+        struct term t = e->t[i];
+        t.coef *= k;
+        int j;
+        for (j = 0; j < acc->n; j++) {
+            if (term_same(&acc->t[j], &t)) {
+                acc->t[j].coef += t.coef;
+                break;
+            }
+        }
+        if (j == acc->n) {
+            if (acc->n == MAX_TERMS) {
+                graph_fail(g, VEIL_E_INTERNAL, "radix expression has too many terms");
+                return;
+            }
+            acc->t[acc->n++] = t;
+        }
+    }
+    acc->cst += k * e->cst;
+    if (k >= 0) {
+        acc->lo += k * e->lo;
+        acc->hi += k * e->hi;
+    } else {
+        acc->lo += k * e->hi;
+        acc->hi += k * e->lo;
+    }
+}
+
+static void ex_add_const(struct expr *e, int64_t c)
+{
+    e->cst += c;
+    e->lo += c;
+    e->hi += c;
+}
+
+static uint64_t term_noise(const struct graph *g, const struct term *t)
+{
+    (void)g;
+    return t->ext ? t->ext->noise_level : 1;
+}
+
+static uint64_t ex_noise(const struct graph *g, const struct expr *e)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < e->n; i++) {
+        uint64_t c = (uint64_t)(e->t[i].coef < 0 ? -e->t[i].coef : e->t[i].coef);
+        n += c * term_noise(g, &e->t[i]);
+    }
+    return n;
+}
+
+static int ex_equal(const struct expr *a, const struct expr *b)
+{
+    if (a->n != b->n || a->cst != b->cst || a->lo != b->lo || a->hi != b->hi)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (!term_same(&a->t[i], &b->t[i]) || a->t[i].coef != b->t[i].coef)
+            return 0;
+    return 1;
+}
+
+static int term_level(const struct graph *g, const struct term *t)
+{
+    return t->ext ? 0 : g->nodes[t->node].level;
+}
+
+/* Adds a KS+PBS node out = table[e]; returns its index (or -1, latched). */
+static int g_pbs(struct graph *g, const struct expr *e, const uint8_t table[TABLE_SIZE])
+{
+    if (g->failed)
+        return -1;
+    if (e->lo < 0 || e->hi >= TABLE_SIZE)
+        return graph_fail(g, VEIL_E_INTERNAL, "PBS input outside the block's plaintext space");
+    if (ex_noise(g, e) > g->s->params->max_noise_level)
+        return graph_fail(g, VEIL_E_INTERNAL, "PBS input over the noise budget");
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 64;
+        struct gnode *nn = realloc(g->nodes, cap * sizeof *nn);
+        if (!nn)
+            return graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    struct gnode *nd = &g->nodes[g->n];
+    memset(nd, 0, sizeof *nd);
+    nd->in = *e;
+    int64_t hi = 0;
+    for (int x = 0; x < TABLE_SIZE; x++) {
+        nd->table[x] = (x >= e->lo && x <= e->hi) ? table[x] : 0;
+        if (nd->table[x] > hi)
+            hi = nd->table[x];
+    }
+    nd->out_hi = hi;
+    int level = 0;
+    for (int i = 0; i < e->n; i++)
+        if (term_level(g, &e->t[i]) > level)
+            level = term_level(g, &e->t[i]);
+    nd->level = level + 1;
+    nd->twin = -1;
+    if (veil_shortint_ct_init(&nd->out, g->s->params, g->err) != 0) {
+        g->failed = 1;
+        return -1;
+    }
+    /* Pair with an earlier lookup of the very same input when it fits a
+     * two-function LUT (input below half the block space). */
+    if (e->hi < TABLE_SIZE / 2) {
+        for (size_t i = g->n; i-- > 0;) {
+            struct gnode *o = &g->nodes[i];
+            if (o->twin < 0 && o->level == nd->level && ex_equal(&o->in, e)) {
+                o->twin = (int)g->n;
+                nd->twin = (int)i;
+                nd->secondary = 1;
+                break;
+            }
+        }
+    }
+    return (int)g->n++;
+}
+
+/* A node given by a function of the input value. */
+typedef int (*fn16)(int x, int arg);
+static int g_fn(struct graph *g, const struct expr *e, fn16 f, int arg)
+{
+    uint8_t table[TABLE_SIZE];
+    for (int x = 0; x < TABLE_SIZE; x++)
+        table[x] = (uint8_t)f(x, arg);
+    return g_pbs(g, e, table);
+}
+
+static int fn_identity(int x, int arg)
+{
+    (void)arg;
+    return x;
+}
+static int fn_mod4(int x, int arg)
+{
+    (void)arg;
+    return x & 3;
+}
+static int fn_ge(int x, int threshold)
+{
+    return x >= threshold;
+}
+
+/* A fresh copy of e (noise 1) when its noise exceeds max_noise. */
+static struct expr refresh_if(struct graph *g, const struct expr *e, uint64_t max_noise)
+{
+    if (ex_noise(g, e) <= max_noise)
+        return *e;
+    if (e->n == 0)
+        return *e;
+    struct expr r = ex_node(g, g_fn(g, e, fn_identity, 0));
+    r.lo = e->lo; /* identity keeps the range */
+    return r;
+}
+
+static void g_output(struct graph *g, const struct expr *e, struct veil_shortint_ct *dst)
+{
+    if (g->failed)
+        return;
+    if (e->lo < 0 || e->hi >= TABLE_SIZE) {
+        graph_fail(g, VEIL_E_INTERNAL, "result block outside the plaintext space");
+        return;
+    }
+    if (g->n_outs == g->cap_outs) {
+        size_t cap = g->cap_outs ? 2 * g->cap_outs : 32;
+        struct goutput *n = realloc(g->outs, cap * sizeof *n);
+        if (!n) {
+            graph_fail(g, VEIL_E_NOMEM, "out of memory");
+            return;
+        }
+        g->outs = n;
+        g->cap_outs = cap;
+    }
+    g->outs[g->n_outs].e = *e;
+    g->outs[g->n_outs].dst = dst;
+    g->n_outs++;
+}
+
+/* dst <- the linear combination e (degree = e->hi, noise tracked). */
+static void materialize(struct graph *g, const struct expr *e, struct veil_shortint_ct *dst)
+{
+    const struct veil_int_server *s = g->s;
+    size_t w = s->lwe_words;
+    memset(dst->data, 0, w * sizeof *dst->data);
+    for (int i = 0; i < e->n; i++) {
+        const struct term *t = &e->t[i];
+        const uint64_t *src = t->ext ? t->ext->data : g->nodes[t->node].out.data;
+        uint64_t c = (uint64_t)t->coef;
+        if (c == 0)
+            continue;
+        for (size_t k = 0; k < w; k++)
+            dst->data[k] += c * src[k];
+    }
+    dst->data[w - 1] += (uint64_t)e->cst * s->delta;
+    dst->degree = (uint64_t)e->hi;
+    uint64_t noise = ex_noise(g, e);
+    dst->noise_level = (uint32_t)(noise > UINT32_MAX ? UINT32_MAX : noise);
+}
+
+static void mark_needed(struct graph *g, const struct expr *e)
+{
+    for (int i = 0; i < e->n; i++)
+        if (!e->t[i].ext && e->t[i].coef != 0)
+            g->nodes[e->t[i].node].needed = 1;
+}
+
+/* Runs the needed nodes level by level (one thread-pooled batch per level), then
+ * writes the outputs. */
+static int graph_run(struct graph *g)
+{
+    if (g->failed)
+        return -1;
+    for (size_t i = 0; i < g->n_outs; i++)
+        mark_needed(g, &g->outs[i].e);
+    int max_level = 0;
+    for (size_t i = g->n; i-- > 0;) {
+        if (!g->nodes[i].needed)
+            continue;
+        mark_needed(g, &g->nodes[i].in);
+        if (g->nodes[i].level > max_level)
+            max_level = g->nodes[i].level;
+    }
+    struct veil_shortint_pbs_job *jobs = calloc(g->n ? g->n : 1, sizeof *jobs);
+    if (!jobs)
+        return graph_fail(g, VEIL_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (int level = 1; level <= max_level && rc == 0; level++) {
+        size_t k = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            struct gnode *nd = &g->nodes[i];
+            if (!nd->needed || nd->level != level)
+                continue;
+            struct gnode *tw = nd->twin >= 0 ? &g->nodes[nd->twin] : NULL;
+            if (nd->secondary && tw->needed)
+                continue; /* computed by its primary's job */
+            memset(&jobs[k], 0, sizeof jobs[k]);
+            if (tw && tw->needed) {
+                jobs[k].lut2 = lut2_get(g->s, nd->table, tw->table, g->err);
+                jobs[k].out2 = &tw->out;
+            } else {
+                jobs[k].lut = lut_get(g->s, nd->table, g->err);
+            }
+            if (!jobs[k].lut && !jobs[k].lut2) {
+                rc = -1;
+                break;
+            }
+            materialize(g, &nd->in, &nd->out);
+            jobs[k].in = &nd->out;
+            jobs[k].out = &nd->out;
+            k++;
+        }
+        if (rc == 0 && k > 0) {
+            rc = veil_shortint_apply_jobs(g->s->sk, jobs, k, g->s->pool, g->err);
+            g->s->pbs_count += k;
+            g->s->pbs_levels++;
+        }
+    }
+    free(jobs);
+    if (rc != 0) {
+        g->failed = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < g->n_outs; i++)
+        materialize(g, &g->outs[i].e, g->outs[i].dst);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Carry propagation (base-3 carry-lookahead)                               */
+/* ------------------------------------------------------------------------ */
+
+/* Carry states: 0 = none (kills), 1 = propagates the carry in, 2 = generates. */
+enum { KIND_ADD_BLOCK = 0, KIND_BORROW_BLOCK = -1, KIND_CONST_BASE = 100, KIND_CONSTR_BASE = 200 };
+
+/* State of an item's raw value. kind > 0: a group of `kind` items whose shifted
+ * states were summed (s0 + 2 s1 + 4 s2); kind 0: a block sum that may receive a
+ * carry of 1 (carries out when >= 4); kind -1: a block difference a - b + 3
+ * (borrows when a < b); kind 100 + k: a value x borrowing when x < k; kind 200 + k:
+ * borrowing when k < x. */
+static int item_state(int x, int kind)
+{
+    if (kind == KIND_ADD_BLOCK)
+        return x >= 4 ? 2 : x == 3 ? 1 : 0;
+    if (kind == KIND_BORROW_BLOCK)
+        return x < 3 ? 2 : x == 3 ? 1 : 0;
+    if (kind >= KIND_CONSTR_BASE) { /* the constant kind - base compared with x */
+        int k = kind - KIND_CONSTR_BASE;
+        return k < x ? 2 : x == k ? 1 : 0;
+    }
+    if (kind >= KIND_CONST_BASE) { /* x compared with the constant kind - base */
+        int k = kind - KIND_CONST_BASE;
+        return x < k ? 2 : x == k ? 1 : 0;
+    }
+    int full = 1 << kind;
+    return x >= full ? 2 : x == full - 1 ? 1 : 0;
+}
+
+static int fn_state_shifted(int x, int arg)
+{
+    int kind = arg / 4, shift = arg % 4;
+    return item_state(x, kind - 1) << shift;
+}
+
+struct item {
+    struct expr raw;
+    int kind;
+};
+
+static struct expr state_node(struct graph *g, const struct item *it, int shift)
+{
+    return ex_node(g, g_fn(g, &it->raw, fn_state_shifted, (it->kind + 1) * 4 + shift));
+}
+
+/* Carry out of every prefix of items[0..m), given a resolved carry in `cin` (an
+ * expression of value 0/1, or a constant). Groups of three items are resolved by one
+ * PBS over cin + t0 + t1 + t2 (t_k = state << k: the carry goes out iff the sum
+ * reaches 2^(k+1)); the groups' own states are resolved recursively, so the depth
+ * grows with log3 of the number of items.
+ *
+ * Block items (sums of two blocks, below 8 with the carry) get two of their carries
+ * from the same input as the block's own result, (s + c) mod 4, so that a two-function
+ * PBS yields both: the first item of each group ([s + C >= 4] from the group's carry
+ * C) and, when `tail` is set and there are at least four items, the very last item
+ * (from its neighbour's carry: one level deeper, two PBS fewer). */
+static void resolve_carries(struct graph *g, const struct item *items, size_t m,
+                            const struct expr *cin, struct expr *co, int tail)
+{
+    if (m == 0 || g->failed)
+        return;
+    struct expr *t = calloc(m, sizeof *t);
+    size_t n_groups = (m + 2) / 3;
+    struct item *gitems = calloc(n_groups, sizeof *gitems);
+    struct expr *gco = calloc(n_groups, sizeof *gco);
+    if (!t || !gitems || !gco) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    /* (t nodes nobody uses are pruned before the graph runs) */
+    for (size_t k = 0; k < m; k++)
+        t[k] = state_node(g, &items[k], (int)(k % 3));
+    for (size_t grp = 0; grp < n_groups; grp++) {
+        size_t first = 3 * grp, end = first + 3 < m ? first + 3 : m;
+        gitems[grp].raw = ex_const(0);
+        for (size_t k = first; k < end; k++)
+            ex_addk(g, &gitems[grp].raw, &t[k], 1);
+        gitems[grp].kind = (int)(end - first);
+    }
+    /* Recursion over groups 1 .. n_groups-2 (carry in: group 0's carry out); the
+     * last group is finished in-group from its predecessor's carry. */
+    {
+        size_t end0 = m < 3 ? m : 3;
+        struct expr acc = *cin;
+        for (size_t k = 0; k < end0; k++) {
+            ex_addk(g, &acc, &t[k], 1);
+            if (k == 2 && n_groups > 1)
+                co[2] = ex_node(g, g_fn(g, &acc, fn_ge, 8));
+        }
+    }
+    if (n_groups > 2)
+        resolve_carries(g, gitems + 1, n_groups - 2, &co[2], gco + 1, 0);
+    for (size_t grp = 0; grp < n_groups && !g->failed; grp++) {
+        size_t first = 3 * grp, end = first + 3 < m ? first + 3 : m;
+        struct expr c_in = grp == 0 ? *cin : grp == 1 ? co[2] : gco[grp - 1];
+        struct expr acc = c_in;
+        for (size_t k = first; k < end; k++) {
+            size_t pos = k - first;
+            ex_addk(g, &acc, &t[k], 1);
+            int block = items[k].kind == KIND_ADD_BLOCK;
+            if (grp == 0 && k == 2 && n_groups > 1)
+                continue; /* computed above */
+            if (grp > 0 && k == end - 1 && grp + 1 < n_groups) {
+                co[k] = gco[grp]; /* the recursion resolved this group's carry out */
+            } else if (block && pos == 0) {
+                struct expr e = items[k].raw;
+                ex_addk(g, &e, &c_in, 1);
+                co[k] = ex_node(g, g_fn(g, &e, fn_ge, 4));
+            } else if (block && tail && m >= 4 && k == m - 1) {
+                struct expr e = items[k].raw;
+                ex_addk(g, &e, &co[k - 1], 1);
+                co[k] = ex_node(g, g_fn(g, &e, fn_ge, 4));
+            } else {
+                co[k] = ex_node(g, g_fn(g, &acc, fn_ge, 1 << (pos + 1)));
+            }
+        }
+    }
+out:
+    free(t);
+    free(gitems);
+    free(gco);
+}
+
+/* Turns column sums col[0..n) (col[0] <= 7, others <= 6, noise <= max-1) into a clean
+ * radix: out_i = (col_i + carry_i) mod 4. */
+static void propagate(struct graph *g, const struct expr *col, struct veil_radix *out)
+{
+    size_t n = out->n_blocks;
+    struct expr *carry = calloc(n + 1, sizeof *carry);
+    struct item *items = calloc(n, sizeof *items);
+    if (!carry || !items) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    carry[0] = ex_const(0);
+    if (n > 1)
+        carry[1] = ex_node(g, g_fn(g, &col[0], fn_ge, 4));
+    if (n > 2) {
+        for (size_t i = 1; i + 1 < n; i++) {
+            items[i - 1].raw = col[i];
+            items[i - 1].kind = KIND_ADD_BLOCK;
+        }
+        resolve_carries(g, items, n - 2, &carry[1], carry + 2, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct expr e = col[i];
+        ex_addk(g, &e, &carry[i], 1);
+        struct expr r = ex_node(g, g_fn(g, &e, fn_mod4, 0));
+        g_output(g, &r, &out->blocks[i]);
+    }
+out:
+    free(carry);
+    free(items);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Comparison reductions                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The strict comparison "x < y" from per-digit borrow items (least significant
+ * first): the lowest item is resolved to a borrow bit r (1 PBS); then, level by level,
+ * r and the next three items give the borrow out of them as r + t0 + 2 t1 + 4 t2 >= 8
+ * (t = state << position, one PBS each), while higher items are reduced three at a
+ * time to group states (same sums, state from >= 8 / == 7). Equality never has to be
+ * carried, so le/ge are the negations of gt/lt. Emits one final PBS per map:
+ * outs[j] = maps[j][borrow]. */
+static int fn_generates(int x, int kind)
+{
+    return item_state(x, kind) == 2;
+}
+
+static void lt_reduce(struct graph *g, struct item *items, size_t m, const int (*maps)[2],
+                      size_t n_maps, struct expr *outs)
+{
+    uint8_t table[TABLE_SIZE];
+    if (m == 1) {
+        for (size_t j = 0; j < n_maps; j++) {
+            for (int x = 0; x < TABLE_SIZE; x++)
+                table[x] = (uint8_t)maps[j][item_state(x, items[0].kind) == 2];
+            outs[j] = ex_node(g, g_pbs(g, &items[0].raw, table));
+        }
+        return;
+    }
+    struct expr r = ex_node(g, g_fn(g, &items[0].raw, fn_generates, items[0].kind));
+    struct item *rest = items + 1;
+    size_t n_rest = m - 1;
+    while (!g->failed) {
+        if (n_rest <= 3) { /* final: r + t0 + 2 t1 + 4 t2 >= 2^n_rest */
+            struct expr v = r;
+            for (size_t k = 0; k < n_rest; k++) {
+                struct expr t = state_node(g, &rest[k], (int)k);
+                ex_addk(g, &v, &t, 1);
+            }
+            int threshold = 1 << n_rest;
+            for (size_t j = 0; j < n_maps; j++) {
+                for (int x = 0; x < TABLE_SIZE; x++)
+                    table[x] = (uint8_t)maps[j][x >= threshold];
+                outs[j] = ex_node(g, g_pbs(g, &v, table));
+            }
+            return;
+        }
+        /* r absorbs the first three items; the others form groups of three */
+        struct expr v = r;
+        for (size_t k = 0; k < 3; k++) {
+            struct expr t = state_node(g, &rest[k], (int)k);
+            ex_addk(g, &v, &t, 1);
+        }
+        r = ex_node(g, g_fn(g, &v, fn_ge, 8));
+        size_t w = 0;
+        for (size_t first = 3; first < n_rest; first += 3) {
+            size_t end = first + 3 < n_rest ? first + 3 : n_rest;
+            if (end - first == 1) {
+                rest[w++] = rest[first];
+                continue;
+            }
+            struct item grp = {ex_const(0), (int)(end - first)};
+            for (size_t k = first; k < end; k++) {
+                struct expr t = state_node(g, &rest[k], (int)(k - first));
+                ex_addk(g, &grp.raw, &t, 1);
+            }
+            rest[w++] = grp;
+        }
+        n_rest = w;
+        if (n_rest == 0) {
+            for (size_t j = 0; j < n_maps; j++) {
+                for (int x = 0; x < TABLE_SIZE; x++)
+                    table[x] = (uint8_t)maps[j][x & 1];
+                outs[j] = ex_node(g, g_pbs(g, &r, table));
+            }
+            return;
+        }
+    }
+}
+
+/* Items x_i - y_i + 3 (borrow states of x - y). */
+static struct item *borrow_items(struct graph *g, const struct expr *x, const struct expr *y,
+                                 size_t n)
+{
+    struct item *items = calloc(n, sizeof *items);
+    if (!items) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i].raw = x[i];
+        ex_addk(g, &items[i].raw, &y[i], -1);
+        ex_add_const(&items[i].raw, 3);
+        items[i].kind = KIND_BORROW_BLOCK;
+    }
+    return items;
+}
+
+/* Ensures noise(a) + noise(b) <= budget by refreshing the noisier side. */
+static void fit_pair(struct graph *g, struct expr *a, struct expr *b, uint64_t budget)
+{
+    while (!g->failed && ex_noise(g, a) + ex_noise(g, b) > budget) {
+        if (ex_noise(g, a) >= ex_noise(g, b) && ex_noise(g, a) > 1)
+            *a = refresh_if(g, a, 1);
+        else if (ex_noise(g, b) > 1)
+            *b = refresh_if(g, b, 1);
+        else
+            graph_fail(g, VEIL_E_INTERNAL, "noise budget too small");
+    }
+}
+
+/* [a OP b] for OP in lt/le/gt/ge, value scaled by `scale`. a and b are block
+ * expressions (n blocks each, noise fitted by the caller to <= max). */
+static struct expr compare_blocks(struct graph *g, const struct expr *a, const struct expr *b,
+                                  size_t n, enum veil_int_binop op, int scale)
+{
+    /* lt = L(a, b), gt = L(b, a), le = not gt, ge = not lt */
+    int swap = op == VEIL_INT_GT || op == VEIL_INT_LE;
+    int negate = op == VEIL_INT_LE || op == VEIL_INT_GE;
+    struct item *items = swap ? borrow_items(g, b, a, n) : borrow_items(g, a, b, n);
+    struct expr r = ex_const(0);
+    if (items) {
+        const int map[1][2] = {{negate ? scale : 0, negate ? 0 : scale}};
+        lt_reduce(g, items, n, map, 1, &r);
+    }
+    free(items);
+    return r;
+}
+
+static int fn_eq_count(int x, int arg)
+{
+    return x == (arg & 0xff) ? (arg >> 8) : 0;
+}
+static int fn_ne_count(int x, int arg)
+{
+    return x != (arg & 0xff) ? (arg >> 8) : 0;
+}
+
+/* [a == b] (or !=), by per-block equality bits summed up to max_noise at a time. */
+static struct expr equal_items(struct graph *g, struct expr *raw, const int *target, size_t n,
+                               int want_ne)
+{
+    size_t chunk = g->s->params->max_noise_level;
+    if (chunk > 15)
+        chunk = 15;
+    if (n == 1)
+        return ex_node(g,
+                       g_fn(g, &raw[0], want_ne ? fn_ne_count : fn_eq_count, target[0] | (1 << 8)));
+    /* raw[] is reused for the equality bits */
+    for (size_t i = 0; i < n; i++)
+        raw[i] = ex_node(g, g_fn(g, &raw[i], fn_eq_count, target[i] | (1 << 8)));
+    for (size_t m = n;;) {
+        size_t w = 0;
+        for (size_t first = 0; first < m; first += chunk) {
+            size_t end = first + chunk < m ? first + chunk : m;
+            struct expr sum = ex_const(0);
+            for (size_t k = first; k < end; k++)
+                ex_addk(g, &sum, &raw[k], 1);
+            int count = (int)(end - first);
+            if (m <= chunk)
+                return ex_node(
+                    g, g_fn(g, &sum, want_ne ? fn_ne_count : fn_eq_count, count | (1 << 8)));
+            if (end - first < chunk) { /* a short tail waits for the next round */
+                for (size_t k = first; k < end; k++)
+                    raw[w++] = raw[k];
+                continue;
+            }
+            raw[w++] = ex_node(g, g_fn(g, &sum, fn_eq_count, count | (1 << 8)));
+        }
+        m = w;
+    }
+}
+
+/* [a == b] (or !=): per-block equality bits (a - b + 3 == 3) summed up to
+ * max_noise_level at a time. */
+static struct expr equal_blocks(struct graph *g, const struct expr *a, const struct expr *b,
+                                size_t n, int want_ne)
+{
+    struct expr *raw = calloc(n, sizeof *raw);
+    int *target = calloc(n, sizeof *target);
+    struct expr r = ex_const(0);
+    if (!raw || !target) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            raw[i] = a[i];
+            ex_addk(g, &raw[i], &b[i], -1);
+            ex_add_const(&raw[i], 3);
+            target[i] = 3;
+        }
+        r = equal_items(g, raw, target, n, want_ne);
+    }
+    free(raw);
+    free(target);
+    return r;
+}
+
+/* Items for comparing a with a constant k: two blocks at a time (a_lo + 4 a_hi is a
+ * 4-bit digit compared with k's 4-bit digit, which is why a scalar comparison needs
+ * half the PBS of a ciphertext one), a single block where noise or an odd count
+ * forbids packing. Returns the number of items; targets receive k's digits. */
+static size_t const_items(struct graph *g, const struct expr *a, size_t n, uint64_t k,
+                          struct item *items, int *targets)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        int digit = (int)((k >> (2 * i)) & 3);
+        if (i + 1 < n && ex_noise(g, &a[i + 1]) == 1 && ex_noise(g, &a[i]) <= 1) {
+            int hi = (int)((k >> (2 * i + 2)) & 3);
+            items[m].raw = a[i];
+            ex_addk(g, &items[m].raw, &a[i + 1], 4);
+            targets[m] = digit + 4 * hi;
+            i += 2;
+        } else {
+            items[m].raw = a[i];
+            targets[m] = digit;
+            i += 1;
+        }
+        items[m].kind = KIND_CONST_BASE + targets[m]; /* a < target: borrow */
+        m++;
+    }
+    return m;
+}
+
+/* out = cond ? x : y, blockwise, from cond8 = 8 * cond (a node output, noise 1):
+ * y + L(cond8 + x - y + 3) - 3 with L(v) = v >= 8 ? v - 8 : 3. One PBS per block;
+ * the result's noise is noise(y) + 1. noise(x) + noise(y) must be <= max - 1. */
+static int fn_select_diff(int v, int arg)
+{
+    (void)arg;
+    return v >= 8 ? v - 8 : 3;
+}
+
+static struct expr select_block(struct graph *g, const struct expr *cond8, const struct expr *x,
+                                const struct expr *y)
+{
+    struct expr in = *cond8;
+    ex_addk(g, &in, x, 1);
+    ex_addk(g, &in, y, -1);
+    ex_add_const(&in, 3);
+    struct expr l = ex_node(g, g_fn(g, &in, fn_select_diff, 0));
+    struct expr out = *y;
+    ex_addk(g, &out, &l, 1);
+    ex_add_const(&out, -3);
+    out.lo = x->lo < y->lo ? x->lo : y->lo;
+    out.hi = x->hi > y->hi ? x->hi : y->hi;
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operations                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int check_same_width(const struct veil_radix *a, const struct veil_radix *b, veil_err *err)
+{
+    if (a->width != b->width || a->n_blocks != b->n_blocks)
+        return veil_err_set(err, VEIL_E_MISMATCH, "operand widths differ (%u and %u bits)",
+                            a->width, b->width);
+    return 0;
+}
+
+static int check_blocks(const struct veil_radix *a, veil_err *err)
+{
+    size_t n = veil_radix_blocks_for_width(a->width);
+    if (n == 0 || n != a->n_blocks || !a->blocks)
+        return veil_err_set(err, VEIL_E_INVALID, "malformed radix ciphertext");
+    for (size_t i = 0; i < n; i++) {
+        if (a->blocks[i].degree > (a->width == 1 ? 1u : 3u))
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "radix block %zu has degree %llu (carries not cleaned)", i,
+                                (unsigned long long)a->blocks[i].degree);
+    }
+    return 0;
+}
+
+/* Loads a radix as block expressions, refreshing blocks noisier than max_noise. */
+static struct expr *load_blocks(struct graph *g, const struct veil_radix *a, uint64_t max_noise)
+{
+    struct expr *e = calloc(a->n_blocks, sizeof *e);
+    if (!e) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < a->n_blocks; i++) {
+        struct expr x = ex_ext(&a->blocks[i]);
+        e[i] = refresh_if(g, &x, max_noise);
+    }
+    return e;
+}
+
+static int finish(struct graph *g, struct veil_radix *out)
+{
+    int rc = graph_run(g);
+    graph_free(g);
+    if (rc != 0)
+        veil_radix_free(out);
+    return rc;
+}
+
+static uint64_t max_noise(const struct veil_int_server *s)
+{
+    return s->params->max_noise_level;
+}
+
+/* Column sums -> clean radix via propagate(). */
+static void emit_propagated(struct graph *g, const struct expr *col, struct veil_radix *out)
+{
+    propagate(g, col, out);
+}
+
+static void op_add_sub(struct graph *g, struct expr *a, struct expr *b, size_t n, int sub,
+                       struct veil_radix *out)
+{
+    uint64_t budget = max_noise(g->s) - 1; /* the carry adds one */
+    struct expr *col = calloc(n, sizeof *col);
+    if (!col) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fit_pair(g, &a[i], &b[i], budget);
+        col[i] = a[i];
+        ex_addk(g, &col[i], &b[i], sub ? -1 : 1);
+        /* -b as (4 - b0) + sum (3 - bi) 4^i == 4^n - b: every column stays >= 0 */
+        if (sub)
+            ex_add_const(&col[i], i == 0 ? 4 : 3);
+    }
+    emit_propagated(g, col, out);
+    free(col);
+}
+
+/* Boolean operands hold 0 or 1, so only bit 0 of each half is reachable;
+ * masking makes the table's range (the output degree) 1, not 3. */
+#define BITOP_BOOL 0x100
+
+static int fn_bitop(int x, int op)
+{
+    int hi = x >> 2, lo = x & 3;
+    if (op & BITOP_BOOL) {
+        hi &= 1;
+        lo &= 1;
+        op &= ~BITOP_BOOL;
+    }
+    switch (op) {
+    case VEIL_INT_AND:
+        return hi & lo;
+    case VEIL_INT_OR:
+        return hi | lo;
+    default:
+        return hi ^ lo;
+    }
+}
+
+int veil_int_binop(struct veil_int_server *s, enum veil_int_binop op, const struct veil_radix *a,
+                   const struct veil_radix *b, struct veil_radix *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_same_width(a, b, err) != 0 || check_blocks(a, err) != 0 || check_blocks(b, err) != 0)
+        return -1;
+    int is_cmp = op >= VEIL_INT_EQ;
+    if (a->width == 1 && (op == VEIL_INT_ADD || op == VEIL_INT_SUB))
+        return veil_err_set(err, VEIL_E_INVALID, "arithmetic is not defined on booleans");
+    if (veil_radix_init(out, s->params, is_cmp ? 1 : a->width, err) != 0)
+        return -1;
+    struct graph g;
+    graph_init(&g, s, err);
+    size_t n = a->n_blocks;
+    uint64_t mx = max_noise(s);
+    struct expr *ea = load_blocks(&g, a, mx);
+    struct expr *eb = load_blocks(&g, b, mx);
+    if (!ea || !eb)
+        goto done;
+    switch (op) {
+    case VEIL_INT_ADD:
+    case VEIL_INT_SUB:
+        op_add_sub(&g, ea, eb, n, op == VEIL_INT_SUB, out);
+        break;
+    case VEIL_INT_AND:
+    case VEIL_INT_OR:
+    case VEIL_INT_XOR:
+        for (size_t i = 0; i < n; i++) {
+            struct expr x = refresh_if(&g, &ea[i], 1);
+            struct expr y = refresh_if(&g, &eb[i], mx - 4);
+            struct expr in = ex_const(0);
+            ex_addk(&g, &in, &x, 4);
+            ex_addk(&g, &in, &y, 1);
+            int fn_arg = (int)op | (a->width == 1 ? BITOP_BOOL : 0);
+            struct expr r = ex_node(&g, g_fn(&g, &in, fn_bitop, fn_arg));
+            g_output(&g, &r, &out->blocks[i]);
+        }
+        break;
+    case VEIL_INT_MIN:
+    case VEIL_INT_MAX: {
+        /* min: take b iff b < a; max: take b iff b > a (i.e. a < b). */
+        for (size_t i = 0; i < n; i++)
+            fit_pair(&g, &ea[i], &eb[i], mx - 1);
+        struct expr cond8 = op == VEIL_INT_MIN ? compare_blocks(&g, eb, ea, n, VEIL_INT_LT, 8)
+                                               : compare_blocks(&g, ea, eb, n, VEIL_INT_LT, 8);
+        for (size_t i = 0; i < n; i++) {
+            struct expr r = select_block(&g, &cond8, &eb[i], &ea[i]);
+            g_output(&g, &r, &out->blocks[i]);
+        }
+        break;
+    }
+    case VEIL_INT_EQ:
+    case VEIL_INT_NE: {
+        for (size_t i = 0; i < n; i++)
+            fit_pair(&g, &ea[i], &eb[i], mx);
+        struct expr r = equal_blocks(&g, ea, eb, n, op == VEIL_INT_NE);
+        g_output(&g, &r, &out->blocks[0]);
+        break;
+    }
+    case VEIL_INT_LT:
+    case VEIL_INT_LE:
+    case VEIL_INT_GT:
+    case VEIL_INT_GE: {
+        for (size_t i = 0; i < n; i++)
+            fit_pair(&g, &ea[i], &eb[i], mx);
+        struct expr r = compare_blocks(&g, ea, eb, n, op, 1);
+        g_output(&g, &r, &out->blocks[0]);
+        break;
+    }
+    default:
+        graph_fail(&g, VEIL_E_INVALID, "unknown binary operation");
+        break;
+    }
+done:
+    free(ea);
+    free(eb);
+    return finish(&g, out);
+}
+
+static int fn_mul_lo(int x, int k)
+{
+    return (x * k) & 3;
+}
+static int fn_mul_hi(int x, int k)
+{
+    return (x * k) >> 2;
+}
+static int fn_shl1(int x, int arg)
+{
+    (void)arg; /* x = lo + 4 hi: ((hi << 1) & 3) | (lo >> 1) */
+    return (((x >> 2) << 1) & 3) | ((x & 3) >> 1);
+}
+static int fn_shr1(int x, int arg)
+{
+    (void)arg; /* x = lo + 4 hi: (lo >> 1) | ((hi & 1) << 1) */
+    return ((x & 3) >> 1) | (((x >> 2) & 1) << 1);
+}
+
+/* Column lists for multiplication: each column holds up to MAX_COL terms. */
+#define MAX_COL 64
+struct column {
+    struct expr e[MAX_COL];
+    size_t n;
+};
+
+static void col_push(struct graph *g, struct column *c, const struct expr *e)
+{
+    if (c->n == MAX_COL) {
+        graph_fail(g, VEIL_E_INTERNAL, "too many partial products in one column");
+        return;
+    }
+    c->e[c->n++] = *e;
+}
+
+/* Carry-save reduction: while a column's sum could exceed what propagate() takes,
+ * sum chunks (value <= 15, noise <= max) and split them into (sum mod 4, sum / 4). */
+static void reduce_columns(struct graph *g, struct column *cols, size_t n, struct expr *sums)
+{
+    uint64_t mx = max_noise(g->s);
+    for (int guard = 0; guard < 64 && !g->failed; guard++) {
+        int changed = 0;
+        struct column *next = calloc(n, sizeof *next);
+        if (!next) {
+            graph_fail(g, VEIL_E_NOMEM, "out of memory");
+            return;
+        }
+        for (size_t c = 0; c < n && !g->failed; c++) {
+            int64_t limit = c == 0 ? 7 : 6;
+            int64_t total_hi = 0;
+            uint64_t total_noise = 0;
+            for (size_t k = 0; k < cols[c].n; k++) {
+                total_hi += cols[c].e[k].hi;
+                total_noise += ex_noise(g, &cols[c].e[k]);
+            }
+            if (total_hi <= limit && total_noise <= mx - 1) {
+                for (size_t k = 0; k < cols[c].n; k++)
+                    col_push(g, &next[c], &cols[c].e[k]);
+                continue;
+            }
+            changed = 1;
+            size_t k = 0;
+            while (k < cols[c].n && !g->failed) {
+                struct expr sum = ex_const(0);
+                size_t start = k;
+                while (k < cols[c].n && sum.hi + cols[c].e[k].hi <= 15 &&
+                       ex_noise(g, &sum) + ex_noise(g, &cols[c].e[k]) <= mx) {
+                    ex_addk(g, &sum, &cols[c].e[k], 1);
+                    k++;
+                }
+                if (k == start) { /* a single over-noisy term: refresh it */
+                    struct expr r = refresh_if(g, &cols[c].e[k], 1);
+                    col_push(g, &next[c], &r);
+                    k++;
+                    continue;
+                }
+                struct expr lo = ex_node(g, g_fn(g, &sum, fn_mod4, 0));
+                col_push(g, &next[c], &lo);
+                if (c + 1 < n && sum.hi >= 4) {
+                    struct expr hi = ex_node(g, g_fn(g, &sum, fn_mul_hi, 1));
+                    col_push(g, &next[c + 1], &hi);
+                }
+            }
+        }
+        memcpy(cols, next, n * sizeof *cols);
+        free(next);
+        if (!changed)
+            break;
+    }
+    for (size_t c = 0; c < n; c++) {
+        sums[c] = ex_const(0);
+        for (size_t k = 0; k < cols[c].n; k++)
+            ex_addk(g, &sums[c], &cols[c].e[k], 1);
+    }
+}
+
+int veil_int_scalarop(struct veil_int_server *s, enum veil_int_scalarop op,
+                      const struct veil_radix *a, uint64_t scalar, struct veil_radix *out,
+                      veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_blocks(a, err) != 0)
+        return -1;
+    int is_cmp = op >= VEIL_INT_EQ_SCALAR;
+    if (a->width == 1 && !is_cmp)
+        return veil_err_set(err, VEIL_E_INVALID, "scalar arithmetic is not defined on booleans");
+    uint64_t mask = a->width == 64 ? UINT64_MAX : ((1ull << a->width) - 1);
+    if (is_cmp && (scalar & ~mask) != 0)
+        return veil_err_set(err, VEIL_E_RANGE, "constant %llu does not fit in %u bits",
+                            (unsigned long long)scalar, a->width);
+    if (veil_radix_init(out, s->params, is_cmp ? 1 : a->width, err) != 0)
+        return -1;
+    size_t n = a->n_blocks;
+    struct graph g;
+    graph_init(&g, s, err);
+    uint64_t mx = max_noise(s);
+    struct expr *ea = load_blocks(&g, a, mx - 1);
+    struct expr *col = calloc(n, sizeof *col);
+    struct column *cols = NULL;
+    if (!ea || !col) {
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    switch (op) {
+    case VEIL_INT_ADD_SCALAR:
+    case VEIL_INT_SUB_SCALAR: {
+        uint64_t k = (op == VEIL_INT_SUB_SCALAR ? (0 - scalar) : scalar) & mask;
+        for (size_t i = 0; i < n; i++) {
+            col[i] = ea[i];
+            ex_add_const(&col[i], (int64_t)((k >> (2 * i)) & 3));
+        }
+        emit_propagated(&g, col, out);
+        break;
+    }
+    case VEIL_INT_MUL_SCALAR: {
+        uint64_t k = scalar & mask;
+        cols = calloc(n, sizeof *cols);
+        if (!cols) {
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < n; j++) {
+            int kj = (int)((k >> (2 * j)) & 3);
+            if (kj == 0)
+                continue;
+            for (size_t i = 0; i + j < n; i++) {
+                if (kj == 1) {
+                    col_push(&g, &cols[i + j], &ea[i]);
+                    continue;
+                }
+                struct expr lo = ex_node(&g, g_fn(&g, &ea[i], fn_mul_lo, kj));
+                col_push(&g, &cols[i + j], &lo);
+                if (i + j + 1 < n) {
+                    struct expr hi = ex_node(&g, g_fn(&g, &ea[i], fn_mul_hi, kj));
+                    col_push(&g, &cols[i + j + 1], &hi);
+                }
+            }
+        }
+        reduce_columns(&g, cols, n, col);
+        emit_propagated(&g, col, out);
+        break;
+    }
+    case VEIL_INT_SHL:
+    case VEIL_INT_SHR: {
+        size_t q = scalar >= a->width ? n : (size_t)(scalar / 2);
+        int r = (int)(scalar % 2);
+        for (size_t i = 0; i < n; i++) {
+            struct expr e = ex_const(0);
+            /* source blocks: shl reads i - q (and i - q - 1), shr reads i + q (+ 1) */
+            long hi_idx, lo_idx;
+            if (op == VEIL_INT_SHL) {
+                hi_idx = (long)i - (long)q;
+                lo_idx = hi_idx - 1;
+            } else {
+                lo_idx = (long)i + (long)q;
+                hi_idx = lo_idx + 1;
+            }
+            int have_hi = hi_idx >= 0 && hi_idx < (long)n && q < n;
+            int have_lo = lo_idx >= 0 && lo_idx < (long)n && q < n;
+            if (r == 0) {
+                long src = op == VEIL_INT_SHL ? hi_idx : lo_idx;
+                int have = op == VEIL_INT_SHL ? have_hi : have_lo;
+                if (have)
+                    e = ea[src];
+            } else if (have_hi || have_lo) {
+                struct expr in = ex_const(0);
+                if (have_hi) {
+                    struct expr h = refresh_if(&g, &ea[hi_idx], 1);
+                    ex_addk(&g, &in, &h, 4);
+                }
+                if (have_lo) {
+                    struct expr l = refresh_if(&g, &ea[lo_idx], 1);
+                    ex_addk(&g, &in, &l, 1);
+                }
+                e = ex_node(&g, g_fn(&g, &in, op == VEIL_INT_SHL ? fn_shl1 : fn_shr1, 0));
+            }
+            g_output(&g, &e, &out->blocks[i]);
+        }
+        break;
+    }
+    case VEIL_INT_EQ_SCALAR:
+    case VEIL_INT_NE_SCALAR:
+    case VEIL_INT_LT_SCALAR:
+    case VEIL_INT_LE_SCALAR:
+    case VEIL_INT_GT_SCALAR:
+    case VEIL_INT_GE_SCALAR: {
+        struct item *items = calloc(n, sizeof *items);
+        int *targets = calloc(n, sizeof *targets);
+        struct expr *raw = calloc(n, sizeof *raw);
+        if (!items || !targets || !raw) {
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        } else {
+            size_t m = const_items(&g, ea, n, scalar, items, targets);
+            struct expr r;
+            if (op == VEIL_INT_EQ_SCALAR || op == VEIL_INT_NE_SCALAR) {
+                for (size_t i = 0; i < m; i++)
+                    raw[i] = items[i].raw;
+                r = equal_items(&g, raw, targets, m, op == VEIL_INT_NE_SCALAR);
+            } else {
+                /* lt = L(a, k), gt = L(k, a), le = not gt, ge = not lt */
+                int swap = op == VEIL_INT_GT_SCALAR || op == VEIL_INT_LE_SCALAR;
+                int negate = op == VEIL_INT_LE_SCALAR || op == VEIL_INT_GE_SCALAR;
+                if (swap)
+                    for (size_t i = 0; i < m; i++)
+                        items[i].kind += KIND_CONSTR_BASE - KIND_CONST_BASE;
+                const int map[1][2] = {{negate, !negate}};
+                lt_reduce(&g, items, m, map, 1, &r);
+            }
+            g_output(&g, &r, &out->blocks[0]);
+        }
+        free(items);
+        free(targets);
+        free(raw);
+        break;
+    }
+    default:
+        graph_fail(&g, VEIL_E_INVALID, "unknown scalar operation");
+        break;
+    }
+done:
+    free(ea);
+    free(col);
+    free(cols);
+    return finish(&g, out);
+}
+
+int veil_int_unop(struct veil_int_server *s, enum veil_int_unop op, const struct veil_radix *a,
+                  struct veil_radix *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_blocks(a, err) != 0)
+        return -1;
+    if (op == VEIL_INT_NEG && a->width == 1)
+        return veil_err_set(err, VEIL_E_INVALID, "negation is not defined on booleans");
+    if (veil_radix_init(out, s->params, a->width, err) != 0)
+        return -1;
+    struct graph g;
+    graph_init(&g, s, err);
+    size_t n = a->n_blocks;
+    struct expr *ea = load_blocks(&g, a, max_noise(s) - 1);
+    struct expr *col = calloc(n, sizeof *col);
+    if (!ea || !col) {
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (op == VEIL_INT_NOT) {
+        /* not x = (msg - 1) - x blockwise: linear, no PBS */
+        int64_t top = a->width == 1 ? 1 : 3;
+        for (size_t i = 0; i < n; i++) {
+            struct expr e = ex_const(top);
+            ex_addk(&g, &e, &ea[i], -1);
+            e.lo = 0;
+            e.hi = top;
+            g_output(&g, &e, &out->blocks[i]);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            col[i] = ex_const(i == 0 ? 4 : 3);
+            ex_addk(&g, &col[i], &ea[i], -1);
+        }
+        emit_propagated(&g, col, out);
+    }
+done:
+    free(ea);
+    free(col);
+    return finish(&g, out);
+}
+
+static int fn_scale(int x, int k)
+{
+    return (x & 1) * k;
+}
+
+int veil_int_select(struct veil_int_server *s, const struct veil_radix *cond,
+                    const struct veil_radix *a, const struct veil_radix *b, struct veil_radix *out,
+                    veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (cond->width != 1)
+        return veil_err_set(err, VEIL_E_INVALID, "select: the condition must be a boolean");
+    if (check_blocks(cond, err) != 0 || check_same_width(a, b, err) != 0 ||
+        check_blocks(a, err) != 0 || check_blocks(b, err) != 0)
+        return -1;
+    if (veil_radix_init(out, s->params, a->width, err) != 0)
+        return -1;
+    struct graph g;
+    graph_init(&g, s, err);
+    size_t n = a->n_blocks;
+    uint64_t mx = max_noise(s);
+    struct expr c = ex_ext(&cond->blocks[0]);
+    c = refresh_if(&g, &c, mx);
+    struct expr cond8 = ex_node(&g, g_fn(&g, &c, fn_scale, 8));
+    struct expr *ea = load_blocks(&g, a, mx);
+    struct expr *eb = load_blocks(&g, b, mx);
+    if (ea && eb) {
+        for (size_t i = 0; i < n; i++) {
+            fit_pair(&g, &ea[i], &eb[i], mx - 1);
+            struct expr r = select_block(&g, &cond8, &ea[i], &eb[i]);
+            g_output(&g, &r, &out->blocks[i]);
+        }
+    }
+    free(ea);
+    free(eb);
+    return finish(&g, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* argmin / argmax                                                          */
+/* ------------------------------------------------------------------------ */
+
+struct candidate {
+    struct expr *blocks;
+    struct expr *bits; /* index bits: constants or 0/1 values */
+};
+
+static int fn_select_bit(int x, int arg)
+{
+    (void)arg; /* x = cond8 + 2 b + a: cond ? b : a */
+    return x >= 8 ? (x >> 1) & 1 : x & 1;
+}
+
+/* cond ? b : a for one index bit, cond1 = [cond] and cond8 = 8 [cond]. */
+static struct expr select_bit(struct graph *g, const struct expr *cond1, const struct expr *cond8,
+                              const struct expr *a, const struct expr *b)
+{
+    int a_const = a->n == 0, b_const = b->n == 0;
+    if (a_const && b_const) {
+        if (a->cst == b->cst)
+            return *a;
+        if (b->cst == 1)
+            return *cond1;           /* cond ? 1 : 0 */
+        struct expr e = ex_const(1); /* cond ? 0 : 1 */
+        ex_addk(g, &e, cond1, -1);
+        e.lo = 0;
+        e.hi = 1;
+        return e;
+    }
+    struct expr x = refresh_if(g, a, 1), y = refresh_if(g, b, 1);
+    struct expr in = *cond8;
+    ex_addk(g, &in, &y, 2);
+    ex_addk(g, &in, &x, 1);
+    return ex_node(g, g_fn(g, &in, fn_select_bit, 0));
+}
+
+int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_radix *vals,
+                    size_t n, unsigned index_width, struct veil_radix *index_out,
+                    struct veil_radix *value_out, veil_err *err)
+{
+    memset(index_out, 0, sizeof *index_out);
+    if (value_out)
+        memset(value_out, 0, sizeof *value_out);
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin/argmax of an empty list");
+    if (index_width == 1 || veil_radix_blocks_for_width(index_width) == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "bad index width %u", index_width);
+    if (index_width < 64 && (uint64_t)(n - 1) >> index_width)
+        return veil_err_set(err, VEIL_E_RANGE, "%zu inputs do not fit a %u-bit index", n,
+                            index_width);
+    for (size_t i = 0; i < n; i++)
+        if (check_same_width(&vals[0], &vals[i], err) != 0 || check_blocks(&vals[i], err) != 0)
+            return -1;
+    unsigned n_bits = 0;
+    while (n_bits < 64 && ((uint64_t)(n - 1) >> n_bits) != 0)
+        n_bits++;
+    size_t nb = vals[0].n_blocks;
+    if (veil_radix_init(index_out, s->params, index_width, err) != 0)
+        return -1;
+    if (value_out && veil_radix_init(value_out, s->params, vals[0].width, err) != 0) {
+        veil_radix_free(index_out);
+        return -1;
+    }
+    struct graph g;
+    graph_init(&g, s, err);
+    uint64_t mx = max_noise(s);
+    struct candidate *c = calloc(n, sizeof *c);
+    if (!c) {
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        c[i].blocks = load_blocks(&g, &vals[i], mx);
+        c[i].bits = calloc(n_bits ? n_bits : 1, sizeof *c[i].bits);
+        if (!c[i].bits) {
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        for (unsigned k = 0; k < n_bits; k++)
+            c[i].bits[k] = ex_const((int64_t)((i >> k) & 1));
+    }
+    /* Tournament: round after round, pair neighbours (lower indices on the left, A);
+     * B wins only if strictly better, so ties keep the lowest index. */
+    for (size_t m = n; m > 1 && !g.failed;) {
+        size_t w = 0;
+        for (size_t i = 0; i < m; i += 2) {
+            if (i + 1 == m) {
+                struct candidate t = c[w];
+                c[w] = c[i];
+                if (w != i)
+                    c[i] = t;
+                w++;
+                continue;
+            }
+            struct candidate *A = &c[i], *B = &c[i + 1];
+            for (size_t k = 0; k < nb; k++)
+                fit_pair(&g, &A->blocks[k], &B->blocks[k], mx - 1);
+            /* min: B wins iff B < A; max: B wins iff A < B */
+            struct item *items = want_max ? borrow_items(&g, A->blocks, B->blocks, nb)
+                                          : borrow_items(&g, B->blocks, A->blocks, nb);
+            if (!items)
+                break;
+            /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
+             * index bit */
+            const int maps[2][2] = {{0, 8}, {0, 1}};
+            struct expr conds[2];
+            lt_reduce(&g, items, nb, maps, 2, conds);
+            struct expr cond8 = conds[0], cond1 = conds[1];
+            free(items);
+            for (size_t k = 0; k < nb; k++)
+                A->blocks[k] = select_block(&g, &cond8, &B->blocks[k], &A->blocks[k]);
+            for (unsigned k = 0; k < n_bits; k++)
+                A->bits[k] = select_bit(&g, &cond1, &cond8, &A->bits[k], &B->bits[k]);
+            free(B->blocks);
+            B->blocks = NULL;
+            free(B->bits);
+            B->bits = NULL;
+            struct candidate t = c[w];
+            c[w] = c[i];
+            if (w != i)
+                c[i] = t;
+            w++;
+        }
+        m = w;
+    }
+    if (!g.failed) {
+        for (size_t k = 0; k < index_out->n_blocks; k++) {
+            struct expr e = ex_const(0);
+            if (2 * k < n_bits)
+                ex_addk(&g, &e, &c[0].bits[2 * k], 1);
+            if (2 * k + 1 < n_bits)
+                ex_addk(&g, &e, &c[0].bits[2 * k + 1], 2);
+            g_output(&g, &e, &index_out->blocks[k]);
+        }
+        if (value_out)
+            for (size_t k = 0; k < nb; k++)
+                g_output(&g, &c[0].blocks[k], &value_out->blocks[k]);
+    }
+done:
+    if (c) {
+        for (size_t i = 0; i < n; i++) {
+            free(c[i].blocks);
+            free(c[i].bits);
+        }
+        free(c);
+    }
+    int rc = graph_run(&g);
+    graph_free(&g);
+    if (rc != 0) {
+        veil_radix_free(index_out);
+        if (value_out)
+            veil_radix_free(value_out);
+    }
+    return rc;
+}

@@ -1,0 +1,164 @@
+/*
+ * integer.h - radix integers of Veil's TFHE (private to src/fhe/): FheUint8/16/32/64
+ * as 4/8/16/32 blocks of 2-bit messages (least significant block first) and FheBool
+ * as one block, built on the shortint layer (shortint.h).
+ *
+ * Every operation is planned as a small dataflow graph of KS+PBS nodes whose inputs
+ * are linear combinations of blocks; nodes nobody reads are pruned, two lookups of the
+ * same input below 8 share one two-function PBS, and the graph runs level by level,
+ * each level of independent PBS being one veil_shortint_apply_jobs batch on the thread
+ * pool. So results are byte-identical for any thread count (each PBS writes only its
+ * own slot, and the plan does not depend on the pool).
+ *
+ * Techniques (after TFHE-rs's integer layer, written fresh here):
+ *   - carries: blocks are summed without bootstrapping, each block's carry state
+ *     (none / propagate / generate = 0/1/2) is bootstrapped already shifted to its
+ *     position in a group of three, so one PBS over "carry_in + s0 + 2 s1 + 4 s2"
+ *     resolves a group; group states are resolved the same way recursively, giving
+ *     logarithmic depth (carry-lookahead in base 3); a group's first carry and the
+ *     last block's carry come free with a neighbouring block's result PBS;
+ *   - comparisons (strict x < y only; le/ge negate gt/lt): the lowest block is
+ *     resolved to a borrow bit, which absorbs three more block states per PBS while
+ *     the higher states are reduced three at a time; comparisons with a constant
+ *     take two blocks per lookup;
+ *   - eq/ne: per-block equality bits summed five at a time;
+ *   - min/max/select: one PBS per block from "8*cond + (a - b + 3)";
+ *   - argmin/argmax: a tournament tree of (value, index) pairs; ties keep the
+ *     lowest index; the index is carried as bits and only the bits already decided
+ *     are selected in each round.
+ *
+ * Noise: each block carries shortint's noise_level; inputs whose noise would push a
+ * linear combination past params->max_noise_level are first refreshed by an identity
+ * PBS (counted like any other PBS).
+ */
+#ifndef VEIL_FHE_INTEGER_H
+#define VEIL_FHE_INTEGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+
+#include "shortint.h"
+
+struct veil_threadpool;
+
+/* A radix ciphertext. width is 1 (FheBool) or 8/16/32/64. */
+struct veil_radix {
+    unsigned width;
+    size_t n_blocks;
+    struct veil_shortint_ct *blocks; /* n_blocks, least significant first */
+};
+
+/* Blocks of a given width (1 -> 1, 8 -> 4, ...), or 0 if the width is unsupported. */
+size_t veil_radix_blocks_for_width(unsigned width);
+
+int veil_radix_init(struct veil_radix *r, const struct veil_fhe_params *p, unsigned width,
+                    veil_err *err);
+void veil_radix_free(struct veil_radix *r);
+int veil_radix_copy(struct veil_radix *dst, const struct veil_radix *src,
+                    const struct veil_fhe_params *p, veil_err *err);
+
+int veil_radix_encrypt(const struct veil_shortint_client_key *ck, const struct veil_fhe_params *p,
+                       unsigned width, uint64_t value, struct veil_radix *out, veil_err *err);
+/* Decrypts (each block taken modulo the message modulus). */
+uint64_t veil_radix_decrypt(const struct veil_shortint_client_key *ck,
+                            const struct veil_fhe_params *p, const struct veil_radix *r);
+/* A noiseless encryption of a constant. */
+int veil_radix_trivial(const struct veil_fhe_params *p, unsigned width, uint64_t value,
+                       struct veil_radix *out, veil_err *err);
+
+/* Serialization in the FHE container (serialize.h, kind VEIL_FHE_KIND_RADIX):
+ * payload = u32 width | u32 block count | blocks (veil_fhe_put_shortint), all
+ * little-endian. The loader checks the width, the block count for that width,
+ * every block (degree and noise within bounds, degree < message_modulus, <= 1 for
+ * a bool) and that nothing trails. expect NULL accepts any known parameter set;
+ * *params_out (may be NULL) receives the set. out is initialised here. */
+int veil_radix_save(const struct veil_fhe_params *p, const struct veil_radix *r, veil_buf *out,
+                    veil_err *err);
+int veil_radix_load(const uint8_t *data, size_t len, const struct veil_fhe_params *expect,
+                    struct veil_radix *out, const struct veil_fhe_params **params_out,
+                    veil_err *err);
+
+/* Server-side evaluation context: server key, pool, a cache of lookup tables and
+ * counters. Not shared between threads (the pool parallelises inside each call). */
+struct veil_int_lut_entry;
+struct veil_int_lut2_entry;
+struct veil_int_server {
+    const struct veil_fhe_params *params;
+    const struct veil_shortint_server_key *sk;
+    struct veil_threadpool *pool; /* may be NULL: single thread */
+    uint64_t delta;               /* encoding of plaintext 1 (from a trivial ct) */
+    size_t lwe_words;             /* words per block */
+    struct veil_int_lut_entry **luts;
+    size_t n_luts, cap_luts;
+    struct veil_int_lut2_entry **luts2; /* two-function tables */
+    size_t n_luts2, cap_luts2;
+    uint64_t pbs_count;  /* PBS run since init (for benchmarks) */
+    uint64_t pbs_levels; /* batches run since init: the PBS depth */
+};
+
+int veil_int_server_init(struct veil_int_server *s, const struct veil_fhe_params *p,
+                         const struct veil_shortint_server_key *sk, struct veil_threadpool *pool,
+                         veil_err *err);
+void veil_int_server_free(struct veil_int_server *s);
+
+/* Binary operations: out must be uninitialised (it is initialised here, and left
+ * empty on failure). Operands must have equal widths (checked). */
+enum veil_int_binop {
+    VEIL_INT_ADD,
+    VEIL_INT_SUB,
+    VEIL_INT_AND,
+    VEIL_INT_OR,
+    VEIL_INT_XOR,
+    VEIL_INT_MIN,
+    VEIL_INT_MAX,
+    /* comparisons: result is an FheBool (width 1) */
+    VEIL_INT_EQ,
+    VEIL_INT_NE,
+    VEIL_INT_LT,
+    VEIL_INT_LE,
+    VEIL_INT_GT,
+    VEIL_INT_GE,
+};
+int veil_int_binop(struct veil_int_server *s, enum veil_int_binop op, const struct veil_radix *a,
+                   const struct veil_radix *b, struct veil_radix *out, veil_err *err);
+
+enum veil_int_scalarop {
+    VEIL_INT_ADD_SCALAR,
+    VEIL_INT_SUB_SCALAR,
+    VEIL_INT_MUL_SCALAR,
+    VEIL_INT_SHL, /* shift left by a constant number of bits */
+    VEIL_INT_SHR, /* logical shift right by a constant */
+    /* comparisons with a constant (which must fit the width): an FheBool */
+    VEIL_INT_EQ_SCALAR,
+    VEIL_INT_NE_SCALAR,
+    VEIL_INT_LT_SCALAR,
+    VEIL_INT_LE_SCALAR,
+    VEIL_INT_GT_SCALAR,
+    VEIL_INT_GE_SCALAR,
+};
+int veil_int_scalarop(struct veil_int_server *s, enum veil_int_scalarop op,
+                      const struct veil_radix *a, uint64_t scalar, struct veil_radix *out,
+                      veil_err *err);
+
+enum veil_int_unop {
+    VEIL_INT_NEG, /* two's complement negation modulo 2^width */
+    VEIL_INT_NOT, /* bitwise not (for FheBool: logical not) */
+};
+int veil_int_unop(struct veil_int_server *s, enum veil_int_unop op, const struct veil_radix *a,
+                  struct veil_radix *out, veil_err *err);
+
+/* out = cond ? a : b, cond an FheBool. */
+int veil_int_select(struct veil_int_server *s, const struct veil_radix *cond,
+                    const struct veil_radix *a, const struct veil_radix *b, struct veil_radix *out,
+                    veil_err *err);
+
+/* Index (and value) of the smallest (want_max = 0) or largest element of vals[0..n);
+ * ties go to the lowest index. index_out has index_width bits (8/16/32/64, large
+ * enough for n - 1); value_out may be NULL. */
+int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_radix *vals,
+                    size_t n, unsigned index_width, struct veil_radix *index_out,
+                    struct veil_radix *value_out, veil_err *err);
+
+#endif /* VEIL_FHE_INTEGER_H */
