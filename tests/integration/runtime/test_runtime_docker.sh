@@ -36,9 +36,11 @@ PM="$RT_TMP/podman"
 mkdir -p "$PM"
 printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$RT_REG" > "$PM/registries.conf"
 printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' > "$PM/containers.conf"
-CONTAINERS_CONF="$PM/containers.conf" CONTAINERS_REGISTRIES_CONF="$PM/registries.conf" \
+# The service (and the conmon processes it starts) leave files such as 'oom'
+# in their working directory: keep them inside the test's own directory.
+(cd "$PM" && exec env CONTAINERS_CONF="$PM/containers.conf" CONTAINERS_REGISTRIES_CONF="$PM/registries.conf" \
     podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --log-level=error \
-    system service --time=0 "unix://$PM/docker.sock" >"$PM/service.log" 2>&1 &
+    system service --time=0 "unix://$PM/docker.sock" >"$PM/service.log" 2>&1) &
 PODMAN_PID=$!
 for _ in $(seq 1 100); do
     curl -fs --unix-socket "$PM/docker.sock" http://localhost/v1.41/version >/dev/null 2>&1 && break
