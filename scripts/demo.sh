@@ -1,46 +1,111 @@
 #!/usr/bin/env bash
-# `make demo`: Veil's main job on local defaults.
-#
-# The end-to-end orchestrator (issue 7: encrypted telemetry -> scheduling on
-# ciphertexts -> container run -> on-chain anchor) has not landed yet, so this
-# script says so plainly and then demonstrates, for real, each subsystem that
-# has: it runs only the steps whose commands exist in this build.
-set -uo pipefail
+# `make demo` (owned by the veild integration): Veil's whole story on this
+# machine, with real processes only - anvil (the chain), a local OCI registry
+# holding a busybox image, a cluster created with `veil cluster init`, three
+# veild nodes of three organizations with different capacities, a job placed
+# on encrypted telemetry, its container's output, and the on-chain anchor
+# checked with cast. Everything it starts is stopped on exit.
+set -euo pipefail
 build=${1:-build}
-veil="$build/src/cmd/veil"
 cd "$(dirname "$0")/.."
+export VEIL_SOURCE_DIR=$PWD
+export VEIL_BIN=$PWD/$build/src/cmd/veil VEILD_BIN=$PWD/$build/src/cmd/veild
+ORACLE=$PWD/$build/tests/integration/e2e/e2e_oracle
+source tests/integration/e2e/lib.sh
+source tests/integration/runtime/lib.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-has() { "$veil" "$1" --help >/dev/null 2>&1; }
+rt_setup
+demo_cleanup() {
+  local rc=$?
+  set +e
+  local root
+  for root in "$WORK"/n*/runc; do
+    [ -d "$root" ] || continue
+    for id in $(runc --root "$root" list -q 2>/dev/null); do runc --root "$root" delete -f "$id" >/dev/null 2>&1; done
+  done
+  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  e2e_cleanup
+  (exit $rc)
+  rt_cleanup
+}
+trap demo_cleanup EXIT
 
-cat <<'TXT'
-Veil demo
----------
-The full story (three veild nodes of different organizations, encrypted
-telemetry, a job scheduled on ciphertexts, the container's output and the
-on-chain anchor verified with cast) needs the orchestrator, which is not
-built yet. What follows exercises the pieces that exist in this build.
-TXT
+say "A local OCI registry with a busybox image (umoci + skopeo)"
+rt_image_busybox
+DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
+echo "image $RT_REG/busybox@$DIGEST"
 
-say "veil version"
-"$veil" version
+say "anvil: a local Ethereum chain"
+start_anvil
+echo "RPC $RPC"
+export VEIL_KEYSTORE_PASSWORD=pw
 
-if has fhe; then
-  tmp=$(mktemp -d /tmp/veil-demo.XXXXXX); trap 'rm -rf "$tmp"' EXIT
-  say "FHE: cluster keys, two nodes encrypt their free memory with the public key"
-  "$veil" fhe keygen -o "$tmp/keys" && ls -l "$tmp/keys"
-  "$veil" fhe encrypt -k "$tmp/keys/public.key" -w 16 -o "$tmp/a.ct" 4096 &&
-  "$veil" fhe encrypt -k "$tmp/keys/public.key" -w 16 -o "$tmp/b.ct" 1024 &&
-  say "FHE: the scheduler finds the node with the least free memory without seeing either value" &&
-  "$veil" fhe eval -k "$tmp/keys/server.key" -o "$tmp/idx.ct" argmin "$tmp/a.ct" "$tmp/b.ct" &&
-  printf 'decrypted index (only the designated decryptor can do this): ' &&
-  "$veil" fhe decrypt -k "$tmp/keys/client.key" "$tmp/idx.ct"
-else
-  say "FHE: not in this build yet"
+say "veil cluster init: FHE keys, the VeilRegistry contract, the cluster, its policy"
+"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name demo \
+  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
+  --operator "$(addr_for 1)@acme" --operator "$(addr_for 2)@globex" --operator "$(addr_for 3)@initech"
+C=$(node -e 'console.log(require(process.argv[1]).contract)' "$WORK/bundle/bundle.json")
+
+say "veil node join: three nodes of three organizations register their peer IDs on chain"
+join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
+join_node 2; join_node 3
+for i in 1 2 3; do echo "node $i: $(eval echo \$PEER_$i)"; done
+CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \
+      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0")
+for i in 1 2 3; do
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
+    VEIL_INSECURE_REGISTRIES="$RT_REG"
+done
+has_epochs() {
+  veil_at "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
+}
+wait_for 60 "the mesh" has_epochs 2
+sleep 3
+say "veil get nodes (on node 2): members, liveness, telemetry epochs - never the values"
+veil_at 2 get nodes
+echo "capacities (fixed for the demo, encrypted before they leave each node):"
+for i in 1 2 3; do echo "  node $i: ${CAPS[$i]}"; done
+echo "telemetry messages: $(grep -ho 'msg="telemetry published".*bytes=[0-9]*' "$WORK/n1/veild.log" | tail -1 | sed 's/.*bytes=//') bytes each (one compact FHE ciphertext list)"
+
+cat >"$WORK/hello.yaml" <<YAML
+name: hello
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sh, -c, "echo hello from a confidential cluster; uname -a"]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+say "veil job run hello.yaml (on node 2)"
+cat "$WORK/hello.yaml"
+id=$(veil_at 2 job run "$WORK/hello.yaml" | awk '{print $2}')
+echo "job $id"
+exited() { veil_at 2 job status "$id" -o json | grep -q '"state": "exited"'; }
+wait_for 120 "the job to run" exited
+
+say "Scheduling on ciphertexts (from the nodes' logs)"
+grep -h 'msg="round evaluated"\|msg="assignment signed"' "$WORK"/n*/veild.log | sed 's/^time=[^ ]* //'
+if [ -x "$ORACLE" ]; then
+  echo "plaintext oracle of the same policy says: $("$ORACLE" "$WORK/hello.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")"
 fi
 
-if has p2p; then
-  say "libp2p: a fresh node identity"
-  "$veil" p2p id --key "${tmp:-/tmp}/demo-node.key" || true
-fi
-echo
-echo "demo: done (see README.md for what each subsystem does today)"
+say "veil job status (on node 2)"
+anchored() { veil_at 2 job status "$id" -o json | grep -q '"tx_hash": "0x'; }
+wait_for 30 "the anchor" anchored
+veil_at 2 job status "$id"
+
+say "The container's output (on the node that ran it)"
+find "$WORK"/n*/containers -name '*.log' -exec cat {} + 2>/dev/null | grep -v '^time=' || true
+
+say "The anchor, verified on chain with cast"
+st=$(veil_at 2 job status "$id" -o json)
+read -r root tx proof commitment < <(node -e '
+  const j = JSON.parse(process.argv[1]);
+  const a = j.anchors[0], s = j.assignments.find(x => x.replica === a.replica);
+  console.log("0x" + a.root, a.tx_hash, "[" + JSON.parse(a.proof_json || "[]").join(",") + "]",
+              "0x" + s.commitment);' "$st")
+"$CAST" receipt "$tx" --rpc-url "$RPC" | grep -E 'status|gasUsed|blockNumber'
+echo -n "verifyInclusion(root, cluster 1, job, commitment, proof) = "
+"$CAST" call "$C" "verifyInclusion(bytes32,uint64,bytes32,bytes32,bytes32[])(bool)" \
+  "$root" 1 "0x$id" "$commitment" "$proof" --rpc-url "$RPC"
+say "demo: done (everything started is being stopped)"

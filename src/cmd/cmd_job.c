@@ -2,7 +2,8 @@
  * cmd_job.c - `veil job ...`: `validate FILE` checks a job spec strictly and
  * prints its canonical JSON form (or the exact field, line and reason it was
  * refused for); `run FILE`, `ls` and `status ID` talk to the local node's
- * HTTP API. `logs` and `stop` arrive with the container runtime wiring.
+ * HTTP API; `logs ID` and `stop ID` act on a replica this node runs (veild
+ * names it veil-<first 16 hex of the job id>-<replica> in the runtime).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 
 #include <veil/node.h>
+#include <veil/runtime.h>
 
 #include "cli.h"
 
@@ -217,6 +219,99 @@ static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
+/* logs / stop: ID [--replica N] on the node that runs the replica. */
+static int local_container(int argc, char **argv, struct veil_cli_ctx *ctx, const char *path,
+                           bool *follow, char name[64], struct veil_runtime_config *rc)
+{
+    static const struct option opts[] = {{"replica", required_argument, NULL, 'r'},
+                                         {"follow", no_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
+    unsigned long replica = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "r:f", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': {
+            char *end;
+            replica = strtoul(optarg, &end, 10);
+            if (*end || replica >= VEIL_JOB_MAX_REPLICAS)
+                return veil_cli_usage_error(path, "--replica wants 0..%d",
+                                            VEIL_JOB_MAX_REPLICAS - 1);
+            break;
+        }
+        case 'f':
+            if (!follow)
+                return veil_cli_usage_error(path, "bad option");
+            *follow = true;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
+        }
+    }
+    if (optind + 1 != argc)
+        return veil_cli_usage_error(path, "expected one job ID");
+    const char *id = argv[optind];
+    if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+        return veil_cli_usage_error(path, "a job ID is 64 lowercase hex digits");
+    snprintf(name, 64, "veil-%.16s-%lu", id, replica);
+    veil_err err = {0};
+    if (veil_runtime_config_load(ctx->config, NULL, rc, &err) != 0)
+        return veil_cli_fail(&err);
+    struct veil_container_info info;
+    if (veil_container_inspect(&rc->runtime, name, &info, &err) != 0) {
+        veil_err_set(&err, VEIL_E_NOTFOUND,
+                     "replica %lu of job %.16s... does not run on this node (see 'veil job "
+                     "status' for its node)",
+                     replica, id);
+        return veil_cli_fail(&err);
+    }
+    return -1;
+}
+
+static int run_logs(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    bool follow = false;
+    char name[64];
+    struct veil_runtime_config rc;
+    int r = local_container(argc, argv, ctx, "veil job logs", &follow, name, &rc);
+    if (r >= 0)
+        return r;
+    veil_err err = {0};
+    fflush(stdout);
+    return veil_container_logs(&rc.runtime, name, follow, &err) == 0 ? VEIL_EXIT_OK
+                                                                     : veil_cli_fail(&err);
+}
+
+static int run_stop(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    char name[64];
+    struct veil_runtime_config rc;
+    int r = local_container(argc, argv, ctx, "veil job stop", NULL, name, &rc);
+    if (r >= 0)
+        return r;
+    veil_err err = {0};
+    if (veil_container_stop(&rc.runtime, name, 10000, &err) != 0)
+        return veil_cli_fail(&err);
+    printf("%s stopped\n", name);
+    return VEIL_EXIT_OK;
+}
+
+static const struct veil_cli_command job_logs = {
+    .name = "logs",
+    .summary = "print the output of a replica this node runs",
+    .usage = "Usage: veil job logs [--replica N] [-f|--follow] ID\n\n"
+             "Prints the container output of replica N (default 0) of job ID when this\n"
+             "node runs it (data_dir from the node's configuration); -f follows it.\n",
+    .run = run_logs,
+};
+static const struct veil_cli_command job_stop = {
+    .name = "stop",
+    .summary = "stop a replica this node runs",
+    .usage = "Usage: veil job stop [--replica N] ID\n\n"
+             "Stops the container of replica N (default 0) of job ID on this node (SIGTERM,\n"
+             "then SIGKILL after 10 s). The node reports the exit on the cluster topic.\n",
+    .run = run_stop,
+};
+
 static const struct veil_cli_command job_run = {
     .name = "run",
     .summary = "submit a job spec to the local node",
@@ -255,8 +350,8 @@ static const struct veil_cli_command job_validate = {
     .run = run_validate,
 };
 
-static const struct veil_cli_command *const job_subcommands[] = {&job_validate, &job_run, &job_ls,
-                                                                 &job_status, NULL};
+static const struct veil_cli_command *const job_subcommands[] = {
+    &job_validate, &job_run, &job_ls, &job_status, &job_logs, &job_stop, NULL};
 
 const struct veil_cli_command veil_cmd_job = {
     .name = "job",

@@ -3,8 +3,10 @@
  * configuration (defaults < file < env < flags), logs it, and runs the event
  * loop until SIGINT or SIGTERM, then shuts down cleanly.
  *
- * The node's services (libp2p, telemetry, scheduling, runtime) attach to this
- * loop as they land in src/node/.
+ * With a cluster configured (cluster_id, as 'veil node join' writes it) the
+ * node's services (src/node/daemon.c: store, API, libp2p, gossipsub, SWIM,
+ * encrypted telemetry) run on this loop; without one veild only waits for a
+ * signal, so that a fresh install starts and stops cleanly.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include <uv.h>
 
+#include "../node/daemon.h"
 #include "cli.h"
 
 static const char veild_usage[] =
@@ -34,6 +37,7 @@ struct daemon_state {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     int signal_received;
+    veil_daemon *node;
 };
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -46,6 +50,10 @@ static void on_signal(uv_signal_t *handle, int signum)
     uv_signal_stop(&d->sigterm);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+    if (d->node) {
+        veil_daemon_stop(d->node, NULL, NULL);
+        d->node = NULL;
+    }
 }
 
 static int set_flag(veil_config *cfg, const char *key, const char *value, const char *flag)
@@ -62,11 +70,14 @@ static int set_flag(veil_config *cfg, const char *key, const char *value, const 
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'}, {"set", required_argument, NULL, 's'},
-        {"check", no_argument, NULL, 'C'},         {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"data-dir", required_argument, NULL, 'd'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"check", no_argument, NULL, 'C'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     veil_err err = {0};
     const char *config_path = getenv("VEIL_CONFIG");
     const char *log_level = NULL;
@@ -79,9 +90,15 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:d:l:s:Vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'd': data_dir = optarg; break;
-        case 'l': log_level = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'l':
+            log_level = optarg;
+            break;
         case 's':
             if (n_sets == VEIL_ARRAY_LEN(sets)) {
                 fprintf(stderr, "veild: too many --set flags\n");
@@ -89,10 +106,18 @@ int main(int argc, char **argv)
             }
             sets[n_sets++] = optarg;
             break;
-        case 'C': check_only = true; break;
-        case 'V': printf("veild %s\n", VEIL_VERSION); return VEIL_EXIT_OK;
-        case 'h': fputs(veild_usage, stdout); return VEIL_EXIT_OK;
-        default: fputs(veild_usage, stderr); return VEIL_EXIT_USAGE;
+        case 'C':
+            check_only = true;
+            break;
+        case 'V':
+            printf("veild %s\n", VEIL_VERSION);
+            return VEIL_EXIT_OK;
+        case 'h':
+            fputs(veild_usage, stdout);
+            return VEIL_EXIT_OK;
+        default:
+            fputs(veild_usage, stderr);
+            return VEIL_EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -156,6 +181,17 @@ int main(int argc, char **argv)
     d.sigint.data = d.sigterm.data = &d;
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    if (veil_config_str(&cfg, "cluster_id", NULL)) {
+        if (veil_daemon_start(&d.node, &d.loop, &cfg, &err) != 0) {
+            uv_close((uv_handle_t *)&d.sigint, NULL);
+            uv_close((uv_handle_t *)&d.sigterm, NULL);
+            uv_run(&d.loop, UV_RUN_NOWAIT);
+            goto fail;
+        }
+    } else {
+        veil_log(VEIL_LOG_WARN, "veild", "no cluster configured: only waiting for a signal",
+                 "hint=\"veil node join BUNDLE -d DIR, then veild -c DIR/veild.yaml\"");
+    }
     veil_log(VEIL_LOG_INFO, "veild", "ready", "data_dir=%s",
              veil_config_str(&cfg, "data_dir", "-"));
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -1,0 +1,137 @@
+/*
+ * bench_schedule.c - the encrypted scheduling round as veild runs it (owned
+ * by the veild integration): N nodes' telemetry encrypted as compact lists
+ * under the cluster public key, expanded, one round of the policy circuit
+ * over the FHE library, the output decrypted with the client key and checked
+ * against the plaintext oracle. Prints one JSON object per node count.
+ *
+ *   bench_schedule KEYDIR [N...]   (KEYDIR from 'veil fhe keygen -o KEYDIR';
+ *                                   default N: 4 8 16)
+ * Env BENCH_POLICY=binpack|spread, BENCH_THREADS (0 = all cores).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <veil/fhe.h>
+#include <veil/node.h>
+
+#include "../../src/fhe/keys.h"
+#include "../../src/fhe/serialize.h"
+#include "../../src/node/daemon_sched.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int die(const veil_err *err)
+{
+    fprintf(stderr, "bench_schedule: %s\n", err->msg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_schedule KEYDIR [N...]\n");
+        return 2;
+    }
+    veil_err err = {0};
+    if (veil_crypto_init(&err) != 0)
+        return die(&err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/public.key", argv[1]);
+    uint8_t *data;
+    size_t len;
+    struct veil_fhe_public_key *pk = NULL;
+    if (veil_file_read(path, 1u << 26, &data, &len, &err) != 0 ||
+        veil_fhe_public_key_load(data, len, NULL, &pk, &err) != 0)
+        return die(&err);
+    free(data);
+    veil_fhe_server *sk;
+    veil_fhe_client *ck;
+    const char *th = getenv("BENCH_THREADS");
+    snprintf(path, sizeof path, "%s/server.key", argv[1]);
+    if (veil_fhe_server_load(path, th ? (unsigned)atoi(th) : 0, &sk, &err) != 0)
+        return die(&err);
+    snprintf(path, sizeof path, "%s/client.key", argv[1]);
+    if (veil_fhe_client_load(path, &ck, &err) != 0)
+        return die(&err);
+    const char *pol = getenv("BENCH_POLICY");
+    struct veil_sched_request req = {0};
+    req.policy = pol && strcmp(pol, "spread") == 0 ? VEIL_POLICY_SPREAD : VEIL_POLICY_BINPACK;
+    req.res[VEIL_RES_CPU] = 50;    /* 500m */
+    req.res[VEIL_RES_MEMORY] = 16; /* 64Mi */
+    static const size_t def_ns[] = {4, 8, 16};
+    size_t n_ns = argc > 2 ? (size_t)(argc - 2) : 3;
+    int bad = 0;
+    srand(7);
+    for (size_t t = 0; t < n_ns; t++) {
+        size_t n = argc > 2 ? strtoul(argv[2 + t], NULL, 10) : def_ns[t];
+        if (n == 0 || n > 256)
+            continue;
+        struct veil_telemetry_q *q = calloc(n, sizeof *q);
+        veil_fhe_ct **words = calloc(n * VEIL_TELEMETRY_WORDS, sizeof *words);
+        size_t bytes = 0;
+        double t_enc = 0, t_exp = 0;
+        for (size_t i = 0; i < n; i++) {
+            q[i].res[VEIL_RES_CPU] = (uint16_t)(rand() % 400);
+            q[i].res[VEIL_RES_MEMORY] = (uint16_t)(rand() % 2048);
+            q[i].res[VEIL_RES_DISK] = (uint16_t)(rand() % 100);
+            uint16_t w[VEIL_TELEMETRY_WORDS];
+            veil_telemetry_to_words(&q[i], w);
+            veil_buf ct;
+            veil_buf_init(&ct);
+            double t0 = now_s();
+            if (veil_daemon_telemetry_encrypt(pk, w, &ct, &err) != 0)
+                return die(&err);
+            double t1 = now_s();
+            if (veil_daemon_telemetry_expand(ct.data, ct.len, &words[i * VEIL_TELEMETRY_WORDS],
+                                             &err) != 0)
+                return die(&err);
+            t_exp += now_s() - t1;
+            t_enc += t1 - t0;
+            bytes = ct.len;
+            veil_buf_free(&ct);
+        }
+        veil_buf out;
+        veil_buf_init(&out);
+        bool none;
+        struct veil_sched_ops ops = {0};
+        uint64_t pbs0 = veil_fhe_server_pbs_count(sk);
+        double t0 = now_s();
+        if (veil_daemon_schedule(sk, &req, words, n, NULL, &out, &none, &ops, &err) != 0)
+            return die(&err);
+        double t_round = now_s() - t0;
+        uint32_t index = 0;
+        bool found = false;
+        if (!none && veil_daemon_output_decrypt(ck, out.data, out.len, &index, &found, &err) != 0)
+            return die(&err);
+        struct veil_sched_result want;
+        if (veil_sched_round(&req, q, NULL, n, &want, NULL, &err) != 0)
+            return die(&err);
+        bool match = want.found == found && (!found || want.index == index);
+        bad |= !match;
+        printf("{\"nodes\":%zu,\"policy\":\"%s\",\"resources\":2,\"round_s\":%.3f,"
+               "\"telemetry_bytes\":%zu,\"encrypt_ms\":%.2f,\"expand_ms\":%.2f,\"pbs\":%llu,"
+               "\"fhe_ops\":%llu,\"output_bytes\":%zu,\"threads\":%u,\"matches_oracle\":%s}\n",
+               n, veil_policy_name(req.policy), t_round, bytes, 1000 * t_enc / (double)n,
+               1000 * t_exp / (double)n, (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
+               (unsigned long long)veil_sched_ops_total(&ops), out.len, veil_fhe_server_threads(sk),
+               match ? "true" : "false");
+        fflush(stdout);
+        veil_buf_free(&out);
+        for (size_t i = 0; i < n * VEIL_TELEMETRY_WORDS; i++)
+            veil_fhe_ct_free(words[i]);
+        free(words);
+        free(q);
+    }
+    veil_fhe_server_free(sk);
+    veil_fhe_client_free(ck);
+    veil_fhe_public_key_free(pk);
+    return bad ? 1 : 0;
+}

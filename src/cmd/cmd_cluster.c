@@ -1,0 +1,328 @@
+/*
+ * cmd_cluster.c - `veil cluster init` (owned by the veild integration):
+ * creates a cluster end to end. It generates the cluster's FHE keys (the
+ * decryptor keeps client.key; every node gets public.key and server.key),
+ * deploys the VeilRegistry contract (or reuses --contract), creates the
+ * cluster with the given operators, records the FHE public-key hash, the
+ * designated decryptor and the allowed image digests in the on-chain policy,
+ * and writes the cluster bundle that `veil node join` consumes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include <veil/chain.h>
+#include <veil/fhe.h>
+
+#include "../node/daemon.h"
+#include "cli.h"
+
+#define MAX_OPERATORS 32
+#define MAX_IMAGES    32
+
+static const char cluster_init_usage[] =
+    "Usage: veil cluster init --rpc URL -o DIR --keystore FILE [options]\n"
+    "\n"
+    "Creates a cluster: FHE keys, the registry contract (deployed unless --contract),\n"
+    "the cluster on chain with its operators, the policy (FHE public-key hash,\n"
+    "designated decryptor, allowed image digests), and the bundle DIR that\n"
+    "'veil node join DIR' consumes. DIR/decryptor/client.key is the FHE secret key:\n"
+    "hand it only to the designated decryptor's node.\n"
+    "\n"
+    "Options:\n"
+    "  --rpc URL              Ethereum JSON-RPC endpoint (required)\n"
+    "  -o, --out DIR          bundle directory to create (required)\n"
+    "  --keystore FILE        founder's keystore (password: --password-file or\n"
+    "                         VEIL_KEYSTORE_PASSWORD)\n"
+    "  --password-file FILE   keystore password file\n"
+    "  --contract ADDR        reuse a deployed VeilRegistry instead of deploying\n"
+    "  --name NAME            cluster name (default \"veil\")\n"
+    "  --operator ADDR@ORG    an operator (repeatable; the founder is always one)\n"
+    "  --decryptor ADDR       the designated decryptor's node address (default: founder)\n"
+    "  --allow-image DIGEST   an allowed image digest sha256:<hex> (repeatable;\n"
+    "                         none = every image is allowed)\n"
+    "  --scheduler POLICY     default scheduling policy recorded on chain (binpack)\n"
+    "  --json                 print the result as JSON\n";
+
+static int parse_digest(const char *text, uint8_t out[32])
+{
+    if (strncmp(text, "sha256:", 7) == 0)
+        text += 7;
+    return veil_hex_decode(out, 32, text, strlen(text), true, NULL) == 32 ? 0 : -1;
+}
+
+static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *path = "veil cluster init";
+    enum {
+        O_RPC = 256,
+        O_KEYSTORE,
+        O_PW,
+        O_CONTRACT,
+        O_NAME,
+        O_OPERATOR,
+        O_DECRYPTOR,
+        O_IMAGE,
+        O_SCHED,
+        O_JSON
+    };
+    static const struct option opts[] = {{"rpc", required_argument, NULL, O_RPC},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"keystore", required_argument, NULL, O_KEYSTORE},
+                                         {"password-file", required_argument, NULL, O_PW},
+                                         {"contract", required_argument, NULL, O_CONTRACT},
+                                         {"name", required_argument, NULL, O_NAME},
+                                         {"operator", required_argument, NULL, O_OPERATOR},
+                                         {"decryptor", required_argument, NULL, O_DECRYPTOR},
+                                         {"allow-image", required_argument, NULL, O_IMAGE},
+                                         {"scheduler", required_argument, NULL, O_SCHED},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {NULL, 0, NULL, 0}};
+    const char *rpc = NULL, *out = NULL, *keystore = NULL, *pwfile = NULL, *contract = NULL;
+    const char *name = "veil", *decryptor = NULL, *sched = "binpack";
+    const char *operators[MAX_OPERATORS];
+    size_t n_operators = 0;
+    static uint8_t images[MAX_IMAGES][32];
+    size_t n_images = 0;
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case O_RPC:
+            rpc = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case O_KEYSTORE:
+            keystore = optarg;
+            break;
+        case O_PW:
+            pwfile = optarg;
+            break;
+        case O_CONTRACT:
+            contract = optarg;
+            break;
+        case O_NAME:
+            name = optarg;
+            break;
+        case O_OPERATOR:
+            if (n_operators == MAX_OPERATORS)
+                return veil_cli_usage_error(path, "too many --operator");
+            operators[n_operators++] = optarg;
+            break;
+        case O_DECRYPTOR:
+            decryptor = optarg;
+            break;
+        case O_IMAGE:
+            if (n_images == MAX_IMAGES)
+                return veil_cli_usage_error(path, "too many --allow-image");
+            if (parse_digest(optarg, images[n_images]) != 0)
+                return veil_cli_usage_error(path, "--allow-image wants sha256:<64 hex>, got '%s'",
+                                            optarg);
+            n_images++;
+            break;
+        case O_SCHED:
+            sched = optarg;
+            break;
+        case O_JSON:
+            json = true;
+            break;
+        default:
+            return veil_cli_usage_error(path, "unknown option");
+        }
+    }
+    if (optind != argc)
+        return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
+    if (!rpc)
+        return veil_cli_usage_error(path, "--rpc URL is required");
+    if (out && strlen(out) > 300)
+        return veil_cli_usage_error(path, "-o DIR: path too long");
+    if (!out)
+        return veil_cli_usage_error(path, "-o DIR is required");
+    if (!keystore)
+        keystore = veil_config_str(ctx->config, "keystore", NULL);
+    if (!keystore)
+        return veil_cli_usage_error(path, "--keystore FILE is required");
+    if (strcmp(sched, "binpack") != 0 && strcmp(sched, "spread") != 0 &&
+        strcmp(sched, "priority") != 0)
+        return veil_cli_usage_error(path, "--scheduler: binpack, spread or priority");
+
+    /* Operators: the founder first (organization "founder"), then the others. */
+    veil_eth_address founders[MAX_OPERATORS + 1];
+    uint32_t founder_orgs[MAX_OPERATORS + 1];
+    char org_store[MAX_OPERATORS + 1][64];
+    const char *org_names[MAX_OPERATORS + 1];
+    size_t n_orgs = 0, n_founders = 0;
+    veil_err err = {0};
+    veil_chain_client *cc = NULL;
+    if (veil_daemon_chain_open(rpc, 0, contract, keystore, pwfile, &cc, &err) != 0)
+        return veil_cli_fail(&err);
+    int rc = VEIL_EXIT_FAILURE;
+    const veil_eth_address *me = veil_chain_client_signer(cc);
+    founders[n_founders] = *me;
+    snprintf(org_store[0], sizeof org_store[0], "founder");
+    org_names[0] = org_store[0];
+    n_orgs = 1;
+    founder_orgs[n_founders++] = 0;
+    for (size_t i = 0; i < n_operators; i++) {
+        const char *at = strchr(operators[i], '@');
+        char addr[64];
+        size_t al = at ? (size_t)(at - operators[i]) : strlen(operators[i]);
+        const char *org = at ? at + 1 : "founder";
+        if (al >= sizeof addr || strlen(org) >= sizeof org_store[0] || !*org) {
+            rc = veil_cli_usage_error(path, "bad --operator '%s' (ADDR@ORG)", operators[i]);
+            goto done;
+        }
+        memcpy(addr, operators[i], al);
+        addr[al] = '\0';
+        veil_eth_address a;
+        if (veil_eth_address_parse(addr, &a, &err) != 0) {
+            rc = veil_cli_usage_error(path, "--operator '%s': %s", operators[i], err.msg);
+            goto done;
+        }
+        if (memcmp(a.b, me->b, 20) == 0)
+            continue; /* the founder is already listed */
+        size_t k = 0;
+        while (k < n_orgs && strcmp(org_names[k], org) != 0)
+            k++;
+        if (k == n_orgs) {
+            snprintf(org_store[n_orgs], sizeof org_store[0], "%s", org);
+            org_names[n_orgs] = org_store[n_orgs];
+            n_orgs++;
+        }
+        founders[n_founders] = a;
+        founder_orgs[n_founders++] = (uint32_t)k;
+    }
+    veil_eth_address dec = *me;
+    if (decryptor && veil_eth_address_parse(decryptor, &dec, &err) != 0) {
+        rc = veil_cli_usage_error(path, "--decryptor: %s", err.msg);
+        goto done;
+    }
+
+    /* FHE keys: public.key and server.key in the bundle, client.key apart. */
+    char keydir[400], pub[500], srv[500], cli[500], tmp[500];
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        veil_err_set(&err, VEIL_E_IO, "cannot create %s: %s", out, strerror(errno));
+        goto fail;
+    }
+    snprintf(keydir, sizeof keydir, "%s/decryptor", out);
+    if (veil_fhe_keygen_dir(keydir, &err) != 0)
+        goto fail;
+    snprintf(pub, sizeof pub, "%s/public.key", out);
+    snprintf(srv, sizeof srv, "%s/server.key", out);
+    snprintf(cli, sizeof cli, "%s/client.key", keydir);
+    snprintf(tmp, sizeof tmp, "%s/public.key", keydir);
+    if (rename(tmp, pub) != 0) {
+        veil_err_set(&err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    snprintf(tmp, sizeof tmp, "%s/server.key", keydir);
+    if (rename(tmp, srv) != 0) {
+        veil_err_set(&err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    uint8_t fhe_hash[32];
+    if (veil_daemon_file_keccak(pub, fhe_hash, &err) != 0)
+        goto fail;
+
+    veil_eth_address caddr;
+    veil_tx_result res;
+    if (!contract) {
+        if (veil_contract_deploy(cc, &caddr, &res, &err) != 0)
+            goto fail;
+        veil_tx_result_clear(&res);
+        veil_chain_client_close(cc);
+        cc = NULL;
+        char ctext[43];
+        veil_eth_address_format(&caddr, ctext);
+        if (veil_daemon_chain_open(rpc, 0, ctext, keystore, pwfile, &cc, &err) != 0)
+            goto fail;
+    } else if (veil_eth_address_parse(contract, &caddr, &err) != 0) {
+        goto fail;
+    }
+    uint64_t cluster_id;
+    if (veil_contract_create_cluster(cc, name, org_names, n_orgs, founders, founder_orgs,
+                                     n_founders, 1, &cluster_id, &res, &err) != 0)
+        goto fail;
+    veil_tx_result_clear(&res);
+
+    veil_contract_policy pol = {0};
+    pol.image_digests = images;
+    pol.n_image_digests = n_images;
+    pol.scheduler_policy = (char *)sched;
+    memcpy(pol.fhe_key_hash, fhe_hash, 32);
+    pol.decryptors = &dec;
+    pol.n_decryptors = 1;
+    uint64_t proposal;
+    if (veil_contract_propose_policy(cc, cluster_id, &pol, 3600, &proposal, &res, &err) != 0)
+        goto fail;
+    veil_tx_result_clear(&res);
+    /* Threshold 1: the founder's proposal executes at once; check it did. */
+    veil_contract_policy got = {0};
+    if (veil_contract_get_policy(cc, cluster_id, &got, &err) != 0)
+        goto fail;
+    bool ok = got.version >= 1 && memcmp(got.fhe_key_hash, fhe_hash, 32) == 0;
+    veil_contract_policy_clear(&got);
+    if (!ok) {
+        veil_err_set(&err, VEIL_E_STATE, "the cluster policy was not applied on chain");
+        goto fail;
+    }
+
+    struct veil_bundle b = {0};
+    snprintf(b.name, sizeof b.name, "%s", name);
+    snprintf(b.rpc_url, sizeof b.rpc_url, "%s", rpc);
+    b.chain_id = veil_chain_client_chain_id(cc);
+    veil_eth_address_format(&caddr, b.contract);
+    b.cluster_id = cluster_id;
+    veil_eth_address_format(&dec, b.decryptor);
+    b.fhe_key_hash[0] = '0';
+    b.fhe_key_hash[1] = 'x';
+    veil_hex_encode(b.fhe_key_hash + 2, sizeof b.fhe_key_hash - 2, fhe_hash, 32);
+    snprintf(b.public_key, sizeof b.public_key, "%.480s", pub);
+    snprintf(b.server_key, sizeof b.server_key, "%.480s", srv);
+    if (veil_bundle_save(&b, out, &err) != 0)
+        goto fail;
+    if (json) {
+        printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
+               "\"decryptor\":\"%s\",\"fhe_key_hash\":\"%s\",\"client_key\":\"%s\"}\n",
+               out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
+               b.decryptor, b.fhe_key_hash, cli);
+    } else {
+        printf("cluster %llu \"%s\" on chain %llu, registry %s\n", (unsigned long long)cluster_id,
+               name, (unsigned long long)b.chain_id, b.contract);
+        printf("decryptor %s, FHE public-key hash %s\n", b.decryptor, b.fhe_key_hash);
+        printf("bundle: %s (give it to every node)\n", out);
+        printf("FHE secret key: %s (only for the decryptor's node)\n", cli);
+    }
+    rc = VEIL_EXIT_OK;
+    goto done;
+fail:
+    rc = veil_cli_fail(&err);
+done:
+    if (cc)
+        veil_chain_client_close(cc);
+    return rc;
+}
+
+static const struct veil_cli_command cmd_cluster_init = {
+    .name = "init",
+    .summary = "create a cluster: FHE keys, contract, on-chain policy, bundle",
+    .usage = cluster_init_usage,
+    .run = run_init,
+};
+
+static const struct veil_cli_command *const cluster_subs[] = {&cmd_cluster_init, NULL};
+
+const struct veil_cli_command veil_cmd_cluster = {
+    .name = "cluster",
+    .summary = "create a cluster (keys, contract, policy, bundle)",
+    .usage = "Usage: veil cluster init --rpc URL -o DIR --keystore FILE [options]\n",
+    .subcommands = cluster_subs,
+};

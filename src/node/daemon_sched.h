@@ -1,0 +1,51 @@
+/*
+ * daemon_sched.h - the FHE side of scheduling (owned by the veild
+ * integration; see daemon_sched.c): telemetry as a compact ciphertext list,
+ * its expansion, the circuit over the FHE library, output decryption.
+ */
+#ifndef VEIL_NODE_DAEMON_SCHED_H
+#define VEIL_NODE_DAEMON_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+#include <veil/fhe.h>
+#include <veil/node.h>
+
+struct veil_fhe_public_key;
+
+/* The 7 telemetry words as one compact list under the public key. */
+int veil_daemon_telemetry_encrypt(const struct veil_fhe_public_key *pk,
+                                  const uint16_t words[VEIL_TELEMETRY_WORDS], veil_buf *out,
+                                  veil_err *err);
+/* Expands a received list into 7 16-bit ciphertexts (caller frees each). */
+int veil_daemon_telemetry_expand(const uint8_t *data, size_t len,
+                                 veil_fhe_ct *out[VEIL_TELEMETRY_WORDS], veil_err *err);
+/* One round over n nodes (node_words: n x 7, row-major; excluded may be
+ * NULL). On success *none
+ * tells that no node is a candidate (publicly unschedulable, out empty);
+ * otherwise out gets u32be len || index ct || u32be len || found ct. */
+int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
+                         veil_fhe_ct *const *node_words, size_t n_nodes, const bool *excluded,
+                         veil_buf *out, bool *none, struct veil_sched_ops *ops, veil_err *err);
+/* The decryptor's side: index and found from an output as above. */
+int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, size_t len,
+                               uint32_t *index, bool *found, veil_err *err);
+
+/* A round's output as schedulers send it to the decryptor:
+ *   u32be n || n x (u8 len || peer ID bytes) || u8 none || FHE output
+ * (the candidates in circuit order; the FHE output as veil_daemon_schedule
+ * writes it, empty when none). *cands is malloc'ed (caller frees); *fhe
+ * borrows from data. */
+int veil_daemon_output_parse(const uint8_t *data, size_t len, struct veil_peer_id **cands,
+                             size_t *n_cands, bool *none, const uint8_t **fhe, size_t *fhe_len,
+                             veil_err *err);
+/* The /veil/sched-output/1.0.0 message: job id (32) || replica u32be ||
+ * epoch u64be || output. */
+int veil_daemon_output_msg_parse(const uint8_t *data, size_t len, uint8_t job_id[32],
+                                 uint32_t *replica, uint64_t *epoch, const uint8_t **output,
+                                 size_t *output_len, veil_err *err);
+
+#endif /* VEIL_NODE_DAEMON_SCHED_H */

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# tests/integration/e2e/e2e_run.sh - stage 3 of the end-to-end suite:
+# execution. A local OCI registry with a busybox image (built with umoci,
+# pushed with skopeo: the runtime tests' helpers), a cluster whose on-chain
+# policy allows only that image's digest, three veild nodes. A job is placed
+# on ciphertexts, the chosen node pulls and runs it under runc with the
+# requested limits and reports running/exited on the cluster topic (seen on
+# the submitting node); a job whose image digest the policy does not allow
+# is refused by the chosen node and reported failed.
+source "$(dirname "$0")/lib.sh"
+source "$SRC/tests/integration/runtime/lib.sh"
+ORACLE=${E2E_ORACLE:?}
+rt_setup
+run_cleanup() {
+  local rc=$?
+  set +e
+  local root st sp
+  for root in "$WORK"/n*/runc; do
+    [ -d "$root" ] || continue
+    for id in $(runc --root "$root" list -q 2>/dev/null); do
+      runc --root "$root" delete -f "$id" >/dev/null 2>&1
+    done
+  done
+  for st in "$WORK"/n*/containers/*/state.json; do
+    [ -f "$st" ] || continue
+    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
+    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
+  done
+  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  e2e_cleanup
+  (exit $rc)
+  rt_cleanup
+}
+trap run_cleanup EXIT
+rt_image_busybox
+DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
+[[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
+ok "registry $RT_REG with busybox@$DIGEST"
+
+start_anvil
+export VEIL_KEYSTORE_PASSWORD=pw
+"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name run \
+  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
+  --operator "$(addr_for 1)@org1" --operator "$(addr_for 2)@org2" --operator "$(addr_for 3)@org3" \
+  --json >"$WORK/init.json" || fail "cluster init: $(cat "$WORK/init.json")"
+join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
+join_node 2; join_node 3
+CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \
+      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0")
+for i in 1 2 3; do
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
+    VEIL_INSECURE_REGISTRIES="$RT_REG"
+done
+has_epochs() {
+  veil_at "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
+}
+for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+sleep 3
+ok "mesh up"
+
+cat >"$WORK/hello.yaml" <<YAML
+name: hello
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sh, -c, "echo hello from veil; sleep 1"]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+cat >"$WORK/evil.yaml" <<YAML
+name: evil
+image: $RT_REG/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
+command: [/bin/true]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+state_of() { # ID NODE -> replica 0's state on NODE
+  veil_at "$2" job status "$1" -o json | node -e '
+    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");'
+}
+is_state() { [ "$(state_of "$1" "$2")" = "$3" ]; }
+
+id=$(veil_at 2 job run "$WORK/hello.yaml" | awk '{print $2}')
+want=$("$ORACLE" "$WORK/hello.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")
+wait_for 120 "hello exited (seen by the submitter)" is_state "$id" 2 exited
+node_of=$(veil_at 2 job status "$id" -o json | node -e '
+  const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.assignments[0].node);')
+[ "$node_of" = "$want" ] || fail "hello on $node_of, oracle says $want"
+for i in 1 2 3; do
+  if [ "$(eval echo \$PEER_$i)" = "$want" ]; then RUN_ON=$i; fi
+done
+grep -q 'msg="container running"' "$WORK/n$RUN_ON/veild.log" || fail "no container on node $RUN_ON"
+log=$(veil_at "$RUN_ON" job logs "$id" 2>&1)
+[[ "$log" == *"hello from veil"* ]] || fail "veil job logs: $log"
+other=$(( RUN_ON == 1 ? 2 : 1 ))
+if veil_at "$other" job logs "$id" >/dev/null 2>&1; then fail "job logs on a node not running it"; fi
+ok "hello ran on node $RUN_ON (= oracle), exited, the submitter saw it; veil job logs shows its output"
+
+id2=$(veil_at 2 job run "$WORK/evil.yaml" | awk '{print $2}')
+wait_for 120 "evil refused (failed, seen by the submitter)" is_state "$id2" 2 failed
+grep -q 'msg="image refused by the on-chain policy"' "$WORK"/n*/veild.log \
+  || fail "no refusal logged"
+ok "an image digest not allowed by the on-chain policy is refused"
+# Node death: a long job runs on the oracle's node; that node's veild is
+# killed; SWIM declares it dead and the replica is placed again over the
+# remaining nodes (the oracle without it) and runs there.
+cat >"$WORK/long.yaml" <<YAML
+name: long
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sleep, "600"]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+id3=$(veil_at 2 job run "$WORK/long.yaml" | awk '{print $2}')
+wait_for 120 "long running" is_state "$id3" 2 running
+first=$(veil_at 2 job status "$id3" -o json | node -e '
+  const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.assignments[0].node);')
+victim=0; others=()
+for i in 1 2 3; do
+  if [ "$(eval echo \$PEER_$i)" = "$first" ]; then victim=$i; else others+=("$i"); fi
+done
+[ "$victim" != 1 ] || fail "long landed on the decryptor (test setup expects otherwise)"
+kill -9 "${NODE_PIDS[$victim]}"; wait "${NODE_PIDS[$victim]}" 2>/dev/null || true; NODE_PIDS[$victim]=
+args=()
+for i in "${others[@]}"; do args+=("$(eval echo \$PEER_$i)=${CAPS[$i]}"); done
+want3=$("$ORACLE" "$WORK/long.yaml" "${args[@]}")
+moved() {
+  veil_at 2 job status "$id3" -o json | node -e '
+    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const r = (j.replica_states || []).find(x => x.replica === 0);
+    process.exit(r && r.state === "running" && r.node === process.argv[1] ? 0 : 1);' "$want3"
+}
+wait_for 120 "long rescheduled onto $want3 and running" moved
+ok "node $victim killed -> long rescheduled and running on the oracle's choice among the rest"
+
+# Restart: the node now running long restarts; its state is intact and the
+# replica is not started twice.
+for i in "${others[@]}"; do
+  if [ "$(eval echo \$PEER_$i)" = "$want3" ]; then host=$i; fi
+done
+jobs_before=$(veil_at 2 job ls -o json | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).length)')
+stop_node "$host"
+start_node "$host" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$host]}" \
+  VEIL_INSECURE_REGISTRIES="$RT_REG"
+wait_for 30 "node $host API back" veil_at "$host" get nodes
+sleep 6
+jobs_after=$(veil_at 2 job ls -o json | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).length)')
+[ "$jobs_before" = "$jobs_after" ] || fail "jobs $jobs_before -> $jobs_after"
+n=$(grep -l "veil-${id3:0:16}-0" "$WORK"/n$host/containers/*/state.json 2>/dev/null | wc -l)
+[ "$n" = 1 ] || fail "node $host has $n containers of long"
+n=$(runc --root "$WORK/n$host/runc" list 2>/dev/null | grep -c running || true)
+[ "$n" = 1 ] || fail "node $host runs $n containers"
+is_state "$id3" "$host" running || fail "long on node $host: $(state_of "$id3" "$host")"
+ok "node $host restarted: jobs intact, long still running once"
+# The restarted node still watches the container: stopping it is reported.
+veil_at "$host" job stop "$id3" >/dev/null || fail "job stop"
+ended() { local st; st=$(state_of "$id3" 2); [ "$st" = failed ] || [ "$st" = exited ]; }
+wait_for 60 "the stop of long reported to the submitter" ended
+ok "veil job stop on node $host: the end of long reached the submitter ($(state_of "$id3" 2))"
+echo "PASS e2e_run"
