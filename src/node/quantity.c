@@ -115,6 +115,9 @@ int veil_quantity_parse(const char *text, int unit_exp10, uint64_t *out, veil_er
                                 unit_exp10 == -3 ? "1m" : "1");
         value /= 10;
     }
+    /* Specs travel as JSON, whose integers are signed 64-bit (jansson). */
+    if (value > INT64_MAX)
+        return veil_err_set(err, VEIL_E_RANGE, "too large");
     *out = value;
     return 0;
 }

@@ -54,6 +54,7 @@ static void test_quantities(void)
         {"", 0, VEIL_E_PARSE},        {"1.2.3", 0, VEIL_E_PARSE},
         {"0.5m", -3, VEIL_E_RANGE},   {"1.5", 0, VEIL_E_RANGE},
         {"16Ei", 0, VEIL_E_RANGE},    {"99999999999999999999", 0, VEIL_E_RANGE},
+        {"8Ei", 0, VEIL_E_RANGE},     {"+8Ei", 0, VEIL_E_RANGE},
         {"1e", 0, VEIL_E_PARSE},      {"Mi", 0, VEIL_E_PARSE},
         {"1 Mi", 0, VEIL_E_PARSE},    {"1mi", 0, VEIL_E_PARSE},
         {"1e99999", 0, VEIL_E_PARSE}, {"1e30", 0, VEIL_E_RANGE},
