@@ -8,13 +8,15 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/veil-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0 failures=()
+mkdir -p "$build/fuzz-artifacts"
 mapfile -t targets < <(find "$build/fuzz" -type f -executable -name 'fuzz_*' | sort)
 for t in "${targets[@]}"; do
   name=$(basename "$t")
   corpus="$work/$name"
   mkdir -p "$corpus"
   [ -d "$src/fuzz/corpus/$name" ] && cp -r "$src/fuzz/corpus/$name/." "$corpus/"
-  if (cd "$work" && "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  # A fixed seed makes CI runs repeatable: what passed here passes there.
+  if (cd "$work" && "$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$build/fuzz-artifacts/$name-" \
         -print_final_stats=0 "$corpus" >"$work/$name.log" 2>&1); then
     passed=$((passed + 1))
     echo "fuzz: $name ok ($(grep -oE 'Done [0-9]+ runs' "$work/$name.log" | tail -1))"
