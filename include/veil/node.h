@@ -93,7 +93,8 @@ void veil_job_spec_free(struct veil_job_spec *spec);
  * form again gives the same canonical form. */
 char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *err);
 /* job id = BLAKE2b-256("veil-job-id-v1" || u32be(len) canonical || u32be(len)
- * submitter || nonce[16]). */
+ * submitter || nonce[16]), where the submitter is the submitting node's
+ * peer-ID text (base58btc, as the local API and the store record it). */
 #define VEIL_JOB_NONCE_LEN 16
 int veil_job_id(uint8_t out[32], const struct veil_job_spec *spec, const uint8_t *submitter,
                 size_t submitter_len, const uint8_t nonce[VEIL_JOB_NONCE_LEN], veil_err *err);
@@ -374,7 +375,7 @@ struct veil_msg_telemetry {
 
 struct veil_msg_job_submit {
     uint8_t job_id[32];
-    struct veil_peer_id submitter;
+    struct veil_peer_id submitter; /* the submitter's peer-ID *text* bytes (see veil_job_id) */
     uint8_t nonce[VEIL_JOB_NONCE_LEN];
     const uint8_t *spec_json; /* canonical JSON, borrowed */
     size_t spec_json_len;

@@ -13,7 +13,8 @@
  * Decoders read only through veil_reader, refuse unknown versions and types,
  * out-of-range values and trailing bytes. Every message is at most 64 KiB.
  *   TELEMETRY        epoch u64 | node peer | ciphertext blob
- *   JOB_SUBMIT       job id[32] | submitter peer | nonce[16] | spec JSON blob |
+ *   JOB_SUBMIT       job id[32] | submitter peer (its peer-ID text, which the
+ *                    job id hashes) | nonce[16] | spec JSON blob |
  *                    request ciphertext blob (empty unless confidential)
  *   SCHED_DIGEST     job id[32] | replica u32 | epoch u64 | scheduler peer |
  *                    output digest[32]
