@@ -179,6 +179,15 @@ int veil_p2p_lp_reader_feed(veil_p2p_lp_reader *r, const void *data, size_t len,
  * next call), 0 if more bytes are needed, -1 on a malformed length prefix or
  * a message over max_len (VEIL_E_RANGE / VEIL_E_PARSE). */
 int veil_p2p_lp_reader_next(veil_p2p_lp_reader *r, const uint8_t **msg, size_t *len, veil_err *err);
+/* Feeds received bytes and hands every whole message, in order, to on_msg
+ * (the message is borrowed for the call). Returns 0 once every whole message
+ * was handled (a partial one stays buffered); -1 on a framing error, or as
+ * soon as on_msg returns non-zero, leaving its error in err. This is the
+ * on_data body of every stream that carries a sequence of messages. */
+int veil_p2p_lp_reader_drain(veil_p2p_lp_reader *r, const void *data, size_t len,
+                             int (*on_msg)(void *arg, const uint8_t *msg, size_t len,
+                                           veil_err *err),
+                             void *arg, veil_err *err);
 /* True when no partial message is buffered (clean end of stream). */
 bool veil_p2p_lp_reader_empty(const veil_p2p_lp_reader *r);
 /* Appends uvarint(len) || msg to out. */

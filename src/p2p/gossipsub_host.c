@@ -283,26 +283,23 @@ static void inbound_unlink(struct gsh_inbound *in)
     free(in);
 }
 
+/* A malformed RPC costs the peer score, not the stream. */
+static int in_on_rpc(void *arg, const uint8_t *msg, size_t n, veil_err *err)
+{
+    struct gsh_inbound *in = arg;
+    veil_gossipsub *g = in->g;
+    if (veil_gs_handle_rpc(g->gs, in->from.bytes, in->from.len, msg, n, now_ms(g), err) != 0)
+        VEIL_LOG_DBG("gossipsub", "bad RPC", "peer=%s err=\"%s\"",
+                     veil_p2p_peer_id_str(&in->from).s, err->msg);
+    return 0;
+}
+
 static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
 {
     struct gsh_inbound *in = ud;
-    veil_gossipsub *g = in->g;
     veil_err err;
-    if (veil_p2p_lp_reader_feed(&in->rd, data, len, &err) != 0)
-        goto bad;
-    for (;;) {
-        const uint8_t *msg;
-        size_t n;
-        int r = veil_p2p_lp_reader_next(&in->rd, &msg, &n, &err);
-        if (r < 0)
-            goto bad;
-        if (r == 0)
-            return;
-        if (veil_gs_handle_rpc(g->gs, in->from.bytes, in->from.len, msg, n, now_ms(g), &err) != 0)
-            VEIL_LOG_DBG("gossipsub", "bad RPC", "peer=%s err=\"%s\"",
-                         veil_p2p_peer_id_str(&in->from).s, err.msg);
-    }
-bad:
+    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_rpc, in, &err) == 0)
+        return;
     VEIL_LOG_DBG("gossipsub", "closing pubsub stream", "peer=%s err=\"%s\"",
                  veil_p2p_peer_id_str(&in->from).s, err.msg);
     inbound_unlink(in);

@@ -137,33 +137,32 @@ static void inbound_free(struct kinbound *in)
     free(in);
 }
 
+struct kad_serve_ctx {
+    struct kinbound *in;
+    veil_p2p_stream *stream;
+};
+
+/* Answers one request on the stream it came in on. */
+static int in_on_request(void *arg, const uint8_t *msg, size_t n, veil_err *err)
+{
+    struct kad_serve_ctx *ctx = arg;
+    struct kinbound *in = ctx->in;
+    veil_buf resp;
+    veil_buf_init(&resp);
+    int rc = veil_kad_serve(in->kad->table, in->from.bytes, in->from.len, msg, n, &resp, err);
+    if (rc == 0)
+        rc = veil_p2p_stream_write_lp(ctx->stream, resp.data, resp.len, NULL, NULL, err);
+    veil_buf_free(&resp);
+    return rc;
+}
+
 static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
 {
     struct kinbound *in = ud;
     veil_err err;
-    if (veil_p2p_lp_reader_feed(&in->rd, data, len, &err) != 0)
-        goto bad;
-    for (;;) {
-        const uint8_t *msg;
-        size_t n;
-        int r = veil_p2p_lp_reader_next(&in->rd, &msg, &n, &err);
-        if (r < 0)
-            goto bad;
-        if (r == 0)
-            return;
-        veil_buf resp;
-        veil_buf_init(&resp);
-        if (veil_kad_serve(in->kad->table, in->from.bytes, in->from.len, msg, n, &resp, &err) !=
-            0) {
-            veil_buf_free(&resp);
-            goto bad;
-        }
-        int w = veil_p2p_stream_write_lp(s, resp.data, resp.len, NULL, NULL, &err);
-        veil_buf_free(&resp);
-        if (w != 0)
-            goto bad;
-    }
-bad:
+    struct kad_serve_ctx ctx = {.in = in, .stream = s};
+    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_request, &ctx, &err) == 0)
+        return;
     VEIL_LOG_DBG("kad", "closing kad stream", "peer=%s err=\"%s\"",
                  veil_p2p_peer_id_str(&in->from).s, err.msg);
     inbound_free(in);

@@ -57,6 +57,24 @@ int veil_p2p_lp_reader_next(veil_p2p_lp_reader *r, const uint8_t **msg, size_t *
     return 1;
 }
 
+int veil_p2p_lp_reader_drain(veil_p2p_lp_reader *r, const void *data, size_t len,
+                             int (*on_msg)(void *arg, const uint8_t *msg, size_t len,
+                                           veil_err *err),
+                             void *arg, veil_err *err)
+{
+    if (veil_p2p_lp_reader_feed(r, data, len, err) != 0)
+        return -1;
+    for (;;) {
+        const uint8_t *msg;
+        size_t n;
+        int rc = veil_p2p_lp_reader_next(r, &msg, &n, err);
+        if (rc <= 0)
+            return rc;
+        if (on_msg(arg, msg, n, err) != 0)
+            return -1;
+    }
+}
+
 bool veil_p2p_lp_reader_empty(const veil_p2p_lp_reader *r)
 {
     return r->buf.len == r->pos;

@@ -276,28 +276,22 @@ static void inbound_unlink(struct swim_inbound *in)
     free(in);
 }
 
+static int in_on_message(void *arg, const uint8_t *msg, size_t n, veil_err *err)
+{
+    struct swim_inbound *in = arg;
+    return veil_swim_handle(in->node->sw, in->from.bytes, in->from.len, msg, n,
+                            uv_now(in->node->loop), err);
+}
+
 static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *user_data)
 {
     struct swim_inbound *in = user_data;
     veil_swim_node *node = in->node;
     veil_err err;
-    if (veil_p2p_lp_reader_feed(&in->rd, data, len, &err) != 0)
-        goto bad;
-    for (;;) {
-        const uint8_t *msg;
-        size_t n;
-        int rc = veil_p2p_lp_reader_next(&in->rd, &msg, &n, &err);
-        if (rc == 0)
-            break;
-        if (rc < 0)
-            goto bad;
-        if (veil_swim_handle(node->sw, in->from.bytes, in->from.len, msg, n, uv_now(node->loop),
-                             &err) != 0)
-            goto bad;
+    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_message, in, &err) == 0) {
+        pump(node);
+        return;
     }
-    pump(node);
-    return;
-bad:
     /* A peer that breaks the framing or the format loses this stream; the
      * node itself carries on. */
     VEIL_LOG_WARNING("swim", "malformed message", "peer=%s err=\"%s\"",

@@ -271,6 +271,61 @@ static void test_multiaddr_vectors(void)
     CHECK_EQ_INT(veil_p2p_multiaddr_from_bytes(b1, 0, &ma, &err), -1);
 }
 
+struct drain_seen {
+    size_t count, bytes;
+    size_t stop_at; /* fail on this message (1-based), 0 = never */
+};
+
+static int drain_count(void *arg, const uint8_t *msg, size_t len, veil_err *err)
+{
+    struct drain_seen *seen = arg;
+    (void)msg;
+    seen->count++;
+    seen->bytes += len;
+    if (seen->count == seen->stop_at)
+        return veil_err_set(err, VEIL_E_PROTOCOL, "handler refused message %zu", seen->count);
+    return 0;
+}
+
+/* drain: coalesced and split frames reach the handler whole and in order; a
+ * handler error or an oversize frame stops it with that error. */
+static void test_lp_reader_drain(void)
+{
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_p2p_lp_put(&b, "one", 3);
+    veil_p2p_lp_put(&b, "", 0);
+    veil_p2p_lp_put(&b, "three", 5);
+    veil_p2p_lp_reader r;
+    veil_p2p_lp_reader_init(&r, 16);
+    struct drain_seen seen = {0};
+    veil_err err = {0};
+    /* Everything but the last byte, then the last byte. */
+    CHECK_EQ_INT(veil_p2p_lp_reader_drain(&r, b.data, b.len - 1, drain_count, &seen, &err), 0);
+    CHECK_EQ_INT(seen.count, 2);
+    CHECK_EQ_INT(veil_p2p_lp_reader_drain(&r, b.data + b.len - 1, 1, drain_count, &seen, &err), 0);
+    CHECK_EQ_INT(seen.count, 3);
+    CHECK_EQ_INT(seen.bytes, 8);
+    CHECK(veil_p2p_lp_reader_empty(&r));
+
+    struct drain_seen stop = {.stop_at = 2};
+    CHECK_EQ_INT(veil_p2p_lp_reader_drain(&r, b.data, b.len, drain_count, &stop, &err), -1);
+    CHECK_EQ_INT(stop.count, 2);
+    CHECK_CONTAINS(err.msg, "handler refused message 2");
+    veil_p2p_lp_reader_free(&r);
+
+    uint8_t big[20] = {0};
+    veil_buf_reset(&b);
+    veil_p2p_lp_put(&b, big, sizeof big);
+    veil_p2p_lp_reader_init(&r, 16);
+    struct drain_seen none = {0};
+    CHECK_EQ_INT(veil_p2p_lp_reader_drain(&r, b.data, b.len, drain_count, &none, &err), -1);
+    CHECK_EQ_INT(none.count, 0);
+    CHECK_EQ_INT(err.code, VEIL_E_RANGE);
+    veil_p2p_lp_reader_free(&r);
+    veil_buf_free(&b);
+}
+
 static void test_lp_reader(void)
 {
     veil_p2p_lp_reader r;
@@ -578,5 +633,5 @@ static void test_identify_decode(void)
 
 VTEST_MAIN(VTEST(test_peer_id_vectors), VTEST(test_pubkey_and_signature),
            VTEST(test_other_key_types), VTEST(test_keyfile), VTEST(test_multiaddr_vectors),
-           VTEST(test_lp_reader), VTEST(test_multistream_lines), VTEST(test_yamux_header),
+           VTEST(test_lp_reader), VTEST(test_lp_reader_drain), VTEST(test_multistream_lines), VTEST(test_yamux_header),
            VTEST(test_noise), VTEST(test_identify_decode))
