@@ -17,8 +17,6 @@
 #include <veil/fhe.h>
 #include <veil/node.h>
 
-#include "../../src/fhe/keys.h"
-#include "../../src/fhe/serialize.h"
 #include "../../src/node/daemon_sched.h"
 
 static double now_s(void)
@@ -45,13 +43,9 @@ int main(int argc, char **argv)
         return die(&err);
     char path[4096];
     snprintf(path, sizeof path, "%s/public.key", argv[1]);
-    uint8_t *data;
-    size_t len;
-    struct veil_fhe_public_key *pk = NULL;
-    if (veil_file_read(path, 1u << 26, &data, &len, &err) != 0 ||
-        veil_fhe_public_key_load(data, len, NULL, &pk, &err) != 0)
+    veil_fhe_public *pk = NULL;
+    if (veil_fhe_public_load(path, &pk, &err) != 0)
         return die(&err);
-    free(data);
     veil_fhe_server *sk;
     veil_fhe_client *ck;
     const char *th = getenv("BENCH_THREADS");
@@ -132,6 +126,6 @@ int main(int argc, char **argv)
     }
     veil_fhe_server_free(sk);
     veil_fhe_client_free(ck);
-    veil_fhe_public_key_free(pk);
+    veil_fhe_public_free(pk);
     return bad ? 1 : 0;
 }

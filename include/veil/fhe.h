@@ -89,6 +89,17 @@ int veil_fhe_encrypt(const veil_fhe_client *ck, unsigned width, uint64_t value, 
                      veil_err *err);
 int veil_fhe_encrypt_public(const veil_fhe_public *pk, unsigned width, uint64_t value,
                             veil_fhe_ct **out, veil_err *err);
+/* Several values of one width under the public key as ONE compact list (a
+ * single RLWE encryption of every block, up to 2048 blocks: ~17 KB for seven
+ * FheUint16 where separate ciphertexts take ~900 KB), serialized into out.
+ * This is what a node publishes as its telemetry. */
+int veil_fhe_compact_encrypt(const veil_fhe_public *pk, unsigned width, const uint64_t *values,
+                             size_t n, veil_buf *out, veil_err *err);
+/* Expands a serialized compact list of exactly n values of `width` (as made
+ * by veil_fhe_compact_encrypt) into n ciphertexts the server key operates
+ * on. On failure nothing is left in out[]. */
+int veil_fhe_compact_expand(const uint8_t *data, size_t len, unsigned width, veil_fhe_ct **out,
+                            size_t n, veil_err *err);
 /* A noiseless ("trivial") encryption of a public constant, usable as an operand
  * with this server's ciphertexts (e.g. the scheduler's NONE score or an index). */
 int veil_fhe_trivial(const veil_fhe_server *sk, unsigned width, uint64_t value, veil_fhe_ct **out,

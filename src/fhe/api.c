@@ -452,6 +452,77 @@ int veil_fhe_encrypt_public(const veil_fhe_public *pk, unsigned width, uint64_t 
     return 0;
 }
 
+int veil_fhe_compact_encrypt(const veil_fhe_public *pk, unsigned width, const uint64_t *values,
+                             size_t n, veil_buf *out, veil_err *err)
+{
+    const struct veil_fhe_params *p = pk->pk->params;
+    struct veil_radix shape;
+    if (veil_radix_init(&shape, p, width, err) != 0)
+        return -1;
+    size_t per_value = shape.n_blocks;
+    veil_radix_free(&shape);
+    if (n == 0 || n > p->poly_size / per_value)
+        return veil_err_set(err, VEIL_E_RANGE, "a compact list holds 1 to %zu values of %u bits",
+                            (size_t)(p->poly_size / per_value), width);
+    uint64_t *digits = calloc(n * per_value, sizeof *digits);
+    if (!digits)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t v = 0; v < n && rc == 0; v++) {
+        if (width < 64 && (values[v] >> width) != 0)
+            rc = veil_err_set(err, VEIL_E_RANGE, "value %zu does not fit in %u bits", v, width);
+        for (size_t b = 0; b < per_value; b++)
+            digits[v * per_value + b] = (values[v] >> (2 * b)) & 3;
+    }
+    struct veil_fhe_compact_list *list = NULL;
+    if (rc == 0)
+        rc = veil_fhe_compact_list_encrypt(&list, pk->pk, digits, n * per_value, err);
+    if (rc == 0)
+        rc = veil_fhe_compact_list_save(list, out, err);
+    veil_fhe_compact_list_free(list);
+    /* The digits are the plaintext telemetry. */
+    veil_memzero(digits, n * per_value * sizeof *digits);
+    free(digits);
+    return rc;
+}
+
+int veil_fhe_compact_expand(const uint8_t *data, size_t len, unsigned width, veil_fhe_ct **out,
+                            size_t n, veil_err *err)
+{
+    memset(out, 0, n * sizeof *out);
+    struct veil_fhe_compact_list *list = NULL;
+    if (veil_fhe_compact_list_load(data, len, NULL, &list, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t v = 0; v < n && rc == 0; v++) {
+        veil_fhe_ct *c = ct_new(list->params, err);
+        if (!c || veil_radix_init(&c->r, list->params, width, err) != 0) {
+            veil_fhe_ct_free(c);
+            rc = -1;
+            break;
+        }
+        out[v] = c;
+        if (v == 0 && list->count != n * c->r.n_blocks) {
+            rc = veil_err_set(err, VEIL_E_MISMATCH,
+                              "compact list of %zu blocks is not %zu values of %u bits",
+                              list->count, n, width);
+            break;
+        }
+        for (size_t b = 0; b < c->r.n_blocks && rc == 0; b++) {
+            rc = veil_fhe_compact_list_expand(list, v * c->r.n_blocks + b, &c->r.blocks[b], err);
+            if (width == 1)
+                c->r.blocks[b].degree = 1; /* a boolean block holds 0 or 1 */
+        }
+    }
+    veil_fhe_compact_list_free(list);
+    if (rc != 0)
+        for (size_t v = 0; v < n; v++) {
+            veil_fhe_ct_free(out[v]);
+            out[v] = NULL;
+        }
+    return rc;
+}
+
 int veil_fhe_trivial(const veil_fhe_server *sk, unsigned width, uint64_t value, veil_fhe_ct **out,
                      veil_err *err)
 {

@@ -26,9 +26,6 @@
 #include <veil/runtime.h>
 #include <veil/swim.h>
 
-#include "../fhe/keys.h"
-#include "../fhe/params.h"
-#include "../fhe/serialize.h"
 #include "daemon.h"
 #include "daemon_sched.h"
 
@@ -120,7 +117,7 @@ struct veil_daemon {
     struct member members[MAX_MEMBERS];
     size_t n_members;
     /* telemetry */
-    struct veil_fhe_public_key *fhe_pk;
+    veil_fhe_public *fhe_pk;
     struct veil_cpu_sampler cpu;
     bool fixed_capacity;
     struct veil_telemetry_raw fixed;
@@ -1641,13 +1638,9 @@ static void on_poll_timer(uv_timer_t *t)
 
 static int load_public_key(veil_daemon *d, const char *path, veil_err *err)
 {
-    uint8_t *data;
-    size_t len;
-    if (veil_file_read(path, (size_t)16 << 20, &data, &len, err) != 0)
+    if (veil_fhe_public_load(path, &d->fhe_pk, err) != 0)
         return veil_err_wrap(err, "zama.public_key_file");
-    int rc = veil_fhe_public_key_load(data, len, NULL, &d->fhe_pk, err);
-    free(data);
-    return rc == 0 ? 0 : veil_err_wrap(err, "%s", path);
+    return 0;
 }
 
 /* The evaluation key, and on the designated decryptor (the on-chain
@@ -1908,7 +1901,7 @@ static void free_daemon(veil_daemon *d)
     if (d->chain)
         veil_chain_client_close(d->chain);
     if (d->fhe_pk)
-        veil_fhe_public_key_free(d->fhe_pk);
+        veil_fhe_public_free(d->fhe_pk);
     free(d->allowed);
     void (*done)(void *) = d->done;
     void *data = d->done_data;

@@ -13,80 +13,28 @@
 #include <veil/fhe.h>
 #include <veil/node.h>
 
-#include "../fhe/integer.h"
-#include "../fhe/keys.h"
-#include "../fhe/params.h"
-#include "../fhe/serialize.h"
 #include "daemon_sched.h"
 
-#define WORD_BITS   16
-#define BLOCK_BITS  2 /* message modulus 4 */
-#define WORD_BLOCKS (WORD_BITS / BLOCK_BITS)
-#define LIST_BLOCKS (VEIL_TELEMETRY_WORDS * WORD_BLOCKS)
+#define WORD_BITS 16
 
-int veil_daemon_telemetry_encrypt(const struct veil_fhe_public_key *pk,
+int veil_daemon_telemetry_encrypt(const veil_fhe_public *pk,
                                   const uint16_t words[VEIL_TELEMETRY_WORDS], veil_buf *out,
                                   veil_err *err)
 {
-    uint64_t blocks[LIST_BLOCKS];
+    uint64_t values[VEIL_TELEMETRY_WORDS];
     for (size_t w = 0; w < VEIL_TELEMETRY_WORDS; w++)
-        for (size_t b = 0; b < WORD_BLOCKS; b++)
-            blocks[w * WORD_BLOCKS + b] = (words[w] >> (b * BLOCK_BITS)) & 3u;
-    struct veil_fhe_compact_list *list = NULL;
-    int rc = veil_fhe_compact_list_encrypt(&list, pk, blocks, LIST_BLOCKS, err);
-    veil_memzero(blocks, sizeof blocks);
-    if (rc != 0)
-        return -1;
-    rc = veil_fhe_compact_list_save(list, out, err);
-    veil_fhe_compact_list_free(list);
+        values[w] = words[w];
+    int rc = veil_fhe_compact_encrypt(pk, WORD_BITS, values, VEIL_TELEMETRY_WORDS, out, err);
+    veil_memzero(values, sizeof values);
     return rc;
 }
 
 int veil_daemon_telemetry_expand(const uint8_t *data, size_t len,
                                  veil_fhe_ct *out[VEIL_TELEMETRY_WORDS], veil_err *err)
 {
-    memset(out, 0, VEIL_TELEMETRY_WORDS * sizeof out[0]);
-    struct veil_fhe_compact_list *list = NULL;
-    if (veil_fhe_compact_list_load(data, len, NULL, &list, err) != 0)
+    if (veil_fhe_compact_expand(data, len, WORD_BITS, out, VEIL_TELEMETRY_WORDS, err) != 0)
         return veil_err_wrap(err, "telemetry ciphertext");
-    int rc = 0;
-    if (list->count != LIST_BLOCKS) {
-        rc = veil_err_set(err, VEIL_E_PROTOCOL, "telemetry list of %zu blocks (want %d)",
-                          list->count, LIST_BLOCKS);
-        goto out;
-    }
-    if (list->params->message_modulus != 4) {
-        rc = veil_err_set(err, VEIL_E_UNSUPPORTED, "telemetry parameters: message modulus %llu",
-                          (unsigned long long)list->params->message_modulus);
-        goto out;
-    }
-    for (size_t w = 0; w < VEIL_TELEMETRY_WORDS && rc == 0; w++) {
-        struct veil_radix r;
-        if (veil_radix_init(&r, list->params, WORD_BITS, err) != 0) {
-            rc = -1;
-            break;
-        }
-        for (size_t b = 0; b < WORD_BLOCKS && rc == 0; b++)
-            rc = veil_fhe_compact_list_expand(list, w * WORD_BLOCKS + b, &r.blocks[b], err);
-        /* Through the serialized form: the radix loader re-checks every
-         * block's degree and noise before the ciphertext is computed on. */
-        veil_buf buf;
-        veil_buf_init(&buf);
-        if (rc == 0)
-            rc = veil_radix_save(list->params, &r, &buf, err);
-        if (rc == 0)
-            rc = veil_fhe_ct_deserialize(buf.data, buf.len, &out[w], err);
-        veil_buf_free(&buf);
-        veil_radix_free(&r);
-    }
-out:
-    veil_fhe_compact_list_free(list);
-    if (rc != 0)
-        for (size_t w = 0; w < VEIL_TELEMETRY_WORDS; w++) {
-            veil_fhe_ct_free(out[w]);
-            out[w] = NULL;
-        }
-    return rc;
+    return 0;
 }
 
 /* ---- the circuit's backend over the FHE library ---- */

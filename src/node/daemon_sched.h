@@ -14,10 +14,8 @@
 #include <veil/fhe.h>
 #include <veil/node.h>
 
-struct veil_fhe_public_key;
-
 /* The 7 telemetry words as one compact list under the public key. */
-int veil_daemon_telemetry_encrypt(const struct veil_fhe_public_key *pk,
+int veil_daemon_telemetry_encrypt(const veil_fhe_public *pk,
                                   const uint16_t words[VEIL_TELEMETRY_WORDS], veil_buf *out,
                                   veil_err *err);
 /* Expands a received list into 7 16-bit ciphertexts (caller frees each). */

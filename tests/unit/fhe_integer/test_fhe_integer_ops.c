@@ -320,6 +320,30 @@ static void test_public_key_inputs(void)
     veil_fhe_ct_free(a);
     veil_fhe_ct_free(b);
     veil_fhe_ct_free(c);
+
+    /* Several values in one compact list (what a node publishes), expanded
+     * into ciphertexts the server key computes on. */
+    const uint64_t vals[3] = {65535, 0, 4097};
+    veil_buf list;
+    veil_buf_init(&list);
+    CHECK(veil_fhe_compact_encrypt(pk, 16, vals, 3, &list, &err) == 0);
+    CHECK(list.len < 20000);
+    veil_fhe_ct *w[3] = {NULL, NULL, NULL};
+    CHECK(veil_fhe_compact_expand(list.data, list.len, 16, w, 3, &err) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_U64(dec(w[i]), vals[i]);
+    if (w[0] && w[2])
+        check_binop(VEIL_FHE_MIN, "compact min", 16, w[0], w[2], vals[0], vals[2], vals[2]);
+    for (int i = 0; i < 3; i++)
+        veil_fhe_ct_free(w[i]);
+    /* The count and width must match the list exactly. */
+    CHECK(veil_fhe_compact_expand(list.data, list.len, 16, w, 2, &err) != 0);
+    CHECK_CONTAINS(err.msg, "not 2 values of 16 bits");
+    CHECK(w[0] == NULL && w[1] == NULL);
+    CHECK(veil_fhe_compact_expand(list.data, list.len - 1, 16, w, 3, &err) != 0);
+    const uint64_t too_big[1] = {70000};
+    CHECK(veil_fhe_compact_encrypt(pk, 16, too_big, 1, &list, &err) != 0);
+    veil_buf_free(&list);
 }
 
 /* Trivial (public constant) operands mixed with encrypted ones, as the scheduler
