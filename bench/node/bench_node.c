@@ -49,20 +49,20 @@ static void bench_schedule(void)
             printf("{\"bench\":\"node_schedule_plain\",\"nodes\":%zu,\"policy\":\"%s\","
                    "\"request\":\"%s\","
                    "\"round_us\":%.3f,\"fhe_ops\":%llu,\"fhe_ops_per_node\":%.1f,"
-                   "\"le\":%llu,\"lt\":%llu,\"eq\":%llu,\"ne\":%llu,\"and\":%llu,"
-                   "\"or\":%llu,\"add\":%llu,\"sub\":%llu,\"sub_scalar\":%llu,\"add_scalar\":%llu,"
-                   "\"shr\":%llu,"
-                   "\"not\":%llu,\"select\":%llu}\n",
+                   "\"lt\":%llu,\"ne\":%llu,\"lt_scalar\":%llu,\"ne_scalar\":%llu,"
+                   "\"and\":%llu,\"not\":%llu,\"sum_bits\":%llu,\"sum_masked\":%llu,"
+                   "\"sum_terms\":%llu,\"flag_top\":%llu,\"argmin\":%llu,"
+                   "\"argmin_inputs\":%llu,\"const\":%llu}\n",
                    n, veil_policy_name((enum veil_policy)p),
                    confidential ? "confidential" : "public", per * 1e6,
                    (unsigned long long)veil_sched_ops_total(&ops),
-                   (double)veil_sched_ops_total(&ops) / (double)n, (unsigned long long)ops.le,
-                   (unsigned long long)ops.lt, (unsigned long long)ops.eq,
-                   (unsigned long long)ops.ne, (unsigned long long)ops.and_,
-                   (unsigned long long)ops.or_, (unsigned long long)ops.add,
-                   (unsigned long long)ops.sub, (unsigned long long)ops.sub_scalar,
-                   (unsigned long long)ops.add_scalar, (unsigned long long)ops.shr,
-                   (unsigned long long)ops.not_, (unsigned long long)ops.select);
+                   (double)veil_sched_ops_total(&ops) / (double)n, (unsigned long long)ops.lt,
+                   (unsigned long long)ops.ne, (unsigned long long)ops.lt_scalar,
+                   (unsigned long long)ops.ne_scalar, (unsigned long long)ops.and_,
+                   (unsigned long long)ops.not_, (unsigned long long)ops.sum_bits,
+                   (unsigned long long)ops.sum_masked, (unsigned long long)ops.sum_terms,
+                   (unsigned long long)ops.flag_top, (unsigned long long)ops.argmin,
+                   (unsigned long long)ops.argmin_inputs, (unsigned long long)ops.constant);
         }
         free(nodes);
     }

@@ -7,11 +7,14 @@
  *
  *   bench_schedule KEYDIR [N...]   (KEYDIR from 'veil fhe keygen -o KEYDIR';
  *                                   default N: 4 8 16)
- * Env BENCH_POLICY=binpack|spread, BENCH_THREADS (0 = all cores).
+ * Env BENCH_POLICY=binpack|spread|priority, BENCH_THREADS (0 = all cores),
+ * BENCH_CONFIDENTIAL=1 (the request encrypted by the submitter as one compact
+ * list, expanded and evaluated with veil_daemon_schedule_confidential).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <veil/fhe.h>
@@ -24,6 +27,17 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds this process used (all threads): with other jobs sharing the
+ * cores, wall time swings several-fold while CPU time stays close to what an
+ * idle machine spends, so the JSON reports both. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static int die(const veil_err *err)
@@ -57,9 +71,25 @@ int main(int argc, char **argv)
         return die(&err);
     const char *pol = getenv("BENCH_POLICY");
     struct veil_sched_request req = {0};
-    req.policy = pol && strcmp(pol, "spread") == 0 ? VEIL_POLICY_SPREAD : VEIL_POLICY_BINPACK;
+    req.policy = !pol                           ? VEIL_POLICY_BINPACK
+                 : strcmp(pol, "spread") == 0   ? VEIL_POLICY_SPREAD
+                 : strcmp(pol, "priority") == 0 ? VEIL_POLICY_PRIORITY
+                                                : VEIL_POLICY_BINPACK;
     req.res[VEIL_RES_CPU] = 50;    /* 500m */
     req.res[VEIL_RES_MEMORY] = 16; /* 64Mi */
+    const char *conf_env = getenv("BENCH_CONFIDENTIAL");
+    req.confidential = conf_env && strcmp(conf_env, "1") == 0;
+    veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    size_t req_bytes = 0;
+    if (req.confidential) {
+        veil_buf rb;
+        veil_buf_init(&rb);
+        if (veil_daemon_request_encrypt(pk, &req, &rb, &err) != 0 ||
+            veil_daemon_request_expand(rb.data, rb.len, req_words, &err) != 0)
+            return die(&err);
+        req_bytes = rb.len;
+        veil_buf_free(&rb);
+    }
     static const size_t def_ns[] = {4, 8, 16};
     size_t n_ns = argc > 2 ? (size_t)(argc - 2) : 3;
     int bad = 0;
@@ -76,6 +106,7 @@ int main(int argc, char **argv)
             q[i].res[VEIL_RES_CPU] = (uint16_t)(rand() % 400);
             q[i].res[VEIL_RES_MEMORY] = (uint16_t)(rand() % 2048);
             q[i].res[VEIL_RES_DISK] = (uint16_t)(rand() % 100);
+            q[i].priority = (uint16_t)(rand() % 256);
             uint16_t w[VEIL_TELEMETRY_WORDS];
             veil_telemetry_to_words(&q[i], w);
             veil_buf ct;
@@ -97,10 +128,13 @@ int main(int argc, char **argv)
         bool none;
         struct veil_sched_ops ops = {0};
         uint64_t pbs0 = veil_fhe_server_pbs_count(sk);
-        double t0 = now_s();
-        if (veil_daemon_schedule(sk, &req, words, n, NULL, &out, &none, &ops, &err) != 0)
+        double t0 = now_s(), c0 = cpu_s();
+        if ((req.confidential
+                 ? veil_daemon_schedule_confidential(sk, &req, req_words, words, n, NULL, &out,
+                                                     &none, &ops, &err)
+                 : veil_daemon_schedule(sk, &req, words, n, NULL, &out, &none, &ops, &err)) != 0)
             return die(&err);
-        double t_round = now_s() - t0;
+        double t_round = now_s() - t0, c_round = cpu_s() - c0;
         uint32_t index = 0;
         bool found = false;
         if (!none && veil_daemon_output_decrypt(ck, out.data, out.len, &index, &found, &err) != 0)
@@ -110,11 +144,18 @@ int main(int argc, char **argv)
             return die(&err);
         bool match = want.found == found && (!found || want.index == index);
         bad |= !match;
-        printf("{\"nodes\":%zu,\"policy\":\"%s\",\"resources\":2,\"round_s\":%.3f,"
+        if (!match)
+            fprintf(stderr,
+                    "bench_schedule: %zu nodes: circuit (found %d, index %u), oracle (found %d, "
+                    "index %u)\n",
+                    n, found, index, want.found, want.index);
+        printf("{\"nodes\":%zu,\"policy\":\"%s\",\"confidential\":%s,\"request_bytes\":%zu,"
+               "\"resources\":2,\"round_s\":%.3f,\"round_cpu_s\":%.3f,"
                "\"telemetry_bytes\":%zu,\"encrypt_ms\":%.2f,\"expand_ms\":%.2f,\"pbs\":%llu,"
                "\"fhe_ops\":%llu,\"output_bytes\":%zu,\"threads\":%u,\"matches_oracle\":%s}\n",
-               n, veil_policy_name(req.policy), t_round, bytes, 1000 * t_enc / (double)n,
-               1000 * t_exp / (double)n, (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
+               n, veil_policy_name(req.policy), req.confidential ? "true" : "false", req_bytes,
+               t_round, c_round, bytes, 1000 * t_enc / (double)n, 1000 * t_exp / (double)n,
+               (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
                (unsigned long long)veil_sched_ops_total(&ops), out.len, veil_fhe_server_threads(sk),
                match ? "true" : "false");
         fflush(stdout);
@@ -124,6 +165,8 @@ int main(int argc, char **argv)
         free(words);
         free(q);
     }
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        veil_fhe_ct_free(req_words[w]);
     veil_fhe_server_free(sk);
     veil_fhe_client_free(ck);
     veil_fhe_public_free(pk);

@@ -8,6 +8,14 @@ pragma solidity ^0.8.24;
 import {VeilRegistry} from "../src/VeilRegistry.sol";
 
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
     function prank(address) external;
     function startPrank(address) external;
     function stopPrank() external;
@@ -28,6 +36,12 @@ contract VeilRegistryTest {
     address constant NODE3 = address(0x2003);
     address constant STRANGER = address(0x3001);
     uint64 cid;
+    /// keccak256("BatchAnchored(uint64,bytes32,uint256)") without its low 8 bytes.
+    bytes32 constant BATCH_PREFIX =
+        keccak256("BatchAnchored(uint64,bytes32,uint256)") & ~bytes32(uint256(type(uint64).max));
+    /// A realistic epoch: unix time / 10 s (the default telemetry interval) in
+    /// November 2025 (four significant bytes, as every epoch until the year 3331).
+    uint64 constant EPOCH = 176_350_000;
 
     function assertTrue(bool b, string memory what) internal pure {
         require(b, what);
@@ -51,6 +65,11 @@ contract VeilRegistryTest {
         reg.registerNode(cid, NODE1, abi.encodePacked(bytes32(uint256(0xaa))));
         vm.prank(OP2);
         reg.registerNode(cid, NODE2, abi.encodePacked(bytes6(0x002408011220), bytes32(uint256(0xbb))));
+    }
+
+    /// anchorBatch's second word: clusterId << 96 | epoch << 32 | count.
+    function pack(uint64 clusterId, uint64 epoch, uint32 count) internal pure returns (uint256) {
+        return uint256(clusterId) << 96 | uint256(epoch) << 32 | count;
     }
 
     function samplePolicy() internal pure returns (VeilRegistry.Policy memory p) {
@@ -211,24 +230,107 @@ contract VeilRegistryTest {
         vm.prank(NODE1);
         reg.anchorDeployment(cid, keccak256("job"), keccak256("assign"));
         vm.prank(NODE1);
-        reg.anchorBatch(cid, 1, keccak256("root"), 256);
+        reg.anchorBatch_lqy32(keccak256("root"), pack(cid, 1, 256));
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, STRANGER));
         reg.anchorDeployment(cid, keccak256("job"), keccak256("assign"));
         vm.prank(OP1);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, OP1));
-        reg.anchorBatch(cid, 1, keccak256("root"), 256);
+        reg.anchorBatch_lqy32(keccak256("root"), pack(cid, 1, 256));
         vm.prank(OP1);
         reg.deactivateNode(NODE1);
         vm.prank(NODE1);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, NODE1));
-        reg.anchorBatch(cid, 2, keccak256("root"), 256);
+        reg.anchorBatch_lqy32(keccak256("root"), pack(cid, 2, 256));
     }
 
     function testAnchorWrongCluster() public {
         vm.prank(NODE1);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, 7, NODE1));
         reg.anchorDeployment(7, keccak256("job"), keccak256("assign"));
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, 7, NODE1));
+        reg.anchorBatch_lqy32(keccak256("root"), pack(7, 1, 256));
+        // A cluster id the uint32 in Node cannot hold never matches.
+        uint64 big = cid + (uint64(1) << 32);
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, big, NODE1));
+        reg.anchorBatch_lqy32(keccak256("root"), pack(big, 1, 256));
+    }
+
+    // Any bit of `batch` above bit 160 is refused (it is not part of the encoding).
+    function testAnchorBatchRejectsHighBits() public {
+        for (uint256 bit = 160; bit < 256; bit += 19) {
+            vm.prank(NODE1);
+            vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidArgument.selector, "batch"));
+            reg.anchorBatch_lqy32(keccak256("root"), pack(cid, 1, 256) | (uint256(1) << bit));
+        }
+    }
+
+    // The name's suffix is mined for a selector with three leading zero bytes
+    // (cheapest calldata, first in the dispatcher).
+    function testAnchorBatchSelector() public pure {
+        assertTrue(VeilRegistry.anchorBatch_lqy32.selector == bytes4(0x000000f6), "selector");
+    }
+
+    // The exact log: one topic (prefix | clusterId), data = abi.encode(root, batch).
+    function testBatchAnchoredEncoding() public {
+        bytes32 root = keccak256("root-enc");
+        uint256 batch = pack(cid, EPOCH, 256);
+        vm.recordLogs();
+        vm.prank(NODE2);
+        reg.anchorBatch_lqy32(root, batch);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertTrue(logs.length == 1 && logs[0].emitter == address(reg), "one log");
+        assertTrue(logs[0].topics.length == 1, "anonymous, one topic");
+        assertTrue(logs[0].topics[0] == BATCH_PREFIX | bytes32(uint256(cid)), "topic0");
+        assertTrue(
+            BATCH_PREFIX == 0xac8299ac70f7b9dcae1b524b96f3906836b4ceeace57c1d10000000000000000,
+            "prefix constant"
+        );
+        assertTrue(keccak256(logs[0].data) == keccak256(abi.encode(root, batch)), "data");
+        (bytes32 r, uint256 b) = abi.decode(logs[0].data, (bytes32, uint256));
+        assertTrue(r == root && uint64(b >> 96) == cid, "root, cluster");
+        assertTrue(uint64(b >> 32) == EPOCH && uint32(b) == 256, "epoch, count");
+    }
+
+    // The plain-ABI anchorBatch emits exactly the log of the packed entry point
+    // and has the same access control.
+    function testAnchorBatchPlainAbiSameLog(uint64 epoch, uint32 count, bytes32 root) public {
+        vm.recordLogs();
+        vm.prank(NODE1);
+        reg.anchorBatch(cid, epoch, root, count);
+        vm.prank(NODE1);
+        reg.anchorBatch_lqy32(root, pack(cid, epoch, count));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertTrue(logs.length == 2, "two logs");
+        assertTrue(logs[0].topics.length == 1 && logs[0].topics[0] == logs[1].topics[0], "topic");
+        assertTrue(keccak256(logs[0].data) == keccak256(logs[1].data), "data");
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, STRANGER));
+        reg.anchorBatch(cid, epoch, root, count);
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, 7, NODE1));
+        reg.anchorBatch(7, epoch, root, count);
+    }
+
+    // Every (cluster, epoch, count, root) survives the packing into the log.
+    function testFuzzBatchAnchoredRoundTrip(uint64 epoch, uint32 count, bytes32 root) public {
+        vm.recordLogs();
+        vm.prank(NODE1);
+        reg.anchorBatch_lqy32(root, pack(cid, epoch, count));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertTrue(logs.length == 1 && logs[0].topics[0] == BATCH_PREFIX | bytes32(uint256(cid)), "topic");
+        (bytes32 r, uint256 b) = abi.decode(logs[0].data, (bytes32, uint256));
+        assertTrue(r == root, "root");
+        assertTrue(b >> 96 == cid && uint64(b >> 32) == epoch && uint32(b) == count, "fields");
+        // The anchored root is what verifyInclusion checks against (a one-leaf tree).
+        bytes32 leaf = reg.deploymentLeaf(cid, root, bytes32(uint256(epoch)));
+        vm.prank(NODE1);
+        reg.anchorBatch_lqy32(leaf, pack(cid, epoch, 1));
+        logs = vm.getRecordedLogs();
+        (r,) = abi.decode(logs[0].data, (bytes32, uint256));
+        assertTrue(reg.verifyInclusion(r, cid, root, bytes32(uint256(epoch)), new bytes32[](0)), "incl");
     }
 
     // Builds the root the way the contract comment documents and checks a proof per leaf.
@@ -288,10 +390,18 @@ contract VeilRegistryTest {
         reg.resolveDispute(42, false);
     }
 
-    // Gas benchmark: one batch of 256 deployments (see bench/chain).
+    // Gas benchmark: one batch of 256 deployments with realistic values: cluster
+    // 1, a real epoch number, a root without zero bytes (see bench/chain).
     function testGasAnchorBatch256() public {
+        assertTrue(cid == 1, "first cluster");
         vm.prank(NODE2);
-        reg.anchorBatch(cid, 7, keccak256("root-256"), 256);
+        reg.anchorBatch_lqy32(keccak256("root-256"), pack(cid, EPOCH, 256));
+    }
+
+    // Gas benchmark: one deployment anchored on its own.
+    function testGasAnchorDeployment() public {
+        vm.prank(NODE1);
+        reg.anchorDeployment(cid, keccak256("job-1"), keccak256("assignment-1"));
     }
 
     function testFuzzPeerIdRoundTrip(bytes32 key, address node) public {

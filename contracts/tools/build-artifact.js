@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // contracts/tools/build-artifact.js - compiles contracts/src/VeilRegistry.sol
-// with solcjs (the same settings as foundry.toml: optimizer 200 runs, prague)
+// with solcjs (the same settings as foundry.toml: optimizer 200 runs, via-IR,
+// prague)
 // and writes the artifact the C client deploys: a C source with the creation
 // bytecode (argv[2]) and a JSON file with the ABI and bytecode (argv[3]).
 // Run by CMake (src/chain/CMakeLists.txt) so a fresh clone builds it.
@@ -20,6 +21,7 @@ const input = {
   sources: { 'src/VeilRegistry.sol': { content: fs.readFileSync(srcPath, 'utf8') } },
   settings: {
     optimizer: { enabled: true, runs: 200 },
+    viaIR: true,
     evmVersion: 'prague',
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
   },

@@ -28,6 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MSG    struct veil_msg_container_status
 #define DECODE veil_msg_container_status_decode
 #define ENCODE veil_msg_container_status_encode
+#elif defined(FUZZ_MSG_round_retry)
+#define MSG    struct veil_msg_round_retry
+#define DECODE veil_msg_round_retry_decode
+#define ENCODE veil_msg_round_retry_encode
 #else
 #error "define FUZZ_MSG_<type>"
 #endif

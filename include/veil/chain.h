@@ -457,7 +457,8 @@ int veil_contract_anchor_deployment(veil_chain_client *c, uint64_t cluster_id,
 int veil_contract_anchor_batch(veil_chain_client *c, uint64_t cluster_id, uint64_t epoch,
                                const uint8_t root[32], uint32_t count, veil_tx_result *res,
                                veil_err *err);
-/* Finds the BatchAnchored root for (cluster, epoch) in the logs. */
+/* Finds the BatchAnchored root for (cluster, epoch) in the logs: the first
+ * batch of that epoch (VEIL_E_NOTFOUND when there is none). */
 int veil_contract_find_batch_root(veil_chain_client *c, uint64_t cluster_id, uint64_t epoch,
                                   uint8_t root[32], uint32_t *count, veil_err *err);
 /* Asks the contract's verifyInclusion view. */
@@ -475,6 +476,29 @@ int veil_contract_resolve_dispute(veil_chain_client *c, uint64_t dispute_id, boo
  * kind 1 batch (a=epoch as a word, b=root). */
 void veil_contract_anchor_id(uint8_t kind, uint64_t cluster_id, const uint8_t a[32],
                              const uint8_t b[32], uint8_t out[32]);
+
+/* BatchAnchored is an anonymous event (its encoding saves anchorBatch gas,
+ * see VeilRegistry.sol): topic0 = the first 24 bytes of
+ * keccak256("BatchAnchored(uint64,bytes32,uint256)") followed by the cluster id
+ * (8 bytes big-endian); data = abi.encode(bytes32 merkleRoot, uint256 batch)
+ * with batch = clusterId << 96 | epoch << 32 | count, which is also
+ * anchorBatch's second argument. */
+typedef struct veil_contract_batch {
+    uint64_t cluster_id;
+    uint64_t epoch;
+    uint32_t count;
+    uint8_t merkle_root[32];
+} veil_contract_batch;
+
+/* The topic0 that selects a cluster's BatchAnchored logs in eth_getLogs. */
+void veil_contract_batch_topic(uint64_t cluster_id, uint8_t out[32]);
+/* The packed `batch` word. */
+void veil_contract_batch_word(uint64_t cluster_id, uint64_t epoch, uint32_t count, uint8_t out[32]);
+/* Decodes a BatchAnchored log; -1 (err set, err may be NULL) when the log is
+ * not one or is malformed (wrong topic count or prefix, data not 64 bytes,
+ * bits above 160 set, cluster id of the data differing from the topic's). */
+int veil_contract_decode_batch_log(const veil_eth_log *log, veil_contract_batch *out,
+                                   veil_err *err);
 
 /* Decodes a registry event into a one-line description ("NodeRegistered
  * cluster=1 node=0x.. ..."); returns -1 for unknown events. */

@@ -163,6 +163,36 @@ int veil_fhe_select(veil_fhe_server *sk, const veil_fhe_ct *cond, const veil_fhe
 int veil_fhe_argext(veil_fhe_server *sk, int want_max, const veil_fhe_ct *const *vals, size_t n,
                     veil_fhe_ct **index, veil_fhe_ct **value, veil_err *err);
 
+/* ---- scheduling operations (the placement circuit, src/node/schedule.c) ---- */
+/* out = sum_i ((vals_i >> shift) mod 2^bits) in the operands' width (8..64, all
+ * equal; shift and bits even, 2 <= bits <= width, n (2^bits - 1) < 2^width). Only
+ * the fields' blocks cost anything: one operand is free, each further one carry
+ * propagation; the result's blocks above its range are trivially zero. */
+int veil_fhe_sum_bits(veil_fhe_server *sk, const veil_fhe_ct *const *vals, size_t n, unsigned shift,
+                      unsigned bits, veil_fhe_ct **out, veil_err *err);
+/* The same sum where field i counts only if the bool masks[i] is true (one PBS
+ * per field block): a confidential job's score over the resources it asks for. */
+int veil_fhe_sum_bits_masked(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const veil_fhe_ct *const *masks, size_t n, unsigned shift,
+                             unsigned bits, veil_fhe_ct **out, veil_err *err);
+/* out = val + 2^(width - 2) * min(flags set, 3) for n <= 15 bools: val's top
+ * block must be known to be zero (e.g. a veil_fhe_sum_bits result below
+ * 2^(width - 2)). Free for up to three flags; 4-5 fresh flags cost one PBS,
+ * 6-10 two. */
+int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fhe_ct *const *flags,
+                      size_t n, veil_fhe_ct **out, veil_err *err);
+/* Argmin over vals[0..n) (one width; ties keep the earlier position) giving
+ * labels[position] as an index_width-bit integer (8/16/32/64) and, if found is
+ * not NULL, the bool [min < 2^(width - 2)] (the winner's top block is 0). */
+int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                            const uint64_t *labels, size_t n, unsigned index_width,
+                            veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err);
+/* out = a mod 2^width as a width-bit integer (8, 16 or 32, at most a's width):
+ * the low blocks, no PBS (e.g. an 8-bit label code carried in a 16-bit word,
+ * compared at 8 bits for half the PBS). */
+int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width, veil_fhe_ct **out,
+                      veil_err *err);
+
 #ifdef __cplusplus
 }
 #endif

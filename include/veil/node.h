@@ -79,6 +79,11 @@ struct veil_job_spec {
     uint8_t region; /* 0 = any */
     uint8_t zone;   /* 0 = any */
     bool confidential;
+    /* The form nodes see of a confidential job: no resources or constraints
+     * (all zero here, "confidential" in the JSON), only the digest of the
+     * request ciphertext that travels beside the spec. */
+    bool redacted;
+    uint8_t request_digest[32];
 };
 
 /* Parses and strictly validates a job spec. `origin` names the input in
@@ -92,6 +97,12 @@ void veil_job_spec_free(struct veil_job_spec *spec);
  * quantities as integers in base units). Caller frees. Parsing the canonical
  * form again gives the same canonical form. */
 char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *err);
+/* request_digest = BLAKE2b-256("veil-job-request-v1" || request ciphertext). */
+void veil_job_request_digest(uint8_t out[32], const uint8_t *ct, size_t len);
+/* Turns a parsed confidential spec into its redacted form (what leaves the
+ * submitter): wipes the request values and records the ciphertext's digest. */
+int veil_job_spec_redact(struct veil_job_spec *spec, const uint8_t *request_ct, size_t len,
+                         veil_err *err);
 /* job id = BLAKE2b-256("veil-job-id-v1" || u32be(len) canonical || u32be(len)
  * submitter || nonce[16]), where the submitter is the submitting node's
  * peer-ID text (base58btc, as the local API and the store record it). */
@@ -116,7 +127,9 @@ struct veil_telemetry_raw {
  *   cpu    in 10-millicore steps   (max 655.35 cores)
  *   memory in 4 MiB steps          (max 256 GiB - 4 MiB)
  *   disk   in 1 GiB steps          (max 64 TiB - 1 GiB)
- *   gpu    in whole devices        (max 65535)
+ *   gpu    in whole devices        (free: max 4095, so that the scheduling
+ *                                    score can take it unshifted; requests
+ *                                    up to 65535, above 4095 never fit)
  * Free capacity rounds DOWN and saturates at 0xFFFF (a node may under-report,
  * never over-report); requests round UP and a request above 0xFFFF units
  * cannot be represented (refused: no node could ever satisfy it). Labels
@@ -126,6 +139,7 @@ enum { VEIL_RES_CPU = 0, VEIL_RES_MEMORY, VEIL_RES_DISK, VEIL_RES_GPU, VEIL_RES_
 #define VEIL_QUANT_CPU_MILLIS   10u
 #define VEIL_QUANT_MEMORY_BYTES (4u * 1024u * 1024u)
 #define VEIL_QUANT_DISK_BYTES   (1024ull * 1024u * 1024u)
+#define VEIL_QUANT_GPU_MAX      4095u
 
 struct veil_telemetry_q {
     uint16_t res[VEIL_RES_COUNT];
@@ -179,14 +193,33 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 /* Plaintext scheduling policy: the oracle of the encrypted circuit.       */
 /* ------------------------------------------------------------------------ */
 
-/* Widths of the circuit's integers: every value is a 16-bit radix integer
- * (the FHE library's widths are 1, 8, 16, 32, 64), comparisons give 1-bit
- * booleans. A score term is (leftover >> 2) so that the sum of four terms
- * (at most 4 x 16383 = 65532) stays below the "no node" sentinel 0xFFFF. */
-#define VEIL_SCHED_WIDTH      16
-#define VEIL_SCHED_TERM_SHIFT 2
-#define VEIL_SCHED_SCORE_NONE 0xFFFFu /* masked-out score */
-#define VEIL_SCHED_MAX_NODES  4096
+/* The policy (binpack, spread, priority), exactly as the encrypted circuit
+ * computes it (src/node/schedule.c specifies it op by op):
+ *   - a node is feasible when free_r >= req_r for every resource (exact, on
+ *     the quantized 16-bit values) and its region/zone codes equal the
+ *     request's where the request names one; codes are 8-bit, compared on the
+ *     low 8 bits of both words (the high bytes are always 0; code 0 = any);
+ *   - its key = score + 2^14 * min(failed conditions, 3), so every feasible
+ *     key is below 2^14 and every infeasible one at or above;
+ *   - score: binpack = sum over requested r of term_r(free_r); spread = sum
+ *     of term_r(0xFFFF - free_r); priority = priority mod 2^8 (the 8-bit
+ *     code). term_r(x) = (x >> shift_r) mod 2^12 with shift 4 for cpu, memory
+ *     and disk (16 quantization units: 160 millicores, 64 MiB, 16 GiB; a
+ *     monotone 12-bit term up to 0xFFFF) and 0 for gpus (free gpus are at
+ *     most 4095). "Requested" = req_r != 0; at most 4 x 4095 < 2^14. Binpack
+ *     is "least leftover": sum(free_r - req_r) differs from sum(free_r) by the
+ *     same constant on every node, so the request need not enter the score;
+ *     12-bit terms keep the sums short (fewer carries);
+ *   - the chosen node is the candidate with the smallest key, ties to the
+ *     lowest index; found = (that key < 2^14). */
+#define VEIL_SCHED_WIDTH         16
+#define VEIL_SCHED_TERM_SHIFT    4  /* low bits dropped from cpu/memory/disk terms */
+#define VEIL_SCHED_TERM_BITS     12 /* bits of each score term */
+#define VEIL_SCHED_SCORE_BITS    14 /* scores are below 2^14; the top block flags */
+#define VEIL_SCHED_PRIORITY_BITS 8  /* the priority code's bits in its score */
+#define VEIL_SCHED_LABEL_BITS    8  /* region/zone codes are compared on these bits */
+#define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
+#define VEIL_SCHED_MAX_NODES     4096
 
 /* What a job asks for, in quantized units (encrypted when confidential). */
 struct veil_sched_request {
@@ -200,12 +233,20 @@ struct veil_sched_request {
     bool confidential;
 };
 
-/* Counts of FHE operations the circuit performs (veil/fhe.h names):
- * binops le, lt, eq, ne, and, or, add, sub; scalar ops add_scalar,
- * sub_scalar and shr; unary not; select. */
+/* Counts of the circuit's operations (enum veil_sched_op below), and
+ * sum_terms / argmin_inputs: fields of all SUM_BITS + SUM_MASKED / operands
+ * of all ARGMIN calls. */
 struct veil_sched_ops {
-    uint64_t le, lt, eq, ne, and_, or_, add, sub, add_scalar, sub_scalar, shr, not_, select;
+    uint64_t lt, ne, lt_scalar, ne_scalar, and_, not_, truncate, sum_bits, sum_masked, sum_terms,
+        flag_top, argmin, argmin_inputs, constant;
 };
+/* Their sum (sum_terms and argmin_inputs not included). In PBS with the FHE
+ * library's ops: lt 11, ne 5 (8-bit labels), lt_scalar 5, ne_scalar 3 (8-bit)
+ * or 5, and 1, not 0, truncate 0,
+ * sum_bits 0 for one operand and ~12 per further 12-bit field, sum_masked the
+ * same plus 1 per field block (6 per 12-bit field), flag_top 0 for up
+ * to three flags and 1 for more, argmin ~21 per input beyond the first, const 0
+ * (bench_schedule prints the measured count). */
 uint64_t veil_sched_ops_total(const struct veil_sched_ops *ops);
 
 struct veil_sched_result {
@@ -225,38 +266,53 @@ int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_
                         const bool *excluded, size_t n_nodes, uint32_t replicas,
                         struct veil_sched_result *out, struct veil_sched_ops *ops, veil_err *err);
 /* The same circuit over any backend: the plaintext one above, or the FHE
- * library (wiring: each op maps to one veil_fhe_* call, see schedule.c).
- * Values are opaque backend handles. The circuit borrows its inputs and
- * releases every intermediate it creates; the outputs are new handles. */
+ * library (daemon_sched.c: each op is one veil_fhe_* call). Values are opaque
+ * backend handles of 16-bit integers or booleans. The circuit borrows its
+ * inputs and releases every intermediate it creates; outputs are new handles. */
 enum veil_sched_op {
-    /* comparisons of two 16-bit values, giving a bool */
-    VEIL_SCHED_OP_LE,
-    VEIL_SCHED_OP_LT,
-    VEIL_SCHED_OP_EQ,
-    VEIL_SCHED_OP_NE,
-    /* two bools */
-    VEIL_SCHED_OP_AND,
-    VEIL_SCHED_OP_OR,
-    /* two 16-bit values, wrapping */
-    VEIL_SCHED_OP_ADD,
-    VEIL_SCHED_OP_SUB,
-    /* a 16-bit value and the scalar k (b is NULL) */
-    VEIL_SCHED_OP_ADD_SCALAR,
-    VEIL_SCHED_OP_SUB_SCALAR,
-    VEIL_SCHED_OP_SHR,
-    /* bitwise not of a 16-bit value (b is NULL) */
-    VEIL_SCHED_OP_NOT,
+    VEIL_SCHED_OP_LT,        /* args[0] < args[1] (16-bit) -> bool */
+    VEIL_SCHED_OP_NE,        /* args[0] != args[1] -> bool */
+    VEIL_SCHED_OP_LT_SCALAR, /* args[0] < k -> bool */
+    VEIL_SCHED_OP_NE_SCALAR, /* args[0] != k -> bool */
+    VEIL_SCHED_OP_AND,       /* args[0] & args[1], bools */
+    VEIL_SCHED_OP_NOT,       /* ~args[0] & 0xFFFF */
+    VEIL_SCHED_OP_TRUNCATE,  /* args[0] mod 2^k as a k-bit value (k = 8: label codes) */
+    /* sum_i ((args[i] >> k) mod 2^k2) over n_args 16-bit values (never wraps:
+     * n_args (2^k2 - 1) < 2^16) */
+    VEIL_SCHED_OP_SUM_BITS,
+    /* the same over m = n_args / 2 values args[0..m) where field i counts only
+     * if the bool args[m + i] is true */
+    VEIL_SCHED_OP_SUM_MASKED,
+    /* args[0] + 2^14 * min(number of true bools in args[1..n_args), 3); args[0]
+     * must be below 2^14 (an error otherwise) */
+    VEIL_SCHED_OP_FLAG_TOP,
+    /* out = labels[p] for the first position p of the smallest of args[0..n),
+     * as an unsigned value (the FHE backend: 8-bit when every label fits,
+     * else 16-bit); out2 = bool [that minimum < 2^14] */
+    VEIL_SCHED_OP_ARGMIN,
+    /* out = the public constant k without randomness (noiseless, identical at
+     * every scheduler), a bool when k2 == 1, else 16-bit */
+    VEIL_SCHED_OP_CONST,
 };
 typedef struct veil_sched_ct veil_sched_ct;
+struct veil_sched_call {
+    enum veil_sched_op op;
+    const veil_sched_ct *const *args;
+    size_t n_args;
+    uint64_t k, k2;
+    const uint64_t *labels; /* ARGMIN: one per argument */
+};
 struct veil_sched_backend {
     void *ctx;
-    int (*apply)(void *ctx, enum veil_sched_op op, const veil_sched_ct *a, const veil_sched_ct *b,
-                 uint64_t k, veil_sched_ct **out, veil_err *err);
-    /* cond ? a : b, cond a bool */
-    int (*select)(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
-                  const veil_sched_ct *b, veil_sched_ct **out, veil_err *err);
+    /* *out (and *out2, ARGMIN only) receive new handles */
+    int (*eval)(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
+                veil_sched_ct **out2, veil_err *err);
     void (*release)(void *ctx, veil_sched_ct *v);
 };
+/* The op's result on plain values (bools 0/1, 16-bit values), shared by the
+ * oracle and tests; -1 with err on an operand the FHE op would refuse. */
+int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *args, uint32_t *out,
+                          uint32_t *out2, veil_err *err);
 
 struct veil_sched_circuit_in {
     const struct veil_sched_request *req; /* policy, confidential, public values */
@@ -268,9 +324,10 @@ struct veil_sched_circuit_in {
     const bool *excluded; /* may be NULL */
     size_t n_nodes;
 };
-/* Evaluates one round. *index (16-bit) and *found (bool) are always
- * ciphertexts (public results are materialized), unless there is no
- * candidate at all: then both are NULL (unschedulable, known publicly). */
+/* Evaluates one round. *index (8- or 16-bit: the chosen node's position in
+ * node_words) and *found (bool) are always backend values (public results are
+ * CONST), unless there is no candidate at all: then both are NULL
+ * (unschedulable, known publicly). */
 int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
                        veil_sched_ct **index, veil_sched_ct **found, struct veil_sched_ops *ops,
                        veil_err *err);
@@ -351,6 +408,43 @@ int veil_decrypt_guard(const uint8_t job_id[32], uint32_t replica, uint64_t epoc
                        const struct veil_published_digest *published, size_t n_published,
                        veil_err *err);
 
+/* Rounds whose schedulers cannot agree. A round is one attempt; when no
+ * strict majority of its schedulers can form any more (every scheduler
+ * published and the digests split, or the missing votes could not make a
+ * majority), or the attempt's deadline passed without one, the designated
+ * decryptor starts the next attempt (fresh schedulers from the members alive
+ * then, a later epoch), at most VEIL_ROUND_MAX_ATTEMPTS in all; after that
+ * the replica fails visibly instead of waiting forever. */
+#define VEIL_ROUND_MAX_ATTEMPTS 3
+enum veil_round_verdict {
+    VEIL_ROUND_WAIT = 0, /* no majority yet, but one can still form */
+    VEIL_ROUND_AGREED,   /* a strict majority published the same digest */
+    VEIL_ROUND_RETRY,    /* no majority possible (or deadline): next attempt */
+    VEIL_ROUND_GIVE_UP,  /* as RETRY, but the attempts are spent */
+};
+const char *veil_round_verdict_name(enum veil_round_verdict v);
+struct veil_round_tally {
+    size_t voted;   /* selected schedulers that published (each once) */
+    size_t largest; /* the most votes one digest has */
+    size_t needed;  /* a strict majority of the selected schedulers */
+    bool split;     /* no majority can form any more, whatever is still to come */
+};
+/* `attempt` counts from 0; `deadline_passed` says the attempt ran out of
+ * time. `agreed` (may be NULL) gets the digest on VEIL_ROUND_AGREED; `tally`
+ * (may be NULL) gets the counts (for the log and the status). */
+enum veil_round_verdict veil_round_decide(const struct veil_peer_id *schedulers,
+                                          size_t n_schedulers,
+                                          const struct veil_published_digest *published,
+                                          size_t n_published, bool deadline_passed,
+                                          uint32_t attempt, uint32_t max_attempts,
+                                          uint8_t agreed[32], struct veil_round_tally *tally);
+/* The earliest wall-clock time >= now_ms at which a scheduler may start an
+ * evaluation that uses epoch >= epoch_min (a round at time t evaluates epoch
+ * epoch_of(t) - 1), kept `guard_ms` away from an epoch boundary so that
+ * schedulers hearing of the round milliseconds apart pick the same epoch. */
+uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t guard_ms,
+                             uint64_t epoch_min);
+
 /* ------------------------------------------------------------------------ */
 /* Cluster-topic messages (versioned binary)                               */
 /* ------------------------------------------------------------------------ */
@@ -364,6 +458,7 @@ enum veil_msg_type {
     VEIL_MSG_SCHED_DIGEST = 3,
     VEIL_MSG_ASSIGNMENT = 4,
     VEIL_MSG_CONTAINER_STATUS = 5,
+    VEIL_MSG_ROUND_RETRY = 6,
 };
 
 struct veil_msg_telemetry {
@@ -416,6 +511,23 @@ struct veil_msg_container_status {
     char container_id[65];
 };
 
+/* The designated decryptor starts attempt `attempt` (>= 1) of a round whose
+ * schedulers did not agree, evaluating at an epoch >= epoch_min; `final`
+ * says the attempts are spent and the replica failed. Only the decryptor's
+ * (gossip-authenticated) messages are obeyed. */
+enum veil_round_retry_reason {
+    VEIL_RETRY_SPLIT = 1,    /* the digests split: no majority possible */
+    VEIL_RETRY_DEADLINE = 2, /* no majority before the attempt's deadline */
+};
+struct veil_msg_round_retry {
+    uint8_t job_id[32];
+    uint32_t replica;
+    uint32_t attempt; /* 1..VEIL_ROUND_MAX_ATTEMPTS */
+    uint64_t epoch_min;
+    uint8_t reason; /* enum veil_round_retry_reason */
+    bool final;
+};
+
 int veil_msg_peek_type(const uint8_t *data, size_t len, enum veil_msg_type *type, veil_err *err);
 
 int veil_msg_telemetry_encode(veil_buf *out, const struct veil_msg_telemetry *m, veil_err *err);
@@ -435,6 +547,10 @@ int veil_msg_container_status_encode(veil_buf *out, const struct veil_msg_contai
                                      veil_err *err);
 int veil_msg_container_status_decode(struct veil_msg_container_status *m, const uint8_t *data,
                                      size_t len, veil_err *err);
+int veil_msg_round_retry_encode(veil_buf *out, const struct veil_msg_round_retry *m,
+                                veil_err *err);
+int veil_msg_round_retry_decode(struct veil_msg_round_retry *m, const uint8_t *data, size_t len,
+                                veil_err *err);
 
 /* What a node checks on a job submission from the topic: the spec parses
  * and validates, is byte-for-byte in canonical form, and hashes (with the
@@ -519,6 +635,11 @@ int veil_anchor_verify_json(const struct veil_hasher *h, const uint8_t root[32],
                             uint64_t cluster_id, const uint8_t job_id[32],
                             const uint8_t commitment[32], const char *proof_json, bool *ok,
                             veil_err *err);
+/* The batch epoch an assignment of telemetry epoch `epoch` belongs to:
+ * floor(epoch * interval_ms / batch_ms) (the identity when either is 0).
+ * A batch epoch is a window of batch_ms of wall-clock time; both lengths are
+ * cluster-wide settings, so every node groups commitments the same way. */
+uint64_t veil_anchor_batch_epoch(uint64_t epoch, uint64_t interval_ms, uint64_t batch_ms);
 
 /* ------------------------------------------------------------------------ */
 /* State store (SQLite, WAL)                                                */
@@ -540,7 +661,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 1
+#define VEIL_STORE_SCHEMA_VERSION 3
 
 typedef struct veil_store veil_store;
 
@@ -567,6 +688,8 @@ struct veil_store_job {
     char nonce[2 * VEIL_JOB_NONCE_LEN + 1]; /* hex; with the submitter it re-derives the id */
     uint32_t replicas;
     int64_t created_ms;
+    uint8_t *request_ct; /* a confidential job's request ciphertext (else NULL) */
+    size_t request_ct_len;
 };
 /* Inserts the job and its `replicas` pending replicas in one transaction.
  * Returns 0, or -1 with VEIL_E_EXISTS when the job id is already there
@@ -574,6 +697,12 @@ struct veil_store_job {
 int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
                           const char *spec_json, const char *submitter, const char *nonce_hex,
                           uint32_t replicas, veil_err *err);
+/* The same with a confidential job's request ciphertext, in the same
+ * transaction (a job is never stored without the request it needs). */
+int veil_store_job_insert_ct(veil_store *s, const char *id_hex, const char *name,
+                             const char *spec_json, const char *submitter, const char *nonce_hex,
+                             uint32_t replicas, const uint8_t *request_ct, size_t request_ct_len,
+                             veil_err *err);
 int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job *job,
                        veil_err *err);
 void veil_store_job_free(struct veil_store_job *job);
@@ -584,6 +713,13 @@ int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t re
                                  enum veil_replica_state to, const char *node, veil_err *err);
 int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t replica,
                                  enum veil_replica_state *state, veil_err *err);
+/* The node a replica is bound to ("" when none). */
+int veil_store_replica_get_node(veil_store *s, const char *job_hex, uint32_t replica, char *node,
+                                size_t cap, veil_err *err);
+/* Why the replica is where it is, shown by `veil job status` (a round
+ * retried after its schedulers disagreed, or abandoned); "" clears it. */
+int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t replica,
+                                const char *note, veil_err *err);
 
 struct veil_store_assignment {
     char job_id[65];

@@ -107,12 +107,6 @@ static const struct event_def events[] = {
      {"cluster", "job"},
      "(bytes32)",
      "assignment_hash"},
-    {"BatchAnchored",
-     "BatchAnchored(uint64,uint64,bytes32,uint32)",
-     {"uint64", "uint64"},
-     {"cluster", "epoch"},
-     "(bytes32,uint32)",
-     "merkle_root count"},
     {"DisputeOpened",
      "DisputeOpened(uint64,uint256,bytes32,bytes32,address)",
      {"uint64", "uint256", "bytes32"},
@@ -136,6 +130,65 @@ static const struct event_def events[] = {
 static void topic_of(const char *signature, uint8_t out[32])
 {
     veil_keccak256(signature, strlen(signature), out);
+}
+
+/* BatchAnchored is anonymous and not in the table above (its topic0 is not
+ * a signature hash); see veil_contract_batch in veil/chain.h. The function
+ * name's suffix is mined for the selector 0x000000f6 (VeilRegistry.sol). */
+#define BATCH_TOPIC_SIG  "BatchAnchored(uint64,bytes32,uint256)"
+#define ANCHOR_BATCH_SIG "anchorBatch_lqy32(bytes32,uint256)"
+
+static void put_be(uint8_t *out, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static uint64_t get_be(const uint8_t *in, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+void veil_contract_batch_topic(uint64_t cluster_id, uint8_t out[32])
+{
+    topic_of(BATCH_TOPIC_SIG, out);
+    put_be(out + 24, cluster_id, 8);
+}
+
+void veil_contract_batch_word(uint64_t cluster_id, uint64_t epoch, uint32_t count, uint8_t out[32])
+{
+    memset(out, 0, 12);
+    put_be(out + 12, cluster_id, 8);
+    put_be(out + 20, epoch, 8);
+    put_be(out + 28, count, 4);
+}
+
+int veil_contract_decode_batch_log(const veil_eth_log *log, veil_contract_batch *out, veil_err *err)
+{
+    uint8_t prefix[32];
+    topic_of(BATCH_TOPIC_SIG, prefix);
+    if (log->n_topics != 1 || memcmp(log->topics[0], prefix, 24) != 0)
+        return veil_err_set(err, VEIL_E_INVALID, "not a BatchAnchored log");
+    if (log->data_len != 64)
+        return veil_err_set(err, VEIL_E_PROTOCOL, "BatchAnchored data is %zu bytes, not 64",
+                            log->data_len);
+    const uint8_t *w = log->data + 32;
+    for (int i = 0; i < 12; i++)
+        if (w[i] != 0)
+            return veil_err_set(err, VEIL_E_PROTOCOL, "BatchAnchored batch word above 160 bits");
+    if (memcmp(w + 12, log->topics[0] + 24, 8) != 0)
+        return veil_err_set(err, VEIL_E_PROTOCOL,
+                            "BatchAnchored cluster %llu in the data, %llu in the topic",
+                            (unsigned long long)get_be(w + 12, 8),
+                            (unsigned long long)get_be(log->topics[0] + 24, 8));
+    out->cluster_id = get_be(w + 12, 8);
+    out->epoch = get_be(w + 20, 8);
+    out->count = (uint32_t)get_be(w + 28, 4);
+    memcpy(out->merkle_root, log->data, 32);
+    return 0;
 }
 
 static const struct event_def *event_by_name(const char *name)
@@ -537,16 +590,37 @@ int veil_contract_anchor_batch(veil_chain_client *c, uint64_t cluster_id, uint64
                                const uint8_t root[32], uint32_t count, veil_tx_result *res,
                                veil_err *err)
 {
+    /* The contract keeps cluster ids in 32 bits (Node.clusterId); a larger
+     * one could never be an active node's, so say so before paying for it. */
+    if (cluster_id > UINT32_MAX)
+        return veil_err_set(err, VEIL_E_INVALID, "cluster id %llu is out of range",
+                            (unsigned long long)cluster_id);
     veil_abi_value args;
-    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 4) != 0)
+    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 2) != 0)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    veil_abi_set_uint(&args.items[0], cluster_id);
-    veil_abi_set_uint(&args.items[1], epoch);
-    veil_abi_set_bytes32(&args.items[2], root);
-    veil_abi_set_uint(&args.items[3], count);
+    uint8_t word[32];
+    veil_contract_batch_word(cluster_id, epoch, count, word);
+    veil_abi_set_bytes32(&args.items[0], root);
+    veil_abi_set_word(&args.items[1], VEIL_ABI_UINT, word);
     veil_eth_address contract;
-    int r = send_call(c, "anchorBatch(uint64,uint64,bytes32,uint32)", &args, &contract, res, err);
+    int r = send_call(c, ANCHOR_BATCH_SIG, &args, &contract, res, err);
     veil_abi_value_clear(&args);
+    if (r == 0) {
+        /* The receipt must carry exactly what was sent (anything else is not
+         * our contract, or a contract out of step with this client). */
+        veil_contract_batch b;
+        bool seen = false;
+        for (size_t i = 0; i < res->receipt.n_logs && !seen; i++)
+            seen = memcmp(res->receipt.logs[i].address.b, contract.b, 20) == 0 &&
+                   veil_contract_decode_batch_log(&res->receipt.logs[i], &b, NULL) == 0 &&
+                   b.cluster_id == cluster_id && b.epoch == epoch && b.count == count &&
+                   memcmp(b.merkle_root, root, 32) == 0;
+        if (!seen) {
+            veil_tx_result_clear(res);
+            return veil_err_set(err, VEIL_E_PROTOCOL,
+                                "anchorBatch: the receipt has no matching BatchAnchored log");
+        }
+    }
     return r;
 }
 
@@ -556,36 +630,38 @@ int veil_contract_find_batch_root(veil_chain_client *c, uint64_t cluster_id, uin
     struct reg_ctx rc;
     if (need_contract(c, &rc, err) != 0)
         return -1;
-    uint8_t t0[32], t1[32] = {0}, t2[32] = {0};
-    topic_of(event_by_name("BatchAnchored")->signature, t0);
-    for (int i = 0; i < 8; i++) {
-        t1[31 - i] = (uint8_t)(cluster_id >> (8 * i));
-        t2[31 - i] = (uint8_t)(epoch >> (8 * i));
-    }
-    const uint8_t *topics[3] = {t0, t1, t2};
+    /* The epoch is in the data, not a topic: take the cluster's batches (one
+     * topic) and pick the epoch here. */
+    uint8_t t0[32];
+    veil_contract_batch_topic(cluster_id, t0);
+    const uint8_t *topics[1] = {t0};
     uint64_t head;
     veil_eth_log *logs;
     size_t n;
     if (veil_rpc_block_number(veil_chain_client_rpc(c), &head, err) != 0 ||
-        veil_rpc_get_logs(veil_chain_client_rpc(c), &rc.contract, 0, head, topics, 3, &logs, &n,
+        veil_rpc_get_logs(veil_chain_client_rpc(c), &rc.contract, 0, head, topics, 1, &logs, &n,
                           err) != 0)
         return -1;
-    int r = -1;
-    veil_abi_value v;
-    if (n == 0) {
-        veil_err_set(err, VEIL_E_NOTFOUND, "no batch anchored for cluster %llu epoch %llu",
-                     (unsigned long long)cluster_id, (unsigned long long)epoch);
-    } else if (veil_abi_decode_text("(bytes32,uint32)", logs[0].data, logs[0].data_len, &v, err) ==
-               0) {
-        /* The first anchor of an epoch counts (later ones would be disputed). */
-        uint64_t cnt = 0;
-        memcpy(root, v.items[0].word, 32);
-        veil_abi_word_u64(&v.items[1], &cnt);
-        *count = (uint32_t)cnt;
-        veil_abi_value_clear(&v);
-        r = 0;
+    /* Logs come in chain order; the first anchor of an epoch counts (later
+     * ones would be disputed). */
+    int r = 1;
+    for (size_t i = 0; i < n && r == 1; i++) {
+        veil_contract_batch b;
+        if (logs[i].removed)
+            continue;
+        if (veil_contract_decode_batch_log(&logs[i], &b, err) != 0) {
+            r = veil_err_wrap(err, "log %llu of block %llu", (unsigned long long)logs[i].log_index,
+                              (unsigned long long)logs[i].block_number);
+        } else if (b.epoch == epoch) {
+            memcpy(root, b.merkle_root, 32);
+            *count = b.count;
+            r = 0;
+        }
     }
     veil_eth_logs_free(logs, n);
+    if (r == 1)
+        r = veil_err_set(err, VEIL_E_NOTFOUND, "no batch anchored for cluster %llu epoch %llu",
+                         (unsigned long long)cluster_id, (unsigned long long)epoch);
     return r;
 }
 
@@ -673,6 +749,16 @@ int veil_contract_describe_log(const veil_eth_log *log, veil_buf *out)
 {
     if (log->n_topics == 0)
         return -1;
+    veil_contract_batch b;
+    if (veil_contract_decode_batch_log(log, &b, NULL) == 0) {
+        /* The same text as when cluster and epoch were topics. */
+        char root[65];
+        veil_hex_encode(root, sizeof root, b.merkle_root, 32);
+        veil_buf_printf(out, "BatchAnchored cluster=%llu epoch=%llu merkle_root=0x%s count=%u",
+                        (unsigned long long)b.cluster_id, (unsigned long long)b.epoch, root,
+                        (unsigned)b.count);
+        return 0;
+    }
     for (size_t i = 0; i < VEIL_ARRAY_LEN(events); i++) {
         const struct event_def *e = &events[i];
         uint8_t t0[32];

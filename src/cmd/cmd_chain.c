@@ -9,6 +9,7 @@
  * --keystore (keystore, VEIL_KEYSTORE) with the password from
  * --password-file, VEIL_KEYSTORE_PASSWORD, keystore_password_file, or a
  * prompt without echo; --chain-id (chain_id) refuses any other chain.
+ * Beyond those, a leaf takes only the options its LEAF line lists.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,7 +28,9 @@
 
 #define MAX_LIST 256
 
-/* Everything any leaf may take; each leaf checks what it needs. */
+/* Everything any leaf may take. Each leaf declares the options it takes
+ * (LEAF below), parse_opts refuses the others, and the leaf checks which of
+ * its own are required. */
 struct chain_opts {
     const char *path;
     const char *rpc, *contract, *keystore, *password_file;
@@ -105,7 +108,15 @@ enum {
     O_CONFIRMATIONS,
     O_OUT,
     O_SCRYPT,
+    O_END_ /* keep last: the masks below have one bit per option */
 };
+
+_Static_assert(O_END_ - O_RPC <= 64, "one bit per option in a uint64_t");
+#define OPT(id) (UINT64_C(1) << ((id)-O_RPC))
+/* Taken by every leaf (with -o/--output): how to reach and sign for the chain. */
+#define CONN_OPTS                                                                                  \
+    (OPT(O_RPC) | OPT(O_CONTRACT) | OPT(O_KEYSTORE) | OPT(O_PASSWORD_FILE) | OPT(O_CHAIN_ID) |     \
+     OPT(O_JSON) | OPT(O_LEGACY) | OPT(O_TIMEOUT))
 
 static const struct option long_opts[] = {
     {"rpc", required_argument, NULL, O_RPC},
@@ -183,8 +194,17 @@ static int push(const char *path, const char *flag, const char **list, size_t *n
     return 0;
 }
 
-/* Parses argv into o; returns -1 on success, or an exit code. */
-static int parse_opts(int argc, char **argv, struct chain_opts *o, bool positional_ok)
+static const char *long_name(int id)
+{
+    for (const struct option *lo = long_opts; lo->name; lo++)
+        if (lo->val == id)
+            return lo->name;
+    return "?";
+}
+
+/* Parses argv into o, refusing options outside `accepts` (OPT bits) and any
+ * positional argument; returns -1 on success, or an exit code. */
+static int parse_opts(int argc, char **argv, struct chain_opts *o, uint64_t accepts)
 {
     veil_err err = {0};
     o->uphold = -1;
@@ -205,6 +225,9 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, bool position
             return VEIL_EXIT_USAGE;                                                                \
     } while (0)
     while ((c = getopt_long(argc, argv, "o:", long_opts, NULL)) != -1) {
+        if (c >= O_RPC && c < O_END_ && !(accepts & OPT(c)))
+            return veil_cli_usage_error(o->path, "--%s is not an option of this command",
+                                        long_name(c));
         switch (c) {
         case O_RPC:
             o->rpc = optarg;
@@ -351,7 +374,7 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, bool position
     }
 #undef U64
 #undef PUSH
-    if (!positional_ok && optind != argc)
+    if (optind != argc)
         return veil_cli_usage_error(o->path, "unexpected argument '%s'", argv[optind]);
     return -1;
 }
@@ -543,53 +566,45 @@ static int need_cluster(const struct chain_opts *o)
 
 /* ------------------------------------------------------------------ keygen */
 
-static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_keygen(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain keygen"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (!o.out)
-        return veil_cli_usage_error(o.path, "--out FILE is required");
-    if (access(o.out, F_OK) == 0) {
+    if (!o->out)
+        return veil_cli_usage_error(o->path, "--out FILE is required");
+    if (access(o->out, F_OK) == 0) {
         veil_err e;
-        veil_err_set(&e, VEIL_E_EXISTS, "%s already exists (refusing to overwrite a key)", o.out);
+        veil_err_set(&e, VEIL_E_EXISTS, "%s already exists (refusing to overwrite a key)", o->out);
         return veil_cli_fail(&e);
     }
     veil_err err = {0};
     char pw[256];
     veil_eth_key key;
-    if (read_password(&o, ctx, true, pw, sizeof pw, &err) != 0 ||
+    if (read_password(o, ctx, true, pw, sizeof pw, &err) != 0 ||
         veil_eth_key_generate(&key, &err) != 0) {
         veil_memzero(pw, sizeof pw);
         return veil_cli_fail(&err);
     }
-    veil_keystore_params p = {o.scrypt_log_n ? o.scrypt_log_n : 18, 8, 1};
-    rc = veil_keystore_save(o.out, &key, pw, &p, &err);
+    veil_keystore_params p = {o->scrypt_log_n ? o->scrypt_log_n : 18, 8, 1};
+    int rc = veil_keystore_save(o->out, &key, pw, &p, &err);
     veil_memzero(pw, sizeof pw);
     char addr[43];
     veil_eth_address_format(&key.address, addr);
     veil_eth_key_wipe(&key);
     if (rc != 0)
         return veil_cli_fail(&err);
-    if (o.json)
-        printf("{\"address\":\"%s\",\"keystore\":\"%s\"}\n", addr, o.out);
+    if (o->json)
+        printf("{\"address\":\"%s\",\"keystore\":\"%s\"}\n", addr, o->out);
     else
-        printf("address: %s\nkeystore: %s\n", addr, o.out);
+        printf("address: %s\nkeystore: %s\n", addr, o->out);
     return VEIL_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------ deploy */
 
-static int run_deploy(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_deploy(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain deploy"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, false, &c, &err) != 0)
+    if (open_client(o, ctx, true, false, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_eth_address addr;
     veil_tx_result res;
@@ -599,7 +614,7 @@ static int run_deploy(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_eth_address_format(&addr, a);
     json_t *extra = json_object();
     json_object_set_new(extra, "contract", json_string(a));
-    print_tx(&o, "deploy", &res, extra);
+    print_tx(o, "deploy", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
@@ -607,38 +622,34 @@ static int run_deploy(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ------------------------------------------------------------------ cluster, org */
 
-static int run_cluster_create(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_cluster_create(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain cluster create"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (!o.name)
-        return veil_cli_usage_error(o.path, "--name is required");
-    if (o.n_operators == 0)
-        return veil_cli_usage_error(o.path, "at least one --operator ADDR@ORG is required");
-    if (o.threshold < 0)
-        return veil_cli_usage_error(o.path, "--threshold M is required");
+    if (!o->name)
+        return veil_cli_usage_error(o->path, "--name is required");
+    if (o->n_operators == 0)
+        return veil_cli_usage_error(o->path, "at least one --operator ADDR@ORG is required");
+    if (o->threshold < 0)
+        return veil_cli_usage_error(o->path, "--threshold M is required");
     /* --operator ADDR@ORG: organizations are numbered in order of appearance. */
     static veil_eth_address founders[MAX_LIST];
     static uint32_t founder_orgs[MAX_LIST];
     static char org_store[MAX_LIST][80];
     const char *org_names[MAX_LIST];
     size_t n_orgs = 0;
-    for (size_t i = 0; i < o.n_orgs; i++) {
-        snprintf(org_store[n_orgs], sizeof org_store[n_orgs], "%s", o.orgs[i]);
+    for (size_t i = 0; i < o->n_orgs; i++) {
+        snprintf(org_store[n_orgs], sizeof org_store[n_orgs], "%s", o->orgs[i]);
         org_names[n_orgs] = org_store[n_orgs];
         n_orgs++;
     }
-    for (size_t i = 0; i < o.n_operators; i++) {
-        const char *at = strchr(o.operators[i], '@');
+    for (size_t i = 0; i < o->n_operators; i++) {
+        const char *at = strchr(o->operators[i], '@');
         char addr[64];
-        size_t al = at ? (size_t)(at - o.operators[i]) : strlen(o.operators[i]);
+        size_t al = at ? (size_t)(at - o->operators[i]) : strlen(o->operators[i]);
         if (al >= sizeof addr)
-            return veil_cli_usage_error(o.path, "bad --operator '%s'", o.operators[i]);
-        memcpy(addr, o.operators[i], al);
+            return veil_cli_usage_error(o->path, "bad --operator '%s'", o->operators[i]);
+        memcpy(addr, o->operators[i], al);
         addr[al] = '\0';
-        if (parse_addr(o.path, "--operator", addr, &founders[i]) != 0)
+        if (parse_addr(o->path, "--operator", addr, &founders[i]) != 0)
             return VEIL_EXIT_USAGE;
         const char *org = at ? at + 1 : "default";
         size_t k = 0;
@@ -646,7 +657,7 @@ static int run_cluster_create(int argc, char **argv, struct veil_cli_ctx *ctx)
             k++;
         if (k == n_orgs) {
             if (n_orgs >= MAX_LIST || strlen(org) >= sizeof org_store[0])
-                return veil_cli_usage_error(o.path, "bad organization '%s'", org);
+                return veil_cli_usage_error(o->path, "bad organization '%s'", org);
             snprintf(org_store[n_orgs], sizeof org_store[n_orgs], "%s", org);
             org_names[n_orgs] = org_store[n_orgs];
             n_orgs++;
@@ -655,47 +666,43 @@ static int run_cluster_create(int argc, char **argv, struct veil_cli_ctx *ctx)
     }
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint64_t id;
     veil_tx_result res;
-    if (veil_contract_create_cluster(c, o.name, org_names, n_orgs, founders, founder_orgs,
-                                     o.n_operators, (uint16_t)o.threshold, &id, &res, &err) != 0)
+    if (veil_contract_create_cluster(c, o->name, org_names, n_orgs, founders, founder_orgs,
+                                     o->n_operators, (uint16_t)o->threshold, &id, &res, &err) != 0)
         return fail_client(c, &err);
     json_t *extra = json_object();
     json_object_set_new(extra, "cluster_id", json_integer((json_int_t)id));
-    print_tx(&o, "cluster create", &res, extra);
+    print_tx(o, "cluster create", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_org_add(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_org_add(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain org add"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (need_cluster(&o) != 0)
+    if (need_cluster(o) != 0)
         return VEIL_EXIT_USAGE;
-    if (!o.name || o.n_operators == 0)
-        return veil_cli_usage_error(o.path, "--name and at least one --operator are required");
+    if (!o->name || o->n_operators == 0)
+        return veil_cli_usage_error(o->path, "--name and at least one --operator are required");
     veil_eth_address ops[MAX_LIST];
-    for (size_t i = 0; i < o.n_operators; i++)
-        if (parse_addr(o.path, "--operator", o.operators[i], &ops[i]) != 0)
+    for (size_t i = 0; i < o->n_operators; i++)
+        if (parse_addr(o->path, "--operator", o->operators[i], &ops[i]) != 0)
             return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint64_t pid;
     veil_tx_result res;
-    if (veil_contract_propose_org(c, o.cluster, o.name, ops, o.n_operators, o.ttl, &pid, &res,
+    if (veil_contract_propose_org(c, o->cluster, o->name, ops, o->n_operators, o->ttl, &pid, &res,
                                   &err) != 0)
         return fail_client(c, &err);
     json_t *extra = json_object();
     json_object_set_new(extra, "proposal_id", json_integer((json_int_t)pid));
-    print_tx(&o, "org add (proposal; operators vote with 'veil chain policy vote')", &res, extra);
+    print_tx(o, "org add (proposal; operators vote with 'veil chain policy vote')", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
@@ -719,68 +726,56 @@ static int parse_peer_id(const char *path, const char *text, uint8_t *out, size_
     return 0;
 }
 
-static int run_node_register(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_node_register(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain node register"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     veil_eth_address node;
     uint8_t pid[64];
     size_t pid_len = 0;
-    if (need_cluster(&o) != 0 || parse_addr(o.path, "--node", o.node, &node) != 0 ||
-        parse_peer_id(o.path, o.peer_id, pid, &pid_len) != 0)
+    if (need_cluster(o) != 0 || parse_addr(o->path, "--node", o->node, &node) != 0 ||
+        parse_peer_id(o->path, o->peer_id, pid, &pid_len) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_tx_result res;
-    if (veil_contract_register_node(c, o.cluster, &node, pid, pid_len, &res, &err) != 0)
+    if (veil_contract_register_node(c, o->cluster, &node, pid, pid_len, &res, &err) != 0)
         return fail_client(c, &err);
-    print_tx(&o, "node register", &res, NULL);
+    print_tx(o, "node register", &res, NULL);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_node_deactivate(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_node_deactivate(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain node deactivate"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     veil_eth_address node;
-    if (parse_addr(o.path, "--node", o.node, &node) != 0)
+    if (parse_addr(o->path, "--node", o->node, &node) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_tx_result res;
     if (veil_contract_deactivate_node(c, &node, &res, &err) != 0)
         return fail_client(c, &err);
-    print_tx(&o, "node deactivate", &res, NULL);
+    print_tx(o, "node deactivate", &res, NULL);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_node_list(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_node_list(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain node list"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (need_cluster(&o) != 0)
+    if (need_cluster(o) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, false, true, &c, &err) != 0)
+    if (open_client(o, ctx, false, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_eth_address *nodes;
     size_t n;
-    if (veil_contract_active_nodes(c, o.cluster, &nodes, &n, &err) != 0)
+    if (veil_contract_active_nodes(c, o->cluster, &nodes, &n, &err) != 0)
         return fail_client(c, &err);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -797,13 +792,13 @@ static int run_node_list(int argc, char **argv, struct veil_cli_ctx *ctx)
         veil_eth_address_format(&nodes[i], a);
         veil_eth_address_format(&op, opa);
         hex32(k, key);
-        if (o.json)
+        if (o->json)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "node", a, "operator", opa,
                                                  "peer_key", k, "active", active));
         else
             printf("%s operator=%s peer_key=%s\n", a, opa, k);
     }
-    if (o.json) {
+    if (o->json) {
         char *s = json_dumps(arr, JSON_COMPACT);
         puts(s);
         free(s);
@@ -816,20 +811,16 @@ static int run_node_list(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ------------------------------------------------------------------ policy */
 
-static int run_policy_get(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain policy get"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (need_cluster(&o) != 0)
+    if (need_cluster(o) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, false, true, &c, &err) != 0)
+    if (open_client(o, ctx, false, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_contract_policy p;
-    if (veil_contract_get_policy(c, o.cluster, &p, &err) != 0)
+    if (veil_contract_get_policy(c, o->cluster, &p, &err) != 0)
         return fail_client(c, &err);
     char h[67], a[43];
     json_t *j = json_object(), *imgs = json_array(), *ws = json_array(), *ds = json_array(),
@@ -856,7 +847,7 @@ static int run_policy_get(int argc, char **argv, struct veil_cli_ctx *ctx)
     json_object_set_new(j, "fhe_key_hash", json_string(h));
     json_object_set_new(j, "decryptors", ds);
     json_object_set_new(j, "guardian_keys", gs);
-    char *s = json_dumps(j, o.json ? JSON_COMPACT : JSON_INDENT(2));
+    char *s = json_dumps(j, o->json ? JSON_COMPACT : JSON_INDENT(2));
     puts(s);
     free(s);
     json_decref(j);
@@ -865,81 +856,74 @@ static int run_policy_get(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
-static int run_policy_propose(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_policy_propose(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain policy propose"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (need_cluster(&o) != 0)
+    if (need_cluster(o) != 0)
         return VEIL_EXIT_USAGE;
     static uint8_t imgs[MAX_LIST][32], guards[MAX_LIST][32];
     static uint32_t weights[MAX_LIST];
     static veil_eth_address decs[MAX_LIST];
     veil_contract_policy p = {0};
-    for (size_t i = 0; i < o.n_image_digests; i++)
-        if (parse_b32(o.path, "--image-digest", o.image_digests[i], imgs[i]) != 0)
+    for (size_t i = 0; i < o->n_image_digests; i++)
+        if (parse_b32(o->path, "--image-digest", o->image_digests[i], imgs[i]) != 0)
             return VEIL_EXIT_USAGE;
-    for (size_t i = 0; i < o.n_guardian_keys; i++)
-        if (parse_b32(o.path, "--guardian-key", o.guardian_keys[i], guards[i]) != 0)
+    for (size_t i = 0; i < o->n_guardian_keys; i++)
+        if (parse_b32(o->path, "--guardian-key", o->guardian_keys[i], guards[i]) != 0)
             return VEIL_EXIT_USAGE;
-    for (size_t i = 0; i < o.n_decryptors; i++)
-        if (parse_addr(o.path, "--decryptor", o.decryptors[i], &decs[i]) != 0)
+    for (size_t i = 0; i < o->n_decryptors; i++)
+        if (parse_addr(o->path, "--decryptor", o->decryptors[i], &decs[i]) != 0)
             return VEIL_EXIT_USAGE;
-    for (size_t i = 0; i < o.n_weights; i++) {
+    for (size_t i = 0; i < o->n_weights; i++) {
         uint64_t w;
-        if (parse_u64(o.path, "--weight", o.weights[i], &w) != 0)
+        if (parse_u64(o->path, "--weight", o->weights[i], &w) != 0)
             return VEIL_EXIT_USAGE;
         if (w > UINT32_MAX)
-            return veil_cli_usage_error(o.path, "--weight too large");
+            return veil_cli_usage_error(o->path, "--weight too large");
         weights[i] = (uint32_t)w;
     }
-    if (o.fhe_key_hash && parse_b32(o.path, "--fhe-key-hash", o.fhe_key_hash, p.fhe_key_hash) != 0)
+    if (o->fhe_key_hash &&
+        parse_b32(o->path, "--fhe-key-hash", o->fhe_key_hash, p.fhe_key_hash) != 0)
         return VEIL_EXIT_USAGE;
     p.image_digests = imgs;
-    p.n_image_digests = o.n_image_digests;
-    p.scheduler_policy = (char *)(o.scheduler ? o.scheduler : "");
+    p.n_image_digests = o->n_image_digests;
+    p.scheduler_policy = (char *)(o->scheduler ? o->scheduler : "");
     p.weights = weights;
-    p.n_weights = o.n_weights;
+    p.n_weights = o->n_weights;
     p.decryptors = decs;
-    p.n_decryptors = o.n_decryptors;
+    p.n_decryptors = o->n_decryptors;
     p.guardian_keys = guards;
-    p.n_guardian_keys = o.n_guardian_keys;
+    p.n_guardian_keys = o->n_guardian_keys;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint64_t pid;
     veil_tx_result res;
-    if (veil_contract_propose_policy(c, o.cluster, &p, o.ttl, &pid, &res, &err) != 0)
+    if (veil_contract_propose_policy(c, o->cluster, &p, o->ttl, &pid, &res, &err) != 0)
         return fail_client(c, &err);
     json_t *extra = json_object();
     json_object_set_new(extra, "proposal_id", json_integer((json_int_t)pid));
-    print_tx(&o, "policy propose", &res, extra);
+    print_tx(o, "policy propose", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_policy_vote(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_policy_vote(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain policy vote"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (!o.has_proposal)
-        return veil_cli_usage_error(o.path, "--proposal ID is required");
+    if (!o->has_proposal)
+        return veil_cli_usage_error(o->path, "--proposal ID is required");
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     bool executed;
     veil_tx_result res;
-    if (veil_contract_vote(c, o.proposal, &executed, &res, &err) != 0)
+    if (veil_contract_vote(c, o->proposal, &executed, &res, &err) != 0)
         return fail_client(c, &err);
     json_t *extra = json_object();
     json_object_set_new(extra, "executed", json_boolean(executed));
-    print_tx(&o, "policy vote", &res, extra);
+    print_tx(o, "policy vote", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
@@ -967,67 +951,59 @@ static int parse_leaves(const struct chain_opts *o, uint8_t (*leaves)[32], uint8
     return 0;
 }
 
-static int run_anchor_deployment(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_anchor_deployment(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain anchor deployment"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     uint8_t job[32], ah[32];
-    if (need_cluster(&o) != 0 || parse_b32(o.path, "--job", o.job, job) != 0 ||
-        parse_b32(o.path, "--assignment", o.assignment, ah) != 0)
+    if (need_cluster(o) != 0 || parse_b32(o->path, "--job", o->job, job) != 0 ||
+        parse_b32(o->path, "--assignment", o->assignment, ah) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_tx_result res;
-    if (veil_contract_anchor_deployment(c, o.cluster, job, ah, &res, &err) != 0)
+    if (veil_contract_anchor_deployment(c, o->cluster, job, ah, &res, &err) != 0)
         return fail_client(c, &err);
     uint8_t aid[32];
     char h[67];
-    veil_contract_anchor_id(0, o.cluster, job, ah, aid);
+    veil_contract_anchor_id(0, o->cluster, job, ah, aid);
     hex32(h, aid);
     json_t *extra = json_object();
     json_object_set_new(extra, "anchor_id", json_string(h));
-    print_tx(&o, "anchor deployment", &res, extra);
+    print_tx(o, "anchor deployment", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_anchor_batch(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_anchor_batch(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain anchor batch"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (need_cluster(&o) != 0)
+    if (need_cluster(o) != 0)
         return VEIL_EXIT_USAGE;
-    if (!o.has_epoch)
-        return veil_cli_usage_error(o.path, "--epoch N is required");
+    if (!o->has_epoch)
+        return veil_cli_usage_error(o->path, "--epoch N is required");
     uint8_t root[32];
     uint32_t count;
     veil_err err = {0};
-    if (o.n_leaves > 0) {
+    if (o->n_leaves > 0) {
         static uint8_t leaves[4096][32], jobs[4096][32], assigns[4096][32];
-        if (parse_leaves(&o, leaves, jobs, assigns) != 0)
+        if (parse_leaves(o, leaves, jobs, assigns) != 0)
             return VEIL_EXIT_USAGE;
-        if (veil_chain_merkle_root((const uint8_t(*)[32])leaves, o.n_leaves, root, &err) != 0)
+        if (veil_chain_merkle_root((const uint8_t(*)[32])leaves, o->n_leaves, root, &err) != 0)
             return veil_cli_fail(&err);
-        count = (uint32_t)o.n_leaves;
+        count = (uint32_t)o->n_leaves;
     } else {
-        if (parse_b32(o.path, "--root", o.root, root) != 0)
+        if (parse_b32(o->path, "--root", o->root, root) != 0)
             return VEIL_EXIT_USAGE;
-        if (o.count < 1)
-            return veil_cli_usage_error(o.path, "--count N is required with --root");
-        count = (uint32_t)o.count;
+        if (o->count < 1)
+            return veil_cli_usage_error(o->path, "--count N is required with --root");
+        count = (uint32_t)o->count;
     }
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_tx_result res;
-    if (veil_contract_anchor_batch(c, o.cluster, o.epoch, root, count, &res, &err) != 0)
+    if (veil_contract_anchor_batch(c, o->cluster, o->epoch, root, count, &res, &err) != 0)
         return fail_client(c, &err);
     char h[67];
     hex32(h, root);
@@ -1036,59 +1012,55 @@ static int run_anchor_batch(int argc, char **argv, struct veil_cli_ctx *ctx)
     json_object_set_new(extra, "count", json_integer(count));
     uint8_t ew[32] = {0}, aid[32];
     for (int i = 0; i < 8; i++)
-        ew[31 - i] = (uint8_t)(o.epoch >> (8 * i));
-    veil_contract_anchor_id(1, o.cluster, ew, root, aid);
+        ew[31 - i] = (uint8_t)(o->epoch >> (8 * i));
+    veil_contract_anchor_id(1, o->cluster, ew, root, aid);
     hex32(h, aid);
     json_object_set_new(extra, "anchor_id", json_string(h));
-    print_tx(&o, "anchor batch", &res, extra);
+    print_tx(o, "anchor batch", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_anchor_verify(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_anchor_verify(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain anchor verify"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     uint8_t job[32], ah[32];
-    if (need_cluster(&o) != 0 || parse_b32(o.path, "--job", o.job, job) != 0 ||
-        parse_b32(o.path, "--assignment", o.assignment, ah) != 0)
+    if (need_cluster(o) != 0 || parse_b32(o->path, "--job", o->job, job) != 0 ||
+        parse_b32(o->path, "--assignment", o->assignment, ah) != 0)
         return VEIL_EXIT_USAGE;
-    if (!o.has_epoch || o.n_leaves == 0)
-        return veil_cli_usage_error(o.path, "--epoch and the batch's --leaf list are required");
+    if (!o->has_epoch || o->n_leaves == 0)
+        return veil_cli_usage_error(o->path, "--epoch and the batch's --leaf list are required");
     static uint8_t leaves[4096][32], jobs[4096][32], assigns[4096][32];
-    if (parse_leaves(&o, leaves, jobs, assigns) != 0)
+    if (parse_leaves(o, leaves, jobs, assigns) != 0)
         return VEIL_EXIT_USAGE;
-    size_t index = o.n_leaves;
-    for (size_t i = 0; i < o.n_leaves; i++)
+    size_t index = o->n_leaves;
+    for (size_t i = 0; i < o->n_leaves; i++)
         if (memcmp(jobs[i], job, 32) == 0 && memcmp(assigns[i], ah, 32) == 0)
             index = i;
     veil_err err = {0};
     uint8_t proof[64][32];
     size_t n_proof = 0;
     uint8_t self_leaf[32];
-    veil_chain_merkle_leaf(o.cluster, job, ah, self_leaf);
-    if (index < o.n_leaves && veil_chain_merkle_proof((const uint8_t(*)[32])leaves, o.n_leaves,
-                                                      index, proof, 64, &n_proof, &err) != 0)
+    veil_chain_merkle_leaf(o->cluster, job, ah, self_leaf);
+    if (index < o->n_leaves && veil_chain_merkle_proof((const uint8_t(*)[32])leaves, o->n_leaves,
+                                                       index, proof, 64, &n_proof, &err) != 0)
         return veil_cli_fail(&err);
     veil_chain_client *c;
-    if (open_client(&o, ctx, false, true, &c, &err) != 0)
+    if (open_client(o, ctx, false, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint8_t root[32];
     uint32_t count;
     bool ok = false;
-    if (veil_contract_find_batch_root(c, o.cluster, o.epoch, root, &count, &err) != 0)
+    if (veil_contract_find_batch_root(c, o->cluster, o->epoch, root, &count, &err) != 0)
         return fail_client(c, &err);
     /* A deployment missing from the list gets an empty proof: the contract
      * then answers false unless it is the whole batch. */
-    if (veil_contract_verify_inclusion(c, root, o.cluster, job, ah, (const uint8_t(*)[32])proof,
+    if (veil_contract_verify_inclusion(c, root, o->cluster, job, ah, (const uint8_t(*)[32])proof,
                                        n_proof, &ok, &err) != 0)
         return fail_client(c, &err);
     char h[67];
     hex32(h, root);
-    if (o.json) {
+    if (o->json) {
         json_t *j = json_pack("{s:b,s:s,s:I,s:I}", "included", ok, "merkle_root", h, "count",
                               (json_int_t)count, "proof_length", (json_int_t)n_proof);
         char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1097,8 +1069,8 @@ static int run_anchor_verify(int argc, char **argv, struct veil_cli_ctx *ctx)
         json_decref(j);
     } else {
         printf("%s: deployment %s in batch %llu of cluster %llu (root %s)\n",
-               ok ? "included" : "NOT included", o.job, (unsigned long long)o.epoch,
-               (unsigned long long)o.cluster, h);
+               ok ? "included" : "NOT included", o->job, (unsigned long long)o->epoch,
+               (unsigned long long)o->cluster, h);
     }
     veil_chain_client_close(c);
     return ok ? VEIL_EXIT_OK : VEIL_EXIT_FAILURE;
@@ -1106,52 +1078,44 @@ static int run_anchor_verify(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ------------------------------------------------------------------ disputes */
 
-static int run_dispute_open(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_dispute_open(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain dispute open"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     uint8_t anchor[32], evidence[32];
-    if (need_cluster(&o) != 0 || parse_b32(o.path, "--anchor", o.anchor, anchor) != 0 ||
-        parse_b32(o.path, "--evidence", o.evidence, evidence) != 0)
+    if (need_cluster(o) != 0 || parse_b32(o->path, "--anchor", o->anchor, anchor) != 0 ||
+        parse_b32(o->path, "--evidence", o->evidence, evidence) != 0)
         return VEIL_EXIT_USAGE;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint64_t did;
     veil_tx_result res;
-    if (veil_contract_open_dispute(c, o.cluster, anchor, evidence, &did, &res, &err) != 0)
+    if (veil_contract_open_dispute(c, o->cluster, anchor, evidence, &did, &res, &err) != 0)
         return fail_client(c, &err);
     json_t *extra = json_object();
     json_object_set_new(extra, "dispute_id", json_integer((json_int_t)did));
-    print_tx(&o, "dispute open", &res, extra);
+    print_tx(o, "dispute open", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
-static int run_dispute_resolve(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_dispute_resolve(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain dispute resolve"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
-    if (!o.has_dispute || o.uphold < 0)
-        return veil_cli_usage_error(o.path, "--dispute ID and --uphold or --reject are required");
+    if (!o->has_dispute || o->uphold < 0)
+        return veil_cli_usage_error(o->path, "--dispute ID and --uphold or --reject are required");
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, true, true, &c, &err) != 0)
+    if (open_client(o, ctx, true, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     uint8_t status;
     veil_tx_result res;
-    if (veil_contract_resolve_dispute(c, o.dispute, o.uphold == 1, &status, &res, &err) != 0)
+    if (veil_contract_resolve_dispute(c, o->dispute, o->uphold == 1, &status, &res, &err) != 0)
         return fail_client(c, &err);
     static const char *names[] = {"?", "open", "upheld", "rejected"};
     json_t *extra = json_object();
     json_object_set_new(extra, "dispute_status", json_string(names[status < 4 ? status : 0]));
-    print_tx(&o, "dispute resolve (vote)", &res, extra);
+    print_tx(o, "dispute resolve (vote)", &res, extra);
     veil_tx_result_clear(&res);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
@@ -1176,7 +1140,8 @@ static int print_event(const veil_eth_log *log, void *user)
 {
     struct events_ctx *ec = user;
     /* Every registry event carries the cluster (or a proposal / dispute id)
-     * in topic 1; with --cluster only cluster-keyed events of it are shown. */
+     * in a topic (topic 1; BatchAnchored's topic 0) and its description says
+     * "cluster=N"; with --cluster only cluster-keyed events of it are shown. */
     veil_buf b;
     veil_buf_init(&b);
     if (veil_contract_describe_log(log, &b) != 0) {
@@ -1213,108 +1178,135 @@ static int print_event(const veil_eth_log *log, void *user)
     return 0;
 }
 
-static int run_events(int argc, char **argv, struct veil_cli_ctx *ctx)
+static int run_events(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
-    struct chain_opts o = {.path = "veil chain events"};
-    int rc = parse_opts(argc, argv, &o, false);
-    if (rc >= 0)
-        return rc;
     veil_err err = {0};
     veil_chain_client *c;
-    if (open_client(&o, ctx, false, true, &c, &err) != 0)
+    if (open_client(o, ctx, false, true, &c, &err) != 0)
         return veil_cli_fail(&err);
     veil_eth_address contract;
     veil_chain_client_contract(c, &contract);
-    struct events_ctx ec = {o.json, o.cluster, o.has_cluster};
+    struct events_ctx ec = {o->json, o->cluster, o->has_cluster};
     veil_log_follower f;
-    veil_log_follower_init(&f, o.from_block, o.confirmations);
+    veil_log_follower_init(&f, o->from_block, o->confirmations);
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     do {
         if (veil_log_follower_poll(&f, veil_chain_client_rpc(c), &contract, print_event, &ec,
                                    &err) != 0) {
-            if (!o.follow)
+            if (!o->follow)
                 return fail_client(c, &err);
             fprintf(stderr, "veil: %s (retrying)\n", err.msg);
         }
-        for (int i = 0; o.follow && i < 10 && !g_stop; i++)
+        for (int i = 0; o->follow && i < 10 && !g_stop; i++)
             usleep(50000);
-    } while (o.follow && !g_stop);
+    } while (o->follow && !g_stop);
     veil_chain_client_close(c);
     return VEIL_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------ tables */
 
-#define LEAF(var, nm, sum, use, fn)                                                                \
+/* A leaf: its entry point parses the options it takes (CONN_OPTS | opts)
+ * into a chain_opts and hands that to fn. */
+#define LEAF(var, nm, path_, opts, sum, use, fn)                                                   \
+    static int var##_main(int argc, char **argv, struct veil_cli_ctx *ctx)                         \
+    {                                                                                              \
+        struct chain_opts o = {.path = path_};                                                     \
+        int rc = parse_opts(argc, argv, &o, CONN_OPTS | (opts));                                   \
+        return rc >= 0 ? rc : fn(&o, ctx);                                                         \
+    }                                                                                              \
     static const struct veil_cli_command var = {                                                   \
-        .name = nm, .summary = sum, .usage = use CONN_USAGE, .run = fn}
+        .name = nm, .summary = sum, .usage = use CONN_USAGE, .run = var##_main}
 
-LEAF(cmd_keygen, "keygen", "create an Ethereum key in a keystore v3 file",
+LEAF(cmd_keygen, "keygen", "veil chain keygen", OPT(O_OUT) | OPT(O_SCRYPT),
+     "create an Ethereum key in a keystore v3 file",
      "Usage: veil chain keygen --out FILE [--scrypt-log-n N] [-o json]\n\n"
      "Generates a secp256k1 key and writes it encrypted (scrypt, default n=2^18, AES-128-CTR)\n"
      "to FILE (mode 0600); `cast wallet` reads it. Prints the address.\n",
      run_keygen);
-LEAF(cmd_deploy, "deploy", "deploy the VeilRegistry contract",
+LEAF(cmd_deploy, "deploy", "veil chain deploy", 0, "deploy the VeilRegistry contract",
      "Usage: veil chain deploy --keystore FILE [-o json]\n\n"
      "Deploys the VeilRegistry compiled into this program and prints its address.\n",
      run_deploy);
-LEAF(cmd_cluster_create, "create", "create a cluster with its founding operators",
+LEAF(cmd_cluster_create, "create", "veil chain cluster create",
+     OPT(O_NAME) | OPT(O_OPERATOR) | OPT(O_THRESHOLD) | OPT(O_ORG),
+     "create a cluster with its founding operators",
      "Usage: veil chain cluster create --name NAME --operator ADDR@ORG... --threshold M\n"
      "                                 [--org ORG]...\n\n"
      "Creates a cluster governed M-of-N by the operators; each operator belongs to the\n"
      "organization after '@'. Prints the cluster id.\n",
      run_cluster_create);
-LEAF(cmd_org_add, "add", "propose a new organization with its operators",
+LEAF(cmd_org_add, "add", "veil chain org add",
+     OPT(O_CLUSTER) | OPT(O_NAME) | OPT(O_OPERATOR) | OPT(O_TTL),
+     "propose a new organization with its operators",
      "Usage: veil chain org add --cluster ID --name ORG --operator ADDR... [--ttl 7d]\n\n"
      "Opens a governance proposal (with the sender's vote); it takes effect once M\n"
      "operators voted with `veil chain policy vote --proposal ID`.\n",
      run_org_add);
-LEAF(cmd_node_register, "register", "register a node (operator only)",
+LEAF(cmd_node_register, "register", "veil chain node register",
+     OPT(O_CLUSTER) | OPT(O_NODE) | OPT(O_PEER_ID), "register a node (operator only)",
      "Usage: veil chain node register --cluster ID --node ADDR --peer-id PEERID\n\n"
      "PEERID is the libp2p peer ID in base58 (12D3KooW...) or hex: the 32-byte Ed25519\n"
      "key or the full multihash.\n",
      run_node_register);
-LEAF(cmd_node_deactivate, "deactivate", "deactivate a node (its operator or the node)",
+LEAF(cmd_node_deactivate, "deactivate", "veil chain node deactivate", OPT(O_NODE),
+     "deactivate a node (its operator or the node)",
      "Usage: veil chain node deactivate --node ADDR\n", run_node_deactivate);
-LEAF(cmd_node_list, "list", "list a cluster's active nodes",
+LEAF(cmd_node_list, "list", "veil chain node list", OPT(O_CLUSTER), "list a cluster's active nodes",
      "Usage: veil chain node list --cluster ID [-o json]\n", run_node_list);
-LEAF(cmd_policy_get, "get", "print a cluster's current policy",
-     "Usage: veil chain policy get --cluster ID [-o json]\n", run_policy_get);
-LEAF(cmd_policy_propose, "propose", "propose a new cluster policy",
+LEAF(cmd_policy_get, "get", "veil chain policy get", OPT(O_CLUSTER),
+     "print a cluster's current policy", "Usage: veil chain policy get --cluster ID [-o json]\n",
+     run_policy_get);
+LEAF(cmd_policy_propose, "propose", "veil chain policy propose",
+     OPT(O_CLUSTER) | OPT(O_IMAGE) | OPT(O_SCHEDULER) | OPT(O_WEIGHT) | OPT(O_FHE) |
+         OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL),
+     "propose a new cluster policy",
      "Usage: veil chain policy propose --cluster ID [--image-digest B32]... [--scheduler NAME]\n"
      "         [--weight N]... [--fhe-key-hash B32] [--decryptor ADDR]... [--guardian-key B32]...\n"
      "         [--ttl 7d]\n\n"
      "Opens a proposal replacing the whole policy (the sender votes yes). B32 = 0x + 64 hex.\n",
      run_policy_propose);
-LEAF(cmd_policy_vote, "vote", "vote yes on a proposal (policy or organization)",
+LEAF(cmd_policy_vote, "vote", "veil chain policy vote", OPT(O_PROPOSAL),
+     "vote yes on a proposal (policy or organization)",
      "Usage: veil chain policy vote --proposal ID\n\n"
      "The vote that reaches the threshold executes the proposal.\n",
      run_policy_vote);
-LEAF(cmd_anchor_deployment, "deployment", "anchor one deployment (active nodes only)",
+LEAF(cmd_anchor_deployment, "deployment", "veil chain anchor deployment",
+     OPT(O_CLUSTER) | OPT(O_JOB) | OPT(O_ASSIGNMENT), "anchor one deployment (active nodes only)",
      "Usage: veil chain anchor deployment --cluster ID --job B32 --assignment B32\n",
      run_anchor_deployment);
-LEAF(cmd_anchor_batch, "batch", "anchor a Merkle batch of deployments (active nodes only)",
+LEAF(cmd_anchor_batch, "batch", "veil chain anchor batch",
+     OPT(O_CLUSTER) | OPT(O_EPOCH) | OPT(O_LEAF) | OPT(O_ROOT) | OPT(O_COUNT),
+     "anchor a Merkle batch of deployments (active nodes only)",
      "Usage: veil chain anchor batch --cluster ID --epoch N (--leaf JOB:ASSIGNMENT... |\n"
      "                               --root B32 --count N)\n\n"
      "With --leaf the Merkle root is computed here (leaf and pair hashing as in\n"
      "VeilRegistry.sol).\n",
      run_anchor_batch);
-LEAF(cmd_anchor_verify, "verify", "check a deployment's inclusion in an anchored batch",
+LEAF(cmd_anchor_verify, "verify", "veil chain anchor verify",
+     OPT(O_CLUSTER) | OPT(O_EPOCH) | OPT(O_JOB) | OPT(O_ASSIGNMENT) | OPT(O_LEAF),
+     "check a deployment's inclusion in an anchored batch",
      "Usage: veil chain anchor verify --cluster ID --epoch N --job B32 --assignment B32\n"
      "                                --leaf JOB:ASSIGNMENT...\n\n"
      "Finds the batch's anchored root in the logs, builds the proof from the batch's\n"
      "leaves and asks the contract's verifyInclusion. Exits 1 when not included.\n",
      run_anchor_verify);
-LEAF(cmd_dispute_open, "open", "open a dispute against an anchor (operators)",
+LEAF(cmd_dispute_open, "open", "veil chain dispute open",
+     OPT(O_CLUSTER) | OPT(O_ANCHOR) | OPT(O_EVIDENCE),
+     "open a dispute against an anchor (operators)",
      "Usage: veil chain dispute open --cluster ID --anchor B32 --evidence B32\n\n"
      "--anchor is the anchor id printed by `anchor deployment|batch`.\n",
      run_dispute_open);
-LEAF(cmd_dispute_resolve, "resolve", "vote to uphold or reject a dispute (operators)",
+LEAF(cmd_dispute_resolve, "resolve", "veil chain dispute resolve",
+     OPT(O_DISPUTE) | OPT(O_UPHOLD) | OPT(O_REJECT),
+     "vote to uphold or reject a dispute (operators)",
      "Usage: veil chain dispute resolve --dispute ID (--uphold | --reject)\n\n"
      "The first side to reach the cluster's threshold decides.\n",
      run_dispute_resolve);
-LEAF(cmd_events, "events", "print the registry's events",
+LEAF(cmd_events, "events", "veil chain events",
+     OPT(O_CLUSTER) | OPT(O_FROM_BLOCK) | OPT(O_CONFIRMATIONS) | OPT(O_FOLLOW),
+     "print the registry's events",
      "Usage: veil chain events [--cluster ID] [--from-block N] [--confirmations N] [--follow]\n\n"
      "Prints events once they are N blocks deep; --follow keeps watching (reorg-aware).\n",
      run_events);

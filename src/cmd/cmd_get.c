@@ -66,8 +66,8 @@ static const struct column node_cols[] = {
     {"LAST EPOCH", "last_telemetry_epoch", 0, 0},
 };
 static const struct column job_cols[] = {
-    {"ID", "id", 12, 12},         {"NAME", "name", 24, 0},          {"REPLICAS", "replicas", 8, 0},
-    {"RUNNING", "running", 7, 0}, {"SUBMITTER", "submitter", 0, 0},
+    {"ID", "id", 12, 12},         {"NAME", "name", 24, 0},   {"REPLICAS", "replicas", 8, 0},
+    {"RUNNING", "running", 7, 0}, {"STATE", "state", 20, 0}, {"SUBMITTER", "submitter", 0, 0},
 };
 static const struct column assignment_cols[] = {
     {"JOB", "job_id", 12, 12}, {"REPLICA", "replica", 7, 0},        {"EPOCH", "epoch", 8, 0},

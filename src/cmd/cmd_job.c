@@ -4,6 +4,9 @@
  * refused for); `run FILE`, `ls` and `status ID` talk to the local node's
  * HTTP API; `logs ID` and `stop ID` act on a replica this node runs (veild
  * names it veil-<first 16 hex of the job id>-<replica> in the runtime).
+ * `run --confidential` (or `confidential: true` in the spec) encrypts the
+ * request here, under the cluster public key, and sends the node only the
+ * ciphertext and a redacted spec: no node ever sees the values.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,9 +15,11 @@
 
 #include <jansson.h>
 
+#include <veil/fhe.h>
 #include <veil/node.h>
 #include <veil/runtime.h>
 
+#include "../node/daemon_sched.h"
 #include "cli.h"
 
 static int run_validate(int argc, char **argv, struct veil_cli_ctx *ctx)
@@ -109,25 +114,115 @@ static int api_call(struct veil_cli_ctx *ctx, const char *method, const char *pa
     return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
 }
 
+/* The body of a confidential submission: {"spec": <redacted spec>,
+ * "request_ciphertext": "<base64url>"}; the request (resources and label
+ * constraints) is encrypted under the cluster public key named by
+ * zama.public_key_file, then wiped from this process. */
+static int confidential_body(struct veil_job_spec *spec, const veil_config *cfg, char **body,
+                             veil_err *err)
+{
+    struct veil_sched_request req = {0};
+    req.policy = spec->policy;
+    req.confidential = true;
+    req.region = spec->region;
+    req.zone = spec->zone;
+    if (veil_telemetry_quantize_request(spec, req.res, err) != 0)
+        return -1;
+    const char *pk_path = veil_config_str(cfg, "zama.public_key_file", NULL);
+    if (!pk_path)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "a confidential job needs the cluster public key: set "
+                            "zama.public_key_file (veil node join writes it)");
+    veil_fhe_public *pk = NULL;
+    veil_buf ct;
+    veil_buf_init(&ct);
+    int rc = veil_fhe_public_load(pk_path, &pk, err);
+    if (rc != 0)
+        veil_err_wrap(err, "zama.public_key_file");
+    else
+        rc = veil_daemon_request_encrypt(pk, &req, &ct, err);
+    veil_memzero(&req, sizeof req);
+    if (pk)
+        veil_fhe_public_free(pk);
+    if (rc == 0)
+        rc = veil_job_spec_redact(spec, ct.data, ct.len, err);
+    char *canon = rc == 0 ? veil_job_spec_canonical_json(spec, err) : NULL;
+    size_t b64_cap = veil_base64url_encoded_len(ct.len, false) + 1;
+    char *b64 = canon ? malloc(b64_cap) : NULL;
+    if (canon && !b64)
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    json_t *spec_json = canon ? json_loads(canon, 0, NULL) : NULL;
+    *body = NULL;
+    if (b64 && spec_json && veil_base64url_encode(b64, b64_cap, ct.data, ct.len, false) > 0) {
+        json_t *env = json_pack("{s:O, s:s}", "spec", spec_json, "request_ciphertext", b64);
+        *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        json_decref(env);
+    }
+    json_decref(spec_json);
+    free(b64);
+    free(canon);
+    veil_buf_free(&ct);
+    if (!*body && !err->code)
+        veil_err_set(err, VEIL_E_NOMEM, "cannot encode the confidential submission");
+    return *body ? 0 : -1;
+}
+
 static int run_run(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
-    bool json = false;
-    int rc = parse_output_opts(argc, argv, "veil job run", &json);
-    if (rc != VEIL_EXIT_OK)
-        return rc;
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"confidential", no_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    bool json = false, confidential = false;
+    veil_err err = {0};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (veil_cli_parse_output(optarg, &json, &err) != 0)
+                return veil_cli_usage_error("veil job run", "%s", err.msg);
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'c':
+            confidential = true;
+            break;
+        default:
+            return veil_cli_usage_error("veil job run", "bad option");
+        }
+    }
     if (optind + 1 != argc)
         return veil_cli_usage_error("veil job run", "expected one FILE");
     const char *path = argv[optind];
-    veil_err err = {0};
     uint8_t *data;
     size_t len;
     /* Validate locally first, so errors name the file and its lines. */
     struct veil_job_spec spec;
     if (veil_job_spec_load(&spec, path, &err) != 0)
         return veil_cli_fail(&err);
-    veil_job_spec_free(&spec);
-    if (veil_file_read(path, VEIL_JOB_SPEC_MAX_BYTES, &data, &len, &err) != 0)
+    if (spec.redacted) {
+        veil_job_spec_free(&spec);
+        veil_err_set(&err, VEIL_E_INVALID,
+                     "%s: a redacted spec has no request to encrypt (give the spec with its "
+                     "resources and constraints)",
+                     path);
         return veil_cli_fail(&err);
+    }
+    if (confidential || spec.confidential) {
+        spec.confidential = true;
+        char *body = NULL;
+        rc = confidential_body(&spec, ctx->config, &body, &err);
+        veil_job_spec_free(&spec);
+        if (rc != 0)
+            return veil_cli_fail(&err);
+        data = (uint8_t *)body;
+        len = strlen(body);
+    } else {
+        veil_job_spec_free(&spec);
+        if (veil_file_read(path, VEIL_JOB_SPEC_MAX_BYTES, &data, &len, &err) != 0)
+            return veil_cli_fail(&err);
+    }
     json_t *answer = NULL;
     rc = api_call(ctx, "POST", "/v1/jobs", data, len, &answer);
     free(data);
@@ -156,16 +251,19 @@ static int run_ls(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (json) {
         print_json(jobs);
     } else {
-        printf("%-64s %-24s %-8s %s\n", "ID", "NAME", "REPLICAS", "RUNNING");
+        printf("%-64s %-24s %-8s %-7s %s\n", "ID", "NAME", "REPLICAS", "RUNNING", "STATE");
         size_t i;
         json_t *j;
         json_array_foreach(jobs, i, j)
         {
-            printf("%-64s %-24s %-8" JSON_INTEGER_FORMAT " %" JSON_INTEGER_FORMAT "\n",
+            /* STATE: the least advanced replica's (e.g. awaiting_decryption
+             * while the decryptor is away) */
+            const char *state = json_string_value(json_object_get(j, "state"));
+            printf("%-64s %-24s %-8" JSON_INTEGER_FORMAT " %-7" JSON_INTEGER_FORMAT " %s\n",
                    json_string_value(json_object_get(j, "id")),
                    json_string_value(json_object_get(j, "name")),
                    json_integer_value(json_object_get(j, "replicas")),
-                   json_integer_value(json_object_get(j, "running")));
+                   json_integer_value(json_object_get(j, "running")), state ? state : "-");
         }
     }
     json_decref(answer);
@@ -195,24 +293,39 @@ static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
                json_string_value(json_object_get(job, "id")),
                json_string_value(json_object_get(job, "name")),
                json_integer_value(json_object_get(job, "replicas")));
+        if (json_is_true(json_object_get(json_object_get(job, "spec"), "confidential")))
+            printf("  request: confidential (encrypted by the submitter; nodes never see it)\n");
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(job, "replica_states"), i, r)
         {
             const char *node = json_string_value(json_object_get(r, "node"));
-            printf("  replica %" JSON_INTEGER_FORMAT ": %s%s%s\n",
-                   json_integer_value(json_object_get(r, "replica")),
-                   json_string_value(json_object_get(r, "state")), node ? " on " : "",
-                   node ? node : "");
+            const char *note = json_string_value(json_object_get(r, "note"));
+            json_int_t attempts = json_integer_value(json_object_get(r, "attempts"));
+            const char *state = json_string_value(json_object_get(r, "state"));
+            printf("  replica %" JSON_INTEGER_FORMAT ": %s%s%s",
+                   json_integer_value(json_object_get(r, "replica")), state ? state : "?",
+                   node ? " on " : "", node ? node : "");
+            if (state && strcmp(state, "awaiting_decryption") == 0)
+                printf(" (scheduler results are in; waiting for the designated decryptor)");
+            if (attempts > 1)
+                printf(" [attempt %" JSON_INTEGER_FORMAT "]", attempts);
+            if (note && note[0])
+                printf(" - %s", note);
+            printf("\n");
         }
         json_array_foreach(json_object_get(job, "anchors"), i, r)
         {
+            /* an empty tx hash: the anchor is being sent (intent recorded) */
+            const char *tx = json_string_value(json_object_get(r, "tx_hash"));
+            char *proof = json_dumps(json_object_get(r, "proof"), JSON_COMPACT);
             printf("  anchor replica %" JSON_INTEGER_FORMAT ": epoch %" JSON_INTEGER_FORMAT
-                   " root %s tx %s\n",
+                   " root 0x%s tx %s\n    inclusion proof (siblings, leaf first): %s\n",
                    json_integer_value(json_object_get(r, "replica")),
                    json_integer_value(json_object_get(r, "epoch")),
-                   json_string_value(json_object_get(r, "root")),
-                   json_string_value(json_object_get(r, "tx_hash")));
+                   json_string_value(json_object_get(r, "root")), tx && tx[0] ? tx : "pending",
+                   proof ? proof : "[]");
+            free(proof);
         }
     }
     json_decref(job);
@@ -315,10 +428,14 @@ static const struct veil_cli_command job_stop = {
 static const struct veil_cli_command job_run = {
     .name = "run",
     .summary = "submit a job spec to the local node",
-    .usage = "Usage: veil job run [-o json|text] FILE\n\n"
+    .usage = "Usage: veil job run [-o json|text] [--confidential] FILE\n\n"
              "Validates FILE like 'veil job validate', then submits it to the local node's\n"
              "HTTP API (api.listen, token from api.token_file or <data_dir>/api.token) and\n"
-             "prints the job ID (or the node's answer as JSON with -o json).\n",
+             "prints the job ID (or the node's answer as JSON with -o json).\n"
+             "--confidential (or 'confidential: true' in FILE) encrypts the resources and\n"
+             "label constraints here under the cluster public key (zama.public_key_file):\n"
+             "nodes schedule on the ciphertext and list the job's request as\n"
+             "\"confidential\".\n",
     .run = run_run,
 };
 static const struct veil_cli_command job_ls = {

@@ -748,3 +748,109 @@ out:
         *value = val;
     return 0;
 }
+
+/* ---------------------------------------------------- scheduling operations */
+
+/* Shallow radix views of n API ciphertexts (the radix layer only reads them). */
+static struct veil_radix *radix_views(const veil_fhe_server *sk, const veil_fhe_ct *const *v,
+                                      size_t n, veil_err *err)
+{
+    struct veil_radix *r = calloc(n ? n : 1, sizeof *r);
+    if (!r) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i] || check_ct_params(sk->params, v[i], err) != 0) {
+            if (!v[i])
+                veil_err_set(err, VEIL_E_INVALID, "missing operand %zu", i);
+            free(r);
+            return NULL;
+        }
+        r[i] = v[i]->r;
+    }
+    return r;
+}
+
+int veil_fhe_sum_bits_masked(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const veil_fhe_ct *const *masks, size_t n, unsigned shift,
+                             unsigned bits, veil_fhe_ct **out, veil_err *err)
+{
+    *out = NULL;
+    struct veil_radix *r = radix_views(sk, vals, n, err);
+    if (!r)
+        return -1;
+    struct veil_radix *m = masks ? radix_views(sk, masks, n, err) : NULL;
+    if (masks && !m) {
+        free(r);
+        return -1;
+    }
+    veil_fhe_ct *c = result_new(sk, err);
+    int rc = c ? veil_int_sum_bits(&sk->ctx, r, m, n, shift, bits, &c->r, err) : -1;
+    free(r);
+    free(m);
+    return c ? result_done(rc, c, out) : -1;
+}
+
+int veil_fhe_sum_bits(veil_fhe_server *sk, const veil_fhe_ct *const *vals, size_t n, unsigned shift,
+                      unsigned bits, veil_fhe_ct **out, veil_err *err)
+{
+    return veil_fhe_sum_bits_masked(sk, vals, NULL, n, shift, bits, out, err);
+}
+
+int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fhe_ct *const *flags,
+                      size_t n, veil_fhe_ct **out, veil_err *err)
+{
+    *out = NULL;
+    if (check_ct_params(sk->params, val, err) != 0)
+        return -1;
+    struct veil_radix *r = radix_views(sk, flags, n, err);
+    if (!r)
+        return -1;
+    veil_fhe_ct *c = result_new(sk, err);
+    int rc = c ? veil_int_flag_top(&sk->ctx, &val->r, r, n, &c->r, err) : -1;
+    free(r);
+    return c ? result_done(rc, c, out) : -1;
+}
+
+int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                            const uint64_t *labels, size_t n, unsigned index_width,
+                            veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err)
+{
+    *index = NULL;
+    if (found)
+        *found = NULL;
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin needs at least one input");
+    struct veil_radix *r = radix_views(sk, vals, n, err);
+    if (!r)
+        return -1;
+    veil_fhe_ct *idx = result_new(sk, err);
+    veil_fhe_ct *fnd = found && idx ? result_new(sk, err) : NULL;
+    int rc = -1;
+    if (idx && (!found || fnd))
+        rc = veil_int_argmin_labeled(&sk->ctx, r, labels, n, index_width, &idx->r,
+                                     fnd ? &fnd->r : NULL, err);
+    free(r);
+    if (rc != 0) {
+        free(idx);
+        free(fnd);
+        return -1;
+    }
+    *index = idx;
+    if (found)
+        *found = fnd;
+    return 0;
+}
+
+int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width, veil_fhe_ct **out,
+                      veil_err *err)
+{
+    *out = NULL;
+    if (check_ct_params(sk->params, a, err) != 0)
+        return -1;
+    veil_fhe_ct *c = result_new(sk, err);
+    if (!c)
+        return -1;
+    return result_done(veil_int_truncate(&sk->ctx, &a->r, width, &c->r, err), c, out);
+}

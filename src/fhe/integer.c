@@ -662,6 +662,107 @@ static void mark_needed(struct graph *g, const struct expr *e)
             g->nodes[e->t[i].node].needed = 1;
 }
 
+/* One KS+PBS of the graph: a node, or a node and its two-function twin. */
+struct gjob {
+    size_t node; /* the node whose input and table it runs (the primary of a pair) */
+    int asap;    /* earliest level: the node's level */
+    int alap;    /* latest level that keeps the graph's depth */
+    int level;   /* the level it runs at (0: not placed yet) */
+};
+
+/* Whether every node job j reads was placed at a level below `level`. */
+static int job_ready(const struct graph *g, const struct gjob *jobs, const size_t *job_of, size_t j,
+                     int level)
+{
+    const struct expr *e = &g->nodes[jobs[j].node].in;
+    for (int t = 0; t < e->n; t++) {
+        if (e->t[t].ext || e->t[t].coef == 0)
+            continue;
+        int l = jobs[job_of[e->t[t].node]].level;
+        if (l == 0 || l >= level)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sum over the levels of ceil(jobs / threads): the rounds of PBS a placement
+ * costs (asap: the earliest levels, else the chosen ones). */
+static size_t placement_rounds(const struct gjob *jobs, size_t n_jobs, int depth, size_t threads,
+                               int chosen)
+{
+    size_t rounds = 0;
+    for (int level = 1; level <= depth; level++) {
+        size_t count = 0;
+        for (size_t j = 0; j < n_jobs; j++)
+            count += (chosen ? jobs[j].level : jobs[j].asap) == level;
+        rounds += (count + threads - 1) / threads;
+    }
+    return rounds;
+}
+
+/* Places the jobs on levels 1..depth (depth = the longest chain, as before).
+ * A level costs about ceil(jobs / threads) PBS times plus a fixed part
+ * (streaming the keys), so a job that must run on a level (it is at its
+ * latest level) goes there, and the slots left over in the level's last
+ * round are filled with ready jobs that could wait, the most urgent first.
+ * (The carry plan that looked every FheUint16 carry ahead went from 6,3,4,2,1
+ * jobs per level to 4,4,2,2,4 on two threads: 8 rounds of PBS instead of 9;
+ * today argmin over six FheUint16 takes 50 rounds instead of 51 and a
+ * FheUint16 scalar multiplication 17 instead of 18.)
+ * The earliest-level placement is kept when it needs no more rounds. Where a
+ * job runs never changes its result, so the bits do not depend on the
+ * thread count. */
+static void place_jobs(const struct graph *g, struct gjob *jobs, const size_t *job_of,
+                       size_t n_jobs, int depth, size_t threads)
+{
+    /* Latest levels: nodes only read earlier nodes, so walking back from the
+     * last node sees every reader of a job before the job's own node. */
+    for (size_t j = 0; j < n_jobs; j++)
+        jobs[j].alap = depth;
+    for (size_t j = n_jobs; j-- > 0;) {
+        const struct expr *e = &g->nodes[jobs[j].node].in;
+        for (int t = 0; t < e->n; t++) {
+            if (e->t[t].ext || e->t[t].coef == 0)
+                continue;
+            struct gjob *pj = &jobs[job_of[e->t[t].node]];
+            if (pj->alap > jobs[j].alap - 1)
+                pj->alap = jobs[j].alap - 1;
+        }
+    }
+    for (size_t j = 0; j < n_jobs; j++)
+        jobs[j].level = threads <= 1 ? jobs[j].asap : 0;
+    if (threads <= 1 || depth <= 0)
+        return;
+    for (int level = 1; level <= depth; level++) {
+        size_t count = 0;
+        for (size_t j = 0; j < n_jobs; j++) {
+            if (jobs[j].level == 0 && jobs[j].alap <= level) {
+                jobs[j].level = level;
+                count++;
+            }
+        }
+        while (count % threads != 0) {
+            size_t best = SIZE_MAX;
+            for (size_t j = 0; j < n_jobs; j++) {
+                if (jobs[j].level != 0 || !job_ready(g, jobs, job_of, j, level))
+                    continue;
+                if (best == SIZE_MAX || jobs[j].alap < jobs[best].alap)
+                    best = j;
+            }
+            if (best == SIZE_MAX)
+                break;
+            jobs[best].level = level;
+            count++;
+        }
+    }
+    /* Keep the earliest-level placement if it needs no more rounds. */
+    if (placement_rounds(jobs, n_jobs, depth, threads, 0) <=
+        placement_rounds(jobs, n_jobs, depth, threads, 1)) {
+        for (size_t j = 0; j < n_jobs; j++)
+            jobs[j].level = jobs[j].asap;
+    }
+}
+
 /* Runs the needed nodes level by level (one thread-pooled batch per level), then
  * writes the outputs. */
 static int graph_run(struct graph *g)
@@ -679,18 +780,39 @@ static int graph_run(struct graph *g)
             max_level = g->nodes[i].level;
     }
     struct veil_shortint_pbs_job *jobs = calloc(g->n ? g->n : 1, sizeof *jobs);
-    if (!jobs)
+    struct gjob *gj = calloc(g->n ? g->n : 1, sizeof *gj);
+    size_t *job_of = calloc(g->n ? g->n : 1, sizeof *job_of);
+    if (!jobs || !gj || !job_of) {
+        free(jobs);
+        free(gj);
+        free(job_of);
         return graph_fail(g, VEIL_E_NOMEM, "out of memory");
+    }
+    /* One job per needed node, except that a needed secondary twin rides on
+     * its needed primary's job (the primary always comes first). */
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        struct gnode *nd = &g->nodes[i];
+        if (!nd->needed)
+            continue;
+        if (nd->secondary && g->nodes[nd->twin].needed) {
+            job_of[i] = job_of[nd->twin];
+            continue;
+        }
+        job_of[i] = n_jobs;
+        gj[n_jobs].node = i;
+        gj[n_jobs].asap = nd->level;
+        n_jobs++;
+    }
+    place_jobs(g, gj, job_of, n_jobs, max_level, veil_threadpool_size(g->s->pool));
     int rc = 0;
     for (int level = 1; level <= max_level && rc == 0; level++) {
         size_t k = 0;
-        for (size_t i = 0; i < g->n; i++) {
-            struct gnode *nd = &g->nodes[i];
-            if (!nd->needed || nd->level != level)
+        for (size_t j = 0; j < n_jobs; j++) {
+            if (gj[j].level != level)
                 continue;
+            struct gnode *nd = &g->nodes[gj[j].node];
             struct gnode *tw = nd->twin >= 0 ? &g->nodes[nd->twin] : NULL;
-            if (nd->secondary && tw->needed)
-                continue; /* computed by its primary's job */
             memset(&jobs[k], 0, sizeof jobs[k]);
             if (tw && tw->needed) {
                 jobs[k].lut2 = lut2_get(g->s, nd->table, tw->table, g->err);
@@ -708,12 +830,15 @@ static int graph_run(struct graph *g)
             k++;
         }
         if (rc == 0 && k > 0) {
+            veil_log(VEIL_LOG_TRACE, "fhe", "pbs level", "level=%d jobs=%zu", level, k);
             rc = veil_shortint_apply_jobs(g->s->sk, jobs, k, g->s->pool, g->err);
             g->s->pbs_count += k;
             g->s->pbs_levels++;
         }
     }
     free(jobs);
+    free(gj);
+    free(job_of);
     if (rc != 0) {
         g->failed = 1;
         return -1;
@@ -847,36 +972,100 @@ out:
     free(gco);
 }
 
+/* Carries of the grouped plan (propagate, six blocks and more). Blocks 1..n-2,
+ * whose carries go on to a next block, form groups of three; block 0 and the
+ * last block stand alone. The carry out of every group but the last is looked
+ * ahead: the first group's from carry[1] and its three block states in one
+ * PBS ([c + t0 + t1 + t2 >= 8], t_k = state << k), the others by
+ * resolve_carries over the groups' states. Inside a group the carries ripple:
+ * the PBS that reduces block i, (col_i + carry_i) mod 4, yields
+ * carry_i+1 = [col_i + carry_i >= 4] from the same input as a two-function
+ * LUT, so they cost nothing. Against looking every carry ahead this is one
+ * to two levels deeper and a third fewer PBS (FheUint16: 12 PBS in 6 levels
+ * instead of 16 in 5); with a handful of threads the PBS count is what sets
+ * the time, and the depth still grows with log3 of the number of groups.
+ * Sets carry[1 + 3j] for the group starts j >= 1 and has[] for them. */
+static void lookahead_group_carries(struct graph *g, const struct expr *col, size_t n,
+                                    struct expr *carry, unsigned char *has)
+{
+    const size_t m = n - 2, n_groups = (m + 2) / 3, full = n_groups - 1;
+    struct item *gitems = calloc(full, sizeof *gitems);
+    struct expr *gco = calloc(full, sizeof *gco);
+    if (!gitems || !gco) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < full; j++) {
+        gitems[j].raw = ex_const(0);
+        gitems[j].kind = 3;
+        for (size_t p = 0; p < 3; p++) {
+            struct item it = {.raw = col[1 + 3 * j + p], .kind = KIND_ADD_BLOCK};
+            struct expr t = state_node(g, &it, (int)p);
+            ex_addk(g, &gitems[j].raw, &t, 1);
+        }
+    }
+    struct expr acc = carry[1];
+    ex_addk(g, &acc, &gitems[0].raw, 1);
+    carry[4] = ex_node(g, g_fn(g, &acc, fn_ge, 8));
+    has[4] = 1;
+    if (full > 1)
+        resolve_carries(g, gitems + 1, full - 1, &carry[4], gco, 0);
+    for (size_t j = 1; j < full && !g->failed; j++) {
+        carry[4 + 3 * j] = gco[j - 1];
+        has[4 + 3 * j] = 1;
+    }
+out:
+    free(gitems);
+    free(gco);
+}
+
 /* Turns column sums col[0..n) (col[0] <= 7, others <= 6, noise <= max-1) into a clean
- * radix: out_i = (col_i + carry_i) mod 4. */
+ * radix: out_i = (col_i + carry_i) mod 4. Up to five blocks every carry is
+ * looked ahead (resolve_carries); from six on, group carries are looked ahead
+ * and the carries inside a group of three ripple (lookahead_group_carries). */
 static void propagate(struct graph *g, const struct expr *col, struct veil_radix *out)
 {
     size_t n = out->n_blocks;
     struct expr *carry = calloc(n + 1, sizeof *carry);
     struct item *items = calloc(n, sizeof *items);
-    if (!carry || !items) {
+    unsigned char *has = calloc(n + 1, 1);
+    if (!carry || !items || !has) {
         graph_fail(g, VEIL_E_NOMEM, "out of memory");
         goto out;
     }
     carry[0] = ex_const(0);
-    if (n > 1)
+    has[0] = 1;
+    if (n > 1) {
         carry[1] = ex_node(g, g_fn(g, &col[0], fn_ge, 4));
-    if (n > 2) {
+        has[1] = 1;
+    }
+    const int grouped = n >= 6;
+    if (grouped) {
+        lookahead_group_carries(g, col, n, carry, has);
+    } else if (n > 2) {
         for (size_t i = 1; i + 1 < n; i++) {
             items[i - 1].raw = col[i];
             items[i - 1].kind = KIND_ADD_BLOCK;
         }
         resolve_carries(g, items, n - 2, &carry[1], carry + 2, 1);
+        for (size_t i = 2; i < n; i++)
+            has[i] = 1;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !g->failed; i++) {
         struct expr e = col[i];
         ex_addk(g, &e, &carry[i], 1);
+        if (i + 1 < n && !has[i + 1]) {
+            /* ripple: the twin of this block's own reduction */
+            carry[i + 1] = ex_node(g, g_fn(g, &e, fn_ge, 4));
+            has[i + 1] = 1;
+        }
         struct expr r = ex_node(g, g_fn(g, &e, fn_mod4, 0));
         g_output(g, &r, &out->blocks[i]);
     }
 out:
     free(carry);
     free(items);
+    free(has);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1792,4 +1981,436 @@ done:
             veil_radix_free(value_out);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scheduling operations (issue 7): sums of bit fields, a flag block on top  */
+/* of a value, and an argmin with caller-given labels and a "found" bit.     */
+/* ------------------------------------------------------------------------ */
+
+static int fn_div4(int x, int arg)
+{
+    (void)arg;
+    return x >> 2;
+}
+
+static int fn_masked(int x, int arg)
+{
+    (void)arg; /* x = 4 mask + block */
+    return x >= 4 ? x - 4 : 0;
+}
+
+/* Blocks [first, first + count) of a as expressions (blocks past the end are the
+ * constant 0), noise-refreshed to max_noise; with a mask (a boolean), each block
+ * is the PBS output mask ? block : 0 (noise 1). */
+static void field_blocks(struct graph *g, const struct veil_radix *a, size_t first, size_t count,
+                         uint64_t max_noise, const struct veil_radix *mask, struct expr *out)
+{
+    struct expr m = ex_const(0);
+    if (mask) {
+        m = ex_ext(&mask->blocks[0]);
+        m = refresh_if(g, &m, 1); /* 4 mask + block within the budget */
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (first + i >= a->n_blocks) {
+            out[i] = ex_const(0);
+            continue;
+        }
+        struct expr x = ex_ext(&a->blocks[first + i]);
+        if (!mask) {
+            out[i] = refresh_if(g, &x, max_noise);
+            continue;
+        }
+        /* mask ? block : 0 in one PBS of 4 mask + block */
+        x = refresh_if(g, &x, max_noise - 4);
+        struct expr in = ex_const(0);
+        ex_addk(g, &in, &m, 4);
+        ex_addk(g, &in, &x, 1);
+        out[i] = ex_node(g, g_fn(g, &in, fn_masked, 0));
+    }
+}
+
+/* dst <- src block (a plain copy: no PBS). */
+static void copy_block(const struct veil_int_server *s, struct veil_shortint_ct *dst,
+                       const struct veil_shortint_ct *src)
+{
+    veil_shortint_ct_copy(dst, src, s->params);
+}
+
+int veil_int_sum_bits(struct veil_int_server *s, const struct veil_radix *vals,
+                      const struct veil_radix *masks, size_t n, unsigned shift, unsigned bits,
+                      struct veil_radix *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "sum of bit fields: no operand");
+    for (size_t i = 0; i < n; i++) {
+        if (check_same_width(&vals[0], &vals[i], err) != 0 || check_blocks(&vals[i], err) != 0)
+            return -1;
+        if (masks && (masks[i].width != 1 || check_blocks(&masks[i], err) != 0))
+            return veil_err_set(err, VEIL_E_INVALID, "sum of bit fields: mask %zu is not a boolean",
+                                i);
+    }
+    unsigned w = vals[0].width;
+    if (w == 1)
+        return veil_err_set(err, VEIL_E_INVALID, "sum of bit fields is not defined on booleans");
+    if (shift % 2 || bits % 2 || bits == 0 || bits > w)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "sum of bit fields: shift %u and width %u must be even, 2..%u bits",
+                            shift, bits, w);
+    /* The sum must fit: n (2^bits - 1) < 2^w, so no carry is ever dropped. */
+    if (w < 64 && (bits >= 64 || (uint64_t)n > ((1ull << w) - 1) / ((1ull << bits) - 1)))
+        return veil_err_set(err, VEIL_E_RANGE, "a sum of %zu fields of %u bits overflows %u bits",
+                            n, bits, w);
+    if (w == 64 && n > 1)
+        return veil_err_set(err, VEIL_E_RANGE, "sum of bit fields: 64-bit sums are not supported");
+    if (veil_radix_init(out, s->params, w, err) != 0)
+        return -1;
+    size_t nb = out->n_blocks, first = shift / 2, live = bits / 2;
+    if (n == 1 && !masks) { /* a field of one value: block moves only */
+        for (size_t i = 0; i < live && first + i < nb; i++)
+            copy_block(s, &out->blocks[i], &vals[0].blocks[first + i]);
+        return 0;
+    }
+    if (n == 1) { /* one masked field: one PBS per block */
+        struct graph g;
+        graph_init(&g, s, err);
+        struct expr *a = calloc(live, sizeof *a);
+        if (!a)
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        else
+            field_blocks(&g, &vals[0], first, live, max_noise(s), &masks[0], a);
+        for (size_t i = 0; a && i < live && i < nb; i++)
+            g_output(&g, &a[i], &out->blocks[i]);
+        free(a);
+        return finish(&g, out);
+    }
+    uint64_t total = (uint64_t)n * ((1ull << bits) - 1); /* the sum's bound */
+    size_t total_len = 0;
+    while (total_len < nb && (total >> (2 * total_len)) != 0)
+        total_len++;
+    if (n >= 3 && n <= 5 && n <= max_noise(s)) {
+        /* Three to five fields: each column of field blocks (noise 1 each, at most
+         * 3 n <= 15) is split by two PBS into its low digit and its carry (<= 3)
+         * to the next column; those columns (<= 6) take one propagation: 2 PBS per
+         * column plus one propagation instead of n - 1 propagations. */
+        struct graph g;
+        graph_init(&g, s, err);
+        struct expr *f = calloc(n * live, sizeof *f), *col = calloc(nb, sizeof *col);
+        if (!f || !col)
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        for (size_t j = 0; f && j < n && !g.failed; j++)
+            field_blocks(&g, &vals[j], first, live, masks ? max_noise(s) : 1,
+                         masks ? &masks[j] : NULL, f + j * live);
+        for (size_t i = 0; col && i < nb; i++)
+            col[i] = ex_const(0);
+        for (size_t i = 0; f && col && i < live && !g.failed; i++) {
+            struct expr sum = ex_const(0);
+            for (size_t j = 0; j < n; j++) {
+                struct expr x = refresh_if(&g, &f[j * live + i], 1);
+                ex_addk(&g, &sum, &x, 1);
+            }
+            struct expr lo = ex_node(&g, g_fn(&g, &sum, fn_mod4, 0));
+            ex_addk(&g, &col[i], &lo, 1);
+            if (i + 1 < total_len) {
+                struct expr hi = ex_node(&g, g_fn(&g, &sum, fn_div4, 0));
+                ex_addk(&g, &col[i + 1], &hi, 1);
+            }
+        }
+        if (!g.failed) {
+            struct veil_radix view = *out;
+            view.n_blocks = total_len;
+            propagate(&g, col, &view);
+        }
+        free(f);
+        free(col);
+        return finish(&g, out);
+    }
+    /* acc (len blocks, clean) += next field, one propagation (one graph) per operand:
+     * the column sums stay <= 6 as propagate() requires. */
+    struct veil_radix acc = {0}, tmp = {0};
+    int rc = 0;
+    size_t len = live;
+    uint64_t mx = max_noise(s);
+    for (size_t j = 1; j < n && rc == 0; j++) {
+        /* blocks the partial sum of j + 1 fields can reach (so that the blocks
+         * above the final range stay trivially zero) */
+        uint64_t reach = (uint64_t)(j + 1) * ((1ull << bits) - 1);
+        size_t out_len = 0;
+        while (out_len < nb && (reach >> (2 * out_len)) != 0)
+            out_len++;
+        struct graph g;
+        graph_init(&g, s, err);
+        struct expr *a = calloc(nb, sizeof *a), *b = calloc(nb, sizeof *b);
+        struct expr *col = calloc(nb, sizeof *col);
+        if (veil_radix_init(&tmp, s->params, w, err) != 0)
+            g.failed = 1;
+        else if (!a || !b || !col)
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        if (!g.failed) {
+            /* fields are truncated to `live` blocks; the accumulator has len */
+            if (j == 1)
+                field_blocks(&g, &vals[0], first, live, mx, masks ? &masks[0] : NULL, a);
+            else
+                field_blocks(&g, &acc, 0, len, mx, NULL, a);
+            for (size_t i = j == 1 ? live : len; i < out_len; i++)
+                a[i] = ex_const(0);
+            field_blocks(&g, &vals[j], first, live, mx, masks ? &masks[j] : NULL, b);
+            for (size_t i = live; i < out_len; i++)
+                b[i] = ex_const(0);
+            for (size_t i = 0; i < out_len; i++) {
+                fit_pair(&g, &a[i], &b[i], mx - 1);
+                col[i] = a[i];
+                ex_addk(&g, &col[i], &b[i], 1);
+            }
+            /* propagate() fills out_len blocks of a view of tmp; the rest stay 0 */
+            struct veil_radix view = tmp;
+            view.n_blocks = out_len;
+            propagate(&g, col, &view);
+        }
+        free(a);
+        free(b);
+        free(col);
+        rc = graph_run(&g);
+        graph_free(&g);
+        veil_radix_free(&acc);
+        acc = tmp;
+        memset(&tmp, 0, sizeof tmp);
+        len = out_len;
+    }
+    if (rc != 0) {
+        veil_radix_free(&acc);
+        veil_radix_free(out);
+        return -1;
+    }
+    veil_radix_free(out);
+    *out = acc;
+    return 0;
+}
+
+static int fn_min3(int x, int arg)
+{
+    (void)arg;
+    return x < 3 ? x : 3;
+}
+
+int veil_int_flag_top(struct veil_int_server *s, const struct veil_radix *val,
+                      const struct veil_radix *flags, size_t n, struct veil_radix *out,
+                      veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_blocks(val, err) != 0)
+        return -1;
+    if (val->width == 1)
+        return veil_err_set(err, VEIL_E_INVALID, "flag block on a boolean");
+    if (val->blocks[val->n_blocks - 1].degree != 0)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "flag block: the value's top block is not known to be zero");
+    if (n > 15)
+        return veil_err_set(err, VEIL_E_LIMIT, "flag block: %zu flags (at most 15)", n);
+    for (size_t i = 0; i < n; i++) {
+        if (flags[i].width != 1)
+            return veil_err_set(err, VEIL_E_INVALID, "flag block: flag %zu is not a boolean", i);
+        if (check_blocks(&flags[i], err) != 0)
+            return -1;
+    }
+    if (veil_radix_init(out, s->params, val->width, err) != 0)
+        return -1;
+    size_t nb = val->n_blocks;
+    for (size_t i = 0; i + 1 < nb; i++)
+        copy_block(s, &out->blocks[i], &val->blocks[i]);
+    struct graph g;
+    graph_init(&g, s, err);
+    uint64_t mx = max_noise(s);
+    struct expr sum = ex_const(0);
+    for (size_t i = 0; i < n && !g.failed; i++) {
+        struct expr f = ex_ext(&flags[i].blocks[0]);
+        /* over the noise budget: clamp the partial count (min(min(a, 3) + b, 3) =
+         * min(a + b, 3)) and refresh the flag if still needed */
+        if (ex_noise(&g, &sum) + ex_noise(&g, &f) > mx && sum.n > 0)
+            sum = ex_node(&g, g_fn(&g, &sum, fn_min3, 0));
+        if (ex_noise(&g, &sum) + ex_noise(&g, &f) > mx)
+            f = refresh_if(&g, &f, 1);
+        ex_addk(&g, &sum, &f, 1);
+    }
+    /* up to three flags are their own sum (<= 3, a valid block); more are clamped */
+    if (n > 3)
+        sum = ex_node(&g, g_fn(&g, &sum, fn_min3, 0));
+    g_output(&g, &sum, &out->blocks[nb - 1]);
+    return finish(&g, out);
+}
+
+static int fn_is_zero(int x, int arg)
+{
+    (void)arg;
+    return x == 0;
+}
+
+int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *vals,
+                            const uint64_t *labels, size_t n, unsigned index_width,
+                            struct veil_radix *index_out, struct veil_radix *found_out,
+                            veil_err *err)
+{
+    memset(index_out, 0, sizeof *index_out);
+    if (found_out)
+        memset(found_out, 0, sizeof *found_out);
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin of an empty list");
+    if (index_width == 1 || veil_radix_blocks_for_width(index_width) == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "bad index width %u", index_width);
+    uint64_t all = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (check_same_width(&vals[0], &vals[i], err) != 0 || check_blocks(&vals[i], err) != 0)
+            return -1;
+        if (index_width < 64 && labels[i] >> index_width)
+            return veil_err_set(err, VEIL_E_RANGE, "label %llu does not fit a %u-bit index",
+                                (unsigned long long)labels[i], index_width);
+        all |= labels[i];
+    }
+    if (vals[0].width == 1)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin over booleans");
+    unsigned n_bits = 0;
+    while (n_bits < 64 && (all >> n_bits) != 0)
+        n_bits++;
+    /* Columns that are trivially zero (degree 0) in every input are equal
+     * everywhere: they are neither compared nor selected (e.g. the unused high
+     * blocks of an 8-bit priority carried in a 16-bit key). */
+    size_t full = vals[0].n_blocks, nb = 0;
+    size_t *cols = calloc(full, sizeof *cols);
+    if (!cols)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < full; k++) {
+        int live = 0;
+        for (size_t i = 0; i < n && !live; i++)
+            live = vals[i].blocks[k].degree != 0;
+        if (live)
+            cols[nb++] = k;
+    }
+    int top_live = nb > 0 && cols[nb - 1] == full - 1;
+    if (veil_radix_init(index_out, s->params, index_width, err) != 0) {
+        free(cols);
+        return -1;
+    }
+    if (found_out && veil_radix_init(found_out, s->params, 1, err) != 0) {
+        veil_radix_free(index_out);
+        free(cols);
+        return -1;
+    }
+    struct graph g;
+    graph_init(&g, s, err);
+    uint64_t mx = max_noise(s);
+    struct candidate *c = calloc(n, sizeof *c);
+    if (!c) {
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        c[i].blocks = calloc(nb ? nb : 1, sizeof *c[i].blocks);
+        if (c[i].blocks)
+            for (size_t k = 0; k < nb; k++) {
+                struct expr x = ex_ext(&vals[i].blocks[cols[k]]);
+                c[i].blocks[k] = refresh_if(&g, &x, mx);
+            }
+        c[i].bits = calloc(n_bits ? n_bits : 1, sizeof *c[i].bits);
+        if (!c[i].blocks || !c[i].bits) {
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        for (unsigned k = 0; k < n_bits; k++)
+            c[i].bits[k] = ex_const((int64_t)((labels[i] >> k) & 1));
+    }
+    /* The tournament of veil_int_argext (want_max = 0): neighbours paired, B wins
+     * only if strictly smaller, so ties keep the earlier position; the index bits
+     * carried are the labels' (constants until a match makes them data). With
+     * no live column every key is 0: the first position wins. */
+    for (size_t m = nb ? n : 1; m > 1 && !g.failed;) {
+        size_t w = 0;
+        for (size_t i = 0; i < m; i += 2) {
+            if (i + 1 == m) {
+                struct candidate t = c[w];
+                c[w] = c[i];
+                if (w != i)
+                    c[i] = t;
+                w++;
+                continue;
+            }
+            struct candidate *A = &c[i], *B = &c[i + 1];
+            for (size_t k = 0; k < nb; k++)
+                fit_pair(&g, &A->blocks[k], &B->blocks[k], mx - 1);
+            struct item *items = borrow_items(&g, B->blocks, A->blocks, nb);
+            if (!items)
+                break;
+            const int maps[2][2] = {{0, 8}, {0, 1}};
+            struct expr conds[2];
+            lt_reduce(&g, items, nb, maps, 2, conds);
+            free(items);
+            for (size_t k = 0; k < nb; k++)
+                A->blocks[k] = select_block(&g, &conds[0], &B->blocks[k], &A->blocks[k]);
+            for (unsigned k = 0; k < n_bits; k++)
+                A->bits[k] = select_bit(&g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
+            free(B->blocks);
+            B->blocks = NULL;
+            free(B->bits);
+            B->bits = NULL;
+            struct candidate t = c[w];
+            c[w] = c[i];
+            if (w != i)
+                c[i] = t;
+            w++;
+        }
+        m = w;
+    }
+    if (!g.failed) {
+        for (size_t k = 0; k < index_out->n_blocks; k++) {
+            struct expr e = ex_const(0);
+            if (2 * k < n_bits)
+                ex_addk(&g, &e, &c[0].bits[2 * k], 1);
+            if (2 * k + 1 < n_bits)
+                ex_addk(&g, &e, &c[0].bits[2 * k + 1], 2);
+            g_output(&g, &e, &index_out->blocks[k]);
+        }
+        if (found_out && top_live) {
+            /* found: the winner is below 2^(width - 2), i.e. its top block is 0;
+             * only that block of the last match's selection is computed */
+            struct expr top = refresh_if(&g, &c[0].blocks[nb - 1], mx);
+            struct expr f = ex_node(&g, g_fn(&g, &top, fn_is_zero, 0));
+            g_output(&g, &f, &found_out->blocks[0]);
+        } else if (found_out) {
+            struct expr one = ex_const(1); /* every top block is trivially zero */
+            g_output(&g, &one, &found_out->blocks[0]);
+        }
+    }
+done:
+    if (c) {
+        for (size_t i = 0; i < n; i++) {
+            free(c[i].blocks);
+            free(c[i].bits);
+        }
+        free(c);
+    }
+    free(cols);
+    int rc = graph_run(&g);
+    graph_free(&g);
+    if (rc != 0) {
+        veil_radix_free(index_out);
+        if (found_out)
+            veil_radix_free(found_out);
+    }
+    return rc;
+}
+
+int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,
+                      struct veil_radix *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_blocks(a, err) != 0)
+        return -1;
+    if (a->width == 1 || width == 1 || width > a->width)
+        return veil_err_set(err, VEIL_E_INVALID, "truncate a %u-bit integer to %u bits", a->width,
+                            width);
+    if (veil_radix_init(out, s->params, width, err) != 0)
+        return -1;
+    for (size_t i = 0; i < out->n_blocks; i++) /* the low blocks: no PBS */
+        copy_block(s, &out->blocks[i], &a->blocks[i]);
+    return 0;
 }

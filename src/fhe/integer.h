@@ -161,4 +161,36 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
                     size_t n, unsigned index_width, struct veil_radix *index_out,
                     struct veil_radix *value_out, veil_err *err);
 
+/* Scheduling operations (issue 7). All are exact on any input and give
+ * byte-identical results for any pool size.
+ *
+ * out = sum_i ((vals_i >> shift) mod 2^bits), in vals' width (shift and bits even,
+ * 2 <= bits <= width; n (2^bits - 1) must fit the width, so nothing wraps). Only the
+ * blocks of the fields are computed: one field is block moves (no PBS), each further
+ * operand one carry propagation over the accumulated blocks; the blocks above the
+ * result's range are trivially zero (degree 0). masks (NULL, or n booleans): field i
+ * counts only where masks[i] is true (one PBS per field block). */
+int veil_int_sum_bits(struct veil_int_server *s, const struct veil_radix *vals,
+                      const struct veil_radix *masks, size_t n, unsigned shift, unsigned bits,
+                      struct veil_radix *out, veil_err *err);
+/* out = val + 2^(width - 2) * min(sum of flags, 3): flags (n <= 15 booleans) set the
+ * top block of a value whose top block is known to be zero (degree 0, e.g. from
+ * veil_int_sum_bits). No PBS for up to three flags (their sum is the block), one
+ * clamp PBS for more, plus one per partial sum that reaches the noise budget (fresh
+ * flags: 4-5 flags cost 1, 6-10 cost 2). */
+int veil_int_flag_top(struct veil_int_server *s, const struct veil_radix *val,
+                      const struct veil_radix *flags, size_t n, struct veil_radix *out,
+                      veil_err *err);
+/* Argmin over vals[0..n) (the veil_int_argext tournament; ties keep the earlier
+ * position) returning labels[position] as an index_width-bit integer, and
+ * (found_out, may be NULL) the boolean [min < 2^(width - 2)], i.e. the winner's
+ * top block is 0: 2 PBS, where the value output and a comparison take ~13. */
+int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *vals,
+                            const uint64_t *labels, size_t n, unsigned index_width,
+                            struct veil_radix *index_out, struct veil_radix *found_out,
+                            veil_err *err);
+/* out = a mod 2^width as a width-bit integer (8..a's width): its low blocks, no PBS. */
+int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,
+                      struct veil_radix *out, veil_err *err);
+
 #endif /* VEIL_FHE_INTEGER_H */

@@ -279,21 +279,50 @@ int veil_shortint_apply_lut(const struct veil_shortint_server_key *sk, struct ve
     return 0;
 }
 
-/* Batches run in groups: each group keyswitches and bootstraps its
- * ciphertexts together (veil_fhe_lwe_keyswitch32_batch,
- * veil_fhe_blind_rotate_batch), so the 30 MB keyswitching key and the 60 MB
- * bootstrapping key are streamed once per group instead of once per block.
- * Groups are formed from the item count and the pool size only, and every
- * block gets exactly the operations of a lone KS+PBS, so results do not
- * depend on the grouping or the thread count. */
+/* Batches run in two phases. First the keyswitch of every input, split over
+ * the pool by output words: each thread streams its share of the 30 MB
+ * keyswitching key once for the whole batch (the key rows are read once
+ * per thread instead of once per group, and two threads read disjoint
+ * halves instead of the whole key each; the keyswitch is integer
+ * arithmetic, exact whatever the split). Then the blind rotations, in
+ * groups: each group bootstraps its ciphertexts together
+ * (veil_fhe_blind_rotate_batch), so the 60 MB bootstrapping key is
+ * streamed once per group instead of once per block. Groups are formed
+ * from the item count and the pool size only, and every block gets
+ * exactly the operations of a lone KS+PBS, so results do not depend on the
+ * grouping or the thread count. */
 #define VEIL_PBS_GROUP_MAX 4
 
 struct batch_job {
     const struct veil_shortint_server_key *sk;
     const struct veil_shortint_pbs_job *jobs;
-    size_t n, groups;
-    atomic_int failed; /* set by any worker that ran out of memory */
+    size_t n, groups, ks_parts;
+    const uint64_t **ins; /* n inputs (big LWE) */
+    uint64_t **smalls;    /* n keyswitched inputs (small LWE) */
+    uint32_t **ks_accs;   /* n keyswitch accumulators */
+    atomic_int failed;    /* set by any worker that ran out of memory */
 };
+
+/* Keyswitch output words [lo, hi) of part t: near-equal shares, cut at
+ * multiples of 16 words for the vector loops. */
+static void ks_range(size_t words, size_t parts, size_t t, size_t *lo, size_t *hi)
+{
+    size_t a = (t * words / parts + 15) & ~(size_t)15;
+    size_t b = t + 1 == parts ? words : ((t + 1) * words / parts + 15) & ~(size_t)15;
+    *lo = a < words ? a : words;
+    *hi = b < words ? b : words;
+}
+
+static void batch_keyswitch(void *arg, size_t t)
+{
+    struct batch_job *job = arg;
+    const struct veil_fhe_params *p = job->sk->params;
+    size_t lo, hi;
+    ks_range((size_t)p->lwe_dim + 1, job->ks_parts, t, &lo, &hi);
+    veil_fhe_lwe_keyswitch32_batch_range(job->smalls, job->ins, job->n, job->sk->ksk32,
+                                         veil_fhe_big_lwe_dim(p), p->lwe_dim, p->ks_base_log,
+                                         p->ks_level, job->ks_accs, lo, hi);
+}
 
 static void batch_group(void *arg, size_t g)
 {
@@ -303,28 +332,18 @@ static void batch_group(void *arg, size_t g)
     const size_t first = g * job->n / job->groups, last = (g + 1) * job->n / job->groups;
     const size_t count = last - first;
     struct veil_fhe_pbs_scratch scs[VEIL_PBS_GROUP_MAX];
-    const uint64_t *ins[VEIL_PBS_GROUP_MAX] = {0}, *smalls[VEIL_PBS_GROUP_MAX] = {0},
-                   *luts[VEIL_PBS_GROUP_MAX] = {0};
-    uint64_t *outs[VEIL_PBS_GROUP_MAX] = {0};
-    uint32_t *accs[VEIL_PBS_GROUP_MAX] = {0};
+    const uint64_t *smalls[VEIL_PBS_GROUP_MAX] = {0}, *luts[VEIL_PBS_GROUP_MAX] = {0};
     size_t ready = 0;
     for (; ready < count; ready++) {
         if (veil_fhe_pbs_scratch_init(&scs[ready], &sk->bsk_shape, NULL) < 0)
             break;
         const struct veil_shortint_pbs_job *jb = &job->jobs[first + ready];
-        ins[ready] = jb->in->data;
-        outs[ready] = scs[ready].lwe;
-        smalls[ready] = scs[ready].lwe;
-        accs[ready] = scs[ready].ks_acc;
+        smalls[ready] = job->smalls[first + ready];
         luts[ready] = jb->lut ? jb->lut->acc : jb->lut2->acc;
     }
     if (ready < count) {
         atomic_store(&job->failed, 1);
     } else {
-        /* All inputs are keyswitched before any output is written, so an
-         * output may be its own job's input. */
-        veil_fhe_lwe_keyswitch32_batch(outs, ins, count, sk->ksk32, veil_fhe_big_lwe_dim(p),
-                                       p->lwe_dim, p->ks_base_log, p->ks_level, accs);
         veil_fhe_blind_rotate_batch(sk->fft, &sk->bsk_shape, sk->bsk_fourier, smalls, luts, count,
                                     scs);
         for (size_t c = 0; c < count; c++) {
@@ -364,17 +383,50 @@ int veil_shortint_apply_jobs(const struct veil_shortint_server_key *sk,
     }
     if (n == 0)
         return 0;
+    const size_t threads = veil_threadpool_size(pool);
     /* At least one group per thread, at most VEIL_PBS_GROUP_MAX blocks each. */
-    size_t groups = veil_threadpool_size(pool);
+    size_t groups = threads;
     if (groups > n)
         groups = n;
     if ((n + groups - 1) / groups > VEIL_PBS_GROUP_MAX)
         groups = (n + VEIL_PBS_GROUP_MAX - 1) / VEIL_PBS_GROUP_MAX;
+    const size_t words = (size_t)p->lwe_dim + 1;
     struct batch_job job = {.sk = sk, .jobs = jobs, .n = n, .groups = groups};
+    /* One keyswitch part per thread, none narrower than 64 words. */
+    job.ks_parts = threads < words / 64 ? threads : words / 64;
+    if (job.ks_parts == 0)
+        job.ks_parts = 1;
+    if (n > SIZE_MAX / (words * sizeof(uint64_t)))
+        return veil_err_set(err, VEIL_E_LIMIT, "PBS batch of %zu blocks is too large", n);
+    job.ins = calloc(n, sizeof *job.ins);
+    job.smalls = calloc(n, sizeof *job.smalls);
+    job.ks_accs = calloc(n, sizeof *job.ks_accs);
+    /* plain heap blocks: short-lived, and never worth a huge page */
+    uint64_t *small_mem = malloc(n * words * sizeof(uint64_t));
+    uint32_t *acc_mem = malloc(n * words * sizeof(uint32_t));
+    int rc = 0;
+    if (!job.ins || !job.smalls || !job.ks_accs || !small_mem || !acc_mem) {
+        rc = veil_err_set(err, VEIL_E_NOMEM, "out of memory in a PBS batch");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        job.ins[i] = jobs[i].in->data;
+        job.smalls[i] = small_mem + i * words;
+        job.ks_accs[i] = acc_mem + i * words;
+    }
+    /* Every input is keyswitched before any output is written, so an output
+     * may be its own job's input. */
+    veil_threadpool_for(pool, job.ks_parts, batch_keyswitch, &job);
     veil_threadpool_for(pool, groups, batch_group, &job);
     if (atomic_load(&job.failed))
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory in a PBS batch");
-    return 0;
+        rc = veil_err_set(err, VEIL_E_NOMEM, "out of memory in a PBS batch");
+out:
+    free(job.ins);
+    free(job.smalls);
+    free(job.ks_accs);
+    free(small_mem);
+    free(acc_mem);
+    return rc;
 }
 
 int veil_shortint_apply_lut_batch(const struct veil_shortint_server_key *sk,

@@ -7,6 +7,8 @@
  *   leaf   = H(0x00 || clusterId u64be || jobId || assignmentHash)
  *   parent = H(0x01 || min(a,b) || max(a,b))   (sorted pair, bytes32 order)
  *   an odd level promotes its last node unchanged.
+ * It also owns the grouping of assignments into batch epochs, which every
+ * node must compute the same way to rebuild an anchored root.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -240,4 +242,15 @@ int veil_anchor_verify_json(const struct veil_hasher *h, const uint8_t root[32],
     veil_merkle_leaf(leaf, h, cluster_id, job_id, commitment);
     *ok = veil_merkle_verify(h, root, leaf, (const uint8_t(*)[32])proof, np);
     return 0;
+}
+
+uint64_t veil_anchor_batch_epoch(uint64_t epoch, uint64_t interval_ms, uint64_t batch_ms)
+{
+    if (batch_ms == 0 || interval_ms == 0)
+        return epoch;
+    /* The start of telemetry epoch `epoch` in ms since 1970 (below 2^64 for
+     * any epoch of a real clock; saturate rather than wrap on a forged one). */
+    if (epoch > UINT64_MAX / interval_ms)
+        return UINT64_MAX / batch_ms;
+    return epoch * interval_ms / batch_ms;
 }

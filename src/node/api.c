@@ -234,15 +234,101 @@ static enum MHD_Result serve_metrics(veil_api *api, struct MHD_Connection *c)
     return send_text(api, c, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
+/* A confidential job arrives as {"spec": <redacted spec>,
+ * "request_ciphertext": "<base64url>"}: the request is encrypted by the
+ * submitter (`veil job run`), so this node never sees its values. Returns 1
+ * when the body is such an envelope (then *spec_text and *ct are malloc'ed),
+ * 0 when it is a plain spec, -1 with err on a malformed envelope. */
+static int confidential_envelope(const uint8_t *body, size_t len, char **spec_text, uint8_t **ct,
+                                 size_t *ct_len, veil_err *err)
+{
+    *spec_text = NULL;
+    *ct = NULL;
+    *ct_len = 0;
+    json_t *root = json_loadb((const char *)body, len, 0, NULL);
+    if (!json_is_object(root) || !json_object_get(root, "request_ciphertext")) {
+        json_decref(root);
+        return 0;
+    }
+    int rc = -1;
+    const char *b64 = json_string_value(json_object_get(root, "request_ciphertext"));
+    json_t *spec = json_object_get(root, "spec");
+    if (!b64 || !json_is_object(spec) || json_object_size(root) != 2) {
+        veil_err_set(err, VEIL_E_INVALID,
+                     "confidential job: expected {\"spec\": {...}, \"request_ciphertext\": "
+                     "\"<base64url>\"}");
+        goto out;
+    }
+    size_t n = strlen(b64);
+    if (n == 0 || n / 4 * 3 > VEIL_MSG_MAX_BYTES) {
+        veil_err_set(err, VEIL_E_RANGE,
+                     "confidential job: request_ciphertext empty or over %d bytes",
+                     VEIL_MSG_MAX_BYTES);
+        goto out;
+    }
+    *ct = malloc(n / 4 * 3 + 3);
+    *spec_text = json_dumps(spec, JSON_COMPACT);
+    if (!*ct || !*spec_text) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    long m = veil_base64url_decode(*ct, n / 4 * 3 + 3, b64, n, err);
+    if (m <= 0) {
+        veil_err_wrap(err, "confidential job: request_ciphertext");
+        goto out;
+    }
+    *ct_len = (size_t)m;
+    rc = 1;
+out:
+    if (rc < 0) {
+        free(*ct);
+        free(*spec_text);
+        *ct = NULL;
+        *spec_text = NULL;
+    }
+    json_decref(root);
+    return rc;
+}
+
 static enum MHD_Result submit_job(veil_api *api, struct MHD_Connection *c, struct request *req)
 {
     struct veil_job_spec spec;
     veil_err err = {0};
     if (req->body.len == 0)
         return send_error(api, c, 400, "empty body: expected a job spec (YAML or JSON)");
-    if (veil_job_spec_parse(&spec, (const char *)req->body.data, req->body.len, "request", &err) !=
-        0)
+    char *spec_text = NULL;
+    uint8_t *ct = NULL;
+    size_t ct_len = 0;
+    int env = confidential_envelope(req->body.data, req->body.len, &spec_text, &ct, &ct_len, &err);
+    if (env < 0)
         return send_error(api, c, 400, err.msg);
+    int prc = env ? veil_job_spec_parse(&spec, spec_text, strlen(spec_text), "request", &err)
+                  : veil_job_spec_parse(&spec, (const char *)req->body.data, req->body.len,
+                                        "request", &err);
+    free(spec_text);
+    if (prc != 0) {
+        free(ct);
+        return send_error(api, c, 400, err.msg);
+    }
+    /* A node never takes a confidential request in plaintext, and a redacted
+     * spec must come with exactly the ciphertext it commits to. */
+    uint8_t digest[32];
+    if (ct)
+        veil_job_request_digest(digest, ct, ct_len);
+    const char *refusal =
+        spec.confidential && !spec.redacted
+            ? "a confidential job's request is encrypted by the submitter: use 'veil job run' "
+              "(this node must never receive its resources or constraints in plaintext)"
+        : spec.redacted && !ct ? "a redacted confidential spec needs its request_ciphertext"
+        : !spec.redacted && ct ? "request_ciphertext given for a job that is not confidential"
+        : ct && !veil_memeq_ct(digest, spec.request_digest, 32)
+            ? "request_ciphertext does not match the spec's request_digest"
+            : NULL;
+    if (refusal) {
+        free(ct);
+        veil_job_spec_free(&spec);
+        return send_error(api, c, 400, refusal);
+    }
     uint16_t quantized[VEIL_RES_COUNT];
     if (veil_telemetry_quantize_request(&spec, quantized, &err) != 0) {
         veil_job_spec_free(&spec);
@@ -254,14 +340,16 @@ static enum MHD_Result submit_job(veil_api *api, struct MHD_Connection *c, struc
     if (!canon || veil_job_id(id, &spec, (const uint8_t *)api->submitter, strlen(api->submitter),
                               nonce, &err) != 0) {
         free(canon);
+        free(ct);
         veil_job_spec_free(&spec);
         return send_error(api, c, 500, err.msg);
     }
     char id_hex[65], nonce_hex[2 * VEIL_JOB_NONCE_LEN + 1];
     veil_hex_encode(id_hex, sizeof id_hex, id, sizeof id);
     veil_hex_encode(nonce_hex, sizeof nonce_hex, nonce, sizeof nonce);
-    int rc = veil_store_job_insert(api->store, id_hex, spec.name, canon, api->submitter, nonce_hex,
-                                   spec.replicas, &err);
+    int rc = veil_store_job_insert_ct(api->store, id_hex, spec.name, canon, api->submitter,
+                                      nonce_hex, spec.replicas, ct, ct_len, &err);
+    free(ct);
     veil_job_spec_free(&spec);
     if (rc != 0) {
         free(canon);

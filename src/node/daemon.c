@@ -2,8 +2,10 @@
  * daemon.c - the node daemon's services on veild's libuv loop (owned by the
  * veild integration): the SQLite store and the local HTTP API, the libp2p
  * host with a connection gater fed by the on-chain registry (only peers
- * registered and active in this cluster get in), gossipsub on the cluster
- * topic, SWIM membership (alive/dead into the store), and the encrypted
+ * registered and active in this cluster get in: the registry is read once,
+ * then followed through its NodeRegistered/NodeDeactivated events),
+ * Kademlia discovery, gossipsub on the cluster topic, SWIM membership
+ * (alive/dead into the store), anchoring (daemon_anchor.c), and the encrypted
  * telemetry timer (quantized free capacity -> one compact public-key FHE
  * ciphertext list -> gossip, under the 64 KiB message cap).
  *
@@ -21,19 +23,25 @@
 
 #include <veil/chain.h>
 #include <veil/gossipsub.h>
+#include <veil/kad.h>
 #include <veil/node.h>
 #include <veil/p2p.h>
 #include <veil/runtime.h>
 #include <veil/swim.h>
 
 #include "daemon.h"
+#include "daemon_anchor.h"
 #include "daemon_sched.h"
 
-#define SUB                 "daemon"
-#define MAX_MEMBERS         256
-#define TELEMETRY_HISTORY   4
-#define REGISTRY_REFRESH_MS 1000 /* at most one on-demand refresh per second */
-#define REGISTRY_POLL_MS    5000
+#define SUB         "daemon"
+#define MAX_MEMBERS 256
+/* Telemetry kept per member, by epoch: a round evaluates the epoch fixed when
+ * it was planned, possibly after waiting behind other rounds, so the history
+ * spans a long queue (32 epochs: 64 s at the tests' 2 s interval). */
+#define TELEMETRY_HISTORY  32
+#define REGISTRY_FOLLOW_MS 1000 /* at most one on-demand look at new blocks per second */
+#define REGISTRY_POLL_MS   5000
+#define KAD_REFRESH_MS     30000 /* Kademlia bootstrap again: discovers nodes that joined */
 
 struct member {
     veil_p2p_peer_id id;
@@ -55,6 +63,17 @@ struct member {
 #define ROUND_MAX_DIGESTS  16
 #define MAX_ROUNDS         64
 #define EPOCH_GUARD_MS     300 /* rounds start this far from an epoch boundary */
+/* An attempt of a round that has no digest majority after this long (and at
+ * least 6 telemetry intervals) is retried by the decryptor: a scheduler may
+ * have died, or telemetry differed between schedulers. Generous, because a
+ * retry discards the work of schedulers that are merely slow. */
+#define ROUND_DEADLINE_MS 60000
+/* While a round is undecided its submitter re-announces the job and its
+ * schedulers re-publish their digest and re-send their output this often
+ * (2 telemetry intervals, clamped): a decryptor that was down, or restarted
+ * and lost what it held in memory, gets everything again when it is back. */
+#define RESEND_MIN_MS 3000
+#define RESEND_MAX_MS 30000
 
 /* One replica's scheduling round, as this node takes part in it. */
 struct round {
@@ -81,6 +100,16 @@ struct round {
     bool have_chosen;
     struct veil_peer_id chosen;
     uint64_t not_before_ms;
+    /* retries (the decryptor's ROUND_RETRY): digests and outputs of epochs
+     * before epoch_min belong to an earlier attempt and are ignored */
+    uint32_t attempt, work_attempt;
+    uint64_t epoch_min;
+    uint64_t planned_ms, resend_ms;
+    bool have_req;   /* the job's request is known (not only its digests) */
+    bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
+    /* a confidential job: req holds no values, this ciphertext does */
+    uint8_t *req_ct;
+    size_t req_ct_len;
     /* the computation on the worker thread */
     uint64_t epoch;
     size_t n_cands;
@@ -109,10 +138,17 @@ struct veil_daemon {
     veil_p2p_peer_id self;
     char self_text[VEIL_P2P_PEER_ID_TEXT_MAX];
     char org[96];
-    /* the registry: Ed25519 keys of the cluster's active nodes */
+    /* the registry: Ed25519 keys of the cluster's active nodes, loaded once
+     * at start and then kept current by the registry's events */
     uint8_t (*allowed)[32];
     size_t n_allowed;
-    uint64_t allowed_at_ms;
+    veil_log_follower follower;
+    uint64_t followed_at_ms;
+    veil_kad *kad;
+    bool kad_busy;      /* a Kademlia bootstrap is running */
+    uint64_t kad_at_ms; /* when the last one started */
+    unsigned kad_runs;
+    FILE *gossip_dump; /* TEST ONLY: every received cluster-topic message */
     /* membership */
     struct member members[MAX_MEMBERS];
     size_t n_members;
@@ -120,6 +156,10 @@ struct veil_daemon {
     veil_fhe_public *fhe_pk;
     struct veil_cpu_sampler cpu;
     bool fixed_capacity;
+    /* TEST ONLY (VEIL_TEST_ONLY_SPLIT_JOB): jobs of this name get a wrong
+     * digest from this scheduler in their first attempt, so that the
+     * end-to-end suite can make schedulers disagree and see the retry */
+    char test_split_job[VEIL_JOB_NAME_MAX + 1];
     struct veil_telemetry_raw fixed;
     uint64_t interval_ms;
     uv_timer_t telemetry_timer, poll_timer, bootstrap_timer, job_timer;
@@ -137,13 +177,7 @@ struct veil_daemon {
     struct veil_hasher keccak;
     uint64_t resume_at_ms;
     veil_eth_address contract;
-    /* assignments whose anchor this node has not seen on chain yet */
-    struct pending_anchor {
-        uint8_t job_id[32];
-        uint8_t commitment[32];
-        uint64_t epoch;
-    } pending_anchors[MAX_ROUNDS];
-    size_t n_pending_anchors;
+    struct veil_anchorer anchorer;
     /* containers this node started and watches until they end */
     struct watched {
         uint8_t job_id[32];
@@ -168,7 +202,8 @@ static uint64_t wall_ms(void)
 
 /* ---- the registry and the gater ---------------------------------------- */
 
-/* Reloads the Ed25519 keys of the cluster's active nodes from the chain. */
+/* Loads the Ed25519 keys of the cluster's active nodes from the chain (once,
+ * at start: afterwards the registry's events keep the set current). */
 static int registry_refresh(veil_daemon *d, veil_err *err)
 {
     veil_eth_address *nodes = NULL;
@@ -197,7 +232,6 @@ static int registry_refresh(veil_daemon *d, veil_err *err)
     free(d->allowed);
     d->allowed = keys;
     d->n_allowed = k;
-    d->allowed_at_ms = uv_now(d->loop);
     return 0;
 }
 
@@ -209,6 +243,103 @@ static bool registry_has(const veil_daemon *d, const uint8_t key[32])
     return false;
 }
 
+static void registry_add(veil_daemon *d, const uint8_t key[32])
+{
+    if (registry_has(d, key))
+        return;
+    uint8_t(*keys)[32] = realloc(d->allowed, (d->n_allowed + 1) * 32);
+    if (!keys)
+        return;
+    d->allowed = keys;
+    memcpy(d->allowed[d->n_allowed++], key, 32);
+}
+
+/* Drops a key. Its peer's connections are closed by the sweep that follows
+ * every registry_follow on the poll timer (not here: this also runs inside
+ * the gater, in the middle of another connection's upgrade). */
+static void registry_remove(veil_daemon *d, const uint8_t key[32])
+{
+    for (size_t i = 0; i < d->n_allowed; i++)
+        if (memcmp(d->allowed[i], key, 32) == 0) {
+            memcpy(d->allowed[i], d->allowed[--d->n_allowed], 32);
+            break;
+        }
+}
+
+/* The value of " name=" in an event description (veil_contract_describe_log). */
+static bool event_field(const char *desc, const char *name, char *out, size_t cap)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, " %s=", name);
+    const char *p = strstr(desc, pat);
+    if (!p)
+        return false;
+    p += strlen(pat);
+    size_t n = strcspn(p, " ");
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* A confirmed registry event: NodeRegistered / NodeDeactivated of this
+ * cluster. The event only says which node changed; its current record on
+ * chain says what it is now (so a replayed or reordered event cannot
+ * re-admit a node deactivated since). */
+static int on_registry_log(const veil_eth_log *log, void *user)
+{
+    veil_daemon *d = user;
+    veil_buf desc;
+    veil_buf_init(&desc);
+    int rc = veil_contract_describe_log(log, &desc);
+    veil_buf_put_u8(&desc, 0);
+    if (rc != 0 || !veil_buf_ok(&desc)) {
+        veil_buf_free(&desc);
+        return 0; /* not an event of the registry's table */
+    }
+    const char *text = (const char *)desc.data;
+    bool reg = strncmp(text, "NodeRegistered ", 15) == 0;
+    bool deact = strncmp(text, "NodeDeactivated ", 16) == 0;
+    char cid_text[24], node_text[48];
+    veil_eth_address node;
+    if ((reg || deact) && event_field(text, "cluster", cid_text, sizeof cid_text) &&
+        strtoull(cid_text, NULL, 10) == d->cluster_id &&
+        event_field(text, "node", node_text, sizeof node_text) &&
+        veil_eth_address_parse(node_text, &node, NULL) == 0) {
+        uint64_t cid;
+        veil_eth_address op;
+        bool active;
+        uint8_t key[32];
+        veil_err err = {0};
+        if (veil_contract_get_node(d->chain, &node, &cid, &op, &active, key, &err) != 0) {
+            veil_log(VEIL_LOG_WARN, SUB, "registry lookup failed", "node=%s error=\"%s\"",
+                     node_text, err.msg);
+        } else if (active && cid == d->cluster_id) {
+            if (!registry_has(d, key))
+                veil_log(VEIL_LOG_INFO, SUB, "node registered on chain", "node=%s block=%llu",
+                         node_text, (unsigned long long)log->block_number);
+            registry_add(d, key);
+        } else if (registry_has(d, key)) {
+            veil_log(VEIL_LOG_INFO, SUB, "node deactivated on chain", "node=%s block=%llu",
+                     node_text, (unsigned long long)log->block_number);
+            registry_remove(d, key);
+        }
+    }
+    veil_buf_free(&desc);
+    return 0;
+}
+
+/* Applies the registry events confirmed since the last look. */
+static void registry_follow(veil_daemon *d)
+{
+    veil_err err = {0};
+    d->followed_at_ms = uv_now(d->loop);
+    if (veil_log_follower_poll(&d->follower, veil_chain_client_rpc(d->chain), &d->contract,
+                               on_registry_log, d, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "registry events not read", "error=\"%s\"", err.msg);
+}
+
 static bool peer_allowed(veil_daemon *d, const veil_p2p_peer_id *peer)
 {
     uint8_t key[32];
@@ -216,11 +347,10 @@ static bool peer_allowed(veil_daemon *d, const veil_p2p_peer_id *peer)
         return false; /* every Veil node has an Ed25519 identity */
     if (registry_has(d, key))
         return true;
-    /* A node may have registered since the last look: refresh, rate limited. */
-    if (uv_now(d->loop) - d->allowed_at_ms >= REGISTRY_REFRESH_MS) {
-        veil_err err = {0};
-        if (registry_refresh(d, &err) != 0)
-            veil_log(VEIL_LOG_WARN, SUB, "registry refresh failed", "error=\"%s\"", err.msg);
+    /* A node may have registered since the last look: read the new
+     * confirmed events now (rate limited), not the whole registry. */
+    if (uv_now(d->loop) - d->followed_at_ms >= REGISTRY_FOLLOW_MS) {
+        registry_follow(d);
         return registry_has(d, key);
     }
     return false;
@@ -374,91 +504,32 @@ static void on_telemetry(veil_daemon *d, const struct veil_gs_message *msg)
 
 /* ---- anchoring ------------------------------------------------------------ */
 
-/* Records an anchored commitment with its inclusion proof. A single anchor
- * is a one-leaf tree: the root is the leaf (VeilRegistry.deploymentLeaf) and
- * the proof is empty, which verifyInclusion accepts. */
-static void record_anchor(veil_daemon *d, const uint8_t job_id[32], const uint8_t commitment[32],
-                          uint64_t epoch, const uint8_t tx_hash[32])
+/* After each recorded assignment: in single mode the decryptor anchors it at
+ * once; batches (and every other node's look on chain) wait for the poll
+ * timer (daemon_anchor.c). */
+/* The earliest batch epoch a round still undecided could land in: a round
+ * evaluates the epoch before the one it starts in, and starts no earlier
+ * than it was planned for (not_before_ms). The sender holds those batches
+ * so that they are complete when they go out. */
+static void anchor_hold(veil_daemon *d)
 {
-    struct veil_anchor_item item;
-    memcpy(item.job_id, job_id, 32);
-    memcpy(item.commitment, commitment, 32);
-    uint8_t root[32];
-    char *proof = NULL;
-    veil_err err = {0};
-    if (veil_anchor_batch_build(&d->keccak, d->cluster_id, &item, 1, root, &proof, &err) != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "anchor proof failed", "error=\"%s\"", err.msg);
-        return;
+    uint64_t hold = UINT64_MAX;
+    for (size_t i = 0; i < MAX_ROUNDS; i++) {
+        const struct round *r = &d->rounds[i];
+        if (!r->used || !r->have_schedulers || r->decided)
+            continue;
+        uint64_t e = veil_epoch_of(r->not_before_ms, d->interval_ms);
+        uint64_t b = veil_anchor_batch_epoch(e ? e - 1 : 0, d->interval_ms, d->anchorer.batch_ms);
+        if (b < hold)
+            hold = b;
     }
-    struct veil_store_anchor a = {0};
-    veil_hex_encode(a.commitment, sizeof a.commitment, commitment, 32);
-    a.epoch = epoch;
-    veil_hex_encode(a.root, sizeof a.root, root, 32);
-    a.tx_hash[0] = '0';
-    a.tx_hash[1] = 'x';
-    veil_hex_encode(a.tx_hash + 2, sizeof a.tx_hash - 2, tx_hash, 32);
-    a.proof_json = proof;
-    if (veil_store_anchor_record(d->store, &a, &err) != 0)
-        veil_log(VEIL_LOG_WARN, SUB, "anchor not stored", "error=\"%s\"", err.msg);
-    else
-        veil_log(VEIL_LOG_INFO, SUB, "anchored", "commitment=%.16s tx=%s", a.commitment, a.tx_hash);
-    free(proof);
+    d->anchorer.hold_batch = hold;
 }
 
-/* The decryptor anchors each assignment it signed on chain. */
-static void anchor_assignment(veil_daemon *d, const uint8_t job_id[32],
-                              const uint8_t commitment[32], uint64_t epoch)
+static void anchor_note_assignment(veil_daemon *d)
 {
-    veil_tx_result res;
-    veil_err err = {0};
-    if (veil_contract_anchor_deployment(d->chain, d->cluster_id, job_id, commitment, &res, &err) !=
-        0) {
-        veil_log(VEIL_LOG_WARN, SUB, "anchor failed", "error=\"%s\"", err.msg);
-        return;
-    }
-    record_anchor(d, job_id, commitment, epoch, res.tx_hash);
-    veil_tx_result_clear(&res);
-}
-
-/* Every other node finds the anchors of the assignments it recorded in the
- * registry's DeploymentAnchored(cluster, job, hash) events. */
-static void scan_anchors(veil_daemon *d)
-{
-    if (d->n_pending_anchors == 0)
-        return;
-    uint8_t topic0[32], topic1[32] = {0};
-    static const char sig[] = "DeploymentAnchored(uint64,bytes32,bytes32)";
-    veil_keccak256(sig, sizeof sig - 1, topic0);
-    for (int i = 0; i < 8; i++)
-        topic1[31 - i] = (uint8_t)(d->cluster_id >> (8 * i));
-    const uint8_t *topics[2] = {topic0, topic1};
-    veil_eth_log *logs = NULL;
-    size_t n = 0;
-    uint64_t latest = 0;
-    veil_err err = {0};
-    veil_rpc *rpc = veil_chain_client_rpc(d->chain);
-    if (veil_rpc_block_number(rpc, &latest, &err) != 0 ||
-        veil_rpc_get_logs(rpc, &d->contract, 0, latest, topics, 2, &logs, &n, &err) != 0) {
-        veil_log(VEIL_LOG_DEBUG, SUB, "anchor scan failed", "error=\"%s\"", err.msg);
-        return;
-    }
-    for (size_t k = 0; k < d->n_pending_anchors;) {
-        struct pending_anchor *p = &d->pending_anchors[k];
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++) {
-            if (logs[i].removed || logs[i].n_topics < 3 || logs[i].data_len != 32 ||
-                memcmp(logs[i].topics[2], p->job_id, 32) != 0 ||
-                memcmp(logs[i].data, p->commitment, 32) != 0)
-                continue;
-            record_anchor(d, p->job_id, p->commitment, p->epoch, logs[i].tx_hash);
-            found = true;
-        }
-        if (found)
-            *p = d->pending_anchors[--d->n_pending_anchors];
-        else
-            k++;
-    }
-    veil_eth_logs_free(logs, n);
+    if (d->anchorer.sender && !d->anchorer.batch)
+        veil_anchorer_tick(&d->anchorer, wall_ms());
 }
 
 /* ---- jobs: submission, encrypted rounds, decryption, assignments ------------ */
@@ -473,18 +544,48 @@ static void keccak_hash(uint8_t out[32], const struct veil_hash_iov *parts, size
     veil_keccak_final(&k, out);
 }
 
-static void round_free(struct round *r)
+/* The inputs of the last evaluation (not while the worker uses them). */
+static void round_free_work(struct round *r)
 {
-    for (size_t i = 0; i < r->n_outputs; i++)
-        free(r->outputs[i].data);
     for (size_t i = 0; r->lists && i < r->n_cands; i++)
         free(r->lists[i]);
     free(r->lists);
     free(r->list_lens);
     free(r->cands);
     free(r->excluded);
+    r->lists = NULL;
+    r->list_lens = NULL;
+    r->cands = NULL;
+    r->excluded = NULL;
+    r->n_cands = 0;
+}
+
+static void round_free_outputs(struct round *r)
+{
+    for (size_t i = 0; i < r->n_outputs; i++)
+        free(r->outputs[i].data);
+    memset(r->outputs, 0, sizeof r->outputs);
+    r->n_outputs = 0;
+}
+
+static void round_free(struct round *r)
+{
+    round_free_outputs(r);
+    round_free_work(r);
+    free(r->req_ct);
     veil_buf_free(&r->output);
     memset(r, 0, sizeof *r);
+}
+
+static uint64_t resend_period_ms(const veil_daemon *d)
+{
+    uint64_t p = 2 * d->interval_ms;
+    return p < RESEND_MIN_MS ? RESEND_MIN_MS : p > RESEND_MAX_MS ? RESEND_MAX_MS : p;
+}
+
+static uint64_t round_deadline_ms(const veil_daemon *d)
+{
+    return 6 * d->interval_ms > ROUND_DEADLINE_MS ? 6 * d->interval_ms : ROUND_DEADLINE_MS;
 }
 
 static bool peer_eq(const struct veil_peer_id *a, const struct veil_peer_id *b)
@@ -542,11 +643,57 @@ static void replica_state(veil_daemon *d, const char *job_hex, uint32_t replica,
         enum veil_replica_state cur;
         if (veil_store_replica_get_state(d->store, job_hex, replica, &cur, &err) != 0 || cur == to)
             return;
+        /* never backwards: a restarted node re-planning a round it had seen
+         * reach awaiting_decryption leaves it there (only a retry goes back) */
+        if (cur == VEIL_REPLICA_AWAITING_DECRYPTION && to == VEIL_REPLICA_SCHEDULING)
+            return;
         if (veil_replica_transition_ok(cur, path[i]))
             veil_store_replica_set_state(d->store, job_hex, replica, path[i], NULL, &err);
         if (path[i] == to)
             return;
     }
+}
+
+static void try_decide(veil_daemon *d, struct round *r);
+
+/* Gives a round the request of its job (a confidential one: a copy of the
+ * request ciphertext). */
+static int round_set_req(struct round *r, const struct veil_sched_request *req, const uint8_t *ct,
+                         size_t ct_len)
+{
+    r->req = *req;
+    free(r->req_ct);
+    r->req_ct = NULL;
+    r->req_ct_len = 0;
+    if (req->confidential) {
+        if (!ct || ct_len == 0 || !(r->req_ct = malloc(ct_len)))
+            return -1;
+        memcpy(r->req_ct, ct, ct_len);
+        r->req_ct_len = ct_len;
+    }
+    r->have_req = true;
+    return 0;
+}
+
+/* The request of a round from its job's spec (and, for a confidential job,
+ * the request ciphertext the spec's digest names). */
+static int round_req_from_spec(struct round *r, const struct veil_job_spec *spec, const uint8_t *ct,
+                               size_t ct_len)
+{
+    struct veil_sched_request req = {0};
+    req.policy = spec->policy;
+    req.confidential = spec->redacted;
+    if (!spec->redacted) {
+        req.region = spec->region;
+        req.zone = spec->zone;
+        veil_err err = {0};
+        if (veil_telemetry_quantize_request(spec, req.res, &err) != 0) {
+            /* no node can ever satisfy it: the circuit over zero candidates */
+            memset(req.res, 0xff, sizeof req.res);
+        }
+    }
+    r->replicas = spec->replicas;
+    return round_set_req(r, &req, ct, ct_len);
 }
 
 /* Chooses the round's schedulers over the members SWIM says are alive. */
@@ -570,16 +717,22 @@ static void plan_round(veil_daemon *d, struct round *r)
     r->have_schedulers = true;
     /* Every scheduler must pick the same epoch (epoch_of(now) - 1): they hear
      * of the job within milliseconds of each other, so starting away from an
-     * epoch boundary makes them agree. */
-    uint64_t t = wall_ms(), phase = t % d->interval_ms;
-    if (phase < EPOCH_GUARD_MS)
-        t += EPOCH_GUARD_MS - phase;
-    else if (phase > d->interval_ms - EPOCH_GUARD_MS)
-        t += d->interval_ms - phase + EPOCH_GUARD_MS;
-    r->not_before_ms = t;
+     * epoch boundary makes them agree; a retry also waits for an epoch after
+     * the ones the failed attempt used. */
+    r->planned_ms = wall_ms();
+    r->not_before_ms =
+        veil_round_start_ms(r->planned_ms, d->interval_ms, EPOCH_GUARD_MS, r->epoch_min);
+    /* The epoch is fixed here, not when the evaluation starts: a scheduler
+     * busy with other rounds evaluates later, on the same inputs. */
+    r->epoch = veil_epoch_of(r->not_before_ms, d->interval_ms) - 1;
+    r->resend_ms = r->planned_ms + resend_period_ms(d);
     replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING);
-    veil_log(VEIL_LOG_INFO, SUB, "round planned", "job=%.16s replica=%u schedulers=%zu me=%d",
-             r->job_hex, r->replica, r->n_schedulers, r->i_schedule);
+    veil_log(VEIL_LOG_INFO, SUB, "round planned",
+             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d", r->job_hex, r->replica,
+             r->attempt + 1, r->n_schedulers, r->i_schedule);
+    /* outputs and digests may have arrived before this node knew the job
+     * (a decryptor that just restarted) */
+    try_decide(d, r);
 }
 
 static void sched_work(uv_work_t *w)
@@ -594,9 +747,22 @@ static void sched_work(uv_work_t *w)
     for (size_t i = 0; i < r->n_cands && r->work_rc == 0; i++)
         r->work_rc = veil_daemon_telemetry_expand(r->lists[i], r->list_lens[i],
                                                   &words[i * VEIL_TELEMETRY_WORDS], &r->work_err);
-    if (r->work_rc == 0)
+    veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    if (r->work_rc == 0 && r->req.confidential) {
+        /* the request is a ciphertext too: every resource and constraint is
+         * compared under encryption */
+        r->work_rc = veil_daemon_request_expand(r->req_ct, r->req_ct_len, req_words, &r->work_err);
+        if (r->work_rc == 0)
+            r->work_rc =
+                veil_daemon_schedule_confidential(d->fhe_sk, &r->req, req_words, words, r->n_cands,
+                                                  r->excluded, &fhe_out, &none, NULL, &r->work_err);
+    } else if (r->work_rc == 0) {
         r->work_rc = veil_daemon_schedule(d->fhe_sk, &r->req, words, r->n_cands, r->excluded,
                                           &fhe_out, &none, NULL, &r->work_err);
+    }
+    for (size_t i = 0; i < VEIL_DAEMON_REQUEST_WORDS; i++)
+        if (req_words[i])
+            veil_fhe_ct_free(req_words[i]);
     for (size_t i = 0; words && i < r->n_cands * VEIL_TELEMETRY_WORDS; i++)
         veil_fhe_ct_free(words[i]);
     free(words);
@@ -614,41 +780,58 @@ static void sched_work(uv_work_t *w)
         r->work_rc = veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
 }
 
-static void try_decide(veil_daemon *d, struct round *r);
 static void on_assignment(veil_daemon *d, const uint8_t *data, size_t len);
+static void check_agreement(veil_daemon *d, struct round *r);
+static void start_next_replica(veil_daemon *d, const struct round *prev);
 
 static void add_output(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                        uint64_t epoch, const uint8_t *data, size_t len)
 {
+    if (epoch < r->epoch_min)
+        return; /* an earlier attempt's */
+    size_t slot = r->n_outputs;
     for (size_t i = 0; i < r->n_outputs; i++)
-        if (peer_eq(&r->outputs[i].from, from))
-            return; /* one output per scheduler: its first */
-    if (r->n_outputs == VEIL_MAX_SCHEDULERS)
+        if (peer_eq(&r->outputs[i].from, from)) {
+            if (r->outputs[i].epoch >= epoch)
+                return; /* one output per scheduler and epoch: its first */
+            slot = i;   /* a newer evaluation by the same scheduler */
+        }
+    if (slot == VEIL_MAX_SCHEDULERS)
         return;
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
         return;
     memcpy(copy, data, len);
-    r->outputs[r->n_outputs].from = *from;
-    r->outputs[r->n_outputs].epoch = epoch;
-    r->outputs[r->n_outputs].data = copy;
-    r->outputs[r->n_outputs].len = len;
-    r->n_outputs++;
+    if (slot < r->n_outputs)
+        free(r->outputs[slot].data);
+    else
+        r->n_outputs++;
+    r->outputs[slot].from = *from;
+    r->outputs[slot].epoch = epoch;
+    r->outputs[slot].data = copy;
+    r->outputs[slot].len = len;
     try_decide(d, r);
 }
 
 static void add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                        uint64_t epoch, const uint8_t digest[32])
 {
+    if (epoch < r->epoch_min)
+        return; /* an earlier attempt's */
+    size_t slot = r->n_digests;
     for (size_t i = 0; i < r->n_digests; i++)
-        if (peer_eq(&r->digests[i].scheduler, from))
-            return;
-    if (r->n_digests == ROUND_MAX_DIGESTS)
+        if (peer_eq(&r->digests[i].scheduler, from)) {
+            if (r->digest_epochs[i] >= epoch)
+                return; /* its first digest for this attempt counts (re-sends too) */
+            slot = i;
+        }
+    if (slot == ROUND_MAX_DIGESTS)
         return;
-    r->digests[r->n_digests].scheduler = *from;
-    memcpy(r->digests[r->n_digests].digest, digest, 32);
-    r->digest_epochs[r->n_digests] = epoch;
-    r->n_digests++;
+    r->digests[slot].scheduler = *from;
+    memcpy(r->digests[slot].digest, digest, 32);
+    r->digest_epochs[slot] = epoch;
+    if (slot == r->n_digests)
+        r->n_digests++;
     replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
     try_decide(d, r);
 }
@@ -687,6 +870,7 @@ static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil
 }
 
 static void maybe_free(veil_daemon *d);
+static void publish_result(veil_daemon *d, struct round *r, bool first);
 
 static void sched_after(uv_work_t *w, int status)
 {
@@ -699,12 +883,30 @@ static void sched_after(uv_work_t *w, int status)
     }
     d->computing = false;
     r->computing = false;
+    if (r->work_attempt != r->attempt || r->decided) {
+        /* the decision (the other schedulers agreed first) or a retry came
+         * while this ran: the result belongs to a finished attempt */
+        veil_log(r->decided ? VEIL_LOG_DEBUG : VEIL_LOG_INFO, SUB,
+                 r->decided ? "evaluation finished after the decision"
+                            : "evaluation of a retried attempt dropped",
+                 "job=%.16s replica=%u attempt=%u now=%u", r->job_hex, r->replica,
+                 r->work_attempt + 1, r->attempt + 1);
+        return;
+    }
     r->computed = true;
     if (status != 0 || r->work_rc != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "round failed", "job=%.16s replica=%u error=\"%s\"",
                  r->job_hex, r->replica, r->work_rc ? r->work_err.msg : "cancelled");
         return;
     }
+    publish_result(d, r, true);
+}
+
+/* Publishes this scheduler's digest on the topic and streams its output to
+ * the decryptor; `first` also counts them locally (later calls re-send them
+ * to a decryptor that may have been down). */
+static void publish_result(veil_daemon *d, struct round *r, bool first)
+{
     struct veil_msg_sched_digest m = {0};
     memcpy(m.job_id, r->job_id, 32);
     m.replica = r->replica;
@@ -712,6 +914,9 @@ static void sched_after(uv_work_t *w, int status)
     to_peer(&m.scheduler, &d->self);
     veil_sched_output_digest(m.output_digest, r->job_id, r->replica, r->epoch, r->output.data,
                              r->output.len);
+    if (r->test_split && r->attempt == 0) /* TEST ONLY: a digest no one else has */
+        for (size_t i = 0; i < 32; i++)
+            m.output_digest[i] ^= d->self.bytes[d->self.len - 32 + i];
     veil_buf msg;
     veil_buf_init(&msg);
     veil_err err = {0};
@@ -721,15 +926,19 @@ static void sched_after(uv_work_t *w, int status)
     veil_buf_free(&msg);
     char dhex[65];
     veil_hex_encode(dhex, sizeof dhex, m.output_digest, 32);
-    veil_log(VEIL_LOG_INFO, SUB, "round evaluated",
-             "job=%.16s replica=%u epoch=%llu "
+    veil_log(first ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+             first ? "round evaluated" : "round result re-sent",
+             "job=%.16s replica=%u attempt=%u epoch=%llu "
              "candidates=%zu output_bytes=%zu digest=%.16s",
-             r->job_hex, r->replica, (unsigned long long)r->epoch, r->n_cands, r->output.len, dhex);
-    add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
-    /* the output (well over 64 KiB) goes to the decryptor on a direct stream */
+             r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
+             r->output.len, dhex);
     struct veil_peer_id self = m.scheduler;
+    if (first)
+        add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
+    /* the output (well over 64 KiB) goes to the decryptor on a direct stream */
     if (d->fhe_ck) {
-        add_output(d, r, &self, r->epoch, r->output.data, r->output.len);
+        if (first)
+            add_output(d, r, &self, r->epoch, r->output.data, r->output.len);
         return;
     }
     if (!d->have_decryptor_peer)
@@ -752,9 +961,37 @@ static void sched_after(uv_work_t *w, int status)
 }
 
 /* Starts the FHE evaluation of a round on the worker pool. */
+/* True when a member's telemetry of `epoch` may have been dropped from its
+ * full history (its oldest entry is newer): a round at that epoch can no
+ * longer see the inputs it was planned on. */
+static bool telemetry_evicted(const struct member *m, uint64_t epoch)
+{
+    uint64_t oldest = UINT64_MAX;
+    for (size_t k = 0; k < TELEMETRY_HISTORY; k++) {
+        if (!m->hist[k].data)
+            return false; /* not full: nothing was dropped */
+        if (m->hist[k].epoch < oldest)
+            oldest = m->hist[k].epoch;
+    }
+    return oldest > epoch;
+}
+
 static void start_compute(veil_daemon *d, struct round *r)
 {
-    r->epoch = veil_epoch_of(wall_ms(), d->interval_ms) - 1;
+    round_free_work(r); /* a previous attempt's inputs */
+    r->work_attempt = r->attempt;
+    for (size_t i = 0; i < d->n_members; i++)
+        if (d->members[i].alive && telemetry_evicted(&d->members[i], r->epoch)) {
+            /* Waited too long: evaluate the newest epoch instead of reporting
+             * a node missing. The schedulers may then disagree, and the
+             * decryptor's retry re-aligns them on a new epoch. */
+            uint64_t e = veil_epoch_of(wall_ms(), d->interval_ms) - 1;
+            veil_log(VEIL_LOG_WARN, SUB, "round inputs no longer held: newer epoch",
+                     "job=%.16s replica=%u epoch=%llu now=%llu", r->job_hex, r->replica,
+                     (unsigned long long)r->epoch, (unsigned long long)e);
+            r->epoch = e;
+            break;
+        }
     struct veil_telemetry_seen seen[MAX_MEMBERS];
     size_t hist_of[MAX_MEMBERS], member_of[MAX_MEMBERS], n = 0;
     for (size_t i = 0; i < d->n_members; i++) {
@@ -870,6 +1107,111 @@ static void try_decide(veil_daemon *d, struct round *r)
         veil_buf_free(&msg);
         return;
     }
+    check_agreement(d, r);
+}
+
+/* Every node obeys the decryptor's retry of a round: the attempt's digests
+ * and outputs are dropped, the schedulers are chosen again from the members
+ * alive now, and they evaluate at an epoch >= epoch_min (so that what an
+ * earlier attempt computed can never be counted with the new one). */
+static void apply_retry(veil_daemon *d, const struct veil_msg_round_retry *m)
+{
+    struct round *r = round_find(d, m->job_id, m->replica, true);
+    if (!r || m->attempt <= r->attempt || r->have_chosen)
+        return; /* repeated, stale, or decided already */
+    r->attempt = m->attempt;
+    r->epoch_min = m->epoch_min;
+    r->n_digests = 0;
+    round_free_outputs(r);
+    r->computed = false; /* an evaluation in flight is dropped when it ends */
+    const char *why = m->reason == VEIL_RETRY_SPLIT ? "the schedulers' digests disagreed"
+                                                    : "no digest majority before the deadline";
+    char note[160];
+    veil_err err = {0};
+    if (m->final) {
+        r->decided = true;
+        snprintf(note, sizeof note, "failed after %u attempts: %s", m->attempt, why);
+        veil_store_replica_set_state(d->store, r->job_hex, r->replica, VEIL_REPLICA_FAILED, NULL,
+                                     &err);
+        veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err);
+        veil_log(VEIL_LOG_WARN, SUB, "round abandoned",
+                 "job=%.16s replica=%u attempts=%u reason=\"%s\"", r->job_hex, r->replica,
+                 m->attempt, why);
+        if (r->replicas)
+            start_next_replica(d, r);
+        return;
+    }
+    snprintf(note, sizeof note, "attempt %u of %d: %s", m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS,
+             why);
+    veil_store_replica_set_state(d->store, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING, NULL,
+                                 &err);
+    veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err);
+    veil_log(VEIL_LOG_WARN, SUB, "round retry",
+             "job=%.16s replica=%u attempt=%u of=%d epoch_min=%llu reason=\"%s\"", r->job_hex,
+             r->replica, m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS, (unsigned long long)m->epoch_min,
+             why);
+    if (r->have_req)
+        plan_round(d, r); /* otherwise planned when the job itself arrives */
+}
+
+/* The decryptor's side: a round with no majority that cannot get one any
+ * more (or ran past its deadline) is retried, at most
+ * VEIL_ROUND_MAX_ATTEMPTS times in all, then abandoned visibly. */
+static void check_agreement(veil_daemon *d, struct round *r)
+{
+    if (!d->fhe_ck || r->decided || !r->have_schedulers)
+        return;
+    uint64_t now = wall_ms();
+    struct veil_round_tally t;
+    enum veil_round_verdict v = veil_round_decide(
+        r->schedulers, r->n_schedulers, r->digests, r->n_digests,
+        now >= r->planned_ms + round_deadline_ms(d), r->attempt, VEIL_ROUND_MAX_ATTEMPTS, NULL, &t);
+    if (v != VEIL_ROUND_RETRY && v != VEIL_ROUND_GIVE_UP)
+        return;
+    struct veil_msg_round_retry m = {0};
+    memcpy(m.job_id, r->job_id, 32);
+    m.replica = r->replica;
+    m.attempt = r->attempt + 1;
+    m.reason = t.split ? VEIL_RETRY_SPLIT : VEIL_RETRY_DEADLINE;
+    m.final = v == VEIL_ROUND_GIVE_UP;
+    /* after every epoch this attempt used, and after any evaluation still
+     * running (it started before now) */
+    m.epoch_min = veil_epoch_of(now, d->interval_ms);
+    for (size_t i = 0; i < r->n_digests; i++)
+        if (r->digest_epochs[i] + 1 > m.epoch_min)
+            m.epoch_min = r->digest_epochs[i] + 1;
+    veil_log(VEIL_LOG_WARN, SUB, "no digest agreement",
+             "job=%.16s replica=%u attempt=%u schedulers=%zu voted=%zu largest=%zu needed=%zu "
+             "verdict=%s",
+             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, t.voted, t.largest, t.needed,
+             veil_round_verdict_name(v));
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_round_retry_encode(&msg, &m, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "round retry not published", "error=\"%s\"", err.msg);
+    veil_buf_free(&msg);
+    apply_retry(d, &m);
+}
+
+static void on_round_retry(veil_daemon *d, const struct veil_gs_message *msg)
+{
+    struct veil_msg_round_retry m;
+    veil_err err = {0};
+    if (veil_msg_round_retry_decode(&m, msg->data, msg->data_len, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "bad round retry", "error=\"%s\"", err.msg);
+        return;
+    }
+    /* only the designated decryptor runs retries (its gossip signature
+     * authenticates the author) */
+    if (!d->have_decryptor_peer || msg->from_len != d->decryptor_peer.len ||
+        memcmp(msg->from, d->decryptor_peer.bytes, msg->from_len) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "round retry from a node other than the decryptor ignored",
+                 NULL);
+        return;
+    }
+    apply_retry(d, &m);
 }
 
 /* ---- execution: the chosen node runs the replica ------------------------------ */
@@ -1196,12 +1538,16 @@ static void reschedule_lost(veil_daemon *d, const struct member *m)
         uint8_t job_id[32];
         uint32_t replica = r->replica, replicas = r->replicas;
         struct veil_sched_request req = r->req;
+        uint8_t *ct = r->req_ct;
+        size_t ct_len = r->req_ct_len;
+        r->req_ct = NULL; /* kept across the recycling of the slot */
         memcpy(job_id, r->job_id, 32);
         round_free(r);
         struct round *n = round_find(d, job_id, replica, true);
-        if (!n)
+        int rc = n ? round_set_req(n, &req, ct, ct_len) : -1;
+        free(ct);
+        if (rc != 0)
             continue;
-        n->req = req;
         n->replicas = replicas;
         veil_log(VEIL_LOG_INFO, SUB, "rescheduling", "job=%.16s replica=%u lost=%s", n->job_hex,
                  replica, m->text);
@@ -1222,20 +1568,17 @@ static int resume_replica(void *ctx, const char *job_hex, uint32_t replica, cons
         return 0;
     struct veil_job_spec spec;
     int rc = veil_job_spec_parse(&spec, job.spec_json, strlen(job.spec_json), "job", &err);
-    veil_store_job_free(&job);
-    if (rc != 0)
+    if (rc != 0) {
+        veil_store_job_free(&job);
         return 0;
+    }
     struct round *r = round_find(d, job_id, replica, true);
-    if (r && !r->have_schedulers) {
-        r->replicas = spec.replicas;
-        r->req.policy = spec.policy;
-        r->req.region = spec.region;
-        r->req.zone = spec.zone;
-        if (veil_telemetry_quantize_request(&spec, r->req.res, &err) != 0)
-            memset(r->req.res, 0xff, sizeof r->req.res);
+    if (r && !r->have_schedulers &&
+        round_req_from_spec(r, &spec, job.request_ct, job.request_ct_len) == 0) {
         r->resume = true;
         veil_log(VEIL_LOG_INFO, SUB, "resuming", "job=%.16s replica=%u", job_hex, replica);
     }
+    veil_store_job_free(&job);
     veil_job_spec_free(&spec);
     return 0;
 }
@@ -1261,7 +1604,8 @@ static void start_next_replica(veil_daemon *d, const struct round *prev)
     struct round *r = round_find(d, prev->job_id, prev->replica + 1, true);
     if (!r || r->have_schedulers)
         return;
-    r->req = prev->req;
+    if (!prev->have_req || round_set_req(r, &prev->req, prev->req_ct, prev->req_ct_len) != 0)
+        return;
     r->replicas = prev->replicas;
     plan_round(d, r);
 }
@@ -1311,14 +1655,7 @@ static void on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
     to_peer(&self, &d->self);
     if (a.schedulable && peer_eq(&a.node, &self))
         execute_assignment(d, a.job_id, sa.job_id, a.replica);
-    if (d->fhe_ck) {
-        anchor_assignment(d, a.job_id, commitment, a.epoch);
-    } else if (d->n_pending_anchors < MAX_ROUNDS) {
-        struct pending_anchor *p = &d->pending_anchors[d->n_pending_anchors++];
-        memcpy(p->job_id, a.job_id, 32);
-        memcpy(p->commitment, commitment, 32);
-        p->epoch = a.epoch;
-    }
+    anchor_note_assignment(d);
     if (r->replicas)
         start_next_replica(d, r);
 }
@@ -1342,25 +1679,51 @@ static void on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
     if (json) {
         memcpy(json, m.spec_json, m.spec_json_len);
         json[m.spec_json_len] = '\0';
-        if (veil_store_job_insert(d->store, id_hex, spec.name, json, submitter, nonce_hex,
-                                  spec.replicas, &err) != 0 &&
+        if (veil_store_job_insert_ct(d->store, id_hex, spec.name, json, submitter, nonce_hex,
+                                     spec.replicas, m.request_ciphertext, m.request_ciphertext_len,
+                                     &err) != 0 &&
             err.code != VEIL_E_EXISTS)
             veil_log(VEIL_LOG_WARN, SUB, "job not stored", "error=\"%s\"", err.msg);
         free(json);
     }
-    struct round *r = round_find(d, m.job_id, 0, true);
-    if (r && !r->have_schedulers) {
-        r->replicas = spec.replicas;
-        r->req.policy = spec.policy;
-        r->req.region = spec.region;
-        r->req.zone = spec.zone;
-        if (veil_telemetry_quantize_request(&spec, r->req.res, &err) != 0) {
-            /* no node can ever satisfy it: the circuit over zero candidates */
-            memset(r->req.res, 0xff, sizeof r->req.res);
+    /* A job seen again (re-announced while a replica is undecided, e.g. to
+     * a decryptor back from an outage) continues at its first undecided
+     * replica; the replicas decided before it keep their nodes excluded. */
+    uint32_t first = 0;
+    for (; first < spec.replicas; first++) {
+        enum veil_replica_state st;
+        if (veil_store_replica_get_state(d->store, id_hex, first, &st, &err) != 0 ||
+            st == VEIL_REPLICA_PENDING || st == VEIL_REPLICA_SCHEDULING ||
+            st == VEIL_REPLICA_AWAITING_DECRYPTION)
+            break;
+        struct round *done = round_find(d, m.job_id, first, true);
+        char node[96];
+        veil_p2p_peer_id pid;
+        if (!done || done->have_chosen)
+            continue;
+        done->decided = true;
+        done->replicas = spec.replicas;
+        if (veil_store_replica_get_node(d->store, id_hex, first, node, sizeof node, &err) == 0 &&
+            node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0) {
+            to_peer(&done->chosen, &pid);
+            done->have_chosen = true;
         }
-        veil_log(VEIL_LOG_INFO, SUB, "job received", "job=%.16s name=%s replicas=%u", id_hex,
-                 spec.name, spec.replicas);
-        plan_round(d, r);
+    }
+    struct round *r = first < spec.replicas ? round_find(d, m.job_id, first, true) : NULL;
+    if (r && d->test_split_job[0] && strcmp(spec.name, d->test_split_job) == 0)
+        r->test_split = true;
+    if (r && !r->have_schedulers &&
+        round_req_from_spec(r, &spec, m.request_ciphertext, m.request_ciphertext_len) == 0) {
+        veil_log(VEIL_LOG_INFO, SUB, "job received",
+                 "job=%.16s name=%s replicas=%u replica=%u confidential=%d", id_hex, spec.name,
+                 spec.replicas, first, spec.redacted);
+        /* A node that just started does not know the live members yet (it
+         * would choose itself as the only scheduler): it plans once the mesh
+         * had time to form, like the rounds it resumes from its store. */
+        if (wall_ms() < d->resume_at_ms)
+            r->resume = true;
+        else
+            plan_round(d, r);
     }
     veil_job_spec_free(&spec);
 }
@@ -1385,11 +1748,10 @@ static int collect_pending(void *ctx, const char *job_hex, uint32_t replica, con
     return 0;
 }
 
-static void announce_job(veil_daemon *d, const char *job_hex)
+/* Publishes the JOB_SUBMIT of a job this node's API accepted (`local`: and
+ * takes it in itself, the first time). */
+static void publish_job(veil_daemon *d, const char *job_hex, bool local)
 {
-    for (size_t i = 0; i < d->n_announced; i++)
-        if (strcmp(d->announced[i], job_hex) == 0)
-            return;
     struct veil_store_job job;
     veil_err err = {0};
     if (veil_store_job_get(d->store, job_hex, &job, &err) != 0)
@@ -1406,12 +1768,16 @@ static void announce_job(veil_daemon *d, const char *job_hex)
             m.submitter.len = (uint8_t)sl;
             m.spec_json = (const uint8_t *)job.spec_json;
             m.spec_json_len = strlen(job.spec_json);
+            m.request_ciphertext = job.request_ct;
+            m.request_ciphertext_len = job.request_ct_len;
             veil_buf msg;
             veil_buf_init(&msg);
             if (veil_msg_job_submit_encode(&msg, &m, &err) == 0 &&
                 veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) == 0) {
-                veil_log(VEIL_LOG_INFO, SUB, "job announced", "job=%.16s", job_hex);
-                on_job_submit(d, msg.data, msg.len);
+                veil_log(local ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+                         local ? "job announced" : "job re-announced", "job=%.16s", job_hex);
+                if (local)
+                    on_job_submit(d, msg.data, msg.len);
             } else {
                 veil_log(VEIL_LOG_WARN, SUB, "job not announced", "error=\"%s\"", err.msg);
             }
@@ -1419,6 +1785,14 @@ static void announce_job(veil_daemon *d, const char *job_hex)
         }
     }
     veil_store_job_free(&job);
+}
+
+static void announce_job(veil_daemon *d, const char *job_hex)
+{
+    for (size_t i = 0; i < d->n_announced; i++)
+        if (strcmp(d->announced[i], job_hex) == 0)
+            return;
+    publish_job(d, job_hex, true);
     if (d->n_announced < MAX_ROUNDS)
         snprintf(d->announced[d->n_announced++], 65, "%s", job_hex);
     else
@@ -1441,6 +1815,23 @@ static void on_job_timer(uv_timer_t *t)
                 d->rounds[i].resume = false;
                 plan_round(d, &d->rounds[i]);
             }
+    for (size_t i = 0; i < MAX_ROUNDS; i++) {
+        struct round *r = &d->rounds[i];
+        if (!r->used || !r->have_schedulers || r->decided)
+            continue;
+        if (d->fhe_ck && now >= r->planned_ms + round_deadline_ms(d))
+            check_agreement(d, r);
+        if (r->decided || now < r->resend_ms)
+            continue;
+        /* Undecided for a while: the decryptor may have been down, or have
+         * restarted and lost what it held in memory. The submitter
+         * re-announces the job, each scheduler re-sends its result. */
+        r->resend_ms = now + resend_period_ms(d);
+        publish_job(d, r->job_hex, false);
+        if (r->i_schedule && r->computed && r->work_rc == 0 && r->output.len > 0 &&
+            r->epoch >= r->epoch_min)
+            publish_result(d, r, false);
+    }
     if (d->computing || !d->fhe_sk)
         return;
     for (size_t i = 0; i < MAX_ROUNDS; i++) {
@@ -1519,11 +1910,28 @@ static void on_output_stream(veil_p2p_stream *s, const char *protocol, void *use
     veil_p2p_stream_set_callbacks(s, &cb, o);
 }
 
+/* TEST ONLY (debug.test_only_gossip_dump): one line per received message,
+ * the author's peer ID and the payload in hex. */
+static void gossip_dump(veil_daemon *d, const struct veil_gs_message *msg)
+{
+    if (!d->gossip_dump)
+        return;
+    char *hex = malloc(2 * msg->data_len + 1);
+    veil_p2p_peer_id from;
+    if (hex && veil_p2p_peer_id_from_bytes(msg->from, msg->from_len, &from, NULL) == 0) {
+        veil_hex_encode(hex, 2 * msg->data_len + 1, msg->data, msg->data_len);
+        fprintf(d->gossip_dump, "%s %s\n", veil_p2p_peer_id_str(&from).s, hex);
+        fflush(d->gossip_dump);
+    }
+    free(hex);
+}
+
 static void on_topic_message(void *ctx, const struct veil_gs_message *msg)
 {
     veil_daemon *d = ctx;
     enum veil_msg_type type;
     veil_err err = {0};
+    gossip_dump(d, msg);
     if (veil_msg_peek_type(msg->data, msg->data_len, &type, &err) != 0) {
         veil_log(VEIL_LOG_DEBUG, SUB, "bad cluster message", "error=\"%s\"", err.msg);
         return;
@@ -1543,6 +1951,9 @@ static void on_topic_message(void *ctx, const struct veil_gs_message *msg)
         break;
     case VEIL_MSG_CONTAINER_STATUS:
         on_container_status(d, msg->data, msg->data_len, msg);
+        break;
+    case VEIL_MSG_ROUND_RETRY:
+        on_round_retry(d, msg);
         break;
     default:
         break;
@@ -1611,14 +2022,12 @@ static void on_telemetry_timer(uv_timer_t *t)
 static void on_poll_timer(uv_timer_t *t)
 {
     veil_daemon *d = t->data;
-    veil_err err = {0};
-    scan_anchors(d);
+    anchor_hold(d);
+    veil_anchorer_tick(&d->anchorer, wall_ms());
     watch_containers(d);
-    if (registry_refresh(d, &err) != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "registry refresh failed", "error=\"%s\"", err.msg);
-        return;
-    }
-    /* Peers deactivated on chain lose their connections. */
+    registry_follow(d);
+    /* Peers deactivated on chain (the events just applied, or applied by the
+     * gater since the last tick) lose their connections. */
     veil_p2p_conn *conns[64];
     size_t n = veil_p2p_host_conns(d->host, conns, VEIL_ARRAY_LEN(conns));
     if (n > VEIL_ARRAY_LEN(conns))
@@ -1702,9 +2111,21 @@ static int bootstrap(veil_daemon *d, veil_err *err)
         if (veil_p2p_peer_id_equal(&pid, &d->self))
             continue; /* ourselves */
         veil_err e2 = {0};
-        struct member *m = member_get(d, pid.bytes, pid.len, false);
-        if (veil_p2p_host_find_conn(d->host, &pid) && m && m->alive)
-            continue; /* connected and a live member already */
+        veil_p2p_multiaddr bare;
+        veil_p2p_multiaddr_strip_peer(&ma, &bare);
+        if (d->kad &&
+            veil_kad_add_address(d->kad, pid.bytes, pid.len, bare.bytes, bare.len, &e2) != 0)
+            veil_log(VEIL_LOG_DEBUG, SUB, "bootstrap peer not added to Kademlia",
+                     "addr=%s error=\"%s\"", bv->items[i], e2.msg);
+        /* Connected and a live SWIM member already? (SWIM's own view: a
+         * member's `alive` flag also comes from its telemetry, which reaches
+         * this node through gossip even when SWIM never joined it.) */
+        struct veil_swim_member sm;
+        bool live = d->swim &&
+                    veil_swim_member_find(veil_swim_node_state(d->swim), pid.bytes, pid.len, &sm) &&
+                    (sm.state == VEIL_SWIM_ALIVE || sm.state == VEIL_SWIM_SUSPECT);
+        if (veil_p2p_host_find_conn(d->host, &pid) && live)
+            continue;
         if (!veil_p2p_host_find_conn(d->host, &pid) &&
             veil_p2p_host_dial(d->host, &ma, NULL, dial_done, d, &e2) != 0)
             veil_log(VEIL_LOG_WARN, SUB, "bootstrap dial failed", "addr=%s error=\"%s\"",
@@ -1716,12 +2137,73 @@ static int bootstrap(veil_daemon *d, veil_err *err)
     return 0;
 }
 
+/* Kademlia's bootstrap (a lookup of our own ID, then of a random one) has
+ * run: the peers it found were dialed (dial_discovered), so a node that knew
+ * one bootstrap peer is now connected to the others it learned of. */
+static void on_kad_bootstrap(veil_kad *kad, const veil_err *err,
+                             const struct veil_kad_peer *closest, size_t n, void *user_data)
+{
+    veil_daemon *d = user_data;
+    if (err && err->code == VEIL_E_STATE)
+        return; /* detached: the daemon is stopping */
+    d->kad_busy = false;
+    if (err) {
+        veil_log(VEIL_LOG_WARN, SUB, "Kademlia bootstrap failed", "error=\"%s\"", err->msg);
+        return;
+    }
+    char ids[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used + 2 < sizeof ids; i++) {
+        veil_p2p_peer_id pid;
+        if (veil_p2p_peer_id_from_bytes(closest[i].id, closest[i].id_len, &pid, NULL) != 0)
+            continue;
+        int w = snprintf(ids + used, sizeof ids - used, "%s%s", used ? "," : "",
+                         veil_p2p_peer_id_str(&pid).s);
+        if (w < 0 || (size_t)w >= sizeof ids - used)
+            break;
+        used += (size_t)w;
+    }
+    veil_log(VEIL_LOG_INFO, SUB, "Kademlia bootstrap done", "table=%zu found=%zu peers=%s",
+             veil_kad_table_size(veil_kad_routing_table(kad)), n, ids);
+}
+
+/* Runs Kademlia's bootstrap now if none is running. */
+static void kad_bootstrap(veil_daemon *d)
+{
+    veil_err err = {0};
+    if (!d->kad || d->kad_busy)
+        return;
+    d->kad_at_ms = uv_now(d->loop);
+    if (veil_kad_bootstrap(d->kad, on_kad_bootstrap, d, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "Kademlia bootstrap not started", "error=\"%s\"", err.msg);
+    else
+        d->kad_busy = true;
+    d->kad_runs++;
+}
+
+static void on_peer_connected(veil_p2p_host *host, veil_p2p_conn *conn, void *user_data)
+{
+    (void)host;
+    (void)user_data;
+    veil_log(VEIL_LOG_DEBUG, SUB, "peer connected", "peer=%s inbound=%d",
+             veil_p2p_peer_id_str(veil_p2p_conn_peer(conn)).s, veil_p2p_conn_is_inbound(conn));
+}
+
 static void on_bootstrap_timer(uv_timer_t *t)
 {
     veil_daemon *d = t->data;
     veil_err err = {0};
     if (bootstrap(d, &err) != 0)
         veil_log(VEIL_LOG_WARN, SUB, "bootstrap failed", "error=\"%s\"", err.msg);
+    /* Kademlia's bootstrap again: every 5 s while the mesh forms (the first
+     * runs, or while the chain lists more active nodes than this one is
+     * connected to), then every KAD_REFRESH_MS for nodes that join later. */
+    veil_p2p_conn *conns[1];
+    size_t connected = veil_p2p_host_conns(d->host, conns, 0);
+    uint64_t since = uv_now(d->loop) - d->kad_at_ms;
+    if (since >= KAD_REFRESH_MS ||
+        ((d->kad_runs < 3 || connected + 1 < d->n_allowed) && since >= 5000))
+        kad_bootstrap(d);
 }
 
 static int start_p2p(veil_daemon *d, veil_err *err)
@@ -1747,6 +2229,9 @@ static int start_p2p(veil_daemon *d, veil_err *err)
     veil_p2p_keypair_wipe(&kp);
     if (rc != 0)
         return -1;
+    static const struct veil_p2p_events ev = {.on_connected = on_peer_connected};
+    if (veil_p2p_host_add_listener(d->host, &ev, d, err) < 0)
+        return -1;
     const struct veil_config_value *lv = veil_config_get(d->cfg, "libp2p.listen");
     for (size_t i = 0; lv && i < lv->n_items; i++) {
         veil_p2p_multiaddr ma;
@@ -1766,17 +2251,84 @@ static int start_p2p(veil_daemon *d, veil_err *err)
     sc.user_data = d;
     if (veil_swim_attach(d->host, &sc, &d->swim, err) != 0)
         return -1;
+    /* Kademlia: the bootstrap peers seed the routing table; its bootstrap
+     * lookups find (and dial) the other nodes, and run again from the
+     * bootstrap timer for nodes that join later. The gater still decides who
+     * gets in: a discovered peer not active on chain is refused. */
+    struct veil_kad_config kc;
+    veil_kad_config_default(&kc);
+    kc.refresh_interval_ms = 0; /* refreshed from the bootstrap timer */
+    if (veil_kad_attach(d->host, &kc, &d->kad, err) != 0)
+        return veil_err_wrap(err, "Kademlia");
     if (d->fhe_ck &&
         veil_p2p_host_set_handler(d->host, SCHED_OUTPUT_PROTO, on_output_stream, d, err) != 0)
         return -1;
     if (bootstrap(d, err) != 0)
         return -1;
+    kad_bootstrap(d);
     veil_p2p_multiaddr addrs[8];
     size_t na = veil_p2p_host_listen_addrs(d->host, addrs, VEIL_ARRAY_LEN(addrs));
     for (size_t i = 0; i < na && i < VEIL_ARRAY_LEN(addrs); i++) {
         char text[VEIL_P2P_MULTIADDR_TEXT_MAX];
         if (veil_p2p_multiaddr_to_text(&addrs[i], text, sizeof text, NULL) == 0)
             veil_log(VEIL_LOG_INFO, SUB, "listening", "addr=%s/p2p/%s", text, d->self_text);
+    }
+    return 0;
+}
+
+/* Anchoring: the designated decryptor sends, in batch or single mode. */
+static int anchorer_init(veil_daemon *d, veil_err *err)
+{
+    const char *mode = veil_config_str(d->cfg, "anchor.mode", "batch");
+    if (strcmp(mode, "batch") != 0 && strcmp(mode, "single") != 0)
+        return veil_err_set(err, VEIL_E_INVALID, "anchor.mode must be batch or single, not '%s'",
+                            mode);
+    struct veil_anchorer *a = &d->anchorer;
+    a->store = d->store;
+    a->chain = d->chain;
+    a->contract = d->contract;
+    a->cluster_id = d->cluster_id;
+    a->keccak = &d->keccak;
+    a->sender = d->fhe_ck != NULL;
+    a->batch = strcmp(mode, "batch") == 0;
+    a->interval_ms = d->interval_ms;
+    /* defaults follow the telemetry epoch: 6 of them per batch (one minute
+     * at the default 10 s), sent 2 epochs after the batch epoch ends */
+    int64_t bi = veil_config_int(d->cfg, "anchor.batch_interval", 6 * (int64_t)d->interval_ms);
+    int64_t bd = veil_config_int(d->cfg, "anchor.batch_delay", 2 * (int64_t)d->interval_ms);
+    a->batch_ms = bi > 0 ? (uint64_t)bi : d->interval_ms;
+    a->delay_ms = bd > 0 ? (uint64_t)bd : 0;
+    a->hold_batch = UINT64_MAX;
+    /* a round stuck in flight (no digest majority, decryptor input lost)
+     * holds its batch epoch at most this long; what it decides later is
+     * anchored on its own */
+    a->max_hold_ms = 5 * a->batch_ms;
+    const char *crash = veil_config_str(d->cfg, "debug.test_only_anchor_crash", NULL);
+    if (crash) {
+        if (strcmp(crash, "before_send") == 0)
+            a->crash = VEIL_ANCHOR_CRASH_BEFORE_SEND;
+        else if (strcmp(crash, "after_send") == 0)
+            a->crash = VEIL_ANCHOR_CRASH_AFTER_SEND;
+        else
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "debug.test_only_anchor_crash must be before_send or after_send");
+        veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: this node crashes around its first anchor",
+                 "when=%s", crash);
+    }
+    if (a->sender)
+        veil_log(VEIL_LOG_INFO, SUB, "this node anchors the cluster's assignments",
+                 "mode=%s batch_interval_ms=%llu delay_ms=%llu", mode,
+                 (unsigned long long)a->batch_ms, (unsigned long long)a->delay_ms);
+    /* TEST ONLY: a copy of every received cluster-topic message, so that the
+     * privacy test can search what other nodes actually get */
+    const char *dump = veil_config_str(d->cfg, "debug.test_only_gossip_dump", NULL);
+    if (dump) {
+        d->gossip_dump = fopen(dump, "a");
+        if (!d->gossip_dump)
+            return veil_err_set(err, VEIL_E_IO, "debug.test_only_gossip_dump %s: %s", dump,
+                                strerror(errno));
+        veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: received cluster messages are dumped", "file=%s",
+                 dump);
     }
     return 0;
 }
@@ -1824,6 +2376,12 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
         d->fixed_capacity = true;
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: telemetry is a fixed capacity, not sampled", NULL);
     }
+    const char *split = getenv("VEIL_TEST_ONLY_SPLIT_JOB");
+    if (split && *split) {
+        snprintf(d->test_split_job, sizeof d->test_split_job, "%s", split);
+        veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: first-attempt digests of these jobs are falsified",
+                 "job_name=%s", d->test_split_job);
+    }
     if (load_public_key(d, pub, err) != 0)
         goto fail;
     const char *ks = veil_config_str(cfg, "keystore", NULL);
@@ -1832,13 +2390,23 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
                                veil_config_str(cfg, "keystore_password_file", NULL), &d->chain,
                                err) != 0)
         goto fail;
-    if (registry_refresh(d, err) != 0) {
+    /* The registry once, then its events from the block after the one this
+     * snapshot saw (an event in between is applied again: harmless, each
+     * one is checked against the node's current record). */
+    uint64_t head = 0;
+    if (veil_rpc_block_number(veil_chain_client_rpc(d->chain), &head, err) != 0 ||
+        registry_refresh(d, err) != 0) {
         veil_err_wrap(err, "reading the cluster's nodes from the registry");
         goto fail;
     }
+    veil_log_follower_init(&d->follower, head + 1,
+                           (uint64_t)veil_config_int(cfg, "chain.confirmations", 2));
+    d->followed_at_ms = uv_now(loop);
     if (load_fhe_keys(d, err) != 0)
         goto fail;
     if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0)
+        goto fail;
+    if (anchorer_init(d, err) != 0)
         goto fail;
     if (start_p2p(d, err) != 0)
         goto fail;
@@ -1903,6 +2471,8 @@ static void free_daemon(veil_daemon *d)
     if (d->fhe_pk)
         veil_fhe_public_free(d->fhe_pk);
     free(d->allowed);
+    if (d->gossip_dump)
+        fclose(d->gossip_dump);
     void (*done)(void *) = d->done;
     void *data = d->done_data;
     free(d);
@@ -1955,6 +2525,10 @@ void veil_daemon_stop(veil_daemon *d, void (*done)(void *user_data), void *user_
     if (d->swim) {
         veil_swim_detach(d->swim);
         d->swim = NULL;
+    }
+    if (d->kad) {
+        veil_kad_detach(d->kad);
+        d->kad = NULL;
     }
     if (d->gs) {
         veil_gossipsub_detach(d->gs);

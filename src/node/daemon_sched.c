@@ -3,9 +3,11 @@
  * integration): a node's telemetry words as one compact public-key ciphertext
  * list (7 x 16-bit values = 56 two-bit blocks in one RLWE ciphertext, ~17 KB,
  * where seven separate radix ciphertexts would be ~900 KB), its expansion into
- * 16-bit radix ciphertexts where it is computed on, the scheduling circuit of
- * src/node/schedule.c over the FHE library (every circuit op is one veil_fhe_*
- * call), and the decryption of a round's output by the decryptor.
+ * 16-bit radix ciphertexts where it is computed on, a confidential job's
+ * request as one such list (6 words) and its expansion, the scheduling circuit
+ * of src/node/schedule.c over the FHE library (every circuit op is one
+ * veil_fhe_* call; public or encrypted request), and the decryption of a
+ * round's output by the decryptor.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,46 +41,78 @@ int veil_daemon_telemetry_expand(const uint8_t *data, size_t len,
 
 /* ---- the circuit's backend over the FHE library ---- */
 
-static int fhe_apply(void *ctx, enum veil_sched_op op, const veil_sched_ct *a,
-                     const veil_sched_ct *b, uint64_t k, veil_sched_ct **out, veil_err *err)
+/* Operand counts the circuit passes (checked: the casts below index args). */
+static bool arity_ok(enum veil_sched_op op, size_t n)
 {
-    veil_fhe_server *sk = ctx;
-    const veil_fhe_ct *x = (const veil_fhe_ct *)a, *y = (const veil_fhe_ct *)b;
-    veil_fhe_ct **o = (veil_fhe_ct **)out;
     switch (op) {
-    case VEIL_SCHED_OP_LE:
-        return veil_fhe_binop(sk, VEIL_FHE_LE, x, y, o, err);
     case VEIL_SCHED_OP_LT:
-        return veil_fhe_binop(sk, VEIL_FHE_LT, x, y, o, err);
-    case VEIL_SCHED_OP_EQ:
-        return veil_fhe_binop(sk, VEIL_FHE_EQ, x, y, o, err);
     case VEIL_SCHED_OP_NE:
-        return veil_fhe_binop(sk, VEIL_FHE_NE, x, y, o, err);
     case VEIL_SCHED_OP_AND:
-        return veil_fhe_binop(sk, VEIL_FHE_AND, x, y, o, err);
-    case VEIL_SCHED_OP_OR:
-        return veil_fhe_binop(sk, VEIL_FHE_OR, x, y, o, err);
-    case VEIL_SCHED_OP_ADD:
-        return veil_fhe_binop(sk, VEIL_FHE_ADD, x, y, o, err);
-    case VEIL_SCHED_OP_SUB:
-        return veil_fhe_binop(sk, VEIL_FHE_SUB, x, y, o, err);
-    case VEIL_SCHED_OP_ADD_SCALAR:
-        return veil_fhe_scalar(sk, VEIL_FHE_ADD_SCALAR, x, k, o, err);
-    case VEIL_SCHED_OP_SUB_SCALAR:
-        return veil_fhe_scalar(sk, VEIL_FHE_SUB_SCALAR, x, k, o, err);
-    case VEIL_SCHED_OP_SHR:
-        return veil_fhe_scalar(sk, VEIL_FHE_SHR, x, k, o, err);
+        return n == 2;
+    case VEIL_SCHED_OP_LT_SCALAR:
+    case VEIL_SCHED_OP_NE_SCALAR:
     case VEIL_SCHED_OP_NOT:
-        return veil_fhe_not(sk, x, o, err);
+    case VEIL_SCHED_OP_TRUNCATE:
+        return n == 1;
+    case VEIL_SCHED_OP_SUM_BITS:
+    case VEIL_SCHED_OP_ARGMIN:
+    case VEIL_SCHED_OP_FLAG_TOP:
+        return n >= 1;
+    case VEIL_SCHED_OP_SUM_MASKED:
+        return n >= 2 && n % 2 == 0;
+    case VEIL_SCHED_OP_CONST:
+        return n == 0;
     }
-    return veil_err_set(err, VEIL_E_INTERNAL, "unknown circuit op %d", (int)op);
+    return false;
 }
 
-static int fhe_select(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
-                      const veil_sched_ct *b, veil_sched_ct **out, veil_err *err)
+static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
+                    veil_sched_ct **out2, veil_err *err)
 {
-    return veil_fhe_select(ctx, (const veil_fhe_ct *)cond, (const veil_fhe_ct *)a,
-                           (const veil_fhe_ct *)b, (veil_fhe_ct **)out, err);
+    veil_fhe_server *sk = ctx;
+    const veil_fhe_ct *const *a = (const veil_fhe_ct *const *)call->args;
+    veil_fhe_ct **o = (veil_fhe_ct **)out;
+    size_t n = call->n_args;
+    if (!arity_ok(call->op, n))
+        return veil_err_set(err, VEIL_E_INTERNAL, "circuit op %d with %zu operands", (int)call->op,
+                            n);
+    switch (call->op) {
+    case VEIL_SCHED_OP_LT:
+        return veil_fhe_binop(sk, VEIL_FHE_LT, a[0], a[1], o, err);
+    case VEIL_SCHED_OP_NE:
+        return veil_fhe_binop(sk, VEIL_FHE_NE, a[0], a[1], o, err);
+    case VEIL_SCHED_OP_LT_SCALAR:
+        return veil_fhe_scalar(sk, VEIL_FHE_LT_SCALAR, a[0], call->k, o, err);
+    case VEIL_SCHED_OP_NE_SCALAR:
+        return veil_fhe_scalar(sk, VEIL_FHE_NE_SCALAR, a[0], call->k, o, err);
+    case VEIL_SCHED_OP_AND:
+        return veil_fhe_binop(sk, VEIL_FHE_AND, a[0], a[1], o, err);
+    case VEIL_SCHED_OP_NOT:
+        return veil_fhe_not(sk, a[0], o, err);
+    case VEIL_SCHED_OP_TRUNCATE:
+        return veil_fhe_truncate(sk, a[0], (unsigned)call->k, o, err);
+    case VEIL_SCHED_OP_SUM_BITS:
+        return veil_fhe_sum_bits(sk, a, n, (unsigned)call->k, (unsigned)call->k2, o, err);
+    case VEIL_SCHED_OP_SUM_MASKED:
+        return veil_fhe_sum_bits_masked(sk, a, a + n / 2, n / 2, (unsigned)call->k,
+                                        (unsigned)call->k2, o, err);
+    case VEIL_SCHED_OP_FLAG_TOP:
+        return veil_fhe_flag_top(sk, a[0], a + 1, n - 1, o, err);
+    case VEIL_SCHED_OP_ARGMIN: {
+        if (!out2)
+            return veil_err_set(err, VEIL_E_INTERNAL, "ARGMIN without its found output");
+        /* an 8-bit index when every label fits: half the output's index blocks
+         * (the labels are the same at every scheduler, so is the width) */
+        uint64_t top = 0;
+        for (size_t i = 0; i < n; i++)
+            top = call->labels[i] > top ? call->labels[i] : top;
+        return veil_fhe_argmin_labeled(sk, a, call->labels, n, top < 256 ? 8 : WORD_BITS, o,
+                                       (veil_fhe_ct **)out2, err);
+    }
+    case VEIL_SCHED_OP_CONST:
+        return veil_fhe_trivial(sk, call->k2 == 1 ? 1 : WORD_BITS, call->k, o, err);
+    }
+    return veil_err_set(err, VEIL_E_INTERNAL, "unknown circuit op %d", (int)call->op);
 }
 
 static void fhe_release(void *ctx, veil_sched_ct *v)
@@ -102,14 +136,16 @@ static int put_ct(veil_buf *out, const veil_fhe_ct *ct, veil_err *err)
     return rc;
 }
 
-int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
-                         veil_fhe_ct *const *node_words, size_t n_nodes, const bool *excluded,
-                         veil_buf *out, bool *none, struct veil_sched_ops *ops, veil_err *err)
+static int schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
+                    veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words, size_t n_nodes,
+                    const bool *excluded, veil_buf *out, bool *none, struct veil_sched_ops *ops,
+                    veil_err *err)
 {
-    struct veil_sched_backend be = {
-        .ctx = sk, .apply = fhe_apply, .select = fhe_select, .release = fhe_release};
+    struct veil_sched_backend be = {.ctx = sk, .eval = fhe_eval, .release = fhe_release};
     struct veil_sched_circuit_in in = {0};
     in.req = req;
+    for (int w = 0; req_words && w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        in.req_words[w] = (const veil_sched_ct *)req_words[w];
     in.node_words = (const veil_sched_ct *const *)node_words;
     in.n_nodes = n_nodes;
     in.excluded = excluded;
@@ -126,6 +162,67 @@ int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *r
     veil_fhe_ct_free((veil_fhe_ct *)index);
     veil_fhe_ct_free((veil_fhe_ct *)found);
     return rc;
+}
+
+int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
+                         veil_fhe_ct *const *node_words, size_t n_nodes, const bool *excluded,
+                         veil_buf *out, bool *none, struct veil_sched_ops *ops, veil_err *err)
+{
+    if (req->confidential)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "confidential request without its ciphertexts (use "
+                            "veil_daemon_schedule_confidential)");
+    return schedule(sk, req, NULL, node_words, n_nodes, excluded, out, none, ops, err);
+}
+
+int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sched_request *req,
+                                      veil_fhe_ct *const req_words[VEIL_DAEMON_REQUEST_WORDS],
+                                      veil_fhe_ct *const *node_words, size_t n_nodes,
+                                      const bool *excluded, veil_buf *out, bool *none,
+                                      struct veil_sched_ops *ops, veil_err *err)
+{
+    if (!req->confidential)
+        return veil_err_set(err, VEIL_E_INVALID, "confidential round on a public request");
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        if (!req_words || !req_words[w] || veil_fhe_ct_width(req_words[w]) != WORD_BITS)
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "confidential request word %d missing or not 16-bit", w);
+    /* The circuit reads only the ciphertexts: scrub the public copy so that a
+     * caller's leftover plaintext can never influence (or leak into) a round. */
+    struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+    return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, out, none, ops, err);
+}
+
+int veil_daemon_request_encrypt(const veil_fhe_public *pk, const struct veil_sched_request *req,
+                                veil_buf *out, veil_err *err)
+{
+    uint64_t values[VEIL_DAEMON_REQUEST_WORDS];
+    for (int r = 0; r < VEIL_RES_COUNT; r++)
+        values[r] = req->res[r];
+    values[VEIL_RES_COUNT] = req->region;
+    values[VEIL_RES_COUNT + 1] = req->zone;
+    size_t before = out->len;
+    int rc = veil_fhe_compact_encrypt(pk, WORD_BITS, values, VEIL_DAEMON_REQUEST_WORDS, out, err);
+    veil_memzero(values, sizeof values);
+    if (rc != 0)
+        return veil_err_wrap(err, "confidential request");
+    if (out->len - before > VEIL_DAEMON_REQUEST_MAX)
+        return veil_err_set(err, VEIL_E_LIMIT, "confidential request: %zu bytes (at most %u)",
+                            out->len - before, VEIL_DAEMON_REQUEST_MAX);
+    return 0;
+}
+
+int veil_daemon_request_expand(const uint8_t *data, size_t len,
+                               veil_fhe_ct *out[VEIL_DAEMON_REQUEST_WORDS], veil_err *err)
+{
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        out[w] = NULL;
+    if (len > VEIL_DAEMON_REQUEST_MAX)
+        return veil_err_set(err, VEIL_E_LIMIT, "confidential request: %zu bytes (at most %u)", len,
+                            VEIL_DAEMON_REQUEST_MAX);
+    if (veil_fhe_compact_expand(data, len, WORD_BITS, out, VEIL_DAEMON_REQUEST_WORDS, err) != 0)
+        return veil_err_wrap(err, "confidential request ciphertext");
+    return 0;
 }
 
 int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, size_t len,
@@ -148,7 +245,8 @@ int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, s
     }
     if (rc == 0 && veil_reader_remaining(&r) != 0)
         rc = veil_err_set(err, VEIL_E_PARSE, "scheduler output: trailing bytes");
-    if (rc == 0 && (veil_fhe_ct_width(cts[1]) != 1 || veil_fhe_ct_width(cts[0]) != 16))
+    if (rc == 0 && (veil_fhe_ct_width(cts[1]) != 1 ||
+                    (veil_fhe_ct_width(cts[0]) != 8 && veil_fhe_ct_width(cts[0]) != 16)))
         rc = veil_err_set(err, VEIL_E_PROTOCOL, "scheduler output: wrong widths");
     veil_fhe_ct_free(cts[0]);
     veil_fhe_ct_free(cts[1]);

@@ -24,10 +24,47 @@ int veil_daemon_telemetry_expand(const uint8_t *data, size_t len,
 /* One round over n nodes (node_words: n x 7, row-major; excluded may be
  * NULL). On success *none
  * tells that no node is a candidate (publicly unschedulable, out empty);
- * otherwise out gets u32be len || index ct || u32be len || found ct. */
+ * otherwise out gets u32be len || index ct || u32be len || found ct (index:
+ * FheUint8 when n <= 256 and the result is encrypted, else FheUint16; found:
+ * FheBool). */
 int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
                          veil_fhe_ct *const *node_words, size_t n_nodes, const bool *excluded,
                          veil_buf *out, bool *none, struct veil_sched_ops *ops, veil_err *err);
+/* ---- confidential jobs (issue 7 section 4: --confidential) ----
+ * Contract between the submitter, the daemon and the schedulers:
+ *   1. The submitter calls veil_daemon_request_encrypt(pk, req, out, err)
+ *      with the cluster public key and its quantized request (req->res[0..3],
+ *      req->region, req->zone; policy and the confidential flag are public and
+ *      not encrypted). It APPENDS to out one compact ciphertext list of the
+ *      VEIL_DAEMON_REQUEST_WORDS 16-bit words in this order: cpu, memory, disk,
+ *      gpu, region, zone (~17 KB, always < VEIL_DAEMON_REQUEST_MAX bytes). That
+ *      blob is the JOB_SUBMIT "request ciphertext blob"; the spec JSON that is
+ *      published next to it must not carry the plaintext resources.
+ *   2. Each scheduler calls veil_daemon_request_expand(blob, len, words, err):
+ *      it refuses anything but exactly such a list (size cap, container,
+ *      width, count), and on success fills words[0..5] with new ciphertexts
+ *      (caller frees each with veil_fhe_ct_free); on failure words[] is all NULL.
+ *   3. The scheduler calls veil_daemon_schedule_confidential() with a request
+ *      whose policy is the job's and whose confidential flag is true (its
+ *      res/region/zone are ignored: set them to 0), and the expanded words
+ *      (borrowed). The output has the same format as veil_daemon_schedule's and
+ *      the decryptor reads it with veil_daemon_output_decrypt; it is
+ *      byte-identical across schedulers given the same inputs (no fresh
+ *      randomness), so digest agreement works as for public requests.
+ *   The placement equals veil_sched_round() on the plaintext request (the
+ *   oracle does not depend on confidentiality, only the cost does). */
+#define VEIL_DAEMON_REQUEST_WORDS (VEIL_RES_COUNT + 2)
+#define VEIL_DAEMON_REQUEST_MAX   (64u * 1024u)
+int veil_daemon_request_encrypt(const veil_fhe_public *pk, const struct veil_sched_request *req,
+                                veil_buf *out, veil_err *err);
+int veil_daemon_request_expand(const uint8_t *data, size_t len,
+                               veil_fhe_ct *out[VEIL_DAEMON_REQUEST_WORDS], veil_err *err);
+int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sched_request *req,
+                                      veil_fhe_ct *const req_words[VEIL_DAEMON_REQUEST_WORDS],
+                                      veil_fhe_ct *const *node_words, size_t n_nodes,
+                                      const bool *excluded, veil_buf *out, bool *none,
+                                      struct veil_sched_ops *ops, veil_err *err);
+
 /* The decryptor's side: index and found from an output as above. */
 int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, size_t len,
                                uint32_t *index, bool *found, veil_err *err);

@@ -14,6 +14,16 @@
  *   policy: binpack                    # binpack | spread | priority
  *   constraints: {region: eu-west, zone: 2}
  *   confidential: false
+ *
+ * A confidential job as the nodes see it (`veil job run` encrypts the
+ * request and sends this "redacted" form; the values never leave the
+ * submitter's machine): resources and constraints are the string
+ * "confidential", and request_digest is the BLAKE2b-256 (hex) of the request
+ * ciphertext, so that the job id commits to that ciphertext:
+ *   resources: confidential
+ *   constraints: confidential
+ *   request_digest: <64 hex>
+ *   confidential: true
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +42,8 @@ struct parse_ctx {
     yaml_document_t *doc;
     const char *origin;
     veil_err *err;
+    /* the redacted form of a confidential spec (all three or none) */
+    bool redacted_resources, redacted_constraints, have_digest;
 };
 
 static int fail_at(struct parse_ctx *c, const yaml_node_t *node, const char *path, const char *fmt,
@@ -411,10 +423,28 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
         qsort(spec->env, spec->n_env, sizeof *spec->env, cmp_env);
         return 0;
     }
+    if ((strcmp(key, "resources") == 0 || strcmp(key, "constraints") == 0) &&
+        v->type == YAML_SCALAR_NODE &&
+        strcmp((const char *)v->data.scalar.value, "confidential") == 0) {
+        if (key[0] == 'r')
+            c->redacted_resources = true;
+        else
+            c->redacted_constraints = true;
+        return 0;
+    }
     if (strcmp(key, "resources") == 0)
         return walk_map(c, spec, v, "resources", resource_field);
     if (strcmp(key, "constraints") == 0)
         return walk_map(c, spec, v, "constraints", constraint_field);
+    if (strcmp(key, "request_digest") == 0) {
+        if (scalar_text(c, v, "request_digest", "64 hex digits", &s) != 0)
+            return -1;
+        if (strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64 ||
+            veil_hex_decode(spec->request_digest, 32, s, 64, false, NULL) != 32)
+            return fail_at(c, v, "request_digest", "\"%s\" is not 64 lowercase hex digits", s);
+        c->have_digest = true;
+        return 0;
+    }
     if (strcmp(key, "replicas") == 0) {
         if (parse_uint(c, v, "replicas", 1, VEIL_JOB_MAX_REPLICAS, &u) != 0)
             return -1;
@@ -444,7 +474,7 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
     }
     return fail_at(c, k, key,
                    "unknown field (expected name, image, command, args, env, resources, "
-                   "replicas, policy, constraints, confidential)");
+                   "replicas, policy, constraints, confidential, request_digest)");
 }
 
 const char *veil_policy_name(enum veil_policy p)
@@ -517,6 +547,16 @@ int veil_job_spec_parse(struct veil_job_spec *spec, const char *text, size_t len
             rc = fail_at(&c, root, "name", "missing (required)");
         if (rc == 0 && !spec->image)
             rc = fail_at(&c, root, "image", "missing (required)");
+        bool any = c.redacted_resources || c.redacted_constraints || c.have_digest;
+        bool all = c.redacted_resources && c.redacted_constraints && c.have_digest;
+        if (rc == 0 && any && !all)
+            rc = fail_at(&c, root, c.have_digest ? "resources" : "request_digest",
+                         "a redacted confidential spec has resources and constraints "
+                         "\"confidential\" and a request_digest (all three)");
+        if (rc == 0 && all && !spec->confidential)
+            rc = fail_at(&c, root, "confidential",
+                         "must be true in a redacted spec (its request is encrypted)");
+        spec->redacted = rc == 0 && all;
     }
     if (rc == 0) {
         /* Only one document: a second one would be silently ignored. */
@@ -575,20 +615,28 @@ char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *e
      * others as integers of bytes / devices. */
     char cpu[32];
     snprintf(cpu, sizeof cpu, "%llum", (unsigned long long)spec->cpu_millis);
-    json_object_set_new(root, "resources",
-                        json_pack("{s:s, s:I, s:I, s:I}", "cpu", cpu, "memory",
-                                  (json_int_t)spec->memory_bytes, "disk",
-                                  (json_int_t)spec->disk_bytes, "gpu", (json_int_t)spec->gpus));
+    if (spec->redacted) {
+        char hex[65];
+        veil_hex_encode(hex, sizeof hex, spec->request_digest, 32);
+        json_object_set_new(root, "resources", json_string("confidential"));
+        json_object_set_new(root, "constraints", json_string("confidential"));
+        json_object_set_new(root, "request_digest", json_string(hex));
+    } else {
+        json_object_set_new(root, "resources",
+                            json_pack("{s:s, s:I, s:I, s:I}", "cpu", cpu, "memory",
+                                      (json_int_t)spec->memory_bytes, "disk",
+                                      (json_int_t)spec->disk_bytes, "gpu", (json_int_t)spec->gpus));
+        json_t *cons = json_object();
+        if (spec->region) {
+            const char *rn = veil_region_name(spec->region);
+            json_object_set_new(cons, "region", rn ? json_string(rn) : json_integer(spec->region));
+        }
+        if (spec->zone)
+            json_object_set_new(cons, "zone", json_integer(spec->zone));
+        json_object_set_new(root, "constraints", cons);
+    }
     json_object_set_new(root, "replicas", json_integer(spec->replicas));
     json_object_set_new(root, "policy", json_string(veil_policy_name(spec->policy)));
-    json_t *cons = json_object();
-    if (spec->region) {
-        const char *rn = veil_region_name(spec->region);
-        json_object_set_new(cons, "region", rn ? json_string(rn) : json_integer(spec->region));
-    }
-    if (spec->zone)
-        json_object_set_new(cons, "zone", json_integer(spec->zone));
-    json_object_set_new(root, "constraints", cons);
     json_object_set_new(root, "confidential", json_boolean(spec->confidential));
     char *out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);
@@ -620,5 +668,33 @@ int veil_job_id(uint8_t out[32], const struct veil_job_spec *spec, const uint8_t
     crypto_generichash_update(&st, nonce, VEIL_JOB_NONCE_LEN);
     crypto_generichash_final(&st, out, 32);
     free(canon);
+    return 0;
+}
+
+void veil_job_request_digest(uint8_t out[32], const uint8_t *ct, size_t len)
+{
+    static const char domain[] = "veil-job-request-v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain - 1);
+    crypto_generichash_update(&st, ct, len);
+    crypto_generichash_final(&st, out, 32);
+}
+
+int veil_job_spec_redact(struct veil_job_spec *spec, const uint8_t *request_ct, size_t len,
+                         veil_err *err)
+{
+    if (!spec->confidential)
+        return veil_err_set(err, VEIL_E_INVALID, "only a confidential job is redacted");
+    if (!request_ct || len == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "a confidential job needs its request ciphertext");
+    /* the values are gone from this process's copy too */
+    veil_memzero(&spec->cpu_millis, sizeof spec->cpu_millis);
+    veil_memzero(&spec->memory_bytes, sizeof spec->memory_bytes);
+    veil_memzero(&spec->disk_bytes, sizeof spec->disk_bytes);
+    veil_memzero(&spec->gpus, sizeof spec->gpus);
+    spec->region = spec->zone = 0;
+    veil_job_request_digest(spec->request_digest, request_ct, len);
+    spec->redacted = true;
     return 0;
 }

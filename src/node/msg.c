@@ -24,6 +24,9 @@
  *   CONTAINER_STATUS job id[32] | replica u32 | node peer | state u8 (1..3) |
  *                    exit code i32 | time ms u64 | container id (u8 len <= 64,
  *                    [A-Za-z0-9_.-])
+ *   ROUND_RETRY      job id[32] | replica u32 | attempt u32 (1..3) |
+ *                    epoch min u64 | reason u8 (1..2) | final u8 (0/1)
+ *                    (obeyed only when its gossip author is the decryptor)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +131,7 @@ int veil_msg_peek_type(const uint8_t *data, size_t len, enum veil_msg_type *type
     if (data[0] != VEIL_MSG_VERSION)
         return veil_err_set(err, VEIL_E_UNSUPPORTED, "message version %u (want %d)", data[0],
                             VEIL_MSG_VERSION);
-    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_CONTAINER_STATUS)
+    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_ROUND_RETRY)
         return veil_err_set(err, VEIL_E_PROTOCOL, "unknown message type %u", data[1]);
     *type = (enum veil_msg_type)data[1];
     return 0;
@@ -221,6 +224,28 @@ int veil_msg_job_submit_check(const struct veil_msg_job_submit *m, struct veil_j
         veil_job_spec_free(spec);
         return veil_err_set(err, VEIL_E_MISMATCH,
                             "job submission: job id does not match the spec, submitter and nonce");
+    }
+    /* A confidential job's request travels only as the ciphertext its spec
+     * (and so its id) commits to; a public job carries none. */
+    if (spec->confidential && !spec->redacted) {
+        veil_job_spec_free(spec);
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "job submission: a confidential job with a plaintext request");
+    }
+    if (spec->redacted) {
+        uint8_t digest[32];
+        veil_job_request_digest(digest, m->request_ciphertext, m->request_ciphertext_len);
+        if (m->request_ciphertext_len == 0 || !veil_memeq_ct(digest, spec->request_digest, 32)) {
+            veil_job_spec_free(spec);
+            return veil_err_set(err, VEIL_E_MISMATCH,
+                                "job submission: the request ciphertext does not match the "
+                                "spec's request_digest");
+        }
+    } else if (m->request_ciphertext_len != 0) {
+        veil_job_spec_free(spec);
+        return veil_err_set(err, VEIL_E_PROTOCOL,
+                            "job submission: a request ciphertext on a job that is not "
+                            "confidential");
     }
     return 0;
 }
@@ -429,4 +454,54 @@ int veil_msg_container_status_decode(struct veil_msg_container_status *m, const 
     if (m->replica >= VEIL_JOB_MAX_REPLICAS)
         return veil_err_set(err, VEIL_E_RANGE, "replica %u out of range", m->replica);
     return close_msg(&r, "container status", err);
+}
+
+/* --- round retry ------------------------------------------------------------ */
+
+int veil_msg_round_retry_encode(veil_buf *out, const struct veil_msg_round_retry *m, veil_err *err)
+{
+    if (m->attempt == 0 || m->attempt >= VEIL_ROUND_MAX_ATTEMPTS + 1u)
+        return veil_err_set(err, VEIL_E_RANGE, "retry attempt %u out of range 1..%d", m->attempt,
+                            VEIL_ROUND_MAX_ATTEMPTS);
+    if (m->reason != VEIL_RETRY_SPLIT && m->reason != VEIL_RETRY_DEADLINE)
+        return veil_err_set(err, VEIL_E_RANGE, "retry reason %u unknown", m->reason);
+    if (m->replica >= VEIL_JOB_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_RANGE, "replica %u out of range", m->replica);
+    size_t start = out->len;
+    put_header(out, VEIL_MSG_ROUND_RETRY);
+    veil_buf_put(out, m->job_id, 32);
+    veil_buf_put_u32be(out, m->replica);
+    veil_buf_put_u32be(out, m->attempt);
+    veil_buf_put_u64be(out, m->epoch_min);
+    veil_buf_put_u8(out, m->reason);
+    veil_buf_put_u8(out, m->final ? 1 : 0);
+    return finish(out, start, err);
+}
+
+int veil_msg_round_retry_decode(struct veil_msg_round_retry *m, const uint8_t *data, size_t len,
+                                veil_err *err)
+{
+    veil_reader r;
+    memset(m, 0, sizeof *m);
+    if (open_msg(&r, data, len, VEIL_MSG_ROUND_RETRY, err) != 0)
+        return -1;
+    veil_read_bytes(&r, m->job_id, 32);
+    m->replica = veil_read_u32be(&r);
+    m->attempt = veil_read_u32be(&r);
+    m->epoch_min = veil_read_u64be(&r);
+    m->reason = veil_read_u8(&r);
+    uint8_t final = veil_read_u8(&r);
+    if (veil_reader_ok(&r)) {
+        if (m->replica >= VEIL_JOB_MAX_REPLICAS)
+            return veil_err_set(err, VEIL_E_RANGE, "replica %u out of range", m->replica);
+        if (m->attempt == 0 || m->attempt > VEIL_ROUND_MAX_ATTEMPTS)
+            return veil_err_set(err, VEIL_E_RANGE, "retry attempt %u out of range 1..%d",
+                                m->attempt, VEIL_ROUND_MAX_ATTEMPTS);
+        if (m->reason != VEIL_RETRY_SPLIT && m->reason != VEIL_RETRY_DEADLINE)
+            return veil_err_set(err, VEIL_E_RANGE, "retry reason %u unknown", m->reason);
+        if (final > 1)
+            return veil_err_set(err, VEIL_E_RANGE, "retry final flag %u is not 0 or 1", final);
+    }
+    m->final = final == 1;
+    return close_msg(&r, "round retry", err);
 }

@@ -4,7 +4,9 @@
  * same order on every scheduler, so that deterministic FHE evaluation gives
  * bit-identical outputs), the digest of a scheduler's output, and the guard
  * that refuses to decrypt anything a majority of the job's schedulers did
- * not vouch for (the decryptor must never be a decryption oracle).
+ * not vouch for (the decryptor must never be a decryption oracle); and the
+ * decision, when the schedulers' digests cannot agree, to run a bounded
+ * retry instead of waiting forever (veil_round_decide).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +99,91 @@ int veil_decrypt_guard(const uint8_t job_id[32], uint32_t replica, uint64_t epoc
                             "refusing to decrypt: the output does not match the digest the "
                             "schedulers agreed on");
     return 0;
+}
+
+const char *veil_round_verdict_name(enum veil_round_verdict v)
+{
+    switch (v) {
+    case VEIL_ROUND_WAIT:
+        return "wait";
+    case VEIL_ROUND_AGREED:
+        return "agreed";
+    case VEIL_ROUND_RETRY:
+        return "retry";
+    case VEIL_ROUND_GIVE_UP:
+        return "give_up";
+    }
+    return "?";
+}
+
+enum veil_round_verdict veil_round_decide(const struct veil_peer_id *schedulers,
+                                          size_t n_schedulers,
+                                          const struct veil_published_digest *published,
+                                          size_t n_published, bool deadline_passed,
+                                          uint32_t attempt, uint32_t max_attempts,
+                                          uint8_t agreed[32], struct veil_round_tally *tally)
+{
+    struct veil_round_tally t = {0};
+    uint8_t scratch[32];
+    if (n_schedulers > VEIL_MAX_SCHEDULERS)
+        n_schedulers = 0; /* not a selection veil_select_schedulers makes: nobody votes */
+    t.needed = n_schedulers / 2 + 1;
+    bool majority = veil_digest_majority(schedulers, n_schedulers, published, n_published,
+                                         agreed ? agreed : scratch);
+    /* The same counting as veil_digest_majority: each selected scheduler's
+     * first digest, a scheduler listed twice voting once. */
+    const uint8_t *vote[VEIL_MAX_SCHEDULERS] = {0};
+    for (size_t s = 0; s < n_schedulers; s++) {
+        bool dup = false;
+        for (size_t u = 0; u < s; u++)
+            dup |= schedulers[u].len == schedulers[s].len &&
+                   memcmp(schedulers[u].bytes, schedulers[s].bytes, schedulers[s].len) == 0;
+        for (size_t p = 0; p < n_published && !dup; p++)
+            if (published[p].scheduler.len == schedulers[s].len &&
+                memcmp(published[p].scheduler.bytes, schedulers[s].bytes, schedulers[s].len) == 0) {
+                vote[s] = published[p].digest;
+                break;
+            }
+        if (vote[s])
+            t.voted++;
+    }
+    for (size_t s = 0; s < n_schedulers; s++) {
+        if (!vote[s])
+            continue;
+        size_t count = 0;
+        for (size_t u = 0; u < n_schedulers; u++)
+            if (vote[u] && memcmp(vote[u], vote[s], 32) == 0)
+                count++;
+        if (count > t.largest)
+            t.largest = count;
+    }
+    /* Even if every scheduler still silent voted with the largest group, no
+     * strict majority: waiting longer cannot help. No scheduler at all (no
+     * live member when the round was planned) is the extreme case. */
+    t.split = !majority && (n_schedulers == 0 || t.largest + (n_schedulers - t.voted) < t.needed);
+    if (tally)
+        *tally = t;
+    if (majority)
+        return VEIL_ROUND_AGREED;
+    if (!t.split && !deadline_passed)
+        return VEIL_ROUND_WAIT;
+    return attempt + 1 < max_attempts ? VEIL_ROUND_RETRY : VEIL_ROUND_GIVE_UP;
+}
+
+uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t guard_ms,
+                             uint64_t epoch_min)
+{
+    if (interval_ms == 0)
+        return now_ms;
+    if (2 * guard_ms >= interval_ms)
+        guard_ms = interval_ms / 4; /* short test intervals: keep a window to start in */
+    uint64_t t = now_ms, phase = t % interval_ms;
+    if (phase < guard_ms)
+        t += guard_ms - phase;
+    else if (phase > interval_ms - guard_ms)
+        t += interval_ms - phase + guard_ms;
+    /* a round at t evaluates epoch_of(t) - 1: wait for epoch_min + 1 to begin */
+    if (epoch_min < UINT64_MAX / interval_ms - 1 && t / interval_ms < epoch_min + 1)
+        t = (epoch_min + 1) * interval_ms + guard_ms;
+    return t;
 }

@@ -4,50 +4,58 @@
  *
  * Every value below is either encrypted (node telemetry; the request of a
  * confidential job; anything computed from those) or public (constants; the
- * request of an ordinary job). Each op_* is one operation of the FHE library
+ * request of an ordinary job). Each op is one operation of the FHE library
  * (veil/fhe.h) when an encrypted operand is involved, and plain arithmetic
- * otherwise; the translation is line by line:
- *   le/lt/eq/ne/and/or/add/sub -> veil_fhe_binop(VEIL_FHE_LE, ...)
- *   add_scalar/sub_scalar/shr  -> veil_fhe_scalar(VEIL_FHE_ADD_SCALAR|SUB_SCALAR|SHR)
- *   not -> veil_fhe_not, select -> veil_fhe_select.
- * Folding with public values: and(x, 1) = x, and(x, 0) = 0, or(x, 0) = x,
- * or(x, 1) = 1, add(x, 0) = x, select(public c, a, b) = a or b: no op. Where
- * an op needs a public value as a ciphertext it is materialized without
- * fresh randomness (fresh encryptions would make the redundant schedulers'
- * outputs differ): zero = sub(x, x) on an input x, once per round, then
- * k = add_scalar(zero, k), once per round per constant (none, each request
- * value) and once per node for its index.
+ * otherwise (folded: it costs nothing); the translation (daemon_sched.c):
+ *   LT, NE, AND            -> veil_fhe_binop(VEIL_FHE_LT | NE | AND)
+ *   TRUNCATE               -> veil_fhe_truncate   (low blocks, no PBS)
+ *   LT_SCALAR, NE_SCALAR   -> veil_fhe_scalar(VEIL_FHE_LT_SCALAR | NE_SCALAR)
+ *   NOT                    -> veil_fhe_not
+ *   SUM_BITS, SUM_MASKED   -> veil_fhe_sum_bits(_masked) (fields summed, no wrap)
+ *   FLAG_TOP               -> veil_fhe_flag_top   (flags into the top block)
+ *   ARGMIN                 -> veil_fhe_argmin_labeled (index by label + found)
+ *   CONST                  -> veil_fhe_trivial    (no fresh randomness, so the
+ *                             redundant schedulers' outputs stay identical)
  *
  * The circuit runs over a backend (struct veil_sched_backend): the plaintext
- * one here is the oracle (veil_sched_round); the FHE wiring implements the
- * same three callbacks with veil_fhe_binop/scalar/not/select/ct_free, and
+ * one here is the oracle (veil_sched_round, ops by veil_sched_plain_eval);
+ * the FHE wiring implements the same eval callback with the FHE library and
  * then evaluates exactly this code on ciphertexts.
  *
- * The circuit of one round over the candidate nodes i (all 16-bit; R = 4):
- *   per round : want_r = ne(req_r, 0); any_reg = eq(req_region, 0);
- *               any_zone = eq(req_zone, 0); best = none (0xFFFF); idx = 0
- *   per node  : feas    = and_r le(req_r, free_ir)  [r with want_r]
- *               feas    = and(feas, or(any_reg, eq(region_i, req_region)))
- *               feas    = and(feas, or(any_zone, eq(zone_i, req_zone)))
- *               term_r  = binpack: shr(sub(free_ir, req_r), 2)
- *                         spread : shr(not(free_ir), 2)      (= (0xFFFF - free) >> 2)
- *               score   = sum_r select(want_r, term_r, 0)  |  priority: priority_i
- *               masked  = select(feas, score, none)
- *               less    = lt(masked, best)          (strict: ties keep the lowest index)
- *               best    = select(less, masked, best)
- *               idx     = select(less, i, idx)
- *   found     = ne(best, none)   (a feasible node scores below none)
- *   output    : (idx, found) as ciphertexts (public results are materialized:
- *               idx = add_scalar(zero, idx), found = eq(zero, zero) or
- *               ne(zero, zero)); idx is meaningful when found.
- * The last three lines are the tie rule of veil_fhe_argext(want_max = 0),
- * which may replace them. A feasible score is at most 4 x 16383 = 65532
- * (binpack/spread) or 255 (priority), below none; sub may wrap on an
- * infeasible node, whose score is then masked. Costs (veil_sched_ops_formula):
- * per node and requested resource 1 le, 1 and, 1 sub_scalar (spread: not),
- * 1 shr, 1 add; per node 1 select, 1 lt, 2 select, 1 add_scalar, plus 1 eq
- * and 1 and per constraint; per round 1 ne (found) and the constants. A confidential request pays
- * for all four resources and both constraints (with select/or on the encrypted flags).
+ * One round over the candidate nodes i (every value 16-bit, bools 1-bit;
+ * R = the requested resources: req_r != 0 when public, all four when
+ * confidential; T_r = 4 for cpu, memory, disk and 0 for gpus (free gpus are
+ * at most 4095), B = VEIL_SCHED_TERM_BITS = 12):
+ *   per round: req8_l = TRUNCATE(req_l, 8) for l in region, zone (labels are
+ *             8-bit codes); confidential only: want_r = NE_SCALAR(req_r, 0)
+ *             (scored policies), con_l = NE_SCALAR(req8_l, 0)
+ *   per node: fails  = LT_SCALAR(free_ir, req_r)       r in R  (public)
+ *                      LT(free_ir, req_r)              all r   (confidential;
+ *                                                      req_r = 0 never fails)
+ *                    + NE_SCALAR(TRUNCATE(label_il, 8), req8_l)
+ *                                                      l with req8_l != 0 (public)
+ *                      AND(con_l, NE(TRUNCATE(label_il, 8), req8_l))
+ *                                                      both l  (confidential)
+ *             term_r = SUM_BITS(free_ir (binpack) | NOT(free_ir) (spread);
+ *                               shift T_r, bits B)  (one field: no PBS)
+ *             score  = SUM_BITS(term_r for r in R; shift 0, bits B)   (public;
+ *                               one requested resource: its term)
+ *                      SUM_MASKED(term_r masked by want_r, all r; 0, B) (confidential)
+ *                      SUM_BITS(priority_i; shift 0, bits 8)          (priority)
+ *             key    = FLAG_TOP(score, fails)   (just score when no fail flag)
+ *   per round: (index, found) = ARGMIN(keys; labels = node indices i)
+ * so key = score + 2^14 min(#failed, 3): a feasible node's key is its score
+ * (< 2^14: at most 4 x 4095, or 255) and an infeasible node's is >= 2^14; the
+ * blocks a priority key never uses (bits 8..13) are trivially zero in every
+ * key, so the argmin neither compares nor selects them; argmin takes
+ * the smallest key with ties to the lowest index, found = (min < 2^14). When
+ * every key is public (a public request with nothing requested and no
+ * constraint under binpack/spread) the first candidate wins and (index, found)
+ * are CONSTs. Op counts: veil_sched_ops_formula. In PBS with the FHE library
+ * (2-bit blocks): per node 5 per requested resource, 3 per constraint, 12 for
+ * summing two fields (~23 for three or four), 0-2 for the flags; the argmin
+ * ~20 per candidate: 645 PBS for 16 nodes and two resources. Confidential:
+ * ~105 per node (4 LT 44, 2 labels 12, masked sum 47, flags 2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -70,26 +78,12 @@ struct val {
     struct ref *r;
 };
 
-/* Constants materialized as ciphertexts, once per round each. */
-enum {
-    SLOT_ZERO,
-    SLOT_NONE,
-    SLOT_REQ0,
-    SLOT_REGION = SLOT_REQ0 + VEIL_RES_COUNT,
-    SLOT_ZONE,
-    SLOT_COUNT,
-    SLOT_UNCACHED = -1,
-    SLOT_INDEX = -2 /* a node index: its own add_scalar even for index 0, so that the cost
-                       does not depend on which nodes are candidates */
-};
-
 struct ctx {
     const struct veil_sched_backend *be;
     struct veil_sched_ops *ops;
     veil_err *err;
     bool failed;
-    const veil_sched_ct *zero_src;
-    struct val slot[SLOT_COUNT];
+    struct val zero; /* CONST 0, once per round when needed */
 };
 
 static struct val pub(uint32_t x)
@@ -129,256 +123,202 @@ static void drop(struct ctx *c, struct val *v)
     *v = pub(0);
 }
 
-#define COUNT(c, field)                                                                            \
-    do {                                                                                           \
-        if ((c)->ops)                                                                              \
-            (c)->ops->field++;                                                                     \
-    } while (0)
-
-static uint64_t *counter_of(struct ctx *c, enum veil_sched_op op)
+static void count(struct ctx *c, const struct veil_sched_call *call)
 {
-    static uint64_t scratch;
-    if (!c->ops)
-        return &scratch;
-    switch (op) {
-    case VEIL_SCHED_OP_LE:
-        return &c->ops->le;
+    struct veil_sched_ops *o = c->ops;
+    if (!o)
+        return;
+    switch (call->op) {
     case VEIL_SCHED_OP_LT:
-        return &c->ops->lt;
-    case VEIL_SCHED_OP_EQ:
-        return &c->ops->eq;
+        o->lt++;
+        break;
     case VEIL_SCHED_OP_NE:
-        return &c->ops->ne;
+        o->ne++;
+        break;
+    case VEIL_SCHED_OP_LT_SCALAR:
+        o->lt_scalar++;
+        break;
+    case VEIL_SCHED_OP_NE_SCALAR:
+        o->ne_scalar++;
+        break;
     case VEIL_SCHED_OP_AND:
-        return &c->ops->and_;
-    case VEIL_SCHED_OP_OR:
-        return &c->ops->or_;
-    case VEIL_SCHED_OP_ADD:
-        return &c->ops->add;
-    case VEIL_SCHED_OP_SUB:
-        return &c->ops->sub;
-    case VEIL_SCHED_OP_ADD_SCALAR:
-        return &c->ops->add_scalar;
-    case VEIL_SCHED_OP_SUB_SCALAR:
-        return &c->ops->sub_scalar;
-    case VEIL_SCHED_OP_SHR:
-        return &c->ops->shr;
+        o->and_++;
+        break;
     case VEIL_SCHED_OP_NOT:
-        return &c->ops->not_;
+        o->not_++;
+        break;
+    case VEIL_SCHED_OP_TRUNCATE:
+        o->truncate++;
+        break;
+    case VEIL_SCHED_OP_SUM_BITS:
+        o->sum_bits++;
+        o->sum_terms += call->n_args;
+        break;
+    case VEIL_SCHED_OP_SUM_MASKED:
+        o->sum_masked++;
+        o->sum_terms += call->n_args / 2;
+        break;
+    case VEIL_SCHED_OP_FLAG_TOP:
+        o->flag_top++;
+        break;
+    case VEIL_SCHED_OP_ARGMIN:
+        o->argmin++;
+        o->argmin_inputs += call->n_args;
+        break;
+    case VEIL_SCHED_OP_CONST:
+        o->constant++;
+        break;
     }
-    return &scratch;
 }
 
-/* One backend op on ciphertexts (borrowed), counted. */
-static struct val apply(struct ctx *c, enum veil_sched_op op, struct val a, struct val b,
-                        uint64_t k)
+#define MAX_ARGS 8 /* FLAG_TOP: a score and six flags; SUM_MASKED: four terms, four masks */
+
+/* One backend op on encrypted operands (borrowed), counted. out2: ARGMIN only. */
+static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val *args, size_t n,
+                          uint64_t k, uint64_t k2, const uint64_t *labels, struct val *out2)
 {
     if (c->failed)
         return pub(0);
-    veil_sched_ct *out = NULL;
-    if (c->be->apply(c->be->ctx, op, a.r->h, b.enc ? b.r->h : NULL, k, &out, c->err) != 0) {
+    const veil_sched_ct *small[MAX_ARGS];
+    const veil_sched_ct **h = n <= MAX_ARGS ? small : malloc(n * sizeof *h);
+    if (!h) {
+        veil_err_set(c->err, VEIL_E_NOMEM, "out of memory");
         c->failed = true;
         return pub(0);
     }
-    (*counter_of(c, op))++;
-    return wrap(c, out, false);
-}
-
-/* The zero ciphertext of the round: sub(x, x) on an input, once. */
-static struct val get_zero(struct ctx *c)
-{
-    if (!c->slot[SLOT_ZERO].enc && !c->failed) {
-        struct val src = wrap(c, (veil_sched_ct *)c->zero_src, true);
-        if (src.enc) {
-            c->slot[SLOT_ZERO] = apply(c, VEIL_SCHED_OP_SUB, src, src, 0);
-            drop(c, &src);
-        }
-    }
-    return take(c->slot[SLOT_ZERO]);
-}
-
-/* A public value as a ciphertext, without fresh randomness. Consumes v. */
-static struct val materialize(struct ctx *c, struct val v, int slot)
-{
-    if (v.enc || c->failed)
-        return v;
-    if (slot >= 0 && c->slot[slot].enc)
-        return take(c->slot[slot]);
-    struct val zero = get_zero(c);
-    if (v.x == 0 && slot != SLOT_INDEX)
-        return zero;
-    if (!zero.enc)
-        return pub(0); /* failed */
-    struct val out = apply(c, VEIL_SCHED_OP_ADD_SCALAR, zero, pub(0), v.x);
-    drop(c, &zero);
-    if (slot >= 0)
-        c->slot[slot] = take(out);
-    return out;
-}
-
-/* A public boolean as a ciphertext: eq(zero, zero) or ne(zero, zero). */
-static struct val materialize_bool(struct ctx *c, struct val v)
-{
-    if (v.enc || c->failed)
-        return v;
-    struct val zero = get_zero(c);
-    if (!zero.enc)
+    for (size_t i = 0; i < n; i++)
+        h[i] = args[i].r->h;
+    struct veil_sched_call call = {op, h, n, k, k2, labels};
+    veil_sched_ct *o1 = NULL, *o2 = NULL;
+    int rc = c->be->eval(c->be->ctx, &call, &o1, out2 ? &o2 : NULL, c->err);
+    if (h != small)
+        free(h);
+    if (rc != 0) {
+        c->failed = true;
         return pub(0);
-    struct val out = apply(c, v.x ? VEIL_SCHED_OP_EQ : VEIL_SCHED_OP_NE, zero, zero, 0);
-    drop(c, &zero);
-    return out;
-}
-
-/* ---- the ops; each consumes its operands -------------------------------- */
-
-static uint32_t plain(enum veil_sched_op op, uint32_t a, uint32_t b, uint64_t k)
-{
-    switch (op) {
-    case VEIL_SCHED_OP_LE:
-        return a <= b;
-    case VEIL_SCHED_OP_LT:
-        return a < b;
-    case VEIL_SCHED_OP_EQ:
-        return a == b;
-    case VEIL_SCHED_OP_NE:
-        return a != b;
-    case VEIL_SCHED_OP_AND:
-        return a & b;
-    case VEIL_SCHED_OP_OR:
-        return a | b;
-    case VEIL_SCHED_OP_ADD:
-        return (a + b) & MASK16;
-    case VEIL_SCHED_OP_SUB:
-        return (a - b) & MASK16;
-    case VEIL_SCHED_OP_ADD_SCALAR:
-        return (uint32_t)(a + k) & MASK16;
-    case VEIL_SCHED_OP_SUB_SCALAR:
-        return (uint32_t)(a - k) & MASK16;
-    case VEIL_SCHED_OP_SHR:
-        return (a & MASK16) >> k;
-    case VEIL_SCHED_OP_NOT:
-        return ~a & MASK16;
     }
-    return 0;
+    count(c, &call);
+    struct val v = wrap(c, o1, false);
+    if (out2)
+        *out2 = wrap(c, o2, false);
+    return v;
 }
 
-/* Comparisons (ct x ct only in the FHE API): public operands materialized. */
-static struct val op_cmp(struct ctx *c, enum veil_sched_op op, struct val a, int slot_a,
-                         struct val b, int slot_b)
+static struct val constant(struct ctx *c, uint32_t x, unsigned width)
 {
-    if (!a.enc && !b.enc)
-        return pub(plain(op, a.x, b.x, 0));
-    a = materialize(c, a, slot_a);
-    b = materialize(c, b, slot_b);
-    struct val out = c->failed ? pub(0) : apply(c, op, a, b, 0);
-    drop(c, &a);
-    drop(c, &b);
+    return call_op(c, VEIL_SCHED_OP_CONST, NULL, 0, x, width, NULL, NULL);
+}
+
+/* A public 16-bit value as a backend value; 0 is cached for the round. */
+static struct val materialize(struct ctx *c, struct val v)
+{
+    if (v.enc || c->failed)
+        return v;
+    if (v.x != 0)
+        return constant(c, v.x, VEIL_SCHED_WIDTH);
+    if (!c->zero.enc)
+        c->zero = constant(c, 0, VEIL_SCHED_WIDTH);
+    return take(c->zero);
+}
+
+/* ---- the ops; each consumes its operands ---------------------------------- */
+
+static uint32_t plain2(enum veil_sched_op op, uint32_t a, uint32_t b)
+{
+    struct veil_sched_call call = {.op = op, .n_args = 2};
+    uint32_t args[2] = {a, b}, out = 0;
+    veil_sched_plain_eval(&call, args, &out, NULL, NULL);
     return out;
 }
 
-/* and/or fold a public operand away: and(x,1)=x, and(x,0)=0, or(x,0)=x, or(x,1)=1 */
-static struct val op_logic(struct ctx *c, enum veil_sched_op op, struct val a, struct val b)
+/* a OP b for LT / NE / AND (AND folds a public operand: and(x,1)=x, and(x,0)=0). */
+static struct val op2(struct ctx *c, enum veil_sched_op op, struct val a, struct val b)
 {
     if (!a.enc && !b.enc)
-        return pub(plain(op, a.x, b.x, 0));
-    if (!a.enc || !b.enc) {
+        return pub(plain2(op, a.x, b.x));
+    if (op == VEIL_SCHED_OP_AND && (!a.enc || !b.enc)) {
         struct val p = a.enc ? b : a, e = a.enc ? a : b;
-        bool absorbing = op == VEIL_SCHED_OP_AND ? p.x == 0 : p.x != 0;
-        if (!absorbing)
+        if (p.x)
             return e;
         drop(c, &e);
-        return pub(op == VEIL_SCHED_OP_AND ? 0 : 1);
+        return pub(0);
     }
-    struct val out = apply(c, op, a, b, 0);
+    a = materialize(c, a);
+    b = materialize(c, b);
+    struct val args[2] = {a, b};
+    struct val out = call_op(c, op, args, 2, 0, 0, NULL, NULL);
     drop(c, &a);
     drop(c, &b);
     return out;
 }
 
-static struct val op_add(struct ctx *c, struct val a, struct val b)
+/* a OP k for LT_SCALAR / NE_SCALAR / NOT (k unused) / SUM_BITS of one value. */
+static struct val op1(struct ctx *c, enum veil_sched_op op, struct val a, uint64_t k, uint64_t k2)
 {
-    if (!a.enc && !b.enc)
-        return pub(plain(VEIL_SCHED_OP_ADD, a.x, b.x, 0));
-    struct val out;
-    if (a.enc && b.enc) {
-        out = apply(c, VEIL_SCHED_OP_ADD, a, b, 0);
-        drop(c, &a);
-        drop(c, &b);
-        return out;
+    if (!a.enc) {
+        struct veil_sched_call call = {.op = op, .n_args = 1, .k = k, .k2 = k2};
+        uint32_t out = 0;
+        veil_sched_plain_eval(&call, &a.x, &out, NULL, NULL);
+        return pub(out);
     }
-    struct val p = a.enc ? b : a, e = a.enc ? a : b;
-    if (p.x == 0)
-        return e;
-    out = apply(c, VEIL_SCHED_OP_ADD_SCALAR, e, pub(0), p.x);
-    drop(c, &e);
-    return out;
-}
-
-/* a - b (16-bit wrapping). */
-static struct val op_sub(struct ctx *c, struct val a, struct val b)
-{
-    if (!a.enc && !b.enc)
-        return pub(plain(VEIL_SCHED_OP_SUB, a.x, b.x, 0));
-    struct val out;
-    if (a.enc && !b.enc) {
-        if (b.x == 0)
-            return a;
-        out = apply(c, VEIL_SCHED_OP_SUB_SCALAR, a, pub(0), b.x);
-        drop(c, &a);
-        return out;
-    }
-    a = materialize(c, a, SLOT_UNCACHED);
-    out = c->failed ? pub(0) : apply(c, VEIL_SCHED_OP_SUB, a, b, 0);
-    drop(c, &a);
-    drop(c, &b);
-    return out;
-}
-
-static struct val op_unary(struct ctx *c, enum veil_sched_op op, struct val a, uint64_t k)
-{
-    if (!a.enc)
-        return pub(plain(op, a.x, 0, k));
-    struct val out = apply(c, op, a, pub(0), k);
+    struct val out = call_op(c, op, &a, 1, k, k2, NULL, NULL);
     drop(c, &a);
     return out;
 }
 
-static struct val op_select(struct ctx *c, struct val cond, struct val a, int slot_a, struct val b,
-                            int slot_b)
+/* SUM_BITS over n terms (consumed); public when every term is. */
+static struct val op_sum(struct ctx *c, struct val *terms, size_t n, unsigned shift, unsigned bits)
 {
-    if (!cond.enc) {
-        if (cond.x) {
-            drop(c, &b);
-            return a;
-        }
-        drop(c, &a);
-        return b;
-    }
-    a = materialize(c, a, slot_a);
-    b = materialize(c, b, slot_b);
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= terms[i].enc;
     struct val out = pub(0);
-    if (!c->failed) {
-        veil_sched_ct *h = NULL;
-        if (c->be->select(c->be->ctx, cond.r->h, a.r->h, b.r->h, &h, c->err) != 0) {
-            c->failed = true;
-        } else {
-            COUNT(c, select);
-            out = wrap(c, h, false);
-        }
+    if (!any) {
+        struct veil_sched_call call = {
+            .op = VEIL_SCHED_OP_SUM_BITS, .n_args = n, .k = shift, .k2 = bits};
+        uint32_t xs[VEIL_RES_COUNT] = {0}, r = 0;
+        for (size_t i = 0; i < n && i < VEIL_RES_COUNT; i++)
+            xs[i] = terms[i].x;
+        if (n > 0)
+            veil_sched_plain_eval(&call, xs, &r, NULL, NULL);
+        out = pub(r);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            terms[i] = materialize(c, terms[i]);
+        out = call_op(c, VEIL_SCHED_OP_SUM_BITS, terms, n, shift, bits, NULL, NULL);
     }
-    drop(c, &cond);
-    drop(c, &a);
-    drop(c, &b);
+    for (size_t i = 0; i < n; i++)
+        drop(c, &terms[i]);
+    return out;
+}
+
+/* FLAG_TOP(score, flags) (consumed); no flags: the score itself. */
+static struct val op_flag_top(struct ctx *c, struct val score, struct val *flags, size_t n)
+{
+    if (n == 0)
+        return score;
+    struct val args[1 + VEIL_RES_COUNT + 2];
+    args[0] = materialize(c, score);
+    for (size_t i = 0; i < n; i++)
+        args[1 + i] = flags[i];
+    struct val out = call_op(c, VEIL_SCHED_OP_FLAG_TOP, args, 1 + n, 0, 0, NULL, NULL);
+    for (size_t i = 0; i < 1 + n; i++)
+        drop(c, &args[i]);
     return out;
 }
 
 uint64_t veil_sched_ops_total(const struct veil_sched_ops *o)
 {
-    return o->le + o->lt + o->eq + o->ne + o->and_ + o->or_ + o->add + o->sub + o->add_scalar +
-           o->sub_scalar + o->shr + o->not_ + o->select;
+    return o->lt + o->ne + o->lt_scalar + o->ne_scalar + o->and_ + o->not_ + o->truncate +
+           o->sum_bits + o->sum_masked + o->flag_top + o->argmin + o->constant;
 }
 
 /* ---- the circuit ----------------------------------------------------------- */
+
+/* Low bits dropped from each resource's score term (node.h): free gpus are at
+ * most VEIL_QUANT_GPU_MAX = 4095, so they keep every bit. */
+static const unsigned term_shift[VEIL_RES_COUNT] = {VEIL_SCHED_TERM_SHIFT, VEIL_SCHED_TERM_SHIFT,
+                                                    VEIL_SCHED_TERM_SHIFT, 0};
 
 int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
                        veil_sched_ct **index_out, veil_sched_ct **found_out,
@@ -391,122 +331,236 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
                             VEIL_SCHED_MAX_NODES);
     if (req->policy > VEIL_POLICY_PRIORITY)
         return veil_err_set(err, VEIL_E_INVALID, "unknown policy %d", (int)req->policy);
-    size_t first = 0;
-    while (first < in->n_nodes && in->excluded && in->excluded[first])
-        first++;
-    if (first == in->n_nodes)
+    size_t n_cand = 0;
+    for (size_t i = 0; i < in->n_nodes; i++)
+        n_cand += !(in->excluded && in->excluded[i]);
+    if (n_cand == 0)
         return 0; /* no candidate: unschedulable, publicly known */
 
-    struct ctx cx = {
-        .be = be, .ops = ops, .err = err, .zero_src = in->node_words[first * VEIL_TELEMETRY_WORDS]};
+    struct ctx cx = {.be = be, .ops = ops, .err = err};
     struct ctx *c = &cx;
+    const bool conf = req->confidential, scored = req->policy != VEIL_POLICY_PRIORITY;
+    struct val *keys = calloc(n_cand, sizeof *keys);
+    uint64_t *labels = calloc(n_cand, sizeof *labels);
+    if (!keys || !labels) {
+        free(keys);
+        free(labels);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
 
     /* The request: encrypted inputs (confidential) or public constants. */
-    struct val rq[VEIL_RES_COUNT + 2], want[VEIL_RES_COUNT];
+    struct val rq[VEIL_RES_COUNT + 2], want[VEIL_RES_COUNT], con[2], req_label[2];
     for (int w = 0; w < VEIL_RES_COUNT + 2; w++) {
         uint16_t plain_value = w < VEIL_RES_COUNT    ? req->res[w]
                                : w == VEIL_RES_COUNT ? req->region
                                                      : req->zone;
-        rq[w] =
-            req->confidential ? wrap(c, (veil_sched_ct *)in->req_words[w], true) : pub(plain_value);
+        rq[w] = conf ? wrap(c, (veil_sched_ct *)in->req_words[w], true) : pub(plain_value);
     }
-    struct val *rq_region = &rq[VEIL_RES_COUNT], *rq_zone = &rq[VEIL_RES_COUNT + 1];
-
-    /* Per round. */
     for (int r = 0; r < VEIL_RES_COUNT; r++)
-        want[r] = op_cmp(c, VEIL_SCHED_OP_NE, take(rq[r]), SLOT_UNCACHED, pub(0), SLOT_ZERO);
-    struct val any_region =
-        op_cmp(c, VEIL_SCHED_OP_EQ, take(*rq_region), SLOT_UNCACHED, pub(0), SLOT_ZERO);
-    struct val any_zone =
-        op_cmp(c, VEIL_SCHED_OP_EQ, take(*rq_zone), SLOT_UNCACHED, pub(0), SLOT_ZERO);
-    struct val best = pub(VEIL_SCHED_SCORE_NONE), idx = pub(0);
+        want[r] = conf && !scored ? pub(0) : op1(c, VEIL_SCHED_OP_NE_SCALAR, take(rq[r]), 0, 0);
+    for (int l = 0; l < 2; l++) {
+        req_label[l] =
+            op1(c, VEIL_SCHED_OP_TRUNCATE, take(rq[VEIL_RES_COUNT + l]), VEIL_SCHED_LABEL_BITS, 0);
+        con[l] = op1(c, VEIL_SCHED_OP_NE_SCALAR, take(req_label[l]), 0, 0);
+    }
 
-    for (size_t i = first; i < in->n_nodes && !c->failed; i++) {
+    size_t nk = 0;
+    for (size_t i = 0; i < in->n_nodes && !c->failed; i++) {
         if (in->excluded && in->excluded[i])
             continue;
         struct val w[VEIL_TELEMETRY_WORDS];
         for (int k = 0; k < VEIL_TELEMETRY_WORDS; k++)
             w[k] = wrap(c, (veil_sched_ct *)in->node_words[i * VEIL_TELEMETRY_WORDS + k], true);
 
-        struct val feas = pub(1);
+        /* feasibility: one fail flag per condition that can fail */
+        struct val fails[VEIL_RES_COUNT + 2];
+        size_t nf = 0;
         for (int r = 0; r < VEIL_RES_COUNT; r++) {
-            if (!want[r].enc && !want[r].x)
-                continue; /* an unrequested public resource always fits */
-            feas = op_logic(
-                c, VEIL_SCHED_OP_AND, feas,
-                op_cmp(c, VEIL_SCHED_OP_LE, take(rq[r]), SLOT_REQ0 + r, take(w[r]), SLOT_UNCACHED));
+            if (conf)
+                fails[nf++] = op2(c, VEIL_SCHED_OP_LT, take(w[r]), take(rq[r]));
+            else if (req->res[r])
+                fails[nf++] = op1(c, VEIL_SCHED_OP_LT_SCALAR, take(w[r]), req->res[r], 0);
         }
-        struct val *flags[2] = {&any_region, &any_zone};
-        for (int k = 0; k < 2; k++) {
-            /* or(any, eq(label_i, req_label)); a public "any" skips the eq */
-            struct val label_ok =
-                flags[k]->enc || !flags[k]->x
-                    ? op_cmp(c, VEIL_SCHED_OP_EQ, take(w[4 + k]), SLOT_UNCACHED,
-                             take(rq[VEIL_RES_COUNT + k]), k ? SLOT_ZONE : SLOT_REGION)
-                    : pub(1);
-            feas = op_logic(c, VEIL_SCHED_OP_AND, feas,
-                            op_logic(c, VEIL_SCHED_OP_OR, take(*flags[k]), label_ok));
+        for (int l = 0; l < 2; l++) {
+            if (!conf && !req_label[l].x)
+                continue; /* a public "any" */
+            struct val label = op1(c, VEIL_SCHED_OP_TRUNCATE, take(w[VEIL_RES_COUNT + l]),
+                                   VEIL_SCHED_LABEL_BITS, 0);
+            if (conf)
+                fails[nf++] = op2(c, VEIL_SCHED_OP_AND, take(con[l]),
+                                  op2(c, VEIL_SCHED_OP_NE, label, take(req_label[l])));
+            else
+                fails[nf++] = op1(c, VEIL_SCHED_OP_NE_SCALAR, label, req_label[l].x, 0);
         }
 
-        struct val score = pub(0);
-        if (req->policy == VEIL_POLICY_PRIORITY) {
-            score = take(w[6]);
+        /* score */
+        struct val score;
+        if (!scored) {
+            score = op1(c, VEIL_SCHED_OP_SUM_BITS, take(w[6]), 0, VEIL_SCHED_PRIORITY_BITS);
         } else {
+            struct val terms[VEIL_RES_COUNT];
+            size_t nt = 0;
             for (int r = 0; r < VEIL_RES_COUNT; r++) {
-                if (!want[r].enc && !want[r].x)
-                    continue; /* its term is a public 0 */
-                struct val left = req->policy == VEIL_POLICY_BINPACK
-                                      ? op_sub(c, take(w[r]), take(rq[r]))
-                                      : op_unary(c, VEIL_SCHED_OP_NOT, take(w[r]), 0);
-                struct val term = op_select(
-                    c, take(want[r]), op_unary(c, VEIL_SCHED_OP_SHR, left, VEIL_SCHED_TERM_SHIFT),
-                    SLOT_UNCACHED, pub(0), SLOT_ZERO);
-                score = op_add(c, score, term);
+                if (!conf && !req->res[r])
+                    continue;
+                struct val t = req->policy == VEIL_POLICY_SPREAD
+                                   ? op1(c, VEIL_SCHED_OP_NOT, take(w[r]), 0, 0)
+                                   : take(w[r]);
+                /* the resource's own field: block moves, no PBS */
+                terms[nt++] =
+                    op1(c, VEIL_SCHED_OP_SUM_BITS, t, term_shift[r], VEIL_SCHED_TERM_BITS);
+            }
+            if (conf) { /* every term, each masked by its want_r */
+                struct val args[2 * VEIL_RES_COUNT];
+                for (size_t t = 0; t < nt; t++) {
+                    args[t] = materialize(c, terms[t]);
+                    args[nt + t] = take(want[t]);
+                }
+                score = call_op(c, VEIL_SCHED_OP_SUM_MASKED, args, 2 * nt, 0, VEIL_SCHED_TERM_BITS,
+                                NULL, NULL);
+                for (size_t t = 0; t < 2 * nt; t++)
+                    drop(c, &args[t]);
+            } else if (nt == 1) {
+                score = terms[0];
+            } else {
+                score = op_sum(c, terms, nt, 0, VEIL_SCHED_TERM_BITS);
             }
         }
-        struct val masked =
-            op_select(c, feas, score, SLOT_ZERO, pub(VEIL_SCHED_SCORE_NONE), SLOT_NONE);
-        struct val less =
-            op_cmp(c, VEIL_SCHED_OP_LT, take(masked), SLOT_UNCACHED, take(best), SLOT_NONE);
-        struct val old_best = best;
-        best = op_select(c, take(less), masked, SLOT_UNCACHED, old_best, SLOT_NONE);
-        idx = op_select(c, less, pub((uint32_t)i), SLOT_INDEX, idx, SLOT_ZERO);
+        keys[nk] = op_flag_top(c, score, fails, nf);
+        labels[nk] = i;
+        nk++;
         for (int k = 0; k < VEIL_TELEMETRY_WORDS; k++)
             drop(c, &w[k]);
     }
 
-    /* found: some feasible node scored below none. Outputs as ciphertexts. */
-    struct val found = op_cmp(c, VEIL_SCHED_OP_NE, take(best), SLOT_UNCACHED,
-                              pub(VEIL_SCHED_SCORE_NONE), SLOT_NONE);
-    struct val idx_ct = materialize(c, idx, SLOT_INDEX);
-    struct val found_ct = materialize_bool(c, found);
-    drop(c, &best);
+    /* argmin over the keys, labelled with the node indices */
+    struct val idx = pub(0), found = pub(0);
+    bool any_enc = false;
+    for (size_t j = 0; j < nk; j++)
+        any_enc |= keys[j].enc;
+    if (!c->failed && nk == n_cand) {
+        if (any_enc) {
+            for (size_t j = 0; j < nk; j++)
+                keys[j] = materialize(c, keys[j]);
+            idx = call_op(c, VEIL_SCHED_OP_ARGMIN, keys, nk, 0, 0, labels, &found);
+        } else {
+            size_t best = 0;
+            for (size_t j = 1; j < nk; j++)
+                if (keys[j].x < keys[best].x)
+                    best = j;
+            idx = constant(c, (uint32_t)labels[best], VEIL_SCHED_WIDTH);
+            found = constant(c, keys[best].x < VEIL_SCHED_FLAG_BASE, 1);
+        }
+    }
+    for (size_t j = 0; j < nk; j++)
+        drop(c, &keys[j]);
+    free(keys);
+    free(labels);
     for (int r = 0; r < VEIL_RES_COUNT; r++)
         drop(c, &want[r]);
-    drop(c, &any_region);
-    drop(c, &any_zone);
+    for (int l = 0; l < 2; l++) {
+        drop(c, &con[l]);
+        drop(c, &req_label[l]);
+    }
     for (int w = 0; w < VEIL_RES_COUNT + 2; w++)
         drop(c, &rq[w]);
-    for (int s = 0; s < SLOT_COUNT; s++)
-        drop(c, &c->slot[s]);
-    if (c->failed || !idx_ct.enc || !found_ct.enc) {
-        drop(c, &idx_ct);
-        drop(c, &found_ct);
+    drop(c, &c->zero);
+    if (c->failed || !idx.enc || !found.enc) {
+        drop(c, &idx);
+        drop(c, &found);
         if (!c->failed)
             veil_err_set(err, VEIL_E_INTERNAL, "scheduling circuit produced a public output");
         return -1;
     }
     /* Hand the handles over (the refs are ours alone by now). */
-    if (idx_ct.r->rc != 1 || found_ct.r->rc != 1 || idx_ct.r->input || found_ct.r->input) {
-        drop(c, &idx_ct);
-        drop(c, &found_ct);
+    if (idx.r->rc != 1 || found.r->rc != 1 || idx.r->input || found.r->input) {
+        drop(c, &idx);
+        drop(c, &found);
         return veil_err_set(err, VEIL_E_INTERNAL, "scheduling circuit output still shared");
     }
-    *index_out = idx_ct.r->h;
-    *found_out = found_ct.r->h;
-    free(idx_ct.r);
-    free(found_ct.r);
+    *index_out = idx.r->h;
+    *found_out = found.r->h;
+    free(idx.r);
+    free(found.r);
     return 0;
+}
+
+/* ---- the ops on plain values (the oracle's and the tests' semantics) ------- */
+
+int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *a, uint32_t *out,
+                          uint32_t *out2, veil_err *err)
+{
+    size_t n = call->n_args;
+    uint64_t k = call->k;
+    *out = 0;
+    switch (call->op) {
+    case VEIL_SCHED_OP_LT:
+        *out = a[0] < a[1];
+        return 0;
+    case VEIL_SCHED_OP_NE:
+        *out = a[0] != a[1];
+        return 0;
+    case VEIL_SCHED_OP_LT_SCALAR:
+        *out = a[0] < k;
+        return 0;
+    case VEIL_SCHED_OP_NE_SCALAR:
+        *out = a[0] != k;
+        return 0;
+    case VEIL_SCHED_OP_AND:
+        *out = a[0] & a[1];
+        return 0;
+    case VEIL_SCHED_OP_NOT:
+        *out = ~a[0] & MASK16;
+        return 0;
+    case VEIL_SCHED_OP_TRUNCATE:
+        if (k == 0 || k > VEIL_SCHED_WIDTH)
+            return veil_err_set(err, VEIL_E_INVALID, "TRUNCATE to %llu bits",
+                                (unsigned long long)k);
+        *out = a[0] & (uint32_t)((1ull << k) - 1);
+        return 0;
+    case VEIL_SCHED_OP_SUM_BITS:
+    case VEIL_SCHED_OP_SUM_MASKED: {
+        unsigned bits = (unsigned)call->k2;
+        bool masked = call->op == VEIL_SCHED_OP_SUM_MASKED;
+        size_t m = masked ? n / 2 : n;
+        if (m == 0 || (masked && n % 2) || k % 2 || bits % 2 || bits == 0 ||
+            bits > VEIL_SCHED_WIDTH || (uint64_t)m * ((1u << bits) - 1) > MASK16)
+            return veil_err_set(err, VEIL_E_INVALID, "SUM_BITS of %zu x %u bits at shift %llu", m,
+                                bits, (unsigned long long)k);
+        uint32_t sum = 0;
+        for (size_t i = 0; i < m; i++)
+            if (!masked || a[m + i])
+                sum += k >= VEIL_SCHED_WIDTH ? 0 : ((a[i] & MASK16) >> k) & ((1u << bits) - 1);
+        *out = sum;
+        return 0;
+    }
+    case VEIL_SCHED_OP_FLAG_TOP: {
+        if (n == 0 || n > 16 || a[0] >= VEIL_SCHED_FLAG_BASE)
+            return veil_err_set(err, VEIL_E_INVALID, "FLAG_TOP on %u with %zu flags", a[0],
+                                n ? n - 1 : 0);
+        uint32_t set = 0;
+        for (size_t i = 1; i < n; i++)
+            set += a[i] != 0;
+        *out = a[0] + VEIL_SCHED_FLAG_BASE * (set < 3 ? set : 3);
+        return 0;
+    }
+    case VEIL_SCHED_OP_ARGMIN: {
+        if (n == 0 || !call->labels)
+            return veil_err_set(err, VEIL_E_INVALID, "ARGMIN of nothing");
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (a[i] < a[best])
+                best = i;
+        *out = (uint32_t)call->labels[best] & MASK16;
+        if (out2)
+            *out2 = a[best] < VEIL_SCHED_FLAG_BASE;
+        return 0;
+    }
+    case VEIL_SCHED_OP_CONST:
+        *out = (uint32_t)k & (call->k2 == 1 ? 1u : MASK16);
+        return 0;
+    }
+    return veil_err_set(err, VEIL_E_INVALID, "unknown circuit op %d", (int)call->op);
 }
 
 /* ---- the plaintext backend: the oracle ------------------------------------ */
@@ -515,27 +569,33 @@ struct veil_sched_ct {
     uint32_t x;
 };
 
-static int plain_apply(void *ctx, enum veil_sched_op op, const veil_sched_ct *a,
-                       const veil_sched_ct *b, uint64_t k, veil_sched_ct **out, veil_err *err)
+static int plain_backend_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
+                              veil_sched_ct **out2, veil_err *err)
 {
     (void)ctx;
-    veil_sched_ct *r = malloc(sizeof *r);
-    if (!r)
+    uint32_t small[MAX_ARGS] = {0}, *xs = call->n_args <= MAX_ARGS ? small : NULL;
+    if (!xs && !(xs = malloc(call->n_args * sizeof *xs)))
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    r->x = plain(op, a->x, b ? b->x : 0, k);
-    *out = r;
-    return 0;
-}
-
-static int plain_select(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
-                        const veil_sched_ct *b, veil_sched_ct **out, veil_err *err)
-{
-    (void)ctx;
-    veil_sched_ct *r = malloc(sizeof *r);
-    if (!r)
+    for (size_t i = 0; i < call->n_args; i++)
+        xs[i] = call->args[i]->x;
+    uint32_t r1 = 0, r2 = 0;
+    int rc = veil_sched_plain_eval(call, xs, &r1, out2 ? &r2 : NULL, err);
+    if (xs != small)
+        free(xs);
+    if (rc != 0)
+        return -1;
+    veil_sched_ct *o1 = malloc(sizeof *o1), *o2 = out2 ? malloc(sizeof *o2) : NULL;
+    if (!o1 || (out2 && !o2)) {
+        free(o1);
+        free(o2);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    r->x = cond->x ? a->x : b->x;
-    *out = r;
+    }
+    o1->x = r1;
+    *out = o1;
+    if (out2) {
+        o2->x = r2;
+        *out2 = o2;
+    }
     return 0;
 }
 
@@ -545,8 +605,7 @@ static void plain_release(void *ctx, veil_sched_ct *v)
     free(v);
 }
 
-static const struct veil_sched_backend plain_backend = {NULL, plain_apply, plain_select,
-                                                        plain_release};
+static const struct veil_sched_backend plain_backend = {NULL, plain_backend_eval, plain_release};
 
 int veil_sched_round(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
                      const bool *excluded, size_t n_nodes, struct veil_sched_result *out,
@@ -631,56 +690,50 @@ void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n,
     memset(ops, 0, sizeof *ops);
     if (n == 0)
         return;
-    const uint64_t N = n;
+    const uint64_t N = n, R = VEIL_RES_COUNT;
     const bool scored = req->policy != VEIL_POLICY_PRIORITY;
+    const bool spread = req->policy == VEIL_POLICY_SPREAD;
     if (req->confidential) {
-        const uint64_t R = VEIL_RES_COUNT;
-        ops->sub = 1;        /* zero */
-        ops->ne = R + 1;     /* want_r; found */
-        ops->eq = 2 + 2 * N; /* any_reg/any_zone; region/zone per node */
-        ops->le = R * N;
-        ops->and_ = (R - 1 + 2) * N;
-        ops->or_ = 2 * N;    /* constraint flags */
-        ops->select = 3 * N; /* masked, best, idx */
-        ops->lt = N;
-        ops->add_scalar = 1 + N; /* none; index constants */
+        ops->ne_scalar = (scored ? R : 0) + 2; /* want_r; con_region, con_zone */
+        ops->truncate = 2 + 2 * N;             /* the request's and nodes' labels */
+        ops->lt = R * N;
+        ops->ne = 2 * N;
+        ops->and_ = 2 * N;
+        ops->flag_top = N;
+        ops->argmin = 1;
+        ops->argmin_inputs = N;
         if (scored) {
-            if (req->policy == VEIL_POLICY_BINPACK)
-                ops->sub += R * N;
-            else
-                ops->not_ = R * N;
-            ops->shr = R * N;
-            ops->select += R * N;
-            ops->add = (R - 1) * N;
+            ops->not_ = spread ? R * N : 0;
+            ops->sum_bits = R * N; /* each resource's field */
+            ops->sum_masked = N;   /* the four fields, each masked by want_r */
+            ops->sum_terms = 2 * R * N;
+        } else {
+            ops->sum_bits = N;
+            ops->sum_terms = N;
         }
         return;
     }
-    uint64_t k = 0, cons = (req->region != 0) + (req->zone != 0);
+    uint64_t k = 0, cons = ((req->region & 0xFF) != 0) + ((req->zone & 0xFF) != 0);
     for (int r = 0; r < VEIL_RES_COUNT; r++)
         k += req->res[r] != 0;
-    const uint64_t m = k + cons; /* encrypted conditions per node */
-    ops->sub = 1;                /* zero */
-    if (m == 0 && scored) {
-        /* All public (the first candidate wins); only the outputs are
-         * materialized: idx = add_scalar(zero, idx), found = eq(zero, zero). */
-        ops->add_scalar = 1;
-        ops->eq = 1;
-        return;
-    }
-    ops->le = k * N;
-    ops->eq = cons * N;
-    ops->ne = 1; /* found */
-    ops->and_ = m ? (m - 1) * N : 0;
-    ops->lt = N;
-    ops->select = 2 * N + (m ? N : 0); /* best, idx; masked when feas is encrypted */
-    /* constants: each requested value and label, none, the node indices */
-    ops->add_scalar = k + cons + 1 + N;
+    const uint64_t m = k + cons; /* fail flags per node */
+    ops->lt_scalar = k * N;
+    ops->ne_scalar = cons * N;
+    ops->truncate = cons * N;
+    ops->flag_top = m ? N : 0;
     if (scored) {
-        if (req->policy == VEIL_POLICY_BINPACK)
-            ops->sub_scalar = k * N;
-        else
-            ops->not_ = k * N;
-        ops->shr = k * N;
-        ops->add = k ? (k - 1) * N : 0;
+        ops->not_ = spread ? k * N : 0;
+        ops->sum_bits = k * N + (k > 1 ? N : 0); /* each field; their sum */
+        ops->sum_terms = k * N + (k > 1 ? k * N : 0);
+        ops->constant = !k && m ? 1 : 0; /* a zero score under the flags */
+    } else {
+        ops->sum_bits = N;
+        ops->sum_terms = N;
+    }
+    if (!scored || m) {
+        ops->argmin = 1;
+        ops->argmin_inputs = N;
+    } else {
+        ops->constant += 2; /* all public: index and found are CONSTs */
     }
 }

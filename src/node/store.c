@@ -48,6 +48,8 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *   scheduling -> pending                (a scheduler died; try again)
  *   awaiting_decryption -> scheduling    (no digest agreement; evaluate again)
  *   awaiting_decryption -> unschedulable (the decryptor found no feasible node)
+ *   scheduling|awaiting_decryption -> failed (the schedulers never agreed:
+ *                                     the decryptor's retries are spent)
  *   assigned|running -> failed | rescheduling (the node failed or was declared dead)
  *   failed|unschedulable -> rescheduling -> scheduling
  * Setting the state a replica already has is a no-op (replays are harmless). */
@@ -59,10 +61,11 @@ bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_
     case VEIL_REPLICA_PENDING:
         return to == VEIL_REPLICA_SCHEDULING;
     case VEIL_REPLICA_SCHEDULING:
-        return to == VEIL_REPLICA_AWAITING_DECRYPTION || to == VEIL_REPLICA_PENDING;
+        return to == VEIL_REPLICA_AWAITING_DECRYPTION || to == VEIL_REPLICA_PENDING ||
+               to == VEIL_REPLICA_FAILED;
     case VEIL_REPLICA_AWAITING_DECRYPTION:
         return to == VEIL_REPLICA_ASSIGNED || to == VEIL_REPLICA_UNSCHEDULABLE ||
-               to == VEIL_REPLICA_SCHEDULING;
+               to == VEIL_REPLICA_SCHEDULING || to == VEIL_REPLICA_FAILED;
     case VEIL_REPLICA_ASSIGNED:
         return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_FAILED ||
                to == VEIL_REPLICA_RESCHEDULING;
@@ -135,6 +138,10 @@ static const char *const migrations[] = {
     "CREATE TABLE anchors(commitment TEXT PRIMARY KEY, epoch INTEGER NOT NULL,"
     "  root TEXT NOT NULL, tx_hash TEXT NOT NULL, proof_json TEXT, created_ms INTEGER NOT NULL);"
     "CREATE INDEX replicas_by_state ON replicas(state);",
+    /* 2: why a replica is where it is (a round retried or abandoned) */
+    "ALTER TABLE replicas ADD COLUMN note TEXT NOT NULL DEFAULT '';",
+    /* 3: a confidential job's request ciphertext (its spec holds no values) */
+    "ALTER TABLE jobs ADD COLUMN request_ct BLOB;",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -243,17 +250,33 @@ int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
                           const char *spec_json, const char *submitter, const char *nonce_hex,
                           uint32_t replicas, veil_err *err)
 {
+    return veil_store_job_insert_ct(s, id_hex, name, spec_json, submitter, nonce_hex, replicas,
+                                    NULL, 0, err);
+}
+
+int veil_store_job_insert_ct(veil_store *s, const char *id_hex, const char *name,
+                             const char *spec_json, const char *submitter, const char *nonce_hex,
+                             uint32_t replicas, const uint8_t *request_ct, size_t request_ct_len,
+                             veil_err *err)
+{
     if (replicas == 0 || replicas > VEIL_JOB_MAX_REPLICAS)
         return veil_err_set(err, VEIL_E_RANGE, "replicas %u out of range", replicas);
+    if (request_ct_len > VEIL_MSG_MAX_BYTES)
+        return veil_err_set(err, VEIL_E_RANGE, "request ciphertext of %zu bytes too large",
+                            request_ct_len);
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
     sqlite3_stmt *st = NULL;
     int64_t t = now_ms();
     if (prepare(s, &st,
-                "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas, created_ms)"
-                " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas, created_ms,"
+                " request_ct) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                 err) != 0)
         goto fail;
+    if (request_ct && request_ct_len)
+        sqlite3_bind_blob(st, 8, request_ct, (int)request_ct_len, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 8);
     sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, spec_json, -1, SQLITE_TRANSIENT);
@@ -308,8 +331,8 @@ int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job 
     memset(job, 0, sizeof *job);
     sqlite3_stmt *st;
     if (prepare(s, &st,
-                "SELECT id, name, spec_json, submitter, replicas, created_ms, nonce FROM jobs"
-                " WHERE id = ?",
+                "SELECT id, name, spec_json, submitter, replicas, created_ms, nonce, request_ct"
+                " FROM jobs WHERE id = ?",
                 err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_TRANSIENT);
@@ -328,9 +351,23 @@ int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job 
     job->replicas = (uint32_t)sqlite3_column_int(st, 4);
     job->created_ms = sqlite3_column_int64(st, 5);
     copy_col(job->nonce, sizeof job->nonce, st, 6);
+    int ct_len = sqlite3_column_bytes(st, 7);
+    const void *ct = sqlite3_column_blob(st, 7);
+    bool nomem = !job->spec_json;
+    if (ct && ct_len > 0) {
+        job->request_ct = malloc((size_t)ct_len);
+        if (job->request_ct) {
+            memcpy(job->request_ct, ct, (size_t)ct_len);
+            job->request_ct_len = (size_t)ct_len;
+        } else {
+            nomem = true;
+        }
+    }
     sqlite3_finalize(st);
-    if (!job->spec_json)
+    if (nomem) {
+        veil_store_job_free(job);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
     return 0;
 }
 
@@ -338,6 +375,9 @@ void veil_store_job_free(struct veil_store_job *job)
 {
     free(job->spec_json);
     job->spec_json = NULL;
+    free(job->request_ct);
+    job->request_ct = NULL;
+    job->request_ct_len = 0;
 }
 
 /* Inside an open transaction: reads, checks and writes one replica state. */
@@ -385,6 +425,45 @@ int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t re
         rollback(s);
         return -1;
     }
+    return 0;
+}
+
+int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t replica,
+                                const char *note, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "UPDATE replicas SET note = ?1 WHERE job_id = ?2 AND idx = ?3", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, note ? note : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, (int)replica);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "replica note");
+    if (sqlite3_changes(s->db) == 0)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
+    return 0;
+}
+
+int veil_store_replica_get_node(veil_store *s, const char *job_hex, uint32_t replica, char *node,
+                                size_t cap, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "SELECT node FROM replicas WHERE job_id = ? AND idx = ?", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, (int)replica);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
+        return db_fail(s, err, "replica node");
+    }
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(node, cap, "%s", t ? (const char *)t : "");
+    sqlite3_finalize(st);
     return 0;
 }
 
@@ -691,7 +770,15 @@ void *veil_store_list_json(veil_store *s, const char *what, veil_err *err)
             s,
             "SELECT j.id, j.name, j.submitter, j.replicas, j.created_ms,"
             " (SELECT count(*) FROM replicas r WHERE r.job_id = j.id AND r.state = 'running')"
-            " AS running FROM jobs j ORDER BY j.created_ms, j.id",
+            " AS running,"
+            /* the state of the replica furthest from done: "awaiting_decryption"
+             * while the decryptor is away, "failed" when a replica failed */
+            " (SELECT r.state FROM replicas r WHERE r.job_id = j.id ORDER BY"
+            "  CASE r.state WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 WHEN 'scheduling' THEN 2"
+            "  WHEN 'awaiting_decryption' THEN 3 WHEN 'rescheduling' THEN 4"
+            "  WHEN 'unschedulable' THEN 5 WHEN 'assigned' THEN 6 WHEN 'running' THEN 7"
+            "  ELSE 8 END, r.idx LIMIT 1) AS state"
+            " FROM jobs j ORDER BY j.created_ms, j.id",
             NULL, err);
     if (strcmp(what, "assignments") == 0)
         return query_json(s,
@@ -719,7 +806,7 @@ void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err)
                   "created_ms", (json_int_t)job.created_ms, "spec", spec ? spec : json_null());
     veil_store_job_free(&job);
     json_t *replicas = query_json(s,
-                                  "SELECT idx AS replica, state, node, attempts FROM replicas"
+                                  "SELECT idx AS replica, state, node, attempts, note FROM replicas"
                                   " WHERE job_id = ? ORDER BY idx",
                                   id_hex, err);
     json_t *assignments = query_json(s,

@@ -29,7 +29,8 @@ void veil_telemetry_quantize_free(const struct veil_telemetry_raw *raw, struct v
     q->res[VEIL_RES_CPU] = quantize_down(raw->cpu_millis, VEIL_QUANT_CPU_MILLIS);
     q->res[VEIL_RES_MEMORY] = quantize_down(raw->memory_bytes, VEIL_QUANT_MEMORY_BYTES);
     q->res[VEIL_RES_DISK] = quantize_down(raw->disk_bytes, VEIL_QUANT_DISK_BYTES);
-    q->res[VEIL_RES_GPU] = quantize_down(raw->gpus, 1);
+    q->res[VEIL_RES_GPU] =
+        quantize_down(raw->gpus > VEIL_QUANT_GPU_MAX ? VEIL_QUANT_GPU_MAX : raw->gpus, 1);
     q->region = raw->region;
     q->zone = raw->zone;
     q->priority = raw->priority;

@@ -22,7 +22,8 @@ struct veil_fhe_fft;
 int veil_fhe_fft_get(size_t n, const struct veil_fhe_fft **out, veil_err *err);
 size_t veil_fhe_fft_size(const struct veil_fhe_fft *f);
 
-/* Memory for Fourier polynomials and scratch: 64-byte aligned. Scratch for
+/* Memory for Fourier polynomials and scratch: 64-byte aligned (2 MiB-aligned
+ * and backed by huge pages where the kernel can, from 2 MiB on). Scratch for
  * one transform is N doubles. */
 void *veil_fhe_aligned_alloc(size_t bytes);
 void veil_fhe_aligned_free(void *p);

@@ -51,19 +51,18 @@ void veil_fhe_lwe_keyswitch(uint64_t *out, const uint64_t *in, const uint64_t *k
 
 VEIL_FHE_HOT
 static void ks32_rows4(uint32_t *restrict acc, const uint32_t *restrict rows, size_t stride,
-                       uint32_t d0, uint32_t d1, uint32_t d2, uint32_t d3)
+                       size_t len, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t d3)
 {
     const uint32_t *restrict r0 = rows, *restrict r1 = rows + stride,
                              *restrict r2 = rows + 2 * stride, *restrict r3 = rows + 3 * stride;
-    for (size_t c = 0; c < stride; c++)
+    for (size_t c = 0; c < len; c++)
         acc[c] += d0 * r0[c] + d1 * r1[c] + d2 * r2[c] + d3 * r3[c];
 }
 
 VEIL_FHE_HOT
-static void ks32_row(uint32_t *restrict acc, const uint32_t *restrict row, size_t stride,
-                     uint32_t d)
+static void ks32_row(uint32_t *restrict acc, const uint32_t *restrict row, size_t len, uint32_t d)
 {
-    for (size_t c = 0; c < stride; c++)
+    for (size_t c = 0; c < len; c++)
         acc[c] += d * row[c];
 }
 
@@ -79,7 +78,7 @@ void veil_fhe_lwe_keyswitch32(uint64_t *out, const uint64_t *in, const uint32_t 
         const uint32_t *rows = ksk32 + i * level * stride;
         /* digits[t] pairs with row j = level-1-t (row 0 is the most significant). */
         if (level == 4) {
-            ks32_rows4(acc, rows, stride, (uint32_t)digits[3], (uint32_t)digits[2],
+            ks32_rows4(acc, rows, stride, stride, (uint32_t)digits[3], (uint32_t)digits[2],
                        (uint32_t)digits[1], (uint32_t)digits[0]);
         } else {
             for (unsigned t = 0; t < level; t++)
@@ -110,27 +109,47 @@ void veil_fhe_lwe_keyswitch32_batch(uint64_t *const *outs, const uint64_t *const
                                     const uint32_t *ksk32, size_t in_dim, size_t out_dim,
                                     unsigned base_log, unsigned level, uint32_t *const *accs)
 {
+    veil_fhe_lwe_keyswitch32_batch_range(outs, ins, count, ksk32, in_dim, out_dim, base_log, level,
+                                         accs, 0, out_dim + 1);
+}
+
+/* Every output word is an independent sum mod 2^32 over the key rows, so a
+ * range of words costs its share of the key traffic and gives the same
+ * words as the whole keyswitch. */
+void veil_fhe_lwe_keyswitch32_batch_range(uint64_t *const *outs, const uint64_t *const *ins,
+                                          size_t count, const uint32_t *ksk32, size_t in_dim,
+                                          size_t out_dim, unsigned base_log, unsigned level,
+                                          uint32_t *const *accs, size_t lo, size_t hi)
+{
     const size_t stride = out_dim + 1;
+    if (hi > stride)
+        hi = stride;
+    if (lo >= hi)
+        return;
+    const size_t len = hi - lo;
     for (size_t c = 0; c < count; c++)
-        memset(accs[c], 0, stride * sizeof(uint32_t));
+        memset(accs[c] + lo, 0, len * sizeof(uint32_t));
     int64_t digits[64];
     for (size_t i = 0; i < in_dim; i++) {
-        const uint32_t *rows = ksk32 + i * level * stride;
+        const uint32_t *rows = ksk32 + i * level * stride + lo;
         for (size_t c = 0; c < count; c++) {
             veil_fhe_decompose(ins[c][i], base_log, level, digits);
             if (level == 4) {
-                ks32_rows4(accs[c], rows, stride, (uint32_t)digits[3], (uint32_t)digits[2],
-                           (uint32_t)digits[1], (uint32_t)digits[0]);
+                ks32_rows4(accs[c] + lo, rows, stride, len, (uint32_t)digits[3],
+                           (uint32_t)digits[2], (uint32_t)digits[1], (uint32_t)digits[0]);
             } else {
                 for (unsigned t = 0; t < level; t++)
-                    ks32_row(accs[c], rows + (level - 1 - t) * stride, stride, (uint32_t)digits[t]);
+                    ks32_row(accs[c] + lo, rows + (level - 1 - t) * stride, len,
+                             (uint32_t)digits[t]);
             }
         }
     }
+    const size_t mask_hi = hi < out_dim ? hi : out_dim;
     for (size_t c = 0; c < count; c++) {
-        for (size_t j = 0; j < out_dim; j++)
+        for (size_t j = lo; j < mask_hi; j++)
             outs[c][j] = (uint64_t)((uint32_t)0 - accs[c][j]) << 32;
-        outs[c][out_dim] = ins[c][in_dim] - ((uint64_t)accs[c][out_dim] << 32);
+        if (hi == stride)
+            outs[c][out_dim] = ins[c][in_dim] - ((uint64_t)accs[c][out_dim] << 32);
     }
 }
 

@@ -126,6 +126,13 @@ void veil_fhe_lwe_keyswitch32(uint64_t *out, const uint64_t *in, const uint32_t 
 void veil_fhe_lwe_keyswitch32_batch(uint64_t *const *outs, const uint64_t *const *ins, size_t count,
                                     const uint32_t *ksk32, size_t in_dim, size_t out_dim,
                                     unsigned base_log, unsigned level, uint32_t *const *accs);
+/* The same for output words [lo, hi) only (word out_dim is the body): the
+ * threads of a PBS batch (shortint.c) each keyswitch their share of the
+ * words; the words come out the same whatever the cuts. */
+void veil_fhe_lwe_keyswitch32_batch_range(uint64_t *const *outs, const uint64_t *const *ins,
+                                          size_t count, const uint32_t *ksk32, size_t in_dim,
+                                          size_t out_dim, unsigned base_log, unsigned level,
+                                          uint32_t *const *accs, size_t lo, size_t hi);
 static inline uint32_t veil_fhe_round_to_u32(uint64_t v)
 {
     return (uint32_t)((v + (UINT64_C(1) << 31)) >> 32);

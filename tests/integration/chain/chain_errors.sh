@@ -46,6 +46,11 @@ expect_fail "nsufficient funds" "$VEIL" chain deploy --keystore "$WORK/poor.json
 ok "insufficient funds"
 rc=0; "$VEIL" chain anchor deployment --cluster 1 --job 0x12 --assignment "$J" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "bad --job should be a usage error, got $rc"
+# Each leaf takes its own options only: one meant for another command is refused.
+rc=0; out=$("$VEIL" chain anchor deployment --cluster 1 --job "$J" --assignment "$J" --epoch 3 2>&1) || rc=$?
+[ "$rc" = 2 ] && [[ "$out" == *"--epoch is not an option of this command"* ]] || fail "stray --epoch: $rc $out"
+rc=0; out=$("$VEIL" chain deploy --keystore "$K0" --count 5 2>&1) || rc=$?
+[ "$rc" = 2 ] && [[ "$out" == *"--count is not an option"* ]] || fail "stray --count: $rc $out"
 ok "usage errors"
 
 "$TOOL" nonce-stress "$RPC" "${ANVIL_KEYS[2]}" 4 10 || fail "nonce manager"

@@ -82,8 +82,40 @@ for i in 1 2 3 4 5; do
 done
 out=$("$VEIL" chain anchor batch --keystore "$K4" --cluster 1 --epoch 9 "${LEAVES[@]}" -o json)
 ROOT=$(json_get "$out" merkle_root)
-logs=$("$CAST" logs --address "$C" "BatchAnchored(uint64 indexed,uint64 indexed,bytes32,uint32)" --from-block 0 --rpc-url "$RPC")
-echo "$logs" | grep -q "${ROOT#0x}" || fail "BatchAnchored log lacks root $ROOT"
+# BatchAnchored is anonymous (VeilRegistry.sol says why): its one topic is the
+# first 24 bytes of keccak256("BatchAnchored(uint64,bytes32,uint256)") and the
+# cluster id; its data is the root and clusterId << 96 | epoch << 32 | count.
+PREFIX=$("$CAST" keccak "BatchAnchored(uint64,bytes32,uint256)")
+T0=${PREFIX:0:50}$(printf '%016x' 1)
+WORD=$(printf '%024x%016x%016x%08x' 0 1 9 5)
+logs=$("$CAST" logs --address "$C" "$T0" --from-block 0 --rpc-url "$RPC" --json)
+echo "$logs" | grep -q "\"data\": *\"${ROOT}${WORD}\"" || fail "BatchAnchored log: $logs"
+[ "$(echo "$logs" | grep -c '"topics"')" = 1 ] || fail "one BatchAnchored log expected: $logs"
+# The same call made by cast (node A4, epoch 10, 3 deployments) reads back
+# through the C client's decoder.
+ROOT10=0x$(printf 'a1%.0s' $(seq 1 32))
+"$CAST" send -q "$C" "anchorBatch_lqy32(bytes32,uint256)" "$ROOT10" \
+  "0x$(printf '%024x%016x%016x%08x' 0 1 10 3)" --private-key "${ANVIL_KEYS[4]}" --rpc-url "$RPC" >/dev/null
+# The plain-ABI entry point (the issue's anchorBatch(cluster, epoch, root,
+# count)) emits the same log.
+"$CAST" send -q "$C" "anchorBatch(uint64,uint64,bytes32,uint32)" 1 12 "$ROOT10" 7 \
+  --private-key "${ANVIL_KEYS[4]}" --rpc-url "$RPC" >/dev/null
+ev=$("$VEIL" chain events --cluster 1)
+echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=10 merkle_root=$ROOT10 count=3" || fail "events: $ev"
+echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=12 merkle_root=$ROOT10 count=7" || fail "events: $ev"
+echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=9 merkle_root=$ROOT count=5" || fail "events: $ev"
+# The gas target (issue 5): a batch of 256 with a real epoch (unix time / 10 s)
+# and a root without zero bytes costs <= 100 gas per deployment, all included.
+ROOT256=0x0aef7850df741b168810b1e81da703dba1ac237549490e6c5a3926caf78ec780
+out=$("$VEIL" chain anchor batch --keystore "$K4" --cluster 1 --epoch 176350000 --root "$ROOT256" --count 256 -o json)
+gas=$(json_get "$out" gas_used)
+[ "$gas" -le 25600 ] || fail "anchorBatch of 256 used $gas gas (target <= 25,600)"
+echo "     anchorBatch of 256: $gas gas"
+# Not a node of cluster 1: refused with the contract's error, through cast too.
+if "$CAST" send "$C" "anchorBatch_lqy32(bytes32,uint256)" "$ROOT10" \
+     "0x$(printf '%024x%016x%016x%08x' 0 1 11 3)" --private-key "${ANVIL_KEYS[5]}" --rpc-url "$RPC" >/dev/null 2>&1; then
+  fail "a stranger anchored a batch"
+fi
 ok "anchor deployment + batch"
 
 J3=0x$(printf '%064x' 103); H3=0x$(printf '%064x' 203)

@@ -5,18 +5,29 @@
 # the encrypted telemetry by the rendezvous-chosen schedulers, decrypted by
 # the designated decryptor only after digest agreement, and the signed
 # assignment reaches every node. Placements must equal the plaintext oracle
-# (binpack, spread, two replicas on distinct nodes); a job no node can hold
-# is reported unschedulable.
+# (binpack, spread, replicas on distinct nodes, region/zone constraints) for
+# every job (counted at the end); a job no node can hold is reported
+# unschedulable. A decryptor that is down leaves a job visibly "awaiting
+# decryption", and the job resumes when the decryptor is back.
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 create_cluster 3
-CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \
-      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0")
+CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0,region=eu-west,zone=1" \
+      "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0,region=eu-west,zone=2" \
+      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0,region=us-east,zone=1")
 # node 1 is the designated decryptor (cluster init --decryptor = anvil key 1)
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 join_node 2; join_node 3
+# Nodes 2 and 3 falsify their first-attempt digest of job "jsplit" (a
+# test-only fault), so that its three schedulers publish three different
+# digests and the decryptor must run a retry round.
+SPLIT=("" "" VEIL_TEST_ONLY_SPLIT_JOB=jsplit VEIL_TEST_ONLY_SPLIT_JOB=jsplit)
+# Short anchor batches (10 s, anchored 4 s after they close): several
+# multi-leaf Merkle batches within the test.
+ANCHOR_ENV=(VEIL_ANCHOR_BATCH_INTERVAL=10s VEIL_ANCHOR_BATCH_DELAY=4s)
 for i in 1 2 3; do
-  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" ${SPLIT[$i]} \
+    "${ANCHOR_ENV[@]}"
 done
 IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
 
@@ -29,7 +40,7 @@ for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i
 sleep 3 # every node holds two epochs of everyone's telemetry
 ok "mesh up, telemetry flowing"
 
-# job NAME POLICY CPU MEMORY REPLICAS -> writes $WORK/NAME.yaml
+# job NAME POLICY CPU MEMORY REPLICAS [CONSTRAINTS] -> writes $WORK/NAME.yaml
 job() {
   cat >"$WORK/$1.yaml" <<YAML
 name: $1
@@ -39,6 +50,7 @@ resources: {cpu: $3, memory: $4}
 replicas: $5
 policy: $2
 YAML
+  if [ -n "${6:-}" ]; then echo "constraints: $6" >>"$WORK/$1.yaml"; fi
 }
 job jbin binpack 500m 64Mi 1      # binpack: least leftover -> the smallest that fits
 job jspread spread 500m 64Mi 1    # spread: most free
@@ -49,6 +61,14 @@ job jmem binpack 100m 1536Mi 1    # memory-heavy: nodes 1 and 3 fit, binpack tak
 job jcpu spread 3000m 64Mi 1      # only node 2 has 3 free CPUs
 job jbin2 binpack 1500m 512Mi 1   # nodes 2 and 3 fit
 job jrep3 spread 100m 16Mi 3      # three replicas on three distinct nodes
+# label constraints (nodes: 1 eu-west/1, 2 eu-west/2, 3 us-east/1)
+job jeu binpack 100m 64Mi 1 "{region: eu-west}"        # nodes 1 and 2
+job jus spread 100m 64Mi 1 "{region: us-east}"         # node 3 only
+job jzone binpack 100m 64Mi 1 "{region: eu-west, zone: 2}" # node 2 only
+job jz1 spread 100m 64Mi 1 "{zone: 1}"                 # nodes 1 and 3, any region
+job jap binpack 100m 64Mi 1 "{region: ap-south}"       # nobody is there
+job jeurep spread 100m 16Mi 2 "{region: eu-west}"      # both eu-west nodes
+job jeu3 spread 100m 16Mi 3 "{region: eu-west}"        # a third replica: unschedulable
 
 placements() { # ID -> "replica node" lines from node $2's assignments
   veil_at "$2" get assignments -o json | node -e '
@@ -59,16 +79,73 @@ placements() { # ID -> "replica node" lines from node $2's assignments
 assigned() { [ "$(placements "$1" "$3" | wc -l)" -ge "$2" ]; }
 
 IDS=()
-for j in jbin jspread jbig jrep jnone jmem jcpu jbin2 jrep3; do
-  id=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
-  want=$("$ORACLE" "$WORK/$j.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")
+N_JOBS=0 N_REPLICAS=0
+oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
+# check_placed NAME ID: every node has the assignments, equal to the oracle's
+check_placed() {
+  local j=$1 id=$2 want n got
+  want=$(oracle "$j")
   n=$(echo "$want" | wc -l)
   for i in 1 2 3; do wait_for 90 "$j assigned on node $i" assigned "$id" "$n" "$i"; done
   got=$(placements "$id" 3)
   [ "$got" = "$want" ] || fail "$j placed on [$got], oracle says [$want]"
   ok "$j: $(echo $got | tr '\n' ' ')= oracle"
+  N_JOBS=$((N_JOBS + 1)); N_REPLICAS=$((N_REPLICAS + n))
+}
+# One at a time: each round sees only its own job.
+for j in jbin jspread jbig jrep jnone jmem jcpu jbin2 jrep3; do
+  id=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
+  check_placed "$j" "$id"
   IDS+=("$id")
 done
+# All at once: rounds of different jobs queue on the same schedulers, each
+# still evaluated at the epoch its round fixed (so the schedulers agree).
+declare -A LID
+for j in jeu jus jzone jz1 jap jeurep jeu3; do
+  LID[$j]=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
+done
+for j in jeu jus jzone jz1 jap jeurep jeu3; do check_placed "$j" "${LID[$j]}"; IDS+=("${LID[$j]}"); done
+# Schedulers that disagree: no majority can form, so the decryptor runs a
+# retry round (fresh schedulers, a later epoch) instead of waiting forever;
+# the retry is logged and visible in the job's status, and the placement is
+# still the oracle's.
+job jsplit spread 100m 64Mi 1
+sid=$(veil_at 2 job run "$WORK/jsplit.yaml" | awk '{print $2}') || fail "job run jsplit"
+check_placed jsplit "$sid"
+IDS+=("$sid")
+grep -q "msg=\"round retry\" job=${sid:0:16} replica=0 attempt=2 of=3.*disagreed" "$WORK/n1/veild.log" \
+  || fail "no retry logged for jsplit"
+st=$(veil_at 1 job status "$sid" -o json)
+node -e 'const r = JSON.parse(process.argv[1]).replica_states[0];
+  process.exit(r.attempts >= 2 && /attempt 2 of 3: the schedulers. digests disagreed/.test(r.note) ? 0 : 1);' "$st" \
+  || fail "jsplit's status does not show the retry: $st"
+ok "schedulers disagreed on jsplit: retried ($(veil_at 1 job status "$sid" | sed -n 2p | sed 's/^ *//' | cut -c1-40)... $(echo "$st" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).replica_states[0].note)'))"
+
+# A confidential job: `veil job run --confidential` encrypts the request
+# (unusual values, easy to search for) under the cluster public key; the
+# schedulers evaluate the encrypted request and the placement still equals the
+# oracle's on the plaintext file, while no node's log or API answer holds the
+# values: the spec reads "confidential".
+job jconf binpack 1230m 321Mi 1 "{region: eu-west}"
+cid=$(veil_at 2 job run --confidential "$WORK/jconf.yaml" | awk '{print $2}') || fail "job run --confidential"
+check_placed jconf "$cid"
+IDS+=("$cid")
+for i in 1 2 3; do
+  st=$(veil_at "$i" job status "$cid" -o json)
+  node -e 'const j = JSON.parse(process.argv[1]);
+    process.exit(j.spec.resources === "confidential" && j.spec.constraints === "confidential" ? 0 : 1);' "$st" \
+    || fail "node $i shows jconf's request: $st"
+  if echo "$st$(veil_at "$i" get jobs -o json)" | grep -q '1230m\|336592896\|321Mi\|eu-west'; then
+    fail "node $i's API shows jconf's plaintext request"
+  fi
+  if grep -v 'TEST_ONLY\|test_only' "$WORK/n$i/veild.log" | grep -q '1230m\|336592896\|321Mi'; then
+    fail "node $i's log holds jconf's plaintext request"
+  fi
+done
+veil_at 2 job status "$cid" | grep -q 'request: confidential' || fail "job status does not say confidential"
+ok "confidential job placed as the oracle says on its encrypted request; no node's log or API shows the request"
+[ "$N_JOBS" -ge 10 ] || fail "only $N_JOBS jobs compared with the oracle"
+ok "placements equal the plaintext oracle for $N_JOBS jobs ($N_REPLICAS replicas): binpack, spread, replicas, region/zone constraints"
 
 # Anchoring: every assignment's commitment is anchored on chain by the
 # decryptor; the submitter (node 2) finds it and `veil job status` shows the
@@ -81,7 +158,9 @@ for id in "${IDS[@]}"; do
   read -r root tx proof commitment < <(node -e '
     const j = JSON.parse(process.argv[1]);
     const a = j.anchors[0], s = j.assignments.find(x => x.replica === a.replica);
-    console.log("0x" + a.root, a.tx_hash, "[" + JSON.parse(a.proof_json || "[]").join(",") + "]",
+    // the store parses *_json columns: the proof is an array under "proof"
+    const proof = Array.isArray(a.proof) ? a.proof : JSON.parse(a.proof_json || "[]");
+    console.log("0x" + a.root, a.tx_hash, "[" + proof.join(",") + "]",
                 "0x" + s.commitment);' "$st")
   rc=$("$CAST" receipt "$tx" status --rpc-url "$RPC")
   [[ "$rc" == 1* || "$rc" == true || "$rc" == success* ]] || fail "anchor tx $tx status $rc"
@@ -106,6 +185,32 @@ printf 'name: bad\nimage: %s\nresources: {cpu: 500m, memory: 64Q}\n' "$IMG" >"$W
 if out=$(veil_at 2 job run "$WORK/bad.yaml" 2>&1); then fail "bad spec accepted"; fi
 [[ "$out" == *"resources.memory"*"64Q"* ]] || fail "bad spec message: $out"
 ok "a bad job spec is refused: $out"
+# The designated decryptor (node 1) is down: a job is evaluated by the
+# schedulers that are alive and then waits, visibly "awaiting decryption"
+# (job status and the jobs list), and resumes when the decryptor is back (the
+# submitter re-announces it, the schedulers re-send their results).
+stop_node 1
+job jdec binpack 100m 64Mi 1
+id=$(veil_at 2 job run "$WORK/jdec.yaml" | awk '{print $2}')
+replica_state() { # ID NODE -> state of replica 0
+  veil_at "$2" job status "$1" -o json | node -e '
+    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const r = (j.replica_states || []).find(x => x.replica === 0);
+    console.log(r ? r.state : "none");'
+}
+awaiting() { [ "$(replica_state "$id" 2)" = awaiting_decryption ]; }
+wait_for 120 "jdec awaiting decryption while the decryptor is down" awaiting
+sleep 4
+awaiting || fail "jdec left awaiting_decryption without a decryptor: $(replica_state "$id" 2)"
+veil_at 2 job status "$id" | grep -q 'awaiting_decryption' || fail "job status does not show it"
+veil_at 2 get jobs | grep "^${id:0:12}" | grep -q awaiting_decryption \
+  || fail "veil get jobs does not show it: $(veil_at 2 get jobs)"
+ok "decryptor down: jdec is visibly awaiting decryption ($(veil_at 2 job status "$id" | sed -n 2p | cut -c1-60)...)"
+start_node 1 VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[1]}" "${ANCHOR_ENV[@]}"
+resumed() { [ "$(replica_state "$id" 2)" = assigned ] && [ "$(placements "$id" 2 | wc -l)" -ge 1 ]; }
+wait_for 120 "jdec assigned after the decryptor came back" resumed
+ok "decryptor back: jdec resumed and was assigned to $(placements "$id" 2)"
+
 # A scheduler dies mid-evaluation: node 3 (a scheduler of every round here)
 # is killed right after the submission. The two remaining schedulers still
 # form a majority, and should the round have picked node 3, its death sends

@@ -5,10 +5,15 @@
 source "${VEIL_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}/tests/integration/chain/lib.sh"
 VEILD=${VEILD_BIN:-$SRC/build/src/cmd/veild}
 NODE_PIDS=()
+NODE_MAY_EXIT=()
 
 e2e_cleanup() {
+  local rc=$?
   set +e
   local p
+  # On a failure, every node's log tail goes to stderr first, so that a flake
+  # in CI can be diagnosed from the CI log alone (E2E_LOG_LINES, default 60).
+  if [ "$rc" -ne 0 ]; then e2e_dump_logs; fi
   for p in "${NODE_PIDS[@]}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null || true
   done
@@ -20,6 +25,16 @@ e2e_cleanup() {
   cleanup
 }
 trap e2e_cleanup EXIT
+
+e2e_dump_logs() {
+  local f
+  for f in "$WORK"/n*/veild.log; do
+    [ -f "$f" ] || continue
+    echo "----- tail of $f -----" >&2
+    tail -n "${E2E_LOG_LINES:-60}" "$f" >&2
+  done
+  echo "----- end of node logs -----" >&2
+}
 
 # create_cluster: anvil + `veil cluster init` with anvil keys 1..N as operators.
 create_cluster() {
@@ -33,13 +48,33 @@ create_cluster() {
 }
 
 # e2e_port: a free port below the kernel's ephemeral range (32768+), so an
-# outgoing connection cannot take it between this check and veild's bind.
+# outgoing connection cannot take it between this check and veild's bind -
+# and one that no other e2e script running at the same time has picked: its
+# node may not have bound it yet (loading the 30 MB server key takes seconds
+# under load), and a veild that cannot bind exits, which looked like "timed
+# out waiting for telemetry" when two suites ran side by side. Claims are
+# "port pid" lines in a shared file, under flock; a dead pid's claims lapse.
+E2E_PORTS_FILE=${E2E_PORTS_FILE:-/tmp/veil-e2e-ports}
 e2e_port() {
-  local p
+  local p port pid live
+  exec 9>>"$E2E_PORTS_FILE.lock"
+  flock 9
+  live=
+  if [ -f "$E2E_PORTS_FILE" ]; then
+    live=$(while read -r port pid; do
+      if kill -0 "$pid" 2>/dev/null; then echo "$port $pid"; fi
+    done <"$E2E_PORTS_FILE")
+  fi
   for _ in $(seq 1 50); do
     p=$((10000 + RANDOM % 20000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
+    if grep -q "^$p " <<<"$live"; then continue; fi
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+      printf '%s\n%s %s\n' "$live" "$p" "$$" | grep . >"$E2E_PORTS_FILE"
+      flock -u 9; exec 9>&-
+      echo "$p"; return 0
+    fi
   done
+  flock -u 9; exec 9>&-
   return 1
 }
 
@@ -56,10 +91,13 @@ join_node() {
   eval "PEER_$i=$(json_get "$(cat "$WORK/join$i.json")" peer_id)"
 }
 
-# start_node I [env assignments...]: runs veild for node I in the background.
+# start_node I [env assignments...]: runs veild for node I in the background
+# (a restarted node appends to its log: what it did before stays greppable).
 start_node() {
   local i=$1; shift
-  env "$@" "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug >"$WORK/n$i/veild.log" 2>&1 &
+  # a node told to crash (a test-only fault) may exit: nodes_alive skips it
+  NODE_MAY_EXIT[$i]=; [[ " $* " == *TEST_ONLY_ANCHOR_CRASH=* ]] && NODE_MAY_EXIT[$i]=1
+  env "$@" "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug >>"$WORK/n$i/veild.log" 2>&1 &
   NODE_PIDS[$i]=$!
 }
 
@@ -76,12 +114,25 @@ veil_at() {
   VEIL_CONFIG="$WORK/n$i/veild.yaml" "$VEIL" "$@"
 }
 
+# nodes_alive: fails naming the first started node whose veild has exited
+# (a bind failure or a crash would otherwise look like a slow mesh).
+nodes_alive() {
+  local i
+  for i in "${!NODE_PIDS[@]}"; do
+    [ -n "${NODE_PIDS[$i]}" ] && [ -z "${NODE_MAY_EXIT[$i]:-}" ] || continue
+    if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
+      fail "veild of node $i (pid ${NODE_PIDS[$i]}) exited: $(tail -n 3 "$WORK/n$i/veild.log")"
+    fi
+  done
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
 wait_for() {
   local t=$1 what=$2; shift 2
   local deadline=$((SECONDS + t))
   while [ $SECONDS -lt $deadline ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    nodes_alive
     sleep 0.5
   done
   fail "timed out after ${t}s waiting for: $what"

@@ -62,8 +62,8 @@ grep -Eq '^12D3KooWAlpha.* acme +yes +12$' "$work/nodes.txt" || fail "nodes row:
 
 id=$("$veil" job run -o json "$work/job.yaml" | sed -n 's/^  "id": "\([0-9a-f]*\)".*/\1/p')
 [ ${#id} -eq 64 ] || fail "job id '$id'"
-"$veil" job ls | grep -Eq "^$id +hello +2 +0$" || fail "job ls"
-"$veil" get jobs | grep -Eq "^${id:0:12} +hello +2 +0 +12D3KooWsubmitter$" || fail "get jobs"
+"$veil" job ls | grep -Eq "^$id +hello +2 +0 +pending$" || fail "job ls"
+"$veil" get jobs | grep -Eq "^${id:0:12} +hello +2 +0 +pending +12D3KooWsubmitter$" || fail "get jobs"
 "$veil" job status "$id" >"$work/status.txt"
 grep -q "replica 1: pending" "$work/status.txt" || fail "status: $(cat "$work/status.txt")"
 

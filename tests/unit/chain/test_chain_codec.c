@@ -3,7 +3,8 @@
  * short, one and several blocks), RLP (encoding and strict decoding), the
  * ABI (static and dynamic types, nested tuples and arrays, revert data),
  * EIP-55 addresses, transaction signing (vectors from `cast mktx`), Merkle
- * batches and keystore v3 decryption of the Web3 Secret Storage vectors.
+ * batches, keystore v3 decryption of the Web3 Secret Storage vectors and the
+ * packed BatchAnchored log.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -417,5 +418,70 @@ static void test_keystore(void)
     CHECK(veil_keystore_decrypt("[1]", 3, "pw", &back, &err) == -1);
 }
 
+/* The anonymous BatchAnchored log and the packed anchorBatch word (values
+ * from `cast keccak "BatchAnchored(uint64,bytes32,uint256)"` and
+ * `cast sig "anchorBatch_lqy32(bytes32,uint256)"`, as VeilRegistry.sol and
+ * its forge tests use them). */
+static void test_batch_log(void)
+{
+    uint8_t sel[4];
+    veil_abi_selector("anchorBatch_lqy32(bytes32,uint256)", sel);
+    CHECK(sel[0] == 0 && sel[1] == 0 && sel[2] == 0 && sel[3] == 0xf6);
+
+    uint8_t t0[32], want[32];
+    veil_contract_batch_topic(0x0102030405060708ULL, t0);
+    unhex("ac8299ac70f7b9dcae1b524b96f3906836b4ceeace57c1d10102030405060708", want, 32);
+    CHECK_EQ_MEM(t0, want, 32);
+
+    uint8_t w[32];
+    veil_contract_batch_word(1, 176350000, 256, w);
+    unhex("0000000000000000000000000000000000000001000000000a82e33000000100", want, 32);
+    CHECK_EQ_MEM(w, want, 32);
+
+    uint8_t data[64];
+    memset(data, 0xab, 32);
+    memcpy(data + 32, w, 32);
+    veil_eth_log log = {.n_topics = 1, .data = data, .data_len = 64};
+    veil_contract_batch_topic(1, log.topics[0]);
+    veil_contract_batch b;
+    veil_err err = {0};
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == 0);
+    CHECK(b.cluster_id == 1 && b.epoch == 176350000 && b.count == 256);
+    CHECK(b.merkle_root[0] == 0xab && b.merkle_root[31] == 0xab);
+    veil_buf d;
+    veil_buf_init(&d);
+    CHECK(veil_contract_describe_log(&log, &d) == 0);
+    veil_buf_put_u8(&d, 0);
+    CHECK_EQ_STR((const char *)d.data,
+                 "BatchAnchored cluster=1 epoch=176350000 merkle_root=0x"
+                 "abababababababababababababababababababababababababababababababab count=256");
+    veil_buf_free(&d);
+
+    /* Malformed: every check refuses, and describe_log does not claim it. */
+    veil_buf_init(&d);
+    log.topics[0][24 + 7] = 2; /* cluster 2 in the topic, 1 in the data */
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == -1);
+    CHECK_CONTAINS(err.msg, "cluster 1 in the data, 2 in the topic");
+    CHECK(veil_contract_describe_log(&log, &d) == -1);
+    veil_contract_batch_topic(1, log.topics[0]);
+    data[32] = 1; /* a bit above 160 */
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == -1);
+    CHECK(err.code == VEIL_E_PROTOCOL);
+    data[32] = 0;
+    log.data_len = 63;
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == -1);
+    CHECK_CONTAINS(err.msg, "63 bytes");
+    log.data_len = 64;
+    log.n_topics = 2;
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == -1);
+    log.n_topics = 1;
+    log.topics[0][0] ^= 1; /* another event's topic0 */
+    CHECK(veil_contract_decode_batch_log(&log, &b, &err) == -1);
+    CHECK(err.code == VEIL_E_INVALID);
+    CHECK(veil_contract_describe_log(&log, &d) == -1);
+    veil_buf_free(&d);
+}
+
 VTEST_MAIN(VTEST(test_keccak), VTEST(test_rlp), VTEST(test_abi), VTEST(test_abi_more),
-           VTEST(test_address), VTEST(test_tx), VTEST(test_merkle), VTEST(test_keystore))
+           VTEST(test_address), VTEST(test_tx), VTEST(test_merkle), VTEST(test_keystore),
+           VTEST(test_batch_log))

@@ -327,6 +327,22 @@ static void test_keyswitch(void)
         CHECK(llabs(e) < (INT64_C(1) << 56));
         CHECK(llabs(e32) < (INT64_C(1) << 56));
         CHECK(llabs(e - e32) < (INT64_C(1) << 44)); /* 32-bit key rounding is negligible */
+        /* The batch keyswitch cut into word ranges (as the pool runs it) gives
+         * the same words as the whole one, whatever the cuts. */
+        static const size_t cuts[][4] = {
+            {0, 65, 65, 65}, {0, 16, 48, 65}, {0, 1, 64, 65}, {0, 32, 32, 65}};
+        for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+            uint64_t part[65];
+            uint32_t pacc[65];
+            uint64_t *outs[1] = {part};
+            const uint64_t *ins[1] = {ct};
+            uint32_t *accs[1] = {pacc};
+            memset(part, 0xa5, sizeof part);
+            for (size_t t = 0; t < 3; t++)
+                veil_fhe_lwe_keyswitch32_batch_range(outs, ins, 1, ksk32, in_dim, out_dim, bl, lv,
+                                                     accs, cuts[k][t], cuts[k][t + 1]);
+            CHECK_EQ_MEM(part, out32, sizeof part);
+        }
     }
     free(in_key);
     free(out_key);

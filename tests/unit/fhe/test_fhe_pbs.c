@@ -181,15 +181,16 @@ static void test_keyswitch_full(void)
     veil_shortint_ct_free(&ct);
 }
 
-/* The same batch on 1 and 2 threads, and the same blocks bootstrapped one
- * at a time, give byte-identical ciphertexts (batches are grouped
- * differently depending on the pool size). */
+/* The same batch on 1, 2 and 3 threads, and the same blocks bootstrapped one
+ * at a time, give byte-identical ciphertexts (batches are grouped, and the
+ * keyswitch split into word ranges, differently depending on the pool
+ * size). */
 static void test_batch_determinism(void)
 {
     setup();
     enum { N_CT = 7 };
-    struct veil_shortint_ct a[N_CT], b[N_CT], c[N_CT];
-    struct veil_shortint_ct *pa[N_CT], *pb[N_CT];
+    struct veil_shortint_ct a[N_CT], b[N_CT], c[N_CT], d[N_CT];
+    struct veil_shortint_ct *pa[N_CT], *pb[N_CT], *pd[N_CT];
     struct veil_shortint_lut lsq, lid;
     CHECK(veil_shortint_lut_init(&lsq, P, f_square, NULL, NULL) == 0);
     CHECK(veil_shortint_lut_init(&lid, P, f_identity, NULL, NULL) == 0);
@@ -198,32 +199,42 @@ static void test_batch_determinism(void)
         CHECK(veil_shortint_ct_init(&a[i], P, NULL) == 0);
         CHECK(veil_shortint_ct_init(&b[i], P, NULL) == 0);
         CHECK(veil_shortint_ct_init(&c[i], P, NULL) == 0);
+        CHECK(veil_shortint_ct_init(&d[i], P, NULL) == 0);
         CHECK(veil_shortint_encrypt(ck, (uint64_t)i * 3 % 16, &a[i], NULL) == 0);
         veil_shortint_ct_copy(&b[i], &a[i], P);
         veil_shortint_ct_copy(&c[i], &a[i], P);
+        veil_shortint_ct_copy(&d[i], &a[i], P);
         pa[i] = &a[i];
         pb[i] = &b[i];
+        pd[i] = &d[i];
         luts[i] = i % 2 ? &lsq : &lid;
     }
-    struct veil_threadpool *one = NULL, *two = NULL;
+    struct veil_threadpool *one = NULL, *two = NULL, *three = NULL;
     CHECK(veil_threadpool_create(&one, 1, NULL) == 0);
     CHECK(veil_threadpool_create(&two, 2, NULL) == 0);
+    CHECK(veil_threadpool_create(&three, 3, NULL) == 0);
     CHECK(veil_shortint_apply_lut_batch(sk, pa, luts, N_CT, one, NULL) == 0);
     CHECK(veil_shortint_apply_lut_batch(sk, pb, luts, N_CT, two, NULL) == 0);
+    /* a lone block on three threads: its keyswitch is cut in three */
+    CHECK(veil_shortint_apply_lut_batch(sk, pd, luts, 1, three, NULL) == 0);
+    CHECK(veil_shortint_apply_lut_batch(sk, pd + 1, luts + 1, N_CT - 1, three, NULL) == 0);
     for (int i = 0; i < N_CT; i++)
         CHECK(veil_shortint_apply_lut(sk, &c[i], luts[i], NULL) == 0);
     for (int i = 0; i < N_CT; i++) {
         CHECK_EQ_MEM(a[i].data, b[i].data, (veil_fhe_big_lwe_dim(P) + 1) * 8);
         CHECK_EQ_MEM(a[i].data, c[i].data, (veil_fhe_big_lwe_dim(P) + 1) * 8);
+        CHECK_EQ_MEM(a[i].data, d[i].data, (veil_fhe_big_lwe_dim(P) + 1) * 8);
         CHECK_EQ_U64(a[i].degree, luts[i]->degree);
         uint64_t m = (uint64_t)i * 3 % 16;
         CHECK_EQ_U64(veil_shortint_decrypt(ck, &a[i]), i % 2 ? (m * m) % 16 : m);
         veil_shortint_ct_free(&a[i]);
         veil_shortint_ct_free(&b[i]);
         veil_shortint_ct_free(&c[i]);
+        veil_shortint_ct_free(&d[i]);
     }
     veil_threadpool_destroy(one);
     veil_threadpool_destroy(two);
+    veil_threadpool_destroy(three);
     veil_shortint_lut_free(&lsq);
     veil_shortint_lut_free(&lid);
 }

@@ -274,6 +274,28 @@ static void test_batch_json(void)
     free(one);
 }
 
+/* Batch epochs: every telemetry epoch falls in exactly one, in order, and
+ * the windows are batch_ms long whatever the telemetry interval. */
+static void test_batch_epochs(void)
+{
+    CHECK_EQ_U64(veil_anchor_batch_epoch(12345, 2000, 0), 12345);
+    CHECK_EQ_U64(veil_anchor_batch_epoch(12345, 0, 60000), 12345);
+    CHECK_EQ_U64(veil_anchor_batch_epoch(12345, 2000, 2000), 12345);
+    /* 2 s epochs, 20 s batches: ten epochs per batch */
+    for (uint64_t e = 880000000; e < 880000100; e++)
+        CHECK_EQ_U64(veil_anchor_batch_epoch(e, 2000, 20000), e / 10);
+    uint64_t prev = 0;
+    for (uint64_t e = 0; e < 1000; e++) {
+        uint64_t b = veil_anchor_batch_epoch(e, 3000, 7000);
+        CHECK(b >= prev);
+        CHECK(b * 7000 <= e * 3000 && e * 3000 < (b + 1) * 7000);
+        prev = b;
+    }
+    /* a forged huge epoch saturates instead of wrapping to a small batch */
+    CHECK(veil_anchor_batch_epoch(UINT64_MAX, 2000, 20000) >= UINT64_MAX / 20000);
+}
+
 VTEST_MAIN(VTEST(test_keccak_vectors), VTEST(test_commitment_matches_contract_layout),
            VTEST(test_merkle_matches_contract), VTEST(test_merkle_all_sizes),
-           VTEST(test_commitment_binds_every_field), VTEST(test_batch_json))
+           VTEST(test_commitment_binds_every_field), VTEST(test_batch_json),
+           VTEST(test_batch_epochs))

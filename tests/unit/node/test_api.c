@@ -193,6 +193,73 @@ static void test_jobs(void)
     veil_buf_free(&r.body);
 }
 
+/* A confidential job: the node takes the redacted spec and the ciphertext
+ * it commits to, stores the ciphertext, and every answer shows the request
+ * as "confidential"; a plaintext confidential spec, a ciphertext that does
+ * not match, or one on a public job is refused. */
+static void test_confidential(void)
+{
+    const char *y = "name: sec\nimage: busybox:1\nresources: {cpu: 1230m, memory: 321Mi}\n"
+                    "confidential: true\n";
+    struct response r = http("POST", "/v1/jobs", token, y, strlen(y));
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_CONTAINS((const char *)r.body.data, "veil job run");
+    veil_buf_free(&r.body);
+
+    struct veil_job_spec spec;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&spec, y, strlen(y), "y", &err), 0);
+    const uint8_t ct[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    CHECK_EQ_INT(veil_job_spec_redact(&spec, ct, sizeof ct, &err), 0);
+    char *canon = veil_job_spec_canonical_json(&spec, &err);
+    veil_job_spec_free(&spec);
+    char body[1024], b64[32];
+    CHECK(veil_base64url_encode(b64, sizeof b64, ct, sizeof ct, false) > 0);
+    snprintf(body, sizeof body, "{\"spec\":%s,\"request_ciphertext\":\"%s\"}", canon, b64);
+    r = http("POST", "/v1/jobs", token, body, strlen(body));
+    CHECK_EQ_INT(r.code, 201);
+    json_t *j = body_json(&r);
+    char id[65] = {0};
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    veil_buf_free(&r.body);
+    struct veil_store_job job;
+    CHECK_EQ_INT(veil_store_job_get(store, id, &job, &err), 0);
+    CHECK_EQ_INT(job.request_ct_len, sizeof ct);
+    CHECK(job.request_ct && memcmp(job.request_ct, ct, sizeof ct) == 0);
+    veil_store_job_free(&job);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    r = http("GET", path, token, NULL, 0);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_CONTAINS((const char *)r.body.data, "\"resources\":\"confidential\"");
+    CHECK(!strstr((const char *)r.body.data, "1230") &&
+          !strstr((const char *)r.body.data, "336592896"));
+    veil_buf_free(&r.body);
+    /* another ciphertext than the spec's digest names */
+    snprintf(body, sizeof body, "{\"spec\":%s,\"request_ciphertext\":\"AQIDBA\"}", canon);
+    r = http("POST", "/v1/jobs", token, body, strlen(body));
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_CONTAINS((const char *)r.body.data, "request_digest");
+    veil_buf_free(&r.body);
+    /* not base64url; no spec; a ciphertext on a public job */
+    snprintf(body, sizeof body, "{\"spec\":%s,\"request_ciphertext\":\"*\"}", canon);
+    r = http("POST", "/v1/jobs", token, body, strlen(body));
+    CHECK_EQ_INT(r.code, 400);
+    veil_buf_free(&r.body);
+    const char *nospec = "{\"request_ciphertext\":\"AQID\"}";
+    r = http("POST", "/v1/jobs", token, nospec, strlen(nospec));
+    CHECK_EQ_INT(r.code, 400);
+    veil_buf_free(&r.body);
+    const char *pub =
+        "{\"spec\":{\"name\":\"p\",\"image\":\"busybox:1\"},\"request_ciphertext\":\"AQID\"}";
+    r = http("POST", "/v1/jobs", token, pub, strlen(pub));
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_CONTAINS((const char *)r.body.data, "not confidential");
+    veil_buf_free(&r.body);
+    free(canon);
+}
+
 static void test_bad_requests(void)
 {
     const char *bad = "name: web\nimage: busybox:1\nresources:\n  memory: 64Q\n";
@@ -287,6 +354,7 @@ static void run_all(void)
     test_jobs();
     test_bad_requests();
     test_metrics();
+    test_confidential(); /* after the metrics, which count the jobs above */
     test_loopback_only();
     stop();
     curl_global_cleanup();

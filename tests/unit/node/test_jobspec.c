@@ -270,6 +270,69 @@ static void test_request_quantization(void)
     CHECK_CONTAINS(err.msg, "resources.memory");
 }
 
-VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec),
+/* A confidential job as nodes see it: no request values in the canonical
+ * form (and so in the job id and every listing), only the digest of the
+ * request ciphertext; the redacted form parses back to itself, and partial
+ * or contradictory redactions are refused. */
+static void test_confidential_redaction(void)
+{
+    const char *y = "name: sec\nimage: busybox:1\nresources: {cpu: 1230m, memory: 321Mi}\n"
+                    "constraints: {region: eu-west, zone: 7}\nconfidential: true\n";
+    struct veil_job_spec s, back;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&s, y, strlen(y), "y", &err), 0);
+    CHECK(s.confidential && !s.redacted);
+    CHECK_EQ_U64(s.cpu_millis, 1230);
+    const uint8_t ct[] = "a request ciphertext";
+    CHECK_EQ_INT(veil_job_spec_redact(&s, ct, sizeof ct, &err), 0);
+    CHECK(s.redacted);
+    CHECK_EQ_U64(s.cpu_millis, 0);
+    CHECK_EQ_INT(s.region, 0);
+    char *canon = veil_job_spec_canonical_json(&s, &err);
+    CHECK(canon != NULL);
+    CHECK_CONTAINS(canon, "\"resources\":\"confidential\"");
+    CHECK_CONTAINS(canon, "\"constraints\":\"confidential\"");
+    CHECK_CONTAINS(canon, "\"request_digest\":\"");
+    CHECK(!strstr(canon, "1230") && !strstr(canon, "336592896") && !strstr(canon, "eu-west"));
+    uint8_t dg[32];
+    veil_job_request_digest(dg, ct, sizeof ct);
+    CHECK_EQ_MEM(s.request_digest, dg, 32);
+    /* round trip */
+    CHECK_EQ_INT(veil_job_spec_parse(&back, canon, strlen(canon), "c", &err), 0);
+    CHECK(back.redacted && back.confidential);
+    CHECK_EQ_MEM(back.request_digest, dg, 32);
+    char *canon2 = veil_job_spec_canonical_json(&back, &err);
+    CHECK_EQ_STR(canon2, canon);
+    free(canon2);
+    veil_job_spec_free(&back);
+    free(canon);
+    /* a public job cannot be redacted; a confidential one needs a ciphertext */
+    struct veil_job_spec pub;
+    CHECK_EQ_INT(veil_job_spec_parse(&pub, "name: p\nimage: busybox:1\n", 25, "p", &err), 0);
+    CHECK_EQ_INT(veil_job_spec_redact(&pub, ct, sizeof ct, &err), -1);
+    veil_job_spec_free(&pub);
+    s.redacted = false;
+    CHECK_EQ_INT(veil_job_spec_redact(&s, NULL, 0, &err), -1);
+    veil_job_spec_free(&s);
+    static const char *const bad[] = {
+        /* half redacted */
+        "name: a\nimage: busybox:1\nresources: confidential\nconfidential: true\n",
+        "name: a\nimage: busybox:1\nresources: confidential\nconstraints: confidential\n"
+        "confidential: true\n",
+        /* redacted but not confidential */
+        "name: a\nimage: busybox:1\nresources: confidential\nconstraints: confidential\n"
+        "request_digest: 0000000000000000000000000000000000000000000000000000000000000000\n",
+        /* a bad digest, a bad marker */
+        "name: a\nimage: busybox:1\nrequest_digest: 12\n",
+        "name: a\nimage: busybox:1\nresources: secret\n",
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(bad); i++) {
+        CHECK_EQ_INT(veil_job_spec_parse(&s, bad[i], strlen(bad[i]), "b", &err), -1);
+        CHECK_EQ_INT(err.code, VEIL_E_INVALID);
+    }
+    CHECK_CONTAINS(err.msg, "resources");
+}
+
+VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec), VTEST(test_confidential_redaction),
            VTEST(test_equivalent_specs_same_canonical), VTEST(test_refusals),
            VTEST(test_request_quantization))

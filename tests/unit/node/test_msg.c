@@ -169,8 +169,124 @@ static void test_job_submit(void)
     bad.spec_json = (const uint8_t *)"{\"name\": 5}";
     bad.spec_json_len = strlen((const char *)bad.spec_json);
     CHECK_EQ_INT(veil_msg_job_submit_check(&bad, &got, &err), -1);
+    /* a public job carries no request ciphertext */
+    bad = ok;
+    bad.request_ciphertext = (const uint8_t *)"ct";
+    bad.request_ciphertext_len = 2;
+    CHECK_EQ_INT(veil_msg_job_submit_check(&bad, &got, &err), -1);
+    CHECK_CONTAINS(err.msg, "not confidential");
     free(canon);
     veil_job_spec_free(&js);
+
+    /* A confidential job: accepted only with the ciphertext its spec (and
+     * so its id) commits to, never with a plaintext request. */
+    const char *cy = "name: sec\nimage: busybox:1\nresources: {cpu: 2}\nconfidential: true\n";
+    const uint8_t ct[] = "the encrypted request";
+    CHECK_EQ_INT(veil_job_spec_parse(&js, cy, strlen(cy), "y", &err), 0);
+    char *plain = veil_job_spec_canonical_json(&js, &err);
+    struct veil_msg_job_submit cm = {.submitter = peer(3),
+                                     .spec_json = (const uint8_t *)plain,
+                                     .spec_json_len = strlen(plain),
+                                     .request_ciphertext = ct,
+                                     .request_ciphertext_len = sizeof ct};
+    CHECK_EQ_INT(veil_job_id(cm.job_id, &js, cm.submitter.bytes, cm.submitter.len, cm.nonce, &err),
+                 0);
+    CHECK_EQ_INT(veil_msg_job_submit_check(&cm, &got, &err), -1);
+    CHECK_CONTAINS(err.msg, "plaintext request");
+    free(plain);
+    CHECK_EQ_INT(veil_job_spec_redact(&js, ct, sizeof ct, &err), 0);
+    char *red = veil_job_spec_canonical_json(&js, &err);
+    cm.spec_json = (const uint8_t *)red;
+    cm.spec_json_len = strlen(red);
+    CHECK_EQ_INT(veil_job_id(cm.job_id, &js, cm.submitter.bytes, cm.submitter.len, cm.nonce, &err),
+                 0);
+    CHECK_EQ_INT(veil_msg_job_submit_check(&cm, &got, &err), 0);
+    CHECK(got.redacted);
+    veil_job_spec_free(&got);
+    veil_buf_reset(&b);
+    CHECK_EQ_INT(veil_msg_job_submit_encode(&b, &cm, NULL), 0);
+    CHECK_EQ_INT(veil_msg_job_submit_decode(&d, b.data, b.len, NULL), 0);
+    CHECK_EQ_INT(d.request_ciphertext_len, sizeof ct);
+    CHECK_EQ_INT(veil_msg_job_submit_check(&d, &got, &err), 0);
+    veil_job_spec_free(&got);
+    struct veil_msg_job_submit swapped = cm; /* another ciphertext: refused */
+    static const uint8_t other[] = "another request";
+    swapped.request_ciphertext = other;
+    swapped.request_ciphertext_len = sizeof other;
+    CHECK_EQ_INT(veil_msg_job_submit_check(&swapped, &got, &err), -1);
+    CHECK_CONTAINS(err.msg, "request_digest");
+    swapped.request_ciphertext_len = 0;
+    CHECK_EQ_INT(veil_msg_job_submit_check(&swapped, &got, &err), -1);
+    veil_buf_free(&b);
+    free(red);
+    veil_job_spec_free(&js);
+}
+
+static int dec_retry(const uint8_t *d, size_t n)
+{
+    struct veil_msg_round_retry m;
+    return veil_msg_round_retry_decode(&m, d, n, NULL);
+}
+
+/* The decryptor's retry of a round: exact layout, round trip, refusals of
+ * out-of-range attempts, reasons, flags and replicas on both sides. */
+static void test_round_retry(void)
+{
+    struct veil_msg_round_retry m = {
+        .replica = 1, .attempt = 2, .epoch_min = 0x0102030405060708ull, .reason = VEIL_RETRY_SPLIT};
+    memset(m.job_id, 0xAB, 32);
+    veil_buf b;
+    veil_buf_init(&b);
+    CHECK_EQ_INT(veil_msg_round_retry_encode(&b, &m, NULL), 0);
+    CHECK_EQ_INT(b.len, 2 + 32 + 4 + 4 + 8 + 1 + 1);
+    static const uint8_t tail[] = {0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0};
+    CHECK_EQ_INT(b.data[0], VEIL_MSG_VERSION);
+    CHECK_EQ_INT(b.data[1], VEIL_MSG_ROUND_RETRY);
+    CHECK_EQ_MEM(b.data + 34, tail, sizeof tail);
+    enum veil_msg_type type;
+    CHECK_EQ_INT(veil_msg_peek_type(b.data, b.len, &type, NULL), 0);
+    CHECK_EQ_INT(type, VEIL_MSG_ROUND_RETRY);
+    struct veil_msg_round_retry d;
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, b.data, b.len, NULL), 0);
+    CHECK_EQ_MEM(d.job_id, m.job_id, 32);
+    CHECK_EQ_INT(d.replica, 1);
+    CHECK_EQ_INT(d.attempt, 2);
+    CHECK_EQ_U64(d.epoch_min, m.epoch_min);
+    CHECK_EQ_INT(d.reason, VEIL_RETRY_SPLIT);
+    CHECK(!d.final);
+    check_truncations(&b, dec_retry);
+    /* Field by field, a value out of range is refused with its reason. */
+    veil_err err = {0};
+    uint8_t bad[64];
+    memcpy(bad, b.data, b.len);
+    bad[41] = 0; /* attempt 0: the first attempt is never announced */
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), -1);
+    CHECK_CONTAINS(err.msg, "attempt 0");
+    bad[41] = VEIL_ROUND_MAX_ATTEMPTS + 1;
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), -1);
+    memcpy(bad, b.data, b.len);
+    bad[50] = 3; /* reason */
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), -1);
+    CHECK_CONTAINS(err.msg, "reason 3");
+    memcpy(bad, b.data, b.len);
+    bad[51] = 2; /* final is a flag */
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), -1);
+    memcpy(bad, b.data, b.len);
+    bad[51] = 1;
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), 0);
+    CHECK(d.final);
+    memcpy(bad, b.data, b.len);
+    bad[34] = 0xFF; /* replica 0xFF000001 */
+    CHECK_EQ_INT(veil_msg_round_retry_decode(&d, bad, b.len, &err), -1);
+    CHECK_CONTAINS(err.msg, "replica");
+    /* The encoder refuses what the decoder would. */
+    veil_buf_reset(&b);
+    m.attempt = 0;
+    CHECK_EQ_INT(veil_msg_round_retry_encode(&b, &m, &err), -1);
+    m.attempt = 1;
+    m.reason = 0;
+    CHECK_EQ_INT(veil_msg_round_retry_encode(&b, &m, &err), -1);
+    veil_buf_free(&b);
 }
 
 static void test_sched_digest(void)
@@ -290,4 +406,4 @@ static void test_container_status(void)
 }
 
 VTEST_MAIN(VTEST(test_telemetry), VTEST(test_job_submit), VTEST(test_sched_digest),
-           VTEST(test_assignment_signature), VTEST(test_container_status))
+           VTEST(test_assignment_signature), VTEST(test_container_status), VTEST(test_round_retry))

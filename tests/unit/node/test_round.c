@@ -111,4 +111,99 @@ static void test_guard(void)
     CHECK_EQ_INT(veil_decrypt_guard(job, 0, 42, output, 0, sched, 3, outsiders, 3, &err), -1);
 }
 
-VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard))
+static void vote(struct veil_published_digest *p, struct veil_peer_id who, uint8_t digest_tag)
+{
+    p->scheduler = who;
+    memset(p->digest, digest_tag, 32);
+}
+
+/* The decision the decryptor takes for a round that has no agreement: wait
+ * while a majority can still form, retry (bounded) when it cannot or when
+ * the attempt's deadline passed, give up once the attempts are spent. */
+static void test_decide(void)
+{
+    struct veil_peer_id s[3] = {peer(1), peer(2), peer(3)};
+    struct veil_published_digest p[4] = {0};
+    struct veil_round_tally t;
+    uint8_t agreed[32];
+    const uint32_t max = VEIL_ROUND_MAX_ATTEMPTS;
+    /* Nothing yet: wait; the deadline turns it into a retry. */
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 0, false, 0, max, agreed, &t), VEIL_ROUND_WAIT);
+    CHECK_EQ_INT(t.voted, 0);
+    CHECK_EQ_INT(t.needed, 2);
+    CHECK(!t.split);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 0, true, 0, max, agreed, &t), VEIL_ROUND_RETRY);
+    /* Two agree: agreed, whatever the third says or the clock. */
+    vote(&p[0], s[0], 0xA1);
+    vote(&p[1], s[2], 0xA1);
+    memset(agreed, 0, 32);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 2, true, max - 1, max, agreed, &t), VEIL_ROUND_AGREED);
+    CHECK_EQ_INT(agreed[0], 0xA1);
+    CHECK_EQ_INT(t.largest, 2);
+    /* Two disagree, the third has not voted: it may still side with one. */
+    vote(&p[1], s[1], 0xB2);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 2, false, 0, max, NULL, &t), VEIL_ROUND_WAIT);
+    CHECK_EQ_INT(t.voted, 2);
+    CHECK_EQ_INT(t.largest, 1);
+    CHECK(!t.split);
+    /* All three differ: no majority can form: retry at once. */
+    vote(&p[2], s[2], 0xC3);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 3, false, 0, max, NULL, &t), VEIL_ROUND_RETRY);
+    CHECK(t.split);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 3, false, 1, max, NULL, &t), VEIL_ROUND_RETRY);
+    /* The last attempt: give up instead of retrying (bounded). */
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 3, false, max - 1, max, NULL, &t), VEIL_ROUND_GIVE_UP);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 0, true, max - 1, max, NULL, &t), VEIL_ROUND_GIVE_UP);
+    /* Two schedulers that disagree: split (a majority of 2 needs both). */
+    CHECK_EQ_INT(veil_round_decide(s, 2, p, 2, false, 0, max, NULL, &t), VEIL_ROUND_RETRY);
+    CHECK_EQ_INT(t.needed, 2);
+    CHECK(t.split);
+    /* One scheduler decides alone. */
+    CHECK_EQ_INT(veil_round_decide(s, 1, p, 1, false, 0, max, agreed, &t), VEIL_ROUND_AGREED);
+    CHECK_EQ_INT(agreed[0], 0xA1);
+    /* A second digest from the same scheduler does not count twice, and
+     * outsiders do not count at all. */
+    vote(&p[0], s[0], 0xA1);
+    vote(&p[1], s[0], 0xB2);
+    vote(&p[2], peer(40), 0xB2);
+    vote(&p[3], peer(41), 0xB2);
+    CHECK_EQ_INT(veil_round_decide(s, 3, p, 4, false, 0, max, NULL, &t), VEIL_ROUND_WAIT);
+    CHECK_EQ_INT(t.voted, 1);
+    /* No scheduler at all (no live member when planned): nobody can vote. */
+    CHECK_EQ_INT(veil_round_decide(s, 0, p, 0, false, 0, max, NULL, &t), VEIL_ROUND_RETRY);
+    CHECK(t.split);
+    /* A selection larger than any made is refused, never decided. */
+    struct veil_peer_id many[VEIL_MAX_SCHEDULERS + 1];
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(many); i++)
+        many[i] = peer((uint8_t)(60 + i));
+    CHECK(veil_round_decide(many, VEIL_ARRAY_LEN(many), p, 0, false, 0, max, NULL, &t) !=
+          VEIL_ROUND_AGREED);
+    CHECK_EQ_STR(veil_round_verdict_name(VEIL_ROUND_GIVE_UP), "give_up");
+}
+
+/* When a scheduler may start: away from an epoch boundary, and late enough
+ * that the epoch it evaluates is at least the retry's epoch_min. */
+static void test_start_ms(void)
+{
+    const uint64_t iv = 10000, g = 300;
+    CHECK_EQ_U64(veil_round_start_ms(50005000, iv, g, 0), 50005000);    /* mid-epoch: now */
+    CHECK_EQ_U64(veil_round_start_ms(50000100, iv, g, 0), 50000300);    /* just after a boundary */
+    CHECK_EQ_U64(veil_round_start_ms(50009800, iv, g, 0), 50010300);    /* just before one */
+    CHECK_EQ_U64(veil_round_start_ms(50005000, iv, g, 4999), 50005000); /* evaluates epoch 4999 */
+    CHECK_EQ_U64(veil_round_start_ms(50005000, iv, g, 5000), 50010300); /* waits for epoch 5001 */
+    /* epoch_min 5001: wait for epoch 5002 to begin, plus the guard */
+    CHECK_EQ_U64(veil_round_start_ms(50005000, iv, g, 5001), 50020300);
+    for (uint64_t now = 50000000; now < 50030000; now += 777) {
+        uint64_t t = veil_round_start_ms(now, iv, g, 5003);
+        CHECK(t >= now);
+        CHECK(veil_epoch_of(t, iv) - 1 >= 5003);
+        CHECK(t % iv >= g && t % iv <= iv - g);
+    }
+    /* A short test interval keeps a window (a quarter of it). */
+    uint64_t t = veil_round_start_ms(1000, 400, 300, 0);
+    CHECK(t % 400 >= 100 && t % 400 <= 300);
+    CHECK_EQ_U64(veil_round_start_ms(1234, 0, 300, 99), 1234);
+}
+
+VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard), VTEST(test_decide),
+           VTEST(test_start_ms))

@@ -1,7 +1,8 @@
 /*
  * test_schedule.c - the plaintext scheduling policy against an independent
  * brute-force oracle on random clusters, the tie rule, replicas on distinct
- * nodes, and the op counts against the documented formula.
+ * nodes, the op counts against the documented formula, the plain op
+ * semantics, and the backend contract (no leaks, determinism, errors).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,23 +34,26 @@ static bool brute_force(const struct veil_sched_request *req, const struct veil_
         bool feasible = true;
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             feasible = feasible && nodes[i].res[r] >= req->res[r];
-        if (req->region && nodes[i].region != req->region)
+        /* labels: 8-bit codes, the words' high bytes ignored */
+        if ((req->region & 0xFF) && (nodes[i].region & 0xFF) != (req->region & 0xFF))
             feasible = false;
-        if (req->zone && nodes[i].zone != req->zone)
+        if ((req->zone & 0xFF) && (nodes[i].zone & 0xFF) != (req->zone & 0xFF))
             feasible = false;
         if (!feasible)
             continue;
+        /* score: 12-bit terms (the 4 low bits of cpu/memory/disk dropped) */
         uint64_t score = 0;
         for (int r = 0; r < VEIL_RES_COUNT; r++) {
             if (!req->res[r])
                 continue;
+            unsigned shift = r == VEIL_RES_GPU ? 0 : 4; /* gpus: at most 4095 */
             if (req->policy == VEIL_POLICY_BINPACK)
-                score += ((uint64_t)nodes[i].res[r] - req->res[r]) >> 2;
+                score += (nodes[i].res[r] >> shift) & 0xFFF;
             else if (req->policy == VEIL_POLICY_SPREAD)
-                score += (0xFFFFu - nodes[i].res[r]) >> 2;
+                score += ((0xFFFFu - nodes[i].res[r]) >> shift) & 0xFFF;
         }
         if (req->policy == VEIL_POLICY_PRIORITY)
-            score = nodes[i].priority;
+            score = nodes[i].priority & 0xFF;
         if (!found || score < best) {
             found = true;
             best = score;
@@ -76,9 +80,9 @@ static void random_cluster(struct veil_telemetry_q *nodes, bool *excluded, size_
     for (size_t i = 0; i < n; i++) {
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             nodes[i].res[r] = rand_res();
-        nodes[i].region = (uint16_t)rnd(4);
+        nodes[i].region = (uint16_t)(rnd(4) | (rnd(8) ? 0 : 0x100 * rnd(256)));
         nodes[i].zone = (uint16_t)rnd(3);
-        nodes[i].priority = (uint16_t)rnd(5);
+        nodes[i].priority = (uint16_t)(rnd(4) ? rnd(5) : rnd(0x10000)); /* codes wrap at 8 bits */
         excluded[i] = rnd(8) == 0;
     }
 }
@@ -87,7 +91,7 @@ static void random_request(struct veil_sched_request *req)
 {
     for (int r = 0; r < VEIL_RES_COUNT; r++)
         req->res[r] = rnd(3) == 0 ? 0 : rand_res();
-    req->region = rnd(2) ? 0 : (uint16_t)rnd(4);
+    req->region = rnd(2) ? 0 : (uint16_t)(rnd(4) | (rnd(8) ? 0 : 0x100)); /* 0x100: any */
     req->zone = rnd(2) ? 0 : (uint16_t)rnd(3);
     req->policy = (enum veil_policy)rnd(3);
     req->confidential = rnd(2) == 0;
@@ -173,6 +177,37 @@ static void test_tie_lowest_index(void)
     req.policy = VEIL_POLICY_SPREAD;
     CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
     CHECK_EQ_INT(r.index, 4);
+    /* The score drops the 4 low bits: 96 and 111 tie (6), lowest index wins;
+     * 95 (5) is strictly better. */
+    req.policy = VEIL_POLICY_BINPACK;
+    for (int i = 1; i < 5; i++)
+        nodes[i].res[VEIL_RES_CPU] = 111;
+    nodes[2].res[VEIL_RES_CPU] = 96;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 1);
+    nodes[4].res[VEIL_RES_CPU] = 95;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 4);
+    /* GPUs keep every bit in the score: binpack takes the node with the
+     * fewest free GPUs that fit, spread the most. */
+    struct veil_sched_request gpu = {.res = {0, 0, 0, 1}, .policy = VEIL_POLICY_BINPACK};
+    for (int i = 0; i < 5; i++)
+        nodes[i].res[VEIL_RES_GPU] = (uint16_t)(3 + i % 2);
+    nodes[3].res[VEIL_RES_GPU] = 1;
+    CHECK_EQ_INT(veil_sched_round(&gpu, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 3);
+    gpu.policy = VEIL_POLICY_SPREAD;
+    CHECK_EQ_INT(veil_sched_round(&gpu, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 1);
+    for (int i = 0; i < 5; i++)
+        nodes[i].res[VEIL_RES_GPU] = 0;
+    /* Priority: lowest code wins, found even with nothing requested. */
+    struct veil_sched_request prio = {.policy = VEIL_POLICY_PRIORITY};
+    for (int i = 0; i < 5; i++)
+        nodes[i].priority = (uint16_t)(9 - i % 3);
+    CHECK_EQ_INT(veil_sched_round(&prio, nodes, NULL, 5, &r, NULL, NULL), 0);
+    CHECK(r.found);
+    CHECK_EQ_INT(r.index, 2);
     /* Nothing fits: not found. */
     req.res[VEIL_RES_GPU] = 1;
     CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
@@ -214,21 +249,23 @@ static void test_op_counts(void)
         CHECK_EQ_MEM(&counted, &formula, sizeof counted);
     }
     /* Hand-checked figures. Public binpack on cpu+memory, no constraints, 16
-     * nodes: per node 2 le + 1 and + 2 sub_scalar + 2 shr + 1 add + 3 select +
-     * 1 lt + 1 add_scalar = 13; per round 1 sub (zero), 3 add_scalar (two
-     * requests, none) and 1 ne (found). */
+     * nodes: per node 2 lt_scalar + 2 sum_bits (each 12-bit field, free) + 1
+     * sum_bits (their sum) + 1 flag_top = 6; per round 1 argmin. */
     struct veil_sched_request two = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
     struct veil_sched_ops f;
     veil_sched_ops_formula(&two, 16, &f);
-    CHECK_EQ_U64(veil_sched_ops_total(&f), 13 * 16 + 5);
+    CHECK_EQ_U64(veil_sched_ops_total(&f), 6 * 16 + 1);
+    CHECK_EQ_U64(f.sum_terms, 64);
+    CHECK_EQ_U64(f.argmin_inputs, 16);
     /* The same request, confidential: all 4 resources and both constraints:
-     * per node 4 le + 5 and + 2 eq + 2 or + 4 sub + 4 shr + 7 select + 3 add +
-     * 1 lt + 1 add_scalar = 33; per round 1 sub + 5 ne + 2 eq + 1 add_scalar. */
+     * per node 4 lt + 2 truncate + 2 ne + 2 and + 4 sum_bits (fields) + 1
+     * sum_masked + 1 flag_top = 16; per round 2 truncate + 6 ne_scalar + 1
+     * argmin. */
     two.confidential = true;
     veil_sched_ops_formula(&two, 16, &f);
-    CHECK_EQ_U64(f.le, 64);
-    CHECK_EQ_U64(f.select, 7 * 16);
-    CHECK_EQ_U64(veil_sched_ops_total(&f), 33 * 16 + 9);
+    CHECK_EQ_U64(f.lt, 64);
+    CHECK_EQ_U64(f.sum_terms, 8 * 16);
+    CHECK_EQ_U64(veil_sched_ops_total(&f), 16 * 16 + 9);
     veil_sched_ops_formula(&two, 0, &f);
     CHECK_EQ_U64(veil_sched_ops_total(&f), 0);
     /* Nothing requested: everything public, the first candidate wins. */
@@ -241,7 +278,7 @@ static void test_op_counts(void)
     CHECK_EQ_INT(veil_sched_round(&none, nodes, excluded, 8, &r, &counted, NULL), 0);
     CHECK(r.found);
     CHECK_EQ_INT(r.index, 1);
-    CHECK_EQ_U64(veil_sched_ops_total(&counted), 3); /* zero, idx and found materialized */
+    CHECK_EQ_U64(veil_sched_ops_total(&counted), 2); /* idx and found: CONSTs */
 }
 
 /* A test backend: values are boxed, every live handle is counted, and an
@@ -256,72 +293,32 @@ struct test_backend {
     uint64_t trace; /* order-sensitive hash of the op sequence */
 };
 
-static int tb_apply(void *ctx, enum veil_sched_op op, const veil_sched_ct *a,
-                    const veil_sched_ct *b, uint64_t k, veil_sched_ct **out, veil_err *err)
+static int tb_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
+                   veil_sched_ct **out2, veil_err *err)
 {
     struct test_backend *t = ctx;
     if (t->ops_left == 0)
         return veil_err_set(err, VEIL_E_INTERNAL, "injected failure");
     if (t->ops_left > 0)
         t->ops_left--;
-    uint32_t x = a->x, y = b ? b->x : 0, r = 0;
-    switch (op) {
-    case VEIL_SCHED_OP_LE:
-        r = x <= y;
-        break;
-    case VEIL_SCHED_OP_LT:
-        r = x < y;
-        break;
-    case VEIL_SCHED_OP_EQ:
-        r = x == y;
-        break;
-    case VEIL_SCHED_OP_NE:
-        r = x != y;
-        break;
-    case VEIL_SCHED_OP_AND:
-        r = x & y;
-        break;
-    case VEIL_SCHED_OP_OR:
-        r = x | y;
-        break;
-    case VEIL_SCHED_OP_ADD:
-        r = (x + y) & 0xFFFF;
-        break;
-    case VEIL_SCHED_OP_SUB:
-        r = (x - y) & 0xFFFF;
-        break;
-    case VEIL_SCHED_OP_ADD_SCALAR:
-        r = (uint32_t)(x + k) & 0xFFFF;
-        break;
-    case VEIL_SCHED_OP_SUB_SCALAR:
-        r = (uint32_t)(x - k) & 0xFFFF;
-        break;
-    case VEIL_SCHED_OP_SHR:
-        r = x >> k;
-        break;
-    case VEIL_SCHED_OP_NOT:
-        r = ~x & 0xFFFF;
-        break;
+    uint32_t xs[64], r1 = 0, r2 = 0;
+    CHECK(call->n_args <= 64);
+    for (size_t i = 0; i < call->n_args && i < 64; i++)
+        xs[i] = call->args[i]->x;
+    /* ARGMIN and only ARGMIN has a second output */
+    CHECK((out2 != NULL) == (call->op == VEIL_SCHED_OP_ARGMIN));
+    if (veil_sched_plain_eval(call, xs, &r1, out2 ? &r2 : NULL, err) != 0)
+        return -1;
+    t->trace = t->trace * 1000003u + (uint64_t)call->op * 131u + call->k * 7u + call->k2 +
+               call->n_args * 65537u;
+    *out = malloc(sizeof **out);
+    (*out)->x = r1;
+    t->live++;
+    if (out2) {
+        *out2 = malloc(sizeof **out2);
+        (*out2)->x = r2;
+        t->live++;
     }
-    t->trace = t->trace * 1000003u + (uint64_t)op * 131u + k;
-    *out = malloc(sizeof **out);
-    (*out)->x = r;
-    t->live++;
-    return 0;
-}
-
-static int tb_select(void *ctx, const veil_sched_ct *cond, const veil_sched_ct *a,
-                     const veil_sched_ct *b, veil_sched_ct **out, veil_err *err)
-{
-    struct test_backend *t = ctx;
-    if (t->ops_left == 0)
-        return veil_err_set(err, VEIL_E_INTERNAL, "injected failure");
-    if (t->ops_left > 0)
-        t->ops_left--;
-    t->trace = t->trace * 1000003u + 77u;
-    *out = malloc(sizeof **out);
-    (*out)->x = cond->x ? a->x : b->x;
-    t->live++;
     return 0;
 }
 
@@ -360,7 +357,7 @@ static void test_backend_interface(void)
             in.req_words[w] = &inputs[N * VEIL_TELEMETRY_WORDS + w];
         }
         struct test_backend tb = {.ops_left = -1};
-        struct veil_sched_backend be = {&tb, tb_apply, tb_select, tb_release};
+        struct veil_sched_backend be = {&tb, tb_eval, tb_release};
         veil_sched_ct *index = NULL, *found = NULL;
         struct veil_sched_ops ops = {0};
         veil_err err = {0};
@@ -387,7 +384,7 @@ static void test_backend_interface(void)
         tb_release(&tb, found);
         /* Deterministic: the same inputs give the same op sequence. */
         struct test_backend tb2 = {.ops_left = -1};
-        struct veil_sched_backend be2 = {&tb2, tb_apply, tb_select, tb_release};
+        struct veil_sched_backend be2 = {&tb2, tb_eval, tb_release};
         CHECK_EQ_INT(veil_sched_circuit(&be2, &in, &index, &found, NULL, &err), 0);
         CHECK_EQ_U64(tb2.trace, tb.trace);
         tb_release(&tb2, index);
@@ -396,7 +393,7 @@ static void test_backend_interface(void)
         uint64_t total = veil_sched_ops_total(&ops);
         long fail_at = total ? (long)rnd((uint32_t)total) : 0;
         struct test_backend tb3 = {.ops_left = fail_at};
-        struct veil_sched_backend be3 = {&tb3, tb_apply, tb_select, tb_release};
+        struct veil_sched_backend be3 = {&tb3, tb_eval, tb_release};
         rc = veil_sched_circuit(&be3, &in, &index, &found, NULL, &err);
         if (total > 0) {
             CHECK_EQ_INT(rc, -1);

@@ -54,14 +54,22 @@ static void test_quantize(void)
     struct veil_telemetry_q back;
     veil_telemetry_from_words(words, &back);
     CHECK_EQ_MEM(&back, &q, sizeof q);
-    /* Saturation: never more than 0xFFFF units. */
+    /* Saturation: never more than 0xFFFF units (gpus: 4095). */
     raw.cpu_millis = 10000000;
     raw.memory_bytes = 1ull << 50;
     raw.disk_bytes = UINT64_MAX;
     raw.gpus = 1000000;
     veil_telemetry_quantize_free(&raw, &q);
-    for (int r = 0; r < VEIL_RES_COUNT; r++)
+    for (int r = 0; r < VEIL_RES_GPU; r++)
         CHECK_EQ_INT(q.res[r], 0xFFFF);
+    /* free gpus saturate at 4095 (the score takes them unshifted, 12 bits) */
+    CHECK_EQ_INT(q.res[VEIL_RES_GPU], VEIL_QUANT_GPU_MAX);
+    raw.gpus = 4095;
+    veil_telemetry_quantize_free(&raw, &q);
+    CHECK_EQ_INT(q.res[VEIL_RES_GPU], 4095);
+    raw.gpus = 4096;
+    veil_telemetry_quantize_free(&raw, &q);
+    CHECK_EQ_INT(q.res[VEIL_RES_GPU], 4095);
     /* A request of exactly the free capacity fits after quantization. */
     struct veil_job_spec s = {.cpu_millis = 1990, .memory_bytes = 4ull << 20};
     uint16_t req[VEIL_RES_COUNT];

@@ -1,0 +1,583 @@
+/*
+ * daemon_anchor.c - veild's on-chain anchoring of assignment commitments
+ * (owned by the "net" part of the veild integration).
+ *
+ * Every assignment the store holds has a commitment keccak(cluster, job,
+ * replica, node, output digest, epoch) (anchor.c). In batch mode the
+ * commitments of one batch epoch (a fixed number of telemetry epochs, so
+ * every node groups them the same way) are anchored as ONE anchorBatch
+ * (VeilRegistry) whose Merkle root is built exactly as verifyInclusion
+ * checks it; in single mode each one is an anchorDeployment.
+ *
+ * Exactly one node sends: the cluster's designated decryptor, the only node
+ * that signs assignments, so it has every commitment without waiting on
+ * gossip. The others find the anchors on chain and keep the inclusion proofs
+ * of the assignments they recorded (their own tree over the same commitments
+ * must give the anchored root, nothing is taken on trust).
+ *
+ * Crash safety lives in SQLite (the anchors table) and on chain:
+ *   - before a transaction is sent, its rows are written with an empty tx
+ *     hash (an intent); after the receipt they get the hash;
+ *   - a restarted sender first looks on chain for the intent's root (or the
+ *     single commitment) and only sends again when it is not there, so a
+ *     crash between sending and recording neither loses nor doubles a batch;
+ *   - an assignment whose batch epoch was already anchored (it was decided
+ *     after the batch went out, e.g. a decryptor that was down) is anchored
+ *     on its own: the contract counts the first batch of an epoch only.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon_anchor.h"
+
+#define SUB "anchor"
+
+#define ANCHOR_RESCAN 256   /* blocks searched again on each pass */
+#define LOGS_RANGE    10000 /* blocks per eth_getLogs */
+
+enum item_state { IT_NONE, IT_INTENT, IT_DONE };
+
+struct item {
+    uint8_t job[32], commitment[32];
+    char job_hex[65], commitment_hex[65];
+    uint64_t epoch; /* the assignment's telemetry epoch */
+    uint64_t batch; /* its batch epoch */
+    enum item_state st;
+    bool single;        /* a recorded row for a single anchor (or a batch of one) */
+    uint8_t root[32];   /* recorded row's root */
+    char *proof_json;   /* recorded row's proof */
+    uint64_t row_epoch; /* recorded row's epoch (batch epoch for batches) */
+    bool seen;          /* its batch epoch was looked up on chain in this pass */
+};
+
+struct chain_log {
+    bool batch; /* BatchAnchored, else DeploymentAnchored */
+    uint8_t tx[32];
+    uint8_t *blob; /* topics || data: searched for the anchored values */
+    size_t len;
+};
+
+static bool hex32(uint8_t out[32], const char *s)
+{
+    if (!s)
+        return false;
+    if (s[0] == '0' && s[1] == 'x')
+        s += 2;
+    return strlen(s) == 64 && veil_hex_decode(out, 32, s, 64, false, NULL) == 32;
+}
+
+static void items_free(struct item *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(it[i].proof_json);
+    free(it);
+}
+
+/* The store's assignments, each with its anchor row if any. */
+static int load_items(struct veil_anchorer *a, struct item **out, size_t *n_out, veil_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    json_t *asg = veil_store_list_json(a->store, "assignments", err);
+    if (!asg)
+        return -1;
+    json_t *anc = veil_store_list_json(a->store, "anchors", err);
+    if (!anc) {
+        json_decref(asg);
+        return -1;
+    }
+    json_t *by_commitment = json_object();
+    size_t i;
+    json_t *row;
+    json_array_foreach(anc, i, row)
+    {
+        const char *c = json_string_value(json_object_get(row, "commitment"));
+        if (c)
+            json_object_set(by_commitment, c, row);
+    }
+    struct item *it = calloc(json_array_size(asg) + 1, sizeof *it);
+    size_t n = 0;
+    if (!it) {
+        json_decref(by_commitment);
+        json_decref(anc);
+        json_decref(asg);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    json_array_foreach(asg, i, row)
+    {
+        struct item *x = &it[n];
+        const char *job = json_string_value(json_object_get(row, "job_id"));
+        const char *com = json_string_value(json_object_get(row, "commitment"));
+        json_t *ep = json_object_get(row, "epoch");
+        if (!hex32(x->job, job) || !hex32(x->commitment, com) || !json_is_integer(ep) ||
+            json_integer_value(ep) < 0)
+            continue; /* not a row this code wrote: leave it alone */
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = memcmp(it[k].commitment, x->commitment, 32) == 0;
+        if (dup)
+            continue;
+        snprintf(x->job_hex, sizeof x->job_hex, "%s", job);
+        snprintf(x->commitment_hex, sizeof x->commitment_hex, "%s", com);
+        x->epoch = (uint64_t)json_integer_value(ep);
+        x->batch = veil_anchor_batch_epoch(x->epoch, a->interval_ms, a->batch_ms);
+        json_t *r = json_object_get(by_commitment, com);
+        if (r) {
+            const char *tx = json_string_value(json_object_get(r, "tx_hash"));
+            /* the store hands the stored proof text back parsed ("proof") */
+            json_t *pa = json_object_get(r, "proof");
+            char *proof = json_is_array(pa) ? json_dumps(pa, JSON_COMPACT) : NULL;
+            x->st = tx && tx[0] ? IT_DONE : IT_INTENT;
+            if (!hex32(x->root, json_string_value(json_object_get(r, "root"))))
+                x->st = IT_NONE; /* unreadable row: anchor it again from the chain's view */
+            x->proof_json = proof ? proof : strdup("[]");
+            x->row_epoch = (uint64_t)json_integer_value(json_object_get(r, "epoch"));
+            uint8_t leaf[32];
+            veil_merkle_leaf(leaf, a->keccak, a->cluster_id, x->job, x->commitment);
+            x->single =
+                x->proof_json && strcmp(x->proof_json, "[]") == 0 && memcmp(leaf, x->root, 32) == 0;
+        }
+        n++;
+    }
+    json_decref(by_commitment);
+    json_decref(anc);
+    json_decref(asg);
+    *out = it;
+    *n_out = n;
+    return 0;
+}
+
+static void logs_free(struct chain_log *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i].blob);
+    free(l);
+}
+
+/* Every anchoring event of the registry, recognized through the chain
+ * client's event table (veil_contract_describe_log), so that the matching
+ * below holds whatever the event's exact encoding. */
+static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n_out, veil_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    veil_rpc *rpc = veil_chain_client_rpc(a->chain);
+    uint64_t head;
+    veil_eth_log *logs = NULL;
+    size_t n = 0;
+    if (veil_rpc_block_number(rpc, &head, err) != 0)
+        return -1;
+    uint64_t from = a->scanned_to > ANCHOR_RESCAN ? a->scanned_to - ANCHOR_RESCAN : 0;
+    for (uint64_t lo = from; lo <= head;) {
+        uint64_t hi = head - lo >= LOGS_RANGE ? lo + LOGS_RANGE - 1 : head;
+        veil_eth_log *part = NULL;
+        size_t np = 0;
+        if (veil_rpc_get_logs(rpc, &a->contract, lo, hi, NULL, 0, &part, &np, err) != 0) {
+            veil_eth_logs_free(logs, n);
+            return -1;
+        }
+        veil_eth_log *all = realloc(logs, (n + np + 1) * sizeof *all);
+        if (!all) {
+            veil_eth_logs_free(part, np);
+            veil_eth_logs_free(logs, n);
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        }
+        logs = all;
+        memcpy(logs + n, part, np * sizeof *part);
+        n += np;
+        free(part); /* the entries moved: only the array goes */
+        lo = hi + 1;
+    }
+    a->scanned_to = head + 1;
+    struct chain_log *cl = calloc(n + 1, sizeof *cl);
+    if (!cl) {
+        veil_eth_logs_free(logs, n);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    size_t k = 0;
+    veil_buf d;
+    veil_buf_init(&d);
+    for (size_t i = 0; i < n; i++) {
+        if (logs[i].removed)
+            continue;
+        veil_buf_reset(&d);
+        if (veil_contract_describe_log(&logs[i], &d) != 0)
+            continue;
+        bool batch = d.len > 14 && memcmp(d.data, "BatchAnchored ", 14) == 0;
+        bool single = d.len > 19 && memcmp(d.data, "DeploymentAnchored ", 19) == 0;
+        if (!batch && !single)
+            continue;
+        size_t len = logs[i].n_topics * 32 + logs[i].data_len;
+        cl[k].blob = malloc(len ? len : 1);
+        if (!cl[k].blob)
+            continue;
+        for (size_t t = 0; t < logs[i].n_topics; t++)
+            memcpy(cl[k].blob + 32 * t, logs[i].topics[t], 32);
+        if (logs[i].data_len)
+            memcpy(cl[k].blob + 32 * logs[i].n_topics, logs[i].data, logs[i].data_len);
+        cl[k].len = len;
+        cl[k].batch = batch;
+        memcpy(cl[k].tx, logs[i].tx_hash, 32);
+        k++;
+    }
+    veil_buf_free(&d);
+    veil_eth_logs_free(logs, n);
+    *out = cl;
+    *n_out = k;
+    return 0;
+}
+
+static bool blob_has(const struct chain_log *l, const uint8_t v[32])
+{
+    for (size_t off = 0; off + 32 <= l->len; off++)
+        if (memcmp(l->blob + off, v, 32) == 0)
+            return true;
+    return false;
+}
+
+/* tx hash of the first batch log holding `root`, or of the first single
+ * log holding both job and commitment. */
+static const uint8_t *find_batch_log(const struct chain_log *l, size_t n, const uint8_t root[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].batch && blob_has(&l[i], root))
+            return l[i].tx;
+    return NULL;
+}
+
+static const uint8_t *find_single_log(const struct chain_log *l, size_t n, const uint8_t job[32],
+                                      const uint8_t commitment[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (!l[i].batch && blob_has(&l[i], job) && blob_has(&l[i], commitment))
+            return l[i].tx;
+    return NULL;
+}
+
+static int record(struct veil_anchorer *a, struct item *x, uint64_t epoch, const uint8_t root[32],
+                  const char *proof_json, const uint8_t *tx)
+{
+    struct veil_store_anchor r = {0};
+    snprintf(r.commitment, sizeof r.commitment, "%s", x->commitment_hex);
+    r.epoch = epoch;
+    veil_hex_encode(r.root, sizeof r.root, root, 32);
+    if (tx) {
+        r.tx_hash[0] = '0';
+        r.tx_hash[1] = 'x';
+        veil_hex_encode(r.tx_hash + 2, sizeof r.tx_hash - 2, tx, 32);
+    }
+    r.proof_json = (char *)proof_json;
+    veil_err err = {0};
+    if (veil_store_anchor_record(a->store, &r, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor not stored", "commitment=%.16s error=\"%s\"",
+                 x->commitment_hex, err.msg);
+        return -1;
+    }
+    x->st = tx ? IT_DONE : IT_INTENT;
+    memcpy(x->root, root, 32);
+    x->row_epoch = epoch;
+    free(x->proof_json);
+    x->proof_json = strdup(proof_json);
+    x->single = false;
+    if (tx)
+        veil_log(VEIL_LOG_INFO, SUB, "anchored", "job=%.16s commitment=%.16s epoch=%llu tx=%s",
+                 x->job_hex, x->commitment_hex, (unsigned long long)epoch, r.tx_hash);
+    return 0;
+}
+
+/* Builds the tree over the listed items (sorted as anchor.c sorts). */
+static int build(struct veil_anchorer *a, struct item **sel, size_t n, uint8_t root[32],
+                 char ***proofs, veil_err *err)
+{
+    struct veil_anchor_item *ai = calloc(n, sizeof *ai);
+    char **pj = calloc(n, sizeof *pj);
+    if (!ai || !pj) {
+        free(ai);
+        free(pj);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ai[i].job_id, sel[i]->job, 32);
+        memcpy(ai[i].commitment, sel[i]->commitment, 32);
+    }
+    int rc = veil_anchor_batch_build(a->keccak, a->cluster_id, ai, n, root, pj, err);
+    free(ai);
+    if (rc != 0) {
+        free(pj);
+        return -1;
+    }
+    *proofs = pj;
+    return 0;
+}
+
+static void proofs_free(char **pj, size_t n)
+{
+    for (size_t i = 0; pj && i < n; i++)
+        free(pj[i]);
+    free(pj);
+}
+
+/* TEST ONLY crash points (see daemon_anchor.h). */
+static bool test_crash_before(struct veil_anchorer *a)
+{
+    if (a->crash != VEIL_ANCHOR_CRASH_BEFORE_SEND)
+        return false;
+    veil_log(VEIL_LOG_WARN, SUB,
+             "TEST ONLY: anchor intent recorded, not sent; exiting at the next poll", NULL);
+    a->crash_pending = true;
+    return true;
+}
+
+static void test_crash_after(struct veil_anchorer *a, const uint8_t tx[32])
+{
+    if (a->crash != VEIL_ANCHOR_CRASH_AFTER_SEND)
+        return;
+    char h[67] = "0x";
+    veil_hex_encode(h + 2, sizeof h - 2, tx, 32);
+    veil_log(VEIL_LOG_WARN, SUB,
+             "TEST ONLY: crashing after the anchor was sent, before recording it", "tx=%s", h);
+    _exit(86);
+}
+
+static void send_single(struct veil_anchorer *a, struct item *x)
+{
+    uint8_t leaf[32];
+    veil_merkle_leaf(leaf, a->keccak, a->cluster_id, x->job, x->commitment);
+    /* the intent first: a crash after sending finds the log instead of
+     * sending again */
+    if (x->st != IT_INTENT && record(a, x, x->epoch, leaf, "[]", NULL) != 0)
+        return;
+    if (test_crash_before(a))
+        return;
+    veil_tx_result res;
+    veil_err err = {0};
+    if (veil_contract_anchor_deployment(a->chain, a->cluster_id, x->job, x->commitment, &res,
+                                        &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor failed", "job=%.16s error=\"%s\"", x->job_hex,
+                 err.msg);
+        return;
+    }
+    a->sent_singles++;
+    test_crash_after(a, res.tx_hash);
+    record(a, x, x->epoch, leaf, "[]", res.tx_hash);
+    veil_tx_result_clear(&res);
+}
+
+/* Sends one anchorBatch over `sel` (all of one batch epoch). */
+static void send_batch(struct veil_anchorer *a, uint64_t batch, struct item **sel, size_t n)
+{
+    uint8_t root[32];
+    char **pj = NULL;
+    veil_err err = {0};
+    if (build(a, sel, n, root, &pj, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "batch not built", "error=\"%s\"", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (record(a, sel[i], batch, root, pj[i], NULL) != 0) {
+            proofs_free(pj, n);
+            return;
+        }
+    if (test_crash_before(a)) {
+        proofs_free(pj, n);
+        return;
+    }
+    veil_tx_result res;
+    char rh[65];
+    veil_hex_encode(rh, sizeof rh, root, 32);
+    if (veil_contract_anchor_batch(a->chain, a->cluster_id, batch, root, (uint32_t)n, &res, &err) !=
+        0) {
+        veil_log(VEIL_LOG_WARN, SUB, "batch anchor failed", "epoch=%llu count=%zu error=\"%s\"",
+                 (unsigned long long)batch, n, err.msg);
+        proofs_free(pj, n);
+        return;
+    }
+    a->sent_batches++;
+    char txh[67] = "0x";
+    veil_hex_encode(txh + 2, sizeof txh - 2, res.tx_hash, 32);
+    veil_log(VEIL_LOG_INFO, SUB, "batch anchored", "epoch=%llu count=%zu root=0x%s tx=%s gas=%llu",
+             (unsigned long long)batch, n, rh, txh, (unsigned long long)res.receipt.gas_used);
+    test_crash_after(a, res.tx_hash);
+    for (size_t i = 0; i < n; i++)
+        record(a, sel[i], batch, root, pj[i], res.tx_hash);
+    veil_tx_result_clear(&res);
+    proofs_free(pj, n);
+}
+
+/* Items of one batch epoch whose anchor belongs to its batch: those not
+ * recorded yet and those recorded in a batch (not singly). */
+static size_t batch_members(struct item *it, size_t n, uint64_t batch, bool include_done,
+                            struct item **sel)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].batch != batch)
+            continue;
+        if (it[i].st == IT_NONE || (include_done && it[i].st == IT_DONE && !it[i].single))
+            sel[k++] = &it[i];
+    }
+    return k;
+}
+
+void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
+{
+    if (a->crash_pending) {
+        veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: crashing before the anchor was sent", NULL);
+        _exit(86);
+    }
+    struct item *it = NULL;
+    size_t n = 0;
+    veil_err err = {0};
+    if (load_items(a, &it, &n, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "cannot read assignments", "error=\"%s\"", err.msg);
+        return;
+    }
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++)
+        pending += it[i].st != IT_DONE;
+    if (pending == 0) {
+        items_free(it, n);
+        return;
+    }
+    struct chain_log *logs = NULL;
+    size_t nl = 0;
+    struct item **sel = calloc(n, sizeof *sel);
+    if (!sel || fetch_logs(a, &logs, &nl, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "anchor scan failed", "error=\"%s\"",
+                 sel ? err.msg : "out of memory");
+        free(sel);
+        items_free(it, n);
+        return;
+    }
+    /* 1. single anchors on chain */
+    for (size_t i = 0; i < n; i++) {
+        struct item *x = &it[i];
+        if (x->st == IT_DONE)
+            continue;
+        const uint8_t *tx = find_single_log(logs, nl, x->job, x->commitment);
+        if (!tx)
+            continue;
+        uint8_t leaf[32];
+        veil_merkle_leaf(leaf, a->keccak, a->cluster_id, x->job, x->commitment);
+        if (record(a, x, x->epoch, leaf, "[]", tx) == 0)
+            x->single = true;
+    }
+    /* 2. intents (this sender's, before a crash or a failed send) whose
+     * batch is on chain */
+    for (size_t i = 0; i < n; i++) {
+        struct item *x = &it[i];
+        if (x->st != IT_INTENT)
+            continue;
+        const uint8_t *tx = find_batch_log(logs, nl, x->root);
+        if (tx) {
+            uint8_t root[32];
+            memcpy(root, x->root, 32);
+            char *proof = strdup(x->proof_json ? x->proof_json : "[]");
+            if (proof)
+                record(a, x, x->row_epoch, root, proof, tx);
+            free(proof);
+        }
+    }
+    /* 3. batches on chain over what this node recorded: its own tree over
+     * the batch epoch's commitments must give the anchored root */
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].st != IT_NONE || it[i].seen)
+            continue;
+        uint64_t b = it[i].batch;
+        size_t k = batch_members(it, n, b, true, sel);
+        for (size_t j = 0; j < k; j++)
+            sel[j]->seen = true;
+        uint8_t root[32];
+        char **pj = NULL;
+        if (build(a, sel, k, root, &pj, &err) != 0)
+            continue;
+        const uint8_t *tx = find_batch_log(logs, nl, root);
+        for (size_t j = 0; tx && j < k; j++)
+            if (sel[j]->st == IT_NONE)
+                record(a, sel[j], b, root, pj[j], tx);
+        proofs_free(pj, k);
+    }
+    if (!a->sender)
+        goto out;
+    /* 4. the sender: intents not on chain are sent again (same root) */
+    for (size_t i = 0; i < n; i++) {
+        struct item *x = &it[i];
+        if (x->st != IT_INTENT)
+            continue;
+        if (x->single) {
+            send_single(a, x);
+            continue;
+        }
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++)
+            if (it[j].st == IT_INTENT && memcmp(it[j].root, x->root, 32) == 0 &&
+                it[j].row_epoch == x->row_epoch)
+                sel[k++] = &it[j];
+        uint8_t other[32];
+        uint32_t count;
+        veil_err e2 = {0};
+        if (veil_contract_find_batch_root(a->chain, a->cluster_id, x->row_epoch, other, &count,
+                                          &e2) == 0) {
+            /* another batch holds the epoch (the contract counts the first
+             * one): these go alone */
+            for (size_t j = 0; j < k; j++)
+                send_single(a, sel[j]);
+        } else if (e2.code == VEIL_E_NOTFOUND) {
+            for (size_t j = 0; j < k; j++)
+                sel[j]->st = IT_NONE; /* rebuilt and re-recorded by send_batch */
+            send_batch(a, x->row_epoch, sel, k);
+        } /* else: cannot tell, next pass */
+        for (size_t j = 0; j < k; j++)
+            if (sel[j]->st != IT_DONE)
+                sel[j]->st = IT_DONE; /* handled in this pass (the store keeps the truth) */
+    }
+    /* 5. new commitments */
+    for (size_t i = 0; i < n; i++) {
+        struct item *x = &it[i];
+        if (x->st != IT_NONE)
+            continue;
+        if (!a->batch) {
+            send_single(a, x);
+            continue;
+        }
+        uint64_t b = x->batch;
+        /* the batch epoch [b*batch_ms, (b+1)*batch_ms) must be over, plus a
+         * delay for rounds of its last epochs still being decided */
+        uint64_t end = (b + 1) * (a->batch_ms ? a->batch_ms : a->interval_ms);
+        if (now_ms < end + a->delay_ms)
+            continue;
+        if (b >= a->hold_batch && now_ms < end + a->delay_ms + a->max_hold_ms)
+            continue; /* a round in flight may still belong here */
+        size_t k = batch_members(it, n, b, false, sel);
+        uint8_t root[32];
+        uint32_t count = 0;
+        veil_err e2 = {0};
+        if (veil_contract_find_batch_root(a->chain, a->cluster_id, b, root, &count, &e2) == 0) {
+            /* the epoch's batch is anchored already: these came late */
+            for (size_t j = 0; j < k; j++) {
+                veil_log(VEIL_LOG_INFO, SUB, "late for its batch, anchored alone",
+                         "job=%.16s epoch=%llu", sel[j]->job_hex, (unsigned long long)b);
+                send_single(a, sel[j]);
+            }
+            continue;
+        }
+        if (e2.code != VEIL_E_NOTFOUND) {
+            veil_log(VEIL_LOG_WARN, SUB, "cannot look up the batch", "epoch=%llu error=\"%s\"",
+                     (unsigned long long)b, e2.msg);
+            for (size_t j = 0; j < k; j++)
+                sel[j]->st = IT_DONE; /* next pass */
+            continue;
+        }
+        send_batch(a, b, sel, k);
+        for (size_t j = 0; j < k; j++)
+            if (sel[j]->st == IT_NONE)
+                sel[j]->st = IT_DONE; /* failed: next pass */
+    }
+out:
+    logs_free(logs, nl);
+    free(sel);
+    items_free(it, n);
+}

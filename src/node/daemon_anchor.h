@@ -1,0 +1,55 @@
+/*
+ * daemon_anchor.h - private interface of veild's anchoring (owned by the
+ * "net" part of the veild integration; see daemon_anchor.c).
+ */
+#ifndef VEIL_NODE_DAEMON_ANCHOR_H
+#define VEIL_NODE_DAEMON_ANCHOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <veil/chain.h>
+#include <veil/node.h>
+
+struct veil_anchorer {
+    veil_store *store;
+    veil_chain_client *chain;
+    veil_eth_address contract;
+    uint64_t cluster_id;
+    const struct veil_hasher *keccak;
+    bool sender;          /* the designated decryptor: the one node that sends anchors */
+    bool batch;           /* anchor.mode batch (else single) */
+    uint64_t interval_ms; /* telemetry epoch length */
+    uint64_t batch_ms;    /* anchor.batch_interval: length of a batch epoch */
+    uint64_t delay_ms;    /* anchor.batch_delay: wait after a batch epoch ends */
+    /* Batch epochs >= hold_batch may still get assignments (the sender has
+     * rounds in flight that could land there): they wait, at most
+     * max_hold_ms past their delay. UINT64_MAX: nothing in flight. */
+    uint64_t hold_batch;
+    uint64_t max_hold_ms;
+    /* TEST ONLY (debug.test_only_anchor_crash): simulate a crash of the
+     * sender right before it sends (intents recorded, nothing on chain:
+     * crash_pending is set and veild exits at its next poll) or right after
+     * (on chain, not recorded: exits at once). */
+    enum {
+        VEIL_ANCHOR_CRASH_NONE,
+        VEIL_ANCHOR_CRASH_BEFORE_SEND,
+        VEIL_ANCHOR_CRASH_AFTER_SEND
+    } crash;
+    bool crash_pending;
+    /* Chain scan: blocks below scanned_to were searched already; each pass
+     * searches again the last ANCHOR_RESCAN blocks before it (an assignment
+     * recorded a little after its anchor was mined is still found), and a
+     * restarted node searches from block 0. */
+    uint64_t scanned_to;
+    uint64_t sent_batches; /* counters, for logs and tests */
+    uint64_t sent_singles;
+};
+
+/* One pass: finds on chain the anchors of every assignment in the store
+ * that has none recorded yet (any node), and on the sender sends what is
+ * due. Safe to call at any time; all state lives in the store and on chain,
+ * so a restart loses nothing and anchors nothing twice. */
+void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms);
+
+#endif /* VEIL_NODE_DAEMON_ANCHOR_H */

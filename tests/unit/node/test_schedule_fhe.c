@@ -1,0 +1,305 @@
+/*
+ * test_schedule_fhe.c - the placement circuit over the FHE library exactly
+ * as veild runs it (daemon_sched.c): telemetry as compact public-key lists,
+ * expanded, one round (public and confidential requests, exclusions), the
+ * output decrypted and compared with the plaintext oracle; the round's PBS
+ * count stays within the budget the 16-node target is built on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <veil/fhe.h>
+#include <veil/node.h>
+
+#include "../../../src/node/daemon_sched.h"
+#include "vtest.h"
+
+enum { N = 4 };
+
+static veil_fhe_client *ck;
+static veil_fhe_server *sk;
+static veil_fhe_public *pk;
+static veil_fhe_ct *words[N * VEIL_TELEMETRY_WORDS];
+
+/* Capacities chosen so that every policy has a unique, non-trivial answer:
+ * node 0 too small for the cpu request, node 1 the tightest fit, node 3 the
+ * roomiest, node 2 in another region; priorities differ. */
+static const struct veil_telemetry_q nodes[N] = {
+    {.res = {40, 900, 10, 0}, .region = 1, .zone = 1, .priority = 3},
+    {.res = {70, 100, 10, 0}, .region = 1, .zone = 2, .priority = 7},
+    {.res = {300, 500, 10, 1}, .region = 2, .zone = 1, .priority = 1},
+    {.res = {390, 2000, 90, 0}, .region = 1, .zone = 1, .priority = 5},
+};
+
+static void setup(void)
+{
+    if (ck)
+        return;
+    veil_err err = {0};
+    if (veil_fhe_keygen(&ck, &sk, &pk, 0, &err) != 0) {
+        fprintf(stderr, "keygen: %s\n", err.msg);
+        exit(1);
+    }
+    for (int i = 0; i < N; i++) {
+        uint16_t w[VEIL_TELEMETRY_WORDS];
+        veil_telemetry_to_words(&nodes[i], w);
+        veil_buf b;
+        veil_buf_init(&b);
+        CHECK_EQ_INT(veil_daemon_telemetry_encrypt(pk, w, &b, &err), 0);
+        CHECK_EQ_INT(
+            veil_daemon_telemetry_expand(b.data, b.len, &words[i * VEIL_TELEMETRY_WORDS], &err), 0);
+        veil_buf_free(&b);
+    }
+}
+
+/* One encrypted round against the oracle; returns the round's PBS. */
+static uint64_t check_round(const struct veil_sched_request *req, const bool *excluded)
+{
+    veil_err err = {0};
+    veil_buf out;
+    veil_buf_init(&out);
+    bool none = true;
+    struct veil_sched_ops ops = {0}, formula;
+    uint64_t p0 = veil_fhe_server_pbs_count(sk);
+    int rc;
+    if (req->confidential) {
+        veil_buf rb;
+        veil_buf_init(&rb);
+        veil_fhe_ct *rw[VEIL_DAEMON_REQUEST_WORDS];
+        CHECK_EQ_INT(veil_daemon_request_encrypt(pk, req, &rb, &err), 0);
+        CHECK(rb.len <= VEIL_DAEMON_REQUEST_MAX);
+        CHECK_EQ_INT(veil_daemon_request_expand(rb.data, rb.len, rw, &err), 0);
+        /* the schedulers never see the plaintext request */
+        struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+        rc = veil_daemon_schedule_confidential(sk, &blind, rw, words, N, excluded, &out, &none,
+                                               &ops, &err);
+        for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+            veil_fhe_ct_free(rw[w]);
+        veil_buf_free(&rb);
+    } else {
+        rc = veil_daemon_schedule(sk, req, words, N, excluded, &out, &none, &ops, &err);
+    }
+    uint64_t cost = veil_fhe_server_pbs_count(sk) - p0;
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "round: %s\n", err.msg);
+    struct veil_sched_result want;
+    CHECK_EQ_INT(veil_sched_round(req, nodes, excluded, N, &want, NULL, NULL), 0);
+    size_t cands = 0;
+    for (int i = 0; i < N; i++)
+        cands += !(excluded && excluded[i]);
+    veil_sched_ops_formula(req, cands, &formula);
+    CHECK_EQ_MEM(&ops, &formula, sizeof ops);
+    CHECK(!none);
+    uint32_t index = 0;
+    bool found = false;
+    CHECK_EQ_INT(veil_daemon_output_decrypt(ck, out.data, out.len, &index, &found, &err), 0);
+    CHECK_EQ_INT(found, want.found);
+    if (want.found)
+        CHECK_EQ_INT(index, want.index);
+    veil_buf_free(&out);
+    return cost;
+}
+
+static void test_public_rounds(void)
+{
+    setup();
+    /* binpack cpu+memory: node 0 lacks cpu, node 1 is the tightest fit */
+    struct veil_sched_request req = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    uint64_t cost = check_round(&req, NULL);
+    /* 4 nodes x (2 lt_scalar 5 + sum 12) + argmin 3 x ~21 + found: the
+     * 16-node round (~660 PBS) is built on these figures */
+    CHECK(cost <= 4 * 22 + 3 * 24 + 4);
+    fprintf(stderr, "public binpack, 4 nodes: %llu PBS\n", (unsigned long long)cost);
+    struct veil_sched_result r;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, N, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.index, 1); /* the fixture does what its comment says */
+    req.policy = VEIL_POLICY_SPREAD;
+    check_round(&req, NULL);
+    /* region 1 and a gpu: nobody */
+    req.region = 1;
+    req.res[VEIL_RES_GPU] = 1;
+    check_round(&req, NULL);
+    /* priority with a zone, node 1 excluded */
+    struct veil_sched_request prio = {.zone = 1, .policy = VEIL_POLICY_PRIORITY};
+    bool excluded[N] = {false, true, false, false};
+    check_round(&prio, excluded);
+    /* nothing requested: everything public, first candidate */
+    struct veil_sched_request none = {.policy = VEIL_POLICY_BINPACK};
+    CHECK_EQ_U64(check_round(&none, excluded), 0);
+}
+
+static void test_confidential_rounds(void)
+{
+    setup();
+    struct veil_sched_request req = {
+        .res = {50, 16, 0, 0}, .region = 1, .policy = VEIL_POLICY_SPREAD, .confidential = true};
+    check_round(&req, NULL);
+    req.policy = VEIL_POLICY_BINPACK;
+    req.region = 0;
+    bool excluded[N] = {false, true, false, false};
+    check_round(&req, excluded);
+}
+
+/* Random clusters and requests (saturated, zero and tied values included)
+ * through the encrypted circuit: the same placement as the oracle. */
+static void test_random_rounds(void)
+{
+    setup();
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (int t = 0; t < 6; t++) {
+        uint16_t v[3 * VEIL_TELEMETRY_WORDS];
+        struct veil_telemetry_q q[3];
+        for (int i = 0; i < 3 * VEIL_TELEMETRY_WORDS; i++) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            uint16_t x = (uint16_t)state;
+            v[i] = (state >> 20) % 4 == 0   ? 0xFFFF
+                   : (state >> 20) % 4 == 1 ? (uint16_t)(x % 24)
+                                            : x;
+        }
+        veil_fhe_ct *cts[3 * VEIL_TELEMETRY_WORDS];
+        veil_err err = {0};
+        for (int i = 0; i < 3; i++) {
+            uint16_t w[VEIL_TELEMETRY_WORDS];
+            memcpy(w, &v[i * VEIL_TELEMETRY_WORDS], sizeof w);
+            w[4] %= 3; /* labels: small codes so that constraints match sometimes */
+            w[5] %= 2;
+            veil_telemetry_from_words(w, &q[i]);
+            veil_buf b;
+            veil_buf_init(&b);
+            CHECK_EQ_INT(veil_daemon_telemetry_encrypt(pk, w, &b, &err), 0);
+            CHECK_EQ_INT(
+                veil_daemon_telemetry_expand(b.data, b.len, &cts[i * VEIL_TELEMETRY_WORDS], &err),
+                0);
+            veil_buf_free(&b);
+        }
+        struct veil_sched_request req = {.policy = (enum veil_policy)(t % 3),
+                                         .confidential = t == 5};
+        for (int r = 0; r < VEIL_RES_COUNT; r++)
+            req.res[r] = (t + r) % 3 == 0 ? 0 : (uint16_t)(v[r] / 3 + (uint16_t)t);
+        req.region = (uint16_t)(t % 3);
+        veil_buf out;
+        veil_buf_init(&out);
+        bool none = true;
+        int rc;
+        if (req.confidential) {
+            veil_buf rb;
+            veil_buf_init(&rb);
+            veil_fhe_ct *rw[VEIL_DAEMON_REQUEST_WORDS];
+            CHECK_EQ_INT(veil_daemon_request_encrypt(pk, &req, &rb, &err), 0);
+            CHECK_EQ_INT(veil_daemon_request_expand(rb.data, rb.len, rw, &err), 0);
+            rc = veil_daemon_schedule_confidential(sk, &req, rw, cts, 3, NULL, &out, &none, NULL,
+                                                   &err);
+            for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+                veil_fhe_ct_free(rw[w]);
+            veil_buf_free(&rb);
+        } else {
+            rc = veil_daemon_schedule(sk, &req, cts, 3, NULL, &out, &none, NULL, &err);
+        }
+        CHECK_EQ_INT(rc, 0);
+        struct veil_sched_result want;
+        CHECK_EQ_INT(veil_sched_round(&req, q, NULL, 3, &want, NULL, NULL), 0);
+        uint32_t index = 0;
+        bool found = false;
+        CHECK_EQ_INT(veil_daemon_output_decrypt(ck, out.data, out.len, &index, &found, &err), 0);
+        CHECK_EQ_INT(found, want.found);
+        if (want.found)
+            CHECK_EQ_INT(index, want.index);
+        veil_buf_free(&out);
+        for (int i = 0; i < 3 * VEIL_TELEMETRY_WORDS; i++)
+            veil_fhe_ct_free(cts[i]);
+    }
+}
+
+/* The issue's headline round: 16 nodes, binpack over cpu and memory. Its PBS
+ * count (not its time: the machine is shared) is what the <= 3 s target rests
+ * on; the bound leaves ~8% for noise refreshes. */
+static void test_sixteen_nodes_budget(void)
+{
+    setup();
+    enum { M = 16 };
+    struct veil_telemetry_q q[M];
+    veil_fhe_ct *cts[M * VEIL_TELEMETRY_WORDS];
+    veil_err err = {0};
+    for (int i = 0; i < M; i++) {
+        q[i] = (struct veil_telemetry_q){
+            .res = {(uint16_t)(40 + 37 * i % 400), (uint16_t)(10 + 131 * i % 2048), 20, 0}};
+        uint16_t w[VEIL_TELEMETRY_WORDS];
+        veil_telemetry_to_words(&q[i], w);
+        veil_buf b;
+        veil_buf_init(&b);
+        CHECK_EQ_INT(veil_daemon_telemetry_encrypt(pk, w, &b, &err), 0);
+        CHECK_EQ_INT(
+            veil_daemon_telemetry_expand(b.data, b.len, &cts[i * VEIL_TELEMETRY_WORDS], &err), 0);
+        veil_buf_free(&b);
+    }
+    struct veil_sched_request req = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    veil_buf out;
+    veil_buf_init(&out);
+    bool none = true;
+    uint64_t p0 = veil_fhe_server_pbs_count(sk);
+    CHECK_EQ_INT(veil_daemon_schedule(sk, &req, cts, M, NULL, &out, &none, NULL, &err), 0);
+    uint64_t cost = veil_fhe_server_pbs_count(sk) - p0;
+    fprintf(stderr, "public binpack, 16 nodes: %llu PBS\n", (unsigned long long)cost);
+    CHECK(cost <= 700);
+    struct veil_sched_result want;
+    CHECK_EQ_INT(veil_sched_round(&req, q, NULL, M, &want, NULL, NULL), 0);
+    CHECK(want.found);
+    uint32_t index = 0;
+    bool found = false;
+    CHECK_EQ_INT(veil_daemon_output_decrypt(ck, out.data, out.len, &index, &found, &err), 0);
+    CHECK(found);
+    CHECK_EQ_INT(index, want.index);
+    veil_buf_free(&out);
+    for (int i = 0; i < M * VEIL_TELEMETRY_WORDS; i++)
+        veil_fhe_ct_free(cts[i]);
+}
+
+static void test_request_errors(void)
+{
+    setup();
+    veil_err err = {0};
+    veil_fhe_ct *rw[VEIL_DAEMON_REQUEST_WORDS];
+    uint8_t junk[64] = {0};
+    CHECK_EQ_INT(veil_daemon_request_expand(junk, sizeof junk, rw, &err), -1);
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        CHECK(rw[w] == NULL);
+    CHECK_EQ_INT(veil_daemon_request_expand(junk, VEIL_DAEMON_REQUEST_MAX + 1u, rw, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    /* a telemetry list (7 words) is not a request (6) */
+    uint16_t w7[VEIL_TELEMETRY_WORDS] = {1, 2, 3, 4, 5, 6, 7};
+    veil_buf b;
+    veil_buf_init(&b);
+    CHECK_EQ_INT(veil_daemon_telemetry_encrypt(pk, w7, &b, &err), 0);
+    CHECK_EQ_INT(veil_daemon_request_expand(b.data, b.len, rw, &err), -1);
+    CHECK_CONTAINS(err.msg, "confidential request");
+    veil_buf_free(&b);
+    /* a confidential request needs its ciphertexts, a public one none */
+    struct veil_sched_request conf = {.policy = VEIL_POLICY_BINPACK, .confidential = true};
+    veil_buf out;
+    veil_buf_init(&out);
+    bool none;
+    CHECK_EQ_INT(veil_daemon_schedule(sk, &conf, words, N, NULL, &out, &none, NULL, &err), -1);
+    CHECK_CONTAINS(err.msg, "confidential");
+    conf.confidential = false;
+    CHECK_EQ_INT(
+        veil_daemon_schedule_confidential(sk, &conf, rw, words, N, NULL, &out, &none, NULL, &err),
+        -1);
+    veil_buf_free(&out);
+}
+
+static void test_cleanup(void)
+{
+    for (int i = 0; i < N * VEIL_TELEMETRY_WORDS; i++)
+        veil_fhe_ct_free(words[i]);
+    veil_fhe_client_free(ck);
+    veil_fhe_server_free(sk);
+    veil_fhe_public_free(pk);
+    ck = NULL;
+}
+
+VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_random_rounds),
+           VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
