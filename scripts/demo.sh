@@ -24,6 +24,7 @@ demo_cleanup() {
     for id in $(runc --root "$root" list -q 2>/dev/null); do runc --root "$root" delete -f "$id" >/dev/null 2>&1; done
   done
   grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  (exit $rc)   # e2e_cleanup reads $? to decide whether to dump the node logs
   e2e_cleanup
   (exit $rc)
   rt_cleanup

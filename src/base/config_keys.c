@@ -54,6 +54,8 @@ const struct veil_config_key veil_config_default_keys[] = {
      "blocks on top of a registry event before veild acts on it (connection gater)"},
     {"debug.test_only_gossip_dump", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_GOSSIP_DUMP", NULL, 0, 0,
      "TEST ONLY: file that veild appends every received cluster-topic message to (hex)"},
+    {"debug.test_only_split_job", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_SPLIT_JOB", NULL, 0, 0,
+     "TEST ONLY: jobs of this name get a falsified digest from this node on their first attempt"},
     {"debug.test_only_anchor_crash", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_ANCHOR_CRASH", NULL, 0, 0,
      "TEST ONLY: the anchoring node exits before_send or after_send its first anchor"},
     {"runtime.engine", VEIL_CONFIG_STRING, "VEIL_RUNTIME", "runc", 0, 0,

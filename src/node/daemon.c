@@ -2376,7 +2376,7 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
         d->fixed_capacity = true;
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: telemetry is a fixed capacity, not sampled", NULL);
     }
-    const char *split = getenv("VEIL_TEST_ONLY_SPLIT_JOB");
+    const char *split = veil_config_str(cfg, "debug.test_only_split_job", NULL);
     if (split && *split) {
         snprintf(d->test_split_job, sizeof d->test_split_job, "%s", split);
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: first-attempt digests of these jobs are falsified",
