@@ -1863,6 +1863,69 @@ static struct expr select_bit(struct graph *g, const struct expr *cond1, const s
     return ex_node(g, g_fn(g, &in, fn_select_bit, 0));
 }
 
+/* Tournament over c[0..m): round after round, neighbours are paired (the lower
+ * position on the left, A) and B wins only if strictly better (min: B < A; max:
+ * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
+ * compares the nb blocks, then selects the blocks and the n_bits index bits. */
+static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb,
+                       unsigned n_bits, int want_max, uint64_t mx)
+{
+    while (m > 1 && !g->failed) {
+        size_t w = 0;
+        for (size_t i = 0; i < m; i += 2) {
+            if (i + 1 == m) {
+                struct candidate t = c[w];
+                c[w] = c[i];
+                if (w != i)
+                    c[i] = t;
+                w++;
+                continue;
+            }
+            struct candidate *A = &c[i], *B = &c[i + 1];
+            for (size_t k = 0; k < nb; k++)
+                fit_pair(g, &A->blocks[k], &B->blocks[k], mx - 1);
+            struct item *items = want_max ? borrow_items(g, A->blocks, B->blocks, nb)
+                                          : borrow_items(g, B->blocks, A->blocks, nb);
+            if (!items)
+                return;
+            /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
+             * index bit */
+            const int maps[2][2] = {{0, 8}, {0, 1}};
+            struct expr conds[2];
+            lt_reduce(g, items, nb, maps, 2, conds);
+            free(items);
+            for (size_t k = 0; k < nb; k++)
+                A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);
+            for (unsigned k = 0; k < n_bits; k++)
+                A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
+            free(B->blocks);
+            B->blocks = NULL;
+            free(B->bits);
+            B->bits = NULL;
+            struct candidate t = c[w];
+            c[w] = c[i];
+            if (w != i)
+                c[i] = t;
+            w++;
+        }
+        m = w;
+    }
+}
+
+/* The winner's index bits, two per block, into index_out. */
+static void emit_index(struct graph *g, const struct candidate *winner, unsigned n_bits,
+                       struct veil_radix *index_out)
+{
+    for (size_t k = 0; k < index_out->n_blocks; k++) {
+        struct expr e = ex_const(0);
+        if (2 * k < n_bits)
+            ex_addk(g, &e, &winner->bits[2 * k], 1);
+        if (2 * k + 1 < n_bits)
+            ex_addk(g, &e, &winner->bits[2 * k + 1], 2);
+        g_output(g, &e, &index_out->blocks[k]);
+    }
+}
+
 int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_radix *vals,
                     size_t n, unsigned index_width, struct veil_radix *index_out,
                     struct veil_radix *value_out, veil_err *err)
@@ -1908,59 +1971,9 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
         for (unsigned k = 0; k < n_bits; k++)
             c[i].bits[k] = ex_const((int64_t)((i >> k) & 1));
     }
-    /* Tournament: round after round, pair neighbours (lower indices on the left, A);
-     * B wins only if strictly better, so ties keep the lowest index. */
-    for (size_t m = n; m > 1 && !g.failed;) {
-        size_t w = 0;
-        for (size_t i = 0; i < m; i += 2) {
-            if (i + 1 == m) {
-                struct candidate t = c[w];
-                c[w] = c[i];
-                if (w != i)
-                    c[i] = t;
-                w++;
-                continue;
-            }
-            struct candidate *A = &c[i], *B = &c[i + 1];
-            for (size_t k = 0; k < nb; k++)
-                fit_pair(&g, &A->blocks[k], &B->blocks[k], mx - 1);
-            /* min: B wins iff B < A; max: B wins iff A < B */
-            struct item *items = want_max ? borrow_items(&g, A->blocks, B->blocks, nb)
-                                          : borrow_items(&g, B->blocks, A->blocks, nb);
-            if (!items)
-                break;
-            /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
-             * index bit */
-            const int maps[2][2] = {{0, 8}, {0, 1}};
-            struct expr conds[2];
-            lt_reduce(&g, items, nb, maps, 2, conds);
-            struct expr cond8 = conds[0], cond1 = conds[1];
-            free(items);
-            for (size_t k = 0; k < nb; k++)
-                A->blocks[k] = select_block(&g, &cond8, &B->blocks[k], &A->blocks[k]);
-            for (unsigned k = 0; k < n_bits; k++)
-                A->bits[k] = select_bit(&g, &cond1, &cond8, &A->bits[k], &B->bits[k]);
-            free(B->blocks);
-            B->blocks = NULL;
-            free(B->bits);
-            B->bits = NULL;
-            struct candidate t = c[w];
-            c[w] = c[i];
-            if (w != i)
-                c[i] = t;
-            w++;
-        }
-        m = w;
-    }
+    tournament(&g, c, n, nb, n_bits, want_max, mx);
     if (!g.failed) {
-        for (size_t k = 0; k < index_out->n_blocks; k++) {
-            struct expr e = ex_const(0);
-            if (2 * k < n_bits)
-                ex_addk(&g, &e, &c[0].bits[2 * k], 1);
-            if (2 * k + 1 < n_bits)
-                ex_addk(&g, &e, &c[0].bits[2 * k + 1], 2);
-            g_output(&g, &e, &index_out->blocks[k]);
-        }
+        emit_index(&g, &c[0], n_bits, index_out);
         if (value_out)
             for (size_t k = 0; k < nb; k++)
                 g_output(&g, &c[0].blocks[k], &value_out->blocks[k]);
@@ -2319,56 +2332,12 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
         for (unsigned k = 0; k < n_bits; k++)
             c[i].bits[k] = ex_const((int64_t)((labels[i] >> k) & 1));
     }
-    /* The tournament of veil_int_argext (want_max = 0): neighbours paired, B wins
-     * only if strictly smaller, so ties keep the earlier position; the index bits
-     * carried are the labels' (constants until a match makes them data). With
-     * no live column every key is 0: the first position wins. */
-    for (size_t m = nb ? n : 1; m > 1 && !g.failed;) {
-        size_t w = 0;
-        for (size_t i = 0; i < m; i += 2) {
-            if (i + 1 == m) {
-                struct candidate t = c[w];
-                c[w] = c[i];
-                if (w != i)
-                    c[i] = t;
-                w++;
-                continue;
-            }
-            struct candidate *A = &c[i], *B = &c[i + 1];
-            for (size_t k = 0; k < nb; k++)
-                fit_pair(&g, &A->blocks[k], &B->blocks[k], mx - 1);
-            struct item *items = borrow_items(&g, B->blocks, A->blocks, nb);
-            if (!items)
-                break;
-            const int maps[2][2] = {{0, 8}, {0, 1}};
-            struct expr conds[2];
-            lt_reduce(&g, items, nb, maps, 2, conds);
-            free(items);
-            for (size_t k = 0; k < nb; k++)
-                A->blocks[k] = select_block(&g, &conds[0], &B->blocks[k], &A->blocks[k]);
-            for (unsigned k = 0; k < n_bits; k++)
-                A->bits[k] = select_bit(&g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
-            free(B->blocks);
-            B->blocks = NULL;
-            free(B->bits);
-            B->bits = NULL;
-            struct candidate t = c[w];
-            c[w] = c[i];
-            if (w != i)
-                c[i] = t;
-            w++;
-        }
-        m = w;
-    }
+    /* The tournament of veil_int_argext (want_max = 0) over the live columns; the
+     * index bits carried are the labels' (constants until a match makes them
+     * data). With no live column every key is 0: the first position wins. */
+    tournament(&g, c, nb ? n : 1, nb, n_bits, 0, mx);
     if (!g.failed) {
-        for (size_t k = 0; k < index_out->n_blocks; k++) {
-            struct expr e = ex_const(0);
-            if (2 * k < n_bits)
-                ex_addk(&g, &e, &c[0].bits[2 * k], 1);
-            if (2 * k + 1 < n_bits)
-                ex_addk(&g, &e, &c[0].bits[2 * k + 1], 2);
-            g_output(&g, &e, &index_out->blocks[k]);
-        }
+        emit_index(&g, &c[0], n_bits, index_out);
         if (found_out && top_live) {
             /* found: the winner is below 2^(width - 2), i.e. its top block is 0;
              * only that block of the last match's selection is computed */

@@ -446,21 +446,32 @@ int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t rep
     return 0;
 }
 
+/* Runs a one-column SELECT over the replica (job_hex, replica) and leaves *st
+ * on its row (the caller reads column 0 and finalizes). */
+static int replica_row(veil_store *s, const char *sql, const char *job_hex, uint32_t replica,
+                       const char *what, sqlite3_stmt **st, veil_err *err)
+{
+    if (prepare(s, st, sql, err) != 0)
+        return -1;
+    sqlite3_bind_text(*st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(*st, 2, (int)replica);
+    int rc = sqlite3_step(*st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    sqlite3_finalize(*st);
+    *st = NULL;
+    if (rc == SQLITE_DONE)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
+    return db_fail(s, err, what);
+}
+
 int veil_store_replica_get_node(veil_store *s, const char *job_hex, uint32_t replica, char *node,
                                 size_t cap, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (prepare(s, &st, "SELECT node FROM replicas WHERE job_id = ? AND idx = ?", err) != 0)
+    if (replica_row(s, "SELECT node FROM replicas WHERE job_id = ? AND idx = ?", job_hex, replica,
+                    "replica node", &st, err) != 0)
         return -1;
-    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, (int)replica);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE)
-            return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
-        return db_fail(s, err, "replica node");
-    }
     const unsigned char *t = sqlite3_column_text(st, 0);
     snprintf(node, cap, "%s", t ? (const char *)t : "");
     sqlite3_finalize(st);
@@ -471,17 +482,9 @@ int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t re
                                  enum veil_replica_state *state, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (prepare(s, &st, "SELECT state FROM replicas WHERE job_id = ? AND idx = ?", err) != 0)
+    if (replica_row(s, "SELECT state FROM replicas WHERE job_id = ? AND idx = ?", job_hex,
+                    replica, "replica get", &st, err) != 0)
         return -1;
-    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, (int)replica);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE)
-            return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
-        return db_fail(s, err, "replica get");
-    }
     int bad = state_from_name((const char *)sqlite3_column_text(st, 0), state);
     sqlite3_finalize(st);
     if (bad)
