@@ -1,7 +1,8 @@
 /*
  * fuzz_chain_event.c - libFuzzer target: one registry log as raw topics and
- * data, through the event decoder (veil_contract_describe_log) and the
- * anonymous BatchAnchored decoder, whose result must re-encode to the input.
+ * data, through the event decoder (veil_contract_describe_log), the
+ * anonymous BatchAnchored decoder and the NodeRegistered/NodeDeactivated
+ * decoder, whose results must re-encode to the input.
  *
  * Input: byte 0 = number of topics (mod 5), then that many 32-byte topics
  * (short input: fewer), then the data.
@@ -46,6 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     } else if (err.msg[0] == '\0') {
         abort(); /* every refusal says why */
+    }
+    veil_contract_node_event ev;
+    if (veil_contract_decode_node_log(&log, &ev) == 0) {
+        /* a membership event round-trips through its topics */
+        uint8_t t1[32] = {0}, t2[32] = {0};
+        for (int i = 0; i < 8; i++)
+            t1[31 - i] = (uint8_t)(ev.cluster_id >> (8 * i));
+        memcpy(t2 + 12, ev.node.b, 20);
+        if (memcmp(t1, log.topics[1], 32) != 0 || memcmp(t2, log.topics[2], 32) != 0)
+            abort();
     }
     veil_buf_free(&out);
     free(log.data);

@@ -500,6 +500,18 @@ void veil_contract_batch_word(uint64_t cluster_id, uint64_t epoch, uint32_t coun
 int veil_contract_decode_batch_log(const veil_eth_log *log, veil_contract_batch *out,
                                    veil_err *err);
 
+/* A membership event: NodeRegistered or NodeDeactivated (both carry the
+ * cluster id and the node's address as their first two indexed topics). */
+typedef struct veil_contract_node_event {
+    bool registered; /* false: deactivated */
+    uint64_t cluster_id;
+    veil_eth_address node;
+} veil_contract_node_event;
+/* Decodes a NodeRegistered / NodeDeactivated log; -1 for any other log, or
+ * one whose topics are malformed (wrong count, a cluster id or an address
+ * with bits set outside its width). */
+int veil_contract_decode_node_log(const veil_eth_log *log, veil_contract_node_event *out);
+
 /* Decodes a registry event into a one-line description ("NodeRegistered
  * cluster=1 node=0x.. ..."); returns -1 for unknown events. */
 int veil_contract_describe_log(const veil_eth_log *log, veil_buf *out);

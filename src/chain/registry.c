@@ -745,6 +745,36 @@ void veil_contract_anchor_id(uint8_t kind, uint64_t cluster_id, const uint8_t a[
     veil_keccak256(in, sizeof in, out);
 }
 
+static bool zero_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+int veil_contract_decode_node_log(const veil_eth_log *log, veil_contract_node_event *out)
+{
+    uint8_t reg[32], deact[32];
+    topic_of("NodeRegistered(uint64,address,address,bytes)", reg);
+    topic_of("NodeDeactivated(uint64,address,address)", deact);
+    if (log->n_topics < 3)
+        return -1;
+    bool is_reg = memcmp(log->topics[0], reg, 32) == 0;
+    if (!is_reg && memcmp(log->topics[0], deact, 32) != 0)
+        return -1;
+    /* NodeRegistered indexes the operator too (4 topics); NodeDeactivated not (3). */
+    if (log->n_topics != (is_reg ? 4u : 3u))
+        return -1;
+    /* indexed uint64 and address: left-padded with zeros to 32 bytes */
+    if (!zero_bytes(log->topics[1], 24) || !zero_bytes(log->topics[2], 12))
+        return -1;
+    out->registered = is_reg;
+    out->cluster_id = topic_u64(log->topics[1]);
+    memcpy(out->node.b, log->topics[2] + 12, 20);
+    return 0;
+}
+
 int veil_contract_describe_log(const veil_eth_log *log, veil_buf *out)
 {
     if (log->n_topics == 0)

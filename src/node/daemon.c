@@ -266,23 +266,6 @@ static void registry_remove(veil_daemon *d, const uint8_t key[32])
         }
 }
 
-/* The value of " name=" in an event description (veil_contract_describe_log). */
-static bool event_field(const char *desc, const char *name, char *out, size_t cap)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, " %s=", name);
-    const char *p = strstr(desc, pat);
-    if (!p)
-        return false;
-    p += strlen(pat);
-    size_t n = strcspn(p, " ");
-    if (n == 0 || n >= cap)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
 /* A confirmed registry event: NodeRegistered / NodeDeactivated of this
  * cluster. The event only says which node changed; its current record on
  * chain says what it is now (so a replayed or reordered event cannot
@@ -290,43 +273,29 @@ static bool event_field(const char *desc, const char *name, char *out, size_t ca
 static int on_registry_log(const veil_eth_log *log, void *user)
 {
     veil_daemon *d = user;
-    veil_buf desc;
-    veil_buf_init(&desc);
-    int rc = veil_contract_describe_log(log, &desc);
-    veil_buf_put_u8(&desc, 0);
-    if (rc != 0 || !veil_buf_ok(&desc)) {
-        veil_buf_free(&desc);
-        return 0; /* not an event of the registry's table */
-    }
-    const char *text = (const char *)desc.data;
-    bool reg = strncmp(text, "NodeRegistered ", 15) == 0;
-    bool deact = strncmp(text, "NodeDeactivated ", 16) == 0;
-    char cid_text[24], node_text[48];
-    veil_eth_address node;
-    if ((reg || deact) && event_field(text, "cluster", cid_text, sizeof cid_text) &&
-        strtoull(cid_text, NULL, 10) == d->cluster_id &&
-        event_field(text, "node", node_text, sizeof node_text) &&
-        veil_eth_address_parse(node_text, &node, NULL) == 0) {
-        uint64_t cid;
-        veil_eth_address op;
-        bool active;
-        uint8_t key[32];
-        veil_err err = {0};
-        if (veil_contract_get_node(d->chain, &node, &cid, &op, &active, key, &err) != 0) {
-            veil_log(VEIL_LOG_WARN, SUB, "registry lookup failed", "node=%s error=\"%s\"",
-                     node_text, err.msg);
-        } else if (active && cid == d->cluster_id) {
-            if (!registry_has(d, key))
-                veil_log(VEIL_LOG_INFO, SUB, "node registered on chain", "node=%s block=%llu",
-                         node_text, (unsigned long long)log->block_number);
-            registry_add(d, key);
-        } else if (registry_has(d, key)) {
-            veil_log(VEIL_LOG_INFO, SUB, "node deactivated on chain", "node=%s block=%llu",
+    veil_contract_node_event ev;
+    if (veil_contract_decode_node_log(log, &ev) != 0 || ev.cluster_id != d->cluster_id)
+        return 0; /* another event, or another cluster's */
+    char node_text[43];
+    veil_eth_address_format(&ev.node, node_text);
+    uint64_t cid;
+    veil_eth_address op;
+    bool active;
+    uint8_t key[32];
+    veil_err err = {0};
+    if (veil_contract_get_node(d->chain, &ev.node, &cid, &op, &active, key, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "registry lookup failed", "node=%s error=\"%s\"", node_text,
+                 err.msg);
+    } else if (active && cid == d->cluster_id) {
+        if (!registry_has(d, key))
+            veil_log(VEIL_LOG_INFO, SUB, "node registered on chain", "node=%s block=%llu",
                      node_text, (unsigned long long)log->block_number);
-            registry_remove(d, key);
-        }
+        registry_add(d, key);
+    } else if (registry_has(d, key)) {
+        veil_log(VEIL_LOG_INFO, SUB, "node deactivated on chain", "node=%s block=%llu", node_text,
+                 (unsigned long long)log->block_number);
+        registry_remove(d, key);
     }
-    veil_buf_free(&desc);
     return 0;
 }
 
@@ -504,9 +473,6 @@ static void on_telemetry(veil_daemon *d, const struct veil_gs_message *msg)
 
 /* ---- anchoring ------------------------------------------------------------ */
 
-/* After each recorded assignment: in single mode the decryptor anchors it at
- * once; batches (and every other node's look on chain) wait for the poll
- * timer (daemon_anchor.c). */
 /* The earliest batch epoch a round still undecided could land in: a round
  * evaluates the epoch before the one it starts in, and starts no earlier
  * than it was planned for (not_before_ms). The sender holds those batches
@@ -526,6 +492,9 @@ static void anchor_hold(veil_daemon *d)
     d->anchorer.hold_batch = hold;
 }
 
+/* After each recorded assignment: in single mode the decryptor anchors it at
+ * once; batches (and every other node's look on chain) wait for the poll
+ * timer (daemon_anchor.c). */
 static void anchor_note_assignment(veil_daemon *d)
 {
     if (d->anchorer.sender && !d->anchorer.batch)
@@ -960,7 +929,6 @@ static void publish_result(veil_daemon *d, struct round *r, bool first)
     }
 }
 
-/* Starts the FHE evaluation of a round on the worker pool. */
 /* True when a member's telemetry of `epoch` may have been dropped from its
  * full history (its oldest entry is newer): a round at that epoch can no
  * longer see the inputs it was planned on. */
@@ -976,6 +944,7 @@ static bool telemetry_evicted(const struct member *m, uint64_t epoch)
     return oldest > epoch;
 }
 
+/* Starts the FHE evaluation of a round on the worker pool. */
 static void start_compute(veil_daemon *d, struct round *r)
 {
     round_free_work(r); /* a previous attempt's inputs */
@@ -2319,8 +2288,13 @@ static int anchorer_init(veil_daemon *d, veil_err *err)
         veil_log(VEIL_LOG_INFO, SUB, "this node anchors the cluster's assignments",
                  "mode=%s batch_interval_ms=%llu delay_ms=%llu", mode,
                  (unsigned long long)a->batch_ms, (unsigned long long)a->delay_ms);
-    /* TEST ONLY: a copy of every received cluster-topic message, so that the
-     * privacy test can search what other nodes actually get */
+    return 0;
+}
+
+/* TEST ONLY: a copy of every received cluster-topic message, so that the
+ * privacy test can search what other nodes actually get. */
+static int gossip_dump_open(veil_daemon *d, veil_err *err)
+{
     const char *dump = veil_config_str(d->cfg, "debug.test_only_gossip_dump", NULL);
     if (dump) {
         d->gossip_dump = fopen(dump, "a");
@@ -2406,7 +2380,7 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
         goto fail;
     if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0)
         goto fail;
-    if (anchorer_init(d, err) != 0)
+    if (anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0)
         goto fail;
     if (start_p2p(d, err) != 0)
         goto fail;

@@ -23,7 +23,8 @@
  *     crash between sending and recording neither loses nor doubles a batch;
  *   - an assignment whose batch epoch was already anchored (it was decided
  *     after the batch went out, e.g. a decryptor that was down) is anchored
- *     on its own: the contract counts the first batch of an epoch only.
+ *     on its own: readers take the first batch anchored for an epoch
+ *     (veil_contract_find_batch_root), a later one would be disputed.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -482,6 +482,40 @@ static void test_batch_log(void)
     veil_buf_free(&d);
 }
 
+/* NodeRegistered / NodeDeactivated, decoded from their indexed topics (the
+ * connection gater of veild follows them). */
+static void test_node_log(void)
+{
+    const char *reg_sig = "NodeRegistered(uint64,address,address,bytes)";
+    const char *deact_sig = "NodeDeactivated(uint64,address,address)";
+    veil_eth_log log = {.n_topics = 4};
+    veil_keccak256(reg_sig, strlen(reg_sig), log.topics[0]);
+    log.topics[1][31] = 7;                 /* cluster 7 */
+    memset(log.topics[2] + 12, 0x5a, 20); /* node 0x5a5a... */
+    memset(log.topics[3] + 12, 0x11, 20); /* operator */
+    veil_contract_node_event ev;
+    CHECK(veil_contract_decode_node_log(&log, &ev) == 0);
+    CHECK(ev.registered && ev.cluster_id == 7);
+    CHECK(ev.node.b[0] == 0x5a && ev.node.b[19] == 0x5a);
+
+    log.n_topics = 3; /* NodeRegistered always indexes the operator */
+    CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
+    veil_keccak256(deact_sig, strlen(deact_sig), log.topics[0]);
+    CHECK(veil_contract_decode_node_log(&log, &ev) == 0);
+    CHECK(!ev.registered && ev.cluster_id == 7 && ev.node.b[5] == 0x5a);
+    log.n_topics = 4;
+    CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
+    log.n_topics = 3;
+    log.topics[2][11] = 1; /* an address with bits above 160 */
+    CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
+    log.topics[2][11] = 0;
+    log.topics[1][23] = 1; /* a cluster id above 64 bits */
+    CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
+    log.topics[1][23] = 0;
+    log.topics[0][0] ^= 1; /* another event */
+    CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
+}
+
 VTEST_MAIN(VTEST(test_keccak), VTEST(test_rlp), VTEST(test_abi), VTEST(test_abi_more),
            VTEST(test_address), VTEST(test_tx), VTEST(test_merkle), VTEST(test_keystore),
-           VTEST(test_batch_log))
+           VTEST(test_batch_log), VTEST(test_node_log))
