@@ -259,6 +259,9 @@ int veil_key_file_write(const char *path, const void *data, size_t len, veil_err
 /* Reads a key file, refusing files readable by group/others. */
 int veil_key_file_read(const char *path, size_t max_len, uint8_t **data, size_t *len,
                        veil_err *err);
+/* Reads a one-line secret file (a keystore password): at most cap - 1 bytes,
+ * trailing CR/LF dropped, NUL-terminated into out; the read buffer is wiped. */
+int veil_secret_file_read_line(const char *path, char *out, size_t cap, veil_err *err);
 /* mkdir -p with mode for each created component. */
 int veil_mkdir_p(const char *path, unsigned mode, veil_err *err);
 

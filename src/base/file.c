@@ -79,6 +79,24 @@ int veil_key_file_read(const char *path, size_t max_len, uint8_t **data, size_t 
     return rc;
 }
 
+int veil_secret_file_read_line(const char *path, char *out, size_t cap, veil_err *err)
+{
+    uint8_t *data;
+    size_t len;
+    if (cap == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "%s: no room for the secret", path);
+    if (veil_file_read(path, cap - 1, &data, &len, err) != 0)
+        return -1;
+    size_t n = len;
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+        n--;
+    memcpy(out, data, n);
+    out[n] = '\0';
+    veil_memzero(data, len);
+    free(data);
+    return 0;
+}
+
 static int fsync_parent_dir(const char *path)
 {
     char *copy = strdup(path);

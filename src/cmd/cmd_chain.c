@@ -423,19 +423,10 @@ static int read_password(const struct chain_opts *o, struct veil_cli_ctx *ctx, b
         strcpy(out, env);
         return 0;
     }
-    if (file) {
-        uint8_t *data;
-        size_t len;
-        if (veil_file_read(file, cap - 1, &data, &len, err) != 0)
-            return veil_err_wrap(err, "password file");
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-            len--;
-        memcpy(out, data, len);
-        out[len] = '\0';
-        veil_memzero(data, len);
-        free(data);
-        return 0;
-    }
+    if (file)
+        return veil_secret_file_read_line(file, out, cap, err) != 0
+                   ? veil_err_wrap(err, "password file")
+                   : 0;
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)
         return veil_err_set(err, VEIL_E_INVALID,

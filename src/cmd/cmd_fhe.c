@@ -126,13 +126,23 @@ static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ----------------------------------------------------------------- decrypt */
 
-static int load_client(const char *key, veil_fhe_client **ck, veil_err *err)
+/* Shared by decrypt and eval: fails with "KEY is not a <what>" unless the
+ * file at `key` is of kind `want`. */
+static int expect_key_kind(const char *key, enum veil_fhe_file_kind want, const char *what,
+                           veil_err *err)
 {
     enum veil_fhe_file_kind kind;
     if (veil_fhe_file_kind(key, &kind, err) != 0)
         return -1;
-    if (kind != VEIL_FHE_FILE_CLIENT_KEY)
-        return veil_err_set(err, VEIL_E_INVALID, "%s is not a client key (decrypt needs one)", key);
+    if (kind != want)
+        return veil_err_set(err, VEIL_E_INVALID, "%s is not a %s", key, what);
+    return 0;
+}
+
+static int load_client(const char *key, veil_fhe_client **ck, veil_err *err)
+{
+    if (expect_key_kind(key, VEIL_FHE_FILE_CLIENT_KEY, "client key (decrypt needs one)", err) != 0)
+        return -1;
     return veil_fhe_client_load(key, ck, err);
 }
 
@@ -273,13 +283,8 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
 
     veil_err err = {0};
     int rc = 0;
-    enum veil_fhe_file_kind kind;
-    if (veil_fhe_file_kind(key, &kind, &err) != 0)
+    if (expect_key_kind(key, VEIL_FHE_FILE_SERVER_KEY, "server key (eval needs one)", &err) != 0)
         return veil_cli_fail(&err);
-    if (kind != VEIL_FHE_FILE_SERVER_KEY) {
-        veil_err_set(&err, VEIL_E_INVALID, "%s is not a server key (eval needs one)", key);
-        return veil_cli_fail(&err);
-    }
     veil_fhe_ct **in = calloc(n_in, sizeof *in);
     veil_fhe_server *sk = NULL;
     veil_fhe_ct *res = NULL, *val = NULL;

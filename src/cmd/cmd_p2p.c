@@ -135,6 +135,25 @@ static void session_end(struct session *s)
     uv_loop_close(&s->loop);
 }
 
+/* Shared by every command's error path after session_start: tear the
+ * session down, then report `err` (which the teardown does not touch). */
+static int session_abort(struct session *s, const veil_err *err)
+{
+    session_end(s);
+    return veil_cli_fail(err);
+}
+
+/* Shared tail of the one-shot commands (ping, perf): runs the loop
+ * to completion, ends the session and hands back its outcome and error. */
+static int session_finish(struct session *s, veil_err *final)
+{
+    session_run(s);
+    int rc = s->rc;
+    *final = s->err;
+    session_end(s);
+    return rc;
+}
+
 static void on_dialed(veil_p2p_host *h, veil_p2p_conn *c, const veil_err *err, void *ud)
 {
     (void)h;
@@ -396,6 +415,16 @@ static void bootstrap_dialed(veil_p2p_host *h, veil_p2p_conn *c, const veil_err 
         fprintf(stderr, "veil: bootstrap dial failed: %s\n", err ? err->msg : "?");
 }
 
+/* Shared by run_listen's JSON and text output: an announce address with our
+ * own /p2p/<peer id> appended, as text. */
+static void full_addr_text(veil_p2p_host *h, const veil_p2p_multiaddr *bound,
+                           char text[VEIL_P2P_MULTIADDR_TEXT_MAX])
+{
+    veil_p2p_multiaddr full;
+    veil_p2p_multiaddr_with_peer(bound, veil_p2p_host_peer_id(h), &full, NULL);
+    veil_p2p_multiaddr_to_text(&full, text, VEIL_P2P_MULTIADDR_TEXT_MAX, NULL);
+}
+
 static int run_listen(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     static const struct option opts[] = {
@@ -468,22 +497,19 @@ static int run_listen(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_p2p_host_add_listener(s.host, &ev, &ls, NULL);
     for (size_t i = 0; i < n_listen; i++)
         if (veil_p2p_host_listen(s.host, &la[i], &err) != 0) {
-            session_end(&s);
-            return veil_cli_fail(&err);
+            return session_abort(&s, &err);
         }
     struct veil_swim_attach_config swim_cfg = {.on_event = listen_swim_event, .user_data = &ls};
     if (veil_swim_attach(s.host, &swim_cfg, &ls.swim, &err) != 0 ||
         veil_gossipsub_attach(s.host, NULL, &ls.gs, &err) != 0 ||
         veil_kad_attach(s.host, NULL, &ls.kad, &err) != 0) {
         listen_detach(&s, &ls);
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
     for (size_t i = 0; i < n_topics; i++)
         if (veil_gossipsub_subscribe(ls.gs, topics[i], listen_gossip, &ls, &err) != 0) {
             listen_detach(&s, &ls);
-            session_end(&s);
-            return veil_cli_fail(&err);
+            return session_abort(&s, &err);
         }
     /* Announce only once every protocol is served. */
     veil_p2p_peer_id_text me = veil_p2p_peer_id_str(veil_p2p_host_peer_id(s.host));
@@ -492,10 +518,8 @@ static int run_listen(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (json) {
         json_t *addrs = json_array();
         for (size_t i = 0; i < nb && i < 4 * MAX_LISTEN; i++) {
-            veil_p2p_multiaddr full;
             char text[VEIL_P2P_MULTIADDR_TEXT_MAX];
-            veil_p2p_multiaddr_with_peer(&bound[i], veil_p2p_host_peer_id(s.host), &full, NULL);
-            veil_p2p_multiaddr_to_text(&full, text, sizeof text, NULL);
+            full_addr_text(s.host, &bound[i], text);
             json_array_append_new(addrs, json_string(text));
         }
         print_json(
@@ -503,10 +527,8 @@ static int run_listen(int argc, char **argv, struct veil_cli_ctx *ctx)
     } else {
         printf("PEER_ID %s\n", me.s);
         for (size_t i = 0; i < nb && i < 4 * MAX_LISTEN; i++) {
-            veil_p2p_multiaddr full;
             char text[VEIL_P2P_MULTIADDR_TEXT_MAX];
-            veil_p2p_multiaddr_with_peer(&bound[i], veil_p2p_host_peer_id(s.host), &full, NULL);
-            veil_p2p_multiaddr_to_text(&full, text, sizeof text, NULL);
+            full_addr_text(s.host, &bound[i], text);
             printf("LISTEN %s\n", text);
         }
     }
@@ -646,16 +668,13 @@ static int run_ping(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_fail(&err);
     s.json = json;
     if (session_dial(&s, addr, &err) != 0) {
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
     struct ping_state ps = {.s = &s, .remaining = count, .rtts = json ? json_array() : NULL};
     ps.peer = *veil_p2p_conn_peer(s.conn);
     ping_next(&ps);
-    session_run(&s);
-    int rc = s.rc;
-    veil_err final = s.err;
-    session_end(&s);
+    veil_err final;
+    int rc = session_finish(&s, &final);
     if (rc != VEIL_EXIT_OK) {
         json_decref(ps.rtts);
         return veil_cli_fail(&final);
@@ -735,20 +754,16 @@ static int run_perf(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_fail(&err);
     uint64_t t0 = uv_hrtime();
     if (session_dial(&s, argv[optind], &err) != 0) {
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
     uint64_t connect_ns = uv_hrtime() - t0;
     struct perf_state ps = {.s = &s};
     veil_p2p_peer_id peer = *veil_p2p_conn_peer(s.conn);
     if (veil_p2p_perf(s.host, &peer, up, down, on_perf, &ps, &err) != 0) {
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
-    session_run(&s);
-    int rc = s.rc;
-    veil_err final = s.err;
-    session_end(&s);
+    veil_err final;
+    int rc = session_finish(&s, &final);
     if (rc != VEIL_EXIT_OK)
         return veil_cli_fail(&final);
     double up_g = gbit(ps.res.upload_bytes, ps.res.upload_ns);
@@ -859,8 +874,7 @@ static int run_publish(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_fail(&err);
     struct publish_state ps = {.s = &s, .topic = topic, .text = argv[optind]};
     if (veil_gossipsub_attach(s.host, NULL, &ps.gs, &err) != 0) {
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
     for (size_t i = 0; i < n_boot; i++)
         if (veil_p2p_host_dial(s.host, &boot[i], NULL, bootstrap_dialed, NULL, &err) != 0)
@@ -947,8 +961,7 @@ static int run_members(int argc, char **argv, struct veil_cli_ctx *ctx)
         veil_swim_node_join(node, boot, &err) != 0) {
         if (node)
             veil_swim_detach(node);
-        session_end(&s);
-        return veil_cli_fail(&err);
+        return session_abort(&s, &err);
     }
     /* Gather the view for --wait, then report it. */
     uv_timer_start(&s.deadline, on_wait_done, wait_ms, 0);

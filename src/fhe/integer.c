@@ -269,22 +269,36 @@ static uint64_t table_fn(uint64_t x, void *arg)
     return x < TABLE_SIZE ? table[x] : 0;
 }
 
+/* Shared by lut_get and lut2_get, whose caches grow the same way: make room for
+ * one more entry pointer in `arr` (n used, *cap allocated; doubling, `first` at
+ * the start). Returns the array to store back (arr itself when it had room), or
+ * NULL with err set when out of memory (arr is then left as it was). */
+static void *cache_reserve(void *arr, size_t n, size_t *cap, size_t first, size_t elem,
+                           veil_err *err)
+{
+    if (n < *cap)
+        return arr;
+    size_t c = *cap ? 2 * *cap : first;
+    void *p = realloc(arr, c * elem);
+    if (!p) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    *cap = c;
+    return p;
+}
+
 static const struct veil_shortint_lut *lut_get(struct veil_int_server *s,
                                                const uint8_t table[TABLE_SIZE], veil_err *err)
 {
     for (size_t i = 0; i < s->n_luts; i++)
         if (memcmp(s->luts[i]->table, table, TABLE_SIZE) == 0)
             return &s->luts[i]->lut;
-    if (s->n_luts == s->cap_luts) {
-        size_t cap = s->cap_luts ? 2 * s->cap_luts : 32;
-        struct veil_int_lut_entry **n = realloc(s->luts, cap * sizeof *n);
-        if (!n) {
-            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-            return NULL;
-        }
-        s->luts = n;
-        s->cap_luts = cap;
-    }
+    struct veil_int_lut_entry **v =
+        cache_reserve(s->luts, s->n_luts, &s->cap_luts, 32, sizeof *v, err);
+    if (!v)
+        return NULL;
+    s->luts = v;
     /* entries are allocated one by one: LUT pointers handed out stay valid */
     struct veil_int_lut_entry *e = calloc(1, sizeof *e);
     if (!e) {
@@ -316,16 +330,11 @@ static const struct veil_shortint_lut2 *lut2_get(struct veil_int_server *s,
     for (size_t i = 0; i < s->n_luts2; i++)
         if (memcmp(s->luts2[i]->tables, key, sizeof key) == 0)
             return &s->luts2[i]->lut;
-    if (s->n_luts2 == s->cap_luts2) {
-        size_t cap = s->cap_luts2 ? 2 * s->cap_luts2 : 16;
-        struct veil_int_lut2_entry **n = realloc(s->luts2, cap * sizeof *n);
-        if (!n) {
-            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-            return NULL;
-        }
-        s->luts2 = n;
-        s->cap_luts2 = cap;
-    }
+    struct veil_int_lut2_entry **v =
+        cache_reserve(s->luts2, s->n_luts2, &s->cap_luts2, 16, sizeof *v, err);
+    if (!v)
+        return NULL;
+    s->luts2 = v;
     struct veil_int_lut2_entry *e = calloc(1, sizeof *e);
     if (!e) {
         veil_err_set(err, VEIL_E_NOMEM, "out of memory");

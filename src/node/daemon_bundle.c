@@ -214,19 +214,10 @@ int veil_bundle_add_bootstrap(struct veil_bundle *b, const char *ma, veil_err *e
 
 int veil_daemon_read_password(const char *password_file, char *out, size_t cap, veil_err *err)
 {
-    if (password_file) {
-        uint8_t *data;
-        size_t len;
-        if (veil_file_read(password_file, cap - 1, &data, &len, err) != 0)
-            return veil_err_wrap(err, "keystore password file");
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-            len--;
-        memcpy(out, data, len);
-        out[len] = '\0';
-        veil_memzero(data, len);
-        free(data);
-        return 0;
-    }
+    if (password_file)
+        return veil_secret_file_read_line(password_file, out, cap, err) != 0
+                   ? veil_err_wrap(err, "keystore password file")
+                   : 0;
     const char *env = getenv("VEIL_KEYSTORE_PASSWORD");
     if (!env)
         return veil_err_set(err, VEIL_E_INVALID,

@@ -16,6 +16,8 @@
 #include <veil/gossipsub.h>
 #include <veil/p2p.h>
 
+#include "p2p_internal.h"
+
 #define GSH_PENDING_MAX (2u << 20) /* bytes queued while the stream opens */
 #define GSH_BACKLOG_MAX (8u << 20) /* unsent bytes before RPCs are dropped */
 #define GSH_REOPEN_MAX  3
@@ -34,14 +36,6 @@ struct gsh_peer {
     struct gsh_peer *next;
 };
 
-struct gsh_inbound {
-    veil_gossipsub *g;
-    veil_p2p_stream *stream;
-    veil_p2p_lp_reader rd;
-    veil_p2p_peer_id from;
-    struct gsh_inbound *next;
-};
-
 struct veil_gossipsub {
     veil_p2p_host *host;
     uv_loop_t *loop;
@@ -50,7 +44,7 @@ struct veil_gossipsub {
     uv_timer_t timer;
     int listener;
     struct gsh_peer *peers;
-    struct gsh_inbound *inbound;
+    veil_p2p_lp_inbound *inbound;
     unsigned refs;
     bool detached;
     void (*px_fn)(void *ctx, const uint8_t *peer, size_t len);
@@ -270,88 +264,42 @@ static struct gsh_peer *peer_ensure(veil_gossipsub *g, const veil_p2p_peer_id *i
 
 /* ---- inbound ----------------------------------------------------------- */
 
-static void inbound_unlink(struct gsh_inbound *in)
-{
-    veil_gossipsub *g = in->g;
-    for (struct gsh_inbound **pp = &g->inbound; *pp; pp = &(*pp)->next) {
-        if (*pp == in) {
-            *pp = in->next;
-            break;
-        }
-    }
-    veil_p2p_lp_reader_free(&in->rd);
-    free(in);
-}
-
 /* A malformed RPC costs the peer score, not the stream. */
 static int in_on_rpc(void *arg, const uint8_t *msg, size_t n, veil_err *err)
 {
-    struct gsh_inbound *in = arg;
-    veil_gossipsub *g = in->g;
+    veil_p2p_lp_inbound *in = arg;
+    veil_gossipsub *g = in->owner;
     if (veil_gs_handle_rpc(g->gs, in->from.bytes, in->from.len, msg, n, now_ms(g), err) != 0)
         VEIL_LOG_DBG("gossipsub", "bad RPC", "peer=%s err=\"%s\"",
                      veil_p2p_peer_id_str(&in->from).s, err->msg);
     return 0;
 }
 
-static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
-{
-    struct gsh_inbound *in = ud;
-    veil_err err;
-    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_rpc, in, &err) == 0)
-        return;
-    VEIL_LOG_DBG("gossipsub", "closing pubsub stream", "peer=%s err=\"%s\"",
-                 veil_p2p_peer_id_str(&in->from).s, err.msg);
-    inbound_unlink(in);
-    veil_p2p_stream_reset(s);
-}
-
-static void in_on_eof(veil_p2p_stream *s, void *ud)
-{
-    (void)ud;
-    veil_p2p_stream_close_write(s, NULL);
-}
-
-static void in_on_close(veil_p2p_stream *s, const veil_err *err, void *ud)
-{
-    (void)s;
-    (void)err;
-    inbound_unlink(ud);
-}
-
 static void on_inbound(veil_p2p_stream *s, const char *protocol, void *ud)
 {
     veil_gossipsub *g = ud;
     const veil_p2p_peer_id *from = veil_p2p_stream_peer(s);
-    struct gsh_inbound *in = calloc(1, sizeof *in);
-    if (!in || g->detached) {
-        free(in);
+    static const struct veil_p2p_lp_inbound_ops ops = {
+        .on_msg = in_on_rpc,
+        .log_level = VEIL_LOG_DEBUG,
+        .log_sub = "gossipsub",
+        .log_msg = "closing pubsub stream",
+    };
+    /* the frame limit is the RPC limit (go-libp2p-pubsub: 1 MiB) */
+    veil_p2p_lp_inbound *in =
+        g->detached ? NULL : veil_p2p_lp_inbound_open(&g->inbound, s, g->max_rpc, &ops, g);
+    if (!in) {
         veil_p2p_stream_reset(s);
         return;
     }
     /* one inbound pubsub stream per peer (as go-libp2p-pubsub): a new one
      * replaces the old, so a peer cannot pile up half-read 1 MiB frames */
-    for (struct gsh_inbound *old = g->inbound; old; old = old->next) {
+    for (veil_p2p_lp_inbound *old = in->next; old; old = old->next) {
         if (veil_p2p_peer_id_equal(&old->from, from)) {
-            veil_p2p_stream *os = old->stream;
-            inbound_unlink(old);
-            veil_p2p_stream_reset(os);
+            veil_p2p_lp_inbound_drop(old);
             break;
         }
     }
-    in->g = g;
-    in->stream = s;
-    in->from = *from;
-    /* the frame limit is the RPC limit (go-libp2p-pubsub: 1 MiB) */
-    veil_p2p_lp_reader_init(&in->rd, g->max_rpc);
-    in->next = g->inbound;
-    g->inbound = in;
-    static const struct veil_p2p_stream_callbacks cbs = {
-        .on_data = in_on_data,
-        .on_eof = in_on_eof,
-        .on_close = in_on_close,
-    };
-    veil_p2p_stream_set_callbacks(s, &cbs, in);
     veil_p2p_conn *c = veil_p2p_stream_conn(s);
     (void)peer_ensure(g, from, proto_of(protocol), c ? !veil_p2p_conn_is_inbound(c) : false);
 }
@@ -468,12 +416,7 @@ void veil_gossipsub_detach(veil_gossipsub *g)
     veil_p2p_host_remove_listener(g->host, g->listener);
     for (size_t k = 0; k < VEIL_ARRAY_LEN(gsh_protocols); k++)
         veil_p2p_host_remove_handler(g->host, gsh_protocols[k]);
-    while (g->inbound) {
-        struct gsh_inbound *in = g->inbound;
-        veil_p2p_stream *s = in->stream;
-        inbound_unlink(in);
-        veil_p2p_stream_reset(s);
-    }
+    veil_p2p_lp_inbound_drop_all(&g->inbound);
     for (struct gsh_peer *p = g->peers; p; p = p->next) {
         if (p->out) {
             veil_p2p_stream *s = p->out;

@@ -16,6 +16,8 @@
 #include <veil/kad.h>
 #include <veil/p2p.h>
 
+#include "p2p_internal.h"
+
 #define KAD_TICK_MS          200
 #define KAD_INBOUND_PER_PEER 32
 
@@ -52,14 +54,6 @@ struct klookup {
     struct klookup *next;
 };
 
-struct kinbound {
-    veil_kad *kad;
-    veil_p2p_stream *stream;
-    veil_p2p_lp_reader rd;
-    veil_p2p_peer_id from;
-    struct kinbound *next;
-};
-
 struct veil_kad {
     veil_p2p_host *host;
     uv_loop_t *loop;
@@ -69,7 +63,7 @@ struct veil_kad {
     int listener;
     struct kquery *queries;
     struct klookup *lookups;
-    struct kinbound *inbound;
+    veil_p2p_lp_inbound *inbound;
     unsigned refs;
     bool detached;
     uint64_t last_refresh;
@@ -124,96 +118,42 @@ static void on_identified(veil_p2p_host *host, veil_p2p_conn *conn,
 
 /* ---- server ------------------------------------------------------------- */
 
-static void inbound_free(struct kinbound *in)
-{
-    veil_kad *kad = in->kad;
-    for (struct kinbound **pp = &kad->inbound; *pp; pp = &(*pp)->next) {
-        if (*pp == in) {
-            *pp = in->next;
-            break;
-        }
-    }
-    veil_p2p_lp_reader_free(&in->rd);
-    free(in);
-}
-
-struct kad_serve_ctx {
-    struct kinbound *in;
-    veil_p2p_stream *stream;
-};
-
 /* Answers one request on the stream it came in on. */
 static int in_on_request(void *arg, const uint8_t *msg, size_t n, veil_err *err)
 {
-    struct kad_serve_ctx *ctx = arg;
-    struct kinbound *in = ctx->in;
+    veil_p2p_lp_inbound *in = arg;
+    veil_kad *kad = in->owner;
     veil_buf resp;
     veil_buf_init(&resp);
-    int rc = veil_kad_serve(in->kad->table, in->from.bytes, in->from.len, msg, n, &resp, err);
+    int rc = veil_kad_serve(kad->table, in->from.bytes, in->from.len, msg, n, &resp, err);
     if (rc == 0)
-        rc = veil_p2p_stream_write_lp(ctx->stream, resp.data, resp.len, NULL, NULL, err);
+        rc = veil_p2p_stream_write_lp(in->stream, resp.data, resp.len, NULL, NULL, err);
     veil_buf_free(&resp);
     return rc;
-}
-
-static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
-{
-    struct kinbound *in = ud;
-    veil_err err;
-    struct kad_serve_ctx ctx = {.in = in, .stream = s};
-    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_request, &ctx, &err) == 0)
-        return;
-    VEIL_LOG_DBG("kad", "closing kad stream", "peer=%s err=\"%s\"",
-                 veil_p2p_peer_id_str(&in->from).s, err.msg);
-    inbound_free(in);
-    veil_p2p_stream_reset(s);
-}
-
-static void in_on_eof(veil_p2p_stream *s, void *ud)
-{
-    (void)ud;
-    veil_p2p_stream_close_write(s, NULL);
-}
-
-static void in_on_close(veil_p2p_stream *s, const veil_err *err, void *ud)
-{
-    (void)s;
-    (void)err;
-    inbound_free(ud);
 }
 
 static void on_inbound(veil_p2p_stream *s, const char *protocol, void *ud)
 {
     veil_kad *kad = ud;
     (void)protocol;
-    struct kinbound *in = calloc(1, sizeof *in);
-    if (!in || kad->detached) {
-        free(in);
+    if (kad->detached) {
         veil_p2p_stream_reset(s);
         return;
     }
     /* bound the request streams one peer may hold open (js-libp2p allows
      * 32 inbound kad streams per connection) */
     size_t same = 0;
-    for (struct kinbound *o = kad->inbound; o; o = o->next)
+    for (veil_p2p_lp_inbound *o = kad->inbound; o; o = o->next)
         same += veil_p2p_peer_id_equal(&o->from, veil_p2p_stream_peer(s));
-    if (same >= KAD_INBOUND_PER_PEER) {
-        free(in);
-        veil_p2p_stream_reset(s);
-        return;
-    }
-    in->kad = kad;
-    in->stream = s;
-    in->from = *veil_p2p_stream_peer(s);
-    veil_p2p_lp_reader_init(&in->rd, VEIL_KAD_MSG_MAX);
-    in->next = kad->inbound;
-    kad->inbound = in;
-    static const struct veil_p2p_stream_callbacks cbs = {
-        .on_data = in_on_data,
-        .on_eof = in_on_eof,
-        .on_close = in_on_close,
+    static const struct veil_p2p_lp_inbound_ops ops = {
+        .on_msg = in_on_request,
+        .log_level = VEIL_LOG_DEBUG,
+        .log_sub = "kad",
+        .log_msg = "closing kad stream",
     };
-    veil_p2p_stream_set_callbacks(s, &cbs, in);
+    if (same >= KAD_INBOUND_PER_PEER ||
+        !veil_p2p_lp_inbound_open(&kad->inbound, s, VEIL_KAD_MSG_MAX, &ops, kad))
+        veil_p2p_stream_reset(s);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -697,12 +637,7 @@ void veil_kad_detach(veil_kad *kad)
     kad->detached = true;
     veil_p2p_host_remove_listener(kad->host, kad->listener);
     veil_p2p_host_remove_handler(kad->host, VEIL_KAD_PROTO);
-    while (kad->inbound) {
-        struct kinbound *in = kad->inbound;
-        veil_p2p_stream *s = in->stream;
-        inbound_free(in);
-        veil_p2p_stream_reset(s);
-    }
+    veil_p2p_lp_inbound_drop_all(&kad->inbound);
     /* fail every query (no callbacks run once detached), then drop lookups */
     bool again = true;
     while (again) {

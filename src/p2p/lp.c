@@ -3,9 +3,12 @@
  * identify, gossipsub, Kademlia and SWIM messages: an incremental reader with
  * a maximum message size, and the writer side.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <veil/p2p.h>
+
+#include "p2p_internal.h"
 
 void veil_p2p_lp_reader_init(veil_p2p_lp_reader *r, size_t max_len)
 {
@@ -84,4 +87,89 @@ void veil_p2p_lp_put(veil_buf *out, const void *msg, size_t len)
 {
     veil_buf_put_uvarint(out, len);
     veil_buf_put(out, msg, len);
+}
+
+/* ---- inbound streams of the framed protocol hosts ------------------------- */
+
+/* One copy of the inbound-stream lifecycle gossipsub_host.c, kad_host.c and
+ * swim_host.c used to repeat (see veil_p2p_lp_inbound in p2p_internal.h). */
+
+static void lp_inbound_free(veil_p2p_lp_inbound *in)
+{
+    for (veil_p2p_lp_inbound **pp = in->list; *pp; pp = &(*pp)->next) {
+        if (*pp == in) {
+            *pp = in->next;
+            break;
+        }
+    }
+    veil_p2p_lp_reader_free(&in->rd);
+    free(in);
+}
+
+void veil_p2p_lp_inbound_drop(veil_p2p_lp_inbound *in)
+{
+    veil_p2p_stream *s = in->stream;
+    lp_inbound_free(in);
+    veil_p2p_stream_reset(s);
+}
+
+void veil_p2p_lp_inbound_drop_all(veil_p2p_lp_inbound **list)
+{
+    while (*list)
+        veil_p2p_lp_inbound_drop(*list);
+}
+
+static void lp_inbound_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
+{
+    veil_p2p_lp_inbound *in = ud;
+    const struct veil_p2p_lp_inbound_ops *ops = in->ops;
+    void *owner = in->owner;
+    veil_err err;
+    if (veil_p2p_lp_reader_drain(&in->rd, data, len, ops->on_msg, in, &err) != 0) {
+        if (veil_log_enabled(ops->log_level))
+            veil_log(ops->log_level, ops->log_sub, ops->log_msg, "peer=%s err=\"%s\"",
+                     veil_p2p_peer_id_str(&in->from).s, err.msg);
+        lp_inbound_free(in);
+        veil_p2p_stream_reset(s);
+    }
+    if (ops->after_data)
+        ops->after_data(owner);
+}
+
+static void lp_inbound_on_eof(veil_p2p_stream *s, void *ud)
+{
+    (void)ud;
+    veil_p2p_stream_close_write(s, NULL);
+}
+
+static void lp_inbound_on_close(veil_p2p_stream *s, const veil_err *err, void *ud)
+{
+    (void)s;
+    (void)err;
+    lp_inbound_free(ud);
+}
+
+veil_p2p_lp_inbound *veil_p2p_lp_inbound_open(veil_p2p_lp_inbound **list, veil_p2p_stream *s,
+                                              size_t max_len,
+                                              const struct veil_p2p_lp_inbound_ops *ops,
+                                              void *owner)
+{
+    veil_p2p_lp_inbound *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->owner = owner;
+    in->stream = s;
+    in->from = *veil_p2p_stream_peer(s);
+    in->ops = ops;
+    in->list = list;
+    veil_p2p_lp_reader_init(&in->rd, max_len);
+    in->next = *list;
+    *list = in;
+    static const struct veil_p2p_stream_callbacks cbs = {
+        .on_data = lp_inbound_on_data,
+        .on_eof = lp_inbound_on_eof,
+        .on_close = lp_inbound_on_close,
+    };
+    veil_p2p_stream_set_callbacks(s, &cbs, in);
+    return in;
 }

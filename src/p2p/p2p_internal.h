@@ -161,4 +161,43 @@ void veil_p2p_conn_test_inject(veil_p2p_conn *conn, const uint8_t *plain, size_t
 /* Test hook: the next connections sign the wrong static key (lying peer). */
 void veil_p2p_host_test_lie_about_key(veil_p2p_host *host, bool lie);
 
+/* ---- inbound streams of the framed protocol hosts (lp.c) -------------------- */
+
+/* gossipsub, Kademlia and SWIM hosts each kept a list of inbound
+ * uvarint-framed streams with the same lifecycle (record per stream, frames
+ * drained on data, dropped on close or a bad frame, reset on detach); this
+ * is that lifecycle once. The host's admission checks stay in the host. */
+typedef struct veil_p2p_lp_inbound veil_p2p_lp_inbound;
+
+struct veil_p2p_lp_inbound_ops {
+    /* One frame; arg is the veil_p2p_lp_inbound. Nonzero drops the stream. */
+    int (*on_msg)(void *arg, const uint8_t *msg, size_t len, veil_err *err);
+    /* Optional: runs after every data chunk, also after a drop. */
+    void (*after_data)(void *owner);
+    /* Log line when a bad frame drops the stream: "peer=.. err=\"..\"". */
+    enum veil_log_level log_level;
+    const char *log_sub, *log_msg;
+};
+
+struct veil_p2p_lp_inbound {
+    void *owner;
+    veil_p2p_stream *stream;
+    veil_p2p_lp_reader rd;
+    veil_p2p_peer_id from;
+    const struct veil_p2p_lp_inbound_ops *ops;
+    veil_p2p_lp_inbound **list;
+    veil_p2p_lp_inbound *next;
+};
+
+/* Takes over inbound stream s: links a record at the head of *list and sets
+ * the stream's callbacks. NULL when out of memory (s untouched). */
+veil_p2p_lp_inbound *veil_p2p_lp_inbound_open(veil_p2p_lp_inbound **list, veil_p2p_stream *s,
+                                              size_t max_len,
+                                              const struct veil_p2p_lp_inbound_ops *ops,
+                                              void *owner);
+/* Unlinks and frees the record and resets its stream. */
+void veil_p2p_lp_inbound_drop(veil_p2p_lp_inbound *in);
+/* Drops every record of *list (detach). */
+void veil_p2p_lp_inbound_drop_all(veil_p2p_lp_inbound **list);
+
 #endif /* VEIL_P2P_INTERNAL_H */

@@ -21,6 +21,8 @@
 #include <veil/p2p.h>
 #include <veil/swim.h>
 
+#include "p2p_internal.h"
+
 #define SWIM_PEER_PENDING_MAX   (256u * 1024u) /* bytes queued while connecting */
 #define SWIM_STREAM_BACKLOG_MAX (1u << 20)     /* unsent bytes before dropping */
 
@@ -41,14 +43,6 @@ struct swim_peer {
     struct swim_peer *next;
 };
 
-struct swim_inbound {
-    veil_swim_node *node;
-    veil_p2p_stream *stream;
-    veil_p2p_lp_reader rd;
-    veil_p2p_peer_id from;
-    struct swim_inbound *next;
-};
-
 struct veil_swim_node {
     veil_p2p_host *host;
     uv_loop_t *loop;
@@ -57,7 +51,7 @@ struct veil_swim_node {
     veil_swim_event_fn on_event;
     void *user_data;
     struct swim_peer *peers;
-    struct swim_inbound *inbound;
+    veil_p2p_lp_inbound *inbound;
     unsigned refs; /* outstanding host callbacks + the timer handle */
     bool detached;
     bool in_pump;
@@ -263,79 +257,35 @@ static void send_packet(veil_swim_node *node, const struct veil_swim_packet *pkt
 /* Inbound streams                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void inbound_unlink(struct swim_inbound *in)
-{
-    veil_swim_node *node = in->node;
-    for (struct swim_inbound **pp = &node->inbound; *pp; pp = &(*pp)->next) {
-        if (*pp == in) {
-            *pp = in->next;
-            break;
-        }
-    }
-    veil_p2p_lp_reader_free(&in->rd);
-    free(in);
-}
-
 static int in_on_message(void *arg, const uint8_t *msg, size_t n, veil_err *err)
 {
-    struct swim_inbound *in = arg;
-    return veil_swim_handle(in->node->sw, in->from.bytes, in->from.len, msg, n,
-                            uv_now(in->node->loop), err);
+    veil_p2p_lp_inbound *in = arg;
+    veil_swim_node *node = in->owner;
+    return veil_swim_handle(node->sw, in->from.bytes, in->from.len, msg, n, uv_now(node->loop),
+                            err);
 }
 
-static void in_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *user_data)
+static void in_after_data(void *owner)
 {
-    struct swim_inbound *in = user_data;
-    veil_swim_node *node = in->node;
-    veil_err err;
-    if (veil_p2p_lp_reader_drain(&in->rd, data, len, in_on_message, in, &err) == 0) {
-        pump(node);
-        return;
-    }
-    /* A peer that breaks the framing or the format loses this stream; the
-     * node itself carries on. */
-    VEIL_LOG_WARNING("swim", "malformed message", "peer=%s err=\"%s\"",
-                     veil_p2p_peer_id_str(&in->from).s, err.msg);
-    veil_p2p_stream_reset(s);
-    inbound_unlink(in);
-    pump(node);
-}
-
-static void in_on_eof(veil_p2p_stream *s, void *user_data)
-{
-    (void)user_data;
-    veil_p2p_stream_close_write(s, NULL);
-}
-
-static void in_on_close(veil_p2p_stream *s, const veil_err *err, void *user_data)
-{
-    (void)s;
-    (void)err;
-    inbound_unlink(user_data);
+    pump(owner);
 }
 
 static void on_inbound(veil_p2p_stream *s, const char *protocol, void *user_data)
 {
     (void)protocol;
     veil_swim_node *node = user_data;
-    struct swim_inbound *in = calloc(1, sizeof *in);
-    if (!in || node->detached) {
-        free(in);
-        veil_p2p_stream_reset(s);
-        return;
-    }
-    in->node = node;
-    in->stream = s;
-    in->from = *veil_p2p_stream_peer(s);
-    veil_p2p_lp_reader_init(&in->rd, VEIL_SWIM_FRAME_MAX);
-    in->next = node->inbound;
-    node->inbound = in;
-    static const struct veil_p2p_stream_callbacks cbs = {
-        .on_data = in_on_data,
-        .on_eof = in_on_eof,
-        .on_close = in_on_close,
+    /* A peer that breaks the framing or the format loses this stream; the
+     * node itself carries on (pump runs after every chunk either way). */
+    static const struct veil_p2p_lp_inbound_ops ops = {
+        .on_msg = in_on_message,
+        .after_data = in_after_data,
+        .log_level = VEIL_LOG_WARN,
+        .log_sub = "swim",
+        .log_msg = "malformed message",
     };
-    veil_p2p_stream_set_callbacks(s, &cbs, in);
+    if (node->detached ||
+        !veil_p2p_lp_inbound_open(&node->inbound, s, VEIL_SWIM_FRAME_MAX, &ops, node))
+        veil_p2p_stream_reset(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -493,11 +443,7 @@ void veil_swim_detach(veil_swim_node *node)
             veil_p2p_stream_reset(p->out);
         peer_reset(p);
     }
-    while (node->inbound) {
-        struct swim_inbound *in = node->inbound;
-        veil_p2p_stream_reset(in->stream);
-        inbound_unlink(in);
-    }
+    veil_p2p_lp_inbound_drop_all(&node->inbound);
     uv_timer_stop(&node->timer);
     uv_close((uv_handle_t *)&node->timer, timer_closed);
 }

@@ -97,5 +97,20 @@ static void teardown(void)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* A password file: one line, its newline dropped; too long is refused. */
+static void test_secret_line(void)
+{
+    veil_err err = {0};
+    char path[256], out[16];
+    snprintf(path, sizeof path, "%s/password", dir);
+    CHECK_EQ_INT(veil_file_write_atomic(path, "s3cret\r\n", 8, 0600, &err), 0);
+    CHECK_EQ_INT(veil_secret_file_read_line(path, out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "s3cret");
+    CHECK_EQ_INT(veil_secret_file_read_line(path, out, 8, &err), -1); /* 8 bytes + NUL */
+    CHECK_EQ_INT(veil_file_write_atomic(path, "", 0, 0600, &err), 0);
+    CHECK_EQ_INT(veil_secret_file_read_line(path, out, sizeof out, &err), 0);
+    CHECK_EQ_STR(out, "");
+}
+
 VTEST_MAIN(VTEST(setup), VTEST(test_atomic_write_and_read), VTEST(test_key_files),
-           VTEST(test_secrets), VTEST(teardown))
+           VTEST(test_secrets), VTEST(test_secret_line), VTEST(teardown))
