@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
   libarchive-dev libzstd-dev libsqlite3-dev libnats-dev libmicrohttpd-dev
   runc docker-registry umoci skopeo busybox-static nats-server
   podman python3 iproute2 nftables procps psmisc curl jq
+  tshark iperf3 wireguard-go nebula
   nodejs npm
 )
 

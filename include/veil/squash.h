@@ -1,0 +1,102 @@
+/* squash.h - noise squashing: a 64-bit TFHE radix ciphertext bootstrapped
+ * into LWE ciphertexts modulo 2^128 under a separate binary key, so that
+ * threshold key holders can flood their partial decryptions (issue 11).
+ *
+ * Parameters (TFHE-rs's noise-squashing set for PARAM_MESSAGE_2_CARRY_2_KS_PBS_
+ * TUNIFORM_2M128): GLWE dimension 2, N = 2048, GLWE noise TUniform(2^30),
+ * decomposition base_log 24, level 3, native modulus 2^128, the same centred
+ * modulus switch as the 64-bit PBS. The input block is keyswitched to the
+ * small (918) key with the ordinary server key, then blind-rotated with the
+ * 128-bit squashing bootstrapping key, then sample-extracted: the output is
+ * an LWE ciphertext of dimension k*N = 4096 modulo 2^128.
+ *
+ * Encoding of a squashed block: b = <a, s> + v * 2^VEIL_SQ_LOG_DELTA + e,
+ * where v in [0, 16) is the block's message-and-carry value (one padding bit
+ * on top) and |e| < 2^VEIL_SQ_LOG_NOISE_BOUND except with probability below
+ * 2^-128 (derived in docs/THRESHOLD.md and measured by test_fhe_squash).
+ * A squashed integer is its blocks least significant first; its value is
+ * sum((v_i mod 4) << 2i) truncated to `width` bits (width 1: FheBool).
+ *
+ * The output is bit-identical on every machine and thread count (exact
+ * arithmetic), so redundant parties compare digests of it.
+ *
+ * Implementation: src/fhe/squash*.c. Users: src/threshold/ (shares, partial
+ * decryption, combine), veil keys, veild's key-holder role. */
+#ifndef VEIL_SQUASH_H
+#define VEIL_SQUASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+#include <veil/fhe.h>
+
+typedef unsigned __int128 veil_u128;
+
+#define VEIL_SQ_LWE_DIM 4096u        /* k * N of the squashing GLWE key */
+#define VEIL_SQ_LOG_DELTA 123u       /* v * 2^123: 4 bits of value + 1 padding bit */
+#define VEIL_SQ_LOG_NOISE_BOUND 70u  /* |e| < 2^70 for a freshly squashed block */
+#define VEIL_SQ_MAX_BLOCKS 32u       /* FheUint64 */
+
+/* The squashing secret key: 4096 binary coefficients (the GLWE key flattened,
+ * polynomial after polynomial). Secret: wipe with veil_memzero after use. */
+typedef struct veil_sq_secret {
+    uint8_t s[VEIL_SQ_LWE_DIM];
+} veil_sq_secret;
+
+/* One squashed block: b = <a, s> + v * 2^123 + e (mod 2^128). */
+typedef struct veil_sq_block {
+    veil_u128 a[VEIL_SQ_LWE_DIM];
+    veil_u128 b;
+} veil_sq_block;
+
+/* A squashed integer or boolean: nblocks blocks (LSB first) of a width-bit value. */
+typedef struct veil_sq_ct {
+    uint32_t width;   /* 1 (FheBool), 8, 16, 32 or 64 */
+    uint32_t nblocks; /* 1 for FheBool, width / 2 otherwise */
+    veil_sq_block *blocks;
+} veil_sq_ct;
+
+/* The public squashing key: the 128-bit bootstrapping key (918 GGSW
+ * ciphertexts of (k+1)*level = 9 rows of 3 polynomials). Large: see
+ * veil_sq_key_size. */
+typedef struct veil_sq_key veil_sq_key;
+
+/* Generates a fresh squashing secret and its squashing key for the client key
+ * ck (the key's small LWE secret is what the bootstrapping key encrypts).
+ * Deterministic for a given seed (NULL: fresh randomness), whatever `threads`. */
+VEIL_WARN_UNUSED int veil_sq_keygen(const veil_fhe_client *ck, const uint8_t seed[32],
+                                    unsigned threads, veil_sq_secret *secret,
+                                    veil_sq_key **key, veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_key_save(const veil_sq_key *key, const char *path, veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_key_load(const char *path, unsigned threads, veil_sq_key **out,
+                                      veil_err *err);
+void veil_sq_key_free(veil_sq_key *key);
+size_t veil_sq_key_size(const veil_sq_key *key); /* bytes held in memory */
+
+/* Squashes every block of ct (keyswitch with sk, then the 128-bit PBS).
+ * out->blocks is allocated; release with veil_sq_ct_clear. */
+VEIL_WARN_UNUSED int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk,
+                                    const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
+void veil_sq_ct_clear(veil_sq_ct *ct);
+
+/* Versioned, digest-checked serialization (the fhe container). */
+VEIL_WARN_UNUSED int veil_sq_ct_serialize(const veil_sq_ct *ct, veil_buf *out, veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_ct_deserialize(const uint8_t *data, size_t len, veil_sq_ct *out,
+                                            veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_ct_save(const veil_sq_ct *ct, const char *path, veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_ct_load(const char *path, veil_sq_ct *out, veil_err *err);
+/* BLAKE2b-256 of the canonical serialization: what parties compare. */
+VEIL_WARN_UNUSED int veil_sq_ct_digest(const veil_sq_ct *ct, uint8_t out[32], veil_err *err);
+
+/* Decryption with the whole squashing secret (tests, benchmarks, the dealer's
+ * self-check; never in a running cluster). phase = b - <a, s> mod 2^128. */
+veil_u128 veil_sq_block_phase(const veil_sq_secret *secret, const veil_sq_block *blk);
+/* Rounds a phase to the block value v in [0, 16). */
+unsigned veil_sq_decode_block(veil_u128 phase);
+/* Recombines decoded block values into the integer (mod 2^width). */
+uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width);
+VEIL_WARN_UNUSED int veil_sq_decrypt(const veil_sq_secret *secret, const veil_sq_ct *ct,
+                                     uint64_t *value, veil_err *err);
+
+#endif
