@@ -8,19 +8,38 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 5
 
-.PHONY: all build deps test test-fast test-asan fuzz fuzz-smoke bench demo format clean
+# TARGET=<name> builds one CMake target instead of everything.
+TARGET ?=
+NPM_STAMP := tools/npm/node_modules/.veil-lock-sha256
+
+.PHONY: all build deps npm-tools test test-fast test-asan fuzz fuzz-long fuzz-smoke bench demo \
+	format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+# The build compiles the contract with the pinned solcjs (tools/npm), so a
+# fresh clone needs the npm tools before CMake runs: install them (make deps)
+# when the lock file's stamp is missing or stale, or say what to run.
+npm-tools:
+	@if [ ! -f $(NPM_STAMP) ] || [ "$$(cat $(NPM_STAMP))" != \
+	     "$$(sha256sum tools/npm/package-lock.json | cut -d' ' -f1)" ]; then \
+	  echo "make: the contract build needs the pinned npm tools; running scripts/deps.sh"; \
+	  if ! scripts/deps.sh; then \
+	    echo "make: could not install the build dependencies (see above)." >&2; \
+	    echo "make: run 'make deps' (as root or with sudo, with network access), then 'make'." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 # Configure once; later runs only rebuild (CMake re-globs on its own).
-$(BUILD)/build.ninja $(BUILD)/Makefile:
+$(BUILD)/build.ninja $(BUILD)/Makefile: | npm-tools
 	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
-build: | $(BUILD)/$(if $(filter Ninja,$(GENERATOR)),build.ninja,Makefile)
-	@cmake --build $(BUILD) -j $(JOBS)
+build: npm-tools | $(BUILD)/$(if $(filter Ninja,$(GENERATOR)),build.ninja,Makefile)
+	@cmake --build $(BUILD) -j $(JOBS) $(if $(TARGET),--target $(TARGET))
 
 test: deps
 	@$(MAKE) --no-print-directory build
