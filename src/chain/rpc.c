@@ -17,6 +17,7 @@
 #include <veil/chain.h>
 
 #include "chain_internal.h"
+#include "veil_curl.h"
 
 #define RPC_MAX_RESPONSE (64u << 20)
 
@@ -28,17 +29,12 @@ struct veil_rpc {
     pthread_mutex_t lock;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int veil_rpc_open(veil_rpc **out, const char *url, const veil_rpc_options *opts, veil_err *err)
 {
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         return veil_err_set(err, VEIL_E_INVALID, "rpc url must start with http:// or https://");
-    pthread_once(&curl_once, curl_init_once);
+    if (veil_curl_global_init(err) != 0)
+        return -1;
     veil_rpc *r = calloc(1, sizeof *r);
     if (!r)
         return veil_err_set(err, VEIL_E_NOMEM, "rpc: out of memory");

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "runtime_internal.h"
+#include "veil_curl.h"
 
 #define DOCKER_API "http://localhost/v1.41"
 
@@ -148,6 +149,8 @@ static size_t collect(char *buf, size_t size, size_t n, void *ud)
 static int docker_call(const char *sock, const char *method, const char *pathq, const char *body,
                        long *status, veil_buf *out, veil_err *err)
 {
+    if (veil_curl_global_init(err) != 0)
+        return -1;
     CURL *h = curl_easy_init();
     if (!h)
         return veil_err_set(err, VEIL_E_NOMEM, "curl init failed");
@@ -436,6 +439,8 @@ int veil_docker_logs(const char *sock, const char *name, bool follow, veil_err *
     char url[512];
     snprintf(url, sizeof url, "%s/containers/%s/logs?stdout=1&stderr=1&follow=%d", DOCKER_API, name,
              follow ? 1 : 0);
+    if (veil_curl_global_init(err) != 0)
+        return -1;
     CURL *h = curl_easy_init();
     if (!h)
         return veil_err_set(err, VEIL_E_NOMEM, "curl init failed");

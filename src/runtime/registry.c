@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "runtime_internal.h"
+#include "veil_curl.h"
 
 /* ------------------------------------------------------------------------ */
 /* Credentials and WWW-Authenticate                                         */
@@ -331,16 +332,17 @@ static bool host_is_insecure(const struct veil_registry_opts *opts, const char *
 int veil_registry_open(struct veil_registry_client **out, const struct veil_image_ref *ref,
                        const struct veil_registry_opts *opts, veil_err *err)
 {
-    static bool curl_ready;
-    if (!curl_ready) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        curl_ready = true;
-    }
+    if (veil_curl_global_init(err) != 0)
+        return -1;
     struct veil_registry_client *c = calloc(1, sizeof *c);
     if (!c)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     c->opts = opts;
     c->curl = curl_easy_init();
+    if (!c->curl) {
+        free(c);
+        return veil_err_set(err, VEIL_E_NOMEM, "registry: curl_easy_init failed");
+    }
     const char *host = veil_image_ref_api_host(ref);
     snprintf(c->host, sizeof c->host, "%s", host);
     snprintf(c->repository, sizeof c->repository, "%s", ref->repository);
