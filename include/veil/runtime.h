@@ -123,6 +123,7 @@ struct veil_image_config {
     char *user;
     char *os;
     char *arch;
+    char **diff_ids; /* "sha256:<64 hex>" of each uncompressed layer, lowest first */
     size_t n_diff_ids;
 };
 
@@ -146,13 +147,29 @@ struct veil_unpack_stats {
     uint64_t whiteouts;
 };
 
+/* The budget of one layer's uncompressed tar stream when none is given. */
+#define VEIL_LAYER_MAX_BYTES_DEFAULT (8ull << 30)
+
+struct veil_unpack_opts {
+    /* "sha256:<hex>" the uncompressed tar stream must hash to (the image
+     * config's rootfs.diff_ids entry), or NULL for no check. */
+    const char *diff_id;
+    /* Budget of the uncompressed stream (and of any one file's size); 0 =
+     * VEIL_LAYER_MAX_BYTES_DEFAULT. The decompressor is never read past it,
+     * so a gzip/zstd bomb stops there with VEIL_E_LIMIT. */
+    uint64_t max_bytes;
+};
+
 /* Unpacks a tar layer (plain, gzip or zstd: detected by libarchive) from
  * `layer_path` into the existing directory `dest`, converting whiteouts into
  * overlayfs format. Every path is resolved inside `dest` (openat2
  * RESOLVE_IN_ROOT), so neither "../" nor symlinks, absolute or relative,
- * can make a write land outside it. */
-int veil_layer_unpack(const char *layer_path, const char *dest, struct veil_unpack_stats *stats,
-                      veil_err *err);
+ * can make a write land outside it. The uncompressed stream is hashed as it
+ * is read and checked against opts->diff_id at the end (VEIL_E_MISMATCH):
+ * on any failure the caller discards `dest`. `opts` may be NULL. */
+int veil_layer_unpack(const char *layer_path, const char *dest,
+                      const struct veil_unpack_opts *opts, struct veil_unpack_stats *stats,
+                      veil_err *err) VEIL_WARN_UNUSED;
 /* Applies overlayfs-format layer directories in order (lowest first) onto
  * `dest` by copying: the fallback when overlayfs cannot be mounted. */
 int veil_layers_flatten(const char *const *layer_dirs, size_t n, const char *dest, veil_err *err);
@@ -167,6 +184,7 @@ struct veil_registry_opts {
     const char *auth_file; /* Docker config.json, or NULL */
     int retries;           /* per blob; 0 = default (5) */
     bool quiet;
+    uint64_t max_layer_bytes; /* uncompressed budget per layer; 0 = VEIL_LAYER_MAX_BYTES_DEFAULT */
 };
 
 struct veil_image_info {

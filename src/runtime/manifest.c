@@ -244,8 +244,14 @@ int veil_image_config_parse(const void *data, size_t len, struct veil_image_conf
     cfg->os = opt_string(json_object_get(root, "os"));
     cfg->arch = opt_string(json_object_get(root, "architecture"));
     json_t *rootfs = json_object_get(root, "rootfs");
-    json_t *diff_ids = rootfs ? json_object_get(rootfs, "diff_ids") : NULL;
-    cfg->n_diff_ids = json_is_array(diff_ids) ? json_array_size(diff_ids) : 0;
+    if (string_array(rootfs ? json_object_get(rootfs, "diff_ids") : NULL, &cfg->diff_ids,
+                     &cfg->n_diff_ids, "rootfs.diff_ids", err) != 0)
+        goto out;
+    for (size_t i = 0; i < cfg->n_diff_ids; i++)
+        if (veil_digest_check(cfg->diff_ids[i], err) != 0) {
+            veil_err_wrap(err, "image config: rootfs.diff_ids[%zu]", i);
+            goto out;
+        }
     json_t *c = json_object_get(root, "config");
     if (c && !json_is_null(c)) {
         if (!json_is_object(c)) {
@@ -284,5 +290,6 @@ void veil_image_config_free(struct veil_image_config *cfg)
     free(cfg->user);
     free(cfg->os);
     free(cfg->arch);
+    free_strv(cfg->diff_ids, cfg->n_diff_ids);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -177,8 +177,11 @@ static bool layer_media_type_ok(const char *mt)
     return false;
 }
 
-/* Unpacks one stored layer blob into layers/<hex> (if not there yet). */
-static int ensure_layer(const char *data_dir, const char *digest, veil_err *err)
+/* Unpacks one stored layer blob into layers/<hex> (if not there yet),
+ * checking its uncompressed content against the config's diff_id within the
+ * budget; a failed unpack leaves nothing behind. */
+static int ensure_layer(const char *data_dir, const char *digest,
+                        const struct veil_unpack_opts *uo, veil_err *err)
 {
     char final[VEIL_PATH_MAX], tmp[VEIL_PATH_MAX], blob[VEIL_PATH_MAX];
     veil_store_layer_path(data_dir, digest, final, sizeof final);
@@ -193,7 +196,7 @@ static int ensure_layer(const char *data_dir, const char *digest, veil_err *err)
     if (mkdir(tmp, 0755) != 0)
         return veil_err_set(err, VEIL_E_IO, "%s: %s", tmp, strerror(errno));
     struct veil_unpack_stats st;
-    if (veil_layer_unpack(blob, tmp, &st, err) != 0) {
+    if (veil_layer_unpack(blob, tmp, uo, &st, err) != 0) {
         veil_remove_tree(tmp);
         return -1;
     }
@@ -343,6 +346,43 @@ out:
 /* Pull                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* The image config: from the store when there (it was verified when
+ * stored), else fetched and verified, then stored; parsed either way, since
+ * its diff_ids check the layers. One diff_id per layer, linux/amd64 only. */
+static int load_config(struct veil_registry_client *rc, const char *data_dir,
+                       const struct veil_manifest *m, veil_buf *body,
+                       struct veil_image_config *icfg, veil_err *err)
+{
+    char cpath[VEIL_PATH_MAX];
+    veil_store_blob_path(data_dir, m->config.digest, cpath, sizeof cpath);
+    bool stored = path_exists(cpath);
+    int rc2;
+    if (stored) {
+        uint8_t *data;
+        size_t len;
+        if (veil_file_read(cpath, 16u << 20, &data, &len, err) != 0)
+            return -1;
+        rc2 = veil_image_config_parse(data, len, icfg, err);
+        free(data);
+    } else {
+        if (veil_registry_get_blob_mem(rc, &m->config, body, err) != 0)
+            return -1;
+        rc2 = veil_image_config_parse(body->data, body->len, icfg, err);
+    }
+    if (rc2 != 0)
+        return -1;
+    if (icfg->os && icfg->arch &&
+        (strcmp(icfg->os, "linux") != 0 || strcmp(icfg->arch, "amd64") != 0))
+        return veil_err_set(err, VEIL_E_UNSUPPORTED, "image is not for linux/amd64");
+    if (icfg->n_diff_ids != m->n_items)
+        return veil_err_set(err, VEIL_E_MISMATCH,
+                            "image config lists %zu diff_ids for %zu layers", icfg->n_diff_ids,
+                            m->n_items);
+    if (!stored && store_put_blob(data_dir, m->config.digest, body->data, body->len, err) != 0)
+        return -1;
+    return 0;
+}
+
 int veil_image_pull(const char *data_dir, const struct veil_image_ref *ref,
                     const struct veil_registry_opts *opts, struct veil_image_info *out,
                     veil_err *err)
@@ -353,6 +393,7 @@ int veil_image_pull(const char *data_dir, const struct veil_image_ref *ref,
         return -1;
     struct veil_registry_client *rc = NULL;
     struct veil_manifest m = {0};
+    struct veil_image_config icfg = {0};
     veil_buf body;
     veil_buf_init(&body);
     char index_digest[VEIL_DIGEST_BUFLEN] = "";
@@ -396,24 +437,8 @@ int veil_image_pull(const char *data_dir, const struct veil_image_ref *ref,
         veil_err_set(err, VEIL_E_LIMIT, "image config of %lld bytes", (long long)m.config.size);
         goto out;
     }
-    char cpath[VEIL_PATH_MAX];
-    veil_store_blob_path(data_dir, m.config.digest, cpath, sizeof cpath);
-    if (!path_exists(cpath)) {
-        if (veil_registry_get_blob_mem(rc, &m.config, &body, err) != 0)
-            goto out;
-        struct veil_image_config icfg;
-        if (veil_image_config_parse(body.data, body.len, &icfg, err) != 0)
-            goto out;
-        bool wrong_platform = icfg.os && icfg.arch &&
-                              (strcmp(icfg.os, "linux") != 0 || strcmp(icfg.arch, "amd64") != 0);
-        veil_image_config_free(&icfg);
-        if (wrong_platform) {
-            veil_err_set(err, VEIL_E_UNSUPPORTED, "image is not for linux/amd64");
-            goto out;
-        }
-        if (store_put_blob(data_dir, m.config.digest, body.data, body.len, err) != 0)
-            goto out;
-    }
+    if (load_config(rc, data_dir, &m, &body, &icfg, err) != 0)
+        goto out;
     out->size = m.config.size;
     out->layers = calloc(m.n_items + 1, sizeof *out->layers);
     if (!out->layers) {
@@ -422,6 +447,8 @@ int veil_image_pull(const char *data_dir, const struct veil_image_ref *ref,
     }
     for (size_t i = 0; i < m.n_items; i++) {
         const struct veil_descriptor *d = &m.items[i];
+        struct veil_unpack_opts uo = {.diff_id = icfg.diff_ids[i],
+                                      .max_bytes = opts ? opts->max_layer_bytes : 0};
         if (!layer_media_type_ok(d->media_type)) {
             veil_err_set(err, VEIL_E_UNSUPPORTED, "layer %s has media type '%s'", d->digest,
                          d->media_type);
@@ -434,8 +461,10 @@ int veil_image_pull(const char *data_dir, const struct veil_image_ref *ref,
                 fprintf(stderr, "layer %s: downloading %lld bytes\n", d->digest,
                         (long long)d->size);
             if (fetch_blob_to_store(rc, data_dir, d, err) != 0 ||
-                ensure_layer(data_dir, d->digest, err) != 0)
+                ensure_layer(data_dir, d->digest, &uo, err) != 0) {
+                veil_err_wrap(err, "layer %zu of %s", i, out->manifest_digest);
                 goto out;
+            }
         }
         out->layers[i] = strdup(d->digest);
         out->n_layers = i + 1;
@@ -464,6 +493,7 @@ out:
     if (result != 0)
         veil_image_info_free(out);
     veil_manifest_free(&m);
+    veil_image_config_free(&icfg);
     veil_buf_free(&body);
     veil_registry_close(rc);
     close(lock);

@@ -17,6 +17,12 @@
  * device NAME and ".wh..wh..opq" becomes the xattr trusted.overlay.opaque=y
  * on its directory. veil_layers_flatten() applies such directories by copy
  * where overlayfs is not available.
+ *
+ * Two libarchive readers are chained: a "raw" one only decompresses, and
+ * its output is hashed (the image config's diff_id) and counted against the
+ * layer's budget before the tar reader sees a byte, so a decompression bomb
+ * stops at the budget and a layer whose content differs from its diff_id is
+ * refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +39,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 
 #include "runtime_internal.h"
 
@@ -205,8 +212,18 @@ static bool xattr_allowed(const char *name)
     return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
 }
 
+/* The decompressed stream: what the tar reader reads through read_plain. */
+struct plain_stream {
+    struct archive *raw;
+    EVP_MD_CTX *sha;
+    uint64_t bytes, max_bytes;
+    bool over_budget, failed;
+    char buf[1 << 16];
+};
+
 struct unpack_ctx {
     struct archive *ar;
+    struct plain_stream *in;
     int rootfd;
     char cached_parent[4096];
     int cached_fd; /* real dir fd for cached_parent, or -1 */
@@ -254,6 +271,12 @@ static void apply_xattrs(struct archive_entry *e, int fd)
 static int write_regular(struct unpack_ctx *c, int dirfd, const char *base, struct archive_entry *e,
                          veil_err *err)
 {
+    /* A sparse entry's size is not bounded by the stream: cap it too. */
+    if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > c->in->max_bytes)
+        return veil_err_set(err, VEIL_E_LIMIT,
+                            "'%s' of %lld bytes exceeds the layer budget of %llu bytes", base,
+                            (long long)archive_entry_size(e),
+                            (unsigned long long)c->in->max_bytes);
     int fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return veil_err_set(err, VEIL_E_IO, "create '%s': %s", base, strerror(errno));
@@ -428,47 +451,155 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e, veil_err 
     }
 }
 
-int veil_layer_unpack(const char *layer_path, const char *dest, struct veil_unpack_stats *stats,
+static la_ssize_t read_plain(struct archive *tar, void *ud, const void **out)
+{
+    struct plain_stream *p = ud;
+    la_ssize_t n = archive_read_data(p->raw, p->buf, sizeof p->buf);
+    if (n < 0) {
+        p->failed = true;
+        if (tar)
+            archive_set_error(tar, EIO, "decompressing: %s", archive_error_string(p->raw));
+        return -1;
+    }
+    if ((uint64_t)n > p->max_bytes - p->bytes) {
+        p->over_budget = true;
+        if (tar)
+            archive_set_error(tar, EFBIG, "layer exceeds its budget");
+        return -1;
+    }
+    p->bytes += (uint64_t)n;
+    EVP_DigestUpdate(p->sha, p->buf, (size_t)n);
+    *out = p->buf;
+    return n;
+}
+
+/* Reads what the tar reader left (end-of-archive padding) into the digest. */
+static int drain_plain(struct plain_stream *p, veil_err *err)
+{
+    const void *b;
+    la_ssize_t n;
+    while ((n = read_plain(NULL, p, &b)) > 0) {
+    }
+    if (p->over_budget || p->failed)
+        return veil_err_set(err, p->over_budget ? VEIL_E_LIMIT : VEIL_E_PARSE, "%s",
+                            p->over_budget ? "layer exceeds its budget"
+                                           : archive_error_string(p->raw));
+    return 0;
+}
+
+static int check_diff_id(struct plain_stream *p, const char *want, veil_err *err)
+{
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    EVP_DigestFinal_ex(p->sha, md, &mdlen);
+    char got[7 + 65] = "sha256:";
+    veil_hex_encode(got + 7, 65, md, sizeof md);
+    if (want && strcmp(want, got) != 0)
+        return veil_err_set(err, VEIL_E_MISMATCH,
+                            "uncompressed layer is %s, the image config's diff_id is %.80s", got,
+                            want);
+    return 0;
+}
+
+static int open_plain(struct plain_stream *p, const char *layer_path, uint64_t max_bytes,
+                      veil_err *err)
+{
+    p->max_bytes = max_bytes ? max_bytes : VEIL_LAYER_MAX_BYTES_DEFAULT;
+    p->sha = EVP_MD_CTX_new();
+    p->raw = archive_read_new();
+    if (!p->sha || !p->raw || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
+        return veil_err_set(err, VEIL_E_NOMEM, "layer reader: out of memory");
+    archive_read_support_filter_gzip(p->raw);
+    archive_read_support_filter_zstd(p->raw);
+    archive_read_support_filter_none(p->raw);
+    archive_read_support_format_raw(p->raw);
+    struct archive_entry *e;
+    if (archive_read_open_filename(p->raw, layer_path, 1 << 20) != ARCHIVE_OK ||
+        archive_read_next_header(p->raw, &e) != ARCHIVE_OK)
+        return veil_err_set(err, VEIL_E_PARSE, "%s: %s", layer_path,
+                            archive_error_string(p->raw));
+    return 0;
+}
+
+static void close_plain(struct plain_stream *p)
+{
+    if (p->raw)
+        archive_read_free(p->raw);
+    EVP_MD_CTX_free(p->sha);
+}
+
+/* The error of a failed tar read: the budget first, it is the likely cause. */
+static int tar_failed(struct unpack_ctx *c, const char *layer_path, veil_err *err)
+{
+    if (c->in->over_budget)
+        return veil_err_set(err, VEIL_E_LIMIT,
+                            "%s: the layer decompresses to more than its budget of %llu bytes: "
+                            "refused (decompression bomb?)",
+                            layer_path, (unsigned long long)c->in->max_bytes);
+    return veil_err_set(err, VEIL_E_PARSE, "%s: %s", layer_path, archive_error_string(c->ar));
+}
+
+int veil_layer_unpack(const char *layer_path, const char *dest,
+                      const struct veil_unpack_opts *opts, struct veil_unpack_stats *stats,
                       veil_err *err)
 {
     struct veil_unpack_stats local = {0};
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    struct unpack_ctx c = {.rootfd = -1, .cached_fd = -1, .stats = stats};
+    struct plain_stream *in = calloc(1, sizeof *in);
+    if (!in)
+        return veil_err_set(err, VEIL_E_NOMEM, "layer reader: out of memory");
+    struct unpack_ctx c = {.rootfd = -1, .cached_fd = -1, .stats = stats, .in = in};
+    int rc = -1;
     c.rootfd = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (c.rootfd < 0)
-        return veil_err_set(err, VEIL_E_IO, "%s: %s", dest, strerror(errno));
+    if (c.rootfd < 0) {
+        veil_err_set(err, VEIL_E_IO, "%s: %s", dest, strerror(errno));
+        goto out;
+    }
+    if (open_plain(in, layer_path, opts ? opts->max_bytes : 0, err) != 0)
+        goto out;
     c.ar = archive_read_new();
-    archive_read_support_filter_gzip(c.ar);
-    archive_read_support_filter_zstd(c.ar);
-    archive_read_support_filter_none(c.ar);
+    if (!c.ar) {
+        veil_err_set(err, VEIL_E_NOMEM, "layer reader: out of memory");
+        goto out;
+    }
     archive_read_support_format_tar(c.ar);
     archive_read_support_format_gnutar(c.ar);
-    int rc = -1;
-    if (archive_read_open_filename(c.ar, layer_path, 1 << 20) != ARCHIVE_OK) {
-        veil_err_set(err, VEIL_E_PARSE, "%s: %s", layer_path, archive_error_string(c.ar));
+    if (archive_read_open(c.ar, in, NULL, read_plain, NULL) != ARCHIVE_OK) {
+        tar_failed(&c, layer_path, err);
         goto out;
     }
     struct archive_entry *e;
     int r;
     while ((r = archive_read_next_header(c.ar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
         if (unpack_entry(&c, e, err) != 0) {
-            veil_err_wrap(err, "unpacking %s", layer_path);
+            if (in->over_budget)
+                tar_failed(&c, layer_path, err);
+            else
+                veil_err_wrap(err, "unpacking %s", layer_path);
             goto out;
         }
         if (c.tail_truncated)
             break;
     }
     if (r != ARCHIVE_EOF && !c.tail_truncated) {
-        veil_err_set(err, VEIL_E_PARSE, "%s: %s", layer_path, archive_error_string(c.ar));
+        tar_failed(&c, layer_path, err);
+        goto out;
+    }
+    if (drain_plain(in, err) != 0 || check_diff_id(in, opts ? opts->diff_id : NULL, err) != 0) {
+        veil_err_wrap(err, "%s", layer_path);
         goto out;
     }
     rc = 0;
 out:
     invalidate_cache(&c);
-    archive_read_free(c.ar);
-    close(c.rootfd);
+    if (c.ar)
+        archive_read_free(c.ar);
+    close_plain(in);
+    free(in);
+    if (c.rootfd >= 0)
+        close(c.rootfd);
     return rc;
 }
 

@@ -143,7 +143,7 @@ static void unpack_and_check(const char *filter)
     write_layer(layer, filter, e, VEIL_ARRAY_LEN(e));
     struct veil_unpack_stats st;
     veil_err err = {0};
-    int rc = veil_layer_unpack(layer, dest, &st, &err);
+    int rc = veil_layer_unpack(layer, dest, NULL, &st, &err);
     CHECK_EQ_INT(rc, 0);
     if (rc != 0)
         fprintf(stderr, "  %s: %s\n", filter, err.msg);
@@ -200,14 +200,14 @@ static void test_escape_dotdot(void)
     const struct entry e[] = {{"../escaped", 'f', "x", 0}};
     write_layer(layer, "gzip", e, 1);
     veil_err err = {0};
-    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, &err), -1);
+    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, NULL, &err), -1);
     CHECK_CONTAINS(err.msg, "..");
     path_join(p, sizeof p, outside, "escaped");
     CHECK(access(p, F_OK) != 0);
 
     const struct entry h[] = {{"link", 'h', "../../etc/passwd", 0}};
     write_layer(layer, "gzip", h, 1);
-    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, &err), -1);
+    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, NULL, &err), -1);
 }
 
 static void test_escape_symlinks(void)
@@ -236,7 +236,7 @@ static void test_escape_symlinks(void)
     };
     write_layer(layer, "gzip", e, VEIL_ARRAY_LEN(e));
     veil_err err = {0};
-    int rc = veil_layer_unpack(layer, dest, NULL, &err);
+    int rc = veil_layer_unpack(layer, dest, NULL, NULL, &err);
     CHECK_EQ_INT(rc, 0);
     if (rc)
         fprintf(stderr, "  %s\n", err.msg);
@@ -285,8 +285,8 @@ static void test_flatten(void)
     };
     write_layer(t1, "gzip", a, VEIL_ARRAY_LEN(a));
     write_layer(t2, "gzip", b, VEIL_ARRAY_LEN(b));
-    CHECK_EQ_INT(veil_layer_unpack(t1, l1, NULL, NULL), 0);
-    CHECK_EQ_INT(veil_layer_unpack(t2, l2, NULL, NULL), 0);
+    CHECK_EQ_INT(veil_layer_unpack(t1, l1, NULL, NULL, NULL), 0);
+    CHECK_EQ_INT(veil_layer_unpack(t2, l2, NULL, NULL, NULL), 0);
     const char *dirs[] = {l1, l2};
     veil_err err = {0};
     CHECK_EQ_INT(veil_layers_flatten(dirs, 2, dest, &err), 0);
@@ -334,7 +334,7 @@ static void test_xattrs(void)
     archive_write_close(a);
     archive_write_free(a);
     veil_err err = {0};
-    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, &err), 0);
+    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, NULL, &err), 0);
     for (int i = 0; i < 2; i++) {
         path_join(p, sizeof p, dest, names[i]);
         char v[16] = "";
@@ -362,7 +362,7 @@ static void test_corrupt_archive(void)
     CHECK(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk);
     close(fd);
     veil_err err = {0};
-    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, &err), -1);
+    CHECK_EQ_INT(veil_layer_unpack(layer, dest, NULL, NULL, &err), -1);
     CHECK(err.msg[0] != '\0');
 }
 
