@@ -1,0 +1,68 @@
+/*
+ * agent.h - private state of the Conflux agent shared by agent.c (thread,
+ * connection, beacons, renewal), enroll.c (the enrollment/renewal exchange)
+ * and commands.c (admin commands).
+ */
+#ifndef VEIL_CONFLUX_AGENT_H
+#define VEIL_CONFLUX_AGENT_H
+
+#include <pthread.h>
+
+#include <nats/nats.h>
+
+#include <veil/conflux.h>
+#include <veil/guardian_serve.h>
+
+#define CFX_MAX_SERVERS 16
+
+struct veil_conflux {
+    /* configuration (owned copies) */
+    char *dir, *ca_file, *enroll_creds, *token, *eth_address;
+    char *servers[CFX_MAX_SERVERS];
+    size_t n_servers;
+    uint64_t cluster_id;
+    int64_t beacon_ms, timeout_ms;
+    veil_nkey id;
+    uint8_t guardian_pub[32];
+    bool guardian_pinned;
+
+    pthread_mutex_t mu; /* everything below */
+    pthread_cond_t cv;
+    char name[64], realm[64], taints[256];
+    char *jwt, *cert_pem, *ca_pem;
+    uint64_t expires_ms, issued_ms, started_ms;
+    natsConnection *nc;
+    natsSubscription *cmd_sub;
+    veil_ctl_replay replay;
+    uint64_t reconnects, renewals, commands, key_epoch, beacon_seq;
+    bool stop, shutdown, renew_now;
+    pthread_t thread;
+    bool thread_started;
+};
+
+/* What the node asks for in one exchange. */
+struct cfx_admission {
+    enum veil_ctl_method method;
+    const char *token;
+    uint64_t cluster_id;
+    uint8_t eth_address[20];
+};
+
+/* HELLO -> CHALLENGE -> PROVE -> RESULT on `subject`, answers read on the
+ * `reply` subject (subscribed for the exchange). A refusal fails with the
+ * Guardian's reason. */
+int cfx_exchange(veil_conflux *a, natsConnection *nc, const char *subject, const char *reply,
+                 const struct cfx_admission *adm, veil_ctl_result *out, veil_err *err);
+/* First enrollment through the enrollment account. */
+int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err);
+/* Stores a RESULT's credentials in the agent (under a->mu). */
+int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err);
+
+/* The command subscription's handler (commands.c). */
+void cfx_on_command(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+
+/* TLS + servers + reconnect options shared by every connection. */
+int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err);
+int cfx_nats_err(veil_err *err, natsStatus s, const char *what);
+
+#endif
