@@ -266,6 +266,10 @@ size_t veil_gossipsub_topic_peers(const veil_gossipsub *g, const char *topic,
 /* Bytes of RPCs not yet handed to a connection (streams still opening or
  * backed up); a one-shot publisher waits for 0 before closing the host. */
 size_t veil_gossipsub_pending_bytes(const veil_gossipsub *g);
+/* How many times an outbound pubsub stream was reopened after it failed to
+ * open or was lost while the peer stayed connected (bounded per peer, with
+ * exponential backoff). */
+uint64_t veil_gossipsub_stream_retries(const veil_gossipsub *g);
 /* The router, for statistics and scores. */
 veil_gs *veil_gossipsub_router(veil_gossipsub *g);
 /* Called for peers learned by peer exchange (to dial them, e.g. through

@@ -6,9 +6,15 @@
  * libuv timer. Peers are added when identify lists a pubsub protocol or when
  * they open a pubsub stream to us, removed when their last connection goes.
  *
+ * A peer whose outbound stream fails to open, or closes while a connection
+ * to it remains, stays in the router (RPCs queue in `pending`) and the open
+ * is retried with exponential backoff (GSH_RETRY_*); only after
+ * GSH_RETRY_MAX failures in a row, or when no connection is left, is it
+ * dropped. A stream that stayed up GSH_RETRY_STABLE_MS clears the count.
+ *
  * Lifetimes: every asynchronous host call (stream open) holds a reference
  * on the attachment, so veil_gossipsub_detach marks it and frees it once the
- * last callback came back and the timer handle is closed.
+ * last callback came back and both timer handles are closed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +24,13 @@
 
 #include "p2p_internal.h"
 
-#define GSH_PENDING_MAX (2u << 20) /* bytes queued while the stream opens */
-#define GSH_BACKLOG_MAX (8u << 20) /* unsent bytes before RPCs are dropped */
-#define GSH_REOPEN_MAX  3
+#define GSH_PENDING_MAX     (2u << 20) /* bytes queued while the stream opens */
+#define GSH_BACKLOG_MAX     (8u << 20) /* unsent bytes before RPCs are dropped */
+#define GSH_RETRY_MAX       8          /* failed opens in a row before the peer is dropped */
+#define GSH_RETRY_BASE_MS   100        /* first retry delay, doubled per failure */
+#define GSH_RETRY_CAP_MS    5000       /* longest retry delay */
+#define GSH_RETRY_TICK_MS   50         /* retry timer period while retries are due */
+#define GSH_RETRY_STABLE_MS 10000      /* a stream up this long clears the failure count */
 
 static const char *const gsh_protocols[] = {VEIL_GS_PROTO_MESHSUB_11, VEIL_GS_PROTO_MESHSUB_10,
                                             VEIL_GS_PROTO_FLOODSUB};
@@ -30,8 +40,10 @@ struct gsh_peer {
     veil_p2p_peer_id id;
     veil_p2p_stream *out;
     bool opening;
-    bool gone; /* disconnected: free once no callback is outstanding */
-    int reopens;
+    bool gone;          /* disconnected: free once no callback is outstanding */
+    int failures;       /* failed or lost outbound streams in a row */
+    uint64_t retry_at;  /* when to open again (ms, loop time); 0 = none due */
+    uint64_t opened_at; /* when the current stream opened */
     veil_buf pending;
     struct gsh_peer *next;
 };
@@ -42,6 +54,8 @@ struct veil_gossipsub {
     veil_gs *gs;
     size_t max_rpc;
     uv_timer_t timer;
+    uv_timer_t retry_timer;  /* runs only while a peer waits for a retry */
+    uint64_t stream_retries; /* opens retried after a failure (statistics) */
     int listener;
     struct gsh_peer *peers;
     veil_p2p_lp_inbound *inbound;
@@ -142,6 +156,7 @@ static void px_peer(void *ctx, const uint8_t *peer, size_t len)
 }
 
 static void open_out(veil_gossipsub *g, struct gsh_peer *p);
+static void schedule_retry(veil_gossipsub *g, struct gsh_peer *p, const char *why);
 
 static void out_on_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *ud)
 {
@@ -162,15 +177,11 @@ static void out_on_close(veil_p2p_stream *s, const veil_err *err, void *ud)
     p->out = NULL;
     if (g->detached || p->gone)
         return;
-    /* the connection may have been one of two to this peer: reopen on the
-     * remaining one, else the disconnect event drops the peer */
-    veil_p2p_conn *c = veil_p2p_host_find_conn(g->host, &p->id);
-    if (c && p->reopens < GSH_REOPEN_MAX) {
-        p->reopens++;
-        open_out(g, p);
-    } else {
-        peer_drop(g, p);
-    }
+    if (now_ms(g) - p->opened_at >= GSH_RETRY_STABLE_MS)
+        p->failures = 0;
+    /* the connection may have been one of two to this peer, or the remote
+     * reset only the stream: open again on what remains */
+    schedule_retry(g, p, err ? err->msg : "stream closed");
 }
 
 static void on_open(veil_p2p_stream *s, const char *protocol, const veil_err *err, void *ud)
@@ -187,14 +198,13 @@ static void on_open(veil_p2p_stream *s, const char *protocol, const veil_err *er
         return;
     }
     if (!s) {
-        VEIL_LOG_DBG("gossipsub", "pubsub stream failed", "peer=%s err=\"%s\"",
-                     veil_p2p_peer_id_str(&p->id).s, err ? err->msg : "");
-        peer_drop(g, p);
+        schedule_retry(g, p, err ? err->msg : "open failed");
         g_unref(g);
         return;
     }
     (void)protocol;
     p->out = s;
+    p->opened_at = now_ms(g);
     static const struct veil_p2p_stream_callbacks cbs = {
         .on_data = out_on_data,
         .on_close = out_on_close,
@@ -218,10 +228,51 @@ static void open_out(veil_gossipsub *g, struct gsh_peer *p)
                                  on_open, p, &err) != 0) {
         p->opening = false;
         g->refs--;
-        VEIL_LOG_DBG("gossipsub", "cannot open pubsub stream", "peer=%s err=\"%s\"",
-                     veil_p2p_peer_id_str(&p->id).s, err.msg);
-        peer_drop(g, p);
+        schedule_retry(g, p, err.msg);
     }
+}
+
+static void retry_tick(uv_timer_t *t)
+{
+    veil_gossipsub *g = t->data;
+    uint64_t now = now_ms(g);
+    bool waiting = false;
+    for (struct gsh_peer *p = g->peers, *next; p; p = next) {
+        next = p->next; /* open_out may drop p */
+        if (p->gone || p->out || p->opening || !p->retry_at)
+            continue;
+        if (now < p->retry_at) {
+            waiting = true;
+            continue;
+        }
+        p->retry_at = 0;
+        g->stream_retries++;
+        open_out(g, p);
+    }
+    for (struct gsh_peer *p = g->peers; p && !waiting; p = p->next)
+        waiting = !p->gone && p->retry_at;
+    if (!waiting)
+        uv_timer_stop(&g->retry_timer);
+}
+
+/* The outbound stream failed or was lost: retry later while a connection
+ * remains and the failures are few, else drop the peer. */
+static void schedule_retry(veil_gossipsub *g, struct gsh_peer *p, const char *why)
+{
+    if (!veil_p2p_host_find_conn(g->host, &p->id) || p->failures >= GSH_RETRY_MAX) {
+        veil_log(VEIL_LOG_INFO, "gossipsub", "dropping peer: no pubsub stream",
+                 "peer=%s tries=%d err=\"%s\"", veil_p2p_peer_id_str(&p->id).s, p->failures, why);
+        peer_drop(g, p);
+        return;
+    }
+    uint64_t delay = (uint64_t)GSH_RETRY_BASE_MS << p->failures;
+    p->failures++;
+    p->retry_at = now_ms(g) + (delay < GSH_RETRY_CAP_MS ? delay : GSH_RETRY_CAP_MS);
+    VEIL_LOG_DBG("gossipsub", "pubsub stream failed, retrying",
+                 "peer=%s try=%d in_ms=%llu err=\"%s\"", veil_p2p_peer_id_str(&p->id).s,
+                 p->failures, (unsigned long long)(p->retry_at - now_ms(g)), why);
+    if (!uv_is_active((uv_handle_t *)&g->retry_timer))
+        uv_timer_start(&g->retry_timer, retry_tick, GSH_RETRY_TICK_MS, GSH_RETRY_TICK_MS);
 }
 
 static enum veil_gs_peer_proto proto_of(const char *protocol)
@@ -389,7 +440,9 @@ int veil_gossipsub_attach(veil_p2p_host *host, const struct veil_gs_config *cfg,
     }
     uv_timer_init(g->loop, &g->timer);
     g->timer.data = g;
-    g->refs = 1; /* the timer handle */
+    uv_timer_init(g->loop, &g->retry_timer);
+    g->retry_timer.data = g;
+    g->refs = 2; /* the two timer handles */
     uv_timer_start(&g->timer, on_timer, cfg->heartbeat_ms, cfg->heartbeat_ms);
     /* peers identified before we attached */
     veil_p2p_conn *conns[256];
@@ -425,7 +478,14 @@ void veil_gossipsub_detach(veil_gossipsub *g)
         }
     }
     uv_timer_stop(&g->timer);
+    uv_timer_stop(&g->retry_timer);
     uv_close((uv_handle_t *)&g->timer, timer_closed);
+    uv_close((uv_handle_t *)&g->retry_timer, timer_closed);
+}
+
+uint64_t veil_gossipsub_stream_retries(const veil_gossipsub *g)
+{
+    return g->stream_retries;
 }
 
 int veil_gossipsub_subscribe(veil_gossipsub *g, const char *topic, veil_gs_message_cb cb,
