@@ -1,15 +1,393 @@
 /*
- * serve.c - `veil guardian serve`: the Guardian daemon (enrollment,
- * renewal, audit) on Master.
+ * serve.c - `veil guardian serve`: the Guardian daemon. Connects to Master
+ * as Guardian's service user in the enrollment account and in every realm
+ * (a fresh user JWT minted on each (re)connect, so the daemon's own
+ * credential never expires under it), answers enrollment on
+ * veil.enroll.req and renewal on veil.<realm>.renew.<node>
+ * (serve_enroll.c), picks up realms created while it runs, and stops on
+ * SIGINT/SIGTERM. State lives in the Guardian directory (SQLite), so a
+ * restart keeps every credential that is still valid.
  */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include <veil/guardian_serve.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "serve_int.h"
+
+#define SERVICE_JWT_TTL_S 3600
+
+uint64_t serve_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int serve_ed25519_pub_pem(const uint8_t pub[32], char **pem, veil_err *err)
+{
+    EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n = 0;
+    int rc = -1;
+    if (key && bio && PEM_write_bio_PUBKEY(bio, key) == 1 &&
+        (n = BIO_get_mem_data(bio, &data)) > 0 && (*pem = malloc((size_t)n + 1)) != NULL) {
+        memcpy(*pem, data, (size_t)n);
+        (*pem)[n] = 0;
+        rc = 0;
+    } else {
+        veil_err_set(err, VEIL_E_CRYPTO, "Ed25519 public key to PEM failed");
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int serve_nats_err(veil_err *err, natsStatus s, const char *what)
+{
+    const char *last = nats_GetLastError(NULL);
+    return veil_err_set(err, s == NATS_TIMEOUT ? VEIL_E_TIMEOUT : VEIL_E_NETWORK, "%s: %s%s%s",
+                        what, natsStatus_GetText(s), last && *last ? ": " : "",
+                        last ? last : "");
+}
+
+/* ---- service credentials through callbacks ---- */
+
+static natsStatus service_jwt_cb(char **jwt, char **errtxt, void *closure)
+{
+    struct serve_conn *c = closure;
+    veil_jwt perms;
+    veil_jwt_init(&perms, VEIL_JWT_USER);
+    struct veil_guardian_issued iss = {0};
+    veil_err err = {0};
+    natsStatus s = NATS_ERR;
+    pthread_mutex_lock(&c->sv->mu);
+    if (veil_guardian_service_permissions(&perms, &err) == 0 &&
+        veil_guardian_issue_custom(c->sv->g, c->account, "guardian", &perms, SERVICE_JWT_TTL_S,
+                                   &iss, &err) == 0) {
+        veil_nkey_wipe(&c->user);
+        c->user = iss.user;
+        memset(&iss.user, 0, sizeof iss.user);
+        *jwt = iss.jwt;
+        iss.jwt = NULL;
+        s = NATS_OK;
+    } else {
+        *errtxt = strdup(err.msg);
+    }
+    pthread_mutex_unlock(&c->sv->mu);
+    veil_guardian_issued_free(&iss);
+    veil_jwt_free(&perms);
+    return s;
+}
+
+static natsStatus service_sig_cb(char **errtxt, unsigned char **sig, int *sig_len,
+                                 const char *nonce, void *closure)
+{
+    struct serve_conn *c = closure;
+    (void)errtxt;
+    if (!(*sig = malloc(VEIL_NKEY_SIG_LEN)))
+        return NATS_NO_MEMORY;
+    pthread_mutex_lock(&c->sv->mu);
+    int rc = veil_nkey_sign(&c->user, nonce, strlen(nonce), *sig, NULL);
+    pthread_mutex_unlock(&c->sv->mu);
+    if (rc != 0) {
+        free(*sig);
+        *sig = NULL;
+        return NATS_ERR;
+    }
+    *sig_len = VEIL_NKEY_SIG_LEN;
+    return NATS_OK;
+}
+
+/* ---- requests ---- */
+
+/* veil.<realm>.renew.<node> -> node (borrowed from the subject). */
+static const char *renew_node(const char *subject)
+{
+    const char *dot = strrchr(subject, '.');
+    return dot ? dot + 1 : subject;
+}
+
+static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)sub;
+    struct serve_conn *c = closure;
+    const char *reply = natsMsg_GetReply(msg);
+    bool enroll = strcmp(c->account, VEIL_GUARDIAN_ENROLL_ACCOUNT) == 0;
+    veil_buf out;
+    veil_buf_init(&out);
+    if (reply && *reply) {
+        serve_answer(c->sv, enroll ? NULL : c->account,
+                     enroll ? NULL : renew_node(natsMsg_GetSubject(msg)),
+                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                     &out);
+        natsStatus s = natsConnection_Publish(nc, reply, out.data, (int)out.len);
+        if (s != NATS_OK)
+            VEIL_LOG_WARNING("guardian", "answer not sent", "status=\"%s\"",
+                             natsStatus_GetText(s));
+    }
+    veil_buf_free(&out);
+    natsMsg_Destroy(msg);
+}
+
+int serve_connect(struct serve *sv, struct serve_conn *c, bool answer, veil_err *err)
+{
+    natsOptions *o = NULL;
+    char subj[VEIL_SUBJECT_MAX];
+    bool enroll = strcmp(c->account, VEIL_GUARDIAN_ENROLL_ACCOUNT) == 0;
+    c->sv = sv;
+    if (enroll)
+        snprintf(subj, sizeof subj, "%s", VEIL_SUBJ_ENROLL_REQ);
+    else if (veil_subject(subj, VEIL_SUBJ_RENEW, c->account, "*", NULL, err) != 0)
+        return -1;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(o, sv->urls, (int)sv->n_urls);
+    if (s == NATS_OK && sv->ca_file)
+        s = natsOptions_LoadCATrustedCertificates(o, sv->ca_file);
+    if (s == NATS_OK)
+        s = natsOptions_SetUserCredentialsCallbacks(o, service_jwt_cb, c, service_sig_cb, c);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 100);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&c->nc, o);
+    if (s == NATS_OK && answer)
+        s = natsConnection_QueueSubscribe(&c->sub, c->nc, subj, "guardian", on_request, c);
+    if (s == NATS_OK)
+        s = natsConnection_Flush(c->nc);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK)
+        return serve_nats_err(err, s, c->account);
+    return 0;
+}
+
+void serve_conn_close(struct serve_conn *c)
+{
+    if (!c)
+        return;
+    natsSubscription_Destroy(c->sub);
+    natsConnection_Close(c->nc);
+    natsConnection_Destroy(c->nc);
+    veil_nkey_wipe(&c->user);
+    free(c);
+}
+
+static int add_conn(struct serve *sv, const char *account, veil_err *err)
+{
+    for (size_t i = 0; i < sv->n_conns; i++)
+        if (strcmp(sv->conns[i]->account, account) == 0)
+            return 0;
+    if (sv->n_conns == SERVE_MAX_CONNS)
+        return veil_err_set(err, VEIL_E_LIMIT, "at most %d realms per Guardian daemon",
+                            SERVE_MAX_CONNS - 1);
+    struct serve_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    snprintf(c->account, sizeof c->account, "%s", account);
+    if (serve_connect(sv, c, true, err) != 0) {
+        serve_conn_close(c);
+        return -1;
+    }
+    sv->conns[sv->n_conns++] = c;
+    VEIL_LOG_INF("guardian", "serving", "account=%s", account);
+    return 0;
+}
+
+/* Connects to every realm not served yet (realms may be created while the
+ * daemon runs). */
+static int sync_realms(struct serve *sv, veil_err *err)
+{
+    struct veil_guardian_realm *realms = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&sv->mu);
+    int rc = veil_guardian_realm_list(sv->g, &realms, &n, err);
+    pthread_mutex_unlock(&sv->mu);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = add_conn(sv, realms[i].name, err);
+    free(realms);
+    return rc;
+}
+
+/* ---- command line ---- */
+
+static volatile sig_atomic_t serve_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    serve_stop = 1;
+}
+
+struct serve_args {
+    const char *dir, *ca_file, *rpc, *contract;
+    const char *urls[SERVE_MAX_URLS];
+    size_t n_urls;
+    int64_t ttl_ms, cert_ttl_ms;
+};
+
+static int usage(const char *msg)
+{
+    fprintf(stderr,
+            "veil: guardian serve: %s\n"
+            "Usage: veil guardian serve -d DIR --nats URL[,URL...] [--ca FILE] [--ttl 15m]\n"
+            "                           [--cert-ttl D] [--chain-rpc URL --contract ADDR]\n",
+            msg);
+    return 2;
+}
+
+static int add_urls(struct serve_args *a, char *list)
+{
+    char *save = NULL;
+    for (char *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+        if (a->n_urls == SERVE_MAX_URLS)
+            return -1;
+        a->urls[a->n_urls++] = u;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct serve_args *a)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},      {"nats", required_argument, NULL, 'n'},
+        {"ca", required_argument, NULL, 'c'},       {"ttl", required_argument, NULL, 't'},
+        {"cert-ttl", required_argument, NULL, 'T'}, {"chain-rpc", required_argument, NULL, 'r'},
+        {"contract", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    veil_err err = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:n:c:t:T:r:k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->dir = optarg; break;
+        case 'n':
+            if (add_urls(a, optarg) != 0)
+                return usage("too many --nats URLs");
+            break;
+        case 'c': a->ca_file = optarg; break;
+        case 't':
+        case 'T':
+            if (veil_parse_duration_ms(optarg, c == 't' ? &a->ttl_ms : &a->cert_ttl_ms, &err) != 0 ||
+                (c == 't' ? a->ttl_ms : a->cert_ttl_ms) < 1000)
+                return usage("--ttl/--cert-ttl want a duration of at least 1s (15m, 1h)");
+            break;
+        case 'r': a->rpc = optarg; break;
+        case 'k': a->contract = optarg; break;
+        default: return usage("bad option");
+        }
+    }
+    if (optind != argc)
+        return usage("unexpected argument");
+    if (!a->dir || a->n_urls == 0)
+        return usage("-d DIR and --nats URL are required");
+    if (!a->rpc != !a->contract)
+        return usage("--chain-rpc and --contract go together");
+    return 0;
+}
+
+static int open_chain(struct serve *sv, const struct serve_args *a, veil_err *err)
+{
+    if (!a->rpc)
+        return 0;
+    veil_chain_options co = {.rpc_url = a->rpc, .has_contract = true};
+    if (veil_eth_address_parse(a->contract, &co.contract, err) != 0)
+        return veil_err_wrap(err, "--contract");
+    return veil_chain_client_open(&sv->chain, &co, err);
+}
+
+static int serve_open(struct serve *sv, struct serve_args *a, char *ca_default, size_t cap,
+                      veil_err *err)
+{
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    sv->ttl_s = a->ttl_ms ? a->ttl_ms / 1000 : VEIL_GUARDIAN_DEFAULT_TTL_S;
+    sv->cert_ttl_s = a->cert_ttl_ms ? a->cert_ttl_ms / 1000 : sv->ttl_s;
+    memcpy(sv->urls, a->urls, sizeof a->urls);
+    sv->n_urls = a->n_urls;
+    snprintf(ca_default, cap, "%s/ca/root.crt", a->dir);
+    sv->ca_file = a->ca_file ? a->ca_file : ca_default;
+    veil_random_bytes(sv->challenge_key, sizeof sv->challenge_key);
+    if (veil_crypto_init(err) != 0 || veil_guardian_open(&sv->g, a->dir, err) != 0)
+        return -1;
+    if (veil_file_read(ca_default, 1 << 20, &pem, &len, err) != 0)
+        return veil_err_wrap(err, "the CA root");
+    sv->ca_pem = (char *)pem;
+    if (open_chain(sv, a, err) != 0)
+        return -1;
+    if (add_conn(sv, VEIL_GUARDIAN_ENROLL_ACCOUNT, err) != 0 || sync_realms(sv, err) != 0)
+        return -1;
+    return 0;
+}
+
+static void serve_close(struct serve *sv)
+{
+    for (size_t i = 0; i < sv->n_conns; i++)
+        serve_conn_close(sv->conns[i]);
+    if (sv->chain)
+        veil_chain_client_close(sv->chain);
+    veil_guardian_close(sv->g);
+    free(sv->ca_pem);
+    veil_memzero(sv->challenge_key, sizeof sv->challenge_key);
+    pthread_mutex_destroy(&sv->mu);
+}
 
 int veil_guardian_serve_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "veil: guardian serve: not implemented yet\n");
-    return 2;
+    struct serve_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    struct serve sv = {0};
+    char ca_default[4096];
+    veil_err err = {0};
+    pthread_mutex_init(&sv.mu, NULL);
+    serve_stop = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (serve_open(&sv, &a, ca_default, sizeof ca_default, &err) != 0) {
+        fprintf(stderr, "veil: guardian serve: %s\n", err.msg);
+        serve_close(&sv);
+        return 1;
+    }
+    fprintf(stdout, "guardian: serving %zu account(s)\n", sv.n_conns);
+    fflush(stdout);
+    for (int tick = 0; !serve_stop; tick++) {
+        usleep(100 * 1000);
+        if (tick % 20 == 19 && sync_realms(&sv, &err) != 0)
+            VEIL_LOG_WARNING("guardian", "realm sync failed", "err=\"%s\"", err.msg);
+    }
+    serve_close(&sv);
+    return 0;
+}
+
+/* ---- enrollment-account credentials for nodes ---- */
+
+int serve_write_enroll_creds(veil_guardian *g, const char *path, int64_t ttl_s, veil_err *err)
+{
+    uint8_t rnd[10];
+    char id[24];
+    veil_random_bytes(rnd, sizeof rnd);
+    (void)veil_hex_encode(id, sizeof id, rnd, sizeof rnd);
+    veil_jwt perms;
+    veil_jwt_init(&perms, VEIL_JWT_USER);
+    struct veil_guardian_issued iss = {0};
+    int rc = -1;
+    perms.limits.payload = VEIL_CTL_MAX_MSG;
+    if (veil_guardian_enroll_permissions(&perms, id, err) == 0 &&
+        veil_guardian_issue_custom(g, VEIL_GUARDIAN_ENROLL_ACCOUNT, id, &perms, ttl_s, &iss,
+                                   err) == 0 &&
+        veil_creds_write(path, iss.jwt, &iss.user, err) == 0)
+        rc = 0;
+    veil_guardian_issued_free(&iss);
+    veil_jwt_free(&perms);
+    return rc;
 }
