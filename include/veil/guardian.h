@@ -282,6 +282,8 @@ int veil_ca_create(const char *dir, const char *name, int64_t root_days, int64_t
                    veil_err *err) VEIL_WARN_UNUSED;
 int veil_ca_open(veil_ca **out, const char *dir, veil_err *err) VEIL_WARN_UNUSED;
 void veil_ca_free(veil_ca *ca);
+/* intermediate ‖ root, PEM (borrowed; what a TLS peer trusts/sends). */
+const char *veil_ca_chain(const veil_ca *ca);
 
 struct veil_ca_leaf_req {
     const char *common_name;
