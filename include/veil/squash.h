@@ -71,8 +71,16 @@ VEIL_WARN_UNUSED int veil_sq_keygen(const veil_fhe_client *ck, const uint8_t see
 VEIL_WARN_UNUSED int veil_sq_key_save(const veil_sq_key *key, const char *path, veil_err *err);
 VEIL_WARN_UNUSED int veil_sq_key_load(const char *path, unsigned threads, veil_sq_key **out,
                                       veil_err *err);
+/* The same from a whole file image in memory (what veil_sq_key_load parses). */
+VEIL_WARN_UNUSED int veil_sq_key_deserialize(const uint8_t *data, size_t len, unsigned threads,
+                                             veil_sq_key **out, veil_err *err);
 void veil_sq_key_free(veil_sq_key *key);
 size_t veil_sq_key_size(const veil_sq_key *key); /* bytes held in memory */
+/* The key's pool (squash runs the blocks of a ciphertext on it; results never
+ * depend on its size): its size, and replacing it (0 = VEIL_THREADS or the
+ * CPU count). */
+unsigned veil_sq_key_threads(const veil_sq_key *key);
+VEIL_WARN_UNUSED int veil_sq_key_set_threads(veil_sq_key *key, unsigned threads, veil_err *err);
 
 /* Squashes every block of ct (keyswitch with sk, then the 128-bit PBS).
  * out->blocks is allocated; release with veil_sq_ct_clear. */

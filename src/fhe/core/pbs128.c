@@ -1,0 +1,331 @@
+/*
+ * core/pbs128.c - 128-bit GGSW encryption, CMux blind rotation over the
+ * NTT-domain bootstrapping key, and sample extraction (see pbs128.h). The
+ * external product of one CMux: (k+1) accumulator polynomials, each
+ * decomposed into `level` digit polynomials, forward-transformed modulo the
+ * three primes, multiplied-and-summed with the GGSW rows per output
+ * column, transformed back and rebuilt exactly by CRT.
+ */
+#include "pbs128.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwe.h"
+
+#define P VEIL_NTT128_PRIMES
+
+void veil_pbs128_decompose(veil_u128_t v, unsigned base_log, unsigned level, int64_t *out)
+{
+    const unsigned shift = 128 - base_log * level;
+    veil_u128_t state = v;
+    uint64_t top_tie_bit = 0;
+    if (shift > 0) {
+        state = (v + ((veil_u128_t)1 << (shift - 1))) >> shift;
+        top_tie_bit = (uint64_t)(v >> (shift - 1)) & 1;
+    }
+    const int64_t base = INT64_C(1) << base_log, half = base / 2;
+    const uint64_t mask = (UINT64_C(1) << base_log) - 1;
+    for (unsigned i = 0; i < level; i++) {
+        int64_t d = (int64_t)((uint64_t)state & mask);
+        if (d >= half)
+            d -= base; /* [-B/2, B/2) */
+        state >>= base_log;
+        const uint64_t tie_bit = i + 1 < level ? (uint64_t)state & 1 : top_tie_bit;
+        uint64_t carry = (uint64_t)(d < 0);
+        if (d == -half && tie_bit) {
+            d = half;
+            carry = 0;
+        }
+        out[i] = d;
+        state += carry;
+    }
+}
+
+void veil_pbs128_key_ntt(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                         const uint8_t *key, uint64_t *kntt)
+{
+    const size_t n = s->poly;
+    for (size_t c = 0; c < s->k; c++) {
+        for (unsigned pr = 0; pr < P; pr++) {
+            uint64_t *dst = kntt + (c * P + pr) * n;
+            for (size_t j = 0; j < n; j++)
+                dst[j] = key[c * n + j];
+            veil_ntt128_forward(t, pr, dst);
+        }
+    }
+}
+
+int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc, const struct veil_pbs128_shape *s,
+                             veil_err *err)
+{
+    const size_t n = s->poly, k = s->k;
+    memset(sc, 0, sizeof *sc);
+    sc->acc = calloc((k + 1) * n, sizeof(veil_u128_t));
+    sc->poly = calloc(n, sizeof(veil_u128_t));
+    sc->digits = calloc((size_t)s->level * n, sizeof(int64_t));
+    sc->dntt = calloc(veil_pbs128_rows(s) * P * n, sizeof(uint64_t));
+    sc->out = calloc((k + 1) * P * n, sizeof(uint64_t));
+    if (!sc->acc || !sc->poly || !sc->digits || !sc->dntt || !sc->out) {
+        veil_pbs128_scratch_free(sc);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory for 128-bit PBS scratch");
+    }
+    return 0;
+}
+
+void veil_pbs128_scratch_free(struct veil_pbs128_scratch *sc)
+{
+    free(sc->acc);
+    free(sc->poly);
+    free(sc->digits);
+    free(sc->dntt);
+    free(sc->out);
+    memset(sc, 0, sizeof *sc);
+}
+
+static inline veil_u128_t rng_u128(struct veil_fhe_rng *r)
+{
+    const uint64_t lo = veil_fhe_rng_u64(r);
+    const uint64_t hi = veil_fhe_rng_u64(r);
+    return ((veil_u128_t)hi << 64) | lo;
+}
+
+/* NTT-domain words of column col of row `row` of a GGSW. */
+static inline uint64_t *ggsw_cell(const struct veil_pbs128_shape *s, uint64_t *ggsw, size_t row,
+                                  size_t col)
+{
+    return ggsw + (row * (s->k + 1) + col) * P * s->poly;
+}
+
+/* The k mask polynomials of one row: drawn, then stored transformed. */
+static void row_masks(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                      struct veil_fhe_rng *mask_rng, uint64_t *ggsw, size_t row,
+                      veil_u128_t *poly)
+{
+    const size_t n = s->poly;
+    for (size_t col = 0; col < s->k; col++) {
+        for (size_t j = 0; j < n; j++)
+            poly[j] = rng_u128(mask_rng);
+        uint64_t *cell = ggsw_cell(s, ggsw, row, col);
+        for (unsigned pr = 0; pr < P; pr++) {
+            veil_ntt128_from_u128(t, pr, cell + pr * n, poly);
+            veil_ntt128_forward(t, pr, cell + pr * n);
+        }
+    }
+}
+
+static void row_body_store(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                           uint64_t *ggsw, size_t row, const veil_u128_t *body)
+{
+    uint64_t *cell = ggsw_cell(s, ggsw, row, s->k);
+    for (unsigned pr = 0; pr < P; pr++) {
+        veil_ntt128_from_u128(t, pr, cell + pr * s->poly, body);
+        veil_ntt128_forward(t, pr, cell + pr * s->poly);
+    }
+}
+
+/* poly <- sum_c A_c S_c (exact, negacyclic) for the row's stored masks. */
+static void row_mask_times_key(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                               uint64_t *ggsw, size_t row, const uint64_t *kntt,
+                               struct veil_pbs128_scratch *sc)
+{
+    const size_t n = s->poly;
+    const uint64_t *a[VEIL_PBS128_MAX_K], *b[VEIL_PBS128_MAX_K], *res[P];
+    for (unsigned pr = 0; pr < P; pr++) {
+        for (size_t c = 0; c < s->k; c++) {
+            a[c] = ggsw_cell(s, ggsw, row, c) + pr * n;
+            b[c] = kntt + (c * P + pr) * n;
+        }
+        uint64_t *o = sc->out + pr * n;
+        veil_ntt128_mac(t, pr, o, a, b, s->k);
+        veil_ntt128_inverse(t, pr, o);
+        res[pr] = o;
+    }
+    veil_ntt128_crt(t, sc->poly, res);
+}
+
+void veil_pbs128_ggsw_encrypt(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                              const uint8_t *key, const uint64_t *kntt, unsigned m,
+                              struct veil_fhe_rng *mask_rng, struct veil_fhe_rng *noise_rng,
+                              uint64_t *ggsw, veil_u128_t *bodies,
+                              struct veil_pbs128_scratch *sc)
+{
+    const size_t n = s->poly, k = s->k;
+    for (size_t c = 0; c <= k; c++) {
+        for (unsigned j = 0; j < s->level; j++) {
+            const size_t row = c * s->level + j;
+            row_masks(t, s, mask_rng, ggsw, row, sc->poly);
+            row_mask_times_key(t, s, ggsw, row, kntt, sc);
+            veil_u128_t *body = sc->poly;
+            for (size_t i = 0; i < n; i++) {
+                int64_t e = (int64_t)veil_fhe_rng_tuniform(noise_rng, s->noise_log2);
+                body[i] += (veil_u128_t)(__int128)e;
+            }
+            const veil_u128_t g = (veil_u128_t)(m & 1) << (128 - (j + 1) * s->base_log);
+            if (c == k) {
+                body[0] += g;
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    body[i] -= g * key[c * n + i];
+            }
+            if (bodies)
+                memcpy(bodies + row * n, body, n * sizeof *body);
+            row_body_store(t, s, ggsw, row, body);
+        }
+    }
+}
+
+void veil_pbs128_ggsw_expand(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                             struct veil_fhe_rng *mask_rng, const veil_u128_t *bodies,
+                             uint64_t *ggsw)
+{
+    veil_u128_t poly[VEIL_NTT128_MAX_N];
+    for (size_t row = 0; row < veil_pbs128_rows(s); row++) {
+        row_masks(t, s, mask_rng, ggsw, row, poly);
+        row_body_store(t, s, ggsw, row, bodies + row * s->poly);
+    }
+}
+
+void veil_pbs128_ggsw_bodies(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                             const uint64_t *ggsw, veil_u128_t *bodies,
+                             struct veil_pbs128_scratch *sc)
+{
+    const size_t n = s->poly;
+    const uint64_t *res[P];
+    for (size_t row = 0; row < veil_pbs128_rows(s); row++) {
+        const uint64_t *cell = ggsw + (row * (s->k + 1) + s->k) * P * n;
+        for (unsigned pr = 0; pr < P; pr++) {
+            uint64_t *o = sc->out + pr * n;
+            memcpy(o, cell + pr * n, n * sizeof *o);
+            veil_ntt128_inverse(t, pr, o);
+            res[pr] = o;
+        }
+        veil_ntt128_crt(t, bodies + row * n, res);
+    }
+}
+
+/* diff[t] = (X^r a - a)[t] for r in [0, 2N). */
+static void rotate_sub(veil_u128_t *restrict diff, const veil_u128_t *restrict a, size_t n,
+                       size_t r)
+{
+    int neg = 0;
+    if (r >= n) {
+        r -= n;
+        neg = 1;
+    }
+    for (size_t t = 0; t < r; t++) {
+        const veil_u128_t x = a[t + n - r];
+        diff[t] = (neg ? x : (veil_u128_t)0 - x) - a[t];
+    }
+    for (size_t t = r; t < n; t++) {
+        const veil_u128_t x = a[t - r];
+        diff[t] = (neg ? (veil_u128_t)0 - x : x) - a[t];
+    }
+}
+
+/* Digit polynomials of accumulator column c, transformed: rows c*level + j
+ * (j = 0 the most significant digit, matching g_j). */
+static void decompose_column(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                             size_t c, size_t r, struct veil_pbs128_scratch *sc)
+{
+    const size_t n = s->poly, level = s->level;
+    rotate_sub(sc->poly, sc->acc + c * n, n, r);
+    int64_t dig[VEIL_PBS128_MAX_LEVEL];
+    for (size_t i = 0; i < n; i++) {
+        veil_pbs128_decompose(sc->poly[i], s->base_log, s->level, dig);
+        for (size_t j = 0; j < level; j++)
+            sc->digits[j * n + i] = dig[level - 1 - j];
+    }
+    for (size_t j = 0; j < level; j++) {
+        uint64_t *row = sc->dntt + (c * level + j) * P * n;
+        for (unsigned pr = 0; pr < P; pr++) {
+            veil_ntt128_from_i64(t, pr, row + pr * n, sc->digits + j * n);
+            veil_ntt128_forward(t, pr, row + pr * n);
+        }
+    }
+}
+
+/* acc += GGSW ⊡ (X^r acc - acc): X^r acc if the GGSW encrypts 1, acc if 0. */
+static void cmux_rotate(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                        const uint64_t *ggsw, size_t r, struct veil_pbs128_scratch *sc)
+{
+    const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s);
+    for (size_t c = 0; c <= k; c++)
+        decompose_column(t, s, c, r, sc);
+    const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    for (size_t col = 0; col <= k; col++) {
+        const uint64_t *res[P];
+        for (unsigned pr = 0; pr < P; pr++) {
+            for (size_t row = 0; row < rows; row++) {
+                a[row] = sc->dntt + (row * P + pr) * n;
+                b[row] = ggsw + ((row * (k + 1) + col) * P + pr) * n;
+            }
+            uint64_t *o = sc->out + (col * P + pr) * n;
+            veil_ntt128_mac(t, pr, o, a, b, rows);
+            veil_ntt128_inverse(t, pr, o);
+            res[pr] = o;
+        }
+        veil_ntt128_crt_add(t, sc->acc + col * n, res);
+    }
+}
+
+static unsigned log2_2n_of(size_t n)
+{
+    unsigned l = 0;
+    while (((size_t)1 << l) < 2 * n)
+        l++;
+    return l;
+}
+
+/* acc <- X^(-b~) * (0, .., 0, lut). */
+static void rotate_init(const struct veil_pbs128_shape *s, const uint64_t *lwe,
+                        const veil_u128_t *lut, veil_u128_t *acc)
+{
+    const size_t n = s->poly, k = s->k, two_n = 2 * n;
+    const size_t b = (size_t)veil_fhe_mod_switch_centered_body(lwe, s->lwe_dim, log2_2n_of(n));
+    size_t r = (two_n - b) % two_n;
+    memset(acc, 0, k * n * sizeof *acc);
+    veil_u128_t *body = acc + k * n;
+    int neg = 0;
+    if (r >= n) {
+        r -= n;
+        neg = 1;
+    }
+    for (size_t t = 0; t < r; t++)
+        body[t] = neg ? lut[t + n - r] : (veil_u128_t)0 - lut[t + n - r];
+    for (size_t t = r; t < n; t++)
+        body[t] = neg ? (veil_u128_t)0 - lut[t - r] : lut[t - r];
+}
+
+void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t,
+                                    const struct veil_pbs128_shape *s, const uint64_t *bsk,
+                                    const uint64_t *const *lwes, const veil_u128_t *lut,
+                                    size_t count, struct veil_pbs128_scratch *scs)
+{
+    const unsigned log2_2n = log2_2n_of(s->poly);
+    const size_t words = veil_pbs128_ggsw_words(s);
+    for (size_t c = 0; c < count; c++)
+        rotate_init(s, lwes[c], lut, scs[c].acc);
+    for (size_t i = 0; i < s->lwe_dim; i++) {
+        const uint64_t *ggsw = bsk + i * words;
+        for (size_t c = 0; c < count; c++) {
+            const size_t r = (size_t)veil_fhe_mod_switch(lwes[c][i], log2_2n);
+            if (r != 0)
+                cmux_rotate(t, s, ggsw, r, &scs[c]);
+        }
+    }
+}
+
+void veil_pbs128_sample_extract(veil_u128_t *mask, veil_u128_t *body, const veil_u128_t *acc,
+                                size_t k, size_t n)
+{
+    for (size_t j = 0; j < k; j++) {
+        const veil_u128_t *a = acc + j * n;
+        veil_u128_t *out = mask + j * n;
+        out[0] = a[0];
+        for (size_t i = 1; i < n; i++)
+            out[i] = (veil_u128_t)0 - a[n - i];
+    }
+    *body = acc[k * n];
+}

@@ -1,0 +1,381 @@
+/*
+ * squash.c - noise squashing (include/veil/squash.h): squashing-key
+ * generation, the squash of a radix ciphertext (keyswitch to the small key
+ * with the ordinary server key, then the 128-bit PBS of core/pbs128.c and
+ * sample extraction), and decryption with the whole squashing secret.
+ *
+ * RNG layout (deterministic per seed whatever the thread count): from the
+ * 32-byte root seed, BLAKE2b-derived seeds "veil-sq secret" (stream 0: the
+ * 4096 key bits), "veil-sq mask" (stream i: every mask of GGSW i; public,
+ * stored in the key file) and "veil-sq noise" (stream i: GGSW i's noise).
+ */
+#include <veil/squash.h>
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/lwe.h"
+#include "integer.h"
+#include "keys.h"
+#include "params.h"
+#include "squash_internal.h"
+#include "threadpool.h"
+
+void veil_sq_shape_default(struct veil_pbs128_shape *s)
+{
+    const struct veil_fhe_params *p = veil_fhe_params_default();
+    s->lwe_dim = p->lwe_dim;
+    s->k = VEIL_SQ_GLWE_DIM;
+    s->poly = VEIL_SQ_POLY;
+    s->base_log = VEIL_SQ_BASE_LOG;
+    s->level = VEIL_SQ_LEVEL;
+    s->noise_log2 = VEIL_SQ_NOISE_LOG;
+}
+
+/* The body of a trivial GLWE whose box v (width N/16, shifted by half a box
+ * so that phases round to the nearest value) holds v * 2^123; the negacyclic
+ * wrap negates the half box moved to the end (as shortint.c builds its
+ * 64-bit accumulators). */
+void veil_sq_build_lut(veil_u128_t *lut, size_t n)
+{
+    const size_t space = 16, box = n / space, half = box / 2;
+    for (size_t j = 0; j < n; j++) {
+        const size_t src = j + half;
+        if (src < n)
+            lut[j] = (veil_u128_t)(src / box) << VEIL_SQ_LOG_DELTA;
+        else
+            lut[j] = (veil_u128_t)0 - ((veil_u128_t)((src - n) / box) << VEIL_SQ_LOG_DELTA);
+    }
+}
+
+int veil_sq_key_alloc(unsigned threads, veil_sq_key **out, veil_err *err)
+{
+    *out = NULL;
+    veil_sq_key *key = calloc(1, sizeof *key);
+    if (!key)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashing key");
+    veil_sq_shape_default(&key->shape);
+    veil_sq_build_lut(key->lut, key->shape.poly);
+    if (veil_ntt128_init(&key->ntt, key->shape.poly, err) < 0) {
+        free(key);
+        return -1;
+    }
+    key->bsk = malloc(key->shape.lwe_dim * veil_pbs128_ggsw_words(&key->shape) * sizeof(uint64_t));
+    if (!key->bsk) {
+        veil_sq_key_free(key);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashing key (%zu MB)",
+                            veil_sq_key_size(NULL) >> 20);
+    }
+    if (veil_threadpool_create(&key->pool, threads, err) < 0) {
+        veil_sq_key_free(key);
+        return -1;
+    }
+    *out = key;
+    return 0;
+}
+
+void veil_sq_key_free(veil_sq_key *key)
+{
+    if (!key)
+        return;
+    free(key->bsk);
+    veil_ntt128_free(&key->ntt);
+    if (key->pool)
+        veil_threadpool_destroy(key->pool);
+    free(key);
+}
+
+size_t veil_sq_key_size(const veil_sq_key *key)
+{
+    struct veil_pbs128_shape s;
+    veil_sq_shape_default(&s);
+    (void)key; /* every key has the same shape */
+    return sizeof(struct veil_sq_key) + s.lwe_dim * veil_pbs128_ggsw_words(&s) * sizeof(uint64_t) +
+           VEIL_NTT128_PRIMES * 4 * s.poly * sizeof(uint64_t);
+}
+
+unsigned veil_sq_key_threads(const veil_sq_key *key)
+{
+    return veil_threadpool_size(key->pool);
+}
+
+int veil_sq_key_set_threads(veil_sq_key *key, unsigned threads, veil_err *err)
+{
+    struct veil_threadpool *pool = NULL;
+    if (veil_threadpool_create(&pool, threads, err) < 0)
+        return -1;
+    veil_threadpool_destroy(key->pool);
+    key->pool = pool;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- keygen */
+
+struct keygen_job {
+    veil_sq_key *key;
+    const uint64_t *small_key; /* the 64-bit client key's small LWE key */
+    const uint8_t *glwe_key;   /* the squashing secret */
+    const uint64_t *kntt;
+    uint8_t noise_seed[VEIL_FHE_SEED_LEN];
+    atomic_int failed;
+};
+
+static void keygen_item(void *arg, size_t i)
+{
+    struct keygen_job *job = arg;
+    veil_sq_key *key = job->key;
+    struct veil_pbs128_scratch sc;
+    veil_err err;
+    if (veil_pbs128_scratch_init(&sc, &key->shape, &err) < 0) {
+        atomic_store(&job->failed, 1);
+        return;
+    }
+    struct veil_fhe_rng mask_rng, noise_rng;
+    veil_fhe_rng_init(&mask_rng, key->mask_seed, i);
+    veil_fhe_rng_init(&noise_rng, job->noise_seed, i);
+    uint64_t *ggsw = key->bsk + i * veil_pbs128_ggsw_words(&key->shape);
+    veil_pbs128_ggsw_encrypt(&key->ntt, &key->shape, job->glwe_key, job->kntt,
+                             (unsigned)job->small_key[i], &mask_rng, &noise_rng, ggsw, NULL, &sc);
+    /* The scratch held mask * key products: secret-dependent. */
+    veil_memzero(sc.out, (key->shape.k + 1) * VEIL_NTT128_PRIMES * key->shape.poly * 8);
+    veil_pbs128_scratch_free(&sc);
+    veil_fhe_rng_wipe(&noise_rng);
+    veil_fhe_rng_wipe(&mask_rng);
+}
+
+static void derive_secret(const uint8_t root[VEIL_FHE_SEED_LEN], veil_sq_secret *secret)
+{
+    uint8_t seed[VEIL_FHE_SEED_LEN];
+    uint64_t bits[VEIL_SQ_LWE_DIM];
+    struct veil_fhe_rng rng;
+    veil_fhe_seed_derive(seed, root, "veil-sq secret");
+    veil_fhe_rng_init(&rng, seed, 0);
+    veil_fhe_rng_binary(&rng, bits, VEIL_SQ_LWE_DIM);
+    for (size_t i = 0; i < VEIL_SQ_LWE_DIM; i++)
+        secret->s[i] = (uint8_t)bits[i];
+    veil_memzero(bits, sizeof bits);
+    veil_memzero(seed, sizeof seed);
+    veil_fhe_rng_wipe(&rng);
+}
+
+int veil_sq_keygen(const veil_fhe_client *ck, const uint8_t seed[32], unsigned threads,
+                   veil_sq_secret *secret, veil_sq_key **key, veil_err *err)
+{
+    *key = NULL;
+    const struct veil_shortint_client_key *sck = ck ? veil_sq_client_key_of(ck) : NULL;
+    if (!sck || sck->params != veil_fhe_params_default())
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "squashing keys need a client key of the default parameter set");
+    return veil_sq_keygen_small(sck->small_key, seed, threads, secret, key, err);
+}
+
+int veil_sq_keygen_small(const uint64_t *small_key, const uint8_t seed[32], unsigned threads,
+                         veil_sq_secret *secret, veil_sq_key **key, veil_err *err)
+{
+    *key = NULL;
+    veil_sq_key *k = NULL;
+    if (veil_sq_key_alloc(threads, &k, err) < 0)
+        return -1;
+    uint8_t root[VEIL_FHE_SEED_LEN];
+    if (seed)
+        memcpy(root, seed, sizeof root);
+    else
+        veil_fhe_random_seed(root);
+    derive_secret(root, secret);
+    veil_fhe_seed_derive(k->mask_seed, root, "veil-sq mask");
+    struct keygen_job *job = calloc(1, sizeof *job);
+    uint64_t *kntt = malloc(k->shape.k * VEIL_NTT128_PRIMES * k->shape.poly * sizeof(uint64_t));
+    int rc = -1;
+    if (!job || !kntt) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory for squashing key generation");
+        goto out;
+    }
+    veil_fhe_seed_derive(job->noise_seed, root, "veil-sq noise");
+    veil_pbs128_key_ntt(&k->ntt, &k->shape, secret->s, kntt);
+    job->key = k;
+    job->small_key = small_key;
+    job->glwe_key = secret->s;
+    job->kntt = kntt;
+    atomic_init(&job->failed, 0);
+    veil_threadpool_for(k->pool, k->shape.lwe_dim, keygen_item, job);
+    if (atomic_load(&job->failed)) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory while generating the squashing key");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (kntt) {
+        veil_memzero(kntt, k->shape.k * VEIL_NTT128_PRIMES * k->shape.poly * sizeof(uint64_t));
+        free(kntt);
+    }
+    if (job) {
+        veil_memzero(job, sizeof *job);
+        free(job);
+    }
+    veil_memzero(root, sizeof root);
+    if (rc < 0) {
+        veil_memzero(secret, sizeof *secret);
+        veil_sq_key_free(k);
+        return -1;
+    }
+    *key = k;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- squash */
+
+struct squash_job {
+    const veil_sq_key *key;
+    const struct veil_shortint_server_key *sk;
+    const struct veil_radix *in;
+    veil_sq_ct *out;
+    size_t groups; /* group g squashes blocks g, g + groups, ... */
+    atomic_int failed;
+};
+
+/* Blocks of one group: keyswitched one by one, then blind-rotated together
+ * (each GGSW read once for the group); a block's bits do not depend on its
+ * group, so the pool size never changes the output. */
+static void squash_group(struct squash_job *job, size_t g, struct veil_pbs128_scratch *scs,
+                         uint64_t **lwes, uint32_t *ks_acc)
+{
+    const veil_sq_key *key = job->key;
+    const struct veil_fhe_params *p = job->sk->params;
+    size_t count = 0;
+    for (size_t b = g; b < job->in->n_blocks; b += job->groups, count++) {
+        veil_fhe_lwe_keyswitch32(lwes[count], job->in->blocks[b].data, job->sk->ksk32,
+                                 veil_fhe_big_lwe_dim(p), p->lwe_dim, p->ks_base_log, p->ks_level,
+                                 ks_acc);
+    }
+    veil_pbs128_blind_rotate_batch(&key->ntt, &key->shape, key->bsk, (const uint64_t *const *)lwes,
+                                   key->lut, count, scs);
+    count = 0;
+    for (size_t b = g; b < job->in->n_blocks; b += job->groups, count++) {
+        veil_sq_block *blk = &job->out->blocks[b];
+        veil_pbs128_sample_extract(blk->a, &blk->b, scs[count].acc, key->shape.k,
+                                   key->shape.poly);
+    }
+}
+
+static void squash_item(void *arg, size_t g)
+{
+    struct squash_job *job = arg;
+    const struct veil_fhe_params *p = job->sk->params;
+    const size_t per = (job->in->n_blocks - g + job->groups - 1) / job->groups;
+    struct veil_pbs128_scratch scs[VEIL_SQ_MAX_BLOCKS];
+    uint64_t *lwes[VEIL_SQ_MAX_BLOCKS];
+    uint32_t *ks_acc = calloc(p->lwe_dim + 1, sizeof *ks_acc);
+    size_t ready = 0;
+    veil_err err;
+    int ok = ks_acc != NULL;
+    for (; ok && ready < per; ready++) {
+        lwes[ready] = calloc(p->lwe_dim + 1, sizeof(uint64_t));
+        if (!lwes[ready] || veil_pbs128_scratch_init(&scs[ready], &job->key->shape, &err) < 0) {
+            free(lwes[ready]);
+            ok = 0;
+            break;
+        }
+    }
+    if (ok)
+        squash_group(job, g, scs, lwes, ks_acc);
+    for (size_t c = 0; c < ready; c++) {
+        veil_pbs128_scratch_free(&scs[c]);
+        free(lwes[c]);
+    }
+    free(ks_acc);
+    if (!ok)
+        atomic_store(&job->failed, 1);
+}
+
+static int check_input(const struct veil_shortint_server_key *sk, const struct veil_radix *in,
+                       veil_err *err)
+{
+    if (sk->params != veil_fhe_params_default())
+        return veil_err_set(err, VEIL_E_MISMATCH,
+                            "squashing needs a server key of the default parameter set");
+    const unsigned w = in->width;
+    if (w != 1 && w != 8 && w != 16 && w != 32 && w != 64)
+        return veil_err_set(err, VEIL_E_INVALID, "cannot squash a %u-bit ciphertext", w);
+    const size_t want = w == 1 ? 1 : w / 2;
+    if (in->n_blocks != want || want > VEIL_SQ_MAX_BLOCKS)
+        return veil_err_set(err, VEIL_E_INVALID, "a %u-bit ciphertext with %zu blocks", w,
+                            in->n_blocks);
+    return 0;
+}
+
+int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
+                   veil_sq_ct *out, veil_err *err)
+{
+    return veil_sq_squash_radix(key, veil_sq_server_key_of(sk), veil_sq_ct_radix_of(ct), out, err);
+}
+
+int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
+                         const struct veil_radix *in, veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_input(ssk, in, err) < 0)
+        return -1;
+    out->blocks = calloc(in->n_blocks, sizeof *out->blocks);
+    if (!out->blocks)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashed ciphertext");
+    out->width = in->width;
+    out->nblocks = (uint32_t)in->n_blocks;
+    struct squash_job job = {.key = key, .sk = ssk, .in = in, .out = out};
+    job.groups = veil_threadpool_size(key->pool);
+    if (job.groups > in->n_blocks)
+        job.groups = in->n_blocks;
+    atomic_init(&job.failed, 0);
+    veil_threadpool_for(key->pool, job.groups, squash_item, &job);
+    if (atomic_load(&job.failed)) {
+        veil_sq_ct_clear(out);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
+    }
+    return 0;
+}
+
+void veil_sq_ct_clear(veil_sq_ct *ct)
+{
+    if (!ct)
+        return;
+    free(ct->blocks);
+    memset(ct, 0, sizeof *ct);
+}
+
+/* ---------------------------------------------------------------- decrypt */
+
+veil_u128 veil_sq_block_phase(const veil_sq_secret *secret, const veil_sq_block *blk)
+{
+    veil_u128 dot = 0;
+    for (size_t i = 0; i < VEIL_SQ_LWE_DIM; i++)
+        dot += blk->a[i] * secret->s[i];
+    return blk->b - dot;
+}
+
+unsigned veil_sq_decode_block(veil_u128 phase)
+{
+    const veil_u128 half = (veil_u128)1 << (VEIL_SQ_LOG_DELTA - 1);
+    return (unsigned)((phase + half) >> VEIL_SQ_LOG_DELTA) & 15u;
+}
+
+uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < nblocks && 2 * i < 64; i++)
+        v |= (uint64_t)(block_values[i] & 3u) << (2 * i);
+    return width >= 64 ? v : v & ((UINT64_C(1) << width) - 1);
+}
+
+int veil_sq_decrypt(const veil_sq_secret *secret, const veil_sq_ct *ct, uint64_t *value,
+                    veil_err *err)
+{
+    if (!ct->blocks || ct->nblocks == 0 || ct->nblocks > VEIL_SQ_MAX_BLOCKS)
+        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has %u blocks",
+                            ct->nblocks);
+    unsigned vals[VEIL_SQ_MAX_BLOCKS];
+    for (uint32_t i = 0; i < ct->nblocks; i++)
+        vals[i] = veil_sq_decode_block(veil_sq_block_phase(secret, &ct->blocks[i]));
+    *value = veil_sq_recompose(vals, ct->nblocks, ct->width);
+    veil_memzero(vals, sizeof vals);
+    return 0;
+}

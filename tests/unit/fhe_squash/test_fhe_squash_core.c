@@ -1,0 +1,308 @@
+/*
+ * test_fhe_squash_core.c - the exact 128-bit arithmetic under noise
+ * squashing (core/ntt128.c, core/pbs128.c) and the squashed-ciphertext
+ * format (squash_io.c), on small inputs (fast, also under ASan):
+ *   - NTT products of signed digit polynomials and 128-bit polynomials,
+ *     summed over 9 rows, equal the schoolbook negacyclic product mod 2^128,
+ *     including the largest magnitudes the bound allows (CRT sign recovery);
+ *   - the 128-bit gadget decomposition recomposes the rounded value;
+ *   - a toy 128-bit PBS (n = 8, k = 2, N = 256) maps every 4-bit block value
+ *     v of a 64-bit LWE ciphertext to v * 2^123, and a GGSW rebuilt from its
+ *     mask seed and saved bodies is word-for-word the generated one;
+ *   - decoding and recomposition of block values;
+ *   - squashed ciphertexts round-trip through serialization, their digest
+ *     tracks every word, and truncated, oversized, corrupted or wrong-kind
+ *     input is refused with a specific message.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <veil/squash.h>
+
+#include "core/lwe.h"
+#include "core/ntt128.h"
+#include "core/pbs128.h"
+#include "core/rng.h"
+#include "serialize.h"
+#include "squash_internal.h"
+#include "vtest.h"
+
+static const uint8_t test_seed[32] = {7, 1, 2, 3};
+
+static veil_u128_t rand_u128(struct veil_fhe_rng *r)
+{
+    uint64_t lo = veil_fhe_rng_u64(r), hi = veil_fhe_rng_u64(r);
+    return ((veil_u128_t)hi << 64) | lo;
+}
+
+/* out += d * k (negacyclic, mod 2^128), schoolbook. */
+static void schoolbook_acc(veil_u128_t *out, const int64_t *d, const veil_u128_t *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const veil_u128_t di = (veil_u128_t)(__int128)d[i];
+        for (size_t j = 0; j < n; j++) {
+            const veil_u128_t prod = di * k[j];
+            if (i + j < n)
+                out[i + j] += prod;
+            else
+                out[i + j - n] -= prod;
+        }
+    }
+}
+
+/* Sum over `rows` of NTT products vs schoolbook; extreme = the largest
+ * magnitudes (digits -2^23, words 2^128 - 1). */
+static void check_products(size_t n, size_t rows, int extreme)
+{
+    struct veil_ntt128 t;
+    veil_err err;
+    CHECK(veil_ntt128_init(&t, n, &err) == 0);
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, n * 16 + rows + (size_t)extreme);
+    int64_t *d = malloc(rows * n * sizeof *d);
+    veil_u128_t *k = malloc(rows * n * sizeof *k);
+    veil_u128_t *want = calloc(n, sizeof *want), *got = calloc(n, sizeof *got);
+    uint64_t *dn = malloc(rows * VEIL_NTT128_PRIMES * n * 8), *kn = malloc(rows * VEIL_NTT128_PRIMES * n * 8);
+    uint64_t *o = malloc(VEIL_NTT128_PRIMES * n * 8);
+    for (size_t i = 0; i < rows * n; i++) {
+        d[i] = extreme ? -(INT64_C(1) << 23)
+                       : (int64_t)(veil_fhe_rng_u64(&rng) % (UINT64_C(1) << 24)) - (INT64_C(1) << 23);
+        k[i] = extreme ? ~(veil_u128_t)0 : rand_u128(&rng);
+    }
+    for (size_t r = 0; r < rows; r++)
+        schoolbook_acc(want, d + r * n, k + r * n, n);
+    const uint64_t *res[VEIL_NTT128_PRIMES];
+    for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
+        const uint64_t *a[16], *b[16];
+        for (size_t r = 0; r < rows; r++) {
+            uint64_t *da = dn + (r * VEIL_NTT128_PRIMES + pr) * n;
+            uint64_t *ka = kn + (r * VEIL_NTT128_PRIMES + pr) * n;
+            veil_ntt128_from_i64(&t, pr, da, d + r * n);
+            veil_ntt128_from_u128(&t, pr, ka, k + r * n);
+            veil_ntt128_forward(&t, pr, da);
+            veil_ntt128_forward(&t, pr, ka);
+            a[r] = da;
+            b[r] = ka;
+        }
+        veil_ntt128_mac(&t, pr, o + pr * n, a, b, rows);
+        veil_ntt128_inverse(&t, pr, o + pr * n);
+        res[pr] = o + pr * n;
+    }
+    veil_ntt128_crt(&t, got, res);
+    CHECK(memcmp(got, want, n * sizeof *got) == 0);
+    /* crt_add accumulates */
+    veil_ntt128_crt_add(&t, got, res);
+    for (size_t j = 0; j < n; j++)
+        want[j] *= 2;
+    CHECK(memcmp(got, want, n * sizeof *got) == 0);
+    free(d);
+    free(k);
+    free(want);
+    free(got);
+    free(dn);
+    free(kn);
+    free(o);
+    veil_ntt128_free(&t);
+}
+
+static void test_ntt_products(void)
+{
+    check_products(16, 1, 0);
+    check_products(64, 9, 0);
+    check_products(2048, 2, 0);
+    check_products(64, 9, 1);
+    check_products(2048, 9, 1);
+    veil_err err;
+    struct veil_ntt128 t;
+    CHECK(veil_ntt128_init(&t, 3000, &err) == -1);
+    CHECK_CONTAINS(err.msg, "power of two");
+}
+
+static void test_decompose(void)
+{
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 99);
+    for (int it = 0; it < 20000; it++) {
+        veil_u128_t v = rand_u128(&rng);
+        if (it < 4) /* ties and wrap-around */
+            v = it == 0 ? ~(veil_u128_t)0 : (veil_u128_t)it << 55;
+        int64_t dig[3];
+        veil_pbs128_decompose(v, 24, 3, dig);
+        veil_u128_t sum = 0;
+        for (unsigned i = 0; i < 3; i++) {
+            CHECK(dig[i] >= -(INT64_C(1) << 23) && dig[i] <= (INT64_C(1) << 23));
+            sum += (veil_u128_t)(__int128)dig[i] << (128 - (3 - i) * 24);
+        }
+        const veil_u128_t rounded = ((v + ((veil_u128_t)1 << 55)) >> 56) << 56;
+        if (sum != rounded) {
+            CHECK(sum == rounded);
+            break;
+        }
+    }
+}
+
+/* ---- toy PBS ---- */
+
+#define TOY_N   256
+#define TOY_LWE 8
+
+static void test_toy_pbs(void)
+{
+    struct veil_pbs128_shape s = {.lwe_dim = TOY_LWE, .k = 2, .poly = TOY_N, .base_log = 24,
+                                  .level = 3, .noise_log2 = 30};
+    struct veil_ntt128 t;
+    veil_err err;
+    CHECK(veil_ntt128_init(&t, TOY_N, &err) == 0);
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 1234);
+    uint8_t glwe_key[2 * TOY_N];
+    uint64_t small_key[TOY_LWE], bits[2 * TOY_N];
+    veil_fhe_rng_binary(&rng, bits, 2 * TOY_N);
+    for (size_t i = 0; i < 2 * TOY_N; i++)
+        glwe_key[i] = (uint8_t)bits[i];
+    veil_fhe_rng_binary(&rng, small_key, TOY_LWE);
+    small_key[0] = 1; /* at least one CMux that rotates */
+    uint64_t kntt[2 * VEIL_NTT128_PRIMES * TOY_N];
+    veil_pbs128_key_ntt(&t, &s, glwe_key, kntt);
+    const size_t words = veil_pbs128_ggsw_words(&s), rows = veil_pbs128_rows(&s);
+    uint64_t *bsk = malloc(TOY_LWE * words * 8), *again = malloc(words * 8);
+    veil_u128_t *bodies = malloc(rows * TOY_N * sizeof *bodies);
+    struct veil_pbs128_scratch sc;
+    CHECK(veil_pbs128_scratch_init(&sc, &s, &err) == 0);
+    for (size_t i = 0; i < TOY_LWE; i++) {
+        struct veil_fhe_rng mask, noise, mask2;
+        veil_fhe_rng_init(&mask, test_seed, 100 + i);
+        veil_fhe_rng_init(&noise, test_seed, 200 + i);
+        veil_pbs128_ggsw_encrypt(&t, &s, glwe_key, kntt, (unsigned)small_key[i], &mask, &noise,
+                                 bsk + i * words, bodies, &sc);
+        /* a key file stores the bodies; the masks come back from the seed */
+        veil_u128_t *back = malloc(rows * TOY_N * sizeof *back);
+        veil_pbs128_ggsw_bodies(&t, &s, bsk + i * words, back, &sc);
+        CHECK(memcmp(back, bodies, rows * TOY_N * sizeof *back) == 0);
+        veil_fhe_rng_init(&mask2, test_seed, 100 + i);
+        veil_pbs128_ggsw_expand(&t, &s, &mask2, back, again);
+        CHECK(memcmp(again, bsk + i * words, words * 8) == 0);
+        free(back);
+    }
+    veil_u128_t lut[TOY_N];
+    veil_sq_build_lut(lut, TOY_N);
+    for (unsigned v = 0; v < 16; v++) {
+        uint64_t lwe[TOY_LWE + 1];
+        veil_fhe_lwe_encrypt(lwe, small_key, TOY_LWE, (uint64_t)v << 59, 40, &rng, &rng);
+        const uint64_t *lwes[1] = {lwe};
+        veil_pbs128_blind_rotate_batch(&t, &s, bsk, lwes, lut, 1, &sc);
+        veil_u128_t mask_out[2 * TOY_N], body;
+        veil_pbs128_sample_extract(mask_out, &body, sc.acc, 2, TOY_N);
+        veil_u128_t dot = 0;
+        for (size_t i = 0; i < 2 * TOY_N; i++)
+            dot += mask_out[i] * glwe_key[i];
+        const veil_u128_t phase = body - dot;
+        CHECK_EQ_INT(veil_sq_decode_block(phase), v);
+        const __int128 e = (__int128)(phase - ((veil_u128_t)v << 123));
+        CHECK(e < ((__int128)1 << 70) && e > -((__int128)1 << 70));
+    }
+    veil_pbs128_scratch_free(&sc);
+    free(bsk);
+    free(again);
+    free(bodies);
+    veil_ntt128_free(&t);
+}
+
+static void test_decode_recompose(void)
+{
+    const veil_u128_t d = (veil_u128_t)1 << 123;
+    CHECK_EQ_INT(veil_sq_decode_block(0), 0);
+    CHECK_EQ_INT(veil_sq_decode_block(5 * d + d / 2 - 1), 5);
+    CHECK_EQ_INT(veil_sq_decode_block(5 * d + d / 2), 6);
+    CHECK_EQ_INT(veil_sq_decode_block(15 * d), 15);
+    CHECK_EQ_INT(veil_sq_decode_block((veil_u128_t)0 - 1), 0);
+    const unsigned vals[8] = {3, 2, 1, 0, 7, 3, 3, 3};
+    CHECK_EQ_U64(veil_sq_recompose(vals, 4, 8), 0x1bu);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 8, 16), 0xff1bu);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 1, 1), 1u);
+}
+
+/* ---- squashed ciphertext files ---- */
+
+static void make_ct(veil_sq_ct *ct, uint32_t width)
+{
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 77 + width);
+    ct->width = width;
+    ct->nblocks = width == 1 ? 1 : width / 2;
+    ct->blocks = calloc(ct->nblocks, sizeof *ct->blocks);
+    for (uint32_t b = 0; b < ct->nblocks; b++) {
+        for (size_t i = 0; i < VEIL_SQ_LWE_DIM; i++)
+            ct->blocks[b].a[i] = rand_u128(&rng);
+        ct->blocks[b].b = rand_u128(&rng);
+    }
+}
+
+static void test_ct_serialization(void)
+{
+    veil_err err;
+    const uint32_t widths[] = {1, 8, 16};
+    for (size_t w = 0; w < 3; w++) {
+        veil_sq_ct ct, back;
+        make_ct(&ct, widths[w]);
+        veil_buf b;
+        veil_buf_init(&b);
+        CHECK(veil_sq_ct_serialize(&ct, &b, &err) == 0);
+        CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == 0);
+        CHECK_EQ_INT(back.width, ct.width);
+        CHECK_EQ_INT(back.nblocks, ct.nblocks);
+        CHECK(memcmp(back.blocks, ct.blocks, ct.nblocks * sizeof *ct.blocks) == 0);
+        uint8_t d1[32], d2[32];
+        CHECK(veil_sq_ct_digest(&ct, d1, &err) == 0);
+        back.blocks[ct.nblocks - 1].a[4095] ^= (veil_u128_t)1 << 127;
+        CHECK(veil_sq_ct_digest(&back, d2, &err) == 0);
+        CHECK(memcmp(d1, d2, 32) != 0);
+        veil_sq_ct_clear(&back);
+        /* truncated, oversized, corrupted */
+        CHECK(veil_sq_ct_deserialize(b.data, b.len - 1, &back, &err) == -1);
+        CHECK_CONTAINS(err.msg, "truncated");
+        CHECK(back.blocks == NULL);
+        CHECK(veil_sq_ct_deserialize(b.data, 10, &back, &err) == -1);
+        uint8_t *big = malloc(b.len + 1);
+        memcpy(big, b.data, b.len);
+        big[b.len] = 0;
+        CHECK(veil_sq_ct_deserialize(big, b.len + 1, &back, &err) == -1);
+        CHECK_CONTAINS(err.msg, "trailing");
+        big[100] ^= 1;
+        CHECK(veil_sq_ct_deserialize(big, b.len, &back, &err) == -1);
+        CHECK_CONTAINS(err.msg, "corrupted");
+        free(big);
+        veil_buf_free(&b);
+        veil_sq_ct_clear(&ct);
+    }
+    /* a wrong block count under a valid digest */
+    veil_buf b;
+    veil_buf_init(&b);
+    size_t start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_CT, 1);
+    veil_buf_put_u32le(&b, 8);
+    veil_buf_put_u32le(&b, 3);
+    CHECK(veil_fhe_container_end(&b, start, &err) == 0);
+    veil_sq_ct back;
+    CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == -1);
+    CHECK_CONTAINS(err.msg, "3 blocks");
+    veil_buf_reset(&b);
+    start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_KEY, 1);
+    CHECK(veil_fhe_container_end(&b, start, &err) == 0);
+    CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == -1);
+    CHECK_CONTAINS(err.msg, "holds a squashing key");
+    veil_sq_key *key = NULL;
+    CHECK(veil_sq_key_deserialize(b.data, b.len, 1, &key, &err) == -1);
+    CHECK_CONTAINS(err.msg, "truncated");
+    veil_buf_reset(&b);
+    start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_KEY, 1);
+    for (int i = 0; i < 6; i++)
+        veil_buf_put_u32le(&b, 1);
+    CHECK(veil_fhe_container_end(&b, start, &err) == 0);
+    CHECK(veil_sq_key_deserialize(b.data, b.len, 1, &key, &err) == -1);
+    CHECK_CONTAINS(err.msg, "parameters");
+    CHECK(key == NULL);
+    veil_buf_free(&b);
+}
+
+VTEST_MAIN(VTEST(test_ntt_products), VTEST(test_decompose), VTEST(test_toy_pbs),
+           VTEST(test_decode_recompose), VTEST(test_ct_serialization))
