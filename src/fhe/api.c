@@ -16,6 +16,7 @@
 #include "params.h"
 #include "serialize.h"
 #include "threadpool.h"
+#include "tfhers_internal.h"
 
 #define MAX_SMALL_FILE  (16u << 20)  /* client/public keys, ciphertexts */
 #define MAX_SERVER_FILE (512u << 20) /* server keys are ~30 MB */
@@ -33,6 +34,7 @@ struct veil_fhe_server {
 
 struct veil_fhe_public {
     struct veil_fhe_public_key *pk;
+    int foreign; /* from TFHE-rs: no Veil mask seed, so no Veil file form */
 };
 
 struct veil_fhe_ct {
@@ -171,6 +173,10 @@ int veil_fhe_server_save(const veil_fhe_server *sk, const char *path, veil_err *
 
 int veil_fhe_public_save(const veil_fhe_public *pk, const char *path, veil_err *err)
 {
+    if (pk->foreign)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "a compact public key read from TFHE-rs has no Veil mask seed: keep it "
+                            "in TFHE-rs format (Veil encrypts with it as it is)");
     veil_buf b;
     veil_buf_init(&b);
     int rc = veil_fhe_public_key_save(pk->pk, &b, err);
@@ -233,6 +239,12 @@ int veil_fhe_client_load(const char *path, veil_fhe_client **out, veil_err *err)
     size_t len = 0;
     if (veil_key_file_read(path, MAX_SMALL_FILE, &data, &len, err) != 0)
         return -1;
+    if (veil_tfhers_detect(data, len)) {
+        int trc = veil_fhe_client_deserialize_tfhers(data, len, out, err);
+        veil_memzero(data, len);
+        free(data);
+        return trc == 0 ? 0 : veil_err_wrap(err, "%s", path);
+    }
     int rc = wrong_kind(path, VEIL_FHE_KIND_CLIENT_KEY, data, len, err);
     veil_fhe_client *c = rc == 0 ? calloc(1, sizeof *c) : NULL;
     if (rc == 0 && !c)
@@ -279,6 +291,11 @@ int veil_fhe_public_load(const char *path, veil_fhe_public **out, veil_err *err)
     size_t len = 0;
     if (veil_file_read(path, MAX_SMALL_FILE, &data, &len, err) != 0)
         return -1;
+    if (veil_tfhers_detect(data, len)) {
+        int trc = veil_fhe_public_deserialize_tfhers(data, len, out, err);
+        free(data);
+        return trc == 0 ? 0 : veil_err_wrap(err, "%s", path);
+    }
     int rc = wrong_kind(path, VEIL_FHE_KIND_PUBLIC_KEY, data, len, err);
     veil_fhe_public *q = rc == 0 ? calloc(1, sizeof *q) : NULL;
     if (rc == 0 && !q)
@@ -294,14 +311,30 @@ int veil_fhe_public_load(const char *path, veil_fhe_public **out, veil_err *err)
     return 0;
 }
 
+/* A TFHE-rs file's kind, from its header. */
+static int tfhers_file_kind(const uint8_t *head, size_t n, enum veil_fhe_file_kind *kind,
+                            veil_err *err)
+{
+    enum veil_tfhers_type t;
+    if (veil_tfhers_peek(head, n, &t, err) != 0)
+        return -1;
+    *kind = t == VEIL_TFHERS_CLIENT_KEY                               ? VEIL_FHE_FILE_CLIENT_KEY
+            : t == VEIL_TFHERS_PUBLIC_KEY                             ? VEIL_FHE_FILE_PUBLIC_KEY
+            : t == VEIL_TFHERS_FHEBOOL || t == VEIL_TFHERS_FHEUINT ? VEIL_FHE_FILE_CIPHERTEXT
+                                                                      : VEIL_FHE_FILE_OTHER;
+    return 0;
+}
+
 int veil_fhe_file_kind(const char *path, enum veil_fhe_file_kind *kind, veil_err *err)
 {
-    uint8_t head[VEIL_FHE_HEADER_LEN];
+    uint8_t head[256]; /* a TFHE-rs header is longer than Veil's */
     FILE *f = fopen(path, "rb");
     if (!f)
         return veil_err_set(err, VEIL_E_IO, "cannot open %s", path);
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
+    if (veil_tfhers_detect(head, n))
+        return tfhers_file_kind(head, n, kind, err) == 0 ? 0 : veil_err_wrap(err, "%s", path);
     uint16_t k;
     uint32_t id;
     if (veil_fhe_container_peek(head, n, &k, &id, err) != 0)
@@ -489,6 +522,8 @@ int veil_fhe_compact_encrypt(const veil_fhe_public *pk, unsigned width, const ui
 int veil_fhe_compact_expand(const uint8_t *data, size_t len, unsigned width, veil_fhe_ct **out,
                             size_t n, veil_err *err)
 {
+    if (veil_tfhers_detect(data, len)) /* a list from TFHE-rs / node-tfhe */
+        return veil_fhe_compact_expand_tfhers(data, len, width, out, n, err);
     memset(out, 0, n * sizeof *out);
     struct veil_fhe_compact_list *list = NULL;
     if (veil_fhe_compact_list_load(data, len, NULL, &list, err) != 0)
@@ -594,9 +629,15 @@ int veil_fhe_ct_load(const char *path, veil_fhe_ct **out, veil_err *err)
     size_t len = 0;
     if (veil_file_read(path, MAX_SMALL_FILE, &data, &len, err) != 0)
         return -1;
-    int rc = wrong_kind(path, VEIL_FHE_KIND_RADIX, data, len, err);
-    if (rc == 0 && veil_fhe_ct_deserialize(data, len, out, err) != 0)
-        rc = veil_err_wrap(err, "%s", path);
+    int rc = 0;
+    if (veil_tfhers_detect(data, len)) { /* FheUint / FheBool from TFHE-rs */
+        if (veil_fhe_ct_deserialize_tfhers(data, len, out, err) != 0)
+            rc = veil_err_wrap(err, "%s", path);
+    } else {
+        rc = wrong_kind(path, VEIL_FHE_KIND_RADIX, data, len, err);
+        if (rc == 0 && veil_fhe_ct_deserialize(data, len, out, err) != 0)
+            rc = veil_err_wrap(err, "%s", path);
+    }
     free(data);
     return rc;
 }
@@ -853,4 +894,61 @@ int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width,
     if (!c)
         return -1;
     return result_done(veil_int_truncate(&sk->ctx, &a->r, width, &c->r, err), c, out);
+}
+
+/* -------------------------------------------- accessors for tfhers*.c */
+
+const struct veil_shortint_client_key *veil_fhe_client_key_of(const veil_fhe_client *ck)
+{
+    return ck->ck;
+}
+
+int veil_fhe_client_wrap(struct veil_shortint_client_key *key, veil_fhe_client **out,
+                         veil_err *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) {
+        veil_fhe_client_key_free(key);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    (*out)->ck = key;
+    return 0;
+}
+
+const struct veil_fhe_public_key *veil_fhe_public_key_of(const veil_fhe_public *pk)
+{
+    return pk->pk;
+}
+
+int veil_fhe_public_wrap(struct veil_fhe_public_key *key, int foreign, veil_fhe_public **out,
+                         veil_err *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) {
+        veil_fhe_public_key_free(key);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    (*out)->pk = key;
+    (*out)->foreign = foreign;
+    return 0;
+}
+
+const struct veil_radix *veil_fhe_ct_radix(const veil_fhe_ct *ct,
+                                           const struct veil_fhe_params **params)
+{
+    *params = ct->params;
+    return &ct->r;
+}
+
+int veil_fhe_ct_wrap(const struct veil_fhe_params *p, struct veil_radix *r, veil_fhe_ct **out,
+                     veil_err *err)
+{
+    *out = ct_new(p, err);
+    if (!*out) {
+        veil_radix_free(r);
+        return -1;
+    }
+    (*out)->r = *r;
+    memset(r, 0, sizeof *r);
+    return 0;
 }

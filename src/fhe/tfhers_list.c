@@ -1,0 +1,324 @@
+/*
+ * tfhers_list.c - TFHE-rs CompactCiphertextList (unpacked form) in Veil: what
+ * node-tfhe's CompactCiphertextList.builder(pk)...build() makes, written from
+ * Veil's compact public-key encryption and read into Veil ciphertexts.
+ *
+ * Layout (TFHE-rs 1.7): one LweCompactCiphertextList - the mask polynomial
+ * then one body per block (the data vector), lwe_size, block count, modulus
+ * - then the blocks' degree (message_modulus - 1 when unpacked,
+ * msg*carry - 1 when two blocks are packed in one), the moduli, the
+ * expansion kind, and the integer layer's DataKind per value (Unsigned(block
+ * count) or Boolean). A TFHE-rs block i expands to the LWE (X^i * mask,
+ * body_i); Veil's compact list expands to (row i of mask' * S, body_i), which
+ * is the same ciphertext for mask' = sigma(mask) (tfhers_internal.h).
+ */
+#include "tfhers_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One value's kind in a list (DataKind, version 1). */
+static void put_data_kind(veil_buf *b, unsigned width)
+{
+    tfhers_put_u32(b, 1); /* DataKindVersions::V1 */
+    if (width == 1) {
+        tfhers_put_u32(b, 2); /* Boolean */
+        return;
+    }
+    tfhers_put_u32(b, 0); /* Unsigned(block count) */
+    tfhers_put_u64(b, width / 2);
+}
+
+static void put_list(veil_buf *out, const struct veil_fhe_compact_list *l, const uint64_t *mask_t,
+                     unsigned width, size_t n)
+{
+    const struct veil_fhe_params *p = l->params;
+    const size_t m = veil_fhe_big_lwe_dim(p);
+    tfhers_put_header(out, TFHERS_NAME_LIST);
+    static const uint32_t tags[] = {1, 1, 2, 0}; /* HL V1, integer V1, shortint V2, LWE list */
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        tfhers_put_u32(out, tags[i]);
+    tfhers_put_u64(out, m + l->count); /* one mask, then the bodies */
+    tfhers_put_raw_words(out, mask_t, m);
+    tfhers_put_raw_words(out, l->body, l->count);
+    tfhers_put_vu64(out, m + 1);    /* lwe_size */
+    tfhers_put_vu64(out, l->count); /* lwe_ciphertext_count */
+    tfhers_put_modulus(out);
+    tfhers_put_vu64(out, p->message_modulus - 1); /* degree: unpacked */
+    tfhers_put_vu64(out, p->message_modulus);
+    tfhers_put_vu64(out, p->carry_modulus);
+    tfhers_put_u32(out, 1); /* CompactCiphertextListExpansionKindVersions::V1 */
+    tfhers_put_u32(out, 1); /* NoCasting */
+    tfhers_put_ap_kind(out);
+    tfhers_put_u64(out, n);
+    for (size_t i = 0; i < n; i++)
+        put_data_kind(out, width);
+    tfhers_put_empty_tag(out);
+}
+
+static size_t blocks_per_value(unsigned width)
+{
+    return width == 1 ? 1 : veil_radix_blocks_for_width(width);
+}
+
+int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
+                                    const uint64_t *values, size_t n, veil_buf *out, veil_err *err)
+{
+    const struct veil_fhe_public_key *k = veil_fhe_public_key_of(pk);
+    const struct veil_fhe_params *p = k->params;
+    const size_t m = veil_fhe_big_lwe_dim(p);
+    const size_t per = blocks_per_value(width);
+    if (per == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "unsupported width %u (1, 8, 16, 32, 64)", width);
+    if (n == 0 || n > m / per)
+        return veil_err_set(err, VEIL_E_RANGE, "a compact list holds 1 to %zu values of %u bits",
+                            m / per, width);
+    uint64_t *digits = calloc(n * per, sizeof *digits);
+    uint64_t *mask_t = calloc(m, sizeof *mask_t);
+    int rc = digits && mask_t ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t v = 0; v < n && rc == 0; v++) {
+        if (width < 64 && (values[v] >> width) != 0)
+            rc = veil_err_set(err, VEIL_E_RANGE, "value %zu does not fit in %u bits", v, width);
+        for (size_t b = 0; b < per && rc == 0; b++)
+            digits[v * per + b] = (values[v] >> (2 * b)) & 3;
+    }
+    struct veil_fhe_compact_list *l = NULL;
+    if (rc == 0)
+        rc = veil_fhe_compact_list_encrypt(&l, k, digits, n * per, err);
+    if (rc == 0) {
+        tfhers_sigma(mask_t, l->mask, m);
+        put_list(out, l, mask_t, width, n);
+        if (!veil_buf_ok(out))
+            rc = veil_err_set(err, VEIL_E_NOMEM, "out of memory serializing a TFHE-rs list");
+    }
+    veil_fhe_compact_list_free(l);
+    if (digits)
+        veil_memzero(digits, n * per * sizeof *digits); /* plaintext */
+    free(digits);
+    free(mask_t);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- read */
+
+/* A parsed list: Veil's form of the ciphertext and each value's width. */
+struct parsed_list {
+    struct veil_fhe_compact_list *list;
+    unsigned *widths;
+    size_t n;
+};
+
+static void parsed_list_free(struct parsed_list *pl)
+{
+    veil_fhe_compact_list_free(pl->list);
+    free(pl->widths);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* The data vector: one mask (at most one: Veil lists hold up to M blocks)
+ * then the bodies. */
+static int read_list_data(veil_reader *r, struct parsed_list *pl, const struct veil_fhe_params *p,
+                          veil_err *err)
+{
+    const size_t m = veil_fhe_big_lwe_dim(p);
+    uint64_t words = veil_read_u64le(r);
+    if (!veil_reader_ok(r))
+        return veil_err_set(err, VEIL_E_RANGE, "TFHE-rs object truncated (compact list)");
+    if (words <= m)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs compact list of %llu words has no block",
+                            (unsigned long long)words);
+    if (words > 2 * m)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "TFHE-rs compact list of %llu words (more than one mask): Veil reads "
+                            "at most %zu blocks per list",
+                            (unsigned long long)words, m);
+    size_t count = (size_t)words - m;
+    uint64_t *mask_t = malloc(m * sizeof *mask_t);
+    if (!mask_t)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    int rc = veil_fhe_compact_list_alloc(&pl->list, p, count, err);
+    if (rc == 0)
+        rc = tfhers_read_raw_words(r, mask_t, m, "compact list mask", err);
+    if (rc == 0)
+        rc = tfhers_read_raw_words(r, pl->list->body, count, "compact list bodies", err);
+    if (rc == 0)
+        tfhers_sigma(pl->list->mask, mask_t, m);
+    free(mask_t);
+    return rc;
+}
+
+static int read_list_meta(veil_reader *r, const struct parsed_list *pl,
+                          const struct veil_fhe_params *p, veil_err *err)
+{
+    const size_t m = veil_fhe_big_lwe_dim(p);
+    uint64_t degree;
+    if (tfhers_expect_vu64(r, m + 1, "compact list lwe_size", err) != 0 ||
+        tfhers_expect_vu64(r, pl->list->count, "compact list block count", err) != 0 ||
+        tfhers_expect_modulus(r, "compact list", err) != 0 ||
+        tfhers_read_vu64(r, &degree, "compact list degree", err) != 0)
+        return -1;
+    if (degree == p->message_modulus * p->carry_modulus - 1)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "packed TFHE-rs compact list (build_packed): unpacking needs a "
+                            "server-key bootstrap per block; send an unpacked list (build())");
+    if (degree != p->message_modulus - 1)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs compact list degree %llu is not %llu",
+                            (unsigned long long)degree,
+                            (unsigned long long)(p->message_modulus - 1));
+    if (tfhers_expect_vu64(r, p->message_modulus, "message_modulus", err) != 0 ||
+        tfhers_expect_vu64(r, p->carry_modulus, "carry_modulus", err) != 0)
+        return -1;
+    return tfhers_read_expansion_kind(r, err);
+}
+
+/* One DataKind: its width (1 for a bool). */
+static int read_data_kind(veil_reader *r, unsigned *width, veil_err *err)
+{
+    if (tfhers_expect_u32(r, 1, "list value kind", err) != 0)
+        return -1;
+    uint32_t kind = veil_read_u32le(r);
+    if (!veil_reader_ok(r))
+        return veil_err_set(err, VEIL_E_RANGE, "TFHE-rs object truncated (list value kind)");
+    if (kind == 2) {
+        *width = 1;
+        return 0;
+    }
+    if (kind == 1 || kind == 3)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                            "TFHE-rs list holds a %s: Veil reads FheBool and FheUint values",
+                            kind == 1 ? "signed integer" : "string");
+    if (kind != 0)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs list value kind %u is unknown", kind);
+    uint64_t blocks = veil_read_u64le(r);
+    if (!veil_reader_ok(r))
+        return veil_err_set(err, VEIL_E_RANGE, "TFHE-rs object truncated (list value kind)");
+    return tfhers_width_of_blocks(blocks, width, err);
+}
+
+static int read_list_kinds(veil_reader *r, struct parsed_list *pl, veil_err *err)
+{
+    uint64_t n = veil_read_u64le(r);
+    if (!veil_reader_ok(r))
+        return veil_err_set(err, VEIL_E_RANGE, "TFHE-rs object truncated (list value kinds)");
+    if (n == 0 || n > pl->list->count)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs list: %llu values for %zu blocks",
+                            (unsigned long long)n, pl->list->count);
+    pl->widths = calloc((size_t)n, sizeof *pl->widths);
+    if (!pl->widths)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    pl->n = (size_t)n;
+    size_t blocks = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (read_data_kind(r, &pl->widths[i], err) != 0)
+            return -1;
+        blocks += blocks_per_value(pl->widths[i]);
+    }
+    if (blocks != pl->list->count)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs list: values need %zu blocks, it has %zu",
+                            blocks, pl->list->count);
+    return 0;
+}
+
+static int parse_list(const uint8_t *data, size_t len, struct parsed_list *pl, veil_err *err)
+{
+    memset(pl, 0, sizeof *pl);
+    const struct veil_fhe_params *p = veil_fhe_params_default();
+    veil_reader r;
+    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_COMPACT_LIST, VEIL_TFHERS_COMPACT_LIST,
+                           NULL, err) != 0)
+        return -1;
+    static const uint32_t tags[] = {1, 1, 2, 0};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0] && rc == 0; i++)
+        rc = tfhers_expect_u32(&r, tags[i], "compact list", err);
+    if (rc == 0)
+        rc = read_list_data(&r, pl, p, err);
+    if (rc == 0)
+        rc = read_list_meta(&r, pl, p, err);
+    if (rc == 0)
+        rc = read_list_kinds(&r, pl, err);
+    if (rc == 0)
+        rc = tfhers_skip_tag(&r, "list tag", err);
+    if (rc == 0)
+        rc = tfhers_expect_end(&r, "compact list", err);
+    if (rc != 0)
+        parsed_list_free(pl);
+    return rc;
+}
+
+/* Value v (its blocks start at block `first`) as a Veil ciphertext. */
+static int expand_value(const struct parsed_list *pl, size_t v, size_t first, veil_fhe_ct **out,
+                        veil_err *err)
+{
+    const struct veil_fhe_params *p = pl->list->params;
+    struct veil_radix rad;
+    if (veil_radix_init(&rad, p, pl->widths[v], err) != 0)
+        return -1;
+    for (size_t b = 0; b < rad.n_blocks; b++) {
+        if (veil_fhe_compact_list_expand(pl->list, first + b, &rad.blocks[b], err) != 0) {
+            veil_radix_free(&rad);
+            return -1;
+        }
+        if (pl->widths[v] == 1)
+            rad.blocks[b].degree = 1; /* a boolean block holds 0 or 1 */
+    }
+    return veil_fhe_ct_wrap(p, &rad, out, err);
+}
+
+static int expand_all(const struct parsed_list *pl, veil_fhe_ct **out, veil_err *err)
+{
+    size_t first = 0;
+    for (size_t v = 0; v < pl->n; v++) {
+        if (expand_value(pl, v, first, &out[v], err) != 0) {
+            for (size_t i = 0; i < v; i++) {
+                veil_fhe_ct_free(out[i]);
+                out[i] = NULL;
+            }
+            return -1;
+        }
+        first += blocks_per_value(pl->widths[v]);
+    }
+    return 0;
+}
+
+int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len, unsigned width,
+                                   veil_fhe_ct **out, size_t n, veil_err *err)
+{
+    memset(out, 0, n * sizeof *out);
+    struct parsed_list pl;
+    if (parse_list(data, len, &pl, err) != 0)
+        return -1;
+    int rc = 0;
+    if (pl.n != n)
+        rc = veil_err_set(err, VEIL_E_MISMATCH, "TFHE-rs list holds %zu values, expected %zu",
+                          pl.n, n);
+    for (size_t v = 0; v < pl.n && rc == 0; v++)
+        if (pl.widths[v] != width)
+            rc = veil_err_set(err, VEIL_E_MISMATCH,
+                              "TFHE-rs list value %zu is %u bits wide, expected %u", v,
+                              pl.widths[v], width);
+    if (rc == 0)
+        rc = expand_all(&pl, out, err);
+    parsed_list_free(&pl);
+    return rc;
+}
+
+int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, size_t len, veil_fhe_ct ***out,
+                                       size_t *n, veil_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    struct parsed_list pl;
+    if (parse_list(data, len, &pl, err) != 0)
+        return -1;
+    veil_fhe_ct **cts = calloc(pl.n, sizeof *cts);
+    int rc = cts ? expand_all(&pl, cts, err) : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (rc == 0) {
+        *out = cts;
+        *n = pl.n;
+    } else {
+        free(cts);
+    }
+    parsed_list_free(&pl);
+    return rc;
+}
