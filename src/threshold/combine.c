@@ -69,7 +69,7 @@ static int open_block(const veil_th_public *pub, const veil_th_partial *const *b
                       uint32_t block, veil_th_result *res, veil_err *err)
 {
     uint8_t idx[VEIL_TH_MAX_HOLDERS];
-    th_gr ys[VEIL_TH_MAX_HOLDERS], p[VEIL_TH_MAX_HOLDERS + 1];
+    th_gr ys[VEIL_TH_MAX_HOLDERS], value;
     unsigned m = 0;
     for (unsigned i = 1; i <= pub->n; i++) {
         if (!by_holder[i - 1])
@@ -78,15 +78,15 @@ static int open_block(const veil_th_public *pub, const veil_th_partial *const *b
         ys[m++] = by_holder[i - 1]->y[block];
     }
     uint32_t agree = 0;
-    if (th_robust_open(idx, ys, m, pub->t, p, &agree) != 0)
+    if (th_robust_open(idx, ys, m, pub->t, &value, &agree) != 0)
         return refuse(res, "too few consistent partials", pub->t, err);
     res->wrong |= res->answered & ~agree;
-    if (p[0].c[1] | p[0].c[2] | p[0].c[3])
+    if (value.c[1] | value.c[2] | value.c[3])
         return veil_err_set(err, VEIL_E_PROTOCOL,
                             "block %u opened to a non-constant ring element: the partials do not "
                             "come from this dealing's key shares",
                             block);
-    res->block_values[block] = round_block(p[0].c[0]);
+    res->block_values[block] = round_block(value.c[0]);
     return 0;
 }
 

@@ -172,28 +172,93 @@ static int lift_step(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t
     return 0;
 }
 
-int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *p,
-                   uint32_t *agree)
+/* Lagrange weights of the points xs[0..k) at x: w_l = prod_{l' != l} (x - x_l') / (x_l - x_l'). */
+static int lagrange_at(const uint8_t *xs, unsigned k, th_gr x, th_gr *w)
 {
-    *agree = 0;
-    if (m > 15 || m < 2 * t + 1)
+    for (unsigned l = 0; l < k; l++) {
+        th_gr num = th_gr_const(1), den = th_gr_const(1), inv;
+        for (unsigned o = 0; o < k; o++) {
+            if (o == l)
+                continue;
+            num = th_gr_mul(num, th_gr_sub(x, th_gr_point(xs[o])));
+            den = th_gr_mul(den, th_gr_sub(th_gr_point(xs[l]), th_gr_point(xs[o])));
+        }
+        if (th_gr_inv(den, &inv) != 0)
+            return -1; /* repeated point */
+        w[l] = th_gr_mul(num, inv);
+    }
+    return 0;
+}
+
+static th_gr combine_weights(const th_gr *w, const th_gr *ys, unsigned k)
+{
+    th_gr acc = th_gr_zero();
+    for (unsigned l = 0; l < k; l++)
+        acc = th_gr_add(acc, th_gr_mul(w[l], ys[l]));
+    return acc;
+}
+
+/* The common case, all answers consistent: interpolate the first t + 1 and
+ * count who agrees. Fails (leaving the work to the decoder) below 2t + 1. */
+static int open_fast(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *secret,
+                     uint32_t *agree)
+{
+    th_gr w[VEIL_TH_MAX_HOLDERS];
+    unsigned count = t + 1;
+    uint32_t mask = 0;
+    for (unsigned l = 0; l <= t; l++)
+        mask |= 1u << (idx[l] - 1);
+    for (unsigned j = t + 1; j < m; j++) {
+        if (lagrange_at(idx, t + 1, th_gr_point(idx[j]), w) != 0)
+            return -1;
+        if (th_gr_eq(combine_weights(w, ys, t + 1), ys[j])) {
+            mask |= 1u << (idx[j] - 1);
+            count++;
+        }
+    }
+    if (count < 2 * t + 1 || lagrange_at(idx, t + 1, th_gr_zero(), w) != 0)
         return -1;
+    *secret = combine_weights(w, ys, t + 1);
+    *agree = mask;
+    return 0;
+}
+
+/* Decoding with errors: Gao over GF(16) on each bit level of the residuals,
+ * lifted to Z_2^128; then the acceptance rule on the result. */
+static int open_decode(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *secret,
+                       uint32_t *agree)
+{
+    th_gr p[VEIL_TH_MAX_HOLDERS + 1];
     for (unsigned c = 0; c <= t; c++)
         p[c] = th_gr_zero();
-    uint32_t live = (1u << m) - 1;
+    uint32_t live = (1u << m) - 1, mask = 0;
     for (unsigned bit = 0; bit < 128; bit++)
         if (lift_step(idx, ys, m, t, bit, p, &live) != 0)
             return -1;
     unsigned count = 0;
     for (unsigned j = 0; j < m; j++) {
         if (th_gr_eq(th_gr_poly_eval(p, t, th_gr_point(idx[j])), ys[j])) {
-            *agree |= 1u << (idx[j] - 1);
+            mask |= 1u << (idx[j] - 1);
             count++;
         }
     }
-    if (count < 2 * t + 1) {
-        *agree = 0;
+    if (count < 2 * t + 1)
         return -1;
-    }
+    *secret = p[0];
+    *agree = mask;
     return 0;
+}
+
+int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *secret,
+                   uint32_t *agree)
+{
+    *agree = 0;
+    if (m > VEIL_TH_MAX_HOLDERS || m < 2 * t + 1)
+        return -1;
+    for (unsigned j = 0; j < m; j++)
+        if (idx[j] < 1 || idx[j] > VEIL_TH_MAX_HOLDERS)
+            return -1;
+    if (open_fast(idx, ys, m, t, secret, agree) == 0)
+        return 0;
+    return open_decode(idx, ys, m, t, secret, agree);
 }

@@ -57,12 +57,12 @@ th_gr th_gr_poly_eval(const th_gr *p, unsigned deg, th_gr x);
 int th_gao_decode(const uint8_t *xs, const uint8_t *ys, unsigned m, unsigned deg, uint8_t *f);
 
 /* Opens a degree-t sharing over GR(2^128, 4): idx[0..m) holder indices (1..15,
- * distinct), ys their values. On success p[0..t] is the polynomial, which
- * agrees exactly with at least 2t + 1 of the values; *agree gets the bitmask
- * (bit i-1) of holders whose values it matches. Returns -1 when no such
- * polynomial was found (too few consistent values). Never returns a
- * polynomial matching fewer than 2t + 1 values. */
-int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *p,
+ * distinct), ys their values. On success *secret is the shared value, from
+ * the degree-t polynomial that agrees exactly with at least 2t + 1 of the
+ * values; *agree gets the bitmask (bit i-1) of holders it matches. Returns -1
+ * when there is no such polynomial to be found (too few consistent values):
+ * never a value supported by fewer than 2t + 1 of them. */
+int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *secret,
                    uint32_t *agree);
 
 /* ---- PRSS (prss.c) ---- */

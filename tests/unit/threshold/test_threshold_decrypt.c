@@ -20,12 +20,12 @@ static void test_shares_reconstruct_secret(void)
     CHECK(th_fixture_init(&f, 4, 1) == 0);
     uint8_t idx[4] = {1, 2, 3, 4};
     for (unsigned j = 0; j < VEIL_SQ_LWE_DIM; j += 97) {
-        th_gr ys[4], p[2];
+        th_gr ys[4], got;
         for (unsigned i = 0; i < 4; i++)
             ys[i] = f.share[i]->s[j];
         uint32_t agree = 0;
-        CHECK(th_robust_open(idx, ys, 4, 1, p, &agree) == 0);
-        CHECK(th_gr_eq(p[0], th_gr_const(f.secret.s[j])));
+        CHECK(th_robust_open(idx, ys, 4, 1, &got, &agree) == 0);
+        CHECK(th_gr_eq(got, th_gr_const(f.secret.s[j])));
     }
     /* each holder holds the C(n-1, t) = 3 PRSS sets containing it */
     for (unsigned i = 0; i < 4; i++) {
@@ -280,12 +280,12 @@ static void test_flooding_statistics(void)
             veil_sq_ct ct = {.width = 1, .nblocks = 1, .blocks = &blk};
             veil_th_partial parts[4];
             partials_all(&f, &ct, parts);
-            th_gr ys[4], p[2];
+            th_gr ys[4], opened;
             for (unsigned i = 0; i < 4; i++)
                 ys[i] = parts[i].y[0];
             uint32_t agree = 0;
-            CHECK(th_robust_open(idx, ys, 4, 1, p, &agree) == 0);
-            veil_u128 revealed = p[0].c[0] - ((veil_u128)5 << VEIL_SQ_LOG_DELTA);
+            CHECK(th_robust_open(idx, ys, 4, 1, &opened, &agree) == 0);
+            veil_u128 revealed = opened.c[0] - ((veil_u128)5 << VEIL_SQ_LOG_DELTA);
             double x = (double)(__int128)(revealed - e);
             CHECK(fabs(x) < bound);
             CHECK(fabs((double)(__int128)revealed) < ldexp(1, VEIL_SQ_LOG_DELTA - 1));
