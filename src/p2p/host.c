@@ -1479,17 +1479,72 @@ static void yamux_handle(veil_p2p_conn *c, const veil_yamux_header *h, const uin
 /* Connection: receive path                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* Another established connection to c's peer in the other direction: what
+ * two peers that dial each other at once end up with. */
+static veil_p2p_conn *crossed_conn(veil_p2p_conn *c)
+{
+    for (veil_p2p_conn *o = c->host->conns; o; o = o->next)
+        if (o != c && !o->closing && o->established && o->inbound != c->inbound &&
+            veil_p2p_peer_id_equal(&o->peer, &c->peer))
+            return o;
+    return NULL;
+}
+
+static int peer_id_cmp(const veil_p2p_peer_id *a, const veil_p2p_peer_id *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int r = memcmp(a->bytes, b->bytes, n);
+    return r ? r : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Of two crossed connections both peers keep the same one: the connection
+ * dialled by the smaller peer ID. */
+static bool dialled_by_smaller(const veil_p2p_conn *c)
+{
+    const veil_p2p_peer_id *dialer = c->inbound ? &c->peer : &c->host->id;
+    const veil_p2p_peer_id *listener = c->inbound ? &c->host->id : &c->peer;
+    return peer_id_cmp(dialer, listener) < 0;
+}
+
+/* Dials waiting on a connection that is being dropped as a duplicate get
+ * the connection that is kept. */
+static void redirect_dials(veil_p2p_conn *from, veil_p2p_conn *to)
+{
+    while (from->dials) {
+        struct dial_req *d = from->dials;
+        from->dials = d->next;
+        d->conn = to;
+        d->next = from->host->ready_dials;
+        from->host->ready_dials = d;
+    }
+    schedule(from->host);
+}
+
 static void conn_established(veil_p2p_conn *c)
 {
     c->phase = CP_YAMUX;
-    c->established = true;
     c->next_stream_id = c->inbound ? 2 : 1;
     uv_timer_stop(&c->timer);
+    veil_p2p_conn *crossed = crossed_conn(c);
+    if (crossed && dialled_by_smaller(crossed)) {
+        VEIL_LOG_DBG(LOG_SUB, "dropping crossed connection", "peer=%s inbound=%d",
+                     veil_p2p_peer_id_str(&c->peer).s, c->inbound);
+        redirect_dials(c, crossed);
+        veil_p2p_conn_close(c);
+        return;
+    }
+    c->established = true;
     VEIL_LOG_DBG(LOG_SUB, "connected", "peer=%s inbound=%d", veil_p2p_peer_id_str(&c->peer).s,
                  c->inbound);
     report_dials(c, NULL);
     if (c->closing)
         return;
+    if (crossed) {
+        /* the older connection was dialled by the larger ID: ours wins */
+        VEIL_LOG_DBG(LOG_SUB, "dropping crossed connection", "peer=%s inbound=%d",
+                     veil_p2p_peer_id_str(&crossed->peer).s, crossed->inbound);
+        veil_p2p_conn_close(crossed);
+    }
     emit_connected(c);
     if (c->closing)
         return;
