@@ -92,6 +92,14 @@ VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, siz
                                                         veil_fhe_ct ***out, size_t *n,
                                                         veil_err *err);
 
+/* ---- the rest of a key set for a client key read from TFHE-rs ----
+ * Veil evaluates on TFHE-rs ciphertexts with its own server key generated from
+ * the same client key (threads: 0 = VEIL_THREADS or the CPU count). */
+VEIL_WARN_UNUSED int veil_fhe_server_keygen_for(const veil_fhe_client *ck, unsigned threads,
+                                                veil_fhe_server **out, veil_err *err);
+VEIL_WARN_UNUSED int veil_fhe_public_keygen_for(const veil_fhe_client *ck, veil_fhe_public **out,
+                                                veil_err *err);
+
 /* ---- files (the client key is written 0600) ---- */
 VEIL_WARN_UNUSED int veil_fhe_client_export_tfhers(const veil_fhe_client *ck, const char *path,
                                                    veil_err *err);

@@ -1,6 +1,9 @@
 /*
- * cmd_fhe.c - `veil fhe keygen|encrypt|decrypt|eval|bench`: the operator's tools for
- * the TFHE key ceremony and for debugging encrypted scheduling (include/veil/fhe.h).
+ * cmd_fhe.c - `veil fhe keygen|encrypt|decrypt|eval|import|export|bench`: the
+ * operator's tools for the TFHE key ceremony, for debugging encrypted scheduling
+ * (include/veil/fhe.h) and for exchanging keys and ciphertexts with Zama's
+ * TFHE-rs / node-tfhe (include/veil/tfhers.h: every command reads TFHE-rs files
+ * by their header; --format tfhe-rs writes them).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +16,7 @@
 #include <jansson.h>
 
 #include <veil/fhe.h>
+#include <veil/tfhers.h>
 
 #include "cli.h"
 
@@ -39,17 +43,67 @@ static int parse_width(const char *text, unsigned *out)
     return 0;
 }
 
+/* --format veil|tfhe-rs: *tfhers = 1 for TFHE-rs. */
+static int parse_format(const char *text, int *tfhers)
+{
+    if (strcmp(text, "veil") == 0 || strcmp(text, "tfhe-rs") == 0) {
+        *tfhers = text[0] == 't';
+        return 0;
+    }
+    return -1;
+}
+
+static int save_ct(const veil_fhe_ct *ct, const char *path, int tfhers, veil_err *err)
+{
+    return tfhers ? veil_fhe_ct_export_tfhers(ct, path, err) : veil_fhe_ct_save(ct, path, err);
+}
+
 /* ------------------------------------------------------------------ keygen */
+
+/* DIR/client.key, server.key and public.key (Veil's format) for an existing
+ * client key, e.g. one made by TFHE-rs. */
+static int keygen_for(const char *dir, const char *client_key, veil_err *err)
+{
+    char path[4096];
+    veil_fhe_client *ck = NULL;
+    veil_fhe_server *sk = NULL;
+    veil_fhe_public *pk = NULL;
+    int rc = veil_mkdir_p(dir, 0700, err);
+    if (rc == 0)
+        rc = veil_fhe_client_load(client_key, &ck, err);
+    if (rc == 0)
+        rc = veil_fhe_server_keygen_for(ck, 0, &sk, err);
+    if (rc == 0)
+        rc = veil_fhe_public_keygen_for(ck, &pk, err);
+    static const char *const names[] = {"client.key", "server.key", "public.key"};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
+            rc = veil_err_set(err, VEIL_E_RANGE, "path too long: %s", dir);
+        else if (i == 0)
+            rc = veil_fhe_client_save(ck, path, err);
+        else
+            rc = i == 1 ? veil_fhe_server_save(sk, path, err) : veil_fhe_public_save(pk, path, err);
+    }
+    veil_fhe_client_free(ck);
+    veil_fhe_server_free(sk);
+    veil_fhe_public_free(pk);
+    return rc;
+}
 
 static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
-    const char *path = "veil fhe keygen", *dir = NULL;
+    static const struct option opts[] = {{"client-key", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = "veil fhe keygen", *dir = NULL, *client_key = NULL;
     int c;
-    while ((c = getopt(argc, argv, "o:")) != -1) {
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             dir = optarg;
+            break;
+        case 'c':
+            client_key = optarg;
             break;
         default:
             return veil_cli_usage_error(path, "bad option");
@@ -60,7 +114,7 @@ static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (optind != argc)
         return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
     veil_err err = {0};
-    if (veil_fhe_keygen_dir(dir, &err) != 0)
+    if ((client_key ? keygen_for(dir, client_key, &err) : veil_fhe_keygen_dir(dir, &err)) != 0)
         return veil_cli_fail(&err);
     printf("%s/client.key (secret, 0600)\n%s/server.key\n%s/public.key\n", dir, dir, dir);
     return VEIL_EXIT_OK;
@@ -71,11 +125,17 @@ static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
 static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
+    static const struct option opts[] = {{"format", required_argument, NULL, 'F'},
+                                         {NULL, 0, NULL, 0}};
     const char *path = "veil fhe encrypt", *key = NULL, *outfile = NULL;
     unsigned width = 0;
-    int c;
-    while ((c = getopt(argc, argv, "k:w:o:")) != -1) {
+    int c, tfhers = 0;
+    while ((c = getopt_long(argc, argv, "k:w:o:", opts, NULL)) != -1) {
         switch (c) {
+        case 'F':
+            if (parse_format(optarg, &tfhers) != 0)
+                return veil_cli_usage_error(path, "--format is veil or tfhe-rs, not '%s'", optarg);
+            break;
         case 'k':
             key = optarg;
             break;
@@ -119,7 +179,7 @@ static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
                      "%s is not a public or client key (encrypt needs one of those)", key);
     }
     if (rc == 0)
-        rc = veil_fhe_ct_save(ct, outfile, &err);
+        rc = save_ct(ct, outfile, tfhers, &err);
     veil_fhe_ct_free(ct);
     return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
 }
@@ -146,6 +206,33 @@ static int load_client(const char *key, veil_fhe_client **ck, veil_err *err)
     return veil_fhe_client_load(key, ck, err);
 }
 
+/* A TFHE-rs compact list: one decimal value per line. */
+static int decrypt_list(const char *key, const char *file)
+{
+    veil_err err = {0};
+    veil_fhe_client *ck = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0, n = 0;
+    veil_fhe_ct **cts = NULL;
+    int rc = load_client(key, &ck, &err);
+    if (rc == 0)
+        rc = veil_file_read(file, 16u << 20, &data, &len, &err);
+    if (rc == 0 && veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, &err) != 0)
+        rc = veil_err_wrap(&err, "%s", file);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        if (rc == 0)
+            rc = veil_fhe_decrypt(ck, cts[i], &v, &err);
+        if (rc == 0)
+            printf("%" PRIu64 "\n", v);
+        veil_fhe_ct_free(cts[i]);
+    }
+    free(cts);
+    free(data);
+    veil_fhe_client_free(ck);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
 static int run_decrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -168,6 +255,9 @@ static int run_decrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_fhe_client *ck = NULL;
     veil_fhe_ct *ct = NULL;
     uint64_t value = 0;
+    enum veil_tfhers_type type;
+    if (veil_tfhers_file_type(argv[optind], &type, NULL) == 0 && type == VEIL_TFHERS_COMPACT_LIST)
+        return decrypt_list(key, argv[optind]);
     int rc = load_client(key, &ck, &err);
     if (rc == 0)
         rc = veil_fhe_ct_load(argv[optind], &ct, &err);
@@ -227,9 +317,10 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
     static const struct option opts[] = {{"value-out", required_argument, NULL, 'v'},
+                                         {"format", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     const char *path = "veil fhe eval", *key = NULL, *outfile = NULL, *value_out = NULL;
-    int c;
+    int c, tfhers = 0;
     /* "+": stop at the first non-option (OP), so FILEs may not start with '-' */
     while ((c = getopt_long(argc, argv, "+k:o:", opts, NULL)) != -1) {
         switch (c) {
@@ -241,6 +332,10 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
             break;
         case 'v':
             value_out = optarg;
+            break;
+        case 'F':
+            if (parse_format(optarg, &tfhers) != 0)
+                return veil_cli_usage_error(path, "--format is veil or tfhe-rs, not '%s'", optarg);
             break;
         default:
             return veil_cli_usage_error(path, "bad option");
@@ -318,15 +413,132 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
         }
     }
     if (rc == 0)
-        rc = veil_fhe_ct_save(res, outfile, &err);
+        rc = save_ct(res, outfile, tfhers, &err);
     if (rc == 0 && val)
-        rc = veil_fhe_ct_save(val, value_out, &err);
+        rc = save_ct(val, value_out, tfhers, &err);
     for (size_t i = 0; i < n_in; i++)
         veil_fhe_ct_free(in[i]);
     free(in);
     veil_fhe_ct_free(res);
     veil_fhe_ct_free(val);
     veil_fhe_server_free(sk);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
+/* ---------------------------------------------------------- import/export */
+
+/* Shared option parsing: --format tfhe-rs -o OUT IN. */
+static int parse_convert(int argc, char **argv, const char *path, const char **out,
+                         const char **in)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'F'},
+                                         {NULL, 0, NULL, 0}};
+    int c, tfhers = 0, have_format = 0;
+    *out = NULL;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'o') {
+            *out = optarg;
+        } else if (c == 'F' && parse_format(optarg, &tfhers) == 0 && tfhers) {
+            have_format = 1;
+        } else {
+            return veil_cli_usage_error(path, "%s", c == 'F' ? "--format wants tfhe-rs"
+                                                              : "bad option");
+        }
+    }
+    if (!have_format || !*out)
+        return veil_cli_usage_error(path, "needs --format tfhe-rs and -o OUT");
+    if (optind + 1 != argc)
+        return veil_cli_usage_error(path, "expected exactly one input FILE");
+    *in = argv[optind];
+    return VEIL_EXIT_OK;
+}
+
+/* A TFHE-rs list becomes OUT.0, OUT.1, ... (one Veil ciphertext per value). */
+static int import_list(const char *in, const char *out, veil_err *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0, n = 0;
+    veil_fhe_ct **cts = NULL;
+    int rc = veil_file_read(in, 16u << 20, &data, &len, err);
+    if (rc == 0 && veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, err) != 0)
+        rc = veil_err_wrap(err, "%s", in);
+    for (size_t i = 0; i < n; i++) {
+        char name[4096];
+        if (rc == 0 && snprintf(name, sizeof name, "%s.%zu", out, i) >= (int)sizeof name)
+            rc = veil_err_set(err, VEIL_E_RANGE, "path too long: %s", out);
+        if (rc == 0 && (rc = veil_fhe_ct_save(cts[i], name, err)) == 0)
+            printf("%s (%u bits)\n", name, veil_fhe_ct_width(cts[i]));
+        veil_fhe_ct_free(cts[i]);
+    }
+    free(cts);
+    free(data);
+    return rc;
+}
+
+static int run_import(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *out, *in;
+    int ec = parse_convert(argc, argv, "veil fhe import", &out, &in);
+    if (ec != VEIL_EXIT_OK)
+        return ec;
+    veil_err err = {0};
+    enum veil_tfhers_type type;
+    int rc = veil_tfhers_file_type(in, &type, &err);
+    veil_fhe_client *ck = NULL;
+    veil_fhe_ct *ct = NULL;
+    if (rc == 0 && type == VEIL_TFHERS_CLIENT_KEY) {
+        if ((rc = veil_fhe_client_load(in, &ck, &err)) == 0)
+            rc = veil_fhe_client_save(ck, out, &err);
+    } else if (rc == 0 && (type == VEIL_TFHERS_FHEUINT || type == VEIL_TFHERS_FHEBOOL)) {
+        if ((rc = veil_fhe_ct_load(in, &ct, &err)) == 0)
+            rc = veil_fhe_ct_save(ct, out, &err);
+    } else if (rc == 0 && type == VEIL_TFHERS_COMPACT_LIST) {
+        rc = import_list(in, out, &err);
+    } else if (rc == 0) {
+        rc = veil_err_set(&err, VEIL_E_UNSUPPORTED,
+                          "%s: a %s has no Veil file form%s", in, veil_tfhers_type_name(type),
+                          type == VEIL_TFHERS_PUBLIC_KEY
+                              ? " (it has no Veil mask seed): use it as it is, e.g. veil fhe "
+                                "encrypt -k FILE"
+                              : "");
+    }
+    veil_fhe_client_free(ck);
+    veil_fhe_ct_free(ct);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
+static int run_export(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    (void)ctx;
+    const char *out, *in;
+    int ec = parse_convert(argc, argv, "veil fhe export", &out, &in);
+    if (ec != VEIL_EXIT_OK)
+        return ec;
+    veil_err err = {0};
+    enum veil_fhe_file_kind kind;
+    int rc = veil_fhe_file_kind(in, &kind, &err);
+    veil_fhe_client *ck = NULL;
+    veil_fhe_public *pk = NULL;
+    veil_fhe_ct *ct = NULL;
+    if (rc == 0 && kind == VEIL_FHE_FILE_CLIENT_KEY) {
+        if ((rc = veil_fhe_client_load(in, &ck, &err)) == 0)
+            rc = veil_fhe_client_export_tfhers(ck, out, &err);
+    } else if (rc == 0 && kind == VEIL_FHE_FILE_PUBLIC_KEY) {
+        if ((rc = veil_fhe_public_load(in, &pk, &err)) == 0)
+            rc = veil_fhe_public_export_tfhers(pk, out, &err);
+    } else if (rc == 0 && kind == VEIL_FHE_FILE_CIPHERTEXT) {
+        if ((rc = veil_fhe_ct_load(in, &ct, &err)) == 0)
+            rc = veil_fhe_ct_export_tfhers(ct, out, &err);
+    } else if (rc == 0) {
+        rc = veil_err_set(&err, VEIL_E_UNSUPPORTED,
+                          "%s: only client keys, public keys and ciphertexts have a TFHE-rs form "
+                          "(a server key does not: TFHE-rs generates its own)",
+                          in);
+    }
+    veil_fhe_client_free(ck);
+    veil_fhe_public_free(pk);
+    veil_fhe_ct_free(ct);
     return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
 }
 
@@ -619,29 +831,39 @@ static int run_bench(int argc, char **argv, struct veil_cli_ctx *ctx)
 static const struct veil_cli_command fhe_keygen = {
     .name = "keygen",
     .summary = "generate a TFHE key set",
-    .usage = "Usage: veil fhe keygen -o DIR\n\n"
+    .usage = "Usage: veil fhe keygen -o DIR [--client-key FILE]\n\n"
              "Writes DIR/client.key (secret, mode 0600), DIR/server.key (evaluation key)\n"
-             "and DIR/public.key (compact public key for encryption by nodes).\n",
+             "and DIR/public.key (compact public key for encryption by nodes).\n"
+             "--client-key FILE keeps an existing client key (Veil's or a TFHE-rs one, e.g.\n"
+             "from node-tfhe) and derives the other two from it, so Veil can evaluate on\n"
+             "ciphertexts made under that key.\n",
     .run = run_keygen,
 };
 static const struct veil_cli_command fhe_encrypt = {
     .name = "encrypt",
     .summary = "encrypt an integer or boolean",
-    .usage = "Usage: veil fhe encrypt -k KEY -w BITS -o FILE VALUE\n\n"
-             "KEY is a public key or a client key; BITS is 8, 16, 32 or 64 (FheUintN) or\n"
-             "1 (FheBool, VALUE 0 or 1). VALUE is unsigned decimal (or 0x hex).\n",
+    .usage = "Usage: veil fhe encrypt -k KEY -w BITS -o FILE [--format veil|tfhe-rs] VALUE\n\n"
+             "KEY is a public key or a client key (Veil's or TFHE-rs's); BITS is 8, 16, 32\n"
+             "or 64 (FheUintN) or 1 (FheBool, VALUE 0 or 1). VALUE is unsigned decimal (or\n"
+             "0x hex). --format tfhe-rs writes a TFHE-rs FheUint/FheBool (safe_serialize).\n",
     .run = run_encrypt,
 };
 static const struct veil_cli_command fhe_decrypt = {
     .name = "decrypt",
     .summary = "decrypt a ciphertext with the client key",
-    .usage = "Usage: veil fhe decrypt -k DIR/client.key FILE\n\nPrints the decimal value.\n",
+    .usage = "Usage: veil fhe decrypt -k CLIENT_KEY FILE\n\n"
+             "Prints the decimal value. The key and FILE may be Veil's or TFHE-rs's; a\n"
+             "TFHE-rs compact list prints one value per line.\n",
     .run = run_decrypt,
 };
 static const struct veil_cli_command fhe_eval = {
     .name = "eval",
     .summary = "evaluate an operation on ciphertexts with the server key",
-    .usage = "Usage: veil fhe eval -k SERVER_KEY -o OUT [--value-out FILE] OP FILE...\n\n"
+    .usage = "Usage: veil fhe eval -k SERVER_KEY -o OUT [--value-out FILE] [--format veil|tfhe-rs]\n"
+             "                     OP FILE...\n\n"
+             "FILEs may be TFHE-rs ciphertexts (under the client key the server key was\n"
+             "made from: veil fhe keygen --client-key); --format tfhe-rs writes the result\n"
+             "as one.\n\n"
              "OP (inputs):\n"
              "  add sub and or xor min max (a b)      same width as the inputs\n"
              "  eq ne lt le gt ge (a b)               a boolean\n"
@@ -667,8 +889,28 @@ static const struct veil_cli_command fhe_bench = {
              "per ciphertext. Every result is decrypted and checked.\n",
     .run = run_bench,
 };
+static const struct veil_cli_command fhe_import = {
+    .name = "import",
+    .summary = "convert a TFHE-rs key or ciphertext to Veil's format",
+    .usage = "Usage: veil fhe import --format tfhe-rs -o OUT FILE\n\n"
+             "FILE is a TFHE-rs 1.7 safe_serialize object (node-tfhe 1.7): a ClientKey\n"
+             "(OUT written 0600), an FheUint8/16/32/64 or FheBool, or an unpacked\n"
+             "CompactCiphertextList (written as OUT.0, OUT.1, ... one per value). A\n"
+             "CompactPublicKey is used as it is (veil fhe encrypt -k FILE).\n",
+    .run = run_import,
+};
+static const struct veil_cli_command fhe_export = {
+    .name = "export",
+    .summary = "convert a Veil key or ciphertext to TFHE-rs's format",
+    .usage = "Usage: veil fhe export --format tfhe-rs -o OUT FILE\n\n"
+             "FILE is a Veil client key (OUT written 0600), public key or ciphertext; OUT\n"
+             "is what node-tfhe's TfheClientKey / TfheCompactPublicKey / FheUintN / FheBool\n"
+             ".safe_deserialize reads (TFHE-rs 1.7, default parameters).\n",
+    .run = run_export,
+};
 static const struct veil_cli_command *const fhe_subcommands[] = {
-    &fhe_keygen, &fhe_encrypt, &fhe_decrypt, &fhe_eval, &fhe_bench, NULL};
+    &fhe_keygen, &fhe_encrypt, &fhe_decrypt, &fhe_eval, &fhe_import, &fhe_export, &fhe_bench,
+    NULL};
 
 const struct veil_cli_command veil_cmd_fhe = {
     .name = "fhe",

@@ -194,6 +194,30 @@ static int join_path(char *out, size_t cap, const char *dir, const char *name, v
     return 0;
 }
 
+int veil_fhe_server_keygen_for(const veil_fhe_client *ck, unsigned threads, veil_fhe_server **out,
+                               veil_err *err)
+{
+    *out = NULL;
+    struct veil_threadpool *pool = NULL;
+    struct veil_shortint_server_key *key = NULL;
+    if (veil_threadpool_create(&pool, threads, err) != 0)
+        return -1;
+    if (veil_fhe_server_key_generate(&key, ck->ck, NULL, pool, err) != 0) {
+        veil_threadpool_destroy(pool);
+        return -1;
+    }
+    return server_wrap(key, pool, out, err);
+}
+
+int veil_fhe_public_keygen_for(const veil_fhe_client *ck, veil_fhe_public **out, veil_err *err)
+{
+    *out = NULL;
+    struct veil_fhe_public_key *key = NULL;
+    if (veil_fhe_public_key_generate(&key, ck->ck, NULL, err) != 0)
+        return -1;
+    return veil_fhe_public_wrap(key, 0, out, err);
+}
+
 int veil_fhe_keygen_dir(const char *dir, veil_err *err)
 {
     char path[4096];
