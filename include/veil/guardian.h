@@ -328,10 +328,9 @@ int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char 
  * Layout of DIR (0700):
  *   guardian.db              SQLite: realms, tokens, nodes, serials, audit
  *   keys/operator.nk         operator seed (0600)
- *   keys/sys.nk, keys/sys-user.nk   system account + Guardian's system user
  *   keys/command.nk          'N' key signing admin commands to nodes
- *   keys/realm-<name>.nk, keys/realm-<name>.signing.nk
- *   keys/enroll.nk, keys/enroll.signing.nk  the enrollment account
+ *   keys/acct-<name>.nk, keys/acct-<name>.signing.nk  one pair per account:
+ *                            SYS, enroll, and every realm
  *   jwt/operator.jwt, jwt/<account pub>.jwt  current signed JWTs (public)
  *   ca/..., offline/root.key  see the CA above
  */
@@ -511,9 +510,10 @@ int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file,
  * Server s (0-based) of cluster c (0-based), global index i = c*servers + s,
  * listens on base_port + 10*i (client), +1 (route), +2 (gateway),
  * +3 (HTTP monitoring, 127.0.0.1 only). Clusters are named "c<c>", servers
- * "c<c>-s<s>". CONFDIR gets c<c>-s<s>.conf, the TLS files under tls/, the
- * resolver directories under jwt/c<c>-s<s>/, and servers.txt (one client URL
- * per line).
+ * "c<c>-s<s>". CONFDIR gets c<c>-s<s>.conf, operator.jwt, the TLS files under
+ * tls/ (ca.pem = intermediate + root), the resolver directories under
+ * jwt/c<c>-s<s>/, and servers.txt (the client URLs, comma-separated; also
+ * copied to GUARDIAN_DIR/master.servers, where `revoke` finds them).
  */
 struct veil_master_opts {
     int clusters;     /* >= 1 */
@@ -521,6 +521,7 @@ struct veil_master_opts {
     int base_port;    /* default 14222 */
     const char *host; /* address every listener binds and advertises; default 127.0.0.1 */
     int64_t cert_ttl_s; /* server certificates; default 30 days */
+    bool client_verify; /* require client certificates from Guardian's CA */
 };
 
 int veil_master_config(veil_guardian *g, const struct veil_master_opts *opts, const char *confdir,

@@ -110,15 +110,12 @@ static int init_contents(struct veil_guardian *g, const struct veil_guardian_ini
                          veil_err *err)
 {
     struct guardian_account sys, enroll;
-    veil_nkey sys_user;
     const char *name = o && o->operator_name ? o->operator_name : "veil";
     int64_t root_days = o && o->root_days > 0 ? o->root_days : 3650;
     int64_t inter_days = o && o->inter_days > 0 ? o->inter_days : 365;
     if (new_key(g, &g->op, VEIL_NKEY_OPERATOR, "operator.nk", err) != 0 ||
-        new_key(g, &g->cmd, VEIL_NKEY_SERVER, "command.nk", err) != 0 ||
-        new_key(g, &sys_user, VEIL_NKEY_USER, "sys-user.nk", err) != 0)
+        new_key(g, &g->cmd, VEIL_NKEY_SERVER, "command.nk", err) != 0)
         return -1;
-    veil_nkey_wipe(&sys_user);
     veil_nkey_public_text(&g->cmd, g->cmd_pub);
     if (guardian_db_open(g, true, err) != 0 ||
         guardian_account_create(g, GUARDIAN_SYS_NAME, false, &sys, err) != 0 ||
