@@ -482,7 +482,9 @@ static int count_numbered(struct node *b, bool *seen, int max)
     int dup = 0;
     while (veil_anchor_pop_event(b->a, &ev)) {
         if (ev.type == VEIL_ANCHOR_EV_DATA && ev.len == 6 && ev.data[0] == 'm') {
-            int k = atoi((const char *)ev.data + 1);
+            char num[6] = {0};
+            memcpy(num, ev.data + 1, 5);
+            int k = atoi(num);
             if (k >= 0 && k < max) {
                 dup += seen[k];
                 seen[k] = true;
