@@ -2,7 +2,9 @@
 // a TFHE-rs 1.7 client key and compact public key (default configuration),
 // FheBool true and FheUint8 0xa5 under the client key, and two compact lists
 // under the public key: unpacked [u16 0x1234, u8 7, bool true] and packed
-// [u16 0x1234, u8 7]. test_tfhers.c reads them without Node.
+// [u16 0x1234, u8 7], and a confidential job's request as the daemon expects it
+// (six FheUint16: cpu, memory, disk, gpu, region, zone). test_tfhers.c reads
+// them without Node.
 // Run: node tests/unit/fhe_tfhers/make_fixtures.cjs
 'use strict';
 const path = require('path');
@@ -27,3 +29,6 @@ b = tfhe.CompactCiphertextList.builder(pk);
 b.push_u16(0x1234);
 b.push_u8(7);
 out('list_packed.ct', b.build_packed());
+b = tfhe.CompactCiphertextList.builder(pk);
+for (const v of [50, 16, 1, 0, 3, 65535]) b.push_u16(v);
+out('request.ct', b.build());

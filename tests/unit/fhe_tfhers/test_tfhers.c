@@ -108,6 +108,28 @@ static void test_node_list_expands(void)
     free(data);
 }
 
+/* A confidential job's request from node-tfhe through the entry point the
+ * daemon calls (veil_daemon_request_expand -> veil_fhe_compact_expand). */
+static void test_node_request_daemon_path(void)
+{
+    setup();
+    size_t len;
+    uint8_t *data = fixture("request.ct", &len);
+    veil_fhe_ct *words[6] = {0};
+    veil_err err = {0};
+    CHECK(veil_fhe_compact_expand(data, len, 16, words, 6, &err) == 0);
+    static const uint64_t want[6] = {50, 16, 1, 0, 3, 65535};
+    for (int i = 0; i < 6; i++) {
+        CHECK(words[i] != NULL);
+        if (words[i])
+            CHECK_EQ_U64(decrypt(node_ck, words[i]), want[i]);
+        veil_fhe_ct_free(words[i]);
+    }
+    CHECK(veil_fhe_compact_expand(data, len, 16, words, 5, &err) == -1);
+    CHECK_CONTAINS(err.msg, "holds 6 values, expected 5");
+    free(data);
+}
+
 static void test_packed_list_refused(void)
 {
     size_t len;
@@ -338,7 +360,7 @@ static void test_file_loaders_detect(void)
 }
 
 VTEST_MAIN(VTEST(test_node_ciphertexts_decrypt), VTEST(test_node_list_expands),
-           VTEST(test_packed_list_refused), VTEST(test_node_public_key_encrypts),
+           VTEST(test_node_request_daemon_path), VTEST(test_packed_list_refused), VTEST(test_node_public_key_encrypts),
            VTEST(test_veil_keys_round_trip), VTEST(test_truncated_and_oversized),
            VTEST(test_wrong_version_and_mode), VTEST(test_wrong_parameters_and_type),
            VTEST(test_file_loaders_detect))
