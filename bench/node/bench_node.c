@@ -148,7 +148,11 @@ static void bench_jobspec_and_store(void)
         for (int i = 0; i < jobs; i++) {
             char id[65];
             snprintf(id, sizeof id, "%064x", i);
-            veil_store_job_insert(st, id, "web", "{}", "p", "00", 3, NULL);
+            if (veil_store_job_insert(st, id, "web", "{}", "p", "00", 3, NULL) != 0) {
+                fprintf(stderr, "bench_node: job insert failed\n");
+                jobs = i + 1;
+                break;
+            }
         }
         printf("{\"bench\":\"node_store\",\"job_insert_ms\":%.3f,\"note\":\"one transaction "
                "with 3 replicas, WAL, synchronous=FULL\"}\n",

@@ -445,6 +445,35 @@ enum veil_round_verdict veil_round_decide(const struct veil_peer_id *schedulers,
 uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t guard_ms,
                              uint64_t epoch_min);
 
+/* The lifecycle of one replica's round as a node takes part in it (veild's
+ * round table, src/node/daemon_rounds.c). One state at a time, moved only
+ * through veil_round_transition_ok:
+ *   new        known only from digests, outputs or a retry: no request yet
+ *   ready      the job's request is known; planned at the next tick once
+ *              the mesh has formed (a started node, a resumed round)
+ *   planned    schedulers chosen, epoch fixed; waiting for its start time
+ *              (a scheduler) or for the decision (everyone)
+ *   evaluating this node evaluates it on the worker pool
+ *   evaluated  this node's result is published (re-sent while undecided)
+ *   decided    an assignment (a node, or unschedulable) is recorded
+ *   abandoned  the decryptor gave up after VEIL_ROUND_MAX_ATTEMPTS
+ * A retry moves planned/evaluating/evaluated back to planned; a replica
+ * whose node was lost moves decided back to ready. Abandoned is final. */
+enum veil_round_state {
+    VEIL_ROUND_ST_NEW = 0,
+    VEIL_ROUND_ST_READY,
+    VEIL_ROUND_ST_PLANNED,
+    VEIL_ROUND_ST_EVALUATING,
+    VEIL_ROUND_ST_EVALUATED,
+    VEIL_ROUND_ST_DECIDED,
+    VEIL_ROUND_ST_ABANDONED,
+    VEIL_ROUND_ST_COUNT
+};
+const char *veil_round_state_name(enum veil_round_state s);
+bool veil_round_transition_ok(enum veil_round_state from, enum veil_round_state to);
+/* Decided or abandoned: nothing more happens unless the replica is lost. */
+bool veil_round_state_terminal(enum veil_round_state s);
+
 /* ------------------------------------------------------------------------ */
 /* Cluster-topic messages (versioned binary)                               */
 /* ------------------------------------------------------------------------ */
@@ -547,8 +576,7 @@ int veil_msg_container_status_encode(veil_buf *out, const struct veil_msg_contai
                                      veil_err *err);
 int veil_msg_container_status_decode(struct veil_msg_container_status *m, const uint8_t *data,
                                      size_t len, veil_err *err);
-int veil_msg_round_retry_encode(veil_buf *out, const struct veil_msg_round_retry *m,
-                                veil_err *err);
+int veil_msg_round_retry_encode(veil_buf *out, const struct veil_msg_round_retry *m, veil_err *err);
 int veil_msg_round_retry_decode(struct veil_msg_round_retry *m, const uint8_t *data, size_t len,
                                 veil_err *err);
 
@@ -666,11 +694,11 @@ bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_
 typedef struct veil_store veil_store;
 
 /* Opens (creating and migrating) <data_dir>/state.db in WAL mode. */
-int veil_store_open(veil_store **out, const char *data_dir, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_open(veil_store **out, const char *data_dir, veil_err *err);
 /* Opens a database file by path (tests). */
-int veil_store_open_path(veil_store **out, const char *path, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_open_path(veil_store **out, const char *path, veil_err *err);
 void veil_store_close(veil_store *s);
-int veil_store_schema_version(veil_store *s, int *version, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_schema_version(veil_store *s, int *version, veil_err *err);
 
 struct veil_store_node {
     char peer_id[96]; /* text (base58btc) */
@@ -678,7 +706,8 @@ struct veil_store_node {
     bool alive;
     uint64_t last_epoch;
 };
-int veil_store_node_upsert(veil_store *s, const struct veil_store_node *n, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_node_upsert(veil_store *s, const struct veil_store_node *n,
+                                            veil_err *err);
 
 struct veil_store_job {
     char id[65]; /* hex */
@@ -694,32 +723,36 @@ struct veil_store_job {
 /* Inserts the job and its `replicas` pending replicas in one transaction.
  * Returns 0, or -1 with VEIL_E_EXISTS when the job id is already there
  * (nothing is changed: submitting twice never duplicates). */
-int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
-                          const char *spec_json, const char *submitter, const char *nonce_hex,
-                          uint32_t replicas, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
+                                           const char *spec_json, const char *submitter,
+                                           const char *nonce_hex, uint32_t replicas, veil_err *err);
 /* The same with a confidential job's request ciphertext, in the same
  * transaction (a job is never stored without the request it needs). */
-int veil_store_job_insert_ct(veil_store *s, const char *id_hex, const char *name,
-                             const char *spec_json, const char *submitter, const char *nonce_hex,
-                             uint32_t replicas, const uint8_t *request_ct, size_t request_ct_len,
-                             veil_err *err);
-int veil_store_job_get(veil_store *s, const char *id_hex, struct veil_store_job *job,
-                       veil_err *err);
+VEIL_WARN_UNUSED int veil_store_job_insert_ct(veil_store *s, const char *id_hex, const char *name,
+                                              const char *spec_json, const char *submitter,
+                                              const char *nonce_hex, uint32_t replicas,
+                                              const uint8_t *request_ct, size_t request_ct_len,
+                                              veil_err *err);
+VEIL_WARN_UNUSED int veil_store_job_get(veil_store *s, const char *id_hex,
+                                        struct veil_store_job *job, veil_err *err);
 void veil_store_job_free(struct veil_store_job *job);
 
 /* Moves a replica; refuses transitions the state machine forbids
  * (VEIL_E_STATE). `node` (may be NULL) records the node it is bound to. */
-int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t replica,
-                                 enum veil_replica_state to, const char *node, veil_err *err);
-int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t replica,
-                                 enum veil_replica_state *state, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_replica_set_state(veil_store *s, const char *job_hex,
+                                                  uint32_t replica, enum veil_replica_state to,
+                                                  const char *node, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_replica_get_state(veil_store *s, const char *job_hex,
+                                                  uint32_t replica, enum veil_replica_state *state,
+                                                  veil_err *err);
 /* The node a replica is bound to ("" when none). */
-int veil_store_replica_get_node(veil_store *s, const char *job_hex, uint32_t replica, char *node,
-                                size_t cap, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_replica_get_node(veil_store *s, const char *job_hex,
+                                                 uint32_t replica, char *node, size_t cap,
+                                                 veil_err *err);
 /* Why the replica is where it is, shown by `veil job status` (a round
  * retried after its schedulers disagreed, or abandoned); "" clears it. */
-int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t replica,
-                                const char *note, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_replica_set_note(veil_store *s, const char *job_hex,
+                                                 uint32_t replica, const char *note, veil_err *err);
 
 struct veil_store_assignment {
     char job_id[65];
@@ -733,29 +766,32 @@ struct veil_store_assignment {
 /* Records an assignment and moves the replica to assigned (or
  * unschedulable) in one transaction; idempotent for the same (job, replica,
  * epoch). */
-int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
-                                 veil_err *err);
+VEIL_WARN_UNUSED int
+veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a, veil_err *err);
 
 /* A node was declared dead (SWIM): marks it not alive and, in one
  * transaction, moves every replica bound to it that is assigned or running
  * to rescheduling. *moved (may be NULL) gets how many. */
-int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved,
+                                          veil_err *err);
 
 /* Calls fn for every replica in `state` (oldest first): what a restarted
  * veild resumes (pending, scheduling, awaiting_decryption, rescheduling...).
  * A non-zero return from fn stops the walk. */
 typedef int (*veil_store_replica_fn)(void *ctx, const char *job_hex, uint32_t replica,
                                      const char *node /* NULL when unbound */);
-int veil_store_each_replica(veil_store *s, enum veil_replica_state state, veil_store_replica_fn fn,
-                            void *ctx, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_each_replica(veil_store *s, enum veil_replica_state state,
+                                             veil_store_replica_fn fn, void *ctx, veil_err *err);
 
 /* Creates the container record of (job, replica) unless one exists; *created
  * tells which. The UNIQUE (job, replica) key is what keeps a restarted node
  * from starting a replica twice. */
-int veil_store_container_ensure(veil_store *s, const char *job_hex, uint32_t replica,
-                                const char *container_id, bool *created, veil_err *err);
-int veil_store_container_set_state(veil_store *s, const char *container_id, const char *state,
-                                   int exit_code, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_container_ensure(veil_store *s, const char *job_hex,
+                                                 uint32_t replica, const char *container_id,
+                                                 bool *created, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_container_set_state(veil_store *s, const char *container_id,
+                                                    const char *state, int exit_code,
+                                                    veil_err *err);
 
 struct veil_store_anchor {
     char commitment[65];
@@ -764,18 +800,22 @@ struct veil_store_anchor {
     char tx_hash[67];
     char *proof_json; /* JSON array of hex hashes; may be NULL */
 };
-int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a,
+                                              veil_err *err);
 
 /* Counters for /metrics. */
-int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLICA_STATE_COUNT],
-                                       veil_err *err);
-int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err);
+VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,
+                                                        uint64_t counts[VEIL_REPLICA_STATE_COUNT],
+                                                        veil_err *err);
+VEIL_WARN_UNUSED int veil_store_count(veil_store *s, const char *table, uint64_t *count,
+                                      veil_err *err);
 
 /* JSON listings used by the HTTP API (jansson json_t*, returned as void* so
  * that this header does not need jansson). Caller json_decref()s. */
-void *veil_store_list_json(veil_store *s, const char *what /* nodes|jobs|assignments|anchors */,
-                           veil_err *err);
-void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err);
+VEIL_WARN_UNUSED void *veil_store_list_json(veil_store *s,
+                                            const char *what /* nodes|jobs|assignments|anchors */,
+                                            veil_err *err);
+VEIL_WARN_UNUSED void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Local HTTP JSON API                                                      */

@@ -43,19 +43,26 @@ static const char node_join_usage[] =
     "  --announce             add this node's listen address to the bundle's bootstrap list\n"
     "  --json                 print the result as JSON\n";
 
-static int write_str(FILE *f, const char *key, const char *value)
+/* A YAML double-quoted scalar: escapes the two characters that need it;
+ * refuses control characters. */
+static int put_quoted(veil_buf *f, const char *value)
 {
-    /* YAML double-quoted scalar: escape the two characters that need it. */
-    fprintf(f, "%s: \"", key);
+    veil_buf_put_u8(f, '"');
     for (const char *p = value; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fputc('\\', f);
         if ((unsigned char)*p < 0x20)
             return -1;
-        fputc(*p, f);
+        if (*p == '"' || *p == '\\')
+            veil_buf_put_u8(f, '\\');
+        veil_buf_put_u8(f, (uint8_t)*p);
     }
-    fputs("\"\n", f);
+    veil_buf_put_str(f, "\"\n");
     return 0;
+}
+
+static int write_str(veil_buf *f, const char *key, const char *value)
+{
+    veil_buf_printf(f, "%s: ", key);
+    return put_quoted(f, value);
 }
 
 static int copy_key(const char *from, const char *to, veil_err *err)
@@ -214,19 +221,15 @@ static int run_join(int argc, char **argv, struct veil_cli_ctx *ctx)
 
     /* The node's configuration (every value an absolute path or literal). */
     snprintf(cfgfile, sizeof cfgfile, "%s/veild.yaml", dd);
-    char tmpfile[4300];
-    snprintf(tmpfile, sizeof tmpfile, "%s.tmp", cfgfile);
-    FILE *f = fopen(tmpfile, "w");
-    if (!f) {
-        veil_err_set(&err, VEIL_E_IO, "cannot write %s: %s", tmpfile, strerror(errno));
-        goto fail;
-    }
+    veil_buf yaml;
+    veil_buf_init(&yaml);
+    veil_buf *f = &yaml;
     char num[32];
-    fprintf(f, "# written by 'veil node join' for cluster %llu\n",
-            (unsigned long long)b.cluster_id);
+    veil_buf_printf(f, "# written by 'veil node join' for cluster %llu\n",
+                    (unsigned long long)b.cluster_id);
     int w = write_str(f, "data_dir", dd);
     w |= write_str(f, "rpc_url", b.rpc_url);
-    fprintf(f, "chain_id: %llu\n", (unsigned long long)b.chain_id);
+    veil_buf_printf(f, "chain_id: %llu\n", (unsigned long long)b.chain_id);
     w |= write_str(f, "contract_address", b.contract);
     snprintf(num, sizeof num, "%llu", (unsigned long long)b.cluster_id);
     w |= write_str(f, "cluster_id", num);
@@ -243,16 +246,25 @@ static int run_join(int argc, char **argv, struct veil_cli_ctx *ctx)
     w |= write_str(f, "libp2p.listen", listen);
     w |= write_str(f, "libp2p.key_file", keyfile);
     if (b.n_bootstrap > 0) {
-        fputs("libp2p.bootstrap:\n", f);
-        for (size_t i = 0; i < b.n_bootstrap; i++)
-            fprintf(f, "  - \"%s\"\n", b.bootstrap[i]);
+        veil_buf_put_str(f, "libp2p.bootstrap:\n");
+        for (size_t i = 0; i < b.n_bootstrap; i++) {
+            veil_buf_put_str(f, "  - ");
+            w |= put_quoted(f, b.bootstrap[i]);
+        }
     }
     w |= write_str(f, "api.listen", api);
-    if (fclose(f) != 0 || w != 0 || rename(tmpfile, cfgfile) != 0) {
-        unlink(tmpfile);
-        veil_err_set(&err, VEIL_E_IO, "cannot write %s", cfgfile);
+    /* temp file, fsync, rename, directory fsync: a crash leaves the old
+     * configuration or the new one, never half of it */
+    if (w != 0)
+        veil_err_set(&err, VEIL_E_INVALID, "cannot write %s: a value holds a control character",
+                     cfgfile);
+    else if (!veil_buf_ok(f))
+        w = veil_err_set(&err, VEIL_E_NOMEM, "out of memory writing %s", cfgfile);
+    else
+        w = veil_file_write_atomic(cfgfile, f->data, f->len, 0644, &err);
+    veil_buf_free(&yaml);
+    if (w != 0)
         goto fail;
-    }
 
     if (announce) {
         veil_p2p_multiaddr with;

@@ -187,3 +187,42 @@ uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t gua
         t = (epoch_min + 1) * interval_ms + guard_ms;
     return t;
 }
+
+/* ---- a round's lifecycle (see enum veil_round_state) ---- */
+
+const char *veil_round_state_name(enum veil_round_state s)
+{
+    static const char *const names[VEIL_ROUND_ST_COUNT] = {
+        "new", "ready", "planned", "evaluating", "evaluated", "decided", "abandoned"};
+    return (unsigned)s < VEIL_ROUND_ST_COUNT ? names[s] : "?";
+}
+
+bool veil_round_transition_ok(enum veil_round_state from, enum veil_round_state to)
+{
+    enum {
+        N = 1u << VEIL_ROUND_ST_NEW,
+        R = 1u << VEIL_ROUND_ST_READY,
+        P = 1u << VEIL_ROUND_ST_PLANNED,
+        E = 1u << VEIL_ROUND_ST_EVALUATING,
+        V = 1u << VEIL_ROUND_ST_EVALUATED,
+        D = 1u << VEIL_ROUND_ST_DECIDED,
+        A = 1u << VEIL_ROUND_ST_ABANDONED,
+    };
+    /* allowed[from]: the states `from` may move to. Any round may be decided
+     * or abandoned (the assignment or the final retry can arrive before this
+     * node knew the job); planned -> planned is a retry's re-planning. */
+    static const unsigned allowed[VEIL_ROUND_ST_COUNT] = {
+        [VEIL_ROUND_ST_NEW] = R | D | A,         [VEIL_ROUND_ST_READY] = P | D | A,
+        [VEIL_ROUND_ST_PLANNED] = P | E | D | A, [VEIL_ROUND_ST_EVALUATING] = V | P | D | A,
+        [VEIL_ROUND_ST_EVALUATED] = P | D | A,   [VEIL_ROUND_ST_DECIDED] = R,
+        [VEIL_ROUND_ST_ABANDONED] = 0,
+    };
+    if ((unsigned)from >= VEIL_ROUND_ST_COUNT || (unsigned)to >= VEIL_ROUND_ST_COUNT)
+        return false;
+    return (allowed[from] >> to) & 1u;
+}
+
+bool veil_round_state_terminal(enum veil_round_state s)
+{
+    return s == VEIL_ROUND_ST_DECIDED || s == VEIL_ROUND_ST_ABANDONED;
+}

@@ -4,6 +4,7 @@
  * guard (no decryption without a majority digest that matches the output;
  * never for a telemetry ciphertext).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <veil/node.h>
@@ -205,5 +206,39 @@ static void test_start_ms(void)
     CHECK_EQ_U64(veil_round_start_ms(1234, 0, 300, 99), 1234);
 }
 
+/* The round lifecycle's transition table, cell by cell. */
+static void test_lifecycle(void)
+{
+    enum { N, R, P, E, V, D, A, COUNT };
+    _Static_assert((int)COUNT == (int)VEIL_ROUND_ST_COUNT, "one column per state");
+    /* ok[from][to] */
+    static const bool ok[COUNT][COUNT] = {
+        /*          N  R  P  E  V  D  A */
+        [N] = {0, 1, 0, 0, 0, 1, 1}, /* new: the request, or decided/abandoned unseen */
+        [R] = {0, 0, 1, 0, 0, 1, 1}, /* ready: planned */
+        [P] = {0, 0, 1, 1, 0, 1, 1}, /* planned: re-planned by a retry, evaluated */
+        [E] = {0, 0, 1, 0, 1, 1, 1}, /* evaluating: a retry, the result, the decision */
+        [V] = {0, 0, 1, 0, 0, 1, 1}, /* evaluated: a retry, the decision */
+        [D] = {0, 1, 0, 0, 0, 0, 0}, /* decided: only a lost node's replica again */
+        [A] = {0, 0, 0, 0, 0, 0, 0}, /* abandoned: final */
+    };
+    for (int f = 0; f < COUNT; f++)
+        for (int t = 0; t < COUNT; t++)
+            if (veil_round_transition_ok((enum veil_round_state)f, (enum veil_round_state)t) !=
+                ok[f][t]) {
+                fprintf(stderr, "transition %s -> %s\n",
+                        veil_round_state_name((enum veil_round_state)f),
+                        veil_round_state_name((enum veil_round_state)t));
+                CHECK(0);
+            }
+    CHECK(!veil_round_transition_ok(VEIL_ROUND_ST_COUNT, VEIL_ROUND_ST_NEW));
+    CHECK(!veil_round_transition_ok(VEIL_ROUND_ST_NEW, VEIL_ROUND_ST_COUNT));
+    CHECK_EQ_STR(veil_round_state_name(VEIL_ROUND_ST_EVALUATING), "evaluating");
+    CHECK_EQ_STR(veil_round_state_name(VEIL_ROUND_ST_COUNT), "?");
+    CHECK(veil_round_state_terminal(VEIL_ROUND_ST_DECIDED));
+    CHECK(veil_round_state_terminal(VEIL_ROUND_ST_ABANDONED));
+    CHECK(!veil_round_state_terminal(VEIL_ROUND_ST_EVALUATED));
+}
+
 VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard), VTEST(test_decide),
-           VTEST(test_start_ms))
+           VTEST(test_start_ms), VTEST(test_lifecycle))

@@ -1,0 +1,337 @@
+/*
+ * daemon_exec.c - the executor role: a replica assigned to this node is
+ * checked against the on-chain image policy, pulled and started through
+ * veil_runtime on the worker pool (once: the store's UNIQUE (job, replica)
+ * container record), and watched until it ends (a growable list, rebuilt
+ * from the runtime after a restart); container status goes to the topic and
+ * every node records the replica's state from it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include <veil/runtime.h>
+
+#include "daemon_core.h"
+
+/* One replica to start on this node (pulled and run on the worker pool: a
+ * pull is network I/O and must not stall SWIM and gossip). */
+struct exec_job {
+    uv_work_t work;
+    veil_daemon *d;
+    uint8_t job_id[32];
+    char job_hex[65];
+    uint32_t replica;
+    char name[128];
+    struct veil_job_spec spec;
+    bool have_spec;
+    bool image_allowed;
+    int rc;
+    veil_err err;
+    struct veil_container_info info;
+};
+
+/* Records where a container and its replica are; a failed write is logged
+ * (the state on gossip still tells the other nodes). */
+static void record_outcome(veil_daemon *d, const char *name, const char *job_hex, uint32_t replica,
+                           const char *ct_state, int exit_code, enum veil_replica_state to)
+{
+    veil_err err = {0};
+    if (veil_store_container_set_state(d->store, name, ct_state, exit_code, &err) != 0)
+        veil_daemon_store_failed("container state", job_hex, replica, &err);
+    if (veil_store_replica_set_state(d->store, job_hex, replica, to, NULL, &err) != 0)
+        veil_daemon_store_failed("replica state", job_hex, replica, &err);
+}
+
+static void publish_container_status(veil_daemon *d, const uint8_t job_id[32], uint32_t replica,
+                                     enum veil_container_state state, int exit_code,
+                                     const char *container_id)
+{
+    struct veil_msg_container_status m = {0};
+    memcpy(m.job_id, job_id, 32);
+    m.replica = replica;
+    veil_daemon_to_peer(&m.node, &d->self);
+    m.state = (uint8_t)state;
+    m.exit_code = exit_code;
+    m.time_ms = veil_daemon_wall_ms();
+    snprintf(m.container_id, sizeof m.container_id, "%.64s", container_id);
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_container_status_encode(&msg, &m, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "container status not published", "error=\"%s\"", err.msg);
+    veil_buf_free(&msg);
+}
+
+static void exec_work(uv_work_t *w)
+{
+    struct exec_job *e = w->data;
+    veil_daemon *d = e->d;
+    struct veil_runtime_config rc;
+    if (veil_runtime_config_load(d->cfg, NULL, &rc, &e->err) != 0) {
+        e->rc = -1;
+        return;
+    }
+    rc.registry.quiet = true;
+    struct veil_image_ref ref;
+    struct veil_image_info img = {0};
+    if (veil_image_ref_parse(e->spec.image, &ref, &e->err) != 0 ||
+        veil_image_pull(rc.data_dir, &ref, &rc.registry, &img, &e->err) != 0) {
+        e->rc = -1;
+        return;
+    }
+    /* the command and args of the spec, the environment as K=V, the limits */
+    size_t n_args = e->spec.n_command + e->spec.n_args;
+    char **args = calloc(n_args + 1, sizeof *args);
+    char **env = calloc(e->spec.n_env + 1, sizeof *env);
+    e->rc = args && env ? 0 : veil_err_set(&e->err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; e->rc == 0 && i < e->spec.n_command; i++)
+        args[i] = e->spec.command[i];
+    for (size_t i = 0; e->rc == 0 && i < e->spec.n_args; i++)
+        args[e->spec.n_command + i] = e->spec.args[i];
+    for (size_t i = 0; e->rc == 0 && i < e->spec.n_env; i++) {
+        size_t l = strlen(e->spec.env[i].name) + strlen(e->spec.env[i].value) + 2;
+        env[i] = malloc(l);
+        if (!env[i]) {
+            e->rc = veil_err_set(&e->err, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        snprintf(env[i], l, "%s=%s", e->spec.env[i].name, e->spec.env[i].value);
+    }
+    if (e->rc == 0) {
+        struct veil_run_request req = {0};
+        req.name = e->name;
+        req.image = img.name;
+        req.args = n_args ? args : NULL;
+        req.n_args = n_args;
+        req.env = env;
+        req.n_env = e->spec.n_env;
+        req.memory_bytes = e->spec.memory_bytes;
+        req.cpus = (double)e->spec.cpu_millis / 1000.0;
+        req.pids_limit = 256;
+        e->rc = veil_container_run(&rc.runtime, &req, false, &e->info, NULL, &e->err);
+    }
+    for (size_t i = 0; env && i < e->spec.n_env; i++)
+        free(env[i]);
+    free(env);
+    free(args);
+    veil_image_info_free(&img);
+}
+
+static void exec_after(uv_work_t *w, int status)
+{
+    struct exec_job *e = w->data;
+    veil_daemon *d = e->d;
+    veil_err err = {0};
+    d->works--;
+    if (d->stopping) {
+        veil_job_spec_free(&e->spec);
+        free(e);
+        veil_daemon_maybe_free(d);
+        return;
+    }
+    if (status != 0 || e->rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "container failed to start",
+                 "job=%.16s replica=%u error=\"%s\"", e->job_hex, e->replica,
+                 e->rc ? e->err.msg : "cancelled");
+        record_outcome(d, e->name, e->job_hex, e->replica, "failed", -1, VEIL_REPLICA_FAILED);
+        publish_container_status(d, e->job_id, e->replica, VEIL_CONTAINER_FAILED, -1, e->name);
+    } else {
+        veil_log(VEIL_LOG_INFO, SUB, "container running", "job=%.16s replica=%u container=%s",
+                 e->job_hex, e->replica, e->name);
+        record_outcome(d, e->name, e->job_hex, e->replica, "running", 0, VEIL_REPLICA_RUNNING);
+        publish_container_status(d, e->job_id, e->replica, VEIL_CONTAINER_RUNNING, 0, e->name);
+        if (watch_list_add(&d->watched, e->job_id, e->job_hex, e->replica, e->name, &err) != 0)
+            veil_log(VEIL_LOG_ERROR, SUB, "container not watched: its exit goes unseen",
+                     "container=%s error=\"%s\"", e->name, err.msg);
+    }
+    if (e->have_spec)
+        veil_job_spec_free(&e->spec);
+    free(e);
+}
+
+/* Polls the containers this node started; reports those that ended. */
+void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    /* Container supervisors are forked from veild (the runtime's detached
+     * mode) and exit with their container: reap them. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    struct veil_runtime_config rc;
+    veil_err err = {0};
+    if (d->watched.n == 0)
+        return;
+    if (veil_runtime_config_load(d->cfg, NULL, &rc, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "containers not watched", "error=\"%s\"", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < d->watched.n;) {
+        struct watched *w = &d->watched.v[i];
+        struct veil_container_info info;
+        if (veil_container_inspect(&rc.runtime, w->name, &info, &err) != 0 ||
+            (info.status != VEIL_CT_EXITED && info.status != VEIL_CT_STOPPED)) {
+            i++;
+            continue;
+        }
+        bool ok = info.exit_code == 0;
+        veil_log(VEIL_LOG_INFO, SUB, "container exited", "job=%.16s replica=%u exit_code=%d",
+                 w->job_hex, w->replica, info.exit_code);
+        record_outcome(d, w->name, w->job_hex, w->replica, ok ? "exited" : "failed", info.exit_code,
+                       ok ? VEIL_REPLICA_EXITED : VEIL_REPLICA_FAILED);
+        publish_container_status(d, w->job_id, w->replica,
+                                 ok ? VEIL_CONTAINER_EXITED : VEIL_CONTAINER_FAILED, info.exit_code,
+                                 w->name);
+        watch_list_remove(&d->watched, i);
+    }
+}
+
+/* A restarted node watches again the containers it started before (named
+ * veil-<first 16 hex of the job id>-<replica>), so their exits are reported. */
+void veil_daemon_rewatch_containers(veil_daemon *d)
+{
+    struct veil_runtime_config rc;
+    struct veil_container_info *cts = NULL;
+    size_t n = 0;
+    veil_err err = {0};
+    if (veil_runtime_config_load(d->cfg, NULL, &rc, &err) != 0 ||
+        veil_container_list(&rc.runtime, false, &cts, &n, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "containers not listed", "error=\"%s\"", err.msg);
+        return;
+    }
+    json_t *jobs = veil_store_list_json(d->store, "jobs", &err);
+    if (!jobs)
+        veil_log(VEIL_LOG_WARN, SUB, "jobs not read", "error=\"%s\"", err.msg);
+    for (size_t i = 0; i < n && jobs; i++) {
+        char prefix[17];
+        unsigned replica;
+        int used = 0;
+        if (sscanf(cts[i].name, "veil-%16[0-9a-f]-%u%n", prefix, &replica, &used) != 2 ||
+            cts[i].name[used] != '\0')
+            continue;
+        size_t k;
+        json_t *j;
+        json_array_foreach(jobs, k, j)
+        {
+            const char *id = json_string_value(json_object_get(j, "id"));
+            uint8_t job_id[32];
+            if (!id || strncmp(id, prefix, 16) != 0 ||
+                veil_hex_decode(job_id, 32, id, strlen(id), false, NULL) != 32)
+                continue;
+            if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
+                veil_log(VEIL_LOG_ERROR, SUB, "container not watched: its exit goes unseen",
+                         "container=%s error=\"%s\"", cts[i].name, err.msg);
+            else
+                veil_log(VEIL_LOG_INFO, SUB, "watching container again", "container=%s",
+                         cts[i].name);
+            break;
+        }
+    }
+    json_decref(jobs);
+    free(cts);
+}
+
+/* The assignment names this node: check the image against the on-chain
+ * policy, then start the replica once (the store's UNIQUE (job, replica)
+ * container record keeps a restarted node from starting it twice). */
+void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
+                                    uint32_t replica)
+{
+    struct exec_job *e = calloc(1, sizeof *e);
+    if (!e)
+        return;
+    e->d = d;
+    memcpy(e->job_id, job_id, 32);
+    snprintf(e->job_hex, sizeof e->job_hex, "%s", job_hex);
+    e->replica = replica;
+    snprintf(e->name, sizeof e->name, "veil-%.16s-%u", job_hex, replica);
+    struct veil_store_job job;
+    veil_err err = {0};
+    if (veil_store_job_get(d->store, job_hex, &job, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assigned job unknown", "job=%.16s", job_hex);
+        free(e);
+        return;
+    }
+    int rc = veil_job_spec_parse(&e->spec, job.spec_json, strlen(job.spec_json), "job", &err);
+    veil_store_job_free(&job);
+    if (rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assigned job's spec unreadable", "job=%.16s error=\"%s\"",
+                 job_hex, err.msg);
+        free(e);
+        return;
+    }
+    e->have_spec = true;
+    /* image policy: the digest must be one the cluster allows on chain (an
+     * empty list allows every image) */
+    veil_contract_policy pol = {0};
+    bool allowed = false;
+    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "cannot read the image policy", "error=\"%s\"", err.msg);
+    } else if (pol.n_image_digests == 0) {
+        allowed = true;
+    } else if (e->spec.image_digest[0]) {
+        uint8_t dg[32];
+        if (veil_hex_decode(dg, 32, e->spec.image_digest + 7, 64, false, NULL) == 32)
+            for (size_t i = 0; i < pol.n_image_digests; i++)
+                allowed |= memcmp(pol.image_digests[i], dg, 32) == 0;
+    }
+    veil_contract_policy_clear(&pol);
+    bool created = false;
+    if (veil_store_container_ensure(d->store, job_hex, replica, e->name, &created, &err) != 0 ||
+        !created) {
+        if (!created && err.msg[0])
+            veil_daemon_store_failed("container record", job_hex, replica, &err);
+        veil_job_spec_free(&e->spec);
+        free(e);
+        return;
+    }
+    if (!allowed) {
+        veil_log(VEIL_LOG_WARN, SUB, "image refused by the on-chain policy",
+                 "job=%.16s replica=%u image=%s", job_hex, replica, e->spec.image);
+        record_outcome(d, e->name, job_hex, replica, "refused", -1, VEIL_REPLICA_FAILED);
+        publish_container_status(d, job_id, replica, VEIL_CONTAINER_FAILED, -1, e->name);
+        veil_job_spec_free(&e->spec);
+        free(e);
+        return;
+    }
+    e->work.data = e;
+    if (uv_queue_work(d->loop, &e->work, exec_work, exec_after) != 0) {
+        veil_job_spec_free(&e->spec);
+        free(e);
+    } else {
+        d->works++;
+    }
+}
+
+void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t len,
+                                     const struct veil_gs_message *msg)
+{
+    struct veil_msg_container_status m;
+    veil_err err = {0};
+    if (veil_msg_container_status_decode(&m, data, len, &err) != 0)
+        return;
+    if (m.node.len != msg->from_len || memcmp(m.node.bytes, msg->from, msg->from_len) != 0)
+        return; /* a node reports only its own containers */
+    char job_hex[65];
+    veil_hex_encode(job_hex, sizeof job_hex, m.job_id, 32);
+    enum veil_replica_state to = m.state == VEIL_CONTAINER_RUNNING  ? VEIL_REPLICA_RUNNING
+                                 : m.state == VEIL_CONTAINER_EXITED ? VEIL_REPLICA_EXITED
+                                                                    : VEIL_REPLICA_FAILED;
+    if (to == VEIL_REPLICA_EXITED) {
+        enum veil_replica_state cur;
+        /* running first: the state machine has no assigned -> exited */
+        if (veil_store_replica_get_state(d->store, job_hex, m.replica, &cur, &err) == 0 &&
+            cur == VEIL_REPLICA_ASSIGNED &&
+            veil_store_replica_set_state(d->store, job_hex, m.replica, VEIL_REPLICA_RUNNING, NULL,
+                                         &err) != 0)
+            veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
+    }
+    if (veil_store_replica_set_state(d->store, job_hex, m.replica, to, NULL, &err) != 0)
+        veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
+    veil_log(VEIL_LOG_INFO, SUB, "container status", "job=%.16s replica=%u state=%s exit_code=%d",
+             job_hex, m.replica, veil_replica_state_name(to), m.exit_code);
+}

@@ -1,0 +1,170 @@
+/*
+ * daemon_intake.c - job intake: the jobs this node's API accepted are
+ * announced on the cluster topic (JOB_SUBMIT, once each: the announced set
+ * grows with the load), and every node takes in the jobs it hears of (stored,
+ * then the round of the first undecided replica made ready and planned).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_core.h"
+
+/* A replica the store shows past its round (assigned, running, exited,
+ * failed, unschedulable): its round is decided here too, with its node. */
+static void mark_decided(veil_daemon *d, const uint8_t job_id[32], const char *id_hex,
+                         uint32_t replica, uint32_t replicas)
+{
+    struct round *done = veil_daemon_round(d, job_id, replica, true);
+    if (!done || veil_round_state_terminal(done->state))
+        return;
+    done->replicas = replicas;
+    char node[96];
+    veil_p2p_peer_id pid;
+    veil_err err = {0};
+    if (veil_daemon_round_move(d, done, VEIL_ROUND_ST_DECIDED) != 0)
+        return;
+    if (veil_store_replica_get_node(d->store, id_hex, replica, node, sizeof node, &err) == 0 &&
+        node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
+        veil_daemon_to_peer(&done->chosen, &pid);
+}
+
+void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
+{
+    struct veil_msg_job_submit m;
+    struct veil_job_spec spec;
+    veil_err err = {0};
+    if (veil_msg_job_submit_decode(&m, data, len, &err) != 0 ||
+        veil_msg_job_submit_check(&m, &spec, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "job submission refused", "error=\"%s\"", err.msg);
+        return;
+    }
+    char id_hex[65], nonce_hex[2 * VEIL_JOB_NONCE_LEN + 1], submitter[VEIL_PEER_ID_MAX + 1];
+    veil_hex_encode(id_hex, sizeof id_hex, m.job_id, 32);
+    veil_hex_encode(nonce_hex, sizeof nonce_hex, m.nonce, VEIL_JOB_NONCE_LEN);
+    memcpy(submitter, m.submitter.bytes, m.submitter.len);
+    submitter[m.submitter.len] = '\0';
+    char *json = malloc(m.spec_json_len + 1);
+    if (json) {
+        memcpy(json, m.spec_json, m.spec_json_len);
+        json[m.spec_json_len] = '\0';
+        if (veil_store_job_insert_ct(d->store, id_hex, spec.name, json, submitter, nonce_hex,
+                                     spec.replicas, m.request_ciphertext, m.request_ciphertext_len,
+                                     &err) != 0 &&
+            err.code != VEIL_E_EXISTS)
+            veil_log(VEIL_LOG_WARN, SUB, "job not stored", "error=\"%s\"", err.msg);
+        free(json);
+    }
+    /* A job seen again (re-announced while a replica is undecided, e.g. to
+     * a decryptor back from an outage) continues at its first undecided
+     * replica; the replicas decided before it are marked decided here too. */
+    uint32_t first = 0;
+    for (; first < spec.replicas; first++) {
+        enum veil_replica_state st;
+        if (veil_store_replica_get_state(d->store, id_hex, first, &st, &err) != 0 ||
+            st == VEIL_REPLICA_PENDING || st == VEIL_REPLICA_SCHEDULING ||
+            st == VEIL_REPLICA_AWAITING_DECRYPTION)
+            break;
+        mark_decided(d, m.job_id, id_hex, first, spec.replicas);
+    }
+    struct round *r = first < spec.replicas ? veil_daemon_round(d, m.job_id, first, true) : NULL;
+    if (r && d->test_split_job[0] && strcmp(spec.name, d->test_split_job) == 0)
+        r->test_split = true;
+    if (!r || (r->state != VEIL_ROUND_ST_NEW && r->state != VEIL_ROUND_ST_READY))
+        goto out; /* planned already (or decided) */
+    if (veil_daemon_round_req_from_spec(r, &spec, m.request_ciphertext, m.request_ciphertext_len) !=
+            0 ||
+        (r->state == VEIL_ROUND_ST_NEW && veil_daemon_round_move(d, r, VEIL_ROUND_ST_READY) != 0))
+        goto out;
+    veil_log(VEIL_LOG_INFO, SUB, "job received",
+             "job=%.16s name=%s replicas=%u replica=%u confidential=%d", id_hex, spec.name,
+             spec.replicas, first, spec.redacted);
+    /* A node that just started does not know the live members yet (it would
+     * choose itself as the only scheduler): its ready rounds are planned by
+     * the rounds tick once the mesh had time to form. */
+    if (veil_daemon_wall_ms() >= d->resume_at_ms)
+        veil_daemon_plan_round(d, r);
+out:
+    veil_job_spec_free(&spec);
+}
+
+int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
+{
+    struct veil_store_job job;
+    veil_err err = {0};
+    if (veil_store_job_get(d->store, job_hex, &job, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "job to announce not read", "job=%.16s error=\"%s\"", job_hex,
+                 err.msg);
+        return -1;
+    }
+    int rc = 1; /* not this node's job */
+    if (strcmp(job.submitter, d->self_text) == 0) {
+        rc = -1;
+        struct veil_msg_job_submit m = {0};
+        size_t sl = strlen(job.submitter);
+        /* the submitter as the API hashed it into the job id: peer ID text */
+        if (sl <= VEIL_PEER_ID_MAX &&
+            veil_hex_decode(m.job_id, 32, job.id, 64, false, NULL) == 32 &&
+            veil_hex_decode(m.nonce, VEIL_JOB_NONCE_LEN, job.nonce, strlen(job.nonce), false,
+                            NULL) == VEIL_JOB_NONCE_LEN) {
+            memcpy(m.submitter.bytes, job.submitter, sl);
+            m.submitter.len = (uint8_t)sl;
+            m.spec_json = (const uint8_t *)job.spec_json;
+            m.spec_json_len = strlen(job.spec_json);
+            m.request_ciphertext = job.request_ct;
+            m.request_ciphertext_len = job.request_ct_len;
+            veil_buf msg;
+            veil_buf_init(&msg);
+            if (veil_msg_job_submit_encode(&msg, &m, &err) == 0 &&
+                veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) == 0) {
+                veil_log(local ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+                         local ? "job announced" : "job re-announced", "job=%.16s", job_hex);
+                rc = 0;
+                if (local)
+                    veil_daemon_on_job_submit(d, msg.data, msg.len);
+            } else {
+                veil_log(VEIL_LOG_WARN, SUB, "job not announced", "error=\"%s\"", err.msg);
+            }
+            veil_buf_free(&msg);
+        }
+    }
+    veil_store_job_free(&job);
+    return rc;
+}
+
+struct pending_walk {
+    struct id_set ids;
+    int rc;
+    veil_err err;
+};
+
+static int collect_pending(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    (void)replica;
+    (void)node;
+    struct pending_walk *w = ctx;
+    w->rc = id_set_add(&w->ids, job_hex, &w->err);
+    return w->rc != 0;
+}
+
+/* Announces each job with a pending replica that this node has not
+ * announced yet (the API inserts jobs as pending; once announced, the
+ * submitter's own round moves them on). The announced set keeps only the
+ * jobs still pending, so it is as large as the backlog, never capped. */
+void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    struct pending_walk w = {0};
+    veil_err err = {0};
+    if (veil_store_each_replica(d->store, VEIL_REPLICA_PENDING, collect_pending, &w, &err) != 0 ||
+        w.rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "pending jobs not read", "error=\"%s\"",
+                 w.rc ? w.err.msg : err.msg);
+        id_set_free(&w.ids);
+        return;
+    }
+    for (size_t i = 0; i < w.ids.n; i++)
+        if (!id_set_has(&d->announced, w.ids.v[i]))
+            (void)veil_daemon_publish_job(d, w.ids.v[i], true); /* failures are logged */
+    id_set_free(&d->announced);
+    d->announced = w.ids;
+}

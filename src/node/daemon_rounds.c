@@ -1,0 +1,551 @@
+/*
+ * daemon_rounds.c - a scheduling round's lifecycle on this node (every node
+ * keeps the rounds it hears of, whatever its roles): planning (the
+ * rendezvous choice of schedulers and the epoch), the digests and outputs
+ * that arrive, the decryptor's retries, the signed assignment that decides
+ * it (recorded in the store, executed when it names this node, then the
+ * job's next replica), rescheduling when a member dies, resuming after a
+ * restart, and the periodic work of undecided rounds (re-sends, the
+ * submitter's bounded re-announcements, pruning settled rounds).
+ *
+ * A round's state moves only through veil_daemon_round_move (the table of
+ * veil_round_transition_ok); its data lives in struct round
+ * (daemon_tables.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_core.h"
+
+#define EPOCH_GUARD_MS 300 /* rounds start this far from an epoch boundary */
+
+struct round *veil_daemon_round(veil_daemon *d, const uint8_t job_id[32], uint32_t replica,
+                                bool create)
+{
+    struct round *r = round_table_get(&d->rounds, job_id, replica);
+    if (r || !create)
+        return r;
+    r = round_table_add(&d->rounds, job_id, replica, veil_daemon_wall_ms());
+    if (!r) {
+        veil_log(VEIL_LOG_WARN, SUB, "out of memory for a round", "rounds=%zu", d->rounds.n);
+        return NULL;
+    }
+    r->d = d;
+    return r;
+}
+
+int veil_daemon_round_move(veil_daemon *d, struct round *r, enum veil_round_state to)
+{
+    (void)d;
+    veil_err err = {0};
+    enum veil_round_state from = r->state;
+    if (round_move(r, to, veil_daemon_wall_ms(), &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "round move refused", "error=\"%s\"", err.msg);
+        return -1;
+    }
+    veil_log(VEIL_LOG_DEBUG, SUB, "round", "job=%.16s replica=%u from=%s to=%s", r->job_hex,
+             r->replica, veil_round_state_name(from), veil_round_state_name(to));
+    return 0;
+}
+
+void veil_daemon_store_failed(const char *what, const char *job_hex, uint32_t replica,
+                              const veil_err *err)
+{
+    veil_log(VEIL_LOG_WARN, SUB, "store write failed", "what=%s job=%.16s replica=%u error=\"%s\"",
+             what, job_hex ? job_hex : "-", replica, err->msg);
+}
+
+/* Moves a replica forward along pending|rescheduling -> scheduling ->
+ * awaiting_decryption, as far as `to`. */
+void veil_daemon_replica_state(veil_daemon *d, const char *job_hex, uint32_t replica,
+                               enum veil_replica_state to)
+{
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    veil_err err = {0};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(path); i++) {
+        enum veil_replica_state cur;
+        if (veil_store_replica_get_state(d->store, job_hex, replica, &cur, &err) != 0 || cur == to)
+            return; /* a job this node does not hold, or there already */
+        /* never backwards: a restarted node re-planning a round it had seen
+         * reach awaiting_decryption leaves it there (only a retry goes back) */
+        if (cur == VEIL_REPLICA_AWAITING_DECRYPTION && to == VEIL_REPLICA_SCHEDULING)
+            return;
+        if (veil_replica_transition_ok(cur, path[i]) &&
+            veil_store_replica_set_state(d->store, job_hex, replica, path[i], NULL, &err) != 0)
+            veil_daemon_store_failed("replica state", job_hex, replica, &err);
+        if (path[i] == to)
+            return;
+    }
+}
+
+/* The request of a round from its job's spec (and, for a confidential job,
+ * the request ciphertext the spec's digest names). */
+int veil_daemon_round_req_from_spec(struct round *r, const struct veil_job_spec *spec,
+                                    const uint8_t *ct, size_t ct_len)
+{
+    struct veil_sched_request req = {0};
+    req.policy = spec->policy;
+    req.confidential = spec->redacted;
+    if (!spec->redacted) {
+        req.region = spec->region;
+        req.zone = spec->zone;
+        veil_err err = {0};
+        if (veil_telemetry_quantize_request(spec, req.res, &err) != 0) {
+            /* no node can ever satisfy it: the circuit over zero candidates */
+            memset(req.res, 0xff, sizeof req.res);
+        }
+    }
+    r->replicas = spec->replicas;
+    return round_set_req(r, &req, ct, ct_len);
+}
+
+/* Chooses the round's schedulers over the members SWIM says are alive and
+ * fixes the epoch it evaluates. */
+void veil_daemon_plan_round(veil_daemon *d, struct round *r)
+{
+    if (!r->have_req || veil_daemon_round_move(d, r, VEIL_ROUND_ST_PLANNED) != 0)
+        return;
+    struct veil_peer_id alive[MAX_MEMBERS];
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_members; i++)
+        if (d->members[i].alive)
+            veil_daemon_to_peer(&alive[n++], &d->members[i].id);
+    size_t chosen[VEIL_MAX_SCHEDULERS];
+    r->n_schedulers = veil_select_schedulers(r->job_id, alive, n, VEIL_MAX_SCHEDULERS, chosen);
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    r->i_schedule = false;
+    for (size_t i = 0; i < r->n_schedulers; i++) {
+        r->schedulers[i] = alive[chosen[i]];
+        if (veil_daemon_peer_eq(&r->schedulers[i], &self))
+            r->i_schedule = true;
+    }
+    /* Every scheduler must pick the same epoch (epoch_of(now) - 1): they hear
+     * of the job within milliseconds of each other, so starting away from an
+     * epoch boundary makes them agree; a retry also waits for an epoch after
+     * the ones the failed attempt used. The epoch is fixed here, not when
+     * the evaluation starts: a scheduler busy with other rounds evaluates
+     * later, on the same inputs. */
+    r->planned_ms = veil_daemon_wall_ms();
+    r->not_before_ms =
+        veil_round_start_ms(r->planned_ms, d->interval_ms, EPOCH_GUARD_MS, r->epoch_min);
+    r->epoch = veil_epoch_of(r->not_before_ms, d->interval_ms) - 1;
+    r->resend_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
+    veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING);
+    veil_log(VEIL_LOG_INFO, SUB, "round planned",
+             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d", r->job_hex, r->replica,
+             r->attempt + 1, r->n_schedulers, r->i_schedule);
+    /* outputs and digests may have arrived before this node knew the job
+     * (a decryptor that just restarted) */
+    veil_daemon_try_decide(d, r);
+}
+
+static bool round_undecided_planned(const struct round *r)
+{
+    return r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
+           r->state == VEIL_ROUND_ST_EVALUATED;
+}
+
+void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
+                            uint64_t epoch, const uint8_t *data, size_t len)
+{
+    if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
+        return; /* decided, or an earlier attempt's */
+    size_t slot = r->n_outputs;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (veil_daemon_peer_eq(&r->outputs[i].from, from)) {
+            if (r->outputs[i].epoch >= epoch)
+                return; /* one output per scheduler and epoch: its first */
+            slot = i;   /* a newer evaluation by the same scheduler */
+        }
+    if (slot == VEIL_MAX_SCHEDULERS)
+        return;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, data, len);
+    if (slot < r->n_outputs)
+        free(r->outputs[slot].data);
+    else
+        r->n_outputs++;
+    r->outputs[slot].from = *from;
+    r->outputs[slot].epoch = epoch;
+    r->outputs[slot].data = copy;
+    r->outputs[slot].len = len;
+    veil_daemon_try_decide(d, r);
+}
+
+void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
+                            uint64_t epoch, const uint8_t digest[32])
+{
+    if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
+        return; /* decided, or an earlier attempt's */
+    size_t slot = r->n_digests;
+    for (size_t i = 0; i < r->n_digests; i++)
+        if (veil_daemon_peer_eq(&r->digests[i].scheduler, from)) {
+            if (r->digest_epochs[i] >= epoch)
+                return; /* its first digest for this attempt counts (re-sends too) */
+            slot = i;
+        }
+    if (slot == ROUND_MAX_DIGESTS)
+        return;
+    r->digests[slot].scheduler = *from;
+    memcpy(r->digests[slot].digest, digest, 32);
+    r->digest_epochs[slot] = epoch;
+    if (slot == r->n_digests)
+        r->n_digests++;
+    veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
+    veil_daemon_try_decide(d, r);
+}
+
+static void replica_note(veil_daemon *d, const struct round *r, enum veil_replica_state st,
+                         const char *note)
+{
+    veil_err err = {0};
+    if (veil_store_replica_set_state(d->store, r->job_hex, r->replica, st, NULL, &err) != 0)
+        veil_daemon_store_failed("replica state", r->job_hex, r->replica, &err);
+    if (veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err) != 0)
+        veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
+}
+
+static void start_next_replica(veil_daemon *d, const struct round *prev);
+
+/* Every node obeys the decryptor's retry of a round: the attempt's digests
+ * and outputs are dropped, the schedulers are chosen again from the members
+ * alive now, and they evaluate at an epoch >= epoch_min (so that what an
+ * earlier attempt computed can never be counted with the new one). */
+void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *m)
+{
+    struct round *r = veil_daemon_round(d, m->job_id, m->replica, true);
+    if (!r || m->attempt <= r->attempt || veil_round_state_terminal(r->state))
+        return; /* repeated, stale, or decided already */
+    r->attempt = m->attempt;
+    r->epoch_min = m->epoch_min;
+    r->n_digests = 0;
+    round_free_outputs(r); /* an evaluation in flight is dropped when it ends */
+    const char *why = m->reason == VEIL_RETRY_SPLIT ? "the schedulers' digests disagreed"
+                                                    : "no digest majority before the deadline";
+    char note[160];
+    if (m->final) {
+        if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_ABANDONED) != 0)
+            return;
+        snprintf(note, sizeof note, "failed after %u attempts: %s", m->attempt, why);
+        replica_note(d, r, VEIL_REPLICA_FAILED, note);
+        veil_log(VEIL_LOG_WARN, SUB, "round abandoned",
+                 "job=%.16s replica=%u attempts=%u reason=\"%s\"", r->job_hex, r->replica,
+                 m->attempt, why);
+        if (r->replicas)
+            start_next_replica(d, r);
+        return;
+    }
+    snprintf(note, sizeof note, "attempt %u of %d: %s", m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS,
+             why);
+    replica_note(d, r, VEIL_REPLICA_SCHEDULING, note);
+    veil_log(VEIL_LOG_WARN, SUB, "round retry",
+             "job=%.16s replica=%u attempt=%u of=%d epoch_min=%llu reason=\"%s\"", r->job_hex,
+             r->replica, m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS, (unsigned long long)m->epoch_min,
+             why);
+    if (r->have_req)
+        veil_daemon_plan_round(d, r); /* otherwise planned when the job itself arrives */
+}
+
+void veil_daemon_on_round_retry(veil_daemon *d, const struct veil_gs_message *msg)
+{
+    struct veil_msg_round_retry m;
+    veil_err err = {0};
+    if (veil_msg_round_retry_decode(&m, msg->data, msg->data_len, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "bad round retry", "error=\"%s\"", err.msg);
+        return;
+    }
+    /* only the designated decryptor runs retries (its gossip signature
+     * authenticates the author) */
+    if (!d->have_decryptor_peer || msg->from_len != d->decryptor_peer.len ||
+        memcmp(msg->from, d->decryptor_peer.bytes, msg->from_len) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "round retry from a node other than the decryptor ignored",
+                 NULL);
+        return;
+    }
+    veil_daemon_apply_retry(d, &m);
+}
+
+void veil_daemon_on_sched_digest(veil_daemon *d, const struct veil_gs_message *msg)
+{
+    struct veil_msg_sched_digest m;
+    veil_err err = {0};
+    if (veil_msg_sched_digest_decode(&m, msg->data, msg->data_len, &err) != 0)
+        return;
+    if (m.scheduler.len != msg->from_len ||
+        memcmp(m.scheduler.bytes, msg->from, msg->from_len) != 0)
+        return; /* a digest speaks only for its author */
+    struct round *r = veil_daemon_round(d, m.job_id, m.replica, true);
+    if (r)
+        veil_daemon_add_digest(d, r, &m.scheduler, m.epoch, m.output_digest);
+}
+
+/* The job's next replica, once this one is decided or abandoned. Its round
+ * is its own table entry: the decided rounds before it stay (their nodes
+ * are excluded), and a replica the store shows as placed already (an old
+ * assignment delivered again) is not planned twice. */
+static void start_next_replica(veil_daemon *d, const struct round *prev)
+{
+    if (prev->replica + 1 >= prev->replicas || !prev->have_req)
+        return;
+    uint32_t next = prev->replica + 1;
+    char job_hex[65];
+    memcpy(job_hex, prev->job_hex, sizeof job_hex);
+    enum veil_replica_state st;
+    veil_err err = {0};
+    if (veil_store_replica_get_state(d->store, job_hex, next, &st, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "next replica unknown", "job=%.16s replica=%u error=\"%s\"",
+                 job_hex, next, err.msg);
+        return;
+    }
+    if (st != VEIL_REPLICA_PENDING && st != VEIL_REPLICA_SCHEDULING &&
+        st != VEIL_REPLICA_AWAITING_DECRYPTION)
+        return;
+    struct round *r = veil_daemon_round(d, prev->job_id, next, true);
+    if (!r || (r->state != VEIL_ROUND_ST_NEW && r->state != VEIL_ROUND_ST_READY))
+        return;
+    if (round_set_req(r, &prev->req, prev->req_ct, prev->req_ct_len) != 0)
+        return;
+    r->replicas = prev->replicas;
+    if (r->state == VEIL_ROUND_ST_NEW && veil_daemon_round_move(d, r, VEIL_ROUND_ST_READY) != 0)
+        return;
+    veil_daemon_plan_round(d, r);
+}
+
+void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
+                                   const struct veil_msg_assignment *a)
+{
+    veil_err err = {0};
+    struct veil_store_assignment sa = {0};
+    veil_hex_encode(sa.job_id, sizeof sa.job_id, a->job_id, 32);
+    sa.replica = a->replica;
+    if (a->schedulable) {
+        veil_p2p_peer_id pid;
+        if (veil_p2p_peer_id_from_bytes(a->node.bytes, a->node.len, &pid, &err) != 0)
+            return;
+        veil_p2p_peer_id_to_text(&pid, sa.node, sizeof sa.node);
+    }
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
+        return;
+    memset(&r->chosen, 0, sizeof r->chosen);
+    if (a->schedulable)
+        r->chosen = a->node;
+    veil_hex_encode(sa.output_digest, sizeof sa.output_digest, a->output_digest, 32);
+    sa.epoch = a->epoch;
+    veil_hex_encode(sa.signature, sizeof sa.signature, a->signature, 64);
+    uint8_t commitment[32];
+    veil_assignment_commitment(commitment, &d->keccak, d->cluster_id, a->job_id, a->replica,
+                               a->schedulable ? &a->node : NULL, a->output_digest, a->epoch);
+    veil_hex_encode(sa.commitment, sizeof sa.commitment, commitment, 32);
+    veil_daemon_replica_state(d, sa.job_id, a->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
+    if (veil_store_assignment_record(d->store, &sa, &err) != 0)
+        veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
+    veil_log(VEIL_LOG_INFO, SUB, "assignment", "job=%.16s replica=%u node=%s", sa.job_id,
+             a->replica, a->schedulable ? sa.node : "unschedulable");
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    if (a->schedulable && veil_daemon_peer_eq(&a->node, &self))
+        veil_daemon_execute_assignment(d, a->job_id, sa.job_id, a->replica);
+    /* in single mode the anchorer sends it at once; batches (and every other
+     * node's look on chain) wait for the anchor tick */
+    if (d->anchorer.sender && !d->anchorer.batch)
+        veil_anchorer_tick(&d->anchorer, veil_daemon_wall_ms());
+    if (r->replicas)
+        start_next_replica(d, r);
+}
+
+void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
+{
+    struct veil_msg_assignment a;
+    veil_err err = {0};
+    if (veil_msg_assignment_decode(&a, data, len, &err) != 0 || !d->have_decryptor_peer)
+        return;
+    uint8_t pk[32];
+    if (veil_p2p_peer_id_ed25519_key(&d->decryptor_peer, pk, &err) != 0 ||
+        veil_assignment_verify(&a, d->cluster_id, pk, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assignment refused", "error=\"%s\"", err.msg);
+        return;
+    }
+    struct round *r = veil_daemon_round(d, a.job_id, a.replica, true);
+    if (!r || r->state == VEIL_ROUND_ST_DECIDED)
+        return; /* already recorded */
+    veil_daemon_record_assignment(d, r, &a);
+}
+
+/* Gives a round its job's request from the store (the job's spec, and a
+ * confidential job's request ciphertext). */
+static int round_req_from_store(veil_daemon *d, struct round *r)
+{
+    struct veil_store_job job;
+    veil_err err = {0};
+    if (veil_store_job_get(d->store, r->job_hex, &job, &err) != 0)
+        return -1;
+    struct veil_job_spec spec;
+    int rc = veil_job_spec_parse(&spec, job.spec_json, strlen(job.spec_json), "job", &err);
+    if (rc == 0) {
+        rc = veil_daemon_round_req_from_spec(r, &spec, job.request_ct, job.request_ct_len);
+        veil_job_spec_free(&spec);
+    }
+    veil_store_job_free(&job);
+    return rc;
+}
+
+struct lost_walk {
+    veil_daemon *d;
+    const struct member *m;
+};
+
+/* One replica the store moved to rescheduling: if its node is the lost
+ * member, its round runs again from attempt 0 (the dead member is no
+ * candidate any more: rounds use live members only). */
+static int reschedule_one(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    struct lost_walk *w = ctx;
+    veil_daemon *d = w->d;
+    uint8_t job_id[32];
+    if (!node || strcmp(node, w->m->text) != 0 ||
+        veil_hex_decode(job_id, 32, job_hex, strlen(job_hex), false, NULL) != 32)
+        return 0;
+    struct round *r = veil_daemon_round(d, job_id, replica, true);
+    if (!r || r->busy || (!r->have_req && round_req_from_store(d, r) != 0))
+        return 0;
+    if (r->state != VEIL_ROUND_ST_DECIDED && r->state != VEIL_ROUND_ST_NEW)
+        return 0; /* being scheduled already */
+    round_reset_attempts(r);
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_READY) != 0)
+        return 0;
+    veil_log(VEIL_LOG_INFO, SUB, "rescheduling", "job=%.16s replica=%u lost=%s", r->job_hex,
+             replica, w->m->text);
+    veil_daemon_plan_round(d, r);
+    return 0;
+}
+
+/* A member died: the replicas the store moved to rescheduling (assigned or
+ * running there) are placed again. The store, not the round table, says
+ * which: a round pruned from memory long ago is rescheduled all the same. */
+void veil_daemon_reschedule_lost(veil_daemon *d, const struct member *m)
+{
+    struct lost_walk w = {d, m};
+    veil_err err = {0};
+    if (veil_store_each_replica(d->store, VEIL_REPLICA_RESCHEDULING, reschedule_one, &w, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "replicas to reschedule not read", "error=\"%s\"", err.msg);
+}
+
+/* A restarted node resumes the rounds its store left unfinished: ready now,
+ * planned once the mesh has formed. */
+static int resume_replica(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    (void)node;
+    veil_daemon *d = ctx;
+    uint8_t job_id[32];
+    if (veil_hex_decode(job_id, 32, job_hex, strlen(job_hex), false, NULL) != 32)
+        return 0;
+    struct round *r = veil_daemon_round(d, job_id, replica, true);
+    if (r && r->state == VEIL_ROUND_ST_NEW && round_req_from_store(d, r) == 0 &&
+        veil_daemon_round_move(d, r, VEIL_ROUND_ST_READY) == 0)
+        veil_log(VEIL_LOG_INFO, SUB, "resuming", "job=%.16s replica=%u", job_hex, replica);
+    return 0;
+}
+
+void veil_daemon_resume_rounds(veil_daemon *d)
+{
+    static const enum veil_replica_state unfinished[] = {
+        VEIL_REPLICA_SCHEDULING, VEIL_REPLICA_AWAITING_DECRYPTION, VEIL_REPLICA_RESCHEDULING};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(unfinished); i++) {
+        veil_err err = {0};
+        if (veil_store_each_replica(d->store, unfinished[i], resume_replica, d, &err) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "unfinished replicas not read", "state=%s error=\"%s\"",
+                     veil_replica_state_name(unfinished[i]), err.msg);
+    }
+}
+
+/* The submitter re-announces an undecided job (the decryptor may have been
+ * down, or have restarted and lost what it held in memory), with a growing
+ * gap, at most jobs.reannounce_max times; then it says so in the log and in
+ * the replica's note (`veil job status`). */
+static void reannounce(veil_daemon *d, struct round *r, uint64_t now)
+{
+    enum round_announce_step s = round_reannounce_step(r, now, d->reannounce_max);
+    if (s == ROUND_ANNOUNCE_WAIT)
+        return;
+    if (s == ROUND_ANNOUNCE_STOP) {
+        char note[160];
+        snprintf(note, sizeof note,
+                 "undecided after %u re-announcements: no more (jobs.reannounce_max)",
+                 r->reannounced);
+        veil_err err = {0};
+        if (veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err) != 0)
+            veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
+        veil_log(VEIL_LOG_WARN, SUB, "job re-announcements stopped",
+                 "job=%.16s replica=%u reannounced=%u", r->job_hex, r->replica, r->reannounced);
+        return;
+    }
+    int rc = veil_daemon_publish_job(d, r->job_hex, false);
+    if (rc == 0)
+        round_reannounce_sent(r, now, veil_daemon_resend_period_ms(d));
+    else if (rc > 0)
+        r->reannounce_ms = UINT64_MAX; /* not this node's job: never */
+    else
+        r->reannounce_ms = now + veil_daemon_resend_period_ms(d); /* failed: try again */
+}
+
+/* An undecided round, every tick: schedulers re-send their result and the
+ * submitter re-announces the job, each on its own period. */
+static void round_tick(veil_daemon *d, struct round *r, uint64_t now)
+{
+    if (r->reannounce_ms == 0)
+        r->reannounce_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
+    reannounce(d, r, now);
+    if (now < r->resend_ms)
+        return;
+    r->resend_ms = now + veil_daemon_resend_period_ms(d);
+    if (r->i_schedule && r->state == VEIL_ROUND_ST_EVALUATED && r->work_rc == 0 &&
+        r->output.len > 0 && r->epoch >= r->epoch_min)
+        veil_daemon_publish_result(d, r, false);
+}
+
+void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms)
+{
+    /* the table may grow while a round is planned (a decision starts the
+     * next replica): walk by index and re-read the count */
+    if (now_ms >= d->resume_at_ms)
+        for (size_t i = 0; i < d->rounds.n; i++)
+            if (d->rounds.v[i]->state == VEIL_ROUND_ST_READY)
+                veil_daemon_plan_round(d, d->rounds.v[i]);
+    for (size_t i = 0; i < d->rounds.n; i++)
+        if (round_undecided_planned(d->rounds.v[i]))
+            round_tick(d, d->rounds.v[i], now_ms);
+    size_t dropped = round_table_prune(&d->rounds, now_ms, d->round_retention_ms);
+    if (dropped)
+        veil_log(VEIL_LOG_DEBUG, SUB, "settled rounds dropped from memory",
+                 "dropped=%zu rounds=%zu", dropped, d->rounds.n);
+}
+
+/* The earliest batch epoch a round still undecided could land in: a round
+ * evaluates the epoch before the one it starts in, and starts no earlier
+ * than it was planned for (not_before_ms). The sender holds those batches
+ * so that they are complete when they go out. */
+static void anchor_hold(veil_daemon *d)
+{
+    uint64_t hold = UINT64_MAX;
+    for (size_t i = 0; i < d->rounds.n; i++) {
+        const struct round *r = d->rounds.v[i];
+        if (!round_undecided_planned(r))
+            continue;
+        uint64_t e = veil_epoch_of(r->not_before_ms, d->interval_ms);
+        uint64_t b = veil_anchor_batch_epoch(e ? e - 1 : 0, d->interval_ms, d->anchorer.batch_ms);
+        if (b < hold)
+            hold = b;
+    }
+    d->anchorer.hold_batch = hold;
+}
+
+void veil_daemon_anchor_tick(veil_daemon *d, uint64_t now_ms)
+{
+    anchor_hold(d);
+    veil_anchorer_tick(&d->anchorer, now_ms);
+}

@@ -1,0 +1,311 @@
+/*
+ * daemon_scheduler.c - the scheduler role (nodes holding the server key):
+ * for each planned round this node was chosen for, the FHE evaluation of
+ * the placement circuit on the worker pool over the candidates' telemetry
+ * ciphertexts of the round's epoch (one round at a time), then the digest of
+ * its output on the topic and the output itself streamed to the decryptor
+ * over /veil/sched-output/1.0.0.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_core.h"
+#include "daemon_sched.h"
+
+static void sched_work(uv_work_t *w)
+{
+    struct round *r = w->data;
+    veil_daemon *d = r->d;
+    veil_fhe_ct **words = calloc(r->n_cands * VEIL_TELEMETRY_WORDS + 1, sizeof *words);
+    veil_buf fhe_out;
+    veil_buf_init(&fhe_out);
+    bool none = true;
+    r->work_rc = words ? 0 : veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->n_cands && r->work_rc == 0; i++)
+        r->work_rc = veil_daemon_telemetry_expand(r->lists[i], r->list_lens[i],
+                                                  &words[i * VEIL_TELEMETRY_WORDS], &r->work_err);
+    veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    if (r->work_rc == 0 && r->req.confidential) {
+        /* the request is a ciphertext too: every resource and constraint is
+         * compared under encryption */
+        r->work_rc = veil_daemon_request_expand(r->req_ct, r->req_ct_len, req_words, &r->work_err);
+        if (r->work_rc == 0)
+            r->work_rc =
+                veil_daemon_schedule_confidential(d->fhe_sk, &r->req, req_words, words, r->n_cands,
+                                                  r->excluded, &fhe_out, &none, NULL, &r->work_err);
+    } else if (r->work_rc == 0) {
+        r->work_rc = veil_daemon_schedule(d->fhe_sk, &r->req, words, r->n_cands, r->excluded,
+                                          &fhe_out, &none, NULL, &r->work_err);
+    }
+    for (size_t i = 0; i < VEIL_DAEMON_REQUEST_WORDS; i++)
+        if (req_words[i])
+            veil_fhe_ct_free(req_words[i]);
+    for (size_t i = 0; words && i < r->n_cands * VEIL_TELEMETRY_WORDS; i++)
+        veil_fhe_ct_free(words[i]);
+    free(words);
+    /* output = u32 n || n x (u8 len || peer) || u8 none || FHE output */
+    veil_buf_reset(&r->output);
+    veil_buf_put_u32be(&r->output, (uint32_t)r->n_cands);
+    for (size_t i = 0; i < r->n_cands; i++) {
+        veil_buf_put_u8(&r->output, r->cands[i].len);
+        veil_buf_put(&r->output, r->cands[i].bytes, r->cands[i].len);
+    }
+    veil_buf_put_u8(&r->output, none ? 1 : 0);
+    veil_buf_put(&r->output, fhe_out.data, fhe_out.len);
+    veil_buf_free(&fhe_out);
+    if (r->work_rc == 0 && !veil_buf_ok(&r->output))
+        r->work_rc = veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
+}
+
+struct out_send {
+    veil_buf msg;
+};
+
+static void out_stream_close(veil_p2p_stream *s, const veil_err *err, void *user_data)
+{
+    (void)s;
+    (void)err;
+    (void)user_data;
+}
+
+static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil_err *err,
+                            void *user_data)
+{
+    (void)protocol;
+    struct out_send *o = user_data;
+    if (!s) {
+        veil_log(VEIL_LOG_WARN, SUB, "cannot reach the decryptor", "error=\"%s\"",
+                 err ? err->msg : "?");
+    } else {
+        static const struct veil_p2p_stream_callbacks cb = {.on_close = out_stream_close};
+        veil_p2p_stream_set_callbacks(s, &cb, NULL);
+        veil_err e2 = {0};
+        if (veil_p2p_stream_write_lp(s, o->msg.data, o->msg.len, NULL, NULL, &e2) != 0 ||
+            veil_p2p_stream_close_write(s, &e2) != 0) {
+            veil_log(VEIL_LOG_WARN, SUB, "sending the output failed", "error=\"%s\"", e2.msg);
+            veil_p2p_stream_reset(s);
+        }
+    }
+    veil_buf_free(&o->msg);
+    free(o);
+}
+
+static void sched_after(uv_work_t *w, int status)
+{
+    struct round *r = w->data;
+    veil_daemon *d = r->d;
+    d->works--;
+    r->busy = false;
+    if (d->stopping) {
+        veil_daemon_maybe_free(d);
+        return;
+    }
+    d->computing = false;
+    bool terminal = veil_round_state_terminal(r->state);
+    if (r->work_attempt != r->attempt || r->state != VEIL_ROUND_ST_EVALUATING) {
+        /* the decision (the other schedulers agreed first) or a retry came
+         * while this ran: the result belongs to a finished attempt */
+        veil_log(terminal ? VEIL_LOG_DEBUG : VEIL_LOG_INFO, SUB,
+                 terminal ? "evaluation finished after the decision"
+                          : "evaluation of a retried attempt dropped",
+                 "job=%.16s replica=%u attempt=%u now=%u", r->job_hex, r->replica,
+                 r->work_attempt + 1, r->attempt + 1);
+        if (terminal) {
+            round_free_work(r);
+            veil_buf_free(&r->output);
+            veil_buf_init(&r->output);
+        }
+        return;
+    }
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATED) != 0)
+        return;
+    if (status != 0 || r->work_rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "round failed", "job=%.16s replica=%u error=\"%s\"",
+                 r->job_hex, r->replica, r->work_rc ? r->work_err.msg : "cancelled");
+        return;
+    }
+    veil_daemon_publish_result(d, r, true);
+}
+
+/* Publishes this scheduler's digest on the topic and streams its output to
+ * the decryptor; `first` also counts them locally (later calls re-send them
+ * to a decryptor that may have been down). */
+void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
+{
+    struct veil_msg_sched_digest m = {0};
+    memcpy(m.job_id, r->job_id, 32);
+    m.replica = r->replica;
+    m.epoch = r->epoch;
+    veil_daemon_to_peer(&m.scheduler, &d->self);
+    veil_sched_output_digest(m.output_digest, r->job_id, r->replica, r->epoch, r->output.data,
+                             r->output.len);
+    if (r->test_split && r->attempt == 0) /* TEST ONLY: a digest no one else has */
+        for (size_t i = 0; i < 32; i++)
+            m.output_digest[i] ^= d->self.bytes[d->self.len - 32 + i];
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_sched_digest_encode(&msg, &m, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "digest not published", "error=\"%s\"", err.msg);
+    veil_buf_free(&msg);
+    char dhex[65];
+    veil_hex_encode(dhex, sizeof dhex, m.output_digest, 32);
+    veil_log(first ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+             first ? "round evaluated" : "round result re-sent",
+             "job=%.16s replica=%u attempt=%u epoch=%llu "
+             "candidates=%zu output_bytes=%zu digest=%.16s",
+             r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
+             r->output.len, dhex);
+    struct veil_peer_id self = m.scheduler;
+    if (first)
+        veil_daemon_add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
+    /* the output (well over 64 KiB) goes to the decryptor on a direct stream */
+    if (daemon_has_role(d, VEIL_ROLE_DECRYPTOR)) {
+        if (first)
+            veil_daemon_add_output(d, r, &self, r->epoch, r->output.data, r->output.len);
+        return;
+    }
+    if (!d->have_decryptor_peer)
+        return;
+    struct out_send *o = calloc(1, sizeof *o);
+    if (!o)
+        return;
+    veil_buf_init(&o->msg);
+    veil_buf_put(&o->msg, r->job_id, 32);
+    veil_buf_put_u32be(&o->msg, r->replica);
+    veil_buf_put_u64be(&o->msg, r->epoch);
+    veil_buf_put(&o->msg, r->output.data, r->output.len);
+    static const char *const protos[] = {SCHED_OUTPUT_PROTO};
+    if (veil_p2p_host_new_stream(d->host, &d->decryptor_peer, protos, 1, out_stream_open, o,
+                                 &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "cannot reach the decryptor", "error=\"%s\"", err.msg);
+        veil_buf_free(&o->msg);
+        free(o);
+    }
+}
+
+/* Replicas of one job land on distinct nodes: the nodes the store records
+ * for the job's other replicas are excluded (every scheduler reads the same
+ * assignments, so they exclude the same nodes). */
+static bool node_taken(veil_daemon *d, const struct round *r, const struct veil_peer_id *cand)
+{
+    veil_p2p_peer_id pid;
+    char text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    if (veil_p2p_peer_id_from_bytes(cand->bytes, cand->len, &pid, NULL) != 0)
+        return false;
+    veil_p2p_peer_id_to_text(&pid, text, sizeof text);
+    for (uint32_t k = 0; k < r->replicas; k++) {
+        char node[96];
+        veil_err err = {0};
+        if (k == r->replica)
+            continue;
+        if (veil_store_replica_get_node(d->store, r->job_hex, k, node, sizeof node, &err) != 0) {
+            veil_log(VEIL_LOG_WARN, SUB, "replica node not read",
+                     "job=%.16s replica=%u error=\"%s\"", r->job_hex, k, err.msg);
+            continue;
+        }
+        if (strcmp(node, text) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Waited too long: evaluate the newest epoch instead of reporting a node
+ * missing. The schedulers may then disagree, and the decryptor's retry
+ * re-aligns them on a new epoch. */
+static void refresh_epoch(veil_daemon *d, struct round *r)
+{
+    for (size_t i = 0; i < d->n_members; i++)
+        if (d->members[i].alive && veil_daemon_member_evicted(&d->members[i], r->epoch)) {
+            uint64_t e = veil_epoch_of(veil_daemon_wall_ms(), d->interval_ms) - 1;
+            veil_log(VEIL_LOG_WARN, SUB, "round inputs no longer held: newer epoch",
+                     "job=%.16s replica=%u epoch=%llu now=%llu", r->job_hex, r->replica,
+                     (unsigned long long)r->epoch, (unsigned long long)e);
+            r->epoch = e;
+            return;
+        }
+}
+
+/* The round's inputs: the candidates (alive, fresh telemetry of the round's
+ * epoch, sorted by peer ID) with copies of their ciphertexts. */
+static int gather_inputs(veil_daemon *d, struct round *r)
+{
+    struct veil_telemetry_seen seen[MAX_MEMBERS];
+    size_t hist_of[MAX_MEMBERS], member_of[MAX_MEMBERS], n = 0;
+    for (size_t i = 0; i < d->n_members; i++) {
+        struct member *m = &d->members[i];
+        size_t best = veil_daemon_member_hist_at(m, r->epoch);
+        if (!m->alive || best == TELEMETRY_HISTORY)
+            continue;
+        veil_daemon_to_peer(&seen[n].node, &m->id);
+        seen[n].epoch = m->hist[best].epoch;
+        seen[n].alive = true;
+        hist_of[n] = best;
+        member_of[n] = i;
+        n++;
+    }
+    size_t idx[MAX_MEMBERS];
+    size_t nc = veil_round_candidates(seen, n, r->epoch, VEIL_TELEMETRY_MAX_AGE_EPOCHS, idx);
+    r->n_cands = nc;
+    r->cands = calloc(nc + 1, sizeof *r->cands);
+    r->lists = calloc(nc + 1, sizeof *r->lists);
+    r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
+    r->excluded = calloc(nc + 1, sizeof *r->excluded);
+    if (!r->cands || !r->lists || !r->list_lens || !r->excluded)
+        return -1;
+    for (size_t i = 0; i < nc; i++) {
+        struct member *m = &d->members[member_of[idx[i]]];
+        size_t k = hist_of[idx[i]];
+        r->cands[i] = seen[idx[i]].node;
+        r->lists[i] = malloc(m->hist[k].len);
+        if (!r->lists[i])
+            return -1;
+        memcpy(r->lists[i], m->hist[k].data, m->hist[k].len);
+        r->list_lens[i] = m->hist[k].len;
+        r->excluded[i] = node_taken(d, r, &r->cands[i]);
+    }
+    return 0;
+}
+
+/* Starts the FHE evaluation of a round on the worker pool. */
+static void start_compute(veil_daemon *d, struct round *r)
+{
+    round_free_work(r); /* a previous attempt's inputs */
+    r->work_attempt = r->attempt;
+    refresh_epoch(d, r);
+    if (gather_inputs(d, r) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "out of memory for a round's inputs", "job=%.16s replica=%u",
+                 r->job_hex, r->replica);
+        round_free_work(r);
+        return;
+    }
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATING) != 0)
+        return;
+    r->work.data = r;
+    if (uv_queue_work(d->loop, &r->work, sched_work, sched_after) != 0) {
+        if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATED) != 0)
+            return;
+        r->work_rc = veil_err_set(&r->work_err, VEIL_E_IO, "the worker pool refused the round");
+        return;
+    }
+    r->busy = true;
+    d->computing = true;
+    d->works++;
+}
+
+/* One evaluation at a time: the first planned round this node schedules
+ * whose start time has come. */
+void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
+{
+    if (d->computing)
+        return;
+    for (size_t i = 0; i < d->rounds.n; i++) {
+        struct round *r = d->rounds.v[i];
+        if (r->state == VEIL_ROUND_ST_PLANNED && r->i_schedule && !r->busy &&
+            r->not_before_ms <= now_ms) {
+            start_compute(d, r);
+            return;
+        }
+    }
+}

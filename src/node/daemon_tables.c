@@ -1,0 +1,275 @@
+/*
+ * daemon_tables.c - the tables veild keeps in memory (daemon_tables.h): the
+ * round table with its lifecycle moves and pruning, the watched containers
+ * and the announced job ids. Each grows with the load; nothing here is
+ * capped, so a node with hundreds of containers or rounds keeps them all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_tables.h"
+
+/* ---- one round ---- */
+
+void round_free_work(struct round *r)
+{
+    for (size_t i = 0; r->lists && i < r->n_cands; i++)
+        free(r->lists[i]);
+    free(r->lists);
+    free(r->list_lens);
+    free(r->cands);
+    free(r->excluded);
+    r->lists = NULL;
+    r->list_lens = NULL;
+    r->cands = NULL;
+    r->excluded = NULL;
+    r->n_cands = 0;
+}
+
+void round_free_outputs(struct round *r)
+{
+    for (size_t i = 0; i < r->n_outputs; i++)
+        free(r->outputs[i].data);
+    memset(r->outputs, 0, sizeof r->outputs);
+    r->n_outputs = 0;
+}
+
+static void round_destroy(struct round *r)
+{
+    round_free_outputs(r);
+    round_free_work(r);
+    free(r->req_ct);
+    veil_buf_free(&r->output);
+    free(r);
+}
+
+int round_move(struct round *r, enum veil_round_state to, uint64_t now_ms, veil_err *err)
+{
+    if (!veil_round_transition_ok(r->state, to))
+        return veil_err_set(err, VEIL_E_STATE, "round %.16s/%u cannot go from %s to %s", r->job_hex,
+                            r->replica, veil_round_state_name(r->state), veil_round_state_name(to));
+    r->state = to;
+    r->changed_ms = now_ms;
+    if (veil_round_state_terminal(to)) {
+        /* what only an undecided round needs: outputs, digests, inputs */
+        round_free_outputs(r);
+        r->n_digests = 0;
+        if (!r->busy) {
+            round_free_work(r);
+            veil_buf_free(&r->output);
+            veil_buf_init(&r->output);
+        }
+    }
+    return 0;
+}
+
+int round_set_req(struct round *r, const struct veil_sched_request *req, const uint8_t *ct,
+                  size_t ct_len)
+{
+    uint8_t *copy = NULL;
+    if (req->confidential) {
+        if (!ct || ct_len == 0 || !(copy = malloc(ct_len)))
+            return -1;
+        memcpy(copy, ct, ct_len);
+    }
+    free(r->req_ct);
+    r->req = *req;
+    r->req_ct = copy;
+    r->req_ct_len = copy ? ct_len : 0;
+    r->have_req = true;
+    return 0;
+}
+
+void round_reset_attempts(struct round *r)
+{
+    round_free_outputs(r);
+    r->n_digests = 0;
+    r->attempt = 0;
+    r->epoch_min = 0;
+    r->n_schedulers = 0;
+    r->i_schedule = false;
+    memset(&r->chosen, 0, sizeof r->chosen);
+    r->reannounced = 0;
+    r->reannounce_ms = 0;
+}
+
+enum round_announce_step round_reannounce_step(struct round *r, uint64_t now_ms, uint32_t max)
+{
+    if (now_ms < r->reannounce_ms)
+        return ROUND_ANNOUNCE_WAIT;
+    if (r->reannounced >= max) {
+        r->reannounce_ms = UINT64_MAX;
+        return ROUND_ANNOUNCE_STOP;
+    }
+    return ROUND_ANNOUNCE_SEND;
+}
+
+void round_reannounce_sent(struct round *r, uint64_t now_ms, uint64_t period_ms)
+{
+    r->reannounced++;
+    uint64_t gap = period_ms << (r->reannounced < 3 ? r->reannounced : 3);
+    if (gap > ROUND_REANNOUNCE_MAX_GAP * period_ms)
+        gap = ROUND_REANNOUNCE_MAX_GAP * period_ms;
+    r->reannounce_ms = now_ms + gap;
+}
+
+/* ---- the round table ---- */
+
+struct round *round_table_get(const struct round_table *t, const uint8_t job_id[32],
+                              uint32_t replica)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct round *r = t->v[i];
+        if (r->replica == replica && memcmp(r->job_id, job_id, 32) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+struct round *round_table_add(struct round_table *t, const uint8_t job_id[32], uint32_t replica,
+                              uint64_t now_ms)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        struct round **v = realloc(t->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        t->v = v;
+        t->cap = cap;
+    }
+    struct round *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->state = VEIL_ROUND_ST_NEW;
+    r->changed_ms = now_ms;
+    memcpy(r->job_id, job_id, 32);
+    veil_hex_encode(r->job_hex, sizeof r->job_hex, job_id, 32);
+    r->replica = replica;
+    veil_buf_init(&r->output);
+    t->v[t->n++] = r;
+    return r;
+}
+
+bool round_table_job_settled(const struct round_table *t, const uint8_t job_id[32])
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (memcmp(t->v[i]->job_id, job_id, 32) == 0 && !veil_round_state_terminal(t->v[i]->state))
+            return false;
+    return true;
+}
+
+static bool prunable(const struct round_table *t, const struct round *r, uint64_t now_ms,
+                     uint64_t retention_ms)
+{
+    if (r->busy || now_ms < r->changed_ms + retention_ms)
+        return false;
+    if (r->state == VEIL_ROUND_ST_NEW)
+        return true;
+    return veil_round_state_terminal(r->state) && round_table_job_settled(t, r->job_id);
+}
+
+size_t round_table_prune(struct round_table *t, uint64_t now_ms, uint64_t retention_ms)
+{
+    /* decide first, then remove: settledness is a property of the whole job */
+    bool *drop = calloc(t->n ? t->n : 1, sizeof *drop);
+    if (!drop)
+        return 0;
+    for (size_t i = 0; i < t->n; i++)
+        drop[i] = prunable(t, t->v[i], now_ms, retention_ms);
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (drop[i]) {
+            round_destroy(t->v[i]);
+            dropped++;
+        } else {
+            t->v[kept++] = t->v[i];
+        }
+    }
+    t->n = kept;
+    free(drop);
+    return dropped;
+}
+
+void round_table_free(struct round_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->v[i]->busy)
+            round_destroy(t->v[i]);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- watched containers ---- */
+
+int watch_list_add(struct watch_list *l, const uint8_t job_id[32], const char *job_hex,
+                   uint32_t replica, const char *name, veil_err *err)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct watched *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory watching %s", name);
+        l->v = v;
+        l->cap = cap;
+    }
+    struct watched *w = &l->v[l->n++];
+    memset(w, 0, sizeof *w);
+    memcpy(w->job_id, job_id, 32);
+    snprintf(w->job_hex, sizeof w->job_hex, "%s", job_hex);
+    w->replica = replica;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    return 0;
+}
+
+void watch_list_remove(struct watch_list *l, size_t i)
+{
+    if (i < l->n)
+        l->v[i] = l->v[--l->n];
+}
+
+void watch_list_free(struct watch_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- job ids ---- */
+
+bool id_set_has(const struct id_set *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], id) == 0)
+            return true;
+    return false;
+}
+
+int id_set_add(struct id_set *s, const char *id, veil_err *err)
+{
+    if (id_set_has(s, id))
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        char(*v)[65] = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        s->v = v;
+        s->cap = cap;
+    }
+    snprintf(s->v[s->n++], 65, "%s", id);
+    return 0;
+}
+
+void id_set_clear(struct id_set *s)
+{
+    s->n = 0;
+}
+
+void id_set_free(struct id_set *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}

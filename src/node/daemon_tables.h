@@ -1,0 +1,153 @@
+/*
+ * daemon_tables.h - private to veild's node daemon: the tables a node keeps
+ * in memory, each growing with the load (no fixed caps): the rounds it takes
+ * part in (one per job replica, its lifecycle an enum veil_round_state), the
+ * containers it watches, and the ids of the jobs it announced. Pure data
+ * structures (no I/O, no daemon), unit-tested in tests/unit/veild.
+ */
+#ifndef VEIL_NODE_DAEMON_TABLES_H
+#define VEIL_NODE_DAEMON_TABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include <veil/base.h>
+#include <veil/node.h>
+
+#include "daemon.h"
+
+#define ROUND_MAX_DIGESTS 16
+
+/* One replica's scheduling round, as this node takes part in it. Its
+ * lifecycle is `state` alone; the other fields are the data it carries. */
+struct round {
+    enum veil_round_state state;
+    uint64_t changed_ms; /* wall clock of the last state change (pruning) */
+    uint8_t job_id[32];
+    char job_hex[65];
+    uint32_t replica, replicas;
+    /* the job's request (a confidential job: req holds no values, req_ct
+     * does); known from ready on, and kept by a round decided before the
+     * job reached this node only once the job arrives */
+    bool have_req;
+    struct veil_sched_request req;
+    uint8_t *req_ct;
+    size_t req_ct_len;
+    bool i_schedule; /* this node is one of the round's schedulers */
+    struct veil_peer_id schedulers[VEIL_MAX_SCHEDULERS];
+    size_t n_schedulers;
+    struct veil_published_digest digests[ROUND_MAX_DIGESTS];
+    uint64_t digest_epochs[ROUND_MAX_DIGESTS];
+    size_t n_digests;
+    struct {
+        struct veil_peer_id from;
+        uint64_t epoch;
+        uint8_t *data;
+        size_t len;
+    } outputs[VEIL_MAX_SCHEDULERS];
+    size_t n_outputs;
+    struct veil_peer_id chosen; /* decided: the node (len 0: unschedulable) */
+    uint64_t not_before_ms;
+    /* retries (the decryptor's ROUND_RETRY): digests and outputs of epochs
+     * before epoch_min belong to an earlier attempt and are ignored */
+    uint32_t attempt, work_attempt;
+    uint64_t epoch_min;
+    uint64_t planned_ms, resend_ms;
+    /* the submitter's re-announcements while undecided: how many, and when
+     * the next may go (the gap doubles each time) */
+    uint32_t reannounced;
+    uint64_t reannounce_ms;
+    bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
+    /* the computation on the worker thread; `busy` while the worker owns
+     * the inputs and `output` (the round is then never freed) */
+    bool busy;
+    uint64_t epoch;
+    size_t n_cands;
+    struct veil_peer_id *cands;
+    uint8_t **lists;
+    size_t *list_lens;
+    bool *excluded;
+    veil_buf output; /* candidates || FHE output */
+    int work_rc;
+    veil_err work_err;
+    uv_work_t work;
+    veil_daemon *d;
+};
+
+/* Moves a round along its lifecycle (veil_round_transition_ok), stamping
+ * changed_ms; a terminal round drops the outputs and inputs it no longer
+ * needs. -1 (nothing changed) when the move is not allowed. */
+VEIL_WARN_UNUSED int round_move(struct round *r, enum veil_round_state to, uint64_t now_ms,
+                                veil_err *err);
+/* Gives a round its job's request (a confidential one: a copy of the
+ * request ciphertext). */
+VEIL_WARN_UNUSED int round_set_req(struct round *r, const struct veil_sched_request *req,
+                                   const uint8_t *ct, size_t ct_len);
+/* Back to attempt 0 with no digest or output (a replica rescheduled). */
+void round_reset_attempts(struct round *r);
+void round_free_work(struct round *r);
+void round_free_outputs(struct round *r);
+
+/* The submitter's re-announcements of an undecided round: the first one
+ * period after planning, then the gap doubles up to 8 periods; after `max`
+ * of them STOP comes once (to be reported), then WAIT for good. */
+enum round_announce_step { ROUND_ANNOUNCE_WAIT, ROUND_ANNOUNCE_SEND, ROUND_ANNOUNCE_STOP };
+enum round_announce_step round_reannounce_step(struct round *r, uint64_t now_ms, uint32_t max);
+/* One was sent at now_ms: counts it and sets the next time. */
+void round_reannounce_sent(struct round *r, uint64_t now_ms, uint64_t period_ms);
+#define ROUND_REANNOUNCE_MAX_GAP 8 /* periods */
+
+/* The rounds, by (job, replica). Rounds are heap objects: their addresses
+ * stay valid while the table grows (a worker item points at one). */
+struct round_table {
+    struct round **v;
+    size_t n, cap;
+};
+struct round *round_table_get(const struct round_table *t, const uint8_t job_id[32],
+                              uint32_t replica);
+/* A new round (state new); NULL when out of memory. */
+struct round *round_table_add(struct round_table *t, const uint8_t job_id[32], uint32_t replica,
+                              uint64_t now_ms);
+/* True when every round of the job in the table is decided or abandoned. */
+bool round_table_job_settled(const struct round_table *t, const uint8_t job_id[32]);
+/* Drops the rounds that have not changed for retention_ms and are either
+ * settled with their whole job, or new (digests of a job this node never
+ * heard of). Never a busy round, never a round of a job still in progress
+ * (its decided replicas name the nodes later replicas must avoid). Returns
+ * how many went. */
+size_t round_table_prune(struct round_table *t, uint64_t now_ms, uint64_t retention_ms);
+/* Frees every round that is not busy (all of them once no work is in flight). */
+void round_table_free(struct round_table *t);
+
+/* A container this node started and watches until it ends. */
+struct watched {
+    uint8_t job_id[32];
+    char job_hex[65];
+    uint32_t replica;
+    char name[128];
+};
+struct watch_list {
+    struct watched *v;
+    size_t n, cap;
+};
+/* Adds (or keeps, when the name is there already). */
+VEIL_WARN_UNUSED int watch_list_add(struct watch_list *l, const uint8_t job_id[32],
+                                    const char *job_hex, uint32_t replica, const char *name,
+                                    veil_err *err);
+void watch_list_remove(struct watch_list *l, size_t i);
+void watch_list_free(struct watch_list *l);
+
+/* A set of 64-hex-digit ids (the jobs this node announced). */
+struct id_set {
+    char (*v)[65];
+    size_t n, cap;
+};
+bool id_set_has(const struct id_set *s, const char *id);
+VEIL_WARN_UNUSED int id_set_add(struct id_set *s, const char *id, veil_err *err);
+void id_set_clear(struct id_set *s);
+void id_set_free(struct id_set *s);
+
+#endif /* VEIL_NODE_DAEMON_TABLES_H */
