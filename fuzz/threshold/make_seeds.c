@@ -17,7 +17,8 @@ static int put(const char *dir, const char *name, const uint8_t *data, size_t le
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     veil_err err = {0};
-    if (veil_mkdir_p(dir, 0755, &err) != 0 || veil_file_write_atomic(path, data, len, 0644, &err) != 0) {
+    if (veil_mkdir_p(dir, 0755, &err) != 0 ||
+        veil_file_write_atomic(path, data, len, 0644, &err) != 0) {
         fprintf(stderr, "%s: %s\n", path, err.msg);
         return -1;
     }

@@ -45,20 +45,20 @@
 extern "C" {
 #endif
 
-#define VEIL_TH_MAX_HOLDERS 15u
-#define VEIL_TH_PK_SIZE 32u  /* Ed25519 public key */
-#define VEIL_TH_SK_SIZE 64u  /* Ed25519 secret key, libsodium layout (seed || pk) */
-#define VEIL_TH_SIG_SIZE 64u
-#define VEIL_TH_DIGEST_SIZE 32u
-#define VEIL_TH_LOG_MASK 110u       /* each PRSS set's mask is uniform in [-2^110, 2^110) */
+#define VEIL_TH_MAX_HOLDERS   15u
+#define VEIL_TH_PK_SIZE       32u /* Ed25519 public key */
+#define VEIL_TH_SK_SIZE       64u /* Ed25519 secret key, libsodium layout (seed || pk) */
+#define VEIL_TH_SIG_SIZE      64u
+#define VEIL_TH_DIGEST_SIZE   32u
+#define VEIL_TH_LOG_MASK      110u  /* each PRSS set's mask is uniform in [-2^110, 2^110) */
 #define VEIL_TH_MAX_PRSS_SETS 4095u /* C(n, t) * 2^110 + 2^70 < 2^122 = Delta / 2 */
 
 /* The dealing's public material: who holds shares and the threshold. */
 typedef struct veil_th_public {
     uint8_t n, t;
     uint8_t holder_pk[VEIL_TH_MAX_HOLDERS][VEIL_TH_PK_SIZE]; /* holder i is [i - 1] */
-    uint8_t nonce[32];                        /* random per dealing */
-    uint8_t id[VEIL_TH_DIGEST_SIZE];          /* BLAKE2b-256 of the serialization (derived) */
+    uint8_t nonce[32];                                       /* random per dealing */
+    uint8_t id[VEIL_TH_DIGEST_SIZE]; /* BLAKE2b-256 of the serialization (derived) */
 } veil_th_public;
 
 /* Checks the limits above for (n, t). */
@@ -79,8 +79,8 @@ VEIL_WARN_UNUSED int veil_th_public_load(const char *path, veil_th_public *out, 
  * holder i's sealed share file contents into sealed[i - 1] (n caller-initialised
  * buffers). Everything secret it computed is wiped before it returns. */
 VEIL_WARN_UNUSED int veil_th_deal(const veil_sq_secret *secret, unsigned n, unsigned t,
-                                  const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE],
-                                  veil_th_public *pub, veil_buf *sealed, veil_err *err);
+                                  const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE], veil_th_public *pub,
+                                  veil_buf *sealed, veil_err *err);
 
 /* The whole ceremony into dir (created 0700 if missing): TFHE keys
  * (DIR/public.key, DIR/server.key), the squashing key (DIR/squash.key, beside
@@ -89,8 +89,8 @@ VEIL_WARN_UNUSED int veil_th_deal(const veil_sq_secret *secret, unsigned n, unsi
  * squashing secret never touch the disk and are wiped. threads: key
  * generation (0 = VEIL_THREADS or the CPU count). */
 VEIL_WARN_UNUSED int veil_th_ceremony(const char *dir, unsigned n, unsigned t,
-                                      const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE],
-                                      unsigned threads, veil_err *err);
+                                      const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE], unsigned threads,
+                                      veil_err *err);
 
 /* ---- a holder's share ---- */
 
@@ -153,7 +153,7 @@ VEIL_WARN_UNUSED int veil_th_partial_verify(const veil_th_public *pub,
 /* ---- combine ---- */
 
 typedef struct veil_th_result {
-    uint64_t value;                          /* the integer (mod 2^width) */
+    uint64_t value;                            /* the integer (mod 2^width) */
     unsigned block_values[VEIL_SQ_MAX_BLOCKS]; /* each block's v in [0, 16) */
     uint32_t answered; /* bit i-1: holder i's partial verified and was used */
     uint32_t wrong;    /* bit i-1: holder i's partial disagreed with the decoded value */

@@ -60,15 +60,18 @@ static int holder_key(const char *entry, uint8_t pk[32], veil_err *err)
         return 0;
     }
     veil_p2p_peer_id id;
-    if (veil_p2p_peer_id_parse(entry, &id, err) != 0 || veil_p2p_peer_id_ed25519_key(&id, pk, err) != 0)
-        return veil_err_wrap(err, "holder %s (neither an identity file nor an Ed25519 peer ID)", entry);
+    if (veil_p2p_peer_id_parse(entry, &id, err) != 0 ||
+        veil_p2p_peer_id_ed25519_key(&id, pk, err) != 0)
+        return veil_err_wrap(err, "holder %s (neither an identity file nor an Ed25519 peer ID)",
+                             entry);
     return 0;
 }
 
 static int parse_holders(char *list, unsigned n, uint8_t (*pk)[32], veil_err *err)
 {
     unsigned count = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         if (count == n)
             return veil_err_set(err, VEIL_E_INVALID, "--holders names more than n = %u holders", n);
         if (holder_key(tok, pk[count++], err) != 0)
@@ -352,7 +355,8 @@ static int combine_files(const char *pub_path, const char *sq_path, char **files
         veil_th_holders_text(res.wrong, wrong, sizeof wrong);
         veil_th_holders_text(res.rejected, rejected, sizeof rejected);
         if (res.wrong)
-            fprintf(stderr, "veil keys combine: wrong partials from holders %s (corrected)\n", wrong);
+            fprintf(stderr, "veil keys combine: wrong partials from holders %s (corrected)\n",
+                    wrong);
         if (res.rejected)
             fprintf(stderr, "veil keys combine: rejected partials from holders %s\n", rejected);
         if (strict && (res.wrong | res.rejected))
@@ -443,9 +447,8 @@ static const struct veil_cli_command keys_combine = {
     .run = run_combine,
 };
 
-static const struct veil_cli_command *const keys_subcommands[] = {&keys_deal, &keys_squash,
-                                                                  &keys_partial, &keys_combine,
-                                                                  NULL};
+static const struct veil_cli_command *const keys_subcommands[] = {
+    &keys_deal, &keys_squash, &keys_partial, &keys_combine, NULL};
 
 const struct veil_cli_command veil_cmd_keys = {
     .name = "keys",

@@ -13,7 +13,7 @@
 
 #include "th_internal.h"
 
-#define PARTIAL_MAGIC "VTHD"
+#define PARTIAL_MAGIC   "VTHD"
 #define PARTIAL_VERSION 1
 static const char sig_domain[] = "veil/threshold/partial/v1";
 

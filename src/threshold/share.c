@@ -17,13 +17,13 @@
 
 #include "th_internal.h"
 
-#define PUBLIC_MAGIC "VTHM"
-#define SEALED_MAGIC "VTHS"
-#define PLAIN_MAGIC "VTHI"
-#define FORMAT_VERSION 1
-#define SHARE_FILE_MAX (2u << 20)
+#define PUBLIC_MAGIC    "VTHM"
+#define SEALED_MAGIC    "VTHS"
+#define PLAIN_MAGIC     "VTHI"
+#define FORMAT_VERSION  1
+#define SHARE_FILE_MAX  (2u << 20)
 #define PUBLIC_FILE_MAX 4096u
-#define SEALED_HEADER (4 + 1 + 1 + VEIL_TH_PK_SIZE + VEIL_TH_DIGEST_SIZE + 4)
+#define SEALED_HEADER   (4 + 1 + 1 + VEIL_TH_PK_SIZE + VEIL_TH_DIGEST_SIZE + 4)
 
 int veil_th_check_params(unsigned n, unsigned t, veil_err *err)
 {
@@ -91,9 +91,11 @@ int veil_th_public_parse(const uint8_t *data, size_t len, veil_th_public *out, v
     out->t = veil_read_u8(&r);
     veil_read_bytes(&r, out->nonce, sizeof out->nonce);
     if (!veil_reader_ok(&r) || memcmp(magic, PUBLIC_MAGIC, 4) != 0)
-        return veil_err_set(err, VEIL_E_PARSE, "not threshold public material (bad magic or truncated)");
+        return veil_err_set(err, VEIL_E_PARSE,
+                            "not threshold public material (bad magic or truncated)");
     if (version != FORMAT_VERSION)
-        return veil_err_set(err, VEIL_E_UNSUPPORTED, "threshold public material version %u", version);
+        return veil_err_set(err, VEIL_E_UNSUPPORTED, "threshold public material version %u",
+                            version);
     if (veil_th_check_params(out->n, out->t, err) != 0)
         return veil_err_wrap(err, "threshold public material");
     veil_read_bytes(&r, out->holder_pk, (size_t)out->n * VEIL_TH_PK_SIZE);
@@ -166,7 +168,7 @@ static th_gr random_gr(void)
 /* The secret state of one dealing: sharing polynomials and PRSS keys. */
 struct dealing {
     unsigned n, t, nsets;
-    th_gr *coef;   /* VEIL_SQ_LWE_DIM x (t + 1): s_j, r_j1 .. r_jt */
+    th_gr *coef; /* VEIL_SQ_LWE_DIM x (t + 1): s_j, r_j1 .. r_jt */
     uint16_t sets[VEIL_TH_MAX_PRSS_SETS];
     uint8_t (*keys)[TH_PRSS_KEY_SIZE];
 };
@@ -200,7 +202,8 @@ static int dealing_init(struct dealing *d, const veil_sq_secret *secret, unsigne
     for (unsigned j = 0; j < VEIL_SQ_LWE_DIM; j++) {
         if (secret->s[j] > 1) {
             dealing_free(d);
-            return veil_err_set(err, VEIL_E_INVALID, "squashing secret coefficient %u is not binary", j);
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "squashing secret coefficient %u is not binary", j);
         }
         th_gr *f = d->coef + (size_t)j * (t + 1);
         f[0] = th_gr_const(secret->s[j]);
@@ -211,15 +214,22 @@ static int dealing_init(struct dealing *d, const veil_sq_secret *secret, unsigne
     return 0;
 }
 
-/* Holder i's plaintext share into out (a buffer the caller wipes). */
-static void write_plain(const struct dealing *d, const veil_buf *pub_bytes, unsigned i, veil_buf *out)
+/* Holder i's plaintext share into out (a buffer the caller wipes). The
+ * buffer is sized once, so that no reallocation leaves share bytes behind. */
+static void write_plain(const struct dealing *d, const veil_buf *pub_bytes, unsigned i,
+                        veil_buf *out)
 {
+    unsigned nkeys = th_binom(d->n - 1, d->t);
+    size_t total = 4 + 1 + 2 + pub_bytes->len + 1 + 2 + (size_t)nkeys * (2 + TH_PRSS_KEY_SIZE) +
+                   (size_t)VEIL_SQ_LWE_DIM * 64;
+    if (veil_buf_reserve(out, total) != 0)
+        return; /* latched in out */
     veil_buf_put(out, PLAIN_MAGIC, 4);
     veil_buf_put_u8(out, FORMAT_VERSION);
     veil_buf_put_u16le(out, (uint16_t)pub_bytes->len);
     veil_buf_put(out, pub_bytes->data, pub_bytes->len);
     veil_buf_put_u8(out, (uint8_t)i);
-    veil_buf_put_u16le(out, (uint16_t)th_binom(d->n - 1, d->t));
+    veil_buf_put_u16le(out, (uint16_t)nkeys);
     for (unsigned k = 0; k < d->nsets; k++) {
         if (!(d->sets[k] & (1u << (i - 1))))
             continue;
@@ -241,7 +251,8 @@ static int write_sealed(const veil_th_public *pub, unsigned i, const veil_buf *p
 {
     uint8_t xpk[crypto_box_PUBLICKEYBYTES];
     if (crypto_sign_ed25519_pk_to_curve25519(xpk, pub->holder_pk[i - 1]) != 0)
-        return veil_err_set(err, VEIL_E_CRYPTO, "holder %u's key is not a valid Ed25519 public key", i);
+        return veil_err_set(err, VEIL_E_CRYPTO, "holder %u's key is not a valid Ed25519 public key",
+                            i);
     size_t box_len = plain->len + crypto_box_SEALBYTES;
     veil_buf_put(out, SEALED_MAGIC, 4);
     veil_buf_put_u8(out, FORMAT_VERSION);
@@ -272,8 +283,8 @@ static int fill_public(unsigned n, unsigned t, const uint8_t (*holder_pk)[VEIL_T
 }
 
 int veil_th_deal(const veil_sq_secret *secret, unsigned n, unsigned t,
-                 const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE], veil_th_public *pub,
-                 veil_buf *sealed, veil_err *err)
+                 const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE], veil_th_public *pub, veil_buf *sealed,
+                 veil_err *err)
 {
     if (veil_th_check_params(n, t, err) != 0)
         return -1;
@@ -428,7 +439,8 @@ int veil_th_share_open(const uint8_t *sealed, size_t len, const uint8_t sk[VEIL_
     const uint8_t *id = veil_read_borrow(&r, VEIL_TH_DIGEST_SIZE);
     uint32_t box_len = veil_read_u32le(&r);
     if (!veil_reader_ok(&r) || memcmp(magic, SEALED_MAGIC, 4) != 0)
-        return veil_err_set(err, VEIL_E_PARSE, "not a sealed threshold share (bad magic or truncated)");
+        return veil_err_set(err, VEIL_E_PARSE,
+                            "not a sealed threshold share (bad magic or truncated)");
     if (version != FORMAT_VERSION)
         return veil_err_set(err, VEIL_E_UNSUPPORTED, "sealed share version %u", version);
     if (box_len != veil_reader_remaining(&r) || box_len < crypto_box_SEALBYTES)
@@ -448,7 +460,8 @@ int veil_th_share_open(const uint8_t *sealed, size_t len, const uint8_t sk[VEIL_
         rc = veil_err_set(err, VEIL_E_CRYPTO, "share %u does not open with this identity", index);
     if (rc == 0)
         rc = th_share_parse_plain(plain, plain_len, sk, out, err);
-    if (rc == 0 && ((*out)->index != index || !veil_memeq_ct((*out)->pub.id, id, VEIL_TH_DIGEST_SIZE))) {
+    if (rc == 0 &&
+        ((*out)->index != index || !veil_memeq_ct((*out)->pub.id, id, VEIL_TH_DIGEST_SIZE))) {
         veil_th_share_free(*out);
         *out = NULL;
         rc = veil_err_set(err, VEIL_E_MISMATCH, "sealed share header does not match its contents");

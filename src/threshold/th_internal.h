@@ -44,7 +44,7 @@ uint8_t th_gr_mod2(th_gr a);
 /* Bit `bit` of every coefficient, as a GF(16) element. */
 uint8_t th_gr_bit(th_gr a, unsigned bit);
 /* Inverse of a unit (an element that is non-zero mod 2); -1 if not a unit. */
-int th_gr_inv(th_gr a, th_gr *out);
+VEIL_WARN_UNUSED int th_gr_inv(th_gr a, th_gr *out);
 /* The evaluation point of holder i (1..15): the GF(16) element i, lifted. */
 th_gr th_gr_point(unsigned i);
 /* p[0] + p[1] x + ... + p[deg] x^deg. */
@@ -54,7 +54,8 @@ th_gr th_gr_poly_eval(const th_gr *p, unsigned deg, th_gr x);
 /* Gao decoding over GF(16): m points (distinct xs), a polynomial of degree
  * <= deg agreeing with all but at most floor((m - deg - 1) / 2) of them.
  * Writes its coefficients into f[0..deg]; -1 if there is none. */
-int th_gao_decode(const uint8_t *xs, const uint8_t *ys, unsigned m, unsigned deg, uint8_t *f);
+VEIL_WARN_UNUSED int th_gao_decode(const uint8_t *xs, const uint8_t *ys, unsigned m, unsigned deg,
+                                   uint8_t *f);
 
 /* Opens a degree-t sharing over GR(2^128, 4): idx[0..m) holder indices (1..15,
  * distinct), ys their values. On success *secret is the shared value, from
@@ -62,8 +63,8 @@ int th_gao_decode(const uint8_t *xs, const uint8_t *ys, unsigned m, unsigned deg
  * values; *agree gets the bitmask (bit i-1) of holders it matches. Returns -1
  * when there is no such polynomial to be found (too few consistent values):
  * never a value supported by fewer than 2t + 1 of them. */
-int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t, th_gr *secret,
-                   uint32_t *agree);
+VEIL_WARN_UNUSED int th_robust_open(const uint8_t *idx, const th_gr *ys, unsigned m, unsigned t,
+                                    th_gr *secret, uint32_t *agree);
 
 /* ---- PRSS (prss.c) ---- */
 #define TH_PRSS_KEY_SIZE 32
@@ -85,17 +86,18 @@ struct veil_th_share {
     veil_th_public pub;
     unsigned index;
     uint8_t sk[VEIL_TH_SK_SIZE];
-    th_gr *s;          /* VEIL_SQ_LWE_DIM shares of the key coefficients */
-    unsigned nsets;    /* C(n - 1, t): the PRSS sets holding this holder */
+    th_gr *s;       /* VEIL_SQ_LWE_DIM shares of the key coefficients */
+    unsigned nsets; /* C(n - 1, t): the PRSS sets holding this holder */
     uint16_t *sets;
     uint8_t (*keys)[TH_PRSS_KEY_SIZE];
-    th_gr *lambda;     /* f_A(alpha_index) per set */
+    th_gr *lambda; /* f_A(alpha_index) per set */
 };
 
 /* Parses a share's plaintext (after unsealing) for the holder whose Ed25519
  * secret key is sk. The fuzzers call this directly. */
-int th_share_parse_plain(const uint8_t *data, size_t len, const uint8_t sk[VEIL_TH_SK_SIZE],
-                         veil_th_share **out, veil_err *err);
+VEIL_WARN_UNUSED int th_share_parse_plain(const uint8_t *data, size_t len,
+                                          const uint8_t sk[VEIL_TH_SK_SIZE], veil_th_share **out,
+                                          veil_err *err);
 /* This holder's share of the block's flooding mask. */
 th_gr th_share_mask(const veil_th_share *sh, const uint8_t digest[VEIL_TH_DIGEST_SIZE],
                     uint32_t block);

@@ -83,14 +83,14 @@ static inline int th_fixture_init(struct th_fixture *f, unsigned n, unsigned t)
     for (unsigned i = 0; i < n; i++)
         veil_buf_init(&f->sealed[i]);
     veil_err err = {0};
-    if (veil_th_deal(&f->secret, n, t, (const uint8_t(*)[VEIL_TH_PK_SIZE])f->pk, &f->pub,
-                     f->sealed, &err) != 0) {
+    if (veil_th_deal(&f->secret, n, t, (const uint8_t(*)[VEIL_TH_PK_SIZE])f->pk, &f->pub, f->sealed,
+                     &err) != 0) {
         fprintf(stderr, "deal: %s\n", err.msg);
         return -1;
     }
     for (unsigned i = 0; i < n; i++)
-        if (veil_th_share_open(f->sealed[i].data, f->sealed[i].len, f->sk[i], &f->share[i],
-                               &err) != 0) {
+        if (veil_th_share_open(f->sealed[i].data, f->sealed[i].len, f->sk[i], &f->share[i], &err) !=
+            0) {
             fprintf(stderr, "open %u: %s\n", i + 1, err.msg);
             return -1;
         }
