@@ -178,42 +178,57 @@ void mlkem_sample_cbd2(struct mlkem_hash *h, mlkem_poly *out, const uint8_t s[32
     veil_memzero(buf, sizeof buf);
 }
 
+/* Little-endian bit packing through a 64-bit accumulator: how many bytes
+ * move at each step depends only on d and the position, never on values. */
 void mlkem_encode(uint8_t *out, const mlkem_poly *f, unsigned d)
 {
-    memset(out, 0, 32 * (size_t)d);
+    uint64_t acc = 0;
+    unsigned nbits = 0;
+    size_t pos = 0;
     for (unsigned i = 0; i < MLKEM_N; i++) {
-        for (unsigned b = 0; b < d; b++) {
-            unsigned pos = i * d + b;
-            out[pos >> 3] |= (uint8_t)(((f->c[i] >> b) & 1u) << (pos & 7));
+        acc |= (uint64_t)f->c[i] << nbits;
+        nbits += d;
+        while (nbits >= 8) {
+            out[pos++] = (uint8_t)acc;
+            acc >>= 8;
+            nbits -= 8;
         }
     }
 }
 
-static uint32_t decode_one(const uint8_t *in, unsigned i, unsigned d)
+/* The 256 d-bit values of in, unreduced, into v. */
+static void unpack(uint32_t v[MLKEM_N], const uint8_t *in, unsigned d)
 {
-    uint32_t v = 0;
-    for (unsigned b = 0; b < d; b++) {
-        unsigned pos = i * d + b;
-        v |= (uint32_t)((in[pos >> 3] >> (pos & 7)) & 1u) << b;
+    uint64_t acc = 0, mask = (1u << d) - 1;
+    unsigned nbits = 0;
+    size_t pos = 0;
+    for (unsigned i = 0; i < MLKEM_N; i++) {
+        while (nbits < d) {
+            acc |= (uint64_t)in[pos++] << nbits;
+            nbits += 8;
+        }
+        v[i] = (uint32_t)(acc & mask);
+        acc >>= d;
+        nbits -= d;
     }
-    return v;
 }
 
 void mlkem_decode(mlkem_poly *f, const uint8_t *in, unsigned d)
 {
-    for (unsigned i = 0; i < MLKEM_N; i++) {
-        uint32_t v = decode_one(in, i, d);
-        f->c[i] = d == 12 ? cond_sub_q(v) : (uint16_t)v;
-    }
+    uint32_t v[MLKEM_N];
+    unpack(v, in, d);
+    for (unsigned i = 0; i < MLKEM_N; i++)
+        f->c[i] = d == 12 ? cond_sub_q(v[i]) : (uint16_t)v[i];
+    veil_memzero(v, sizeof v);
 }
 
 uint32_t mlkem_decode12_check(mlkem_poly *f, const uint8_t in[MLKEM_POLY_BYTES])
 {
-    uint32_t bad = 0;
+    uint32_t v[MLKEM_N], bad = 0;
+    unpack(v, in, 12);
     for (unsigned i = 0; i < MLKEM_N; i++) {
-        uint32_t v = decode_one(in, i, 12);
-        bad |= ((uint32_t)(MLKEM_Q - 1) - v) >> 31;
-        f->c[i] = cond_sub_q(v);
+        bad |= ((uint32_t)(MLKEM_Q - 1) - v[i]) >> 31;
+        f->c[i] = cond_sub_q(v[i]);
     }
     return bad;
 }
