@@ -11,6 +11,17 @@
 
 #include "hot.h"
 
+/* The AVX-512 kernels: GCC on x86-64, outside sanitizer builds and the
+ * builds that test a code path without AVX-512 (as hot.h's clones). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__) && !defined(VEIL_FHE_NO_CLONES) &&                              \
+    !defined(VEIL_FHE_CLONES_MAX_V3)
+#define NTT128_AVX512 1
+#include <immintrin.h>
+#else
+#define NTT128_AVX512 0
+#endif
+
 /* The primes: the three largest p < 2^62 with p = 1 mod 4096 (so a
  * primitive 4096-th root of unity exists for N = 2048). */
 static const uint64_t ntt128_primes[VEIL_NTT128_PRIMES] = {
@@ -109,6 +120,10 @@ int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err)
         return veil_err_set(err, VEIL_E_INVALID, "NTT size %zu is not a power of two <= %u", n,
                             VEIL_NTT128_MAX_N);
     t->n = n;
+#if NTT128_AVX512
+    __builtin_cpu_init();
+    t->avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
     for (unsigned i = 0; i < VEIL_NTT128_PRIMES; i++) {
         if (prime_init(&t->pr[i], ntt128_primes[i], n) < 0) {
             veil_ntt128_free(t);
@@ -162,14 +177,17 @@ void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned prime, uint64_t
         out[j] = reduce_u128(pr, (uint64_t)(in[j] >> 64), (uint64_t)in[j]);
 }
 
+/* ---- scalar butterflies (every CPU) ----
+ * Forward: Cooley-Tukey stages with half-size t = n/2 .. 1 (m = n / 2t
+ * groups, twiddle psi[m + i]); inputs and outputs of a stage below 4p.
+ * Inverse: Gentleman-Sande stages t = 1 .. n/2, values below 2p. */
 VEIL_FHE_HOT
-static void ntt_forward(uint64_t *restrict a, size_t n, const uint64_t *restrict psi,
-                        const uint64_t *restrict psi_sh, uint64_t p)
+static void fwd_stages(uint64_t *restrict a, size_t n, size_t t_from, const uint64_t *restrict psi,
+                       const uint64_t *restrict psi_sh, uint64_t p)
 {
     const uint64_t two_p = 2 * p;
-    size_t t = n;
-    for (size_t m = 1; m < n; m <<= 1) {
-        t >>= 1;
+    for (size_t t = t_from; t >= 1; t >>= 1) {
+        const size_t m = n / (2 * t);
         for (size_t i = 0; i < m; i++) {
             const uint64_t w = psi[m + i], ws = psi_sh[m + i];
             uint64_t *restrict x = a + 2 * i * t, *restrict y = x + t;
@@ -182,6 +200,11 @@ static void ntt_forward(uint64_t *restrict a, size_t n, const uint64_t *restrict
             }
         }
     }
+}
+
+static void fwd_final(uint64_t *restrict a, size_t n, uint64_t p)
+{
+    const uint64_t two_p = 2 * p;
     for (size_t j = 0; j < n; j++) {
         uint64_t u = a[j];
         u = u >= two_p ? u - two_p : u;
@@ -190,41 +213,279 @@ static void ntt_forward(uint64_t *restrict a, size_t n, const uint64_t *restrict
 }
 
 VEIL_FHE_HOT
-static void ntt_inverse(uint64_t *restrict a, size_t n, const uint64_t *restrict ipsi,
-                        const uint64_t *restrict ipsi_sh, uint64_t n_inv, uint64_t n_inv_sh,
-                        uint64_t p)
+static void inv_stages(uint64_t *restrict a, size_t n, size_t t_below,
+                       const uint64_t *restrict ipsi, const uint64_t *restrict ipsi_sh, uint64_t p)
 {
     const uint64_t two_p = 2 * p;
-    size_t t = 1;
-    for (size_t m = n >> 1; m >= 1; m >>= 1) {
+    for (size_t t = 1; t < t_below && t < n; t <<= 1) {
+        const size_t m = n / (2 * t);
         for (size_t i = 0; i < m; i++) {
             const uint64_t w = ipsi[m + i], ws = ipsi_sh[m + i];
             uint64_t *restrict x = a + 2 * i * t, *restrict y = x + t;
             for (size_t j = 0; j < t; j++) {
                 const uint64_t u = x[j], v = y[j];
-                uint64_t s = u + v;
+                const uint64_t s = u + v;
                 x[j] = s >= two_p ? s - two_p : s;
                 y[j] = mul_shoup_lazy(u - v + two_p, w, ws, p);
             }
         }
-        t <<= 1;
     }
+}
+
+static void inv_final(uint64_t *restrict a, size_t n, uint64_t n_inv, uint64_t n_inv_sh,
+                      uint64_t p)
+{
     for (size_t j = 0; j < n; j++) {
         uint64_t u = mul_shoup_lazy(a[j], n_inv, n_inv_sh, p);
         a[j] = u >= p ? u - p : u;
     }
 }
 
+static void mac_scalar(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
+                       const uint64_t *const *a, const uint64_t *const *b, size_t rows)
+{
+    for (size_t j = 0; j < n; j++) {
+        veil_u128_t s = 0;
+        for (size_t r = 0; r < rows; r++)
+            s += (veil_u128_t)a[r][j] * b[r][j];
+        out[j] = reduce_u128(pr, (uint64_t)(s >> 64), (uint64_t)s);
+    }
+}
+
+#if NTT128_AVX512
+/* ---- AVX-512 butterflies (x86-64 with AVX-512F/DQ, chosen at run time) ----
+ * The same integer operations as the scalar code on 8 lanes (64-bit high
+ * products built from four 32x32 products), so the words are identical: the
+ * stages with t >= 8 run here, the short ones in the scalar code. */
+#define AVX512_TARGET __attribute__((target("avx512f,avx512dq")))
+
+AVX512_TARGET static inline __m512i v_mulhi(__m512i a, __m512i b)
+{
+    const __m512i lo32 = _mm512_set1_epi64(0xffffffff);
+    const __m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
+    const __m512i p00 = _mm512_mul_epu32(a, b), p01 = _mm512_mul_epu32(a, bh);
+    const __m512i p10 = _mm512_mul_epu32(ah, b), p11 = _mm512_mul_epu32(ah, bh);
+    const __m512i mid = _mm512_add_epi64(
+        _mm512_add_epi64(_mm512_srli_epi64(p00, 32), _mm512_and_si512(p01, lo32)),
+        _mm512_and_si512(p10, lo32));
+    return _mm512_add_epi64(
+        _mm512_add_epi64(p11, _mm512_add_epi64(_mm512_srli_epi64(p01, 32),
+                                               _mm512_srli_epi64(p10, 32))),
+        _mm512_srli_epi64(mid, 32));
+}
+
+/* w * x - floor(w_sh * x / 2^64) * p: the lazy Shoup product, in [0, 2p). */
+AVX512_TARGET static inline __m512i v_shoup(__m512i x, __m512i w, __m512i w_sh, __m512i p)
+{
+    return _mm512_sub_epi64(_mm512_mullo_epi64(w, x), _mm512_mullo_epi64(v_mulhi(w_sh, x), p));
+}
+
+/* x >= m ? x - m : x (unsigned). */
+AVX512_TARGET static inline __m512i v_csub(__m512i x, __m512i m)
+{
+    return _mm512_min_epu64(x, _mm512_sub_epi64(x, m));
+}
+
+AVX512_TARGET static void fwd_stages_avx512(uint64_t *a, size_t n, const uint64_t *psi,
+                                            const uint64_t *psi_sh, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p), v2p = _mm512_set1_epi64((long long)(2 * p));
+    for (size_t t = n / 2; t >= 8; t >>= 1) {
+        const size_t m = n / (2 * t);
+        for (size_t i = 0; i < m; i++) {
+            const __m512i w = _mm512_set1_epi64((long long)psi[m + i]);
+            const __m512i ws = _mm512_set1_epi64((long long)psi_sh[m + i]);
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j += 8) {
+                const __m512i u = v_csub(_mm512_loadu_si512(x + j), v2p);
+                const __m512i v = v_shoup(_mm512_loadu_si512(y + j), w, ws, vp);
+                _mm512_storeu_si512(x + j, _mm512_add_epi64(u, v));
+                _mm512_storeu_si512(y + j, _mm512_add_epi64(_mm512_sub_epi64(u, v), v2p));
+            }
+        }
+    }
+}
+
+AVX512_TARGET static void inv_stages_avx512(uint64_t *a, size_t n, const uint64_t *ipsi,
+                                            const uint64_t *ipsi_sh, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p), v2p = _mm512_set1_epi64((long long)(2 * p));
+    for (size_t t = 8; t < n; t <<= 1) {
+        const size_t m = n / (2 * t);
+        for (size_t i = 0; i < m; i++) {
+            const __m512i w = _mm512_set1_epi64((long long)ipsi[m + i]);
+            const __m512i ws = _mm512_set1_epi64((long long)ipsi_sh[m + i]);
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j += 8) {
+                const __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
+                _mm512_storeu_si512(x + j, v_csub(_mm512_add_epi64(u, v), v2p));
+                const __m512i d = _mm512_add_epi64(_mm512_sub_epi64(u, v), v2p);
+                _mm512_storeu_si512(y + j, v_shoup(d, w, ws, vp));
+            }
+        }
+    }
+}
+
+/* The stages with t = 4, 2, 1 on 16 words (two vectors) at a time: the
+ * butterflies' x words are gathered into one vector and their y words into
+ * another, each lane's twiddle is psi[m + group], and the results are
+ * scattered back. */
+struct short_stage {
+    __m512i gx, gy;   /* gather: 16 words -> x lanes, y lanes */
+    __m512i sa, sb;   /* scatter: x', y' -> first, second 8 words */
+    __m512i tw;       /* lane k's group offset k / t */
+};
+
+AVX512_TARGET static void short_stage_init(struct short_stage *st, size_t t)
+{
+    long long gx[8], gy[8], sa[16], tw[8];
+    size_t kx = 0, ky = 0;
+    for (size_t e = 0; e < 16; e++) {
+        if (e % (2 * t) < t) {
+            sa[e] = (long long)kx;
+            gx[kx++] = (long long)e;
+        } else {
+            sa[e] = (long long)(8 + ky);
+            gy[ky++] = (long long)e;
+        }
+    }
+    for (size_t k = 0; k < 8; k++)
+        tw[k] = (long long)(k / t);
+    st->gx = _mm512_loadu_si512(gx);
+    st->gy = _mm512_loadu_si512(gy);
+    st->sa = _mm512_loadu_si512(sa);
+    st->sb = _mm512_loadu_si512(sa + 8);
+    st->tw = _mm512_loadu_si512(tw);
+}
+
+AVX512_TARGET static void fwd_short_avx512(uint64_t *a, size_t n, const uint64_t *psi,
+                                           const uint64_t *psi_sh, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p), v2p = _mm512_set1_epi64((long long)(2 * p));
+    for (size_t t = 4; t >= 1; t >>= 1) {
+        struct short_stage st;
+        short_stage_init(&st, t);
+        const size_t m = n / (2 * t);
+        for (size_t b = 0; b < n; b += 16) {
+            const size_t g = b / (2 * t);
+            const __m512i A = _mm512_loadu_si512(a + b), B = _mm512_loadu_si512(a + b + 8);
+            const __m512i x = _mm512_permutex2var_epi64(A, st.gx, B);
+            const __m512i y = _mm512_permutex2var_epi64(A, st.gy, B);
+            const __m512i w = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(psi + m + g));
+            const __m512i ws = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(psi_sh + m + g));
+            const __m512i u = v_csub(x, v2p), v = v_shoup(y, w, ws, vp);
+            const __m512i x2 = _mm512_add_epi64(u, v);
+            const __m512i y2 = _mm512_add_epi64(_mm512_sub_epi64(u, v), v2p);
+            _mm512_storeu_si512(a + b, _mm512_permutex2var_epi64(x2, st.sa, y2));
+            _mm512_storeu_si512(a + b + 8, _mm512_permutex2var_epi64(x2, st.sb, y2));
+        }
+    }
+}
+
+AVX512_TARGET static void inv_short_avx512(uint64_t *a, size_t n, const uint64_t *ipsi,
+                                           const uint64_t *ipsi_sh, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p), v2p = _mm512_set1_epi64((long long)(2 * p));
+    for (size_t t = 1; t <= 4; t <<= 1) {
+        struct short_stage st;
+        short_stage_init(&st, t);
+        const size_t m = n / (2 * t);
+        for (size_t b = 0; b < n; b += 16) {
+            const size_t g = b / (2 * t);
+            const __m512i A = _mm512_loadu_si512(a + b), B = _mm512_loadu_si512(a + b + 8);
+            const __m512i u = _mm512_permutex2var_epi64(A, st.gx, B);
+            const __m512i v = _mm512_permutex2var_epi64(A, st.gy, B);
+            const __m512i w = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(ipsi + m + g));
+            const __m512i ws = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(ipsi_sh + m + g));
+            const __m512i x2 = v_csub(_mm512_add_epi64(u, v), v2p);
+            const __m512i y2 = v_shoup(_mm512_add_epi64(_mm512_sub_epi64(u, v), v2p), w, ws, vp);
+            _mm512_storeu_si512(a + b, _mm512_permutex2var_epi64(x2, st.sa, y2));
+            _mm512_storeu_si512(a + b + 8, _mm512_permutex2var_epi64(x2, st.sb, y2));
+        }
+    }
+}
+
+AVX512_TARGET static void fwd_final_avx512(uint64_t *a, size_t n, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p), v2p = _mm512_set1_epi64((long long)(2 * p));
+    for (size_t j = 0; j < n; j += 8)
+        _mm512_storeu_si512(a + j, v_csub(v_csub(_mm512_loadu_si512(a + j), v2p), vp));
+}
+
+AVX512_TARGET static void inv_final_avx512(uint64_t *a, size_t n, uint64_t n_inv,
+                                           uint64_t n_inv_sh, uint64_t p)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p);
+    const __m512i w = _mm512_set1_epi64((long long)n_inv), ws = _mm512_set1_epi64((long long)n_inv_sh);
+    for (size_t j = 0; j < n; j += 8)
+        _mm512_storeu_si512(a + j, v_csub(v_shoup(_mm512_loadu_si512(a + j), w, ws, vp), vp));
+}
+
+/* 128-bit sums of 64x64 products per lane (carry from the low half), then
+ * hi * (2^64 mod p) + lo reduced as reduce_u128 does. */
+AVX512_TARGET static void mac_avx512(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
+                                     const uint64_t *const *a, const uint64_t *const *b,
+                                     size_t rows)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    const __m512i r64 = _mm512_set1_epi64((long long)pr->r64);
+    const __m512i r64_sh = _mm512_set1_epi64((long long)pr->r64_sh);
+    const __m512i one = _mm512_set1_epi64(1), one_sh = _mm512_set1_epi64((long long)pr->one_sh);
+    for (size_t j = 0; j < n; j += 8) {
+        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        for (size_t r = 0; r < rows; r++) {
+            const __m512i x = _mm512_loadu_si512(a[r] + j), y = _mm512_loadu_si512(b[r] + j);
+            const __m512i plo = _mm512_mullo_epi64(x, y);
+            lo = _mm512_add_epi64(lo, plo);
+            const __mmask8 carry = _mm512_cmplt_epu64_mask(lo, plo);
+            hi = _mm512_add_epi64(hi, v_mulhi(x, y));
+            hi = _mm512_mask_add_epi64(hi, carry, hi, one);
+        }
+        const __m512i s = _mm512_add_epi64(v_shoup(hi, r64, r64_sh, vp), v_shoup(lo, one, one_sh, vp));
+        _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
+    }
+}
+#endif
+
+static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,
+                        uint64_t *a)
+{
+#if NTT128_AVX512
+    if (t->avx512 && t->n >= 16) {
+        fwd_stages_avx512(a, t->n, pr->psi, pr->psi_sh, pr->p);
+        fwd_short_avx512(a, t->n, pr->psi, pr->psi_sh, pr->p);
+        fwd_final_avx512(a, t->n, pr->p);
+        return;
+    }
+#endif
+    fwd_stages(a, t->n, t->n / 2, pr->psi, pr->psi_sh, pr->p);
+    fwd_final(a, t->n, pr->p);
+}
+
+static void ntt_inverse(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,
+                        uint64_t *a)
+{
+#if NTT128_AVX512
+    if (t->avx512 && t->n >= 16) {
+        inv_short_avx512(a, t->n, pr->ipsi, pr->ipsi_sh, pr->p);
+        inv_stages_avx512(a, t->n, pr->ipsi, pr->ipsi_sh, pr->p);
+        inv_final_avx512(a, t->n, pr->n_inv, pr->n_inv_sh, pr->p);
+        return;
+    }
+#endif
+    inv_stages(a, t->n, t->n, pr->ipsi, pr->ipsi_sh, pr->p);
+    inv_final(a, t->n, pr->n_inv, pr->n_inv_sh, pr->p);
+}
+
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a)
 {
-    const struct veil_ntt128_prime *pr = &t->pr[prime];
-    ntt_forward(a, t->n, pr->psi, pr->psi_sh, pr->p);
+    ntt_forward(t, &t->pr[prime], a);
 }
 
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a)
 {
-    const struct veil_ntt128_prime *pr = &t->pr[prime];
-    ntt_inverse(a, t->n, pr->ipsi, pr->ipsi_sh, pr->n_inv, pr->n_inv_sh, pr->p);
+    ntt_inverse(t, &t->pr[prime], a);
 }
 
 /* Each product is below p^2 < 2^124, so 16 of them fit in 128 bits before
@@ -232,13 +493,13 @@ void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *
 void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                      const uint64_t *const *a, const uint64_t *const *b, size_t rows)
 {
-    const struct veil_ntt128_prime *pr = &t->pr[prime];
-    for (size_t j = 0; j < t->n; j++) {
-        veil_u128_t s = 0;
-        for (size_t r = 0; r < rows; r++)
-            s += (veil_u128_t)a[r][j] * b[r][j];
-        out[j] = reduce_u128(pr, (uint64_t)(s >> 64), (uint64_t)s);
+#if NTT128_AVX512
+    if (t->avx512 && t->n % 8 == 0) {
+        mac_avx512(&t->pr[prime], t->n, out, a, b, rows);
+        return;
     }
+#endif
+    mac_scalar(&t->pr[prime], t->n, out, a, b, rows);
 }
 
 /* Garner: X = x0 + x1 p0 + x2 p0 p1 with x_i in [0, p_i) is the residue in
