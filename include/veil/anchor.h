@@ -189,6 +189,57 @@ bool veil_anchor_peer_up(const veil_anchor *a, const uint8_t peer[VEIL_ANCHOR_KE
 void veil_anchor_force_under_load(veil_anchor *a, bool on);
 void veil_anchor_get_stats(const veil_anchor *a, struct veil_anchor_stats *out);
 
+/* ------------------------------------------------------------------------ */
+/* The UDP host adapter (anchor_udp.c): one socket on a libuv loop          */
+/* ------------------------------------------------------------------------ */
+/*
+ * Runs a veil_anchor over one UDP socket: reads with recvmmsg in batches of
+ * up to VEIL_ANCHOR_UDP_BATCH datagrams, hands each to the state machine,
+ * then writes everything it queued with sendmmsg in batches, and keeps one
+ * timer at the state machine's next deadline. Endpoint addresses are the
+ * raw bytes of a struct sockaddr_in or sockaddr_in6. now_ms is the
+ * wall clock in milliseconds, never allowed to go backwards (initiation
+ * timestamps stay increasing across restarts). A datagram the kernel cannot
+ * take right now (EAGAIN) is dropped and counted, as a lossy link would.
+ * Everything happens on the loop thread.
+ */
+#define VEIL_ANCHOR_UDP_BATCH 64
+
+struct uv_loop_s;
+typedef struct veil_anchor_udp veil_anchor_udp;
+typedef void (*veil_anchor_udp_event_fn)(veil_anchor_udp *u, const struct veil_anchor_event *ev,
+                                         void *user_data);
+
+struct veil_anchor_udp_config {
+    const char *bind_ip; /* "127.0.0.1", "::", ... */
+    uint16_t port;       /* 0 = any free port */
+    veil_anchor_udp_event_fn on_event; /* may be NULL; event data is freed after the call */
+    void *user_data;
+};
+
+struct veil_anchor_udp_stats {
+    uint64_t recv_calls, send_calls, datagrams_in, datagrams_out, send_dropped;
+};
+
+/* Takes ownership of `a` (freed by veil_anchor_udp_close). */
+veil_anchor_udp *veil_anchor_udp_start(struct uv_loop_s *loop, veil_anchor *a,
+                                       const struct veil_anchor_udp_config *cfg,
+                                       veil_err *err) VEIL_WARN_UNUSED;
+uint16_t veil_anchor_udp_port(const veil_anchor_udp *u);
+veil_anchor *veil_anchor_udp_anchor(veil_anchor_udp *u);
+/* veil_anchor_add_peer with an "ip" and port. */
+int veil_anchor_udp_add_peer(veil_anchor_udp *u, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                             const char *ip, uint16_t port, veil_err *err) VEIL_WARN_UNUSED;
+/* veil_anchor_send, then the queued datagrams go out (batched). */
+int veil_anchor_udp_send(veil_anchor_udp *u, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                         const uint8_t *data, size_t len, veil_err *err) VEIL_WARN_UNUSED;
+/* Sends everything the state machine queued (after direct calls on it). */
+void veil_anchor_udp_flush(veil_anchor_udp *u);
+void veil_anchor_udp_get_stats(const veil_anchor_udp *u, struct veil_anchor_udp_stats *out);
+/* Closes the socket and the timer; frees everything once libuv is done
+ * with the handles (run the loop once more). */
+void veil_anchor_udp_close(veil_anchor_udp *u);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,64 +19,18 @@
 #include <veil/anchor.h>
 
 #include "anchor_int.h"
+#include "anchor_test_cred.h"
 #include "vtest.h"
 
-/* ---- a test Guardian: credential = realm \0 taints(,) \0 id(32) expiry(8) sig(64) ---- */
+/* ---- the test Guardian (anchor_test_cred.c) --------------------------------------------- */
 
 static uint8_t guardian_pk[32], guardian_sk[64];
 static uint8_t rogue_pk[32], rogue_sk[64]; /* a key that is not the Guardian */
 
-static size_t make_cred_by(uint8_t *out, const char *realm, const char *taints,
-                           const uint8_t id[32], uint64_t expiry_ms, const uint8_t *signer_sk)
-{
-    size_t n = 0;
-    memcpy(out + n, realm, strlen(realm) + 1);
-    n += strlen(realm) + 1;
-    memcpy(out + n, taints, strlen(taints) + 1);
-    n += strlen(taints) + 1;
-    memcpy(out + n, id, 32);
-    n += 32;
-    memcpy(out + n, &expiry_ms, 8);
-    n += 8;
-    crypto_sign_ed25519_detached(out + n, NULL, out, n, signer_sk);
-    return n + 64;
-}
-
 static size_t make_cred(uint8_t *out, const char *realm, const char *taints, const uint8_t id[32],
                         uint64_t expiry_ms)
 {
-    return make_cred_by(out, realm, taints, id, expiry_ms, guardian_sk);
-}
-
-static int verify_cred(void *ctx, const uint8_t *cred, size_t len, const uint8_t id[32],
-                       uint64_t now_ms, struct veil_anchor_cred_info *out, veil_err *err)
-{
-    const uint8_t *trusted = ctx ? ctx : guardian_pk; /* the Guardian key this node trusts */
-    if (len < 2 + 32 + 8 + 64 ||
-        crypto_sign_ed25519_verify_detached(cred + len - 64, cred, len - 64, trusted) != 0)
-        return veil_err_set(err, VEIL_E_CRYPTO, "credential signature");
-    const char *realm = (const char *)cred;
-    size_t rl = strnlen(realm, len - 64);
-    const char *taints = realm + rl + 1;
-    size_t tl = strnlen(taints, len - 64 - rl - 1);
-    const uint8_t *cid = (const uint8_t *)taints + tl + 1;
-    uint64_t expiry;
-    if (cid + 40 != cred + len - 64 || rl >= VEIL_ANCHOR_REALM_MAX)
-        return veil_err_set(err, VEIL_E_PARSE, "credential layout");
-    memcpy(&expiry, cid + 32, 8);
-    if (memcmp(cid, id, 32) != 0 || now_ms >= expiry)
-        return veil_err_set(err, VEIL_E_CRYPTO, "credential not for this key or expired");
-    memcpy(out->realm, realm, rl + 1);
-    out->n_taints = 0;
-    for (const char *t = taints; *t && out->n_taints < VEIL_ANCHOR_TAINTS_MAX;) {
-        size_t k = strcspn(t, ",");
-        if (k == 0 || k >= VEIL_ANCHOR_TAINT_MAX)
-            return veil_err_set(err, VEIL_E_PARSE, "taint");
-        memcpy(out->taints[out->n_taints], t, k);
-        out->taints[out->n_taints++][k] = '\0';
-        t += k + (t[k] == ',');
-    }
-    return 0;
+    return anchor_test_cred_make(out, realm, taints, id, expiry_ms, guardian_sk);
 }
 
 /* ---- nodes and an in-memory network ---------------------------------------------------- */
@@ -121,10 +75,11 @@ static void node_init_trust(struct node *nd, const char *addr, const char *realm
     veil_err err = {0};
     snprintf(nd->addr, sizeof nd->addr, "%s", addr);
     crypto_sign_ed25519_keypair(nd->pk, nd->sk);
-    nd->cred_len = make_cred_by(nd->cred, realm, taints, nd->pk, UINT64_MAX,
-                                signer_sk ? signer_sk : guardian_sk);
+    nd->cred_len = anchor_test_cred_make(nd->cred, realm, taints, nd->pk, UINT64_MAX,
+                                         signer_sk ? signer_sk : guardian_sk);
     struct veil_anchor_local local = {.cred = nd->cred, .cred_len = nd->cred_len,
-                                      .verify = verify_cred, .verify_ctx = trust_pk};
+                                      .verify = anchor_test_cred_verify,
+                                      .verify_ctx = trust_pk ? trust_pk : guardian_pk};
     memcpy(local.identity_pk, nd->pk, 32);
     memcpy(local.identity_sk, nd->sk, 64);
     nd->a = veil_anchor_new(cfg_or_default(cfg), &local, 1000, &err);

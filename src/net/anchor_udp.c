@@ -1,0 +1,302 @@
+/*
+ * anchor_udp.c - the Anchor state machine on a real UDP socket and a libuv
+ * loop (include/veil/anchor.h, "UDP host adapter"): batched reads with
+ * recvmmsg, batched writes with sendmmsg, one timer at the state machine's
+ * next deadline. The socket is ours (non-blocking, watched with uv_poll),
+ * so the batch system calls can be used directly.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include <veil/anchor.h>
+
+#define RX_BUF 4096 /* larger than any handshake message with a full credential */
+
+struct veil_anchor_udp {
+    uv_loop_t *loop;
+    veil_anchor *a;
+    int fd;
+    uint16_t port;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    uint64_t last_now;
+    veil_anchor_udp_event_fn on_event;
+    void *user_data;
+    struct veil_anchor_udp_stats stats;
+    uint8_t rx[VEIL_ANCHOR_UDP_BATCH][RX_BUF];
+    struct sockaddr_storage rx_addr[VEIL_ANCHOR_UDP_BATCH];
+    struct mmsghdr rx_msg[VEIL_ANCHOR_UDP_BATCH];
+    struct iovec rx_iov[VEIL_ANCHOR_UDP_BATCH];
+};
+
+/* Wall-clock milliseconds, clamped so they never go backwards. */
+static uint64_t now_ms(veil_anchor_udp *u)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (t < u->last_now)
+        t = u->last_now;
+    u->last_now = t;
+    return t;
+}
+
+static void deliver_events(veil_anchor_udp *u)
+{
+    struct veil_anchor_event ev;
+    while (veil_anchor_pop_event(u->a, &ev)) {
+        if (u->on_event)
+            u->on_event(u, &ev, u->user_data);
+        veil_anchor_event_clear(&ev);
+    }
+}
+
+/* Writes up to one batch of queued datagrams; returns how many were queued. */
+static int send_batch(veil_anchor_udp *u)
+{
+    struct veil_anchor_datagram d[VEIL_ANCHOR_UDP_BATCH];
+    struct mmsghdr msg[VEIL_ANCHOR_UDP_BATCH];
+    struct iovec iov[VEIL_ANCHOR_UDP_BATCH];
+    int n = 0;
+    while (n < VEIL_ANCHOR_UDP_BATCH && veil_anchor_pop_datagram(u->a, &d[n])) {
+        memset(&msg[n], 0, sizeof msg[n]);
+        iov[n] = (struct iovec){d[n].data, d[n].len};
+        msg[n].msg_hdr.msg_name = d[n].to;
+        msg[n].msg_hdr.msg_namelen = (socklen_t)d[n].to_len;
+        msg[n].msg_hdr.msg_iov = &iov[n];
+        msg[n].msg_hdr.msg_iovlen = 1;
+        n++;
+    }
+    int done = 0;
+    while (done < n) {
+        int r = sendmmsg(u->fd, msg + done, (unsigned)(n - done), 0);
+        u->stats.send_calls++;
+        if (r > 0) {
+            done += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        /* EAGAIN or an unreachable endpoint: drop this one, go on */
+        u->stats.send_dropped++;
+        done++;
+    }
+    u->stats.datagrams_out += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        veil_anchor_datagram_clear(&d[i]);
+    return n;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void send_all(veil_anchor_udp *u)
+{
+    while (send_batch(u) == VEIL_ANCHOR_UDP_BATCH)
+        ;
+}
+
+/* One timer, at the state machine's next deadline. */
+static void rearm(veil_anchor_udp *u)
+{
+    uint64_t now = now_ms(u), due = veil_anchor_next_deadline(u->a);
+    uint64_t wait = due > now ? due - now : 0;
+    uv_timer_start(&u->timer, on_timer, wait > 3600000 ? 3600000 : wait, 0);
+}
+
+/* Sends what is queued, hands events over (their handlers may send), re-arms. */
+static void settle(veil_anchor_udp *u)
+{
+    send_all(u);
+    deliver_events(u);
+    send_all(u);
+    rearm(u);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    veil_anchor_udp *u = t->data;
+    veil_anchor_tick(u->a, now_ms(u));
+    settle(u);
+}
+
+/* One recvmmsg batch; returns how many datagrams it read. */
+static int recv_batch(veil_anchor_udp *u)
+{
+    for (int i = 0; i < VEIL_ANCHOR_UDP_BATCH; i++) {
+        u->rx_iov[i] = (struct iovec){u->rx[i], RX_BUF};
+        memset(&u->rx_msg[i], 0, sizeof u->rx_msg[i]);
+        u->rx_msg[i].msg_hdr.msg_name = &u->rx_addr[i];
+        u->rx_msg[i].msg_hdr.msg_namelen = sizeof u->rx_addr[i];
+        u->rx_msg[i].msg_hdr.msg_iov = &u->rx_iov[i];
+        u->rx_msg[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(u->fd, u->rx_msg, VEIL_ANCHOR_UDP_BATCH, MSG_DONTWAIT, NULL);
+    u->stats.recv_calls++;
+    if (n <= 0)
+        return 0;
+    uint64_t now = now_ms(u);
+    for (int i = 0; i < n; i++) {
+        struct msghdr *h = &u->rx_msg[i].msg_hdr;
+        if (h->msg_flags & MSG_TRUNC)
+            continue; /* larger than any Anchor datagram we accept */
+        veil_anchor_recv(u->a, (const uint8_t *)&u->rx_addr[i], h->msg_namelen, u->rx[i],
+                         u->rx_msg[i].msg_len, now, NULL);
+    }
+    u->stats.datagrams_in += (uint64_t)n;
+    return n;
+}
+
+static void on_readable(uv_poll_t *p, int status, int events)
+{
+    veil_anchor_udp *u = p->data;
+    if (status < 0 || !(events & UV_READABLE))
+        return;
+    /* a few batches per wake-up, sending in between, so one busy peer
+     * cannot starve the loop */
+    for (int round = 0; round < 8; round++) {
+        int n = recv_batch(u);
+        send_all(u);
+        deliver_events(u);
+        if (n < VEIL_ANCHOR_UDP_BATCH)
+            break;
+    }
+    settle(u);
+}
+
+static int open_socket(veil_anchor_udp *u, const char *ip, uint16_t port, veil_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof *v6;
+    } else {
+        return veil_err_set(err, VEIL_E_INVALID, "anchor udp: not an IP address: %s", ip);
+    }
+    u->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int buf = 4 << 20;
+    if (u->fd < 0)
+        return veil_err_set(err, VEIL_E_IO, "anchor udp: socket: %s", strerror(errno));
+    (void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf); /* best effort */
+    (void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    if (bind(u->fd, (struct sockaddr *)&ss, len) != 0 ||
+        getsockname(u->fd, (struct sockaddr *)&ss, &len) != 0)
+        return veil_err_set(err, VEIL_E_IO, "anchor udp: bind %s:%u: %s", ip, port,
+                            strerror(errno));
+    u->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+    return 0;
+}
+
+veil_anchor_udp *veil_anchor_udp_start(struct uv_loop_s *loop, veil_anchor *a,
+                                       const struct veil_anchor_udp_config *cfg, veil_err *err)
+{
+    veil_anchor_udp *u = calloc(1, sizeof *u);
+    if (!u) {
+        veil_err_set(err, VEIL_E_NOMEM, "anchor udp: out of memory");
+        veil_anchor_free(a);
+        return NULL;
+    }
+    u->loop = loop;
+    u->a = a;
+    u->fd = -1;
+    u->on_event = cfg->on_event;
+    u->user_data = cfg->user_data;
+    if (open_socket(u, cfg->bind_ip ? cfg->bind_ip : "127.0.0.1", cfg->port, err) != 0 ||
+        uv_poll_init_socket(loop, &u->poll, u->fd) != 0) {
+        if (u->fd >= 0)
+            close(u->fd);
+        veil_anchor_free(a);
+        free(u);
+        return NULL;
+    }
+    uv_timer_init(loop, &u->timer);
+    u->poll.data = u->timer.data = u;
+    u->open_handles = 2;
+    uv_poll_start(&u->poll, UV_READABLE, on_readable);
+    settle(u);
+    return u;
+}
+
+uint16_t veil_anchor_udp_port(const veil_anchor_udp *u)
+{
+    return u->port;
+}
+
+veil_anchor *veil_anchor_udp_anchor(veil_anchor_udp *u)
+{
+    return u->a;
+}
+
+int veil_anchor_udp_add_peer(veil_anchor_udp *u, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                             const char *ip, uint16_t port, veil_err *err)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(port);
+        return veil_anchor_add_peer(u->a, identity, (const uint8_t *)&v4, sizeof v4, err);
+    }
+    if (inet_pton(AF_INET6, ip, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(port);
+        return veil_anchor_add_peer(u->a, identity, (const uint8_t *)&v6, sizeof v6, err);
+    }
+    return veil_err_set(err, VEIL_E_INVALID, "anchor udp: not an IP address: %s", ip);
+}
+
+int veil_anchor_udp_send(veil_anchor_udp *u, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                         const uint8_t *data, size_t len, veil_err *err)
+{
+    int rc = veil_anchor_send(u->a, peer, data, len, now_ms(u), err);
+    send_all(u);
+    rearm(u);
+    return rc;
+}
+
+void veil_anchor_udp_flush(veil_anchor_udp *u)
+{
+    settle(u);
+}
+
+void veil_anchor_udp_get_stats(const veil_anchor_udp *u, struct veil_anchor_udp_stats *out)
+{
+    *out = u->stats;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    veil_anchor_udp *u = h->data;
+    if (--u->open_handles > 0)
+        return;
+    close(u->fd);
+    veil_anchor_free(u->a);
+    free(u);
+}
+
+void veil_anchor_udp_close(veil_anchor_udp *u)
+{
+    uv_poll_stop(&u->poll);
+    uv_timer_stop(&u->timer);
+    uv_close((uv_handle_t *)&u->poll, on_closed);
+    uv_close((uv_handle_t *)&u->timer, on_closed);
+}
