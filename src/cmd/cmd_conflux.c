@@ -128,6 +128,7 @@ static int run_up(int argc, char **argv, struct veil_cli_ctx *ctx)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a TLS write to a server that died */
     veil_conflux *a = NULL;
     if (veil_conflux_start(&a, &ac, &err) != 0) {
         veil_config_free(&cfg);

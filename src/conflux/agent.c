@@ -53,9 +53,45 @@ static natsStatus sig_cb(char **errtxt, unsigned char **sig, int *sig_len, const
 
 static void disconnected_cb(natsConnection *nc, void *closure)
 {
+    veil_conflux *a = closure;
+    pthread_mutex_lock(&a->mu);
+    bool current = nc == a->nc && !a->stop;
+    pthread_mutex_unlock(&a->mu);
+    if (current) /* not a connection replaced by a renewal */
+        VEIL_LOG_WARNING("conflux", "disconnected from Master", "node=%s", a->name);
+}
+
+/* libnats calls this from its thread after a Close; the agent waits for it
+ * before freeing what the callbacks use. */
+static void closed_cb(natsConnection *nc, void *closure)
+{
     (void)nc;
     veil_conflux *a = closure;
-    VEIL_LOG_WARNING("conflux", "disconnected from Master", "node=%s", a->name);
+    pthread_mutex_lock(&a->mu);
+    a->closed++;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Closes a connection and waits (bounded) for its closed callback. */
+static void close_conn(veil_conflux *a, natsConnection *nc, natsSubscription *sub)
+{
+    if (!nc)
+        return;
+    pthread_mutex_lock(&a->mu);
+    uint64_t before = a->closed;
+    pthread_mutex_unlock(&a->mu);
+    natsSubscription_Destroy(sub);
+    natsConnection_Close(nc);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&a->mu);
+    while (a->closed == before)
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&a->mu);
+    natsConnection_Destroy(nc);
 }
 
 static void reconnected_cb(natsConnection *nc, void *closure)
@@ -99,6 +135,11 @@ int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err)
         s = natsOptions_SetMaxPingsOut(o, 2);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(o, async_err_cb, a);
+    /* answers come on explicit reply subjects; a 503 "no responders" from a
+     * server that has not yet seen Guardian's interest across a gateway
+     * must not end the exchange early: the timeout decides */
+    if (s == NATS_OK)
+        s = natsOptions_DisableNoResponders(o, true);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
         return cfx_nats_err(err, s, "NATS options");
@@ -130,6 +171,8 @@ static int node_options(veil_conflux *a, natsOptions **out, veil_err *err)
         s = natsOptions_SetDisconnectedCB(o, disconnected_cb, a);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(o, reconnected_cb, a);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, closed_cb, a);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
         return cfx_nats_err(err, s, "NATS options (mTLS/credentials)");
@@ -150,15 +193,17 @@ static int connect_node(veil_conflux *a, natsConnection **nc, natsSubscription *
     if (s != NATS_OK)
         return cfx_nats_err(err, s, "connecting to Master");
     if (veil_subject(subj, VEIL_SUBJ_CMD, a->realm, a->name, NULL, err) != 0) {
-        natsConnection_Destroy(*nc);
+        close_conn(a, *nc, NULL);
+        *nc = NULL;
         return -1;
     }
     s = natsConnection_Subscribe(sub, *nc, subj, cfx_on_command, a);
     if (s == NATS_OK)
         s = natsConnection_Flush(*nc);
     if (s != NATS_OK) {
-        natsSubscription_Destroy(*sub);
-        natsConnection_Destroy(*nc);
+        close_conn(a, *nc, *sub);
+        *nc = NULL;
+        *sub = NULL;
         return cfx_nats_err(err, s, "subscribing to commands");
     }
     return 0;
@@ -224,8 +269,7 @@ static int renew(veil_conflux *a, veil_err *err)
     a->cmd_sub = sub;
     a->renewals++;
     pthread_mutex_unlock(&a->mu);
-    natsSubscription_Destroy(old_sub);
-    natsConnection_Destroy(old_nc);
+    close_conn(a, old_nc, old_sub);
     VEIL_LOG_INF("conflux", "credentials renewed", "node=%s realm=%s", a->name, a->realm);
     return 0;
 }
@@ -412,8 +456,7 @@ int veil_conflux_start(veil_conflux **out, const struct veil_conflux_config *cfg
     *out = a;
     return 0;
 fail:
-    natsSubscription_Destroy(a->cmd_sub);
-    natsConnection_Destroy(a->nc);
+    close_conn(a, a->nc, a->cmd_sub);
     agent_free(a);
     return -1;
 }
@@ -472,9 +515,6 @@ void veil_conflux_stop(veil_conflux *a)
     pthread_mutex_unlock(&a->mu);
     if (a->thread_started)
         pthread_join(a->thread, NULL);
-    natsSubscription_Unsubscribe(a->cmd_sub);
-    natsSubscription_Destroy(a->cmd_sub);
-    natsConnection_Close(a->nc);
-    natsConnection_Destroy(a->nc);
+    close_conn(a, a->nc, a->cmd_sub);
     agent_free(a);
 }

@@ -34,7 +34,7 @@ struct veil_conflux {
     natsConnection *nc;
     natsSubscription *cmd_sub;
     veil_ctl_replay replay;
-    uint64_t reconnects, renewals, commands, key_epoch, beacon_seq;
+    uint64_t reconnects, renewals, commands, key_epoch, beacon_seq, closed;
     bool stop, shutdown, renew_now;
     pthread_t thread;
     bool thread_started;

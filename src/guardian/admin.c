@@ -115,70 +115,7 @@ static void admin_audit(struct serve *sv, const char *action, const char *detail
         VEIL_LOG_ERR("guardian", "audit write failed", "err=\"%s\"", err.msg);
 }
 
-/* Waits for the reply carrying `nonce`, verified against the node's key. */
-static int await_reply(natsSubscription *sub, const uint8_t nonce[16], const uint8_t node_pub[32],
-                       int64_t timeout_ms, veil_ctl_reply *out, veil_err *err)
-{
-    uint64_t deadline = serve_now_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        uint64_t now = serve_now_ms();
-        if (now >= deadline)
-            return veil_err_set(err, VEIL_E_TIMEOUT, "no answer from the node within %lld ms",
-                                (long long)timeout_ms);
-        natsMsg *m = NULL;
-        natsStatus s = natsSubscription_NextMsg(&m, sub, (int64_t)(deadline - now));
-        if (s == NATS_TIMEOUT)
-            continue;
-        if (s != NATS_OK)
-            return serve_nats_err(err, s, "waiting for the node");
-        veil_err e2 = {0};
-        int rc = veil_ctl_reply_decode((const uint8_t *)natsMsg_GetData(m),
-                                       (size_t)natsMsg_GetDataLength(m), out, &e2);
-        natsMsg_Destroy(m);
-        if (rc != 0 || !veil_memeq_ct(out->nonce, nonce, 16)) {
-            if (rc == 0)
-                veil_ctl_reply_free(out);
-            continue; /* not the answer to this command */
-        }
-        if (veil_ctl_reply_verify(out, node_pub, err) != 0) {
-            veil_ctl_reply_free(out);
-            return -1;
-        }
-        return 0;
-    }
-}
-
-static int send_command(struct serve *sv, struct serve_conn *c, const struct admin_args *a,
-                        const veil_ctl_cmd *cmd, const uint8_t node_pub[32], veil_ctl_reply *out,
-                        veil_err *err)
-{
-    char cmd_subj[VEIL_SUBJECT_MAX], reply_subj[VEIL_SUBJECT_MAX];
-    natsSubscription *sub = NULL;
-    veil_buf b;
-    veil_buf_init(&b);
-    int rc = -1;
-    (void)sv;
-    if (veil_subject(cmd_subj, VEIL_SUBJ_CMD, c->account, a->node, NULL, err) != 0 ||
-        veil_subject(reply_subj, VEIL_SUBJ_REPLY, c->account, a->node, NULL, err) != 0 ||
-        veil_ctl_cmd_encode(cmd, &b, err) != 0)
-        goto out;
-    natsStatus s = natsConnection_SubscribeSync(&sub, c->nc, reply_subj);
-    if (s == NATS_OK)
-        s = natsConnection_Flush(c->nc);
-    if (s == NATS_OK)
-        s = natsConnection_Publish(c->nc, cmd_subj, b.data, (int)b.len);
-    if (s == NATS_OK)
-        s = natsConnection_Flush(c->nc);
-    if (s != NATS_OK) {
-        serve_nats_err(err, s, cmd_subj);
-        goto out;
-    }
-    rc = await_reply(sub, cmd->nonce, node_pub, a->timeout_ms, out, err);
-out:
-    natsSubscription_Destroy(sub);
-    veil_buf_free(&b);
-    return rc;
-}
+#define ADMIN_MAX_TRIES 8
 
 static int build_command(struct serve *sv, const struct admin_args *a, veil_ctl_cmd *cmd,
                          veil_err *err)
@@ -194,18 +131,103 @@ static int build_command(struct serve *sv, const struct admin_args *a, veil_ctl_
     return veil_ctl_cmd_sign(cmd, veil_guardian_command_key(sv->g)->sk, err);
 }
 
+/* Waits until `until_ms` for a reply carrying one of the nonces sent,
+ * verified against the node's key; 1 when none came. */
+static int await_reply(natsSubscription *sub, const veil_ctl_cmd *sent, int n_sent,
+                       const uint8_t node_pub[32], uint64_t until_ms, veil_ctl_reply *out,
+                       veil_err *err)
+{
+    for (;;) {
+        uint64_t now = serve_now_ms();
+        if (now >= until_ms)
+            return 1;
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, sub, (int64_t)(until_ms - now));
+        if (s == NATS_TIMEOUT)
+            return 1;
+        if (s != NATS_OK)
+            return serve_nats_err(err, s, "waiting for the node");
+        int rc = veil_ctl_reply_decode((const uint8_t *)natsMsg_GetData(m),
+                                       (size_t)natsMsg_GetDataLength(m), out, NULL);
+        natsMsg_Destroy(m);
+        bool ours = false;
+        for (int i = 0; rc == 0 && i < n_sent; i++)
+            ours |= veil_memeq_ct(out->nonce, sent[i].nonce, 16);
+        if (rc == 0 && !ours)
+            veil_ctl_reply_free(out);
+        if (rc != 0 || !ours)
+            continue; /* not an answer to this command */
+        if (veil_ctl_reply_verify(out, node_pub, err) != 0) {
+            veil_ctl_reply_free(out);
+            return -1;
+        }
+        return 0;
+    }
+}
+
+/* Sends the command, and again with a fresh nonce while no answer comes (a
+ * subscription that just moved to another server may not have reached every
+ * gateway yet): the node executes each copy it gets, so retried verbs are
+ * the idempotent kind or harmless twice (a second key epoch). */
+static int send_command(struct serve *sv, struct serve_conn *c, const struct admin_args *a,
+                        const uint8_t node_pub[32], veil_ctl_reply *out, veil_err *err)
+{
+    char cmd_subj[VEIL_SUBJECT_MAX], reply_subj[VEIL_SUBJECT_MAX], detail[512];
+    natsSubscription *sub = NULL;
+    veil_ctl_cmd sent[ADMIN_MAX_TRIES];
+    uint64_t deadline = serve_now_ms() + (uint64_t)a->timeout_ms;
+    int rc = -1, n = 0;
+    if (veil_subject(cmd_subj, VEIL_SUBJ_CMD, c->account, a->node, NULL, err) != 0 ||
+        veil_subject(reply_subj, VEIL_SUBJ_REPLY, c->account, a->node, NULL, err) != 0)
+        return -1;
+    natsStatus s = natsConnection_SubscribeSync(&sub, c->nc, reply_subj);
+    if (s == NATS_OK)
+        s = natsConnection_Flush(c->nc);
+    while (s == NATS_OK && n < ADMIN_MAX_TRIES && serve_now_ms() < deadline) {
+        veil_buf b;
+        veil_buf_init(&b);
+        if (build_command(sv, a, &sent[n], err) != 0 || veil_ctl_cmd_encode(&sent[n], &b, err) != 0) {
+            veil_buf_free(&b);
+            goto out;
+        }
+        snprintf(detail, sizeof detail, "node=%s verb=%s arg=%s hard=%d attempt=%d", a->node,
+                 a->verb, a->arg, a->hard, n + 1);
+        admin_audit(sv, "command", detail);
+        s = natsConnection_Publish(c->nc, cmd_subj, b.data, (int)b.len);
+        veil_buf_free(&b);
+        if (s == NATS_OK)
+            s = natsConnection_Flush(c->nc);
+        n++;
+        uint64_t until = serve_now_ms() + 1000u * (uint64_t)n;
+        rc = await_reply(sub, sent, n, node_pub, until < deadline ? until : deadline, out, err);
+        if (rc <= 0)
+            goto out;
+    }
+    if (s != NATS_OK)
+        rc = serve_nats_err(err, s, cmd_subj);
+    else
+        rc = veil_err_set(err, VEIL_E_TIMEOUT, "no answer from %s within %lld ms", a->node,
+                          (long long)a->timeout_ms);
+out:
+    natsSubscription_Destroy(sub);
+    return rc;
+}
+
 /* What Guardian records after an accepted command. */
-static int record_outcome(struct serve *sv, const struct admin_args *a, const veil_ctl_cmd *cmd,
+static int record_outcome(struct serve *sv, const struct admin_args *a,
                           const struct veil_guardian_node *n, veil_err *err)
 {
-    if (cmd->verb == VEIL_CTL_TAINT_ADD || cmd->verb == VEIL_CTL_TAINT_REMOVE) {
+    enum veil_ctl_verb verb;
+    if (veil_ctl_verb_parse(a->verb, &verb, err) != 0)
+        return -1;
+    if (verb == VEIL_CTL_TAINT_ADD || verb == VEIL_CTL_TAINT_REMOVE) {
         veil_strlist t = {0};
         int rc = 0;
         for (size_t i = 0; rc == 0 && i < n->taints.n; i++)
-            if (strcmp(n->taints.items[i], cmd->arg) != 0)
+            if (strcmp(n->taints.items[i], a->arg) != 0)
                 rc = veil_strlist_add(&t, n->taints.items[i], err);
-        if (rc == 0 && cmd->verb == VEIL_CTL_TAINT_ADD)
-            rc = veil_strlist_add(&t, cmd->arg, err);
+        if (rc == 0 && verb == VEIL_CTL_TAINT_ADD)
+            rc = veil_strlist_add(&t, a->arg, err);
         if (rc == 0)
             rc = veil_guardian_node_set_taints(sv->g, a->node, &t, err);
         veil_strlist_free(&t);
@@ -229,7 +251,6 @@ static int run_command(struct serve *sv, const struct admin_args *a, veil_err *e
 {
     struct veil_guardian_node n = {0};
     uint8_t node_pub[32];
-    veil_ctl_cmd cmd;
     veil_ctl_reply rep = {0};
     char detail[VEIL_ERR_MSG_MAX + 512];
     struct serve_conn *c = calloc(1, sizeof *c);
@@ -243,12 +264,9 @@ static int run_command(struct serve *sv, const struct admin_args *a, veil_err *e
         goto out;
     }
     snprintf(c->account, sizeof c->account, "%s", n.realm);
-    if (build_command(sv, a, &cmd, err) != 0 || serve_connect(sv, c, false, err) != 0)
+    if (serve_connect(sv, c, false, err) != 0)
         goto out;
-    snprintf(detail, sizeof detail, "node=%s verb=%s arg=%s hard=%d", a->node, a->verb, a->arg,
-             a->hard);
-    admin_audit(sv, "command", detail);
-    rc = send_command(sv, c, a, &cmd, node_pub, &rep, err);
+    rc = send_command(sv, c, a, node_pub, &rep, err);
     snprintf(detail, sizeof detail, "node=%s verb=%s status=%d answer=%.400s", a->node, a->verb,
              rc == 0 ? rep.status : -1, rc == 0 ? rep.body : err->msg);
     admin_audit(sv, "answer", detail);
@@ -257,7 +275,7 @@ static int run_command(struct serve *sv, const struct admin_args *a, veil_err *e
         if (rep.status != 0)
             rc = veil_err_set(err, VEIL_E_PERMISSION, "node %s refused: %s", a->node, rep.body);
         else
-            rc = record_outcome(sv, a, &cmd, &n, err);
+            rc = record_outcome(sv, a, &n, err);
     }
     if (a->hard) {
         veil_err e2 = {0};

@@ -353,6 +353,7 @@ int veil_guardian_serve_main(int argc, char **argv)
     serve_stop = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN); /* a TLS write to a server that died */
     if (serve_open(&sv, &a, ca_default, sizeof ca_default, &err) != 0) {
         fprintf(stderr, "veil: guardian serve: %s\n", err.msg);
         serve_close(&sv);

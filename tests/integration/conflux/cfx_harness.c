@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <veil/guardian_serve.h>
 
 #include "cfx_harness.h"
@@ -161,13 +163,64 @@ int cfx_server_start(struct cfx_env *e, int i)
     return fail("nats-server did not listen", NULL);
 }
 
+/* GET http://127.0.0.1:port/path as JSON (the monitoring endpoint). */
+static json_t *monitor_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char req[256], buf[65536];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    size_t got = 0;
+    if (write(fd, req, (size_t)n) == n) {
+        ssize_t r;
+        while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+            got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    char *body = strstr(buf, "\r\n\r\n");
+    return body ? json_loads(body + 4, 0, NULL) : NULL;
+}
+
+/* Routes to every peer of its cluster and a gateway to every other cluster
+ * (inbound gateways land on any one server of a cluster). */
+static bool server_meshed(const struct cfx_env *e, int i)
+{
+    int mon = e->base_port + 10 * i + 3;
+    json_t *r = monitor_get(mon, "/routez"), *g = monitor_get(mon, "/gatewayz");
+    bool ok = r && g &&
+              json_integer_value(json_object_get(r, "num_routes")) >= e->per_cluster - 1 &&
+              (int)json_object_size(json_object_get(g, "outbound_gateways")) >= e->clusters - 1;
+    json_decref(r);
+    json_decref(g);
+    return ok;
+}
+
+int cfx_wait_meshed(struct cfx_env *e)
+{
+    for (int t = 0; t < 1500; t++) { /* up to 30 s */
+        bool all = true;
+        for (int i = 0; all && i < e->n_urls; i++)
+            all = e->servers[i] <= 0 || server_meshed(e, i);
+        if (all)
+            return 0;
+        usleep(20000);
+    }
+    return fail("routes/gateways did not form", NULL);
+}
+
 int cfx_servers_start(struct cfx_env *e)
 {
     for (int i = 0; i < e->n_urls; i++)
         if (cfx_server_start(e, i) != 0)
             return -1;
-    usleep(300000); /* routes and gateways connect; the agents retry anyway */
-    return 0;
+    return cfx_wait_meshed(e);
 }
 
 static void stop_child(pid_t *pid, int sig)

@@ -40,6 +40,8 @@ int cfx_env_bind(struct cfx_env *e, const char *realm, uint64_t cluster_id);
 int cfx_server_start(struct cfx_env *e, int i);
 void cfx_server_kill(struct cfx_env *e, int i);
 int cfx_servers_start(struct cfx_env *e);
+/* Waits until every running server has its routes and gateways. */
+int cfx_wait_meshed(struct cfx_env *e);
 /* extra: NULL-terminated extra arguments for `veil guardian serve`. */
 int cfx_guardian_start(struct cfx_env *e, const char *const *extra);
 void cfx_guardian_stop(struct cfx_env *e);
