@@ -82,19 +82,24 @@ static int parse_holders(char *list, unsigned n, uint8_t (*pk)[32], veil_err *er
     return 0;
 }
 
-/* Generates DIR/identity-i.key for every holder. */
-static int generate_holders(const char *dir, unsigned n, uint8_t (*pk)[32], veil_err *err)
+/* Fresh identities for every holder (written only once the ceremony worked). */
+static int generate_holders(unsigned n, veil_p2p_keypair *kps, uint8_t (*pk)[32], veil_err *err)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (veil_p2p_keypair_generate(&kps[i], err) != 0)
+            return -1;
+        memcpy(pk[i], kps[i].public_key, 32);
+    }
+    return 0;
+}
+
+/* DIR/identity-i.key (0600) for every generated holder. */
+static int save_holders(const char *dir, unsigned n, const veil_p2p_keypair *kps, veil_err *err)
 {
     for (unsigned i = 1; i <= n; i++) {
-        veil_p2p_keypair kp;
         char path[PATH_CAP];
         snprintf(path, sizeof path, "%s/identity-%u.key", dir, i);
-        if (veil_p2p_keypair_generate(&kp, err) != 0)
-            return -1;
-        int rc = veil_p2p_keypair_save(&kp, path, err);
-        memcpy(pk[i - 1], kp.public_key, 32);
-        veil_p2p_keypair_wipe(&kp);
-        if (rc != 0)
+        if (veil_p2p_keypair_save(&kps[i - 1], path, err) != 0)
             return -1;
     }
     return 0;
@@ -147,10 +152,16 @@ static int run_deal(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_usage_error("veil keys deal", "expected -n N -t T -o DIR");
     veil_err err = {0};
     uint8_t pk[VEIL_TH_MAX_HOLDERS][32];
-    if (veil_th_check_params(n, t, &err) != 0 || veil_mkdir_p(dir, 0700, &err) != 0)
+    veil_p2p_keypair kps[VEIL_TH_MAX_HOLDERS];
+    if (veil_th_check_params(n, t, &err) != 0)
         return veil_cli_fail(&err);
-    int rc = holders ? parse_holders(holders, n, pk, &err) : generate_holders(dir, n, pk, &err);
-    if (rc != 0 || veil_th_ceremony(dir, n, t, (const uint8_t(*)[32])pk, threads, &err) != 0)
+    int rc = holders ? parse_holders(holders, n, pk, &err) : generate_holders(n, kps, pk, &err);
+    if (rc == 0)
+        rc = veil_th_ceremony(dir, n, t, (const uint8_t(*)[32])pk, threads, &err);
+    if (rc == 0 && !holders)
+        rc = save_holders(dir, n, kps, &err);
+    veil_memzero(kps, sizeof kps);
+    if (rc != 0)
         return veil_cli_fail(&err);
     print_holders(dir, n, (const uint8_t(*)[32])pk, holders == NULL);
     return VEIL_EXIT_OK;

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <veil/fhe.h>
 
@@ -60,8 +61,12 @@ static int write_keys(const char *dir, const veil_fhe_server *sk, const veil_fhe
 int veil_th_ceremony(const char *dir, unsigned n, unsigned t,
                      const uint8_t (*holder_pk)[VEIL_TH_PK_SIZE], unsigned threads, veil_err *err)
 {
-    if (veil_th_check_params(n, t, err) != 0 || veil_mkdir_p(dir, 0700, err) != 0)
+    char probe[4096];
+    if (veil_th_check_params(n, t, err) != 0 || veil_mkdir_p(dir, 0700, err) != 0 ||
+        join(probe, sizeof probe, dir, "threshold.pub", err) != 0)
         return -1;
+    if (access(probe, F_OK) == 0) /* never overwrite the shares of a live dealing */
+        return veil_err_set(err, VEIL_E_EXISTS, "%s already holds a dealing (%s)", dir, probe);
     veil_fhe_client *ck = NULL;
     veil_fhe_server *sk = NULL;
     veil_fhe_public *pk = NULL;

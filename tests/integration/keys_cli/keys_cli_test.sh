@@ -45,6 +45,7 @@ for i in 1 2 3 4; do
 done
 for f in public.key server.key squash.key threshold.pub; do [ -s "$K/$f" ] || fail "missing $f"; done
 [ ! -e "$K/client.key" ] || fail "the dealer left a client key"
+expect_exit 1 "already holds a dealing" "$VEIL" keys deal -n 4 -t 1 -o "$K" --holders "$HOLDERS"
 
 # Two ciphertexts: a fresh encryption and an eval result; squash each.
 "$VEIL" fhe encrypt -k "$K/public.key" -w 8 -o "$T/a" 173
