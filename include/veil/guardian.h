@@ -134,7 +134,7 @@ struct veil_jwt_limits {
 typedef struct veil_jwt {
     enum veil_jwt_kind kind;
     /* standard claims */
-    char jti[64];
+    char jti[128]; /* Go: base32 SHA-512/256; @nats-io/jwt: base64 SHA-512 */
     int64_t iat; /* 0 on encode = now */
     int64_t exp; /* 0 = never */
     int64_t nbf; /* 0 = absent */

@@ -78,13 +78,13 @@ bool veil_jwt_is_revoked(const veil_jwt *acct, const char *user_pub, int64_t use
 }
 
 /* base32 (upper, no padding) of SHA-512/256 of `data`. */
-static int jti_of(const char *data, size_t len, char out[64], veil_err *err)
+static int jti_of(const char *data, size_t len, char out[128], veil_err *err)
 {
     uint8_t hash[32];
     unsigned hlen = 0;
     if (EVP_Digest(data, len, hash, &hlen, EVP_sha512_256(), NULL) != 1 || hlen != 32)
         return veil_err_set(err, VEIL_E_CRYPTO, "jwt: SHA-512/256 failed");
-    if (veil_base32_encode(out, 64, hash, sizeof(hash), false, false) < 0)
+    if (veil_base32_encode(out, 128, hash, sizeof(hash), false, false) < 0)
         return veil_err_set(err, VEIL_E_INTERNAL, "jwt: jti buffer too small");
     return 0;
 }
