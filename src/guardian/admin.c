@@ -17,7 +17,9 @@
 #include "serve_int.h"
 
 struct admin_args {
-    const char *dir, *ca_file, *node, *verb, *arg, *enroll_out, *urls_text;
+    const char *dir, *ca_file, *node, *verb, *arg, *enroll_out;
+    char *urls_text;
+    const char *urls_given;
     const char *urls[SERVE_MAX_URLS];
     size_t n_urls;
     char urls_buf[2048];
@@ -29,7 +31,7 @@ static int admin_usage(const char *msg)
 {
     fprintf(stderr,
             "veil: guardian cmd: %s\n"
-            "Usage: veil guardian cmd -d DIR --nats URL[,URL...] [--ca FILE] [--timeout 10s]\n"
+            "Usage: veil guardian cmd -d DIR [--nats URL[,URL...]] [--ca FILE] [--timeout 10s]\n"
             "           NODE query|taint-add T|taint-remove T|invalidate-keys|shutdown [--hard]\n"
             "       veil guardian cmd -d DIR --enroll-creds FILE [--ttl 24h]\n",
             msg);
@@ -66,10 +68,6 @@ static int parse_positional(struct admin_args *a, int argc, char **argv)
     a->arg = wants_arg ? argv[optind + 2] : "";
     if (a->hard && v != VEIL_CTL_SHUTDOWN)
         return admin_usage("--hard goes with shutdown");
-    if (!a->urls_text)
-        return admin_usage("--nats URL is required");
-    if (split_urls(a) != 0)
-        return admin_usage("too many --nats URLs");
     return 0;
 }
 
@@ -88,7 +86,7 @@ static int parse_admin(int argc, char **argv, struct admin_args *a)
     while ((c = getopt_long(argc, argv, "d:n:c:t:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': a->dir = optarg; break;
-        case 'n': a->urls_text = optarg; break;
+        case 'n': a->urls_given = optarg; break;
         case 'c': a->ca_file = optarg; break;
         case 'H': a->hard = true; break;
         case 'e': a->enroll_out = optarg; break;
@@ -264,6 +262,8 @@ static int run_command(struct serve *sv, const struct admin_args *a, veil_err *e
         goto out;
     }
     snprintf(c->account, sizeof c->account, "%s", n.realm);
+    memcpy(sv->urls, a->urls, sizeof a->urls);
+    sv->n_urls = a->n_urls;
     if (serve_connect(sv, c, false, err) != 0)
         goto out;
     rc = send_command(sv, c, a, node_pub, &rep, err);
@@ -301,14 +301,17 @@ int veil_guardian_admin_main(int argc, char **argv)
     pthread_mutex_init(&sv.mu, NULL);
     snprintf(ca_default, sizeof ca_default, "%s/ca/root.crt", a.dir);
     sv.ca_file = a.ca_file ? a.ca_file : ca_default;
-    memcpy(sv.urls, a.urls, sizeof a.urls);
-    sv.n_urls = a.n_urls;
     if (veil_crypto_init(&err) != 0 || veil_guardian_open(&sv.g, a.dir, &err) != 0)
         rc = -1;
     else if (a.enroll_out)
         rc = serve_write_enroll_creds(sv.g, a.enroll_out, a.ttl_ms / 1000, &err);
+    else if (!(a.urls_text = serve_master_urls(a.dir, a.urls_given, &err)))
+        rc = -1;
+    else if (split_urls(&a) != 0 || a.n_urls == 0)
+        rc = veil_err_set(&err, VEIL_E_INVALID, "bad --nats list");
     else
         rc = run_command(&sv, &a, &err);
+    free(a.urls_text);
     if (sv.g)
         veil_guardian_close(sv.g);
     pthread_mutex_destroy(&sv.mu);

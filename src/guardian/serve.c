@@ -50,6 +50,23 @@ int serve_ed25519_pub_pem(const uint8_t pub[32], char **pem, veil_err *err)
     return rc;
 }
 
+char *serve_master_urls(const char *dir, const char *given, veil_err *err)
+{
+    if (given)
+        return strdup(given);
+    char path[4096];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/master.servers", dir);
+    if (veil_file_read(path, 65536, &data, &len, err) != 0) {
+        veil_err_wrap(err, "no --nats and no Master server list");
+        return NULL;
+    }
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+        data[--len] = 0;
+    return (char *)data;
+}
+
 int serve_nats_err(veil_err *err, natsStatus s, const char *what)
 {
     const char *last = nats_GetLastError(NULL);
@@ -228,7 +245,8 @@ static void on_signal(int sig)
 }
 
 struct serve_args {
-    const char *dir, *ca_file, *rpc, *contract;
+    const char *dir, *ca_file, *rpc, *contract, *urls_given;
+    char *urls_text;
     const char *urls[SERVE_MAX_URLS];
     size_t n_urls;
     int64_t ttl_ms, cert_ttl_ms;
@@ -238,7 +256,7 @@ static int usage(const char *msg)
 {
     fprintf(stderr,
             "veil: guardian serve: %s\n"
-            "Usage: veil guardian serve -d DIR --nats URL[,URL...] [--ca FILE] [--ttl 15m]\n"
+            "Usage: veil guardian serve -d DIR [--nats URL[,URL...]] [--ca FILE] [--ttl 15m]\n"
             "                           [--cert-ttl D] [--chain-rpc URL --contract ADDR]\n",
             msg);
     return 2;
@@ -269,10 +287,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     while ((c = getopt_long(argc, argv, "d:n:c:t:T:r:k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': a->dir = optarg; break;
-        case 'n':
-            if (add_urls(a, optarg) != 0)
-                return usage("too many --nats URLs");
-            break;
+        case 'n': a->urls_given = optarg; break;
         case 'c': a->ca_file = optarg; break;
         case 't':
         case 'T':
@@ -287,8 +302,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     }
     if (optind != argc)
         return usage("unexpected argument");
-    if (!a->dir || a->n_urls == 0)
-        return usage("-d DIR and --nats URL are required");
+    if (!a->dir)
+        return usage("-d DIR is required");
     if (!a->rpc != !a->contract)
         return usage("--chain-rpc and --contract go together");
     return 0;
@@ -349,6 +364,12 @@ int veil_guardian_serve_main(int argc, char **argv)
     struct serve sv = {0};
     char ca_default[4096];
     veil_err err = {0};
+    a.urls_text = serve_master_urls(a.dir, a.urls_given, &err);
+    if (!a.urls_text || add_urls(&a, a.urls_text) != 0 || a.n_urls == 0) {
+        fprintf(stderr, "veil: guardian serve: %s\n", a.urls_text ? "bad --nats list" : err.msg);
+        free(a.urls_text);
+        return a.urls_text ? 2 : 1;
+    }
     pthread_mutex_init(&sv.mu, NULL);
     serve_stop = 0;
     signal(SIGINT, on_signal);
@@ -357,6 +378,7 @@ int veil_guardian_serve_main(int argc, char **argv)
     if (serve_open(&sv, &a, ca_default, sizeof ca_default, &err) != 0) {
         fprintf(stderr, "veil: guardian serve: %s\n", err.msg);
         serve_close(&sv);
+        free(a.urls_text);
         return 1;
     }
     fprintf(stdout, "guardian: serving %zu account(s)\n", sv.n_conns);
@@ -367,6 +389,7 @@ int veil_guardian_serve_main(int argc, char **argv)
             VEIL_LOG_WARNING("guardian", "realm sync failed", "err=\"%s\"", err.msg);
     }
     serve_close(&sv);
+    free(a.urls_text);
     return 0;
 }
 

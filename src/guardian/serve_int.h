@@ -57,6 +57,9 @@ void serve_conn_close(struct serve_conn *c);
 int serve_nats_err(veil_err *err, natsStatus s, const char *what);
 
 uint64_t serve_now_ms(void);
+/* Master's client URLs: `given` if set, else DIR/master.servers (written by
+ * `veil master config`). Returns a malloc'd comma-separated list. */
+char *serve_master_urls(const char *dir, const char *given, veil_err *err);
 /* SubjectPublicKeyInfo PEM of a raw Ed25519 key (malloc'd). */
 int serve_ed25519_pub_pem(const uint8_t pub[32], char **pem, veil_err *err) VEIL_WARN_UNUSED;
 
