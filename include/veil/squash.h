@@ -13,14 +13,16 @@
  * Encoding of a squashed block: b = <a, s> + v * 2^VEIL_SQ_LOG_DELTA + e,
  * where v in [0, 16) is the block's message-and-carry value (one padding bit
  * on top) and |e| < 2^VEIL_SQ_LOG_NOISE_BOUND except with probability below
- * 2^-128 (derived in docs/THRESHOLD.md and measured by test_fhe_squash).
+ * 2^-128 (derived in docs/NOISE_SQUASHING.md: the squashed std is about
+ * 2^64.4, so 2^70 is ~50 std; measured by test_fhe_squash).
  * A squashed integer is its blocks least significant first; its value is
  * sum((v_i mod 4) << 2i) truncated to `width` bits (width 1: FheBool).
  *
  * The output is bit-identical on every machine and thread count (exact
  * arithmetic), so redundant parties compare digests of it.
  *
- * Implementation: src/fhe/squash*.c. Users: src/threshold/ (shares, partial
+ * Implementation: src/fhe/squash*.c, src/fhe/core/ntt128.c (exact products
+ * mod 2^128), src/fhe/core/pbs128.c. Users: src/threshold/ (shares, partial
  * decryption, combine), veil keys, veild's key-holder role. */
 #ifndef VEIL_SQUASH_H
 #define VEIL_SQUASH_H

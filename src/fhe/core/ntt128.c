@@ -150,12 +150,17 @@ void veil_ntt128_free(struct veil_ntt128 *t)
     memset(t, 0, sizeof *t);
 }
 
+VEIL_FHE_HOT
+static void from_i64(uint64_t *restrict out, const int64_t *restrict in, size_t n, uint64_t p)
+{
+    for (size_t j = 0; j < n; j++)
+        out[j] = (uint64_t)in[j] + (in[j] < 0 ? p : 0);
+}
+
 void veil_ntt128_from_i64(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                           const int64_t *in)
 {
-    const uint64_t p = t->pr[prime].p;
-    for (size_t j = 0; j < t->n; j++)
-        out[j] = in[j] < 0 ? p - (uint64_t)(-in[j]) : (uint64_t)in[j];
+    from_i64(out, in, t->n, t->pr[prime].p);
 }
 
 /* hi * 2^64 + lo mod p = hi * (2^64 mod p) + lo mod p. */

@@ -3,7 +3,8 @@
  * CPU code path and thread count: from fixed seeds (64-bit client and
  * server keys, squashing key generated on 3 threads, an FheUint8 encrypted
  * from a fixed stream) the squashed ciphertext must hash to the digest
- * below, recorded on an AVX-512 machine (AMD EPYC, scalar NTT, 3 threads).
+ * below, recorded on an AVX-512 machine (AMD EPYC, scalar NTT, 3 threads;
+ * a 1-thread key generation gives the same digest).
  * The arithmetic is exact integer arithmetic (core/ntt128.c), so the AVX2
  * and baseline builds (-DVEIL_FHE_CLONES_MAX_V3, -DVEIL_FHE_NO_CLONES, the
  * sanitizer build) must print the same digest. A mismatch means the squash
