@@ -54,8 +54,8 @@ enum veil_tfhers_type {
  * string of digits and dots); says nothing about the rest. */
 bool veil_tfhers_detect(const uint8_t *data, size_t len);
 /* Checks the header (versions) and names the type it announces. */
-VEIL_WARN_UNUSED int veil_tfhers_peek(const uint8_t *data, size_t len,
-                                      enum veil_tfhers_type *type, veil_err *err);
+VEIL_WARN_UNUSED int veil_tfhers_peek(const uint8_t *data, size_t len, enum veil_tfhers_type *type,
+                                      veil_err *err);
 VEIL_WARN_UNUSED int veil_tfhers_file_type(const char *path, enum veil_tfhers_type *type,
                                            veil_err *err);
 const char *veil_tfhers_type_name(enum veil_tfhers_type type);
@@ -83,9 +83,8 @@ VEIL_WARN_UNUSED int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, 
                                                      veil_buf *out, veil_err *err);
 /* Expands a TFHE-rs list that holds exactly n values of `width`. On failure
  * nothing is left in out[]. */
-VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len,
-                                                    unsigned width, veil_fhe_ct **out, size_t n,
-                                                    veil_err *err);
+VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len, unsigned width,
+                                                    veil_fhe_ct **out, size_t n, veil_err *err);
 /* Expands every value of a TFHE-rs list whatever their widths: *out is an
  * array of *n ciphertexts (free each, then the array). */
 VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, size_t len,

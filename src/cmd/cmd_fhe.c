@@ -428,8 +428,7 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
 /* ---------------------------------------------------------- import/export */
 
 /* Shared option parsing: --format tfhe-rs -o OUT IN. */
-static int parse_convert(int argc, char **argv, const char *path, const char **out,
-                         const char **in)
+static int parse_convert(int argc, char **argv, const char *path, const char **out, const char **in)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
@@ -441,8 +440,8 @@ static int parse_convert(int argc, char **argv, const char *path, const char **o
         } else if (c == 'F' && parse_format(optarg, &tfhers) == 0 && tfhers) {
             have_format = 1;
         } else {
-            return veil_cli_usage_error(path, "%s", c == 'F' ? "--format wants tfhe-rs"
-                                                              : "bad option");
+            return veil_cli_usage_error(path, "%s",
+                                        c == 'F' ? "--format wants tfhe-rs" : "bad option");
         }
     }
     if (!have_format || !*out)
@@ -496,8 +495,8 @@ static int run_import(int argc, char **argv, struct veil_cli_ctx *ctx)
     } else if (rc == 0 && type == VEIL_TFHERS_COMPACT_LIST) {
         rc = import_list(in, out, &err);
     } else if (rc == 0) {
-        rc = veil_err_set(&err, VEIL_E_UNSUPPORTED,
-                          "%s: a %s has no Veil file form%s", in, veil_tfhers_type_name(type),
+        rc = veil_err_set(&err, VEIL_E_UNSUPPORTED, "%s: a %s has no Veil file form%s", in,
+                          veil_tfhers_type_name(type),
                           type == VEIL_TFHERS_PUBLIC_KEY
                               ? " (it has no Veil mask seed): use it as it is, e.g. veil fhe "
                                 "encrypt -k FILE"
@@ -859,24 +858,25 @@ static const struct veil_cli_command fhe_decrypt = {
 static const struct veil_cli_command fhe_eval = {
     .name = "eval",
     .summary = "evaluate an operation on ciphertexts with the server key",
-    .usage = "Usage: veil fhe eval -k SERVER_KEY -o OUT [--value-out FILE] [--format veil|tfhe-rs]\n"
-             "                     OP FILE...\n\n"
-             "FILEs may be TFHE-rs ciphertexts (under the client key the server key was\n"
-             "made from: veil fhe keygen --client-key); --format tfhe-rs writes the result\n"
-             "as one.\n\n"
-             "OP (inputs):\n"
-             "  add sub and or xor min max (a b)      same width as the inputs\n"
-             "  eq ne lt le gt ge (a b)               a boolean\n"
-             "  add_scalar:N sub_scalar:N mul_scalar:N shl:N shr:N (a)\n"
-             "  eq_scalar:N ne_scalar:N lt_scalar:N le_scalar:N gt_scalar:N ge_scalar:N (a)\n"
-             "                                        a boolean\n"
-             "  neg not (a)\n"
-             "  select (cond a b)                     cond ? a : b, cond a boolean\n"
-             "  argmin argmax (v0 v1 ...)             the index (FheUint8 up to 256 inputs,\n"
-             "                                        then 16/32 bits); ties: lowest index;\n"
-             "                                        --value-out FILE also writes the value\n"
-             "Threads: VEIL_THREADS (default: all cores). Results are byte-identical for\n"
-             "any thread count.\n",
+    .usage =
+        "Usage: veil fhe eval -k SERVER_KEY -o OUT [--value-out FILE] [--format veil|tfhe-rs]\n"
+        "                     OP FILE...\n\n"
+        "FILEs may be TFHE-rs ciphertexts (under the client key the server key was\n"
+        "made from: veil fhe keygen --client-key); --format tfhe-rs writes the result\n"
+        "as one.\n\n"
+        "OP (inputs):\n"
+        "  add sub and or xor min max (a b)      same width as the inputs\n"
+        "  eq ne lt le gt ge (a b)               a boolean\n"
+        "  add_scalar:N sub_scalar:N mul_scalar:N shl:N shr:N (a)\n"
+        "  eq_scalar:N ne_scalar:N lt_scalar:N le_scalar:N gt_scalar:N ge_scalar:N (a)\n"
+        "                                        a boolean\n"
+        "  neg not (a)\n"
+        "  select (cond a b)                     cond ? a : b, cond a boolean\n"
+        "  argmin argmax (v0 v1 ...)             the index (FheUint8 up to 256 inputs,\n"
+        "                                        then 16/32 bits); ties: lowest index;\n"
+        "                                        --value-out FILE also writes the value\n"
+        "Threads: VEIL_THREADS (default: all cores). Results are byte-identical for\n"
+        "any thread count.\n",
     .run = run_eval,
 };
 static const struct veil_cli_command fhe_bench = {
@@ -909,8 +909,7 @@ static const struct veil_cli_command fhe_export = {
     .run = run_export,
 };
 static const struct veil_cli_command *const fhe_subcommands[] = {
-    &fhe_keygen, &fhe_encrypt, &fhe_decrypt, &fhe_eval, &fhe_import, &fhe_export, &fhe_bench,
-    NULL};
+    &fhe_keygen, &fhe_encrypt, &fhe_decrypt, &fhe_eval, &fhe_import, &fhe_export, &fhe_bench, NULL};
 
 const struct veil_cli_command veil_cmd_fhe = {
     .name = "fhe",

@@ -342,10 +342,10 @@ static int tfhers_file_kind(const uint8_t *head, size_t n, enum veil_fhe_file_ki
     enum veil_tfhers_type t;
     if (veil_tfhers_peek(head, n, &t, err) != 0)
         return -1;
-    *kind = t == VEIL_TFHERS_CLIENT_KEY                               ? VEIL_FHE_FILE_CLIENT_KEY
-            : t == VEIL_TFHERS_PUBLIC_KEY                             ? VEIL_FHE_FILE_PUBLIC_KEY
+    *kind = t == VEIL_TFHERS_CLIENT_KEY                            ? VEIL_FHE_FILE_CLIENT_KEY
+            : t == VEIL_TFHERS_PUBLIC_KEY                          ? VEIL_FHE_FILE_PUBLIC_KEY
             : t == VEIL_TFHERS_FHEBOOL || t == VEIL_TFHERS_FHEUINT ? VEIL_FHE_FILE_CIPHERTEXT
-                                                                      : VEIL_FHE_FILE_OTHER;
+                                                                   : VEIL_FHE_FILE_OTHER;
     return 0;
 }
 
@@ -927,8 +927,7 @@ const struct veil_shortint_client_key *veil_fhe_client_key_of(const veil_fhe_cli
     return ck->ck;
 }
 
-int veil_fhe_client_wrap(struct veil_shortint_client_key *key, veil_fhe_client **out,
-                         veil_err *err)
+int veil_fhe_client_wrap(struct veil_shortint_client_key *key, veil_fhe_client **out, veil_err *err)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) {

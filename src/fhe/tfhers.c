@@ -108,9 +108,8 @@ int veil_tfhers_file_type(const char *path, enum veil_tfhers_type *type, veil_er
     return 0;
 }
 
-int tfhers_open_object(veil_reader *r, const uint8_t *data, size_t len,
-                       enum veil_tfhers_type want, enum veil_tfhers_type alt,
-                       enum veil_tfhers_type *got, veil_err *err)
+int tfhers_open_object(veil_reader *r, const uint8_t *data, size_t len, enum veil_tfhers_type want,
+                       enum veil_tfhers_type alt, enum veil_tfhers_type *got, veil_err *err)
 {
     if (len > TFHERS_MAX_BYTES)
         return veil_err_set(err, VEIL_E_LIMIT, "TFHE-rs object of %zu bytes (at most %u)", len,
@@ -119,8 +118,8 @@ int tfhers_open_object(veil_reader *r, const uint8_t *data, size_t len,
     if (veil_tfhers_peek(data, len, &t, err) != 0)
         return -1;
     if (t != want && t != alt)
-        return veil_err_set(err, VEIL_E_INVALID, "this is a %s, not a %s",
-                            veil_tfhers_type_name(t), veil_tfhers_type_name(want));
+        return veil_err_set(err, VEIL_E_INVALID, "this is a %s, not a %s", veil_tfhers_type_name(t),
+                            veil_tfhers_type_name(want));
     veil_reader_init(r, data, len);
     const char *name;
     size_t n;
@@ -194,8 +193,8 @@ static int read_pbs_params(veil_reader *r, const struct veil_fhe_params *p, veil
         tfhers_expect_u32(r, 0, "encryption key choice", err) != 0 ||
         tfhers_expect_variant(r, 0, "encryption_key_choice (Big)", err) != 0 ||
         tfhers_expect_u32(r, 0, "modulus switch type", err) != 0 ||
-        tfhers_expect_variant(r, 2, "modulus_switch_noise_reduction_params (CenteredMeanNoiseReduction)",
-                      err) != 0)
+        tfhers_expect_variant(
+            r, 2, "modulus_switch_noise_reduction_params (CenteredMeanNoiseReduction)", err) != 0)
         return -1;
     return 0;
 }
@@ -223,9 +222,9 @@ int tfhers_read_expansion_kind(veil_reader *r, veil_err *err)
 {
     if (tfhers_expect_u32(r, 1, "expansion kind", err) != 0 ||
         tfhers_expect_variant(r, 1,
-                      "expansion kind (NoCasting; lists that need a casting key come from "
-                      "dedicated compact-key parameters)",
-                      err) != 0)
+                              "expansion kind (NoCasting; lists that need a casting key come from "
+                              "dedicated compact-key parameters)",
+                              err) != 0)
         return -1;
     return tfhers_expect_ap_kind(r, "expansion kind", err);
 }
@@ -234,8 +233,7 @@ static int read_cpk_params(veil_reader *r, const struct veil_fhe_params *p, veil
 {
     if (tfhers_expect_u32(r, 1, "compact public key parameters", err) != 0 ||
         tfhers_expect_vu64(r, veil_fhe_big_lwe_dim(p), "encryption_lwe_dimension", err) != 0 ||
-        tfhers_expect_tuniform(r, p->glwe_noise_log2, "encryption_noise_distribution", err) !=
-            0 ||
+        tfhers_expect_tuniform(r, p->glwe_noise_log2, "encryption_noise_distribution", err) != 0 ||
         tfhers_expect_vu64(r, p->message_modulus, "message_modulus", err) != 0 ||
         tfhers_expect_vu64(r, p->carry_modulus, "carry_modulus", err) != 0 ||
         tfhers_expect_modulus(r, "compact public key parameters", err) != 0 ||
@@ -297,9 +295,8 @@ static int read_client_options(veil_reader *r, const struct veil_fhe_params *p, 
                                veil_err *err)
 {
     static const char *const extra[] = {
-        "WoPBS parameters",     "dedicated compact private key", "compression key",
-        "noise-squashing key",  "noise-squashing compression key",
-        "re-randomization parameters",
+        "WoPBS parameters",    "dedicated compact private key",   "compression key",
+        "noise-squashing key", "noise-squashing compression key", "re-randomization parameters",
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         int some;
@@ -333,14 +330,14 @@ static int read_client_key(veil_reader *r, struct veil_shortint_client_key *k, v
         uint32_t v;
         const char *what;
     } tags[] = {
-        {1, "ClientKey"},     {8, "integer client key"}, {0, "integer ClientKey"},
+        {1, "ClientKey"},          {8, "integer client key"},        {0, "integer ClientKey"},
         {1, "shortint ClientKey"}, {0, "atomic pattern client key"},
     };
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         if (tfhers_expect_u32(r, tags[i].v, tags[i].what, err) != 0)
             return -1;
-    if (tfhers_expect_variant(r, 0, "client key atomic pattern (Standard; KeySwitch32 is not supported)",
-                      err) != 0 ||
+    if (tfhers_expect_variant(
+            r, 0, "client key atomic pattern (Standard; KeySwitch32 is not supported)", err) != 0 ||
         tfhers_expect_u32(r, 0, "standard client key", err) != 0 ||
         tfhers_expect_u32(r, 0, "GLWE secret key", err) != 0 ||
         tfhers_read_binary_key(r, k->big_key, veil_fhe_big_lwe_dim(p), "GLWE secret key", err) !=
@@ -359,8 +356,8 @@ int veil_fhe_client_deserialize_tfhers(const uint8_t *data, size_t len, veil_fhe
     *out = NULL;
     const struct veil_fhe_params *p = params();
     veil_reader r;
-    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_CLIENT_KEY, VEIL_TFHERS_CLIENT_KEY, NULL, err) !=
-        0)
+    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_CLIENT_KEY, VEIL_TFHERS_CLIENT_KEY, NULL,
+                           err) != 0)
         return -1;
     struct veil_shortint_client_key *k = NULL;
     if (veil_fhe_client_key_alloc(&k, p, err) != 0)
@@ -434,8 +431,8 @@ int veil_fhe_public_deserialize_tfhers(const uint8_t *data, size_t len, veil_fhe
     const struct veil_fhe_params *p = params();
     const size_t m = veil_fhe_big_lwe_dim(p);
     veil_reader r;
-    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_PUBLIC_KEY, VEIL_TFHERS_PUBLIC_KEY, NULL, err) !=
-        0)
+    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_PUBLIC_KEY, VEIL_TFHERS_PUBLIC_KEY, NULL,
+                           err) != 0)
         return -1;
     uint64_t *w = malloc(2 * m * sizeof *w);
     if (!w)

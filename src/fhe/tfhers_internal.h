@@ -70,15 +70,13 @@ VEIL_WARN_UNUSED int tfhers_expect_u32(veil_reader *r, uint32_t want, const char
                                        veil_err *err);
 VEIL_WARN_UNUSED int tfhers_expect_vu64(veil_reader *r, uint64_t want, const char *what,
                                         veil_err *err);
-VEIL_WARN_UNUSED int tfhers_read_vu64(veil_reader *r, uint64_t *v, const char *what,
-                                      veil_err *err);
+VEIL_WARN_UNUSED int tfhers_read_vu64(veil_reader *r, uint64_t *v, const char *what, veil_err *err);
 VEIL_WARN_UNUSED int tfhers_expect_modulus(veil_reader *r, const char *what, veil_err *err);
 VEIL_WARN_UNUSED int tfhers_expect_ap_kind(veil_reader *r, const char *what, veil_err *err);
-VEIL_WARN_UNUSED int tfhers_expect_tuniform(veil_reader *r, uint32_t bound_log2,
-                                            const char *what, veil_err *err);
+VEIL_WARN_UNUSED int tfhers_expect_tuniform(veil_reader *r, uint32_t bound_log2, const char *what,
+                                            veil_err *err);
 /* Option<T> marker: *some = 0/1. */
-VEIL_WARN_UNUSED int tfhers_read_option(veil_reader *r, int *some, const char *what,
-                                        veil_err *err);
+VEIL_WARN_UNUSED int tfhers_read_option(veil_reader *r, int *some, const char *what, veil_err *err);
 /* Skips a Tag / re-randomization metadata (version 0, a byte string of at
  * most 4096 bytes). */
 VEIL_WARN_UNUSED int tfhers_skip_tag(veil_reader *r, const char *what, veil_err *err);

@@ -224,8 +224,8 @@ static int parse_list(const uint8_t *data, size_t len, struct parsed_list *pl, v
     memset(pl, 0, sizeof *pl);
     const struct veil_fhe_params *p = veil_fhe_params_default();
     veil_reader r;
-    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_COMPACT_LIST, VEIL_TFHERS_COMPACT_LIST,
-                           NULL, err) != 0)
+    if (tfhers_open_object(&r, data, len, VEIL_TFHERS_COMPACT_LIST, VEIL_TFHERS_COMPACT_LIST, NULL,
+                           err) != 0)
         return -1;
     static const uint32_t tags[] = {1, 1, 2, 0};
     int rc = 0;
@@ -290,8 +290,8 @@ int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len, unsigned wid
         return -1;
     int rc = 0;
     if (pl.n != n)
-        rc = veil_err_set(err, VEIL_E_MISMATCH, "TFHE-rs list holds %zu values, expected %zu",
-                          pl.n, n);
+        rc = veil_err_set(err, VEIL_E_MISMATCH, "TFHE-rs list holds %zu values, expected %zu", pl.n,
+                          n);
     for (size_t v = 0; v < pl.n && rc == 0; v++)
         if (pl.widths[v] != width)
             rc = veil_err_set(err, VEIL_E_MISMATCH,

@@ -163,10 +163,10 @@ int tfhers_read_header(veil_reader *r, const char **name, size_t *name_len, veil
                             "supported: write it with safe_serialize (versioned)",
                             (int)n, s);
     if (!str_is(s, n, VERSIONING_VERSION))
-        return veil_err_set(err, VEIL_E_UNSUPPORTED,
-                            "TFHE-rs versioning scheme %.*s is not supported (want " VERSIONING_VERSION
-                            ")",
-                            (int)n, s);
+        return veil_err_set(
+            err, VEIL_E_UNSUPPORTED,
+            "TFHE-rs versioning scheme %.*s is not supported (want " VERSIONING_VERSION ")", (int)n,
+            s);
     return read_str(r, TFHERS_NAME_MAX, name, name_len, "type name", err);
 }
 
@@ -296,13 +296,14 @@ int tfhers_read_words(veil_reader *r, uint64_t *out, size_t n, const char *what,
     if (!veil_reader_ok(r))
         return truncated(what, err);
     if (len != n)
-        return veil_err_set(err, VEIL_E_MISMATCH, "TFHE-rs %s: %llu words, Veil's parameter set "
-                            "has %zu", what, (unsigned long long)len, n);
+        return veil_err_set(err, VEIL_E_MISMATCH,
+                            "TFHE-rs %s: %llu words, Veil's parameter set "
+                            "has %zu",
+                            what, (unsigned long long)len, n);
     return tfhers_read_raw_words(r, out, n, what, err);
 }
 
-int tfhers_read_raw_words(veil_reader *r, uint64_t *out, size_t n, const char *what,
-                          veil_err *err)
+int tfhers_read_raw_words(veil_reader *r, uint64_t *out, size_t n, const char *what, veil_err *err)
 {
     const uint8_t *src = veil_read_borrow(r, n * 8);
     if (!src)
@@ -316,8 +317,7 @@ int tfhers_read_raw_words(veil_reader *r, uint64_t *out, size_t n, const char *w
     return 0;
 }
 
-int tfhers_read_binary_key(veil_reader *r, uint64_t *out, size_t n, const char *what,
-                           veil_err *err)
+int tfhers_read_binary_key(veil_reader *r, uint64_t *out, size_t n, const char *what, veil_err *err)
 {
     if (tfhers_read_words(r, out, n, what, err) != 0)
         return -1;
@@ -329,8 +329,8 @@ int tfhers_read_binary_key(veil_reader *r, uint64_t *out, size_t n, const char *
     return 0;
 }
 
-int tfhers_read_block(veil_reader *r, const struct veil_fhe_params *p,
-                      struct veil_shortint_ct *ct, uint64_t max_degree, veil_err *err)
+int tfhers_read_block(veil_reader *r, const struct veil_fhe_params *p, struct veil_shortint_ct *ct,
+                      uint64_t max_degree, veil_err *err)
 {
     uint64_t degree, noise;
     if (tfhers_expect_u32(r, 1, "shortint ciphertext", err) != 0 ||

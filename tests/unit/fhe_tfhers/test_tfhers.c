@@ -310,7 +310,7 @@ static void test_wrong_parameters_and_type(void)
     /* lwe_dimension 918 (0x396) in the parameters (followed by glwe_dimension
      * 1 and polynomial_size 2048) -> 1024 */
     const uint8_t dims[] = {0, 0, 0, 0, 0x96, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
-                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0};
+                            0, 0, 0, 0, 0,    0,    0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0};
     size_t params_at = find(data, len, dims, sizeof dims);
     CHECK(params_at < len);
     data[params_at + 4] = 0x00;
@@ -360,7 +360,7 @@ static void test_file_loaders_detect(void)
 }
 
 VTEST_MAIN(VTEST(test_node_ciphertexts_decrypt), VTEST(test_node_list_expands),
-           VTEST(test_node_request_daemon_path), VTEST(test_packed_list_refused), VTEST(test_node_public_key_encrypts),
-           VTEST(test_veil_keys_round_trip), VTEST(test_truncated_and_oversized),
-           VTEST(test_wrong_version_and_mode), VTEST(test_wrong_parameters_and_type),
-           VTEST(test_file_loaders_detect))
+           VTEST(test_node_request_daemon_path), VTEST(test_packed_list_refused),
+           VTEST(test_node_public_key_encrypts), VTEST(test_veil_keys_round_trip),
+           VTEST(test_truncated_and_oversized), VTEST(test_wrong_version_and_mode),
+           VTEST(test_wrong_parameters_and_type), VTEST(test_file_loaders_detect))
