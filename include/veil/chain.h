@@ -241,8 +241,14 @@ typedef struct veil_rpc_options {
     long backoff_ms;  /* first backoff, doubled per retry (default 100) */
 } veil_rpc_options;
 
+/* `url` is one endpoint or several separated by commas or spaces (at most
+ * 8): a call that fails at the transport level on one endpoint, after its
+ * retries, moves on to the next, which must serve the same chain id. */
 int veil_rpc_open(veil_rpc **out, const char *url, const veil_rpc_options *opts, veil_err *err);
 void veil_rpc_close(veil_rpc *rpc);
+/* The endpoint in use, and how many times the handle failed over. */
+const char *veil_rpc_endpoint(const veil_rpc *rpc);
+uint64_t veil_rpc_failovers(const veil_rpc *rpc);
 /* Raw call: `params_json` is a JSON array text. The result is returned as
  * a JSON text (malloc'd). JSON-RPC errors fail with VEIL_E_PROTOCOL; their
  * revert data (if any) goes to *revert_data (malloc'd) when non-NULL. */
@@ -305,6 +311,14 @@ int veil_rpc_get_receipt(veil_rpc *rpc, const uint8_t tx_hash[32], veil_eth_rece
 int veil_rpc_get_logs(veil_rpc *rpc, const veil_eth_address *address, uint64_t from_block,
                       uint64_t to_block, const uint8_t *const *topics, size_t n_topics,
                       veil_eth_log **logs, size_t *n_logs, veil_err *err);
+/* The same over [from, to] in pages of `page` blocks (0 = the default),
+ * halving a page the provider refuses (public providers cap the range or
+ * the result count); logs in chain order. */
+#define VEIL_RPC_LOGS_PAGE_DEFAULT 2000
+int veil_rpc_get_logs_paged(veil_rpc *rpc, const veil_eth_address *address, uint64_t from_block,
+                            uint64_t to_block, const uint8_t *const *topics, size_t n_topics,
+                            uint64_t page, veil_eth_log **logs, size_t *n_logs,
+                            veil_err *err) VEIL_WARN_UNUSED;
 int veil_rpc_block_hash(veil_rpc *rpc, uint64_t number, uint8_t hash[32], veil_err *err);
 
 /* Parses JSON log objects (exposed for fuzzing / reuse). */
@@ -343,6 +357,24 @@ typedef struct veil_tx_result {
 } veil_tx_result;
 
 void veil_tx_result_clear(veil_tx_result *r);
+
+/* One of the signer's transactions sent but not mined yet. */
+typedef struct veil_pending_tx {
+    uint64_t nonce;
+    uint8_t hash[32];
+    uint8_t *input; /* calldata (malloc'd) */
+    size_t input_len;
+} veil_pending_tx;
+
+/* The signer's unmined transactions: the nonces between its mined count
+ * ("latest") and its pending count, each looked up by sender and nonce
+ * (eth_getTransactionBySenderAndNonce). A restarted sender uses it to find
+ * a transaction it sent before a crash instead of sending another. Fails
+ * with VEIL_E_UNSUPPORTED when the endpoint cannot look a nonce up (then
+ * *n_pending still says how many are pending). */
+int veil_chain_pending_txs(veil_chain_client *c, veil_pending_tx **out, size_t *n,
+                           uint64_t *n_pending, veil_err *err) VEIL_WARN_UNUSED;
+void veil_pending_txs_free(veil_pending_tx *t, size_t n);
 
 /* Sends a transaction with the next nonce (thread-safe: concurrent sends
  * get consecutive nonces, none reused or skipped), estimates gas (x1.25),

@@ -8,9 +8,12 @@
  * waiting and the confirmation-depth log follower.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include <veil/chain.h>
 
@@ -107,6 +110,83 @@ int veil_chain_client_contract(const veil_chain_client *c, veil_eth_address *out
 void veil_tx_result_clear(veil_tx_result *r)
 {
     veil_eth_receipt_clear(&r->receipt);
+}
+
+void veil_pending_txs_free(veil_pending_tx *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        free(t[i].input);
+    free(t);
+}
+
+/* eth_getTransactionBySenderAndNonce: 1 found, 0 unknown (mined meanwhile,
+ * or dropped), -1 error. */
+static int tx_by_nonce(veil_rpc *rpc, const veil_eth_address *from, uint64_t nonce,
+                       veil_pending_tx *out, veil_err *err)
+{
+    char params[96] = "[\"0x";
+    veil_hex_encode(params + 4, 41, from->b, 20);
+    snprintf(params + 44, sizeof params - 44, "\",\"0x%llx\"]", (unsigned long long)nonce);
+    char *res = NULL;
+    if (veil_rpc_call(rpc, "eth_getTransactionBySenderAndNonce", params, &res, NULL, NULL, err) !=
+        0)
+        return -1;
+    json_t *j = json_loads(res, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    free(res);
+    int rc = 0;
+    if (json_is_object(j)) {
+        out->nonce = nonce;
+        rc = veil_chain_parse_hex_fixed(json_string_value(json_object_get(j, "hash")), out->hash,
+                                        32, err) == 0 &&
+                     veil_chain_parse_hex_data(json_string_value(json_object_get(j, "input")),
+                                               &out->input, &out->input_len, err) == 0
+                 ? 1
+                 : veil_err_wrap(err, "transaction of nonce %llu", (unsigned long long)nonce);
+    }
+    json_decref(j);
+    return rc;
+}
+
+int veil_chain_pending_txs(veil_chain_client *c, veil_pending_tx **out, size_t *n,
+                           uint64_t *n_pending, veil_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    *n_pending = 0;
+    if (!c->has_signer)
+        return veil_err_set(err, VEIL_E_STATE, "chain: no signer configured");
+    uint64_t mined, pending;
+    if (veil_rpc_get_transaction_count(c->rpc, &c->signer.address, "latest", &mined, err) != 0 ||
+        veil_rpc_get_transaction_count(c->rpc, &c->signer.address, "pending", &pending, err) != 0)
+        return -1;
+    if (pending <= mined)
+        return 0;
+    *n_pending = pending - mined;
+    if (*n_pending > 1024)
+        return veil_err_set(err, VEIL_E_LIMIT, "chain: %llu transactions pending",
+                            (unsigned long long)*n_pending);
+    veil_pending_tx *t = calloc(*n_pending, sizeof *t);
+    if (!t)
+        return veil_err_set(err, VEIL_E_NOMEM, "chain: out of memory");
+    size_t k = 0;
+    for (uint64_t nonce = mined; nonce < pending; nonce++) {
+        veil_err e2 = {0};
+        int r = tx_by_nonce(c->rpc, &c->signer.address, nonce, &t[k], &e2);
+        if (r < 0) {
+            veil_pending_txs_free(t, k);
+            if (err)
+                *err = e2;
+            if (e2.code == VEIL_E_PROTOCOL) /* the method is not served */
+                return veil_err_set(err, VEIL_E_UNSUPPORTED,
+                                    "chain: cannot look pending transactions up by nonce: %s",
+                                    e2.msg);
+            return -1;
+        }
+        k += (size_t)r;
+    }
+    *out = t;
+    *n = k;
+    return 0;
 }
 
 int veil_chain_next_nonce(veil_chain_client *c, uint64_t *out, veil_err *err)

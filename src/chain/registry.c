@@ -639,8 +639,8 @@ int veil_contract_find_batch_root(veil_chain_client *c, uint64_t cluster_id, uin
     veil_eth_log *logs;
     size_t n;
     if (veil_rpc_block_number(veil_chain_client_rpc(c), &head, err) != 0 ||
-        veil_rpc_get_logs(veil_chain_client_rpc(c), &rc.contract, 0, head, topics, 1, &logs, &n,
-                          err) != 0)
+        veil_rpc_get_logs_paged(veil_chain_client_rpc(c), &rc.contract, 0, head, topics, 1, 0,
+                                &logs, &n, err) != 0)
         return -1;
     /* Logs come in chain order; the first anchor of an epoch counts (later
      * ones would be disputed). */

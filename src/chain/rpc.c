@@ -4,6 +4,12 @@
  * retries with exponential backoff on transport failures and HTTP 429/5xx
  * (never on JSON-RPC errors, which are answers), strict parsing of
  * responses and of the quantities, hashes and logs inside them.
+ *
+ * A handle may name several endpoints ("URL1,URL2,..."): when one fails at
+ * the transport level after its retries, the call moves on to the next (a
+ * failover), which must report the same chain id as the first one that
+ * answered. eth_getLogs over a wide block range is paged
+ * (veil_rpc_get_logs_paged), halving a page the provider refuses.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,17 +27,49 @@
 
 #define RPC_MAX_RESPONSE (64u << 20)
 
+#define RPC_MAX_ENDPOINTS 8
+
 struct veil_rpc {
     CURL *curl;
-    char *url;
+    char *url; /* the endpoint in use: urls[cur] */
+    char *urls[RPC_MAX_ENDPOINTS];
+    size_t n_urls, cur;
+    uint64_t chain_id; /* of the first endpoint that told it; 0 = not yet */
+    uint64_t failovers;
     veil_rpc_options opts;
     uint64_t next_id;
     pthread_mutex_t lock;
 };
 
+/* "URL1,URL2 ..." (commas or spaces) into r->urls. */
+static int split_urls(veil_rpc *r, const char *list, veil_err *err)
+{
+    const char *p = list;
+    while (*p) {
+        p += strspn(p, ", \t");
+        size_t n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        if (r->n_urls == RPC_MAX_ENDPOINTS)
+            return veil_err_set(err, VEIL_E_LIMIT, "rpc: more than %d endpoints",
+                                RPC_MAX_ENDPOINTS);
+        if ((n < 7 || strncmp(p, "http://", 7) != 0) && (n < 8 || strncmp(p, "https://", 8) != 0))
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "rpc url '%.*s' must start with http:// or https://", (int)n, p);
+        r->urls[r->n_urls] = strndup(p, n);
+        if (!r->urls[r->n_urls])
+            return veil_err_set(err, VEIL_E_NOMEM, "rpc: out of memory");
+        r->n_urls++;
+        p += n;
+    }
+    if (r->n_urls == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "rpc url must start with http:// or https://");
+    return 0;
+}
+
 int veil_rpc_open(veil_rpc **out, const char *url, const veil_rpc_options *opts, veil_err *err)
 {
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+    if (!url)
         return veil_err_set(err, VEIL_E_INVALID, "rpc url must start with http:// or https://");
     if (veil_curl_global_init(err) != 0)
         return -1;
@@ -39,11 +77,15 @@ int veil_rpc_open(veil_rpc **out, const char *url, const veil_rpc_options *opts,
     if (!r)
         return veil_err_set(err, VEIL_E_NOMEM, "rpc: out of memory");
     r->curl = curl_easy_init();
-    r->url = strdup(url);
-    if (!r->curl || !r->url) {
+    if (!r->curl) {
         veil_rpc_close(r);
         return veil_err_set(err, VEIL_E_NOMEM, "rpc: cannot create a curl handle");
     }
+    if (split_urls(r, url, err) != 0) {
+        veil_rpc_close(r);
+        return -1;
+    }
+    r->url = r->urls[0];
     r->opts.timeout_ms = 10000;
     r->opts.retries = 3;
     r->opts.backoff_ms = 100;
@@ -66,7 +108,8 @@ void veil_rpc_close(veil_rpc *rpc)
         return;
     if (rpc->curl)
         curl_easy_cleanup(rpc->curl);
-    free(rpc->url);
+    for (size_t i = 0; i < rpc->n_urls; i++)
+        free(rpc->urls[i]);
     pthread_mutex_destroy(&rpc->lock);
     free(rpc);
 }
@@ -179,6 +222,88 @@ out:
     return rc;
 }
 
+/* Retries on the current endpoint with backoff; 0, or -1 with *transient
+ * when the endpoint is unreachable or overloaded rather than refusing. */
+static int post_retrying(veil_rpc *rpc, const char *method, const char *body, veil_buf *resp,
+                         bool *transient, veil_err *err)
+{
+    long backoff = rpc->opts.backoff_ms;
+    for (unsigned attempt = 0;; attempt++) {
+        veil_buf_reset(resp);
+        resp->failed = false;
+        if (post_once(rpc, body, resp, transient, err) == 0)
+            return 0;
+        if (!*transient || attempt >= rpc->opts.retries)
+            return -1;
+        VEIL_LOG_DBG("chain", "rpc retry", "method=%s attempt=%u backoff_ms=%ld", method,
+                     attempt + 1, backoff);
+        veil_chain_sleep_ms(backoff);
+        backoff *= 2;
+    }
+}
+
+/* A failover target must serve the chain the handle started on. */
+static int endpoint_chain_ok(veil_rpc *rpc, veil_err *err)
+{
+    if (!rpc->chain_id)
+        return 0;
+    static const char q[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"eth_chainId\",\"params\":[]}";
+    veil_buf resp;
+    veil_buf_init(&resp);
+    bool transient;
+    char *res = NULL;
+    uint64_t id = 0;
+    int rc = post_once(rpc, q, &resp, &transient, err);
+    if (rc == 0)
+        rc = veil_rpc_parse_response((const char *)resp.data, resp.len, &res, NULL, NULL, err);
+    if (rc == 0) {
+        json_t *j = json_loads(res, JSON_DECODE_ANY, NULL);
+        rc = veil_chain_parse_quantity(json_string_value(j), &id, err);
+        json_decref(j);
+    }
+    free(res);
+    veil_buf_free(&resp);
+    if (rc == 0 && id != rpc->chain_id)
+        rc = veil_err_set(err, VEIL_E_MISMATCH, "rpc %s serves chain %llu, not %llu", rpc->url,
+                          (unsigned long long)id, (unsigned long long)rpc->chain_id);
+    return rc;
+}
+
+/* Tries each endpoint in turn, starting with the current one, moving on
+ * when one is unreachable (the handle then stays on the one that answered). */
+static int post_with_failover(veil_rpc *rpc, const char *method, const char *body, veil_buf *resp,
+                              veil_err *err)
+{
+    for (size_t k = 0; k < rpc->n_urls; k++) {
+        if (k > 0) {
+            const char *from = rpc->url;
+            rpc->cur = (rpc->cur + 1) % rpc->n_urls;
+            rpc->url = rpc->urls[rpc->cur];
+            rpc->failovers++;
+            veil_log(VEIL_LOG_WARN, "chain", "rpc endpoint failed, trying the next",
+                     "from=%s to=%s error=\"%s\"", from, rpc->url, err ? err->msg : "");
+            if (endpoint_chain_ok(rpc, err) != 0)
+                continue;
+        }
+        bool transient = false;
+        if (post_retrying(rpc, method, body, resp, &transient, err) == 0)
+            return 0;
+        if (!transient)
+            return -1;
+    }
+    return -1;
+}
+
+const char *veil_rpc_endpoint(const veil_rpc *rpc)
+{
+    return rpc->url;
+}
+
+uint64_t veil_rpc_failovers(const veil_rpc *rpc)
+{
+    return rpc->failovers;
+}
+
 int veil_rpc_call(veil_rpc *rpc, const char *method, const char *params_json, char **result_json,
                   uint8_t **revert_data, size_t *revert_len, veil_err *err)
 {
@@ -195,20 +320,8 @@ int veil_rpc_call(veil_rpc *rpc, const char *method, const char *params_json, ch
         veil_err_set(err, VEIL_E_NOMEM, "rpc: out of memory");
         goto out;
     }
-    long backoff = rpc->opts.backoff_ms;
-    for (unsigned attempt = 0;; attempt++) {
-        bool transient = false;
-        veil_buf_reset(&resp);
-        resp.failed = false;
-        if (post_once(rpc, (const char *)body.data, &resp, &transient, err) == 0)
-            break;
-        if (!transient || attempt >= rpc->opts.retries)
-            goto out;
-        VEIL_LOG_DBG("chain", "rpc retry", "method=%s attempt=%u backoff_ms=%ld", method,
-                     attempt + 1, backoff);
-        veil_chain_sleep_ms(backoff);
-        backoff *= 2;
-    }
+    if (post_with_failover(rpc, method, (const char *)body.data, &resp, err) != 0)
+        goto out;
     rc = veil_rpc_parse_response((const char *)resp.data, resp.len, result_json, revert_data,
                                  revert_len, err);
     if (rc != 0)
@@ -315,7 +428,13 @@ static int call_quantity(veil_rpc *rpc, const char *method, const char *params, 
 
 int veil_rpc_chain_id(veil_rpc *rpc, uint64_t *out, veil_err *err)
 {
-    return call_quantity(rpc, "eth_chainId", "[]", out, err);
+    if (call_quantity(rpc, "eth_chainId", "[]", out, err) != 0)
+        return -1;
+    pthread_mutex_lock(&rpc->lock);
+    if (!rpc->chain_id)
+        rpc->chain_id = *out; /* failover targets must serve this chain */
+    pthread_mutex_unlock(&rpc->lock);
+    return 0;
 }
 
 int veil_rpc_block_number(veil_rpc *rpc, uint64_t *out, veil_err *err)
@@ -680,6 +799,65 @@ int veil_rpc_get_logs(veil_rpc *rpc, const veil_eth_address *address, uint64_t f
     rc = veil_eth_logs_from_json(res, logs, n_logs, err);
     free(res);
     return rc;
+}
+
+/* Appends src (moved) to *dst. */
+static int logs_append(veil_eth_log **dst, size_t *n, veil_eth_log *src, size_t m, veil_err *err)
+{
+    veil_eth_log *all = realloc(*dst, (*n + m + 1) * sizeof *all);
+    if (!all) {
+        veil_eth_logs_free(src, m);
+        return veil_err_set(err, VEIL_E_NOMEM, "getLogs: out of memory");
+    }
+    if (m)
+        memcpy(all + *n, src, m * sizeof *src);
+    free(src); /* the entries moved: only the array goes */
+    *dst = all;
+    *n += m;
+    return 0;
+}
+
+int veil_rpc_get_logs_paged(veil_rpc *rpc, const veil_eth_address *address, uint64_t from_block,
+                            uint64_t to_block, const uint8_t *const *topics, size_t n_topics,
+                            uint64_t page, veil_eth_log **logs, size_t *n_logs, veil_err *err)
+{
+    *logs = NULL;
+    *n_logs = 0;
+    if (page == 0)
+        page = VEIL_RPC_LOGS_PAGE_DEFAULT;
+    for (uint64_t lo = from_block; lo <= to_block;) {
+        uint64_t hi = to_block - lo >= page ? lo + page - 1 : to_block;
+        veil_eth_log *part = NULL;
+        size_t np = 0;
+        veil_err e2 = {0};
+        if (veil_rpc_get_logs(rpc, address, lo, hi, topics, n_topics, &part, &np, &e2) != 0) {
+            /* providers refuse wide ranges (or too many results) with a
+             * JSON-RPC error: halve the page; anything else is a failure */
+            if (e2.code != VEIL_E_PROTOCOL || hi == lo) {
+                veil_eth_logs_free(*logs, *n_logs);
+                *logs = NULL;
+                *n_logs = 0;
+                if (err)
+                    *err = e2;
+                return veil_err_wrap(err, "getLogs blocks %llu..%llu", (unsigned long long)lo,
+                                     (unsigned long long)hi);
+            }
+            page = (hi - lo + 1) / 2;
+            VEIL_LOG_DBG("chain", "getLogs range refused, halving", "from=%llu page=%llu",
+                         (unsigned long long)lo, (unsigned long long)page);
+            continue;
+        }
+        if (logs_append(logs, n_logs, part, np, err) != 0) {
+            veil_eth_logs_free(*logs, *n_logs);
+            *logs = NULL;
+            *n_logs = 0;
+            return -1;
+        }
+        if (hi == to_block)
+            break;
+        lo = hi + 1;
+    }
+    return 0;
 }
 
 int veil_rpc_block_hash(veil_rpc *rpc, uint64_t number, uint8_t hash[32], veil_err *err)

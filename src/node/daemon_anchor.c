@@ -21,6 +21,15 @@
  *   - a restarted sender first looks on chain for the intent's root (or the
  *     single commitment) and only sends again when it is not there, so a
  *     crash between sending and recording neither loses nor doubles a batch;
+ *   - a transaction sent but not mined when the sender crashed is found
+ *     among the sender's pending nonces (veil_chain_pending_txs: its
+ *     calldata holds the intent's root or commitment), and the sender waits
+ *     for it instead of sending a second batch for the same epoch; where
+ *     the endpoint cannot look nonces up, any pending transaction makes it
+ *     wait;
+ *   - reading anchors pages eth_getLogs (public providers refuse wide
+ *     ranges), and the chain client fails over between the endpoints of
+ *     chain.rpc_url (a comma-separated list);
  *   - an assignment whose batch epoch was already anchored (it was decided
  *     after the batch went out, e.g. a decryptor that was down) is anchored
  *     on its own: readers take the first batch anchored for an epoch
@@ -37,7 +46,7 @@
 #define SUB "anchor"
 
 #define ANCHOR_RESCAN 256   /* blocks searched again on each pass */
-#define LOGS_RANGE    10000 /* blocks per eth_getLogs */
+#define LOGS_PAGE     2000 /* blocks per eth_getLogs (halved when a provider refuses) */
 
 enum item_state { IT_NONE, IT_INTENT, IT_DONE };
 
@@ -172,26 +181,10 @@ static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n
     if (veil_rpc_block_number(rpc, &head, err) != 0)
         return -1;
     uint64_t from = a->scanned_to > ANCHOR_RESCAN ? a->scanned_to - ANCHOR_RESCAN : 0;
-    for (uint64_t lo = from; lo <= head;) {
-        uint64_t hi = head - lo >= LOGS_RANGE ? lo + LOGS_RANGE - 1 : head;
-        veil_eth_log *part = NULL;
-        size_t np = 0;
-        if (veil_rpc_get_logs(rpc, &a->contract, lo, hi, NULL, 0, &part, &np, err) != 0) {
-            veil_eth_logs_free(logs, n);
-            return -1;
-        }
-        veil_eth_log *all = realloc(logs, (n + np + 1) * sizeof *all);
-        if (!all) {
-            veil_eth_logs_free(part, np);
-            veil_eth_logs_free(logs, n);
-            return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-        }
-        logs = all;
-        memcpy(logs + n, part, np * sizeof *part);
-        n += np;
-        free(part); /* the entries moved: only the array goes */
-        lo = hi + 1;
-    }
+    if (from <= head &&
+        veil_rpc_get_logs_paged(rpc, &a->contract, from, head, NULL, 0, LOGS_PAGE, &logs, &n,
+                                err) != 0)
+        return -1;
     a->scanned_to = head + 1;
     struct chain_log *cl = calloc(n + 1, sizeof *cl);
     if (!cl) {
@@ -408,6 +401,49 @@ static void send_batch(struct veil_anchorer *a, uint64_t batch, struct item **se
     proofs_free(pj, n);
 }
 
+/* The sender's unmined transactions, read once per pass when needed. */
+struct pending_view {
+    bool loaded, unknown; /* unknown: pending ones exist but cannot be read */
+    veil_pending_tx *tx;
+    size_t n;
+};
+
+static bool bytes_have(const uint8_t *p, size_t len, const uint8_t v[32])
+{
+    for (size_t off = 0; off + 32 <= len; off++)
+        if (memcmp(p + off, v, 32) == 0)
+            return true;
+    return false;
+}
+
+/* True when an unmined transaction of ours carries `v` (a batch root or a
+ * single commitment), or may (pending ones that cannot be read): resending
+ * now could anchor the same thing twice. */
+static bool pending_holds(struct veil_anchorer *a, struct pending_view *pv, const uint8_t v[32])
+{
+    if (!pv->loaded) {
+        uint64_t n_pending = 0;
+        veil_err err = {0};
+        pv->loaded = true;
+        if (veil_chain_pending_txs(a->chain, &pv->tx, &pv->n, &n_pending, &err) != 0) {
+            pv->unknown = n_pending > 0 || err.code != VEIL_E_UNSUPPORTED;
+            veil_log(VEIL_LOG_WARN, SUB, "cannot read pending transactions",
+                     "pending=%llu error=\"%s\"", (unsigned long long)n_pending, err.msg);
+        }
+    }
+    if (pv->unknown)
+        return true;
+    for (size_t i = 0; i < pv->n; i++)
+        if (bytes_have(pv->tx[i].input, pv->tx[i].input_len, v)) {
+            char h[67] = "0x";
+            veil_hex_encode(h + 2, sizeof h - 2, pv->tx[i].hash, 32);
+            veil_log(VEIL_LOG_INFO, SUB, "anchor transaction still pending, not sending again",
+                     "nonce=%llu tx=%s", (unsigned long long)pv->tx[i].nonce, h);
+            return true;
+        }
+    return false;
+}
+
 /* Items of one batch epoch whose anchor belongs to its batch: those not
  * recorded yet and those recorded in a batch (not singly). */
 static size_t batch_members(struct item *it, size_t n, uint64_t batch, bool include_done,
@@ -503,13 +539,17 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
     }
     if (!a->sender)
         goto out;
-    /* 4. the sender: intents not on chain are sent again (same root) */
+    struct pending_view pv = {0};
+    /* 4. the sender: intents not on chain are sent again (same root),
+     * unless their transaction is still waiting to be mined */
     for (size_t i = 0; i < n; i++) {
         struct item *x = &it[i];
         if (x->st != IT_INTENT)
             continue;
         if (x->single) {
-            send_single(a, x);
+            if (!pending_holds(a, &pv, x->commitment))
+                send_single(a, x);
+            x->st = IT_DONE; /* handled in this pass */
             continue;
         }
         size_t k = 0;
@@ -517,6 +557,11 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
             if (it[j].st == IT_INTENT && memcmp(it[j].root, x->root, 32) == 0 &&
                 it[j].row_epoch == x->row_epoch)
                 sel[k++] = &it[j];
+        if (pending_holds(a, &pv, x->root)) {
+            for (size_t j = 0; j < k; j++)
+                sel[j]->st = IT_DONE; /* handled in this pass: wait for the miner */
+            continue;
+        }
         uint8_t other[32];
         uint32_t count;
         veil_err e2 = {0};
@@ -577,6 +622,7 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
             if (sel[j]->st == IT_NONE)
                 sel[j]->st = IT_DONE; /* failed: next pass */
     }
+    veil_pending_txs_free(pv.tx, pv.n);
 out:
     logs_free(logs, nl);
     free(sel);
