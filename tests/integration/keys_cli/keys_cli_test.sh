@@ -64,6 +64,11 @@ combine() { "$VEIL" keys combine -k "$K/threshold.pub" "$@"; }
 expect_eq "all honest" "$(combine "$T/sa" "$T/pa1" "$T/pa2" "$T/pa3" "$T/pa4")" 173
 expect_eq "eval result" "$(combine "$T/smin" "$T/pm1" "$T/pm2" "$T/pm3" "$T/pm4")" 98
 expect_eq "holder 2 down" "$(combine "$T/sa" "$T/pa1" "$T/pa3" "$T/pa4")" 173
+# Defaults: identity-I.key beside share-I.key, threshold.pub beside the first partial.
+cp "$T/id1.key" "$K/identity-1.key"
+"$VEIL" keys partial -k "$K/share-1.key" -o "$K/pa1" "$T/sa"
+cmp -s "$K/pa1" "$T/pa1" || fail "partial decryption is not deterministic"
+expect_eq "default public material" "$("$VEIL" keys combine "$T/sa" "$K/pa1" "$T/pa2" "$T/pa3")" 173
 
 # Holder 3 lies (and signs its lie).
 node "$SRC/tests/integration/keys_cli/lie.mjs" "$SRC" "$T/id3.key" "$T/pa3" "$T/pa3.lie"
