@@ -162,15 +162,21 @@ int veil_guardian_issue(veil_guardian *g, const struct veil_guardian_issue_req *
     if (!veil_guardian_name_valid(req->name))
         return veil_err_set(err, VEIL_E_INVALID,
                             "guardian: node name must be 1-63 characters of [A-Za-z0-9_-]");
-    if (issue_node(g, req, ttl, out, err) != 0) {
-        veil_guardian_issued_free(out);
+    /* one transaction (one fsync) for the node, serial and audit records */
+    if (guardian_db_exec(g, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    }
+    int rc = issue_node(g, req, ttl, out, err);
     char detail[256], pub[VEIL_NKEY_PUBLIC_LEN + 1];
     veil_nkey_public_text(&out->user, pub);
     snprintf(detail, sizeof(detail), "node=%s realm=%s serial=%llu user=%s exp=%lld", req->name,
              req->realm, (unsigned long long)out->serial, pub, (long long)out->expires);
-    return veil_guardian_audit(g, "guardian", "issue.jwt", detail, err);
+    if (rc == 0)
+        rc = veil_guardian_audit(g, "guardian", "issue.jwt", detail, err);
+    if (guardian_db_exec(g, rc == 0 ? "COMMIT" : "ROLLBACK", rc == 0 ? err : NULL) != 0)
+        rc = -1;
+    if (rc != 0)
+        veil_guardian_issued_free(out);
+    return rc;
 }
 
 void veil_guardian_issued_free(struct veil_guardian_issued *out)
