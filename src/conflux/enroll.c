@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <veil/guardian.h>
 
@@ -187,6 +188,37 @@ static void fill_admission(veil_conflux *a, struct cfx_admission *adm, veil_err 
     }
 }
 
+/* FILE.tls next to the enrollment .creds, when Guardian wrote one: the
+ * client certificate for Masters that require one (cert chain, then key). */
+static int enroll_tls(const char *creds_path, natsOptions *o, veil_err *err)
+{
+    char path[4096];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s.tls", creds_path);
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (veil_key_file_read(path, 1 << 20, &data, &len, err) != 0)
+        return veil_err_wrap(err, "enrollment certificate");
+    char *text = (char *)data;
+    char *key = strstr(text, "-----BEGIN PRIVATE KEY-----");
+    if (!key)
+        key = strstr(text, "-----BEGIN EC PRIVATE KEY-----");
+    int rc = 0;
+    if (!key) {
+        rc = veil_err_set(err, VEIL_E_PARSE, "%s: no private key", path);
+    } else {
+        char *cert = strndup(text, (size_t)(key - text));
+        natsStatus s = cert ? natsOptions_SetCertificatesChain(o, cert, key) : NATS_NO_MEMORY;
+        free(cert);
+        if (s != NATS_OK)
+            rc = cfx_nats_err(err, s, path);
+    }
+    veil_memzero(data, len);
+    free(data);
+    return rc;
+}
+
 int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err)
 {
     struct enroll_creds c = {0};
@@ -208,7 +240,7 @@ int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err)
         return -1;
     }
     if (reply_subject_of(c.jwt, reply, sizeof reply, err) != 0 ||
-        cfx_base_options(a, &opts, err) != 0)
+        cfx_base_options(a, &opts, err) != 0 || enroll_tls(a->enroll_creds, opts, err) != 0)
         goto out;
     natsStatus s = natsOptions_SetUserCredentialsCallbacks(opts, enroll_jwt_cb, &c, enroll_sig_cb,
                                                            &c);

@@ -312,6 +312,7 @@ int veil_guardian_admin_main(int argc, char **argv)
     else
         rc = run_command(&sv, &a, &err);
     free(a.urls_text);
+    serve_tls_free(&sv);
     if (sv.g)
         veil_guardian_close(sv.g);
     pthread_mutex_destroy(&sv.mu);

@@ -154,6 +154,39 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     natsMsg_Destroy(msg);
 }
 
+/* Guardian's own client certificate (for Masters that verify clients),
+ * issued once per process from the online intermediate, key in memory only. */
+static int client_cert(struct serve *sv, veil_err *err)
+{
+    if (sv->tls.chain_pem)
+        return 0;
+    struct veil_ca_leaf_req req = {.common_name = "guardian",
+                                   .realm = VEIL_GUARDIAN_ENROLL_ACCOUNT,
+                                   .node_id = "guardian",
+                                   .client_auth = true,
+                                   .ttl_s = 7 * 86400};
+    struct veil_ca_leaf leaf = {0};
+    pthread_mutex_lock(&sv->mu);
+    int rc = veil_ca_issue(veil_guardian_ca(sv->g), &req, &leaf, err);
+    pthread_mutex_unlock(&sv->mu);
+    if (rc != 0)
+        return veil_err_wrap(err, "Guardian's client certificate");
+    sv->tls.chain_pem = leaf.chain_pem;
+    sv->tls.key_pem = leaf.key_pem;
+    leaf.chain_pem = leaf.key_pem = NULL;
+    veil_ca_leaf_free(&leaf);
+    return 0;
+}
+
+void serve_tls_free(struct serve *sv)
+{
+    if (sv->tls.key_pem)
+        veil_memzero(sv->tls.key_pem, strlen(sv->tls.key_pem));
+    free(sv->tls.key_pem);
+    free(sv->tls.chain_pem);
+    sv->tls.key_pem = sv->tls.chain_pem = NULL;
+}
+
 int serve_connect(struct serve *sv, struct serve_conn *c, bool answer, veil_err *err)
 {
     natsOptions *o = NULL;
@@ -164,11 +197,15 @@ int serve_connect(struct serve *sv, struct serve_conn *c, bool answer, veil_err 
         snprintf(subj, sizeof subj, "%s", VEIL_SUBJ_ENROLL_REQ);
     else if (veil_subject(subj, VEIL_SUBJ_RENEW, c->account, "*", NULL, err) != 0)
         return -1;
+    if (client_cert(sv, err) != 0)
+        return -1;
     natsStatus s = natsOptions_Create(&o);
     if (s == NATS_OK)
         s = natsOptions_SetServers(o, sv->urls, (int)sv->n_urls);
     if (s == NATS_OK && sv->ca_file)
         s = natsOptions_LoadCATrustedCertificates(o, sv->ca_file);
+    if (s == NATS_OK)
+        s = natsOptions_SetCertificatesChain(o, sv->tls.chain_pem, sv->tls.key_pem);
     if (s == NATS_OK)
         s = natsOptions_SetUserCredentialsCallbacks(o, service_jwt_cb, c, service_sig_cb, c);
     if (s == NATS_OK)
@@ -351,6 +388,7 @@ static void serve_close(struct serve *sv)
         veil_chain_client_close(sv->chain);
     veil_guardian_close(sv->g);
     free(sv->ca_pem);
+    serve_tls_free(sv);
     veil_memzero(sv->challenge_key, sizeof sv->challenge_key);
     pthread_mutex_destroy(&sv->mu);
 }
@@ -395,6 +433,34 @@ int veil_guardian_serve_main(int argc, char **argv)
 
 /* ---- enrollment-account credentials for nodes ---- */
 
+/* FILE.tls next to the .creds (0600): a client certificate chain and its
+ * key, for Masters that require client certificates before a node has its
+ * own (SAN veil://enroll/<id>). */
+static int write_enroll_tls(veil_guardian *g, const char *creds_path, const char *id,
+                            int64_t ttl_s, veil_err *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.tls", creds_path) >= (int)sizeof path)
+        return veil_err_set(err, VEIL_E_RANGE, "path too long");
+    struct veil_ca_leaf_req req = {.common_name = id,
+                                   .realm = VEIL_GUARDIAN_ENROLL_ACCOUNT,
+                                   .node_id = id,
+                                   .client_auth = true,
+                                   .ttl_s = ttl_s};
+    struct veil_ca_leaf leaf = {0};
+    if (veil_ca_issue(veil_guardian_ca(g), &req, &leaf, err) != 0)
+        return -1;
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_buf_put_str(&b, leaf.chain_pem);
+    veil_buf_put_str(&b, leaf.key_pem);
+    int rc = veil_buf_ok(&b) ? veil_key_file_write(path, b.data, b.len, err)
+                             : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    veil_buf_free_secure(&b);
+    veil_ca_leaf_free(&leaf);
+    return rc;
+}
+
 int serve_write_enroll_creds(veil_guardian *g, const char *path, int64_t ttl_s, veil_err *err)
 {
     uint8_t rnd[10];
@@ -409,7 +475,8 @@ int serve_write_enroll_creds(veil_guardian *g, const char *path, int64_t ttl_s, 
     if (veil_guardian_enroll_permissions(&perms, id, err) == 0 &&
         veil_guardian_issue_custom(g, VEIL_GUARDIAN_ENROLL_ACCOUNT, id, &perms, ttl_s, &iss,
                                    err) == 0 &&
-        veil_creds_write(path, iss.jwt, &iss.user, err) == 0)
+        veil_creds_write(path, iss.jwt, &iss.user, err) == 0 &&
+        write_enroll_tls(g, path, id, ttl_s, err) == 0)
         rc = 0;
     veil_guardian_issued_free(&iss);
     veil_jwt_free(&perms);

@@ -38,6 +38,7 @@ struct serve {
     char *ca_pem; /* root certificate handed to nodes */
     int64_t ttl_s, cert_ttl_s;
     veil_chain_client *chain; /* NULL: on-chain admission off */
+    struct ca_client { char *chain_pem, *key_pem; } tls; /* Guardian's client certificate */
     struct serve_conn *conns[SERVE_MAX_CONNS];
     size_t n_conns;
 };
@@ -54,6 +55,8 @@ void serve_answer(struct serve *sv, const char *realm, const char *node, const u
 int serve_connect(struct serve *sv, struct serve_conn *c, bool answer,
                   veil_err *err) VEIL_WARN_UNUSED;
 void serve_conn_close(struct serve_conn *c);
+/* Wipes the client certificate's key. */
+void serve_tls_free(struct serve *sv);
 int serve_nats_err(veil_err *err, natsStatus s, const char *what);
 
 uint64_t serve_now_ms(void);
