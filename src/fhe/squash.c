@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "params.h"
 #include "squash_internal.h"
+#include "tfhers_internal.h" /* api.c's accessors */
 #include "threadpool.h"
 
 void veil_sq_shape_default(struct veil_pbs128_shape *s)
@@ -163,7 +164,7 @@ int veil_sq_keygen(const veil_fhe_client *ck, const uint8_t seed[32], unsigned t
                    veil_sq_secret *secret, veil_sq_key **key, veil_err *err)
 {
     *key = NULL;
-    const struct veil_shortint_client_key *sck = ck ? veil_sq_client_key_of(ck) : NULL;
+    const struct veil_shortint_client_key *sck = ck ? veil_fhe_client_key_of(ck) : NULL;
     if (!sck || sck->params != veil_fhe_params_default())
         return veil_err_set(err, VEIL_E_INVALID,
                             "squashing keys need a client key of the default parameter set");
@@ -307,7 +308,12 @@ static int check_input(const struct veil_shortint_server_key *sk, const struct v
 int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
                    veil_sq_ct *out, veil_err *err)
 {
-    return veil_sq_squash_radix(key, veil_sq_server_key_of(sk), veil_sq_ct_radix_of(ct), out, err);
+    const struct veil_fhe_params *params = NULL;
+    const struct veil_radix *in = veil_fhe_ct_radix(ct, &params);
+    if (params != veil_fhe_params_default())
+        return veil_err_set(err, VEIL_E_MISMATCH,
+                            "squashing needs a ciphertext of the default parameter set");
+    return veil_sq_squash_radix(key, veil_sq_server_key_of(sk), in, out, err);
 }
 
 int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,

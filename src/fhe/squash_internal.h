@@ -1,7 +1,7 @@
 /*
  * squash_internal.h - what the noise-squashing files (squash.c, squash_io.c,
  * squash_bridge.c) share (private to src/fhe/): the squashing key's layout,
- * its fixed parameters, the container kinds of its files, and the three
+ * its fixed parameters, the container kinds of its files, and the
  * accessors into the high-level handles of api.c that squashing needs.
  */
 #ifndef VEIL_FHE_SQUASH_INTERNAL_H
@@ -63,9 +63,10 @@ VEIL_WARN_UNUSED int veil_sq_squash_radix(const veil_sq_key *key,
                                           const struct veil_radix *in, veil_sq_ct *out,
                                           veil_err *err);
 
-/* ---- into api.c's handles (squash_bridge.c) ---- */
-const struct veil_shortint_client_key *veil_sq_client_key_of(const veil_fhe_client *ck);
+/* ---- into api.c's handles ----
+ * The client key and radix accessors are api.c's (tfhers_internal.h:
+ * veil_fhe_client_key_of, veil_fhe_ct_radix); the server key's is
+ * squash_bridge.c's until api.c has one. */
 const struct veil_shortint_server_key *veil_sq_server_key_of(const veil_fhe_server *sk);
-const struct veil_radix *veil_sq_ct_radix_of(const veil_fhe_ct *ct);
 
 #endif /* VEIL_FHE_SQUASH_INTERNAL_H */

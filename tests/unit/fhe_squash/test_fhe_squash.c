@@ -27,6 +27,7 @@
 #include "keys.h"
 #include "shortint.h"
 #include "squash_internal.h"
+#include "tfhers_internal.h"
 #include "vtest.h"
 
 static veil_fhe_client *g_ck;
@@ -82,8 +83,9 @@ static void test_every_block_value(void)
     veil_err err;
     veil_fhe_ct *ct = NULL;
     CHECK(veil_fhe_encrypt(g_ck, 32, 0, &ct, &err) == 0);
-    struct veil_radix *r = (struct veil_radix *)veil_sq_ct_radix_of(ct);
-    const struct veil_shortint_client_key *sck = veil_sq_client_key_of(g_ck);
+    const struct veil_fhe_params *params = NULL;
+    struct veil_radix *r = (struct veil_radix *)veil_fhe_ct_radix(ct, &params);
+    const struct veil_shortint_client_key *sck = veil_fhe_client_key_of(g_ck);
     CHECK_EQ_INT(r->n_blocks, 16);
     for (unsigned v = 0; v < 16; v++)
         CHECK(veil_shortint_encrypt(sck, v, &r->blocks[v], &err) == 0);
