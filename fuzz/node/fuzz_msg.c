@@ -32,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MSG    struct veil_msg_round_retry
 #define DECODE veil_msg_round_retry_decode
 #define ENCODE veil_msg_round_retry_encode
+#elif defined(FUZZ_MSG_partial)
+#define MSG    struct veil_msg_partial
+#define DECODE veil_msg_partial_decode
+#define ENCODE veil_msg_partial_encode
 #else
 #error "define FUZZ_MSG_<type>"
 #endif

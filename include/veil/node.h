@@ -488,6 +488,7 @@ enum veil_msg_type {
     VEIL_MSG_ASSIGNMENT = 4,
     VEIL_MSG_CONTAINER_STATUS = 5,
     VEIL_MSG_ROUND_RETRY = 6,
+    VEIL_MSG_PARTIAL = 7,
 };
 
 struct veil_msg_telemetry {
@@ -579,6 +580,28 @@ int veil_msg_container_status_decode(struct veil_msg_container_status *m, const 
 int veil_msg_round_retry_encode(veil_buf *out, const struct veil_msg_round_retry *m, veil_err *err);
 int veil_msg_round_retry_decode(struct veil_msg_round_retry *m, const uint8_t *data, size_t len,
                                 veil_err *err);
+
+/* A key holder's partial decryptions of one agreed scheduler output (a
+ * threshold cluster, issue 11): for each ciphertext of the output (the
+ * chosen index, then the found bit) the holder's signed partial decryption
+ * of its squashed form (src/threshold wire form, opaque here). The output
+ * digest names the output a majority of the round's schedulers vouched for;
+ * the author is the gossip signer and must be the holder. */
+#define VEIL_MSG_PARTIAL_CTS     2
+#define VEIL_MSG_PARTIAL_MAX_LEN 16384 /* one partial's wire form */
+struct veil_msg_partial {
+    uint8_t job_id[32];
+    uint32_t replica;
+    uint64_t epoch;
+    uint8_t output_digest[32];
+    struct veil_peer_id holder;
+    uint8_t holder_index;                       /* 1..15, as in the dealing */
+    const uint8_t *parts[VEIL_MSG_PARTIAL_CTS]; /* borrowed on decode */
+    size_t part_lens[VEIL_MSG_PARTIAL_CTS];
+};
+int veil_msg_partial_encode(veil_buf *out, const struct veil_msg_partial *m, veil_err *err);
+int veil_msg_partial_decode(struct veil_msg_partial *m, const uint8_t *data, size_t len,
+                            veil_err *err);
 
 /* What a node checks on a job submission from the topic: the spec parses
  * and validates, is byte-for-byte in canonical form, and hashes (with the

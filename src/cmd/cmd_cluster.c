@@ -1,7 +1,9 @@
 /*
  * cmd_cluster.c - `veil cluster init` (owned by the veild integration):
  * creates a cluster end to end. It generates the cluster's FHE keys (the
- * decryptor keeps client.key; every node gets public.key and server.key),
+ * decryptor keeps client.key; every node gets public.key and server.key), or
+ * with --key-holders runs the threshold ceremony (src/threshold: one sealed
+ * share per key holder, the squashing key, no secret key kept),
  * deploys the VeilRegistry contract (or reuses --contract), creates the
  * cluster with the given operators, records the FHE public-key hash, the
  * designated decryptor and the allowed image digests in the on-chain policy,
@@ -18,12 +20,15 @@
 
 #include <veil/chain.h>
 #include <veil/fhe.h>
+#include <veil/p2p.h>
+#include <veil/threshold.h>
 
 #include "../node/daemon.h"
 #include "cli.h"
 
 #define MAX_OPERATORS 32
 #define MAX_IMAGES    32
+#define MAX_HOLDERS   VEIL_TH_MAX_HOLDERS
 
 static const char cluster_init_usage[] =
     "Usage: veil cluster init --rpc URL -o DIR --keystore FILE [options]\n"
@@ -47,6 +52,14 @@ static const char cluster_init_usage[] =
     "  --allow-image DIGEST   an allowed image digest sha256:<hex> (repeatable;\n"
     "                         none = every image is allowed)\n"
     "  --scheduler POLICY     default scheduling policy recorded on chain (binpack)\n"
+    "  --key-holders LIST     threshold decryption instead of a designated decryptor:\n"
+    "                         ADDR=PEER_ID,... (node address and libp2p peer ID of each\n"
+    "                         key holder, in share order; run 'veil node join' once on\n"
+    "                         each first, or give the peer ID of its p2p.key). The\n"
+    "                         dealer writes DIR/share-I.key sealed to holder I, the\n"
+    "                         squashing key and DIR/threshold.pub; no secret key is kept\n"
+    "  --threshold T          tolerated holders (t-of-n: any 2T+1 agreeing holders decrypt;\n"
+    "                         n >= 2T+1, with n >= 3T+1 any T wrong or missing are corrected)\n"
     "  --json                 print the result as JSON\n";
 
 static int parse_digest(const char *text, uint8_t out[32])
@@ -54,6 +67,62 @@ static int parse_digest(const char *text, uint8_t out[32])
     if (strncmp(text, "sha256:", 7) == 0)
         text += 7;
     return veil_hex_decode(out, 32, text, strlen(text), true, NULL) == 32 ? 0 : -1;
+}
+
+/* The key holders of a threshold cluster: node address and Ed25519 key. */
+struct holders {
+    unsigned n, t;
+    veil_eth_address addr[MAX_HOLDERS];
+    uint8_t pk[MAX_HOLDERS][VEIL_TH_PK_SIZE];
+};
+
+/* "ADDR=PEER_ID,..." -> holders; usage errors are printed. */
+static int parse_holders(const char *arg, unsigned t, struct holders *hs, const char *path)
+{
+    char buf[4096];
+    if (strlen(arg) >= sizeof buf)
+        return veil_cli_usage_error(path, "--key-holders: too long");
+    snprintf(buf, sizeof buf, "%s", arg);
+    hs->t = t;
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        veil_err err = {0};
+        veil_p2p_peer_id pid;
+        if (hs->n == MAX_HOLDERS)
+            return veil_cli_usage_error(path, "--key-holders: at most %u", MAX_HOLDERS);
+        if (!eq)
+            return veil_cli_usage_error(path, "--key-holders: '%s' is not ADDR=PEER_ID", item);
+        *eq = '\0';
+        if (veil_eth_address_parse(item, &hs->addr[hs->n], &err) != 0 ||
+            veil_p2p_peer_id_parse(eq + 1, &pid, &err) != 0 ||
+            veil_p2p_peer_id_ed25519_key(&pid, hs->pk[hs->n], &err) != 0)
+            return veil_cli_usage_error(path, "--key-holders '%s': %s", item, err.msg);
+        hs->n++;
+    }
+    veil_err err = {0};
+    if (veil_th_check_params(hs->n, t, &err) != 0)
+        return veil_cli_usage_error(path, "--key-holders/--threshold: %s", err.msg);
+    return 0;
+}
+
+/* A designated decryptor's keys: DIR/public.key and DIR/server.key for every
+ * node, DIR/decryptor/client.key for the decryptor alone. */
+static int designated_keys(const char *out, const char *pub, const char *srv, char *cli,
+                           size_t cli_cap, veil_err *err)
+{
+    char keydir[400], tmp[500];
+    snprintf(keydir, sizeof keydir, "%s/decryptor", out);
+    if (veil_fhe_keygen_dir(keydir, err) != 0)
+        return -1;
+    snprintf(cli, cli_cap, "%s/client.key", keydir);
+    snprintf(tmp, sizeof tmp, "%s/public.key", keydir);
+    if (rename(tmp, pub) != 0)
+        return veil_err_set(err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s/server.key", keydir);
+    if (rename(tmp, srv) != 0)
+        return veil_err_set(err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
+    return 0;
 }
 
 static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
@@ -70,6 +139,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         O_DECRYPTOR,
         O_IMAGE,
         O_SCHED,
+        O_HOLDERS,
+        O_THRESHOLD,
         O_JSON
     };
     static const struct option opts[] = {{"rpc", required_argument, NULL, O_RPC},
@@ -82,10 +153,13 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
                                          {"decryptor", required_argument, NULL, O_DECRYPTOR},
                                          {"allow-image", required_argument, NULL, O_IMAGE},
                                          {"scheduler", required_argument, NULL, O_SCHED},
+                                         {"key-holders", required_argument, NULL, O_HOLDERS},
+                                         {"threshold", required_argument, NULL, O_THRESHOLD},
                                          {"json", no_argument, NULL, O_JSON},
                                          {NULL, 0, NULL, 0}};
     const char *rpc = NULL, *out = NULL, *keystore = NULL, *pwfile = NULL, *contract = NULL;
-    const char *name = "veil", *decryptor = NULL, *sched = "binpack";
+    const char *name = "veil", *decryptor = NULL, *sched = "binpack", *holders_arg = NULL;
+    long threshold = -1;
     const char *operators[MAX_OPERATORS];
     size_t n_operators = 0;
     static uint8_t images[MAX_IMAGES][32];
@@ -131,6 +205,16 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         case O_SCHED:
             sched = optarg;
             break;
+        case O_HOLDERS:
+            holders_arg = optarg;
+            break;
+        case O_THRESHOLD: {
+            char *end = NULL;
+            threshold = strtol(optarg, &end, 10);
+            if (!end || *end || threshold < 1 || threshold > 7)
+                return veil_cli_usage_error(path, "--threshold wants 1..7, got '%s'", optarg);
+            break;
+        }
         case O_JSON:
             json = true;
             break;
@@ -150,6 +234,13 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         keystore = veil_config_str(ctx->config, "keystore", NULL);
     if (!keystore)
         return veil_cli_usage_error(path, "--keystore FILE is required");
+    if (!holders_arg != (threshold < 0))
+        return veil_cli_usage_error(path, "--key-holders and --threshold go together");
+    if (holders_arg && decryptor)
+        return veil_cli_usage_error(path, "--decryptor or --key-holders, not both");
+    struct holders hs = {0};
+    if (holders_arg && parse_holders(holders_arg, (unsigned)threshold, &hs, path) != 0)
+        return VEIL_EXIT_USAGE;
     if (strcmp(sched, "binpack") != 0 && strcmp(sched, "spread") != 0 &&
         strcmp(sched, "priority") != 0)
         return veil_cli_usage_error(path, "--scheduler: binpack, spread or priority");
@@ -206,31 +297,27 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         goto done;
     }
 
-    /* FHE keys: public.key and server.key in the bundle, client.key apart. */
-    char keydir[400], pub[500], srv[500], cli[500], tmp[500];
+    /* FHE keys: public.key and server.key in the bundle; the client key
+     * apart (a designated decryptor) or never written (threshold: shares). */
+    char pub[500], srv[500], cli[500] = "", thp[500] = "", sqk[500] = "";
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         veil_err_set(&err, VEIL_E_IO, "cannot create %s: %s", out, strerror(errno));
         goto fail;
     }
-    snprintf(keydir, sizeof keydir, "%s/decryptor", out);
-    if (veil_fhe_keygen_dir(keydir, &err) != 0)
-        goto fail;
     snprintf(pub, sizeof pub, "%s/public.key", out);
     snprintf(srv, sizeof srv, "%s/server.key", out);
-    snprintf(cli, sizeof cli, "%s/client.key", keydir);
-    snprintf(tmp, sizeof tmp, "%s/public.key", keydir);
-    if (rename(tmp, pub) != 0) {
-        veil_err_set(&err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    snprintf(tmp, sizeof tmp, "%s/server.key", keydir);
-    if (rename(tmp, srv) != 0) {
-        veil_err_set(&err, VEIL_E_IO, "rename %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
     uint8_t fhe_hash[32];
-    if (veil_daemon_file_keccak(pub, fhe_hash, &err) != 0)
+    if (holders_arg) {
+        snprintf(thp, sizeof thp, "%s/%s", out, VEIL_THRESHOLD_PUBLIC_FILE);
+        snprintf(sqk, sizeof sqk, "%s/%s", out, VEIL_SQUASH_KEY_FILE);
+        if (veil_th_ceremony(out, hs.n, hs.t, (const uint8_t(*)[VEIL_TH_PK_SIZE])hs.pk, 0, &err) !=
+                0 ||
+            veil_daemon_keyset_keccak(pub, thp, fhe_hash, &err) != 0)
+            goto fail;
+    } else if (designated_keys(out, pub, srv, cli, sizeof cli, &err) != 0 ||
+               veil_daemon_file_keccak(pub, fhe_hash, &err) != 0) {
         goto fail;
+    }
 
     veil_eth_address caddr;
     veil_tx_result res;
@@ -258,8 +345,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     pol.n_image_digests = n_images;
     pol.scheduler_policy = (char *)sched;
     memcpy(pol.fhe_key_hash, fhe_hash, 32);
-    pol.decryptors = &dec;
-    pol.n_decryptors = 1;
+    pol.decryptors = holders_arg ? hs.addr : &dec;
+    pol.n_decryptors = holders_arg ? hs.n : 1;
     uint64_t proposal;
     if (veil_contract_propose_policy(cc, cluster_id, &pol, 3600, &proposal, &res, &err) != 0)
         goto fail;
@@ -281,7 +368,9 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     b.chain_id = veil_chain_client_chain_id(cc);
     veil_eth_address_format(&caddr, b.contract);
     b.cluster_id = cluster_id;
-    veil_eth_address_format(&dec, b.decryptor);
+    veil_eth_address_format(holders_arg ? &hs.addr[0] : &dec, b.decryptor);
+    snprintf(b.threshold_public, sizeof b.threshold_public, "%s", thp);
+    snprintf(b.squash_key, sizeof b.squash_key, "%s", sqk);
     b.fhe_key_hash[0] = '0';
     b.fhe_key_hash[1] = 'x';
     veil_hex_encode(b.fhe_key_hash + 2, sizeof b.fhe_key_hash - 2, fhe_hash, 32);
@@ -289,7 +378,13 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     snprintf(b.server_key, sizeof b.server_key, "%.480s", srv);
     if (veil_bundle_save(&b, out, &err) != 0)
         goto fail;
-    if (json) {
+    if (json && holders_arg) {
+        printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
+               "\"key_holders\":%u,\"threshold\":%u,\"fhe_key_hash\":\"%s\","
+               "\"shares\":\"%s/share-N.key\"}\n",
+               out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
+               hs.n, hs.t, b.fhe_key_hash, out);
+    } else if (json) {
         printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
                "\"decryptor\":\"%s\",\"fhe_key_hash\":\"%s\",\"client_key\":\"%s\"}\n",
                out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
@@ -297,9 +392,16 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     } else {
         printf("cluster %llu \"%s\" on chain %llu, registry %s\n", (unsigned long long)cluster_id,
                name, (unsigned long long)b.chain_id, b.contract);
-        printf("decryptor %s, FHE public-key hash %s\n", b.decryptor, b.fhe_key_hash);
         printf("bundle: %s (give it to every node)\n", out);
-        printf("FHE secret key: %s (only for the decryptor's node)\n", cli);
+        if (holders_arg) {
+            printf("%u key holders, threshold %u, key-set hash %s\n", hs.n, hs.t, b.fhe_key_hash);
+            printf("shares: %s/share-1.key .. share-%u.key (each only for its holder's node: "
+                   "veil node join --share)\n",
+                   out, hs.n);
+        } else {
+            printf("decryptor %s, FHE public-key hash %s\n", b.decryptor, b.fhe_key_hash);
+            printf("FHE secret key: %s (only for the decryptor's node)\n", cli);
+        }
     }
     rc = VEIL_EXIT_OK;
     goto done;

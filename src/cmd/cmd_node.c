@@ -19,6 +19,8 @@
 #include <veil/node.h>
 #include <veil/p2p.h>
 
+#include <veil/threshold.h>
+
 #include "../node/daemon.h"
 #include "cli.h"
 
@@ -39,6 +41,7 @@ static const char node_join_usage[] =
     "  --listen MULTIADDR     libp2p listen address (default /ip4/0.0.0.0/tcp/4001)\n"
     "  --api-listen HOST:PORT local HTTP API address (default 127.0.0.1:7070)\n"
     "  --client-key FILE      the cluster's FHE secret key (designated decryptor only)\n"
+    "  --share FILE           this node's key share (threshold clusters: a key holder)\n"
     "  --organization NAME    organization name shown by 'veil get nodes'\n"
     "  --announce             add this node's listen address to the bundle's bootstrap list\n"
     "  --json                 print the result as JSON\n";
@@ -65,6 +68,37 @@ static int write_str(veil_buf *f, const char *key, const char *value)
     return put_quoted(f, value);
 }
 
+static int copy_key(const char *from, const char *to, veil_err *err);
+
+/* A key holder's share (threshold clusters): it must open with this node's
+ * identity key and belong to the bundle's dealing; installed 0600 as
+ * DATA_DIR/share.key, where veild looks for it. */
+static int install_share(const char *from, const struct veil_bundle *b, const veil_p2p_keypair *kp,
+                         const char *dd, veil_err *err)
+{
+    if (!b->threshold_public[0])
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "--share: the bundle's cluster has no key holders (no threshold.pub)");
+    veil_th_public pub;
+    veil_th_share *sh = NULL;
+    if (veil_th_public_load(b->threshold_public, &pub, err) != 0)
+        return veil_err_wrap(err, "threshold public material");
+    if (veil_th_share_load(from, kp->secret_key, &sh, err) != 0)
+        return veil_err_wrap(err, "--share %s (is it this node's share?)", from);
+    bool same = memcmp(veil_th_share_public(sh)->id, pub.id, sizeof pub.id) == 0;
+    unsigned index = veil_th_share_index(sh);
+    veil_th_share_free(sh);
+    if (!same)
+        return veil_err_set(err, VEIL_E_INVALID, "--share %s belongs to another dealing", from);
+    char dst[4300];
+    snprintf(dst, sizeof dst, "%s/%s", dd, VEIL_SHARE_FILE);
+    if (copy_key(from, dst, err) != 0)
+        return -1;
+    veil_log(VEIL_LOG_INFO, "node", "key holder share installed", "holder=%u of=%u t=%u", index,
+             pub.n, pub.t);
+    return 0;
+}
+
 static int copy_key(const char *from, const char *to, veil_err *err)
 {
     uint8_t *data;
@@ -88,18 +122,20 @@ static int abs_path(const char *in, char *out, size_t cap, veil_err *err)
 static int run_join(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     const char *path = "veil node join";
-    enum { O_KEYSTORE = 256, O_PW, O_LISTEN, O_API, O_CLIENT, O_ORG, O_ANNOUNCE, O_JSON };
+    enum { O_KEYSTORE = 256, O_PW, O_LISTEN, O_API, O_CLIENT, O_SHARE, O_ORG, O_ANNOUNCE, O_JSON };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"keystore", required_argument, NULL, O_KEYSTORE},
                                          {"password-file", required_argument, NULL, O_PW},
                                          {"listen", required_argument, NULL, O_LISTEN},
                                          {"api-listen", required_argument, NULL, O_API},
                                          {"client-key", required_argument, NULL, O_CLIENT},
+                                         {"share", required_argument, NULL, O_SHARE},
                                          {"organization", required_argument, NULL, O_ORG},
                                          {"announce", no_argument, NULL, O_ANNOUNCE},
                                          {"json", no_argument, NULL, O_JSON},
                                          {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *keystore = NULL, *pwfile = NULL, *client_key = NULL;
+    const char *share = NULL;
     const char *listen = "/ip4/0.0.0.0/tcp/4001", *api = "127.0.0.1:7070", *org = NULL;
     bool announce = false, json = false;
     int c;
@@ -122,6 +158,9 @@ static int run_join(int argc, char **argv, struct veil_cli_ctx *ctx)
             break;
         case O_CLIENT:
             client_key = optarg;
+            break;
+        case O_SHARE:
+            share = optarg;
             break;
         case O_ORG:
             org = optarg;
@@ -212,6 +251,8 @@ static int run_join(int argc, char **argv, struct veil_cli_ctx *ctx)
         veil_tx_result_clear(&res);
     }
 
+    if (share && install_share(share, &b, &kp, dd, &err) != 0)
+        goto fail;
     char client_dst[4200] = "";
     if (client_key) {
         snprintf(client_dst, sizeof client_dst, "%s/client.key", dd);

@@ -77,11 +77,9 @@ void veil_daemon_roles_text(unsigned roles, char *out, size_t cap)
     static const struct {
         unsigned role;
         const char *name;
-    } names[] = {{VEIL_ROLE_MEMBER, "member"},
-                 {VEIL_ROLE_SCHEDULER, "scheduler"},
-                 {VEIL_ROLE_DECRYPTOR, "decryptor"},
-                 {VEIL_ROLE_ANCHORER, "anchorer"},
-                 {VEIL_ROLE_EXECUTOR, "executor"}};
+    } names[] = {{VEIL_ROLE_MEMBER, "member"},       {VEIL_ROLE_SCHEDULER, "scheduler"},
+                 {VEIL_ROLE_DECRYPTOR, "decryptor"}, {VEIL_ROLE_ANCHORER, "anchorer"},
+                 {VEIL_ROLE_EXECUTOR, "executor"},   {VEIL_ROLE_KEY_HOLDER, "key_holder"}};
     size_t used = 0;
     if (cap)
         out[0] = '\0';
@@ -93,6 +91,42 @@ void veil_daemon_roles_text(unsigned roles, char *out, size_t cap)
             return;
         used += (size_t)w;
     }
+}
+
+/* ---- configuration keys --------------------------------------------------- */
+
+const struct veil_config_key veil_daemon_config_keys[] = {
+    {"jobs.round_retention", VEIL_CONFIG_DURATION, "VEIL_JOBS_ROUND_RETENTION", "10m", 0, 0,
+     "how long a settled job's rounds stay in a node's memory (they grow with the load)"},
+    {"jobs.reannounce_max", VEIL_CONFIG_INT, "VEIL_JOBS_REANNOUNCE_MAX", "20", 0, 1000000,
+     "re-announcements of an undecided job by its submitter (gap doubling to 8 periods)"},
+    {"debug.test_only_wrong_partial", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_WRONG_PARTIAL", NULL, 0, 0,
+     "TEST ONLY: this key holder publishes wrong partial decryptions"},
+    {"debug.test_only_decrypt_telemetry", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_DECRYPT_TELEMETRY",
+     NULL, 0, 0,
+     "TEST ONLY: this key holder is asked to decrypt a telemetry ciphertext (it must refuse)"},
+};
+const size_t veil_daemon_config_keys_len = VEIL_ARRAY_LEN(veil_daemon_config_keys);
+
+int veil_daemon_config_keys_all(struct veil_config_key **out, size_t *n, veil_err *err)
+{
+    size_t cap = veil_config_default_keys_len + veil_daemon_config_keys_len;
+    struct veil_config_key *keys = calloc(cap, sizeof *keys);
+    if (!keys)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < veil_config_default_keys_len; i++)
+        keys[k++] = veil_config_default_keys[i];
+    for (size_t i = 0; i < veil_daemon_config_keys_len; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < veil_config_default_keys_len && !dup; j++)
+            dup = strcmp(veil_config_default_keys[j].name, veil_daemon_config_keys[i].name) == 0;
+        if (!dup)
+            keys[k++] = veil_daemon_config_keys[i];
+    }
+    *out = keys;
+    *n = k;
+    return 0;
 }
 
 /* ---- the cluster topic ---------------------------------------------------- */
@@ -141,6 +175,9 @@ void veil_daemon_on_topic_message(void *ctx, const struct veil_gs_message *msg)
         break;
     case VEIL_MSG_ROUND_RETRY:
         veil_daemon_on_round_retry(d, msg);
+        break;
+    case VEIL_MSG_PARTIAL:
+        veil_daemon_on_partial(d, msg);
         break;
     default:
         break;
@@ -210,19 +247,12 @@ static int load_public_key(veil_daemon *d, const char *path, veil_err *err)
     return 0;
 }
 
-/* The evaluation key, and on the designated decryptor (the on-chain
- * policy's decryptor address is this node's) the FHE secret key. */
-static int load_fhe_keys(veil_daemon *d, veil_err *err)
+/* The designated decryptor of the on-chain policy (its first decryptor),
+ * and on that node the FHE secret key. */
+static int load_designated(veil_daemon *d, const veil_contract_policy *pol, veil_err *err)
 {
-    const char *srv = veil_config_str(d->cfg, "zama.server_key_file", NULL);
-    if (srv && veil_fhe_server_load(srv, (unsigned)veil_config_int(d->cfg, "threads", 0),
-                                    &d->fhe_sk, err) != 0)
-        return veil_err_wrap(err, "zama.server_key_file");
-    veil_contract_policy pol = {0};
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, err) != 0)
-        return veil_err_wrap(err, "reading the cluster policy");
-    if (pol.n_decryptors > 0) {
-        d->decryptor = pol.decryptors[0];
+    if (pol->n_decryptors > 0) {
+        d->decryptor = pol->decryptors[0];
         uint64_t cid;
         veil_eth_address op;
         bool active;
@@ -233,7 +263,6 @@ static int load_fhe_keys(veil_daemon *d, veil_err *err)
             d->have_decryptor_peer = true;
         }
     }
-    veil_contract_policy_clear(&pol);
     const veil_eth_address *me = veil_chain_client_signer(d->chain);
     const char *cli = veil_config_str(d->cfg, "zama.client_key_file", NULL);
     if (cli && me && memcmp(me->b, d->decryptor.b, 20) == 0) {
@@ -242,6 +271,26 @@ static int load_fhe_keys(veil_daemon *d, veil_err *err)
         veil_log(VEIL_LOG_INFO, SUB, "this node is the cluster's designated decryptor", NULL);
     }
     return 0;
+}
+
+/* The evaluation key, then who decrypts: the key holders a threshold
+ * dealing names (threshold.pub beside the public key, its hash the
+ * policy's), or the policy's designated decryptor. After the libp2p start:
+ * a key holder opens its share with the node's identity key. */
+static int load_fhe_keys(veil_daemon *d, veil_err *err)
+{
+    const char *srv = veil_config_str(d->cfg, "zama.server_key_file", NULL);
+    if (srv && veil_fhe_server_load(srv, (unsigned)veil_config_int(d->cfg, "threads", 0),
+                                    &d->fhe_sk, err) != 0)
+        return veil_err_wrap(err, "zama.server_key_file");
+    veil_contract_policy pol = {0};
+    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, err) != 0)
+        return veil_err_wrap(err, "reading the cluster policy");
+    int rc = veil_daemon_holder_init(d, pol.fhe_key_hash, pol.n_decryptors, err);
+    if (rc == 0 && !d->th.cluster)
+        rc = load_designated(d, &pol, err);
+    veil_contract_policy_clear(&pol);
+    return rc;
 }
 
 /* Anchoring: the designated decryptor sends, in batch or single mode. */
@@ -318,7 +367,8 @@ static void keccak_hash(uint8_t out[32], const struct veil_hash_iov *parts, size
 
 /* The node's roles, decided once: every node is a member and runs what it
  * is assigned; holding the server key makes it a scheduler; the designated
- * decryptor (holding the client key) also sends the anchors. */
+ * decryptor (holding the client key) also sends the anchors; in a threshold
+ * cluster a node holding a share is a key holder. */
 static void decide_roles(veil_daemon *d)
 {
     d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
@@ -326,6 +376,9 @@ static void decide_roles(veil_daemon *d)
         d->roles |= VEIL_ROLE_SCHEDULER;
     if (d->fhe_ck)
         d->roles |= VEIL_ROLE_DECRYPTOR | VEIL_ROLE_ANCHORER;
+    /* threshold: every holder decrypts; the first one sends the anchors */
+    if (d->th.share)
+        d->roles |= VEIL_ROLE_KEY_HOLDER | (d->th.index == 1 ? VEIL_ROLE_ANCHORER : 0);
 }
 
 /* The cluster this node belongs to (written by `veil node join`). */
@@ -397,6 +450,15 @@ static int start_api(veil_daemon *d, const char **listen, veil_err *err)
     return veil_api_start(&d->api, &ac, d->store, err);
 }
 
+/* The decryptor and the key holders receive scheduler outputs. */
+static int set_output_handler(veil_daemon *d, veil_err *err)
+{
+    if (!daemon_has_role(d, VEIL_ROLE_DECRYPTOR) && !daemon_has_role(d, VEIL_ROLE_KEY_HOLDER))
+        return 0;
+    return veil_p2p_host_set_handler(d->host, SCHED_OUTPUT_PROTO, veil_daemon_on_output_stream, d,
+                                     err);
+}
+
 /* This node as a member of its own cluster. */
 static void add_self(veil_daemon *d)
 {
@@ -420,12 +482,13 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
     snprintf(d->org, sizeof d->org, "%s", veil_config_str(cfg, "node.organization", ""));
     if (read_cluster(d, err) != 0 || read_test_switches(d, err) != 0 ||
         load_public_key(d, veil_config_str(cfg, "zama.public_key_file", NULL), err) != 0 ||
-        open_chain(d, err) != 0 || load_fhe_keys(d, err) != 0)
+        open_chain(d, err) != 0 ||
+        veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
+        gossip_dump_open(d, err) != 0 || veil_daemon_p2p_start(d, err) != 0 ||
+        load_fhe_keys(d, err) != 0)
         goto fail;
     decide_roles(d);
-    if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
-        anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0 ||
-        veil_daemon_p2p_start(d, err) != 0)
+    if (anchorer_init(d, err) != 0 || set_output_handler(d, err) != 0)
         goto fail;
     const char *listen = NULL;
     if (start_api(d, &listen, err) != 0)
@@ -458,6 +521,7 @@ static void free_daemon(veil_daemon *d)
 {
     veil_daemon_members_free(d);
     round_table_free(&d->rounds);
+    veil_daemon_holder_free(d);
     watch_list_free(&d->watched);
     id_set_free(&d->announced);
     if (d->fhe_sk)

@@ -31,6 +31,11 @@ struct veil_bundle {
     char fhe_key_hash[67];
     char public_key[512]; /* absolute paths (resolved against the bundle dir) */
     char server_key[512];
+    /* a threshold cluster (issue 11): the dealing's public material and the
+     * squashing key, beside the public and server keys ("" otherwise);
+     * `decryptor` is then the first key holder */
+    char threshold_public[512];
+    char squash_key[512];
     char *bootstrap[VEIL_BUNDLE_MAX_BOOTSTRAP]; /* multiaddrs with /p2p/ */
     size_t n_bootstrap;
 };
@@ -59,8 +64,31 @@ int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *c
                            veil_err *err);
 /* keccak256 of a file's bytes (the on-chain FHE public-key hash). */
 int veil_daemon_file_keccak(const char *path, uint8_t out[32], veil_err *err);
+/* The on-chain key hash of a threshold cluster: keccak256(public key file ||
+ * threshold public material file), so that the policy the operators vote on
+ * names the dealing (its holders and threshold) with the keys. */
+VEIL_WARN_UNUSED int veil_daemon_keyset_keccak(const char *public_key, const char *threshold_public,
+                                               uint8_t out[32], veil_err *err);
+/* Where a node keeps files beside its configuration: the threshold public
+ * material next to the public key, the squashing key next to the server
+ * key, and a key holder's sealed share in its data directory. */
+#define VEIL_THRESHOLD_PUBLIC_FILE "threshold.pub"
+#define VEIL_SQUASH_KEY_FILE       "squash.key"
+#define VEIL_SHARE_FILE            "share.key"
+VEIL_WARN_UNUSED int veil_daemon_sibling_path(char *out, size_t cap, const char *beside,
+                                              const char *name, veil_err *err);
 
 /* ---- the daemon ---- */
+
+/* The configuration keys only veild reads (round retention, re-announce
+ * bound, threshold files, TEST-ONLY switches), on top of
+ * veil_config_default_keys. */
+extern const struct veil_config_key veil_daemon_config_keys[];
+extern const size_t veil_daemon_config_keys_len;
+/* veil_config_default_keys followed by the daemon's own keys (those the
+ * default table does not hold already); free *out with free(). */
+VEIL_WARN_UNUSED int veil_daemon_config_keys_all(struct veil_config_key **out, size_t *n,
+                                                 veil_err *err);
 
 typedef struct veil_daemon veil_daemon;
 

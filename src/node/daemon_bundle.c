@@ -96,7 +96,7 @@ int veil_bundle_parse(struct veil_bundle *b, const char *text, size_t len, const
         return veil_err_set(err, VEIL_E_PARSE, "line %d: %s", je.line,
                             o ? "not a JSON object" : je.text);
     }
-    char pub[400], srv[400];
+    char pub[400], srv[400], thp[400], sqk[400];
     uint64_t version = 0;
     int rc = -1;
     if (get_u64(&version, o, "version", err) != 0)
@@ -114,7 +114,17 @@ int veil_bundle_parse(struct veil_bundle *b, const char *text, size_t len, const
         copy_str(b->decryptor, sizeof b->decryptor, o, "decryptor", true, err) != 0 ||
         copy_str(b->fhe_key_hash, sizeof b->fhe_key_hash, o, "fhe_key_hash", true, err) != 0 ||
         copy_str(pub, sizeof pub, o, "public_key", true, err) != 0 ||
-        copy_str(srv, sizeof srv, o, "server_key", true, err) != 0)
+        copy_str(srv, sizeof srv, o, "server_key", true, err) != 0 ||
+        copy_str(thp, sizeof thp, o, "threshold_public", false, err) != 0 ||
+        copy_str(sqk, sizeof sqk, o, "squash_key", false, err) != 0)
+        goto out;
+    if (!thp[0] != !sqk[0]) {
+        veil_err_set(err, VEIL_E_PARSE,
+                     "bundle: \"threshold_public\" and \"squash_key\" go together");
+        goto out;
+    }
+    if (thp[0] && (resolve(b->threshold_public, sizeof b->threshold_public, dir, thp, err) != 0 ||
+                   resolve(b->squash_key, sizeof b->squash_key, dir, sqk, err) != 0))
         goto out;
     veil_eth_address a;
     if (veil_eth_address_parse(b->contract, &a, err) != 0 ||
@@ -173,6 +183,11 @@ int veil_bundle_save(const struct veil_bundle *b, const char *dir, veil_err *err
     json_object_set_new(o, "fhe_key_hash", json_string(b->fhe_key_hash));
     json_object_set_new(o, "public_key", json_string(relative_to(b->public_key, dir)));
     json_object_set_new(o, "server_key", json_string(relative_to(b->server_key, dir)));
+    if (b->threshold_public[0]) {
+        json_object_set_new(o, "threshold_public",
+                            json_string(relative_to(b->threshold_public, dir)));
+        json_object_set_new(o, "squash_key", json_string(relative_to(b->squash_key, dir)));
+    }
     json_object_set_new(o, "bootstrap", boot);
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(o);
@@ -270,5 +285,37 @@ int veil_daemon_file_keccak(const char *path, uint8_t out[32], veil_err *err)
         return -1;
     veil_keccak256(data, len, out);
     free(data);
+    return 0;
+}
+
+int veil_daemon_keyset_keccak(const char *public_key, const char *threshold_public, uint8_t out[32],
+                              veil_err *err)
+{
+    uint8_t *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    if (veil_file_read(public_key, (size_t)1 << 31, &a, &la, err) != 0)
+        return -1;
+    if (veil_file_read(threshold_public, (size_t)1 << 20, &b, &lb, err) != 0) {
+        free(a);
+        return -1;
+    }
+    veil_keccak k;
+    veil_keccak_init(&k);
+    veil_keccak_update(&k, a, la);
+    veil_keccak_update(&k, b, lb);
+    veil_keccak_final(&k, out);
+    free(a);
+    free(b);
+    return 0;
+}
+
+int veil_daemon_sibling_path(char *out, size_t cap, const char *beside, const char *name,
+                             veil_err *err)
+{
+    const char *slash = strrchr(beside, '/');
+    int n = slash ? snprintf(out, cap, "%.*s/%s", (int)(slash - beside), beside, name)
+                  : snprintf(out, cap, "%s", name);
+    if (n < 0 || (size_t)n >= cap)
+        return veil_err_set(err, VEIL_E_RANGE, "path beside %s too long", beside);
     return 0;
 }

@@ -13,6 +13,8 @@
  *   daemon_intake.c     job intake: JOB_SUBMIT, announcements with backoff
  *   daemon_scheduler.c  the scheduler role: FHE evaluation, digests, outputs
  *   daemon_decryptor.c  the designated decryptor: guard, decryption, retries
+ *   daemon_holder.c     threshold clusters: key holders' squash, partial
+ *                       decryptions, combine; every node counts holders' votes
  *   daemon_exec.c       the executor role: image policy, containers, watching
  *   daemon_anchor.c     anchoring (struct veil_anchorer, owned elsewhere)
  */
@@ -35,6 +37,7 @@
 
 #include "daemon.h"
 #include "daemon_anchor.h"
+#include "daemon_holder.h"
 #include "daemon_tables.h"
 
 #define SUB         "daemon"
@@ -48,11 +51,12 @@
 
 /* The roles a node plays, decided once at start (veil_daemon.roles). */
 enum veil_daemon_role {
-    VEIL_ROLE_MEMBER = 1u << 0,    /* gossip, SWIM, telemetry, rounds' bookkeeping */
-    VEIL_ROLE_SCHEDULER = 1u << 1, /* holds the server key: evaluates rounds */
-    VEIL_ROLE_DECRYPTOR = 1u << 2, /* the designated decryptor: holds the client key */
-    VEIL_ROLE_ANCHORER = 1u << 3,  /* sends the anchor transactions */
-    VEIL_ROLE_EXECUTOR = 1u << 4,  /* runs the containers assigned to it */
+    VEIL_ROLE_MEMBER = 1u << 0,     /* gossip, SWIM, telemetry, rounds' bookkeeping */
+    VEIL_ROLE_SCHEDULER = 1u << 1,  /* holds the server key: evaluates rounds */
+    VEIL_ROLE_DECRYPTOR = 1u << 2,  /* the designated decryptor: holds the client key */
+    VEIL_ROLE_ANCHORER = 1u << 3,   /* sends the anchor transactions */
+    VEIL_ROLE_EXECUTOR = 1u << 4,   /* runs the containers assigned to it */
+    VEIL_ROLE_KEY_HOLDER = 1u << 5, /* threshold clusters: holds a key share */
 };
 /* "member,scheduler,..." for the start log. */
 void veil_daemon_roles_text(unsigned roles, char *out, size_t cap);
@@ -131,6 +135,7 @@ struct veil_daemon {
     veil_p2p_keypair key;    /* signs assignments on the decryptor */
     veil_fhe_server *fhe_sk; /* schedulers */
     veil_fhe_client *fhe_ck; /* the decryptor */
+    struct veil_holder th;   /* threshold clusters (daemon_holder.c) */
     veil_eth_address decryptor;
     veil_p2p_peer_id decryptor_peer;
     bool have_decryptor_peer;
@@ -234,6 +239,12 @@ void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms);
 void veil_daemon_try_decide(veil_daemon *d, struct round *r);
 void veil_daemon_decryptor_tick(veil_daemon *d, uint64_t now_ms);
 void veil_daemon_on_output_stream(veil_p2p_stream *s, const char *protocol, void *user_data);
+
+/* ---- key holders (daemon_holder.c) ---- */
+void veil_daemon_holder_try(veil_daemon *d, struct round *r);
+void veil_daemon_on_partial(veil_daemon *d, const struct veil_gs_message *msg);
+void veil_daemon_holder_on_assignment(veil_daemon *d, const struct veil_msg_assignment *a);
+void veil_daemon_holder_telemetry_probe(veil_daemon *d, const struct veil_msg_telemetry *t);
 
 /* ---- executor (daemon_exec.c) ---- */
 void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,

@@ -15,10 +15,11 @@
 
 static void check_agreement(veil_daemon *d, struct round *r);
 
-/* A round this node may decide: planned (schedulers known), not decided. */
+/* A round this node may decide (the designated decryptor) or retry (it, or
+ * any key holder): planned (schedulers known), not decided. */
 static bool decidable(const veil_daemon *d, const struct round *r)
 {
-    return daemon_has_role(d, VEIL_ROLE_DECRYPTOR) &&
+    return (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || daemon_has_role(d, VEIL_ROLE_KEY_HOLDER)) &&
            (r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
             r->state == VEIL_ROUND_ST_EVALUATED);
 }
@@ -27,6 +28,11 @@ void veil_daemon_try_decide(veil_daemon *d, struct round *r)
 {
     if (!decidable(d, r))
         return;
+    if (daemon_has_role(d, VEIL_ROLE_KEY_HOLDER)) {
+        veil_daemon_holder_try(d, r); /* threshold: squash, partial, combine */
+        check_agreement(d, r);
+        return;
+    }
     for (size_t i = 0; i < r->n_outputs; i++) {
         veil_err err = {0};
         const uint8_t *out = r->outputs[i].data;
@@ -178,7 +184,8 @@ void veil_daemon_on_output_stream(veil_p2p_stream *s, const char *protocol, void
     (void)protocol;
     veil_daemon *d = user_data;
     struct out_recv *o = calloc(1, sizeof *o);
-    if (!o || !daemon_has_role(d, VEIL_ROLE_DECRYPTOR)) {
+    if (!o ||
+        !(daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || daemon_has_role(d, VEIL_ROLE_KEY_HOLDER))) {
         free(o);
         veil_p2p_stream_reset(s);
         return;

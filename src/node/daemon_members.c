@@ -138,6 +138,7 @@ void veil_daemon_on_telemetry(veil_daemon *d, const struct veil_gs_message *msg)
     m->epoch = t.epoch;
     m->alive = true;
     veil_daemon_member_store(d, m);
+    veil_daemon_holder_telemetry_probe(d, &t); /* TEST ONLY; refused */
     veil_log(VEIL_LOG_DEBUG, SUB, "telemetry received", "peer=%s epoch=%llu bytes=%zu", m->text,
              (unsigned long long)t.epoch, t.ciphertext_len);
 }

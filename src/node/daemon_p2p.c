@@ -186,10 +186,6 @@ int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
     kc.refresh_interval_ms = 0; /* refreshed from the bootstrap timer */
     if (veil_kad_attach(d->host, &kc, &d->kad, err) != 0)
         return veil_err_wrap(err, "Kademlia");
-    if (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) &&
-        veil_p2p_host_set_handler(d->host, SCHED_OUTPUT_PROTO, veil_daemon_on_output_stream, d,
-                                  err) != 0)
-        return -1;
     if (bootstrap(d, err) != 0)
         return -1;
     kad_bootstrap(d);

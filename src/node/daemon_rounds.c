@@ -224,7 +224,11 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
     r->attempt = m->attempt;
     r->epoch_min = m->epoch_min;
     r->n_digests = 0;
-    round_free_outputs(r); /* an evaluation in flight is dropped when it ends */
+    round_free_outputs(r);            /* an evaluation in flight is dropped when it ends */
+    if (r->th && d->rounds.free_th) { /* the attempt's partials and votes */
+        d->rounds.free_th(r->th);
+        r->th = NULL;
+    }
     const char *why = m->reason == VEIL_RETRY_SPLIT ? "the schedulers' digests disagreed"
                                                     : "no digest majority before the deadline";
     char note[160];
@@ -259,10 +263,11 @@ void veil_daemon_on_round_retry(veil_daemon *d, const struct veil_gs_message *ms
         veil_log(VEIL_LOG_DEBUG, SUB, "bad round retry", "error=\"%s\"", err.msg);
         return;
     }
-    /* only the designated decryptor runs retries (its gossip signature
-     * authenticates the author) */
-    if (!d->have_decryptor_peer || msg->from_len != d->decryptor_peer.len ||
-        memcmp(msg->from, d->decryptor_peer.bytes, msg->from_len) != 0) {
+    /* only the designated decryptor (or, in a threshold cluster, a key
+     * holder) runs retries (its gossip signature authenticates the author) */
+    bool decryptor = d->have_decryptor_peer && msg->from_len == d->decryptor_peer.len &&
+                     memcmp(msg->from, d->decryptor_peer.bytes, msg->from_len) == 0;
+    if (!decryptor && !veil_daemon_holder_of(d, msg->from, msg->from_len)) {
         veil_log(VEIL_LOG_WARN, SUB, "round retry from a node other than the decryptor ignored",
                  NULL);
         return;
@@ -362,7 +367,13 @@ void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
 {
     struct veil_msg_assignment a;
     veil_err err = {0};
-    if (veil_msg_assignment_decode(&a, data, len, &err) != 0 || !d->have_decryptor_peer)
+    if (veil_msg_assignment_decode(&a, data, len, &err) != 0)
+        return;
+    if (d->th.cluster) {
+        veil_daemon_holder_on_assignment(d, &a); /* t + 1 holders must agree */
+        return;
+    }
+    if (!d->have_decryptor_peer)
         return;
     uint8_t pk[32];
     if (veil_p2p_peer_id_ed25519_key(&d->decryptor_peer, pk, &err) != 0 ||

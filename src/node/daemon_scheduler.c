@@ -130,6 +130,8 @@ static void sched_after(uv_work_t *w, int status)
 /* Publishes this scheduler's digest on the topic and streams its output to
  * the decryptor; `first` also counts them locally (later calls re-send them
  * to a decryptor that may have been down). */
+static void send_output(veil_daemon *d, const struct round *r, const veil_p2p_peer_id *to);
+
 void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
 {
     struct veil_msg_sched_digest m = {0};
@@ -160,14 +162,25 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
     struct veil_peer_id self = m.scheduler;
     if (first)
         veil_daemon_add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
-    /* the output (well over 64 KiB) goes to the decryptor on a direct stream */
-    if (daemon_has_role(d, VEIL_ROLE_DECRYPTOR)) {
-        if (first)
-            veil_daemon_add_output(d, r, &self, r->epoch, r->output.data, r->output.len);
+    /* the output (well over 64 KiB) goes to the decryptor, or to every key
+     * holder, on direct streams */
+    if (first &&
+        (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || daemon_has_role(d, VEIL_ROLE_KEY_HOLDER)))
+        veil_daemon_add_output(d, r, &self, r->epoch, r->output.data, r->output.len);
+    if (d->th.cluster) {
+        for (unsigned i = 0; i < d->th.pub.n; i++)
+            if (i + 1 != d->th.index)
+                send_output(d, r, &d->th.peers[i]);
         return;
     }
-    if (!d->have_decryptor_peer)
-        return;
+    if (!daemon_has_role(d, VEIL_ROLE_DECRYPTOR) && d->have_decryptor_peer)
+        send_output(d, r, &d->decryptor_peer);
+}
+
+/* Streams a round's output to one peer (the decryptor or a key holder). */
+static void send_output(veil_daemon *d, const struct round *r, const veil_p2p_peer_id *to)
+{
+    veil_err err = {0};
     struct out_send *o = calloc(1, sizeof *o);
     if (!o)
         return;
@@ -177,8 +190,7 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
     veil_buf_put_u64be(&o->msg, r->epoch);
     veil_buf_put(&o->msg, r->output.data, r->output.len);
     static const char *const protos[] = {SCHED_OUTPUT_PROTO};
-    if (veil_p2p_host_new_stream(d->host, &d->decryptor_peer, protos, 1, out_stream_open, o,
-                                 &err) != 0) {
+    if (veil_p2p_host_new_stream(d->host, to, protos, 1, out_stream_open, o, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "cannot reach the decryptor", "error=\"%s\"", err.msg);
         veil_buf_free(&o->msg);
         free(o);

@@ -35,8 +35,10 @@ void round_free_outputs(struct round *r)
     r->n_outputs = 0;
 }
 
-static void round_destroy(struct round *r)
+static void round_destroy(const struct round_table *t, struct round *r)
 {
+    if (r->th && t->free_th)
+        t->free_th(r->th);
     round_free_outputs(r);
     round_free_work(r);
     free(r->req_ct);
@@ -162,7 +164,7 @@ bool round_table_job_settled(const struct round_table *t, const uint8_t job_id[3
 static bool prunable(const struct round_table *t, const struct round *r, uint64_t now_ms,
                      uint64_t retention_ms)
 {
-    if (r->busy || now_ms < r->changed_ms + retention_ms)
+    if (r->busy || r->holder_busy || now_ms < r->changed_ms + retention_ms)
         return false;
     if (r->state == VEIL_ROUND_ST_NEW)
         return true;
@@ -180,7 +182,7 @@ size_t round_table_prune(struct round_table *t, uint64_t now_ms, uint64_t retent
     size_t kept = 0, dropped = 0;
     for (size_t i = 0; i < t->n; i++) {
         if (drop[i]) {
-            round_destroy(t->v[i]);
+            round_destroy(t, t->v[i]);
             dropped++;
         } else {
             t->v[kept++] = t->v[i];
@@ -194,8 +196,8 @@ size_t round_table_prune(struct round_table *t, uint64_t now_ms, uint64_t retent
 void round_table_free(struct round_table *t)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (!t->v[i]->busy)
-            round_destroy(t->v[i]);
+        if (!t->v[i]->busy && !t->v[i]->holder_busy)
+            round_destroy(t, t->v[i]);
     free(t->v);
     memset(t, 0, sizeof *t);
 }

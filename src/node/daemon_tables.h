@@ -61,6 +61,11 @@ struct round {
     uint32_t reannounced;
     uint64_t reannounce_ms;
     bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
+    /* threshold clusters: the round's partials and holders' votes
+     * (struct holder_round, daemon_holder.h), and whether a worker is
+     * squashing this round's output (the round is then never freed) */
+    void *th;
+    bool holder_busy;
     /* the computation on the worker thread; `busy` while the worker owns
      * the inputs and `output` (the round is then never freed) */
     bool busy;
@@ -105,6 +110,7 @@ void round_reannounce_sent(struct round *r, uint64_t now_ms, uint64_t period_ms)
 struct round_table {
     struct round **v;
     size_t n, cap;
+    void (*free_th)(void *th); /* frees a round's `th` (NULL: none are used) */
 };
 struct round *round_table_get(const struct round_table *t, const uint8_t job_id[32],
                               uint32_t replica);

@@ -131,7 +131,7 @@ int veil_msg_peek_type(const uint8_t *data, size_t len, enum veil_msg_type *type
     if (data[0] != VEIL_MSG_VERSION)
         return veil_err_set(err, VEIL_E_UNSUPPORTED, "message version %u (want %d)", data[0],
                             VEIL_MSG_VERSION);
-    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_ROUND_RETRY)
+    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_PARTIAL)
         return veil_err_set(err, VEIL_E_PROTOCOL, "unknown message type %u", data[1]);
     *type = (enum veil_msg_type)data[1];
     return 0;
@@ -504,4 +504,66 @@ int veil_msg_round_retry_decode(struct veil_msg_round_retry *m, const uint8_t *d
     }
     m->final = final == 1;
     return close_msg(&r, "round retry", err);
+}
+
+/* --- partial decryptions (threshold clusters) -------------------------------- */
+
+static int partial_check(const struct veil_msg_partial *m, veil_err *err)
+{
+    if (m->replica >= VEIL_JOB_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_RANGE, "replica %u out of range", m->replica);
+    if (m->holder_index == 0 || m->holder_index > 15)
+        return veil_err_set(err, VEIL_E_RANGE, "holder index %u out of range 1..15",
+                            m->holder_index);
+    for (size_t i = 0; i < VEIL_MSG_PARTIAL_CTS; i++)
+        if (m->part_lens[i] == 0 || m->part_lens[i] > VEIL_MSG_PARTIAL_MAX_LEN)
+            return veil_err_set(err, VEIL_E_RANGE, "partial %zu of %zu bytes (1..%d)", i,
+                                m->part_lens[i], VEIL_MSG_PARTIAL_MAX_LEN);
+    return 0;
+}
+
+int veil_msg_partial_encode(veil_buf *out, const struct veil_msg_partial *m, veil_err *err)
+{
+    if (partial_check(m, err) != 0)
+        return -1;
+    size_t start = out->len;
+    put_header(out, VEIL_MSG_PARTIAL);
+    veil_buf_put(out, m->job_id, 32);
+    veil_buf_put_u32be(out, m->replica);
+    veil_buf_put_u64be(out, m->epoch);
+    veil_buf_put(out, m->output_digest, 32);
+    if (put_peer(out, &m->holder, false, err) != 0)
+        return -1;
+    veil_buf_put_u8(out, m->holder_index);
+    for (size_t i = 0; i < VEIL_MSG_PARTIAL_CTS; i++) {
+        veil_buf_put_u32be(out, (uint32_t)m->part_lens[i]);
+        veil_buf_put(out, m->parts[i], m->part_lens[i]);
+    }
+    return finish(out, start, err);
+}
+
+int veil_msg_partial_decode(struct veil_msg_partial *m, const uint8_t *data, size_t len,
+                            veil_err *err)
+{
+    veil_reader r;
+    memset(m, 0, sizeof *m);
+    if (open_msg(&r, data, len, VEIL_MSG_PARTIAL, err) != 0)
+        return -1;
+    veil_read_bytes(&r, m->job_id, 32);
+    m->replica = veil_read_u32be(&r);
+    m->epoch = veil_read_u64be(&r);
+    veil_read_bytes(&r, m->output_digest, 32);
+    read_peer(&r, &m->holder, false);
+    m->holder_index = veil_read_u8(&r);
+    for (size_t i = 0; i < VEIL_MSG_PARTIAL_CTS && veil_reader_ok(&r); i++) {
+        uint32_t n = veil_read_u32be(&r);
+        if (!veil_reader_ok(&r) || n == 0 || n > VEIL_MSG_PARTIAL_MAX_LEN)
+            return veil_err_set(err, VEIL_E_RANGE, "partial %zu of %u bytes (1..%d)", i, n,
+                                VEIL_MSG_PARTIAL_MAX_LEN);
+        m->parts[i] = veil_read_borrow(&r, n);
+        m->part_lens[i] = n;
+    }
+    if (veil_reader_ok(&r) && partial_check(m, err) != 0)
+        return -1;
+    return close_msg(&r, "partial", err);
 }

@@ -1,0 +1,69 @@
+/*
+ * daemon_holder.h - private to veild: the threshold side of a cluster whose
+ * policy names key holders instead of a designated decryptor (issue 11; see
+ * daemon_holder.c). Every node of such a cluster knows the dealing's public
+ * material (the holders' keys and the threshold t) and counts the holders'
+ * signed assignments; a key holder also squashes agreed scheduler outputs,
+ * publishes its signed partial decryptions and combines everyone's.
+ */
+#ifndef VEIL_NODE_DAEMON_HOLDER_H
+#define VEIL_NODE_DAEMON_HOLDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <veil/p2p.h>
+#include <veil/squash.h>
+#include <veil/threshold.h>
+
+#include "daemon.h"
+
+/* The cluster's threshold state on this node (veil_daemon.th). */
+struct veil_holder {
+    bool cluster; /* a threshold cluster (threshold.pub beside the public key) */
+    veil_th_public pub;
+    veil_p2p_peer_id peers[VEIL_TH_MAX_HOLDERS]; /* holder i is peers[i - 1] */
+    veil_th_share *share;                        /* this node holds a share */
+    unsigned index;                              /* its holder index, 1..n */
+    veil_sq_key *sq;                             /* the squashing key (holders) */
+    bool test_wrong;                             /* TEST ONLY: publish wrong partial decryptions */
+    bool test_telemetry; /* TEST ONLY: be asked to decrypt a telemetry ciphertext once */
+    bool test_telemetry_done;
+};
+
+/* A round's threshold data (allocated on first use, freed with the round). */
+struct holder_round {
+    /* this holder's squashed output, of the agreed output `output_digest` */
+    bool have_sq;
+    uint64_t epoch;
+    uint8_t output_digest[32];
+    veil_sq_ct sq[2];
+    bool none; /* the agreed output named no candidate: nothing to decrypt */
+    /* partials heard, by holder index - 1 (the first per holder and output) */
+    struct {
+        bool have;
+        uint64_t epoch;
+        uint8_t output_digest[32];
+        veil_th_partial p[2];
+    } parts[VEIL_TH_MAX_HOLDERS];
+    bool signed_own; /* this holder signed its assignment */
+    /* holders' signed assignments, by the body they sign */
+    struct {
+        uint8_t body[32];
+        uint32_t signers; /* bit i-1: holder i */
+        struct veil_msg_assignment a;
+    } votes[4];
+    size_t n_votes;
+};
+void veil_holder_round_free(struct holder_round *h);
+
+/* Loads the threshold material at start: the dealing (and its hash against
+ * the on-chain policy), and on a key holder its share (opened with the
+ * node's identity key) and the squashing key. */
+VEIL_WARN_UNUSED int veil_daemon_holder_init(veil_daemon *d, const uint8_t policy_hash[32],
+                                             size_t policy_holders, veil_err *err);
+void veil_daemon_holder_free(veil_daemon *d);
+/* The holder index of a peer (0: not a holder). */
+unsigned veil_daemon_holder_of(const veil_daemon *d, const uint8_t *peer, size_t len);
+
+#endif /* VEIL_NODE_DAEMON_HOLDER_H */
