@@ -520,6 +520,9 @@ struct veil_master_opts {
     int servers;      /* per cluster, >= 1 */
     int base_port;    /* default 14222 */
     const char *host; /* address every listener binds and advertises; default 127.0.0.1 */
+    /* or one address per server (clusters * servers, in c0-s0, c0-s1, ...
+     * order) for real hosts; IPv6 addresses are not supported here */
+    const char *const *hosts;
     int64_t cert_ttl_s; /* server certificates; default 30 days */
     bool client_verify; /* require client certificates from Guardian's CA */
 };

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 
-enum { OPT_CLUSTERS = 1000, OPT_SERVERS, OPT_BASE_PORT, OPT_HOST, OPT_CLIENT_VERIFY };
+enum { OPT_CLUSTERS = 1000, OPT_SERVERS, OPT_BASE_PORT, OPT_HOST, OPT_HOSTS, OPT_CLIENT_VERIFY };
 
 static int int_arg(const char *text, int lo, int hi, int *out)
 {
@@ -25,7 +25,7 @@ static int int_arg(const char *text, int lo, int hi, int *out)
 }
 
 static int parse_master(int argc, char **argv, const char **dir, const char **out,
-                        struct veil_master_opts *o)
+                        struct veil_master_opts *o, veil_strlist *hosts)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},       {"out", required_argument, NULL, 'o'},
@@ -33,6 +33,7 @@ static int parse_master(int argc, char **argv, const char **dir, const char **ou
         {"servers", required_argument, NULL, OPT_SERVERS},
         {"base-port", required_argument, NULL, OPT_BASE_PORT},
         {"host", required_argument, NULL, OPT_HOST},
+        {"hosts", required_argument, NULL, OPT_HOSTS},
         {"client-verify", no_argument, NULL, OPT_CLIENT_VERIFY}, {NULL, 0, NULL, 0}};
     const char *path = "veil master config";
     int c, bad = 0;
@@ -44,6 +45,10 @@ static int parse_master(int argc, char **argv, const char **dir, const char **ou
         case OPT_SERVERS: bad |= int_arg(optarg, 1, 16, &o->servers); break;
         case OPT_BASE_PORT: bad |= int_arg(optarg, 1024, 65000, &o->base_port); break;
         case OPT_HOST: o->host = optarg; break;
+        case OPT_HOSTS:
+            veil_strlist_free(hosts);
+            bad |= veil_strlist_split(hosts, optarg, NULL);
+            break;
         case OPT_CLIENT_VERIFY: o->client_verify = true; break;
         default: return veil_cli_usage_error(path, "bad option");
         }
@@ -53,6 +58,10 @@ static int parse_master(int argc, char **argv, const char **dir, const char **ou
     }
     if (*dir == NULL || *out == NULL || optind != argc)
         return veil_cli_usage_error(path, "-d GUARDIAN_DIR and -o CONFDIR are required");
+    if (hosts->n > 0 && hosts->n != (size_t)(o->clusters * o->servers))
+        return veil_cli_usage_error(path, "--hosts wants %d addresses (clusters x servers)",
+                                    o->clusters * o->servers);
+    o->hosts = hosts->n > 0 ? (const char *const *)hosts->items : NULL;
     return VEIL_EXIT_OK;
 }
 
@@ -63,15 +72,16 @@ static int run_config(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_err err = {0};
     veil_guardian *g = NULL;
     (void)ctx;
-    int rc = parse_master(argc, argv, &dir, &out, &o);
+    veil_strlist hosts = {0};
+    int rc = parse_master(argc, argv, &dir, &out, &o, &hosts);
+    if (rc == VEIL_EXIT_OK && veil_guardian_open(&g, dir, &err) != 0)
+        rc = veil_cli_fail(&err);
+    if (rc == VEIL_EXIT_OK && veil_master_config(g, &o, out, &err) != 0)
+        rc = veil_cli_fail(&err);
+    veil_guardian_close(g);
+    veil_strlist_free(&hosts);
     if (rc != VEIL_EXIT_OK)
         return rc;
-    if (veil_guardian_open(&g, dir, &err) != 0)
-        return veil_cli_fail(&err);
-    rc = veil_master_config(g, &o, out, &err);
-    veil_guardian_close(g);
-    if (rc != 0)
-        return veil_cli_fail(&err);
     for (int c = 0; c < o.clusters; c++)
         for (int s = 0; s < o.servers; s++)
             printf("%s/c%d-s%d.conf client=%d\n", out, c, s,
@@ -85,14 +95,18 @@ static const struct veil_cli_command master_config = {
     .name = "config",
     .summary = "write nats-server configs for a Master super cluster",
     .usage = "Usage: veil master config -d GUARDIAN_DIR -o CONFDIR [--clusters C] [--servers S]\n"
-             "                          [--base-port P] [--host ADDR] [--client-verify]\n\n"
+             "                          [--base-port P] [--host ADDR | --hosts A1,A2,...]\n"
+             "                          [--client-verify]\n\n"
              "Writes CONFDIR/c<c>-s<s>.conf for C clusters (default 2) of S servers\n"
              "(default 2): routes inside each cluster, gateways between clusters, operator\n"
              "mode with the system account and a `full` resolver preloaded with every\n"
              "account, TLS on client, route and gateway listeners (certificates from\n"
              "Guardian's CA). Server i (= c*S + s) listens on P+10i (client, default P\n"
              "14222), P+10i+1 (route), P+10i+2 (gateway), P+10i+3 (monitoring).\n"
-             "Run each with `nats-server -c CONFDIR/c0-s0.conf`.\n",
+             "Every server binds --host (default 127.0.0.1); on real hosts give --hosts, one\n"
+             "address or DNS name per server in c0-s0, c0-s1, ..., c1-s0, ... order. Copy\n"
+             "CONFDIR to each host and run `nats-server -c CONFDIR/c<c>-s<s>.conf` there.\n"
+             "--client-verify also requires client certificates from Guardian's CA.\n",
     .run = run_config,
 };
 static const struct veil_cli_command *const master_subs[] = {&master_config, NULL};

@@ -7,6 +7,7 @@
  * Guardian's CA (routes and gateways verify their peers). Port layout and
  * file names are documented in include/veil/guardian.h.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,18 @@ int veil_master_client_port(const struct veil_master_opts *o, int cluster, int s
     return o->base_port + 10 * (cluster * o->servers + server);
 }
 
+/* The address of server (c, s): its own entry of `hosts`, else `host`. */
+static const char *host_of(const struct master_ctx *m, int c, int s)
+{
+    return m->o->hosts ? m->o->hosts[c * m->o->servers + s] : m->o->host;
+}
+
+static bool is_ip(const char *h)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
 static int port_of(const struct master_ctx *m, int c, int s, int off)
 {
     return veil_master_client_port(m->o, c, s) + off;
@@ -44,12 +57,13 @@ static int write_text(const char *dir, const char *name, const char *text, unsig
 static int server_cert(struct master_ctx *m, int c, int s, veil_err *err)
 {
     char name[64], file[96];
-    const char *dns[] = {"localhost"};
-    const char *ips[] = {m->o->host};
+    const char *h = host_of(m, c, s);
+    const char *dns[] = {"localhost", h};
+    const char *ips[] = {h};
     snprintf(name, sizeof(name), "c%d-s%d", c, s);
-    struct veil_ca_leaf_req req = {.common_name = name, .dns = dns, .n_dns = 1, .ips = ips,
-                                   .n_ips = 1, .server_auth = true, .client_auth = true,
-                                   .ttl_s = m->o->cert_ttl_s};
+    struct veil_ca_leaf_req req = {.common_name = name, .dns = dns, .n_dns = is_ip(h) ? 1 : 2,
+                                   .ips = ips, .n_ips = is_ip(h) ? 1 : 0, .server_auth = true,
+                                   .client_auth = true, .ttl_s = m->o->cert_ttl_s};
     struct veil_ca_leaf leaf;
     if (veil_ca_issue(veil_guardian_ca(m->g), &req, &leaf, err) != 0)
         return veil_err_wrap(err, "certificate for %s", name);
@@ -75,26 +89,28 @@ static void put_tls(veil_buf *b, const struct master_ctx *m, const char *name, b
 
 static void put_cluster(veil_buf *b, const struct master_ctx *m, int c, int s, const char *name)
 {
-    const char *h = m->o->host;
-    veil_buf_printf(b, "cluster {\n  name: c%d\n  listen: \"%s:%d\"\n", c, h, port_of(m, c, s, 1));
+    veil_buf_printf(b, "cluster {\n  name: c%d\n  listen: \"%s:%d\"\n", c, host_of(m, c, s),
+                    port_of(m, c, s, 1));
     put_tls(b, m, name, true, "  ");
     veil_buf_printf(b, "  routes: [\n");
     for (int t = 0; t < m->o->servers; t++)
         if (t != s)
-            veil_buf_printf(b, "    \"nats-route://%s:%d\"\n", h, port_of(m, c, t, 1));
+            veil_buf_printf(b, "    \"nats-route://%s:%d\"\n", host_of(m, c, t),
+                            port_of(m, c, t, 1));
     veil_buf_printf(b, "  ]\n}\n");
 }
 
 static void put_gateway(veil_buf *b, const struct master_ctx *m, int c, int s, const char *name)
 {
-    const char *h = m->o->host;
-    veil_buf_printf(b, "gateway {\n  name: c%d\n  listen: \"%s:%d\"\n", c, h, port_of(m, c, s, 2));
+    veil_buf_printf(b, "gateway {\n  name: c%d\n  listen: \"%s:%d\"\n", c, host_of(m, c, s),
+                    port_of(m, c, s, 2));
     put_tls(b, m, name, true, "  ");
     veil_buf_printf(b, "  gateways: [\n");
     for (int d = 0; d < m->o->clusters; d++) {
         veil_buf_printf(b, "    { name: c%d, urls: [", d);
         for (int t = 0; t < m->o->servers; t++)
-            veil_buf_printf(b, "%s\"nats://%s:%d\"", t ? ", " : "", h, port_of(m, d, t, 2));
+            veil_buf_printf(b, "%s\"nats://%s:%d\"", t ? ", " : "", host_of(m, d, t),
+                            port_of(m, d, t, 2));
         veil_buf_printf(b, "] }\n");
     }
     veil_buf_printf(b, "  ]\n}\n");
@@ -122,7 +138,7 @@ static int server_config(struct master_ctx *m, int c, int s, veil_err *err)
     veil_buf b;
     veil_buf_init(&b);
     veil_buf_printf(&b, "# Master server %s - written by `veil master config`\n", name);
-    veil_buf_printf(&b, "server_name: %s\nlisten: \"%s:%d\"\n", name, m->o->host,
+    veil_buf_printf(&b, "server_name: %s\nlisten: \"%s:%d\"\n", name, host_of(m, c, s),
                     port_of(m, c, s, 0));
     veil_buf_printf(&b, "http: \"127.0.0.1:%d\"\n", port_of(m, c, s, 3));
     put_tls(&b, m, name, m->o->client_verify, "");
@@ -145,6 +161,12 @@ static int check_opts(const struct veil_master_opts *o, veil_err *err)
     if (o->base_port < 1024 || o->base_port + 10 * o->clusters * o->servers > 65535)
         return veil_err_set(err, VEIL_E_RANGE, "master: base port %d leaves no room for %d servers",
                             o->base_port, o->clusters * o->servers);
+    for (int i = 0; i < (o->hosts ? o->clusters * o->servers : 1); i++) {
+        const char *h = o->hosts ? o->hosts[i] : o->host;
+        if (h == NULL || h[0] == '\0' || strlen(h) > 253 || strpbrk(h, "\" \t\n,:/{}") != NULL)
+            return veil_err_set(err, VEIL_E_INVALID, "master: bad host address \"%s\"",
+                                h ? h : "");
+    }
     if (o->cert_ttl_s <= 0)
         return veil_err_set(err, VEIL_E_RANGE, "master: certificate lifetime must be positive");
     return 0;
@@ -162,7 +184,7 @@ static int common_files(struct master_ctx *m, veil_err *err)
     veil_buf_init(&b);
     for (int c = 0; c < m->o->clusters; c++)
         for (int s = 0; s < m->o->servers; s++)
-            veil_buf_printf(&b, "%stls://%s:%d", (c || s) ? "," : "", m->o->host,
+            veil_buf_printf(&b, "%stls://%s:%d", (c || s) ? "," : "", host_of(m, c, s),
                             veil_master_client_port(m->o, c, s));
     veil_buf_put_str(&b, "\n");
     veil_buf_put_u8(&b, 0);
