@@ -6,7 +6,8 @@
  * then checks that every one came back exactly once with its content. Both
  * sides use recvmmsg/sendmmsg on their own libuv loop; credentials are
  * signed by a test Guardian. The child is killed and reaped on every exit
- * path.
+ * path. For capture_no_plaintext.sh: VEIL_ANCHOR_TEST_PORT fixes B's port,
+ * VEIL_ANCHOR_TEST_MARKER fills every payload with a known text.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ static void ident_from_seed(struct ident *id, uint8_t seed_byte)
     id->cred_len = anchor_test_cred_make(id->cred, "udp-test", "lab", id->pk, UINT64_MAX, g_sk);
 }
 
-static veil_anchor_udp *start_node(uv_loop_t *loop, const struct ident *id,
+static veil_anchor_udp *start_node(uv_loop_t *loop, const struct ident *id, uint16_t port,
                                    veil_anchor_udp_event_fn on_event, void *ud)
 {
     veil_err err = {0};
@@ -56,7 +57,7 @@ static veil_anchor_udp *start_node(uv_loop_t *loop, const struct ident *id,
         return NULL;
     }
     struct veil_anchor_udp_config cfg = {.bind_ip = "127.0.0.1", .on_event = on_event,
-                                         .user_data = ud};
+                                         .user_data = ud, .port = port};
     veil_anchor_udp *u = veil_anchor_udp_start(loop, a, &cfg, &err);
     if (!u)
         fprintf(stderr, "anchor udp: %s\n", err.msg);
@@ -97,7 +98,8 @@ static int run_child(int port_fd)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct echo e = {&loop, false};
-    veil_anchor_udp *u = start_node(&loop, &b, echo_event, &e);
+    const char *fixed = getenv("VEIL_ANCHOR_TEST_PORT");
+    veil_anchor_udp *u = start_node(&loop, &b, fixed ? (uint16_t)atoi(fixed) : 0, echo_event, &e);
     if (!u)
         return 2;
     uint16_t port = veil_anchor_udp_port(u);
@@ -126,8 +128,10 @@ struct sender {
 
 static void fill(uint8_t *buf, int seq)
 {
+    const char *marker = getenv("VEIL_ANCHOR_TEST_MARKER");
+    size_t mlen = marker ? strlen(marker) : 0;
     for (int i = 0; i < SIZE; i++)
-        buf[i] = (uint8_t)(seq * 31 + i);
+        buf[i] = mlen ? (uint8_t)marker[(size_t)i % mlen] : (uint8_t)(seq * 31 + i);
     memcpy(buf, &seq, sizeof seq);
 }
 
@@ -195,7 +199,7 @@ static void test_two_processes(void)
     memset(&s, 0, sizeof s);
     s.loop = &loop;
     memcpy(s.peer, b.pk, 32);
-    s.u = start_node(&loop, &a, sender_event, &s);
+    s.u = start_node(&loop, &a, 0, sender_event, &s);
     CHECK(s.u != NULL);
     veil_err err = {0};
     uv_timer_t guard;
