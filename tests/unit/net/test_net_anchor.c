@@ -8,7 +8,8 @@
  * packets (dropped, never answered), wrong realm, uncontained taints, a
  * replayed initiation, rekey by message count and by time with packets in
  * flight across it (no loss), keepalive, expiry, the cookie path under
- * load, a taint change tearing a session down, and the replay window edges.
+ * load, a taint change tearing a session down, key invalidation, revocation,
+ * an expired credential, crossing initiations, and the replay window edges.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -625,6 +626,87 @@ static void test_taint_change_tears_down(void)
     node_free(&b);
 }
 
+static void test_revocation_invalidation_expiry(void)
+{
+    struct node a, b, c;
+    struct net n = {0};
+    node_init(&a, "A", "prod", "", NULL);
+    node_init(&b, "B", "prod", "", NULL);
+    net_add(&n, &a);
+    net_add(&n, &b);
+    up_pair(&n, &a, &b, 1000);
+    /* key invalidation: sessions gone (DOWN), the next send handshakes anew */
+    veil_anchor_invalidate_keys(a.a, 1001);
+    struct seen sa = {0}, sb = {0};
+    drain_events(&a, &sa);
+    CHECK_EQ_INT(sa.down, 1);
+    send_str(&a, &b, "after invalidation", 1002);
+    net_pump(&n, 1002);
+    drain_events(&b, &sb);
+    CHECK_EQ_INT(sb.data, 1);
+    CHECK(veil_anchor_peer_up(a.a, b.pk));
+    /* revocation: B forgets A; A's packets find no session */
+    veil_anchor_remove_peer(b.a, a.pk, 1003);
+    CHECK(!veil_anchor_peer_up(b.a, a.pk));
+    send_str(&a, &b, "revoked", 1003);
+    net_collect(&n);
+    CHECK(!deliver(&n, &n.held[0], 1003));
+    CHECK_EQ_INT(n.last_drop, VEIL_ANCHOR_DROP_UNKNOWN_INDEX);
+    held_free(&n);
+    check_silent(&n);
+    /* an expired credential: C's credential ends at 5000, B refuses it after */
+    node_init(&c, "C", "prod", "", NULL);
+    net_add(&n, &c);
+    uint8_t cred[512];
+    size_t len = make_cred(cred, "prod", "", c.pk, 5000);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_anchor_set_credential(c.a, cred, len, 1000, &err), 0);
+    link_peers(&c, &b);
+    send_str(&c, &b, "expired", 6000);
+    net_collect(&n);
+    CHECK(!deliver(&n, &n.held[0], 6000));
+    CHECK_EQ_INT(n.last_drop, VEIL_ANCHOR_DROP_AUTH);
+    held_free(&n);
+    check_silent(&n);
+    node_free(&a);
+    node_free(&b);
+    node_free(&c);
+}
+
+static void test_simultaneous_initiation(void)
+{
+    struct node a, b;
+    struct net n = {0};
+    node_init(&a, "A", "prod", "", NULL);
+    node_init(&b, "B", "prod", "", NULL);
+    net_add(&n, &a);
+    net_add(&n, &b);
+    link_peers(&a, &b);
+    link_peers(&b, &a);
+    send_str(&a, &b, "from a", 1000);
+    send_str(&b, &a, "from b", 1000);
+    net_pump(&n, 1000);
+    struct seen sa = {0}, sb = {0};
+    drain_events(&a, &sa);
+    drain_events(&b, &sb);
+    CHECK_EQ_INT(sa.data, 1);
+    CHECK_EQ_INT(sb.data, 1);
+    CHECK_EQ_INT(sa.up, 1);
+    CHECK_EQ_INT(sb.up, 1);
+    /* both crossing sessions settle; traffic keeps flowing both ways */
+    for (int i = 0; i < 5; i++) {
+        send_str(&a, &b, "ping", 1001 + (uint64_t)i);
+        send_str(&b, &a, "pong", 1001 + (uint64_t)i);
+        net_pump(&n, 1001 + (uint64_t)i);
+    }
+    drain_events(&a, &sa);
+    drain_events(&b, &sb);
+    CHECK_EQ_INT(sa.data, 6);
+    CHECK_EQ_INT(sb.data, 6);
+    node_free(&a);
+    node_free(&b);
+}
+
 static void test_replay_window(void)
 {
     static struct anchor_replay w;
@@ -663,7 +745,8 @@ int main(int argc, char **argv)
         VTEST(test_unknown_key_and_misaddressed), VTEST(test_realm_and_taints),
         VTEST(test_replayed_initiation),    VTEST(test_rekey_without_loss),
         VTEST(test_rekey_by_time_keepalive_expiry), VTEST(test_cookie_under_load),
-        VTEST(test_taint_change_tears_down), VTEST(test_replay_window),
+        VTEST(test_taint_change_tears_down), VTEST(test_revocation_invalidation_expiry),
+        VTEST(test_simultaneous_initiation), VTEST(test_replay_window),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
 }
