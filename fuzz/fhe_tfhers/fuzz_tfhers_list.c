@@ -17,6 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             veil_fhe_ct_free(cts[i]);
         free(cts);
     }
+    /* the reader that also parses packed lists (no server key: refused after) */
+    if (veil_fhe_compact_expand_tfhers_sk(NULL, data, size, &cts, &n, &err) == 0) {
+        for (size_t i = 0; i < n; i++)
+            veil_fhe_ct_free(cts[i]);
+        free(cts);
+    }
     veil_fhe_ct *six[6];
     if (veil_fhe_compact_expand(data, size, 16, six, 6, &err) == 0)
         for (size_t i = 0; i < 6; i++)

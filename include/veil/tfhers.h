@@ -14,10 +14,11 @@
  *   - high_level_api::CompactPublicKey (both ways; one from TFHE-rs has no Veil
  *     mask seed, so it is used as is and cannot be saved in Veil's format);
  *   - high_level_api::FheBool and FheUint (8/16/32/64 bits = 4/8/16/32 blocks);
- *   - high_level_api::CompactCiphertextList, unpacked form (read: every value
- *     an FheBool or an FheUint of a Veil width, at most 2048 blocks; written:
- *     n values of one width). Packed lists need a server-key PBS to split
- *     each block and are refused with a clear error.
+ *   - high_level_api::CompactCiphertextList (read: every value an FheBool or
+ *     an FheUint of a Veil width, at most 2048 stored blocks; written: n values
+ *     of one width, unpacked). A packed list (build_packed) needs the server
+ *     key to split its blocks: veil_fhe_compact_expand_tfhers_sk reads it, the
+ *     key-less readers refuse it with a clear error.
  * Anything else (another header or layout version, unversioned files, other
  * parameter sets, trailing bytes, truncation, more than 16 MiB) is refused
  * with a specific message, never misread.
@@ -90,6 +91,13 @@ VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t 
 VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, size_t len,
                                                         veil_fhe_ct ***out, size_t *n,
                                                         veil_err *err);
+
+/* The same for a packed list too (node-tfhe's build_packed(): each stored
+ * block holds two radix blocks, split with the server key by two KS+PBS per
+ * stored block; sk NULL parses it and then refuses a packed list). */
+VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers_sk(veil_fhe_server *sk, const uint8_t *data,
+                                                       size_t len, veil_fhe_ct ***out, size_t *n,
+                                                       veil_err *err);
 
 /* ---- the rest of a key set for a client key read from TFHE-rs ----
  * Veil evaluates on TFHE-rs ciphertexts with its own server key generated from

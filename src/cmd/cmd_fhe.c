@@ -427,16 +427,20 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ---------------------------------------------------------- import/export */
 
-/* Shared option parsing: --format tfhe-rs -o OUT IN. */
-static int parse_convert(int argc, char **argv, const char *path, const char **out, const char **in)
+/* Shared option parsing: --format tfhe-rs -o OUT [-k SERVER_KEY] IN (key NULL:
+ * no -k). */
+static int parse_convert(int argc, char **argv, const char *path, const char **out,
+                         const char **key, const char **in)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     int c, tfhers = 0, have_format = 0;
     *out = NULL;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, key ? "o:k:" : "o:", opts, NULL)) != -1) {
         if (c == 'o') {
             *out = optarg;
+        } else if (c == 'k' && key) {
+            *key = optarg;
         } else if (c == 'F' && parse_format(optarg, &tfhers) == 0 && tfhers) {
             have_format = 1;
         } else {
@@ -452,15 +456,21 @@ static int parse_convert(int argc, char **argv, const char *path, const char **o
     return VEIL_EXIT_OK;
 }
 
-/* A TFHE-rs list becomes OUT.0, OUT.1, ... (one Veil ciphertext per value). */
-static int import_list(const char *in, const char *out, veil_err *err)
+/* A TFHE-rs list becomes OUT.0, OUT.1, ... (one Veil ciphertext per value);
+ * with a server key, a packed list too. */
+static int import_list(const char *in, const char *key, const char *out, veil_err *err)
 {
     uint8_t *data = NULL;
     size_t len = 0, n = 0;
     veil_fhe_ct **cts = NULL;
+    veil_fhe_server *sk = NULL;
     int rc = veil_file_read(in, 16u << 20, &data, &len, err);
-    if (rc == 0 && veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, err) != 0)
+    if (rc == 0 && key)
+        rc = veil_fhe_server_load(key, 0, &sk, err);
+    if (rc == 0 && (sk ? veil_fhe_compact_expand_tfhers_sk(sk, data, len, &cts, &n, err)
+                       : veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, err)) != 0)
         rc = veil_err_wrap(err, "%s", in);
+    veil_fhe_server_free(sk);
     for (size_t i = 0; i < n; i++) {
         char name[4096];
         if (rc == 0 && snprintf(name, sizeof name, "%s.%zu", out, i) >= (int)sizeof name)
@@ -477,8 +487,8 @@ static int import_list(const char *in, const char *out, veil_err *err)
 static int run_import(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
-    const char *out, *in;
-    int ec = parse_convert(argc, argv, "veil fhe import", &out, &in);
+    const char *out, *in, *key = NULL;
+    int ec = parse_convert(argc, argv, "veil fhe import", &out, &key, &in);
     if (ec != VEIL_EXIT_OK)
         return ec;
     veil_err err = {0};
@@ -493,7 +503,7 @@ static int run_import(int argc, char **argv, struct veil_cli_ctx *ctx)
         if ((rc = veil_fhe_ct_load(in, &ct, &err)) == 0)
             rc = veil_fhe_ct_save(ct, out, &err);
     } else if (rc == 0 && type == VEIL_TFHERS_COMPACT_LIST) {
-        rc = import_list(in, out, &err);
+        rc = import_list(in, key, out, &err);
     } else if (rc == 0) {
         rc = veil_err_set(&err, VEIL_E_UNSUPPORTED, "%s: a %s has no Veil file form%s", in,
                           veil_tfhers_type_name(type),
@@ -511,7 +521,7 @@ static int run_export(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
     const char *out, *in;
-    int ec = parse_convert(argc, argv, "veil fhe export", &out, &in);
+    int ec = parse_convert(argc, argv, "veil fhe export", &out, NULL, &in);
     if (ec != VEIL_EXIT_OK)
         return ec;
     veil_err err = {0};
@@ -892,10 +902,11 @@ static const struct veil_cli_command fhe_bench = {
 static const struct veil_cli_command fhe_import = {
     .name = "import",
     .summary = "convert a TFHE-rs key or ciphertext to Veil's format",
-    .usage = "Usage: veil fhe import --format tfhe-rs -o OUT FILE\n\n"
+    .usage = "Usage: veil fhe import --format tfhe-rs -o OUT [-k SERVER_KEY] FILE\n\n"
              "FILE is a TFHE-rs 1.7 safe_serialize object (node-tfhe 1.7): a ClientKey\n"
-             "(OUT written 0600), an FheUint8/16/32/64 or FheBool, or an unpacked\n"
-             "CompactCiphertextList (written as OUT.0, OUT.1, ... one per value). A\n"
+             "(OUT written 0600), an FheUint8/16/32/64 or FheBool, or a\n"
+             "CompactCiphertextList (written as OUT.0, OUT.1, ... one per value; a packed\n"
+             "one, from build_packed(), needs -k SERVER_KEY to split its blocks). A\n"
              "CompactPublicKey is used as it is (veil fhe encrypt -k FILE).\n",
     .run = run_import,
 };

@@ -956,6 +956,13 @@ int veil_fhe_public_wrap(struct veil_fhe_public_key *key, int foreign, veil_fhe_
     return 0;
 }
 
+void veil_fhe_server_parts(const veil_fhe_server *sk, const struct veil_shortint_server_key **key,
+                           struct veil_threadpool **pool)
+{
+    *key = sk->sk;
+    *pool = sk->pool;
+}
+
 const struct veil_radix *veil_fhe_ct_radix(const veil_fhe_ct *ct,
                                            const struct veil_fhe_params **params)
 {

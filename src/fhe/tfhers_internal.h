@@ -27,6 +27,7 @@
 #include "keys.h"
 #include "params.h"
 #include "shortint.h"
+#include "threadpool.h"
 
 /* Type names in the header (tfhe::named::Named). FheUint is one name for every
  * width: the width is the block count. */
@@ -132,6 +133,9 @@ const struct veil_fhe_public_key *veil_fhe_public_key_of(const veil_fhe_public *
  * TFHE-rs): veil_fhe_public_save refuses it. */
 VEIL_WARN_UNUSED int veil_fhe_public_wrap(struct veil_fhe_public_key *key, int foreign,
                                           veil_fhe_public **out, veil_err *err);
+/* The shortint server key and the pool of a server handle. */
+void veil_fhe_server_parts(const veil_fhe_server *sk, const struct veil_shortint_server_key **key,
+                           struct veil_threadpool **pool);
 const struct veil_radix *veil_fhe_ct_radix(const veil_fhe_ct *ct,
                                            const struct veil_fhe_params **params);
 /* Takes ownership of r's blocks (r is cleared; freed on failure). */

@@ -101,11 +101,13 @@ int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
 
 /* ----------------------------------------------------------------- read */
 
-/* A parsed list: Veil's form of the ciphertext and each value's width. */
+/* A parsed list: Veil's form of the ciphertext and each value's width;
+ * packed: each list block holds two radix blocks (low + 4 * high). */
 struct parsed_list {
     struct veil_fhe_compact_list *list;
     unsigned *widths;
     size_t n;
+    int packed;
 };
 
 static void parsed_list_free(struct parsed_list *pl)
@@ -147,7 +149,7 @@ static int read_list_data(veil_reader *r, struct parsed_list *pl, const struct v
     return rc;
 }
 
-static int read_list_meta(veil_reader *r, const struct parsed_list *pl,
+static int read_list_meta(veil_reader *r, struct parsed_list *pl, int allow_packed,
                           const struct veil_fhe_params *p, veil_err *err)
 {
     const size_t m = veil_fhe_big_lwe_dim(p);
@@ -157,11 +159,13 @@ static int read_list_meta(veil_reader *r, const struct parsed_list *pl,
         tfhers_expect_modulus(r, "compact list", err) != 0 ||
         tfhers_read_vu64(r, &degree, "compact list degree", err) != 0)
         return -1;
-    if (degree == p->message_modulus * p->carry_modulus - 1)
+    pl->packed = degree == p->message_modulus * p->carry_modulus - 1;
+    if (pl->packed && !allow_packed)
         return veil_err_set(err, VEIL_E_UNSUPPORTED,
-                            "packed TFHE-rs compact list (build_packed): unpacking needs a "
-                            "server-key bootstrap per block; send an unpacked list (build())");
-    if (degree != p->message_modulus - 1)
+                            "packed TFHE-rs compact list (build_packed): unpacking needs the "
+                            "server key (veil fhe import -k SERVER_KEY); send an unpacked list "
+                            "(build()) otherwise");
+    if (!pl->packed && degree != p->message_modulus - 1)
         return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs compact list degree %llu is not %llu",
                             (unsigned long long)degree,
                             (unsigned long long)(p->message_modulus - 1));
@@ -213,13 +217,15 @@ static int read_list_kinds(veil_reader *r, struct parsed_list *pl, veil_err *err
             return -1;
         blocks += blocks_per_value(pl->widths[i]);
     }
-    if (blocks != pl->list->count)
-        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs list: values need %zu blocks, it has %zu",
-                            blocks, pl->list->count);
+    size_t stored = pl->packed ? (blocks + 1) / 2 : blocks;
+    if (stored != pl->list->count)
+        return veil_err_set(err, VEIL_E_PARSE, "TFHE-rs list: values need %zu blocks%s, it has %zu",
+                            stored, pl->packed ? " (packed two by two)" : "", pl->list->count);
     return 0;
 }
 
-static int parse_list(const uint8_t *data, size_t len, struct parsed_list *pl, veil_err *err)
+static int parse_list(const uint8_t *data, size_t len, int allow_packed, struct parsed_list *pl,
+                      veil_err *err)
 {
     memset(pl, 0, sizeof *pl);
     const struct veil_fhe_params *p = veil_fhe_params_default();
@@ -234,7 +240,7 @@ static int parse_list(const uint8_t *data, size_t len, struct parsed_list *pl, v
     if (rc == 0)
         rc = read_list_data(&r, pl, p, err);
     if (rc == 0)
-        rc = read_list_meta(&r, pl, p, err);
+        rc = read_list_meta(&r, pl, allow_packed, p, err);
     if (rc == 0)
         rc = read_list_kinds(&r, pl, err);
     if (rc == 0)
@@ -286,7 +292,7 @@ int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len, unsigned wid
 {
     memset(out, 0, n * sizeof *out);
     struct parsed_list pl;
-    if (parse_list(data, len, &pl, err) != 0)
+    if (parse_list(data, len, 0, &pl, err) != 0)
         return -1;
     int rc = 0;
     if (pl.n != n)
@@ -309,7 +315,7 @@ int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, size_t len, veil_fhe
     *out = NULL;
     *n = 0;
     struct parsed_list pl;
-    if (parse_list(data, len, &pl, err) != 0)
+    if (parse_list(data, len, 0, &pl, err) != 0)
         return -1;
     veil_fhe_ct **cts = calloc(pl.n, sizeof *cts);
     int rc = cts ? expand_all(&pl, cts, err) : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
@@ -317,6 +323,127 @@ int veil_fhe_compact_expand_tfhers_all(const uint8_t *data, size_t len, veil_fhe
         *out = cts;
         *n = pl.n;
     } else {
+        free(cts);
+    }
+    parsed_list_free(&pl);
+    return rc;
+}
+
+/* ------------------------------------------- packed lists (with a server key) */
+
+static uint64_t low_digit(uint64_t x, void *arg)
+{
+    return x % *(const uint64_t *)arg;
+}
+
+static uint64_t high_digit(uint64_t x, void *arg)
+{
+    return x / *(const uint64_t *)arg;
+}
+
+static void free_blocks(struct veil_shortint_ct *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        veil_shortint_ct_free(&b[i]);
+    free(b);
+}
+
+/* The radix blocks of a packed list in order: stored block j holds
+ * low + 4 * high and gives blocks 2j (low) and 2j + 1 (high), one KS+PBS each.
+ * *out has 2 * count blocks. */
+static int unpack_blocks(const struct parsed_list *pl, const veil_fhe_server *sk,
+                         struct veil_shortint_ct **out, veil_err *err)
+{
+    const struct veil_fhe_params *p = pl->list->params;
+    const size_t count = pl->list->count;
+    const struct veil_shortint_server_key *key;
+    struct veil_threadpool *pool;
+    veil_fhe_server_parts(sk, &key, &pool);
+    struct veil_shortint_ct *packed = calloc(count, sizeof *packed);
+    struct veil_shortint_ct *blocks = calloc(2 * count, sizeof *blocks);
+    struct veil_shortint_pbs_job *jobs = calloc(2 * count, sizeof *jobs);
+    struct veil_shortint_lut low = {0}, high = {0};
+    uint64_t msg = p->message_modulus;
+    int rc = packed && blocks && jobs ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t j = 0; j < count && rc == 0; j++) {
+        rc = veil_shortint_ct_init(&packed[j], p, err);
+        if (rc == 0)
+            rc = veil_fhe_compact_list_expand(pl->list, j, &packed[j], err);
+        packed[j].degree = p->message_modulus * p->carry_modulus - 1;
+    }
+    for (size_t i = 0; i < 2 * count && rc == 0; i++)
+        rc = veil_shortint_ct_init(&blocks[i], p, err);
+    if (rc == 0)
+        rc = veil_shortint_lut_init(&low, p, low_digit, &msg, err);
+    if (rc == 0)
+        rc = veil_shortint_lut_init(&high, p, high_digit, &msg, err);
+    for (size_t j = 0; j < count && rc == 0; j++) {
+        jobs[2 * j] =
+            (struct veil_shortint_pbs_job){.in = &packed[j], .lut = &low, .out = &blocks[2 * j]};
+        jobs[2 * j + 1] = (struct veil_shortint_pbs_job){
+            .in = &packed[j], .lut = &high, .out = &blocks[2 * j + 1]};
+    }
+    if (rc == 0)
+        rc = veil_shortint_apply_jobs(key, jobs, 2 * count, pool, err);
+    veil_shortint_lut_free(&low);
+    veil_shortint_lut_free(&high);
+    free(jobs);
+    free_blocks(packed, count);
+    if (rc != 0) {
+        free_blocks(blocks, 2 * count);
+        return -1;
+    }
+    *out = blocks;
+    return 0;
+}
+
+/* Values from unpacked blocks (value v's blocks follow value v-1's). */
+static int values_from_blocks(const struct parsed_list *pl, const struct veil_shortint_ct *blocks,
+                              veil_fhe_ct **out, veil_err *err)
+{
+    const struct veil_fhe_params *p = pl->list->params;
+    size_t first = 0;
+    for (size_t v = 0; v < pl->n; v++) {
+        struct veil_radix rad;
+        if (veil_radix_init(&rad, p, pl->widths[v], err) != 0)
+            return -1;
+        for (size_t b = 0; b < rad.n_blocks; b++) {
+            veil_shortint_ct_copy(&rad.blocks[b], &blocks[first + b], p);
+            if (pl->widths[v] == 1)
+                rad.blocks[b].degree = 1; /* a boolean block holds 0 or 1 */
+        }
+        first += rad.n_blocks;
+        if (veil_fhe_ct_wrap(p, &rad, &out[v], err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int veil_fhe_compact_expand_tfhers_sk(veil_fhe_server *sk, const uint8_t *data, size_t len,
+                                      veil_fhe_ct ***out, size_t *n, veil_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    struct parsed_list pl;
+    if (parse_list(data, len, 1, &pl, err) != 0)
+        return -1;
+    veil_fhe_ct **cts = calloc(pl.n, sizeof *cts);
+    struct veil_shortint_ct *blocks = NULL;
+    int rc = cts ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (rc == 0 && pl.packed && !sk)
+        rc = veil_err_set(err, VEIL_E_INVALID, "a packed TFHE-rs list needs a server key");
+    else if (rc == 0 && !pl.packed)
+        rc = expand_all(&pl, cts, err);
+    else if (rc == 0 && (rc = unpack_blocks(&pl, sk, &blocks, err)) == 0)
+        rc = values_from_blocks(&pl, blocks, cts, err);
+    if (blocks)
+        free_blocks(blocks, 2 * pl.list->count);
+    if (rc == 0) {
+        *out = cts;
+        *n = pl.n;
+    } else {
+        for (size_t i = 0; cts && i < pl.n; i++)
+            veil_fhe_ct_free(cts[i]);
         free(cts);
     }
     parsed_list_free(&pl);

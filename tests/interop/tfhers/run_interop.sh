@@ -12,7 +12,9 @@
 #      with the exported client key
 #   5. veil fhe eval add / lt / min on node-tfhe ciphertexts (server key from
 #      node-tfhe's client key) -> node-tfhe decrypts the results
-#   6. refusals: a packed list, a truncated file, a Veil file given as TFHE-rs
+#   6. a packed list (build_packed) split with that server key -> Veil decrypts
+#   7. refusals: a packed list without a server key, a truncated file, a Veil
+#      file given as TFHE-rs
 # One node-tfhe key set is shared by every case. Needs VEIL_BIN (ctest) and node.
 set -euo pipefail
 VEIL=${VEIL_BIN:?VEIL_BIN not set}
@@ -101,13 +103,17 @@ check_op min 0 1 16 30000
 check_op min 2 3 16 0
 echo "Veil add / lt / min on node-tfhe ciphertexts -> node-tfhe decrypts the results"
 
-# 6. refusals with a clear message
-node -e '
-const t = require(process.argv[1]);
-const pk = t.TfheCompactPublicKey.safe_deserialize(require("fs").readFileSync(process.argv[2]), 1n << 32n);
-const b = t.CompactCiphertextList.builder(pk); b.push_u8(1); b.push_u8(2);
-require("fs").writeFileSync(process.argv[3], b.build_packed().safe_serialize(1n << 32n));
-' "$SRC/tools/npm/node_modules/node-tfhe" "$NPK" "$T/packed.ct"
+# 6. a packed list: every width at its max, then 0 (an odd block count)
+"${NODE[@]}" list-packed "$NPK" "$T/packed.ct"
+"$VEIL" fhe import --format tfhe-rs -k "$T/eval/server.key" -o "$T/unpacked" "$T/packed.ct" >/dev/null
+i=0
+for v in 1 255 65535 4294967295 18446744073709551615 0; do
+    [ "$("$VEIL" fhe decrypt -k "$NCK" "$T/unpacked.$i")" = "$v" ] || fail "packed list value $i"
+    i=$((i + 1))
+done
+echo "node-tfhe packed list split with Veil's server key: every width"
+
+# 7. refusals with a clear message
 out=$("$VEIL" fhe decrypt -k "$NCK" "$T/packed.ct" 2>&1) && fail "packed list accepted"
 grep -q "packed TFHE-rs compact list" <<<"$out" || fail "packed list: $out"
 head -c 1000 "$T/n_ck/8_max.ct" >"$T/trunc.ct"

@@ -6,6 +6,7 @@
 //   encrypt-values CK OUTDIR W V...    OUTDIR/<i>.ct = V_i as W bits
 //   list PK OUT W V...                 an unpacked CompactCiphertextList of W-bit values
 //   list-expand PK OUTDIR W V...       the same list expanded to OUTDIR/<w>_<i>.ct
+//   list-packed PK OUT                 a packed list: bool 1, u8/16/32/64 max, u8 0
 //   decrypt CK W FILE EXPECTED         exits 1 unless FILE (a W-bit FheUint/FheBool) is EXPECTED
 //   decrypt-edges CK DIR               checks DIR/<w>_<edge>.ct are 0 and max
 'use strict';
@@ -75,6 +76,12 @@ function main(argv) {
             values.forEach((_, i) => fs.writeFileSync(path.join(a[1], `${w}_${i}.ct`),
                                                       ex[getters(w)](i).safe_serialize(LIMIT)));
         }
+    } else if (cmd === 'list-packed') {
+        const b = tfhe.CompactCiphertextList.builder(loadPk(a[0]));
+        b.push_boolean(true);
+        for (const w of [8, 16, 32, 64]) pushAll(b, w, [max(w)]);
+        b.push_u8(0);
+        fs.writeFileSync(a[1], b.build_packed().safe_serialize(LIMIT));
     } else if (cmd === 'decrypt') {
         const got = decrypt(loadCk(a[0]), Number(a[1]), a[2]);
         if (got !== BigInt(a[3])) {
