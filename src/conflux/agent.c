@@ -423,10 +423,14 @@ static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config 
 {
     veil_ctl_result res;
     if (veil_conflux_identity_load(&a->id, a->dir, err) != 0 ||
-        choose_name(a, cfg->name, err) != 0 || cfx_enroll(a, &res, err) != 0)
+        choose_name(a, cfg->name, err) != 0)
+        return -1;
+    VEIL_LOG_DBG("conflux", "enrolling", "node=%s", a->name);
+    if (cfx_enroll(a, &res, err) != 0)
         return -1;
     int rc = cfx_adopt(a, &res, err);
     veil_ctl_result_free(&res);
+    VEIL_LOG_DBG("conflux", "credentials issued", "node=%s realm=%s", a->name, a->realm);
     if (rc != 0 || connect_node(a, &a->nc, &a->cmd_sub, err) != 0)
         return -1;
     char url[256] = "";

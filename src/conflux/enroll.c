@@ -252,7 +252,9 @@ int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err)
         cfx_nats_err(err, s, "connecting to Master for enrollment");
         goto out;
     }
+    VEIL_LOG_DBG("conflux", "enrollment connection up", "node=%s", a->name);
     rc = cfx_exchange(a, nc, VEIL_SUBJ_ENROLL_REQ, reply, &adm, out, err);
+    VEIL_LOG_DBG("conflux", "enrollment answered", "node=%s", a->name);
 out:
     natsConnection_Destroy(nc);
     natsOptions_Destroy(opts);
