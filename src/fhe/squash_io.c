@@ -61,8 +61,11 @@ static int check_shape(uint32_t width, uint32_t nblocks, veil_err *err)
 
 int veil_sq_ct_serialize(const veil_sq_ct *ct, veil_buf *out, veil_err *err)
 {
-    if (check_shape(ct->width, ct->nblocks, err) < 0 || !ct->blocks)
+    if (check_shape(ct->width, ct->nblocks, err) < 0)
         return veil_err_wrap(err, "cannot serialize");
+    if (!ct->blocks)
+        return veil_err_set(err, VEIL_E_INVALID, "cannot serialize a squashed ciphertext "
+                                                 "without blocks");
     size_t start = veil_fhe_container_begin(out, VEIL_SQ_KIND_CT, veil_fhe_params_default()->id);
     veil_buf_put_u32le(out, ct->width);
     veil_buf_put_u32le(out, ct->nblocks);
