@@ -36,8 +36,8 @@ static int bench_issue(veil_guardian *g, int n, bool renew, veil_err *err)
     for (int i = 0; i < n; i++) {
         struct veil_guardian_issued is;
         snprintf(name, sizeof(name), "node-%d", i);
-        struct veil_guardian_issue_req req = {.realm = "bench", .name = name,
-                                              .user_key = renew ? pub : NULL};
+        struct veil_guardian_issue_req req = {
+            .realm = "bench", .name = name, .user_key = renew ? pub : NULL};
         if (renew) {
             veil_nkey k;
             if (veil_nkey_generate(&k, VEIL_NKEY_USER, err) != 0)

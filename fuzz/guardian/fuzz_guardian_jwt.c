@@ -19,9 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     veil_jwt c, other;
     veil_err err = {0};
     veil_jwt_init(&c, VEIL_JWT_USER);
-    int rc = size > 0 && data[0] == '{'
-                 ? veil_jwt_claims_load((const char *)data, size, &c, &err)
-                 : veil_jwt_decode((const char *)data, size, &c, &err);
+    int rc = size > 0 && data[0] == '{' ? veil_jwt_claims_load((const char *)data, size, &c, &err)
+                                        : veil_jwt_decode((const char *)data, size, &c, &err);
     if (rc == 0) {
         char *json = NULL;
         if (veil_jwt_claims_dump(&c, &json, &err) == 0) {

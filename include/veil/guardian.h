@@ -53,8 +53,8 @@ enum veil_nkey_type {
 };
 
 #define VEIL_NKEY_PUBLIC_LEN 56 /* text, without the NUL */
-#define VEIL_NKEY_SEED_LEN 58   /* text, without the NUL */
-#define VEIL_NKEY_SIG_LEN 64
+#define VEIL_NKEY_SEED_LEN   58 /* text, without the NUL */
+#define VEIL_NKEY_SIG_LEN    64
 
 /* One key pair (or a public key alone when has_seed is false). Wipe with
  * veil_nkey_wipe when it held a seed. */
@@ -124,9 +124,9 @@ struct veil_jwt_revocation {
 
 /* NATS limits; -1 means unlimited (the NATS default, NoLimit). */
 struct veil_jwt_limits {
-    int64_t subs, data, payload;                  /* account and user */
-    int64_t conn, leaf, imports, exports;         /* account only */
-    bool wildcards;                               /* account: wildcard exports */
+    int64_t subs, data, payload;          /* account and user */
+    int64_t conn, leaf, imports, exports; /* account only */
+    bool wildcards;                       /* account: wildcard exports */
 };
 
 /* Claims of one JWT. Strings are owned (free with veil_jwt_free). Fields that
@@ -134,10 +134,10 @@ struct veil_jwt_limits {
 typedef struct veil_jwt {
     enum veil_jwt_kind kind;
     /* standard claims */
-    char jti[128]; /* Go: base32 SHA-512/256; @nats-io/jwt: base64 SHA-512 */
-    int64_t iat; /* 0 on encode = now */
-    int64_t exp; /* 0 = never */
-    int64_t nbf; /* 0 = absent */
+    char jti[128];                      /* Go: base32 SHA-512/256; @nats-io/jwt: base64 SHA-512 */
+    int64_t iat;                        /* 0 on encode = now */
+    int64_t exp;                        /* 0 = never */
+    int64_t nbf;                        /* 0 = absent */
     char iss[VEIL_NKEY_PUBLIC_LEN + 1]; /* filled by encode from the signer */
     char sub[VEIL_NKEY_PUBLIC_LEN + 1];
     char *name;
@@ -228,11 +228,11 @@ int veil_creds_read(const char *path, char **jwt, veil_nkey *user, veil_err *err
  * Names (realms, nodes) are 1..VEIL_GUARDIAN_NAME_MAX characters from
  * [A-Za-z0-9_-], so they are always one subject token.
  */
-#define VEIL_SUBJ_ROOT "veil"
-#define VEIL_SUBJ_ENROLL_REQ "veil.enroll.req"
+#define VEIL_SUBJ_ROOT                "veil"
+#define VEIL_SUBJ_ENROLL_REQ          "veil.enroll.req"
 #define VEIL_SUBJ_ENROLL_REPLY_PREFIX "veil.enroll.reply"
-#define VEIL_GUARDIAN_NAME_MAX 63
-#define VEIL_SUBJECT_MAX 256
+#define VEIL_GUARDIAN_NAME_MAX        63
+#define VEIL_SUBJECT_MAX              256
 
 enum veil_subj_kind {
     VEIL_SUBJ_LIVE,
@@ -318,8 +318,8 @@ void veil_ca_leaf_free(struct veil_ca_leaf *leaf); /* wipes key_pem */
  * the root in root_pem at `now`, and extracts realm and node id from the
  * veil:// SAN URI. */
 int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char *leaf_pem,
-                        int64_t now, char realm[VEIL_GUARDIAN_NAME_MAX + 1],
-                        char node_id[128], veil_err *err) VEIL_WARN_UNUSED;
+                        int64_t now, char realm[VEIL_GUARDIAN_NAME_MAX + 1], char node_id[128],
+                        veil_err *err) VEIL_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
 /* The Guardian directory and its state                                     */
@@ -336,7 +336,7 @@ int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char 
  */
 typedef struct veil_guardian veil_guardian; /* opaque: DIR, db, keys */
 
-#define VEIL_GUARDIAN_DEFAULT_TTL_S (15 * 60)
+#define VEIL_GUARDIAN_DEFAULT_TTL_S  (15 * 60)
 #define VEIL_GUARDIAN_ENROLL_ACCOUNT "enroll" /* reserved realm-like name */
 
 struct veil_guardian_init_opts {
@@ -369,7 +369,7 @@ struct veil_guardian_realm {
     char name[VEIL_GUARDIAN_NAME_MAX + 1];
     char account[VEIL_NKEY_PUBLIC_LEN + 1];     /* "A..." */
     char signing_key[VEIL_NKEY_PUBLIC_LEN + 1]; /* "A..." signing key */
-    uint64_t chain_cluster; /* on-chain cluster bound to it, 0 = none */
+    uint64_t chain_cluster;                     /* on-chain cluster bound to it, 0 = none */
     int64_t created;
 };
 
@@ -383,7 +383,8 @@ int veil_guardian_realm_list(veil_guardian *g, struct veil_guardian_realm **out,
 int veil_guardian_realm_bind_cluster(veil_guardian *g, const char *name, uint64_t cluster_id,
                                      veil_err *err) VEIL_WARN_UNUSED;
 int veil_guardian_realm_for_cluster(veil_guardian *g, uint64_t cluster_id,
-                                    struct veil_guardian_realm *out, veil_err *err) VEIL_WARN_UNUSED;
+                                    struct veil_guardian_realm *out,
+                                    veil_err *err) VEIL_WARN_UNUSED;
 /* The realm account's current signed JWT (malloc'd). Also for the enroll
  * account (name VEIL_GUARDIAN_ENROLL_ACCOUNT) and "$SYS". */
 int veil_guardian_account_jwt(veil_guardian *g, const char *name, char **jwt,
@@ -411,7 +412,8 @@ int veil_guardian_token_create(veil_guardian *g, const char *realm, const veil_s
 /* Checks and consumes a token (constant-time secret check; unknown, used and
  * expired tokens all fail with VEIL_E_PERMISSION). */
 int veil_guardian_token_redeem(veil_guardian *g, const char *token, int64_t now,
-                               struct veil_guardian_token_info *out, veil_err *err) VEIL_WARN_UNUSED;
+                               struct veil_guardian_token_info *out,
+                               veil_err *err) VEIL_WARN_UNUSED;
 void veil_guardian_token_info_free(struct veil_guardian_token_info *t);
 
 /* Enrolled nodes */
@@ -482,8 +484,8 @@ int veil_guardian_revoke(veil_guardian *g, const char *name, char **account_jwt,
 bool veil_guardian_serial_revoked(veil_guardian *g, uint64_t serial);
 
 /* Audit log (append only). detail must not hold secrets. */
-int veil_guardian_audit(veil_guardian *g, const char *actor, const char *action,
-                        const char *detail, veil_err *err) VEIL_WARN_UNUSED;
+int veil_guardian_audit(veil_guardian *g, const char *actor, const char *action, const char *detail,
+                        veil_err *err) VEIL_WARN_UNUSED;
 struct veil_guardian_audit_entry {
     int64_t id;
     int64_t at_ms;
@@ -499,9 +501,8 @@ void veil_guardian_audit_list_free(struct veil_guardian_audit_entry *list, size_
  * $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE with the system user's creds (libnats;
  * waits for a server's reply). urls: comma-separated nats:// / tls:// list;
  * ca_file: the root certificate to trust (NULL = no TLS). */
-int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file,
-                       const char *account, const char *account_jwt,
-                       veil_err *err) VEIL_WARN_UNUSED;
+int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file, const char *account,
+                       const char *account_jwt, veil_err *err) VEIL_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
 /* Master: nats-server super-cluster configuration                          */

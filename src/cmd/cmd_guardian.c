@@ -26,19 +26,34 @@ struct gopts {
     bool no_push, service;
 };
 
-enum { OPT_REALM = 1000, OPT_NAME, OPT_TAINTS, OPT_TTL, OPT_SERVERS, OPT_CA, OPT_PUBKEY,
-       OPT_CLUSTER, OPT_AFTER, OPT_NO_PUSH, OPT_SERVICE };
+enum {
+    OPT_REALM = 1000,
+    OPT_NAME,
+    OPT_TAINTS,
+    OPT_TTL,
+    OPT_SERVERS,
+    OPT_CA,
+    OPT_PUBKEY,
+    OPT_CLUSTER,
+    OPT_AFTER,
+    OPT_NO_PUSH,
+    OPT_SERVICE
+};
 
-static const struct option LONG_OPTS[] = {
-    {"dir", required_argument, NULL, 'd'},       {"out", required_argument, NULL, 'o'},
-    {"realm", required_argument, NULL, OPT_REALM}, {"name", required_argument, NULL, OPT_NAME},
-    {"taints", required_argument, NULL, OPT_TAINTS}, {"ttl", required_argument, NULL, OPT_TTL},
-    {"servers", required_argument, NULL, OPT_SERVERS}, {"ca", required_argument, NULL, OPT_CA},
-    {"pubkey", required_argument, NULL, OPT_PUBKEY},
-    {"cluster", required_argument, NULL, OPT_CLUSTER},
-    {"after", required_argument, NULL, OPT_AFTER},
-    {"no-push", no_argument, NULL, OPT_NO_PUSH},
-    {"service", no_argument, NULL, OPT_SERVICE},     {NULL, 0, NULL, 0}};
+static const struct option LONG_OPTS[] = {{"dir", required_argument, NULL, 'd'},
+                                          {"out", required_argument, NULL, 'o'},
+                                          {"realm", required_argument, NULL, OPT_REALM},
+                                          {"name", required_argument, NULL, OPT_NAME},
+                                          {"taints", required_argument, NULL, OPT_TAINTS},
+                                          {"ttl", required_argument, NULL, OPT_TTL},
+                                          {"servers", required_argument, NULL, OPT_SERVERS},
+                                          {"ca", required_argument, NULL, OPT_CA},
+                                          {"pubkey", required_argument, NULL, OPT_PUBKEY},
+                                          {"cluster", required_argument, NULL, OPT_CLUSTER},
+                                          {"after", required_argument, NULL, OPT_AFTER},
+                                          {"no-push", no_argument, NULL, OPT_NO_PUSH},
+                                          {"service", no_argument, NULL, OPT_SERVICE},
+                                          {NULL, 0, NULL, 0}};
 
 static int parse_number(const char *text, uint64_t *out)
 {
@@ -55,16 +70,36 @@ static int set_opt(struct gopts *o, int c, const char *path)
     veil_err err = {0};
     uint64_t n = 0;
     switch (c) {
-    case 'd': o->dir = optarg; return 0;
-    case 'o': o->out = optarg; return 0;
-    case OPT_REALM: o->realm = optarg; return 0;
-    case OPT_NAME: o->node_name = optarg; return 0;
-    case OPT_TAINTS: o->taints = optarg; return 0;
-    case OPT_SERVERS: o->servers = optarg; return 0;
-    case OPT_CA: o->ca = optarg; return 0;
-    case OPT_PUBKEY: o->pubkey = optarg; return 0;
-    case OPT_NO_PUSH: o->no_push = true; return 0;
-    case OPT_SERVICE: o->service = true; return 0;
+    case 'd':
+        o->dir = optarg;
+        return 0;
+    case 'o':
+        o->out = optarg;
+        return 0;
+    case OPT_REALM:
+        o->realm = optarg;
+        return 0;
+    case OPT_NAME:
+        o->node_name = optarg;
+        return 0;
+    case OPT_TAINTS:
+        o->taints = optarg;
+        return 0;
+    case OPT_SERVERS:
+        o->servers = optarg;
+        return 0;
+    case OPT_CA:
+        o->ca = optarg;
+        return 0;
+    case OPT_PUBKEY:
+        o->pubkey = optarg;
+        return 0;
+    case OPT_NO_PUSH:
+        o->no_push = true;
+        return 0;
+    case OPT_SERVICE:
+        o->service = true;
+        return 0;
     case OPT_TTL:
         if (veil_parse_duration_ms(optarg, &o->ttl_ms, &err) != 0 || o->ttl_ms < 1000)
             return veil_cli_usage_error(path, "--ttl wants a duration of at least 1s (15m, 1h)");
@@ -78,7 +113,8 @@ static int set_opt(struct gopts *o, int c, const char *path)
             return veil_cli_usage_error(path, "--after wants an audit entry id");
         o->after = (int64_t)n;
         return 0;
-    default: return veil_cli_usage_error(path, "bad option");
+    default:
+        return veil_cli_usage_error(path, "bad option");
     }
 }
 
@@ -245,7 +281,8 @@ static int run_issue(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_usage_error(path, "--realm R, --name NAME and -o FILE are required");
     if (rc != VEIL_EXIT_OK || (rc = open_or_fail(&o, &g)) != VEIL_EXIT_OK)
         return rc;
-    struct veil_guardian_issue_req req = {.realm = o.realm, .name = o.node_name,
+    struct veil_guardian_issue_req req = {.realm = o.realm,
+                                          .name = o.node_name,
                                           .taints = o.taints ? &taints : NULL,
                                           .ttl_s = o.ttl_ms / 1000};
     rc = veil_strlist_split(&taints, o.taints ? o.taints : "", &err);
@@ -291,8 +328,8 @@ static int run_cert(int argc, char **argv, struct veil_cli_ctx *ctx)
         return rc;
     rc = o.pubkey ? veil_file_read(o.pubkey, 16384, &pem, &len, &err) : 0;
     if (rc == 0)
-        rc = veil_guardian_issue_cert(g, o.realm, o.node_name, (const char *)pem,
-                                      o.ttl_ms / 1000, &leaf, &err);
+        rc = veil_guardian_issue_cert(g, o.realm, o.node_name, (const char *)pem, o.ttl_ms / 1000,
+                                      &leaf, &err);
     if (rc == 0)
         rc = write_pair(o.out, &leaf, &err);
     if (rc == 0)

@@ -27,30 +27,46 @@ static int int_arg(const char *text, int lo, int hi, int *out)
 static int parse_master(int argc, char **argv, const char **dir, const char **out,
                         struct veil_master_opts *o, veil_strlist *hosts)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},       {"out", required_argument, NULL, 'o'},
-        {"clusters", required_argument, NULL, OPT_CLUSTERS},
-        {"servers", required_argument, NULL, OPT_SERVERS},
-        {"base-port", required_argument, NULL, OPT_BASE_PORT},
-        {"host", required_argument, NULL, OPT_HOST},
-        {"hosts", required_argument, NULL, OPT_HOSTS},
-        {"client-verify", no_argument, NULL, OPT_CLIENT_VERIFY}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"clusters", required_argument, NULL, OPT_CLUSTERS},
+                                         {"servers", required_argument, NULL, OPT_SERVERS},
+                                         {"base-port", required_argument, NULL, OPT_BASE_PORT},
+                                         {"host", required_argument, NULL, OPT_HOST},
+                                         {"hosts", required_argument, NULL, OPT_HOSTS},
+                                         {"client-verify", no_argument, NULL, OPT_CLIENT_VERIFY},
+                                         {NULL, 0, NULL, 0}};
     const char *path = "veil master config";
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': *dir = optarg; break;
-        case 'o': *out = optarg; break;
-        case OPT_CLUSTERS: bad |= int_arg(optarg, 1, 16, &o->clusters); break;
-        case OPT_SERVERS: bad |= int_arg(optarg, 1, 16, &o->servers); break;
-        case OPT_BASE_PORT: bad |= int_arg(optarg, 1024, 65000, &o->base_port); break;
-        case OPT_HOST: o->host = optarg; break;
+        case 'd':
+            *dir = optarg;
+            break;
+        case 'o':
+            *out = optarg;
+            break;
+        case OPT_CLUSTERS:
+            bad |= int_arg(optarg, 1, 16, &o->clusters);
+            break;
+        case OPT_SERVERS:
+            bad |= int_arg(optarg, 1, 16, &o->servers);
+            break;
+        case OPT_BASE_PORT:
+            bad |= int_arg(optarg, 1024, 65000, &o->base_port);
+            break;
+        case OPT_HOST:
+            o->host = optarg;
+            break;
         case OPT_HOSTS:
             veil_strlist_free(hosts);
             bad |= veil_strlist_split(hosts, optarg, NULL);
             break;
-        case OPT_CLIENT_VERIFY: o->client_verify = true; break;
-        default: return veil_cli_usage_error(path, "bad option");
+        case OPT_CLIENT_VERIFY:
+            o->client_verify = true;
+            break;
+        default:
+            return veil_cli_usage_error(path, "bad option");
         }
         if (bad)
             return veil_cli_usage_error(path, "--clusters/--servers want 1-16, --base-port "
@@ -85,8 +101,9 @@ static int run_config(int argc, char **argv, struct veil_cli_ctx *ctx)
     for (int c = 0; c < o.clusters; c++)
         for (int s = 0; s < o.servers; s++)
             printf("%s/c%d-s%d.conf client=%d\n", out, c, s,
-                   veil_master_client_port(&(struct veil_master_opts){
-                       .servers = o.servers, .base_port = o.base_port ? o.base_port : 14222},
+                   veil_master_client_port(
+                       &(struct veil_master_opts){.servers = o.servers,
+                                                  .base_port = o.base_port ? o.base_port : 14222},
                        c, s));
     return VEIL_EXIT_OK;
 }

@@ -11,16 +11,15 @@
 
 #include "guardian_int.h"
 
-static int key_path(struct veil_guardian *g, const char *name, bool signing, char *out,
-                    size_t cap, veil_err *err)
+static int key_path(struct veil_guardian *g, const char *name, bool signing, char *out, size_t cap,
+                    veil_err *err)
 {
     if (guardian_path(g, out, cap, "keys/acct-%s%s.nk", name, signing ? ".signing" : "") != 0)
         return veil_err_set(err, VEIL_E_RANGE, "guardian: path too long");
     return 0;
 }
 
-static int write_jwt_file(struct veil_guardian *g, const char *pub, const char *jwt,
-                          veil_err *err)
+static int write_jwt_file(struct veil_guardian *g, const char *pub, const char *jwt, veil_err *err)
 {
     char path[1024];
     if (guardian_path(g, path, sizeof(path), "jwt/%s.jwt", pub) != 0)
@@ -32,8 +31,10 @@ static int insert_account(struct veil_guardian *g, const struct guardian_account
                           const char *jwt, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (guardian_db_prepare(g, "INSERT INTO accounts(name, pub, signing_pub, jwt, is_realm,"
-                               " created) VALUES(?,?,?,?,?,?)", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "INSERT INTO accounts(name, pub, signing_pub, jwt, is_realm,"
+                            " created) VALUES(?,?,?,?,?,?)",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->pub, -1, SQLITE_STATIC);
@@ -115,15 +116,15 @@ int guardian_account_get(struct veil_guardian *g, const char *name, struct guard
                          veil_err *err)
 {
     sqlite3_stmt *st;
-    if (guardian_db_prepare(g, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?", &st,
-                            err) != 0)
+    if (guardian_db_prepare(g, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?", &st, err) !=
+        0)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW    ? read_account_row(st, out, err)
-             : step == SQLITE_DONE ? veil_err_set(err, VEIL_E_NOTFOUND,
-                                                  "guardian: no realm or account \"%s\"", name)
-                                   : guardian_db_fail(g, err, "read account");
+    int rc = step == SQLITE_ROW ? read_account_row(st, out, err)
+             : step == SQLITE_DONE
+                 ? veil_err_set(err, VEIL_E_NOTFOUND, "guardian: no realm or account \"%s\"", name)
+                 : guardian_db_fail(g, err, "read account");
     sqlite3_finalize(st);
     return rc;
 }
@@ -137,8 +138,7 @@ int guardian_account_signer(struct veil_guardian *g, const char *name, veil_nkey
     return veil_nkey_load(out, path, err);
 }
 
-int guardian_account_claims(struct veil_guardian *g, const char *name, veil_jwt *out,
-                            veil_err *err)
+int guardian_account_claims(struct veil_guardian *g, const char *name, veil_jwt *out, veil_err *err)
 {
     char *jwt = NULL;
     if (veil_guardian_account_jwt(g, name, &jwt, err) != 0)
@@ -148,8 +148,8 @@ int guardian_account_claims(struct veil_guardian *g, const char *name, veil_jwt 
     return rc;
 }
 
-int guardian_account_store(struct veil_guardian *g, const char *name, veil_jwt *claims,
-                           char **jwt, veil_err *err)
+int guardian_account_store(struct veil_guardian *g, const char *name, veil_jwt *claims, char **jwt,
+                           veil_err *err)
 {
     sqlite3_stmt *st;
     claims->iat = 0;
@@ -176,8 +176,9 @@ int veil_guardian_account_jwt(veil_guardian *g, const char *name, char **jwt, ve
     int step = sqlite3_step(st);
     int rc = 0;
     if (step == SQLITE_ROW)
-        rc = (*jwt = strdup((const char *)sqlite3_column_text(st, 0))) ? 0
-             : veil_err_set(err, VEIL_E_NOMEM, "guardian: out of memory");
+        rc = (*jwt = strdup((const char *)sqlite3_column_text(st, 0)))
+                 ? 0
+                 : veil_err_set(err, VEIL_E_NOMEM, "guardian: out of memory");
     else
         rc = step == SQLITE_DONE
                  ? veil_err_set(err, VEIL_E_NOTFOUND, "guardian: no realm or account \"%s\"", name)
@@ -208,8 +209,8 @@ int veil_guardian_accounts(veil_guardian *g, char ***pubs, char ***jwts, size_t 
     *pubs = NULL;
     *jwts = NULL;
     *n = 0;
-    if (guardian_db_prepare(g, "SELECT pub, jwt FROM accounts ORDER BY created, name", &st,
-                            err) != 0)
+    if (guardian_db_prepare(g, "SELECT pub, jwt FROM accounts ORDER BY created, name", &st, err) !=
+        0)
         return -1;
     int step, rc = 0;
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)

@@ -9,8 +9,8 @@
 
 #include "guardian_int.h"
 
-int veil_guardian_audit(veil_guardian *g, const char *actor, const char *action,
-                        const char *detail, veil_err *err)
+int veil_guardian_audit(veil_guardian *g, const char *actor, const char *action, const char *detail,
+                        veil_err *err)
 {
     sqlite3_stmt *st;
     struct timeval tv;
@@ -43,8 +43,10 @@ int veil_guardian_audit_list(veil_guardian *g, int64_t after_id, size_t max,
     sqlite3_stmt *st;
     *out = NULL;
     *n = 0;
-    if (guardian_db_prepare(g, "SELECT id, at_ms, actor, action, detail FROM audit WHERE id > ?"
-                               " ORDER BY id LIMIT ?", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "SELECT id, at_ms, actor, action, detail FROM audit WHERE id > ?"
+                            " ORDER BY id LIMIT ?",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int64(st, 2, max == 0 ? -1 : (sqlite3_int64)max);

@@ -302,8 +302,7 @@ static int leaf_exts(X509 *c, X509 *issuer, const struct veil_ca_leaf_req *req, 
     if (veil_ca_san_text(req, san, sizeof(san), err) != 0)
         return -1;
     snprintf(eku, sizeof(eku), "%s%s%s", req->server_auth ? "serverAuth" : "",
-             req->server_auth && req->client_auth ? "," : "",
-             req->client_auth ? "clientAuth" : "");
+             req->server_auth && req->client_auth ? "," : "", req->client_auth ? "clientAuth" : "");
     if (veil_ca_add_ext(c, issuer, NID_basic_constraints, "critical,CA:FALSE", err) != 0 ||
         veil_ca_add_ext(c, issuer, NID_key_usage, "critical,digitalSignature", err) != 0 ||
         (eku[0] && veil_ca_add_ext(c, issuer, NID_ext_key_usage, eku, err) != 0) ||

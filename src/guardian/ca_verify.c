@@ -54,8 +54,8 @@ static int append(char *out, size_t cap, const char *kind, const char *a, const 
                   veil_err *err)
 {
     size_t n = strlen(out);
-    int w = snprintf(out + n, cap - n, "%s%s:%s%s%s", n ? "," : "", kind,
-                     b ? VEIL_URI_PREFIX : "", a, b ? "/" : "");
+    int w = snprintf(out + n, cap - n, "%s%s:%s%s%s", n ? "," : "", kind, b ? VEIL_URI_PREFIX : "",
+                     a, b ? "/" : "");
     if (w < 0 || (size_t)w >= cap - n)
         return veil_err_set(err, VEIL_E_RANGE, "ca: too many names for one certificate");
     if (b != NULL) {
@@ -91,7 +91,7 @@ int veil_ca_san_text(const struct veil_ca_leaf_req *req, char *out, size_t cap, 
     return 0;
 }
 
-static STACK_OF(X509) *read_chain(const char *pem)
+static STACK_OF(X509) * read_chain(const char *pem)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;

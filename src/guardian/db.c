@@ -39,8 +39,7 @@ int guardian_db_exec(struct veil_guardian *g, const char *sql, veil_err *err)
     return 0;
 }
 
-int guardian_db_prepare(struct veil_guardian *g, const char *sql, sqlite3_stmt **st,
-                        veil_err *err)
+int guardian_db_prepare(struct veil_guardian *g, const char *sql, sqlite3_stmt **st, veil_err *err)
 {
     if (sqlite3_prepare_v2(g->db, sql, -1, st, NULL) != SQLITE_OK)
         return guardian_db_fail(g, err, "prepare");

@@ -28,12 +28,30 @@ int64_t guardian_now(void)
     return (int64_t)time(NULL);
 }
 
-const char *veil_guardian_dir(const veil_guardian *g) { return g->dir; }
-const char *veil_guardian_operator_jwt(const veil_guardian *g) { return g->operator_jwt; }
-const char *veil_guardian_system_account(const veil_guardian *g) { return g->sys_pub; }
-const char *veil_guardian_command_public(const veil_guardian *g) { return g->cmd_pub; }
-const veil_nkey *veil_guardian_command_key(const veil_guardian *g) { return &g->cmd; }
-veil_ca *veil_guardian_ca(veil_guardian *g) { return g->ca; }
+const char *veil_guardian_dir(const veil_guardian *g)
+{
+    return g->dir;
+}
+const char *veil_guardian_operator_jwt(const veil_guardian *g)
+{
+    return g->operator_jwt;
+}
+const char *veil_guardian_system_account(const veil_guardian *g)
+{
+    return g->sys_pub;
+}
+const char *veil_guardian_command_public(const veil_guardian *g)
+{
+    return g->cmd_pub;
+}
+const veil_nkey *veil_guardian_command_key(const veil_guardian *g)
+{
+    return &g->cmd;
+}
+veil_ca *veil_guardian_ca(veil_guardian *g)
+{
+    return g->ca;
+}
 
 void veil_guardian_close(veil_guardian *g)
 {
@@ -154,7 +172,8 @@ static int open_contents(struct veil_guardian *g, veil_err *err)
     struct guardian_account sys;
     uint8_t *jwt = NULL;
     size_t len = 0;
-    if (load_key(g, &g->op, "operator.nk", err) != 0 || load_key(g, &g->cmd, "command.nk", err) != 0)
+    if (load_key(g, &g->op, "operator.nk", err) != 0 ||
+        load_key(g, &g->cmd, "command.nk", err) != 0)
         return -1;
     veil_nkey_public_text(&g->cmd, g->cmd_pub);
     if (guardian_db_open(g, false, err) != 0 ||

@@ -40,7 +40,8 @@ int guardian_db_prepare(struct veil_guardian *g, const char *sql, sqlite3_stmt *
                         veil_err *err) VEIL_WARN_UNUSED;
 int guardian_db_fail(struct veil_guardian *g, veil_err *err, const char *what);
 /* Copies column i as text into out (NUL-terminated, truncation refused). */
-int guardian_db_text(sqlite3_stmt *st, int i, char *out, size_t cap, veil_err *err) VEIL_WARN_UNUSED;
+int guardian_db_text(sqlite3_stmt *st, int i, char *out, size_t cap,
+                     veil_err *err) VEIL_WARN_UNUSED;
 
 /* dir.c */
 int guardian_path(const struct veil_guardian *g, char *out, size_t cap, const char *fmt, ...)
@@ -59,8 +60,8 @@ int guardian_account_signer(struct veil_guardian *g, const char *name, veil_nkey
 int guardian_account_claims(struct veil_guardian *g, const char *name, veil_jwt *out,
                             veil_err *err) VEIL_WARN_UNUSED;
 /* Signs and stores new account claims. */
-int guardian_account_store(struct veil_guardian *g, const char *name, veil_jwt *claims,
-                           char **jwt, veil_err *err) VEIL_WARN_UNUSED;
+int guardian_account_store(struct veil_guardian *g, const char *name, veil_jwt *claims, char **jwt,
+                           veil_err *err) VEIL_WARN_UNUSED;
 
 /* taints as "a,b" text */
 int guardian_taints_text(const veil_strlist *taints, char *out, size_t cap,

@@ -17,8 +17,10 @@ static int record_serial(struct veil_guardian *g, const char *kind, const char *
                          uint64_t *serial, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (guardian_db_prepare(g, "INSERT INTO serials(kind, node, account, subject, issued, expires)"
-                               " VALUES(?,?,?,?,?,?)", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "INSERT INTO serials(kind, node, account, subject, issued, expires)"
+                            " VALUES(?,?,?,?,?,?)",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
@@ -75,7 +77,8 @@ static int check_ttl(int64_t *ttl_s, veil_err *err)
     if (*ttl_s == 0)
         *ttl_s = VEIL_GUARDIAN_DEFAULT_TTL_S;
     if (*ttl_s < 1 || *ttl_s > MAX_TTL_S)
-        return veil_err_set(err, VEIL_E_RANGE, "guardian: credential lifetime must be 1 s .. 366 d");
+        return veil_err_set(err, VEIL_E_RANGE,
+                            "guardian: credential lifetime must be 1 s .. 366 d");
     return 0;
 }
 
@@ -188,8 +191,8 @@ void veil_guardian_issued_free(struct veil_guardian_issued *out)
 
 static int copy_perms(veil_jwt *dst, const veil_jwt *src, veil_err *err)
 {
-    const veil_strlist *from[] = {&src->pub_allow, &src->pub_deny, &src->sub_allow,
-                                  &src->sub_deny, &src->tags};
+    const veil_strlist *from[] = {&src->pub_allow, &src->pub_deny, &src->sub_allow, &src->sub_deny,
+                                  &src->tags};
     veil_strlist *to[] = {&dst->pub_allow, &dst->pub_deny, &dst->sub_allow, &dst->sub_deny,
                           &dst->tags};
     for (size_t l = 0; l < VEIL_ARRAY_LEN(from); l++)
@@ -221,8 +224,8 @@ int veil_guardian_issue_custom(veil_guardian *g, const char *account_name, const
         rc = sign_user(g, account_name, user_name, &c, ttl_s, out, err);
     veil_nkey_public_text(&out->user, pub);
     if (rc == 0)
-        rc = record_serial(g, "user", user_name, account_name, pub, out->expires, &out->serial,
-                           err);
+        rc =
+            record_serial(g, "user", user_name, account_name, pub, out->expires, &out->serial, err);
     veil_jwt_free(&c);
     if (rc != 0)
         veil_guardian_issued_free(out);
@@ -261,8 +264,12 @@ int veil_guardian_issue_cert(veil_guardian *g, const char *realm, const char *no
     if (!ok)
         return veil_err_set(err, VEIL_E_PERMISSION,
                             "guardian: node \"%s\" is revoked or not in realm \"%s\"", node, realm);
-    struct veil_ca_leaf_req req = {.common_name = node, .realm = realm, .node_id = node,
-                                   .server_auth = true, .client_auth = true, .ttl_s = ttl_s,
+    struct veil_ca_leaf_req req = {.common_name = node,
+                                   .realm = realm,
+                                   .node_id = node,
+                                   .server_auth = true,
+                                   .client_auth = true,
+                                   .ttl_s = ttl_s,
                                    .public_key_pem = public_key_pem};
     if (veil_ca_issue(g->ca, &req, out, err) != 0)
         return -1;

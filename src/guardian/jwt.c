@@ -226,7 +226,8 @@ int veil_jwt_check_user(const veil_jwt *user, const veil_jwt *acct, int64_t now,
     if (!issued_by(user->iss, acct->sub, &acct->signing_keys))
         return veil_err_set(err, VEIL_E_PERMISSION, "jwt: user not issued by the account");
     if (strcmp(user->iss, acct->sub) != 0 && strcmp(user->issuer_account, acct->sub) != 0)
-        return veil_err_set(err, VEIL_E_PERMISSION, "jwt: issuer_account does not name the account");
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "jwt: issuer_account does not name the account");
     if (user->exp != 0 && now >= user->exp)
         return veil_err_set(err, VEIL_E_PERMISSION, "jwt: user credential expired");
     if (user->nbf != 0 && now < user->nbf)

@@ -127,8 +127,7 @@ int veil_jwt_claims_dump(const veil_jwt *c, char **out, veil_err *err)
 
 /* ---- loading ---- */
 
-static int get_str(json_t *o, const char *key, char *out, size_t cap, bool required,
-                   veil_err *err)
+static int get_str(json_t *o, const char *key, char *out, size_t cap, bool required, veil_err *err)
 {
     json_t *v = json_object_get(o, key);
     if (v == NULL)
@@ -161,7 +160,8 @@ static int get_list(json_t *o, const char *key, veil_strlist *out, veil_err *err
         return veil_err_set(err, VEIL_E_PARSE, "jwt: \"%s\" is not a list", key);
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         /* signing_keys may hold scoped-signer objects {"key": ...} */
         json_t *s = json_is_object(v) ? json_object_get(v, "key") : v;
         if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
@@ -213,7 +213,8 @@ static int get_revocations(json_t *n, veil_jwt *c, veil_err *err)
         return veil_err_set(err, VEIL_E_PARSE, "jwt: \"revocations\" is not an object");
     const char *key;
     json_t *v;
-    json_object_foreach(r, key, v) {
+    json_object_foreach(r, key, v)
+    {
         if (!json_is_integer(v))
             return veil_err_set(err, VEIL_E_PARSE, "jwt: revocation time is not an integer");
         if (veil_jwt_add_revocation(c, key, (int64_t)json_integer_value(v), err) != 0)
@@ -261,8 +262,7 @@ static int get_kind(json_t *n, veil_jwt *c, veil_err *err)
     else if (strcmp(type, "user") == 0)
         c->kind = VEIL_JWT_USER;
     else
-        return veil_err_set(err, VEIL_E_UNSUPPORTED, "jwt: unsupported claims type \"%s\"",
-                            type);
+        return veil_err_set(err, VEIL_E_UNSUPPORTED, "jwt: unsupported claims type \"%s\"", type);
     return 0;
 }
 
@@ -278,8 +278,7 @@ static int get_nats(json_t *n, veil_jwt *c, veil_err *err)
         return get_account(n, c, err);
     if (get_list(n, "signing_keys", &c->signing_keys, err) != 0)
         return -1;
-    return get_str(n, "system_account", c->system_account, sizeof(c->system_account), false,
-                   err);
+    return get_str(n, "system_account", c->system_account, sizeof(c->system_account), false, err);
 }
 
 static int get_name(json_t *o, veil_jwt *c, veil_err *err)

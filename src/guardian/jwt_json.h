@@ -9,6 +9,7 @@
 /* Compact JSON of the claims (jti omitted when empty); malloc'd. */
 int veil_jwt_claims_dump(const veil_jwt *c, char **out, veil_err *err) VEIL_WARN_UNUSED;
 /* Reads claims JSON into `out` (already initialised); strict types. */
-int veil_jwt_claims_load(const char *json, size_t len, veil_jwt *out, veil_err *err) VEIL_WARN_UNUSED;
+int veil_jwt_claims_load(const char *json, size_t len, veil_jwt *out,
+                         veil_err *err) VEIL_WARN_UNUSED;
 
 #endif

@@ -61,9 +61,14 @@ static int server_cert(struct master_ctx *m, int c, int s, veil_err *err)
     const char *dns[] = {"localhost", h};
     const char *ips[] = {h};
     snprintf(name, sizeof(name), "c%d-s%d", c, s);
-    struct veil_ca_leaf_req req = {.common_name = name, .dns = dns, .n_dns = is_ip(h) ? 1 : 2,
-                                   .ips = ips, .n_ips = is_ip(h) ? 1 : 0, .server_auth = true,
-                                   .client_auth = true, .ttl_s = m->o->cert_ttl_s};
+    struct veil_ca_leaf_req req = {.common_name = name,
+                                   .dns = dns,
+                                   .n_dns = is_ip(h) ? 1 : 2,
+                                   .ips = ips,
+                                   .n_ips = is_ip(h) ? 1 : 0,
+                                   .server_auth = true,
+                                   .client_auth = true,
+                                   .ttl_s = m->o->cert_ttl_s};
     struct veil_ca_leaf leaf;
     if (veil_ca_issue(veil_guardian_ca(m->g), &req, &leaf, err) != 0)
         return veil_err_wrap(err, "certificate for %s", name);
@@ -164,8 +169,7 @@ static int check_opts(const struct veil_master_opts *o, veil_err *err)
     for (int i = 0; i < (o->hosts ? o->clusters * o->servers : 1); i++) {
         const char *h = o->hosts ? o->hosts[i] : o->host;
         if (h == NULL || h[0] == '\0' || strlen(h) > 253 || strpbrk(h, "\" \t\n,:/{}") != NULL)
-            return veil_err_set(err, VEIL_E_INVALID, "master: bad host address \"%s\"",
-                                h ? h : "");
+            return veil_err_set(err, VEIL_E_INVALID, "master: bad host address \"%s\"", h ? h : "");
     }
     if (o->cert_ttl_s <= 0)
         return veil_err_set(err, VEIL_E_RANGE, "master: certificate lifetime must be positive");

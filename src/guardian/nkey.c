@@ -14,8 +14,8 @@
 #include <veil/guardian.h>
 
 #define NKEY_SEED_PREFIX (18 << 3) /* 'S' */
-#define NKEY_PUB_RAW 35
-#define NKEY_SEED_RAW 36
+#define NKEY_PUB_RAW     35
+#define NKEY_SEED_RAW    36
 
 uint16_t veil_nkey_crc16(const uint8_t *data, size_t len)
 {

@@ -61,10 +61,11 @@ int veil_guardian_node_get(veil_guardian *g, const char *name, struct veil_guard
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW    ? read_node(st, out, err)
-             : step == SQLITE_DONE ? veil_err_set(err, VEIL_E_NOTFOUND, "guardian: unknown node \"%s\"",
-                                                  veil_guardian_name_valid(name) ? name : "?")
-                                   : guardian_db_fail(g, err, "read node");
+    int rc = step == SQLITE_ROW ? read_node(st, out, err)
+             : step == SQLITE_DONE
+                 ? veil_err_set(err, VEIL_E_NOTFOUND, "guardian: unknown node \"%s\"",
+                                veil_guardian_name_valid(name) ? name : "?")
+                 : guardian_db_fail(g, err, "read node");
     sqlite3_finalize(st);
     return rc;
 }
@@ -111,8 +112,10 @@ int veil_guardian_node_list(veil_guardian *g, const char *realm, struct veil_gua
     sqlite3_stmt *st;
     *out = NULL;
     *n = 0;
-    if (guardian_db_prepare(g, "SELECT " NODE_COLS " FROM nodes WHERE ?1 IS NULL OR realm = ?1"
-                               " ORDER BY name", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "SELECT " NODE_COLS " FROM nodes WHERE ?1 IS NULL OR realm = ?1"
+                            " ORDER BY name",
+                            &st, err) != 0)
         return -1;
     if (realm != NULL)
         sqlite3_bind_text(st, 1, realm, -1, SQLITE_STATIC);

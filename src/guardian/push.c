@@ -49,8 +49,8 @@ static int nats_fail(natsStatus s, veil_err *err, const char *what)
     return veil_err_set(err, VEIL_E_NETWORK, "push: %s: %s", what, natsStatus_GetText(s));
 }
 
-static int set_options(natsOptions *o, const char *urls, const char *ca_file,
-                       struct push_creds *c, veil_err *err)
+static int set_options(natsOptions *o, const char *urls, const char *ca_file, struct push_creds *c,
+                       veil_err *err)
 {
     char *copy = strdup(urls);
     const char *servers[64];
@@ -99,8 +99,8 @@ static int request_update(struct push_creds *c, const char *urls, const char *ca
     int rc = s == NATS_OK ? set_options(o, urls, ca_file, c, err) : nats_fail(s, err, "options");
     if (rc == 0 && (s = natsConnection_Connect(&nc, o)) != NATS_OK)
         rc = nats_fail(s, err, "connecting to Master");
-    if (rc == 0 && (s = natsConnection_RequestString(&reply, nc, subject, account_jwt, 5000)) !=
-                       NATS_OK)
+    if (rc == 0 &&
+        (s = natsConnection_RequestString(&reply, nc, subject, account_jwt, 5000)) != NATS_OK)
         rc = nats_fail(s, err, "account update request");
     if (rc == 0)
         rc = check_reply(reply, err);
@@ -110,8 +110,8 @@ static int request_update(struct push_creds *c, const char *urls, const char *ca
     return rc;
 }
 
-int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file,
-                       const char *account, const char *account_jwt, veil_err *err)
+int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file, const char *account,
+                       const char *account_jwt, veil_err *err)
 {
     struct push_creds c = {0};
     char *creds = NULL;
@@ -138,8 +138,8 @@ int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file,
 
 #else
 
-int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file,
-                       const char *account, const char *account_jwt, veil_err *err)
+int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file, const char *account,
+                       const char *account_jwt, veil_err *err)
 {
     (void)g, (void)urls, (void)ca_file, (void)account, (void)account_jwt;
     return veil_err_set(err, VEIL_E_UNSUPPORTED, "push: built without libnats");

@@ -95,8 +95,8 @@ int veil_guardian_realm_bind_cluster(veil_guardian *g, const char *name, uint64_
         return veil_err_set(err, VEIL_E_RANGE, "guardian: cluster id must be 1..2^63-1");
     if (veil_guardian_realm_get(g, name, &r, err) != 0)
         return -1;
-    if (guardian_db_prepare(g, "UPDATE accounts SET chain_cluster = ? WHERE name = ?", &st,
-                            err) != 0)
+    if (guardian_db_prepare(g, "UPDATE accounts SET chain_cluster = ? WHERE name = ?", &st, err) !=
+        0)
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -108,8 +108,7 @@ int veil_guardian_realm_bind_cluster(veil_guardian *g, const char *name, uint64_
     if (step != SQLITE_DONE)
         return guardian_db_fail(g, err, "bind cluster");
     char detail[128];
-    snprintf(detail, sizeof(detail), "realm=%s cluster=%llu", name,
-             (unsigned long long)cluster_id);
+    snprintf(detail, sizeof(detail), "realm=%s cluster=%llu", name, (unsigned long long)cluster_id);
     return veil_guardian_audit(g, "cli", "realm.bind", detail, err);
 }
 
@@ -123,10 +122,10 @@ int veil_guardian_realm_for_cluster(veil_guardian *g, uint64_t cluster_id,
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
     int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW ? guardian_db_text(st, 0, name, sizeof(name), err)
-                                : veil_err_set(err, VEIL_E_NOTFOUND,
-                                               "guardian: no realm bound to cluster %llu",
-                                               (unsigned long long)cluster_id);
+    int rc = step == SQLITE_ROW
+                 ? guardian_db_text(st, 0, name, sizeof(name), err)
+                 : veil_err_set(err, VEIL_E_NOTFOUND, "guardian: no realm bound to cluster %llu",
+                                (unsigned long long)cluster_id);
     sqlite3_finalize(st);
     return rc == 0 ? veil_guardian_realm_get(g, name, out, err) : -1;
 }

@@ -14,8 +14,10 @@ static int add_node_keys(struct veil_guardian *g, const char *name, veil_jwt *ac
                          veil_err *err)
 {
     sqlite3_stmt *st;
-    if (guardian_db_prepare(g, "SELECT DISTINCT subject FROM serials WHERE node = ? AND"
-                               " kind = 'jwt'", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "SELECT DISTINCT subject FROM serials WHERE node = ? AND"
+                            " kind = 'jwt'",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = 0, step;

@@ -27,14 +27,22 @@ bool veil_guardian_name_valid(const char *name)
 static const char *kind_token(enum veil_subj_kind kind)
 {
     switch (kind) {
-    case VEIL_SUBJ_LIVE: return "live";
-    case VEIL_SUBJ_HEALTH: return "health";
-    case VEIL_SUBJ_TOPO: return "topo";
-    case VEIL_SUBJ_PATH: return "path";
-    case VEIL_SUBJ_CMD: return "cmd";
-    case VEIL_SUBJ_REPLY: return "reply";
-    case VEIL_SUBJ_RENEW: return "renew";
-    case VEIL_SUBJ_INBOX: return "inbox";
+    case VEIL_SUBJ_LIVE:
+        return "live";
+    case VEIL_SUBJ_HEALTH:
+        return "health";
+    case VEIL_SUBJ_TOPO:
+        return "topo";
+    case VEIL_SUBJ_PATH:
+        return "path";
+    case VEIL_SUBJ_CMD:
+        return "cmd";
+    case VEIL_SUBJ_REPLY:
+        return "reply";
+    case VEIL_SUBJ_RENEW:
+        return "renew";
+    case VEIL_SUBJ_INBOX:
+        return "inbox";
     }
     return NULL;
 }
@@ -90,8 +98,8 @@ bool veil_subject_matches(const char *pattern, const char *subject)
 }
 
 /* Adds veil.<realm>.<kind>.<node>[.<peer>] to a list. */
-static int add_subj(veil_strlist *l, enum veil_subj_kind kind, const char *realm,
-                    const char *node, const char *peer, veil_err *err)
+static int add_subj(veil_strlist *l, enum veil_subj_kind kind, const char *realm, const char *node,
+                    const char *peer, veil_err *err)
 {
     char s[VEIL_SUBJECT_MAX];
     if (veil_subject(s, kind, realm, node, peer, err) != 0)
@@ -99,8 +107,7 @@ static int add_subj(veil_strlist *l, enum veil_subj_kind kind, const char *realm
     return veil_strlist_add(l, s, err);
 }
 
-int veil_guardian_node_permissions(veil_jwt *u, const char *realm, const char *node,
-                                   veil_err *err)
+int veil_guardian_node_permissions(veil_jwt *u, const char *realm, const char *node, veil_err *err)
 {
     if (!veil_guardian_name_valid(realm) || !veil_guardian_name_valid(node))
         return veil_err_set(err, VEIL_E_INVALID, "permissions: bad realm or node name");

@@ -14,9 +14,9 @@
 #include "guardian_int.h"
 
 #define TOKEN_PREFIX "vgt1."
-#define ID_BYTES 10
+#define ID_BYTES     10
 #define SECRET_BYTES 20
-#define ID_CHARS 16
+#define ID_CHARS     16
 #define SECRET_CHARS 32
 
 int guardian_taints_text(const veil_strlist *taints, char *out, size_t cap, veil_err *err)
@@ -39,8 +39,10 @@ static int insert_token(struct veil_guardian *g, const char *id, const uint8_t h
                         const char *realm, const char *taints, int64_t expires, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (guardian_db_prepare(g, "INSERT INTO tokens(id, secret_hash, realm, taints, expires)"
-                               " VALUES(?,?,?,?,?)", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "INSERT INTO tokens(id, secret_hash, realm, taints, expires)"
+                            " VALUES(?,?,?,?,?)",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
@@ -74,8 +76,8 @@ int veil_guardian_token_create(veil_guardian *g, const char *realm, const veil_s
     veil_memzero(secret, sizeof(secret));
     veil_memzero(secret_raw, sizeof(secret_raw));
     char detail[1200];
-    snprintf(detail, sizeof(detail), "token=%s realm=%s taints=%s ttl=%lld", id, realm,
-             taint_text, (long long)ttl_s);
+    snprintf(detail, sizeof(detail), "token=%s realm=%s taints=%s ttl=%lld", id, realm, taint_text,
+             (long long)ttl_s);
     return rc == 0 ? veil_guardian_audit(g, "cli", "token.create", detail, err) : -1;
 }
 
@@ -99,8 +101,10 @@ static int load_token(struct veil_guardian *g, const char *id, const char *secre
     uint8_t hash[32];
     char taints[1024];
     crypto_hash_sha256(hash, (const uint8_t *)secret, SECRET_CHARS);
-    if (guardian_db_prepare(g, "SELECT secret_hash, realm, taints, expires, used_at FROM tokens"
-                               " WHERE id = ?", &st, err) != 0)
+    if (guardian_db_prepare(g,
+                            "SELECT secret_hash, realm, taints, expires, used_at FROM tokens"
+                            " WHERE id = ?",
+                            &st, err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     bool ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 &&

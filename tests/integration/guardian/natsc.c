@@ -133,7 +133,8 @@ static int do_sub(natsConnection *nc, struct client *c, const char *subj, int wa
         natsMsg *m = NULL;
         if (natsSubscription_NextMsg(&m, sub, 100) != NATS_OK)
             continue;
-        printf("msg %s %.*s\n", natsMsg_GetSubject(m), natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        printf("msg %s %.*s\n", natsMsg_GetSubject(m), natsMsg_GetDataLength(m),
+               natsMsg_GetData(m));
         fflush(stdout);
         natsMsg_Destroy(m);
         got++;

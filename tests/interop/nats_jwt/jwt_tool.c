@@ -67,8 +67,8 @@ static int gen_account(const char *dir, struct keys *k, veil_err *err)
     if (rc == 0)
         rc = veil_strlist_add(&ac.signing_keys, skey, err);
     if (rc == 0)
-        rc = veil_jwt_add_revocation(&ac, "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK",
-                                     1700000000, err);
+        rc = veil_jwt_add_revocation(
+            &ac, "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK", 1700000000, err);
     if (rc == 0)
         rc = veil_jwt_encode(&ac, &k->op, &tok, err);
     if (rc == 0)
@@ -171,8 +171,8 @@ static int verify(const char *dir)
     veil_nkey ck;
     char *cjwt = NULL, path[4096];
     veil_err err = {0};
-    if (load(dir, "js-operator.jwt", &op, &err) != 0 || load(dir, "js-account.jwt", &acct, &err) != 0 ||
-        load(dir, "js-user.jwt", &user, &err) != 0)
+    if (load(dir, "js-operator.jwt", &op, &err) != 0 ||
+        load(dir, "js-account.jwt", &acct, &err) != 0 || load(dir, "js-user.jwt", &user, &err) != 0)
         return fail("decode", &err);
     snprintf(path, sizeof(path), "%s/js-user.creds", dir);
     int rc = veil_jwt_check_account(&acct, &op, &err);
@@ -194,7 +194,8 @@ static int verify(const char *dir)
     print_list("user.sub_allow", &user.sub_allow);
     print_list("user.sub_deny", &user.sub_deny);
     print_list("account.signing_keys", &acct.signing_keys);
-    printf("account.revoked=%d\n", veil_jwt_is_revoked(&acct, acct.revocations ? acct.revocations[0].key : "", 0));
+    printf("account.revoked=%d\n",
+           veil_jwt_is_revoked(&acct, acct.revocations ? acct.revocations[0].key : "", 0));
     printf("user.revoked_at_iat=%d\n", veil_jwt_is_revoked(&acct, user.sub, user.iat));
     free(cjwt);
     veil_nkey_wipe(&ck);

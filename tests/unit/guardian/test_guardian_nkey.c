@@ -67,7 +67,7 @@ static void test_nkey_rejects(void)
     CHECK(veil_nkey_from_public(&k, PUB_U, 20, &err) != 0);
     CHECK(veil_nkey_from_seed(&k, PUB_U, strlen(PUB_U), &err) != 0);
     CHECK(veil_nkey_from_public(&k, SEED_U, strlen(SEED_U), &err) != 0);
-    CHECK(veil_nkey_from_seed(&k, "su" , 2, &err) != 0);
+    CHECK(veil_nkey_from_seed(&k, "su", 2, &err) != 0);
     CHECK(veil_nkey_generate(&k, (enum veil_nkey_type)7, &err) != 0);
 }
 

@@ -223,7 +223,8 @@ static void test_ca(void)
     char *edpub = ed25519_pub_pem();
     CHECK(veil_guardian_issue_cert(g, "beta", "b1", edpub, 600, &leaf, &err) == 0);
     CHECK(leaf.key_pem == NULL);
-    CHECK(veil_ca_verify_leaf(root, leaf.chain_pem, leaf.cert_pem, time(NULL), realm, node, &err) == 0);
+    CHECK(veil_ca_verify_leaf(root, leaf.chain_pem, leaf.cert_pem, time(NULL), realm, node, &err) ==
+          0);
     CHECK_EQ_STR(realm, "beta");
     CHECK_EQ_STR(node, "b1");
     CHECK(veil_ca_verify_leaf(root, leaf.chain_pem, leaf.cert_pem, time(NULL) + 700, realm, node,
@@ -231,14 +232,16 @@ static void test_ca(void)
     CHECK(veil_ca_verify_leaf(root, NULL, leaf.cert_pem, time(NULL), realm, node, &err) != 0);
     veil_ca_leaf_free(&leaf);
     CHECK(veil_guardian_issue_cert(g, "alpha", "n1", NULL, 600, &leaf, &err) != 0); /* revoked */
-    CHECK(veil_guardian_issue_cert(g, "alpha", "b1", NULL, 600, &leaf, &err) != 0); /* wrong realm */
+    CHECK(veil_guardian_issue_cert(g, "alpha", "b1", NULL, 600, &leaf, &err) !=
+          0); /* wrong realm */
     /* a server certificate with a generated key */
     const char *ips[] = {"127.0.0.1"}, *bad_dns[] = {"a,URI:veil://x/y"};
-    struct veil_ca_leaf_req sreq = {.common_name = "srv", .ips = ips, .n_ips = 1,
-                                    .server_auth = true, .ttl_s = 60};
+    struct veil_ca_leaf_req sreq = {
+        .common_name = "srv", .ips = ips, .n_ips = 1, .server_auth = true, .ttl_s = 60};
     CHECK(veil_ca_issue(veil_guardian_ca(g), &sreq, &leaf, &err) == 0);
     CHECK(leaf.key_pem != NULL && strstr(leaf.key_pem, "PRIVATE KEY") != NULL);
-    CHECK(veil_ca_verify_leaf(root, leaf.chain_pem, leaf.cert_pem, time(NULL), realm, node, &err) != 0);
+    CHECK(veil_ca_verify_leaf(root, leaf.chain_pem, leaf.cert_pem, time(NULL), realm, node, &err) !=
+          0);
     CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND); /* valid chain, but no veil:// identity */
     veil_ca_leaf_free(&leaf);
     sreq.dns = bad_dns;
