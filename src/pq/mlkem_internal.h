@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <veil/base.h>
+
 #define MLKEM_N 256
 #define MLKEM_Q 3329
 #define MLKEM_K 3
@@ -35,7 +37,7 @@ struct mlkem_hash {
     bool failed;
 };
 
-int mlkem_hash_init(struct mlkem_hash *h);
+int mlkem_hash_init(struct mlkem_hash *h) VEIL_WARN_UNUSED;
 void mlkem_hash_free(struct mlkem_hash *h);
 /* H = SHA3-256 of a || b (b may be NULL). */
 void mlkem_H(struct mlkem_hash *h, uint8_t out[32], const uint8_t *a, size_t alen, const uint8_t *b,
