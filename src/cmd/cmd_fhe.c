@@ -122,6 +122,36 @@ static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 /* ----------------------------------------------------------------- encrypt */
 
+/* Several VALUEs under a public key as one TFHE-rs CompactCiphertextList. */
+static int encrypt_list(const char *key, unsigned width, int n, char **texts, const char *outfile)
+{
+    uint64_t values[256];
+    if (n > 256)
+        return veil_cli_usage_error("veil fhe encrypt", "at most 256 VALUEs");
+    for (int i = 0; i < n; i++)
+        if (parse_u64(texts[i], &values[i]) != 0)
+            return veil_cli_usage_error("veil fhe encrypt",
+                                        "VALUE must be an unsigned integer, not '%s'", texts[i]);
+    veil_err err = {0};
+    veil_fhe_public *pk = NULL;
+    veil_buf b;
+    veil_buf_init(&b);
+    enum veil_fhe_file_kind kind;
+    int rc = veil_fhe_file_kind(key, &kind, &err);
+    if (rc == 0 && kind != VEIL_FHE_FILE_PUBLIC_KEY)
+        rc = veil_err_set(&err, VEIL_E_INVALID, "%s is not a public key (a list needs one)", key);
+    if (rc == 0)
+        rc = veil_fhe_public_load(key, &pk, &err);
+    if (rc == 0)
+        rc = veil_fhe_compact_encrypt_tfhers(pk, width, values, (size_t)n, &b, &err);
+    if (rc == 0)
+        rc = veil_file_write_atomic(outfile, b.data, b.len, 0644, &err);
+    veil_memzero(values, sizeof values);
+    veil_buf_free(&b);
+    veil_fhe_public_free(pk);
+    return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
+}
+
 static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -152,8 +182,10 @@ static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
     }
     if (!key || !outfile || !width)
         return veil_cli_usage_error(path, "needs -k KEY, -w BITS and -o FILE");
+    if (optind + 1 < argc && tfhers)
+        return encrypt_list(key, width, argc - optind, argv + optind, outfile);
     if (optind + 1 != argc)
-        return veil_cli_usage_error(path, "expected exactly one VALUE");
+        return veil_cli_usage_error(path, "expected exactly one VALUE (several: --format tfhe-rs)");
     uint64_t value;
     if (parse_u64(argv[optind], &value) != 0)
         return veil_cli_usage_error(path, "VALUE must be an unsigned integer, not '%s'",
@@ -851,10 +883,11 @@ static const struct veil_cli_command fhe_keygen = {
 static const struct veil_cli_command fhe_encrypt = {
     .name = "encrypt",
     .summary = "encrypt an integer or boolean",
-    .usage = "Usage: veil fhe encrypt -k KEY -w BITS -o FILE [--format veil|tfhe-rs] VALUE\n\n"
+    .usage = "Usage: veil fhe encrypt -k KEY -w BITS -o FILE [--format veil|tfhe-rs] VALUE...\n\n"
              "KEY is a public key or a client key (Veil's or TFHE-rs's); BITS is 8, 16, 32\n"
              "or 64 (FheUintN) or 1 (FheBool, VALUE 0 or 1). VALUE is unsigned decimal (or\n"
-             "0x hex). --format tfhe-rs writes a TFHE-rs FheUint/FheBool (safe_serialize).\n",
+             "0x hex). --format tfhe-rs writes a TFHE-rs FheUint/FheBool (safe_serialize);\n"
+             "with several VALUEs and a public key, one TFHE-rs CompactCiphertextList.\n",
     .run = run_encrypt,
 };
 static const struct veil_cli_command fhe_decrypt = {

@@ -5,7 +5,7 @@
 #   1. node-tfhe encrypts (client key)            -> veil fhe decrypt
 #   2. node-tfhe encrypts (public key, list)      -> veil fhe decrypt
 #   3. Veil encrypts with node-tfhe's client key and with its public key
-#                                                 -> node-tfhe decrypts
+#      (single values and compact lists)          -> node-tfhe decrypts
 #   4. Veil's own key set exported (veil fhe export --format tfhe-rs):
 #      node-tfhe encrypts a list with Veil's public key -> Veil decrypts;
 #      Veil encrypts (its client key, its public key) -> node-tfhe decrypts
@@ -70,7 +70,11 @@ veil_encrypt_edges "$NCK" "$T/v_nck"
 "${NODE[@]}" decrypt-edges "$NCK" "$T/v_nck"
 veil_encrypt_edges "$NPK" "$T/v_npk"
 "${NODE[@]}" decrypt-edges "$NCK" "$T/v_npk"
-echo "Veil (node-tfhe's client key and public key) -> node-tfhe: every width, 0 and max"
+for w in $WIDTHS; do # Veil's compact lists, expanded by node-tfhe
+    "$VEIL" fhe encrypt -k "$NPK" -w "$w" --format tfhe-rs -o "$T/vl_$w.ct" 0 "$(max "$w")" 1
+    "${NODE[@]}" decrypt-list "$NCK" "$T/vl_$w.ct" "$w" 0 "$(max "$w")" 1
+done
+echo "Veil (node-tfhe's client key and public key; single values and lists) -> node-tfhe: every width, 0 and max"
 
 # 4. Veil's own key set, exported for node-tfhe
 "$VEIL" fhe keygen -o "$T/veil" >/dev/null

@@ -7,6 +7,7 @@
 //   list PK OUT W V...                 an unpacked CompactCiphertextList of W-bit values
 //   list-expand PK OUTDIR W V...       the same list expanded to OUTDIR/<w>_<i>.ct
 //   list-packed PK OUT                 a packed list: bool 1, u8/16/32/64 max, u8 0
+//   decrypt-list CK FILE W V...       exits 1 unless the list FILE expands to W-bit V...
 //   decrypt CK W FILE EXPECTED         exits 1 unless FILE (a W-bit FheUint/FheBool) is EXPECTED
 //   decrypt-edges CK DIR               checks DIR/<w>_<edge>.ct are 0 and max
 'use strict';
@@ -82,6 +83,23 @@ function main(argv) {
         for (const w of [8, 16, 32, 64]) pushAll(b, w, [max(w)]);
         b.push_u8(0);
         fs.writeFileSync(a[1], b.build_packed().safe_serialize(LIMIT));
+    } else if (cmd === 'decrypt-list') {
+        const ck = loadCk(a[0]);
+        const w = Number(a[2]);
+        const ex = tfhe.CompactCiphertextList.safe_deserialize(read(a[1]), LIMIT).expand();
+        const want = a.slice(3).map(BigInt);
+        if (ex.len() !== want.length) {
+            console.error(`node-tfhe: list of ${ex.len()} values, expected ${want.length}`);
+            process.exit(1);
+        }
+        want.forEach((v, i) => {
+            const got = ex[getters(w)](i).decrypt(ck);
+            const g = typeof got === 'boolean' ? BigInt(got ? 1 : 0) : BigInt(got);
+            if (g !== v) {
+                console.error(`node-tfhe: list value ${i} is ${g}, expected ${v}`);
+                process.exit(1);
+            }
+        });
     } else if (cmd === 'decrypt') {
         const got = decrypt(loadCk(a[0]), Number(a[1]), a[2]);
         if (got !== BigInt(a[3])) {
