@@ -334,6 +334,9 @@ int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char 
  *   jwt/operator.jwt, jwt/<account pub>.jwt  current signed JWTs (public)
  *   ca/..., offline/root.key  see the CA above
  */
+/* A handle is used by one thread at a time (callers that share it lock);
+ * several processes may open the same DIR at once (SQLite WAL, busy wait),
+ * e.g. the daemon and `veil guardian revoke`. */
 typedef struct veil_guardian veil_guardian; /* opaque: DIR, db, keys */
 
 #define VEIL_GUARDIAN_DEFAULT_TTL_S  (15 * 60)

@@ -416,6 +416,35 @@ static int run_audit(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
+static int run_nodes(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    struct gopts o;
+    veil_err err = {0};
+    veil_guardian *g = NULL;
+    struct veil_guardian_node *list = NULL;
+    size_t n = 0;
+    char taints[1024];
+    (void)ctx;
+    int rc = parse(argc, argv, "veil guardian nodes", 0, &o);
+    if (rc != VEIL_EXIT_OK || (rc = open_or_fail(&o, &g)) != VEIL_EXIT_OK)
+        return rc;
+    rc = veil_guardian_node_list(g, o.realm, &list, &n, &err);
+    veil_guardian_close(g);
+    if (rc != 0)
+        return veil_cli_fail(&err);
+    for (size_t i = 0; i < n; i++) {
+        taints[0] = '\0';
+        for (size_t t = 0; t < list[i].taints.n; t++)
+            snprintf(taints + strlen(taints), sizeof(taints) - strlen(taints), "%s%s", t ? "," : "",
+                     list[i].taints.items[t]);
+        printf("%s realm=%s taints=%s user=%s enrolled=%lld%s\n", list[i].name, list[i].realm,
+               taints, list[i].user_key, (long long)list[i].enrolled,
+               list[i].revoked ? " revoked" : "");
+    }
+    veil_guardian_node_list_free(list, n);
+    return VEIL_EXIT_OK;
+}
+
 static int run_serve(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -521,6 +550,14 @@ static const struct veil_cli_command g_audit = {
              "One line per entry: id, time (ms), actor, action, details.\n",
     .run = run_audit,
 };
+static const struct veil_cli_command g_nodes = {
+    .name = "nodes",
+    .summary = "list enrolled nodes",
+    .usage = "Usage: veil guardian nodes -d DIR [--realm R]\n\n"
+             "One line per node: name, realm, taints, current NATS user key, enrollment\n"
+             "time, and \"revoked\" for revoked nodes.\n",
+    .run = run_nodes,
+};
 static const struct veil_cli_command g_serve = {
     .name = "serve",
     .summary = "run the Guardian daemon (enrollment, renewal, admin commands)",
@@ -534,8 +571,9 @@ static const struct veil_cli_command g_cmd = {
     .usage = "Usage: veil guardian cmd -d DIR NODE VERB [ARG]\n",
     .run = run_cmd,
 };
-static const struct veil_cli_command *const g_subs[] = {
-    &g_init, &g_realm, &g_token, &g_issue, &g_cert, &g_revoke, &g_audit, &g_serve, &g_cmd, NULL};
+static const struct veil_cli_command *const g_subs[] = {&g_init,  &g_realm,  &g_token, &g_issue,
+                                                        &g_cert,  &g_revoke, &g_nodes, &g_audit,
+                                                        &g_serve, &g_cmd,    NULL};
 
 const struct veil_cli_command veil_cmd_guardian = {
     .name = "guardian",
