@@ -110,6 +110,8 @@ static natsConnection *service_conn(int server)
         if (s == NATS_OK)
             s = natsOptions_SetUserCredentialsFromFiles(o, path, NULL);
         if (s == NATS_OK)
+            s = natsOptions_SetSendAsap(o, true);
+        if (s == NATS_OK)
             s = natsConnection_Connect(&nc, o);
         natsOptions_Destroy(o);
     } else {

@@ -140,6 +140,10 @@ int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err)
      * must not end the exchange early: the timeout decides */
     if (s == NATS_OK)
         s = natsOptions_DisableNoResponders(o, true);
+    /* control messages are few and small: write each at once instead of
+     * waiting for libnats' flusher */
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
         return cfx_nats_err(err, s, "NATS options");

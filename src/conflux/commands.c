@@ -142,8 +142,6 @@ static void send_reply(veil_conflux *a, natsConnection *nc, const uint8_t nonce[
         VEIL_LOG_ERR("conflux", "cannot build a reply", "err=\"%s\"", err.msg);
     } else {
         natsStatus s = natsConnection_Publish(nc, subj, b.data, (int)b.len);
-        if (s == NATS_OK)
-            s = natsConnection_Flush(nc);
         if (s != NATS_OK)
             VEIL_LOG_WARNING("conflux", "reply not sent", "status=\"%s\"", natsStatus_GetText(s));
     }

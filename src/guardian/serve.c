@@ -213,6 +213,8 @@ int serve_connect(struct serve *sv, struct serve_conn *c, bool answer, veil_err 
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(o, 100);
     if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
+    if (s == NATS_OK)
         s = natsConnection_Connect(&c->nc, o);
     if (s == NATS_OK && answer)
         s = natsConnection_QueueSubscribe(&c->sub, c->nc, subj, "guardian", on_request, c);
