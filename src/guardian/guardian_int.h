@@ -11,6 +11,9 @@
 #include <veil/guardian.h>
 
 #define GUARDIAN_SYS_NAME "SYS"
+/* The longest credential Guardian issues; a revocation older than this
+ * covers only expired credentials and is pruned from the account JWT. */
+#define GUARDIAN_MAX_TTL_S (366LL * 86400)
 
 struct veil_guardian {
     char *dir;

@@ -10,8 +10,6 @@
 
 #include "guardian_int.h"
 
-#define MAX_TTL_S (366LL * 86400)
-
 static int record_serial(struct veil_guardian *g, const char *kind, const char *node,
                          const char *account, const char *subject, int64_t expires,
                          uint64_t *serial, veil_err *err)
@@ -76,7 +74,7 @@ static int check_ttl(int64_t *ttl_s, veil_err *err)
 {
     if (*ttl_s == 0)
         *ttl_s = VEIL_GUARDIAN_DEFAULT_TTL_S;
-    if (*ttl_s < 1 || *ttl_s > MAX_TTL_S)
+    if (*ttl_s < 1 || *ttl_s > GUARDIAN_MAX_TTL_S)
         return veil_err_set(err, VEIL_E_RANGE,
                             "guardian: credential lifetime must be 1 s .. 366 d");
     return 0;

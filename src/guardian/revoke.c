@@ -46,12 +46,24 @@ static int mark_revoked(struct veil_guardian *g, const char *name, veil_err *err
     return 0;
 }
 
+/* Drops revocations that can only match expired credentials, so the
+ * account JWT stays bounded however many nodes are revoked over time. */
+static void prune_revocations(veil_jwt *acct, int64_t now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < acct->n_revocations; i++)
+        if (acct->revocations[i].at >= now - GUARDIAN_MAX_TTL_S)
+            acct->revocations[kept++] = acct->revocations[i];
+    acct->n_revocations = kept;
+}
+
 static int revoke_tx(struct veil_guardian *g, const struct veil_guardian_node *n,
                      char **account_jwt, veil_err *err)
 {
     veil_jwt acct;
     if (guardian_account_claims(g, n->realm, &acct, err) != 0)
         return -1;
+    prune_revocations(&acct, guardian_now());
     int rc = add_node_keys(g, n->name, &acct, guardian_now(), err);
     if (rc == 0)
         rc = guardian_account_store(g, n->realm, &acct, account_jwt, err);

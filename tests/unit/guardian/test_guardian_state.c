@@ -17,6 +17,7 @@
 
 #include <veil/guardian.h>
 
+#include "guardian_int.h" /* white box: plant an ancient revocation */
 #include "vtest.h"
 
 static char g_dir[64];
@@ -185,6 +186,36 @@ static void test_restart(void)
     veil_guardian_close(g);
 }
 
+/* Revocations older than the longest credential are dropped on the next
+ * revocation; recent ones stay. */
+static void test_revocation_pruning(void)
+{
+    veil_err err = {0};
+    veil_jwt acct;
+    struct veil_guardian_issued is;
+    char *jwt = NULL, pub[57], upub[57];
+    veil_guardian *g = open_g();
+    CHECK(guardian_account_claims(g, "alpha", &acct, &err) == 0);
+    CHECK(veil_jwt_add_revocation(&acct, "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK",
+                                  1000, &err) == 0);
+    CHECK(guardian_account_store(g, "alpha", &acct, &jwt, &err) == 0);
+    free(jwt);
+    veil_jwt_free(&acct);
+    struct veil_guardian_issue_req req = {.realm = "alpha", .name = "n9"};
+    CHECK(veil_guardian_issue(g, &req, &is, &err) == 0);
+    veil_nkey_public_text(&is.user, upub);
+    veil_guardian_issued_free(&is);
+    CHECK(veil_guardian_revoke(g, "n9", &jwt, pub, &err) == 0);
+    CHECK(veil_jwt_decode(jwt, strlen(jwt), &acct, &err) == 0);
+    CHECK(
+        !veil_jwt_is_revoked(&acct, "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK", 0));
+    CHECK(veil_jwt_is_revoked(&acct, upub, time(NULL) - 1));
+    CHECK_EQ_INT(acct.n_revocations, 2); /* n1's key and n9's; the ancient one is gone */
+    free(jwt);
+    veil_jwt_free(&acct);
+    veil_guardian_close(g);
+}
+
 static char *root_pem(void)
 {
     char path[128];
@@ -298,4 +329,5 @@ static void cleanup_dir(void)
 }
 
 VTEST_MAIN(VTEST(setup_dir), VTEST(test_init_realms), VTEST(test_tokens), VTEST(test_issue_revoke),
-           VTEST(test_restart), VTEST(test_ca), VTEST(test_master_config), VTEST(cleanup_dir))
+           VTEST(test_restart), VTEST(test_revocation_pruning), VTEST(test_ca),
+           VTEST(test_master_config), VTEST(cleanup_dir))
