@@ -610,6 +610,34 @@ static void test_guardian_restart(void)
         veil_conflux_stop(e);
 }
 
+/* With 4 s credentials the agent renews at two thirds of each lifetime, on a
+ * new connection, before the servers would close the old one at expiry. */
+static void test_renewal_before_expiry(void)
+{
+    cfx_guardian_stop(&env);
+    const char *short_ttl[] = {"--ttl", "4s", NULL};
+    CHECK(cfx_guardian_start(&env, short_ttl) == 0);
+    char tok[128];
+    veil_conflux *r = NULL;
+    veil_err err = {0};
+    CHECK(cfx_token(&env, "red", "", tok, sizeof tok) == 0);
+    CHECK(start_agent(&r, "edge-r", tok, &err) == 0);
+    if (r) {
+        struct veil_conflux_status st;
+        veil_conflux_get_status(r, &st);
+        CHECK(st.expires_ms <= veil_conflux_now_ms() + 5000);
+        struct status_cond sc = {.a = r, .field = 0, .n = 3}; /* past two expiries */
+        CHECK(cfx_wait(status_ok, &sc, 30000));
+        veil_conflux_get_status(r, &st);
+        CHECK(st.connected);
+        CHECK_EQ_U64(st.reconnects, 0); /* never cut off by an expired JWT */
+        CHECK(st.expires_ms > veil_conflux_now_ms());
+        veil_conflux_stop(r);
+    }
+    cfx_guardian_stop(&env);
+    CHECK(cfx_guardian_start(&env, NULL) == 0);
+}
+
 static void test_server_killed_failover(void)
 {
     struct veil_conflux_status st;
@@ -655,6 +683,7 @@ int main(int argc, char **argv)
         VTEST(test_revoked_disconnected),
         VTEST(test_graceful_shutdown),
         VTEST(test_guardian_restart),
+        VTEST(test_renewal_before_expiry),
         VTEST(test_server_killed_failover),
     };
     /* enrollment first, whatever the command line names: the rest needs it */
