@@ -37,6 +37,8 @@
 #define YAMUX_MAX_WINDOW      (16u * 1024 * 1024)
 #define IDLE_BUF_KEEP         4096 /* buffers larger than this are freed when empty */
 #define SPARE_MAX             (4u * 1024 * 1024)
+#define SPARE_SLOTS           8
+#define FRAME_BUF_ROUND       (256u * 1024) /* frame buffers sized in these steps */
 #define SOCKET_HARD_LIMIT     (64u * 1024 * 1024)
 #define KEEPALIVE_MIN_WAIT_NS (5000u * UINT64_C(1000000))
 
@@ -135,8 +137,11 @@ struct veil_p2p_conn {
     veil_err close_err;
     veil_buf in, plain, out_plain;
     size_t in_pos, plain_pos;
-    uint8_t *spare; /* a written-out frame buffer kept for the next flush */
-    size_t spare_cap;
+    /* Written-out frame buffers kept for the next flushes: a bulk transfer
+     * has several writes in flight, and allocating each anew made the heap
+     * grow and shrink (brk, page faults, zeroed pages) every few writes. */
+    uint8_t *spare[SPARE_SLOTS];
+    size_t spare_cap[SPARE_SLOTS];
     bool in_borrowed; /* in points into the host's read buffer (no copy) */
     veil_noise_hs *hs;
     veil_noise_cipher tx, rx;
@@ -193,6 +198,7 @@ struct veil_p2p_host {
 };
 
 static void conn_fail(veil_p2p_conn *c, const veil_err *err);
+static void spare_free_all(veil_p2p_conn *c);
 static void conn_enter(veil_p2p_conn *c);
 static void conn_leave(veil_p2p_conn *c);
 static void mark_dirty(veil_p2p_conn *c);
@@ -632,8 +638,7 @@ static void conn_teardown(veil_p2p_conn *c)
     veil_buf_free(&c->in);
     veil_buf_free(&c->plain);
     veil_buf_free(&c->out_plain);
-    free(c->spare);
-    c->spare = NULL;
+    spare_free_all(c);
     free_peer_info(c);
     VEIL_LOG_DBG(LOG_SUB, "connection closed", "peer=%s reason=\"%s\"",
                  veil_p2p_peer_id_str(&c->peer).s, err ? err->msg : "closed");
@@ -718,6 +723,55 @@ struct write_req {
 
 static void write_done_account(uv_write_t *req, int status);
 
+/* The smallest kept buffer of at least `need` bytes, or NULL. */
+static uint8_t *spare_take(veil_p2p_conn *c, size_t need, size_t *cap)
+{
+    int best = -1;
+    for (int i = 0; i < SPARE_SLOTS; i++)
+        if (c->spare[i] && c->spare_cap[i] >= need &&
+            (best < 0 || c->spare_cap[i] < c->spare_cap[best]))
+            best = i;
+    *cap = 0;
+    if (best < 0)
+        return NULL;
+    uint8_t *p = c->spare[best];
+    *cap = c->spare_cap[best];
+    c->spare[best] = NULL;
+    return p;
+}
+
+/* Keeps a written-out buffer in a free slot, else in place of a smaller one. */
+static void spare_put(veil_p2p_conn *c, uint8_t *data, size_t cap)
+{
+    int slot = -1;
+    for (int i = 0; i < SPARE_SLOTS && slot < 0; i++)
+        if (!c->spare[i])
+            slot = i;
+    if (slot < 0) {
+        int smallest = 0;
+        for (int i = 1; i < SPARE_SLOTS; i++)
+            if (c->spare_cap[i] < c->spare_cap[smallest])
+                smallest = i;
+        if (c->spare_cap[smallest] < cap)
+            slot = smallest;
+    }
+    if (slot < 0 || cap > SPARE_MAX) {
+        free(data);
+        return;
+    }
+    free(c->spare[slot]);
+    c->spare[slot] = data;
+    c->spare_cap[slot] = cap;
+}
+
+static void spare_free_all(veil_p2p_conn *c)
+{
+    for (int i = 0; i < SPARE_SLOTS; i++) {
+        free(c->spare[i]);
+        c->spare[i] = NULL;
+    }
+}
+
 /* Writes raw bytes (takes ownership of data, a malloc'd block of cap bytes). */
 static void socket_write(veil_p2p_conn *c, uint8_t *data, size_t len, size_t cap)
 {
@@ -758,14 +812,12 @@ static void write_done_account(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     veil_p2p_conn *c = w->conn;
     size_t len = w->len;
-    /* Keep one buffer for the next flush: bulk transfers would otherwise
+    /* Keep the buffer for a later flush: bulk transfers would otherwise
      * map and unmap megabytes per write. */
-    if (!c->torn_down && !c->spare && w->cap <= SPARE_MAX) {
-        c->spare = w->data;
-        c->spare_cap = w->cap;
-    } else {
+    if (!c->torn_down)
+        spare_put(c, w->data, w->cap);
+    else
         free(w->data);
-    }
     free(w);
     if (c->torn_down)
         return;
@@ -808,11 +860,8 @@ static void conn_flush(veil_p2p_conn *c)
     veil_buf_init(&frames);
     size_t nframes = (c->out_plain.len + VEIL_NOISE_MAX_PLAINTEXT - 1) / VEIL_NOISE_MAX_PLAINTEXT;
     size_t need = c->out_plain.len + nframes * (2 + VEIL_NOISE_TAG);
-    if (c->spare && c->spare_cap >= need) {
-        frames.data = c->spare;
-        frames.cap = c->spare_cap;
-        c->spare = NULL;
-    }
+    need = (need + FRAME_BUF_ROUND - 1) / FRAME_BUF_ROUND * FRAME_BUF_ROUND;
+    frames.data = spare_take(c, need, &frames.cap);
     veil_buf_reserve(&frames, need);
     size_t off = 0;
     veil_err e = {0};
@@ -1840,8 +1889,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void conn_trim(veil_p2p_conn *c)
 {
     if (c->socket_queued == 0) {
-        free(c->spare);
-        c->spare = NULL;
+        spare_free_all(c);
         if (c->out_plain.len == 0)
             veil_buf_free(&c->out_plain);
     }
