@@ -102,7 +102,7 @@ static void stop_loop(uv_timer_t *t)
 }
 
 struct rx_result {
-    uint64_t packets, bytes;
+    uint64_t packets, bytes, recv_calls, datagrams_in;
     double seconds, cpu;
 };
 
@@ -121,7 +121,9 @@ static int run_receiver(int port_fd, int result_fd)
     uv_timer_start(&guard, stop_loop, 60000, 0);
     double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     uv_run(&loop, UV_RUN_DEFAULT);
-    struct rx_result res = {r.packets, r.bytes, r.last - r.first,
+    struct veil_anchor_udp_stats st;
+    veil_anchor_udp_get_stats(u, &st);
+    struct rx_result res = {r.packets, r.bytes, st.recv_calls, st.datagrams_in, r.last - r.first,
                             clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0};
     if (write(result_fd, &res, sizeof res) != (ssize_t)sizeof res)
         return 1;
@@ -203,13 +205,15 @@ int main(int argc, char **argv)
     printf("{\"bench\": \"net_anchor_udp\", \"payload_bytes\": %d, \"sent\": %llu, "
            "\"received\": %llu, \"loss_pct\": %.1f, \"goodput_gbit_s\": %.2f, "
            "\"received_per_s\": %.0f, \"sender_cpu_s\": %.2f, \"receiver_cpu_s\": %.2f, "
-           "\"seconds\": %.2f, \"datagrams_per_sendmmsg\": %.1f, "
+           "\"seconds\": %.2f, \"datagrams_per_sendmmsg\": %.1f, \"gso_messages\": %llu, "
+           "\"datagrams_per_recvmmsg\": %.1f, "
            "\"sender_gbit_per_cpu_s\": %.2f, \"receiver_gbit_per_cpu_s\": %.2f}\n",
            PAYLOAD, (unsigned long long)sent, (unsigned long long)r.packets,
            sent ? 100.0 * (double)(sent - r.packets) / (double)sent : 0.0, gbit,
            r.seconds > 0 ? (double)r.packets / r.seconds : 0.0, tx_cpu, r.cpu, r.seconds,
            st.send_calls ? (double)st.datagrams_out / (double)st.send_calls : 0.0,
-           tx_cpu > 0 ? (double)sent * PAYLOAD * 8 / tx_cpu / 1e9 : 0.0,
+           (unsigned long long)st.gso_messages,
+           r.recv_calls ? (double)r.datagrams_in / (double)r.recv_calls : 0.0, tx_cpu > 0 ? (double)sent * PAYLOAD * 8 / tx_cpu / 1e9 : 0.0,
            r.cpu > 0 ? (double)r.bytes * 8 / r.cpu / 1e9 : 0.0);
     veil_anchor_udp_close(u);
     uv_run(&loop, UV_RUN_DEFAULT);

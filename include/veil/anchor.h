@@ -193,10 +193,11 @@ void veil_anchor_get_stats(const veil_anchor *a, struct veil_anchor_stats *out);
 /* The UDP host adapter (anchor_udp.c): one socket on a libuv loop          */
 /* ------------------------------------------------------------------------ */
 /*
- * Runs a veil_anchor over one UDP socket: reads with recvmmsg in batches of
- * up to VEIL_ANCHOR_UDP_BATCH datagrams, hands each to the state machine,
- * then writes everything it queued with sendmmsg in batches, and keeps one
- * timer at the state machine's next deadline. Endpoint addresses are the
+ * Runs a veil_anchor over one UDP socket: reads with recvmmsg in batches
+ * (with UDP GRO where the kernel has it), hands each datagram to the state
+ * machine, then writes everything it queued with sendmmsg in batches of
+ * VEIL_ANCHOR_UDP_BATCH (runs to one endpoint as UDP GSO messages), and
+ * keeps one timer at the state machine's next deadline. Endpoint addresses are the
  * raw bytes of a struct sockaddr_in or sockaddr_in6. now_ms is the
  * wall clock in milliseconds, never allowed to go backwards (initiation
  * timestamps stay increasing across restarts). A datagram the kernel cannot
@@ -219,6 +220,7 @@ struct veil_anchor_udp_config {
 
 struct veil_anchor_udp_stats {
     uint64_t recv_calls, send_calls, datagrams_in, datagrams_out, send_dropped;
+    uint64_t gso_messages; /* messages that carried several datagrams (UDP_SEGMENT) */
 };
 
 /* Takes ownership of `a` (freed by veil_anchor_udp_close). */

@@ -4,10 +4,17 @@
  * recvmmsg, batched writes with sendmmsg, one timer at the state machine's
  * next deadline. The socket is ours (non-blocking, watched with uv_poll),
  * so the batch system calls can be used directly.
+ *
+ * Segmentation offload where the kernel has it: consecutive datagrams to
+ * one endpoint with one length (the last may be shorter) leave as a single
+ * UDP GSO message (UDP_SEGMENT, the datagrams as its iovecs, no copy), and
+ * the socket accepts GRO-coalesced datagrams (UDP_GRO), split here by the
+ * segment size the kernel reports. Without either, one datagram per message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,7 +25,11 @@
 
 #include <veil/anchor.h>
 
-#define RX_BUF 4096 /* larger than any handshake message with a full credential */
+#define RX_SLOT 4096          /* larger than any handshake message with a full credential */
+#define RX_SLOT_GRO 65536     /* one GRO-coalesced read */
+#define RX_SLOTS_GRO 16       /* reads per recvmmsg when GRO is on */
+#define GSO_MAX_SEGMENTS 64   /* the kernel's UDP_MAX_SEGMENTS is at least this */
+#define GSO_MAX_BYTES 65000   /* below the largest UDP payload */
 
 struct veil_anchor_udp {
     uv_loop_t *loop;
@@ -32,10 +43,16 @@ struct veil_anchor_udp {
     veil_anchor_udp_event_fn on_event;
     void *user_data;
     struct veil_anchor_udp_stats stats;
-    uint8_t rx[VEIL_ANCHOR_UDP_BATCH][RX_BUF];
+    bool gso, gro;
+    uint8_t *rx; /* rx_slots x rx_slot bytes */
+    size_t rx_slots, rx_slot;
     struct sockaddr_storage rx_addr[VEIL_ANCHOR_UDP_BATCH];
     struct mmsghdr rx_msg[VEIL_ANCHOR_UDP_BATCH];
     struct iovec rx_iov[VEIL_ANCHOR_UDP_BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } rx_ctl[VEIL_ANCHOR_UDP_BATCH];
 };
 
 /* Wall-clock milliseconds, clamped so they never go backwards. */
@@ -60,25 +77,44 @@ static void deliver_events(veil_anchor_udp *u)
     }
 }
 
-/* Writes up to one batch of queued datagrams; returns how many were queued. */
-static int send_batch(veil_anchor_udp *u)
+static bool same_endpoint(const struct veil_anchor_datagram *x,
+                          const struct veil_anchor_datagram *y)
 {
-    struct veil_anchor_datagram d[VEIL_ANCHOR_UDP_BATCH];
-    struct mmsghdr msg[VEIL_ANCHOR_UDP_BATCH];
-    struct iovec iov[VEIL_ANCHOR_UDP_BATCH];
-    int n = 0;
-    while (n < VEIL_ANCHOR_UDP_BATCH && veil_anchor_pop_datagram(u->a, &d[n])) {
-        memset(&msg[n], 0, sizeof msg[n]);
-        iov[n] = (struct iovec){d[n].data, d[n].len};
-        msg[n].msg_hdr.msg_name = d[n].to;
-        msg[n].msg_hdr.msg_namelen = (socklen_t)d[n].to_len;
-        msg[n].msg_hdr.msg_iov = &iov[n];
-        msg[n].msg_hdr.msg_iovlen = 1;
-        n++;
+    return x->to_len == y->to_len && memcmp(x->to, y->to, x->to_len) == 0;
+}
+
+/* How many datagrams from d[i] on can share one GSO message: same
+ * endpoint, every one but the last exactly as long as the first. */
+static int gso_run(const veil_anchor_udp *u, const struct veil_anchor_datagram *d, int i, int n)
+{
+    int j = i + 1;
+    size_t total = d[i].len;
+    while (u->gso && j < n && j - i < GSO_MAX_SEGMENTS && same_endpoint(&d[i], &d[j]) &&
+           d[j - 1].len == d[i].len && d[j].len <= d[i].len && total + d[j].len <= GSO_MAX_BYTES)
+        total += d[j++].len;
+    return j - i;
+}
+
+/* A GSO message the kernel refused (no segmentation offload on the route):
+ * GSO goes off for good and the message's datagrams go one by one. */
+static void unbundle(veil_anchor_udp *u, const struct msghdr *h)
+{
+    u->gso = false;
+    for (size_t k = 0; k < h->msg_iovlen; k++) {
+        if (sendto(u->fd, h->msg_iov[k].iov_base, h->msg_iov[k].iov_len, 0, h->msg_name,
+                   h->msg_namelen) < 0)
+            u->stats.send_dropped++;
+        u->stats.send_calls++;
     }
+}
+
+/* Writes the prepared messages; a message the kernel cannot take now
+ * (EAGAIN, an unreachable endpoint) is dropped and counted per datagram. */
+static void write_messages(veil_anchor_udp *u, struct mmsghdr *msg, int m)
+{
     int done = 0;
-    while (done < n) {
-        int r = sendmmsg(u->fd, msg + done, (unsigned)(n - done), 0);
+    while (done < m) {
+        int r = sendmmsg(u->fd, msg + done, (unsigned)(m - done), 0);
         u->stats.send_calls++;
         if (r > 0) {
             done += r;
@@ -86,10 +122,51 @@ static int send_batch(veil_anchor_udp *u)
         }
         if (r < 0 && errno == EINTR)
             continue;
-        /* EAGAIN or an unreachable endpoint: drop this one, go on */
-        u->stats.send_dropped++;
+        if (msg[done].msg_hdr.msg_controllen > 0 && (errno == EIO || errno == EINVAL ||
+                                                     errno == EOPNOTSUPP))
+            unbundle(u, &msg[done].msg_hdr);
+        else
+            u->stats.send_dropped += msg[done].msg_hdr.msg_iovlen;
         done++;
     }
+}
+
+/* Writes up to one batch of queued datagrams; returns how many were queued. */
+static int send_batch(veil_anchor_udp *u)
+{
+    struct veil_anchor_datagram d[VEIL_ANCHOR_UDP_BATCH];
+    struct mmsghdr msg[VEIL_ANCHOR_UDP_BATCH];
+    struct iovec iov[VEIL_ANCHOR_UDP_BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[VEIL_ANCHOR_UDP_BATCH];
+    int n = 0, m = 0;
+    while (n < VEIL_ANCHOR_UDP_BATCH && veil_anchor_pop_datagram(u->a, &d[n])) {
+        iov[n] = (struct iovec){d[n].data, d[n].len};
+        n++;
+    }
+    for (int i = 0; i < n; m++) {
+        int run = gso_run(u, d, i, n);
+        memset(&msg[m], 0, sizeof msg[m]);
+        msg[m].msg_hdr.msg_name = d[i].to;
+        msg[m].msg_hdr.msg_namelen = (socklen_t)d[i].to_len;
+        msg[m].msg_hdr.msg_iov = &iov[i];
+        msg[m].msg_hdr.msg_iovlen = (size_t)run;
+        if (run > 1) {
+            msg[m].msg_hdr.msg_control = ctl[m].buf;
+            msg[m].msg_hdr.msg_controllen = sizeof ctl[m].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&msg[m].msg_hdr);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t seg = (uint16_t)d[i].len;
+            memcpy(CMSG_DATA(c), &seg, sizeof seg);
+            u->stats.gso_messages++;
+        }
+        i += run;
+    }
+    write_messages(u, msg, m);
     u->stats.datagrams_out += (uint64_t)n;
     for (int i = 0; i < n; i++)
         veil_anchor_datagram_clear(&d[i]);
@@ -128,18 +205,42 @@ static void on_timer(uv_timer_t *t)
     settle(u);
 }
 
-/* One recvmmsg batch; returns how many datagrams it read. */
+/* The GRO segment size of a received message, or its whole length. */
+static size_t segment_size(const struct msghdr *h, size_t len)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int seg;
+            memcpy(&seg, CMSG_DATA(c), sizeof seg);
+            if (seg > 0 && (size_t)seg < len)
+                return (size_t)seg;
+        }
+    }
+    return len;
+}
+
+static void prepare_rx(veil_anchor_udp *u)
+{
+    for (size_t i = 0; i < u->rx_slots; i++) {
+        u->rx_iov[i] = (struct iovec){u->rx + i * u->rx_slot, u->rx_slot};
+        memset(&u->rx_msg[i], 0, sizeof u->rx_msg[i]);
+        struct msghdr *h = &u->rx_msg[i].msg_hdr;
+        h->msg_name = &u->rx_addr[i];
+        h->msg_namelen = sizeof u->rx_addr[i];
+        h->msg_iov = &u->rx_iov[i];
+        h->msg_iovlen = 1;
+        h->msg_control = u->rx_ctl[i].buf;
+        h->msg_controllen = sizeof u->rx_ctl[i].buf;
+    }
+}
+
+/* One recvmmsg call; returns how many messages it read (each may carry
+ * several GRO-coalesced datagrams). */
 static int recv_batch(veil_anchor_udp *u)
 {
-    for (int i = 0; i < VEIL_ANCHOR_UDP_BATCH; i++) {
-        u->rx_iov[i] = (struct iovec){u->rx[i], RX_BUF};
-        memset(&u->rx_msg[i], 0, sizeof u->rx_msg[i]);
-        u->rx_msg[i].msg_hdr.msg_name = &u->rx_addr[i];
-        u->rx_msg[i].msg_hdr.msg_namelen = sizeof u->rx_addr[i];
-        u->rx_msg[i].msg_hdr.msg_iov = &u->rx_iov[i];
-        u->rx_msg[i].msg_hdr.msg_iovlen = 1;
-    }
-    int n = recvmmsg(u->fd, u->rx_msg, VEIL_ANCHOR_UDP_BATCH, MSG_DONTWAIT, NULL);
+    prepare_rx(u);
+    int n = recvmmsg(u->fd, u->rx_msg, (unsigned)u->rx_slots, MSG_DONTWAIT, NULL);
     u->stats.recv_calls++;
     if (n <= 0)
         return 0;
@@ -148,10 +249,15 @@ static int recv_batch(veil_anchor_udp *u)
         struct msghdr *h = &u->rx_msg[i].msg_hdr;
         if (h->msg_flags & MSG_TRUNC)
             continue; /* larger than any Anchor datagram we accept */
-        veil_anchor_recv(u->a, (const uint8_t *)&u->rx_addr[i], h->msg_namelen, u->rx[i],
-                         u->rx_msg[i].msg_len, now, NULL);
+        const uint8_t *buf = u->rx + (size_t)i * u->rx_slot;
+        size_t len = u->rx_msg[i].msg_len, seg = segment_size(h, len);
+        for (size_t off = 0; off < len; off += seg) {
+            size_t one = len - off < seg ? len - off : seg;
+            veil_anchor_recv(u->a, (const uint8_t *)&u->rx_addr[i], h->msg_namelen, buf + off, one,
+                             now, NULL);
+            u->stats.datagrams_in++;
+        }
     }
-    u->stats.datagrams_in += (uint64_t)n;
     return n;
 }
 
@@ -166,7 +272,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
         int n = recv_batch(u);
         send_all(u);
         deliver_events(u);
-        if (n < VEIL_ANCHOR_UDP_BATCH)
+        if ((size_t)n < u->rx_slots)
             break;
     }
     settle(u);
@@ -196,6 +302,9 @@ static int open_socket(veil_anchor_udp *u, const char *ip, uint16_t port, veil_e
         return veil_err_set(err, VEIL_E_IO, "anchor udp: socket: %s", strerror(errno));
     (void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf); /* best effort */
     (void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    int one = 1;
+    u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    u->gso = true; /* turned off by the first GSO send the kernel refuses */
     if (bind(u->fd, (struct sockaddr *)&ss, len) != 0 ||
         getsockname(u->fd, (struct sockaddr *)&ss, &len) != 0)
         return veil_err_set(err, VEIL_E_IO, "anchor udp: bind %s:%u: %s", ip, port,
@@ -218,11 +327,18 @@ veil_anchor_udp *veil_anchor_udp_start(struct uv_loop_s *loop, veil_anchor *a,
     u->fd = -1;
     u->on_event = cfg->on_event;
     u->user_data = cfg->user_data;
-    if (open_socket(u, cfg->bind_ip ? cfg->bind_ip : "127.0.0.1", cfg->port, err) != 0 ||
-        uv_poll_init_socket(loop, &u->poll, u->fd) != 0) {
+    if (open_socket(u, cfg->bind_ip ? cfg->bind_ip : "127.0.0.1", cfg->port, err) == 0) {
+        u->rx_slots = u->gro ? RX_SLOTS_GRO : VEIL_ANCHOR_UDP_BATCH;
+        u->rx_slot = u->gro ? RX_SLOT_GRO : RX_SLOT;
+        u->rx = malloc(u->rx_slots * u->rx_slot);
+        if (!u->rx)
+            veil_err_set(err, VEIL_E_NOMEM, "anchor udp: out of memory");
+    }
+    if (!u->rx || uv_poll_init_socket(loop, &u->poll, u->fd) != 0) {
         if (u->fd >= 0)
             close(u->fd);
         veil_anchor_free(a);
+        free(u->rx);
         free(u);
         return NULL;
     }
@@ -290,6 +406,7 @@ static void on_closed(uv_handle_t *h)
         return;
     close(u->fd);
     veil_anchor_free(u->a);
+    free(u->rx);
     free(u);
 }
 
