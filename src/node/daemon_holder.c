@@ -228,10 +228,12 @@ static void squash_after(uv_work_t *w, int status)
         squash_job_free(j);
         return;
     }
-    if (j->attempt != r->attempt || veil_round_state_terminal(r->state)) {
-        squash_job_free(j); /* a retry or the decision came meanwhile */
+    if (j->attempt != r->attempt || r->state == VEIL_ROUND_ST_ABANDONED) {
+        squash_job_free(j); /* a retry came meanwhile */
         return;
     }
+    /* decided meanwhile by faster holders: published all the same, so that
+     * every holder's answer is checked (a wrong one is named) */
     veil_sq_ct_clear(&h->sq[0]);
     veil_sq_ct_clear(&h->sq[1]);
     h->sq[0] = j->sq[0];
@@ -365,14 +367,13 @@ static void note_holders(veil_daemon *d, const struct round *r, const veil_th_re
              r->job_hex, r->replica, answered, wrong, rejected);
 }
 
-/* Combines once 2t + 1 partials of the agreed output are in. */
-static void holder_combine(veil_daemon *d, struct round *r)
+/* Combines both ciphertexts from the partials heard; -1 until the threshold
+ * library accepts (2t + 1 agreeing). res[0] gets the index and the union of
+ * the holders answering, wrong and rejected; res[1] the found bit. */
+static int combine_all(veil_daemon *d, struct round *r, veil_th_result res[2])
 {
     struct holder_round *h = r->th;
-    if (!h || !h->have_sq || h->signed_own || veil_round_state_terminal(r->state))
-        return;
     veil_th_partial *parts = calloc(VEIL_TH_MAX_HOLDERS, sizeof *parts); /* 33 KB */
-    veil_th_result res[2];
     veil_err err = {0};
     int rc = parts ? 0 : -1;
     for (int ct = 0; ct < 2 && rc == 0; ct++) {
@@ -386,11 +387,44 @@ static void holder_combine(veil_daemon *d, struct round *r)
         }
     }
     free(parts);
-    if (rc != 0)
+    if (rc == 0) {
+        res[0].wrong |= res[1].wrong;
+        res[0].rejected |= res[1].rejected;
+        res[0].answered |= res[1].answered;
+    }
+    return rc;
+}
+
+/* A partial that came after the decision is still checked: a holder that
+ * answered wrong is named even when the others were faster. */
+static void holder_recheck(veil_daemon *d, struct round *r)
+{
+    struct holder_round *h = r->th;
+    veil_th_result res[2];
+    if (!h || !h->have_sq || h->none || combine_all(d, r, res) != 0)
         return;
-    res[0].wrong |= res[1].wrong;
-    res[0].rejected |= res[1].rejected;
-    res[0].answered |= res[1].answered;
+    uint32_t seen = res[0].answered | res[0].wrong | res[0].rejected;
+    if (seen == h->noted)
+        return;
+    h->noted = seen;
+    note_holders(d, r, &res[0]);
+}
+
+/* Combines once 2t + 1 partials of the agreed output are in. */
+static void holder_combine(veil_daemon *d, struct round *r)
+{
+    struct holder_round *h = r->th;
+    if (!h || !h->have_sq)
+        return;
+    if (h->signed_own || veil_round_state_terminal(r->state)) {
+        holder_recheck(d, r);
+        return;
+    }
+    veil_th_result res[2];
+    veil_err err = {0};
+    if (combine_all(d, r, res) != 0)
+        return;
+    h->noted = res[0].answered | res[0].wrong | res[0].rejected;
     note_holders(d, r, &res[0]);
     /* the index and found bit, as the designated decryptor decrypted them */
     const uint8_t *out = NULL;
@@ -465,7 +499,7 @@ void veil_daemon_on_partial(veil_daemon *d, const struct veil_gs_message *msg)
         return; /* only holders combine (they hold the squashed ciphertexts) */
     struct round *r = veil_daemon_round(d, m.job_id, m.replica, true);
     struct holder_round *h = r ? hround(r) : NULL;
-    if (!h || veil_round_state_terminal(r->state) || m.epoch < r->epoch_min ||
+    if (!h || r->state == VEIL_ROUND_ST_ABANDONED || m.epoch < r->epoch_min ||
         (h->parts[idx - 1].have && h->parts[idx - 1].epoch >= m.epoch))
         return;
     veil_th_partial p[2];

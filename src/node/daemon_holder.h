@@ -47,6 +47,7 @@ struct holder_round {
         veil_th_partial p[2];
     } parts[VEIL_TH_MAX_HOLDERS];
     bool signed_own; /* this holder signed its assignment */
+    uint32_t noted;  /* the holders the replica's note names already */
     /* holders' signed assignments, by the body they sign */
     struct {
         uint8_t body[32];
