@@ -140,6 +140,15 @@ static void test_packed_list_refused(void)
     CHECK(veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, &err) == -1);
     CHECK_CONTAINS(err.msg, "packed TFHE-rs compact list");
     CHECK(cts == NULL && n == 0);
+    /* the reader that takes packed lists parses it, then wants the server key */
+    veil_err_clear(&err);
+    CHECK(veil_fhe_compact_expand_tfhers_sk(NULL, data, len, &cts, &n, &err) == -1);
+    CHECK_CONTAINS(err.msg, "needs a server key");
+    /* the daemon's entry point (no server key) refuses it too */
+    veil_fhe_ct *two[2];
+    veil_err_clear(&err);
+    CHECK(veil_fhe_compact_expand(data, len, 16, two, 2, &err) == -1);
+    CHECK_CONTAINS(err.msg, "packed TFHE-rs compact list");
     free(data);
 }
 
