@@ -80,7 +80,9 @@ void veil_sq_key_free(veil_sq_key *key);
 size_t veil_sq_key_size(const veil_sq_key *key); /* bytes held in memory */
 /* The key's pool (squash runs the blocks of a ciphertext on it; results never
  * depend on its size): its size, and replacing it (0 = VEIL_THREADS or the
- * CPU count). */
+ * CPU count; not while another thread squashes with the key). Otherwise a
+ * key is read-only: several threads may squash with it at once (their
+ * squashes take turns on the pool). */
 unsigned veil_sq_key_threads(const veil_sq_key *key);
 VEIL_WARN_UNUSED int veil_sq_key_set_threads(veil_sq_key *key, unsigned threads, veil_err *err);
 
