@@ -6,9 +6,12 @@
  *
  * Data path: socket bytes land in conn->in; Noise frames are decrypted into
  * conn->plain; yamux frames are parsed from there and handed to streams.
- * Outgoing yamux frames are appended to conn->out_plain and encrypted into
- * Noise frames by a per-host uv_prepare handle (once per loop iteration), so
- * many small writes share one system call.
+ * Outgoing control frames are appended to conn->out_plain; stream data is
+ * sealed straight from the stream's queue into conn->out_frames (header and
+ * data encrypted as one Noise frame, without joining them first), after
+ * whatever out_plain held, so the order on the wire is kept. A per-host
+ * uv_prepare handle writes out_frames once per loop iteration, so many small
+ * writes share one system call.
  *
  * Rules come from libp2p/specs connections/README.md (upgrade order,
  * multistream-select per stream), noise/README.md (peer ID check after the
@@ -136,6 +139,7 @@ struct veil_p2p_conn {
     int busy;
     veil_err close_err;
     veil_buf in, plain, out_plain;
+    veil_buf out_frames; /* sealed Noise frames waiting for conn_flush */
     size_t in_pos, plain_pos;
     /* Written-out frame buffers kept for the next flushes: a bulk transfer
      * has several writes in flight, and allocating each anew made the heap
@@ -199,6 +203,8 @@ struct veil_p2p_host {
 
 static void conn_fail(veil_p2p_conn *c, const veil_err *err);
 static void spare_free_all(veil_p2p_conn *c);
+static int conn_seal_plain(veil_p2p_conn *c, veil_err *err);
+static int conn_frames_reserve(veil_p2p_conn *c, size_t more);
 static void conn_enter(veil_p2p_conn *c);
 static void conn_leave(veil_p2p_conn *c);
 static void mark_dirty(veil_p2p_conn *c);
@@ -638,6 +644,7 @@ static void conn_teardown(veil_p2p_conn *c)
     veil_buf_free(&c->in);
     veil_buf_free(&c->plain);
     veil_buf_free(&c->out_plain);
+    veil_buf_free(&c->out_frames);
     spare_free_all(c);
     free_peer_info(c);
     VEIL_LOG_DBG(LOG_SUB, "connection closed", "peer=%s reason=\"%s\"",
@@ -689,22 +696,11 @@ void veil_p2p_conn_close(veil_p2p_conn *c)
         /* Best effort: GoAway goes out with the final flush before closing. */
         veil_yamux_put_header(&c->out_plain, VEIL_YAMUX_GO_AWAY, 0, 0, VEIL_YAMUX_GOAWAY_NORMAL);
         c->goaway_sent = true;
-        veil_buf frames;
-        veil_buf_init(&frames);
-        size_t off = 0;
-        while (off < c->out_plain.len) {
-            size_t n = c->out_plain.len - off;
-            if (n > VEIL_NOISE_MAX_PLAINTEXT)
-                n = VEIL_NOISE_MAX_PLAINTEXT;
-            if (veil_noise_encrypt_frame(&c->tx, c->out_plain.data + off, n, &frames, NULL) != 0)
-                break;
-            off += n;
-        }
-        if (frames.len && veil_buf_ok(&frames)) {
-            uv_buf_t b = uv_buf_init((char *)frames.data, (unsigned)frames.len);
+        if (conn_seal_plain(c, NULL) == 0 && c->out_frames.len && veil_buf_ok(&c->out_frames)) {
+            uv_buf_t b = uv_buf_init((char *)c->out_frames.data, (unsigned)c->out_frames.len);
             uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         }
-        veil_buf_free(&frames);
+        c->out_frames.len = 0;
         c->out_plain.len = 0;
     }
     conn_fail(c, NULL);
@@ -851,33 +847,49 @@ static void write_buf(veil_p2p_conn *c, veil_buf *b)
     socket_write(c, data, len, cap);
 }
 
-/* Encrypts conn->out_plain into Noise frames and writes them. */
-static void conn_flush(veil_p2p_conn *c)
+/* Seals conn->out_plain into Noise frames at the end of conn->out_frames
+ * (whose buffer comes from the spares when it is empty). */
+static int conn_seal_plain(veil_p2p_conn *c, veil_err *err)
 {
-    if (c->closing || c->out_plain.len == 0)
-        return;
-    veil_buf frames;
-    veil_buf_init(&frames);
+    if (c->out_plain.len == 0)
+        return 0;
     size_t nframes = (c->out_plain.len + VEIL_NOISE_MAX_PLAINTEXT - 1) / VEIL_NOISE_MAX_PLAINTEXT;
-    size_t need = c->out_plain.len + nframes * (2 + VEIL_NOISE_TAG);
-    need = (need + FRAME_BUF_ROUND - 1) / FRAME_BUF_ROUND * FRAME_BUF_ROUND;
-    frames.data = spare_take(c, need, &frames.cap);
-    veil_buf_reserve(&frames, need);
-    size_t off = 0;
-    veil_err e = {0};
-    while (off < c->out_plain.len) {
+    if (conn_frames_reserve(c, c->out_plain.len + nframes * (2 + VEIL_NOISE_TAG)) != 0)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t off = 0; off < c->out_plain.len;) {
         size_t n = c->out_plain.len - off;
         if (n > VEIL_NOISE_MAX_PLAINTEXT)
             n = VEIL_NOISE_MAX_PLAINTEXT;
-        if (veil_noise_encrypt_frame(&c->tx, c->out_plain.data + off, n, &frames, &e) != 0) {
-            veil_buf_free(&frames);
-            conn_fail(c, &e);
-            return;
-        }
+        if (veil_noise_encrypt_frame(&c->tx, c->out_plain.data + off, n, &c->out_frames, err) != 0)
+            return -1;
         off += n;
     }
     c->out_plain.len = 0;
-    write_buf(c, &frames);
+    return 0;
+}
+
+/* Room for `more` sealed bytes in out_frames, from a kept buffer if any. */
+static int conn_frames_reserve(veil_p2p_conn *c, size_t more)
+{
+    if (c->out_frames.cap == 0) {
+        size_t need = (more + FRAME_BUF_ROUND - 1) / FRAME_BUF_ROUND * FRAME_BUF_ROUND;
+        c->out_frames.data = spare_take(c, need, &c->out_frames.cap);
+    }
+    return veil_buf_reserve(&c->out_frames, more);
+}
+
+/* Writes the sealed frames (control frames first sealed after them). */
+static void conn_flush(veil_p2p_conn *c)
+{
+    if (c->closing)
+        return;
+    veil_err e = {0};
+    if (conn_seal_plain(c, &e) != 0) {
+        conn_fail(c, &e);
+        return;
+    }
+    if (c->out_frames.len)
+        write_buf(c, &c->out_frames);
 }
 
 static void mark_dirty(veil_p2p_conn *c)
@@ -917,19 +929,37 @@ static void stream_maybe_closed(veil_p2p_stream *s)
         stream_finish(s, NULL);
 }
 
+/* Seals one yamux DATA frame of n queued bytes of s, straight from its queue. */
+static int seal_data_frame(veil_p2p_conn *c, veil_p2p_stream *s, size_t n)
+{
+    veil_err e = {0};
+    uint8_t h[VEIL_YAMUX_HEADER_LEN];
+    veil_yamux_header_bytes(h, VEIL_YAMUX_DATA, 0, s->id, (uint32_t)n);
+    if (conn_seal_plain(c, &e) != 0 ||
+        conn_frames_reserve(c, 2 + VEIL_YAMUX_HEADER_LEN + n + VEIL_NOISE_TAG) != 0 ||
+        veil_noise_encrypt_frame2(&c->tx, h, sizeof h, s->sendq.data + s->sendq_pos, n,
+                                  &c->out_frames, &e) != 0) {
+        if (!e.code)
+            veil_err_set(&e, VEIL_E_NOMEM, "out of memory");
+        conn_fail(c, &e);
+        return -1;
+    }
+    return 0;
+}
+
 /* Moves queued stream bytes into yamux frames within the send window. */
 static void stream_pump(veil_p2p_stream *s)
 {
     veil_p2p_conn *c = s->conn;
     while (!s->dead && s->sendq.len > s->sendq_pos && s->send_window > 0 &&
-           c->socket_queued + c->out_plain.len < SOCKET_HIGH_WATER) {
+           c->socket_queued + c->out_plain.len + c->out_frames.len < SOCKET_HIGH_WATER) {
         size_t n = s->sendq.len - s->sendq_pos;
         if (n > s->send_window)
             n = s->send_window;
         if (n > YAMUX_MAX_FRAME_CHUNK)
             n = YAMUX_MAX_FRAME_CHUNK;
-        veil_yamux_put_header(&c->out_plain, VEIL_YAMUX_DATA, 0, s->id, (uint32_t)n);
-        veil_buf_put(&c->out_plain, s->sendq.data + s->sendq_pos, n);
+        if (seal_data_frame(c, s, n) != 0)
+            return;
         s->sendq_pos += n;
         s->send_window -= (uint32_t)n;
         s->total_sent += n;

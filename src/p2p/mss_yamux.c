@@ -41,12 +41,9 @@ int veil_mss_parse_line(const uint8_t *data, size_t len, char line[VEIL_MSS_MAX_
     return 1;
 }
 
-void veil_yamux_put_header(veil_buf *out, uint8_t type, uint16_t flags, uint32_t stream_id,
-                           uint32_t length)
+void veil_yamux_header_bytes(uint8_t h[VEIL_YAMUX_HEADER_LEN], uint8_t type, uint16_t flags,
+                             uint32_t stream_id, uint32_t length)
 {
-    uint8_t *h = veil_buf_extend(out, VEIL_YAMUX_HEADER_LEN);
-    if (!h)
-        return;
     h[0] = 0;
     h[1] = type;
     h[2] = (uint8_t)(flags >> 8);
@@ -55,6 +52,14 @@ void veil_yamux_put_header(veil_buf *out, uint8_t type, uint16_t flags, uint32_t
         h[4 + i] = (uint8_t)(stream_id >> (24 - 8 * i));
         h[8 + i] = (uint8_t)(length >> (24 - 8 * i));
     }
+}
+
+void veil_yamux_put_header(veil_buf *out, uint8_t type, uint16_t flags, uint32_t stream_id,
+                           uint32_t length)
+{
+    uint8_t *h = veil_buf_extend(out, VEIL_YAMUX_HEADER_LEN);
+    if (h)
+        veil_yamux_header_bytes(h, type, flags, stream_id, length);
 }
 
 int veil_yamux_parse_header(const uint8_t in[VEIL_YAMUX_HEADER_LEN], veil_yamux_header *h,

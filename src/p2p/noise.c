@@ -401,9 +401,30 @@ static int cipher_ctx(veil_noise_cipher *c, bool *keyed, veil_err *err)
     return 0;
 }
 
-int veil_noise_encrypt_frame(veil_noise_cipher *c, const uint8_t *plain, size_t len, veil_buf *out,
-                             veil_err *err)
+/* Encrypts a || b (one plaintext in two pieces) with the transport key. */
+static int seal2(EVP_CIPHER_CTX *ctx, bool keyed, const uint8_t key[32], uint64_t n,
+                 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
 {
+    uint8_t nonce[12];
+    make_nonce(nonce, n);
+    int l = 0;
+    if (!EVP_CipherInit_ex(ctx, keyed ? NULL : EVP_chacha20_poly1305(), NULL, keyed ? NULL : key,
+                           nonce, 1))
+        return -1;
+    if (alen && !EVP_CipherUpdate(ctx, out, &l, a, (int)alen))
+        return -1;
+    if (blen && !EVP_CipherUpdate(ctx, out + alen, &l, b, (int)blen))
+        return -1;
+    if (!EVP_CipherFinal_ex(ctx, out + alen + blen, &l) ||
+        !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, VEIL_NOISE_TAG, out + alen + blen))
+        return -1;
+    return 0;
+}
+
+int veil_noise_encrypt_frame2(veil_noise_cipher *c, const uint8_t *a, size_t alen,
+                              const uint8_t *b, size_t blen, veil_buf *out, veil_err *err)
+{
+    size_t len = alen + blen;
     if (len > VEIL_NOISE_MAX_PLAINTEXT)
         return veil_err_set(err, VEIL_E_RANGE, "noise: frame of %zu bytes", len);
     if (c->n == UINT64_MAX)
@@ -417,12 +438,18 @@ int veil_noise_encrypt_frame(veil_noise_cipher *c, const uint8_t *plain, size_t 
         return veil_err_set(err, VEIL_E_NOMEM, "noise: out of memory");
     dst[0] = (uint8_t)(clen >> 8);
     dst[1] = (uint8_t)clen;
-    if (aead(c->ctx, keyed, true, c->k, c->n, NULL, 0, plain, len, dst + 2) != 0) {
+    if (seal2(c->ctx, keyed, c->k, c->n, a, alen, b, blen, dst + 2) != 0) {
         out->len -= 2 + clen;
         return veil_err_set(err, VEIL_E_CRYPTO, "noise: encryption failed");
     }
     c->n++;
     return 0;
+}
+
+int veil_noise_encrypt_frame(veil_noise_cipher *c, const uint8_t *plain, size_t len, veil_buf *out,
+                             veil_err *err)
+{
+    return veil_noise_encrypt_frame2(c, plain, len, NULL, 0, out, err);
 }
 
 int veil_noise_decrypt(veil_noise_cipher *c, const uint8_t *frame, size_t len, veil_buf *out,

@@ -54,7 +54,10 @@ bool veil_noise_hs_our_turn(const veil_noise_hs *hs);
 void veil_noise_hs_split(veil_noise_hs *hs, veil_noise_cipher *send, veil_noise_cipher *recv);
 
 /* Appends one transport frame (2-byte length || ciphertext) for len <=
- * VEIL_NOISE_MAX_PLAINTEXT bytes. */
+ * VEIL_NOISE_MAX_PLAINTEXT bytes; frame2 takes the plaintext in two pieces
+ * (a yamux header and its data), saving the copy that would join them. */
+int veil_noise_encrypt_frame2(veil_noise_cipher *c, const uint8_t *a, size_t alen,
+                              const uint8_t *b, size_t blen, veil_buf *out, veil_err *err);
 int veil_noise_encrypt_frame(veil_noise_cipher *c, const uint8_t *plain, size_t len, veil_buf *out,
                              veil_err *err);
 /* Decrypts one frame body (without the length prefix) into out (appended). */
@@ -110,6 +113,8 @@ typedef struct veil_yamux_header {
     uint32_t length;
 } veil_yamux_header;
 
+void veil_yamux_header_bytes(uint8_t h[VEIL_YAMUX_HEADER_LEN], uint8_t type, uint16_t flags,
+                             uint32_t stream_id, uint32_t length);
 void veil_yamux_put_header(veil_buf *out, uint8_t type, uint16_t flags, uint32_t stream_id,
                            uint32_t length);
 /* Parses and validates a 12-byte header (version 0, known type, flags
