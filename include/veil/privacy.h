@@ -48,8 +48,10 @@ void veil_privacy_policy_default(struct veil_privacy_policy *p);
  * the other non-zero), a budget with a zero period, k of 0. */
 VEIL_WARN_UNUSED int veil_privacy_policy_check(const struct veil_privacy_policy *p,
                                                veil_err *err);
-/* The relative precision p (in 1/10000) below which no member can know a
- * class-rounded value however many outcomes it sees: (q - 1) / (q + 1). */
+/* The relative precision (in 1/10000) that classes of ratio q hide:
+ * (q - 1) / (q + 1). A class [b, next - 1] spans a little less than q, so a
+ * promise of "not within p" needs q strictly above (1 + p) / (1 - p): the
+ * 25% promise needs q > 5/3 (the default 2 hides 33%, 7/4 hides 27%). */
 uint32_t veil_privacy_hidden_bp(const struct veil_privacy_policy *p);
 
 /* ------------------------------------------------------------------------ */
@@ -60,6 +62,9 @@ uint32_t veil_privacy_hidden_bp(const struct veil_privacy_policy *p);
  * the grid b_0 = 1, b_{k+1} = max(b_k + 1, ceil(b_k * num / den)); 0 stays
  * 0. With classes disabled, v itself. Always <= v (never over-commits). */
 uint16_t veil_privacy_class_down(const struct veil_privacy_policy *p, uint16_t v);
+/* class_down on each of `n` quantized free values in place (a node's cpu,
+ * memory, disk and gpu words, before they are encrypted). */
+void veil_privacy_class_res(const struct veil_privacy_policy *p, uint16_t *res, size_t n);
 /* The next class bound above `v` (the bound after class_down(v)); 0xFFFF
  * when none fits in 16 bits. Used to state what a member can learn. */
 uint32_t veil_privacy_class_next(const struct veil_privacy_policy *p, uint16_t v);

@@ -74,6 +74,12 @@ uint16_t veil_privacy_class_down(const struct veil_privacy_policy *p, uint16_t v
     return (uint16_t)b;
 }
 
+void veil_privacy_class_res(const struct veil_privacy_policy *p, uint16_t *res, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        res[i] = veil_privacy_class_down(p, res[i]);
+}
+
 uint32_t veil_privacy_class_next(const struct veil_privacy_policy *p, uint16_t v)
 {
     if (!classes_on(p))

@@ -31,7 +31,11 @@ done
 create_cluster 3
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 join_node 2; join_node 3
-for i in 1 2 3; do start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"; done
+# node 3's gossip dump: what the adversary's own node receives (test-only)
+DUMP=(""  "" "" "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n3/gossip.hex")
+for i in 1 2 3; do
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" ${DUMP[$i]}
+done
 has_epochs() {
   veil_at "$1" get nodes -o json | node -e '
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -61,11 +65,28 @@ learned() {
       v.hi_bytes / v.lo_bytes <= lim);
     process.exit(hit.length ? 0 : 1);' "$OUT" "$1"
 }
+# Claim T1 (docs/THREAT_MODEL.md): telemetry size carries nothing - every
+# TELEMETRY message (version 1, type 1) the adversary's node received, from
+# three nodes with different capacities, has the same length.
+sizes=$(awk '$2 ~ /^0101/ { print $1, length($2) }' "$WORK/n3/gossip.hex" | sort -u)
+[ "$(awk '{print $1}' <<<"$sizes" | sort -u | wc -l)" -eq 3 ] || fail "telemetry of 3 nodes not seen: $sizes"
+[ "$(awk '{print $2}' <<<"$sizes" | sort -u | wc -l)" -eq 1 ] || fail "telemetry sizes differ: $sizes"
+ok "telemetry messages of nodes with different capacities all have $(awk 'NR==1{print $2/2}' <<<"$sizes") bytes"
+
+# Claim R1: another member (node 1) sees where the adversary's jobs landed?
+# shown N: how many of node 3's jobs node 1's `get assignments` places on a node
+shown=$(veil_at 1 get assignments -o json | node -e '
+  const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  console.log(rows.filter(r => r.node && r.node !== "unschedulable").length);')
+
 if [ "$EXPECT" = leak ]; then
+  [ "$shown" -gt 0 ] || fail "baseline: node 1 shows no placements (redaction wired? use PROBE_EXPECT=defended)"
+  ok "undefended: node 1 (not involved) shows the node of $shown of the adversary's placements"
   learned 0.10 || fail "baseline: the undefended adversary did not pin a node within 10%"
   ok "undefended: the adversary pinned another node's free memory (see the JSON above)"
 else
   if learned 0.25; then fail "the adversary knows another node's free memory within 25%"; fi
+  [ "$shown" -eq 0 ] || fail "node 1 shows where $shown of another member's jobs landed"
   ok "defended: with $MAX_JOBS jobs no other node's free memory is known within 25%"
 fi
 echo "PASS probe_attack"

@@ -56,6 +56,9 @@ static void test_classes(void)
     CHECK_EQ_INT(veil_privacy_class_next(&p, 0xFFFF), 0xFFFF);
     struct veil_privacy_policy off = pol(0, 0);
     CHECK_EQ_INT(veil_privacy_class_down(&off, 1234), 1234);
+    uint16_t res[4] = {400, 1000, 20, 3};
+    veil_privacy_class_res(&p, res, 4);
+    CHECK(res[0] == 256 && res[1] == 512 && res[2] == 16 && res[3] == 2);
     /* every ratio: bounded below v, monotone, and each class (from 16 units
      * on) spans a ratio of at least (q - 1 unit), so no value in it is known
      * within hidden_bp */
