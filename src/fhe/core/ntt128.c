@@ -451,6 +451,7 @@ AVX512_TARGET static void mac_avx512(const struct veil_ntt128_prime *pr, size_t 
         _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
     }
 }
+
 #endif
 
 static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,

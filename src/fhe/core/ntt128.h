@@ -47,8 +47,8 @@ struct veil_ntt128_prime {
 
 struct veil_ntt128 {
     size_t n;   /* polynomial size N (power of two, <= VEIL_NTT128_MAX_N) */
-    int avx512; /* 1: the AVX-512 kernels (set by init when the CPU has them;
-                   tests clear it to compare with the scalar code) */
+    int avx512; /* 1: the AVX-512 kernels, 0: scalar code (set by init from
+                   the CPU; tests clear it to compare the paths word for word) */
     struct veil_ntt128_prime pr[VEIL_NTT128_PRIMES];
     /* Garner's constants: c1 = p0^-1 mod p1, c2 = (p0 p1)^-1 mod p2 (with
      * Shoup companions), p0 mod p2, p0 p1 and M mod 2^128. */

@@ -119,47 +119,44 @@ static void test_ntt_products(void)
     CHECK_CONTAINS(err.msg, "power of two");
 }
 
-/* The AVX-512 kernels (when this CPU and build have them) and the scalar
- * code give the same words: transforms, multiply-accumulate, inverse. */
-static void test_code_paths_identical(void)
+/* The AVX-512 kernels (when this CPU and build have them) give the same
+ * words as the scalar code: transforms, multiply-accumulate (at the largest
+ * residues too), inverse. */
+static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
 {
-    struct veil_ntt128 t;
-    veil_err err;
-    CHECK(veil_ntt128_init(&t, 2048, &err) == 0);
-    fprintf(stderr, "AVX-512 kernels: %s\n", t.avx512 ? "yes" : "no (scalar only)");
     struct veil_fhe_rng rng;
-    veil_fhe_rng_init(&rng, test_seed, 4242);
+    veil_fhe_rng_init(&rng, test_seed, 4242 + (uint64_t)extreme);
     enum { N = 2048, ROWS = 9 };
     uint64_t *in = malloc(2 * ROWS * N * 8), *x = malloc(2 * ROWS * N * 8), *y = malloc(2 * ROWS * N * 8);
     uint64_t ox[N], oy[N];
     for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
         for (size_t i = 0; i < 2 * ROWS * N; i++)
-            in[i] = veil_fhe_rng_u64(&rng) % t.pr[pr].p;
+            in[i] = extreme ? t->pr[pr].p - 1 : veil_fhe_rng_u64(&rng) % t->pr[pr].p;
         memcpy(x, in, 2 * ROWS * N * 8);
         memcpy(y, in, 2 * ROWS * N * 8);
         const uint64_t *ax[ROWS], *bx[ROWS], *ay[ROWS], *by[ROWS];
+        t->avx512 = level;
         for (size_t r = 0; r < 2 * ROWS; r++)
-            veil_ntt128_forward(&t, pr, x + r * N);
-        const int saved = t.avx512;
-        t.avx512 = 0;
+            veil_ntt128_forward(t, pr, x + r * N);
+        t->avx512 = 0;
         for (size_t r = 0; r < 2 * ROWS; r++)
-            veil_ntt128_forward(&t, pr, y + r * N);
+            veil_ntt128_forward(t, pr, y + r * N);
         CHECK(memcmp(x, y, 2 * ROWS * N * 8) == 0);
         for (size_t r = 0; r < ROWS; r++) {
-            ax[r] = x + r * N;
-            bx[r] = x + (ROWS + r) * N;
-            ay[r] = y + r * N;
-            by[r] = y + (ROWS + r) * N;
+            /* extreme: multiply the untransformed p - 1 words themselves */
+            ax[r] = (extreme ? in : x) + r * N;
+            bx[r] = (extreme ? in : x) + (ROWS + r) * N;
+            ay[r] = (extreme ? in : y) + r * N;
+            by[r] = (extreme ? in : y) + (ROWS + r) * N;
         }
-        t.avx512 = saved;
-        veil_ntt128_mac(&t, pr, ox, ax, bx, ROWS);
-        veil_ntt128_inverse(&t, pr, ox);
-        veil_ntt128_inverse(&t, pr, x);
-        t.avx512 = 0;
-        veil_ntt128_mac(&t, pr, oy, ay, by, ROWS);
-        veil_ntt128_inverse(&t, pr, oy);
-        veil_ntt128_inverse(&t, pr, y);
-        t.avx512 = saved;
+        t->avx512 = level;
+        veil_ntt128_mac(t, pr, ox, ax, bx, ROWS);
+        veil_ntt128_inverse(t, pr, ox);
+        veil_ntt128_inverse(t, pr, x);
+        t->avx512 = 0;
+        veil_ntt128_mac(t, pr, oy, ay, by, ROWS);
+        veil_ntt128_inverse(t, pr, oy);
+        veil_ntt128_inverse(t, pr, y);
         CHECK(memcmp(ox, oy, sizeof ox) == 0);
         CHECK(memcmp(x, y, N * 8) == 0);
         CHECK(memcmp(x, in, N * 8) == 0); /* inverse(forward(v)) = v */
@@ -167,6 +164,19 @@ static void test_code_paths_identical(void)
     free(in);
     free(x);
     free(y);
+}
+
+static void test_code_paths_identical(void)
+{
+    struct veil_ntt128 t;
+    veil_err err;
+    CHECK(veil_ntt128_init(&t, 2048, &err) == 0);
+    const int best = t.avx512;
+    fprintf(stderr, "kernels: %s\n", best ? "AVX-512" : "scalar only");
+    for (int level = 1; level <= best; level++) {
+        compare_paths(&t, level, 0);
+        compare_paths(&t, level, 1);
+    }
     veil_ntt128_free(&t);
 }
 
