@@ -42,8 +42,8 @@ void veil_conflux_pem_free(char *pem);
 /* ---- the agent ---- */
 
 struct veil_conflux_config {
-    const char *name;          /* node name asked for; default n-<hex of key> */
-    const char *dir;           /* identity.key lives here */
+    const char *name;           /* node name asked for; default n-<hex of key> */
+    const char *dir;            /* identity.key lives here */
     const char *const *servers; /* Master client URLs (tls://host:port) */
     size_t n_servers;
     const char *ca_file;      /* Guardian's root CA: trusts Master's TLS */

@@ -57,7 +57,7 @@ enum {
 };
 
 #define VEIL_CTL_CHALLENGE_TTL_MS 60000
-#define VEIL_CTL_CMD_WINDOW_MS 60000
+#define VEIL_CTL_CMD_WINDOW_MS    60000
 
 enum veil_ctl_type {
     VEIL_CTL_HELLO = 1,
@@ -108,11 +108,11 @@ typedef struct veil_ctl_prove {
 /* RESULT: credentials on success, a message on refusal. Strings owned. */
 typedef struct veil_ctl_result {
     bool ok;
-    char *error;   /* refusal reason */
+    char *error; /* refusal reason */
     char *realm;
     char *node_id;
-    char *taints;  /* comma-separated */
-    char *jwt;     /* NATS user JWT, subject = the node's user nkey */
+    char *taints; /* comma-separated */
+    char *jwt;    /* NATS user JWT, subject = the node's user nkey */
     char *cert_pem;
     char *ca_pem;
     uint64_t expires_ms; /* earliest expiry of the JWT and the certificate */
@@ -140,7 +140,8 @@ void veil_ctl_result_free(veil_ctl_result *r);
 void veil_ctl_reply_free(veil_ctl_reply *r);
 
 /* Encoders append one message to `out`. */
-int veil_ctl_hello_encode(const uint8_t node_pub[32], veil_buf *out, veil_err *err) VEIL_WARN_UNUSED;
+int veil_ctl_hello_encode(const uint8_t node_pub[32], veil_buf *out,
+                          veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_challenge_encode(const veil_ctl_challenge *c, veil_buf *out,
                               veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_prove_encode(const veil_ctl_prove *p, veil_buf *out, veil_err *err) VEIL_WARN_UNUSED;
@@ -174,7 +175,8 @@ int veil_ctl_challenge_check(const veil_ctl_challenge *c, const uint8_t key[32],
 int veil_ctl_prove_sign(veil_ctl_prove *p, const uint8_t sk[64], veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_prove_verify(const veil_ctl_prove *p, veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_cmd_sign(veil_ctl_cmd *c, const uint8_t sk[64], veil_err *err) VEIL_WARN_UNUSED;
-int veil_ctl_cmd_verify(const veil_ctl_cmd *c, const uint8_t pub[32], veil_err *err) VEIL_WARN_UNUSED;
+int veil_ctl_cmd_verify(const veil_ctl_cmd *c, const uint8_t pub[32],
+                        veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_reply_sign(veil_ctl_reply *r, const uint8_t sk[64], veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_reply_verify(const veil_ctl_reply *r, const uint8_t pub[32],
                           veil_err *err) VEIL_WARN_UNUSED;

@@ -29,27 +29,36 @@ static const struct veil_config_key conflux_keys[] = {
 };
 
 static const struct option up_opts[] = {
-    {"config", required_argument, NULL, 'c'},  {"name", required_argument, NULL, 'N'},
-    {"dir", required_argument, NULL, 'd'},     {"nats", required_argument, NULL, 'n'},
-    {"ca", required_argument, NULL, 'A'},      {"enroll-creds", required_argument, NULL, 'e'},
-    {"token", required_argument, NULL, 't'},   {"cluster", required_argument, NULL, 'C'},
-    {"eth-address", required_argument, NULL, 'E'},
-    {"guardian-key", required_argument, NULL, 'g'},
-    {"beacon", required_argument, NULL, 'b'},  {NULL, 0, NULL, 0}};
+    {"config", required_argument, NULL, 'c'},      {"name", required_argument, NULL, 'N'},
+    {"dir", required_argument, NULL, 'd'},         {"nats", required_argument, NULL, 'n'},
+    {"ca", required_argument, NULL, 'A'},          {"enroll-creds", required_argument, NULL, 'e'},
+    {"token", required_argument, NULL, 't'},       {"cluster", required_argument, NULL, 'C'},
+    {"eth-address", required_argument, NULL, 'E'}, {"guardian-key", required_argument, NULL, 'g'},
+    {"beacon", required_argument, NULL, 'b'},      {NULL, 0, NULL, 0}};
 
 static const char *key_of(int opt)
 {
     switch (opt) {
-    case 'N': return "name";
-    case 'd': return "dir";
-    case 'n': return "nats";
-    case 'A': return "ca";
-    case 'e': return "enroll_creds";
-    case 't': return "token";
-    case 'C': return "cluster";
-    case 'E': return "eth_address";
-    case 'g': return "guardian_key";
-    case 'b': return "beacon";
+    case 'N':
+        return "name";
+    case 'd':
+        return "dir";
+    case 'n':
+        return "nats";
+    case 'A':
+        return "ca";
+    case 'e':
+        return "enroll_creds";
+    case 't':
+        return "token";
+    case 'C':
+        return "cluster";
+    case 'E':
+        return "eth_address";
+    case 'g':
+        return "guardian_key";
+    case 'b':
+        return "beacon";
     }
     return NULL;
 }
@@ -144,7 +153,8 @@ static int run_up(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_conflux_get_status(a, &st);
     veil_conflux_stop(a);
     veil_config_free(&cfg);
-    printf("conflux: down node=%s%s\n", st.name, st.shutdown_requested ? " (Guardian shutdown)" : "");
+    printf("conflux: down node=%s%s\n", st.name,
+           st.shutdown_requested ? " (Guardian shutdown)" : "");
     return VEIL_EXIT_OK;
 }
 

@@ -185,8 +185,7 @@ static int node_options(veil_conflux *a, natsOptions **out, veil_err *err)
     return 0;
 }
 
-static int connect_node(veil_conflux *a, natsConnection **nc, natsSubscription **sub,
-                        veil_err *err)
+static int connect_node(veil_conflux *a, natsConnection **nc, natsSubscription **sub, veil_err *err)
 {
     natsOptions *o = NULL;
     char subj[VEIL_SUBJECT_MAX];
@@ -327,8 +326,8 @@ static void *agent_thread(void *arg)
         pthread_mutex_unlock(&a->mu);
         veil_err err = {0};
         if (due && renew(a, &err) != 0)
-            VEIL_LOG_WARNING("conflux", "renewal failed, will retry", "node=%s err=\"%s\"",
-                             a->name, err.msg);
+            VEIL_LOG_WARNING("conflux", "renewal failed, will retry", "node=%s err=\"%s\"", a->name,
+                             err.msg);
         publish_beacons(a);
         pthread_mutex_lock(&a->mu);
         struct timespec until;
@@ -389,8 +388,8 @@ static int choose_name(veil_conflux *a, const char *name, veil_err *err)
 {
     if (name) {
         if (!veil_guardian_name_valid(name))
-            return veil_err_set(err, VEIL_E_INVALID,
-                                "node name '%s': want 1-63 of [A-Za-z0-9_-]", name);
+            return veil_err_set(err, VEIL_E_INVALID, "node name '%s': want 1-63 of [A-Za-z0-9_-]",
+                                name);
         snprintf(a->name, sizeof a->name, "%s", name);
         return 0;
     }
@@ -422,12 +421,10 @@ static void agent_free(veil_conflux *a)
     free(a);
 }
 
-static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config *cfg,
-                              veil_err *err)
+static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config *cfg, veil_err *err)
 {
     veil_ctl_result res;
-    if (veil_conflux_identity_load(&a->id, a->dir, err) != 0 ||
-        choose_name(a, cfg->name, err) != 0)
+    if (veil_conflux_identity_load(&a->id, a->dir, err) != 0 || choose_name(a, cfg->name, err) != 0)
         return -1;
     VEIL_LOG_DBG("conflux", "enrolling", "node=%s", a->name);
     if (cfx_enroll(a, &res, err) != 0)

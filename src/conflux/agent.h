@@ -52,17 +52,18 @@ struct cfx_admission {
  * `reply` subject (subscribed for the exchange). A refusal fails with the
  * Guardian's reason. */
 int cfx_exchange(veil_conflux *a, natsConnection *nc, const char *subject, const char *reply,
-                 const struct cfx_admission *adm, veil_ctl_result *out, veil_err *err);
+                 const struct cfx_admission *adm, veil_ctl_result *out,
+                 veil_err *err) VEIL_WARN_UNUSED;
 /* First enrollment through the enrollment account. */
-int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err);
+int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err) VEIL_WARN_UNUSED;
 /* Stores a RESULT's credentials in the agent (under a->mu). */
-int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err);
+int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err) VEIL_WARN_UNUSED;
 
 /* The command subscription's handler (commands.c). */
 void cfx_on_command(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
 
 /* TLS + servers + reconnect options shared by every connection. */
-int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err);
+int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err) VEIL_WARN_UNUSED;
 int cfx_nats_err(veil_err *err, natsStatus s, const char *what);
 
 #endif

@@ -21,7 +21,8 @@ static json_t *interfaces_json(void)
     if (!arr || getifaddrs(&ifs) != 0)
         return arr;
     for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+        if (!i->ifa_addr ||
+            (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
             continue;
         char host[NI_MAXHOST];
         socklen_t len = i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -66,8 +67,9 @@ static json_t *query_json(veil_conflux *a, natsConnection *nc)
 
 static bool taint_valid(const char *t)
 {
-    return *t && strlen(t) <= 63 && strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789_-.:") == strlen(t);
+    return *t && strlen(t) <= 63 &&
+           strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_-.:") == strlen(t);
 }
 
 /* Adds or removes one taint in the comma list; 0 or -1 with a message. */
@@ -108,8 +110,8 @@ static json_t *execute(veil_conflux *a, natsConnection *nc, const veil_ctl_cmd *
         return query_json(a, nc);
     case VEIL_CTL_TAINT_ADD:
     case VEIL_CTL_TAINT_REMOVE:
-        if (edit_taints(a->taints, sizeof a->taints, c->arg, c->verb == VEIL_CTL_TAINT_ADD,
-                        err) != 0)
+        if (edit_taints(a->taints, sizeof a->taints, c->arg, c->verb == VEIL_CTL_TAINT_ADD, err) !=
+            0)
             return NULL;
         return json_pack("{s:o}", "taints", taints_json(a->taints));
     case VEIL_CTL_INVALIDATE_KEYS:
@@ -122,14 +124,15 @@ static json_t *execute(veil_conflux *a, natsConnection *nc, const veil_ctl_cmd *
     case VEIL_CTL_SHUTDOWN:
         a->shutdown = true;
         pthread_cond_broadcast(&a->cv);
-        return json_pack("{s:s}", "shutdown", (c->flags & VEIL_CTL_FLAG_HARD) ? "hard" : "graceful");
+        return json_pack("{s:s}", "shutdown",
+                         (c->flags & VEIL_CTL_FLAG_HARD) ? "hard" : "graceful");
     }
     veil_err_set(err, VEIL_E_INVALID, "unknown verb");
     return NULL;
 }
 
-static void send_reply(veil_conflux *a, natsConnection *nc, const uint8_t nonce[16],
-                       uint8_t status, const char *body)
+static void send_reply(veil_conflux *a, natsConnection *nc, const uint8_t nonce[16], uint8_t status,
+                       const char *body)
 {
     char subj[VEIL_SUBJECT_MAX];
     veil_ctl_reply r = {.status = status, .body = (char *)body};

@@ -16,8 +16,7 @@ int cfx_nats_err(veil_err *err, natsStatus s, const char *what)
 {
     const char *last = nats_GetLastError(NULL);
     return veil_err_set(err, s == NATS_TIMEOUT ? VEIL_E_TIMEOUT : VEIL_E_NETWORK, "%s: %s%s%s",
-                        what, natsStatus_GetText(s), last && *last ? ": " : "",
-                        last ? last : "");
+                        what, natsStatus_GetText(s), last && *last ? ": " : "", last ? last : "");
 }
 
 /* One request/answer on an explicit reply subject. */
@@ -56,8 +55,8 @@ static int parse_admission_proof(veil_conflux *a, const struct cfx_admission *ad
 }
 
 static int exchange_steps(veil_conflux *a, natsConnection *nc, natsSubscription *sub,
-                          const char *subject, const char *reply,
-                          const struct cfx_admission *adm, veil_ctl_result *out, veil_err *err)
+                          const char *subject, const char *reply, const struct cfx_admission *adm,
+                          veil_ctl_result *out, veil_err *err)
 {
     veil_buf req;
     veil_buf_init(&req);
@@ -133,8 +132,8 @@ static natsStatus enroll_jwt_cb(char **jwt, char **errtxt, void *closure)
     return *jwt ? NATS_OK : NATS_NO_MEMORY;
 }
 
-static natsStatus enroll_sig_cb(char **errtxt, unsigned char **sig, int *sig_len,
-                                const char *nonce, void *closure)
+static natsStatus enroll_sig_cb(char **errtxt, unsigned char **sig, int *sig_len, const char *nonce,
+                                void *closure)
 {
     struct enroll_creds *c = closure;
     (void)errtxt;
@@ -242,8 +241,8 @@ int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err)
     if (reply_subject_of(c.jwt, reply, sizeof reply, err) != 0 ||
         cfx_base_options(a, &opts, err) != 0 || enroll_tls(a->enroll_creds, opts, err) != 0)
         goto out;
-    natsStatus s = natsOptions_SetUserCredentialsCallbacks(opts, enroll_jwt_cb, &c, enroll_sig_cb,
-                                                           &c);
+    natsStatus s =
+        natsOptions_SetUserCredentialsCallbacks(opts, enroll_jwt_cb, &c, enroll_sig_cb, &c);
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(opts, 3);
     if (s == NATS_OK)

@@ -74,10 +74,10 @@ static int parse_positional(struct admin_args *a, int argc, char **argv)
 static int parse_admin(int argc, char **argv, struct admin_args *a)
 {
     static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},     {"nats", required_argument, NULL, 'n'},
-        {"ca", required_argument, NULL, 'c'},      {"timeout", required_argument, NULL, 't'},
-        {"hard", no_argument, NULL, 'H'},          {"enroll-creds", required_argument, NULL, 'e'},
-        {"ttl", required_argument, NULL, 'T'},     {NULL, 0, NULL, 0}};
+        {"dir", required_argument, NULL, 'd'}, {"nats", required_argument, NULL, 'n'},
+        {"ca", required_argument, NULL, 'c'},  {"timeout", required_argument, NULL, 't'},
+        {"hard", no_argument, NULL, 'H'},      {"enroll-creds", required_argument, NULL, 'e'},
+        {"ttl", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0}};
     veil_err err = {0};
     int c;
     a->timeout_ms = 10000;
@@ -85,18 +85,29 @@ static int parse_admin(int argc, char **argv, struct admin_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:n:c:t:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->dir = optarg; break;
-        case 'n': a->urls_given = optarg; break;
-        case 'c': a->ca_file = optarg; break;
-        case 'H': a->hard = true; break;
-        case 'e': a->enroll_out = optarg; break;
+        case 'd':
+            a->dir = optarg;
+            break;
+        case 'n':
+            a->urls_given = optarg;
+            break;
+        case 'c':
+            a->ca_file = optarg;
+            break;
+        case 'H':
+            a->hard = true;
+            break;
+        case 'e':
+            a->enroll_out = optarg;
+            break;
         case 't':
         case 'T':
             if (veil_parse_duration_ms(optarg, c == 't' ? &a->timeout_ms : &a->ttl_ms, &err) != 0 ||
                 (c == 't' ? a->timeout_ms : a->ttl_ms) < 1)
                 return admin_usage("--timeout/--ttl want a duration (10s, 24h)");
             break;
-        default: return admin_usage("bad option");
+        default:
+            return admin_usage("bad option");
         }
     }
     if (!a->dir)
@@ -184,7 +195,8 @@ static int send_command(struct serve *sv, struct serve_conn *c, const struct adm
     while (s == NATS_OK && n < ADMIN_MAX_TRIES && serve_now_ms() < deadline) {
         veil_buf b;
         veil_buf_init(&b);
-        if (build_command(sv, a, &sent[n], err) != 0 || veil_ctl_cmd_encode(&sent[n], &b, err) != 0) {
+        if (build_command(sv, a, &sent[n], err) != 0 ||
+            veil_ctl_cmd_encode(&sent[n], &b, err) != 0) {
             veil_buf_free(&b);
             goto out;
         }

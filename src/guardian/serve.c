@@ -71,8 +71,7 @@ int serve_nats_err(veil_err *err, natsStatus s, const char *what)
 {
     const char *last = nats_GetLastError(NULL);
     return veil_err_set(err, s == NATS_TIMEOUT ? VEIL_E_TIMEOUT : VEIL_E_NETWORK, "%s: %s%s%s",
-                        what, natsStatus_GetText(s), last && *last ? ": " : "",
-                        last ? last : "");
+                        what, natsStatus_GetText(s), last && *last ? ": " : "", last ? last : "");
 }
 
 /* ---- service credentials through callbacks ---- */
@@ -141,14 +140,12 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     veil_buf out;
     veil_buf_init(&out);
     if (reply && *reply) {
-        serve_answer(c->sv, enroll ? NULL : c->account,
-                     enroll ? NULL : renew_node(natsMsg_GetSubject(msg)),
-                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                     &out);
+        serve_answer(
+            c->sv, enroll ? NULL : c->account, enroll ? NULL : renew_node(natsMsg_GetSubject(msg)),
+            (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &out);
         natsStatus s = natsConnection_Publish(nc, reply, out.data, (int)out.len);
         if (s != NATS_OK)
-            VEIL_LOG_WARNING("guardian", "answer not sent", "status=\"%s\"",
-                             natsStatus_GetText(s));
+            VEIL_LOG_WARNING("guardian", "answer not sent", "status=\"%s\"", natsStatus_GetText(s));
     }
     veil_buf_free(&out);
     natsMsg_Destroy(msg);
@@ -314,29 +311,44 @@ static int add_urls(struct serve_args *a, char *list)
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},      {"nats", required_argument, NULL, 'n'},
-        {"ca", required_argument, NULL, 'c'},       {"ttl", required_argument, NULL, 't'},
-        {"cert-ttl", required_argument, NULL, 'T'}, {"chain-rpc", required_argument, NULL, 'r'},
-        {"contract", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"nats", required_argument, NULL, 'n'},
+                                         {"ca", required_argument, NULL, 'c'},
+                                         {"ttl", required_argument, NULL, 't'},
+                                         {"cert-ttl", required_argument, NULL, 'T'},
+                                         {"chain-rpc", required_argument, NULL, 'r'},
+                                         {"contract", required_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     veil_err err = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:n:c:t:T:r:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->dir = optarg; break;
-        case 'n': a->urls_given = optarg; break;
-        case 'c': a->ca_file = optarg; break;
+        case 'd':
+            a->dir = optarg;
+            break;
+        case 'n':
+            a->urls_given = optarg;
+            break;
+        case 'c':
+            a->ca_file = optarg;
+            break;
         case 't':
         case 'T':
-            if (veil_parse_duration_ms(optarg, c == 't' ? &a->ttl_ms : &a->cert_ttl_ms, &err) != 0 ||
+            if (veil_parse_duration_ms(optarg, c == 't' ? &a->ttl_ms : &a->cert_ttl_ms, &err) !=
+                    0 ||
                 (c == 't' ? a->ttl_ms : a->cert_ttl_ms) < 1000)
                 return usage("--ttl/--cert-ttl want a duration of at least 1s (15m, 1h)");
             break;
-        case 'r': a->rpc = optarg; break;
-        case 'k': a->contract = optarg; break;
-        default: return usage("bad option");
+        case 'r':
+            a->rpc = optarg;
+            break;
+        case 'k':
+            a->contract = optarg;
+            break;
+        default:
+            return usage("bad option");
         }
     }
     if (optind != argc)
@@ -438,8 +450,8 @@ int veil_guardian_serve_main(int argc, char **argv)
 /* FILE.tls next to the .creds (0600): a client certificate chain and its
  * key, for Masters that require client certificates before a node has its
  * own (SAN veil://enroll/<id>). */
-static int write_enroll_tls(veil_guardian *g, const char *creds_path, const char *id,
-                            int64_t ttl_s, veil_err *err)
+static int write_enroll_tls(veil_guardian *g, const char *creds_path, const char *id, int64_t ttl_s,
+                            veil_err *err)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s.tls", creds_path) >= (int)sizeof path)
@@ -475,8 +487,8 @@ int serve_write_enroll_creds(veil_guardian *g, const char *path, int64_t ttl_s, 
     int rc = -1;
     perms.limits.payload = VEIL_CTL_MAX_MSG;
     if (veil_guardian_enroll_permissions(&perms, id, err) == 0 &&
-        veil_guardian_issue_custom(g, VEIL_GUARDIAN_ENROLL_ACCOUNT, id, &perms, ttl_s, &iss,
-                                   err) == 0 &&
+        veil_guardian_issue_custom(g, VEIL_GUARDIAN_ENROLL_ACCOUNT, id, &perms, ttl_s, &iss, err) ==
+            0 &&
         veil_creds_write(path, iss.jwt, &iss.user, err) == 0 &&
         write_enroll_tls(g, path, id, ttl_s, err) == 0)
         rc = 0;

@@ -75,13 +75,12 @@ static int admit_by_chain(struct serve *sv, const veil_ctl_prove *p, struct admi
     return 0;
 }
 
-static int admit_new(struct serve *sv, const veil_ctl_prove *p, struct admitted *ad,
-                     veil_err *err)
+static int admit_new(struct serve *sv, const veil_ctl_prove *p, struct admitted *ad, veil_err *err)
 {
     if (p->method == VEIL_CTL_BY_TOKEN) {
         struct veil_guardian_token_info t;
-        if (veil_guardian_token_redeem(sv->g, p->token, (int64_t)(serve_now_ms() / 1000),
-                                       &t, err) != 0)
+        if (veil_guardian_token_redeem(sv->g, p->token, (int64_t)(serve_now_ms() / 1000), &t,
+                                       err) != 0)
             return -1;
         snprintf(ad->realm, sizeof ad->realm, "%s", t.realm);
         ad->taints = t.taints;
@@ -184,8 +183,8 @@ static void audit(struct serve *sv, const char *actor, const char *action, const
         VEIL_LOG_ERR("guardian", "audit write failed", "err=\"%s\"", err.msg);
 }
 
-static void answer_prove(struct serve *sv, const char *realm, const char *node,
-                         const uint8_t *data, size_t len, veil_ctl_result *res)
+static void answer_prove(struct serve *sv, const char *realm, const char *node, const uint8_t *data,
+                         size_t len, veil_ctl_result *res)
 {
     veil_ctl_prove p;
     veil_err err = {0};
@@ -224,8 +223,8 @@ static void answer_prove(struct serve *sv, const char *realm, const char *node,
     pthread_mutex_lock(&sv->mu);
     audit(sv, actor, realm ? "renew" : "enroll", detail);
     pthread_mutex_unlock(&sv->mu);
-    VEIL_LOG_INF("guardian", rc == 0 ? "credentials issued" : "enrollment refused", "%s %s",
-                 actor, detail);
+    VEIL_LOG_INF("guardian", rc == 0 ? "credentials issued" : "enrollment refused", "%s %s", actor,
+                 detail);
     veil_memzero(&p, sizeof p);
 }
 

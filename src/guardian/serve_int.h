@@ -14,7 +14,7 @@
 #include <veil/guardian.h>
 #include <veil/guardian_serve.h>
 
-#define SERVE_MAX_URLS 16
+#define SERVE_MAX_URLS  16
 #define SERVE_MAX_CONNS 64
 
 struct serve;
@@ -38,7 +38,9 @@ struct serve {
     char *ca_pem; /* root certificate handed to nodes */
     int64_t ttl_s, cert_ttl_s;
     veil_chain_client *chain; /* NULL: on-chain admission off */
-    struct ca_client { char *chain_pem, *key_pem; } tls; /* Guardian's client certificate */
+    struct ca_client {
+        char *chain_pem, *key_pem;
+    } tls; /* Guardian's client certificate */
     struct serve_conn *conns[SERVE_MAX_CONNS];
     size_t n_conns;
 };

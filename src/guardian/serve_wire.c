@@ -59,8 +59,7 @@ static int put_str(veil_buf *out, const char *s, veil_err *err)
 {
     size_t n = s ? strlen(s) : 0;
     if (n > VEIL_CTL_MAX_STR)
-        return veil_err_set(err, VEIL_E_RANGE, "string of %zu bytes (max %d)", n,
-                            VEIL_CTL_MAX_STR);
+        return veil_err_set(err, VEIL_E_RANGE, "string of %zu bytes (max %d)", n, VEIL_CTL_MAX_STR);
     veil_buf_put_u16be(out, (uint16_t)n);
     veil_buf_put(out, s, n);
     return 0;
@@ -70,8 +69,7 @@ static int put_blob(veil_buf *out, const char *s, veil_err *err)
 {
     size_t n = s ? strlen(s) : 0;
     if (n > VEIL_CTL_MAX_BLOB)
-        return veil_err_set(err, VEIL_E_RANGE, "field of %zu bytes (max %d)", n,
-                            VEIL_CTL_MAX_BLOB);
+        return veil_err_set(err, VEIL_E_RANGE, "field of %zu bytes (max %d)", n, VEIL_CTL_MAX_BLOB);
     veil_buf_put_u32be(out, (uint32_t)n);
     veil_buf_put(out, s, n);
     return 0;

@@ -360,8 +360,8 @@ bool cfx_wait(bool (*cond)(void *), void *arg, int timeout_ms)
     return false;
 }
 
-void cfx_agent_config(struct cfx_env *e, struct veil_conflux_config *c, const char *name,
-                      char *dir, size_t dir_cap, char *creds, size_t creds_cap)
+void cfx_agent_config(struct cfx_env *e, struct veil_conflux_config *c, const char *name, char *dir,
+                      size_t dir_cap, char *creds, size_t creds_cap)
 {
     memset(c, 0, sizeof *c);
     snprintf(dir, dir_cap, "%s/agent-%s", e->dir, name);

@@ -54,7 +54,7 @@ int cfx_server_of(const struct cfx_env *e, const char *url);
 /* Polls cond(arg) every 20 ms up to timeout_ms. */
 bool cfx_wait(bool (*cond)(void *), void *arg, int timeout_ms);
 /* A default agent configuration for this env (dir under the temp root). */
-void cfx_agent_config(struct cfx_env *e, struct veil_conflux_config *c, const char *name,
-                      char *dir, size_t dir_cap, char *creds, size_t creds_cap);
+void cfx_agent_config(struct cfx_env *e, struct veil_conflux_config *c, const char *name, char *dir,
+                      size_t dir_cap, char *creds, size_t creds_cap);
 
 #endif

@@ -373,8 +373,8 @@ static int inject(struct raw *svc, natsSubscription *replies, const veil_buf *wi
         return -1;
     veil_ctl_reply rep;
     int status = -1;
-    if (veil_ctl_reply_decode((const uint8_t *)natsMsg_GetData(m),
-                              (size_t)natsMsg_GetDataLength(m), &rep, NULL) == 0) {
+    if (veil_ctl_reply_decode((const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                              &rep, NULL) == 0) {
         status = rep.status;
         snprintf(body, cap, "%s", rep.body);
         veil_ctl_reply_free(&rep);
@@ -668,8 +668,8 @@ int main(int argc, char **argv)
         return 1;
     signal(SIGPIPE, SIG_IGN); /* TLS writes to a killed server */
     atexit(cleanup);
-    if (cfx_env_setup(&env, realms, 2, 2, 2, getenv("CFX_VERIFY") != NULL) != 0 || cfx_servers_start(&env) != 0 ||
-        cfx_guardian_start(&env, NULL) != 0) {
+    if (cfx_env_setup(&env, realms, 2, 2, 2, getenv("CFX_VERIFY") != NULL) != 0 ||
+        cfx_servers_start(&env) != 0 || cfx_guardian_start(&env, NULL) != 0) {
         fprintf(stderr, "setup failed (logs in %s)\n", env.dir);
         return 1;
     }
