@@ -110,7 +110,8 @@ int main(int argc, char **argv)
     veil_sq_key_free(loaded);
 
     veil_fhe_ct *found = NULL, *index = NULL;
-    if (veil_fhe_encrypt(ck, 1, 1, &found, &err) < 0 || veil_fhe_encrypt(ck, 8, 5, &index, &err) < 0)
+    if (veil_fhe_encrypt(ck, 1, 1, &found, &err) < 0 ||
+        veil_fhe_encrypt(ck, 8, 5, &index, &err) < 0)
         return die(&err);
     double one_min, one_med, out_min, out_med, one_cpu, out_cpu;
     veil_fhe_ct *const one[1] = {found};

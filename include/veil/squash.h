@@ -35,10 +35,10 @@
 
 typedef unsigned __int128 veil_u128;
 
-#define VEIL_SQ_LWE_DIM 4096u        /* k * N of the squashing GLWE key */
-#define VEIL_SQ_LOG_DELTA 123u       /* v * 2^123: 4 bits of value + 1 padding bit */
-#define VEIL_SQ_LOG_NOISE_BOUND 70u  /* |e| < 2^70 for a freshly squashed block */
-#define VEIL_SQ_MAX_BLOCKS 32u       /* FheUint64 */
+#define VEIL_SQ_LWE_DIM         4096u /* k * N of the squashing GLWE key */
+#define VEIL_SQ_LOG_DELTA       123u  /* v * 2^123: 4 bits of value + 1 padding bit */
+#define VEIL_SQ_LOG_NOISE_BOUND 70u   /* |e| < 2^70 for a freshly squashed block */
+#define VEIL_SQ_MAX_BLOCKS      32u   /* FheUint64 */
 
 /* The squashing secret key: 4096 binary coefficients (the GLWE key flattened,
  * polynomial after polynomial). Secret: wipe with veil_memzero after use. */
@@ -68,8 +68,8 @@ typedef struct veil_sq_key veil_sq_key;
  * ck (the key's small LWE secret is what the bootstrapping key encrypts).
  * Deterministic for a given seed (NULL: fresh randomness), whatever `threads`. */
 VEIL_WARN_UNUSED int veil_sq_keygen(const veil_fhe_client *ck, const uint8_t seed[32],
-                                    unsigned threads, veil_sq_secret *secret,
-                                    veil_sq_key **key, veil_err *err);
+                                    unsigned threads, veil_sq_secret *secret, veil_sq_key **key,
+                                    veil_err *err);
 VEIL_WARN_UNUSED int veil_sq_key_save(const veil_sq_key *key, const char *path, veil_err *err);
 VEIL_WARN_UNUSED int veil_sq_key_load(const char *path, unsigned threads, veil_sq_key **out,
                                       veil_err *err);

@@ -254,8 +254,7 @@ static void squash_group(struct squash_job *job, size_t g, struct veil_pbs128_sc
     count = 0;
     for (size_t b = g; b < job->in->n_blocks; b += job->groups, count++) {
         veil_sq_block *blk = &job->out->blocks[b];
-        veil_pbs128_sample_extract(blk->a, &blk->b, scs[count].acc, key->shape.k,
-                                   key->shape.poly);
+        veil_pbs128_sample_extract(blk->a, &blk->b, scs[count].acc, key->shape.k, key->shape.poly);
     }
 }
 
@@ -376,8 +375,7 @@ int veil_sq_decrypt(const veil_sq_secret *secret, const veil_sq_ct *ct, uint64_t
                     veil_err *err)
 {
     if (!ct->blocks || ct->nblocks == 0 || ct->nblocks > VEIL_SQ_MAX_BLOCKS)
-        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has %u blocks",
-                            ct->nblocks);
+        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has %u blocks", ct->nblocks);
     unsigned vals[VEIL_SQ_MAX_BLOCKS];
     for (uint32_t i = 0; i < ct->nblocks; i++)
         vals[i] = veil_sq_decode_block(veil_sq_block_phase(secret, &ct->blocks[i]));

@@ -25,7 +25,8 @@ struct veil_fhe_server {
 
 const struct veil_shortint_server_key *veil_sq_server_key_of(const veil_fhe_server *sk)
 {
-    if (!sk->sk || sk->sk->params != sk->params || veil_fhe_params_by_id(sk->params->id) != sk->params)
+    if (!sk->sk || sk->sk->params != sk->params ||
+        veil_fhe_params_by_id(sk->params->id) != sk->params)
         abort(); /* api.c's handle layout changed: see the comment at the top */
     return sk->sk;
 }

@@ -26,10 +26,10 @@
 #include "squash_internal.h"
 #include "threadpool.h"
 
-#define SQ_WORD_BYTES 16u
-#define SQ_BLOCK_BYTES ((VEIL_SQ_LWE_DIM + 1) * SQ_WORD_BYTES)
+#define SQ_WORD_BYTES   16u
+#define SQ_BLOCK_BYTES  ((VEIL_SQ_LWE_DIM + 1) * SQ_WORD_BYTES)
 #define SQ_KEY_FILE_MAX ((size_t)320 << 20) /* the key is ~271 MB */
-#define SQ_CT_FILE_MAX  ((size_t)4 << 20)    /* 32 blocks: ~2.1 MB */
+#define SQ_CT_FILE_MAX  ((size_t)4 << 20)   /* 32 blocks: ~2.1 MB */
 
 static void put_u128(uint8_t *dst, veil_u128 v)
 {
@@ -64,8 +64,9 @@ int veil_sq_ct_serialize(const veil_sq_ct *ct, veil_buf *out, veil_err *err)
     if (check_shape(ct->width, ct->nblocks, err) < 0)
         return veil_err_wrap(err, "cannot serialize");
     if (!ct->blocks)
-        return veil_err_set(err, VEIL_E_INVALID, "cannot serialize a squashed ciphertext "
-                                                 "without blocks");
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "cannot serialize a squashed ciphertext "
+                            "without blocks");
     size_t start = veil_fhe_container_begin(out, VEIL_SQ_KIND_CT, veil_fhe_params_default()->id);
     veil_buf_put_u32le(out, ct->width);
     veil_buf_put_u32le(out, ct->nblocks);
@@ -94,8 +95,7 @@ static int open_kind(const uint8_t *data, size_t len, uint16_t want, const char 
                             : kind == VEIL_SQ_KIND_KEY ? "squashing key"
                                                        : veil_fhe_kind_name(kind),
                             kind);
-    if (veil_fhe_container_open(data, len, want, veil_fhe_params_default(), payload, NULL, err) <
-        0)
+    if (veil_fhe_container_open(data, len, want, veil_fhe_params_default(), payload, NULL, err) < 0)
         return veil_err_wrap(err, "%s", what);
     return 0;
 }
@@ -272,19 +272,19 @@ static int read_shape(veil_reader *r, const struct veil_pbs128_shape *want, veil
                            veil_read_u32le(r), veil_read_u32le(r), veil_read_u32le(r)};
     if (!veil_reader_ok(r))
         return veil_err_set(err, VEIL_E_RANGE, "squashing key payload truncated");
-    if (v[0] != want->lwe_dim || v[1] != want->k || v[2] != want->poly ||
-        v[3] != want->base_log || v[4] != want->level || v[5] != want->noise_log2)
-        return veil_err_set(err, VEIL_E_MISMATCH,
-                            "squashing key has parameters n=%u k=%u N=%u base_log=%u level=%u "
-                            "noise=2^%u, expected n=%zu k=%zu N=%zu base_log=%u level=%u noise=2^%u",
-                            v[0], v[1], v[2], v[3], v[4], v[5], want->lwe_dim, want->k,
-                            want->poly, want->base_log, want->level, want->noise_log2);
+    if (v[0] != want->lwe_dim || v[1] != want->k || v[2] != want->poly || v[3] != want->base_log ||
+        v[4] != want->level || v[5] != want->noise_log2)
+        return veil_err_set(
+            err, VEIL_E_MISMATCH,
+            "squashing key has parameters n=%u k=%u N=%u base_log=%u level=%u "
+            "noise=2^%u, expected n=%zu k=%zu N=%zu base_log=%u level=%u noise=2^%u",
+            v[0], v[1], v[2], v[3], v[4], v[5], want->lwe_dim, want->k, want->poly, want->base_log,
+            want->level, want->noise_log2);
     return 0;
 }
 
-
 int veil_sq_key_deserialize(const uint8_t *data, size_t len, unsigned threads, veil_sq_key **out,
-                     veil_err *err)
+                            veil_err *err)
 {
     veil_reader r;
     if (open_kind(data, len, VEIL_SQ_KIND_KEY, "squashing key", &r, err) < 0)

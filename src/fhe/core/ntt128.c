@@ -237,8 +237,7 @@ static void inv_stages(uint64_t *restrict a, size_t n, size_t t_below,
     }
 }
 
-static void inv_final(uint64_t *restrict a, size_t n, uint64_t n_inv, uint64_t n_inv_sh,
-                      uint64_t p)
+static void inv_final(uint64_t *restrict a, size_t n, uint64_t n_inv, uint64_t n_inv_sh, uint64_t p)
 {
     for (size_t j = 0; j < n; j++) {
         uint64_t u = mul_shoup_lazy(a[j], n_inv, n_inv_sh, p);
@@ -270,13 +269,12 @@ AVX512_TARGET static inline __m512i v_mulhi(__m512i a, __m512i b)
     const __m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
     const __m512i p00 = _mm512_mul_epu32(a, b), p01 = _mm512_mul_epu32(a, bh);
     const __m512i p10 = _mm512_mul_epu32(ah, b), p11 = _mm512_mul_epu32(ah, bh);
-    const __m512i mid = _mm512_add_epi64(
-        _mm512_add_epi64(_mm512_srli_epi64(p00, 32), _mm512_and_si512(p01, lo32)),
-        _mm512_and_si512(p10, lo32));
-    return _mm512_add_epi64(
-        _mm512_add_epi64(p11, _mm512_add_epi64(_mm512_srli_epi64(p01, 32),
-                                               _mm512_srli_epi64(p10, 32))),
-        _mm512_srli_epi64(mid, 32));
+    const __m512i mid =
+        _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(p00, 32), _mm512_and_si512(p01, lo32)),
+                         _mm512_and_si512(p10, lo32));
+    return _mm512_add_epi64(_mm512_add_epi64(p11, _mm512_add_epi64(_mm512_srli_epi64(p01, 32),
+                                                                   _mm512_srli_epi64(p10, 32))),
+                            _mm512_srli_epi64(mid, 32));
 }
 
 /* w * x - floor(w_sh * x / 2^64) * p: the lazy Shoup product, in [0, 2p). */
@@ -336,9 +334,9 @@ AVX512_TARGET static void inv_stages_avx512(uint64_t *a, size_t n, const uint64_
  * another, each lane's twiddle is psi[m + group], and the results are
  * scattered back. */
 struct short_stage {
-    __m512i gx, gy;   /* gather: 16 words -> x lanes, y lanes */
-    __m512i sa, sb;   /* scatter: x', y' -> first, second 8 words */
-    __m512i tw;       /* lane k's group offset k / t */
+    __m512i gx, gy; /* gather: 16 words -> x lanes, y lanes */
+    __m512i sa, sb; /* scatter: x', y' -> first, second 8 words */
+    __m512i tw;     /* lane k's group offset k / t */
 };
 
 AVX512_TARGET static void short_stage_init(struct short_stage *st, size_t t)
@@ -417,11 +415,12 @@ AVX512_TARGET static void fwd_final_avx512(uint64_t *a, size_t n, uint64_t p)
         _mm512_storeu_si512(a + j, v_csub(v_csub(_mm512_loadu_si512(a + j), v2p), vp));
 }
 
-AVX512_TARGET static void inv_final_avx512(uint64_t *a, size_t n, uint64_t n_inv,
-                                           uint64_t n_inv_sh, uint64_t p)
+AVX512_TARGET static void inv_final_avx512(uint64_t *a, size_t n, uint64_t n_inv, uint64_t n_inv_sh,
+                                           uint64_t p)
 {
     const __m512i vp = _mm512_set1_epi64((long long)p);
-    const __m512i w = _mm512_set1_epi64((long long)n_inv), ws = _mm512_set1_epi64((long long)n_inv_sh);
+    const __m512i w = _mm512_set1_epi64((long long)n_inv),
+                  ws = _mm512_set1_epi64((long long)n_inv_sh);
     for (size_t j = 0; j < n; j += 8)
         _mm512_storeu_si512(a + j, v_csub(v_shoup(_mm512_loadu_si512(a + j), w, ws, vp), vp));
 }
@@ -447,7 +446,8 @@ AVX512_TARGET static void mac_avx512(const struct veil_ntt128_prime *pr, size_t 
             hi = _mm512_add_epi64(hi, v_mulhi(x, y));
             hi = _mm512_mask_add_epi64(hi, carry, hi, one);
         }
-        const __m512i s = _mm512_add_epi64(v_shoup(hi, r64, r64_sh, vp), v_shoup(lo, one, one_sh, vp));
+        const __m512i s =
+            _mm512_add_epi64(v_shoup(hi, r64, r64_sh, vp), v_shoup(lo, one, one_sh, vp));
         _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
     }
 }

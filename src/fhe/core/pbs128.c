@@ -99,8 +99,7 @@ static inline uint64_t *ggsw_cell(const struct veil_pbs128_shape *s, uint64_t *g
 
 /* The k mask polynomials of one row: drawn, then stored transformed. */
 static void row_masks(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
-                      struct veil_fhe_rng *mask_rng, uint64_t *ggsw, size_t row,
-                      veil_u128_t *poly)
+                      struct veil_fhe_rng *mask_rng, uint64_t *ggsw, size_t row, veil_u128_t *poly)
 {
     const size_t n = s->poly;
     for (size_t col = 0; col < s->k; col++) {
@@ -147,8 +146,7 @@ static void row_mask_times_key(const struct veil_ntt128 *t, const struct veil_pb
 void veil_pbs128_ggsw_encrypt(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                               const uint8_t *key, const uint64_t *kntt, unsigned m,
                               struct veil_fhe_rng *mask_rng, struct veil_fhe_rng *noise_rng,
-                              uint64_t *ggsw, veil_u128_t *bodies,
-                              struct veil_pbs128_scratch *sc)
+                              uint64_t *ggsw, veil_u128_t *bodies, struct veil_pbs128_scratch *sc)
 {
     const size_t n = s->poly, k = s->k;
     for (size_t c = 0; c <= k; c++) {
@@ -298,10 +296,10 @@ static void rotate_init(const struct veil_pbs128_shape *s, const uint64_t *lwe,
         body[t] = neg ? (veil_u128_t)0 - lut[t - r] : lut[t - r];
 }
 
-void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t,
-                                    const struct veil_pbs128_shape *s, const uint64_t *bsk,
-                                    const uint64_t *const *lwes, const veil_u128_t *lut,
-                                    size_t count, struct veil_pbs128_scratch *scs)
+void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                                    const uint64_t *bsk, const uint64_t *const *lwes,
+                                    const veil_u128_t *lut, size_t count,
+                                    struct veil_pbs128_scratch *scs)
 {
     const unsigned log2_2n = log2_2n_of(s->poly);
     const size_t words = veil_pbs128_ggsw_words(s);

@@ -74,8 +74,7 @@ void veil_pbs128_scratch_free(struct veil_pbs128_scratch *sc);
 void veil_pbs128_ggsw_encrypt(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                               const uint8_t *key, const uint64_t *kntt, unsigned m,
                               struct veil_fhe_rng *mask_rng, struct veil_fhe_rng *noise_rng,
-                              uint64_t *ggsw, veil_u128_t *bodies,
-                              struct veil_pbs128_scratch *sc);
+                              uint64_t *ggsw, veil_u128_t *bodies, struct veil_pbs128_scratch *sc);
 /* Rebuilds a GGSW from its mask stream and stored bodies (loading). */
 void veil_pbs128_ggsw_expand(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                              struct veil_fhe_rng *mask_rng, const veil_u128_t *bodies,
@@ -90,10 +89,10 @@ void veil_pbs128_ggsw_bodies(const struct veil_ntt128 *t, const struct veil_pbs1
  * words): scs[c].acc receives X^(-b~ + sum a~_i s_i) * (0, .., 0, lut),
  * using the same centred modulus switch as the 64-bit PBS. bsk: lwe_dim
  * NTT-domain GGSWs end to end, read once for the whole batch. */
-void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t,
-                                    const struct veil_pbs128_shape *s, const uint64_t *bsk,
-                                    const uint64_t *const *lwes, const veil_u128_t *lut,
-                                    size_t count, struct veil_pbs128_scratch *scs);
+void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                                    const uint64_t *bsk, const uint64_t *const *lwes,
+                                    const veil_u128_t *lut, size_t count,
+                                    struct veil_pbs128_scratch *scs);
 
 /* (mask (kN words), body) <- coefficient 0 of the GLWE acc's phase. */
 void veil_pbs128_sample_extract(veil_u128_t *mask, veil_u128_t *body, const veil_u128_t *acc,

@@ -306,5 +306,5 @@ static void test_teardown(void)
 }
 
 VTEST_MAIN(VTEST(test_every_block_value), VTEST(test_integers), VTEST(test_noise),
-           VTEST(test_noise_all_coefficients),
-           VTEST(test_threads_identical), VTEST(test_key_files), VTEST(test_teardown))
+           VTEST(test_noise_all_coefficients), VTEST(test_threads_identical), VTEST(test_key_files),
+           VTEST(test_teardown))

@@ -63,11 +63,13 @@ static void check_products(size_t n, size_t rows, int extreme)
     int64_t *d = malloc(rows * n * sizeof *d);
     veil_u128_t *k = malloc(rows * n * sizeof *k);
     veil_u128_t *want = calloc(n, sizeof *want), *got = calloc(n, sizeof *got);
-    uint64_t *dn = malloc(rows * VEIL_NTT128_PRIMES * n * 8), *kn = malloc(rows * VEIL_NTT128_PRIMES * n * 8);
+    uint64_t *dn = malloc(rows * VEIL_NTT128_PRIMES * n * 8),
+             *kn = malloc(rows * VEIL_NTT128_PRIMES * n * 8);
     uint64_t *o = malloc(VEIL_NTT128_PRIMES * n * 8);
     for (size_t i = 0; i < rows * n; i++) {
-        d[i] = extreme ? -(INT64_C(1) << 23)
-                       : (int64_t)(veil_fhe_rng_u64(&rng) % (UINT64_C(1) << 24)) - (INT64_C(1) << 23);
+        d[i] = extreme
+                   ? -(INT64_C(1) << 23)
+                   : (int64_t)(veil_fhe_rng_u64(&rng) % (UINT64_C(1) << 24)) - (INT64_C(1) << 23);
         k[i] = extreme ? ~(veil_u128_t)0 : rand_u128(&rng);
     }
     for (size_t r = 0; r < rows; r++)
@@ -127,7 +129,8 @@ static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
     struct veil_fhe_rng rng;
     veil_fhe_rng_init(&rng, test_seed, 4242 + (uint64_t)extreme);
     enum { N = 2048, ROWS = 9 };
-    uint64_t *in = malloc(2 * ROWS * N * 8), *x = malloc(2 * ROWS * N * 8), *y = malloc(2 * ROWS * N * 8);
+    uint64_t *in = malloc(2 * ROWS * N * 8), *x = malloc(2 * ROWS * N * 8),
+             *y = malloc(2 * ROWS * N * 8);
     uint64_t ox[N], oy[N];
     for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
         for (size_t i = 0; i < 2 * ROWS * N; i++)
@@ -210,8 +213,8 @@ static void test_decompose(void)
 
 static void test_toy_pbs(void)
 {
-    struct veil_pbs128_shape s = {.lwe_dim = TOY_LWE, .k = 2, .poly = TOY_N, .base_log = 24,
-                                  .level = 3, .noise_log2 = 30};
+    struct veil_pbs128_shape s = {
+        .lwe_dim = TOY_LWE, .k = 2, .poly = TOY_N, .base_log = 24, .level = 3, .noise_log2 = 30};
     struct veil_ntt128 t;
     veil_err err;
     CHECK(veil_ntt128_init(&t, TOY_N, &err) == 0);
@@ -366,5 +369,5 @@ static void test_ct_serialization(void)
     veil_buf_free(&b);
 }
 
-VTEST_MAIN(VTEST(test_ntt_products), VTEST(test_code_paths_identical), VTEST(test_decompose), VTEST(test_toy_pbs),
-           VTEST(test_decode_recompose), VTEST(test_ct_serialization))
+VTEST_MAIN(VTEST(test_ntt_products), VTEST(test_code_paths_identical), VTEST(test_decompose),
+           VTEST(test_toy_pbs), VTEST(test_decode_recompose), VTEST(test_ct_serialization))
