@@ -82,6 +82,11 @@ VEIL_WARN_UNUSED int veil_fhe_ct_deserialize_tfhers(const uint8_t *data, size_t 
 VEIL_WARN_UNUSED int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
                                                      const uint64_t *values, size_t n,
                                                      veil_buf *out, veil_err *err);
+/* The same, packed two blocks per stored block (build_packed(): half the
+ * blocks; TFHE-rs needs its server key to expand it). */
+VEIL_WARN_UNUSED int veil_fhe_compact_encrypt_tfhers_packed(const veil_fhe_public *pk,
+                                                            unsigned width, const uint64_t *values,
+                                                            size_t n, veil_buf *out, veil_err *err);
 /* Expands a TFHE-rs list that holds exactly n values of `width`. On failure
  * nothing is left in out[]. */
 VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers(const uint8_t *data, size_t len, unsigned width,

@@ -123,7 +123,8 @@ static int run_keygen(int argc, char **argv, struct veil_cli_ctx *ctx)
 /* ----------------------------------------------------------------- encrypt */
 
 /* Several VALUEs under a public key as one TFHE-rs CompactCiphertextList. */
-static int encrypt_list(const char *key, unsigned width, int n, char **texts, const char *outfile)
+static int encrypt_list(const char *key, unsigned width, int packed, int n, char **texts,
+                        const char *outfile)
 {
     uint64_t values[256];
     if (n > 256)
@@ -143,7 +144,8 @@ static int encrypt_list(const char *key, unsigned width, int n, char **texts, co
     if (rc == 0)
         rc = veil_fhe_public_load(key, &pk, &err);
     if (rc == 0)
-        rc = veil_fhe_compact_encrypt_tfhers(pk, width, values, (size_t)n, &b, &err);
+        rc = packed ? veil_fhe_compact_encrypt_tfhers_packed(pk, width, values, (size_t)n, &b, &err)
+                    : veil_fhe_compact_encrypt_tfhers(pk, width, values, (size_t)n, &b, &err);
     if (rc == 0)
         rc = veil_file_write_atomic(outfile, b.data, b.len, 0644, &err);
     veil_memzero(values, sizeof values);
@@ -156,15 +158,19 @@ static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
     static const struct option opts[] = {{"format", required_argument, NULL, 'F'},
+                                         {"packed", no_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     const char *path = "veil fhe encrypt", *key = NULL, *outfile = NULL;
     unsigned width = 0;
-    int c, tfhers = 0;
+    int c, tfhers = 0, packed = 0;
     while ((c = getopt_long(argc, argv, "k:w:o:", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
             if (parse_format(optarg, &tfhers) != 0)
                 return veil_cli_usage_error(path, "--format is veil or tfhe-rs, not '%s'", optarg);
+            break;
+        case 'P':
+            packed = 1;
             break;
         case 'k':
             key = optarg;
@@ -182,8 +188,10 @@ static int run_encrypt(int argc, char **argv, struct veil_cli_ctx *ctx)
     }
     if (!key || !outfile || !width)
         return veil_cli_usage_error(path, "needs -k KEY, -w BITS and -o FILE");
-    if (optind + 1 < argc && tfhers)
-        return encrypt_list(key, width, argc - optind, argv + optind, outfile);
+    if (packed && !tfhers)
+        return veil_cli_usage_error(path, "--packed is for --format tfhe-rs lists");
+    if ((optind + 1 < argc || packed) && tfhers)
+        return encrypt_list(key, width, packed, argc - optind, argv + optind, outfile);
     if (optind + 1 != argc)
         return veil_cli_usage_error(path, "expected exactly one VALUE (several: --format tfhe-rs)");
     uint64_t value;
@@ -887,7 +895,9 @@ static const struct veil_cli_command fhe_encrypt = {
              "KEY is a public key or a client key (Veil's or TFHE-rs's); BITS is 8, 16, 32\n"
              "or 64 (FheUintN) or 1 (FheBool, VALUE 0 or 1). VALUE is unsigned decimal (or\n"
              "0x hex). --format tfhe-rs writes a TFHE-rs FheUint/FheBool (safe_serialize);\n"
-             "with several VALUEs and a public key, one TFHE-rs CompactCiphertextList.\n",
+             "with several VALUEs (or --packed) and a public key, one TFHE-rs\n"
+             "CompactCiphertextList (--packed: two blocks per stored block, as\n"
+             "build_packed(); TFHE-rs needs its server key to expand it).\n",
     .run = run_encrypt,
 };
 static const struct veil_cli_command fhe_decrypt = {

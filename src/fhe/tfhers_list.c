@@ -30,7 +30,7 @@ static void put_data_kind(veil_buf *b, unsigned width)
 }
 
 static void put_list(veil_buf *out, const struct veil_fhe_compact_list *l, const uint64_t *mask_t,
-                     unsigned width, size_t n)
+                     uint64_t degree, unsigned width, size_t n)
 {
     const struct veil_fhe_params *p = l->params;
     const size_t m = veil_fhe_big_lwe_dim(p);
@@ -44,7 +44,7 @@ static void put_list(veil_buf *out, const struct veil_fhe_compact_list *l, const
     tfhers_put_vu64(out, m + 1);    /* lwe_size */
     tfhers_put_vu64(out, l->count); /* lwe_ciphertext_count */
     tfhers_put_modulus(out);
-    tfhers_put_vu64(out, p->message_modulus - 1); /* degree: unpacked */
+    tfhers_put_vu64(out, degree); /* msg - 1 unpacked, msg * carry - 1 packed */
     tfhers_put_vu64(out, p->message_modulus);
     tfhers_put_vu64(out, p->carry_modulus);
     tfhers_put_u32(out, 1); /* CompactCiphertextListExpansionKindVersions::V1 */
@@ -61,33 +61,57 @@ static size_t blocks_per_value(unsigned width)
     return width == 1 ? 1 : veil_radix_blocks_for_width(width);
 }
 
-int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
-                                    const uint64_t *values, size_t n, veil_buf *out, veil_err *err)
+/* The radix digits of n values, least significant block first, packed two
+ * by two (low + msg * high, TFHE-rs's build_packed) when `packed`. *count
+ * receives the number of stored blocks. */
+static int list_digits(const struct veil_fhe_params *p, unsigned width, const uint64_t *values,
+                       size_t n, int packed, uint64_t *digits, size_t *count, veil_err *err)
+{
+    const size_t per = blocks_per_value(width);
+    memset(digits, 0, n * per * sizeof *digits);
+    for (size_t v = 0; v < n; v++) {
+        if (width < 64 && (values[v] >> width) != 0)
+            return veil_err_set(err, VEIL_E_RANGE, "value %zu does not fit in %u bits", v, width);
+        for (size_t b = 0; b < per; b++) {
+            size_t i = v * per + b;
+            uint64_t d = (values[v] >> (2 * b)) & (p->message_modulus - 1);
+            digits[packed ? i / 2 : i] += packed && i % 2 ? d * p->message_modulus : d;
+        }
+    }
+    *count = packed ? (n * per + 1) / 2 : n * per;
+    return 0;
+}
+
+/* The list's blocks: an encryption of zeros (Veil's compact encryption,
+ * linear in the plaintext) plus Delta times each stored digit. */
+static int compact_encrypt(const veil_fhe_public *pk, unsigned width, const uint64_t *values,
+                           size_t n, int packed, veil_buf *out, veil_err *err)
 {
     const struct veil_fhe_public_key *k = veil_fhe_public_key_of(pk);
     const struct veil_fhe_params *p = k->params;
-    const size_t m = veil_fhe_big_lwe_dim(p);
-    const size_t per = blocks_per_value(width);
+    const size_t m = veil_fhe_big_lwe_dim(p), per = blocks_per_value(width);
     if (per == 0)
         return veil_err_set(err, VEIL_E_INVALID, "unsupported width %u (1, 8, 16, 32, 64)", width);
-    if (n == 0 || n > m / per)
+    if (n == 0 || n * per > (packed ? 2 * m : m))
         return veil_err_set(err, VEIL_E_RANGE, "a compact list holds 1 to %zu values of %u bits",
-                            m / per, width);
+                            (packed ? 2 * m : m) / per, width);
     uint64_t *digits = calloc(n * per, sizeof *digits);
+    uint64_t *zeros = calloc(n * per, sizeof *zeros);
     uint64_t *mask_t = calloc(m, sizeof *mask_t);
-    int rc = digits && mask_t ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    for (size_t v = 0; v < n && rc == 0; v++) {
-        if (width < 64 && (values[v] >> width) != 0)
-            rc = veil_err_set(err, VEIL_E_RANGE, "value %zu does not fit in %u bits", v, width);
-        for (size_t b = 0; b < per && rc == 0; b++)
-            digits[v * per + b] = (values[v] >> (2 * b)) & 3;
-    }
+    size_t count = 0;
+    int rc = digits && zeros && mask_t ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = list_digits(p, width, values, n, packed, digits, &count, err);
     struct veil_fhe_compact_list *l = NULL;
     if (rc == 0)
-        rc = veil_fhe_compact_list_encrypt(&l, k, digits, n * per, err);
+        rc = veil_fhe_compact_list_encrypt(&l, k, zeros, count, err);
     if (rc == 0) {
+        for (size_t i = 0; i < count; i++)
+            l->body[i] += digits[i] * veil_fhe_delta(p);
         tfhers_sigma(mask_t, l->mask, m);
-        put_list(out, l, mask_t, width, n);
+        put_list(out, l, mask_t,
+                 packed ? p->message_modulus * p->carry_modulus - 1 : p->message_modulus - 1, width,
+                 n);
         if (!veil_buf_ok(out))
             rc = veil_err_set(err, VEIL_E_NOMEM, "out of memory serializing a TFHE-rs list");
     }
@@ -95,8 +119,22 @@ int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
     if (digits)
         veil_memzero(digits, n * per * sizeof *digits); /* plaintext */
     free(digits);
+    free(zeros);
     free(mask_t);
     return rc;
+}
+
+int veil_fhe_compact_encrypt_tfhers(const veil_fhe_public *pk, unsigned width,
+                                    const uint64_t *values, size_t n, veil_buf *out, veil_err *err)
+{
+    return compact_encrypt(pk, width, values, n, 0, out, err);
+}
+
+int veil_fhe_compact_encrypt_tfhers_packed(const veil_fhe_public *pk, unsigned width,
+                                           const uint64_t *values, size_t n, veil_buf *out,
+                                           veil_err *err)
+{
+    return compact_encrypt(pk, width, values, n, 1, out, err);
 }
 
 /* ----------------------------------------------------------------- read */

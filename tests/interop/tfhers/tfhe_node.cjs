@@ -8,6 +8,7 @@
 //   list-expand PK OUTDIR W V...       the same list expanded to OUTDIR/<w>_<i>.ct
 //   list-packed PK OUT                 a packed list: bool 1, u8/16/32/64 max, u8 0
 //   decrypt-list CK FILE W V...       exits 1 unless the list FILE expands to W-bit V...
+//                                      (a packed list: node-tfhe's server key is made first)
 //   decrypt CK W FILE EXPECTED         exits 1 unless FILE (a W-bit FheUint/FheBool) is EXPECTED
 //   decrypt-edges CK DIR               checks DIR/<w>_<edge>.ct are 0 and max
 'use strict';
@@ -86,6 +87,7 @@ function main(argv) {
     } else if (cmd === 'decrypt-list') {
         const ck = loadCk(a[0]);
         const w = Number(a[2]);
+        if (process.env.TFHE_NODE_SERVER_KEY) tfhe.set_server_key(tfhe.TfheServerKey.new(ck));
         const ex = tfhe.CompactCiphertextList.safe_deserialize(read(a[1]), LIMIT).expand();
         const want = a.slice(3).map(BigInt);
         if (ex.len() !== want.length) {

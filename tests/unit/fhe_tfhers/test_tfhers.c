@@ -176,6 +176,18 @@ static void test_node_public_key_encrypts(void)
         CHECK_EQ_U64(decrypt(node_ck, out[i]), vals[i]);
         veil_fhe_ct_free(out[i]);
     }
+    /* the same values packed: half the blocks, parsed (it then wants a server
+     * key to be split: interop_tfhers tests the split both ways) */
+    veil_buf packed;
+    veil_buf_init(&packed);
+    CHECK(veil_fhe_compact_encrypt_tfhers_packed(pk, 16, vals, 3, &packed, NULL) == 0);
+    CHECK_EQ_U64(list.len - packed.len, 12 * 8); /* 24 blocks stored in 12 */
+    veil_fhe_ct **none = NULL;
+    size_t n_none = 0;
+    CHECK(veil_fhe_compact_expand_tfhers_sk(NULL, packed.data, packed.len, &none, &n_none, &err) ==
+          -1);
+    CHECK_CONTAINS(err.msg, "needs a server key");
+    veil_buf_free(&packed);
     veil_buf_free(&list);
     /* written back word for word (the two conversions are inverses) */
     veil_buf b;
