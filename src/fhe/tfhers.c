@@ -1,8 +1,8 @@
 /*
- * tfhers.c - TFHE-rs (Zama) objects in Veil (include/veil/tfhers.h): the
- * client key, the compact public key, FheBool / FheUint ciphertexts and
- * unpacked compact ciphertext lists, read and written in TFHE-rs 1.7's
- * versioned safe_serialize layout (bytes: tfhers_wire.c).
+ * tfhers.c - TFHE-rs (Zama) objects in Veil (include/veil/tfhers.h): header
+ * detection, the client key, the compact public key and FheBool / FheUint
+ * ciphertexts, read and written in TFHE-rs 1.7's versioned safe_serialize
+ * layout (bytes: tfhers_wire.c; compact lists: tfhers_list.c).
  *
  * What maps directly: TFHE-rs and Veil use the same secret keys (the GLWE key
  * read as the big LWE key, the small LWE key), the same LWE layout (mask

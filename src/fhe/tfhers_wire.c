@@ -7,7 +7,6 @@
  */
 #include "tfhers_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define HEADER_VERSION     "0.5"
