@@ -67,6 +67,9 @@ contract VeilRegistry {
     uint256 internal constant MAX_FOUNDERS = 64;
     uint256 internal constant MAX_ORG_OPERATORS = 16;
     uint256 internal constant MAX_POLICY_ITEMS = 256;
+    /// Key holders of a threshold cluster: Shamir points are the non-zero
+    /// elements of GF(16) (src/threshold), so at most 15.
+    uint256 internal constant MAX_KEY_HOLDERS = 15;
     uint256 internal constant MAX_NAME_BYTES = 64;
     uint64 internal constant MIN_PROPOSAL_TTL = 60;
     uint64 internal constant MAX_PROPOSAL_TTL = 30 days;
@@ -84,6 +87,15 @@ contract VeilRegistry {
     uint8 internal constant DISPUTE_REJECTED = 3;
 
     // ------------------------------------------------------------------ types
+    /// Who may decrypt is governed here, changed only by an M-of-N policy
+    /// proposal. With one entry, `decryptors` is the designated decryptor and
+    /// fheKeyHash = keccak256(FHE public key). With several, it is the key
+    /// holders of a threshold dealing in share order (holder i is
+    /// decryptors[i - 1]) and fheKeyHash = keccak256(FHE public key ||
+    /// threshold public material): the material names each holder's key and
+    /// the threshold t, so the hash the operators vote on fixes the holder
+    /// set and t (a new t needs a new dealing, hence a new hash). Nodes
+    /// refuse to run with a dealing whose hash or holder count differ.
     struct Policy {
         bytes32[] allowedImageDigests;
         string schedulerPolicy;
@@ -403,6 +415,9 @@ contract VeilRegistry {
                 || p.schedulerWeights.length > MAX_POLICY_ITEMS
                 || p.decryptors.length > MAX_POLICY_ITEMS || p.guardianKeys.length > MAX_POLICY_ITEMS
         ) revert TooMany("policy items", 0, MAX_POLICY_ITEMS);
+        if (p.decryptors.length > MAX_KEY_HOLDERS) {
+            revert TooMany("key holders", p.decryptors.length, MAX_KEY_HOLDERS);
+        }
         if (bytes(p.schedulerPolicy).length > MAX_NAME_BYTES) {
             revert InvalidArgument("schedulerPolicy");
         }

@@ -189,6 +189,33 @@ contract VeilRegistryTest {
         reg.vote(pid);
     }
 
+    /// A threshold cluster's key holders and dealing hash pass the same M-of-N
+    /// vote as any policy and are what getClusterPolicy returns, in share
+    /// order; more holders than GF(16) has points are refused.
+    function testKeyHolderPolicy() public {
+        VeilRegistry.Policy memory p = samplePolicy();
+        p.decryptors = new address[](4);
+        p.decryptors[0] = NODE1;
+        p.decryptors[1] = NODE2;
+        p.decryptors[2] = OP2;
+        p.decryptors[3] = OP3;
+        p.fheKeyHash = keccak256(abi.encodePacked("public.key", "threshold.pub"));
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, p, 3600);
+        (VeilRegistry.Policy memory before, uint64 v0) = reg.getClusterPolicy(cid);
+        assertTrue(v0 == 0 && before.decryptors.length == 0, "not before the vote");
+        vm.prank(OP3);
+        reg.vote(pid);
+        (VeilRegistry.Policy memory got, uint64 v) = reg.getClusterPolicy(cid);
+        assertTrue(v == 1 && got.decryptors.length == 4, "holders");
+        assertTrue(got.decryptors[0] == NODE1 && got.decryptors[3] == OP3, "share order");
+        assertTrue(got.fheKeyHash == p.fheKeyHash, "dealing hash");
+        p.decryptors = new address[](16);
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.TooMany.selector, "key holders", 16, 15));
+        reg.proposePolicy(cid, p, 3600);
+    }
+
     function testProposalExpires() public {
         vm.prank(OP1);
         uint256 pid = reg.proposePolicy(cid, samplePolicy(), 60);

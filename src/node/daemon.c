@@ -482,13 +482,13 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
     snprintf(d->org, sizeof d->org, "%s", veil_config_str(cfg, "node.organization", ""));
     if (read_cluster(d, err) != 0 || read_test_switches(d, err) != 0 ||
         load_public_key(d, veil_config_str(cfg, "zama.public_key_file", NULL), err) != 0 ||
-        open_chain(d, err) != 0 ||
-        veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
-        gossip_dump_open(d, err) != 0 || veil_daemon_p2p_start(d, err) != 0 ||
+        open_chain(d, err) != 0 || veil_daemon_identity_load(d, err) != 0 ||
         load_fhe_keys(d, err) != 0)
         goto fail;
     decide_roles(d);
-    if (anchorer_init(d, err) != 0 || set_output_handler(d, err) != 0)
+    if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
+        anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0 ||
+        veil_daemon_p2p_start(d, err) != 0 || set_output_handler(d, err) != 0)
         goto fail;
     const char *listen = NULL;
     if (start_api(d, &listen, err) != 0)

@@ -181,6 +181,10 @@ bool veil_daemon_registry_gater(veil_p2p_host *host, const veil_p2p_peer_id *pee
 void veil_daemon_registry_tick(veil_daemon *d, uint64_t now_ms);
 
 /* ---- p2p (daemon_p2p.c) ---- */
+/* The node's Ed25519 identity (libp2p.key_file): signs assignments, opens
+ * a key holder's share. Loaded before the keys, so that the libp2p start
+ * (connections whose handshakes must not wait) comes after every slow load. */
+VEIL_WARN_UNUSED int veil_daemon_identity_load(veil_daemon *d, veil_err *err);
 VEIL_WARN_UNUSED int veil_daemon_p2p_start(veil_daemon *d, veil_err *err);
 void veil_daemon_bootstrap_tick(veil_daemon *d, uint64_t now_ms);
 

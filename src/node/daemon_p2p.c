@@ -132,7 +132,7 @@ void veil_daemon_bootstrap_tick(veil_daemon *d, uint64_t now_ms)
         kad_bootstrap(d);
 }
 
-int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
+int veil_daemon_identity_load(veil_daemon *d, veil_err *err)
 {
     const char *key_file = veil_config_str(d->cfg, "libp2p.key_file", NULL);
     char def_key[4200];
@@ -140,20 +140,21 @@ int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
         snprintf(def_key, sizeof def_key, "%s/p2p.key", veil_config_str(d->cfg, "data_dir", "."));
         key_file = def_key;
     }
-    veil_p2p_keypair kp;
-    if (veil_p2p_keypair_load(&kp, key_file, err) != 0)
+    if (veil_p2p_keypair_load(&d->key, key_file, err) != 0)
         return veil_err_wrap(err, "libp2p key (run 'veil node join' first)");
-    d->key = kp;
-    veil_p2p_peer_id_from_ed25519(kp.public_key, &d->self);
+    veil_p2p_peer_id_from_ed25519(d->key.public_key, &d->self);
     veil_p2p_peer_id_to_text(&d->self, d->self_text, sizeof d->self_text);
+    return 0;
+}
+
+int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
+{
     struct veil_p2p_host_config hc;
     veil_p2p_host_config_init(&hc);
-    hc.key = &kp;
+    hc.key = &d->key;
     hc.gater = veil_daemon_registry_gater;
     hc.gater_data = d;
-    int rc = veil_p2p_host_new(d->loop, &hc, &d->host, err);
-    veil_p2p_keypair_wipe(&kp);
-    if (rc != 0)
+    if (veil_p2p_host_new(d->loop, &hc, &d->host, err) != 0)
         return -1;
     static const struct veil_p2p_events ev = {.on_connected = on_peer_connected};
     if (veil_p2p_host_add_listener(d->host, &ev, d, err) < 0)

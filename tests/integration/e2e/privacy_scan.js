@@ -1,21 +1,26 @@
 // tests/integration/e2e/privacy_scan.js - the end-to-end suite's leak
 // search (owned by the "net" part of the veild integration):
-//   node privacy_scan.js CAPS [--rpc URL] FILE...
+//   node privacy_scan.js CAPS [--rpc URL] [--secret FILE]... FILE...
 // CAPS is a node's VEIL_TEST_ONLY_CAPACITY ("cpu=1230m,memory=3210Mi,...").
 // Every file is searched for the node's quantized telemetry words and raw
 // capacities in every byte form below; a *.hex file holds "<label> <hex>"
 // lines (a veild gossip dump) and is searched as bytes, any other file as
 // text. With --rpc, the input of every transaction and every log (topics
 // and data) of that chain is searched too. Exits 1 (listing each hit) on a
-// find; prints how many bytes it searched.
+// find; prints how many bytes it searched. Each --secret FILE (a key
+// holder's share, a key) is searched for too: 16 chunks of 32 bytes spread
+// over the file, any of which in gossip, a log, an API answer or the chain
+// would be a leak.
 const fs = require("fs");
 const args = process.argv.slice(2);
 const caps = args.shift();
 let rpc = null;
-const files = [];
+const files = [], secrets = [];
 while (args.length) {
   const a = args.shift();
-  if (a === "--rpc") rpc = args.shift(); else files.push(a);
+  if (a === "--rpc") rpc = args.shift();
+  else if (a === "--secret") secrets.push(args.shift());
+  else files.push(a);
 }
 const unit = {m: 1e-3, "": 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3};
 const raw = {}; // cpu in millicores, memory/disk in bytes, gpu count
@@ -54,6 +59,13 @@ const texts = [words.slice(0, 4).join(","), words.slice(0, 2).join(", "),
                String(raw.memory), String(raw.disk)];
 for (const kv of caps.split(",")) if (!/=0$/.test(kv)) texts.push(kv.split("=")[1]);
 for (const t of texts) add("text " + t, Buffer.from(t), true);
+for (const f of secrets) {
+  const b = fs.readFileSync(f);
+  for (let k = 0; k < 16 && b.length >= 32; k++) {
+    const off = Math.floor((b.length - 32) * k / 15);
+    pats.push([`secret ${f}@${off}`, b.subarray(off, off + 32)]);
+  }
+}
 let bad = 0, scanned = 0;
 // Text forms match as whole tokens ("4000m" is not in "64000m").
 const esc = t => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
