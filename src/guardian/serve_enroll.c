@@ -22,6 +22,67 @@ static void key_hex(const uint8_t pub[32], char out[65])
     (void)veil_hex_encode(out, 65, pub, 32);
 }
 
+/* The registry address that registered `key` as a peer, all zero when the
+ * registry does not know the key (the node joined by token). */
+static int registry_node_of_key(struct serve *sv, const uint8_t key[32], veil_eth_address *out,
+                                veil_err *err)
+{
+    veil_abi_value args, ret;
+    veil_eth_address contract;
+    veil_buf data;
+    veil_buf_init(&data);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    int rc = -1;
+    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 1) != 0)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (veil_abi_set_bytes(&args.items[0], key, 32) != 0 ||
+        veil_abi_encode_call("nodeByPeerId(bytes)", &args, &data, err) != 0 ||
+        veil_chain_client_contract(sv->chain, &contract) != 0)
+        goto out;
+    if (veil_rpc_eth_call(veil_chain_client_rpc(sv->chain), NULL, &contract, data.data, data.len,
+                          &raw, &raw_len, err) != 0 ||
+        veil_abi_decode_text("(address)", raw, raw_len, &ret, err) != 0)
+        goto out;
+    memcpy(out->b, ret.items[0].word + 12, 20);
+    veil_abi_value_clear(&ret);
+    rc = 0;
+out:
+    free(raw);
+    veil_buf_free(&data);
+    veil_abi_value_clear(&args);
+    return rc;
+}
+
+/* A renewing node that the registry knows must still be active in the
+ * cluster bound to its realm: deactivation on chain ends its renewals. */
+static int recheck_registry(struct serve *sv, const char *realm, const uint8_t key[32],
+                            veil_err *err)
+{
+    struct veil_guardian_realm r;
+    veil_eth_address addr, op;
+    static const uint8_t zero[20];
+    if (!sv->chain)
+        return 0;
+    if (veil_guardian_realm_get(sv->g, realm, &r, err) != 0)
+        return -1;
+    if (r.chain_cluster == 0)
+        return 0;
+    if (registry_node_of_key(sv, key, &addr, err) != 0)
+        return veil_err_wrap(err, "registry lookup");
+    if (memcmp(addr.b, zero, 20) == 0)
+        return 0;
+    uint64_t cluster = 0;
+    bool active = false;
+    uint8_t peer_key[32];
+    if (veil_contract_get_node(sv->chain, &addr, &cluster, &op, &active, peer_key, err) != 0)
+        return veil_err_wrap(err, "registry lookup");
+    if (!active || cluster != r.chain_cluster)
+        return veil_err_set(err, VEIL_E_PERMISSION, "node is no longer active in cluster %llu",
+                            (unsigned long long)r.chain_cluster);
+    return 0;
+}
+
 static int admit_existing(struct serve *sv, const veil_ctl_prove *p, const char *realm,
                           struct admitted *ad, bool *found, veil_err *err)
 {
@@ -40,6 +101,8 @@ static int admit_existing(struct serve *sv, const veil_ctl_prove *p, const char 
         rc = veil_err_set(err, VEIL_E_PERMISSION, "node '%s' is revoked", p->name);
     else if (realm && strcmp(realm, n.realm) != 0)
         rc = veil_err_set(err, VEIL_E_PERMISSION, "node '%s' is not in realm %s", p->name, realm);
+    if (rc == 0)
+        rc = recheck_registry(sv, n.realm, p->challenge.node_pub, err);
     if (rc == 0) {
         snprintf(ad->realm, sizeof ad->realm, "%s", n.realm);
         ad->how = "renew";

@@ -6,7 +6,8 @@
 # enrolled by its active registration, `veil guardian cmd` query and
 # shutdown; refusals (an identity the registry does not name, a deactivated
 # node, an unknown address, a wrong token) and bad input (missing flags, a
-# malformed config) with clear errors and the right exit codes.
+# malformed config) with clear errors and the right exit codes; a node
+# deactivated on chain cannot renew.
 source "$(dirname "$0")/../chain/lib.sh"
 PIDS=()
 stop_all() {
@@ -116,6 +117,16 @@ printf 'dir: %s\nname: chain-node\nnats: [%s]\nca: %s\nenroll_creds: %s\nbeacon:
 AGENT=$!
 PIDS+=($AGENT)
 wait_for "$WORK/agent1b.log" "conflux: up node=chain-node realm=green"
+# deactivated on chain: Guardian refuses its next renewal (forced here)
+"$VEIL" chain node deactivate --keystore "$K0" --node "$A1" >/dev/null
+"$VEIL" guardian cmd -d "$G" chain-node invalidate-keys >/dev/null
+for _ in $(seq 1 100); do
+  "$VEIL" guardian audit -d "$G" 2>/dev/null | grep -q "no longer active in cluster 1" && break
+  sleep 0.1
+done
+"$VEIL" guardian audit -d "$G" | grep -q "no longer active in cluster 1" ||
+  fail "renewal after deactivation not refused: $("$VEIL" guardian audit -d "$G" | tail -3)"
+ok "deactivated on chain: renewal refused"
 out=$("$VEIL" guardian cmd -d "$G" chain-node shutdown)
 [[ "$out" == *graceful* ]] || fail "shutdown: $out"
 wait "$AGENT" || fail "conflux up did not exit 0 after a Guardian shutdown"
