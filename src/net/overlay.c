@@ -1,0 +1,681 @@
+/*
+ * overlay.c - VeilNet system mode (include/veil/overlay.h): the Anchor
+ * state machine between a TUN interface and one UDP socket, on two threads
+ * (TUN -> peers, peers -> TUN), with the overlay's peer table (identity,
+ * IPv4 from the realm's pool, derived IPv6). The state machine and the peer
+ * table are behind one mutex; reads, writes and sends happen outside it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <veil/overlay.h>
+
+#include "overlay_int.h"
+
+#define BATCH 64              /* datagrams per sendmmsg, messages per recvmmsg */
+#define RX_SLOT 65536         /* one (GRO-coalesced) UDP read */
+#define RX_SLOTS 16
+#define GSO_MAX_BYTES 65000
+#define TUN_READS_PER_WAKE 64 /* frames read from the TUN before a flush */
+
+struct overlay_peer {
+    uint8_t id[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t v4[4], v6[16];
+};
+
+/* One thread's buffers. */
+struct overlay_io {
+    uint8_t *frame; /* one TUN read */
+    struct overlay_segs segs;
+    struct veil_anchor_datagram d[BATCH];
+    struct veil_overlay_stats st; /* added to the overlay's under the lock */
+};
+
+struct veil_overlay {
+    pthread_mutex_t mu;
+    veil_anchor *a;
+    struct overlay_tun tun;
+    int udp, stop_fd;
+    int family;
+    uint16_t port;
+    unsigned mtu;
+    bool gso; /* turned off (under mu) by the first GSO send the kernel refuses */
+    char realm[VEIL_ANCHOR_REALM_MAX];
+    uint64_t last_now;
+    struct overlay_peer *peers;
+    size_t n_peers, cap_peers;
+    struct veil_overlay_stats stats;
+    pthread_t tx, rx;
+    bool tx_on, rx_on;
+    uint8_t *rx_buf;
+    struct sockaddr_storage rx_addr[RX_SLOTS];
+};
+
+/* ---- helpers (called with mu held where they touch shared state) ------- */
+
+static uint64_t now_locked(veil_overlay *o)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (t < o->last_now)
+        t = o->last_now;
+    o->last_now = t;
+    return t;
+}
+
+static void stats_add(struct veil_overlay_stats *to, struct veil_overlay_stats *from)
+{
+    uint64_t *t = (uint64_t *)to, *f = (uint64_t *)from;
+    for (size_t i = 0; i < sizeof *to / sizeof(uint64_t); i++)
+        t[i] += f[i];
+    memset(from, 0, sizeof *from);
+}
+
+void veil_overlay_ipv6_of(const char *realm, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                          uint8_t out[16])
+{
+    uint8_t h[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)"veil-realm-v6", 13);
+    crypto_generichash_update(&st, (const uint8_t *)realm, strlen(realm));
+    crypto_generichash_final(&st, h, sizeof h);
+    memset(out, 0, 16);
+    out[0] = 0xfd;
+    memcpy(out + 1, h, 5);
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)"veil-node-v6", 12);
+    crypto_generichash_update(&st, identity, VEIL_ANCHOR_KEY_BYTES);
+    crypto_generichash_final(&st, h, sizeof h);
+    memcpy(out + 8, h, 8);
+}
+
+static const struct overlay_peer *peer_by_addr(const veil_overlay *o, int family,
+                                               const uint8_t *addr)
+{
+    for (size_t i = 0; i < o->n_peers; i++) {
+        const struct overlay_peer *p = &o->peers[i];
+        if (family == 4 ? memcmp(p->v4, addr, 4) == 0 : memcmp(p->v6, addr, 16) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static struct overlay_peer *peer_by_id(const veil_overlay *o, const uint8_t *id)
+{
+    for (size_t i = 0; i < o->n_peers; i++)
+        if (memcmp(o->peers[i].id, id, VEIL_ANCHOR_KEY_BYTES) == 0)
+            return &o->peers[i];
+    return NULL;
+}
+
+/* ---- UDP side ------------------------------------------------------------ */
+
+static bool same_endpoint(const struct veil_anchor_datagram *x,
+                          const struct veil_anchor_datagram *y)
+{
+    return x->to_len == y->to_len && memcmp(x->to, y->to, x->to_len) == 0;
+}
+
+/* Datagrams from d[i] on that can leave as one UDP GSO message. */
+static int gso_run(bool gso, const struct veil_anchor_datagram *d, int i, int n)
+{
+    int j = i + 1;
+    size_t total = d[i].len;
+    while (gso && j < n && same_endpoint(&d[i], &d[j]) && d[j - 1].len == d[i].len &&
+           d[j].len <= d[i].len && total + d[j].len <= GSO_MAX_BYTES)
+        total += d[j++].len;
+    return j - i;
+}
+
+static void set_segment(struct msghdr *h, void *ctl, size_t ctl_len, uint16_t seg)
+{
+    h->msg_control = ctl;
+    h->msg_controllen = ctl_len;
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof seg);
+    memcpy(CMSG_DATA(c), &seg, sizeof seg);
+}
+
+/* A GSO message the kernel refused: GSO goes off, its datagrams go singly. */
+static void unbundle(veil_overlay *o, struct overlay_io *io, const struct msghdr *h)
+{
+    pthread_mutex_lock(&o->mu);
+    o->gso = false;
+    pthread_mutex_unlock(&o->mu);
+    for (size_t k = 0; k < h->msg_iovlen; k++) {
+        (void)sendto(o->udp, h->msg_iov[k].iov_base, h->msg_iov[k].iov_len, 0, h->msg_name,
+                     h->msg_namelen);
+        io->st.udp_send_calls++;
+    }
+}
+
+static void write_messages(veil_overlay *o, struct overlay_io *io, struct mmsghdr *msg, int m)
+{
+    int done = 0;
+    while (done < m) {
+        int r = sendmmsg(o->udp, msg + done, (unsigned)(m - done), 0);
+        io->st.udp_send_calls++;
+        if (r > 0) {
+            done += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (msg[done].msg_hdr.msg_controllen > 0 &&
+            (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP))
+            unbundle(o, io, &msg[done].msg_hdr);
+        done++; /* otherwise dropped, as a lossy link would */
+    }
+}
+
+/* Sends n popped datagrams (runs to one endpoint as GSO messages), frees them. */
+static void send_datagrams(veil_overlay *o, struct overlay_io *io, int n, bool gso)
+{
+    struct mmsghdr msg[BATCH];
+    struct iovec iov[BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[BATCH];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        iov[i] = (struct iovec){io->d[i].data, io->d[i].len};
+    for (int i = 0; i < n; m++) {
+        int run = gso_run(gso, io->d, i, n);
+        memset(&msg[m], 0, sizeof msg[m]);
+        msg[m].msg_hdr.msg_name = io->d[i].to;
+        msg[m].msg_hdr.msg_namelen = (socklen_t)io->d[i].to_len;
+        msg[m].msg_hdr.msg_iov = &iov[i];
+        msg[m].msg_hdr.msg_iovlen = (size_t)run;
+        if (run > 1)
+            set_segment(&msg[m].msg_hdr, ctl[m].buf, sizeof ctl[m].buf, (uint16_t)io->d[i].len);
+        i += run;
+    }
+    write_messages(o, io, msg, m);
+    io->st.udp_datagrams_out += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        veil_anchor_datagram_clear(&io->d[i]);
+}
+
+/* Sends everything the state machine queued, a batch at a time. */
+static void flush_out(veil_overlay *o, struct overlay_io *io)
+{
+    for (;;) {
+        int n = 0;
+        pthread_mutex_lock(&o->mu);
+        while (n < BATCH && veil_anchor_pop_datagram(o->a, &io->d[n]))
+            n++;
+        bool gso = o->gso;
+        pthread_mutex_unlock(&o->mu);
+        if (n == 0)
+            return;
+        send_datagrams(o, io, n, gso);
+        if (n < BATCH)
+            return;
+    }
+}
+
+/* ---- TUN side ------------------------------------------------------------ */
+
+static void tun_write(veil_overlay *o, struct overlay_io *io, const uint8_t *pkt, size_t len)
+{
+    uint8_t hdr[OVERLAY_VNET_HDR_LEN] = {0};
+    struct iovec v[2] = {{hdr, sizeof hdr}, {(void *)pkt, len}};
+    ssize_t w = o->tun.vnet ? writev(o->tun.fd, v, 2) : write(o->tun.fd, pkt, len);
+    if (w < 0)
+        io->st.tun_write_errors++;
+    else
+        io->st.tun_writes++;
+}
+
+/* Whether a decrypted packet may enter: its source is the peer's own
+ * overlay address (mu held). */
+static bool source_ok(const veil_overlay *o, const struct veil_anchor_event *ev)
+{
+    struct overlay_addrs ad;
+    const struct overlay_peer *p = peer_by_id(o, ev->peer);
+    if (!p || overlay_pkt_addrs(ev->data, ev->len, &ad) != 0)
+        return false;
+    return ad.family == 4 ? memcmp(ad.src, p->v4, 4) == 0 : memcmp(ad.src, p->v6, 16) == 0;
+}
+
+/* Hands the state machine's events over: decrypted packets from their own
+ * peer's address go to the TUN. */
+static void drain_events(veil_overlay *o, struct overlay_io *io)
+{
+    struct veil_anchor_event ev[BATCH];
+    bool ok[BATCH];
+    for (;;) {
+        int n = 0;
+        pthread_mutex_lock(&o->mu);
+        while (n < BATCH && veil_anchor_pop_event(o->a, &ev[n])) {
+            ok[n] = ev[n].type == VEIL_ANCHOR_EV_DATA && source_ok(o, &ev[n]);
+            if (ev[n].type == VEIL_ANCHOR_EV_DATA && !ok[n])
+                io->st.spoofed++;
+            n++;
+        }
+        pthread_mutex_unlock(&o->mu);
+        for (int i = 0; i < n; i++) {
+            if (ok[i])
+                tun_write(o, io, ev[i].data, ev[i].len);
+            veil_anchor_event_clear(&ev[i]);
+        }
+        if (n < BATCH)
+            return;
+    }
+}
+
+/* Encrypts the segments of one frame for the peer owning their destination. */
+static void route_segments(veil_overlay *o, struct overlay_io *io)
+{
+    struct overlay_addrs ad;
+    const struct overlay_segs *s = &io->segs;
+    if (overlay_pkt_addrs(s->buf + s->off[0], s->len[0], &ad) != 0) {
+        io->st.malformed++;
+        return;
+    }
+    pthread_mutex_lock(&o->mu);
+    const struct overlay_peer *p = peer_by_addr(o, ad.family, ad.dst);
+    if (!p)
+        io->st.no_route++;
+    uint64_t now = now_locked(o);
+    for (size_t i = 0; p && i < s->n; i++)
+        if (veil_anchor_send(o->a, p->id, s->buf + s->off[i], s->len[i], now, NULL) != 0)
+            break; /* a datagram the state machine refused: lost, as on a link */
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Reads up to TUN_READS_PER_WAKE frames; returns how many. */
+static int tun_read_batch(veil_overlay *o, struct overlay_io *io)
+{
+    int frames = 0;
+    while (frames < TUN_READS_PER_WAKE) {
+        ssize_t n = read(o->tun.fd, io->frame, OVERLAY_FRAME_MAX);
+        if (n <= 0)
+            break;
+        frames++;
+        io->st.tun_reads++;
+        if (overlay_segment(io->frame, (size_t)n, o->tun.vnet, &io->segs) != 0) {
+            io->st.malformed++;
+            continue;
+        }
+        io->st.tun_read_packets += io->segs.n;
+        if (io->segs.n > 1)
+            io->st.gso_packets_in++;
+        route_segments(o, io);
+        if (io->segs.n > 8)
+            flush_out(o, io); /* a large frame: out at once, one GSO run */
+    }
+    flush_out(o, io);
+    drain_events(o, io);
+    return frames;
+}
+
+static bool stopping(const struct pollfd *p)
+{
+    return (p->revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+}
+
+static void *tx_main(void *arg)
+{
+    veil_overlay *o = arg;
+    struct overlay_io *io = calloc(1, sizeof *io);
+    uint8_t *frame = malloc(OVERLAY_FRAME_MAX), *segbuf = malloc(OVERLAY_SEG_BUF);
+    if (!io || !frame || !segbuf)
+        goto out;
+    io->frame = frame;
+    io->segs.buf = segbuf;
+    for (;;) {
+        struct pollfd p[2] = {{o->stop_fd, POLLIN, 0}, {o->tun.fd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (stopping(&p[0]))
+            break;
+        (void)tun_read_batch(o, io);
+        pthread_mutex_lock(&o->mu);
+        stats_add(&o->stats, &io->st);
+        pthread_mutex_unlock(&o->mu);
+    }
+out:
+    free(frame);
+    free(segbuf);
+    free(io);
+    return NULL;
+}
+
+/* ---- receive thread ------------------------------------------------------ */
+
+static int recv_batch(veil_overlay *o, struct overlay_io *io)
+{
+    struct mmsghdr msg[RX_SLOTS];
+    struct iovec iov[RX_SLOTS];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl[RX_SLOTS];
+    memset(msg, 0, sizeof msg);
+    for (int i = 0; i < RX_SLOTS; i++) {
+        iov[i] = (struct iovec){o->rx_buf + (size_t)i * RX_SLOT, RX_SLOT};
+        msg[i].msg_hdr = (struct msghdr){.msg_name = &o->rx_addr[i],
+                                         .msg_namelen = sizeof o->rx_addr[i],
+                                         .msg_iov = &iov[i],
+                                         .msg_iovlen = 1,
+                                         .msg_control = ctl[i].buf,
+                                         .msg_controllen = sizeof ctl[i].buf};
+    }
+    int n = recvmmsg(o->udp, msg, RX_SLOTS, MSG_DONTWAIT, NULL);
+    io->st.udp_recv_calls++;
+    if (n <= 0)
+        return 0;
+    pthread_mutex_lock(&o->mu);
+    uint64_t now = now_locked(o);
+    for (int i = 0; i < n; i++) {
+        struct msghdr *h = &msg[i].msg_hdr;
+        size_t len = msg[i].msg_len, seg = len;
+        if (h->msg_flags & MSG_TRUNC)
+            continue;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+            int g;
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+                c->cmsg_len >= CMSG_LEN(sizeof g)) {
+                memcpy(&g, CMSG_DATA(c), sizeof g);
+                if (g > 0 && (size_t)g < len)
+                    seg = (size_t)g;
+            }
+        }
+        const uint8_t *buf = o->rx_buf + (size_t)i * RX_SLOT;
+        for (size_t off = 0; off < len; off += seg) {
+            size_t one = len - off < seg ? len - off : seg;
+            (void)veil_anchor_recv(o->a, (const uint8_t *)&o->rx_addr[i], h->msg_namelen,
+                                   buf + off, one, now, NULL);
+            io->st.udp_datagrams_in++;
+        }
+    }
+    pthread_mutex_unlock(&o->mu);
+    return n;
+}
+
+/* Milliseconds until the state machine's next deadline (ticking it when due). */
+static int tick_wait(veil_overlay *o)
+{
+    pthread_mutex_lock(&o->mu);
+    uint64_t now = now_locked(o), due = veil_anchor_next_deadline(o->a);
+    if (due <= now) {
+        veil_anchor_tick(o->a, now);
+        due = veil_anchor_next_deadline(o->a);
+    }
+    pthread_mutex_unlock(&o->mu);
+    uint64_t wait = due > now ? due - now : 1;
+    return wait > 1000 ? 1000 : (int)wait;
+}
+
+static void *rx_main(void *arg)
+{
+    veil_overlay *o = arg;
+    struct overlay_io *io = calloc(1, sizeof *io);
+    if (!io)
+        return NULL;
+    for (;;) {
+        int wait = tick_wait(o);
+        flush_out(o, io);
+        struct pollfd p[2] = {{o->stop_fd, POLLIN, 0}, {o->udp, POLLIN, 0}};
+        if (poll(p, 2, wait) < 0 && errno != EINTR)
+            break;
+        if (stopping(&p[0]))
+            break;
+        for (int round = 0; round < 8; round++) {
+            int n = recv_batch(o, io);
+            flush_out(o, io);
+            drain_events(o, io);
+            if (n < RX_SLOTS)
+                break;
+        }
+        pthread_mutex_lock(&o->mu);
+        stats_add(&o->stats, &io->st);
+        pthread_mutex_unlock(&o->mu);
+    }
+    free(io);
+    return NULL;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int endpoint(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *len = sizeof *v6;
+        return 0;
+    }
+    return -1;
+}
+
+static void big_buffers(int fd)
+{
+    int size = 8 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+static int open_udp(veil_overlay *o, const char *ip, uint16_t port, veil_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (endpoint(ip, port, &ss, &len) != 0)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: not an IP address: %s", ip);
+    o->family = ss.ss_family;
+    o->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* blocking sends */
+    if (o->udp < 0)
+        return veil_err_set(err, VEIL_E_IO, "overlay: socket: %s", strerror(errno));
+    big_buffers(o->udp);
+    int one = 1;
+    (void)setsockopt(o->udp, SOL_UDP, UDP_GRO, &one, sizeof one); /* best effort */
+    if (bind(o->udp, (struct sockaddr *)&ss, len) != 0 ||
+        getsockname(o->udp, (struct sockaddr *)&ss, &len) != 0)
+        return veil_err_set(err, VEIL_E_IO, "overlay: bind %s:%u: %s", ip, port, strerror(errno));
+    o->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+static int setup(veil_overlay *o, const struct veil_overlay_config *cfg,
+                 const uint8_t self_id[VEIL_ANCHOR_KEY_BYTES], veil_err *err)
+{
+    uint8_t v4[4], v6[16];
+    unsigned under = cfg->underlay_mtu ? cfg->underlay_mtu : 1500;
+    if (!cfg->realm || strlen(cfg->realm) >= sizeof o->realm || !cfg->ipv4 ||
+        inet_pton(AF_INET, cfg->ipv4, v4) != 1 || cfg->ipv4_prefix < 8 || cfg->ipv4_prefix > 30)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: realm, IPv4 address or prefix");
+    if (under < 1280 + VEIL_OVERLAY_UNDERLAY_OVERHEAD || under > 65535)
+        return veil_err_set(err, VEIL_E_RANGE, "overlay: underlay MTU %u", under);
+    snprintf(o->realm, sizeof o->realm, "%s", cfg->realm);
+    o->mtu = under - VEIL_OVERLAY_UNDERLAY_OVERHEAD;
+    veil_overlay_ipv6_of(o->realm, self_id, v6);
+    o->rx_buf = malloc((size_t)RX_SLOTS * RX_SLOT);
+    if (!o->rx_buf)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+    if (open_udp(o, cfg->bind_ip ? cfg->bind_ip : "0.0.0.0", cfg->port, err) != 0 ||
+        overlay_tun_open(cfg->ifname, !cfg->no_offload, &o->tun, err) != 0 ||
+        overlay_tun_configure(&o->tun, v4, cfg->ipv4_prefix, v6, o->mtu, err) != 0)
+        return -1;
+    o->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (o->stop_fd < 0)
+        return veil_err_set(err, VEIL_E_IO, "overlay: eventfd: %s", strerror(errno));
+    o->tx_on = pthread_create(&o->tx, NULL, tx_main, o) == 0;
+    o->rx_on = o->tx_on && pthread_create(&o->rx, NULL, rx_main, o) == 0;
+    if (!o->rx_on)
+        return veil_err_set(err, VEIL_E_INTERNAL, "overlay: cannot start threads");
+    return 0;
+}
+
+veil_overlay *veil_overlay_start(const struct veil_overlay_config *cfg, veil_anchor *a,
+                                 veil_err *err)
+{
+    veil_overlay *o = calloc(1, sizeof *o);
+    if (!o) {
+        veil_anchor_free(a);
+        veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&o->mu, NULL);
+    o->a = a;
+    o->udp = o->stop_fd = o->tun.fd = -1;
+    o->gso = true;
+    if (!cfg->identity) {
+        veil_err_set(err, VEIL_E_INVALID, "overlay: no identity");
+        veil_overlay_stop(o);
+        return NULL;
+    }
+    if (setup(o, cfg, cfg->identity, err) != 0) {
+        veil_overlay_stop(o);
+        return NULL;
+    }
+    return o;
+}
+
+void veil_overlay_stop(veil_overlay *o)
+{
+    if (!o)
+        return;
+    uint64_t one = 1;
+    if (o->stop_fd >= 0)
+        (void)!write(o->stop_fd, &one, sizeof one);
+    if (o->tx_on)
+        pthread_join(o->tx, NULL);
+    if (o->rx_on)
+        pthread_join(o->rx, NULL);
+    if (o->stop_fd >= 0)
+        close(o->stop_fd);
+    if (o->tun.fd >= 0)
+        close(o->tun.fd);
+    if (o->udp >= 0)
+        close(o->udp);
+    veil_anchor_free(o->a);
+    free(o->peers);
+    free(o->rx_buf);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}
+
+uint16_t veil_overlay_port(const veil_overlay *o)
+{
+    return o->port;
+}
+
+unsigned veil_overlay_mtu(const veil_overlay *o)
+{
+    return o->mtu;
+}
+
+bool veil_overlay_offload(const veil_overlay *o)
+{
+    return o->tun.tso;
+}
+
+static int add_peer_locked(veil_overlay *o, const uint8_t *id, const uint8_t v4[4],
+                           const struct sockaddr_storage *ss, socklen_t len, veil_err *err)
+{
+    struct overlay_peer *p = peer_by_id(o, id);
+    if (!p) {
+        if (o->n_peers == o->cap_peers) {
+            size_t ncap = o->cap_peers ? 2 * o->cap_peers : 8;
+            struct overlay_peer *np = realloc(o->peers, ncap * sizeof *np);
+            if (!np)
+                return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+            o->peers = np;
+            o->cap_peers = ncap;
+        }
+        p = &o->peers[o->n_peers++];
+        memcpy(p->id, id, VEIL_ANCHOR_KEY_BYTES);
+    }
+    memcpy(p->v4, v4, 4);
+    veil_overlay_ipv6_of(o->realm, id, p->v6);
+    return veil_anchor_add_peer(o->a, id, (const uint8_t *)ss, len, err);
+}
+
+int veil_overlay_add_peer(veil_overlay *o, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                          const char *ipv4, const char *endpoint_ip, uint16_t endpoint_port,
+                          veil_err *err)
+{
+    uint8_t v4[4];
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!ipv4 || inet_pton(AF_INET, ipv4, v4) != 1)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: peer IPv4 address");
+    if (!endpoint_ip || endpoint(endpoint_ip, endpoint_port, &ss, &len) != 0 ||
+        ss.ss_family != o->family)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: peer endpoint (same family as bind)");
+    pthread_mutex_lock(&o->mu);
+    int rc = add_peer_locked(o, identity, v4, &ss, len, err);
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+void veil_overlay_remove_peer(veil_overlay *o, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES])
+{
+    pthread_mutex_lock(&o->mu);
+    veil_anchor_remove_peer(o->a, identity, now_locked(o));
+    struct overlay_peer *p = peer_by_id(o, identity);
+    if (p)
+        *p = o->peers[--o->n_peers];
+    pthread_mutex_unlock(&o->mu);
+}
+
+int veil_overlay_set_credential(veil_overlay *o, const uint8_t *cred, size_t cred_len,
+                                veil_err *err)
+{
+    pthread_mutex_lock(&o->mu);
+    int rc = veil_anchor_set_credential(o->a, cred, cred_len, now_locked(o), err);
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+void veil_overlay_invalidate_keys(veil_overlay *o)
+{
+    pthread_mutex_lock(&o->mu);
+    veil_anchor_invalidate_keys(o->a, now_locked(o));
+    pthread_mutex_unlock(&o->mu);
+}
+
+void veil_overlay_get_stats(veil_overlay *o, struct veil_overlay_stats *out)
+{
+    pthread_mutex_lock(&o->mu);
+    *out = o->stats;
+    pthread_mutex_unlock(&o->mu);
+}
+
+void veil_overlay_anchor_stats(veil_overlay *o, struct veil_anchor_stats *out)
+{
+    pthread_mutex_lock(&o->mu);
+    veil_anchor_get_stats(o->a, out);
+    pthread_mutex_unlock(&o->mu);
+}

@@ -1,0 +1,272 @@
+/*
+ * overlay_node.c - the test and bench driver of VeilNet system mode: one
+ * node of a test realm running veil_overlay (a TUN interface plus the Anchor
+ * protocol) until told to stop. Identities come from names (an Ed25519 seed
+ * = BLAKE2b("veil-test-node" || name)), credentials are signed by a test
+ * Guardian (anchor_test_cred.c) named by --guardian, so every node can
+ * declare its peers by name. Commands on standard input, one per line:
+ *   stats         one JSON line with the overlay's and the Anchor counters
+ *   revoke NAME   the Guardian revoked NAME: its credential is refused from
+ *                 now on and every session with it ends
+ *   rekey         key invalidation: new handshakes on the next packet
+ *   quit          stop (also at end of input)
+ * Prints "ready PORT MTU OFFLOAD" once the interface is up.
+ *
+ *   overlay_node --name A --realm r1 --taints lab --ip 10.77.0.1/16
+ *                --bind 10.99.0.1 --port 51820 --ifname veil0
+ *                [--peer NAME,OVERLAY_IP,ENDPOINT_IP,PORT]... [--guardian G]
+ *                [--revoked NAME]... [--rekey-ms N] [--no-offload] [--under-load]
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <veil/overlay.h>
+
+#include "../../unit/net/anchor_test_cred.h"
+
+#define MAX_PEERS 16
+#define MAX_REVOKED 16
+
+struct node_opts {
+    const char *name, *realm, *taints, *ip, *bind, *ifname, *guardian;
+    unsigned prefix, port;
+    uint64_t rekey_ms;
+    bool no_offload, under_load;
+    const char *peers[MAX_PEERS];
+    size_t n_peers;
+    const char *revoked[MAX_REVOKED];
+    size_t n_revoked;
+};
+
+/* The verifier: the test Guardian's signature, and not revoked. */
+struct verifier {
+    pthread_mutex_t mu;
+    uint8_t guardian_pk[32];
+    uint8_t revoked[MAX_REVOKED][32];
+    size_t n_revoked;
+};
+
+static void keys_of(const char *label, const char *name, uint8_t pk[32], uint8_t sk[64])
+{
+    uint8_t seed[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof seed);
+    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
+    crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
+    crypto_generichash_final(&st, seed, sizeof seed);
+    crypto_sign_ed25519_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof seed);
+}
+
+static int verify(void *ctx, const uint8_t *cred, size_t len, const uint8_t id[32], uint64_t now_ms,
+                  struct veil_anchor_cred_info *out, veil_err *err)
+{
+    struct verifier *v = ctx;
+    pthread_mutex_lock(&v->mu);
+    bool revoked = false;
+    for (size_t i = 0; i < v->n_revoked; i++)
+        revoked |= memcmp(v->revoked[i], id, 32) == 0;
+    pthread_mutex_unlock(&v->mu);
+    if (revoked)
+        return veil_err_set(err, VEIL_E_CRYPTO, "credential revoked");
+    return anchor_test_cred_verify(v->guardian_pk, cred, len, id, now_ms, out, err);
+}
+
+static void revoke(struct verifier *v, const char *name)
+{
+    uint8_t pk[32], sk[64];
+    keys_of("veil-test-node", name, pk, sk);
+    pthread_mutex_lock(&v->mu);
+    if (v->n_revoked < MAX_REVOKED)
+        memcpy(v->revoked[v->n_revoked++], pk, 32);
+    pthread_mutex_unlock(&v->mu);
+    sodium_memzero(sk, sizeof sk);
+}
+
+static int parse_args(int argc, char **argv, struct node_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->taints = "";
+    o->bind = "0.0.0.0";
+    o->ifname = "veil0";
+    o->guardian = "main";
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--no-offload")) { o->no_offload = true; continue; }
+        if (!strcmp(k, "--under-load")) { o->under_load = true; continue; }
+        if (!v)
+            return -1;
+        i++;
+        if (!strcmp(k, "--name")) o->name = v;
+        else if (!strcmp(k, "--realm")) o->realm = v;
+        else if (!strcmp(k, "--taints")) o->taints = v;
+        else if (!strcmp(k, "--ip")) o->ip = v;
+        else if (!strcmp(k, "--bind")) o->bind = v;
+        else if (!strcmp(k, "--port")) o->port = (unsigned)atoi(v);
+        else if (!strcmp(k, "--ifname")) o->ifname = v;
+        else if (!strcmp(k, "--guardian")) o->guardian = v;
+        else if (!strcmp(k, "--rekey-ms")) o->rekey_ms = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "--peer") && o->n_peers < MAX_PEERS) o->peers[o->n_peers++] = v;
+        else if (!strcmp(k, "--revoked") && o->n_revoked < MAX_REVOKED) o->revoked[o->n_revoked++] = v;
+        else return -1;
+    }
+    return o->name && o->realm && o->ip ? 0 : -1;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int add_peers(veil_overlay *ov, const struct node_opts *o)
+{
+    for (size_t i = 0; i < o->n_peers; i++) {
+        char name[64], ip[64], ep[64];
+        unsigned port;
+        uint8_t pk[32], sk[64];
+        veil_err err = {0};
+        if (sscanf(o->peers[i], "%63[^,],%63[^,],%63[^,],%u", name, ip, ep, &port) != 4) {
+            fprintf(stderr, "bad --peer %s\n", o->peers[i]);
+            return -1;
+        }
+        keys_of("veil-test-node", name, pk, sk);
+        sodium_memzero(sk, sizeof sk);
+        if (veil_overlay_add_peer(ov, pk, ip, ep, (uint16_t)port, &err) != 0) {
+            fprintf(stderr, "peer %s: %s\n", name, err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_stats(veil_overlay *ov)
+{
+    struct veil_overlay_stats s;
+    struct veil_anchor_stats a;
+    veil_overlay_get_stats(ov, &s);
+    veil_overlay_anchor_stats(ov, &a);
+    printf("{\"tun_reads\":%llu,\"tun_read_packets\":%llu,\"tun_writes\":%llu,"
+           "\"gso_packets_in\":%llu,\"udp_send_calls\":%llu,\"udp_recv_calls\":%llu,"
+           "\"udp_datagrams_out\":%llu,\"udp_datagrams_in\":%llu,\"no_route\":%llu,"
+           "\"spoofed\":%llu,\"malformed\":%llu,\"rx_packets\":%llu,\"tx_packets\":%llu,"
+           "\"rx_data\":%llu,\"tx_data\":%llu,\"handshakes_initiated\":%llu,"
+           "\"handshakes_completed\":%llu,\"cookies_sent\":%llu,\"rekeys\":%llu,"
+           "\"drop_malformed\":%llu,\"drop_mac1\":%llu,\"drop_cookie\":%llu,\"drop_auth\":%llu,"
+           "\"drop_realm\":%llu,\"drop_replay\":%llu,\"drop_unknown_index\":%llu}\n",
+           (unsigned long long)s.tun_reads, (unsigned long long)s.tun_read_packets,
+           (unsigned long long)s.tun_writes, (unsigned long long)s.gso_packets_in,
+           (unsigned long long)s.udp_send_calls, (unsigned long long)s.udp_recv_calls,
+           (unsigned long long)s.udp_datagrams_out, (unsigned long long)s.udp_datagrams_in,
+           (unsigned long long)s.no_route, (unsigned long long)s.spoofed,
+           (unsigned long long)s.malformed, (unsigned long long)a.rx_packets,
+           (unsigned long long)a.tx_packets, (unsigned long long)a.rx_data,
+           (unsigned long long)a.tx_data, (unsigned long long)a.handshakes_initiated,
+           (unsigned long long)a.handshakes_completed, (unsigned long long)a.cookies_sent,
+           (unsigned long long)a.rekeys, (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_MALFORMED],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_MAC1],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_COOKIE],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REPLAY],
+           (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_UNKNOWN_INDEX]);
+    fflush(stdout);
+}
+
+static void command_loop(veil_overlay *ov, struct verifier *v)
+{
+    char line[256];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strcmp(line, "stats")) {
+            print_stats(ov);
+        } else if (!strncmp(line, "revoke ", 7)) {
+            uint8_t pk[32], sk[64];
+            revoke(v, line + 7);
+            keys_of("veil-test-node", line + 7, pk, sk);
+            sodium_memzero(sk, sizeof sk);
+            veil_overlay_remove_peer(ov, pk);
+            printf("revoked %s\n", line + 7);
+            fflush(stdout);
+        } else if (!strcmp(line, "rekey")) {
+            veil_overlay_invalidate_keys(ov);
+        } else if (!strcmp(line, "quit")) {
+            return;
+        }
+    }
+}
+
+static veil_anchor *make_anchor(const struct node_opts *o, struct verifier *v, uint8_t pk[32])
+{
+    uint8_t gpk[32], gsk[64], trusted_sk[64], cred[512];
+    struct veil_anchor_local local = {0};
+    keys_of("veil-test-guardian", o->guardian, gpk, gsk); /* signs this node's credential */
+    keys_of("veil-test-guardian", "main", v->guardian_pk, trusted_sk); /* the one trusted */
+    sodium_memzero(trusted_sk, sizeof trusted_sk);
+    keys_of("veil-test-node", o->name, local.identity_pk, local.identity_sk);
+    memcpy(pk, local.identity_pk, 32);
+    local.cred_len = anchor_test_cred_make(cred, o->realm, o->taints, local.identity_pk,
+                                           wall_ms() + 3600 * 1000, gsk);
+    local.cred = cred;
+    local.verify = verify;
+    local.verify_ctx = v;
+    struct veil_anchor_config cfg;
+    veil_anchor_config_default(&cfg);
+    if (o->rekey_ms)
+        cfg.rekey_after_ms = o->rekey_ms;
+    veil_err err = {0};
+    veil_anchor *a = veil_anchor_new(&cfg, &local, wall_ms(), &err);
+    sodium_memzero(gsk, sizeof gsk);
+    sodium_memzero(&local, sizeof local);
+    if (!a)
+        fprintf(stderr, "anchor: %s\n", err.msg);
+    else if (o->under_load)
+        veil_anchor_force_under_load(a, true);
+    return a;
+}
+
+int main(int argc, char **argv)
+{
+    struct node_opts o;
+    static struct verifier v;
+    if (sodium_init() < 0 || parse_args(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: see the top of overlay_node.c\n");
+        return 2;
+    }
+    pthread_mutex_init(&v.mu, NULL);
+    for (size_t i = 0; i < o.n_revoked; i++)
+        revoke(&v, o.revoked[i]);
+    char ip[64];
+    unsigned prefix = 16;
+    if (sscanf(o.ip, "%63[^/]/%u", ip, &prefix) < 1)
+        return 2;
+    uint8_t pk[32];
+    veil_anchor *a = make_anchor(&o, &v, pk);
+    if (!a)
+        return 1;
+    struct veil_overlay_config cfg = {.ifname = o.ifname, .realm = o.realm, .identity = pk,
+                                      .ipv4 = ip, .ipv4_prefix = prefix, .bind_ip = o.bind,
+                                      .port = (uint16_t)o.port, .no_offload = o.no_offload};
+    veil_err err = {0};
+    veil_overlay *ov = veil_overlay_start(&cfg, a, &err);
+    if (!ov) {
+        fprintf(stderr, "overlay: %s\n", err.msg);
+        return 1;
+    }
+    if (add_peers(ov, &o) != 0) {
+        veil_overlay_stop(ov);
+        return 1;
+    }
+    printf("ready %u %u %d\n", veil_overlay_port(ov), veil_overlay_mtu(ov),
+           veil_overlay_offload(ov));
+    fflush(stdout);
+    command_loop(ov, &v);
+    veil_overlay_stop(ov);
+    return 0;
+}
