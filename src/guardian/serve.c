@@ -234,11 +234,18 @@ void serve_conn_close(struct serve_conn *c)
     free(c);
 }
 
-static int add_conn(struct serve *sv, const char *account, veil_err *err)
+static bool served(const struct serve *sv, const char *account)
 {
     for (size_t i = 0; i < sv->n_conns; i++)
         if (strcmp(sv->conns[i]->account, account) == 0)
-            return 0;
+            return true;
+    return false;
+}
+
+static int add_conn(struct serve *sv, const char *account, veil_err *err)
+{
+    if (served(sv, account))
+        return 0;
     if (sv->n_conns == SERVE_MAX_CONNS)
         return veil_err_set(err, VEIL_E_LIMIT, "at most %d realms per Guardian daemon",
                             SERVE_MAX_CONNS - 1);
@@ -255,8 +262,32 @@ static int add_conn(struct serve *sv, const char *account, veil_err *err)
     return 0;
 }
 
-/* Connects to every realm not served yet (realms may be created while the
- * daemon runs). */
+/* Pushes a realm's account JWT to the servers' resolvers, so a realm created
+ * after Master's configuration was written exists there too. A failure is
+ * only logged: servers that already know the account need nothing. */
+static void push_account(struct serve *sv, const struct veil_guardian_realm *r)
+{
+    char urls[SERVE_MAX_URLS * 256] = "";
+    char *jwt = NULL;
+    veil_err err = {0};
+    for (size_t i = 0; i < sv->n_urls; i++) {
+        size_t n = strlen(urls);
+        snprintf(urls + n, sizeof urls - n, "%s%s", i ? "," : "", sv->urls[i]);
+    }
+    pthread_mutex_lock(&sv->mu);
+    int rc = veil_guardian_account_jwt(sv->g, r->name, &jwt, &err);
+    if (rc == 0)
+        rc = veil_guardian_push(sv->g, urls, sv->ca_file, r->account, jwt, &err);
+    pthread_mutex_unlock(&sv->mu);
+    free(jwt);
+    if (rc != 0)
+        VEIL_LOG_WARNING("guardian", "realm account not pushed", "realm=%s err=\"%s\"", r->name,
+                         err.msg);
+}
+
+/* Connects to every realm not served yet. A realm created after Master's
+ * configuration was written is unknown to the resolvers: when the first
+ * connection fails, its account is pushed and the connection tried again. */
 static int sync_realms(struct serve *sv, veil_err *err)
 {
     struct veil_guardian_realm *realms = NULL;
@@ -264,8 +295,12 @@ static int sync_realms(struct serve *sv, veil_err *err)
     pthread_mutex_lock(&sv->mu);
     int rc = veil_guardian_realm_list(sv->g, &realms, &n, err);
     pthread_mutex_unlock(&sv->mu);
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (served(sv, realms[i].name) || add_conn(sv, realms[i].name, err) == 0)
+            continue;
+        push_account(sv, &realms[i]);
         rc = add_conn(sv, realms[i].name, err);
+    }
     free(realms);
     return rc;
 }

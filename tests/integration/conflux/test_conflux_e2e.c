@@ -610,6 +610,35 @@ static void test_guardian_restart(void)
         veil_conflux_stop(e);
 }
 
+/* A realm created while everything runs: Guardian serves it within its 2 s
+ * sync and pushes its account to the resolvers; a node then joins it. */
+static void test_realm_created_while_running(void)
+{
+    veil_guardian *g = NULL;
+    veil_err err = {0};
+    struct veil_guardian_realm r;
+    CHECK(veil_guardian_open(&g, env.gdir, &err) == 0);
+    CHECK(veil_guardian_realm_create(g, "green", &r, &err) == 0);
+    veil_guardian_close(g);
+    char tok[128];
+    CHECK(cfx_token(&env, "green", "", tok, sizeof tok) == 0);
+    veil_conflux *a = NULL;
+    for (int i = 0; i < 40 && !a; i++) {
+        if (start_agent(&a, "edge-g", tok, &err) != 0)
+            usleep(250000); /* the token was used on the first try: later ones renew */
+    }
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    struct veil_conflux_status st;
+    veil_conflux_get_status(a, &st);
+    CHECK_EQ_STR(st.realm, "green");
+    char out[4096];
+    CHECK_EQ_INT(admin(out, sizeof out, "edge-g", "query", NULL, false), 0);
+    CHECK_CONTAINS(out, "\"realm\":\"green\"");
+    veil_conflux_stop(a);
+}
+
 /* With 4 s credentials the agent renews at two thirds of each lifetime, on a
  * new connection, before the servers would close the old one at expiry. */
 static void test_renewal_before_expiry(void)
@@ -684,6 +713,7 @@ int main(int argc, char **argv)
         VTEST(test_graceful_shutdown),
         VTEST(test_guardian_restart),
         VTEST(test_renewal_before_expiry),
+        VTEST(test_realm_created_while_running),
         VTEST(test_server_killed_failover),
     };
     /* enrollment first, whatever the command line names: the rest needs it */
