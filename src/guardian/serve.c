@@ -283,6 +283,8 @@ static void push_account(struct serve *sv, const struct veil_guardian_realm *r)
     if (rc != 0)
         VEIL_LOG_WARNING("guardian", "realm account not pushed", "realm=%s err=\"%s\"", r->name,
                          err.msg);
+    else
+        VEIL_LOG_INF("guardian", "realm account pushed to Master", "realm=%s", r->name);
 }
 
 /* Connects to every realm not served yet. A realm created after Master's
