@@ -19,7 +19,7 @@
 // never used by the search) give the actual error beside it.
 //
 // usage: node probe_adversary.js --veil VEIL --config ADVERSARY_YAML
-//          --self PEER [--self-bytes B] --image IMG --max-jobs N [--truth PEER=BYTES,...] [--out FILE]
+//          --self PEER [--self-bytes B] [--class-ratio NUM/DEN] --image IMG --max-jobs N [--truth PEER=BYTES,...] [--out FILE]
 // prints one JSON object (and writes it to --out).
 'use strict';
 const { execFileSync } = require('child_process');
@@ -43,6 +43,7 @@ function args() {
     else if (k === '--out') a.out = x;
     else if (k === '--poll-s') a.pollS = Number(x);
     else if (k === '--self-bytes') a.selfUnits = Math.floor(Number(x) / UNIT);
+    else if (k === '--class-ratio') { const [n, d] = x.split('/').map(Number); a.ratio = [n, d]; }
     else if (k === '--truth') {
       for (const kv of x.split(',')) { const [p, b] = kv.split('='); a.truth[p] = Number(b); }
     } else throw new Error(`unknown argument ${k}`);
@@ -52,6 +53,28 @@ function args() {
 }
 
 const A = args();
+
+// Capacity classes (cluster policy, public; src/node/privacy.c's grid):
+// b0 = 1, next(b) = max(b + 1, ceil(b * num / den)). Nodes round their free
+// values down to the grid, so a step edge is a class bound; the adversary
+// knows it and widens what an edge tells it to the whole class.
+function nextBound(b) {
+  const [n, d] = A.ratio;
+  return Math.max(b + 1, Math.ceil(b * n / d));
+}
+function classDown(v) {
+  if (!A.ratio || v <= 0) return v;
+  let b = 1;
+  for (let n = nextBound(b); n <= v; n = nextBound(b)) b = n;
+  return b;
+}
+function classNext(v) { return A.ratio ? (v <= 0 ? 1 : nextBound(classDown(v))) : v + 1; }
+// The class bounds in [a, b] (an edge can only be at one of them).
+function boundsIn(a, b) {
+  const out = [];
+  for (let c = classDown(b); c >= a && c >= 1; c = classDown(c - 1)) out.unshift(c);
+  return out;
+}
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veil-probe-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -101,7 +124,10 @@ function interval(p) {
   if (!lo) return null;
   let hi = MAX_UNITS;
   for (const r of rs) if (r > lo && samples.get(r) !== p) { hi = r - 1; break; }
-  return { lo, hi };
+  if (!A.ratio) return { lo, hi };
+  // the edge is a class bound c in [lo, hi]: the value lies in [c, next(c) - 1]
+  const c0 = classDown(lo) === lo ? lo : classNext(lo);
+  return { lo: c0, hi: Math.min(MAX_UNITS, classNext(hi) - 1) };
 }
 const within = (iv, p) => iv && iv.hi / iv.lo <= (1 + p) / (1 - p);
 
@@ -128,6 +154,7 @@ function main() {
       const a = rs[i], b = rs[i + 1];
       if (keyOf(samples.get(a)) === keyOf(samples.get(b)) || b - a < 2) continue;
       if (samples.get(a) === A.self && A.selfUnits === b - 1) continue; // its own edge
+      if (A.ratio && boundsIn(a, b - 1).length < 2) continue; // the edge is one known bound
       if (!best || b / a > best[1] / best[0]) best = [a, b];
     }
     if (!best) break; // every edge found to the unit
@@ -135,6 +162,10 @@ function main() {
     // Its own node's edge it knows: only one job checks that nothing else
     // hides between its own value and the next outcome.
     const su = A.selfUnits;
+    if (A.ratio) { // ask just above the middle bound: that splits the bounds in two
+      const bs = boundsIn(best[0], best[1] - 1);
+      mid = bs[Math.floor((bs.length - 1) / 2)] + 1;
+    }
     if (samples.get(best[0]) === A.self && su >= best[0] && su < best[1]) {
       mid = su + 1; // su + 1 < best[1], else the pair was skipped as settled
     }
