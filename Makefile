@@ -63,6 +63,13 @@ fuzz: deps
 fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
 
+# The long run: every target for FUZZ_SECONDS each (300 unless given) on a
+# corpus kept in build-fuzz/corpus-long/ across runs (FUZZ_JOBS targets at
+# once); per-target executions and coverage in build-fuzz/fuzz-long.jsonl.
+fuzz-long: fuzz
+	@scripts/fuzz-long.sh build-fuzz \
+	  $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),300)
+
 bench: build
 	@scripts/bench.sh $(BUILD)
 
