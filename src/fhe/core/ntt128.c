@@ -452,7 +452,74 @@ AVX512_TARGET static void mac_avx512(const struct veil_ntt128_prime *pr, size_t 
     }
 }
 
+/* Gadget digits for base 2^24 and 3 levels, 8 coefficients at a time, with
+ * veil_pbs128_decompose's rounding and tie rule: with t = v + 2^55 (128
+ * bits), the 72-bit rounded state is t >> 56, its upper 48 bits t_hi >> 16;
+ * digits are sign-extended 24-bit fields with a carry into the next. */
+AVX512_TARGET static __m512i digit24(__m512i raw, __m512i tie_src, __m512i *carry)
+{
+    const __m512i half = _mm512_set1_epi64(1LL << 23), base = _mm512_set1_epi64(1LL << 24);
+    const __m512i neg_half = _mm512_set1_epi64(-(1LL << 23)), one = _mm512_set1_epi64(1);
+    __m512i d = _mm512_mask_sub_epi64(raw, _mm512_cmpge_epu64_mask(raw, half), raw, base);
+    const __mmask8 tie = _mm512_cmpeq_epi64_mask(d, neg_half) &
+                         _mm512_test_epi64_mask(tie_src, one);
+    d = _mm512_mask_mov_epi64(d, tie, half);
+    *carry = _mm512_maskz_mov_epi64(_mm512_cmplt_epi64_mask(d, _mm512_setzero_si512()), one);
+    return d;
+}
+
+AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, const veil_u128_t *v,
+                                             uint64_t *const *res)
+{
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i m24 = _mm512_set1_epi64((1LL << 24) - 1), one = _mm512_set1_epi64(1);
+    const __m512i r55 = _mm512_set1_epi64(1LL << 55), zero = _mm512_setzero_si512();
+    __m512i vp[VEIL_NTT128_PRIMES];
+    for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
+        vp[pr] = _mm512_set1_epi64((long long)t->pr[pr].p);
+    for (size_t i = 0; i < t->n; i += 8) {
+        const __m512i A = _mm512_loadu_si512(v + i), B = _mm512_loadu_si512(v + i + 4);
+        const __m512i lo = _mm512_permutex2var_epi64(A, even, B);
+        const __m512i hi = _mm512_permutex2var_epi64(A, odd, B);
+        const __m512i tlo = _mm512_add_epi64(lo, r55);
+        const __m512i thi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(tlo, lo), hi, one);
+        const __m512i top_tie = _mm512_srli_epi64(lo, 55);
+        __m512i c0, c1, c2;
+        const __m512i raw0 = _mm512_and_si512(
+            _mm512_or_si512(_mm512_srli_epi64(tlo, 56), _mm512_slli_epi64(thi, 8)), m24);
+        __m512i st1 = _mm512_srli_epi64(thi, 16);
+        const __m512i d0 = digit24(raw0, st1, &c0);
+        st1 = _mm512_add_epi64(st1, c0);
+        __m512i st2 = _mm512_srli_epi64(st1, 24);
+        const __m512i d1 = digit24(_mm512_and_si512(st1, m24), st2, &c1);
+        st2 = _mm512_add_epi64(st2, c1);
+        const __m512i d2 = digit24(_mm512_and_si512(st2, m24), top_tie, &c2);
+        const __m512i d[3] = {d2, d1, d0}; /* row 0: the most significant digit */
+        for (unsigned j = 0; j < 3; j++) {
+            const __mmask8 negative = _mm512_cmplt_epi64_mask(d[j], zero);
+            for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
+                _mm512_storeu_si512(res[j * VEIL_NTT128_PRIMES + pr] + i,
+                                    _mm512_mask_add_epi64(d[j], negative, d[j], vp[pr]));
+        }
+    }
+}
 #endif
+
+int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
+                            uint64_t *const *res)
+{
+#if NTT128_AVX512
+    if (t->avx512 && t->n % 8 == 0) {
+        digits_24x3_avx512(t, v, res);
+        return 1;
+    }
+#endif
+    (void)t;
+    (void)v;
+    (void)res;
+    return 0;
+}
 
 static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,
                         uint64_t *a)

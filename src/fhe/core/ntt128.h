@@ -64,6 +64,13 @@ void veil_ntt128_from_i64(const struct veil_ntt128 *t, unsigned prime, uint64_t 
                           const int64_t *in);
 void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                            const veil_u128_t *in);
+/* The gadget digits of the squashing parameters (base 2^24, 3 levels,
+ * rounded, ties split as veil_pbs128_decompose does) of v[0..N), written as
+ * residues: res[j * PRIMES + prime] receives level j's digits (j = 0 the
+ * most significant) modulo that prime. Returns 1 when done here (AVX-512),
+ * 0 when the caller must use the scalar decomposition. */
+int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
+                            uint64_t *const *res);
 /* In-place transforms of N residues modulo prime `prime`. */
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);

@@ -228,19 +228,24 @@ static void decompose_column(const struct veil_ntt128 *t, const struct veil_pbs1
 {
     const size_t n = s->poly, level = s->level;
     rotate_sub(sc->poly, sc->acc + c * n, n, r);
-    int64_t dig[VEIL_PBS128_MAX_LEVEL];
-    for (size_t i = 0; i < n; i++) {
-        veil_pbs128_decompose(sc->poly[i], s->base_log, s->level, dig);
-        for (size_t j = 0; j < level; j++)
-            sc->digits[j * n + i] = dig[level - 1 - j];
-    }
-    for (size_t j = 0; j < level; j++) {
-        uint64_t *row = sc->dntt + (c * level + j) * P * n;
-        for (unsigned pr = 0; pr < P; pr++) {
-            veil_ntt128_from_i64(t, pr, row + pr * n, sc->digits + j * n);
-            veil_ntt128_forward(t, pr, row + pr * n);
+    uint64_t *res[VEIL_PBS128_MAX_LEVEL * P];
+    for (size_t j = 0; j < level; j++)
+        for (unsigned pr = 0; pr < P; pr++)
+            res[j * P + pr] = sc->dntt + ((c * level + j) * P + pr) * n;
+    const int fast = s->base_log == 24 && level == 3 && veil_ntt128_digits_24x3(t, sc->poly, res);
+    if (!fast) {
+        int64_t dig[VEIL_PBS128_MAX_LEVEL];
+        for (size_t i = 0; i < n; i++) {
+            veil_pbs128_decompose(sc->poly[i], s->base_log, s->level, dig);
+            for (size_t j = 0; j < level; j++)
+                sc->digits[j * n + i] = dig[level - 1 - j];
         }
+        for (size_t j = 0; j < level; j++)
+            for (unsigned pr = 0; pr < P; pr++)
+                veil_ntt128_from_i64(t, pr, res[j * P + pr], sc->digits + j * n);
     }
+    for (size_t j = 0; j < level * P; j++)
+        veil_ntt128_forward(t, (unsigned)(j % P), res[j]);
 }
 
 /* acc += GGSW ⊡ (X^r acc - acc): X^r acc if the GGSW encrypts 1, acc if 0. */

@@ -169,6 +169,52 @@ static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
     free(y);
 }
 
+/* The vectorized digits (base 2^24, 3 levels) equal the scalar
+ * decomposition, ties and carries included. */
+static void compare_digits(struct veil_ntt128 *t)
+{
+    enum { N = 2048 };
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 555);
+    veil_u128_t *v = malloc(N * sizeof *v);
+    static const uint32_t fields[4] = {0x800000, 0x7fffff, 0, 0xffffff};
+    for (size_t i = 0; i < N; i++) {
+        v[i] = rand_u128(&rng);
+        if (i % 2) { /* digit fields at the tie and wrap points, low bits at the rounding tie */
+            veil_u128_t st = 0;
+            for (int f = 0; f < 3; f++) {
+                uint64_t r = veil_fhe_rng_u64(&rng);
+                st |= (veil_u128_t)(r % 3 == 0 ? (r >> 8) & 0xffffff : fields[r % 4]) << (24 * f);
+            }
+            veil_u128_t low = (veil_fhe_rng_u64(&rng) & 1) ? (veil_u128_t)1 << 55
+                                                           : rand_u128(&rng) >> 72;
+            v[i] = (st << 56) | low;
+        }
+    }
+    uint64_t *fast = malloc(9 * N * 8), *slow = malloc(9 * N * 8);
+    uint64_t *rf[9], *rs[9];
+    for (int j = 0; j < 9; j++) {
+        rf[j] = fast + j * N;
+        rs[j] = slow + j * N;
+    }
+    CHECK(veil_ntt128_digits_24x3(t, v, rf) == 1);
+    int64_t *dig = malloc(3 * N * sizeof *dig);
+    for (size_t i = 0; i < N; i++) {
+        int64_t d[3];
+        veil_pbs128_decompose(v[i], 24, 3, d);
+        for (int j = 0; j < 3; j++)
+            dig[j * N + i] = d[2 - j];
+    }
+    for (int j = 0; j < 3; j++)
+        for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
+            veil_ntt128_from_i64(t, pr, rs[j * VEIL_NTT128_PRIMES + pr], dig + j * N);
+    CHECK(memcmp(fast, slow, 9 * N * 8) == 0);
+    free(v);
+    free(fast);
+    free(slow);
+    free(dig);
+}
+
 static void test_code_paths_identical(void)
 {
     struct veil_ntt128 t;
@@ -180,6 +226,12 @@ static void test_code_paths_identical(void)
         compare_paths(&t, level, 0);
         compare_paths(&t, level, 1);
     }
+    t.avx512 = best;
+    if (best)
+        compare_digits(&t);
+    t.avx512 = 0;
+    uint64_t *none[9] = {0};
+    CHECK(veil_ntt128_digits_24x3(&t, NULL, none) == 0); /* scalar: the caller decomposes */
     veil_ntt128_free(&t);
 }
 
