@@ -104,6 +104,13 @@ VEIL_WARN_UNUSED int veil_fhe_compact_expand_tfhers_sk(veil_fhe_server *sk, cons
                                                        size_t len, veil_fhe_ct ***out, size_t *n,
                                                        veil_err *err);
 
+/* Decrypts every value of a TFHE-rs list, packed or not, with the client
+ * key alone (a packed block decrypts to low + 4 * high): *values and *widths
+ * (1 for a bool) are arrays of *n, freed by the caller. */
+VEIL_WARN_UNUSED int veil_fhe_compact_decrypt_tfhers(const veil_fhe_client *ck, const uint8_t *data,
+                                                     size_t len, uint64_t **values,
+                                                     unsigned **widths, size_t *n, veil_err *err);
+
 /* ---- the rest of a key set for a client key read from TFHE-rs ----
  * Veil evaluates on TFHE-rs ciphertexts with its own server key generated from
  * the same client key (threads: 0 = VEIL_THREADS or the CPU count). */

@@ -246,28 +246,24 @@ static int load_client(const char *key, veil_fhe_client **ck, veil_err *err)
     return veil_fhe_client_load(key, ck, err);
 }
 
-/* A TFHE-rs compact list: one decimal value per line. */
+/* A TFHE-rs compact list (packed or not): one decimal value per line. */
 static int decrypt_list(const char *key, const char *file)
 {
     veil_err err = {0};
     veil_fhe_client *ck = NULL;
     uint8_t *data = NULL;
     size_t len = 0, n = 0;
-    veil_fhe_ct **cts = NULL;
+    uint64_t *values = NULL;
+    unsigned *widths = NULL;
     int rc = load_client(key, &ck, &err);
     if (rc == 0)
         rc = veil_file_read(file, 16u << 20, &data, &len, &err);
-    if (rc == 0 && veil_fhe_compact_expand_tfhers_all(data, len, &cts, &n, &err) != 0)
+    if (rc == 0 && veil_fhe_compact_decrypt_tfhers(ck, data, len, &values, &widths, &n, &err) != 0)
         rc = veil_err_wrap(&err, "%s", file);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = 0;
-        if (rc == 0)
-            rc = veil_fhe_decrypt(ck, cts[i], &v, &err);
-        if (rc == 0)
-            printf("%" PRIu64 "\n", v);
-        veil_fhe_ct_free(cts[i]);
-    }
-    free(cts);
+    for (size_t i = 0; i < n; i++)
+        printf("%" PRIu64 "\n", values[i]);
+    free(values);
+    free(widths);
     free(data);
     veil_fhe_client_free(ck);
     return rc == 0 ? VEIL_EXIT_OK : veil_cli_fail(&err);
@@ -905,7 +901,7 @@ static const struct veil_cli_command fhe_decrypt = {
     .summary = "decrypt a ciphertext with the client key",
     .usage = "Usage: veil fhe decrypt -k CLIENT_KEY FILE\n\n"
              "Prints the decimal value. The key and FILE may be Veil's or TFHE-rs's; a\n"
-             "TFHE-rs compact list prints one value per line.\n",
+             "TFHE-rs compact list (packed or not) prints one value per line.\n",
     .run = run_decrypt,
 };
 static const struct veil_cli_command fhe_eval = {

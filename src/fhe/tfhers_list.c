@@ -487,3 +487,69 @@ int veil_fhe_compact_expand_tfhers_sk(veil_fhe_server *sk, const uint8_t *data, 
     parsed_list_free(&pl);
     return rc;
 }
+
+/* ------------------------------------------ decryption with the client key */
+
+/* Stored block j's digits: its message (unpacked) or low and high (packed). */
+static int stored_digits(const struct parsed_list *pl, const struct veil_shortint_client_key *ck,
+                         uint64_t *digits, size_t cap, veil_err *err)
+{
+    const struct veil_fhe_params *p = pl->list->params;
+    struct veil_shortint_ct ct;
+    if (veil_shortint_ct_init(&ct, p, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t j = 0; j < pl->list->count && rc == 0; j++) {
+        rc = veil_fhe_compact_list_expand(pl->list, j, &ct, err);
+        uint64_t x = veil_shortint_decrypt(ck, &ct) % (p->message_modulus * p->carry_modulus);
+        if (pl->packed && 2 * j + 1 < cap) {
+            digits[2 * j] = x % p->message_modulus;
+            digits[2 * j + 1] = x / p->message_modulus;
+        } else if (pl->packed) {
+            digits[2 * j] = x % p->message_modulus;
+        } else {
+            digits[j] = x % p->message_modulus;
+        }
+    }
+    veil_memzero(ct.data, (veil_fhe_big_lwe_dim(p) + 1) * sizeof *ct.data);
+    veil_shortint_ct_free(&ct);
+    return rc;
+}
+
+int veil_fhe_compact_decrypt_tfhers(const veil_fhe_client *ck, const uint8_t *data, size_t len,
+                                    uint64_t **values, unsigned **widths, size_t *n, veil_err *err)
+{
+    *values = NULL;
+    *widths = NULL;
+    *n = 0;
+    struct parsed_list pl;
+    if (parse_list(data, len, 1, &pl, err) != 0)
+        return -1;
+    size_t blocks = 0;
+    for (size_t v = 0; v < pl.n; v++)
+        blocks += blocks_per_value(pl.widths[v]);
+    uint64_t *digits = calloc(blocks, sizeof *digits);
+    uint64_t *vals = calloc(pl.n, sizeof *vals);
+    int rc = digits && vals ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = stored_digits(&pl, veil_fhe_client_key_of(ck), digits, blocks, err);
+    for (size_t v = 0, first = 0; v < pl.n && rc == 0; v++) {
+        size_t per = blocks_per_value(pl.widths[v]);
+        for (size_t b = per; b-- > 0;)
+            vals[v] = (vals[v] << 2) | digits[first + b];
+        first += per;
+    }
+    if (digits)
+        veil_memzero(digits, blocks * sizeof *digits);
+    free(digits);
+    if (rc == 0) {
+        *values = vals;
+        *widths = pl.widths;
+        *n = pl.n;
+        pl.widths = NULL;
+    } else {
+        free(vals);
+    }
+    parsed_list_free(&pl);
+    return rc;
+}

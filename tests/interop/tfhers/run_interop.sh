@@ -12,9 +12,11 @@
 #      with the exported client key
 #   5. veil fhe eval add / lt / min on node-tfhe ciphertexts (server key from
 #      node-tfhe's client key) -> node-tfhe decrypts the results
-#   6. a packed list (build_packed) split with that server key -> Veil decrypts
-#   7. refusals: a packed list without a server key, a truncated file, a Veil
-#      file given as TFHE-rs
+#   6. a packed list (build_packed): split with that server key, and decrypted
+#      with the client key alone
+#   7. refusals: a packed list where no server key is at hand (the daemon's
+#      path: veil fhe import without -k), a truncated file, a Veil file given
+#      as TFHE-rs
 # One node-tfhe key set is shared by every case. Needs VEIL_BIN (ctest) and node.
 set -euo pipefail
 VEIL=${VEIL_BIN:?VEIL_BIN not set}
@@ -115,10 +117,13 @@ for v in 1 255 65535 4294967295 18446744073709551615 0; do
     [ "$("$VEIL" fhe decrypt -k "$NCK" "$T/unpacked.$i")" = "$v" ] || fail "packed list value $i"
     i=$((i + 1))
 done
-echo "node-tfhe packed list split with Veil's server key: every width"
+got=$("$VEIL" fhe decrypt -k "$NCK" "$T/packed.ct" | tr '\n' ' ')
+[ "$got" = "1 255 65535 4294967295 18446744073709551615 0 " ] || fail "packed list decrypts to '$got'"
+echo "node-tfhe packed list split with Veil's server key, and decrypted directly: every width"
 
 # 7. refusals with a clear message
-out=$("$VEIL" fhe decrypt -k "$NCK" "$T/packed.ct" 2>&1) && fail "packed list accepted"
+out=$("$VEIL" fhe import --format tfhe-rs -o "$T/np" "$T/packed.ct" 2>&1) &&
+    fail "packed list expanded without a server key"
 grep -q "packed TFHE-rs compact list" <<<"$out" || fail "packed list: $out"
 head -c 1000 "$T/n_ck/8_max.ct" >"$T/trunc.ct"
 out=$("$VEIL" fhe decrypt -k "$NCK" "$T/trunc.ct" 2>&1) && fail "truncated file accepted"

@@ -130,6 +130,34 @@ static void test_node_request_daemon_path(void)
     free(data);
 }
 
+/* Lists decrypt with the client key alone, a packed one included. */
+static void test_node_lists_decrypt(void)
+{
+    setup();
+    static const struct {
+        const char *file;
+        size_t n;
+        uint64_t values[3];
+        unsigned widths[3];
+    } cases[] = {{"list.ct", 3, {0x1234, 7, 1}, {16, 8, 1}},
+                 {"list_packed.ct", 2, {0x1234, 7}, {16, 8}}};
+    for (size_t c = 0; c < 2; c++) {
+        size_t len, n = 0;
+        uint8_t *data = fixture(cases[c].file, &len);
+        uint64_t *values = NULL;
+        unsigned *widths = NULL;
+        CHECK(veil_fhe_compact_decrypt_tfhers(node_ck, data, len, &values, &widths, &n, NULL) == 0);
+        CHECK_EQ_U64(n, cases[c].n);
+        for (size_t i = 0; i < n && i < cases[c].n; i++) {
+            CHECK_EQ_U64(values[i], cases[c].values[i]);
+            CHECK_EQ_INT(widths[i], cases[c].widths[i]);
+        }
+        free(values);
+        free(widths);
+        free(data);
+    }
+}
+
 static void test_packed_list_refused(void)
 {
     size_t len;
@@ -381,7 +409,8 @@ static void test_file_loaders_detect(void)
 }
 
 VTEST_MAIN(VTEST(test_node_ciphertexts_decrypt), VTEST(test_node_list_expands),
-           VTEST(test_node_request_daemon_path), VTEST(test_packed_list_refused),
-           VTEST(test_node_public_key_encrypts), VTEST(test_veil_keys_round_trip),
-           VTEST(test_truncated_and_oversized), VTEST(test_wrong_version_and_mode),
-           VTEST(test_wrong_parameters_and_type), VTEST(test_file_loaders_detect))
+           VTEST(test_node_request_daemon_path), VTEST(test_node_lists_decrypt),
+           VTEST(test_packed_list_refused), VTEST(test_node_public_key_encrypts),
+           VTEST(test_veil_keys_round_trip), VTEST(test_truncated_and_oversized),
+           VTEST(test_wrong_version_and_mode), VTEST(test_wrong_parameters_and_type),
+           VTEST(test_file_loaders_detect))
