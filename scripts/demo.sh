@@ -2,9 +2,11 @@
 # `make demo` (owned by the veild integration): Veil's whole story on this
 # machine, with real processes only - anvil (the chain), a local OCI registry
 # holding a busybox image, a cluster created with `veil cluster init`, three
-# veild nodes of three organizations with different capacities, a job placed
-# on encrypted telemetry, its container's output, and the on-chain anchor
-# checked with cast. Everything it starts is stopped on exit.
+# veild nodes of three organizations with different capacities, all three key
+# holders of a threshold dealing (no node can decrypt alone: each holds a
+# share, every decryption needs the three partial decryptions with t = 1), a
+# job placed on encrypted telemetry, its container's output, and the on-chain
+# anchor checked with cast. Everything it starts is stopped on exit.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -41,15 +43,23 @@ start_anvil
 echo "RPC $RPC"
 export VEIL_KEYSTORE_PASSWORD=pw
 
-say "veil cluster init: FHE keys, the VeilRegistry contract, the cluster, its policy"
+say "Each node's libp2p identity (its key share will be sealed to it)"
+holders=()
+for i in 1 2 3; do
+  mkdir -p "$WORK/n$i"
+  holders+=("$(addr_for "$i")=$("$VEIL" p2p id --key "$WORK/n$i/p2p.key")")
+done
+printf '%s\n' "${holders[@]}"
+
+say "veil cluster init: the threshold key ceremony, the VeilRegistry contract, the cluster, its policy"
 "$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name demo \
-  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
+  --key-holders "$(IFS=,; echo "${holders[*]}")" --threshold 1 --allow-image "$DIGEST" \
   --operator "$(addr_for 1)@acme" --operator "$(addr_for 2)@globex" --operator "$(addr_for 3)@initech"
+ls -la "$WORK/bundle"
 C=$(node -e 'console.log(require(process.argv[1]).contract)' "$WORK/bundle/bundle.json")
 
-say "veil node join: three nodes of three organizations register their peer IDs on chain"
-join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
-join_node 2; join_node 3
+say "veil node join: three nodes of three organizations register their peer IDs on chain and install their key shares"
+for i in 1 2 3; do join_node "$i" --share "$WORK/bundle/share-$i.key"; done
 for i in 1 2 3; do echo "node $i: $(eval echo \$PEER_$i)"; done
 CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \
       "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0")
@@ -62,7 +72,7 @@ has_epochs() {
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
     process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
 }
-wait_for 60 "the mesh" has_epochs 2
+wait_for 180 "the mesh (each key holder loads the squashing key first)" has_epochs 2
 sleep 3
 say "veil get nodes (on node 2): members, liveness, telemetry epochs - never the values"
 veil_at 2 get nodes
@@ -85,7 +95,8 @@ exited() { veil_at 2 job status "$id" -o json | grep -q '"state": "exited"'; }
 wait_for 120 "the job to run" exited
 
 say "Scheduling on ciphertexts (from the nodes' logs)"
-grep -h 'msg="round evaluated"\|msg="assignment signed"' "$WORK"/n*/veild.log | sed 's/^time=[^ ]* //'
+grep -h 'msg="round evaluated"\|msg="partial decryption published"\|msg="threshold decryption"\|msg="assignment agreed' \
+  "$WORK"/n*/veild.log | sed 's/^time=[^ ]* //'
 if [ -x "$ORACLE" ]; then
   echo "plaintext oracle of the same policy says: $("$ORACLE" "$WORK/hello.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")"
 fi
