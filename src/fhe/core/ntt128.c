@@ -504,6 +504,67 @@ AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, const 
         }
     }
 }
+
+/* Garner's CRT (crt_one) on 8 coefficients: the same modular steps, then
+ * X = x0 + x1 p0 + x2 p0p1 (- M when negative) in 128-bit lanes (low and
+ * high words apart), added into out[]. */
+AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_t *out,
+                                         const uint64_t *const *res)
+{
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i lo_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i hi_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i p0 = _mm512_set1_epi64((long long)t->pr[0].p);
+    const __m512i p1 = _mm512_set1_epi64((long long)t->pr[1].p);
+    const __m512i p2 = _mm512_set1_epi64((long long)t->pr[2].p);
+    const __m512i p2_half = _mm512_set1_epi64((long long)(t->pr[2].p / 2));
+    const __m512i c1 = _mm512_set1_epi64((long long)t->c1), c1s = _mm512_set1_epi64((long long)t->c1_sh);
+    const __m512i c2 = _mm512_set1_epi64((long long)t->c2), c2s = _mm512_set1_epi64((long long)t->c2_sh);
+    const __m512i q0 = _mm512_set1_epi64((long long)t->p0_mod_p2);
+    const __m512i q0s = _mm512_set1_epi64((long long)t->p0_mod_p2_sh);
+    const __m512i p01_lo = _mm512_set1_epi64((long long)(uint64_t)t->p01);
+    const __m512i p01_hi = _mm512_set1_epi64((long long)(uint64_t)(t->p01 >> 64));
+    const __m512i m_lo = _mm512_set1_epi64((long long)(uint64_t)t->m_mod);
+    const __m512i m_hi = _mm512_set1_epi64((long long)(uint64_t)(t->m_mod >> 64));
+    for (size_t j = 0; j < t->n; j += 8) {
+        const __m512i x0 = _mm512_loadu_si512(res[0] + j), r1 = _mm512_loadu_si512(res[1] + j);
+        const __m512i r2 = _mm512_loadu_si512(res[2] + j);
+        const __m512i x0_1 = v_csub(x0, p1);
+        const __m512i d1 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r1, p1), x0_1), p1);
+        const __m512i x1 = v_csub(v_shoup(d1, c1, c1s, p1), p1);
+        const __m512i x1p0 = v_csub(v_shoup(x1, q0, q0s, p2), p2);
+        const __m512i y = v_csub(_mm512_add_epi64(v_csub(x0, p2), x1p0), p2);
+        const __m512i d2 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r2, p2), y), p2);
+        const __m512i x2 = v_csub(v_shoup(d2, c2, c2s, p2), p2);
+        /* x0 + x1 p0 */
+        __m512i lo = _mm512_add_epi64(x0, _mm512_mullo_epi64(x1, p0));
+        __m512i hi = _mm512_mask_add_epi64(v_mulhi(x1, p0), _mm512_cmplt_epu64_mask(lo, x0),
+                                           v_mulhi(x1, p0), one);
+        /* + x2 p0p1 */
+        const __m512i a_lo = _mm512_mullo_epi64(x2, p01_lo);
+        const __m512i s_lo = _mm512_add_epi64(lo, a_lo);
+        hi = _mm512_add_epi64(hi, _mm512_add_epi64(v_mulhi(x2, p01_lo), _mm512_mullo_epi64(x2, p01_hi)));
+        hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(s_lo, a_lo), hi, one);
+        lo = s_lo;
+        /* negative: - M */
+        const __mmask8 neg = _mm512_cmpgt_epu64_mask(x2, p2_half);
+        const __mmask8 borrow = neg & _mm512_cmplt_epu64_mask(lo, m_lo);
+        lo = _mm512_mask_sub_epi64(lo, neg, lo, m_lo);
+        hi = _mm512_mask_sub_epi64(hi, neg, hi, m_hi);
+        hi = _mm512_mask_sub_epi64(hi, borrow, hi, one);
+        /* out += X */
+        const __m512i A = _mm512_loadu_si512(out + j), B = _mm512_loadu_si512(out + j + 4);
+        const __m512i olo = _mm512_permutex2var_epi64(A, even, B);
+        __m512i ohi = _mm512_permutex2var_epi64(A, odd, B);
+        const __m512i nlo = _mm512_add_epi64(olo, lo);
+        ohi = _mm512_add_epi64(ohi, hi);
+        ohi = _mm512_mask_add_epi64(ohi, _mm512_cmplt_epu64_mask(nlo, olo), ohi, one);
+        _mm512_storeu_si512(out + j, _mm512_permutex2var_epi64(nlo, lo_half, ohi));
+        _mm512_storeu_si512(out + j + 4, _mm512_permutex2var_epi64(nlo, hi_half, ohi));
+    }
+}
 #endif
 
 int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
@@ -604,6 +665,12 @@ void veil_ntt128_crt(const struct veil_ntt128 *t, veil_u128_t *out, const uint64
 
 void veil_ntt128_crt_add(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res)
 {
+#if NTT128_AVX512
+    if (t->avx512 && t->n % 8 == 0) {
+        crt_add_avx512(t, out, res);
+        return;
+    }
+#endif
     for (size_t j = 0; j < t->n; j++)
         out[j] += crt_one(t, res[0][j], res[1][j], res[2][j]);
 }
