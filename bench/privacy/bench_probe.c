@@ -26,10 +26,10 @@
 #include <veil/node.h>
 #include <veil/privacy.h>
 
-#define NODES    3
-#define SELF     2
-#define MAX_JOBS 200
-#define MAX_U    65535u
+#define NODES     3
+#define SELF      2
+#define MAX_JOBS  200
+#define MAX_U     65535u
 #define O_UNSCHED (-1)
 #define O_PLACED  (-2)
 
@@ -202,11 +202,12 @@ static void run_mode(const struct mode *m, int trials)
     qsort(p25, (size_t)trials, sizeof *p25, cmp_int);
     qsort(p10, (size_t)trials, sizeof *p10, cmp_int);
 #define Q(a, f) ((a)[(int)((f) * (trials - 1))] >= 100000 ? -1 : (a)[(int)((f) * (trials - 1))])
-    printf("{\"bench\":\"probe_attack_model\",\"mode\":\"%s\",\"nodes\":%d,\"trials\":%d,"
-           "\"max_jobs\":%d,\"jobs_25pct_median\":%d,\"jobs_25pct_max\":%d,"
-           "\"jobs_10pct_median\":%d,\"jobs_10pct_max\":%d,\"never_25pct\":%d,\"never_10pct\":%d}\n",
-           m->name, NODES, trials, MAX_JOBS, Q(p25, 0.5), Q(p25, 1.0), Q(p10, 0.5), Q(p10, 1.0),
-           never25, never10);
+    printf(
+        "{\"bench\":\"probe_attack_model\",\"mode\":\"%s\",\"nodes\":%d,\"trials\":%d,"
+        "\"max_jobs\":%d,\"jobs_25pct_median\":%d,\"jobs_25pct_max\":%d,"
+        "\"jobs_10pct_median\":%d,\"jobs_10pct_max\":%d,\"never_25pct\":%d,\"never_10pct\":%d}\n",
+        m->name, NODES, trials, MAX_JOBS, Q(p25, 0.5), Q(p25, 1.0), Q(p10, 0.5), Q(p10, 1.0),
+        never25, never10);
 #undef Q
     free(p25);
     free(p10);

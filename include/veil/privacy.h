@@ -46,8 +46,7 @@ struct veil_privacy_policy {
 void veil_privacy_policy_default(struct veil_privacy_policy *p);
 /* Refuses a policy that cannot hold: ratio below 5/4 (or num/den of 0 with
  * the other non-zero), a budget with a zero period, k of 0. */
-VEIL_WARN_UNUSED int veil_privacy_policy_check(const struct veil_privacy_policy *p,
-                                               veil_err *err);
+VEIL_WARN_UNUSED int veil_privacy_policy_check(const struct veil_privacy_policy *p, veil_err *err);
 /* The relative precision (in 1/10000) that classes of ratio q hide:
  * (q - 1) / (q + 1). A class [b, next - 1] spans a little less than q, so a
  * promise of "not within p" needs q strictly above (1 + p) / (1 - p): the

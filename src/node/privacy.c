@@ -54,7 +54,8 @@ uint32_t veil_privacy_hidden_bp(const struct veil_privacy_policy *p)
     if (!classes_on(p))
         return 0;
     /* (q - 1) / (q + 1) with q = num / den */
-    uint64_t num = (uint64_t)p->ratio_num - p->ratio_den, den = (uint64_t)p->ratio_num + p->ratio_den;
+    uint64_t num = (uint64_t)p->ratio_num - p->ratio_den,
+             den = (uint64_t)p->ratio_num + p->ratio_den;
     return (uint32_t)(10000 * num / den);
 }
 
@@ -145,8 +146,7 @@ int veil_privacy_budget_charge(struct veil_privacy_ledger *l, const struct veil_
     }
     for (size_t i = 0; i < l->n; i++) {
         const struct veil_privacy_slot *u = &l->used[i].slot;
-        if (!same_member(u, s->member, s->member_len) || u->period != s->period ||
-            u->seq != s->seq)
+        if (!same_member(u, s->member, s->member_len) || u->period != s->period || u->seq != s->seq)
             continue;
         bool same_job = memcmp(u->job_id, s->job_id, sizeof u->job_id) == 0;
         *verdict = same_job ? VEIL_PRIVACY_REPEAT : VEIL_PRIVACY_REUSED;

@@ -217,7 +217,8 @@ static void test_budget(void)
     struct veil_privacy_ledger l1 = {s1, 0, 8}, l2 = {s2, 0, 8};
     int refused1 = 0, refused2 = 0;
     for (uint32_t i = 0; i < 5; i++) {
-        struct veil_privacy_slot x = slot(4, 10, i, (uint8_t)i), y = slot(4, 10, 4 - i, (uint8_t)(4 - i));
+        struct veil_privacy_slot x = slot(4, 10, i, (uint8_t)i),
+                                 y = slot(4, 10, 4 - i, (uint8_t)(4 - i));
         CHECK_EQ_INT(veil_privacy_budget_charge(&l1, &p, &x, now, &v, &why, &err), 0);
         refused1 += v == VEIL_PRIVACY_OVER_BUDGET ? (1 << i) : 0;
         CHECK_EQ_INT(veil_privacy_budget_charge(&l2, &p, &y, now, &v, &why, &err), 0);
@@ -237,7 +238,7 @@ static void test_constraints(void)
     CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 0, 0, &err), 0);
     CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 1, 0, &err), 0); /* two members */
     CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 0, 1, &err), 0);
-    CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 9, 0, &err), 0); /* nobody */
+    CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 9, 0, &err), 0);  /* nobody */
     CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 2, 0, &err), -1); /* one node */
     CHECK_CONTAINS(err.msg, "region=2 zone=0 selects fewer than 2 members");
     CHECK_EQ_INT(veil_privacy_constraint_check(&p, m, 3, 1, 2, &err), -1);
