@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -309,14 +308,6 @@ static int sync_realms(struct serve *sv, veil_err *err)
 
 /* ---- command line ---- */
 
-static volatile sig_atomic_t serve_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    serve_stop = 1;
-}
-
 struct serve_args {
     const char *dir, *ca_file, *rpc, *contract, *urls_given;
     char *urls_text;
@@ -460,9 +451,12 @@ int veil_guardian_serve_main(int argc, char **argv)
         return a.urls_text ? 2 : 1;
     }
     pthread_mutex_init(&sv.mu, NULL);
-    serve_stop = 0;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    /* SIGINT/SIGTERM blocked before libnats starts threads, taken below */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN); /* a TLS write to a server that died */
     if (serve_open(&sv, &a, ca_default, sizeof ca_default, &err) != 0) {
         fprintf(stderr, "veil: guardian serve: %s\n", err.msg);
@@ -472,9 +466,10 @@ int veil_guardian_serve_main(int argc, char **argv)
     }
     fprintf(stdout, "guardian: serving %zu account(s)\n", sv.n_conns);
     fflush(stdout);
-    for (int tick = 0; !serve_stop; tick++) {
-        usleep(100 * 1000);
-        if (tick % 20 == 19 && sync_realms(&sv, &err) != 0)
+    /* every 2 s: realms created meanwhile */
+    struct timespec period = {2, 0};
+    while (sigtimedwait(&stop, NULL, &period) < 0) {
+        if (sync_realms(&sv, &err) != 0)
             VEIL_LOG_WARNING("guardian", "realm sync failed", "err=\"%s\"", err.msg);
     }
     serve_close(&sv);
