@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Build toolchain and libraries (see CMakeLists.txt), then the programs the
 # tests drive: runc (OCI runtime), the OCI registry and image tools,
-# nats-server, iproute2/nftables for network-namespace tests, clang for fuzzing.
+# nats-server, iproute2/nftables for network-namespace tests, clang for fuzzing,
+# chromium for the dashboard's browser test (driven by playwright-core).
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git ca-certificates
   libuv1-dev libsodium-dev libssl-dev libsecp256k1-dev nettle-dev libcurl4-openssl-dev
@@ -15,7 +16,7 @@ DEBIAN_PACKAGES=(
   libarchive-dev libzstd-dev libsqlite3-dev libnats-dev libmicrohttpd-dev
   runc docker-registry umoci skopeo busybox-static nats-server
   podman python3 iproute2 nftables procps psmisc curl jq
-  tshark iperf3 wireguard-go nebula
+  tshark iperf3 wireguard-go nebula chromium
   nodejs npm
 )
 
