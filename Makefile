@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 5
 TARGET ?=
 NPM_STAMP := tools/npm/node_modules/.veil-lock-sha256
 
-.PHONY: all build deps npm-tools test test-fast test-asan fuzz fuzz-long fuzz-smoke bench demo \
+.PHONY: all build deps npm-tools test test-fast test-asan fuzz fuzz-long fuzz-smoke bench chaos demo \
 	format clean
 
 all: build
@@ -69,6 +69,17 @@ fuzz-smoke: fuzz
 fuzz-long: fuzz
 	@scripts/fuzz-long.sh build-fuzz \
 	  $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),300)
+
+# The seeded chaos suite (tests/integration/chaos, docs/CHAOS.md): CHAOS_SECONDS
+# of faults with seed CHAOS_SEED (printed; the same seed replays the same
+# schedule); logs, schedule and results kept in $(BUILD)/chaos-<seed>/. Root.
+CHAOS_SECONDS ?= 1800
+CHAOS_SEED ?= $(shell date +%s)
+override CHAOS_SEED := $(CHAOS_SEED)
+chaos: build
+	@rm -rf $(BUILD)/chaos-$(CHAOS_SEED)
+	@CHAOS_OUT=$(BUILD)/chaos-$(CHAOS_SEED) VEIL_BIN=$(BUILD)/src/cmd/veil VEILD_BIN=$(BUILD)/src/cmd/veild \
+	  tests/integration/chaos/chaos.sh $(CHAOS_SECONDS) $(CHAOS_SEED)
 
 bench: build
 	@scripts/bench.sh $(BUILD)
