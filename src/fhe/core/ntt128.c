@@ -440,6 +440,7 @@ AVX512_TARGET static void mac_avx512(const struct veil_ntt128_prime *pr, size_t 
         __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
         for (size_t r = 0; r < rows; r++) {
             const __m512i x = _mm512_loadu_si512(a[r] + j), y = _mm512_loadu_si512(b[r] + j);
+            _mm_prefetch((const char *)(b[r] + j + 64), _MM_HINT_T0); /* the key streams */
             const __m512i plo = _mm512_mullo_epi64(x, y);
             lo = _mm512_add_epi64(lo, plo);
             const __mmask8 carry = _mm512_cmplt_epu64_mask(lo, plo);
