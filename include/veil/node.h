@@ -846,10 +846,25 @@ VEIL_WARN_UNUSED void *veil_store_job_json(veil_store *s, const char *id_hex, ve
 
 typedef struct veil_api veil_api;
 
+/* The dashboard's chain views (veil_dashboard_chain_view, dashboard_chain.c):
+ * `what` is "policy" (the cluster's policy from chain) or "verify" (replica
+ * `replica` of job `job_hex`: its anchor's inclusion proof checked by the
+ * contract). Returns the HTTP status; *reply is a jansson json_t*. */
+typedef unsigned (*veil_api_dash_chain_fn)(const veil_config *node_cfg, veil_store *store,
+                                           const char *what, const char *job_hex, int replica,
+                                           void **reply);
+unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store,
+                                   const char *what, const char *job_hex, int replica,
+                                   void **reply);
+
 struct veil_api_config {
     const char *listen;     /* "127.0.0.1:PORT" (port 0 = any free port); loopback only */
     const char *token_file; /* created 0600 with a fresh token when missing */
     const char *submitter;  /* peer ID text recorded as the submitter of POSTed jobs */
+    /* The dashboard (optional): the node's config (chain settings) and its
+     * chain views; without them those endpoints answer 503. */
+    const veil_config *node_cfg;
+    veil_api_dash_chain_fn dash_chain;
 };
 
 int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store *store,
