@@ -19,8 +19,15 @@ struct member *veil_daemon_member_get(veil_daemon *d, const uint8_t *id, size_t 
     for (size_t i = 0; i < d->n_members; i++)
         if (d->members[i].id.len == len && memcmp(d->members[i].id.bytes, id, len) == 0)
             return &d->members[i];
-    if (!create || d->n_members == MAX_MEMBERS)
+    if (!create)
         return NULL;
+    if (d->n_members == MAX_MEMBERS) {
+        /* the one fixed limit left: the scheduling circuit's 8-bit node
+         * index (issue 20 widens it); said, not silent */
+        veil_log(VEIL_LOG_WARN, SUB, "member not tracked: the member table is full", "limit=%d",
+                 MAX_MEMBERS);
+        return NULL;
+    }
     veil_p2p_peer_id pid;
     if (veil_p2p_peer_id_from_bytes(id, len, &pid, NULL) != 0)
         return NULL;
