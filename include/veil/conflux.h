@@ -8,7 +8,8 @@
  * Embeddable: the agent runs on its own thread (plus libnats' threads);
  * veil_conflux_start returns once the agent is enrolled and connected, and
  * veil_conflux_stop may be called from any thread, e.g. from a caller's
- * libuv loop. `veil conflux up` is a thin wrapper around this API.
+ * libuv loop (on_shutdown tells the loop when Guardian asks the node to
+ * stop). `veil conflux up` is a thin wrapper around this API.
  */
 #ifndef VEIL_CONFLUX_H
 #define VEIL_CONFLUX_H
@@ -54,6 +55,11 @@ struct veil_conflux_config {
     const char *guardian_key; /* pinned command key ("N..."); NULL = learn at enrollment */
     int64_t beacon_ms;        /* liveness/health period; default 2000 */
     int64_t timeout_ms;       /* per request; default 5000 */
+    /* Called once, from a libnats thread, after a Guardian shutdown command
+     * was accepted and answered: a libuv host calls uv_async_send here to
+     * stop the agent from its loop. May be NULL. */
+    void (*on_shutdown)(void *arg);
+    void *on_shutdown_arg;
 };
 
 typedef struct veil_conflux veil_conflux;

@@ -374,6 +374,8 @@ static int copy_config(veil_conflux *a, const struct veil_conflux_config *cfg, v
     if (!ok)
         return veil_err_set(err, VEIL_E_NOMEM, "conflux: out of memory");
     a->cluster_id = cfg->cluster_id;
+    a->on_shutdown = cfg->on_shutdown;
+    a->on_shutdown_arg = cfg->on_shutdown_arg;
     a->beacon_ms = cfg->beacon_ms > 0 ? cfg->beacon_ms : 2000;
     a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     if (cfg->guardian_key) {

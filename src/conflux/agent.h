@@ -23,6 +23,8 @@ struct veil_conflux {
     uint64_t cluster_id;
     int64_t beacon_ms, timeout_ms;
     veil_nkey id;
+    void (*on_shutdown)(void *arg);
+    void *on_shutdown_arg;
     uint8_t guardian_pub[32];
     bool guardian_pinned;
 

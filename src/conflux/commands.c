@@ -190,4 +190,6 @@ void cfx_on_command(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     send_reply(a, nc, c.nonce, status, text ? text : "{}");
     free(text);
     json_decref(body);
+    if (status == 0 && c.verb == VEIL_CTL_SHUTDOWN && a->on_shutdown)
+        a->on_shutdown(a->on_shutdown_arg);
 }

@@ -92,8 +92,10 @@ static void raw_capture(natsConnection *nc, natsSubscription *sub, natsMsg *m, v
     natsMsg_Destroy(m);
 }
 
+static int raw_open(struct raw *r, const char *path, const char *name);
+
 /* Issues a credential (node perms, or service perms when service) and
- * connects with it; no reconnects so a server-side close is final. */
+ * connects with it. */
 static int raw_connect(struct raw *r, const char *realm, const char *name, bool service,
                        int64_t ttl_s)
 {
@@ -101,8 +103,6 @@ static int raw_connect(struct raw *r, const char *realm, const char *name, bool 
     veil_guardian *g = NULL;
     struct veil_guardian_issued iss = {0};
     char path[400];
-    memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->mu, NULL);
     if (veil_guardian_open(&g, env.gdir, &err) != 0)
         return -1;
     int rc;
@@ -126,7 +126,17 @@ static int raw_connect(struct raw *r, const char *realm, const char *name, bool 
         fprintf(stderr, "raw_connect %s: %s\n", name, err.msg);
         return -1;
     }
-    /* a client certificate from Guardian's CA: Master verifies clients */
+    return raw_open(r, path, name);
+}
+
+/* Connects with a .creds file (and a client certificate from Guardian's CA:
+ * Master may verify clients); no reconnects, so a server-side close is final. */
+static int raw_open(struct raw *r, const char *path, const char *name)
+{
+    veil_err err = {0};
+    veil_guardian *g = NULL;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
     struct veil_ca_leaf leaf = {0};
     struct veil_ca_leaf_req lr = {.common_name = name, .client_auth = true, .ttl_s = 3600};
     if (veil_guardian_open(&g, env.gdir, &err) != 0 ||
@@ -309,6 +319,34 @@ static void test_allow_list(void)
     CHECK_EQ_INT(r.violations, 2);
     CHECK_CONTAINS(r.last_err, "Permissions Violation");
     natsSubscription_Destroy(sub);
+    raw_close(&r);
+}
+
+/* The enrollment credential reaches Guardian's enrollment subject and its own
+ * answer subject, nothing else. */
+static void test_enroll_credential_confined(void)
+{
+    char creds[400];
+    struct raw r;
+    CHECK(cfx_enroll_creds(&env, creds, sizeof creds) == 0);
+    CHECK(raw_open(&r, creds, "enrollee") == 0);
+    if (!r.nc)
+        return;
+    CHECK(natsConnection_PublishString(r.nc, VEIL_SUBJ_ENROLL_REQ, "x") == NATS_OK);
+    CHECK(natsConnection_Flush(r.nc) == NATS_OK);
+    usleep(200000);
+    CHECK_EQ_INT(r.violations, 0);
+    natsSubscription *s1 = NULL, *s2 = NULL;
+    CHECK(natsConnection_PublishString(r.nc, "veil.enroll.reply.someone-else", "x") == NATS_OK);
+    CHECK(natsConnection_SubscribeSync(&s1, r.nc, VEIL_SUBJ_ENROLL_REQ) == NATS_OK);
+    CHECK(natsConnection_SubscribeSync(&s2, r.nc, ">") == NATS_OK);
+    CHECK(natsConnection_PublishString(r.nc, "veil.red.live.edge-a", "x") == NATS_OK);
+    CHECK(natsConnection_Flush(r.nc) == NATS_OK);
+    for (int i = 0; i < 100 && r.violations < 4; i++)
+        usleep(20000);
+    CHECK_EQ_INT(r.violations, 4);
+    natsSubscription_Destroy(s1);
+    natsSubscription_Destroy(s2);
     raw_close(&r);
 }
 
@@ -571,18 +609,36 @@ static void test_revoked_disconnected(void)
     CHECK_CONTAINS(err.msg, "revoked");
 }
 
+static void count_shutdown(void *arg)
+{
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool shutdown_seen(void *arg)
+{
+    return __atomic_load_n((int *)arg, __ATOMIC_SEQ_CST) > 0;
+}
+
 static void test_graceful_shutdown(void)
 {
-    char tok[128], out[4096];
+    char tok[128], out[4096], dir[400], creds[400];
     veil_conflux *c = NULL;
     veil_err err = {0};
+    int called = 0;
+    struct veil_conflux_config cfg;
     CHECK(cfx_token(&env, "red", "", tok, sizeof tok) == 0);
-    CHECK(start_agent(&c, "edge-c", tok, &err) == 0);
+    cfx_agent_config(&env, &cfg, "edge-c", dir, sizeof dir, creds, sizeof creds);
+    cfg.token = tok;
+    cfg.on_shutdown = count_shutdown; /* what an embedding host hooks */
+    cfg.on_shutdown_arg = &called;
+    CHECK(veil_conflux_start(&c, &cfg, &err) == 0);
     if (!c)
         return;
     CHECK_EQ_INT(admin(out, sizeof out, "edge-c", "shutdown", NULL, false), 0);
     CHECK_CONTAINS(out, "graceful");
     CHECK(veil_conflux_wait_shutdown(c, 10000));
+    CHECK(cfx_wait(shutdown_seen, &called, 5000));
+    CHECK_EQ_INT(__atomic_load_n(&called, __ATOMIC_SEQ_CST), 1);
     veil_conflux_stop(c);
     /* graceful: not revoked, the identity comes back without a token */
     CHECK(start_agent(&c, "edge-c", NULL, &err) == 0);
@@ -705,6 +761,7 @@ int main(int argc, char **argv)
     static const struct vtest_case cases[] = {
         VTEST(test_enroll_by_token),
         VTEST(test_allow_list),
+        VTEST(test_enroll_credential_confined),
         VTEST(test_commands),
         VTEST(test_forged_replayed_expired),
         VTEST(test_realm_isolation_and_census),
