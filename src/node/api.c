@@ -2,10 +2,11 @@
  * api.c - the node's local HTTP JSON API (libmicrohttpd), served from the
  * state store: GET /v1/nodes, /v1/jobs, /v1/jobs/{id}, /v1/assignments,
  * /v1/anchors, POST /v1/jobs (a job spec, YAML or JSON, validated) and
- * GET /metrics (Prometheus text exposition format 0.0.4).
+ * GET /metrics (Prometheus text exposition format 0.0.4); the dashboard's
+ * pages under /ui/ and its endpoints (dashboard.c, docs/DASHBOARD.md).
  *
- * It binds to 127.0.0.1 only and every request must carry
- * "Authorization: Bearer <token>", the token being the content of a 0600
+ * It binds to 127.0.0.1 only and every request but the dashboard's static
+ * files must carry "Authorization: Bearer <token>", the token being the content of a 0600
  * file created on first start from the CSPRNG. Token comparison hashes both
  * sides with BLAKE2b and compares the digests in constant time, so neither
  * the content nor the length of the token leaks through timing.
@@ -28,6 +29,8 @@
 
 #include <veil/node.h>
 
+#include "dashboard.h"
+
 #define API_BODY_MAX  VEIL_JOB_SPEC_MAX_BYTES
 #define API_TOKEN_HEX 64
 
@@ -41,6 +44,8 @@ struct veil_api {
     uint8_t token_hash[32];
     char submitter[96];
     uint16_t port;
+    const veil_config *node_cfg;     /* the dashboard's chain views (optional) */
+    veil_api_dash_chain_fn dash_chain;
     _Atomic uint64_t requests[N_CODES];
     _Atomic uint64_t telemetry_published;
 };
@@ -364,6 +369,40 @@ static enum MHD_Result submit_job(veil_api *api, struct MHD_Connection *c, struc
                                spec_json ? spec_json : json_null()));
 }
 
+/* The dashboard's pages are public static files (no data, no token): the
+ * token reaches the page in the URL fragment, never sent to a server, and
+ * the page sends it as a bearer token with every /v1 request. */
+static enum MHD_Result serve_asset(veil_api *api, struct MHD_Connection *c, const char *url)
+{
+    if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Location", "/ui/");
+        enum MHD_Result ret = MHD_queue_response(c, 302, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    const struct veil_dash_asset *a = veil_dashboard_asset(url);
+    if (!a)
+        return send_error(api, c, 404, "no such dashboard file");
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", a->content_type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                            "base-uri 'none'; frame-ancestors 'none'; form-action 'none'");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    count_request(api, 200);
+    return ret;
+}
+
 static bool is_job_id(const char *s)
 {
     return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
@@ -392,13 +431,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_data_size = 0;
         return MHD_YES;
     }
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (get && (strcmp(url, "/") == 0 || strncmp(url, "/ui", 3) == 0))
+        return serve_asset(api, c, url);
     if (!authorized(api, c))
         return send_error(api, c, 401, "missing or wrong bearer token");
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     if (req->too_large)
         return send_error(api, c, 413, "request body larger than 64 KiB");
     if (!veil_buf_ok(&req->body))
         return send_error(api, c, 500, "out of memory");
+    struct veil_dash_request dr = {.store = api->store,
+                                   .node_cfg = api->node_cfg,
+                                   .chain = api->dash_chain,
+                                   .self = api->submitter,
+                                   .method = method,
+                                   .url = url,
+                                   .body = req->body.data,
+                                   .body_len = req->body.len};
+    unsigned dcode = 0;
+    void *dreply = NULL;
+    if (veil_dashboard_route(&dr, &dcode, &dreply))
+        return send_json(api, c, dcode, dreply);
 
     if (strcmp(url, "/metrics") == 0)
         return get ? serve_metrics(api, c) : send_error(api, c, 405, "use GET");
@@ -495,6 +548,8 @@ int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store
                        API_TOKEN_HEX, NULL, 0);
     veil_memzero(token, sizeof token);
     api->store = store;
+    api->node_cfg = cfg->node_cfg;
+    api->dash_chain = cfg->dash_chain;
     snprintf(api->submitter, sizeof api->submitter, "%s", cfg->submitter ? cfg->submitter : "");
     api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                                    NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
