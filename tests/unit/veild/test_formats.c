@@ -141,5 +141,41 @@ static void test_output_msg(void)
     CHECK_EQ_INT(veil_daemon_output_msg_parse(m, 43, job, &replica, &epoch, &out, &ol, &err), -1);
 }
 
+/* A threshold cluster's bundle: the dealing's public material and the
+ * squashing key resolve like the other key files, survive a save, and come
+ * together or not at all. */
+static void test_bundle_threshold(void)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "%.*s,\"threshold_public\":\"threshold.pub\","
+             "\"squash_key\":\"/abs/squash.key\"}",
+             (int)(strlen(good) - 1), good);
+    struct veil_bundle b;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_bundle_parse(&b, text, strlen(text), "/dir", &err), 0);
+    CHECK_EQ_STR(b.threshold_public, "/dir/threshold.pub");
+    CHECK_EQ_STR(b.squash_key, "/abs/squash.key");
+    char dir[] = "/tmp/veil-test-bundle-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(b.threshold_public, sizeof b.threshold_public, "%s/threshold.pub", dir);
+    CHECK_EQ_INT(veil_bundle_save(&b, dir, &err), 0);
+    veil_bundle_free(&b);
+    CHECK_EQ_INT(veil_bundle_load(&b, dir, &err), 0);
+    CHECK(strstr(b.threshold_public, "/threshold.pub") != NULL);
+    CHECK_EQ_STR(b.squash_key, "/abs/squash.key");
+    veil_bundle_free(&b);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bundle.json", dir);
+    unlink(path);
+    rmdir(dir);
+    snprintf(text, sizeof text, "%.*s,\"squash_key\":\"s\"}", (int)(strlen(good) - 1), good);
+    expect_fail(text, "go together");
+    /* the designated decryptor's bundle has neither */
+    CHECK_EQ_INT(veil_bundle_parse(&b, good, strlen(good), "/dir", &err), 0);
+    CHECK_EQ_STR(b.threshold_public, "");
+    veil_bundle_free(&b);
+}
+
 VTEST_MAIN(VTEST(test_bundle_parse), VTEST(test_bundle_errors), VTEST(test_bundle_roundtrip),
-           VTEST(test_output_parse), VTEST(test_output_msg))
+           VTEST(test_output_parse), VTEST(test_output_msg), VTEST(test_bundle_threshold))
