@@ -8,8 +8,9 @@
  *   conflux_cmd_rtt       signed command -> verified node-signed reply, the
  *                         sender on the agent's cluster vs across a gateway
  *   conflux_failover      server killed -> every agent on it connected elsewhere
- *   conflux_enroll_burst  N simulated agents (fresh identity + token each)
- *                         enrolling through K concurrent clients: throughput
+ *   conflux_enroll_burst  simulated agents (fresh identity + token each)
+ *                         enrolling: 50 one at a time (the exchange's
+ *                         latency), then N through 8 concurrent clients
  * Usage: bench_conflux [--agents N] [--sims N] [--rtts N]
  */
 #include <getopt.h>
@@ -211,7 +212,7 @@ static int failover(veil_conflux **agents, int n, double *out)
 
 struct sim_worker {
     char creds[400]; /* written before the threads start */
-    int first, count;
+    int run, first, count;
     char (*tokens)[128];
     double *lat;
     int ok;
@@ -290,7 +291,7 @@ static void *sim_thread(void *arg)
         natsConnection_Flush(nc);
         for (int i = 0; i < w->count; i++) {
             char name[32];
-            snprintf(name, sizeof name, "sim-%d", w->first + i);
+            snprintf(name, sizeof name, "sim%d-%d", w->run, w->first + i);
             double t0 = now_ms();
             if (sim_exchange(nc, sub, reply, name, w->tokens[w->first + i]) == 0)
                 w->lat[w->ok++] = now_ms() - t0;
@@ -302,7 +303,7 @@ static void *sim_thread(void *arg)
     return NULL;
 }
 
-static void enroll_burst(int sims, int workers)
+static void enroll_burst(int sims, int workers, int run)
 {
     char(*tokens)[128] = calloc((size_t)sims, 128);
     double *lat = calloc((size_t)sims, sizeof *lat);
@@ -313,7 +314,8 @@ static void enroll_burst(int sims, int workers)
             return;
     int per = sims / workers;
     for (int k = 0; k < workers; k++) {
-        w[k] = (struct sim_worker){.first = k * per,
+        w[k] = (struct sim_worker){.run = run,
+                                   .first = k * per,
                                    .count = k == workers - 1 ? sims - k * per : per,
                                    .tokens = tokens,
                                    .lat = lat + k * per};
@@ -413,6 +415,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_agents; i++)
         veil_conflux_stop(agents[i]);
     fflush(stdout);
-    enroll_burst(sims, 8);
+    enroll_burst(sims < 50 ? sims : 50, 1, 0); /* one at a time: the exchange's latency */
+    enroll_burst(sims, 8, 1);
     return 0;
 }
