@@ -204,11 +204,10 @@ static void command_loop(veil_overlay *ov, struct verifier *v)
 
 static veil_anchor *make_anchor(const struct node_opts *o, struct verifier *v, uint8_t pk[32])
 {
-    uint8_t gpk[32], gsk[64], trusted_sk[64], cred[512];
+    uint8_t gsk[64], cred[512];
     struct veil_anchor_local local = {0};
-    keys_of("veil-test-guardian", o->guardian, gpk, gsk); /* signs this node's credential */
-    keys_of("veil-test-guardian", "main", v->guardian_pk, trusted_sk); /* the one trusted */
-    sodium_memzero(trusted_sk, sizeof trusted_sk);
+    /* the node's Guardian signs its credential and is the one it trusts */
+    keys_of("veil-test-guardian", o->guardian, v->guardian_pk, gsk);
     keys_of("veil-test-node", o->name, local.identity_pk, local.identity_sk);
     memcpy(pk, local.identity_pk, 32);
     local.cred_len = anchor_test_cred_make(cred, o->realm, o->taints, local.identity_pk,

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""icmp_ping.py - a small ping for the namespace tests (Debian's ping is not
+installed here): ICMP/ICMPv6 echo over a raw socket (root).
+usage: icmp_ping.py ADDR COUNT INTERVAL_S [TIMEOUT_S]
+Prints "sent N received M"; exits 0 only when every echo was answered."""
+import os, socket, struct, sys, time
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+def main():
+    addr, count, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    wait = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
+    v6 = ":" in addr
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                      socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    s.setblocking(False)
+    ident, seen = os.getpid() & 0xFFFF, set()
+    etype, rtype = (128, 129) if v6 else (8, 0)
+    payload = b"veil-ping-" + b"x" * 46
+
+    def drain():
+        while True:
+            try:
+                data = s.recv(2048)
+            except BlockingIOError:
+                return
+            icmp = data if v6 else data[(data[0] & 15) * 4:]
+            if len(icmp) >= 8 and icmp[0] == rtype:
+                t, _, _, i, q = struct.unpack("!BBHHH", icmp[:8])
+                if i == ident:
+                    seen.add(q)
+
+    for seq in range(count):
+        hdr = struct.pack("!BBHHH", etype, 0, 0, ident, seq)
+        c = 0 if v6 else csum(hdr + payload)  # the kernel fills ICMPv6 checksums
+        s.sendto(struct.pack("!BBHHH", etype, 0, c, ident, seq) + payload, (addr, 0))
+        end = time.time() + interval
+        while time.time() < end:
+            drain()
+            time.sleep(min(0.001, interval))
+    end = time.time() + wait
+    while len(seen) < count and time.time() < end:
+        drain()
+        time.sleep(0.01)
+    print("sent %d received %d" % (count, len(seen)))
+    sys.exit(0 if len(seen) == count else 1)
+
+main()
