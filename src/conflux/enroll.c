@@ -100,7 +100,7 @@ static int exchange_steps(veil_conflux *a, natsConnection *nc, natsSubscription 
 out:
     veil_memzero(&p, sizeof p);
     natsMsg_Destroy(m);
-    veil_buf_free(&req);
+    veil_buf_free_secure(&req); /* the PROVE may carry a token */
     return rc;
 }
 
