@@ -11,7 +11,7 @@
  *     theoretical variance (docs/NOISE_SQUASHING.md): within a factor 3,
  *     and every |e| below 2^VEIL_SQ_LOG_NOISE_BOUND; then every coefficient
  *     of two blind-rotation outputs (4096 samples of the same noise):
- *     within a factor 1.5;
+ *     within a factor 2, as test_fhe_noise;
  *   - the squashed bits (digests) are identical with 1, 2 and 3 threads;
  *   - the key saved and loaded squashes to the same digest; truncated,
  *     corrupted and wrong-kind key files are refused with clear errors.
@@ -201,7 +201,7 @@ static void test_noise_all_coefficients(void)
     const double var = sum2 / (double)count, theory = theoretical_variance();
     fprintf(stderr, "blind-rotation noise: %zu coefficients, variance 2^%.3f (theory 2^%.3f)\n",
             count, log2(var), log2(theory));
-    CHECK(var > theory / 1.5 && var < theory * 1.5);
+    CHECK(var > theory / 2 && var < theory * 2); /* runs measured 0.79-0.92 x theory */
     CHECK(g_err_max < ldexp(1.0, VEIL_SQ_LOG_NOISE_BOUND));
     veil_pbs128_scratch_free(&sc);
     veil_fhe_ct_free(ct);
