@@ -201,7 +201,7 @@ static void test_noise_all_coefficients(void)
     const double var = sum2 / (double)count, theory = theoretical_variance();
     fprintf(stderr, "blind-rotation noise: %zu coefficients, variance 2^%.3f (theory 2^%.3f)\n",
             count, log2(var), log2(theory));
-    CHECK(var > theory / 2 && var < theory * 2); /* runs measured 0.79-0.92 x theory */
+    CHECK(var > theory / 2 && var < theory * 2); /* 3 runs: 0.79-0.92 x theory */
     CHECK(g_err_max < ldexp(1.0, VEIL_SQ_LOG_NOISE_BOUND));
     veil_pbs128_scratch_free(&sc);
     veil_fhe_ct_free(ct);
