@@ -368,8 +368,7 @@ int main(int argc, char **argv)
     if (veil_log_init_from_env(&err) != 0 || veil_crypto_init(&err) != 0)
         return 1;
     atexit(cleanup);
-    if (cfx_env_setup(&env, realms, 1, 2, 2, true) != 0 || cfx_servers_start(&env) != 0 ||
-        cfx_guardian_start(&env, NULL) != 0)
+    if (cfx_env_start(&env, realms, 1, 2, 2, true) != 0)
         return 1;
 
     veil_conflux *agents[64] = {0};

@@ -379,3 +379,16 @@ void cfx_agent_config(struct cfx_env *e, struct veil_conflux_config *c, const ch
     c->beacon_ms = 200;
     c->timeout_ms = 5000;
 }
+
+int cfx_env_start(struct cfx_env *e, const char *const *realms, int n_realms, int clusters,
+                  int per_cluster, bool client_verify)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (cfx_env_setup(e, realms, n_realms, clusters, per_cluster, client_verify) == 0 &&
+            cfx_servers_start(e) == 0 && cfx_guardian_start(e, NULL) == 0)
+            return 0;
+        /* a port taken between the check and the bind: again, elsewhere */
+        cfx_env_teardown(e);
+    }
+    return -1;
+}

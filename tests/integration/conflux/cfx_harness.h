@@ -36,6 +36,10 @@ struct cfx_env {
  * cluster `cluster_id` when non-zero, writes Master's configuration. */
 int cfx_env_setup(struct cfx_env *e, const char *const *realms, int n_realms, int clusters,
                   int per_cluster, bool client_verify);
+/* setup + servers + Guardian daemon, on other ports if one was taken
+ * meanwhile (3 attempts). */
+int cfx_env_start(struct cfx_env *e, const char *const *realms, int n_realms, int clusters,
+                  int per_cluster, bool client_verify);
 int cfx_env_bind(struct cfx_env *e, const char *realm, uint64_t cluster_id);
 int cfx_server_start(struct cfx_env *e, int i);
 void cfx_server_kill(struct cfx_env *e, int i);

@@ -753,8 +753,7 @@ int main(int argc, char **argv)
         return 1;
     signal(SIGPIPE, SIG_IGN); /* TLS writes to a killed server */
     atexit(cleanup);
-    if (cfx_env_setup(&env, realms, 2, 2, 2, getenv("CFX_VERIFY") != NULL) != 0 ||
-        cfx_servers_start(&env) != 0 || cfx_guardian_start(&env, NULL) != 0) {
+    if (cfx_env_start(&env, realms, 2, 2, 2, getenv("CFX_VERIFY") != NULL) != 0) {
         fprintf(stderr, "setup failed (logs in %s)\n", env.dir);
         return 1;
     }
