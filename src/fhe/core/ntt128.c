@@ -3,6 +3,12 @@
  * Z/2^128 (see ntt128.h). Butterflies after Harvey ("Faster arithmetic for
  * number-theoretic transforms", 2014): values stay below 4p < 2^64 between
  * stages and each twiddle multiplication is a Shoup product.
+ *
+ * Two implementations of every hot step: portable scalar code, and AVX-512
+ * kernels (transforms, multiply-accumulate, base-2^24 digits, CRT) used when
+ * init finds AVX-512F/DQ. Both perform the same integer operations, so they
+ * produce the same words (test_fhe_squash_core compares them); the kernels
+ * only change the speed.
  */
 #include "ntt128.h"
 
