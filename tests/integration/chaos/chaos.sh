@@ -25,7 +25,7 @@ SRC=${VEIL_SOURCE_DIR:-$(cd "$HERE/../../.." && pwd)}
 CHAOS_SECONDS=${1:-${CHAOS_SECONDS:-90}}
 CHAOS_SEED=${2:-${CHAOS_SEED:-$(( $(date +%s) % 100000 ))}}
 N=${CHAOS_NODES:-5}
-SETTLE=${CHAOS_SETTLE:-240}
+SETTLE=${CHAOS_SETTLE:-300}
 echo "chaos: seed=$CHAOS_SEED seconds=$CHAOS_SECONDS nodes=$N (replay: chaos.sh $CHAOS_SECONDS $CHAOS_SEED)"
 
 BIN_DIR=$SRC/tools/npm/node_modules/.bin
@@ -91,15 +91,15 @@ cleanup() {
     if [ -n "$sp" ] && [ "$sp" -gt 1 ] && grep -q veil "/proc/$sp/cmdline" 2>/dev/null; then kill -9 "$sp"; fi
   done
   for p in $ANVIL_PID $REG_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
-  net_down
-  if [ -n "${CHAOS_OUT:-}" ]; then
+  if [ -n "${CHAOS_OUT:-}" ]; then # before the unmounts: the disk node's dir is a tmpfs
     mkdir -p "$CHAOS_OUT"
-    cp -r "$WORK"/. "$CHAOS_OUT"/ 2>/dev/null
-    rm -rf "$CHAOS_OUT"/keystores "$CHAOS_OUT"/bundle "$CHAOS_OUT"/n*/*.key "$CHAOS_OUT"/n*/containers \
-      "$CHAOS_OUT"/n*/blobs "$CHAOS_OUT"/registry "$CHAOS_OUT"/oci "$CHAOS_OUT"/rootfs 2>/dev/null
+    tar -C "$WORK" -cf - --exclude=keystores --exclude=bundle --exclude='*.key' --exclude=containers \
+      --exclude=blobs --exclude=registry --exclude=oci --exclude=rootfs --exclude=runc --exclude=store . \
+      2>/dev/null | tar -C "$CHAOS_OUT" -xf - 2>/dev/null
     echo "chaos: kept in $CHAOS_OUT"
   fi
+  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  net_down
   rm -rf "$WORK"
   [ "$rc" -ne 0 ] && echo "chaos: seed=$CHAOS_SEED failed; replay: chaos.sh $CHAOS_SECONDS $CHAOS_SEED" >&2
   exit "$rc"
@@ -194,7 +194,7 @@ ok "cluster $CONTRACT, $N nodes joined; node $DISK_NODE's data dir on a $(( used
 start_node() {
   local i=$1
   # nsenter execs env, which execs veild: $! is veild itself (kill -9, SIGSTOP)
-  nsenter --net="/run/netns/$(ns_of "$i")" env VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
+  nsenter --net="/run/netns/$(ns_of "$i")" env VEIL_THREADS=1 VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
     "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex" VEIL_INSECURE_REGISTRIES="$REG" \
     VEIL_ANCHOR_BATCH_INTERVAL=10s VEIL_ANCHOR_BATCH_DELAY=4s \
     "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug >>"$WORK/n$i/veild.log" 2>&1 &

@@ -121,7 +121,9 @@ class Checker:
             for c in rows_of(load(os.path.join(self.c, "n%d.runc.json" % i), []), "containers"):
                 if c.get("status") != "running":
                     continue
-                p = c.get("id", "").split("-")
+                # runc's id is a hash; the container's state.json names it veil-<job16>-<replica>
+                st = load(os.path.join(self.a.work, "n%d" % i, "containers", c.get("id", ""), "state.json"), {})
+                p = str(st.get("name", "")).split("-")
                 if len(p) == 3 and p[0] == "veil":
                     running.setdefault((p[1], int(p[2])), []).append(i)
                 else:
