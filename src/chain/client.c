@@ -381,7 +381,8 @@ int veil_log_follower_poll(veil_log_follower *f, veil_rpc *rpc, const veil_eth_a
         veil_eth_log *logs;
         size_t n;
         if (veil_rpc_block_hash(rpc, to, before, err) != 0 ||
-            veil_rpc_get_logs(rpc, address, f->next_block, to, NULL, 0, &logs, &n, err) != 0)
+            veil_rpc_get_logs_paged(rpc, address, f->next_block, to, NULL, 0, f->max_range,
+                                    &logs, &n, err) != 0)
             return -1;
         if (veil_rpc_block_hash(rpc, to, after, err) != 0) {
             veil_eth_logs_free(logs, n);
