@@ -1,0 +1,380 @@
+// app.js - the dashboard's behaviour (issue 19): keeps the API token (from
+// the URL fragment `#token=...` that `veil dashboard url` prints, or the
+// token form) in this tab's sessionStorage, polls the node's local HTTP API
+// (/v1/...) for the view on screen, and draws tables and inline SVG charts.
+// Every value from the API is written with textContent, never as HTML.
+"use strict";
+
+const POLL_MS = 1500;
+const POLICY_MS = 15000;
+const VIEWS = ["cluster", "jobs", "submit", "audit", "network"];
+const PRE_PLACEMENT = new Set(["pending", "scheduling", "awaiting_decryption", "rescheduling"]);
+const SAMPLE_SPEC = `name: hello
+image: registry.example/busybox@sha256:<digest allowed by the cluster policy>
+command: [/bin/sh, -c, "echo hello from veil"]
+resources: {cpu: 100m, memory: 32Mi}
+replicas: 1
+policy: spread
+`;
+
+const state = {
+  token: null,
+  view: "cluster",
+  detailJob: null,
+  firstSeen: new Map(),   // job id -> ms when this page first saw it before placement
+  latency: new Map(),     // job id -> {ms, created}
+  assignmentOf: new Map(), // commitment -> {job, replica}
+  verified: new Map(),    // commitment -> {included, text}
+  policyAt: 0,
+  timer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+const short = (hex, n = 12) => (hex && hex.length > n ? hex.slice(0, n) + "…" : hex || "");
+const badge = (s) => el("span", {class: "badge s-" + String(s).replace(/\s+/g, "-"), text: String(s).replace(/_/g, " ")});
+const when = (ms) => (ms ? new Date(ms).toLocaleTimeString() : "");
+
+// ---- the API -------------------------------------------------------------
+
+async function api(method, path, body) {
+  const headers = {};
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  if (body !== undefined) headers["Content-Type"] = /^\s*\{/.test(body) ? "application/json" : "application/x-yaml";
+  const res = await fetch(path, {method, headers, body, cache: "no-store"});
+  let json = null;
+  try { json = await res.json(); } catch (_) { json = null; }
+  if (res.status === 401) needToken("The node refused the token: " + (json && json.error));
+  return {status: res.status, json: json || {}};
+}
+
+function needToken(why) {
+  state.token = null;
+  sessionStorage.removeItem("veil-token");
+  $("token-view").hidden = false;
+  setLive(false, why || "no token");
+}
+
+function takeTokenFromFragment() {
+  const m = /(?:^#|&)token=([0-9a-f]{64})(?:&|$)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem("veil-token", m[1]);
+    history.replaceState(null, "", location.pathname + "#cluster");
+  }
+  state.token = sessionStorage.getItem("veil-token");
+}
+
+function setLive(ok, text) {
+  $("live-dot").className = "dot " + (ok ? "on" : "off");
+  $("live-text").textContent = text;
+}
+
+// ---- navigation ----------------------------------------------------------
+
+function show(view) {
+  if (!VIEWS.includes(view)) view = "cluster";
+  state.view = view;
+  for (const v of VIEWS) $("view-" + v).hidden = v !== view;
+  for (const a of document.querySelectorAll("nav a")) {
+    if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  document.title = "Veil: " + view;
+  refresh();
+}
+
+// ---- Cluster ---------------------------------------------------------------
+
+async function refreshCluster() {
+  const nodes = await api("GET", "/v1/nodes");
+  const body = $("members").tBodies[0];
+  const rows = (nodes.json.nodes || []).map((n) =>
+    el("tr", {"data-peer": n.peer_id},
+      el("td", {}, el("code", {text: n.peer_id})),
+      el("td", {text: n.organization || "—"}),
+      el("td", {}, badge(n.alive ? "alive" : "down")),
+      el("td", {text: n.last_telemetry_epoch ? String(n.last_telemetry_epoch) : "none yet"})));
+  body.replaceChildren(...(rows.length ? rows : [emptyRow(4, "no members seen yet")]));
+  if (Date.now() - state.policyAt > POLICY_MS) {
+    state.policyAt = Date.now();
+    const c = await api("GET", "/v1/cluster");
+    $("self-id").textContent = c.json.self || "?";
+    renderPolicy(c.json);
+  }
+}
+
+function list(items, fmt) {
+  if (!items || !items.length) return el("span", {class: "muted", text: "none"});
+  return el("ul", {class: "plain"}, ...items.map((x) => el("li", {}, el("code", {text: fmt ? fmt(x) : x}))));
+}
+
+function renderPolicy(c) {
+  const box = $("policy");
+  if (!c.policy) {
+    box.replaceChildren(el("p", {class: "error-text", text: "Cannot read the policy from chain: " + (c.policy_error || c.error || "unknown error")}));
+    return;
+  }
+  const p = c.policy;
+  const kv = el("dl", {class: "kv"});
+  const add = (k, v) => kv.append(el("dt", {text: k}), el("dd", {}, v));
+  add("Cluster", String(p.cluster_id));
+  add("Policy version", String(p.version));
+  add("Scheduler policy", p.scheduler_policy || "(default)");
+  if (p.weights && p.weights.length) add("Weights", p.weights.join(", "));
+  add("Allowed images", list(p.allowed_images));
+  add("Decryption key holders (" + (p.key_holders || []).length + ")", list(p.key_holders));
+  add("FHE key hash", el("code", {text: p.fhe_key_hash}));
+  add("Guardian keys", list(p.guardian_keys));
+  box.replaceChildren(kv);
+}
+
+function emptyRow(cols, text) {
+  return el("tr", {}, el("td", {colspan: String(cols), class: "empty", text}));
+}
+
+// ---- Jobs ------------------------------------------------------------------
+
+async function refreshJobs() {
+  const r = await api("GET", "/v1/jobs");
+  const jobs = r.json.jobs || [];
+  const now = Date.now();
+  for (const j of jobs) {
+    if (PRE_PLACEMENT.has(j.state) && !state.firstSeen.has(j.id)) state.firstSeen.set(j.id, now);
+    if (!PRE_PLACEMENT.has(j.state) && state.firstSeen.has(j.id) && !state.latency.has(j.id))
+      state.latency.set(j.id, {ms: now - Math.max(j.created_ms, state.firstSeen.get(j.id) - POLL_MS), created: j.created_ms});
+  }
+  const body = $("jobs").tBodies[0];
+  const rows = jobs.slice().reverse().map((j) => {
+    const btn = el("button", {type: "button", "aria-label": "Details of job " + j.name, text: "Details"});
+    btn.addEventListener("click", () => openDetail(j.id));
+    return el("tr", {"data-job": j.id, "data-name": j.name},
+      el("td", {text: j.name}), el("td", {}, el("code", {title: j.id, text: short(j.id, 16)})),
+      el("td", {text: String(j.replicas)}), el("td", {class: "state"}, badge(j.state || "?")),
+      el("td", {text: String(j.running)}), el("td", {text: when(j.created_ms)}), el("td", {}, btn));
+  });
+  body.replaceChildren(...(rows.length ? rows : [emptyRow(7, "no jobs yet")]));
+  drawStates(jobs);
+  drawLatency(jobs);
+  if (state.detailJob) await refreshDetail();
+}
+
+function openDetail(id) {
+  state.detailJob = id;
+  $("job-detail").hidden = false;
+  refreshDetail().then(() => $("job-detail-h").focus());
+}
+
+function table(head, rows) {
+  return el("div", {class: "scroll"}, el("table", {},
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {scope: "col", text: h})))),
+    el("tbody", {}, ...(rows.length ? rows : [emptyRow(head.length, "none")]))));
+}
+
+async function refreshDetail() {
+  const r = await api("GET", "/v1/jobs/" + state.detailJob);
+  const j = r.json;
+  $("job-detail-h").textContent = "Job " + (j.name || "") + " (" + short(state.detailJob, 16) + ")";
+  $("job-detail-h").setAttribute("tabindex", "-1");
+  if (r.status !== 200) {
+    $("job-detail-body").replaceChildren(el("p", {class: "error-text", text: j.error || "unknown error"}));
+    return;
+  }
+  const reps = (j.replica_states || []).map((x) => el("tr", {},
+    el("td", {text: String(x.replica)}), el("td", {}, badge(x.state)),
+    el("td", {}, el("code", {text: x.node || "—"})), el("td", {text: String(x.attempts)}),
+    el("td", {text: x.note || ""})));
+  const asg = (j.assignments || []).map((a) => el("tr", {},
+    el("td", {text: String(a.replica)}), el("td", {text: String(a.epoch)}),
+    el("td", {}, el("code", {text: short(a.node, 20)})), el("td", {}, el("code", {title: a.output_digest, text: short(a.output_digest, 16)})),
+    el("td", {}, el("code", {title: a.commitment, text: short(a.commitment, 16)}))));
+  const ctr = (j.containers || []).map((c) => el("tr", {},
+    el("td", {text: String(c.replica)}), el("td", {}, el("code", {text: c.id})), el("td", {}, badge(c.state)),
+    el("td", {text: c.exit_code === null || c.exit_code === undefined ? "" : String(c.exit_code)})));
+  $("job-detail-body").replaceChildren(
+    el("h4", {text: "Replicas"}),
+    table(["Replica", "State", "Chosen node", "Scheduling rounds", "Note"], reps),
+    el("h4", {text: "Scheduling rounds decided (the schedulers' agreed output digest, signed by the decryptor)"}),
+    table(["Replica", "Epoch", "Node", "Output digest", "Commitment"], asg),
+    el("h4", {text: "Containers on this node"}),
+    table(["Replica", "Container", "State", "Exit code"], ctr),
+    el("p", {class: "muted"}, "Logs of a replica on this node: ", el("code", {text: "veil job logs " + state.detailJob})));
+}
+
+// Jobs per state: one bar each.
+function drawStates(jobs) {
+  const counts = new Map();
+  for (const j of jobs) counts.set(j.state || "?", (counts.get(j.state || "?") || 0) + 1);
+  const entries = [...counts.entries()].sort();
+  const W = 360, H = 150, pad = 28, bw = entries.length ? Math.min(60, (W - pad) / entries.length - 8) : 0;
+  const max = Math.max(1, ...entries.map((e) => e[1]));
+  const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H + 30}`, role: "img",
+    "aria-label": "Jobs per state: " + (entries.map(([s, n]) => `${s.replace(/_/g, " ")} ${n}`).join(", ") || "no jobs")});
+  svg.append(svgEl("line", {class: "axis", x1: pad, y1: H, x2: W, y2: H}));
+  entries.forEach(([s, n], i) => {
+    const h = Math.round((n / max) * (H - 20)), x = pad + 6 + i * (bw + 8);
+    svg.append(svgEl("rect", {class: "bar s-" + s, x, y: H - h, width: bw, height: h}));
+    svg.append(svgText(x + bw / 2, H - h - 4, String(n), "middle"));
+    svg.append(svgText(x + bw / 2, H + 14, s.replace(/_/g, " "), "middle"));
+  });
+  $("chart-states").replaceChildren(svg);
+}
+
+// Scheduling latency per job, oldest first (submission to first placed state).
+function drawLatency(jobs) {
+  const pts = jobs.filter((j) => state.latency.has(j.id)).slice(-40).map((j) => state.latency.get(j.id).ms);
+  const W = 360, H = 150, pad = 40;
+  const max = Math.max(1000, ...pts);
+  const svg = svgEl("svg", {viewBox: `0 0 ${W} ${H + 30}`, role: "img",
+    "aria-label": pts.length ? "Scheduling latency in seconds: " + pts.map((p) => (p / 1000).toFixed(1)).join(", ") : "No scheduling latency measured yet"});
+  svg.append(svgEl("line", {class: "axis", x1: pad, y1: H, x2: W, y2: H}));
+  svg.append(svgEl("line", {class: "axis", x1: pad, y1: 10, x2: pad, y2: H}));
+  svg.append(svgText(pad - 4, 16, (max / 1000).toFixed(1) + " s", "end"));
+  svg.append(svgText(pad - 4, H, "0", "end"));
+  if (!pts.length) svg.append(svgText(W / 2, H / 2, "jobs placed while this page is open appear here", "middle"));
+  const x = (i) => pad + 10 + (pts.length < 2 ? 0 : (i * (W - pad - 20)) / (pts.length - 1));
+  const y = (v) => H - (v / max) * (H - 20);
+  if (pts.length > 1) svg.append(svgEl("polyline", {class: "line", points: pts.map((v, i) => `${x(i)},${y(v)}`).join(" ")}));
+  pts.forEach((v, i) => svg.append(svgEl("circle", {class: "pt", cx: x(i), cy: y(v), r: 3})));
+  svg.append(svgText(W / 2, H + 24, "jobs, in submission order", "middle"));
+  $("chart-latency").replaceChildren(svg);
+}
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+function svgText(x, y, text, anchor) {
+  const t = svgEl("text", {x, y, "text-anchor": anchor});
+  t.textContent = text;
+  return t;
+}
+
+// ---- Submit ----------------------------------------------------------------
+
+function showResult(ok, text) {
+  const r = $("spec-result");
+  r.className = "result " + (ok ? "ok" : "error");
+  r.textContent = text;
+}
+
+async function validateSpec() {
+  const r = await api("POST", "/v1/jobs/validate", $("spec").value);
+  if (r.status === 200)
+    showResult(true, "Valid" + (r.json.confidential ? " (confidential: submit it with the CLI)" : "") + ". Canonical form:\n" + JSON.stringify(r.json.spec, null, 2));
+  else showResult(false, r.json.error || "HTTP " + r.status);
+  return r.status === 200 && !r.json.confidential;
+}
+
+async function submitSpec(ev) {
+  ev.preventDefault();
+  if (!(await validateSpec())) return;
+  const submitted = Date.now();
+  const r = await api("POST", "/v1/jobs", $("spec").value);
+  if (r.status === 201) {
+    state.firstSeen.set(r.json.id, submitted);
+    showResult(true, `Submitted: job ${r.json.spec && r.json.spec.name} (${r.json.id}). Follow it in Jobs.`);
+  } else {
+    showResult(false, r.json.error || "HTTP " + r.status);
+  }
+}
+
+// ---- Audit -----------------------------------------------------------------
+
+async function refreshAudit() {
+  const [an, asg] = await Promise.all([api("GET", "/v1/anchors"), api("GET", "/v1/assignments")]);
+  for (const a of asg.json.assignments || []) state.assignmentOf.set(a.commitment, {job: a.job_id, replica: a.replica});
+  const rows = (an.json.anchors || []).map((a) => {
+    const who = state.assignmentOf.get(a.commitment);
+    const cell = el("td", {class: "verdict"});
+    const v = state.verified.get(a.commitment);
+    if (v) cell.append(v.included === true ? badge("included") : v.included === false ? badge("not included") : el("span", {class: "error-text", text: v.text}));
+    else if (who) {
+      const btn = el("button", {type: "button", text: "Verify", "aria-label": `Verify the inclusion proof of job ${short(who.job)} replica ${who.replica}`});
+      btn.addEventListener("click", () => verify(a.commitment, who, btn));
+      cell.append(btn);
+    }
+    return el("tr", {"data-commitment": a.commitment},
+      el("td", {}, who ? el("code", {title: who.job, text: short(who.job) + " / " + who.replica}) : el("code", {text: short(a.commitment)})),
+      el("td", {text: String(a.epoch)}), el("td", {}, el("code", {title: a.root, text: short(a.root, 16)})),
+      el("td", {}, el("code", {title: a.tx_hash, text: short(a.tx_hash, 18)})),
+      el("td", {text: (a.proof || []).length + " sibling(s)"}), cell);
+  });
+  $("anchors").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(6, "no anchors yet")]));
+}
+
+async function verify(commitment, who, btn) {
+  btn.disabled = true;
+  btn.textContent = "Verifying…";
+  const r = await api("POST", "/v1/anchors/verify", JSON.stringify({job: who.job, replica: who.replica}));
+  state.verified.set(commitment, r.status === 200 ? {included: r.json.included} : {text: r.json.error || "HTTP " + r.status});
+  await refreshAudit();
+}
+
+// ---- Network ---------------------------------------------------------------
+
+async function refreshNetwork() {
+  const r = await api("GET", "/v1/network");
+  const n = r.json;
+  if (!n.running) {
+    $("network").replaceChildren(el("p", {text: n.reason || n.error || "VeilNet does not run on this node."}));
+    return;
+  }
+  $("network").replaceChildren(
+    el("h3", {text: "Realm members"}), list(n.members, (m) => JSON.stringify(m)),
+    el("h3", {text: "Sessions"}), list(n.sessions, (s) => JSON.stringify(s)),
+    el("h3", {text: "Paths"}), list(n.paths, (p) => JSON.stringify(p)));
+}
+
+// ---- the loop --------------------------------------------------------------
+
+const REFRESH = {cluster: refreshCluster, jobs: refreshJobs, audit: refreshAudit, network: refreshNetwork, submit: async () => {}};
+
+async function refresh() {
+  clearTimeout(state.timer);
+  if (state.token) {
+    try {
+      await REFRESH[state.view]();
+      if (state.token) setLive(true, "live, updated " + new Date().toLocaleTimeString());
+    } catch (e) {
+      setLive(false, "node unreachable: " + e.message);
+    }
+  }
+  state.timer = setTimeout(refresh, POLL_MS);
+}
+
+function init() {
+  takeTokenFromFragment();
+  $("token-view").hidden = !!state.token;
+  if (!state.token) setLive(false, "no token");
+  $("spec").value = SAMPLE_SPEC;
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("token-input").value.trim();
+    $("token-input").value = "";
+    sessionStorage.setItem("veil-token", t);
+    state.token = t;
+    state.policyAt = 0;
+    $("token-view").hidden = true;
+    refresh();
+  });
+  $("forget-token").addEventListener("click", () => needToken("token forgotten"));
+  $("validate-btn").addEventListener("click", validateSpec);
+  $("submit-form").addEventListener("submit", submitSpec);
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+  show(location.hash.slice(1) || "cluster");
+}
+
+document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,162 @@
+// tests/integration/dashboard/dashboard.js - drives Debian's chromium
+// (headless, through playwright-core) through the dashboard of a running
+// node; started by dashboard.sh, which sets:
+//   DASH_URL    what `veil dashboard url` printed (token in the fragment)
+//   DASH_SPECS  dir with good.yaml, bad.yaml and bad.expected (the message
+//               `veil job validate` prints for bad.yaml)
+//   DASH_PEERS  the three nodes' peer IDs, comma-separated
+//   DASH_OUT    file receiving every response body the page got ("=== URL")
+//   DASH_SCREENSHOTS (optional) dir for a screenshot of each page
+// Prints "ok ..." lines; exits 1 on the first failed check.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const {chromium} = require("playwright-core");
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} not set`); return v; };
+const URL_ = env("DASH_URL"), SPECS = env("DASH_SPECS"), OUT = env("DASH_OUT");
+const PEERS = env("DASH_PEERS").split(",");
+const SHOTS = process.env.DASH_SCREENSHOTS || "";
+const read = (f) => fs.readFileSync(path.join(SPECS, f), "utf8");
+const ok = (msg) => console.log("ok " + msg);
+function check(cond, msg) { if (!cond) throw new Error("FAILED: " + msg); }
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, {recursive: true});
+  await page.screenshot({path: path.join(SHOTS, name + ".png"), fullPage: true});
+}
+
+async function nav(page, view) {
+  await page.getByRole("link", {name: view, exact: true}).click();
+  await page.waitForSelector(`#view-${view.toLowerCase()}:not([hidden])`);
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run",
+           "--disable-default-apps", "--disable-extensions"],
+  });
+  const out = fs.openSync(OUT, "w");
+  try {
+    const page = await browser.newPage({viewport: {width: 1366, height: 800}});
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    // Every response body the dashboard received, for the privacy scan.
+    const pending = [];
+    page.on("response", (r) => pending.push(r.text().then(
+      (t) => fs.writeSync(out, `=== ${r.status()} ${r.url()}\n${t}\n`), () => {})));
+
+    await page.goto(URL_);
+    check(!(await page.evaluate(() => location.hash.includes("token="))),
+          "the token was left in the address bar");
+    const loads = [];
+    page.on("load", () => loads.push(Date.now()));
+
+    // Cluster: the three nodes.
+    await page.waitForFunction((peers) => peers.every((p) =>
+      document.querySelector(`#members tr[data-peer="${p}"]`)), PEERS, {timeout: 30000});
+    const rows = await page.locator("#members tbody tr").count();
+    check(rows === 3, `cluster page lists ${rows} members`);
+    for (const p of PEERS) {
+      const live = await page.locator(`#members tr[data-peer="${p}"] .badge`).textContent();
+      check(live === "alive", `member ${p} is ${live}`);
+    }
+    await page.waitForFunction(() => /sha256:/.test(document.getElementById("policy").textContent) ||
+      /Cannot read/.test(document.getElementById("policy").textContent), null, {timeout: 20000});
+    const policy = await page.locator("#policy").textContent();
+    check(/Allowed images/.test(policy), "policy from chain not shown: " + policy);
+    ok("cluster page lists the 3 nodes (alive) and the policy from chain");
+    await shot(page, "cluster");
+
+    // Keyboard: the first Tab reaches the skip link, the next ones the views.
+    await page.keyboard.press("Tab");
+    check(await page.evaluate(() => document.activeElement.classList.contains("skip")), "skip link first");
+    await page.keyboard.press("Tab");
+    check(await page.evaluate(() => document.activeElement.dataset.view === "cluster"), "nav second");
+
+    // Submit: an invalid spec shows the validator's own message.
+    await nav(page, "Submit");
+    await page.getByLabel(/Job spec/).fill(read("bad.yaml"));
+    await page.getByRole("button", {name: "Validate"}).click();
+    const expected = read("bad.expected").trim();
+    await page.waitForFunction(() => document.getElementById("spec-result").classList.contains("error"));
+    const shown = (await page.locator("#spec-result").textContent()).trim();
+    check(shown === expected, `validation error shown "${shown}", veil job validate says "${expected}"`);
+    ok(`an invalid spec shows veil job validate's message: ${shown}`);
+    await shot(page, "submit-invalid");
+
+    // Submit a valid one from the form.
+    await page.getByLabel(/Job spec/).fill(read("good.yaml"));
+    await page.getByRole("button", {name: "Submit"}).click();
+    await page.waitForFunction(() => /Submitted: job/.test(document.getElementById("spec-result").textContent),
+                               null, {timeout: 15000});
+    const jobId = /\(([0-9a-f]{64})\)/.exec(await page.locator("#spec-result").textContent())[1];
+    ok(`job ${jobId} submitted from the form`);
+
+    // A write without the token is refused, and one with a wrong token.
+    const refused = await page.evaluate(async (spec) => {
+      const r = await fetch("/v1/jobs", {method: "POST", body: spec});
+      return {status: r.status, body: await r.json()};
+    }, read("good.yaml"));
+    check(refused.status === 401, `a POST without the token got ${refused.status}`);
+    const wrong = await page.evaluate(async (spec) => (await fetch("/v1/jobs", {method: "POST",
+      headers: {Authorization: "Bearer " + "0".repeat(64)}, body: spec})).status, read("good.yaml"));
+    check(wrong === 401, `a POST with a wrong token got ${wrong}`);
+    ok(`a write without the token is refused (401: ${refused.body.error}), and with a wrong one`);
+
+    // Jobs: the job is placed and reaches running/exited without a reload.
+    await nav(page, "Jobs");
+    const sel = `#jobs tr[data-job="${jobId}"] td.state`;
+    await page.waitForFunction((s) => {
+      const td = document.querySelector(s);
+      return td && /^(running|exited)$/.test(td.textContent);
+    }, sel, {timeout: 150000, polling: 250});
+    const st = await page.locator(sel).textContent();
+    check(loads.length === 0, "the page reloaded");
+    await page.getByRole("button", {name: "Details of job hello-dash"}).click();
+    await page.waitForFunction(() => /Chosen node/.test(document.getElementById("job-detail-body").textContent));
+    const chosen = await page.locator("#job-detail-body table").first().locator("tbody tr td:nth-child(3)").textContent();
+    check(PEERS.includes(chosen.trim()), `chosen node "${chosen}" is not a member`);
+    ok(`the job reached ${st} on the jobs page without a reload, placed on ${chosen.trim()}`);
+    await page.waitForFunction(() => document.querySelector("#chart-latency circle"), null, {timeout: 10000});
+    await shot(page, "jobs");
+
+    // Audit: the job's anchor, verified by the contract from the page.
+    await nav(page, "Audit");
+    const vbtn = page.getByRole("button", {name: new RegExp(`Verify the inclusion proof of job ${jobId.slice(0, 12)}`)});
+    await vbtn.first().waitFor({timeout: 90000});
+    await vbtn.first().click();
+    await page.waitForFunction(() => [...document.querySelectorAll("#anchors td.verdict")].some((td) =>
+      /included|error|[a-z]/.test(td.textContent) && !/Verify/.test(td.textContent)), null, {timeout: 30000});
+    const verdicts = await page.locator("#anchors td.verdict").allTextContents();
+    check(verdicts.includes("included"), "no proof verified: " + JSON.stringify(verdicts));
+    ok("the audit page got an inclusion proof verified by the contract (included)");
+    await shot(page, "audit");
+
+    await nav(page, "Network");
+    await page.waitForFunction(() => !/loading/.test(document.getElementById("network").textContent));
+    ok("network page: " + (await page.locator("#network").textContent()).trim());
+    await shot(page, "network");
+
+    if (SHOTS) {
+      await page.emulateMedia({colorScheme: "dark"});
+      await nav(page, "Jobs");
+      await page.waitForTimeout(2000);
+      await shot(page, "jobs-dark");
+      await page.emulateMedia({colorScheme: "light"});
+      await nav(page, "Submit");
+      await shot(page, "submit");
+    }
+    check(errors.length === 0, "page errors: " + errors.join("; "));
+    await Promise.all(pending);
+  } finally {
+    fs.closeSync(out);
+    await browser.close();
+  }
+}
+
+main().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

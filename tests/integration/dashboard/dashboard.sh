@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/integration/dashboard/dashboard.sh - the operators' web dashboard
+# (issue 19) in a real browser: a private anvil, a local OCI registry with a
+# busybox image allowed by the cluster's on-chain policy, three veild nodes
+# (anchors sent one by one), and Debian's chromium driven headless by
+# playwright-core (dashboard.js) against node 2's dashboard. Checks that the
+# cluster page lists the three nodes; a job submitted from the form is placed
+# and reaches running/exited on the jobs page without a reload; an invalid
+# spec shows `veil job validate`'s own message; a write without the token is
+# refused; the audit page gets an inclusion proof verified by the contract;
+# and that no node's capacity is in any response the dashboard received.
+# DASH_SCREENSHOTS=DIR saves a screenshot of each page there.
+source "$(dirname "$0")/../e2e/lib.sh"
+source "$SRC/tests/integration/runtime/lib.sh"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || { echo "SKIP: no $CHROMIUM (make deps installs Debian's chromium)"; exit 77; }
+rt_setup
+dash_cleanup() {
+  local rc=$?
+  set +e
+  local root st sp id
+  for root in "$WORK"/n*/runc; do
+    [ -d "$root" ] || continue
+    for id in $(runc --root "$root" list -q 2>/dev/null); do
+      runc --root "$root" delete -f "$id" >/dev/null 2>&1
+    done
+  done
+  for st in "$WORK"/n*/containers/*/state.json; do
+    [ -f "$st" ] || continue
+    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
+    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
+  done
+  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  e2e_cleanup
+  (exit $rc)
+  rt_cleanup
+}
+trap dash_cleanup EXIT
+rt_image_busybox
+DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
+[[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
+
+start_anvil
+export VEIL_KEYSTORE_PASSWORD=pw
+"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name dash \
+  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
+  --operator "$(addr_for 1)@org1" --operator "$(addr_for 2)@org2" --operator "$(addr_for 3)@org3" \
+  --json >"$WORK/init.json" || fail "cluster init: $(cat "$WORK/init.json")"
+join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
+join_node 2; join_node 3
+CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \
+      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0")
+for i in 1 2 3; do
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
+    VEIL_INSECURE_REGISTRIES="$RT_REG" VEIL_ANCHOR_MODE=single
+done
+has_epochs() {
+  veil_at "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
+}
+for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+ok "3 nodes up"
+
+# The specs the page types in; the invalid one's expected message is what
+# `veil job validate` prints for the same text in a file named "spec" (the
+# API names its input "spec").
+mkdir -p "$WORK/specs"
+cat >"$WORK/specs/good.yaml" <<YAML
+name: hello-dash
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sh, -c, "echo hello from the dashboard; sleep 1"]
+resources: {cpu: 100m, memory: 32Mi}
+policy: spread
+YAML
+cat >"$WORK/specs/spec" <<YAML
+name: bad-dash
+image: $RT_REG/busybox@$DIGEST
+resources: {cpu: 100m, memory: 64Q}
+YAML
+if (cd "$WORK/specs" && "$VEIL" job validate spec) >/dev/null 2>"$WORK/validate.err"; then
+  fail "veil job validate accepted the invalid spec"
+fi
+sed -n 's/^veil: //p' "$WORK/validate.err" | head -1 >"$WORK/specs/bad.expected"
+[ -s "$WORK/specs/bad.expected" ] || fail "no validate message: $(cat "$WORK/validate.err")"
+cp "$WORK/specs/spec" "$WORK/specs/bad.yaml"
+
+URL=$(veil_at 2 dashboard url) || fail "veil dashboard url"
+[[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/ui/#token=[0-9a-f]{64}$ ]] || fail "dashboard url: $URL"
+NODE_PATH="$SRC/tools/npm/node_modules" DASH_URL="$URL" DASH_SPECS="$WORK/specs" \
+  DASH_PEERS="$PEER_1,$PEER_2,$PEER_3" DASH_OUT="$WORK/responses.txt" CHROMIUM="$CHROMIUM" \
+  node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
+  || fail "browser: $(cat "$WORK/browser.txt")"
+grep '^ok' "$WORK/browser.txt" | sed 's/^ok /ok - /' >&2 || true
+[ -s "$WORK/responses.txt" ] || fail "no responses recorded"
+
+# CLI parity of what the page showed.
+veil_at 2 dashboard cluster -o json >"$WORK/cluster.json" || fail "veil dashboard cluster"
+node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  process.exit(c.policy && c.policy.allowed_images.includes(process.argv[2]) ? 0 : 1);' \
+  "$WORK/cluster.json" "$DIGEST" || fail "veil dashboard cluster: $(cat "$WORK/cluster.json")"
+ok "veil dashboard cluster -o json shows the allowed image"
+
+for i in 1 2 3; do
+  node "$SRC/tests/integration/e2e/privacy_scan.js" "${CAPS[$i]}" "$WORK/responses.txt" \
+    >"$WORK/privacy$i.txt" 2>&1 || fail "node $i's capacity in a dashboard response: $(cat "$WORK/privacy$i.txt")"
+done
+ok "no node's capacity in any of the $(grep -c '^=== ' "$WORK/responses.txt") responses the dashboard received"
+echo "PASS dashboard"
