@@ -252,3 +252,110 @@ bool overlay_l4_checksum_ok(const uint8_t *pkt, size_t len)
     uint64_t acc = pseudo_sum(pkt, ii.family, ii.proto, len - ii.l4);
     return sum_fold(sum_add(acc, pkt + ii.l4, len - ii.l4)) == 0xffff;
 }
+
+/* ---- receive coalescing ---------------------------------------------------- */
+
+#define TCP_ACK 0x10
+#define COALESCE_MAX_BYTES 65000
+
+/* A TCP packet that may join a coalesced run: plain IPv4 (no options, not
+ * a fragment) or IPv6 without extension headers, only ACK/PSH set, data. */
+struct tcp_view {
+    int family;
+    size_t l4, hdr, payload;
+    uint32_t seq;
+    uint8_t flags;
+};
+
+static bool tcp_view(const uint8_t *p, size_t len, struct tcp_view *v)
+{
+    struct ip_info ii;
+    if (ip_info(p, len, &ii) != 0 || ii.proto != IPPROTO_TCP_ || ii.l4 + 20 > len)
+        return false;
+    if (ii.family == 4 && (ii.l4 != 20 || ((size_t)p[2] << 8 | p[3]) != len ||
+                           (((unsigned)p[6] << 8 | p[7]) & 0x3fff) != 0))
+        return false;
+    if (ii.family == 6 && ((size_t)p[4] << 8 | p[5]) + 40 != len)
+        return false;
+    v->family = ii.family;
+    v->l4 = ii.l4;
+    v->hdr = ii.l4 + (size_t)(p[ii.l4 + 12] >> 4) * 4;
+    if (v->hdr < ii.l4 + 20 || v->hdr >= len)
+        return false;
+    v->payload = len - v->hdr;
+    v->seq = get32be(p + ii.l4 + 4);
+    v->flags = p[ii.l4 + 13];
+    return (v->flags & (uint8_t)~(TCP_ACK | TCP_PSH)) == 0 && (v->flags & TCP_ACK);
+}
+
+/* Same flow and headers that may merge: addresses, ports, ack, window,
+ * options, and the IP fields GRO also insists on. */
+static bool same_flow(const uint8_t *a, const struct tcp_view *va, const uint8_t *b,
+                      const struct tcp_view *vb)
+{
+    if (va->family != vb->family || va->hdr != vb->hdr)
+        return false;
+    if (va->family == 4 && (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] ||
+                            memcmp(a + 12, b + 12, 8) != 0))
+        return false;
+    if (va->family == 6 && (memcmp(a, b, 4) != 0 || memcmp(a + 6, b + 6, 34) != 0))
+        return false;
+    const uint8_t *ta = a + va->l4, *tb = b + vb->l4;
+    return memcmp(ta, tb, 4) == 0 && memcmp(ta + 8, tb + 8, 4) == 0 &&
+           memcmp(ta + 14, tb + 14, 2) == 0 && memcmp(ta + 20, tb + 20, va->hdr - va->l4 - 20) == 0;
+}
+
+size_t overlay_coalesce_count(const uint8_t *const *pkts, const size_t *lens, size_t n)
+{
+    struct tcp_view first, prev, v;
+    if (n == 0 || !tcp_view(pkts[0], lens[0], &first) || (first.flags & TCP_PSH))
+        return n ? 1 : 0;
+    prev = first;
+    size_t k = 1, total = lens[0];
+    while (k < n && k < OVERLAY_SEG_MAX && tcp_view(pkts[k], lens[k], &v) &&
+           same_flow(pkts[0], &first, pkts[k], &v) && v.seq == prev.seq + (uint32_t)prev.payload &&
+           v.payload <= first.payload && prev.payload == first.payload &&
+           !(prev.flags & TCP_PSH) && total + v.payload <= COALESCE_MAX_BYTES) {
+        total += v.payload;
+        prev = v;
+        k++;
+    }
+    return k;
+}
+
+size_t overlay_coalesce_write(const uint8_t *const *pkts, const size_t *lens, size_t k,
+                              uint8_t *out)
+{
+    struct tcp_view v;
+    memset(out, 0, OVERLAY_VNET_HDR_LEN);
+    if (k == 1 || !tcp_view(pkts[0], lens[0], &v)) {
+        memcpy(out + OVERLAY_VNET_HDR_LEN, pkts[0], lens[0]);
+        return OVERLAY_VNET_HDR_LEN + lens[0];
+    }
+    uint8_t *p = out + OVERLAY_VNET_HDR_LEN;
+    size_t len = v.hdr;
+    memcpy(p, pkts[0], v.hdr);
+    for (size_t i = 0; i < k; i++) {
+        size_t pay = lens[i] - v.hdr;
+        memcpy(p + len, pkts[i] + v.hdr, pay);
+        len += pay;
+    }
+    p[v.l4 + 13] |= pkts[k - 1][v.l4 + 13] & TCP_PSH;
+    if (v.family == 4) {
+        put16be(p + 2, (uint16_t)len);
+        p[10] = p[11] = 0;
+        put16be(p + 10, csum_finish(sum_add(0, p, 20)));
+    } else {
+        put16be(p + 4, (uint16_t)(len - 40));
+    }
+    /* partial checksum: the pseudo-header sum, completed by the kernel */
+    put16be(p + v.l4 + 16, sum_fold(pseudo_sum(p, v.family, IPPROTO_TCP_, len - v.l4)));
+    out[0] = OVERLAY_VNET_F_NEEDS_CSUM;
+    out[1] = v.family == 4 ? OVERLAY_GSO_TCPV4 : OVERLAY_GSO_TCPV6;
+    uint16_t fields[4] = {(uint16_t)v.hdr, (uint16_t)v.payload, (uint16_t)v.l4, 16};
+    for (int i = 0; i < 4; i++) {
+        out[2 + 2 * i] = (uint8_t)fields[i];
+        out[3 + 2 * i] = (uint8_t)(fields[i] >> 8);
+    }
+    return OVERLAY_VNET_HDR_LEN + len;
+}

@@ -55,6 +55,17 @@ int overlay_pkt_addrs(const uint8_t *pkt, size_t len, struct overlay_addrs *out)
 int overlay_segment(const uint8_t *frame, size_t len, bool vnet,
                     struct overlay_segs *out) VEIL_WARN_UNUSED;
 
+/* Receive coalescing (GRO in user space) for writes to a TUN with
+ * IFF_VNET_HDR: how many of pkts[0..n) form one run (same TCP flow and
+ * headers, consecutive sequence numbers, equal-sized segments but the
+ * last, only ACK/PSH, PSH only at the end); at least 1 when n > 0. */
+size_t overlay_coalesce_count(const uint8_t *const *pkts, const size_t *lens, size_t n);
+/* Writes a run of k packets as one frame for the TUN into out (at least
+ * OVERLAY_FRAME_MAX bytes): virtio-net header (TSO, partial checksum) and
+ * the merged packet; k == 1 writes the packet as it is. Returns the length. */
+size_t overlay_coalesce_write(const uint8_t *const *pkts, const size_t *lens, size_t k,
+                              uint8_t *out);
+
 /* The Internet checksum of a whole IPv4 header or of a TCP/UDP packet
  * (with pseudo-header) is correct: for tests and the fuzzer. */
 bool overlay_ipv4_header_ok(const uint8_t *pkt, size_t len);
