@@ -13,7 +13,7 @@ const struct veil_config_key veil_config_default_keys[] = {
     {"threads", VEIL_CONFIG_INT, "VEIL_THREADS", "0", 0, 1024,
      "worker threads for FHE evaluation (0 = one per core)"},
     {"rpc_url", VEIL_CONFIG_STRING, "VEIL_RPC_URL", "http://127.0.0.1:8545", 0, 0,
-     "Ethereum JSON-RPC endpoint"},
+     "Ethereum JSON-RPC endpoint, or several comma-separated (failover, same chain id)"},
     {"chain_id", VEIL_CONFIG_INT, "VEIL_CHAIN_ID", NULL, 1, INT64_MAX,
      "expected chain id (refuse to sign for any other)"},
     {"contract_address", VEIL_CONFIG_STRING, "VEIL_CONTRACT_ADDRESS", NULL, 0, 0,
