@@ -152,4 +152,17 @@ enum veil_privacy_view veil_privacy_view_of(const uint8_t *viewer, size_t viewer
                                             const uint8_t *submitter, size_t submitter_len,
                                             const uint8_t *chosen, size_t chosen_len);
 
+/* The API's rows under a view (H4 of docs/THREAT_MODEL.md), as jansson
+ * json_t* objects passed as void* (this header does not need jansson).
+ * An assignment row (GET /v1/assignments; fields job_id, replica, epoch,
+ * node, output_digest, signature, commitment, ...): FULL leaves it, PLACED
+ * removes node, signature and commitment (each names or pins the node: the
+ * signature and the unsalted commitment can be checked against every
+ * member), NONE asks the caller to omit it. A replica-state row (the
+ * replica_states of GET /v1/jobs/{id}): FULL leaves it, PLACED removes node,
+ * NONE keeps only replica. Returns 1 when the row must be omitted, 0 when it
+ * was kept (possibly trimmed), -1 when `row` is not an object. */
+VEIL_WARN_UNUSED int veil_privacy_redact_assignment(void *row, enum veil_privacy_view v);
+VEIL_WARN_UNUSED int veil_privacy_redact_replica_state(void *row, enum veil_privacy_view v);
+
 #endif

@@ -2,13 +2,15 @@
  * privacy.c - the rules that keep the scheduler from being a capacity oracle
  * (issue 12; include/veil/privacy.h, docs/THREAT_MODEL.md): capacity classes,
  * the per-member outcome budget and its ledger, the constraint-isolation
- * check and the outcome-redaction rule. Pure: no clock (callers pass the
- * time), no I/O, caller-owned state; every node computes the same answers
- * from the same inputs.
+ * check, the outcome-redaction rule and its application to the API's JSON
+ * rows. Pure: no clock (callers pass the time), no I/O, caller-owned state;
+ * every node computes the same answers from the same inputs.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include <veil/privacy.h>
 
@@ -217,4 +219,35 @@ enum veil_privacy_view veil_privacy_view_of(const uint8_t *viewer, size_t viewer
     if (same_peer(viewer, viewer_len, submitter, submitter_len))
         return VEIL_PRIVACY_VIEW_PLACED;
     return VEIL_PRIVACY_VIEW_NONE;
+}
+
+int veil_privacy_redact_assignment(void *row, enum veil_privacy_view v)
+{
+    json_t *o = row;
+    if (!json_is_object(o))
+        return -1;
+    if (v == VEIL_PRIVACY_VIEW_NONE)
+        return 1;
+    if (v == VEIL_PRIVACY_VIEW_PLACED) {
+        (void)json_object_del(o, "node");
+        (void)json_object_del(o, "signature");
+        (void)json_object_del(o, "commitment");
+    }
+    return 0;
+}
+
+int veil_privacy_redact_replica_state(void *row, enum veil_privacy_view v)
+{
+    json_t *o = row;
+    if (!json_is_object(o))
+        return -1;
+    if (v == VEIL_PRIVACY_VIEW_PLACED) {
+        (void)json_object_del(o, "node");
+    } else if (v == VEIL_PRIVACY_VIEW_NONE) {
+        json_t *replica = json_incref(json_object_get(o, "replica"));
+        json_object_clear(o);
+        if (replica && json_object_set_new(o, "replica", replica) != 0)
+            return -1;
+    }
+    return 0;
 }

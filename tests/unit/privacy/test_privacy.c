@@ -4,6 +4,8 @@
  * depend only on class indices, and a placement never over-commits), the
  * outcome budget ledger, constraint isolation and outcome redaction.
  */
+#include <jansson.h>
+
 #include <veil/node.h>
 #include <veil/privacy.h>
 
@@ -258,5 +260,36 @@ static void test_views(void)
     CHECK_EQ_INT(veil_privacy_view_of(NULL, 0, NULL, 0, NULL, 0), VEIL_PRIVACY_VIEW_NONE);
 }
 
+static void test_redact_rows(void)
+{
+    const char *text = "{\"job_id\":\"ab\",\"replica\":0,\"epoch\":7,\"node\":\"12D3KooWX\","
+                       "\"output_digest\":\"dd\",\"signature\":\"ss\",\"commitment\":\"cc\"}";
+    json_t *a = json_loads(text, 0, NULL);
+    CHECK(a != NULL);
+    CHECK_EQ_INT(veil_privacy_redact_assignment(a, VEIL_PRIVACY_VIEW_FULL), 0);
+    CHECK(json_object_get(a, "node") != NULL);
+    CHECK_EQ_INT(veil_privacy_redact_assignment(a, VEIL_PRIVACY_VIEW_NONE), 1);
+    CHECK_EQ_INT(veil_privacy_redact_assignment(a, VEIL_PRIVACY_VIEW_PLACED), 0);
+    char *out = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(out, "{\"epoch\":7,\"job_id\":\"ab\",\"output_digest\":\"dd\",\"replica\":0}");
+    free(out);
+    json_decref(a);
+    json_t *r =
+        json_loads("{\"replica\":1,\"state\":\"assigned\",\"node\":\"12D3KooWX\"}", 0, NULL);
+    CHECK_EQ_INT(veil_privacy_redact_replica_state(r, VEIL_PRIVACY_VIEW_PLACED), 0);
+    out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(out, "{\"replica\":1,\"state\":\"assigned\"}");
+    free(out);
+    CHECK_EQ_INT(veil_privacy_redact_replica_state(r, VEIL_PRIVACY_VIEW_NONE), 0);
+    out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(out, "{\"replica\":1}");
+    free(out);
+    json_decref(r);
+    json_t *arr = json_array();
+    CHECK_EQ_INT(veil_privacy_redact_assignment(arr, VEIL_PRIVACY_VIEW_FULL), -1);
+    CHECK_EQ_INT(veil_privacy_redact_replica_state(arr, VEIL_PRIVACY_VIEW_FULL), -1);
+    json_decref(arr);
+}
+
 VTEST_MAIN(VTEST(test_policy_check), VTEST(test_classes), VTEST(test_classes_against_policy),
-           VTEST(test_budget), VTEST(test_constraints), VTEST(test_views))
+           VTEST(test_budget), VTEST(test_constraints), VTEST(test_views), VTEST(test_redact_rows))
