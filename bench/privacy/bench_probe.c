@@ -185,6 +185,96 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
+/* A3, subtractive probing, against redaction + classes: the adversary runs
+ * real jobs that hold memory. It fills its own node first (its free memory
+ * is 0 here), finds the highest class bound M by placed/unschedulable
+ * probes, then bisects the top node's value inside [M, next(M)): it holds h
+ * with a spread job (spread picks the node with the most free: the top one)
+ * and asks whether a request of M still fits (v - h >= M), then releases
+ * the hold. Two jobs per step. It assumes the hold landed on the top node
+ * (a tie in the top class breaks that); `wrong` counts clusters where the
+ * truth is outside the interval it then believes. */
+struct a3 {
+    int p25, p10;
+    bool wrong;
+};
+
+static bool fits_anywhere(const uint16_t *mem, const struct veil_privacy_policy *p, uint16_t r)
+{
+    return place(mem, NODES, r, p, VEIL_POLICY_BINPACK) >= 0;
+}
+
+static struct a3 attack_subtractive(uint16_t *mem, const struct veil_privacy_policy *p)
+{
+    struct a3 res = {-1, -1, false};
+    int jobs = 1; /* the job that fills its own node */
+    mem[SELF] = 0;
+    uint32_t lo = 1, hi = MAX_U; /* highest class bound M, by bisection over bounds */
+    while (veil_privacy_class_down(p, (uint16_t)hi) > lo) {
+        uint32_t mid = veil_privacy_class_down(p, (uint16_t)((lo + hi + 1) / 2));
+        if (mid <= lo)
+            mid = veil_privacy_class_next(p, (uint16_t)lo);
+        jobs++;
+        if (fits_anywhere(mem, p, (uint16_t)mid))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    uint32_t m = lo, vlo = m, vhi = veil_privacy_class_next(p, (uint16_t)m) - 1;
+    int top = place(mem, NODES, 1, p, VEIL_POLICY_SPREAD);
+    while (jobs < MAX_JOBS) {
+        double ratio = (double)vhi / vlo;
+        if (res.p25 < 0 && ratio <= 5.0 / 3.0)
+            res.p25 = jobs;
+        if (ratio <= 11.0 / 9.0) {
+            res.p10 = jobs;
+            break;
+        }
+        uint32_t t = (uint32_t)lround(sqrt((double)vlo * (vhi + 1)));
+        if (t <= vlo)
+            t = vlo + 1;
+        uint32_t h = t - m; /* is v >= m + h ? */
+        int on = place(mem, NODES, (uint16_t)h, p, VEIL_POLICY_SPREAD);
+        jobs += 2;
+        if (on < 0)
+            break;
+        mem[on] = (uint16_t)(mem[on] - h);
+        bool yes = fits_anywhere(mem, p, (uint16_t)m);
+        mem[on] = (uint16_t)(mem[on] + h);
+        if (yes)
+            vlo = t;
+        else
+            vhi = t - 1;
+    }
+    res.wrong = top < 0 || mem[top] < vlo || mem[top] > vhi;
+    return res;
+}
+
+static void run_subtractive(const struct veil_privacy_policy *p, int trials)
+{
+    int *p25 = calloc((size_t)trials, sizeof *p25), *p10 = calloc((size_t)trials, sizeof *p10);
+    int wrong = 0;
+    for (int t = 0; t < trials; t++) {
+        uint16_t mem[NODES];
+        for (int i = 0; i < NODES; i++)
+            mem[i] = draw_mem();
+        struct a3 r = attack_subtractive(mem, p);
+        p25[t] = r.p25 < 0 ? 100000 : r.p25;
+        p10[t] = r.p10 < 0 ? 100000 : r.p10;
+        wrong += r.wrong;
+    }
+    qsort(p25, (size_t)trials, sizeof *p25, cmp_int);
+    qsort(p10, (size_t)trials, sizeof *p10, cmp_int);
+    printf("{\"bench\":\"probe_attack_model\",\"mode\":\"redacted + classes %u/%u, adversary "
+           "holds memory (A3)\",\"nodes\":%d,\"trials\":%d,\"max_jobs\":%d,"
+           "\"jobs_25pct_median\":%d,\"jobs_25pct_max\":%d,\"jobs_10pct_median\":%d,"
+           "\"jobs_10pct_max\":%d,\"wrong_interval\":%d}\n",
+           p->ratio_num, p->ratio_den, NODES, trials, MAX_JOBS, p25[trials / 2], p25[trials - 1],
+           p10[trials / 2], p10[trials - 1], wrong);
+    free(p25);
+    free(p10);
+}
+
 static void run_mode(const struct mode *m, int trials)
 {
     int *p25 = calloc((size_t)trials, sizeof *p25), *p10 = calloc((size_t)trials, sizeof *p10);
@@ -322,6 +412,7 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         run_mode(&modes[i], trials);
+    run_subtractive(&x2, trials);
     honest_cost(&x2, VEIL_POLICY_BINPACK, trials);
     honest_cost(&x2, VEIL_POLICY_SPREAD, trials);
     honest_cost(&x74, VEIL_POLICY_BINPACK, trials);
