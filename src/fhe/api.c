@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "api_internal.h"
 #include "integer.h"
 #include "keys.h"
 #include "params.h"
@@ -920,11 +921,16 @@ int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width,
     return result_done(veil_int_truncate(&sk->ctx, &a->r, width, &c->r, err), c, out);
 }
 
-/* -------------------------------------------- accessors for tfhers*.c */
+/* ---------------------------- accessors for tfhers*.c, squash*.c (api_internal.h) */
 
 const struct veil_shortint_client_key *veil_fhe_client_key_of(const veil_fhe_client *ck)
 {
     return ck->ck;
+}
+
+const struct veil_shortint_server_key *veil_fhe_server_key_of(const veil_fhe_server *sk)
+{
+    return sk->sk;
 }
 
 int veil_fhe_client_wrap(struct veil_shortint_client_key *key, veil_fhe_client **out, veil_err *err)

@@ -25,6 +25,10 @@ const char *veil_fhe_kind_name(uint16_t kind)
         return "shortint ciphertext";
     case VEIL_FHE_KIND_RADIX:
         return "integer ciphertext";
+    case VEIL_FHE_KIND_SQUASH_KEY:
+        return "squashing key";
+    case VEIL_FHE_KIND_SQUASHED:
+        return "squashed ciphertext";
     default:
         return "unknown object";
     }

@@ -44,6 +44,9 @@ enum veil_fhe_kind {
     VEIL_FHE_KIND_COMPACT_LIST = 4,
     VEIL_FHE_KIND_SHORTINT = 5,
     VEIL_FHE_KIND_RADIX = 6, /* radix integer / bool (integer.c) */
+    /* Noise squashing (squash_io.c), far from the list above. */
+    VEIL_FHE_KIND_SQUASH_KEY = 0x5101, /* squashing key (128-bit bootstrapping key) */
+    VEIL_FHE_KIND_SQUASHED = 0x5102,   /* squashed ciphertext (LWE mod 2^128) */
 };
 
 /* "client key", "server key", ... ("unknown" otherwise). */

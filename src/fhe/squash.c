@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "core/lwe.h"
 #include "integer.h"
 #include "keys.h"
 #include "params.h"
 #include "squash_internal.h"
-#include "tfhers_internal.h" /* api.c's accessors */
 #include "threadpool.h"
 
 void veil_sq_shape_default(struct veil_pbs128_shape *s)
@@ -312,7 +312,7 @@ int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_c
     if (params != veil_fhe_params_default())
         return veil_err_set(err, VEIL_E_MISMATCH,
                             "squashing needs a ciphertext of the default parameter set");
-    return veil_sq_squash_radix(key, veil_sq_server_key_of(sk), in, out, err);
+    return veil_sq_squash_radix(key, veil_fhe_server_key_of(sk), in, out, err);
 }
 
 int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,

@@ -1,8 +1,8 @@
 /*
- * squash_internal.h - what the noise-squashing files (squash.c, squash_io.c,
- * squash_bridge.c) share (private to src/fhe/): the squashing key's layout,
- * its fixed parameters, the container kinds of its files, and the
- * accessors into the high-level handles of api.c that squashing needs.
+ * squash_internal.h - what the noise-squashing files (squash.c, squash_io.c)
+ * share (private to src/fhe/): the squashing key's layout, its fixed
+ * parameters and the container kinds of its files. The accessors into
+ * api.c's handles are api_internal.h's.
  */
 #ifndef VEIL_FHE_SQUASH_INTERNAL_H
 #define VEIL_FHE_SQUASH_INTERNAL_H
@@ -17,16 +17,16 @@
 #include "core/ntt128.h"
 #include "core/pbs128.h"
 #include "core/rng.h"
+#include "serialize.h"
 
 struct veil_shortint_client_key;
 struct veil_shortint_server_key;
 struct veil_radix;
 struct veil_threadpool;
 
-/* Container kinds (serialize.h's container, same header and digest); far
- * from serialize.h's own kinds (1..) so the two lists cannot collide. */
-#define VEIL_SQ_KIND_KEY 0x5101u
-#define VEIL_SQ_KIND_CT  0x5102u
+/* Container kinds (reserved in serialize.h's list, same header and digest). */
+#define VEIL_SQ_KIND_KEY VEIL_FHE_KIND_SQUASH_KEY
+#define VEIL_SQ_KIND_CT  VEIL_FHE_KIND_SQUASHED
 
 /* The squashing parameters (include/veil/squash.h): k = 2, N = 2048,
  * TUniform(2^30), base_log 24, level 3, over the 918-word small key. */
@@ -62,11 +62,5 @@ VEIL_WARN_UNUSED int veil_sq_squash_radix(const veil_sq_key *key,
                                           const struct veil_shortint_server_key *sk,
                                           const struct veil_radix *in, veil_sq_ct *out,
                                           veil_err *err);
-
-/* ---- into api.c's handles ----
- * The client key and radix accessors are api.c's (tfhers_internal.h:
- * veil_fhe_client_key_of, veil_fhe_ct_radix); the server key's is
- * squash_bridge.c's until api.c has one. */
-const struct veil_shortint_server_key *veil_sq_server_key_of(const veil_fhe_server *sk);
 
 #endif /* VEIL_FHE_SQUASH_INTERNAL_H */

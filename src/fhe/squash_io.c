@@ -91,10 +91,7 @@ static int open_kind(const uint8_t *data, size_t len, uint16_t want, const char 
         return veil_err_wrap(err, "not a %s", what);
     if (kind != want)
         return veil_err_set(err, VEIL_E_MISMATCH, "not a %s: the file holds a %s (kind %u)", what,
-                            kind == VEIL_SQ_KIND_CT    ? "squashed ciphertext"
-                            : kind == VEIL_SQ_KIND_KEY ? "squashing key"
-                                                       : veil_fhe_kind_name(kind),
-                            kind);
+                            veil_fhe_kind_name(kind), kind);
     if (veil_fhe_container_open(data, len, want, veil_fhe_params_default(), payload, NULL, err) < 0)
         return veil_err_wrap(err, "%s", what);
     return 0;

@@ -12,6 +12,7 @@
  * public key's convolution convention (TFHE-rs multiplies by the reversed
  * key), converted by the automorphism X -> X^-1 (tfhers_internal.h).
  */
+#include "api_internal.h"
 #include "tfhers_internal.h"
 
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * tfhers_internal.h - shared by the TFHE-rs interop files (private to src/fhe/):
  * the bincode / tfhe-versionable primitives of TFHE-rs's safe_serialize format
  * (tfhers_wire.c), the coefficient maps between TFHE-rs's and Veil's
- * compact-key conventions (tfhers.c), and the accessors api.c gives them to
- * wrap and unwrap the public handles.
+ * compact-key conventions (tfhers.c). The accessors into api.c's handles
+ * that they use are in api_internal.h.
  *
  * The format (TFHE-rs 1.7, utils/tfhe-safe-serialize and utils/tfhe-versionable):
  * bincode 1.3 with fixed-width little-endian integers; a string or Vec is a u64
@@ -122,24 +122,5 @@ VEIL_WARN_UNUSED int tfhers_read_expansion_kind(veil_reader *r, veil_err *err);
 void tfhers_sigma(uint64_t *out, const uint64_t *in, size_t m);
 /* out = -X * sigma(in) (both directions of the public key's mask). */
 void tfhers_neg_x_sigma(uint64_t *out, const uint64_t *in, size_t m);
-
-/* ---- api.c accessors (the handles are defined there) ---- */
-const struct veil_shortint_client_key *veil_fhe_client_key_of(const veil_fhe_client *ck);
-/* Takes ownership of key (freed on failure). */
-VEIL_WARN_UNUSED int veil_fhe_client_wrap(struct veil_shortint_client_key *key,
-                                          veil_fhe_client **out, veil_err *err);
-const struct veil_fhe_public_key *veil_fhe_public_key_of(const veil_fhe_public *pk);
-/* Takes ownership of key; `foreign` marks a key without a Veil mask seed (from
- * TFHE-rs): veil_fhe_public_save refuses it. */
-VEIL_WARN_UNUSED int veil_fhe_public_wrap(struct veil_fhe_public_key *key, int foreign,
-                                          veil_fhe_public **out, veil_err *err);
-/* The shortint server key and the pool of a server handle. */
-void veil_fhe_server_parts(const veil_fhe_server *sk, const struct veil_shortint_server_key **key,
-                           struct veil_threadpool **pool);
-const struct veil_radix *veil_fhe_ct_radix(const veil_fhe_ct *ct,
-                                           const struct veil_fhe_params **params);
-/* Takes ownership of r's blocks (r is cleared; freed on failure). */
-VEIL_WARN_UNUSED int veil_fhe_ct_wrap(const struct veil_fhe_params *p, struct veil_radix *r,
-                                      veil_fhe_ct **out, veil_err *err);
 
 #endif /* VEIL_FHE_TFHERS_INTERNAL_H */

@@ -12,6 +12,7 @@
  * body_i); Veil's compact list expands to (row i of mask' * S, body_i), which
  * is the same ciphertext for mask' = sigma(mask) (tfhers_internal.h).
  */
+#include "api_internal.h"
 #include "tfhers_internal.h"
 
 #include <stdlib.h>

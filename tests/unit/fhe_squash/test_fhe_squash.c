@@ -31,7 +31,7 @@
 #include "keys.h"
 #include "shortint.h"
 #include "squash_internal.h"
-#include "tfhers_internal.h"
+#include "api_internal.h"
 #include "vtest.h"
 
 static veil_fhe_client *g_ck;
@@ -182,7 +182,7 @@ static void test_noise_all_coefficients(void)
     CHECK(veil_fhe_encrypt(g_ck, 8, 0x5a, &ct, &err) == 0);
     const struct veil_fhe_params *params = NULL;
     const struct veil_radix *r = veil_fhe_ct_radix(ct, &params);
-    const struct veil_shortint_server_key *ssk = veil_sq_server_key_of(g_sk);
+    const struct veil_shortint_server_key *ssk = veil_fhe_server_key_of(g_sk);
     const struct veil_fhe_params *p = ssk->params;
     uint64_t lwe[1024];
     uint32_t ks_acc[1024];
