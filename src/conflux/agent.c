@@ -27,10 +27,14 @@ uint64_t veil_conflux_now_ms(void)
 static natsStatus jwt_cb(char **jwt, char **errtxt, void *closure)
 {
     veil_conflux *a = closure;
-    (void)errtxt;
     pthread_mutex_lock(&a->mu);
-    *jwt = a->jwt ? strdup(a->jwt) : NULL;
+    /* an expired or refused JWT would only be refused again: no attempt
+     * until the agent thread has new credentials */
+    bool usable = a->jwt && !a->cred_rejected && veil_conflux_now_ms() < a->expires_ms;
+    *jwt = usable ? strdup(a->jwt) : NULL;
     pthread_mutex_unlock(&a->mu);
+    if (!usable)
+        *errtxt = strdup("credential expired or refused; waiting for a renewal");
     return *jwt ? NATS_OK : NATS_ERR;
 }
 
@@ -107,12 +111,22 @@ static void reconnected_cb(natsConnection *nc, void *closure)
 
 static void async_err_cb(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
 {
-    (void)nc;
     (void)sub;
     veil_conflux *a = closure;
     const char *last = nats_GetLastError(NULL);
     VEIL_LOG_WARNING("conflux", "Master reported an error", "node=%s status=\"%s\" detail=\"%s\"",
                      a->name, natsStatus_GetText(s), last ? last : "");
+    if (s != NATS_CONNECTION_AUTH_FAILED)
+        return;
+    /* an expired or revoked credential: reconnecting with it would only be
+     * refused again, in a tight loop; the agent thread drops the connection
+     * and enrolls again (with backoff) */
+    pthread_mutex_lock(&a->mu);
+    if (nc == a->nc) {
+        a->cred_rejected = true;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err)
@@ -232,6 +246,7 @@ int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err)
     snprintf(a->taints, sizeof a->taints, "%s", res->taints ? res->taints : "");
     a->expires_ms = res->expires_ms;
     a->issued_ms = veil_conflux_now_ms();
+    a->cred_rejected = false;
     memcpy(a->guardian_pub, res->cmd_pub, 32);
     a->guardian_pinned = true;
     pthread_mutex_unlock(&a->mu);
@@ -249,10 +264,12 @@ static int renew(veil_conflux *a, veil_err *err)
         veil_subject(reply, VEIL_SUBJ_INBOX, a->realm, a->name, NULL, err) != 0)
         return -1;
     strncat(reply, ".renew", sizeof reply - strlen(reply) - 1);
-    if (cfx_exchange(a, a->nc, subj, reply, &adm, &res, err) != 0) {
-        /* the connection may be gone with the old JWT: enroll again, by key */
-        VEIL_LOG_WARNING("conflux", "renewal on Master failed, re-enrolling", "node=%s err=\"%s\"",
-                         a->name, err->msg);
+    bool online = a->nc && natsConnection_Status(a->nc) == NATS_CONN_STATUS_CONNECTED;
+    if (!online || cfx_exchange(a, a->nc, subj, reply, &adm, &res, err) != 0) {
+        /* not on Master (credential expired or rejected): enroll again, by key */
+        if (online)
+            VEIL_LOG_WARNING("conflux", "renewal on Master failed, re-enrolling",
+                             "node=%s err=\"%s\"", a->name, err->msg);
         if (cfx_enroll(a, &res, err) != 0)
             return -1;
     }
@@ -316,18 +333,61 @@ static bool renewal_due(veil_conflux *a)
     return now >= a->issued_ms + life * 2 / 3;
 }
 
+/* A credential the servers refused: close that connection (its reconnects
+ * would be refused too) and renew from scratch. Called with a->mu held. */
+static void drop_rejected(veil_conflux *a)
+{
+    natsConnection *nc = a->nc;
+    natsSubscription *sub = a->cmd_sub;
+    a->nc = NULL;
+    a->cmd_sub = NULL;
+    a->cred_rejected = false;
+    a->renew_now = true;
+    pthread_mutex_unlock(&a->mu);
+    VEIL_LOG_WARNING("conflux", "credential refused by Master, enrolling again", "node=%s",
+                     a->name);
+    close_conn(a, nc, sub);
+    pthread_mutex_lock(&a->mu);
+}
+
+/* Renews now if due, pacing failures (1 beacon period doubling to 60 s). */
+static void renew_if_due(veil_conflux *a)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->cred_rejected)
+        drop_rejected(a);
+    bool due = renewal_due(a) && veil_conflux_now_ms() >= a->retry_at_ms;
+    if (due)
+        a->renew_now = false;
+    pthread_mutex_unlock(&a->mu);
+    veil_err err = {0};
+    if (!due)
+        return;
+    int rc = renew(a, &err);
+    pthread_mutex_lock(&a->mu);
+    if (rc == 0) {
+        a->retry_delay_ms = 0;
+        a->retry_at_ms = 0;
+    } else {
+        a->retry_delay_ms = a->retry_delay_ms ? a->retry_delay_ms * 2 : a->beacon_ms;
+        if (a->retry_delay_ms > 60000)
+            a->retry_delay_ms = 60000;
+        a->retry_at_ms = veil_conflux_now_ms() + (uint64_t)a->retry_delay_ms;
+        a->renew_now = a->renew_now || !a->nc;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (rc != 0)
+        VEIL_LOG_WARNING("conflux", "renewal failed, will retry", "node=%s err=\"%s\"", a->name,
+                         err.msg);
+}
+
 static void *agent_thread(void *arg)
 {
     veil_conflux *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
-        bool due = renewal_due(a);
-        a->renew_now = false;
         pthread_mutex_unlock(&a->mu);
-        veil_err err = {0};
-        if (due && renew(a, &err) != 0)
-            VEIL_LOG_WARNING("conflux", "renewal failed, will retry", "node=%s err=\"%s\"", a->name,
-                             err.msg);
+        renew_if_due(a);
         publish_beacons(a);
         pthread_mutex_lock(&a->mu);
         struct timespec until;
@@ -338,7 +398,7 @@ static void *agent_thread(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
         }
-        if (!a->stop && !a->renew_now)
+        if (!a->stop && !a->renew_now && !a->cred_rejected)
             pthread_cond_timedwait(&a->cv, &a->mu, &until);
     }
     pthread_mutex_unlock(&a->mu);

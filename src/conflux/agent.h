@@ -38,6 +38,9 @@ struct veil_conflux {
     veil_ctl_replay replay;
     uint64_t reconnects, renewals, commands, key_epoch, beacon_seq, closed;
     bool stop, shutdown, renew_now;
+    bool cred_rejected;     /* a server refused the credential: drop the connection */
+    uint64_t retry_at_ms;   /* next renewal attempt after a failure */
+    int64_t retry_delay_ms; /* doubles per failure, up to a minute */
     pthread_t thread;
     bool thread_started;
 };

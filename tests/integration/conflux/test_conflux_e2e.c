@@ -711,28 +711,56 @@ static void test_realm_created_while_running(void)
     veil_conflux_stop(a);
 }
 
+static bool agent_down(void *arg)
+{
+    struct veil_conflux_status st;
+    veil_conflux_get_status(arg, &st);
+    return !st.connected;
+}
+
+static bool agent_up(void *arg)
+{
+    return !agent_down(arg);
+}
+
 /* With 4 s credentials the agent renews at two thirds of each lifetime, on a
- * new connection, before the servers would close the old one at expiry. */
+ * new connection, before the servers would close the old one at expiry.
+ * With Guardian away the servers disconnect it when the credential expires;
+ * once Guardian is back it enrolls again by its key and reconnects. */
 static void test_renewal_before_expiry(void)
 {
     cfx_guardian_stop(&env);
     const char *short_ttl[] = {"--ttl", "4s", NULL};
     CHECK(cfx_guardian_start(&env, short_ttl) == 0);
-    char tok[128];
+    char tok[128], dir[400], creds[400];
     veil_conflux *r = NULL;
     veil_err err = {0};
+    struct veil_conflux_config cfg;
     CHECK(cfx_token(&env, "red", "", tok, sizeof tok) == 0);
-    CHECK(start_agent(&r, "edge-r", tok, &err) == 0);
+    cfx_agent_config(&env, &cfg, "edge-r", dir, sizeof dir, creds, sizeof creds);
+    cfg.token = tok;
+    cfg.timeout_ms = 1500; /* retries come sooner while Guardian is away */
+    CHECK(veil_conflux_start(&r, &cfg, &err) == 0);
     if (r) {
         struct veil_conflux_status st;
         veil_conflux_get_status(r, &st);
         CHECK(st.expires_ms <= veil_conflux_now_ms() + 5000);
-        struct status_cond sc = {.a = r, .field = 0, .n = 3}; /* past two expiries */
+        struct status_cond sc = {.a = r, .field = 0, .n = 2}; /* past the first expiry */
         CHECK(cfx_wait(status_ok, &sc, 30000));
         veil_conflux_get_status(r, &st);
         CHECK(st.connected);
         CHECK_EQ_U64(st.reconnects, 0); /* never cut off by an expired JWT */
         CHECK(st.expires_ms > veil_conflux_now_ms());
+
+        /* Guardian away: no renewal, the servers drop the agent at expiry */
+        cfx_guardian_stop(&env);
+        CHECK(cfx_wait(agent_down, r, 15000));
+        /* Guardian back: the agent enrolls again by its key and reconnects */
+        veil_conflux_get_status(r, &st);
+        CHECK(cfx_guardian_start(&env, short_ttl) == 0);
+        struct status_cond back = {.a = r, .field = 0, .n = st.renewals + 1};
+        CHECK(cfx_wait(status_ok, &back, 30000));
+        CHECK(cfx_wait(agent_up, r, 10000));
         veil_conflux_stop(r);
     }
     cfx_guardian_stop(&env);
