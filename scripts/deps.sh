@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # chromium for the dashboard's browser test (driven by playwright-core).
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git ca-certificates
-  libuv1-dev libsodium-dev libssl-dev libsecp256k1-dev nettle-dev libcurl4-openssl-dev
+  libuv1-dev libsodium-dev libssl-dev libsecp256k1-dev nettle-dev libcurl4-openssl-dev liblwip-dev
   libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   libarchive-dev libzstd-dev libsqlite3-dev libnats-dev libmicrohttpd-dev
   runc docker-registry umoci skopeo busybox-static nats-server
