@@ -99,7 +99,7 @@ const struct veil_config_key veil_daemon_config_keys[] = {
     {"jobs.round_retention", VEIL_CONFIG_DURATION, "VEIL_JOBS_ROUND_RETENTION", "10m", 0, 0,
      "how long a settled job's rounds stay in a node's memory (they grow with the load)"},
     {"jobs.reannounce_max", VEIL_CONFIG_INT, "VEIL_JOBS_REANNOUNCE_MAX", "20", 0, 1000000,
-     "re-announcements of an undecided job by its submitter (gap doubling to 8 periods)"},
+     "re-announcements of an undecided job by its submitter (gap doubling to 4 periods)"},
     {"debug.test_only_wrong_partial", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_WRONG_PARTIAL", NULL, 0, 0,
      "TEST ONLY: this key holder publishes wrong partial decryptions"},
     {"debug.test_only_decrypt_telemetry", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_DECRYPT_TELEMETRY",

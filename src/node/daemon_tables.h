@@ -97,13 +97,14 @@ void round_free_work(struct round *r);
 void round_free_outputs(struct round *r);
 
 /* The submitter's re-announcements of an undecided round: the first one
- * period after planning, then the gap doubles up to 8 periods; after `max`
+ * period after planning, then the gap doubles up to 4 periods; after `max`
  * of them STOP comes once (to be reported), then WAIT for good. */
 enum round_announce_step { ROUND_ANNOUNCE_WAIT, ROUND_ANNOUNCE_SEND, ROUND_ANNOUNCE_STOP };
 enum round_announce_step round_reannounce_step(struct round *r, uint64_t now_ms, uint32_t max);
 /* One was sent at now_ms: counts it and sets the next time. */
 void round_reannounce_sent(struct round *r, uint64_t now_ms, uint64_t period_ms);
-#define ROUND_REANNOUNCE_MAX_GAP 8 /* periods */
+#define ROUND_REANNOUNCE_MAX_GAP 4 /* periods: a decryptor back from an outage waits at most this  \
+                                    */
 
 /* The rounds, by (job, replica). Rounds are heap objects: their addresses
  * stay valid while the table grows (a worker item points at one). */

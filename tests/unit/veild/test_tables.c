@@ -230,7 +230,7 @@ static void test_announced_200(void)
 }
 
 /* An undecided job is re-announced at most `max` times, with a gap that
- * doubles up to 8 periods, and the stop is reported exactly once. */
+ * doubles up to 4 periods, and the stop is reported exactly once. */
 static void test_reannounce_bounded(void)
 {
     struct round r;
