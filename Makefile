@@ -84,6 +84,13 @@ chaos: build
 bench: build
 	@scripts/bench.sh $(BUILD)
 
+# VeilNet figures as JSON lines (root: namespaces): one TCP stream through
+# Veil's TUN vs wireguard-go vs nebula vs the plain veth, added latency;
+# handshake time and CPU (hybrid vs X25519 alone), transport, memory per session.
+bench-net: build
+	@bench/net/bench_net_tun.sh $(BUILD) 5
+	@$(BUILD)/bench/net/bench_net_anchor 1
+
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh $(BUILD)
