@@ -3,7 +3,9 @@
  *   - complete hybrid handshakes (initiation, response, confirmation) per
  *     second and CPU per handshake, and the part of it that is ML-KEM-768
  *     (keygen + encaps + decaps, measured alone): the difference estimates
- *     an X25519-only handshake of the same shape;
+ *     an X25519-only handshake of the same shape; and the same handshake
+ *     measured with the bench-only classical switch (X25519 alone, ML-KEM
+ *     skipped on both sides), for real;
  *   - transport: 1400-byte datagrams sealed by one state machine and opened
  *     by the other (send, pop, recv, event), per CPU second (both sides on
  *     one core);
@@ -45,18 +47,26 @@ struct side {
     veil_anchor *a;
 };
 
-static void side_init(struct side *s)
+static void side_init_mode(struct side *s, bool classical)
 {
+    struct veil_anchor_config cfg;
+    veil_anchor_config_default(&cfg);
+    cfg.bench_classical_only = classical;
     crypto_sign_ed25519_keypair(s->local.identity_pk, s->local.identity_sk);
     s->local.cred = s->local.identity_pk;
     s->local.cred_len = 32;
     s->local.verify = accept_any;
     veil_err err = {0};
-    s->a = veil_anchor_new(NULL, &s->local, 1, &err);
+    s->a = veil_anchor_new(&cfg, &s->local, 1, &err);
     if (!s->a) {
         fprintf(stderr, "bench: %s\n", err.msg);
         exit(1);
     }
+}
+
+static void side_init(struct side *s)
+{
+    side_init_mode(s, false);
 }
 
 /* Moves every queued datagram from `from` into `to`; returns how many. */
@@ -91,6 +101,41 @@ static void handshake(struct side *a, struct side *b, uint64_t now)
     shuttle(a, b, "A", now);
     drain(a);
     drain(b);
+}
+
+/* Complete handshakes per second and CPU per handshake, hybrid or (the
+ * bench-only switch) X25519 alone. */
+static double handshakes(double secs, bool classical, double *per_wall_s)
+{
+    struct side a, b;
+    side_init_mode(&a, classical);
+    side_init_mode(&b, classical);
+    if (veil_anchor_add_peer(a.a, b.local.identity_pk, (const uint8_t *)"B", 1, NULL) != 0)
+        exit(1);
+    uint64_t now = 10;
+    handshake(&a, &b, now++);
+    long n = 0;
+    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t;
+    do {
+        handshake(&a, &b, now++);
+        n++;
+        t = now_s(CLOCK_MONOTONIC);
+    } while (t - t0 < secs);
+    *per_wall_s = (double)n / (t - t0);
+    veil_anchor_free(a.a);
+    veil_anchor_free(b.a);
+    return (now_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / (double)n * 1e6;
+}
+
+static void bench_handshake_modes(double secs)
+{
+    double hybrid_rate, classical_rate;
+    double hybrid = handshakes(secs, false, &hybrid_rate);
+    double classical = handshakes(secs, true, &classical_rate);
+    printf("{\"bench\": \"net_anchor_handshake_modes\", \"hybrid_cpu_us\": %.1f, "
+           "\"x25519_only_cpu_us\": %.1f, \"hybrid_per_s\": %.0f, \"x25519_only_per_s\": %.0f, "
+           "\"hybrid_over_x25519\": %.2f}\n",
+           hybrid, classical, hybrid_rate, classical_rate, hybrid / classical);
 }
 
 static void bench_handshake(double secs)
@@ -197,6 +242,7 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     bench_handshake(secs);
+    bench_handshake_modes(secs);
     bench_transport(secs);
     bench_memory();
     return 0;

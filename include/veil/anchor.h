@@ -80,6 +80,11 @@ struct veil_anchor_config {
     uint64_t cookie_secret_ms;       /* 120000: cookie secret rotation */
     uint32_t handshakes_per_s_load;  /* 64: above this many initiations a second, demand cookies */
     uint32_t queue_max;              /* 64: datagrams held while a handshake runs */
+    /* false. BENCHMARKS ONLY, never in a deployment: skips the ML-KEM-768
+     * operations (zero key, ciphertext and secret in their places, same
+     * message sizes) so an X25519-only handshake can be timed. Both sides
+     * must agree; it drops the post-quantum protection. */
+    bool bench_classical_only;
 };
 void veil_anchor_config_default(struct veil_anchor_config *cfg);
 

@@ -76,6 +76,7 @@ void veil_anchor_config_default(struct veil_anchor_config *cfg)
     cfg->cookie_secret_ms = 120000;
     cfg->handshakes_per_s_load = 64;
     cfg->queue_max = 64;
+    cfg->bench_classical_only = false;
 }
 
 static bool taints_within(const struct veil_anchor_cred_info *small,
@@ -318,6 +319,7 @@ veil_anchor *veil_anchor_new(const struct veil_anchor_config *cfg,
         free(a);
         return NULL;
     }
+    a->self.classical_only = a->cfg.bench_classical_only;
     randombytes_buf(a->cookie_secret, sizeof a->cookie_secret);
     a->cookie_secret_ms = now_ms;
     a->load_window_ms = now_ms;

@@ -151,8 +151,12 @@ int anchor_hs_initiate(const struct anchor_self *self, const uint8_t peer_id[VEI
         return -1;
     randombytes_buf(st->e_sk, sizeof st->e_sk);
     crypto_scalarmult_base(st->e_pk, st->e_sk);
-    if (veil_mlkem768_keygen(st->kem_ek, st->kem_dk, err) != 0)
+    if (self->classical_only) {
+        memset(st->kem_ek, 0, sizeof st->kem_ek);
+        memset(st->kem_dk, 0, sizeof st->kem_dk);
+    } else if (veil_mlkem768_keygen(st->kem_ek, st->kem_dk, err) != 0) {
         return -1;
+    }
     st->local_idx = local_idx;
     anchor_sym_init(&st->sym, peer_id);
     anchor_sym_mix_hash(&st->sym, st->e_pk, 32);
@@ -211,7 +215,10 @@ int anchor_hs_answer(const struct anchor_self *self, struct anchor_sym *sym,
     randombytes_buf(e_sk, sizeof e_sk);
     crypto_scalarmult_base(e_pk, e_sk);
     anchor_sym_mix_hash(sym, e_pk, 32);
-    if (mix_dh(sym, e_sk, m->e, err) != 0 || veil_mlkem768_encaps(kem_ct, kem_ss, m->ek, err) != 0)
+    memset(kem_ct, 0, sizeof kem_ct);
+    memset(kem_ss, 0, sizeof kem_ss);
+    if (mix_dh(sym, e_sk, m->e, err) != 0 ||
+        (!self->classical_only && veil_mlkem768_encaps(kem_ct, kem_ss, m->ek, err) != 0))
         goto out;
     anchor_sym_mix_hash(sym, kem_ct, sizeof kem_ct);
     anchor_sym_mix_key(sym, kem_ss, sizeof kem_ss);
@@ -245,12 +252,12 @@ out:
 static int finish_keys(const struct anchor_self *self, struct anchor_hs_pending *st,
                        struct anchor_sym *sym, const struct anchor_resp *m, veil_err *err)
 {
-    uint8_t kem_ss[32];
+    uint8_t kem_ss[32] = {0};
     anchor_sym_mix_hash(sym, m->e, 32);
     if (mix_dh(sym, st->e_sk, m->e, err) != 0)
         return -1;
     anchor_sym_mix_hash(sym, m->kem_ct, VEIL_MLKEM768_CT_BYTES);
-    if (veil_mlkem768_decaps(kem_ss, m->kem_ct, st->kem_dk, err) != 0)
+    if (!self->classical_only && veil_mlkem768_decaps(kem_ss, m->kem_ct, st->kem_dk, err) != 0)
         return -1;
     anchor_sym_mix_key(sym, kem_ss, sizeof kem_ss);
     sodium_memzero(kem_ss, sizeof kem_ss);

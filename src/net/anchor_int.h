@@ -70,6 +70,7 @@ struct anchor_self {
     struct veil_anchor_cred_info info;
     veil_anchor_verify_fn verify;
     void *verify_ctx;
+    bool classical_only; /* veil_anchor_config.bench_classical_only */
 };
 
 int anchor_self_init(struct anchor_self *self, const struct veil_anchor_local *local, uint64_t now_ms,
