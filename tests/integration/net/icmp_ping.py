@@ -3,7 +3,7 @@
 installed here): ICMP/ICMPv6 echo over a raw socket (root).
 usage: icmp_ping.py ADDR COUNT INTERVAL_S [TIMEOUT_S]
 Prints "sent N received M" (and the median round trip on stderr); exits 0 only when every echo was answered."""
-import os, socket, struct, sys, time
+import os, select, socket, struct, sys, time
 
 def csum(b):
     if len(b) % 2:
@@ -43,13 +43,13 @@ def main():
         sent_at[seq] = time.time()
         s.sendto(struct.pack("!BBHHH", etype, 0, c, ident, seq) + payload, (addr, 0))
         end = time.time() + interval
-        while time.time() < end:
+        while time.time() < end:  # wakes as soon as a reply arrives (precise round trips)
+            select.select([s], [], [], max(0.0, end - time.time()))
             drain()
-            time.sleep(min(0.001, interval))
     end = time.time() + wait
     while len(seen) < count and time.time() < end:
+        select.select([s], [], [], max(0.0, end - time.time()))
         drain()
-        time.sleep(0.01)
     print("sent %d received %d" % (count, len(seen)))
     if rtts:
         rtts.sort()
