@@ -6,7 +6,11 @@
 # exits 1 when any is violated:
 #   settled     every accepted job's replicas are placed (assigned, running,
 #               exited) or explicitly failed (failed, unschedulable), on every node
-#   no_loss     every accepted job is known to every node (after restarts too)
+#   consistent  the nodes agree whether each replica was placed or failed
+#   no_loss     every accepted job is still known to its submitter and to a
+#               majority of the nodes, after every restart
+#   catch_up    every accepted job is known to every node (one that was down,
+#               cut off or out of disk when it was announced included)
 #   containers  exactly one running container per running long replica on
 #               the whole cluster, on the node the replica is assigned to;
 #               never two; none for a replica that ended or failed
@@ -101,17 +105,33 @@ class Checker:
 
     def check_jobs(self):
         for job in self.accepted:
+            knowers = 0
+            outcome = {}  # replica -> {placed|failed: [nodes]}
             for i in range(1, self.n + 1):
                 v = self.replica_view(job, i)
                 if v is None:
-                    self.fail("no_loss", "job %s (%s, submitted on node %d) unknown to node %d"
+                    self.fail("catch_up", "job %s (%s, submitted on node %d) unknown to node %d"
                               % (job["name"], job["id"][:12], job["node"], i))
+                    if i == job["node"]:
+                        self.fail("no_loss", "job %s (%s) lost by its own submitter, node %d"
+                                  % (job["name"], job["id"][:12], i))
                     continue
+                knowers += 1
                 for r in range(job["replicas"]):
                     st = (v.get(r) or {}).get("state", "none")
                     if st not in SETTLED:
                         self.fail("settled", "%s replica %d is %s on node %d (%s)"
                                   % (job["name"], r, st, i, (v.get(r) or {}).get("note", "")))
+                    else:
+                        cls = "failed" if st in ("failed", "unschedulable") else "placed"
+                        outcome.setdefault(r, {}).setdefault(cls + "(" + st + ")", []).append(i)
+            if knowers * 2 <= self.n:
+                self.fail("no_loss", "job %s (%s) known to %d of %d nodes only"
+                          % (job["name"], job["id"][:12], knowers, self.n))
+            for r, classes in outcome.items():
+                if len({c.split("(")[0] for c in classes}) > 1:
+                    self.fail("consistent", "%s replica %d: %s" % (job["name"], r, ", ".join(
+                        "%s on nodes %s" % (c, ns) for c, ns in sorted(classes.items()))))
         self.info["submissions"] = "%d made, %d accepted, %d refused by the CLI" % (
             len(self.submitted), len(self.accepted), len(self.submitted) - len(self.accepted))
 
@@ -250,7 +270,7 @@ class Checker:
                           % (com[:12], out.stdout.strip(), out.stderr.strip()[:120]))
 
     def report(self):
-        names = ["settled", "no_loss", "containers", "anchors", "anchored"]
+        names = ["settled", "consistent", "no_loss", "catch_up", "containers", "anchors", "anchored"]
         for k, v in self.info.items():
             print("chaos: %s: %s" % (k, v))
         for name in names:
