@@ -2,10 +2,14 @@
  * bench_fhe_squash.c - noise-squashing figures (issue 11), one JSON line:
  * squashing-key generation time (on `threads`), key size in memory and on
  * disk, save and load time, the squash of one block (a FheBool) on one
- * thread, and the squash of a scheduler output (an FheUint8 index and the
- * found FheBool: 5 blocks) on 2 threads. Usage:
+ * thread, the squash of a scheduler output (an FheUint8 index and the found
+ * FheBool) on 2 threads unpacked (5 squashed blocks) and packed (3), and the
+ * whole threshold decryption of a scheduler output at n = 4, t = 1 on 2
+ * threads: packed squash, the 4 holders' partial decryptions (in sequence,
+ * in this process) and the combine. Usage:
  *   bench_fhe_squash [reps] [keygen_threads] [tmpdir]
- * (defaults 3, 2, /tmp); the minimum and median of reps are printed.
+ * (defaults 3, 2, /tmp); the minimum and median wall time of reps and the
+ * smallest CPU time are printed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <veil/fhe.h>
 #include <veil/squash.h>
+#include <veil/threshold.h>
 
 static double now_s(void)
 {
@@ -46,32 +53,111 @@ static int die(const veil_err *err)
 }
 
 #define MAX_REPS 32
+#define TH_N     4
+#define TH_T     1
 
-/* Squashes the cts (one squash each, in sequence) reps times on `threads`. */
-static int time_squash(veil_sq_key *key, veil_fhe_server *sk, veil_fhe_ct *const *cts, size_t n,
-                       unsigned threads, int reps, double *min_s, double *med_s, double *cpu_min,
-                       veil_err *err)
+/* The threshold side of the bench: n holders' opened shares of the squashing
+ * secret and the dealing's public material. */
+struct holders {
+    veil_th_public pub;
+    veil_th_share *share[TH_N];
+};
+
+/* One timed figure: minimum and median wall time, smallest CPU time. */
+struct timing {
+    double min_s, med_s, cpu_s;
+};
+
+/* What one repetition does: squash the cts (packed or not), then, when h is
+ * set, every holder's partial decryption of each and the combine, which must
+ * give want[i]. */
+struct work {
+    veil_sq_key *key;
+    veil_fhe_server *sk;
+    veil_fhe_ct *const *cts;
+    const uint64_t *want;
+    size_t n;
+    int packed;
+    const struct holders *h;
+};
+
+static int decrypt_threshold(const struct holders *h, const veil_sq_ct *sq, uint64_t want,
+                             veil_err *err)
+{
+    veil_th_partial parts[TH_N];
+    for (unsigned i = 0; i < TH_N; i++)
+        if (veil_th_partial_decrypt(h->share[i], sq, &parts[i], err) != 0)
+            return -1;
+    veil_th_result res;
+    if (veil_th_combine(&h->pub, sq, parts, TH_N, &res, err) != 0)
+        return -1;
+    if (res.value != want)
+        return veil_err_set(err, VEIL_E_INVALID, "combined %llu, expected %llu",
+                            (unsigned long long)res.value, (unsigned long long)want);
+    return 0;
+}
+
+static int run_once(const struct work *w, veil_err *err)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        veil_sq_ct out;
+        int rc = w->packed ? veil_sq_squash_packed(w->key, w->sk, w->cts[i], &out, err)
+                           : veil_sq_squash(w->key, w->sk, w->cts[i], &out, err);
+        if (rc == 0 && w->h)
+            rc = decrypt_threshold(w->h, &out, w->want[i], err);
+        veil_sq_ct_clear(&out);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Runs w reps times with the key's pool at `threads`. */
+static int time_work(const struct work *w, unsigned threads, int reps, struct timing *out,
+                     veil_err *err)
 {
     double t[MAX_REPS];
-    *cpu_min = 1e30;
-    if (veil_sq_key_set_threads(key, threads, err) < 0)
+    out->cpu_s = 1e30;
+    if (veil_sq_key_set_threads(w->key, threads, err) < 0)
         return -1;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s(), c0 = cpu_s();
-        for (size_t i = 0; i < n; i++) {
-            veil_sq_ct out;
-            if (veil_sq_squash(key, sk, cts[i], &out, err) < 0)
-                return -1;
-            veil_sq_ct_clear(&out);
-        }
+        if (run_once(w, err) < 0)
+            return -1;
         t[r] = now_s() - t0;
-        if (cpu_s() - c0 < *cpu_min)
-            *cpu_min = cpu_s() - c0;
+        if (cpu_s() - c0 < out->cpu_s)
+            out->cpu_s = cpu_s() - c0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    *min_s = t[0];
-    *med_s = t[reps / 2];
+    out->min_s = t[0];
+    out->med_s = t[reps / 2];
     return 0;
+}
+
+/* Deals the squashing secret to TH_N fresh holder identities and opens
+ * every share (what the ceremony and the holders do). */
+static int deal(const veil_sq_secret *secret, struct holders *h, veil_err *err)
+{
+    uint8_t pk[TH_N][VEIL_TH_PK_SIZE], skey[TH_N][VEIL_TH_SK_SIZE];
+    veil_buf sealed[TH_N];
+    for (unsigned i = 0; i < TH_N; i++) {
+        crypto_sign_keypair(pk[i], skey[i]);
+        veil_buf_init(&sealed[i]);
+    }
+    int rc = veil_th_deal(secret, TH_N, TH_T, (const uint8_t(*)[VEIL_TH_PK_SIZE])pk, &h->pub,
+                          sealed, err);
+    for (unsigned i = 0; rc == 0 && i < TH_N; i++)
+        rc = veil_th_share_open(sealed[i].data, sealed[i].len, skey[i], &h->share[i], err);
+    for (unsigned i = 0; i < TH_N; i++)
+        veil_buf_free(&sealed[i]);
+    sodium_memzero(skey, sizeof skey);
+    return rc;
+}
+
+static void print_timing(const char *name, const struct timing *t, int last)
+{
+    printf("\"%s_min_s\":%.4f,\"%s_median_s\":%.4f,\"%s_cpu_s\":%.4f%s", name, t->min_s, name,
+           t->med_s, name, t->cpu_s, last ? "" : ",");
 }
 
 int main(int argc, char **argv)
@@ -111,26 +197,40 @@ int main(int argc, char **argv)
 
     veil_fhe_ct *found = NULL, *index = NULL;
     if (veil_fhe_encrypt(ck, 1, 1, &found, &err) < 0 ||
-        veil_fhe_encrypt(ck, 8, 5, &index, &err) < 0)
+        veil_fhe_encrypt(ck, 8, 0xa7, &index, &err) < 0)
         return die(&err);
-    double one_min, one_med, out_min, out_med, one_cpu, out_cpu;
+    struct holders h = {0};
+    if (veil_crypto_init(&err) < 0 || deal(&secret, &h, &err) < 0)
+        return die(&err);
+    veil_memzero(&secret, sizeof secret);
     veil_fhe_ct *const one[1] = {found};
     veil_fhe_ct *const sched[2] = {index, found};
-    if (time_squash(key, sk, one, 1, 1, reps, &one_min, &one_med, &one_cpu, &err) < 0)
-        return die(&err);
-    /* the scheduler output: its two ciphertexts' 5 blocks in one pool pass
-     * would need one call; squash them as the key holder does, one each */
-    if (time_squash(key, sk, sched, 2, 2, reps, &out_min, &out_med, &out_cpu, &err) < 0)
+    static const uint64_t want[2] = {0xa7, 1};
+    struct timing block, plain, packed, whole;
+    const struct work w_block = {key, sk, one, want + 1, 1, 0, NULL};
+    const struct work w_plain = {key, sk, sched, want, 2, 0, NULL};
+    const struct work w_packed = {key, sk, sched, want, 2, 1, NULL};
+    const struct work w_whole = {key, sk, sched, want, 2, 1, &h};
+    /* the scheduler output's two ciphertexts are squashed one after the
+     * other, as the key holder does */
+    if (time_work(&w_block, 1, reps, &block, &err) < 0 ||
+        time_work(&w_plain, 2, reps, &plain, &err) < 0 ||
+        time_work(&w_packed, 2, reps, &packed, &err) < 0 ||
+        time_work(&w_whole, 2, reps, &whole, &err) < 0)
         return die(&err);
     printf("{\"bench\":\"fhe_squash\",\"reps\":%d,\"keygen_threads\":%u,\"keygen_s\":%.3f,"
            "\"keygen_cpu_s\":%.3f,\"key_memory_bytes\":%zu,\"key_file_bytes\":%lld,"
-           "\"key_save_s\":%.3f,\"key_load_s\":%.3f,\"key_load_cpu_s\":%.3f,"
-           "\"squash_block_1t_min_s\":%.4f,\"squash_block_1t_median_s\":%.4f,"
-           "\"squash_block_1t_cpu_s\":%.4f,\"squash_sched_output_2t_min_s\":%.4f,"
-           "\"squash_sched_output_2t_median_s\":%.4f,\"squash_sched_output_2t_cpu_s\":%.4f,"
-           "\"loadavg_note\":\"wall times include waiting for a core on a shared machine\"}\n",
+           "\"key_save_s\":%.3f,\"key_load_s\":%.3f,\"key_load_cpu_s\":%.3f,",
            reps, kg_threads, keygen_s, keygen_cpu_s, veil_sq_key_size(key), file_bytes, save_s,
-           load_s, load_cpu_s, one_min, one_med, one_cpu, out_min, out_med, out_cpu);
+           load_s, load_cpu_s);
+    print_timing("squash_block_1t", &block, 0);
+    print_timing("squash_sched_output_2t", &plain, 0);
+    print_timing("squash_sched_output_packed_2t", &packed, 0);
+    printf("\"threshold_n\":%d,\"threshold_t\":%d,", TH_N, TH_T);
+    print_timing("threshold_decrypt_sched_output_2t", &whole, 0);
+    printf("\"note\":\"wall times include waiting for a core on a shared machine\"}\n");
+    for (unsigned i = 0; i < TH_N; i++)
+        veil_th_share_free(h.share[i]);
     veil_fhe_ct_free(found);
     veil_fhe_ct_free(index);
     veil_sq_key_free(key);

@@ -15,8 +15,15 @@
  * on top) and |e| < 2^VEIL_SQ_LOG_NOISE_BOUND except with probability below
  * 2^-128 (derived in docs/NOISE_SQUASHING.md: the squashed std is about
  * 2^64.4, so 2^70 is ~50 std; measured by test_fhe_squash).
- * A squashed integer is its blocks least significant first; its value is
- * sum((v_i mod 4) << 2i) truncated to `width` bits (width 1: FheBool).
+ * A squashed integer is its blocks least significant first, in one of two
+ * encodings recorded in the ciphertext (its files and digests):
+ *  - VEIL_SQ_ENC_BLOCKS: one squashed block per 2-bit block; the value is
+ *    sum((v_i mod 4) << 2i);
+ *  - VEIL_SQ_ENC_PACKED: two clean 2-bit blocks lo, hi packed into one 4-bit
+ *    value lo + 4 hi before squashing (a linear operation on the 64-bit
+ *    blocks, as TFHE-rs packs its squashed lists), half the squashes; the
+ *    value is sum((v_i mod 16) << 4i).
+ * Either is truncated to `width` bits (width 1, FheBool: one block).
  *
  * The output is bit-identical on every machine and thread count (exact
  * arithmetic), so redundant parties compare digests of it.
@@ -52,12 +59,23 @@ typedef struct veil_sq_block {
     veil_u128 b;
 } veil_sq_block;
 
+/* How a squashed integer's blocks hold its bits (see the top comment). */
+enum veil_sq_encoding {
+    VEIL_SQ_ENC_BLOCKS = 0, /* 2 bits per squashed block */
+    VEIL_SQ_ENC_PACKED = 1, /* 4 bits per squashed block (pairs of blocks) */
+};
+
 /* A squashed integer or boolean: nblocks blocks (LSB first) of a width-bit value. */
 typedef struct veil_sq_ct {
-    uint32_t width;   /* 1 (FheBool), 8, 16, 32 or 64 */
-    uint32_t nblocks; /* 1 for FheBool, width / 2 otherwise */
+    uint32_t width;    /* 1 (FheBool), 8, 16, 32 or 64 */
+    uint32_t nblocks;  /* veil_sq_blocks_for(width, encoding) */
+    uint32_t encoding; /* enum veil_sq_encoding */
     veil_sq_block *blocks;
 } veil_sq_ct;
+
+/* Squashed blocks of a width-bit value in an encoding (1 for FheBool, width/2
+ * unpacked, width/4 packed), or 0 if the width or encoding is unsupported. */
+uint32_t veil_sq_blocks_for(uint32_t width, uint32_t encoding);
 
 /* The public squashing key: the 128-bit bootstrapping key (918 GGSW
  * ciphertexts of (k+1)*level = 9 rows of 3 polynomials). Large: see
@@ -86,10 +104,16 @@ size_t veil_sq_key_size(const veil_sq_key *key); /* bytes held in memory */
 unsigned veil_sq_key_threads(const veil_sq_key *key);
 VEIL_WARN_UNUSED int veil_sq_key_set_threads(veil_sq_key *key, unsigned threads, veil_err *err);
 
-/* Squashes every block of ct (keyswitch with sk, then the 128-bit PBS).
- * out->blocks is allocated; release with veil_sq_ct_clear. */
+/* Squashes every block of ct (keyswitch with sk, then the 128-bit PBS):
+ * encoding VEIL_SQ_ENC_BLOCKS. out->blocks is allocated; release with
+ * veil_sq_ct_clear. */
 VEIL_WARN_UNUSED int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk,
                                     const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
+/* The same in VEIL_SQ_ENC_PACKED: half the squashes. Needs clean carries
+ * (every block of degree < 4 and a packed noise level within the parameter
+ * set's maximum, as a PBS output has); fails otherwise. */
+VEIL_WARN_UNUSED int veil_sq_squash_packed(const veil_sq_key *key, veil_fhe_server *sk,
+                                           const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
 void veil_sq_ct_clear(veil_sq_ct *ct);
 
 /* Versioned, digest-checked serialization (the fhe container). */
@@ -106,8 +130,9 @@ VEIL_WARN_UNUSED int veil_sq_ct_digest(const veil_sq_ct *ct, uint8_t out[32], ve
 veil_u128 veil_sq_block_phase(const veil_sq_secret *secret, const veil_sq_block *blk);
 /* Rounds a phase to the block value v in [0, 16). */
 unsigned veil_sq_decode_block(veil_u128 phase);
-/* Recombines decoded block values into the integer (mod 2^width). */
-uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width);
+/* Recombines decoded block values of an encoding into the integer (mod 2^width). */
+uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width,
+                           uint32_t encoding);
 VEIL_WARN_UNUSED int veil_sq_decrypt(const veil_sq_secret *secret, const veil_sq_ct *ct,
                                      uint64_t *value, veil_err *err);
 

@@ -20,6 +20,7 @@
 #include "integer.h"
 #include "keys.h"
 #include "params.h"
+#include "shortint.h"
 #include "squash_internal.h"
 #include "threadpool.h"
 
@@ -288,6 +289,17 @@ static void squash_item(void *arg, size_t g)
         atomic_store(&job->failed, 1);
 }
 
+uint32_t veil_sq_blocks_for(uint32_t width, uint32_t encoding)
+{
+    if (width != 1 && width != 8 && width != 16 && width != 32 && width != 64)
+        return 0;
+    if (encoding == VEIL_SQ_ENC_BLOCKS)
+        return width == 1 ? 1 : width / 2;
+    if (encoding == VEIL_SQ_ENC_PACKED)
+        return width == 1 ? 1 : width / 4;
+    return 0;
+}
+
 static int check_input(const struct veil_shortint_server_key *sk, const struct veil_radix *in,
                        veil_err *err)
 {
@@ -295,37 +307,26 @@ static int check_input(const struct veil_shortint_server_key *sk, const struct v
         return veil_err_set(err, VEIL_E_MISMATCH,
                             "squashing needs a server key of the default parameter set");
     const unsigned w = in->width;
-    if (w != 1 && w != 8 && w != 16 && w != 32 && w != 64)
+    const size_t want = veil_sq_blocks_for(w, VEIL_SQ_ENC_BLOCKS);
+    if (want == 0)
         return veil_err_set(err, VEIL_E_INVALID, "cannot squash a %u-bit ciphertext", w);
-    const size_t want = w == 1 ? 1 : w / 2;
     if (in->n_blocks != want || want > VEIL_SQ_MAX_BLOCKS)
         return veil_err_set(err, VEIL_E_INVALID, "a %u-bit ciphertext with %zu blocks", w,
                             in->n_blocks);
     return 0;
 }
 
-int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
-                   veil_sq_ct *out, veil_err *err)
+/* The squash of already-checked blocks (in->n_blocks of them) into out. */
+static int squash_blocks(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
+                         const struct veil_radix *in, uint32_t encoding, veil_sq_ct *out,
+                         veil_err *err)
 {
-    const struct veil_fhe_params *params = NULL;
-    const struct veil_radix *in = veil_fhe_ct_radix(ct, &params);
-    if (params != veil_fhe_params_default())
-        return veil_err_set(err, VEIL_E_MISMATCH,
-                            "squashing needs a ciphertext of the default parameter set");
-    return veil_sq_squash_radix(key, veil_fhe_server_key_of(sk), in, out, err);
-}
-
-int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
-                         const struct veil_radix *in, veil_sq_ct *out, veil_err *err)
-{
-    memset(out, 0, sizeof *out);
-    if (check_input(ssk, in, err) < 0)
-        return -1;
     out->blocks = calloc(in->n_blocks, sizeof *out->blocks);
     if (!out->blocks)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashed ciphertext");
     out->width = in->width;
     out->nblocks = (uint32_t)in->n_blocks;
+    out->encoding = encoding;
     struct squash_job job = {.key = key, .sk = ssk, .in = in, .out = out};
     job.groups = veil_threadpool_size(key->pool);
     if (job.groups > in->n_blocks)
@@ -337,6 +338,94 @@ int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_serv
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
     }
     return 0;
+}
+
+static const struct veil_radix *radix_of(const veil_fhe_ct *ct, veil_err *err)
+{
+    const struct veil_fhe_params *params = NULL;
+    const struct veil_radix *in = veil_fhe_ct_radix(ct, &params);
+    if (params != veil_fhe_params_default()) {
+        veil_err_set(err, VEIL_E_MISMATCH,
+                     "squashing needs a ciphertext of the default parameter set");
+        return NULL;
+    }
+    return in;
+}
+
+int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
+                   veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct veil_radix *in = radix_of(ct, err);
+    return in ? veil_sq_squash_radix(key, veil_fhe_server_key_of(sk), in, out, err) : -1;
+}
+
+int veil_sq_squash_packed(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
+                          veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct veil_radix *in = radix_of(ct, err);
+    return in ? veil_sq_squash_radix_packed(key, veil_fhe_server_key_of(sk), in, out, err) : -1;
+}
+
+int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
+                         const struct veil_radix *in, veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_input(ssk, in, err) < 0)
+        return -1;
+    return squash_blocks(key, ssk, in, VEIL_SQ_ENC_BLOCKS, out, err);
+}
+
+/* Block i of the packed radix: in's blocks 2i (lo) and 2i+1 (hi) as lo + 4 hi
+ * (a lone block, FheBool, is copied). Fails unless the carries are clean. */
+static int pack_block(const struct veil_fhe_params *p, const struct veil_radix *in, size_t i,
+                      struct veil_shortint_ct *out, veil_err *err)
+{
+    const struct veil_shortint_ct *lo = &in->blocks[2 * i];
+    const struct veil_shortint_ct *hi = 2 * i + 1 < in->n_blocks ? &in->blocks[2 * i + 1] : NULL;
+    if (lo->degree >= p->message_modulus || (hi && hi->degree >= p->message_modulus))
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "cannot pack blocks %zu-%zu for squashing: a carry is not clean "
+                            "(degrees %llu, %llu; propagate carries first)",
+                            2 * i, 2 * i + 1, (unsigned long long)lo->degree,
+                            (unsigned long long)(hi ? hi->degree : 0));
+    if (!hi) {
+        veil_shortint_ct_copy(out, lo, p);
+        return 0;
+    }
+    veil_shortint_pack_pair(p, out, hi, lo);
+    if (out->noise_level > p->max_noise_level)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "cannot pack blocks %zu-%zu for squashing: noise level %u above %u "
+                            "(bootstrap them first)",
+                            2 * i, 2 * i + 1, out->noise_level, p->max_noise_level);
+    return 0;
+}
+
+int veil_sq_squash_radix_packed(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
+                                const struct veil_radix *in, veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_input(ssk, in, err) < 0)
+        return -1;
+    const struct veil_fhe_params *p = ssk->params;
+    struct veil_shortint_ct packed[VEIL_SQ_MAX_BLOCKS];
+    struct veil_radix pr = {.width = in->width, .n_blocks = 0, .blocks = packed};
+    const size_t want = veil_sq_blocks_for(in->width, VEIL_SQ_ENC_PACKED);
+    int rc = 0;
+    for (; rc == 0 && pr.n_blocks < want; pr.n_blocks++) {
+        if (veil_shortint_ct_init(&packed[pr.n_blocks], p, err) < 0) {
+            rc = -1;
+            break;
+        }
+        rc = pack_block(p, in, pr.n_blocks, &packed[pr.n_blocks], err);
+    }
+    if (rc == 0)
+        rc = squash_blocks(key, ssk, &pr, VEIL_SQ_ENC_PACKED, out, err);
+    for (size_t i = 0; i < pr.n_blocks; i++)
+        veil_shortint_ct_free(&packed[i]);
+    return rc;
 }
 
 void veil_sq_ct_clear(veil_sq_ct *ct)
@@ -363,23 +452,29 @@ unsigned veil_sq_decode_block(veil_u128 phase)
     return (unsigned)((phase + half) >> VEIL_SQ_LOG_DELTA) & 15u;
 }
 
-uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width)
+uint64_t veil_sq_recompose(const unsigned *block_values, uint32_t nblocks, uint32_t width,
+                           uint32_t encoding)
 {
+    const unsigned bits = encoding == VEIL_SQ_ENC_PACKED ? 4 : 2;
+    const unsigned mask = (1u << bits) - 1;
     uint64_t v = 0;
-    for (uint32_t i = 0; i < nblocks && 2 * i < 64; i++)
-        v |= (uint64_t)(block_values[i] & 3u) << (2 * i);
+    for (uint32_t i = 0; i < nblocks && bits * i < 64; i++)
+        v |= (uint64_t)(block_values[i] & mask) << (bits * i);
     return width >= 64 ? v : v & ((UINT64_C(1) << width) - 1);
 }
 
 int veil_sq_decrypt(const veil_sq_secret *secret, const veil_sq_ct *ct, uint64_t *value,
                     veil_err *err)
 {
-    if (!ct->blocks || ct->nblocks == 0 || ct->nblocks > VEIL_SQ_MAX_BLOCKS)
-        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has %u blocks", ct->nblocks);
+    if (!ct->blocks || ct->nblocks == 0 || ct->nblocks > VEIL_SQ_MAX_BLOCKS ||
+        ct->nblocks != veil_sq_blocks_for(ct->width, ct->encoding))
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "squashed ciphertext of width %u, encoding %u has %u blocks", ct->width,
+                            ct->encoding, ct->nblocks);
     unsigned vals[VEIL_SQ_MAX_BLOCKS];
     for (uint32_t i = 0; i < ct->nblocks; i++)
         vals[i] = veil_sq_decode_block(veil_sq_block_phase(secret, &ct->blocks[i]));
-    *value = veil_sq_recompose(vals, ct->nblocks, ct->width);
+    *value = veil_sq_recompose(vals, ct->nblocks, ct->width, ct->encoding);
     veil_memzero(vals, sizeof vals);
     return 0;
 }

@@ -62,5 +62,9 @@ VEIL_WARN_UNUSED int veil_sq_squash_radix(const veil_sq_key *key,
                                           const struct veil_shortint_server_key *sk,
                                           const struct veil_radix *in, veil_sq_ct *out,
                                           veil_err *err);
+VEIL_WARN_UNUSED int veil_sq_squash_radix_packed(const veil_sq_key *key,
+                                                 const struct veil_shortint_server_key *sk,
+                                                 const struct veil_radix *in, veil_sq_ct *out,
+                                                 veil_err *err);
 
 #endif /* VEIL_FHE_SQUASH_INTERNAL_H */

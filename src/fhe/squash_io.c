@@ -4,8 +4,9 @@
  * version, kind, parameter-set id, exact payload length, BLAKE2b-256), and
  * the digest parties compare.
  *
- * Squashed ciphertext payload (kind VEIL_SQ_KIND_CT): u32 width | u32 block
- * count | per block 4097 words (a_0..a_4095, b), each 16 bytes little-endian.
+ * Squashed ciphertext payload (kind VEIL_SQ_KIND_CT): u16 width | u16
+ * encoding (0 blocks, 1 packed: squash.h) | u32 block count | per block 4097
+ * words (a_0..a_4095, b), each 16 bytes little-endian.
  * Squashing key payload (kind VEIL_SQ_KIND_KEY): u32 lwe_dim | u32 k |
  * u32 N | u32 base_log | u32 level | u32 noise_log2 (must equal the fixed
  * squashing parameters) | mask seed (32) | the GGSW row bodies, lwe_dim x
@@ -45,15 +46,16 @@ static veil_u128 get_u128(const uint8_t *src)
     return v;
 }
 
-static int check_shape(uint32_t width, uint32_t nblocks, veil_err *err)
+static int check_shape(uint32_t width, uint32_t encoding, uint32_t nblocks, veil_err *err)
 {
-    if (width != 1 && width != 8 && width != 16 && width != 32 && width != 64)
-        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has width %u", width);
-    const uint32_t want = width == 1 ? 1 : width / 2;
+    const uint32_t want = veil_sq_blocks_for(width, encoding);
+    if (want == 0)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "squashed ciphertext has width %u, encoding %u", width, encoding);
     if (nblocks != want)
         return veil_err_set(err, VEIL_E_INVALID,
-                            "squashed %u-bit ciphertext has %u blocks, expected %u", width, nblocks,
-                            want);
+                            "squashed %u-bit ciphertext (encoding %u) has %u blocks, expected %u",
+                            width, encoding, nblocks, want);
     return 0;
 }
 
@@ -61,14 +63,15 @@ static int check_shape(uint32_t width, uint32_t nblocks, veil_err *err)
 
 int veil_sq_ct_serialize(const veil_sq_ct *ct, veil_buf *out, veil_err *err)
 {
-    if (check_shape(ct->width, ct->nblocks, err) < 0)
+    if (check_shape(ct->width, ct->encoding, ct->nblocks, err) < 0)
         return veil_err_wrap(err, "cannot serialize");
     if (!ct->blocks)
         return veil_err_set(err, VEIL_E_INVALID,
                             "cannot serialize a squashed ciphertext "
                             "without blocks");
     size_t start = veil_fhe_container_begin(out, VEIL_SQ_KIND_CT, veil_fhe_params_default()->id);
-    veil_buf_put_u32le(out, ct->width);
+    veil_buf_put_u16le(out, (uint16_t)ct->width);
+    veil_buf_put_u16le(out, (uint16_t)ct->encoding);
     veil_buf_put_u32le(out, ct->nblocks);
     for (uint32_t i = 0; i < ct->nblocks; i++) {
         uint8_t *dst = veil_buf_extend(out, SQ_BLOCK_BYTES);
@@ -103,10 +106,11 @@ int veil_sq_ct_deserialize(const uint8_t *data, size_t len, veil_sq_ct *out, vei
     veil_reader r;
     if (open_kind(data, len, VEIL_SQ_KIND_CT, "squashed ciphertext", &r, err) < 0)
         return -1;
-    const uint32_t width = veil_read_u32le(&r), nblocks = veil_read_u32le(&r);
+    const uint32_t width = veil_read_u16le(&r), encoding = veil_read_u16le(&r);
+    const uint32_t nblocks = veil_read_u32le(&r);
     if (!veil_reader_ok(&r))
         return veil_err_set(err, VEIL_E_RANGE, "squashed ciphertext payload truncated");
-    if (check_shape(width, nblocks, err) < 0)
+    if (check_shape(width, encoding, nblocks, err) < 0)
         return -1;
     if (veil_reader_remaining(&r) != (size_t)nblocks * SQ_BLOCK_BYTES)
         return veil_err_set(err, VEIL_E_RANGE,
@@ -129,6 +133,7 @@ int veil_sq_ct_deserialize(const uint8_t *data, size_t len, veil_sq_ct *out, vei
     }
     out->width = width;
     out->nblocks = nblocks;
+    out->encoding = encoding;
     return 0;
 }
 

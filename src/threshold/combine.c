@@ -3,7 +3,8 @@
  * every partial (dealing, index, digest, shape, signature; a holder that sent
  * two different partials is rejected), then per block the robust opening
  * (rs.c) with its acceptance rule of 2t + 1 agreeing partials, the rounding
- * of the phase to the block value and the recomposition of the integer.
+ * of the phase to the block value and the recomposition of the integer in
+ * the ciphertext's encoding (squash.h).
  */
 #include <string.h>
 
@@ -43,14 +44,6 @@ static unsigned round_block(veil_u128 phase)
 {
     const veil_u128 half = (veil_u128)1 << (VEIL_SQ_LOG_DELTA - 1);
     return (unsigned)((phase + half) >> VEIL_SQ_LOG_DELTA) & 15u;
-}
-
-static uint64_t recompose(const unsigned *v, uint32_t nblocks, uint32_t width)
-{
-    uint64_t x = 0;
-    for (uint32_t b = 0; b < nblocks; b++)
-        x |= (uint64_t)(v[b] & 3u) << (2 * b);
-    return width >= 64 ? x : x & ((UINT64_C(1) << width) - 1);
 }
 
 static int refuse(const veil_th_result *res, const char *why, unsigned t, veil_err *err)
@@ -104,6 +97,6 @@ int veil_th_combine(const veil_th_public *pub, const veil_sq_ct *ct, const veil_
     for (uint32_t b = 0; b < ct->nblocks; b++)
         if (open_block(pub, by_holder, b, res, err) != 0)
             return -1;
-    res->value = recompose(res->block_values, ct->nblocks, ct->width);
+    res->value = veil_sq_recompose(res->block_values, ct->nblocks, ct->width, ct->encoding);
     return 0;
 }

@@ -151,3 +151,9 @@ uint32_t th_blocks_for_width(uint32_t width)
         return 0;
     }
 }
+
+int th_blocks_ok(uint32_t width, uint32_t nblocks)
+{
+    return nblocks != 0 && (nblocks == veil_sq_blocks_for(width, VEIL_SQ_ENC_BLOCKS) ||
+                            nblocks == veil_sq_blocks_for(width, VEIL_SQ_ENC_PACKED));
+}

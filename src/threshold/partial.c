@@ -28,14 +28,16 @@ static void put_u128(veil_buf *b, veil_u128 v)
 
 int veil_th_ct_digest(const veil_sq_ct *ct, uint8_t out[VEIL_TH_DIGEST_SIZE], veil_err *err)
 {
-    if (!ct->blocks || ct->nblocks != th_blocks_for_width(ct->width))
-        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext of width %u with %u blocks",
-                            ct->width, ct->nblocks);
+    if (!ct->blocks || ct->nblocks != veil_sq_blocks_for(ct->width, ct->encoding))
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "squashed ciphertext of width %u, encoding %u with %u blocks",
+                            ct->width, ct->encoding, ct->nblocks);
     static const char domain[] = "veil/threshold/sqct/v1";
     crypto_generichash_state st;
     uint8_t hdr[8], word[16];
+    const uint32_t shape = ct->width | ct->encoding << 16; /* as squash_io.c writes it */
     for (unsigned k = 0; k < 4; k++) {
-        hdr[k] = (uint8_t)(ct->width >> (8 * k));
+        hdr[k] = (uint8_t)(shape >> (8 * k));
         hdr[4 + k] = (uint8_t)(ct->nblocks >> (8 * k));
     }
     crypto_generichash_init(&st, NULL, 0, VEIL_TH_DIGEST_SIZE);
@@ -71,7 +73,7 @@ static th_gr phase_share(const veil_th_share *sh, const veil_sq_block *blk)
 /* The signed bytes: the domain, then the wire form up to the signature. */
 static int partial_body(const veil_th_partial *p, veil_buf *out, veil_err *err)
 {
-    if (th_blocks_for_width(p->width) != p->nblocks || p->nblocks == 0)
+    if (!th_blocks_ok(p->width, p->nblocks))
         return veil_err_set(err, VEIL_E_INVALID, "partial of width %u with %u blocks", p->width,
                             p->nblocks);
     veil_buf_put(out, PARTIAL_MAGIC, 4);
@@ -147,7 +149,7 @@ int veil_th_partial_parse(const uint8_t *data, size_t len, veil_th_partial *out,
         return veil_err_set(err, VEIL_E_UNSUPPORTED, "partial decryption version %u", version);
     if (out->index < 1 || out->index > VEIL_TH_MAX_HOLDERS)
         return veil_err_set(err, VEIL_E_RANGE, "partial decryption: holder index %u", out->index);
-    if (th_blocks_for_width(out->width) != out->nblocks || out->nblocks == 0)
+    if (!th_blocks_ok(out->width, out->nblocks))
         return veil_err_set(err, VEIL_E_PARSE, "partial decryption: width %u with %u blocks",
                             out->width, out->nblocks);
     for (uint32_t b = 0; b < out->nblocks; b++)

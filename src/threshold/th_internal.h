@@ -104,5 +104,8 @@ th_gr th_share_mask(const veil_th_share *sh, const uint8_t digest[VEIL_TH_DIGEST
 
 /* Blocks of a squashed integer of `width` bits; 0 for an invalid width. */
 uint32_t th_blocks_for_width(uint32_t width);
+/* Whether a partial's block count fits its width in either squashed encoding
+ * (the digest it signs binds the ciphertext's exact encoding). */
+int th_blocks_ok(uint32_t width, uint32_t nblocks);
 
 #endif /* VEIL_TH_INTERNAL_H */

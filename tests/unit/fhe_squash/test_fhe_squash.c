@@ -12,7 +12,12 @@
  *     and every |e| below 2^VEIL_SQ_LOG_NOISE_BOUND; then every coefficient
  *     of two blind-rotation outputs (4096 samples of the same noise):
  *     within a factor 2, as test_fhe_noise;
- *   - the squashed bits (digests) are identical with 1, 2 and 3 threads;
+ *   - the packed encoding (two blocks per squashed block): the same values
+ *     decrypt from half the squashed blocks, each block's 4-bit value
+ *     lo + 4 hi checked and its noise recorded; blocks whose carries are not
+ *     clean are refused;
+ *   - the squashed bits (digests) are identical with 1, 2 and 3 threads, in
+ *     both encodings;
  *   - the key saved and loaded squashes to the same digest; truncated,
  *     corrupted and wrong-kind key files are refused with clear errors.
  */
@@ -129,6 +134,47 @@ static void test_integers(void)
     roundtrip(16, 0xe41b); /* every 2-bit value in both bytes */
 }
 
+static void roundtrip_packed(unsigned width, uint64_t value)
+{
+    veil_err err;
+    veil_fhe_ct *ct = NULL;
+    veil_sq_ct sq;
+    CHECK(veil_fhe_encrypt(g_ck, width, value, &ct, &err) == 0);
+    CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == 0);
+    CHECK_EQ_INT(sq.encoding, VEIL_SQ_ENC_PACKED);
+    CHECK_EQ_INT(sq.nblocks, width == 1 ? 1 : width / 4);
+    uint64_t got = ~value;
+    CHECK(veil_sq_decrypt(&g_secret, &sq, &got, &err) == 0);
+    CHECK_EQ_U64(got, value);
+    for (uint32_t i = 0; i < sq.nblocks; i++)
+        check_block(&sq, i, (unsigned)(value >> (4 * i)) & 15u);
+    veil_sq_ct_clear(&sq);
+    veil_fhe_ct_free(ct);
+}
+
+static void test_packed(void)
+{
+    setup();
+    roundtrip_packed(1, 1);
+    roundtrip_packed(8, 0xa7);
+    roundtrip_packed(16, 0xe41b);
+    veil_err err;
+    veil_fhe_ct *ct = NULL;
+    veil_sq_ct sq;
+    CHECK(veil_fhe_encrypt(g_ck, 8, 3, &ct, &err) == 0);
+    const struct veil_fhe_params *params = NULL;
+    struct veil_radix *r = (struct veil_radix *)veil_fhe_ct_radix(ct, &params);
+    r->blocks[1].degree = 4; /* a carry that may be set */
+    CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == -1);
+    CHECK_CONTAINS(err.msg, "carry is not clean");
+    CHECK(sq.blocks == NULL);
+    r->blocks[1].degree = 3;
+    r->blocks[2].noise_level = 2; /* packed with block 3: 4 x 1 + 2 above 5 */
+    CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == -1);
+    CHECK_CONTAINS(err.msg, "noise level");
+    veil_fhe_ct_free(ct);
+}
+
 static void test_noise(void)
 {
     setup();
@@ -207,13 +253,16 @@ static void test_noise_all_coefficients(void)
     veil_fhe_ct_free(ct);
 }
 
-static void digest_with(unsigned threads, const veil_fhe_ct *ct, uint8_t out[32])
+static void digest_with(unsigned threads, int packed, const veil_fhe_ct *ct, uint8_t out[32])
 {
     veil_err err;
     veil_sq_ct sq;
     CHECK(veil_sq_key_set_threads(g_key, threads, &err) == 0);
     CHECK_EQ_INT(veil_sq_key_threads(g_key), threads);
-    CHECK(veil_sq_squash(g_key, g_sk, ct, &sq, &err) == 0);
+    if (packed)
+        CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == 0);
+    else
+        CHECK(veil_sq_squash(g_key, g_sk, ct, &sq, &err) == 0);
     CHECK(veil_sq_ct_digest(&sq, out, &err) == 0);
     veil_sq_ct_clear(&sq);
 }
@@ -224,12 +273,14 @@ static void test_threads_identical(void)
     veil_err err;
     veil_fhe_ct *ct = NULL;
     CHECK(veil_fhe_encrypt(g_ck, 8, 0xc3, &ct, &err) == 0);
-    uint8_t d1[32], d2[32], d3[32];
-    digest_with(1, ct, d1);
-    digest_with(2, ct, d2);
-    digest_with(3, ct, d3);
-    CHECK(memcmp(d1, d2, 32) == 0);
-    CHECK(memcmp(d1, d3, 32) == 0);
+    for (int packed = 0; packed < 2; packed++) {
+        uint8_t d1[32], d2[32], d3[32];
+        digest_with(1, packed, ct, d1);
+        digest_with(2, packed, ct, d2);
+        digest_with(3, packed, ct, d3);
+        CHECK(memcmp(d1, d2, 32) == 0);
+        CHECK(memcmp(d1, d3, 32) == 0);
+    }
     veil_fhe_ct_free(ct);
 }
 
@@ -256,13 +307,13 @@ static void test_key_files(void)
     veil_fhe_ct *ct = NULL;
     CHECK(veil_fhe_encrypt(g_ck, 1, 1, &ct, &err) == 0);
     uint8_t before[32], after[32];
-    digest_with(2, ct, before);
+    digest_with(2, 0, ct, before);
     /* the loaded key replaces the generated one (one 1.2 GB key at a time) */
     veil_sq_key_free(g_key);
     g_key = NULL;
     CHECK(veil_sq_key_load(path, 2, &g_key, &err) == 0);
     if (g_key)
-        digest_with(2, ct, after);
+        digest_with(2, 0, ct, after);
     CHECK(memcmp(before, after, 32) == 0);
     veil_fhe_ct_free(ct);
     uint8_t *data = NULL;
@@ -303,6 +354,7 @@ static void test_teardown(void)
     g_key = NULL;
 }
 
-VTEST_MAIN(VTEST(test_every_block_value), VTEST(test_integers), VTEST(test_noise),
+VTEST_MAIN(VTEST(test_every_block_value), VTEST(test_integers), VTEST(test_packed),
+           VTEST(test_noise),
            VTEST(test_noise_all_coefficients), VTEST(test_threads_identical), VTEST(test_key_files),
            VTEST(test_teardown))

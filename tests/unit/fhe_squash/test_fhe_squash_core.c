@@ -364,19 +364,31 @@ static void test_decode_recompose(void)
     CHECK_EQ_INT(veil_sq_decode_block(15 * d), 15);
     CHECK_EQ_INT(veil_sq_decode_block((veil_u128_t)0 - 1), 0);
     const unsigned vals[8] = {3, 2, 1, 0, 7, 3, 3, 3};
-    CHECK_EQ_U64(veil_sq_recompose(vals, 4, 8), 0x1bu);
-    CHECK_EQ_U64(veil_sq_recompose(vals, 8, 16), 0xff1bu);
-    CHECK_EQ_U64(veil_sq_recompose(vals, 1, 1), 1u);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 4, 8, VEIL_SQ_ENC_BLOCKS), 0x1bu);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 8, 16, VEIL_SQ_ENC_BLOCKS), 0xff1bu);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 1, 1, VEIL_SQ_ENC_BLOCKS), 1u);
+    /* packed: 4-bit digits */
+    CHECK_EQ_U64(veil_sq_recompose(vals, 2, 8, VEIL_SQ_ENC_PACKED), 0x23u);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 4, 16, VEIL_SQ_ENC_PACKED), 0x0123u);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 8, 32, VEIL_SQ_ENC_PACKED), 0x33370123u);
+    CHECK_EQ_U64(veil_sq_recompose(vals, 1, 1, VEIL_SQ_ENC_PACKED), 1u);
+    CHECK_EQ_INT(veil_sq_blocks_for(8, VEIL_SQ_ENC_PACKED), 2);
+    CHECK_EQ_INT(veil_sq_blocks_for(64, VEIL_SQ_ENC_PACKED), 16);
+    CHECK_EQ_INT(veil_sq_blocks_for(1, VEIL_SQ_ENC_PACKED), 1);
+    CHECK_EQ_INT(veil_sq_blocks_for(8, VEIL_SQ_ENC_BLOCKS), 4);
+    CHECK_EQ_INT(veil_sq_blocks_for(8, 2), 0);
+    CHECK_EQ_INT(veil_sq_blocks_for(12, VEIL_SQ_ENC_BLOCKS), 0);
 }
 
 /* ---- squashed ciphertext files ---- */
 
-static void make_ct(veil_sq_ct *ct, uint32_t width)
+static void make_ct(veil_sq_ct *ct, uint32_t width, uint32_t encoding)
 {
     struct veil_fhe_rng rng;
     veil_fhe_rng_init(&rng, test_seed, 77 + width);
     ct->width = width;
-    ct->nblocks = width == 1 ? 1 : width / 2;
+    ct->encoding = encoding;
+    ct->nblocks = veil_sq_blocks_for(width, encoding);
     ct->blocks = calloc(ct->nblocks, sizeof *ct->blocks);
     for (uint32_t b = 0; b < ct->nblocks; b++) {
         for (size_t i = 0; i < VEIL_SQ_LWE_DIM; i++)
@@ -388,19 +400,26 @@ static void make_ct(veil_sq_ct *ct, uint32_t width)
 static void test_ct_serialization(void)
 {
     veil_err err;
-    const uint32_t widths[] = {1, 8, 16};
-    for (size_t w = 0; w < 3; w++) {
+    const uint32_t widths[] = {1, 8, 16, 1, 8, 16};
+    for (size_t w = 0; w < 6; w++) {
         veil_sq_ct ct, back;
-        make_ct(&ct, widths[w]);
+        make_ct(&ct, widths[w], w < 3 ? VEIL_SQ_ENC_BLOCKS : VEIL_SQ_ENC_PACKED);
         veil_buf b;
         veil_buf_init(&b);
         CHECK(veil_sq_ct_serialize(&ct, &b, &err) == 0);
         CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == 0);
         CHECK_EQ_INT(back.width, ct.width);
         CHECK_EQ_INT(back.nblocks, ct.nblocks);
+        CHECK_EQ_INT(back.encoding, ct.encoding);
         CHECK(memcmp(back.blocks, ct.blocks, ct.nblocks * sizeof *ct.blocks) == 0);
         uint8_t d1[32], d2[32];
         CHECK(veil_sq_ct_digest(&ct, d1, &err) == 0);
+        if (ct.width == 1) { /* the encoding alone changes the digest */
+            back.encoding ^= 1;
+            CHECK(veil_sq_ct_digest(&back, d2, &err) == 0);
+            CHECK(memcmp(d1, d2, 32) != 0);
+            back.encoding ^= 1;
+        }
         back.blocks[ct.nblocks - 1].a[4095] ^= (veil_u128_t)1 << 127;
         CHECK(veil_sq_ct_digest(&back, d2, &err) == 0);
         CHECK(memcmp(d1, d2, 32) != 0);
@@ -432,6 +451,23 @@ static void test_ct_serialization(void)
     veil_sq_ct back;
     CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == -1);
     CHECK_CONTAINS(err.msg, "3 blocks");
+    /* packed 8 bits in 4 blocks (the unpacked count), an unknown encoding */
+    veil_buf_reset(&b);
+    start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_CT, 1);
+    veil_buf_put_u16le(&b, 8);
+    veil_buf_put_u16le(&b, VEIL_SQ_ENC_PACKED);
+    veil_buf_put_u32le(&b, 4);
+    CHECK(veil_fhe_container_end(&b, start, &err) == 0);
+    CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == -1);
+    CHECK_CONTAINS(err.msg, "expected 2");
+    veil_buf_reset(&b);
+    start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_CT, 1);
+    veil_buf_put_u16le(&b, 8);
+    veil_buf_put_u16le(&b, 7);
+    veil_buf_put_u32le(&b, 4);
+    CHECK(veil_fhe_container_end(&b, start, &err) == 0);
+    CHECK(veil_sq_ct_deserialize(b.data, b.len, &back, &err) == -1);
+    CHECK_CONTAINS(err.msg, "encoding 7");
     veil_buf_reset(&b);
     start = veil_fhe_container_begin(&b, VEIL_SQ_KIND_KEY, 1);
     CHECK(veil_fhe_container_end(&b, start, &err) == 0);

@@ -28,6 +28,21 @@
 
 static const char golden_squashed[] =
     "dc21085ebd65f44c411219068e430ceb0b7f2df46c2c3dfd66adc3f07f6f5533";
+/* The same FheUint8 squashed in the packed encoding (2 blocks: 4 and 11). */
+static const char golden_packed[] =
+    "f11c3f51f504a6fc5b83a94dcffd73a26a78608ab842b546df95c393b620d426";
+
+static void check_digest(const veil_sq_ct *sq, const char *what, const char *want)
+{
+    veil_err err;
+    uint8_t d[32];
+    char hex[65];
+    CHECK(veil_sq_ct_digest(sq, d, &err) == 0);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    fprintf(stderr, "%s digest %s\n", what, hex);
+    CHECK_EQ_STR(hex, want);
+}
 
 static void test_golden_squash(void)
 {
@@ -61,13 +76,13 @@ static void test_golden_squash(void)
     uint64_t got = 0;
     CHECK(veil_sq_decrypt(&secret, &sq, &got, &err) == 0);
     CHECK_EQ_U64(got, value);
-    uint8_t d[32];
-    char hex[65];
-    CHECK(veil_sq_ct_digest(&sq, d, &err) == 0);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    fprintf(stderr, "squashed digest %s\n", hex);
-    CHECK_EQ_STR(hex, golden_squashed);
+    check_digest(&sq, "squashed", golden_squashed);
+    veil_sq_ct_clear(&sq);
+    CHECK(veil_sq_squash_radix_packed(key, sk, &r, &sq, &err) == 0);
+    CHECK(veil_sq_decrypt(&secret, &sq, &got, &err) == 0);
+    CHECK_EQ_U64(got, value);
+    CHECK_EQ_INT(sq.nblocks, 2);
+    check_digest(&sq, "packed", golden_packed);
     veil_sq_ct_clear(&sq);
     veil_radix_free(&r);
     veil_sq_key_free(key);

@@ -119,6 +119,48 @@ static void test_roundtrip_n7_n13(void)
     roundtrip_values(13, 4, 3);
 }
 
+/* The packed encoding (two blocks per squashed block): values recomposed 4
+ * bits at a time, and the encoding bound by the digest the partials sign. */
+static void test_packed_encoding(void)
+{
+    struct th_fixture f;
+    CHECK(th_fixture_init(&f, 4, 1) == 0);
+    veil_th_partial parts[4];
+    veil_err err = {0};
+    static const uint32_t widths[] = {8, 16, 1};
+    for (unsigned r = 0; r < 6; r++) {
+        const uint32_t w = widths[r % 3];
+        const uint64_t v = r == 0 ? 0xa7 : veil_random_u64() & ((UINT64_C(1) << w) - 1);
+        veil_sq_ct ct;
+        CHECK(th_test_encrypt_packed(&f.secret, w, v, &ct) == 0);
+        CHECK_EQ_INT(ct.nblocks, w == 1 ? 1 : w / 4);
+        partials_all(&f, &ct, parts);
+        veil_th_result res;
+        CHECK(veil_th_combine(&f.pub, &ct, parts, 4, &res, &err) == 0);
+        CHECK_EQ_U64(res.value, v);
+        if (r == 0) {
+            CHECK_EQ_INT(res.block_values[0], 7);
+            CHECK_EQ_INT(res.block_values[1], 10);
+        }
+        th_test_ct_free(&ct);
+    }
+    /* One FheBool block: the same words under the other encoding is another
+     * ciphertext (digest), so partials made for one do not open the other. */
+    veil_sq_ct ct;
+    CHECK(th_test_encrypt_packed(&f.secret, 1, 1, &ct) == 0);
+    uint8_t d_packed[VEIL_TH_DIGEST_SIZE], d_blocks[VEIL_TH_DIGEST_SIZE];
+    CHECK(veil_th_ct_digest(&ct, d_packed, &err) == 0);
+    partials_all(&f, &ct, parts);
+    ct.encoding = VEIL_SQ_ENC_BLOCKS;
+    CHECK(veil_th_ct_digest(&ct, d_blocks, &err) == 0);
+    CHECK(memcmp(d_packed, d_blocks, sizeof d_packed) != 0);
+    veil_th_result res;
+    CHECK(veil_th_combine(&f.pub, &ct, parts, 4, &res, &err) != 0);
+    CHECK_EQ_U64(res.rejected, 15);
+    th_test_ct_free(&ct);
+    th_fixture_free(&f);
+}
+
 /* Holder `liar` computes with a wrong key share (and signs it: a real liar). */
 static void make_liar(struct th_fixture *f, unsigned liar)
 {
@@ -315,6 +357,7 @@ static void test_flooding_statistics(void)
 }
 
 VTEST_MAIN(VTEST(test_shares_reconstruct_secret), VTEST(test_share_needs_its_identity),
-           VTEST(test_roundtrip_n4), VTEST(test_roundtrip_n7_n13), VTEST(test_n4_down_and_liar),
+           VTEST(test_roundtrip_n4), VTEST(test_roundtrip_n7_n13),
+           VTEST(test_packed_encoding), VTEST(test_n4_down_and_liar),
            VTEST(test_n7_two_liars), VTEST(test_rejected_partials), VTEST(test_wire_forms),
            VTEST(test_flooding_statistics))

@@ -54,6 +54,7 @@ static inline int th_test_encrypt(const veil_sq_secret *s, uint32_t width, uint6
                                   const unsigned *blocks, veil_sq_ct *ct)
 {
     ct->width = width;
+    ct->encoding = VEIL_SQ_ENC_BLOCKS;
     ct->nblocks = th_blocks_for_width(width);
     ct->blocks = calloc(ct->nblocks, sizeof *ct->blocks);
     if (!ct->blocks)
@@ -62,6 +63,22 @@ static inline int th_test_encrypt(const veil_sq_secret *s, uint32_t width, uint6
         unsigned v = blocks ? blocks[b] : (unsigned)((value >> (2 * b)) & 3u);
         th_test_encrypt_block(s, v, th_test_noise(), &ct->blocks[b]);
     }
+    return 0;
+}
+
+/* The same value in the packed encoding (4-bit digits, squash.h). */
+static inline int th_test_encrypt_packed(const veil_sq_secret *s, uint32_t width, uint64_t value,
+                                         veil_sq_ct *ct)
+{
+    ct->width = width;
+    ct->encoding = VEIL_SQ_ENC_PACKED;
+    ct->nblocks = veil_sq_blocks_for(width, VEIL_SQ_ENC_PACKED);
+    ct->blocks = calloc(ct->nblocks, sizeof *ct->blocks);
+    if (!ct->blocks)
+        return -1;
+    for (uint32_t b = 0; b < ct->nblocks; b++)
+        th_test_encrypt_block(s, (unsigned)((value >> (4 * b)) & 15u), th_test_noise(),
+                              &ct->blocks[b]);
     return 0;
 }
 
