@@ -125,21 +125,36 @@ struct veil_telemetry_raw {
 
 /* Quantized to the FHE widths: every resource is a 16-bit unsigned integer.
  *   cpu    in 10-millicore steps   (max 655.35 cores)
- *   memory in 4 MiB steps          (max 256 GiB - 4 MiB)
- *   disk   in 1 GiB steps          (max 64 TiB - 1 GiB)
+ *   memory in 4 MiB units, wide code (max 32764 GiB, ~32 TiB)
+ *   disk   in 1 GiB units, wide code (max 8387584 GiB, ~8 PiB)
  *   gpu    in whole devices        (free: max 4095, so that the scheduling
  *                                    score can take it unshifted; requests
  *                                    up to 65535, above 4095 never fit)
  * Free capacity rounds DOWN and saturates at 0xFFFF (a node may under-report,
  * never over-report); requests round UP and a request above 0xFFFF units
  * cannot be represented (refused: no node could ever satisfy it). Labels
- * (region, zone, priority) are 8-bit codes carried in 16-bit words. */
+ * (region, zone, priority) are 8-bit codes carried in 16-bit words.
+ * The wide code (memory, disk; docs/SCHEDULING.md): a code c below 0x8000 is c
+ * units exactly; above, e = (c - 0x8000) >> 12 (0..7) and m = c & 4095 give
+ * (4096 + m) << (e + 3) units: steps of 8 units up to 2^16, doubling with
+ * each exponent, so the relative error stays below 1/4096. The code is
+ * monotone, so codes compare as the amounts do; free amounts round down to a
+ * code and requests up, so code(free) >= code(req) implies free >= req. */
 enum { VEIL_RES_CPU = 0, VEIL_RES_MEMORY, VEIL_RES_DISK, VEIL_RES_GPU, VEIL_RES_COUNT };
 #define VEIL_QUANT_MAX          0xFFFFu
 #define VEIL_QUANT_CPU_MILLIS   10u
 #define VEIL_QUANT_MEMORY_BYTES (4u * 1024u * 1024u)
 #define VEIL_QUANT_DISK_BYTES   (1024ull * 1024u * 1024u)
 #define VEIL_QUANT_GPU_MAX      4095u
+#define VEIL_QUANT_LINEAR         0x8000u /* wide codes below: exact unit counts */
+#define VEIL_QUANT_MANT_BITS      12
+#define VEIL_QUANT_CODE_MAX_UNITS (8191ull << 10) /* the value of code 0xFFFF */
+/* The wide code: its value in units; the largest code at most `units`
+ * (saturating at 0xFFFF); the smallest code at least `units` (-1 above the
+ * largest value). */
+uint64_t veil_quant_code_value(uint16_t code);
+uint16_t veil_quant_code_down(uint64_t units);
+VEIL_WARN_UNUSED int veil_quant_code_up(uint64_t units, uint16_t *code);
 
 struct veil_telemetry_q {
     uint16_t res[VEIL_RES_COUNT];
@@ -219,7 +234,7 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 #define VEIL_SCHED_PRIORITY_BITS 8  /* the priority code's bits in its score */
 #define VEIL_SCHED_LABEL_BITS    8  /* region/zone codes are compared on these bits */
 #define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
-#define VEIL_SCHED_MAX_NODES     4096
+#define VEIL_SCHED_MAX_NODES     65536 /* labels are 16-bit node indices */
 
 /* What a job asks for, in quantized units (encrypted when confidential). */
 struct veil_sched_request {

@@ -1300,6 +1300,42 @@ static size_t const_items(struct graph *g, const struct expr *a, size_t n, uint6
     return m;
 }
 
+/* Items for a < k (lt / ge against a constant): the blocks above k's highest
+ * nonzero digit only matter through "all zero", so they are summed (up to
+ * five blocks, within the noise budget) into items compared with 0; and the
+ * lowest items whose target digit is 0 can never borrow (a_lo < 0 is false),
+ * so a < k is decided by the items above them and they are dropped. E.g. a
+ * 16-bit a < 16 is one PBS on the sum of blocks 2..6 and block 7, not five. */
+static size_t const_lt_items(struct graph *g, const struct expr *a, size_t n, uint64_t k,
+                             struct item *items, int *targets)
+{
+    size_t top = 0; /* blocks [0, top) hold k's nonzero digits */
+    for (size_t i = 0; i < n; i++)
+        if ((k >> (2 * i)) & 3)
+            top = i + 1;
+    size_t m = top ? const_items(g, a, top, k, items, targets) : 0;
+    uint64_t mx = g->s->params->max_noise_level;
+    for (size_t i = top; i < n;) {
+        struct expr sum = a[i];
+        size_t used = 1;
+        while (i + used < n && used < 5 && ex_noise(g, &sum) + ex_noise(g, &a[i + used]) <= mx) {
+            ex_addk(g, &sum, &a[i + used], 1);
+            used++;
+        }
+        items[m].raw = sum;
+        targets[m] = 0;
+        items[m].kind = KIND_CONST_BASE;
+        m++;
+        i += used;
+    }
+    size_t drop = 0;
+    while (drop + 1 < m && targets[drop] == 0)
+        drop++;
+    memmove(items, items + drop, (m - drop) * sizeof *items);
+    memmove(targets, targets + drop, (m - drop) * sizeof *targets);
+    return m - drop;
+}
+
 /* out = cond ? x : y, blockwise, from cond8 = 8 * cond (a node output, noise 1):
  * y + L(cond8 + x - y + 3) - 3 with L(v) = v >= 8 ? v - 8 : 3. One PBS per block;
  * the result's noise is noise(y) + 1. noise(x) + noise(y) must be <= max - 1. */
@@ -1720,7 +1756,9 @@ int veil_int_scalarop(struct veil_int_server *s, enum veil_int_scalarop op,
         if (!items || !targets || !raw) {
             graph_fail(&g, VEIL_E_NOMEM, "out of memory");
         } else {
-            size_t m = const_items(&g, ea, n, scalar, items, targets);
+            int lt_ge = op == VEIL_INT_LT_SCALAR || op == VEIL_INT_GE_SCALAR;
+            size_t m = lt_ge ? const_lt_items(&g, ea, n, scalar, items, targets)
+                             : const_items(&g, ea, n, scalar, items, targets);
             struct expr r;
             if (op == VEIL_INT_EQ_SCALAR || op == VEIL_INT_NE_SCALAR) {
                 for (size_t i = 0; i < m; i++)
@@ -1872,12 +1910,23 @@ static struct expr select_bit(struct graph *g, const struct expr *cond1, const s
     return ex_node(g, g_fn(g, &in, fn_select_bit, 0));
 }
 
+/* cond ? b : a for one packed index block (two label bits, 0..3): equal
+ * constants stay, anything else is one select_block PBS on cond8. */
+static struct expr select_index_block(struct graph *g, const struct expr *cond8, struct expr *a,
+                                      struct expr *b, uint64_t mx)
+{
+    if (a->n == 0 && b->n == 0 && a->cst == b->cst)
+        return *a;
+    fit_pair(g, a, b, mx - 1);
+    return select_block(g, cond8, b, a);
+}
+
 /* Tournament over c[0..m): round after round, neighbours are paired (the lower
  * position on the left, A) and B wins only if strictly better (min: B < A; max:
  * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
  * compares the nb blocks, then selects the blocks and the n_bits index bits. */
 static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb,
-                       unsigned n_bits, int want_max, uint64_t mx)
+                       unsigned n_bits, int want_max, uint64_t mx, int packed)
 {
     while (m > 1 && !g->failed) {
         size_t w = 0;
@@ -1898,15 +1947,19 @@ static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb
             if (!items)
                 return;
             /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
-             * index bit */
+             * index bit (packed index blocks are selected like key blocks: once) */
             const int maps[2][2] = {{0, 8}, {0, 1}};
             struct expr conds[2];
-            lt_reduce(g, items, nb, maps, 2, conds);
+            lt_reduce(g, items, nb, maps, packed ? 1 : 2, conds);
             free(items);
             for (size_t k = 0; k < nb; k++)
                 A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);
-            for (unsigned k = 0; k < n_bits; k++)
-                A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
+            for (unsigned k = 0; k < n_bits; k++) {
+                if (packed)
+                    A->bits[k] = select_index_block(g, &conds[0], &A->bits[k], &B->bits[k], mx);
+                else
+                    A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
+            }
             free(B->blocks);
             B->blocks = NULL;
             free(B->bits);
@@ -1980,7 +2033,7 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
         for (unsigned k = 0; k < n_bits; k++)
             c[i].bits[k] = ex_const((int64_t)((i >> k) & 1));
     }
-    tournament(&g, c, n, nb, n_bits, want_max, mx);
+    tournament(&g, c, n, nb, n_bits, want_max, mx, 0);
     if (!g.failed) {
         emit_index(&g, &c[0], n_bits, index_out);
         if (value_out)
@@ -2294,6 +2347,7 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
     unsigned n_bits = 0;
     while (n_bits < 64 && (all >> n_bits) != 0)
         n_bits++;
+    unsigned n_idx = (n_bits + 1) / 2; /* packed index blocks */
     /* Columns that are trivially zero (degree 0) in every input are equal
      * everywhere: they are neither compared nor selected (e.g. the unused high
      * blocks of an 8-bit priority carried in a 16-bit key). */
@@ -2333,20 +2387,25 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
                 struct expr x = ex_ext(&vals[i].blocks[cols[k]]);
                 c[i].blocks[k] = refresh_if(&g, &x, mx);
             }
-        c[i].bits = calloc(n_bits ? n_bits : 1, sizeof *c[i].bits);
+        c[i].bits = calloc(n_idx ? n_idx : 1, sizeof *c[i].bits);
         if (!c[i].blocks || !c[i].bits) {
             graph_fail(&g, VEIL_E_NOMEM, "out of memory");
             break;
         }
-        for (unsigned k = 0; k < n_bits; k++)
-            c[i].bits[k] = ex_const((int64_t)((labels[i] >> k) & 1));
+        for (unsigned k = 0; k < n_idx; k++)
+            c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
     }
     /* The tournament of veil_int_argext (want_max = 0) over the live columns; the
-     * index bits carried are the labels' (constants until a match makes them
-     * data). With no live column every key is 0: the first position wins. */
-    tournament(&g, c, nb ? n : 1, nb, n_bits, 0, mx);
+     * labels are carried packed, two bits per block (constants until a match
+     * makes them data), and selected like key blocks: one PBS per two bits and
+     * no second final PBS per match. With no live column every key is 0: the
+     * first position wins. */
+    tournament(&g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
     if (!g.failed) {
-        emit_index(&g, &c[0], n_bits, index_out);
+        for (size_t k = 0; k < index_out->n_blocks; k++) {
+            struct expr e = k < n_idx ? refresh_if(&g, &c[0].bits[k], 3) : ex_const(0);
+            g_output(&g, &e, &index_out->blocks[k]);
+        }
         if (found_out && top_live) {
             /* found: the winner is below 2^(width - 2), i.e. its top block is 0;
              * only that block of the last match's selection is computed */

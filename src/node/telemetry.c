@@ -2,7 +2,8 @@
  * telemetry.c - sampling this node's free capacity (/proc/stat deltas scaled
  * by the CPU capacity the cgroup allows, /proc/meminfo MemAvailable, statvfs
  * of the data dir, /dev/nvidia<N> count), quantization to the 16-bit words
- * the FHE circuit computes on (units and saturation rule in veil/node.h), and
+ * the FHE circuit computes on (units, the coarser-above-a-threshold code of
+ * memory and disk and the saturation rule in veil/node.h), and
  * the TEST-ONLY fixed-capacity override used by end-to-end tests.
  */
 #include <dirent.h>
@@ -23,12 +24,46 @@ static uint16_t quantize_down(uint64_t v, uint64_t unit)
     return q > VEIL_QUANT_MAX ? (uint16_t)VEIL_QUANT_MAX : (uint16_t)q;
 }
 
+/* ---- the wide code of memory and disk (node.h) ------------------------- */
+
+uint64_t veil_quant_code_value(uint16_t code)
+{
+    if (code < VEIL_QUANT_LINEAR)
+        return code;
+    unsigned e = (unsigned)(code - VEIL_QUANT_LINEAR) >> VEIL_QUANT_MANT_BITS;
+    uint64_t mant = (1u << VEIL_QUANT_MANT_BITS) + (code & ((1u << VEIL_QUANT_MANT_BITS) - 1));
+    return mant << (e + 3);
+}
+
+uint16_t veil_quant_code_down(uint64_t units)
+{
+    if (units < VEIL_QUANT_LINEAR)
+        return (uint16_t)units;
+    if (units >= VEIL_QUANT_CODE_MAX_UNITS)
+        return (uint16_t)VEIL_QUANT_MAX;
+    unsigned log2 = 63u - (unsigned)__builtin_clzll(units); /* >= 15 */
+    unsigned e = log2 - 15;                                 /* 0..7 */
+    uint64_t mant = (units >> (e + 3)) - (1u << VEIL_QUANT_MANT_BITS);
+    return (uint16_t)(VEIL_QUANT_LINEAR + (e << VEIL_QUANT_MANT_BITS) + mant);
+}
+
+int veil_quant_code_up(uint64_t units, uint16_t *code)
+{
+    if (units > VEIL_QUANT_CODE_MAX_UNITS)
+        return -1;
+    uint16_t c = veil_quant_code_down(units);
+    if (veil_quant_code_value(c) < units)
+        c++; /* units <= the largest value: never past 0xFFFF */
+    *code = c;
+    return 0;
+}
+
 void veil_telemetry_quantize_free(const struct veil_telemetry_raw *raw, struct veil_telemetry_q *q)
 {
     memset(q, 0, sizeof *q);
     q->res[VEIL_RES_CPU] = quantize_down(raw->cpu_millis, VEIL_QUANT_CPU_MILLIS);
-    q->res[VEIL_RES_MEMORY] = quantize_down(raw->memory_bytes, VEIL_QUANT_MEMORY_BYTES);
-    q->res[VEIL_RES_DISK] = quantize_down(raw->disk_bytes, VEIL_QUANT_DISK_BYTES);
+    q->res[VEIL_RES_MEMORY] = veil_quant_code_down(raw->memory_bytes / VEIL_QUANT_MEMORY_BYTES);
+    q->res[VEIL_RES_DISK] = veil_quant_code_down(raw->disk_bytes / VEIL_QUANT_DISK_BYTES);
     q->res[VEIL_RES_GPU] =
         quantize_down(raw->gpus > VEIL_QUANT_GPU_MAX ? VEIL_QUANT_GPU_MAX : raw->gpus, 1);
     q->region = raw->region;
@@ -66,15 +101,27 @@ static int quantize_up(uint64_t v, uint64_t unit, const char *field, const char 
     return 0;
 }
 
+/* A request of memory or disk as a wide code, rounded up. */
+static int code_up(uint64_t v, uint64_t unit, const char *field, const char *max_text,
+                   uint16_t *out, veil_err *err)
+{
+    uint64_t units = v / unit + (v % unit != 0);
+    if (veil_quant_code_up(units, out) != 0)
+        return veil_err_set(err, VEIL_E_RANGE,
+                            "resources.%s: %llu exceeds the schedulable maximum (%s)", field,
+                            (unsigned long long)v, max_text);
+    return 0;
+}
+
 int veil_telemetry_quantize_request(const struct veil_job_spec *spec, uint16_t req[VEIL_RES_COUNT],
                                     veil_err *err)
 {
     if (quantize_up(spec->cpu_millis, VEIL_QUANT_CPU_MILLIS, "cpu", "655350m", &req[VEIL_RES_CPU],
                     err) != 0 ||
-        quantize_up(spec->memory_bytes, VEIL_QUANT_MEMORY_BYTES, "memory", "262140Mi",
-                    &req[VEIL_RES_MEMORY], err) != 0 ||
-        quantize_up(spec->disk_bytes, VEIL_QUANT_DISK_BYTES, "disk", "65535Gi", &req[VEIL_RES_DISK],
-                    err) != 0 ||
+        code_up(spec->memory_bytes, VEIL_QUANT_MEMORY_BYTES, "memory", "32764Gi",
+                &req[VEIL_RES_MEMORY], err) != 0 ||
+        code_up(spec->disk_bytes, VEIL_QUANT_DISK_BYTES, "disk", "8387584Gi", &req[VEIL_RES_DISK],
+                err) != 0 ||
         quantize_up(spec->gpus, 1, "gpu", "65535", &req[VEIL_RES_GPU], err) != 0)
         return -1;
     return 0;

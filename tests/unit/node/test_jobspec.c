@@ -265,7 +265,10 @@ static void test_request_quantization(void)
     CHECK_EQ_INT(req[VEIL_RES_MEMORY], 16);
     CHECK_EQ_INT(req[VEIL_RES_DISK], 1);
     CHECK_EQ_INT(req[VEIL_RES_GPU], 2);
-    s.memory_bytes = 256ull << 30; /* one unit past 0xFFFF x 4 MiB */
+    s.memory_bytes = 256ull << 30; /* 256 GiB: a wide code since 16 TiB machines exist */
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, &err), 0);
+    CHECK_EQ_U64(veil_quant_code_value(req[VEIL_RES_MEMORY]), 65536);
+    s.memory_bytes = (32764ull << 30) + 1; /* one byte past the largest code */
     CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, &err), -1);
     CHECK_CONTAINS(err.msg, "resources.memory");
 }

@@ -404,6 +404,88 @@ static void test_backend_interface(void)
     }
 }
 
+/* More than 256 members (up to the 65,536 cap): the labels and the index are
+ * 16-bit; random clusters of 300 to 2,000 nodes against the brute force, and
+ * one of 65,536 whose only feasible node is the last. */
+static void test_many_members(void)
+{
+    enum { MAXN = 2000 };
+    struct veil_telemetry_q *nodes = calloc(VEIL_SCHED_MAX_NODES, sizeof *nodes);
+    bool *excluded = calloc(VEIL_SCHED_MAX_NODES, sizeof *excluded);
+    CHECK(nodes && excluded);
+    if (!nodes || !excluded)
+        goto out;
+    for (int t = 0; t < 6; t++) {
+        size_t n = 300 + rnd(MAXN - 300);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        req.res[VEIL_RES_GPU] = 0; /* keep most of the cluster feasible */
+        struct veil_sched_result res;
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &res, NULL, &err), 0);
+        uint32_t want = 0;
+        bool want_found = brute_force(&req, nodes, excluded, n, &want);
+        CHECK_EQ_INT(res.found, want_found);
+        if (want_found)
+            CHECK_EQ_INT(res.index, want);
+    }
+    memset(nodes, 0, VEIL_SCHED_MAX_NODES * sizeof *nodes);
+    memset(excluded, 0, VEIL_SCHED_MAX_NODES * sizeof *excluded);
+    nodes[VEIL_SCHED_MAX_NODES - 1].res[VEIL_RES_MEMORY] = 100;
+    struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
+    req.res[VEIL_RES_MEMORY] = 100;
+    struct veil_sched_result res;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, VEIL_SCHED_MAX_NODES, &res, NULL, &err),
+                 0);
+    CHECK(res.found);
+    CHECK_EQ_INT(res.index, VEIL_SCHED_MAX_NODES - 1);
+out:
+    free(nodes);
+    free(excluded);
+}
+
+/* Machines beyond the old 256 GiB / 64 TiB: wide memory and disk codes
+ * (veil/node.h) placed as the amounts compare. */
+static void test_wide_quantities(void)
+{
+    const uint64_t gib = 1ull << 30;
+    const uint64_t mem_gib[] = {580, 1024, 16384, 200};
+    struct veil_telemetry_q nodes[4];
+    bool excluded[4] = {0};
+    for (size_t i = 0; i < 4; i++) {
+        struct veil_telemetry_raw raw = {.cpu_millis = 64000,
+                                         .memory_bytes = mem_gib[i] * gib,
+                                         .disk_bytes = (i == 2 ? 1024ull * 1024 : 100) * gib};
+        veil_telemetry_quantize_free(&raw, &nodes[i]);
+    }
+    struct veil_job_spec spec = {.cpu_millis = 1000, .memory_bytes = 1024 * gib};
+    struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&spec, req.res, NULL), 0);
+    struct veil_sched_result res;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, 4, &res, NULL, NULL), 0);
+    CHECK(res.found && res.index == 1); /* binpack: the 1 TiB node, not 16 TiB */
+    req.policy = VEIL_POLICY_SPREAD;
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, 4, &res, NULL, NULL), 0);
+    CHECK(res.found && res.index == 2);
+    spec.memory_bytes = 581 * gib; /* only 1 TiB and 16 TiB fit */
+    req.policy = VEIL_POLICY_BINPACK;
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&spec, req.res, NULL), 0);
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, 4, &res, NULL, NULL), 0);
+    CHECK(res.found && res.index == 1);
+    spec.memory_bytes = 300 * gib; /* the 580 GiB node fits (it read as 256 GiB before) */
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&spec, req.res, NULL), 0);
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, 4, &res, NULL, NULL), 0);
+    CHECK(res.found && res.index == 0);
+    spec = (struct veil_job_spec){.disk_bytes = 1024ull * 1024 * gib}; /* 1 PiB */
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&spec, req.res, NULL), 0);
+    CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, 4, &res, NULL, NULL), 0);
+    CHECK(res.found && res.index == 2);
+    uint32_t want = 0; /* and the brute force agrees */
+    CHECK(brute_force(&req, nodes, excluded, 4, &want) && want == 2);
+}
+
 static void test_limits(void)
 {
     struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
@@ -417,4 +499,4 @@ static void test_limits(void)
 
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
            VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
-           VTEST(test_limits))
+           VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities))

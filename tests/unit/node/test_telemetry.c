@@ -84,6 +84,74 @@ static void test_quantize(void)
     CHECK(req[VEIL_RES_CPU] > q.res[VEIL_RES_CPU]);
 }
 
+/* The wide code of memory and disk: monotone, continuous at the threshold,
+ * round-trips every code, keeps the relative step below 1/4096, and reads real
+ * machines' sizes (580 GiB, 1 TiB, 16 TiB of memory; 1 PiB of disk). */
+static void test_wide_code(void)
+{
+    uint64_t prev = 0;
+    for (uint32_t c = 0; c <= 0xFFFF; c++) {
+        uint64_t v = veil_quant_code_value((uint16_t)c);
+        if (c > 0 && v <= prev) {
+            CHECK(v > prev);
+            break;
+        }
+        if (c > 0 && c >= VEIL_QUANT_LINEAR)
+            CHECK((v - prev) * 4096 <= v); /* step / value <= 1/4096 */
+        CHECK_EQ_INT(veil_quant_code_down(v), c);
+        uint16_t up = 0;
+        CHECK_EQ_INT(veil_quant_code_up(v, &up), 0);
+        CHECK_EQ_INT(up, c);
+        if (c > 0 && v - prev > 1) { /* between two codes: down and up straddle */
+            CHECK_EQ_INT(veil_quant_code_down(v - 1), c - 1);
+            CHECK_EQ_INT(veil_quant_code_up(prev + 1, &up), 0);
+            CHECK_EQ_INT(up, c);
+        }
+        prev = v;
+    }
+    CHECK_EQ_U64(veil_quant_code_value(0x7FFF), 0x7FFF);
+    CHECK_EQ_U64(veil_quant_code_value(0x8000), 0x8000);
+    CHECK_EQ_U64(veil_quant_code_value(0xFFFF), VEIL_QUANT_CODE_MAX_UNITS);
+    uint16_t code;
+    CHECK_EQ_INT(veil_quant_code_up(VEIL_QUANT_CODE_MAX_UNITS + 1, &code), -1);
+    CHECK_EQ_INT(veil_quant_code_down(UINT64_MAX), 0xFFFF);
+
+    const uint64_t gib = 1ull << 30;
+    const uint64_t mem[] = {580 * gib, 1024 * gib, 16384 * gib, 32764 * gib};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(mem); i++) {
+        struct veil_telemetry_raw raw = {.memory_bytes = mem[i], .disk_bytes = 1ull << 50};
+        struct veil_telemetry_q q;
+        veil_telemetry_quantize_free(&raw, &q);
+        /* these sizes are representable: read back exactly */
+        CHECK_EQ_U64(veil_quant_code_value(q.res[VEIL_RES_MEMORY]) * VEIL_QUANT_MEMORY_BYTES,
+                     mem[i]);
+        CHECK_EQ_U64(veil_quant_code_value(q.res[VEIL_RES_DISK]) * VEIL_QUANT_DISK_BYTES,
+                     1ull << 50);
+        /* a job asking for all of it fits; 4 MiB more does not */
+        struct veil_job_spec s = {.memory_bytes = mem[i], .disk_bytes = 1ull << 50};
+        uint16_t req[VEIL_RES_COUNT];
+        CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, NULL), 0);
+        CHECK(req[VEIL_RES_MEMORY] <= q.res[VEIL_RES_MEMORY]);
+        CHECK(req[VEIL_RES_DISK] <= q.res[VEIL_RES_DISK]);
+        s.memory_bytes = mem[i] + (4ull << 20);
+        if (veil_telemetry_quantize_request(&s, req, NULL) == 0)
+            CHECK(req[VEIL_RES_MEMORY] > q.res[VEIL_RES_MEMORY]);
+    }
+    /* 580 GiB no longer reads as 256 GiB: a 300 GiB job fits it */
+    struct veil_telemetry_raw raw = {.memory_bytes = 580 * gib};
+    struct veil_telemetry_q q;
+    veil_telemetry_quantize_free(&raw, &q);
+    struct veil_job_spec s = {.memory_bytes = 300 * gib};
+    uint16_t req[VEIL_RES_COUNT];
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, NULL), 0);
+    CHECK(req[VEIL_RES_MEMORY] <= q.res[VEIL_RES_MEMORY]);
+    /* beyond the code: refused with the maximum named */
+    veil_err err = {0};
+    s.memory_bytes = 32765 * gib;
+    CHECK_EQ_INT(veil_telemetry_quantize_request(&s, req, &err), -1);
+    CHECK_CONTAINS(err.msg, "32764Gi");
+}
+
 static void test_override(void)
 {
     struct veil_telemetry_raw r;
@@ -135,5 +203,5 @@ static void test_live_sample(void)
     CHECK_EQ_INT(veil_telemetry_sample(&cpu, "/nonexistent-veil-dir", NULL, 0, &out, &err), -1);
 }
 
-VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_override),
+VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_wide_code), VTEST(test_override),
            VTEST(test_live_sample))

@@ -1,0 +1,138 @@
+/*
+ * test_fhe_integer_sched.c - the comparison shapes the scheduler leans on,
+ * against plain arithmetic: a < k and a >= k for constants whose low digits
+ * are zero (dropped items) and whose high digits are zero (blocks summed into
+ * one "all zero" item), at 8 and 16 bits; and the labelled argmin carrying
+ * its labels packed two bits per block, with labels beyond 8 bits (a cluster
+ * of more than 256 members), ties and every key flagged. Slow: every
+ * operation bootstraps; the value sets are kept small.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <veil/fhe.h>
+
+#include "vtest.h"
+
+static veil_fhe_client *ck;
+static veil_fhe_server *sk;
+static veil_fhe_public *pk;
+
+static veil_fhe_ct *enc(unsigned w, uint64_t v)
+{
+    veil_err err = {0};
+    veil_fhe_ct *ct = NULL;
+    if (veil_fhe_encrypt(ck, w, v, &ct, &err) != 0)
+        fprintf(stderr, "encrypt: %s\n", err.msg);
+    return ct;
+}
+
+static uint64_t dec(const veil_fhe_ct *ct)
+{
+    veil_err err = {0};
+    uint64_t v = ~0ull;
+    if (!ct || veil_fhe_decrypt(ck, ct, &v, &err) != 0)
+        fprintf(stderr, "decrypt: %s\n", ct ? err.msg : "no ciphertext");
+    return v;
+}
+
+static void check_cmp(unsigned w, veil_fhe_ct *a, uint64_t x, uint64_t k)
+{
+    veil_err err = {0};
+    veil_fhe_ct *lt = NULL, *ge = NULL;
+    CHECK_EQ_INT(veil_fhe_scalar(sk, VEIL_FHE_LT_SCALAR, a, k, &lt, &err), 0);
+    CHECK_EQ_INT(veil_fhe_scalar(sk, VEIL_FHE_GE_SCALAR, a, k, &ge, &err), 0);
+    uint64_t got_lt = dec(lt), got_ge = dec(ge);
+    if (got_lt != (x < k) || got_ge != (x >= k))
+        fprintf(stderr, "%u bits: x=%llu k=%llu: lt %llu ge %llu\n", w, (unsigned long long)x,
+                (unsigned long long)k, (unsigned long long)got_lt, (unsigned long long)got_ge);
+    CHECK_EQ_U64(got_lt, x < k);
+    CHECK_EQ_U64(got_ge, x >= k);
+    veil_fhe_ct_free(lt);
+    veil_fhe_ct_free(ge);
+}
+
+static void test_lt_scalar_trimmed(void)
+{
+    /* constants: zero, low zero digits (16, 0x40, 0x100, 0x1000), a single high
+     * digit, the top bit, all ones */
+    static const uint64_t k8[] = {0, 1, 16, 0x40, 0x80, 0xFF};
+    static const uint64_t x8[] = {0, 15, 16, 17, 0x40, 0xFF};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(x8); i++) {
+        veil_fhe_ct *a = enc(8, x8[i]);
+        for (size_t j = 0; j < VEIL_ARRAY_LEN(k8); j++)
+            check_cmp(8, a, x8[i], k8[j]);
+        veil_fhe_ct_free(a);
+    }
+    static const uint64_t k16[] = {16, 50, 0x1000, 0x8000};
+    static const uint64_t x16[] = {0, 16, 49, 0x0FFF, 0x1000, 0xFFFF};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(x16); i++) {
+        veil_fhe_ct *a = enc(16, x16[i]);
+        for (size_t j = 0; j < VEIL_ARRAY_LEN(k16); j++)
+            check_cmp(16, a, x16[i], k16[j]);
+        veil_fhe_ct_free(a);
+    }
+}
+
+/* Keys (flag block on top: >= 0x4000 is infeasible) with labels up to 65535. */
+static void check_argmin(const uint64_t *x, const uint64_t *labels, size_t n)
+{
+    veil_fhe_ct **c = calloc(n, sizeof *c);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = enc(16, x[i]);
+        if (x[i] < x[best])
+            best = i;
+    }
+    veil_err err = {0};
+    veil_fhe_ct *idx = NULL, *found = NULL;
+    CHECK_EQ_INT(veil_fhe_argmin_labeled(sk, (const veil_fhe_ct *const *)c, labels, n, 16, &idx,
+                                         &found, &err),
+                 0);
+    CHECK_EQ_U64(dec(idx), labels[best]);
+    CHECK_EQ_U64(dec(found), x[best] < 0x4000);
+    veil_fhe_ct_free(idx);
+    veil_fhe_ct_free(found);
+    for (size_t i = 0; i < n; i++)
+        veil_fhe_ct_free(c[i]);
+    free(c);
+}
+
+static void test_argmin_packed_labels(void)
+{
+    const uint64_t keys[] = {900, 37, 0x4000 | 5, 37, 2000, 36};
+    const uint64_t wide[] = {300, 65535, 257, 40000, 4, 1023};
+    check_argmin(keys, wide, 6); /* the last key (label 1023) */
+    const uint64_t tie[] = {0x4000, 37, 37, 0xC001};
+    const uint64_t labels[] = {65534, 700, 12, 256};
+    check_argmin(tie, labels, 4); /* the tie: the earlier position (label 700) */
+    const uint64_t none[] = {0x4001, 0x8000, 0x4000};
+    const uint64_t nl[] = {513, 258, 4095};
+    check_argmin(none, nl, 3); /* all flagged: not found */
+}
+
+static void setup(void)
+{
+    veil_err err = {0};
+    if (!ck && veil_fhe_keygen(&ck, &sk, &pk, 0, &err) != 0) {
+        fprintf(stderr, "keygen: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static void test_lt_scalar(void)
+{
+    setup();
+    test_lt_scalar_trimmed();
+}
+
+static void test_argmin_labels(void)
+{
+    setup();
+    test_argmin_packed_labels();
+}
+
+VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels))
