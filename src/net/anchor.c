@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "anchor_int.h"
@@ -51,6 +52,7 @@ struct anchor_peer {
 struct veil_anchor {
     struct veil_anchor_config cfg;
     struct anchor_self self;
+    EVP_CIPHER_CTX *seal, *open; /* transport AEAD contexts (keys set per packet) */
     struct anchor_peer **peers;
     size_t n_peers, cap_peers;
     struct veil_anchor_datagram *out;
@@ -314,8 +316,14 @@ veil_anchor *veil_anchor_new(const struct veil_anchor_config *cfg,
         a->cfg = *cfg;
     else
         veil_anchor_config_default(&a->cfg);
-    if (anchor_self_init(&a->self, local, now_ms, err) != 0) {
+    a->seal = anchor_aead_new(true);
+    a->open = anchor_aead_new(false);
+    if (!a->seal || !a->open || anchor_self_init(&a->self, local, now_ms, err) != 0) {
+        if (!a->seal || !a->open)
+            veil_err_set(err, VEIL_E_NOMEM, "anchor: out of memory");
         anchor_self_wipe(&a->self);
+        EVP_CIPHER_CTX_free(a->seal);
+        EVP_CIPHER_CTX_free(a->open);
         free(a);
         return NULL;
     }
@@ -344,6 +352,8 @@ void veil_anchor_free(veil_anchor *a)
         veil_anchor_event_clear(&a->ev[i]);
     free(a->ev);
     anchor_self_wipe(&a->self);
+    EVP_CIPHER_CTX_free(a->seal); /* clears its key state */
+    EVP_CIPHER_CTX_free(a->open);
     sodium_memzero(a, sizeof *a);
     free(a);
 }
@@ -440,8 +450,11 @@ static void send_on(veil_anchor *a, struct anchor_peer *p, const uint8_t *data, 
         return;
     }
     nonce_of(nonce, s->send_ctr);
-    crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, data, len, b.data, ANCHOR_DATA_HEADER,
-                                              NULL, nonce, s->send_key);
+    if (anchor_aead_seal(a->seal, ct, data, len, b.data, ANCHOR_DATA_HEADER, nonce, s->send_key) !=
+        0) {
+        veil_buf_free(&b);
+        return;
+    }
     s->send_ctr++;
     p->last_sent_ms = now_ms;
     p->need_keepalive = false;
@@ -772,8 +785,8 @@ static bool recv_data(veil_anchor *a, const uint8_t *from, size_t from_len, cons
     if (!pt)
         return drop(a, VEIL_ANCHOR_DROP_MALFORMED, why);
     nonce_of(nonce, m.counter);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, NULL, NULL, m.enc, m.enc_len, m.header,
-                                                  ANCHOR_DATA_HEADER, nonce, s->recv_key) != 0) {
+    if (anchor_aead_open(a->open, pt, m.enc, m.enc_len, m.header, ANCHOR_DATA_HEADER, nonce,
+                         s->recv_key) != 0) {
         free(pt);
         return drop(a, VEIL_ANCHOR_DROP_AUTH, why);
     }

@@ -5,8 +5,10 @@
  * the 16-byte keyed BLAKE2b MAC used by mac1, mac2 and cookies. All on
  * libsodium.
  */
+#include <limits.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "anchor_int.h"
@@ -100,4 +102,53 @@ void anchor_label_key(uint8_t out[32], const char label[8],
                       const uint8_t identity[VEIL_ANCHOR_KEY_BYTES])
 {
     hash2(out, (const uint8_t *)label, 8, identity, VEIL_ANCHOR_KEY_BYTES);
+}
+
+/* ---- transport AEAD --------------------------------------------------------- */
+
+/* ChaCha20-Poly1305 (RFC 8439, the same bytes libsodium's _ietf functions
+ * produce) through OpenSSL's EVP, whose AVX2/AVX-512 code runs about three
+ * times faster here than libsodium's on MTU-sized packets. A context is
+ * bound to the cipher and a direction once (anchor_aead_new); each packet
+ * only sets its key and nonce. */
+EVP_CIPHER_CTX *anchor_aead_new(bool seal)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (c && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, seal ? 1 : 0) != 1) {
+        EVP_CIPHER_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int anchor_aead_seal(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *pt, size_t len,
+                     const uint8_t *aad, size_t aad_len, const uint8_t nonce[12],
+                     const uint8_t key[32])
+{
+    int n = 0;
+    if (len > INT_MAX || aad_len > INT_MAX ||
+        EVP_CipherInit_ex(c, NULL, NULL, key, nonce, 1) != 1 ||
+        EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len) != 1 ||
+        (len > 0 && EVP_CipherUpdate(c, out, &n, pt, (int)len) != 1) ||
+        EVP_CipherFinal_ex(c, out + len, &n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ANCHOR_TAG_BYTES, out + len) != 1)
+        return -1;
+    return 0;
+}
+
+int anchor_aead_open(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *ct, size_t ct_len,
+                     const uint8_t *aad, size_t aad_len, const uint8_t nonce[12],
+                     const uint8_t key[32])
+{
+    int n = 0;
+    if (ct_len < ANCHOR_TAG_BYTES || ct_len > INT_MAX || aad_len > INT_MAX)
+        return -1;
+    size_t len = ct_len - ANCHOR_TAG_BYTES;
+    if (EVP_CipherInit_ex(c, NULL, NULL, key, nonce, 0) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, ANCHOR_TAG_BYTES, (void *)(ct + len)) != 1 ||
+        EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len) != 1 ||
+        (len > 0 && EVP_CipherUpdate(c, out, &n, ct, (int)len) != 1) ||
+        EVP_CipherFinal_ex(c, out + len, &n) != 1)
+        return -1;
+    return 0;
 }

@@ -166,26 +166,11 @@ static int set_up(const char *ifname, unsigned mtu, veil_err *err)
     return if_ioctl(AF_INET, SIOCSIFFLAGS, &ifr, "bring up", err);
 }
 
-/* Lets kernel GRO hold packets written in a burst for a short while, so
- * consecutive segments of one flow reach TCP as one (best effort). */
-static void gro_hold(const char *ifname)
-{
-    char path[96];
-    snprintf(path, sizeof path, "/sys/class/net/%s/gro_flush_timeout", ifname);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs("50000\n", f);
-        fclose(f);
-    }
-}
-
 int overlay_tun_configure(const struct overlay_tun *t, const uint8_t v4[4], unsigned prefix,
                           const uint8_t v6[16], unsigned mtu, veil_err *err)
 {
     if (set_up(t->ifname, mtu, err) != 0 || set_ipv4(t->ifname, v4, prefix, err) != 0 ||
         set_ipv6(t->ifname, v6, err) != 0)
         return -1;
-    if (t->napi)
-        gro_hold(t->ifname);
     return 0;
 }

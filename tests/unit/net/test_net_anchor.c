@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <veil/anchor.h>
@@ -734,6 +735,35 @@ static void test_replay_window(void)
     CHECK(!anchor_replay_check(&w, 10000));
 }
 
+/* The transport AEAD (OpenSSL EVP) writes exactly what libsodium's
+ * ChaCha20-Poly1305 (IETF) writes, opens it back, and refuses any flipped
+ * bit in ciphertext, tag or associated data. */
+static void test_transport_aead_matches_libsodium(void)
+{
+    EVP_CIPHER_CTX *seal = anchor_aead_new(true), *open = anchor_aead_new(false);
+    CHECK(seal && open);
+    for (size_t len = 0; seal && open && len < 1500; len += 97) {
+        uint8_t key[32], nonce[12], aad[16], pt[1500], ct[1516], ref[1516], back[1500];
+        randombytes_buf(key, sizeof key);
+        randombytes_buf(nonce, sizeof nonce);
+        randombytes_buf(aad, sizeof aad);
+        randombytes_buf(pt, len);
+        CHECK_EQ_INT(anchor_aead_seal(seal, ct, pt, len, aad, sizeof aad, nonce, key), 0);
+        crypto_aead_chacha20poly1305_ietf_encrypt(ref, NULL, pt, len, aad, sizeof aad, NULL, nonce,
+                                                  key);
+        CHECK(memcmp(ct, ref, len + 16) == 0);
+        CHECK_EQ_INT(anchor_aead_open(open, back, ct, len + 16, aad, sizeof aad, nonce, key), 0);
+        CHECK(memcmp(back, pt, len) == 0);
+        ct[len / 2] ^= 1; /* ciphertext, or the tag when len is 0 */
+        CHECK_EQ_INT(anchor_aead_open(open, back, ct, len + 16, aad, sizeof aad, nonce, key), -1);
+        ct[len / 2] ^= 1;
+        aad[3] ^= 1;
+        CHECK_EQ_INT(anchor_aead_open(open, back, ct, len + 16, aad, sizeof aad, nonce, key), -1);
+    }
+    EVP_CIPHER_CTX_free(seal);
+    EVP_CIPHER_CTX_free(open);
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -747,6 +777,7 @@ int main(int argc, char **argv)
         VTEST(test_rekey_by_time_keepalive_expiry), VTEST(test_cookie_under_load),
         VTEST(test_taint_change_tears_down), VTEST(test_revocation_invalidation_expiry),
         VTEST(test_simultaneous_initiation), VTEST(test_replay_window),
+        VTEST(test_transport_aead_matches_libsodium),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
 }
