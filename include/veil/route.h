@@ -1,0 +1,264 @@
+/*
+ * veil/route.h - VeilNet routing (src/route/): how a Conflux node picks its
+ * way to a peer of its realm, and how other nodes relay for it.
+ *
+ *   - The path selector (veil_route_sel): one per destination, owned by the
+ *     caller, clock-free (every call takes now_ms) and I/O-free. It keeps a
+ *     discounted estimate of each candidate path from the node's own probe
+ *     and traffic observations (RTT, loss, reachability), priors from the
+ *     summaries other nodes publish on Master, schedules a bounded number of
+ *     probes, and switches paths with hysteresis. See docs/ROUTING.md.
+ *   - The topology summary (veil_route_topo): what a node publishes on
+ *     `veil.<realm>.topo.<node>`: its per-link observations, whether it
+ *     relays, its reflexive address and NAT kind. Strict codec.
+ *   - Onion paths (veil_route_onion_*): multi-hop ephemeral paths with one
+ *     encryption layer per hop; a relay (veil_route_relay) peels one layer,
+ *     learns only its previous and next hop, and enforces per-path limits.
+ *   - Relay policy and NAT traversal decisions (veil_route_relay_allowed,
+ *     veil_route_nat_plan).
+ */
+#ifndef VEIL_ROUTE_H
+#define VEIL_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veil/anchor.h"
+#include "veil/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Path selector                                                            */
+/* ------------------------------------------------------------------------ */
+
+#define VEIL_ROUTE_PATHS_MAX 16 /* candidate paths per destination */
+
+struct veil_route_sel_config {
+    uint32_t probe_active_ms;    /* 200: probe period of the path in use */
+    uint32_t probe_idle_min_ms;  /* 500: first probe period of a spare path */
+    uint32_t probe_idle_max_ms;  /* 8000: a stable spare path backs off to this */
+    uint32_t dead_after_losses;  /* 3: consecutive losses that mark a path dead */
+    uint32_t switch_ratio_pct;   /* 90: a better path costs under this % of the current */
+    uint32_t switch_min_gain_us; /* 2000: ... and at least this much less */
+    uint32_t switch_hold_ms;     /* 2000: ... continuously for this long */
+    uint32_t rtt_tau_ms;         /* 2000: RTT estimate time constant (see select.c) */
+    uint32_t loss_shift;         /* 6: loss estimate weight 1/2^6 per sample */
+};
+
+struct veil_route_path_state {
+    uint32_t id;              /* the caller's name for the path */
+    bool used;                /* slot holds a path */
+    bool alive;               /* answered since its last run of losses */
+    bool sampled;             /* has at least one own RTT sample */
+    uint64_t srtt_us;         /* discounted RTT (own samples, else the prior) */
+    uint32_t loss_ppm;        /* discounted loss, parts per million */
+    uint32_t losses_in_row;   /* consecutive losses */
+    uint32_t idle_period_ms;  /* current probe period when not in use */
+    uint64_t last_sample_ms;  /* when the last RTT sample arrived */
+    uint64_t next_probe_ms;   /* when the next probe is due */
+};
+
+struct veil_route_sel {
+    struct veil_route_sel_config cfg;
+    struct veil_route_path_state paths[VEIL_ROUTE_PATHS_MAX];
+    int current;              /* index into paths, -1 when none */
+    int candidate;            /* the path clearly better than current, -1 if none */
+    uint64_t candidate_since_ms;
+    uint64_t switches;        /* counters, for figures */
+    uint64_t probes;
+};
+
+void veil_route_sel_config_default(struct veil_route_sel_config *cfg);
+/* cfg NULL = defaults. Fails on an inconsistent configuration. */
+int veil_route_sel_init(struct veil_route_sel *sel, const struct veil_route_sel_config *cfg,
+                        veil_err *err) VEIL_WARN_UNUSED;
+/* Adds a candidate path; prior_rtt_us (0 = none) seeds its cost until the
+ * node's own samples arrive (e.g. composed from topo summaries). */
+int veil_route_sel_add(struct veil_route_sel *sel, uint32_t id, uint64_t prior_rtt_us,
+                       uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
+int veil_route_sel_remove(struct veil_route_sel *sel, uint32_t id, veil_err *err) VEIL_WARN_UNUSED;
+/* One observation on path `id`: delivered with rtt_us, or lost (the
+ * caller's probe timeout passed, or traffic went unacknowledged). */
+int veil_route_sel_report(struct veil_route_sel *sel, uint32_t id, bool delivered, uint64_t rtt_us,
+                          uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
+/* Paths whose probe is due at now_ms (at most cap ids into out); the
+ * selector counts them as sent. Also applies time-based switching. */
+size_t veil_route_sel_due(struct veil_route_sel *sel, uint64_t now_ms, uint32_t *out, size_t cap);
+/* The path to send on; -1 (VEIL_E_NOTFOUND) when no path is alive. */
+int veil_route_sel_current(const struct veil_route_sel *sel, uint32_t *id,
+                           veil_err *err) VEIL_WARN_UNUSED;
+/* The cost used for comparisons (RTT inflated by loss), or UINT64_MAX. */
+uint64_t veil_route_sel_cost(const struct veil_route_sel *sel, uint32_t id);
+
+/* ------------------------------------------------------------------------ */
+/* Topology summary (`topo` subject)                                        */
+/* ------------------------------------------------------------------------ */
+
+#define VEIL_ROUTE_TOPO_LINKS_MAX 64
+#define VEIL_ROUTE_TOPO_VERSION 1
+#define VEIL_ROUTE_TOPO_MAX_BYTES (64 + VEIL_ROUTE_TOPO_LINKS_MAX * 48 + VEIL_ANCHOR_ADDR_MAX)
+
+enum veil_route_nat {
+    VEIL_ROUTE_NAT_NONE = 0,      /* public address, reachable directly */
+    VEIL_ROUTE_NAT_CONE = 1,      /* one reflexive address for every peer: punchable */
+    VEIL_ROUTE_NAT_SYMMETRIC = 2, /* reflexive address differs per peer: not punchable */
+    VEIL_ROUTE_NAT_UNKNOWN = 3,
+};
+
+struct veil_route_link {
+    uint8_t peer[VEIL_ANCHOR_KEY_BYTES]; /* the neighbour's identity */
+    uint32_t rtt_us;                      /* discounted RTT to it */
+    uint32_t loss_ppm;                    /* <= 1000000 */
+    uint32_t tput_kbps;                   /* measured goodput, 0 = unknown */
+};
+
+struct veil_route_topo {
+    uint8_t node[VEIL_ANCHOR_KEY_BYTES];
+    uint64_t seq;          /* increases with every summary of this node */
+    bool relay_willing;    /* accepts relayed paths */
+    enum veil_route_nat nat;
+    size_t addr_len;       /* reflexive address as peers see it (opaque), 0 = none */
+    uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
+    size_t n_links;        /* links sorted by peer, no duplicates */
+    struct veil_route_link links[VEIL_ROUTE_TOPO_LINKS_MAX];
+};
+
+int veil_route_topo_encode(const struct veil_route_topo *t, veil_buf *out,
+                           veil_err *err) VEIL_WARN_UNUSED;
+int veil_route_topo_decode(struct veil_route_topo *t, const uint8_t *in, size_t len,
+                           veil_err *err) VEIL_WARN_UNUSED;
+/* The link a summary reports towards `peer`, or NULL. */
+const struct veil_route_link *veil_route_topo_link(const struct veil_route_topo *t,
+                                                   const uint8_t peer[VEIL_ANCHOR_KEY_BYTES]);
+
+/* ------------------------------------------------------------------------ */
+/* Relay policy and NAT traversal                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A node may serve as relay between src and dst only when it is willing, is
+ * in their realm and satisfies the containment rule with each of them. */
+bool veil_route_relay_allowed(const struct veil_anchor_cred_info *src,
+                              const struct veil_anchor_cred_info *relay,
+                              const struct veil_anchor_cred_info *dst, bool relay_willing);
+
+enum veil_route_nat_plan {
+    VEIL_ROUTE_PLAN_DIRECT = 0, /* one side is public: connect to it */
+    VEIL_ROUTE_PLAN_PUNCH = 1,  /* both send to the other's reflexive address at once */
+    VEIL_ROUTE_PLAN_RELAY = 2,  /* neither: go through a willing member */
+};
+enum veil_route_nat_plan veil_route_nat_plan(enum veil_route_nat a, enum veil_route_nat b);
+
+/* ------------------------------------------------------------------------ */
+/* Onion paths and relays                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define VEIL_ROUTE_HOPS_MAX 4          /* relays + destination */
+#define VEIL_ROUTE_LAYER_BYTES 128     /* one hop's sealed setup layer */
+#define VEIL_ROUTE_SETUP_BYTES (1 + 8 + VEIL_ROUTE_HOPS_MAX * VEIL_ROUTE_LAYER_BYTES)
+#define VEIL_ROUTE_DATA_HEADER 17      /* type, path id, counter */
+#define VEIL_ROUTE_LAYER_TAG 16        /* bytes each layer adds to a data cell */
+#define VEIL_ROUTE_CELL_MAX 65535
+
+enum veil_route_cell_type { VEIL_ROUTE_CELL_SETUP = 1, VEIL_ROUTE_CELL_DATA = 2 };
+
+/* Per-path limits a relay grants (and the source asks for). */
+struct veil_route_limits {
+    uint64_t max_bytes;      /* total payload bytes over the path's life */
+    uint32_t rate_bytes_s;   /* token bucket refill; burst = one second */
+    uint32_t idle_ms;        /* retired after this long without traffic */
+};
+
+/* One hop of a path as the source sees it. */
+struct veil_route_hop {
+    uint8_t identity[VEIL_ANCHOR_KEY_BYTES]; /* Ed25519 public key */
+};
+
+/* The source's side of one path: per-hop keys, wiped by _wipe. */
+struct veil_route_onion {
+    size_t n_hops;
+    uint8_t first_hop[VEIL_ANCHOR_KEY_BYTES];
+    uint64_t first_id;       /* path id on the link to the first hop */
+    uint64_t counter;        /* next data counter */
+    uint8_t keys[VEIL_ROUTE_HOPS_MAX][32];
+};
+
+/* Builds a path through hops[0..n-1] (the last is the destination) and
+ * writes its SETUP cell (VEIL_ROUTE_SETUP_BYTES) to cell; send it to
+ * hops[0]. `src` is the source's identity, revealed only to the destination. */
+int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
+                           const struct veil_route_hop *hops, size_t n,
+                           const struct veil_route_limits *limits, uint8_t *cell,
+                           veil_err *err) VEIL_WARN_UNUSED;
+/* Wraps payload in one layer per hop into a DATA cell for the first hop;
+ * *out_len = VEIL_ROUTE_DATA_HEADER + len + n_hops * VEIL_ROUTE_LAYER_TAG. */
+int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, size_t len,
+                          uint8_t *out, size_t out_cap, size_t *out_len,
+                          veil_err *err) VEIL_WARN_UNUSED;
+void veil_route_onion_wipe(struct veil_route_onion *o);
+
+#define VEIL_ROUTE_RELAY_PATHS_MAX 64
+
+struct veil_route_relay_entry {
+    bool used;
+    bool terminal;                           /* this node is the destination */
+    uint8_t prev[VEIL_ANCHOR_KEY_BYTES];
+    uint64_t in_id;
+    uint8_t next[VEIL_ANCHOR_KEY_BYTES];     /* the source, when terminal */
+    uint64_t out_id;
+    uint8_t key[32];
+    uint64_t max_counter;                    /* replay window: highest seen */
+    uint64_t window;                         /* bit i = max_counter - i seen */
+    struct veil_route_limits limits;
+    uint64_t bytes;
+    uint64_t tokens;
+    uint64_t last_ms;
+};
+
+struct veil_route_relay_config {
+    size_t max_paths;          /* total (<= VEIL_ROUTE_RELAY_PATHS_MAX) */
+    size_t max_paths_per_prev; /* paths one previous hop may open */
+    struct veil_route_limits cap; /* the most a relay grants any path */
+};
+
+/* A node's relay (and destination) state: caller-owned; keys wiped by _wipe. */
+struct veil_route_relay {
+    struct veil_route_relay_config cfg;
+    uint8_t x_sk[32];          /* X25519 form of the node's Ed25519 key */
+    uint8_t x_pk[32];
+    struct veil_route_relay_entry paths[VEIL_ROUTE_RELAY_PATHS_MAX];
+};
+
+/* What a relay does with a cell. */
+struct veil_route_action {
+    bool deliver;                            /* terminal: payload is for us */
+    uint8_t peer[VEIL_ANCHOR_KEY_BYTES];     /* next hop, or the source when deliver */
+    size_t out_len;                          /* bytes written to out */
+};
+
+void veil_route_relay_config_default(struct veil_route_relay_config *cfg);
+/* ed_sk: the node's 64-byte Ed25519 secret key (libsodium layout). */
+int veil_route_relay_init(struct veil_route_relay *r, const struct veil_route_relay_config *cfg,
+                          const uint8_t ed_sk[64], veil_err *err) VEIL_WARN_UNUSED;
+/* Handles one cell from `prev` (an authenticated Anchor peer of the realm).
+ * SETUP: peels this hop's layer; forwards the re-padded cell to the next hop
+ * or, at the destination, delivers (out = nothing). DATA: peels one layer
+ * and forwards it, or delivers the plaintext. Fails on anything malformed,
+ * unknown, replayed or over a limit. */
+int veil_route_relay_handle(struct veil_route_relay *r, const uint8_t prev[VEIL_ANCHOR_KEY_BYTES],
+                            const uint8_t *cell, size_t len, uint64_t now_ms, uint8_t *out,
+                            size_t out_cap, struct veil_route_action *act,
+                            veil_err *err) VEIL_WARN_UNUSED;
+/* Retires paths idle past their limit; returns how many. */
+size_t veil_route_relay_expire(struct veil_route_relay *r, uint64_t now_ms);
+size_t veil_route_relay_count(const struct veil_route_relay *r);
+void veil_route_relay_wipe(struct veil_route_relay *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VEIL_ROUTE_H */

@@ -1,0 +1,24 @@
+/*
+ * route_int.h - helpers shared by the onion source (onion.c) and the relay
+ * (relay.c): the per-hop key schedule, the layer's associated data and the
+ * layer plaintext layout. Not a public API.
+ */
+#ifndef VEIL_ROUTE_INT_H
+#define VEIL_ROUTE_INT_H
+
+#include "veil/route.h"
+
+/* A sealed layer is eph_pk(32) || AEAD(plaintext(ROUTE_LAYER_PLAIN)) tag(16). */
+#define ROUTE_LAYER_PLAIN (VEIL_ROUTE_LAYER_BYTES - 32 - 16)
+/* kind(1) peer(32) next_id(8) max_bytes(8) rate(4) idle(4); the rest zero. */
+#define ROUTE_LAYER_USED 57
+#define ROUTE_LAYER_FORWARD 1
+#define ROUTE_LAYER_TERMINAL 2
+
+/* BLAKE2b-512("veil-route-hop-v1" || dh || eph_pk || hop_pk) split in two. */
+int route_hop_keys(const uint8_t dh[32], const uint8_t eph_pk[32], const uint8_t hop_pk[32],
+                   uint8_t setup_key[32], uint8_t data_key[32]);
+void route_layer_ad(uint8_t ad[9], uint8_t type, uint64_t id);
+void route_put_u64(uint8_t *p, uint64_t v);
+
+#endif /* VEIL_ROUTE_INT_H */
