@@ -4,7 +4,10 @@
 # lib.sh). For each of N nodes: the node holds a connection on one of the
 # four servers (round robin), `veil guardian revoke` runs, and the time from
 # the start of that command to the node's connection being closed by the
-# server is one sample. Prints one JSON line.
+# server is one sample. Prints one JSON line. GUARDIAN_BENCH_VERIFY=1 starts
+# Master with client verification (`veil master config --client-verify`):
+# nodes present a certificate from `veil guardian cert`, and the revocation
+# push presents Guardian's own short-lived client certificate.
 export VEIL_BUILD_DIR=${VEIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../../tests/integration/guardian/lib.sh"
 N=${GUARDIAN_BENCH_NODES:-8}
@@ -12,15 +15,27 @@ N=${GUARDIAN_BENCH_NODES:-8}
 G=$WORK/guardian
 "$VEIL" guardian init -d "$G" >/dev/null
 "$VEIL" guardian realm create -d "$G" bench >/dev/null
+VERIFY=${GUARDIAN_BENCH_VERIFY:-0}
 for i in $(seq 1 "$N"); do
   "$VEIL" guardian issue -d "$G" --realm bench --name "n$i" --ttl 1h -o "$WORK/n$i.creds" >/dev/null
+  if [ "$VERIFY" = 1 ]; then
+    "$VEIL" guardian cert -d "$G" --realm bench --name "n$i" --ttl 1h -o "$WORK/n$i" >/dev/null
+  fi
 done
-start_master "$G" 2 2
+if [ "$VERIFY" = 1 ]; then
+  start_master "$G" 2 2 --client-verify
+  MODE="2x2 TLS, client certificates required, 127.0.0.1"
+else
+  start_master "$G" 2 2
+  MODE="2x2 TLS 127.0.0.1"
+fi
 samples=()
 for i in $(seq 1 "$N"); do
   k=$(((i - 1) % 4))
-  "$NATSC" "$(url_of $((k / 2)) $((k % 2)))" "$WORK/n$i.creds" "$G/ca/root.crt" hold 20000 \
-    >"$WORK/hold$i.out" 2>&1 &
+  tls=""
+  [ "$VERIFY" = 1 ] && tls=$WORK/n$i
+  NATSC_TLS=$tls "$NATSC" "$(url_of $((k / 2)) $((k % 2)))" "$WORK/n$i.creds" "$G/ca/root.crt" \
+    hold 20000 >"$WORK/hold$i.out" 2>&1 &
   pid=$!
   wait_line "$WORK/hold$i.out" '^connected' || fail "n$i did not connect"
   t0=$(date +%s%3N)
@@ -33,4 +48,4 @@ sorted=$(printf '%s\n' "${samples[@]}" | sort -n)
 p50=$(echo "$sorted" | sed -n "$(((N + 1) / 2))p")
 max=$(echo "$sorted" | tail -1)
 list=$(IFS=,; echo "${samples[*]}")
-echo "{\"bench\":\"guardian_revoke_to_disconnect_ms\",\"n\":$N,\"p50\":$p50,\"max\":$max,\"samples\":[$list],\"master\":\"2x2 TLS 127.0.0.1\"}"
+echo "{\"bench\":\"guardian_revoke_to_disconnect_ms\",\"n\":$N,\"p50\":$p50,\"max\":$max,\"samples\":[$list],\"master\":\"$MODE\"}"

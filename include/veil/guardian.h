@@ -340,6 +340,10 @@ int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char 
 typedef struct veil_guardian veil_guardian; /* opaque: DIR, db, keys */
 
 #define VEIL_GUARDIAN_DEFAULT_TTL_S  (15 * 60)
+/* Master carries control traffic only: a node's messages are capped at
+ * 64 KiB by the servers themselves (the user JWT's payload limit). */
+#define VEIL_GUARDIAN_DEFAULT_MAX_PAYLOAD (64 * 1024)
+#define VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT   (64 * 1024 * 1024)
 #define VEIL_GUARDIAN_ENROLL_ACCOUNT "enroll" /* reserved realm-like name */
 
 struct veil_guardian_init_opts {
@@ -456,6 +460,10 @@ struct veil_guardian_issue_req {
     int64_t ttl_s;              /* 0 = VEIL_GUARDIAN_DEFAULT_TTL_S */
     const char *user_key;       /* "U..." or NULL */
     const char *identity;       /* recorded for a new node; may be NULL */
+    /* nats.limits.payload of the user JWT: the largest message the servers
+     * accept from the node. 0 = VEIL_GUARDIAN_DEFAULT_MAX_PAYLOAD, -1 = no
+     * limit, else 1 .. VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT bytes. */
+    int64_t max_payload;
 };
 
 struct veil_guardian_issued {

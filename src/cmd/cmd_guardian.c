@@ -20,7 +20,7 @@
 /* Options shared by the leaves. */
 struct gopts {
     const char *dir, *realm, *name, *taints, *out, *servers, *ca, *pubkey, *node_name;
-    int64_t ttl_ms;
+    int64_t ttl_ms, max_payload;
     uint64_t cluster;
     int64_t after;
     bool no_push, service;
@@ -37,7 +37,8 @@ enum {
     OPT_CLUSTER,
     OPT_AFTER,
     OPT_NO_PUSH,
-    OPT_SERVICE
+    OPT_SERVICE,
+    OPT_MAX_PAYLOAD
 };
 
 static const struct option LONG_OPTS[] = {{"dir", required_argument, NULL, 'd'},
@@ -53,6 +54,7 @@ static const struct option LONG_OPTS[] = {{"dir", required_argument, NULL, 'd'},
                                           {"after", required_argument, NULL, OPT_AFTER},
                                           {"no-push", no_argument, NULL, OPT_NO_PUSH},
                                           {"service", no_argument, NULL, OPT_SERVICE},
+                                          {"max-payload", required_argument, NULL, OPT_MAX_PAYLOAD},
                                           {NULL, 0, NULL, 0}};
 
 static int parse_number(const char *text, uint64_t *out)
@@ -107,6 +109,14 @@ static int set_opt(struct gopts *o, int c, const char *path)
     case OPT_CLUSTER:
         if (parse_number(optarg, &o->cluster) != 0 || o->cluster == 0)
             return veil_cli_usage_error(path, "--cluster wants a positive cluster id");
+        return 0;
+    case OPT_MAX_PAYLOAD:
+        if (strcmp(optarg, "none") == 0)
+            n = (uint64_t)-1;
+        else if (veil_parse_size(optarg, &n, &err) != 0 || n < 1 ||
+                 n > VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT)
+            return veil_cli_usage_error(path, "--max-payload wants 1 .. 64m (64k), or none");
+        o->max_payload = n == (uint64_t)-1 ? -1 : (int64_t)n;
         return 0;
     case OPT_AFTER:
         if (parse_number(optarg, &n) != 0 || n > INT64_MAX)
@@ -284,7 +294,8 @@ static int run_issue(int argc, char **argv, struct veil_cli_ctx *ctx)
     struct veil_guardian_issue_req req = {.realm = o.realm,
                                           .name = o.node_name,
                                           .taints = o.taints ? &taints : NULL,
-                                          .ttl_s = o.ttl_ms / 1000};
+                                          .ttl_s = o.ttl_ms / 1000,
+                                          .max_payload = o.max_payload};
     rc = veil_strlist_split(&taints, o.taints ? o.taints : "", &err);
     if (rc == 0)
         rc = o.service ? issue_service(g, &o, &is, &err) : veil_guardian_issue(g, &req, &is, &err);
@@ -516,10 +527,12 @@ static const struct veil_cli_command g_issue = {
     .name = "issue",
     .summary = "issue a node's NATS credentials offline (.creds)",
     .usage = "Usage: veil guardian issue -d DIR --realm R --name NAME [--taints a,b]\n"
-             "                           [--ttl D] [--service] -o FILE.creds\n\n"
+             "                           [--ttl D] [--max-payload 64k|none] [--service]\n"
+             "                           -o FILE.creds\n\n"
              "Writes a standard .creds file (user JWT + nkey seed, mode 0600) whose\n"
              "publish/subscribe allow-lists cover only the node's own subjects and its\n"
              "realm's shared ones. Default lifetime 15m. A node name is fixed to its realm.\n"
+             "The servers refuse the node's messages over --max-payload (default 64k).\n"
              "--service issues a realm service user instead (everything inside the realm,\n"
              "nothing outside it), e.g. for Guardian's own connection or operator tools.\n",
     .run = run_issue,
@@ -561,14 +574,30 @@ static const struct veil_cli_command g_nodes = {
 static const struct veil_cli_command g_serve = {
     .name = "serve",
     .summary = "run the Guardian daemon (enrollment, renewal, admin commands)",
-    .usage = "Usage: veil guardian serve -d DIR [options]\n\n"
-             "See `veil guardian serve --help` in include/veil/guardian_serve.h.\n",
+    .usage = "Usage: veil guardian serve -d DIR [--nats URL[,URL...]] [--ca FILE] [--ttl 15m]\n"
+             "                           [--cert-ttl D] [--max-payload 64k|none]\n"
+             "                           [--chain-rpc URL --contract ADDR]\n\n"
+             "Answers enrollment (a one-time token, or active registration in the on-chain\n"
+             "cluster bound to a realm, with --chain-rpc/--contract) and renewal; issues\n"
+             "user JWTs (--ttl, default 15m) and mTLS certificates (--cert-ttl, default the\n"
+             "JWT lifetime). The servers refuse a node's message larger than --max-payload\n"
+             "(default 64k: control traffic only). Servers default to DIR/master.servers,\n"
+             "the CA to DIR/ca/root.crt. Every request and answer is audited. Stops on\n"
+             "SIGINT/SIGTERM.\n",
     .run = run_serve,
 };
 static const struct veil_cli_command g_cmd = {
     .name = "cmd",
     .summary = "send a signed admin command to an online node",
-    .usage = "Usage: veil guardian cmd -d DIR NODE VERB [ARG]\n",
+    .usage = "Usage: veil guardian cmd -d DIR [--nats URLS] [--ca FILE] [--timeout 10s] NODE\n"
+             "                         query|taint-add T|taint-remove T|invalidate-keys|\n"
+             "                         shutdown [--hard]\n"
+             "       veil guardian cmd -d DIR --enroll-creds FILE [--ttl 24h]\n\n"
+             "Sends a command signed by Guardian (timestamp, nonce) to NODE through Master\n"
+             "and prints the node's signed JSON answer; exit 1 if the node refuses.\n"
+             "shutdown --hard also revokes NODE. --enroll-creds writes the enrollment\n"
+             "credential (may only publish enrollment requests) to FILE and its client\n"
+             "certificate to FILE.tls (both 0600).\n",
     .run = run_cmd,
 };
 static const struct veil_cli_command *const g_subs[] = {&g_init,  &g_realm,  &g_token, &g_issue,

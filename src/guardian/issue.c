@@ -114,12 +114,24 @@ static int ensure_node(struct veil_guardian *g, const struct veil_guardian_issue
     return veil_guardian_node_add(g, node, err);
 }
 
-static int node_claims(const struct veil_guardian_node *node, veil_jwt *c, veil_err *err)
+static int check_payload(int64_t *max_payload, veil_err *err)
+{
+    if (*max_payload == 0)
+        *max_payload = VEIL_GUARDIAN_DEFAULT_MAX_PAYLOAD;
+    if (*max_payload != -1 && (*max_payload < 1 || *max_payload > VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT))
+        return veil_err_set(err, VEIL_E_RANGE,
+                            "guardian: payload limit must be 1 B .. 64 MiB (or -1: none)");
+    return 0;
+}
+
+static int node_claims(const struct veil_guardian_node *node, int64_t max_payload, veil_jwt *c,
+                       veil_err *err)
 {
     char tag[VEIL_GUARDIAN_NAME_MAX + 8];
     veil_jwt_init(c, VEIL_JWT_USER);
     if (veil_guardian_node_permissions(c, node->realm, node->name, err) != 0)
         return -1;
+    c->limits.payload = max_payload;
     for (size_t i = 0; i < node->taints.n; i++) {
         snprintf(tag, sizeof(tag), "taint:%s", node->taints.items[i]);
         if (veil_strlist_add(&c->tags, tag, err) != 0)
@@ -129,7 +141,8 @@ static int node_claims(const struct veil_guardian_node *node, veil_jwt *c, veil_
 }
 
 static int issue_node(struct veil_guardian *g, const struct veil_guardian_issue_req *req,
-                      int64_t ttl, struct veil_guardian_issued *out, veil_err *err)
+                      int64_t ttl, int64_t max_payload, struct veil_guardian_issued *out,
+                      veil_err *err)
 {
     struct veil_guardian_node node = {0};
     veil_jwt c;
@@ -139,7 +152,7 @@ static int issue_node(struct veil_guardian *g, const struct veil_guardian_issue_
     if (rc == 0)
         rc = user_key(req->user_key, &out->user, err);
     if (rc == 0)
-        rc = node_claims(&node, &c, err);
+        rc = node_claims(&node, max_payload, &c, err);
     if (rc == 0)
         rc = sign_user(g, req->realm, req->name, &c, ttl, out, err);
     veil_nkey_public_text(&out->user, pub);
@@ -157,8 +170,9 @@ int veil_guardian_issue(veil_guardian *g, const struct veil_guardian_issue_req *
 {
     struct veil_guardian_realm r;
     memset(out, 0, sizeof(*out));
-    int64_t ttl = req->ttl_s;
-    if (check_ttl(&ttl, err) != 0 || veil_guardian_realm_get(g, req->realm, &r, err) != 0)
+    int64_t ttl = req->ttl_s, max_payload = req->max_payload;
+    if (check_ttl(&ttl, err) != 0 || check_payload(&max_payload, err) != 0 ||
+        veil_guardian_realm_get(g, req->realm, &r, err) != 0)
         return -1;
     if (!veil_guardian_name_valid(req->name))
         return veil_err_set(err, VEIL_E_INVALID,
@@ -166,7 +180,7 @@ int veil_guardian_issue(veil_guardian *g, const struct veil_guardian_issue_req *
     /* one transaction (one fsync) for the node, serial and audit records */
     if (guardian_db_exec(g, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    int rc = issue_node(g, req, ttl, out, err);
+    int rc = issue_node(g, req, ttl, max_payload, out, err);
     char detail[256], pub[VEIL_NKEY_PUBLIC_LEN + 1];
     veil_nkey_public_text(&out->user, pub);
     snprintf(detail, sizeof(detail), "node=%s realm=%s serial=%llu user=%s exp=%lld", req->name,

@@ -3,7 +3,10 @@
  * $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE over libnats, authenticated as
  * Guardian's system-account user through credential callbacks (the seed
  * stays in memory, never on disk). Every server with the `full` resolver
- * receives the update; the first answer decides success.
+ * receives the update; the first answer decides success. The connection
+ * presents a short-lived client certificate from Guardian's CA (key
+ * generated and kept in memory, wiped after use), so pushes also work
+ * against a Master started with client verification (--client-verify).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,27 @@
 struct push_creds {
     char *jwt;
     veil_nkey key;
+    struct veil_ca_leaf tls; /* client certificate chain and its P-256 key */
 };
+
+/* Lifetime of the push connection's client certificate: it is used at
+ * once and only for the TLS handshake of one connection. */
+#define PUSH_CERT_TTL_S 300
+
+static int push_client_cert(veil_guardian *g, struct veil_ca_leaf *out, veil_err *err)
+{
+    veil_ca *ca = veil_guardian_ca(g);
+    if (ca == NULL)
+        return veil_err_set(err, VEIL_E_STATE, "push: Guardian's CA is not loaded");
+    struct veil_ca_leaf_req req = {.common_name = "guardian",
+                                   .realm = VEIL_GUARDIAN_ENROLL_ACCOUNT,
+                                   .node_id = "guardian-push",
+                                   .client_auth = true,
+                                   .ttl_s = PUSH_CERT_TTL_S};
+    if (veil_ca_issue(ca, &req, out, err) != 0)
+        return veil_err_wrap(err, "push: client certificate");
+    return 0;
+}
 
 static natsStatus jwt_cb(char **user_jwt, char **custom_err, void *closure)
 {
@@ -71,6 +94,8 @@ static int set_options(natsOptions *o, const char *urls, const char *ca_file, st
         s = natsOptions_SetSecure(o, true);
     if (s == NATS_OK && ca_file != NULL)
         s = natsOptions_LoadCATrustedCertificates(o, ca_file);
+    if (s == NATS_OK && ca_file != NULL)
+        s = natsOptions_SetCertificatesChain(o, c->tls.chain_pem, c->tls.key_pem);
     free(copy);
     return s == NATS_OK ? 0 : nats_fail(s, err, "connection options");
 }
@@ -124,10 +149,13 @@ int veil_guardian_push(veil_guardian *g, const char *urls, const char *ca_file, 
         return veil_err_wrap(err, "push");
     int rc = veil_creds_parse(creds, strlen(creds), &c.jwt, &c.key, err);
     veil_creds_free_text(creds);
+    if (rc == 0 && ca_file != NULL)
+        rc = push_client_cert(g, &c.tls, err);
     if (rc == 0)
         rc = request_update(&c, urls, ca_file, account, account_jwt, err);
     free(c.jwt);
     veil_nkey_wipe(&c.key);
+    veil_ca_leaf_free(&c.tls);
     if (rc == 0) {
         char detail[200];
         snprintf(detail, sizeof(detail), "account=%s", account);

@@ -314,6 +314,7 @@ struct serve_args {
     const char *urls[SERVE_MAX_URLS];
     size_t n_urls;
     int64_t ttl_ms, cert_ttl_ms;
+    int64_t max_payload;
 };
 
 static int usage(const char *msg)
@@ -321,7 +322,8 @@ static int usage(const char *msg)
     fprintf(stderr,
             "veil: guardian serve: %s\n"
             "Usage: veil guardian serve -d DIR [--nats URL[,URL...]] [--ca FILE] [--ttl 15m]\n"
-            "                           [--cert-ttl D] [--chain-rpc URL --contract ADDR]\n",
+            "                           [--cert-ttl D] [--max-payload 64k|none]\n"
+            "                           [--chain-rpc URL --contract ADDR]\n",
             msg);
     return 2;
 }
@@ -337,6 +339,21 @@ static int add_urls(struct serve_args *a, char *list)
     return 0;
 }
 
+/* --max-payload: a size (64k) or "none" (-1: no limit in the user JWTs). */
+static int parse_payload(const char *text, int64_t *out)
+{
+    uint64_t v = 0;
+    veil_err err = {0};
+    if (strcmp(text, "none") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (veil_parse_size(text, &v, &err) != 0 || v < 1 || v > VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
@@ -346,12 +363,13 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
                                          {"cert-ttl", required_argument, NULL, 'T'},
                                          {"chain-rpc", required_argument, NULL, 'r'},
                                          {"contract", required_argument, NULL, 'k'},
+                                         {"max-payload", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     veil_err err = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:n:c:t:T:r:k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:n:c:t:T:r:k:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             a->dir = optarg;
@@ -374,6 +392,10 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
             break;
         case 'k':
             a->contract = optarg;
+            break;
+        case 'p':
+            if (parse_payload(optarg, &a->max_payload) != 0)
+                return usage("--max-payload wants a size of 1 .. 64m (64k), or \"none\"");
             break;
         default:
             return usage("bad option");
@@ -405,6 +427,7 @@ static int serve_open(struct serve *sv, struct serve_args *a, char *ca_default, 
     size_t len = 0;
     sv->ttl_s = a->ttl_ms ? a->ttl_ms / 1000 : VEIL_GUARDIAN_DEFAULT_TTL_S;
     sv->cert_ttl_s = a->cert_ttl_ms ? a->cert_ttl_ms / 1000 : sv->ttl_s;
+    sv->max_payload = a->max_payload;
     memcpy(sv->urls, a->urls, sizeof a->urls);
     sv->n_urls = a->n_urls;
     snprintf(ca_default, cap, "%s/ca/root.crt", a->dir);

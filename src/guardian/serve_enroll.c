@@ -182,6 +182,7 @@ static int issue(struct serve *sv, const veil_ctl_prove *p, const struct admitte
                                           .name = p->name,
                                           .taints = ad->is_new ? &ad->taints : NULL,
                                           .ttl_s = sv->ttl_s,
+                                          .max_payload = sv->max_payload,
                                           .user_key = nk,
                                           .identity = hex};
     struct veil_guardian_issued iss = {0};

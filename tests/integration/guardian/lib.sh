@@ -2,7 +2,9 @@
 # script tests and benchmarks: tool paths, a private work directory, and a
 # Master super cluster (stock nats-server, configs from `veil master config`)
 # on free 127.0.0.1 ports, stopped with the work directory on every exit.
-#   start_master GUARDIAN_DIR CLUSTERS SERVERS   sets CONF, URLS, BASE_PORT
+#   start_master GUARDIAN_DIR CLUSTERS SERVERS [FLAGS...]
+#                        sets CONF, URLS, BASE_PORT; FLAGS go to `veil master
+#                        config` (e.g. --client-verify)
 #   stop_server c<c>-s<s>                        kills one server
 #   url_of c s                                   the client URL of one server
 set -euo pipefail
@@ -104,11 +106,12 @@ start_master() {
   local gdir=$1
   CLUSTERS=$2
   SERVERS=$3
+  shift 3
   CONF=$WORK/master
   for _attempt in 1 2 3; do
     BASE_PORT=$(free_base $((CLUSTERS * SERVERS))) || fail "no free ports"
     "$VEIL" master config -d "$gdir" -o "$CONF" --clusters "$CLUSTERS" --servers "$SERVERS" \
-      --base-port "$BASE_PORT" >/dev/null
+      --base-port "$BASE_PORT" "$@" >/dev/null
     URLS=$(cat "$CONF/servers.txt")
     start_servers
     wait_ready && return 0

@@ -3,7 +3,8 @@
 # a real Master: a 2-cluster x 2-server nats-server super cluster with TLS on
 # 127.0.0.1. Shows messages crossing the gateway, a publish outside the
 # allow-list refused, realm A seeing nothing of realm B, an expired
-# credential disconnected, and a revoked node disconnected by `veil guardian
+# credential disconnected, a message over the JWT's payload limit refused,
+# and a revoked node disconnected by `veil guardian
 # revoke` (account JWT pushed to the full resolver), then refused.
 . "$(dirname "$0")/lib.sh"
 
@@ -74,6 +75,22 @@ ok "realm beta sees nothing of realm alpha (its '>' subscriber got only beta's m
 "$NATSC" "$C1" "$WORK/n3.creds" "$CA" hold 20000 >"$WORK/hold3.out" 2>&1 || fail "expired credential not disconnected"
 grep -q 'closed .*Expired' "$WORK/hold3.out" || fail "unexpected close: $(cat "$WORK/hold3.out")"
 ok "a 3 s credential disconnected at expiry: $(grep closed "$WORK/hold3.out" | cut -d' ' -f3-)"
+
+# 4b. control traffic only: a node's user JWT caps its messages at 64 KiB
+#     (nats.limits.payload), enforced by the server itself; a node issued
+#     with --max-payload none may send 200 KiB through the same server
+"$NATSC" "$C0" "$WORK/n1.creds" "$CA" pubsize veil.alpha.health.n1 65536 >/dev/null 2>&1 ||
+  fail "a 64 KiB message refused"
+set +e
+"$NATSC" "$C0" "$WORK/n1.creds" "$CA" pubsize veil.alpha.health.n1 65537 >"$WORK/big.out" 2>&1
+brc=$?
+set -e
+[ $brc -eq 6 ] && grep -q 'closed .*Maximum Payload' "$WORK/big.out" ||
+  fail "a 64 KiB + 1 message not refused ($brc): $(cat "$WORK/big.out")"
+"$VEIL" guardian issue -d "$G" --realm alpha --name n4 --max-payload none -o "$WORK/n4.creds" >/dev/null
+"$NATSC" "$C0" "$WORK/n4.creds" "$CA" pubsize veil.alpha.health.n4 204800 >/dev/null 2>&1 ||
+  fail "an unlimited node's 200 KiB message refused"
+ok "64 KiB + 1 byte refused by the server ($(grep -o 'Maximum Payload[A-Za-z ]*' "$WORK/big.out" | head -1)), 64 KiB and an unlimited node's 200 KiB accepted"
 
 # 5. revocation: the node's live connection (on the other cluster) is closed
 "$NATSC" "$C1" "$WORK/n2.creds" "$CA" hold 20000 >"$WORK/hold2.out" 2>&1 &

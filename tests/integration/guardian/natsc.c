@@ -10,7 +10,11 @@
  *   guardian_natsc URLS CREDS CA hold MS            prints "connected", then at close
  *                                                   "closed <unix ms> <last error>";
  *                                                   exit 4 if still open after MS
- * Exit 5: could not connect (the reason on stderr).
+ *   guardian_natsc URLS CREDS CA pubsize SUBJ BYTES publishes BYTES bytes; exit 6 if the
+ *                                                   server closes the connection for it
+ * Exit 5: could not connect (the reason on stderr). With NATSC_TLS=PREFIX in
+ * the environment the client presents PREFIX.crt / PREFIX.key (written by
+ * `veil guardian cert`) to a Master that verifies clients.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +83,14 @@ static void closed_cb(natsConnection *nc, void *closure)
     c->closed = 1;
 }
 
+static natsStatus load_client_cert(natsOptions *o, const char *prefix)
+{
+    char crt[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s.crt", prefix);
+    snprintf(key, sizeof key, "%s.key", prefix);
+    return natsOptions_LoadCertificatesChain(o, crt, key);
+}
+
 static natsConnection *connect_to(const char *urls, const char *ca, struct client *c)
 {
     natsOptions *o = NULL;
@@ -92,6 +104,9 @@ static natsConnection *connect_to(const char *urls, const char *ca, struct clien
         s = natsOptions_SetSecure(o, true);
     if (s == NATS_OK && strcmp(ca, "-") != 0)
         s = natsOptions_LoadCATrustedCertificates(o, ca);
+    const char *tls = getenv("NATSC_TLS");
+    if (s == NATS_OK && tls != NULL && tls[0] != '\0')
+        s = load_client_cert(o, tls);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(o, err_cb, c);
     if (s == NATS_OK)
@@ -114,6 +129,25 @@ static int do_pub(natsConnection *nc, struct client *c, const char *subj, const 
     for (int i = 0; i < 30 && !c->violation; i++)
         usleep(10000); /* the -ERR arrives asynchronously after the PONG at worst */
     return c->violation ? 3 : s == NATS_OK ? 0 : 1;
+}
+
+/* A message of `bytes` bytes on an allowed subject: the server closes the
+ * connection ("Maximum Payload Violation") when the user's limit is lower. */
+static int do_pubsize(natsConnection *nc, struct client *c, const char *subj, long bytes)
+{
+    if (bytes < 0 || bytes > (1L << 24))
+        return 2;
+    char *buf = malloc((size_t)bytes + 1);
+    if (buf == NULL)
+        return 1;
+    memset(buf, 'x', (size_t)bytes);
+    natsStatus s = natsConnection_Publish(nc, subj, buf, (int)bytes);
+    free(buf);
+    if (s == NATS_OK)
+        s = natsConnection_FlushTimeout(nc, 2000);
+    for (int i = 0; i < 30 && !c->closed; i++)
+        usleep(10000); /* the close follows the -ERR asynchronously */
+    return c->closed ? 6 : s == NATS_OK ? 0 : 1;
 }
 
 static int do_sub(natsConnection *nc, struct client *c, const char *subj, int want, int ms)
@@ -165,6 +199,8 @@ static int run(int argc, char **argv, struct client *c)
         rc = do_pub(nc, c, argv[5], argv[6]);
     else if (strcmp(mode, "sub") == 0 && argc == 8)
         rc = do_sub(nc, c, argv[5], atoi(argv[6]), atoi(argv[7]));
+    else if (strcmp(mode, "pubsize") == 0 && argc == 7)
+        rc = do_pubsize(nc, c, argv[5], atol(argv[6]));
     else if (strcmp(mode, "hold") == 0 && argc == 6)
         rc = do_hold(c, atoi(argv[5]));
     if (!c->closed)
@@ -178,7 +214,7 @@ int main(int argc, char **argv)
     struct client c = {0};
     veil_err err = {0};
     if (argc < 5) {
-        fprintf(stderr, "usage: guardian_natsc URLS CREDS CA pub|sub|hold ...\n");
+        fprintf(stderr, "usage: guardian_natsc URLS CREDS CA pub|sub|hold|pubsize ...\n");
         return 2;
     }
     if (veil_crypto_init(&err) != 0 || veil_creds_read(argv[2], &c.jwt, &c.key, &err) != 0) {
