@@ -152,6 +152,8 @@ async function main() {
       await shot(page, "submit");
     }
     check(errors.length === 0, "page errors: " + errors.join("; "));
+    // A body still being read when the page closes is settled by the close.
+    await page.close();
     await Promise.all(pending);
   } finally {
     fs.closeSync(out);

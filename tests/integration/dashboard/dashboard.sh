@@ -31,6 +31,7 @@ dash_cleanup() {
     if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
   done
   grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  (exit $rc)
   e2e_cleanup
   (exit $rc)
   rt_cleanup
@@ -89,7 +90,7 @@ URL=$(veil_at 2 dashboard url) || fail "veil dashboard url"
 [[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/ui/#token=[0-9a-f]{64}$ ]] || fail "dashboard url: $URL"
 NODE_PATH="$SRC/tools/npm/node_modules" DASH_URL="$URL" DASH_SPECS="$WORK/specs" \
   DASH_PEERS="$PEER_1,$PEER_2,$PEER_3" DASH_OUT="$WORK/responses.txt" CHROMIUM="$CHROMIUM" \
-  node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
+  timeout 300 node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
   || fail "browser: $(cat "$WORK/browser.txt")"
 grep '^ok' "$WORK/browser.txt" | sed 's/^ok /ok - /' >&2 || true
 [ -s "$WORK/responses.txt" ] || fail "no responses recorded"
