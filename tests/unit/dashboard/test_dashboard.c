@@ -1,0 +1,106 @@
+/*
+ * test_dashboard.c - the dashboard's server side: every embedded asset is
+ * served with its type and nothing outside /ui/ is; /v1/jobs/validate answers
+ * exactly what the job spec validator says (the message `veil job validate`
+ * prints); /v1/anchors/verify checks its body before anything else and
+ * answers 503 when veild passed no chain views; the methods are enforced.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../../vtest.h"
+#include "dashboard.h"
+
+static unsigned route(const char *method, const char *url, const char *body, json_t **reply)
+{
+    struct veil_dash_request r = {.method = method,
+                                  .url = url,
+                                  .self = "12D3KooWself",
+                                  .body = (const uint8_t *)body,
+                                  .body_len = body ? strlen(body) : 0};
+    unsigned code = 0;
+    void *out = NULL;
+    if (!veil_dashboard_route(&r, &code, &out))
+        return 0;
+    *reply = out;
+    return code;
+}
+
+static void test_assets(void)
+{
+    const struct veil_dash_asset *index = veil_dashboard_asset("/ui/");
+    CHECK(index != NULL);
+    if (index) {
+        CHECK_EQ_STR(index->name, "index.html");
+        CHECK_CONTAINS(index->content_type, "text/html");
+        CHECK(index->len > 100 && memcmp(index->data, "<!doctype html>", 15) == 0);
+        CHECK_EQ_INT(index->data[index->len], 0);
+    }
+    const struct veil_dash_asset *js = veil_dashboard_asset("/ui/app.js");
+    CHECK(js && strstr(js->content_type, "javascript"));
+    CHECK(veil_dashboard_asset("/ui/app.css") != NULL);
+    CHECK(veil_dashboard_asset("/ui/../api.token") == NULL);
+    CHECK(veil_dashboard_asset("/ui/missing.html") == NULL);
+    CHECK(veil_dashboard_asset("/v1/jobs") == NULL);
+    CHECK(veil_dashboard_asset("/ui") == NULL);
+}
+
+static void test_validate(void)
+{
+    const char *bad = "name: x\nimage: busybox:1\nresources: {memory: 64Q}\n";
+    json_t *reply = NULL;
+    CHECK_EQ_INT(route("POST", "/v1/jobs/validate", bad, &reply), 400);
+    struct veil_job_spec spec;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&spec, bad, strlen(bad), "spec", &err), -1);
+    CHECK_EQ_STR(json_string_value(json_object_get(reply, "error")), err.msg);
+    CHECK_EQ_STR(err.msg, "spec:3: resources.memory: \"64Q\" is not a quantity (e.g. 64Mi)");
+    json_decref(reply);
+
+    const char *good = "name: x\nimage: busybox:1\nresources: {cpu: 100m, memory: 64Mi}\n";
+    CHECK_EQ_INT(route("POST", "/v1/jobs/validate", good, &reply), 200);
+    CHECK(json_is_true(json_object_get(reply, "valid")));
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(reply, "spec"), "name")), "x");
+    json_decref(reply);
+
+    CHECK_EQ_INT(route("POST", "/v1/jobs/validate", "", &reply), 400);
+    json_decref(reply);
+    CHECK_EQ_INT(route("GET", "/v1/jobs/validate", NULL, &reply), 405);
+    json_decref(reply);
+}
+
+static void test_verify_and_views(void)
+{
+    json_t *reply = NULL;
+    const char *job = "{\"job\":\"" "0123456789abcdef0123456789abcdef"
+                      "0123456789abcdef0123456789abcdef\",\"replica\":0}";
+    CHECK_EQ_INT(route("POST", "/v1/anchors/verify", job, &reply), 503);
+    json_decref(reply);
+    const char *bads[] = {"", "{", "[]", "{\"job\":\"AB\",\"replica\":0}",
+                          "{\"job\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+                          "abcdeF\",\"replica\":0}",
+                          "{\"job\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+                          "abcdef\",\"replica\":-1}",
+                          "{\"job\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+                          "abcdef\",\"replica\":64}"};
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        CHECK_EQ_INT(route("POST", "/v1/anchors/verify", bads[i], &reply), 400);
+        json_decref(reply);
+    }
+    CHECK_EQ_INT(route("GET", "/v1/cluster", NULL, &reply), 200);
+    CHECK_EQ_STR(json_string_value(json_object_get(reply, "self")), "12D3KooWself");
+    CHECK(json_is_null(json_object_get(reply, "policy")));
+    CHECK(json_is_string(json_object_get(reply, "policy_error")));
+    json_decref(reply);
+    CHECK_EQ_INT(route("GET", "/v1/network", NULL, &reply), 200);
+    CHECK(json_is_false(json_object_get(reply, "running")));
+    json_decref(reply);
+    CHECK_EQ_INT(route("POST", "/v1/network", NULL, &reply), 405);
+    json_decref(reply);
+    CHECK_EQ_INT(route("GET", "/v1/nodes", NULL, &reply), 0); /* not the dashboard's */
+}
+
+VTEST_MAIN(VTEST(test_assets), VTEST(test_verify_and_views), VTEST(test_validate))
