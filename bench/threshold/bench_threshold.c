@@ -1,10 +1,11 @@
 /*
  * bench_threshold.c - threshold decryption figures printed as JSON lines,
- * one per (n, t) in {(4, 1), (7, 2), (13, 4)}: dealing time, sealed share,
- * public material and partial sizes, one holder's partial decryption of a
- * scheduler output (5 squashed blocks: the FheUint8 node index and the
- * FheBool "found" bit), combining n partials (all honest, and with t liars),
- * and partial + combine. Times are medians on one thread (wall clock).
+ * one per (n, t) in {(4, 1), (7, 2), (13, 4)} and squashed encoding: dealing
+ * time, sealed share, public material and partial sizes, one holder's
+ * partial decryption of a scheduler output (the FheUint8 node index and the
+ * FheBool "found" bit: 5 squashed blocks, or 3 packed), combining n partials
+ * (all honest, and with t liars), and partial + combine. Times are medians
+ * on one thread (wall clock).
  * Usage: bench_threshold [iterations]   (default 20)
  */
 #include <stdio.h>
@@ -78,7 +79,7 @@ static double time_combine(struct th_fixture *f, const struct sched_output *o,
     return m;
 }
 
-static void bench_shape(unsigned n, unsigned t, int iters)
+static void bench_shape(unsigned n, unsigned t, int packed, int iters)
 {
     struct th_fixture f;
     double t0 = now_s();
@@ -86,8 +87,9 @@ static void bench_shape(unsigned n, unsigned t, int iters)
         return;
     double deal_s = now_s() - t0; /* dealing + opening every share */
     struct sched_output o;
-    if (th_test_encrypt(&f.secret, 8, 77, NULL, &o.index) != 0 ||
-        th_test_encrypt(&f.secret, 1, 1, NULL, &o.found) != 0)
+    const int made = packed ? th_test_encrypt_packed(&f.secret, 8, 77, &o.index)
+                            : th_test_encrypt(&f.secret, 8, 77, NULL, &o.index);
+    if (made != 0 || th_test_encrypt(&f.secret, 1, 1, NULL, &o.found) != 0)
         return;
     static veil_th_partial parts[2][VEIL_TH_MAX_HOLDERS];
     double partial_s = time_partials(&f, &o, parts, iters);
@@ -114,11 +116,13 @@ static void bench_shape(unsigned n, unsigned t, int iters)
     if (veil_th_public_serialize(&f.pub, &b, &err) == 0)
         public_bytes = b.len;
     veil_buf_free(&b);
-    printf("{\"bench\":\"threshold\",\"n\":%u,\"t\":%u,\"blocks\":5,\"deal_and_open_s\":%.4f,"
+    printf("{\"bench\":\"threshold\",\"n\":%u,\"t\":%u,\"encoding\":\"%s\",\"blocks\":%u,"
+           "\"deal_and_open_s\":%.4f,"
            "\"partial_ms\":%.3f,\"combine_ms\":%.3f,\"combine_t_liars_ms\":%.3f,"
            "\"partial_plus_combine_ms\":%.3f,\"sealed_share_bytes\":%zu,"
            "\"partial_bytes\":%zu,\"public_bytes\":%zu,\"prss_keys_per_holder\":%u}\n",
-           n, t, deal_s, partial_s * 1e3, combine_s * 1e3, liar_s * 1e3,
+           n, t, packed ? "packed" : "blocks", o.index.nblocks + o.found.nblocks, deal_s,
+           partial_s * 1e3, combine_s * 1e3, liar_s * 1e3,
            (partial_s + combine_s) * 1e3, f.sealed[0].len, partial_bytes, public_bytes,
            th_binom(n - 1, t));
     th_test_ct_free(&o.index);
@@ -136,6 +140,7 @@ int main(int argc, char **argv)
         return 1;
     static const unsigned shapes[][2] = {{4, 1}, {7, 2}, {13, 4}};
     for (size_t s = 0; s < VEIL_ARRAY_LEN(shapes); s++)
-        bench_shape(shapes[s][0], shapes[s][1], iters);
+        for (int packed = 0; packed < 2; packed++)
+            bench_shape(shapes[s][0], shapes[s][1], packed, iters);
     return 0;
 }
