@@ -187,6 +187,20 @@ int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fh
 int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
                             const uint64_t *labels, size_t n, unsigned index_width,
                             veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err);
+/* Sharded rounds (src/node/schedule.c): veil_fhe_argmin_labeled that also
+ * gives the winner's key (vals' width; a shard's output), and the merge of
+ * shards' encrypted winners: the argmin over keys[0..n) (ties keep the
+ * earlier shard) giving indices[winner] (all one width), the found bit and the
+ * winning key, so merges nest. pbs (may be NULL) receives the PBS the call ran:
+ * these run on their own evaluation context, which veil_fhe_server_pbs_count
+ * does not see. */
+int veil_fhe_argmin_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                          const uint64_t *labels, size_t n, unsigned index_width,
+                          veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
+                          uint64_t *pbs, veil_err *err);
+int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                          const veil_fhe_ct *const *indices, size_t n, veil_fhe_ct **index,
+                          veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs, veil_err *err);
 /* out = a mod 2^width as a width-bit integer (8, 16 or 32, at most a's width):
  * the low blocks, no PBS (e.g. an 8-bit label code carried in a 16-bit word,
  * compared at 8 bits for half the PBS). */

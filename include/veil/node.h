@@ -280,6 +280,19 @@ int veil_sched_round(const struct veil_sched_request *req, const struct veil_tel
 int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
                         const bool *excluded, size_t n_nodes, uint32_t replicas,
                         struct veil_sched_result *out, struct veil_sched_ops *ops, veil_err *err);
+/* Sharded rounds (docs/SCHEDULING.md): node i's key as the circuit computes
+ * it (score + VEIL_SCHED_FLAG_BASE * min(failed conditions, 3)); and a round
+ * whose candidates are split into shards of shard_size consecutive indices,
+ * each shard's (key, index) winner found as one round over the shard, the
+ * winners merged by a final argmin (ties: the earlier shard). The merge keeps
+ * "smallest key, ties to the lowest index", so the result is exactly
+ * veil_sched_round's; n_shards_out (may be NULL) receives the shard count. */
+uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_telemetry_q *node);
+VEIL_WARN_UNUSED int veil_sched_round_sharded(const struct veil_sched_request *req,
+                                              const struct veil_telemetry_q *nodes,
+                                              const bool *excluded, size_t n_nodes,
+                                              size_t shard_size, struct veil_sched_result *out,
+                                              size_t *n_shards_out, veil_err *err);
 /* The same circuit over any backend: the plaintext one above, or the FHE
  * library (daemon_sched.c: each op is one veil_fhe_* call). Values are opaque
  * backend handles of 16-bit integers or booleans. The circuit borrows its

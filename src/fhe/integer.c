@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "serialize.h"
 #include "threadpool.h"
 
@@ -2321,14 +2322,20 @@ static int fn_is_zero(int x, int arg)
     return x == 0;
 }
 
-int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *vals,
-                            const uint64_t *labels, size_t n, unsigned index_width,
-                            struct veil_radix *index_out, struct veil_radix *found_out,
-                            veil_err *err)
+/* The labelled argmin with what a sharded round needs: labels public
+ * (labels) or encrypted (enc_labels, index_width-bit radices: a shard's
+ * winning index), and optionally the winner's key (key_out, vals' width; the
+ * columns dead in every input stay trivially zero, so a merge skips them too). */
+static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
+                       const uint64_t *labels, const struct veil_radix *enc_labels, size_t n,
+                       unsigned index_width, struct veil_radix *index_out,
+                       struct veil_radix *found_out, struct veil_radix *key_out, veil_err *err)
 {
     memset(index_out, 0, sizeof *index_out);
     if (found_out)
         memset(found_out, 0, sizeof *found_out);
+    if (key_out)
+        memset(key_out, 0, sizeof *key_out);
     if (n == 0)
         return veil_err_set(err, VEIL_E_INVALID, "argmin of an empty list");
     if (index_width == 1 || veil_radix_blocks_for_width(index_width) == 0)
@@ -2337,6 +2344,14 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
     for (size_t i = 0; i < n; i++) {
         if (check_same_width(&vals[0], &vals[i], err) != 0 || check_blocks(&vals[i], err) != 0)
             return -1;
+        if (enc_labels) {
+            if (enc_labels[i].width != index_width)
+                return veil_err_set(err, VEIL_E_MISMATCH, "index %zu is %u bits, not %u", i,
+                                    enc_labels[i].width, index_width);
+            if (check_blocks(&enc_labels[i], err) != 0)
+                return -1;
+            continue;
+        }
         if (index_width < 64 && labels[i] >> index_width)
             return veil_err_set(err, VEIL_E_RANGE, "label %llu does not fit a %u-bit index",
                                 (unsigned long long)labels[i], index_width);
@@ -2347,7 +2362,8 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
     unsigned n_bits = 0;
     while (n_bits < 64 && (all >> n_bits) != 0)
         n_bits++;
-    unsigned n_idx = (n_bits + 1) / 2; /* packed index blocks */
+    /* packed index blocks: the labels' used bits, or every block of an encrypted index */
+    unsigned n_idx = enc_labels ? (unsigned)enc_labels[0].n_blocks : (n_bits + 1) / 2;
     /* Columns that are trivially zero (degree 0) in every input are equal
      * everywhere: they are neither compared nor selected (e.g. the unused high
      * blocks of an 8-bit priority carried in a 16-bit key). */
@@ -2363,12 +2379,12 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
             cols[nb++] = k;
     }
     int top_live = nb > 0 && cols[nb - 1] == full - 1;
-    if (veil_radix_init(index_out, s->params, index_width, err) != 0) {
-        free(cols);
-        return -1;
-    }
-    if (found_out && veil_radix_init(found_out, s->params, 1, err) != 0) {
+    if (veil_radix_init(index_out, s->params, index_width, err) != 0 ||
+        (found_out && veil_radix_init(found_out, s->params, 1, err) != 0) ||
+        (key_out && veil_radix_init(key_out, s->params, vals[0].width, err) != 0)) {
         veil_radix_free(index_out);
+        if (found_out)
+            veil_radix_free(found_out);
         free(cols);
         return -1;
     }
@@ -2392,8 +2408,14 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
             graph_fail(&g, VEIL_E_NOMEM, "out of memory");
             break;
         }
-        for (unsigned k = 0; k < n_idx; k++)
-            c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
+        for (unsigned k = 0; k < n_idx; k++) {
+            if (enc_labels) {
+                struct expr x = ex_ext(&enc_labels[i].blocks[k]);
+                c[i].bits[k] = refresh_if(&g, &x, mx - 1);
+            } else {
+                c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
+            }
+        }
     }
     /* The tournament of veil_int_argext (want_max = 0) over the live columns; the
      * labels are carried packed, two bits per block (constants until a match
@@ -2416,6 +2438,12 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
             struct expr one = ex_const(1); /* every top block is trivially zero */
             g_output(&g, &one, &found_out->blocks[0]);
         }
+        for (size_t k = 0, live = 0; key_out && k < full; k++) {
+            struct expr e = ex_const(0);
+            if (live < nb && cols[live] == k)
+                e = c[0].blocks[live++];
+            g_output(&g, &e, &key_out->blocks[k]);
+        }
     }
 done:
     if (c) {
@@ -2432,8 +2460,107 @@ done:
         veil_radix_free(index_out);
         if (found_out)
             veil_radix_free(found_out);
+        if (key_out)
+            veil_radix_free(key_out);
     }
     return rc;
+}
+
+int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *vals,
+                            const uint64_t *labels, size_t n, unsigned index_width,
+                            struct veil_radix *index_out, struct veil_radix *found_out,
+                            veil_err *err)
+{
+    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, NULL, err);
+}
+
+/* ---- sharded rounds (fhe.h): a shard's winner with its key, and the merge
+ * of the shards' encrypted (key, index) winners. They run on an evaluation
+ * context of their own over the server handle's key and pool (api.c keeps
+ * its context private), so their PBS are reported through *pbs. */
+
+static int merge_ctx(veil_fhe_server *sk, const veil_fhe_ct *any, struct veil_int_server *s,
+                     veil_err *err)
+{
+    const struct veil_fhe_params *p = NULL;
+    const struct veil_shortint_server_key *key = NULL;
+    struct veil_threadpool *pool = NULL;
+    (void)veil_fhe_ct_radix(any, &p);
+    veil_fhe_server_parts(sk, &key, &pool);
+    return veil_int_server_init(s, p, key, pool, err);
+}
+
+/* Wraps up to three results into handles (all or none). */
+static int wrap_results(const struct veil_fhe_params *p, struct veil_radix *r, veil_fhe_ct **out[3],
+                        veil_err *err)
+{
+    for (int i = 0; i < 3; i++) {
+        if (!out[i])
+            continue;
+        if (veil_fhe_ct_wrap(p, &r[i], out[i], err) != 0) {
+            for (int j = 0; j < i; j++)
+                if (out[j]) {
+                    veil_fhe_ct_free(*out[j]);
+                    *out[j] = NULL;
+                }
+            for (int j = i + 1; j < 3; j++)
+                veil_radix_free(&r[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int argmin_api(veil_fhe_server *sk, const veil_fhe_ct *const *keys, const uint64_t *labels,
+                      const veil_fhe_ct *const *indices, size_t n, unsigned index_width,
+                      veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs,
+                      veil_err *err)
+{
+    *index = *found = *key = NULL;
+    if (pbs)
+        *pbs = 0;
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin needs at least one input");
+    struct veil_radix *v = calloc(2 * n, sizeof *v);
+    if (!v)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    const struct veil_fhe_params *p = NULL;
+    for (size_t i = 0; i < n; i++) { /* views: the blocks stay the caller's */
+        v[i] = *veil_fhe_ct_radix(keys[i], &p);
+        if (indices)
+            v[n + i] = *veil_fhe_ct_radix(indices[i], &p);
+    }
+    struct veil_int_server s;
+    struct veil_radix r[3];
+    int rc = merge_ctx(sk, keys[0], &s, err);
+    if (rc == 0) {
+        rc = argmin_core(&s, v, labels, indices ? v + n : NULL, n, index_width, &r[0], &r[1],
+                         &r[2], err);
+        if (pbs)
+            *pbs = s.pbs_count;
+        veil_int_server_free(&s);
+    }
+    free(v);
+    veil_fhe_ct **outs[3] = {index, found, key};
+    return rc == 0 ? wrap_results(p, r, outs, err) : -1;
+}
+
+int veil_fhe_argmin_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                          const uint64_t *labels, size_t n, unsigned index_width,
+                          veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
+                          uint64_t *pbs, veil_err *err)
+{
+    return argmin_api(sk, vals, labels, NULL, n, index_width, index, found, key, pbs, err);
+}
+
+int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                          const veil_fhe_ct *const *indices, size_t n, veil_fhe_ct **index,
+                          veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs, veil_err *err)
+{
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "merge of no shard");
+    return argmin_api(sk, keys, NULL, indices, n, veil_fhe_ct_width(indices[0]), index, found, key,
+                      pbs, err);
 }
 
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,

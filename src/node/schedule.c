@@ -684,6 +684,79 @@ int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_
     return 0;
 }
 
+/* ---- sharded rounds ------------------------------------------------------- */
+
+uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_telemetry_q *node)
+{
+    uint16_t w[VEIL_TELEMETRY_WORDS];
+    veil_telemetry_to_words(node, w);
+    uint32_t fails = 0, score = 0;
+    for (int r = 0; r < VEIL_RES_COUNT; r++) /* req_r = 0 never fails */
+        fails += w[r] < req->res[r];
+    const uint16_t want_label[2] = {req->region, req->zone};
+    for (int l = 0; l < 2; l++) {
+        uint32_t mask = (1u << VEIL_SCHED_LABEL_BITS) - 1, want = want_label[l] & mask;
+        fails += want && (w[VEIL_RES_COUNT + l] & mask) != want;
+    }
+    if (req->policy == VEIL_POLICY_PRIORITY) {
+        score = w[6] & ((1u << VEIL_SCHED_PRIORITY_BITS) - 1);
+    } else {
+        for (int r = 0; r < VEIL_RES_COUNT; r++) {
+            if (!req->res[r])
+                continue; /* the terms of the requested resources */
+            uint32_t v = req->policy == VEIL_POLICY_SPREAD ? ~w[r] & MASK16 : w[r];
+            score += (v >> term_shift[r]) & ((1u << VEIL_SCHED_TERM_BITS) - 1);
+        }
+    }
+    return score + VEIL_SCHED_FLAG_BASE * (fails < 3 ? fails : 3);
+}
+
+int veil_sched_round_sharded(const struct veil_sched_request *req,
+                             const struct veil_telemetry_q *nodes, const bool *excluded,
+                             size_t n_nodes, size_t shard_size, struct veil_sched_result *out,
+                             size_t *n_shards_out, veil_err *err)
+{
+    out->found = false;
+    out->index = 0;
+    if (n_shards_out)
+        *n_shards_out = 0;
+    if (shard_size == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "shard size 0");
+    if (n_nodes > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", n_nodes,
+                            VEIL_SCHED_MAX_NODES);
+    bool have = false;
+    uint32_t best_key = 0;
+    for (size_t first = 0; first < n_nodes; first += shard_size) {
+        size_t end = n_nodes - first < shard_size ? n_nodes : first + shard_size;
+        if (n_shards_out)
+            (*n_shards_out)++;
+        /* the shard's winner: (key, index), ties to the lowest index */
+        bool shard_have = false;
+        uint32_t key = 0, index = 0;
+        for (size_t i = first; i < end; i++) {
+            if (excluded && excluded[i])
+                continue;
+            uint32_t k = veil_sched_key(req, &nodes[i]);
+            if (!shard_have || k < key) {
+                shard_have = true;
+                key = k;
+                index = (uint32_t)i;
+            }
+        }
+        /* the merge: strictly smaller keys win, so ties keep the earlier shard */
+        if (shard_have && (!have || key < best_key)) {
+            have = true;
+            best_key = key;
+            out->index = index;
+        }
+    }
+    out->found = have && best_key < VEIL_SCHED_FLAG_BASE;
+    if (!out->found)
+        out->index = 0;
+    return 0;
+}
+
 void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n,
                             struct veil_sched_ops *ops)
 {

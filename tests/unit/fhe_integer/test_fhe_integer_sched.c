@@ -135,4 +135,76 @@ static void test_argmin_labels(void)
     test_argmin_packed_labels();
 }
 
-VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels))
+/* A sharded round's merge: 12 keys in 3 shards of 4 (labels: node indices
+ * above 256), each shard's (index, found, key) from veil_fhe_argmin_keyed,
+ * merged by veil_fhe_argmin_merge; the result must be the unsharded argmin:
+ * the smallest key, ties to the earlier shard (the lower index). Shard 1 is
+ * all flagged; shards 0 and 2 tie on the minimum. */
+static void merge_case(const uint64_t *x, size_t n_shards, size_t per)
+{
+    size_t n = n_shards * per;
+    uint64_t labels[16];
+    veil_fhe_ct *k[16], *sidx[4], *sfound[4], *skey[4];
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = 300 + 7 * i;
+        k[i] = enc(16, x[i]);
+        if (x[i] < x[best])
+            best = i;
+    }
+    veil_err err = {0};
+    uint64_t pbs = 0;
+    for (size_t sh = 0; sh < n_shards; sh++) {
+        CHECK_EQ_INT(veil_fhe_argmin_keyed(sk, (const veil_fhe_ct *const *)&k[sh * per],
+                                           &labels[sh * per], per, 16, &sidx[sh], &sfound[sh],
+                                           &skey[sh], &pbs, &err),
+                     0);
+        size_t sb = sh * per; /* the shard's own winner */
+        for (size_t i = sh * per; i < (sh + 1) * per; i++)
+            if (x[i] < x[sb])
+                sb = i;
+        CHECK_EQ_U64(dec(sidx[sh]), labels[sb]);
+        CHECK_EQ_U64(dec(skey[sh]), x[sb]);
+        CHECK_EQ_U64(dec(sfound[sh]), x[sb] < 0x4000);
+        CHECK(pbs > 0);
+    }
+    veil_fhe_ct *idx = NULL, *found = NULL, *key = NULL;
+    CHECK_EQ_INT(veil_fhe_argmin_merge(sk, (const veil_fhe_ct *const *)skey,
+                                       (const veil_fhe_ct *const *)sidx, n_shards, &idx, &found,
+                                       &key, &pbs, &err),
+                 0);
+    CHECK_EQ_U64(dec(idx), labels[best]);
+    CHECK_EQ_U64(dec(found), x[best] < 0x4000);
+    CHECK_EQ_U64(dec(key), x[best]);
+    veil_fhe_ct_free(idx);
+    veil_fhe_ct_free(found);
+    veil_fhe_ct_free(key);
+    for (size_t sh = 0; sh < n_shards; sh++) {
+        veil_fhe_ct_free(sidx[sh]);
+        veil_fhe_ct_free(sfound[sh]);
+        veil_fhe_ct_free(skey[sh]);
+    }
+    for (size_t i = 0; i < n; i++)
+        veil_fhe_ct_free(k[i]);
+}
+
+static void test_shard_merge(void)
+{
+    setup();
+    const uint64_t x[12] = {900,    37,     0x4000, 2000, /* shard 0: 37 at 1 */
+                            0x4003, 0x8000, 0xC000, 0x4001, /* shard 1: none */
+                            37,     4000,   38,     0x4002}; /* shard 2: ties 37 */
+    merge_case(x, 3, 4);
+    const uint64_t none[4] = {0x4000, 0x4001, 0x8000, 0xC002};
+    merge_case(none, 2, 2); /* nothing feasible anywhere: not found */
+    veil_err err = {0};
+    veil_fhe_ct *a = enc(16, 1), *i8 = enc(8, 1), *i16 = enc(16, 2), *o1, *o2, *o3;
+    const veil_fhe_ct *keys[2] = {a, a}, *mixed[2] = {i8, i16};
+    CHECK_EQ_INT(veil_fhe_argmin_merge(sk, keys, mixed, 2, &o1, &o2, &o3, NULL, &err), -1);
+    CHECK(o1 == NULL && o3 == NULL);
+    veil_fhe_ct_free(a);
+    veil_fhe_ct_free(i8);
+    veil_fhe_ct_free(i16);
+}
+
+VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels), VTEST(test_shard_merge))

@@ -486,6 +486,42 @@ static void test_wide_quantities(void)
     CHECK(brute_force(&req, nodes, excluded, 4, &want) && want == 2);
 }
 
+/* Sharded rounds give exactly the unsharded round's placement (the circuit's,
+ * itself checked against the brute force above) for any shard size, with
+ * ties across shard boundaries, excluded nodes and all-infeasible shards. */
+static void test_sharded_equals_round(void)
+{
+    enum { TRIALS = 400, MAXN = 600 };
+    static struct veil_telemetry_q nodes[MAXN];
+    static bool excluded[MAXN];
+    static const size_t sizes[] = {1, 2, 3, 16, 64, 1000};
+    size_t found_count = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = 1 + rnd(t < 20 ? MAXN : 40);
+        memset(nodes, 0, sizeof nodes);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        struct veil_sched_result want, got;
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &want, NULL, &err), 0);
+        found_count += want.found;
+        for (size_t s = 0; s < VEIL_ARRAY_LEN(sizes); s++) {
+            size_t shards = 0;
+            CHECK_EQ_INT(
+                veil_sched_round_sharded(&req, nodes, excluded, n, sizes[s], &got, &shards, &err),
+                0);
+            CHECK_EQ_INT(shards, (n + sizes[s] - 1) / sizes[s]);
+            CHECK_EQ_INT(got.found, want.found);
+            CHECK_EQ_INT(got.index, want.index);
+        }
+    }
+    CHECK(found_count > TRIALS / 10 && found_count < TRIALS - TRIALS / 10);
+    struct veil_sched_result r;
+    struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
+    CHECK_EQ_INT(veil_sched_round_sharded(&req, nodes, NULL, 4, 0, &r, NULL, NULL), -1);
+}
+
 static void test_limits(void)
 {
     struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
@@ -499,4 +535,5 @@ static void test_limits(void)
 
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
            VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
-           VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities))
+           VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities),
+           VTEST(test_sharded_equals_round))
