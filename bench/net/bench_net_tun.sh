@@ -3,7 +3,9 @@
 # network namespaces joined by a veth, in one run: the plain veth, Veil's
 # TUN overlay (src/net/overlay*.c through tests/integration/net/overlay_node),
 # wireguard-go and nebula (Debian's); plus the median ping round trip over
-# each. Prints one JSON line per path and a summary line. Needs root.
+# each, and the CPU seconds the tunnel processes (both ends) spent per GB
+# moved (a figure that holds on a loaded machine). Prints one JSON line per
+# path and a summary line. Needs root.
 #   bench_net_tun.sh BUILD_DIR [SECONDS per stream, default 5]
 set -uo pipefail
 BUILD=${1:?build dir}
@@ -23,6 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
+# (tunnel processes are started with ip netns exec directly, never through a
+# function, so $! is the process itself: it is measured and killed)
 x() { local n=$1; shift; ip netns exec "${NS}$n" "$@"; }
 
 ip netns add "${NS}1"; ip netns add "${NS}2"
@@ -34,17 +38,34 @@ for i in 1 2; do
     ip -n "${NS}$i" link set lo up
 done
 
-# measure NAME ADDR: iperf3 from ns 1 to ADDR in ns 2, and 20 pings
+# CPU seconds (user + system, all threads) used so far by the given pids
+cpu_of() {
+    local t=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+
+# measure NAME ADDR [TUNNEL PIDS...]: iperf3 from ns 1 to ADDR in ns 2 (the
+# tunnel processes' CPU per GB moved, both ends), and 20 pings
 measure() {
-    local name=$1 addr=$2 rtt gbps
+    local name=$1 addr=$2 rtt gbps out c0 c1 cpu
+    shift 2
     x 2 iperf3 -s -1 -B "$addr" >/dev/null 2>&1 &
     local srv=$!
     sleep 0.5
-    gbps=$(x 1 iperf3 -c "$addr" -t "$SECS" -J 2>/dev/null |
-        python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo null)
+    c0=$(cpu_of "$@")
+    out=$(x 1 iperf3 -c "$addr" -t "$SECS" -J 2>/dev/null)
+    c1=$(cpu_of "$@")
+    gbps=$(python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$out" 2>/dev/null || echo null)
+    cpu=null
+    if [ $# -gt 0 ] && [ "$gbps" != null ]; then
+        cpu=$(python3 -c 'import sys,os; c=(int(sys.argv[1])-int(sys.argv[2]))/os.sysconf("SC_CLK_TCK"); print("%.2f" % (c/(float(sys.argv[3])*float(sys.argv[4])/8)))' "$c1" "$c0" "$gbps" "$SECS")
+    fi
     wait $srv 2>/dev/null
     rtt=$(x 1 python3 "$T/icmp_ping.py" "$addr" 20 0.02 2>&1 >/dev/null | awk '/rtt_median_ms/ {print $2}')
-    echo "{\"bench\": \"net_tun_tcp\", \"path\": \"$name\", \"gbit_s\": $gbps, \"rtt_median_ms\": ${rtt:-null}, \"seconds\": $SECS}"
+    echo "{\"bench\": \"net_tun_tcp\", \"path\": \"$name\", \"gbit_s\": $gbps, \"rtt_median_ms\": ${rtt:-null}, \"tunnel_cpu_s_per_gb\": $cpu, \"seconds\": $SECS}"
     eval "R_${name//-/_}=$gbps L_${name//-/_}=${rtt:-0}"
 }
 
@@ -55,14 +76,14 @@ for i in 1 2; do
     j=$((3 - i))
     mkfifo "$TMP/in$i"
     exec {fd}<>"$TMP/in$i"
-    x $i "$NODE" --name "n$i" --realm bench --taints lab --ip "10.77.0.$i/16" --bind "10.99.0.$i" \
+    ip netns exec "${NS}$i" "$NODE" --name "n$i" --realm bench --taints lab --ip "10.77.0.$i/16" --bind "10.99.0.$i" \
         --port 51820 --ifname veil0 --peer "n$j,10.77.0.$j,10.99.0.$j,51820" \
         <"$TMP/in$i" >"$TMP/n$i.out" 2>&1 &
     PIDS+=($!)
 done
 for _ in $(seq 1 100); do grep -q ready "$TMP/n2.out" 2>/dev/null && break; sleep 0.05; done
 x 1 python3 "$T/icmp_ping.py" 10.77.0.2 1 0.1 >/dev/null 2>&1 # handshake
-measure veil 10.77.0.2
+measure veil 10.77.0.2 "${PIDS[@]}"
 offload=$(awk '/^ready/ {print $4}' "$TMP/n1.out")
 
 # wireguard-go: keys from Python's cryptography, configured over its UAPI socket
@@ -76,7 +97,7 @@ for _ in range(2):
 read -r sk1 pk1 sk2 pk2 <<<"$(echo $keys)"
 wg_up() { # NS_INDEX SK PEER_PK PEER_INDEX
     local i=$1 dev="${NS}w$1"
-    x "$i" env WG_PROCESS_FOREGROUND=1 wireguard-go "$dev" >/dev/null 2>&1 &
+    ip netns exec "${NS}$i" env WG_PROCESS_FOREGROUND=1 wireguard-go "$dev" >/dev/null 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 100); do [ -S "/var/run/wireguard/$dev.sock" ] && break; sleep 0.05; done
     python3 -c '
@@ -88,12 +109,14 @@ assert b"errno=0" in s.recv(4096)' "/var/run/wireguard/$dev.sock" "$2" "$3" "10.
     ip -n "${NS}$i" addr add "10.88.0.$i/24" dev "$dev"
     ip -n "${NS}$i" link set "$dev" up
 }
-wg_up 1 "$sk1" "$pk2" 2 && wg_up 2 "$sk2" "$pk1" 1 && measure wireguard-go 10.88.0.2
+WG0=${#PIDS[@]}
+wg_up 1 "$sk1" "$pk2" 2 && wg_up 2 "$sk2" "$pk1" 1 && measure wireguard-go 10.88.0.2 "${PIDS[@]:$WG0}"
 
 # nebula: a CA, two certificates, static hosts, no lighthouse
 (cd "$TMP" && nebula-cert ca -name bench -out-crt ca.crt -out-key ca.key >/dev/null &&
     nebula-cert sign -name a -ip 10.66.0.1/24 -ca-crt ca.crt -ca-key ca.key -out-crt 1.crt -out-key 1.key >/dev/null &&
     nebula-cert sign -name b -ip 10.66.0.2/24 -ca-crt ca.crt -ca-key ca.key -out-crt 2.crt -out-key 2.key >/dev/null)
+NEB0=${#PIDS[@]}
 for i in 1 2; do
     j=$((3 - i))
     cat >"$TMP/neb$i.yml" <<YML
@@ -108,12 +131,12 @@ firewall:
   outbound: [{port: any, proto: any, host: any}]
   inbound: [{port: any, proto: any, host: any}]
 YML
-    x $i nebula -config "$TMP/neb$i.yml" >/dev/null 2>&1 &
+    ip netns exec "${NS}$i" nebula -config "$TMP/neb$i.yml" >/dev/null 2>&1 &
     PIDS+=($!)
 done
 for _ in $(seq 1 100); do ip -n "${NS}2" addr show neb2 2>/dev/null | grep -q 10.66 && break; sleep 0.05; done
 x 1 python3 "$T/icmp_ping.py" 10.66.0.2 1 0.1 3 >/dev/null 2>&1 # handshake
-measure nebula 10.66.0.2
+measure nebula 10.66.0.2 "${PIDS[@]:$NEB0}"
 
 python3 - "$R_veth" "$R_veil" "$R_wireguard_go" "$R_nebula" "$L_veth" "$L_veil" "$offload" <<'PY'
 import json, sys
