@@ -1,0 +1,276 @@
+/*
+ * test_route_onion.c - onion paths (src/route/onion.c, relay.c) through real
+ * relay state machines with real Ed25519 identities: a path through two
+ * relays carries data end to end, each relay learns only its previous and
+ * next hop and never sees the plaintext, setup cells keep one size; replays,
+ * tampering, the wrong hop and the wrong previous hop are refused; per-path
+ * limits (paths per previous hop, byte budget, rate, idle retirement) hold.
+ * Also the relay admission rule (realm, taints, willingness) and the NAT plan.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "veil/route.h"
+#include "vtest.h"
+
+struct node {
+    uint8_t pk[32];
+    uint8_t sk[64];
+    struct veil_route_relay relay;
+};
+
+static void node_init(struct node *n, uint8_t seed_byte, const struct veil_route_relay_config *cfg)
+{
+    uint8_t seed[32];
+    memset(seed, seed_byte, sizeof seed);
+    crypto_sign_seed_keypair(n->pk, n->sk, seed);
+    CHECK_EQ_INT(veil_route_relay_init(&n->relay, cfg, n->sk, NULL), 0);
+}
+
+static const struct veil_route_limits roomy = {1u << 20, 1u << 20, 10000};
+static const char secret[] = "the endpoints' traffic: GET /payroll.csv";
+
+static bool contains(const uint8_t *hay, size_t n, const void *needle, size_t m)
+{
+    return memmem(hay, n, needle, m) != NULL;
+}
+
+/* Sets up S -> hops... and returns the onion; checks every hop's action. */
+static void setup_path(struct veil_route_onion *o, struct node *src, struct node **hops, size_t n,
+                       const struct veil_route_limits *lim)
+{
+    struct veil_route_hop h[VEIL_ROUTE_HOPS_MAX];
+    for (size_t i = 0; i < n; i++)
+        memcpy(h[i].identity, hops[i]->pk, 32);
+    uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
+    veil_err err;
+    CHECK_EQ_INT(veil_route_onion_build(o, src->pk, h, n, lim, cell, &err), 0);
+    const uint8_t *prev = src->pk;
+    for (size_t i = 0; i < n; i++) {
+        struct veil_route_action act;
+        CHECK_EQ_INT(veil_route_relay_handle(&hops[i]->relay, prev, cell, sizeof cell, 0, out,
+                                             sizeof out, &act, &err), 0);
+        bool last = i + 1 == n;
+        CHECK_EQ_INT(act.deliver, last);
+        CHECK_EQ_MEM(act.peer, last ? src->pk : hops[i + 1]->pk, 32);
+        CHECK_EQ_U64(act.out_len, last ? 0 : VEIL_ROUTE_SETUP_BYTES);
+        memcpy(cell, out, sizeof cell);
+        prev = hops[i]->pk;
+    }
+}
+
+/* Sends one payload along the path; returns 0 when the destination got it. */
+static int send_data(struct veil_route_onion *o, struct node *src, struct node **hops, size_t n,
+                     const void *pl, size_t len, uint64_t now, veil_err *err)
+{
+    uint8_t cell[4096], out[4096];
+    size_t cl;
+    if (veil_route_onion_wrap(o, pl, len, cell, sizeof cell, &cl, err) != 0)
+        return -1;
+    const uint8_t *prev = src->pk;
+    for (size_t i = 0; i < n; i++) {
+        struct veil_route_action act;
+        if (veil_route_relay_handle(&hops[i]->relay, prev, cell, cl, now, out, sizeof out, &act,
+                                    err) != 0)
+            return -1;
+        if (act.deliver)
+            return i + 1 == n && act.out_len == len && memcmp(out, pl, len) == 0 ? 0 : -1;
+        memcpy(cell, out, act.out_len);
+        cl = act.out_len;
+        prev = hops[i]->pk;
+    }
+    return -1;
+}
+
+static void test_two_relays_end_to_end(void)
+{
+    static struct node s, r1, r2, d;
+    node_init(&s, 1, NULL), node_init(&r1, 2, NULL), node_init(&r2, 3, NULL), node_init(&d, 4, NULL);
+    struct node *hops[] = {&r1, &r2, &d};
+    struct veil_route_onion o;
+    setup_path(&o, &s, hops, 3, &roomy);
+    veil_err err;
+    /* walk the data cell by hand to look at what each relay sees */
+    uint8_t c0[512], c1[512], c2[512], pt[512];
+    size_t l0;
+    struct veil_route_action a;
+    CHECK_EQ_INT(veil_route_onion_wrap(&o, (const uint8_t *)secret, sizeof secret, c0, sizeof c0,
+                                       &l0, &err), 0);
+    CHECK_EQ_U64(l0, VEIL_ROUTE_DATA_HEADER + sizeof secret + 3 * VEIL_ROUTE_LAYER_TAG);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 1, c1, sizeof c1, &a, &err), 0);
+    CHECK(!a.deliver);
+    size_t l1 = a.out_len;
+    CHECK_EQ_INT(veil_route_relay_handle(&r2.relay, r1.pk, c1, l1, 1, c2, sizeof c2, &a, &err), 0);
+    size_t l2 = a.out_len;
+    CHECK_EQ_INT(veil_route_relay_handle(&d.relay, r2.pk, c2, l2, 1, pt, sizeof pt, &a, &err), 0);
+    CHECK(a.deliver);
+    CHECK_EQ_MEM(a.peer, s.pk, 32);
+    CHECK_EQ_U64(a.out_len, sizeof secret);
+    CHECK_EQ_MEM(pt, secret, sizeof secret);
+    /* no relay input or output holds the plaintext */
+    CHECK(!contains(c0, l0, "payroll", 7) && !contains(c1, l1, "payroll", 7) &&
+          !contains(c2, l2, "payroll", 7));
+    /* the second relay holds nothing about the source, the first nothing about the destination */
+    CHECK(!contains((const uint8_t *)&r2.relay, sizeof r2.relay, s.pk, 32));
+    CHECK(!contains((const uint8_t *)&r1.relay, sizeof r1.relay, d.pk, 32));
+    /* a replayed cell is refused */
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 2, c1, sizeof c1, &a, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_PROTOCOL);
+    /* many more in order */
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ_INT(send_data(&o, &s, hops, 3, secret, sizeof secret, 3, &err), 0);
+    veil_route_onion_wipe(&o);
+    veil_route_relay_wipe(&r1.relay), veil_route_relay_wipe(&r2.relay);
+    veil_route_relay_wipe(&d.relay), veil_route_relay_wipe(&s.relay);
+}
+
+static void test_refusals(void)
+{
+    static struct node s, r1, d, x;
+    node_init(&s, 1, NULL), node_init(&r1, 2, NULL), node_init(&d, 4, NULL), node_init(&x, 9, NULL);
+    struct veil_route_hop h[2];
+    memcpy(h[0].identity, r1.pk, 32), memcpy(h[1].identity, d.pk, 32);
+    uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
+    struct veil_route_onion o;
+    struct veil_route_action a;
+    veil_err err;
+    CHECK_EQ_INT(veil_route_onion_build(&o, s.pk, h, 2, &roomy, cell, &err), 0);
+    /* a node that is not the first hop cannot open the layer */
+    CHECK_EQ_INT(veil_route_relay_handle(&x.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
+                                         &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    /* a tampered setup cell does not open */
+    cell[40] ^= 1;
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
+                                         &err), -1);
+    cell[40] ^= 1;
+    /* wrong sizes and types */
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell - 1, 0, out, sizeof out,
+                                         &a, &err), -1);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, 0, 0, out, sizeof out, &a, &err), -1);
+    uint8_t junk[40] = {7};
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, junk, sizeof junk, 0, out, sizeof out, &a,
+                                         &err), -1);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
+                                         &err), 0);
+    /* the same path id again from the same previous hop */
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
+                                         &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_EXISTS);
+    /* data from another previous hop on that path id is unknown */
+    uint8_t dc[256], dout[256];
+    size_t dl;
+    CHECK_EQ_INT(veil_route_onion_wrap(&o, (const uint8_t *)"x", 1, dc, sizeof dc, &dl, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, x.pk, dc, dl, 0, dout, sizeof dout, &a, &err),
+                 -1);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+    dc[dl - 1] ^= 1; /* tampered data */
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, dc, dl, 0, dout, sizeof dout, &a, &err),
+                 -1);
+    CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    CHECK_EQ_INT(veil_route_onion_build(&o, s.pk, h, 0, &roomy, cell, &err), -1);
+    veil_route_onion_wipe(&o);
+}
+
+static void test_limits(void)
+{
+    struct veil_route_relay_config cfg;
+    veil_route_relay_config_default(&cfg);
+    cfg.max_paths_per_prev = 2;
+    cfg.cap.rate_bytes_s = 1000;
+    cfg.cap.max_bytes = 2500;
+    cfg.cap.idle_ms = 500;
+    static struct node s, r1, d;
+    node_init(&s, 1, NULL), node_init(&r1, 2, &cfg), node_init(&d, 4, NULL);
+    struct node *hops[] = {&r1, &d};
+    struct veil_route_onion o1, o2, o3;
+    setup_path(&o1, &s, hops, 2, &roomy);
+    setup_path(&o2, &s, hops, 2, &roomy);
+    /* a third path from the same previous hop is refused */
+    struct veil_route_hop h[2];
+    memcpy(h[0].identity, r1.pk, 32), memcpy(h[1].identity, d.pk, 32);
+    uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
+    struct veil_route_action a;
+    veil_err err;
+    CHECK_EQ_INT(veil_route_onion_build(&o3, s.pk, h, 2, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
+                                         &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    CHECK_EQ_U64(veil_route_relay_count(&r1.relay), 2);
+    /* rate: 1000 bytes per second with a one-second burst */
+    uint8_t pl[400] = {0};
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 100, &err), 0);
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 100, &err), 0);
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 100, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 500, &err), 0);
+    /* byte budget: 2500 bytes over the path's life */
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 900, &err), 0);
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 1300, &err), 0);
+    CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 3000, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    /* idle retirement: o2 idle since 0, o1 used at 1300 */
+    CHECK_EQ_U64(veil_route_relay_expire(&r1.relay, 1000), 1);
+    CHECK_EQ_U64(veil_route_relay_count(&r1.relay), 1);
+    CHECK_EQ_INT(send_data(&o2, &s, hops, 2, pl, 10, 1000, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+    CHECK_EQ_U64(veil_route_relay_expire(&r1.relay, 2000), 1);
+    CHECK_EQ_U64(veil_route_relay_count(&r1.relay), 0);
+    veil_route_onion_wipe(&o1), veil_route_onion_wipe(&o2), veil_route_onion_wipe(&o3);
+}
+
+static void cred(struct veil_anchor_cred_info *c, const char *realm, const char *t1,
+                 const char *t2)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->realm, realm);
+    if (t1)
+        strcpy(c->taints[c->n_taints++], t1);
+    if (t2)
+        strcpy(c->taints[c->n_taints++], t2);
+}
+
+static void test_relay_policy(void)
+{
+    struct veil_anchor_cred_info src, dst, relay;
+    cred(&src, "acme", NULL, NULL);
+    cred(&dst, "acme", NULL, NULL);
+    cred(&relay, "acme", NULL, NULL);
+    CHECK(veil_route_relay_allowed(&src, &relay, &dst, true));
+    CHECK(!veil_route_relay_allowed(&src, &relay, &dst, false)); /* not willing */
+    cred(&relay, "other", NULL, NULL);
+    CHECK(!veil_route_relay_allowed(&src, &relay, &dst, true)); /* another realm */
+    cred(&src, "acme", "pci", NULL);
+    cred(&dst, "acme", "pci", "eu");
+    cred(&relay, "acme", "pci", NULL);
+    CHECK(veil_route_relay_allowed(&src, &relay, &dst, true));
+    cred(&relay, "acme", "gpu", NULL); /* neither set contains the other's */
+    CHECK(!veil_route_relay_allowed(&src, &relay, &dst, true));
+}
+
+static void test_nat_plan(void)
+{
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_NONE, VEIL_ROUTE_NAT_SYMMETRIC),
+                 VEIL_ROUTE_PLAN_DIRECT);
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_CONE, VEIL_ROUTE_NAT_NONE),
+                 VEIL_ROUTE_PLAN_DIRECT);
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_CONE, VEIL_ROUTE_NAT_CONE),
+                 VEIL_ROUTE_PLAN_PUNCH);
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_CONE, VEIL_ROUTE_NAT_SYMMETRIC),
+                 VEIL_ROUTE_PLAN_RELAY);
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_SYMMETRIC, VEIL_ROUTE_NAT_SYMMETRIC),
+                 VEIL_ROUTE_PLAN_RELAY);
+    CHECK_EQ_INT(veil_route_nat_plan(VEIL_ROUTE_NAT_UNKNOWN, VEIL_ROUTE_NAT_CONE),
+                 VEIL_ROUTE_PLAN_RELAY);
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0)
+        return 1;
+    static const struct vtest_case cases[] = {
+        VTEST(test_two_relays_end_to_end), VTEST(test_refusals), VTEST(test_limits),
+        VTEST(test_relay_policy), VTEST(test_nat_plan),
+    };
+    return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
+}
