@@ -44,7 +44,7 @@ struct veil_api {
     uint8_t token_hash[32];
     char submitter[96];
     uint16_t port;
-    const veil_config *node_cfg;     /* the dashboard's chain views (optional) */
+    const veil_config *node_cfg; /* the dashboard's chain views (optional) */
     veil_api_dash_chain_fn dash_chain;
     _Atomic uint64_t requests[N_CODES];
     _Atomic uint64_t telemetry_published;

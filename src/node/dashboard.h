@@ -37,7 +37,7 @@ const struct veil_dash_asset *veil_dashboard_asset(const char *url);
 /* A request for one of the dashboard's endpoints, already authorized. */
 struct veil_dash_request {
     veil_store *store;
-    const veil_config *node_cfg; /* NULL when veild did not pass its config */
+    const veil_config *node_cfg;  /* NULL when veild did not pass its config */
     veil_api_dash_chain_fn chain; /* NULL: the chain views answer 503 */
     const char *self;             /* this node's peer ID text */
     const char *method;

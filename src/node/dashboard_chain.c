@@ -66,13 +66,13 @@ static json_t *policy_json(const veil_contract_policy *p, uint64_t cluster_id)
         json_array_append_new(weights, json_integer(p->weights[i]));
     char key_hash[65];
     veil_hex_encode(key_hash, sizeof key_hash, p->fhe_key_hash, 32);
-    return json_pack("{s:I, s:I, s:o, s:s, s:o, s:s, s:o, s:o}", "cluster_id",
-                     (json_int_t)cluster_id, "version", (json_int_t)p->version, "allowed_images",
-                     hex_list((const uint8_t(*)[32])p->image_digests, p->n_image_digests,
-                              "sha256:"),
-                     "scheduler_policy", p->scheduler_policy ? p->scheduler_policy : "", "weights",
-                     weights, "fhe_key_hash", key_hash, "key_holders", holders, "guardian_keys",
-                     hex_list((const uint8_t(*)[32])p->guardian_keys, p->n_guardian_keys, ""));
+    return json_pack(
+        "{s:I, s:I, s:o, s:s, s:o, s:s, s:o, s:o}", "cluster_id", (json_int_t)cluster_id, "version",
+        (json_int_t)p->version, "allowed_images",
+        hex_list((const uint8_t(*)[32])p->image_digests, p->n_image_digests, "sha256:"),
+        "scheduler_policy", p->scheduler_policy ? p->scheduler_policy : "", "weights", weights,
+        "fhe_key_hash", key_hash, "key_holders", holders, "guardian_keys",
+        hex_list((const uint8_t(*)[32])p->guardian_keys, p->n_guardian_keys, ""));
 }
 
 static unsigned policy_view(const veil_config *cfg, void **reply)
@@ -172,8 +172,8 @@ static unsigned verify_view(const veil_config *cfg, veil_store *store, const cha
     int rc = open_reader(cfg, &c, &cid, &err);
     if (rc == 0)
         rc = veil_contract_verify_inclusion(c, pc->root, cid, pc->job, pc->commitment,
-                                            (const uint8_t(*)[32])pc->proof, pc->n_proof,
-                                            &included, &err);
+                                            (const uint8_t(*)[32])pc->proof, pc->n_proof, &included,
+                                            &err);
     veil_chain_client_close(c);
     free(pc);
     if (rc != 0) {
@@ -188,9 +188,8 @@ static unsigned verify_view(const veil_config *cfg, veil_store *store, const cha
     return 200;
 }
 
-unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store,
-                                   const char *what, const char *job_hex, int replica,
-                                   void **reply)
+unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store, const char *what,
+                                   const char *job_hex, int replica, void **reply)
 {
     if (strcmp(what, "policy") == 0)
         return policy_view(node_cfg, reply);

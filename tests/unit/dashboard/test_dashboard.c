@@ -75,11 +75,15 @@ static void test_validate(void)
 static void test_verify_and_views(void)
 {
     json_t *reply = NULL;
-    const char *job = "{\"job\":\"" "0123456789abcdef0123456789abcdef"
+    const char *job = "{\"job\":\""
+                      "0123456789abcdef0123456789abcdef"
                       "0123456789abcdef0123456789abcdef\",\"replica\":0}";
     CHECK_EQ_INT(route("POST", "/v1/anchors/verify", job, &reply), 503);
     json_decref(reply);
-    const char *bads[] = {"", "{", "[]", "{\"job\":\"AB\",\"replica\":0}",
+    const char *bads[] = {"",
+                          "{",
+                          "[]",
+                          "{\"job\":\"AB\",\"replica\":0}",
                           "{\"job\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
                           "abcdeF\",\"replica\":0}",
                           "{\"job\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
