@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     srand(7);
     for (size_t t = 0; t < n_ns; t++) {
         size_t n = argc > 2 ? strtoul(argv[2 + t], NULL, 10) : def_ns[t];
-        if (n == 0 || n > 256)
+        if (n == 0 || n > VEIL_SCHED_MAX_NODES)
             continue;
         struct veil_telemetry_q *q = calloc(n, sizeof *q);
         veil_fhe_ct **words = calloc(n * VEIL_TELEMETRY_WORDS, sizeof *words);
