@@ -2,6 +2,12 @@
  * db.c - Guardian's SQLite store (DIR/guardian.db): the schema and the small
  * helpers every state file uses. WAL mode and a busy timeout let the daemon
  * and the offline CLI (issue, revoke) share the file.
+ *
+ * synchronous=FULL, set explicitly: every commit is fsynced before Guardian
+ * acts on it. NORMAL would survive a process crash but not a power loss or
+ * kernel crash, which may roll back the last commits after Guardian has
+ * answered: a redeemed token usable a second time, a serial number issued
+ * twice, a revocation already pushed to Master forgotten (docs/GUARDIAN.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,7 +77,10 @@ int guardian_db_open(struct veil_guardian *g, bool create, veil_err *err)
         return rc;
     }
     sqlite3_busy_timeout(g->db, 10000);
-    if (guardian_db_exec(g, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", err) != 0 ||
+    if (guardian_db_exec(g,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                         " PRAGMA foreign_keys=ON;",
+                         err) != 0 ||
         guardian_db_exec(g, SCHEMA, err) != 0)
         return veil_err_wrap(err, "opening %s", path);
     return 0;

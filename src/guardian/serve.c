@@ -356,16 +356,12 @@ static int parse_payload(const char *text, int64_t *out)
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"nats", required_argument, NULL, 'n'},
-                                         {"ca", required_argument, NULL, 'c'},
-                                         {"ttl", required_argument, NULL, 't'},
-                                         {"cert-ttl", required_argument, NULL, 'T'},
-                                         {"chain-rpc", required_argument, NULL, 'r'},
-                                         {"contract", required_argument, NULL, 'k'},
-                                         {"max-payload", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},      {"nats", required_argument, NULL, 'n'},
+        {"ca", required_argument, NULL, 'c'},       {"ttl", required_argument, NULL, 't'},
+        {"cert-ttl", required_argument, NULL, 'T'}, {"chain-rpc", required_argument, NULL, 'r'},
+        {"contract", required_argument, NULL, 'k'}, {"max-payload", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     veil_err err = {0};
     int c;
     optind = 1;

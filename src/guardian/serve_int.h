@@ -37,7 +37,7 @@ struct serve {
     const char *ca_file;
     char *ca_pem; /* root certificate handed to nodes */
     int64_t ttl_s, cert_ttl_s;
-    int64_t max_payload; /* user JWTs' payload limit (0 = the library default) */
+    int64_t max_payload;      /* user JWTs' payload limit (0 = the library default) */
     veil_chain_client *chain; /* NULL: on-chain admission off */
     struct ca_client {
         char *chain_pem, *key_pem;
