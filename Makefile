@@ -91,6 +91,12 @@ bench-net: build
 	@bench/net/bench_net_tun.sh $(BUILD) 5
 	@$(BUILD)/bench/net/bench_net_anchor 1
 
+# VeilNet routing figures as JSON lines: failover, convergence, adoption of a
+# better path, regret over changing links, probe/control overhead, onion
+# throughput through one and two relays (bench/route, 20 seeds).
+bench-paths: build
+	@$(BUILD)/bench/route/bench_route_paths 20
+
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh $(BUILD)
