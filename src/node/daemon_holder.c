@@ -553,6 +553,14 @@ static void count_vote(veil_daemon *d, struct round *r, const struct veil_msg_as
     veil_log(VEIL_LOG_INFO, SUB, "assignment agreed by key holders",
              "job=%.16s replica=%u holders=%u", r->job_hex, r->replica, count);
     veil_daemon_record_assignment(d, r, &h->votes[v].a);
+    if (!d->th.share) { /* a holder's own note is richer: which partials were wrong */
+        char who[64], note[160];
+        veil_th_holders_text(h->votes[v].signers, who, sizeof who);
+        snprintf(note, sizeof note, "assignment signed by key holders %s (t=%u)", who, d->th.pub.t);
+        veil_err err = {0};
+        if (veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err) != 0)
+            veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
+    }
 }
 
 void veil_daemon_holder_on_assignment(veil_daemon *d, const struct veil_msg_assignment *a)
