@@ -9,6 +9,7 @@
  * signal, so that a fresh install starts and stops cleanly.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,12 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* A write to a peer that has gone (a TCP reset while this process was
+     * stopped, a closed HTTP client) must be an error on that connection,
+     * not the end of the node: libuv writes with write(2), which raises
+     * SIGPIPE (found by the chaos suite: a node resumed after a long
+     * SIGSTOP died with status 141). */
+    signal(SIGPIPE, SIG_IGN);
     struct daemon_state d = {0};
     if (uv_loop_init(&d.loop) != 0) {
         veil_err_set(&err, VEIL_E_INTERNAL, "cannot initialise the event loop");
