@@ -75,9 +75,24 @@ function takeTokenFromFragment() {
   state.token = sessionStorage.getItem("veil-token");
 }
 
+// The status is a live region: it changes (and is announced) only when the
+// connection does; the time of the last update is in the footer.
 function setLive(ok, text) {
   $("live-dot").className = "dot " + (ok ? "on" : "off");
-  $("live-text").textContent = text;
+  if ($("live-text").textContent !== text) $("live-text").textContent = text;
+  if (ok) $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+}
+
+// Replaces the rows of `tbody` unless they are unchanged, keeping the
+// keyboard focus on the control with the same data-key.
+function renderRows(tbody, signature, rows) {
+  if (tbody.dataset.sig === signature) return;
+  tbody.dataset.sig = signature;
+  const active = document.activeElement;
+  const key = tbody.contains(active) ? active.dataset.key : null;
+  tbody.replaceChildren(...rows);
+  const again = key && tbody.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (again) again.focus();
 }
 
 // ---- navigation ----------------------------------------------------------
@@ -105,7 +120,7 @@ async function refreshCluster() {
       el("td", {text: n.organization || "—"}),
       el("td", {}, badge(n.alive ? "alive" : "down")),
       el("td", {text: n.last_telemetry_epoch ? String(n.last_telemetry_epoch) : "none yet"})));
-  body.replaceChildren(...(rows.length ? rows : [emptyRow(4, "no members seen yet")]));
+  renderRows(body, JSON.stringify(nodes.json.nodes || []), rows.length ? rows : [emptyRow(4, "no members seen yet")]);
   if (Date.now() - state.policyAt > POLICY_MS) {
     state.policyAt = Date.now();
     const c = await api("GET", "/v1/cluster");
@@ -156,14 +171,14 @@ async function refreshJobs() {
   }
   const body = $("jobs").tBodies[0];
   const rows = jobs.slice().reverse().map((j) => {
-    const btn = el("button", {type: "button", "aria-label": "Details of job " + j.name, text: "Details"});
+    const btn = el("button", {type: "button", "data-key": "details-" + j.id, "aria-label": "Details of job " + j.name, text: "Details"});
     btn.addEventListener("click", () => openDetail(j.id));
     return el("tr", {"data-job": j.id, "data-name": j.name},
       el("td", {text: j.name}), el("td", {}, el("code", {title: j.id, text: short(j.id, 16)})),
       el("td", {text: String(j.replicas)}), el("td", {class: "state"}, badge(j.state || "?")),
       el("td", {text: String(j.running)}), el("td", {text: when(j.created_ms)}), el("td", {}, btn));
   });
-  body.replaceChildren(...(rows.length ? rows : [emptyRow(7, "no jobs yet")]));
+  renderRows(body, JSON.stringify(jobs), rows.length ? rows : [emptyRow(7, "no jobs yet")]);
   drawStates(jobs);
   drawLatency(jobs);
   if (state.detailJob) await refreshDetail();
@@ -184,6 +199,9 @@ function table(head, rows) {
 async function refreshDetail() {
   const r = await api("GET", "/v1/jobs/" + state.detailJob);
   const j = r.json;
+  const sig = r.status + JSON.stringify(j);
+  if ($("job-detail-body").dataset.sig === sig) return;
+  $("job-detail-body").dataset.sig = sig;
   $("job-detail-h").textContent = "Job " + (j.name || "") + " (" + short(state.detailJob, 16) + ")";
   $("job-detail-h").setAttribute("tabindex", "-1");
   if (r.status !== 200) {
@@ -302,7 +320,7 @@ async function refreshAudit() {
     const v = state.verified.get(a.commitment);
     if (v) cell.append(v.included === true ? badge("included") : v.included === false ? badge("not included") : el("span", {class: "error-text", text: v.text}));
     else if (who) {
-      const btn = el("button", {type: "button", text: "Verify", "aria-label": `Verify the inclusion proof of job ${short(who.job)} replica ${who.replica}`});
+      const btn = el("button", {type: "button", text: "Verify", "data-key": "verify-" + a.commitment, "aria-label": `Verify the inclusion proof of job ${short(who.job)} replica ${who.replica}`});
       btn.addEventListener("click", () => verify(a.commitment, who, btn));
       cell.append(btn);
     }
@@ -312,7 +330,8 @@ async function refreshAudit() {
       el("td", {}, el("code", {title: a.tx_hash, text: short(a.tx_hash, 18)})),
       el("td", {text: (a.proof || []).length + " sibling(s)"}), cell);
   });
-  $("anchors").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(6, "no anchors yet")]));
+  const sig = JSON.stringify([an.json.anchors, [...state.assignmentOf.entries()], [...state.verified.entries()]]);
+  renderRows($("anchors").tBodies[0], sig, rows.length ? rows : [emptyRow(6, "no anchors yet")]);
 }
 
 async function verify(commitment, who, btn) {
@@ -321,6 +340,9 @@ async function verify(commitment, who, btn) {
   const r = await api("POST", "/v1/anchors/verify", JSON.stringify({job: who.job, replica: who.replica}));
   state.verified.set(commitment, r.status === 200 ? {included: r.json.included} : {text: r.json.error || "HTTP " + r.status});
   await refreshAudit();
+  // The button became the verdict: the focus goes there.
+  const cell = document.querySelector(`#anchors tr[data-commitment="${CSS.escape(commitment)}"] td.verdict`);
+  if (cell) { cell.tabIndex = -1; cell.focus(); }
 }
 
 // ---- Network ---------------------------------------------------------------
@@ -347,7 +369,7 @@ async function refresh() {
   if (state.token) {
     try {
       await REFRESH[state.view]();
-      if (state.token) setLive(true, "live, updated " + new Date().toLocaleTimeString());
+      if (state.token) setLive(true, "live");
     } catch (e) {
       setLive(false, "node unreachable: " + e.message);
     }
