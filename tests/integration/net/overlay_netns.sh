@@ -10,6 +10,8 @@
 # off at once; replayed, tampered and random datagrams to C get no answer;
 # a flood of a recorded initiation gets cookie replies only. Needs root.
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "overlay_netns: needs root (namespaces, TUN)" >&2; exit 1; }
+[ -c /dev/net/tun ] || { echo "overlay_netns: no /dev/net/tun" >&2; exit 1; }
 BUILD=${VEIL_BUILD_DIR:?VEIL_BUILD_DIR not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OVERLAY_NODE="$BUILD/tests/integration/net/overlay_node"
