@@ -67,6 +67,21 @@ static int parse_number(const char *text, uint64_t *out)
     return 0;
 }
 
+/* --max-payload: a size (64k) or "none" (-1: no limit in the user JWT). */
+static int parse_payload(const char *text, int64_t *out)
+{
+    uint64_t n = 0;
+    veil_err err = {0};
+    if (strcmp(text, "none") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (veil_parse_size(text, &n, &err) != 0 || n < 1 || n > VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT)
+        return -1;
+    *out = (int64_t)n;
+    return 0;
+}
+
 static int set_opt(struct gopts *o, int c, const char *path)
 {
     veil_err err = {0};
@@ -111,12 +126,8 @@ static int set_opt(struct gopts *o, int c, const char *path)
             return veil_cli_usage_error(path, "--cluster wants a positive cluster id");
         return 0;
     case OPT_MAX_PAYLOAD:
-        if (strcmp(optarg, "none") == 0)
-            n = (uint64_t)-1;
-        else if (veil_parse_size(optarg, &n, &err) != 0 || n < 1 ||
-                 n > VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT)
+        if (parse_payload(optarg, &o->max_payload) != 0)
             return veil_cli_usage_error(path, "--max-payload wants 1 .. 64m (64k), or none");
-        o->max_payload = n == (uint64_t)-1 ? -1 : (int64_t)n;
         return 0;
     case OPT_AFTER:
         if (parse_number(optarg, &n) != 0 || n > INT64_MAX)

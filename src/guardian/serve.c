@@ -147,11 +147,21 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
             VEIL_LOG_WARNING("guardian", "answer not sent", "status=\"%s\"", natsStatus_GetText(s));
     }
     veil_buf_free(&out);
+    /* an enrollment PROVE carries the one-time token: wipe the request */
+    if (natsMsg_GetData(msg) != NULL)
+        veil_memzero((char *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
     natsMsg_Destroy(msg);
 }
 
 /* Guardian's own client certificate (for Masters that verify clients),
- * issued once per process from the online intermediate, key in memory only. */
+ * issued once per process from the online intermediate, key in memory only.
+ * libnats keeps the certificate of its options for every reconnect and
+ * cannot swap it, so it must outlive the process: a week-long one locked a
+ * daemon running longer out of a verifying Master at its next reconnect.
+ * A year (the intermediate's default lifetime) adds no exposure: the same
+ * process already holds the intermediate's key. */
+#define SERVE_CLIENT_CERT_TTL_S (365 * 86400)
+
 static int client_cert(struct serve *sv, veil_err *err)
 {
     if (sv->tls.chain_pem)
@@ -160,7 +170,7 @@ static int client_cert(struct serve *sv, veil_err *err)
                                    .realm = VEIL_GUARDIAN_ENROLL_ACCOUNT,
                                    .node_id = "guardian",
                                    .client_auth = true,
-                                   .ttl_s = 7 * 86400};
+                                   .ttl_s = SERVE_CLIENT_CERT_TTL_S};
     struct veil_ca_leaf leaf = {0};
     pthread_mutex_lock(&sv->mu);
     int rc = veil_ca_issue(veil_guardian_ca(sv->g), &req, &leaf, err);

@@ -36,10 +36,16 @@ static int registry_node_of_key(struct serve *sv, const uint8_t key[32], veil_et
     int rc = -1;
     if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 1) != 0)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    if (veil_abi_set_bytes(&args.items[0], key, 32) != 0 ||
-        veil_abi_encode_call("nodeByPeerId(bytes)", &args, &data, err) != 0 ||
-        veil_chain_client_contract(sv->chain, &contract) != 0)
+    if (veil_abi_set_bytes(&args.items[0], key, 32) != 0) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
         goto out;
+    }
+    if (veil_abi_encode_call("nodeByPeerId(bytes)", &args, &data, err) != 0)
+        goto out;
+    if (veil_chain_client_contract(sv->chain, &contract) != 0) {
+        veil_err_set(err, VEIL_E_STATE, "registry: the chain client has no contract address");
+        goto out;
+    }
     if (veil_rpc_eth_call(veil_chain_client_rpc(sv->chain), NULL, &contract, data.data, data.len,
                           &raw, &raw_len, err) != 0 ||
         veil_abi_decode_text("(address)", raw, raw_len, &ret, err) != 0)

@@ -240,6 +240,55 @@ static char *ed25519_pub_pem(void)
     return out;
 }
 
+static int64_t payload_of(veil_guardian *g, const char *name, int64_t max_payload, veil_err *err)
+{
+    struct veil_guardian_issue_req req = {
+        .realm = "alpha", .name = name, .max_payload = max_payload};
+    struct veil_guardian_issued is;
+    veil_jwt user;
+    int64_t payload = -2;
+    if (veil_guardian_issue(g, &req, &is, err) != 0)
+        return -3;
+    if (veil_jwt_decode(is.jwt, strlen(is.jwt), &user, err) == 0) {
+        payload = user.limits.payload;
+        veil_jwt_free(&user);
+    }
+    veil_guardian_issued_free(&is);
+    return payload;
+}
+
+/* Node JWTs cap the message size (nats.limits.payload): 64 KiB by default,
+ * a chosen size, or none; out-of-range sizes are refused. */
+static void test_payload_limit(void)
+{
+    veil_err err = {0};
+    veil_guardian *g = open_g();
+    CHECK(payload_of(g, "p1", 0, &err) == VEIL_GUARDIAN_DEFAULT_MAX_PAYLOAD);
+    CHECK(payload_of(g, "p2", 4096, &err) == 4096);
+    CHECK(payload_of(g, "p3", -1, &err) == -1);
+    CHECK(payload_of(g, "p4", VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT + 1, &err) == -3);
+    CHECK_CONTAINS(err.msg, "payload limit");
+    CHECK(payload_of(g, "p4", -5, &err) == -3);
+    veil_guardian_close(g);
+}
+
+/* Every commit is fsynced (synchronous=FULL = 2): NORMAL could lose answered
+ * commits after a power loss (docs/GUARDIAN.md). */
+static void test_durability(void)
+{
+    veil_guardian *g = open_g();
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(g->db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    CHECK(sqlite3_prepare_v2(g->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0);
+    sqlite3_finalize(st);
+    veil_guardian_close(g);
+}
+
 static void test_ca(void)
 {
     veil_err err = {0};
@@ -329,5 +378,5 @@ static void cleanup_dir(void)
 }
 
 VTEST_MAIN(VTEST(setup_dir), VTEST(test_init_realms), VTEST(test_tokens), VTEST(test_issue_revoke),
-           VTEST(test_restart), VTEST(test_revocation_pruning), VTEST(test_ca),
-           VTEST(test_master_config), VTEST(cleanup_dir))
+           VTEST(test_restart), VTEST(test_revocation_pruning), VTEST(test_payload_limit),
+           VTEST(test_durability), VTEST(test_ca), VTEST(test_master_config), VTEST(cleanup_dir))
