@@ -152,6 +152,45 @@ enum veil_route_nat_plan {
 };
 enum veil_route_nat_plan veil_route_nat_plan(enum veil_route_nat a, enum veil_route_nat b);
 
+/* One peer's report of the address this node's packets came from. */
+struct veil_route_reflex {
+    size_t addr_len;
+    uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
+};
+
+/* Classifies this node's NAT from what n peers report (`local` is the
+ * address the node bound): the bound address itself = NONE; one address for
+ * all = CONE; several = SYMMETRIC; fewer than two reports = UNKNOWN. */
+enum veil_route_nat veil_route_nat_classify(const uint8_t *local, size_t local_len,
+                                            const struct veil_route_reflex *seen, size_t n);
+
+/* Path signalling on veil.<realm>.path.<dst>.<src> (Master authenticates
+ * the publisher; src/dst must match the subject's tokens). */
+enum veil_route_signal_type {
+    VEIL_ROUTE_SIG_PUNCH_OFFER = 1,  /* "send to me at addr from at_ms on" */
+    VEIL_ROUTE_SIG_PUNCH_ANSWER = 2, /* the same, back */
+    VEIL_ROUTE_SIG_RELAY_ASK = 3,    /* will you relay for me (limits follow in-band) */
+    VEIL_ROUTE_SIG_RELAY_OK = 4,
+    VEIL_ROUTE_SIG_RELAY_NO = 5,
+};
+#define VEIL_ROUTE_SIGNAL_MAX_BYTES (4 + 32 + 32 + 8 + 8 + 1 + 1 + VEIL_ANCHOR_ADDR_MAX)
+
+struct veil_route_signal {
+    enum veil_route_signal_type type;
+    uint8_t src[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t dst[VEIL_ANCHOR_KEY_BYTES];
+    uint64_t nonce;        /* pairs an answer with its offer */
+    uint64_t at_ms;        /* punch: when both sides start sending (shared clock base: Master's) */
+    enum veil_route_nat nat;
+    size_t addr_len;       /* the sender's reflexive address */
+    uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
+};
+
+int veil_route_signal_encode(const struct veil_route_signal *s, veil_buf *out,
+                             veil_err *err) VEIL_WARN_UNUSED;
+int veil_route_signal_decode(struct veil_route_signal *s, const uint8_t *in, size_t len,
+                             veil_err *err) VEIL_WARN_UNUSED;
+
 /* ------------------------------------------------------------------------ */
 /* Onion paths and relays                                                   */
 /* ------------------------------------------------------------------------ */
