@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < s.n;) {
         size_t k = overlay_coalesce_count(pkts + i, s.len + i, s.n - i);
-        if (k == 0 || i + k > s.n || overlay_coalesce_write(pkts + i, s.len + i, k, frame) >
-                                         OVERLAY_FRAME_MAX)
+        if (k == 0 || i + k > s.n ||
+            overlay_coalesce_write(pkts + i, s.len + i, k, frame) > OVERLAY_FRAME_MAX)
             abort();
         i += k;
     }

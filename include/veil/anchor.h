@@ -40,14 +40,14 @@
 extern "C" {
 #endif
 
-#define VEIL_ANCHOR_KEY_BYTES 32    /* Ed25519 public key (node identity) */
-#define VEIL_ANCHOR_CRED_MAX 1024   /* bytes of an opaque credential */
-#define VEIL_ANCHOR_ADDR_MAX 64     /* bytes of an opaque endpoint address */
-#define VEIL_ANCHOR_REALM_MAX 64    /* characters of a realm name (+ NUL) */
-#define VEIL_ANCHOR_TAINT_MAX 32    /* characters of one taint (+ NUL) */
-#define VEIL_ANCHOR_TAINTS_MAX 16   /* taints in one set */
-#define VEIL_ANCHOR_MTU_MAX 65535   /* largest datagram handled */
-#define VEIL_ANCHOR_DATA_OVERHEAD 32 /* transport header (16) + tag (16) */
+#define VEIL_ANCHOR_KEY_BYTES     32    /* Ed25519 public key (node identity) */
+#define VEIL_ANCHOR_CRED_MAX      1024  /* bytes of an opaque credential */
+#define VEIL_ANCHOR_ADDR_MAX      64    /* bytes of an opaque endpoint address */
+#define VEIL_ANCHOR_REALM_MAX     64    /* characters of a realm name (+ NUL) */
+#define VEIL_ANCHOR_TAINT_MAX     32    /* characters of one taint (+ NUL) */
+#define VEIL_ANCHOR_TAINTS_MAX    16    /* taints in one set */
+#define VEIL_ANCHOR_MTU_MAX       65535 /* largest datagram handled */
+#define VEIL_ANCHOR_DATA_OVERHEAD 32    /* transport header (16) + tag (16) */
 #define VEIL_ANCHOR_REPLAY_WINDOW 8128
 
 /* What a verified credential says about its holder. */
@@ -70,16 +70,16 @@ typedef int (*veil_anchor_verify_fn)(void *ctx, const uint8_t *cred, size_t cred
 
 /* Timers and limits; veil_anchor_config_default() gives WireGuard's. */
 struct veil_anchor_config {
-    uint64_t rekey_after_ms;         /* 120000: initiator starts a new handshake */
-    uint64_t reject_after_ms;        /* 180000: a session's keys are dropped */
-    uint64_t rekey_after_messages;   /* 2^60 */
-    uint64_t reject_after_messages;  /* 2^64 - 2^13 - 1 */
-    uint64_t rekey_timeout_ms;       /* 5000: handshake retransmission */
-    uint64_t rekey_attempt_ms;       /* 90000: give up a handshake after this */
-    uint64_t keepalive_ms;           /* 10000: passive keepalive */
-    uint64_t cookie_secret_ms;       /* 120000: cookie secret rotation */
-    uint32_t handshakes_per_s_load;  /* 64: above this many initiations a second, demand cookies */
-    uint32_t queue_max;              /* 64: datagrams held while a handshake runs */
+    uint64_t rekey_after_ms;        /* 120000: initiator starts a new handshake */
+    uint64_t reject_after_ms;       /* 180000: a session's keys are dropped */
+    uint64_t rekey_after_messages;  /* 2^60 */
+    uint64_t reject_after_messages; /* 2^64 - 2^13 - 1 */
+    uint64_t rekey_timeout_ms;      /* 5000: handshake retransmission */
+    uint64_t rekey_attempt_ms;      /* 90000: give up a handshake after this */
+    uint64_t keepalive_ms;          /* 10000: passive keepalive */
+    uint64_t cookie_secret_ms;      /* 120000: cookie secret rotation */
+    uint32_t handshakes_per_s_load; /* 64: above this many initiations a second, demand cookies */
+    uint32_t queue_max;             /* 64: datagrams held while a handshake runs */
     /* false. BENCHMARKS ONLY, never in a deployment: skips the ML-KEM-768
      * operations (zero key, ciphertext and secret in their places, same
      * message sizes) so an X25519-only handshake can be timed. Both sides
@@ -99,9 +99,9 @@ struct veil_anchor_local {
 };
 
 enum veil_anchor_event_type {
-    VEIL_ANCHOR_EV_UP = 1,     /* a session with the peer is established */
-    VEIL_ANCHOR_EV_DOWN,       /* every session with the peer was torn down */
-    VEIL_ANCHOR_EV_DATA,       /* a datagram arrived (data in the event) */
+    VEIL_ANCHOR_EV_UP = 1,           /* a session with the peer is established */
+    VEIL_ANCHOR_EV_DOWN,             /* every session with the peer was torn down */
+    VEIL_ANCHOR_EV_DATA,             /* a datagram arrived (data in the event) */
     VEIL_ANCHOR_EV_HANDSHAKE_FAILED, /* gave up after rekey_attempt_ms */
 };
 
@@ -217,8 +217,8 @@ typedef void (*veil_anchor_udp_event_fn)(veil_anchor_udp *u, const struct veil_a
                                          void *user_data);
 
 struct veil_anchor_udp_config {
-    const char *bind_ip; /* "127.0.0.1", "::", ... */
-    uint16_t port;       /* 0 = any free port */
+    const char *bind_ip;               /* "127.0.0.1", "::", ... */
+    uint16_t port;                     /* 0 = any free port */
     veil_anchor_udp_event_fn on_event; /* may be NULL; event data is freed after the call */
     void *user_data;
 };

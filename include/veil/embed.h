@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define VEIL_EMBED_DATAGRAM_MAX 65000 /* bytes of one application datagram */
-#define VEIL_EMBED_INBOX_MAX 4096     /* datagrams held for veil_embed_recv */
+#define VEIL_EMBED_INBOX_MAX    4096  /* datagrams held for veil_embed_recv */
 
 struct veil_embed_config {
     const char *bind_ip; /* underlay address, e.g. "127.0.0.1" */

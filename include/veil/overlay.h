@@ -43,26 +43,26 @@ extern "C" {
 #define VEIL_OVERLAY_UNDERLAY_OVERHEAD (VEIL_ANCHOR_DATA_OVERHEAD + 8 + 40)
 
 struct veil_overlay_config {
-    const char *ifname;     /* interface name, e.g. "veil0" (at most 15 characters) */
-    const char *realm;      /* the realm: its IPv6 prefix is derived from it */
+    const char *ifname;      /* interface name, e.g. "veil0" (at most 15 characters) */
+    const char *realm;       /* the realm: its IPv6 prefix is derived from it */
     const uint8_t *identity; /* this node's Ed25519 public key (the anchor's): its IPv6 address */
-    const char *ipv4;       /* this node's address from the realm's pool, e.g. "10.77.0.1" */
-    unsigned ipv4_prefix;   /* the pool's prefix length, e.g. 16 (the route to the tunnel) */
-    const char *bind_ip;    /* underlay address of the UDP socket, e.g. "0.0.0.0" */
-    uint16_t port;          /* underlay UDP port, 0 = any free one */
-    unsigned underlay_mtu;  /* 0 = 1500; the interface's MTU is this minus the overhead */
-    bool no_offload;        /* true: plain IFF_TUN | IFF_NO_PI, one packet per read */
+    const char *ipv4;        /* this node's address from the realm's pool, e.g. "10.77.0.1" */
+    unsigned ipv4_prefix;    /* the pool's prefix length, e.g. 16 (the route to the tunnel) */
+    const char *bind_ip;     /* underlay address of the UDP socket, e.g. "0.0.0.0" */
+    uint16_t port;           /* underlay UDP port, 0 = any free one */
+    unsigned underlay_mtu;   /* 0 = 1500; the interface's MTU is this minus the overhead */
+    bool no_offload;         /* true: plain IFF_TUN | IFF_NO_PI, one packet per read */
 };
 
 /* What the overlay did (the Anchor state machine's counters are separate:
  * veil_overlay_anchor_stats). */
 struct veil_overlay_stats {
     uint64_t tun_reads, tun_read_packets, tun_writes, tun_write_errors;
-    uint64_t gso_packets_in;   /* TSO packets read from the TUN and cut here */
+    uint64_t gso_packets_in; /* TSO packets read from the TUN and cut here */
     uint64_t udp_send_calls, udp_recv_calls, udp_datagrams_out, udp_datagrams_in;
-    uint64_t no_route;         /* TUN packets to an address no peer owns */
-    uint64_t spoofed;          /* decrypted packets whose source is not the peer's */
-    uint64_t malformed;        /* TUN packets that could not be parsed or cut */
+    uint64_t no_route;  /* TUN packets to an address no peer owns */
+    uint64_t spoofed;   /* decrypted packets whose source is not the peer's */
+    uint64_t malformed; /* TUN packets that could not be parsed or cut */
 };
 
 typedef struct veil_overlay veil_overlay;

@@ -564,8 +564,8 @@ static void send_cookie_reply(veil_anchor *a, const struct anchor_init *m, const
     anchor_put_header(&b, ANCHOR_MSG_COOKIE);
     veil_buf_put_u32le(&b, m->sender);
     veil_buf_put(&b, nonce, sizeof nonce);
-    uint8_t *enc = veil_buf_ok(&b) ? veil_buf_extend(&b, ANCHOR_COOKIE_BYTES + ANCHOR_TAG_BYTES)
-                                   : NULL;
+    uint8_t *enc =
+        veil_buf_ok(&b) ? veil_buf_extend(&b, ANCHOR_COOKIE_BYTES + ANCHOR_TAG_BYTES) : NULL;
     if (enc)
         crypto_aead_xchacha20poly1305_ietf_encrypt(enc, NULL, cookie, sizeof cookie, m->mac1,
                                                    ANCHOR_MAC_BYTES, NULL, nonce,
@@ -726,8 +726,7 @@ static bool recv_cookie(veil_anchor *a, const uint8_t *pkt, size_t len, uint64_t
     anchor_label_key(key, "cookie--", p->id);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(p->cookie, NULL, NULL, m.enc,
                                                    ANCHOR_COOKIE_BYTES + ANCHOR_TAG_BYTES,
-                                                   p->hs.mac1, ANCHOR_MAC_BYTES, m.nonce,
-                                                   key) != 0)
+                                                   p->hs.mac1, ANCHOR_MAC_BYTES, m.nonce, key) != 0)
         return drop(a, VEIL_ANCHOR_DROP_AUTH, why);
     /* the next retransmission (rekey_timeout after the last) carries mac2 */
     p->has_cookie = true;
@@ -737,9 +736,8 @@ static bool recv_cookie(veil_anchor *a, const uint8_t *pkt, size_t len, uint64_t
 
 /* A transport packet authenticated on s: confirm a responder's pending
  * session, record liveness, hand the data over. */
-static void delivered(veil_anchor *a, struct anchor_peer *p, struct anchor_session *s,
-                      uint8_t *pt, size_t pt_len, const uint8_t *from, size_t from_len,
-                      uint64_t now_ms)
+static void delivered(veil_anchor *a, struct anchor_peer *p, struct anchor_session *s, uint8_t *pt,
+                      size_t pt_len, const uint8_t *from, size_t from_len, uint64_t now_ms)
 {
     if (s == &p->next) {
         session_wipe(&p->prev);

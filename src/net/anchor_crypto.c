@@ -14,7 +14,7 @@
 #include "anchor_int.h"
 
 #define PROTOCOL_NAME "Anchor_v1_X25519+MLKEM768_Ed25519_ChaChaPoly_SHA256"
-#define PROLOGUE "veil anchor v1"
+#define PROLOGUE      "veil anchor v1"
 
 static void hash2(uint8_t out[32], const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
@@ -79,9 +79,8 @@ void anchor_sym_encrypt(struct anchor_sym *s, uint8_t *out, const uint8_t *in, s
 int anchor_sym_decrypt(struct anchor_sym *s, uint8_t *out, const uint8_t *in, size_t len)
 {
     static const uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-    if (len < ANCHOR_TAG_BYTES ||
-        crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, len, s->h, 32, nonce,
-                                                  s->k) != 0)
+    if (len < ANCHOR_TAG_BYTES || crypto_aead_chacha20poly1305_ietf_decrypt(
+                                      out, NULL, NULL, in, len, s->h, 32, nonce, s->k) != 0)
         return -1;
     anchor_sym_mix_hash(s, in, len);
     return 0;

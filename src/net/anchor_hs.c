@@ -89,16 +89,18 @@ static int check_cred(const struct anchor_self *self, const uint8_t *cred, size_
     return 0;
 }
 
-int anchor_self_init(struct anchor_self *self, const struct veil_anchor_local *local, uint64_t now_ms,
-                     veil_err *err)
+int anchor_self_init(struct anchor_self *self, const struct veil_anchor_local *local,
+                     uint64_t now_ms, veil_err *err)
 {
     uint8_t pk[32];
     memset(self, 0, sizeof *self);
     crypto_sign_ed25519_sk_to_pk(pk, local->identity_sk);
     if (!local->verify || !local->cred || local->cred_len == 0 ||
         local->cred_len > VEIL_ANCHOR_CRED_MAX)
-        return veil_err_set(err, VEIL_E_INVALID, "anchor: a credential (1..%d bytes) and a "
-                            "verifier are required", VEIL_ANCHOR_CRED_MAX);
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "anchor: a credential (1..%d bytes) and a "
+                            "verifier are required",
+                            VEIL_ANCHOR_CRED_MAX);
     if (memcmp(pk, local->identity_pk, 32) != 0)
         return veil_err_set(err, VEIL_E_INVALID, "anchor: identity key pair does not match");
     memcpy(self->id_pk, local->identity_pk, 32);

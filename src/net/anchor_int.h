@@ -87,8 +87,8 @@ struct anchor_self {
     bool classical_only; /* veil_anchor_config.bench_classical_only */
 };
 
-int anchor_self_init(struct anchor_self *self, const struct veil_anchor_local *local, uint64_t now_ms,
-                     veil_err *err) VEIL_WARN_UNUSED;
+int anchor_self_init(struct anchor_self *self, const struct veil_anchor_local *local,
+                     uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
 void anchor_self_wipe(struct anchor_self *self);
 
 /* An initiation in flight (initiator side). */

@@ -20,7 +20,7 @@
 #include "embed_int.h"
 
 #define RX_SLOTS 64
-#define RX_SLOT 4096
+#define RX_SLOT  4096
 #define TX_BATCH 64
 
 struct embed_peer {

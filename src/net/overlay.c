@@ -24,10 +24,10 @@
 
 #include "overlay_int.h"
 
-#define BATCH 64              /* datagrams per sendmmsg, messages per recvmmsg */
-#define RX_SLOT 65536         /* one (GRO-coalesced) UDP read */
-#define RX_SLOTS 16
-#define GSO_MAX_BYTES 65000
+#define BATCH              64    /* datagrams per sendmmsg, messages per recvmmsg */
+#define RX_SLOT            65536 /* one (GRO-coalesced) UDP read */
+#define RX_SLOTS           16
+#define GSO_MAX_BYTES      65000
 #define TUN_READS_PER_WAKE 64 /* frames read from the TUN before a flush */
 
 struct overlay_peer {
@@ -424,8 +424,8 @@ static int recv_batch(veil_overlay *o, struct overlay_io *io)
         const uint8_t *buf = o->rx_buf + (size_t)i * RX_SLOT;
         for (size_t off = 0; off < len; off += seg) {
             size_t one = len - off < seg ? len - off : seg;
-            (void)veil_anchor_recv(o->a, (const uint8_t *)&o->rx_addr[i], h->msg_namelen,
-                                   buf + off, one, now, NULL);
+            (void)veil_anchor_recv(o->a, (const uint8_t *)&o->rx_addr[i], h->msg_namelen, buf + off,
+                                   one, now, NULL);
             io->st.udp_datagrams_in++;
         }
     }

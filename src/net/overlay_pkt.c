@@ -13,9 +13,9 @@
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
+#define TCP_FIN      0x01
+#define TCP_PSH      0x08
+#define TCP_CWR      0x80
 
 static void put16be(uint8_t *p, uint16_t v)
 {
@@ -181,7 +181,7 @@ static size_t write_segment(uint8_t *o, const uint8_t *pkt, const struct ip_info
     uint8_t *tcp = o + ii->l4;
     put32be(tcp + 4, get32be(pkt + ii->l4 + 4) + (uint32_t)(i * mss));
     if (i + 1 < nseg)
-        tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+        tcp[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
     if (i > 0)
         tcp[13] &= (uint8_t)~TCP_CWR;
     tcp[16] = tcp[17] = 0;
@@ -255,7 +255,7 @@ bool overlay_l4_checksum_ok(const uint8_t *pkt, size_t len)
 
 /* ---- receive coalescing ---------------------------------------------------- */
 
-#define TCP_ACK 0x10
+#define TCP_ACK            0x10
 #define COALESCE_MAX_BYTES 65000
 
 /* A TCP packet that may join a coalesced run: plain IPv4 (no options, not
@@ -285,7 +285,7 @@ static bool tcp_view(const uint8_t *p, size_t len, struct tcp_view *v)
     v->payload = len - v->hdr;
     v->seq = get32be(p + ii.l4 + 4);
     v->flags = p[ii.l4 + 13];
-    return (v->flags & (uint8_t)~(TCP_ACK | TCP_PSH)) == 0 && (v->flags & TCP_ACK);
+    return (v->flags & (uint8_t) ~(TCP_ACK | TCP_PSH)) == 0 && (v->flags & TCP_ACK);
 }
 
 /* Same flow and headers that may merge: addresses, ports, ack, window,
@@ -295,8 +295,8 @@ static bool same_flow(const uint8_t *a, const struct tcp_view *va, const uint8_t
 {
     if (va->family != vb->family || va->hdr != vb->hdr)
         return false;
-    if (va->family == 4 && (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] ||
-                            memcmp(a + 12, b + 12, 8) != 0))
+    if (va->family == 4 &&
+        (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] || memcmp(a + 12, b + 12, 8) != 0))
         return false;
     if (va->family == 6 && (memcmp(a, b, 4) != 0 || memcmp(a + 6, b + 6, 34) != 0))
         return false;
@@ -314,8 +314,8 @@ size_t overlay_coalesce_count(const uint8_t *const *pkts, const size_t *lens, si
     size_t k = 1, total = lens[0];
     while (k < n && k < OVERLAY_SEG_MAX && tcp_view(pkts[k], lens[k], &v) &&
            same_flow(pkts[0], &first, pkts[k], &v) && v.seq == prev.seq + (uint32_t)prev.payload &&
-           v.payload <= first.payload && prev.payload == first.payload &&
-           !(prev.flags & TCP_PSH) && total + v.payload <= COALESCE_MAX_BYTES) {
+           v.payload <= first.payload && prev.payload == first.payload && !(prev.flags & TCP_PSH) &&
+           total + v.payload <= COALESCE_MAX_BYTES) {
         total += v.payload;
         prev = v;
         k++;

@@ -15,14 +15,14 @@
 
 #include <veil/base.h>
 
-#define OVERLAY_VNET_HDR_LEN 10 /* struct virtio_net_hdr */
+#define OVERLAY_VNET_HDR_LEN      10 /* struct virtio_net_hdr */
 #define OVERLAY_VNET_F_NEEDS_CSUM 1
-#define OVERLAY_GSO_NONE 0
-#define OVERLAY_GSO_TCPV4 1
-#define OVERLAY_GSO_TCPV6 4
-#define OVERLAY_GSO_ECN 0x80
-#define OVERLAY_SEG_MAX 256     /* segments one TSO packet may be cut into */
-#define OVERLAY_FRAME_MAX 65550 /* vnet header + the largest packet */
+#define OVERLAY_GSO_NONE          0
+#define OVERLAY_GSO_TCPV4         1
+#define OVERLAY_GSO_TCPV6         4
+#define OVERLAY_GSO_ECN           0x80
+#define OVERLAY_SEG_MAX           256   /* segments one TSO packet may be cut into */
+#define OVERLAY_FRAME_MAX         65550 /* vnet header + the largest packet */
 /* bytes of output room one frame may need: every segment repeats the headers */
 #define OVERLAY_SEG_BUF (OVERLAY_FRAME_MAX + OVERLAY_SEG_MAX * 128)
 

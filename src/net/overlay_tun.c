@@ -95,8 +95,7 @@ static int if_ioctl(int family, unsigned long req, struct ifreq *ifr, const char
     int e = errno;
     close(s);
     if (rc != 0)
-        return veil_err_set(err, VEIL_E_IO, "overlay: %s %s: %s", what, ifr->ifr_name,
-                            strerror(e));
+        return veil_err_set(err, VEIL_E_IO, "overlay: %s %s: %s", what, ifr->ifr_name, strerror(e));
     return 0;
 }
 

@@ -29,7 +29,7 @@
 
 #include "../../unit/net/anchor_test_cred.h"
 
-#define MAX_PEERS 16
+#define MAX_PEERS   16
 #define MAX_REVOKED 16
 
 struct node_opts {
@@ -97,23 +97,41 @@ static int parse_args(int argc, char **argv, struct node_opts *o)
     o->guardian = "main";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(k, "--no-offload")) { o->no_offload = true; continue; }
-        if (!strcmp(k, "--under-load")) { o->under_load = true; continue; }
+        if (!strcmp(k, "--no-offload")) {
+            o->no_offload = true;
+            continue;
+        }
+        if (!strcmp(k, "--under-load")) {
+            o->under_load = true;
+            continue;
+        }
         if (!v)
             return -1;
         i++;
-        if (!strcmp(k, "--name")) o->name = v;
-        else if (!strcmp(k, "--realm")) o->realm = v;
-        else if (!strcmp(k, "--taints")) o->taints = v;
-        else if (!strcmp(k, "--ip")) o->ip = v;
-        else if (!strcmp(k, "--bind")) o->bind = v;
-        else if (!strcmp(k, "--port")) o->port = (unsigned)atoi(v);
-        else if (!strcmp(k, "--ifname")) o->ifname = v;
-        else if (!strcmp(k, "--guardian")) o->guardian = v;
-        else if (!strcmp(k, "--rekey-ms")) o->rekey_ms = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "--peer") && o->n_peers < MAX_PEERS) o->peers[o->n_peers++] = v;
-        else if (!strcmp(k, "--revoked") && o->n_revoked < MAX_REVOKED) o->revoked[o->n_revoked++] = v;
-        else return -1;
+        if (!strcmp(k, "--name"))
+            o->name = v;
+        else if (!strcmp(k, "--realm"))
+            o->realm = v;
+        else if (!strcmp(k, "--taints"))
+            o->taints = v;
+        else if (!strcmp(k, "--ip"))
+            o->ip = v;
+        else if (!strcmp(k, "--bind"))
+            o->bind = v;
+        else if (!strcmp(k, "--port"))
+            o->port = (unsigned)atoi(v);
+        else if (!strcmp(k, "--ifname"))
+            o->ifname = v;
+        else if (!strcmp(k, "--guardian"))
+            o->guardian = v;
+        else if (!strcmp(k, "--rekey-ms"))
+            o->rekey_ms = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "--peer") && o->n_peers < MAX_PEERS)
+            o->peers[o->n_peers++] = v;
+        else if (!strcmp(k, "--revoked") && o->n_revoked < MAX_REVOKED)
+            o->revoked[o->n_revoked++] = v;
+        else
+            return -1;
     }
     return o->name && o->realm && o->ip ? 0 : -1;
 }
@@ -249,9 +267,14 @@ int main(int argc, char **argv)
     veil_anchor *a = make_anchor(&o, &v, pk);
     if (!a)
         return 1;
-    struct veil_overlay_config cfg = {.ifname = o.ifname, .realm = o.realm, .identity = pk,
-                                      .ipv4 = ip, .ipv4_prefix = prefix, .bind_ip = o.bind,
-                                      .port = (uint16_t)o.port, .no_offload = o.no_offload};
+    struct veil_overlay_config cfg = {.ifname = o.ifname,
+                                      .realm = o.realm,
+                                      .identity = pk,
+                                      .ipv4 = ip,
+                                      .ipv4_prefix = prefix,
+                                      .bind_ip = o.bind,
+                                      .port = (uint16_t)o.port,
+                                      .no_offload = o.no_offload};
     veil_err err = {0};
     veil_overlay *ov = veil_overlay_start(&cfg, a, &err);
     if (!ov) {

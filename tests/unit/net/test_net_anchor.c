@@ -79,7 +79,8 @@ static void node_init_trust(struct node *nd, const char *addr, const char *realm
     crypto_sign_ed25519_keypair(nd->pk, nd->sk);
     nd->cred_len = anchor_test_cred_make(nd->cred, realm, taints, nd->pk, UINT64_MAX,
                                          signer_sk ? signer_sk : guardian_sk);
-    struct veil_anchor_local local = {.cred = nd->cred, .cred_len = nd->cred_len,
+    struct veil_anchor_local local = {.cred = nd->cred,
+                                      .cred_len = nd->cred_len,
                                       .verify = anchor_test_cred_verify,
                                       .verify_ctx = trust_pk ? trust_pk : guardian_pk};
     memcpy(local.identity_pk, nd->pk, 32);
@@ -771,12 +772,18 @@ int main(int argc, char **argv)
     crypto_sign_ed25519_keypair(guardian_pk, guardian_sk);
     crypto_sign_ed25519_keypair(rogue_pk, rogue_sk);
     static const struct vtest_case cases[] = {
-        VTEST(test_handshake_and_data),     VTEST(test_tampered_replayed_unknown),
-        VTEST(test_unknown_key_and_misaddressed), VTEST(test_realm_and_taints),
-        VTEST(test_replayed_initiation),    VTEST(test_rekey_without_loss),
-        VTEST(test_rekey_by_time_keepalive_expiry), VTEST(test_cookie_under_load),
-        VTEST(test_taint_change_tears_down), VTEST(test_revocation_invalidation_expiry),
-        VTEST(test_simultaneous_initiation), VTEST(test_replay_window),
+        VTEST(test_handshake_and_data),
+        VTEST(test_tampered_replayed_unknown),
+        VTEST(test_unknown_key_and_misaddressed),
+        VTEST(test_realm_and_taints),
+        VTEST(test_replayed_initiation),
+        VTEST(test_rekey_without_loss),
+        VTEST(test_rekey_by_time_keepalive_expiry),
+        VTEST(test_cookie_under_load),
+        VTEST(test_taint_change_tears_down),
+        VTEST(test_revocation_invalidation_expiry),
+        VTEST(test_simultaneous_initiation),
+        VTEST(test_replay_window),
         VTEST(test_transport_aead_matches_libsodium),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);

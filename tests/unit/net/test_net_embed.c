@@ -22,7 +22,7 @@
 #include "anchor_test_cred.h"
 #include "vtest.h"
 
-#define N_DGRAMS 64
+#define N_DGRAMS     64
 #define STREAM_BYTES (2u << 20)
 
 static uint8_t g_gpk[32], g_gsk[64];
@@ -43,8 +43,10 @@ static void ident_of(struct ident *id, uint8_t seed_byte)
 static veil_embed *start(const struct ident *id, const char *v4)
 {
     veil_err err = {0};
-    struct veil_anchor_local local = {.cred = id->cred, .cred_len = id->cred_len,
-                                      .verify = anchor_test_cred_verify, .verify_ctx = g_gpk};
+    struct veil_anchor_local local = {.cred = id->cred,
+                                      .cred_len = id->cred_len,
+                                      .verify = anchor_test_cred_verify,
+                                      .verify_ctx = g_gpk};
     memcpy(local.identity_pk, id->pk, 32);
     memcpy(local.identity_sk, id->sk, 64);
     veil_anchor *a = veil_anchor_new(NULL, &local, 0, &err);

@@ -12,7 +12,7 @@
 #include "overlay_pkt.h"
 #include "vtest.h"
 
-#define MSS 1368
+#define MSS     1368
 #define PAYLOAD 10000
 #define TCP_HDR 32
 
@@ -150,14 +150,14 @@ static void test_malformed(void)
     static uint8_t f[OVERLAY_FRAME_MAX], buf[OVERLAY_SEG_BUF];
     struct overlay_segs s = {.buf = buf};
     size_t len = make_tso(f, 4, PAYLOAD);
-    CHECK_EQ_INT(overlay_segment(f, 9, true, &s), -1);         /* no room for the header */
-    CHECK_EQ_INT(overlay_segment(f, 10 + 30, true, &s), -1);   /* headers cut short */
-    f[4] = f[5] = 0;                                           /* gso_size 0 */
+    CHECK_EQ_INT(overlay_segment(f, 9, true, &s), -1);       /* no room for the header */
+    CHECK_EQ_INT(overlay_segment(f, 10 + 30, true, &s), -1); /* headers cut short */
+    f[4] = f[5] = 0;                                         /* gso_size 0 */
     CHECK_EQ_INT(overlay_segment(f, len, true, &s), -1);
     len = make_tso(f, 4, PAYLOAD);
-    f[1] = OVERLAY_GSO_TCPV6;                                  /* family mismatch */
+    f[1] = OVERLAY_GSO_TCPV6; /* family mismatch */
     CHECK_EQ_INT(overlay_segment(f, len, true, &s), -1);
-    f[1] = 3;                                                  /* UDP fragmentation offload */
+    f[1] = 3; /* UDP fragmentation offload */
     CHECK_EQ_INT(overlay_segment(f, len, true, &s), -1);
     struct overlay_addrs ad;
     CHECK_EQ_INT(overlay_pkt_addrs((const uint8_t *)"\x45\0\0", 3, &ad), -1);
