@@ -122,7 +122,11 @@ python3 "$HERE/schedule.py" "$CHAOS_SEED" "$CHAOS_SECONDS" "$N" >"$WORK/schedule
 DISK_NODE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disk_node"])' "$WORK/schedule.json")
 python3 -c 'import json,sys
 s = json.load(open(sys.argv[1]))
-print("chaos: faults:", ", ".join("%s@%ss%s" % (f["kind"], f["t"], "(n%s)" % ",".join(map(str, f.get("nodes", []))) if f.get("nodes") else "") for f in s["faults"]))
+fs = ["%s@%ss%s" % (f["kind"], f["t"], "(n%s)" % ",".join(map(str, f.get("nodes", []))) if f.get("nodes") else "") for f in s["faults"]]
+kinds = {}
+for f in s["faults"]: kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+print("chaos: %d faults (%s): %s%s" % (len(fs), ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
+      ", ".join(fs[:16]), ", ..." if len(fs) > 16 else ""))
 print("chaos: %d jobs, disk node %d" % (len(s["jobs"]), s["disk_node"]))' "$WORK/schedule.json"
 
 # --- network, chain, registry ---------------------------------------------------
