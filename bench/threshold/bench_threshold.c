@@ -122,9 +122,8 @@ static void bench_shape(unsigned n, unsigned t, int packed, int iters)
            "\"partial_plus_combine_ms\":%.3f,\"sealed_share_bytes\":%zu,"
            "\"partial_bytes\":%zu,\"public_bytes\":%zu,\"prss_keys_per_holder\":%u}\n",
            n, t, packed ? "packed" : "blocks", o.index.nblocks + o.found.nblocks, deal_s,
-           partial_s * 1e3, combine_s * 1e3, liar_s * 1e3,
-           (partial_s + combine_s) * 1e3, f.sealed[0].len, partial_bytes, public_bytes,
-           th_binom(n - 1, t));
+           partial_s * 1e3, combine_s * 1e3, liar_s * 1e3, (partial_s + combine_s) * 1e3,
+           f.sealed[0].len, partial_bytes, public_bytes, th_binom(n - 1, t));
     th_test_ct_free(&o.index);
     th_test_ct_free(&o.found);
     th_fixture_free(&f);

@@ -114,6 +114,13 @@ VEIL_WARN_UNUSED int veil_sq_squash(const veil_sq_key *key, veil_fhe_server *sk,
  * set's maximum, as a PBS output has); fails otherwise. */
 VEIL_WARN_UNUSED int veil_sq_squash_packed(const veil_sq_key *key, veil_fhe_server *sk,
                                            const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
+/* Packed when the carries allow it, else one block per squash (the encoding
+ * is recorded in out). The choice depends only on the ciphertext (its
+ * blocks' degrees and noise levels, which its file and digest carry), so
+ * parties squashing the same agreed ciphertext choose the same encoding:
+ * what a key holder calls on a scheduler output. */
+VEIL_WARN_UNUSED int veil_sq_squash_compact(const veil_sq_key *key, veil_fhe_server *sk,
+                                            const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
 void veil_sq_ct_clear(veil_sq_ct *ct);
 
 /* Versioned, digest-checked serialization (the fhe container). */

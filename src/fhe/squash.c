@@ -377,29 +377,77 @@ int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_serv
     return squash_blocks(key, ssk, in, VEIL_SQ_ENC_BLOCKS, out, err);
 }
 
+/* Why blocks lo and hi (NULL: a lone block) cannot be packed as lo + 4 hi:
+ * PACK_CARRY (a carry may be set), PACK_NOISE (the packed noise level is
+ * above the parameter set's maximum), or PACK_OK. */
+enum pack_check { PACK_OK, PACK_CARRY, PACK_NOISE };
+
+static enum pack_check pair_check(const struct veil_fhe_params *p,
+                                  const struct veil_shortint_ct *lo,
+                                  const struct veil_shortint_ct *hi)
+{
+    if (lo->degree >= p->message_modulus || (hi && hi->degree >= p->message_modulus))
+        return PACK_CARRY;
+    if (hi && (uint64_t)hi->noise_level * p->message_modulus + lo->noise_level > p->max_noise_level)
+        return PACK_NOISE;
+    return PACK_OK;
+}
+
+static const struct veil_shortint_ct *hi_of(const struct veil_radix *in, size_t i)
+{
+    return 2 * i + 1 < in->n_blocks ? &in->blocks[2 * i + 1] : NULL;
+}
+
+/* Whether every pair of blocks can be packed. */
+static int packable(const struct veil_fhe_params *p, const struct veil_radix *in)
+{
+    for (size_t i = 0; 2 * i < in->n_blocks; i++)
+        if (pair_check(p, &in->blocks[2 * i], hi_of(in, i)) != PACK_OK)
+            return 0;
+    return 1;
+}
+
+int veil_sq_squash_compact(const veil_sq_key *key, veil_fhe_server *sk, const veil_fhe_ct *ct,
+                           veil_sq_ct *out, veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct veil_radix *in = radix_of(ct, err);
+    if (!in)
+        return -1;
+    const struct veil_shortint_server_key *ssk = veil_fhe_server_key_of(sk);
+    if (check_input(ssk, in, err) < 0)
+        return -1;
+    return packable(ssk->params, in) ? veil_sq_squash_radix_packed(key, ssk, in, out, err)
+                                     : veil_sq_squash_radix(key, ssk, in, out, err);
+}
+
 /* Block i of the packed radix: in's blocks 2i (lo) and 2i+1 (hi) as lo + 4 hi
  * (a lone block, FheBool, is copied). Fails unless the carries are clean. */
 static int pack_block(const struct veil_fhe_params *p, const struct veil_radix *in, size_t i,
                       struct veil_shortint_ct *out, veil_err *err)
 {
-    const struct veil_shortint_ct *lo = &in->blocks[2 * i];
-    const struct veil_shortint_ct *hi = 2 * i + 1 < in->n_blocks ? &in->blocks[2 * i + 1] : NULL;
-    if (lo->degree >= p->message_modulus || (hi && hi->degree >= p->message_modulus))
+    const struct veil_shortint_ct *lo = &in->blocks[2 * i], *hi = hi_of(in, i);
+    switch (pair_check(p, lo, hi)) {
+    case PACK_CARRY:
         return veil_err_set(err, VEIL_E_INVALID,
                             "cannot pack blocks %zu-%zu for squashing: a carry is not clean "
                             "(degrees %llu, %llu; propagate carries first)",
                             2 * i, 2 * i + 1, (unsigned long long)lo->degree,
                             (unsigned long long)(hi ? hi->degree : 0));
-    if (!hi) {
-        veil_shortint_ct_copy(out, lo, p);
-        return 0;
-    }
-    veil_shortint_pack_pair(p, out, hi, lo);
-    if (out->noise_level > p->max_noise_level)
+    case PACK_NOISE:
         return veil_err_set(err, VEIL_E_INVALID,
-                            "cannot pack blocks %zu-%zu for squashing: noise level %u above %u "
-                            "(bootstrap them first)",
-                            2 * i, 2 * i + 1, out->noise_level, p->max_noise_level);
+                            "cannot pack blocks %zu-%zu for squashing: noise level %u x %llu + "
+                            "%u above %u (bootstrap them first)",
+                            2 * i, 2 * i + 1, hi->noise_level,
+                            (unsigned long long)p->message_modulus, lo->noise_level,
+                            p->max_noise_level);
+    case PACK_OK:
+        break;
+    }
+    if (hi)
+        veil_shortint_pack_pair(p, out, hi, lo);
+    else
+        veil_shortint_ct_copy(out, lo, p);
     return 0;
 }
 

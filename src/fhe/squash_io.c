@@ -50,8 +50,8 @@ static int check_shape(uint32_t width, uint32_t encoding, uint32_t nblocks, veil
 {
     const uint32_t want = veil_sq_blocks_for(width, encoding);
     if (want == 0)
-        return veil_err_set(err, VEIL_E_INVALID,
-                            "squashed ciphertext has width %u, encoding %u", width, encoding);
+        return veil_err_set(err, VEIL_E_INVALID, "squashed ciphertext has width %u, encoding %u",
+                            width, encoding);
     if (nblocks != want)
         return veil_err_set(err, VEIL_E_INVALID,
                             "squashed %u-bit ciphertext (encoding %u) has %u blocks, expected %u",

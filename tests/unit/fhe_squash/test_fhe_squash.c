@@ -15,7 +15,8 @@
  *   - the packed encoding (two blocks per squashed block): the same values
  *     decrypt from half the squashed blocks, each block's 4-bit value
  *     lo + 4 hi checked and its noise recorded; blocks whose carries are not
- *     clean are refused;
+ *     clean are refused, and the compact squash then falls back to one block
+ *     per squash;
  *   - the squashed bits (digests) are identical with 1, 2 and 3 threads, in
  *     both encodings;
  *   - the key saved and loaded squashes to the same digest; truncated,
@@ -164,10 +165,21 @@ static void test_packed(void)
     CHECK(veil_fhe_encrypt(g_ck, 8, 3, &ct, &err) == 0);
     const struct veil_fhe_params *params = NULL;
     struct veil_radix *r = (struct veil_radix *)veil_fhe_ct_radix(ct, &params);
+    CHECK(veil_sq_squash_compact(g_key, g_sk, ct, &sq, &err) == 0);
+    CHECK_EQ_INT(sq.encoding, VEIL_SQ_ENC_PACKED);
+    veil_sq_ct_clear(&sq);
     r->blocks[1].degree = 4; /* a carry that may be set */
     CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == -1);
     CHECK_CONTAINS(err.msg, "carry is not clean");
     CHECK(sq.blocks == NULL);
+    /* compact falls back to one block per squash, and the value survives */
+    uint64_t got = 0;
+    CHECK(veil_sq_squash_compact(g_key, g_sk, ct, &sq, &err) == 0);
+    CHECK_EQ_INT(sq.encoding, VEIL_SQ_ENC_BLOCKS);
+    CHECK_EQ_INT(sq.nblocks, 4);
+    CHECK(veil_sq_decrypt(&g_secret, &sq, &got, &err) == 0);
+    CHECK_EQ_U64(got, 3);
+    veil_sq_ct_clear(&sq);
     r->blocks[1].degree = 3;
     r->blocks[2].noise_level = 2; /* packed with block 3: 4 x 1 + 2 above 5 */
     CHECK(veil_sq_squash_packed(g_key, g_sk, ct, &sq, &err) == -1);
@@ -355,6 +367,5 @@ static void test_teardown(void)
 }
 
 VTEST_MAIN(VTEST(test_every_block_value), VTEST(test_integers), VTEST(test_packed),
-           VTEST(test_noise),
-           VTEST(test_noise_all_coefficients), VTEST(test_threads_identical), VTEST(test_key_files),
-           VTEST(test_teardown))
+           VTEST(test_noise), VTEST(test_noise_all_coefficients), VTEST(test_threads_identical),
+           VTEST(test_key_files), VTEST(test_teardown))

@@ -186,8 +186,8 @@ static void compare_digits(struct veil_ntt128 *t)
                 uint64_t r = veil_fhe_rng_u64(&rng);
                 st |= (veil_u128_t)(r % 3 == 0 ? (r >> 8) & 0xffffff : fields[r % 4]) << (24 * f);
             }
-            veil_u128_t low = (veil_fhe_rng_u64(&rng) & 1) ? (veil_u128_t)1 << 55
-                                                           : rand_u128(&rng) >> 72;
+            veil_u128_t low =
+                (veil_fhe_rng_u64(&rng) & 1) ? (veil_u128_t)1 << 55 : rand_u128(&rng) >> 72;
             v[i] = (st << 56) | low;
         }
     }

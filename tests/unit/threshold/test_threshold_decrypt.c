@@ -357,7 +357,6 @@ static void test_flooding_statistics(void)
 }
 
 VTEST_MAIN(VTEST(test_shares_reconstruct_secret), VTEST(test_share_needs_its_identity),
-           VTEST(test_roundtrip_n4), VTEST(test_roundtrip_n7_n13),
-           VTEST(test_packed_encoding), VTEST(test_n4_down_and_liar),
-           VTEST(test_n7_two_liars), VTEST(test_rejected_partials), VTEST(test_wire_forms),
-           VTEST(test_flooding_statistics))
+           VTEST(test_roundtrip_n4), VTEST(test_roundtrip_n7_n13), VTEST(test_packed_encoding),
+           VTEST(test_n4_down_and_liar), VTEST(test_n7_two_liars), VTEST(test_rejected_partials),
+           VTEST(test_wire_forms), VTEST(test_flooding_statistics))
