@@ -441,6 +441,7 @@ static void send_on(veil_anchor *a, struct anchor_peer *p, const uint8_t *data, 
     uint8_t nonce[12];
     veil_buf b;
     veil_buf_init(&b);
+    (void)veil_buf_reserve(&b, ANCHOR_DATA_HEADER + len + ANCHOR_TAG_BYTES); /* one allocation */
     anchor_put_header(&b, ANCHOR_MSG_DATA);
     veil_buf_put_u32le(&b, s->remote_idx);
     veil_buf_put_u64le(&b, s->send_ctr);
