@@ -5,7 +5,8 @@
  * extra PBS a shard pays to hand its winner's key on (veil_fhe_argmin_keyed
  * against veil_fhe_argmin_labeled, one match: only the last match's key
  * selects differ), the merge of SHARDS encrypted (key, index) winners
- * (veil_fhe_argmin_merge) and the decryption of the result. Shards run in
+ * (veil_fhe_argmin_merge; the winners are real shard outputs, from a keyed
+ * argmin each) and the decryption of the result. Shards run in
  * parallel on their own schedulers, so the critical path is one shard plus
  * the merge; every part is checked against the plaintext spec.
  *
@@ -134,6 +135,27 @@ static int key_extra(const struct keys *k, uint64_t *extra, veil_err *err)
     return rc;
 }
 
+/* Shard i's output as a shard hands it on: the keyed argmin of a match
+ * between its winner (key kv) and a flagged node, labelled with global
+ * indices (16-bit: the blocks above the labels' bits stay trivially zero). */
+static int shard_winner(const struct keys *k, size_t i, uint64_t kv, veil_fhe_ct **key,
+                        veil_fhe_ct **index, veil_err *err)
+{
+    veil_fhe_ct *a = NULL, *b = NULL, *found = NULL;
+    uint64_t labels[2] = {64 * i + (unsigned)(rand() % 32), 64 * i + 32 + (unsigned)(rand() % 32)};
+    int rc = veil_fhe_encrypt(k->ck, 16, kv, &a, err) == 0 &&
+                     veil_fhe_encrypt(k->ck, 16, 0xC000, &b, err) == 0
+                 ? 0
+                 : -1;
+    const veil_fhe_ct *v[2] = {a, b};
+    if (rc == 0)
+        rc = veil_fhe_argmin_keyed(k->sk, v, labels, 2, 16, index, &found, key, NULL, err);
+    veil_fhe_ct_free(a);
+    veil_fhe_ct_free(b);
+    veil_fhe_ct_free(found);
+    return rc;
+}
+
 /* The merge of s shard winners (random keys, some infeasible; 16-bit indices). */
 static int merge(const struct keys *k, size_t s, double *t, uint64_t *pbs, double *t_dec,
                  veil_err *err)
@@ -147,11 +169,7 @@ static int merge(const struct keys *k, size_t s, double *t, uint64_t *pbs, doubl
     for (size_t i = 0; i < s && rc == 0; i++) {
         kv[i] = rand() % 4 == 0 ? 0x4000u | (unsigned)(rand() % 0x3FFF) : (unsigned)(rand() % 8190);
         best = kv[i] < kv[best] ? i : best;
-        rc = veil_fhe_encrypt(k->ck, 16, kv[i], &keys[i], err) == 0 &&
-                     veil_fhe_encrypt(k->ck, 16, 64 * i + (unsigned)(rand() % 64), &idx[i], err) ==
-                         0
-                 ? 0
-                 : -1;
+        rc = shard_winner(k, i, kv[i], &keys[i], &idx[i], err);
     }
     veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
     double t0 = now_s();
@@ -203,7 +221,8 @@ int main(int argc, char **argv)
     double t_round = 0, c_round = 0, t_merge = 0, t_dec = 0;
     uint64_t p_round = 0, p_key = 0, p_merge = 0;
     if (shard_round(&k, &req, shard, &t_round, &c_round, &p_round, &err) != 0 ||
-        key_extra(&k, &p_key, &err) != 0 || merge(&k, shards, &t_merge, &p_merge, &t_dec, &err) != 0)
+        key_extra(&k, &p_key, &err) != 0 ||
+        merge(&k, shards, &t_merge, &p_merge, &t_dec, &err) != 0)
         return die(&err);
     printf("{\"nodes\":%zu,\"shard\":%zu,\"shards\":%zu,\"shard_round_s\":%.3f,"
            "\"shard_round_cpu_s\":%.3f,\"shard_round_pbs\":%llu,\"shard_key_output_pbs\":%llu,"

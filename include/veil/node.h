@@ -141,11 +141,11 @@ struct veil_telemetry_raw {
  * monotone, so codes compare as the amounts do; free amounts round down to a
  * code and requests up, so code(free) >= code(req) implies free >= req. */
 enum { VEIL_RES_CPU = 0, VEIL_RES_MEMORY, VEIL_RES_DISK, VEIL_RES_GPU, VEIL_RES_COUNT };
-#define VEIL_QUANT_MAX          0xFFFFu
-#define VEIL_QUANT_CPU_MILLIS   10u
-#define VEIL_QUANT_MEMORY_BYTES (4u * 1024u * 1024u)
-#define VEIL_QUANT_DISK_BYTES   (1024ull * 1024u * 1024u)
-#define VEIL_QUANT_GPU_MAX      4095u
+#define VEIL_QUANT_MAX            0xFFFFu
+#define VEIL_QUANT_CPU_MILLIS     10u
+#define VEIL_QUANT_MEMORY_BYTES   (4u * 1024u * 1024u)
+#define VEIL_QUANT_DISK_BYTES     (1024ull * 1024u * 1024u)
+#define VEIL_QUANT_GPU_MAX        4095u
 #define VEIL_QUANT_LINEAR         0x8000u /* wide codes below: exact unit counts */
 #define VEIL_QUANT_MANT_BITS      12
 #define VEIL_QUANT_CODE_MAX_UNITS (8191ull << 10) /* the value of code 0xFFFF */

@@ -1926,8 +1926,8 @@ static struct expr select_index_block(struct graph *g, const struct expr *cond8,
  * position on the left, A) and B wins only if strictly better (min: B < A; max:
  * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
  * compares the nb blocks, then selects the blocks and the n_bits index bits. */
-static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb,
-                       unsigned n_bits, int want_max, uint64_t mx, int packed)
+static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb, unsigned n_bits,
+                       int want_max, uint64_t mx, int packed)
 {
     while (m > 1 && !g->failed) {
         size_t w = 0;
@@ -2362,8 +2362,16 @@ static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
     unsigned n_bits = 0;
     while (n_bits < 64 && (all >> n_bits) != 0)
         n_bits++;
-    /* packed index blocks: the labels' used bits, or every block of an encrypted index */
-    unsigned n_idx = enc_labels ? (unsigned)enc_labels[0].n_blocks : (n_bits + 1) / 2;
+    /* packed index blocks: the labels' used bits, or the blocks of an encrypted
+     * index up to the last one not trivially zero in every input (a shard's
+     * index above its labels' bits is) */
+    unsigned n_idx = (n_bits + 1) / 2;
+    for (size_t i = 0; enc_labels && i < n; i++)
+        for (unsigned k = (unsigned)enc_labels[i].n_blocks; k > n_idx; k--)
+            if (enc_labels[i].blocks[k - 1].degree != 0) {
+                n_idx = k;
+                break;
+            }
     /* Columns that are trivially zero (degree 0) in every input are equal
      * everywhere: they are neither compared nor selected (e.g. the unused high
      * blocks of an 8-bit priority carried in a 16-bit key). */
@@ -2534,8 +2542,8 @@ static int argmin_api(veil_fhe_server *sk, const veil_fhe_ct *const *keys, const
     struct veil_radix r[3];
     int rc = merge_ctx(sk, keys[0], &s, err);
     if (rc == 0) {
-        rc = argmin_core(&s, v, labels, indices ? v + n : NULL, n, index_width, &r[0], &r[1],
-                         &r[2], err);
+        rc = argmin_core(&s, v, labels, indices ? v + n : NULL, n, index_width, &r[0], &r[1], &r[2],
+                         err);
         if (pbs)
             *pbs = s.pbs_count;
         veil_int_server_free(&s);

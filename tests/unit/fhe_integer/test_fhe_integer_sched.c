@@ -191,8 +191,8 @@ static void merge_case(const uint64_t *x, size_t n_shards, size_t per)
 static void test_shard_merge(void)
 {
     setup();
-    const uint64_t x[12] = {900,    37,     0x4000, 2000, /* shard 0: 37 at 1 */
-                            0x4003, 0x8000, 0xC000, 0x4001, /* shard 1: none */
+    const uint64_t x[12] = {900,    37,     0x4000, 2000,    /* shard 0: 37 at 1 */
+                            0x4003, 0x8000, 0xC000, 0x4001,  /* shard 1: none */
                             37,     4000,   38,     0x4002}; /* shard 2: ties 37 */
     merge_case(x, 3, 4);
     const uint64_t none[4] = {0x4000, 0x4001, 0x8000, 0xC002};

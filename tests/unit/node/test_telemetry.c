@@ -203,5 +203,5 @@ static void test_live_sample(void)
     CHECK_EQ_INT(veil_telemetry_sample(&cpu, "/nonexistent-veil-dir", NULL, 0, &out, &err), -1);
 }
 
-VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_wide_code), VTEST(test_override),
-           VTEST(test_live_sample))
+VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_wide_code),
+           VTEST(test_override), VTEST(test_live_sample))
