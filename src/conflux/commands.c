@@ -65,18 +65,13 @@ static json_t *query_json(veil_conflux *a, natsConnection *nc)
                      (json_int_t)a->expires_ms);
 }
 
-static bool taint_valid(const char *t)
-{
-    return *t && strlen(t) <= 63 &&
-           strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789_-.:") == strlen(t);
-}
-
-/* Adds or removes one taint in the comma list; 0 or -1 with a message. */
+/* Adds or removes one taint in the comma list; 0 or -1 with a message.
+ * Taints follow Guardian's name rule (what it records and signs as
+ * `taint:<name>` tags), so a node never holds one Guardian cannot record. */
 static int edit_taints(char *csv, size_t cap, const char *t, bool add, veil_err *err)
 {
-    if (!taint_valid(t))
-        return veil_err_set(err, VEIL_E_INVALID, "taint '%s': want 1-63 of [A-Za-z0-9_.:-]", t);
+    if (!veil_guardian_name_valid(t))
+        return veil_err_set(err, VEIL_E_INVALID, "taint '%s': want 1-63 of [A-Za-z0-9_-]", t);
     char out[256] = "", buf[256];
     snprintf(buf, sizeof buf, "%s", csv);
     bool found = false;

@@ -66,6 +66,8 @@ static int parse_positional(struct admin_args *a, int argc, char **argv)
     if (!wants_arg && optind + 2 != argc)
         return admin_usage("unexpected argument");
     a->arg = wants_arg ? argv[optind + 2] : "";
+    if (wants_arg && !veil_guardian_name_valid(a->arg))
+        return admin_usage("taint names are 1-63 characters of [A-Za-z0-9_-]");
     if (a->hard && v != VEIL_CTL_SHUTDOWN)
         return admin_usage("--hard goes with shutdown");
     return 0;

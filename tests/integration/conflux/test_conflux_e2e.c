@@ -492,10 +492,18 @@ static void test_forged_replayed_expired(void)
     snprintf(c.node_id, sizeof c.node_id, "edge-b");
     CHECK_EQ_INT(inject_cmd(&svc, replies, &c, gsk, body, sizeof body), 1);
     CHECK_CONTAINS(body, "another node");
+    /* signed, but a taint Guardian could not record (not a name) */
+    c.issued_ms = veil_conflux_now_ms();
+    snprintf(c.node_id, sizeof c.node_id, "edge-a");
+    c.verb = VEIL_CTL_TAINT_ADD;
+    snprintf(c.arg, sizeof c.arg, "a.b");
+    CHECK_EQ_INT(inject_cmd(&svc, replies, &c, gsk, body, sizeof body), 2); /* failed */
+    CHECK_CONTAINS(body, "taint");
     /* the refusals changed nothing */
     struct veil_conflux_status st;
     veil_conflux_get_status(agent_a, &st);
     CHECK(!st.shutdown_requested);
+    CHECK(strstr(st.taints, "a.b") == NULL);
     veil_guardian_close(g);
     natsSubscription_Destroy(replies);
     raw_close(&svc);

@@ -36,6 +36,7 @@ expect 2 "--ttl wants a duration" "$VEIL" guardian issue -d "$G" --realm alpha -
 expect 2 "--max-payload wants" "$VEIL" guardian issue -d "$G" --realm alpha --name n1 --max-payload 0 -o "$WORK/x.creds"
 expect 2 "--max-payload wants" "$VEIL" guardian issue -d "$G" --realm alpha --name n1 --max-payload 65m -o "$WORK/x.creds"
 expect 2 "--max-payload wants" "$VEIL" guardian serve -d "$G" --nats tls://127.0.0.1:1 --max-payload lots
+expect 2 "taint names are" "$VEIL" guardian cmd -d "$G" n1 taint-add 'a.b'
 expect 1 "node name must be" "$VEIL" guardian issue -d "$G" --realm alpha --name 'n>' -o "$WORK/x.creds"
 expect 1 "taint names are" "$VEIL" guardian issue -d "$G" --realm alpha --name n1 --taints 'a b' -o "$WORK/x.creds"
 expect 1 'unknown node "ghost"' "$VEIL" guardian revoke -d "$G" ghost
