@@ -161,9 +161,18 @@ function emptyRow(cols, text) {
 // ---- Jobs ------------------------------------------------------------------
 
 async function refreshJobs() {
-  const r = await api("GET", "/v1/jobs");
+  const [r, asg] = await Promise.all([api("GET", "/v1/jobs"), api("GET", "/v1/assignments")]);
   const jobs = r.json.jobs || [];
   const now = Date.now();
+  // The node's own record, when its assignments carry created_ms: latency =
+  // the first assignment of a job minus its submission.
+  const firstAssigned = new Map();
+  for (const a of asg.json.assignments || [])
+    if (a.created_ms && !(firstAssigned.get(a.job_id) <= a.created_ms)) firstAssigned.set(a.job_id, a.created_ms);
+  for (const j of jobs)
+    if (firstAssigned.has(j.id) && j.created_ms) state.latency.set(j.id, {ms: Math.max(0, firstAssigned.get(j.id) - j.created_ms), created: j.created_ms});
+  // Otherwise what this page saw: from the first poll that found the job
+  // unplaced to the first that found it placed.
   for (const j of jobs) {
     if (PRE_PLACEMENT.has(j.state) && !state.firstSeen.has(j.id)) state.firstSeen.set(j.id, now);
     if (!PRE_PLACEMENT.has(j.state) && state.firstSeen.has(j.id) && !state.latency.has(j.id))
