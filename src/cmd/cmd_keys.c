@@ -191,7 +191,7 @@ static int squash_file(const char *server, const char *sqkey, const char *in, co
     if (rc == 0)
         rc = veil_fhe_ct_load(in, &ct, err);
     if (rc == 0)
-        rc = veil_sq_squash(key, sk, ct, &sq, err);
+        rc = veil_sq_squash_compact(key, sk, ct, &sq, err);
     if (rc == 0)
         rc = veil_sq_ct_save(&sq, out, err);
     if (rc == 0)
