@@ -881,9 +881,8 @@ typedef struct veil_api veil_api;
 typedef unsigned (*veil_api_dash_chain_fn)(const veil_config *node_cfg, veil_store *store,
                                            const char *what, const char *job_hex, int replica,
                                            void **reply);
-unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store,
-                                   const char *what, const char *job_hex, int replica,
-                                   void **reply);
+unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store, const char *what,
+                                   const char *job_hex, int replica, void **reply);
 
 struct veil_api_config {
     const char *listen;     /* "127.0.0.1:PORT" (port 0 = any free port); loopback only */
