@@ -313,12 +313,17 @@ static void publish_beacons(veil_conflux *a)
     int n = snprintf(live_msg, sizeof live_msg, "{\"seq\":%llu,\"t\":%llu}",
                      (unsigned long long)seq, (unsigned long long)now);
     char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
-    if (nc) {
-        (void)natsConnection_Publish(nc, live, live_msg, n);
-        if (text)
-            (void)natsConnection_PublishString(nc, health, text);
-    }
+    natsStatus s = NATS_OK;
+    if (nc)
+        s = natsConnection_Publish(nc, live, live_msg, n);
+    if (nc && s == NATS_OK && text)
+        s = natsConnection_PublishString(nc, health, text);
     pthread_mutex_unlock(&a->mu);
+    /* a beacon lost while the connection is being replaced is expected;
+     * the next one follows in one period */
+    if (s != NATS_OK)
+        VEIL_LOG_DBG("conflux", "beacon not published", "node=%s status=\"%s\"", a->name,
+                     natsStatus_GetText(s));
     free(text);
     json_decref(h);
 }
