@@ -1,7 +1,8 @@
 /*
  * cmd_cluster.c - `veil cluster init` (owned by the veild integration):
  * creates a cluster end to end. It generates the cluster's FHE keys (the
- * decryptor keeps client.key; every node gets public.key and server.key), or
+ * decryptor keeps client.key; every node gets public.key and server.key, and public.tfhers is the
+ * public key in TFHE-rs format for Zama SDK clients), or
  * with --key-holders runs the threshold ceremony (src/threshold: one sealed
  * share per key holder, the squashing key, no secret key kept),
  * deploys the VeilRegistry contract (or reuses --contract), creates the
@@ -21,6 +22,7 @@
 #include <veil/chain.h>
 #include <veil/fhe.h>
 #include <veil/p2p.h>
+#include <veil/tfhers.h>
 #include <veil/threshold.h>
 
 #include "../node/daemon.h"
@@ -104,6 +106,21 @@ static int parse_holders(const char *arg, unsigned t, struct holders *hs, const 
     if (veil_th_check_params(hs->n, t, &err) != 0)
         return veil_cli_usage_error(path, "--key-holders/--threshold: %s", err.msg);
     return 0;
+}
+
+/* The cluster's public key also in TFHE-rs's format (DIR/public.tfhers), so
+ * a client holding only Zama's SDK (node-tfhe, tfhe in the browser) can
+ * encrypt a confidential job's request for this cluster (issue 17). */
+static int export_public_tfhers(const char *pub, const char *dir, veil_err *err)
+{
+    char path[600];
+    veil_fhe_public *pk = NULL;
+    snprintf(path, sizeof path, "%s/public.tfhers", dir);
+    int rc = veil_fhe_public_load(pub, &pk, err);
+    if (rc == 0)
+        rc = veil_fhe_public_export_tfhers(pk, path, err);
+    veil_fhe_public_free(pk);
+    return rc == 0 ? 0 : veil_err_wrap(err, "TFHE-rs public key %s", path);
 }
 
 /* A designated decryptor's keys: DIR/public.key and DIR/server.key for every
@@ -318,6 +335,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
                veil_daemon_file_keccak(pub, fhe_hash, &err) != 0) {
         goto fail;
     }
+    if (export_public_tfhers(pub, out, &err) != 0)
+        goto fail;
 
     veil_eth_address caddr;
     veil_tx_result res;
