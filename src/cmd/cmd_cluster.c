@@ -1,10 +1,10 @@
 /*
  * cmd_cluster.c - `veil cluster init` (owned by the veild integration):
  * creates a cluster end to end. It generates the cluster's FHE keys (the
- * decryptor keeps client.key; every node gets public.key and server.key, and public.tfhers is the
- * public key in TFHE-rs format for Zama SDK clients), or
- * with --key-holders runs the threshold ceremony (src/threshold: one sealed
- * share per key holder, the squashing key, no secret key kept),
+ * decryptor keeps client.key; every node gets public.key and server.key;
+ * public.tfhers is the public key in TFHE-rs format for Zama SDK clients),
+ * or with --key-holders runs the threshold ceremony (src/threshold: one
+ * sealed share per key holder, the squashing key, no secret key kept),
  * deploys the VeilRegistry contract (or reuses --contract), creates the
  * cluster with the given operators, records the FHE public-key hash, the
  * designated decryptor and the allowed image digests in the on-chain policy,
