@@ -137,7 +137,7 @@ int main(int argc, char **argv)
         t0 = now_ms();
         double c0 = cpu_ms();
         for (int i = 0; i < 2; i++)
-            if (veil_sq_squash(sq, sk, cts[i], &sct[i], &err) != 0)
+            if (veil_sq_squash_compact(sq, sk, cts[i], &sct[i], &err) != 0)
                 return die(&err);
         squash[rep] = now_ms() - t0;
         squash_cpu[rep] = cpu_ms() - c0;

@@ -148,7 +148,7 @@ static int squash_one(struct squash_job *j, veil_reader *rd, int i)
     if (veil_fhe_ct_deserialize(p, n, &ct, &j->err) != 0)
         return -1;
     const struct veil_holder *th = &j->d->th;
-    int rc = veil_sq_squash(th->sq, j->d->fhe_sk, ct, &j->sq[i], &j->err);
+    int rc = veil_sq_squash_compact(th->sq, j->d->fhe_sk, ct, &j->sq[i], &j->err);
     veil_fhe_ct_free(ct);
     if (rc == 0)
         rc = veil_th_partial_decrypt(th->share, &j->sq[i], &j->p[i], &j->err);
