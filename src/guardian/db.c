@@ -45,6 +45,23 @@ int guardian_db_exec(struct veil_guardian *g, const char *sql, veil_err *err)
     return 0;
 }
 
+int guardian_tx_begin(struct veil_guardian *g, bool *outer, veil_err *err)
+{
+    *outer = sqlite3_get_autocommit(g->db) != 0;
+    return guardian_db_exec(g, *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT guardian_tx", err);
+}
+
+int guardian_tx_end(struct veil_guardian *g, bool outer, int rc, veil_err *err)
+{
+    if (rc == 0)
+        return guardian_db_exec(g, outer ? "COMMIT" : "RELEASE guardian_tx", err);
+    /* the caller's error stays; a failed rollback has nothing to add */
+    if (guardian_db_exec(g, outer ? "ROLLBACK" : "ROLLBACK TO guardian_tx; RELEASE guardian_tx",
+                         NULL) != 0)
+        VEIL_LOG_ERR("guardian", "rollback failed", "db=%s", sqlite3_errmsg(g->db));
+    return rc;
+}
+
 int guardian_db_prepare(struct veil_guardian *g, const char *sql, sqlite3_stmt **st, veil_err *err)
 {
     if (sqlite3_prepare_v2(g->db, sql, -1, st, NULL) != SQLITE_OK)

@@ -39,6 +39,12 @@ struct guardian_account {
 /* db.c */
 int guardian_db_open(struct veil_guardian *g, bool create, veil_err *err) VEIL_WARN_UNUSED;
 int guardian_db_exec(struct veil_guardian *g, const char *sql, veil_err *err) VEIL_WARN_UNUSED;
+/* A write transaction that nests: BEGIN IMMEDIATE when none is open (*outer
+ * set), else a savepoint inside the caller's (committed with it). end()
+ * commits (rc == 0) or rolls back, and returns rc, or -1 when the commit
+ * fails. */
+int guardian_tx_begin(struct veil_guardian *g, bool *outer, veil_err *err) VEIL_WARN_UNUSED;
+int guardian_tx_end(struct veil_guardian *g, bool outer, int rc, veil_err *err) VEIL_WARN_UNUSED;
 int guardian_db_prepare(struct veil_guardian *g, const char *sql, sqlite3_stmt **st,
                         veil_err *err) VEIL_WARN_UNUSED;
 int guardian_db_fail(struct veil_guardian *g, veil_err *err, const char *what);

@@ -177,8 +177,10 @@ int veil_guardian_issue(veil_guardian *g, const struct veil_guardian_issue_req *
     if (!veil_guardian_name_valid(req->name))
         return veil_err_set(err, VEIL_E_INVALID,
                             "guardian: node name must be 1-63 characters of [A-Za-z0-9_-]");
-    /* one transaction (one fsync) for the node, serial and audit records */
-    if (guardian_db_exec(g, "BEGIN IMMEDIATE", err) != 0)
+    /* one transaction (one fsync) for the node, serial and audit records,
+     * or part of the caller's (an enrollment) */
+    bool outer;
+    if (guardian_tx_begin(g, &outer, err) != 0)
         return -1;
     int rc = issue_node(g, req, ttl, max_payload, out, err);
     char detail[256], pub[VEIL_NKEY_PUBLIC_LEN + 1];
@@ -187,7 +189,7 @@ int veil_guardian_issue(veil_guardian *g, const struct veil_guardian_issue_req *
              req->realm, (unsigned long long)out->serial, pub, (long long)out->expires);
     if (rc == 0)
         rc = veil_guardian_audit(g, "guardian", "issue.jwt", detail, err);
-    if (guardian_db_exec(g, rc == 0 ? "COMMIT" : "ROLLBACK", rc == 0 ? err : NULL) != 0)
+    if (guardian_tx_end(g, outer, rc, err) != 0)
         rc = -1;
     if (rc != 0)
         veil_guardian_issued_free(out);

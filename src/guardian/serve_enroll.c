@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guardian_int.h" /* transactions */
 #include "serve_int.h"
 
 struct admitted {
@@ -231,10 +232,10 @@ out:
     return rc;
 }
 
-/* Admission + issuance with sv->mu held. */
-static int admit_and_issue(struct serve *sv, const char *realm, const veil_ctl_prove *p,
-                           veil_ctl_result *res, struct admitted *ad, uint64_t *serial,
-                           veil_err *err)
+/* Admission + issuance, sv->mu held. */
+static int admit_and_issue_tx(struct serve *sv, const char *realm, const veil_ctl_prove *p,
+                              veil_ctl_result *res, struct admitted *ad, uint64_t *serial,
+                              veil_err *err)
 {
     bool found = false;
     if (admit_existing(sv, p, realm, ad, &found, err) != 0)
@@ -244,6 +245,21 @@ static int admit_and_issue(struct serve *sv, const char *realm, const veil_ctl_p
     if (!found && admit_new(sv, p, ad, err) != 0)
         return -1;
     return issue(sv, p, ad, res, serial, err);
+}
+
+/* Admission + issuance with sv->mu held, in one transaction: the token's
+ * redemption, the node, serial and audit records commit together (one
+ * fsync instead of five), before the answer leaves; a refusal rolls all of
+ * it back, so a token is spent only by an enrollment that succeeded. */
+static int admit_and_issue(struct serve *sv, const char *realm, const veil_ctl_prove *p,
+                           veil_ctl_result *res, struct admitted *ad, uint64_t *serial,
+                           veil_err *err)
+{
+    bool outer;
+    if (guardian_tx_begin(sv->g, &outer, err) != 0)
+        return -1;
+    int rc = admit_and_issue_tx(sv, realm, p, res, ad, serial, err);
+    return guardian_tx_end(sv->g, outer, rc, err);
 }
 
 static void audit(struct serve *sv, const char *actor, const char *action, const char *detail)

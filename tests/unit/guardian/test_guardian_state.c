@@ -289,6 +289,31 @@ static void test_durability(void)
     veil_guardian_close(g);
 }
 
+/* Issuance nests in a caller's transaction (an enrollment: token, node,
+ * serial and audit in one commit): rolled back with it, kept with it. */
+static void test_nested_transaction(void)
+{
+    veil_err err = {0};
+    veil_guardian *g = open_g();
+    struct veil_guardian_issue_req req = {.realm = "alpha", .name = "tx1"};
+    struct veil_guardian_issued is;
+    struct veil_guardian_node n;
+    bool outer = false;
+    CHECK(guardian_tx_begin(g, &outer, &err) == 0 && outer);
+    CHECK(veil_guardian_issue(g, &req, &is, &err) == 0);
+    veil_guardian_issued_free(&is);
+    CHECK(guardian_tx_end(g, outer, -1, &err) == -1); /* the caller failed later */
+    CHECK(veil_guardian_node_get(g, "tx1", &n, &err) != 0 && err.code == VEIL_E_NOTFOUND);
+    CHECK(guardian_tx_begin(g, &outer, &err) == 0 && outer);
+    CHECK(veil_guardian_issue(g, &req, &is, &err) == 0);
+    veil_guardian_issued_free(&is);
+    CHECK(guardian_tx_end(g, outer, 0, &err) == 0);
+    CHECK(sqlite3_get_autocommit(g->db) != 0);
+    CHECK(veil_guardian_node_get(g, "tx1", &n, &err) == 0);
+    veil_guardian_node_free(&n);
+    veil_guardian_close(g);
+}
+
 static void test_ca(void)
 {
     veil_err err = {0};
@@ -379,4 +404,5 @@ static void cleanup_dir(void)
 
 VTEST_MAIN(VTEST(setup_dir), VTEST(test_init_realms), VTEST(test_tokens), VTEST(test_issue_revoke),
            VTEST(test_restart), VTEST(test_revocation_pruning), VTEST(test_payload_limit),
-           VTEST(test_durability), VTEST(test_ca), VTEST(test_master_config), VTEST(cleanup_dir))
+           VTEST(test_durability), VTEST(test_nested_transaction), VTEST(test_ca),
+           VTEST(test_master_config), VTEST(cleanup_dir))
