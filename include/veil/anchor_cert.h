@@ -17,6 +17,11 @@
  * Taints: every SAN URI veil-taint:<name> is one taint of the holder
  * (lower-case letters, digits, '-', '_', '.'; at most VEIL_ANCHOR_TAINTS_MAX).
  * A certificate without such URIs holds no taints.
+ *
+ * veil_overlay_cert_* is system mode started with such a credential: the
+ * one place a host (`veil conflux up --tun`, veild) turns Guardian's answer
+ * (leaf || intermediate chain, root) and the node's key into a running
+ * overlay, and applies Guardian's later commands to it.
  */
 #ifndef VEIL_ANCHOR_CERT_H
 #define VEIL_ANCHOR_CERT_H
@@ -26,6 +31,7 @@
 
 #include <veil/anchor.h>
 #include <veil/base.h>
+#include <veil/overlay.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +63,37 @@ int veil_anchor_cert_verify(void *ctx, const uint8_t *cred, size_t cred_len,
  * leaf), malloc'd into *der. */
 int veil_anchor_cert_from_pem(const char *chain_pem, uint8_t **der, size_t *der_len,
                               veil_err *err) VEIL_WARN_UNUSED;
+
+/* ---- system mode with a Guardian certificate ---- */
+
+struct veil_overlay_cert_config {
+    /* ifname, realm, ipv4, ipv4_prefix, bind_ip, port, ...; its identity is
+     * ignored (taken from identity_sk) */
+    struct veil_overlay_config overlay;
+    const uint8_t *identity_sk; /* 64-byte libsodium Ed25519 secret key (seed || pk) */
+    const char *chain_pem;      /* this node's leaf || intermediate(s), as Guardian issued it */
+    const char *root_pem;       /* Guardian's root (pinned) */
+    const struct veil_anchor_config *anchor; /* NULL = veil_anchor_config_default */
+};
+
+typedef struct veil_overlay_cert veil_overlay_cert;
+
+/* Verifies the node's own leaf (its realm must be the overlay's), builds
+ * the Anchor state machine with it and starts the overlay. */
+veil_overlay_cert *veil_overlay_cert_start(const struct veil_overlay_cert_config *cfg,
+                                           veil_err *err) VEIL_WARN_UNUSED;
+/* The running overlay: add peers, read statistics (owned by `oc`). */
+veil_overlay *veil_overlay_cert_overlay(veil_overlay_cert *oc);
+/* Guardian revoked `identity`: its certificate is refused from now on and
+ * every session with it ends. */
+int veil_overlay_cert_revoke(veil_overlay_cert *oc, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                             veil_err *err) VEIL_WARN_UNUSED;
+/* A renewed certificate (e.g. after a taint change): presented from now
+ * on; sessions it no longer allows end at once. */
+int veil_overlay_cert_renew(veil_overlay_cert *oc, const char *chain_pem,
+                            veil_err *err) VEIL_WARN_UNUSED;
+/* Stops the overlay (the interface goes), frees everything. */
+void veil_overlay_cert_stop(veil_overlay_cert *oc);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,210 @@
+/*
+ * cert_node.c - test driver: one VeilNet system-mode node whose Anchor
+ * credential is a leaf certificate issued by a Guardian CA (veil_ca, the
+ * code `veil guardian` runs) and verified against that CA's root
+ * (veil_overlay_cert_*, src/net/overlay_cert.c). Identities come from names
+ * (Ed25519 seed = BLAKE2b("veil-product-node" || name)) so nodes can name
+ * their peers. Commands on standard input, one per line:
+ *   stats         one JSON line of Anchor counters
+ *   revoke NAME   Guardian revoked NAME: refused from now on, sessions end
+ *   quit          stop (also at end of input)
+ * Prints "ready PORT" once the interface is up.
+ *
+ *   cert_node --init-ca DIR             create a Guardian CA in DIR
+ *   cert_node --ca DIR --name A --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1
+ *             --port 51820 [--peer NAME,OVERLAY_IP,ENDPOINT_IP,PORT]...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <sodium.h>
+
+#include <veil/anchor_cert.h>
+#include <veil/guardian.h>
+
+#define MAX_PEERS 8
+
+struct opts {
+    const char *ca, *name, *realm, *ip, *bind;
+    unsigned port;
+    const char *peers[MAX_PEERS];
+    size_t n_peers;
+};
+
+static void keys_of(const char *name, uint8_t pk[32], uint8_t sk[64])
+{
+    uint8_t seed[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof seed);
+    crypto_generichash_update(&st, (const uint8_t *)"veil-product-node", 17);
+    crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
+    crypto_generichash_final(&st, seed, sizeof seed);
+    crypto_sign_ed25519_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof seed);
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->bind = "0.0.0.0";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--ca"))
+            o->ca = v;
+        else if (!strcmp(k, "--name"))
+            o->name = v;
+        else if (!strcmp(k, "--realm"))
+            o->realm = v;
+        else if (!strcmp(k, "--ip"))
+            o->ip = v;
+        else if (!strcmp(k, "--bind"))
+            o->bind = v;
+        else if (!strcmp(k, "--port"))
+            o->port = (unsigned)atoi(v);
+        else if (!strcmp(k, "--peer") && o->n_peers < MAX_PEERS)
+            o->peers[o->n_peers++] = v;
+        else
+            return -1;
+    }
+    return o->ca && o->name && o->realm && o->ip && argc % 2 == 1 ? 0 : -1;
+}
+
+static char *pubkey_pem(const uint8_t pk[32])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL, *p;
+    if (k && b && PEM_write_bio_PUBKEY(b, k) == 1) {
+        long n = BIO_get_mem_data(b, &p);
+        out = strndup(p, (size_t)n);
+    }
+    BIO_free(b);
+    EVP_PKEY_free(k);
+    return out;
+}
+
+/* What Guardian answers an enrolled node: its leaf chain, and the root. */
+static int issue(const struct opts *o, const uint8_t pk[32], struct veil_ca_leaf *leaf, char **root,
+                 veil_err *err)
+{
+    veil_ca *ca = NULL;
+    char *pem = pubkey_pem(pk);
+    struct veil_ca_leaf_req req = {.common_name = o->name,
+                                   .realm = o->realm,
+                                   .node_id = o->name,
+                                   .client_auth = true,
+                                   .ttl_s = 3600,
+                                   .public_key_pem = pem};
+    int rc = pem ? veil_ca_open(&ca, o->ca, err) : -1;
+    rc = rc ? rc : veil_ca_issue(ca, &req, leaf, err);
+    *root = rc == 0 ? strdup(veil_ca_chain(ca)) : NULL;
+    veil_ca_free(ca);
+    free(pem);
+    return rc == 0 && *root ? 0 : -1;
+}
+
+static int add_peers(veil_overlay *ov, const struct opts *o)
+{
+    for (size_t i = 0; i < o->n_peers; i++) {
+        char name[64], ip[64], ep[64];
+        unsigned port;
+        uint8_t pk[32], sk[64];
+        veil_err err = {0};
+        if (sscanf(o->peers[i], "%63[^,],%63[^,],%63[^,],%u", name, ip, ep, &port) != 4)
+            return -1;
+        keys_of(name, pk, sk);
+        sodium_memzero(sk, sizeof sk);
+        if (veil_overlay_add_peer(ov, pk, ip, ep, (uint16_t)port, &err) != 0) {
+            fprintf(stderr, "peer %s: %s\n", name, err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void commands(veil_overlay_cert *oc)
+{
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strcmp(line, "stats")) {
+            struct veil_anchor_stats a;
+            veil_overlay_anchor_stats(veil_overlay_cert_overlay(oc), &a);
+            printf("{\"handshakes_completed\":%llu,\"rx_data\":%llu,\"drop_auth\":%llu,"
+                   "\"drop_realm\":%llu}\n",
+                   (unsigned long long)a.handshakes_completed, (unsigned long long)a.rx_data,
+                   (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
+                   (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM]);
+        } else if (!strncmp(line, "revoke ", 7)) {
+            uint8_t pk[32], sk[64];
+            veil_err err = {0};
+            keys_of(line + 7, pk, sk);
+            sodium_memzero(sk, sizeof sk);
+            if (veil_overlay_cert_revoke(oc, pk, &err) != 0)
+                fprintf(stderr, "revoke: %s\n", err.msg);
+            printf("revoked %s\n", line + 7);
+        } else if (!strcmp(line, "quit")) {
+            return;
+        }
+        fflush(stdout);
+    }
+}
+
+static int run(const struct opts *o)
+{
+    uint8_t pk[32], sk[64];
+    struct veil_ca_leaf leaf = {0};
+    char *root = NULL, ip[64];
+    unsigned prefix = 16;
+    veil_err err = {0};
+    keys_of(o->name, pk, sk);
+    if (sscanf(o->ip, "%63[^/]/%u", ip, &prefix) < 1 || issue(o, pk, &leaf, &root, &err) != 0) {
+        fprintf(stderr, "guardian: %s\n", err.msg);
+        return 1;
+    }
+    struct veil_overlay_cert_config cfg = {.overlay = {.ifname = "veil0",
+                                                       .realm = o->realm,
+                                                       .ipv4 = ip,
+                                                       .ipv4_prefix = prefix,
+                                                       .bind_ip = o->bind,
+                                                       .port = (uint16_t)o->port},
+                                           .identity_sk = sk,
+                                           .chain_pem = leaf.chain_pem,
+                                           .root_pem = root};
+    veil_overlay_cert *oc = veil_overlay_cert_start(&cfg, &err);
+    sodium_memzero(sk, sizeof sk);
+    veil_ca_leaf_free(&leaf);
+    free(root);
+    if (oc == NULL || add_peers(veil_overlay_cert_overlay(oc), o) != 0) {
+        fprintf(stderr, "overlay: %s\n", err.msg);
+        veil_overlay_cert_stop(oc);
+        return 1;
+    }
+    printf("ready %u\n", veil_overlay_port(veil_overlay_cert_overlay(oc)));
+    fflush(stdout);
+    commands(oc);
+    veil_overlay_cert_stop(oc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    veil_err err = {0};
+    if (sodium_init() < 0)
+        return 1;
+    if (argc == 3 && !strcmp(argv[1], "--init-ca")) {
+        if (veil_ca_create(argv[2], "Product Test Guardian", 30, 7, &err) != 0) {
+            fprintf(stderr, "ca: %s\n", err.msg);
+            return 1;
+        }
+        return 0;
+    }
+    struct opts o;
+    if (parse(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: see the top of cert_node.c\n");
+        return 2;
+    }
+    return run(&o);
+}
