@@ -13,6 +13,7 @@
  * X and T receive no cell at all. Children are killed on every exit path.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,12 @@ static const char *const realms[N_NODES] = {"acme", "acme", "acme", "acme", "acm
 static const char *const taints[N_NODES] = {"pci", "pci", "pci", "pci", "pci", "pci", "gpu"};
 /* one-way delay in ms from row to column (user space, by the sender) */
 static const int delay_ms[N_NODES][N_NODES] = {
-    /*        S   D  R1  R2  R3   X   T */
-    /* S  */ {0, 60, 10, 15, 20, 1, 1},
+    /*        S    D  R1  R2  R3   X   T */
+    /* S  */ {0, 150, 10, 40, 20, 1, 1},
     /* D  */ {5, 0, 10, 20, 5, 1, 1},
     /* R1 */ {10, 10, 0, 5, 5, 1, 1},
-    /* R2 */ {15, 20, 5, 0, 5, 1, 1},
-    /* R3 */ {20, 5, 5, 5, 0, 1, 1},
+    /* R2 */ {15, 60, 5, 0, 10, 1, 1},
+    /* R3 */ {20, 10, 5, 5, 0, 1, 1},
     /* X  */ {1, 1, 1, 1, 1, 0, 1},
     /* T  */ {1, 1, 1, 1, 1, 1, 0},
 };
@@ -249,6 +250,10 @@ struct source {
     struct { uint32_t path; uint64_t sent; bool open; } probe[4096];
     uint64_t answered[N_TEMPLATES];
     uint64_t errors;
+    struct veil_route_hop hops[N_TEMPLATES][VEIL_ROUTE_HOPS_MAX];
+    size_t n_hops[N_TEMPLATES];
+    uint64_t setup_ms[N_TEMPLATES];
+    uint64_t answered_at_setup[N_TEMPLATES];
 };
 
 static void cred_info(int i, struct veil_anchor_cred_info *c)
@@ -259,34 +264,59 @@ static void cred_info(int i, struct veil_anchor_cred_info *c)
     strcpy(c->taints[0], taints[i]);
 }
 
+/* (Re)builds path p: fresh ids and keys, SETUP cell to its first hop. A
+ * path that got no answer for a second since its setup is built again (its
+ * setup may have been lost while the Anchor sessions came up; a relay of it
+ * may be gone). */
+static int setup_path(struct source *s, int p)
+{
+    struct veil_route_limits lim = {1u << 30, 1u << 24, 30000};
+    uint8_t cell[VEIL_ROUTE_SETUP_BYTES];
+    veil_route_onion_wipe(&s->onion[p]);
+    if (veil_route_onion_build(&s->onion[p], ids[S].pk, s->hops[p], s->n_hops[p], &lim, cell,
+                               NULL) != 0)
+        return -1;
+    s->setup_ms[p] = now_ms();
+    s->answered_at_setup[p] = s->answered[p];
+    delay_send(&s->dl, S, s->first[p], cell, sizeof cell);
+    return 0;
+}
+
 /* Keeps the templates whose every relay the policy allows; builds them. */
 static int build_paths(struct source *s)
 {
     struct veil_anchor_cred_info src, dst, rel;
     cred_info(S, &src), cred_info(D, &dst);
-    struct veil_route_limits lim = {1u << 30, 1u << 24, 30000};
     for (int t = 0; t < N_TEMPLATES; t++) {
-        struct veil_route_hop h[VEIL_ROUTE_HOPS_MAX];
+        int p = s->n_paths;
         size_t n = 0;
         bool ok = true;
         for (int k = 0; k < 3 && templates[t][k] >= 0; k++) {
             cred_info(templates[t][k], &rel);
             ok = ok && veil_route_relay_allowed(&src, &rel, &dst, true);
-            memcpy(h[n++].identity, ids[templates[t][k]].pk, 32);
+            memcpy(s->hops[p][n++].identity, ids[templates[t][k]].pk, 32);
         }
         if (!ok)
             continue;
-        memcpy(h[n++].identity, ids[D].pk, 32);
-        int p = s->n_paths++;
-        uint8_t cell[VEIL_ROUTE_SETUP_BYTES];
-        if (veil_route_onion_build(&s->onion[p], ids[S].pk, h, n, &lim, cell, NULL) != 0 ||
-            veil_route_sel_add(&s->sel, (uint32_t)p, 0, now_ms(), NULL) != 0)
-            return -1;
+        memcpy(s->hops[p][n++].identity, ids[D].pk, 32);
+        s->n_hops[p] = n;
+        s->n_paths++;
         s->path_tpl[p] = t;
-        s->first[p] = node_of(h[0].identity);
-        delay_send(&s->dl, S, s->first[p], cell, sizeof cell);
+        s->first[p] = node_of(s->hops[p][0].identity);
+        if (veil_route_sel_add(&s->sel, (uint32_t)p, 0, now_ms(), NULL) != 0 ||
+            setup_path(s, p) != 0)
+            return -1;
     }
     return 0;
+}
+
+static void rebuild_silent_paths(struct source *s)
+{
+    uint64_t now = now_ms();
+    for (int p = 0; p < s->n_paths; p++)
+        if (s->answered[p] == s->answered_at_setup[p] && now - s->setup_ms[p] > 1000 &&
+            setup_path(s, p) != 0)
+            s->errors++;
 }
 
 static void send_on(struct source *s, uint32_t path, uint8_t kind)
@@ -334,6 +364,7 @@ static void source_step(struct source *s)
     uint32_t cur;
     if (s->seq % 8 == 0 && veil_route_sel_current(&s->sel, &cur, NULL) == 0)
         send_on(s, cur, 'd');
+    rebuild_silent_paths(s);
     delay_flush(&s->dl, s->e);
 }
 
@@ -364,9 +395,11 @@ static void test_mesh(void)
     static struct source s;
     int ports_w[N_NODES] = {0}, port_r[N_NODES] = {0};
     uint16_t ports[N_NODES];
+    /* the hosts are forked before this process starts its agent's thread */
+    CHECK_EQ_INT(spawn_all(ports_w, port_r), 0);
     s.e = start(S);
     CHECK(s.e != NULL);
-    if (!s.e || spawn_all(ports_w, port_r) != 0)
+    if (!s.e)
         return;
     ports[S] = veil_embed_port(s.e);
     for (int i = 1; i < N_NODES; i++)
@@ -378,16 +411,21 @@ static void test_mesh(void)
     CHECK_EQ_INT(build_paths(&s), 0);
     CHECK_EQ_INT(s.n_paths, 4); /* X, T and R1+T refused by the policy */
     uint64_t took;
-    CHECK_EQ_INT(run_until(&s, 1, 15000, &took), 0); /* via R1: 10+10+5 ms */
+    /* via R1: 10+10 ms, back 5 (direct 155, via R2 105, via R2+R3 65) */
+    CHECK_EQ_INT(run_until(&s, 1, 15000, &took), 0);
     fprintf(stderr, "converged to the path via R1 in %llu ms\n", (unsigned long long)took);
     CHECK_EQ_INT(run_until(&s, -1, 3000, &took), 0);
     CHECK_EQ_INT(current_tpl(&s), 1);
-    for (int p = 0; p < s.n_paths; p++)
+    for (int p = 0; p < s.n_paths; p++) {
         CHECK(s.answered[p] > 0); /* every path reaches D */
+        fprintf(stderr, "path %d (template %d): %llu probes answered\n", p, s.path_tpl[p],
+                (unsigned long long)s.answered[p]);
+    }
     kill(pids[R1], SIGKILL);
     waitpid(pids[R1], NULL, 0);
     pids[R1] = 0;
-    CHECK_EQ_INT(run_until(&s, 3, 15000, &took), 0); /* via R2+R3: 15+5+5+5 ms */
+    /* via R2+R3: 40+10+10 ms, back 5 */
+    CHECK_EQ_INT(run_until(&s, 3, 15000, &took), 0);
     fprintf(stderr, "moved off the dead relay R1 in %llu ms\n", (unsigned long long)took);
     CHECK_EQ_INT(run_until(&s, -1, 3000, &took), 0);
     CHECK_EQ_INT(current_tpl(&s), 3);
@@ -396,15 +434,17 @@ static void test_mesh(void)
         if (i == R1)
             continue;
         close(stop_w[i]);
-        CHECK(read(stats_r[i], &st[i], sizeof st[i]) == sizeof st[i]);
+        struct pollfd pfd = {.fd = stats_r[i], .events = POLLIN};
+        CHECK(poll(&pfd, 1, 10000) == 1 && read(stats_r[i], &st[i], sizeof st[i]) == sizeof st[i]);
     }
     CHECK(st[R2].relayed > 0 && st[R3].relayed > 0 && st[D].delivered > 0);
     CHECK_EQ_U64(st[R2].marker_hits + st[R3].marker_hits, 0);
     CHECK_EQ_U64(st[X].received + st[T].received, 0);
     CHECK_EQ_U64(s.errors, 0);
-    fprintf(stderr, "R2 relayed %llu, R3 relayed %llu, D delivered %llu\n",
-            (unsigned long long)st[R2].relayed, (unsigned long long)st[R3].relayed,
-            (unsigned long long)st[D].delivered);
+    for (int i = 1; i < N_NODES; i++)
+        fprintf(stderr, "%s: received %llu relayed %llu delivered %llu\n", names[i],
+                (unsigned long long)st[i].received, (unsigned long long)st[i].relayed,
+                (unsigned long long)st[i].delivered);
     for (int p = 0; p < s.n_paths; p++)
         veil_route_onion_wipe(&s.onion[p]);
     veil_embed_stop(s.e);
