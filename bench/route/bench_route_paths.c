@@ -48,13 +48,15 @@ static int failover(int seeds)
     return 0;
 }
 
-static int convergence(int seeds, bool priors)
+/* Time until the choice settles on the best path for good: without priors,
+ * with priors from topo summaries that rank the paths right, and with priors
+ * that rank them wrong (the worst first). */
+static int convergence(int seeds, const char *label, const uint64_t *pri)
 {
-    static const uint64_t pri[] = {MS(45), MS(28), MS(55), MS(33)};
     uint64_t t[256];
     for (int i = 0; i < seeds; i++) {
         struct sim s;
-        if (sim_init(&s, (uint64_t)i + 1, four, 4, priors ? pri : NULL) != 0)
+        if (sim_init(&s, (uint64_t)i + 1, four, 4, pri) != 0)
             return -1;
         uint64_t last = 0;
         for (int k = 0; k < 3000; k++) {
@@ -66,9 +68,9 @@ static int convergence(int seeds, bool priors)
         t[i] = last;
     }
     qsort(t, (size_t)seeds, sizeof t[0], cmp_u64);
-    printf("{\"bench\":\"route_convergence\",\"priors\":%s,\"seeds\":%d,\"median_ms\":%llu,"
+    printf("{\"bench\":\"route_convergence\",\"priors\":\"%s\",\"seeds\":%d,\"median_ms\":%llu,"
            "\"max_ms\":%llu}\n",
-           priors ? "true" : "false", seeds, (unsigned long long)t[seeds / 2],
+           label, seeds, (unsigned long long)t[seeds / 2],
            (unsigned long long)t[seeds - 1]);
     return 0;
 }
@@ -243,10 +245,13 @@ static int throughput(size_t relays, size_t cells)
 
 int main(int argc, char **argv)
 {
+    static const uint64_t right[] = {MS(45), MS(28), MS(55), MS(33)};
+    static const uint64_t wrong[] = {MS(20), MS(60), MS(10), MS(40)};
     int seeds = argc > 1 ? atoi(argv[1]) : 20;
     if (seeds < 1 || seeds > 256 || sodium_init() < 0)
         return 2;
-    if (failover(seeds) || convergence(seeds, false) || convergence(seeds, true) || adoption(seeds) ||
+    if (failover(seeds) || convergence(seeds, "none", NULL) ||
+        convergence(seeds, "right", right) || convergence(seeds, "misleading", wrong) || adoption(seeds) ||
         regret(seeds) || overhead() || throughput(1, 100000) || throughput(2, 100000)) {
         fprintf(stderr, "bench_route_paths: failed\n");
         return 1;
