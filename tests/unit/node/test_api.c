@@ -278,7 +278,7 @@ static void test_bad_requests(void)
     CHECK_EQ_INT(r.code, 400);
     CHECK_CONTAINS((const char *)r.body.data, "YAML syntax error");
     veil_buf_free(&r.body);
-    const char *huge_mem = "name: w\nimage: busybox:1\nresources: {memory: 1Ti}\n";
+    const char *huge_mem = "name: w\nimage: busybox:1\nresources: {memory: 64Ti}\n";
     r = http("POST", "/v1/jobs", token, huge_mem, strlen(huge_mem));
     CHECK_EQ_INT(r.code, 400);
     CHECK_CONTAINS((const char *)r.body.data, "exceeds the schedulable maximum");
