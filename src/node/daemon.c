@@ -401,6 +401,7 @@ static int read_cluster(veil_daemon *d, veil_err *err)
     d->interval_ms = (uint64_t)veil_config_int(d->cfg, "telemetry.interval", 10000);
     if (d->interval_ms < 100)
         d->interval_ms = 100;
+    veil_privacy_policy_default(&d->privacy);
     int64_t keep = veil_config_int(d->cfg, "jobs.round_retention", ROUND_RETENTION_DEFAULT);
     int64_t max = veil_config_int(d->cfg, "jobs.reannounce_max", REANNOUNCE_MAX_DEFAULT);
     d->round_retention_ms = keep > 0 ? (uint64_t)keep : 0;

@@ -33,6 +33,7 @@
 #include <veil/kad.h>
 #include <veil/node.h>
 #include <veil/p2p.h>
+#include <veil/privacy.h>
 #include <veil/swim.h>
 
 #include "daemon.h"
@@ -123,6 +124,9 @@ struct veil_daemon {
     bool fixed_capacity;
     struct veil_telemetry_raw fixed;
     uint64_t interval_ms;
+    /* the scheduler-privacy rules (docs/THREAT_MODEL.md): capacity classes
+     * applied to this node's telemetry before it is encrypted (hook H1) */
+    struct veil_privacy_policy privacy;
     /* TEST ONLY (debug.test_only_split_job): jobs of this name get a wrong
      * digest from this scheduler in their first attempt, so that the
      * end-to-end suite can make schedulers disagree and see the retry */

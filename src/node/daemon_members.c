@@ -177,6 +177,9 @@ static int telemetry_publish(veil_daemon *d, veil_err *err)
     struct veil_telemetry_q q;
     uint16_t words[VEIL_TELEMETRY_WORDS];
     veil_telemetry_quantize_free(&raw, &q);
+    /* H1: round every free value down to its capacity class before it is
+     * encrypted, so no comparison reveals more than the class */
+    veil_privacy_class_res(&d->privacy, q.res, VEIL_RES_COUNT);
     veil_telemetry_to_words(&q, words);
     veil_buf ct = {0}, msg = {0};
     int rc = veil_daemon_telemetry_encrypt(d->fhe_pk, words, &ct, err);

@@ -13,6 +13,7 @@
 
 #include <veil/node.h>
 #include <veil/p2p.h>
+#include <veil/privacy.h>
 
 struct node {
     veil_p2p_peer_id id;
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "e2e_oracle: %s\n", err.msg);
         return 1;
     }
+    /* the daemons round capacities to the default classes (hook H1) */
+    struct veil_privacy_policy privacy;
+    veil_privacy_policy_default(&privacy);
     struct node nodes[64];
     size_t n = 0;
     for (int i = 2; i < argc; i++, n++) {
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
         }
         snprintf(nodes[n].text, sizeof nodes[n].text, "%s", argv[i]);
         veil_telemetry_quantize_free(&raw, &nodes[n].q);
+        veil_privacy_class_res(&privacy, nodes[n].q.res, VEIL_RES_COUNT);
     }
     qsort(nodes, n, sizeof nodes[0], cmp_node);
     struct veil_telemetry_q qs[64];

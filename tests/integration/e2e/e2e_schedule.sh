@@ -12,9 +12,9 @@
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 create_cluster 3
-CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0,region=eu-west,zone=1" \
-      "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0,region=eu-west,zone=2" \
-      "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0,region=us-east,zone=1")
+CAPS=("" "cpu=1280m,memory=2Gi,disk=20Gi,gpu=0,region=eu-west,zone=1" \
+      "cpu=5120m,memory=1Gi,disk=20Gi,gpu=0,region=eu-west,zone=2" \
+      "cpu=2560m,memory=4Gi,disk=20Gi,gpu=0,region=us-east,zone=1")
 # node 1 is the designated decryptor (cluster init --decryptor = anvil key 1)
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 join_node 2; join_node 3
