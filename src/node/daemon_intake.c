@@ -3,6 +3,9 @@
  * announced on the cluster topic (JOB_SUBMIT, once each: the announced set
  * grows with the load), and every node takes in the jobs it hears of (stored,
  * then the round of the first undecided replica made ready and planned).
+ * Every node applies the intake gate first (hook H3 of docs/THREAT_MODEL.md):
+ * a job whose image digest the cluster's on-chain allow-list does not hold
+ * never reaches scheduling, so it yields no placement outcome.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,58 @@ static void mark_decided(veil_daemon *d, const uint8_t job_id[32], const char *i
     if (veil_store_replica_get_node(d->store, id_hex, replica, node, sizeof node, &err) == 0 &&
         node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
         veil_daemon_to_peer(&done->chosen, &pid);
+}
+
+/* Hook H3: 1 when the cluster's on-chain policy allows the job's image (an
+ * empty allow-list allows every image), 0 when it does not, with `why` set
+ * for the submitter; an unreadable policy refuses (as the executor does). */
+static int image_gate(veil_daemon *d, const struct veil_job_spec *spec, char *why, size_t cap)
+{
+    veil_contract_policy pol = {0};
+    veil_err err = {0};
+    int ok = 0;
+    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
+        snprintf(why, cap, "refused at intake: the image policy is unreadable (%.160s)", err.msg);
+        return 0;
+    }
+    uint8_t dg[32];
+    if (pol.n_image_digests == 0) {
+        ok = 1;
+    } else if (!spec->image_digest[0] ||
+               veil_hex_decode(dg, 32, spec->image_digest + 7, 64, false, NULL) != 32) {
+        snprintf(why, cap, "refused at intake: the cluster allows images by digest only, "
+                           "and %.160s names none", spec->image);
+    } else {
+        for (size_t i = 0; i < pol.n_image_digests; i++)
+            ok |= memcmp(pol.image_digests[i], dg, 32) == 0;
+        if (!ok)
+            snprintf(why, cap, "refused at intake: image digest %.19s... is not in the "
+                               "cluster's on-chain allow-list", spec->image_digest);
+    }
+    veil_contract_policy_clear(&pol);
+    return ok;
+}
+
+/* Marks every undecided replica of a refused job failed with `why` (a
+ * pending replica passes through scheduling, the store's only way there). */
+static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, const char *why)
+{
+    veil_err err = {0};
+    for (uint32_t i = 0; i < replicas; i++) {
+        enum veil_replica_state st;
+        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) != 0 ||
+            (st != VEIL_REPLICA_PENDING && st != VEIL_REPLICA_SCHEDULING &&
+             st != VEIL_REPLICA_AWAITING_DECRYPTION))
+            continue;
+        if ((st == VEIL_REPLICA_PENDING &&
+             veil_store_replica_set_state(d->store, id_hex, i, VEIL_REPLICA_SCHEDULING, NULL,
+                                          &err) != 0) ||
+            veil_store_replica_set_state(d->store, id_hex, i, VEIL_REPLICA_FAILED, NULL, &err) !=
+                0 ||
+            veil_store_replica_set_note(d->store, id_hex, i, why, &err) != 0)
+            veil_daemon_store_failed("replica refusal", id_hex, i, &err);
+    }
+    veil_log(VEIL_LOG_WARN, SUB, "job refused at intake", "job=%.16s reason=\"%s\"", id_hex, why);
 }
 
 void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
@@ -53,6 +108,11 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
             err.code != VEIL_E_EXISTS)
             veil_log(VEIL_LOG_WARN, SUB, "job not stored", "error=\"%s\"", err.msg);
         free(json);
+    }
+    char why[256];
+    if (!image_gate(d, &spec, why, sizeof why)) {
+        refuse_job(d, id_hex, spec.replicas, why);
+        goto out;
     }
     /* A job seen again (re-announced while a replica is undecided, e.g. to
      * a decryptor back from an outage) continues at its first undecided

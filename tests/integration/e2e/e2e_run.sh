@@ -6,7 +6,8 @@
 # on ciphertexts, the chosen node pulls and runs it under runc with the
 # requested limits and reports running/exited on the cluster topic (seen on
 # the submitting node); a job whose image digest the policy does not allow
-# is refused by the chosen node and reported failed.
+# is refused at intake by every node (never scheduled) and reported failed
+# with the reason.
 source "$(dirname "$0")/lib.sh"
 source "$SRC/tests/integration/runtime/lib.sh"
 ORACLE=${E2E_ORACLE:?}
@@ -99,9 +100,16 @@ ok "hello ran on node $RUN_ON (= oracle), exited, the submitter saw it; veil job
 
 id2=$(veil_at 2 job run "$WORK/evil.yaml" | awk '{print $2}')
 wait_for 120 "evil refused (failed, seen by the submitter)" is_state "$id2" 2 failed
-grep -q 'msg="image refused by the on-chain policy"' "$WORK"/n*/veild.log \
-  || fail "no refusal logged"
-ok "an image digest not allowed by the on-chain policy is refused"
+# the intake gate (hook H3 of docs/THREAT_MODEL.md): every node refuses it
+# before any round, so it yields no placement outcome
+refused_on() { grep -q "msg=\"job refused at intake\" job=${id2:0:16}" "$WORK/n$1/veild.log"; }
+for i in 1 2 3; do wait_for 30 "evil refused at intake on node $i" refused_on "$i"; done
+if grep -q "msg=\"job received\" job=${id2:0:16}" "$WORK"/n*/veild.log; then
+  fail "evil reached scheduling"
+fi
+veil_at 2 job status "$id2" | grep -q "not in the cluster's on-chain allow-list" \
+  || fail "job status does not say why: $(veil_at 2 job status "$id2")"
+ok "an image digest not allowed by the on-chain policy is refused at intake by every node"
 # Node death: a long job runs on the oracle's node; that node's veild is
 # killed; SWIM declares it dead and the replica is placed again over the
 # remaining nodes (the oracle without it) and runs there.
