@@ -8,7 +8,9 @@
  * (veil_fhe_argmin_merge; the winners are real shard outputs, from a keyed
  * argmin each) and the decryption of the result. Shards run in
  * parallel on their own schedulers, so the critical path is one shard plus
- * the merge; every part is checked against the plaintext spec.
+ * the merge (one merge of every winner, or a tree of two-way merges on
+ * separate scheduler sets: ceil(log2(SHARDS)) levels of one match each);
+ * every part is checked against the plaintext spec.
  *
  *   bench_shard KEYDIR SHARD SHARDS   (e.g. 64 16: a 1,024-node round)
  * Env BENCH_THREADS (0 = all cores). Prints one JSON object.
@@ -219,18 +221,29 @@ int main(int argc, char **argv)
     req.res[VEIL_RES_MEMORY] = 16; /* 64Mi */
     srand(11);
     double t_round = 0, c_round = 0, t_merge = 0, t_dec = 0;
-    uint64_t p_round = 0, p_key = 0, p_merge = 0;
+    double t_pair = 0, t_dec2 = 0;
+    uint64_t p_round = 0, p_key = 0, p_merge = 0, p_pair = 0;
     if (shard_round(&k, &req, shard, &t_round, &c_round, &p_round, &err) != 0 ||
         key_extra(&k, &p_key, &err) != 0 ||
-        merge(&k, shards, &t_merge, &p_merge, &t_dec, &err) != 0)
+        merge(&k, shards, &t_merge, &p_merge, &t_dec, &err) != 0 ||
+        merge(&k, 2, &t_pair, &p_pair, &t_dec2, &err) != 0)
         return die(&err);
+    /* merges nest: a tree of two-way merges on separate scheduler sets has
+     * ceil(log2(shards)) levels on the critical path */
+    unsigned levels = 0;
+    while (((size_t)1 << levels) < shards)
+        levels++;
     printf("{\"nodes\":%zu,\"shard\":%zu,\"shards\":%zu,\"shard_round_s\":%.3f,"
            "\"shard_round_cpu_s\":%.3f,\"shard_round_pbs\":%llu,\"shard_key_output_pbs\":%llu,"
-           "\"merge_s\":%.3f,\"merge_pbs\":%llu,\"decrypt_ms\":%.2f,\"critical_path_s\":%.3f,"
-           "\"threads\":%u,\"matches_oracle\":true}\n",
+           "\"merge_s\":%.3f,\"merge_pbs\":%llu,\"merge2_s\":%.3f,\"merge2_pbs\":%llu,"
+           "\"tree_levels\":%u,\"decrypt_ms\":%.2f,\"critical_path_s\":%.3f,"
+           "\"critical_path_pbs\":%llu,\"critical_path_tree_s\":%.3f,"
+           "\"critical_path_tree_pbs\":%llu,\"threads\":%u,\"matches_oracle\":true}\n",
            shard * shards, shard, shards, t_round, c_round, (unsigned long long)p_round,
-           (unsigned long long)p_key, t_merge, (unsigned long long)p_merge, 1000 * t_dec,
-           t_round + t_merge + t_dec, veil_fhe_server_threads(k.sk));
+           (unsigned long long)p_key, t_merge, (unsigned long long)p_merge, t_pair,
+           (unsigned long long)p_pair, levels, 1000 * t_dec, t_round + t_merge + t_dec,
+           (unsigned long long)(p_round + p_key + p_merge), t_round + levels * t_pair + t_dec,
+           (unsigned long long)(p_round + p_key + levels * p_pair), veil_fhe_server_threads(k.sk));
     veil_fhe_server_free(k.sk);
     veil_fhe_client_free(k.ck);
     veil_fhe_public_free(k.pk);
