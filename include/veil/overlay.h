@@ -63,6 +63,20 @@ struct veil_overlay_stats {
     uint64_t no_route;  /* TUN packets to an address no peer owns */
     uint64_t spoofed;   /* decrypted packets whose source is not the peer's */
     uint64_t malformed; /* TUN packets that could not be parsed or cut */
+    uint64_t filtered;  /* decrypted packets the ingress rules refused */
+};
+
+/* One ingress rule (veil_overlay_set_rules): packets from `peer` (all zero
+ * = any peer of the realm), of protocol `proto` (0 = any; for 6/TCP and
+ * 17/UDP only destination ports port_lo..port_hi), to dst_v4/dst_prefix
+ * (prefix 0 = any destination, e.g. one container's address behind the
+ * node with /32). */
+struct veil_overlay_rule {
+    uint8_t peer[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t proto;
+    uint16_t port_lo, port_hi;
+    uint8_t dst_v4[4];
+    uint8_t dst_prefix;
 };
 
 typedef struct veil_overlay veil_overlay;
@@ -91,6 +105,13 @@ void veil_overlay_remove_peer(veil_overlay *o, const uint8_t identity[VEIL_ANCHO
 int veil_overlay_set_credential(veil_overlay *o, const uint8_t *cred, size_t cred_len,
                                 veil_err *err) VEIL_WARN_UNUSED;
 void veil_overlay_invalidate_keys(veil_overlay *o);
+/* Ingress policy, replaced as a whole under the lock. enforce = false (the
+ * default): every packet from a peer's own address enters. enforce = true:
+ * default deny - a decrypted packet enters only when it answers something
+ * (a TCP segment other than a lone SYN, an ICMP echo reply or error) or a
+ * rule allows it; the others are counted in `filtered`. Copies the rules. */
+int veil_overlay_set_rules(veil_overlay *o, bool enforce, const struct veil_overlay_rule *rules,
+                           size_t n, veil_err *err) VEIL_WARN_UNUSED;
 
 void veil_overlay_get_stats(veil_overlay *o, struct veil_overlay_stats *out);
 void veil_overlay_anchor_stats(veil_overlay *o, struct veil_anchor_stats *out);

@@ -22,6 +22,7 @@
 
 #include <veil/overlay.h>
 
+#include "overlay_filter.h"
 #include "overlay_int.h"
 
 #define BATCH              64    /* datagrams per sendmmsg, messages per recvmmsg */
@@ -56,6 +57,9 @@ struct veil_overlay {
     uint64_t last_now;
     struct overlay_peer *peers;
     size_t n_peers, cap_peers;
+    bool enforce; /* ingress rules (overlay_filter.c) */
+    struct veil_overlay_rule *rules;
+    size_t n_rules;
     struct veil_overlay_stats stats;
     pthread_t tx, rx;
     bool tx_on, rx_on;
@@ -286,9 +290,13 @@ static void drain_events(veil_overlay *o, struct overlay_io *io)
         pthread_mutex_lock(&o->mu);
         while (n < BATCH && veil_anchor_pop_event(o->a, &ev[n])) {
             bool data = ev[n].type == VEIL_ANCHOR_EV_DATA;
-            if (data && source_ok(o, &ev[n])) {
+            bool src = data && source_ok(o, &ev[n]);
+            if (src && (!o->enforce || overlay_filter_allows(o->rules, o->n_rules, ev[n].peer,
+                                                             ev[n].data, ev[n].len))) {
                 pkts[m] = ev[n].data;
                 lens[m++] = ev[n].len;
+            } else if (src) {
+                io->st.filtered++;
             } else if (data) {
                 io->st.spoofed++;
             }
@@ -608,6 +616,7 @@ void veil_overlay_stop(veil_overlay *o)
         close(o->udp);
     veil_anchor_free(o->a);
     free(o->peers);
+    free(o->rules);
     free(o->rx_buf);
     pthread_mutex_destroy(&o->mu);
     free(o);
@@ -691,6 +700,23 @@ void veil_overlay_invalidate_keys(veil_overlay *o)
     pthread_mutex_lock(&o->mu);
     veil_anchor_invalidate_keys(o->a, now_locked(o));
     pthread_mutex_unlock(&o->mu);
+}
+
+int veil_overlay_set_rules(veil_overlay *o, bool enforce, const struct veil_overlay_rule *rules,
+                           size_t n, veil_err *err)
+{
+    struct veil_overlay_rule *copy = NULL;
+    if (n > 0 && (copy = calloc(n, sizeof *copy)) == NULL)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: no memory for %zu rules", n);
+    if (n > 0)
+        memcpy(copy, rules, n * sizeof *copy);
+    pthread_mutex_lock(&o->mu);
+    free(o->rules);
+    o->rules = copy;
+    o->n_rules = n;
+    o->enforce = enforce;
+    pthread_mutex_unlock(&o->mu);
+    return 0;
 }
 
 void veil_overlay_get_stats(veil_overlay *o, struct veil_overlay_stats *out)

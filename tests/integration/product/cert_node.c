@@ -13,6 +13,8 @@
  *   cert_node --init-ca DIR             create a Guardian CA in DIR
  *   cert_node --ca DIR --name A --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1
  *             --port 51820 [--peer NAME,OVERLAY_IP,ENDPOINT_IP,PORT]...
+ *             [--allow tcp|udp|icmp[:PORT]]...   (any --allow: ingress rules
+ *             enforced, default deny, each --allow opens one port to any peer)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +27,32 @@
 #include <veil/guardian.h>
 
 #define MAX_PEERS 8
+#define MAX_RULES 8
 
 struct opts {
     const char *ca, *name, *realm, *ip, *bind;
     unsigned port;
     const char *peers[MAX_PEERS];
     size_t n_peers;
+    struct veil_overlay_rule rules[MAX_RULES];
+    size_t n_rules;
 };
+
+/* --allow tcp:8080, udp:53, icmp: one rule for any peer. */
+static int parse_rule(const char *v, struct veil_overlay_rule *r)
+{
+    char proto[8] = "";
+    unsigned port = 0;
+    memset(r, 0, sizeof *r);
+    if (sscanf(v, "%7[a-z]:%u", proto, &port) < 1 || port > 65535)
+        return -1;
+    r->proto = !strcmp(proto, "tcp")    ? 6
+               : !strcmp(proto, "udp")  ? 17
+               : !strcmp(proto, "icmp") ? 1
+                                        : 0;
+    r->port_lo = r->port_hi = (uint16_t)port;
+    return r->proto ? 0 : -1;
+}
 
 static void keys_of(const char *name, uint8_t pk[32], uint8_t sk[64])
 {
@@ -65,6 +86,9 @@ static int parse(int argc, char **argv, struct opts *o)
             o->port = (unsigned)atoi(v);
         else if (!strcmp(k, "--peer") && o->n_peers < MAX_PEERS)
             o->peers[o->n_peers++] = v;
+        else if (!strcmp(k, "--allow") && o->n_rules < MAX_RULES &&
+                 parse_rule(v, &o->rules[o->n_rules]) == 0)
+            o->n_rules++;
         else
             return -1;
     }
@@ -131,12 +155,15 @@ static void commands(veil_overlay_cert *oc)
         line[strcspn(line, "\r\n")] = '\0';
         if (!strcmp(line, "stats")) {
             struct veil_anchor_stats a;
+            struct veil_overlay_stats s;
             veil_overlay_anchor_stats(veil_overlay_cert_overlay(oc), &a);
+            veil_overlay_get_stats(veil_overlay_cert_overlay(oc), &s);
             printf("{\"handshakes_completed\":%llu,\"rx_data\":%llu,\"drop_auth\":%llu,"
-                   "\"drop_realm\":%llu}\n",
+                   "\"drop_realm\":%llu,\"filtered\":%llu}\n",
                    (unsigned long long)a.handshakes_completed, (unsigned long long)a.rx_data,
                    (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
-                   (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM]);
+                   (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM],
+                   (unsigned long long)s.filtered);
         } else if (!strncmp(line, "revoke ", 7)) {
             uint8_t pk[32], sk[64];
             veil_err err = {0};
@@ -177,7 +204,9 @@ static int run(const struct opts *o)
     sodium_memzero(sk, sizeof sk);
     veil_ca_leaf_free(&leaf);
     free(root);
-    if (oc == NULL || add_peers(veil_overlay_cert_overlay(oc), o) != 0) {
+    if (oc == NULL || add_peers(veil_overlay_cert_overlay(oc), o) != 0 ||
+        (o->n_rules > 0 && veil_overlay_set_rules(veil_overlay_cert_overlay(oc), true, o->rules,
+                                                  o->n_rules, &err) != 0)) {
         fprintf(stderr, "overlay: %s\n", err.msg);
         veil_overlay_cert_stop(oc);
         return 1;

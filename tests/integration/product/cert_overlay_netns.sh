@@ -5,7 +5,10 @@
 # each other through their TUN interfaces; C (realm r2, same Guardian) and D
 # (realm r1, certificate from another Guardian) get no answer and count the
 # refusals (realm, authentication); once B's Guardian view revokes A, A no
-# longer reaches B. Needs root.
+# longer reaches B. E enforces ingress rules that open only TCP port 8080:
+# A's pings and A's connection to port 9090 are refused at E (counted),
+# A's transfer to port 8080 arrives whole, E's own pings to A are answered.
+# Needs root.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "cert_overlay_netns: needs root (namespaces, TUN)" >&2; exit 1; }
 [ -c /dev/net/tun ] || { echo "cert_overlay_netns: no /dev/net/tun" >&2; exit 1; }
@@ -16,8 +19,10 @@ OVERLAY_NODE="$BUILD/tests/integration/product/cert_node"
 NS="vp$$"
 TMP=$(mktemp -d)
 source "$NETDIR/netns_lib.sh"
+SERVERS=()
 cleanup() {
     set +e
+    for pid in "${SERVERS[@]}"; do kill "$pid" 2>/dev/null; done
     ns_cleanup
     rm -rf "$TMP"
 }
@@ -41,15 +46,18 @@ peer() { echo "$1,10.77.0.$2,10.99.0.$2,$P"; }
 
 "$OVERLAY_NODE" --init-ca "$TMP/g1" || fail "Guardian CA 1"
 "$OVERLAY_NODE" --init-ca "$TMP/g2" || fail "Guardian CA 2"
-ns_hosts 4
+ns_hosts 5
 node_start h1 A --ca "$TMP/g1" --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1 --port $P \
-    --peer "$(peer B 2)" --peer "$(peer C 3)" --peer "$(peer D 4)" || fail "start A"
+    --peer "$(peer B 2)" --peer "$(peer C 3)" --peer "$(peer D 4)" --peer "$(peer E 5)" \
+    || fail "start A"
 node_start h2 B --ca "$TMP/g1" --realm r1 --ip 10.77.0.2/16 --bind 10.99.0.2 --port $P \
     --peer "$(peer A 1)" || fail "start B"
 node_start h3 C --ca "$TMP/g1" --realm r2 --ip 10.77.0.3/16 --bind 10.99.0.3 --port $P \
     --peer "$(peer A 1)" || fail "start C"
 node_start h4 D --ca "$TMP/g2" --realm r1 --ip 10.77.0.4/16 --bind 10.99.0.4 --port $P \
     --peer "$(peer A 1)" || fail "start D"
+node_start h5 E --ca "$TMP/g1" --realm r1 --ip 10.77.0.5/16 --bind 10.99.0.5 --port $P \
+    --peer "$(peer A 1)" --allow tcp:8080 || fail "start E"
 
 # 1. same realm, same Guardian: a session, both ways
 ping_ok h1 10.77.0.2
@@ -61,6 +69,28 @@ ping_none h1 10.77.0.4
 [ "$(stat_of C drop_realm)" -ge 1 ] || fail "C did not refuse A's realm"
 [ "$(stat_of D drop_auth)" -ge 1 ] || fail "D did not refuse A's certificate"
 [ "$(stat_of A handshakes_completed)" -eq 1 ] || fail "A has a session besides B's"
+# 2b. E's ingress rules: only TCP 8080 opens; answers to E's own traffic enter
+ping_none h1 10.77.0.5
+[ "$(stat_of E filtered)" -ge 2 ] || fail "E did not count A's refused pings"
+ping_ok h5 10.77.0.1
+XFER="$NETDIR/tcp_xfer.py"
+ip netns exec "${NS}h5" python3 "$XFER" serve 10.77.0.5 8080 >"$TMP/open.txt" &
+SERVERS+=($!)
+ip netns exec "${NS}h5" python3 "$XFER" serve 10.77.0.5 9090 >"$TMP/closed.txt" &
+SERVERS+=($!)
+for _ in $(seq 1 100); do
+    grep -q listening "$TMP/open.txt" && grep -q listening "$TMP/closed.txt" && break
+    sleep 0.05
+done
+sent=$(in_ns h1 python3 "$XFER" send 10.77.0.5 8080 1 marker-open) || fail "transfer to 8080"
+for _ in $(seq 1 100); do grep -q '^got' "$TMP/open.txt" && break; sleep 0.05; done
+[ "$(grep '^got' "$TMP/open.txt" | cut -d' ' -f2-)" = "$(echo "$sent" | cut -d' ' -f2-)" ] \
+    || fail "8080: sent $sent, $(cat "$TMP/open.txt")"
+before=$(stat_of E filtered)
+! in_ns h1 timeout 2 python3 "$XFER" send 10.77.0.5 9090 1 marker-closed 2>/dev/null \
+    || fail "a connection to E's closed port 9090 went through"
+[ "$(stat_of E filtered)" -gt "$before" ] || fail "E did not count the SYNs to 9090"
+grep -q '^got' "$TMP/closed.txt" && fail "E's 9090 server got a connection"
 # 3. B's Guardian view revokes A: the session ends, A's packets go nowhere
 node_cmd B "revoke A"
 for _ in $(seq 1 50); do grep -q '^revoked A' "$TMP/B.out" && break; sleep 0.05; done
