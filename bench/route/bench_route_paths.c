@@ -15,7 +15,7 @@
 
 #include "route_sim.h"
 
-#define MS(x) ((uint64_t)(x) * 1000)
+#define MS(x) ((uint64_t)(x)*1000)
 
 static const struct sim_path four[] = {
     {MS(40), 2000, 10000, true},
@@ -70,8 +70,7 @@ static int convergence(int seeds, const char *label, const uint64_t *pri)
     qsort(t, (size_t)seeds, sizeof t[0], cmp_u64);
     printf("{\"bench\":\"route_convergence\",\"priors\":\"%s\",\"seeds\":%d,\"median_ms\":%llu,"
            "\"max_ms\":%llu}\n",
-           label, seeds, (unsigned long long)t[seeds / 2],
-           (unsigned long long)t[seeds - 1]);
+           label, seeds, (unsigned long long)t[seeds / 2], (unsigned long long)t[seeds - 1]);
     return 0;
 }
 
@@ -169,10 +168,11 @@ static int overhead(void)
     if (veil_route_topo_encode(&t, &b, NULL) != 0)
         return -1;
     double topo_bps = (double)(b.len + 60) / 10.0;
-    printf("{\"bench\":\"route_overhead\",\"paths_per_destination\":4,\"probes_per_s_per_dest\":%.2f,"
-           "\"probe_bytes_per_s_per_dest\":%.0f,\"topo_summary_bytes\":%zu,"
-           "\"topo_bytes_per_s_per_node\":%.1f}\n",
-           pps, pps * (48 + 32 + 28), b.len, topo_bps);
+    printf(
+        "{\"bench\":\"route_overhead\",\"paths_per_destination\":4,\"probes_per_s_per_dest\":%.2f,"
+        "\"probe_bytes_per_s_per_dest\":%.0f,\"topo_summary_bytes\":%zu,"
+        "\"topo_bytes_per_s_per_node\":%.1f}\n",
+        pps, pps * (48 + 32 + 28), b.len, topo_bps);
     veil_buf_free(&b);
     return 0;
 }
@@ -250,9 +250,9 @@ int main(int argc, char **argv)
     int seeds = argc > 1 ? atoi(argv[1]) : 20;
     if (seeds < 1 || seeds > 256 || sodium_init() < 0)
         return 2;
-    if (failover(seeds) || convergence(seeds, "none", NULL) ||
-        convergence(seeds, "right", right) || convergence(seeds, "misleading", wrong) || adoption(seeds) ||
-        regret(seeds) || overhead() || throughput(1, 100000) || throughput(2, 100000)) {
+    if (failover(seeds) || convergence(seeds, "none", NULL) || convergence(seeds, "right", right) ||
+        convergence(seeds, "misleading", wrong) || adoption(seeds) || regret(seeds) || overhead() ||
+        throughput(1, 100000) || throughput(2, 100000)) {
         fprintf(stderr, "bench_route_paths: failed\n");
         return 1;
     }

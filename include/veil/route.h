@@ -46,29 +46,30 @@ struct veil_route_sel_config {
     uint32_t switch_min_gain_us; /* 2000: ... and at least this much less */
     uint32_t switch_hold_ms;     /* 2000: ... continuously for this long */
     uint32_t rtt_tau_ms;         /* 2000: RTT estimate time constant (see select.c) */
-    uint32_t loss_shift;         /* 6: loss estimate weight 1/2^6 per sample */
+    uint32_t loss_shift;         /* 6: loss = mean of the first 2^6 outcomes, then EWMA */
 };
 
 struct veil_route_path_state {
-    uint32_t id;              /* the caller's name for the path */
-    bool used;                /* slot holds a path */
-    bool alive;               /* answered since its last run of losses */
-    bool sampled;             /* has at least one own RTT sample */
-    uint64_t srtt_us;         /* discounted RTT (own samples, else the prior) */
-    uint32_t loss_ppm;        /* discounted loss, parts per million */
-    uint32_t losses_in_row;   /* consecutive losses */
-    uint32_t idle_period_ms;  /* current probe period when not in use */
-    uint64_t last_sample_ms;  /* when the last RTT sample arrived */
-    uint64_t next_probe_ms;   /* when the next probe is due */
+    uint32_t id;             /* the caller's name for the path */
+    bool used;               /* slot holds a path */
+    bool alive;              /* answered since its last run of losses */
+    bool sampled;            /* has at least one own RTT sample */
+    uint64_t srtt_us;        /* discounted RTT (own samples, else the prior) */
+    uint32_t loss_ppm;       /* discounted loss, parts per million */
+    uint32_t losses_in_row;  /* consecutive losses */
+    uint32_t loss_samples;   /* outcomes in loss_ppm, capped at 2^loss_shift */
+    uint32_t idle_period_ms; /* current probe period when not in use */
+    uint64_t last_sample_ms; /* when the last RTT sample arrived */
+    uint64_t next_probe_ms;  /* when the next probe is due */
 };
 
 struct veil_route_sel {
     struct veil_route_sel_config cfg;
     struct veil_route_path_state paths[VEIL_ROUTE_PATHS_MAX];
-    int current;              /* index into paths, -1 when none */
-    int candidate;            /* the path clearly better than current, -1 if none */
+    int current;   /* index into paths, -1 when none */
+    int candidate; /* the path clearly better than current, -1 if none */
     uint64_t candidate_since_ms;
-    uint64_t switches;        /* counters, for figures */
+    uint64_t switches; /* counters, for figures */
     uint64_t probes;
 };
 
@@ -99,7 +100,7 @@ uint64_t veil_route_sel_cost(const struct veil_route_sel *sel, uint32_t id);
 /* ------------------------------------------------------------------------ */
 
 #define VEIL_ROUTE_TOPO_LINKS_MAX 64
-#define VEIL_ROUTE_TOPO_VERSION 1
+#define VEIL_ROUTE_TOPO_VERSION   1
 #define VEIL_ROUTE_TOPO_MAX_BYTES (64 + VEIL_ROUTE_TOPO_LINKS_MAX * 48 + VEIL_ANCHOR_ADDR_MAX)
 
 enum veil_route_nat {
@@ -111,19 +112,19 @@ enum veil_route_nat {
 
 struct veil_route_link {
     uint8_t peer[VEIL_ANCHOR_KEY_BYTES]; /* the neighbour's identity */
-    uint32_t rtt_us;                      /* discounted RTT to it */
-    uint32_t loss_ppm;                    /* <= 1000000 */
-    uint32_t tput_kbps;                   /* measured goodput, 0 = unknown */
+    uint32_t rtt_us;                     /* discounted RTT to it */
+    uint32_t loss_ppm;                   /* <= 1000000 */
+    uint32_t tput_kbps;                  /* measured goodput, 0 = unknown */
 };
 
 struct veil_route_topo {
     uint8_t node[VEIL_ANCHOR_KEY_BYTES];
-    uint64_t seq;          /* increases with every summary of this node */
-    bool relay_willing;    /* accepts relayed paths */
+    uint64_t seq;       /* increases with every summary of this node */
+    bool relay_willing; /* accepts relayed paths */
     enum veil_route_nat nat;
-    size_t addr_len;       /* reflexive address as peers see it (opaque), 0 = none */
+    size_t addr_len; /* reflexive address as peers see it (opaque), 0 = none */
     uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
-    size_t n_links;        /* links sorted by peer, no duplicates */
+    size_t n_links; /* links sorted by peer, no duplicates */
     struct veil_route_link links[VEIL_ROUTE_TOPO_LINKS_MAX];
 };
 
@@ -179,10 +180,10 @@ struct veil_route_signal {
     enum veil_route_signal_type type;
     uint8_t src[VEIL_ANCHOR_KEY_BYTES];
     uint8_t dst[VEIL_ANCHOR_KEY_BYTES];
-    uint64_t nonce;        /* pairs an answer with its offer */
-    uint64_t at_ms;        /* punch: when both sides start sending (shared clock base: Master's) */
+    uint64_t nonce; /* pairs an answer with its offer */
+    uint64_t at_ms; /* punch: when both sides start sending (shared clock base: Master's) */
     enum veil_route_nat nat;
-    size_t addr_len;       /* the sender's reflexive address */
+    size_t addr_len; /* the sender's reflexive address */
     uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
 };
 
@@ -195,20 +196,20 @@ int veil_route_signal_decode(struct veil_route_signal *s, const uint8_t *in, siz
 /* Onion paths and relays                                                   */
 /* ------------------------------------------------------------------------ */
 
-#define VEIL_ROUTE_HOPS_MAX 4          /* relays + destination */
-#define VEIL_ROUTE_LAYER_BYTES 128     /* one hop's sealed setup layer */
+#define VEIL_ROUTE_HOPS_MAX    4   /* relays + destination */
+#define VEIL_ROUTE_LAYER_BYTES 128 /* one hop's sealed setup layer */
 #define VEIL_ROUTE_SETUP_BYTES (1 + 8 + VEIL_ROUTE_HOPS_MAX * VEIL_ROUTE_LAYER_BYTES)
-#define VEIL_ROUTE_DATA_HEADER 17      /* type, path id, counter */
-#define VEIL_ROUTE_LAYER_TAG 16        /* bytes each layer adds to a data cell */
-#define VEIL_ROUTE_CELL_MAX 65535
+#define VEIL_ROUTE_DATA_HEADER 17 /* type, path id, counter */
+#define VEIL_ROUTE_LAYER_TAG   16 /* bytes each layer adds to a data cell */
+#define VEIL_ROUTE_CELL_MAX    65535
 
 enum veil_route_cell_type { VEIL_ROUTE_CELL_SETUP = 1, VEIL_ROUTE_CELL_DATA = 2 };
 
 /* Per-path limits a relay grants (and the source asks for). */
 struct veil_route_limits {
-    uint64_t max_bytes;      /* total payload bytes over the path's life */
-    uint32_t rate_bytes_s;   /* token bucket refill; burst = one second */
-    uint32_t idle_ms;        /* retired after this long without traffic */
+    uint64_t max_bytes;    /* total payload bytes over the path's life */
+    uint32_t rate_bytes_s; /* token bucket refill; burst = one second */
+    uint32_t idle_ms;      /* retired after this long without traffic */
 };
 
 /* One hop of a path as the source sees it. */
@@ -220,8 +221,8 @@ struct veil_route_hop {
 struct veil_route_onion {
     size_t n_hops;
     uint8_t first_hop[VEIL_ANCHOR_KEY_BYTES];
-    uint64_t first_id;       /* path id on the link to the first hop */
-    uint64_t counter;        /* next data counter */
+    uint64_t first_id; /* path id on the link to the first hop */
+    uint64_t counter;  /* next data counter */
     uint8_t keys[VEIL_ROUTE_HOPS_MAX][32];
 };
 
@@ -243,14 +244,14 @@ void veil_route_onion_wipe(struct veil_route_onion *o);
 
 struct veil_route_relay_entry {
     bool used;
-    bool terminal;                           /* this node is the destination */
+    bool terminal; /* this node is the destination */
     uint8_t prev[VEIL_ANCHOR_KEY_BYTES];
     uint64_t in_id;
-    uint8_t next[VEIL_ANCHOR_KEY_BYTES];     /* the source, when terminal */
+    uint8_t next[VEIL_ANCHOR_KEY_BYTES]; /* the source, when terminal */
     uint64_t out_id;
     uint8_t key[32];
-    uint64_t max_counter;                    /* replay window: highest seen */
-    uint64_t window;                         /* bit i = max_counter - i seen */
+    uint64_t max_counter; /* replay window: highest seen */
+    uint64_t window;      /* bit i = max_counter - i seen */
     struct veil_route_limits limits;
     uint64_t bytes;
     uint64_t tokens;
@@ -258,24 +259,24 @@ struct veil_route_relay_entry {
 };
 
 struct veil_route_relay_config {
-    size_t max_paths;          /* total (<= VEIL_ROUTE_RELAY_PATHS_MAX) */
-    size_t max_paths_per_prev; /* paths one previous hop may open */
+    size_t max_paths;             /* total (<= VEIL_ROUTE_RELAY_PATHS_MAX) */
+    size_t max_paths_per_prev;    /* paths one previous hop may open */
     struct veil_route_limits cap; /* the most a relay grants any path */
 };
 
 /* A node's relay (and destination) state: caller-owned; keys wiped by _wipe. */
 struct veil_route_relay {
     struct veil_route_relay_config cfg;
-    uint8_t x_sk[32];          /* X25519 form of the node's Ed25519 key */
+    uint8_t x_sk[32]; /* X25519 form of the node's Ed25519 key */
     uint8_t x_pk[32];
     struct veil_route_relay_entry paths[VEIL_ROUTE_RELAY_PATHS_MAX];
 };
 
 /* What a relay does with a cell. */
 struct veil_route_action {
-    bool deliver;                            /* terminal: payload is for us */
-    uint8_t peer[VEIL_ANCHOR_KEY_BYTES];     /* next hop, or the source when deliver */
-    size_t out_len;                          /* bytes written to out */
+    bool deliver;                        /* terminal: payload is for us */
+    uint8_t peer[VEIL_ANCHOR_KEY_BYTES]; /* next hop, or the source when deliver */
+    size_t out_len;                      /* bytes written to out */
 };
 
 void veil_route_relay_config_default(struct veil_route_relay_config *cfg);

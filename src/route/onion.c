@@ -109,8 +109,8 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_AN
     for (size_t i = 0; i < n; i++) {
         bool terminal = i + 1 == n;
         put_layer_plain(pt, terminal, terminal ? src : hops[i + 1].identity, ids[i + 1], limits);
-        if (seal_layer(o, i, hops[i].identity, ids[i], pt,
-                       layers + i * VEIL_ROUTE_LAYER_BYTES, err) != 0) {
+        if (seal_layer(o, i, hops[i].identity, ids[i], pt, layers + i * VEIL_ROUTE_LAYER_BYTES,
+                       err) != 0) {
             veil_route_onion_wipe(o);
             return -1;
         }

@@ -17,8 +17,8 @@ void veil_route_relay_config_default(struct veil_route_relay_config *cfg)
 {
     cfg->max_paths = VEIL_ROUTE_RELAY_PATHS_MAX;
     cfg->max_paths_per_prev = 8;
-    cfg->cap.max_bytes = 1ull << 32;         /* 4 GiB per path */
-    cfg->cap.rate_bytes_s = 64u << 20;       /* 64 MiB/s */
+    cfg->cap.max_bytes = 1ull << 32;   /* 4 GiB per path */
+    cfg->cap.rate_bytes_s = 64u << 20; /* 64 MiB/s */
     cfg->cap.idle_ms = 60000;
 }
 
@@ -236,8 +236,8 @@ static void replay_mark(struct veil_route_relay_entry *e, uint64_t ctr)
 static int charge(struct veil_route_relay_entry *e, size_t len, uint64_t now_ms, veil_err *err)
 {
     uint64_t elapsed = now_ms > e->last_ms ? now_ms - e->last_ms : 0;
-    uint64_t refill = elapsed >= 1000 ? e->limits.rate_bytes_s
-                                      : elapsed * e->limits.rate_bytes_s / 1000;
+    uint64_t refill =
+        elapsed >= 1000 ? e->limits.rate_bytes_s : elapsed * e->limits.rate_bytes_s / 1000;
     e->tokens = min_u64(e->tokens + refill, e->limits.rate_bytes_s);
     if (len > e->tokens)
         return veil_err_set(err, VEIL_E_LIMIT, "relay: path over its rate");
@@ -251,8 +251,8 @@ static int charge(struct veil_route_relay_entry *e, size_t len, uint64_t now_ms,
 }
 
 static int handle_data(struct veil_route_relay *r, const uint8_t prev[32], veil_reader *rd,
-                       uint64_t now_ms, uint8_t *out, size_t out_cap,
-                       struct veil_route_action *act, veil_err *err)
+                       uint64_t now_ms, uint8_t *out, size_t out_cap, struct veil_route_action *act,
+                       veil_err *err)
 {
     uint64_t in_id = veil_read_u64be(rd);
     uint64_t ctr = veil_read_u64be(rd);

@@ -11,8 +11,8 @@
 /* A sealed layer is eph_pk(32) || AEAD(plaintext(ROUTE_LAYER_PLAIN)) tag(16). */
 #define ROUTE_LAYER_PLAIN (VEIL_ROUTE_LAYER_BYTES - 32 - 16)
 /* kind(1) peer(32) next_id(8) max_bytes(8) rate(4) idle(4); the rest zero. */
-#define ROUTE_LAYER_USED 57
-#define ROUTE_LAYER_FORWARD 1
+#define ROUTE_LAYER_USED     57
+#define ROUTE_LAYER_FORWARD  1
 #define ROUTE_LAYER_TERMINAL 2
 
 /* BLAKE2b-512("veil-route-hop-v1" || dh || eph_pk || hop_pk) split in two. */

@@ -10,8 +10,9 @@
 
 #include "veil/route.h"
 
-#define PPM 1000000u
+#define PPM            1000000u
 #define LOSS_FLOOR_PPM 30000u /* 3% */
+#define LOSS_PSEUDO 8u
 
 void veil_route_sel_config_default(struct veil_route_sel_config *cfg)
 {
@@ -198,6 +199,23 @@ static void blend_rtt(struct veil_route_sel *sel, struct veil_route_path_state *
         p->srtt_us = 1;
 }
 
+/* Loss rate: the mean of the outcomes so far plus LOSS_PSEUDO clean
+ * pseudo-outcomes (one early loss reads as ~11%, not 100%), until 2^loss_shift
+ * outcomes; then an exponential average of weight 2^-loss_shift. A spare path
+ * probed every few seconds thus shows its real loss after a handful of
+ * probes instead of looking clean until dozens have been sent. */
+static void blend_loss(struct veil_route_sel *sel, struct veil_route_path_state *p, bool lost)
+{
+    uint32_t cap = 1u << sel->cfg.loss_shift;
+    uint32_t n = p->loss_samples + 1 + LOSS_PSEUDO;
+    if (n > cap)
+        n = cap;
+    int64_t target = lost ? PPM : 0, cur = p->loss_ppm;
+    p->loss_ppm = (uint32_t)(cur + (target - cur) / (int64_t)n);
+    if (p->loss_samples < cap)
+        p->loss_samples++;
+}
+
 static void observe_delivered(struct veil_route_sel *sel, struct veil_route_path_state *p,
                               uint64_t rtt_us, uint64_t now_ms)
 {
@@ -206,6 +224,7 @@ static void observe_delivered(struct veil_route_sel *sel, struct veil_route_path
         /* back from the dead: its outage says nothing of its quality now */
         p->sampled = false;
         p->loss_ppm = 0;
+        p->loss_samples = 0;
     }
     if (!p->sampled)
         p->srtt_us = rtt;
@@ -215,12 +234,12 @@ static void observe_delivered(struct veil_route_sel *sel, struct veil_route_path
     p->sampled = true;
     p->alive = true;
     p->losses_in_row = 0;
-    p->loss_ppm -= p->loss_ppm >> sel->cfg.loss_shift;
+    blend_loss(sel, p, false);
 }
 
 static void observe_lost(struct veil_route_sel *sel, struct veil_route_path_state *p)
 {
-    p->loss_ppm += (PPM - p->loss_ppm) >> sel->cfg.loss_shift;
+    blend_loss(sel, p, true);
     if (p->losses_in_row < UINT32_MAX)
         p->losses_in_row++;
     if (p->losses_in_row >= sel->cfg.dead_after_losses)
@@ -236,8 +255,8 @@ int veil_route_sel_report(struct veil_route_sel *sel, uint32_t id, bool delivere
     struct veil_route_path_state *p = &sel->paths[i];
     /* Spare paths are re-measured soon when the path in use degrades: two
      * losses in a row, or a sample half again above its estimate. */
-    bool degraded = delivered ? p->sampled && rtt_us > p->srtt_us + p->srtt_us / 2
-                              : p->losses_in_row + 1 >= 2;
+    bool degraded =
+        delivered ? p->sampled && rtt_us > p->srtt_us + p->srtt_us / 2 : p->losses_in_row + 1 >= 2;
     if (delivered)
         observe_delivered(sel, p, rtt_us, now_ms);
     else
@@ -260,7 +279,10 @@ static void schedule_next(struct veil_route_sel *sel, int i, uint64_t now_ms)
         return;
     }
     p->next_probe_ms = now_ms + p->idle_period_ms;
-    if (p->alive && p->losses_in_row == 0) {
+    /* back off only once the path looks clean, or its loss is well known */
+    bool settled =
+        p->loss_ppm <= LOSS_FLOOR_PPM || p->loss_samples >= (1u << sel->cfg.loss_shift);
+    if (p->alive && p->losses_in_row == 0 && settled) {
         uint32_t doubled = p->idle_period_ms * 2;
         p->idle_period_ms =
             doubled > sel->cfg.probe_idle_max_ms ? sel->cfg.probe_idle_max_ms : doubled;

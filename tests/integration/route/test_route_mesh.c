@@ -32,7 +32,8 @@
 
 enum { S, D, R1, R2, R3, X, T, N_NODES };
 static const char *const names[N_NODES] = {"S", "D", "R1", "R2", "R3", "X", "T"};
-static const char *const realms[N_NODES] = {"acme", "acme", "acme", "acme", "acme", "other", "acme"};
+static const char *const realms[N_NODES] = {"acme", "acme",  "acme", "acme",
+                                            "acme", "other", "acme"};
 static const char *const taints[N_NODES] = {"pci", "pci", "pci", "pci", "pci", "pci", "gpu"};
 /* one-way delay in ms from row to column (user space, by the sender) */
 static const int delay_ms[N_NODES][N_NODES] = {
@@ -126,8 +127,10 @@ static void delay_flush(struct delay_line *dl, veil_embed *e)
 static veil_embed *start(int self)
 {
     veil_err err = {0};
-    struct veil_anchor_local local = {.cred = ids[self].cred, .cred_len = ids[self].cred_len,
-                                      .verify = anchor_test_cred_verify, .verify_ctx = g_gpk};
+    struct veil_anchor_local local = {.cred = ids[self].cred,
+                                      .cred_len = ids[self].cred_len,
+                                      .verify = anchor_test_cred_verify,
+                                      .verify_ctx = g_gpk};
     memcpy(local.identity_pk, ids[self].pk, 32);
     memcpy(local.identity_sk, ids[self].sk, 64);
     veil_anchor *a = veil_anchor_new(NULL, &local, 0, &err);
@@ -162,8 +165,7 @@ static bool has_marker(const uint8_t *b, size_t n)
 
 /* One received datagram at a relay or the destination. */
 static void host_handle(struct veil_route_relay *r, struct delay_line *dl, int self,
-                        const uint8_t from[32], const uint8_t *buf, size_t n,
-                        struct host_stats *st)
+                        const uint8_t from[32], const uint8_t *buf, size_t n, struct host_stats *st)
 {
     static uint8_t out[4096];
     struct veil_route_action act;
@@ -247,7 +249,11 @@ struct source {
     int n_paths;
     int path_tpl[N_TEMPLATES];
     uint32_t seq;
-    struct { uint32_t path; uint64_t sent; bool open; } probe[4096];
+    struct {
+        uint32_t path;
+        uint64_t sent;
+        bool open;
+    } probe[4096];
     uint64_t answered[N_TEMPLATES];
     uint64_t errors;
     struct veil_route_hop hops[N_TEMPLATES][VEIL_ROUTE_HOPS_MAX];
@@ -461,8 +467,8 @@ int main(int argc, char **argv)
         uint8_t seed[32];
         memset(seed, 0x40 + i, sizeof seed);
         crypto_sign_seed_keypair(ids[i].pk, ids[i].sk, seed);
-        ids[i].cred_len = anchor_test_cred_make(ids[i].cred, realms[i], taints[i], ids[i].pk,
-                                                UINT64_MAX, g_gsk);
+        ids[i].cred_len =
+            anchor_test_cred_make(ids[i].cred, realms[i], taints[i], ids[i].pk, UINT64_MAX, g_gsk);
     }
     static const struct vtest_case cases[] = {VTEST(test_mesh)};
     int rc = vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);

@@ -14,9 +14,9 @@
 
 #include "veil/route.h"
 
-#define SIM_PATHS 8
-#define SIM_PENDING 4096
-#define SIM_TIMEOUT_MS 300
+#define SIM_PATHS           8
+#define SIM_PENDING         4096
+#define SIM_TIMEOUT_MS      300
 #define SIM_DOWN_PENALTY_US 1000000 /* latency charged for a ms sent into a dead path */
 
 struct sim_path {
@@ -42,9 +42,9 @@ struct sim {
     struct sim_event pending[SIM_PENDING];
     uint32_t n_pending;
     /* Traffic accounting: one unit per ms on the chosen path. */
-    uint64_t chosen_latency_us;          /* sum over ms of the chosen path's true RTT */
+    uint64_t chosen_latency_us;           /* sum over ms of the chosen path's true RTT */
     uint64_t fixed_latency_us[SIM_PATHS]; /* the same had one path been used throughout */
-    uint64_t oracle_latency_us;          /* the best path at every ms */
+    uint64_t oracle_latency_us;           /* the best path at every ms */
     uint64_t ms_counted;
 };
 

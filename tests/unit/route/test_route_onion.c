@@ -49,7 +49,8 @@ static void setup_path(struct veil_route_onion *o, struct node *src, struct node
     for (size_t i = 0; i < n; i++) {
         struct veil_route_action act;
         CHECK_EQ_INT(veil_route_relay_handle(&hops[i]->relay, prev, cell, sizeof cell, 0, out,
-                                             sizeof out, &act, &err), 0);
+                                             sizeof out, &act, &err),
+                     0);
         bool last = i + 1 == n;
         CHECK_EQ_INT(act.deliver, last);
         CHECK_EQ_MEM(act.peer, last ? src->pk : hops[i + 1]->pk, 32);
@@ -85,7 +86,8 @@ static int send_data(struct veil_route_onion *o, struct node *src, struct node *
 static void test_two_relays_end_to_end(void)
 {
     static struct node s, r1, r2, d;
-    node_init(&s, 1, NULL), node_init(&r1, 2, NULL), node_init(&r2, 3, NULL), node_init(&d, 4, NULL);
+    node_init(&s, 1, NULL), node_init(&r1, 2, NULL), node_init(&r2, 3, NULL),
+        node_init(&d, 4, NULL);
     struct node *hops[] = {&r1, &r2, &d};
     struct veil_route_onion o;
     setup_path(&o, &s, hops, 3, &roomy);
@@ -94,8 +96,9 @@ static void test_two_relays_end_to_end(void)
     uint8_t c0[512], c1[512], c2[512], pt[512];
     size_t l0;
     struct veil_route_action a;
-    CHECK_EQ_INT(veil_route_onion_wrap(&o, (const uint8_t *)secret, sizeof secret, c0, sizeof c0,
-                                       &l0, &err), 0);
+    CHECK_EQ_INT(
+        veil_route_onion_wrap(&o, (const uint8_t *)secret, sizeof secret, c0, sizeof c0, &l0, &err),
+        0);
     CHECK_EQ_U64(l0, VEIL_ROUTE_DATA_HEADER + sizeof secret + 3 * VEIL_ROUTE_LAYER_TAG);
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 1, c1, sizeof c1, &a, &err), 0);
     CHECK(!a.deliver);
@@ -136,26 +139,33 @@ static void test_refusals(void)
     veil_err err;
     CHECK_EQ_INT(veil_route_onion_build(&o, s.pk, h, 2, &roomy, cell, &err), 0);
     /* a node that is not the first hop cannot open the layer */
-    CHECK_EQ_INT(veil_route_relay_handle(&x.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
-                                         &err), -1);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&x.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        -1);
     CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
     /* a tampered setup cell does not open */
     cell[40] ^= 1;
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
-                                         &err), -1);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        -1);
     cell[40] ^= 1;
     /* wrong sizes and types */
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell - 1, 0, out, sizeof out,
-                                         &a, &err), -1);
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, 0, 0, out, sizeof out, &a, &err), -1);
+                                         &a, &err),
+                 -1);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, 0, 0, out, sizeof out, &a, &err),
+                 -1);
     uint8_t junk[40] = {7};
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, junk, sizeof junk, 0, out, sizeof out, &a,
-                                         &err), -1);
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
-                                         &err), 0);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, s.pk, junk, sizeof junk, 0, out, sizeof out, &a, &err),
+        -1);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        0);
     /* the same path id again from the same previous hop */
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
-                                         &err), -1);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        -1);
     CHECK_EQ_INT(err.code, VEIL_E_EXISTS);
     /* data from another previous hop on that path id is unknown */
     uint8_t dc[256], dout[256];
@@ -193,8 +203,9 @@ static void test_limits(void)
     struct veil_route_action a;
     veil_err err;
     CHECK_EQ_INT(veil_route_onion_build(&o3, s.pk, h, 2, &roomy, cell, &err), 0);
-    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a,
-                                         &err), -1);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        -1);
     CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
     CHECK_EQ_U64(veil_route_relay_count(&r1.relay), 2);
     /* rate: 1000 bytes per second with a one-second burst */
@@ -219,8 +230,7 @@ static void test_limits(void)
     veil_route_onion_wipe(&o1), veil_route_onion_wipe(&o2), veil_route_onion_wipe(&o3);
 }
 
-static void cred(struct veil_anchor_cred_info *c, const char *realm, const char *t1,
-                 const char *t2)
+static void cred(struct veil_anchor_cred_info *c, const char *realm, const char *t1, const char *t2)
 {
     memset(c, 0, sizeof *c);
     strcpy(c->realm, realm);
@@ -270,7 +280,7 @@ int main(int argc, char **argv)
         return 1;
     static const struct vtest_case cases[] = {
         VTEST(test_two_relays_end_to_end), VTEST(test_refusals), VTEST(test_limits),
-        VTEST(test_relay_policy), VTEST(test_nat_plan),
+        VTEST(test_relay_policy),          VTEST(test_nat_plan),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
 }

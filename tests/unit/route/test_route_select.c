@@ -9,7 +9,7 @@
 #include "route_sim.h"
 #include "vtest.h"
 
-#define MS(x) ((uint64_t)(x) * 1000)
+#define MS(x) ((uint64_t)(x)*1000)
 
 static const struct sim_path four[] = {
     {MS(40), 2000, 10000, true},
@@ -125,6 +125,27 @@ static void test_probes_bounded_when_stable(void)
     CHECK(per_s >= 5.0);
 }
 
+/* The fastest path drops 30% of packets: the clean, slightly slower one
+ * wins (loss inflates the cost), and the choice does not flip back. */
+static void test_avoids_lossy_path(void)
+{
+    static const struct sim_path lossy[] = {
+        {MS(20), 2000, 300000, true},
+        {MS(28), 2000, 0, true},
+        {MS(60), 2000, 0, true},
+    };
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        struct sim s;
+        CHECK_EQ_INT(sim_init(&s, seed, lossy, 3, NULL), 0);
+        CHECK_EQ_INT(sim_run(&s, 30000), 0);
+        CHECK_EQ_INT(sim_current(&s), 1);
+        uint64_t before = s.sel.switches;
+        CHECK_EQ_INT(sim_run(&s, 60000), 0);
+        CHECK_EQ_INT(sim_current(&s), 1);
+        CHECK_EQ_U64(s.sel.switches, before);
+    }
+}
+
 static void test_dead_path_comes_back(void)
 {
     struct sim s;
@@ -186,5 +207,6 @@ static void test_api_errors(void)
 
 VTEST_MAIN(VTEST(test_converges), VTEST(test_failover_under_2s),
            VTEST(test_no_flapping_between_equal_paths), VTEST(test_regret_changing_links),
-           VTEST(test_probes_bounded_when_stable), VTEST(test_dead_path_comes_back),
+           VTEST(test_probes_bounded_when_stable), VTEST(test_avoids_lossy_path),
+           VTEST(test_dead_path_comes_back),
            VTEST(test_priors_cold_start), VTEST(test_api_errors))
