@@ -4,7 +4,7 @@
  * in-process agent hand to veil_anchor_local.cred/verify.
  *
  * The credential a node presents in the handshake is the DER encoding of
- * its Guardian leaf certificate alone (about 450 bytes for an Ed25519 key
+ * its Guardian leaf certificate alone (about 400 bytes for an Ed25519 key
  * signed by Guardian's P-256 intermediate: it fits VEIL_ANCHOR_CRED_MAX; the
  * intermediate and the root are the verifier's, not sent). A credential is
  * accepted for a peer identity when:
