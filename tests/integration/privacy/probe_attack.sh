@@ -7,20 +7,21 @@
 # 2's free memory. The adversary's JSON report (jobs used, per-node interval,
 # estimate, relative error) is printed and kept in $PROBE_OUT if set.
 #
-# PROBE_EXPECT=leak      (today, no defence wired) passes when the attack is
-#                        measured and succeeds: the "before" figures;
-# PROBE_EXPECT=classes   emulates hook H1 of docs/THREAT_MODEL.md on today's
-#                        daemon: each node's test-only capacity is its true
-#                        free memory rounded down to the x2 class grid, as H1
-#                        rounds before encrypting, and the adversary knows the
-#                        grid (public policy); passes when, with
-#                        PROBE_MAX_JOBS (200) jobs, it knows no other node's
-#                        true free memory within 25%;
-# PROBE_EXPECT=defended  (once H1-H5 are wired) the same criterion on the
-#                        real defences, and another member sees nothing of
-#                        where the adversary's jobs landed.
+# Hook H1 of docs/THREAT_MODEL.md is live: every veild rounds its free
+# values down to the capacity-class grid (policy default x2) before it
+# encrypts them, and the grid is public, so the adversary knows it.
+# PROBE_EXPECT=classes   (registered) passes when, with PROBE_MAX_JOBS (200)
+#                        jobs, the adversary knows no other node's true free
+#                        memory within 25%; it also measures what another
+#                        member still sees of the placements (R1, hook H4 not
+#                        wired yet);
+# PROBE_EXPECT=defended  (once H4-H5 are wired) the same, and another member
+#                        sees nothing of where the adversary's jobs landed;
+# PROBE_EXPECT=leak      the "before" figures: needs a veild without H1
+#                        (commit 779b99a or earlier); against this one it
+#                        stops with a message.
 source "$(dirname "$0")/../e2e/lib.sh"
-EXPECT=${PROBE_EXPECT:-leak}
+EXPECT=${PROBE_EXPECT:-classes}
 SEED=${PROBE_SEED:-1}
 MAX_JOBS=${PROBE_MAX_JOBS:-200}
 case "$EXPECT" in leak | classes | defended) ;; *) fail "PROBE_EXPECT=$EXPECT (leak|classes|defended)" ;; esac
@@ -37,12 +38,11 @@ class2() { local v=$1 b=1; while [ $((b * 2)) -le "$v" ]; do b=$((b * 2)); done;
 CAPS=("")
 for i in 1 2 3; do
   MEM[$i]=$(mem_units "$i")
-  SEEN[$i]=${MEM[$i]}
-  [ "$EXPECT" = classes ] && SEEN[$i]=$(class2 "${MEM[$i]}")
-  CAPS+=("cpu=4000m,memory=$((SEEN[$i] * 4))Mi,disk=20Gi,gpu=0")
+  SEEN[$i]=$(class2 "${MEM[$i]}") # what H1 makes the node report
+  CAPS+=("cpu=4000m,memory=$((MEM[$i] * 4))Mi,disk=20Gi,gpu=0")
 done
-ADV_CLASS=()
-[ "$EXPECT" = classes ] && ADV_CLASS=(--class-ratio 2/1)
+ADV_CLASS=(--class-ratio 2/1) # the public class policy
+[ "$EXPECT" = leak ] && fail "PROBE_EXPECT=leak: this veild rounds to classes (H1); measure the leak on 779b99a"
 
 create_cluster 3
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
@@ -74,6 +74,28 @@ node "$SRC/tests/integration/privacy/probe_adversary.js" --veil "$VEIL" \
   || fail "the adversary script failed"
 echo "probe: $(cat "$OUT")"
 nodes_alive
+
+# Claim C1 (H1 is live, not emulated): a request just above the largest
+# node's class bound but within its true free memory is unschedulable (a
+# veild without H1 places it).
+TOP=0
+for i in 1 2 3; do [ "${MEM[$i]}" -gt "$TOP" ] && TOP=${MEM[$i]}; done
+BTOP=$(class2 "$TOP")
+if [ "$TOP" -gt "$BTOP" ]; then
+  printf 'name: c1\nimage: %s\ncommand: [/bin/true]\nresources: {cpu: 10m, memory: %dMi}\nreplicas: 1\npolicy: binpack\n' \
+    "$IMG" $(((BTOP + 1) * 4)) >"$WORK/c1.yaml"
+  cid=$(veil_at 3 job run "$WORK/c1.yaml" | awk '{print $2}') || fail "job run c1"
+  c1_state() {
+    veil_at 3 job status "$cid" -o json | node -e '
+      const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      const r = (j.replica_states || []).find(x => x.replica === 0);
+      console.log(r ? r.state : "");'
+  }
+  c1_decided() { case "$(c1_state)" in unschedulable | assigned | running | exited | failed) ;; *) return 1 ;; esac; }
+  wait_for 120 "c1 decided" c1_decided
+  [ "$(c1_state)" = unschedulable ] || fail "H1: a request of $((BTOP + 1)) units (class bound $BTOP, free $TOP) was $(c1_state)"
+  ok "H1 live: $((BTOP + 1)) units, within the largest free memory ($TOP) but above its class ($BTOP), is unschedulable"
+fi
 
 # Claim T1 (docs/THREAT_MODEL.md): telemetry size carries nothing - every
 # TELEMETRY message (version 1, type 1) nodes 1 and 3 received, from three
@@ -107,6 +129,9 @@ leak)
 classes | defended)
   if learned 0.25; then fail "the adversary knows another node's free memory within 25%"; fi
   ok "$EXPECT: with at most $MAX_JOBS jobs no other node's free memory is known within 25%"
+  if [ "$EXPECT" = classes ]; then
+    ok "classes: node 1 (not involved) still shows the node of $shown of the adversary's placements (R1 awaits hook H4)"
+  fi
   if [ "$EXPECT" = defended ]; then
     [ "$shown" -eq 0 ] || fail "node 1 shows where $shown of another member's jobs landed"
     ok "defended: node 1 shows nothing of where the adversary's jobs landed"
