@@ -201,6 +201,14 @@ int veil_fhe_argmin_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
 int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
                           const veil_fhe_ct *const *indices, size_t n, veil_fhe_ct **index,
                           veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs, veil_err *err);
+/* k replicas in one evaluation: index[r], found[r] as k successive labelled
+ * argmins where each winner's key is flagged infeasible (its top block + 1,
+ * clamped) before the next, i.e. exactly k rounds excluding the nodes already
+ * chosen; labels below 2^16, index_width 8 or 16, k <= 64. pbs as above. */
+int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs,
+                             veil_err *err);
 /* out = a mod 2^width as a width-bit integer (8, 16 or 32, at most a's width):
  * the low blocks, no PBS (e.g. an 8-bit label code carried in a 16-bit word,
  * compared at 8 bits for half the PBS). */

@@ -2571,6 +2571,250 @@ int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
                       pbs, err);
 }
 
+/* ---- replicas in one round: k argmins over the same keys, each winner's
+ * key flagged before the next tournament (docs/SCHEDULING.md). The key's top
+ * block becomes min(top + [index == label], 3): the chosen node turns
+ * infeasible, exactly as a new round that excludes it (veil_sched_replicas).
+ * [index == label] is shared work: the winner's index is read as 4-bit digits
+ * (two blocks each), [digit == v] is one PBS per (position, value) the labels
+ * use, and each node adds its digits' bits, so a node pays one PBS per extra
+ * replica besides the tournament (two with more than two digit positions). */
+
+static int fn_eq_of(int x, int v)
+{
+    return x == v;
+}
+
+/* min(top + [s == n_pos], 3) from top * (n_pos + 1) + s (n_pos <= 2). */
+static int fn_flag_eq(int x, int n_pos)
+{
+    int top = x / (n_pos + 1), hit = x % (n_pos + 1) == n_pos;
+    return top + hit < 3 ? top + hit : 3;
+}
+
+static int fn_min3_sum(int x, int arg)
+{
+    return x >= arg ? 3 : x; /* arg = 3: clamp */
+}
+
+/* A column is compared when some key has data in it (dead: constant 0). */
+static size_t live_columns(struct expr **cur, size_t n, size_t full, size_t *cols)
+{
+    size_t nb = 0;
+    for (size_t k = 0; k < full; k++) {
+        int live = 0;
+        for (size_t i = 0; i < n && !live; i++)
+            live = cur[i][k].n > 0 || cur[i][k].cst != 0;
+        if (live)
+            cols[nb++] = k;
+    }
+    return nb;
+}
+
+/* One tournament over the current keys; the winner's index blocks (refreshed
+ * to noise 1) into idx[0..n_idx) and its outputs into index_out / found_out. */
+static void replica_round(struct graph *g, struct expr **cur, const uint64_t *labels, size_t n,
+                          size_t full, unsigned n_idx, struct expr *idx,
+                          struct veil_radix *index_out, struct veil_radix *found_out)
+{
+    uint64_t mx = max_noise(g->s);
+    size_t *cols = calloc(full, sizeof *cols);
+    struct candidate *c = calloc(n, sizeof *c);
+    if (!cols || !c) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t nb = live_columns(cur, n, full, cols);
+    int top_live = nb > 0 && cols[nb - 1] == full - 1;
+    for (size_t i = 0; i < n && !g->failed; i++) {
+        c[i].blocks = calloc(nb ? nb : 1, sizeof *c[i].blocks);
+        c[i].bits = calloc(n_idx ? n_idx : 1, sizeof *c[i].bits);
+        if (!c[i].blocks || !c[i].bits) {
+            graph_fail(g, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        for (size_t k = 0; k < nb; k++)
+            c[i].blocks[k] = refresh_if(g, &cur[i][cols[k]], mx);
+        for (unsigned k = 0; k < n_idx; k++)
+            c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
+    }
+    if (!g->failed)
+        tournament(g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
+    if (g->failed)
+        goto out;
+    for (size_t k = 0; k < index_out->n_blocks; k++) {
+        struct expr e = k < n_idx ? refresh_if(g, &c[0].bits[k], 3) : ex_const(0);
+        g_output(g, &e, &index_out->blocks[k]);
+    }
+    for (unsigned k = 0; k < n_idx; k++)
+        idx[k] = refresh_if(g, &c[0].bits[k], 1);
+    struct expr f = ex_const(1);
+    if (top_live) {
+        struct expr top = refresh_if(g, &c[0].blocks[nb - 1], mx);
+        f = ex_node(g, g_fn(g, &top, fn_is_zero, 0));
+    }
+    g_output(g, &f, &found_out->blocks[0]);
+out:
+    if (c)
+        for (size_t i = 0; i < n; i++) {
+            free(c[i].blocks);
+            free(c[i].bits);
+        }
+    free(c);
+    free(cols);
+}
+
+/* Flags the winner (index blocks idx, noise 1): every key's top block becomes
+ * min(top + [winner == label_i], 3). */
+static void flag_winner(struct graph *g, struct expr **cur, const uint64_t *labels, size_t n,
+                        size_t full, unsigned n_idx, const struct expr *idx)
+{
+    unsigned n_pos = (n_idx + 1) / 2; /* 4-bit digits of the index */
+    struct expr onehot[8][16];
+    int have[8][16];
+    memset(have, 0, sizeof have);
+    struct expr digit[8];
+    for (unsigned p = 0; p < n_pos; p++) {
+        digit[p] = idx[2 * p];
+        if (2 * p + 1 < n_idx)
+            ex_addk(g, &digit[p], &idx[2 * p + 1], 4);
+    }
+    for (size_t i = 0; i < n && !g->failed; i++) {
+        struct expr s = ex_const(0);
+        for (unsigned p = 0; p < n_pos; p++) {
+            int v = (int)((labels[i] >> (4 * p)) & 15);
+            if (!have[p][v]) {
+                onehot[p][v] = ex_node(g, g_fn(g, &digit[p], fn_eq_of, v));
+                have[p][v] = 1;
+            }
+            ex_addk(g, &s, &onehot[p][v], 1);
+        }
+        struct expr top = refresh_if(g, &cur[i][full - 1], 1);
+        if (n_pos <= 2) { /* top * (n_pos + 1) + s <= 3 * 3 + 2 = 11 */
+            struct expr in = s;
+            ex_addk(g, &in, &top, (int64_t)n_pos + 1);
+            cur[i][full - 1] = ex_node(g, g_fn(g, &in, fn_flag_eq, (int)n_pos));
+        } else { /* [s == n_pos], then min(top + hit, 3) */
+            struct expr hit = ex_node(g, g_fn(g, &s, fn_eq_of, (int)n_pos));
+            ex_addk(g, &hit, &top, 1);
+            cur[i][full - 1] = ex_node(g, g_fn(g, &hit, fn_min3_sum, 3));
+        }
+    }
+}
+
+static int argmin_replicas_core(struct veil_int_server *s, const struct veil_radix *vals,
+                                const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                                struct veil_radix *index_out, struct veil_radix *found_out,
+                                veil_err *err)
+{
+    uint64_t all = 0;
+    if (n == 0 || k == 0 || k > 64 || vals[0].width == 1 ||
+        veil_radix_blocks_for_width(index_width) < 4)
+        return veil_err_set(err, VEIL_E_INVALID, "replicas: %zu of %zu keys, %u-bit index", k, n,
+                            index_width);
+    for (size_t i = 0; i < n; i++) {
+        if (check_same_width(&vals[0], &vals[i], err) != 0 || check_blocks(&vals[i], err) != 0)
+            return -1;
+        if (index_width < 64 && labels[i] >> index_width)
+            return veil_err_set(err, VEIL_E_RANGE, "label %llu does not fit a %u-bit index",
+                                (unsigned long long)labels[i], index_width);
+        all |= labels[i];
+    }
+    unsigned n_bits = 0;
+    while (n_bits < 16 && (all >> n_bits) != 0)
+        n_bits++;
+    if (all >> 16)
+        return veil_err_set(err, VEIL_E_LIMIT, "replicas: labels above 16 bits");
+    unsigned n_idx = n_bits ? (n_bits + 1) / 2 : 1;
+    size_t full = vals[0].n_blocks;
+    for (size_t r = 0; r < k; r++)
+        if (veil_radix_init(&index_out[r], s->params, index_width, err) != 0 ||
+            veil_radix_init(&found_out[r], s->params, 1, err) != 0) {
+            for (size_t j = 0; j <= r; j++) {
+                veil_radix_free(&index_out[j]);
+                veil_radix_free(&found_out[j]);
+            }
+            return -1;
+        }
+    struct graph g;
+    graph_init(&g, s, err);
+    struct expr **cur = calloc(n, sizeof *cur);
+    struct expr idx[8];
+    for (size_t i = 0; cur && i < n && !g.failed; i++) {
+        cur[i] = calloc(full, sizeof *cur[i]);
+        if (!cur[i]) {
+            graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+            break;
+        }
+        for (size_t b = 0; b < full; b++) /* trivially zero blocks stay constants */
+            cur[i][b] = vals[i].blocks[b].degree ? ex_ext(&vals[i].blocks[b]) : ex_const(0);
+    }
+    if (!cur)
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+    for (size_t r = 0; r < k && !g.failed; r++) {
+        replica_round(&g, cur, labels, n, full, n_idx, idx, &index_out[r], &found_out[r]);
+        if (r + 1 < k && !g.failed)
+            flag_winner(&g, cur, labels, n, full, n_idx, idx);
+    }
+    for (size_t i = 0; cur && i < n; i++)
+        free(cur[i]);
+    free(cur);
+    int rc = graph_run(&g);
+    graph_free(&g);
+    if (rc != 0)
+        for (size_t r = 0; r < k; r++) {
+            veil_radix_free(&index_out[r]);
+            veil_radix_free(&found_out[r]);
+        }
+    return rc;
+}
+
+int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs, veil_err *err)
+{
+    for (size_t r = 0; r < k; r++)
+        index[r] = found[r] = NULL;
+    if (pbs)
+        *pbs = 0;
+    if (n == 0 || k == 0 || k > 64)
+        return veil_err_set(err, VEIL_E_INVALID, "replicas: %zu of %zu keys", k, n);
+    struct veil_radix *v = calloc(n, sizeof *v), *r = calloc(2 * k, sizeof *r);
+    if (!v || !r) {
+        free(v);
+        free(r);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    const struct veil_fhe_params *p = NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = *veil_fhe_ct_radix(vals[i], &p);
+    struct veil_int_server s;
+    int rc = merge_ctx(sk, vals[0], &s, err);
+    if (rc == 0) {
+        rc = argmin_replicas_core(&s, v, labels, n, index_width, k, r, r + k, err);
+        if (pbs)
+            *pbs = s.pbs_count;
+        veil_int_server_free(&s);
+    }
+    for (size_t j = 0; rc == 0 && j < 2 * k; j++) {
+        veil_fhe_ct **dst = j < k ? &index[j] : &found[j - k];
+        if (veil_fhe_ct_wrap(p, &r[j], dst, err) != 0) {
+            rc = -1;
+            for (size_t m = j + 1; m < 2 * k; m++)
+                veil_radix_free(&r[m]);
+        }
+    }
+    if (rc != 0)
+        for (size_t j = 0; j < k; j++) {
+            veil_fhe_ct_free(index[j]);
+            veil_fhe_ct_free(found[j]);
+            index[j] = found[j] = NULL;
+        }
+    free(v);
+    free(r);
+    return rc;
+}
+
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,
                       struct veil_radix *out, veil_err *err)
 {

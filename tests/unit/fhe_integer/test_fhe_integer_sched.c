@@ -207,4 +207,60 @@ static void test_shard_merge(void)
     veil_fhe_ct_free(i16);
 }
 
-VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels), VTEST(test_shard_merge))
+/* k replicas in one evaluation against k rounds that exclude the nodes
+ * already chosen (the plaintext rule of veil_sched_replicas over the keys):
+ * ties to the lowest position, flagged keys never found, and once nothing
+ * feasible is left every later replica is not found. */
+static void check_replicas(const uint64_t *x, const uint64_t *labels, size_t n, unsigned width,
+                           size_t k)
+{
+    veil_fhe_ct *c[8], *idx[8], *found[8];
+    for (size_t i = 0; i < n; i++)
+        c[i] = enc(16, x[i]);
+    veil_err err = {0};
+    uint64_t pbs = 0;
+    CHECK_EQ_INT(veil_fhe_argmin_replicas(sk, (const veil_fhe_ct *const *)c, labels, n, width, k,
+                                          idx, found, &pbs, &err),
+                 0);
+    bool chosen[8] = {0}, done = false;
+    for (size_t r = 0; r < k; r++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!chosen[i] && (best == n || x[i] < x[best]))
+                best = i;
+        bool want_found = !done && best < n && x[best] < 0x4000;
+        CHECK_EQ_U64(dec(found[r]), want_found);
+        if (want_found) {
+            CHECK_EQ_U64(dec(idx[r]), labels[best]);
+            chosen[best] = true;
+        } else {
+            done = true;
+        }
+        veil_fhe_ct_free(idx[r]);
+        veil_fhe_ct_free(found[r]);
+    }
+    CHECK(pbs > 0);
+    for (size_t i = 0; i < n; i++)
+        veil_fhe_ct_free(c[i]);
+}
+
+static void test_replicas_one_round(void)
+{
+    setup();
+    const uint64_t x[6] = {50, 20, 0x4000 | 3, 20, 70, 0x8000};
+    const uint64_t labels[6] = {10, 11, 12, 13, 14, 15};
+    check_replicas(x, labels, 6, 8, 5); /* 11, 13, 10, 14, then none */
+    const uint64_t w[4] = {5, 0x4000, 7, 5};
+    const uint64_t wide[4] = {300, 65535, 1024, 4097};
+    check_replicas(w, wide, 4, 16, 3); /* 300, 4097, 1024: 16-bit labels */
+    veil_err err = {0};
+    veil_fhe_ct *a = enc(16, 1), *i1[2], *f1[2];
+    const veil_fhe_ct *one[1] = {a};
+    const uint64_t big[1] = {70000};
+    CHECK_EQ_INT(veil_fhe_argmin_replicas(sk, one, big, 1, 32, 1, i1, f1, NULL, &err), -1);
+    CHECK_EQ_INT(veil_fhe_argmin_replicas(sk, one, labels, 1, 8, 0, i1, f1, NULL, &err), -1);
+    veil_fhe_ct_free(a);
+}
+
+VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels), VTEST(test_shard_merge),
+           VTEST(test_replicas_one_round))
