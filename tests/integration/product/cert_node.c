@@ -15,7 +15,10 @@
  *             --port 51820 [--peer NAME,OVERLAY_IP,ENDPOINT_IP,PORT]...
  *             [--allow tcp|udp|icmp[:PORT]]...   (any --allow: ingress rules
  *             enforced, default deny, each --allow opens one port to any peer)
+ *             [--dns NAME=IPV4]...   (serve these names on 127.0.0.1:53 with
+ *             the node's resolver, veil_dns_server)
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +28,11 @@
 
 #include <veil/anchor_cert.h>
 #include <veil/guardian.h>
+#include <veil/resolver.h>
 
 #define MAX_PEERS 8
 #define MAX_RULES 8
+#define MAX_NAMES 8
 
 struct opts {
     const char *ca, *name, *realm, *ip, *bind;
@@ -36,7 +41,19 @@ struct opts {
     size_t n_peers;
     struct veil_overlay_rule rules[MAX_RULES];
     size_t n_rules;
+    struct veil_dns_entry names[MAX_NAMES];
+    size_t n_names;
 };
+
+/* --dns 0.web.c42=10.77.0.5 */
+static int parse_name(const char *v, struct veil_dns_entry *e)
+{
+    char ip[16];
+    memset(e, 0, sizeof *e);
+    if (sscanf(v, "%253[^=]=%15s", e->name, ip) != 2)
+        return -1;
+    return inet_pton(AF_INET, ip, e->ipv4) == 1 ? 0 : -1;
+}
 
 /* --allow tcp:8080, udp:53, icmp: one rule for any peer. */
 static int parse_rule(const char *v, struct veil_overlay_rule *r)
@@ -89,6 +106,9 @@ static int parse(int argc, char **argv, struct opts *o)
         else if (!strcmp(k, "--allow") && o->n_rules < MAX_RULES &&
                  parse_rule(v, &o->rules[o->n_rules]) == 0)
             o->n_rules++;
+        else if (!strcmp(k, "--dns") && o->n_names < MAX_NAMES &&
+                 parse_name(v, &o->names[o->n_names]) == 0)
+            o->n_names++;
         else
             return -1;
     }
@@ -211,9 +231,18 @@ static int run(const struct opts *o)
         veil_overlay_cert_stop(oc);
         return 1;
     }
+    veil_dns_server *dns = NULL;
+    if (o->n_names > 0 && ((dns = veil_dns_server_start("127.0.0.1", 53, &err)) == NULL ||
+                           veil_dns_server_set(dns, o->names, o->n_names, &err) != 0)) {
+        fprintf(stderr, "resolver: %s\n", err.msg);
+        veil_dns_server_stop(dns);
+        veil_overlay_cert_stop(oc);
+        return 1;
+    }
     printf("ready %u\n", veil_overlay_port(veil_overlay_cert_overlay(oc)));
     fflush(stdout);
     commands(oc);
+    veil_dns_server_stop(dns);
     veil_overlay_cert_stop(oc);
     return 0;
 }

@@ -7,7 +7,8 @@
 # refusals (realm, authentication); once B's Guardian view revokes A, A no
 # longer reaches B. E enforces ingress rules that open only TCP port 8080:
 # A's pings and A's connection to port 9090 are refused at E (counted),
-# A's transfer to port 8080 arrives whole, E's own pings to A are answered.
+# A's transfer to port 8080 - addressed by the name 0.web.c42, which A's
+# node resolver answers - arrives whole, E's own pings to A are answered.
 # Needs root.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "cert_overlay_netns: needs root (namespaces, TUN)" >&2; exit 1; }
@@ -49,7 +50,7 @@ peer() { echo "$1,10.77.0.$2,10.99.0.$2,$P"; }
 ns_hosts 5
 node_start h1 A --ca "$TMP/g1" --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1 --port $P \
     --peer "$(peer B 2)" --peer "$(peer C 3)" --peer "$(peer D 4)" --peer "$(peer E 5)" \
-    || fail "start A"
+    --dns 0.web.c42=10.77.0.5 || fail "start A"
 node_start h2 B --ca "$TMP/g1" --realm r1 --ip 10.77.0.2/16 --bind 10.99.0.2 --port $P \
     --peer "$(peer A 1)" || fail "start B"
 node_start h3 C --ca "$TMP/g1" --realm r2 --ip 10.77.0.3/16 --bind 10.99.0.3 --port $P \
@@ -82,7 +83,10 @@ for _ in $(seq 1 100); do
     grep -q listening "$TMP/open.txt" && grep -q listening "$TMP/closed.txt" && break
     sleep 0.05
 done
-sent=$(in_ns h1 python3 "$XFER" send 10.77.0.5 8080 1 marker-open) || fail "transfer to 8080"
+[ "$(in_ns h1 python3 "$HERE/dns_query.py" 1.web.c42 127.0.0.1)" = NXDOMAIN ] || fail "1.web.c42 resolved"
+addr=$(in_ns h1 python3 "$HERE/dns_query.py" 0.web.c42 127.0.0.1) || fail "no answer for 0.web.c42"
+[ "$addr" = 10.77.0.5 ] || fail "0.web.c42 resolved to '$addr'"
+sent=$(in_ns h1 python3 "$XFER" send "$addr" 8080 1 marker-open) || fail "transfer to 8080"
 for _ in $(seq 1 100); do grep -q '^got' "$TMP/open.txt" && break; sleep 0.05; done
 [ "$(grep '^got' "$TMP/open.txt" | cut -d' ' -f2-)" = "$(echo "$sent" | cut -d' ' -f2-)" ] \
     || fail "8080: sent $sent, $(cat "$TMP/open.txt")"
