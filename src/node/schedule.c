@@ -52,10 +52,15 @@
  * every key is public (a public request with nothing requested and no
  * constraint under binpack/spread) the first candidate wins and (index, found)
  * are CONSTs. Op counts: veil_sched_ops_formula. In PBS with the FHE library
- * (2-bit blocks): per node 5 per requested resource, 3 per constraint, 12 for
- * summing two fields (~23 for three or four), 0-2 for the flags; the argmin
- * ~20 per candidate: 645 PBS for 16 nodes and two resources. Confidential:
- * ~105 per node (4 LT 44, 2 labels 12, masked sum 47, flags 2).
+ * (2-bit blocks): per node 1-5 per requested resource (a public request's
+ * digits that are 0 cost nothing), 3 per constraint, 12 for summing two
+ * fields (~23 for three or four), 0-2 for the flags; the argmin ~19 per
+ * candidate (labels packed two bits per block): 605 PBS for 16 nodes and two
+ * resources (645 before issue 20). Confidential: ~105 per node (4 LT 44, 2
+ * labels 12, masked sum 47, flags 2). Labels (node indices) are 16-bit above
+ * 256 candidates, up to VEIL_SCHED_MAX_NODES. Sharded rounds (the same
+ * placement from shards merged by their encrypted winners): veil_sched_key and
+ * veil_sched_round_sharded below; docs/SCHEDULING.md.
  */
 #include <stdlib.h>
 #include <string.h>
