@@ -30,7 +30,7 @@
 #include "veil/route.h"
 
 #define NAME_MAX_LEN 15
-#define REG_MAX 8
+#define REG_MAX      8
 
 static uint64_t now_ms(void)
 {
