@@ -209,6 +209,7 @@ static int run(const struct opts *o)
     keys_of(o->name, pk, sk);
     if (sscanf(o->ip, "%63[^/]/%u", ip, &prefix) < 1 || issue(o, pk, &leaf, &root, &err) != 0) {
         fprintf(stderr, "guardian: %s\n", err.msg);
+        sodium_memzero(sk, sizeof sk);
         return 1;
     }
     struct veil_overlay_cert_config cfg = {.overlay = {.ifname = "veil0",
