@@ -3,7 +3,7 @@
  * 127.0.0.1 (no root): each host is an embedded VeilNet agent (real Anchor
  * sessions, credentials from the test Guardian, so realm and taints are
  * enforced underneath) running a relay (src/route/relay.c); per-link delays
- * are added in user space by the sending process. The parent is the source
+ * and (seeded) losses are applied in user space by the sending process. The parent is the source
  * S: it keeps only the relays the policy allows (not X, of another realm,
  * nor T, whose taints are not contained), builds onion paths to D (direct,
  * via R1, via R2, via R2+R3), probes them as its selector asks, and sends
@@ -45,6 +45,11 @@ static const int delay_ms[N_NODES][N_NODES] = {
     /* R3 */ {20, 10, 5, 5, 0, 1, 1},
     /* X  */ {1, 1, 1, 1, 1, 0, 1},
     /* T  */ {1, 1, 1, 1, 1, 1, 0},
+};
+/* loss in percent from row to column (seeded, dropped by the sender) */
+static const int loss_pct[N_NODES][N_NODES] = {
+    [S] = {[D] = 20, [R2] = 5},
+    [R2] = {[D] = 10},
 };
 static const char marker[] = "VEIL-PLAINTEXT-MARKER";
 
@@ -95,12 +100,24 @@ struct delay_line {
     struct pending q[QMAX];
     size_t n;
     uint64_t send_failures;
+    uint64_t rng; /* seeded per host: the run is repeatable up to timing */
+    uint64_t dropped;
 };
+
+static uint32_t next_rand(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*x >> 33);
+}
 
 static void delay_send(struct delay_line *dl, int self, int to, const uint8_t *d, size_t len)
 {
     if (to < 0 || dl->n == QMAX || len > sizeof dl->q[0].data)
         return;
+    if (next_rand(&dl->rng) % 100 < (uint32_t)loss_pct[self][to]) {
+        dl->dropped++;
+        return;
+    }
     struct pending *p = &dl->q[dl->n++];
     p->due = now_ms() + (uint64_t)delay_ms[self][to];
     p->to = to;
@@ -195,6 +212,7 @@ static int host(int self, int ports_r, int stop_r, int stats_w, int port_w)
     struct host_stats st = {0};
     if (veil_route_relay_init(&r, NULL, ids[self].sk, NULL) != 0)
         return 1;
+    dl.rng = 0x5eed0000u + (uint64_t)self;
     fcntl(stop_r, F_SETFL, O_NONBLOCK);
     for (;;) {
         uint8_t buf[4096], from[32], c;
@@ -414,6 +432,7 @@ static void test_mesh(void)
         CHECK(write(ports_w[i], ports, sizeof ports) == sizeof ports);
     CHECK_EQ_INT(add_peers(s.e, S, ports), 0);
     CHECK_EQ_INT(veil_route_sel_init(&s.sel, NULL, NULL), 0);
+    s.dl.rng = 0x5eed0000u;
     CHECK_EQ_INT(build_paths(&s), 0);
     CHECK_EQ_INT(s.n_paths, 4); /* X, T and R1+T refused by the policy */
     uint64_t took;
