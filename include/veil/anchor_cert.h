@@ -92,6 +92,14 @@ int veil_overlay_cert_revoke(veil_overlay_cert *oc, const uint8_t identity[VEIL_
  * on; sessions it no longer allows end at once. */
 int veil_overlay_cert_renew(veil_overlay_cert *oc, const char *chain_pem,
                             veil_err *err) VEIL_WARN_UNUSED;
+/* A realm member's signed peer record (include/veil/overlay_peer.h), as
+ * received from the realm's topology subject: verified, then the member is
+ * added or its endpoint updated. Ignored (0) when it is this node's own or
+ * not newer than the last one of that identity; refused when the identity
+ * was revoked or another identity already holds its overlay IPv4 address
+ * (the first holder keeps it). */
+int veil_overlay_cert_apply_record(veil_overlay_cert *oc, const uint8_t *data, size_t len,
+                                   veil_err *err) VEIL_WARN_UNUSED;
 /* Stops the overlay (the interface goes), frees everything. */
 void veil_overlay_cert_stop(veil_overlay_cert *oc);
 

@@ -2,9 +2,10 @@
  * overlay_cert.c - system mode with a Guardian certificate as the Anchor
  * credential: builds the state machine from the node's key and its leaf,
  * with a veil_anchor_certs verifier pinned to Guardian's root, starts the
- * overlay, and applies revocations and renewed certificates to both
- * (include/veil/anchor_cert.h).
+ * overlay, and applies revocations, renewed certificates and realm
+ * members' peer records to both (include/veil/anchor_cert.h).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,10 +13,23 @@
 #include <sodium.h>
 
 #include <veil/anchor_cert.h>
+#include <veil/overlay_peer.h>
+
+/* What the newest record of one member said. */
+struct member {
+    uint8_t identity[VEIL_ANCHOR_KEY_BYTES];
+    char ipv4[16];
+    uint64_t issued_ms;
+    bool revoked;
+};
 
 struct veil_overlay_cert {
     veil_anchor_certs *verifier; /* outlives the overlay's state machine */
     veil_overlay *overlay;
+    uint8_t self[VEIL_ANCHOR_KEY_BYTES];
+    pthread_mutex_t mu; /* members */
+    struct member *members;
+    size_t n_members, cap_members;
 };
 
 static uint64_t wall_ms(void)
@@ -70,8 +84,9 @@ veil_overlay_cert *veil_overlay_cert_start(const struct veil_overlay_cert_config
         (void)veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&oc->mu, NULL);
     oc->verifier = veil_anchor_certs_new(cfg->root_pem, cfg->chain_pem, err);
-    uint8_t pk[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t *pk = oc->self;
     veil_anchor *a = oc->verifier ? make_anchor(cfg, oc->verifier, pk, err) : NULL;
     if (a != NULL) {
         struct veil_overlay_config ocfg = cfg->overlay;
@@ -90,13 +105,86 @@ veil_overlay *veil_overlay_cert_overlay(veil_overlay_cert *oc)
     return oc->overlay;
 }
 
+static struct member *member_of(veil_overlay_cert *oc, const uint8_t *identity)
+{
+    for (size_t i = 0; i < oc->n_members; i++)
+        if (memcmp(oc->members[i].identity, identity, VEIL_ANCHOR_KEY_BYTES) == 0)
+            return &oc->members[i];
+    return NULL;
+}
+
+/* The member's entry, created when new (mu held); NULL without memory. */
+static struct member *member_add(veil_overlay_cert *oc, const uint8_t *identity)
+{
+    struct member *m = member_of(oc, identity);
+    if (m != NULL)
+        return m;
+    if (oc->n_members == oc->cap_members) {
+        size_t cap = oc->cap_members ? 2 * oc->cap_members : 8;
+        struct member *n = realloc(oc->members, cap * sizeof *n);
+        if (n == NULL)
+            return NULL;
+        oc->members = n;
+        oc->cap_members = cap;
+    }
+    m = &oc->members[oc->n_members++];
+    memset(m, 0, sizeof *m);
+    memcpy(m->identity, identity, VEIL_ANCHOR_KEY_BYTES);
+    return m;
+}
+
 int veil_overlay_cert_revoke(veil_overlay_cert *oc, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
                              veil_err *err)
 {
     if (veil_anchor_certs_revoke(oc->verifier, identity, err) != 0)
         return -1;
+    pthread_mutex_lock(&oc->mu);
+    struct member *m = member_add(oc, identity);
+    if (m != NULL)
+        m->revoked = true;
+    pthread_mutex_unlock(&oc->mu);
     veil_overlay_remove_peer(oc->overlay, identity);
     return 0;
+}
+
+/* Whether the record may be applied (mu held); 1 = ignore it. */
+static int record_admissible(veil_overlay_cert *oc, const struct veil_overlay_peer_record *r,
+                             veil_err *err)
+{
+    if (memcmp(r->identity, oc->self, VEIL_ANCHOR_KEY_BYTES) == 0)
+        return 1;
+    const struct member *m = member_of(oc, r->identity);
+    if (m != NULL && m->revoked)
+        return veil_err_set(err, VEIL_E_PERMISSION, "overlay: a record of a revoked identity");
+    if (m != NULL && r->issued_ms <= m->issued_ms)
+        return 1;
+    for (size_t i = 0; i < oc->n_members; i++)
+        if (&oc->members[i] != m && strcmp(oc->members[i].ipv4, r->ipv4) == 0)
+            return veil_err_set(err, VEIL_E_EXISTS, "overlay: %s belongs to another member",
+                                r->ipv4);
+    return 0;
+}
+
+int veil_overlay_cert_apply_record(veil_overlay_cert *oc, const uint8_t *data, size_t len,
+                                   veil_err *err)
+{
+    struct veil_overlay_peer_record r;
+    if (veil_overlay_peer_record_decode(data, len, &r, err) != 0)
+        return -1;
+    pthread_mutex_lock(&oc->mu);
+    int rc = record_admissible(oc, &r, err);
+    if (rc == 0)
+        rc = veil_overlay_add_peer(oc->overlay, r.identity, r.ipv4, r.endpoint_ip, r.endpoint_port,
+                                   err);
+    struct member *m = rc == 0 ? member_add(oc, r.identity) : NULL;
+    if (rc == 0 && m == NULL)
+        rc = veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory for a member");
+    if (m != NULL) {
+        memcpy(m->ipv4, r.ipv4, sizeof m->ipv4);
+        m->issued_ms = r.issued_ms;
+    }
+    pthread_mutex_unlock(&oc->mu);
+    return rc < 0 ? -1 : 0;
 }
 
 int veil_overlay_cert_renew(veil_overlay_cert *oc, const char *chain_pem, veil_err *err)
@@ -117,5 +205,7 @@ void veil_overlay_cert_stop(veil_overlay_cert *oc)
     if (oc->overlay != NULL)
         veil_overlay_stop(oc->overlay);
     veil_anchor_certs_free(oc->verifier);
+    free(oc->members);
+    pthread_mutex_destroy(&oc->mu);
     free(oc);
 }

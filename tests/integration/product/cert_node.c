@@ -7,8 +7,11 @@
  * their peers. Commands on standard input, one per line:
  *   stats         one JSON line of Anchor counters
  *   revoke NAME   Guardian revoked NAME: refused from now on, sessions end
+ *   record HEX    a realm member's signed peer record (as on the topology
+ *                 subject): prints "applied" or "refused: WHY"
  *   quit          stop (also at end of input)
- * Prints "ready PORT" once the interface is up.
+ * Prints "ready PORT" once the interface is up, then "record HEX": its own
+ * signed peer record (pool IPv4, --bind address, port).
  *
  *   cert_node --init-ca DIR             create a Guardian CA in DIR
  *   cert_node --ca DIR --name A --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1
@@ -22,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <sodium.h>
 
 #include <veil/anchor_cert.h>
 #include <veil/guardian.h>
+#include <veil/overlay_peer.h>
 #include <veil/resolver.h>
 
 #define MAX_PEERS 8
@@ -168,9 +173,43 @@ static int add_peers(veil_overlay *ov, const struct opts *o)
     return 0;
 }
 
+static void apply_record(veil_overlay_cert *oc, const char *hex)
+{
+    uint8_t rec[VEIL_PEER_RECORD_V6_LEN];
+    veil_err err = {0};
+    long n = veil_hex_decode(rec, sizeof rec, hex, strlen(hex), false, &err);
+    if (n < 0 || veil_overlay_cert_apply_record(oc, rec, (size_t)n, &err) != 0)
+        printf("refused: %s\n", err.msg);
+    else
+        printf("applied\n");
+}
+
+/* This node's own record, signed with its key. */
+static int print_record(const struct opts *o, const char *ip, uint16_t port, const uint8_t sk[64])
+{
+    struct veil_overlay_peer_record r = {.endpoint_port = port,
+                                         .issued_ms = (uint64_t)time(NULL) * 1000};
+    crypto_sign_ed25519_sk_to_pk(r.identity, sk);
+    if (strlen(ip) >= sizeof r.ipv4 || strlen(o->bind) >= sizeof r.endpoint_ip)
+        return -1;
+    memcpy(r.ipv4, ip, strlen(ip) + 1);
+    memcpy(r.endpoint_ip, o->bind, strlen(o->bind) + 1);
+    veil_buf b;
+    veil_err err = {0};
+    char hex[2 * VEIL_PEER_RECORD_V6_LEN + 1];
+    veil_buf_init(&b);
+    int rc = veil_overlay_peer_record_encode(&r, sk, &b, &err);
+    if (rc == 0 && veil_hex_encode(hex, sizeof hex, b.data, b.len) > 0)
+        printf("record %s\n", hex);
+    else
+        fprintf(stderr, "record: %s\n", err.msg);
+    veil_buf_free(&b);
+    return rc;
+}
+
 static void commands(veil_overlay_cert *oc)
 {
-    char line[128];
+    char line[512];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (!strcmp(line, "stats")) {
@@ -192,6 +231,8 @@ static void commands(veil_overlay_cert *oc)
             if (veil_overlay_cert_revoke(oc, pk, &err) != 0)
                 fprintf(stderr, "revoke: %s\n", err.msg);
             printf("revoked %s\n", line + 7);
+        } else if (!strncmp(line, "record ", 7)) {
+            apply_record(oc, line + 7);
         } else if (!strcmp(line, "quit")) {
             return;
         }
@@ -222,10 +263,12 @@ static int run(const struct opts *o)
                                            .chain_pem = leaf.chain_pem,
                                            .root_pem = root};
     veil_overlay_cert *oc = veil_overlay_cert_start(&cfg, &err);
+    uint16_t port = oc ? veil_overlay_port(veil_overlay_cert_overlay(oc)) : 0;
+    int rec_rc = oc ? print_record(o, ip, port, sk) : 0;
     sodium_memzero(sk, sizeof sk);
     veil_ca_leaf_free(&leaf);
     free(root);
-    if (oc == NULL || add_peers(veil_overlay_cert_overlay(oc), o) != 0 ||
+    if (oc == NULL || rec_rc != 0 || add_peers(veil_overlay_cert_overlay(oc), o) != 0 ||
         (o->n_rules > 0 && veil_overlay_set_rules(veil_overlay_cert_overlay(oc), true, o->rules,
                                                   o->n_rules, &err) != 0)) {
         fprintf(stderr, "overlay: %s\n", err.msg);

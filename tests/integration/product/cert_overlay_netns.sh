@@ -9,6 +9,10 @@
 # A's pings and A's connection to port 9090 are refused at E (counted),
 # A's transfer to port 8080 - addressed by the name 0.web.c42, which A's
 # node resolver answers - arrives whole, E's own pings to A are answered.
+# F is declared to nobody: A and F learn each other only from their signed
+# peer records (what the realm's topology subject carries) and then ping;
+# a tampered record and G's record claiming B's overlay address are
+# refused (F still reaches B itself there).
 # Needs root.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "cert_overlay_netns: needs root (namespaces, TUN)" >&2; exit 1; }
@@ -47,7 +51,7 @@ peer() { echo "$1,10.77.0.$2,10.99.0.$2,$P"; }
 
 "$OVERLAY_NODE" --init-ca "$TMP/g1" || fail "Guardian CA 1"
 "$OVERLAY_NODE" --init-ca "$TMP/g2" || fail "Guardian CA 2"
-ns_hosts 5
+ns_hosts 7
 node_start h1 A --ca "$TMP/g1" --realm r1 --ip 10.77.0.1/16 --bind 10.99.0.1 --port $P \
     --peer "$(peer B 2)" --peer "$(peer C 3)" --peer "$(peer D 4)" --peer "$(peer E 5)" \
     --dns 0.web.c42=10.77.0.5 || fail "start A"
@@ -59,6 +63,8 @@ node_start h4 D --ca "$TMP/g2" --realm r1 --ip 10.77.0.4/16 --bind 10.99.0.4 --p
     --peer "$(peer A 1)" || fail "start D"
 node_start h5 E --ca "$TMP/g1" --realm r1 --ip 10.77.0.5/16 --bind 10.99.0.5 --port $P \
     --peer "$(peer A 1)" --allow tcp:8080 || fail "start E"
+node_start h6 F --ca "$TMP/g1" --realm r1 --ip 10.77.0.6/16 --bind 10.99.0.6 --port $P || fail "start F"
+node_start h7 G --ca "$TMP/g1" --realm r1 --ip 10.77.0.2/16 --bind 10.99.0.7 --port $P || fail "start G"
 
 # 1. same realm, same Guardian: a session, both ways
 ping_ok h1 10.77.0.2
@@ -95,6 +101,34 @@ before=$(stat_of E filtered)
     || fail "a connection to E's closed port 9090 went through"
 [ "$(stat_of E filtered)" -gt "$before" ] || fail "E did not count the SYNs to 9090"
 grep -q '^got' "$TMP/closed.txt" && fail "E's 9090 server got a connection"
+# 2c. discovery by signed peer records
+record_of() { grep '^record ' "$TMP/$1.out" | cut -d' ' -f2; }
+answer_of() { # NODE LINE...: the node's next applied/refused line after a command
+    local before
+    before=$(grep -cE '^(applied|refused)' "$TMP/$1.out" || true)
+    node_cmd "$1" "$2"
+    for _ in $(seq 1 100); do
+        [ "$(grep -cE '^(applied|refused)' "$TMP/$1.out" || true)" -gt "$before" ] && break
+        sleep 0.02
+    done
+    grep -E '^(applied|refused)' "$TMP/$1.out" | tail -1
+}
+recA=$(record_of A) recF=$(record_of F) recB=$(record_of B)
+[ -n "$recA" ] && [ -n "$recF" ] || fail "no peer records printed"
+ping_none h1 10.77.0.6
+bad=$(python3 -c "import sys; r=sys.argv[1]; print(r[:80] + ('0' if r[80] != '0' else '1') + r[81:])" "$recF")
+case "$(answer_of A "record $bad")" in refused*) ;; *) fail "a tampered record was applied" ;; esac
+[ "$(answer_of A "record $recF")" = applied ] || fail "A refused F's record"
+[ "$(answer_of F "record $recA")" = applied ] || fail "F refused A's record"
+ping_ok h1 10.77.0.6
+ping_ok h6 10.77.0.1
+[ "$(answer_of F "record $recB")" = applied ] || fail "F refused B's record"
+case "$(answer_of F "record $(record_of G)")" in
+    *"belongs to another member"*) ;;
+    *) fail "F took G's record claiming B's address" ;;
+esac
+[ "$(answer_of B "record $recF")" = applied ] || fail "B refused F's record"
+ping_ok h6 10.77.0.2
 # 3. B's Guardian view revokes A: the session ends, A's packets go nowhere
 node_cmd B "revoke A"
 for _ in $(seq 1 50); do grep -q '^revoked A' "$TMP/B.out" && break; sleep 0.05; done
