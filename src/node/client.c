@@ -12,6 +12,8 @@
 
 #include <veil/node.h>
 
+#include "veil_curl.h"
+
 #define CLIENT_RESPONSE_MAX (16u << 20)
 
 int veil_api_token_path(const veil_config *cfg, char *out, size_t cap, veil_err *err)
@@ -77,6 +79,8 @@ int veil_api_client_call(const struct veil_api_client *c, const char *method, co
 {
     if (json_out)
         *json_out = NULL;
+    if (veil_curl_global_init(err) != 0)
+        return -1;
     CURL *curl = curl_easy_init();
     if (!curl)
         return veil_err_set(err, VEIL_E_NOMEM, "cannot start an HTTP client");

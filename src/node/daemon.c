@@ -446,8 +446,13 @@ static int start_api(veil_daemon *d, const char **listen, veil_err *err)
     if (veil_api_token_path(d->cfg, token_path, sizeof token_path, err) != 0)
         return -1;
     *listen = veil_config_str(d->cfg, "api.listen", "127.0.0.1:7070");
-    struct veil_api_config ac = {
-        .listen = *listen, .token_file = token_path, .submitter = d->self_text};
+    /* the dashboard's chain views reach the chain client through veild's
+     * config; the API itself links only veil_node */
+    struct veil_api_config ac = {.listen = *listen,
+                                 .token_file = token_path,
+                                 .submitter = d->self_text,
+                                 .node_cfg = d->cfg,
+                                 .dash_chain = veil_dashboard_chain_view};
     return veil_api_start(&d->api, &ac, d->store, err);
 }
 
