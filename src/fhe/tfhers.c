@@ -248,6 +248,13 @@ static int read_cpk_params(veil_reader *r, const struct veil_fhe_params *p, veil
 
 /* ------------------------------------------------------------- client key */
 
+/* Bytes a serialized client key takes at most: its three key vectors (big,
+ * small, OPRF) and a margin for the header, version tags and parameters. */
+static size_t client_key_bound(const struct veil_fhe_params *p)
+{
+    return 8 * ((size_t)veil_fhe_big_lwe_dim(p) + 2 * (size_t)p->lwe_dim) + 4096;
+}
+
 int veil_fhe_client_serialize_tfhers(const veil_fhe_client *ck, veil_buf *out, veil_err *err)
 {
     const struct veil_shortint_client_key *k = veil_fhe_client_key_of(ck);
@@ -263,6 +270,9 @@ int veil_fhe_client_serialize_tfhers(const veil_fhe_client *ck, veil_buf *out, v
     veil_random_bytes(bits, p->lwe_dim);
     for (size_t i = 0; i < p->lwe_dim; i++)
         oprf[i] = bits[i] & 1;
+    /* One allocation for the whole key: growing the buffer as words are
+     * appended would leave key bytes behind in freed blocks. */
+    const uint8_t *reserved = veil_buf_reserve(out, client_key_bound(p)) == 0 ? out->data : NULL;
     tfhers_put_header(out, TFHERS_NAME_CLIENT_KEY);
     static const uint32_t tags[] = {1, 8, 0, 1, 0, 0, 0, 0}; /* ClientKey V1 .. GlweSecretKey V0 */
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
@@ -287,6 +297,8 @@ int veil_fhe_client_serialize_tfhers(const veil_fhe_client *ck, veil_buf *out, v
     free(bits);
     if (!veil_buf_ok(out))
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory serializing a TFHE-rs client key");
+    if (out->data != reserved)
+        return veil_err_set(err, VEIL_E_INTERNAL, "a TFHE-rs client key outgrew its buffer");
     return 0;
 }
 

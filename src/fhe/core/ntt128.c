@@ -367,6 +367,35 @@ AVX512_TARGET static void short_stage_init(struct short_stage *st, size_t t)
     st->tw = _mm512_loadu_si512(tw);
 }
 
+/* One 16-word block's butterfly inputs: x and y lanes, each lane's twiddle
+ * and its Shoup companion (tw, tw_sh point at the block's first group). */
+struct short_block {
+    __m512i x, y, w, ws;
+};
+
+AVX512_TARGET static inline struct short_block short_gather(const uint64_t *a,
+                                                            const struct short_stage *st,
+                                                            const uint64_t *tw,
+                                                            const uint64_t *tw_sh)
+{
+    const __m512i A = _mm512_loadu_si512(a), B = _mm512_loadu_si512(a + 8);
+    struct short_block k;
+    k.x = _mm512_permutex2var_epi64(A, st->gx, B);
+    k.y = _mm512_permutex2var_epi64(A, st->gy, B);
+    k.w = _mm512_permutexvar_epi64(st->tw, _mm512_loadu_si512(tw));
+    k.ws = _mm512_permutexvar_epi64(st->tw, _mm512_loadu_si512(tw_sh));
+    return k;
+}
+
+AVX512_TARGET static inline void short_scatter(uint64_t *a, const struct short_stage *st,
+                                               __m512i x2, __m512i y2)
+{
+    _mm512_storeu_si512(a, _mm512_permutex2var_epi64(x2, st->sa, y2));
+    _mm512_storeu_si512(a + 8, _mm512_permutex2var_epi64(x2, st->sb, y2));
+}
+
+/* Forward (Cooley-Tukey) and inverse (Gentleman-Sande) butterflies differ,
+ * so the two stage loops stay separate; they share the gather and scatter. */
 AVX512_TARGET static void fwd_short_avx512(uint64_t *a, size_t n, const uint64_t *psi,
                                            const uint64_t *psi_sh, uint64_t p)
 {
@@ -376,17 +405,12 @@ AVX512_TARGET static void fwd_short_avx512(uint64_t *a, size_t n, const uint64_t
         short_stage_init(&st, t);
         const size_t m = n / (2 * t);
         for (size_t b = 0; b < n; b += 16) {
-            const size_t g = b / (2 * t);
-            const __m512i A = _mm512_loadu_si512(a + b), B = _mm512_loadu_si512(a + b + 8);
-            const __m512i x = _mm512_permutex2var_epi64(A, st.gx, B);
-            const __m512i y = _mm512_permutex2var_epi64(A, st.gy, B);
-            const __m512i w = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(psi + m + g));
-            const __m512i ws = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(psi_sh + m + g));
-            const __m512i u = v_csub(x, v2p), v = v_shoup(y, w, ws, vp);
+            const size_t g = m + b / (2 * t);
+            const struct short_block k = short_gather(a + b, &st, psi + g, psi_sh + g);
+            const __m512i u = v_csub(k.x, v2p), v = v_shoup(k.y, k.w, k.ws, vp);
             const __m512i x2 = _mm512_add_epi64(u, v);
             const __m512i y2 = _mm512_add_epi64(_mm512_sub_epi64(u, v), v2p);
-            _mm512_storeu_si512(a + b, _mm512_permutex2var_epi64(x2, st.sa, y2));
-            _mm512_storeu_si512(a + b + 8, _mm512_permutex2var_epi64(x2, st.sb, y2));
+            short_scatter(a + b, &st, x2, y2);
         }
     }
 }
@@ -400,16 +424,11 @@ AVX512_TARGET static void inv_short_avx512(uint64_t *a, size_t n, const uint64_t
         short_stage_init(&st, t);
         const size_t m = n / (2 * t);
         for (size_t b = 0; b < n; b += 16) {
-            const size_t g = b / (2 * t);
-            const __m512i A = _mm512_loadu_si512(a + b), B = _mm512_loadu_si512(a + b + 8);
-            const __m512i u = _mm512_permutex2var_epi64(A, st.gx, B);
-            const __m512i v = _mm512_permutex2var_epi64(A, st.gy, B);
-            const __m512i w = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(ipsi + m + g));
-            const __m512i ws = _mm512_permutexvar_epi64(st.tw, _mm512_loadu_si512(ipsi_sh + m + g));
-            const __m512i x2 = v_csub(_mm512_add_epi64(u, v), v2p);
-            const __m512i y2 = v_shoup(_mm512_add_epi64(_mm512_sub_epi64(u, v), v2p), w, ws, vp);
-            _mm512_storeu_si512(a + b, _mm512_permutex2var_epi64(x2, st.sa, y2));
-            _mm512_storeu_si512(a + b + 8, _mm512_permutex2var_epi64(x2, st.sb, y2));
+            const size_t g = m + b / (2 * t);
+            const struct short_block k = short_gather(a + b, &st, ipsi + g, ipsi_sh + g);
+            const __m512i x2 = v_csub(_mm512_add_epi64(k.x, k.y), v2p);
+            const __m512i d = _mm512_add_epi64(_mm512_sub_epi64(k.x, k.y), v2p);
+            short_scatter(a + b, &st, x2, v_shoup(d, k.w, k.ws, vp));
         }
     }
 }
