@@ -266,7 +266,8 @@ int veil_daemon_output_parse(const uint8_t *data, size_t len, struct veil_peer_i
     veil_reader r;
     veil_reader_init(&r, data, len);
     uint32_t n = veil_read_u32be(&r);
-    if (!veil_reader_ok(&r) || n > VEIL_SCHED_MAX_NODES)
+    /* each candidate takes at least two bytes: no allocation beyond the message */
+    if (!veil_reader_ok(&r) || n > VEIL_SCHED_MAX_NODES || n > veil_reader_remaining(&r) / 2)
         return veil_err_set(err, VEIL_E_PARSE, "scheduler output: bad candidate count");
     struct veil_peer_id *c = calloc(n + 1, sizeof *c);
     if (!c)
