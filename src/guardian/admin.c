@@ -18,11 +18,11 @@
 
 struct admin_args {
     const char *dir, *ca_file, *node, *verb, *arg, *enroll_out;
-    char *urls_text;
+    char *urls_text; /* whole list, for the account push */
+    char *urls_split; /* a copy cut into urls[] */
     const char *urls_given;
     const char *urls[SERVE_MAX_URLS];
     size_t n_urls;
-    char urls_buf[2048];
     bool hard;
     int64_t timeout_ms, ttl_ms;
 };
@@ -36,18 +36,6 @@ static int admin_usage(const char *msg)
             "       veil guardian cmd -d DIR --enroll-creds FILE [--ttl 24h]\n",
             msg);
     return 2;
-}
-
-static int split_urls(struct admin_args *a)
-{
-    snprintf(a->urls_buf, sizeof a->urls_buf, "%s", a->urls_text);
-    char *save = NULL;
-    for (char *u = strtok_r(a->urls_buf, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
-        if (a->n_urls == SERVE_MAX_URLS)
-            return -1;
-        a->urls[a->n_urls++] = u;
-    }
-    return 0;
 }
 
 static int parse_positional(struct admin_args *a, int argc, char **argv)
@@ -321,10 +309,13 @@ int veil_guardian_admin_main(int argc, char **argv)
         rc = serve_write_enroll_creds(sv.g, a.enroll_out, a.ttl_ms / 1000, &err);
     else if (!(a.urls_text = serve_master_urls(a.dir, a.urls_given, &err)))
         rc = -1;
-    else if (split_urls(&a) != 0 || a.n_urls == 0)
-        rc = veil_err_set(&err, VEIL_E_INVALID, "bad --nats list");
+    else if (!(a.urls_split = strdup(a.urls_text)))
+        rc = veil_err_set(&err, VEIL_E_NOMEM, "copying the --nats list");
+    else if (serve_split_urls(a.urls_split, a.urls, &a.n_urls, &err) != 0)
+        rc = -1;
     else
         rc = run_command(&sv, &a, &err);
+    free(a.urls_split);
     free(a.urls_text);
     serve_tls_free(&sv);
     if (sv.g)

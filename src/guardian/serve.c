@@ -22,6 +22,18 @@
 
 #define SERVICE_JWT_TTL_S 3600
 
+int serve_split_urls(char *list, const char *urls[SERVE_MAX_URLS], size_t *n, veil_err *err)
+{
+    char *save = NULL;
+    *n = 0;
+    for (char *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+        if (*n == SERVE_MAX_URLS)
+            return veil_err_set(err, VEIL_E_INVALID, "bad --nats list");
+        urls[(*n)++] = u;
+    }
+    return *n ? 0 : veil_err_set(err, VEIL_E_INVALID, "bad --nats list");
+}
+
 uint64_t serve_now_ms(void)
 {
     struct timespec ts;
@@ -338,17 +350,6 @@ static int usage(const char *msg)
     return 2;
 }
 
-static int add_urls(struct serve_args *a, char *list)
-{
-    char *save = NULL;
-    for (char *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
-        if (a->n_urls == SERVE_MAX_URLS)
-            return -1;
-        a->urls[a->n_urls++] = u;
-    }
-    return 0;
-}
-
 /* --max-payload: a size (64k) or "none" (-1: no limit in the user JWTs). */
 static int parse_payload(const char *text, int64_t *out)
 {
@@ -474,8 +475,8 @@ int veil_guardian_serve_main(int argc, char **argv)
     char ca_default[4096];
     veil_err err = {0};
     a.urls_text = serve_master_urls(a.dir, a.urls_given, &err);
-    if (!a.urls_text || add_urls(&a, a.urls_text) != 0 || a.n_urls == 0) {
-        fprintf(stderr, "veil: guardian serve: %s\n", a.urls_text ? "bad --nats list" : err.msg);
+    if (!a.urls_text || serve_split_urls(a.urls_text, a.urls, &a.n_urls, &err) != 0) {
+        fprintf(stderr, "veil: guardian serve: %s\n", err.msg);
         free(a.urls_text);
         return a.urls_text ? 2 : 1;
     }

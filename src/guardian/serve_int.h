@@ -66,6 +66,10 @@ uint64_t serve_now_ms(void);
 /* Master's client URLs: `given` if set, else DIR/master.servers (written by
  * `veil master config`). Returns a malloc'd comma-separated list. */
 char *serve_master_urls(const char *dir, const char *given, veil_err *err);
+/* Splits that list in place into urls[] (pointers into `list`): -1 when it
+ * names none or more than SERVE_MAX_URLS. */
+int serve_split_urls(char *list, const char *urls[SERVE_MAX_URLS], size_t *n,
+                     veil_err *err) VEIL_WARN_UNUSED;
 /* SubjectPublicKeyInfo PEM of a raw Ed25519 key (malloc'd). */
 int serve_ed25519_pub_pem(const uint8_t pub[32], char **pem, veil_err *err) VEIL_WARN_UNUSED;
 
