@@ -17,13 +17,6 @@
 
 #define MS(x) ((uint64_t)(x)*1000)
 
-static const struct sim_path four[] = {
-    {MS(40), 2000, 10000, true},
-    {MS(25), 2000, 10000, true},
-    {MS(60), 2000, 10000, true},
-    {MS(30), 2000, 10000, true},
-};
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -35,7 +28,7 @@ static int failover(int seeds)
     uint64_t t[256];
     for (int i = 0; i < seeds; i++) {
         struct sim s;
-        if (sim_init(&s, (uint64_t)i + 1, four, 4, NULL) != 0 ||
+        if (sim_init(&s, (uint64_t)i + 1, sim_four, 4, NULL) != 0 ||
             sim_run(&s, 20000 + (uint64_t)i * 97) != 0)
             return -1;
         s.paths[sim_current(&s)].up = false;
@@ -56,7 +49,7 @@ static int convergence(int seeds, const char *label, const uint64_t *pri)
     uint64_t t[256];
     for (int i = 0; i < seeds; i++) {
         struct sim s;
-        if (sim_init(&s, (uint64_t)i + 1, four, 4, pri) != 0)
+        if (sim_init(&s, (uint64_t)i + 1, sim_four, 4, pri) != 0)
             return -1;
         uint64_t last = 0;
         for (int k = 0; k < 3000; k++) {
@@ -81,7 +74,7 @@ static int adoption(int seeds)
     uint64_t t[256];
     for (int i = 0; i < seeds; i++) {
         struct sim s;
-        if (sim_init(&s, (uint64_t)i + 1, four, 4, NULL) != 0 ||
+        if (sim_init(&s, (uint64_t)i + 1, sim_four, 4, NULL) != 0 ||
             sim_run(&s, 20000 + (uint64_t)i * 211) != 0)
             return -1;
         s.paths[0].rtt_us = MS(15);
@@ -100,28 +93,16 @@ static int adoption(int seeds)
     return 0;
 }
 
-static void change(struct sim *s, int phase)
-{
-    static const uint64_t rtts[4][4] = {
-        {MS(40), MS(25), MS(60), MS(30)},
-        {MS(40), MS(80), MS(60), MS(30)},
-        {MS(20), MS(80), MS(35), MS(45)},
-        {MS(50), MS(22), MS(35), MS(45)},
-    };
-    for (int i = 0; i < 4; i++)
-        s->paths[i].rtt_us = rtts[phase % 4][i];
-}
-
 static int regret(int seeds)
 {
     double worst_fixed = -1e9, worst_oracle = -1e9, sum_fixed = 0, sum_oracle = 0;
     double probes_per_s = 0;
     for (int i = 0; i < seeds; i++) {
         struct sim s;
-        if (sim_init(&s, (uint64_t)i + 1, four, 4, NULL) != 0)
+        if (sim_init(&s, (uint64_t)i + 1, sim_four, 4, NULL) != 0)
             return -1;
         for (int phase = 0; phase < 8; phase++) {
-            change(&s, phase);
+            sim_four_phase(&s, phase);
             if (sim_run(&s, 15000) != 0)
                 return -1;
         }
@@ -151,7 +132,7 @@ static int regret(int seeds)
 static int overhead(void)
 {
     struct sim s;
-    if (sim_init(&s, 7, four, 4, NULL) != 0 || sim_run(&s, 30000) != 0)
+    if (sim_init(&s, 7, sim_four, 4, NULL) != 0 || sim_run(&s, 30000) != 0)
         return -1;
     uint64_t before = s.sel.probes;
     if (sim_run(&s, 120000) != 0)

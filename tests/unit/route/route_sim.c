@@ -5,6 +5,27 @@
 
 #include "route_sim.h"
 
+#define MS(x) ((uint64_t)(x)*1000)
+
+const struct sim_path sim_four[4] = {
+    {MS(40), 2000, 10000, true},
+    {MS(25), 2000, 10000, true},
+    {MS(60), 2000, 10000, true},
+    {MS(30), 2000, 10000, true},
+};
+
+void sim_four_phase(struct sim *s, int phase)
+{
+    static const uint64_t rtts[4][4] = {
+        {MS(40), MS(25), MS(60), MS(30)},
+        {MS(40), MS(80), MS(60), MS(30)},
+        {MS(20), MS(80), MS(35), MS(45)},
+        {MS(50), MS(22), MS(35), MS(45)},
+    };
+    for (int i = 0; i < 4; i++)
+        s->paths[i].rtt_us = rtts[phase % 4][i];
+}
+
 static uint64_t splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);

@@ -60,4 +60,11 @@ int sim_best(const struct sim *s);
 /* Runs until the current path is up, at most limit_ms; returns the time it took or UINT64_MAX. */
 uint64_t sim_run_until_up(struct sim *s, uint64_t limit_ms);
 
+/* The scenario the tests and the bench share: four paths of 40, 25, 60 and
+ * 30 ms (2 ms jitter, 1% loss), all up. */
+extern const struct sim_path sim_four[4];
+/* Changing links on sim_four: phase (mod 4) sets each path's RTT (a relay
+ * gets loaded, another recovers). */
+void sim_four_phase(struct sim *s, int phase);
+
 #endif /* VEIL_ROUTE_SIM_H */

@@ -11,13 +11,6 @@
 
 #define MS(x) ((uint64_t)(x)*1000)
 
-static const struct sim_path four[] = {
-    {MS(40), 2000, 10000, true},
-    {MS(25), 2000, 10000, true},
-    {MS(60), 2000, 10000, true},
-    {MS(30), 2000, 10000, true},
-};
-
 /* Runs in 10 ms slices; returns the last time the choice was not the best. */
 static uint64_t last_wrong(struct sim *s, uint64_t ms)
 {
@@ -34,7 +27,7 @@ static void test_converges(void)
 {
     for (uint64_t seed = 1; seed <= 5; seed++) {
         struct sim s;
-        CHECK_EQ_INT(sim_init(&s, seed, four, 4, NULL), 0);
+        CHECK_EQ_INT(sim_init(&s, seed, sim_four, 4, NULL), 0);
         uint64_t last = last_wrong(&s, 30000);
         CHECK_EQ_INT(sim_current(&s), 1);
         CHECK(last < 5000);
@@ -45,7 +38,7 @@ static void test_failover_under_2s(void)
 {
     for (uint64_t seed = 1; seed <= 5; seed++) {
         struct sim s;
-        CHECK_EQ_INT(sim_init(&s, seed, four, 4, NULL), 0);
+        CHECK_EQ_INT(sim_init(&s, seed, sim_four, 4, NULL), 0);
         CHECK_EQ_INT(sim_run(&s, 20000 + seed * 37), 0);
         CHECK_EQ_INT(sim_current(&s), 1);
         s.paths[1].up = false; /* the relay on path 1 dies */
@@ -76,26 +69,13 @@ static void test_no_flapping_between_equal_paths(void)
     }
 }
 
-/* Link quality changes every 15 s (a relay gets loaded, another recovers). */
-static void change(struct sim *s, int phase)
-{
-    static const uint64_t rtts[4][4] = {
-        {MS(40), MS(25), MS(60), MS(30)},
-        {MS(40), MS(80), MS(60), MS(30)},
-        {MS(20), MS(80), MS(35), MS(45)},
-        {MS(50), MS(22), MS(35), MS(45)},
-    };
-    for (int i = 0; i < 4; i++)
-        s->paths[i].rtt_us = rtts[phase % 4][i];
-}
-
 static void test_regret_changing_links(void)
 {
     for (uint64_t seed = 1; seed <= 3; seed++) {
         struct sim s;
-        CHECK_EQ_INT(sim_init(&s, seed, four, 4, NULL), 0);
+        CHECK_EQ_INT(sim_init(&s, seed, sim_four, 4, NULL), 0);
         for (int phase = 0; phase < 8; phase++) {
-            change(&s, phase);
+            sim_four_phase(&s, phase);
             CHECK_EQ_INT(sim_run(&s, 15000), 0);
         }
         uint64_t best_fixed = UINT64_MAX;
@@ -114,7 +94,7 @@ static void test_regret_changing_links(void)
 static void test_probes_bounded_when_stable(void)
 {
     struct sim s;
-    CHECK_EQ_INT(sim_init(&s, 9, four, 4, NULL), 0);
+    CHECK_EQ_INT(sim_init(&s, 9, sim_four, 4, NULL), 0);
     CHECK_EQ_INT(sim_run(&s, 30000), 0);
     uint64_t before = s.sel.probes;
     CHECK_EQ_INT(sim_run(&s, 60000), 0);
@@ -149,7 +129,7 @@ static void test_avoids_lossy_path(void)
 static void test_dead_path_comes_back(void)
 {
     struct sim s;
-    CHECK_EQ_INT(sim_init(&s, 4, four, 4, NULL), 0);
+    CHECK_EQ_INT(sim_init(&s, 4, sim_four, 4, NULL), 0);
     CHECK_EQ_INT(sim_run(&s, 10000), 0);
     s.paths[1].up = false;
     CHECK_EQ_INT(sim_run(&s, 3000), 0);
