@@ -1,7 +1,8 @@
 /*
  * route_int.h - helpers shared by the onion source (onion.c) and the relay
  * (relay.c): the per-hop key schedule, the layer's associated data and the
- * layer plaintext layout. Not a public API.
+ * layer plaintext layout; and the header check of the topo summary and path
+ * signal codecs (topo.c, signal.c). Not a public API.
  */
 #ifndef VEIL_ROUTE_INT_H
 #define VEIL_ROUTE_INT_H
@@ -20,5 +21,10 @@ int route_hop_keys(const uint8_t dh[32], const uint8_t eph_pk[32], const uint8_t
                    uint8_t setup_key[32], uint8_t data_key[32]);
 void route_layer_ad(uint8_t ad[9], uint8_t type, uint64_t id);
 void route_put_u64(uint8_t *p, uint64_t v);
+
+/* Reads a codec's 3-byte magic and version byte; the errors name `what`
+ * ("<what>: bad magic", "<what>: version N"). */
+int route_read_header(veil_reader *r, const uint8_t magic[3], uint8_t version, const char *what,
+                      veil_err *err) VEIL_WARN_UNUSED;
 
 #endif /* VEIL_ROUTE_INT_H */

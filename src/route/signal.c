@@ -12,6 +12,8 @@
 
 #include "veil/route.h"
 
+#include "route_int.h"
+
 static const uint8_t sig_magic[3] = {'V', 'R', 'S'};
 #define SIG_VERSION 1
 
@@ -72,13 +74,8 @@ int veil_route_signal_decode(struct veil_route_signal *s, const uint8_t *in, siz
         return veil_err_set(err, VEIL_E_RANGE, "path signal: %zu bytes is too long", len);
     veil_reader r;
     veil_reader_init(&r, in, len);
-    uint8_t magic[3] = {0};
-    veil_read_bytes(&r, magic, sizeof magic);
-    uint8_t version = veil_read_u8(&r);
-    if (!veil_reader_ok(&r) || memcmp(magic, sig_magic, sizeof magic) != 0)
-        return veil_err_set(err, VEIL_E_PARSE, "path signal: bad magic");
-    if (version != SIG_VERSION)
-        return veil_err_set(err, VEIL_E_UNSUPPORTED, "path signal: version %u", version);
+    if (route_read_header(&r, sig_magic, SIG_VERSION, "path signal", err) != 0)
+        return -1;
     s->type = (enum veil_route_signal_type)veil_read_u8(&r);
     veil_read_bytes(&r, s->src, VEIL_ANCHOR_KEY_BYTES);
     veil_read_bytes(&r, s->dst, VEIL_ANCHOR_KEY_BYTES);

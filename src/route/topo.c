@@ -8,10 +8,13 @@
  * Layout (big endian): "VRT" version(1) | node(32) | seq(8) | flags(1:
  * bit0 relay_willing) | nat(1) | addr_len(1) addr | n_links(1) |
  * n_links x { peer(32) rtt_us(4) loss_ppm(4) tput_kbps(4) }.
+ * Also the magic/version check the path signal codec shares (route_int.h).
  */
 #include <string.h>
 
 #include "veil/route.h"
+
+#include "route_int.h"
 
 static const uint8_t topo_magic[3] = {'V', 'R', 'T'};
 
@@ -65,6 +68,19 @@ static void read_links(struct veil_route_topo *t, veil_reader *r)
     }
 }
 
+int route_read_header(veil_reader *r, const uint8_t magic[3], uint8_t version, const char *what,
+                      veil_err *err)
+{
+    uint8_t got[3] = {0};
+    veil_read_bytes(r, got, sizeof got);
+    uint8_t v = veil_read_u8(r);
+    if (!veil_reader_ok(r) || memcmp(got, magic, sizeof got) != 0)
+        return veil_err_set(err, VEIL_E_PARSE, "%s: bad magic", what);
+    if (v != version)
+        return veil_err_set(err, VEIL_E_UNSUPPORTED, "%s: version %u", what, v);
+    return 0;
+}
+
 int veil_route_topo_decode(struct veil_route_topo *t, const uint8_t *in, size_t len, veil_err *err)
 {
     memset(t, 0, sizeof *t);
@@ -72,13 +88,8 @@ int veil_route_topo_decode(struct veil_route_topo *t, const uint8_t *in, size_t 
         return veil_err_set(err, VEIL_E_RANGE, "topo summary: %zu bytes is too long", len);
     veil_reader r;
     veil_reader_init(&r, in, len);
-    uint8_t magic[3] = {0};
-    veil_read_bytes(&r, magic, sizeof magic);
-    uint8_t version = veil_read_u8(&r);
-    if (!veil_reader_ok(&r) || memcmp(magic, topo_magic, sizeof magic) != 0)
-        return veil_err_set(err, VEIL_E_PARSE, "topo summary: bad magic");
-    if (version != VEIL_ROUTE_TOPO_VERSION)
-        return veil_err_set(err, VEIL_E_UNSUPPORTED, "topo summary: version %u", version);
+    if (route_read_header(&r, topo_magic, VEIL_ROUTE_TOPO_VERSION, "topo summary", err) != 0)
+        return -1;
     veil_read_bytes(&r, t->node, VEIL_ANCHOR_KEY_BYTES);
     t->seq = veil_read_u64be(&r);
     uint8_t flags = veil_read_u8(&r);
