@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 5
 TARGET ?=
 NPM_STAMP := tools/npm/node_modules/.veil-lock-sha256
 
-.PHONY: all build deps npm-tools test test-fast test-asan fuzz fuzz-long fuzz-smoke bench chaos demo \
+.PHONY: all build deps npm-tools test test-fast test-asan fuzz fuzz-long fuzz-smoke bench bench-net bench-paths chaos demo \
 	format clean
 
 all: build
