@@ -349,6 +349,54 @@ static const struct eval_op eval_ops[] = {
     {"argmax", EV_ARG, 1},
 };
 
+/* OP or OP:N (scalar ops) into its table entry and N; 0, or the usage error's
+ * exit code. */
+static int parse_op(const char *path, const char *optext, const struct eval_op **out,
+                    uint64_t *scalar)
+{
+    char opname[32];
+    const char *arg = strchr(optext, ':');
+    size_t nlen = arg ? (size_t)(arg - optext) : strlen(optext);
+    if (nlen >= sizeof opname)
+        return veil_cli_usage_error(path, "unknown OP '%s'", optext);
+    memcpy(opname, optext, nlen);
+    opname[nlen] = '\0';
+    const struct eval_op *op = NULL;
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(eval_ops); i++)
+        if (strcmp(eval_ops[i].name, opname) == 0)
+            op = &eval_ops[i];
+    if (!op)
+        return veil_cli_usage_error(path, "unknown OP '%s'", opname);
+    if (op->kind == EV_SCALAR) {
+        if (!arg || parse_u64(arg + 1, scalar) != 0)
+            return veil_cli_usage_error(path, "%s wants %s:N with N an unsigned integer", opname,
+                                        opname);
+    } else if (arg) {
+        return veil_cli_usage_error(path, "%s takes no ':' argument", opname);
+    }
+    *out = op;
+    return 0;
+}
+
+/* One evaluation; val (argmin/argmax's winning value) may be NULL. */
+static int apply_op(veil_fhe_server *sk, const struct eval_op *op, veil_fhe_ct **in, size_t n_in,
+                    uint64_t scalar, veil_fhe_ct **res, veil_fhe_ct **val, veil_err *err)
+{
+    switch (op->kind) {
+    case EV_BIN:
+        return veil_fhe_binop(sk, (enum veil_fhe_binop)op->code, in[0], in[1], res, err);
+    case EV_SCALAR:
+        return veil_fhe_scalar(sk, (enum veil_fhe_scalar_op)op->code, in[0], scalar, res, err);
+    case EV_UNARY:
+        return op->code ? veil_fhe_not(sk, in[0], res, err) : veil_fhe_neg(sk, in[0], res, err);
+    case EV_SELECT:
+        return veil_fhe_select(sk, in[0], in[1], in[2], res, err);
+    case EV_ARG:
+        return veil_fhe_argext(sk, op->code, (const veil_fhe_ct *const *)in, n_in, res, val, err);
+    }
+    return veil_err_set(err, VEIL_E_INTERNAL, "unknown OP kind");
+}
+
 static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -381,32 +429,15 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
         return veil_cli_usage_error(path, "needs -k SERVER_KEY and -o OUT");
     if (optind >= argc)
         return veil_cli_usage_error(path, "missing OP");
-    const char *optext = argv[optind++];
-    char opname[32];
-    const char *arg = strchr(optext, ':');
-    size_t nlen = arg ? (size_t)(arg - optext) : strlen(optext);
-    if (nlen >= sizeof opname)
-        return veil_cli_usage_error(path, "unknown OP '%s'", optext);
-    memcpy(opname, optext, nlen);
-    opname[nlen] = '\0';
     const struct eval_op *op = NULL;
-    for (size_t i = 0; i < VEIL_ARRAY_LEN(eval_ops); i++)
-        if (strcmp(eval_ops[i].name, opname) == 0)
-            op = &eval_ops[i];
-    if (!op)
-        return veil_cli_usage_error(path, "unknown OP '%s'", opname);
     uint64_t scalar = 0;
-    if (op->kind == EV_SCALAR) {
-        if (!arg || parse_u64(arg + 1, &scalar) != 0)
-            return veil_cli_usage_error(path, "%s wants %s:N with N an unsigned integer", opname,
-                                        opname);
-    } else if (arg) {
-        return veil_cli_usage_error(path, "%s takes no ':' argument", opname);
-    }
+    int urc = parse_op(path, argv[optind++], &op, &scalar);
+    if (urc != 0)
+        return urc;
     size_t n_in = (size_t)(argc - optind);
     size_t want = op->kind == EV_BIN ? 2 : op->kind == EV_SELECT ? 3 : 1;
     if (op->kind == EV_ARG ? n_in < 1 : n_in != want)
-        return veil_cli_usage_error(path, "%s takes %s%zu input file%s", opname,
+        return veil_cli_usage_error(path, "%s takes %s%zu input file%s", op->name,
                                     op->kind == EV_ARG ? "at least " : "", want,
                                     want == 1 ? "" : "s");
     if (value_out && op->kind != EV_ARG)
@@ -427,27 +458,8 @@ static int run_eval(int argc, char **argv, struct veil_cli_ctx *ctx)
         rc = veil_fhe_ct_load(argv[optind + (int)i], &in[i], &err);
     if (rc == 0)
         rc = veil_fhe_server_load(key, 0, &sk, &err);
-    if (rc == 0) {
-        switch (op->kind) {
-        case EV_BIN:
-            rc = veil_fhe_binop(sk, (enum veil_fhe_binop)op->code, in[0], in[1], &res, &err);
-            break;
-        case EV_SCALAR:
-            rc = veil_fhe_scalar(sk, (enum veil_fhe_scalar_op)op->code, in[0], scalar, &res, &err);
-            break;
-        case EV_UNARY:
-            rc = op->code ? veil_fhe_not(sk, in[0], &res, &err)
-                          : veil_fhe_neg(sk, in[0], &res, &err);
-            break;
-        case EV_SELECT:
-            rc = veil_fhe_select(sk, in[0], in[1], in[2], &res, &err);
-            break;
-        case EV_ARG:
-            rc = veil_fhe_argext(sk, op->code, (const veil_fhe_ct *const *)in, n_in, &res,
-                                 value_out ? &val : NULL, &err);
-            break;
-        }
-    }
+    if (rc == 0)
+        rc = apply_op(sk, op, in, n_in, scalar, &res, value_out ? &val : NULL, &err);
     if (rc == 0)
         rc = save_ct(res, outfile, tfhers, &err);
     if (rc == 0 && val)

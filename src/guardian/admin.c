@@ -18,7 +18,7 @@
 
 struct admin_args {
     const char *dir, *ca_file, *node, *verb, *arg, *enroll_out;
-    char *urls_text; /* whole list, for the account push */
+    char *urls_text;  /* whole list, for the account push */
     char *urls_split; /* a copy cut into urls[] */
     const char *urls_given;
     const char *urls[SERVE_MAX_URLS];

@@ -487,8 +487,8 @@ AVX512_TARGET static __m512i digit24(__m512i raw, __m512i tie_src, __m512i *carr
     const __m512i half = _mm512_set1_epi64(1LL << 23), base = _mm512_set1_epi64(1LL << 24);
     const __m512i neg_half = _mm512_set1_epi64(-(1LL << 23)), one = _mm512_set1_epi64(1);
     __m512i d = _mm512_mask_sub_epi64(raw, _mm512_cmpge_epu64_mask(raw, half), raw, base);
-    const __mmask8 tie = _mm512_cmpeq_epi64_mask(d, neg_half) &
-                         _mm512_test_epi64_mask(tie_src, one);
+    const __mmask8 tie =
+        _mm512_cmpeq_epi64_mask(d, neg_half) & _mm512_test_epi64_mask(tie_src, one);
     d = _mm512_mask_mov_epi64(d, tie, half);
     *carry = _mm512_maskz_mov_epi64(_mm512_cmplt_epi64_mask(d, _mm512_setzero_si512()), one);
     return d;
@@ -546,8 +546,10 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
     const __m512i p1 = _mm512_set1_epi64((long long)t->pr[1].p);
     const __m512i p2 = _mm512_set1_epi64((long long)t->pr[2].p);
     const __m512i p2_half = _mm512_set1_epi64((long long)(t->pr[2].p / 2));
-    const __m512i c1 = _mm512_set1_epi64((long long)t->c1), c1s = _mm512_set1_epi64((long long)t->c1_sh);
-    const __m512i c2 = _mm512_set1_epi64((long long)t->c2), c2s = _mm512_set1_epi64((long long)t->c2_sh);
+    const __m512i c1 = _mm512_set1_epi64((long long)t->c1),
+                  c1s = _mm512_set1_epi64((long long)t->c1_sh);
+    const __m512i c2 = _mm512_set1_epi64((long long)t->c2),
+                  c2s = _mm512_set1_epi64((long long)t->c2_sh);
     const __m512i q0 = _mm512_set1_epi64((long long)t->p0_mod_p2);
     const __m512i q0s = _mm512_set1_epi64((long long)t->p0_mod_p2_sh);
     const __m512i p01_lo = _mm512_set1_epi64((long long)(uint64_t)t->p01);
@@ -571,7 +573,8 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
         /* + x2 p0p1 */
         const __m512i a_lo = _mm512_mullo_epi64(x2, p01_lo);
         const __m512i s_lo = _mm512_add_epi64(lo, a_lo);
-        hi = _mm512_add_epi64(hi, _mm512_add_epi64(v_mulhi(x2, p01_lo), _mm512_mullo_epi64(x2, p01_hi)));
+        hi = _mm512_add_epi64(
+            hi, _mm512_add_epi64(v_mulhi(x2, p01_lo), _mm512_mullo_epi64(x2, p01_hi)));
         hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(s_lo, a_lo), hi, one);
         lo = s_lo;
         /* negative: - M */
@@ -593,8 +596,7 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
 }
 #endif
 
-int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
-                            uint64_t *const *res)
+int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v, uint64_t *const *res)
 {
 #if NTT128_AVX512
     if (t->avx512 && t->n % 8 == 0) {

@@ -188,5 +188,4 @@ static void test_api_errors(void)
 VTEST_MAIN(VTEST(test_converges), VTEST(test_failover_under_2s),
            VTEST(test_no_flapping_between_equal_paths), VTEST(test_regret_changing_links),
            VTEST(test_probes_bounded_when_stable), VTEST(test_avoids_lossy_path),
-           VTEST(test_dead_path_comes_back),
-           VTEST(test_priors_cold_start), VTEST(test_api_errors))
+           VTEST(test_dead_path_comes_back), VTEST(test_priors_cold_start), VTEST(test_api_errors))
