@@ -772,6 +772,62 @@ static int bench_pbs(veil_fhe_server *sk, const veil_fhe_client *ck, int reps, d
     return 0;
 }
 
+/* What run_bench measured, for the two printers. */
+struct bench_figures {
+    double keygen_s, pbs_ms, pbs_cpu_ms, load;
+    unsigned keygen_threads;
+    int reps, all_correct;
+    size_t ct16, ctbool;
+    struct bench_result res[4];
+};
+
+static void print_bench_json(const struct bench_figures *f)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "bench", json_string("fhe_integer"));
+    json_object_set_new(root, "ks_pbs_ms_1thread", json_real(f->pbs_ms));
+    json_object_set_new(root, "ks_pbs_cpu_ms_1thread", json_real(f->pbs_cpu_ms));
+    json_object_set_new(root, "loadavg_1m_at_start", json_real(f->load));
+    json_object_set_new(root, "keygen_s", json_real(f->keygen_s));
+    json_object_set_new(root, "keygen_threads", json_integer(f->keygen_threads));
+    json_t *ops = json_object();
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(ops, f->res[i].name,
+                            json_pack("{s:f, s:f, s:f, s:I, s:I, s:b}", "ms", f->res[i].ms,
+                                      "best_ms", f->res[i].best_ms, "cpu_ms", f->res[i].cpu_ms,
+                                      "pbs", (json_int_t)f->res[i].pbs, "rounds",
+                                      (json_int_t)f->res[i].rounds, "correct", f->res[i].correct));
+    json_object_set_new(root, "threads_2", ops);
+    json_object_set_new(root, "memory_bytes",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "server_key",
+                                  (json_int_t)veil_fhe_server_memory(), "client_key",
+                                  (json_int_t)veil_fhe_client_memory(), "public_key",
+                                  (json_int_t)veil_fhe_public_memory(), "ct_fheuint16",
+                                  (json_int_t)f->ct16, "ct_fhebool", (json_int_t)f->ctbool));
+    json_object_set_new(root, "reps", json_integer(f->reps));
+    json_object_set_new(root, "all_correct", json_boolean(f->all_correct));
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS); /* one JSON line */
+    puts(s);
+    free(s);
+    json_decref(root);
+}
+
+static void print_bench_text(const struct bench_figures *f)
+{
+    printf("load average at start: %.2f (timings are wall clock; cpu = all threads)\n", f->load);
+    printf("KS+PBS, 1 thread:          %8.2f ms (cpu %.2f ms)\n", f->pbs_ms, f->pbs_cpu_ms);
+    printf("key generation (%u threads): %8.3f s\n", f->keygen_threads, f->keygen_s);
+    for (int i = 0; i < 4; i++)
+        printf("%-16s 2 threads: %8.1f ms  (best %.1f, cpu %.1f ms, %" PRIu64 " PBS in %" PRIu64
+               " rounds)%s\n",
+               f->res[i].name, f->res[i].ms, f->res[i].best_ms, f->res[i].cpu_ms, f->res[i].pbs,
+               f->res[i].rounds, f->res[i].correct ? "" : "  WRONG RESULT");
+    printf("memory: server key %zu B, client key %zu B, public key %zu B,\n"
+           "        FheUint16 %zu B, FheBool %zu B\n",
+           veil_fhe_server_memory(), veil_fhe_client_memory(), veil_fhe_public_memory(), f->ct16,
+           f->ctbool);
+}
+
 static int run_bench(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -802,81 +858,42 @@ static int run_bench(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_fhe_client *ck = NULL;
     veil_fhe_server *sk = NULL;
     veil_fhe_public *pk = NULL;
+    struct bench_figures f = {.reps = reps, .load = -1};
     double t0 = now_s();
     if (veil_fhe_keygen(&ck, &sk, &pk, 0, &err) != 0)
         return veil_cli_fail(&err);
-    double keygen_s = now_s() - t0;
-    unsigned keygen_threads = veil_fhe_server_threads(sk);
-    double pbs_ms = 0, pbs_cpu_ms = 0, load[1] = {-1};
-    if (getloadavg(load, 1) != 1)
-        load[0] = -1;
-    struct bench_result res[4];
+    f.keygen_s = now_s() - t0;
+    f.keygen_threads = veil_fhe_server_threads(sk);
+    if (getloadavg(&f.load, 1) != 1)
+        f.load = -1;
     int rc = veil_fhe_server_set_threads(sk, 1, &err);
     if (rc == 0)
-        rc = bench_pbs(sk, ck, 4 * reps + 1, &pbs_ms, &pbs_cpu_ms, &err);
+        rc = bench_pbs(sk, ck, 4 * reps + 1, &f.pbs_ms, &f.pbs_cpu_ms, &err);
     if (rc == 0)
         rc = veil_fhe_server_set_threads(sk, 2, &err);
     if (rc == 0)
-        rc = bench_binop(sk, ck, VEIL_FHE_LT, "lt_u16", reps, &res[0], &err);
+        rc = bench_binop(sk, ck, VEIL_FHE_LT, "lt_u16", reps, &f.res[0], &err);
     if (rc == 0)
-        rc = bench_binop(sk, ck, VEIL_FHE_MIN, "min_u16", reps, &res[1], &err);
+        rc = bench_binop(sk, ck, VEIL_FHE_MIN, "min_u16", reps, &f.res[1], &err);
     if (rc == 0)
-        rc = bench_binop(sk, ck, VEIL_FHE_ADD, "add_u16", reps, &res[2], &err);
+        rc = bench_binop(sk, ck, VEIL_FHE_ADD, "add_u16", reps, &f.res[2], &err);
     if (rc == 0)
-        rc = bench_argmin(sk, ck, reps < 3 ? reps : 3, &res[3], &err);
+        rc = bench_argmin(sk, ck, reps < 3 ? reps : 3, &f.res[3], &err);
     veil_fhe_client_free(ck);
     veil_fhe_server_free(sk);
     veil_fhe_public_free(pk);
     if (rc != 0)
         return veil_cli_fail(&err);
-    int all_correct = 1;
+    f.all_correct = 1;
     for (int i = 0; i < 4; i++)
-        all_correct &= res[i].correct;
-    size_t ct16 = veil_fhe_ct_memory(16), ctbool = veil_fhe_ct_memory(1);
-    if (json) {
-        json_t *root = json_object();
-        json_object_set_new(root, "bench", json_string("fhe_integer"));
-        json_object_set_new(root, "ks_pbs_ms_1thread", json_real(pbs_ms));
-        json_object_set_new(root, "ks_pbs_cpu_ms_1thread", json_real(pbs_cpu_ms));
-        json_object_set_new(root, "loadavg_1m_at_start", json_real(load[0]));
-        json_object_set_new(root, "keygen_s", json_real(keygen_s));
-        json_object_set_new(root, "keygen_threads", json_integer(keygen_threads));
-        json_t *ops = json_object();
-        for (int i = 0; i < 4; i++)
-            json_object_set_new(ops, res[i].name,
-                                json_pack("{s:f, s:f, s:f, s:I, s:I, s:b}", "ms", res[i].ms,
-                                          "best_ms", res[i].best_ms, "cpu_ms", res[i].cpu_ms, "pbs",
-                                          (json_int_t)res[i].pbs, "rounds",
-                                          (json_int_t)res[i].rounds, "correct", res[i].correct));
-        json_object_set_new(root, "threads_2", ops);
-        json_object_set_new(root, "memory_bytes",
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "server_key",
-                                      (json_int_t)veil_fhe_server_memory(), "client_key",
-                                      (json_int_t)veil_fhe_client_memory(), "public_key",
-                                      (json_int_t)veil_fhe_public_memory(), "ct_fheuint16",
-                                      (json_int_t)ct16, "ct_fhebool", (json_int_t)ctbool));
-        json_object_set_new(root, "reps", json_integer(reps));
-        json_object_set_new(root, "all_correct", json_boolean(all_correct));
-        char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS); /* one JSON line */
-        puts(s);
-        free(s);
-        json_decref(root);
-    } else {
-        printf("load average at start: %.2f (timings are wall clock; cpu = all threads)\n",
-               load[0]);
-        printf("KS+PBS, 1 thread:          %8.2f ms (cpu %.2f ms)\n", pbs_ms, pbs_cpu_ms);
-        printf("key generation (%u threads): %8.3f s\n", keygen_threads, keygen_s);
-        for (int i = 0; i < 4; i++)
-            printf("%-16s 2 threads: %8.1f ms  (best %.1f, cpu %.1f ms, %" PRIu64 " PBS in %" PRIu64
-                   " rounds)%s\n",
-                   res[i].name, res[i].ms, res[i].best_ms, res[i].cpu_ms, res[i].pbs, res[i].rounds,
-                   res[i].correct ? "" : "  WRONG RESULT");
-        printf("memory: server key %zu B, client key %zu B, public key %zu B,\n"
-               "        FheUint16 %zu B, FheBool %zu B\n",
-               veil_fhe_server_memory(), veil_fhe_client_memory(), veil_fhe_public_memory(), ct16,
-               ctbool);
-    }
-    if (!all_correct) {
+        f.all_correct &= f.res[i].correct;
+    f.ct16 = veil_fhe_ct_memory(16);
+    f.ctbool = veil_fhe_ct_memory(1);
+    if (json)
+        print_bench_json(&f);
+    else
+        print_bench_text(&f);
+    if (!f.all_correct) {
         veil_err_set(&err, VEIL_E_INTERNAL, "a benchmarked operation decrypted wrongly");
         return veil_cli_fail(&err);
     }
