@@ -6,7 +6,8 @@
  * pairwise differences are units, which Z_2^128 alone cannot offer.
  * Ring operations are branch-free on the data (shares are secret); GF(16)
  * (a multiplication table) only ever sees public values: evaluation points
- * and the residues of opened partial decryptions.
+ * and the residues of opened partial decryptions. Also the wire form of a
+ * ring coefficient that the share and partial formats use.
  */
 #include "th_internal.h"
 
@@ -156,4 +157,26 @@ int th_blocks_ok(uint32_t width, uint32_t nblocks)
 {
     return nblocks != 0 && (nblocks == veil_sq_blocks_for(width, VEIL_SQ_ENC_BLOCKS) ||
                             nblocks == veil_sq_blocks_for(width, VEIL_SQ_ENC_PACKED));
+}
+
+/* ---- wire form of a coefficient: 16 bytes, little endian ---- */
+
+void th_put_u128(veil_buf *b, veil_u128 v)
+{
+    uint8_t *p = veil_buf_extend(b, 16);
+    if (!p)
+        return; /* latched in b */
+    for (unsigned k = 0; k < 16; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+veil_u128 th_read_u128(veil_reader *r)
+{
+    const uint8_t *p = veil_read_borrow(r, 16);
+    veil_u128 v = 0;
+    if (!p)
+        return 0; /* latched in r */
+    for (unsigned k = 0; k < 16; k++)
+        v |= (veil_u128)p[k] << (8 * k);
+    return v;
 }

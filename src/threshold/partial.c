@@ -17,15 +17,6 @@
 #define PARTIAL_VERSION 1
 static const char sig_domain[] = "veil/threshold/partial/v1";
 
-static void put_u128(veil_buf *b, veil_u128 v)
-{
-    uint8_t *p = veil_buf_extend(b, 16);
-    if (!p)
-        return;
-    for (unsigned k = 0; k < 16; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
 int veil_th_ct_digest(const veil_sq_ct *ct, uint8_t out[VEIL_TH_DIGEST_SIZE], veil_err *err)
 {
     if (!ct->blocks || ct->nblocks != veil_sq_blocks_for(ct->width, ct->encoding))
@@ -85,7 +76,7 @@ static int partial_body(const veil_th_partial *p, veil_buf *out, veil_err *err)
     veil_buf_put_u8(out, (uint8_t)p->nblocks);
     for (uint32_t b = 0; b < p->nblocks; b++)
         for (unsigned w = 0; w < 4; w++)
-            put_u128(out, p->y[b].c[w]);
+            th_put_u128(out, p->y[b].c[w]);
     if (!veil_buf_ok(out))
         return veil_err_set(err, VEIL_E_NOMEM, "serializing a partial decryption");
     return 0;
@@ -153,11 +144,8 @@ int veil_th_partial_parse(const uint8_t *data, size_t len, veil_th_partial *out,
         return veil_err_set(err, VEIL_E_PARSE, "partial decryption: width %u with %u blocks",
                             out->width, out->nblocks);
     for (uint32_t b = 0; b < out->nblocks; b++)
-        for (unsigned w = 0; w < 4; w++) {
-            const uint8_t *p = veil_read_borrow(&r, 16);
-            for (unsigned k = 0; p && k < 16; k++)
-                out->y[b].c[w] |= (veil_u128)p[k] << (8 * k);
-        }
+        for (unsigned w = 0; w < 4; w++)
+            out->y[b].c[w] = th_read_u128(&r);
     veil_read_bytes(&r, out->sig, VEIL_TH_SIG_SIZE);
     if (!veil_reader_ok(&r) || !veil_reader_at_end(&r))
         return veil_err_set(err, VEIL_E_PARSE, "partial decryption: %s",

@@ -138,26 +138,6 @@ int veil_th_public_load(const char *path, veil_th_public *out, veil_err *err)
 
 /* ---- dealing ---- */
 
-static void put_u128(veil_buf *b, veil_u128 v)
-{
-    uint8_t *p = veil_buf_extend(b, 16);
-    if (!p)
-        return;
-    for (unsigned k = 0; k < 16; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-static veil_u128 read_u128(veil_reader *r)
-{
-    const uint8_t *p = veil_read_borrow(r, 16);
-    veil_u128 v = 0;
-    if (!p)
-        return 0;
-    for (unsigned k = 0; k < 16; k++)
-        v |= (veil_u128)p[k] << (8 * k);
-    return v;
-}
-
 static th_gr random_gr(void)
 {
     th_gr g;
@@ -240,7 +220,7 @@ static void write_plain(const struct dealing *d, const veil_buf *pub_bytes, unsi
     for (unsigned j = 0; j < VEIL_SQ_LWE_DIM; j++) {
         th_gr y = th_gr_poly_eval(d->coef + (size_t)j * (d->t + 1), d->t, x);
         for (unsigned w = 0; w < 4; w++)
-            put_u128(out, y.c[w]);
+            th_put_u128(out, y.c[w]);
         veil_memzero(&y, sizeof y);
     }
 }
@@ -411,7 +391,7 @@ int th_share_parse_plain(const uint8_t *data, size_t len, const uint8_t sk[VEIL_
         rc = veil_err_set(err, VEIL_E_NOMEM, "allocating the share");
     for (unsigned j = 0; rc == 0 && j < VEIL_SQ_LWE_DIM; j++)
         for (unsigned w = 0; w < 4; w++)
-            sh->s[j].c[w] = read_u128(&r);
+            sh->s[j].c[w] = th_read_u128(&r);
     if (rc != 0) {
         veil_th_share_free(sh);
         return -1;

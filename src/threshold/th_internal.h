@@ -43,6 +43,10 @@ th_gr th_gr_lift(uint8_t g);
 uint8_t th_gr_mod2(th_gr a);
 /* Bit `bit` of every coefficient, as a GF(16) element. */
 uint8_t th_gr_bit(th_gr a, unsigned bit);
+/* A coefficient's wire form (16 bytes, little endian) in the share and
+ * partial formats; failures latch in the buffer or reader. */
+void th_put_u128(veil_buf *b, veil_u128 v);
+veil_u128 th_read_u128(veil_reader *r);
 /* Inverse of a unit (an element that is non-zero mod 2); -1 if not a unit. */
 VEIL_WARN_UNUSED int th_gr_inv(th_gr a, th_gr *out);
 /* The evaluation point of holder i (1..15): the GF(16) element i, lifted. */
