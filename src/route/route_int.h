@@ -18,7 +18,7 @@
 
 /* BLAKE2b-512("veil-route-hop-v1" || dh || eph_pk || hop_pk) split in two. */
 int route_hop_keys(const uint8_t dh[32], const uint8_t eph_pk[32], const uint8_t hop_pk[32],
-                   uint8_t setup_key[32], uint8_t data_key[32]);
+                   uint8_t setup_key[32], uint8_t data_key[32]) VEIL_WARN_UNUSED;
 void route_layer_ad(uint8_t ad[9], uint8_t type, uint64_t id);
 void route_put_u64(uint8_t *p, uint64_t v);
 
