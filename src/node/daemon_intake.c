@@ -48,14 +48,18 @@ static int image_gate(veil_daemon *d, const struct veil_job_spec *spec, char *wh
         ok = 1;
     } else if (!spec->image_digest[0] ||
                veil_hex_decode(dg, 32, spec->image_digest + 7, 64, false, NULL) != 32) {
-        snprintf(why, cap, "refused at intake: the cluster allows images by digest only, "
-                           "and %.160s names none", spec->image);
+        snprintf(why, cap,
+                 "refused at intake: the cluster allows images by digest only, "
+                 "and %.160s names none",
+                 spec->image);
     } else {
         for (size_t i = 0; i < pol.n_image_digests; i++)
             ok |= memcmp(pol.image_digests[i], dg, 32) == 0;
         if (!ok)
-            snprintf(why, cap, "refused at intake: image digest %.19s... is not in the "
-                               "cluster's on-chain allow-list", spec->image_digest);
+            snprintf(why, cap,
+                     "refused at intake: image digest %.19s... is not in the "
+                     "cluster's on-chain allow-list",
+                     spec->image_digest);
     }
     veil_contract_policy_clear(&pol);
     return ok;
