@@ -260,6 +260,8 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
 void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t len,
                                      const struct veil_gs_message *msg);
 void veil_daemon_rewatch_containers(veil_daemon *d);
+/* A newer assignment bound the replica elsewhere: stop this node's copy. */
+void veil_daemon_release_replica(veil_daemon *d, const char *job_hex, uint32_t replica);
 void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms);
 
 /* Logs a store write that failed (every result is handled or logged). */

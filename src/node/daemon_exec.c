@@ -190,6 +190,90 @@ void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms)
     }
 }
 
+/* A copy to stop on the worker pool (a stop waits for the container). */
+struct stop_job {
+    uv_work_t work;
+    veil_daemon *d;
+    char name[128];
+    int rc;
+    veil_err err;
+};
+
+static void stop_work(uv_work_t *w)
+{
+    struct stop_job *t = w->data;
+    struct veil_runtime_config rc;
+    t->rc = veil_runtime_config_load(t->d->cfg, NULL, &rc, &t->err);
+    if (t->rc == 0)
+        t->rc = veil_container_stop(&rc.runtime, t->name, 3000, &t->err);
+}
+
+static void stop_after(uv_work_t *w, int status)
+{
+    struct stop_job *t = w->data;
+    veil_daemon *d = t->d;
+    d->works--;
+    if (status != 0 || t->rc != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "container of a moved replica not stopped",
+                 "container=%s error=\"%s\"", t->name, t->rc ? t->err.msg : "cancelled");
+    else
+        veil_log(VEIL_LOG_INFO, SUB, "container of a moved replica stopped", "container=%s",
+                 t->name);
+    free(t);
+    if (d->stopping)
+        veil_daemon_maybe_free(d);
+}
+
+static void stop_container(veil_daemon *d, const char *name)
+{
+    struct stop_job *t = calloc(1, sizeof *t);
+    if (!t) {
+        veil_log(VEIL_LOG_ERROR, SUB, "container of a moved replica not stopped",
+                 "container=%s error=\"out of memory\"", name);
+        return;
+    }
+    t->d = d;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->work.data = t;
+    if (uv_queue_work(d->loop, &t->work, stop_work, stop_after) != 0) {
+        veil_log(VEIL_LOG_ERROR, SUB, "container of a moved replica not stopped",
+                 "container=%s error=\"not queued\"", name);
+        free(t);
+        return;
+    }
+    d->works++;
+}
+
+/* A newer assignment bound a replica to another node: the copy this node
+ * watches is no longer its to run. It is dropped from the watch list (its
+ * end is reported by nobody: the replica's new node reports) and stopped, so
+ * the replica never runs twice (chaos finding 4). */
+void veil_daemon_release_replica(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    for (size_t i = 0; i < d->watched.n; i++) {
+        struct watched *w = &d->watched.v[i];
+        if (w->replica != replica || strcmp(w->job_hex, job_hex) != 0)
+            continue;
+        veil_log(VEIL_LOG_INFO, SUB, "replica moved to another node: stopping its copy",
+                 "job=%.16s replica=%u container=%s", job_hex, replica, w->name);
+        stop_container(d, w->name);
+        watch_list_remove(&d->watched, i);
+        return;
+    }
+}
+
+/* After a restart: is this node still the one the replica is bound to? (A
+ * node that learned, before it died, that the replica moved, stops the copy
+ * it finds instead of watching it.) */
+static bool still_mine(veil_daemon *d, const char *job_hex, unsigned replica)
+{
+    char bound[96];
+    veil_err err = {0};
+    if (veil_store_replica_get_node(d->store, job_hex, replica, bound, sizeof bound, &err) != 0)
+        return true; /* unknown here: keep watching, a newer assignment still moves it */
+    return bound[0] == '\0' || strcmp(bound, d->self_text) == 0;
+}
+
 /* A restarted node watches again the containers it started before (named
  * veil-<first 16 hex of the job id>-<replica>), so their exits are reported. */
 void veil_daemon_rewatch_containers(veil_daemon *d)
@@ -222,7 +306,12 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             if (!id || strncmp(id, prefix, 16) != 0 ||
                 veil_hex_decode(job_id, 32, id, strlen(id), false, NULL) != 32)
                 continue;
-            if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
+            if (!still_mine(d, id, replica)) {
+                veil_log(VEIL_LOG_INFO, SUB, "replica moved while this node was down",
+                         "container=%s", cts[i].name);
+                if (cts[i].status == VEIL_CT_RUNNING)
+                    stop_container(d, cts[i].name);
+            } else if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
                 veil_log(VEIL_LOG_ERROR, SUB, "container not watched: its exit goes unseen",
                          "container=%s error=\"%s\"", cts[i].name, err.msg);
             else
@@ -307,6 +396,30 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
     }
 }
 
+/* A replica's state follows the node it is bound to (its latest assignment
+ * here): a copy left on a node the replica moved away from is being stopped
+ * and says nothing about the replica. With no binding known yet (the
+ * assignment was missed), the report is taken. */
+static bool reporter_is_bound(veil_daemon *d, const char *job_hex, uint32_t replica,
+                              const struct veil_peer_id *node)
+{
+    char bound[96];
+    char text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    veil_p2p_peer_id pid;
+    veil_err err = {0};
+    if (veil_store_replica_get_node(d->store, job_hex, replica, bound, sizeof bound, &err) != 0 ||
+        bound[0] == '\0')
+        return true;
+    if (veil_p2p_peer_id_from_bytes(node->bytes, node->len, &pid, &err) != 0)
+        return false;
+    veil_p2p_peer_id_to_text(&pid, text, sizeof text);
+    if (strcmp(text, bound) == 0)
+        return true;
+    veil_log(VEIL_LOG_INFO, SUB, "container status of a moved replica ignored",
+             "job=%.16s replica=%u from=%s bound=%s", job_hex, replica, text, bound);
+    return false;
+}
+
 void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t len,
                                      const struct veil_gs_message *msg)
 {
@@ -318,6 +431,8 @@ void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t
         return; /* a node reports only its own containers */
     char job_hex[65];
     veil_hex_encode(job_hex, sizeof job_hex, m.job_id, 32);
+    if (!reporter_is_bound(d, job_hex, m.replica, &m.node))
+        return;
     enum veil_replica_state to = m.state == VEIL_CONTAINER_RUNNING  ? VEIL_REPLICA_RUNNING
                                  : m.state == VEIL_CONTAINER_EXITED ? VEIL_REPLICA_EXITED
                                                                     : VEIL_REPLICA_FAILED;

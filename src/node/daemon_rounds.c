@@ -212,6 +212,17 @@ static void replica_note(veil_daemon *d, const struct round *r, enum veil_replic
 
 static void start_next_replica(veil_daemon *d, const struct round *prev);
 
+/* A replica its node reported running or exited while its round was still
+ * undecided (the node was cut off, not dead: chaos finding 2): the round's
+ * retries and its end no longer move the replica. */
+static bool replica_reclaimed(veil_daemon *d, const struct round *r)
+{
+    enum veil_replica_state cur;
+    veil_err err = {0};
+    return veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) == 0 &&
+           (cur == VEIL_REPLICA_RUNNING || cur == VEIL_REPLICA_EXITED);
+}
+
 /* Every node obeys the decryptor's retry of a round: the attempt's digests
  * and outputs are dropped, the schedulers are chosen again from the members
  * alive now, and they evaluate at an epoch >= epoch_min (so that what an
@@ -236,7 +247,8 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
         if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_ABANDONED) != 0)
             return;
         snprintf(note, sizeof note, "failed after %u attempts: %s", m->attempt, why);
-        replica_note(d, r, VEIL_REPLICA_FAILED, note);
+        if (!replica_reclaimed(d, r))
+            replica_note(d, r, VEIL_REPLICA_FAILED, note);
         veil_log(VEIL_LOG_WARN, SUB, "round abandoned",
                  "job=%.16s replica=%u attempts=%u reason=\"%s\"", r->job_hex, r->replica,
                  m->attempt, why);
@@ -246,7 +258,8 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
     }
     snprintf(note, sizeof note, "attempt %u of %d: %s", m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS,
              why);
-    replica_note(d, r, VEIL_REPLICA_SCHEDULING, note);
+    if (!replica_reclaimed(d, r))
+        replica_note(d, r, VEIL_REPLICA_SCHEDULING, note);
     veil_log(VEIL_LOG_WARN, SUB, "round retry",
              "job=%.16s replica=%u attempt=%u of=%d epoch_min=%llu reason=\"%s\"", r->job_hex,
              r->replica, m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS, (unsigned long long)m->epoch_min,
@@ -321,6 +334,25 @@ static void start_next_replica(veil_daemon *d, const struct round *prev)
     veil_daemon_plan_round(d, r);
 }
 
+/* A later round's assignment changes nothing for a replica that ran to its
+ * end, or that its node (reporting it was never lost, only cut off: chaos
+ * finding 2) runs under the same binding. A running replica assigned to
+ * another node moves there (its old node stops its copy). */
+static bool assignment_superseded(veil_daemon *d, const struct veil_store_assignment *sa)
+{
+    enum veil_replica_state cur;
+    char bound[96];
+    veil_err err = {0};
+    if (veil_store_replica_get_state(d->store, sa->job_id, sa->replica, &cur, &err) != 0)
+        return false;
+    if (cur == VEIL_REPLICA_EXITED)
+        return true;
+    return cur == VEIL_REPLICA_RUNNING &&
+           veil_store_replica_get_node(d->store, sa->job_id, sa->replica, bound, sizeof bound,
+                                       &err) == 0 &&
+           strcmp(bound, sa->node) == 0;
+}
+
 void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                                    const struct veil_msg_assignment *a)
 {
@@ -346,15 +378,23 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
     veil_assignment_commitment(commitment, &d->keccak, d->cluster_id, a->job_id, a->replica,
                                a->schedulable ? &a->node : NULL, a->output_digest, a->epoch);
     veil_hex_encode(sa.commitment, sizeof sa.commitment, commitment, 32);
-    veil_daemon_replica_state(d, sa.job_id, a->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
-    if (veil_store_assignment_record(d->store, &sa, &err) != 0)
-        veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
-    veil_log(VEIL_LOG_INFO, SUB, "assignment", "job=%.16s replica=%u node=%s", sa.job_id,
-             a->replica, a->schedulable ? sa.node : "unschedulable");
-    struct veil_peer_id self;
-    veil_daemon_to_peer(&self, &d->self);
-    if (a->schedulable && veil_daemon_peer_eq(&a->node, &self))
-        veil_daemon_execute_assignment(d, a->job_id, sa.job_id, a->replica);
+    if (assignment_superseded(d, &sa)) {
+        veil_log(VEIL_LOG_INFO, SUB, "assignment superseded: the replica already ran or runs there",
+                 "job=%.16s replica=%u node=%s", sa.job_id, a->replica,
+                 a->schedulable ? sa.node : "unschedulable");
+    } else {
+        veil_daemon_replica_state(d, sa.job_id, a->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
+        if (veil_store_assignment_record(d->store, &sa, &err) != 0)
+            veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
+        veil_log(VEIL_LOG_INFO, SUB, "assignment", "job=%.16s replica=%u node=%s", sa.job_id,
+                 a->replica, a->schedulable ? sa.node : "unschedulable");
+        struct veil_peer_id self;
+        veil_daemon_to_peer(&self, &d->self);
+        if (a->schedulable && veil_daemon_peer_eq(&a->node, &self))
+            veil_daemon_execute_assignment(d, a->job_id, sa.job_id, a->replica);
+        else
+            veil_daemon_release_replica(d, sa.job_id, a->replica);
+    }
     /* in single mode the anchorer sends it at once; batches (and every other
      * node's look on chain) wait for the anchor tick */
     if (d->anchorer.sender && !d->anchorer.batch)

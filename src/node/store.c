@@ -52,7 +52,19 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                     the decryptor's retries are spent)
  *   assigned|running -> failed | rescheduling (the node failed or was declared dead)
  *   failed|unschedulable -> rescheduling -> scheduling
+ *   scheduling|awaiting_decryption|rescheduling|failed -> running|exited
+ *                                    (the node the replica is still bound to
+ *                                    reports its container: a node cut off,
+ *                                    not dead, ran it; the daemon checks the
+ *                                    binding, its true report wins)
+ *   running -> assigned              (a newer assignment moved the replica;
+ *                                    its old node stops its copy)
  * Setting the state a replica already has is a no-op (replays are harmless). */
+static bool reported_by_bound_node(enum veil_replica_state to)
+{
+    return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_EXITED;
+}
+
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to)
 {
     if (from == to)
@@ -62,21 +74,23 @@ bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_
         return to == VEIL_REPLICA_SCHEDULING;
     case VEIL_REPLICA_SCHEDULING:
         return to == VEIL_REPLICA_AWAITING_DECRYPTION || to == VEIL_REPLICA_PENDING ||
-               to == VEIL_REPLICA_FAILED;
+               to == VEIL_REPLICA_FAILED || reported_by_bound_node(to);
     case VEIL_REPLICA_AWAITING_DECRYPTION:
         return to == VEIL_REPLICA_ASSIGNED || to == VEIL_REPLICA_UNSCHEDULABLE ||
-               to == VEIL_REPLICA_SCHEDULING || to == VEIL_REPLICA_FAILED;
+               to == VEIL_REPLICA_SCHEDULING || to == VEIL_REPLICA_FAILED ||
+               reported_by_bound_node(to);
     case VEIL_REPLICA_ASSIGNED:
         return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_FAILED ||
                to == VEIL_REPLICA_RESCHEDULING;
     case VEIL_REPLICA_RUNNING:
         return to == VEIL_REPLICA_EXITED || to == VEIL_REPLICA_FAILED ||
-               to == VEIL_REPLICA_RESCHEDULING;
+               to == VEIL_REPLICA_RESCHEDULING || to == VEIL_REPLICA_ASSIGNED;
     case VEIL_REPLICA_FAILED:
+        return to == VEIL_REPLICA_RESCHEDULING || reported_by_bound_node(to);
     case VEIL_REPLICA_UNSCHEDULABLE:
         return to == VEIL_REPLICA_RESCHEDULING;
     case VEIL_REPLICA_RESCHEDULING:
-        return to == VEIL_REPLICA_SCHEDULING;
+        return to == VEIL_REPLICA_SCHEDULING || reported_by_bound_node(to);
     default:
         return false; /* exited is final */
     }
@@ -482,8 +496,8 @@ int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t re
                                  enum veil_replica_state *state, veil_err *err)
 {
     sqlite3_stmt *st;
-    if (replica_row(s, "SELECT state FROM replicas WHERE job_id = ? AND idx = ?", job_hex,
-                    replica, "replica get", &st, err) != 0)
+    if (replica_row(s, "SELECT state FROM replicas WHERE job_id = ? AND idx = ?", job_hex, replica,
+                    "replica get", &st, err) != 0)
         return -1;
     int bad = state_from_name((const char *)sqlite3_column_text(st, 0), state);
     sqlite3_finalize(st);

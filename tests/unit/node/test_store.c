@@ -90,6 +90,16 @@ static void test_schema_and_state_machine(void)
     CHECK_EQ_INT(veil_store_replica_set_state(s, id, 9, VEIL_REPLICA_SCHEDULING, NULL, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
 
+    /* A node cut off (not dead) ran the replica it was bound to: its report
+     * wins over the reschedule (chaos finding 2); a newer assignment moves a
+     * running replica (its old node stops its copy: finding 4). */
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_RESCHEDULING, VEIL_REPLICA_EXITED));
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_SCHEDULING, VEIL_REPLICA_EXITED));
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_AWAITING_DECRYPTION, VEIL_REPLICA_RUNNING));
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_FAILED, VEIL_REPLICA_EXITED));
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_RUNNING, VEIL_REPLICA_ASSIGNED));
+    CHECK(!veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RUNNING));
+    CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_ASSIGNED));
     /* Exited is final. */
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_RESCHEDULING));
     CHECK(veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RESCHEDULING));
