@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Veil - the two commands a user needs: `make test` and `make demo`.
 # CMake does the real work out of tree in build/ (build-asan/, build-fuzz/
 # for the sanitizer and fuzzing builds).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # veil_add_test(NAME <name> SOURCES <files...> [LIBS <libs...>] [LABELS fast|slow|...]
 #               [TIMEOUT <seconds>] [ARGS <args...>])
 # Builds one test program and registers it with ctest. Label "fast" marks tests

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark program built under BUILD/bench and every
 # bench/<sub>/run.sh, collecting their JSON lines in BUILD/bench.jsonl.
 set -uo pipefail

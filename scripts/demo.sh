@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `make demo` (owned by the veild integration): Veil's whole story on this
 # machine, with real processes only - anvil (the chain), a local OCI registry
 # holding a busybox image, a cluster created with `veil cluster init`, three

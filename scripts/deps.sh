@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs everything Veil needs to build, test and run its demo, from Debian
 # packages and the npm registry only. Idempotent and quiet: packages already
 # installed are skipped, and npm runs only when the lock file changed.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz-long.sh BUILD_DIR [SECONDS_PER_TARGET] - the long fuzzing run: every
 # libFuzzer target of a fuzz build for SECONDS (default 300) on a corpus KEPT
 # between runs in BUILD_DIR/corpus-long/<target>/ (seeded from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target in a fuzz build for a few seconds on a copy of
 # its seed corpus (fuzz/corpus/<target>/), and ends with a summary line.
 set -uo pipefail

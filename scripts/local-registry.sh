@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Starts a local OCI registry on 127.0.0.1:${PORT:-5000} holding busybox:1 (a
 # one-layer image built from Debian's busybox-static with umoci and pushed with
 # skopeo), for trying `veil run` by hand:

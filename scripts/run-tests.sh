@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs ctest in a build directory and ends with one summary line:
 #   "tests: N passed, N failed" (plus the names of the failures).
 # Extra arguments go to ctest (e.g. -L fast).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * vtest.h - the tiny test harness every C test uses: CHECK macros that
  * report file:line and keep going, and VTEST_MAIN which runs the listed test

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/chain/bench_chain.sh BUILD_DIR - the chain benchmarks, JSON lines:
 # forge --gas-report figures of the contract (the testGas* cases only, whose
 # values are fixed and realistic; forge 1.x counts the whole transaction, the

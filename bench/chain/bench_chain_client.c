@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_chain_client.c - the C client against a running anvil: gas actually
  * paid per transaction (receipt gasUsed, 21,000 base included) for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_conflux.c - figures of the VeilNet control plane on a real Master
  * (2 clusters x 2 nats-server processes, TLS with client verification) and

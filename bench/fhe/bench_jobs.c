@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_jobs.c - wall time of one veil_shortint_apply_jobs() call (one level
  * of a radix-integer PBS graph) for 1..8 jobs, on the pool (VEIL_THREADS or

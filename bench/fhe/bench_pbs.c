@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_pbs.c - TFHE core figures printed as JSON: key generation time
  * (client, server single-thread and on the pool), keyswitch, PBS and

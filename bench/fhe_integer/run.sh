@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/fhe_integer/run.sh - radix-integer benchmark (FHE-B): runs `veil fhe bench
 # --json` and prints its one JSON line: KS+PBS on one thread, key generation, and
 # on two threads FheUint16 lt/min/add and argmin over 16 FheUint16 (median ms and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_fhe_squash.c - noise-squashing figures (issue 11), one JSON line:
  * squashing-key generation time (on `threads`), key size in memory and on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_tfhers.c - TFHE-rs interop figures as one JSON line: for the client
  * key, the compact public key, one FheUint16 and a confidential request (a

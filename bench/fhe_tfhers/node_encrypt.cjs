@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // node_encrypt.cjs - node-tfhe 1.7.0's side of bench_tfhers: the time to
 // encrypt a confidential request (six FheUint16 in one unpacked compact list,
 // as examples/confidential-job-node does) and to load the public key, median of

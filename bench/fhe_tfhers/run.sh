@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/fhe_tfhers/run.sh - node-tfhe's encryption time for a confidential
 # request against a Veil public key exported in TFHE-rs format (JSON line);
 # Veil's own figures come from the bench_tfhers program.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_guardian_issue.c - Guardian's issuance speed, as JSON lines:
  *   guardian_issue_jwt      node credentials through veil_guardian_issue

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/guardian/run.sh - revoke-to-disconnect on a real Master: a 2 x 2
 # nats-server super cluster with TLS on 127.0.0.1 (tests/integration/guardian/
 # lib.sh). For each of N nodes: the node holds a connection on one of the

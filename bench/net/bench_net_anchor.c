@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_net_anchor.c - Anchor protocol core figures, one core, no sockets:
  *   - complete hybrid handshakes (initiation, response, confirmation) per

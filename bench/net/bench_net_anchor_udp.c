@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_net_anchor_udp.c - one-way Anchor throughput between two processes
  * over 127.0.0.1 through the UDP adapter: the parent seals 1400-byte

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_net_tun.sh - one TCP stream (iperf3, receiver side) between two
 # network namespaces joined by a veth, in one run: the plain veth, Veil's
 # TUN overlay (src/net/overlay*.c through tests/integration/net/overlay_node),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_node.c - figures for docs/BENCHMARKS.md about the node's building
  * blocks, one JSON object per line:

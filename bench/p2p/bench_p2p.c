@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_p2p.c (p2p core) - in-process figures of the libp2p stack on
  * 127.0.0.1, printed as one JSON object:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh (p2p core) - perf (/perf/1.0.0) throughput on 127.0.0.1 over one
 # connection, all pairs in the same run: Veil->Veil, Veil->js, js->Veil and
 # js->js (client->server), each the median of RUNS runs, with the ratios the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_gossip.c (gossipsub and Kademlia modules) - figures printed as one
  * JSON object:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_p2p_swim.c - SWIM + Lifeguard figures on the simulated network
  * (owned by the SWIM part of p2p): for 20 and 100 members with memberlist's

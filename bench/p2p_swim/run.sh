@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/p2p_swim/run.sh - SWIM with 20 real member processes on loopback
 # (owned by the SWIM part of p2p): steady-state message load, time until
 # every member declared a SIGKILLed member dead, rejoin time, and 30 s of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // noble_ops.mjs - @noble/post-quantum 0.7.1 ML-KEM-768 keygen, encaps and
 // decaps per CPU second of this process (Node, one thread), as one JSON
 // line; the counterpart of pq_mlkem_ops.c. Usage: node noble_ops.mjs

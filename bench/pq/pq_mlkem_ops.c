@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * pq_mlkem_ops.c - ML-KEM-768 keygen, encaps and decaps per second on one
  * core (src/pq/), as one JSON line. Each operation runs for about

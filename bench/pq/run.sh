@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/pq/run.sh - ML-KEM-768 operations per second, Veil (src/pq, C) and
 # @noble/post-quantum 0.7.1 (Node) in the same run, per CPU second of each
 # process, one JSON line each, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_probe.c - the probing attack of issue 12 against a model cluster,
  * before and after the defences of src/node/privacy.c, and what the

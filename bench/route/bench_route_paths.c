@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_route_paths.c - VeilNet routing figures, one JSON object per line:
  * failover time after the relay in use dies, convergence time to the best

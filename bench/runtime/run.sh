@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/runtime/run.sh - container runtime benchmarks, one JSON line each:
 #  1. pull + unpack of a ~100 MB, 5-layer image from a local docker-registry:
 #     `veil image pull` vs `skopeo copy` + `umoci unpack`, same run, same image;

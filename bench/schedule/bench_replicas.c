@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_replicas.c - replicas of one job placed in one evaluation (issue 20):
  * N encrypted keys (as a round's key step leaves them: a score below 2^13,

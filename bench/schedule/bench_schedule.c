@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_schedule.c - the encrypted scheduling round as veild runs it (owned
  * by the veild integration): N nodes' telemetry encrypted as compact lists

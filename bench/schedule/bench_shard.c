@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_shard.c - the critical path of a sharded scheduling round (issue 20),
  * measured as its parts on this machine: one shard's round (SHARD nodes'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_threshold_round.c - what threshold decryption adds to a scheduling
  * round (issue 11), against the designated decryptor it replaces: both

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_threshold.c - threshold decryption figures printed as JSON lines,
  * one per (n, t) in {(4, 1), (7, 2), (13, 4)} and squashed encoding: dealing

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // contracts/tools/build-artifact.js - compiles contracts/src/VeilRegistry.sol
 // with solcjs (the same settings as foundry.toml: optimizer 200 runs, via-IR,
 // prague)

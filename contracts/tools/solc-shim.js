@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // contracts/tools/solc-shim.js - makes solcjs (npm `solc`, pinned in
 // tools/npm/package.json) look like a native solc binary to forge, which runs
 // offline here: it answers `--version` and serves `--standard-json` from stdin

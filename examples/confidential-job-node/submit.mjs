@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // submit.mjs - submits a confidential job to a Veil cluster with nothing but
 // Zama's SDK (node-tfhe) for the encryption: the job's resource request and
 // placement constraints are encrypted on this machine under the cluster's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: base58btc decoding round-trips exactly (the text form is unique). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: base64url decoding is canonical: decode, re-encode, decode again. */
 #include <stdlib.h>
 #include <string.h>

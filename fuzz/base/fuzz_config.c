@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the YAML configuration loader never crashes or leaks on any input. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: strict hex decoding; whatever decodes re-encodes to the same digits. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the bounds-checked reader never reads past its input. */
 #include <stdlib.h>
 #include <string.h>

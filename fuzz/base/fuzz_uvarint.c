@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: strict unsigned varints re-encode to the same bytes. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_chain_abi.c - libFuzzer target: the ABI decoder on the contract's own
  * return and event types (nested dynamic tuples and arrays), the revert-data

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_chain_event.c - libFuzzer target: one registry log as raw topics and
  * data, through the event decoder (veil_contract_describe_log), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_chain_keystore.c - libFuzzer target: keystore v3 JSON parsing (KDF
  * costs capped low so the fuzzer explores the parser, not scrypt).

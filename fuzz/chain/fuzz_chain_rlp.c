@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_chain_rlp.c - libFuzzer target: the strict RLP reader (walking nested
  * lists) and the signed-transaction decoder built on it.

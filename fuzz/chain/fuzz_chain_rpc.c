@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_chain_rpc.c - libFuzzer target: JSON-RPC response bodies as a node
  * (or anything posing as one) might send them, and the log objects inside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_conflux_ctl.c - libFuzzer target for every decoder of the control
  * wire protocol (src/guardian/serve_wire.c): the first byte picks the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the dashboard's endpoints never crash or leak on any
  * body, always answer a JSON object, and the asset lookup never names a file
  * outside the embedded set. The first byte picks the endpoint; the rest is

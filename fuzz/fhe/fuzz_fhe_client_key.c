@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_fhe_client_key.c - libFuzzer target for veil_fhe_client_key_load (serialize.c). */
 #include "fuzz_fhe_common.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_fhe_common.h - shared driver of the TFHE loader fuzzers: each input
  * is loaded as is (exercising the container checks) and once more with its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_fhe_compact_list.c - libFuzzer target for veil_fhe_compact_list_load and expansion
  * (serialize.c, keys.c). */
 #include "fuzz_fhe_common.h"

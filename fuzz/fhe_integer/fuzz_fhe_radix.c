@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_fhe_radix.c - libFuzzer target for the radix ciphertext loader
  * (veil_fhe_ct_deserialize -> veil_radix_load): any input must be rejected with an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_fhe_squash_ct.c - libFuzzer target for veil_sq_ct_deserialize
  * (squash_io.c): squashed ciphertexts arrive from other key holders. A
  * parsed ciphertext is serialized again and must reproduce the input. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_fhe_squash_key.c - libFuzzer target for veil_sq_key_deserialize
  * (squash_io.c): every check before the 271 MB body (header, kind,
  * parameter set, length, digest, the key's shape) on arbitrary input. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_tfhers_client_key.c - libFuzzer target for veil_fhe_client_deserialize_tfhers
  * (TFHE-rs ClientKey, src/fhe/tfhers.c). */
 #include <veil/tfhers.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_tfhers_ct.c - libFuzzer target for veil_fhe_ct_deserialize_tfhers (TFHE-rs
  * FheUint / FheBool, src/fhe/tfhers.c); a ciphertext that loads is written back. */
 #include <veil/tfhers.h>

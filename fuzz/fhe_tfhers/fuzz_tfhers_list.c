@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_tfhers_list.c - libFuzzer target for the TFHE-rs CompactCiphertextList reader
  * (src/fhe/tfhers_list.c): every value expanded, and the shape the daemon asks
  * for (veil_fhe_compact_expand: six FheUint16) through the fhe.h entry point. */

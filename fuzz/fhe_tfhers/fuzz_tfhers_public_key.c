@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_tfhers_public_key.c - libFuzzer target for veil_fhe_public_deserialize_tfhers
  * (TFHE-rs CompactPublicKey, src/fhe/tfhers.c); a key that loads is written back. */
 #include <veil/tfhers.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_guardian_creds.c - .creds parsing (armour lines, the JWT and seed
  * blocks, the seed-subject match).

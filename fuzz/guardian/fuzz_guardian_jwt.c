@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_guardian_jwt.c - NATS JWT parsing: whole tokens (split, header,
  * base64url, signature check) and, for inputs starting with '{', the claims

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_guardian_nkey.c - nkey text parsing (seeds and public keys: length,
  * base32, CRC16, prefixes); a parsed key must encode back to the input.

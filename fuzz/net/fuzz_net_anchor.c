@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_anchor.c - libFuzzer target for the Anchor wire codecs: the
  * first byte picks a decoder (the four datagram types, the two handshake

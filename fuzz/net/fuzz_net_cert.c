@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_cert.c - the Anchor certificate credential (src/net/anchor_cert.c)
  * on arbitrary input. First byte even: the rest is a peer's credential as

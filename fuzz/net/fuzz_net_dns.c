@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_dns.c - the overlay name resolver's query parser and answer
  * builder (src/net/resolver.c) on arbitrary datagrams.

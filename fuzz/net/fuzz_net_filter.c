@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_filter.c - the overlay's ingress classifier
  * (src/net/overlay_filter.c) on arbitrary decrypted packets, against a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_overlay.c - libFuzzer target for the TUN overlay's packet
  * parsers (src/net/overlay_pkt.c): the first byte picks whether the rest is

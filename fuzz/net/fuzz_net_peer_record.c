@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_net_peer_record.c - the signed overlay peer record decoder
  * (src/net/overlay_peer.c) on arbitrary bytes (length, family, addresses,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the JSON inclusion-proof reader (proofs come back from
  * the state store and the API) never crashes on any text. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the job spec parser never crashes or leaks, and any spec
  * it accepts has a canonical JSON form that parses back to itself. */
 #include <stdlib.h>

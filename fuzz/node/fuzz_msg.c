@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: one cluster-topic message decoder (chosen at build time by
  * FUZZ_MSG_<type>) never reads out of bounds, and whatever it accepts
  * re-encodes to exactly the same bytes (the encoding is canonical). */

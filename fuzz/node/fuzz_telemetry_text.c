@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the /proc/stat and /proc/meminfo parsers, the test-only
  * capacity override and the quantity parser never crash on any text. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_identify.c (p2p core) - the Identify protobuf decoder and its
  * validation (key match, protocol and address limits), as a first message

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_keyfile.c (p2p core) - the node key file loader (libp2p
  * PrivateKey protobuf, Ed25519 seed/public consistency).

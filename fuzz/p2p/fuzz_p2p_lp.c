@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_lp.c (p2p core) - the uvarint-length-prefixed frame reader, fed
  * in chunks whose sizes come from the input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_multiaddr.c (p2p core) - multiaddr binary and text parsing: the
  * input as binary (validate, print, re-parse the text, compare) and as text.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_multistream.c (p2p core) - multistream-select line parsing over
  * arbitrary bytes, consumed line by line as the host does.

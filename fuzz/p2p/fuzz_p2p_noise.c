@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_noise.c (p2p core) - Noise: the first input byte picks the target:
  * a handshake message at step 0/1/2 of the reading side (after a genuine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_peer_id.c (p2p core) - peer-ID parsing (base58btc and CIDv1
  * text, binary multihash) and the PublicKey protobuf decoder; valid IDs must

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_yamux.c (p2p core) - yamux frame headers: a byte stream parsed
  * as header + body sequences the way the session reads them, with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_yamux_session.c (p2p core) - the whole yamux session state
  * machine: two real hosts connected over 127.0.0.1 once, then every input is

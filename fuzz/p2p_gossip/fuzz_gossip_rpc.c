@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_gossip_rpc.c - libFuzzer target of the gossipsub module: arbitrary
  * bytes as an RPC from a connected peer into a router that is subscribed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_kad_message.c - libFuzzer target of the Kademlia module: arbitrary
  * bytes through the Message decoder and the request server (with a small

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p2p_swim_msg.c - libFuzzer target for the /veil/swim/1.0.0 message
  * decoder (owned by the SWIM part of p2p). Decodes the input, walks every

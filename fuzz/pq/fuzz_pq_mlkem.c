@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_pq_mlkem.c - libFuzzer target for ML-KEM-768 input handling: the
  * first byte picks what the rest is (encapsulation key, decapsulation key,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_route_relay.c - libFuzzer target for the relay's cell handling
  * (src/route/relay.c): a relay with one path already set up (from a fixed

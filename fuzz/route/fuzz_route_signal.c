@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_route_signal.c - libFuzzer target for the `path` subject's signal
  * decoder (src/route/signal.c): arbitrary bytes are refused or decode into

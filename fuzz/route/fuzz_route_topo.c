@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_route_topo.c - libFuzzer target for the `topo` summary decoder
  * (src/route/topo.c): arbitrary bytes must be refused or decoded into a

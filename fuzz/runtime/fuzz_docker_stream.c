@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_docker_stream.c - the Docker Engine API multiplexed log stream
  * demultiplexer and the inspect and container-list response parsers. */
 #include <stdlib.h>

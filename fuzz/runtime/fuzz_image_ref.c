@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_image_ref.c - image reference parser: no crash, and anything
  * accepted formats to a reference that parses back to the same parts. */
 #include <stdlib.h>

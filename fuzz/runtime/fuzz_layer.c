@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_layer.c - layer unpacking on arbitrary blob bytes (plain, gzip or
  * zstd tar): whatever the input, the unpack stays inside its destination
  * and within its 256 KiB budget, and a diff_id check never passes for

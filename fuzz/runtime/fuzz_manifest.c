@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_manifest.c - manifest/index and image config parsers on registry
  * bytes; every accepted descriptor has a well-formed digest. */
 #include <stdlib.h>

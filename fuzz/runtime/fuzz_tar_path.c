@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_tar_path.c - the tar entry path sanitizer: whatever it accepts is
  * relative, has no "." or ".." component and no empty component. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_th_common.h - the fixed identity and dealing the threshold fuzzers
  * (and make_seeds.c, which writes their seed corpora) share: holder 1 of a

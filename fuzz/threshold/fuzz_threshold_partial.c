@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_threshold_partial.c - libFuzzer target for the partial-decryption wire
  * form and the public material (partial.c, share.c): parse, verify against
  * the fixed dealing, and re-serialize to the same bytes. */

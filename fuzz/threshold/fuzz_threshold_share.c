@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_threshold_share.c - libFuzzer target for the share loaders (share.c):
  * the input is opened as a sealed share file by holder 1, and parsed as an
  * unsealed share plaintext for holder 1 (what the sealed box would hide). */

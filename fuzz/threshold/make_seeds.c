@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * make_seeds.c - writes the seed corpora of the threshold fuzzers: a sealed
  * share and its plaintext for holder 1 of a 4-holder dealing with the fuzz

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_bundle.c - the cluster bundle parser (src/node/daemon_bundle.c). */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_sched_output.c - what the decryptor parses from a scheduler's
  * /veil/sched-output/1.0.0 stream (src/node/daemon_sched.c): the message
  * header, the candidate list, and the FHE output's ciphertexts. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/anchor.h - the Anchor protocol core: VeilNet's encrypted,
  * authenticated datagram sessions between nodes (src/net/anchor*.c).

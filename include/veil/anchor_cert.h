@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/anchor_cert.h - Guardian-issued X.509 certificates as Anchor
  * credentials (src/net/anchor_cert.c): what `veil conflux up --tun` and an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/base.h - the basics every Veil subsystem builds on.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/chain.h - Veil's Ethereum client: Keccak-256, RLP, the contract ABI,
  * signed transactions (EIP-1559 and legacy with EIP-155), EIP-55 addresses,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/conflux.h - the Conflux agent, control side: enrollment with
  * Guardian, the connection to Master (NATS, user JWT through credential

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/embed.h - VeilNet embedded in an application (src/net/embed*.c): an
  * Anchor agent inside the process, with no TUN and no root. It sends and

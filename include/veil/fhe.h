@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/fhe.h - Veil's fully homomorphic encryption (TFHE), the high-level API.
  *

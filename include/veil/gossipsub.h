@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/gossipsub.h - gossipsub v1.1 publish/subscribe (libp2p/specs
  * pubsub/gossipsub/gossipsub-v1.0.md and gossipsub-v1.1.md), owned by the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/guardian.h - Guardian, the VeilNet authority (library half).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/guardian_serve.h - the Guardian daemon, its admin client, and the
  * control wire protocol they speak with Conflux agents through Master.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/kad.h - Kademlia DHT peer routing (libp2p/specs kad-dht/README.md,
  * protocol /ipfs/kad/1.0.0), owned by the Kademlia module (src/p2p/kad*.c).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/node.h - the node daemon's building blocks (src/node/): job specs,
  * telemetry sampling and quantization, the plaintext scheduling policy (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/overlay.h - VeilNet's system mode: the Anchor protocol behind a TUN
  * interface (src/net/overlay*.c).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/overlay_peer.h - the overlay peer record (src/net/overlay_peer.c):
  * what one node tells the rest of its realm so they can add it as an

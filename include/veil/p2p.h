@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/p2p.h - Veil's libp2p stack (owned by the p2p core): identity keys and
  * peer IDs, multiaddrs, uvarint-length-prefixed message framing, and a host on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/pq.h - post-quantum primitives: ML-KEM-768 (FIPS 203).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * privacy.h - the scheduler must not be a capacity oracle (issue 12): pure,
  * clock-free and I/O-free rules every node applies on its own, so that a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/resolver.h - the node's small overlay name resolver
  * (src/net/resolver.c): a DNS responder (RFC 1035, UDP) that answers A

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/route.h - VeilNet routing (src/route/): how a Conflux node picks its
  * way to a peer of its realm, and how other nodes relay for it.

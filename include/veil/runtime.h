@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/runtime.h - the container runtime: image references, OCI/Docker
  * manifests, a registry client (Docker Registry HTTP API v2 / OCI

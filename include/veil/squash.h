@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* squash.h - noise squashing: a 64-bit TFHE radix ciphertext bootstrapped
  * into LWE ciphertexts modulo 2^128 under a separate binary key, so that
  * threshold key holders can flood their partial decryptions (issue 11).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/swim.h - SWIM membership with the Lifeguard refinements.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/tfhers.h - interoperability with Zama's TFHE-rs (and node-tfhe / the
  * `tfhe` npm packages built from it): keys and ciphertexts in TFHE-rs's

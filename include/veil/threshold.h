@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil/threshold.h - t-of-n threshold decryption of squashed ciphertexts
  * (issue 11, steps 2-5): Shamir shares of the squashing secret over the

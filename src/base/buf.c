@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * buf.c - byte buffers: a growable writer (veil_buf) and a bounds-checked
  * reader (veil_reader). Every wire parser in Veil reads through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * codec.c - text and integer encodings used on the wire and in files:
  * hex, base32 (RFC 4648 section 6), base58btc (Bitcoin alphabet, as used by

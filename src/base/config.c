@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * config.c - layered configuration: defaults < YAML file < VEIL_* environment
  * < command-line flags. Keys are declared in a caller-owned table (see

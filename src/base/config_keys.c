@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * config_keys.c - the configuration keys every Veil program understands, with
  * their environment variables and defaults. `veil config keys` prints this

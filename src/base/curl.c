@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * curl.c - the process-wide libcurl initializer (see veil_curl.h). Its own
  * small library (veil_curl) so that veil_base itself does not link libcurl.

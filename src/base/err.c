@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * err.c - veil_err: how failures carry a code and a human message up the
  * stack. Messages are built once at the failing site and wrapped with

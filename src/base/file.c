@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * file.c - whole-file reads with a size cap, crash-safe atomic writes
  * (temp file + fsync + rename + directory fsync) and key files that are

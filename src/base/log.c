@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * log.c - structured logging: one logfmt line per event on stderr,
  *   time=2026-11-21T21:06:01.123Z level=info sub=p2p msg="connected" peer=...

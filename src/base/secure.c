@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * secure.c - secrets hygiene: libsodium initialisation, wiping, constant-time
  * comparison and the CSPRNG. Everything here is a thin, named wrapper so

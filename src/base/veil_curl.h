@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil_curl.h - the one process-wide libcurl initializer. libcurl's global
  * init is not safe to run twice at once, and the chain RPC client, the

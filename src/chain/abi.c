@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * abi.c - the Solidity contract ABI (docs.soliditylang.org, "Contract ABI
  * Specification"): type strings, value trees, head/tail encoding of tuples

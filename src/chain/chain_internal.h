@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * chain_internal.h - helpers shared by the files of src/chain (not part of
  * the public API): JSON-RPC value parsing and hex output.

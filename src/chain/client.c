@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * client.c - veil_chain_client: one RPC endpoint, the chain id checked once
  * at open, an optional signer, and the nonce manager. Sending holds the

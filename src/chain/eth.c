@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * eth.c - Ethereum keys, addresses and transactions: secp256k1 keys and
  * recoverable signatures (libsecp256k1 + its recovery module; RFC 6979

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keccak.c - Keccak-256 as Ethereum uses it: the Keccak[c=512] sponge with
  * the original multi-rate padding (first pad byte 0x01, last |= 0x80), not

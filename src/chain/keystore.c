@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keystore.c - Web3 Secret Storage (keystore v3) files, the format geth and
  * `cast wallet` read and write: the private key encrypted with AES-128-CTR

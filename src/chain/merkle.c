@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * merkle.c - Merkle batches of deployments, hashed exactly as
  * VeilRegistry.verifyInclusion checks them (see the comment at the top of

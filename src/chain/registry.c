@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * registry.c - typed calls of the VeilRegistry contract
  * (contracts/src/VeilRegistry.sol): calldata built with the ABI encoder,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * rlp.c - Recursive Length Prefix encoding and a strict decoder (Ethereum
  * Yellow Paper, appendix B). The decoder rejects non-canonical forms: long

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * rpc.c - Ethereum JSON-RPC over HTTP (libcurl + jansson): one request at a
  * time per handle (a mutex makes a handle shareable between threads),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cli.c - command dispatch and help for the `veil` program: walks the group
  * tables, answers --help, and turns errors into messages and exit codes.

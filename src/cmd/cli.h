@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cli.h - what every `veil` command file shares: the command table entry,
  * the context handed to a command (configuration, output format), help and

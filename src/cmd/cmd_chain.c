@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_chain.c - `veil chain ...`: the operator's view of the VeilRegistry
  * contract through veil_chain (src/chain): keystore generation, deployment,

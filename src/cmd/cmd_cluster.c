@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_cluster.c - `veil cluster init` (owned by the veild integration):
  * creates a cluster end to end. It generates the cluster's FHE keys (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_config.c - `veil config show|check|keys`: the effective configuration
  * with where each value came from (file:line, environment, flag, default),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_conflux.c - `veil conflux up|id`: the Conflux agent's control side as a
  * program. `up` layers its settings (defaults < -c CONFIG YAML < flags),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_dashboard.c - `veil dashboard ...`: `url` prints the address of the
  * local node's web dashboard with its bearer token in the URL fragment (a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_fhe.c - `veil fhe keygen|encrypt|decrypt|eval|import|export|bench`: the
  * operator's tools for the TFHE key ceremony, for debugging encrypted scheduling

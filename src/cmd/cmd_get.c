@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_get.c - `veil get nodes|jobs|assignments|anchors [-o json]`: tables
  * (or JSON) read from the local node's HTTP API (api.listen, bearer token

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_guardian.c - `veil guardian ...`: the offline administration of a
  * Guardian directory (init, realms, enrollment tokens, offline credential

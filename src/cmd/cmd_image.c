@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_image.c - `veil image pull|ls|rm|gc`: pulling images from OCI/Docker
  * registries into the node's content store, listing, removing and

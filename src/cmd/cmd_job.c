@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_job.c - `veil job ...`: `validate FILE` checks a job spec strictly and
  * prints its canonical JSON form (or the exact field, line and reason it was

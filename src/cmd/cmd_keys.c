@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_keys.c - `veil keys deal|squash|partial|combine`: threshold decryption
  * by hand (include/veil/threshold.h, docs/THRESHOLD.md). The dealer's

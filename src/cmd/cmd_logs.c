@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_logs.c - `veil logs [-f] NAME`: a container's stdout and stderr from
  * its (rotated) log files; -f follows until the container ends.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_master.c - `veil master config`: writes the nats-server configuration
  * of Master (a super cluster of stock nats-server processes) from a Guardian

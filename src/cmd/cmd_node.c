@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_node.c - `veil node join BUNDLE` (owned by the veild integration): makes
  * this machine a node of the cluster in BUNDLE. It creates the node's libp2p

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_p2p.c (p2p core) - `veil p2p id|listen|ping|perf|publish|members`:
  * the node identity, running a libp2p peer (gossipsub, Kademlia, SWIM),

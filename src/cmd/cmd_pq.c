@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_pq.c - `veil pq mlkem768 keygen|encaps|decaps`: ML-KEM-768 (FIPS 203)
  * from the command line, in hex, for interop testing and debugging. Keys and

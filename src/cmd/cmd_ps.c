@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_ps.c - `veil ps [-a]`: the node's containers, from the state files
  * their supervisors keep (so a new CLI process sees what an earlier one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_rm.c - `veil rm [-f] NAME...`: delete stopped containers (their
  * bundle, writable layer and logs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_run.c - `veil run`: run a container from an image (pulled first if
  * the store does not have it) under memory, CPU and pids limits, attached

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_stop.c - `veil stop NAME...`: SIGTERM, SIGKILL after a timeout, then
  * the runtime state, cgroups and rootfs mount are released.

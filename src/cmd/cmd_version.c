@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_version.c - `veil version`: the program version and the versions of the
  * libraries it was built against (useful in bug reports).

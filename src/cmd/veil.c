@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veil.c - the operator CLI's entry point: global options (--log-level,
  * --config), configuration loading, and the top-level command table

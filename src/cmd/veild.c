@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * veild.c - the node daemon's entry point: parses flags, layers the
  * configuration (defaults < file < env < flags), logs it, and runs the event

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * agent.c - the Conflux agent's life cycle: configuration copy, identity,
  * enrollment, the connection to Master (user JWT and nonce signature through

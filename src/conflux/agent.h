@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * agent.h - private state of the Conflux agent shared by agent.c (thread,
  * connection, beacons, renewal), enroll.c (the enrollment/renewal exchange)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * commands.c - Guardian's admin commands on the agent: strict decoding,
  * acceptance (Guardian's signature, this node, the time window, the replay

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * enroll.c - the agent's side of enrollment and renewal: the
  * HELLO/CHALLENGE/PROVE/RESULT exchange with Guardian over NATS, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * identity.c - the Conflux node identity: one Ed25519 user nkey in
  * <dir>/identity.nk (0600), created on first use, and its PEM forms for the

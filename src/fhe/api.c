@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api.c - the high-level FHE API (include/veil/fhe.h): key sets, files, encryption
  * with the client or the compact public key, decryption, digests, and evaluation

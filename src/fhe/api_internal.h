@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api_internal.h - the accessors api.c gives the other files of src/fhe/ into
  * its opaque high-level handles (private to src/fhe/): unwrapping a handle to

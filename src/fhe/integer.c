@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * integer.c - radix integers over shortint blocks: the PBS dataflow graph, carry
  * propagation, comparisons, min/max/select, bitwise ops, shifts, scalar ops and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * integer.h - radix integers of Veil's TFHE (private to src/fhe/): FheUint8/16/32/64
  * as 4/8/16/32 blocks of 2-bit messages (least significant block first) and FheBool

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keys.c - generation of client, server and compact public keys, compact
  * list encryption and expansion (see keys.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keys.h - TFHE keys (private to src/fhe/): the client key (secret), the
  * server key (Fourier bootstrapping key + keyswitching key), the compact

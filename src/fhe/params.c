@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * params.c - the TFHE parameter sets (see params.h). Values follow TFHE-rs
  * 1.x PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128 (../shared/notes/PROTOCOLS.md).

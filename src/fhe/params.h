@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * params.h - TFHE parameter sets as data (private to src/fhe/).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serialize.c - the TFHE container format and the save/load functions of
  * every key and ciphertext (see serialize.h). Every loader parses through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serialize.h - the versioned binary container for every TFHE key and
  * ciphertext (private to src/fhe/).

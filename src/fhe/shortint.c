@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * shortint.c - short-integer blocks over the core TFHE layer (implements
  * shortint.h): encoding with one padding bit, encryption under the big key,

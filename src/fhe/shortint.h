@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * shortint.h - the short-integer layer of Veil's TFHE (private to src/fhe/).
  *

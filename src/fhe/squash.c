@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * squash.c - noise squashing (include/veil/squash.h): squashing-key
  * generation, the squash of a radix ciphertext (keyswitch to the small key

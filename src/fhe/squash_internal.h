@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * squash_internal.h - what the noise-squashing files (squash.c, squash_io.c)
  * share (private to src/fhe/): the squashing key's layout, its fixed

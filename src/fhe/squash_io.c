@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * squash_io.c - files of noise squashing (include/veil/squash.h): squashed
  * ciphertexts and squashing keys in the fhe container (serialize.h: magic,

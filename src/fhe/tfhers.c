@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tfhers.c - TFHE-rs (Zama) objects in Veil (include/veil/tfhers.h): header
  * detection, the client key, the compact public key and FheBool / FheUint

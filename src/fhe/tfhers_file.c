@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tfhers_file.c - TFHE-rs objects as files (include/veil/tfhers.h): the
  * client key written 0600 from the start, the rest atomically. Reading needs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tfhers_internal.h - shared by the TFHE-rs interop files (private to src/fhe/):
  * the bincode / tfhe-versionable primitives of TFHE-rs's safe_serialize format

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tfhers_list.c - TFHE-rs CompactCiphertextList (unpacked form) in Veil: what
  * node-tfhe's CompactCiphertextList.builder(pk)...build() makes, written from

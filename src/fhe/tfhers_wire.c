@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tfhers_wire.c - the byte level of TFHE-rs's safe_serialize format: the
  * header, bincode integers, strings and vectors, the versioned newtypes and

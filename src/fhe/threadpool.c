@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * threadpool.c - fixed pthread pool for independent "for i in [0, n)" jobs
  * (see threadpool.h). Items are handed out through a shared counter; each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * threadpool.h - a fixed pool of pthreads that runs "for i in [0, n)" jobs
  * (private to src/fhe/). Work items are independent; each writes only its

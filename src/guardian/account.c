@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * account.c - NATS accounts kept by Guardian: the system account, the
  * enrollment account and one account per realm, each with its own signing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * admin.c - `veil guardian cmd`: one signed admin command to one node
  * through Master, and its node-signed answer. Guardian signs the command

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * audit.c - Guardian's append-only audit log (SQLite table `audit`): every
  * administrative act, enrollment, issuance, revocation, command and answer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * ca.c - Guardian's X.509 CA (OpenSSL 3): an offline root, an online
  * intermediate, and short-lived leaves - data-plane certificates with the

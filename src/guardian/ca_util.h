@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * ca_util.h - private helpers shared by ca.c (issuing) and ca_verify.c
  * (SAN text, leaf verification) and by master.c (server certificates).

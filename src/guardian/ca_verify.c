@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * ca_verify.c - the names in Guardian's leaf certificates: building the
  * subjectAltName text from checked names (no character that could inject

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * creds.c - NATS .creds files: the user JWT and its nkey seed between the
  * armour lines nsc, libnats and @nats-io/jwt use. Parsing is as lenient as

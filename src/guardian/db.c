@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * db.c - Guardian's SQLite store (DIR/guardian.db): the schema and the small
  * helpers every state file uses. WAL mode and a busy timeout let the daemon

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dir.c - the Guardian directory: `init` (operator key, command key, system
  * and enrollment accounts, the operator JWT, the CA, the SQLite store) and

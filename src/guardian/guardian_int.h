@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * guardian_int.h - private: the Guardian handle and the helpers its files
  * (dir.c, db.c, account.c, token.c, node.c, issue.c, revoke.c, audit.c,

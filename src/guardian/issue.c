@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * issue.c - credential issuance: node user JWTs (permissions from the
  * subject layout, realm signing key as issuer, taints as tags), custom users

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * jwt.c - NATS JWTs (v2, "ed25519-nkey"): operator, account and user claims.
  *

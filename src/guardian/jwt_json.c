@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * jwt_json.c - the JSON form of NATS JWT claims, as nats-io/jwt v2 writes
  * and reads it: standard claims (exp, jti, iat, iss, name, nbf, sub) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * jwt_json.h - private: the JSON form of NATS JWT claims (jwt_json.c).
  */

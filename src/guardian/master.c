@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * master.c - Master's configuration: one stock nats-server config per
  * server of a super cluster. Clusters are joined by gateways, servers of a

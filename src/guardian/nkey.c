@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * nkey.c - NATS nkeys: Ed25519 key pairs in the NATS text encoding.
  *

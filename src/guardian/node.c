@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * node.c - enrolled nodes: name (fixed to one realm for life), identity key,
  * current NATS user key, taints, enrollment time and revocation flag.

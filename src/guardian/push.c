@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * push.c - pushing an account JWT to Master's resolver: a request on
  * $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE over libnats, authenticated as

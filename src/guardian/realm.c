@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * realm.c - realms: one NATS account per realm (with a signing key), and
  * the binding of an on-chain Veil cluster to the realm its registered nodes

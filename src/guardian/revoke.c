@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * revoke.c - revocation: a node is marked revoked, every user key it was
  * ever issued goes into its realm account's revocations (nats-server closes

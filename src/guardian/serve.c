@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serve.c - `veil guardian serve`: the Guardian daemon. Connects to Master
  * as Guardian's service user in the enrollment account and in every realm

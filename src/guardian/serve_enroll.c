@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serve_enroll.c - Guardian's admission of nodes: the stateless challenge,
  * the proof of possession, the three ways in (a one-time token, an active

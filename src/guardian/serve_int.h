@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serve_int.h - private state of the Guardian daemon shared by serve.c
  * (connections, subscriptions, main loop), serve_enroll.c (admission and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * serve_wire.c - the control wire protocol between Guardian and Conflux
  * agents (enrollment challenge/proof/result, signed admin commands and

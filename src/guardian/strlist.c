@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * strlist.c - veil_strlist, the owned list of strings used for JWT
  * permission lists, signing keys, tags and taints.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * subject.c - the control channel's subject layout (documented in
  * include/veil/guardian.h) and the NATS permissions Guardian derives from it:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * token.c - one-time enrollment tokens: "vgt1.<id>.<secret>" (base32 of
  * 10 and 20 CSPRNG bytes). Only SHA-256(secret) is stored; redeeming checks

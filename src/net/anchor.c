@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor.c - the Anchor protocol state machine (include/veil/anchor.h):
  * peers and their sessions, the receive path for the four datagram types,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_cert.c - Guardian leaf certificates as Anchor credentials: the
  * verifier (pinned root, intermediates, revoked identities) and the

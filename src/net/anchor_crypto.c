@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_crypto.c - the Anchor handshake's symmetric state, in the manner
  * of the Noise framework: SHA-256 transcript hash h, HKDF (HMAC-SHA256)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_hs.c - the Anchor handshake: two messages, hybrid X25519 +
  * ML-KEM-768, each side authenticated by an Ed25519 signature over the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_int.h - the Anchor protocol's internals shared by src/net/anchor*.c:
  * the Noise-style symmetric state and key derivation (anchor_crypto.c), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_replay.c - the transport's sliding replay window (the bitmap
  * scheme of RFC 6479, as WireGuard uses it): 8192 bits in 64-bit words, of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_udp.c - the Anchor state machine on a real UDP socket and a libuv
  * loop (include/veil/anchor.h, "UDP host adapter"): batched reads with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_wire.c - strict codecs for the Anchor datagrams and handshake
  * payloads (see anchor_wire.h). Every read goes through veil_reader; a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_wire.h - the Anchor protocol's wire codecs (anchor_wire.c): the
  * four datagram types and the two encrypted handshake payloads, decoded

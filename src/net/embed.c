@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * embed.c - the embedded VeilNet agent (include/veil/embed.h): one UDP
  * socket, one I/O thread (recvmmsg, the state machine's timers), the Anchor

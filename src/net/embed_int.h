@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * embed_int.h - internals of the embedded agent shared by src/net/embed.c
  * (agent: socket, thread, state machine, datagrams) and embed_lwip.c (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * embed_lwip.c - the streams of the embedded agent (include/veil/embed.h)
  * on lwIP, Debian's liblwip (2.1, threaded: one tcpip thread per process,

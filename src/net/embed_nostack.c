@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * embed_nostack.c - the embedded agent's streams when lwIP is not installed
  * (built instead of embed_lwip.c; see src/net/CMakeLists.txt): datagrams

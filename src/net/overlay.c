@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay.c - VeilNet system mode (include/veil/overlay.h): the Anchor
  * state machine between a TUN interface and one UDP socket, on two threads

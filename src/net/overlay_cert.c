@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_cert.c - system mode with a Guardian certificate as the Anchor
  * credential: builds the state machine from the node's key and its leaf,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_filter.c - the overlay's ingress policy: classifies a decrypted
  * IPv4/IPv6 packet (protocol, destination address and port, whether it

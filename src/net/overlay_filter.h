@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_filter.h - the overlay's ingress policy (overlay_filter.c): which
  * decrypted packets from a peer may enter the interface when the host

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_int.h - internals of the TUN overlay shared by src/net/overlay*.c:
  * the TUN device (overlay_tun.c). The data path is overlay.c, the packet

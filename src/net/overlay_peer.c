@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_peer.c - the signed overlay peer record: a node's identity,
  * overlay IPv4 address and underlay endpoint, as the rest of its realm

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_pkt.c - the TUN overlay's packet work (overlay_pkt.h): virtio-net
  * header, Internet checksums, TSO segmentation, inner addresses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_pkt.h - the packet work of the TUN overlay (overlay_pkt.c), pure
  * functions on bytes: the virtio-net header the TUN puts before every

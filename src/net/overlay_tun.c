@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_tun.c - the TUN interface of the overlay (overlay_int.h): opening
  * /dev/net/tun with the offloads the kernel takes, and configuring the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * resolver.c - the node's overlay name resolver: the DNS query parser and
  * answer builder (every byte of a query read through a veil_reader), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor.c - assignment commitments and per-epoch Merkle batches, written
  * against a small hash interface (veil_hasher) so that production plugs in

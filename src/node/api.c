@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api.c - the node's local HTTP JSON API (libmicrohttpd), served from the
  * state store: GET /v1/nodes, /v1/jobs, /v1/jobs/{id}, /v1/assignments,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * client.c - the CLI side of the local HTTP API: finds the address
  * (api.listen) and bearer token (api.token_file, default <data_dir>/api.token)

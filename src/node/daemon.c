@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon.c - the core of veild's node daemon (owned by the veild
  * integration): it decides the node's roles once at start (from the keys it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon.h - private interface of the orchestrator wiring (owned by the veild
  * integration): the cluster bundle written by `veil cluster init` and read by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_anchor.c - veild's on-chain anchoring of assignment commitments
  * (owned by the "net" part of the veild integration).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_anchor.h - private interface of veild's anchoring (owned by the
  * "net" part of the veild integration; see daemon_anchor.c).

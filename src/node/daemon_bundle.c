@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_bundle.c - the cluster bundle (owned by the veild integration): the
  * JSON file `veil cluster init` writes beside the cluster's public FHE keys

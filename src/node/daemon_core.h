@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_core.h - private to veild's node daemon (src/node/daemon*.c): the
  * daemon's state, its role set (decided once at start), the periodic

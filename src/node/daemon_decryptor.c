@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_decryptor.c - the designated decryptor (the node the on-chain
  * policy names, holding the FHE client key): it decrypts only a scheduler

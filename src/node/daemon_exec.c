@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_exec.c - the executor role: a replica assigned to this node is
  * checked against the on-chain image policy, pulled and started through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_holder.c - threshold decryption in a running cluster (issue 11):
  * the key-holder role and what every node of a threshold cluster does.

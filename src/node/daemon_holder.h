@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_holder.h - private to veild: the threshold side of a cluster whose
  * policy names key holders instead of a designated decryptor (issue 11; see

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_intake.c - job intake: the jobs this node's API accepted are
  * announced on the cluster topic (JOB_SUBMIT, once each: the announced set

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_members.c - the cluster's members as this node sees them (SWIM's
  * alive/dead, into the store; a dead member's replicas are rescheduled) and

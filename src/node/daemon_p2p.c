@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_p2p.c - veild's libp2p side: the host (with the registry's gater),
  * gossipsub on the cluster topic, SWIM membership, Kademlia discovery, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_registry.c - veild's view of the on-chain registry and the
  * connection gater it feeds: only peers registered and active in this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_rounds.c - a scheduling round's lifecycle on this node (every node
  * keeps the rounds it hears of, whatever its roles): planning (the

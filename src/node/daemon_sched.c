@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_sched.c - the FHE side of scheduling (owned by the veild
  * integration): a node's telemetry words as one compact public-key ciphertext

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_sched.h - the FHE side of scheduling (owned by the veild
  * integration; see daemon_sched.c): telemetry as a compact ciphertext list,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_scheduler.c - the scheduler role (nodes holding the server key):
  * for each planned round this node was chosen for, the FHE evaluation of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_tables.c - the tables veild keeps in memory (daemon_tables.h): the
  * round table with its lifecycle moves and pruning, the watched containers

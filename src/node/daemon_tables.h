@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_tables.h - private to veild's node daemon: the tables a node keeps
  * in memory, each growing with the load (no fixed caps): the rounds it takes

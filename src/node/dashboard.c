@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dashboard.c - the operators' web dashboard, server side (issue 19): which
  * embedded asset a URL names, and the dashboard's /v1 endpoints that need

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dashboard.h - the operators' web dashboard served by the local HTTP API
  * (issue 19): its static assets, embedded in the binary at build time

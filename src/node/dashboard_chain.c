@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dashboard_chain.c - the dashboard's chain views (issue 19): the cluster's
  * policy as the registry contract holds it, and one replica's anchor

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * jobspec.c - job.yaml: strict parsing and validation (unknown fields, wrong
  * types, bad quantities, bad image references are refused with the field

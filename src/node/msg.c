@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * msg.c - the messages nodes publish on the cluster topic, in a versioned
  * binary encoding, and the Ed25519 signature of assignments.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * privacy.c - the rules that keep the scheduler from being a capacity oracle
  * (issue 12; include/veil/privacy.h, docs/THREAT_MODEL.md): capacity classes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * quantity.c - Kubernetes resource quantities ("500m", "64Mi", "1.5G",
  * "2e3") parsed exactly into integer counts of a unit, and the table of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * round.c - what makes the redundant schedulers of one round agree and what
  * the decryptor checks: telemetry epochs, the candidate node list (same set,

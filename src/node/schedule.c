@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * schedule.c - the scheduling policy in plaintext: the oracle the encrypted
  * circuit must match and its exact specification, op by op.

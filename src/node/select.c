@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * select.c - which nodes schedule a job and which result the decryptor may
  * decrypt. Schedulers: rendezvous (highest-random-weight) hashing of the job

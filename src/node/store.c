@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * store.c - the node's persistent state in SQLite (<data_dir>/state.db, WAL
  * journal, synchronous=FULL): nodes (peer ID, organization, alive, last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * telemetry.c - sampling this node's free capacity (/proc/stat deltas scaled
  * by the CPU capacity the cgroup allows, /proc/meminfo MemAvailable, statvfs

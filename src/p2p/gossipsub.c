@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gossipsub.c - the gossipsub v1.1 router state machine (libp2p/specs
  * pubsub/gossipsub/gossipsub-v1.0.md and -v1.1.md): peers and their topic

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gossipsub_host.c - runs the gossipsub router (gossipsub.c) on a libp2p
  * host (veil/p2p.h): one outbound pubsub stream per peer carrying

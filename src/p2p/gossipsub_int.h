@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gossipsub_int.h - private declarations of the gossipsub module
  * (gossipsub.c: router state machine, gossipsub_wire.c: encoding, signing,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gossipsub_wire.c - wire helpers of the gossipsub module: protobuf writing
  * of RPC pieces, StrictSign message building and verification, message IDs,

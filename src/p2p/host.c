@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * host.c (p2p core) - the libp2p host on libuv: TCP listeners and dials,
  * connection upgrade (multistream-select 1.0 -> Noise XX -> multistream ->

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * identity.c (p2p core) - Ed25519 identity keys, the libp2p PublicKey /
  * PrivateKey protobufs, and peer IDs in binary multihash, base58btc and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * kad.c - Kademlia peer routing state machines (libp2p/specs kad-dht): keys
  * and XOR distance, the k-bucket routing table, the Message codec for

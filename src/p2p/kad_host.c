@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * kad_host.c - runs Kademlia (kad.c) on a libp2p host: serves
  * /ipfs/kad/1.0.0 in server mode (uvarint-prefixed Message request/response

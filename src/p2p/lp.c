@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * lp.c (p2p core) - uvarint-length-prefixed message framing, the framing of
  * identify, gossipsub, Kademlia and SWIM messages: an incremental reader with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mss_yamux.c (p2p core) - two small codecs: multistream-select 1.0 lines
  * (libp2p/specs connections/README.md "Protocol Negotiation": uvarint length

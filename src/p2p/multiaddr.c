@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * multiaddr.c (p2p core) - multiaddr text <-> binary for the components Veil
  * uses: ip4, ip6, tcp, dns, dns4, dns6, p2p (multiformats/multiaddr; codes

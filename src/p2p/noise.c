@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * noise.c (p2p core) - Noise_XX_25519_ChaChaPoly_SHA256 as libp2p uses it
  * (libp2p/specs noise/README.md, Noise spec rev 34 sections 5 and 7):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p2p_internal.h (p2p core) - private pieces of the connection stack shared
  * by the host and its unit tests and fuzzers: the Noise XX handshake and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * protocols.c (p2p core) - the built-in protocols every host serves:
  * identify and identify push (libp2p/specs identify/README.md), ping

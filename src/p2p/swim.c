@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim.c - the SWIM + Lifeguard membership state machine (no I/O, no clock).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_host.c - runs the SWIM state machine (swim.c) as the libp2p protocol
  * /veil/swim/1.0.0 on a veil_p2p host (owned by the SWIM part of p2p).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_wire.c - encoder and strict decoder of the /veil/swim/1.0.0 message
  * format (layout in swim_wire.h). The decoder reads only through veil_reader

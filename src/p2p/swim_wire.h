@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_wire.h - the binary message format of /veil/swim/1.0.0 (private to
  * the SWIM module; owned by src/p2p/swim_wire.c).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mlkem.c - ML-KEM-768 (FIPS 203): K-PKE (algorithms 13-15), the KEM's
  * internal algorithms (16-18) and the checked public entry points of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mlkem_hash.c - the hash functions of FIPS 203 section 4.1 (H, G, J, PRF,
  * XOF) on OpenSSL 3's EVP interface. One digest context serves a whole

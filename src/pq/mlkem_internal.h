@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mlkem_internal.h - the pieces of ML-KEM-768 (FIPS 203) below the KEM:
  * polynomial arithmetic mod q = 3329 in the NTT domain, sampling, byte

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mlkem_poly.c - ML-KEM's polynomial layer (FIPS 203 sections 4.2.1, 4.2.2,
  * 4.3): arithmetic mod q = 3329, the NTT and its inverse, multiplication in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * onion.c - the source's side of a multi-hop path: the SETUP cell that
  * gives each hop (relays, then the destination) its own key and its next

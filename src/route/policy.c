@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * policy.c - who may relay and how two nodes meet: the relay admission rule
  * (willing, same realm, containment with both endpoints) and the NAT

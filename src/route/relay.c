@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * relay.c - a node's relay and destination side of onion paths
  * (veil_route_relay): opens its layer of a SETUP cell, records the path

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * route_int.h - helpers shared by the onion source (onion.c) and the relay
  * (relay.c): the per-hop key schedule, the layer's associated data and the

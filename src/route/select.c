@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * select.c - the per-destination path selector (veil_route_sel): discounted
  * RTT/loss estimates per candidate path, a bounded probe schedule (the path

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * signal.c - NAT traversal over Master: the `path` subject's signalling
  * messages (punch offers and answers, relay requests) with a strict codec,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * topo.c - the topology summary a node publishes on veil.<realm>.topo.<node>
  * (struct veil_route_topo): its own per-link observations, whether it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bundle.c - OCI runtime bundles: config.json built from the image config
  * and the run request (opencontainers/runtime-spec config.md and

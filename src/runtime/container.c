@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * container.c - containers run by an OCI runtime (runc by default, crun
  * selectable), each watched by a supervisor process.

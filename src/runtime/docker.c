@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * docker.c - the Docker Engine API driver (API v1.41, over the daemon's unix
  * socket via libcurl's CURLOPT_UNIX_SOCKET_PATH): pull (POST

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * manifest.c - parsing of OCI image manifests and indexes, Docker v2
  * manifests and manifest lists, and image configs (OCI image-spec

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * registry.c - the registry client: Docker Registry HTTP API v2 / OCI
  * distribution-spec ("Pulling manifests", "Pulling blobs") over libcurl,

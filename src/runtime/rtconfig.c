@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * rtconfig.c - the runtime's configuration keys (data_dir, registry.*,
  * runtime.engine, docker.socket) gathered for the CLI commands.

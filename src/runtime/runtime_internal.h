@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * runtime_internal.h - what the runtime's own modules share: the registry
  * client used by the store, store paths and locks, and small helpers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * store.c - the content store under <data_dir>/images and image pulls.
  *

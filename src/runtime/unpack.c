@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * unpack.c - applying image layers to disk without ever writing outside
  * the destination.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * ceremony.c - the dealer's key ceremony (veil keys deal): generates the TFHE
  * key set and the squashing key, shares the squashing secret among the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * combine.c - from signed partial decryptions to the value: verification of
  * every partial (dealing, index, digest, shape, signature; a holder that sent

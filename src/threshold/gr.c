@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gr.c - arithmetic in GF(16) = F2[X]/(X^4 + X + 1) and in the Galois ring
  * GR(2^128, 4) = Z_2^128[X]/(X^4 + X + 1), whose residue field it is. Shamir

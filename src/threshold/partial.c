@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * partial.c - a holder's partial decryption: the content digest of a
  * squashed ciphertext, the share of (b - <a, s>) plus the holder's share of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * prss.c - pseudo-random secret sharing of the flooding masks (Cramer,
  * Damgard, Ishai; as zama-ai/threshold-fhe's PRSS). The dealer gives every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * rs.c - robust opening of a degree-t sharing over GR(2^128, 4): Reed-Solomon
  * decoding (Gao's algorithm) over the residue field GF(16), lifted bit by bit

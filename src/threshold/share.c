@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * share.c - the dealing and the holders' shares: parameter limits, the public
  * material (holders' Ed25519 keys, n, t, dealing id), Shamir sharing of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * th_internal.h - what the files of src/threshold/ share, and what its unit
  * tests and fuzzers reach: arithmetic in GF(16) and GR(2^128, 4) (gr.c), the

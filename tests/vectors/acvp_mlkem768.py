@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Extracts the ML-KEM-768 subset of the NIST ACVP vectors into mlkem768_acvp.txt.
 
 Source: usnistgov/ACVP-Server gen-val/json-files, ML-KEM-keyGen-FIPS203 and

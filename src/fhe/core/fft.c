@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/fft.c - Veil's own negacyclic FFT in double precision (see fft.h).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/fft.h - negacyclic FFT over R = Z[X]/(X^N + 1) in double precision
  * (private). A real polynomial of degree < N maps to N/2 complex values: fold

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/hot.h - marks the TFHE inner loops for per-CPU code generation
  * (private). With GCC on x86-64, VEIL_FHE_HOT compiles a function

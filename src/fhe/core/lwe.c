@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/lwe.c - LWE / GLWE encryption, keyswitch, polynomial helpers and
  * sample extraction (see lwe.h). Plain loops written so the compiler can

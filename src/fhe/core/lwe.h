@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/lwe.h - torus arithmetic, LWE and GLWE ciphertexts, gadget
  * decomposition, keyswitch, modulus switch and sample extraction (private).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/ntt128.c - the three-prime negacyclic NTT and the CRT back to
  * Z/2^128 (see ntt128.h). Butterflies after Harvey ("Faster arithmetic for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/ntt128.h - exact negacyclic polynomial products modulo 2^128 for the
  * noise-squashing bootstrap (private).

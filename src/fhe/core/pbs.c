@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/pbs.c - GGSW encryption, external product, CMux blind rotation and
  * PBS (see pbs.h). The bootstrapping key stays in the Fourier domain; the

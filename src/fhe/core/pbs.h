@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/pbs.h - GGSW ciphertexts, the Fourier-domain bootstrapping key,
  * external product, CMux blind rotation and programmable bootstrapping

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/pbs128.c - 128-bit GGSW encryption, CMux blind rotation over the
  * NTT-domain bootstrapping key, and sample extraction (see pbs128.h). The

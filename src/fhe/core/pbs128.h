@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/pbs128.h - the 128-bit programmable bootstrap of noise squashing
  * (private): GLWE/GGSW encryption modulo 2^128 under a binary GLWE key, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/rng.c - ChaCha20-stream CSPRNG and the TFHE samplers (see rng.h).
  */

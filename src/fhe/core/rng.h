@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * core/rng.h - the CSPRNG behind every TFHE key and ciphertext (private).
  *

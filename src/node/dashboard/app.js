@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // app.js - the dashboard's behaviour (issue 19): keeps the API token (from
 // the URL fragment `#token=...` that `veil dashboard url` prints, or the
 // token form) in this tab's sessionStorage, polls the node's local HTTP API

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # embed.cmake - turns the dashboard's web assets (src/node/dashboard/*.html,
 # *.css, *.js, *.svg) into one C file of byte arrays, so that veild serves
 # them from its own binary, offline. Run as

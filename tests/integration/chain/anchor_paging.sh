@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Anchors read and written through a provider that refuses eth_getLogs over
 # more than 100 blocks (range_proxy.py, as public providers cap ranges), with
 # a dead endpoint listed first (chain.rpc_url "DEAD,PROXY"): the chain client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A batch anchor sent while the chain does not mine (anvil automine off),
 # then the sender restarts (a fresh chain client and anchorer on the same
 # store): it must find its unmined transaction by nonce and wait, not send

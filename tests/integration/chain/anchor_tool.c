@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_tool.c - drives veild's anchorer (src/node/daemon_anchor.c) against
  * a real chain for the anchoring tests: deploys VeilRegistry, creates a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/chain_errors.sh - error paths of `veil chain`: RPC
 # down, a wrong chain id, reverts decoded to the contract's custom error
 # (an unregistered node anchoring, a stranger registering a node), a wrong

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/chain_flow.sh - the whole VeilRegistry flow through
 # the `veil chain` CLI against a private anvil, each step checked
 # independently with `cast call`: deploy, create a cluster (3 operators in 2

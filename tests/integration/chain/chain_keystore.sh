@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/chain_keystore.sh - keystore v3 interop with
 # `cast wallet` both ways: a file from `veil chain keygen` opens in cast with
 # the same address and key; a file from `cast wallet import` signs for veil.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/chain_mktx.sh - transaction encoding is byte for
 # byte what `cast mktx` produces for the same fields (EIP-1559 and legacy,
 # calls and contract creation, empty and long data, large nonces and fees).

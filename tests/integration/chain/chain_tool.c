@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * chain_tool.c - test driver for the chain script tests: signs a transaction
  * from explicit fields (compared byte for byte with `cast mktx`), hammers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/forge_test.sh - the contract's forge suite, offline,
 # with solcjs behind contracts/tools/solc-shim.js. Build output goes to a
 # temp dir so parallel runs do not share forge's cache.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A fresh clone (tracked files only, no tools/npm/node_modules) built with a
 # plain `make`: with the npm tools out of reach (npm offline, empty cache)
 # make stops before compiling with a message naming `make deps`; with the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chain/lib.sh - shared helpers of the chain script tests:
 # tool paths, a private anvil on a free 127.0.0.1 port (stopped on exit with
 # the temp dir), keystores for anvil's funded accounts, assertions.

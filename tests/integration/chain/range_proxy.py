@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """range_proxy.py PORT UPSTREAM_URL MAX_RANGE - a JSON-RPC proxy in front of
 anvil that behaves like a public provider: eth_getLogs over more than
 MAX_RANGE blocks is refused with error -32005 (as Infura/Alchemy do);

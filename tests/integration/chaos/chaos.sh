@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chaos/chaos.sh - the seeded chaos suite (owned by the chaos
 # suite; issue 18). A cluster of CHAOS_NODES (5) veild nodes, each in its own
 # network namespace on a private bridge, with anvil (1 s blocks) and an OCI

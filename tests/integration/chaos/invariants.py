@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chaos/invariants.py - the chaos suite's end-of-run checks
 # (owned by the chaos suite). Reads what chaos.sh collected under WORK/collect
 # (every node's API answers, `runc list` of every node's root, the chain's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chaos/net.sh - the chaos suite's network (owned by the
 # chaos suite): one bridge in the root namespace with a private /24, one
 # network namespace per node joined to it by a veth pair, and the nftables

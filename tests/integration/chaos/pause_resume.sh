@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chaos/pause_resume.sh - the chaos suite's first finding as
 # a focused test (owned by the chaos suite): a veild paused (SIGSTOP) for
 # longer than SWIM's longest suspicion timeout, while the others keep

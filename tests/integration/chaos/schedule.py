@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/chaos/schedule.py - the chaos suite's fault schedule (owned
 # by the chaos suite): a pure function of (seed, seconds, nodes). It prints one
 # JSON object: the faults with their parameters and the flat, time-ordered list

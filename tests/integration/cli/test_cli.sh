@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The two programs' surface: help, version, unknown commands, exit codes,
 # configuration layering end to end, and veild's clean shutdown on signals.
 set -uo pipefail

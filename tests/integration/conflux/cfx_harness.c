@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cfx_harness.c - test harness of the Conflux integration tests and
  * benchmarks (see cfx_harness.h): real nats-server processes, the Guardian

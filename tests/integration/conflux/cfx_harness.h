@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cfx_harness.h - what the Conflux integration tests and benchmarks share: a
  * temporary Guardian directory with realms, a Master super cluster of real

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/conflux/conflux_cli.sh - the VeilNet control plane through
 # the programs an operator runs: `veil guardian init|realm create --cluster`,
 # `veil master config` + nats-server (1 cluster x 2 servers), `veil guardian

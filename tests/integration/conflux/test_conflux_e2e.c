@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_conflux_e2e.c - the VeilNet control plane end to end on a real
  * Master (2 clusters x 2 nats-server processes joined by gateways, TLS, the

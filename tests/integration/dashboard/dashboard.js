@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/integration/dashboard/dashboard.js - drives Debian's chromium
 // (headless, through playwright-core) through the dashboard of a running
 // node; started by dashboard.sh, which sets:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/dashboard/dashboard.sh - the operators' web dashboard
 # (issue 19) in a real browser: a private anvil, a local OCI registry with a
 # busybox image allowed by the cluster's on-chain policy, three veild nodes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_anchor.sh - stage 4 of the end-to-end suite
 # (owned by the "net" part of the veild integration): per-epoch Merkle batch
 # anchoring. Three veild nodes place replicas on ciphertexts; the designated

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_mesh.sh - stage 1 of the end-to-end suite: a
 # cluster created on a private anvil with `veil cluster init`, three nodes
 # joined with `veil node join` and run as veild processes on 127.0.0.1. Checks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * e2e_oracle.c - the plaintext oracle of the end-to-end placement tests
  * (owned by the veild integration): given a job spec and each node's

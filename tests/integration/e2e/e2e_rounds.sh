@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_rounds.sh - the daemon's round lifecycle with real
 # veild processes (issue 18), kept lean: three nodes whose settled rounds are
 # dropped from memory after 1 s (jobs.round_retention), so every job's

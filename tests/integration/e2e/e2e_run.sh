@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_run.sh - stage 3 of the end-to-end suite:
 # execution. A local OCI registry with a busybox image (built with umoci,
 # pushed with skopeo: the runtime tests' helpers), a cluster whose on-chain

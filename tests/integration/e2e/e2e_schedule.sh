@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_schedule.sh - stage 2 of the end-to-end suite:
 # three veild nodes with fixed test-only capacities; jobs submitted with
 # `veil job run` on one node are announced on the cluster topic, evaluated on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_threshold.sh - threshold decryption in a running
 # cluster (issue 11): four veild nodes, all key holders of a 1-of-4 dealing
 # (t = 1: any 3 agreeing holders decrypt) made by `veil cluster init

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/lib.sh - helpers of the end-to-end suite (owned by the
 # veild integration): a private anvil (via the chain tests' helpers), a
 # cluster created with `veil cluster init`, nodes joined with `veil node join`

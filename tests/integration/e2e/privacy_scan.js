@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/integration/e2e/privacy_scan.js - the end-to-end suite's leak
 // search (owned by the "net" part of the veild integration):
 //   node privacy_scan.js CAPS [--rpc URL] [--secret FILE]... FILE...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fhe_cli_test.sh - `veil fhe` round trip: keygen, encryption with the public key,
 # eval (lt, min, argmin/argmax, scalar ops, select), decryption, and clear non-zero
 # exits for wrong key kinds, width mismatches, corrupted/truncated files, unknown

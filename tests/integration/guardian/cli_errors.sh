@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/guardian/cli_errors.sh - bad input to `veil guardian` and
 # `veil master` gets a clear message and a non-zero exit (2 for usage, 1 for
 # failures), and nothing secret is printed. No services needed.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/guardian/lib.sh - shared helpers of the Guardian/Master
 # script tests and benchmarks: tool paths, a private work directory, and a
 # Master super cluster (stock nats-server, configs from `veil master config`)

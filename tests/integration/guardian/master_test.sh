@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/guardian/master_test.sh - Guardian-issued credentials on
 # a real Master: a 2-cluster x 2-server nats-server super cluster with TLS on
 # 127.0.0.1. Shows messages crossing the gateway, a publish outside the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * natsc.c - a minimal NATS client (libnats) for the Guardian/Master script
  * tests and benchmarks: connects with a .creds file (read through Veil's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # keys_cli_test.sh - `veil keys` end to end with real processes: four holder
 # identities (veil p2p id), the ceremony naming them (two as identity files,
 # two as peer IDs) with n = 4, t = 1, a value encrypted with the public key and

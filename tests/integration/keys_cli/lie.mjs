@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lie.mjs - plays a lying key holder for keys_cli_test.sh: adds 1 to the first
 // ring coefficient of block 0 of a partial decryption and signs the result
 // with the holder's own identity (so only the decoder can catch it).

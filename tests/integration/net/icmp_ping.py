@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """icmp_ping.py - a small ping for the namespace tests (Debian's ping is not
 installed here): ICMP/ICMPv6 echo over a raw socket (root).
 usage: icmp_ping.py ADDR COUNT INTERVAL_S [TIMEOUT_S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """inject.py - the attacker of the namespace tests.
   inject.py sniff IFACE PORT SECONDS OUT
       records the UDP payloads sent to PORT on IFACE (AF_PACKET, root) for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # netns_lib.sh - sourced by the VeilNet namespace tests and the bench:
 # builds hosts in network namespaces on one underlay bridge, runs
 # overlay_node in them with a command FIFO each, and cleans everything up.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # overlay_netns.sh - VeilNet system mode between hosts in network namespaces
 # (built here, on one underlay bridge): A, B, C of realm r1 (taints "lab")
 # ping each other over IPv4 and the identity-derived IPv6 addresses and move

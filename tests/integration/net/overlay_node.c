@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * overlay_node.c - the test and bench driver of VeilNet system mode: one
  * node of a test realm running veil_overlay (a TUN interface plus the Anchor

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tcp_xfer.py - a TCP transfer with a known content for the namespace tests.
   tcp_xfer.py serve ADDR PORT      accepts one connection, prints "got BYTES SHA256"
   tcp_xfer.py send ADDR PORT MIB MARKER   sends MIB MiB: the marker text then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api_server.c - test helper for test_node_cli.sh: serves the node's local
  * HTTP API from a state store in DATA_DIR on a free loopback port (written to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_node_cli.sh - `veil job validate|run|ls|status` and `veil get` end to
 # end: the CLI against the node's HTTP API (served by the node_api_server test
 # helper on a free loopback port), exit codes and exact error messages.

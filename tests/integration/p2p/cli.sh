@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # cli.sh (p2p core) - `veil p2p` end to end between Veil processes on
 # 127.0.0.1: id (0600 key, stable peer ID), listen, ping, perf, members
 # (SWIM view), publish (gossipsub through a relay peer), and exit codes for usage errors (2) and failures (1).

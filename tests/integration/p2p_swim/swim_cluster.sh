@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # swim_cluster.sh - SWIM over real libp2p connections (owned by the SWIM
 # tests): N member processes (swim_node) on loopback inside a network
 # namespace this script creates, so ports are private and nftables rules never

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_node.c - a SWIM member as a real process (owned by the SWIM tests):
  * a veil_p2p host with /veil/swim/1.0.0 attached. Used by the real-process

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/integration/privacy/probe_adversary.js - the probing adversary of
 // issue 12 (owned by the privacy work): a cluster member that uses ONLY what
 // the product shows it on its own node (`veil job run`, `veil job status`,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/privacy/probe_attack.sh - the probing attack of issue 12
 # as a test (owned by the privacy work): three real veild nodes with fixed
 # random test-only capacities (per PROBE_SEED); node 3 is an ordinary member

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cert_node.c - test driver: one VeilNet system-mode node whose Anchor
  * credential is a leaf certificate issued by a Guardian CA (veil_ca, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # cert_overlay_netns.sh - VeilNet system mode with Guardian X.509 leaves as
 # the Anchor credential (src/net/overlay_cert.c), in network namespaces on
 # one underlay bridge: A and B (realm r1, leaves from Guardian CA 1) ping

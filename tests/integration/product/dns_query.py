@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """dns_query.py - one DNS A query over UDP for the product tests (no resolver
 library needed): dns_query.py NAME SERVER_IP [PORT]. Prints the first IPv4
 address of the answer, or "NXDOMAIN"; exits 1 without an answer in 2 s."""

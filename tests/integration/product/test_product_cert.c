@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_product_cert.c - Guardian certificates as Anchor credentials
  * (src/net/anchor_cert.c): leaves issued by a real Guardian CA (veil_ca)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_product_filter.c - the overlay's ingress rules
  * (src/net/overlay_filter.c) on hand-built packets: a lone TCP SYN needs a

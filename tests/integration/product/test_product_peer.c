@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_product_peer.c - the signed overlay peer record
  * (src/net/overlay_peer.c): IPv4 and IPv6 endpoints round-trip; a record

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_product_resolver.c - the node's overlay name resolver
  * (src/net/resolver.c): A answers for replica names (any letter case, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # nat_netns.sh - VeilNet NAT traversal behind real NATs, in network
 # namespaces this script builds (root): a "wan" bridge with one reachable
 # member (M, 192.0.2.10) and three NAT routers; behind r1 and r2 a Linux

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * route_nat_node.c - the NAT traversal test's host program (run by
  * nat_netns.sh in network namespaces behind real nftables NATs).

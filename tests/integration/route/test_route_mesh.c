@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_route_mesh.c - VeilNet routing between seven real processes over
  * 127.0.0.1 (no root): each host is an embedded VeilNet agent (real Anchor

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """flaky_proxy.py PORT UPSTREAM - an HTTP proxy in front of a registry that
 cuts the first download of every blob halfway (after sending the full
 Content-Length header), and passes Range requests through, so a client must

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib.sh - shared by the runtime's integration test and benchmark: a
 # throw-away docker-registry on 127.0.0.1 and test images built from
 # busybox-static with umoci, pushed with skopeo. Source it, then call

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_cgroup_v2.sh - the runtime on a cgroup v2 host, in a mount namespace
 # of its own with cgroup2 mounted on /sys/fs/cgroup: a container with a
 # memory limit is OOM-killed (exit 137, read from memory.events), pids.max

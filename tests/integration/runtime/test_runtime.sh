@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_runtime.sh - the container runtime end to end against a real
 # docker-registry on 127.0.0.1: pulls by tag and digest, multi-arch index,
 # layered image with whiteouts, corrupted blob refused, malicious layers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_runtime_docker.sh - the Docker Engine API driver against podman's
 # Docker-compatible service on a unix socket in a temp dir (no Docker engine
 # can run here): pull from the local registry, run, output, exit code,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """token_server.py PORT KEY.pem CERT.der ISSUER - a minimal anonymous token
 server for docker-registry's `auth: token` mode (Docker "Token
 Authentication Specification"): GET /token?service=S&scope=repository:N:A

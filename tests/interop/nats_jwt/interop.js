@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/interop/nats_jwt/interop.js - @nats-io/jwt 0.0.11 and @nats-io/nkeys
 // 2.0.3 (the NATS ecosystem's reference libraries) against Veil:
 //   1. Veil writes an operator/account/user chain, a .creds file and an nkey

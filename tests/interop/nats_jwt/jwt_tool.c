@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * jwt_tool.c - the Veil side of the NATS JWT/nkeys interop test.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/interop/nats_jwt/run_interop.sh - runs interop.js (node +
 # tools/npm/node_modules) against nats_jwt_tool in a private directory.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // js_peer.mjs (p2p core interop) - a stock js-libp2p 3.x peer (TCP, Noise,
 // yamux, identify + push, ping) plus a /perf/1.0.0 handler and client written here
 // from libp2p/specs perf/perf.md (no npm perf package is pinned).

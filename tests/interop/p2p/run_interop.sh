@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run_interop.sh (p2p core interop) - Veil's libp2p stack against stock
 # js-libp2p 3.x on 127.0.0.1: js dials Veil and Veil dials js (Noise, yamux,
 # identify with the right protocol lists, identify push, ping both ways, perf

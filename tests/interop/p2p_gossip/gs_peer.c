@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gs_peer.c - the Veil side of the gossipsub/Kademlia interop test (owned by
  * the gossipsub and Kademlia modules): a libp2p host with gossipsub and

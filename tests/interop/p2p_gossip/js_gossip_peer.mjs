@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // js_gossip_peer.mjs (gossipsub/Kademlia interop) - a stock js-libp2p 3.x
 // peer with @libp2p/gossipsub 17 and @libp2p/kad-dht 16 in server mode,
 // driven by command lines on stdin like gs_peer.c:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // polyfill.mjs (gossipsub/Kademlia interop) - Promise.withResolvers for
 // Node 20, which js-libp2p 3.x needs (Node 22 has it); load with --import.
 if (typeof Promise.withResolvers !== 'function') {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run_gossip_interop.sh (gossipsub/Kademlia interop) - Veil's gossipsub and
 # Kademlia against stock js-libp2p 3.3 (@libp2p/gossipsub 17, @libp2p/kad-dht
 # 16) on 127.0.0.1, in both dial directions:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // noble_mlkem.mjs - the reference side of the ML-KEM-768 interop test: the
 // same three operations as `veil pq mlkem768`, with the same hex-in,
 // hex-lines-out shape, on @noble/post-quantum (tools/npm/node_modules).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run_interop.sh (pq interop) - Veil's ML-KEM-768 (`veil pq mlkem768`) against
 # @noble/post-quantum 0.7.1 in both directions: noble encapsulates to a Veil
 # key and Veil decapsulates, Veil encapsulates to a noble key and noble

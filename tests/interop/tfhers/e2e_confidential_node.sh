@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # e2e_confidential_node.sh - a confidential job submitted by Zama's SDK: three
 # veild nodes (tests/integration/e2e/lib.sh: private anvil, `veil cluster
 # init`, `veil node join`) with fixed test-only capacities; the cluster's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run_interop.sh (TFHE-rs interop) - Veil against node-tfhe 1.7.0 (TFHE-rs 1.7
 # in WebAssembly, tools/npm), through `veil fhe` and TFHE-rs's safe_serialize
 # files, for every width (FheBool, FheUint8/16/32/64) at its edges 0 and max:

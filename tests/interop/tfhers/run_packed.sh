@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run_packed.sh (TFHE-rs interop, packed lists) - a packed CompactCiphertextList
 # written by Veil (`veil fhe encrypt --format tfhe-rs --packed`, two blocks per
 # stored block as TFHE-rs's build_packed) under node-tfhe's public key is

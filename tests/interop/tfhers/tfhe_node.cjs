@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tfhe_node.cjs - the node-tfhe 1.7.0 side of the TFHE-rs interop test
 // (run_interop.sh). Every object goes through safe_serialize /
 // safe_deserialize, TFHE-rs's versioned format, as a Zama SDK user would.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Buffers: writer growth and limits, reader bounds, latching failure,
  * truncated input, sub-readers. */
 #include <veil/base.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Codecs: RFC 4648 test vectors, base58btc vectors (incl. a libp2p peer ID),
  * uvarint vectors from the multiformats spec, and malformed inputs. */
 #include <veil/base.h>

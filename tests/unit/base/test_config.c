@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Configuration: defaults, YAML with nested keys and lists, precedence
  * (file < env < flag), file:line errors for unknown keys and bad values,
  * durations and sizes. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The process-wide libcurl initializer: 16 threads released at once all get
  * success and curl_global_init runs exactly once; and no other file under
  * src/ calls curl_global_init itself (one initializer for the process). */

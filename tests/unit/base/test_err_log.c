@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Errors (set, wrap, truncation) and logging (levels, logfmt format,
  * one line per event, VEIL_LOG parsing, fingerprints). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Files and secrets: atomic writes, key files created 0600, refusing
  * group-readable key files and oversized files, constant-time compare,
  * wiping, CSPRNG sanity. */

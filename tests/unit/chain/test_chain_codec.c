@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_chain_codec.c - known-answer tests for src/chain: Keccak-256 (empty,
  * short, one and several blocks), RLP (encoding and strict decoding), the

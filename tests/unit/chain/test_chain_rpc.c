@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_chain_rpc.c - the JSON-RPC layer without a chain: response parsing
  * (results, errors with revert data, malformed bodies), log objects and

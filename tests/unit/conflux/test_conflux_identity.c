@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_conflux_identity.c - the Conflux node identity: created once (0600,
  * in a 0700 directory), the same key on every later load, a key readable by

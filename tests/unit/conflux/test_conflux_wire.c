@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_conflux_wire.c - the control wire protocol (src/guardian/serve_wire.c):
  * every message round-trips, strict decoding refuses truncation, trailing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_dashboard.c - the dashboard's server side: every embedded asset is
  * served with its type and nothing outside /ui/ is; /v1/jobs/validate answers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_carry.c - the carry plan of radix addition and subtraction
  * (integer.c propagate: group carries looked ahead, carries inside a group

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_core.c - fast tests of the TFHE core (core/): CSPRNG streams and
  * samplers, gadget decomposition, polynomial arithmetic against a naive

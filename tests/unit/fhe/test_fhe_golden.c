@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_golden.c - cross-CPU reproducibility: keys generated from fixed
  * seeds, ciphertexts encrypted from a fixed stream, and KS+PBS outputs must

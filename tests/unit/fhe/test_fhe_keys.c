@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_keys.c - fast tests of keys.c, the linear shortint operations and
  * serialize.c: client-key determinism, shortint encryption and linear ops,

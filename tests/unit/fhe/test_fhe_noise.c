@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_noise.c - the PBS output noise against theory (issue 3): over
  * 600 KS+PBS outputs the measured variance of the phase error must be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_pbs.c - full-parameter PBS tests: every 4-bit input through
  * several lookup tables, bivariate LUTs, the keyswitch on its own, batch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_sched_ops.c - the FHE operations the placement circuit uses
  * (veil_fhe_sum_bits(_masked), veil_fhe_flag_top, veil_fhe_argmin_labeled,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_integer_loader.c - the radix ciphertext format (fast: no bootstrapping):
  * round trips for every width through the public API, digests, and rejection of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_integer_ops.c - encrypted radix operations against a plaintext oracle
  * (slow: every operation bootstraps). Edge values (0, max, equal operands,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_integer_sched.c - the comparison shapes the scheduler leans on,
  * against plain arithmetic: a < k and a >= k for constants whose low digits

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_squash.c - noise squashing end to end through the public API
  * (include/veil/squash.h) with one fresh 64-bit key set and one seeded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_squash_core.c - the exact 128-bit arithmetic under noise
  * squashing (core/ntt128.c, core/pbs128.c) and the squashed-ciphertext

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_fhe_squash_golden.c - the squash is the same bits on every machine,
  * CPU code path and thread count: from fixed seeds (64-bit client and

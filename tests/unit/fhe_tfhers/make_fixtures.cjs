@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // make_fixtures.cjs - regenerates data/ with node-tfhe (the pinned npm oracle):
 // a TFHE-rs 1.7 client key and compact public key (default configuration),
 // FheBool true and FheUint8 0xa5 under the client key, and two compact lists

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_guardian_nkey.c - nkeys (vectors from @nats-io/nkeys 2.0.3), JWT
  * encode/decode/checks, .creds round trips and tampering, the subject layout

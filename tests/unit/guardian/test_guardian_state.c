@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_guardian_state.c - the Guardian directory: init/open across
  * restarts, realms and cluster bindings, one-time tokens, issuance (the JWT

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_test_cred.c - the test Guardian's credentials (anchor_test_cred.h).
  */

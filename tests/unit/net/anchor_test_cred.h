@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * anchor_test_cred.h - a test Guardian for the Anchor tests: credentials
  * "realm \0 taints(comma-separated) \0 identity[32] expiry_ms[8] sig[64]"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # capture_no_plaintext.sh - runs the two-process Anchor UDP test with a known
 # marker text in every payload while tshark captures the test's own port on
 # the loopback interface, then checks the capture: Anchor transport packets

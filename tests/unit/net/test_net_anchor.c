@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_net_anchor.c - the Anchor protocol core (src/net/anchor*.c) with
  * real cryptography end to end: nodes with Ed25519 identities and

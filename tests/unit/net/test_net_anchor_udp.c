@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_net_anchor_udp.c - the Anchor UDP host adapter between two processes
  * over 127.0.0.1: the child runs node B (port 0, reported through a pipe)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_net_embed.c - the embedded VeilNet agent (include/veil/embed.h)
  * between two processes over 127.0.0.1, no TUN, no root: the child runs B,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_net_overlay_pkt.c - the TUN overlay's packet work (src/net/
  * overlay_pkt.c) on synthetic packets: a TSO packet (IPv4 and IPv6, with

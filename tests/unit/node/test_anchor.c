@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_anchor.c - assignment commitments and Merkle batches: proofs for every
  * leaf of every tree size against an independent recursive reference (with

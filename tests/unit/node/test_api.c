@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api.c - the local HTTP API, started in-process on a free loopback
  * port and driven with libcurl: bearer-token auth (401), listings, job

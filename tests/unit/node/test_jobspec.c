@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_jobspec.c - Kubernetes quantities, job.yaml validation (exact field
  * path, line and reason for each refusal), the canonical JSON form and the

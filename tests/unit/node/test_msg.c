@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_msg.c - cluster-topic messages: round trips, exact layout of one
  * message, strict refusals (truncation, trailing bytes, versions, limits),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_round.c - epochs, the candidate list of a round (alive, fresh, one
  * entry per peer, sorted by peer ID), output digests and the decryptor's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_schedule.c - the plaintext scheduling policy against an independent
  * brute-force oracle on random clusters, the tie rule, replicas on distinct

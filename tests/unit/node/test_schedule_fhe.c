@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_schedule_fhe.c - the placement circuit over the FHE library exactly
  * as veild runs it (daemon_sched.c): telemetry as compact public-key lists,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_select.c - rendezvous selection of schedulers (deterministic, order
  * independent, top-k by weight, minimal disruption) and the majority-digest

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_store.c - the SQLite state store: schema creation and versioning,
  * the replica state machine, idempotent inserts, JSON views, and crash

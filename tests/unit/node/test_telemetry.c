@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_telemetry.c - /proc parsers, quantization (units, rounding direction,
  * saturation), the test-only capacity override, and one live sample.

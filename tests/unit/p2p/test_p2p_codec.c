@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_codec.c (p2p core) - codecs and state machines of the libp2p
  * stack without sockets: peer-ID and multiaddr vectors (cross-checked with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_crossed_dial.c - two hosts that dial each other at the same time
  * end up with ONE connection, the same on both sides: the one dialled by the

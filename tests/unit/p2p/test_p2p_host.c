@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_host.c (p2p core) - two hosts on one libuv loop over 127.0.0.1:
  * dial + identify (protocol lists), ping, perf both ways, a custom protocol

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_gossip.c - unit tests of the gossipsub module (src/p2p/gossipsub*.c):
  * StrictSign vectors produced by js-libp2p (@libp2p/gossipsub 17.1.1), RPC

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_gossip_host.c - gossipsub and Kademlia attached to real libp2p
  * hosts in one process on 127.0.0.1 (owned by the gossipsub and Kademlia

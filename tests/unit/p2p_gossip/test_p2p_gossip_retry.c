@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_gossip_retry.c - failure injection for gossipsub's outbound
  * stream: host A runs gossipsub; host B offers /meshsub/1.1.0 through a test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_kad.c - unit tests of the Kademlia module (src/p2p/kad.c): XOR
  * distance, k-bucket routing table, Message encoding against bytes produced

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_sim.c - deterministic network simulator for the SWIM state machine
  * (see swim_sim.h). A binary heap of in-flight packets ordered by delivery

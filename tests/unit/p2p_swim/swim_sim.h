@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * swim_sim.h - a deterministic network simulator for the SWIM state machine
  * (owned by the SWIM tests; also used by bench/p2p_swim). Virtual time in

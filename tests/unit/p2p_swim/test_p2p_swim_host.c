@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_swim_host.c - /veil/swim/1.0.0 over real libp2p connections:
  * four hosts on one libuv loop over 127.0.0.1 (fast SWIM timings) join

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_swim_sim.c - SWIM + Lifeguard on a simulated network of 20
  * members in virtual time (memberlist LAN defaults):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_swim_state.c - transitions of the SWIM + Lifeguard state machine:
  * probe/ack, indirect probes through relays (and their nacks), suspicion

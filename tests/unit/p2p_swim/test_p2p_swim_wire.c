@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_p2p_swim_wire.c - the /veil/swim/1.0.0 message codec: round trips of
  * every message and update kind, and rejection of malformed input (every

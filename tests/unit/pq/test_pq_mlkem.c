@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_pq_mlkem.c - ML-KEM-768 (src/pq/): every ML-KEM-768 case committed in
  * tests/vectors/mlkem768_acvp.txt (NIST ACVP keyGen, encapsulation,

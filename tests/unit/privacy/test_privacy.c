@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_privacy.c - unit tests of src/node/privacy.c (issue 12): capacity
  * classes (checked against the real plaintext placement policy: outcomes

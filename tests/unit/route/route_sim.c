@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * route_sim.c - the seeded simulation described in route_sim.h.
  */

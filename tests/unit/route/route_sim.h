@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * route_sim.h - a seeded, discrete-time (1 ms) simulation of one source with
  * several candidate paths to a destination, driving the real path selector

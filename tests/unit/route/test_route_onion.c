@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_route_onion.c - onion paths (src/route/onion.c, relay.c) through real
  * relay state machines with real Ed25519 identities: a path through two

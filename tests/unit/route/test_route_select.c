@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_route_select.c - the path selector (src/route/select.c) driven by a
  * seeded simulated network (route_sim.c): it converges to the best path,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_route_signal.c - NAT traversal decisions and signalling
  * (src/route/signal.c, policy.c): a node classifies its NAT from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_route_topo.c - the `topo` summary codec (src/route/topo.c): round
  * trip, one canonical encoding, and refusal of every malformed input

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_layer_budget.c - image layers checked against their diff_id and
  * unpacked within a budget: layers crafted here (a tar built with libarchive,

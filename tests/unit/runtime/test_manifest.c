@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_manifest.c - OCI/Docker manifest, index and image config parsing,
  * platform selection, and rejection of malformed documents.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_ref.c - image reference parsing (Docker's normalisation rules) and
  * sha256 digest checks.

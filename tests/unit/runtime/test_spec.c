@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_spec.c - OCI config.json generation from image config + request,
  * user resolution from an image's passwd/group, restart policies, registry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_unpack.c - layer unpacking with archives built here with libarchive:
  * gzip and zstd layers, modes, symlinks, hard links, whiteouts and opaque

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_threshold_algebra.c - the algebra under threshold decryption: GF(16)
  * and GR(2^128, 4) arithmetic (ring laws, X^4 + X + 1 = 0, inverses of every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_threshold_decrypt.c - dealing, shares, partial decryptions and combine
  * on squashed ciphertexts encrypted in the squash.h format under a random

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * th_test_util.h - what the threshold tests share: holder identities, a
  * random binary squashing secret, squashed blocks encrypted directly in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_formats.c - the veild wiring's own formats: the cluster bundle
  * (parse, required fields, bad values, save/load round trip) and the

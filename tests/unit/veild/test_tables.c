@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_tables.c - veild's in-memory tables (src/node/daemon_tables.c): the
  * round table keeps every replica's round of a multi-replica job however
