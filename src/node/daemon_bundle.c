@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -245,6 +246,27 @@ int veil_daemon_read_password(const char *password_file, char *out, size_t cap, 
     return 0;
 }
 
+/* The chain's RPC endpoint may be down when veild starts (an outage, or a
+ * node restarted during one): a node that knows its chain (chain_id set) asks
+ * again for up to a minute, with a log line each time, rather than dying by
+ * itself (found by the chaos suite: rpc_down while a node restarts). A wrong
+ * chain id is final; commands with no chain id yet fail at once. */
+#define CHAIN_OPEN_TRIES   30
+#define CHAIN_OPEN_PAUSE_S 2
+
+static int chain_open_retrying(veil_chain_client **out, const veil_chain_options *co, veil_err *err)
+{
+    for (int i = 1;; i++) {
+        if (veil_chain_client_open(out, co, err) == 0)
+            return 0;
+        if ((err->code != VEIL_E_NETWORK && err->code != VEIL_E_TIMEOUT) || i == CHAIN_OPEN_TRIES)
+            return -1;
+        veil_log(VEIL_LOG_WARN, "veild", "chain RPC unreachable: trying again",
+                 "attempt=%d of=%d error=\"%s\"", i, CHAIN_OPEN_TRIES, err->msg);
+        sleep(CHAIN_OPEN_PAUSE_S);
+    }
+}
+
 int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *contract,
                            const char *keystore, const char *password_file, veil_chain_client **out,
                            veil_err *err)
@@ -272,7 +294,7 @@ int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *c
             return veil_err_wrap(err, "keystore %s", keystore);
         co.signer = &key;
     }
-    int rc = veil_chain_client_open(out, &co, err);
+    int rc = chain_id ? chain_open_retrying(out, &co, err) : veil_chain_client_open(out, &co, err);
     if (keystore)
         veil_eth_key_wipe(&key);
     return rc;
