@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "daemon_core.h"
 
 /* A replica the store shows past its round (assigned, running, exited,
@@ -196,6 +198,103 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
     return rc;
 }
 
+#define CATCH_UP_DELAY_MS 5000 /* a returning member joins the mesh first */
+
+void veil_daemon_catch_up_soon(veil_daemon *d)
+{
+    d->catch_up_at_ms = veil_daemon_wall_ms() + CATCH_UP_DELAY_MS;
+}
+
+/* One stored assignment, as the decryptor signed it, published again (every
+ * receiver checks the signature; one that holds it already ignores it). */
+static void republish_assignment(veil_daemon *d, json_t *row)
+{
+    struct veil_msg_assignment a = {0};
+    veil_err err = {0};
+    const char *job = json_string_value(json_object_get(row, "job_id"));
+    const char *node = json_string_value(json_object_get(row, "node"));
+    const char *digest = json_string_value(json_object_get(row, "output_digest"));
+    const char *sig = json_string_value(json_object_get(row, "signature"));
+    veil_p2p_peer_id pid;
+    if (!job || !node || !digest || !sig ||
+        veil_hex_decode(a.job_id, 32, job, strlen(job), false, NULL) != 32 ||
+        veil_hex_decode(a.output_digest, 32, digest, strlen(digest), false, NULL) != 32 ||
+        veil_hex_decode(a.signature, 64, sig, strlen(sig), false, NULL) != 64)
+        return;
+    a.replica = (uint32_t)json_integer_value(json_object_get(row, "replica"));
+    a.epoch = (uint64_t)json_integer_value(json_object_get(row, "epoch"));
+    a.schedulable = node[0] != '\0';
+    if (a.schedulable) {
+        if (veil_p2p_peer_id_parse(node, &pid, &err) != 0)
+            return;
+        veil_daemon_to_peer(&a.node, &pid);
+    }
+    veil_buf msg;
+    veil_buf_init(&msg);
+    if (veil_msg_assignment_encode(&msg, &a, &err) == 0)
+        veil_daemon_publish(d, &msg, "assignment (catch-up)");
+    veil_buf_free(&msg);
+}
+
+/* The latest assignment of each replica of this node's own jobs (rows are in
+ * the order they were recorded: a later row of a replica supersedes). */
+static void republish_assignments(veil_daemon *d, json_t *own)
+{
+    veil_err err = {0};
+    json_t *rows = veil_store_list_json(d->store, "assignments", &err);
+    if (!rows) {
+        veil_log(VEIL_LOG_WARN, SUB, "assignments not read", "error=\"%s\"", err.msg);
+        return;
+    }
+    size_t n = json_array_size(rows);
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *job = json_string_value(json_object_get(r, "job_id"));
+        json_int_t rep = json_integer_value(json_object_get(r, "replica"));
+        bool later = false;
+        for (size_t k = i + 1; k < n && !later; k++) {
+            json_t *o = json_array_get(rows, k);
+            const char *oj = json_string_value(json_object_get(o, "job_id"));
+            later = oj && job && strcmp(oj, job) == 0 &&
+                    json_integer_value(json_object_get(o, "replica")) == rep;
+        }
+        if (!later && job && json_object_get(own, job))
+            republish_assignment(d, r);
+    }
+    json_decref(rows);
+}
+
+/* Publishes this node's own jobs again, then their latest assignments. */
+static void catch_up(veil_daemon *d)
+{
+    veil_err err = {0};
+    json_t *jobs = veil_store_list_json(d->store, "jobs", &err);
+    json_t *own = json_object();
+    if (!jobs || !own) {
+        veil_log(VEIL_LOG_WARN, SUB, "jobs to re-announce not read", "error=\"%s\"",
+                 jobs ? "out of memory" : err.msg);
+        json_decref(jobs);
+        json_decref(own);
+        return;
+    }
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        const char *id = json_string_value(json_object_get(j, "id"));
+        const char *sub = json_string_value(json_object_get(j, "submitter"));
+        if (id && sub && strcmp(sub, d->self_text) == 0 &&
+            veil_daemon_publish_job(d, id, false) == 0)
+            json_object_set_new(own, id, json_true());
+    }
+    if (json_object_size(own))
+        veil_log(VEIL_LOG_INFO, SUB, "jobs re-announced for a returning member", "count=%zu",
+                 json_object_size(own));
+    republish_assignments(d, own);
+    json_decref(own);
+    json_decref(jobs);
+}
+
 struct pending_walk {
     struct id_set ids;
     int rc;
@@ -218,6 +317,10 @@ static int collect_pending(void *ctx, const char *job_hex, uint32_t replica, con
 void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms)
 {
     (void)now_ms;
+    if (d->catch_up_at_ms && veil_daemon_wall_ms() >= d->catch_up_at_ms) {
+        d->catch_up_at_ms = 0;
+        catch_up(d);
+    }
     struct pending_walk w = {0};
     veil_err err = {0};
     if (veil_store_each_replica(d->store, VEIL_REPLICA_PENDING, collect_pending, &w, &err) != 0 ||

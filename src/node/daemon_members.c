@@ -75,6 +75,8 @@ void veil_daemon_on_swim_event(veil_swim_node *node, const struct veil_swim_even
     case VEIL_SWIM_EV_JOIN:
     case VEIL_SWIM_EV_ALIVE:
     case VEIL_SWIM_EV_UPDATE:
+        if (!m->alive || ev->type == VEIL_SWIM_EV_JOIN)
+            veil_daemon_catch_up_soon(d); /* it may have missed announcements */
         m->alive = true;
         veil_daemon_member_store(d, m);
         break;

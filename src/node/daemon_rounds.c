@@ -367,6 +367,15 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
             return;
         veil_p2p_peer_id_to_text(&pid, sa.node, sizeof sa.node);
     }
+    enum veil_replica_state cur;
+    if (veil_store_replica_get_state(d->store, sa.job_id, a->replica, &cur, &err) != 0) {
+        /* the job's announcement was missed (down, cut off, disk full): the
+         * round stays open, so the submitter's catch-up (the job, then this
+         * assignment again) is recorded */
+        veil_log(VEIL_LOG_WARN, SUB, "assignment of a job not held here: awaiting its catch-up",
+                 "job=%.16s replica=%u error=\"%s\"", sa.job_id, a->replica, err.msg);
+        return;
+    }
     if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
         return;
     memset(&r->chosen, 0, sizeof r->chosen);
