@@ -376,7 +376,10 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                  "job=%.16s replica=%u error=\"%s\"", sa.job_id, a->replica, err.msg);
         return;
     }
-    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
+    /* decided already: the assignment arrives again (catch-up) after this
+     * node failed to store it (disk full); it is recorded now */
+    bool again = r->state == VEIL_ROUND_ST_DECIDED;
+    if (!again && veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
         return;
     memset(&r->chosen, 0, sizeof r->chosen);
     if (a->schedulable)
@@ -409,8 +412,21 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
      * node's look on chain) wait for the anchor tick */
     if (d->anchorer.sender && !d->anchorer.batch)
         veil_anchorer_tick(&d->anchorer, veil_daemon_wall_ms());
-    if (r->replicas)
+    if (r->replicas && !again)
         start_next_replica(d, r);
+}
+
+/* A decided round whose assignment this node never stored (its write
+ * failed): the replica is still before `assigned` here. */
+static bool assignment_unstored(veil_daemon *d, const struct veil_msg_assignment *a)
+{
+    char job_hex[65];
+    enum veil_replica_state cur;
+    veil_err err = {0};
+    veil_hex_encode(job_hex, sizeof job_hex, a->job_id, 32);
+    return veil_store_replica_get_state(d->store, job_hex, a->replica, &cur, &err) == 0 &&
+           (cur == VEIL_REPLICA_PENDING || cur == VEIL_REPLICA_SCHEDULING ||
+            cur == VEIL_REPLICA_AWAITING_DECRYPTION);
 }
 
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
@@ -432,7 +448,7 @@ void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
         return;
     }
     struct round *r = veil_daemon_round(d, a.job_id, a.replica, true);
-    if (!r || r->state == VEIL_ROUND_ST_DECIDED)
+    if (!r || (r->state == VEIL_ROUND_ST_DECIDED && !assignment_unstored(d, &a)))
         return; /* already recorded */
     veil_daemon_record_assignment(d, r, &a);
 }
