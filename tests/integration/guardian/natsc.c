@@ -12,7 +12,9 @@
  *                                                   "closed <unix ms> <last error>";
  *                                                   exit 4 if still open after MS
  *   guardian_natsc URLS CREDS CA pubsize SUBJ BYTES publishes BYTES bytes; exit 6 if the
- *                                                   server closes the connection for it
+ *                                                   server closes the connection for it,
+ *                                                   7 if libnats refuses it against the
+ *                                                   limit the server announced
  * Exit 5: could not connect (the reason on stderr). With NATSC_TLS=PREFIX in
  * the environment the client presents PREFIX.crt / PREFIX.key (written by
  * `veil guardian cert`) to a Master that verifies clients.
@@ -144,6 +146,14 @@ static int do_pubsize(natsConnection *nc, struct client *c, const char *subj, lo
     memset(buf, 'x', (size_t)bytes);
     natsStatus s = natsConnection_Publish(nc, subj, buf, (int)bytes);
     free(buf);
+    if (s == NATS_MAX_PAYLOAD) {
+        /* the server announced this user's limit in its INFO (it comes
+         * from the JWT), so libnats refuses before sending; a client that
+         * sent anyway would be closed by the server */
+        printf("refused max_payload %lld\n", (long long)natsConnection_GetMaxPayload(nc));
+        fflush(stdout);
+        return 7;
+    }
     if (s == NATS_OK)
         s = natsConnection_FlushTimeout(nc, 2000);
     /* the close follows the -ERR asynchronously: allow a loaded machine
