@@ -15,6 +15,8 @@
 
 #include "daemon_core.h"
 
+static void republish_job_assignments(veil_daemon *d, const char *job_hex);
+
 /* A replica the store shows past its round (assigned, running, exited,
  * failed, unschedulable): its round is decided here too, with its node. */
 static void mark_decided(veil_daemon *d, const uint8_t job_id[32], const char *id_hex,
@@ -133,6 +135,12 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
             break;
         mark_decided(d, m.job_id, id_hex, first, spec.replicas);
     }
+    /* The submitter re-announces a job while it misses a decision this node
+     * recorded (a decryptor that crashed right after signing, before its
+     * assignment left the host): the decryptor publishes the stored, signed
+     * assignments again (as often as the bounded re-announcements ask). */
+    if (first > 0 && daemon_has_role(d, VEIL_ROLE_DECRYPTOR))
+        republish_job_assignments(d, id_hex);
     struct round *r = first < spec.replicas ? veil_daemon_round(d, m.job_id, first, true) : NULL;
     if (r && d->test_split_job[0] && strcmp(spec.name, d->test_split_job) == 0)
         r->test_split = true;
@@ -262,6 +270,18 @@ static void republish_assignments(veil_daemon *d, json_t *own)
             republish_assignment(d, r);
     }
     json_decref(rows);
+}
+
+/* The latest stored assignments of one job, published again. */
+static void republish_job_assignments(veil_daemon *d, const char *job_hex)
+{
+    json_t *one = json_object();
+    if (!one || json_object_set_new(one, job_hex, json_true()) != 0) {
+        json_decref(one);
+        return;
+    }
+    republish_assignments(d, one);
+    json_decref(one);
 }
 
 /* Publishes this node's own jobs again, then their latest assignments. */
