@@ -142,16 +142,9 @@ int main(int argc, char **argv)
     if (veil_crypto_init(&err) != 0)
         return veil_cli_fail(&err);
 
-    /* the common keys and the daemon's own (jobs.*, threshold, TEST ONLY) */
-    struct veil_config_key *keys = NULL;
-    size_t n_keys = 0;
     veil_config cfg;
-    if (veil_daemon_config_keys_all(&keys, &n_keys, &err) != 0)
+    if (veil_config_init(&cfg, veil_config_default_keys, veil_config_default_keys_len, &err) != 0)
         return veil_cli_fail(&err);
-    if (veil_config_init(&cfg, keys, n_keys, &err) != 0) {
-        free(keys);
-        return veil_cli_fail(&err);
-    }
     int rc = VEIL_EXIT_FAILURE;
     if (config_path && veil_config_load_file(&cfg, config_path, &err) != 0)
         goto fail;
@@ -223,6 +216,5 @@ fail:
     rc = VEIL_EXIT_FAILURE;
 out:
     veil_config_free(&cfg);
-    free(keys);
     return rc;
 }

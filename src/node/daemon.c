@@ -94,42 +94,6 @@ void veil_daemon_roles_text(unsigned roles, char *out, size_t cap)
     }
 }
 
-/* ---- configuration keys --------------------------------------------------- */
-
-const struct veil_config_key veil_daemon_config_keys[] = {
-    {"jobs.round_retention", VEIL_CONFIG_DURATION, "VEIL_JOBS_ROUND_RETENTION", "10m", 0, 0,
-     "how long a settled job's rounds stay in a node's memory (they grow with the load)"},
-    {"jobs.reannounce_max", VEIL_CONFIG_INT, "VEIL_JOBS_REANNOUNCE_MAX", "20", 0, 1000000,
-     "re-announcements of an undecided job by its submitter (gap doubling to 4 periods)"},
-    {"debug.test_only_wrong_partial", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_WRONG_PARTIAL", NULL, 0, 0,
-     "TEST ONLY: this key holder publishes wrong partial decryptions"},
-    {"debug.test_only_decrypt_telemetry", VEIL_CONFIG_BOOL, "VEIL_TEST_ONLY_DECRYPT_TELEMETRY",
-     NULL, 0, 0,
-     "TEST ONLY: this key holder is asked to decrypt a telemetry ciphertext (it must refuse)"},
-};
-const size_t veil_daemon_config_keys_len = VEIL_ARRAY_LEN(veil_daemon_config_keys);
-
-int veil_daemon_config_keys_all(struct veil_config_key **out, size_t *n, veil_err *err)
-{
-    size_t cap = veil_config_default_keys_len + veil_daemon_config_keys_len;
-    struct veil_config_key *keys = calloc(cap, sizeof *keys);
-    if (!keys)
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < veil_config_default_keys_len; i++)
-        keys[k++] = veil_config_default_keys[i];
-    for (size_t i = 0; i < veil_daemon_config_keys_len; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < veil_config_default_keys_len && !dup; j++)
-            dup = strcmp(veil_config_default_keys[j].name, veil_daemon_config_keys[i].name) == 0;
-        if (!dup)
-            keys[k++] = veil_daemon_config_keys[i];
-    }
-    *out = keys;
-    *n = k;
-    return 0;
-}
-
 /* ---- the cluster topic ---------------------------------------------------- */
 
 /* TEST ONLY (debug.test_only_gossip_dump): one line per received message,

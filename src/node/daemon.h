@@ -81,16 +81,6 @@ VEIL_WARN_UNUSED int veil_daemon_sibling_path(char *out, size_t cap, const char 
 
 /* ---- the daemon ---- */
 
-/* The configuration keys only veild reads (round retention, re-announce
- * bound, threshold files, TEST-ONLY switches), on top of
- * veil_config_default_keys. */
-extern const struct veil_config_key veil_daemon_config_keys[];
-extern const size_t veil_daemon_config_keys_len;
-/* veil_config_default_keys followed by the daemon's own keys (those the
- * default table does not hold already); free *out with free(). */
-VEIL_WARN_UNUSED int veil_daemon_config_keys_all(struct veil_config_key **out, size_t *n,
-                                                 veil_err *err);
-
 typedef struct veil_daemon veil_daemon;
 
 /* Starts every service of the node on `loop` from `cfg` (store, API, libp2p

@@ -112,10 +112,14 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_AN
         put_layer_plain(pt, terminal, terminal ? src : hops[i + 1].identity, ids[i + 1], limits);
         if (seal_layer(o, i, hops[i].identity, ids[i], pt, layers + i * VEIL_ROUTE_LAYER_BYTES,
                        err) != 0) {
+            veil_memzero(pt, sizeof pt);
             veil_route_onion_wipe(o);
             return -1;
         }
     }
+    /* the layers' plaintext names every hop and the source: not left on
+     * the stack */
+    veil_memzero(pt, sizeof pt);
     o->n_hops = n;
     memcpy(o->first_hop, hops[0].identity, VEIL_ANCHOR_KEY_BYTES);
     o->first_id = ids[0];
