@@ -26,6 +26,8 @@
 
 #include <veil/anchor.h>
 
+#include "net_sock.h"
+
 #define RX_SLOT 4096          /* larger than any handshake message with a full credential */
 #define RX_SLOT_GRO 65536     /* one GRO-coalesced read */
 #define RX_SLOTS_GRO 16       /* reads per recvmmsg when GRO is on */
@@ -281,36 +283,15 @@ static void on_readable(uv_poll_t *p, int status, int events)
 
 static int open_socket(veil_anchor_udp *u, const char *ip, uint16_t port, veil_err *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        len = sizeof *v4;
-    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        len = sizeof *v6;
-    } else {
-        return veil_err_set(err, VEIL_E_INVALID, "anchor udp: not an IP address: %s", ip);
-    }
-    u->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int family;
+    if (net_udp_bind("anchor udp", ip, port, SOCK_NONBLOCK, &u->fd, &family, &u->port, err) != 0)
+        return -1;
     int buf = 4 << 20;
-    if (u->fd < 0)
-        return veil_err_set(err, VEIL_E_IO, "anchor udp: socket: %s", strerror(errno));
     (void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf); /* best effort */
     (void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     int one = 1;
     u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
     u->gso = true; /* turned off by the first GSO send the kernel refuses */
-    if (bind(u->fd, (struct sockaddr *)&ss, len) != 0 ||
-        getsockname(u->fd, (struct sockaddr *)&ss, &len) != 0)
-        return veil_err_set(err, VEIL_E_IO, "anchor udp: bind %s:%u: %s", ip, port,
-                            strerror(errno));
-    u->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
     return 0;
 }
 
@@ -364,21 +345,11 @@ veil_anchor *veil_anchor_udp_anchor(veil_anchor_udp *u)
 int veil_anchor_udp_add_peer(veil_anchor_udp *u, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
                              const char *ip, uint16_t port, veil_err *err)
 {
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(port);
-        return veil_anchor_add_peer(u->a, identity, (const uint8_t *)&v4, sizeof v4, err);
-    }
-    if (inet_pton(AF_INET6, ip, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(port);
-        return veil_anchor_add_peer(u->a, identity, (const uint8_t *)&v6, sizeof v6, err);
-    }
-    return veil_err_set(err, VEIL_E_INVALID, "anchor udp: not an IP address: %s", ip);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_sockaddr_parse(ip, port, &ss, &len) != 0)
+        return veil_err_set(err, VEIL_E_INVALID, "anchor udp: not an IP address: %s", ip);
+    return veil_anchor_add_peer(u->a, identity, (const uint8_t *)&ss, len, err);
 }
 
 int veil_anchor_udp_send(veil_anchor_udp *u, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],

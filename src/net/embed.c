@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "embed_int.h"
+#include "net_sock.h"
 
 #define RX_SLOTS 64
 #define RX_SLOT  4096
@@ -307,44 +308,13 @@ static void *io_main(void *arg)
 
 /* ---- setup --------------------------------------------------------------- */
 
-static int endpoint(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        *len = sizeof *v4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        *len = sizeof *v6;
-        return 0;
-    }
-    return -1;
-}
-
 static int open_udp(veil_embed *e, const char *ip, uint16_t port, veil_err *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (endpoint(ip, port, &ss, &len) != 0)
-        return veil_err_set(err, VEIL_E_INVALID, "embed: not an IP address: %s", ip);
-    e->family = ss.ss_family;
-    e->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (e->udp < 0)
-        return veil_err_set(err, VEIL_E_IO, "embed: socket: %s", strerror(errno));
+    if (net_udp_bind("embed", ip, port, 0, &e->udp, &e->family, &e->port, err) != 0)
+        return -1;
     int size = 4 << 20;
     (void)setsockopt(e->udp, SOL_SOCKET, SO_RCVBUF, &size, sizeof size); /* best effort */
     (void)setsockopt(e->udp, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    if (bind(e->udp, (struct sockaddr *)&ss, len) != 0 ||
-        getsockname(e->udp, (struct sockaddr *)&ss, &len) != 0)
-        return veil_err_set(err, VEIL_E_IO, "embed: bind %s:%u: %s", ip, port, strerror(errno));
-    e->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
     return 0;
 }
 
@@ -426,7 +396,7 @@ int veil_embed_add_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BY
     socklen_t len;
     if (!ipv4 || inet_pton(AF_INET, ipv4, v4) != 1)
         return veil_err_set(err, VEIL_E_INVALID, "embed: peer IPv4 address");
-    if (!endpoint_ip || endpoint(endpoint_ip, endpoint_port, &ss, &len) != 0 ||
+    if (!endpoint_ip || net_sockaddr_parse(endpoint_ip, endpoint_port, &ss, &len) != 0 ||
         ss.ss_family != e->family)
         return veil_err_set(err, VEIL_E_INVALID, "embed: peer endpoint (same family as bind)");
     pthread_mutex_lock(&e->mu);

@@ -24,6 +24,7 @@
 #include <veil/overlay.h>
 
 #include "overlay_filter.h"
+#include "net_sock.h"
 #include "overlay_int.h"
 
 #define BATCH              64    /* datagrams per sendmmsg, messages per recvmmsg */
@@ -493,26 +494,6 @@ static void *rx_main(void *arg)
 
 /* ---- setup --------------------------------------------------------------- */
 
-static int endpoint(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        *len = sizeof *v4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        *len = sizeof *v6;
-        return 0;
-    }
-    return -1;
-}
-
 static void big_buffers(int fd)
 {
     int size = 8 << 20;
@@ -524,22 +505,12 @@ static void big_buffers(int fd)
 
 static int open_udp(veil_overlay *o, const char *ip, uint16_t port, veil_err *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (endpoint(ip, port, &ss, &len) != 0)
-        return veil_err_set(err, VEIL_E_INVALID, "overlay: not an IP address: %s", ip);
-    o->family = ss.ss_family;
-    o->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* blocking sends */
-    if (o->udp < 0)
-        return veil_err_set(err, VEIL_E_IO, "overlay: socket: %s", strerror(errno));
+    /* blocking sends: the socket's buffer is the flow control */
+    if (net_udp_bind("overlay", ip, port, 0, &o->udp, &o->family, &o->port, err) != 0)
+        return -1;
     big_buffers(o->udp);
     int one = 1;
     (void)setsockopt(o->udp, SOL_UDP, UDP_GRO, &one, sizeof one); /* best effort */
-    if (bind(o->udp, (struct sockaddr *)&ss, len) != 0 ||
-        getsockname(o->udp, (struct sockaddr *)&ss, &len) != 0)
-        return veil_err_set(err, VEIL_E_IO, "overlay: bind %s:%u: %s", ip, port, strerror(errno));
-    o->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
     return 0;
 }
 
@@ -668,7 +639,7 @@ int veil_overlay_add_peer(veil_overlay *o, const uint8_t identity[VEIL_ANCHOR_KE
     socklen_t len;
     if (!ipv4 || inet_pton(AF_INET, ipv4, v4) != 1)
         return veil_err_set(err, VEIL_E_INVALID, "overlay: peer IPv4 address");
-    if (!endpoint_ip || endpoint(endpoint_ip, endpoint_port, &ss, &len) != 0 ||
+    if (!endpoint_ip || net_sockaddr_parse(endpoint_ip, endpoint_port, &ss, &len) != 0 ||
         ss.ss_family != o->family)
         return veil_err_set(err, VEIL_E_INVALID, "overlay: peer endpoint (same family as bind)");
     pthread_mutex_lock(&o->mu);
