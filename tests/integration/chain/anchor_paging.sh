@@ -20,13 +20,13 @@ DEAD=$(free_port)   # nothing listens there
 LIST="http://127.0.0.1:$DEAD,http://127.0.0.1:$PPORT"
 
 out=$("$TOOL" tick "$LIST" "$KEY" "$WORK/node" "$CONTRACT" "$CLUSTER" 10000 2>&1)
-echo "$out" | grep -q "sent_batches=1" || fail "anchoring through the proxy: $out"
-echo "$out" | grep -q "failovers=[1-9]" || fail "no failover to the second endpoint: $out"
+grep -q "sent_batches=1" <<<"$out" || fail "anchoring through the proxy: $out"
+grep -q "failovers=[1-9]" <<<"$out" || fail "no failover to the second endpoint: $out"
 grep -q refused "$WORK/proxy.log" || fail "the proxy refused nothing: the range was not wide"
 ok "failed over from the dead endpoint, paged past refused ranges, sent one batch"
 
 out=$("$TOOL" tick "$LIST" "$KEY" "$WORK/node" "$CONTRACT" "$CLUSTER" 10000 2>&1)
-echo "$out" | grep -q "sent_batches=0" || fail "second pass sent again: $out"
+grep -q "sent_batches=0" <<<"$out" || fail "second pass sent again: $out"
 out=$("$TOOL" count "$LIST" "$WORK/node" "$CONTRACT" "$CLUSTER")
 [ "$out" = "batches=1 anchored=3" ] || fail "after anchoring: $out"
 ok "anchors found again through paged reads: $out"

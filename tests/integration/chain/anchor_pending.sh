@@ -17,7 +17,7 @@ ok "registry $CONTRACT, cluster $CLUSTER, 3 assignments of batch epoch 0"
 # 1. the batch goes out and is not mined: the receipt wait times out (the
 #    process dies here in the real failure: nothing after the send ran)
 out=$("$TOOL" tick "$RPC" "$KEY" "$WORK/node" "$CONTRACT" "$CLUSTER" 1500 2>&1)
-echo "$out" | grep -q "sent_batches=0" || fail "first pass: $out"
+grep -q "sent_batches=0" <<<"$out" || fail "first pass: $out"
 pending=$("$CAST" rpc --rpc-url "$RPC" txpool_status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(parseInt(JSON.parse(s).pending,16)))')
 [ "$pending" = 1 ] || fail "expected the batch transaction pending, txpool has $pending"
 ok "batch transaction sent, unmined"
@@ -25,8 +25,8 @@ ok "batch transaction sent, unmined"
 # 2. restarted sender, still unmined: it must not send again
 for i in 1 2; do
   out=$("$TOOL" tick "$RPC" "$KEY" "$WORK/node" "$CONTRACT" "$CLUSTER" 1500 2>&1)
-  echo "$out" | grep -q "sent_batches=0" || fail "restart pass $i sent again: $out"
-  echo "$out" | grep -q "still pending" || fail "restart pass $i did not find the pending tx: $out"
+  grep -q "sent_batches=0" <<<"$out" || fail "restart pass $i sent again: $out"
+  grep -q "still pending" <<<"$out" || fail "restart pass $i did not find the pending tx: $out"
 done
 pending=$("$CAST" rpc --rpc-url "$RPC" txpool_status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(parseInt(JSON.parse(s).pending,16)))')
 [ "$pending" = 1 ] || fail "a second transaction was sent: txpool has $pending"

@@ -42,7 +42,7 @@ got=$("$CAST" call "$C" "getActiveNodes(uint64)(address[])" 1 --rpc-url "$RPC")
 got=$("$CAST" call "$C" "nodeByPeerId(bytes)(address)" "$PEER3" --rpc-url "$RPC")
 [ "$got" = "$A3" ] || fail "nodeByPeerId: $got"
 list=$("$VEIL" chain node list --cluster 1 -o json)
-echo "$list" | grep -q "$A4" || fail "node list: $list"
+grep -q "$A4" <<<"$list" || fail "node list: $list"
 ok "node register + list"
 
 # Governance: A0 proposes (1 vote), A2 votes -> executed (2-of-3).
@@ -90,7 +90,7 @@ PREFIX=$("$CAST" keccak "BatchAnchored(uint64,bytes32,uint256)")
 T0=${PREFIX:0:50}$(printf '%016x' 1)
 WORD=$(printf '%024x%016x%016x%08x' 0 1 9 5)
 logs=$("$CAST" logs --address "$C" "$T0" --from-block 0 --rpc-url "$RPC" --json)
-echo "$logs" | grep -q "\"data\": *\"${ROOT}${WORD}\"" || fail "BatchAnchored log: $logs"
+grep -q "\"data\": *\"${ROOT}${WORD}\"" <<<"$logs" || fail "BatchAnchored log: $logs"
 [ "$(echo "$logs" | grep -c '"topics"')" = 1 ] || fail "one BatchAnchored log expected: $logs"
 # The same call made by cast (node A4, epoch 10, 3 deployments) reads back
 # through the C client's decoder.
@@ -102,9 +102,9 @@ ROOT10=0x$(printf 'a1%.0s' $(seq 1 32))
 "$CAST" send -q "$C" "anchorBatch(uint64,uint64,bytes32,uint32)" 1 12 "$ROOT10" 7 \
   --private-key "${ANVIL_KEYS[4]}" --rpc-url "$RPC" >/dev/null
 ev=$("$VEIL" chain events --cluster 1)
-echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=10 merkle_root=$ROOT10 count=3" || fail "events: $ev"
-echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=12 merkle_root=$ROOT10 count=7" || fail "events: $ev"
-echo "$ev" | grep -q "BatchAnchored cluster=1 epoch=9 merkle_root=$ROOT count=5" || fail "events: $ev"
+grep -q "BatchAnchored cluster=1 epoch=10 merkle_root=$ROOT10 count=3" <<<"$ev" || fail "events: $ev"
+grep -q "BatchAnchored cluster=1 epoch=12 merkle_root=$ROOT10 count=7" <<<"$ev" || fail "events: $ev"
+grep -q "BatchAnchored cluster=1 epoch=9 merkle_root=$ROOT count=5" <<<"$ev" || fail "events: $ev"
 # The gas target (issue 5): a batch of 256 with a real epoch (unix time / 10 s)
 # and a root without zero bytes costs <= 100 gas per deployment, all included.
 ROOT256=0x0aef7850df741b168810b1e81da703dba1ac237549490e6c5a3926caf78ec780
@@ -153,7 +153,7 @@ got=$("$CAST" call "$C" "getActiveNodes(uint64)(address[])" 1 --rpc-url "$RPC")
 [[ "$got" == "[$A4]" ]] || fail "after deactivate: $got"
 ev=$("$VEIL" chain events --cluster 1)
 for e in ClusterCreated NodeRegistered PolicyChanged DeploymentAnchored BatchAnchored DisputeOpened DisputeResolved NodeDeactivated; do
-  echo "$ev" | grep -q "$e" || fail "events lack $e"
+  grep -q "$e" <<<"$ev" || fail "events lack $e"
 done
 ok "node deactivate + events"
 

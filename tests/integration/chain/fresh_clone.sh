@@ -25,8 +25,8 @@ rc=$?
 set -e
 echo "$out" | tail -n 5
 [ $rc -ne 0 ] || { echo "FAIL: make succeeded without the npm tools"; exit 1; }
-echo "$out" | grep -q "run 'make deps'" || { echo "FAIL: no message saying to run make deps"; exit 1; }
-! echo "$out" | grep -q "Cannot find module" || { echo "FAIL: reached the contract build"; exit 1; }
+grep -q "run 'make deps'" <<<"$out" || { echo "FAIL: no message saying to run make deps"; exit 1; }
+! grep -q "Cannot find module" <<<"$out" || { echo "FAIL: reached the contract build"; exit 1; }
 [ -z "$(find "$tmp" -name '*.o' -print -quit)" ] || { echo "FAIL: compiled without the tools"; exit 1; }
 echo "ok: make without the npm tools stops and names make deps"
 

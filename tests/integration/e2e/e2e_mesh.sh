@@ -58,7 +58,7 @@ for i in 1 2 3; do
   wait_for 60 "node $i sees 3 alive members with telemetry and organization" all_alive "$i"
 done
 table=$(veil_at 2 get nodes)
-echo "$table" | grep -q "org1" && echo "$table" | grep -q "org3" || fail "get nodes table: $table"
+grep -q "org1" <<<"$table" && grep -q "org3" <<<"$table" || fail "get nodes table: $table"
 ok "every node sees the 3 members alive with a telemetry epoch (veil get nodes)"
 
 # Telemetry messages: encrypted, under the 64 KiB cap.
@@ -84,7 +84,7 @@ ok "node 3, given only node 1's address, is connected to node 2; Kademlia knows 
 for i in 2 3; do
   api=$(veil_at "$i" get nodes -o json)
   for v in 1230 3210 802; do
-    if echo "$api" | grep -qw "$v"; then fail "value $v in node $i API answer"; fi
+    if grep -qw "$v" <<<"$api"; then fail "value $v in node $i API answer"; fi
   done
   if grep -v 'TEST_ONLY\|test_only' "$WORK/n$i/veild.log" | grep -qw '3210Mi\|1230m'; then
     fail "node 1 capacity in node $i log"

@@ -55,8 +55,8 @@ ok "usage errors exit 2, failures exit 1, with the reason"
 # a token is printed once and works as the documented format
 tok=$("$VEIL" guardian token create -d "$G" --realm alpha --taints gpu,eu --ttl 1h)
 [[ $tok =~ ^vgt1\.[a-z2-7]{16}\.[a-z2-7]{32}$ ]] || fail "token format: $tok"
-"$VEIL" guardian audit -d "$G" | grep -q "token.create" || fail "token not audited"
-"$VEIL" guardian audit -d "$G" | grep -q "${tok##*.}" && fail "token secret in the audit log"
+grep -q "token.create" < <("$VEIL" guardian audit -d "$G") || fail "token not audited"
+grep -q "${tok##*.}" < <("$VEIL" guardian audit -d "$G") && fail "token secret in the audit log"
 ok "enrollment token printed once, only its id audited"
 
 # a damaged directory: a key file readable by others, a corrupt JWT

@@ -121,7 +121,7 @@ set -e
 ok "revoked credential refused on reconnect, no reissue, other nodes unaffected"
 
 # 6. the state survived every command (each one reopened the directory)
-"$VEIL" guardian audit -d "$G" | grep -q ' revoke node=n2 realm=alpha' || fail "revocation not audited"
-"$VEIL" guardian audit -d "$G" | grep -q 'account.push' || fail "push not audited"
-"$VEIL" guardian nodes -d "$G" --realm alpha | grep -q '^n2 realm=alpha .* revoked$' || fail "n2 not listed revoked"
+grep -q ' revoke node=n2 realm=alpha' < <("$VEIL" guardian audit -d "$G") || fail "revocation not audited"
+grep -q 'account.push' < <("$VEIL" guardian audit -d "$G") || fail "push not audited"
+grep -q '^n2 realm=alpha .* revoked$' < <("$VEIL" guardian nodes -d "$G" --realm alpha) || fail "n2 not listed revoked"
 ok "audit log records issuance, revocation and the push; n2 listed revoked"

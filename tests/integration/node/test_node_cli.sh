@@ -29,7 +29,7 @@ YAML
 # validate: canonical JSON on success
 out=$("$veil" job validate --json "$work/job.yaml")
 [ "$out" = '{"args":[],"command":["/bin/echo","hi"],"confidential":false,"constraints":{"region":"eu-west"},"env":{},"image":"127.0.0.1:5000/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","name":"hello","policy":"spread","replicas":2,"resources":{"cpu":"250m","disk":0,"gpu":0,"memory":16777216}}' ] || fail "canonical form: $out"
-"$veil" job validate -o text "$work/job.yaml" | grep -qx "$work/job.yaml: ok" || fail "text output"
+grep -qx "$work/job.yaml: ok" < <("$veil" job validate -o text "$work/job.yaml") || fail "text output"
 
 # validate: exact field, line and reason; exit 1
 sed 's/memory: 16Mi/memory: 64Q/' "$work/job.yaml" >"$work/bad.yaml"
@@ -59,7 +59,7 @@ export VEIL_API_LISTEN="127.0.0.1:$(cat "$work/api.port")" VEIL_API_TOKEN_FILE="
 "$veil" get nodes >"$work/nodes.txt"
 grep -q '^PEER ID' "$work/nodes.txt" || fail "nodes header"
 grep -Eq '^12D3KooWAlpha.* acme +yes +12$' "$work/nodes.txt" || fail "nodes row: $(cat "$work/nodes.txt")"
-"$veil" get nodes -o json | grep -q '"last_telemetry_epoch": 7' || fail "nodes json"
+grep -q '"last_telemetry_epoch": 7' < <("$veil" get nodes -o json) || fail "nodes json"
 
 id=$("$veil" job run -o json "$work/job.yaml" | sed -n 's/^  "id": "\([0-9a-f]*\)".*/\1/p')
 [ ${#id} -eq 64 ] || fail "job id '$id'"
@@ -80,6 +80,6 @@ set +e
 err=$(VEIL_API_TOKEN_FILE="$work/wrong.token" "$veil" get jobs 2>&1); rc=$?
 set -e
 [ "$rc" -eq 1 ] && [ "$err" = "veil: missing or wrong bearer token" ] || fail "wrong token: $rc $err"
-"$veil" get assignments | grep -q '^JOB' || fail "assignments"
-"$veil" get anchors | grep -q '^COMMITMENT' || fail "anchors"
+grep -q '^JOB' < <("$veil" get assignments) || fail "assignments"
+grep -q '^COMMITMENT' < <("$veil" get anchors) || fail "anchors"
 echo "test_node_cli: ok"
