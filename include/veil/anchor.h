@@ -190,6 +190,12 @@ bool veil_anchor_pop_event(veil_anchor *a, struct veil_anchor_event *out);
 
 /* True when a confirmed session with the peer can carry data now. */
 bool veil_anchor_peer_up(const veil_anchor *a, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES]);
+/* The peer's current endpoint (where its last authenticated packet came
+ * from, else the declared one) into out; its length, or 0 for an unknown
+ * peer. This is the reflexive address the peer's NAT gave it, as VeilNet
+ * routing reports it back (docs/ROUTING.md). */
+size_t veil_anchor_peer_endpoint(const veil_anchor *a, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                                 uint8_t out[VEIL_ANCHOR_ADDR_MAX]);
 /* Makes the responder demand cookies regardless of its load (tests, or an
  * operator's switch). */
 void veil_anchor_force_under_load(veil_anchor *a, bool on);

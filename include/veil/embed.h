@@ -54,6 +54,12 @@ int veil_embed_add_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BY
                         const char *ipv4, const char *endpoint_ip, uint16_t endpoint_port,
                         veil_err *err) VEIL_WARN_UNUSED;
 void veil_embed_remove_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES]);
+/* The address and port a peer's packets come from (its reflexive address
+ * behind a NAT; see veil_anchor_peer_endpoint) as text into ip (at least
+ * INET6_ADDRSTRLEN bytes). Fails (VEIL_E_NOTFOUND) for a peer without one. */
+int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                             char *ip, size_t ip_cap, uint16_t *port,
+                             veil_err *err) VEIL_WARN_UNUSED;
 
 /* Datagrams by identity: unreliable, unordered, as UDP. */
 int veil_embed_send(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], const void *data,

@@ -923,6 +923,16 @@ bool veil_anchor_peer_up(const veil_anchor *a, const uint8_t peer[VEIL_ANCHOR_KE
     return p && p->cur.live && p->cur.send_ctr < a->cfg.reject_after_messages;
 }
 
+size_t veil_anchor_peer_endpoint(const veil_anchor *a, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                                 uint8_t out[VEIL_ANCHOR_ADDR_MAX])
+{
+    const struct anchor_peer *p = find_peer(a, peer);
+    if (!p || p->addr_len == 0)
+        return 0;
+    memcpy(out, p->addr, p->addr_len);
+    return p->addr_len;
+}
+
 void veil_anchor_force_under_load(veil_anchor *a, bool on)
 {
     a->force_load = on;

@@ -430,3 +430,28 @@ void veil_embed_remove_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KE
         *p = e->peers[--e->n_peers];
     pthread_mutex_unlock(&e->mu);
 }
+
+int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                             char *ip, size_t ip_cap, uint16_t *port, veil_err *err)
+{
+    struct sockaddr_storage ss;
+    uint8_t raw[VEIL_ANCHOR_ADDR_MAX];
+    pthread_mutex_lock(&e->mu);
+    size_t n = veil_anchor_peer_endpoint(e->a, identity, raw);
+    pthread_mutex_unlock(&e->mu);
+    if (n == 0 || n > sizeof ss)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "embed: peer has no endpoint");
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, raw, n);
+    const void *src = NULL;
+    if (ss.ss_family == AF_INET && n >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        src = &s4->sin_addr, *port = ntohs(s4->sin_port);
+    } else if (ss.ss_family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        src = &s6->sin6_addr, *port = ntohs(s6->sin6_port);
+    }
+    if (!src || !inet_ntop(ss.ss_family, src, ip, (socklen_t)ip_cap))
+        return veil_err_set(err, VEIL_E_INVALID, "embed: peer endpoint not an IP address");
+    return 0;
+}

@@ -6,7 +6,8 @@
  * datagrams to B by identity and B echoes each back (A checks every one
  * returns once, from B, intact); then A opens a stream to B's port 7000 and
  * writes 2 MiB (length-prefixed); B reads it all over lwIP TCP and writes
- * back its BLAKE2b hash, which A compares. The child is killed and reaped
+ * back its BLAKE2b hash, which A compares. A also reads B's endpoint as its
+ * agent saw it (veil_embed_peer_endpoint). The child is killed and reaped
  * on every exit path.
  */
 #include <signal.h>
@@ -134,6 +135,20 @@ static void datagrams(veil_embed *e, const struct ident *b)
         CHECK_EQ_INT(seen[i], 1);
 }
 
+/* Where B's packets come from (the reflexive-address report of routing). */
+static void endpoint(veil_embed *e, const struct ident *b, uint16_t b_port)
+{
+    char ip[64];
+    uint16_t port = 0;
+    uint8_t nobody[32] = {7};
+    CHECK_EQ_INT(veil_embed_peer_endpoint(e, b->pk, ip, sizeof ip, &port, NULL), 0);
+    CHECK(strcmp(ip, "127.0.0.1") == 0);
+    CHECK_EQ_INT(port, b_port);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_embed_peer_endpoint(e, nobody, ip, sizeof ip, &port, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+}
+
 static void stream(veil_embed *e, const struct ident *b)
 {
     uint8_t *data = malloc(STREAM_BYTES), hash[32], back[32];
@@ -177,6 +192,7 @@ static void test_two_processes(void)
     close(down[1]);
     if (e && b_port && veil_embed_add_peer(e, b.pk, "10.77.0.2", "127.0.0.1", b_port, NULL) == 0) {
         datagrams(e, &b);
+        endpoint(e, &b, b_port);
         stream(e, &b);
     } else {
         CHECK(false);
