@@ -910,6 +910,114 @@ int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
     return 0;
 }
 
+/* ---- sharded rounds and replicas (fhe.h): on the server's own context, so
+ * they share its LUT cache; *pbs is what this call added to its PBS count. */
+
+/* n fresh results, all or none. */
+static int results_new(veil_fhe_server *sk, veil_fhe_ct **c, size_t n, veil_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        c[i] = result_new(sk, err);
+        if (!c[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(c[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int argmin_shard(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                        const uint64_t *labels, const veil_fhe_ct *const *indices, size_t n,
+                        unsigned index_width, veil_fhe_ct **index, veil_fhe_ct **found,
+                        veil_fhe_ct **key, uint64_t *pbs, veil_err *err)
+{
+    *index = *found = *key = NULL;
+    if (pbs)
+        *pbs = 0;
+    if (n == 0)
+        return veil_err_set(err, VEIL_E_INVALID, "argmin needs at least one input");
+    struct veil_radix *v = radix_views(sk, keys, n, err);
+    struct veil_radix *ix = v && indices ? radix_views(sk, indices, n, err) : NULL;
+    veil_fhe_ct *c[3] = {NULL, NULL, NULL};
+    int rc = -1;
+    if (v && (!indices || ix) && results_new(sk, c, 3, err) == 0) {
+        uint64_t before = sk->ctx.pbs_count;
+        rc = indices ? veil_int_argmin_merge(&sk->ctx, v, ix, n, &c[0]->r, &c[1]->r, &c[2]->r, err)
+                     : veil_int_argmin_keyed(&sk->ctx, v, labels, n, index_width, &c[0]->r,
+                                             &c[1]->r, &c[2]->r, err);
+        if (pbs)
+            *pbs = sk->ctx.pbs_count - before;
+        if (rc != 0)
+            for (int i = 0; i < 3; i++)
+                free(c[i]);
+    }
+    free(v);
+    free(ix);
+    if (rc != 0)
+        return -1;
+    *index = c[0];
+    *found = c[1];
+    *key = c[2];
+    return 0;
+}
+
+int veil_fhe_argmin_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                          const uint64_t *labels, size_t n, unsigned index_width,
+                          veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
+                          uint64_t *pbs, veil_err *err)
+{
+    return argmin_shard(sk, vals, labels, NULL, n, index_width, index, found, key, pbs, err);
+}
+
+int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                          const veil_fhe_ct *const *indices, size_t n, veil_fhe_ct **index,
+                          veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs, veil_err *err)
+{
+    if (n == 0) {
+        *index = *found = *key = NULL;
+        return veil_err_set(err, VEIL_E_INVALID, "merge of no shard");
+    }
+    return argmin_shard(sk, keys, NULL, indices, n, 0, index, found, key, pbs, err);
+}
+
+int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs, veil_err *err)
+{
+    for (size_t r = 0; r < k && r < 64; r++)
+        index[r] = found[r] = NULL;
+    if (pbs)
+        *pbs = 0;
+    if (n == 0 || k == 0 || k > 64)
+        return veil_err_set(err, VEIL_E_INVALID, "replicas: %zu of %zu keys", k, n);
+    struct veil_radix *v = radix_views(sk, vals, n, err);
+    veil_fhe_ct *c[128] = {NULL};
+    struct veil_radix *r = calloc(2 * k, sizeof *r);
+    int rc = -1;
+    if (!r)
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    else if (v && results_new(sk, c, 2 * k, err) == 0) {
+        uint64_t before = sk->ctx.pbs_count;
+        rc = veil_int_argmin_replicas(&sk->ctx, v, labels, n, index_width, k, r, r + k, err);
+        if (pbs)
+            *pbs = sk->ctx.pbs_count - before;
+        for (size_t j = 0; j < 2 * k; j++) {
+            if (rc == 0)
+                c[j]->r = r[j];
+            else
+                free(c[j]);
+        }
+    }
+    free(v);
+    free(r);
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        index[j] = c[j];
+        found[j] = c[k + j];
+    }
+    return rc;
+}
+
 int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width, veil_fhe_ct **out,
                       veil_err *err)
 {

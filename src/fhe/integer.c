@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_internal.h"
 #include "serialize.h"
 #include "threadpool.h"
 
@@ -2483,93 +2482,26 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
     return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, NULL, err);
 }
 
-/* ---- sharded rounds (fhe.h): a shard's winner with its key, and the merge
- * of the shards' encrypted (key, index) winners. They run on an evaluation
- * context of their own over the server handle's key and pool (api.c keeps
- * its context private), so their PBS are reported through *pbs. */
+/* ---- sharded rounds (integer.h): a shard's winner with its key, and the
+ * merge of the shards' encrypted (key, index) winners. */
 
-static int merge_ctx(veil_fhe_server *sk, const veil_fhe_ct *any, struct veil_int_server *s,
-                     veil_err *err)
-{
-    const struct veil_fhe_params *p = NULL;
-    const struct veil_shortint_server_key *key = NULL;
-    struct veil_threadpool *pool = NULL;
-    (void)veil_fhe_ct_radix(any, &p);
-    veil_fhe_server_parts(sk, &key, &pool);
-    return veil_int_server_init(s, p, key, pool, err);
-}
-
-/* Wraps up to three results into handles (all or none). */
-static int wrap_results(const struct veil_fhe_params *p, struct veil_radix *r, veil_fhe_ct **out[3],
-                        veil_err *err)
-{
-    for (int i = 0; i < 3; i++) {
-        if (!out[i])
-            continue;
-        if (veil_fhe_ct_wrap(p, &r[i], out[i], err) != 0) {
-            for (int j = 0; j < i; j++)
-                if (out[j]) {
-                    veil_fhe_ct_free(*out[j]);
-                    *out[j] = NULL;
-                }
-            for (int j = i + 1; j < 3; j++)
-                veil_radix_free(&r[j]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int argmin_api(veil_fhe_server *sk, const veil_fhe_ct *const *keys, const uint64_t *labels,
-                      const veil_fhe_ct *const *indices, size_t n, unsigned index_width,
-                      veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs,
-                      veil_err *err)
-{
-    *index = *found = *key = NULL;
-    if (pbs)
-        *pbs = 0;
-    if (n == 0)
-        return veil_err_set(err, VEIL_E_INVALID, "argmin needs at least one input");
-    struct veil_radix *v = calloc(2 * n, sizeof *v);
-    if (!v)
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    const struct veil_fhe_params *p = NULL;
-    for (size_t i = 0; i < n; i++) { /* views: the blocks stay the caller's */
-        v[i] = *veil_fhe_ct_radix(keys[i], &p);
-        if (indices)
-            v[n + i] = *veil_fhe_ct_radix(indices[i], &p);
-    }
-    struct veil_int_server s;
-    struct veil_radix r[3];
-    int rc = merge_ctx(sk, keys[0], &s, err);
-    if (rc == 0) {
-        rc = argmin_core(&s, v, labels, indices ? v + n : NULL, n, index_width, &r[0], &r[1], &r[2],
-                         err);
-        if (pbs)
-            *pbs = s.pbs_count;
-        veil_int_server_free(&s);
-    }
-    free(v);
-    veil_fhe_ct **outs[3] = {index, found, key};
-    return rc == 0 ? wrap_results(p, r, outs, err) : -1;
-}
-
-int veil_fhe_argmin_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+int veil_int_argmin_keyed(struct veil_int_server *s, const struct veil_radix *vals,
                           const uint64_t *labels, size_t n, unsigned index_width,
-                          veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
-                          uint64_t *pbs, veil_err *err)
+                          struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out, veil_err *err)
 {
-    return argmin_api(sk, vals, labels, NULL, n, index_width, index, found, key, pbs, err);
+    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, key_out, err);
 }
 
-int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
-                          const veil_fhe_ct *const *indices, size_t n, veil_fhe_ct **index,
-                          veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs, veil_err *err)
+int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *keys,
+                          const struct veil_radix *indices, size_t n,
+                          struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out, veil_err *err)
 {
     if (n == 0)
         return veil_err_set(err, VEIL_E_INVALID, "merge of no shard");
-    return argmin_api(sk, keys, NULL, indices, n, veil_fhe_ct_width(indices[0]), index, found, key,
-                      pbs, err);
+    return argmin_core(s, keys, NULL, indices, n, indices[0].width, index_out, found_out, key_out,
+                       err);
 }
 
 /* ---- replicas in one round: k argmins over the same keys, each winner's
@@ -2770,50 +2702,12 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
     return rc;
 }
 
-int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix *vals,
                              const uint64_t *labels, size_t n, unsigned index_width, size_t k,
-                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs, veil_err *err)
+                             struct veil_radix *index_out, struct veil_radix *found_out,
+                             veil_err *err)
 {
-    for (size_t r = 0; r < k; r++)
-        index[r] = found[r] = NULL;
-    if (pbs)
-        *pbs = 0;
-    if (n == 0 || k == 0 || k > 64)
-        return veil_err_set(err, VEIL_E_INVALID, "replicas: %zu of %zu keys", k, n);
-    struct veil_radix *v = calloc(n, sizeof *v), *r = calloc(2 * k, sizeof *r);
-    if (!v || !r) {
-        free(v);
-        free(r);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
-    const struct veil_fhe_params *p = NULL;
-    for (size_t i = 0; i < n; i++)
-        v[i] = *veil_fhe_ct_radix(vals[i], &p);
-    struct veil_int_server s;
-    int rc = merge_ctx(sk, vals[0], &s, err);
-    if (rc == 0) {
-        rc = argmin_replicas_core(&s, v, labels, n, index_width, k, r, r + k, err);
-        if (pbs)
-            *pbs = s.pbs_count;
-        veil_int_server_free(&s);
-    }
-    for (size_t j = 0; rc == 0 && j < 2 * k; j++) {
-        veil_fhe_ct **dst = j < k ? &index[j] : &found[j - k];
-        if (veil_fhe_ct_wrap(p, &r[j], dst, err) != 0) {
-            rc = -1;
-            for (size_t m = j + 1; m < 2 * k; m++)
-                veil_radix_free(&r[m]);
-        }
-    }
-    if (rc != 0)
-        for (size_t j = 0; j < k; j++) {
-            veil_fhe_ct_free(index[j]);
-            veil_fhe_ct_free(found[j]);
-            index[j] = found[j] = NULL;
-        }
-    free(v);
-    free(r);
-    return rc;
+    return argmin_replicas_core(s, vals, labels, n, index_width, k, index_out, found_out, err);
 }
 
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,

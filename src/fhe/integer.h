@@ -190,6 +190,26 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
                             const uint64_t *labels, size_t n, unsigned index_width,
                             struct veil_radix *index_out, struct veil_radix *found_out,
                             veil_err *err);
+/* Sharded rounds (docs/SCHEDULING.md): the labelled argmin that also hands
+ * on the winner's key (key_out, vals' width; may be NULL), and the merge of
+ * the shards' (key, encrypted index) winners: the same tournament with
+ * encrypted labels (indices, all of one width), so the result equals the
+ * unsharded argmin. */
+int veil_int_argmin_keyed(struct veil_int_server *s, const struct veil_radix *vals,
+                          const uint64_t *labels, size_t n, unsigned index_width,
+                          struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out, veil_err *err) VEIL_WARN_UNUSED;
+int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *keys,
+                          const struct veil_radix *indices, size_t n,
+                          struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out, veil_err *err) VEIL_WARN_UNUSED;
+/* k replicas in one evaluation (1..64): index_out[r], found_out[r] are the
+ * r-th winner once the earlier winners turned infeasible, equal to k rounds
+ * that each exclude the nodes already chosen. */
+int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                             struct veil_radix *index_out, struct veil_radix *found_out,
+                             veil_err *err) VEIL_WARN_UNUSED;
 /* out = a mod 2^width as a width-bit integer (8..a's width): its low blocks, no PBS. */
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,
                       struct veil_radix *out, veil_err *err);
