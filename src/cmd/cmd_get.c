@@ -3,7 +3,10 @@
  * cmd_get.c - `veil get nodes|jobs|assignments|anchors [-o json]`: tables
  * (or JSON) read from the local node's HTTP API (api.listen, bearer token
  * from api.token_file or <data_dir>/api.token). Nodes show identity,
- * organization, liveness and last telemetry epoch - never telemetry values.
+ * organization, liveness and last telemetry epoch - never telemetry values;
+ * jobs and assignments as the node's API trims them (hook H4 of
+ * docs/THREAT_MODEL.md: another member's job only as decided/undecided,
+ * its assignments only where this node runs the replica).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -155,6 +158,9 @@ const struct veil_cli_command veil_cmd_get = {
              "Reads the local node's HTTP API (api.listen, default 127.0.0.1:7070) with the\n"
              "bearer token in api.token_file (default <data_dir>/api.token) and prints a\n"
              "table, or the JSON list with -o json. Nodes show peer ID, organization,\n"
-             "liveness and last telemetry epoch; telemetry values are never shown.\n",
+             "liveness and last telemetry epoch; telemetry values are never shown.\n"
+             "Jobs and assignments: this node's own jobs in full; of another member's\n"
+             "job only the replicas this node runs (assignments) and whether it is\n"
+             "decided (STATE decided/undecided), never where it runs.\n",
     .run = run_get,
 };

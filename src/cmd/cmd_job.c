@@ -271,6 +271,21 @@ static int run_ls(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
+/* What the node shows of another member's job (hook H4 of
+ * docs/THREAT_MODEL.md): only the replicas it runs, or that it exists. */
+static void print_view(json_t *job)
+{
+    const char *view = json_string_value(json_object_get(job, "view"));
+    const char *decided = json_is_true(json_object_get(job, "decided")) ? "decided" : "undecided";
+    if (view && strcmp(view, "runner") == 0)
+        printf("  another member's job (%s): this node sees only the replicas it runs\n",
+               decided);
+    else if (view && strcmp(view, "none") == 0)
+        printf("  another member's job (%s): where it runs is shown only to its submitter's node "
+               "and the nodes running it\n",
+               decided);
+}
+
 static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     bool json = false;
@@ -296,10 +311,13 @@ static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
                json_integer_value(json_object_get(job, "replicas")));
         if (json_is_true(json_object_get(json_object_get(job, "spec"), "confidential")))
             printf("  request: confidential (encrypted by the submitter; nodes never see it)\n");
+        print_view(job);
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(job, "replica_states"), i, r)
         {
+            if (!json_object_get(r, "state"))
+                continue; /* a replica this node neither submitted nor runs */
             const char *node = json_string_value(json_object_get(r, "node"));
             const char *note = json_string_value(json_object_get(r, "note"));
             json_int_t attempts = json_integer_value(json_object_get(r, "attempts"));
@@ -451,7 +469,8 @@ static const struct veil_cli_command job_status = {
     .usage = "Usage: veil job status [-o json|text] ID\n\n"
              "Shows each replica's state and node and the job's anchors (epoch, Merkle\n"
              "root, transaction); -o json adds the spec, assignments, inclusion proofs\n"
-             "and containers.\n",
+             "and containers. Of another member's job, a node shows only the replicas it\n"
+             "runs, or else that the job exists and whether it is decided.\n",
     .run = run_status,
 };
 

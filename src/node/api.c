@@ -6,6 +6,12 @@
  * GET /metrics (Prometheus text exposition format 0.0.4); the dashboard's
  * pages under /ui/ and its endpoints (dashboard.c, docs/DASHBOARD.md).
  *
+ * What it shows of a job depends on who this node is to the job (hook H4 of
+ * docs/THREAT_MODEL.md, the rule in privacy.c): the submitter's node sees
+ * its own jobs in full (placed, where, state); a node that runs a replica
+ * sees that replica; any other node sees that the job exists and whether it
+ * is decided, never the chosen node, its state history or its assignments.
+ *
  * It binds to 127.0.0.1 only and every request but the dashboard's static
  * files must carry "Authorization: Bearer <token>", the token being the content of a 0600
  * file created on first start from the CSPRNG. Token comparison hashes both
@@ -29,6 +35,7 @@
 #include <sodium.h>
 
 #include <veil/node.h>
+#include <veil/privacy.h>
 
 #include "dashboard.h"
 
@@ -404,6 +411,194 @@ static enum MHD_Result serve_asset(veil_api *api, struct MHD_Connection *c, cons
     return ret;
 }
 
+/* ------------------------------------------------------------------------ */
+/* H4: each job as this node may see it.                                     */
+/* ------------------------------------------------------------------------ */
+
+/* This node's view of one replica placed on `chosen` ("" or NULL: none).
+ * The submitter's node keeps the node (H4's scope: it sees where its own
+ * replicas run); trimming it too (the rule's PLACED) needs H5 first, since
+ * the submitter's node receives the assignment in gossip anyway. */
+static enum veil_privacy_view view_for(const char *self, const char *submitter,
+                                       const char *chosen)
+{
+    const char *c = chosen ? chosen : "";
+    enum veil_privacy_view v =
+        veil_privacy_view_of((const uint8_t *)self, strlen(self), (const uint8_t *)submitter,
+                             strlen(submitter), (const uint8_t *)c, strlen(c));
+    return v == VEIL_PRIVACY_VIEW_PLACED ? VEIL_PRIVACY_VIEW_FULL : v;
+}
+
+static const char *str_field(json_t *row, const char *key)
+{
+    const char *v = json_string_value(json_object_get(row, key));
+    return v ? v : "";
+}
+
+/* A replica whose placement is still to come (the states before a round's
+ * outcome, or a reschedule's). */
+static bool state_undecided(const char *state)
+{
+    static const char *const open[] = {"pending", "scheduling", "awaiting_decryption",
+                                       "rescheduling"};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(open); i++)
+        if (strcmp(state, open[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Drops the assignment rows of `rows` that `self` must not see and trims
+ * the others (veil_privacy_redact_assignment). The job's submitter is
+ * `submitter`, or, when that is NULL, looked up by job_id in `by_job`. */
+static int trim_assignments(json_t *rows, const char *self, const char *submitter,
+                            json_t *by_job)
+{
+    for (size_t i = 0; i < json_array_size(rows);) {
+        json_t *row = json_array_get(rows, i);
+        const char *sub =
+            submitter ? submitter
+                      : json_string_value(json_object_get(by_job, str_field(row, "job_id")));
+        int r = veil_privacy_redact_assignment(row,
+                                               view_for(self, sub ? sub : "", str_field(row, "node")));
+        if (r < 0 || (r == 1 && json_array_remove(rows, i) != 0))
+            return -1;
+        if (r == 0)
+            i++;
+    }
+    return 0;
+}
+
+/* Keeps the rows of `rows` (anchor or container rows, by "replica") whose
+ * replica this node runs. */
+static int keep_replicas(json_t *rows, const bool *runs, size_t n)
+{
+    for (size_t i = 0; i < json_array_size(rows);) {
+        json_int_t r = json_integer_value(json_object_get(json_array_get(rows, i), "replica"));
+        if (r >= 0 && (size_t)r < n && runs[r])
+            i++;
+        else if (json_array_remove(rows, i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Trims one job (veil_store_job_json's object) to this node's view and adds
+ * "view" ("submitter", "runner" or "none") and "decided". */
+static int redact_job(json_t *job, const char *self)
+{
+    const char *submitter = str_field(job, "submitter");
+    json_t *states = json_object_get(job, "replica_states");
+    size_t n = json_array_size(states);
+    bool decided = true, any = false;
+    bool *runs = calloc(n ? n : 1, sizeof *runs);
+    if (!runs)
+        return -1;
+    bool mine = strcmp(submitter, self) == 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *row = json_array_get(states, i);
+        decided = decided && !state_undecided(str_field(row, "state"));
+        enum veil_privacy_view v = view_for(self, submitter, str_field(row, "node"));
+        runs[i] = v == VEIL_PRIVACY_VIEW_FULL;
+        any = any || (runs[i] && !mine);
+        if (!mine)
+            rc = veil_privacy_redact_replica_state(row, v);
+    }
+    if (rc == 0 && !mine &&
+        (trim_assignments(json_object_get(job, "assignments"), self, submitter, NULL) != 0 ||
+         keep_replicas(json_object_get(job, "anchors"), runs, n) != 0 ||
+         keep_replicas(json_object_get(job, "containers"), runs, n) != 0))
+        rc = -1;
+    free(runs);
+    const char *view = mine ? "submitter" : any ? "runner" : "none";
+    if (rc != 0 || json_object_set_new(job, "view", json_string(view)) != 0 ||
+        json_object_set_new(job, "decided", json_boolean(decided)) != 0)
+        return -1;
+    return 0;
+}
+
+/* GET /v1/jobs/{id}: the job as this node may see it. */
+static json_t *job_view(veil_store *store, const char *self, const char *id, veil_err *err)
+{
+    json_t *job = veil_store_job_json(store, id, err);
+    if (job && redact_job(job, self) != 0) {
+        json_decref(job);
+        veil_err_set(err, VEIL_E_NOMEM, "job %.16s: out of memory trimming its view", id);
+        return NULL;
+    }
+    return job;
+}
+
+void *veil_api_job_view(veil_store *store, const char *self, const char *id_hex, veil_err *err)
+{
+    return job_view(store, self, id_hex, err);
+}
+
+/* A row of GET /v1/jobs for a job this node did not submit: its state is
+ * only decided/undecided, "running" counts the replicas running here. */
+static int redact_job_row(veil_store *store, const char *self, json_t *row, veil_err *err)
+{
+    if (strcmp(str_field(row, "submitter"), self) == 0)
+        return json_object_set_new(row, "view", json_string("submitter")) == 0
+                   ? 0
+                   : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    json_t *job = job_view(store, self, str_field(row, "id"), err);
+    if (!job)
+        return -1;
+    json_int_t running = 0;
+    json_t *st;
+    size_t i;
+    json_array_foreach (json_object_get(job, "replica_states"), i, st)
+        running += strcmp(str_field(st, "state"), "running") == 0;
+    bool decided = json_is_true(json_object_get(job, "decided"));
+    int rc = json_object_set_new(row, "state", json_string(decided ? "decided" : "undecided")) |
+             json_object_set_new(row, "running", json_integer(running)) |
+             json_object_set(row, "view", json_object_get(job, "view"));
+    json_decref(job);
+    return rc == 0 ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+}
+
+/* The assignment list: each row trimmed by its job's submitter. */
+static int trim_assignment_list(veil_store *store, const char *self, json_t *list, veil_err *err)
+{
+    json_t *jobs = veil_store_list_json(store, "jobs", err), *by_job = json_object(), *row;
+    size_t i;
+    int rc = jobs && by_job ? 0 : -1;
+    json_array_foreach (rc == 0 ? jobs : NULL, i, row)
+        if (json_object_set(by_job, str_field(row, "id"), json_object_get(row, "submitter")) != 0)
+            rc = -1;
+    if (rc == 0 && trim_assignments(list, self, NULL, by_job) != 0)
+        rc = -1;
+    if (rc != 0 && jobs)
+        veil_err_set(err, VEIL_E_NOMEM, "assignments: out of memory trimming the view");
+    json_decref(jobs);
+    json_decref(by_job);
+    return rc;
+}
+
+/* GET /v1/{nodes,jobs,assignments,anchors} as this node may see them (the
+ * nodes and the anchors' commitments, hashes, need no trimming). */
+static json_t *collection_view(veil_store *store, const char *self, const char *what,
+                               veil_err *err)
+{
+    json_t *list = veil_store_list_json(store, what, err), *row;
+    if (!list)
+        return NULL;
+    size_t i;
+    int rc = 0;
+    if (strcmp(what, "jobs") == 0)
+        json_array_foreach (list, i, row)
+            if (rc == 0)
+                rc = redact_job_row(store, self, row, err);
+    if (strcmp(what, "assignments") == 0)
+        rc = trim_assignment_list(store, self, list, err);
+    if (rc != 0) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
 static bool is_job_id(const char *s)
 {
     return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
@@ -471,7 +666,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!get)
             return send_error(api, c, 405, "use GET");
         veil_err err = {0};
-        json_t *list = veil_store_list_json(api->store, collections[i], &err);
+        json_t *list = collection_view(api->store, api->submitter, collections[i], &err);
         if (!list)
             return send_error(api, c, 500, err.msg);
         return send_json(api, c, 200, json_pack("{s:o}", collections[i], list));
@@ -483,7 +678,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!is_job_id(id))
             return send_error(api, c, 400, "job id must be 64 lowercase hex digits");
         veil_err err = {0};
-        json_t *job = veil_store_job_json(api->store, id, &err);
+        json_t *job = job_view(api->store, api->submitter, id, &err);
         if (!job)
             return send_error(api, c, err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg);
         return send_json(api, c, 200, job);

@@ -6,7 +6,9 @@
  *   POST /v1/jobs/validate  a job spec checked exactly as `veil job validate`
  *                           checks it (the same C validator, the same messages)
  *   GET  /v1/cluster        the chain's policy (through the chain views)
- *   POST /v1/anchors/verify {"job": ID, "replica": N} checked by the contract
+ *   POST /v1/anchors/verify {"job": ID, "replica": N} checked by the contract,
+ *                           for a replica this node may see (its own job's,
+ *                           or one it runs: api.c's view, hook H4)
  *   GET  /v1/network        whether VeilNet runs inside this node
  * Every answer is JSON; nothing here holds a telemetry value or a secret.
  */
@@ -61,6 +63,30 @@ static unsigned validate_spec(const struct veil_dash_request *r, void **reply)
     return 200;
 }
 
+/* Whether node r->self may see replica `replica` of job `id` (an
+ * assignment row of it survives the job's view): the anchor of another
+ * member's replica would tie that job to a commitment of the chosen node. */
+static unsigned replica_visible(const struct veil_dash_request *r, const char *id, int replica,
+                                void **reply)
+{
+    veil_err err = {0};
+    json_t *job = veil_api_job_view(r->store, r->self ? r->self : "", id, &err);
+    if (!job)
+        return error_reply(err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg, reply);
+    bool seen = false;
+    json_t *row;
+    size_t i;
+    json_array_foreach (json_object_get(job, "assignments"), i, row)
+        seen = seen || json_integer_value(json_object_get(row, "replica")) == replica;
+    json_decref(job);
+    if (seen)
+        return 200;
+    return error_reply(404,
+                       "no assignment of this replica is visible on this node (only the "
+                       "job's submitter and the node running it see it)",
+                       reply);
+}
+
 /* Body {"job": "<64 hex>", "replica": N}. */
 static unsigned verify_anchor(const struct veil_dash_request *r, void **reply)
 {
@@ -82,6 +108,9 @@ static unsigned verify_anchor(const struct veil_dash_request *r, void **reply)
     memcpy(id, job, sizeof id);
     int replica = (int)json_integer_value(rep);
     json_decref(b);
+    unsigned seen = replica_visible(r, id, replica, reply);
+    if (seen != 200)
+        return seen;
     if (!r->chain || !r->node_cfg)
         return error_reply(503, "this node's API has no chain views (veild did not pass them)",
                            reply);
