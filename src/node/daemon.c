@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "daemon_core.h"
+#include "daemon_overlay.h"
 #include "daemon_sched.h"
 
 /* An attempt of a round that has no digest majority after this long (and at
@@ -68,9 +69,12 @@ uint64_t veil_daemon_resend_period_ms(const veil_daemon *d)
     return p < RESEND_MIN_MS ? RESEND_MIN_MS : p > RESEND_MAX_MS ? RESEND_MAX_MS : p;
 }
 
+/* The base, or twice a full queue of evaluations at this node's measured
+ * speed when that is longer (round_pace_deadline_ms). */
 uint64_t veil_daemon_round_deadline_ms(const veil_daemon *d)
 {
-    return 6 * d->interval_ms > ROUND_DEADLINE_MS ? 6 * d->interval_ms : ROUND_DEADLINE_MS;
+    uint64_t base = 6 * d->interval_ms > ROUND_DEADLINE_MS ? 6 * d->interval_ms : ROUND_DEADLINE_MS;
+    return round_pace_deadline_ms(&d->rounds.pace, base);
 }
 
 void veil_daemon_roles_text(unsigned roles, char *out, size_t cap)
@@ -184,6 +188,8 @@ static void cron_init(veil_daemon *d)
              veil_daemon_registry_tick);
     cron_add(d, "bootstrap", VEIL_ROLE_MEMBER, BOOTSTRAP_MS, BOOTSTRAP_MS,
              veil_daemon_bootstrap_tick);
+    if (d->overlay)
+        cron_add(d, "overlay", VEIL_ROLE_MEMBER, BOOTSTRAP_MS, 500, veil_daemon_overlay_tick);
 }
 
 /* The dispatcher: runs what is due, nothing else. A tick keeps its phase
@@ -459,7 +465,8 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
     decide_roles(d);
     if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
         anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0 ||
-        veil_daemon_p2p_start(d, err) != 0 || set_output_handler(d, err) != 0)
+        veil_daemon_p2p_start(d, err) != 0 || set_output_handler(d, err) != 0 ||
+        veil_daemon_overlay_start(d, err) != 0)
         goto fail;
     const char *listen = NULL;
     if (start_api(d, &listen, err) != 0)
@@ -560,6 +567,7 @@ void veil_daemon_stop(veil_daemon *d, void (*done)(void *user_data), void *user_
         veil_kad_detach(d->kad);
         d->kad = NULL;
     }
+    veil_daemon_overlay_stop(d);
     if (d->gs) {
         veil_gossipsub_detach(d->gs);
         d->gs = NULL;

@@ -18,6 +18,7 @@
  *                       decryptions, combine; every node counts holders' votes
  *   daemon_exec.c       the executor role: image policy, containers, watching
  *   daemon_anchor.c     anchoring (struct veil_anchorer, owned elsewhere)
+ *   daemon_overlay.c    VeilNet overlay, peer records, names (daemon_overlay.h)
  */
 #ifndef VEIL_NODE_DAEMON_CORE_H
 #define VEIL_NODE_DAEMON_CORE_H
@@ -155,6 +156,7 @@ struct veil_daemon {
     veil_eth_address contract;
     struct veil_anchorer anchorer;
     struct watch_list watched; /* containers this node started, until they end */
+    struct veil_node_overlay *overlay; /* VeilNet (daemon_overlay.c); NULL when disabled */
     int closing_handles;
     bool stopping, handles_closed;
     int works; /* uv_queue_work items in flight (FHE rounds, container starts) */
