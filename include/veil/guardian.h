@@ -243,7 +243,8 @@ enum veil_subj_kind {
     VEIL_SUBJ_CMD,
     VEIL_SUBJ_REPLY,
     VEIL_SUBJ_RENEW,
-    VEIL_SUBJ_INBOX, /* the prefix, without ".>" */
+    VEIL_SUBJ_INBOX,   /* the prefix, without ".>" */
+    VEIL_SUBJ_REVOKED, /* Guardian: veil.<realm>.revoked.<revoked node> */
 };
 
 /* True if `name` is a valid realm/node name (one subject token). */
@@ -291,7 +292,12 @@ struct veil_ca_leaf_req {
     /* data-plane identity: SAN URI veil://<realm>/<node_id> when both set */
     const char *realm;
     const char *node_id;
-    /* server certificates (Master): DNS names and IP addresses */
+    /* further SAN URIs (data plane: veil-taint:<t>, veil-pool:<cidr>);
+     * printable ASCII without ',' or spaces */
+    const char *const *uris;
+    size_t n_uris;
+    /* server certificates (Master): DNS names and IP addresses; a node's
+     * data-plane leaf carries its overlay IPv4 address here */
     const char *const *dns;
     size_t n_dns;
     const char *const *ips;
@@ -404,6 +410,29 @@ int veil_guardian_accounts(veil_guardian *g, char ***pubs, char ***jwts, size_t 
                            veil_err *err) VEIL_WARN_UNUSED;
 void veil_guardian_accounts_free(char **pubs, char **jwts, size_t n);
 
+/* Overlay addresses. Each realm has an IPv4 pool (VEIL_GUARDIAN_DEFAULT_POOL
+ * unless set, prefix /8../30); a node's address is allocated from it once
+ * (the lowest free host address), recorded, and stays the node's across
+ * renewals; a revoked node's address is never handed to another node.
+ * Guardian's data-plane leaves carry it as an IP SAN and the pool as the SAN
+ * URI veil-pool:<cidr>. */
+#define VEIL_GUARDIAN_DEFAULT_POOL "10.77.0.0/16"
+#define VEIL_GUARDIAN_POOL_URI "veil-pool:"
+#define VEIL_GUARDIAN_CIDR_MAX 20 /* "255.255.255.255/32" + NUL */
+/* Sets the realm's pool; refused once an address was allocated from
+ * another pool. */
+int veil_guardian_realm_set_pool(veil_guardian *g, const char *realm, const char *cidr,
+                                 veil_err *err) VEIL_WARN_UNUSED;
+int veil_guardian_realm_pool(veil_guardian *g, const char *realm,
+                             char out[VEIL_GUARDIAN_CIDR_MAX], veil_err *err) VEIL_WARN_UNUSED;
+/* The node's address (allocated when it has none; VEIL_E_LIMIT when the
+ * pool is full). */
+int veil_guardian_node_address(veil_guardian *g, const char *realm, const char *node,
+                               char out[16], veil_err *err) VEIL_WARN_UNUSED;
+/* "a.b.c.d/n" -> network address (host order, host bits cleared) and n. */
+int veil_guardian_cidr_parse(const char *cidr, uint32_t *net, unsigned *prefix,
+                             veil_err *err) VEIL_WARN_UNUSED;
+
 /* One-time enrollment tokens: "vgt1.<id>.<secret>" (base32); only a hash of
  * the secret is stored. */
 #define VEIL_GUARDIAN_TOKEN_MAX 96
@@ -494,6 +523,13 @@ int veil_guardian_issue_cert(veil_guardian *g, const char *realm, const char *no
 int veil_guardian_revoke(veil_guardian *g, const char *name, char **account_jwt,
                          char account[VEIL_NKEY_PUBLIC_LEN + 1], veil_err *err) VEIL_WARN_UNUSED;
 bool veil_guardian_serial_revoked(veil_guardian *g, uint64_t serial);
+/* Revoked nodes of `realm` that still hold a data-plane certificate valid
+ * at `now` (seconds): the ones its members must be told to refuse (the
+ * daemon announces them on veil.<realm>.revoked.<node>). Free the list with
+ * veil_guardian_node_list_free. */
+int veil_guardian_revoked_live(veil_guardian *g, const char *realm, int64_t now,
+                               struct veil_guardian_node **out, size_t *n,
+                               veil_err *err) VEIL_WARN_UNUSED;
 
 /* Audit log (append only). detail must not hold secrets. */
 int veil_guardian_audit(veil_guardian *g, const char *actor, const char *action, const char *detail,

@@ -81,6 +81,10 @@ enum veil_ctl_verb {
     VEIL_CTL_TAINT_REMOVE = 3,
     VEIL_CTL_INVALIDATE_KEYS = 4,
     VEIL_CTL_SHUTDOWN = 5,
+    /* not a command to the node: Guardian's realm-wide notice that the node
+     * named in the CMD (identity hex in its argument) was revoked, on
+     * veil.<realm>.revoked.<node> (veil_ctl_revoked_check) */
+    VEIL_CTL_PEER_REVOKED = 6,
 };
 #define VEIL_CTL_FLAG_HARD 0x01u /* shutdown --hard: Guardian also revokes */
 
@@ -181,6 +185,14 @@ int veil_ctl_cmd_verify(const veil_ctl_cmd *c, const uint8_t pub[32],
 int veil_ctl_reply_sign(veil_ctl_reply *r, const uint8_t sk[64], veil_err *err) VEIL_WARN_UNUSED;
 int veil_ctl_reply_verify(const veil_ctl_reply *r, const uint8_t pub[32],
                           veil_err *err) VEIL_WARN_UNUSED;
+
+/* A revocation notice (CMD with verb PEER_REVOKED) as a realm member
+ * receives it on `subject`: signed by `guardian_pub`, naming the node the
+ * subject names, issued within +-VEIL_CTL_CMD_WINDOW_MS of now; the revoked
+ * identity (32 bytes, from the argument's hex) goes to identity. */
+int veil_ctl_revoked_check(const veil_ctl_cmd *c, const char *subject,
+                           const uint8_t guardian_pub[32], uint64_t now_ms, uint8_t identity[32],
+                           veil_err *err) VEIL_WARN_UNUSED;
 
 /* Replay protection for commands (caller-owned, fixed size): a command is
  * accepted once, only inside +-VEIL_CTL_CMD_WINDOW_MS of now. */

@@ -51,6 +51,19 @@ static bool ip_valid(const char *s)
     return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
 }
 
+/* A SAN URI other than the identity: a scheme ("veil-taint:", ...) and
+ * characters that cannot start another entry of the SAN text. */
+static bool uri_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 255 || strchr(s, ':') == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~' || s[i] == ',')
+            return false;
+    return true;
+}
+
 static int append(char *out, size_t cap, const char *kind, const char *a, const char *b,
                   veil_err *err)
 {
@@ -75,6 +88,12 @@ int veil_ca_san_text(const struct veil_ca_leaf_req *req, char *out, size_t cap, 
         if (!veil_guardian_name_valid(req->realm) || !node_id_valid(req->node_id))
             return veil_err_set(err, VEIL_E_INVALID, "ca: bad realm or node id for the SAN");
         if (append(out, cap, "URI", req->realm, req->node_id, err) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < req->n_uris; i++) {
+        if (!uri_valid(req->uris[i]))
+            return veil_err_set(err, VEIL_E_INVALID, "ca: bad URI name");
+        if (append(out, cap, "URI", req->uris[i], NULL, err) != 0)
             return -1;
     }
     for (size_t i = 0; i < req->n_dns; i++) {

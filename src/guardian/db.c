@@ -31,6 +31,9 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS serials_node ON serials(node);"
     "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS realm_pools(realm TEXT PRIMARY KEY, cidr TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS node_addrs(node TEXT PRIMARY KEY, realm TEXT NOT NULL,"
+    " addr INTEGER NOT NULL, UNIQUE(realm, addr));"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
 
 int guardian_db_fail(struct veil_guardian *g, veil_err *err, const char *what)

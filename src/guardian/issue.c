@@ -5,11 +5,15 @@
  * (Guardian's service user, enrollees), data-plane certificates, and the
  * serial record of each (what revocation later walks).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guardian_int.h"
+
+/* veil/anchor.h's VEIL_ANCHOR_TAINTS_MAX: the data plane reads no more. */
+#define GUARDIAN_LEAF_TAINTS_MAX 16
 
 static int record_serial(struct veil_guardian *g, const char *kind, const char *node,
                          const char *account, const char *subject, int64_t expires,
@@ -265,23 +269,69 @@ int veil_guardian_system_creds(veil_guardian *g, int64_t ttl_s, char **creds, ve
     return rc;
 }
 
+/* The data-plane names of a node's leaf besides its identity: one
+ * veil-taint:<t> URI per taint (lower-cased: the data plane compares taints
+ * case-insensitively), veil-pool:<cidr>, and its pool address as IP SAN. */
+struct leaf_names {
+    char taints[GUARDIAN_LEAF_TAINTS_MAX][64 + 12];
+    char pool[VEIL_GUARDIAN_CIDR_MAX + 12];
+    const char *uris[GUARDIAN_LEAF_TAINTS_MAX + 1];
+    size_t n_uris;
+    char ip[16];
+};
+
+static int leaf_names_fill(veil_guardian *g, const struct veil_guardian_node *n,
+                           struct leaf_names *ln, veil_err *err)
+{
+    char cidr[VEIL_GUARDIAN_CIDR_MAX];
+    memset(ln, 0, sizeof *ln);
+    if (n->taints.n > GUARDIAN_LEAF_TAINTS_MAX)
+        return veil_err_set(err, VEIL_E_LIMIT, "guardian: a leaf holds at most %d taints",
+                            GUARDIAN_LEAF_TAINTS_MAX);
+    for (size_t i = 0; i < n->taints.n; i++) {
+        const char *t = n->taints.items[i];
+        if (strlen(t) > 31)
+            return veil_err_set(err, VEIL_E_LIMIT, "guardian: taint '%s' is over 31 characters",
+                                t);
+        int w = snprintf(ln->taints[i], sizeof ln->taints[i], "veil-taint:");
+        for (size_t j = 0; t[j]; j++)
+            ln->taints[i][w + (int)j] = (char)tolower((unsigned char)t[j]);
+        ln->uris[ln->n_uris++] = ln->taints[i];
+    }
+    if (veil_guardian_realm_pool(g, n->realm, cidr, err) != 0 ||
+        veil_guardian_node_address(g, n->realm, n->name, ln->ip, err) != 0)
+        return -1;
+    snprintf(ln->pool, sizeof ln->pool, "%s%s", VEIL_GUARDIAN_POOL_URI, cidr);
+    ln->uris[ln->n_uris++] = ln->pool;
+    return 0;
+}
+
 int veil_guardian_issue_cert(veil_guardian *g, const char *realm, const char *node,
                              const char *public_key_pem, int64_t ttl_s, struct veil_ca_leaf *out,
                              veil_err *err)
 {
     struct veil_guardian_node n;
+    struct leaf_names ln;
     char serial_hex[32];
     memset(out, 0, sizeof(*out));
     if (check_ttl(&ttl_s, err) != 0 || veil_guardian_node_get(g, node, &n, err) != 0)
         return -1;
     bool ok = strcmp(n.realm, realm) == 0 && !n.revoked;
+    int rc = ok ? leaf_names_fill(g, &n, &ln, err) : 0;
     veil_guardian_node_free(&n);
     if (!ok)
         return veil_err_set(err, VEIL_E_PERMISSION,
                             "guardian: node \"%s\" is revoked or not in realm \"%s\"", node, realm);
+    if (rc != 0)
+        return -1;
+    const char *ips[1] = {ln.ip};
     struct veil_ca_leaf_req req = {.common_name = node,
                                    .realm = realm,
                                    .node_id = node,
+                                   .uris = ln.uris,
+                                   .n_uris = ln.n_uris,
+                                   .ips = ips,
+                                   .n_ips = 1,
                                    .server_auth = true,
                                    .client_auth = true,
                                    .ttl_s = ttl_s,

@@ -114,3 +114,35 @@ bool veil_guardian_serial_revoked(veil_guardian *g, uint64_t serial)
     sqlite3_finalize(st);
     return revoked;
 }
+
+/* Whether the node holds a certificate still valid at `now`. */
+static bool has_live_cert(struct veil_guardian *g, const char *node, int64_t now)
+{
+    sqlite3_stmt *st;
+    if (guardian_db_prepare(g,
+                            "SELECT 1 FROM serials WHERE node = ? AND kind = 'cert' AND"
+                            " expires > ? LIMIT 1",
+                            &st, NULL) != 0)
+        return true; /* unknown: keep announcing */
+    sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    bool live = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return live;
+}
+
+int veil_guardian_revoked_live(veil_guardian *g, const char *realm, int64_t now,
+                               struct veil_guardian_node **out, size_t *n, veil_err *err)
+{
+    if (veil_guardian_node_list(g, realm, out, n, err) != 0)
+        return -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if ((*out)[i].revoked && has_live_cert(g, (*out)[i].name, now))
+            (*out)[kept++] = (*out)[i];
+        else
+            veil_guardian_node_free(&(*out)[i]);
+    }
+    *n = kept;
+    return 0;
+}

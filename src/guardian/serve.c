@@ -497,10 +497,11 @@ int veil_guardian_serve_main(int argc, char **argv)
     }
     fprintf(stdout, "guardian: serving %zu account(s)\n", sv.n_conns);
     fflush(stdout);
-    /* every 2 s: realms created meanwhile */
-    struct timespec period = {2, 0};
-    while (sigtimedwait(&stop, NULL, &period) < 0) {
-        if (sync_realms(&sv, &err) != 0)
+    /* every second: revocation notices; every 2 s: realms created meanwhile */
+    struct timespec period = {1, 0};
+    for (unsigned tick = 1; sigtimedwait(&stop, NULL, &period) < 0; tick++) {
+        serve_announce_revoked(&sv);
+        if (tick % 2 == 0 && sync_realms(&sv, &err) != 0)
             VEIL_LOG_WARNING("guardian", "realm sync failed", "err=\"%s\"", err.msg);
     }
     serve_close(&sv);

@@ -59,6 +59,9 @@ void serve_answer(struct serve *sv, const char *realm, const char *node, const u
 int serve_connect(struct serve *sv, struct serve_conn *c, bool answer,
                   veil_err *err) VEIL_WARN_UNUSED;
 void serve_conn_close(struct serve_conn *c);
+/* Publishes one signed notice per revoked node that still holds a valid
+ * certificate, in every realm served (serve_revoked.c). */
+void serve_announce_revoked(struct serve *sv);
 /* Wipes the client certificate's key. */
 void serve_tls_free(struct serve *sv);
 int serve_nats_err(veil_err *err, natsStatus s, const char *what);

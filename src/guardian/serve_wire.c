@@ -25,6 +25,7 @@ static const char *const verb_names[] = {
     [VEIL_CTL_TAINT_REMOVE] = "taint-remove",
     [VEIL_CTL_INVALIDATE_KEYS] = "invalidate-keys",
     [VEIL_CTL_SHUTDOWN] = "shutdown",
+    [VEIL_CTL_PEER_REVOKED] = "peer-revoked",
 };
 
 const char *veil_ctl_verb_name(enum veil_ctl_verb v)
@@ -36,7 +37,7 @@ const char *veil_ctl_verb_name(enum veil_ctl_verb v)
 
 int veil_ctl_verb_parse(const char *text, enum veil_ctl_verb *out, veil_err *err)
 {
-    for (size_t i = 1; i < VEIL_ARRAY_LEN(verb_names); i++) {
+    for (size_t i = 1; i < VEIL_CTL_PEER_REVOKED; i++) { /* notices are not commands */
         if (strcmp(text, verb_names[i]) == 0) {
             *out = (enum veil_ctl_verb)i;
             return 0;
@@ -416,7 +417,7 @@ int veil_ctl_cmd_decode(const uint8_t *data, size_t len, veil_ctl_cmd *out, veil
     out->flags = veil_read_u8(&r);
     if (!veil_reader_ok(&r))
         return veil_err_set(err, VEIL_E_RANGE, "command: truncated");
-    if (verb < VEIL_CTL_QUERY || verb > VEIL_CTL_SHUTDOWN)
+    if (verb < VEIL_CTL_QUERY || verb > VEIL_CTL_PEER_REVOKED)
         return veil_err_set(err, VEIL_E_PARSE, "command: unknown verb %u", verb);
     if (out->flags & ~VEIL_CTL_FLAG_HARD)
         return veil_err_set(err, VEIL_E_PARSE, "command: unknown flags 0x%02x", out->flags);
@@ -589,5 +590,21 @@ int veil_ctl_cmd_accept(veil_ctl_replay *r, const veil_ctl_cmd *c, const uint8_t
     memcpy(r->nonce[r->used], c->nonce, VEIL_CTL_CMD_NONCE_LEN);
     r->issued_ms[r->used] = c->issued_ms;
     r->used++;
+    return 0;
+}
+
+int veil_ctl_revoked_check(const veil_ctl_cmd *c, const char *subject,
+                           const uint8_t guardian_pub[32], uint64_t now_ms, uint8_t identity[32],
+                           veil_err *err)
+{
+    const char *last = strrchr(subject, '.');
+    if (veil_ctl_cmd_verify(c, guardian_pub, err) != 0)
+        return -1;
+    if (c->verb != VEIL_CTL_PEER_REVOKED || last == NULL || strcmp(last + 1, c->node_id) != 0)
+        return veil_err_set(err, VEIL_E_MISMATCH, "revocation notice for another subject");
+    if (!in_window(c->issued_ms, now_ms))
+        return veil_err_set(err, VEIL_E_TIMEOUT, "revocation notice expired or from the future");
+    if (strlen(c->arg) != 64 || veil_hex_decode(identity, 32, c->arg, 64, false, NULL) != 32)
+        return veil_err_set(err, VEIL_E_PARSE, "revocation notice: identity is not 32 bytes hex");
     return 0;
 }

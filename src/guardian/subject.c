@@ -44,6 +44,8 @@ static const char *kind_token(enum veil_subj_kind kind)
         return "renew";
     case VEIL_SUBJ_INBOX:
         return "inbox";
+    case VEIL_SUBJ_REVOKED:
+        return "revoked";
     }
     return NULL;
 }
@@ -123,7 +125,8 @@ int veil_guardian_node_permissions(veil_jwt *u, const char *realm, const char *n
         add_subj(&u->sub_allow, VEIL_SUBJ_HEALTH, realm, "*", NULL, err) != 0 ||
         add_subj(&u->sub_allow, VEIL_SUBJ_TOPO, realm, "*", NULL, err) != 0 ||
         add_subj(&u->sub_allow, VEIL_SUBJ_PATH, realm, node, "*", err) != 0 ||
-        add_subj(&u->sub_allow, VEIL_SUBJ_CMD, realm, node, NULL, err) != 0)
+        add_subj(&u->sub_allow, VEIL_SUBJ_CMD, realm, node, NULL, err) != 0 ||
+        add_subj(&u->sub_allow, VEIL_SUBJ_REVOKED, realm, "*", NULL, err) != 0)
         return -1;
     snprintf(inbox, sizeof(inbox), "%s.%s.inbox.%s.>", VEIL_SUBJ_ROOT, realm, node);
     return veil_strlist_add(&u->sub_allow, inbox, err);
