@@ -95,7 +95,7 @@ size_t veil_sq_key_size(const veil_sq_key *key)
     veil_sq_shape_default(&s);
     (void)key; /* every key has the same shape */
     return sizeof(struct veil_sq_key) + s.lwe_dim * veil_pbs128_ggsw_words(&s) * sizeof(uint64_t) +
-           VEIL_NTT128_PRIMES * 4 * s.poly * sizeof(uint64_t);
+           VEIL_NTT128_PRIMES * 6 * s.poly * sizeof(uint64_t);
 }
 
 unsigned veil_sq_key_threads(const veil_sq_key *key)
@@ -141,7 +141,7 @@ static void keygen_item(void *arg, size_t i)
     veil_pbs128_ggsw_encrypt(&key->ntt, &key->shape, job->glwe_key, job->kntt,
                              (unsigned)job->small_key[i], &mask_rng, &noise_rng, ggsw, NULL, &sc);
     /* The scratch held mask * key products: secret-dependent. */
-    veil_memzero(sc.out, (key->shape.k + 1) * VEIL_NTT128_PRIMES * key->shape.poly * 8);
+    veil_memzero(sc.out, (key->shape.k + 1) * VEIL_NTT128_CHANNELS * key->shape.poly * 8);
     veil_pbs128_scratch_free(&sc);
     veil_fhe_rng_wipe(&noise_rng);
     veil_fhe_rng_wipe(&mask_rng);

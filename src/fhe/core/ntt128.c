@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * core/ntt128.c - the three-prime negacyclic NTT and the CRT back to
- * Z/2^128 (see ntt128.h). Butterflies after Harvey ("Faster arithmetic for
- * number-theoretic transforms", 2014): values stay below 4p < 2^64 between
- * stages and each twiddle multiplication is a Shoup product.
+ * core/ntt128.c - the two-prime negacyclic NTT over limb-split operands and
+ * the CRT back to Z/2^128 (see ntt128.h). Butterflies after Harvey ("Faster
+ * arithmetic for number-theoretic transforms", 2014): values stay below
+ * 4p < 2^53 between stages and each twiddle multiplication is a Shoup
+ * product.
  *
- * Two implementations of every hot step: portable scalar code, and AVX-512
- * kernels (transforms, multiply-accumulate, base-2^24 digits, CRT) used when
- * init finds AVX-512F/DQ. Both perform the same integer operations, so they
+ * Scalar code for every step, AVX-512F/DQ kernels (transforms,
+ * multiply-accumulate, base-2^24 digits, CRT) and, in ntt128_ifma.c, IFMA
+ * kernels (transforms, multiply-accumulate), picked at init from the CPU.
+ * All of them return canonical residues of the same exact results, so they
  * produce the same words (test_fhe_squash_core compares them); the kernels
  * only change the speed.
  */
@@ -17,24 +19,13 @@
 #include <string.h>
 
 #include "hot.h"
+#include "ntt128_simd.h"
 
-/* The AVX-512 kernels: GCC on x86-64, outside sanitizer builds and the
- * builds that test a code path without AVX-512 (as hot.h's clones). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
-    !defined(__SANITIZE_ADDRESS__) && !defined(VEIL_FHE_NO_CLONES) &&                              \
-    !defined(VEIL_FHE_CLONES_MAX_V3)
-#define NTT128_AVX512 1
-#include <immintrin.h>
-#else
-#define NTT128_AVX512 0
-#endif
-
-/* The primes: the three largest p < 2^62 with p = 1 mod 4096 (so a
- * primitive 4096-th root of unity exists for N = 2048). */
+/* The primes: the two largest p < 2^51 with p = 1 mod 4096 (so a
+ * primitive 4096-th root of unity exists for N = 2048); M = p0 p1 > 2^101.99. */
 static const uint64_t ntt128_primes[VEIL_NTT128_PRIMES] = {
-    UINT64_C(0x3fffffffffff0001),
-    UINT64_C(0x3ffffffffffe8001),
-    UINT64_C(0x3ffffffffffe5001),
+    UINT64_C(0x7ffffffff5001),
+    UINT64_C(0x7ffffffff3001),
 };
 
 static inline uint64_t mulhi64(uint64_t a, uint64_t b)
@@ -74,6 +65,12 @@ static uint64_t shoup_of(uint64_t w, uint64_t p)
     return (uint64_t)(((veil_u128_t)w << 64) / p);
 }
 
+/* floor(w * 2^52 / p): the companion of w for IFMA's 52-bit products. */
+static uint64_t shoup52_of(uint64_t w, uint64_t p)
+{
+    return (uint64_t)(((veil_u128_t)w << 52) / p);
+}
+
 static size_t bitrev(size_t i, unsigned bits)
 {
     size_t r = 0;
@@ -101,21 +98,28 @@ static int prime_init(struct veil_ntt128_prime *pr, uint64_t p, size_t n)
     pr->r64 = (uint64_t)(((veil_u128_t)1 << 64) % p);
     pr->r64_sh = shoup_of(pr->r64, p);
     pr->one_sh = shoup_of(1, p);
+    pr->r52 = (UINT64_C(1) << 52) % p;
+    pr->r52_sh52 = shoup52_of(pr->r52, p);
     pr->n_inv = powmod(n % p, p - 2, p);
     pr->n_inv_sh = shoup_of(pr->n_inv, p);
-    pr->psi = malloc(4 * n * sizeof(uint64_t));
+    pr->n_inv_sh52 = shoup52_of(pr->n_inv, p);
+    pr->psi = malloc(6 * n * sizeof(uint64_t));
     if (!pr->psi)
         return -1;
     pr->psi_sh = pr->psi + n;
-    pr->ipsi = pr->psi + 2 * n;
-    pr->ipsi_sh = pr->psi + 3 * n;
+    pr->psi_sh52 = pr->psi + 2 * n;
+    pr->ipsi = pr->psi + 3 * n;
+    pr->ipsi_sh = pr->psi + 4 * n;
+    pr->ipsi_sh52 = pr->psi + 5 * n;
     const uint64_t psi = find_psi(p, n), ipsi = powmod(psi, p - 2, p);
     for (size_t i = 0; i < n; i++) {
         size_t e = bitrev(i, bits);
         pr->psi[i] = powmod(psi, e, p);
         pr->psi_sh[i] = shoup_of(pr->psi[i], p);
+        pr->psi_sh52[i] = shoup52_of(pr->psi[i], p);
         pr->ipsi[i] = powmod(ipsi, e, p);
         pr->ipsi_sh[i] = shoup_of(pr->ipsi[i], p);
+        pr->ipsi_sh52[i] = shoup52_of(pr->ipsi[i], p);
     }
     return 0;
 }
@@ -129,7 +133,8 @@ int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err)
     t->n = n;
 #if NTT128_AVX512
     __builtin_cpu_init();
-    t->avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+        t->simd = __builtin_cpu_supports("avx512ifma") ? VEIL_NTT128_IFMA : VEIL_NTT128_AVX512;
 #endif
     for (unsigned i = 0; i < VEIL_NTT128_PRIMES; i++) {
         if (prime_init(&t->pr[i], ntt128_primes[i], n) < 0) {
@@ -137,16 +142,10 @@ int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err)
             return veil_err_set(err, VEIL_E_NOMEM, "out of memory for NTT tables");
         }
     }
-    const uint64_t p0 = ntt128_primes[0], p1 = ntt128_primes[1], p2 = ntt128_primes[2];
+    const uint64_t p0 = ntt128_primes[0], p1 = ntt128_primes[1];
     t->c1 = powmod(p0 % p1, p1 - 2, p1);
     t->c1_sh = shoup_of(t->c1, p1);
-    const uint64_t p01_mod_p2 = mulmod_slow(p0 % p2, p1 % p2, p2);
-    t->c2 = powmod(p01_mod_p2, p2 - 2, p2);
-    t->c2_sh = shoup_of(t->c2, p2);
-    t->p0_mod_p2 = p0 % p2;
-    t->p0_mod_p2_sh = shoup_of(t->p0_mod_p2, p2);
-    t->p01 = (veil_u128_t)p0 * p1;
-    t->m_mod = t->p01 * p2;
+    t->m = (veil_u128_t)p0 * p1;
     return 0;
 }
 
@@ -181,12 +180,20 @@ static inline uint64_t reduce_u128(const struct veil_ntt128_prime *pr, uint64_t 
     return reduce_2p(s, p);
 }
 
-void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
-                           const veil_u128_t *in)
+/* Limb 0 of a word is its low half read as signed, limb 1 the high half
+ * plus the low half's sign bit (so that L0 + 2^64 L1 = word mod 2^128). */
+void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned limb, unsigned prime,
+                           uint64_t *out, const veil_u128_t *in)
 {
-    const struct veil_ntt128_prime *pr = &t->pr[prime];
-    for (size_t j = 0; j < t->n; j++)
-        out[j] = reduce_u128(pr, (uint64_t)(in[j] >> 64), (uint64_t)in[j]);
+    const uint64_t p = t->pr[prime].p;
+    for (size_t j = 0; j < t->n; j++) {
+        const uint64_t lo = (uint64_t)in[j], hi = (uint64_t)(in[j] >> 64);
+        const uint64_t l = limb == 0 ? lo : hi + (lo >> 63);
+        /* (int64)l mod p: l mod p, minus 2^64 mod p when l is negative */
+        const uint64_t u = reduce_2p(mul_shoup_lazy(l, 1, t->pr[prime].one_sh, p), p);
+        const uint64_t neg = (l >> 63) ? t->pr[prime].r64 : 0;
+        out[j] = u >= neg ? u - neg : u + p - neg;
+    }
 }
 
 /* ---- scalar butterflies (every CPU) ----
@@ -268,7 +275,6 @@ static void mac_scalar(const struct veil_ntt128_prime *pr, size_t n, uint64_t *o
  * The same integer operations as the scalar code on 8 lanes (64-bit high
  * products built from four 32x32 products), so the words are identical: the
  * stages with t >= 8 run here, the short ones in the scalar code. */
-#define AVX512_TARGET __attribute__((target("avx512f,avx512dq")))
 
 AVX512_TARGET static inline __m512i v_mulhi(__m512i a, __m512i b)
 {
@@ -290,11 +296,6 @@ AVX512_TARGET static inline __m512i v_shoup(__m512i x, __m512i w, __m512i w_sh, 
     return _mm512_sub_epi64(_mm512_mullo_epi64(w, x), _mm512_mullo_epi64(v_mulhi(w_sh, x), p));
 }
 
-/* x >= m ? x - m : x (unsigned). */
-AVX512_TARGET static inline __m512i v_csub(__m512i x, __m512i m)
-{
-    return _mm512_min_epu64(x, _mm512_sub_epi64(x, m));
-}
 
 AVX512_TARGET static void fwd_stages_avx512(uint64_t *a, size_t n, const uint64_t *psi,
                                             const uint64_t *psi_sh, uint64_t p)
@@ -336,64 +337,6 @@ AVX512_TARGET static void inv_stages_avx512(uint64_t *a, size_t n, const uint64_
     }
 }
 
-/* The stages with t = 4, 2, 1 on 16 words (two vectors) at a time: the
- * butterflies' x words are gathered into one vector and their y words into
- * another, each lane's twiddle is psi[m + group], and the results are
- * scattered back. */
-struct short_stage {
-    __m512i gx, gy; /* gather: 16 words -> x lanes, y lanes */
-    __m512i sa, sb; /* scatter: x', y' -> first, second 8 words */
-    __m512i tw;     /* lane k's group offset k / t */
-};
-
-AVX512_TARGET static void short_stage_init(struct short_stage *st, size_t t)
-{
-    long long gx[8], gy[8], sa[16], tw[8];
-    size_t kx = 0, ky = 0;
-    for (size_t e = 0; e < 16; e++) {
-        if (e % (2 * t) < t) {
-            sa[e] = (long long)kx;
-            gx[kx++] = (long long)e;
-        } else {
-            sa[e] = (long long)(8 + ky);
-            gy[ky++] = (long long)e;
-        }
-    }
-    for (size_t k = 0; k < 8; k++)
-        tw[k] = (long long)(k / t);
-    st->gx = _mm512_loadu_si512(gx);
-    st->gy = _mm512_loadu_si512(gy);
-    st->sa = _mm512_loadu_si512(sa);
-    st->sb = _mm512_loadu_si512(sa + 8);
-    st->tw = _mm512_loadu_si512(tw);
-}
-
-/* One 16-word block's butterfly inputs: x and y lanes, each lane's twiddle
- * and its Shoup companion (tw, tw_sh point at the block's first group). */
-struct short_block {
-    __m512i x, y, w, ws;
-};
-
-AVX512_TARGET static inline struct short_block short_gather(const uint64_t *a,
-                                                            const struct short_stage *st,
-                                                            const uint64_t *tw,
-                                                            const uint64_t *tw_sh)
-{
-    const __m512i A = _mm512_loadu_si512(a), B = _mm512_loadu_si512(a + 8);
-    struct short_block k;
-    k.x = _mm512_permutex2var_epi64(A, st->gx, B);
-    k.y = _mm512_permutex2var_epi64(A, st->gy, B);
-    k.w = _mm512_permutexvar_epi64(st->tw, _mm512_loadu_si512(tw));
-    k.ws = _mm512_permutexvar_epi64(st->tw, _mm512_loadu_si512(tw_sh));
-    return k;
-}
-
-AVX512_TARGET static inline void short_scatter(uint64_t *a, const struct short_stage *st,
-                                               __m512i x2, __m512i y2)
-{
-    _mm512_storeu_si512(a, _mm512_permutex2var_epi64(x2, st->sa, y2));
-    _mm512_storeu_si512(a + 8, _mm512_permutex2var_epi64(x2, st->sb, y2));
-}
 
 /* Forward (Cooley-Tukey) and inverse (Gentleman-Sande) butterflies differ,
  * so the two stage loops stay separate; they share the gather and scatter. */
@@ -532,9 +475,38 @@ AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, const 
     }
 }
 
-/* Garner's CRT (crt_one) on 8 coefficients: the same modular steps, then
- * X = x0 + x1 p0 + x2 p0p1 (- M when negative) in 128-bit lanes (low and
- * high words apart), added into out[]. */
+/* Garner's CRT (crt_signed) on 8 coefficients: X = x0 + x1 p0 (- M when
+ * negative) in 128-bit lanes (low and high words apart). */
+struct v128 {
+    __m512i lo, hi;
+};
+
+AVX512_TARGET static inline struct v128 crt2_avx512(const struct veil_ntt128 *t, __m512i r0,
+                                                    __m512i r1)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i p0 = _mm512_set1_epi64((long long)t->pr[0].p);
+    const __m512i p1 = _mm512_set1_epi64((long long)t->pr[1].p);
+    const __m512i p1_half = _mm512_set1_epi64((long long)(t->pr[1].p / 2));
+    const __m512i c1 = _mm512_set1_epi64((long long)t->c1),
+                  c1s = _mm512_set1_epi64((long long)t->c1_sh);
+    const __m512i d1 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r1, p1), v_csub(r0, p1)), p1);
+    const __m512i x1 = v_csub(v_shoup(d1, c1, c1s, p1), p1);
+    struct v128 x;
+    x.lo = _mm512_add_epi64(r0, _mm512_mullo_epi64(x1, p0));
+    x.hi = _mm512_mask_add_epi64(v_mulhi(x1, p0), _mm512_cmplt_epu64_mask(x.lo, r0),
+                                 v_mulhi(x1, p0), one);
+    const __mmask8 neg = _mm512_cmpgt_epu64_mask(x1, p1_half);
+    const __m512i m_lo = _mm512_set1_epi64((long long)(uint64_t)t->m);
+    const __m512i m_hi = _mm512_set1_epi64((long long)(uint64_t)(t->m >> 64));
+    const __mmask8 borrow = neg & _mm512_cmplt_epu64_mask(x.lo, m_lo);
+    x.lo = _mm512_mask_sub_epi64(x.lo, neg, x.lo, m_lo);
+    x.hi = _mm512_mask_sub_epi64(x.hi, neg, x.hi, m_hi);
+    x.hi = _mm512_mask_sub_epi64(x.hi, borrow, x.hi, one);
+    return x;
+}
+
+/* out += X0 + 2^64 X1 (only X1's low word matters). */
 AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_t *out,
                                          const uint64_t *const *res)
 {
@@ -543,53 +515,16 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
     const __m512i lo_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i hi_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     const __m512i one = _mm512_set1_epi64(1);
-    const __m512i p0 = _mm512_set1_epi64((long long)t->pr[0].p);
-    const __m512i p1 = _mm512_set1_epi64((long long)t->pr[1].p);
-    const __m512i p2 = _mm512_set1_epi64((long long)t->pr[2].p);
-    const __m512i p2_half = _mm512_set1_epi64((long long)(t->pr[2].p / 2));
-    const __m512i c1 = _mm512_set1_epi64((long long)t->c1),
-                  c1s = _mm512_set1_epi64((long long)t->c1_sh);
-    const __m512i c2 = _mm512_set1_epi64((long long)t->c2),
-                  c2s = _mm512_set1_epi64((long long)t->c2_sh);
-    const __m512i q0 = _mm512_set1_epi64((long long)t->p0_mod_p2);
-    const __m512i q0s = _mm512_set1_epi64((long long)t->p0_mod_p2_sh);
-    const __m512i p01_lo = _mm512_set1_epi64((long long)(uint64_t)t->p01);
-    const __m512i p01_hi = _mm512_set1_epi64((long long)(uint64_t)(t->p01 >> 64));
-    const __m512i m_lo = _mm512_set1_epi64((long long)(uint64_t)t->m_mod);
-    const __m512i m_hi = _mm512_set1_epi64((long long)(uint64_t)(t->m_mod >> 64));
     for (size_t j = 0; j < t->n; j += 8) {
-        const __m512i x0 = _mm512_loadu_si512(res[0] + j), r1 = _mm512_loadu_si512(res[1] + j);
-        const __m512i r2 = _mm512_loadu_si512(res[2] + j);
-        const __m512i x0_1 = v_csub(x0, p1);
-        const __m512i d1 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r1, p1), x0_1), p1);
-        const __m512i x1 = v_csub(v_shoup(d1, c1, c1s, p1), p1);
-        const __m512i x1p0 = v_csub(v_shoup(x1, q0, q0s, p2), p2);
-        const __m512i y = v_csub(_mm512_add_epi64(v_csub(x0, p2), x1p0), p2);
-        const __m512i d2 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r2, p2), y), p2);
-        const __m512i x2 = v_csub(v_shoup(d2, c2, c2s, p2), p2);
-        /* x0 + x1 p0 */
-        __m512i lo = _mm512_add_epi64(x0, _mm512_mullo_epi64(x1, p0));
-        __m512i hi = _mm512_mask_add_epi64(v_mulhi(x1, p0), _mm512_cmplt_epu64_mask(lo, x0),
-                                           v_mulhi(x1, p0), one);
-        /* + x2 p0p1 */
-        const __m512i a_lo = _mm512_mullo_epi64(x2, p01_lo);
-        const __m512i s_lo = _mm512_add_epi64(lo, a_lo);
-        hi = _mm512_add_epi64(
-            hi, _mm512_add_epi64(v_mulhi(x2, p01_lo), _mm512_mullo_epi64(x2, p01_hi)));
-        hi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(s_lo, a_lo), hi, one);
-        lo = s_lo;
-        /* negative: - M */
-        const __mmask8 neg = _mm512_cmpgt_epu64_mask(x2, p2_half);
-        const __mmask8 borrow = neg & _mm512_cmplt_epu64_mask(lo, m_lo);
-        lo = _mm512_mask_sub_epi64(lo, neg, lo, m_lo);
-        hi = _mm512_mask_sub_epi64(hi, neg, hi, m_hi);
-        hi = _mm512_mask_sub_epi64(hi, borrow, hi, one);
-        /* out += X */
+        const struct v128 x0 =
+            crt2_avx512(t, _mm512_loadu_si512(res[0] + j), _mm512_loadu_si512(res[1] + j));
+        const struct v128 x1 =
+            crt2_avx512(t, _mm512_loadu_si512(res[2] + j), _mm512_loadu_si512(res[3] + j));
         const __m512i A = _mm512_loadu_si512(out + j), B = _mm512_loadu_si512(out + j + 4);
         const __m512i olo = _mm512_permutex2var_epi64(A, even, B);
         __m512i ohi = _mm512_permutex2var_epi64(A, odd, B);
-        const __m512i nlo = _mm512_add_epi64(olo, lo);
-        ohi = _mm512_add_epi64(ohi, hi);
+        const __m512i nlo = _mm512_add_epi64(olo, x0.lo);
+        ohi = _mm512_add_epi64(ohi, _mm512_add_epi64(x0.hi, x1.lo));
         ohi = _mm512_mask_add_epi64(ohi, _mm512_cmplt_epu64_mask(nlo, olo), ohi, one);
         _mm512_storeu_si512(out + j, _mm512_permutex2var_epi64(nlo, lo_half, ohi));
         _mm512_storeu_si512(out + j + 4, _mm512_permutex2var_epi64(nlo, hi_half, ohi));
@@ -600,7 +535,7 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
 int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v, uint64_t *const *res)
 {
 #if NTT128_AVX512
-    if (t->avx512 && t->n % 8 == 0) {
+    if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0) {
         digits_24x3_avx512(t, v, res);
         return 1;
     }
@@ -615,7 +550,11 @@ static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_pr
                         uint64_t *a)
 {
 #if NTT128_AVX512
-    if (t->avx512 && t->n >= 16) {
+    if (t->simd == VEIL_NTT128_IFMA && t->n >= 16) {
+        veil_ntt128_ifma_forward(pr, t->n, a);
+        return;
+    }
+    if (t->simd == VEIL_NTT128_AVX512 && t->n >= 16) {
         fwd_stages_avx512(a, t->n, pr->psi, pr->psi_sh, pr->p);
         fwd_short_avx512(a, t->n, pr->psi, pr->psi_sh, pr->p);
         fwd_final_avx512(a, t->n, pr->p);
@@ -630,7 +569,11 @@ static void ntt_inverse(const struct veil_ntt128 *t, const struct veil_ntt128_pr
                         uint64_t *a)
 {
 #if NTT128_AVX512
-    if (t->avx512 && t->n >= 16) {
+    if (t->simd == VEIL_NTT128_IFMA && t->n >= 16) {
+        veil_ntt128_ifma_inverse(pr, t->n, a);
+        return;
+    }
+    if (t->simd == VEIL_NTT128_AVX512 && t->n >= 16) {
         inv_short_avx512(a, t->n, pr->ipsi, pr->ipsi_sh, pr->p);
         inv_stages_avx512(a, t->n, pr->ipsi, pr->ipsi_sh, pr->p);
         inv_final_avx512(a, t->n, pr->n_inv, pr->n_inv_sh, pr->p);
@@ -651,13 +594,17 @@ void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *
     ntt_inverse(t, &t->pr[prime], a);
 }
 
-/* Each product is below p^2 < 2^124, so 16 of them fit in 128 bits before
- * the single reduction. */
+/* Each product is below p^2 < 2^102, so the 128-bit sums never overflow;
+ * the IFMA kernel's bound is 15 rows (ntt128_ifma.c). */
 void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                      const uint64_t *const *a, const uint64_t *const *b, size_t rows)
 {
 #if NTT128_AVX512
-    if (t->avx512 && t->n % 8 == 0) {
+    if (t->simd == VEIL_NTT128_IFMA && t->n % 8 == 0) {
+        veil_ntt128_ifma_mac(&t->pr[prime], t->n, out, a, b, rows);
+        return;
+    }
+    if (t->simd == VEIL_NTT128_AVX512 && t->n % 8 == 0) {
         mac_avx512(&t->pr[prime], t->n, out, a, b, rows);
         return;
     }
@@ -665,41 +612,43 @@ void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
     mac_scalar(&t->pr[prime], t->n, out, a, b, rows);
 }
 
-/* Garner: X = x0 + x1 p0 + x2 p0 p1 with x_i in [0, p_i) is the residue in
- * [0, M); since |X_signed| < 2^167 is far below M/2, X is negative exactly
- * when x2 lies in the upper half of [0, p2). */
-static inline veil_u128_t crt_one(const struct veil_ntt128 *t, uint64_t r0, uint64_t r1,
-                                  uint64_t r2)
+/* Garner: X = x0 + x1 p0 with x0 = r0, x1 in [0, p1) is the residue in
+ * [0, M); since |X_signed| < M/2 - p0, X is negative exactly when x1 lies
+ * in the upper half of [0, p1). Returned as a 128-bit two's complement. */
+static inline veil_u128_t crt_signed(const struct veil_ntt128 *t, uint64_t r0, uint64_t r1)
 {
-    const uint64_t p1 = t->pr[1].p, p2 = t->pr[2].p;
-    const uint64_t x0 = r0;
-    const uint64_t x0_1 = reduce_2p(x0, p1); /* p0 < 2 p1 */
+    const uint64_t p1 = t->pr[1].p;
+    const uint64_t x0_1 = reduce_2p(r0, p1); /* p0 < 2 p1 */
     const uint64_t d1 = r1 >= x0_1 ? r1 - x0_1 : r1 + p1 - x0_1;
     const uint64_t x1 = reduce_2p(mul_shoup_lazy(d1, t->c1, t->c1_sh, p1), p1);
-    const uint64_t x1p0 = reduce_2p(mul_shoup_lazy(x1, t->p0_mod_p2, t->p0_mod_p2_sh, p2), p2);
-    const uint64_t y = reduce_2p(reduce_2p(x0, p2) + x1p0, p2); /* (x0 + x1 p0) mod p2 */
-    const uint64_t d2 = r2 >= y ? r2 - y : r2 + p2 - y;
-    const uint64_t x2 = reduce_2p(mul_shoup_lazy(d2, t->c2, t->c2_sh, p2), p2);
-    veil_u128_t x = (veil_u128_t)x0 + (veil_u128_t)x1 * t->pr[0].p + (veil_u128_t)x2 * t->p01;
-    if (x2 > p2 / 2)
-        x -= t->m_mod;
+    veil_u128_t x = (veil_u128_t)r0 + (veil_u128_t)x1 * t->pr[0].p;
+    if (x1 > p1 / 2)
+        x -= t->m;
     return x;
+}
+
+static inline veil_u128_t crt_word(const struct veil_ntt128 *t, const uint64_t *const *res,
+                                   size_t j)
+{
+    const veil_u128_t x0 = crt_signed(t, res[0][j], res[1][j]);
+    const veil_u128_t x1 = crt_signed(t, res[2][j], res[3][j]);
+    return x0 + (x1 << 64);
 }
 
 void veil_ntt128_crt(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res)
 {
     for (size_t j = 0; j < t->n; j++)
-        out[j] = crt_one(t, res[0][j], res[1][j], res[2][j]);
+        out[j] = crt_word(t, res, j);
 }
 
 void veil_ntt128_crt_add(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res)
 {
 #if NTT128_AVX512
-    if (t->avx512 && t->n % 8 == 0) {
+    if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0) {
         crt_add_avx512(t, out, res);
         return;
     }
 #endif
     for (size_t j = 0; j < t->n; j++)
-        out[j] += crt_one(t, res[0][j], res[1][j], res[2][j]);
+        out[j] += crt_word(t, res, j);
 }

@@ -4,19 +4,30 @@
  * noise-squashing bootstrap (private).
  *
  * A product of a polynomial with small signed coefficients (gadget digits,
- * |d| <= 2^23) and one with 128-bit coefficients, summed over up to 9 rows,
- * has integer coefficients below 9 * 2048 * 2^23 * 2^128 ~ 2^165.2 in
- * magnitude. It is computed exactly with a negacyclic NTT modulo three
- * primes p_i = 1 mod 4096 just below 2^62 (M = p0 p1 p2 ~ 2^186 > 2^167),
- * then rebuilt by Garner's CRT as a signed integer and reduced mod 2^128.
- * Everything is integer arithmetic, so the result is the same bits on every
- * CPU, code path and thread count (the 64-bit core's FFT is floating point
- * and only reproducible; this one is exact).
+ * |d| <= 2^23) and one with 128-bit coefficients, summed over the 9 rows of
+ * an external product, is computed exactly as follows. The 128-bit operand
+ * K is split into two signed 64-bit limbs, K = L0 + 2^64 L1 (mod 2^128,
+ * |L| <= 2^63), and each limb product D * L is computed exactly with a
+ * negacyclic NTT modulo two primes p = 1 mod 4096 just below 2^51
+ * (M = p0 p1 ~ 2^102): its coefficients are below rows * N * 2^23 * 2^63
+ * (= 2^100.2 for 9 rows, N = 2048), under M/2 - p0 for up to 15 rows at
+ * N = 2048. Garner's CRT rebuilds each limb product as a signed integer;
+ * the result is X0 + 2^64 X1 mod 2^128. The digit side is transformed once
+ * per prime (2 forward NTTs per digit polynomial); the other operand (the
+ * bootstrapping key) is held in 4 channels, limb l modulo prime i in
+ * channel l * PRIMES + i. Primes below 2^51 keep every lazy value below
+ * 2^52, the input width of AVX-512 IFMA (vpmadd52luq/huq). Everything is
+ * integer arithmetic, so the result is the same bits on every CPU, code
+ * path and thread count (the 64-bit core's FFT is floating point and only
+ * reproducible; this one is exact).
  *
  * NTT domain: the forward transform takes residues in [0, p) and leaves
- * them in [0, p), in bit-reversed order (Harvey's lazy butterflies with
- * Shoup multiplication inside); pointwise products in that order are
- * negacyclic products after the inverse transform.
+ * them in [0, p), in bit-reversed order; pointwise products in that order
+ * are negacyclic products after the inverse transform. Three
+ * implementations give the same words: scalar (Harvey's lazy butterflies,
+ * 64-bit Shoup products), AVX-512F/DQ (the same on 8 lanes) and AVX-512
+ * IFMA (52-bit Shoup products, values kept below 2p); init picks the best
+ * the CPU has.
  *
  * The tables are caller-owned (struct veil_ntt128, built by
  * veil_ntt128_init); nothing here keeps global state.
@@ -31,40 +42,53 @@
 
 typedef unsigned __int128 veil_u128_t;
 
-#define VEIL_NTT128_PRIMES 3
-#define VEIL_NTT128_MAX_N  2048
+#define VEIL_NTT128_PRIMES   2 /* primes below 2^51 */
+#define VEIL_NTT128_LIMBS    2 /* signed 64-bit limbs of a 128-bit operand */
+#define VEIL_NTT128_CHANNELS (VEIL_NTT128_PRIMES * VEIL_NTT128_LIMBS)
+#define VEIL_NTT128_MAX_N    2048
+
+/* Code paths (struct veil_ntt128.simd); every one gives the same words. */
+enum veil_ntt128_simd {
+    VEIL_NTT128_SCALAR = 0,
+    VEIL_NTT128_AVX512 = 1, /* AVX-512F/DQ: 64-bit Shoup products on 8 lanes */
+    VEIL_NTT128_IFMA = 2,   /* + AVX-512 IFMA: 52-bit products */
+};
 
 /* One prime's tables: powers of psi (a primitive 2N-th root of unity) and of
- * psi^-1 in bit-reversed order, each with its Shoup companion
- * floor(w * 2^64 / p). */
+ * psi^-1 in bit-reversed order, each with its Shoup companions
+ * floor(w * 2^64 / p) and floor(w * 2^52 / p) (IFMA). */
 struct veil_ntt128_prime {
     uint64_t p;
     uint64_t r64, r64_sh;     /* 2^64 mod p and its Shoup companion */
     uint64_t one_sh;          /* floor(2^64 / p): Shoup companion of 1 */
+    uint64_t r52, r52_sh52;   /* 2^52 mod p and its 52-bit Shoup companion */
     uint64_t n_inv, n_inv_sh; /* N^-1 mod p */
-    uint64_t *psi, *psi_sh;   /* N entries each */
-    uint64_t *ipsi, *ipsi_sh;
+    uint64_t n_inv_sh52;
+    uint64_t *psi, *psi_sh, *psi_sh52; /* N entries each */
+    uint64_t *ipsi, *ipsi_sh, *ipsi_sh52;
 };
 
 struct veil_ntt128 {
     size_t n;   /* polynomial size N (power of two, <= VEIL_NTT128_MAX_N) */
-    int avx512; /* 1: the AVX-512 kernels, 0: scalar code (set by init from
-                   the CPU; tests clear it to compare the paths word for word) */
+    int simd;   /* enum veil_ntt128_simd: set by init from the CPU; tests
+                   lower it to compare the paths word for word */
     struct veil_ntt128_prime pr[VEIL_NTT128_PRIMES];
-    /* Garner's constants: c1 = p0^-1 mod p1, c2 = (p0 p1)^-1 mod p2 (with
-     * Shoup companions), p0 mod p2, p0 p1 and M mod 2^128. */
-    uint64_t c1, c1_sh, c2, c2_sh, p0_mod_p2, p0_mod_p2_sh;
-    veil_u128_t p01, m_mod;
+    /* Garner's constants: c1 = p0^-1 mod p1 (with its Shoup companion) and
+     * M = p0 p1. */
+    uint64_t c1, c1_sh;
+    veil_u128_t m;
 };
 
 VEIL_WARN_UNUSED int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err);
 void veil_ntt128_free(struct veil_ntt128 *t);
 
-/* Residues of signed small integers (|v| < p) / of unsigned 128-bit words. */
+/* Residues of signed small integers (|v| < p) / of limb `limb` of 128-bit
+ * words (limb 0: the low word as a signed integer; limb 1: the high word
+ * plus the low word's sign bit, as a signed integer). */
 void veil_ntt128_from_i64(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                           const int64_t *in);
-void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
-                           const veil_u128_t *in);
+void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned limb, unsigned prime,
+                           uint64_t *out, const veil_u128_t *in);
 /* The gadget digits of the squashing parameters (base 2^24, 3 levels,
  * rounded, ties split as veil_pbs128_decompose does) of v[0..N), written as
  * residues: res[j * PRIMES + prime] receives level j's digits (j = 0 the
@@ -76,14 +100,15 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 
-/* out[j] = sum_r a_r[j] * b_r[j] mod p over `rows` pairs (rows <= 16): the
+/* out[j] = sum_r a_r[j] * b_r[j] mod p over `rows` pairs (rows <= 15): the
  * NTT-domain multiply-accumulate of an external product. a[r], b[r]: N
  * residues in [0, p). */
 void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                      const uint64_t *const *a, const uint64_t *const *b, size_t rows);
 
-/* res[i]: N residues modulo prime i of one integer polynomial X whose
- * coefficients satisfy |X_j| < M/2. out[j] (+)= X_j mod 2^128. */
+/* res[l * PRIMES + i]: N residues modulo prime i of limb polynomial X_l,
+ * whose coefficients satisfy |X_l,j| < M/2 - p0 (limb products of at most
+ * 15 rows at N = 2048). out[j] (+)= X_0,j + 2^64 X_1,j mod 2^128. */
 void veil_ntt128_crt(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res);
 void veil_ntt128_crt_add(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res);
 

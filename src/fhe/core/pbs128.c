@@ -5,7 +5,8 @@
  * external product of one CMux: (k+1) accumulator polynomials, each
  * decomposed into `level` digit polynomials, forward-transformed modulo the
  * three primes, multiplied-and-summed with the GGSW rows per output
- * column, transformed back and rebuilt exactly by CRT.
+ * column (two limbs of the key's words, two primes each), transformed back
+ * and rebuilt exactly by CRT.
  */
 #include "pbs128.h"
 
@@ -14,7 +15,8 @@
 
 #include "lwe.h"
 
-#define P VEIL_NTT128_PRIMES
+#define P  VEIL_NTT128_PRIMES
+#define CH VEIL_NTT128_CHANNELS
 
 void veil_pbs128_decompose(veil_u128_t v, unsigned base_log, unsigned level, int64_t *out)
 {
@@ -66,7 +68,7 @@ int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc, const struct veil_p
     sc->poly = calloc(n, sizeof(veil_u128_t));
     sc->digits = calloc((size_t)s->level * n, sizeof(int64_t));
     sc->dntt = calloc(veil_pbs128_rows(s) * P * n, sizeof(uint64_t));
-    sc->out = calloc((k + 1) * P * n, sizeof(uint64_t));
+    sc->out = calloc((k + 1) * CH * n, sizeof(uint64_t));
     if (!sc->acc || !sc->poly || !sc->digits || !sc->dntt || !sc->out) {
         veil_pbs128_scratch_free(sc);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory for 128-bit PBS scratch");
@@ -91,11 +93,22 @@ static inline veil_u128_t rng_u128(struct veil_fhe_rng *r)
     return ((veil_u128_t)hi << 64) | lo;
 }
 
-/* NTT-domain words of column col of row `row` of a GGSW. */
+/* NTT-domain words of column col of row `row` of a GGSW (CH channels). */
 static inline uint64_t *ggsw_cell(const struct veil_pbs128_shape *s, uint64_t *ggsw, size_t row,
                                   size_t col)
 {
-    return ggsw + (row * (s->k + 1) + col) * P * s->poly;
+    return ggsw + (row * (s->k + 1) + col) * CH * s->poly;
+}
+
+/* The channels of a 128-bit polynomial: limb l modulo prime i, transformed,
+ * at cell + (l * P + i) * N. */
+static void to_channels(const struct veil_ntt128 *t, uint64_t *cell, const veil_u128_t *poly)
+{
+    const size_t n = t->n;
+    for (unsigned ch = 0; ch < CH; ch++) {
+        veil_ntt128_from_u128(t, ch / P, ch % P, cell + ch * n, poly);
+        veil_ntt128_forward(t, ch % P, cell + ch * n);
+    }
 }
 
 /* The k mask polynomials of one row: drawn, then stored transformed. */
@@ -106,22 +119,14 @@ static void row_masks(const struct veil_ntt128 *t, const struct veil_pbs128_shap
     for (size_t col = 0; col < s->k; col++) {
         for (size_t j = 0; j < n; j++)
             poly[j] = rng_u128(mask_rng);
-        uint64_t *cell = ggsw_cell(s, ggsw, row, col);
-        for (unsigned pr = 0; pr < P; pr++) {
-            veil_ntt128_from_u128(t, pr, cell + pr * n, poly);
-            veil_ntt128_forward(t, pr, cell + pr * n);
-        }
+        to_channels(t, ggsw_cell(s, ggsw, row, col), poly);
     }
 }
 
 static void row_body_store(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                            uint64_t *ggsw, size_t row, const veil_u128_t *body)
 {
-    uint64_t *cell = ggsw_cell(s, ggsw, row, s->k);
-    for (unsigned pr = 0; pr < P; pr++) {
-        veil_ntt128_from_u128(t, pr, cell + pr * s->poly, body);
-        veil_ntt128_forward(t, pr, cell + pr * s->poly);
-    }
+    to_channels(t, ggsw_cell(s, ggsw, row, s->k), body);
 }
 
 /* poly <- sum_c A_c S_c (exact, negacyclic) for the row's stored masks. */
@@ -130,16 +135,17 @@ static void row_mask_times_key(const struct veil_ntt128 *t, const struct veil_pb
                                struct veil_pbs128_scratch *sc)
 {
     const size_t n = s->poly;
-    const uint64_t *a[VEIL_PBS128_MAX_K], *b[VEIL_PBS128_MAX_K], *res[P];
-    for (unsigned pr = 0; pr < P; pr++) {
+    const uint64_t *a[VEIL_PBS128_MAX_K], *b[VEIL_PBS128_MAX_K], *res[CH];
+    for (unsigned ch = 0; ch < CH; ch++) {
+        const unsigned pr = ch % P;
         for (size_t c = 0; c < s->k; c++) {
-            a[c] = ggsw_cell(s, ggsw, row, c) + pr * n;
+            a[c] = ggsw_cell(s, ggsw, row, c) + ch * n;
             b[c] = kntt + (c * P + pr) * n;
         }
-        uint64_t *o = sc->out + pr * n;
+        uint64_t *o = sc->out + ch * n;
         veil_ntt128_mac(t, pr, o, a, b, s->k);
         veil_ntt128_inverse(t, pr, o);
-        res[pr] = o;
+        res[ch] = o;
     }
     veil_ntt128_crt(t, sc->poly, res);
 }
@@ -190,14 +196,14 @@ void veil_pbs128_ggsw_bodies(const struct veil_ntt128 *t, const struct veil_pbs1
                              struct veil_pbs128_scratch *sc)
 {
     const size_t n = s->poly;
-    const uint64_t *res[P];
+    const uint64_t *res[CH];
     for (size_t row = 0; row < veil_pbs128_rows(s); row++) {
-        const uint64_t *cell = ggsw + (row * (s->k + 1) + s->k) * P * n;
-        for (unsigned pr = 0; pr < P; pr++) {
-            uint64_t *o = sc->out + pr * n;
-            memcpy(o, cell + pr * n, n * sizeof *o);
-            veil_ntt128_inverse(t, pr, o);
-            res[pr] = o;
+        const uint64_t *cell = ggsw + (row * (s->k + 1) + s->k) * CH * n;
+        for (unsigned ch = 0; ch < CH; ch++) {
+            uint64_t *o = sc->out + ch * n;
+            memcpy(o, cell + ch * n, n * sizeof *o);
+            veil_ntt128_inverse(t, ch % P, o);
+            res[ch] = o;
         }
         veil_ntt128_crt(t, bodies + row * n, res);
     }
@@ -259,16 +265,17 @@ static void cmux_rotate(const struct veil_ntt128 *t, const struct veil_pbs128_sh
     const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
     const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
     for (size_t col = 0; col <= k; col++) {
-        const uint64_t *res[P];
-        for (unsigned pr = 0; pr < P; pr++) {
+        const uint64_t *res[CH];
+        for (unsigned ch = 0; ch < CH; ch++) {
+            const unsigned pr = ch % P;
             for (size_t row = 0; row < rows; row++) {
                 a[row] = sc->dntt + (row * P + pr) * n;
-                b[row] = ggsw + ((row * (k + 1) + col) * P + pr) * n;
+                b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * n;
             }
-            uint64_t *o = sc->out + (col * P + pr) * n;
+            uint64_t *o = sc->out + (col * CH + ch) * n;
             veil_ntt128_mac(t, pr, o, a, b, rows);
             veil_ntt128_inverse(t, pr, o);
-            res[pr] = o;
+            res[ch] = o;
         }
         veil_ntt128_crt_add(t, sc->acc + col * n, res);
     }

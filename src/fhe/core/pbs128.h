@@ -40,10 +40,11 @@ static inline size_t veil_pbs128_rows(const struct veil_pbs128_shape *s)
 {
     return (s->k + 1) * s->level;
 }
-/* u64 words of one GGSW in the NTT domain: rows x (k+1) columns x primes x N. */
+/* u64 words of one GGSW in the NTT domain: rows x (k+1) columns x channels
+ * (2 limbs x 2 primes) x N. */
 static inline size_t veil_pbs128_ggsw_words(const struct veil_pbs128_shape *s)
 {
-    return veil_pbs128_rows(s) * (s->k + 1) * VEIL_NTT128_PRIMES * s->poly;
+    return veil_pbs128_rows(s) * (s->k + 1) * VEIL_NTT128_CHANNELS * s->poly;
 }
 
 /* Writes digits of the rounded value, least significant level first
@@ -61,7 +62,7 @@ struct veil_pbs128_scratch {
     veil_u128_t *poly; /* N */
     int64_t *digits;   /* level N */
     uint64_t *dntt;    /* rows * PRIMES * N: digit polynomials in the NTT domain */
-    uint64_t *out;     /* (k+1) * PRIMES * N */
+    uint64_t *out;     /* (k+1) * CHANNELS * N */
 };
 VEIL_WARN_UNUSED int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc,
                                               const struct veil_pbs128_shape *s, veil_err *err);

@@ -53,9 +53,11 @@ static void schoolbook_acc(veil_u128_t *out, const int64_t *d, const veil_u128_t
 }
 
 /* Sum over `rows` of NTT products vs schoolbook; extreme = the largest
- * magnitudes (digits -2^23, words 2^128 - 1). */
+ * magnitudes (digits -2^23; words whose two signed limbs are both -2^63,
+ * or 2^128 - 1). */
 static void check_products(size_t n, size_t rows, int extreme)
 {
+    enum { P = VEIL_NTT128_PRIMES, CH = VEIL_NTT128_CHANNELS };
     struct veil_ntt128 t;
     veil_err err;
     CHECK(veil_ntt128_init(&t, n, &err) == 0);
@@ -64,33 +66,37 @@ static void check_products(size_t n, size_t rows, int extreme)
     int64_t *d = malloc(rows * n * sizeof *d);
     veil_u128_t *k = malloc(rows * n * sizeof *k);
     veil_u128_t *want = calloc(n, sizeof *want), *got = calloc(n, sizeof *got);
-    uint64_t *dn = malloc(rows * VEIL_NTT128_PRIMES * n * 8),
-             *kn = malloc(rows * VEIL_NTT128_PRIMES * n * 8);
-    uint64_t *o = malloc(VEIL_NTT128_PRIMES * n * 8);
+    uint64_t *dn = malloc(rows * P * n * 8), *kn = malloc(rows * CH * n * 8);
+    uint64_t *o = malloc(CH * n * 8);
+    const veil_u128_t both_min = ((veil_u128_t)(UINT64_MAX >> 1) << 64) | (UINT64_C(1) << 63);
     for (size_t i = 0; i < rows * n; i++) {
         d[i] = extreme
                    ? -(INT64_C(1) << 23)
                    : (int64_t)(veil_fhe_rng_u64(&rng) % (UINT64_C(1) << 24)) - (INT64_C(1) << 23);
-        k[i] = extreme ? ~(veil_u128_t)0 : rand_u128(&rng);
+        k[i] = extreme == 1 ? both_min : extreme == 2 ? ~(veil_u128_t)0 : rand_u128(&rng);
     }
     for (size_t r = 0; r < rows; r++)
         schoolbook_acc(want, d + r * n, k + r * n, n);
-    const uint64_t *res[VEIL_NTT128_PRIMES];
-    for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
+    for (size_t r = 0; r < rows; r++) {
+        for (unsigned pr = 0; pr < P; pr++) {
+            veil_ntt128_from_i64(&t, pr, dn + (r * P + pr) * n, d + r * n);
+            veil_ntt128_forward(&t, pr, dn + (r * P + pr) * n);
+        }
+        for (unsigned ch = 0; ch < CH; ch++) {
+            veil_ntt128_from_u128(&t, ch / P, ch % P, kn + (r * CH + ch) * n, k + r * n);
+            veil_ntt128_forward(&t, ch % P, kn + (r * CH + ch) * n);
+        }
+    }
+    const uint64_t *res[CH];
+    for (unsigned ch = 0; ch < CH; ch++) {
         const uint64_t *a[16], *b[16];
         for (size_t r = 0; r < rows; r++) {
-            uint64_t *da = dn + (r * VEIL_NTT128_PRIMES + pr) * n;
-            uint64_t *ka = kn + (r * VEIL_NTT128_PRIMES + pr) * n;
-            veil_ntt128_from_i64(&t, pr, da, d + r * n);
-            veil_ntt128_from_u128(&t, pr, ka, k + r * n);
-            veil_ntt128_forward(&t, pr, da);
-            veil_ntt128_forward(&t, pr, ka);
-            a[r] = da;
-            b[r] = ka;
+            a[r] = dn + (r * P + ch % P) * n;
+            b[r] = kn + (r * CH + ch) * n;
         }
-        veil_ntt128_mac(&t, pr, o + pr * n, a, b, rows);
-        veil_ntt128_inverse(&t, pr, o + pr * n);
-        res[pr] = o + pr * n;
+        veil_ntt128_mac(&t, ch % P, o + ch * n, a, b, rows);
+        veil_ntt128_inverse(&t, ch % P, o + ch * n);
+        res[ch] = o + ch * n;
     }
     veil_ntt128_crt(&t, got, res);
     CHECK(memcmp(got, want, n * sizeof *got) == 0);
@@ -116,20 +122,22 @@ static void test_ntt_products(void)
     check_products(2048, 2, 0);
     check_products(64, 9, 1);
     check_products(2048, 9, 1);
+    check_products(256, 9, 2);
+    check_products(2048, 15, 1); /* the largest row count the bound allows */
     veil_err err;
     struct veil_ntt128 t;
     CHECK(veil_ntt128_init(&t, 3000, &err) == -1);
     CHECK_CONTAINS(err.msg, "power of two");
 }
 
-/* The AVX-512 kernels (when this CPU and build have them) give the same
- * words as the scalar code: transforms, multiply-accumulate (at the largest
- * residues too), inverse. */
+/* The vector kernels (AVX-512, IFMA: those this CPU and build have) give
+ * the same words as the scalar code: transforms, multiply-accumulate (at
+ * the largest residues and row count too), inverse. */
 static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
 {
     struct veil_fhe_rng rng;
     veil_fhe_rng_init(&rng, test_seed, 4242 + (uint64_t)extreme);
-    enum { N = 2048, ROWS = 9 };
+    enum { N = 2048, ROWS = 15 };
     uint64_t *in = malloc(2 * ROWS * N * 8), *x = malloc(2 * ROWS * N * 8),
              *y = malloc(2 * ROWS * N * 8);
     uint64_t ox[N], oy[N];
@@ -139,10 +147,10 @@ static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
         memcpy(x, in, 2 * ROWS * N * 8);
         memcpy(y, in, 2 * ROWS * N * 8);
         const uint64_t *ax[ROWS], *bx[ROWS], *ay[ROWS], *by[ROWS];
-        t->avx512 = level;
+        t->simd = level;
         for (size_t r = 0; r < 2 * ROWS; r++)
             veil_ntt128_forward(t, pr, x + r * N);
-        t->avx512 = 0;
+        t->simd = VEIL_NTT128_SCALAR;
         for (size_t r = 0; r < 2 * ROWS; r++)
             veil_ntt128_forward(t, pr, y + r * N);
         CHECK(memcmp(x, y, 2 * ROWS * N * 8) == 0);
@@ -153,11 +161,11 @@ static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
             ay[r] = (extreme ? in : y) + r * N;
             by[r] = (extreme ? in : y) + (ROWS + r) * N;
         }
-        t->avx512 = level;
+        t->simd = level;
         veil_ntt128_mac(t, pr, ox, ax, bx, ROWS);
         veil_ntt128_inverse(t, pr, ox);
         veil_ntt128_inverse(t, pr, x);
-        t->avx512 = 0;
+        t->simd = VEIL_NTT128_SCALAR;
         veil_ntt128_mac(t, pr, oy, ay, by, ROWS);
         veil_ntt128_inverse(t, pr, oy);
         veil_ntt128_inverse(t, pr, y);
@@ -192,9 +200,10 @@ static void compare_digits(struct veil_ntt128 *t)
             v[i] = (st << 56) | low;
         }
     }
-    uint64_t *fast = malloc(9 * N * 8), *slow = malloc(9 * N * 8);
-    uint64_t *rf[9], *rs[9];
-    for (int j = 0; j < 9; j++) {
+    enum { R = 3 * VEIL_NTT128_PRIMES };
+    uint64_t *fast = malloc(R * N * 8), *slow = malloc(R * N * 8);
+    uint64_t *rf[R], *rs[R];
+    for (int j = 0; j < R; j++) {
         rf[j] = fast + j * N;
         rs[j] = slow + j * N;
     }
@@ -209,7 +218,7 @@ static void compare_digits(struct veil_ntt128 *t)
     for (int j = 0; j < 3; j++)
         for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
             veil_ntt128_from_i64(t, pr, rs[j * VEIL_NTT128_PRIMES + pr], dig + j * N);
-    CHECK(memcmp(fast, slow, 9 * N * 8) == 0);
+    CHECK(memcmp(fast, slow, R * N * 8) == 0);
     free(v);
     free(fast);
     free(slow);
@@ -220,24 +229,26 @@ static void compare_digits(struct veil_ntt128 *t)
  * any residues, including the largest and the negative half. */
 static void compare_crt(struct veil_ntt128 *t)
 {
-    enum { N = 2048 };
+    enum { N = 2048, CH = VEIL_NTT128_CHANNELS };
     struct veil_fhe_rng rng;
     veil_fhe_rng_init(&rng, test_seed, 556);
-    uint64_t *r = malloc(3 * N * 8);
+    uint64_t *r = malloc(CH * N * 8);
     veil_u128_t *fast = malloc(N * sizeof *fast), *slow = malloc(N * sizeof *slow);
     for (size_t i = 0; i < N; i++) {
-        for (unsigned pr = 0; pr < 3; pr++) {
-            const uint64_t p = t->pr[pr].p, x = veil_fhe_rng_u64(&rng);
-            r[pr * N + i] = i % 8 == 0 ? p - 1 : i % 8 == 1 ? 0 : x % p;
+        for (unsigned ch = 0; ch < CH; ch++) {
+            const uint64_t p = t->pr[ch % VEIL_NTT128_PRIMES].p, x = veil_fhe_rng_u64(&rng);
+            r[ch * N + i] = i % 8 == 0 ? p - 1 : i % 8 == 1 ? 0 : x % p;
         }
         fast[i] = slow[i] = rand_u128(&rng);
     }
-    const uint64_t *res[3] = {r, r + N, r + 2 * N};
-    const int saved = t->avx512;
+    const uint64_t *res[CH];
+    for (unsigned ch = 0; ch < CH; ch++)
+        res[ch] = r + ch * N;
+    const int saved = t->simd;
     veil_ntt128_crt_add(t, fast, res);
-    t->avx512 = 0;
+    t->simd = VEIL_NTT128_SCALAR;
     veil_ntt128_crt_add(t, slow, res);
-    t->avx512 = saved;
+    t->simd = saved;
     CHECK(memcmp(fast, slow, N * sizeof *fast) == 0);
     free(r);
     free(fast);
@@ -249,19 +260,20 @@ static void test_code_paths_identical(void)
     struct veil_ntt128 t;
     veil_err err;
     CHECK(veil_ntt128_init(&t, 2048, &err) == 0);
-    const int best = t.avx512;
-    fprintf(stderr, "kernels: %s\n", best ? "AVX-512" : "scalar only");
-    for (int level = 1; level <= best; level++) {
+    const int best = t.simd;
+    static const char *const names[] = {"scalar only", "AVX-512", "AVX-512 IFMA"};
+    fprintf(stderr, "kernels: %s\n", names[best]);
+    for (int level = VEIL_NTT128_AVX512; level <= best; level++) {
         compare_paths(&t, level, 0);
         compare_paths(&t, level, 1);
     }
-    t.avx512 = best;
+    t.simd = best;
     if (best) {
         compare_digits(&t);
         compare_crt(&t);
     }
-    t.avx512 = 0;
-    uint64_t *none[9] = {0};
+    t.simd = VEIL_NTT128_SCALAR;
+    uint64_t *none[3 * VEIL_NTT128_PRIMES] = {0};
     CHECK(veil_ntt128_digits_24x3(&t, NULL, none) == 0); /* scalar: the caller decomposes */
     veil_ntt128_free(&t);
 }

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * core/ntt128_ifma.c - the AVX-512 IFMA kernels of the 128-bit NTT
+ * (ntt128.h): forward and inverse transforms and the NTT-domain
+ * multiply-accumulate, on 8 lanes with 52-bit products (vpmadd52luq /
+ * vpmadd52huq). Chosen by ntt128.c at run time on CPUs with AVX-512 IFMA.
+ *
+ * Every prime is below 2^51, so a value kept below 2p fits the 52 bits an
+ * IFMA multiplier reads. The butterflies reduce both outputs to [0, 2p)
+ * (the scalar code lets them grow to 4p), and every transform ends with
+ * canonical residues in [0, p): the same words as the scalar code, since
+ * both compute the exact transform.
+ */
+#include "ntt128_simd.h"
+
+#if NTT128_AVX512
+
+/* x * w mod p in [0, 2p) for x < 2^52, w < p, w_sh = floor(w 2^52 / p):
+ * q = floor(x w_sh / 2^52) is floor(x w / p) or one less, so
+ * x w - q p in [0, 2p) < 2^52 is exact in the low 52 bits. */
+IFMA_TARGET static inline __m512i shoup52(__m512i x, __m512i w, __m512i w_sh, __m512i p)
+{
+    const __m512i zero = _mm512_setzero_si512(), m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    const __m512i q = _mm512_madd52hi_epu64(zero, x, w_sh);
+    const __m512i xw = _mm512_madd52lo_epu64(zero, x, w);
+    return _mm512_and_si512(_mm512_sub_epi64(xw, _mm512_madd52lo_epu64(zero, q, p)), m52);
+}
+
+/* Cooley-Tukey butterfly on values in [0, 2p): x + w y, x - w y, both in
+ * [0, 2p). */
+IFMA_TARGET static inline void ct52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
+                                    __m512i p2)
+{
+    const __m512i v = shoup52(*y, w, ws, p);
+    const __m512i u = *x;
+    *x = v_csub(_mm512_add_epi64(u, v), p2);
+    *y = v_csub(_mm512_add_epi64(_mm512_sub_epi64(u, v), p2), p2);
+}
+
+/* Gentleman-Sande butterfly on values in [0, 2p): x + y, w (x - y), both
+ * in [0, 2p). */
+IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
+                                    __m512i p2)
+{
+    const __m512i u = *x, v = *y;
+    *x = v_csub(_mm512_add_epi64(u, v), p2);
+    *y = shoup52(v_csub(_mm512_add_epi64(_mm512_sub_epi64(u, v), p2), p2), w, ws, p);
+}
+
+IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    for (size_t t = n / 2; t >= 8; t >>= 1) {
+        const size_t m = n / (2 * t);
+        for (size_t i = 0; i < m; i++) {
+            const __m512i w = _mm512_set1_epi64((long long)pr->psi[m + i]);
+            const __m512i ws = _mm512_set1_epi64((long long)pr->psi_sh52[m + i]);
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j += 8) {
+                __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
+                ct52(&u, &v, w, ws, vp, v2p);
+                _mm512_storeu_si512(x + j, u);
+                _mm512_storeu_si512(y + j, v);
+            }
+        }
+    }
+}
+
+/* Stages t = 4, 2, 1; the last one also leaves canonical residues. */
+IFMA_TARGET static void fwd_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    for (size_t t = 4; t >= 1; t >>= 1) {
+        struct short_stage st;
+        short_stage_init(&st, t);
+        const size_t m = n / (2 * t);
+        for (size_t b = 0; b < n; b += 16) {
+            const size_t g = m + b / (2 * t);
+            struct short_block k = short_gather(a + b, &st, pr->psi + g, pr->psi_sh52 + g);
+            ct52(&k.x, &k.y, k.w, k.ws, vp, v2p);
+            if (t == 1) {
+                k.x = v_csub(k.x, vp);
+                k.y = v_csub(k.y, vp);
+            }
+            short_scatter(a + b, &st, k.x, k.y);
+        }
+    }
+}
+
+void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a)
+{
+    fwd_long(a, n, pr);
+    fwd_short(a, n, pr);
+}
+
+IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    for (size_t t = 1; t <= 4; t <<= 1) {
+        struct short_stage st;
+        short_stage_init(&st, t);
+        const size_t m = n / (2 * t);
+        for (size_t b = 0; b < n; b += 16) {
+            const size_t g = m + b / (2 * t);
+            struct short_block k = short_gather(a + b, &st, pr->ipsi + g, pr->ipsi_sh52 + g);
+            gs52(&k.x, &k.y, k.w, k.ws, vp, v2p);
+            short_scatter(a + b, &st, k.x, k.y);
+        }
+    }
+}
+
+/* Stages t = 8 .. n/2; the last one (one group, twiddle ipsi[1]) also
+ * multiplies by N^-1 and leaves canonical residues. */
+IFMA_TARGET static void inv_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    for (size_t t = 8; t < n / 2; t <<= 1) {
+        const size_t m = n / (2 * t);
+        for (size_t i = 0; i < m; i++) {
+            const __m512i w = _mm512_set1_epi64((long long)pr->ipsi[m + i]);
+            const __m512i ws = _mm512_set1_epi64((long long)pr->ipsi_sh52[m + i]);
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j += 8) {
+                __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
+                gs52(&u, &v, w, ws, vp, v2p);
+                _mm512_storeu_si512(x + j, u);
+                _mm512_storeu_si512(y + j, v);
+            }
+        }
+    }
+    const __m512i w = _mm512_set1_epi64((long long)pr->ipsi[1]);
+    const __m512i ws = _mm512_set1_epi64((long long)pr->ipsi_sh52[1]);
+    const __m512i ni = _mm512_set1_epi64((long long)pr->n_inv);
+    const __m512i nis = _mm512_set1_epi64((long long)pr->n_inv_sh52);
+    uint64_t *x = a, *y = a + n / 2;
+    for (size_t j = 0; j < n / 2; j += 8) {
+        __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
+        gs52(&u, &v, w, ws, vp, v2p);
+        _mm512_storeu_si512(x + j, v_csub(shoup52(u, ni, nis, vp), vp));
+        _mm512_storeu_si512(y + j, v_csub(shoup52(v, ni, nis, vp), vp));
+    }
+}
+
+void veil_ntt128_ifma_inverse(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a)
+{
+    inv_short(a, n, pr);
+    inv_long(a, n, pr);
+}
+
+/* S = sum a_r b_r over rows <= 15 with a_r, b_r < p < 2^51: the low and
+ * high 52-bit halves of the products are summed apart (lo < 15 * 2^52,
+ * hi < 15 p^2 / 2^52 < 8p), hi is brought below 2p, lo's carries move into
+ * it (still below 2^52), and S = hi * 2^52 + lo mod p with 2^52 mod p. */
+IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
+                                      const uint64_t *const *a, const uint64_t *const *b,
+                                      size_t rows)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    const __m512i v4p = _mm512_set1_epi64((long long)(4 * pr->p));
+    const __m512i r52 = _mm512_set1_epi64((long long)pr->r52);
+    const __m512i r52s = _mm512_set1_epi64((long long)pr->r52_sh52);
+    const __m512i m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    for (size_t j = 0; j < n; j += 8) {
+        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        for (size_t r = 0; r < rows; r++) {
+            const __m512i x = _mm512_loadu_si512(a[r] + j), y = _mm512_loadu_si512(b[r] + j);
+            _mm_prefetch((const char *)(b[r] + j + 64), _MM_HINT_T0); /* the key streams */
+            lo = _mm512_madd52lo_epu64(lo, x, y);
+            hi = _mm512_madd52hi_epu64(hi, x, y);
+        }
+        hi = v_csub(v_csub(hi, v4p), v2p);
+        hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
+        const __m512i l = v_csub(_mm512_and_si512(lo, m52), v2p);
+        const __m512i s = _mm512_add_epi64(shoup52(hi, r52, r52s, vp), l);
+        _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
+    }
+}
+
+#endif
