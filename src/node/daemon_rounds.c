@@ -102,11 +102,54 @@ int veil_daemon_round_req_from_spec(struct round *r, const struct veil_job_spec 
     return round_set_req(r, &req, ct, ct_len);
 }
 
+/* A round in flight this long without a decision here stops counting
+ * against admission (this node missed its assignment or its retry). */
+static uint64_t round_stale_ms(const veil_daemon *d)
+{
+    return 2 * veil_daemon_round_deadline_ms(d);
+}
+
+/* A ready round that admission holds back: it waits (never fails) and its
+ * replica's note says so, once. */
+static void round_queued(veil_daemon *d, struct round *r, uint64_t now)
+{
+    if (r->queue_noted)
+        return;
+    r->queue_noted = true;
+    size_t flying = round_table_in_flight(&d->rounds, now, round_stale_ms(d));
+    size_t queued = round_table_queued(&d->rounds);
+    veil_log(VEIL_LOG_INFO, SUB, "round queued",
+             "job=%.16s replica=%u in_flight=%zu queued=%zu max=%d", r->job_hex, r->replica, flying,
+             queued, ROUND_ADMIT_MAX);
+    char note[160];
+    snprintf(note, sizeof note, "queued: %zu rounds in flight, %zu waiting (admission)", flying,
+             queued);
+    veil_err err = {0};
+    if (veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err) != 0)
+        veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
+}
+
+static void plan_now(veil_daemon *d, struct round *r, uint64_t now);
+
 /* Chooses the round's schedulers over the members SWIM says are alive and
- * fixes the epoch it evaluates. */
+ * fixes the epoch it evaluates. A round planned for the first time must be
+ * admitted first (round_table_admit): otherwise it stays ready, queued. */
 void veil_daemon_plan_round(veil_daemon *d, struct round *r)
 {
-    if (!r->have_req || veil_daemon_round_move(d, r, VEIL_ROUND_ST_PLANNED) != 0)
+    if (!r->have_req)
+        return;
+    uint64_t now = veil_daemon_wall_ms();
+    if (!round_table_admit(&d->rounds, r, now, round_stale_ms(d))) {
+        round_queued(d, r, now);
+        return;
+    }
+    plan_now(d, r, now);
+}
+
+/* Plans a round admitted already (or re-planned by a retry). */
+static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
+{
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_PLANNED) != 0)
         return;
     struct veil_peer_id alive[MAX_MEMBERS];
     size_t n = 0;
@@ -129,15 +172,18 @@ void veil_daemon_plan_round(veil_daemon *d, struct round *r)
      * the ones the failed attempt used. The epoch is fixed here, not when
      * the evaluation starts: a scheduler busy with other rounds evaluates
      * later, on the same inputs. */
-    r->planned_ms = veil_daemon_wall_ms();
-    r->not_before_ms =
-        veil_round_start_ms(r->planned_ms, d->interval_ms, EPOCH_GUARD_MS, r->epoch_min);
+    r->not_before_ms = veil_round_start_ms(now, d->interval_ms, EPOCH_GUARD_MS, r->epoch_min);
     r->epoch = veil_epoch_of(r->not_before_ms, d->interval_ms) - 1;
+    /* the attempt's clock (deadline, re-sends) starts when it may begin: a
+     * retry's backoff is not counted against it */
+    r->planned_ms = r->not_before_ms > now ? r->not_before_ms : now;
     r->resend_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
     veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING);
     veil_log(VEIL_LOG_INFO, SUB, "round planned",
-             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d", r->job_hex, r->replica,
-             r->attempt + 1, r->n_schedulers, r->i_schedule);
+             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d in_flight=%zu queued=%zu",
+             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, r->i_schedule,
+             round_table_in_flight(&d->rounds, now, round_stale_ms(d)),
+             round_table_queued(&d->rounds));
     /* outputs and digests may have arrived before this node knew the job
      * (a decryptor that just restarted) */
     veil_daemon_try_decide(d, r);
@@ -235,6 +281,13 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
         return; /* repeated, stale, or decided already */
     r->attempt = m->attempt;
     r->epoch_min = m->epoch_min;
+    /* a deadline means the schedulers are slow (or one is gone): the next
+     * attempt begins a little later, so that their queues drain first and
+     * retries do not pile up; the same rule on every node (the message
+     * alone decides), so they all plan the same epoch */
+    if (m->reason == VEIL_RETRY_DEADLINE && !m->final)
+        r->epoch_min +=
+            round_retry_backoff_epochs(m->attempt, veil_daemon_resend_period_ms(d), d->interval_ms);
     r->n_digests = 0;
     round_free_outputs(r);            /* an evaluation in flight is dropped when it ends */
     if (r->th && d->rounds.free_th) { /* the attempt's partials and votes */
@@ -265,8 +318,11 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
              "job=%.16s replica=%u attempt=%u of=%d epoch_min=%llu reason=\"%s\"", r->job_hex,
              r->replica, m->attempt + 1, VEIL_ROUND_MAX_ATTEMPTS, (unsigned long long)m->epoch_min,
              why);
+    /* otherwise planned when the job itself arrives; a round this node still
+     * held in its queue is planned now, with every other node (the retry
+     * admitted it) */
     if (r->have_req)
-        veil_daemon_plan_round(d, r); /* otherwise planned when the job itself arrives */
+        plan_now(d, r, veil_daemon_wall_ms());
 }
 
 void veil_daemon_on_round_retry(veil_daemon *d, const struct veil_gs_message *msg)

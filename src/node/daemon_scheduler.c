@@ -102,6 +102,9 @@ static void sched_after(uv_work_t *w, int status)
         return;
     }
     d->computing = false;
+    uint64_t took = veil_daemon_wall_ms() - r->eval_start_ms;
+    if (status == 0 && r->work_rc == 0)
+        round_pace_sample(&d->rounds.pace, took); /* the deadline follows this machine's speed */
     bool terminal = veil_round_state_terminal(r->state);
     if (r->work_attempt != r->attempt || r->state != VEIL_ROUND_ST_EVALUATING) {
         /* the decision (the other schedulers agreed first) or a retry came
@@ -157,9 +160,9 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
     veil_log(first ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
              first ? "round evaluated" : "round result re-sent",
              "job=%.16s replica=%u attempt=%u epoch=%llu "
-             "candidates=%zu output_bytes=%zu digest=%.16s",
+             "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu",
              r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
-             r->output.len, dhex);
+             r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms);
     struct veil_peer_id self = m.scheduler;
     if (first)
         veil_daemon_add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
@@ -303,22 +306,25 @@ static void start_compute(veil_daemon *d, struct round *r)
         return;
     }
     r->busy = true;
+    r->eval_start_ms = veil_daemon_wall_ms();
     d->computing = true;
     d->works++;
 }
 
-/* One evaluation at a time: the first planned round this node schedules
- * whose start time has come. */
+/* One evaluation at a time: of the planned rounds this node schedules whose
+ * start time has come, the one that could start first (the schedulers of a
+ * round then work through their queues in the same order). */
 void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
 {
     if (d->computing)
         return;
+    struct round *next = NULL;
     for (size_t i = 0; i < d->rounds.n; i++) {
         struct round *r = d->rounds.v[i];
         if (r->state == VEIL_ROUND_ST_PLANNED && r->i_schedule && !r->busy &&
-            r->not_before_ms <= now_ms) {
-            start_compute(d, r);
-            return;
-        }
+            r->not_before_ms <= now_ms && (!next || r->not_before_ms < next->not_before_ms))
+            next = r;
     }
+    if (next)
+        start_compute(d, next);
 }

@@ -54,6 +54,10 @@ int round_move(struct round *r, enum veil_round_state to, uint64_t now_ms, veil_
                             r->replica, veil_round_state_name(r->state), veil_round_state_name(to));
     r->state = to;
     r->changed_ms = now_ms;
+    if (to == VEIL_ROUND_ST_PLANNED || veil_round_state_terminal(to)) {
+        r->queued_seq = 0; /* admitted (or settled): out of the queue */
+        r->queue_noted = false;
+    }
     if (veil_round_state_terminal(to)) {
         /* what only an undecided round needs: outputs, digests, inputs */
         round_free_outputs(r);
@@ -201,6 +205,69 @@ void round_table_free(struct round_table *t)
             round_destroy(t, t->v[i]);
     free(t->v);
     memset(t, 0, sizeof *t);
+}
+
+/* ---- admission and pacing ---- */
+
+static bool in_flight(const struct round *r, uint64_t now_ms, uint64_t stale_ms)
+{
+    bool planned = r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
+                   r->state == VEIL_ROUND_ST_EVALUATED;
+    return planned && (now_ms < r->planned_ms || now_ms - r->planned_ms < stale_ms);
+}
+
+size_t round_table_in_flight(const struct round_table *t, uint64_t now_ms, uint64_t stale_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += in_flight(t->v[i], now_ms, stale_ms);
+    return n;
+}
+
+size_t round_table_queued(const struct round_table *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->v[i]->state == VEIL_ROUND_ST_READY && t->v[i]->queued_seq != 0;
+    return n;
+}
+
+bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, uint64_t stale_ms)
+{
+    if (r->state != VEIL_ROUND_ST_READY)
+        return true; /* a retry re-plans a round already admitted */
+    if (r->queued_seq == 0)
+        r->queued_seq = ++t->queue_seq;
+    if (round_table_in_flight(t, now_ms, stale_ms) >= ROUND_ADMIT_MAX)
+        return false;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct round *q = t->v[i];
+        if (q != r && q->state == VEIL_ROUND_ST_READY && q->have_req && q->queued_seq != 0 &&
+            q->queued_seq < r->queued_seq)
+            return false; /* first come, first served */
+    }
+    return true;
+}
+
+void round_pace_sample(struct round_pace *p, uint64_t ms)
+{
+    p->eval_ms = p->samples == 0 ? ms : (3 * p->eval_ms + ms) / 4;
+    if (p->samples < UINT32_MAX)
+        p->samples++;
+}
+
+uint64_t round_pace_deadline_ms(const struct round_pace *p, uint64_t base_ms)
+{
+    uint64_t queue = 2 * (uint64_t)ROUND_ADMIT_MAX * p->eval_ms;
+    return queue > base_ms ? queue : base_ms;
+}
+
+uint64_t round_retry_backoff_epochs(uint32_t attempt, uint64_t period_ms, uint64_t interval_ms)
+{
+    if (attempt == 0 || interval_ms == 0)
+        return 0;
+    uint64_t periods = 1u << (attempt - 1 < 2 ? attempt - 1 : 2); /* 1, 2, 4, 4, ... */
+    return (periods * period_ms + interval_ms - 1) / interval_ms;
 }
 
 /* ---- watched containers ---- */

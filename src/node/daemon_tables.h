@@ -62,6 +62,13 @@ struct round {
     uint32_t reannounced;
     uint64_t reannounce_ms;
     bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
+    /* admission (round_table_admit): a ready round waits in the queue, in
+     * the order it first asked (queued_seq, 0 = not queued), until fewer
+     * than ROUND_ADMIT_MAX rounds are in flight; queue_noted: its replica
+     * note says so */
+    uint64_t queued_seq;
+    bool queue_noted;
+    uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */
@@ -104,14 +111,24 @@ enum round_announce_step { ROUND_ANNOUNCE_WAIT, ROUND_ANNOUNCE_SEND, ROUND_ANNOU
 enum round_announce_step round_reannounce_step(struct round *r, uint64_t now_ms, uint32_t max);
 /* One was sent at now_ms: counts it and sets the next time. */
 void round_reannounce_sent(struct round *r, uint64_t now_ms, uint64_t period_ms);
-#define ROUND_REANNOUNCE_MAX_GAP 4 /* periods: a decryptor back from an outage waits at most this  \
-                                    */
+#define ROUND_REANNOUNCE_MAX_GAP                                                                   \
+    4 /* periods: a decryptor back from an outage waits at most this                               \
+       */
+
+/* The measured wall time of one evaluation on this node (an exponentially
+ * weighted mean, 1/4 weight to each new sample). */
+struct round_pace {
+    uint64_t eval_ms; /* 0: nothing measured yet */
+    uint32_t samples;
+};
 
 /* The rounds, by (job, replica). Rounds are heap objects: their addresses
  * stay valid while the table grows (a worker item points at one). */
 struct round_table {
     struct round **v;
     size_t n, cap;
+    uint64_t queue_seq;        /* the last queued_seq handed out */
+    struct round_pace pace;    /* this node's evaluations (the decryptor's deadline adapts) */
     void (*free_th)(void *th); /* frees a round's `th` (NULL: none are used) */
 };
 struct round *round_table_get(const struct round_table *t, const uint8_t job_id[32],
@@ -129,6 +146,37 @@ bool round_table_job_settled(const struct round_table *t, const uint8_t job_id[3
 size_t round_table_prune(struct round_table *t, uint64_t now_ms, uint64_t retention_ms);
 /* Frees every round that is not busy (all of them once no work is in flight). */
 void round_table_free(struct round_table *t);
+
+/* ---- admission and pacing (chaos finding 5: overload) ----
+ * Every node keeps every round and plans it the same way, so admission is
+ * the same rule on every node: at most ROUND_ADMIT_MAX rounds are in flight
+ * (planned, evaluating or evaluated, and planned less than `stale_ms` ago:
+ * one whose decision this node missed stops counting); a ready round beyond
+ * that waits, first come first served, and is planned when one settles
+ * (the decisions reach every node within milliseconds, so they admit the
+ * same round in the same epoch). A scheduler's queue is then at most
+ * ROUND_ADMIT_MAX evaluations, which the decryptor's deadline allows for
+ * (round_pace_deadline_ms). */
+#define ROUND_ADMIT_MAX 3
+/* Rounds in flight (as above). */
+size_t round_table_in_flight(const struct round_table *t, uint64_t now_ms, uint64_t stale_ms);
+/* Ready rounds waiting for admission. */
+size_t round_table_queued(const struct round_table *t);
+/* Whether the ready round r may be planned now: a slot is free and no
+ * round queued before it is still waiting. Gives r its place in the queue
+ * the first time it asks. */
+bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, uint64_t stale_ms);
+
+void round_pace_sample(struct round_pace *p, uint64_t ms);
+/* The decryptor's deadline for an attempt: `base_ms`, or twice the time a
+ * scheduler needs to work through a full queue when that is longer (on a
+ * loaded machine one evaluation takes tens of seconds; a retry then would
+ * only throw work away). */
+uint64_t round_pace_deadline_ms(const struct round_pace *p, uint64_t base_ms);
+/* The epochs a retry for a deadline waits before its new attempt begins
+ * (attempt >= 1): one resend period, doubling, at most 4; a pure function of
+ * the retry message, so every node plans the same epoch. */
+uint64_t round_retry_backoff_epochs(uint32_t attempt, uint64_t period_ms, uint64_t interval_ms);
 
 /* A container this node started and watches until it ends. */
 struct watched {
