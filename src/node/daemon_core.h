@@ -46,9 +46,10 @@
 #define SUB         "daemon"
 #define MAX_MEMBERS 256
 /* Telemetry kept per member, by epoch: a round evaluates the epoch fixed when
- * it was planned, possibly after waiting behind other rounds, so the history
- * spans a long queue (32 epochs: 64 s at the tests' 2 s interval). */
-#define TELEMETRY_HISTORY  32
+ * it was planned, possibly after waiting behind the other rounds in flight
+ * (at most ROUND_ADMIT_MAX), so the history spans that queue on a loaded
+ * machine (48 epochs: 96 s at the tests' 2 s interval). */
+#define TELEMETRY_HISTORY  48
 #define SCHED_OUTPUT_PROTO "/veil/sched-output/1.0.0"
 #define SCHED_OUTPUT_MAX   (4u << 20)
 
