@@ -4,12 +4,65 @@
  * HTTP API from a state store in DATA_DIR on a free loopback port (written to
  * DATA_DIR/api.port) with two registered nodes, until SIGTERM or SIGINT. It
  * stands in for veild until the daemon wires the API in.
+ *
+ * The store also holds four jobs placed as gossip would have left them on
+ * this node ("12D3KooWsubmitter"), so that the CLI test can check what the
+ * API shows of each (hook H4): job aa.. by Alpha, replica 0 on this node and
+ * replica 1 on Beta; job bb.. by Alpha on Beta; job cc.. by Alpha, still
+ * pending; job dd.. by this node, on Beta.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <veil/node.h>
+
+#define SELF  "12D3KooWsubmitter"
+#define ALPHA "12D3KooWAlphaNodeAlphaNodeAlphaNodeAlphaNodeAlpha01"
+#define BETA  "12D3KooWBetaNodeBetaNodeBetaNodeBetaNodeBetaNode02"
+
+static void hex_id(char out[65], char c)
+{
+    memset(out, c, 64);
+    out[64] = '\0';
+}
+
+/* Job `c`x64 by `submitter`, its replica `replica` walked to assigned on
+ * `node` (the path a round takes). */
+static int place(veil_store *store, char c, uint32_t replica, const char *node, veil_err *err)
+{
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    struct veil_store_assignment a = {.replica = replica, .epoch = 5};
+    hex_id(a.job_id, c);
+    snprintf(a.node, sizeof a.node, "%s", node);
+    memset(a.output_digest, 'e', 64);
+    memset(a.signature, 'f', 128);
+    memset(a.commitment, '0' + (char)replica, 64);
+    for (size_t i = 0; i < sizeof path / sizeof path[0]; i++)
+        if (veil_store_replica_set_state(store, a.job_id, replica, path[i], NULL, err) != 0)
+            return -1;
+    return veil_store_assignment_record(store, &a, err);
+}
+
+static int add_job(veil_store *store, char c, const char *submitter, uint32_t replicas,
+                   veil_err *err)
+{
+    char id[65];
+    hex_id(id, c);
+    return veil_store_job_insert(store, id, "seeded", "{\"name\":\"seeded\"}", submitter,
+                                 "00000000000000000000000000000000", replicas, err);
+}
+
+static int seed_jobs(veil_store *store, veil_err *err)
+{
+    if (add_job(store, 'a', ALPHA, 2, err) != 0 || place(store, 'a', 0, SELF, err) != 0 ||
+        place(store, 'a', 1, BETA, err) != 0 || add_job(store, 'b', ALPHA, 1, err) != 0 ||
+        place(store, 'b', 0, BETA, err) != 0 || add_job(store, 'c', ALPHA, 1, err) != 0 ||
+        add_job(store, 'd', SELF, 1, err) != 0 || place(store, 'd', 0, BETA, err) != 0)
+        return -1;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -33,15 +86,15 @@ int main(int argc, char **argv)
         return 1;
     }
     struct veil_store_node n1 = {.alive = true, .last_epoch = 12};
-    snprintf(n1.peer_id, sizeof n1.peer_id, "12D3KooWAlphaNodeAlphaNodeAlphaNodeAlphaNodeAlpha01");
+    snprintf(n1.peer_id, sizeof n1.peer_id, ALPHA);
     snprintf(n1.organization, sizeof n1.organization, "acme");
     struct veil_store_node n2 = {.alive = false, .last_epoch = 7};
-    snprintf(n2.peer_id, sizeof n2.peer_id, "12D3KooWBetaNodeBetaNodeBetaNodeBetaNodeBetaNode02");
+    snprintf(n2.peer_id, sizeof n2.peer_id, BETA);
     snprintf(n2.organization, sizeof n2.organization, "globex");
     struct veil_api_config cfg = {
-        .listen = "127.0.0.1:0", .token_file = token_file, .submitter = "12D3KooWsubmitter"};
+        .listen = "127.0.0.1:0", .token_file = token_file, .submitter = SELF};
     if (veil_store_node_upsert(store, &n1, &err) != 0 ||
-        veil_store_node_upsert(store, &n2, &err) != 0 ||
+        veil_store_node_upsert(store, &n2, &err) != 0 || seed_jobs(store, &err) != 0 ||
         veil_api_start(&api, &cfg, store, &err) != 0) {
         fprintf(stderr, "node_api_server: %s\n", err.msg);
         return 1;

@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # test_node_cli.sh - `veil job validate|run|ls|status` and `veil get` end to
 # end: the CLI against the node's HTTP API (served by the node_api_server test
-# helper on a free loopback port), exit codes and exact error messages.
+# helper on a free loopback port), exit codes and exact error messages; what
+# the API shows of jobs this node did not submit (hook H4 of
+# docs/THREAT_MODEL.md), on jobs the helper seeded: aa.. (Alpha's, replica 0
+# here, replica 1 on Beta), bb.. (Alpha's, on Beta), cc.. (Alpha's, pending),
+# dd.. (this node's, on Beta).
 # Usage: test_node_cli.sh PATH_TO_node_api_server   (VEIL_BIN from ctest)
 set -euo pipefail
 server=${1:?usage: test_node_cli.sh NODE_API_SERVER}
@@ -67,6 +71,41 @@ id=$("$veil" job run -o json "$work/job.yaml" | sed -n 's/^  "id": "\([0-9a-f]*\
 "$veil" get jobs | grep -Eq "^${id:0:12} +hello +2 +0 +pending +12D3KooWsubmitter$" || fail "get jobs"
 "$veil" job status "$id" >"$work/status.txt"
 grep -q "replica 1: pending" "$work/status.txt" || fail "status: $(cat "$work/status.txt")"
+
+# H4: each job as this node may see it.
+A=$(printf 'a%.0s' $(seq 64)); B=$(printf 'b%.0s' $(seq 64))
+C=$(printf 'c%.0s' $(seq 64)); D=$(printf 'd%.0s' $(seq 64))
+BETA=12D3KooWBetaNodeBetaNodeBetaNodeBetaNodeBetaNode02
+jq_ok() { # JSON CHECK [ARG...]: CHECK, a js expression over j (and process.argv[3...])
+  node -e 'const j = JSON.parse(process.argv[1]); process.exit(eval(process.argv[2]) ? 0 : 1);' "$@"
+}
+st=$("$veil" job status "$A" -o json)
+jq_ok "$st" 'j.view === "runner" && j.decided === true && j.replica_states.length === 2 &&
+  j.replica_states[0].node === "12D3KooWsubmitter" && j.replica_states[0].state === "assigned" &&
+  Object.keys(j.replica_states[1]).join() === "replica" &&
+  j.assignments.length === 1 && j.assignments[0].replica === 0' || fail "runner view of aa..: $st"
+grep -q "$BETA" <<<"$st" && fail "the runner of replica 0 sees where replica 1 runs: $st"
+st=$("$veil" job status "$B" -o json)
+jq_ok "$st" 'j.view === "none" && j.decided === true && j.assignments.length === 0 &&
+  j.anchors.length === 0 && j.replica_states.every(r => Object.keys(r).join() === "replica")' \
+  || fail "another member's view of bb..: $st"
+grep -q "$BETA" <<<"$st" && fail "a node neither submitter nor runner sees where bb.. runs: $st"
+grep -q "another member's job (decided): where it runs is shown only to" < <("$veil" job status "$B") \
+  || fail "job status text of bb..: $("$veil" job status "$B")"
+jq_ok "$("$veil" job status "$C" -o json)" 'j.view === "none" && j.decided === false' || fail "cc.. view"
+st=$("$veil" job status "$D" -o json)
+jq_ok "$st" 'j.view === "submitter" && j.replica_states[0].node === process.argv[3] &&
+  j.assignments[0].node === process.argv[3] && j.assignments[0].commitment.length === 64' "$BETA" \
+  || fail "the submitter's view of dd..: $st"
+asg=$("$veil" get assignments -o json)
+jq_ok "$asg" 'j.map(r => r.job_id[0] + r.replica + ":" + (r.node === process.argv[3] ? "beta" : r.node)).sort().join() ===
+  "a0:12D3KooWsubmitter,d0:beta"' "$BETA" || fail "get assignments: $asg"
+jobs=$("$veil" get jobs -o json)
+jq_ok "$jobs" 'const by = Object.fromEntries(j.map(r => [r.id[0], r]));
+  by.a.state === "decided" && by.a.view === "runner" && by.b.state === "decided" && by.b.view === "none" &&
+  by.c.state === "undecided" && by.d.state === "assigned" && by.d.view === "submitter"' \
+  || fail "get jobs: $jobs"
+"$veil" get jobs | grep -Eq "^bbbbbbbbbbbb +seeded +1 +0 +decided " || fail "get jobs text: $("$veil" get jobs)"
 
 # Refusals: bad spec rejected locally, unknown job 404, wrong token 401.
 set +e
