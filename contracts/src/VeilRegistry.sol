@@ -96,6 +96,9 @@ contract VeilRegistry {
     /// the threshold t, so the hash the operators vote on fixes the holder
     /// set and t (a new t needs a new dealing, hence a new hash). Nodes
     /// refuse to run with a dealing whose hash or holder count differ.
+    /// The outcome budget (docs/THREAT_MODEL.md, H2): each member may obtain
+    /// at most outcomesPerPeriod placement outcomes per period of
+    /// outcomePeriodSeconds; every node enforces it on its own. 0 = no budget.
     struct Policy {
         bytes32[] allowedImageDigests;
         string schedulerPolicy;
@@ -103,6 +106,8 @@ contract VeilRegistry {
         bytes32 fheKeyHash;
         address[] decryptors;
         bytes32[] guardianKeys;
+        uint32 outcomesPerPeriod;
+        uint32 outcomePeriodSeconds;
     }
 
     struct Cluster {
@@ -421,6 +426,9 @@ contract VeilRegistry {
         if (bytes(p.schedulerPolicy).length > MAX_NAME_BYTES) {
             revert InvalidArgument("schedulerPolicy");
         }
+        if (p.outcomesPerPeriod != 0 && p.outcomePeriodSeconds == 0) {
+            revert InvalidArgument("outcomePeriodSeconds");
+        }
         proposalId = _newProposal(clusterId, PROPOSAL_POLICY, ttl);
         Policy storage s = proposalPolicies[proposalId];
         s.allowedImageDigests = p.allowedImageDigests;
@@ -429,6 +437,8 @@ contract VeilRegistry {
         s.fheKeyHash = p.fheKeyHash;
         s.decryptors = p.decryptors;
         s.guardianKeys = p.guardianKeys;
+        s.outcomesPerPeriod = p.outcomesPerPeriod;
+        s.outcomePeriodSeconds = p.outcomePeriodSeconds;
         _vote(proposalId);
     }
 

@@ -85,6 +85,8 @@ contract VeilRegistryTest {
         p.decryptors[0] = OP1;
         p.guardianKeys = new bytes32[](1);
         p.guardianKeys[0] = keccak256("guardian");
+        p.outcomesPerPeriod = 32;
+        p.outcomePeriodSeconds = 3600;
     }
 
     function testClusterCreated() public view {
@@ -184,6 +186,7 @@ contract VeilRegistryTest {
         assertTrue(keccak256(bytes(p.schedulerPolicy)) == keccak256("binpack"), "name");
         assertTrue(p.allowedImageDigests.length == 2 && p.schedulerWeights[1] == 7, "fields");
         assertTrue(p.decryptors[0] == OP1 && p.fheKeyHash == keccak256("fhe"), "fields2");
+        assertTrue(p.outcomesPerPeriod == 32 && p.outcomePeriodSeconds == 3600, "budget");
         vm.prank(OP3);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.ProposalAlreadyExecuted.selector, pid));
         reg.vote(pid);
@@ -214,6 +217,32 @@ contract VeilRegistryTest {
         vm.prank(OP1);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.TooMany.selector, "key holders", 16, 15));
         reg.proposePolicy(cid, p, 3600);
+    }
+
+    /// The outcome budget passes with the policy; a budget without a period,
+    /// which no node could enforce, is refused; 0 outcomes means no budget.
+    function testOutcomeBudgetPolicy() public {
+        VeilRegistry.Policy memory p = samplePolicy();
+        p.outcomesPerPeriod = 2;
+        p.outcomePeriodSeconds = 0;
+        vm.prank(OP1);
+        vm.expectRevert(
+            abi.encodeWithSelector(VeilRegistry.InvalidArgument.selector, "outcomePeriodSeconds")
+        );
+        reg.proposePolicy(cid, p, 3600);
+        p.outcomePeriodSeconds = 60;
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, p, 3600);
+        (VeilRegistry.Policy memory before,) = reg.getClusterPolicy(cid);
+        assertTrue(before.outcomesPerPeriod == 0, "no budget before the vote");
+        vm.prank(OP2);
+        reg.vote(pid);
+        (VeilRegistry.Policy memory got, uint64 v) = reg.getClusterPolicy(cid);
+        assertTrue(v == 1 && got.outcomesPerPeriod == 2 && got.outcomePeriodSeconds == 60, "budget");
+        p.outcomesPerPeriod = 0;
+        p.outcomePeriodSeconds = 0;
+        vm.prank(OP1);
+        reg.proposePolicy(cid, p, 3600); // no budget: allowed
     }
 
     function testProposalExpires() public {

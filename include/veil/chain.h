@@ -450,6 +450,10 @@ typedef struct veil_contract_policy {
     size_t n_decryptors;
     uint8_t (*guardian_keys)[32];
     size_t n_guardian_keys;
+    /* The outcome budget (docs/THREAT_MODEL.md, H2): placement outcomes per
+     * member per period of outcome_period_s seconds; 0 = no budget. */
+    uint32_t outcomes_per_period;
+    uint32_t outcome_period_s;
     uint64_t version; /* from getClusterPolicy */
 } veil_contract_policy;
 
@@ -476,6 +480,10 @@ int veil_contract_active_nodes(veil_chain_client *c, uint64_t cluster_id, veil_e
 int veil_contract_get_node(veil_chain_client *c, const veil_eth_address *node, uint64_t *cluster_id,
                            veil_eth_address *operator_addr, bool *active, uint8_t peer_key[32],
                            veil_err *err);
+/* The node address registered for a peer ID (raw 32-byte key or identity
+ * multihash); the zero address when none is. */
+int veil_contract_node_by_peer_id(veil_chain_client *c, const uint8_t *peer_id, size_t len,
+                                  veil_eth_address *node, veil_err *err);
 int veil_contract_propose_policy(veil_chain_client *c, uint64_t cluster_id,
                                  const veil_contract_policy *p, uint64_t ttl_s,
                                  uint64_t *proposal_id, veil_tx_result *res, veil_err *err);

@@ -531,6 +531,12 @@ struct veil_msg_job_submit {
     uint8_t job_id[32];
     struct veil_peer_id submitter; /* the submitter's peer-ID *text* bytes (see veil_job_id) */
     uint8_t nonce[VEIL_JOB_NONCE_LEN];
+    /* The submitter's outcome-budget slot (docs/THREAT_MODEL.md, H2): the
+     * budget period (unix_s / period_s) and its sequence number in it; every
+     * node charges it to the submitter, so a reused or excess slot is
+     * refused everywhere. 0/0 in a cluster without a budget. */
+    uint64_t budget_period;
+    uint32_t budget_seq;
     const uint8_t *spec_json; /* canonical JSON, borrowed */
     size_t spec_json_len;
     const uint8_t *request_ciphertext; /* confidential jobs; may be empty */
@@ -741,7 +747,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 3
+#define VEIL_STORE_SCHEMA_VERSION 4
 
 typedef struct veil_store veil_store;
 
@@ -854,6 +860,32 @@ struct veil_store_anchor {
 };
 VEIL_WARN_UNUSED int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a,
                                               veil_err *err);
+
+/* Outcome-budget slots (docs/THREAT_MODEL.md, H2): per job, the slot its
+ * submitter claimed and this node's verdict on it (the caller's code: the
+ * daemon stores enum veil_privacy_verdict, or -1 for its own job's slot
+ * reserved before the announcement). The rows accepted for a member are
+ * that member's ledger, so charges survive restarts. */
+struct veil_store_slot {
+    char job_id[65];
+    uint8_t member[32]; /* the submitter's key as on chain (veil_peer_key) */
+    uint64_t period;
+    uint32_t seq;
+    int verdict;
+};
+/* Inserts, or replaces the row of the same job. */
+VEIL_WARN_UNUSED int veil_store_slot_put(veil_store *s, const struct veil_store_slot *slot,
+                                         veil_err *err);
+/* VEIL_E_NOTFOUND when the job has no slot. */
+VEIL_WARN_UNUSED int veil_store_slot_get(veil_store *s, const char *job_hex,
+                                         struct veil_store_slot *out, veil_err *err);
+/* A member's slots of period >= period_min with the given verdict, by
+ * period and seq (*out malloc'd, caller frees; NULL when none). */
+VEIL_WARN_UNUSED int veil_store_slots_of(veil_store *s, const uint8_t member[32],
+                                         uint64_t period_min, int verdict,
+                                         struct veil_store_slot **out, size_t *n, veil_err *err);
+/* Drops the slots recorded before older_than_ms (unix ms). */
+VEIL_WARN_UNUSED int veil_store_slots_prune(veil_store *s, int64_t older_than_ms, veil_err *err);
 
 /* Counters for /metrics. */
 VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,

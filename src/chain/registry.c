@@ -36,7 +36,7 @@ const char *const veil_contract_errors[] = {
 };
 const size_t veil_contract_errors_len = VEIL_ARRAY_LEN(veil_contract_errors);
 
-#define POLICY_TYPE "(bytes32[],string,uint32[],bytes32,address[],bytes32[])"
+#define POLICY_TYPE "(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32)"
 
 struct event_def {
     const char *name;
@@ -459,13 +459,31 @@ int veil_contract_get_node(veil_chain_client *c, const veil_eth_address *node, u
     return 0;
 }
 
+int veil_contract_node_by_peer_id(veil_chain_client *c, const uint8_t *peer_id, size_t len,
+                                  veil_eth_address *node, veil_err *err)
+{
+    veil_abi_value args, out;
+    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 1) != 0 ||
+        veil_abi_set_bytes(&args.items[0], peer_id, len) != 0) {
+        veil_abi_value_clear(&args);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    int r = view_call(c, "nodeByPeerId(bytes)", &args, "(address)", &out, err);
+    veil_abi_value_clear(&args);
+    if (r != 0)
+        return -1;
+    memcpy(node->b, out.items[0].word + 12, 20);
+    veil_abi_value_clear(&out);
+    return 0;
+}
+
 int veil_contract_propose_policy(veil_chain_client *c, uint64_t cluster_id,
                                  const veil_contract_policy *p, uint64_t ttl_s,
                                  uint64_t *proposal_id, veil_tx_result *res, veil_err *err)
 {
     veil_abi_value args;
     if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 3) != 0 ||
-        veil_abi_set_list(&args.items[1], VEIL_ABI_TUPLE, 6) != 0) {
+        veil_abi_set_list(&args.items[1], VEIL_ABI_TUPLE, 8) != 0) {
         veil_abi_value_clear(&args);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     }
@@ -490,6 +508,8 @@ int veil_contract_propose_policy(veil_chain_client *c, uint64_t cluster_id,
         veil_abi_set_address(&pv[4].items[i], p->decryptors[i].b);
     for (size_t i = 0; i < p->n_guardian_keys; i++)
         veil_abi_set_bytes32(&pv[5].items[i], p->guardian_keys[i]);
+    veil_abi_set_uint(&pv[6], p->outcomes_per_period);
+    veil_abi_set_uint(&pv[7], p->outcome_period_s);
     veil_eth_address contract;
     int r =
         send_call(c, "proposePolicy(uint64," POLICY_TYPE ",uint64)", &args, &contract, res, err);
@@ -566,6 +586,11 @@ int veil_contract_get_policy(veil_chain_client *c, uint64_t cluster_id, veil_con
     memcpy(out->fhe_key_hash, p[3].word, 32);
     for (size_t i = 0; i < p[4].n_items; i++)
         memcpy(out->decryptors[i].b, p[4].items[i].word + 12, 20);
+    uint64_t budget = 0, period = 0; /* uint32 words: the decoder checked their range */
+    veil_abi_word_u64(&p[6], &budget);
+    veil_abi_word_u64(&p[7], &period);
+    out->outcomes_per_period = (uint32_t)budget;
+    out->outcome_period_s = (uint32_t)period;
     veil_abi_word_u64(&v.items[1], &out->version);
     veil_abi_value_clear(&v);
     return 0;

@@ -60,6 +60,7 @@ struct chain_opts {
     size_t n_decryptors;
     const char *guardian_keys[MAX_LIST];
     size_t n_guardian_keys;
+    uint32_t outcomes_per_period, outcome_period_s; /* --outcome-budget N/PERIOD */
     const char *job, *assignment, *root, *anchor, *evidence, *out;
     const char *leaves[4096];
     size_t n_leaves;
@@ -109,6 +110,7 @@ enum {
     O_CONFIRMATIONS,
     O_OUT,
     O_SCRYPT,
+    O_BUDGET,
     O_END_ /* keep last: the masks below have one bit per option */
 };
 
@@ -160,6 +162,7 @@ static const struct option long_opts[] = {
     {"confirmations", required_argument, NULL, O_CONFIRMATIONS},
     {"out", required_argument, NULL, O_OUT},
     {"scrypt-log-n", required_argument, NULL, O_SCRYPT},
+    {"outcome-budget", required_argument, NULL, O_BUDGET},
     {NULL, 0, NULL, 0},
 };
 
@@ -183,6 +186,33 @@ static int parse_u64(const char *path, const char *flag, const char *text, uint6
     if (errno || end == text || *end != '\0' || text[0] == '-')
         return veil_cli_usage_error(path, "%s wants a non-negative integer, got '%s'", flag, text);
     *out = v;
+    return 0;
+}
+
+/* --outcome-budget N/PERIOD: N outcomes per member per PERIOD (a duration:
+ * 60s, 1h, or seconds); 0/0 (or 0/anything) means no budget. */
+static int parse_budget(struct chain_opts *o, const char *text)
+{
+    const char *slash = strchr(text, '/');
+    char num[24];
+    if (!slash || (size_t)(slash - text) >= sizeof num)
+        return veil_cli_usage_error(o->path, "--outcome-budget wants N/PERIOD (e.g. 32/1h), got '%s'",
+                                    text);
+    memcpy(num, text, (size_t)(slash - text));
+    num[slash - text] = '\0';
+    uint64_t n;
+    if (parse_u64(o->path, "--outcome-budget", num, &n) != 0)
+        return -1;
+    int64_t ms = 0;
+    veil_err err = {0};
+    if (n > UINT32_MAX)
+        return veil_cli_usage_error(o->path, "--outcome-budget: %s outcomes is too many", num);
+    if (n > 0 && (veil_parse_duration_ms(slash + 1, &ms, &err) != 0 || ms < 1000 ||
+                  ms / 1000 > UINT32_MAX))
+        return veil_cli_usage_error(o->path, "--outcome-budget: bad period '%s' (1s or more)",
+                                    slash + 1);
+    o->outcomes_per_period = (uint32_t)n;
+    o->outcome_period_s = n ? (uint32_t)(ms / 1000) : 0;
     return 0;
 }
 
@@ -314,6 +344,10 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, uint64_t acce
             break;
         case O_GUARDIAN:
             PUSH(guardian_keys, n_guardian_keys, "--guardian-key");
+            break;
+        case O_BUDGET:
+            if (parse_budget(o, optarg) != 0)
+                return VEIL_EXIT_USAGE;
             break;
         case O_JOB:
             o->job = optarg;
@@ -803,6 +837,14 @@ static int run_node_list(struct chain_opts *o, struct veil_cli_ctx *ctx)
 
 /* ------------------------------------------------------------------ policy */
 
+static void budget_json(json_t *j, const veil_contract_policy *p)
+{
+    json_t *b = json_object();
+    json_object_set_new(b, "outcomes_per_period", json_integer(p->outcomes_per_period));
+    json_object_set_new(b, "period_s", json_integer(p->outcome_period_s));
+    json_object_set_new(j, "outcome_budget", b);
+}
+
 static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
     if (need_cluster(o) != 0)
@@ -839,6 +881,7 @@ static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
     json_object_set_new(j, "fhe_key_hash", json_string(h));
     json_object_set_new(j, "decryptors", ds);
     json_object_set_new(j, "guardian_keys", gs);
+    budget_json(j, &p);
     char *s = json_dumps(j, o->json ? JSON_COMPACT : JSON_INDENT(2));
     puts(s);
     free(s);
@@ -885,6 +928,8 @@ static int run_policy_propose(struct chain_opts *o, struct veil_cli_ctx *ctx)
     p.n_decryptors = o->n_decryptors;
     p.guardian_keys = guards;
     p.n_guardian_keys = o->n_guardian_keys;
+    p.outcomes_per_period = o->outcomes_per_period;
+    p.outcome_period_s = o->outcome_period_s;
     veil_err err = {0};
     veil_chain_client *c;
     if (open_client(o, ctx, true, true, &c, &err) != 0)
@@ -1252,12 +1297,14 @@ LEAF(cmd_policy_get, "get", "veil chain policy get", OPT(O_CLUSTER),
      run_policy_get);
 LEAF(cmd_policy_propose, "propose", "veil chain policy propose",
      OPT(O_CLUSTER) | OPT(O_IMAGE) | OPT(O_SCHEDULER) | OPT(O_WEIGHT) | OPT(O_FHE) |
-         OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL),
+         OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL) | OPT(O_BUDGET),
      "propose a new cluster policy",
      "Usage: veil chain policy propose --cluster ID [--image-digest B32]... [--scheduler NAME]\n"
      "         [--weight N]... [--fhe-key-hash B32] [--decryptor ADDR]... [--guardian-key B32]...\n"
-     "         [--ttl 7d]\n\n"
-     "Opens a proposal replacing the whole policy (the sender votes yes). B32 = 0x + 64 hex.\n",
+     "         [--outcome-budget N/PERIOD] [--ttl 7d]\n\n"
+     "Opens a proposal replacing the whole policy (the sender votes yes). B32 = 0x + 64 hex.\n"
+     "--outcome-budget 32/1h: each member gets at most 32 placement outcomes (jobs taken\n"
+     "into scheduling) per hour, enforced by every node; 0/0 or absent = no budget.\n",
      run_policy_propose);
 LEAF(cmd_policy_vote, "vote", "veil chain policy vote", OPT(O_PROPOSAL),
      "vote yes on a proposal (policy or organization)",

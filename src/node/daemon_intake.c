@@ -6,10 +6,17 @@
  * then the round of the first undecided replica made ready and planned).
  * Every node applies the intake gate first (hook H3 of docs/THREAT_MODEL.md):
  * a job whose image digest the cluster's on-chain allow-list does not hold
- * never reaches scheduling, so it yields no placement outcome.
+ * never reaches scheduling, so it yields no placement outcome. Then the
+ * outcome budget (hook H2): the submitter claims a slot (period, sequence)
+ * inside its signed announcement, every node charges it to the submitter's
+ * ledger on its own (kept in the store, so restarts forget nothing), and a
+ * job over the on-chain budget, of a stale period or reusing another job's
+ * slot is refused before any round, attributably.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -38,18 +45,13 @@ static void mark_decided(veil_daemon *d, const uint8_t job_id[32], const char *i
 
 /* Hook H3: 1 when the cluster's on-chain policy allows the job's image (an
  * empty allow-list allows every image), 0 when it does not, with `why` set
- * for the submitter; an unreadable policy refuses (as the executor does). */
-static int image_gate(veil_daemon *d, const struct veil_job_spec *spec, char *why, size_t cap)
+ * for the submitter. */
+static int image_gate(const veil_contract_policy *pol, const struct veil_job_spec *spec, char *why,
+                      size_t cap)
 {
-    veil_contract_policy pol = {0};
-    veil_err err = {0};
     int ok = 0;
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
-        snprintf(why, cap, "refused at intake: the image policy is unreadable (%.160s)", err.msg);
-        return 0;
-    }
     uint8_t dg[32];
-    if (pol.n_image_digests == 0) {
+    if (pol->n_image_digests == 0) {
         ok = 1;
     } else if (!spec->image_digest[0] ||
                veil_hex_decode(dg, 32, spec->image_digest + 7, 64, false, NULL) != 32) {
@@ -58,16 +60,201 @@ static int image_gate(veil_daemon *d, const struct veil_job_spec *spec, char *wh
                  "and %.160s names none",
                  spec->image);
     } else {
-        for (size_t i = 0; i < pol.n_image_digests; i++)
-            ok |= memcmp(pol.image_digests[i], dg, 32) == 0;
+        for (size_t i = 0; i < pol->n_image_digests; i++)
+            ok |= memcmp(pol->image_digests[i], dg, 32) == 0;
         if (!ok)
             snprintf(why, cap,
                      "refused at intake: image digest %.19s... is not in the "
                      "cluster's on-chain allow-list",
                      spec->image_digest);
     }
-    veil_contract_policy_clear(&pol);
     return ok;
+}
+
+/* ---- hook H2: the outcome budget ------------------------------------------ */
+
+#define SLOT_RESERVED (-1)                 /* own job's slot, announced, not charged yet */
+#define SLOT_KEEP_MS (7LL * 24 * 3600 * 1000) /* slots older than this are forgotten */
+
+static const char *const verdict_names[] = {"accept", "repeat", "over_budget", "stale", "reused"};
+
+/* The budget in force: the node's privacy policy with the on-chain budget
+ * (0 outcomes = none). */
+static struct veil_privacy_policy budget_policy(const veil_daemon *d,
+                                                const veil_contract_policy *pol)
+{
+    struct veil_privacy_policy p = d->privacy;
+    p.outcomes_per_period = pol->outcomes_per_period;
+    p.period_s = pol->outcome_period_s;
+    return p;
+}
+
+/* A member's ledger key: its peer's key as the registry stores it. */
+static int member_key(veil_daemon *d, const struct veil_peer_id *submitter_text, uint8_t key[32],
+                      veil_err *err)
+{
+    char text[VEIL_PEER_ID_MAX + 1];
+    veil_p2p_peer_id pid;
+    struct veil_peer_id peer;
+    memcpy(text, submitter_text->bytes, submitter_text->len);
+    text[submitter_text->len] = '\0';
+    if (veil_p2p_peer_id_parse(text, &pid, err) != 0)
+        return veil_err_wrap(err, "submitter of the job");
+    veil_daemon_to_peer(&peer, &pid);
+    veil_peer_key(key, &d->keccak, &peer);
+    return 0;
+}
+
+/* The member's accepted slots of the previous period on, as a ledger the
+ * pure rules charge (one spare entry for the charge itself). */
+static int load_ledger(veil_daemon *d, const uint8_t member[32], uint64_t period_min,
+                       struct veil_privacy_ledger *l, veil_err *err)
+{
+    struct veil_store_slot *rows;
+    size_t n;
+    memset(l, 0, sizeof *l);
+    if (veil_store_slots_of(d->store, member, period_min, VEIL_PRIVACY_ACCEPT, &rows, &n, err) != 0)
+        return -1;
+    l->used = calloc(n + 1, sizeof *l->used);
+    if (!l->used) {
+        free(rows);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    l->cap = n + 1;
+    for (size_t i = 0; i < n; i++) {
+        struct veil_privacy_slot *u = &l->used[l->n].slot;
+        memcpy(u->member, rows[i].member, 32);
+        u->member_len = 32;
+        u->period = rows[i].period;
+        u->seq = rows[i].seq;
+        if (veil_hex_decode(u->job_id, 32, rows[i].job_id, strlen(rows[i].job_id), false, NULL) ==
+            32)
+            l->n++;
+    }
+    free(rows);
+    return 0;
+}
+
+/* The slot this node claims for its own job: the stored one (a
+ * re-announcement reuses it), else the next free one of the current period
+ * (the budget itself when it is spent: every node then refuses the job). */
+static int own_slot(veil_daemon *d, const veil_contract_policy *pol, const char *job_hex,
+                    struct veil_msg_job_submit *m, veil_err *err)
+{
+    struct veil_privacy_policy p = budget_policy(d, pol);
+    struct veil_store_slot row;
+    if (p.outcomes_per_period == 0)
+        return 0; /* no budget: slot 0/0 */
+    if (veil_store_slot_get(d->store, job_hex, &row, err) == 0) {
+        m->budget_period = row.period;
+        m->budget_seq = row.seq;
+        return 0;
+    }
+    if (err->code != VEIL_E_NOTFOUND)
+        return -1;
+    struct veil_privacy_ledger l;
+    memset(&row, 0, sizeof row);
+    row.period = veil_daemon_wall_ms() / 1000 / p.period_s;
+    if (member_key(d, &m->submitter, row.member, err) != 0 ||
+        load_ledger(d, row.member, row.period, &l, err) != 0)
+        return -1;
+    row.seq = veil_privacy_budget_next(&l, &p, row.member, 32, row.period);
+    free(l.used);
+    snprintf(row.job_id, sizeof row.job_id, "%s", job_hex);
+    row.verdict = SLOT_RESERVED;
+    if (veil_store_slot_put(d->store, &row, err) != 0)
+        return -1;
+    m->budget_period = row.period;
+    m->budget_seq = row.seq;
+    return 0;
+}
+
+/* The member's on-chain node address, for the log (zero when unknown). */
+static void member_address(veil_daemon *d, const uint8_t member[32], char out[43])
+{
+    veil_eth_address a = {0};
+    veil_err err = {0};
+    if (veil_contract_node_by_peer_id(d->chain, member, 32, &a, &err) != 0)
+        memset(&a, 0, sizeof a);
+    veil_eth_address_format(&a, out);
+}
+
+/* The refusal, in the job's note and the log: the rule's reason, the budget
+ * and when the next period starts, and who claimed which slot. */
+static void budget_refusal(veil_daemon *d, const struct veil_privacy_policy *p,
+                           const struct veil_privacy_slot *s, enum veil_privacy_verdict v,
+                           const char *reason, const char *job_hex, const char *submitter,
+                           char *why, size_t cap)
+{
+    uint64_t now_s = veil_daemon_wall_ms() / 1000;
+    time_t next = (time_t)((now_s / p->period_s + 1) * p->period_s);
+    struct tm tm;
+    char at[32] = "?", addr[43];
+    if (gmtime_r(&next, &tm))
+        strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(why, cap,
+             "refused at intake: outcome budget of %" PRIu32 " per %" PRIu32
+             " s spent (%.120s); the next period starts at %s",
+             p->outcomes_per_period, p->period_s, reason, at);
+    member_address(d, s->member, addr);
+    veil_log(VEIL_LOG_WARN, SUB, "job refused: outcome budget",
+             "job=%.16s member=%s peer=%s period=%" PRIu64 " seq=%" PRIu32
+             " verdict=%s budget=%" PRIu32 "/%" PRIu32 "s next_period=%s",
+             job_hex, addr, submitter, s->period, s->seq, verdict_names[v],
+             p->outcomes_per_period, p->period_s, at);
+}
+
+/* Hook H2 on every node: 1 when the job may be scheduled, 0 when the budget
+ * refuses it (`why` set). A job already judged keeps its verdict (a
+ * re-announcement is not charged again). */
+static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
+                       const struct veil_msg_job_submit *m, const char *job_hex,
+                       const char *submitter, char *why, size_t cap)
+{
+    struct veil_privacy_policy p = budget_policy(d, pol);
+    struct veil_store_slot row;
+    struct veil_privacy_slot s = {.member_len = 32, .period = m->budget_period,
+                                  .seq = m->budget_seq};
+    struct veil_privacy_ledger l;
+    enum veil_privacy_verdict v;
+    veil_err err = {0}, reason = {0};
+    if (p.outcomes_per_period == 0)
+        return 1;
+    memcpy(s.job_id, m->job_id, 32);
+    if (veil_store_slot_get(d->store, job_hex, &row, &err) == 0 && row.verdict != SLOT_RESERVED) {
+        if (row.verdict == VEIL_PRIVACY_ACCEPT)
+            return 1;
+        snprintf(why, cap, "refused at intake: outcome budget (slot %" PRIu64 "/%" PRIu32 ", %s)",
+                 row.period, row.seq,
+                 (unsigned)row.verdict < VEIL_ARRAY_LEN(verdict_names) ? verdict_names[row.verdict]
+                                                                        : "?");
+        return 0;
+    }
+    uint64_t now_s = veil_daemon_wall_ms() / 1000, cur = now_s / p.period_s;
+    if (member_key(d, &m->submitter, s.member, &err) != 0 ||
+        load_ledger(d, s.member, cur ? cur - 1 : 0, &l, &err) != 0) {
+        snprintf(why, cap, "refused at intake: outcome budget not checked (%.160s)", err.msg);
+        return 0;
+    }
+    int rc = veil_privacy_budget_charge(&l, &p, &s, now_s, &v, &reason, &err);
+    free(l.used);
+    if (rc != 0) {
+        snprintf(why, cap, "refused at intake: outcome budget not checked (%.160s)", err.msg);
+        return 0;
+    }
+    memcpy(row.member, s.member, 32);
+    snprintf(row.job_id, sizeof row.job_id, "%s", job_hex);
+    row.period = s.period;
+    row.seq = s.seq;
+    row.verdict = v == VEIL_PRIVACY_REPEAT ? VEIL_PRIVACY_ACCEPT : (int)v;
+    if (veil_store_slot_put(d->store, &row, &err) != 0 ||
+        veil_store_slots_prune(d->store, (int64_t)veil_daemon_wall_ms() - SLOT_KEEP_MS, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "outcome slot not stored", "job=%.16s error=\"%s\"", job_hex,
+                 err.msg);
+    if (v == VEIL_PRIVACY_ACCEPT || v == VEIL_PRIVACY_REPEAT)
+        return 1;
+    budget_refusal(d, &p, &s, v, reason.msg, job_hex, submitter, why, cap);
+    return 0;
 }
 
 /* Marks every undecided replica of a refused job failed with `why` (a
@@ -118,8 +305,18 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len)
             veil_log(VEIL_LOG_WARN, SUB, "job not stored", "error=\"%s\"", err.msg);
         free(json);
     }
-    char why[256];
-    if (!image_gate(d, &spec, why, sizeof why)) {
+    char why[512];
+    veil_contract_policy pol = {0};
+    /* an unreadable policy refuses (as the executor does) */
+    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
+        snprintf(why, sizeof why, "refused at intake: the policy is unreadable (%.160s)", err.msg);
+        refuse_job(d, id_hex, spec.replicas, why);
+        goto out;
+    }
+    int pass = image_gate(&pol, &spec, why, sizeof why) &&
+               budget_gate(d, &pol, &m, id_hex, submitter, why, sizeof why);
+    veil_contract_policy_clear(&pol);
+    if (!pass) {
         refuse_job(d, id_hex, spec.replicas, why);
         goto out;
     }
@@ -189,7 +386,12 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
             m.request_ciphertext_len = job.request_ct_len;
             veil_buf msg;
             veil_buf_init(&msg);
-            if (veil_msg_job_submit_encode(&msg, &m, &err) == 0 &&
+            veil_contract_policy pol = {0};
+            int slot = veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) == 0
+                           ? own_slot(d, &pol, job.id, &m, &err)
+                           : -1;
+            veil_contract_policy_clear(&pol);
+            if (slot == 0 && veil_msg_job_submit_encode(&msg, &m, &err) == 0 &&
                 veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) == 0) {
                 veil_log(local ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
                          local ? "job announced" : "job re-announced", "job=%.16s", job_hex);

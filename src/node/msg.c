@@ -15,7 +15,8 @@
  * out-of-range values and trailing bytes. Every message is at most 64 KiB.
  *   TELEMETRY        epoch u64 | node peer | ciphertext blob
  *   JOB_SUBMIT       job id[32] | submitter peer (its peer-ID text, which the
- *                    job id hashes) | nonce[16] | spec JSON blob |
+ *                    job id hashes) | nonce[16] | budget period u64 |
+ *                    budget seq u32 (the outcome-budget slot) | spec JSON blob |
  *                    request ciphertext blob (empty unless confidential)
  *   SCHED_DIGEST     job id[32] | replica u32 | epoch u64 | scheduler peer |
  *                    output digest[32]
@@ -176,6 +177,8 @@ int veil_msg_job_submit_encode(veil_buf *out, const struct veil_msg_job_submit *
     if (put_peer(out, &m->submitter, false, err) != 0)
         return -1;
     veil_buf_put(out, m->nonce, VEIL_JOB_NONCE_LEN);
+    veil_buf_put_u64be(out, m->budget_period);
+    veil_buf_put_u32be(out, m->budget_seq);
     put_blob(out, m->spec_json, m->spec_json_len);
     put_blob(out, m->request_ciphertext, m->request_ciphertext_len);
     return finish(out, start, err);
@@ -191,6 +194,8 @@ int veil_msg_job_submit_decode(struct veil_msg_job_submit *m, const uint8_t *dat
     veil_read_bytes(&r, m->job_id, 32);
     read_peer(&r, &m->submitter, false);
     veil_read_bytes(&r, m->nonce, VEIL_JOB_NONCE_LEN);
+    m->budget_period = veil_read_u64be(&r);
+    m->budget_seq = veil_read_u32be(&r);
     m->spec_json = read_blob(&r, &m->spec_json_len);
     m->request_ciphertext = read_blob(&r, &m->request_ciphertext_len);
     if (veil_reader_ok(&r) && m->spec_json_len == 0)

@@ -3,7 +3,8 @@
  * store.c - the node's persistent state in SQLite (<data_dir>/state.db, WAL
  * journal, synchronous=FULL): nodes (peer ID, organization, alive, last
  * telemetry epoch - never telemetry values), jobs, replicas and their state
- * machine, assignments, containers and anchors. Schema versions live in
+ * machine, assignments, containers, anchors and the outcome-budget slots
+ * this node charged (its ledger, docs/THREAT_MODEL.md H2). Schema versions live in
  * PRAGMA user_version and are migrated forward one step at a time, each step
  * in its own transaction. Every multi-row change is one transaction, and the
  * keys (job id; job+replica for containers; job+replica+epoch for
@@ -157,6 +158,13 @@ static const char *const migrations[] = {
     "ALTER TABLE replicas ADD COLUMN note TEXT NOT NULL DEFAULT '';",
     /* 3: a confidential job's request ciphertext (its spec holds no values) */
     "ALTER TABLE jobs ADD COLUMN request_ct BLOB;",
+    /* 4: the outcome-budget ledger (docs/THREAT_MODEL.md, H2): each job's
+     * slot (its submitter's member key, period, sequence number) and this
+     * node's verdict on it, so that charges survive a restart */
+    "CREATE TABLE outcome_slots(job_id TEXT PRIMARY KEY, member TEXT NOT NULL,"
+    "  period INTEGER NOT NULL, seq INTEGER NOT NULL, verdict INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE INDEX outcome_slots_by_member ON outcome_slots(member, period);",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -854,4 +862,116 @@ void *veil_store_job_json(veil_store *s, const char *id_hex, veil_err *err)
     json_object_set_new(out, "anchors", anchors);
     json_object_set_new(out, "containers", containers);
     return out;
+}
+
+/* ---- outcome-budget slots (docs/THREAT_MODEL.md, H2) -------------------- */
+
+int veil_store_slot_put(veil_store *s, const struct veil_store_slot *slot, veil_err *err)
+{
+    char member[65];
+    sqlite3_stmt *st;
+    veil_hex_encode(member, sizeof member, slot->member, sizeof slot->member);
+    if (prepare(s, &st,
+                "INSERT INTO outcome_slots(job_id, member, period, seq, verdict, created_ms)"
+                " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(job_id) DO UPDATE SET"
+                " member = ?2, period = ?3, seq = ?4, verdict = ?5",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, slot->job_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, member, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)slot->period);
+    sqlite3_bind_int64(st, 4, slot->seq);
+    sqlite3_bind_int(st, 5, slot->verdict);
+    sqlite3_bind_int64(st, 6, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store outcome slot");
+}
+
+/* One row (job_id, member, period, seq, verdict) into a slot; -1 when the
+ * stored member key is not 64 hex digits. */
+static int slot_from_row(sqlite3_stmt *st, struct veil_store_slot *out)
+{
+    const char *job = (const char *)sqlite3_column_text(st, 0);
+    const char *member = (const char *)sqlite3_column_text(st, 1);
+    memset(out, 0, sizeof *out);
+    if (!job || !member || strlen(job) >= sizeof out->job_id ||
+        veil_hex_decode(out->member, sizeof out->member, member, strlen(member), false, NULL) !=
+            (long)sizeof out->member)
+        return -1;
+    memcpy(out->job_id, job, strlen(job) + 1);
+    out->period = (uint64_t)sqlite3_column_int64(st, 2);
+    out->seq = (uint32_t)sqlite3_column_int64(st, 3);
+    out->verdict = sqlite3_column_int(st, 4);
+    return 0;
+}
+
+int veil_store_slot_get(veil_store *s, const char *job_hex, struct veil_store_slot *out,
+                        veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT job_id, member, period, seq, verdict FROM outcome_slots WHERE job_id = ?1",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), bad = rc == SQLITE_ROW ? slot_from_row(st, out) : 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no outcome slot for job %.16s", job_hex);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, err, "read outcome slot");
+    return bad ? veil_err_set(err, VEIL_E_PARSE, "outcome slot of job %.16s is corrupt", job_hex)
+               : 0;
+}
+
+int veil_store_slots_of(veil_store *s, const uint8_t member[32], uint64_t period_min, int verdict,
+                        struct veil_store_slot **out, size_t *n, veil_err *err)
+{
+    char hex[65];
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    veil_hex_encode(hex, sizeof hex, member, 32);
+    if (prepare(s, &st,
+                "SELECT job_id, member, period, seq, verdict FROM outcome_slots"
+                " WHERE member = ?1 AND period >= ?2 AND verdict = ?3 ORDER BY period, seq",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)period_min);
+    sqlite3_bind_int(st, 3, verdict);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct veil_store_slot *v = realloc(*out, ncap * sizeof *v);
+            if (!v)
+                break;
+            *out = v;
+            cap = ncap;
+        }
+        if (slot_from_row(st, &(*out)[*n]) == 0)
+            (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return rc == SQLITE_ROW ? veil_err_set(err, VEIL_E_NOMEM, "out of memory")
+                            : db_fail(s, err, "read outcome slots");
+}
+
+int veil_store_slots_prune(veil_store *s, int64_t older_than_ms, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "DELETE FROM outcome_slots WHERE created_ms < ?1", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, older_than_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "prune outcome slots");
 }
