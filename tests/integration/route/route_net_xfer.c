@@ -170,7 +170,7 @@ void rn_xfer_on_reply(struct rn_host *h, const uint8_t *m, size_t len)
     x->data_acked++;
     if (x->phase >= 1)
         x->data_rtt_sum_us += rtt, x->data_rtt_n++;
-    if (x->kill_ms && sent < x->kill_ms && sent > x->last_ack_before_kill)
+    if ((!x->kill_ms || sent < x->kill_ms) && sent > x->last_ack_before_kill)
         x->last_ack_before_kill = sent;
     if (x->kill_ms && sent >= x->kill_ms && (!x->first_ack_after_kill || sent < x->first_ack_after_kill))
         x->first_ack_after_kill = sent;
@@ -204,17 +204,20 @@ static void xfer_tick(struct rn_host *h, struct rn_xfer *x)
     add_paths(h, x);
 }
 
-/* Runs until pred holds or limit_ms passes; the time it took, or -1. */
-static long run_until(struct rn_host *h, struct rn_xfer *x, int want_tpl, uint64_t limit_ms)
+/* Runs until the path in use is want (or, with leave, is another live one)
+ * or limit_ms passes (want < 0: just runs); the time it took, or -1. */
+static long run_until(struct rn_host *h, struct rn_xfer *x, int want, bool leave,
+                      uint64_t limit_ms)
 {
     uint64_t t0 = rn_now_ms();
     while (rn_now_ms() - t0 < limit_ms) {
         rn_step(h, 1);
         xfer_tick(h, x);
-        if (want_tpl >= 0 && current_tpl(x) == want_tpl)
+        int cur = current_tpl(x);
+        if (want >= 0 && (leave ? cur >= 0 && cur != want : cur == want))
             return (long)(rn_now_ms() - t0);
     }
-    return want_tpl < 0 ? (long)limit_ms : -1;
+    return want < 0 ? (long)limit_ms : -1;
 }
 
 /* Waits (serving) for the script's go: P1's pid in the file; kills it. */
@@ -230,7 +233,7 @@ static int kill_p1(struct rn_host *h, struct rn_xfer *x, const char *file)
         }
         if (f)
             fclose(f);
-        (void)run_until(h, x, -1, 20);
+        (void)run_until(h, x, -1, false, 20);
     }
     return -1;
 }
@@ -242,7 +245,7 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void report(struct rn_xfer *x, long converge, long moved, double cpu0)
+static void report(struct rn_xfer *x, long converge, long moved, long settled, double cpu0)
 {
     int best = -1;
     double best_ms = 0;
@@ -257,10 +260,10 @@ static void report(struct rn_xfer *x, long converge, long moved, double cpu0)
     double chosen = x->data_rtt_n ? (double)x->data_rtt_sum_us / (double)x->data_rtt_n / 1000 : 0;
     double secs = (double)(rn_now_ms() - x->probe_t0) / 1000.0;
     printf("{\"bench\":\"route_netns\",\"hosts\":%d,\"convergence_ms\":%ld,\"failover_switch_ms\":%ld,"
-           "\"failover_gap_ms\":%lld,\"chosen_rtt_ms\":%.1f,\"best_fixed\":\"%s\","
+           "\"failover_settle_ms\":%ld,\"failover_gap_ms\":%lld,\"chosen_rtt_ms\":%.1f,\"best_fixed\":\"%s\","
            "\"best_fixed_rtt_ms\":%.1f,\"regret_pct\":%.1f,\"data_sent\":%llu,\"data_acked\":%llu,"
            "\"probes_per_s\":%.2f,\"switches\":%llu,\"source_cpu_s\":%.2f}\n",
-           RN_N, converge, moved,
+           RN_N, converge, moved, settled,
            x->first_ack_after_kill ? (long long)(x->first_ack_after_kill - x->last_ack_before_kill)
                                    : -1LL,
            chosen, best >= 0 ? tpl_name[best] : "none", best_ms,
@@ -282,26 +285,31 @@ int rn_xfer_run(struct rn_host *h, const char *kill_pid_file)
         while (!h->have_topo[i] && i != RN_SRC && rn_now_ms() - x.t0 < 5000)
             rn_step(h, 1);
     plan_paths(h, &x);
-    long converge = run_until(h, &x, 1, 20000);
+    long converge = run_until(h, &x, 1, false, 20000);
     printf("check converged-to-P1 %s ms=%ld\n", converge >= 0 ? "ok" : "FAIL", converge);
     x.phase = 1;
     x.probes0 = x.sel.probes, x.probe_t0 = rn_now_ms();
-    (void)run_until(h, &x, -1, 3000);
+    (void)run_until(h, &x, -1, false, 3000);
     bool stayed = current_tpl(&x) == 1;
     printf("check stayed-on-P1 %s\n", stayed ? "ok" : "FAIL");
     int killed = kill_p1(h, &x, kill_pid_file);
     x.phase = 2;
-    long moved = killed == 0 ? run_until(h, &x, 2, 10000) : -1;
-    printf("check failover-to-P2 %s ms=%ld\n", moved >= 0 ? "ok" : "FAIL", moved);
-    (void)run_until(h, &x, -1, 2000);
+    long moved = killed == 0 ? run_until(h, &x, 1, true, 10000) : -1;
+    int to = current_tpl(&x);
+    printf("check failover-off-P1 %s ms=%ld to=%s\n", moved >= 0 ? "ok" : "FAIL", moved,
+           to >= 0 ? tpl_name[to] : "none");
+    long settled = moved >= 0 ? run_until(h, &x, 2, false, 10000) : -1;
+    printf("check settled-on-P2 %s ms=%ld\n", settled >= 0 ? "ok" : "FAIL", settled);
+    (void)run_until(h, &x, -1, false, 2000);
     bool refused = h->have_topo[RN_T] && h->topo[RN_T].relay_willing && !x.p[5].allowed &&
                    !x.p[5].added; /* willing, heard, refused for its taints */
     printf("check T-refused %s\n", refused ? "ok" : "FAIL");
     printf("check xfer-errors %s n=%llu\n", x.errors == 0 ? "ok" : "FAIL",
            (unsigned long long)x.errors);
-    report(&x, converge, moved, cpu0);
+    report(&x, converge, moved, settled < 0 ? -1 : moved + settled, cpu0);
     printf("xfer-done\n");
     for (int t = 0; t < N_TPL; t++)
         veil_route_onion_wipe(&x.p[t].onion);
-    return converge >= 0 && stayed && moved >= 0 && refused && x.errors == 0 ? 0 : 1;
+    return converge >= 0 && stayed && moved >= 0 && settled >= 0 && refused && x.errors == 0 ? 0
+                                                                                          : 1;
 }
