@@ -21,6 +21,7 @@
 
 #include <veil/base.h>
 #include <veil/guardian.h>
+#include <veil/overlay.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,22 @@ void veil_conflux_pem_free(char *pem);
 
 /* ---- the agent ---- */
 
+/* What a data-plane host (`veil conflux up --tun`, an embedding
+ * application) learns from the agent. Each hook may be NULL; none is called
+ * with an agent lock held, so a hook may call the veil_conflux_* getters. */
+struct veil_conflux_hooks {
+    /* New credentials were adopted (renewal, invalidate-keys, re-enrollment):
+     * fetch the certificate with veil_conflux_get_certs. Agent thread. */
+    void (*on_renewed)(void *arg);
+    /* A realm member's topology message (veil.<realm>.topo.<node>, e.g. a
+     * signed overlay peer record), never this node's own. libnats thread. */
+    void (*on_topo)(void *arg, const char *node, const uint8_t *data, size_t len);
+    /* Guardian announced `node` revoked (signed notice, checked): called
+     * once per identity. libnats thread. */
+    void (*on_revoked)(void *arg, const char *node, const uint8_t identity[32]);
+    void *arg;
+};
+
 struct veil_conflux_config {
     const char *name;           /* node name asked for; default n-<hex of key> */
     const char *dir;            /* identity.key lives here */
@@ -61,6 +78,9 @@ struct veil_conflux_config {
      * stop the agent from its loop. May be NULL. */
     void (*on_shutdown)(void *arg);
     void *on_shutdown_arg;
+    /* Data plane: with on_topo or on_revoked set, the agent also subscribes
+     * to its realm's topology and revocation subjects. */
+    struct veil_conflux_hooks hooks;
 };
 
 typedef struct veil_conflux veil_conflux;
@@ -88,6 +108,69 @@ int veil_conflux_start(veil_conflux **out, const struct veil_conflux_config *cfg
  * forever); returns true on shutdown. */
 bool veil_conflux_wait_shutdown(veil_conflux *a, int64_t timeout_ms);
 void veil_conflux_get_status(veil_conflux *a, struct veil_conflux_status *out);
+/* The current credentials for the data plane: the leaf || intermediate
+ * chain and Guardian's root (PEM, malloc'd, public). */
+int veil_conflux_get_certs(veil_conflux *a, char **chain_pem, char **root_pem,
+                           veil_err *err) VEIL_WARN_UNUSED;
+
+/* The overlay addressing Guardian put in the current certificate: the
+ * node's IPv4 address (IP SAN) and its realm's pool (URI veil-pool:). */
+struct veil_conflux_overlay {
+    char realm[64];
+    char ipv4[16];
+    char pool[20];   /* "10.77.0.0/16" */
+    unsigned prefix; /* 16 */
+};
+int veil_conflux_get_overlay(veil_conflux *a, struct veil_conflux_overlay *out,
+                             veil_err *err) VEIL_WARN_UNUSED;
+/* Reads those names from a leaf PEM (the first certificate of the chain). */
+int veil_conflux_overlay_of_cert(const char *chain_pem, struct veil_conflux_overlay *out,
+                                 veil_err *err) VEIL_WARN_UNUSED;
+
+/* This node's topology message (at most 1 KiB; copied): published on
+ * veil.<realm>.topo.<node> at once, with every beacon, and early when a
+ * new member appears, so members that join later learn it. Control data
+ * only: the realm's members read it; nothing of the data plane's traffic
+ * ever goes to Master. */
+int veil_conflux_set_topo(veil_conflux *a, const uint8_t *data, size_t len,
+                          veil_err *err) VEIL_WARN_UNUSED;
+
+/* ---- system mode: the overlay behind a TUN interface (tun.c) ----
+ * Order: veil_conflux_tun_new, veil_conflux_tun_hooks into the agent's
+ * config, veil_conflux_start, veil_conflux_tun_start; on the way out
+ * veil_conflux_stop (no hook runs after it), then veil_conflux_tun_free
+ * (the interface is removed). Needs CAP_NET_ADMIN. */
+struct veil_conflux_tun_config {
+    const char *ifname;      /* default "veil0" */
+    const char *bind_ip;     /* underlay UDP address; default 0.0.0.0 */
+    uint16_t port;           /* underlay UDP port; 0 = any free one */
+    const char *endpoint_ip; /* advertised to the realm; default bind_ip, or
+                              * the local address toward Master's first server */
+    unsigned underlay_mtu;   /* 0 = 1500 */
+};
+
+typedef struct veil_conflux_tun veil_conflux_tun;
+
+struct veil_conflux_tun_info {
+    struct veil_conflux_overlay addr;
+    char ipv6[46];
+    unsigned mtu;
+    uint16_t port;
+    uint64_t records_applied, records_refused, revocations, renewals;
+    struct veil_anchor_stats anchor;
+    struct veil_overlay_stats overlay;
+};
+
+veil_conflux_tun *veil_conflux_tun_new(veil_err *err) VEIL_WARN_UNUSED;
+void veil_conflux_tun_hooks(veil_conflux_tun *t, struct veil_conflux_hooks *out);
+/* Starts the overlay with the agent's certificate and identity, and hands
+ * the agent this node's signed peer record to publish. */
+int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
+                           const struct veil_conflux_tun_config *cfg,
+                           veil_err *err) VEIL_WARN_UNUSED;
+void veil_conflux_tun_info(veil_conflux_tun *t, struct veil_conflux_tun_info *out);
+void veil_conflux_tun_free(veil_conflux_tun *t);
+
 /* Stops the thread, closes the connection, wipes the keys, frees. */
 void veil_conflux_stop(veil_conflux *a);
 

@@ -27,6 +27,12 @@ static const struct veil_config_key conflux_keys[] = {
     {"eth_address", VEIL_CONFIG_STRING, NULL, NULL, 0, 0, "the node's registry address"},
     {"guardian_key", VEIL_CONFIG_STRING, NULL, NULL, 0, 0, "pinned Guardian command key (N...)"},
     {"beacon", VEIL_CONFIG_DURATION, NULL, "2s", 0, 0, "liveness/health period"},
+    {"tun", VEIL_CONFIG_BOOL, NULL, "false", 0, 0, "system mode: the overlay behind a TUN"},
+    {"tun_name", VEIL_CONFIG_STRING, NULL, "veil0", 0, 0, "TUN interface name"},
+    {"listen", VEIL_CONFIG_INT, NULL, "0", 0, 65535, "underlay UDP port (0 = any)"},
+    {"bind", VEIL_CONFIG_STRING, NULL, "0.0.0.0", 0, 0, "underlay UDP address"},
+    {"endpoint", VEIL_CONFIG_STRING, NULL, NULL, 0, 0, "underlay address told to the realm"},
+    {"underlay_mtu", VEIL_CONFIG_INT, NULL, "1500", 576, 65535, "underlay MTU"},
 };
 
 static const struct option up_opts[] = {
@@ -35,7 +41,10 @@ static const struct option up_opts[] = {
     {"ca", required_argument, NULL, 'A'},          {"enroll-creds", required_argument, NULL, 'e'},
     {"token", required_argument, NULL, 't'},       {"cluster", required_argument, NULL, 'C'},
     {"eth-address", required_argument, NULL, 'E'}, {"guardian-key", required_argument, NULL, 'g'},
-    {"beacon", required_argument, NULL, 'b'},      {NULL, 0, NULL, 0}};
+    {"beacon", required_argument, NULL, 'b'},      {"tun", no_argument, NULL, 'T'},
+    {"tun-name", required_argument, NULL, 'I'},    {"listen", required_argument, NULL, 'L'},
+    {"bind", required_argument, NULL, 'B'},        {"endpoint", required_argument, NULL, 'P'},
+    {"underlay-mtu", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
 
 static const char *key_of(int opt)
 {
@@ -60,6 +69,18 @@ static const char *key_of(int opt)
         return "guardian_key";
     case 'b':
         return "beacon";
+    case 'T':
+        return "tun";
+    case 'I':
+        return "tun_name";
+    case 'L':
+        return "listen";
+    case 'B':
+        return "bind";
+    case 'P':
+        return "endpoint";
+    case 'M':
+        return "underlay_mtu";
     }
     return NULL;
 }
@@ -85,8 +106,8 @@ static int load_settings(int argc, char **argv, veil_config *cfg, veil_err *err)
     while ((c = getopt_long(argc, argv, "c:d:", up_opts, NULL)) != -1) {
         char origin[64];
         snprintf(origin, sizeof origin, "flag --%s", key_of(c) ? key_of(c) : "config");
-        if (key_of(c) &&
-            veil_config_set(cfg, key_of(c), optarg, VEIL_CONFIG_FROM_FLAG, origin, err) != 0)
+        if (key_of(c) && veil_config_set(cfg, key_of(c), c == 'T' ? "true" : optarg,
+                                         VEIL_CONFIG_FROM_FLAG, origin, err) != 0)
             return veil_cli_usage_error("veil conflux up", "%s", err->msg);
     }
     return 0;
@@ -119,6 +140,59 @@ static int to_agent_config(const veil_config *cfg, struct veil_conflux_config *o
     return 0;
 }
 
+static void tun_config(const veil_config *cfg, struct veil_conflux_tun_config *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ifname = veil_config_str(cfg, "tun_name", "veil0");
+    out->bind_ip = veil_config_str(cfg, "bind", "0.0.0.0");
+    out->port = (uint16_t)veil_config_int(cfg, "listen", 0);
+    out->endpoint_ip = veil_config_str(cfg, "endpoint", NULL);
+    out->underlay_mtu = (unsigned)veil_config_int(cfg, "underlay_mtu", 1500);
+}
+
+static void print_tun(veil_conflux_tun *t, const char *what)
+{
+    struct veil_conflux_tun_info i;
+    veil_conflux_tun_info(t, &i);
+    if (strcmp(what, "up") == 0) {
+        printf("conflux: tun up ipv4=%s/%u ipv6=%s mtu=%u port=%u\n", i.addr.ipv4, i.addr.prefix,
+               i.ipv6, i.mtu, i.port);
+    } else {
+        printf("conflux: tun stats {\"records_applied\":%llu,\"records_refused\":%llu,"
+               "\"revocations\":%llu,\"renewals\":%llu,\"handshakes_completed\":%llu,"
+               "\"drop_auth\":%llu,\"drop_realm\":%llu,\"tx_data\":%llu,\"rx_data\":%llu,"
+               "\"spoofed\":%llu,\"no_route\":%llu}\n",
+               (unsigned long long)i.records_applied, (unsigned long long)i.records_refused,
+               (unsigned long long)i.revocations, (unsigned long long)i.renewals,
+               (unsigned long long)i.anchor.handshakes_completed,
+               (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_AUTH],
+               (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_REALM],
+               (unsigned long long)i.anchor.tx_data, (unsigned long long)i.anchor.rx_data,
+               (unsigned long long)i.overlay.spoofed, (unsigned long long)i.overlay.no_route);
+    }
+    fflush(stdout);
+}
+
+/* Starts the agent, and in --tun mode the overlay on it; 0 or an exit code. */
+static int start_all(const veil_config *cfg, struct veil_conflux_config *ac, veil_conflux **a,
+                     veil_conflux_tun **t, veil_err *err)
+{
+    bool tun = veil_config_bool(cfg, "tun", false);
+    if (tun && (*t = veil_conflux_tun_new(err)) == NULL)
+        return veil_cli_fail(err);
+    if (tun)
+        veil_conflux_tun_hooks(*t, &ac->hooks);
+    if (veil_conflux_start(a, ac, err) != 0)
+        return veil_cli_fail(err);
+    struct veil_conflux_tun_config tc;
+    tun_config(cfg, &tc);
+    if (tun && veil_conflux_tun_start(*t, *a, &tc, err) != 0) {
+        veil_err_wrap(err, "--tun");
+        return veil_cli_fail(err);
+    }
+    return 0;
+}
+
 static int run_up(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     (void)ctx;
@@ -140,19 +214,28 @@ static int run_up(int argc, char **argv, struct veil_cli_ctx *ctx)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a TLS write to a server that died */
     veil_conflux *a = NULL;
-    if (veil_conflux_start(&a, &ac, &err) != 0) {
+    veil_conflux_tun *t = NULL;
+    rc = start_all(&cfg, &ac, &a, &t, &err);
+    if (rc != 0) {
+        veil_conflux_stop(a); /* hooks end before the overlay goes */
+        veil_conflux_tun_free(t);
         veil_config_free(&cfg);
-        return veil_cli_fail(&err);
+        return rc;
     }
     struct veil_conflux_status st;
     veil_conflux_get_status(a, &st);
     printf("conflux: up node=%s realm=%s server=%s\n", st.name, st.realm, st.server);
+    if (t)
+        print_tun(t, "up");
     fflush(stdout);
     struct timespec tick = {0, 200 * 1000 * 1000};
     while (sigtimedwait(&set, NULL, &tick) < 0 && !veil_conflux_wait_shutdown(a, 0))
         ;
     veil_conflux_get_status(a, &st);
+    if (t)
+        print_tun(t, "stats");
     veil_conflux_stop(a);
+    veil_conflux_tun_free(t);
     veil_config_free(&cfg);
     printf("conflux: down node=%s%s\n", st.name,
            st.shutdown_requested ? " (Guardian shutdown)" : "");
@@ -190,7 +273,9 @@ static const struct veil_cli_command conflux_up = {
     .usage = "Usage: veil conflux up [-c CONFIG] [--dir DIR] [--name NAME] --nats URL[,URL...]\n"
              "                       [--ca FILE] --enroll-creds FILE\n"
              "                       [--token TOKEN | --cluster ID --eth-address ADDR]\n"
-             "                       [--guardian-key N...] [--beacon 2s]\n\n"
+             "                       [--guardian-key N...] [--beacon 2s]\n"
+             "                       [--tun [--tun-name veil0] [--listen PORT] [--bind IP]\n"
+             "                        [--endpoint IP] [--underlay-mtu 1500]]\n\n"
              "Loads (or creates) the node identity in DIR/identity.nk, proves it to\n"
              "Guardian through the enrollment account (admitted by the one-time token, by\n"
              "the node's active registration in on-chain cluster ID, or as an already\n"
@@ -200,7 +285,17 @@ static const struct veil_cli_command conflux_up = {
              "answers Guardian's signed commands. Fails over between the servers given.\n"
              "CONFIG is YAML with the same keys (name, dir, nats, ca, enroll_creds, token,\n"
              "cluster, eth_address, guardian_key, beacon); flags override it. Exits 0 on\n"
-             "SIGINT/SIGTERM or a Guardian shutdown.\n",
+             "SIGINT/SIGTERM or a Guardian shutdown.\n\n"
+             "--tun (system mode, needs CAP_NET_ADMIN): also creates the TUN interface,\n"
+             "gives it the IPv4 address Guardian assigned from the realm's pool (in the\n"
+             "certificate) and the IPv6 address derived from the identity, routes the\n"
+             "realm's pool and IPv6 prefix to it, sets its MTU to the underlay's minus the\n"
+             "Anchor overhead, and carries the realm's traffic peer to peer over UDP\n"
+             "(--bind/--listen). Members learn each other from signed peer records on the\n"
+             "realm's topology subject (the endpoint told is --endpoint, else --bind, else\n"
+             "the local address toward Master); Guardian's revocations end a peer's\n"
+             "sessions at once; renewed certificates are presented from then on. No\n"
+             "packet goes through Master. The interface is removed on exit.\n",
     .run = run_up,
 };
 static const struct veil_cli_command conflux_id = {

@@ -79,14 +79,19 @@ static void closed_cb(natsConnection *nc, void *closure)
 }
 
 /* Closes a connection and waits (bounded) for its closed callback. */
-static void close_conn(veil_conflux *a, natsConnection *nc, natsSubscription *sub)
+static void close_conn(veil_conflux *a, natsConnection *nc, struct cfx_subs *subs)
 {
     if (!nc)
         return;
     pthread_mutex_lock(&a->mu);
     uint64_t before = a->closed;
     pthread_mutex_unlock(&a->mu);
-    natsSubscription_Destroy(sub);
+    if (subs) {
+        natsSubscription_Destroy(subs->cmd);
+        natsSubscription_Destroy(subs->topo);
+        natsSubscription_Destroy(subs->revoked);
+        memset(subs, 0, sizeof *subs);
+    }
     natsConnection_Close(nc);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -200,7 +205,7 @@ static int node_options(veil_conflux *a, natsOptions **out, veil_err *err)
     return 0;
 }
 
-static int connect_node(veil_conflux *a, natsConnection **nc, natsSubscription **sub, veil_err *err)
+static int connect_node(veil_conflux *a, natsConnection **nc, struct cfx_subs *subs, veil_err *err)
 {
     natsOptions *o = NULL;
     char subj[VEIL_SUBJECT_MAX];
@@ -215,16 +220,17 @@ static int connect_node(veil_conflux *a, natsConnection **nc, natsSubscription *
         *nc = NULL;
         return -1;
     }
-    s = natsConnection_Subscribe(sub, *nc, subj, cfx_on_command, a);
-    if (s == NATS_OK)
-        s = natsConnection_Flush(*nc);
-    if (s != NATS_OK) {
-        close_conn(a, *nc, *sub);
+    s = natsConnection_Subscribe(&subs->cmd, *nc, subj, cfx_on_command, a);
+    int rc = s == NATS_OK ? cfx_subscribe_dataplane(a, *nc, subs, err)
+                          : cfx_nats_err(err, s, "subscribing to commands");
+    s = rc == 0 ? natsConnection_Flush(*nc) : NATS_OK;
+    if (rc == 0 && s != NATS_OK)
+        rc = cfx_nats_err(err, s, "subscribing to commands");
+    if (rc != 0) {
+        close_conn(a, *nc, subs);
         *nc = NULL;
-        *sub = NULL;
-        return cfx_nats_err(err, s, "subscribing to commands");
     }
-    return 0;
+    return rc;
 }
 
 int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err)
@@ -280,18 +286,21 @@ static int renew(veil_conflux *a, veil_err *err)
         return -1;
     /* make-before-break: the new JWT and certificate on a new connection */
     natsConnection *nc = NULL;
-    natsSubscription *sub = NULL;
-    if (connect_node(a, &nc, &sub, err) != 0)
+    struct cfx_subs subs = {0};
+    if (connect_node(a, &nc, &subs, err) != 0)
         return -1;
     pthread_mutex_lock(&a->mu);
     natsConnection *old_nc = a->nc;
-    natsSubscription *old_sub = a->cmd_sub;
+    struct cfx_subs old_subs = a->subs;
     a->nc = nc;
-    a->cmd_sub = sub;
+    a->subs = subs;
     a->renewals++;
+    a->topo_now = true; /* members that joined meanwhile */
     pthread_mutex_unlock(&a->mu);
-    close_conn(a, old_nc, old_sub);
+    close_conn(a, old_nc, &old_subs);
     VEIL_LOG_INF("conflux", "credentials renewed", "node=%s realm=%s", a->name, a->realm);
+    if (a->hooks.on_renewed)
+        a->hooks.on_renewed(a->hooks.arg);
     return 0;
 }
 
@@ -344,15 +353,15 @@ static bool renewal_due(veil_conflux *a)
 static void drop_rejected(veil_conflux *a)
 {
     natsConnection *nc = a->nc;
-    natsSubscription *sub = a->cmd_sub;
+    struct cfx_subs subs = a->subs;
     a->nc = NULL;
-    a->cmd_sub = NULL;
+    memset(&a->subs, 0, sizeof a->subs);
     a->cred_rejected = false;
     a->renew_now = true;
     pthread_mutex_unlock(&a->mu);
     VEIL_LOG_WARNING("conflux", "credential refused by Master, enrolling again", "node=%s",
                      a->name);
-    close_conn(a, nc, sub);
+    close_conn(a, nc, &subs);
     pthread_mutex_lock(&a->mu);
 }
 
@@ -395,6 +404,7 @@ static void *agent_thread(void *arg)
         pthread_mutex_unlock(&a->mu);
         renew_if_due(a);
         publish_beacons(a);
+        cfx_publish_topo(a);
         pthread_mutex_lock(&a->mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -404,7 +414,7 @@ static void *agent_thread(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
         }
-        if (!a->stop && !a->renew_now && !a->cred_rejected)
+        if (!a->stop && !a->renew_now && !a->cred_rejected && !a->topo_now)
             pthread_cond_timedwait(&a->cv, &a->mu, &until);
     }
     pthread_mutex_unlock(&a->mu);
@@ -442,6 +452,7 @@ static int copy_config(veil_conflux *a, const struct veil_conflux_config *cfg, v
     a->cluster_id = cfg->cluster_id;
     a->on_shutdown = cfg->on_shutdown;
     a->on_shutdown_arg = cfg->on_shutdown_arg;
+    a->hooks = cfg->hooks;
     a->beacon_ms = cfg->beacon_ms > 0 ? cfg->beacon_ms : 2000;
     a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     if (cfg->guardian_key) {
@@ -483,6 +494,7 @@ static void agent_free(veil_conflux *a)
     free(a->jwt);
     free(a->cert_pem);
     free(a->ca_pem);
+    cfx_dataplane_free(a);
     veil_nkey_wipe(&a->id);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
@@ -500,7 +512,7 @@ static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config 
     int rc = cfx_adopt(a, &res, err);
     veil_ctl_result_free(&res);
     VEIL_LOG_DBG("conflux", "credentials issued", "node=%s realm=%s", a->name, a->realm);
-    if (rc != 0 || connect_node(a, &a->nc, &a->cmd_sub, err) != 0)
+    if (rc != 0 || connect_node(a, &a->nc, &a->subs, err) != 0)
         return -1;
     char url[256] = "";
     natsConnection_GetConnectedUrl(a->nc, url, sizeof url);
@@ -529,7 +541,7 @@ int veil_conflux_start(veil_conflux **out, const struct veil_conflux_config *cfg
     *out = a;
     return 0;
 fail:
-    close_conn(a, a->nc, a->cmd_sub);
+    close_conn(a, a->nc, &a->subs);
     agent_free(a);
     return -1;
 }
@@ -588,6 +600,6 @@ void veil_conflux_stop(veil_conflux *a)
     pthread_mutex_unlock(&a->mu);
     if (a->thread_started)
         pthread_join(a->thread, NULL);
-    close_conn(a, a->nc, a->cmd_sub);
+    close_conn(a, a->nc, &a->subs);
     agent_free(a);
 }

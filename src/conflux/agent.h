@@ -16,6 +16,13 @@
 
 #define CFX_MAX_SERVERS 16
 
+/* The subscriptions of one connection to Master. */
+struct cfx_subs {
+    natsSubscription *cmd;     /* veil.<realm>.cmd.<node> */
+    natsSubscription *topo;    /* veil.<realm>.topo.* (data-plane hosts only) */
+    natsSubscription *revoked; /* veil.<realm>.revoked.* (data-plane hosts only) */
+};
+
 struct veil_conflux {
     /* configuration (owned copies) */
     char *dir, *ca_file, *enroll_creds, *token, *eth_address;
@@ -26,6 +33,7 @@ struct veil_conflux {
     veil_nkey id;
     void (*on_shutdown)(void *arg);
     void *on_shutdown_arg;
+    struct veil_conflux_hooks hooks;
     uint8_t guardian_pub[32];
     bool guardian_pinned;
 
@@ -35,7 +43,14 @@ struct veil_conflux {
     char *jwt, *cert_pem, *ca_pem;
     uint64_t expires_ms, issued_ms, started_ms;
     natsConnection *nc;
-    natsSubscription *cmd_sub;
+    struct cfx_subs subs;
+    uint8_t *topo; /* this node's topology message (set by its host) */
+    size_t topo_len;
+    bool topo_now;          /* publish it at once: a new member appeared */
+    char (*seen)[64];       /* members whose topology messages arrived */
+    size_t n_seen, cap_seen;
+    uint8_t (*revoked)[32]; /* identities Guardian announced revoked */
+    size_t n_revoked, cap_revoked;
     veil_ctl_replay replay;
     uint64_t reconnects, renewals, commands, key_epoch, beacon_seq, closed;
     bool stop, shutdown, renew_now;
@@ -67,6 +82,14 @@ int cfx_adopt(veil_conflux *a, veil_ctl_result *res, veil_err *err) VEIL_WARN_UN
 
 /* The command subscription's handler (commands.c). */
 void cfx_on_command(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+
+/* Data plane (dataplane.c): subscribes the topology and revocation
+ * subjects on a node connection (when the host set the hooks), publishes
+ * the host's topology message (a->mu not held), frees that state. */
+int cfx_subscribe_dataplane(veil_conflux *a, natsConnection *nc, struct cfx_subs *subs,
+                            veil_err *err) VEIL_WARN_UNUSED;
+void cfx_publish_topo(veil_conflux *a);
+void cfx_dataplane_free(veil_conflux *a);
 
 /* TLS + servers + reconnect options shared by every connection. */
 int cfx_base_options(veil_conflux *a, natsOptions **out, veil_err *err) VEIL_WARN_UNUSED;

@@ -122,6 +122,8 @@ static json_t *execute(veil_conflux *a, natsConnection *nc, const veil_ctl_cmd *
         pthread_cond_broadcast(&a->cv);
         return json_pack("{s:s}", "shutdown",
                          (c->flags & VEIL_CTL_FLAG_HARD) ? "hard" : "graceful");
+    case VEIL_CTL_PEER_REVOKED: /* a realm-wide notice, never a command */
+        break;
     }
     veil_err_set(err, VEIL_E_INVALID, "unknown verb");
     return NULL;
