@@ -187,6 +187,35 @@ static uint64_t rss_bytes(void)
     return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+static json_t *job_view(veil_store *store, const char *self, const char *id, veil_err *err);
+
+/* Replicas by state over those this node may see (hook H4): a count over
+ * every stored replica would tell how other members' jobs fared. */
+static int count_visible_replicas(veil_store *store, const char *self,
+                                  uint64_t counts[VEIL_REPLICA_STATE_COUNT], veil_err *err)
+{
+    memset(counts, 0, VEIL_REPLICA_STATE_COUNT * sizeof counts[0]);
+    json_t *jobs = veil_store_list_json(store, "jobs", err), *row, *st;
+    size_t i, k;
+    int rc = jobs ? 0 : -1;
+    json_array_foreach (jobs, i, row) {
+        json_t *job = rc == 0 ? job_view(store, self, json_string_value(json_object_get(row, "id")),
+                                         err)
+                              : NULL;
+        if (!job)
+            rc = -1;
+        json_array_foreach (json_object_get(job, "replica_states"), k, st) {
+            const char *name = json_string_value(json_object_get(st, "state"));
+            for (int s = 0; name && s < VEIL_REPLICA_STATE_COUNT; s++)
+                if (strcmp(name, veil_replica_state_name((enum veil_replica_state)s)) == 0)
+                    counts[s]++;
+        }
+        json_decref(job);
+    }
+    json_decref(jobs);
+    return rc;
+}
+
 static enum MHD_Result serve_metrics(veil_api *api, struct MHD_Connection *c)
 {
     veil_buf b;
@@ -211,7 +240,7 @@ static enum MHD_Result serve_metrics(veil_api *api, struct MHD_Connection *c)
                     (unsigned long long)count_fds());
     uint64_t counts[VEIL_REPLICA_STATE_COUNT], jobs = 0;
     veil_err err = {0};
-    if (veil_store_count_replicas_by_state(api->store, counts, &err) != 0 ||
+    if (count_visible_replicas(api->store, api->submitter, counts, &err) != 0 ||
         veil_store_count(api->store, "jobs", &jobs, &err) != 0) {
         veil_buf_free(&b);
         return send_error(api, c, 500, err.msg);
@@ -220,7 +249,8 @@ static enum MHD_Result serve_metrics(veil_api *api, struct MHD_Connection *c)
                     "# HELP veil_jobs Jobs known to this node.\n# TYPE veil_jobs gauge\n"
                     "veil_jobs %llu\n",
                     (unsigned long long)jobs);
-    veil_buf_printf(&b, "# HELP veil_replicas Job replicas by state.\n"
+    veil_buf_printf(&b, "# HELP veil_replicas Job replicas this node may see (its own jobs', "
+                        "the ones it runs) by state.\n"
                         "# TYPE veil_replicas gauge\n");
     for (int s = 0; s < VEIL_REPLICA_STATE_COUNT; s++)
         veil_buf_printf(&b, "veil_replicas{state=\"%s\"} %llu\n",

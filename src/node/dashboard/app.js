@@ -9,7 +9,7 @@
 const POLL_MS = 1500;
 const POLICY_MS = 15000;
 const VIEWS = ["cluster", "jobs", "submit", "audit", "network"];
-const PRE_PLACEMENT = new Set(["pending", "scheduling", "awaiting_decryption", "rescheduling"]);
+const PRE_PLACEMENT = new Set(["pending", "scheduling", "awaiting_decryption", "rescheduling", "undecided"]);
 const SAMPLE_SPEC = `name: hello
 image: registry.example/busybox@sha256:<digest allowed by the cluster policy>
 command: [/bin/sh, -c, "echo hello from veil"]
@@ -218,10 +218,18 @@ async function refreshDetail() {
     $("job-detail-body").replaceChildren(el("p", {class: "error-text", text: j.error || "unknown error"}));
     return;
   }
+  // Another member's job (hook H4): the node's API keeps only the replicas
+  // this node runs; the others are rows with their number alone.
   const reps = (j.replica_states || []).map((x) => el("tr", {},
-    el("td", {text: String(x.replica)}), el("td", {}, badge(x.state)),
-    el("td", {}, el("code", {text: x.node || "—"})), el("td", {text: String(x.attempts)}),
-    el("td", {text: x.note || ""})));
+    el("td", {text: String(x.replica)}),
+    el("td", {}, x.state ? badge(x.state) : el("span", {class: "muted", text: "not shown"})),
+    el("td", {}, el("code", {text: x.node || "—"})),
+    el("td", {text: x.attempts === undefined ? "" : String(x.attempts)}), el("td", {text: x.note || ""})));
+  const view = j.view && j.view !== "submitter"
+    ? [el("p", {class: "muted", "data-view": j.view, text: "Another member's job (" + (j.decided ? "decided" : "undecided") +
+        "): where it runs is shown only to its submitter's node" +
+        (j.view === "runner" ? "; this node sees the replicas it runs." : " and the nodes running it.")})]
+    : [];
   const asg = (j.assignments || []).map((a) => el("tr", {},
     el("td", {text: String(a.replica)}), el("td", {text: String(a.epoch)}),
     el("td", {}, el("code", {text: short(a.node, 20)})), el("td", {}, el("code", {title: a.output_digest, text: short(a.output_digest, 16)})),
@@ -230,6 +238,7 @@ async function refreshDetail() {
     el("td", {text: String(c.replica)}), el("td", {}, el("code", {text: c.id})), el("td", {}, badge(c.state)),
     el("td", {text: c.exit_code === null || c.exit_code === undefined ? "" : String(c.exit_code)})));
   $("job-detail-body").replaceChildren(
+    ...view,
     el("h4", {text: "Replicas"}),
     table(["Replica", "State", "Chosen node", "Scheduling rounds", "Note"], reps),
     el("h4", {text: "Scheduling rounds decided (the schedulers' agreed output digest, signed by the decryptor)"}),

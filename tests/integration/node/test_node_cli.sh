@@ -106,6 +106,11 @@ jq_ok "$jobs" 'const by = Object.fromEntries(j.map(r => [r.id[0], r]));
   by.c.state === "undecided" && by.d.state === "assigned" && by.d.view === "submitter"' \
   || fail "get jobs: $jobs"
 "$veil" get jobs | grep -Eq "^bbbbbbbbbbbb +seeded +1 +0 +decided " || fail "get jobs text: $("$veil" get jobs)"
+# /metrics counts only the replicas this node may see: assigned = aa../0
+# (runs here) + dd../0 (its own); pending = its own job's 2 (not cc..'s)
+m=$(curl -sf -H "Authorization: Bearer $(cat "$work/api.token")" "http://$VEIL_API_LISTEN/metrics")
+grep -qx 'veil_replicas{state="assigned"} 2' <<<"$m" && grep -qx 'veil_replicas{state="pending"} 2' <<<"$m" \
+  || fail "metrics count replicas this node may not see: $(grep veil_replicas <<<"$m")"
 
 # Refusals: bad spec rejected locally, unknown job 404, wrong token 401.
 set +e
