@@ -94,9 +94,13 @@ bench-net: build
 
 # VeilNet routing figures as JSON lines: failover, convergence, adoption of a
 # better path, regret over changing links, probe/control overhead, onion
-# throughput through one and two relays (bench/route, 20 seeds).
+# throughput through one and two relays (bench/route, 20 seeds); as root, also
+# the namespace topology's run (failover after a relay is killed, convergence,
+# regret, Master bytes: tests/integration/route/net_netns.sh --bench).
 bench-paths: build
 	@$(BUILD)/bench/route/bench_route_paths 20
+	@if [ "$$(id -u)" = 0 ] && [ -x $(BUILD)/tests/integration/route/route_net_node ]; then \
+		VEIL_BUILD_DIR=$(BUILD) tests/integration/route/net_netns.sh --bench 2>/dev/null; fi
 
 demo: deps
 	@$(MAKE) --no-print-directory build
