@@ -17,39 +17,61 @@
 
 /* x * w mod p in [0, 2p) for x < 2^52, w < p, w_sh = floor(w 2^52 / p):
  * q = floor(x w_sh / 2^52) is floor(x w / p) or one less, so
- * x w - q p in [0, 2p) < 2^52 is exact in the low 52 bits. */
-IFMA_TARGET static inline __m512i shoup52(__m512i x, __m512i w, __m512i w_sh, __m512i p)
+ * x w - q p in [0, 2p) < 2^52 is exact in the low 52 bits. neg_p is
+ * 2^52 - p: lo52(x w) + lo52(q (2^52 - p)) = x w - q p mod 2^52. */
+IFMA_TARGET static inline __m512i shoup52(__m512i x, __m512i w, __m512i w_sh, __m512i neg_p)
 {
     const __m512i zero = _mm512_setzero_si512(), m52 = _mm512_set1_epi64((1LL << 52) - 1);
     const __m512i q = _mm512_madd52hi_epu64(zero, x, w_sh);
     const __m512i xw = _mm512_madd52lo_epu64(zero, x, w);
-    return _mm512_and_si512(_mm512_sub_epi64(xw, _mm512_madd52lo_epu64(zero, q, p)), m52);
+    return _mm512_and_si512(_mm512_madd52lo_epu64(xw, q, neg_p), m52);
+}
+
+/* 2^52 - p, the constant shoup52 takes. */
+IFMA_TARGET static inline __m512i neg_p52(const struct veil_ntt128_prime *pr)
+{
+    return _mm512_set1_epi64((long long)((UINT64_C(1) << 52) - pr->p));
+}
+
+/* For a, b in [0, 2p): a + b and a - b, both in [0, 2p) (unsigned min
+ * picks the one of s, s - 2p / d, d + 2p that did not wrap or overflow
+ * 2p). */
+IFMA_TARGET static inline __m512i add2p(__m512i a, __m512i b, __m512i p2)
+{
+    const __m512i s = _mm512_add_epi64(a, b);
+    return _mm512_min_epu64(s, _mm512_sub_epi64(s, p2));
+}
+
+IFMA_TARGET static inline __m512i sub2p(__m512i a, __m512i b, __m512i p2)
+{
+    const __m512i d = _mm512_sub_epi64(a, b);
+    return _mm512_min_epu64(d, _mm512_add_epi64(d, p2));
 }
 
 /* Cooley-Tukey butterfly on values in [0, 2p): x + w y, x - w y, both in
- * [0, 2p). */
-IFMA_TARGET static inline void ct52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
+ * [0, 2p). np: 2^52 - p (shoup52's constant), p2: 2p. */
+IFMA_TARGET static inline void ct52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i np,
                                     __m512i p2)
 {
-    const __m512i v = shoup52(*y, w, ws, p);
+    const __m512i v = shoup52(*y, w, ws, np);
     const __m512i u = *x;
-    *x = v_csub(_mm512_add_epi64(u, v), p2);
-    *y = v_csub(_mm512_add_epi64(_mm512_sub_epi64(u, v), p2), p2);
+    *x = add2p(u, v, p2);
+    *y = sub2p(u, v, p2);
 }
 
 /* Gentleman-Sande butterfly on values in [0, 2p): x + y, w (x - y), both
- * in [0, 2p). */
-IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
+ * in [0, 2p); np and p2 as for ct52. */
+IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i np,
                                     __m512i p2)
 {
     const __m512i u = *x, v = *y;
-    *x = v_csub(_mm512_add_epi64(u, v), p2);
-    *y = shoup52(v_csub(_mm512_add_epi64(_mm512_sub_epi64(u, v), p2), p2), w, ws, p);
+    *x = add2p(u, v, p2);
+    *y = shoup52(sub2p(u, v, p2), w, ws, np);
 }
 
 IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
     for (size_t t = n / 2; t >= 8; t >>= 1) {
         const size_t m = n / (2 * t);
@@ -59,7 +81,7 @@ IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128
             uint64_t *x = a + 2 * i * t, *y = x + t;
             for (size_t j = 0; j < t; j += 8) {
                 __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
-                ct52(&u, &v, w, ws, vp, v2p);
+                ct52(&u, &v, w, ws, np, v2p);
                 _mm512_storeu_si512(x + j, u);
                 _mm512_storeu_si512(y + j, v);
             }
@@ -70,7 +92,7 @@ IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128
 /* Stages t = 4, 2, 1; the last one also leaves canonical residues. */
 IFMA_TARGET static void fwd_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p), np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
     for (size_t t = 4; t >= 1; t >>= 1) {
         struct short_stage st;
@@ -79,7 +101,7 @@ IFMA_TARGET static void fwd_short(uint64_t *a, size_t n, const struct veil_ntt12
         for (size_t b = 0; b < n; b += 16) {
             const size_t g = m + b / (2 * t);
             struct short_block k = short_gather(a + b, &st, pr->psi + g, pr->psi_sh52 + g);
-            ct52(&k.x, &k.y, k.w, k.ws, vp, v2p);
+            ct52(&k.x, &k.y, k.w, k.ws, np, v2p);
             if (t == 1) {
                 k.x = v_csub(k.x, vp);
                 k.y = v_csub(k.y, vp);
@@ -97,7 +119,7 @@ void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint
 
 IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
     for (size_t t = 1; t <= 4; t <<= 1) {
         struct short_stage st;
@@ -106,7 +128,7 @@ IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt12
         for (size_t b = 0; b < n; b += 16) {
             const size_t g = m + b / (2 * t);
             struct short_block k = short_gather(a + b, &st, pr->ipsi + g, pr->ipsi_sh52 + g);
-            gs52(&k.x, &k.y, k.w, k.ws, vp, v2p);
+            gs52(&k.x, &k.y, k.w, k.ws, np, v2p);
             short_scatter(a + b, &st, k.x, k.y);
         }
     }
@@ -116,7 +138,7 @@ IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt12
  * multiplies by N^-1 and leaves canonical residues. */
 IFMA_TARGET static void inv_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p), np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
     for (size_t t = 8; t < n / 2; t <<= 1) {
         const size_t m = n / (2 * t);
@@ -126,7 +148,7 @@ IFMA_TARGET static void inv_long(uint64_t *a, size_t n, const struct veil_ntt128
             uint64_t *x = a + 2 * i * t, *y = x + t;
             for (size_t j = 0; j < t; j += 8) {
                 __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
-                gs52(&u, &v, w, ws, vp, v2p);
+                gs52(&u, &v, w, ws, np, v2p);
                 _mm512_storeu_si512(x + j, u);
                 _mm512_storeu_si512(y + j, v);
             }
@@ -139,9 +161,9 @@ IFMA_TARGET static void inv_long(uint64_t *a, size_t n, const struct veil_ntt128
     uint64_t *x = a, *y = a + n / 2;
     for (size_t j = 0; j < n / 2; j += 8) {
         __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
-        gs52(&u, &v, w, ws, vp, v2p);
-        _mm512_storeu_si512(x + j, v_csub(shoup52(u, ni, nis, vp), vp));
-        _mm512_storeu_si512(y + j, v_csub(shoup52(v, ni, nis, vp), vp));
+        gs52(&u, &v, w, ws, np, v2p);
+        _mm512_storeu_si512(x + j, v_csub(shoup52(u, ni, nis, np), vp));
+        _mm512_storeu_si512(y + j, v_csub(shoup52(v, ni, nis, np), vp));
     }
 }
 
@@ -155,11 +177,15 @@ void veil_ntt128_ifma_inverse(const struct veil_ntt128_prime *pr, size_t n, uint
  * high 52-bit halves of the products are summed apart (lo < 15 * 2^52,
  * hi < 15 p^2 / 2^52 < 8p), hi is brought below 2p, lo's carries move into
  * it (still below 2^52), and S = hi * 2^52 + lo mod p with 2^52 mod p. */
+/* Words ahead that the multiply-accumulate prefetches of each key row: the
+ * key streams from memory. */
+#define MAC_PREFETCH 256
+
 IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
                                       const uint64_t *const *a, const uint64_t *const *b,
                                       size_t rows)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p);
+    const __m512i vp = _mm512_set1_epi64((long long)pr->p), np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
     const __m512i v4p = _mm512_set1_epi64((long long)(4 * pr->p));
     const __m512i r52 = _mm512_set1_epi64((long long)pr->r52);
@@ -169,16 +195,18 @@ IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t
         __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
         for (size_t r = 0; r < rows; r++) {
             const __m512i x = _mm512_loadu_si512(a[r] + j), y = _mm512_loadu_si512(b[r] + j);
-            _mm_prefetch((const char *)(b[r] + j + 64), _MM_HINT_T0); /* the key streams */
+            _mm_prefetch((const char *)(b[r] + j + MAC_PREFETCH), _MM_HINT_T0);
             lo = _mm512_madd52lo_epu64(lo, x, y);
             hi = _mm512_madd52hi_epu64(hi, x, y);
         }
         hi = v_csub(v_csub(hi, v4p), v2p);
         hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
         const __m512i l = v_csub(_mm512_and_si512(lo, m52), v2p);
-        const __m512i s = _mm512_add_epi64(shoup52(hi, r52, r52s, vp), l);
+        const __m512i s = _mm512_add_epi64(shoup52(hi, r52, r52s, np), l);
         _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
     }
 }
 
+#else
+typedef int veil_ntt128_ifma_none; /* ISO C: a translation unit declares something */
 #endif

@@ -67,7 +67,7 @@ int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc, const struct veil_p
     sc->acc = calloc((k + 1) * n, sizeof(veil_u128_t));
     sc->poly = calloc(n, sizeof(veil_u128_t));
     sc->digits = calloc((size_t)s->level * n, sizeof(int64_t));
-    sc->dntt = calloc(veil_pbs128_rows(s) * P * n, sizeof(uint64_t));
+    sc->dntt = calloc(veil_pbs128_rows(s) * P * veil_pbs128_stride(s), sizeof(uint64_t));
     sc->out = calloc((k + 1) * CH * n, sizeof(uint64_t));
     if (!sc->acc || !sc->poly || !sc->digits || !sc->dntt || !sc->out) {
         veil_pbs128_scratch_free(sc);
@@ -97,17 +97,19 @@ static inline veil_u128_t rng_u128(struct veil_fhe_rng *r)
 static inline uint64_t *ggsw_cell(const struct veil_pbs128_shape *s, uint64_t *ggsw, size_t row,
                                   size_t col)
 {
-    return ggsw + (row * (s->k + 1) + col) * CH * s->poly;
+    return ggsw + (row * (s->k + 1) + col) * CH * veil_pbs128_stride(s);
 }
 
 /* The channels of a 128-bit polynomial: limb l modulo prime i, transformed,
- * at cell + (l * P + i) * N. */
-static void to_channels(const struct veil_ntt128 *t, uint64_t *cell, const veil_u128_t *poly)
+ * at cell + (l * P + i) * stride. */
+static void to_channels(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                        uint64_t *cell, const veil_u128_t *poly)
 {
-    const size_t n = t->n;
+    const size_t stride = veil_pbs128_stride(s);
     for (unsigned ch = 0; ch < CH; ch++) {
-        veil_ntt128_from_u128(t, ch / P, ch % P, cell + ch * n, poly);
-        veil_ntt128_forward(t, ch % P, cell + ch * n);
+        veil_ntt128_from_u128(t, ch / P, ch % P, cell + ch * stride, poly);
+        veil_ntt128_forward(t, ch % P, cell + ch * stride);
+        memset(cell + ch * stride + s->poly, 0, VEIL_PBS128_PAD * sizeof *cell); /* padding */
     }
 }
 
@@ -119,14 +121,14 @@ static void row_masks(const struct veil_ntt128 *t, const struct veil_pbs128_shap
     for (size_t col = 0; col < s->k; col++) {
         for (size_t j = 0; j < n; j++)
             poly[j] = rng_u128(mask_rng);
-        to_channels(t, ggsw_cell(s, ggsw, row, col), poly);
+        to_channels(t, s, ggsw_cell(s, ggsw, row, col), poly);
     }
 }
 
 static void row_body_store(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                            uint64_t *ggsw, size_t row, const veil_u128_t *body)
 {
-    to_channels(t, ggsw_cell(s, ggsw, row, s->k), body);
+    to_channels(t, s, ggsw_cell(s, ggsw, row, s->k), body);
 }
 
 /* poly <- sum_c A_c S_c (exact, negacyclic) for the row's stored masks. */
@@ -139,7 +141,7 @@ static void row_mask_times_key(const struct veil_ntt128 *t, const struct veil_pb
     for (unsigned ch = 0; ch < CH; ch++) {
         const unsigned pr = ch % P;
         for (size_t c = 0; c < s->k; c++) {
-            a[c] = ggsw_cell(s, ggsw, row, c) + ch * n;
+            a[c] = ggsw_cell(s, ggsw, row, c) + ch * veil_pbs128_stride(s);
             b[c] = kntt + (c * P + pr) * n;
         }
         uint64_t *o = sc->out + ch * n;
@@ -198,10 +200,10 @@ void veil_pbs128_ggsw_bodies(const struct veil_ntt128 *t, const struct veil_pbs1
     const size_t n = s->poly;
     const uint64_t *res[CH];
     for (size_t row = 0; row < veil_pbs128_rows(s); row++) {
-        const uint64_t *cell = ggsw + (row * (s->k + 1) + s->k) * CH * n;
+        const uint64_t *cell = ggsw + (row * (s->k + 1) + s->k) * CH * veil_pbs128_stride(s);
         for (unsigned ch = 0; ch < CH; ch++) {
             uint64_t *o = sc->out + ch * n;
-            memcpy(o, cell + ch * n, n * sizeof *o);
+            memcpy(o, cell + ch * veil_pbs128_stride(s), n * sizeof *o);
             veil_ntt128_inverse(t, ch % P, o);
             res[ch] = o;
         }
@@ -238,7 +240,7 @@ static void decompose_column(const struct veil_ntt128 *t, const struct veil_pbs1
     uint64_t *res[VEIL_PBS128_MAX_LEVEL * P];
     for (size_t j = 0; j < level; j++)
         for (unsigned pr = 0; pr < P; pr++)
-            res[j * P + pr] = sc->dntt + ((c * level + j) * P + pr) * n;
+            res[j * P + pr] = sc->dntt + ((c * level + j) * P + pr) * veil_pbs128_stride(s);
     const int fast = s->base_log == 24 && level == 3 && veil_ntt128_digits_24x3(t, sc->poly, res);
     if (!fast) {
         int64_t dig[VEIL_PBS128_MAX_LEVEL];
@@ -259,7 +261,7 @@ static void decompose_column(const struct veil_ntt128 *t, const struct veil_pbs1
 static void cmux_rotate(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                         const uint64_t *ggsw, size_t r, struct veil_pbs128_scratch *sc)
 {
-    const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s);
+    const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s), stride = veil_pbs128_stride(s);
     for (size_t c = 0; c <= k; c++)
         decompose_column(t, s, c, r, sc);
     const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
@@ -269,8 +271,8 @@ static void cmux_rotate(const struct veil_ntt128 *t, const struct veil_pbs128_sh
         for (unsigned ch = 0; ch < CH; ch++) {
             const unsigned pr = ch % P;
             for (size_t row = 0; row < rows; row++) {
-                a[row] = sc->dntt + (row * P + pr) * n;
-                b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * n;
+                a[row] = sc->dntt + (row * P + pr) * stride;
+                b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
             }
             uint64_t *o = sc->out + (col * CH + ch) * n;
             veil_ntt128_mac(t, pr, o, a, b, rows);

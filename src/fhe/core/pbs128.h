@@ -40,11 +40,20 @@ static inline size_t veil_pbs128_rows(const struct veil_pbs128_shape *s)
 {
     return (s->k + 1) * s->level;
 }
+/* Words between consecutive NTT-domain polynomials of a GGSW or a digit
+ * set: N plus one cache line, so that the 9 rows a multiply-accumulate
+ * streams side by side (strides that are multiples of 4 KiB otherwise)
+ * fall into different cache sets. */
+#define VEIL_PBS128_PAD 8
+static inline size_t veil_pbs128_stride(const struct veil_pbs128_shape *s)
+{
+    return s->poly + VEIL_PBS128_PAD;
+}
 /* u64 words of one GGSW in the NTT domain: rows x (k+1) columns x channels
- * (2 limbs x 2 primes) x N. */
+ * (2 limbs x 2 primes) x stride. */
 static inline size_t veil_pbs128_ggsw_words(const struct veil_pbs128_shape *s)
 {
-    return veil_pbs128_rows(s) * (s->k + 1) * VEIL_NTT128_CHANNELS * s->poly;
+    return veil_pbs128_rows(s) * (s->k + 1) * VEIL_NTT128_CHANNELS * veil_pbs128_stride(s);
 }
 
 /* Writes digits of the rounded value, least significant level first
@@ -61,7 +70,7 @@ struct veil_pbs128_scratch {
     veil_u128_t *acc;  /* (k+1) N: the accumulator */
     veil_u128_t *poly; /* N */
     int64_t *digits;   /* level N */
-    uint64_t *dntt;    /* rows * PRIMES * N: digit polynomials in the NTT domain */
+    uint64_t *dntt;    /* rows * PRIMES * stride: digit polynomials in the NTT domain */
     uint64_t *out;     /* (k+1) * CHANNELS * N */
 };
 VEIL_WARN_UNUSED int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc,
