@@ -206,8 +206,9 @@ json=$(grep '^{"bench":"route_netns"' "$TMP/h1.out" || true)
 wl=$(grep '^watch ' "$TMP/watch.out" || true)
 bytes=$(sed -n 's/.* bytes=\([0-9]*\) secs=\([0-9.]*\).*/\1 \2/p' <<<"$wl")
 ctl=""
+reach_ms=$(sed -n 's/^reach-all .* after_ms=\([0-9]*\)/\1/p' "$all" | sort -n | tail -1)
 if [ -n "$bytes" ]; then
-    ctl=$(awk '{ printf "{\"bench\":\"route_netns_control\",\"master_bytes\":%d,\"secs\":%.1f,\"master_bytes_per_node_s\":%.0f}", $1, $2, $1 / $2 / 7 }' <<<"$bytes")
+    ctl=$(awk -v r="${reach_ms:--1}" '{ printf "{\"bench\":\"route_netns_control\",\"all_pairs_reached_ms\":%d,\"master_bytes\":%d,\"secs\":%.1f,\"master_bytes_per_node_s\":%.0f}", r, $1, $2, $1 / $2 / 7 }' <<<"$bytes")
 fi
 if [ $BENCH = 1 ]; then
     echo "$json"

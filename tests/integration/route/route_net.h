@@ -115,7 +115,7 @@ struct rn_host {
     bool have_topo[RN_N];
     struct veil_route_topo topo[RN_N];
     uint64_t topo_seq, last_topo, last_hello;
-    bool relay_ok[RN_N];   /* RELAY_OK received from that relay */
+    bool relay_ok[RN_N]; /* RELAY_OK received from that relay */
     uint64_t last_ask[RN_N];
     struct rn_way way[RN_N];
     bool all_reached;

@@ -400,8 +400,7 @@ static void on_signal(struct rn_host *h, int j, const struct veil_route_signal *
     uint64_t now = rn_now_ms();
     h->signals_in++;
     if (s->type == VEIL_ROUTE_SIG_RELAY_ASK) {
-        rn_signal(h, j,
-                  is_public(h->self) ? VEIL_ROUTE_SIG_RELAY_OK : VEIL_ROUTE_SIG_RELAY_NO,
+        rn_signal(h, j, is_public(h->self) ? VEIL_ROUTE_SIG_RELAY_OK : VEIL_ROUTE_SIG_RELAY_NO,
                   s->nonce, 0);
     } else if (s->type == VEIL_ROUTE_SIG_RELAY_OK) {
         h->relay_ok[j] = true;
@@ -410,8 +409,8 @@ static void on_signal(struct rn_host *h, int j, const struct veil_route_signal *
         w->kind = RN_WAY_PUNCH;
         w->punch_at = s->at_ms > now ? s->at_ms : now;
         rn_signal(h, j, VEIL_ROUTE_SIG_PUNCH_ANSWER, s->nonce, w->punch_at);
-    } else if (s->type == VEIL_ROUTE_SIG_PUNCH_ANSWER && s->nonce == w->nonce &&
-               w->punch_at == 0 && add_peer_at(h, j, s->addr, s->addr_len) == 0) {
+    } else if (s->type == VEIL_ROUTE_SIG_PUNCH_ANSWER && s->nonce == w->nonce && w->punch_at == 0 &&
+               add_peer_at(h, j, s->addr, s->addr_len) == 0) {
         w->punch_at = s->at_ms;
     }
 }
@@ -422,12 +421,13 @@ static void on_nats(struct rn_host *h, const struct rn_nmsg *m)
     char kind[8], a[32], b[32];
     static struct veil_route_topo t;
     struct veil_route_signal s;
-    int n = sscanf(m->subject, "veil." RN_REALM ".%7[a-z].%31[A-Za-z0-9].%31[A-Za-z0-9]", kind,
-                   a, b);
+    int n =
+        sscanf(m->subject, "veil." RN_REALM ".%7[a-z].%31[A-Za-z0-9].%31[A-Za-z0-9]", kind, a, b);
     int ia = n >= 2 ? rn_by_name(a) : -1;
     if (ia < 0)
         return;
-    if (n == 2 && strcmp(kind, "topo") == 0 && veil_route_topo_decode(&t, m->data, m->len, NULL) == 0 &&
+    if (n == 2 && strcmp(kind, "topo") == 0 &&
+        veil_route_topo_decode(&t, m->data, m->len, NULL) == 0 &&
         memcmp(t.node, rn_ids[ia].pk, 32) == 0 && (!h->have_topo[ia] || t.seq > h->topo[ia].seq)) {
         h->topo[ia] = t;
         h->have_topo[ia] = true;
@@ -522,10 +522,10 @@ static void print_stats(const struct rn_host *h)
 {
     printf("stats %s cells_in=%llu relayed=%llu delivered=%llu marker_hits=%llu signals=%llu "
            "topo=%llu send_failures=%llu\n",
-           rn_ids[h->self].name, (unsigned long long)h->cells_in,
-           (unsigned long long)h->relayed, (unsigned long long)h->delivered,
-           (unsigned long long)h->marker_hits, (unsigned long long)h->signals_in,
-           (unsigned long long)h->topo_in, (unsigned long long)h->dl.send_failures);
+           rn_ids[h->self].name, (unsigned long long)h->cells_in, (unsigned long long)h->relayed,
+           (unsigned long long)h->delivered, (unsigned long long)h->marker_hits,
+           (unsigned long long)h->signals_in, (unsigned long long)h->topo_in,
+           (unsigned long long)h->dl.send_failures);
 }
 
 int main(int argc, char **argv)

@@ -21,14 +21,14 @@
 
 #include "route_net.h"
 
-#define N_TPL   6
-#define N_SEQ   4096
-#define DATA_MS 10  /* one data cell every 10 ms */
+#define N_TPL    6
+#define N_SEQ    4096
+#define DATA_MS  10  /* one data cell every 10 ms */
 #define PROBE_TO 300 /* probe timeout */
 
 /* Candidate paths: relays before the destination (-1 ends). */
-static const int tpl[N_TPL][2] = {{-1, -1},    {RN_P1, -1}, {RN_P2, -1},
-                                  {RN_M, -1},  {RN_P2, RN_M}, {RN_T, -1}};
+static const int tpl[N_TPL][2] = {{-1, -1},   {RN_P1, -1},   {RN_P2, -1},
+                                  {RN_M, -1}, {RN_P2, RN_M}, {RN_T, -1}};
 static const char *const tpl_name[N_TPL] = {"direct", "P1", "P2", "M", "P2+M", "T"};
 
 struct xpath {
@@ -172,7 +172,8 @@ void rn_xfer_on_reply(struct rn_host *h, const uint8_t *m, size_t len)
         x->data_rtt_sum_us += rtt, x->data_rtt_n++;
     if ((!x->kill_ms || sent < x->kill_ms) && sent > x->last_ack_before_kill)
         x->last_ack_before_kill = sent;
-    if (x->kill_ms && sent >= x->kill_ms && (!x->first_ack_after_kill || sent < x->first_ack_after_kill))
+    if (x->kill_ms && sent >= x->kill_ms &&
+        (!x->first_ack_after_kill || sent < x->first_ack_after_kill))
         x->first_ack_after_kill = sent;
 }
 
@@ -206,8 +207,7 @@ static void xfer_tick(struct rn_host *h, struct rn_xfer *x)
 
 /* Runs until the path in use is want (or, with leave, is another live one)
  * or limit_ms passes (want < 0: just runs); the time it took, or -1. */
-static long run_until(struct rn_host *h, struct rn_xfer *x, int want, bool leave,
-                      uint64_t limit_ms)
+static long run_until(struct rn_host *h, struct rn_xfer *x, int want, bool leave, uint64_t limit_ms)
 {
     uint64_t t0 = rn_now_ms();
     while (rn_now_ms() - t0 < limit_ms) {
@@ -259,18 +259,20 @@ static void report(struct rn_xfer *x, long converge, long moved, long settled, d
     }
     double chosen = x->data_rtt_n ? (double)x->data_rtt_sum_us / (double)x->data_rtt_n / 1000 : 0;
     double secs = (double)(rn_now_ms() - x->probe_t0) / 1000.0;
-    printf("{\"bench\":\"route_netns\",\"hosts\":%d,\"convergence_ms\":%ld,\"failover_switch_ms\":%ld,"
-           "\"failover_settle_ms\":%ld,\"failover_gap_ms\":%lld,\"chosen_rtt_ms\":%.1f,\"best_fixed\":\"%s\","
-           "\"best_fixed_rtt_ms\":%.1f,\"regret_pct\":%.1f,\"data_sent\":%llu,\"data_acked\":%llu,"
-           "\"probes_per_s\":%.2f,\"switches\":%llu,\"source_cpu_s\":%.2f}\n",
-           RN_N, converge, moved, settled,
-           x->first_ack_after_kill ? (long long)(x->first_ack_after_kill - x->last_ack_before_kill)
-                                   : -1LL,
-           chosen, best >= 0 ? tpl_name[best] : "none", best_ms,
-           best_ms > 0 ? (chosen / best_ms - 1) * 100 : 0, (unsigned long long)x->data_sent,
-           (unsigned long long)x->data_acked,
-           secs > 0 ? (double)(x->sel.probes - x->probes0) / secs : 0,
-           (unsigned long long)x->sel.switches, cpu_s() - cpu0);
+    printf(
+        "{\"bench\":\"route_netns\",\"hosts\":%d,\"convergence_ms\":%ld,\"failover_switch_ms\":%ld,"
+        "\"failover_settle_ms\":%ld,\"failover_gap_ms\":%lld,\"chosen_rtt_ms\":%.1f,\"best_fixed\":"
+        "\"%s\","
+        "\"best_fixed_rtt_ms\":%.1f,\"regret_pct\":%.1f,\"data_sent\":%llu,\"data_acked\":%llu,"
+        "\"probes_per_s\":%.2f,\"switches\":%llu,\"source_cpu_s\":%.2f}\n",
+        RN_N, converge, moved, settled,
+        x->first_ack_after_kill ? (long long)(x->first_ack_after_kill - x->last_ack_before_kill)
+                                : -1LL,
+        chosen, best >= 0 ? tpl_name[best] : "none", best_ms,
+        best_ms > 0 ? (chosen / best_ms - 1) * 100 : 0, (unsigned long long)x->data_sent,
+        (unsigned long long)x->data_acked,
+        secs > 0 ? (double)(x->sel.probes - x->probes0) / secs : 0,
+        (unsigned long long)x->sel.switches, cpu_s() - cpu0);
 }
 
 int rn_xfer_run(struct rn_host *h, const char *kill_pid_file)
@@ -311,5 +313,5 @@ int rn_xfer_run(struct rn_host *h, const char *kill_pid_file)
     for (int t = 0; t < N_TPL; t++)
         veil_route_onion_wipe(&x.p[t].onion);
     return converge >= 0 && stayed && moved >= 0 && settled >= 0 && refused && x.errors == 0 ? 0
-                                                                                          : 1;
+                                                                                             : 1;
 }
