@@ -193,8 +193,8 @@ static void budget_refusal(veil_daemon *d, const struct veil_privacy_policy *p,
     if (gmtime_r(&next, &tm))
         strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(why, cap,
-             "refused at intake: outcome budget of %" PRIu32 " per %" PRIu32
-             " s spent (%.120s); the next period starts at %s",
+             "refused at intake by the outcome budget (%" PRIu32 " per %" PRIu32
+             " s): %.160s; the next period starts at %s",
              p->outcomes_per_period, p->period_s, reason, at);
     member_address(d, s->member, addr);
     veil_log(VEIL_LOG_WARN, SUB, "job refused: outcome budget",
