@@ -184,7 +184,7 @@ static void member_address(veil_daemon *d, const uint8_t member[32], char out[43
 static void budget_refusal(veil_daemon *d, const struct veil_privacy_policy *p,
                            const struct veil_privacy_slot *s, enum veil_privacy_verdict v,
                            const char *reason, const char *job_hex, const char *submitter,
-                           char *why, size_t cap)
+                           const char *other_job, char *why, size_t cap)
 {
     uint64_t now_s = veil_daemon_wall_ms() / 1000;
     time_t next = (time_t)((now_s / p->period_s + 1) * p->period_s);
@@ -199,9 +199,9 @@ static void budget_refusal(veil_daemon *d, const struct veil_privacy_policy *p,
     member_address(d, s->member, addr);
     veil_log(VEIL_LOG_WARN, SUB, "job refused: outcome budget",
              "job=%.16s member=%s peer=%s period=%" PRIu64 " seq=%" PRIu32
-             " verdict=%s budget=%" PRIu32 "/%" PRIu32 "s next_period=%s",
+             " verdict=%s budget=%" PRIu32 "/%" PRIu32 "s next_period=%s slot_holder=%.16s",
              job_hex, addr, submitter, s->period, s->seq, verdict_names[v],
-             p->outcomes_per_period, p->period_s, at);
+             p->outcomes_per_period, p->period_s, at, other_job);
 }
 
 /* Hook H2 on every node: 1 when the job may be scheduled, 0 when the budget
@@ -237,6 +237,11 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
         return 0;
     }
     int rc = veil_privacy_budget_charge(&l, &p, &s, now_s, &v, &reason, &err);
+    /* a reused slot: the job that holds it is the other half of the evidence */
+    char other[65] = "-";
+    for (size_t i = 0; rc == 0 && v == VEIL_PRIVACY_REUSED && i < l.n; i++)
+        if (l.used[i].slot.period == s.period && l.used[i].slot.seq == s.seq)
+            veil_hex_encode(other, sizeof other, l.used[i].slot.job_id, 32);
     free(l.used);
     if (rc != 0) {
         snprintf(why, cap, "refused at intake: outcome budget not checked (%.160s)", err.msg);
@@ -253,7 +258,7 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
                  err.msg);
     if (v == VEIL_PRIVACY_ACCEPT || v == VEIL_PRIVACY_REPEAT)
         return 1;
-    budget_refusal(d, &p, &s, v, reason.msg, job_hex, submitter, why, cap);
+    budget_refusal(d, &p, &s, v, reason.msg, job_hex, submitter, other, why, cap);
     return 0;
 }
 

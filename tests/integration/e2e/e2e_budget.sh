@@ -83,12 +83,13 @@ period_start() {
 }
 
 period_start 40
-J1=$(submit j1); J2=$(submit j2); J3=$(submit j3)
+J1=$(submit j1); J2=$(submit j2)
 for i in 1 2 3; do
   wait_for 30 "j1 taken in on node $i" received "$i" "$J1"
   wait_for 30 "j2 taken in on node $i" received "$i" "$J2"
-  wait_for 30 "j3 refused on node $i" refused "$i" "$J3" over_budget
 done
+J3=$(submit j3)
+for i in 1 2 3; do wait_for 30 "j3 refused on node $i" refused "$i" "$J3" over_budget; done
 ID=$J3 NAME=j3 never_received 1 2 3
 line=$(grep -F "job=${J3:0:16}" "$WORK/n1/veild.log" | grep 'job refused: outcome budget')
 [[ "$line" == *"member=$(addr_for 3 | tr 'A-F' 'a-f')"* || "$line" == *"member=$(addr_for 3)"* ]] \
@@ -105,6 +106,9 @@ wipe_ledger
 J4=$(submit j4)
 for i in 1 2; do wait_for 30 "j4 refused as a reused slot on node $i" refused "$i" "$J4" reused; done
 ID=$J4 NAME=j4 never_received 1 2
+# the evidence of the equivocation: both jobs signed by node 3 for one slot
+logged 1 "verdict=reused .*slot_holder=\(${J1:0:16}\|${J2:0:16}\)" "$J4" \
+  || fail "j4's refusal does not name the job holding its slot"
 ok "a re-used slot (node 3's ledger wiped) refused by nodes 1 and 2"
 for j in "$J1" "$J2"; do wait_for 120 "${j:0:8} placed" placed "$j"; done
 ok "j1 and j2 placed"
