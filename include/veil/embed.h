@@ -11,8 +11,9 @@
  * One I/O thread per agent reads the UDP socket (recvmmsg) and runs the
  * state machine's timers; the calls below may come from any thread. Inside
  * an Anchor datagram the first byte says what it carries: 0 = an
- * application datagram, 0x4_ = an IPv4 packet for the stream stack (its
- * source must be the sending peer's overlay address, as in system mode).
+ * application datagram, 1 = a VeilNet relay cell, 0x4_ = an IPv4 packet for
+ * the stream stack (its source must be the sending peer's overlay address,
+ * as in system mode).
  *
  * lwIP keeps one stack per process: streams are available to the first
  * agent of a process that asks for them (veil_embed_config.streams).
@@ -57,9 +58,8 @@ void veil_embed_remove_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KE
 /* The address and port a peer's packets come from (its reflexive address
  * behind a NAT; see veil_anchor_peer_endpoint) as text into ip (at least
  * INET6_ADDRSTRLEN bytes). Fails (VEIL_E_NOTFOUND) for a peer without one. */
-int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
-                             char *ip, size_t ip_cap, uint16_t *port,
-                             veil_err *err) VEIL_WARN_UNUSED;
+int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES], char *ip,
+                             size_t ip_cap, uint16_t *port, veil_err *err) VEIL_WARN_UNUSED;
 
 /* Datagrams by identity: unreliable, unordered, as UDP. */
 int veil_embed_send(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], const void *data,
@@ -69,6 +69,20 @@ int veil_embed_send(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], co
  * VEIL_E_RANGE when it is larger than cap: it is dropped). */
 long veil_embed_recv(veil_embed *e, uint8_t peer[VEIL_ANCHOR_KEY_BYTES], void *buf, size_t cap,
                      int timeout_ms, veil_err *err) VEIL_WARN_UNUSED;
+
+/* Relay cells (VeilNet routing, src/route/): a kind of Anchor datagram of
+ * their own (first byte 1), never delivered by veil_embed_recv. Received
+ * cells go to the handler on the agent's I/O thread as each batch is read;
+ * cells the handler sends (veil_embed_send_cell from inside it) leave with
+ * the rest of that batch's output in one sendmmsg, so a relay forwards at
+ * the transport's batching. Without a handler, cells are dropped. The
+ * handler must not block; `cell` is valid during the call only. */
+typedef void (*veil_embed_cell_fn)(void *ctx, veil_embed *e,
+                                   const uint8_t from[VEIL_ANCHOR_KEY_BYTES], const uint8_t *cell,
+                                   size_t len);
+void veil_embed_set_cell_handler(veil_embed *e, veil_embed_cell_fn fn, void *ctx);
+int veil_embed_send_cell(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], const void *cell,
+                         size_t len, veil_err *err) VEIL_WARN_UNUSED;
 
 /* Streams (lwIP TCP). Handles are small non-negative integers. */
 int veil_embed_listen(veil_embed *e, uint16_t port, veil_err *err) VEIL_WARN_UNUSED;

@@ -4,7 +4,8 @@
  * socket, one I/O thread (recvmmsg, the state machine's timers), the Anchor
  * state machine and the peer table behind one mutex, an inbox of received
  * application datagrams with a condition variable. IPv4 packets go to and
- * come from the lwIP glue (embed_lwip.c).
+ * come from the lwIP glue (embed_lwip.c); relay cells go to the caller's
+ * handler on the I/O thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +53,10 @@ struct veil_embed {
     uint8_t v4[4];
     pthread_t io;
     bool io_on;
+    pthread_t io_self; /* set by the I/O thread itself (under mu) */
+    bool io_started;
+    veil_embed_cell_fn cell_fn;
+    void *cell_ctx;
     uint8_t *rx;
     struct sockaddr_storage rx_addr[RX_SLOTS];
 };
@@ -130,7 +135,9 @@ static void flush_out(veil_embed *e)
     }
 }
 
-/* A tagged payload to a peer, encrypted under mu, then sent. */
+/* A tagged payload to a peer, encrypted under mu, then sent; from the I/O
+ * thread (a cell handler) it waits for the loop's flush, so everything a
+ * received batch causes leaves in one sendmmsg. */
 static int send_tagged(veil_embed *e, const uint8_t *peer, int tag, const void *data, size_t len,
                        veil_err *err)
 {
@@ -143,9 +150,11 @@ static int send_tagged(veil_embed *e, const uint8_t *peer, int tag, const void *
     memcpy(buf + n, data, len);
     pthread_mutex_lock(&e->mu);
     int rc = veil_anchor_send(e->a, peer, buf, n + len, now_locked(e), err);
+    bool defer = e->io_started && pthread_equal(pthread_self(), e->io_self);
     pthread_mutex_unlock(&e->mu);
     free(buf);
-    flush_out(e);
+    if (!defer)
+        flush_out(e);
     return rc;
 }
 
@@ -164,15 +173,36 @@ int veil_embed_send(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], co
     return send_tagged(e, peer, EMBED_TAG_DATAGRAM, data, len, err);
 }
 
-/* Takes one event's data (mu held): a datagram into the inbox, or an IPv4
- * packet from the peer's own address for the stack (returned to the caller). */
-static bool take_event(veil_embed *e, struct veil_anchor_event *ev)
+int veil_embed_send_cell(veil_embed *e, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES], const void *cell,
+                         size_t len, veil_err *err)
+{
+    if (len == 0 || len > VEIL_EMBED_DATAGRAM_MAX)
+        return veil_err_set(err, VEIL_E_RANGE, "embed: cell of %zu bytes", len);
+    return send_tagged(e, peer, EMBED_TAG_CELL, cell, len, err);
+}
+
+void veil_embed_set_cell_handler(veil_embed *e, veil_embed_cell_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&e->mu);
+    e->cell_fn = fn;
+    e->cell_ctx = ctx;
+    pthread_mutex_unlock(&e->mu);
+}
+
+enum { TAKEN = 0, FOR_STACK = 1, FOR_CELLS = 2 };
+
+/* Takes one event's data (mu held): a datagram into the inbox, a relay cell
+ * for the handler or an IPv4 packet from the peer's own address for the
+ * stack (both returned to the caller). */
+static int take_event(veil_embed *e, struct veil_anchor_event *ev)
 {
     if (ev->type != VEIL_ANCHOR_EV_DATA || ev->len == 0)
-        return false;
+        return TAKEN;
+    if (ev->data[0] == EMBED_TAG_CELL)
+        return e->cell_fn && ev->len > 1 ? FOR_CELLS : TAKEN; /* no relay here: dropped */
     if (ev->data[0] == EMBED_TAG_DATAGRAM) {
         if (e->in_len == VEIL_EMBED_INBOX_MAX)
-            return false; /* the application is not reading: dropped */
+            return TAKEN; /* the application is not reading: dropped */
         struct embed_msg *m = &e->inbox[(e->in_head + e->in_len++) % VEIL_EMBED_INBOX_MAX];
         memcpy(m->peer, ev->peer, VEIL_ANCHOR_KEY_BYTES);
         m->owner = ev->data;
@@ -180,28 +210,34 @@ static bool take_event(veil_embed *e, struct veil_anchor_event *ev)
         m->len = ev->len - 1;
         ev->data = NULL;
         pthread_cond_broadcast(&e->cv);
-        return false;
+        return TAKEN;
     }
     const struct embed_peer *p = peer_by_id(e, ev->peer);
     return e->stack && p && ev->len >= 20 && ev->data[0] >> 4 == 4 &&
-           memcmp(ev->data + 12, p->v4, 4) == 0;
+                   memcmp(ev->data + 12, p->v4, 4) == 0
+               ? FOR_STACK
+               : TAKEN;
 }
 
 static void drain_events(veil_embed *e)
 {
     struct veil_anchor_event ev[64];
-    bool ip[64];
+    int to[64];
     for (;;) {
         int n = 0;
         pthread_mutex_lock(&e->mu);
         while (n < 64 && veil_anchor_pop_event(e->a, &ev[n])) {
-            ip[n] = take_event(e, &ev[n]);
+            to[n] = take_event(e, &ev[n]);
             n++;
         }
+        veil_embed_cell_fn fn = e->cell_fn;
+        void *ctx = e->cell_ctx;
         pthread_mutex_unlock(&e->mu);
         for (int i = 0; i < n; i++) {
-            if (ip[i])
+            if (to[i] == FOR_STACK)
                 embed_stack_input(e->stack, ev[i].data, ev[i].len);
+            else if (to[i] == FOR_CELLS && fn)
+                fn(ctx, e, ev[i].peer, ev[i].data + 1, ev[i].len - 1);
             veil_anchor_event_clear(&ev[i]);
         }
         if (n < 64)
@@ -287,6 +323,10 @@ static int tick_wait(veil_embed *e)
 static void *io_main(void *arg)
 {
     veil_embed *e = arg;
+    pthread_mutex_lock(&e->mu);
+    e->io_self = pthread_self();
+    e->io_started = true;
+    pthread_mutex_unlock(&e->mu);
     for (;;) {
         int wait = tick_wait(e);
         flush_out(e);
@@ -431,8 +471,8 @@ void veil_embed_remove_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KE
     pthread_mutex_unlock(&e->mu);
 }
 
-int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
-                             char *ip, size_t ip_cap, uint16_t *port, veil_err *err)
+int veil_embed_peer_endpoint(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES], char *ip,
+                             size_t ip_cap, uint16_t *port, veil_err *err)
 {
     struct sockaddr_storage ss;
     uint8_t raw[VEIL_ANCHOR_ADDR_MAX];

@@ -14,6 +14,7 @@
 #include <veil/embed.h>
 
 #define EMBED_TAG_DATAGRAM 0
+#define EMBED_TAG_CELL     1    /* a VeilNet relay cell (veil_embed_send_cell) */
 #define EMBED_MTU          1400 /* the stack's interface MTU: an Anchor datagram stays under 1500 */
 
 struct embed_stack;
