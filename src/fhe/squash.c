@@ -228,66 +228,64 @@ out:
 
 /* ---------------------------------------------------------------- squash */
 
+/* One squash: every block keyswitched (blocks spread over the pool), then
+ * blind-rotated together as one batch whose tasks every pool thread shares
+ * (each GGSW read once for all blocks; the bits never depend on the number
+ * of threads), then sample-extracted. */
 struct squash_job {
     const veil_sq_key *key;
     const struct veil_shortint_server_key *sk;
     const struct veil_radix *in;
-    veil_sq_ct *out;
-    size_t groups; /* group g squashes blocks g, g + groups, ... */
-    atomic_int failed;
+    const uint64_t *ins[VEIL_SQ_MAX_BLOCKS];
+    uint64_t *lwes[VEIL_SQ_MAX_BLOCKS];
+    uint32_t *ks_accs[VEIL_SQ_MAX_BLOCKS];
+    size_t ks_parts;
+    struct veil_pbs128_team team;
 };
 
-/* Blocks of one group: keyswitched one by one, then blind-rotated together
- * (each GGSW read once for the group); a block's bits do not depend on its
- * group, so the pool size never changes the output. */
-static void squash_group(struct squash_job *job, size_t g, struct veil_pbs128_scratch *scs,
-                         uint64_t **lwes, uint32_t *ks_acc)
-{
-    const veil_sq_key *key = job->key;
-    const struct veil_fhe_params *p = job->sk->params;
-    size_t count = 0;
-    for (size_t b = g; b < job->in->n_blocks; b += job->groups, count++) {
-        veil_fhe_lwe_keyswitch32(lwes[count], job->in->blocks[b].data, job->sk->ksk32,
-                                 veil_fhe_big_lwe_dim(p), p->lwe_dim, p->ks_base_log, p->ks_level,
-                                 ks_acc);
-    }
-    veil_pbs128_blind_rotate_batch(&key->ntt, &key->shape, key->bsk, (const uint64_t *const *)lwes,
-                                   key->lut, count, scs);
-    count = 0;
-    for (size_t b = g; b < job->in->n_blocks; b += job->groups, count++) {
-        veil_sq_block *blk = &job->out->blocks[b];
-        veil_pbs128_sample_extract(blk->a, &blk->b, scs[count].acc, key->shape.k, key->shape.poly);
-    }
-}
-
-static void squash_item(void *arg, size_t g)
+/* Part `part` of the output words of every block's keyswitch (the key is
+ * read once for all blocks; the words do not depend on the cuts). */
+static void keyswitch_item(void *arg, size_t part)
 {
     struct squash_job *job = arg;
     const struct veil_fhe_params *p = job->sk->params;
-    const size_t per = (job->in->n_blocks - g + job->groups - 1) / job->groups;
-    struct veil_pbs128_scratch scs[VEIL_SQ_MAX_BLOCKS];
-    uint64_t *lwes[VEIL_SQ_MAX_BLOCKS];
-    uint32_t *ks_acc = calloc(p->lwe_dim + 1, sizeof *ks_acc);
-    size_t ready = 0;
-    veil_err err;
-    int ok = ks_acc != NULL;
-    for (; ok && ready < per; ready++) {
-        lwes[ready] = calloc(p->lwe_dim + 1, sizeof(uint64_t));
-        if (!lwes[ready] || veil_pbs128_scratch_init(&scs[ready], &job->key->shape, &err) < 0) {
-            free(lwes[ready]);
-            ok = 0;
-            break;
-        }
+    const size_t words = (size_t)p->lwe_dim + 1;
+    veil_fhe_lwe_keyswitch32_batch_range(job->lwes, job->ins, job->in->n_blocks, job->sk->ksk32,
+                                         veil_fhe_big_lwe_dim(p), p->lwe_dim, p->ks_base_log,
+                                         p->ks_level, job->ks_accs, words * part / job->ks_parts,
+                                         words * (part + 1) / job->ks_parts);
+}
+
+static void rotate_item(void *arg, size_t i)
+{
+    (void)i;
+    veil_pbs128_team_work(&((struct squash_job *)arg)->team);
+}
+
+/* Scratch and small-key ciphertexts for n blocks; -1 when out of memory
+ * (what was allocated is freed by squash_job_free). */
+static int squash_job_alloc(struct squash_job *job, struct veil_pbs128_scratch *scs, size_t n,
+                            veil_err *err)
+{
+    const size_t lwe_words = job->sk->params->lwe_dim + 1;
+    for (size_t b = 0; b < n; b++) {
+        job->ins[b] = job->in->blocks[b].data;
+        job->lwes[b] = calloc(lwe_words, sizeof(uint64_t));
+        job->ks_accs[b] = calloc(lwe_words, sizeof(uint32_t));
+        if (!job->lwes[b] || !job->ks_accs[b] ||
+            veil_pbs128_scratch_init(&scs[b], &job->key->shape, err) < 0)
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
     }
-    if (ok)
-        squash_group(job, g, scs, lwes, ks_acc);
-    for (size_t c = 0; c < ready; c++) {
-        veil_pbs128_scratch_free(&scs[c]);
-        free(lwes[c]);
+    return 0;
+}
+
+static void squash_job_free(struct squash_job *job, struct veil_pbs128_scratch *scs, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        veil_pbs128_scratch_free(&scs[b]);
+        free(job->lwes[b]);
+        free(job->ks_accs[b]);
     }
-    free(ks_acc);
-    if (!ok)
-        atomic_store(&job->failed, 1);
 }
 
 uint32_t veil_sq_blocks_for(uint32_t width, uint32_t encoding)
@@ -328,17 +326,26 @@ static int squash_blocks(const veil_sq_key *key, const struct veil_shortint_serv
     out->width = in->width;
     out->nblocks = (uint32_t)in->n_blocks;
     out->encoding = encoding;
-    struct squash_job job = {.key = key, .sk = ssk, .in = in, .out = out};
-    job.groups = veil_threadpool_size(key->pool);
-    if (job.groups > in->n_blocks)
-        job.groups = in->n_blocks;
-    atomic_init(&job.failed, 0);
-    veil_threadpool_for(key->pool, job.groups, squash_item, &job);
-    if (atomic_load(&job.failed)) {
-        veil_sq_ct_clear(out);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
+    struct squash_job job = {.key = key, .sk = ssk, .in = in};
+    job.ks_parts = veil_threadpool_size(key->pool);
+    struct veil_pbs128_scratch *scs = calloc(in->n_blocks, sizeof *scs);
+    int rc = scs ? squash_job_alloc(&job, scs, in->n_blocks, err)
+                 : veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
+    if (rc == 0) {
+        veil_threadpool_for(key->pool, job.ks_parts, keyswitch_item, &job);
+        veil_pbs128_team_init(&job.team, &key->ntt, &key->shape, key->bsk,
+                              (const uint64_t *const *)job.lwes, key->lut, in->n_blocks, scs);
+        veil_threadpool_for(key->pool, veil_threadpool_size(key->pool), rotate_item, &job);
+        for (size_t b = 0; b < in->n_blocks; b++)
+            veil_pbs128_sample_extract(out->blocks[b].a, &out->blocks[b].b, scs[b].acc,
+                                       key->shape.k, key->shape.poly);
     }
-    return 0;
+    if (scs)
+        squash_job_free(&job, scs, in->n_blocks);
+    free(scs);
+    if (rc < 0)
+        veil_sq_ct_clear(out);
+    return rc;
 }
 
 static const struct veil_radix *radix_of(const veil_fhe_ct *ct, veil_err *err)

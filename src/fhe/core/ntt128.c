@@ -438,16 +438,15 @@ AVX512_TARGET static __m512i digit24(__m512i raw, __m512i tie_src, __m512i *carr
     return d;
 }
 
-AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, const veil_u128_t *v,
+AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, unsigned prime,
+                                             const veil_u128_t *v,
                                              uint64_t *const *res)
 {
     const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     const __m512i m24 = _mm512_set1_epi64((1LL << 24) - 1), one = _mm512_set1_epi64(1);
     const __m512i r55 = _mm512_set1_epi64(1LL << 55), zero = _mm512_setzero_si512();
-    __m512i vp[VEIL_NTT128_PRIMES];
-    for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
-        vp[pr] = _mm512_set1_epi64((long long)t->pr[pr].p);
+    const __m512i vp = _mm512_set1_epi64((long long)t->pr[prime].p);
     for (size_t i = 0; i < t->n; i += 8) {
         const __m512i A = _mm512_loadu_si512(v + i), B = _mm512_loadu_si512(v + i + 4);
         const __m512i lo = _mm512_permutex2var_epi64(A, even, B);
@@ -468,9 +467,7 @@ AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, const 
         const __m512i d[3] = {d2, d1, d0}; /* row 0: the most significant digit */
         for (unsigned j = 0; j < 3; j++) {
             const __mmask8 negative = _mm512_cmplt_epi64_mask(d[j], zero);
-            for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++)
-                _mm512_storeu_si512(res[j * VEIL_NTT128_PRIMES + pr] + i,
-                                    _mm512_mask_add_epi64(d[j], negative, d[j], vp[pr]));
+            _mm512_storeu_si512(res[j] + i, _mm512_mask_add_epi64(d[j], negative, d[j], vp));
         }
     }
 }
@@ -508,14 +505,14 @@ AVX512_TARGET static inline struct v128 crt2_avx512(const struct veil_ntt128 *t,
 
 /* out += X0 + 2^64 X1 (only X1's low word matters). */
 AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_t *out,
-                                         const uint64_t *const *res)
+                                         const uint64_t *const *res, size_t from, size_t to)
 {
     const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     const __m512i lo_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i hi_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     const __m512i one = _mm512_set1_epi64(1);
-    for (size_t j = 0; j < t->n; j += 8) {
+    for (size_t j = from; j < to; j += 8) {
         const struct v128 x0 =
             crt2_avx512(t, _mm512_loadu_si512(res[0] + j), _mm512_loadu_si512(res[1] + j));
         const struct v128 x1 =
@@ -532,15 +529,17 @@ AVX512_TARGET static void crt_add_avx512(const struct veil_ntt128 *t, veil_u128_
 }
 #endif
 
-int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v, uint64_t *const *res)
+int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const veil_u128_t *v,
+                            uint64_t *const *res)
 {
 #if NTT128_AVX512
     if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0) {
-        digits_24x3_avx512(t, v, res);
+        digits_24x3_avx512(t, prime, v, res);
         return 1;
     }
 #endif
     (void)t;
+    (void)prime;
     (void)v;
     (void)res;
     return 0;
@@ -643,12 +642,18 @@ void veil_ntt128_crt(const struct veil_ntt128 *t, veil_u128_t *out, const uint64
 
 void veil_ntt128_crt_add(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res)
 {
+    veil_ntt128_crt_add_part(t, out, res, 0, t->n);
+}
+
+void veil_ntt128_crt_add_part(const struct veil_ntt128 *t, veil_u128_t *out,
+                              const uint64_t *const *res, size_t from, size_t to)
+{
 #if NTT128_AVX512
-    if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0) {
-        crt_add_avx512(t, out, res);
+    if (t->simd >= VEIL_NTT128_AVX512 && from % 8 == 0 && to % 8 == 0) {
+        crt_add_avx512(t, out, res, from, to);
         return;
     }
 #endif
-    for (size_t j = 0; j < t->n; j++)
+    for (size_t j = from; j < to; j++)
         out[j] += crt_word(t, res, j);
 }

@@ -91,10 +91,10 @@ void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned limb, unsigned 
                            uint64_t *out, const veil_u128_t *in);
 /* The gadget digits of the squashing parameters (base 2^24, 3 levels,
  * rounded, ties split as veil_pbs128_decompose does) of v[0..N), written as
- * residues: res[j * PRIMES + prime] receives level j's digits (j = 0 the
- * most significant) modulo that prime. Returns 1 when done here (AVX-512),
- * 0 when the caller must use the scalar decomposition. */
-int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, const veil_u128_t *v,
+ * residues modulo prime `prime`: res[j] receives level j's digits (j = 0
+ * the most significant). Returns 1 when done here (AVX-512), 0 when the
+ * caller must use the scalar decomposition. */
+int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const veil_u128_t *v,
                             uint64_t *const *res);
 /* In-place transforms of N residues modulo prime `prime`. */
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
@@ -111,5 +111,8 @@ void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
  * 15 rows at N = 2048). out[j] (+)= X_0,j + 2^64 X_1,j mod 2^128. */
 void veil_ntt128_crt(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res);
 void veil_ntt128_crt_add(const struct veil_ntt128 *t, veil_u128_t *out, const uint64_t *const *res);
+/* crt_add on coefficients [from, to) only. */
+void veil_ntt128_crt_add_part(const struct veil_ntt128 *t, veil_u128_t *out,
+                              const uint64_t *const *res, size_t from, size_t to);
 
 #endif /* VEIL_FHE_CORE_NTT128_H */

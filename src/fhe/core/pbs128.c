@@ -10,6 +10,7 @@
  */
 #include "pbs128.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,10 +67,11 @@ int veil_pbs128_scratch_init(struct veil_pbs128_scratch *sc, const struct veil_p
     memset(sc, 0, sizeof *sc);
     sc->acc = calloc((k + 1) * n, sizeof(veil_u128_t));
     sc->poly = calloc(n, sizeof(veil_u128_t));
-    sc->digits = calloc((size_t)s->level * n, sizeof(int64_t));
+    sc->digits = calloc((k + 1) * P * s->level * n, sizeof(int64_t));
+    sc->rot = calloc((k + 1) * P * n, sizeof(veil_u128_t));
     sc->dntt = calloc(veil_pbs128_rows(s) * P * veil_pbs128_stride(s), sizeof(uint64_t));
     sc->out = calloc((k + 1) * CH * n, sizeof(uint64_t));
-    if (!sc->acc || !sc->poly || !sc->digits || !sc->dntt || !sc->out) {
+    if (!sc->acc || !sc->poly || !sc->digits || !sc->rot || !sc->dntt || !sc->out) {
         veil_pbs128_scratch_free(sc);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory for 128-bit PBS scratch");
     }
@@ -81,6 +83,7 @@ void veil_pbs128_scratch_free(struct veil_pbs128_scratch *sc)
     free(sc->acc);
     free(sc->poly);
     free(sc->digits);
+    free(sc->rot);
     free(sc->dntt);
     free(sc->out);
     memset(sc, 0, sizeof *sc);
@@ -230,59 +233,6 @@ static void rotate_sub(veil_u128_t *restrict diff, const veil_u128_t *restrict a
     }
 }
 
-/* Digit polynomials of accumulator column c, transformed: rows c*level + j
- * (j = 0 the most significant digit, matching g_j). */
-static void decompose_column(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
-                             size_t c, size_t r, struct veil_pbs128_scratch *sc)
-{
-    const size_t n = s->poly, level = s->level;
-    rotate_sub(sc->poly, sc->acc + c * n, n, r);
-    uint64_t *res[VEIL_PBS128_MAX_LEVEL * P];
-    for (size_t j = 0; j < level; j++)
-        for (unsigned pr = 0; pr < P; pr++)
-            res[j * P + pr] = sc->dntt + ((c * level + j) * P + pr) * veil_pbs128_stride(s);
-    const int fast = s->base_log == 24 && level == 3 && veil_ntt128_digits_24x3(t, sc->poly, res);
-    if (!fast) {
-        int64_t dig[VEIL_PBS128_MAX_LEVEL];
-        for (size_t i = 0; i < n; i++) {
-            veil_pbs128_decompose(sc->poly[i], s->base_log, s->level, dig);
-            for (size_t j = 0; j < level; j++)
-                sc->digits[j * n + i] = dig[level - 1 - j];
-        }
-        for (size_t j = 0; j < level; j++)
-            for (unsigned pr = 0; pr < P; pr++)
-                veil_ntt128_from_i64(t, pr, res[j * P + pr], sc->digits + j * n);
-    }
-    for (size_t j = 0; j < level * P; j++)
-        veil_ntt128_forward(t, (unsigned)(j % P), res[j]);
-}
-
-/* acc += GGSW ⊡ (X^r acc - acc): X^r acc if the GGSW encrypts 1, acc if 0. */
-static void cmux_rotate(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
-                        const uint64_t *ggsw, size_t r, struct veil_pbs128_scratch *sc)
-{
-    const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s), stride = veil_pbs128_stride(s);
-    for (size_t c = 0; c <= k; c++)
-        decompose_column(t, s, c, r, sc);
-    const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
-    const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
-    for (size_t col = 0; col <= k; col++) {
-        const uint64_t *res[CH];
-        for (unsigned ch = 0; ch < CH; ch++) {
-            const unsigned pr = ch % P;
-            for (size_t row = 0; row < rows; row++) {
-                a[row] = sc->dntt + (row * P + pr) * stride;
-                b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
-            }
-            uint64_t *o = sc->out + (col * CH + ch) * n;
-            veil_ntt128_mac(t, pr, o, a, b, rows);
-            veil_ntt128_inverse(t, pr, o);
-            res[ch] = o;
-        }
-        veil_ntt128_crt_add(t, sc->acc + col * n, res);
-    }
-}
-
 static unsigned log2_2n_of(size_t n)
 {
     unsigned l = 0;
@@ -311,23 +261,155 @@ static void rotate_init(const struct veil_pbs128_shape *s, const uint64_t *lwe,
         body[t] = neg ? (veil_u128_t)0 - lut[t - r] : lut[t - r];
 }
 
+/* ---- blind rotation as tasks shared by any number of threads ----
+ * Each CMux step i (GGSW i) of every block runs in three phases of
+ * count * (k+1) * P tasks; a task of a phase starts only once every task of
+ * the phases before it has finished (a ticket counter hands tasks out in
+ * order, a done counter tells when a phase is complete). A thread only ever
+ * waits for tasks that other running threads have already claimed, so any
+ * number of threads, one included, completes the batch, and since each task
+ * writes its own words of exact results the output never depends on it.
+ *   A (block, column, prime): X^r acc_col - acc_col, its digits modulo the
+ *     prime, forward transforms;
+ *   B (block, column, prime): multiply-accumulate with the GGSW's rows for
+ *     both limbs, inverse transforms;
+ *   C (block, column, part): CRT of one part of the column's coefficients,
+ *     added into the accumulator. */
+enum { PHASE_DIGITS, PHASE_MAC, PHASE_CRT, PHASES };
+
+static size_t team_rotation(const struct veil_pbs128_team *tm, size_t block, size_t step)
+{
+    return (size_t)veil_fhe_mod_switch(tm->lwes[block][step], log2_2n_of(tm->s->poly));
+}
+
+static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
+                        size_t col, unsigned pr, size_t r)
+{
+    const struct veil_pbs128_shape *s = tm->s;
+    const size_t n = s->poly, level = s->level, stride = veil_pbs128_stride(s);
+    veil_u128_t *rot = sc->rot + (col * P + pr) * n;
+    rotate_sub(rot, sc->acc + col * n, n, r);
+    uint64_t *res[VEIL_PBS128_MAX_LEVEL];
+    for (size_t j = 0; j < level; j++)
+        res[j] = sc->dntt + ((col * level + j) * P + pr) * stride;
+    const int fast = s->base_log == 24 && level == 3 && veil_ntt128_digits_24x3(tm->t, pr, rot, res);
+    if (!fast) {
+        int64_t *digits = sc->digits + (col * P + pr) * level * n, dig[VEIL_PBS128_MAX_LEVEL];
+        for (size_t i = 0; i < n; i++) {
+            veil_pbs128_decompose(rot[i], s->base_log, s->level, dig);
+            for (size_t j = 0; j < level; j++)
+                digits[j * n + i] = dig[level - 1 - j];
+        }
+        for (size_t j = 0; j < level; j++)
+            veil_ntt128_from_i64(tm->t, pr, res[j], digits + j * n);
+    }
+    for (size_t j = 0; j < level; j++)
+        veil_ntt128_forward(tm->t, pr, res[j]);
+}
+
+static void task_mac(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
+                     const uint64_t *ggsw, size_t col, unsigned pr)
+{
+    const struct veil_pbs128_shape *s = tm->s;
+    const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s), stride = veil_pbs128_stride(s);
+    const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    for (unsigned limb = 0; limb < VEIL_NTT128_LIMBS; limb++) {
+        const unsigned ch = limb * P + pr;
+        for (size_t row = 0; row < rows; row++) {
+            a[row] = sc->dntt + (row * P + pr) * stride;
+            b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
+        }
+        uint64_t *o = sc->out + (col * CH + ch) * n;
+        veil_ntt128_mac(tm->t, pr, o, a, b, rows);
+        veil_ntt128_inverse(tm->t, pr, o);
+    }
+}
+
+static void task_crt(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc, size_t col,
+                     unsigned part)
+{
+    const size_t n = tm->s->poly;
+    const uint64_t *res[CH];
+    for (unsigned ch = 0; ch < CH; ch++)
+        res[ch] = sc->out + (col * CH + ch) * n;
+    veil_ntt128_crt_add_part(tm->t, sc->acc + col * n, res, part * n / P, (part + 1) * n / P);
+}
+
+/* Task `task` of phase `phase` of CMux step `step` (a no-op for a block
+ * whose rotation at this step is 0). */
+static void team_task(const struct veil_pbs128_team *tm, size_t step, unsigned phase, size_t task)
+{
+    const size_t per_block = (tm->s->k + 1) * P;
+    const size_t block = task / per_block, col = (task % per_block) / P;
+    const unsigned sub = (unsigned)(task % P);
+    const size_t r = team_rotation(tm, block, step);
+    struct veil_pbs128_scratch *sc = &tm->scs[block];
+    if (r == 0)
+        return;
+    if (phase == PHASE_DIGITS)
+        task_digits(tm, sc, col, sub, r);
+    else if (phase == PHASE_MAC)
+        task_mac(tm, sc, tm->bsk + step * veil_pbs128_ggsw_words(tm->s), col, sub);
+    else
+        task_crt(tm, sc, col, sub);
+}
+
+static inline void spin_pause(unsigned *spins)
+{
+    if (++*spins % 1024 == 0) {
+        sched_yield(); /* the thread we wait for may not be running */
+        return;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128 *t,
+                           const struct veil_pbs128_shape *s, const uint64_t *bsk,
+                           const uint64_t *const *lwes, const veil_u128_t *lut, size_t count,
+                           struct veil_pbs128_scratch *scs)
+{
+    tm->t = t;
+    tm->s = s;
+    tm->bsk = bsk;
+    tm->lwes = lwes;
+    tm->count = count;
+    tm->scs = scs;
+    tm->phase_tasks = count * (s->k + 1) * P;
+    tm->total = s->lwe_dim * PHASES * tm->phase_tasks;
+    atomic_init(&tm->next, 0);
+    atomic_init(&tm->done, 0);
+    for (size_t c = 0; c < count; c++)
+        rotate_init(s, lwes[c], lut, scs[c].acc);
+}
+
+void veil_pbs128_team_work(struct veil_pbs128_team *tm)
+{
+    for (;;) {
+        const size_t ticket = atomic_fetch_add(&tm->next, 1);
+        if (ticket >= tm->total)
+            return;
+        const size_t phase_start = ticket - ticket % tm->phase_tasks;
+        unsigned spins = 0;
+        while (atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start)
+            spin_pause(&spins);
+        const size_t phase_index = ticket / tm->phase_tasks;
+        team_task(tm, phase_index / PHASES, (unsigned)(phase_index % PHASES),
+                  ticket % tm->phase_tasks);
+        atomic_fetch_add_explicit(&tm->done, 1, memory_order_release);
+    }
+}
+
 void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                                     const uint64_t *bsk, const uint64_t *const *lwes,
                                     const veil_u128_t *lut, size_t count,
                                     struct veil_pbs128_scratch *scs)
 {
-    const unsigned log2_2n = log2_2n_of(s->poly);
-    const size_t words = veil_pbs128_ggsw_words(s);
-    for (size_t c = 0; c < count; c++)
-        rotate_init(s, lwes[c], lut, scs[c].acc);
-    for (size_t i = 0; i < s->lwe_dim; i++) {
-        const uint64_t *ggsw = bsk + i * words;
-        for (size_t c = 0; c < count; c++) {
-            const size_t r = (size_t)veil_fhe_mod_switch(lwes[c][i], log2_2n);
-            if (r != 0)
-                cmux_rotate(t, s, ggsw, r, &scs[c]);
-        }
-    }
+    struct veil_pbs128_team tm;
+    veil_pbs128_team_init(&tm, t, s, bsk, lwes, lut, count, scs);
+    veil_pbs128_team_work(&tm);
 }
 
 void veil_pbs128_sample_extract(veil_u128_t *mask, veil_u128_t *body, const veil_u128_t *acc,

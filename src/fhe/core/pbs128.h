@@ -16,6 +16,7 @@
 #ifndef VEIL_FHE_CORE_PBS128_H
 #define VEIL_FHE_CORE_PBS128_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,7 +70,8 @@ void veil_pbs128_key_ntt(const struct veil_ntt128 *t, const struct veil_pbs128_s
 struct veil_pbs128_scratch {
     veil_u128_t *acc;  /* (k+1) N: the accumulator */
     veil_u128_t *poly; /* N */
-    int64_t *digits;   /* level N */
+    veil_u128_t *rot;  /* (k+1) * PRIMES * N: X^r acc - acc, per digits task */
+    int64_t *digits;   /* (k+1) * PRIMES * level * N: scalar digits, per task */
     uint64_t *dntt;    /* rows * PRIMES * stride: digit polynomials in the NTT domain */
     uint64_t *out;     /* (k+1) * CHANNELS * N */
 };
@@ -99,11 +101,34 @@ void veil_pbs128_ggsw_bodies(const struct veil_ntt128 *t, const struct veil_pbs1
  * words) through the test polynomial lut (the body of a trivial GLWE, N
  * words): scs[c].acc receives X^(-b~ + sum a~_i s_i) * (0, .., 0, lut),
  * using the same centred modulus switch as the 64-bit PBS. bsk: lwe_dim
- * NTT-domain GGSWs end to end, read once for the whole batch. */
+ * NTT-domain GGSWs end to end, read once for the whole batch. On the
+ * calling thread alone: */
 void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
                                     const uint64_t *bsk, const uint64_t *const *lwes,
                                     const veil_u128_t *lut, size_t count,
                                     struct veil_pbs128_scratch *scs);
+
+/* The same batch shared by any number of threads: team_init (one thread,
+ * before the others start), then every thread calls team_work, which
+ * returns once no task is left to claim; the batch is done when every call
+ * has returned. The output is the same words whatever the number of
+ * threads (pbs128.c explains the tasks and phases). */
+struct veil_pbs128_team {
+    const struct veil_ntt128 *t;
+    const struct veil_pbs128_shape *s;
+    const uint64_t *bsk;
+    const uint64_t *const *lwes;
+    size_t count;
+    struct veil_pbs128_scratch *scs;
+    size_t phase_tasks, total;
+    atomic_size_t next; /* next task ticket */
+    atomic_size_t done; /* tasks finished */
+};
+void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128 *t,
+                           const struct veil_pbs128_shape *s, const uint64_t *bsk,
+                           const uint64_t *const *lwes, const veil_u128_t *lut, size_t count,
+                           struct veil_pbs128_scratch *scs);
+void veil_pbs128_team_work(struct veil_pbs128_team *tm);
 
 /* (mask (kN words), body) <- coefficient 0 of the GLWE acc's phase. */
 void veil_pbs128_sample_extract(veil_u128_t *mask, veil_u128_t *body, const veil_u128_t *acc,

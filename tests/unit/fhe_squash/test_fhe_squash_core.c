@@ -10,11 +10,15 @@
  *   - a toy 128-bit PBS (n = 8, k = 2, N = 256) maps every 4-bit block value
  *     v of a 64-bit LWE ciphertext to v * 2^123, and a GGSW rebuilt from its
  *     mask seed and saved bodies is word-for-word the generated one;
+ *   - every kernel level (scalar, AVX-512, IFMA) and 1-3 threads sharing a
+ *     batch give the same words: transforms, multiply-accumulate, digits,
+ *     CRT, and three full-size CMux steps of three blocks;
  *   - decoding and recomposition of block values;
  *   - squashed ciphertexts round-trip through serialization, their digest
  *     tracks every word, and truncated, oversized, corrupted or wrong-kind
  *     input is refused with a specific message.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,7 +211,11 @@ static void compare_digits(struct veil_ntt128 *t)
         rf[j] = fast + j * N;
         rs[j] = slow + j * N;
     }
-    CHECK(veil_ntt128_digits_24x3(t, v, rf) == 1);
+    for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
+        uint64_t *per_prime[3] = {rf[0 * VEIL_NTT128_PRIMES + pr], rf[1 * VEIL_NTT128_PRIMES + pr],
+                                  rf[2 * VEIL_NTT128_PRIMES + pr]};
+        CHECK(veil_ntt128_digits_24x3(t, pr, v, per_prime) == 1);
+    }
     int64_t *dig = malloc(3 * N * sizeof *dig);
     for (size_t i = 0; i < N; i++) {
         int64_t d[3];
@@ -274,7 +282,7 @@ static void test_code_paths_identical(void)
     }
     t.simd = VEIL_NTT128_SCALAR;
     uint64_t *none[3 * VEIL_NTT128_PRIMES] = {0};
-    CHECK(veil_ntt128_digits_24x3(&t, NULL, none) == 0); /* scalar: the caller decomposes */
+    CHECK(veil_ntt128_digits_24x3(&t, 0, NULL, none) == 0); /* scalar: the caller decomposes */
     veil_ntt128_free(&t);
 }
 
@@ -365,6 +373,97 @@ static void test_toy_pbs(void)
     free(bsk);
     free(again);
     free(bodies);
+    veil_ntt128_free(&t);
+}
+
+/* ---- full-size CMux steps: every code path and thread count ---- */
+
+struct team_run {
+    struct veil_pbs128_team *tm;
+    pthread_t th;
+};
+
+static void *team_thread(void *arg)
+{
+    veil_pbs128_team_work(((struct team_run *)arg)->tm);
+    return NULL;
+}
+
+/* Blind rotation of `count` LWE ciphertexts through the first `steps`
+ * GGSWs of bsk (N = 2048, k = 2: the squashing shape) on `threads`
+ * threads with kernel level `simd`; the accumulators go to acc. */
+static void rotate_with(struct veil_ntt128 *t, const struct veil_pbs128_shape *s,
+                        const uint64_t *bsk, const uint64_t *const *lwes, size_t count, int simd,
+                        unsigned threads, veil_u128_t *acc)
+{
+    const size_t words = (s->k + 1) * s->poly;
+    struct veil_pbs128_scratch sc[3];
+    veil_err err;
+    for (size_t c = 0; c < count; c++)
+        CHECK(veil_pbs128_scratch_init(&sc[c], s, &err) == 0);
+    const int saved = t->simd;
+    t->simd = simd;
+    veil_u128_t lut[2048];
+    veil_sq_build_lut(lut, s->poly);
+    struct veil_pbs128_team tm;
+    veil_pbs128_team_init(&tm, t, s, bsk, lwes, lut, count, sc);
+    struct team_run run[4];
+    for (unsigned i = 1; i < threads; i++) {
+        run[i].tm = &tm;
+        CHECK(pthread_create(&run[i].th, NULL, team_thread, &run[i]) == 0);
+    }
+    veil_pbs128_team_work(&tm);
+    for (unsigned i = 1; i < threads; i++)
+        pthread_join(run[i].th, NULL);
+    t->simd = saved;
+    for (size_t c = 0; c < count; c++) {
+        memcpy(acc + c * words, sc[c].acc, words * sizeof *acc);
+        veil_pbs128_scratch_free(&sc[c]);
+    }
+}
+
+/* Three CMux steps of three blocks at the real size with GGSWs of random
+ * residues (exactness does not depend on them): the scalar code on one
+ * thread, then every vector level this CPU has on 1, 2 and 3 threads, give
+ * the same accumulators word for word. */
+static void test_cmux_paths_and_threads(void)
+{
+    struct veil_pbs128_shape s = {
+        .lwe_dim = 3, .k = 2, .poly = 2048, .base_log = 24, .level = 3, .noise_log2 = 30};
+    struct veil_ntt128 t;
+    veil_err err;
+    CHECK(veil_ntt128_init(&t, s.poly, &err) == 0);
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 777);
+    const size_t words = veil_pbs128_ggsw_words(&s), stride = veil_pbs128_stride(&s);
+    uint64_t *bsk = malloc(s.lwe_dim * words * 8);
+    for (size_t i = 0; i < s.lwe_dim * words; i++) {
+        const size_t ch = (i / stride) % VEIL_NTT128_CHANNELS;
+        bsk[i] = veil_fhe_rng_u64(&rng) % t.pr[ch % VEIL_NTT128_PRIMES].p;
+    }
+    enum { COUNT = 3 };
+    uint64_t lwe[COUNT][4];
+    const uint64_t *lwes[COUNT];
+    for (size_t c = 0; c < COUNT; c++) {
+        for (size_t i = 0; i < 4; i++)
+            lwe[c][i] = veil_fhe_rng_u64(&rng);
+        lwes[c] = lwe[c];
+    }
+    lwe[1][1] = 0; /* a step that does not rotate */
+    const size_t acc_words = COUNT * (s.k + 1) * s.poly;
+    veil_u128_t *want = malloc(acc_words * sizeof *want), *got = malloc(acc_words * sizeof *got);
+    rotate_with(&t, &s, bsk, lwes, COUNT, VEIL_NTT128_SCALAR, 1, want);
+    for (int simd = VEIL_NTT128_SCALAR; simd <= t.simd; simd++) {
+        for (unsigned threads = 1; threads <= 3; threads++) {
+            if (simd == VEIL_NTT128_SCALAR && threads == 1)
+                continue;
+            rotate_with(&t, &s, bsk, lwes, COUNT, simd, threads, got);
+            CHECK(memcmp(got, want, acc_words * sizeof *got) == 0);
+        }
+    }
+    free(want);
+    free(got);
+    free(bsk);
     veil_ntt128_free(&t);
 }
 
@@ -501,4 +600,5 @@ static void test_ct_serialization(void)
 }
 
 VTEST_MAIN(VTEST(test_ntt_products), VTEST(test_code_paths_identical), VTEST(test_decompose),
-           VTEST(test_toy_pbs), VTEST(test_decode_recompose), VTEST(test_ct_serialization))
+           VTEST(test_toy_pbs), VTEST(test_cmux_paths_and_threads), VTEST(test_decode_recompose),
+           VTEST(test_ct_serialization))
