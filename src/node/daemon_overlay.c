@@ -58,6 +58,7 @@ struct veil_node_overlay {
     bool subscribed;
     uint64_t record_at_ms; /* wall ms of the last publication */
     size_t topic_peers;    /* at the last publication */
+    uint64_t stats_sum;    /* the counters last logged */
     struct applied *peers;
     size_t n_peers, cap_peers;
 };
@@ -326,12 +327,36 @@ static void apply_registry(veil_daemon *d, struct veil_node_overlay *ov)
     }
 }
 
+/* The Anchor and overlay counters, logged when they moved. */
+static void log_stats(struct veil_node_overlay *ov)
+{
+    struct veil_anchor_stats a;
+    struct veil_overlay_stats o;
+    veil_overlay *ol = veil_overlay_cert_overlay(ov->oc);
+    veil_overlay_anchor_stats(ol, &a);
+    veil_overlay_get_stats(ol, &o);
+    uint64_t sum = a.rx_packets + a.tx_packets + o.filtered + o.no_route;
+    if (sum == ov->stats_sum)
+        return;
+    ov->stats_sum = sum;
+    veil_log(VEIL_LOG_DEBUG, OSUB, "overlay stats",
+             "rx=%llu tx=%llu handshakes=%llu/%llu drop_auth=%llu drop_realm=%llu "
+             "filtered=%llu no_route=%llu spoofed=%llu",
+             (unsigned long long)a.rx_packets, (unsigned long long)a.tx_packets,
+             (unsigned long long)a.handshakes_completed,
+             (unsigned long long)a.handshakes_initiated,
+             (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
+             (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM], (unsigned long long)o.filtered,
+             (unsigned long long)o.no_route, (unsigned long long)o.spoofed);
+}
+
 void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms)
 {
     struct veil_node_overlay *ov = d->overlay;
     if (!ov || !ov->oc)
         return;
     apply_registry(d, ov);
+    log_stats(ov);
     struct veil_gs_peer_id peers[MAX_MEMBERS];
     size_t n = veil_gossipsub_topic_peers(d->gs, ov->topic, peers, MAX_MEMBERS);
     if (n != ov->topic_peers || now_ms >= ov->record_at_ms + RECORD_PERIOD_MS) {

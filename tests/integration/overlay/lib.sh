@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: Apache-2.0
+# tests/integration/overlay/lib.sh - helpers of the veild-on-VeilNet tests
+# (issue 16): two hosts in network namespaces joined only by an underlay
+# link (no route between their LANs but the overlay), a private anvil in the
+# first, a cluster created with `veil cluster init`, two nodes joined with
+# `veil node join`, a Guardian (`veil guardian`) that certifies each node's
+# libp2p key for realm r16, and veild started in each namespace with the
+# overlay enabled. Everything is stopped and deleted on exit. Needs root.
+source "${VEIL_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}/tests/integration/chain/lib.sh"
+VEILD=${VEILD_BIN:-$SRC/build/src/cmd/veild}
+HERE=$SRC/tests/integration/overlay
+NS=v16$$
+WAN_1=10.199.0.1
+WAN_2=10.199.0.2
+RPC=http://$WAN_1:8545
+OV_PIDS=()
+
+ov_cleanup() {
+  local rc=$?
+  set +e
+  local p
+  if [ "$rc" -ne 0 ]; then
+    for p in "$WORK"/n*/veild.log; do
+      [ -f "$p" ] && { echo "----- tail of $p -----" >&2; tail -n 40 "$p" >&2; }
+    done
+  fi
+  for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
+  declare -F ov_extra_cleanup >/dev/null && ov_extra_cleanup
+  # OV_KEEP=DIR keeps the logs and state for a post-mortem.
+  if [ -n "${OV_KEEP:-}" ]; then rm -rf "$OV_KEEP"; cp -r "$WORK" "$OV_KEEP"; fi
+  ip netns del "${NS}a" 2>/dev/null
+  ip netns del "${NS}b" 2>/dev/null
+  cleanup
+  exit "$rc"
+}
+trap ov_cleanup EXIT
+
+ov_require() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, TUN)"; exit 77; }
+  [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+}
+
+# on I CMD...: runs CMD in host I's namespace.
+on() { local i=$1; shift; if [ "$i" = 1 ]; then ip netns exec "${NS}a" "$@"; else ip netns exec "${NS}b" "$@"; fi; }
+
+# Two hosts, one underlay link; each keeps IP forwarding off towards it.
+ov_hosts() {
+  ip netns add "${NS}a"
+  ip netns add "${NS}b"
+  ip link add wan0 netns "${NS}a" type veth peer name wan0 netns "${NS}b"
+  on 1 ip addr add "$WAN_1/24" dev wan0
+  on 2 ip addr add "$WAN_2/24" dev wan0
+  for i in 1 2; do on "$i" ip link set wan0 up; on "$i" ip link set lo up; done
+}
+
+ov_anvil() {
+  on 1 "$ANVIL" --host "$WAN_1" --port 8545 --silent >"$WORK/anvil.log" 2>&1 &
+  OV_PIDS+=($!)
+  local deadline=$((SECONDS + 60))
+  until on 1 "$CAST" chain-id --rpc-url "$RPC" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "anvil did not start: $(cat "$WORK/anvil.log")"
+    sleep 0.2
+  done
+}
+
+# The cluster (anvil key 0 deploys, keys 1 and 2 operate nodes 1 and 2;
+# node 1 is the designated decryptor) and its two nodes.
+ov_cluster() {
+  export VEIL_KEYSTORE_PASSWORD=pw
+  on 1 "$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" \
+    --name ov --decryptor "$(addr_for 1)" --operator "$(addr_for 1)@org1" \
+    --operator "$(addr_for 2)@org2" "$@" --json >"$WORK/init.json" \
+    || fail "cluster init: $(cat "$WORK/init.json")"
+  CONTRACT=$(json_get "$(cat "$WORK/init.json")" contract)
+  CLUSTER=$(json_get "$(cat "$WORK/init.json")" cluster_id)
+  local i wan extra
+  for i in 1 2; do
+    wan=$WAN_1; extra=(--client-key "$WORK/bundle/decryptor/client.key")
+    [ "$i" = 2 ] && { wan=$WAN_2; extra=(); }
+    on "$i" "$VEIL" node join "$WORK/bundle" -d "$WORK/n$i" --keystore "$(keystore_for "$i")" \
+      --listen "/ip4/$wan/tcp/4001" --api-listen "127.0.0.1:7070" --organization "org$i" \
+      --announce --json "${extra[@]}" >"$WORK/join$i.json" \
+      || fail "node join $i: $(cat "$WORK/join$i.json")"
+    eval "PEER_$i=$(json_get "$(cat "$WORK/join$i.json")" peer_id)"
+  done
+}
+
+# Guardian certifies each node's libp2p key (the overlay identity) in r16.
+ov_guardian() {
+  local g=$WORK/guardian i pid
+  "$VEIL" guardian init -d "$g" >/dev/null || fail "guardian init"
+  "$VEIL" guardian realm create -d "$g" --cluster "$CLUSTER" r16 >/dev/null || fail "realm"
+  for i in 1 2; do
+    pid=PEER_$i
+    "$HERE/pubkey_pem.py" "${!pid}" >"$WORK/n$i/overlay.pub.pem" || fail "pubkey of node $i"
+    "$VEIL" guardian issue -d "$g" --realm r16 --name "n$i" -o "$WORK/n$i/nats.creds" >/dev/null \
+      || fail "guardian issue n$i"
+    "$VEIL" guardian cert -d "$g" --realm r16 --name "n$i" --pubkey "$WORK/n$i/overlay.pub.pem" \
+      --ttl 1h -o "$WORK/n$i/overlay" >/dev/null || fail "guardian cert n$i"
+    cat >>"$WORK/n$i/veild.yaml" <<YAML
+overlay.enabled: true
+overlay.realm: r16
+overlay.cert_file: $WORK/n$i/overlay.crt
+overlay.ca_file: $g/ca/root.crt
+overlay.ipv4: 10.77.0.$i/16
+overlay.listen: $([ "$i" = 1 ] && echo "$WAN_1" || echo "$WAN_2"):51820
+YAML
+  done
+}
+
+# ov_start I [env...]: veild of node I in its namespace.
+ov_start() {
+  local i=$1; shift
+  on "$i" env VEIL_TELEMETRY_INTERVAL=2s "$@" "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug \
+    >>"$WORK/n$i/veild.log" 2>&1 &
+  OV_PIDS[$i]=$!
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local t=$1 what=$2; shift 2
+  local deadline=$((SECONDS + t)) i
+  while [ $SECONDS -lt $deadline ]; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    for i in 1 2; do
+      if [ -n "${OV_PIDS[$i]:-}" ] && ! kill -0 "${OV_PIDS[$i]}" 2>/dev/null; then
+        fail "veild $i exited: $(tail -n 5 "$WORK/n$i/veild.log")"
+      fi
+    done
+    sleep 0.5
+  done
+  fail "timed out after ${t}s waiting for: $what"
+}
+
+# fails_now CMD...: CMD fails three times in a row (no answer any more).
+fails_now() { ! "$@" && ! "$@" && ! "$@"; }
+
+# ping_ok I ADDR: one ICMP echo from host I's namespace is answered
+# (Debian's ping is not installed here: the namespace tests' raw-socket one).
+ping_ok() { on "$1" python3 "$SRC/tests/integration/net/icmp_ping.py" "$2" 1 0.05 1 >/dev/null 2>&1; }
