@@ -74,6 +74,10 @@ node "$SRC/tests/integration/privacy/probe_adversary.js" --veil "$VEIL" \
   --truth "$PEER_1=$((MEM[1] * 4194304)),$PEER_2=$((MEM[2] * 4194304))" \
   || fail "the adversary script failed"
 echo "probe: $(cat "$OUT")"
+# The outcome budget (hook H2, live when the policy sets one; test_e2e_budget)
+# bounds the rate of this search: the periods its jobs span at 32 per hour.
+used=$(json_get "$(cat "$OUT")" jobs)
+echo "budget: $used jobs = $(((used + 31) / 32)) period(s) of an outcome budget of 32/1h"
 nodes_alive
 
 # Claim C1 (H1 is live, not emulated): a request just above the largest
