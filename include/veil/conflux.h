@@ -147,6 +147,11 @@ struct veil_conflux_tun_config {
     const char *endpoint_ip; /* advertised to the realm; default bind_ip, or
                               * the local address toward Master's first server */
     unsigned underlay_mtu;   /* 0 = 1500 */
+    /* static peers: signed peer records (hex) applied at start, as if they
+     * had come from the topology subject (the handshake still checks the
+     * peer's certificate, realm and taints) */
+    const char *const *peer_records;
+    size_t n_peer_records;
 };
 
 typedef struct veil_conflux_tun veil_conflux_tun;

@@ -33,6 +33,7 @@ static const struct veil_config_key conflux_keys[] = {
     {"bind", VEIL_CONFIG_STRING, NULL, "0.0.0.0", 0, 0, "underlay UDP address"},
     {"endpoint", VEIL_CONFIG_STRING, NULL, NULL, 0, 0, "underlay address told to the realm"},
     {"underlay_mtu", VEIL_CONFIG_INT, NULL, "1500", 576, 65535, "underlay MTU"},
+    {"peer_records", VEIL_CONFIG_LIST, NULL, NULL, 0, 0, "static peers: signed records (hex)"},
 };
 
 static const struct option up_opts[] = {
@@ -44,7 +45,8 @@ static const struct option up_opts[] = {
     {"beacon", required_argument, NULL, 'b'},      {"tun", no_argument, NULL, 'T'},
     {"tun-name", required_argument, NULL, 'I'},    {"listen", required_argument, NULL, 'L'},
     {"bind", required_argument, NULL, 'B'},        {"endpoint", required_argument, NULL, 'P'},
-    {"underlay-mtu", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
+    {"underlay-mtu", required_argument, NULL, 'M'}, {"peer-record", required_argument, NULL, 'R'},
+    {NULL, 0, NULL, 0}};
 
 static const char *key_of(int opt)
 {
@@ -81,6 +83,8 @@ static const char *key_of(int opt)
         return "endpoint";
     case 'M':
         return "underlay_mtu";
+    case 'R':
+        return "peer_records";
     }
     return NULL;
 }
@@ -148,6 +152,11 @@ static void tun_config(const veil_config *cfg, struct veil_conflux_tun_config *o
     out->port = (uint16_t)veil_config_int(cfg, "listen", 0);
     out->endpoint_ip = veil_config_str(cfg, "endpoint", NULL);
     out->underlay_mtu = (unsigned)veil_config_int(cfg, "underlay_mtu", 1500);
+    const struct veil_config_value *recs = veil_config_get(cfg, "peer_records");
+    if (recs && recs->n_items) {
+        out->peer_records = (const char *const *)recs->items;
+        out->n_peer_records = recs->n_items;
+    }
 }
 
 static void print_tun(veil_conflux_tun *t, const char *what)
@@ -275,7 +284,8 @@ static const struct veil_cli_command conflux_up = {
              "                       [--token TOKEN | --cluster ID --eth-address ADDR]\n"
              "                       [--guardian-key N...] [--beacon 2s]\n"
              "                       [--tun [--tun-name veil0] [--listen PORT] [--bind IP]\n"
-             "                        [--endpoint IP] [--underlay-mtu 1500]]\n\n"
+             "                        [--endpoint IP] [--underlay-mtu 1500]\n"
+             "                        [--peer-record HEX[,HEX...]]]\n\n"
              "Loads (or creates) the node identity in DIR/identity.nk, proves it to\n"
              "Guardian through the enrollment account (admitted by the one-time token, by\n"
              "the node's active registration in on-chain cluster ID, or as an already\n"
@@ -295,7 +305,8 @@ static const struct veil_cli_command conflux_up = {
              "realm's topology subject (the endpoint told is --endpoint, else --bind, else\n"
              "the local address toward Master); Guardian's revocations end a peer's\n"
              "sessions at once; renewed certificates are presented from then on. No\n"
-             "packet goes through Master. The interface is removed on exit.\n",
+             "packet goes through Master. The interface is removed on exit. --peer-record\n"
+             "adds static peers (their signed records, as the topology subject carries).\n",
     .run = run_up,
 };
 static const struct veil_cli_command conflux_id = {

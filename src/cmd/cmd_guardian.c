@@ -20,7 +20,7 @@
 
 /* Options shared by the leaves. */
 struct gopts {
-    const char *dir, *realm, *name, *taints, *out, *servers, *ca, *pubkey, *node_name;
+    const char *dir, *realm, *name, *taints, *out, *servers, *ca, *pubkey, *node_name, *pool;
     int64_t ttl_ms, max_payload;
     uint64_t cluster;
     int64_t after;
@@ -39,7 +39,8 @@ enum {
     OPT_AFTER,
     OPT_NO_PUSH,
     OPT_SERVICE,
-    OPT_MAX_PAYLOAD
+    OPT_MAX_PAYLOAD,
+    OPT_POOL
 };
 
 static const struct option LONG_OPTS[] = {{"dir", required_argument, NULL, 'd'},
@@ -56,6 +57,7 @@ static const struct option LONG_OPTS[] = {{"dir", required_argument, NULL, 'd'},
                                           {"no-push", no_argument, NULL, OPT_NO_PUSH},
                                           {"service", no_argument, NULL, OPT_SERVICE},
                                           {"max-payload", required_argument, NULL, OPT_MAX_PAYLOAD},
+                                          {"pool", required_argument, NULL, OPT_POOL},
                                           {NULL, 0, NULL, 0}};
 
 static int parse_number(const char *text, uint64_t *out)
@@ -117,6 +119,9 @@ static int set_opt(struct gopts *o, int c, const char *path)
         return 0;
     case OPT_SERVICE:
         o->service = true;
+        return 0;
+    case OPT_POOL:
+        o->pool = optarg;
         return 0;
     case OPT_TTL:
         if (veil_parse_duration_ms(optarg, &o->ttl_ms, &err) != 0 || o->ttl_ms < 1000)
@@ -200,6 +205,8 @@ static int run_realm_create(int argc, char **argv, struct veil_cli_ctx *ctx)
     rc = veil_guardian_realm_create(g, o.name, &r, &err);
     if (rc == 0 && o.cluster != 0)
         rc = veil_guardian_realm_bind_cluster(g, o.name, o.cluster, &err);
+    if (rc == 0 && o.pool != NULL)
+        rc = veil_guardian_realm_set_pool(g, o.name, o.pool, &err);
     veil_guardian_close(g);
     if (rc != 0)
         return veil_cli_fail(&err);
@@ -495,9 +502,10 @@ static const struct veil_cli_command g_init = {
 static const struct veil_cli_command g_realm_create = {
     .name = "create",
     .summary = "create a realm (a NATS account with a signing key)",
-    .usage = "Usage: veil guardian realm create -d DIR [--cluster ID] NAME\n\n"
+    .usage = "Usage: veil guardian realm create -d DIR [--cluster ID] [--pool CIDR] NAME\n\n"
              "NAME: 1-63 characters of [A-Za-z0-9_-]. --cluster binds an on-chain Veil\n"
-             "cluster: its registered nodes enroll into this realm.\n",
+             "cluster: its registered nodes enroll into this realm. --pool sets the IPv4\n"
+             "pool its nodes' overlay addresses come from (default " VEIL_GUARDIAN_DEFAULT_POOL ").\n",
     .run = run_realm_create,
 };
 static const struct veil_cli_command g_realm_list = {

@@ -158,6 +158,20 @@ static int publish_record(veil_conflux_tun *t, veil_conflux *a, const char *endp
     return rc;
 }
 
+/* Static peers given by the host (hex records). */
+static void apply_static(veil_conflux_tun *t, const struct veil_conflux_tun_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_peer_records; i++) {
+        uint8_t rec[VEIL_PEER_RECORD_V6_LEN];
+        const char *hex = cfg->peer_records[i];
+        long n = veil_hex_decode(rec, sizeof rec, hex, strlen(hex), false, NULL);
+        if (n > 0)
+            tun_on_topo(t, "static", rec, (size_t)n);
+        else
+            VEIL_LOG_WARNING("conflux", "static peer record is not hex", "index=%zu", i);
+    }
+}
+
 int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
                            const struct veil_conflux_tun_config *cfg, veil_err *err)
 {
@@ -192,6 +206,7 @@ int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
     t->agent = a;
     memcpy(t->identity, a->id.pub, sizeof t->identity);
     pthread_mutex_unlock(&t->mu);
+    apply_static(t, cfg);
     return publish_record(t, a, endpoint, err);
 }
 
