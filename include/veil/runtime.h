@@ -261,6 +261,7 @@ struct veil_run_request {
     const char *hostname;
     bool readonly_rootfs;
     bool host_network;
+    const char *netns_path; /* join this network namespace (e.g. /run/netns/X); NULL = a new one */
     struct veil_mount_spec *mounts;
     size_t n_mounts;
     uint64_t memory_bytes; /* 0 = no limit */
@@ -384,6 +385,29 @@ int veil_docker_logs(const char *socket_path, const char *name, bool follow, vei
  * start, and for attached runs wait and fetch the logs. */
 int veil_docker_run(const char *socket_path, const struct veil_run_request *req, bool attached,
                     struct veil_container_info *info, int *exit_code, veil_err *err);
+
+/* ---- a container's own network namespace, wired to the node (ctnet.c) ----
+ * A named namespace (/run/netns/<netns>) with a veth pair: `eth0` inside
+ * (ct_ip/30, default route via host_ip) and `host_if` in the node's
+ * namespace (host_ip/30). What crosses it is the caller's policy (nftables
+ * rules, forwarding). Runs ip(8) without a shell; needs CAP_NET_ADMIN. */
+struct veil_ctnet {
+    char netns[32];   /* "veil-<slot>" */
+    char host_if[16]; /* "vh<slot>" */
+    char host_ip[16];
+    char ct_ip[16];
+};
+/* Names and addresses of slot 0..16383: 10.201.0.0/16 cut into /30s. */
+int veil_ctnet_plan(unsigned slot, struct veil_ctnet *out, veil_err *err);
+/* Creates the namespace and the pair (a leftover of the same slot is
+ * removed first). On failure nothing is left. */
+int veil_ctnet_create(const struct veil_ctnet *n, veil_err *err);
+/* Deletes the namespace (the pair goes with it); absent is not an error. */
+void veil_ctnet_destroy(const struct veil_ctnet *n);
+/* Runs argv (argv[0] found on PATH) and waits: 0 when it exited 0. `input`
+ * (may be NULL) is written to its standard input. Its output goes to
+ * stderr only on failure (in err's message, truncated). */
+int veil_run_tool(char *const argv[], const char *input, veil_err *err);
 
 #ifdef __cplusplus
 }

@@ -201,9 +201,14 @@ int veil_oci_spec_build(const struct veil_oci_spec_input *in, char **json_text, 
     json_t *ns = json_array();
     static const char *const ns_types[] = {"pid", "ipc", "uts", "mount", "network"};
     for (size_t i = 0; i < VEIL_ARRAY_LEN(ns_types); i++) {
-        if (req->host_network && strcmp(ns_types[i], "network") == 0)
+        bool net = strcmp(ns_types[i], "network") == 0;
+        if (req->host_network && net)
             continue;
-        json_array_append_new(ns, json_pack("{s:s}", "type", ns_types[i]));
+        if (net && req->netns_path)
+            json_array_append_new(ns, json_pack("{s:s, s:s}", "type", ns_types[i], "path",
+                                                req->netns_path));
+        else
+            json_array_append_new(ns, json_pack("{s:s}", "type", ns_types[i]));
     }
     json_t *linux_obj =
         json_pack("{s:o, s:s, s:o, s:o, s:o}", "resources", resources, "cgroupsPath",
