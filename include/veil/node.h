@@ -59,6 +59,17 @@ struct veil_env_var {
     char *value;
 };
 
+/* VeilNet (issue 16): a port a job opens to its own replicas and to the
+ * jobs it names (of the same tenant); nothing else reaches its containers. */
+#define VEIL_JOB_MAX_EXPOSE    8
+#define VEIL_JOB_MAX_EXPOSE_TO 8
+struct veil_job_expose {
+    uint16_t port;
+    uint8_t proto; /* 6 = tcp, 17 = udp */
+    char to[VEIL_JOB_MAX_EXPOSE_TO][VEIL_JOB_NAME_MAX + 1]; /* sorted, unique */
+    size_t n_to;
+};
+
 struct veil_job_spec {
     char *name;
     char *image;           /* as written */
@@ -85,6 +96,9 @@ struct veil_job_spec {
      * request ciphertext that travels beside the spec. */
     bool redacted;
     uint8_t request_digest[32];
+    struct veil_job_expose expose[VEIL_JOB_MAX_EXPOSE]; /* sorted by (proto, port), unique */
+    size_t n_expose;
+    char tenant[VEIL_JOB_NAME_MAX + 1]; /* the tenant taint; "" = none */
 };
 
 /* Parses and strictly validates a job spec. `origin` names the input in

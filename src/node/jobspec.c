@@ -45,6 +45,7 @@ struct parse_ctx {
     veil_err *err;
     /* the redacted form of a confidential spec (all three or none) */
     bool redacted_resources, redacted_constraints, have_digest;
+    struct veil_job_expose *expose; /* the expose entry being read */
 };
 
 static int fail_at(struct parse_ctx *c, const yaml_node_t *node, const char *path, const char *fmt,
@@ -386,6 +387,94 @@ static int env_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
     return 0;
 }
 
+/* expose[i].to: job names, kept sorted and unique. */
+static int parse_expose_to(struct parse_ctx *c, struct veil_job_expose *e, yaml_node_t *v,
+                           const char *path)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(c, v, path, "expected a sequence of job names, got %s", kind_name(v));
+    size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (count > VEIL_JOB_MAX_EXPOSE_TO)
+        return fail_at(c, v, path, "more than %d jobs", VEIL_JOB_MAX_EXPOSE_TO);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+        const char *s;
+        if (!it || scalar_text(c, it, path, "a job name", &s) != 0)
+            return -1;
+        if (!valid_job_name(s))
+            return fail_at(c, it, path, "\"%s\" is not a job name", s);
+        size_t at = 0;
+        while (at < e->n_to && strcmp(e->to[at], s) < 0)
+            at++;
+        if (at < e->n_to && strcmp(e->to[at], s) == 0)
+            continue;
+        memmove(e->to[at + 1], e->to[at], (e->n_to - at) * sizeof e->to[0]);
+        snprintf(e->to[at], sizeof e->to[at], "%s", s);
+        e->n_to++;
+    }
+    return 0;
+}
+
+static int expose_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
+                        yaml_node_t *k, yaml_node_t *v)
+{
+    (void)spec;
+    struct veil_job_expose *e = c->expose;
+    uint64_t u;
+    const char *s;
+    if (strcmp(key, "port") == 0) {
+        if (parse_uint(c, v, "expose.port", 1, 65535, &u) != 0)
+            return -1;
+        e->port = (uint16_t)u;
+        return 0;
+    }
+    if (strcmp(key, "protocol") == 0) {
+        if (scalar_text(c, v, "expose.protocol", "tcp or udp", &s) != 0)
+            return -1;
+        if (strcmp(s, "tcp") != 0 && strcmp(s, "udp") != 0)
+            return fail_at(c, v, "expose.protocol", "\"%s\" is not tcp or udp", s);
+        e->proto = s[0] == 't' ? 6 : 17;
+        return 0;
+    }
+    if (strcmp(key, "to") == 0)
+        return parse_expose_to(c, e, v, "expose.to");
+    return fail_at(c, k, "expose", "unknown field (expected port, protocol, to)");
+}
+
+static int cmp_expose(const void *a, const void *b)
+{
+    const struct veil_job_expose *x = a, *y = b;
+    return x->proto != y->proto ? (int)x->proto - (int)y->proto : (int)x->port - (int)y->port;
+}
+
+/* expose: [{port, protocol (tcp), to: [job...]}]; sorted by (protocol,
+ * port), each at most once. */
+static int parse_expose(struct parse_ctx *c, struct veil_job_spec *spec, yaml_node_t *v)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(c, v, "expose", "expected a sequence, got %s", kind_name(v));
+    size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (count > VEIL_JOB_MAX_EXPOSE)
+        return fail_at(c, v, "expose", "more than %d ports", VEIL_JOB_MAX_EXPOSE);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+        struct veil_job_expose *e = &spec->expose[i];
+        memset(e, 0, sizeof *e);
+        e->proto = 6;
+        c->expose = e;
+        if (!it || walk_map(c, spec, it, "expose", expose_field) != 0)
+            return -1;
+        if (e->port == 0)
+            return fail_at(c, it, "expose", "port is required");
+        for (size_t j = 0; j < i; j++)
+            if (spec->expose[j].port == e->port && spec->expose[j].proto == e->proto)
+                return fail_at(c, it, "expose", "port %u listed twice", e->port);
+        spec->n_expose = i + 1;
+    }
+    qsort(spec->expose, spec->n_expose, sizeof spec->expose[0], cmp_expose);
+    return 0;
+}
+
 static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
                      yaml_node_t *k, yaml_node_t *v)
 {
@@ -462,6 +551,16 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
             }
         return fail_at(c, v, "policy", "\"%s\" is not a policy (binpack, spread, priority)", s);
     }
+    if (strcmp(key, "expose") == 0)
+        return parse_expose(c, spec, v);
+    if (strcmp(key, "tenant") == 0) {
+        if (scalar_text(c, v, "tenant", "a tenant name", &s) != 0)
+            return -1;
+        if (!valid_job_name(s))
+            return fail_at(c, v, "tenant", "\"%s\" is not a tenant name (as a job name)", s);
+        snprintf(spec->tenant, sizeof spec->tenant, "%s", s);
+        return 0;
+    }
     if (strcmp(key, "confidential") == 0) {
         if (scalar_text(c, v, "confidential", "a boolean", &s) != 0)
             return -1;
@@ -475,7 +574,7 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
     }
     return fail_at(c, k, key,
                    "unknown field (expected name, image, command, args, env, resources, "
-                   "replicas, policy, constraints, confidential, request_digest)");
+                   "replicas, policy, constraints, confidential, request_digest, expose, tenant)");
 }
 
 const char *veil_policy_name(enum veil_policy p)
@@ -601,6 +700,20 @@ static json_t *string_array(char **items, size_t n)
     return a;
 }
 
+static json_t *expose_json(const struct veil_job_spec *spec)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < spec->n_expose; i++) {
+        const struct veil_job_expose *e = &spec->expose[i];
+        json_t *to = json_array();
+        for (size_t j = 0; j < e->n_to; j++)
+            json_array_append_new(to, json_string(e->to[j]));
+        json_array_append_new(a, json_pack("{s:i, s:s, s:o}", "port", (int)e->port, "protocol",
+                                           e->proto == 6 ? "tcp" : "udp", "to", to));
+    }
+    return a;
+}
+
 char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *err)
 {
     json_t *root = json_object();
@@ -639,6 +752,12 @@ char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *e
     json_object_set_new(root, "replicas", json_integer(spec->replicas));
     json_object_set_new(root, "policy", json_string(veil_policy_name(spec->policy)));
     json_object_set_new(root, "confidential", json_boolean(spec->confidential));
+    /* VeilNet fields only when set: the canonical form (and the id) of a
+     * spec without them is what it was before they existed */
+    if (spec->n_expose > 0)
+        json_object_set_new(root, "expose", expose_json(spec));
+    if (spec->tenant[0])
+        json_object_set_new(root, "tenant", json_string(spec->tenant));
     char *out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);
     if (!out)

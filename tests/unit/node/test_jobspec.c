@@ -337,6 +337,66 @@ static void test_confidential_redaction(void)
     CHECK_CONTAINS(err.msg, "resources");
 }
 
+/* VeilNet fields (issue 16): expose (sorted, unique, tcp by default) and the
+ * tenant taint; the canonical form round-trips, a spec without them keeps
+ * its old canonical form, and bad entries are refused with their path. */
+static void test_expose_and_tenant(void)
+{
+    const char *y = "name: web\nimage: busybox:1\nreplicas: 2\ntenant: acme\n"
+                    "expose:\n  - {port: 9000, protocol: udp}\n"
+                    "  - port: 8080\n    to: [zeta, api, zeta]\n";
+    struct veil_job_spec s, again;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&s, y, strlen(y), "job.yaml", &err), 0);
+    CHECK_EQ_U64(s.n_expose, 2);
+    CHECK_EQ_INT(s.expose[0].port, 8080);
+    CHECK_EQ_INT(s.expose[0].proto, 6);
+    CHECK_EQ_U64(s.expose[0].n_to, 2);
+    CHECK_EQ_STR(s.expose[0].to[0], "api");
+    CHECK_EQ_STR(s.expose[0].to[1], "zeta");
+    CHECK_EQ_INT(s.expose[1].port, 9000);
+    CHECK_EQ_INT(s.expose[1].proto, 17);
+    CHECK_EQ_U64(s.expose[1].n_to, 0);
+    CHECK_EQ_STR(s.tenant, "acme");
+    char *canon = veil_job_spec_canonical_json(&s, &err);
+    CHECK(canon != NULL);
+    CHECK_CONTAINS(canon, "\"expose\":[{\"port\":8080,\"protocol\":\"tcp\",\"to\":[\"api\",\"zeta\"]}");
+    CHECK_CONTAINS(canon, "\"tenant\":\"acme\"");
+    CHECK_EQ_INT(veil_job_spec_parse(&again, canon, strlen(canon), "canon", &err), 0);
+    char *canon2 = veil_job_spec_canonical_json(&again, &err);
+    CHECK_EQ_STR(canon, canon2);
+    free(canon);
+    free(canon2);
+    veil_job_spec_free(&again);
+    veil_job_spec_free(&s);
+    /* no VeilNet fields: none in the canonical form */
+    CHECK_EQ_INT(veil_job_spec_parse(&s, "name: a\nimage: busybox:1\n", 25, "a", &err), 0);
+    canon = veil_job_spec_canonical_json(&s, &err);
+    CHECK(canon != NULL && strstr(canon, "expose") == NULL && strstr(canon, "tenant") == NULL);
+    free(canon);
+    veil_job_spec_free(&s);
+    static const struct {
+        const char *body;
+        const char *want;
+    } bad[] = {
+        {"expose: 8080\n", "expose: expected a sequence, got a scalar"},
+        {"expose:\n  - {port: 0}\n", "expose.port: 0 is out of range (1..65535)"},
+        {"expose:\n  - {port: 70000}\n", "expose.port: 70000 is out of range (1..65535)"},
+        {"expose:\n  - {to: [a]}\n", "expose: port is required"},
+        {"expose:\n  - {port: 1, protocol: sctp}\n", "\"sctp\" is not tcp or udp"},
+        {"expose:\n  - {port: 1, to: [\"Bad Name\"]}\n", "is not a job name"},
+        {"expose:\n  - {port: 1}\n  - {port: 1}\n", "port 1 listed twice"},
+        {"expose:\n  - {port: 1, via: x}\n", "unknown field (expected port, protocol, to)"},
+        {"tenant: \"A B\"\n", "tenant: \"A B\" is not a tenant name"},
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(bad); i++) {
+        char text[512];
+        snprintf(text, sizeof text, "name: web\nimage: busybox:1\n%s", bad[i].body);
+        CHECK_EQ_INT(veil_job_spec_parse(&s, text, strlen(text), "job.yaml", &err), -1);
+        CHECK_CONTAINS(err.msg, bad[i].want);
+    }
+}
+
 VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec), VTEST(test_confidential_redaction),
            VTEST(test_equivalent_specs_same_canonical), VTEST(test_refusals),
-           VTEST(test_request_quantization))
+           VTEST(test_request_quantization), VTEST(test_expose_and_tenant))
