@@ -107,6 +107,9 @@ anchored() { veil_at 2 job status "$id" -o json | grep -q '"tx_hash": "0x'; }
 wait_for 30 "the anchor" anchored
 veil_at 2 job status "$id"
 
+say "The same job on nodes 1 and 3 (hook H4: a node sees the replica it runs, another member only that the job exists)"
+for i in 1 3; do echo "node $i:"; veil_at "$i" job status "$id"; done
+
 say "The container's output (on the node that ran it)"
 find "$WORK"/n*/containers -name '*.log' -exec cat {} + 2>/dev/null | grep -v '^time=' || true
 

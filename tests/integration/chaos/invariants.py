@@ -4,10 +4,20 @@
 # (owned by the chaos suite). Reads what chaos.sh collected under WORK/collect
 # (every node's API answers, `runc list` of every node's root, the chain's
 # registry events) and WORK/submitted.txt, prints one line per invariant and
-# exits 1 when any is violated:
+# exits 1 when any is violated. A node's API shows a job as its role allows
+# (hook H4 of docs/THREAT_MODEL.md): its submitter's node in full, a node
+# running a replica that replica, any other node only whether it is decided;
+# so the checks read the submitter's view and each runner's own view:
 #   settled     every accepted job's replicas are placed (assigned, running,
-#               exited) or explicitly failed (failed, unschedulable), on every node
-#   consistent  the nodes agree whether each replica was placed or failed
+#               exited) or explicitly failed (failed, unschedulable) in its
+#               submitter's view and in every runner's; every other node
+#               that knows the job shows it decided
+#   consistent  every runner's own view agrees with the submitter's (the
+#               replica is on that node, placed or failed alike), and every
+#               replica the submitter shows placed on a node is shown by
+#               that node
+#   redacted    no node shows where another member's replica runs: a node
+#               that did not submit a job names no node but itself
 #   no_loss     every accepted job is still known to its submitter and to a
 #               majority of the nodes, after every restart
 #   catch_up    every accepted job is known to every node (one that was down,
@@ -16,12 +26,14 @@
 #               the whole cluster, on the node the replica is assigned to;
 #               never two; none for a replica that ended or failed
 #   anchors     every anchor event on chain is accounted for by assignments
+#               (the union of the submitters' views)
 #               (a batch's count = the commitments recorded with its root,
 #               each one an assignment's); no commitment anchored in two
 #               transactions; at most one batch per epoch; every anchor a node
 #               shows is on chain; the contract verifies each shown proof
 #   anchored    every assignment is anchored on chain
-# --quick only checks the jobs lists (every replica settled everywhere) and
+# --quick only checks the jobs lists (every replica settled in its submitter's
+# list, every job decided in the others') and
 # answers by its exit status: chaos.sh polls it while the cluster settles.
 import argparse
 import json
@@ -95,25 +107,75 @@ class Checker:
         return {r.get("replica"): r for r in st.get("replica_states", [])}
 
     def quick(self):
-        """0 when every accepted job is settled on every node that lists it and
-        its submitter lists it (a node that never learned a job will not by
-        waiting: that is catch_up's finding, not a reason to wait)."""
+        """0 when every accepted job is settled in its submitter's jobs list and
+        decided in every other list that has it (a node that never learned a
+        job will not by waiting: that is catch_up's finding, not a reason to
+        wait)."""
         for i in range(1, self.n + 1):
             rows = {r.get("id"): r for r in rows_of(load(os.path.join(self.c, "n%d.jobs.json" % i), []), "jobs")
                     if isinstance(r, dict)}
             for job in self.accepted:
                 row = rows.get(job["id"])
-                if (row is None and i == job["node"]) or (row is not None and row.get("state") not in SETTLED):
+                if row is None:
+                    if i == job["node"]:
+                        return 1
+                    continue
+                if row.get("state") not in (SETTLED if i == job["node"] else {"decided"}):
                     return 1
         return 0
+
+    @staticmethod
+    def placed_or_failed(state):
+        return "failed" if state in ("failed", "unschedulable") else "placed"
+
+    def check_settled(self, job, i, view, st):
+        """The replicas node i shows (all of them on the submitter's node, its
+        own on a runner) are settled; another node shows the job decided."""
+        for r in (range(job["replicas"]) if i == job["node"] else
+                  [r for r, row in view.items() if "state" in row]):
+            row = view.get(r) or {}
+            if row.get("state", "none") not in SETTLED:
+                self.fail("settled", "%s replica %d is %s on node %d (%s)"
+                          % (job["name"], r, row.get("state", "none"), i, row.get("note", "")))
+        if i != job["node"] and not st.get("decided"):
+            self.fail("settled", "%s (%s) is undecided on node %d" % (job["name"], job["id"][:12], i))
+
+    def check_runner_view(self, job, i, view, ref):
+        """Node i did not submit the job: it names no node but itself (redacted),
+        and each replica it shows agrees with the submitter's view."""
+        me = next((p for p, n in self.peer.items() if n == i), None)
+        for r, row in view.items():
+            if "node" in row and row.get("node") != me:
+                self.fail("redacted", "node %d shows %s replica %d on node %s"
+                          % (i, job["name"], r, self.peer.get(row.get("node"), row.get("node"))))
+            if "state" not in row or ref is None:
+                continue
+            want = ref.get(r) or {}
+            if want.get("node") != me or (self.placed_or_failed(want.get("state")) !=
+                                          self.placed_or_failed(row.get("state"))):
+                self.fail("consistent", "%s replica %d: node %d shows itself %s, the submitter shows %s on node %s"
+                          % (job["name"], r, i, row.get("state"), want.get("state"),
+                             self.peer.get(want.get("node") or "", "none")))
+
+    def check_placed_shown(self, job, ref):
+        """Every replica the submitter shows placed on a node is shown by that
+        node (when it knows the job: catch_up reports the others)."""
+        for r, want in (ref or {}).items():
+            w = self.peer.get(want.get("node") or "")
+            if w is None or w == job["node"] or self.placed_or_failed(want.get("state")) != "placed":
+                continue
+            view = self.replica_view(job, w)
+            if view is not None and "state" not in (view.get(r) or {}):
+                self.fail("consistent", "%s replica %d is %s on node %d (submitter's view), node %d does not show it"
+                          % (job["name"], r, want.get("state"), w, w))
 
     def check_jobs(self):
         for job in self.accepted:
             knowers = 0
-            outcome = {}  # replica -> {placed|failed: [nodes]}
+            ref = self.replica_view(job, job["node"])
             for i in range(1, self.n + 1):
-                v = self.replica_view(job, i)
-                if v is None:
+                view = self.replica_view(job, i)
+                if view is None:
                     self.fail("catch_up", "job %s (%s, submitted on node %d) unknown to node %d"
                               % (job["name"], job["id"][:12], job["node"], i))
                     if i == job["node"]:
@@ -121,21 +183,13 @@ class Checker:
                                   % (job["name"], job["id"][:12], i))
                     continue
                 knowers += 1
-                for r in range(job["replicas"]):
-                    st = (v.get(r) or {}).get("state", "none")
-                    if st not in SETTLED:
-                        self.fail("settled", "%s replica %d is %s on node %d (%s)"
-                                  % (job["name"], r, st, i, (v.get(r) or {}).get("note", "")))
-                    else:
-                        cls = "failed" if st in ("failed", "unschedulable") else "placed"
-                        outcome.setdefault(r, {}).setdefault(cls + "(" + st + ")", []).append(i)
+                self.check_settled(job, i, view, self.status[i][job["id"]])
+                if i != job["node"]:
+                    self.check_runner_view(job, i, view, ref)
+            self.check_placed_shown(job, ref)
             if knowers * 2 <= self.n:
                 self.fail("no_loss", "job %s (%s) known to %d of %d nodes only"
                           % (job["name"], job["id"][:12], knowers, self.n))
-            for r, classes in outcome.items():
-                if len({c.split("(")[0] for c in classes}) > 1:
-                    self.fail("consistent", "%s replica %d: %s" % (job["name"], r, ", ".join(
-                        "%s on nodes %s" % (c, ns) for c, ns in sorted(classes.items()))))
         self.info["submissions"] = "%d made, %d accepted, %d refused by the CLI" % (
             len(self.submitted), len(self.accepted), len(self.submitted) - len(self.accepted))
 
@@ -274,7 +328,8 @@ class Checker:
                           % (com[:12], out.stdout.strip(), out.stderr.strip()[:120]))
 
     def report(self):
-        names = ["settled", "consistent", "no_loss", "catch_up", "containers", "anchors", "anchored"]
+        names = ["settled", "consistent", "redacted", "no_loss", "catch_up", "containers", "anchors",
+                 "anchored"]
         for k, v in self.info.items():
             print("chaos: %s: %s" % (k, v))
         for name in names:

@@ -7,6 +7,8 @@
 //               `veil job validate` prints for bad.yaml)
 //   DASH_PEERS  the three nodes' peer IDs, comma-separated
 //   DASH_OUT    file receiving every response body the page got ("=== URL")
+//   DASH_OTHER  (optional) a job another member submitted, placed on
+//               DASH_OTHER_ON (not this node): shown only as decided
 //   DASH_SCREENSHOTS (optional) dir for a screenshot of each page
 // Prints "ok ..." lines; exits 1 on the first failed check.
 "use strict";
@@ -126,6 +128,25 @@ async function main() {
     await page.waitForFunction(() => document.querySelector("#chart-latency circle"), null, {timeout: 10000});
     await shot(page, "jobs");
 
+    // Another member's job (hook H4): only that it exists and is decided.
+    const OTHER = process.env.DASH_OTHER || "";
+    if (OTHER) {
+      const osel = `#jobs tr[data-job="${OTHER}"] td.state`;
+      await page.waitForFunction((s) => {
+        const td = document.querySelector(s);
+        return td && td.textContent === "decided";
+      }, osel, {timeout: 30000, polling: 250});
+      await page.getByRole("button", {name: "Details of job other-dash"}).click();
+      await page.waitForFunction(() => document.querySelector("#job-detail-body p[data-view]"));
+      const detail = await page.locator("#job-detail-body").textContent();
+      check(/Another member's job \(decided\)/.test(detail), "other-dash's detail: " + detail);
+      check(!PEERS.some((p) => detail.includes(p)), "other-dash's detail names a node: " + detail);
+      const who = await page.locator(`#jobs tr[data-job="${OTHER}"]`).textContent();
+      check(!who.includes(process.env.DASH_OTHER_ON), "the jobs row of other-dash names its node");
+      ok("another member's job shows as decided; its detail names no node");
+      await shot(page, "jobs-other");
+    }
+
     // Audit: the job's anchor, verified by the contract from the page.
     await nav(page, "Audit");
     const vbtn = page.getByRole("button", {name: new RegExp(`Verify the inclusion proof of job ${jobId.slice(0, 12)}`)});
@@ -135,6 +156,17 @@ async function main() {
       /included|error|[a-z]/.test(td.textContent) && !/Verify/.test(td.textContent)), null, {timeout: 30000});
     const verdicts = await page.locator("#anchors td.verdict").allTextContents();
     check(verdicts.includes("included"), "no proof verified: " + JSON.stringify(verdicts));
+    if (OTHER) {
+      const vother = await page.getByRole("button", {name: new RegExp(`Verify the inclusion proof of job ${OTHER.slice(0, 12)}`)}).count();
+      check(vother === 0, "the audit page ties another member's job to an anchor");
+      const r = await page.evaluate(async (job) => {
+        const tok = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("veil-token");
+        return (await fetch("/v1/anchors/verify", {method: "POST", headers: {Authorization: "Bearer " + tok},
+          body: JSON.stringify({job, replica: 0})})).status;
+      }, OTHER);
+      check(r === 404, `/v1/anchors/verify for another member's job answered ${r}`);
+      ok("another member's job has no Verify button; /v1/anchors/verify refuses it (404)");
+    }
     ok("the audit page got an inclusion proof verified by the contract (included)");
     await shot(page, "audit");
 

@@ -9,7 +9,9 @@
 # and reaches running/exited on the jobs page without a reload; an invalid
 # spec shows `veil job validate`'s own message; a write without the token is
 # refused; the audit page gets an inclusion proof verified by the contract;
-# and that no node's capacity is in any response the dashboard received.
+# another member's job shows only as decided, never where it runs (hook H4:
+# not on the page, not in any response it received); and that no node's
+# capacity is in any response the dashboard received.
 # DASH_SCREENSHOTS=DIR saves a screenshot of each page there.
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$SRC/tests/integration/runtime/lib.sh"
@@ -87,10 +89,29 @@ sed -n 's/^veil: //p' "$WORK/validate.err" | head -1 >"$WORK/specs/bad.expected"
 [ -s "$WORK/specs/bad.expected" ] || fail "no validate message: $(cat "$WORK/validate.err")"
 cp "$WORK/specs/spec" "$WORK/specs/bad.yaml"
 
+# Another member's job (hook H4): node 1 submits one that node 2 cannot hold
+# (1536Mi: node 2 has 1Gi), so node 2's dashboard may show only that it
+# exists and is decided, never where it runs.
+cat >"$WORK/other.yaml" <<YAML
+name: other-dash
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/true]
+resources: {cpu: 100m, memory: 1536Mi}
+policy: binpack
+YAML
+OTHER=$(veil_at 1 job run "$WORK/other.yaml" | awk '{print $2}') || fail "job run other-dash on node 1"
+other_placed() { [ "$(placements_at 1 "$OTHER" | grep -vc unschedulable)" = 1 ]; }
+wait_for 120 "other-dash placed (node 1's view)" other_placed
+wait_for 30 "node 2 and 3's views of other-dash agree with node 1's" views_agree 1 "$OTHER"
+OTHER_ON=$(placements_at 1 "$OTHER")
+[ "$OTHER_ON" != "$PEER_2" ] || fail "other-dash landed on node 2 (1Gi)"
+ok "other-dash (node 1's job) placed on a node other than node 2"
+
 URL=$(veil_at 2 dashboard url) || fail "veil dashboard url"
 [[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/ui/#token=[0-9a-f]{64}$ ]] || fail "dashboard url: $URL"
 NODE_PATH="$SRC/tools/npm/node_modules" DASH_URL="$URL" DASH_SPECS="$WORK/specs" \
   DASH_PEERS="$PEER_1,$PEER_2,$PEER_3" DASH_OUT="$WORK/responses.txt" CHROMIUM="$CHROMIUM" \
+  DASH_OTHER="$OTHER" DASH_OTHER_ON="$OTHER_ON" \
   timeout 300 node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
   || fail "browser: $(cat "$WORK/browser.txt")"
 grep '^ok' "$WORK/browser.txt" | sed 's/^ok /ok - /' >&2 || true
@@ -102,6 +123,23 @@ node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   process.exit(c.policy && c.policy.allowed_images.includes(process.argv[2]) ? 0 : 1);' \
   "$WORK/cluster.json" "$DIGEST" || fail "veil dashboard cluster: $(cat "$WORK/cluster.json")"
 ok "veil dashboard cluster -o json shows the allowed image"
+
+node -e '
+  const [file, other] = process.argv.slice(1);
+  const parts = require("fs").readFileSync(file, "utf8").split(/^=== /m).slice(1);
+  let n = 0;
+  for (const p of parts) {
+    const nl = p.indexOf("\n"), url = p.slice(0, nl), body = p.slice(nl + 1).trim();
+    let j; try { j = JSON.parse(body); } catch (e) { continue; }
+    const rows = url.endsWith("/v1/jobs/" + other) ? [...(j.replica_states || []), ...(j.assignments || [])]
+      : url.endsWith("/v1/assignments") ? (j.assignments || []).filter(r => r.job_id === other) : null;
+    if (!rows) continue;
+    n++;
+    if (rows.some(r => r.node)) { console.error("names a node: " + url + " " + body); process.exit(1); }
+  }
+  if (!n) { console.error("no answer about the job recorded"); process.exit(1); }' "$WORK/responses.txt" "$OTHER" \
+  || fail "a response to node 2's dashboard says where node 1's job runs"
+ok "no response node 2's dashboard received says where node 1's job runs"
 
 for i in 1 2 3; do
   node "$SRC/tests/integration/e2e/privacy_scan.js" "${CAPS[$i]}" "$WORK/responses.txt" \

@@ -47,13 +47,9 @@ replicas: $5
 policy: $2
 YAML
 }
-placements() {
-  veil_at "$2" get assignments -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]);
-    rows.sort((a, b) => a.replica - b.replica);
-    for (const r of rows) console.log(r.node ? r.node : "unschedulable");' "$1"
-}
-assigned() { [ "$(placements "$1" "$3" | wc -l)" -ge "$2" ]; }
+# placements as node 2, the submitter, shows them; every other node shows the
+# replica it runs (views_agree, lib.sh)
+assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
 
 declare -A ID
@@ -63,12 +59,13 @@ for j in "${JOBS[@]}"; do
   ID[$j]=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
 done
 for j in "${JOBS[@]}"; do
-  for i in 1 2 3; do wait_for 150 "$j: 3 replicas assigned on node $i" assigned "${ID[$j]}" 3 "$i"; done
-  got=$(placements "${ID[$j]}" 3)
+  wait_for 150 "$j: 3 replicas assigned (node 2, its submitter)" assigned "${ID[$j]}" 3
+  wait_for 30 "$j: every node's own view agrees with node 2's" views_agree 2 "${ID[$j]}"
+  got=$(placements_at 2 "${ID[$j]}")
   [ "$(echo "$got" | sort -u | grep -vc unschedulable)" = 3 ] || fail "$j not on 3 distinct nodes: $got"
   [ "$got" = "$(oracle "$j")" ] || fail "$j placed on [$got], oracle says [$(oracle "$j")]"
 done
-ok "${#JOBS[@]} jobs x 3 replicas placed on distinct nodes (= oracle) with rounds pruned after 1 s"
+ok "${#JOBS[@]} jobs x 3 replicas placed on distinct nodes (= oracle, each node seeing its own) with rounds pruned after 1 s"
 grep -q 'settled rounds dropped from memory' "$WORK/n2/veild.log" \
   || fail "node 2 never pruned a settled round"
 ok "settled rounds were dropped from memory while later replicas were planned"

@@ -97,6 +97,7 @@ log=$(veil_at "$RUN_ON" job logs "$id" 2>&1)
 [[ "$log" == *"hello from veil"* ]] || fail "veil job logs: $log"
 other=$(( RUN_ON == 1 ? 2 : 1 ))
 if veil_at "$other" job logs "$id" >/dev/null 2>&1; then fail "job logs on a node not running it"; fi
+wait_for 30 "every node's own view of hello agrees with the submitter's" views_agree 2 "$id"
 ok "hello ran on node $RUN_ON (= oracle), exited, the submitter saw it; veil job logs shows its output"
 
 id2=$(veil_at 2 job run "$WORK/evil.yaml" | awk '{print $2}')
@@ -141,6 +142,7 @@ moved() {
     process.exit(r && r.state === "running" && r.node === process.argv[1] ? 0 : 1);' "$want3"
 }
 wait_for 120 "long rescheduled onto $want3 and running" moved
+wait_for 30 "every live node's own view of long agrees with the submitter's" views_agree 2 "$id3"
 ok "node $victim killed -> long rescheduled and running on the oracle's choice among the rest"
 
 # Restart: the node now running long restarts; its state is intact and the

@@ -5,9 +5,11 @@
 # `veil job run` on one node are announced on the cluster topic, evaluated on
 # the encrypted telemetry by the rendezvous-chosen schedulers, decrypted by
 # the designated decryptor only after digest agreement, and the signed
-# assignment reaches every node. Placements must equal the plaintext oracle
+# assignment reaches every node. Placements, read from the submitter's node,
+# must equal the plaintext oracle
 # (binpack, spread, replicas on distinct nodes, region/zone constraints) for
-# every job (counted at the end); a job no node can hold is reported
+# every job (counted at the end), and every other node's API must show only
+# the replicas it runs (hook H4); a job no node can hold is reported
 # unschedulable. A decryptor that is down leaves a job visibly "awaiting
 # decryption", and the job resumes when the decryptor is back.
 source "$(dirname "$0")/lib.sh"
@@ -71,25 +73,24 @@ job jap binpack 100m 64Mi 1 "{region: ap-south}"       # nobody is there
 job jeurep spread 100m 16Mi 2 "{region: eu-west}"      # both eu-west nodes
 job jeu3 spread 100m 16Mi 3 "{region: eu-west}"        # a third replica: unschedulable
 
-placements() { # ID -> "replica node" lines from node $2's assignments
-  veil_at "$2" get assignments -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]);
-    rows.sort((a, b) => a.replica - b.replica);
-    for (const r of rows) console.log(r.node ? r.node : "unschedulable");' "$1"
-}
-assigned() { [ "$(placements "$1" "$3" | wc -l)" -ge "$2" ]; }
+# node 2 submits every job: its node shows where each replica landed, and
+# every other node shows only the replicas it runs (views_agree, lib.sh)
+assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 
 IDS=()
 N_JOBS=0 N_REPLICAS=0
 oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
-# check_placed NAME ID: every node has the assignments, equal to the oracle's
+# check_placed NAME ID: the submitter's view equals the oracle's, and every
+# other node's own view agrees with it (the runners see their replicas, the
+# others nothing of where the job landed)
 check_placed() {
   local j=$1 id=$2 want n got
   want=$(oracle "$j")
   n=$(echo "$want" | wc -l)
-  for i in 1 2 3; do wait_for 90 "$j assigned on node $i" assigned "$id" "$n" "$i"; done
-  got=$(placements "$id" 3)
+  wait_for 90 "$j assigned (node 2, its submitter)" assigned "$id" "$n"
+  got=$(placements_at 2 "$id")
   [ "$got" = "$want" ] || fail "$j placed on [$got], oracle says [$want]"
+  wait_for 30 "every node's own view of $j agrees with the submitter's" views_agree 2 "$id"
   ok "$j: $(echo $got | tr '\n' ' ')= oracle"
   N_JOBS=$((N_JOBS + 1)); N_REPLICAS=$((N_REPLICAS + n))
 }
@@ -116,11 +117,11 @@ check_placed jsplit "$sid"
 IDS+=("$sid")
 grep -q "msg=\"round retry\" job=${sid:0:16} replica=0 attempt=2 of=3.*disagreed" "$WORK/n1/veild.log" \
   || fail "no retry logged for jsplit"
-st=$(veil_at 1 job status "$sid" -o json)
+st=$(veil_at 2 job status "$sid" -o json)
 node -e 'const r = JSON.parse(process.argv[1]).replica_states[0];
   process.exit(r.attempts >= 2 && /attempt 2 of 3: the schedulers. digests disagreed/.test(r.note) ? 0 : 1);' "$st" \
   || fail "jsplit's status does not show the retry: $st"
-ok "schedulers disagreed on jsplit: retried ($(veil_at 1 job status "$sid" | sed -n 2p | sed 's/^ *//' | cut -c1-40)... $(echo "$st" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).replica_states[0].note)'))"
+ok "schedulers disagreed on jsplit: retried ($(veil_at 2 job status "$sid" | sed -n 2p | sed 's/^ *//' | cut -c1-40)... $(echo "$st" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).replica_states[0].note)'))"
 
 # A confidential job: `veil job run --confidential` encrypts the request
 # (unusual values, easy to search for) under the cluster public key; the
@@ -136,7 +137,7 @@ for i in 1 2 3; do
   node -e 'const j = JSON.parse(process.argv[1]);
     process.exit(j.spec.resources === "confidential" && j.spec.constraints === "confidential" ? 0 : 1);' "$st" \
     || fail "node $i shows jconf's request: $st"
-  if echo "$st$(veil_at "$i" get jobs -o json)" | grep -q '1230m\|336592896\|321Mi\|eu-west'; then
+  if grep -q '1230m\|336592896\|321Mi\|eu-west' <<<"$st$(veil_at "$i" get jobs -o json)"; then
     fail "node $i's API shows jconf's plaintext request"
   fi
   if grep -v 'TEST_ONLY\|test_only' "$WORK/n$i/veild.log" | grep -q '1230m\|336592896\|321Mi'; then
@@ -208,9 +209,9 @@ veil_at 2 get jobs | grep "^${id:0:12}" | grep -q awaiting_decryption \
   || fail "veil get jobs does not show it: $(veil_at 2 get jobs)"
 ok "decryptor down: jdec is visibly awaiting decryption ($(veil_at 2 job status "$id" | sed -n 2p | cut -c1-60)...)"
 start_node 1 VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[1]}" "${ANCHOR_ENV[@]}"
-resumed() { [ "$(replica_state "$id" 2)" = assigned ] && [ "$(placements "$id" 2 | wc -l)" -ge 1 ]; }
+resumed() { [ "$(replica_state "$id" 2)" = assigned ] && [ "$(placements_at 2 "$id" | wc -l)" -ge 1 ]; }
 wait_for 120 "jdec assigned after the decryptor came back" resumed
-ok "decryptor back: jdec resumed and was assigned to $(placements "$id" 2)"
+ok "decryptor back: jdec resumed and was assigned to $(placements_at 2 "$id")"
 
 # A scheduler dies mid-evaluation: node 3 (a scheduler of every round here)
 # is killed right after the submission. The two remaining schedulers still
@@ -221,7 +222,7 @@ id=$(veil_at 2 job run "$WORK/jkill.yaml" | awk '{print $2}')
 sleep 0.3
 kill -9 "${NODE_PIDS[3]}"; wait "${NODE_PIDS[3]}" 2>/dev/null || true; NODE_PIDS[3]=
 placed_live() {
-  veil_at 1 job status "$id" -o json | node -e '
+  veil_at 2 job status "$id" -o json | node -e '
     const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
     const r = (j.replica_states || []).find(x => x.replica === 0);
     process.exit(r && r.state === "assigned" && r.node && r.node !== process.argv[1] ? 0 : 1);' "$PEER_3"

@@ -138,3 +138,64 @@ wait_for() {
   done
   fail "timed out after ${t}s waiting for: $what"
 }
+
+# ---- placements as each node may see them (hook H4, docs/THREAT_MODEL.md) --
+# A node's API shows the placements of its own jobs in full and, of another
+# member's job, only the replicas it runs. So the suites read a job's
+# placements from its submitter's node, and check every other node's own view
+# against it (views_agree).
+
+# asg_rows I ID: node I's assignment rows of job ID, "replica epoch node"
+# lines ("unschedulable" for no node), by replica then epoch.
+asg_rows() {
+  veil_at "$1" get assignments -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]);
+    rows.sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
+    for (const r of rows) console.log(r.replica, r.epoch, r.node || "unschedulable");' "$2"
+}
+
+# placements_at SUB ID: one line per decided replica of job ID, by replica:
+# the node of its latest assignment (or "unschedulable"), as the submitter's
+# node SUB shows it.
+placements_at() {
+  asg_rows "$1" "$2" | awk '{ last[$1] = $3 } END { for (r in last) print r, last[r] }' \
+    | sort -n | cut -d' ' -f2
+}
+
+# views_agree SUB ID [NODE...]: every other started node's own view of job ID
+# agrees with its submitter's (SUB): its assignment rows are exactly the
+# submitter's rows that name it (the replicas it runs, nothing of the
+# others), and its `veil job status` names no node but itself. NODEs default
+# to every started node.
+views_agree() {
+  local sub=$1 id=$2 i args=()
+  shift 2
+  local nodes=("$@")
+  [ ${#nodes[@]} -gt 0 ] || nodes=("${!NODE_PIDS[@]}")
+  args+=("$(veil_at "$sub" get assignments -o json)") || return 1
+  for i in "${nodes[@]}"; do
+    [ "$i" != "$sub" ] && [ -n "${NODE_PIDS[$i]:-}" ] || continue
+    args+=("$i" "$(eval echo "\$PEER_$i")" "$(veil_at "$i" get assignments -o json)" \
+           "$(veil_at "$i" job status "$id" -o json)") || return 1
+  done
+  # one node process for all of them: the suites call this for every job
+  node -e '
+    const [id, subRows, ...rest] = process.argv.slice(1);
+    const key = r => [r.replica, r.epoch, r.node || "unschedulable"].join(" ");
+    const mine = rows => JSON.parse(rows).filter(r => r.job_id === id).map(key).sort().join("|");
+    const all = JSON.parse(subRows).filter(r => r.job_id === id);
+    for (let k = 0; k < rest.length; k += 4) {
+      const [i, peer, rows, status] = rest.slice(k, k + 4);
+      const want = all.filter(r => r.node === peer).map(key).sort().join("|"), got = mine(rows);
+      if (got !== want) {
+        console.error(`node ${i} shows [${got}] of job ${id.slice(0, 12)}; its share of the submitter view is [${want}]`);
+        process.exit(1);
+      }
+      const j = JSON.parse(status);
+      const named = [...(j.replica_states || []), ...(j.assignments || [])].map(r => r.node).filter(n => n);
+      if (!named.every(n => n === peer) || !["runner", "none"].includes(j.view)) {
+        console.error(`node ${i}: job status of ${id.slice(0, 12)} names other nodes: ${status}`);
+        process.exit(1);
+      }
+    }' "$id" "${args[@]}"
+}

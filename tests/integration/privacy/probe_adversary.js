@@ -19,8 +19,15 @@
 // guess is not knowledge; the true values (passed only to score the result,
 // never used by the search) give the actual error beside it.
 //
+// With --scan-foreign it searches instead, through the same API, for where
+// other members' jobs landed (every job it did not submit: `veil get jobs`,
+// `veil job status`, `veil get assignments`) and prints {"foreign_jobs": N,
+// "foreign_placements_seen": M, "nodes_named": [...]}: M counts the
+// replicas it is shown on a node other than its own (hook H4 makes it 0).
+//
 // usage: node probe_adversary.js --veil VEIL --config ADVERSARY_YAML
 //          --self PEER [--self-bytes B] [--class-ratio NUM/DEN] --image IMG --max-jobs N [--truth PEER=BYTES,...] [--out FILE]
+//        node probe_adversary.js --veil VEIL --config ADVERSARY_YAML --self PEER --scan-foreign 1
 // prints one JSON object (and writes it to --out).
 'use strict';
 const { execFileSync } = require('child_process');
@@ -43,13 +50,15 @@ function args() {
     else if (k === '--max-jobs') a.maxJobs = Number(x);
     else if (k === '--out') a.out = x;
     else if (k === '--poll-s') a.pollS = Number(x);
+    else if (k === '--scan-foreign') a.scanForeign = x === '1';
     else if (k === '--self-bytes') a.selfUnits = Math.floor(Number(x) / UNIT);
     else if (k === '--class-ratio') { const [n, d] = x.split('/').map(Number); a.ratio = [n, d]; }
     else if (k === '--truth') {
       for (const kv of x.split(',')) { const [p, b] = kv.split('='); a.truth[p] = Number(b); }
     } else throw new Error(`unknown argument ${k}`);
   }
-  for (const k of ['veil', 'config', 'self', 'image']) if (!a[k]) throw new Error(`--${k} is required`);
+  for (const k of ['veil', 'config', 'self'].concat(a.scanForeign ? [] : ['image']))
+    if (!a[k]) throw new Error(`--${k} is required`);
   return a;
 }
 
@@ -195,4 +204,24 @@ function main() {
   if (A.out) fs.writeFileSync(A.out, text + '\n');
   console.log(text);
 }
-main();
+// Where other members' jobs run, as far as its own node's API tells it.
+function scanForeign() {
+  const foreign = JSON.parse(veil('get', 'jobs', '-o', 'json')).filter(j => j.submitter !== A.self);
+  const ids = new Set(foreign.map(j => j.id));
+  const named = new Map(); // "job/replica" -> node, for nodes other than its own
+  const note = (job, r) => { if (r.node && r.node !== A.self) named.set(`${job}/${r.replica}`, r.node); };
+  for (const j of foreign) {
+    const st = JSON.parse(veil('job', 'status', j.id, '-o', 'json'));
+    for (const r of (st.replica_states || []).concat(st.assignments || [])) note(j.id, r);
+  }
+  for (const r of JSON.parse(veil('get', 'assignments', '-o', 'json')))
+    if (ids.has(r.job_id)) note(r.job_id, r);
+  const res = { foreign_jobs: foreign.length, foreign_placements_seen: named.size,
+    nodes_named: [...new Set(named.values())] };
+  const text = JSON.stringify(res);
+  if (A.out) fs.writeFileSync(A.out, text + '\n');
+  console.log(text);
+}
+
+if (A.scanForeign) scanForeign();
+else main();

@@ -11,13 +11,15 @@
 # Hook H1 of docs/THREAT_MODEL.md is live: every veild rounds its free
 # values down to the capacity-class grid (policy default x2) before it
 # encrypts them, and the grid is public, so the adversary knows it.
-# PROBE_EXPECT=classes   (registered) passes when, with PROBE_MAX_JOBS (200)
-#                        jobs, the adversary knows no other node's true free
-#                        memory within 25%; it also measures what another
-#                        member still sees of the placements (R1, hook H4 not
-#                        wired yet);
-# PROBE_EXPECT=defended  (once H4-H5 are wired) the same, and another member
-#                        sees nothing of where the adversary's jobs landed;
+# PROBE_EXPECT=classes   passes when, with PROBE_MAX_JOBS (200) jobs, the
+#                        adversary knows no other node's true free memory
+#                        within 25%; it only reports what members see of
+#                        each other's placements (R1);
+# PROBE_EXPECT=defended  (registered; hook H4 is wired in the node's API) the
+#                        same, and R1: no node shows where another member's
+#                        replicas landed beyond the ones it runs (the
+#                        adversary searches its own node's API for node 1's
+#                        job; nodes 1 and 2 are asked about the adversary's);
 # PROBE_EXPECT=leak      the "before" figures: needs a veild without H1
 #                        (commit 779b99a or earlier); against this one it
 #                        stops with a message.
@@ -110,11 +112,36 @@ sizes=$(cat "$WORK/n1/gossip.hex" "$WORK/n3/gossip.hex" | awk '$2 ~ /^0101/ { pr
 [ "$(awk '{print $2}' <<<"$sizes" | sort -u | wc -l)" -eq 1 ] || fail "telemetry sizes differ: $sizes"
 ok "telemetry messages of nodes with different capacities all have $(awk 'NR==1{print $2/2}' <<<"$sizes") bytes"
 
-# Claim R1: another member (node 1) sees where the adversary's jobs landed?
-# shown: how many of node 3's jobs node 1's `get assignments` places on a node
-shown=$(veil_at 1 get assignments -o json | node -e '
-  const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-  console.log(rows.filter(r => r.node && r.node !== "unschedulable").length);')
+# Claim R1 (hook H4): a member's node shows nothing of where another
+# member's jobs landed, beyond the replicas it runs itself.
+# (a) node 1 submits a 3-replica spread job (one replica per node): its own
+# node shows all three, each runner its own, and the adversary, searching
+# its node's API (get jobs, job status, get assignments) for other members'
+# placements, finds none on a node other than its own.
+printf 'name: r1\nimage: %s\ncommand: [/bin/true]\nresources: {cpu: 10m, memory: 4Mi}\nreplicas: 3\npolicy: spread\n' \
+  "$IMG" >"$WORK/r1.yaml"
+rid=$(veil_at 1 job run "$WORK/r1.yaml" | awk '{print $2}') || fail "job run r1"
+r1_placed() { [ "$(placements_at 1 "$rid" | grep -vc unschedulable)" = 3 ]; }
+wait_for 120 "r1 placed on three nodes (node 1's view)" r1_placed
+[ "$EXPECT" = leak ] || wait_for 30 "nodes 2 and 3 show only the replica each runs" views_agree 1 "$rid"
+scan=$(node "$SRC/tests/integration/privacy/probe_adversary.js" --veil "$VEIL" \
+  --config "$WORK/n3/veild.yaml" --self "$PEER_3" --scan-foreign 1) || fail "the adversary's scan failed"
+foreign=$(json_get "$scan" foreign_placements_seen)
+[ "$(json_get "$scan" foreign_jobs)" -ge 1 ] || fail "the adversary's node does not list node 1's job: $scan"
+if grep -q "$PEER_2" < <(veil_at 3 job status "$rid" -o json; veil_at 3 get assignments -o json; veil_at 3 get jobs -o json); then
+  fail "the adversary's node names node 2, which runs a replica of node 1's job"
+fi
+# (b) shown: how many of the adversary's replicas nodes 1 and 2 (neither
+# submitter) place on a node other than themselves
+shown=0
+for i in 1 2; do
+  n=$(node -e '
+    const [jobs, rows, sub, me] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), process.argv[3], process.argv[4]];
+    const ids = new Set(jobs.filter(j => j.submitter === sub).map(j => j.id));
+    console.log(rows.filter(r => ids.has(r.job_id) && r.node && r.node !== me).length);' \
+    "$(veil_at "$i" get jobs -o json)" "$(veil_at "$i" get assignments -o json)" "$PEER_3" "$(eval echo \$PEER_$i)")
+  shown=$((shown + n))
+done
 
 # learned P: the adversary's observations confine some other node's free
 # memory to an interval whose every point is within P of its estimate
@@ -126,8 +153,8 @@ learned() {
 }
 case "$EXPECT" in
 leak)
-  [ "$shown" -gt 0 ] || fail "baseline: node 1 shows no placements (redaction wired? use PROBE_EXPECT=defended)"
-  ok "undefended: node 1 (not involved) shows the node of $shown of the adversary's placements"
+  [ "$shown" -gt 0 ] || fail "baseline: nodes 1 and 2 show no placements (redaction wired? use PROBE_EXPECT=defended)"
+  ok "undefended: nodes 1 and 2 (not involved) show the node of $shown of the adversary's placements"
   learned 0.10 || fail "baseline: the undefended adversary did not pin a node within 10%"
   ok "undefended: the adversary pinned another node's free memory (see the JSON above)"
   ;;
@@ -135,11 +162,12 @@ classes | defended)
   if learned 0.25; then fail "the adversary knows another node's free memory within 25%"; fi
   ok "$EXPECT: with at most $MAX_JOBS jobs no other node's free memory is known within 25%"
   if [ "$EXPECT" = classes ]; then
-    ok "classes: node 1 (not involved) still shows the node of $shown of the adversary's placements (R1 awaits hook H4)"
+    ok "classes: nodes 1 and 2 show the node of $shown of the adversary's placements, the adversary $foreign of node 1's (0 and 0 once H4 is wired)"
   fi
   if [ "$EXPECT" = defended ]; then
-    [ "$shown" -eq 0 ] || fail "node 1 shows where $shown of another member's jobs landed"
-    ok "defended: node 1 shows nothing of where the adversary's jobs landed"
+    [ "$shown" -eq 0 ] || fail "nodes 1 and 2 show where $shown of another member's replicas landed"
+    [ "$foreign" -eq 0 ] || fail "the adversary's node shows where $foreign of node 1's replicas landed: $scan"
+    ok "defended (H4): the adversary's node shows only the replica of node 1's job it runs ($scan); nodes 1 and 2 show nothing of where the adversary's jobs landed beyond their own replicas"
   fi
   ;;
 esac

@@ -7,7 +7,8 @@
 # (examples/confidential-job-node/submit.mjs) encrypts each job's request with
 # node-tfhe and posts it to node 2's local API. The schedulers evaluate the
 # node-tfhe ciphertext like one from `veil job run --confidential`, and the
-# placement must equal the plaintext oracle's; no node shows the request.
+# placement (the submitter's view; every other node shows only a replica it
+# runs) must equal the plaintext oracle's; no node shows the request.
 source "$(dirname "$0")/../../integration/e2e/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 create_cluster 3
@@ -48,13 +49,9 @@ job() {
 job zconf binpack 1230m 321Mi eu-west   # only node 2 (node 1 has 1 CPU, node 3 is us-east)
 job zzone spread 100m 64Mi "" 1         # nodes 1 and 3: spread takes the freer
 
-placements() {
-  veil_at "$2" get assignments -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]);
-    rows.sort((a, b) => a.replica - b.replica);
-    for (const r of rows) console.log(r.node ? r.node : "unschedulable");' "$1"
-}
-assigned() { [ "$(placements "$1" "$3" | wc -l)" -ge "$2" ]; }
+# node 2 submits: its node shows where each job landed, every other node
+# only a replica it runs (views_agree, lib.sh)
+assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
 
 for j in zconf zzone; do
@@ -63,8 +60,9 @@ for j in zconf zzone; do
     || fail "example client: $out"
   id=$(json_get "$out" id)
   want=$(oracle "$j")
-  for i in 1 2 3; do wait_for 120 "$j assigned on node $i" assigned "$id" 1 "$i"; done
-  got=$(placements "$id" 3)
+  wait_for 120 "$j assigned (node 2, its submitter)" assigned "$id" 1
+  wait_for 30 "every node's own view of $j agrees with node 2's" views_agree 2 "$id"
+  got=$(placements_at 2 "$id")
   [ "$got" = "$want" ] || fail "$j placed on [$got], oracle says [$want]"
   st=$(veil_at 3 job status "$id" -o json)
   node -e 'const j = JSON.parse(process.argv[1]);
