@@ -571,6 +571,9 @@ static void test_realm_isolation_and_census(void)
             ok = veil_ctl_hello_decode(d, n, pub, NULL) == 0 ||
                  veil_ctl_prove_decode(d, n, &p, NULL) == 0;
             kinds[4]++;
+        } else if (strncmp(s, "veil.red.revoked.", 17) == 0) {
+            /* Guardian's notice about a node revoked earlier in the run */
+            ok = veil_ctl_cmd_decode(d, n, &c, NULL) == 0 && c.verb == VEIL_CTL_PEER_REVOKED;
         } else if (strncmp(s, "veil.red.inbox.", 15) == 0) {
             ok = veil_ctl_challenge_decode(d, n, &ch, NULL) == 0;
             if (!ok && veil_ctl_result_decode(d, n, &res, NULL) == 0) {
