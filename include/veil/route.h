@@ -17,6 +17,8 @@
  *     learns only its previous and next hop, and enforces per-path limits.
  *   - Relay policy and NAT traversal decisions (veil_route_relay_allowed,
  *     veil_route_nat_plan).
+ *   - The carrier (veil_route_carrier): a relay fed by an embedded agent's
+ *     relay-cell datagram kind, forwarding on the agent's I/O thread.
  */
 #ifndef VEIL_ROUTE_H
 #define VEIL_ROUTE_H
@@ -27,6 +29,7 @@
 
 #include "veil/anchor.h"
 #include "veil/base.h"
+#include "veil/embed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -297,6 +300,43 @@ int veil_route_relay_handle(struct veil_route_relay *r, const uint8_t prev[VEIL_
 size_t veil_route_relay_expire(struct veil_route_relay *r, uint64_t now_ms);
 size_t veil_route_relay_count(const struct veil_route_relay *r);
 void veil_route_relay_wipe(struct veil_route_relay *r);
+
+/* ------------------------------------------------------------------------ */
+/* Relay cells on an embedded agent (carrier.c)                             */
+/* ------------------------------------------------------------------------ */
+
+/* Cells travel as the agent's own Anchor datagram kind (veil_embed_send_cell),
+ * not as application datagrams: the agent hands each received cell to this
+ * node's relay on its I/O thread, and a forwarded cell leaves with the rest
+ * of that received batch (one sendmmsg). Payloads for this node (it is a
+ * path's destination) wait in a bounded inbox (1024). */
+typedef struct veil_route_carrier veil_route_carrier;
+
+struct veil_route_carrier_stats {
+    uint64_t cells_in;    /* cells the agent handed over */
+    uint64_t forwarded;   /* peeled and sent to the next hop */
+    uint64_t delivered;   /* payloads for this node */
+    uint64_t refused;     /* malformed, unknown, replayed or over a limit */
+    uint64_t send_failed; /* no session with the next hop */
+    uint64_t dropped;     /* inbox full */
+};
+
+/* Installs the relay (cfg NULL = defaults; ed_sk the node's Ed25519 secret
+ * key) as e's cell handler. Free it only after veil_embed_stop(e). */
+veil_route_carrier *veil_route_carrier_attach(veil_embed *e,
+                                              const struct veil_route_relay_config *cfg,
+                                              const uint8_t ed_sk[64],
+                                              veil_err *err) VEIL_WARN_UNUSED;
+void veil_route_carrier_free(veil_route_carrier *c);
+/* Sends a cell built by veil_route_onion_build/_wrap to the path's first hop. */
+int veil_route_carrier_send(veil_route_carrier *c, const uint8_t first_hop[VEIL_ANCHOR_KEY_BYTES],
+                            const void *cell, size_t len, veil_err *err) VEIL_WARN_UNUSED;
+/* Waits up to timeout_ms (-1 = forever) for a payload delivered to this
+ * node; its length (the path's source into src) or -1 (VEIL_E_TIMEOUT, or
+ * VEIL_E_RANGE when larger than cap: dropped). */
+long veil_route_carrier_recv(veil_route_carrier *c, uint8_t src[VEIL_ANCHOR_KEY_BYTES], void *buf,
+                             size_t cap, int timeout_ms, veil_err *err) VEIL_WARN_UNUSED;
+void veil_route_carrier_get_stats(veil_route_carrier *c, struct veil_route_carrier_stats *out);
 
 #ifdef __cplusplus
 }
