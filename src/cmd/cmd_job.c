@@ -278,8 +278,7 @@ static void print_view(json_t *job)
     const char *view = json_string_value(json_object_get(job, "view"));
     const char *decided = json_is_true(json_object_get(job, "decided")) ? "decided" : "undecided";
     if (view && strcmp(view, "runner") == 0)
-        printf("  another member's job (%s): this node sees only the replicas it runs\n",
-               decided);
+        printf("  another member's job (%s): this node sees only the replicas it runs\n", decided);
     else if (view && strcmp(view, "none") == 0)
         printf("  another member's job (%s): where it runs is shown only to its submitter's node "
                "and the nodes running it\n",

@@ -198,13 +198,15 @@ static int count_visible_replicas(veil_store *store, const char *self,
     json_t *jobs = veil_store_list_json(store, "jobs", err), *row, *st;
     size_t i, k;
     int rc = jobs ? 0 : -1;
-    json_array_foreach (jobs, i, row) {
-        json_t *job = rc == 0 ? job_view(store, self, json_string_value(json_object_get(row, "id")),
-                                         err)
-                              : NULL;
+    json_array_foreach(jobs, i, row)
+    {
+        json_t *job =
+            rc == 0 ? job_view(store, self, json_string_value(json_object_get(row, "id")), err)
+                    : NULL;
         if (!job)
             rc = -1;
-        json_array_foreach (json_object_get(job, "replica_states"), k, st) {
+        json_array_foreach(json_object_get(job, "replica_states"), k, st)
+        {
             const char *name = json_string_value(json_object_get(st, "state"));
             for (int s = 0; name && s < VEIL_REPLICA_STATE_COUNT; s++)
                 if (strcmp(name, veil_replica_state_name((enum veil_replica_state)s)) == 0)
@@ -449,8 +451,7 @@ static enum MHD_Result serve_asset(veil_api *api, struct MHD_Connection *c, cons
  * The submitter's node keeps the node (H4's scope: it sees where its own
  * replicas run); trimming it too (the rule's PLACED) needs H5 first, since
  * the submitter's node receives the assignment in gossip anyway. */
-static enum veil_privacy_view view_for(const char *self, const char *submitter,
-                                       const char *chosen)
+static enum veil_privacy_view view_for(const char *self, const char *submitter, const char *chosen)
 {
     const char *c = chosen ? chosen : "";
     enum veil_privacy_view v =
@@ -480,16 +481,15 @@ static bool state_undecided(const char *state)
 /* Drops the assignment rows of `rows` that `self` must not see and trims
  * the others (veil_privacy_redact_assignment). The job's submitter is
  * `submitter`, or, when that is NULL, looked up by job_id in `by_job`. */
-static int trim_assignments(json_t *rows, const char *self, const char *submitter,
-                            json_t *by_job)
+static int trim_assignments(json_t *rows, const char *self, const char *submitter, json_t *by_job)
 {
     for (size_t i = 0; i < json_array_size(rows);) {
         json_t *row = json_array_get(rows, i);
         const char *sub =
             submitter ? submitter
                       : json_string_value(json_object_get(by_job, str_field(row, "job_id")));
-        int r = veil_privacy_redact_assignment(row,
-                                               view_for(self, sub ? sub : "", str_field(row, "node")));
+        int r = veil_privacy_redact_assignment(
+            row, view_for(self, sub ? sub : "", str_field(row, "node")));
         if (r < 0 || (r == 1 && json_array_remove(rows, i) != 0))
             return -1;
         if (r == 0)
@@ -578,8 +578,8 @@ static int redact_job_row(veil_store *store, const char *self, json_t *row, veil
     json_int_t running = 0;
     json_t *st;
     size_t i;
-    json_array_foreach (json_object_get(job, "replica_states"), i, st)
-        running += strcmp(str_field(st, "state"), "running") == 0;
+    json_array_foreach(json_object_get(job, "replica_states"), i, st) running +=
+        strcmp(str_field(st, "state"), "running") == 0;
     bool decided = json_is_true(json_object_get(job, "decided"));
     int rc = json_object_set_new(row, "state", json_string(decided ? "decided" : "undecided")) |
              json_object_set_new(row, "running", json_integer(running)) |
@@ -594,9 +594,9 @@ static int trim_assignment_list(veil_store *store, const char *self, json_t *lis
     json_t *jobs = veil_store_list_json(store, "jobs", err), *by_job = json_object(), *row;
     size_t i;
     int rc = jobs && by_job ? 0 : -1;
-    json_array_foreach (rc == 0 ? jobs : NULL, i, row)
-        if (json_object_set(by_job, str_field(row, "id"), json_object_get(row, "submitter")) != 0)
-            rc = -1;
+    json_array_foreach(rc == 0 ? jobs : NULL, i,
+                       row) if (json_object_set(by_job, str_field(row, "id"),
+                                                json_object_get(row, "submitter")) != 0) rc = -1;
     if (rc == 0 && trim_assignments(list, self, NULL, by_job) != 0)
         rc = -1;
     if (rc != 0 && jobs)
@@ -608,8 +608,7 @@ static int trim_assignment_list(veil_store *store, const char *self, json_t *lis
 
 /* GET /v1/{nodes,jobs,assignments,anchors} as this node may see them (the
  * nodes and the anchors' commitments, hashes, need no trimming). */
-static json_t *collection_view(veil_store *store, const char *self, const char *what,
-                               veil_err *err)
+static json_t *collection_view(veil_store *store, const char *self, const char *what, veil_err *err)
 {
     json_t *list = veil_store_list_json(store, what, err), *row;
     if (!list)
@@ -617,9 +616,7 @@ static json_t *collection_view(veil_store *store, const char *self, const char *
     size_t i;
     int rc = 0;
     if (strcmp(what, "jobs") == 0)
-        json_array_foreach (list, i, row)
-            if (rc == 0)
-                rc = redact_job_row(store, self, row, err);
+        json_array_foreach(list, i, row) if (rc == 0) rc = redact_job_row(store, self, row, err);
     if (strcmp(what, "assignments") == 0)
         rc = trim_assignment_list(store, self, list, err);
     if (rc != 0) {

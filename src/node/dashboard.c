@@ -76,8 +76,8 @@ static unsigned replica_visible(const struct veil_dash_request *r, const char *i
     bool seen = false;
     json_t *row;
     size_t i;
-    json_array_foreach (json_object_get(job, "assignments"), i, row)
-        seen = seen || json_integer_value(json_object_get(row, "replica")) == replica;
+    json_array_foreach(json_object_get(job, "assignments"), i, row) seen =
+        seen || json_integer_value(json_object_get(row, "replica")) == replica;
     json_decref(job);
     if (seen)
         return 200;
