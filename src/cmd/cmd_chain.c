@@ -196,8 +196,8 @@ static int parse_budget(struct chain_opts *o, const char *text)
     const char *slash = strchr(text, '/');
     char num[24];
     if (!slash || (size_t)(slash - text) >= sizeof num)
-        return veil_cli_usage_error(o->path, "--outcome-budget wants N/PERIOD (e.g. 32/1h), got '%s'",
-                                    text);
+        return veil_cli_usage_error(o->path,
+                                    "--outcome-budget wants N/PERIOD (e.g. 32/1h), got '%s'", text);
     memcpy(num, text, (size_t)(slash - text));
     num[slash - text] = '\0';
     uint64_t n;
@@ -207,8 +207,8 @@ static int parse_budget(struct chain_opts *o, const char *text)
     veil_err err = {0};
     if (n > UINT32_MAX)
         return veil_cli_usage_error(o->path, "--outcome-budget: %s outcomes is too many", num);
-    if (n > 0 && (veil_parse_duration_ms(slash + 1, &ms, &err) != 0 || ms < 1000 ||
-                  ms / 1000 > UINT32_MAX))
+    if (n > 0 &&
+        (veil_parse_duration_ms(slash + 1, &ms, &err) != 0 || ms < 1000 || ms / 1000 > UINT32_MAX))
         return veil_cli_usage_error(o->path, "--outcome-budget: bad period '%s' (1s or more)",
                                     slash + 1);
     o->outcomes_per_period = (uint32_t)n;

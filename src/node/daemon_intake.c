@@ -73,8 +73,8 @@ static int image_gate(const veil_contract_policy *pol, const struct veil_job_spe
 
 /* ---- hook H2: the outcome budget ------------------------------------------ */
 
-#define SLOT_RESERVED (-1)                 /* own job's slot, announced, not charged yet */
-#define SLOT_KEEP_MS (7LL * 24 * 3600 * 1000) /* slots older than this are forgotten */
+#define SLOT_RESERVED (-1)                     /* own job's slot, announced, not charged yet */
+#define SLOT_KEEP_MS  (7LL * 24 * 3600 * 1000) /* slots older than this are forgotten */
 
 static const char *const verdict_names[] = {"accept", "repeat", "over_budget", "stale", "reused"};
 
@@ -84,7 +84,8 @@ static struct veil_privacy_policy budget_policy(const veil_daemon *d,
                                                 const veil_contract_policy *pol)
 {
     struct veil_privacy_policy p = d->privacy;
-    p.outcomes_per_period = pol->outcomes_per_period;
+    /* the contract refuses a budget without a period; never divide by one */
+    p.outcomes_per_period = pol->outcome_period_s ? pol->outcomes_per_period : 0;
     p.period_s = pol->outcome_period_s;
     return p;
 }
@@ -200,8 +201,8 @@ static void budget_refusal(veil_daemon *d, const struct veil_privacy_policy *p,
     veil_log(VEIL_LOG_WARN, SUB, "job refused: outcome budget",
              "job=%.16s member=%s peer=%s period=%" PRIu64 " seq=%" PRIu32
              " verdict=%s budget=%" PRIu32 "/%" PRIu32 "s next_period=%s slot_holder=%.16s",
-             job_hex, addr, submitter, s->period, s->seq, verdict_names[v],
-             p->outcomes_per_period, p->period_s, at, other_job);
+             job_hex, addr, submitter, s->period, s->seq, verdict_names[v], p->outcomes_per_period,
+             p->period_s, at, other_job);
 }
 
 /* Hook H2 on every node: 1 when the job may be scheduled, 0 when the budget
@@ -213,8 +214,8 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
 {
     struct veil_privacy_policy p = budget_policy(d, pol);
     struct veil_store_slot row;
-    struct veil_privacy_slot s = {.member_len = 32, .period = m->budget_period,
-                                  .seq = m->budget_seq};
+    struct veil_privacy_slot s = {
+        .member_len = 32, .period = m->budget_period, .seq = m->budget_seq};
     struct veil_privacy_ledger l;
     enum veil_privacy_verdict v;
     veil_err err = {0}, reason = {0};
@@ -227,7 +228,7 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
         snprintf(why, cap, "refused at intake: outcome budget (slot %" PRIu64 "/%" PRIu32 ", %s)",
                  row.period, row.seq,
                  (unsigned)row.verdict < VEIL_ARRAY_LEN(verdict_names) ? verdict_names[row.verdict]
-                                                                        : "?");
+                                                                       : "?");
         return 0;
     }
     uint64_t now_s = veil_daemon_wall_ms() / 1000, cur = now_s / p.period_s;
