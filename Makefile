@@ -94,11 +94,13 @@ bench-net: build
 
 # VeilNet routing figures as JSON lines: failover, convergence, adoption of a
 # better path, regret over changing links, probe/control overhead, onion
-# throughput through one and two relays (bench/route, 20 seeds); as root, also
+# throughput through one and two relays (bench/route, 20 seeds; the carrier's
+# through real agents on 127.0.0.1); as root, also
 # the namespace topology's run (failover after a relay is killed, convergence,
 # regret, Master bytes: tests/integration/route/net_netns.sh --bench).
 bench-paths: build
 	@$(BUILD)/bench/route/bench_route_paths 20
+	@$(BUILD)/bench/route/bench_route_carrier 200
 	@if [ "$$(id -u)" = 0 ] && [ -x $(BUILD)/tests/integration/route/route_net_node ]; then \
 		VEIL_BUILD_DIR=$(BUILD) tests/integration/route/net_netns.sh --bench 2>/dev/null; fi
 
