@@ -558,9 +558,15 @@ void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms)
         id_set_free(&w.ids);
         return;
     }
+    /* a job whose announcement failed (logged; e.g. the chain's policy,
+     * which the outcome budget needs, unreadable) stays out of the set, so
+     * the next tick tries again */
+    size_t kept = 0;
     for (size_t i = 0; i < w.ids.n; i++)
-        if (!id_set_has(&d->announced, w.ids.v[i]))
-            (void)veil_daemon_publish_job(d, w.ids.v[i], true); /* failures are logged */
+        if (id_set_has(&d->announced, w.ids.v[i]) ||
+            veil_daemon_publish_job(d, w.ids.v[i], true) >= 0)
+            memmove(w.ids.v[kept++], w.ids.v[i], sizeof w.ids.v[i]);
+    w.ids.n = kept;
     id_set_free(&d->announced);
     d->announced = w.ids;
 }
