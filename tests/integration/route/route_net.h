@@ -4,7 +4,7 @@
  * (route_net_node.c: one process per network namespace, built by
  * net_netns.sh): the fixed realm table (names, identities, credentials,
  * public addresses), the seeded user-space delay line, the host state
- * (embedded Anchor agent, NATS connection, relay, ways to every peer) and
+ * (embedded Anchor agent, NATS connection, relays, ways to every peer) and
  * the source's transfer (route_net_xfer.c: path selection, failover,
  * figures).
  */
@@ -106,7 +106,10 @@ struct rn_host {
     natsConnection *nc;
     struct rn_natsq nq;
     struct rn_delay dl;
-    struct veil_route_relay relay;
+    struct veil_route_relay relay; /* the transfer's cells (app datagrams, delayed) */
+    veil_route_carrier *car;       /* the reach phase's cells (the agent's cell kind) */
+    uint64_t car_forwarded;        /* last printed */
+    uint64_t last_car_print;
     enum veil_route_nat nat;
     char addr[64]; /* reflexive "ip:port" (its own for a public host) */
     struct veil_route_reflex seen[RN_N];
@@ -127,7 +130,8 @@ struct rn_host {
 
 /* Sends an application message (first byte: its kind) to peer j on this
  * host's way to it (a direct Anchor datagram, or a DATA cell on its onion
- * path); false when the way is not ready. */
+ * path, carried as the agent's relay-cell kind); false when the way is not
+ * ready. */
 bool rn_send_app(struct rn_host *h, int j, const uint8_t *m, size_t len);
 /* Publishes a path signal on veil.<realm>.path.<dst>.<self>. */
 void rn_signal(struct rn_host *h, int dst, enum veil_route_signal_type type, uint64_t nonce,

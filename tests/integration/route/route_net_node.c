@@ -15,7 +15,8 @@
  * veil.acme.path.<dst>.<src>: punch offers/answers between two cone NATs,
  * relay asks/answers. It then reaches every other member of the realm by
  * the plan veil_route_nat_plan gives (direct, hole punching, or an onion
- * path through the cheapest allowed relay) and prints one `reach` line per
+ * path through the cheapest allowed relay, its cells carried as the agents'
+ * own relay-cell kind by veil_route_carrier) and prints one `reach` line per
  * peer and `reach-all` when every peer answered. The source (h1) then runs
  * the transfer of route_net_xfer.c. Every host prints its `stats` line
  * (cells relayed, plaintext markers seen in relayed cells) on SIGTERM.
@@ -65,10 +66,8 @@ bool rn_send_app(struct rn_host *h, int j, const uint8_t *m, size_t len)
     }
     uint8_t cell[1600];
     size_t n;
-    if (veil_route_onion_wrap(&w->onion, m, len, cell, sizeof cell, &n, NULL) != 0)
-        return false;
-    rn_delay_send(&h->dl, h->self, w->relay, cell, n);
-    return true;
+    return veil_route_onion_wrap(&w->onion, m, len, cell, sizeof cell, &n, NULL) == 0 &&
+           veil_route_carrier_send(h->car, rn_ids[w->relay].pk, cell, n, NULL) == 0;
 }
 
 void rn_signal(struct rn_host *h, int dst, enum veil_route_signal_type type, uint64_t nonce,
@@ -232,9 +231,9 @@ static void way_relay(struct rn_host *h, int j, uint64_t now)
     memcpy(hops[0].identity, rn_ids[w->relay].pk, 32);
     memcpy(hops[1].identity, rn_ids[j].pk, 32);
     veil_route_onion_wipe(&w->onion);
-    if (veil_route_onion_build(&w->onion, rn_ids[h->self].pk, hops, 2, &lim, cell, NULL) != 0)
+    if (veil_route_onion_build(&w->onion, rn_ids[h->self].pk, hops, 2, &lim, cell, NULL) != 0 ||
+        veil_route_carrier_send(h->car, rn_ids[w->relay].pk, cell, sizeof cell, NULL) != 0)
         return;
-    rn_delay_send(&h->dl, h->self, w->relay, cell, sizeof cell);
     w->setup_ms = now;
     w->ready = true;
 }
@@ -375,6 +374,8 @@ static void on_app(struct rn_host *h, int j, const uint8_t *m, size_t len)
     }
 }
 
+/* A transfer cell (an application datagram, so that it takes the
+ * user-space delays): the relay here peels it and forwards it, or delivers. */
 static void on_cell(struct rn_host *h, const uint8_t from[32], const uint8_t *buf, size_t n)
 {
     static uint8_t out[2048];
@@ -459,6 +460,13 @@ static void timers(struct rn_host *h, uint64_t now)
         publish_topo(h);
     }
     (void)veil_route_relay_expire(&h->relay, now);
+    struct veil_route_carrier_stats cs;
+    veil_route_carrier_get_stats(h->car, &cs);
+    if (cs.forwarded != h->car_forwarded && now - h->last_car_print >= 1000) {
+        h->car_forwarded = cs.forwarded, h->last_car_print = now;
+        printf("carrier %s forwarded=%llu refused=%llu\n", rn_ids[h->self].name,
+               (unsigned long long)cs.forwarded, (unsigned long long)cs.refused);
+    }
 }
 
 void rn_step(struct rn_host *h, int wait_ms)
@@ -470,6 +478,8 @@ void rn_step(struct rn_host *h, int wait_ms)
         on_cell(h, from, buf, (size_t)n);
     else if (n > 0)
         on_app(h, rn_index(from), buf, (size_t)n);
+    while ((n = veil_route_carrier_recv(h->car, from, buf, sizeof buf, 0, NULL)) > 0)
+        on_app(h, rn_index(from), buf, (size_t)n); /* delivered by the reach phase's paths */
     while (rn_natsq_pop(&h->nq, &m))
         on_nats(h, &m);
     uint64_t now = rn_now_ms();
@@ -504,7 +514,8 @@ static int host_start(struct rn_host *h, const char *url)
     struct veil_route_relay_config rc;
     veil_route_relay_config_default(&rc);
     rc.max_paths_per_prev = 32;
-    if (veil_route_relay_init(&h->relay, &rc, rn_ids[h->self].sk, &err) != 0)
+    if (veil_route_relay_init(&h->relay, &rc, rn_ids[h->self].sk, &err) != 0 ||
+        !(h->car = veil_route_carrier_attach(h->e, &rc, rn_ids[h->self].sk, &err)))
         return -1;
     char subj[128];
     natsSubscription *s1 = NULL, *s2 = NULL;
@@ -560,5 +571,6 @@ int main(int argc, char **argv)
     veil_route_relay_wipe(&h.relay);
     natsConnection_Destroy(h.nc);
     veil_embed_stop(h.e);
+    veil_route_carrier_free(h.car); /* after its agent stopped */
     return rc;
 }
