@@ -108,12 +108,12 @@ static unsigned verify_anchor(const struct veil_dash_request *r, void **reply)
     memcpy(id, job, sizeof id);
     int replica = (int)json_integer_value(rep);
     json_decref(b);
+    if (!r->chain || !r->node_cfg || !r->store)
+        return error_reply(503, "this node's API has no chain views (veild did not pass them)",
+                           reply);
     unsigned seen = replica_visible(r, id, replica, reply);
     if (seen != 200)
         return seen;
-    if (!r->chain || !r->node_cfg)
-        return error_reply(503, "this node's API has no chain views (veild did not pass them)",
-                           reply);
     return r->chain(r->node_cfg, r->store, "verify", id, replica, reply);
 }
 
