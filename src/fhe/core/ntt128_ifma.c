@@ -89,25 +89,73 @@ IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128
     }
 }
 
-/* Stages t = 4, 2, 1; the last one also leaves canonical residues. */
+/* ---- the stages t = 4, 2, 1 fused on 16 words (two vectors) ----
+ * In "arrangement t" the x vector holds, in increasing order, the 8 of the
+ * 16 positions e with e mod 2t < t (the x inputs of stage t's butterflies)
+ * and the y vector the others; lane k's twiddle is that of group k / t.
+ * Arrangement 8 is the natural order (x: words 0-7, y: words 8-15). The
+ * three stages run in registers, moving from one arrangement to the next
+ * with one permutex2var per vector (index < 8: x's lane, else 8 + y's
+ * lane). Moving between 8 and 4, 4 and 2, 2 and 1 is the same permutation
+ * either way; test_fhe_squash_core checks the results against the scalar
+ * transforms. */
+static const long long perm_8_4[2][8] = {{0, 1, 2, 3, 8, 9, 10, 11}, {4, 5, 6, 7, 12, 13, 14, 15}};
+static const long long perm_4_2[2][8] = {{0, 1, 8, 9, 4, 5, 12, 13}, {2, 3, 10, 11, 6, 7, 14, 15}};
+static const long long perm_2_1[2][8] = {{0, 8, 2, 10, 4, 12, 6, 14}, {1, 9, 3, 11, 5, 13, 7, 15}};
+static const long long perm_1_8[2][8] = {{0, 8, 1, 9, 2, 10, 3, 11}, {4, 12, 5, 13, 6, 14, 7, 15}};
+static const long long perm_8_1[2][8] = {{0, 2, 4, 6, 8, 10, 12, 14}, {1, 3, 5, 7, 9, 11, 13, 15}};
+/* lane -> group offsets k / 4 and k / 2 */
+static const long long tw_lanes[2][8] = {{0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 1, 1, 2, 2, 3, 3}};
+
+struct perm {
+    __m512i x, y;
+};
+
+IFMA_TARGET static inline struct perm perm_load(const long long p[2][8])
+{
+    return (struct perm){_mm512_loadu_si512(p[0]), _mm512_loadu_si512(p[1])};
+}
+
+IFMA_TARGET static inline void rearrange(struct perm p, __m512i *x, __m512i *y)
+{
+    const __m512i nx = _mm512_permutex2var_epi64(*x, p.x, *y);
+    *y = _mm512_permutex2var_epi64(*x, p.y, *y);
+    *x = nx;
+}
+
+/* Stage t's twiddles (t = 4, 2, 1) for the 16-word block at b: lane k gets
+ * tw[n/(2t) + b/(2t) + k/t] (tw + n/(2t) + b/(2t) has 8 entries left). */
+IFMA_TARGET static inline __m512i stage_tw(const uint64_t *tw, size_t n, size_t b, size_t t,
+                                           __m512i lanes4, __m512i lanes2)
+{
+    const __m512i v = _mm512_loadu_si512(tw + n / (2 * t) + b / (2 * t));
+    return t == 1 ? v : _mm512_permutexvar_epi64(t == 4 ? lanes4 : lanes2, v);
+}
+
+/* Forward stages t = 4, 2, 1; leaves canonical residues. */
 IFMA_TARGET static void fwd_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
     const __m512i vp = _mm512_set1_epi64((long long)pr->p), np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
-    for (size_t t = 4; t >= 1; t >>= 1) {
-        struct short_stage st;
-        short_stage_init(&st, t);
-        const size_t m = n / (2 * t);
-        for (size_t b = 0; b < n; b += 16) {
-            const size_t g = m + b / (2 * t);
-            struct short_block k = short_gather(a + b, &st, pr->psi + g, pr->psi_sh52 + g);
-            ct52(&k.x, &k.y, k.w, k.ws, np, v2p);
-            if (t == 1) {
-                k.x = v_csub(k.x, vp);
-                k.y = v_csub(k.y, vp);
-            }
-            short_scatter(a + b, &st, k.x, k.y);
-        }
+    const __m512i l4 = _mm512_loadu_si512(tw_lanes[0]), l2 = _mm512_loadu_si512(tw_lanes[1]);
+    const struct perm to4 = perm_load(perm_8_4), to2 = perm_load(perm_4_2);
+    const struct perm to1 = perm_load(perm_2_1), back = perm_load(perm_1_8);
+    for (size_t b = 0; b < n; b += 16) {
+        __m512i x = _mm512_loadu_si512(a + b), y = _mm512_loadu_si512(a + b + 8);
+        rearrange(to4, &x, &y);
+        ct52(&x, &y, stage_tw(pr->psi, n, b, 4, l4, l2), stage_tw(pr->psi_sh52, n, b, 4, l4, l2),
+             np, v2p);
+        rearrange(to2, &x, &y);
+        ct52(&x, &y, stage_tw(pr->psi, n, b, 2, l4, l2), stage_tw(pr->psi_sh52, n, b, 2, l4, l2),
+             np, v2p);
+        rearrange(to1, &x, &y);
+        ct52(&x, &y, stage_tw(pr->psi, n, b, 1, l4, l2), stage_tw(pr->psi_sh52, n, b, 1, l4, l2),
+             np, v2p);
+        x = v_csub(x, vp);
+        y = v_csub(y, vp);
+        rearrange(back, &x, &y);
+        _mm512_storeu_si512(a + b, x);
+        _mm512_storeu_si512(a + b + 8, y);
     }
 }
 
@@ -117,20 +165,27 @@ void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint
     fwd_short(a, n, pr);
 }
 
+/* Inverse stages t = 1, 2, 4. */
 IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
 {
-    const __m512i np = neg_p52(pr);
-    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
-    for (size_t t = 1; t <= 4; t <<= 1) {
-        struct short_stage st;
-        short_stage_init(&st, t);
-        const size_t m = n / (2 * t);
-        for (size_t b = 0; b < n; b += 16) {
-            const size_t g = m + b / (2 * t);
-            struct short_block k = short_gather(a + b, &st, pr->ipsi + g, pr->ipsi_sh52 + g);
-            gs52(&k.x, &k.y, k.w, k.ws, np, v2p);
-            short_scatter(a + b, &st, k.x, k.y);
-        }
+    const __m512i np = neg_p52(pr), v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    const __m512i l4 = _mm512_loadu_si512(tw_lanes[0]), l2 = _mm512_loadu_si512(tw_lanes[1]);
+    const struct perm to1 = perm_load(perm_8_1), to2 = perm_load(perm_2_1);
+    const struct perm to4 = perm_load(perm_4_2), back = perm_load(perm_8_4);
+    for (size_t b = 0; b < n; b += 16) {
+        __m512i x = _mm512_loadu_si512(a + b), y = _mm512_loadu_si512(a + b + 8);
+        rearrange(to1, &x, &y);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 1, l4, l2),
+             stage_tw(pr->ipsi_sh52, n, b, 1, l4, l2), np, v2p);
+        rearrange(to2, &x, &y);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 2, l4, l2),
+             stage_tw(pr->ipsi_sh52, n, b, 2, l4, l2), np, v2p);
+        rearrange(to4, &x, &y);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 4, l4, l2),
+             stage_tw(pr->ipsi_sh52, n, b, 4, l4, l2), np, v2p);
+        rearrange(back, &x, &y);
+        _mm512_storeu_si512(a + b, x);
+        _mm512_storeu_si512(a + b + 8, y);
     }
 }
 
