@@ -30,6 +30,9 @@ static void fuzz_cmd(const uint8_t *data, size_t len)
         veil_ctl_replay_init(&rp);
         if (veil_ctl_cmd_accept(&rp, &c, pub, c.node_id, c.issued_ms, NULL) == 0)
             abort(); /* a zero key verifies nothing */
+        uint8_t id[32];
+        if (veil_ctl_revoked_check(&c, "veil.r.revoked.n", pub, c.issued_ms, id, NULL) == 0)
+            abort(); /* nor a revocation notice */
     }
     veil_buf_free(&b);
 }
