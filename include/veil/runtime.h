@@ -392,13 +392,14 @@ int veil_docker_run(const char *socket_path, const struct veil_run_request *req,
  * namespace (host_ip/30). What crosses it is the caller's policy (nftables
  * rules, forwarding). Runs ip(8) without a shell; needs CAP_NET_ADMIN. */
 struct veil_ctnet {
-    char netns[32];   /* "veil-<slot>" */
+    char netns[40];   /* "veil-<tag>-<slot>": namespace names are host-wide */
     char host_if[16]; /* "vh<slot>" */
     char host_ip[16];
     char ct_ip[16];
 };
-/* Names and addresses of slot 0..16383: 10.201.0.0/16 cut into /30s. */
-int veil_ctnet_plan(unsigned slot, struct veil_ctnet *out, veil_err *err);
+/* Names and addresses of slot 0..16383 of the node tagged `tag` (1..16 of
+ * [A-Za-z0-9]): 10.201.0.0/16 cut into /30s. */
+int veil_ctnet_plan(const char *tag, unsigned slot, struct veil_ctnet *out, veil_err *err);
 /* Creates the namespace and the pair (a leftover of the same slot is
  * removed first). On failure nothing is left. */
 int veil_ctnet_create(const struct veil_ctnet *n, veil_err *err);

@@ -17,6 +17,7 @@
 #include <veil/runtime.h>
 
 #include "daemon_core.h"
+#include "daemon_overlay.h"
 
 /* One replica to start on this node (pulled and run on the worker pool: a
  * pull is network I/O and must not stall SWIM and gossip). */
@@ -33,7 +34,44 @@ struct exec_job {
     int rc;
     veil_err err;
     struct veil_container_info info;
+    /* on the overlay (daemon_overlay.c): its own network namespace, the
+     * node's resolver, its name */
+    bool on_overlay;
+    struct veil_ctnet net;
+    char resolv[4200];
+    char ov_name[256];
 };
+
+#define OVERLAY_ENV 3 /* VEIL_NAME, VEIL_REPLICA, VEIL_JOB */
+
+/* The overlay's part of a start: the namespace, the resolver, the names. */
+static int overlay_prepare(struct exec_job *e, struct veil_run_request *req,
+                           struct veil_mount_spec *resolv, char **env, size_t *n_env)
+{
+    if (!e->on_overlay)
+        return 0;
+    if (veil_ctnet_create(&e->net, &e->err) != 0)
+        return -1;
+    resolv->source = e->resolv;
+    resolv->destination = "/etc/resolv.conf";
+    resolv->readonly = true;
+    req->mounts = resolv;
+    req->n_mounts = 1;
+    size_t l = strlen(e->ov_name) + 64;
+    char *vars[OVERLAY_ENV] = {malloc(l), malloc(32), malloc(VEIL_JOB_NAME_MAX + 16)};
+    for (size_t i = 0; i < OVERLAY_ENV; i++)
+        if (!vars[i]) {
+            for (size_t j = 0; j < OVERLAY_ENV; j++)
+                free(vars[j]);
+            return veil_err_set(&e->err, VEIL_E_NOMEM, "out of memory");
+        }
+    snprintf(vars[0], l, "VEIL_NAME=%s", e->ov_name);
+    snprintf(vars[1], 32, "VEIL_REPLICA=%u", e->replica);
+    snprintf(vars[2], VEIL_JOB_NAME_MAX + 16, "VEIL_JOB=%s", e->spec.name);
+    for (size_t i = 0; i < OVERLAY_ENV; i++)
+        env[(*n_env)++] = vars[i];
+    return 0;
+}
 
 /* Records where a container and its replica are; a failed write is logged
  * (the state on gossip still tells the other nodes). */
@@ -88,7 +126,10 @@ static void exec_work(uv_work_t *w)
     /* the command and args of the spec, the environment as K=V, the limits */
     size_t n_args = e->spec.n_command + e->spec.n_args;
     char **args = calloc(n_args + 1, sizeof *args);
-    char **env = calloc(e->spec.n_env + 1, sizeof *env);
+    char **env = calloc(e->spec.n_env + OVERLAY_ENV + 1, sizeof *env);
+    size_t n_env = e->spec.n_env;
+    char netns_path[80];
+    struct veil_mount_spec resolv = {0};
     e->rc = args && env ? 0 : veil_err_set(&e->err, VEIL_E_NOMEM, "out of memory");
     for (size_t i = 0; e->rc == 0 && i < e->spec.n_command; i++)
         args[i] = e->spec.command[i];
@@ -109,14 +150,20 @@ static void exec_work(uv_work_t *w)
         req.image = img.name;
         req.args = n_args ? args : NULL;
         req.n_args = n_args;
+        snprintf(netns_path, sizeof netns_path, "/run/netns/%s", e->net.netns);
+        req.netns_path = e->on_overlay ? netns_path : NULL;
+        e->rc = overlay_prepare(e, &req, &resolv, env, &n_env);
         req.env = env;
-        req.n_env = e->spec.n_env;
+        req.n_env = n_env;
         req.memory_bytes = e->spec.memory_bytes;
         req.cpus = (double)e->spec.cpu_millis / 1000.0;
         req.pids_limit = 256;
-        e->rc = veil_container_run(&rc.runtime, &req, false, &e->info, NULL, &e->err);
+        if (e->rc == 0)
+            e->rc = veil_container_run(&rc.runtime, &req, false, &e->info, NULL, &e->err);
+        if (e->rc != 0 && e->on_overlay)
+            veil_ctnet_destroy(&e->net);
     }
-    for (size_t i = 0; env && i < e->spec.n_env; i++)
+    for (size_t i = 0; env && i < n_env; i++)
         free(env[i]);
     free(env);
     free(args);
@@ -135,6 +182,8 @@ static void exec_after(uv_work_t *w, int status)
         veil_daemon_maybe_free(d);
         return;
     }
+    if (e->on_overlay)
+        veil_daemon_overlay_started(d, e->job_hex, e->replica, status == 0 && e->rc == 0);
     if (status != 0 || e->rc != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "container failed to start",
                  "job=%.16s replica=%u error=\"%s\"", e->job_hex, e->replica,
@@ -187,6 +236,7 @@ void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms)
         publish_container_status(d, w->job_id, w->replica,
                                  ok ? VEIL_CONTAINER_EXITED : VEIL_CONTAINER_FAILED, info.exit_code,
                                  w->name);
+        veil_daemon_overlay_release(d, w->job_hex, w->replica);
         watch_list_remove(&d->watched, i);
     }
 }
@@ -258,6 +308,7 @@ void veil_daemon_release_replica(veil_daemon *d, const char *job_hex, uint32_t r
         veil_log(VEIL_LOG_INFO, SUB, "replica moved to another node: stopping its copy",
                  "job=%.16s replica=%u container=%s", job_hex, replica, w->name);
         stop_container(d, w->name);
+        veil_daemon_overlay_release(d, job_hex, replica);
         watch_list_remove(&d->watched, i);
         return;
     }
@@ -388,8 +439,16 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
         free(e);
         return;
     }
+    int on = veil_daemon_overlay_reserve(d, job_hex, replica, e->spec.name, &e->net, e->resolv,
+                                         sizeof e->resolv, e->ov_name, sizeof e->ov_name, &err);
+    if (on < 0)
+        veil_log(VEIL_LOG_WARN, SUB, "container not on the overlay", "job=%.16s error=\"%s\"",
+                 job_hex, err.msg);
+    e->on_overlay = on > 0;
     e->work.data = e;
     if (uv_queue_work(d->loop, &e->work, exec_work, exec_after) != 0) {
+        if (e->on_overlay)
+            veil_daemon_overlay_started(d, job_hex, replica, false);
         veil_job_spec_free(&e->spec);
         free(e);
     } else {

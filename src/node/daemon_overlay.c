@@ -27,6 +27,7 @@
 #include <veil/overlay.h>
 #include <veil/overlay_peer.h>
 #include <veil/resolver.h>
+#include <veil/runtime.h>
 
 #include "daemon_core.h"
 #include "daemon_overlay.h"
@@ -46,8 +47,24 @@ struct applied {
     bool revoked; /* deactivated on chain: refused from now on */
 };
 
+/* A container of this node on the overlay. */
+struct ovct {
+    char job_hex[65];
+    uint32_t replica;
+    unsigned slot;
+    struct veil_ctnet net;
+    bool up;         /* started: its rules are applied */
+    char *nft;       /* the ruleset last applied (its table) */
+};
+
 struct veil_node_overlay {
     veil_overlay_cert *oc;
+    char ifname[16];
+    char tag[17];       /* this node's tag in host-wide names */
+    char data_dir[4096];
+    struct ovct *cts;
+    size_t n_cts, cap_cts;
+    char *rules_key;    /* the ingress rules last set, as text */
     veil_dns_server *dns;
     char topic[96];
     char realm[64];
@@ -142,6 +159,13 @@ static int read_settings(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
     if (!realm || !*realm || strlen(realm) >= sizeof ov->realm)
         return veil_err_set(err, VEIL_E_INVALID, "overlay.realm is required (Guardian's realm)");
     snprintf(ov->realm, sizeof ov->realm, "%s", realm);
+    const char *ifname = veil_config_str(cfg, "overlay.ifname", DEFAULT_IFNAME);
+    if (!ifname || !*ifname || strlen(ifname) >= sizeof ov->ifname)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay.ifname: 1..15 characters");
+    snprintf(ov->ifname, sizeof ov->ifname, "%s", ifname);
+    size_t tl = strlen(d->self_text);
+    snprintf(ov->tag, sizeof ov->tag, "%s", d->self_text + (tl > 8 ? tl - 8 : 0));
+    snprintf(ov->data_dir, sizeof ov->data_dir, "%s", veil_config_str(cfg, "data_dir", "."));
     const char *v4 = veil_config_str(cfg, "overlay.ipv4", NULL);
     if (v4 && *v4) {
         if (parse_v4_prefix(v4, ov->ipv4, &ov->prefix, err) != 0)
@@ -184,7 +208,7 @@ static int start_overlay(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
     int rc = -1;
     if (chain && root) {
         struct veil_overlay_cert_config oc = {
-            .overlay = {.ifname = veil_config_str(d->cfg, "overlay.ifname", DEFAULT_IFNAME),
+            .overlay = {.ifname = ov->ifname,
                         .realm = ov->realm,
                         .ipv4 = ov->ipv4,
                         .ipv4_prefix = ov->prefix,
@@ -307,6 +331,400 @@ static void publish_record(veil_daemon *d, struct veil_node_overlay *ov, uint64_
     ov->record_at_ms = now_ms;
 }
 
+/* ---- containers: namespaces, names, exposure ------------------------------ */
+
+/* What the store says is placed (assigned or running) and where. */
+struct placed {
+    char job_hex[65];
+    uint32_t replica;
+    char node[96];
+    const struct veil_job_spec *spec; /* NULL: unreadable */
+};
+
+struct view {
+    struct placed *p;
+    size_t n, cap;
+    struct veil_job_spec *specs; /* one per distinct job, parallel to spec_of */
+    char (*spec_of)[65];
+    size_t n_specs, cap_specs;
+};
+
+static int collect(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    struct view *v = ctx;
+    if (!node || !*node)
+        return 0;
+    if (v->n == v->cap) {
+        size_t ncap = v->cap ? 2 * v->cap : 16;
+        struct placed *np = realloc(v->p, ncap * sizeof *np);
+        if (!np)
+            return -1;
+        v->p = np;
+        v->cap = ncap;
+    }
+    struct placed *pl = &v->p[v->n++];
+    memset(pl, 0, sizeof *pl);
+    snprintf(pl->job_hex, sizeof pl->job_hex, "%s", job_hex);
+    pl->replica = replica;
+    snprintf(pl->node, sizeof pl->node, "%s", node);
+    return 0;
+}
+
+/* The spec of each placed replica's job, parsed once per job. */
+static void load_specs(veil_daemon *d, struct view *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        size_t k = 0;
+        while (k < v->n_specs && strcmp(v->spec_of[k], v->p[i].job_hex) != 0)
+            k++;
+        if (k == v->n_specs) {
+            struct veil_store_job job;
+            veil_err err = {0};
+            if (v->n_specs == v->cap_specs)
+                break; /* sized for every placed replica: not reached */
+            if (veil_store_job_get(d->store, v->p[i].job_hex, &job, &err) != 0)
+                continue;
+            int rc = veil_job_spec_parse(&v->specs[k], job.spec_json, strlen(job.spec_json),
+                                         "job", &err);
+            veil_store_job_free(&job);
+            if (rc != 0)
+                continue;
+            snprintf(v->spec_of[k], sizeof v->spec_of[k], "%s", v->p[i].job_hex);
+            v->n_specs++;
+        }
+        v->p[i].spec = &v->specs[k];
+    }
+}
+
+static int view_load(veil_daemon *d, struct view *v, veil_err *err)
+{
+    memset(v, 0, sizeof *v);
+    if (veil_store_each_replica(d->store, VEIL_REPLICA_ASSIGNED, collect, v, err) != 0 ||
+        veil_store_each_replica(d->store, VEIL_REPLICA_RUNNING, collect, v, err) != 0)
+        return -1;
+    v->cap_specs = v->n;
+    v->specs = calloc(v->n ? v->n : 1, sizeof *v->specs);
+    v->spec_of = calloc(v->n ? v->n : 1, sizeof *v->spec_of);
+    if (!v->specs || !v->spec_of)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+    load_specs(d, v);
+    return 0;
+}
+
+static void view_free(struct view *v)
+{
+    for (size_t i = 0; i < v->n_specs; i++)
+        veil_job_spec_free(&v->specs[i]);
+    free(v->specs);
+    free(v->spec_of);
+    free(v->p);
+}
+
+/* The overlay address (and identity) of a node named by its peer ID text. */
+static bool node_addr(veil_daemon *d, const struct veil_node_overlay *ov, const char *node,
+                      char ip[16], uint8_t id[32])
+{
+    if (strcmp(node, d->self_text) == 0) {
+        memcpy(ip, ov->ipv4, 16);
+        memcpy(id, d->key.public_key, 32);
+        return true;
+    }
+    for (size_t i = 0; i < ov->n_peers; i++) {
+        veil_p2p_peer_id pid;
+        if (ov->peers[i].revoked)
+            continue;
+        veil_p2p_peer_id_from_ed25519(ov->peers[i].id, &pid);
+        if (strcmp(veil_p2p_peer_id_str(&pid).s, node) == 0) {
+            memcpy(ip, ov->peers[i].ipv4, 16);
+            memcpy(id, ov->peers[i].id, 32);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* May a replica of `client` reach port `e` of a replica of `server`? Its
+ * own job's replicas, or a job the port names - and only within a tenant. */
+static bool may_reach(const struct placed *client, const struct placed *server,
+                      const struct veil_job_expose *e)
+{
+    const struct veil_job_spec *c = client->spec, *s = server->spec;
+    if (!c || !s || strcmp(c->tenant, s->tenant) != 0)
+        return false;
+    if (strcmp(client->job_hex, server->job_hex) == 0)
+        return true;
+    for (size_t i = 0; i < e->n_to; i++)
+        if (strcmp(e->to[i], c->name) == 0)
+            return true;
+    return false;
+}
+
+static struct ovct *ct_find(struct veil_node_overlay *ov, const char *job_hex, uint32_t replica)
+{
+    for (size_t i = 0; i < ov->n_cts; i++)
+        if (ov->cts[i].replica == replica && strcmp(ov->cts[i].job_hex, job_hex) == 0)
+            return &ov->cts[i];
+    return NULL;
+}
+
+static const struct placed *placed_of(const struct view *v, const struct ovct *c)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->p[i].replica == c->replica && strcmp(v->p[i].job_hex, c->job_hex) == 0)
+            return &v->p[i];
+    return NULL;
+}
+
+/* <replica>.<job>.c<cluster> -> the overlay address of its node. */
+static void update_names(veil_daemon *d, struct veil_node_overlay *ov, const struct view *v)
+{
+    struct veil_dns_entry *t = calloc(v->n ? v->n : 1, sizeof *t);
+    size_t n = 0;
+    veil_err err = {0};
+    if (!t || !ov->dns) {
+        free(t);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        char ip[16];
+        uint8_t id[32];
+        if (!v->p[i].spec || !node_addr(d, ov, v->p[i].node, ip, id) ||
+            inet_pton(AF_INET, ip, t[n].ipv4) != 1)
+            continue;
+        snprintf(t[n].name, sizeof t[n].name, "%u.%s.c%llu", v->p[i].replica, v->p[i].spec->name,
+                 (unsigned long long)d->cluster_id);
+        n++;
+    }
+    if (veil_dns_server_set(ov->dns, t, n, &err) != 0)
+        veil_log(VEIL_LOG_WARN, OSUB, "names not updated", "error=\"%s\"", err.msg);
+    free(t);
+}
+
+/* Appends one ingress rule unless an equal one is there. */
+static void rule_add(struct veil_overlay_rule *r, size_t *n, size_t cap,
+                     const struct veil_overlay_rule *x)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (memcmp(&r[i], x, sizeof *x) == 0)
+            return;
+    if (*n < cap)
+        r[(*n)++] = *x;
+}
+
+/* Ingress at the packet boundary: a peer node may open a connection to an
+ * exposed port here only while it hosts a replica allowed to reach the
+ * container behind it; nodes may ping each other's own address. */
+static void update_ingress(veil_daemon *d, struct veil_node_overlay *ov, const struct view *v)
+{
+    size_t cap = 1 + ov->n_cts * VEIL_JOB_MAX_EXPOSE * (v->n + 1), n = 0;
+    struct veil_overlay_rule *r = calloc(cap, sizeof *r);
+    veil_err err = {0};
+    if (!r)
+        return;
+    struct veil_overlay_rule icmp = {.proto = 1, .dst_prefix = 32};
+    inet_pton(AF_INET, ov->ipv4, icmp.dst_v4);
+    rule_add(r, &n, cap, &icmp);
+    for (size_t c = 0; c < ov->n_cts; c++) {
+        const struct placed *srv = ov->cts[c].up ? placed_of(v, &ov->cts[c]) : NULL;
+        for (size_t e = 0; srv && srv->spec && e < srv->spec->n_expose; e++) {
+            const struct veil_job_expose *ex = &srv->spec->expose[e];
+            for (size_t i = 0; i < v->n; i++) {
+                char ip[16];
+                struct veil_overlay_rule x = icmp;
+                if (strcmp(v->p[i].node, d->self_text) == 0 || !may_reach(&v->p[i], srv, ex) ||
+                    !node_addr(d, ov, v->p[i].node, ip, x.peer))
+                    continue;
+                x.proto = ex->proto;
+                x.port_lo = x.port_hi = ex->port;
+                rule_add(r, &n, cap, &x);
+            }
+        }
+    }
+    char *key = malloc(n * sizeof *r * 2 + 1);
+    if (key) {
+        veil_hex_encode(key, n * sizeof *r * 2 + 1, (const uint8_t *)r, n * sizeof *r);
+        if (!ov->rules_key || strcmp(key, ov->rules_key) != 0) {
+            if (veil_overlay_set_rules(veil_overlay_cert_overlay(ov->oc), true, r, n, &err) != 0)
+                veil_log(VEIL_LOG_WARN, OSUB, "ingress rules not set", "error=\"%s\"", err.msg);
+            else
+                veil_log(VEIL_LOG_INFO, OSUB, "ingress rules", "rules=%zu", n);
+            free(ov->rules_key);
+            ov->rules_key = key;
+            key = NULL;
+        }
+    }
+    free(key);
+    free(r);
+}
+
+#define addf veil_buf_printf
+
+/* One container's nftables table in the node's namespace: its exposed
+ * ports forwarded to it, what it sends into the overlay masqueraded as the
+ * node, and only the exposed ports its job may reach let out of it. */
+static void ct_ruleset(veil_daemon *d, struct veil_node_overlay *ov, const struct view *v,
+                       const struct ovct *c, veil_buf *b)
+{
+    const struct placed *me = placed_of(v, c);
+    const char *hif = c->net.host_if;
+    addf(b, "table ip veil_%u\ndelete table ip veil_%u\ntable ip veil_%u {\n", c->slot, c->slot,
+         c->slot);
+    addf(b, " chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n");
+    for (size_t e = 0; me && me->spec && e < me->spec->n_expose; e++)
+        addf(b, "  ip daddr %s %s dport %u dnat to %s\n", ov->ipv4,
+             me->spec->expose[e].proto == 6 ? "tcp" : "udp", me->spec->expose[e].port,
+             c->net.ct_ip);
+    addf(b, " }\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n");
+    addf(b, "  ip saddr %s oifname \"%s\" masquerade\n }\n", c->net.ct_ip, ov->ifname);
+    addf(b, " chain fwd {\n  type filter hook forward priority filter; policy accept;\n");
+    addf(b, "  iifname \"%s\" ct state established,related accept\n", hif);
+    for (size_t i = 0; me && i < v->n; i++) {
+        const struct placed *srv = &v->p[i];
+        char ip[16];
+        uint8_t id[32];
+        if (srv == me || !srv->spec || !node_addr(d, ov, srv->node, ip, id))
+            continue;
+        for (size_t e = 0; e < srv->spec->n_expose; e++)
+            if (may_reach(me, srv, &srv->spec->expose[e]))
+                addf(b,
+                     "  iifname \"%s\" ct original ip daddr %s ct original proto-dst %u "
+                     "meta l4proto %s accept\n",
+                     hif, ip, srv->spec->expose[e].port,
+                     srv->spec->expose[e].proto == 6 ? "tcp" : "udp");
+    }
+    addf(b, "  iifname \"%s\" drop\n }\n}\n", hif);
+}
+
+static void update_containers(veil_daemon *d, struct veil_node_overlay *ov, const struct view *v)
+{
+    for (size_t i = 0; i < ov->n_cts; i++) {
+        struct ovct *c = &ov->cts[i];
+        veil_buf b;
+        veil_err err = {0};
+        if (!c->up)
+            continue;
+        veil_buf_init(&b);
+        ct_ruleset(d, ov, v, c, &b);
+        veil_buf_put(&b, "", 1);
+        if (!b.failed && (!c->nft || strcmp(c->nft, (const char *)b.data) != 0)) {
+            char *argv[] = {"nft", "-f", "-", NULL};
+            if (veil_run_tool(argv, (const char *)b.data, &err) != 0) {
+                veil_log(VEIL_LOG_WARN, OSUB, "container rules not applied",
+                         "job=%.16s replica=%u error=\"%s\"", c->job_hex, c->replica, err.msg);
+            } else {
+                veil_log(VEIL_LOG_INFO, OSUB, "container rules applied",
+                         "job=%.16s replica=%u netns=%s", c->job_hex, c->replica, c->net.netns);
+                free(c->nft);
+                c->nft = strdup((const char *)b.data);
+            }
+        }
+        veil_buf_free(&b);
+    }
+}
+
+/* Names, ingress rules and container rules from the store's placements. */
+static void apply_placements(veil_daemon *d, struct veil_node_overlay *ov)
+{
+    struct view v;
+    veil_err err = {0};
+    if (view_load(d, &v, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, OSUB, "placements not read", "error=\"%s\"", err.msg);
+        view_free(&v);
+        return;
+    }
+    update_names(d, ov, &v);
+    update_ingress(d, ov, &v);
+    update_containers(d, ov, &v);
+    view_free(&v);
+}
+
+static int write_resolv(struct veil_node_overlay *ov, unsigned slot, char *path, size_t cap,
+                        veil_err *err)
+{
+    char dir[4200], text[128];
+    snprintf(dir, sizeof dir, "%s/overlay", ov->data_dir);
+    if (snprintf(path, cap, "%s/resolv-%u.conf", dir, slot) >= (int)cap)
+        return veil_err_set(err, VEIL_E_RANGE, "overlay: resolv.conf path too long");
+    int n = snprintf(text, sizeof text, "nameserver %s\n", ov->ipv4);
+    if (veil_mkdir_p(dir, 0755, err) != 0 ||
+        veil_file_write_atomic(path, text, (size_t)n, 0644, err) != 0)
+        return -1;
+    return 0;
+}
+
+int veil_daemon_overlay_reserve(veil_daemon *d, const char *job_hex, uint32_t replica,
+                                const char *job_name, struct veil_ctnet *net, char *resolv,
+                                size_t resolv_cap, char *name, size_t name_cap, veil_err *err)
+{
+    struct veil_node_overlay *ov = d->overlay;
+    if (!ov || !ov->oc)
+        return 0;
+    unsigned slot = 0;
+    for (bool taken = true; taken; slot += taken) {
+        taken = false;
+        for (size_t i = 0; i < ov->n_cts; i++)
+            taken |= ov->cts[i].slot == slot;
+    }
+    if (ov->n_cts == ov->cap_cts) {
+        size_t ncap = ov->cap_cts ? 2 * ov->cap_cts : 8;
+        struct ovct *np = realloc(ov->cts, ncap * sizeof *np);
+        if (!np)
+            return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+        ov->cts = np;
+        ov->cap_cts = ncap;
+    }
+    struct ovct *c = &ov->cts[ov->n_cts];
+    memset(c, 0, sizeof *c);
+    if (veil_ctnet_plan(ov->tag, slot, &c->net, err) != 0 ||
+        write_resolv(ov, slot, resolv, resolv_cap, err) != 0)
+        return -1;
+    snprintf(c->job_hex, sizeof c->job_hex, "%s", job_hex);
+    c->replica = replica;
+    c->slot = slot;
+    ov->n_cts++;
+    *net = c->net;
+    snprintf(name, name_cap, "%u.%s.c%llu", replica, job_name, (unsigned long long)d->cluster_id);
+    return 1;
+}
+
+static void ct_remove(struct veil_node_overlay *ov, struct ovct *c)
+{
+    char table[32];
+    char *argv[] = {"nft", "delete", "table", "ip", table, NULL};
+    veil_err ignored = {0};
+    snprintf(table, sizeof table, "veil_%u", c->slot);
+    if (c->nft)
+        (void)veil_run_tool(argv, NULL, &ignored);
+    veil_ctnet_destroy(&c->net);
+    free(c->nft);
+    *c = ov->cts[--ov->n_cts];
+}
+
+void veil_daemon_overlay_started(veil_daemon *d, const char *job_hex, uint32_t replica, bool ok)
+{
+    struct veil_node_overlay *ov = d->overlay;
+    struct ovct *c = ov ? ct_find(ov, job_hex, replica) : NULL;
+    if (!c)
+        return;
+    if (!ok) {
+        ct_remove(ov, c);
+        return;
+    }
+    c->up = true;
+    veil_log(VEIL_LOG_INFO, OSUB, "container on the overlay",
+             "job=%.16s replica=%u netns=%s address=%s", job_hex, replica, c->net.netns,
+             c->net.ct_ip);
+    apply_placements(d, ov);
+}
+
+void veil_daemon_overlay_release(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    struct veil_node_overlay *ov = d->overlay;
+    struct ovct *c = ov ? ct_find(ov, job_hex, replica) : NULL;
+    if (c)
+        ct_remove(ov, c);
+}
+
 /* Members deactivated on chain lose their sessions and stay refused. */
 static void apply_registry(veil_daemon *d, struct veil_node_overlay *ov)
 {
@@ -356,6 +774,7 @@ void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms)
     if (!ov || !ov->oc)
         return;
     apply_registry(d, ov);
+    apply_placements(d, ov);
     log_stats(ov);
     struct veil_gs_peer_id peers[MAX_MEMBERS];
     size_t n = veil_gossipsub_topic_peers(d->gs, ov->topic, peers, MAX_MEMBERS);
@@ -371,6 +790,10 @@ static void overlay_free(struct veil_node_overlay *ov)
         veil_dns_server_stop(ov->dns);
     if (ov->oc)
         veil_overlay_cert_stop(ov->oc);
+    for (size_t i = 0; i < ov->n_cts; i++)
+        free(ov->cts[i].nft);
+    free(ov->cts);
+    free(ov->rules_key);
     free(ov->peers);
     free(ov);
 }
@@ -387,6 +810,13 @@ int veil_daemon_overlay_start(veil_daemon *d, veil_err *err)
         overlay_free(ov);
         return veil_err_wrap(err, "overlay");
     }
+    /* containers reach the overlay through this node */
+    FILE *fwd = fopen("/proc/sys/net/ipv4/ip_forward", "w");
+    if (!fwd || fputs("1\n", fwd) == EOF)
+        veil_log(VEIL_LOG_WARN, OSUB, "IPv4 forwarding not enabled: containers stay local",
+                 "ifname=%s", ov->ifname);
+    if (fwd)
+        fclose(fwd);
     d->overlay = ov;
     if (veil_gossipsub_subscribe(d->gs, ov->topic, on_record, d, err) != 0) {
         d->overlay = NULL;

@@ -26,4 +26,24 @@ void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms);
 /* Unsubscribes, stops the overlay (its interface goes) and the resolver. */
 void veil_daemon_overlay_stop(veil_daemon *d);
 
+/* ---- the containers' side (daemon_exec.c) ----
+ * A container veild starts gets its own network namespace wired to the node
+ * (veil_ctnet); the node masquerades what it sends into the overlay, lets out
+ * only what its job may reach (the exposed ports of its own job's replicas
+ * and of jobs that name it, same tenant), forwards the ports its job exposes
+ * from the overlay to it, and answers its name, <replica>.<job>.c<cluster>. */
+struct veil_ctnet;
+/* On the loop thread, before the start: 1 with *net planned (and the
+ * container's resolv.conf path and its overlay name) when the overlay runs,
+ * 0 when it does not, -1 on failure. */
+VEIL_WARN_UNUSED int veil_daemon_overlay_reserve(veil_daemon *d, const char *job_hex,
+                                                 uint32_t replica, const char *job_name,
+                                                 struct veil_ctnet *net, char *resolv,
+                                                 size_t resolv_cap, char *name, size_t name_cap,
+                                                 veil_err *err);
+/* After the start (ok) or its failure (the namespace and slot go). */
+void veil_daemon_overlay_started(veil_daemon *d, const char *job_hex, uint32_t replica, bool ok);
+/* The container ended or was stopped: its namespace, rules and slot go. */
+void veil_daemon_overlay_release(veil_daemon *d, const char *job_hex, uint32_t replica);
+
 #endif /* VEIL_NODE_DAEMON_OVERLAY_H */

@@ -91,14 +91,18 @@ int veil_run_tool(char *const argv[], const char *input, veil_err *err)
     return 0;
 }
 
-int veil_ctnet_plan(unsigned slot, struct veil_ctnet *out, veil_err *err)
+int veil_ctnet_plan(const char *tag, unsigned slot, struct veil_ctnet *out, veil_err *err)
 {
     memset(out, 0, sizeof *out);
+    size_t tl = tag ? strlen(tag) : 0;
+    if (tl == 0 || tl > 16 || strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789") != tl)
+        return veil_err_set(err, VEIL_E_INVALID, "container network: bad node tag");
     if (slot >= CTNET_SLOTS)
         return veil_err_set(err, VEIL_E_RANGE, "container network: slot %u (at most %u)", slot,
                             CTNET_SLOTS - 1);
     unsigned base = slot * 4; /* a /30 per container in 10.201.0.0/16 */
-    snprintf(out->netns, sizeof out->netns, "veil-%u", slot);
+    snprintf(out->netns, sizeof out->netns, "veil-%s-%u", tag, slot);
     snprintf(out->host_if, sizeof out->host_if, "vh%u", slot);
     snprintf(out->host_ip, sizeof out->host_ip, "10.201.%u.%u", base >> 8, (base & 255) + 1);
     snprintf(out->ct_ip, sizeof out->ct_ip, "10.201.%u.%u", base >> 8, (base & 255) + 2);

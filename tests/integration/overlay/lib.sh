@@ -26,7 +26,7 @@ ov_cleanup() {
   fi
   for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
   for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
-  declare -F ov_extra_cleanup >/dev/null && ov_extra_cleanup
+  ov_containers_cleanup
   # OV_KEEP=DIR keeps the logs and state for a post-mortem.
   if [ -n "${OV_KEEP:-}" ]; then rm -rf "$OV_KEEP"; cp -r "$WORK" "$OV_KEEP"; fi
   ip netns del "${NS}a" 2>/dev/null
@@ -43,6 +43,9 @@ ov_require() {
 
 # on I CMD...: runs CMD in host I's namespace.
 on() { local i=$1; shift; if [ "$i" = 1 ]; then ip netns exec "${NS}a" "$@"; else ip netns exec "${NS}b" "$@"; fi; }
+
+# veil_on I ARGS...: the veil CLI against node I's API, in its namespace.
+veil_on() { local i=$1; shift; on "$i" env VEIL_CONFIG="$WORK/n$i/veild.yaml" "$VEIL" "$@"; }
 
 # Two hosts, one underlay link; each keeps IP forwarding off towards it.
 ov_hosts() {
@@ -115,6 +118,53 @@ ov_start() {
   on "$i" env VEIL_TELEMETRY_INTERVAL=2s "$@" "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug \
     >>"$WORK/n$i/veild.log" 2>&1 &
   OV_PIDS[$i]=$!
+}
+
+# The containers veild started (runc state under each node's data dir),
+# their supervisors and mounts, and their network namespaces (named
+# veil-<node tag>-<slot>, host-wide).
+ov_containers_cleanup() {
+  local root id st sp tag n
+  for root in "$WORK"/n*/runc; do
+    [ -d "$root" ] || continue
+    for id in $(runc --root "$root" list -q 2>/dev/null); do
+      runc --root "$root" delete -f "$id" >/dev/null 2>&1
+    done
+  done
+  for st in "$WORK"/n*/containers/*/state.json; do
+    [ -f "$st" ] || continue
+    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
+    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
+  done
+  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  for n in "${PEER_1:-}" "${PEER_2:-}"; do
+    [ -n "$n" ] || continue
+    tag=${n: -8}
+    for id in $(ip netns list | awk '{print $1}' | grep "^veil-$tag-"); do ip netns del "$id"; done
+  done
+  [ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  [ -n "${RT_TMP:-}" ] && rm -rf "$RT_TMP"
+  return 0
+}
+
+# A registry with busybox:1 that both hosts reach (on host 1's underlay
+# address), built as the runtime tests build theirs (umoci, skopeo).
+ov_registry() {
+  source "$SRC/tests/integration/runtime/lib.sh"
+  rt_setup
+  trap ov_cleanup EXIT
+  rt_image_busybox
+  DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
+  kill "$RT_REG_PID"; wait "$RT_REG_PID" 2>/dev/null || true; RT_REG_PID=
+  sed -i "s|addr: .*|addr: $WAN_1:5000|" "$RT_TMP/registry.yml"
+  on 1 docker-registry serve "$RT_TMP/registry.yml" >"$RT_TMP/registry.log" 2>&1 &
+  REG_PID=$!
+  REG=$WAN_1:5000
+  local deadline=$((SECONDS + 30))
+  until on 2 curl -fs "http://$REG/v2/" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "registry on $REG did not start"
+    sleep 0.1
+  done
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.

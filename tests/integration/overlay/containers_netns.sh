@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# tests/integration/overlay/containers_netns.sh - Veil's containers talk over
+# VeilNet by name (issue 16). Two veild nodes of one on-chain cluster in two
+# network namespaces, joined only by an underlay link (no route between the
+# containers' networks but the overlay), run the overlay in process. A job
+# of two replicas (busybox: replica 0 serves TCP 8080, which the job
+# exposes; replica 1 is the client) is placed by the cluster on the two
+# nodes; each container gets its own namespace behind its node, an overlay
+# name served by its node's resolver; the client resolves 0.web.c<cluster>
+# and its payload arrives at the server. A container of another job cannot
+# reach the server (isolation by default, at both nodes' packet filters).
+# Node 2 deactivated on chain loses its sessions: the server is no longer
+# reachable from node 1.
+source "$(dirname "$0")/lib.sh"
+ov_require
+ov_hosts
+ov_registry
+ov_anvil
+ov_cluster
+ov_guardian
+CAPS=("" "cpu=2000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=4Gi,disk=20Gi,gpu=0")
+for i in 1 2; do
+  ov_start "$i" "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_INSECURE_REGISTRIES="$REG"
+done
+for i in 1 2; do
+  wait_for 60 "node $i overlay started" grep -q 'msg="overlay started"' "$WORK/n$i/veild.log"
+done
+wait_for 60 "node 1 knows node 2" grep -q "msg=\"overlay peer\" peer=$PEER_2" "$WORK/n1/veild.log"
+wait_for 60 "node 2 knows node 1" grep -q "msg=\"overlay peer\" peer=$PEER_1" "$WORK/n2/veild.log"
+has_epochs() {
+  veil_on "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(rows.length === 2 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
+}
+for i in 1 2; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+ok "two nodes on chain, Guardian-certified, overlay up"
+
+NAME0=0.web.c$CLUSTER
+cat >"$WORK/web.yaml" <<YAML
+name: web
+image: $REG/busybox@$DIGEST
+replicas: 2
+policy: spread
+resources: {cpu: 100m, memory: 32Mi}
+expose:
+  - port: 8080
+command:
+  - /bin/sh
+  - -c
+  - |
+    if [ "\$VEIL_REPLICA" = 0 ]; then
+      echo "server \$VEIL_NAME listening"
+      while true; do nc -l -p 8080; done
+    fi
+    for i in \$(seq 1 120); do
+      ip=\$(nslookup $NAME0 2>/dev/null | sed -n 's/^Address: *\([0-9.]*\)\$/\1/p' | tail -n 1)
+      if [ -n "\$ip" ] && echo "payload from \$VEIL_NAME" | nc -w 2 "\$ip" 8080; then
+        echo "client sent to $NAME0 at \$ip"
+        break
+      fi
+      sleep 1
+    done
+    sleep 600
+YAML
+cat >"$WORK/other.yaml" <<YAML
+name: other
+image: $REG/busybox@$DIGEST
+resources: {cpu: 100m, memory: 32Mi}
+command:
+  - /bin/sh
+  - -c
+  - |
+    for i in \$(seq 1 600); do
+      ip=\$(nslookup $NAME0 2>/dev/null | sed -n 's/^Address: *\([0-9.]*\)\$/\1/p' | tail -n 1)
+      if [ -n "\$ip" ] && echo "payload from other" | nc -w 1 "\$ip" 8080; then
+        echo "other got through"
+      else
+        echo "other refused \$ip"
+      fi
+      sleep 1
+    done
+YAML
+run_job() { veil_on 1 job run "$1" | awk '{print $2}'; }
+logs_of() { # JOB_ID REPLICA: the replica's stdout on whichever node runs it
+  local st
+  for st in $(grep -l "\"veil-${1:0:16}-$2\"" "$WORK"/n*/containers/*/state.json 2>/dev/null); do
+    cat "$(dirname "$st")/stdout.log" 2>/dev/null
+  done
+  return 0
+}
+id=$(run_job "$WORK/web.yaml")
+[ -n "$id" ] || fail "web not submitted"
+server_got() { grep -q "payload from 1.web.c$CLUSTER" < <(logs_of "$id" 0); }
+wait_for 240 "the client's payload arrives at the server by name" server_got
+grep -q "client sent to $NAME0 at 10.77.0." < <(logs_of "$id" 1) || fail "client: $(logs_of "$id" 1)"
+on1=$(grep -l "veil-${id:0:16}-0" "$WORK"/n*/containers/*/state.json | head -n 1)
+on2=$(grep -l "veil-${id:0:16}-1" "$WORK"/n*/containers/*/state.json | head -n 1)
+[ "${on1%%/containers/*}" != "${on2%%/containers/*}" ] || fail "both replicas on one node"
+ok "web's replicas on both nodes; the client resolved $NAME0 and its payload arrived"
+
+id2=$(run_job "$WORK/other.yaml")
+other_tried() { [ "$(grep -c "other refused 10.77.0." < <(logs_of "$id2" 0))" -ge 3 ]; }
+wait_for 240 "the other job's container tried the server" other_tried
+grep -q "payload from other" < <(logs_of "$id" 0) && fail "the other job reached the server"
+grep -q "other got through" < <(logs_of "$id2" 0) && fail "the other job connected"
+ok "a container of another job resolves the name but cannot reach the server"
+
+on 1 "$CAST" send "$CONTRACT" "deactivateNode(address)" "$(addr_for 2)" \
+  --private-key "${ANVIL_KEYS[2]}" --rpc-url "$RPC" >/dev/null || fail "deactivateNode"
+on 1 "$CAST" rpc anvil_mine 2 --rpc-url "$RPC" >/dev/null || fail "anvil_mine"
+wait_for 60 "node 1 revokes node 2" grep -q \
+  "msg=\"overlay peer deactivated on chain: sessions ended\" peer=$PEER_2" "$WORK/n1/veild.log"
+wait_for 30 "node 2 no longer answers" fails_now ping_ok 1 10.77.0.2
+ok "node 2 deactivated on chain: node 1 ended its sessions"
+echo "PASS containers_netns"
