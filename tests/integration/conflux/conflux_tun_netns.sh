@@ -8,7 +8,8 @@
 # with the addresses Guardian assigned (IPv4 from the pool, in the
 # certificate; IPv6 from the identity). Checked: pings over IPv4 and IPv6
 # between all three, a TCP transfer arriving whole, `veil guardian revoke C`
-# ending C's connectivity (polled, bounded), X of realm blue - handed A's
+# ending C's connectivity (polled, bounded), credentials renewed every 4 s
+# under it all (the overlay presents each new certificate), X of realm blue - handed A's
 # signed record and a route by hand - refused by A (counted, no answer),
 # a clean shutdown removing the interface, and Master having carried only
 # control subjects and none of the transferred bytes. Prints the time from
@@ -63,7 +64,9 @@ URL=$(cat "$G/master.servers")
 ip netns exec "${NS}h5" nats-server -c "$TMP/master/c0-s0.conf" >"$TMP/nats.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do in_ns h5 bash -c 'exec 3<>/dev/tcp/10.99.0.5/14222' 2>/dev/null && break; sleep 0.1; done
-ip netns exec "${NS}h5" "$VEIL" guardian serve -d "$G" >"$TMP/guardian.log" 2>&1 &
+# 6-second credentials: every node renews (make before break) every 4 s
+# while the checks below run
+ip netns exec "${NS}h5" "$VEIL" guardian serve -d "$G" --ttl 6s --cert-ttl 6s >"$TMP/guardian.log" 2>&1 &
 PIDS+=($!)
 wait_for "$TMP/guardian.log" "guardian: serving"
 "$VEIL" guardian issue -d "$G" --realm red --name census --service -o "$TMP/census.creds" >/dev/null
@@ -150,6 +153,7 @@ ping_none h1 10.77.0.3
 ping_none h3 10.77.0.1
 ping_none h3 10.77.0.2
 ping_ok h1 10.77.0.2 # the others keep talking
+ping_ok h2 "$(field A ipv6)"
 # 5. clean shutdown: exit 0, statistics, the interface removed
 stop_node() {
     local pid_var="PID_$1"
@@ -164,6 +168,8 @@ stat_of() { grep '^conflux: tun stats' "$TMP/$1.out" | sed 's/^conflux: tun stat
 [ "$(stat_of A drop_realm)" -ge 1 ] || fail "A did not refuse X's realm"
 [ "$(stat_of A revocations)" -ge 1 ] || fail "A applied no revocation"
 [ "$(stat_of A records_applied)" -ge 2 ] || fail "A applied $(stat_of A records_applied) records"
+[ "$(stat_of A renewals)" -ge 1 ] || fail "A's overlay never took a renewed certificate"
+[ "$(stat_of B renewals)" -ge 1 ] || fail "B's overlay never took a renewed certificate"
 # 6. what Master carried in realm red: control subjects only, small, no data
 kill -TERM "$CENSUS"
 wait "$CENSUS" || true
