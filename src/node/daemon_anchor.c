@@ -10,11 +10,16 @@
  * (VeilRegistry) whose Merkle root is built exactly as verifyInclusion
  * checks it; in single mode each one is an anchorDeployment.
  *
- * Exactly one node sends: the cluster's designated decryptor, the only node
- * that signs assignments, so it has every commitment without waiting on
+ * One node sends: the cluster's designated decryptor (key holder 1 in a
+ * threshold cluster), which has every commitment without waiting on
  * gossip. The others find the anchors on chain and keep the inclusion proofs
  * of the assignments they recorded (their own tree over the same commitments
- * must give the anchored root, nothing is taken on trust).
+ * must give the anchored root, nothing is taken on trust). When the sender
+ * is dead, the first live node of a fixed order takes over after a silence
+ * (`acting`, `takeover_ms`): it sends a batch epoch's anchor only when none
+ * is on chain yet, so that the batch is not doubled when the sender merely
+ * was slow, and sends no late commitment alone (only the sender, which has
+ * every commitment, can tell which ones its batch lacked).
  *
  * Crash safety lives in SQLite (the anchors table) and on chain:
  *   - before a transaction is sent, its rows are written with an empty tx
@@ -46,7 +51,7 @@
 
 #define SUB "anchor"
 
-#define ANCHOR_RESCAN 256   /* blocks searched again on each pass */
+#define ANCHOR_RESCAN 256  /* blocks searched again on each pass */
 #define LOGS_PAGE     2000 /* blocks per eth_getLogs (halved when a provider refuses) */
 
 enum item_state { IT_NONE, IT_INTENT, IT_DONE };
@@ -182,9 +187,8 @@ static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n
     if (veil_rpc_block_number(rpc, &head, err) != 0)
         return -1;
     uint64_t from = a->scanned_to > ANCHOR_RESCAN ? a->scanned_to - ANCHOR_RESCAN : 0;
-    if (from <= head &&
-        veil_rpc_get_logs_paged(rpc, &a->contract, from, head, NULL, 0, LOGS_PAGE, &logs, &n,
-                                err) != 0)
+    if (from <= head && veil_rpc_get_logs_paged(rpc, &a->contract, from, head, NULL, 0, LOGS_PAGE,
+                                                &logs, &n, err) != 0)
         return -1;
     a->scanned_to = head + 1;
     struct chain_log *cl = calloc(n + 1, sizeof *cl);
@@ -538,8 +542,10 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
                 record(a, sel[j], b, root, pj[j], tx);
         proofs_free(pj, k);
     }
-    if (!a->sender)
+    if (!a->sender && !a->acting)
         goto out;
+    if (!a->sender)
+        veil_log(VEIL_LOG_DEBUG, SUB, "standing in for the anchor sender", "pending=%zu", pending);
     struct pending_view pv = {0};
     /* 4. the sender: intents not on chain are sent again (same root),
      * unless their transaction is still waiting to be mined */
@@ -586,15 +592,17 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         struct item *x = &it[i];
         if (x->st != IT_NONE)
             continue;
+        uint64_t extra = a->sender ? 0 : a->takeover_ms; /* a stand-in waits longer */
         if (!a->batch) {
-            send_single(a, x);
+            if (now_ms >= (x->epoch + 1) * a->interval_ms + extra)
+                send_single(a, x);
             continue;
         }
         uint64_t b = x->batch;
         /* the batch epoch [b*batch_ms, (b+1)*batch_ms) must be over, plus a
          * delay for rounds of its last epochs still being decided */
         uint64_t end = (b + 1) * (a->batch_ms ? a->batch_ms : a->interval_ms);
-        if (now_ms < end + a->delay_ms)
+        if (now_ms < end + a->delay_ms + extra)
             continue;
         if (b >= a->hold_batch && now_ms < end + a->delay_ms + a->max_hold_ms)
             continue; /* a round in flight may still belong here */
@@ -603,6 +611,8 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         uint32_t count = 0;
         veil_err e2 = {0};
         if (veil_contract_find_batch_root(a->chain, a->cluster_id, b, root, &count, &e2) == 0) {
+            if (!a->sender)
+                continue; /* the sender's batch (or another stand-in's) went out */
             /* the epoch's batch is anchored already: these came late */
             for (size_t j = 0; j < k; j++) {
                 veil_log(VEIL_LOG_INFO, SUB, "late for its batch, anchored alone",
@@ -618,6 +628,9 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
                 sel[j]->st = IT_DONE; /* next pass */
             continue;
         }
+        if (!a->sender)
+            veil_log(VEIL_LOG_WARN, SUB, "anchor sender silent: anchoring its batch instead",
+                     "epoch=%llu commitments=%zu", (unsigned long long)b, k);
         send_batch(a, b, sel, k);
         for (size_t j = 0; j < k; j++)
             if (sel[j]->st == IT_NONE)

@@ -18,7 +18,15 @@ struct veil_anchorer {
     veil_eth_address contract;
     uint64_t cluster_id;
     const struct veil_hasher *keccak;
-    bool sender;          /* the designated decryptor: the one node that sends anchors */
+    bool sender; /* the designated decryptor: the one node that sends anchors */
+    /* Takeover (issue 18): every other node stands by in an order every node
+     * computes the same way (the primary anchorers first, then the members
+     * by peer ID); the daemon sets `acting` while every node before this one
+     * is dead (SWIM). An acting node sends a batch only `takeover_ms` after
+     * the primary would have, and only when none is on chain for its epoch
+     * (a late commitment is the primary's to send alone). */
+    bool acting;
+    uint64_t takeover_ms;
     bool batch;           /* anchor.mode batch (else single) */
     uint64_t interval_ms; /* telemetry epoch length */
     uint64_t batch_ms;    /* anchor.batch_interval: length of a batch epoch */

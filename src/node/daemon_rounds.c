@@ -677,8 +677,80 @@ static void anchor_hold(veil_daemon *d)
     d->anchorer.hold_batch = hold;
 }
 
+/* ---- anchoring takeover (issue 18) ----
+ * The order of anchorers, the same on every node: the primary ones (the
+ * designated decryptor; in a threshold cluster the key holders by index,
+ * holder 1 the sender), then every other member by peer ID. A node stands
+ * in while every node before it is dead as SWIM sees it. */
+
+static bool peer_is(const veil_p2p_peer_id *a, const veil_p2p_peer_id *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+static int peer_order(const veil_p2p_peer_id *a, const veil_p2p_peer_id *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->bytes, b->bytes, n);
+    return c ? c : (int)a->len - (int)b->len;
+}
+
+static bool peer_alive(veil_daemon *d, const veil_p2p_peer_id *p)
+{
+    const struct member *m = veil_daemon_member_get(d, p->bytes, p->len, false);
+    return m && m->alive;
+}
+
+/* The primary anchorers in order; 0 when there is none to stand in for. */
+static size_t anchor_primaries(veil_daemon *d, const veil_p2p_peer_id **out)
+{
+    size_t n = 0;
+    if (d->th.cluster)
+        for (unsigned i = 0; i < d->th.pub.n && i < VEIL_TH_MAX_HOLDERS; i++)
+            out[n++] = &d->th.peers[i];
+    else if (d->have_decryptor_peer)
+        out[n++] = &d->decryptor_peer;
+    return n;
+}
+
+static bool anchor_acting(veil_daemon *d)
+{
+    const veil_p2p_peer_id *prim[VEIL_TH_MAX_HOLDERS];
+    size_t np = anchor_primaries(d, prim);
+    if (np == 0 || d->anchorer.sender)
+        return false;
+    for (size_t i = 0; i < np; i++) {
+        if (peer_is(prim[i], &d->self))
+            return true; /* a primary whose predecessors are all dead */
+        if (peer_alive(d, prim[i]))
+            return false;
+    }
+    for (size_t i = 0; i < d->n_members; i++) {
+        const struct member *m = &d->members[i];
+        bool primary = false;
+        for (size_t k = 0; k < np; k++)
+            primary |= peer_is(prim[k], &m->id);
+        if (!primary && m->alive && !peer_is(&m->id, &d->self) && peer_order(&m->id, &d->self) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* A stand-in waits two batch epochs (at least 20 s) past the sender's time. */
+#define ANCHOR_TAKEOVER_MIN_MS 20000
+
 void veil_daemon_anchor_tick(veil_daemon *d, uint64_t now_ms)
 {
     anchor_hold(d);
-    veil_anchorer_tick(&d->anchorer, now_ms);
+    struct veil_anchorer *a = &d->anchorer;
+    bool acting = anchor_acting(d);
+    if (acting != a->acting)
+        veil_log(acting ? VEIL_LOG_WARN : VEIL_LOG_INFO, SUB,
+                 acting ? "anchor sender down: this node stands in"
+                        : "anchor sender back: this node stands by",
+                 NULL);
+    a->acting = acting;
+    a->takeover_ms =
+        2 * a->batch_ms > ANCHOR_TAKEOVER_MIN_MS ? 2 * a->batch_ms : ANCHOR_TAKEOVER_MIN_MS;
+    veil_anchorer_tick(a, now_ms);
 }
