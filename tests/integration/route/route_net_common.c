@@ -17,22 +17,36 @@
 #include "route_net.h"
 
 struct rn_ident rn_ids[RN_N] = {
-    [RN_M] = {"M", "192.0.2.10", "192.0.2.10", "pci"},
-    [RN_P1] = {"P1", "192.0.2.11", "192.0.2.11", "pci"},
-    [RN_P2] = {"P2", "192.0.2.12", "192.0.2.12", "pci"},
-    [RN_T] = {"T", "192.0.2.13", "192.0.2.13", "gpu"}, /* taints not contained */
-    [RN_H1] = {"h1", NULL, "10.0.1.2", "pci"},         /* cone NAT */
-    [RN_H2] = {"h2", NULL, "10.0.2.2", "pci"},         /* cone NAT */
-    [RN_H3] = {"h3", NULL, "10.0.3.2", "pci"},         /* symmetric NAT */
+    [RN_M] = {.name = "M", .public_ip = "192.0.2.10", .lan_ip = "192.0.2.10", .taint = "pci"},
+    [RN_P1] = {.name = "P1", .public_ip = "192.0.2.11", .lan_ip = "192.0.2.11", .taint = "pci"},
+    [RN_P2] = {.name = "P2", .public_ip = "192.0.2.12", .lan_ip = "192.0.2.12", .taint = "pci"},
+    [RN_T] = {.name = "T",
+              .public_ip = "192.0.2.13",
+              .lan_ip = "192.0.2.13",
+              .taint = "gpu"}, /* taints not contained */
+    [RN_H1] = {.name = "h1",
+               .public_ip = NULL,
+               .lan_ip = "10.0.1.2",
+               .taint = "pci"}, /* cone NAT */
+    [RN_H2] = {.name = "h2",
+               .public_ip = NULL,
+               .lan_ip = "10.0.2.2",
+               .taint = "pci"}, /* cone NAT */
+    [RN_H3] = {.name = "h3",
+               .public_ip = NULL,
+               .lan_ip = "10.0.3.2",
+               .taint = "pci"}, /* symmetric NAT */
 };
 uint8_t rn_guardian_pk[32];
 
 /* One-way delay in ms from row to column, applied by the sender (user
  * space: netem is not available). Unlisted links: 2 ms. From h1 to h2 the
- * best way is through P1, then P2, then M or P2+M, then the direct link
- * (which also loses every 5th packet to nftables, see net_netns.sh). */
+ * best way is through P1 (25 ms RTT), then P2 (40), then M or P2+M (55),
+ * then the direct link (65, and it loses every 5th packet to nftables, see
+ * net_netns.sh; the probes may miss the drops, as they are counted over all
+ * of h1's packets to h2, so the delay alone ranks it last). */
 static const int delay_ms[RN_N][RN_N] = {
-    [RN_H1] = {[RN_H2] = 40, [RN_P1] = 10, [RN_P2] = 20, [RN_M] = 25},
+    [RN_H1] = {[RN_H2] = 60, [RN_P1] = 10, [RN_P2] = 20, [RN_M] = 25},
     [RN_P1] = {[RN_H2] = 10},
     [RN_P2] = {[RN_H2] = 15, [RN_M] = 5},
     [RN_M] = {[RN_H2] = 25},

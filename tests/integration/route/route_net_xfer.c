@@ -300,7 +300,7 @@ int rn_xfer_run(struct rn_host *h, const char *kill_pid_file)
     int to = current_tpl(&x);
     printf("check failover-off-P1 %s ms=%ld to=%s\n", moved >= 0 ? "ok" : "FAIL", moved,
            to >= 0 ? tpl_name[to] : "none");
-    long settled = moved >= 0 ? run_until(h, &x, 2, false, 10000) : -1;
+    long settled = moved >= 0 ? run_until(h, &x, 2, false, 15000) : -1;
     printf("check settled-on-P2 %s ms=%ld\n", settled >= 0 ? "ok" : "FAIL", settled);
     (void)run_until(h, &x, -1, false, 2000);
     bool refused = h->have_topo[RN_T] && h->topo[RN_T].relay_willing && !x.p[5].allowed &&
