@@ -488,7 +488,8 @@ void rn_step(struct rn_host *h, int wait_ms)
     rn_delay_flush(&h->dl, h->e);
 }
 
-static int host_start(struct rn_host *h, const char *url)
+/* The agent on UDP 5000, the public members declared (the realm's bootstrap). */
+static int agent_start(struct rn_host *h)
 {
     struct veil_anchor_config cfg;
     struct veil_anchor_local local = {.cred = rn_ids[h->self].cred,
@@ -511,12 +512,12 @@ static int host_start(struct rn_host *h, const char *url)
             if (veil_embed_add_peer(h->e, rn_ids[j].pk, v4, rn_ids[j].public_ip, RN_PORT, NULL))
                 return -1;
         }
-    struct veil_route_relay_config rc;
-    veil_route_relay_config_default(&rc);
-    rc.max_paths_per_prev = 32;
-    if (veil_route_relay_init(&h->relay, &rc, rn_ids[h->self].sk, &err) != 0 ||
-        !(h->car = veil_route_carrier_attach(h->e, &rc, rn_ids[h->self].sk, &err)))
-        return -1;
+    return 0;
+}
+
+/* Master: the realm's topo summaries and the path signals addressed to us. */
+static int nats_start(struct rn_host *h, const char *url)
+{
     char subj[128];
     natsSubscription *s1 = NULL, *s2 = NULL;
     pthread_mutex_init(&h->nq.mu, NULL);
@@ -527,6 +528,18 @@ static int host_start(struct rn_host *h, const char *url)
         natsConnection_Flush(h->nc) != NATS_OK)
         return fprintf(stderr, "%s: cannot use NATS at %s\n", rn_ids[h->self].name, url), -1;
     return 0;
+}
+
+static int host_start(struct rn_host *h, const char *url)
+{
+    struct veil_route_relay_config rc;
+    veil_route_relay_config_default(&rc);
+    rc.max_paths_per_prev = 32;
+    if (agent_start(h) != 0 ||
+        veil_route_relay_init(&h->relay, &rc, rn_ids[h->self].sk, NULL) != 0 ||
+        !(h->car = veil_route_carrier_attach(h->e, &rc, rn_ids[h->self].sk, NULL)))
+        return -1;
+    return nats_start(h, url);
 }
 
 static void print_stats(const struct rn_host *h)
