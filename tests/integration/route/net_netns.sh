@@ -16,7 +16,8 @@
 # hosts through a relay); h1's selector converges to the best path to h2
 # (via P1) and, when P1 is killed mid-transfer, moves to the next (via P2);
 # T is refused as relay and gets no cell; relays never see the plaintext
-# marker; Master carries only decodable topo/path messages.
+# marker, nor does anything on the wan bridge (dumpcap); Master carries only
+# decodable topo/path messages.
 #   net_netns.sh          the test (make test)
 #   net_netns.sh --bench  the same run, printing only its JSON figures
 # Everything is removed on every exit path.
@@ -118,6 +119,11 @@ nat_site 3 "random"
 loss h1 192.0.2.22 5
 loss P2 192.0.2.22 20
 
+# Everything that crosses the wan, captured on its bridge (dumpcap, from tshark)
+ip netns exec "${NS}wan" dumpcap -q -i br0 -w "$TMP/wan.pcapng" >"$TMP/dumpcap.log" 2>&1 &
+PID[dumpcap]=$!
+for _ in $(seq 1 100); do grep -q "Capturing on" "$TMP/dumpcap.log" && break; sleep 0.05; done
+
 # Master: Debian's nats-server in M's namespace, and the watcher beside it
 ip netns exec "${NS}M" nats-server -a 0.0.0.0 -p 4222 >"$TMP/nats.log" 2>&1 &
 PID[nats]=$!
@@ -168,6 +174,9 @@ done
 kill -TERM "${PID[watch]}"
 wait "${PID[watch]}" || fail=1
 unset 'PID[watch]'
+kill -TERM "${PID[dumpcap]}"
+wait "${PID[dumpcap]}" || true
+unset 'PID[dumpcap]'
 cat "$TMP"/{M,P1,P2,T,h1,h2,h3}.out "$TMP/watch.out" >"$all"
 
 # check PATTERN WHAT: one line of the run matches
@@ -199,6 +208,17 @@ if grep -Eq '^stats .* marker_hits=[1-9]' "$all"; then
     fail=1
 else
     say "ok: no relay saw the plaintext marker"
+fi
+# on the wire between sites (relays' input and output, Master's TCP) the
+# marker every payload carries never appears in clear; Master's subjects,
+# which do travel in clear, show that the capture holds payload bytes
+cap_bytes=$(stat -c %s "$TMP/wan.pcapng" 2>/dev/null || echo 0)
+if grep -aq 'veil\.acme\.topo\.' "$TMP/wan.pcapng" &&
+    ! grep -aq VEIL-PLAINTEXT-MARKER "$TMP/wan.pcapng"; then
+    say "ok: no plaintext on the wan ($cap_bytes bytes captured)"
+else
+    echo "FAILED: wan capture ($cap_bytes bytes) empty or with plaintext" >&2
+    fail=1
 fi
 check '^watch topo=[1-9][0-9]* path=[1-9][0-9]* .* bad=0 marker=0' "Master carried only topo/path control messages"
 if grep -q 'check .* FAIL' "$all"; then fail=1; fi
