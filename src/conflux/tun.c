@@ -42,10 +42,19 @@ veil_conflux_tun *veil_conflux_tun_new(veil_err *err)
 
 /* ---- hooks (agent and libnats threads) ---- */
 
+/* The topology subject also carries other kinds of summaries (routing's
+ * "VRT"): only peer records ("VPR") are the overlay's. */
+static bool is_peer_record(const uint8_t *data, size_t len)
+{
+    return len >= 4 && memcmp(data, "VPR", 3) == 0;
+}
+
 static void tun_on_topo(void *arg, const char *node, const uint8_t *data, size_t len)
 {
     veil_conflux_tun *t = arg;
     veil_err err = {0};
+    if (!is_peer_record(data, len))
+        return;
     pthread_mutex_lock(&t->mu);
     int rc = t->oc ? veil_overlay_cert_apply_record(t->oc, data, len, &err) : 0;
     if (t->oc && rc == 0)
