@@ -335,7 +335,11 @@ static int squash_blocks(const veil_sq_key *key, const struct veil_shortint_serv
         veil_threadpool_for(key->pool, job.ks_parts, keyswitch_item, &job);
         veil_pbs128_team_init(&job.team, &key->ntt, &key->shape, key->bsk,
                               (const uint64_t *const *)job.lwes, key->lut, in->n_blocks, scs);
-        veil_threadpool_for(key->pool, veil_threadpool_size(key->pool), rotate_item, &job);
+        /* more threads than the tasks of a phase would only wait */
+        size_t workers = veil_threadpool_size(key->pool);
+        if (workers > job.team.phase_tasks)
+            workers = job.team.phase_tasks;
+        veil_threadpool_for(key->pool, workers, rotate_item, &job);
         for (size_t b = 0; b < in->n_blocks; b++)
             veil_pbs128_sample_extract(out->blocks[b].a, &out->blocks[b].b, scs[b].acc,
                                        key->shape.k, key->shape.poly);
