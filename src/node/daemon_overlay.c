@@ -569,14 +569,14 @@ static void ct_ruleset(veil_daemon *d, struct veil_node_overlay *ov, const struc
     const char *hif = c->net.host_if;
     addf(b, "table ip veil_%u\ndelete table ip veil_%u\ntable ip veil_%u {\n", c->slot, c->slot,
          c->slot);
-    addf(b, " chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n");
+    addf(b, " chain c_pre {\n  type nat hook prerouting priority dstnat; policy accept;\n");
     for (size_t e = 0; me && me->spec && e < me->spec->n_expose; e++)
         addf(b, "  ip daddr %s %s dport %u dnat to %s\n", ov->ipv4,
              me->spec->expose[e].proto == 6 ? "tcp" : "udp", me->spec->expose[e].port,
              c->net.ct_ip);
-    addf(b, " }\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n");
+    addf(b, " }\n chain c_post {\n  type nat hook postrouting priority srcnat; policy accept;\n");
     addf(b, "  ip saddr %s oifname \"%s\" masquerade\n }\n", c->net.ct_ip, ov->ifname);
-    addf(b, " chain fwd {\n  type filter hook forward priority filter; policy accept;\n");
+    addf(b, " chain c_fwd {\n  type filter hook forward priority filter; policy accept;\n");
     addf(b, "  iifname \"%s\" ct state established,related accept\n", hif);
     for (size_t i = 0; me && i < v->n; i++) {
         const struct placed *srv = &v->p[i];
@@ -587,10 +587,10 @@ static void ct_ruleset(veil_daemon *d, struct veil_node_overlay *ov, const struc
         for (size_t e = 0; e < srv->spec->n_expose; e++)
             if (may_reach(me, srv, &srv->spec->expose[e]))
                 addf(b,
-                     "  iifname \"%s\" ct original ip daddr %s ct original proto-dst %u "
-                     "meta l4proto %s accept\n",
-                     hif, ip, srv->spec->expose[e].port,
-                     srv->spec->expose[e].proto == 6 ? "tcp" : "udp");
+                     "  iifname \"%s\" meta l4proto %s ct original ip daddr %s "
+                     "ct original proto-dst %u accept\n",
+                     hif, srv->spec->expose[e].proto == 6 ? "tcp" : "udp", ip,
+                     srv->spec->expose[e].port);
     }
     addf(b, "  iifname \"%s\" drop\n }\n}\n", hif);
 }

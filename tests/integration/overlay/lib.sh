@@ -41,8 +41,10 @@ ov_require() {
   [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
 }
 
-# on I CMD...: runs CMD in host I's namespace.
-on() { local i=$1; shift; if [ "$i" = 1 ]; then ip netns exec "${NS}a" "$@"; else ip netns exec "${NS}b" "$@"; fi; }
+# on I CMD...: runs CMD in host I's network namespace (nsenter, not `ip netns
+# exec`: that one also remounts /sys, hiding the cgroup mounts runc needs).
+on() { local i=$1; shift; nsenter --net="$(netns_of "$i")" "$@"; }
+netns_of() { if [ "$1" = 1 ]; then echo "/run/netns/${NS}a"; else echo "/run/netns/${NS}b"; fi; }
 
 # veil_on I ARGS...: the veil CLI against node I's API, in its namespace.
 veil_on() { local i=$1; shift; on "$i" env VEIL_CONFIG="$WORK/n$i/veild.yaml" "$VEIL" "$@"; }
@@ -58,7 +60,9 @@ ov_hosts() {
 }
 
 ov_anvil() {
-  on 1 "$ANVIL" --host "$WAN_1" --port 8545 --silent >"$WORK/anvil.log" 2>&1 &
+  # (nsenter execs the program: $! is its pid, which the cleanup kills)
+  nsenter --net="$(netns_of 1)" "$ANVIL" --host "$WAN_1" --port 8545 --silent \
+    >"$WORK/anvil.log" 2>&1 &
   OV_PIDS+=($!)
   local deadline=$((SECONDS + 60))
   until on 1 "$CAST" chain-id --rpc-url "$RPC" >/dev/null 2>&1; do
@@ -115,8 +119,8 @@ YAML
 # ov_start I [env...]: veild of node I in its namespace.
 ov_start() {
   local i=$1; shift
-  on "$i" env VEIL_TELEMETRY_INTERVAL=2s "$@" "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug \
-    >>"$WORK/n$i/veild.log" 2>&1 &
+  nsenter --net="$(netns_of "$i")" env VEIL_TELEMETRY_INTERVAL=2s "$@" "$VEILD" \
+    -c "$WORK/n$i/veild.yaml" -l debug >>"$WORK/n$i/veild.log" 2>&1 &
   OV_PIDS[$i]=$!
 }
 
@@ -157,7 +161,8 @@ ov_registry() {
   DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
   kill "$RT_REG_PID"; wait "$RT_REG_PID" 2>/dev/null || true; RT_REG_PID=
   sed -i "s|addr: .*|addr: $WAN_1:5000|" "$RT_TMP/registry.yml"
-  on 1 docker-registry serve "$RT_TMP/registry.yml" >"$RT_TMP/registry.log" 2>&1 &
+  nsenter --net="$(netns_of 1)" docker-registry serve "$RT_TMP/registry.yml" \
+    >"$RT_TMP/registry.log" 2>&1 &
   REG_PID=$!
   REG=$WAN_1:5000
   local deadline=$((SECONDS + 30))
