@@ -393,7 +393,7 @@ static void check_consistent(const char *dir, bool complete)
      * older but whole schema, which the next open migrates on */
     CHECK(version >= 1 && version <= VEIL_STORE_SCHEMA_VERSION);
     CHECK(!complete || version == VEIL_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(tables, 6);
+    CHECK_EQ_INT(tables, version >= 4 ? 7 : 6);
     CHECK_EQ_INT(sqlite3_prepare_v2(db,
                                     "SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM "
                                     "replicas r WHERE r.job_id = j.id) != j.replicas",
