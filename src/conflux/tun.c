@@ -129,7 +129,7 @@ static int route_source(veil_conflux *a, char out[46], veil_err *err)
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
     if (getaddrinfo(host, "9", &hints, &res) != 0 || !res)
         return veil_err_set(err, VEIL_E_IO, "conflux tun: cannot resolve %s", host);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     int fd = socket(res->ai_family, SOCK_DGRAM, 0);
     int ok = fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0 &&
