@@ -67,6 +67,7 @@ struct item {
     char *proof_json;   /* recorded row's proof */
     uint64_t row_epoch; /* recorded row's epoch (batch epoch for batches) */
     bool seen;          /* its batch epoch was looked up on chain in this pass */
+    char tx_hex[67];    /* recorded row's transaction ("0x..."; empty for an intent) */
 };
 
 struct chain_log {
@@ -147,6 +148,8 @@ static int load_items(struct veil_anchorer *a, struct item **out, size_t *n_out,
             json_t *pa = json_object_get(r, "proof");
             char *proof = json_is_array(pa) ? json_dumps(pa, JSON_COMPACT) : NULL;
             x->st = tx && tx[0] ? IT_DONE : IT_INTENT;
+            if (tx && strlen(tx) == 66)
+                memcpy(x->tx_hex, tx, 67);
             if (!hex32(x->root, json_string_value(json_object_get(r, "root"))))
                 x->st = IT_NONE; /* unreadable row: anchor it again from the chain's view */
             x->proof_json = proof ? proof : strdup("[]");
@@ -641,4 +644,130 @@ out:
     logs_free(logs, nl);
     free(sel);
     items_free(it, n);
+}
+
+/* ---- proofs from peers ---- */
+
+/* Past the sender's time and any stand-in's, with a margin: a batch not
+ * matched by then was anchored without some assignment this node lacks. */
+#define PROOF_OVERDUE_MS 30000
+
+size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct veil_proof_query *q,
+                             size_t cap)
+{
+    struct item *it = NULL;
+    size_t n = 0, k = 0;
+    veil_err err = {0};
+    if (!a->batch || load_items(a, &it, &n, &err) != 0)
+        return 0;
+    uint64_t bms = a->batch_ms ? a->batch_ms : a->interval_ms;
+    for (size_t i = 0; i < n && k < cap; i++) {
+        uint64_t due = (it[i].batch + 1) * bms + a->delay_ms + a->takeover_ms + PROOF_OVERDUE_MS;
+        if (it[i].st != IT_NONE || now_ms < due)
+            continue;
+        memcpy(q[k].job, it[i].job, 32);
+        memcpy(q[k].commitment, it[i].commitment, 32);
+        k++;
+    }
+    items_free(it, n);
+    return k;
+}
+
+/* "["0x..", ...]" -> siblings; false when it is not such a list. */
+static bool proof_from_json(const char *text, struct veil_proof_answer *x)
+{
+    json_t *arr = json_loads(text, 0, NULL);
+    bool ok = json_is_array(arr) && json_array_size(arr) <= VEIL_PROOF_DEPTH_MAX;
+    size_t i;
+    json_t *v;
+    x->depth = 0;
+    json_array_foreach(ok ? arr : NULL, i, v)
+    {
+        const char *h = json_string_value(v);
+        if (!h || strncmp(h, "0x", 2) != 0 || !hex32(x->proof[i], h + 2)) {
+            ok = false;
+            break;
+        }
+        x->depth++;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+static char *proof_to_json(const struct veil_proof_answer *x)
+{
+    json_t *arr = json_array();
+    for (unsigned k = 0; arr && k < x->depth; k++) {
+        char h[67] = "0x";
+        veil_hex_encode(h + 2, sizeof h - 2, x->proof[k], 32);
+        json_array_append_new(arr, json_string(h));
+    }
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return text;
+}
+
+size_t veil_anchorer_answer(struct veil_anchorer *a, const struct veil_proof_query *q, size_t n,
+                            struct veil_proof_answer *out)
+{
+    struct item *it = NULL;
+    size_t ni = 0, k = 0;
+    veil_err err = {0};
+    if (load_items(a, &it, &ni, &err) != 0)
+        return 0;
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < ni; i++) {
+            const struct item *x = &it[i];
+            if (x->st != IT_DONE || x->single || memcmp(x->commitment, q[j].commitment, 32) != 0 ||
+                memcmp(x->job, q[j].job, 32) != 0)
+                continue;
+            struct veil_proof_answer *r = &out[k];
+            memset(r, 0, sizeof *r);
+            memcpy(r->job, x->job, 32);
+            memcpy(r->commitment, x->commitment, 32);
+            r->epoch = x->row_epoch;
+            memcpy(r->root, x->root, 32);
+            if (x->tx_hex[0] && hex32(r->tx, x->tx_hex + 2) && proof_from_json(x->proof_json, r))
+                k++;
+            break;
+        }
+    items_free(it, ni);
+    return k;
+}
+
+int veil_anchorer_accept(struct veil_anchorer *a, const struct veil_proof_answer *x, veil_err *err)
+{
+    struct item *it = NULL, *mine = NULL;
+    size_t n = 0;
+    if (load_items(a, &it, &n, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n && !mine; i++)
+        if (memcmp(it[i].commitment, x->commitment, 32) == 0 && memcmp(it[i].job, x->job, 32) == 0)
+            mine = &it[i];
+    int rc = -1;
+    char *pj = proof_to_json(x);
+    uint8_t chain_root[32];
+    uint32_t count = 0;
+    bool ok = false;
+    if (!mine || mine->st != IT_NONE)
+        veil_err_set(err, VEIL_E_STATE, "not an unanchored assignment of this node");
+    else if (x->epoch != mine->batch)
+        veil_err_set(err, VEIL_E_INVALID, "batch epoch %llu, the assignment's is %llu",
+                     (unsigned long long)x->epoch, (unsigned long long)mine->batch);
+    else if (!pj ||
+             veil_anchor_verify_json(a->keccak, x->root, a->cluster_id, x->job, x->commitment, pj,
+                                     &ok, err) != 0 ||
+             !ok)
+        veil_err_set(err, VEIL_E_INVALID, "the proof does not lead to its root");
+    else if (veil_contract_find_batch_root(a->chain, a->cluster_id, x->epoch, chain_root, &count,
+                                           err) != 0)
+        veil_err_wrap(err, "the batch root on chain");
+    else if (!veil_memeq_ct(chain_root, x->root, 32))
+        veil_err_set(err, VEIL_E_INVALID, "the root is not the one anchored for epoch %llu",
+                     (unsigned long long)x->epoch);
+    else
+        rc = record(a, mine, x->epoch, x->root, pj, x->tx);
+    free(pj);
+    items_free(it, n);
+    return rc;
 }

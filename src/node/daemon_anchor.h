@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <veil/chain.h>
+#include <veil/msg_sync.h>
 #include <veil/node.h>
 
 struct veil_anchorer {
@@ -27,6 +28,11 @@ struct veil_anchorer {
      * (a late commitment is the primary's to send alone). */
     bool acting;
     uint64_t takeover_ms;
+    /* proofs asked of peers (daemon_sync.c): one request in flight, the
+     * next not before proof_ask_ms, peers taken in turn from proof_peer */
+    bool proof_busy;
+    uint64_t proof_ask_ms;
+    size_t proof_peer;
     bool batch;           /* anchor.mode batch (else single) */
     uint64_t interval_ms; /* telemetry epoch length */
     uint64_t batch_ms;    /* anchor.batch_interval: length of a batch epoch */
@@ -54,6 +60,24 @@ struct veil_anchorer {
     uint64_t sent_batches; /* counters, for logs and tests */
     uint64_t sent_singles;
 };
+
+/* ---- proofs from peers (issue 18): a node that holds an assignment but
+ * could not rebuild its batch's tree (it missed the batch's other
+ * assignments) asks a peer over /veil/anchor-proof/1.0.0 (daemon_sync.c)
+ * and keeps an answer only once it leads to the root anchored on chain. */
+/* Up to `cap` assignments of this node whose batch is overdue (it should be
+ * on chain by now) and that still have no anchor here. */
+size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct veil_proof_query *q,
+                             size_t cap);
+/* The anchors this node holds of the queried assignments (batches only). */
+size_t veil_anchorer_answer(struct veil_anchorer *a, const struct veil_proof_query *q, size_t n,
+                            struct veil_proof_answer *out);
+/* Keeps a peer's answer: the assignment must be this node's and still
+ * unanchored here, the answer's epoch its batch epoch, its proof must lead
+ * from the assignment's leaf to its root, and that root must be the batch
+ * root anchored on chain for the epoch. 0 kept; -1 refused (err says why). */
+VEIL_WARN_UNUSED int veil_anchorer_accept(struct veil_anchorer *a,
+                                          const struct veil_proof_answer *x, veil_err *err);
 
 /* One pass: finds on chain the anchors of every assignment in the store
  * that has none recorded yet (any node), and on the sender sends what is

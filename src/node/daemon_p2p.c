@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_sync.h"
 
 #define KAD_REFRESH_MS 30000 /* Kademlia bootstrap again: discovers nodes that joined */
 
@@ -179,6 +180,10 @@ int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
     sc.user_data = d;
     if (veil_swim_attach(d->host, &sc, &d->swim, err) != 0)
         return -1;
+    /* every node answers peers' requests for inclusion proofs (daemon_sync.c) */
+    if (veil_p2p_host_set_handler(d->host, VEIL_PROOF_PROTO, veil_daemon_on_proof_stream, d, err) !=
+        0)
+        return veil_err_wrap(err, "proof handler");
     /* Kademlia: the bootstrap peers seed the routing table; its bootstrap
      * lookups find (and dial) the other nodes, and run again from the
      * bootstrap timer for nodes that join later. The gater still decides who

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_sync.h"
 
 #define EPOCH_GUARD_MS 300 /* rounds start this far from an epoch boundary */
 
@@ -753,4 +754,5 @@ void veil_daemon_anchor_tick(veil_daemon *d, uint64_t now_ms)
     a->takeover_ms =
         2 * a->batch_ms > ANCHOR_TAKEOVER_MIN_MS ? 2 * a->batch_ms : ANCHOR_TAKEOVER_MIN_MS;
     veil_anchorer_tick(a, now_ms);
+    veil_daemon_proof_tick(d, now_ms); /* proofs of batches this node could not rebuild */
 }
