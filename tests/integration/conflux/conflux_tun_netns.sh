@@ -38,7 +38,7 @@ trap cleanup EXIT
 trap "exit 1" INT TERM
 fail() {
     echo "FAIL: $*" >&2
-    for f in "$TMP"/*.err "$TMP"/*.log; do [ -s "$f" ] && echo "== $f" >&2 && tail -20 "$f" >&2; done
+    for f in "$TMP"/*.out "$TMP"/*.err "$TMP"/*.log; do [ -s "$f" ] && echo "== $f" >&2 && tail -20 "$f" >&2; done
     exit 1
 }
 in_ns() { local h=$1; shift; ip netns exec "${NS}$h" "$@"; }
@@ -96,8 +96,9 @@ node B h2 red
 wait_for "$TMP/B.out" "conflux: tun up"
 [ "$(field A ipv4)" = 10.77.0.1/16 ] || fail "A got $(field A ipv4)"
 [ "$(field B ipv4)" = 10.77.0.2/16 ] || fail "B got $(field B ipv4)"
-in_ns h1 ip -4 addr show dev veil0 | grep -q "inet 10.77.0.1/16" || fail "veil0 of A lacks 10.77.0.1/16"
-in_ns h1 ip route show 10.77.0.0/16 | grep -q "dev veil0" || fail "no route to the pool via veil0"
+grep -q "inet 10.77.0.1/16" < <(in_ns h1 ip -4 addr show dev veil0) || fail "veil0 of A lacks 10.77.0.1/16"
+grep -q "dev veil0" < <(in_ns h1 ip route show 10.77.0.0/16) || fail "no route to the pool via veil0"
+grep -q "inet6 $(field A ipv6)/" < <(in_ns h1 ip -6 addr show dev veil0) || fail "veil0 of A lacks its IPv6 address"
 mtu=$(in_ns h1 cat /sys/class/net/veil0/mtu)
 [ "$mtu" -lt 1500 ] && [ "$mtu" -ge 1280 ] || fail "veil0 MTU $mtu"
 start=$(date +%s%N)
