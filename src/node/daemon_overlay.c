@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include <veil/anchor_cert.h>
@@ -65,6 +66,7 @@ struct veil_node_overlay {
     struct ovct *cts;
     size_t n_cts, cap_cts;
     char *rules_key;    /* the ingress rules last set, as text */
+    char *status;       /* overlay/status.json as last written */
     veil_dns_server *dns;
     char topic[96];
     char realm[64];
@@ -622,6 +624,55 @@ static void update_containers(veil_daemon *d, struct veil_node_overlay *ov, cons
     }
 }
 
+/* The node's overlay view for operators (`veil get`, the dashboard):
+ * <data_dir>/overlay/status.json, rewritten when it changes - this node's
+ * address, its peers (revoked ones marked), the Anchor handshake counters,
+ * and each replica's name and overlay address. */
+static void write_status(veil_daemon *d, struct veil_node_overlay *ov, const struct view *v)
+{
+    struct veil_anchor_stats a;
+    veil_overlay_anchor_stats(veil_overlay_cert_overlay(ov->oc), &a);
+    json_t *peers = json_array(), *reps = json_array();
+    for (size_t i = 0; i < ov->n_peers; i++) {
+        veil_p2p_peer_id pid;
+        veil_p2p_peer_id_from_ed25519(ov->peers[i].id, &pid);
+        json_array_append_new(peers, json_pack("{s:s, s:s, s:b}", "peer", veil_p2p_peer_id_str(&pid).s,
+                                               "ipv4", ov->peers[i].ipv4, "revoked",
+                                               ov->peers[i].revoked));
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        char ip[16], name[VEIL_DNS_NAME_MAX + 1];
+        uint8_t id[32];
+        if (!v->p[i].spec || !node_addr(d, ov, v->p[i].node, ip, id))
+            continue;
+        snprintf(name, sizeof name, "%u.%s.c%llu", v->p[i].replica, v->p[i].spec->name,
+                 (unsigned long long)d->cluster_id);
+        json_array_append_new(reps, json_pack("{s:s, s:i, s:s, s:s, s:s}", "job", v->p[i].job_hex,
+                                              "replica", (int)v->p[i].replica, "name", name,
+                                              "node", v->p[i].node, "ipv4", ip));
+    }
+    json_t *root = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I}}", "realm", ov->realm, "ipv4",
+                             ov->ipv4, "peers", peers, "replicas", reps, "sessions",
+                             "handshakes_completed", (json_int_t)a.handshakes_completed,
+                             "handshakes_initiated", (json_int_t)a.handshakes_initiated);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(root);
+    char path[4300];
+    veil_err err = {0};
+    snprintf(path, sizeof path, "%s/overlay/status.json", ov->data_dir);
+    if (text && (!ov->status || strcmp(text, ov->status) != 0)) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/overlay", ov->data_dir);
+        if (veil_mkdir_p(dir, 0755, &err) != 0 ||
+            veil_file_write_atomic(path, text, strlen(text), 0644, &err) != 0)
+            veil_log(VEIL_LOG_WARN, OSUB, "overlay status not written", "error=\"%s\"", err.msg);
+        free(ov->status);
+        ov->status = text;
+        text = NULL;
+    }
+    free(text);
+}
+
 /* Names, ingress rules and container rules from the store's placements. */
 static void apply_placements(veil_daemon *d, struct veil_node_overlay *ov)
 {
@@ -635,6 +686,7 @@ static void apply_placements(veil_daemon *d, struct veil_node_overlay *ov)
     update_names(d, ov, &v);
     update_ingress(d, ov, &v);
     update_containers(d, ov, &v);
+    write_status(d, ov, &v);
     view_free(&v);
 }
 
@@ -794,6 +846,7 @@ static void overlay_free(struct veil_node_overlay *ov)
         free(ov->cts[i].nft);
     free(ov->cts);
     free(ov->rules_key);
+    free(ov->status);
     free(ov->peers);
     free(ov);
 }

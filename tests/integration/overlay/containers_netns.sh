@@ -98,6 +98,12 @@ on1=$(grep -l "veil-${id:0:16}-0" "$WORK"/n*/containers/*/state.json | head -n 1
 on2=$(grep -l "veil-${id:0:16}-1" "$WORK"/n*/containers/*/state.json | head -n 1)
 [ "${on1%%/containers/*}" != "${on2%%/containers/*}" ] || fail "both replicas on one node"
 ok "web's replicas on both nodes; the client resolved $NAME0 and its payload arrived"
+status_has() { grep -q "$2" "$WORK/n$1/overlay/status.json"; }
+for i in 1 2; do
+  wait_for 30 "node $i's overlay status names both replicas" status_has "$i" \
+    "\"ipv4\":\"10.77.0.[12]\",\"job\":\"$id\",\"name\":\"1.web.c$CLUSTER\""
+done
+ok "each node's overlay status (veil get's source) lists the replicas' names and addresses"
 
 id2=$(run_job "$WORK/other.yaml")
 other_tried() { [ "$(grep -c "other refused 10.77.0." < <(logs_of "$id2" 0))" -ge 3 ]; }
@@ -112,5 +118,7 @@ on 1 "$CAST" rpc anvil_mine 2 --rpc-url "$RPC" >/dev/null || fail "anvil_mine"
 wait_for 60 "node 1 revokes node 2" grep -q \
   "msg=\"overlay peer deactivated on chain: sessions ended\" peer=$PEER_2" "$WORK/n1/veild.log"
 wait_for 30 "node 2 no longer answers" fails_now ping_ok 1 10.77.0.2
+wait_for 30 "node 1's status marks node 2 revoked" status_has 1 \
+  "\"ipv4\":\"10.77.0.2\",\"peer\":\"$PEER_2\",\"revoked\":true"
 ok "node 2 deactivated on chain: node 1 ended its sessions"
 echo "PASS containers_netns"
