@@ -137,6 +137,12 @@ int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err)
         t->simd = __builtin_cpu_supports("avx512ifma") ? VEIL_NTT128_IFMA : VEIL_NTT128_AVX512;
 #endif
     for (unsigned i = 0; i < VEIL_NTT128_PRIMES; i++) {
+        /* limb_residues and the IFMA kernels rely on 2^51 - 2^16 < p < 2^51 */
+        if (ntt128_primes[i] >= (UINT64_C(1) << 51) ||
+            ntt128_primes[i] <= (UINT64_C(1) << 51) - (UINT64_C(1) << 16)) {
+            veil_ntt128_free(t);
+            return veil_err_set(err, VEIL_E_INTERNAL, "NTT prime out of range");
+        }
         if (prime_init(&t->pr[i], ntt128_primes[i], n) < 0) {
             veil_ntt128_free(t);
             return veil_err_set(err, VEIL_E_NOMEM, "out of memory for NTT tables");
@@ -181,19 +187,29 @@ static inline uint64_t reduce_u128(const struct veil_ntt128_prime *pr, uint64_t 
 }
 
 /* Limb 0 of a word is its low half read as signed, limb 1 the high half
- * plus the low half's sign bit (so that L0 + 2^64 L1 = word mod 2^128). */
+ * plus the low half's sign bit (so that L0 + 2^64 L1 = word mod 2^128).
+ * With p = 2^51 - d (d < 2^16, checked by init), an unsigned l = h 2^51 + m
+ * is m + h d < 2^51 + 2^29 < 2p mod p; a negative limb also loses 2^64
+ * mod p. */
+VEIL_FHE_HOT
+static void limb_residues(uint64_t *restrict out, const veil_u128_t *restrict in, size_t n,
+                          unsigned limb, uint64_t p, uint64_t r64)
+{
+    const uint64_t d = (UINT64_C(1) << 51) - p, m51 = (UINT64_C(1) << 51) - 1;
+    for (size_t j = 0; j < n; j++) {
+        const uint64_t lo = (uint64_t)in[j], hi = (uint64_t)(in[j] >> 64);
+        const uint64_t l = limb == 0 ? lo : hi + (lo >> 63);
+        uint64_t u = (l & m51) + (l >> 51) * d;
+        u = u >= p ? u - p : u;
+        const uint64_t neg = r64 & (0 - (l >> 63));
+        out[j] = u >= neg ? u - neg : u + p - neg;
+    }
+}
+
 void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned limb, unsigned prime,
                            uint64_t *out, const veil_u128_t *in)
 {
-    const uint64_t p = t->pr[prime].p;
-    for (size_t j = 0; j < t->n; j++) {
-        const uint64_t lo = (uint64_t)in[j], hi = (uint64_t)(in[j] >> 64);
-        const uint64_t l = limb == 0 ? lo : hi + (lo >> 63);
-        /* (int64)l mod p: l mod p, minus 2^64 mod p when l is negative */
-        const uint64_t u = reduce_2p(mul_shoup_lazy(l, 1, t->pr[prime].one_sh, p), p);
-        const uint64_t neg = (l >> 63) ? t->pr[prime].r64 : 0;
-        out[j] = u >= neg ? u - neg : u + p - neg;
-    }
+    limb_residues(out, in, t->n, limb, t->pr[prime].p, t->pr[prime].r64);
 }
 
 /* ---- scalar butterflies (every CPU) ----

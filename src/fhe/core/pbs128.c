@@ -381,16 +381,34 @@ void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128
     tm->total = s->lwe_dim * PHASES * tm->phase_tasks;
     atomic_init(&tm->next, 0);
     atomic_init(&tm->done, 0);
+    atomic_init(&tm->active, 0);
     for (size_t c = 0; c < count; c++)
         rotate_init(s, lwes[c], lut, scs[c].acc);
 }
 
+/* Leaves the team unless this is its last member (who must finish). */
+static int team_leave(struct veil_pbs128_team *tm)
+{
+    unsigned active = atomic_load(&tm->active);
+    while (active > 1)
+        if (atomic_compare_exchange_weak(&tm->active, &active, active - 1))
+            return 1;
+    return 0;
+}
+
+/* A wait of TEAM_PATIENCE spins (a few hundred microseconds with the
+ * yields) means another member was not running (a loaded machine): rather
+ * than wait in lockstep with threads the scheduler keeps apart, the waiter
+ * finishes its task and leaves, and the others go on without it. */
+#define TEAM_PATIENCE (1u << 14)
+
 void veil_pbs128_team_work(struct veil_pbs128_team *tm)
 {
+    atomic_fetch_add(&tm->active, 1);
     for (;;) {
         const size_t ticket = atomic_fetch_add(&tm->next, 1);
         if (ticket >= tm->total)
-            return;
+            break;
         const size_t phase_start = ticket - ticket % tm->phase_tasks;
         unsigned spins = 0;
         while (atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start)
@@ -399,7 +417,10 @@ void veil_pbs128_team_work(struct veil_pbs128_team *tm)
         team_task(tm, phase_index / PHASES, (unsigned)(phase_index % PHASES),
                   ticket % tm->phase_tasks);
         atomic_fetch_add_explicit(&tm->done, 1, memory_order_release);
+        if (spins >= TEAM_PATIENCE && team_leave(tm))
+            return;
     }
+    atomic_fetch_sub(&tm->active, 1);
 }
 
 void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct veil_pbs128_shape *s,

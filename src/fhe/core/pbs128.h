@@ -110,9 +110,10 @@ void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct ve
 
 /* The same batch shared by any number of threads: team_init (one thread,
  * before the others start), then every thread calls team_work, which
- * returns once no task is left to claim; the batch is done when every call
- * has returned. The output is the same words whatever the number of
- * threads (pbs128.c explains the tasks and phases). */
+ * returns once no task is left to claim (or early, when it waited long for
+ * the others: a loaded machine; the last member never leaves); the batch is
+ * done when every call has returned. The output is the same words whatever
+ * the number of threads (pbs128.c explains the tasks and phases). */
 struct veil_pbs128_team {
     const struct veil_ntt128 *t;
     const struct veil_pbs128_shape *s;
@@ -123,6 +124,7 @@ struct veil_pbs128_team {
     size_t phase_tasks, total;
     atomic_size_t next; /* next task ticket */
     atomic_size_t done; /* tasks finished */
+    atomic_uint active; /* threads inside team_work that may still claim */
 };
 void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128 *t,
                            const struct veil_pbs128_shape *s, const uint64_t *bsk,
