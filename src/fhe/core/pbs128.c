@@ -4,9 +4,10 @@
  * NTT-domain bootstrapping key, and sample extraction (see pbs128.h). The
  * external product of one CMux: (k+1) accumulator polynomials, each
  * decomposed into `level` digit polynomials, forward-transformed modulo the
- * three primes, multiplied-and-summed with the GGSW rows per output
- * column (two limbs of the key's words, two primes each), transformed back
- * and rebuilt exactly by CRT.
+ * two primes, multiplied-and-summed with the GGSW rows per output column
+ * (two limbs of the key's words, two primes each), transformed back and
+ * rebuilt exactly by CRT. The blind rotation of a batch runs as tasks that
+ * any number of threads share (the team, below).
  */
 #include "pbs128.h"
 
