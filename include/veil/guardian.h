@@ -346,12 +346,12 @@ int veil_ca_verify_leaf(const char *root_pem, const char *chain_pem, const char 
  * e.g. the daemon and `veil guardian revoke`. */
 typedef struct veil_guardian veil_guardian; /* opaque: DIR, db, keys */
 
-#define VEIL_GUARDIAN_DEFAULT_TTL_S  (15 * 60)
+#define VEIL_GUARDIAN_DEFAULT_TTL_S (15 * 60)
 /* Master carries control traffic only: a node's messages are capped at
  * 64 KiB by the servers themselves (the user JWT's payload limit). */
 #define VEIL_GUARDIAN_DEFAULT_MAX_PAYLOAD (64 * 1024)
 #define VEIL_GUARDIAN_MAX_PAYLOAD_LIMIT   (64 * 1024 * 1024)
-#define VEIL_GUARDIAN_ENROLL_ACCOUNT "enroll" /* reserved realm-like name */
+#define VEIL_GUARDIAN_ENROLL_ACCOUNT      "enroll" /* reserved realm-like name */
 
 struct veil_guardian_init_opts {
     const char *operator_name; /* default "veil" */
@@ -417,18 +417,18 @@ void veil_guardian_accounts_free(char **pubs, char **jwts, size_t n);
  * Guardian's data-plane leaves carry it as an IP SAN and the pool as the SAN
  * URI veil-pool:<cidr>. */
 #define VEIL_GUARDIAN_DEFAULT_POOL "10.77.0.0/16"
-#define VEIL_GUARDIAN_POOL_URI "veil-pool:"
-#define VEIL_GUARDIAN_CIDR_MAX 20 /* "255.255.255.255/32" + NUL */
+#define VEIL_GUARDIAN_POOL_URI     "veil-pool:"
+#define VEIL_GUARDIAN_CIDR_MAX     20 /* "255.255.255.255/32" + NUL */
 /* Sets the realm's pool; refused once an address was allocated from
  * another pool. */
 int veil_guardian_realm_set_pool(veil_guardian *g, const char *realm, const char *cidr,
                                  veil_err *err) VEIL_WARN_UNUSED;
-int veil_guardian_realm_pool(veil_guardian *g, const char *realm,
-                             char out[VEIL_GUARDIAN_CIDR_MAX], veil_err *err) VEIL_WARN_UNUSED;
+int veil_guardian_realm_pool(veil_guardian *g, const char *realm, char out[VEIL_GUARDIAN_CIDR_MAX],
+                             veil_err *err) VEIL_WARN_UNUSED;
 /* The node's address (allocated when it has none; VEIL_E_LIMIT when the
  * pool is full). */
-int veil_guardian_node_address(veil_guardian *g, const char *realm, const char *node,
-                               char out[16], veil_err *err) VEIL_WARN_UNUSED;
+int veil_guardian_node_address(veil_guardian *g, const char *realm, const char *node, char out[16],
+                               veil_err *err) VEIL_WARN_UNUSED;
 /* "a.b.c.d/n" -> network address (host order, host bits cleared) and n. */
 int veil_guardian_cidr_parse(const char *cidr, uint32_t *net, unsigned *prefix,
                              veil_err *err) VEIL_WARN_UNUSED;

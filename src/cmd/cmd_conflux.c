@@ -36,17 +36,25 @@ static const struct veil_config_key conflux_keys[] = {
     {"peer_records", VEIL_CONFIG_LIST, NULL, NULL, 0, 0, "static peers: signed records (hex)"},
 };
 
-static const struct option up_opts[] = {
-    {"config", required_argument, NULL, 'c'},      {"name", required_argument, NULL, 'N'},
-    {"dir", required_argument, NULL, 'd'},         {"nats", required_argument, NULL, 'n'},
-    {"ca", required_argument, NULL, 'A'},          {"enroll-creds", required_argument, NULL, 'e'},
-    {"token", required_argument, NULL, 't'},       {"cluster", required_argument, NULL, 'C'},
-    {"eth-address", required_argument, NULL, 'E'}, {"guardian-key", required_argument, NULL, 'g'},
-    {"beacon", required_argument, NULL, 'b'},      {"tun", no_argument, NULL, 'T'},
-    {"tun-name", required_argument, NULL, 'I'},    {"listen", required_argument, NULL, 'L'},
-    {"bind", required_argument, NULL, 'B'},        {"endpoint", required_argument, NULL, 'P'},
-    {"underlay-mtu", required_argument, NULL, 'M'}, {"peer-record", required_argument, NULL, 'R'},
-    {NULL, 0, NULL, 0}};
+static const struct option up_opts[] = {{"config", required_argument, NULL, 'c'},
+                                        {"name", required_argument, NULL, 'N'},
+                                        {"dir", required_argument, NULL, 'd'},
+                                        {"nats", required_argument, NULL, 'n'},
+                                        {"ca", required_argument, NULL, 'A'},
+                                        {"enroll-creds", required_argument, NULL, 'e'},
+                                        {"token", required_argument, NULL, 't'},
+                                        {"cluster", required_argument, NULL, 'C'},
+                                        {"eth-address", required_argument, NULL, 'E'},
+                                        {"guardian-key", required_argument, NULL, 'g'},
+                                        {"beacon", required_argument, NULL, 'b'},
+                                        {"tun", no_argument, NULL, 'T'},
+                                        {"tun-name", required_argument, NULL, 'I'},
+                                        {"listen", required_argument, NULL, 'L'},
+                                        {"bind", required_argument, NULL, 'B'},
+                                        {"endpoint", required_argument, NULL, 'P'},
+                                        {"underlay-mtu", required_argument, NULL, 'M'},
+                                        {"peer-record", required_argument, NULL, 'R'},
+                                        {NULL, 0, NULL, 0}};
 
 static const char *key_of(int opt)
 {

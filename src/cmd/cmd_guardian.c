@@ -502,10 +502,11 @@ static const struct veil_cli_command g_init = {
 static const struct veil_cli_command g_realm_create = {
     .name = "create",
     .summary = "create a realm (a NATS account with a signing key)",
-    .usage = "Usage: veil guardian realm create -d DIR [--cluster ID] [--pool CIDR] NAME\n\n"
-             "NAME: 1-63 characters of [A-Za-z0-9_-]. --cluster binds an on-chain Veil\n"
-             "cluster: its registered nodes enroll into this realm. --pool sets the IPv4\n"
-             "pool its nodes' overlay addresses come from (default " VEIL_GUARDIAN_DEFAULT_POOL ").\n",
+    .usage =
+        "Usage: veil guardian realm create -d DIR [--cluster ID] [--pool CIDR] NAME\n\n"
+        "NAME: 1-63 characters of [A-Za-z0-9_-]. --cluster binds an on-chain Veil\n"
+        "cluster: its registered nodes enroll into this realm. --pool sets the IPv4\n"
+        "pool its nodes' overlay addresses come from (default " VEIL_GUARDIAN_DEFAULT_POOL ").\n",
     .run = run_realm_create,
 };
 static const struct veil_cli_command g_realm_list = {

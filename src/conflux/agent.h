@@ -46,8 +46,8 @@ struct veil_conflux {
     struct cfx_subs subs;
     uint8_t *topo; /* this node's topology message (set by its host) */
     size_t topo_len;
-    bool topo_now;          /* publish it at once: a new member appeared */
-    char (*seen)[64];       /* members whose topology messages arrived */
+    bool topo_now;    /* publish it at once: a new member appeared */
+    char (*seen)[64]; /* members whose topology messages arrived */
     size_t n_seen, cap_seen;
     uint8_t (*revoked)[32]; /* identities Guardian announced revoked */
     size_t n_revoked, cap_revoked;

@@ -124,8 +124,7 @@ void cfx_publish_topo(veil_conflux *a)
     pthread_mutex_lock(&a->mu);
     a->topo_now = false;
     natsStatus s = NATS_OK;
-    if (a->topo && a->nc &&
-        veil_subject(subj, VEIL_SUBJ_TOPO, a->realm, a->name, NULL, NULL) == 0)
+    if (a->topo && a->nc && veil_subject(subj, VEIL_SUBJ_TOPO, a->realm, a->name, NULL, NULL) == 0)
         s = natsConnection_Publish(a->nc, subj, a->topo, (int)a->topo_len);
     pthread_mutex_unlock(&a->mu);
     if (s != NATS_OK) /* the next beacon period tries again */

@@ -137,8 +137,9 @@ static int route_source(veil_conflux *a, char out[46], veil_err *err)
     freeaddrinfo(res);
     if (fd >= 0)
         close(fd);
-    const void *ip = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-                                              : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    const void *ip = ss.ss_family == AF_INET6
+                         ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                         : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
     if (!ok || !inet_ntop(ss.ss_family, ip, out, 46))
         return veil_err_set(err, VEIL_E_IO, "conflux tun: no route toward %s", host);
     return 0;
@@ -150,8 +151,7 @@ static bool wildcard(const char *ip)
 }
 
 /* Encodes and hands this node's signed peer record to the agent. */
-static int publish_record(veil_conflux_tun *t, veil_conflux *a, const char *endpoint,
-                          veil_err *err)
+static int publish_record(veil_conflux_tun *t, veil_conflux *a, const char *endpoint, veil_err *err)
 {
     struct veil_overlay_peer_record rec = {.issued_ms = veil_conflux_now_ms()};
     veil_buf b;

@@ -291,8 +291,7 @@ static int leaf_names_fill(veil_guardian *g, const struct veil_guardian_node *n,
     for (size_t i = 0; i < n->taints.n; i++) {
         const char *t = n->taints.items[i];
         if (strlen(t) > 31)
-            return veil_err_set(err, VEIL_E_LIMIT, "guardian: taint '%s' is over 31 characters",
-                                t);
+            return veil_err_set(err, VEIL_E_LIMIT, "guardian: taint '%s' is over 31 characters", t);
         int w = snprintf(ln->taints[i], sizeof ln->taints[i], "veil-taint:");
         for (size_t j = 0; t[j]; j++)
             ln->taints[i][w + (int)j] = (char)tolower((unsigned char)t[j]);

@@ -66,9 +66,8 @@ int veil_guardian_realm_set_pool(veil_guardian *g, const char *realm, const char
         count_outside(g, realm, net, prefix, &outside, err) != 0)
         return -1;
     if (outside > 0)
-        return veil_err_set(err, VEIL_E_STATE,
-                            "pool: realm %s has %lld address(es) outside %s", realm,
-                            (long long)outside, cidr);
+        return veil_err_set(err, VEIL_E_STATE, "pool: realm %s has %lld address(es) outside %s",
+                            realm, (long long)outside, cidr);
     cidr_text(net, prefix, text);
     sqlite3_stmt *st = NULL;
     if (guardian_db_prepare(g, "INSERT OR REPLACE INTO realm_pools(realm, cidr) VALUES(?, ?)", &st,

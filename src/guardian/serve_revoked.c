@@ -46,8 +46,8 @@ static int announce_realm(struct serve *sv, struct serve_conn *c, veil_err *err)
         rc = veil_subject(subj, VEIL_SUBJ_REVOKED, c->account, list[i].name, NULL, err);
         if (rc == 0)
             rc = notice(sv, &list[i], &msg, err);
-        natsStatus s = rc == 0 ? natsConnection_Publish(c->nc, subj, msg.data, (int)msg.len)
-                               : NATS_OK;
+        natsStatus s =
+            rc == 0 ? natsConnection_Publish(c->nc, subj, msg.data, (int)msg.len) : NATS_OK;
         if (s != NATS_OK)
             rc = serve_nats_err(err, s, "publishing a revocation notice");
         veil_buf_free(&msg);
