@@ -11,7 +11,7 @@
 # and its payload arrives at the server. A container of another job cannot
 # reach the server (isolation by default, at both nodes' packet filters).
 # Node 2 deactivated on chain loses its sessions: the server is no longer
-# reachable from node 1.
+# reachable from node 1. The privacy scan still finds no telemetry value.
 source "$(dirname "$0")/lib.sh"
 ov_require
 ov_hosts
@@ -21,7 +21,8 @@ ov_cluster
 ov_guardian
 CAPS=("" "cpu=2000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=4Gi,disk=20Gi,gpu=0")
 for i in 1 2; do
-  ov_start "$i" "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_INSECURE_REGISTRIES="$REG"
+  ov_start "$i" "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_INSECURE_REGISTRIES="$REG" \
+    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex"
 done
 for i in 1 2; do
   wait_for 60 "node $i overlay started" grep -q 'msg="overlay started"' "$WORK/n$i/veild.log"
@@ -121,4 +122,15 @@ wait_for 30 "node 2 no longer answers" fails_now ping_ok 1 10.77.0.2
 wait_for 30 "node 1's status marks node 2 revoked" status_has 1 \
   "\"ipv4\":\"10.77.0.2\",\"peer\":\"$PEER_2\",\"revoked\":true"
 ok "node 2 deactivated on chain: node 1 ended its sessions"
+# The privacy scan still finds no telemetry value: each node's capacity in
+# no byte form in what the other node received on gossip, its log, its
+# overlay status, or on the chain.
+for i in 1 2; do
+  j=$((3 - i))
+  grep -v 'TEST_ONLY\|test_only' "$WORK/n$j/veild.log" >"$WORK/n$j/log.scan"
+  on 1 node "$SRC/tests/integration/e2e/privacy_scan.js" "${CAPS[$i]}" --rpc "$RPC" \
+    "$WORK/n$j/gossip.hex" "$WORK/n$j/log.scan" "$WORK/n$j/overlay/status.json" \
+    >"$WORK/privacy$i.txt" 2>&1 || fail "node $i's capacity leaked: $(cat "$WORK/privacy$i.txt")"
+done
+ok "the privacy scan finds no telemetry value in gossip, logs, overlay status or chain data"
 echo "PASS containers_netns"
