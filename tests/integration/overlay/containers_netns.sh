@@ -8,8 +8,10 @@
 # exposes; replica 1 is the client) is placed by the cluster on the two
 # nodes; each container gets its own namespace behind its node, an overlay
 # name served by its node's resolver; the client resolves 0.web.c<cluster>
-# and its payload arrives at the server. A container of another job cannot
-# reach the server (isolation by default, at both nodes' packet filters).
+# and its payload arrives at the server. The port is exposed to job
+# `friend` too, whose container reaches it; a container of a job the port
+# does not name, or of a named job of another tenant, cannot (isolation by
+# default, at both nodes' packet filters).
 # Node 2 deactivated on chain loses its sessions: the server is no longer
 # reachable from node 1. The privacy scan still finds no telemetry value.
 source "$(dirname "$0")/lib.sh"
@@ -46,6 +48,7 @@ policy: spread
 resources: {cpu: 100m, memory: 32Mi}
 expose:
   - port: 8080
+    to: [friend, stranger]
 command:
   - /bin/sh
   - -c
@@ -64,24 +67,32 @@ command:
     done
     sleep 600
 YAML
-cat >"$WORK/other.yaml" <<YAML
-name: other
+# Probes: a job the port names (friend), one it names but of another tenant
+# (stranger), one it does not name (other). Each tries every second.
+probe_job() { # NAME [TENANT]
+  cat <<YAML
+name: $1
 image: $REG/busybox@$DIGEST
 resources: {cpu: 100m, memory: 32Mi}
+${2:+tenant: $2}
 command:
   - /bin/sh
   - -c
   - |
     for i in \$(seq 1 600); do
       ip=\$(nslookup $NAME0 2>/dev/null | sed -n 's/^Address: *\([0-9.]*\)\$/\1/p' | tail -n 1)
-      if [ -n "\$ip" ] && echo "payload from other" | nc -w 1 "\$ip" 8080; then
-        echo "other got through"
+      if [ -n "\$ip" ] && echo "payload from \$VEIL_JOB" | nc -w 1 "\$ip" 8080; then
+        echo "\$VEIL_JOB got through"
       else
-        echo "other refused \$ip"
+        echo "\$VEIL_JOB refused \$ip"
       fi
       sleep 1
     done
 YAML
+}
+probe_job friend >"$WORK/friend.yaml"
+probe_job stranger acme >"$WORK/stranger.yaml"
+probe_job other >"$WORK/other.yaml"
 run_job() { veil_on 1 job run "$1" | awk '{print $2}'; }
 logs_of() { # JOB_ID REPLICA: the replica's stdout on whichever node runs it
   local st
@@ -106,12 +117,20 @@ for i in 1 2; do
 done
 ok "each node's overlay status (veil get's source) lists the replicas' names and addresses"
 
-id2=$(run_job "$WORK/other.yaml")
-other_tried() { [ "$(grep -c "other refused 10.77.0." < <(logs_of "$id2" 0))" -ge 3 ]; }
-wait_for 240 "the other job's container tried the server" other_tried
-grep -q "payload from other" < <(logs_of "$id" 0) && fail "the other job reached the server"
-grep -q "other got through" < <(logs_of "$id2" 0) && fail "the other job connected"
-ok "a container of another job resolves the name but cannot reach the server"
+id_friend=$(run_job "$WORK/friend.yaml")
+id_stranger=$(run_job "$WORK/stranger.yaml")
+id_other=$(run_job "$WORK/other.yaml")
+friend_got() { grep -q "payload from friend" < <(logs_of "$id" 0); }
+wait_for 240 "the named job's payload arrives at the server" friend_got
+refused_3() { [ "$(grep -c "$2 refused 10.77.0." < <(logs_of "$1" 0))" -ge 3 ]; }
+wait_for 240 "the other job's container tried the server" refused_3 "$id_other" other
+wait_for 240 "the stranger's container tried the server" refused_3 "$id_stranger" stranger
+for j in other stranger; do
+  grep -q "payload from $j" < <(logs_of "$id" 0) && fail "job $j reached the server"
+done
+grep -q "got through" < <(logs_of "$id_other" 0; logs_of "$id_stranger" 0) \
+  && fail "a job not allowed connected"
+ok "a job the port names reaches the server; one of another tenant, and one not named, do not"
 
 on 1 "$CAST" send "$CONTRACT" "deactivateNode(address)" "$(addr_for 2)" \
   --private-key "${ANVIL_KEYS[2]}" --rpc-url "$RPC" >/dev/null || fail "deactivateNode"
