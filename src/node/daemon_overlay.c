@@ -33,13 +33,13 @@
 #include "daemon_core.h"
 #include "daemon_overlay.h"
 
-#define OSUB              "overlay"
-#define CERT_MAX          (64u << 10)
-#define DEFAULT_IFNAME    "veil0"
-#define DEFAULT_LISTEN    "0.0.0.0:51820"
-#define DEFAULT_POOL_V4   "10.77.0.0" /* /16: the derived addresses' pool */
-#define DEFAULT_PREFIX    16
-#define RECORD_PERIOD_MS  10000 /* the record again, for members that joined since */
+#define OSUB             "overlay"
+#define CERT_MAX         (64u << 10)
+#define DEFAULT_IFNAME   "veil0"
+#define DEFAULT_LISTEN   "0.0.0.0:51820"
+#define DEFAULT_POOL_V4  "10.77.0.0" /* /16: the derived addresses' pool */
+#define DEFAULT_PREFIX   16
+#define RECORD_PERIOD_MS 10000 /* the record again, for members that joined since */
 
 /* A member whose record this node applied. */
 struct applied {
@@ -54,19 +54,19 @@ struct ovct {
     uint32_t replica;
     unsigned slot;
     struct veil_ctnet net;
-    bool up;         /* started: its rules are applied */
-    char *nft;       /* the ruleset last applied (its table) */
+    bool up;   /* started: its rules are applied */
+    char *nft; /* the ruleset last applied (its table) */
 };
 
 struct veil_node_overlay {
     veil_overlay_cert *oc;
     char ifname[16];
-    char tag[17];       /* this node's tag in host-wide names */
+    char tag[17]; /* this node's tag in host-wide names */
     char data_dir[4096];
     struct ovct *cts;
     size_t n_cts, cap_cts;
-    char *rules_key;    /* the ingress rules last set, as text */
-    char *status;       /* overlay/status.json as last written */
+    char *rules_key; /* the ingress rules last set, as text */
+    char *status;    /* overlay/status.json as last written */
     veil_dns_server *dns;
     char topic[96];
     char realm[64];
@@ -145,8 +145,7 @@ static char *read_text(const char *key, const char *path, veil_err *err)
     uint8_t *data = NULL;
     size_t len = 0;
     if (!path)
-        return veil_err_set(err, VEIL_E_INVALID, "%s is required with overlay.enabled", key),
-               NULL;
+        return veil_err_set(err, VEIL_E_INVALID, "%s is required with overlay.enabled", key), NULL;
     if (veil_file_read(path, CERT_MAX, &data, &len, err) != 0) {
         veil_err_wrap(err, "%s", key);
         return NULL;
@@ -201,24 +200,22 @@ static int start_overlay(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
     if (parse_endpoint(veil_config_str(d->cfg, "overlay.listen", DEFAULT_LISTEN), bind_ip, &port,
                        err) != 0)
         return -1;
-    char *chain = read_text("overlay.cert_file", veil_config_str(d->cfg, "overlay.cert_file", NULL),
-                            err);
-    char *root = chain ? read_text("overlay.ca_file", veil_config_str(d->cfg, "overlay.ca_file",
-                                                                      NULL),
-                                   err)
-                       : NULL;
+    char *chain =
+        read_text("overlay.cert_file", veil_config_str(d->cfg, "overlay.cert_file", NULL), err);
+    char *root =
+        chain ? read_text("overlay.ca_file", veil_config_str(d->cfg, "overlay.ca_file", NULL), err)
+              : NULL;
     int rc = -1;
     if (chain && root) {
-        struct veil_overlay_cert_config oc = {
-            .overlay = {.ifname = ov->ifname,
-                        .realm = ov->realm,
-                        .ipv4 = ov->ipv4,
-                        .ipv4_prefix = ov->prefix,
-                        .bind_ip = bind_ip,
-                        .port = port},
-            .identity_sk = d->key.secret_key,
-            .chain_pem = chain,
-            .root_pem = root};
+        struct veil_overlay_cert_config oc = {.overlay = {.ifname = ov->ifname,
+                                                          .realm = ov->realm,
+                                                          .ipv4 = ov->ipv4,
+                                                          .ipv4_prefix = ov->prefix,
+                                                          .bind_ip = bind_ip,
+                                                          .port = port},
+                                              .identity_sk = d->key.secret_key,
+                                              .chain_pem = chain,
+                                              .root_pem = root};
         ov->oc = veil_overlay_cert_start(&oc, err);
         rc = ov->oc ? 0 : -1;
         if (ov->oc)
@@ -386,8 +383,8 @@ static void load_specs(veil_daemon *d, struct view *v)
                 break; /* sized for every placed replica: not reached */
             if (veil_store_job_get(d->store, v->p[i].job_hex, &job, &err) != 0)
                 continue;
-            int rc = veil_job_spec_parse(&v->specs[k], job.spec_json, strlen(job.spec_json),
-                                         "job", &err);
+            int rc = veil_job_spec_parse(&v->specs[k], job.spec_json, strlen(job.spec_json), "job",
+                                         &err);
             veil_store_job_free(&job);
             if (rc != 0)
                 continue;
@@ -636,9 +633,9 @@ static void write_status(veil_daemon *d, struct veil_node_overlay *ov, const str
     for (size_t i = 0; i < ov->n_peers; i++) {
         veil_p2p_peer_id pid;
         veil_p2p_peer_id_from_ed25519(ov->peers[i].id, &pid);
-        json_array_append_new(peers, json_pack("{s:s, s:s, s:b}", "peer", veil_p2p_peer_id_str(&pid).s,
-                                               "ipv4", ov->peers[i].ipv4, "revoked",
-                                               ov->peers[i].revoked));
+        json_array_append_new(peers, json_pack("{s:s, s:s, s:b}", "peer",
+                                               veil_p2p_peer_id_str(&pid).s, "ipv4",
+                                               ov->peers[i].ipv4, "revoked", ov->peers[i].revoked));
     }
     for (size_t i = 0; i < v->n; i++) {
         char ip[16], name[VEIL_DNS_NAME_MAX + 1];
@@ -648,8 +645,8 @@ static void write_status(veil_daemon *d, struct veil_node_overlay *ov, const str
         snprintf(name, sizeof name, "%u.%s.c%llu", v->p[i].replica, v->p[i].spec->name,
                  (unsigned long long)d->cluster_id);
         json_array_append_new(reps, json_pack("{s:s, s:i, s:s, s:s, s:s}", "job", v->p[i].job_hex,
-                                              "replica", (int)v->p[i].replica, "name", name,
-                                              "node", v->p[i].node, "ipv4", ip));
+                                              "replica", (int)v->p[i].replica, "name", name, "node",
+                                              v->p[i].node, "ipv4", ip));
     }
     json_t *root = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I}}", "realm", ov->realm, "ipv4",
                              ov->ipv4, "peers", peers, "replicas", reps, "sessions",
@@ -813,8 +810,7 @@ static void log_stats(struct veil_node_overlay *ov)
              "rx=%llu tx=%llu handshakes=%llu/%llu drop_auth=%llu drop_realm=%llu "
              "filtered=%llu no_route=%llu spoofed=%llu",
              (unsigned long long)a.rx_packets, (unsigned long long)a.tx_packets,
-             (unsigned long long)a.handshakes_completed,
-             (unsigned long long)a.handshakes_initiated,
+             (unsigned long long)a.handshakes_completed, (unsigned long long)a.handshakes_initiated,
              (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
              (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM], (unsigned long long)o.filtered,
              (unsigned long long)o.no_route, (unsigned long long)o.spoofed);

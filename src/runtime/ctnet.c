@@ -95,8 +95,9 @@ int veil_ctnet_plan(const char *tag, unsigned slot, struct veil_ctnet *out, veil
 {
     memset(out, 0, sizeof *out);
     size_t tl = tag ? strlen(tag) : 0;
-    if (tl == 0 || tl > 16 || strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                          "0123456789") != tl)
+    if (tl == 0 || tl > 16 ||
+        strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789") != tl)
         return veil_err_set(err, VEIL_E_INVALID, "container network: bad node tag");
     if (slot >= CTNET_SLOTS)
         return veil_err_set(err, VEIL_E_RANGE, "container network: slot %u (at most %u)", slot,

@@ -360,7 +360,8 @@ static void test_expose_and_tenant(void)
     CHECK_EQ_STR(s.tenant, "acme");
     char *canon = veil_job_spec_canonical_json(&s, &err);
     CHECK(canon != NULL);
-    CHECK_CONTAINS(canon, "\"expose\":[{\"port\":8080,\"protocol\":\"tcp\",\"to\":[\"api\",\"zeta\"]}");
+    CHECK_CONTAINS(canon,
+                   "\"expose\":[{\"port\":8080,\"protocol\":\"tcp\",\"to\":[\"api\",\"zeta\"]}");
     CHECK_CONTAINS(canon, "\"tenant\":\"acme\"");
     CHECK_EQ_INT(veil_job_spec_parse(&again, canon, strlen(canon), "canon", &err), 0);
     char *canon2 = veil_job_spec_canonical_json(&again, &err);
