@@ -98,8 +98,6 @@ const struct veil_config_key veil_config_default_keys[] = {
      "the overlay's TUN interface"},
     {"overlay.dns_listen", VEIL_CONFIG_STRING, "VEIL_OVERLAY_DNS_LISTEN", NULL, 0, 0,
      "the containers' name resolver (IPv4:PORT; default: the overlay address, port 53; off)"},
-    {"overlay.container_net", VEIL_CONFIG_STRING, "VEIL_OVERLAY_CONTAINER_NET", NULL, 0, 0,
-     "containers' overlay addresses on this node (a /24 of the pool, e.g. 10.78.1.0/24)"},
 };
 
 const size_t veil_config_default_keys_len = VEIL_ARRAY_LEN(veil_config_default_keys);
