@@ -20,6 +20,7 @@
 #ifndef VEIL_MSG_SYNC_H
 #define VEIL_MSG_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,5 +60,57 @@ VEIL_WARN_UNUSED int veil_msg_proof_answer_encode(veil_buf *out, const struct ve
 VEIL_WARN_UNUSED int veil_msg_proof_answer_decode(const uint8_t *data, size_t len,
                                                   struct veil_proof_answer *a, size_t cap,
                                                   size_t *n, veil_err *err);
+
+/* /veil/catch-up/1.0.0 (issue 18): a node asks a member for what it lacks
+ * of that member's own jobs, saying what it holds; the member announces
+ * again (on the topic) only the jobs the asker lacks and answers the
+ * latest assignments of the jobs whose decisions differ:
+ *   request: u8 version (1) || u32be n (0..VEIL_CATCHUP_JOBS_MAX)
+ *            || n x (job id 32 || decisions digest 32)
+ *   answer:  u8 version (1) || u16be jobs announced again
+ *            || u16be n (0..VEIL_CATCHUP_ASG_MAX)
+ *            || n x (u16be len (1..VEIL_CATCHUP_ASG_LEN) || ASSIGNMENT message)
+ * The decisions digest is veil_catchup_digest over the job's latest
+ * assignment per replica (all zero: none). */
+#define VEIL_CATCHUP_PROTO       "/veil/catch-up/1.0.0"
+#define VEIL_CATCHUP_JOBS_MAX    8192
+#define VEIL_CATCHUP_ASG_MAX     256
+#define VEIL_CATCHUP_ASG_LEN     1024
+#define VEIL_CATCHUP_REQUEST_MAX (5 + VEIL_CATCHUP_JOBS_MAX * 64)
+#define VEIL_CATCHUP_ANSWER_MAX  (5 + VEIL_CATCHUP_ASG_MAX * (2 + VEIL_CATCHUP_ASG_LEN))
+
+struct veil_catchup_have {
+    uint8_t job[32];
+    uint8_t digest[32];
+};
+/* An answer borrows its assignment messages from the decoded bytes. */
+struct veil_catchup_answer {
+    uint16_t announced;
+    size_t n;
+    const uint8_t *asg[VEIL_CATCHUP_ASG_MAX];
+    size_t asg_len[VEIL_CATCHUP_ASG_MAX];
+};
+
+/* Folds one replica's latest assignment (its commitment) into a job's
+ * decisions digest; call in replica order on a zeroed state, then final. */
+struct veil_catchup_digest {
+    uint8_t acc[32];
+    bool any;
+};
+void veil_catchup_digest_add(struct veil_catchup_digest *d, uint32_t replica,
+                             const uint8_t commitment[32]);
+void veil_catchup_digest_final(const struct veil_catchup_digest *d, uint8_t out[32]);
+
+VEIL_WARN_UNUSED int veil_msg_catchup_request_encode(veil_buf *out,
+                                                     const struct veil_catchup_have *h, size_t n,
+                                                     veil_err *err);
+/* *h is malloc'ed (caller frees; NULL when n is 0). */
+VEIL_WARN_UNUSED int veil_msg_catchup_request_decode(const uint8_t *data, size_t len,
+                                                     struct veil_catchup_have **h, size_t *n,
+                                                     veil_err *err);
+VEIL_WARN_UNUSED int
+veil_msg_catchup_answer_encode(veil_buf *out, const struct veil_catchup_answer *a, veil_err *err);
+VEIL_WARN_UNUSED int veil_msg_catchup_answer_decode(const uint8_t *data, size_t len,
+                                                    struct veil_catchup_answer *a, veil_err *err);
 
 #endif /* VEIL_MSG_SYNC_H */

@@ -154,6 +154,7 @@ struct veil_daemon {
     struct veil_hasher keccak;
     uint64_t resume_at_ms;
     uint64_t catch_up_at_ms; /* wall ms: re-announce own jobs (a member came back); 0 = none */
+    struct catchup_clock catchup; /* catch-up queries to the members (daemon_sync.c) */
     veil_eth_address contract;
     struct veil_anchorer anchorer;
     struct watch_list watched; /* containers this node started, until they end */

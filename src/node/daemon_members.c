@@ -75,8 +75,11 @@ void veil_daemon_on_swim_event(veil_swim_node *node, const struct veil_swim_even
     case VEIL_SWIM_EV_JOIN:
     case VEIL_SWIM_EV_ALIVE:
     case VEIL_SWIM_EV_UPDATE:
+        /* it may have missed announcements, or this node may have (cut
+         * off): this node asks the members for what it lacks of their jobs
+         * (daemon_sync.c), and they ask it the same way */
         if (!m->alive || ev->type == VEIL_SWIM_EV_JOIN)
-            veil_daemon_catch_up_soon(d); /* it may have missed announcements */
+            catchup_soon(&d->catchup, veil_daemon_wall_ms());
         m->alive = true;
         veil_daemon_member_store(d, m);
         break;

@@ -184,6 +184,9 @@ int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
     if (veil_p2p_host_set_handler(d->host, VEIL_PROOF_PROTO, veil_daemon_on_proof_stream, d, err) !=
         0)
         return veil_err_wrap(err, "proof handler");
+    if (veil_p2p_host_set_handler(d->host, VEIL_CATCHUP_PROTO, veil_daemon_on_catchup_stream, d,
+                                  err) != 0)
+        return veil_err_wrap(err, "catch-up handler");
     /* Kademlia: the bootstrap peers seed the routing table; its bootstrap
      * lookups find (and dial) the other nodes, and run again from the
      * bootstrap timer for nodes that join later. The gater still decides who

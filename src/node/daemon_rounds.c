@@ -653,6 +653,7 @@ void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms)
     for (size_t i = 0; i < d->rounds.n; i++)
         if (round_undecided_planned(d->rounds.v[i]))
             round_tick(d, d->rounds.v[i], now_ms);
+    veil_daemon_catchup_tick(d, now_ms); /* what this node lacks of the members' jobs */
     size_t dropped = round_table_prune(&d->rounds, now_ms, d->round_retention_ms);
     if (dropped)
         veil_log(VEIL_LOG_DEBUG, SUB, "settled rounds dropped from memory",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_sync.h - private to veild's node daemon: the node-to-node sync
- * streams (daemon_sync.c): inclusion proofs fetched from peers.
+ * streams (daemon_sync.c): inclusion proofs fetched from peers, and the
+ * catch-up query (what a node lacks of each member's jobs).
  */
 #ifndef VEIL_NODE_DAEMON_SYNC_H
 #define VEIL_NODE_DAEMON_SYNC_H
@@ -17,5 +18,14 @@ void veil_daemon_on_proof_stream(veil_p2p_stream *s, const char *protocol, void 
  * node's assignments whose batch it could not rebuild. */
 void veil_daemon_proof_tick(veil_daemon *d, uint64_t now_ms);
 #define VEIL_PROOF_ASK_GAP_MS 15000
+
+/* Serves /veil/catch-up/1.0.0 (registered by daemon_p2p.c). */
+void veil_daemon_on_catchup_stream(veil_p2p_stream *s, const char *protocol, void *user_data);
+/* Every rounds tick: when a catch-up pass is due (struct catchup_clock),
+ * asks every live member for what this node lacks of that member's jobs. */
+void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
+/* Catch-up stream limits: jobs announced again per answer (the asker's
+ * follow-up pass gets the rest). */
+#define CATCHUP_ANNOUNCE_MAX 64
 
 #endif /* VEIL_NODE_DAEMON_SYNC_H */

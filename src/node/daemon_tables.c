@@ -270,6 +270,37 @@ uint64_t round_retry_backoff_epochs(uint32_t attempt, uint64_t period_ms, uint64
     return (periods * period_ms + interval_ms - 1) / interval_ms;
 }
 
+/* ---- catch-up passes ---- */
+
+static void catchup_at(struct catchup_clock *c, uint64_t at)
+{
+    if (at < c->last_ms + CATCHUP_GAP_MS)
+        at = c->last_ms + CATCHUP_GAP_MS;
+    if (c->next_ms == 0 || at < c->next_ms)
+        c->next_ms = at;
+}
+
+void catchup_soon(struct catchup_clock *c, uint64_t now_ms)
+{
+    catchup_at(c, now_ms + CATCHUP_SOON_MS);
+}
+
+void catchup_follow_up(struct catchup_clock *c, uint64_t now_ms)
+{
+    catchup_at(c, now_ms + CATCHUP_GAP_MS);
+}
+
+bool catchup_due(struct catchup_clock *c, uint64_t now_ms)
+{
+    if (c->next_ms == 0)
+        c->next_ms = now_ms + CATCHUP_PERIOD_MS;
+    if (now_ms < c->next_ms)
+        return false;
+    c->last_ms = now_ms;
+    c->next_ms = now_ms + CATCHUP_PERIOD_MS;
+    return true;
+}
+
 /* ---- watched containers ---- */
 
 int watch_list_add(struct watch_list *l, const uint8_t job_id[32], const char *job_hex,

@@ -206,4 +206,23 @@ VEIL_WARN_UNUSED int id_set_add(struct id_set *s, const char *id, veil_err *err)
 void id_set_clear(struct id_set *s);
 void id_set_free(struct id_set *s);
 
+/* ---- catch-up passes (issue 18): when this node asks the members for
+ * what it lacks of their jobs (daemon_sync.c). A member coming back asks
+ * for a pass soon; one also runs every CATCHUP_PERIOD_MS (a node whose disk
+ * filled while it stayed alive learns what it missed); one whose answers
+ * announced jobs again is followed by another (their assignments); passes
+ * are at least CATCHUP_GAP_MS apart. */
+#define CATCHUP_SOON_MS   5000 /* a returning member joins the mesh first */
+#define CATCHUP_GAP_MS    10000
+#define CATCHUP_PERIOD_MS 60000
+struct catchup_clock {
+    uint64_t next_ms; /* wall clock of the next pass (0: not scheduled yet) */
+    uint64_t last_ms; /* of the last one */
+};
+void catchup_soon(struct catchup_clock *c, uint64_t now_ms);
+/* True when a pass is due now; it is then counted as started. */
+bool catchup_due(struct catchup_clock *c, uint64_t now_ms);
+/* A pass's answers announced jobs again: one more pass for their decisions. */
+void catchup_follow_up(struct catchup_clock *c, uint64_t now_ms);
+
 #endif /* VEIL_NODE_DAEMON_TABLES_H */

@@ -3,7 +3,8 @@
  * test_msg_sync.c - the inclusion-proof request and answer
  * (src/node/msg_sync.c): round trips, and every bound the decoder checks
  * (version, counts over VEIL_PROOF_QUERY_MAX, a depth over
- * VEIL_PROOF_DEPTH_MAX, truncation, trailing bytes).
+ * VEIL_PROOF_DEPTH_MAX, truncation, trailing bytes); the catch-up request,
+ * its answer and the decisions digest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,4 +91,66 @@ static void test_answer_roundtrip(void)
     free(back);
 }
 
-VTEST_MAIN(VTEST(test_request_roundtrip), VTEST(test_answer_roundtrip))
+static void test_catchup_messages(void)
+{
+    struct veil_catchup_have h[2];
+    memset(h, 0, sizeof h);
+    h[0].job[0] = 1;
+    h[1].digest[31] = 9;
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_msg_catchup_request_encode(&b, h, 2, &err), 0);
+    struct veil_catchup_have *back = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(veil_msg_catchup_request_decode(b.data, b.len, &back, &n, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK(back && back[1].digest[31] == 9);
+    free(back);
+    /* a count that does not match the bytes is refused */
+    b.data[4] = 3;
+    CHECK(veil_msg_catchup_request_decode(b.data, b.len, &back, &n, &err) != 0);
+    uint8_t huge[5] = {1, 0xff, 0xff, 0xff, 0xff};
+    CHECK(veil_msg_catchup_request_decode(huge, sizeof huge, &back, &n, &err) != 0);
+    /* answers borrow their assignment bytes */
+    struct veil_catchup_answer *a = calloc(1, sizeof *a), *ab = calloc(1, sizeof *ab);
+    CHECK(a && ab);
+    if (!a || !ab)
+        return;
+    static const uint8_t m1[] = {4, 1, 2}, m2[] = {4};
+    a->announced = 2;
+    a->n = 2;
+    a->asg[0] = m1;
+    a->asg_len[0] = sizeof m1;
+    a->asg[1] = m2;
+    a->asg_len[1] = sizeof m2;
+    veil_buf_reset(&b);
+    CHECK_EQ_INT(veil_msg_catchup_answer_encode(&b, a, &err), 0);
+    CHECK_EQ_INT(veil_msg_catchup_answer_decode(b.data, b.len, ab, &err), 0);
+    CHECK_EQ_INT(ab->announced, 2);
+    CHECK_EQ_INT(ab->n, 2);
+    CHECK_EQ_MEM(ab->asg[0], m1, sizeof m1);
+    CHECK(veil_msg_catchup_answer_decode(b.data, b.len - 1, ab, &err) != 0);
+    a->asg_len[1] = 0; /* an empty assignment is not one */
+    veil_buf_reset(&b);
+    CHECK(veil_msg_catchup_answer_encode(&b, a, &err) != 0);
+    free(a);
+    free(ab);
+    veil_buf_free(&b);
+    /* the digest: order of replicas and commitments matters, none is zero */
+    struct veil_catchup_digest d1 = {0}, d2 = {0}, d0 = {0};
+    uint8_t c1[32] = {1}, c2[32] = {2}, o1[32], o2[32], o0[32], zero[32] = {0};
+    veil_catchup_digest_add(&d1, 0, c1);
+    veil_catchup_digest_add(&d1, 1, c2);
+    veil_catchup_digest_add(&d2, 0, c1);
+    veil_catchup_digest_add(&d2, 1, c1);
+    veil_catchup_digest_final(&d1, o1);
+    veil_catchup_digest_final(&d2, o2);
+    veil_catchup_digest_final(&d0, o0);
+    CHECK(memcmp(o1, o2, 32) != 0);
+    CHECK_EQ_MEM(o0, zero, 32);
+    CHECK(memcmp(o1, zero, 32) != 0);
+}
+
+VTEST_MAIN(VTEST(test_request_roundtrip), VTEST(test_answer_roundtrip),
+           VTEST(test_catchup_messages))

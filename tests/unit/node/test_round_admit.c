@@ -186,5 +186,28 @@ static void test_backoff(void)
     CHECK_EQ_U64(round_retry_backoff_epochs(1, 3000, 0), 0);
 }
 
-VTEST_MAIN(VTEST(test_burst_fifo_bounded), VTEST(test_no_overtaking), VTEST(test_stale_and_retry),
-           VTEST(test_pace_deadline), VTEST(test_backoff))
+/* Catch-up passes: soon after a member returns, at least CATCHUP_GAP_MS
+ * apart however many return, every CATCHUP_PERIOD_MS otherwise. */
+static void test_catchup_clock(void)
+{
+    struct catchup_clock c = {0};
+    uint64_t t = 1000000;
+    CHECK(!catchup_due(&c, t)); /* the first periodic pass is a period away */
+    CHECK(catchup_due(&c, t + CATCHUP_PERIOD_MS));
+    t += CATCHUP_PERIOD_MS;
+    catchup_soon(&c, t + 1); /* returns right after a pass: not before the gap */
+    catchup_soon(&c, t + 2);
+    CHECK(!catchup_due(&c, t + CATCHUP_GAP_MS - 1));
+    CHECK(catchup_due(&c, t + CATCHUP_GAP_MS));
+    CHECK(!catchup_due(&c, t + CATCHUP_GAP_MS + 1)); /* once */
+    t += CATCHUP_GAP_MS;
+    catchup_soon(&c, t + 60000);
+    CHECK(catchup_due(&c, t + 60000 + CATCHUP_SOON_MS));
+    t += 60000 + CATCHUP_SOON_MS;
+    catchup_follow_up(&c, t);
+    CHECK(!catchup_due(&c, t + CATCHUP_GAP_MS - 1));
+    CHECK(catchup_due(&c, t + CATCHUP_GAP_MS));
+}
+
+VTEST_MAIN(VTEST(test_catchup_clock), VTEST(test_burst_fifo_bounded), VTEST(test_no_overtaking),
+           VTEST(test_stale_and_retry), VTEST(test_pace_deadline), VTEST(test_backoff))

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * daemon_catchup.c - the catch-up query (issue 18; replaces re-announcing
+ * every job to everyone whenever a member came back): a node asks each live
+ * member over /veil/catch-up/1.0.0 for what it lacks of that member's own
+ * jobs, listing the ones it holds with a digest of their decisions (the
+ * latest assignment of each replica). The member announces again on the
+ * topic only the jobs the asker lacks (at most CATCHUP_ANNOUNCE_MAX per
+ * answer) and answers the signed assignments of the jobs whose digest
+ * differs (at most VEIL_CATCHUP_ASG_MAX); the asker checks each assignment
+ * as if it came from the topic. Passes run when a member comes back, every
+ * minute, and once more after an answer that announced jobs (their
+ * decisions), never closer than CATCHUP_GAP_MS (struct catchup_clock).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "daemon_sync.h"
+
+#define CU_SUB "catchup"
+
+/* ---- the decisions a node holds, per job ---- */
+
+struct latest {
+    const char *job;
+    uint32_t replica;
+    json_t *row;
+};
+
+static int latest_cmp(const void *a, const void *b)
+{
+    const struct latest *x = a, *y = b;
+    int c = strcmp(x->job, y->job);
+    return c ? c : (x->replica > y->replica) - (x->replica < y->replica);
+}
+
+/* The latest assignment row of each (job, replica), sorted by job then
+ * replica (rows are stored in the order they were recorded). */
+static struct latest *latest_rows(json_t *rows, size_t *n_out)
+{
+    size_t n = json_array_size(rows), k = 0;
+    struct latest *v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *job = json_string_value(json_object_get(r, "job_id"));
+        json_int_t rep = json_integer_value(json_object_get(r, "replica"));
+        if (!job || rep < 0 || rep > UINT32_MAX)
+            continue;
+        size_t at = k;
+        for (size_t j = 0; j < k; j++)
+            if (v[j].replica == (uint32_t)rep && strcmp(v[j].job, job) == 0)
+                at = j; /* a later row supersedes */
+        v[at] = (struct latest){job, (uint32_t)rep, r};
+        if (at == k)
+            k++;
+    }
+    qsort(v, k, sizeof *v, latest_cmp);
+    *n_out = k;
+    return v;
+}
+
+/* The decisions digest of one job over its sorted latest rows. */
+static void job_digest(const struct latest *v, size_t n, const char *job, uint8_t out[32])
+{
+    struct veil_catchup_digest dg = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c[32];
+        const char *hex = json_string_value(json_object_get(v[i].row, "commitment"));
+        if (strcmp(v[i].job, job) == 0 && hex &&
+            veil_hex_decode(c, 32, hex, strlen(hex), false, NULL) == 32)
+            veil_catchup_digest_add(&dg, v[i].replica, c);
+    }
+    veil_catchup_digest_final(&dg, out);
+}
+
+/* One stored assignment as the message its signer published. */
+static int asg_encode(json_t *row, veil_buf *out)
+{
+    struct veil_msg_assignment a = {0};
+    const char *job = json_string_value(json_object_get(row, "job_id"));
+    const char *node = json_string_value(json_object_get(row, "node"));
+    const char *digest = json_string_value(json_object_get(row, "output_digest"));
+    const char *sig = json_string_value(json_object_get(row, "signature"));
+    veil_p2p_peer_id pid;
+    if (!job || !node || !digest || !sig ||
+        veil_hex_decode(a.job_id, 32, job, strlen(job), false, NULL) != 32 ||
+        veil_hex_decode(a.output_digest, 32, digest, strlen(digest), false, NULL) != 32 ||
+        veil_hex_decode(a.signature, 64, sig, strlen(sig), false, NULL) != 64)
+        return -1;
+    a.replica = (uint32_t)json_integer_value(json_object_get(row, "replica"));
+    a.epoch = (uint64_t)json_integer_value(json_object_get(row, "epoch"));
+    a.schedulable = node[0] != '\0';
+    if (a.schedulable) {
+        if (veil_p2p_peer_id_parse(node, &pid, NULL) != 0)
+            return -1;
+        veil_daemon_to_peer(&a.node, &pid);
+    }
+    return veil_msg_assignment_encode(out, &a, NULL);
+}
+
+/* ---- the answering side ---- */
+
+/* Adds the job's latest assignments to the answer (bytes kept in `store`). */
+static void answer_job(const struct latest *v, size_t n, const char *job,
+                       struct veil_catchup_answer *a, veil_buf *store, size_t *offs)
+{
+    for (size_t i = 0; i < n && a->n < VEIL_CATCHUP_ASG_MAX; i++) {
+        if (strcmp(v[i].job, job) != 0)
+            continue;
+        size_t before = store->len;
+        if (asg_encode(v[i].row, store) != 0 || store->len - before > VEIL_CATCHUP_ASG_LEN) {
+            store->len = before;
+            continue;
+        }
+        offs[a->n] = before;
+        a->asg_len[a->n++] = store->len - before;
+    }
+}
+
+/* What the asker lacks of this node's own jobs. */
+static int build_answer(veil_daemon *d, const struct veil_catchup_have *h, size_t nh, veil_buf *out,
+                        size_t *n_announced, veil_err *err)
+{
+    json_t *jobs = veil_store_list_json(d->store, "jobs", err);
+    json_t *rows = jobs ? veil_store_list_json(d->store, "assignments", err) : NULL;
+    size_t nl = 0;
+    struct latest *v = rows ? latest_rows(rows, &nl) : NULL;
+    struct veil_catchup_answer *a = calloc(1, sizeof *a);
+    size_t *offs = calloc(VEIL_CATCHUP_ASG_MAX, sizeof *offs);
+    veil_buf asg;
+    veil_buf_init(&asg);
+    int rc = -1;
+    if (!jobs || !rows || !v || !a || !offs) {
+        if (jobs && rows)
+            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        const char *id = json_string_value(json_object_get(j, "id"));
+        const char *sub = json_string_value(json_object_get(j, "submitter"));
+        uint8_t jid[32], mine[32];
+        if (!id || !sub || strcmp(sub, d->self_text) != 0 ||
+            veil_hex_decode(jid, 32, id, strlen(id), false, NULL) != 32)
+            continue;
+        const struct veil_catchup_have *held = NULL;
+        for (size_t k = 0; k < nh && !held; k++)
+            if (memcmp(h[k].job, jid, 32) == 0)
+                held = &h[k];
+        if (!held) {
+            if (a->announced < CATCHUP_ANNOUNCE_MAX && veil_daemon_publish_job(d, id, false) == 0)
+                a->announced++;
+            continue; /* its decisions in the follow-up pass, once it arrived */
+        }
+        job_digest(v, nl, id, mine);
+        if (memcmp(mine, held->digest, 32) != 0)
+            answer_job(v, nl, id, a, &asg, offs);
+    }
+    for (size_t k = 0; k < a->n; k++)
+        a->asg[k] = asg.data + offs[k];
+    *n_announced = a->announced;
+    rc = veil_buf_ok(&asg) ? veil_msg_catchup_answer_encode(out, a, err)
+                           : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+out:
+    veil_buf_free(&asg);
+    free(offs);
+    free(a);
+    free(v);
+    json_decref(rows);
+    json_decref(jobs);
+    return rc;
+}
+
+struct cu_stream {
+    veil_daemon *d;
+    bool asker;
+    veil_p2p_lp_reader rd;
+    veil_buf req;
+    char peer[VEIL_P2P_PEER_ID_TEXT_MAX];
+};
+
+static void cu_free(struct cu_stream *c)
+{
+    veil_p2p_lp_reader_free(&c->rd);
+    veil_buf_free(&c->req);
+    free(c);
+}
+
+static void serve(veil_p2p_stream *s, struct cu_stream *c, const uint8_t *msg, size_t n)
+{
+    struct veil_catchup_have *h = NULL;
+    size_t nh = 0, announced = 0;
+    veil_err err = {0};
+    veil_buf out;
+    veil_buf_init(&out);
+    int rc = veil_msg_catchup_request_decode(msg, n, &h, &nh, &err);
+    if (rc == 0)
+        rc = build_answer(c->d, h, nh, &out, &announced, &err);
+    if (rc == 0 && (veil_p2p_stream_write_lp(s, out.data, out.len, NULL, NULL, &err) != 0 ||
+                    veil_p2p_stream_close_write(s, &err) != 0))
+        rc = -1;
+    if (rc != 0) {
+        veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up query not answered", "error=\"%s\"", err.msg);
+        veil_p2p_stream_reset(s);
+    } else if (announced || out.len > 5) {
+        veil_log(VEIL_LOG_INFO, CU_SUB, "catch-up query answered",
+                 "peer=%s held=%zu announced_again=%zu answer_bytes=%zu", c->peer, nh, announced,
+                 out.len);
+    }
+    veil_buf_free(&out);
+    free(h);
+}
+
+/* The asking side: each assignment checked as if it came from the topic. */
+static void take(struct cu_stream *c, const uint8_t *msg, size_t n)
+{
+    struct veil_catchup_answer *a = calloc(1, sizeof *a);
+    veil_err err = {0};
+    if (!a || veil_msg_catchup_answer_decode(msg, n, a, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, CU_SUB, "bad catch-up answer", "peer=%s error=\"%s\"", c->peer,
+                 a ? err.msg : "out of memory");
+        free(a);
+        return;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        veil_daemon_on_assignment(c->d, a->asg[i], a->asg_len[i]);
+    if (a->announced || a->n)
+        veil_log(VEIL_LOG_INFO, CU_SUB, "caught up from a member",
+                 "peer=%s announced_again=%u assignments=%zu", c->peer, a->announced, a->n);
+    if (a->announced)
+        catchup_follow_up(&c->d->catchup, veil_daemon_wall_ms());
+    free(a);
+}
+
+static void cu_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *user_data)
+{
+    struct cu_stream *c = user_data;
+    veil_err err = {0};
+    const uint8_t *msg;
+    size_t n;
+    int rc = veil_p2p_lp_reader_feed(&c->rd, data, len, &err);
+    if (rc == 0)
+        rc = veil_p2p_lp_reader_next(&c->rd, &msg, &n, &err);
+    if (rc < 0) {
+        veil_p2p_stream_reset(s);
+        cu_free(c);
+        return;
+    }
+    if (rc == 0)
+        return;
+    if (c->asker)
+        take(c, msg, n);
+    else
+        serve(s, c, msg, n);
+}
+
+static void cu_close(veil_p2p_stream *s, const veil_err *err, void *user_data)
+{
+    (void)s;
+    (void)err;
+    cu_free(user_data);
+}
+
+static const struct veil_p2p_stream_callbacks cu_cb = {.on_data = cu_data, .on_close = cu_close};
+
+static struct cu_stream *cu_new(veil_daemon *d, bool asker, size_t max, const veil_p2p_peer_id *p)
+{
+    struct cu_stream *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->d = d;
+    c->asker = asker;
+    veil_p2p_lp_reader_init(&c->rd, max);
+    veil_buf_init(&c->req);
+    veil_p2p_peer_id_to_text(p, c->peer, sizeof c->peer);
+    return c;
+}
+
+void veil_daemon_on_catchup_stream(veil_p2p_stream *s, const char *protocol, void *user_data)
+{
+    (void)protocol;
+    struct cu_stream *c =
+        cu_new(user_data, false, VEIL_CATCHUP_REQUEST_MAX, veil_p2p_stream_peer(s));
+    if (!c) {
+        veil_p2p_stream_reset(s);
+        return;
+    }
+    veil_p2p_stream_set_callbacks(s, &cu_cb, c);
+}
+
+/* ---- the asking side ---- */
+
+static void ask_open(veil_p2p_stream *s, const char *protocol, const veil_err *err, void *user_data)
+{
+    (void)protocol;
+    struct cu_stream *c = user_data;
+    veil_err e2 = {0};
+    if (!s) {
+        veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up member not reached", "peer=%s error=\"%s\"",
+                 c->peer, err ? err->msg : "?");
+        cu_free(c);
+        return;
+    }
+    veil_p2p_stream_set_callbacks(s, &cu_cb, c);
+    if (veil_p2p_stream_write_lp(s, c->req.data, c->req.len, NULL, NULL, &e2) != 0 ||
+        veil_p2p_stream_close_write(s, &e2) != 0) {
+        veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up query not sent", "error=\"%s\"", e2.msg);
+        veil_p2p_stream_reset(s);
+        cu_free(c);
+    }
+}
+
+/* The request to member m: the jobs it submitted that this node holds. */
+static int build_request(const struct member *m, json_t *jobs, const struct latest *v, size_t nl,
+                         veil_buf *out, veil_err *err)
+{
+    struct veil_catchup_have *h = calloc(json_array_size(jobs) + 1, sizeof *h);
+    size_t n = 0, i;
+    json_t *j;
+    if (!h)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    json_array_foreach(jobs, i, j)
+    {
+        const char *id = json_string_value(json_object_get(j, "id"));
+        const char *sub = json_string_value(json_object_get(j, "submitter"));
+        if (n == VEIL_CATCHUP_JOBS_MAX || !id || !sub || strcmp(sub, m->text) != 0 ||
+            veil_hex_decode(h[n].job, 32, id, strlen(id), false, NULL) != 32)
+            continue;
+        job_digest(v, nl, id, h[n].digest);
+        n++;
+    }
+    int rc = veil_msg_catchup_request_encode(out, h, n, err);
+    free(h);
+    return rc;
+}
+
+static void ask(veil_daemon *d, const struct member *m, json_t *jobs, const struct latest *v,
+                size_t nl)
+{
+    struct cu_stream *c = cu_new(d, true, VEIL_CATCHUP_ANSWER_MAX, &m->id);
+    veil_err err = {0};
+    if (!c || build_request(m, jobs, v, nl, &c->req, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up query not built", "error=\"%s\"",
+                 c ? err.msg : "out of memory");
+        if (c)
+            cu_free(c);
+        return;
+    }
+    static const char *const protos[] = {VEIL_CATCHUP_PROTO};
+    if (veil_p2p_host_new_stream(d->host, &m->id, protos, 1, ask_open, c, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up member not reached", "peer=%s error=\"%s\"",
+                 m->text, err.msg);
+        cu_free(c);
+    }
+}
+
+void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms)
+{
+    if (!d->host || now_ms < d->resume_at_ms || !catchup_due(&d->catchup, now_ms))
+        return;
+    veil_err err = {0};
+    json_t *jobs = veil_store_list_json(d->store, "jobs", &err);
+    json_t *rows = jobs ? veil_store_list_json(d->store, "assignments", &err) : NULL;
+    size_t nl = 0, asked = 0;
+    struct latest *v = rows ? latest_rows(rows, &nl) : NULL;
+    if (!v) {
+        veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up pass skipped", "error=\"%s\"",
+                 rows ? "out of memory" : err.msg);
+    } else {
+        for (size_t i = 0; i < d->n_members; i++) {
+            const struct member *m = &d->members[i];
+            if (!m->alive ||
+                (m->id.len == d->self.len && memcmp(m->id.bytes, d->self.bytes, d->self.len) == 0))
+                continue;
+            ask(d, m, jobs, v, nl);
+            asked++;
+        }
+        veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up pass", "members=%zu jobs=%zu", asked,
+                 json_array_size(jobs));
+    }
+    free(v);
+    json_decref(rows);
+    json_decref(jobs);
+}
