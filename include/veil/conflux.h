@@ -22,6 +22,7 @@
 #include <veil/base.h>
 #include <veil/guardian.h>
 #include <veil/overlay.h>
+#include <veil/route.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,13 +128,20 @@ int veil_conflux_get_overlay(veil_conflux *a, struct veil_conflux_overlay *out,
 int veil_conflux_overlay_of_cert(const char *chain_pem, struct veil_conflux_overlay *out,
                                  veil_err *err) VEIL_WARN_UNUSED;
 
-/* This node's topology message (at most 1 KiB; copied): published on
+/* This node's topology message (at most 4 KiB; copied): published on
  * veil.<realm>.topo.<node> at once, with every beacon, and early when a
  * new member appears, so members that join later learn it. Control data
  * only: the realm's members read it; nothing of the data plane's traffic
  * ever goes to Master. */
 int veil_conflux_set_topo(veil_conflux *a, const uint8_t *data, size_t len,
                           veil_err *err) VEIL_WARN_UNUSED;
+/* The same for one of VEIL_CONFLUX_TOPO_SLOTS messages published together: slot 0
+ * the overlay's signed peer record (veil_conflux_set_topo), slot 1
+ * routing's summary (at most 4 KiB each; a new summary waits for the next
+ * beacon). */
+#define VEIL_CONFLUX_TOPO_SLOTS 2
+int veil_conflux_set_topo_slot(veil_conflux *a, unsigned slot, const uint8_t *data, size_t len,
+                               veil_err *err) VEIL_WARN_UNUSED;
 
 /* ---- system mode: the overlay behind a TUN interface (tun.c) ----
  * Order: veil_conflux_tun_new, veil_conflux_tun_hooks into the agent's
@@ -162,8 +170,10 @@ struct veil_conflux_tun_info {
     unsigned mtu;
     uint16_t port;
     uint64_t records_applied, records_refused, revocations, renewals;
+    uint64_t summaries_refused; /* routing summaries not bound to their publisher's record */
     struct veil_anchor_stats anchor;
     struct veil_overlay_stats overlay;
+    struct veil_route_overlay_stats route;
 };
 
 veil_conflux_tun *veil_conflux_tun_new(veil_err *err) VEIL_WARN_UNUSED;

@@ -61,10 +61,14 @@ struct veil_overlay_stats {
     uint64_t tun_reads, tun_read_packets, tun_writes, tun_write_errors;
     uint64_t gso_packets_in; /* TSO packets read from the TUN and cut here */
     uint64_t udp_send_calls, udp_recv_calls, udp_datagrams_out, udp_datagrams_in;
-    uint64_t no_route;  /* TUN packets to an address no peer owns */
-    uint64_t spoofed;   /* decrypted packets whose source is not the peer's */
-    uint64_t malformed; /* TUN packets that could not be parsed or cut */
-    uint64_t filtered;  /* decrypted packets the ingress rules refused */
+    uint64_t no_route;    /* TUN packets to an address no peer owns */
+    uint64_t spoofed;     /* decrypted packets whose source is not the peer's */
+    uint64_t malformed;   /* TUN packets that could not be parsed or cut */
+    uint64_t filtered;    /* decrypted packets the ingress rules refused */
+    uint64_t kinds_in;    /* non-IP datagrams (relay cells, probes) handed to the kind handler */
+    uint64_t kinds_out;   /* non-IP datagrams sent (veil_overlay_send_kind) */
+    uint64_t relayed_out; /* TUN packets handed to the egress hook (a relayed peer) */
+    uint64_t relayed_in;  /* packets that arrived through a relay and entered the TUN */
 };
 
 /* One ingress rule (veil_overlay_set_rules): packets from `peer` (all zero
@@ -123,6 +127,49 @@ void veil_overlay_anchor_stats(veil_overlay *o, struct veil_anchor_stats *out);
  * identifier. */
 void veil_overlay_ipv6_of(const char *realm, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
                           uint8_t out[16]);
+
+/* Non-IP kinds of overlay datagrams (VeilNet routing, src/route/): the first
+ * plaintext byte of an Anchor datagram tells them from IP packets (whose
+ * first nibble is 4 or 6). Relay cells are kind 1, as in the embedded agent
+ * (include/veil/embed.h); routing probes kind 2. */
+#define VEIL_OVERLAY_KIND_CELL  1
+#define VEIL_OVERLAY_KIND_PROBE 2
+#define VEIL_OVERLAY_KIND_MAX   0x3f
+
+/* Called on an overlay thread, without the overlay's lock, for every
+ * decrypted datagram of a non-IP kind (msg[0] is the kind, len >= 1): it may
+ * send (veil_overlay_send_kind) and deliver (veil_overlay_deliver); it must
+ * not block. `msg` is valid during the call only. */
+typedef void (*veil_overlay_kind_fn)(void *ctx, veil_overlay *o,
+                                     const uint8_t from[VEIL_ANCHOR_KEY_BYTES], const uint8_t *msg,
+                                     size_t len);
+/* Called on the TUN thread, without the lock, for each TUN packet whose
+ * destination is a peer marked relayed (veil_overlay_set_relayed): the hook
+ * wraps it (an onion DATA cell) and sends it with veil_overlay_send_kind. */
+typedef void (*veil_overlay_egress_fn)(void *ctx, veil_overlay *o,
+                                       const uint8_t dst[VEIL_ANCHOR_KEY_BYTES], const uint8_t *pkt,
+                                       size_t len);
+/* Installs both hooks (NULL = none: non-IP datagrams are dropped, relayed
+ * peers get nothing). Set them before traffic flows. */
+void veil_overlay_set_hooks(veil_overlay *o, veil_overlay_kind_fn kind,
+                            veil_overlay_egress_fn egress, void *ctx);
+/* Sends one non-IP datagram (msg[0] = kind, 1..VEIL_OVERLAY_KIND_MAX) to a
+ * peer over its Anchor session (held while a handshake runs). */
+int veil_overlay_send_kind(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                           const uint8_t *msg, size_t len, veil_err *err) VEIL_WARN_UNUSED;
+/* relayed = true: TUN packets for the peer go to the egress hook instead of
+ * its direct session (which stays, for probes). */
+int veil_overlay_set_relayed(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                             bool relayed, veil_err *err) VEIL_WARN_UNUSED;
+/* An IP packet from peer `src` that arrived through a relay: the same checks
+ * as a direct one (its source is src's own overlay address, the ingress
+ * rules), then the TUN. */
+int veil_overlay_deliver(veil_overlay *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
+                         const uint8_t *pkt, size_t len, veil_err *err) VEIL_WARN_UNUSED;
+/* Where the peer's last authenticated packet came from (its reflexive
+ * address, opaque sockaddr bytes); its length, 0 when unknown. */
+size_t veil_overlay_peer_endpoint(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                                  uint8_t out[VEIL_ANCHOR_ADDR_MAX]);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,7 @@
 #include "veil/anchor.h"
 #include "veil/base.h"
 #include "veil/embed.h"
+#include "veil/overlay.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -337,6 +338,72 @@ int veil_route_carrier_send(veil_route_carrier *c, const uint8_t first_hop[VEIL_
 long veil_route_carrier_recv(veil_route_carrier *c, uint8_t src[VEIL_ANCHOR_KEY_BYTES], void *buf,
                              size_t cap, int timeout_ms, veil_err *err) VEIL_WARN_UNUSED;
 void veil_route_carrier_get_stats(veil_route_carrier *c, struct veil_route_carrier_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Routing for the TUN overlay (overlay_route.c)                            */
+/* ------------------------------------------------------------------------ */
+
+/* A node's routing host on a system-mode overlay (`veil conflux up --tun`):
+ * one selector per member of the realm over the direct path and "via R"
+ * for every willing member R whose summary reports a live link to it;
+ * probes (overlay kind 2) measure each member's direct link and carry back
+ * the reflexive address the member sees; the "via R" estimate is the own
+ * RTT to R plus R's summarized RTT to the destination. When the selection
+ * is a relay, the host builds an onion path (SETUP cell through R) and the
+ * overlay hands it the destination's TUN packets (egress hook), which leave
+ * as DATA cells (overlay kind 1); every node relays (peels one layer) and
+ * delivers cells whose destination it is. Owns no thread: the caller calls
+ * veil_route_overlay_tick every few tens of milliseconds. */
+typedef struct veil_route_overlay veil_route_overlay;
+
+#define VEIL_ROUTE_OVERLAY_MEMBERS_MAX 64
+
+struct veil_route_overlay_config {
+    const uint8_t *ed_sk;      /* the node's 64-byte Ed25519 secret key */
+    bool relay_willing;        /* relays for others (advertised in its summary) */
+    const uint8_t *local_addr; /* the endpoint it declares (sockaddr bytes), for NAT class */
+    size_t local_addr_len;
+    uint32_t probe_timeout_ms; /* 0 = 300 */
+    uint32_t fresh_ms;         /* 0 = 3000: a summary or a link older than this is stale */
+    uint32_t rebuild_ms;       /* 0 = 15000: a relayed path gets fresh keys this often */
+};
+
+struct veil_route_overlay_stats {
+    uint64_t probes_sent, probes_answered, probes_lost;
+    uint64_t paths_built, switches;
+    uint64_t cells_forwarded, cells_delivered, cells_refused, cells_sent;
+    uint64_t summaries_applied, candidates;
+    uint64_t send_failed;  /* datagrams the overlay refused (no session yet, queue full) */
+    uint64_t errors;       /* calls the selector or the overlay refused */
+    uint32_t relayed_dsts; /* destinations currently reached through a relay */
+    enum veil_route_nat nat;
+};
+
+/* Installs itself as the overlay's kind and egress hooks. Free it only
+ * after the overlay stopped. */
+veil_route_overlay *veil_route_overlay_new(veil_overlay *o,
+                                           const struct veil_route_overlay_config *cfg,
+                                           veil_err *err) VEIL_WARN_UNUSED;
+void veil_route_overlay_free(veil_route_overlay *r);
+/* A member to reach (already a peer of the overlay). */
+int veil_route_overlay_add_member(veil_route_overlay *r, const uint8_t id[VEIL_ANCHOR_KEY_BYTES],
+                                  uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
+void veil_route_overlay_remove_member(veil_route_overlay *r,
+                                      const uint8_t id[VEIL_ANCHOR_KEY_BYTES]);
+/* A member's summary (its identity already bound to the publisher by the
+ * caller); an unknown node is refused. */
+int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_route_topo *t,
+                                     uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
+/* Probes, timeouts, path choice and (re)building. */
+void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms);
+/* This node's summary: fresh links, NAT class, reflexive address. */
+int veil_route_overlay_summary(veil_route_overlay *r, const uint8_t self[VEIL_ANCHOR_KEY_BYTES],
+                               uint64_t now_ms, veil_buf *out, veil_err *err) VEIL_WARN_UNUSED;
+/* The path in use to a member: 0 direct, 1 through a relay (its identity
+ * into via), -1 none alive or unknown member. */
+int veil_route_overlay_path(veil_route_overlay *r, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],
+                            uint8_t via[VEIL_ANCHOR_KEY_BYTES]);
+void veil_route_overlay_get_stats(veil_route_overlay *r, struct veil_route_overlay_stats *out);
 
 #ifdef __cplusplus
 }

@@ -44,8 +44,8 @@ struct veil_conflux {
     uint64_t expires_ms, issued_ms, started_ms;
     natsConnection *nc;
     struct cfx_subs subs;
-    uint8_t *topo; /* this node's topology message (set by its host) */
-    size_t topo_len;
+    uint8_t *topo[VEIL_CONFLUX_TOPO_SLOTS]; /* this node's topology messages (set by its host) */
+    size_t topo_len[VEIL_CONFLUX_TOPO_SLOTS];
     bool topo_now;    /* publish it at once: a new member appeared */
     char (*seen)[64]; /* members whose topology messages arrived */
     size_t n_seen, cap_seen;

@@ -16,7 +16,7 @@
 
 #include "agent.h"
 
-#define TOPO_MAX 1024
+#define TOPO_MAX 4096
 
 /* ---- the certificate ---- */
 
@@ -102,6 +102,14 @@ int veil_conflux_get_overlay(veil_conflux *a, struct veil_conflux_overlay *out, 
 
 int veil_conflux_set_topo(veil_conflux *a, const uint8_t *data, size_t len, veil_err *err)
 {
+    return veil_conflux_set_topo_slot(a, 0, data, len, err);
+}
+
+int veil_conflux_set_topo_slot(veil_conflux *a, unsigned slot, const uint8_t *data, size_t len,
+                               veil_err *err)
+{
+    if (slot >= VEIL_CONFLUX_TOPO_SLOTS)
+        return veil_err_set(err, VEIL_E_RANGE, "conflux: topology slot %u", slot);
     if (len == 0 || len > TOPO_MAX)
         return veil_err_set(err, VEIL_E_RANGE, "conflux: a topology message of %zu bytes", len);
     uint8_t *copy = malloc(len);
@@ -109,10 +117,10 @@ int veil_conflux_set_topo(veil_conflux *a, const uint8_t *data, size_t len, veil
         return veil_err_set(err, VEIL_E_NOMEM, "conflux: out of memory");
     memcpy(copy, data, len);
     pthread_mutex_lock(&a->mu);
-    free(a->topo);
-    a->topo = copy;
-    a->topo_len = len;
-    a->topo_now = true;
+    free(a->topo[slot]);
+    a->topo[slot] = copy;
+    a->topo_len[slot] = len;
+    a->topo_now = slot == 0; /* a new record goes out at once; summaries wait for the beacon */
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
     return 0;
@@ -124,8 +132,10 @@ void cfx_publish_topo(veil_conflux *a)
     pthread_mutex_lock(&a->mu);
     a->topo_now = false;
     natsStatus s = NATS_OK;
-    if (a->topo && a->nc && veil_subject(subj, VEIL_SUBJ_TOPO, a->realm, a->name, NULL, NULL) == 0)
-        s = natsConnection_Publish(a->nc, subj, a->topo, (int)a->topo_len);
+    bool named = veil_subject(subj, VEIL_SUBJ_TOPO, a->realm, a->name, NULL, NULL) == 0;
+    for (unsigned i = 0; i < VEIL_CONFLUX_TOPO_SLOTS && named && a->nc && s == NATS_OK; i++)
+        if (a->topo[i])
+            s = natsConnection_Publish(a->nc, subj, a->topo[i], (int)a->topo_len[i]);
     pthread_mutex_unlock(&a->mu);
     if (s != NATS_OK) /* the next beacon period tries again */
         VEIL_LOG_DBG("conflux", "topology not published", "node=%s status=\"%s\"", a->name,
@@ -240,10 +250,12 @@ int cfx_subscribe_dataplane(veil_conflux *a, natsConnection *nc, struct cfx_subs
 
 void cfx_dataplane_free(veil_conflux *a)
 {
-    free(a->topo);
+    for (unsigned i = 0; i < VEIL_CONFLUX_TOPO_SLOTS; i++) {
+        free(a->topo[i]);
+        a->topo[i] = NULL;
+    }
     free(a->seen);
     free(a->revoked);
-    a->topo = NULL;
     a->seen = NULL;
     a->revoked = NULL;
 }

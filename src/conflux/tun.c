@@ -6,17 +6,23 @@
  * members' signed peer records from the realm's topology subject, Guardian's
  * revocation notices, renewed certificates (make before break: the overlay
  * presents the new one from then on). This node's own signed record
- * (identity, pool address, underlay endpoint) is what the agent publishes.
+ * (identity, pool address, underlay endpoint) is what the agent publishes,
+ * with its routing summary (VRT). Routing (src/route/overlay_route.c) runs
+ * on a thread of its own here: probes, path choice, relayed paths when a
+ * member cannot be reached directly.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <veil/anchor_cert.h>
 #include <veil/overlay_peer.h>
+#include <veil/route.h>
 
 #include "agent.h"
 
@@ -27,6 +33,18 @@ struct veil_conflux_tun {
     struct veil_conflux_overlay addr;
     uint8_t identity[32];
     uint64_t records_applied, records_refused, revocations, renewals;
+    veil_route_overlay *route;
+    struct tun_member {
+        char name[64], ipv4[16];
+        uint8_t id[32];
+        int path; /* last logged: -1 none, 0 direct, 1 relayed */
+        uint8_t via[32];
+    } * members; /* who published which identity (from verified records) */
+    size_t n_members, cap_members;
+    pthread_t route_thread;
+    bool route_on, route_stop;
+    pthread_cond_t route_cv;
+    uint64_t summaries_refused;
 };
 
 veil_conflux_tun *veil_conflux_tun_new(veil_err *err)
@@ -37,6 +55,7 @@ veil_conflux_tun *veil_conflux_tun_new(veil_err *err)
         return NULL;
     }
     pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->route_cv, NULL);
     return t;
 }
 
@@ -49,18 +68,73 @@ static bool is_peer_record(const uint8_t *data, size_t len)
     return len >= 4 && memcmp(data, "VPR", 3) == 0;
 }
 
+/* Records which identity the subject's node published (t->mu held). */
+static void note_member(veil_conflux_tun *t, const char *node, const uint8_t *data, size_t len)
+{
+    struct veil_overlay_peer_record rec;
+    if (veil_overlay_peer_record_decode(data, len, &rec, NULL) != 0 ||
+        memcmp(rec.identity, t->identity, 32) == 0)
+        return;
+    veil_err err = {0};
+    if (t->route &&
+        veil_route_overlay_add_member(t->route, rec.identity, veil_conflux_now_ms(), &err) != 0)
+        VEIL_LOG_WARNING("conflux", "member not routed", "peer=%s err=\"%s\"", node, err.msg);
+    struct tun_member *m = NULL;
+    for (size_t i = 0; i < t->n_members && !m; i++)
+        if (strcmp(t->members[i].name, node) == 0)
+            m = &t->members[i];
+    if (!m && t->n_members == t->cap_members) {
+        size_t cap = t->cap_members ? 2 * t->cap_members : 8;
+        struct tun_member *n = realloc(t->members, cap * sizeof *n);
+        if (!n)
+            return;
+        t->members = n;
+        t->cap_members = cap;
+    }
+    if (!m) {
+        m = &t->members[t->n_members++];
+        memset(m, 0, sizeof *m);
+        m->path = -1;
+        snprintf(m->name, sizeof m->name, "%s", node);
+    }
+    memcpy(m->id, rec.identity, 32);
+    snprintf(m->ipv4, sizeof m->ipv4, "%s", rec.ipv4);
+}
+
+/* A routing summary counts only when its node is the identity the same
+ * subject's signed record named (t->mu held). */
+static void apply_summary(veil_conflux_tun *t, const char *node, const uint8_t *data, size_t len)
+{
+    struct veil_route_topo *s = calloc(1, sizeof *s);
+    bool ok = s && t->route && veil_route_topo_decode(s, data, len, NULL) == 0;
+    bool bound = false;
+    for (size_t i = 0; ok && i < t->n_members; i++)
+        bound |=
+            strcmp(t->members[i].name, node) == 0 && memcmp(t->members[i].id, s->node, 32) == 0;
+    if (!ok || !bound ||
+        veil_route_overlay_apply_summary(t->route, s, veil_conflux_now_ms(), NULL) != 0)
+        t->summaries_refused++;
+    free(s);
+}
+
 static void tun_on_topo(void *arg, const char *node, const uint8_t *data, size_t len)
 {
     veil_conflux_tun *t = arg;
     veil_err err = {0};
-    if (!is_peer_record(data, len))
+    if (!is_peer_record(data, len)) {
+        pthread_mutex_lock(&t->mu);
+        apply_summary(t, node, data, len);
+        pthread_mutex_unlock(&t->mu);
         return;
+    }
     pthread_mutex_lock(&t->mu);
     int rc = t->oc ? veil_overlay_cert_apply_record(t->oc, data, len, &err) : 0;
     if (t->oc && rc == 0)
         t->records_applied++;
     else if (t->oc)
         t->records_refused++;
+    if (t->oc && rc == 0)
+        note_member(t, node, data, len);
     pthread_mutex_unlock(&t->mu);
     if (rc != 0)
         VEIL_LOG_WARNING("conflux", "peer record refused", "peer=%s err=\"%s\"", node, err.msg);
@@ -74,6 +148,8 @@ static void tun_on_revoked(void *arg, const char *node, const uint8_t identity[3
     int rc = t->oc ? veil_overlay_cert_revoke(t->oc, identity, &err) : 0;
     if (t->oc && rc == 0)
         t->revocations++;
+    if (t->route)
+        veil_route_overlay_remove_member(t->route, identity);
     pthread_mutex_unlock(&t->mu);
     if (rc != 0)
         VEIL_LOG_ERR("conflux", "revocation not applied", "peer=%s err=\"%s\"", node, err.msg);
@@ -167,6 +243,110 @@ static int publish_record(veil_conflux_tun *t, veil_conflux *a, const char *endp
     return rc;
 }
 
+/* ---- routing ---- */
+
+/* Prints a member's path when it changed (t->mu held): what the test and
+ * an operator follow. */
+static void log_path(veil_conflux_tun *t, struct tun_member *m)
+{
+    uint8_t via[32];
+    int path = veil_route_overlay_path(t->route, m->id, via);
+    if (path == m->path && (path != 1 || memcmp(via, m->via, 32) == 0))
+        return;
+    m->path = path;
+    memcpy(m->via, via, 32);
+    const char *relay = "?";
+    for (size_t i = 0; path == 1 && i < t->n_members; i++)
+        if (memcmp(t->members[i].id, via, 32) == 0)
+            relay = t->members[i].ipv4;
+    if (path == 1)
+        printf("conflux: route %s via %s\n", m->ipv4, relay);
+    else
+        printf("conflux: route %s %s\n", m->ipv4, path == 0 ? "direct" : "none");
+    fflush(stdout);
+}
+
+/* Hands the agent a fresh summary and logs path changes. */
+static void route_report(veil_conflux_tun *t)
+{
+    veil_buf b;
+    veil_buf_init(&b);
+    pthread_mutex_lock(&t->mu);
+    int rc = veil_route_overlay_summary(t->route, t->identity, veil_conflux_now_ms(), &b, NULL);
+    for (size_t i = 0; i < t->n_members; i++)
+        log_path(t, &t->members[i]);
+    veil_conflux *a = t->agent;
+    pthread_mutex_unlock(&t->mu);
+    veil_err err = {0};
+    if (rc == 0 && veil_conflux_set_topo_slot(a, 1, b.data, b.len, &err) != 0)
+        VEIL_LOG_WARNING("conflux", "routing summary not published", "err=\"%s\"", err.msg);
+    veil_buf_free(&b);
+}
+
+#define ROUTE_TICK_MS   50
+#define ROUTE_REPORT_MS 500
+
+static void *route_main(void *arg)
+{
+    veil_conflux_tun *t = arg;
+    uint64_t last_report = 0;
+    pthread_mutex_lock(&t->mu);
+    while (!t->route_stop) {
+        pthread_mutex_unlock(&t->mu);
+        uint64_t now = veil_conflux_now_ms();
+        veil_route_overlay_tick(t->route, now);
+        if (now - last_report >= ROUTE_REPORT_MS) {
+            last_report = now;
+            route_report(t);
+        }
+        pthread_mutex_lock(&t->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += ROUTE_TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (!t->route_stop)
+            pthread_cond_timedwait(&t->route_cv, &t->mu, &until);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* The declared endpoint as the opaque address peers report (sockaddr bytes). */
+static size_t local_sockaddr(const char *ip, uint16_t port, uint8_t out[VEIL_ANCHOR_ADDR_MAX])
+{
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1) {
+        memcpy(out, &v4, sizeof v4);
+        return sizeof v4;
+    }
+    if (inet_pton(AF_INET6, ip, &v6.sin6_addr) == 1) {
+        memcpy(out, &v6, sizeof v6);
+        return sizeof v6;
+    }
+    return 0;
+}
+
+static int route_start(veil_conflux_tun *t, veil_conflux *a, const char *endpoint, veil_err *err)
+{
+    uint8_t local[VEIL_ANCHOR_ADDR_MAX];
+    veil_overlay *o = veil_overlay_cert_overlay(t->oc);
+    struct veil_route_overlay_config rc = {
+        .ed_sk = a->id.sk, .relay_willing = true, .local_addr = local};
+    rc.local_addr_len = local_sockaddr(endpoint, veil_overlay_port(o), local);
+    veil_route_overlay *r = veil_route_overlay_new(o, &rc, err);
+    if (!r)
+        return -1;
+    pthread_mutex_lock(&t->mu);
+    t->route = r;
+    t->route_on = pthread_create(&t->route_thread, NULL, route_main, t) == 0;
+    pthread_mutex_unlock(&t->mu);
+    return t->route_on ? 0 : veil_err_set(err, VEIL_E_INTERNAL, "conflux tun: no routing thread");
+}
+
 /* Static peers given by the host (hex records). */
 static void apply_static(veil_conflux_tun *t, const struct veil_conflux_tun_config *cfg)
 {
@@ -215,6 +395,8 @@ int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
     t->agent = a;
     memcpy(t->identity, a->id.pub, sizeof t->identity);
     pthread_mutex_unlock(&t->mu);
+    if (route_start(t, a, endpoint, err) != 0)
+        return -1;
     apply_static(t, cfg);
     return publish_record(t, a, endpoint, err);
 }
@@ -238,6 +420,9 @@ void veil_conflux_tun_info(veil_conflux_tun *t, struct veil_conflux_tun_info *ou
     out->records_refused = t->records_refused;
     out->revocations = t->revocations;
     out->renewals = t->renewals;
+    out->summaries_refused = t->summaries_refused;
+    if (t->route)
+        veil_route_overlay_get_stats(t->route, &out->route);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -245,7 +430,16 @@ void veil_conflux_tun_free(veil_conflux_tun *t)
 {
     if (!t)
         return;
-    veil_overlay_cert_stop(t->oc); /* the interface goes with it */
+    pthread_mutex_lock(&t->mu);
+    t->route_stop = true;
+    pthread_cond_broadcast(&t->route_cv);
+    pthread_mutex_unlock(&t->mu);
+    if (t->route_on)
+        pthread_join(t->route_thread, NULL);
+    veil_overlay_cert_stop(t->oc);     /* the interface goes with it */
+    veil_route_overlay_free(t->route); /* after the overlay: its hooks point here */
+    free(t->members);
+    pthread_cond_destroy(&t->route_cv);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }

@@ -5,6 +5,8 @@
  * (TUN -> peers, peers -> TUN), with the overlay's peer table (identity,
  * IPv4 from the realm's pool, derived IPv6). The state machine and the peer
  * table are behind one mutex; reads, writes and sends happen outside it.
+ * Non-IP datagrams (relay cells, routing probes) go to the host's kind hook
+ * and packets for relayed peers to its egress hook (VeilNet routing).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@
 struct overlay_peer {
     uint8_t id[VEIL_ANCHOR_KEY_BYTES];
     uint8_t v4[4], v6[16];
+    bool relayed; /* TUN packets go to the egress hook */
 };
 
 /* One thread's buffers. */
@@ -50,7 +54,7 @@ struct veil_overlay {
     pthread_mutex_t mu;
     veil_anchor *a;
     struct overlay_tun tun;
-    int udp, stop_fd;
+    int udp, stop_fd, kick_fd; /* kick: a send from a host thread, for the rx thread to flush */
     int family;
     uint16_t port;
     unsigned mtu;
@@ -67,6 +71,9 @@ struct veil_overlay {
     bool tx_on, rx_on;
     uint8_t *rx_buf;
     struct sockaddr_storage rx_addr[RX_SLOTS];
+    veil_overlay_kind_fn kind_fn; /* routing hooks (set before traffic) */
+    veil_overlay_egress_fn egress_fn;
+    void *hook_ctx;
 };
 
 /* ---- helpers (called with mu held where they touch shared state) ------- */
@@ -280,8 +287,30 @@ static void write_packets(veil_overlay *o, struct overlay_io *io, const uint8_t 
     }
 }
 
+static bool is_kind(const struct veil_anchor_event *ev)
+{
+    return ev->type == VEIL_ANCHOR_EV_DATA && ev->len >= 1 && ev->data[0] >= 1 &&
+           ev->data[0] <= VEIL_OVERLAY_KIND_MAX;
+}
+
+static void flush_out(veil_overlay *o, struct overlay_io *io);
+
+/* Non-IP datagrams to the kind hook (no lock held); what it sent goes out. */
+static void run_kinds(veil_overlay *o, struct overlay_io *io, struct veil_anchor_event *ev, int n)
+{
+    int handled = 0;
+    for (int i = 0; i < n; i++)
+        if (is_kind(&ev[i]) && o->kind_fn) {
+            o->kind_fn(o->hook_ctx, o, ev[i].peer, ev[i].data, ev[i].len);
+            handled++;
+        }
+    io->st.kinds_in += (uint64_t)handled;
+    if (handled > 0)
+        flush_out(o, io);
+}
+
 /* Hands the state machine's events over: decrypted packets from their own
- * peer's address go to the TUN. */
+ * peer's address go to the TUN, non-IP kinds to the kind hook. */
 static void drain_events(veil_overlay *o, struct overlay_io *io)
 {
     struct veil_anchor_event ev[BATCH];
@@ -291,6 +320,10 @@ static void drain_events(veil_overlay *o, struct overlay_io *io)
         int n = 0, m = 0;
         pthread_mutex_lock(&o->mu);
         while (n < BATCH && veil_anchor_pop_event(o->a, &ev[n])) {
+            if (is_kind(&ev[n])) {
+                n++;
+                continue;
+            }
             bool data = ev[n].type == VEIL_ANCHOR_EV_DATA;
             bool src = data && source_ok(o, &ev[n]);
             if (src && (!o->enforce || overlay_filter_allows(o->rules, o->n_rules, ev[n].peer,
@@ -306,6 +339,7 @@ static void drain_events(veil_overlay *o, struct overlay_io *io)
         }
         pthread_mutex_unlock(&o->mu);
         write_packets(o, io, pkts, lens, (size_t)m);
+        run_kinds(o, io, ev, n);
         for (int i = 0; i < n; i++)
             veil_anchor_event_clear(&ev[i]);
         if (n < BATCH)
@@ -322,15 +356,23 @@ static void route_segments(veil_overlay *o, struct overlay_io *io)
         io->st.malformed++;
         return;
     }
+    uint8_t relayed_to[VEIL_ANCHOR_KEY_BYTES];
     pthread_mutex_lock(&o->mu);
     const struct overlay_peer *p = peer_by_addr(o, ad.family, ad.dst);
     if (!p)
         io->st.no_route++;
+    bool relayed = p && p->relayed && o->egress_fn;
+    if (relayed)
+        memcpy(relayed_to, p->id, sizeof relayed_to);
     uint64_t now = now_locked(o);
-    for (size_t i = 0; p && i < s->n; i++)
+    for (size_t i = 0; p && !relayed && i < s->n; i++)
         if (veil_anchor_send(o->a, p->id, s->buf + s->off[i], s->len[i], now, NULL) != 0)
             break; /* a datagram the state machine refused: lost, as on a link */
     pthread_mutex_unlock(&o->mu);
+    for (size_t i = 0; relayed && i < s->n; i++)
+        o->egress_fn(o->hook_ctx, o, relayed_to, s->buf + s->off[i], s->len[i]);
+    if (relayed)
+        io->st.relayed_out += s->n;
 }
 
 /* Reads up to TUN_READS_PER_WAKE frames; returns how many. */
@@ -471,11 +513,15 @@ static void *rx_main(void *arg)
     for (;;) {
         int wait = tick_wait(o);
         flush_out(o, io);
-        struct pollfd p[2] = {{o->stop_fd, POLLIN, 0}, {o->udp, POLLIN, 0}};
-        if (poll(p, 2, wait) < 0 && errno != EINTR)
+        struct pollfd p[3] = {
+            {o->stop_fd, POLLIN, 0}, {o->udp, POLLIN, 0}, {o->kick_fd, POLLIN, 0}};
+        if (poll(p, 3, wait) < 0 && errno != EINTR)
             break;
         if (stopping(&p[0]))
             break;
+        uint64_t kicks;
+        if (p[2].revents & POLLIN)
+            (void)!read(o->kick_fd, &kicks, sizeof kicks);
         for (int round = 0; round < 8; round++) {
             int n = recv_batch(o, io);
             flush_out(o, io);
@@ -535,7 +581,8 @@ static int setup(veil_overlay *o, const struct veil_overlay_config *cfg,
         overlay_tun_configure(&o->tun, v4, cfg->ipv4_prefix, v6, o->mtu, err) != 0)
         return -1;
     o->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (o->stop_fd < 0)
+    o->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (o->stop_fd < 0 || o->kick_fd < 0)
         return veil_err_set(err, VEIL_E_IO, "overlay: eventfd: %s", strerror(errno));
     o->tx_on = pthread_create(&o->tx, NULL, tx_main, o) == 0;
     o->rx_on = o->tx_on && pthread_create(&o->rx, NULL, rx_main, o) == 0;
@@ -555,7 +602,7 @@ veil_overlay *veil_overlay_start(const struct veil_overlay_config *cfg, veil_anc
     }
     pthread_mutex_init(&o->mu, NULL);
     o->a = a;
-    o->udp = o->stop_fd = o->tun.fd = -1;
+    o->udp = o->stop_fd = o->kick_fd = o->tun.fd = -1;
     o->gso = true;
     if (!cfg->identity) {
         veil_err_set(err, VEIL_E_INVALID, "overlay: no identity");
@@ -582,6 +629,8 @@ void veil_overlay_stop(veil_overlay *o)
         pthread_join(o->rx, NULL);
     if (o->stop_fd >= 0)
         close(o->stop_fd);
+    if (o->kick_fd >= 0)
+        close(o->kick_fd);
     if (o->tun.fd >= 0)
         close(o->tun.fd);
     if (o->udp >= 0)
@@ -703,4 +752,91 @@ void veil_overlay_anchor_stats(veil_overlay *o, struct veil_anchor_stats *out)
     pthread_mutex_lock(&o->mu);
     veil_anchor_get_stats(o->a, out);
     pthread_mutex_unlock(&o->mu);
+}
+
+/* ---- routing hooks ------------------------------------------------------- */
+
+void veil_overlay_set_hooks(veil_overlay *o, veil_overlay_kind_fn kind,
+                            veil_overlay_egress_fn egress, void *ctx)
+{
+    pthread_mutex_lock(&o->mu);
+    o->kind_fn = kind;
+    o->egress_fn = egress;
+    o->hook_ctx = ctx;
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* A send from a thread other than the overlay's own: wake the rx thread,
+ * which flushes (the overlay's threads flush after their own work). */
+static void kick(veil_overlay *o)
+{
+    pthread_t self = pthread_self();
+    if ((o->tx_on && pthread_equal(self, o->tx)) || (o->rx_on && pthread_equal(self, o->rx)))
+        return;
+    uint64_t one = 1;
+    (void)!write(o->kick_fd, &one, sizeof one);
+}
+
+int veil_overlay_send_kind(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                           const uint8_t *msg, size_t len, veil_err *err)
+{
+    if (len < 1 || msg[0] < 1 || msg[0] > VEIL_OVERLAY_KIND_MAX)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: not a non-IP kind");
+    pthread_mutex_lock(&o->mu);
+    int rc = veil_anchor_send(o->a, peer, msg, len, now_locked(o), err);
+    if (rc == 0)
+        o->stats.kinds_out++;
+    pthread_mutex_unlock(&o->mu);
+    if (rc == 0)
+        kick(o);
+    return rc;
+}
+
+int veil_overlay_set_relayed(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                             bool relayed, veil_err *err)
+{
+    pthread_mutex_lock(&o->mu);
+    struct overlay_peer *p = peer_by_id(o, peer);
+    if (p)
+        p->relayed = relayed;
+    pthread_mutex_unlock(&o->mu);
+    return p ? 0 : veil_err_set(err, VEIL_E_NOTFOUND, "overlay: no such peer");
+}
+
+int veil_overlay_deliver(veil_overlay *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
+                         const uint8_t *pkt, size_t len, veil_err *err)
+{
+    struct veil_anchor_event ev = {.type = VEIL_ANCHOR_EV_DATA, .data = (uint8_t *)pkt, .len = len};
+    memcpy(ev.peer, src, sizeof ev.peer);
+    pthread_mutex_lock(&o->mu);
+    bool ok = source_ok(o, &ev);
+    bool in = ok && (!o->enforce || overlay_filter_allows(o->rules, o->n_rules, src, pkt, len));
+    if (!ok)
+        o->stats.spoofed++;
+    else if (!in)
+        o->stats.filtered++;
+    pthread_mutex_unlock(&o->mu);
+    if (!ok)
+        return veil_err_set(err, VEIL_E_PROTOCOL, "overlay: relayed packet not from its source");
+    if (!in)
+        return veil_err_set(err, VEIL_E_PERMISSION, "overlay: relayed packet refused by the rules");
+    uint8_t vnet[OVERLAY_VNET_HDR_LEN] = {0}; /* one whole packet: no offload asked */
+    struct iovec iov[2] = {{vnet, sizeof vnet}, {(void *)pkt, len}};
+    ssize_t w = o->tun.vnet ? writev(o->tun.fd, iov, 2) : write(o->tun.fd, pkt, len);
+    pthread_mutex_lock(&o->mu);
+    if (w < 0)
+        o->stats.tun_write_errors++;
+    else
+        o->stats.relayed_in++;
+    pthread_mutex_unlock(&o->mu);
+    return w < 0 ? veil_err_set(err, VEIL_E_IO, "overlay: TUN write: %s", strerror(errno)) : 0;
+}
+
+size_t veil_overlay_peer_endpoint(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                                  uint8_t out[VEIL_ANCHOR_ADDR_MAX])
+{
+    pthread_mutex_lock(&o->mu);
+    size_t n = veil_anchor_peer_endpoint(o->a, peer, out);
+    pthread_mutex_unlock(&o->mu);
+    return n;
 }

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * overlay_route.c - VeilNet routing on the TUN overlay (the
+ * `veil_route_overlay` of include/veil/route.h): the routing host that
+ * `veil conflux up --tun` runs. Per member: a path selector over the direct
+ * path and "via R" for willing members whose summaries report a live link
+ * to it; probes (overlay kind 2) over the direct sessions, which also bring
+ * back the reflexive address each member sees (NAT classification); onion
+ * paths built through the chosen relay, the overlay's egress hook wrapping
+ * the destination's TUN packets into DATA cells (kind 1); the node's own
+ * relay, peeling one layer of every cell it receives and forwarding it, or
+ * delivering the packet when it is the destination. State behind one mutex;
+ * overlay calls are made with it held (the overlay calls the hooks without
+ * its own lock, so the order is always this one, then the overlay's).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "veil/route.h"
+
+#define PENDING_MAX  256
+#define PROBE_LEN    10 /* kind, type, nonce */
+#define PROBE_ASK    1
+#define PROBE_ANSWER 2
+#define PATH_DIRECT  0u /* selector path id; "via member i" is i + 1 */
+
+struct member {
+    bool used;
+    uint8_t id[VEIL_ANCHOR_KEY_BYTES];
+    struct veil_route_sel sel;
+    /* the direct link, as this node measures it */
+    uint64_t link_rtt_us, link_ack_ms;
+    struct veil_route_reflex reflex; /* where this member sees us */
+    /* its summary */
+    bool has_summary;
+    uint64_t summary_ms;
+    struct veil_route_topo summary;
+    /* the path in use to it */
+    int via; /* -1 direct, else the relay's member index */
+    bool onion_on;
+    uint64_t onion_ms;
+    struct veil_route_onion onion;
+};
+
+struct pending {
+    bool used;
+    uint64_t nonce, sent_ms;
+    int dst;       /* member index whose selector asked */
+    uint32_t path; /* its path id */
+    int to;        /* member index probed */
+};
+
+struct veil_route_overlay {
+    pthread_mutex_t mu;
+    veil_overlay *o;
+    struct veil_route_overlay_config cfg;
+    uint8_t self[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t local[VEIL_ANCHOR_ADDR_MAX];
+    size_t local_len;
+    struct veil_route_relay relay;
+    struct member m[VEIL_ROUTE_OVERLAY_MEMBERS_MAX];
+    struct pending pend[PENDING_MAX];
+    uint64_t last_expire, now;
+    struct veil_route_overlay_stats st;
+    uint8_t cell[1 + VEIL_ROUTE_CELL_MAX]; /* one cell at a time, under mu */
+};
+
+static int member_of(const veil_route_overlay *r, const uint8_t *id)
+{
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++)
+        if (r->m[i].used && memcmp(r->m[i].id, id, VEIL_ANCHOR_KEY_BYTES) == 0)
+            return i;
+    return -1;
+}
+
+static bool fresh(const veil_route_overlay *r, uint64_t t)
+{
+    return t != 0 && r->now - t <= r->cfg.fresh_ms;
+}
+
+/* ---- probes ---- */
+
+/* Calls whose refusal is only counted (the selector's bad ids, sends the
+ * state machine refused: lost, as on a link). */
+static void report(veil_route_overlay *r, int dst, uint32_t path, bool ok, uint64_t rtt_us)
+{
+    if (veil_route_sel_report(&r->m[dst].sel, path, ok, rtt_us, r->now, NULL) != 0)
+        r->st.errors++;
+}
+
+static bool send_kind(veil_route_overlay *r, const uint8_t *to, const uint8_t *msg, size_t len)
+{
+    if (veil_overlay_send_kind(r->o, to, msg, len, NULL) == 0)
+        return true;
+    r->st.send_failed++;
+    return false;
+}
+
+static void set_relayed(veil_route_overlay *r, const uint8_t *id, bool on)
+{
+    if (veil_overlay_set_relayed(r->o, id, on, NULL) != 0)
+        r->st.errors++;
+}
+
+static void send_probe(veil_route_overlay *r, int dst, uint32_t path)
+{
+    int to = path == PATH_DIRECT ? dst : (int)path - 1;
+    struct pending *p = &r->pend[r->st.probes_sent % PENDING_MAX];
+    if (p->used) { /* the oldest still pending is long past its timeout */
+        p->used = false;
+        r->st.probes_lost++;
+        report(r, p->dst, p->path, false, 0);
+    }
+    uint8_t msg[PROBE_LEN] = {VEIL_OVERLAY_KIND_PROBE, PROBE_ASK};
+    *p = (struct pending){true, 0, r->now, dst, path, to};
+    randombytes_buf(&p->nonce, sizeof p->nonce);
+    memcpy(msg + 2, &p->nonce, 8);
+    r->st.probes_sent++;
+    (void)send_kind(r, r->m[to].id, msg, sizeof msg); /* unsent: its timeout counts a loss */
+}
+
+/* The sample a probe answered by `to` gives its path (mu held). */
+static bool path_sample(const veil_route_overlay *r, const struct pending *p, uint64_t rtt_us,
+                        uint64_t *out)
+{
+    if (p->path == PATH_DIRECT) {
+        *out = rtt_us;
+        return true;
+    }
+    const struct member *relay = &r->m[p->to];
+    const struct veil_route_link *l =
+        relay->has_summary && fresh(r, relay->summary_ms) && relay->summary.relay_willing
+            ? veil_route_topo_link(&relay->summary, r->m[p->dst].id)
+            : NULL;
+    if (!l || l->loss_ppm >= 1000000)
+        return false;
+    *out = rtt_us + l->rtt_us;
+    return true;
+}
+
+static void on_answer(veil_route_overlay *r, int from, veil_reader *rd, uint64_t nonce)
+{
+    size_t alen = veil_read_u8(rd);
+    const uint8_t *addr = alen <= VEIL_ANCHOR_ADDR_MAX ? veil_read_borrow(rd, alen) : NULL;
+    if (!addr || !veil_reader_at_end(rd))
+        return;
+    for (size_t i = 0; i < PENDING_MAX; i++) {
+        struct pending *p = &r->pend[i];
+        if (!p->used || p->nonce != nonce || p->to != from)
+            continue;
+        p->used = false;
+        uint64_t rtt = (r->now - p->sent_ms) * 1000 + 500, sample;
+        struct member *m = &r->m[from];
+        m->link_rtt_us = m->link_ack_ms ? (3 * m->link_rtt_us + rtt) / 4 : rtt;
+        m->link_ack_ms = r->now;
+        m->reflex.addr_len = alen;
+        memcpy(m->reflex.addr, addr, alen);
+        bool ok = path_sample(r, p, rtt, &sample);
+        report(r, p->dst, p->path, ok, ok ? sample : 0);
+        r->st.probes_answered++;
+        return;
+    }
+}
+
+static void on_probe(veil_route_overlay *r, const uint8_t *from, const uint8_t *msg, size_t len)
+{
+    veil_reader rd;
+    veil_reader_init(&rd, msg + 1, len - 1);
+    uint8_t type = veil_read_u8(&rd);
+    uint64_t nonce;
+    veil_read_bytes(&rd, &nonce, sizeof nonce);
+    if (!veil_reader_ok(&rd))
+        return;
+    if (type == PROBE_ASK && veil_reader_at_end(&rd)) {
+        uint8_t ans[PROBE_LEN + 1 + VEIL_ANCHOR_ADDR_MAX] = {VEIL_OVERLAY_KIND_PROBE, PROBE_ANSWER};
+        memcpy(ans + 2, &nonce, 8);
+        size_t alen = veil_overlay_peer_endpoint(r->o, from, ans + PROBE_LEN + 1);
+        ans[PROBE_LEN] = (uint8_t)alen;
+        (void)send_kind(r, from, ans, PROBE_LEN + 1 + alen);
+        return;
+    }
+    int m = member_of(r, from);
+    if (type == PROBE_ANSWER && m >= 0)
+        on_answer(r, m, &rd, nonce);
+}
+
+static void expire_probes(veil_route_overlay *r)
+{
+    for (size_t i = 0; i < PENDING_MAX; i++) {
+        struct pending *p = &r->pend[i];
+        if (!p->used || r->now - p->sent_ms < r->cfg.probe_timeout_ms)
+            continue;
+        p->used = false;
+        r->st.probes_lost++;
+        report(r, p->dst, p->path, false, 0);
+    }
+}
+
+/* ---- cells ---- */
+
+static void on_cell(veil_route_overlay *r, const uint8_t *from, const uint8_t *msg, size_t len)
+{
+    struct veil_route_action act;
+    if (r->now - r->last_expire >= 1000) {
+        r->last_expire = r->now;
+        (void)veil_route_relay_expire(&r->relay, r->now);
+    }
+    if (veil_route_relay_handle(&r->relay, from, msg + 1, len - 1, r->now, r->cell + 1,
+                                sizeof r->cell - 1, &act, NULL) != 0) {
+        r->st.cells_refused++;
+        return;
+    }
+    if (act.deliver && act.out_len > 0) {
+        if (veil_overlay_deliver(r->o, act.peer, r->cell + 1, act.out_len, NULL) == 0)
+            r->st.cells_delivered++;
+    } else if (!act.deliver) {
+        r->cell[0] = VEIL_OVERLAY_KIND_CELL;
+        if (send_kind(r, act.peer, r->cell, act.out_len + 1))
+            r->st.cells_forwarded++;
+    }
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The overlay's kind hook (one of its threads). */
+static void on_kind(void *ctx, veil_overlay *o, const uint8_t from[VEIL_ANCHOR_KEY_BYTES],
+                    const uint8_t *msg, size_t len)
+{
+    (void)o;
+    veil_route_overlay *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    uint64_t t = wall_ms();
+    if (t > r->now)
+        r->now = t;
+    if (msg[0] == VEIL_OVERLAY_KIND_PROBE)
+        on_probe(r, from, msg, len);
+    else if (msg[0] == VEIL_OVERLAY_KIND_CELL && len > 1)
+        on_cell(r, from, msg, len);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The overlay's egress hook (its TUN thread): a packet for a relayed member. */
+static void on_egress(void *ctx, veil_overlay *o, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],
+                      const uint8_t *pkt, size_t len)
+{
+    veil_route_overlay *r = ctx;
+    size_t n = 0;
+    pthread_mutex_lock(&r->mu);
+    int i = member_of(r, dst);
+    struct member *m = i >= 0 ? &r->m[i] : NULL;
+    if (m && m->onion_on &&
+        veil_route_onion_wrap(&m->onion, pkt, len, r->cell + 1, sizeof r->cell - 1, &n, NULL) ==
+            0) {
+        r->cell[0] = VEIL_OVERLAY_KIND_CELL;
+        (void)o;
+        if (send_kind(r, m->onion.first_hop, r->cell, n + 1))
+            r->st.cells_sent++;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- choosing and building ---- */
+
+/* Relays with a fresh summary reporting a link to member d become its
+ * candidates, seeded by the composed RTT (mu held). */
+static void add_candidates(veil_route_overlay *r, int d)
+{
+    struct member *dst = &r->m[d];
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++) {
+        const struct member *rel = &r->m[i];
+        if (i == d || !rel->used || !rel->has_summary || !rel->summary.relay_willing ||
+            !fresh(r, rel->summary_ms))
+            continue;
+        const struct veil_route_link *l = veil_route_topo_link(&rel->summary, dst->id);
+        uint64_t prior = l && fresh(r, rel->link_ack_ms) ? rel->link_rtt_us + l->rtt_us : 0;
+        if (l && veil_route_sel_cost(&dst->sel, (uint32_t)i + 1) == UINT64_MAX &&
+            veil_route_sel_add(&dst->sel, (uint32_t)i + 1, prior, r->now, NULL) == 0)
+            r->st.candidates++;
+    }
+}
+
+static void use_direct(veil_route_overlay *r, struct member *m)
+{
+    if (m->via >= 0)
+        r->st.switches++;
+    m->via = -1;
+    if (m->onion_on)
+        veil_route_onion_wipe(&m->onion);
+    m->onion_on = false;
+    set_relayed(r, m->id, false);
+}
+
+/* A fresh onion path to m through member `via` (mu held). */
+static void build_path(veil_route_overlay *r, struct member *m, int via)
+{
+    struct veil_route_hop hops[2];
+    struct veil_route_limits lim = {
+        .max_bytes = 1ull << 32, .rate_bytes_s = 64u << 20, .idle_ms = r->cfg.rebuild_ms + 5000};
+    memcpy(hops[0].identity, r->m[via].id, VEIL_ANCHOR_KEY_BYTES);
+    memcpy(hops[1].identity, m->id, VEIL_ANCHOR_KEY_BYTES);
+    if (m->onion_on)
+        veil_route_onion_wipe(&m->onion);
+    m->onion_on = false;
+    if (veil_route_onion_build(&m->onion, r->self, hops, 2, &lim, r->cell + 1, NULL) != 0)
+        return;
+    r->cell[0] = VEIL_OVERLAY_KIND_CELL;
+    if (!send_kind(r, hops[0].identity, r->cell, VEIL_ROUTE_SETUP_BYTES + 1))
+        return;
+    if (m->via != via)
+        r->st.switches++;
+    m->via = via;
+    m->onion_on = true;
+    m->onion_ms = r->now;
+    r->st.paths_built++;
+    set_relayed(r, m->id, true);
+}
+
+static void choose(veil_route_overlay *r, struct member *m)
+{
+    uint32_t id;
+    if (veil_route_sel_current(&m->sel, &id, NULL) != 0 || id == PATH_DIRECT) {
+        if (m->via >= 0 || m->onion_on)
+            use_direct(r, m);
+        return;
+    }
+    int via = (int)id - 1;
+    if (via != m->via || !m->onion_on || r->now - m->onion_ms >= r->cfg.rebuild_ms)
+        build_path(r, m, via);
+}
+
+void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms)
+{
+    uint32_t due[VEIL_ROUTE_PATHS_MAX];
+    pthread_mutex_lock(&r->mu);
+    if (now_ms > r->now)
+        r->now = now_ms;
+    expire_probes(r);
+    r->st.relayed_dsts = 0;
+    for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++) {
+        struct member *m = &r->m[d];
+        if (!m->used)
+            continue;
+        add_candidates(r, d);
+        size_t n = veil_route_sel_due(&m->sel, r->now, due, VEIL_ROUTE_PATHS_MAX);
+        for (size_t k = 0; k < n; k++)
+            if (due[k] == PATH_DIRECT || r->m[due[k] - 1].used)
+                send_probe(r, d, due[k]);
+        choose(r, m);
+        r->st.relayed_dsts += m->via >= 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- members and summaries ---- */
+
+int veil_route_overlay_add_member(veil_route_overlay *r, const uint8_t id[VEIL_ANCHOR_KEY_BYTES],
+                                  uint64_t now_ms, veil_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    int free_slot = -1;
+    for (int i = VEIL_ROUTE_OVERLAY_MEMBERS_MAX - 1; i >= 0; i--)
+        if (!r->m[i].used)
+            free_slot = i;
+    if (member_of(r, id) >= 0 || memcmp(id, r->self, VEIL_ANCHOR_KEY_BYTES) == 0) {
+        rc = 0;
+    } else if (free_slot < 0) {
+        rc = veil_err_set(err, VEIL_E_LIMIT, "route overlay: more than %d members",
+                          VEIL_ROUTE_OVERLAY_MEMBERS_MAX);
+    } else {
+        struct member *m = &r->m[free_slot];
+        memset(m, 0, sizeof *m);
+        m->used = true;
+        m->via = -1;
+        memcpy(m->id, id, VEIL_ANCHOR_KEY_BYTES);
+        rc = veil_route_sel_init(&m->sel, NULL, err);
+        if (rc == 0)
+            rc = veil_route_sel_add(&m->sel, PATH_DIRECT, 0, now_ms, err);
+        m->used = rc == 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void veil_route_overlay_remove_member(veil_route_overlay *r,
+                                      const uint8_t id[VEIL_ANCHOR_KEY_BYTES])
+{
+    pthread_mutex_lock(&r->mu);
+    int i = member_of(r, id);
+    if (i >= 0) {
+        veil_route_onion_wipe(&r->m[i].onion);
+        r->m[i].used = false;
+        for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++)
+            if (r->m[d].used) /* absent: refused, nothing to do */
+                (void)!veil_route_sel_remove(&r->m[d].sel, (uint32_t)i + 1, NULL);
+        for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++)
+            if (r->m[d].used && r->m[d].via == i)
+                use_direct(r, &r->m[d]);
+        for (size_t k = 0; k < PENDING_MAX; k++)
+            if (r->pend[k].dst == i || r->pend[k].to == i)
+                r->pend[k].used = false;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_route_topo *t,
+                                     uint64_t now_ms, veil_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = member_of(r, t->node);
+    struct member *m = i >= 0 ? &r->m[i] : NULL;
+    int rc = 0;
+    if (!m)
+        rc = veil_err_set(err, VEIL_E_NOTFOUND, "route overlay: summary of an unknown member");
+    else if (m->has_summary && t->seq <= m->summary.seq)
+        rc = veil_err_set(err, VEIL_E_STATE, "route overlay: summary not newer");
+    if (rc == 0) {
+        m->summary = *t;
+        m->has_summary = true;
+        m->summary_ms = now_ms > r->now ? now_ms : r->now;
+        r->st.summaries_applied++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+    return memcmp(((const struct veil_route_link *)a)->peer,
+                  ((const struct veil_route_link *)b)->peer, VEIL_ANCHOR_KEY_BYTES);
+}
+
+/* NAT class from the reflexive addresses fresh members report (mu held). */
+static enum veil_route_nat classify(veil_route_overlay *r, struct veil_route_reflex *first)
+{
+    struct veil_route_reflex seen[VEIL_ROUTE_OVERLAY_MEMBERS_MAX];
+    size_t n = 0;
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++)
+        if (r->m[i].used && fresh(r, r->m[i].link_ack_ms) && r->m[i].reflex.addr_len > 0)
+            seen[n++] = r->m[i].reflex;
+    first->addr_len = 0;
+    if (n > 0)
+        *first = seen[0];
+    return veil_route_nat_classify(r->local, r->local_len, seen, n);
+}
+
+int veil_route_overlay_summary(veil_route_overlay *r, const uint8_t self[VEIL_ANCHOR_KEY_BYTES],
+                               uint64_t now_ms, veil_buf *out, veil_err *err)
+{
+    struct veil_route_topo *t = calloc(1, sizeof *t);
+    struct veil_route_reflex first;
+    if (!t)
+        return veil_err_set(err, VEIL_E_NOMEM, "route overlay: out of memory");
+    memcpy(t->node, self, VEIL_ANCHOR_KEY_BYTES);
+    t->seq = now_ms;
+    pthread_mutex_lock(&r->mu);
+    t->relay_willing = r->cfg.relay_willing;
+    t->nat = r->st.nat = classify(r, &first);
+    t->addr_len = first.addr_len;
+    memcpy(t->addr, first.addr, first.addr_len);
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX && t->n_links < 16; i++) {
+        const struct member *m = &r->m[i];
+        if (!m->used || !fresh(r, m->link_ack_ms))
+            continue;
+        struct veil_route_link *l = &t->links[t->n_links++];
+        memcpy(l->peer, m->id, VEIL_ANCHOR_KEY_BYTES);
+        l->rtt_us = m->link_rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)m->link_rtt_us;
+    }
+    pthread_mutex_unlock(&r->mu);
+    qsort(t->links, t->n_links, sizeof t->links[0], cmp_link);
+    int rc = veil_route_topo_encode(t, out, err);
+    free(t);
+    return rc;
+}
+
+int veil_route_overlay_path(veil_route_overlay *r, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],
+                            uint8_t via[VEIL_ANCHOR_KEY_BYTES])
+{
+    pthread_mutex_lock(&r->mu);
+    int i = member_of(r, dst), rc = -1;
+    uint32_t id;
+    if (i >= 0 && veil_route_sel_current(&r->m[i].sel, &id, NULL) == 0)
+        rc = r->m[i].via >= 0 ? 1 : 0;
+    if (rc == 1)
+        memcpy(via, r->m[r->m[i].via].id, VEIL_ANCHOR_KEY_BYTES);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void veil_route_overlay_get_stats(veil_route_overlay *r, struct veil_route_overlay_stats *out)
+{
+    pthread_mutex_lock(&r->mu);
+    *out = r->st;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- life cycle ---- */
+
+veil_route_overlay *
+veil_route_overlay_new(veil_overlay *o, const struct veil_route_overlay_config *cfg, veil_err *err)
+{
+    if (!cfg->ed_sk || cfg->local_addr_len > VEIL_ANCHOR_ADDR_MAX) {
+        (void)veil_err_set(err, VEIL_E_INVALID, "route overlay: no key or a long local address");
+        return NULL;
+    }
+    veil_route_overlay *r = calloc(1, sizeof *r);
+    if (!r) {
+        (void)veil_err_set(err, VEIL_E_NOMEM, "route overlay: out of memory");
+        return NULL;
+    }
+    struct veil_route_relay_config rc;
+    veil_route_relay_config_default(&rc);
+    if (veil_route_relay_init(&r->relay, &rc, cfg->ed_sk, err) != 0) {
+        free(r);
+        return NULL;
+    }
+    r->o = o;
+    r->cfg = *cfg;
+    r->cfg.ed_sk = NULL; /* not kept */
+    r->cfg.probe_timeout_ms = cfg->probe_timeout_ms ? cfg->probe_timeout_ms : 300;
+    r->cfg.fresh_ms = cfg->fresh_ms ? cfg->fresh_ms : 3000;
+    r->cfg.rebuild_ms = cfg->rebuild_ms ? cfg->rebuild_ms : 15000;
+    memcpy(r->self, cfg->ed_sk + 32, VEIL_ANCHOR_KEY_BYTES); /* libsodium: seed || public */
+    r->local_len = cfg->local_addr_len;
+    if (cfg->local_addr_len)
+        memcpy(r->local, cfg->local_addr, cfg->local_addr_len);
+    r->cfg.local_addr = NULL;
+    r->st.nat = VEIL_ROUTE_NAT_UNKNOWN;
+    pthread_mutex_init(&r->mu, NULL);
+    veil_overlay_set_hooks(o, on_kind, on_egress, r);
+    return r;
+}
+
+void veil_route_overlay_free(veil_route_overlay *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++)
+        veil_route_onion_wipe(&r->m[i].onion);
+    veil_route_relay_wipe(&r->relay);
+    sodium_memzero(r->cell, sizeof r->cell);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
