@@ -562,11 +562,11 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const v
 }
 
 static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,
-                        uint64_t *a)
+                        uint64_t *a, const void *pf, size_t pf_bytes)
 {
 #if NTT128_AVX512
     if (t->simd == VEIL_NTT128_IFMA && t->n >= 16) {
-        veil_ntt128_ifma_forward(pr, t->n, a);
+        veil_ntt128_ifma_forward(pr, t->n, a, pf, pf_bytes);
         return;
     }
     if (t->simd == VEIL_NTT128_AVX512 && t->n >= 16) {
@@ -601,7 +601,13 @@ static void ntt_inverse(const struct veil_ntt128 *t, const struct veil_ntt128_pr
 
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a)
 {
-    ntt_forward(t, &t->pr[prime], a);
+    ntt_forward(t, &t->pr[prime], a, NULL, 0);
+}
+
+void veil_ntt128_forward_prefetch(const struct veil_ntt128 *t, unsigned prime, uint64_t *a,
+                                  const void *pf, size_t pf_bytes)
+{
+    ntt_forward(t, &t->pr[prime], a, pf, pf_bytes);
 }
 
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a)

@@ -99,6 +99,11 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const v
 /* In-place transforms of N residues modulo prime `prime`. */
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
+/* The forward transform, which also prefetches pf_bytes (up to 128 KiB) at
+ * pf between its butterflies (IFMA path; the others ignore it): memory the
+ * caller reads next, fetched while the transform computes. */
+void veil_ntt128_forward_prefetch(const struct veil_ntt128 *t, unsigned prime, uint64_t *a,
+                                  const void *pf, size_t pf_bytes);
 
 /* out[j] = sum_r a_r[j] * b_r[j] mod p over `rows` pairs (rows <= 15): the
  * NTT-domain multiply-accumulate of an external product. a[r], b[r]: N

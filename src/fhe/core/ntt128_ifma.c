@@ -69,7 +69,22 @@ IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i w
     *y = shoup52(sub2p(u, v, p2), w, ws, np);
 }
 
-IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr)
+/* Memory the caller will read soon, prefetched a cache line at a time
+ * between butterflies so that the reads overlap the arithmetic. */
+struct pf_cursor {
+    const char *p, *end;
+};
+
+static inline void pf_step(struct pf_cursor *c)
+{
+    if (c->p < c->end) {
+        _mm_prefetch(c->p, _MM_HINT_T0);
+        c->p += 64;
+    }
+}
+
+IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128_prime *pr,
+                                 struct pf_cursor *pf)
 {
     const __m512i np = neg_p52(pr);
     const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
@@ -80,6 +95,8 @@ IFMA_TARGET static void fwd_long(uint64_t *a, size_t n, const struct veil_ntt128
             const __m512i ws = _mm512_set1_epi64((long long)pr->psi_sh52[m + i]);
             uint64_t *x = a + 2 * i * t, *y = x + t;
             for (size_t j = 0; j < t; j += 8) {
+                pf_step(pf);
+                pf_step(pf);
                 __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
                 ct52(&u, &v, w, ws, np, v2p);
                 _mm512_storeu_si512(x + j, u);
@@ -159,9 +176,11 @@ IFMA_TARGET static void fwd_short(uint64_t *a, size_t n, const struct veil_ntt12
     }
 }
 
-void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a)
+void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a,
+                              const void *pf, size_t pf_bytes)
 {
-    fwd_long(a, n, pr);
+    struct pf_cursor c = {pf, (const char *)pf + (pf ? pf_bytes : 0)};
+    fwd_long(a, n, pr, &c);
     fwd_short(a, n, pr);
 }
 

@@ -91,8 +91,10 @@ AVX512_TARGET static inline void short_scatter(uint64_t *a, const struct short_s
 }
 
 /* The IFMA kernels (ntt128_ifma.c): forward and inverse transforms and the
- * multiply-accumulate, the same results as the scalar code. */
-void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a);
+ * multiply-accumulate, the same results as the scalar code (the forward one
+ * also prefetches pf_bytes at pf, NULL for none). */
+void veil_ntt128_ifma_forward(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a,
+                              const void *pf, size_t pf_bytes);
 void veil_ntt128_ifma_inverse(const struct veil_ntt128_prime *pr, size_t n, uint64_t *a);
 void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
                           const uint64_t *const *a, const uint64_t *const *b, size_t rows);

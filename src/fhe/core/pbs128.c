@@ -283,8 +283,11 @@ static size_t team_rotation(const struct veil_pbs128_team *tm, size_t block, siz
     return (size_t)veil_fhe_mod_switch(tm->lwes[block][step], log2_2n_of(tm->s->poly));
 }
 
+/* Task (col, pr) of phase A also prefetches its share of the GGSW that
+ * phase B reads next (pf; NULL for none), a slice per forward transform,
+ * so that on one thread the key's reads overlap the transforms. */
 static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
-                        size_t col, unsigned pr, size_t r)
+                        size_t col, unsigned pr, size_t r, const uint64_t *pf)
 {
     const struct veil_pbs128_shape *s = tm->s;
     const size_t n = s->poly, level = s->level, stride = veil_pbs128_stride(s);
@@ -304,8 +307,12 @@ static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_sc
         for (size_t j = 0; j < level; j++)
             veil_ntt128_from_i64(tm->t, pr, res[j], digits + j * n);
     }
-    for (size_t j = 0; j < level; j++)
-        veil_ntt128_forward(tm->t, pr, res[j]);
+    const size_t slices = (s->k + 1) * P * level;
+    const size_t slice = (veil_pbs128_ggsw_words(s) * sizeof *pf + slices - 1) / slices;
+    for (size_t j = 0; j < level; j++) {
+        const char *from = pf ? (const char *)pf + ((col * P + pr) * level + j) * slice : NULL;
+        veil_ntt128_forward_prefetch(tm->t, pr, res[j], from, slice);
+    }
 }
 
 static void task_mac(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
@@ -348,10 +355,11 @@ static void team_task(const struct veil_pbs128_team *tm, size_t step, unsigned p
     struct veil_pbs128_scratch *sc = &tm->scs[block];
     if (r == 0)
         return;
+    const uint64_t *ggsw = tm->bsk + step * veil_pbs128_ggsw_words(tm->s);
     if (phase == PHASE_DIGITS)
-        task_digits(tm, sc, col, sub, r);
+        task_digits(tm, sc, col, sub, r, block == 0 ? ggsw : NULL);
     else if (phase == PHASE_MAC)
-        task_mac(tm, sc, tm->bsk + step * veil_pbs128_ggsw_words(tm->s), col, sub);
+        task_mac(tm, sc, ggsw, col, sub);
     else
         task_crt(tm, sc, col, sub);
 }
