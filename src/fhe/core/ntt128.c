@@ -576,6 +576,8 @@ static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_pr
         return;
     }
 #endif
+    (void)pf; /* only the IFMA transform prefetches */
+    (void)pf_bytes;
     fwd_stages(a, t->n, t->n / 2, pr->psi, pr->psi_sh, pr->p);
     fwd_final(a, t->n, pr->p);
 }
