@@ -357,6 +357,10 @@ void veil_route_carrier_get_stats(veil_route_carrier *c, struct veil_route_carri
 typedef struct veil_route_overlay veil_route_overlay;
 
 #define VEIL_ROUTE_OVERLAY_MEMBERS_MAX 64
+/* What one relay hop adds to a TUN packet: the kind byte, the DATA cell
+ * header and one layer per hop (relay and destination). A host leaves this
+ * much room under its TUN MTU so relayed packets are never fragmented. */
+#define VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD (1 + VEIL_ROUTE_DATA_HEADER + 2 * VEIL_ROUTE_LAYER_TAG)
 
 struct veil_route_overlay_config {
     const uint8_t *ed_sk;      /* the node's 64-byte Ed25519 secret key */

@@ -45,6 +45,7 @@ struct veil_conflux_tun {
     bool route_on, route_stop;
     pthread_cond_t route_cv;
     uint64_t summaries_refused;
+    enum veil_route_nat nat_logged; /* the NAT class last printed */
 };
 
 veil_conflux_tun *veil_conflux_tun_new(veil_err *err)
@@ -56,6 +57,7 @@ veil_conflux_tun *veil_conflux_tun_new(veil_err *err)
     }
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->route_cv, NULL);
+    t->nat_logged = VEIL_ROUTE_NAT_UNKNOWN;
     return t;
 }
 
@@ -275,6 +277,14 @@ static void route_report(veil_conflux_tun *t)
     int rc = veil_route_overlay_summary(t->route, t->identity, veil_conflux_now_ms(), &b, NULL);
     for (size_t i = 0; i < t->n_members; i++)
         log_path(t, &t->members[i]);
+    struct veil_route_overlay_stats st;
+    veil_route_overlay_get_stats(t->route, &st);
+    if (rc == 0 && st.nat != t->nat_logged) {
+        static const char *const names[] = {"none", "cone", "symmetric", "unknown"};
+        t->nat_logged = st.nat;
+        printf("conflux: nat %s\n", names[st.nat & 3]);
+        fflush(stdout);
+    }
     veil_conflux *a = t->agent;
     pthread_mutex_unlock(&t->mu);
     veil_err err = {0};
@@ -361,6 +371,13 @@ static void apply_static(veil_conflux_tun *t, const struct veil_conflux_tun_conf
     }
 }
 
+/* The underlay MTU the overlay sizes its TUN for: room is left for one
+ * relay hop, so a packet fits whether it goes direct or through a relay. */
+static unsigned overlay_underlay_mtu(unsigned underlay)
+{
+    return (underlay ? underlay : 1500) - VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD;
+}
+
 int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
                            const struct veil_conflux_tun_config *cfg, veil_err *err)
 {
@@ -381,7 +398,7 @@ int veil_conflux_tun_start(veil_conflux_tun *t, veil_conflux *a,
                     .ipv4_prefix = t->addr.prefix,
                     .bind_ip = cfg->bind_ip ? cfg->bind_ip : "0.0.0.0",
                     .port = cfg->port,
-                    .underlay_mtu = cfg->underlay_mtu},
+                    .underlay_mtu = overlay_underlay_mtu(cfg->underlay_mtu)},
         .identity_sk = a->id.sk,
         .chain_pem = chain,
         .root_pem = root};

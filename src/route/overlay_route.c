@@ -27,6 +27,13 @@
 #define PROBE_ASK    1
 #define PROBE_ANSWER 2
 #define PATH_DIRECT  0u /* selector path id; "via member i" is i + 1 */
+/* A relayed path's estimate carries this much on top of its RTTs, so a
+ * working direct path wins over near-equal relayed ones (it costs no
+ * member's bandwidth) and the switch clears the selector's hysteresis. */
+#define RELAY_PENALTY_US 5000
+/* Relays are considered for a member only after its direct path had this
+ * long to answer: a direct path that works is taken from the start. */
+#define DIRECT_FIRST_MS 1000
 
 struct member {
     bool used;
@@ -39,6 +46,7 @@ struct member {
     bool has_summary;
     uint64_t summary_ms;
     struct veil_route_topo summary;
+    uint64_t added_ms;
     /* the path in use to it */
     int via; /* -1 direct, else the relay's member index */
     bool onion_on;
@@ -138,7 +146,7 @@ static bool path_sample(const veil_route_overlay *r, const struct pending *p, ui
             : NULL;
     if (!l || l->loss_ppm >= 1000000)
         return false;
-    *out = rtt_us + l->rtt_us;
+    *out = rtt_us + l->rtt_us + RELAY_PENALTY_US;
     return true;
 }
 
@@ -275,13 +283,16 @@ static void on_egress(void *ctx, veil_overlay *o, const uint8_t dst[VEIL_ANCHOR_
 static void add_candidates(veil_route_overlay *r, int d)
 {
     struct member *dst = &r->m[d];
+    if (r->now - dst->added_ms < DIRECT_FIRST_MS)
+        return;
     for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++) {
         const struct member *rel = &r->m[i];
         if (i == d || !rel->used || !rel->has_summary || !rel->summary.relay_willing ||
             !fresh(r, rel->summary_ms))
             continue;
         const struct veil_route_link *l = veil_route_topo_link(&rel->summary, dst->id);
-        uint64_t prior = l && fresh(r, rel->link_ack_ms) ? rel->link_rtt_us + l->rtt_us : 0;
+        uint64_t prior =
+            l && fresh(r, rel->link_ack_ms) ? rel->link_rtt_us + l->rtt_us + RELAY_PENALTY_US : 0;
         if (l && veil_route_sel_cost(&dst->sel, (uint32_t)i + 1) == UINT64_MAX &&
             veil_route_sel_add(&dst->sel, (uint32_t)i + 1, prior, r->now, NULL) == 0)
             r->st.candidates++;
@@ -381,6 +392,7 @@ int veil_route_overlay_add_member(veil_route_overlay *r, const uint8_t id[VEIL_A
         memset(m, 0, sizeof *m);
         m->used = true;
         m->via = -1;
+        m->added_ms = now_ms;
         memcpy(m->id, id, VEIL_ANCHOR_KEY_BYTES);
         rc = veil_route_sel_init(&m->sel, NULL, err);
         if (rc == 0)
@@ -421,8 +433,12 @@ int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_ro
     int rc = 0;
     if (!m)
         rc = veil_err_set(err, VEIL_E_NOTFOUND, "route overlay: summary of an unknown member");
-    else if (m->has_summary && t->seq <= m->summary.seq)
-        rc = veil_err_set(err, VEIL_E_STATE, "route overlay: summary not newer");
+    else if (m->has_summary && t->seq < m->summary.seq)
+        rc = veil_err_set(err, VEIL_E_STATE, "route overlay: summary older than the last");
+    if (rc == 0 && m->has_summary && t->seq == m->summary.seq) {
+        pthread_mutex_unlock(&r->mu); /* the same one again (each beacon): not fresher */
+        return 0;
+    }
     if (rc == 0) {
         m->summary = *t;
         m->has_summary = true;

@@ -19,76 +19,28 @@ set -euo pipefail
 [ -c /dev/net/tun ] || { echo "conflux_tun_netns: no /dev/net/tun" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "conflux_tun_netns: no nats-server" >&2; exit 1; }
 BUILD=${VEIL_BUILD_DIR:?VEIL_BUILD_DIR not set}
-VEIL=${VEIL_BIN:-$BUILD/src/cmd/veil}
-CENSUS_BIN="$BUILD/tests/integration/conflux/tun_census"
 HERE=$(cd "$(dirname "$0")" && pwd)
 NETDIR="$HERE/../net"
 NS="vt$$"
 TMP=$(mktemp -d)
 source "$NETDIR/netns_lib.sh"
-PIDS=()
-cleanup() {
-    set +e
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    ns_cleanup
-    [ -n "${VEIL_KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
+source "$HERE/cfx_tun_lib.sh"
+trap cfx_cleanup EXIT
 trap "exit 1" INT TERM
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$TMP"/*.out "$TMP"/*.err "$TMP"/*.log; do [ -s "$f" ] && echo "== $f" >&2 && tail -20 "$f" >&2; done
-    exit 1
-}
-in_ns() { local h=$1; shift; ip netns exec "${NS}$h" "$@"; }
-wait_for() { # FILE TEXT: up to 60 s
-    for _ in $(seq 1 600); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-    fail "'$2' never appeared in $1"
-}
 ping_ok() { in_ns "$1" python3 "$NETDIR/icmp_ping.py" "$2" 3 0.05 2 >/dev/null || fail "ping $1 -> $2"; }
 ping_none() {
     local out
     out=$(in_ns "$1" python3 "$NETDIR/icmp_ping.py" "$2" 2 0.05 0.5 || true)
     [ "$out" = "sent 2 received 0" ] || fail "$1 -> $2 answered: $out"
 }
-G="$TMP/g"
-gv() { in_ns h5 "$VEIL" guardian "$@" -d "$G"; }
 
 ns_hosts 5
-"$VEIL" guardian init -d "$G" >/dev/null
-"$VEIL" guardian realm create -d "$G" red >/dev/null
-"$VEIL" guardian realm create -d "$G" --pool 10.78.0.0/16 blue >/dev/null
-"$VEIL" master config -d "$G" -o "$TMP/master" --clusters 1 --servers 1 --host 10.99.0.5 >/dev/null
-URL=$(cat "$G/master.servers")
-ip netns exec "${NS}h5" nats-server -c "$TMP/master/c0-s0.conf" >"$TMP/nats.log" 2>&1 &
-PIDS+=($!)
-wait_for "$TMP/nats.log" "Server is ready"
 # 6-second credentials: every node renews (make before break) every 4 s
 # while the checks below run
-ip netns exec "${NS}h5" "$VEIL" guardian serve -d "$G" --ttl 6s --cert-ttl 6s >"$TMP/guardian.log" 2>&1 &
-PIDS+=($!)
-wait_for "$TMP/guardian.log" "guardian: serving"
-"$VEIL" guardian issue -d "$G" --realm red --name census --service -o "$TMP/census.creds" >/dev/null
-ip netns exec "${NS}h5" "$CENSUS_BIN" "$URL" "$G/ca/root.crt" "$TMP/census.creds" "$TMP/census.txt" \
-    >"$TMP/census.log" 2>&1 &
-CENSUS=$!
-PIDS+=($CENSUS)
-wait_for "$TMP/census.log" "census ready"
+cfx_more_realms() { "$VEIL" guardian realm create -d "$G" --pool 10.78.0.0/16 blue >/dev/null; }
+cfx_master h5 10.99.0.5 --ttl 6s --cert-ttl 6s
 
-# node NAME HOST REALM [FLAGS...]: enrolls with a fresh token, brings up veil0
-node() {
-    local name=$1 host=$2 realm=$3 token
-    shift 3
-    "$VEIL" guardian cmd -d "$G" --enroll-creds "$TMP/$name.creds" >/dev/null
-    token=$("$VEIL" guardian token create -d "$G" --realm "$realm")
-    ip netns exec "${NS}$host" "$VEIL" conflux up --dir "$TMP/$name" --name "$name" --nats "$URL" \
-        --ca "$G/ca/root.crt" --enroll-creds "$TMP/$name.creds" --token "$token" --beacon 500ms \
-        --tun --listen 51820 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    eval "PID_$name=$!"
-}
-field() { grep '^conflux: tun up' "$TMP/$1.out" | sed -E "s/.* $2=([^ ]+).*/\1/"; }
+node() { cfx_node "$@"; }
 
 node A h1 red
 wait_for "$TMP/A.out" "conflux: tun up"
@@ -161,16 +113,9 @@ ping_none h3 10.77.0.2
 ping_ok h1 10.77.0.2 # the others keep talking
 ping_ok h2 "$(field A ipv6)"
 # 5. clean shutdown: exit 0, statistics, the interface removed
-stop_node() {
-    local pid_var="PID_$1"
-    kill -TERM "${!pid_var}"
-    wait "${!pid_var}" || fail "$1 exited $?"
-}
 stop_node A
 stop_node B
 ! in_ns h1 ip link show veil0 >/dev/null 2>&1 || fail "veil0 still exists after A stopped"
-stat_of() { grep '^conflux: tun stats' "$TMP/$1.out" | sed 's/^conflux: tun stats //' |
-    python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
 [ "$(stat_of A drop_realm)" -ge 1 ] || fail "A did not refuse X's realm"
 [ "$(stat_of A revocations)" -ge 1 ] || fail "A applied no revocation"
 [ "$(stat_of A records_applied)" -ge 2 ] || fail "A applied $(stat_of A records_applied) records"

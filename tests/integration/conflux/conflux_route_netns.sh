@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# conflux_route_netns.sh - routing in `veil conflux up --tun` (issue 15):
+# h1 runs Master and `veil guardian serve`; R1 (h2) and R2 (h3) are public
+# members; A and B sit behind symmetric NATs (h4, h5: nftables masquerade
+# with random ports, a new mapping per destination, unsolicited inbound
+# dropped) and have no route to each other's network. Checked: A and B
+# classify their NATs as symmetric from what the relays report; A reaches
+# B's TUN address through a relay (ping both ways, a 2 MiB TCP transfer
+# compared by SHA-256); the relay forwards cells and delivers none to its
+# own TUN; SIGKILLing the relay in use moves A's traffic to the other
+# (polled, bounded); Master carried only control subjects and no byte of the
+# transfer. Needs root.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "conflux_route_netns: needs root (namespaces, TUN)" >&2; exit 1; }
+[ -c /dev/net/tun ] || { echo "conflux_route_netns: no /dev/net/tun" >&2; exit 1; }
+command -v nats-server >/dev/null || { echo "conflux_route_netns: no nats-server" >&2; exit 1; }
+BUILD=${VEIL_BUILD_DIR:?VEIL_BUILD_DIR not set}
+HERE=$(cd "$(dirname "$0")" && pwd)
+NETDIR="$HERE/../net"
+NS="vq$$"
+TMP=$(mktemp -d)
+source "$NETDIR/netns_lib.sh"
+source "$HERE/cfx_tun_lib.sh"
+trap cfx_cleanup EXIT
+trap "exit 1" INT TERM
+
+# nat_site ROUTER HOST LAN: HOST (10.LAN.0.2) behind ROUTER's symmetric NAT
+nat_site() {
+    local r=$1 h=$2 lan=$3
+    ip netns add "${NS}$h"
+    ip link add "${NS}l$lan" netns "${NS}$r" type veth peer name "${NS}e$lan" netns "${NS}$h"
+    ip -n "${NS}$r" link set "${NS}l$lan" name lan0
+    ip -n "${NS}$r" addr add "10.$lan.0.1/24" dev lan0
+    ip -n "${NS}$r" link set lan0 up
+    ip -n "${NS}$h" link set "${NS}e$lan" name eth0
+    ip -n "${NS}$h" addr add "10.$lan.0.2/24" dev eth0
+    ip -n "${NS}$h" link set eth0 up
+    ip -n "${NS}$h" link set lo up
+    ip -n "${NS}$h" route add default via "10.$lan.0.1"
+    ip netns exec "${NS}$r" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "${NS}$r" nft -f - <<NFT
+table ip nat {
+    chain post {
+        type nat hook postrouting priority 100;
+        oifname "eth0" masquerade random
+    }
+}
+table ip filter {
+    chain input {
+        type filter hook input priority 0;
+        iifname "eth0" ct state new drop
+    }
+    chain forward {
+        type filter hook forward priority 0;
+        iifname "eth0" ct state new drop
+    }
+}
+NFT
+}
+ping_until() { # HOST ADDR: up to 60 tries
+    for _ in $(seq 1 60); do
+        in_ns "$1" python3 "$NETDIR/icmp_ping.py" "$2" 1 0.05 0.5 >/dev/null 2>&1 && return 0
+    done
+    fail "$1 never reached $2"
+}
+via_of() { # NAME ADDR: the relay NAME's last route line to ADDR names
+    grep "^conflux: route $2 " "$TMP/$1.out" | tail -1 | sed -nE 's/.* via ([0-9.]+)$/\1/p'
+}
+ip_of() { field "$1" ipv4 | cut -d/ -f1; }
+
+ns_hosts 5
+nat_site h4 a 1
+nat_site h5 b 2
+cfx_master h1 10.99.0.1
+cfx_node R1 h2 red
+cfx_node R2 h3 red
+wait_for "$TMP/R1.out" "conflux: tun up"
+wait_for "$TMP/R2.out" "conflux: tun up"
+cfx_node A a red
+cfx_node B b red
+wait_for "$TMP/A.out" "conflux: tun up"
+wait_for "$TMP/B.out" "conflux: tun up"
+A4=$(ip_of A) B4=$(ip_of B) R14=$(ip_of R1) R24=$(ip_of R2)
+# 1. NAT classes from the reflexive addresses the public members report
+wait_for "$TMP/A.out" "conflux: nat symmetric"
+wait_for "$TMP/B.out" "conflux: nat symmetric"
+wait_for "$TMP/R1.out" "conflux: nat none"
+# public members reach each other and the NATed hosts directly
+wait_for "$TMP/A.out" "conflux: route $R14 direct"
+wait_for "$TMP/A.out" "conflux: route $R24 direct"
+wait_for "$TMP/R1.out" "conflux: route $A4 direct"
+# 2. A and B reach each other only through a relay
+wait_for "$TMP/A.out" "conflux: route $B4 via "
+wait_for "$TMP/B.out" "conflux: route $A4 via "
+ping_until a "$B4"
+ping_until b "$A4"
+MARKER="veil-route-census-marker-$$"
+ip netns exec "${NS}b" python3 "$NETDIR/tcp_xfer.py" serve "$B4" 8080 >"$TMP/xfer.txt" &
+PIDS+=($!)
+wait_for "$TMP/xfer.txt" listening
+sent=$(in_ns a python3 "$NETDIR/tcp_xfer.py" send "$B4" 8080 2 "$MARKER") || fail "transfer"
+wait_for "$TMP/xfer.txt" '^got'
+[ "$(grep '^got' "$TMP/xfer.txt" | cut -d' ' -f2-)" = "$(cut -d' ' -f2- <<<"$sent")" ] ||
+    fail "transfer: sent $sent, $(cat "$TMP/xfer.txt")"
+# 3. the relay in use dies: A's traffic to B moves to the other one
+first=$(via_of A "$B4")
+case "$first" in
+"$R14") dead=R1 other=R2 other4=$R24 ;;
+"$R24") dead=R2 other=R1 other4=$R14 ;;
+*) fail "A routes to B via '$first', not a relay" ;;
+esac
+pid_var="PID_$dead"
+kill -KILL "${!pid_var}"
+wait "${!pid_var}" 2>/dev/null || true
+wait_for "$TMP/A.out" "conflux: route $B4 via $other4"
+ping_until a "$B4"
+ping_until b "$A4"
+# 4. statistics: cells through the relay, none delivered to the relay itself
+stop_node A
+stop_node B
+stop_node "$other"
+[ "$(stat_of A cells_sent)" -ge 1 ] || fail "A sent no cell"
+[ "$(stat_of B relayed_in)" -ge 1 ] || fail "nothing relayed entered B's TUN"
+[ "$(stat_of "$other" cells_forwarded)" -ge 1 ] || fail "$other forwarded no cell"
+[ "$(stat_of "$other" cells_delivered)" = 0 ] || fail "$other delivered a relayed packet to itself"
+[ "$(stat_of "$other" relayed_in)" = 0 ] || fail "$other's TUN got relayed packets"
+[ "$(stat_of A summaries_applied)" -ge 1 ] || fail "A applied no routing summary"
+# 5. Master: control subjects only, none carrying the transfer
+kill -TERM "$CENSUS"
+wait "$CENSUS" || true
+python3 - "$TMP/census.txt" "$MARKER" <<'PY' || fail "census"
+import re, sys
+marker = sys.argv[2].encode().hex()
+allowed = re.compile(r"^veil\.red\.(live|health|topo|reply|renew|revoked|cmd)\.[A-Za-z0-9_-]+$|^veil\.red\.inbox\.[A-Za-z0-9_-]+(\..+)?$")
+kinds = {}
+for l in open(sys.argv[1]).read().split("\n"):
+    if not l:
+        continue
+    subj, n, data = (l.split(" ") + [""])[:3]
+    assert allowed.match(subj), "subject outside the control table: " + subj
+    assert int(n) <= 4096, "%s carried %s bytes" % (subj, n)
+    assert marker not in data, "the transferred data went through Master on " + subj
+    k = subj.split(".")[2] + ("/" + data[:6] if subj.split(".")[2] == "topo" else "")
+    kinds[k] = kinds.get(k, 0) + 1
+assert kinds.get("topo/565254", 0) >= 4 and kinds.get("topo/565052", 0) >= 4, kinds
+print("census: %s" % kinds)
+PY
+echo "conflux_route_netns: ok"
