@@ -648,8 +648,9 @@ out:
 
 /* ---- proofs from peers ---- */
 
-/* Past the sender's time and any stand-in's, with a margin: a batch not
- * matched by then was anchored without some assignment this node lacks. */
+/* Past the sender's time (its longest hold included) and any stand-in's,
+ * with a margin: a batch not matched by then was anchored without some
+ * assignment this node lacks. */
 #define PROOF_OVERDUE_MS 30000
 
 size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct veil_proof_query *q,
@@ -662,7 +663,8 @@ size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct ve
         return 0;
     uint64_t bms = a->batch_ms ? a->batch_ms : a->interval_ms;
     for (size_t i = 0; i < n && k < cap; i++) {
-        uint64_t due = (it[i].batch + 1) * bms + a->delay_ms + a->takeover_ms + PROOF_OVERDUE_MS;
+        uint64_t due = (it[i].batch + 1) * bms + a->delay_ms + a->max_hold_ms + a->takeover_ms +
+                       PROOF_OVERDUE_MS;
         if (it[i].st != IT_NONE || now_ms < due)
             continue;
         memcpy(q[k].job, it[i].job, 32);
