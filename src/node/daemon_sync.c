@@ -189,12 +189,13 @@ void veil_daemon_proof_tick(veil_daemon *d, uint64_t now_ms)
     struct veil_anchorer *a = &d->anchorer;
     if (a->proof_busy || now_ms < a->proof_ask_ms || !d->host)
         return;
+    /* the store is read at most once per gap, whether anything is missing */
+    a->proof_ask_ms = now_ms + VEIL_PROOF_ASK_GAP_MS;
     struct veil_proof_query q[VEIL_PROOF_QUERY_MAX];
     size_t n = veil_anchorer_missing(a, now_ms, q, VEIL_PROOF_QUERY_MAX);
     const struct member *m = n ? next_peer(d) : NULL;
     if (!m)
         return;
-    a->proof_ask_ms = now_ms + VEIL_PROOF_ASK_GAP_MS;
     struct proof_stream *p = ps_new(d, true, VEIL_PROOF_ANSWER_MAX);
     veil_err err = {0};
     if (!p || veil_msg_proof_request_encode(&p->req, q, n, &err) != 0) {
