@@ -366,9 +366,14 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             } else if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
                 veil_log(VEIL_LOG_ERROR, SUB, "container not watched: its exit goes unseen",
                          "container=%s error=\"%s\"", cts[i].name, err.msg);
-            else
+            else {
+                char config[4300];
+                snprintf(config, sizeof config, "%s/containers/%s/bundle/config.json",
+                         rc.runtime.data_dir, cts[i].id);
                 veil_log(VEIL_LOG_INFO, SUB, "watching container again", "container=%s",
                          cts[i].name);
+                veil_daemon_overlay_adopt(d, id, replica, config);
+            }
             break;
         }
     }

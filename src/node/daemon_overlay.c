@@ -17,6 +17,9 @@
  * travel there: data never leaves the Anchor sessions.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +276,24 @@ static struct applied *applied_get(struct veil_node_overlay *ov, const uint8_t i
     return a;
 }
 
+/* Opens the session with a peer just learned: one datagram to its discard
+ * port through the interface starts the handshake. A peer that restarted
+ * lost its sessions and the state machine of the others re-handshakes only
+ * when a session ages out; the restarted node's first packet moves them to
+ * the new session at once. (The datagram itself is refused by the peer's
+ * ingress rules.) */
+static void open_session(const char *ipv4)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9)};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    if (inet_pton(AF_INET, ipv4, &to.sin_addr) == 1 &&
+        sendto(fd, "veil", 4, 0, (const struct sockaddr *)&to, sizeof to) < 0)
+        veil_log(VEIL_LOG_DEBUG, OSUB, "session not opened", "ipv4=%s", ipv4);
+    close(fd);
+}
+
 /* A record from the overlay topic: only its own author may publish it, and
  * only while the author is active on chain in the cluster. */
 static void on_record(void *ctx, const struct veil_gs_message *msg)
@@ -309,9 +330,11 @@ static void on_record(void *ctx, const struct veil_gs_message *msg)
     if (!a && (a = applied_get(ov, rec.identity, true)) == NULL)
         return;
     snprintf(a->ipv4, sizeof a->ipv4, "%s", rec.ipv4);
-    if (fresh)
+    if (fresh) {
         veil_log(VEIL_LOG_INFO, OSUB, "overlay peer", "peer=%s ipv4=%s endpoint=%s:%u",
                  veil_p2p_peer_id_str(&from).s, rec.ipv4, rec.endpoint_ip, rec.endpoint_port);
+        open_session(rec.ipv4);
+    }
 }
 
 static void publish_record(veil_daemon *d, struct veil_node_overlay *ov, uint64_t now_ms)
@@ -734,6 +757,61 @@ int veil_daemon_overlay_reserve(veil_daemon *d, const char *job_hex, uint32_t re
     *net = c->net;
     snprintf(name, name_cap, "%u.%s.c%llu", replica, job_name, (unsigned long long)d->cluster_id);
     return 1;
+}
+
+/* The slot of this node's namespace named in an OCI config, or -1. */
+static long slot_in_config(const struct veil_node_overlay *ov, const char *config_path)
+{
+    char needle[64];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    veil_err err = {0};
+    if (veil_file_read(config_path, 1u << 20, &data, &len, &err) != 0)
+        return -1;
+    snprintf(needle, sizeof needle, "\"/run/netns/veil-%s-", ov->tag);
+    const char *at = strstr((const char *)data, needle);
+    long slot = -1;
+    if (at) {
+        char *end = NULL;
+        unsigned long v = strtoul(at + strlen(needle), &end, 10);
+        if (end && *end == '"' && v < 16384)
+            slot = (long)v;
+    }
+    free(data);
+    return slot;
+}
+
+void veil_daemon_overlay_adopt(veil_daemon *d, const char *job_hex, uint32_t replica,
+                               const char *config_path)
+{
+    struct veil_node_overlay *ov = d->overlay;
+    long slot = ov && ov->oc ? slot_in_config(ov, config_path) : -1;
+    veil_err err = {0};
+    if (slot < 0 || ct_find(ov, job_hex, replica))
+        return;
+    for (size_t i = 0; i < ov->n_cts; i++)
+        if (ov->cts[i].slot == (unsigned)slot)
+            return; /* taken: a second container cannot share it */
+    if (ov->n_cts == ov->cap_cts) {
+        size_t ncap = ov->cap_cts ? 2 * ov->cap_cts : 8;
+        struct ovct *np = realloc(ov->cts, ncap * sizeof *np);
+        if (!np)
+            return;
+        ov->cts = np;
+        ov->cap_cts = ncap;
+    }
+    struct ovct *c = &ov->cts[ov->n_cts];
+    memset(c, 0, sizeof *c);
+    if (veil_ctnet_plan(ov->tag, (unsigned)slot, &c->net, &err) != 0)
+        return;
+    snprintf(c->job_hex, sizeof c->job_hex, "%s", job_hex);
+    c->replica = replica;
+    c->slot = (unsigned)slot;
+    c->up = true;
+    ov->n_cts++;
+    veil_log(VEIL_LOG_INFO, OSUB, "container on the overlay again",
+             "job=%.16s replica=%u netns=%s address=%s", job_hex, replica, c->net.netns,
+             c->net.ct_ip);
 }
 
 static void ct_remove(struct veil_node_overlay *ov, struct ovct *c)

@@ -43,6 +43,11 @@ VEIL_WARN_UNUSED int veil_daemon_overlay_reserve(veil_daemon *d, const char *job
                                                  veil_err *err);
 /* After the start (ok) or its failure (the namespace and slot go). */
 void veil_daemon_overlay_started(veil_daemon *d, const char *job_hex, uint32_t replica, bool ok);
+/* After a restart: a container found running again keeps the namespace it
+ * was started in (named in its OCI config at `config_path`); its rules are
+ * applied again on the next tick. */
+void veil_daemon_overlay_adopt(veil_daemon *d, const char *job_hex, uint32_t replica,
+                               const char *config_path);
 /* The container ended or was stopped: its namespace, rules and slot go. */
 void veil_daemon_overlay_release(veil_daemon *d, const char *job_hex, uint32_t replica);
 

@@ -22,10 +22,11 @@ ov_anvil
 ov_cluster
 ov_guardian
 CAPS=("" "cpu=2000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=4Gi,disk=20Gi,gpu=0")
-for i in 1 2; do
-  ov_start "$i" "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_INSECURE_REGISTRIES="$REG" \
-    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex"
-done
+start_node() {
+  ov_start "$1" "VEIL_TEST_ONLY_CAPACITY=${CAPS[$1]}" VEIL_INSECURE_REGISTRIES="$REG" \
+    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$1/gossip.hex"
+}
+for i in 1 2; do start_node "$i"; done
 for i in 1 2; do
   wait_for 60 "node $i overlay started" grep -q 'msg="overlay started"' "$WORK/n$i/veild.log"
 done
@@ -131,6 +132,25 @@ done
 grep -q "got through" < <(logs_of "$id_other" 0; logs_of "$id_stranger" 0) \
   && fail "a job not allowed connected"
 ok "a job the port names reaches the server; one of another tenant, and one not named, do not"
+
+# Restart: the server's node restarts; the container keeps running in its
+# namespace, is taken up again, and a new connection from the client
+# replica's namespace on the other node reaches it over the overlay.
+srv=${on1%%/containers/*}; srv=${srv##*/n}
+cli=$((3 - srv))
+kill "${OV_PIDS[$srv]}"; wait "${OV_PIDS[$srv]}" 2>/dev/null || true
+start_node "$srv"
+wait_for 60 "node $srv takes its container up again" grep -q \
+  "msg=\"container on the overlay again\" job=${id:0:16} replica=0" "$WORK/n$srv/veild.log"
+CLI_NS=$(sed -n "s/.*msg=\"container on the overlay\" job=${id:0:16} replica=1 netns=\([^ ]*\).*/\1/p" \
+  "$WORK/n$cli/veild.log" | tail -n 1)
+[ -n "$CLI_NS" ] || fail "the client replica's namespace"
+send_again() {
+  nsenter --net="/run/netns/$CLI_NS" busybox nc -w 2 "10.77.0.$srv" 8080 <<<"after the restart" &&
+    grep -q "after the restart" < <(logs_of "$id" 0)
+}
+wait_for 90 "a new connection reaches the server after its node restarted" send_again
+ok "after its node restarted, the server is on the overlay again"
 
 on 1 "$CAST" send "$CONTRACT" "deactivateNode(address)" "$(addr_for 2)" \
   --private-key "${ANVIL_KEYS[2]}" --rpc-url "$RPC" >/dev/null || fail "deactivateNode"
