@@ -58,6 +58,10 @@ struct veil_conflux_hooks {
     /* Guardian announced `node` revoked (signed notice, checked): called
      * once per identity. libnats thread. */
     void (*on_revoked)(void *arg, const char *node, const uint8_t identity[32]);
+    /* A routing signal a member sent this node (veil.<realm>.path.<this
+     * node>.<node>: Master authenticated `node` as its publisher). libnats
+     * thread. */
+    void (*on_path)(void *arg, const char *node, const uint8_t *data, size_t len);
     void *arg;
 };
 
@@ -142,6 +146,10 @@ int veil_conflux_set_topo(veil_conflux *a, const uint8_t *data, size_t len,
 #define VEIL_CONFLUX_TOPO_SLOTS 2
 int veil_conflux_set_topo_slot(veil_conflux *a, unsigned slot, const uint8_t *data, size_t len,
                                veil_err *err) VEIL_WARN_UNUSED;
+/* Publishes a routing signal to member `dst` on veil.<realm>.path.<dst>.<this
+ * node> (at most 1 KiB; control data only). */
+int veil_conflux_publish_path(veil_conflux *a, const char *dst, const uint8_t *data, size_t len,
+                              veil_err *err) VEIL_WARN_UNUSED;
 
 /* ---- system mode: the overlay behind a TUN interface (tun.c) ----
  * Order: veil_conflux_tun_new, veil_conflux_tun_hooks into the agent's

@@ -166,6 +166,11 @@ int veil_overlay_set_relayed(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY
  * rules), then the TUN. */
 int veil_overlay_deliver(veil_overlay *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
                          const uint8_t *pkt, size_t len, veil_err *err) VEIL_WARN_UNUSED;
+/* Hole punching: sends to the peer at `addr` (opaque sockaddr bytes, e.g. a
+ * reflexive address from its routing summary) from now on and starts a
+ * handshake there at once. */
+int veil_overlay_punch(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                       const uint8_t *addr, size_t addr_len, veil_err *err) VEIL_WARN_UNUSED;
 /* Where the peer's last authenticated packet came from (its reflexive
  * address, opaque sockaddr bytes); its length, 0 when unknown. */
 size_t veil_overlay_peer_endpoint(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],

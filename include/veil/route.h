@@ -377,6 +377,7 @@ struct veil_route_overlay_stats {
     uint64_t paths_built, switches;
     uint64_t cells_forwarded, cells_delivered, cells_refused, cells_sent;
     uint64_t summaries_applied, candidates;
+    uint64_t punch_offers, punch_answers, punches; /* signals sent, punches done */
     uint64_t send_failed;  /* datagrams the overlay refused (no session yet, queue full) */
     uint64_t errors;       /* calls the selector or the overlay refused */
     uint32_t relayed_dsts; /* destinations currently reached through a relay */
@@ -403,6 +404,14 @@ void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms);
 /* This node's summary: fresh links, NAT class, reflexive address. */
 int veil_route_overlay_summary(veil_route_overlay *r, const uint8_t self[VEIL_ANCHOR_KEY_BYTES],
                                uint64_t now_ms, veil_buf *out, veil_err *err) VEIL_WARN_UNUSED;
+/* Path signals this node wants published (punch offers and answers, each
+ * on veil.<realm>.path.<dst>.<this node>): pops up to cap into out. */
+size_t veil_route_overlay_signals(veil_route_overlay *r, struct veil_route_signal *out, size_t cap);
+/* A signal from a member (the caller bound s->src to the subject's
+ * publisher; s->dst must be this node): an offer is answered and both sides
+ * punch at its at_ms (veil_overlay_punch), an answer schedules ours. */
+int veil_route_overlay_on_signal(veil_route_overlay *r, const struct veil_route_signal *s,
+                                 uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
 /* The path in use to a member: 0 direct, 1 through a relay (its identity
  * into via), -1 none alive or unknown member. */
 int veil_route_overlay_path(veil_route_overlay *r, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],

@@ -175,29 +175,32 @@ static void print_tun(veil_conflux_tun *t, const char *what)
         printf("conflux: tun up ipv4=%s/%u ipv6=%s mtu=%u port=%u\n", i.addr.ipv4, i.addr.prefix,
                i.ipv6, i.mtu, i.port);
     } else {
-        printf(
-            "conflux: tun stats {\"records_applied\":%llu,\"records_refused\":%llu,"
-            "\"revocations\":%llu,\"renewals\":%llu,\"handshakes_completed\":%llu,"
-            "\"drop_auth\":%llu,\"drop_realm\":%llu,\"tx_data\":%llu,\"rx_data\":%llu,"
-            "\"spoofed\":%llu,\"no_route\":%llu,\"nat\":%d,\"relayed_dsts\":%u,"
-            "\"paths_built\":%llu,\"route_switches\":%llu,\"cells_sent\":%llu,"
-            "\"cells_forwarded\":%llu,\"cells_delivered\":%llu,\"cells_refused\":%llu,"
-            "\"relayed_in\":%llu,\"relayed_out\":%llu,\"probes_sent\":%llu,"
-            "\"probes_answered\":%llu,\"summaries_applied\":%llu,\"summaries_refused\":%llu}\n",
-            (unsigned long long)i.records_applied, (unsigned long long)i.records_refused,
-            (unsigned long long)i.revocations, (unsigned long long)i.renewals,
-            (unsigned long long)i.anchor.handshakes_completed,
-            (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_AUTH],
-            (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_REALM],
-            (unsigned long long)i.anchor.tx_data, (unsigned long long)i.anchor.rx_data,
-            (unsigned long long)i.overlay.spoofed, (unsigned long long)i.overlay.no_route,
-            (int)i.route.nat, i.route.relayed_dsts, (unsigned long long)i.route.paths_built,
-            (unsigned long long)i.route.switches, (unsigned long long)i.route.cells_sent,
-            (unsigned long long)i.route.cells_forwarded,
-            (unsigned long long)i.route.cells_delivered, (unsigned long long)i.route.cells_refused,
-            (unsigned long long)i.overlay.relayed_in, (unsigned long long)i.overlay.relayed_out,
-            (unsigned long long)i.route.probes_sent, (unsigned long long)i.route.probes_answered,
-            (unsigned long long)i.route.summaries_applied, (unsigned long long)i.summaries_refused);
+        printf("conflux: tun stats {\"records_applied\":%llu,\"records_refused\":%llu,"
+               "\"revocations\":%llu,\"renewals\":%llu,\"handshakes_completed\":%llu,"
+               "\"drop_auth\":%llu,\"drop_realm\":%llu,\"tx_data\":%llu,\"rx_data\":%llu,"
+               "\"spoofed\":%llu,\"no_route\":%llu,\"nat\":%d,\"relayed_dsts\":%u,"
+               "\"paths_built\":%llu,\"route_switches\":%llu,\"cells_sent\":%llu,"
+               "\"cells_forwarded\":%llu,\"cells_delivered\":%llu,\"cells_refused\":%llu,"
+               "\"relayed_in\":%llu,\"relayed_out\":%llu,\"probes_sent\":%llu,"
+               "\"probes_answered\":%llu,\"summaries_applied\":%llu,\"summaries_refused\":%llu,"
+               "\"punch_offers\":%llu,\"punch_answers\":%llu,\"punches\":%llu}\n",
+               (unsigned long long)i.records_applied, (unsigned long long)i.records_refused,
+               (unsigned long long)i.revocations, (unsigned long long)i.renewals,
+               (unsigned long long)i.anchor.handshakes_completed,
+               (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_AUTH],
+               (unsigned long long)i.anchor.dropped[VEIL_ANCHOR_DROP_REALM],
+               (unsigned long long)i.anchor.tx_data, (unsigned long long)i.anchor.rx_data,
+               (unsigned long long)i.overlay.spoofed, (unsigned long long)i.overlay.no_route,
+               (int)i.route.nat, i.route.relayed_dsts, (unsigned long long)i.route.paths_built,
+               (unsigned long long)i.route.switches, (unsigned long long)i.route.cells_sent,
+               (unsigned long long)i.route.cells_forwarded,
+               (unsigned long long)i.route.cells_delivered,
+               (unsigned long long)i.route.cells_refused, (unsigned long long)i.overlay.relayed_in,
+               (unsigned long long)i.overlay.relayed_out, (unsigned long long)i.route.probes_sent,
+               (unsigned long long)i.route.probes_answered,
+               (unsigned long long)i.route.summaries_applied,
+               (unsigned long long)i.summaries_refused, (unsigned long long)i.route.punch_offers,
+               (unsigned long long)i.route.punch_answers, (unsigned long long)i.route.punches);
     }
     fflush(stdout);
 }

@@ -90,6 +90,7 @@ static void close_conn(veil_conflux *a, natsConnection *nc, struct cfx_subs *sub
         natsSubscription_Destroy(subs->cmd);
         natsSubscription_Destroy(subs->topo);
         natsSubscription_Destroy(subs->revoked);
+        natsSubscription_Destroy(subs->path);
         memset(subs, 0, sizeof *subs);
     }
     natsConnection_Close(nc);

@@ -21,6 +21,7 @@ struct cfx_subs {
     natsSubscription *cmd;     /* veil.<realm>.cmd.<node> */
     natsSubscription *topo;    /* veil.<realm>.topo.* (data-plane hosts only) */
     natsSubscription *revoked; /* veil.<realm>.revoked.* (data-plane hosts only) */
+    natsSubscription *path;    /* veil.<realm>.path.<node>.* (hosts with on_path) */
 };
 
 struct veil_conflux {

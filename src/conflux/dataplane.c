@@ -233,9 +233,53 @@ static void on_revoked_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m
         a->hooks.on_revoked(a->hooks.arg, c.node_id, id);
 }
 
+/* ---- routing signals ---- */
+
+#define PATH_MAX_BYTES 1024
+
+int veil_conflux_publish_path(veil_conflux *a, const char *dst, const uint8_t *data, size_t len,
+                              veil_err *err)
+{
+    char subj[VEIL_SUBJECT_MAX];
+    if (len == 0 || len > PATH_MAX_BYTES)
+        return veil_err_set(err, VEIL_E_RANGE, "conflux: a path signal of %zu bytes", len);
+    if (veil_subject(subj, VEIL_SUBJ_PATH, a->realm, dst, a->name, err) != 0)
+        return -1;
+    pthread_mutex_lock(&a->mu);
+    natsStatus s =
+        a->nc ? natsConnection_Publish(a->nc, subj, data, (int)len) : NATS_CONNECTION_CLOSED;
+    pthread_mutex_unlock(&a->mu);
+    return s == NATS_OK ? 0 : cfx_nats_err(err, s, "publishing a path signal");
+}
+
+static void on_path_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    veil_conflux *a = closure;
+    int len = natsMsg_GetDataLength(msg);
+    if (len > 0 && len <= PATH_MAX_BYTES && a->hooks.on_path)
+        a->hooks.on_path(a->hooks.arg, subject_node(msg), (const uint8_t *)natsMsg_GetData(msg),
+                         (size_t)len);
+    natsMsg_Destroy(msg);
+}
+
+static int subscribe_path(veil_conflux *a, natsConnection *nc, struct cfx_subs *subs, veil_err *err)
+{
+    char path[VEIL_SUBJECT_MAX];
+    if (!a->hooks.on_path)
+        return 0;
+    if (veil_subject(path, VEIL_SUBJ_PATH, a->realm, a->name, "*", err) != 0)
+        return -1;
+    natsStatus s = natsConnection_Subscribe(&subs->path, nc, path, on_path_msg, a);
+    return s == NATS_OK ? 0 : cfx_nats_err(err, s, "subscribing to path signals");
+}
+
 int cfx_subscribe_dataplane(veil_conflux *a, natsConnection *nc, struct cfx_subs *subs,
                             veil_err *err)
 {
+    if (subscribe_path(a, nc, subs, err) != 0)
+        return -1;
     char topo[VEIL_SUBJECT_MAX], rev[VEIL_SUBJECT_MAX];
     if (!a->hooks.on_topo && !a->hooks.on_revoked)
         return 0;

@@ -44,7 +44,7 @@ struct veil_conflux_tun {
     pthread_t route_thread;
     bool route_on, route_stop;
     pthread_cond_t route_cv;
-    uint64_t summaries_refused;
+    uint64_t summaries_refused, signals_refused;
     enum veil_route_nat nat_logged; /* the NAT class last printed */
 };
 
@@ -181,8 +181,57 @@ static void tun_on_renewed(void *arg)
                      err.msg);
 }
 
+/* A routing signal from `node`: its src must be the identity that node's
+ * signed record named, its dst this node. */
+static void tun_on_path(void *arg, const char *node, const uint8_t *data, size_t len)
+{
+    veil_conflux_tun *t = arg;
+    struct veil_route_signal s;
+    veil_err err = {0};
+    int rc = veil_route_signal_decode(&s, data, len, &err);
+    pthread_mutex_lock(&t->mu);
+    bool bound = false;
+    for (size_t i = 0; rc == 0 && i < t->n_members; i++)
+        bound |= strcmp(t->members[i].name, node) == 0 && memcmp(t->members[i].id, s.src, 32) == 0;
+    if (rc == 0 && !bound)
+        rc = veil_err_set(&err, VEIL_E_MISMATCH, "signal's source is not its publisher");
+    if (rc == 0 && t->route)
+        rc = veil_route_overlay_on_signal(t->route, &s, veil_conflux_now_ms(), &err);
+    if (rc != 0)
+        t->signals_refused++;
+    pthread_mutex_unlock(&t->mu);
+    if (rc != 0)
+        VEIL_LOG_DBG("conflux", "path signal refused", "peer=%s err=\"%s\"", node, err.msg);
+}
+
+/* Publishes what routing wants signalled (route thread). */
+static void send_signals(veil_conflux_tun *t)
+{
+    struct veil_route_signal s[8];
+    size_t n = veil_route_overlay_signals(t->route, s, 8);
+    for (size_t k = 0; k < n; k++) {
+        char name[64] = "";
+        veil_buf b;
+        veil_buf_init(&b);
+        veil_err err = {0};
+        pthread_mutex_lock(&t->mu);
+        for (size_t i = 0; i < t->n_members; i++)
+            if (memcmp(t->members[i].id, s[k].dst, 32) == 0)
+                snprintf(name, sizeof name, "%s", t->members[i].name);
+        veil_conflux *a = t->agent;
+        pthread_mutex_unlock(&t->mu);
+        int rc = name[0] ? veil_route_signal_encode(&s[k], &b, &err) : -1;
+        if (rc == 0)
+            rc = veil_conflux_publish_path(a, name, b.data, b.len, &err);
+        if (rc != 0)
+            VEIL_LOG_DBG("conflux", "path signal not sent", "peer=%s err=\"%s\"", name, err.msg);
+        veil_buf_free(&b);
+    }
+}
+
 void veil_conflux_tun_hooks(veil_conflux_tun *t, struct veil_conflux_hooks *out)
 {
+    out->on_path = tun_on_path;
     out->on_renewed = tun_on_renewed;
     out->on_topo = tun_on_topo;
     out->on_revoked = tun_on_revoked;
@@ -305,6 +354,7 @@ static void *route_main(void *arg)
         pthread_mutex_unlock(&t->mu);
         uint64_t now = veil_conflux_now_ms();
         veil_route_overlay_tick(t->route, now);
+        send_signals(t);
         if (now - last_report >= ROUTE_REPORT_MS) {
             last_report = now;
             route_report(t);

@@ -840,3 +840,24 @@ size_t veil_overlay_peer_endpoint(veil_overlay *o, const uint8_t peer[VEIL_ANCHO
     pthread_mutex_unlock(&o->mu);
     return n;
 }
+
+int veil_overlay_punch(veil_overlay *o, const uint8_t peer[VEIL_ANCHOR_KEY_BYTES],
+                       const uint8_t *addr, size_t addr_len, veil_err *err)
+{
+    sa_family_t fam = AF_UNSPEC;
+    if (addr_len >= sizeof fam)
+        memcpy(&fam, addr, sizeof fam); /* the bytes may not be aligned */
+    if (addr_len < sizeof(struct sockaddr_in) || addr_len > sizeof(struct sockaddr_storage) ||
+        fam != o->family)
+        return veil_err_set(err, VEIL_E_INVALID, "overlay: punch address (same family as bind)");
+    pthread_mutex_lock(&o->mu);
+    int rc = peer_by_id(o, peer) ? 0 : veil_err_set(err, VEIL_E_NOTFOUND, "overlay: no such peer");
+    if (rc == 0)
+        rc = veil_anchor_add_peer(o->a, peer, addr, addr_len, err);
+    if (rc == 0)
+        rc = veil_anchor_connect(o->a, peer, now_locked(o), err);
+    pthread_mutex_unlock(&o->mu);
+    if (rc == 0)
+        kick(o);
+    return rc;
+}

@@ -34,6 +34,10 @@
 /* Relays are considered for a member only after its direct path had this
  * long to answer: a direct path that works is taken from the start. */
 #define DIRECT_FIRST_MS 1000
+#define PUNCH_DELAY_MS  400  /* an offer's at_ms: time for the answer through Master */
+#define PUNCH_RETRY_MS  5000 /* between two offers to one member */
+#define PUNCH_PROBE_MS  3000 /* direct probes every tick this long after a punch */
+#define SIGNALS_MAX     32
 
 struct member {
     bool used;
@@ -47,6 +51,10 @@ struct member {
     uint64_t summary_ms;
     struct veil_route_topo summary;
     uint64_t added_ms;
+    /* hole punching */
+    uint64_t punch_try_ms, punch_at, punch_probe_until;
+    bool punch_pending;
+    struct veil_route_reflex punch_addr;
     /* the path in use to it */
     int via; /* -1 direct, else the relay's member index */
     bool onion_on;
@@ -74,6 +82,9 @@ struct veil_route_overlay {
     struct pending pend[PENDING_MAX];
     uint64_t last_expire, now;
     struct veil_route_overlay_stats st;
+    struct veil_route_reflex self_reflex;      /* what members last reported */
+    struct veil_route_signal sig[SIGNALS_MAX]; /* to publish */
+    size_t n_sig;
     uint8_t cell[1 + VEIL_ROUTE_CELL_MAX]; /* one cell at a time, under mu */
 };
 
@@ -276,6 +287,109 @@ static void on_egress(void *ctx, veil_overlay *o, const uint8_t dst[VEIL_ANCHOR_
     pthread_mutex_unlock(&r->mu);
 }
 
+/* ---- hole punching ---- */
+
+static bool direct_alive(const struct member *m)
+{
+    for (int i = 0; i < VEIL_ROUTE_PATHS_MAX; i++)
+        if (m->sel.paths[i].used && m->sel.paths[i].id == PATH_DIRECT)
+            return m->sel.paths[i].alive;
+    return false;
+}
+
+static void queue_signal(veil_route_overlay *r, enum veil_route_signal_type type,
+                         const struct member *m, uint64_t nonce, uint64_t at_ms)
+{
+    if (r->n_sig == SIGNALS_MAX)
+        return; /* the host is not draining: retried later */
+    struct veil_route_signal *s = &r->sig[r->n_sig++];
+    memset(s, 0, sizeof *s);
+    s->type = type;
+    memcpy(s->src, r->self, VEIL_ANCHOR_KEY_BYTES);
+    memcpy(s->dst, m->id, VEIL_ANCHOR_KEY_BYTES);
+    s->nonce = nonce;
+    s->at_ms = at_ms;
+    s->nat = r->st.nat;
+    s->addr_len = r->self_reflex.addr_len;
+    memcpy(s->addr, r->self_reflex.addr, s->addr_len);
+}
+
+static void schedule_punch(struct member *m, uint64_t at_ms, const uint8_t *addr, size_t len)
+{
+    m->punch_pending = true;
+    m->punch_at = at_ms;
+    m->punch_addr.addr_len = len;
+    memcpy(m->punch_addr.addr, addr, len);
+}
+
+/* Both behind cone NATs and no direct path: the smaller identity offers
+ * (crossing offers would punch twice). */
+static void maybe_offer(veil_route_overlay *r, struct member *m)
+{
+    if (!m->has_summary || !fresh(r, m->summary_ms) || direct_alive(m) ||
+        r->now - m->added_ms < DIRECT_FIRST_MS || r->now - m->punch_try_ms < PUNCH_RETRY_MS ||
+        r->self_reflex.addr_len == 0 || m->summary.addr_len == 0 ||
+        veil_route_nat_plan(r->st.nat, m->summary.nat) != VEIL_ROUTE_PLAN_PUNCH ||
+        memcmp(r->self, m->id, VEIL_ANCHOR_KEY_BYTES) > 0)
+        return;
+    uint64_t nonce;
+    randombytes_buf(&nonce, sizeof nonce);
+    m->punch_try_ms = r->now;
+    queue_signal(r, VEIL_ROUTE_SIG_PUNCH_OFFER, m, nonce, r->now + PUNCH_DELAY_MS);
+    r->st.punch_offers++;
+}
+
+static void punch_due(veil_route_overlay *r, int d)
+{
+    struct member *m = &r->m[d];
+    if (m->punch_pending && r->now >= m->punch_at) {
+        m->punch_pending = false;
+        m->punch_probe_until = r->now + PUNCH_PROBE_MS;
+        if (veil_overlay_punch(r->o, m->id, m->punch_addr.addr, m->punch_addr.addr_len, NULL) == 0)
+            r->st.punches++;
+        else
+            r->st.errors++;
+    }
+    if (r->now < m->punch_probe_until && !direct_alive(m))
+        send_probe(r, d, PATH_DIRECT); /* answered once the punched session is up */
+}
+
+int veil_route_overlay_on_signal(veil_route_overlay *r, const struct veil_route_signal *s,
+                                 uint64_t now_ms, veil_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    if (now_ms > r->now)
+        r->now = now_ms;
+    int i = member_of(r, s->src), rc = 0;
+    struct member *m = i >= 0 ? &r->m[i] : NULL;
+    if (!m || memcmp(s->dst, r->self, VEIL_ANCHOR_KEY_BYTES) != 0)
+        rc = veil_err_set(err, VEIL_E_NOTFOUND, "route overlay: a signal not between members");
+    else if (s->addr_len == 0 || s->at_ms > r->now + 10000)
+        rc = veil_err_set(err, VEIL_E_INVALID, "route overlay: a signal without address or late");
+    if (rc == 0 && s->type == VEIL_ROUTE_SIG_PUNCH_OFFER && r->self_reflex.addr_len > 0 &&
+        veil_route_nat_plan(r->st.nat, s->nat) == VEIL_ROUTE_PLAN_PUNCH) {
+        m->punch_try_ms = r->now;
+        queue_signal(r, VEIL_ROUTE_SIG_PUNCH_ANSWER, m, s->nonce, s->at_ms);
+        r->st.punch_answers++;
+        schedule_punch(m, s->at_ms, s->addr, s->addr_len);
+    } else if (rc == 0 && s->type == VEIL_ROUTE_SIG_PUNCH_ANSWER) {
+        schedule_punch(m, s->at_ms, s->addr, s->addr_len);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+size_t veil_route_overlay_signals(veil_route_overlay *r, struct veil_route_signal *out, size_t cap)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n_sig < cap ? r->n_sig : cap;
+    memcpy(out, r->sig, n * sizeof *out);
+    memmove(r->sig, r->sig + n, (r->n_sig - n) * sizeof *out);
+    r->n_sig -= n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 /* ---- choosing and building ---- */
 
 /* Relays with a fresh summary reporting a link to member d become its
@@ -361,6 +475,8 @@ void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms)
         if (!m->used)
             continue;
         add_candidates(r, d);
+        maybe_offer(r, m);
+        punch_due(r, d);
         size_t n = veil_route_sel_due(&m->sel, r->now, due, VEIL_ROUTE_PATHS_MAX);
         for (size_t k = 0; k < n; k++)
             if (due[k] == PATH_DIRECT || r->m[due[k] - 1].used)
@@ -466,6 +582,7 @@ static enum veil_route_nat classify(veil_route_overlay *r, struct veil_route_ref
     first->addr_len = 0;
     if (n > 0)
         *first = seen[0];
+    r->self_reflex = *first;
     return veil_route_nat_classify(r->local, r->local_len, seen, n);
 }
 

@@ -25,9 +25,11 @@ source "$HERE/cfx_tun_lib.sh"
 trap cfx_cleanup EXIT
 trap "exit 1" INT TERM
 
-# nat_site ROUTER HOST LAN: HOST (10.LAN.0.2) behind ROUTER's symmetric NAT
+# nat_site ROUTER HOST LAN MODE: HOST (10.LAN.0.2) behind ROUTER's NAT
+# (MODE "random": symmetric, a new port per destination; "": cone, the
+# source port kept), unsolicited inbound packets dropped
 nat_site() {
-    local r=$1 h=$2 lan=$3
+    local r=$1 h=$2 lan=$3 mode=$4
     ip netns add "${NS}$h"
     ip link add "${NS}l$lan" netns "${NS}$r" type veth peer name "${NS}e$lan" netns "${NS}$h"
     ip -n "${NS}$r" link set "${NS}l$lan" name lan0
@@ -43,7 +45,7 @@ nat_site() {
 table ip nat {
     chain post {
         type nat hook postrouting priority 100;
-        oifname "eth0" masquerade random
+        oifname "eth0" masquerade $mode
     }
 }
 table ip filter {
@@ -69,9 +71,11 @@ via_of() { # NAME ADDR: the relay NAME's last route line to ADDR names
 }
 ip_of() { field "$1" ipv4 | cut -d/ -f1; }
 
-ns_hosts 5
-nat_site h4 a 1
-nat_site h5 b 2
+ns_hosts 7
+nat_site h4 a 1 random
+nat_site h5 b 2 random
+nat_site h6 c 3 ""
+nat_site h7 d 4 ""
 cfx_master h1 10.99.0.1
 cfx_node R1 h2 red
 cfx_node R2 h3 red
@@ -79,13 +83,16 @@ wait_for "$TMP/R1.out" "conflux: tun up"
 wait_for "$TMP/R2.out" "conflux: tun up"
 cfx_node A a red
 cfx_node B b red
-wait_for "$TMP/A.out" "conflux: tun up"
-wait_for "$TMP/B.out" "conflux: tun up"
-A4=$(ip_of A) B4=$(ip_of B) R14=$(ip_of R1) R24=$(ip_of R2)
+cfx_node C c red
+cfx_node D d red
+for n in A B C D; do wait_for "$TMP/$n.out" "conflux: tun up"; done
+A4=$(ip_of A) B4=$(ip_of B) R14=$(ip_of R1) R24=$(ip_of R2) C4=$(ip_of C) D4=$(ip_of D)
 # 1. NAT classes from the reflexive addresses the public members report
 wait_for "$TMP/A.out" "conflux: nat symmetric"
 wait_for "$TMP/B.out" "conflux: nat symmetric"
 wait_for "$TMP/R1.out" "conflux: nat none"
+wait_for "$TMP/C.out" "conflux: nat cone"
+wait_for "$TMP/D.out" "conflux: nat cone"
 # public members reach each other and the NATed hosts directly
 wait_for "$TMP/A.out" "conflux: route $R14 direct"
 wait_for "$TMP/A.out" "conflux: route $R24 direct"
@@ -103,7 +110,12 @@ sent=$(in_ns a python3 "$NETDIR/tcp_xfer.py" send "$B4" 8080 2 "$MARKER") || fai
 wait_for "$TMP/xfer.txt" '^got'
 [ "$(grep '^got' "$TMP/xfer.txt" | cut -d' ' -f2-)" = "$(cut -d' ' -f2- <<<"$sent")" ] ||
     fail "transfer: sent $sent, $(cat "$TMP/xfer.txt")"
-# 3. the relay in use dies: A's traffic to B moves to the other one
+# 3. C and D (cone NATs) punch through both NATs, coordinated over Master
+wait_for "$TMP/C.out" "conflux: route $D4 direct"
+wait_for "$TMP/D.out" "conflux: route $C4 direct"
+ping_until c "$D4"
+ping_until d "$C4"
+# 4. the relay in use dies: A's traffic to B moves to the other one
 first=$(via_of A "$B4")
 case "$first" in
 "$R14") dead=R1 other=R2 other4=$R24 ;;
@@ -116,23 +128,27 @@ wait "${!pid_var}" 2>/dev/null || true
 wait_for "$TMP/A.out" "conflux: route $B4 via $other4"
 ping_until a "$B4"
 ping_until b "$A4"
-# 4. statistics: cells through the relay, none delivered to the relay itself
+# 5. statistics: cells through the relay, none delivered to the relay itself
 stop_node A
 stop_node B
 stop_node "$other"
+stop_node C
+stop_node D
+[ $(($(stat_of C punches) + $(stat_of D punches))) -ge 2 ] || fail "C and D did not both punch"
+[ "$(stat_of C relayed_dsts)" -lt 5 ] || fail "C reaches everyone through relays"
 [ "$(stat_of A cells_sent)" -ge 1 ] || fail "A sent no cell"
 [ "$(stat_of B relayed_in)" -ge 1 ] || fail "nothing relayed entered B's TUN"
 [ "$(stat_of "$other" cells_forwarded)" -ge 1 ] || fail "$other forwarded no cell"
 [ "$(stat_of "$other" cells_delivered)" = 0 ] || fail "$other delivered a relayed packet to itself"
 [ "$(stat_of "$other" relayed_in)" = 0 ] || fail "$other's TUN got relayed packets"
 [ "$(stat_of A summaries_applied)" -ge 1 ] || fail "A applied no routing summary"
-# 5. Master: control subjects only, none carrying the transfer
+# 6. Master: control subjects only, none carrying the transfer
 kill -TERM "$CENSUS"
 wait "$CENSUS" || true
 python3 - "$TMP/census.txt" "$MARKER" <<'PY' || fail "census"
 import re, sys
 marker = sys.argv[2].encode().hex()
-allowed = re.compile(r"^veil\.red\.(live|health|topo|reply|renew|revoked|cmd)\.[A-Za-z0-9_-]+$|^veil\.red\.inbox\.[A-Za-z0-9_-]+(\..+)?$")
+allowed = re.compile(r"^veil\.red\.(live|health|topo|reply|renew|revoked|cmd)\.[A-Za-z0-9_-]+$|^veil\.red\.inbox\.[A-Za-z0-9_-]+(\..+)?$|^veil\.red\.path\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 kinds = {}
 for l in open(sys.argv[1]).read().split("\n"):
     if not l:
@@ -144,6 +160,7 @@ for l in open(sys.argv[1]).read().split("\n"):
     k = subj.split(".")[2] + ("/" + data[:6] if subj.split(".")[2] == "topo" else "")
     kinds[k] = kinds.get(k, 0) + 1
 assert kinds.get("topo/565254", 0) >= 4 and kinds.get("topo/565052", 0) >= 4, kinds
+assert kinds.get("path", 0) >= 2, kinds # a punch offer and its answer
 print("census: %s" % kinds)
 PY
 echo "conflux_route_netns: ok"
