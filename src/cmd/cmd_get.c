@@ -5,8 +5,9 @@
  * from api.token_file or <data_dir>/api.token). Nodes show identity,
  * organization, liveness and last telemetry epoch - never telemetry values;
  * jobs and assignments as the node's API trims them (hook H4 of
- * docs/THREAT_MODEL.md: another member's job only as decided/undecided,
- * its assignments only where this node runs the replica).
+ * docs/THREAT_MODEL.md: of its own jobs whether each replica is placed,
+ * not where; another member's job only as decided/undecided; an
+ * assignment's node only where this node runs the replica).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -74,8 +75,8 @@ static const struct column job_cols[] = {
     {"RUNNING", "running", 7, 0}, {"STATE", "state", 20, 0}, {"SUBMITTER", "submitter", 0, 0},
 };
 static const struct column assignment_cols[] = {
-    {"JOB", "job_id", 12, 12}, {"REPLICA", "replica", 7, 0},        {"EPOCH", "epoch", 8, 0},
-    {"NODE", "node", 54, 0},   {"COMMITMENT", "commitment", 0, 16},
+    {"JOB", "job_id", 12, 12},  {"REPLICA", "replica", 7, 0}, {"EPOCH", "epoch", 8, 0},
+    {"PLACED", "placed", 6, 0}, {"NODE", "node", 54, 0},      {"COMMITMENT", "commitment", 0, 16},
 };
 static const struct column anchor_cols[] = {
     {"COMMITMENT", "commitment", 16, 16},
@@ -159,8 +160,9 @@ const struct veil_cli_command veil_cmd_get = {
              "bearer token in api.token_file (default <data_dir>/api.token) and prints a\n"
              "table, or the JSON list with -o json. Nodes show peer ID, organization,\n"
              "liveness and last telemetry epoch; telemetry values are never shown.\n"
-             "Jobs and assignments: this node's own jobs in full; of another member's\n"
-             "job only the replicas this node runs (assignments) and whether it is\n"
-             "decided (STATE decided/undecided), never where it runs.\n",
+             "Jobs and assignments: of this node's own jobs, whether each replica is\n"
+             "placed (PLACED) and its state, never where (NODE and COMMITMENT only on the\n"
+             "node running it); of another member's job only the replicas this node runs\n"
+             "and whether it is decided (STATE decided/undecided).\n",
     .run = run_get,
 };

@@ -271,18 +271,45 @@ static int run_ls(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
-/* What the node shows of another member's job (hook H4 of
- * docs/THREAT_MODEL.md): only the replicas it runs, or that it exists. */
+/* What the node shows of a job (hook H4 of docs/THREAT_MODEL.md): its
+ * submitter's node whether each replica is placed, never where; a runner
+ * only the replicas it runs; anyone else that the job exists. */
 static void print_view(json_t *job)
 {
     const char *view = json_string_value(json_object_get(job, "view"));
     const char *decided = json_is_true(json_object_get(job, "decided")) ? "decided" : "undecided";
-    if (view && strcmp(view, "runner") == 0)
+    if (view && strcmp(view, "submitter") == 0)
+        printf("  your job: each replica's state is shown; where a replica runs only on the node "
+               "running it (reach it by name: veil-%.16s-<replica>)\n",
+               json_string_value(json_object_get(job, "id")));
+    else if (view && strcmp(view, "runner") == 0)
         printf("  another member's job (%s): this node sees only the replicas it runs\n", decided);
     else if (view && strcmp(view, "none") == 0)
-        printf("  another member's job (%s): where it runs is shown only to its submitter's node "
-               "and the nodes running it\n",
+        printf("  another member's job (%s): where it runs is shown only to the nodes running it\n",
                decided);
+}
+
+/* One anchor row: in full on the node running the replica, its existence
+ * alone on the submitter's node (no root: the proof would pin the node). */
+static void print_anchor(json_t *r)
+{
+    const char *root = json_string_value(json_object_get(r, "root"));
+    if (!root) {
+        printf("  anchor replica %" JSON_INTEGER_FORMAT ": epoch %" JSON_INTEGER_FORMAT
+               " anchored (root, transaction and proof on the node running it)\n",
+               json_integer_value(json_object_get(r, "replica")),
+               json_integer_value(json_object_get(r, "epoch")));
+        return;
+    }
+    /* an empty tx hash: the anchor is being sent (intent recorded) */
+    const char *tx = json_string_value(json_object_get(r, "tx_hash"));
+    char *proof = json_dumps(json_object_get(r, "proof"), JSON_COMPACT);
+    printf("  anchor replica %" JSON_INTEGER_FORMAT ": epoch %" JSON_INTEGER_FORMAT
+           " root 0x%s tx %s\n    inclusion proof (siblings, leaf first): %s\n",
+           json_integer_value(json_object_get(r, "replica")),
+           json_integer_value(json_object_get(r, "epoch")), root, tx && tx[0] ? tx : "pending",
+           proof ? proof : "[]");
+    free(proof);
 }
 
 static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
@@ -332,19 +359,7 @@ static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
                 printf(" - %s", note);
             printf("\n");
         }
-        json_array_foreach(json_object_get(job, "anchors"), i, r)
-        {
-            /* an empty tx hash: the anchor is being sent (intent recorded) */
-            const char *tx = json_string_value(json_object_get(r, "tx_hash"));
-            char *proof = json_dumps(json_object_get(r, "proof"), JSON_COMPACT);
-            printf("  anchor replica %" JSON_INTEGER_FORMAT ": epoch %" JSON_INTEGER_FORMAT
-                   " root 0x%s tx %s\n    inclusion proof (siblings, leaf first): %s\n",
-                   json_integer_value(json_object_get(r, "replica")),
-                   json_integer_value(json_object_get(r, "epoch")),
-                   json_string_value(json_object_get(r, "root")), tx && tx[0] ? tx : "pending",
-                   proof ? proof : "[]");
-            free(proof);
-        }
+        json_array_foreach(json_object_get(job, "anchors"), i, r) print_anchor(r);
     }
     json_decref(job);
     return VEIL_EXIT_OK;
@@ -390,8 +405,8 @@ static int local_container(int argc, char **argv, struct veil_cli_ctx *ctx, cons
     struct veil_container_info info;
     if (veil_container_inspect(&rc->runtime, name, &info, &err) != 0) {
         veil_err_set(&err, VEIL_E_NOTFOUND,
-                     "replica %lu of job %.16s... does not run on this node (see 'veil job "
-                     "status' for its node)",
+                     "replica %lu of job %.16s... does not run on this node (its logs are "
+                     "on the node running it)",
                      replica, id);
         return veil_cli_fail(&err);
     }
@@ -466,10 +481,12 @@ static const struct veil_cli_command job_status = {
     .name = "status",
     .summary = "show one job's replicas, assignments and anchors",
     .usage = "Usage: veil job status [-o json|text] ID\n\n"
-             "Shows each replica's state and node and the job's anchors (epoch, Merkle\n"
-             "root, transaction); -o json adds the spec, assignments, inclusion proofs\n"
-             "and containers. Of another member's job, a node shows only the replicas it\n"
-             "runs, or else that the job exists and whether it is decided.\n",
+             "Shows each replica's state and the job's anchors. Where a replica runs, its\n"
+             "anchor (epoch, Merkle root, transaction) and proof are shown only on the node\n"
+             "running it; its submitter's node shows whether it is placed, its state and\n"
+             "notes, and that it is anchored. Of another member's job, a node shows only\n"
+             "the replicas it runs, or else that the job exists and whether it is decided.\n"
+             "-o json adds the spec, assignments and containers.\n",
     .run = run_status,
 };
 

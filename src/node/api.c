@@ -447,17 +447,14 @@ static enum MHD_Result serve_asset(veil_api *api, struct MHD_Connection *c, cons
 /* H4: each job as this node may see it.                                     */
 /* ------------------------------------------------------------------------ */
 
-/* This node's view of one replica placed on `chosen` ("" or NULL: none).
- * The submitter's node keeps the node (H4's scope: it sees where its own
- * replicas run); trimming it too (the rule's PLACED) needs H5 first, since
- * the submitter's node receives the assignment in gossip anyway. */
+/* This node's view of one replica placed on `chosen` ("" or NULL: none),
+ * the rule of veil_privacy_view_of as it stands: the runner FULL, the
+ * submitter PLACED (placed or not, never where), anyone else NONE. */
 static enum veil_privacy_view view_for(const char *self, const char *submitter, const char *chosen)
 {
     const char *c = chosen ? chosen : "";
-    enum veil_privacy_view v =
-        veil_privacy_view_of((const uint8_t *)self, strlen(self), (const uint8_t *)submitter,
-                             strlen(submitter), (const uint8_t *)c, strlen(c));
-    return v == VEIL_PRIVACY_VIEW_PLACED ? VEIL_PRIVACY_VIEW_FULL : v;
+    return veil_privacy_view_of((const uint8_t *)self, strlen(self), (const uint8_t *)submitter,
+                                strlen(submitter), (const uint8_t *)c, strlen(c));
 }
 
 static const char *str_field(json_t *row, const char *key)
@@ -478,9 +475,25 @@ static bool state_undecided(const char *state)
     return false;
 }
 
+/* One assignment row under view `v`, with "placed" (a node was chosen: the
+ * one bit the submitter is owed). PLACED also loses output_digest: with the
+ * job, replica and epoch it would let the submitter recompute each member's
+ * unsalted commitment and find it in /v1/anchors. Returns as
+ * veil_privacy_redact_assignment. */
+static int trim_assignment(json_t *row, enum veil_privacy_view v)
+{
+    bool placed = str_field(row, "node")[0] != '\0';
+    if (v == VEIL_PRIVACY_VIEW_PLACED)
+        (void)json_object_del(row, "output_digest");
+    if (v != VEIL_PRIVACY_VIEW_NONE &&
+        json_object_set_new(row, "placed", json_boolean(placed)) != 0)
+        return -1;
+    return veil_privacy_redact_assignment(row, v);
+}
+
 /* Drops the assignment rows of `rows` that `self` must not see and trims
- * the others (veil_privacy_redact_assignment). The job's submitter is
- * `submitter`, or, when that is NULL, looked up by job_id in `by_job`. */
+ * the others (trim_assignment). The job's submitter is `submitter`, or,
+ * when that is NULL, looked up by job_id in `by_job`. */
 static int trim_assignments(json_t *rows, const char *self, const char *submitter, json_t *by_job)
 {
     for (size_t i = 0; i < json_array_size(rows);) {
@@ -488,8 +501,7 @@ static int trim_assignments(json_t *rows, const char *self, const char *submitte
         const char *sub =
             submitter ? submitter
                       : json_string_value(json_object_get(by_job, str_field(row, "job_id")));
-        int r = veil_privacy_redact_assignment(
-            row, view_for(self, sub ? sub : "", str_field(row, "node")));
+        int r = trim_assignment(row, view_for(self, sub ? sub : "", str_field(row, "node")));
         if (r < 0 || (r == 1 && json_array_remove(rows, i) != 0))
             return -1;
         if (r == 0)
@@ -499,21 +511,35 @@ static int trim_assignments(json_t *rows, const char *self, const char *submitte
 }
 
 /* Keeps the rows of `rows` (anchor or container rows, by "replica") whose
- * replica this node runs. */
-static int keep_replicas(json_t *rows, const bool *runs, size_t n)
+ * replica this node runs; with `existence`, the other rows are kept as
+ * their replica, epoch and "anchored" alone (the submitter's view of its
+ * anchors: root, transaction and proof would pin the commitment). */
+static int keep_replicas(json_t *rows, const bool *runs, size_t n, bool existence)
 {
     for (size_t i = 0; i < json_array_size(rows);) {
-        json_int_t r = json_integer_value(json_object_get(json_array_get(rows, i), "replica"));
-        if (r >= 0 && (size_t)r < n && runs[r])
+        json_t *row = json_array_get(rows, i);
+        json_int_t r = json_integer_value(json_object_get(row, "replica"));
+        bool full = r >= 0 && (size_t)r < n && runs[r];
+        if (full) {
             i++;
-        else if (json_array_remove(rows, i) != 0)
+        } else if (existence) {
+            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", json_object_get(row, "replica"),
+                                     "epoch", json_object_get(row, "epoch"), "anchored", 1);
+            if (!keep || json_array_set_new(rows, i, keep) != 0)
+                return -1;
+            i++;
+        } else if (json_array_remove(rows, i) != 0) {
             return -1;
+        }
     }
     return 0;
 }
 
 /* Trims one job (veil_store_job_json's object) to this node's view and adds
- * "view" ("submitter", "runner" or "none") and "decided". */
+ * "view" ("submitter", "runner" or "none") and "decided". The submitter's
+ * node sees each replica PLACED (state, attempts, notes, that it is
+ * anchored; never the node, signature or commitment) unless it runs that
+ * replica itself; a runner sees its replicas FULL, the rest NONE. */
 static int redact_job(json_t *job, const char *self)
 {
     const char *submitter = str_field(job, "submitter");
@@ -530,14 +556,13 @@ static int redact_job(json_t *job, const char *self)
         decided = decided && !state_undecided(str_field(row, "state"));
         enum veil_privacy_view v = view_for(self, submitter, str_field(row, "node"));
         runs[i] = v == VEIL_PRIVACY_VIEW_FULL;
-        any = any || (runs[i] && !mine);
-        if (!mine)
-            rc = veil_privacy_redact_replica_state(row, v);
+        any = any || runs[i];
+        rc = veil_privacy_redact_replica_state(row, v);
     }
-    if (rc == 0 && !mine &&
+    if (rc == 0 &&
         (trim_assignments(json_object_get(job, "assignments"), self, submitter, NULL) != 0 ||
-         keep_replicas(json_object_get(job, "anchors"), runs, n) != 0 ||
-         keep_replicas(json_object_get(job, "containers"), runs, n) != 0))
+         keep_replicas(json_object_get(job, "anchors"), runs, n, mine) != 0 ||
+         (!mine && keep_replicas(json_object_get(job, "containers"), runs, n, false) != 0)))
         rc = -1;
     free(runs);
     const char *view = mine ? "submitter" : any ? "runner" : "none";

@@ -7,8 +7,8 @@
  *                           checks it (the same C validator, the same messages)
  *   GET  /v1/cluster        the chain's policy (through the chain views)
  *   POST /v1/anchors/verify {"job": ID, "replica": N} checked by the contract,
- *                           for a replica this node may see (its own job's,
- *                           or one it runs: api.c's view, hook H4)
+ *                           for a replica this node runs (api.c's view,
+ *                           hook H4: the proof pins the chosen node)
  *   GET  /v1/network        whether VeilNet runs inside this node
  * Every answer is JSON; nothing here holds a telemetry value or a secret.
  */
@@ -63,9 +63,11 @@ static unsigned validate_spec(const struct veil_dash_request *r, void **reply)
     return 200;
 }
 
-/* Whether node r->self may see replica `replica` of job `id` (an
- * assignment row of it survives the job's view): the anchor of another
- * member's replica would tie that job to a commitment of the chosen node. */
+/* Whether node r->self may see the anchor of replica `replica` of job
+ * `id`: only the node running it does (its assignment row keeps "node" in
+ * the job's view). The proof names the commitment, which pins the chosen
+ * node, so the submitter's node is told only that the replica is anchored
+ * (the job's view), and any other member nothing. */
 static unsigned replica_visible(const struct veil_dash_request *r, const char *id, int replica,
                                 void **reply)
 {
@@ -77,13 +79,14 @@ static unsigned replica_visible(const struct veil_dash_request *r, const char *i
     json_t *row;
     size_t i;
     json_array_foreach(json_object_get(job, "assignments"), i, row) seen =
-        seen || json_integer_value(json_object_get(row, "replica")) == replica;
+        seen || (json_integer_value(json_object_get(row, "replica")) == replica &&
+                 json_is_string(json_object_get(row, "node")));
     json_decref(job);
     if (seen)
         return 200;
     return error_reply(404,
-                       "no assignment of this replica is visible on this node (only the "
-                       "job's submitter and the node running it see it)",
+                       "the anchor of this replica is checked on the node running it (its "
+                       "submitter's node sees only that it is anchored)",
                        reply);
 }
 

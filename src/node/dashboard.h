@@ -53,8 +53,10 @@ bool veil_dashboard_route(const struct veil_dash_request *r, unsigned *code, voi
 
 /* Job `id_hex` (a jansson json_t*, as GET /v1/jobs/{id} answers it) trimmed
  * to what node `self` may see of it (api.c, hook H4 of
- * docs/THREAT_MODEL.md): rows of replicas it neither submitted nor runs are
- * gone. NULL with err when the job is unknown or memory ran out. */
+ * docs/THREAT_MODEL.md): the replicas it runs in full; of its own job's
+ * other replicas, that each is placed, its state and anchor's existence,
+ * never the node; of another member's, nothing but their number. NULL with err when the job is
+ * unknown or memory ran out. */
 void *veil_api_job_view(veil_store *store, const char *self, const char *id_hex, veil_err *err);
 
 #endif /* VEIL_NODE_DASHBOARD_H */

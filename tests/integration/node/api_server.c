@@ -9,7 +9,8 @@
  * this node ("12D3KooWsubmitter"), so that the CLI test can check what the
  * API shows of each (hook H4): job aa.. by Alpha, replica 0 on this node and
  * replica 1 on Beta; job bb.. by Alpha on Beta; job cc.. by Alpha, still
- * pending; job dd.. by this node, on Beta.
+ * pending; job dd.. by this node: replica 0 on Beta (anchored, with a
+ * holders' note), replica 1 on this node, replica 2 unschedulable.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 #define SELF  "12D3KooWsubmitter"
 #define ALPHA "12D3KooWAlphaNodeAlphaNodeAlphaNodeAlphaNodeAlpha01"
 #define BETA  "12D3KooWBetaNodeBetaNodeBetaNodeBetaNodeBetaNode02"
+/* a proof sibling of dd../0's anchor (any hash: the CLI test checks that
+ * the submitter's node does not show it) */
+#define BETA_LEAF "8888888888888888888888888888888888888888888888888888888888888888"
 
 static void hex_id(char out[65], char c)
 {
@@ -27,8 +31,9 @@ static void hex_id(char out[65], char c)
     out[64] = '\0';
 }
 
-/* Job `c`x64 by `submitter`, its replica `replica` walked to assigned on
- * `node` (the path a round takes). */
+/* Job `c`x64, its replica `replica` walked to assigned on `node` ("" :
+ * unschedulable), the path a round takes; its commitment is `c`x63 then
+ * the replica's digit. */
 static int place(veil_store *store, char c, uint32_t replica, const char *node, veil_err *err)
 {
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
@@ -38,7 +43,8 @@ static int place(veil_store *store, char c, uint32_t replica, const char *node, 
     snprintf(a.node, sizeof a.node, "%s", node);
     memset(a.output_digest, 'e', 64);
     memset(a.signature, 'f', 128);
-    memset(a.commitment, '0' + (char)replica, 64);
+    memset(a.commitment, c, 63);
+    a.commitment[63] = (char)('0' + replica);
     for (size_t i = 0; i < sizeof path / sizeof path[0]; i++)
         if (veil_store_replica_set_state(store, a.job_id, replica, path[i], NULL, err) != 0)
             return -1;
@@ -59,9 +65,21 @@ static int seed_jobs(veil_store *store, veil_err *err)
     if (add_job(store, 'a', ALPHA, 2, err) != 0 || place(store, 'a', 0, SELF, err) != 0 ||
         place(store, 'a', 1, BETA, err) != 0 || add_job(store, 'b', ALPHA, 1, err) != 0 ||
         place(store, 'b', 0, BETA, err) != 0 || add_job(store, 'c', ALPHA, 1, err) != 0 ||
-        add_job(store, 'd', SELF, 1, err) != 0 || place(store, 'd', 0, BETA, err) != 0)
+        add_job(store, 'd', SELF, 3, err) != 0 || place(store, 'd', 0, BETA, err) != 0 ||
+        place(store, 'd', 1, SELF, err) != 0 || place(store, 'd', 2, "", err) != 0)
         return -1;
-    return 0;
+    char id[65];
+    hex_id(id, 'd');
+    struct veil_store_anchor an = {.epoch = 5, .proof_json = "[\"" BETA_LEAF "\"]"};
+    memset(an.commitment, 'd', 63);
+    an.commitment[63] = '0';
+    memset(an.root, '9', 64);
+    snprintf(an.tx_hash, sizeof an.tx_hash, "0x%064d", 7);
+    return veil_store_replica_set_note(store, id, 0, "assignment signed by key holders 1,2 (t=1)",
+                                       err) == 0 &&
+                   veil_store_anchor_record(store, &an, err) == 0
+               ? 0
+               : -1;
 }
 
 int main(int argc, char **argv)

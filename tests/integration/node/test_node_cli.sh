@@ -93,23 +93,44 @@ grep -q "$BETA" <<<"$st" && fail "a node neither submitter nor runner sees where
 grep -q "another member's job (decided): where it runs is shown only to" < <("$veil" job status "$B") \
   || fail "job status text of bb..: $("$veil" job status "$B")"
 jq_ok "$("$veil" job status "$C" -o json)" 'j.view === "none" && j.decided === false' || fail "cc.. view"
+# The submitter's own job dd..: placed or not, state, notes, that replica 0
+# is anchored; never a node, signature, commitment, digest, root or proof,
+# except for replica 1, which this node runs itself.
+SELF=12D3KooWsubmitter
 st=$("$veil" job status "$D" -o json)
-jq_ok "$st" 'j.view === "submitter" && j.replica_states[0].node === process.argv[3] &&
-  j.assignments[0].node === process.argv[3] && j.assignments[0].commitment.length === 64' "$BETA" \
-  || fail "the submitter's view of dd..: $st"
+jq_ok "$st" 'const [r0, r1, r2] = j.replica_states, a = j.assignments;
+  j.view === "submitter" && j.replica_states.length === 3 &&
+  !("node" in r0) && r0.state === "assigned" && /signed by key holders 1,2/.test(r0.note) &&
+  r1.node === process.argv[3] && r2.state === "unschedulable" && !("node" in r2) &&
+  a.length === 3 && a[0].placed === true && a[2].placed === false &&
+  [a[0], a[2]].every(r => !["node", "signature", "commitment", "output_digest"].some(k => k in r)) &&
+  a[1].node === process.argv[3] && a[1].commitment.length === 64 &&
+  j.anchors.length === 1 && Object.keys(j.anchors[0]).sort().join() === "anchored,epoch,replica"' \
+  "$SELF" || fail "the submitter's view of dd..: $st"
+for leak in "$BETA" 8888888888 9999999999 "$(printf 'd%.0s' $(seq 63))0"; do
+  grep -q "$leak" <<<"$st" && fail "the submitter's view of dd.. shows $leak: $st"
+done
+txt=$("$veil" job status "$D")
+grep -q "your job: .*only on the node running it" <<<"$txt" && grep -q "replica 0: assigned - assignment signed" <<<"$txt" \
+  && grep -q "replica 1: assigned on $SELF" <<<"$txt" && grep -q "replica 2: unschedulable" <<<"$txt" \
+  && grep -q "anchor replica 0: epoch 5 anchored (root" <<<"$txt" || fail "job status text of dd..: $txt"
+grep -q "$BETA" <<<"$txt" && fail "job status text of dd.. names Beta: $txt"
 asg=$("$veil" get assignments -o json)
-jq_ok "$asg" 'j.map(r => r.job_id[0] + r.replica + ":" + (r.node === process.argv[3] ? "beta" : r.node)).sort().join() ===
-  "a0:12D3KooWsubmitter,d0:beta"' "$BETA" || fail "get assignments: $asg"
+jq_ok "$asg" 'j.map(r => r.job_id[0] + r.replica + ":" + (r.node === process.argv[3] ? "self" : r.node || (r.placed ? "placed" : "unschedulable"))).sort().join() ===
+  "a0:self,d0:placed,d1:self,d2:unschedulable"' "$SELF" || fail "get assignments: $asg"
+grep -q "$BETA" <<<"$asg" && fail "get assignments names Beta: $asg"
 jobs=$("$veil" get jobs -o json)
 jq_ok "$jobs" 'const by = Object.fromEntries(j.map(r => [r.id[0], r]));
   by.a.state === "decided" && by.a.view === "runner" && by.b.state === "decided" && by.b.view === "none" &&
-  by.c.state === "undecided" && by.d.state === "assigned" && by.d.view === "submitter"' \
+  by.c.state === "undecided" && by.d.view === "submitter"' \
   || fail "get jobs: $jobs"
 "$veil" get jobs | grep -Eq "^bbbbbbbbbbbb +seeded +1 +0 +decided " || fail "get jobs text: $("$veil" get jobs)"
 # /metrics counts only the replicas this node may see: assigned = aa../0
-# (runs here) + dd../0 (its own); pending = its own job's 2 (not cc..'s)
+# (runs here) + dd../0 and 1 (its own); unschedulable dd../2; pending = its
+# own job's 2 (not cc..'s)
 m=$(curl -sf -H "Authorization: Bearer $(cat "$work/api.token")" "http://$VEIL_API_LISTEN/metrics")
-grep -qx 'veil_replicas{state="assigned"} 2' <<<"$m" && grep -qx 'veil_replicas{state="pending"} 2' <<<"$m" \
+grep -qx 'veil_replicas{state="assigned"} 3' <<<"$m" && grep -qx 'veil_replicas{state="pending"} 2' <<<"$m" \
+  && grep -qx 'veil_replicas{state="unschedulable"} 1' <<<"$m" \
   || fail "metrics count replicas this node may not see: $(grep veil_replicas <<<"$m")"
 
 # Refusals: bad spec rejected locally, unknown job 404, wrong token 401.
