@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwe.h"
 
@@ -364,17 +365,6 @@ static void team_task(const struct veil_pbs128_team *tm, size_t step, unsigned p
         task_crt(tm, sc, col, sub);
 }
 
-static inline void spin_pause(unsigned *spins)
-{
-    if (++*spins % 1024 == 0) {
-        sched_yield(); /* the thread we wait for may not be running */
-        return;
-    }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128 *t,
                            const struct veil_pbs128_shape *s, const uint64_t *bsk,
                            const uint64_t *const *lwes, const veil_u128_t *lut, size_t count,
@@ -405,11 +395,42 @@ static int team_leave(struct veil_pbs128_team *tm)
     return 0;
 }
 
-/* A wait of TEAM_PATIENCE spins (a few hundred microseconds with the
- * yields) means another member was not running (a loaded machine): rather
- * than wait in lockstep with threads the scheduler keeps apart, the waiter
- * finishes its task and leaves, and the others go on without it. */
-#define TEAM_PATIENCE (1u << 14)
+/* Nanoseconds of waiting after which another member is taken not to be
+ * running (a loaded machine): the waiter then yields the CPU while it
+ * waits, and once its task is done it leaves, rather than run in lockstep
+ * with threads the scheduler keeps apart. An idle machine's waits are a
+ * fraction of one task (tens of microseconds). */
+#define TEAM_PATIENCE_NS 200000
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until `done` reaches phase_start; returns 1 when the wait was long. */
+static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
+{
+    uint64_t start = 0;
+    int long_wait = 0;
+    for (unsigned spins = 1;
+         atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start; spins++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (spins % 256 != 0)
+            continue;
+        if (long_wait) {
+            sched_yield(); /* whoever we wait for may need this CPU */
+        } else if (start == 0) {
+            start = now_ns();
+        } else if (now_ns() - start > TEAM_PATIENCE_NS) {
+            long_wait = 1;
+        }
+    }
+    return long_wait;
+}
 
 void veil_pbs128_team_work(struct veil_pbs128_team *tm)
 {
@@ -418,15 +439,12 @@ void veil_pbs128_team_work(struct veil_pbs128_team *tm)
         const size_t ticket = atomic_fetch_add(&tm->next, 1);
         if (ticket >= tm->total)
             break;
-        const size_t phase_start = ticket - ticket % tm->phase_tasks;
-        unsigned spins = 0;
-        while (atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start)
-            spin_pause(&spins);
+        const int long_wait = team_wait(tm, ticket - ticket % tm->phase_tasks);
         const size_t phase_index = ticket / tm->phase_tasks;
         team_task(tm, phase_index / PHASES, (unsigned)(phase_index % PHASES),
                   ticket % tm->phase_tasks);
         atomic_fetch_add_explicit(&tm->done, 1, memory_order_release);
-        if (spins >= TEAM_PATIENCE && team_leave(tm))
+        if (long_wait && team_leave(tm))
             return;
     }
     atomic_fetch_sub(&tm->active, 1);
