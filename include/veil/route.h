@@ -356,6 +356,22 @@ void veil_route_carrier_get_stats(veil_route_carrier *c, struct veil_route_carri
  * veil_route_overlay_tick every few tens of milliseconds. */
 typedef struct veil_route_overlay veil_route_overlay;
 
+/* A probe (overlay kind 2) and its answer, which carries the reflexive
+ * address the member saw the probe come from (probe.c; strict, fuzzed). */
+#define VEIL_ROUTE_PROBE_ASK       1
+#define VEIL_ROUTE_PROBE_ANSWER    2
+#define VEIL_ROUTE_PROBE_MAX_BYTES (10 + 1 + VEIL_ANCHOR_ADDR_MAX)
+struct veil_route_probe {
+    uint8_t type;
+    uint64_t nonce;
+    size_t addr_len; /* answers only */
+    uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
+};
+int veil_route_probe_encode(const struct veil_route_probe *p, uint8_t *out, size_t cap,
+                            size_t *out_len, veil_err *err) VEIL_WARN_UNUSED;
+int veil_route_probe_decode(struct veil_route_probe *p, const uint8_t *in, size_t len,
+                            veil_err *err) VEIL_WARN_UNUSED;
+
 #define VEIL_ROUTE_OVERLAY_MEMBERS_MAX 64
 /* What one relay hop adds to a TUN packet: the kind byte, the DATA cell
  * header and one layer per hop (relay and destination). A host leaves this

@@ -22,11 +22,8 @@
 
 #include "veil/route.h"
 
-#define PENDING_MAX  256
-#define PROBE_LEN    10 /* kind, type, nonce */
-#define PROBE_ASK    1
-#define PROBE_ANSWER 2
-#define PATH_DIRECT  0u /* selector path id; "via member i" is i + 1 */
+#define PENDING_MAX 256
+#define PATH_DIRECT 0u /* selector path id; "via member i" is i + 1 */
 /* A relayed path's estimate carries this much on top of its RTTs, so a
  * working direct path wins over near-equal relayed ones (it costs no
  * member's bandwidth) and the switch clears the selector's hysteresis. */
@@ -134,12 +131,15 @@ static void send_probe(veil_route_overlay *r, int dst, uint32_t path)
         r->st.probes_lost++;
         report(r, p->dst, p->path, false, 0);
     }
-    uint8_t msg[PROBE_LEN] = {VEIL_OVERLAY_KIND_PROBE, PROBE_ASK};
+    struct veil_route_probe ask = {.type = VEIL_ROUTE_PROBE_ASK};
+    uint8_t msg[VEIL_ROUTE_PROBE_MAX_BYTES];
+    size_t len;
     *p = (struct pending){true, 0, r->now, dst, path, to};
     randombytes_buf(&p->nonce, sizeof p->nonce);
-    memcpy(msg + 2, &p->nonce, 8);
+    ask.nonce = p->nonce;
     r->st.probes_sent++;
-    (void)send_kind(r, r->m[to].id, msg, sizeof msg); /* unsent: its timeout counts a loss */
+    if (veil_route_probe_encode(&ask, msg, sizeof msg, &len, NULL) == 0)
+        (void)send_kind(r, r->m[to].id, msg, len); /* unsent: its timeout counts a loss */
 }
 
 /* The sample a probe answered by `to` gives its path (mu held). */
@@ -161,23 +161,19 @@ static bool path_sample(const veil_route_overlay *r, const struct pending *p, ui
     return true;
 }
 
-static void on_answer(veil_route_overlay *r, int from, veil_reader *rd, uint64_t nonce)
+static void on_answer(veil_route_overlay *r, int from, const struct veil_route_probe *ans)
 {
-    size_t alen = veil_read_u8(rd);
-    const uint8_t *addr = alen <= VEIL_ANCHOR_ADDR_MAX ? veil_read_borrow(rd, alen) : NULL;
-    if (!addr || !veil_reader_at_end(rd))
-        return;
     for (size_t i = 0; i < PENDING_MAX; i++) {
         struct pending *p = &r->pend[i];
-        if (!p->used || p->nonce != nonce || p->to != from)
+        if (!p->used || p->nonce != ans->nonce || p->to != from)
             continue;
         p->used = false;
         uint64_t rtt = (r->now - p->sent_ms) * 1000 + 500, sample;
         struct member *m = &r->m[from];
         m->link_rtt_us = m->link_ack_ms ? (3 * m->link_rtt_us + rtt) / 4 : rtt;
         m->link_ack_ms = r->now;
-        m->reflex.addr_len = alen;
-        memcpy(m->reflex.addr, addr, alen);
+        m->reflex.addr_len = ans->addr_len;
+        memcpy(m->reflex.addr, ans->addr, ans->addr_len);
         bool ok = path_sample(r, p, rtt, &sample);
         report(r, p->dst, p->path, ok, ok ? sample : 0);
         r->st.probes_answered++;
@@ -187,24 +183,23 @@ static void on_answer(veil_route_overlay *r, int from, veil_reader *rd, uint64_t
 
 static void on_probe(veil_route_overlay *r, const uint8_t *from, const uint8_t *msg, size_t len)
 {
-    veil_reader rd;
-    veil_reader_init(&rd, msg + 1, len - 1);
-    uint8_t type = veil_read_u8(&rd);
-    uint64_t nonce;
-    veil_read_bytes(&rd, &nonce, sizeof nonce);
-    if (!veil_reader_ok(&rd))
+    struct veil_route_probe p;
+    uint8_t out[VEIL_ROUTE_PROBE_MAX_BYTES];
+    size_t n;
+    if (veil_route_probe_decode(&p, msg, len, NULL) != 0) {
+        r->st.errors++;
         return;
-    if (type == PROBE_ASK && veil_reader_at_end(&rd)) {
-        uint8_t ans[PROBE_LEN + 1 + VEIL_ANCHOR_ADDR_MAX] = {VEIL_OVERLAY_KIND_PROBE, PROBE_ANSWER};
-        memcpy(ans + 2, &nonce, 8);
-        size_t alen = veil_overlay_peer_endpoint(r->o, from, ans + PROBE_LEN + 1);
-        ans[PROBE_LEN] = (uint8_t)alen;
-        (void)send_kind(r, from, ans, PROBE_LEN + 1 + alen);
+    }
+    if (p.type == VEIL_ROUTE_PROBE_ASK) {
+        p.type = VEIL_ROUTE_PROBE_ANSWER;
+        p.addr_len = veil_overlay_peer_endpoint(r->o, from, p.addr);
+        if (veil_route_probe_encode(&p, out, sizeof out, &n, NULL) == 0)
+            (void)send_kind(r, from, out, n);
         return;
     }
     int m = member_of(r, from);
-    if (type == PROBE_ANSWER && m >= 0)
-        on_answer(r, m, &rd, nonce);
+    if (m >= 0)
+        on_answer(r, m, &p);
 }
 
 static void expire_probes(veil_route_overlay *r)
