@@ -448,13 +448,18 @@ static enum MHD_Result serve_asset(veil_api *api, struct MHD_Connection *c, cons
 /* ------------------------------------------------------------------------ */
 
 /* This node's view of one replica placed on `chosen` ("" or NULL: none),
- * the rule of veil_privacy_view_of as it stands: the runner FULL, the
- * submitter PLACED (placed or not, never where), anyone else NONE. */
+ * the rule of veil_privacy_view_of: the runner FULL, the submitter PLACED
+ * (placed or not, never where), anyone else NONE. An unschedulable row is
+ * FULL to its submitter: with no node chosen, its commitment, signature
+ * and digest pin nothing the submitter does not know, and its anchor stays
+ * checkable. */
 static enum veil_privacy_view view_for(const char *self, const char *submitter, const char *chosen)
 {
     const char *c = chosen ? chosen : "";
-    return veil_privacy_view_of((const uint8_t *)self, strlen(self), (const uint8_t *)submitter,
-                                strlen(submitter), (const uint8_t *)c, strlen(c));
+    enum veil_privacy_view v =
+        veil_privacy_view_of((const uint8_t *)self, strlen(self), (const uint8_t *)submitter,
+                             strlen(submitter), (const uint8_t *)c, strlen(c));
+    return v == VEIL_PRIVACY_VIEW_PLACED && !c[0] ? VEIL_PRIVACY_VIEW_FULL : v;
 }
 
 static const char *str_field(json_t *row, const char *key)
@@ -510,21 +515,44 @@ static int trim_assignments(json_t *rows, const char *self, const char *submitte
     return 0;
 }
 
-/* Keeps the rows of `rows` (anchor or container rows, by "replica") whose
- * replica this node runs; with `existence`, the other rows are kept as
- * their replica, epoch and "anchored" alone (the submitter's view of its
- * anchors: root, transaction and proof would pin the commitment). */
-static int keep_replicas(json_t *rows, const bool *runs, size_t n, bool existence)
+/* Keeps the container rows of `rows` whose replica this node runs. */
+static int keep_replicas(json_t *rows, const bool *runs, size_t n)
+{
+    for (size_t i = 0; i < json_array_size(rows);) {
+        json_int_t r = json_integer_value(json_object_get(json_array_get(rows, i), "replica"));
+        if (r >= 0 && (size_t)r < n && runs[r])
+            i++;
+        else if (json_array_remove(rows, i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Whether the trimmed assignment rows `asg` show (replica, epoch) in full
+ * (its commitment survived the view). */
+static bool shown_in_full(json_t *asg, json_t *replica, json_t *epoch)
+{
+    json_t *row;
+    size_t i;
+    json_array_foreach(asg, i, row) if (json_equal(json_object_get(row, "replica"), replica) &&
+                                        json_equal(json_object_get(row, "epoch"), epoch) &&
+                                        json_object_get(row, "commitment")) return true;
+    return false;
+}
+
+/* Keeps the anchor rows whose assignment this node sees in full; with
+ * `existence` (the submitter's node), the others are kept as replica,
+ * epoch and "anchored" alone: root, transaction and proof would pin the
+ * commitment, and so the node. */
+static int trim_anchors(json_t *rows, json_t *asg, bool existence)
 {
     for (size_t i = 0; i < json_array_size(rows);) {
         json_t *row = json_array_get(rows, i);
-        json_int_t r = json_integer_value(json_object_get(row, "replica"));
-        bool full = r >= 0 && (size_t)r < n && runs[r];
-        if (full) {
+        json_t *rep = json_object_get(row, "replica"), *ep = json_object_get(row, "epoch");
+        if (shown_in_full(asg, rep, ep)) {
             i++;
         } else if (existence) {
-            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", json_object_get(row, "replica"),
-                                     "epoch", json_object_get(row, "epoch"), "anchored", 1);
+            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", rep, "epoch", ep, "anchored", 1);
             if (!keep || json_array_set_new(rows, i, keep) != 0)
                 return -1;
             i++;
@@ -556,13 +584,14 @@ static int redact_job(json_t *job, const char *self)
         decided = decided && !state_undecided(str_field(row, "state"));
         enum veil_privacy_view v = view_for(self, submitter, str_field(row, "node"));
         runs[i] = v == VEIL_PRIVACY_VIEW_FULL;
-        any = any || runs[i];
+        any = any || (runs[i] && str_field(row, "node")[0]);
         rc = veil_privacy_redact_replica_state(row, v);
     }
     if (rc == 0 &&
         (trim_assignments(json_object_get(job, "assignments"), self, submitter, NULL) != 0 ||
-         keep_replicas(json_object_get(job, "anchors"), runs, n, mine) != 0 ||
-         (!mine && keep_replicas(json_object_get(job, "containers"), runs, n, false) != 0)))
+         trim_anchors(json_object_get(job, "anchors"), json_object_get(job, "assignments"), mine) !=
+             0 ||
+         (!mine && keep_replicas(json_object_get(job, "containers"), runs, n) != 0)))
         rc = -1;
     free(runs);
     const char *view = mine ? "submitter" : any ? "runner" : "none";

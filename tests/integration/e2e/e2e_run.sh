@@ -86,8 +86,9 @@ is_state() { [ "$(state_of "$1" "$2")" = "$3" ]; }
 id=$(veil_at 2 job run "$WORK/hello.yaml" | awk '{print $2}')
 want=$("$ORACLE" "$WORK/hello.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")
 wait_for 120 "hello exited (seen by the submitter)" is_state "$id" 2 exited
-node_of=$(veil_at 2 job status "$id" -o json | node -e '
-  const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.assignments[0].node);')
+# where it runs: from the runner's own view (the submitter's node shows only
+# that it is placed: H4, placements_at in lib.sh)
+node_of=$(placements_at 2 "$id")
 [ "$node_of" = "$want" ] || fail "hello on $node_of, oracle says $want"
 for i in 1 2 3; do
   if [ "$(eval echo \$PEER_$i)" = "$want" ]; then RUN_ON=$i; fi
@@ -124,8 +125,8 @@ policy: spread
 YAML
 id3=$(veil_at 2 job run "$WORK/long.yaml" | awk '{print $2}')
 wait_for 120 "long running" is_state "$id3" 2 running
-first=$(veil_at 2 job status "$id3" -o json | node -e '
-  const j = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(j.assignments[0].node);')
+wait_for 30 "long's runner shows it" runner_at 2 "$id3" 0
+first=$(placements_at 2 "$id3")
 victim=0; others=()
 for i in 1 2 3; do
   if [ "$(eval echo \$PEER_$i)" = "$first" ]; then victim=$i; else others+=("$i"); fi
@@ -135,12 +136,7 @@ kill -9 "${NODE_PIDS[$victim]}"; wait "${NODE_PIDS[$victim]}" 2>/dev/null || tru
 args=()
 for i in "${others[@]}"; do args+=("$(eval echo \$PEER_$i)=${CAPS[$i]}"); done
 want3=$("$ORACLE" "$WORK/long.yaml" "${args[@]}")
-moved() {
-  veil_at 2 job status "$id3" -o json | node -e '
-    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const r = (j.replica_states || []).find(x => x.replica === 0);
-    process.exit(r && r.state === "running" && r.node === process.argv[1] ? 0 : 1);' "$want3"
-}
+moved() { is_state "$id3" 2 running && [ "$(placements_at 2 "$id3")" = "$want3" ]; }
 wait_for 120 "long rescheduled onto $want3 and running" moved
 wait_for 30 "every live node's own view of long agrees with the submitter's" views_agree 2 "$id3"
 ok "node $victim killed -> long rescheduled and running on the oracle's choice among the rest"

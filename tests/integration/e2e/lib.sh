@@ -140,62 +140,107 @@ wait_for() {
 }
 
 # ---- placements as each node may see them (hook H4, docs/THREAT_MODEL.md) --
-# A node's API shows the placements of its own jobs in full and, of another
-# member's job, only the replicas it runs. So the suites read a job's
-# placements from its submitter's node, and check every other node's own view
-# against it (views_agree).
+# A node's API shows of its own jobs whether each replica is placed, never
+# where (unless it runs the replica itself), and of another member's job only
+# the replicas it runs. So the suites read a job's placement from the runners'
+# own views (the union over every started node: each claims the rows that name
+# it), join them with the submitter's rows (which replica, which epoch,
+# placed or not), and check that the submitter's view names no other node.
 
-# asg_rows I ID: node I's assignment rows of job ID, "replica epoch node"
-# lines ("unschedulable" for no node), by replica then epoch.
-asg_rows() {
-  veil_at "$1" get assignments -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]);
-    rows.sort((a, b) => a.replica - b.replica || a.epoch - b.epoch);
-    for (const r of rows) console.log(r.replica, r.epoch, r.node || "unschedulable");' "$2"
+# views_js: the node program shared by placements_at and views_agree. argv:
+# MODE ID SUBPEER SUBROWS SUBSTATUS then PEER ROWS STATUS per node (STATUS
+# "" to skip it). Prints the placement (MODE place) or checks the views
+# (MODE agree); exits 1 with a reason on stderr when a view shows too much.
+views_js() {
+  node -e '
+    const [mode, id, subPeer, subRows, subStatus, ...rest] = process.argv.slice(1);
+    const die = m => { console.error(m); process.exit(1); };
+    const rowsOf = s => JSON.parse(s).filter(r => r.job_id === id);
+    const sub = rowsOf(subRows);
+    const named = j => [...(j.replica_states || []), ...(j.assignments || [])].map(r => r.node).filter(n => n);
+    for (const r of sub)
+      if (r.node ? r.node !== subPeer : r.placed !== false && ["signature", "commitment", "output_digest"].some(k => k in r))
+        die(`the submitter view of ${id.slice(0, 12)} shows too much: ${JSON.stringify(r)}`);
+    if (subStatus) {
+      const j = JSON.parse(subStatus);
+      const runs = new Set((j.replica_states || []).filter(r => r.node === subPeer).map(r => r.replica));
+      if (j.view !== "submitter" || !named(j).every(n => n === subPeer) ||
+          (j.anchors || []).some(a => a.root !== undefined && !runs.has(a.replica)))
+        die(`the submitter job status of ${id.slice(0, 12)} names a node: ${subStatus}`);
+    }
+    const claim = new Map();
+    for (let k = 0; k < rest.length; k += 3) {
+      const [peer, rows, status] = rest.slice(k, k + 3);
+      for (const r of rowsOf(rows)) {
+        if (r.node !== peer && !(peer === subPeer && !r.node))
+          die(`node ${peer.slice(-8)} shows a row of ${id.slice(0, 12)} it does not run: ${JSON.stringify(r)}`);
+        if (!r.node) continue;
+        const key = r.replica + " " + r.epoch;
+        if (!sub.some(s => s.replica === r.replica && s.epoch === r.epoch && s.placed !== false))
+          die(`node ${peer.slice(-8)} runs ${key} of ${id.slice(0, 12)}, its submitter has no placed row of it`);
+        if (claim.has(key) && claim.get(key) !== peer) die(`two nodes run ${key} of ${id.slice(0, 12)}`);
+        claim.set(key, peer);
+      }
+      if (!status || peer === subPeer) continue;
+      const j = JSON.parse(status);
+      if (!named(j).every(n => n === peer) || !["runner", "none"].includes(j.view))
+        die(`node ${peer.slice(-8)}: job status of ${id.slice(0, 12)} names other nodes: ${status}`);
+    }
+    const latest = new Map();
+    for (const r of sub) if (!(latest.get(r.replica)?.epoch >= r.epoch)) latest.set(r.replica, r);
+    const out = [];
+    for (const rep of [...latest.keys()].sort((a, b) => a - b)) {
+      const r = latest.get(rep), key = rep + " " + r.epoch;
+      if (r.placed === false) out.push("unschedulable");
+      else if (claim.has(key)) out.push(claim.get(key));
+      else if (mode === "agree") die(`replica ${key} of ${id.slice(0, 12)} is placed but no node shows it`);
+      else break; /* its runner has not recorded it yet: the list ends here */
+    }
+    if (mode === "place" && out.length) console.log(out.join("\n"));' "$@"
 }
 
 # placements_at SUB ID: one line per decided replica of job ID, by replica:
-# the node of its latest assignment (or "unschedulable"), as the submitter's
-# node SUB shows it.
+# the node running its latest assignment as that node's own API shows it, or
+# "unschedulable" (from the submitter SUB's rows). A placed replica that no
+# started node shows yet ends the list, so a wait on its length goes on.
 placements_at() {
-  asg_rows "$1" "$2" | awk '{ last[$1] = $3 } END { for (r in last) print r, last[r] }' \
-    | sort -n | cut -d' ' -f2
+  local sub=$1 id=$2 i args=()
+  for i in "${!NODE_PIDS[@]}"; do
+    [ -n "${NODE_PIDS[$i]:-}" ] || continue
+    args+=("$(eval echo "\$PEER_$i")" "$(veil_at "$i" get assignments -o json)" "") || return 1
+  done
+  views_js place "$id" "$(eval echo "\$PEER_$sub")" "$(veil_at "$sub" get assignments -o json)" "" \
+    "${args[@]}"
 }
 
-# views_agree SUB ID [NODE...]: every other started node's own view of job ID
-# agrees with its submitter's (SUB): its assignment rows are exactly the
-# submitter's rows that name it (the replicas it runs, nothing of the
-# others), and its `veil job status` names no node but itself. NODEs default
-# to every started node.
+# runner_at SUB ID REPLICA: the index I of the started node that runs
+# REPLICA's latest assignment of job ID (submitted through SUB); fails when
+# none does (unschedulable, or not recorded yet).
+runner_at() {
+  local peer i
+  peer=$(placements_at "$1" "$2" | sed -n "$(($3 + 1))p")
+  for i in "${!NODE_PIDS[@]}"; do
+    [ "$(eval echo "\$PEER_$i")" = "$peer" ] && { echo "$i"; return 0; }
+  done
+  return 1
+}
+
+# views_agree SUB ID [NODE...]: the views of job ID agree with the rule: the
+# submitter SUB's rows and `veil job status` name no node but itself (and no
+# signature, commitment or digest of another's replica); every other node
+# (NODEs, default every started one) shows only rows naming itself, each one
+# a placed row of the submitter's, no row claimed twice, and its job status
+# names no node but itself; every placed latest replica is shown by a node.
 views_agree() {
   local sub=$1 id=$2 i args=()
   shift 2
   local nodes=("$@")
   [ ${#nodes[@]} -gt 0 ] || nodes=("${!NODE_PIDS[@]}")
-  args+=("$(veil_at "$sub" get assignments -o json)") || return 1
   for i in "${nodes[@]}"; do
-    [ "$i" != "$sub" ] && [ -n "${NODE_PIDS[$i]:-}" ] || continue
-    args+=("$i" "$(eval echo "\$PEER_$i")" "$(veil_at "$i" get assignments -o json)" \
+    [ -n "${NODE_PIDS[$i]:-}" ] || continue
+    args+=("$(eval echo "\$PEER_$i")" "$(veil_at "$i" get assignments -o json)" \
            "$(veil_at "$i" job status "$id" -o json)") || return 1
   done
-  # one node process for all of them: the suites call this for every job
-  node -e '
-    const [id, subRows, ...rest] = process.argv.slice(1);
-    const key = r => [r.replica, r.epoch, r.node || "unschedulable"].join(" ");
-    const mine = rows => JSON.parse(rows).filter(r => r.job_id === id).map(key).sort().join("|");
-    const all = JSON.parse(subRows).filter(r => r.job_id === id);
-    for (let k = 0; k < rest.length; k += 4) {
-      const [i, peer, rows, status] = rest.slice(k, k + 4);
-      const want = all.filter(r => r.node === peer).map(key).sort().join("|"), got = mine(rows);
-      if (got !== want) {
-        console.error(`node ${i} shows [${got}] of job ${id.slice(0, 12)}; its share of the submitter view is [${want}]`);
-        process.exit(1);
-      }
-      const j = JSON.parse(status);
-      const named = [...(j.replica_states || []), ...(j.assignments || [])].map(r => r.node).filter(n => n);
-      if (!named.every(n => n === peer) || !["runner", "none"].includes(j.view)) {
-        console.error(`node ${i}: job status of ${id.slice(0, 12)} names other nodes: ${status}`);
-        process.exit(1);
-      }
-    }' "$id" "${args[@]}"
+  views_js agree "$id" "$(eval echo "\$PEER_$sub")" "$(veil_at "$sub" get assignments -o json)" \
+    "$(veil_at "$sub" job status "$id" -o json)" "${args[@]}"
 }

@@ -95,15 +95,17 @@ grep -q "another member's job (decided): where it runs is shown only to" < <("$v
 jq_ok "$("$veil" job status "$C" -o json)" 'j.view === "none" && j.decided === false' || fail "cc.. view"
 # The submitter's own job dd..: placed or not, state, notes, that replica 0
 # is anchored; never a node, signature, commitment, digest, root or proof,
-# except for replica 1, which this node runs itself.
+# except for replica 1, which this node runs itself, and the unschedulable
+# replica 2 (no node to hide: its row stays checkable).
 SELF=12D3KooWsubmitter
 st=$("$veil" job status "$D" -o json)
 jq_ok "$st" 'const [r0, r1, r2] = j.replica_states, a = j.assignments;
   j.view === "submitter" && j.replica_states.length === 3 &&
   !("node" in r0) && r0.state === "assigned" && /signed by key holders 1,2/.test(r0.note) &&
-  r1.node === process.argv[3] && r2.state === "unschedulable" && !("node" in r2) &&
+  r1.node === process.argv[3] && r2.state === "unschedulable" && !r2.node &&
   a.length === 3 && a[0].placed === true && a[2].placed === false &&
-  [a[0], a[2]].every(r => !["node", "signature", "commitment", "output_digest"].some(k => k in r)) &&
+  !["node", "signature", "commitment", "output_digest"].some(k => k in a[0]) &&
+  a[2].commitment.length === 64 && !a[2].node &&
   a[1].node === process.argv[3] && a[1].commitment.length === 64 &&
   j.anchors.length === 1 && Object.keys(j.anchors[0]).sort().join() === "anchored,epoch,replica"' \
   "$SELF" || fail "the submitter's view of dd..: $st"
