@@ -133,7 +133,10 @@ void cfx_publish_topo(veil_conflux *a)
     a->topo_now = false;
     natsStatus s = NATS_OK;
     bool named = veil_subject(subj, VEIL_SUBJ_TOPO, a->realm, a->name, NULL, NULL) == 0;
-    for (unsigned i = 0; i < VEIL_CONFLUX_TOPO_SLOTS && named && a->nc && s == NATS_OK; i++)
+    /* slot 0 (the signed record) first, and nothing before it: a member
+     * binds the later slots to the identity the record names */
+    for (unsigned i = 0;
+         i < VEIL_CONFLUX_TOPO_SLOTS && named && a->nc && a->topo[0] && s == NATS_OK; i++)
         if (a->topo[i])
             s = natsConnection_Publish(a->nc, subj, a->topo[i], (int)a->topo_len[i]);
     pthread_mutex_unlock(&a->mu);

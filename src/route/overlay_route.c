@@ -95,7 +95,7 @@ static int member_of(const veil_route_overlay *r, const uint8_t *id)
 
 static bool fresh(const veil_route_overlay *r, uint64_t t)
 {
-    return t != 0 && r->now - t <= r->cfg.fresh_ms;
+    return t != 0 && t + r->cfg.fresh_ms >= r->now; /* t may be ahead of r->now */
 }
 
 /* ---- probes ---- */
@@ -322,7 +322,7 @@ static void schedule_punch(struct member *m, uint64_t at_ms, const uint8_t *addr
 static void maybe_offer(veil_route_overlay *r, struct member *m)
 {
     if (!m->has_summary || !fresh(r, m->summary_ms) || direct_alive(m) ||
-        r->now - m->added_ms < DIRECT_FIRST_MS || r->now - m->punch_try_ms < PUNCH_RETRY_MS ||
+        r->now < m->added_ms + DIRECT_FIRST_MS || r->now < m->punch_try_ms + PUNCH_RETRY_MS ||
         r->self_reflex.addr_len == 0 || m->summary.addr_len == 0 ||
         veil_route_nat_plan(r->st.nat, m->summary.nat) != VEIL_ROUTE_PLAN_PUNCH ||
         memcmp(r->self, m->id, VEIL_ANCHOR_KEY_BYTES) > 0)
@@ -392,7 +392,7 @@ size_t veil_route_overlay_signals(veil_route_overlay *r, struct veil_route_signa
 static void add_candidates(veil_route_overlay *r, int d)
 {
     struct member *dst = &r->m[d];
-    if (r->now - dst->added_ms < DIRECT_FIRST_MS)
+    if (r->now < dst->added_ms + DIRECT_FIRST_MS)
         return;
     for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++) {
         const struct member *rel = &r->m[i];
@@ -539,6 +539,8 @@ int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_ro
                                      uint64_t now_ms, veil_err *err)
 {
     pthread_mutex_lock(&r->mu);
+    if (now_ms > r->now)
+        r->now = now_ms;
     int i = member_of(r, t->node);
     struct member *m = i >= 0 ? &r->m[i] : NULL;
     int rc = 0;
@@ -553,7 +555,7 @@ int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_ro
     if (rc == 0) {
         m->summary = *t;
         m->has_summary = true;
-        m->summary_ms = now_ms > r->now ? now_ms : r->now;
+        m->summary_ms = r->now;
         r->st.summaries_applied++;
     }
     pthread_mutex_unlock(&r->mu);

@@ -89,7 +89,7 @@ wait_for "$TMP/xfer.txt" '^got'
 [ "$(grep '^got' "$TMP/xfer.txt" | cut -d' ' -f2-)" = "$(cut -d' ' -f2- <<<"$sent")" ] ||
     fail "transfer: sent $sent, $(cat "$TMP/xfer.txt")"
 # 3. another realm: X (blue) is handed A's signed record and a route, A refuses it
-recA=$(awk '$1 == "veil.red.topo.A" {print $3; exit}' "$TMP/census.txt")
+recA=$(awk '$1 == "veil.red.topo.A" && $3 ~ /^565052/ {print $3; exit}' "$TMP/census.txt") # VPR, not VRT
 [ -n "$recA" ] || fail "A's record never went over the topology subject"
 node X h4 blue --peer-record "$recA"
 wait_for "$TMP/X.out" "conflux: tun up"
