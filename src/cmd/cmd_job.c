@@ -296,9 +296,10 @@ static void print_anchor(json_t *r)
     const char *root = json_string_value(json_object_get(r, "root"));
     if (!root) {
         printf("  anchor replica %" JSON_INTEGER_FORMAT ": epoch %" JSON_INTEGER_FORMAT
-               " anchored (root, transaction and proof on the node running it)\n",
+               " %s (root, transaction and proof on the node running it)\n",
                json_integer_value(json_object_get(r, "replica")),
-               json_integer_value(json_object_get(r, "epoch")));
+               json_integer_value(json_object_get(r, "epoch")),
+               json_is_true(json_object_get(r, "anchored")) ? "anchored" : "being anchored");
         return;
     }
     /* an empty tx hash: the anchor is being sent (intent recorded) */

@@ -542,8 +542,8 @@ static bool shown_in_full(json_t *asg, json_t *replica, json_t *epoch)
 
 /* Keeps the anchor rows whose assignment this node sees in full; with
  * `existence` (the submitter's node), the others are kept as replica,
- * epoch and "anchored" alone: root, transaction and proof would pin the
- * commitment, and so the node. */
+ * epoch and "anchored" (its transaction is out) alone: root, transaction
+ * and proof would pin the commitment, and so the node. */
 static int trim_anchors(json_t *rows, json_t *asg, bool existence)
 {
     for (size_t i = 0; i < json_array_size(rows);) {
@@ -552,7 +552,9 @@ static int trim_anchors(json_t *rows, json_t *asg, bool existence)
         if (shown_in_full(asg, rep, ep)) {
             i++;
         } else if (existence) {
-            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", rep, "epoch", ep, "anchored", 1);
+            const char *tx = str_field(row, "tx_hash");
+            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", rep, "epoch", ep, "anchored",
+                                     tx[0] != '\0');
             if (!keep || json_array_set_new(rows, i, keep) != 0)
                 return -1;
             i++;

@@ -5,28 +5,32 @@
 # (every node's API answers, `runc list` of every node's root, the chain's
 # registry events) and WORK/submitted.txt, prints one line per invariant and
 # exits 1 when any is violated. A node's API shows a job as its role allows
-# (hook H4 of docs/THREAT_MODEL.md): its submitter's node in full, a node
-# running a replica that replica, any other node only whether it is decided;
-# so the checks read the submitter's view and each runner's own view:
+# (hook H4 of docs/THREAT_MODEL.md): its submitter's node whether each
+# replica is placed (state, notes), never where unless it runs it; a node
+# running a replica that replica; any other node only whether it is decided.
+# So the placement is the union of the runners' own views:
 #   settled     every accepted job's replicas are placed (assigned, running,
 #               exited) or explicitly failed (failed, unschedulable) in its
 #               submitter's view and in every runner's; every other node
 #               that knows the job shows it decided
-#   consistent  every runner's own view agrees with the submitter's (the
-#               replica is on that node, placed or failed alike), and every
-#               replica the submitter shows placed on a node is shown by
-#               that node
-#   redacted    no node shows where another member's replica runs: a node
-#               that did not submit a job names no node but itself
+#   consistent  every runner's own view agrees with the submitter's (placed
+#               or failed alike), no replica is shown by two runners, and
+#               every replica the submitter shows placed is shown by a node
+#               (when every node knows the job)
+#   redacted    no node shows where another node's replica runs: the
+#               submitter's view names no node but itself (and no signature,
+#               commitment or digest of a placed replica it does not run),
+#               any other node's names no node but itself
 #   no_loss     every accepted job is still known to its submitter and to a
 #               majority of the nodes, after every restart
 #   catch_up    every accepted job is known to every node (one that was down,
 #               cut off or out of disk when it was announced included)
 #   containers  exactly one running container per running long replica on
-#               the whole cluster, on the node the replica is assigned to;
+#               the whole cluster, on the node that shows it runs it;
 #               never two; none for a replica that ended or failed
 #   anchors     every anchor event on chain is accounted for by assignments
-#               (the union of the submitters' views)
+#               (the union of the views that show a commitment: runners',
+#               and submitters' for unschedulable replicas)
 #               (a batch's count = the commitments recorded with its root,
 #               each one an assignment's); no commitment anchored in two
 #               transactions; at most one batch per epoch; every anchor a node
@@ -140,10 +144,33 @@ class Checker:
         if i != job["node"] and not st.get("decided"):
             self.fail("settled", "%s (%s) is undecided on node %d" % (job["name"], job["id"][:12], i))
 
+    def me(self, i):
+        return next((p for p, n in self.peer.items() if n == i), None)
+
+    def check_submitter_view(self, job, st):
+        """The submitter's node names no node but itself; a placed row it does
+        not run keeps no signature, commitment or digest (redacted)."""
+        me, i = self.me(job["node"]), job["node"]
+        for row in st.get("replica_states", []) + st.get("assignments", []):
+            node = row.get("node")
+            if node and node != me:
+                self.fail("redacted", "node %d (the submitter) shows %s replica %s on node %s"
+                          % (i, job["name"], row.get("replica"), self.peer.get(node, node)))
+            elif not node and row.get("placed") is True and \
+                    any(k in row for k in ("signature", "commitment", "output_digest")):
+                self.fail("redacted", "node %d (the submitter) shows the commitment of %s replica %s"
+                          % (i, job["name"], row.get("replica")))
+        for a in st.get("anchors", []):
+            runs = any(r.get("replica") == a.get("replica") and r.get("epoch") == a.get("epoch")
+                       and "commitment" in r for r in st.get("assignments", []))
+            if "root" in a and not runs:
+                self.fail("redacted", "node %d (the submitter) shows the anchor root of %s replica %s"
+                          % (i, job["name"], a.get("replica")))
+
     def check_runner_view(self, job, i, view, ref):
         """Node i did not submit the job: it names no node but itself (redacted),
         and each replica it shows agrees with the submitter's view."""
-        me = next((p for p, n in self.peer.items() if n == i), None)
+        me = self.me(i)
         for r, row in view.items():
             if "node" in row and row.get("node") != me:
                 self.fail("redacted", "node %d shows %s replica %d on node %s"
@@ -151,23 +178,31 @@ class Checker:
             if "state" not in row or ref is None:
                 continue
             want = ref.get(r) or {}
-            if want.get("node") != me or (self.placed_or_failed(want.get("state")) !=
-                                          self.placed_or_failed(row.get("state"))):
-                self.fail("consistent", "%s replica %d: node %d shows itself %s, the submitter shows %s on node %s"
-                          % (job["name"], r, i, row.get("state"), want.get("state"),
-                             self.peer.get(want.get("node") or "", "none")))
+            if self.placed_or_failed(want.get("state")) != self.placed_or_failed(row.get("state")):
+                self.fail("consistent", "%s replica %d: node %d shows itself %s, the submitter shows %s"
+                          % (job["name"], r, i, row.get("state"), want.get("state")))
+
+    def runners(self, job, r):
+        """The nodes whose own view shows that they run replica r of job."""
+        out = []
+        for i in range(1, self.n + 1):
+            row = (self.replica_view(job, i) or {}).get(r) or {}
+            if row.get("node") and row.get("node") == self.me(i):
+                out.append(i)
+        return out
 
     def check_placed_shown(self, job, ref):
-        """Every replica the submitter shows placed on a node is shown by that
-        node (when it knows the job: catch_up reports the others)."""
+        """Every replica the submitter shows placed is shown by exactly one node
+        (none: only reported when every node knows the job, else catch_up
+        reports it)."""
+        everyone = all(self.replica_view(job, i) is not None for i in range(1, self.n + 1))
         for r, want in (ref or {}).items():
-            w = self.peer.get(want.get("node") or "")
-            if w is None or w == job["node"] or self.placed_or_failed(want.get("state")) != "placed":
-                continue
-            view = self.replica_view(job, w)
-            if view is not None and "state" not in (view.get(r) or {}):
-                self.fail("consistent", "%s replica %d is %s on node %d (submitter's view), node %d does not show it"
-                          % (job["name"], r, want.get("state"), w, w))
+            on = self.runners(job, r)
+            if len(on) > 1:
+                self.fail("consistent", "%s replica %d is shown running on nodes %s" % (job["name"], r, on))
+            if self.placed_or_failed(want.get("state")) == "placed" and not on and everyone:
+                self.fail("consistent", "%s replica %d is %s (submitter's view), no node shows it"
+                          % (job["name"], r, want.get("state")))
 
     def check_jobs(self):
         for job in self.accepted:
@@ -186,6 +221,8 @@ class Checker:
                 self.check_settled(job, i, view, self.status[i][job["id"]])
                 if i != job["node"]:
                     self.check_runner_view(job, i, view, ref)
+                else:
+                    self.check_submitter_view(job, self.status[i][job["id"]])
             self.check_placed_shown(job, ref)
             if knowers * 2 <= self.n:
                 self.fail("no_loss", "job %s (%s) known to %d of %d nodes only"
@@ -215,13 +252,14 @@ class Checker:
                 known.add(key)
                 on = running.get(key, [])
                 rs = ref.get(r) or {}
-                st, where = rs.get("state"), self.peer.get(rs.get("node") or "")
+                on_view = self.runners(job, r)
+                st, where = rs.get("state"), on_view[0] if len(on_view) == 1 else None
                 if len(on) > 1:
                     self.fail("containers", "%s replica %d runs on nodes %s at once" % (job["name"], r, on))
                 if job["kind"] == "long" and st == "running":
                     n_running += 1
                     if on != [where]:
-                        self.fail("containers", "%s replica %d is running on node %s (submitter's view), "
+                        self.fail("containers", "%s replica %d is running on node %s (its runner's view), "
                                   "runc runs it on %s" % (job["name"], r, where, on or "no node"))
                 elif on and st in ("failed", "exited", "unschedulable"):
                     self.fail("containers", "%s replica %d is %s but still runs on node(s) %s"
@@ -250,7 +288,8 @@ class Checker:
         anchor_rows = []  # (node, row)
         for i in range(1, self.n + 1):
             for r in rows_of(load(os.path.join(self.c, "n%d.assignments.json" % i), []), "assignments"):
-                assignments[strip0x(r.get("commitment"))] = (r.get("job_id"), r.get("replica"), r.get("epoch"))
+                if r.get("commitment"):  # the submitter's view of a placed row has none (H4)
+                    assignments[strip0x(r.get("commitment"))] = (r.get("job_id"), r.get("replica"), r.get("epoch"))
             for r in rows_of(load(os.path.join(self.c, "n%d.anchors.json" % i), []), "anchors"):
                 anchor_rows.append((i, r))
         ev = self.chain_events()

@@ -47,8 +47,8 @@ replicas: $5
 policy: $2
 YAML
 }
-# placements as node 2, the submitter, shows them; every other node shows the
-# replica it runs (views_agree, lib.sh)
+# placements as the runners show them (node 2, the submitter, sees only that
+# each replica is placed: placements_at, views_agree in lib.sh)
 assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
 

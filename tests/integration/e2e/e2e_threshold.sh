@@ -73,8 +73,8 @@ replicas: 1
 policy: $2
 YAML
 }
-# node 1 submits: its node shows where a replica landed, every other node
-# only the replica it runs (views_agree, lib.sh)
+# node 1 submits: its node shows only that a replica is placed; where, the
+# runner shows of the replica it runs (placements_at, views_agree: lib.sh)
 assigned() { [ "$(placements_at 1 "$1" | wc -l)" -ge 1 ]; }
 oracle() {
   "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}" \

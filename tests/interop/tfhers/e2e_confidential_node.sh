@@ -49,8 +49,8 @@ job() {
 job zconf binpack 1230m 321Mi eu-west   # only node 2 (node 1 has 1 CPU, node 3 is us-east)
 job zzone spread 100m 64Mi "" 1         # nodes 1 and 3: spread takes the freer
 
-# node 2 submits: its node shows where each job landed, every other node
-# only a replica it runs (views_agree, lib.sh)
+# node 2 submits: its node shows only that each job is placed; where, each
+# runner shows of the replica it runs (placements_at, views_agree: lib.sh)
 assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 oracle() { "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}"; }
 
