@@ -21,6 +21,9 @@ alive_n() { # NODE COUNT: NODE sees COUNT live members with telemetry
     process.exit(rows.length === Number(process.argv[1]) ? 0 : 1);' "$2"
 }
 for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" alive_n "$i" 3; done
+# SWIM must know node 3 before it goes (a member it never knew is never declared dead)
+swim_knows() { grep -q "msg=\"member\" event=join peer=$PEER_3" "$WORK/n$1/veild.log"; }
+for i in 1 2; do wait_for 60 "node $i's SWIM knows node 3" swim_knows "$i"; done
 IMG=127.0.0.1:9/busybox@sha256:$(printf 'c0%.0s' $(seq 1 32))
 job() {
   cat >"$WORK/$1.yaml" <<YAML

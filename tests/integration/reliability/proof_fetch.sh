@@ -27,6 +27,9 @@ alive_n() { # NODE COUNT: NODE sees COUNT live members with telemetry
     process.exit(rows.length === Number(process.argv[1]) ? 0 : 1);' "$2"
 }
 for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" alive_n "$i" 3; done
+# SWIM must know node 3 before it goes (a member it never knew is never declared dead)
+swim_knows() { grep -q "msg=\"member\" event=join peer=$PEER_3" "$WORK/n$1/veild.log"; }
+for i in 1 2; do wait_for 60 "node $i's SWIM knows node 3" swim_knows "$i"; done
 stop_node 3
 wait_for 60 "nodes 1 and 2 see node 3 gone" alive_n 1 2
 ok "mesh up; node 3 stopped"
