@@ -502,19 +502,37 @@ static void agent_free(veil_conflux *a)
     free(a);
 }
 
+#define ENROLL_ATTEMPTS 3
+
 static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config *cfg, veil_err *err)
 {
     veil_ctl_result res;
     if (veil_conflux_identity_load(&a->id, a->dir, err) != 0 || choose_name(a, cfg->name, err) != 0)
         return -1;
-    VEIL_LOG_DBG("conflux", "enrolling", "node=%s", a->name);
-    if (cfx_enroll(a, &res, err) != 0)
-        return -1;
-    int rc = cfx_adopt(a, &res, err);
-    veil_ctl_result_free(&res);
-    VEIL_LOG_DBG("conflux", "credentials issued", "node=%s realm=%s", a->name, a->realm);
-    if (rc != 0 || connect_node(a, &a->nc, &a->subs, err) != 0)
-        return -1;
+    /* Short-lived credentials can expire before the first connection reaches
+     * a server on a loaded machine (seen with 6-second credentials): the
+     * servers refuse them, and the node, already known to Guardian by its
+     * key, enrolls again. Bounded. */
+    for (int attempt = 1;; attempt++) {
+        VEIL_LOG_DBG("conflux", "enrolling", "node=%s", a->name);
+        if (cfx_enroll(a, &res, err) != 0)
+            return -1;
+        int rc = cfx_adopt(a, &res, err);
+        veil_ctl_result_free(&res);
+        VEIL_LOG_DBG("conflux", "credentials issued", "node=%s realm=%s", a->name, a->realm);
+        if (rc != 0)
+            return -1;
+        veil_err e = {0};
+        if (connect_node(a, &a->nc, &a->subs, &e) == 0)
+            break;
+        if (attempt == ENROLL_ATTEMPTS || !strstr(e.msg, "Authorization Violation")) {
+            if (err)
+                *err = e;
+            return -1;
+        }
+        VEIL_LOG_WARNING("conflux", "fresh credentials refused by Master, enrolling again",
+                         "node=%s attempt=%d err=\"%s\"", a->name, attempt, e.msg);
+    }
     char url[256] = "";
     natsConnection_GetConnectedUrl(a->nc, url, sizeof url);
     VEIL_LOG_INF("conflux", "enrolled and connected", "node=%s realm=%s server=%s", a->name,
