@@ -218,21 +218,28 @@ async function refreshDetail() {
     $("job-detail-body").replaceChildren(el("p", {class: "error-text", text: j.error || "unknown error"}));
     return;
   }
-  // Another member's job (hook H4): the node's API keeps only the replicas
-  // this node runs; the others are rows with their number alone.
+  // Hook H4: the node's API shows where a replica runs only on the node
+  // running it. Of its own job this node sees whether each replica is
+  // placed; of another member's, the replicas it runs (the others are rows
+  // with their number alone).
   const reps = (j.replica_states || []).map((x) => el("tr", {},
     el("td", {text: String(x.replica)}),
     el("td", {}, x.state ? badge(x.state) : el("span", {class: "muted", text: "not shown"})),
-    el("td", {}, el("code", {text: x.node || "—"})),
+    el("td", {}, x.node ? el("code", {text: x.node}) : el("span", {class: "muted", text: "—"})),
     el("td", {text: x.attempts === undefined ? "" : String(x.attempts)}), el("td", {text: x.note || ""})));
-  const view = j.view && j.view !== "submitter"
+  const view = j.view === "submitter"
+    ? [el("p", {class: "muted", "data-view": j.view, text: "This node's job: each replica shows whether it is placed and its state; " +
+        "where it runs is shown only on the node running it (reach it by name, veil-" + short(j.id, 16).replace("…", "") + "-<replica>)."})]
+    : j.view
     ? [el("p", {class: "muted", "data-view": j.view, text: "Another member's job (" + (j.decided ? "decided" : "undecided") +
-        "): where it runs is shown only to its submitter's node" +
-        (j.view === "runner" ? "; this node sees the replicas it runs." : " and the nodes running it.")})]
+        "): where it runs is shown only to the nodes running it" +
+        (j.view === "runner" ? "; this node sees the replicas it runs." : ".")})]
     : [];
+  const where = (a) => a.node ? el("code", {text: short(a.node, 20)})
+    : el("span", {class: "muted", text: a.placed === false ? "unschedulable" : "placed (not shown)"});
   const asg = (j.assignments || []).map((a) => el("tr", {},
     el("td", {text: String(a.replica)}), el("td", {text: String(a.epoch)}),
-    el("td", {}, el("code", {text: short(a.node, 20)})), el("td", {}, el("code", {title: a.output_digest, text: short(a.output_digest, 16)})),
+    el("td", {}, where(a)), el("td", {}, el("code", {title: a.output_digest, text: short(a.output_digest, 16)})),
     el("td", {}, el("code", {title: a.commitment, text: short(a.commitment, 16)}))));
   const ctr = (j.containers || []).map((c) => el("tr", {},
     el("td", {text: String(c.replica)}), el("td", {}, el("code", {text: c.id})), el("td", {}, badge(c.state)),
@@ -332,7 +339,8 @@ async function submitSpec(ev) {
 
 async function refreshAudit() {
   const [an, asg] = await Promise.all([api("GET", "/v1/anchors"), api("GET", "/v1/assignments")]);
-  for (const a of asg.json.assignments || []) state.assignmentOf.set(a.commitment, {job: a.job_id, replica: a.replica});
+  // only the assignments this node sees in full carry a commitment (H4)
+  for (const a of asg.json.assignments || []) if (a.commitment) state.assignmentOf.set(a.commitment, {job: a.job_id, replica: a.replica});
   const rows = (an.json.anchors || []).map((a) => {
     const who = state.assignmentOf.get(a.commitment);
     const cell = el("td", {class: "verdict"});

@@ -7,6 +7,7 @@
 //               `veil job validate` prints for bad.yaml)
 //   DASH_PEERS  the three nodes' peer IDs, comma-separated
 //   DASH_OUT    file receiving every response body the page got ("=== URL")
+//   DASH_SELF   this node's peer ID (hello-dash runs here)
 //   DASH_OTHER  (optional) a job another member submitted, placed on
 //               DASH_OTHER_ON (not this node): shown only as decided
 //   DASH_SCREENSHOTS (optional) dir for a screenshot of each page
@@ -122,9 +123,14 @@ async function main() {
     check(loads.length === 0, "the page reloaded");
     await page.getByRole("button", {name: "Details of job hello-dash"}).click();
     await page.waitForFunction(() => /Chosen node/.test(document.getElementById("job-detail-body").textContent));
+    // binpack puts hello-dash on this node (the least memory): it runs it,
+    // so its detail names this node, and no other (hook H4)
     const chosen = await page.locator("#job-detail-body table").first().locator("tbody tr td:nth-child(3)").textContent();
-    check(PEERS.includes(chosen.trim()), `chosen node "${chosen}" is not a member`);
-    ok(`the job reached ${st} on the jobs page without a reload, placed on ${chosen.trim()}`);
+    check(chosen.trim() === process.env.DASH_SELF, `chosen node "${chosen}" is not this node`);
+    const mine = await page.locator("#job-detail-body").textContent();
+    check(/This node's job: each replica shows whether it is placed/.test(mine), "hello-dash's detail: " + mine);
+    check(!PEERS.some((p) => p !== process.env.DASH_SELF && mine.includes(p)), "hello-dash's detail names another node: " + mine);
+    ok(`the job reached ${st} on the jobs page without a reload, placed on this node ${chosen.trim()}`);
     await page.waitForFunction(() => document.querySelector("#chart-latency circle"), null, {timeout: 10000});
     await shot(page, "jobs");
 

@@ -10,7 +10,8 @@
 # spec shows `veil job validate`'s own message; a write without the token is
 # refused; the audit page gets an inclusion proof verified by the contract;
 # another member's job shows only as decided, never where it runs (hook H4:
-# not on the page, not in any response it received); and that no node's
+# not on the page, not in any response it received), and its submitter's node
+# shows that it is placed, not where; and that no node's
 # capacity is in any response the dashboard received.
 # DASH_SCREENSHOTS=DIR saves a screenshot of each page there.
 source "$(dirname "$0")/../e2e/lib.sh"
@@ -75,7 +76,7 @@ name: hello-dash
 image: $RT_REG/busybox@$DIGEST
 command: [/bin/sh, -c, "echo hello from the dashboard; sleep 1"]
 resources: {cpu: 100m, memory: 32Mi}
-policy: spread
+policy: binpack
 YAML
 cat >"$WORK/specs/spec" <<YAML
 name: bad-dash
@@ -106,12 +107,15 @@ wait_for 30 "node 2 and 3's views of other-dash agree with node 1's" views_agree
 OTHER_ON=$(placements_at 1 "$OTHER")
 [ "$OTHER_ON" != "$PEER_2" ] || fail "other-dash landed on node 2 (1Gi)"
 ok "other-dash (node 1's job) placed on a node other than node 2"
+# node 1, its submitter, shows that it is placed, not where (H4)
+grep -q "$OTHER_ON" < <(veil_at 1 job status "$OTHER" -o json) && [ "$OTHER_ON" != "$PEER_1" ] \
+  && fail "node 1 (the submitter) names the node running other-dash"
 
 URL=$(veil_at 2 dashboard url) || fail "veil dashboard url"
 [[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/ui/#token=[0-9a-f]{64}$ ]] || fail "dashboard url: $URL"
 NODE_PATH="$SRC/tools/npm/node_modules" DASH_URL="$URL" DASH_SPECS="$WORK/specs" \
   DASH_PEERS="$PEER_1,$PEER_2,$PEER_3" DASH_OUT="$WORK/responses.txt" CHROMIUM="$CHROMIUM" \
-  DASH_OTHER="$OTHER" DASH_OTHER_ON="$OTHER_ON" \
+  DASH_OTHER="$OTHER" DASH_OTHER_ON="$OTHER_ON" DASH_SELF="$PEER_2" \
   timeout 300 node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
   || fail "browser: $(cat "$WORK/browser.txt")"
 grep '^ok' "$WORK/browser.txt" | sed 's/^ok /ok - /' >&2 || true

@@ -10,8 +10,10 @@
 // smallest free memory >= r, then "unschedulable" above the cluster maximum.
 // Each step edge is one node's free memory. The adversary bisects (in log
 // space: it wants relative precision) the widest interval whose two ends had
-// different outcomes. When only "placed"/"unschedulable" is visible (node
-// identities redacted) the same search still finds the cluster maximum.
+// different outcomes. With hook H4 the submitter's node shows only
+// "placed"/"unschedulable" (and its own node, when a probe lands there): the
+// same search then finds the cluster maximum and its own edge, and the
+// report says which outcomes it saw ("learned").
 //
 // What it "learns": the interval [lo, hi] its observations confine a node's
 // value to; it knows the value within p when hi/lo <= (1+p)/(1-p) (then
@@ -195,11 +197,14 @@ function main() {
       rel_error: truth ? Math.round(1e4 * Math.abs(est - truth) / truth) / 1e4 : null };
   }
   const outcomes = {};
-  for (const o of samples.values()) outcomes[o.length > 20 ? 'node' : o] = (outcomes[o.length > 20 ? 'node' : o] || 0) + 1;
+  const kind = o => (o === A.self ? 'own_node' : o.length > 20 ? 'other_node' : o);
+  for (const o of samples.values()) outcomes[kind(o)] = (outcomes[kind(o)] || 0) + 1;
+  const learned = `${jobs} jobs: ` + Object.entries(outcomes).map(([k, n]) => `${k} ${n}`).join(', ') +
+    (outcomes.other_node ? '; other nodes were named' : '; no other node was named');
   const res = { jobs, seconds: Math.round((Date.now() - t0) / 100) / 10,
     jobs_to_one_node_25pct: first.p25, jobs_to_one_node_10pct: first.p10,
     jobs_to_all_nodes_25pct: first.all25, jobs_to_all_nodes_10pct: first.all10,
-    outcomes, per_node };
+    outcomes, learned, per_node };
   const text = JSON.stringify(res);
   if (A.out) fs.writeFileSync(A.out, text + '\n');
   console.log(text);

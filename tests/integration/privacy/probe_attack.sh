@@ -16,10 +16,12 @@
 #                        within 25%; it only reports what members see of
 #                        each other's placements (R1);
 # PROBE_EXPECT=defended  (registered; hook H4 is wired in the node's API) the
-#                        same, and R1: no node shows where another member's
-#                        replicas landed beyond the ones it runs (the
-#                        adversary searches its own node's API for node 1's
-#                        job; nodes 1 and 2 are asked about the adversary's);
+#                        same, the adversary's own probes come back only as
+#                        placed/unschedulable (or on its own node), and R1:
+#                        no node shows where another member's replicas
+#                        landed beyond the ones it runs (the adversary
+#                        searches its own node's API for node 1's job; nodes
+#                        1 and 2 are asked about the adversary's);
 # PROBE_EXPECT=leak      the "before" figures: needs a veild without H1
 #                        (commit 779b99a or earlier); against this one it
 #                        stops with a message.
@@ -115,7 +117,8 @@ ok "telemetry messages of nodes with different capacities all have $(awk 'NR==1{
 # Claim R1 (hook H4): a member's node shows nothing of where another
 # member's jobs landed, beyond the replicas it runs itself.
 # (a) node 1 submits a 3-replica spread job (one replica per node): its own
-# node shows all three, each runner its own, and the adversary, searching
+# node shows that all three are placed (and where only the one it runs),
+# each runner its own, and the adversary, searching
 # its node's API (get jobs, job status, get assignments) for other members'
 # placements, finds none on a node other than its own.
 printf 'name: r1\nimage: %s\ncommand: [/bin/true]\nresources: {cpu: 10m, memory: 4Mi}\nreplicas: 3\npolicy: spread\n' \
@@ -128,7 +131,6 @@ scan=$(node "$SRC/tests/integration/privacy/probe_adversary.js" --veil "$VEIL" \
   --config "$WORK/n3/veild.yaml" --self "$PEER_3" --scan-foreign 1) || fail "the adversary's scan failed"
 foreign=$(json_get "$scan" foreign_placements_seen)
 [ "$(json_get "$scan" foreign_jobs)" -ge 1 ] || fail "the adversary's node does not list node 1's job: $scan"
-# (its own probes' rows name nodes 1 and 2: the submitter sees its own jobs)
 if [ "$EXPECT" != leak ] && grep -q "$PEER_2" < <(veil_at 3 job status "$rid" -o json); then
   fail "the adversary's node names node 2, which runs a replica of node 1's job"
 fi
@@ -168,6 +170,9 @@ classes | defended)
   if [ "$EXPECT" = defended ]; then
     [ "$shown" -eq 0 ] || fail "nodes 1 and 2 show where $shown of another member's replicas landed"
     [ "$foreign" -eq 0 ] || fail "the adversary's node shows where $foreign of node 1's replicas landed: $scan"
+    other=$(node -e 'console.log(JSON.parse(process.argv[1]).outcomes.other_node || 0)' "$(cat "$OUT")")
+    [ "$other" -eq 0 ] || fail "the adversary's own node named another node for $other of its probes"
+    ok "defended (H4): the adversary learned from its own probes only $(json_get "$(cat "$OUT")" learned)"
     ok "defended (H4): the adversary's node shows only the replica of node 1's job it runs ($scan); nodes 1 and 2 show nothing of where the adversary's jobs landed beyond their own replicas"
   fi
   ;;
