@@ -102,24 +102,31 @@ if [ -x "$ORACLE" ]; then
   echo "plaintext oracle of the same policy says: $("$ORACLE" "$WORK/hello.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}")"
 fi
 
-say "veil job status (on node 2)"
-anchored() { veil_at 2 job status "$id" -o json | grep -q '"tx_hash": "0x'; }
-wait_for 30 "the anchor" anchored
+say "veil job status (on node 2, the submitter: placed, its state, anchored; not where)"
 veil_at 2 job status "$id"
 
-say "The same job on nodes 1 and 3 (hook H4: a node sees the replica it runs, another member only that the job exists)"
-for i in 1 3; do echo "node $i:"; veil_at "$i" job status "$id"; done
+# Where it runs: each node's API shows the replicas it runs, so an operator
+# finds the job on the node running it (hook H4; placements_at, e2e lib.sh).
+wait_for 30 "a node showing the replica it runs" runner_at 2 "$id" 0
+RUN=$(runner_at 2 "$id" 0)
+say "veil job status (on node $RUN, the node running it)"
+anchored() { veil_at "$RUN" job status "$id" -o json | grep -q '"tx_hash": "0x'; }
+wait_for 30 "the anchor" anchored
+veil_at "$RUN" job status "$id"
 
-say "The container's output (on the node that ran it)"
-find "$WORK"/n*/containers -name '*.log' -exec cat {} + 2>/dev/null | grep -v '^time=' || true
+say "The same job on the other nodes (hook H4: the submitter sees that it is placed, another member only that the job exists)"
+for i in 1 2 3; do [ "$i" = "$RUN" ] || { echo "node $i:"; veil_at "$i" job status "$id"; }; done
 
-say "The anchor, verified on chain with cast"
-st=$(veil_at 2 job status "$id" -o json)
+say "The container's output (veil job logs on node $RUN, which ran it)"
+veil_at "$RUN" job logs "$id" 2>/dev/null || find "$WORK/n$RUN/containers" -name '*.log' -exec cat {} + 2>/dev/null | grep -v '^time=' || true
+
+say "The anchor, verified on chain with cast (root and proof from node $RUN)"
+st=$(veil_at "$RUN" job status "$id" -o json)
 read -r root tx proof commitment < <(node -e '
   const j = JSON.parse(process.argv[1]);
-  const a = j.anchors[0], s = j.assignments.find(x => x.replica === a.replica);
-  console.log("0x" + a.root, a.tx_hash, "[" + JSON.parse(a.proof_json || "[]").join(",") + "]",
-              "0x" + s.commitment);' "$st")
+  const a = j.anchors.find(x => x.root), s = j.assignments.find(x => x.replica === a.replica && x.commitment);
+  const proof = Array.isArray(a.proof) ? a.proof : JSON.parse(a.proof_json || "[]");
+  console.log("0x" + a.root, a.tx_hash, "[" + proof.join(",") + "]", "0x" + s.commitment);' "$st")
 "$CAST" receipt "$tx" --rpc-url "$RPC" | grep -E 'status|gasUsed|blockNumber'
 echo -n "verifyInclusion(root, cluster 1, job, commitment, proof) = "
 "$CAST" call "$C" "verifyInclusion(bytes32,uint64,bytes32,bytes32,bytes32[])(bool)" \
