@@ -528,41 +528,59 @@ static int keep_replicas(json_t *rows, const bool *runs, size_t n)
     return 0;
 }
 
-/* Whether the trimmed assignment rows `asg` show (replica, epoch) in full
- * (its commitment survived the view). */
-static bool shown_in_full(json_t *asg, json_t *replica, json_t *epoch)
+/* The job's anchors rebuilt by commitment, one per assignment row of
+ * `asg` (not trimmed yet) that `by_com` (GET /v1/anchors' rows by
+ * commitment; NULL: none) holds, as `self` may see it: FULL the store's
+ * anchor row (replica, epoch, root, tx_hash, proof), PLACED its replica,
+ * epoch and "anchored" (its transaction is out) alone (root, transaction
+ * and proof would pin the commitment, and so the node), NONE nothing. The
+ * store's own anchor rows of a job carry no commitment, so a rescheduled
+ * replica's anchors could not be told apart there. */
+static json_t *job_anchors(json_t *asg, json_t *by_com, const char *self, const char *submitter)
 {
-    json_t *row;
+    json_t *out = json_array(), *row;
     size_t i;
-    json_array_foreach(asg, i, row) if (json_equal(json_object_get(row, "replica"), replica) &&
-                                        json_equal(json_object_get(row, "epoch"), epoch) &&
-                                        json_object_get(row, "commitment")) return true;
-    return false;
-}
-
-/* Keeps the anchor rows whose assignment this node sees in full; with
- * `existence` (the submitter's node), the others are kept as replica,
- * epoch and "anchored" (its transaction is out) alone: root, transaction
- * and proof would pin the commitment, and so the node. */
-static int trim_anchors(json_t *rows, json_t *asg, bool existence)
-{
-    for (size_t i = 0; i < json_array_size(rows);) {
-        json_t *row = json_array_get(rows, i);
-        json_t *rep = json_object_get(row, "replica"), *ep = json_object_get(row, "epoch");
-        if (shown_in_full(asg, rep, ep)) {
-            i++;
-        } else if (existence) {
-            const char *tx = str_field(row, "tx_hash");
-            json_t *keep = json_pack("{s:O, s:O, s:b}", "replica", rep, "epoch", ep, "anchored",
-                                     tx[0] != '\0');
-            if (!keep || json_array_set_new(rows, i, keep) != 0)
-                return -1;
-            i++;
-        } else if (json_array_remove(rows, i) != 0) {
-            return -1;
+    json_array_foreach(by_com && out ? asg : NULL, i, row)
+    {
+        json_t *an = json_object_get(by_com, str_field(row, "commitment"));
+        enum veil_privacy_view v = view_for(self, submitter, str_field(row, "node"));
+        if (!an || v == VEIL_PRIVACY_VIEW_NONE)
+            continue;
+        json_t *rep = json_object_get(row, "replica");
+        json_t *keep =
+            v == VEIL_PRIVACY_VIEW_FULL
+                ? json_pack("{s:O, s:O, s:O, s:O, s:O}", "replica", rep, "epoch",
+                            json_object_get(an, "epoch"), "root", json_object_get(an, "root"),
+                            "tx_hash", json_object_get(an, "tx_hash"), "proof",
+                            json_object_get(an, "proof"))
+                : json_pack("{s:O, s:O, s:b}", "replica", rep, "epoch",
+                            json_object_get(an, "epoch"), "anchored",
+                            str_field(an, "tx_hash")[0] != '\0');
+        if (!keep || json_array_append_new(out, keep) != 0) {
+            json_decref(out);
+            return NULL;
         }
     }
-    return 0;
+    return out;
+}
+
+/* GET /v1/anchors' rows by commitment. */
+static json_t *anchors_by_commitment(veil_store *store, veil_err *err)
+{
+    json_t *all = veil_store_list_json(store, "anchors", err), *by = json_object(), *row;
+    size_t i;
+    int rc = all && by ? 0 : -1;
+    json_array_foreach(rc == 0 ? all : NULL, i,
+                       row) if (json_object_set(by, str_field(row, "commitment"), row) != 0) rc =
+        -1;
+    json_decref(all);
+    if (rc != 0) {
+        json_decref(by);
+        if (all)
+            veil_err_set(err, VEIL_E_NOMEM, "anchors: out of memory");
+        return NULL;
+    }
+    return by;
 }
 
 /* Trims one job (veil_store_job_json's object) to this node's view and adds
@@ -570,7 +588,7 @@ static int trim_anchors(json_t *rows, json_t *asg, bool existence)
  * node sees each replica PLACED (state, attempts, notes, that it is
  * anchored; never the node, signature or commitment) unless it runs that
  * replica itself; a runner sees its replicas FULL, the rest NONE. */
-static int redact_job(json_t *job, const char *self)
+static int redact_job(json_t *job, const char *self, json_t *by_com)
 {
     const char *submitter = str_field(job, "submitter");
     json_t *states = json_object_get(job, "replica_states");
@@ -589,11 +607,11 @@ static int redact_job(json_t *job, const char *self)
         any = any || (runs[i] && str_field(row, "node")[0]);
         rc = veil_privacy_redact_replica_state(row, v);
     }
-    if (rc == 0 &&
-        (trim_assignments(json_object_get(job, "assignments"), self, submitter, NULL) != 0 ||
-         trim_anchors(json_object_get(job, "anchors"), json_object_get(job, "assignments"), mine) !=
-             0 ||
-         (!mine && keep_replicas(json_object_get(job, "containers"), runs, n) != 0)))
+    json_t *anchors =
+        rc == 0 ? job_anchors(json_object_get(job, "assignments"), by_com, self, submitter) : NULL;
+    if (!anchors || json_object_set_new(job, "anchors", anchors) != 0 ||
+        trim_assignments(json_object_get(job, "assignments"), self, submitter, NULL) != 0 ||
+        (!mine && keep_replicas(json_object_get(job, "containers"), runs, n) != 0))
         rc = -1;
     free(runs);
     const char *view = mine ? "submitter" : any ? "runner" : "none";
@@ -603,21 +621,33 @@ static int redact_job(json_t *job, const char *self)
     return 0;
 }
 
-/* GET /v1/jobs/{id}: the job as this node may see it. */
+/* The job as this node may see it; with `anchors` its anchors too (GET
+ * /v1/jobs/{id}), else an empty list (the jobs list and /metrics need
+ * none). */
+static json_t *job_view_of(veil_store *store, const char *self, const char *id, bool anchors,
+                           veil_err *err)
+{
+    json_t *by_com = anchors ? anchors_by_commitment(store, err) : NULL;
+    if (anchors && !by_com)
+        return NULL;
+    json_t *job = veil_store_job_json(store, id, err);
+    if (job && redact_job(job, self, by_com) != 0) {
+        json_decref(job);
+        job = NULL;
+        veil_err_set(err, VEIL_E_NOMEM, "job %.16s: out of memory trimming its view", id);
+    }
+    json_decref(by_com);
+    return job;
+}
+
 static json_t *job_view(veil_store *store, const char *self, const char *id, veil_err *err)
 {
-    json_t *job = veil_store_job_json(store, id, err);
-    if (job && redact_job(job, self) != 0) {
-        json_decref(job);
-        veil_err_set(err, VEIL_E_NOMEM, "job %.16s: out of memory trimming its view", id);
-        return NULL;
-    }
-    return job;
+    return job_view_of(store, self, id, false, err);
 }
 
 void *veil_api_job_view(veil_store *store, const char *self, const char *id_hex, veil_err *err)
 {
-    return job_view(store, self, id_hex, err);
+    return job_view_of(store, self, id_hex, true, err);
 }
 
 /* A row of GET /v1/jobs for a job this node did not submit: its state is
@@ -761,7 +791,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!is_job_id(id))
             return send_error(api, c, 400, "job id must be 64 lowercase hex digits");
         veil_err err = {0};
-        json_t *job = job_view(api->store, api->submitter, id, &err);
+        json_t *job = job_view_of(api->store, api->submitter, id, true, &err);
         if (!job)
             return send_error(api, c, err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg);
         return send_json(api, c, 200, job);

@@ -10,7 +10,8 @@
  * API shows of each (hook H4): job aa.. by Alpha, replica 0 on this node and
  * replica 1 on Beta; job bb.. by Alpha on Beta; job cc.. by Alpha, still
  * pending; job dd.. by this node: replica 0 on Beta (anchored, with a
- * holders' note), replica 1 on this node, replica 2 unschedulable.
+ * holders' note), replica 1 on this node, replica 2 unschedulable. The
+ * replicas 0 of aa.. and dd.. are anchored.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +61,19 @@ static int add_job(veil_store *store, char c, const char *submitter, uint32_t re
                                  "00000000000000000000000000000000", replicas, err);
 }
 
+/* An anchor of replica 0 of job `c`x64 in batch epoch 9 (not the
+ * assignment's epoch 5: the API ties an anchor to its assignment by
+ * commitment). */
+static int anchor(veil_store *store, char c, veil_err *err)
+{
+    struct veil_store_anchor an = {.epoch = 9, .proof_json = "[\"" BETA_LEAF "\"]"};
+    memset(an.commitment, c, 63);
+    an.commitment[63] = '0';
+    memset(an.root, '9', 64);
+    snprintf(an.tx_hash, sizeof an.tx_hash, "0x%064d", 7);
+    return veil_store_anchor_record(store, &an, err);
+}
+
 static int seed_jobs(veil_store *store, veil_err *err)
 {
     if (add_job(store, 'a', ALPHA, 2, err) != 0 || place(store, 'a', 0, SELF, err) != 0 ||
@@ -70,14 +84,9 @@ static int seed_jobs(veil_store *store, veil_err *err)
         return -1;
     char id[65];
     hex_id(id, 'd');
-    struct veil_store_anchor an = {.epoch = 5, .proof_json = "[\"" BETA_LEAF "\"]"};
-    memset(an.commitment, 'd', 63);
-    an.commitment[63] = '0';
-    memset(an.root, '9', 64);
-    snprintf(an.tx_hash, sizeof an.tx_hash, "0x%064d", 7);
     return veil_store_replica_set_note(store, id, 0, "assignment signed by key holders 1,2 (t=1)",
                                        err) == 0 &&
-                   veil_store_anchor_record(store, &an, err) == 0
+                   anchor(store, 'd', err) == 0 && anchor(store, 'a', err) == 0
                ? 0
                : -1;
 }

@@ -83,7 +83,9 @@ st=$("$veil" job status "$A" -o json)
 jq_ok "$st" 'j.view === "runner" && j.decided === true && j.replica_states.length === 2 &&
   j.replica_states[0].node === "12D3KooWsubmitter" && j.replica_states[0].state === "assigned" &&
   Object.keys(j.replica_states[1]).join() === "replica" &&
-  j.assignments.length === 1 && j.assignments[0].replica === 0' || fail "runner view of aa..: $st"
+  j.assignments.length === 1 && j.assignments[0].replica === 0 &&
+  j.anchors.length === 1 && j.anchors[0].replica === 0 && j.anchors[0].epoch === 9 &&
+  j.anchors[0].root.length === 64 && j.anchors[0].proof.length === 1' || fail "runner view of aa..: $st"
 grep -q "$BETA" <<<"$st" && fail "the runner of replica 0 sees where replica 1 runs: $st"
 st=$("$veil" job status "$B" -o json)
 jq_ok "$st" 'j.view === "none" && j.decided === true && j.assignments.length === 0 &&
@@ -107,7 +109,8 @@ jq_ok "$st" 'const [r0, r1, r2] = j.replica_states, a = j.assignments;
   !["node", "signature", "commitment", "output_digest"].some(k => k in a[0]) &&
   a[2].commitment.length === 64 && !a[2].node &&
   a[1].node === process.argv[3] && a[1].commitment.length === 64 &&
-  j.anchors.length === 1 && Object.keys(j.anchors[0]).sort().join() === "anchored,epoch,replica"' \
+  j.anchors.length === 1 && Object.keys(j.anchors[0]).sort().join() === "anchored,epoch,replica" &&
+  j.anchors[0].anchored === true && j.anchors[0].epoch === 9' \
   "$SELF" || fail "the submitter's view of dd..: $st"
 for leak in "$BETA" 8888888888 9999999999 "$(printf 'd%.0s' $(seq 63))0"; do
   grep -q "$leak" <<<"$st" && fail "the submitter's view of dd.. shows $leak: $st"
@@ -115,7 +118,7 @@ done
 txt=$("$veil" job status "$D")
 grep -q "your job: .*only on the node running it" <<<"$txt" && grep -q "replica 0: assigned - assignment signed" <<<"$txt" \
   && grep -q "replica 1: assigned on $SELF" <<<"$txt" && grep -q "replica 2: unschedulable" <<<"$txt" \
-  && grep -q "anchor replica 0: epoch 5 anchored (root" <<<"$txt" || fail "job status text of dd..: $txt"
+  && grep -q "anchor replica 0: epoch 9 anchored (root" <<<"$txt" || fail "job status text of dd..: $txt"
 grep -q "$BETA" <<<"$txt" && fail "job status text of dd.. names Beta: $txt"
 asg=$("$veil" get assignments -o json)
 jq_ok "$asg" 'j.map(r => r.job_id[0] + r.replica + ":" + (r.node === process.argv[3] ? "self" : r.node || (r.placed ? "placed" : "unschedulable"))).sort().join() ===
