@@ -158,7 +158,7 @@ rows1() { # JOB NODE -> "replica epoch root tx commitment proof-as-cast-array" l
   veil_at "$2" job status "$1" -o json | node -e '
     const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
     for (const a of j.anchors) {
-      const s = j.assignments.find(x => x.replica === a.replica && x.epoch === a.epoch && x.commitment);
+      const s = j.assignments.filter(x => x.replica === a.replica && x.commitment).pop();
       if (!a.root || !s) continue;
       const p = a.proof || [];
       console.log([a.replica, a.epoch, a.root, a.tx_hash, s.commitment, "[" + p.join(",") + "]"].join(" "));

@@ -166,7 +166,8 @@ full_anchor() {
     node -e '
       const j = JSON.parse(process.argv[1]);
       const a = (j.anchors || []).find(x => x.root && /^0x/.test(x.tx_hash || ""));
-      const s = a && (j.assignments || []).find(x => x.replica === a.replica && x.epoch === a.epoch && x.commitment);
+      // (an anchor epoch is the batch epoch: the assignment is the replica row shown in full)
+      const s = a && (j.assignments || []).filter(x => x.replica === a.replica && x.commitment).pop();
       if (!s) process.exit(1);
       // the store parses *_json columns: the proof is an array under "proof"
       const proof = Array.isArray(a.proof) ? a.proof : JSON.parse(a.proof_json || "[]");

@@ -163,7 +163,8 @@ views_js() {
         die(`the submitter view of ${id.slice(0, 12)} shows too much: ${JSON.stringify(r)}`);
     if (subStatus) {
       const j = JSON.parse(subStatus);
-      const runs = new Set((j.replica_states || []).filter(r => r.node === subPeer).map(r => r.replica));
+      // replicas it may see in full: it runs them, or no node was chosen
+      const runs = new Set((j.assignments || []).filter(r => r.commitment).map(r => r.replica));
       if (j.view !== "submitter" || !named(j).every(n => n === subPeer) ||
           (j.anchors || []).some(a => a.root !== undefined && !runs.has(a.replica)))
         die(`the submitter job status of ${id.slice(0, 12)} names a node: ${subStatus}`);
