@@ -35,6 +35,11 @@ extern "C" {
 /* Loads <dir>/identity.nk, creating the directory (0700) and a fresh key
  * from the CSPRNG when absent (0600; a key readable by others is refused). */
 int veil_conflux_identity_load(veil_nkey *id, const char *dir, veil_err *err) VEIL_WARN_UNUSED;
+/* The identity as a user nkey from a caller's 32-byte Ed25519 seed (e.g.
+ * veild's libp2p key, so one key is the node's libp2p, overlay and
+ * Guardian identity); nothing is written. Wipe with veil_nkey_wipe. */
+int veil_conflux_identity_from_seed(veil_nkey *id, const uint8_t seed[32],
+                                    veil_err *err) VEIL_WARN_UNUSED;
 /* PEM forms (malloc'd): SubjectPublicKeyInfo, and PKCS#8 (secret; free with
  * veil_conflux_pem_free, which wipes). */
 int veil_conflux_identity_public_pem(const veil_nkey *id, char **pem,
@@ -66,8 +71,11 @@ struct veil_conflux_hooks {
 };
 
 struct veil_conflux_config {
-    const char *name;           /* node name asked for; default n-<hex of key> */
-    const char *dir;            /* identity.key lives here */
+    const char *name; /* node name asked for; default n-<hex of key> */
+    const char *dir;  /* identity.nk lives here (unused with identity_seed) */
+    /* The identity's Ed25519 seed (32 bytes, read during veil_conflux_start
+     * only; the caller keeps and wipes it) instead of <dir>/identity.nk. */
+    const uint8_t *identity_seed;
     const char *const *servers; /* Master client URLs (tls://host:port) */
     size_t n_servers;
     const char *ca_file;      /* Guardian's root CA: trusts Master's TLS */

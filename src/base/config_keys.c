@@ -85,7 +85,8 @@ const struct veil_config_key veil_config_default_keys[] = {
     {"overlay.realm", VEIL_CONFIG_STRING, "VEIL_OVERLAY_REALM", NULL, 0, 0,
      "the overlay's realm (the one Guardian's certificate names)"},
     {"overlay.cert_file", VEIL_CONFIG_STRING, "VEIL_OVERLAY_CERT_FILE", NULL, 0, 0,
-     "Guardian's certificate chain for the node's libp2p key (PEM: leaf, intermediate)"},
+     "Guardian's certificate chain for the node's libp2p key (PEM: leaf, intermediate), "
+     "without overlay.guardian_nats"},
     {"overlay.ca_file", VEIL_CONFIG_STRING, "VEIL_OVERLAY_CA_FILE", NULL, 0, 0,
      "Guardian's root certificate (PEM), pinned"},
     {"overlay.ipv4", VEIL_CONFIG_STRING, "VEIL_OVERLAY_IPV4", NULL, 0, 0,
@@ -98,6 +99,13 @@ const struct veil_config_key veil_config_default_keys[] = {
      "the overlay's TUN interface"},
     {"overlay.dns_listen", VEIL_CONFIG_STRING, "VEIL_OVERLAY_DNS_LISTEN", NULL, 0, 0,
      "the containers' name resolver (IPv4:PORT; default: the overlay address, port 53; off)"},
+    {"overlay.guardian_nats", VEIL_CONFIG_LIST, "VEIL_OVERLAY_GUARDIAN_NATS", NULL, 0, 0,
+     "Master's client URLs (tls://host:port): veild runs the Conflux agent, enrolled by its "
+     "on-chain registration, for its certificate (instead of overlay.cert_file)"},
+    {"overlay.enroll_creds", VEIL_CONFIG_STRING, "VEIL_OVERLAY_ENROLL_CREDS", NULL, 0, 0,
+     "the .creds of Guardian's enrollment account (with overlay.guardian_nats)"},
+    {"overlay.guardian_key", VEIL_CONFIG_STRING, "VEIL_OVERLAY_GUARDIAN_KEY", NULL, 0, 0,
+     "Guardian's pinned command key (N...; default: learned at enrollment)"},
 };
 
 const size_t veil_config_default_keys_len = VEIL_ARRAY_LEN(veil_config_default_keys);

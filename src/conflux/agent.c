@@ -436,7 +436,7 @@ static char *dup_opt(const char *s, bool *ok)
 
 static int copy_config(veil_conflux *a, const struct veil_conflux_config *cfg, veil_err *err)
 {
-    if (!cfg->dir || cfg->n_servers == 0)
+    if ((!cfg->dir && !cfg->identity_seed) || cfg->n_servers == 0)
         return veil_err_set(err, VEIL_E_INVALID, "conflux: a directory and a server are needed");
     if (cfg->n_servers > CFX_MAX_SERVERS)
         return veil_err_set(err, VEIL_E_LIMIT, "conflux: at most %d servers", CFX_MAX_SERVERS);
@@ -507,7 +507,10 @@ static void agent_free(veil_conflux *a)
 static int enroll_and_connect(veil_conflux *a, const struct veil_conflux_config *cfg, veil_err *err)
 {
     veil_ctl_result res;
-    if (veil_conflux_identity_load(&a->id, a->dir, err) != 0 || choose_name(a, cfg->name, err) != 0)
+    int rc_id = cfg->identity_seed
+                    ? veil_conflux_identity_from_seed(&a->id, cfg->identity_seed, err)
+                    : veil_conflux_identity_load(&a->id, a->dir, err);
+    if (rc_id != 0 || choose_name(a, cfg->name, err) != 0)
         return -1;
     /* Short-lived credentials can expire before the first connection reaches
      * a server on a loaded machine (seen with 6-second credentials): the

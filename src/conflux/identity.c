@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * identity.c - the Conflux node identity: one Ed25519 user nkey in
- * <dir>/identity.nk (0600), created on first use, and its PEM forms for the
+ * <dir>/identity.nk (0600), created on first use, or taken from a
+ * caller's Ed25519 seed (veild's libp2p key), and its PEM forms for the
  * mTLS certificate (public, sent to Guardian) and the TLS client key (held
  * in memory only, handed to libnats, wiped after use).
  */
@@ -12,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sodium.h>
 
 #include <veil/conflux.h>
 
@@ -31,6 +33,19 @@ int veil_conflux_identity_load(veil_nkey *id, const char *dir, veil_err *err)
         veil_nkey_wipe(id);
         return -1;
     }
+    return 0;
+}
+
+int veil_conflux_identity_from_seed(veil_nkey *id, const uint8_t seed[32], veil_err *err)
+{
+    memset(id, 0, sizeof *id);
+    id->type = VEIL_NKEY_USER;
+    memcpy(id->seed, seed, sizeof id->seed);
+    if (crypto_sign_seed_keypair(id->pub, id->sk, id->seed) != 0) {
+        veil_nkey_wipe(id);
+        return veil_err_set(err, VEIL_E_CRYPTO, "identity: Ed25519 key derivation failed");
+    }
+    id->has_seed = true;
     return 0;
 }
 

@@ -9,6 +9,14 @@
  * active on chain in the cluster, and a node deactivated on chain is revoked
  * (its sessions end, its certificate is refused from then on).
  *
+ * The certificate comes from one of two places: files made by `veil
+ * guardian cert --pubkey` (overlay.cert_file), or - with
+ * overlay.guardian_nats - the Conflux agent run in process with the same
+ * key as its identity, admitted by Guardian because the node is active on
+ * chain in the cluster (enrollment by cluster id and the keystore address),
+ * whose renewals are presented from the next tick on and whose revocation
+ * notices end the revoked member's sessions.
+ *
  * Why gossipsub and not Master for the records: every veild already runs the
  * cluster's gossipsub, whose connections admit only nodes active on chain
  * (the registry gater) and whose messages are signed by their author's
@@ -18,6 +26,8 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -28,6 +38,8 @@
 #include <sodium.h>
 
 #include <veil/anchor_cert.h>
+#include <veil/chain.h>
+#include <veil/conflux.h>
 #include <veil/overlay.h>
 #include <veil/overlay_peer.h>
 #include <veil/resolver.h>
@@ -61,8 +73,21 @@ struct ovct {
     char *nft; /* the ruleset last applied (its table) */
 };
 
+/* The Conflux agent in process (overlay.guardian_nats) and what its hooks
+ * (agent and libnats threads) hand to the loop thread's tick. */
+struct guardian_link {
+    veil_conflux *agent;
+    atomic_bool renewed;    /* new credentials wait to be presented */
+    char *chain;            /* the chain the overlay presents */
+    uint64_t renewals;      /* renewed chains presented */
+    pthread_mutex_t mu;     /* guards revoked */
+    uint8_t (*revoked)[32]; /* identities Guardian revoked, not yet applied */
+    size_t n_revoked, cap_revoked;
+};
+
 struct veil_node_overlay {
     veil_overlay_cert *oc;
+    struct guardian_link *gl; /* NULL: the certificate comes from files */
     char ifname[16];
     char tag[17]; /* this node's tag in host-wide names */
     char data_dir[4096];
@@ -156,11 +181,17 @@ static char *read_text(const char *key, const char *path, veil_err *err)
     return (char *)data;
 }
 
+static bool guardian_mode(const veil_daemon *d)
+{
+    const struct veil_config_value *v = veil_config_get(d->cfg, "overlay.guardian_nats");
+    return v && v->n_items > 0;
+}
+
 static int read_settings(veil_daemon *d, struct veil_node_overlay *ov, veil_err *err)
 {
     const veil_config *cfg = d->cfg;
-    const char *realm = veil_config_str(cfg, "overlay.realm", NULL);
-    if (!realm || !*realm || strlen(realm) >= sizeof ov->realm)
+    const char *realm = veil_config_str(cfg, "overlay.realm", guardian_mode(d) ? "" : NULL);
+    if (!realm || (!*realm && !guardian_mode(d)) || strlen(realm) >= sizeof ov->realm)
         return veil_err_set(err, VEIL_E_INVALID, "overlay.realm is required (Guardian's realm)");
     snprintf(ov->realm, sizeof ov->realm, "%s", realm);
     const char *ifname = veil_config_str(cfg, "overlay.ifname", DEFAULT_IFNAME);
@@ -196,6 +227,126 @@ static int read_settings(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
     return 0;
 }
 
+/* ---- the Conflux agent in process (overlay.guardian_nats) ---------------- */
+
+static void gl_on_renewed(void *arg)
+{
+    struct guardian_link *gl = arg;
+    atomic_store(&gl->renewed, true);
+}
+
+/* Queued for the tick: the overlay is the loop thread's. */
+static void gl_on_revoked(void *arg, const char *node, const uint8_t identity[32])
+{
+    struct guardian_link *gl = arg;
+    pthread_mutex_lock(&gl->mu);
+    if (gl->n_revoked == gl->cap_revoked) {
+        size_t ncap = gl->cap_revoked ? 2 * gl->cap_revoked : 8;
+        uint8_t(*np)[32] = realloc(gl->revoked, ncap * sizeof *np);
+        if (np) {
+            gl->revoked = np;
+            gl->cap_revoked = ncap;
+        }
+    }
+    bool queued = gl->n_revoked < gl->cap_revoked;
+    if (queued)
+        memcpy(gl->revoked[gl->n_revoked++], identity, 32);
+    pthread_mutex_unlock(&gl->mu);
+    if (!queued)
+        veil_log(VEIL_LOG_WARN, OSUB, "revocation notice dropped (out of memory)", "node=%s", node);
+}
+
+static void gl_free(struct guardian_link *gl)
+{
+    if (!gl)
+        return;
+    if (gl->agent)
+        veil_conflux_stop(gl->agent); /* no hook runs after this */
+    free(gl->revoked);
+    free(gl->chain);
+    pthread_mutex_destroy(&gl->mu);
+    free(gl);
+}
+
+/* Takes the agent's realm and the address Guardian put in the certificate
+ * (a configured overlay.realm must be the same realm). */
+static int adopt_addressing(struct veil_node_overlay *ov, const char *chain, veil_err *err)
+{
+    struct veil_conflux_overlay addr;
+    if (veil_conflux_overlay_of_cert(chain, &addr, err) != 0)
+        return veil_err_wrap(err, "Guardian's certificate");
+    if (*ov->realm && strcmp(ov->realm, addr.realm) != 0)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "overlay.realm is '%s' but Guardian admitted this node to '%s'",
+                            ov->realm, addr.realm);
+    if (!*addr.ipv4 || addr.prefix < 8 || addr.prefix > 30)
+        return veil_err_set(err, VEIL_E_INVALID, "Guardian's certificate names no overlay address");
+    snprintf(ov->realm, sizeof ov->realm, "%s", addr.realm);
+    snprintf(ov->ipv4, sizeof ov->ipv4, "%s", addr.ipv4);
+    ov->prefix = addr.prefix;
+    return 0;
+}
+
+/* Enrolls with Guardian by the node's on-chain registration (cluster id and
+ * keystore address), the libp2p key being the agent's identity, and hands
+ * back the certificate chain and Guardian's root. */
+static int start_agent(veil_daemon *d, struct veil_node_overlay *ov, char **chain, char **root,
+                       veil_err *err)
+{
+    const struct veil_config_value *urls = veil_config_get(d->cfg, "overlay.guardian_nats");
+    const veil_eth_address *self = d->chain ? veil_chain_client_signer(d->chain) : NULL;
+    struct veil_conflux_config cc = {
+        .servers = (const char *const *)urls->items,
+        .n_servers = urls->n_items,
+        .identity_seed = d->key.secret_key, /* libsodium layout: the seed first */
+        .ca_file = veil_config_str(d->cfg, "overlay.ca_file", NULL),
+        .enroll_creds = veil_config_str(d->cfg, "overlay.enroll_creds", NULL),
+        .cluster_id = d->cluster_id,
+        .guardian_key = veil_config_str(d->cfg, "overlay.guardian_key", NULL)};
+    char eth[43];
+    if (!self)
+        return veil_err_set(
+            err, VEIL_E_INVALID,
+            "overlay.guardian_nats needs the node's keystore (its registry address)");
+    if (!cc.ca_file || !cc.enroll_creds)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "overlay.ca_file and overlay.enroll_creds are required with "
+                            "overlay.guardian_nats");
+    veil_eth_address_format(self, eth);
+    cc.eth_address = eth;
+    if ((ov->gl = calloc(1, sizeof *ov->gl)) == NULL)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+    pthread_mutex_init(&ov->gl->mu, NULL);
+    cc.hooks = (struct veil_conflux_hooks){
+        .on_renewed = gl_on_renewed, .on_revoked = gl_on_revoked, .arg = ov->gl};
+    if (veil_conflux_start(&ov->gl->agent, &cc, err) != 0)
+        return veil_err_wrap(err, "Guardian enrollment (cluster %llu, node %s)",
+                             (unsigned long long)d->cluster_id, eth);
+    if (veil_conflux_get_certs(ov->gl->agent, chain, root, err) != 0 ||
+        adopt_addressing(ov, *chain, err) != 0)
+        return -1;
+    if ((ov->gl->chain = strdup(*chain)) == NULL)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+    veil_log(VEIL_LOG_INFO, OSUB, "admitted by Guardian (active on chain)",
+             "cluster=%llu node=%s realm=%s ipv4=%s/%u", (unsigned long long)d->cluster_id, eth,
+             ov->realm, ov->ipv4, ov->prefix);
+    return 0;
+}
+
+/* The certificate and Guardian's root: from the agent, or from files. */
+static int load_certs(veil_daemon *d, struct veil_node_overlay *ov, char **chain, char **root,
+                      veil_err *err)
+{
+    if (guardian_mode(d))
+        return start_agent(d, ov, chain, root, err);
+    *chain =
+        read_text("overlay.cert_file", veil_config_str(d->cfg, "overlay.cert_file", NULL), err);
+    *root =
+        *chain ? read_text("overlay.ca_file", veil_config_str(d->cfg, "overlay.ca_file", NULL), err)
+               : NULL;
+    return *chain && *root ? 0 : -1;
+}
+
 static int start_overlay(veil_daemon *d, struct veil_node_overlay *ov, veil_err *err)
 {
     char bind_ip[46];
@@ -203,13 +354,9 @@ static int start_overlay(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
     if (parse_endpoint(veil_config_str(d->cfg, "overlay.listen", DEFAULT_LISTEN), bind_ip, &port,
                        err) != 0)
         return -1;
-    char *chain =
-        read_text("overlay.cert_file", veil_config_str(d->cfg, "overlay.cert_file", NULL), err);
-    char *root =
-        chain ? read_text("overlay.ca_file", veil_config_str(d->cfg, "overlay.ca_file", NULL), err)
-              : NULL;
+    char *chain = NULL, *root = NULL;
     int rc = -1;
-    if (chain && root) {
+    if (load_certs(d, ov, &chain, &root, err) == 0) {
         struct veil_overlay_cert_config oc = {.overlay = {.ifname = ov->ifname,
                                                           .realm = ov->realm,
                                                           .ipv4 = ov->ipv4,
@@ -671,10 +818,12 @@ static void write_status(veil_daemon *d, struct veil_node_overlay *ov, const str
                                               "replica", (int)v->p[i].replica, "name", name, "node",
                                               v->p[i].node, "ipv4", ip));
     }
-    json_t *root = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I}}", "realm", ov->realm, "ipv4",
-                             ov->ipv4, "peers", peers, "replicas", reps, "sessions",
-                             "handshakes_completed", (json_int_t)a.handshakes_completed,
-                             "handshakes_initiated", (json_int_t)a.handshakes_initiated);
+    json_t *root =
+        json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I}, s:s, s:I}", "realm", ov->realm, "ipv4",
+                  ov->ipv4, "peers", peers, "replicas", reps, "sessions", "handshakes_completed",
+                  (json_int_t)a.handshakes_completed, "handshakes_initiated",
+                  (json_int_t)a.handshakes_initiated, "certificate", ov->gl ? "guardian" : "file",
+                  "renewals", (json_int_t)(ov->gl ? ov->gl->renewals : 0));
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(root);
     char path[4300];
@@ -852,23 +1001,72 @@ void veil_daemon_overlay_release(veil_daemon *d, const char *job_hex, uint32_t r
         ct_remove(ov, c);
 }
 
+/* Ends a member's sessions and refuses it from now on; `why` is logged. */
+static void revoke_peer(struct veil_node_overlay *ov, struct applied *a, const char *why)
+{
+    veil_err err = {0};
+    veil_p2p_peer_id pid;
+    a->revoked = true;
+    veil_p2p_peer_id_from_ed25519(a->id, &pid);
+    if (veil_overlay_cert_revoke(ov->oc, a->id, &err) != 0)
+        veil_log(VEIL_LOG_WARN, OSUB, "revocation failed", "peer=%s error=\"%s\"",
+                 veil_p2p_peer_id_str(&pid).s, err.msg);
+    else
+        veil_log(VEIL_LOG_INFO, OSUB, why, "peer=%s ipv4=%s", veil_p2p_peer_id_str(&pid).s,
+                 a->ipv4);
+}
+
 /* Members deactivated on chain lose their sessions and stay refused. */
 static void apply_registry(veil_daemon *d, struct veil_node_overlay *ov)
 {
-    for (size_t i = 0; i < ov->n_peers; i++) {
-        struct applied *a = &ov->peers[i];
-        veil_err err = {0};
-        if (a->revoked || on_chain(d, a->id))
-            continue;
-        a->revoked = true;
-        veil_p2p_peer_id pid;
-        veil_p2p_peer_id_from_ed25519(a->id, &pid);
-        if (veil_overlay_cert_revoke(ov->oc, a->id, &err) != 0)
-            veil_log(VEIL_LOG_WARN, OSUB, "revocation failed", "peer=%s error=\"%s\"",
-                     veil_p2p_peer_id_str(&pid).s, err.msg);
-        else
-            veil_log(VEIL_LOG_INFO, OSUB, "overlay peer deactivated on chain: sessions ended",
-                     "peer=%s ipv4=%s", veil_p2p_peer_id_str(&pid).s, a->ipv4);
+    for (size_t i = 0; i < ov->n_peers; i++)
+        if (!ov->peers[i].revoked && !on_chain(d, ov->peers[i].id))
+            revoke_peer(ov, &ov->peers[i], "overlay peer deactivated on chain: sessions ended");
+}
+
+/* A renewal the agent adopted: the overlay presents the new chain. */
+static void present_renewal(struct veil_node_overlay *ov, struct guardian_link *gl)
+{
+    char *chain = NULL, *root = NULL;
+    veil_err err = {0};
+    if (veil_conflux_get_certs(gl->agent, &chain, &root, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, OSUB, "renewed certificate not read", "error=\"%s\"", err.msg);
+    } else if (strcmp(chain, gl->chain) != 0) {
+        if (veil_overlay_cert_renew(ov->oc, chain, &err) != 0) {
+            veil_log(VEIL_LOG_WARN, OSUB, "renewed certificate refused", "error=\"%s\"", err.msg);
+        } else {
+            free(gl->chain);
+            gl->chain = chain;
+            chain = NULL;
+            gl->renewals++;
+            veil_log(VEIL_LOG_INFO, OSUB, "overlay certificate renewed", "renewals=%llu",
+                     (unsigned long long)gl->renewals);
+        }
+    }
+    free(chain);
+    free(root);
+}
+
+/* What the agent's hooks queued: a renewal to present, revocations. */
+static void apply_guardian(struct veil_node_overlay *ov)
+{
+    struct guardian_link *gl = ov->gl;
+    if (!gl)
+        return;
+    if (atomic_exchange(&gl->renewed, false))
+        present_renewal(ov, gl);
+    for (;;) {
+        uint8_t id[32];
+        pthread_mutex_lock(&gl->mu);
+        bool any = gl->n_revoked > 0;
+        if (any)
+            memcpy(id, gl->revoked[--gl->n_revoked], 32);
+        pthread_mutex_unlock(&gl->mu);
+        if (!any)
+            break;
+        struct applied *a = applied_get(ov, id, true);
+        if (a && !a->revoked)
+            revoke_peer(ov, a, "overlay peer revoked by Guardian: sessions ended");
     }
 }
 
@@ -899,6 +1097,7 @@ void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms)
     struct veil_node_overlay *ov = d->overlay;
     if (!ov || !ov->oc)
         return;
+    apply_guardian(ov);
     apply_registry(d, ov);
     apply_placements(d, ov);
     log_stats(ov);
@@ -912,6 +1111,7 @@ void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms)
 
 static void overlay_free(struct veil_node_overlay *ov)
 {
+    gl_free(ov->gl);
     if (ov->dns)
         veil_dns_server_stop(ov->dns);
     if (ov->oc)

@@ -13,7 +13,8 @@ NS=v16$$
 WAN_1=10.199.0.1
 WAN_2=10.199.0.2
 RPC=http://$WAN_1:8545
-OV_PIDS=()
+OV_PIDS=()  # anvil, then veild 1 and 2 at indexes 1 and 2
+GV_PIDS=()  # Master's nats-server and `veil guardian serve` (ov_guardian_serve)
 
 ov_cleanup() {
   local rc=$?
@@ -26,6 +27,7 @@ ov_cleanup() {
   fi
   for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
   for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
+  for p in "${GV_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   ov_containers_cleanup
   # OV_KEEP=DIR keeps the logs and state for a post-mortem.
   if [ -n "${OV_KEEP:-}" ]; then rm -rf "$OV_KEEP"; cp -r "$WORK" "$OV_KEEP"; fi
@@ -114,6 +116,44 @@ overlay.ipv4: 10.77.0.$i/16
 overlay.listen: $([ "$i" = 1 ] && echo "$WAN_1" || echo "$WAN_2"):51820
 YAML
   done
+}
+
+# Guardian admits the nodes by their on-chain registration (enrollment path
+# (b)): realm r16 bound to the cluster, a Master (one nats-server from `veil
+# master config`) and `veil guardian serve` on host 1's underlay address,
+# checking the registry on the test's anvil. veild runs the Conflux agent in
+# process (overlay.guardian_nats): no certificate file. Extra arguments go
+# to `guardian serve` (e.g. --ttl 20s --cert-ttl 20s).
+ov_guardian_serve() {
+  local g=$WORK/guardian i
+  "$VEIL" guardian init -d "$g" >/dev/null || fail "guardian init"
+  "$VEIL" guardian realm create -d "$g" --cluster "$CLUSTER" r16 >/dev/null || fail "realm"
+  "$VEIL" master config -d "$g" -o "$WORK/master" --clusters 1 --servers 1 --host "$WAN_1" \
+    >/dev/null || fail "master config"
+  nsenter --net="$(netns_of 1)" nats-server -c "$WORK/master/c0-s0.conf" >"$WORK/nats.log" 2>&1 &
+  GV_PIDS+=($!)
+  wait_for 30 "Master ready" grep -q "Server is ready" "$WORK/nats.log"
+  nsenter --net="$(netns_of 1)" "$VEIL" guardian serve -d "$g" --chain-rpc "$RPC" \
+    --contract "$CONTRACT" "$@" >"$WORK/guardian.log" 2>&1 &
+  GV_PIDS+=($!)
+  wait_for 30 "Guardian serving" grep -q "guardian: serving" "$WORK/guardian.log"
+  for i in 1 2; do
+    "$VEIL" guardian cmd -d "$g" --enroll-creds "$WORK/n$i/enroll.creds" >/dev/null \
+      || fail "enrollment creds $i"
+    cat >>"$WORK/n$i/veild.yaml" <<YAML
+overlay.enabled: true
+overlay.guardian_nats: $(cat "$g/master.servers")
+overlay.ca_file: $g/ca/root.crt
+overlay.enroll_creds: $WORK/n$i/enroll.creds
+overlay.listen: $([ "$i" = 1 ] && echo "$WAN_1" || echo "$WAN_2"):51820
+YAML
+  done
+}
+
+# ov_addr I: node I's overlay address, from its overlay/status.json.
+ov_addr() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ipv4"])' \
+    "$WORK/n$1/overlay/status.json"
 }
 
 # ov_start I [env...]: veild of node I in its namespace.
