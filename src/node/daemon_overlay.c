@@ -1065,6 +1065,10 @@ static void apply_guardian(struct veil_node_overlay *ov)
         if (!any)
             break;
         struct applied *a = applied_get(ov, id, true);
+        veil_p2p_peer_id pid;
+        veil_p2p_peer_id_from_ed25519(id, &pid);
+        veil_log(VEIL_LOG_INFO, OSUB, "revocation notice from Guardian", "peer=%s already=%s",
+                 veil_p2p_peer_id_str(&pid).s, a && a->revoked ? "yes" : "no");
         if (a && !a->revoked)
             revoke_peer(ov, a, "overlay peer revoked by Guardian: sessions ended");
     }

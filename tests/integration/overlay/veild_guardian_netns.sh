@@ -7,14 +7,15 @@
 # serve` (behind a nats-server Master) because they are active on chain in
 # the cluster - no certificate file anywhere. They talk over the overlay at
 # the addresses Guardian assigned, present renewed certificates (short
-# --cert-ttl) and keep talking; once node 2 is deactivated on chain, node 1
-# ends its sessions and Guardian refuses node 2's re-enrollment.
+# --ttl) and keep talking; once node 2 is deactivated on chain, node 1 ends
+# its sessions and Guardian refuses node 2's re-enrollment; Guardian's
+# revocation notice for node 2 reaches node 1's agent.
 source "$(dirname "$0")/lib.sh"
 ov_require
 ov_hosts
 ov_anvil
 ov_cluster
-ov_guardian_serve --ttl 20s --cert-ttl 20s
+ov_guardian_serve --ttl 20s --cert-ttl 2m
 ok "cluster $CLUSTER on chain, Guardian and Master serving realm r16 bound to it"
 ov_start 1
 ov_start 2
@@ -63,4 +64,13 @@ on 2 timeout 90 env VEIL_TELEMETRY_INTERVAL=2s "$VEILD" -c "$WORK/n2/veild.yaml"
 grep -Eq "(no longer|not) active in cluster $CLUSTER" "$WORK/n2/restart.log" ||
   fail "no Guardian refusal: $(tail -5 "$WORK/n2/restart.log")"
 ok "re-enrollment of the deactivated node refused: $(grep -Eo "(no longer|not) active in cluster [0-9]+" "$WORK/n2/restart.log" | head -1)"
+# Guardian revokes node 2: its signed notice reaches node 1's agent, and the
+# overlay refuses node 2 (here already refused: deactivated on chain)
+N2=$(grep -o 'sub=conflux msg="enrolled and connected" node=[^ ]*' "$WORK/n2/veild.log" |
+  head -1 | sed 's/.*node=//')
+[ -n "$N2" ] || fail "node 2's Guardian name not logged"
+on 1 "$VEIL" guardian revoke -d "$WORK/guardian" "$N2" >/dev/null || fail "guardian revoke $N2"
+wait_for 30 "node 1 gets Guardian's revocation notice" grep -q \
+  "msg=\"revocation notice from Guardian\" peer=$PEER_2" "$WORK/n1/veild.log"
+ok "Guardian's revocation notice for $N2 reached node 1's in-process agent"
 echo "PASS veild_guardian_netns"
