@@ -3,9 +3,12 @@
  * daemon_overlay.h - private to veild: the VeilNet overlay role
  * (daemon_overlay.c). When `overlay.enabled` is set, veild runs the Anchor
  * overlay in process with the node's libp2p Ed25519 key as its identity and
- * Guardian's certificate as its credential, learns its peers from signed
- * peer records gossiped on the cluster's overlay topic, drops the sessions
- * of nodes deactivated on chain, and serves its containers' names.
+ * Guardian's certificate as its credential (from the Conflux agent veild
+ * runs with the same key when overlay.guardian_nats is set - Guardian
+ * admits the node because it is active on chain - or from files), learns
+ * its peers from signed peer records gossiped on the cluster's overlay
+ * topic, drops the sessions of nodes deactivated on chain or revoked by
+ * Guardian, and serves its containers' names.
  */
 #ifndef VEIL_NODE_DAEMON_OVERLAY_H
 #define VEIL_NODE_DAEMON_OVERLAY_H
