@@ -672,6 +672,7 @@ static int add_peer_locked(veil_overlay *o, const uint8_t *id, const uint8_t v4[
             o->cap_peers = ncap;
         }
         p = &o->peers[o->n_peers++];
+        memset(p, 0, sizeof *p); /* realloc'd memory: no stale `relayed` flag */
         memcpy(p->id, id, VEIL_ANCHOR_KEY_BYTES);
     }
     memcpy(p->v4, v4, 4);
