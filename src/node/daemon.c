@@ -131,7 +131,7 @@ void veil_daemon_on_topic_message(void *ctx, const struct veil_gs_message *msg)
         veil_daemon_on_telemetry(d, msg);
         break;
     case VEIL_MSG_JOB_SUBMIT:
-        veil_daemon_on_job_submit(d, msg->data, msg->data_len);
+        veil_daemon_on_job_submit(d, msg->data, msg->data_len, msg->from, msg->from_len);
         break;
     case VEIL_MSG_SCHED_DIGEST:
         veil_daemon_on_sched_digest(d, msg);

@@ -239,7 +239,10 @@ void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms);
 void veil_daemon_anchor_tick(veil_daemon *d, uint64_t now_ms);
 
 /* ---- intake (daemon_intake.c) ---- */
-void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len);
+/* A JOB_SUBMIT: from (from_len bytes) is the gossip author, who must be
+ * its submitter; NULL for this node's own announcement. */
+void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
+                               size_t from_len);
 /* Publishes the JOB_SUBMIT of a job this node's API accepted (`local`: the
  * first time, and takes it in itself). 0 when published. */
 int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local);
