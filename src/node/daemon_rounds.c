@@ -245,6 +245,16 @@ void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_p
     if (slot == r->n_digests)
         r->n_digests++;
     veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
+    /* A scheduler admitted this round (its digest says so) while this node
+     * still holds it queued (their views differed: a restart, a partition).
+     * The node that decides plans it now, so that it can decide it. */
+    if (r->state == VEIL_ROUND_ST_READY && r->have_req &&
+        (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || daemon_has_role(d, VEIL_ROLE_KEY_HOLDER))) {
+        veil_log(VEIL_LOG_INFO, SUB, "queued round admitted: a scheduler evaluated it",
+                 "job=%.16s replica=%u", r->job_hex, r->replica);
+        plan_now(d, r, veil_daemon_wall_ms()); /* then tries to decide */
+        return;
+    }
     veil_daemon_try_decide(d, r);
 }
 
