@@ -121,6 +121,15 @@ commitments() { # the commitments of both jobs' assignments, as the nodes runnin
     for (const r of all) if ((r.job_id === process.argv[1] || r.job_id === process.argv[2]) && r.commitment) seen.add(r.commitment);
     for (const c of seen) console.log(c);' "$id" "$id2"
 }
+sender_anchored() { # node 1 (the sender, no submitter) lists an anchor with a tx for each
+  local anchors c
+  anchors=$(veil_at 1 get anchors -o json) || return 1
+  [ "$(commitments | wc -l)" = 4 ] || return 1
+  for c in $(commitments); do
+    node -e 'process.exit(JSON.parse(process.argv[1]).some(a => a.commitment === process.argv[2]
+      && /^0x[0-9a-f]{64}$/.test(a.tx_hash)) ? 0 : 1)' "$anchors" "$c" || return 1
+  done
+}
 wait_for $((BATCH_S + 60)) "node 1 anchored every assignment of node 2's jobs" sender_anchored
 wait_for 30 "node 2 found every anchor on chain" anchored_all 2
 wait_for 30 "node 1 shows the anchor of the replica it runs" anchored_all 1
