@@ -595,7 +595,9 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         struct item *x = &it[i];
         if (x->st != IT_NONE)
             continue;
-        uint64_t extra = a->sender ? 0 : a->takeover_ms; /* a stand-in waits longer */
+        /* a stand-in waits past the sender's longest hold too: a sender
+         * merely cut off from it (a partition) sends first */
+        uint64_t extra = a->sender ? 0 : a->max_hold_ms + a->takeover_ms;
         if (!a->batch) {
             if (now_ms >= (x->epoch + 1) * a->interval_ms + extra)
                 send_single(a, x);

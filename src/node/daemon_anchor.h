@@ -24,8 +24,9 @@ struct veil_anchorer {
      * computes the same way (the primary anchorers first, then the members
      * by peer ID); the daemon sets `acting` while every node before this one
      * is dead (SWIM). An acting node sends a batch only `takeover_ms` after
-     * the primary would have, and only when none is on chain for its epoch
-     * (a late commitment is the primary's to send alone). */
+     * the primary's latest time (its delay and longest hold included), and
+     * only when none is on chain for its epoch (a late commitment is the
+     * primary's to send alone). */
     bool acting;
     uint64_t takeover_ms;
     /* proofs asked of peers (daemon_sync.c): one request in flight, the

@@ -69,6 +69,20 @@ static void out_stream_close(veil_p2p_stream *s, const veil_err *err, void *user
     (void)user_data;
 }
 
+/* The whole output is framed (yamux keeps frames in order on the
+ * connection): the stream is reset behind it. The receiver has it all before
+ * the reset; a stream left half-open by a receiver that never closes its
+ * side (the decryptor only reads) would otherwise stay open, and the re-sends
+ * of a long-undecided round filled the connection's 256 streams in the chaos
+ * long run ("too many streams on the connection"), so that no output reached
+ * the decryptor any more. */
+static void out_written(veil_p2p_stream *s, int status, void *user_data)
+{
+    (void)user_data;
+    if (status == 0)
+        veil_p2p_stream_reset(s);
+}
+
 static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil_err *err,
                             void *user_data)
 {
@@ -81,8 +95,7 @@ static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil
         static const struct veil_p2p_stream_callbacks cb = {.on_close = out_stream_close};
         veil_p2p_stream_set_callbacks(s, &cb, NULL);
         veil_err e2 = {0};
-        if (veil_p2p_stream_write_lp(s, o->msg.data, o->msg.len, NULL, NULL, &e2) != 0 ||
-            veil_p2p_stream_close_write(s, &e2) != 0) {
+        if (veil_p2p_stream_write_lp(s, o->msg.data, o->msg.len, out_written, NULL, &e2) != 0) {
             veil_log(VEIL_LOG_WARN, SUB, "sending the output failed", "error=\"%s\"", e2.msg);
             veil_p2p_stream_reset(s);
         }
