@@ -658,6 +658,13 @@ int veil_msg_partial_decode(struct veil_msg_partial *m, const uint8_t *data, siz
  * (caller veil_job_spec_free()s). */
 int veil_msg_job_submit_check(const struct veil_msg_job_submit *m, struct veil_job_spec *spec,
                               veil_err *err);
+/* The submitter a JOB_SUBMIT names (peer-ID text) must be the gossip
+ * message's signed author (author: its binary peer ID, as gossipsub's
+ * StrictSign `from` carries it), in the canonical base58 form the API hashes
+ * into the job id; otherwise a member could announce jobs in another's name
+ * and spend that member's outcome budget (docs/THREAT_MODEL.md, H2). */
+int veil_msg_job_submit_author_check(const struct veil_msg_job_submit *m, const uint8_t *author,
+                                     size_t author_len, veil_err *err) VEIL_WARN_UNUSED;
 
 /* The bytes an assignment signature covers: "veil/assignment/v1" || 0x00 ||
  * cluster id (u64be) || the assignment body (the encoding without the

@@ -285,24 +285,6 @@ static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, co
     veil_log(VEIL_LOG_WARN, SUB, "job refused at intake", "job=%.16s reason=\"%s\"", id_hex, why);
 }
 
-/* The submitter named in a JOB_SUBMIT must be the member whose key signed
- * the gossip message: otherwise a member could announce jobs in another's
- * name and spend that member's outcome budget (docs/THREAT_MODEL.md, H2). */
-static int check_author(const struct veil_msg_job_submit *m, const uint8_t *from, size_t from_len,
-                        veil_err *err)
-{
-    char text[VEIL_PEER_ID_MAX + 1];
-    veil_p2p_peer_id pid;
-    memcpy(text, m->submitter.bytes, m->submitter.len);
-    text[m->submitter.len] = '\0';
-    if (veil_p2p_peer_id_parse(text, &pid, err) != 0)
-        return -1;
-    if (pid.len != from_len || memcmp(pid.bytes, from, from_len) != 0)
-        return veil_err_set(err, VEIL_E_PERMISSION, "submitter %.60s is not the message's author",
-                            text);
-    return 0;
-}
-
 void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
                                size_t from_len)
 {
@@ -311,7 +293,7 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, 
     veil_err err = {0};
     if (veil_msg_job_submit_decode(&m, data, len, &err) != 0 ||
         veil_msg_job_submit_check(&m, &spec, &err) != 0 ||
-        (from && check_author(&m, from, from_len, &err) != 0)) {
+        (from && veil_msg_job_submit_author_check(&m, from, from_len, &err) != 0)) {
         veil_log(VEIL_LOG_WARN, SUB, "job submission refused", "error=\"%s\"", err.msg);
         return;
     }

@@ -203,6 +203,21 @@ int veil_msg_job_submit_decode(struct veil_msg_job_submit *m, const uint8_t *dat
     return close_msg(&r, "job submission", err);
 }
 
+int veil_msg_job_submit_author_check(const struct veil_msg_job_submit *m, const uint8_t *author,
+                                     size_t author_len, veil_err *err)
+{
+    char text[2 * VEIL_PEER_ID_MAX];
+    long n = author_len > 0 && author_len <= VEIL_PEER_ID_MAX
+                 ? veil_base58_encode(text, sizeof text, author, author_len)
+                 : -1;
+    if (n < 0 || (size_t)n != m->submitter.len || memcmp(text, m->submitter.bytes, (size_t)n) != 0)
+        return veil_err_set(err, VEIL_E_PERMISSION,
+                            "job submission: the submitter %.*s is not the message's author",
+                            (int)(m->submitter.len > 60 ? 60 : m->submitter.len),
+                            (const char *)m->submitter.bytes);
+    return 0;
+}
+
 int veil_msg_job_submit_check(const struct veil_msg_job_submit *m, struct veil_job_spec *spec,
                               veil_err *err)
 {

@@ -160,6 +160,20 @@ static void test_job_submit(void)
     CHECK_EQ_INT(veil_msg_job_submit_check(&ok, &got, &err), 0);
     CHECK_EQ_STR(got.name, "web");
     veil_job_spec_free(&got);
+    /* the author check: the submitter (peer-ID text) must be the gossip
+     * author's binary peer ID in base58; another member's is refused */
+    struct veil_peer_id author = peer(3), stranger = peer(4);
+    struct veil_msg_job_submit named = ok;
+    long tl = veil_base58_encode((char *)named.submitter.bytes, sizeof named.submitter.bytes,
+                                 author.bytes, author.len);
+    CHECK(tl > 0);
+    named.submitter.len = (uint8_t)tl;
+    CHECK_EQ_INT(veil_msg_job_submit_author_check(&named, author.bytes, author.len, &err), 0);
+    CHECK_EQ_INT(veil_msg_job_submit_author_check(&named, stranger.bytes, stranger.len, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_PERMISSION);
+    CHECK_CONTAINS(err.msg, "not the message's author");
+    CHECK_EQ_INT(veil_msg_job_submit_author_check(&named, author.bytes, author.len - 1, &err), -1);
+    CHECK_EQ_INT(veil_msg_job_submit_author_check(&named, author.bytes, 0, &err), -1);
     struct veil_msg_job_submit bad = ok;
     bad.nonce[0] ^= 1;
     CHECK_EQ_INT(veil_msg_job_submit_check(&bad, &got, &err), -1);
