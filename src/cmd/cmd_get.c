@@ -85,6 +85,44 @@ static const struct column anchor_cols[] = {
     {"TX", "tx_hash", 0, 0},
 };
 
+/* `veil get overlay`: the node's VeilNet view (GET /v1/overlay), as JSON or
+ * as its address, then one line per peer and per replica. */
+static int get_overlay(struct veil_cli_ctx *ctx, bool json)
+{
+    veil_err err = {0};
+    struct veil_api_client client;
+    if (veil_api_client_init(&client, ctx->config, &err) != 0)
+        return veil_cli_fail(&err);
+    json_t *o = NULL;
+    int rc = veil_api_client_call(&client, "GET", "/v1/overlay", NULL, 0, NULL, (void **)&o, &err);
+    veil_api_client_clear(&client);
+    if (rc != 0)
+        return veil_cli_fail(&err);
+    if (json) {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        puts(s ? s : "{}");
+        free(s);
+        json_decref(o);
+        return VEIL_EXIT_OK;
+    }
+    printf("realm %s address %s\n", json_string_value(json_object_get(o, "realm")) ?: "-",
+           json_string_value(json_object_get(o, "ipv4")) ?: "-");
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(o, "peers"), i, row)
+    {
+        json_t *rev = json_object_get(row, "revoked");
+        printf("peer %s %s%s\n", json_string_value(json_object_get(row, "peer")) ?: "-",
+               json_string_value(json_object_get(row, "ipv4")) ?: "-",
+               json_is_true(rev) ? " revoked" : "");
+    }
+    json_array_foreach(json_object_get(o, "replicas"), i, row)
+        printf("replica %s %s\n", json_string_value(json_object_get(row, "name")) ?: "-",
+               json_string_value(json_object_get(row, "ipv4")) ?: "-");
+    json_decref(o);
+    return VEIL_EXIT_OK;
+}
+
 static int run_get(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -108,8 +146,10 @@ static int run_get(int argc, char **argv, struct veil_cli_ctx *ctx)
     }
     if (optind + 1 != argc)
         return veil_cli_usage_error("veil get",
-                                    "expected one of nodes, jobs, assignments, anchors");
+                                    "expected one of nodes, jobs, assignments, anchors, overlay");
     const char *what = argv[optind];
+    if (strcmp(what, "overlay") == 0)
+        return get_overlay(ctx, json);
     const struct column *cols;
     size_t n_cols;
     if (strcmp(what, "nodes") == 0)
@@ -123,7 +163,7 @@ static int run_get(int argc, char **argv, struct veil_cli_ctx *ctx)
     else
         return veil_cli_usage_error("veil get",
                                     "unknown resource '%s' (nodes, jobs, assignments, "
-                                    "anchors)",
+                                    "anchors, overlay)",
                                     what);
     struct veil_api_client client;
     if (veil_api_client_init(&client, ctx->config, &err) != 0)
@@ -154,8 +194,8 @@ static int run_get(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 const struct veil_cli_command veil_cmd_get = {
     .name = "get",
-    .summary = "list nodes, jobs, assignments or anchors known to the local node",
-    .usage = "Usage: veil get nodes|jobs|assignments|anchors [-o json|text]\n\n"
+    .summary = "list nodes, jobs, assignments, anchors or the overlay of the local node",
+    .usage = "Usage: veil get nodes|jobs|assignments|anchors|overlay [-o json|text]\n\n"
              "Reads the local node's HTTP API (api.listen, default 127.0.0.1:7070) with the\n"
              "bearer token in api.token_file (default <data_dir>/api.token) and prints a\n"
              "table, or the JSON list with -o json. Nodes show peer ID, organization,\n"
@@ -163,6 +203,8 @@ const struct veil_cli_command veil_cmd_get = {
              "Jobs and assignments: of this node's own jobs, whether each replica is\n"
              "placed (PLACED) and its state, never where (NODE and COMMITMENT only on the\n"
              "node running it); of another member's job only the replicas this node runs\n"
-             "and whether it is decided (STATE decided/undecided).\n",
+             "and whether it is decided (STATE decided/undecided). Overlay: this node's\n"
+             "VeilNet address, its peers and sessions, and the overlay name and address\n"
+             "of each replica it runs (nodes with overlay.enabled).\n",
     .run = run_get,
 };

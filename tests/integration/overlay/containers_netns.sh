@@ -117,6 +117,13 @@ for i in 1 2; do
     "\"ipv4\":\"10.77.0.[12]\",\"job\":\"$id\",\"name\":\"1.web.c$CLUSTER\""
 done
 ok "each node's overlay status (veil get's source) lists the replicas' names and addresses"
+own_web() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(r["job"] == sys.argv[1] for r in d["replicas"]))' "$id"; }
+for i in 1 2; do
+  ov=$(veil_on "$i" get overlay -o json) || fail "veil get overlay on node $i"
+  [ "$(own_web <<<"$ov")" = 1 ] || fail "veil get overlay on node $i: only its own replica of web expected: $ov"
+done
+grep -q "^realm .* address 10.77.0." < <(veil_on 1 get overlay) || fail "veil get overlay (text)"
+ok "veil get overlay: each node shows its address, peers and only the replica it runs"
 
 id_friend=$(run_job "$WORK/friend.yaml")
 id_stranger=$(run_job "$WORK/stranger.yaml")
