@@ -9,7 +9,7 @@
  *   POST /v1/anchors/verify {"job": ID, "replica": N} checked by the contract,
  *                           for a replica this node runs (api.c's view,
  *                           hook H4: the proof pins the chosen node)
- *   GET  /v1/network        whether VeilNet runs inside this node
+ *   GET  /v1/network        this node's VeilNet overlay (address, peers, sessions, its replicas)
  * Every answer is JSON; nothing here holds a telemetry value or a secret.
  */
 #include <stdlib.h>
@@ -140,13 +140,27 @@ static unsigned cluster_view(const struct veil_dash_request *r, void **reply)
     return 200;
 }
 
-/* VeilNet runs as its own program (`veil net ...`), never inside veild. */
-static unsigned network_view(void **reply)
+/* VeilNet on this node: the overlay role's status (api_overlay.c), with only
+ * the replicas this node runs (H4), or why there is none. */
+static unsigned network_view(const struct veil_dash_request *r, void **reply)
 {
-    *reply = json_pack("{s:b, s:s, s:[], s:[], s:[]}", "running", 0, "reason",
-                       "VeilNet does not run inside veild on this node (it is a program of "
-                       "its own); nothing to show here",
-                       "members", "sessions", "paths");
+    veil_err err = {0};
+    json_t *o = r->node_cfg ? veil_api_overlay_status(r->node_cfg, &err) : NULL;
+    if (!o) {
+        *reply = json_pack("{s:b, s:s}", "running", 0, "reason",
+                           r->node_cfg ? err.msg : "this node runs no overlay");
+        return 200;
+    }
+    json_t *reps = json_object_get(o, "replicas");
+    for (size_t i = 0; i < json_array_size(reps);) {
+        const char *node = json_string_value(json_object_get(json_array_get(reps, i), "node"));
+        if (node && r->self && strcmp(node, r->self) == 0)
+            i++;
+        else if (json_array_remove(reps, i) != 0)
+            break;
+    }
+    json_object_set_new(o, "running", json_true());
+    *reply = o;
     return 200;
 }
 
@@ -160,7 +174,7 @@ bool veil_dashboard_route(const struct veil_dash_request *r, unsigned *code, voi
     else if (strcmp(r->url, "/v1/cluster") == 0)
         *code = get ? cluster_view(r, reply) : error_reply(405, "use GET", reply);
     else if (strcmp(r->url, "/v1/network") == 0)
-        *code = get ? network_view(reply) : error_reply(405, "use GET", reply);
+        *code = get ? network_view(r, reply) : error_reply(405, "use GET", reply);
     else
         return false;
     if (!*reply) {

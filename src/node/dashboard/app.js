@@ -381,10 +381,12 @@ async function refreshNetwork() {
     $("network").replaceChildren(el("p", {text: n.reason || n.error || "VeilNet does not run on this node."}));
     return;
   }
+  const s = n.sessions || {};
   $("network").replaceChildren(
-    el("h3", {text: "Realm members"}), list(n.members, (m) => JSON.stringify(m)),
-    el("h3", {text: "Sessions"}), list(n.sessions, (s) => JSON.stringify(s)),
-    el("h3", {text: "Paths"}), list(n.paths, (p) => JSON.stringify(p)));
+    el("p", {text: `Realm ${n.realm}, this node ${n.ipv4} (certificate from ${n.certificate || "file"}, ${n.renewals || 0} renewals)`}),
+    el("h3", {text: "Peers"}), list(n.peers || [], (p) => `${p.ipv4}  ${p.peer}${p.revoked ? "  (revoked)" : ""}`),
+    el("h3", {text: "Sessions"}), el("p", {text: `handshakes completed ${s.handshakes_completed ?? 0}, initiated ${s.handshakes_initiated ?? 0}`}),
+    el("h3", {text: "Replicas this node runs"}), list(n.replicas || [], (x) => `${x.name}  ${x.ipv4}`));
 }
 
 // ---- the loop --------------------------------------------------------------

@@ -4,10 +4,13 @@
  * served with its type and nothing outside /ui/ is; /v1/jobs/validate answers
  * exactly what the job spec validator says (the message `veil job validate`
  * prints); /v1/anchors/verify checks its body before anything else and
- * answers 503 when veild passed no chain views; the methods are enforced.
+ * answers 503 when veild passed no chain views; the methods are enforced;
+ * /v1/network shows the overlay's status with only this node's replicas.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -108,4 +111,51 @@ static void test_verify_and_views(void)
     CHECK_EQ_INT(route("GET", "/v1/nodes", NULL, &reply), 0); /* not the dashboard's */
 }
 
-VTEST_MAIN(VTEST(test_assets), VTEST(test_verify_and_views), VTEST(test_validate))
+/* The Network page: the overlay role's status with only this node's own
+ * replicas (H4), or the reason there is none. */
+static void test_network(void)
+{
+    char dir[] = "/tmp/veil-dash-net.XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/overlay", dir);
+    CHECK_EQ_INT(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/overlay/status.json", dir);
+    static const char status[] =
+        "{\"realm\":\"c1\",\"ipv4\":\"10.77.0.1\",\"peers\":[{\"peer\":\"12D3KooWother\","
+        "\"ipv4\":\"10.77.0.2\",\"revoked\":false}],\"replicas\":[{\"job\":\"aa\",\"replica\":0,"
+        "\"name\":\"0.web.c1\",\"node\":\"12D3KooWself\",\"ipv4\":\"10.77.0.1\"},{\"job\":\"aa\","
+        "\"replica\":1,\"name\":\"1.web.c1\",\"node\":\"12D3KooWother\",\"ipv4\":\"10.77.0.2\"}],"
+        "\"sessions\":{\"handshakes_completed\":1,\"handshakes_initiated\":1}}";
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_file_write_atomic(path, status, strlen(status), 0600, &err), 0);
+    veil_config cfg;
+    CHECK_EQ_INT(
+        veil_config_init(&cfg, veil_config_default_keys, veil_config_default_keys_len, &err), 0);
+    CHECK_EQ_INT(veil_config_set(&cfg, "data_dir", dir, VEIL_CONFIG_FROM_FLAG, "test", &err), 0);
+    struct veil_dash_request r = {
+        .node_cfg = &cfg, .self = "12D3KooWself", .method = "GET", .url = "/v1/network"};
+    unsigned code = 0;
+    void *out = NULL;
+    CHECK(veil_dashboard_route(&r, &code, &out));
+    json_t *reply = out;
+    CHECK_EQ_INT(code, 200);
+    CHECK(json_is_true(json_object_get(reply, "running")));
+    CHECK_EQ_STR(json_string_value(json_object_get(reply, "ipv4")), "10.77.0.1");
+    json_t *reps = json_object_get(reply, "replicas");
+    CHECK_EQ_INT(json_array_size(reps), 1); /* the other node's replica is not shown */
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(reps, 0), "name")), "0.web.c1");
+    json_decref(reply);
+    CHECK_EQ_INT(unlink(path), 0);
+    CHECK(veil_dashboard_route(&r, &code, &out)); /* no status: the reason */
+    reply = out;
+    CHECK(json_is_false(json_object_get(reply, "running")));
+    CHECK_CONTAINS(json_string_value(json_object_get(reply, "reason")), "no overlay");
+    json_decref(reply);
+    snprintf(path, sizeof path, "%s/overlay", dir);
+    CHECK_EQ_INT(rmdir(path), 0);
+    CHECK_EQ_INT(rmdir(dir), 0);
+    veil_config_free(&cfg);
+}
+
+VTEST_MAIN(VTEST(test_assets), VTEST(test_verify_and_views), VTEST(test_validate),
+           VTEST(test_network))
