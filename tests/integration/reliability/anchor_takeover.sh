@@ -33,11 +33,15 @@ sleep 3
 ok "mesh up"
 
 IMG=127.0.0.1:9/busybox@sha256:$(printf 'ef%.0s' $(seq 1 32))
+# No node has 64 CPUs: the assignment is "unschedulable", which its
+# submitter sees in full (commitment, anchor, proof; hook H4 hides where a
+# placed replica runs from everyone but its runner), and it is anchored all
+# the same.
 cat >"$WORK/one.yaml" <<YAML
 name: one
 image: $IMG
 command: [/bin/true]
-resources: {cpu: 100m, memory: 16Mi}
+resources: {cpu: 64, memory: 16Mi}
 policy: spread
 YAML
 id=$(veil_at 2 job run "$WORK/one.yaml" | awk '{print $2}') || fail "job run"

@@ -40,10 +40,13 @@ job() {
 name: $1
 image: $IMG
 command: [/bin/true]
-resources: {cpu: 100m, memory: 16Mi}
+resources: {cpu: 64, memory: 16Mi}
 policy: spread
 YAML
 }
+# 64 CPUs: both assignments are "unschedulable", which their submitters see
+# in full (commitment, anchor, proof: hook H4 hides a placed replica's node
+# from everyone but its runner); they are anchored like any other.
 job ja; job jb
 # early in a batch window, so that both rounds fall into one batch epoch
 now_ms=$(date +%s%3N); phase=$(( now_ms % (BATCH_S * 1000) ))
