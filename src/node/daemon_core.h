@@ -153,7 +153,6 @@ struct veil_daemon {
     struct id_set announced;     /* jobs this node's API accepted and announced */
     struct veil_hasher keccak;
     uint64_t resume_at_ms;
-    uint64_t catch_up_at_ms; /* wall ms: re-announce own jobs (a member came back); 0 = none */
     struct catchup_clock catchup; /* catch-up queries to the members (daemon_sync.c) */
     veil_eth_address contract;
     struct veil_anchorer anchorer;
@@ -247,10 +246,6 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, 
  * first time, and takes it in itself). 0 when published. */
 int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local);
 void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms);
-/* A member came back (restarted, resumed, partition healed): this node's own
- * jobs and their latest assignments are published again a few seconds later,
- * once the member is in the mesh (chaos finding 3: catch-up). */
-void veil_daemon_catch_up_soon(veil_daemon *d);
 
 /* ---- scheduler (daemon_scheduler.c) ---- */
 void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first);

@@ -416,13 +416,6 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
     return rc;
 }
 
-#define CATCH_UP_DELAY_MS 5000 /* a returning member joins the mesh first */
-
-void veil_daemon_catch_up_soon(veil_daemon *d)
-{
-    d->catch_up_at_ms = veil_daemon_wall_ms() + CATCH_UP_DELAY_MS;
-}
-
 /* One stored assignment, as the decryptor signed it, published again (every
  * receiver checks the signature; one that holds it already ignores it). */
 static void republish_assignment(veil_daemon *d, json_t *row)
@@ -494,37 +487,6 @@ static void republish_job_assignments(veil_daemon *d, const char *job_hex)
     json_decref(one);
 }
 
-/* Publishes this node's own jobs again, then their latest assignments. */
-static void catch_up(veil_daemon *d)
-{
-    veil_err err = {0};
-    json_t *jobs = veil_store_list_json(d->store, "jobs", &err);
-    json_t *own = json_object();
-    if (!jobs || !own) {
-        veil_log(VEIL_LOG_WARN, SUB, "jobs to re-announce not read", "error=\"%s\"",
-                 jobs ? "out of memory" : err.msg);
-        json_decref(jobs);
-        json_decref(own);
-        return;
-    }
-    size_t i;
-    json_t *j;
-    json_array_foreach(jobs, i, j)
-    {
-        const char *id = json_string_value(json_object_get(j, "id"));
-        const char *sub = json_string_value(json_object_get(j, "submitter"));
-        if (id && sub && strcmp(sub, d->self_text) == 0 &&
-            veil_daemon_publish_job(d, id, false) == 0)
-            json_object_set_new(own, id, json_true());
-    }
-    if (json_object_size(own))
-        veil_log(VEIL_LOG_INFO, SUB, "jobs re-announced for a returning member", "count=%zu",
-                 json_object_size(own));
-    republish_assignments(d, own);
-    json_decref(own);
-    json_decref(jobs);
-}
-
 struct pending_walk {
     struct id_set ids;
     int rc;
@@ -547,10 +509,6 @@ static int collect_pending(void *ctx, const char *job_hex, uint32_t replica, con
 void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms)
 {
     (void)now_ms;
-    if (d->catch_up_at_ms && veil_daemon_wall_ms() >= d->catch_up_at_ms) {
-        d->catch_up_at_ms = 0;
-        catch_up(d);
-    }
     struct pending_walk w = {0};
     veil_err err = {0};
     if (veil_store_each_replica(d->store, VEIL_REPLICA_PENDING, collect_pending, &w, &err) != 0 ||

@@ -56,7 +56,9 @@ ok "job ${id:0:12} assigned; node 1 (the decryptor, the anchor sender) stopped b
 if [[ "$PEER_2" < "$PEER_3" ]]; then S=2; O=3; else S=3; O=2; fi
 COM=$(veil_at 2 get assignments -o json | node -e '
   const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-  console.log(rows.filter(r => r.job_id === process.argv[1]).pop().commitment);' "$id")
+  const r = rows.filter(r => r.job_id === process.argv[1]).pop();
+  if (!r || !r.commitment) process.exit(1); console.log(r.commitment);' "$id") \
+  || fail "node 2 (the submitter of an unschedulable job) shows no commitment" 
 anchored_at() { # NODE: the assignment's anchor with a tx, as NODE shows it
   veil_at "$1" get anchors -o json | node -e '
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));

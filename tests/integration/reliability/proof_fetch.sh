@@ -56,7 +56,7 @@ idb=$(veil_at 1 job run "$WORK/jb.yaml" | awk '{print $2}') || fail "job run jb"
 com_of() { # SUBMITTER ID: the assignment's commitment
   veil_at "$1" get assignments -o json | node -e '
     const r = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]).pop();
-    if (!r) process.exit(1); console.log(r.commitment);' "$2"
+    if (!r || !r.commitment) process.exit(1); console.log(r.commitment);' "$2"
 }
 wait_for 180 "ja decided" com_of 2 "$ida"
 wait_for 180 "jb decided" com_of 1 "$idb"
