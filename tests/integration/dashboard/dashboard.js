@@ -143,7 +143,9 @@ async function main() {
         return td && td.textContent === "decided";
       }, osel, {timeout: 30000, polling: 250});
       await page.getByRole("button", {name: "Details of job other-dash"}).click();
-      await page.waitForFunction(() => document.querySelector("#job-detail-body p[data-view]"));
+      // the panel still shows hello-dash until the other job's answer is in
+      await page.waitForFunction(() => /other-dash/.test(document.getElementById("job-detail-h").textContent)
+        && document.querySelector("#job-detail-body p[data-view]"));
       const detail = await page.locator("#job-detail-body").textContent();
       check(/Another member's job \(decided\)/.test(detail), "other-dash's detail: " + detail);
       check(!PEERS.some((p) => detail.includes(p)), "other-dash's detail names a node: " + detail);
