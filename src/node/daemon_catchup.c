@@ -77,8 +77,7 @@ static void job_digest(const struct latest *v, size_t n, const char *job, uint8_
     veil_catchup_digest_final(&dg, out);
 }
 
-/* One stored assignment as the message its signer published. */
-static int asg_encode(json_t *row, veil_buf *out)
+int veil_daemon_assignment_encode(json_t *row, veil_buf *out)
 {
     struct veil_msg_assignment a = {0};
     const char *job = json_string_value(json_object_get(row, "job_id"));
@@ -112,7 +111,8 @@ static void answer_job(const struct latest *v, size_t n, const char *job,
         if (strcmp(v[i].job, job) != 0)
             continue;
         size_t before = store->len;
-        if (asg_encode(v[i].row, store) != 0 || store->len - before > VEIL_CATCHUP_ASG_LEN) {
+        if (veil_daemon_assignment_encode(v[i].row, store) != 0 ||
+            store->len - before > VEIL_CATCHUP_ASG_LEN) {
             store->len = before;
             continue;
         }

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "daemon_core.h"
+#include "daemon_sync.h"
 
 static void republish_job_assignments(veil_daemon *d, const char *job_hex);
 
@@ -420,29 +421,9 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
  * receiver checks the signature; one that holds it already ignores it). */
 static void republish_assignment(veil_daemon *d, json_t *row)
 {
-    struct veil_msg_assignment a = {0};
-    veil_err err = {0};
-    const char *job = json_string_value(json_object_get(row, "job_id"));
-    const char *node = json_string_value(json_object_get(row, "node"));
-    const char *digest = json_string_value(json_object_get(row, "output_digest"));
-    const char *sig = json_string_value(json_object_get(row, "signature"));
-    veil_p2p_peer_id pid;
-    if (!job || !node || !digest || !sig ||
-        veil_hex_decode(a.job_id, 32, job, strlen(job), false, NULL) != 32 ||
-        veil_hex_decode(a.output_digest, 32, digest, strlen(digest), false, NULL) != 32 ||
-        veil_hex_decode(a.signature, 64, sig, strlen(sig), false, NULL) != 64)
-        return;
-    a.replica = (uint32_t)json_integer_value(json_object_get(row, "replica"));
-    a.epoch = (uint64_t)json_integer_value(json_object_get(row, "epoch"));
-    a.schedulable = node[0] != '\0';
-    if (a.schedulable) {
-        if (veil_p2p_peer_id_parse(node, &pid, &err) != 0)
-            return;
-        veil_daemon_to_peer(&a.node, &pid);
-    }
     veil_buf msg;
     veil_buf_init(&msg);
-    if (veil_msg_assignment_encode(&msg, &a, &err) == 0)
+    if (veil_daemon_assignment_encode(row, &msg) == 0)
         veil_daemon_publish(d, &msg, "assignment (catch-up)");
     veil_buf_free(&msg);
 }

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "daemon_core.h"
 
 /* Serves /veil/anchor-proof/1.0.0 (registered by daemon_p2p.c). */
@@ -27,5 +29,9 @@ void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
 /* Catch-up stream limits: jobs announced again per answer (the asker's
  * follow-up pass gets the rest). */
 #define CATCHUP_ANNOUNCE_MAX 64
+
+/* One stored assignment row (the store's JSON) encoded as the message its
+ * signer published, for publishing again or answering a catch-up. */
+int veil_daemon_assignment_encode(json_t *row, veil_buf *out) VEIL_WARN_UNUSED;
 
 #endif /* VEIL_NODE_DAEMON_SYNC_H */
