@@ -49,16 +49,19 @@ decided() { [ "$(placements_at 2 "$id" | wc -l)" -ge 1 ]; }
 wait_for 180 "the job decided on node 2" decided
 recorded3() { grep -q "msg=\"assignment\" job=${id:0:16}" "$WORK/n3/veild.log"; }
 wait_for 30 "node 3 recorded the assignment" recorded3
-stop_node 1
-ok "job ${id:0:12} assigned; node 1 (the decryptor, the anchor sender) stopped before its batch"
-
-# the stand-in: the first of nodes 2 and 3 by peer ID
-if [[ "$PEER_2" < "$PEER_3" ]]; then S=2; O=3; else S=3; O=2; fi
-COM=$(veil_at 2 get assignments -o json | node -e '
+# the commitment as the replica's runner shows it (H4: the submitter sees it
+# only when the job is unschedulable or runs on itself)
+R=$(runner_at 2 "$id" 0) || R=2
+COM=$(veil_at "$R" get assignments -o json | node -e '
   const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const r = rows.filter(r => r.job_id === process.argv[1]).pop();
   if (!r || !r.commitment) process.exit(1); console.log(r.commitment);' "$id") \
-  || fail "node 2 (the submitter of an unschedulable job) shows no commitment" 
+  || fail "node $R shows no commitment for the job"
+stop_node 1
+ok "job ${id:0:12} assigned (runner: node $R); node 1 (the decryptor, the anchor sender) stopped before its batch"
+
+# the stand-in: the first of nodes 2 and 3 by peer ID
+if [[ "$PEER_2" < "$PEER_3" ]]; then S=2; O=3; else S=3; O=2; fi
 anchored_at() { # NODE: the assignment's anchor with a tx, as NODE shows it
   veil_at "$1" get anchors -o json | node -e '
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -89,12 +92,12 @@ nd=$(grep -c ' DeploymentAnchored ' "$WORK/events.txt" || true)
   || fail "$nb batches for $ne epochs, $nd single anchors: $(cat "$WORK/events.txt")"
 ok "$nb anchorBatch transaction(s), one per batch epoch, none alone, after node 1's return"
 
-# the proof node 2 (the submitter) keeps, checked by the contract
-read -r root com proof < <(veil_at 2 job status "$id" -o json | node -e '
+# the proof the runner (or, unschedulable, the submitter) keeps, checked by the contract
+read -r root com proof < <(veil_at "$R" job status "$id" -o json | node -e '
   const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const a = j.anchors[0], c = j.assignments.filter(x => x.replica === a.replica).pop().commitment;
   console.log(a.root, c, "[" + (a.proof || []).join(",") + "]");')
 got=$("$CAST" call "$C" "verifyInclusion(bytes32,uint64,bytes32,bytes32,bytes32[])(bool)" \
   "0x$root" 1 "0x$id" "0x$com" "$proof" --rpc-url "$RPC")
 [ "$got" = true ] || fail "verifyInclusion: $got (root $root proof $proof)"
-ok "the contract verifies node 2's inclusion proof of the stand-in's batch"
+ok "the contract verifies node $R's inclusion proof of the stand-in's batch"

@@ -53,8 +53,11 @@ now_ms=$(date +%s%3N); phase=$(( now_ms % (BATCH_S * 1000) ))
 if [ "$phase" -gt 2000 ]; then sleep "$(( (BATCH_S * 1000 - phase + 2500) / 1000 ))"; fi
 ida=$(veil_at 2 job run "$WORK/ja.yaml" | awk '{print $2}') || fail "job run ja"
 idb=$(veil_at 1 job run "$WORK/jb.yaml" | awk '{print $2}') || fail "job run jb"
-com_of() { # SUBMITTER ID: the assignment's commitment
-  veil_at "$1" get assignments -o json | node -e '
+com_of() { # SUBMITTER ID: the assignment's commitment, as the replica's runner
+  # shows it (H4: the submitter sees it only when the job is unschedulable)
+  local at
+  at=$(runner_at "$1" "$2" 0) || at=$1
+  veil_at "$at" get assignments -o json | node -e '
     const r = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.job_id === process.argv[1]).pop();
     if (!r || !r.commitment) process.exit(1); console.log(r.commitment);' "$2"
 }
