@@ -118,6 +118,12 @@ static void test_public_rounds(void)
     CHECK_EQ_INT(r.index, 1); /* the fixture does what its comment says */
     req.policy = VEIL_POLICY_SPREAD;
     check_round(&req, NULL);
+    /* more cpu than any node has (6400 > 390 units): nobody, under spread as
+     * under binpack (the unschedulable flag beats the inverted score) */
+    struct veil_sched_request big = {.res = {6400, 2, 0, 0}, .policy = VEIL_POLICY_SPREAD};
+    check_round(&big, NULL);
+    big.policy = VEIL_POLICY_BINPACK;
+    check_round(&big, NULL);
     /* region 1 and a gpu: nobody */
     req.region = 1;
     req.res[VEIL_RES_GPU] = 1;
