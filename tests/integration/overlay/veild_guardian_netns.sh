@@ -61,9 +61,12 @@ rc=0
 on 2 timeout 90 env VEIL_TELEMETRY_INTERVAL=2s "$VEILD" -c "$WORK/n2/veild.yaml" -l debug \
   >"$WORK/n2/restart.log" 2>&1 || rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "veild 2 restarted with rc $rc: $(tail -5 "$WORK/n2/restart.log")"
-grep -Eq "(no longer|not) active in cluster $CLUSTER" "$WORK/n2/restart.log" ||
+# Refused by Guardian's answer, or, once Guardian has revoked the node it saw
+# deactivated, already by Master when the node connects to enroll.
+refusal="(no longer|not) active in cluster $CLUSTER|connecting to Master for enrollment: .*Authorization Violation"
+grep -Eq "$refusal" "$WORK/n2/restart.log" ||
   fail "no Guardian refusal: $(tail -5 "$WORK/n2/restart.log")"
-ok "re-enrollment of the deactivated node refused: $(grep -Eo "(no longer|not) active in cluster [0-9]+" "$WORK/n2/restart.log" | head -1)"
+ok "re-enrollment of the deactivated node refused: $(grep -Eo "$refusal" "$WORK/n2/restart.log" | head -1)"
 # Guardian revokes node 2: its signed notice reaches node 1's agent, and the
 # overlay refuses node 2 (here already refused: deactivated on chain)
 N2=$(grep -o 'sub=conflux msg="enrolled and connected" node=[^ ]*' "$WORK/n2/veild.log" |
