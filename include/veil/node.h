@@ -958,10 +958,12 @@ void veil_api_stop(veil_api *api);
 int veil_api_token_load_or_create(const char *path, char token[65], veil_err *err);
 
 /* The node's VeilNet view (api_overlay.c): <data_dir>/overlay/status.json as
- * veild's overlay role wrote it (address, peers, handshake counters, each
- * replica's name and overlay address); VEIL_E_NOTFOUND without an overlay.
- * Returns a new reference (a json_t *; void here to keep jansson out). */
-void *veil_api_overlay_status(const veil_config *cfg, veil_err *err);
+ * veild's overlay role wrote it (address, peers, handshake counters), with
+ * only the replicas node `self` (peer-ID text) runs: the role knows every
+ * placement, a member may see only its own (H4, docs/THREAT_MODEL.md).
+ * VEIL_E_NOTFOUND without an overlay. Returns a new reference (a json_t *;
+ * void here to keep jansson out). */
+void *veil_api_overlay_status(const veil_config *cfg, const char *self, veil_err *err);
 
 /* The token file path: api.token_file, else <data_dir>/api.token. */
 int veil_api_token_path(const veil_config *cfg, char *out, size_t cap, veil_err *err);

@@ -468,19 +468,6 @@ static const char *str_field(json_t *row, const char *key)
     return v ? v : "";
 }
 
-/* The overlay view lists the replicas this node runs only: the role knows
- * every placement (it builds the ingress rules from them), and a member may
- * not see where another member's replicas run (H4). */
-static void keep_own_replicas(json_t *rows, const char *self)
-{
-    for (size_t i = 0; i < json_array_size(rows);) {
-        if (strcmp(str_field(json_array_get(rows, i), "node"), self) == 0)
-            i++;
-        else if (json_array_remove(rows, i) != 0)
-            return;
-    }
-}
-
 /* A replica whose placement is still to come (the states before a round's
  * outcome, or a reschedule's). */
 static bool state_undecided(const char *state)
@@ -813,13 +800,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!get)
             return send_error(api, c, 405, "use GET");
         veil_err err = {0};
-        json_t *o = api->node_cfg ? veil_api_overlay_status(api->node_cfg, &err) : NULL;
+        json_t *o =
+            api->node_cfg ? veil_api_overlay_status(api->node_cfg, api->submitter, &err) : NULL;
         if (!api->node_cfg)
             veil_err_set(&err, VEIL_E_NOTFOUND, "this node runs no overlay");
-        if (!o)
-            return send_error(api, c, 404, err.msg);
-        keep_own_replicas(json_object_get(o, "replicas"), api->submitter);
-        return send_json(api, c, 200, o);
+        return o ? send_json(api, c, 200, o) : send_error(api, c, 404, err.msg);
     }
     return send_error(api, c, 404, "no such endpoint");
 }

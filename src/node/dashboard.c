@@ -145,19 +145,11 @@ static unsigned cluster_view(const struct veil_dash_request *r, void **reply)
 static unsigned network_view(const struct veil_dash_request *r, void **reply)
 {
     veil_err err = {0};
-    json_t *o = r->node_cfg ? veil_api_overlay_status(r->node_cfg, &err) : NULL;
+    json_t *o = r->node_cfg ? veil_api_overlay_status(r->node_cfg, r->self, &err) : NULL;
     if (!o) {
         *reply = json_pack("{s:b, s:s}", "running", 0, "reason",
                            r->node_cfg ? err.msg : "this node runs no overlay");
         return 200;
-    }
-    json_t *reps = json_object_get(o, "replicas");
-    for (size_t i = 0; i < json_array_size(reps);) {
-        const char *node = json_string_value(json_object_get(json_array_get(reps, i), "node"));
-        if (node && r->self && strcmp(node, r->self) == 0)
-            i++;
-        else if (json_array_remove(reps, i) != 0)
-            break;
     }
     json_object_set_new(o, "running", json_true());
     *reply = o;
