@@ -22,6 +22,7 @@ NS="vq$$"
 TMP=$(mktemp -d)
 source "$NETDIR/netns_lib.sh"
 source "$HERE/cfx_tun_lib.sh"
+source "$NETDIR/nat_lib.sh"
 trap cfx_cleanup EXIT
 trap "exit 1" INT TERM
 
@@ -31,34 +32,7 @@ trap "exit 1" INT TERM
 nat_site() {
     local r=$1 h=$2 lan=$3 mode=$4
     ip netns add "${NS}$h"
-    ip link add "${NS}l$lan" netns "${NS}$r" type veth peer name "${NS}e$lan" netns "${NS}$h"
-    ip -n "${NS}$r" link set "${NS}l$lan" name lan0
-    ip -n "${NS}$r" addr add "10.$lan.0.1/24" dev lan0
-    ip -n "${NS}$r" link set lan0 up
-    ip -n "${NS}$h" link set "${NS}e$lan" name eth0
-    ip -n "${NS}$h" addr add "10.$lan.0.2/24" dev eth0
-    ip -n "${NS}$h" link set eth0 up
-    ip -n "${NS}$h" link set lo up
-    ip -n "${NS}$h" route add default via "10.$lan.0.1"
-    ip netns exec "${NS}$r" sysctl -qw net.ipv4.ip_forward=1
-    ip netns exec "${NS}$r" nft -f - <<NFT
-table ip nat {
-    chain post {
-        type nat hook postrouting priority 100;
-        oifname "eth0" masquerade $mode
-    }
-}
-table ip filter {
-    chain input {
-        type filter hook input priority 0;
-        iifname "eth0" ct state new drop
-    }
-    chain forward {
-        type filter hook forward priority 0;
-        iifname "eth0" ct state new drop
-    }
-}
-NFT
+    nat_lan "$r" "$h" "$lan" "10.$lan.0" eth0 "$mode" 1
 }
 ping_until() { # HOST ADDR: up to 100 tries
     for _ in $(seq 1 100); do

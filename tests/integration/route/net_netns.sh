@@ -33,6 +33,7 @@ for b in "$NODE" "$WATCH"; do
     [ -x "$b" ] || { echo "route_net_netns: $b not built" >&2; exit 1; }
 done
 NS=vn$$
+source "$(cd "$(dirname "$0")/../net" && pwd)/nat_lib.sh"
 TMP=$(mktemp -d)
 NSLIST=()
 declare -A PID
@@ -69,29 +70,7 @@ nat_site() {
     mkns "r$i"
     mkns "h$i"
     wan_port "r$i" "192.0.2.2$i"
-    ip link add "${NS}l$i" netns "${NS}r$i" type veth peer name "${NS}e$i" netns "${NS}h$i"
-    ip -n "${NS}r$i" link set "${NS}l$i" name lan
-    ip -n "${NS}r$i" addr add "10.0.$i.1/24" dev lan
-    ip -n "${NS}r$i" link set lan up
-    ip -n "${NS}h$i" link set "${NS}e$i" name eth0
-    ip -n "${NS}h$i" addr add "10.0.$i.2/24" dev eth0
-    ip -n "${NS}h$i" link set eth0 up
-    ip -n "${NS}h$i" route add default via "10.0.$i.1"
-    ip netns exec "${NS}r$i" sysctl -qw net.ipv4.ip_forward=1
-    ip netns exec "${NS}r$i" nft -f - <<NFT
-table ip nat {
-    chain post {
-        type nat hook postrouting priority 100;
-        oifname "wan" masquerade $mode
-    }
-}
-table ip filter {
-    chain input {
-        type filter hook input priority 0;
-        iifname "wan" ct state new drop
-    }
-}
-NFT
+    nat_lan "r$i" "h$i" "$i" "10.0.$i" wan "$mode"
 }
 
 # loss NS DST EVERY: drop every EVERY-th Anchor packet NS sends to DST
