@@ -127,6 +127,12 @@ void veil_log_fingerprint(char out[17], const void *data, size_t len);
 /* Byte buffers                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Growable arrays: room for element n of an array of *cap elements of `size`
+ * bytes. Returns `items` when n < *cap; else the array reallocated to twice
+ * its capacity (8 at first) with *cap updated; NULL when out of memory or
+ * on overflow (`items` and *cap unchanged). The caller stores the result. */
+void *veil_array_reserve(void *items, size_t *cap, size_t n, size_t size) VEIL_WARN_UNUSED;
+
 /* Growable output buffer. Any failed append latches `failed`; check once at
  * the end with veil_buf_ok(). */
 typedef struct veil_buf {

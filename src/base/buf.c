@@ -4,7 +4,10 @@
  * reader (veil_reader). Every wire parser in Veil reads through
  * veil_reader, so this is the one place where "read past the end" is
  * prevented. Both latch failure: once a step fails, later steps are no-ops.
+ * Also the growth step of the code base's growable arrays
+ * (veil_array_reserve).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,4 +315,17 @@ veil_reader veil_read_sub(veil_reader *r, size_t n)
 void veil_reader_skip(veil_reader *r, size_t n)
 {
     (void)take(r, n);
+}
+
+void *veil_array_reserve(void *items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return items;
+    size_t ncap = *cap ? 2 * *cap : 8;
+    if (size == 0 || ncap < *cap || ncap > SIZE_MAX / size)
+        return NULL;
+    void *p = realloc(items, ncap * size);
+    if (p)
+        *cap = ncap;
+    return p;
 }

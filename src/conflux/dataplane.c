@@ -195,14 +195,11 @@ static bool first_revocation(veil_conflux *a, const uint8_t id[32])
     for (size_t i = 0; i < a->n_revoked; i++)
         if (memcmp(a->revoked[i], id, 32) == 0)
             return false;
-    if (a->n_revoked == a->cap_revoked) {
-        size_t cap = a->cap_revoked ? 2 * a->cap_revoked : 8;
-        uint8_t(*n)[32] = realloc(a->revoked, cap * sizeof *n);
-        if (!n)
-            return true; /* tell the host again rather than never */
-        a->revoked = n;
-        a->cap_revoked = cap;
-    }
+    uint8_t(*n)[32] =
+        veil_array_reserve(a->revoked, &a->cap_revoked, a->n_revoked, sizeof *a->revoked);
+    if (!n)
+        return true; /* tell the host again rather than never */
+    a->revoked = n;
     memcpy(a->revoked[a->n_revoked++], id, 32);
     return true;
 }

@@ -85,13 +85,12 @@ static void note_member(veil_conflux_tun *t, const char *node, const uint8_t *da
     for (size_t i = 0; i < t->n_members && !m; i++)
         if (strcmp(t->members[i].name, node) == 0)
             m = &t->members[i];
-    if (!m && t->n_members == t->cap_members) {
-        size_t cap = t->cap_members ? 2 * t->cap_members : 8;
-        struct tun_member *n = realloc(t->members, cap * sizeof *n);
+    if (!m) {
+        struct tun_member *n =
+            veil_array_reserve(t->members, &t->cap_members, t->n_members, sizeof *t->members);
         if (!n)
             return;
         t->members = n;
-        t->cap_members = cap;
     }
     if (!m) {
         m = &t->members[t->n_members++];

@@ -441,13 +441,11 @@ int veil_embed_add_peer(veil_embed *e, const uint8_t identity[VEIL_ANCHOR_KEY_BY
         return veil_err_set(err, VEIL_E_INVALID, "embed: peer endpoint (same family as bind)");
     pthread_mutex_lock(&e->mu);
     struct embed_peer *p = peer_by_id(e, identity);
-    if (!p && e->n_peers == e->cap_peers) {
-        size_t ncap = e->cap_peers ? 2 * e->cap_peers : 8;
-        struct embed_peer *np = realloc(e->peers, ncap * sizeof *np);
-        if (np) {
+    if (!p) {
+        struct embed_peer *np =
+            veil_array_reserve(e->peers, &e->cap_peers, e->n_peers, sizeof *e->peers);
+        if (np)
             e->peers = np;
-            e->cap_peers = ncap;
-        }
     }
     if (!p && e->n_peers < e->cap_peers) {
         p = &e->peers[e->n_peers++];

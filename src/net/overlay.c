@@ -663,14 +663,11 @@ static int add_peer_locked(veil_overlay *o, const uint8_t *id, const uint8_t v4[
 {
     struct overlay_peer *p = peer_by_id(o, id);
     if (!p) {
-        if (o->n_peers == o->cap_peers) {
-            size_t ncap = o->cap_peers ? 2 * o->cap_peers : 8;
-            struct overlay_peer *np = realloc(o->peers, ncap * sizeof *np);
-            if (!np)
-                return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
-            o->peers = np;
-            o->cap_peers = ncap;
-        }
+        struct overlay_peer *np =
+            veil_array_reserve(o->peers, &o->cap_peers, o->n_peers, sizeof *o->peers);
+        if (!np)
+            return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+        o->peers = np;
         p = &o->peers[o->n_peers++];
         memset(p, 0, sizeof *p); /* realloc'd memory: no stale `relayed` flag */
         memcpy(p->id, id, VEIL_ANCHOR_KEY_BYTES);

@@ -120,14 +120,11 @@ static struct member *member_add(veil_overlay_cert *oc, const uint8_t *identity)
     struct member *m = member_of(oc, identity);
     if (m != NULL)
         return m;
-    if (oc->n_members == oc->cap_members) {
-        size_t cap = oc->cap_members ? 2 * oc->cap_members : 8;
-        struct member *n = realloc(oc->members, cap * sizeof *n);
-        if (n == NULL)
-            return NULL;
-        oc->members = n;
-        oc->cap_members = cap;
-    }
+    struct member *n =
+        veil_array_reserve(oc->members, &oc->cap_members, oc->n_members, sizeof *oc->members);
+    if (n == NULL)
+        return NULL;
+    oc->members = n;
     m = &oc->members[oc->n_members++];
     memset(m, 0, sizeof *m);
     memcpy(m->identity, identity, VEIL_ANCHOR_KEY_BYTES);

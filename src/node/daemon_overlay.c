@@ -240,14 +240,10 @@ static void gl_on_revoked(void *arg, const char *node, const uint8_t identity[32
 {
     struct guardian_link *gl = arg;
     pthread_mutex_lock(&gl->mu);
-    if (gl->n_revoked == gl->cap_revoked) {
-        size_t ncap = gl->cap_revoked ? 2 * gl->cap_revoked : 8;
-        uint8_t(*np)[32] = realloc(gl->revoked, ncap * sizeof *np);
-        if (np) {
-            gl->revoked = np;
-            gl->cap_revoked = ncap;
-        }
-    }
+    uint8_t(*np)[32] =
+        veil_array_reserve(gl->revoked, &gl->cap_revoked, gl->n_revoked, sizeof *gl->revoked);
+    if (np)
+        gl->revoked = np;
     bool queued = gl->n_revoked < gl->cap_revoked;
     if (queued)
         memcpy(gl->revoked[gl->n_revoked++], identity, 32);
@@ -410,12 +406,11 @@ static struct applied *applied_get(struct veil_node_overlay *ov, const uint8_t i
     if (!create)
         return NULL;
     if (ov->n_peers == ov->cap_peers) {
-        size_t ncap = ov->cap_peers ? 2 * ov->cap_peers : 8;
-        struct applied *np = realloc(ov->peers, ncap * sizeof *np);
+        struct applied *np =
+            veil_array_reserve(ov->peers, &ov->cap_peers, ov->n_peers, sizeof *ov->peers);
         if (!np)
             return NULL;
         ov->peers = np;
-        ov->cap_peers = ncap;
     }
     struct applied *a = &ov->peers[ov->n_peers++];
     memset(a, 0, sizeof *a);
@@ -886,14 +881,10 @@ int veil_daemon_overlay_reserve(veil_daemon *d, const char *job_hex, uint32_t re
         for (size_t i = 0; i < ov->n_cts; i++)
             taken |= ov->cts[i].slot == slot;
     }
-    if (ov->n_cts == ov->cap_cts) {
-        size_t ncap = ov->cap_cts ? 2 * ov->cap_cts : 8;
-        struct ovct *np = realloc(ov->cts, ncap * sizeof *np);
-        if (!np)
-            return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
-        ov->cts = np;
-        ov->cap_cts = ncap;
-    }
+    struct ovct *np = veil_array_reserve(ov->cts, &ov->cap_cts, ov->n_cts, sizeof *ov->cts);
+    if (!np)
+        return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
+    ov->cts = np;
     struct ovct *c = &ov->cts[ov->n_cts];
     memset(c, 0, sizeof *c);
     if (veil_ctnet_plan(ov->tag, slot, &c->net, err) != 0 ||
@@ -941,14 +932,10 @@ void veil_daemon_overlay_adopt(veil_daemon *d, const char *job_hex, uint32_t rep
     for (size_t i = 0; i < ov->n_cts; i++)
         if (ov->cts[i].slot == (unsigned)slot)
             return; /* taken: a second container cannot share it */
-    if (ov->n_cts == ov->cap_cts) {
-        size_t ncap = ov->cap_cts ? 2 * ov->cap_cts : 8;
-        struct ovct *np = realloc(ov->cts, ncap * sizeof *np);
-        if (!np)
-            return;
-        ov->cts = np;
-        ov->cap_cts = ncap;
-    }
+    struct ovct *np = veil_array_reserve(ov->cts, &ov->cap_cts, ov->n_cts, sizeof *ov->cts);
+    if (!np)
+        return;
+    ov->cts = np;
     struct ovct *c = &ov->cts[ov->n_cts];
     memset(c, 0, sizeof *c);
     if (veil_ctnet_plan(ov->tag, (unsigned)slot, &c->net, &err) != 0)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Buffers: writer growth and limits, reader bounds, latching failure,
- * truncated input, sub-readers. */
+ * truncated input, sub-readers; the growth step of growable arrays. */
+#include <stdlib.h>
+
 #include <veil/base.h>
 
 #include "vtest.h"
@@ -19,10 +21,10 @@ static void test_writer(void)
     veil_buf_put_uvarint(&b, 300);
     veil_buf_printf(&b, "%s-%d", "x", 42);
     CHECK(veil_buf_ok(&b));
-    static const uint8_t want[] = {1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
-                                   11,   12,   13,   14,   15,   0x10, 0x11, 0x12, 0x13, 0x14,
-                                   0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0xac,
-                                   0x02, 'x',  '-',  '4',  '2'};
+    static const uint8_t want[] = {1,    2,    3,    4,    5,    6,    7,    8,    9,
+                                   10,   11,   12,   13,   14,   15,   0x10, 0x11, 0x12,
+                                   0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
+                                   0x1c, 0x1d, 0xac, 0x02, 'x',  '-',  '4',  '2'};
     CHECK_EQ_INT(b.len, sizeof want);
     CHECK_EQ_MEM(b.data, want, sizeof want);
     veil_buf_consume(&b, 29);
@@ -60,8 +62,8 @@ static void test_writer_limit(void)
 
 static void test_reader(void)
 {
-    static const uint8_t in[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-                                 0x09, 0x0a, 0x0b, 0xac, 0x02, 0xff};
+    static const uint8_t in[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                 0x08, 0x09, 0x0a, 0x0b, 0xac, 0x02, 0xff};
     veil_reader r;
     veil_reader_init(&r, in, sizeof in);
     CHECK_EQ_INT(veil_read_u8(&r), 1);
@@ -114,5 +116,30 @@ static void test_reader_truncated(void)
     CHECK(!veil_reader_ok(&r));
 }
 
-VTEST_MAIN(VTEST(test_writer), VTEST(test_writer_limit), VTEST(test_reader),
-           VTEST(test_reader_truncated))
+/* veil_array_reserve: room for one more, doubling from 8; the array kept
+ * (and its capacity) when the size would overflow. */
+static void test_array_reserve(void)
+{
+    uint32_t *a = NULL;
+    size_t cap = 0, n = 0;
+    for (uint32_t v = 0; v < 100; v++) {
+        uint32_t *p = veil_array_reserve(a, &cap, n, sizeof *a);
+        CHECK(p != NULL);
+        if (!p)
+            break;
+        a = p;
+        a[n++] = v;
+        CHECK(n <= cap);
+    }
+    CHECK_EQ_INT(cap, 128);
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ_INT(a[i], i);
+    CHECK(veil_array_reserve(a, &cap, 5, sizeof *a) == a); /* room: unchanged */
+    size_t huge = SIZE_MAX / 2 + 1;
+    CHECK(veil_array_reserve(a, &huge, huge, 2) == NULL); /* 2 * huge overflows */
+    CHECK(huge == SIZE_MAX / 2 + 1);
+    free(a);
+}
+
+VTEST_MAIN(VTEST(test_array_reserve), VTEST(test_writer), VTEST(test_writer_limit),
+           VTEST(test_reader), VTEST(test_reader_truncated))
