@@ -15,8 +15,10 @@ e2e_cleanup() {
   # On a failure, every node's log tail goes to stderr first, so that a flake
   # in CI can be diagnosed from the CI log alone (E2E_LOG_LINES, default 60).
   if [ "$rc" -ne 0 ]; then e2e_dump_logs; fi
+  # SIGCONT first: a node a test paused (SIGSTOP) would hold SIGTERM until
+  # resumed, and the wait below would then last until ctest's timeout.
   for p in "${NODE_PIDS[@]}"; do
-    [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    [ -n "$p" ] && { kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; } || true
   done
   for p in "${NODE_PIDS[@]}"; do
     [ -n "$p" ] && wait "$p" 2>/dev/null || true

@@ -56,6 +56,12 @@ max_life=$((loss_seconds + 300))
 
 ip netns add "$ns" || fail "cannot create network namespace $ns (needs root)"
 ip -n "$ns" link set lo up || fail "cannot bring up lo in $ns"
+# The members listen on fixed ports that lie inside the kernel's default
+# ephemeral range (32768-60999): a member's outgoing connection could take a
+# later member's port before it binds ("address already in use"). The range
+# is per namespace: move it above the members' ports.
+ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="50000 60999" ||
+  fail "cannot set the ephemeral port range in $ns"
 
 start_node() { # index, extra args...
   local i=$1
