@@ -77,7 +77,8 @@ struct veil_anchor_config {
     uint64_t reject_after_messages; /* 2^64 - 2^13 - 1 */
     uint64_t rekey_timeout_ms;      /* 5000: handshake retransmission */
     uint64_t rekey_attempt_ms;      /* 90000: give up a handshake after this */
-    uint64_t keepalive_ms;          /* 10000: passive keepalive */
+    uint64_t keepalive_ms;          /* 10000: passive keepalive; data sent and nothing
+                                       received for keepalive + rekey_timeout: new handshake */
     uint64_t cookie_secret_ms;      /* 120000: cookie secret rotation */
     uint32_t handshakes_per_s_load; /* 64: above this many initiations a second, demand cookies */
     uint32_t queue_max;             /* 64: datagrams held while a handshake runs */
@@ -138,6 +139,7 @@ enum veil_anchor_drop {
 struct veil_anchor_stats {
     uint64_t rx_packets, tx_packets, rx_data, tx_data;
     uint64_t handshakes_initiated, handshakes_completed, cookies_sent, rekeys;
+    uint64_t silence_handshakes; /* started because data sent met silence */
     uint64_t dropped[VEIL_ANCHOR_DROP_COUNT];
 };
 

@@ -11,6 +11,10 @@
  * receives), `prev` (receives only, so packets in flight across a rekey are
  * not lost) and `next` (a responder's session waiting for the initiator's
  * first transport packet, which confirms it and promotes it to cur).
+ * Its timers are WireGuard's (whitepaper 6.1-6.5): rekey after a time or a
+ * count, reject after a time, handshake retries every rekey_timeout up to
+ * rekey_attempt, a passive keepalive, and a new handshake when data sent
+ * met keepalive + rekey_timeout of silence.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +41,14 @@ struct anchor_peer {
     uint8_t id[VEIL_ANCHOR_KEY_BYTES];
     uint8_t addr[VEIL_ANCHOR_ADDR_MAX];
     size_t addr_len;
-    bool has_info, was_up, need_keepalive;
+    bool has_info, was_up;
+    /* WireGuard's two passive timers (whitepaper 6.5): a keepalive owed
+     * keepalive_ms after data arrived with nothing sent since, and a reply
+     * awaited keepalive_ms + rekey_timeout_ms after data was sent with
+     * nothing authenticated received since (then a new handshake). Each is
+     * armed by the first event and not pushed back by later ones. */
+    bool need_keepalive, await_reply;
+    uint64_t keepalive_at_ms, reply_due_ms;
     struct veil_anchor_cred_info info;
     struct anchor_session cur, prev, next;
     bool hs_pending;
@@ -460,8 +471,12 @@ static void send_on(veil_anchor *a, struct anchor_peer *p, const uint8_t *data, 
     s->send_ctr++;
     p->last_sent_ms = now_ms;
     p->need_keepalive = false;
-    if (len > 0)
+    if (len > 0) {
         a->stats.tx_data++;
+        if (!p->await_reply)
+            p->reply_due_ms = now_ms + a->cfg.keepalive_ms + a->cfg.rekey_timeout_ms;
+        p->await_reply = true;
+    }
     emit(a, p->addr, p->addr_len, &b);
 }
 
@@ -646,6 +661,7 @@ static bool recv_init(veil_anchor *a, const uint8_t *from, size_t from_len, cons
     p->last_ts_seen = res.timestamp;
     p->info = res.info;
     p->has_info = true;
+    p->await_reply = false; /* an authenticated packet from the peer */
     set_endpoint(p, from, from_len);
     session_from(&p->next, &res, idx, false, now_ms);
     emit(a, from, from_len, &b);
@@ -710,6 +726,7 @@ static bool recv_resp(veil_anchor *a, const uint8_t *from, size_t from_len, cons
         return drop(a, VEIL_ANCHOR_DROP_REALM, why);
     }
     set_endpoint(p, from, from_len);
+    p->await_reply = false; /* an authenticated packet from the peer */
     established(a, p, &res, now_ms);
     sodium_memzero(&res, sizeof res);
     return true;
@@ -755,10 +772,13 @@ static void delivered(veil_anchor *a, struct anchor_peer *p, struct anchor_sessi
     }
     set_endpoint(p, from, from_len);
     p->last_recv_ms = now_ms;
+    p->await_reply = false;
     if (pt_len == 0) {
         free(pt);
         return;
     }
+    if (!p->need_keepalive)
+        p->keepalive_at_ms = now_ms + a->cfg.keepalive_ms;
     p->need_keepalive = true;
     a->stats.rx_data++;
     event(a, VEIL_ANCHOR_EV_DATA, p->id, pt, pt_len);
@@ -877,6 +897,20 @@ static void retry_handshake(veil_anchor *a, struct anchor_peer *p, uint64_t now_
     }
 }
 
+/* WireGuard's rule (whitepaper 6.5): data went out and nothing came back
+ * within keepalive + rekey_timeout - a peer that answers at least sends its
+ * keepalive by then - so the session is presumed dead (the peer restarted,
+ * or its path changed) and a new handshake starts. */
+static void reply_overdue(veil_anchor *a, struct anchor_peer *p, uint64_t now_ms)
+{
+    if (!p->await_reply || now_ms < p->reply_due_ms)
+        return;
+    p->await_reply = false;
+    if (p->hs_pending || start_handshake(a, p, now_ms, NULL) != 0)
+        return;
+    a->stats.silence_handshakes++;
+}
+
 void veil_anchor_tick(veil_anchor *a, uint64_t now_ms)
 {
     if (now_ms - a->cookie_secret_ms >= a->cfg.cookie_secret_ms) {
@@ -887,7 +921,8 @@ void veil_anchor_tick(veil_anchor *a, uint64_t now_ms)
         struct anchor_peer *p = a->peers[i];
         expire_sessions(a, p, now_ms);
         retry_handshake(a, p, now_ms);
-        if (p->need_keepalive && now_ms - p->last_recv_ms >= a->cfg.keepalive_ms &&
+        reply_overdue(a, p, now_ms);
+        if (p->need_keepalive && now_ms >= p->keepalive_at_ms &&
             !session_expired(a, &p->cur, now_ms))
             send_on(a, p, NULL, 0, now_ms);
     }
@@ -910,7 +945,9 @@ uint64_t veil_anchor_next_deadline(const veil_anchor *a)
         if (p->hs_pending)
             t = min_u64(t, p->hs_sent_ms + a->cfg.rekey_timeout_ms);
         if (p->need_keepalive)
-            t = min_u64(t, p->last_recv_ms + a->cfg.keepalive_ms);
+            t = min_u64(t, p->keepalive_at_ms);
+        if (p->await_reply)
+            t = min_u64(t, p->reply_due_ms);
     }
     return t;
 }

@@ -8,8 +8,9 @@
  * handshake and data both ways, tampered / replayed / unknown / misaddressed
  * packets (dropped, never answered), wrong realm, uncontained taints, a
  * replayed initiation, rekey by message count and by time with packets in
- * flight across it (no loss), keepalive, expiry, the cookie path under
- * load, a taint change tearing a session down, key invalidation, revocation,
+ * flight across it (no loss), keepalive, WireGuard's new handshake after
+ * silence (a restarted peer) and none for a one-way stream, expiry, the
+ * cookie path under load, a taint change tearing a session down, key invalidation, revocation,
  * an expired credential, crossing initiations, and the replay window edges.
  */
 #include <stdio.h>
@@ -553,6 +554,112 @@ static void test_rekey_by_time_keepalive_expiry(void)
     node_free(&b);
 }
 
+/* The node restarts: same identity, credential and address, fresh state. */
+static void node_restart(struct node *nd, uint64_t now)
+{
+    veil_err err = {0};
+    struct veil_anchor_local local = {.cred = nd->cred,
+                                      .cred_len = nd->cred_len,
+                                      .verify = anchor_test_cred_verify,
+                                      .verify_ctx = guardian_pk};
+    memcpy(local.identity_pk, nd->pk, 32);
+    memcpy(local.identity_sk, nd->sk, 64);
+    veil_anchor_free(nd->a);
+    nd->a = veil_anchor_new(cfg_or_default(NULL), &local, now, &err);
+    CHECK(nd->a != NULL);
+}
+
+/* WireGuard's rule: data sent and nothing heard for keepalive +
+ * rekey_timeout starts a new handshake. B restarts and forgets the session
+ * A keeps sending on; A re-handshakes on its own, exactly when the silence
+ * reaches the bound, and data flows again. */
+static void test_silence_rehandshake(void)
+{
+    struct veil_anchor_config cfg;
+    veil_anchor_config_default(&cfg);
+    struct node a, b;
+    struct net n = {0};
+    node_init(&a, "A", "prod", "", NULL);
+    node_init(&b, "B", "prod", "", NULL);
+    net_add(&n, &a);
+    net_add(&n, &b);
+    up_pair(&n, &a, &b, 1000);
+    veil_anchor_tick(b.a, 1000 + cfg.keepalive_ms); /* B's keepalive answers "hello" */
+    net_pump(&n, 1000 + cfg.keepalive_ms);
+    node_restart(&b, 20000);
+    uint64_t t = 20000, due = t + cfg.keepalive_ms + cfg.rekey_timeout_ms;
+    send_str(&a, &b, "lost", t);
+    net_collect(&n);
+    CHECK_EQ_INT((int)n.n_held, 1);
+    CHECK(!deliver(&n, &n.held[0], t)); /* B has no such session */
+    CHECK_EQ_INT(n.last_drop, VEIL_ANCHOR_DROP_UNKNOWN_INDEX);
+    held_free(&n);
+    check_silent(&n);
+    CHECK(veil_anchor_peer_up(a.a, b.pk)); /* A still believes in its session */
+    CHECK_EQ_U64(veil_anchor_next_deadline(a.a), due);
+    veil_anchor_tick(a.a, due - 1);
+    net_collect(&n);
+    CHECK_EQ_INT((int)n.n_held, 0);
+    veil_anchor_tick(a.a, due);
+    net_collect(&n);
+    CHECK_EQ_INT((int)n.n_held, 1); /* the initiation */
+    CHECK(n.n_held == 1 && n.held[0].len > VEIL_MLKEM768_EK_BYTES);
+    struct veil_anchor_stats st;
+    veil_anchor_get_stats(a.a, &st);
+    CHECK_EQ_U64(st.silence_handshakes, 1);
+    net_pump(&n, due);
+    send_str(&a, &b, "found", due + 1);
+    net_pump(&n, due + 1);
+    struct seen sb = {0};
+    drain_events(&b, &sb);
+    CHECK_EQ_INT(sb.up, 1);
+    CHECK_EQ_INT(sb.data, 1);
+    CHECK_EQ_MEM(sb.last, "found", 5);
+    veil_anchor_get_stats(a.a, &st);
+    CHECK_EQ_U64(st.handshakes_completed, 2);
+    node_free(&a);
+    node_free(&b);
+}
+
+/* A one-way stream (A sends every second, B only receives) starts no
+ * handshake of its own: B's keepalive is due keepalive_ms after the first
+ * data it has not answered, not pushed back by every later packet, so A
+ * always hears from B within keepalive + rekey_timeout. */
+static void test_one_way_stream_no_rehandshake(void)
+{
+    struct veil_anchor_config cfg;
+    veil_anchor_config_default(&cfg);
+    struct node a, b;
+    struct net n = {0};
+    node_init(&a, "A", "prod", "", NULL);
+    node_init(&b, "B", "prod", "", NULL);
+    net_add(&n, &a);
+    net_add(&n, &b);
+    up_pair(&n, &a, &b, 1000);
+    int keepalives = 0;
+    for (uint64_t t = 2000; t <= 62000; t += 1000) {
+        send_str(&a, &b, "tick", t);
+        net_pump(&n, t);
+        struct veil_anchor_stats before, after;
+        veil_anchor_get_stats(b.a, &before);
+        veil_anchor_tick(a.a, t);
+        veil_anchor_tick(b.a, t);
+        veil_anchor_get_stats(b.a, &after);
+        keepalives += (int)(after.tx_packets - before.tx_packets);
+        net_pump(&n, t);
+    }
+    struct veil_anchor_stats st;
+    veil_anchor_get_stats(a.a, &st);
+    CHECK_EQ_U64(st.silence_handshakes, 0);
+    CHECK_EQ_U64(st.handshakes_initiated, 1);
+    CHECK(keepalives >= 5); /* about one every keepalive_ms */
+    struct seen sb = {0};
+    drain_events(&b, &sb);
+    CHECK_EQ_INT(sb.data, 61);
+    node_free(&a);
+    node_free(&b);
+}
+
 static void test_cookie_under_load(void)
 {
     struct veil_anchor_config cfg;
@@ -780,6 +887,8 @@ int main(int argc, char **argv)
         VTEST(test_replayed_initiation),
         VTEST(test_rekey_without_loss),
         VTEST(test_rekey_by_time_keepalive_expiry),
+        VTEST(test_silence_rehandshake),
+        VTEST(test_one_way_stream_no_rehandshake),
         VTEST(test_cookie_under_load),
         VTEST(test_taint_change_tears_down),
         VTEST(test_revocation_invalidation_expiry),
