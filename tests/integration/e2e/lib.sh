@@ -33,8 +33,12 @@ e2e_dump_logs() {
   local f
   for f in "$WORK"/n*/veild.log; do
     [ -f "$f" ] || continue
+    # Debug lines (telemetry, gossip) would fill the tail: first the last
+    # info-and-above lines (membership, rounds, errors), then the raw tail.
+    echo "----- $f: last lines above debug -----" >&2
+    grep -v 'level=debug' "$f" | tail -n "${E2E_LOG_LINES:-60}" >&2
     echo "----- tail of $f -----" >&2
-    tail -n "${E2E_LOG_LINES:-60}" "$f" >&2
+    tail -n 15 "$f" >&2
   done
   echo "----- end of node logs -----" >&2
 }
