@@ -18,9 +18,16 @@ pragma solidity ^0.8.24;
 ///   a level with an odd count promotes its last node unchanged to the next level.
 /// The 0x00/0x01 prefixes keep leaves and inner nodes apart (no second preimages).
 ///
-/// Anchors are events only (no per-anchor storage) so that anchoring stays
-/// cheap; their integrity rests on the chain's log history, and the anchor id a
-/// dispute names is anchorId(...) of the anchored values.
+/// Anchors are events (no per-anchor storage) so that anchoring stays cheap;
+/// their integrity rests on the chain's log history, and the anchor id a
+/// dispute names is anchorId(...) of the anchored values. The one thing kept
+/// in storage is which batch epochs of a cluster were anchored, one bit each
+/// (anchoredEpochBits): a second batch for an epoch reverts with
+/// BatchEpochAnchored, so two senders that race (a stand-in and the
+/// sender it stood in for) cannot both anchor one epoch. Batch epochs are
+/// consecutive numbers, so 256 of them share a slot: the first batch of a
+/// slot pays a new slot (22,100 gas), each later one 5,000 (a cold SLOAD and
+/// a non-zero rewrite), about 5,070 per batch on average.
 ///
 /// anchorBatch is the one call every cluster makes every batch epoch, so its
 /// encoding is chosen for gas (target: <= 100 gas per deployment at 256 per
@@ -28,9 +35,11 @@ pragma solidity ^0.8.24;
 /// (prague) with a random root, a real epoch number and count 256:
 ///   - 27,136 with the plain ABI call anchorBatch(uint64,uint64,bytes32,uint32)
 ///     and a LOG3 BatchAnchored(clusterId indexed, epoch indexed, root, count);
-///   - 25,490 with the encoding below. Of that, 21,000 is the transaction base,
-///     740 calldata, 2,100 the cold SLOAD of the sender's Node (the access
-///     check, which cannot be avoided) and 1,262 the LOG1.
+///   - 25,490 with the encoding below, before the per-epoch bit. Of that,
+///     21,000 is the transaction base, 740 calldata, 2,100 the cold SLOAD of
+///     the sender's Node (the access check, which cannot be avoided) and
+///     1,262 the LOG1. The epoch bit adds 5,000 (22,100 for the first
+///     epoch of a slot of 256); see docs/BENCHMARKS.md.
 /// What changed, and what each step saves:
 ///   1. Calldata is two words, `merkleRoot` and `batch` = clusterId << 96 |
 ///      epoch << 32 | count (a uint160: 64 + 64 + 32 bits), instead of four
@@ -176,6 +185,9 @@ contract VeilRegistry {
     mapping(uint256 => mapping(address => bool)) private proposalVoted;
     mapping(uint256 => Dispute) private disputes;
     mapping(uint256 => mapping(address => bool)) private disputeVoted;
+    /// Anchored batch epochs: key clusterId << 56 | epoch >> 8 (the packed
+    /// `batch` word shifted right by 40), bit epoch & 255.
+    mapping(uint256 => uint256) private anchoredEpochBits;
 
     // ------------------------------------------------------------------ errors
     error UnknownCluster(uint64 clusterId);
@@ -196,6 +208,9 @@ contract VeilRegistry {
     error AlreadyVoted(uint256 id, address voter);
     error UnknownDispute(uint256 disputeId);
     error DisputeClosed(uint256 disputeId);
+    /// A batch of this epoch is anchored already (the first one counts; its
+    /// root is in its BatchAnchored log).
+    error BatchEpochAnchored(uint64 clusterId, uint64 epoch);
 
     // ------------------------------------------------------------------ events
     event ClusterCreated(uint64 indexed clusterId, string name, uint16 threshold, uint16 operators);
@@ -570,6 +585,7 @@ contract VeilRegistry {
             if (clusterId > type(uint64).max) revert InvalidArgument("batch");
             revert NotActiveNode(uint64(clusterId), msg.sender);
         }
+        markEpoch(batch);
         emit BatchAnchored(BATCH_TOPIC_PREFIX | bytes32(clusterId), merkleRoot, batch);
     }
 
@@ -584,7 +600,25 @@ contract VeilRegistry {
         Node storage rec = nodes[msg.sender];
         if (!rec.active || rec.clusterId != clusterId) revert NotActiveNode(clusterId, msg.sender);
         uint256 batch = (uint256(clusterId) << 96) | (uint256(epoch) << 32) | uint256(count);
+        markEpoch(batch);
         emit BatchAnchored(BATCH_TOPIC_PREFIX | bytes32(uint256(clusterId)), merkleRoot, batch);
+    }
+
+    /// Sets the bit of the packed word's (cluster, epoch); reverts when a
+    /// batch of that epoch was anchored before. `batch` has no bits above
+    /// 160 here (the access check), so the key is clusterId << 56 | epoch >> 8.
+    function markEpoch(uint256 batch) private {
+        uint256 key = batch >> 40;
+        uint256 bit = uint256(1) << ((batch >> 32) & 0xff);
+        uint256 bits = anchoredEpochBits[key];
+        if (bits & bit != 0) revert BatchEpochAnchored(uint64(batch >> 96), uint64(batch >> 32));
+        anchoredEpochBits[key] = bits | bit;
+    }
+
+    /// True when a batch of this epoch of the cluster is anchored.
+    function batchEpochAnchored(uint64 clusterId, uint64 epoch) external view returns (bool) {
+        uint256 key = (uint256(clusterId) << 56) | (uint256(epoch) >> 8);
+        return anchoredEpochBits[key] & (uint256(1) << (epoch & 0xff)) != 0;
     }
 
     function deploymentLeaf(uint64 clusterId, bytes32 jobId, bytes32 assignmentHash)

@@ -23,6 +23,8 @@ interface Vm {
     function expectRevert() external;
     function warp(uint256) external;
     function assume(bool) external;
+    function snapshotState() external returns (uint256);
+    function revertToState(uint256) external returns (bool);
 }
 
 contract VeilRegistryTest {
@@ -300,6 +302,57 @@ contract VeilRegistryTest {
         reg.anchorBatch_lqy32(keccak256("root"), pack(cid, 2, 256));
     }
 
+    // One batch per (cluster, epoch): a second one, by any node and through
+    // either entry point, reverts BatchEpochAnchored; the neighbouring
+    // epochs (the same storage slot) and another cluster's epoch stay free.
+    function testSecondBatchForEpochReverts() public {
+        assertTrue(!reg.batchEpochAnchored(cid, EPOCH), "free before");
+        vm.prank(NODE1);
+        reg.anchorBatch_lqy32(keccak256("root-a"), pack(cid, EPOCH, 3));
+        assertTrue(reg.batchEpochAnchored(cid, EPOCH), "taken after");
+        bytes memory taken = abi.encodeWithSelector(VeilRegistry.BatchEpochAnchored.selector, cid, EPOCH);
+        vm.prank(NODE2);
+        vm.expectRevert(taken);
+        reg.anchorBatch_lqy32(keccak256("root-b"), pack(cid, EPOCH, 2));
+        vm.prank(NODE1);
+        vm.expectRevert(taken);
+        reg.anchorBatch_lqy32(keccak256("root-a"), pack(cid, EPOCH, 3));
+        vm.prank(NODE2);
+        vm.expectRevert(taken);
+        reg.anchorBatch(cid, EPOCH, keccak256("root-c"), 1);
+        assertTrue(!reg.batchEpochAnchored(cid, EPOCH - 1) && !reg.batchEpochAnchored(cid, EPOCH + 1),
+            "neighbours free");
+        vm.prank(NODE2);
+        reg.anchorBatch(cid, EPOCH + 1, keccak256("root-d"), 1);
+        vm.prank(NODE2);
+        reg.anchorBatch_lqy32(keccak256("root-e"), pack(cid, EPOCH - 1, 1));
+        // another cluster's same epoch
+        address[] memory ops = new address[](1);
+        ops[0] = OP1;
+        uint32[] memory opOrgs = new uint32[](1);
+        string[] memory orgs = new string[](1);
+        orgs[0] = "solo";
+        uint64 cid2 = reg.createCluster("other", orgs, ops, opOrgs, 1);
+        vm.prank(OP1);
+        reg.registerNode(cid2, NODE3, abi.encodePacked(bytes32(uint256(0xcc))));
+        assertTrue(!reg.batchEpochAnchored(cid2, EPOCH), "other cluster free");
+        vm.prank(NODE3);
+        reg.anchorBatch_lqy32(keccak256("root-f"), pack(cid2, EPOCH, 1));
+        assertTrue(reg.batchEpochAnchored(cid2, EPOCH), "other cluster taken");
+    }
+
+    // Any two epochs: the second anchor of an epoch reverts, a different
+    // epoch never does (whatever slot and bit they share).
+    function testFuzzOneBatchPerEpoch(uint64 a, uint64 b) public {
+        vm.prank(NODE1);
+        reg.anchorBatch_lqy32(keccak256("x"), pack(cid, a, 1));
+        vm.prank(NODE2);
+        if (a == b)
+            vm.expectRevert(abi.encodeWithSelector(VeilRegistry.BatchEpochAnchored.selector, cid, a));
+        reg.anchorBatch(cid, b, keccak256("y"), 1);
+        assertTrue(reg.batchEpochAnchored(cid, a) && reg.batchEpochAnchored(cid, b), "both marked");
+    }
+
     function testAnchorWrongCluster() public {
         vm.prank(NODE1);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, 7, NODE1));
@@ -353,15 +406,23 @@ contract VeilRegistryTest {
     // The plain-ABI anchorBatch emits exactly the log of the packed entry point
     // and has the same access control.
     function testAnchorBatchPlainAbiSameLog(uint64 epoch, uint32 count, bytes32 root) public {
+        // the same epoch through each entry point, from the same state (one
+        // batch per epoch: the second call would revert)
+        uint256 snap = vm.snapshotState();
         vm.recordLogs();
         vm.prank(NODE1);
         reg.anchorBatch(cid, epoch, root, count);
+        Vm.Log[] memory plain = vm.getRecordedLogs();
+        assertTrue(vm.revertToState(snap), "revert to the snapshot");
         vm.prank(NODE1);
         reg.anchorBatch_lqy32(root, pack(cid, epoch, count));
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        assertTrue(logs.length == 2, "two logs");
-        assertTrue(logs[0].topics.length == 1 && logs[0].topics[0] == logs[1].topics[0], "topic");
-        assertTrue(keccak256(logs[0].data) == keccak256(logs[1].data), "data");
+        Vm.Log[] memory packed = vm.getRecordedLogs();
+        assertTrue(plain.length == 1 && packed.length == 1, "one log each");
+        assertTrue(plain[0].topics.length == 1 && plain[0].topics[0] == packed[0].topics[0], "topic");
+        assertTrue(keccak256(plain[0].data) == keccak256(packed[0].data), "data");
+        vm.prank(NODE1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.BatchEpochAnchored.selector, cid, epoch));
+        reg.anchorBatch(cid, epoch, root, count);
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.NotActiveNode.selector, cid, STRANGER));
         reg.anchorBatch(cid, epoch, root, count);
@@ -383,7 +444,7 @@ contract VeilRegistryTest {
         // The anchored root is what verifyInclusion checks against (a one-leaf tree).
         bytes32 leaf = reg.deploymentLeaf(cid, root, bytes32(uint256(epoch)));
         vm.prank(NODE1);
-        reg.anchorBatch_lqy32(leaf, pack(cid, epoch, 1));
+        reg.anchorBatch_lqy32(leaf, pack(cid, epoch ^ 1, 1)); // the next batch: another epoch
         logs = vm.getRecordedLogs();
         (r,) = abi.decode(logs[0].data, (bytes32, uint256));
         assertTrue(reg.verifyInclusion(r, cid, root, bytes32(uint256(epoch)), new bytes32[](0)), "incl");
@@ -450,6 +511,15 @@ contract VeilRegistryTest {
     // 1, a real epoch number, a root without zero bytes (see bench/chain).
     function testGasAnchorBatch256() public {
         assertTrue(cid == 1, "first cluster");
+        vm.prank(NODE2);
+        reg.anchorBatch_lqy32(keccak256("root-256"), pack(cid, EPOCH, 256));
+    }
+
+    // Gas benchmark: a batch whose epoch's slot already holds an anchored
+    // epoch (the usual case: 255 of every 256 consecutive batch epochs).
+    function testGasAnchorBatch256NextEpoch() public {
+        vm.prank(NODE2);
+        reg.anchorBatch_lqy32(keccak256("root-255"), pack(cid, EPOCH - 1, 256));
         vm.prank(NODE2);
         reg.anchorBatch_lqy32(keccak256("root-256"), pack(cid, EPOCH, 256));
     }
