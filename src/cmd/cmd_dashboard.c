@@ -3,12 +3,14 @@
  * cmd_dashboard.c - `veil dashboard ...`: `url` prints the address of the
  * local node's web dashboard with its bearer token in the URL fragment (a
  * fragment is never sent to a server; the page keeps it for its requests);
- * `cluster`, `network` and `verify JOB REPLICA` print, as text or JSON, the
- * dashboard endpoints' data (the CLI parity of /v1/cluster, /v1/network and
- * /v1/anchors/verify).
+ * `cluster`, `network`, `disputes` and `verify JOB REPLICA` print, as text
+ * or JSON, the dashboard endpoints' data (the CLI parity of /v1/cluster,
+ * /v1/network, /v1/disputes and /v1/anchors/verify; a check the node has
+ * not finished yet, 202, is asked again until it has).
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,9 +69,23 @@ static int call_and_print(struct veil_cli_ctx *ctx, const char *method, const ch
     if (veil_api_client_init(&client, ctx->config, &err) != 0)
         return veil_cli_fail(&err);
     json_t *answer = NULL;
-    int rc = veil_api_client_call(&client, method, path, body, body ? strlen(body) : 0, NULL,
+    long status = 0;
+    int rc = veil_api_client_call(&client, method, path, body, body ? strlen(body) : 0, &status,
                                   (void **)&answer, &err);
+    /* 202: the node checks off its API thread; ask again (at most 30 s) */
+    for (int tries = 0; rc == 0 && status == 202 && tries < 60; tries++) {
+        json_decref(answer);
+        answer = NULL;
+        nanosleep(&(struct timespec){.tv_nsec = 500000000}, NULL);
+        rc = veil_api_client_call(&client, method, path, body, body ? strlen(body) : 0, &status,
+                                  (void **)&answer, &err);
+    }
     veil_api_client_clear(&client);
+    if (rc == 0 && status == 202) {
+        json_decref(answer);
+        veil_err_set(&err, VEIL_E_TIMEOUT, "the node has not heard back from the chain in 30 s");
+        return veil_cli_fail(&err);
+    }
     if (rc != 0)
         return veil_cli_fail(&err);
     if (json) {
@@ -113,6 +129,17 @@ static int run_network(int argc, char **argv, struct veil_cli_ctx *ctx)
     return call_and_print(ctx, "GET", "/v1/network", NULL, json);
 }
 
+static int run_disputes(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    bool json;
+    int first, rc = parse_output(argc, argv, "veil dashboard disputes", &json, &first);
+    if (rc != VEIL_EXIT_OK)
+        return rc;
+    if (first != argc)
+        return veil_cli_usage_error("veil dashboard disputes", "takes no operands");
+    return call_and_print(ctx, "GET", "/v1/disputes", NULL, json);
+}
+
 static int run_verify(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     bool json;
@@ -149,7 +176,8 @@ static const struct veil_cli_command cmd_cluster = {
     .summary = "this node and the cluster's policy from chain (as the dashboard shows)",
     .usage = "Usage: veil dashboard cluster [-o json|text]\n\n"
              "GET /v1/cluster: this node's peer ID and the cluster's policy as the registry\n"
-             "contract holds it (allowed images, scheduler policy, key holders, Guardian keys).\n",
+             "contract holds it (allowed images, scheduler policy, key holders, Guardian keys),\n"
+             "as the node last read it: policy_age_ms, and policy_stale when the read failed.\n",
     .run = run_cluster,
 };
 
@@ -170,12 +198,22 @@ static const struct veil_cli_command cmd_verify = {
     .run = run_verify,
 };
 
+static const struct veil_cli_command cmd_disputes = {
+    .name = "disputes",
+    .summary = "this cluster's disputes on the registry contract (as the dashboard shows)",
+    .usage = "Usage: veil dashboard disputes [-o json|text]\n\n"
+             "GET /v1/disputes: each dispute of this cluster (id, status open/upheld/rejected,\n"
+             "votes, opener, anchor id, evidence hash) as the node last read them from the\n"
+             "contract, with the age of that read and 'stale' when the chain did not answer.\n",
+    .run = run_disputes,
+};
+
 static const struct veil_cli_command *const dashboard_subcommands[] = {
-    &cmd_url, &cmd_cluster, &cmd_network, &cmd_verify, NULL};
+    &cmd_url, &cmd_cluster, &cmd_network, &cmd_disputes, &cmd_verify, NULL};
 
 const struct veil_cli_command veil_cmd_dashboard = {
     .name = "dashboard",
     .summary = "the local node's web dashboard (URL, and its data as text or JSON)",
-    .usage = "Usage: veil dashboard url|cluster|network|verify ...\n",
+    .usage = "Usage: veil dashboard url|cluster|network|disputes|verify ...\n",
     .subcommands = dashboard_subcommands,
 };

@@ -313,6 +313,26 @@ static void print_anchor(json_t *r)
     free(proof);
 }
 
+/* One round as veild holds it in memory (GET /v1/jobs/{id}'s "rounds",
+ * trimmed to this node's view by the API). */
+static void print_round(json_t *r)
+{
+    printf("  round replica %" JSON_INTEGER_FORMAT ": %s, attempt %" JSON_INTEGER_FORMAT
+           " of %" JSON_INTEGER_FORMAT ", digests %" JSON_INTEGER_FORMAT " voted, %" JSON_INTEGER_FORMAT
+           " agree, %" JSON_INTEGER_FORMAT " needed\n",
+           json_integer_value(json_object_get(r, "replica")),
+           json_string_value(json_object_get(r, "state")) ?: "?",
+           json_integer_value(json_object_get(r, "attempt")),
+           json_integer_value(json_object_get(r, "max_attempts")),
+           json_integer_value(json_object_get(r, "voted")),
+           json_integer_value(json_object_get(r, "largest")),
+           json_integer_value(json_object_get(r, "needed")));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(r, "schedulers"), i, p)
+        printf("    scheduler %s\n", json_string_value(p) ?: "?");
+}
+
 static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
     bool json = false;
@@ -361,6 +381,7 @@ static int run_status(int argc, char **argv, struct veil_cli_ctx *ctx)
             printf("\n");
         }
         json_array_foreach(json_object_get(job, "anchors"), i, r) print_anchor(r);
+        json_array_foreach(json_object_get(job, "rounds"), i, r) print_round(r);
     }
     json_decref(job);
     return VEIL_EXIT_OK;

@@ -54,6 +54,7 @@ struct veil_api {
     uint16_t port;
     const veil_config *node_cfg; /* the dashboard's chain views (optional) */
     veil_api_dash_chain_fn dash_chain;
+    struct veil_dash_cache *dash; /* chain views off this thread, veild's snapshot */
     _Atomic uint64_t requests[N_CODES];
     _Atomic uint64_t telemetry_published;
 };
@@ -462,6 +463,12 @@ static enum veil_privacy_view view_for(const char *self, const char *submitter, 
     return v == VEIL_PRIVACY_VIEW_PLACED && !c[0] ? VEIL_PRIVACY_VIEW_FULL : v;
 }
 
+enum veil_privacy_view veil_api_view_for(const char *self, const char *submitter,
+                                         const char *chosen)
+{
+    return view_for(self, submitter, chosen);
+}
+
 static const char *str_field(json_t *row, const char *key)
 {
     const char *v = json_string_value(json_object_get(row, key));
@@ -752,9 +759,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct veil_dash_request dr = {.store = api->store,
                                    .node_cfg = api->node_cfg,
                                    .chain = api->dash_chain,
+                                   .cache = api->dash,
                                    .self = api->submitter,
                                    .method = method,
                                    .url = url,
+                                   .tail = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                                       "tail"),
                                    .body = req->body.data,
                                    .body_len = req->body.len};
     unsigned dcode = 0;
@@ -782,6 +792,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_t *list = collection_view(api->store, api->submitter, collections[i], &err);
         if (!list)
             return send_error(api, c, 500, err.msg);
+        if (i == 0) /* nodes: each one's last telemetry message size (veild's snapshot) */
+            veil_dash_cache_annotate_nodes(api->dash, list);
         return send_json(api, c, 200, json_pack("{s:o}", collections[i], list));
     }
     if (strncmp(url, "/v1/jobs/", 9) == 0) {
@@ -792,8 +804,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return send_error(api, c, 400, "job id must be 64 lowercase hex digits");
         veil_err err = {0};
         json_t *job = job_view_of(api->store, api->submitter, id, true, &err);
-        if (!job)
+        json_t *rounds = job ? veil_dash_job_rounds(api->dash, api->store, api->submitter, id, &err)
+                             : NULL;
+        if (!job || !rounds) {
+            json_decref(job);
             return send_error(api, c, err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg);
+        }
+        json_object_set_new(job, "rounds", rounds); /* veild's rounds, trimmed (H4) */
         return send_json(api, c, 200, job);
     }
     if (strcmp(url, "/v1/overlay") == 0) { /* this node's VeilNet view (api_overlay.c) */
@@ -869,6 +886,11 @@ int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store
     api->store = store;
     api->node_cfg = cfg->node_cfg;
     api->dash_chain = cfg->dash_chain;
+    if (veil_dash_cache_start(&api->dash, cfg->node_cfg, store, cfg->dash_chain, NULL, err) != 0) {
+        veil_memzero(api->token_hash, sizeof api->token_hash);
+        free(api);
+        return -1;
+    }
     snprintf(api->submitter, sizeof api->submitter, "%s", cfg->submitter ? cfg->submitter : "");
     api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                                    NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -876,6 +898,7 @@ int veil_api_start(veil_api **out, const struct veil_api_config *cfg, veil_store
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
                                    MHD_OPTION_NOTIFY_COMPLETED, request_done, api, MHD_OPTION_END);
     if (!api->daemon) {
+        veil_dash_cache_stop(api->dash);
         free(api);
         return veil_err_set(err, VEIL_E_IO, "local API: cannot listen on 127.0.0.1:%u",
                             (unsigned)ntohs(sa.sin_port));
@@ -892,6 +915,11 @@ uint16_t veil_api_port(const veil_api *api)
     return api->port;
 }
 
+struct veil_dash_cache *veil_api_dash_cache(veil_api *api)
+{
+    return api ? api->dash : NULL;
+}
+
 void veil_api_note_telemetry_published(veil_api *api)
 {
     atomic_fetch_add(&api->telemetry_published, 1);
@@ -902,6 +930,7 @@ void veil_api_stop(veil_api *api)
     if (!api)
         return;
     MHD_stop_daemon(api->daemon);
+    veil_dash_cache_stop(api->dash);
     veil_memzero(api->token_hash, sizeof api->token_hash);
     free(api);
 }

@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * dashboard_chain.c - the dashboard's chain views (issue 19): the cluster's
- * policy as the registry contract holds it, and one replica's anchor
- * inclusion proof checked by the contract's verifyInclusion (the check
- * `veil chain anchor verify` makes). Each call opens its own read-only chain
+ * dashboard_chain.c - the dashboard's views that need the libraries veild
+ * links beyond veil_node (issue 19), reached through the function pointer
+ * veild passes (veil_api_config.dash_chain). The runtime's view: where the
+ * container of a replica lives and its status (veil_container_inspect), so
+ * that the API can read the end of its output. The chain views: the cluster's
+ * policy as the registry contract holds it, one replica's anchor inclusion
+ * proof checked by the contract's verifyInclusion (the check `veil chain
+ * anchor verify` makes), the contract's dispute count and one dispute
+ * (getDispute) of this cluster. Each call opens its own read-only chain
  * client from the node's config (rpc_url, chain_id, contract_address,
- * cluster_id): it runs on the API's thread, never sharing veild's client.
+ * cluster_id), never sharing veild's client. They are called only by the
+ * dashboard cache's refresher thread (dashboard_cache.c), never on the
+ * API's thread: a stopped RPC delays the cache, not an answer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +21,7 @@
 
 #include <veil/chain.h>
 #include <veil/node.h>
+#include <veil/runtime.h>
 
 #define PROOF_MAX 64
 
@@ -30,7 +38,7 @@ static int open_reader(const veil_config *cfg, veil_chain_client **out, uint64_t
     co.rpc_url = veil_config_str(cfg, "rpc_url", "http://127.0.0.1:8545");
     co.expected_chain_id = (uint64_t)veil_config_int(cfg, "chain_id", 0);
     co.rpc.retries = 1;
-    co.rpc.timeout_ms = 5000;
+    co.rpc.timeout_ms = 4000;
     const char *contract = veil_config_str(cfg, "contract_address", NULL);
     const char *cid_text = veil_config_str(cfg, "cluster_id", "");
     char *end = NULL;
@@ -189,6 +197,129 @@ static unsigned verify_view(const veil_config *cfg, veil_store *store, const cha
     return 200;
 }
 
+/* One view call of the registry: `sig` with `args` (NULL: none), the
+ * answer decoded as `ret_types` into *out. */
+static int registry_call(const veil_config *cfg, const char *sig, const veil_abi_value *args,
+                         const char *ret_types, veil_abi_value *out, uint64_t *cluster_id,
+                         veil_err *err)
+{
+    veil_chain_client *c = NULL;
+    veil_buf data;
+    veil_buf_init(&data);
+    veil_abi_value none = {.kind = VEIL_ABI_TUPLE};
+    uint8_t *ret = NULL;
+    size_t ret_len = 0;
+    veil_eth_address contract;
+    int rc = open_reader(cfg, &c, cluster_id, err);
+    if (rc == 0 && veil_chain_client_contract(c, &contract) != 0)
+        rc = veil_err_set(err, VEIL_E_INVALID, "no contract address");
+    if (rc == 0)
+        rc = veil_abi_encode_call(sig, args ? args : &none, &data, err);
+    if (rc == 0)
+        rc = veil_rpc_eth_call(veil_chain_client_rpc(c), NULL, &contract, data.data, data.len,
+                               &ret, &ret_len, err);
+    if (rc == 0)
+        rc = veil_abi_decode_text(ret_types, ret, ret_len, out, err);
+    free(ret);
+    veil_buf_free(&data);
+    veil_chain_client_close(c);
+    return rc;
+}
+
+static unsigned dispute_count_view(const veil_config *cfg, void **reply)
+{
+    veil_err err = {0};
+    veil_abi_value out = {0};
+    uint64_t cid = 0, n = 0;
+    if (registry_call(cfg, "disputeCount()", NULL, "(uint64)", &out, &cid, &err) != 0)
+        return fail(502, &err, "disputeCount", reply);
+    bool ok = veil_abi_word_u64(&out.items[0], &n) && n <= (uint64_t)INT32_MAX;
+    veil_abi_value_clear(&out);
+    if (!ok)
+        return fail(502, &(veil_err){.msg = "out of range"}, "disputeCount", reply);
+    *reply = json_pack("{s:I}", "count", (json_int_t)n);
+    return 200;
+}
+
+static json_t *hex32_json(const uint8_t w[32], const char *prefix)
+{
+    char hex[65];
+    veil_hex_encode(hex, sizeof hex, w, 32);
+    return json_sprintf("%s%s", prefix, hex);
+}
+
+static const char *dispute_status_name(uint64_t s)
+{
+    static const char *const names[] = {"unknown", "open", "upheld", "rejected"};
+    return s < 4 ? names[s] : "unknown";
+}
+
+/* getDispute(id): this cluster's dispute as JSON, 404 when it is another
+ * cluster's or unknown (the contract reverts UnknownDispute). */
+static unsigned dispute_view(const veil_config *cfg, int id, void **reply)
+{
+    veil_err err = {0};
+    veil_abi_value args = {0}, out = {0};
+    uint64_t cid = 0, f[4] = {0};
+    if (id <= 0 || veil_abi_set_list(&args, VEIL_ABI_TUPLE, 1) != 0) {
+        *reply = json_pack("{s:s}", "error", id <= 0 ? "no such dispute" : "out of memory");
+        return id <= 0 ? 404 : 500;
+    }
+    veil_abi_set_uint(&args.items[0], (uint64_t)id);
+    int rc = registry_call(cfg, "getDispute(uint256)", &args,
+                           "(uint64,uint8,uint16,uint16,address,bytes32,bytes32)", &out, &cid,
+                           &err);
+    veil_abi_value_clear(&args);
+    if (rc != 0)
+        return fail(err.code == VEIL_E_STATE ? 404 : 502, &err, "getDispute", reply);
+    for (int i = 0; i < 4; i++)
+        (void)veil_abi_word_u64(&out.items[i], &f[i]);
+    if (f[0] != cid) {
+        veil_abi_value_clear(&out);
+        *reply = json_pack("{s:s}", "error", "another cluster's dispute");
+        return 404;
+    }
+    veil_eth_address opener;
+    memcpy(opener.b, out.items[4].word + 12, 20);
+    char addr[43];
+    veil_eth_address_format(&opener, addr);
+    *reply = json_pack("{s:i, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id", id, "cluster_id",
+                       (json_int_t)cid, "status", dispute_status_name(f[1]), "uphold_votes",
+                       (json_int_t)f[2], "reject_votes", (json_int_t)f[3], "opener", addr,
+                       "anchor_id", hex32_json(out.items[5].word, "0x"), "evidence_hash",
+                       hex32_json(out.items[6].word, "0x"));
+    veil_abi_value_clear(&out);
+    return *reply ? 200 : 500;
+}
+
+/* Replica `replica` of job `job_hex`'s container on this node (the runtime
+ * names it veil-<16 hex>-<replica>): {dir, container: {id, name, status,
+ * exit_code, oom_killed, started, finished}}; 404 when there is none, 501
+ * when Docker runs the containers (its logs are Docker's). */
+static unsigned container_view(const veil_config *cfg, const char *job_hex, int replica,
+                               void **reply)
+{
+    veil_err err = {0};
+    struct veil_runtime_config rc;
+    if (veil_runtime_config_load(cfg, NULL, &rc, &err) != 0)
+        return fail(500, &err, "runtime", reply);
+    if (rc.docker_socket) {
+        *reply = json_pack("{s:s}", "error", "containers run by Docker: use veil job logs");
+        return 501;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "veil-%.16s-%d", job_hex, replica);
+    struct veil_container_info info;
+    if (veil_container_inspect(&rc.runtime, name, &info, &err) != 0)
+        return fail(404, &err, "no container for this replica on this node yet", reply);
+    *reply = json_pack("{s:s++, s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I}}", "dir", rc.data_dir,
+                       "/containers/", info.id, "container", "id", info.id, "name", info.name,
+                       "status", veil_container_status_name(info.status), "exit_code",
+                       info.exit_code, "oom_killed", info.oom_killed, "started",
+                       (json_int_t)info.started, "finished", (json_int_t)info.finished);
+    return *reply ? 200 : 500;
+}
+
 unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *store, const char *what,
                                    const char *job_hex, int replica, void **reply)
 {
@@ -196,6 +327,12 @@ unsigned veil_dashboard_chain_view(const veil_config *node_cfg, veil_store *stor
         return policy_view(node_cfg, reply);
     if (strcmp(what, "verify") == 0 && job_hex)
         return verify_view(node_cfg, store, job_hex, replica, reply);
+    if (strcmp(what, "container") == 0 && job_hex)
+        return container_view(node_cfg, job_hex, replica, reply);
+    if (strcmp(what, "dispute_count") == 0)
+        return dispute_count_view(node_cfg, reply);
+    if (strcmp(what, "dispute") == 0)
+        return dispute_view(node_cfg, replica, reply);
     *reply = json_pack("{s:s}", "error", "unknown chain view");
     return 404;
 }

@@ -7,7 +7,6 @@
 "use strict";
 
 const POLL_MS = 1500;
-const POLICY_MS = 15000;
 const VIEWS = ["cluster", "jobs", "submit", "audit", "network"];
 const PRE_PLACEMENT = new Set(["pending", "scheduling", "awaiting_decryption", "rescheduling", "undecided"]);
 const SAMPLE_SPEC = `name: hello
@@ -26,7 +25,7 @@ const state = {
   latency: new Map(),     // job id -> {ms, created}
   assignmentOf: new Map(), // commitment -> {job, replica}
   verified: new Map(),    // commitment -> {included, text}
-  policyAt: 0,
+  self: null,
   timer: null,
 };
 
@@ -120,14 +119,28 @@ async function refreshCluster() {
       el("td", {}, el("code", {text: n.peer_id})),
       el("td", {text: n.organization || "—"}),
       el("td", {}, badge(n.alive ? "alive" : "down")),
-      el("td", {text: n.last_telemetry_epoch ? String(n.last_telemetry_epoch) : "none yet"})));
-  renderRows(body, JSON.stringify(nodes.json.nodes || []), rows.length ? rows : [emptyRow(4, "no members seen yet")]);
-  if (Date.now() - state.policyAt > POLICY_MS) {
-    state.policyAt = Date.now();
-    const c = await api("GET", "/v1/cluster");
-    $("self-id").textContent = c.json.self || "?";
+      el("td", {text: n.last_telemetry_epoch ? String(n.last_telemetry_epoch) : "none yet"}),
+      el("td", {class: "bytes", text: n.last_telemetry_bytes == null ? "—"
+        : `${n.last_telemetry_bytes.toLocaleString("en")} B (epoch ${n.last_telemetry_bytes_epoch})`})));
+  renderRows(body, JSON.stringify(nodes.json.nodes || []), rows.length ? rows : [emptyRow(5, "no members seen yet")]);
+  // the node answers from its cache (never waiting on the chain): every poll
+  const c = await api("GET", "/v1/cluster");
+  $("self-id").textContent = c.json.self || "?";
+  state.self = c.json.self || state.self;
+  const sig = JSON.stringify([c.json.policy, c.json.policy_stale, c.json.policy_error, Math.round((c.json.policy_age_ms || 0) / 5000)]);
+  if ($("policy").dataset.sig !== sig) {
+    $("policy").dataset.sig = sig;
     renderPolicy(c.json);
   }
+}
+
+// "read 12 s ago" and, in red, why the value may be old.
+function freshness(age, stale, error) {
+  const p = el("p", {class: stale ? "error-text stale" : "muted fresh"});
+  p.textContent = (age == null ? "not read yet" : `read from the chain ${Math.round(age / 1000)} s ago`) +
+    (stale ? ` — stale: ${error || "the chain did not answer lately"}` : "");
+  if (stale) p.dataset.stale = "true";
+  return p;
 }
 
 function list(items, fmt) {
@@ -141,6 +154,7 @@ function renderPolicy(c) {
     box.replaceChildren(el("p", {class: "error-text", text: "Cannot read the policy from chain: " + (c.policy_error || c.error || "unknown error")}));
     return;
   }
+  const fresh = freshness(c.policy_age_ms, c.policy_stale, c.policy_error);
   const p = c.policy;
   const kv = el("dl", {class: "kv"});
   const add = (k, v) => kv.append(el("dt", {text: k}), el("dd", {}, v));
@@ -152,7 +166,7 @@ function renderPolicy(c) {
   add("Decryption key holders (" + (p.key_holders || []).length + ")", list(p.key_holders));
   add("FHE key hash", el("code", {text: p.fhe_key_hash}));
   add("Guardian keys", list(p.guardian_keys));
-  box.replaceChildren(kv);
+  box.replaceChildren(fresh, kv);
 }
 
 function emptyRow(cols, text) {
@@ -209,7 +223,9 @@ function table(head, rows) {
 async function refreshDetail() {
   const r = await api("GET", "/v1/jobs/" + state.detailJob);
   const j = r.json;
-  const sig = r.status + JSON.stringify(j);
+  if (!state.self) state.self = (await api("GET", "/v1/cluster")).json.self || null;
+  // the output of a running container changes without the job changing
+  const sig = r.status + JSON.stringify(j) + (j.replica_states || []).some((x) => x.state === "running" && x.node === state.self) + Math.floor(Date.now() / 3000);
   if ($("job-detail-body").dataset.sig === sig) return;
   $("job-detail-body").dataset.sig = sig;
   $("job-detail-h").textContent = "Job " + (j.name || "") + " (" + short(state.detailJob, 16) + ")";
@@ -244,15 +260,42 @@ async function refreshDetail() {
   const ctr = (j.containers || []).map((c) => el("tr", {},
     el("td", {text: String(c.replica)}), el("td", {}, el("code", {text: c.id})), el("td", {}, badge(c.state)),
     el("td", {text: c.exit_code === null || c.exit_code === undefined ? "" : String(c.exit_code)})));
+  const clock = (ms) => (ms ? new Date(ms).toLocaleTimeString() : "—");
+  const rounds = (j.rounds || []).map((x) => el("tr", {"data-replica": String(x.replica)},
+    el("td", {text: String(x.replica)}), el("td", {}, badge(x.state)),
+    el("td", {text: `${x.attempt} of ${x.max_attempts}`}),
+    el("td", {class: "agreement", text: `${x.largest} agree of ${x.voted} voted, ${x.needed} needed` + (x.split ? " (split)" : "")}),
+    el("td", {text: clock(x.deadline_ms)}),
+    el("td", {}, list(x.schedulers || [], (p) => short(p, 20)))));
+  const logs = await replicaLogs(j);
   $("job-detail-body").replaceChildren(
     ...view,
     el("h4", {text: "Replicas"}),
     table(["Replica", "State", "Chosen node", "Scheduling rounds", "Note"], reps),
     el("h4", {text: "Scheduling rounds decided (the schedulers' agreed output digest, signed by the decryptor)"}),
     table(["Replica", "Epoch", "Node", "Output digest", "Commitment"], asg),
+    el("h4", {text: "Scheduling rounds in this node's memory (schedulers, digest agreement, retries)"}),
+    table(["Replica", "Round", "Attempt", "Digest agreement", "Deadline", "Schedulers"], rounds),
     el("h4", {text: "Containers on this node"}),
     table(["Replica", "Container", "State", "Exit code"], ctr),
-    el("p", {class: "muted"}, "Logs of a replica on this node: ", el("code", {text: "veil job logs " + state.detailJob})));
+    ...logs);
+}
+
+// The status and last lines of output of each replica this node runs
+// (GET /v1/jobs/{id}/replicas/{n}/logs; the node answers 404 for others').
+async function replicaLogs(j) {
+  const mine = (j.replica_states || []).filter((x) => x.node && x.node === state.self);
+  const out = [];
+  for (const x of mine) {
+    const r = await api("GET", `/v1/jobs/${j.id}/replicas/${x.replica}/logs?tail=50`);
+    const h = el("h4", {text: `Output of replica ${x.replica}` + (r.status === 200 && r.json.container ? ` (container ${r.json.container.status}` +
+      (r.json.container.status === "exited" ? `, exit code ${r.json.container.exit_code})` : ")") : "")});
+    if (r.status !== 200) { out.push(h, el("p", {class: "muted", text: r.json.error || "HTTP " + r.status})); continue; }
+    const text = (r.json.stdout || "") + (r.json.stderr ? "\n[stderr]\n" + r.json.stderr : "");
+    out.push(h, el("pre", {class: "logs", "data-replica": String(x.replica), tabindex: "0", "aria-label": `Output of replica ${x.replica}`,
+      text: text || "(no output yet)"}));
+  }
+  return out;
 }
 
 // Jobs per state: one bar each.
@@ -359,12 +402,39 @@ async function refreshAudit() {
   });
   const sig = JSON.stringify([an.json.anchors, [...state.assignmentOf.entries()], [...state.verified.entries()]]);
   renderRows($("anchors").tBodies[0], sig, rows.length ? rows : [emptyRow(6, "no anchors yet")]);
+  await refreshDisputes();
+}
+
+// This cluster's disputes as the node last read them from the contract;
+// open ones first, in red.
+async function refreshDisputes() {
+  const r = await api("GET", "/v1/disputes");
+  const list = (r.json.disputes || []).slice().sort((a, b) => (a.status === "open") === (b.status === "open") ? b.id - a.id : a.status === "open" ? -1 : 1);
+  const rows = list.map((d) => el("tr", {"data-dispute": String(d.id), class: d.status === "open" ? "open" : ""},
+    el("td", {text: String(d.id)}), el("td", {}, badge(d.status)),
+    el("td", {text: `${d.uphold_votes} uphold, ${d.reject_votes} reject`}),
+    el("td", {}, el("code", {title: d.anchor_id, text: short(d.anchor_id, 18)})),
+    el("td", {}, el("code", {title: d.evidence_hash, text: short(d.evidence_hash, 18)})),
+    el("td", {}, el("code", {text: short(d.opener, 14)}))));
+  const open = list.filter((d) => d.status === "open").length;
+  const sig = JSON.stringify([list, r.json.stale, r.json.error]);
+  if ($("disputes").dataset.sig === sig) return;
+  $("disputes").dataset.sig = sig;
+  $("disputes").replaceChildren(
+    el("p", {class: open ? "error-text" : "muted", text: `${open} open dispute(s) of ${list.length} in this cluster`}),
+    freshness(r.json.age_ms, r.json.stale, r.json.error),
+    table(["Dispute", "State", "Votes", "Anchor id", "Evidence", "Opened by"], rows));
 }
 
 async function verify(commitment, who, btn) {
   btn.disabled = true;
   btn.textContent = "Verifying…";
-  const r = await api("POST", "/v1/anchors/verify", JSON.stringify({job: who.job, replica: who.replica}));
+  // the node asks the chain off its API thread: 202 until the answer is in
+  let r = await api("POST", "/v1/anchors/verify", JSON.stringify({job: who.job, replica: who.replica}));
+  for (let i = 0; r.status === 202 && i < 60; i++) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    r = await api("POST", "/v1/anchors/verify", JSON.stringify({job: who.job, replica: who.replica}));
+  }
   state.verified.set(commitment, r.status === 200 ? {included: r.json.included} : {text: r.json.error || "HTTP " + r.status});
   await refreshAudit();
   // The button became the verdict: the focus goes there.
@@ -417,7 +487,6 @@ function init() {
     $("token-input").value = "";
     sessionStorage.setItem("veil-token", t);
     state.token = t;
-    state.policyAt = 0;
     $("token-view").hidden = true;
     refresh();
   });
