@@ -44,8 +44,12 @@ const char *veil_region_name(uint8_t code); /* NULL when unnamed */
 enum veil_policy {
     VEIL_POLICY_BINPACK = 0, /* least leftover on the requested resources */
     VEIL_POLICY_SPREAD = 1,  /* most free on the requested resources */
-    VEIL_POLICY_PRIORITY = 2 /* lowest per-node priority code */
+    VEIL_POLICY_PRIORITY = 2, /* lowest per-node priority code */
+    /* `placement: lowest-latency`: the feasible node with the lowest RTT to
+     * the job's latency landmark (docs/SCHEDULING.md, "Latency-aware") */
+    VEIL_POLICY_LATENCY = 3
 };
+#define VEIL_POLICY_LAST VEIL_POLICY_LATENCY
 const char *veil_policy_name(enum veil_policy p);
 
 #define VEIL_JOB_NAME_MAX       63
@@ -90,6 +94,9 @@ struct veil_job_spec {
     enum veil_policy policy;
     uint8_t region; /* 0 = any */
     uint8_t zone;   /* 0 = any */
+    /* placement: lowest-latency only: the landmark slot (0..VEIL_LATENCY_SLOTS-1)
+     * the latency is measured to; public even for a confidential job */
+    uint8_t latency_to;
     bool confidential;
     /* The form nodes see of a confidential job: no resources or constraints
      * (all zero here, "confidential" in the JSON), only the digest of the
@@ -129,6 +136,18 @@ int veil_job_id(uint8_t out[32], const struct veil_job_spec *spec, const uint8_t
 /* Telemetry: sampling and quantization                                     */
 /* ------------------------------------------------------------------------ */
 
+/* Latency (telemetry format 2): RTT to each of the cluster's latency
+ * landmarks (the bundle's first VEIL_LATENCY_SLOTS bootstrap peers, one per
+ * region in a multi-region cluster), in 0.1 ms units rounded UP, saturating
+ * at VEIL_LATENCY_MAX (409.4 ms); VEIL_LATENCY_UNKNOWN when not measured, so
+ * a node that measured nothing is never the closest. The value fits 12 bits:
+ * the circuit's score takes it as one field, no PBS. */
+#define VEIL_LATENCY_SLOTS   4
+#define VEIL_LATENCY_UNIT_US 100u
+#define VEIL_LATENCY_MAX     4094u
+#define VEIL_LATENCY_UNKNOWN 4095u
+uint16_t veil_latency_quantize(uint32_t rtt_us);
+
 /* Raw free capacity of this node. */
 struct veil_telemetry_raw {
     uint64_t cpu_millis;
@@ -136,6 +155,8 @@ struct veil_telemetry_raw {
     uint64_t disk_bytes;
     uint64_t gpus;
     uint8_t region, zone, priority;
+    /* RTT to each latency landmark in microseconds; 0 = not measured */
+    uint32_t rtt_us[VEIL_LATENCY_SLOTS];
 };
 
 /* Quantized to the FHE widths: every resource is a 16-bit unsigned integer.
@@ -174,14 +195,19 @@ VEIL_WARN_UNUSED int veil_quant_code_up(uint64_t units, uint16_t *code);
 struct veil_telemetry_q {
     uint16_t res[VEIL_RES_COUNT];
     uint16_t region, zone, priority;
+    uint16_t latency[VEIL_LATENCY_SLOTS];
 };
 
 void veil_telemetry_quantize_free(const struct veil_telemetry_raw *raw, struct veil_telemetry_q *q);
 
 /* The plaintext words a node encrypts (one 16-bit ciphertext each, in this
  * order) into its telemetry message: cpu, memory, disk, gpu, region, zone,
- * priority. The scheduler deserializes the same order. */
-#define VEIL_TELEMETRY_WORDS 7
+ * priority, then latency[0..3] (format 2; format 1 had the first 7 only).
+ * The scheduler deserializes the same order; a format-1 list (56 blocks)
+ * fails expansion with "compact list of 56 blocks is not 11 values". */
+#define VEIL_TELEMETRY_FORMAT      2
+#define VEIL_TELEMETRY_WORD_LATENCY 7 /* index of latency[0] */
+#define VEIL_TELEMETRY_WORDS       (VEIL_TELEMETRY_WORD_LATENCY + VEIL_LATENCY_SLOTS)
 void veil_telemetry_to_words(const struct veil_telemetry_q *q, uint16_t out[VEIL_TELEMETRY_WORDS]);
 void veil_telemetry_from_words(const uint16_t in[VEIL_TELEMETRY_WORDS], struct veil_telemetry_q *q);
 /* Quantizes a job's request (rounding up); fails when a value exceeds the
@@ -213,7 +239,8 @@ int veil_telemetry_sample(struct veil_cpu_sampler *cpu, const char *data_dir,
 
 /* TEST-ONLY capacity override, so end-to-end tests can compare placements to
  * a plaintext oracle. Text "cpu=2000m,memory=4Gi,disk=20Gi,gpu=0[,region=..,
- * zone=..,priority=..]". veild reads it from the environment variable
+ * zone=..,priority=..,latency0..3=MS]" (latencyN: RTT in milliseconds to
+ * landmark N, e.g. 12.5). veild reads it from the environment variable
  * VEIL_TEST_ONLY_CAPACITY (and logs a warning that telemetry is fixed). */
 #define VEIL_TEST_ONLY_CAPACITY_ENV "VEIL_TEST_ONLY_CAPACITY"
 int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_raw *out,
@@ -233,7 +260,9 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
  *     key is below 2^14 and every infeasible one at or above;
  *   - score: binpack = sum over requested r of term_r(free_r); spread = sum
  *     of term_r(0xFFFF - free_r); priority = priority mod 2^8 (the 8-bit
- *     code). term_r(x) = (x >> shift_r) mod 2^12 with shift 4 for cpu, memory
+ *     code); lowest-latency = latency[latency_to] mod 2^12 (the node's RTT to
+ *     the job's landmark in 0.1 ms units, < 2^12 by construction).
+ *     term_r(x) = (x >> shift_r) mod 2^12 with shift 4 for cpu, memory
  *     and disk (16 quantization units: 160 millicores, 64 MiB, 16 GiB; a
  *     monotone 12-bit term up to 0xFFFF) and 0 for gpus (free gpus are at
  *     most 4095). "Requested" = req_r != 0; at most 4 x 4095 < 2^14. Binpack
@@ -247,6 +276,7 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 #define VEIL_SCHED_TERM_BITS     12 /* bits of each score term */
 #define VEIL_SCHED_SCORE_BITS    14 /* scores are below 2^14; the top block flags */
 #define VEIL_SCHED_PRIORITY_BITS 8  /* the priority code's bits in its score */
+#define VEIL_SCHED_LATENCY_BITS  12 /* lowest-latency: the latency word's bits */
 #define VEIL_SCHED_LABEL_BITS    8  /* region/zone codes are compared on these bits */
 #define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
 #define VEIL_SCHED_MAX_NODES     65536 /* labels are 16-bit node indices */
@@ -256,6 +286,7 @@ struct veil_sched_request {
     uint16_t res[VEIL_RES_COUNT];
     uint16_t region, zone; /* 0 = any */
     enum veil_policy policy;
+    uint8_t latency_to; /* VEIL_POLICY_LATENCY: the landmark slot (public) */
     /* true: the request is encrypted (confidential job), so the circuit
      * evaluates every resource and constraint; false: the request is public
      * and the circuit folds it in (unrequested resources and constraints cost

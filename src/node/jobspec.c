@@ -12,7 +12,9 @@
  *   env: {GREETING: hello}             # names [A-Za-z_][A-Za-z0-9_]*
  *   resources: {cpu: 500m, memory: 64Mi, disk: 1Gi, gpu: 1}
  *   replicas: 2                        # 1..64
- *   policy: binpack                    # binpack | spread | priority
+ *   policy: binpack                    # binpack | spread | priority | lowest-latency
+ *   placement: lowest-latency          # the same as policy: lowest-latency
+ *   latency_to: 0                      # lowest-latency only: landmark slot 0..3
  *   constraints: {region: eu-west, zone: 2}
  *   confidential: false
  *
@@ -45,6 +47,7 @@ struct parse_ctx {
     veil_err *err;
     /* the redacted form of a confidential spec (all three or none) */
     bool redacted_resources, redacted_constraints, have_digest;
+    bool have_policy, have_placement, have_latency_to;
     struct veil_job_expose *expose; /* the expose entry being read */
 };
 
@@ -333,6 +336,41 @@ static int resource_field(struct parse_ctx *c, struct veil_job_spec *spec, const
     return fail_at(c, k, path, "unknown field (expected cpu, memory, disk, gpu)");
 }
 
+/* policy: any policy; placement: lowest-latency (an alias that may not
+ * contradict policy); latency_to: the landmark slot. */
+static int placement_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
+                           yaml_node_t *v)
+{
+    const char *s;
+    uint64_t u;
+    if (strcmp(key, "latency_to") == 0) {
+        if (parse_uint(c, v, "latency_to", 0, VEIL_LATENCY_SLOTS - 1, &u) != 0)
+            return -1;
+        spec->latency_to = (uint8_t)u;
+        c->have_latency_to = true;
+        return 0;
+    }
+    bool placement = strcmp(key, "placement") == 0;
+    if (scalar_text(c, v, key, "a string", &s) != 0)
+        return -1;
+    int found = -1;
+    for (int p = VEIL_POLICY_BINPACK; p <= VEIL_POLICY_LAST; p++)
+        if (strcmp(s, veil_policy_name((enum veil_policy)p)) == 0)
+            found = p;
+    if (placement && found != VEIL_POLICY_LATENCY)
+        return fail_at(c, v, key, "\"%s\" is not a placement (lowest-latency)", s);
+    if (found < 0)
+        return fail_at(c, v, key,
+                       "\"%s\" is not a policy (binpack, spread, priority, lowest-latency)", s);
+    if ((placement && c->have_policy && spec->policy != VEIL_POLICY_LATENCY) ||
+        (!placement && c->have_placement && found != VEIL_POLICY_LATENCY))
+        return fail_at(c, v, key, "placement: lowest-latency contradicts policy: %s",
+                       veil_policy_name(placement ? spec->policy : (enum veil_policy)found));
+    spec->policy = (enum veil_policy)found;
+    *(placement ? &c->have_placement : &c->have_policy) = true;
+    return 0;
+}
+
 static int constraint_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
                             yaml_node_t *k, yaml_node_t *v)
 {
@@ -541,16 +579,9 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
         spec->replicas = (uint32_t)u;
         return 0;
     }
-    if (strcmp(key, "policy") == 0) {
-        if (scalar_text(c, v, "policy", "a string", &s) != 0)
-            return -1;
-        for (int p = VEIL_POLICY_BINPACK; p <= VEIL_POLICY_PRIORITY; p++)
-            if (strcmp(s, veil_policy_name((enum veil_policy)p)) == 0) {
-                spec->policy = (enum veil_policy)p;
-                return 0;
-            }
-        return fail_at(c, v, "policy", "\"%s\" is not a policy (binpack, spread, priority)", s);
-    }
+    if (strcmp(key, "policy") == 0 || strcmp(key, "placement") == 0 ||
+        strcmp(key, "latency_to") == 0)
+        return placement_field(c, spec, key, v);
     if (strcmp(key, "expose") == 0)
         return parse_expose(c, spec, v);
     if (strcmp(key, "tenant") == 0) {
@@ -574,7 +605,8 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
     }
     return fail_at(c, k, key,
                    "unknown field (expected name, image, command, args, env, resources, "
-                   "replicas, policy, constraints, confidential, request_digest, expose, tenant)");
+                   "replicas, policy, placement, latency_to, constraints, confidential, "
+                   "request_digest, expose, tenant)");
 }
 
 const char *veil_policy_name(enum veil_policy p)
@@ -586,6 +618,8 @@ const char *veil_policy_name(enum veil_policy p)
         return "spread";
     case VEIL_POLICY_PRIORITY:
         return "priority";
+    case VEIL_POLICY_LATENCY:
+        return "lowest-latency";
     }
     return "?";
 }
@@ -657,6 +691,8 @@ int veil_job_spec_parse(struct veil_job_spec *spec, const char *text, size_t len
             rc = fail_at(&c, root, "confidential",
                          "must be true in a redacted spec (its request is encrypted)");
         spec->redacted = rc == 0 && all;
+        if (rc == 0 && c.have_latency_to && spec->policy != VEIL_POLICY_LATENCY)
+            rc = fail_at(&c, root, "latency_to", "only with placement: lowest-latency");
     }
     if (rc == 0) {
         /* Only one document: a second one would be silently ignored. */
@@ -751,6 +787,9 @@ char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *e
     }
     json_object_set_new(root, "replicas", json_integer(spec->replicas));
     json_object_set_new(root, "policy", json_string(veil_policy_name(spec->policy)));
+    /* only for lowest-latency: other specs keep their canonical form and id */
+    if (spec->policy == VEIL_POLICY_LATENCY)
+        json_object_set_new(root, "latency_to", json_integer(spec->latency_to));
     json_object_set_new(root, "confidential", json_boolean(spec->confidential));
     /* VeilNet fields only when set: the canonical form (and the id) of a
      * spec without them is what it was before they existed */

@@ -43,6 +43,10 @@
  *                               one requested resource: its term)
  *                      SUM_MASKED(term_r masked by want_r, all r; 0, B) (confidential)
  *                      SUM_BITS(priority_i; shift 0, bits 8)          (priority)
+ *                      SUM_BITS(latency_i,s; shift 0, bits 12)  (lowest-latency to
+ *                               landmark s = req.latency_to, a public slot: the
+ *                               word is chosen in the clear, the field is a
+ *                               block move, no PBS; latency < 2^12)
  *             key    = FLAG_TOP(score, fails)   (just score when no fail flag)
  *   per round: (index, found) = ARGMIN(keys; labels = node indices i)
  * so key = score + 2^14 min(#failed, 3): a feasible node's key is its score
@@ -321,6 +325,25 @@ uint64_t veil_sched_ops_total(const struct veil_sched_ops *o)
 
 /* ---- the circuit ----------------------------------------------------------- */
 
+/* binpack and spread score the requested resources' load; priority and
+ * lowest-latency score one telemetry word */
+static bool load_scored(enum veil_policy p)
+{
+    return p == VEIL_POLICY_BINPACK || p == VEIL_POLICY_SPREAD;
+}
+
+/* The word a one-word score takes (priority or the job's latency landmark)
+ * and its field width. */
+static int word_score(const struct veil_sched_request *req, unsigned *bits)
+{
+    if (req->policy == VEIL_POLICY_LATENCY) {
+        *bits = VEIL_SCHED_LATENCY_BITS;
+        return VEIL_TELEMETRY_WORD_LATENCY + req->latency_to % VEIL_LATENCY_SLOTS;
+    }
+    *bits = VEIL_SCHED_PRIORITY_BITS;
+    return 6;
+}
+
 /* Low bits dropped from each resource's score term (node.h): free gpus are at
  * most VEIL_QUANT_GPU_MAX = 4095, so they keep every bit. */
 static const unsigned term_shift[VEIL_RES_COUNT] = {VEIL_SCHED_TERM_SHIFT, VEIL_SCHED_TERM_SHIFT,
@@ -335,8 +358,11 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
     if (in->n_nodes > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", in->n_nodes,
                             VEIL_SCHED_MAX_NODES);
-    if (req->policy > VEIL_POLICY_PRIORITY)
+    if (req->policy > VEIL_POLICY_LAST)
         return veil_err_set(err, VEIL_E_INVALID, "unknown policy %d", (int)req->policy);
+    if (req->policy == VEIL_POLICY_LATENCY && req->latency_to >= VEIL_LATENCY_SLOTS)
+        return veil_err_set(err, VEIL_E_INVALID, "latency landmark %u (at most %d)",
+                            (unsigned)req->latency_to, VEIL_LATENCY_SLOTS - 1);
     size_t n_cand = 0;
     for (size_t i = 0; i < in->n_nodes; i++)
         n_cand += !(in->excluded && in->excluded[i]);
@@ -345,7 +371,7 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
 
     struct ctx cx = {.be = be, .ops = ops, .err = err};
     struct ctx *c = &cx;
-    const bool conf = req->confidential, scored = req->policy != VEIL_POLICY_PRIORITY;
+    const bool conf = req->confidential, scored = load_scored(req->policy);
     struct val *keys = calloc(n_cand, sizeof *keys);
     uint64_t *labels = calloc(n_cand, sizeof *labels);
     if (!keys || !labels) {
@@ -402,7 +428,9 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
         /* score */
         struct val score;
         if (!scored) {
-            score = op1(c, VEIL_SCHED_OP_SUM_BITS, take(w[6]), 0, VEIL_SCHED_PRIORITY_BITS);
+            unsigned bits = 0;
+            int word = word_score(req, &bits);
+            score = op1(c, VEIL_SCHED_OP_SUM_BITS, take(w[word]), 0, bits);
         } else {
             struct val terms[VEIL_RES_COUNT];
             size_t nt = 0;
@@ -704,8 +732,10 @@ uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_
         uint32_t mask = (1u << VEIL_SCHED_LABEL_BITS) - 1, want = want_label[l] & mask;
         fails += want && (w[VEIL_RES_COUNT + l] & mask) != want;
     }
-    if (req->policy == VEIL_POLICY_PRIORITY) {
-        score = w[6] & ((1u << VEIL_SCHED_PRIORITY_BITS) - 1);
+    if (!load_scored(req->policy)) {
+        unsigned bits = 0;
+        int word = word_score(req, &bits);
+        score = w[word] & ((1u << bits) - 1);
     } else {
         for (int r = 0; r < VEIL_RES_COUNT; r++) {
             if (!req->res[r])
@@ -770,7 +800,7 @@ void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n,
     if (n == 0)
         return;
     const uint64_t N = n, R = VEIL_RES_COUNT;
-    const bool scored = req->policy != VEIL_POLICY_PRIORITY;
+    const bool scored = load_scored(req->policy);
     const bool spread = req->policy == VEIL_POLICY_SPREAD;
     if (req->confidential) {
         ops->ne_scalar = (scored ? R : 0) + 2; /* want_r; con_region, con_zone */

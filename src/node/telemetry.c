@@ -2,7 +2,8 @@
 /*
  * telemetry.c - sampling this node's free capacity (/proc/stat deltas scaled
  * by the CPU capacity the cgroup allows, /proc/meminfo MemAvailable, statvfs
- * of the data dir, /dev/nvidia<N> count), quantization to the 16-bit words
+ * of the data dir, /dev/nvidia<N> count), the latency words (RTT to the
+ * cluster's landmarks, measured by daemon_latency.c), quantization to the 16-bit words
  * the FHE circuit computes on (units, the coarser-above-a-threshold code of
  * memory and disk and the saturation rule in veil/node.h), and
  * the TEST-ONLY fixed-capacity override used by end-to-end tests.
@@ -70,6 +71,16 @@ void veil_telemetry_quantize_free(const struct veil_telemetry_raw *raw, struct v
     q->region = raw->region;
     q->zone = raw->zone;
     q->priority = raw->priority;
+    for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+        q->latency[s] = veil_latency_quantize(raw->rtt_us[s]);
+}
+
+uint16_t veil_latency_quantize(uint32_t rtt_us)
+{
+    if (rtt_us == 0)
+        return VEIL_LATENCY_UNKNOWN;
+    uint32_t q = rtt_us / VEIL_LATENCY_UNIT_US + (rtt_us % VEIL_LATENCY_UNIT_US != 0);
+    return (uint16_t)(q > VEIL_LATENCY_MAX ? VEIL_LATENCY_MAX : q);
 }
 
 void veil_telemetry_to_words(const struct veil_telemetry_q *q, uint16_t out[VEIL_TELEMETRY_WORDS])
@@ -79,6 +90,8 @@ void veil_telemetry_to_words(const struct veil_telemetry_q *q, uint16_t out[VEIL
     out[4] = q->region;
     out[5] = q->zone;
     out[6] = q->priority;
+    for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+        out[VEIL_TELEMETRY_WORD_LATENCY + s] = q->latency[s];
 }
 
 void veil_telemetry_from_words(const uint16_t in[VEIL_TELEMETRY_WORDS], struct veil_telemetry_q *q)
@@ -88,6 +101,8 @@ void veil_telemetry_from_words(const uint16_t in[VEIL_TELEMETRY_WORDS], struct v
     q->region = in[4];
     q->zone = in[5];
     q->priority = in[6];
+    for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+        q->latency[s] = in[VEIL_TELEMETRY_WORD_LATENCY + s];
 }
 
 static int quantize_up(uint64_t v, uint64_t unit, const char *field, const char *max_text,
@@ -336,6 +351,34 @@ int veil_telemetry_sample(struct veil_cpu_sampler *cpu, const char *data_dir,
     return 0;
 }
 
+/* "latencyN=MS" (N a landmark slot, MS milliseconds > 0, e.g. 12.5): 1 when
+ * `key` is such a key (stored, or -1 with err), 0 when it is not. */
+static int override_latency(const char *key, const char *val, bool seen[VEIL_LATENCY_SLOTS],
+                            struct veil_telemetry_raw *out, veil_err *err)
+{
+    if (strncmp(key, "latency", 7) != 0)
+        return 0;
+    const char *n = key + 7;
+    if (n[0] < '0' || n[0] >= '0' + VEIL_LATENCY_SLOTS || n[1] != '\0')
+        return veil_err_set(err, VEIL_E_INVALID, "%s: '%s' is not latency0..latency%d",
+                            VEIL_TEST_ONLY_CAPACITY_ENV, key, VEIL_LATENCY_SLOTS - 1);
+    int slot = n[0] - '0';
+    if (seen[slot])
+        return veil_err_set(err, VEIL_E_INVALID, "%s: '%s' given twice",
+                            VEIL_TEST_ONLY_CAPACITY_ENV, key);
+    seen[slot] = true;
+    veil_err qerr = {0};
+    uint64_t us;
+    if (veil_quantity_parse(val, -3, &us, &qerr) != 0)
+        return veil_err_set(err, VEIL_E_INVALID, "%s: %s: \"%s\": %s",
+                            VEIL_TEST_ONLY_CAPACITY_ENV, key, val, qerr.msg);
+    if (us == 0 || us > UINT32_MAX)
+        return veil_err_set(err, VEIL_E_INVALID, "%s: %s: %s ms is not a round-trip time",
+                            VEIL_TEST_ONLY_CAPACITY_ENV, key, val);
+    out->rtt_us[slot] = (uint32_t)us;
+    return 1;
+}
+
 int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_raw *out,
                                        veil_err *err)
 {
@@ -345,7 +388,7 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
                             VEIL_TEST_ONLY_CAPACITY_ENV);
     char buf[513];
     snprintf(buf, sizeof buf, "%s", text);
-    bool seen[7] = {false};
+    bool seen[7] = {false}, seen_latency[VEIL_LATENCY_SLOTS] = {false};
     char *save = NULL;
     for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
@@ -354,6 +397,11 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
                                 VEIL_TEST_ONLY_CAPACITY_ENV, item);
         *eq = '\0';
         const char *key = item, *val = eq + 1;
+        int lat = override_latency(key, val, seen_latency, out, err);
+        if (lat < 0)
+            return -1;
+        if (lat > 0)
+            continue;
         static const char *const keys[] = {"cpu",    "memory", "disk",    "gpu",
                                            "region", "zone",   "priority"};
         int k = -1;
@@ -363,7 +411,7 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
         if (k < 0)
             return veil_err_set(err, VEIL_E_INVALID,
                                 "%s: unknown key '%s' (cpu, memory, disk, gpu, region, zone, "
-                                "priority)",
+                                "priority, latency0..latency3)",
                                 VEIL_TEST_ONLY_CAPACITY_ENV, key);
         if (seen[k])
             return veil_err_set(err, VEIL_E_INVALID, "%s: '%s' given twice",

@@ -205,7 +205,17 @@ static void test_refusals(void)
         {"replicas: \"2\"\n", "job.yaml:3: replicas: \"2\" is not an integer"},
         {"replicas: 99999999999999999999999\n", "job.yaml:3: replicas: \"9999"},
         {"policy: fastest\n",
-         "job.yaml:3: policy: \"fastest\" is not a policy (binpack, spread, priority)"},
+         "job.yaml:3: policy: \"fastest\" is not a policy (binpack, spread, priority, "
+         "lowest-latency)"},
+        {"placement: nearest\n",
+         "job.yaml:3: placement: \"nearest\" is not a placement (lowest-latency)"},
+        {"policy: spread\nplacement: lowest-latency\n",
+         "job.yaml:4: placement: placement: lowest-latency contradicts policy: spread"},
+        {"placement: lowest-latency\npolicy: binpack\n",
+         "job.yaml:4: policy: placement: lowest-latency contradicts policy: binpack"},
+        {"placement: lowest-latency\nlatency_to: 4\n",
+         "job.yaml:4: latency_to: 4 is out of range (0..3)"},
+        {"latency_to: 1\n", "job.yaml:1: latency_to: only with placement: lowest-latency"},
         {"confidential: yes\n",
          "job.yaml:3: confidential: \"yes\" is not a boolean (true or false)"},
         {"command: /bin/sh\n", "job.yaml:3: command: expected a sequence of strings, got a scalar"},
@@ -398,6 +408,43 @@ static void test_expose_and_tenant(void)
     }
 }
 
+/* placement: lowest-latency (or policy: lowest-latency) with its landmark;
+ * the canonical form names it and parses back to itself; other specs'
+ * canonical forms carry no latency_to (their ids are unchanged). */
+static void test_lowest_latency(void)
+{
+    const char *x = "name: a\nimage: busybox:1\nplacement: lowest-latency\nlatency_to: 2\n";
+    const char *y = "name: a\nimage: busybox:1\npolicy: lowest-latency\nlatency_to: 2\n"
+                    "placement: lowest-latency\n";
+    struct veil_job_spec a, b, c;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&a, x, strlen(x), "x", &err), 0);
+    CHECK_EQ_INT(veil_job_spec_parse(&b, y, strlen(y), "y", &err), 0);
+    CHECK_EQ_INT(a.policy, VEIL_POLICY_LATENCY);
+    CHECK_EQ_INT(a.latency_to, 2);
+    char *ca = veil_job_spec_canonical_json(&a, &err);
+    char *cb = veil_job_spec_canonical_json(&b, &err);
+    CHECK_EQ_STR(ca, cb);
+    CHECK_CONTAINS(ca, "\"policy\":\"lowest-latency\"");
+    CHECK_CONTAINS(ca, "\"latency_to\":2");
+    CHECK_EQ_INT(veil_job_spec_parse(&c, ca, strlen(ca), "canonical", &err), 0);
+    char *cc = veil_job_spec_canonical_json(&c, &err);
+    CHECK_EQ_STR(cc, ca);
+    free(cc);
+    veil_job_spec_free(&c);
+    const char *z = "name: a\nimage: busybox:1\npolicy: spread\n";
+    CHECK_EQ_INT(veil_job_spec_parse(&c, z, strlen(z), "z", &err), 0);
+    cc = veil_job_spec_canonical_json(&c, &err);
+    CHECK(strstr(cc, "latency") == NULL);
+    free(cc);
+    veil_job_spec_free(&c);
+    free(ca);
+    free(cb);
+    veil_job_spec_free(&a);
+    veil_job_spec_free(&b);
+}
+
 VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec), VTEST(test_confidential_redaction),
+           VTEST(test_lowest_latency),
            VTEST(test_equivalent_specs_same_canonical), VTEST(test_refusals),
            VTEST(test_request_quantization), VTEST(test_expose_and_tenant))

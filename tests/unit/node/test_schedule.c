@@ -55,6 +55,8 @@ static bool brute_force(const struct veil_sched_request *req, const struct veil_
         }
         if (req->policy == VEIL_POLICY_PRIORITY)
             score = nodes[i].priority & 0xFF;
+        if (req->policy == VEIL_POLICY_LATENCY) /* RTT to the job's landmark */
+            score = nodes[i].latency[req->latency_to];
         if (!found || score < best) {
             found = true;
             best = score;
@@ -84,6 +86,10 @@ static void random_cluster(struct veil_telemetry_q *nodes, bool *excluded, size_
         nodes[i].region = (uint16_t)(rnd(4) | (rnd(8) ? 0 : 0x100 * rnd(256)));
         nodes[i].zone = (uint16_t)rnd(3);
         nodes[i].priority = (uint16_t)(rnd(4) ? rnd(5) : rnd(0x10000)); /* codes wrap at 8 bits */
+        for (int s = 0; s < VEIL_LATENCY_SLOTS; s++) /* ties, unmeasured, anything */
+            nodes[i].latency[s] = (uint16_t)(rnd(3) == 0   ? rnd(4)
+                                             : rnd(4) == 0 ? VEIL_LATENCY_UNKNOWN
+                                                           : rnd(VEIL_LATENCY_MAX + 1));
         excluded[i] = rnd(8) == 0;
     }
 }
@@ -94,7 +100,8 @@ static void random_request(struct veil_sched_request *req)
         req->res[r] = rnd(3) == 0 ? 0 : rand_res();
     req->region = rnd(2) ? 0 : (uint16_t)(rnd(4) | (rnd(8) ? 0 : 0x100)); /* 0x100: any */
     req->zone = rnd(2) ? 0 : (uint16_t)rnd(3);
-    req->policy = (enum veil_policy)rnd(3);
+    req->policy = (enum veil_policy)rnd(VEIL_POLICY_LAST + 1);
+    req->latency_to = req->policy == VEIL_POLICY_LATENCY ? (uint8_t)rnd(VEIL_LATENCY_SLOTS) : 0;
     req->confidential = rnd(2) == 0;
 }
 
@@ -523,6 +530,61 @@ static void test_sharded_equals_round(void)
     CHECK_EQ_INT(veil_sched_round_sharded(&req, nodes, NULL, 4, 0, &r, NULL, NULL), -1);
 }
 
+/* Lowest-latency placement: the closest feasible node to the job's
+ * landmark, unmeasured nodes last, ties to the lowest index, the slot chosen
+ * by latency_to; a slot out of range is refused. */
+static void test_latency_placement(void)
+{
+    struct veil_telemetry_q nodes[5];
+    memset(nodes, 0, sizeof nodes);
+    static const uint16_t lat0[5] = {15, 40, 12, VEIL_LATENCY_UNKNOWN, 40};
+    static const uint16_t lat1[5] = {300, 5, 90, 4, 5};
+    for (int i = 0; i < 5; i++) {
+        nodes[i].res[VEIL_RES_CPU] = nodes[i].res[VEIL_RES_MEMORY] = 100;
+        nodes[i].latency[0] = lat0[i];
+        nodes[i].latency[1] = lat1[i];
+        nodes[i].latency[2] = nodes[i].latency[3] = VEIL_LATENCY_UNKNOWN;
+    }
+    struct veil_sched_request req = {.res = {50, 10, 0, 0}, .policy = VEIL_POLICY_LATENCY};
+    struct veil_sched_result r;
+    for (int conf = 0; conf < 2; conf++) {
+        req.confidential = conf;
+        req.latency_to = 0;
+        nodes[2].res[VEIL_RES_CPU] = 100;
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 2); /* 1.2 ms */
+        nodes[2].res[VEIL_RES_CPU] = 10; /* the closest lacks cpu: the next one */
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 0);
+        bool ex[5] = {true, false, true, false, false}; /* 40 and 40 tie; unmeasured last */
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, ex, 5, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 1);
+        req.latency_to = 1; /* another landmark: node 3 */
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 3);
+        nodes[3].res[VEIL_RES_MEMORY] = 1; /* node 3 lacks memory: 1 and 4 tie at 5 */
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 1);
+        nodes[3].res[VEIL_RES_MEMORY] = 100;
+        CHECK_EQ_INT(veil_sched_key(&req, &nodes[3]), 4);
+    }
+    /* every node unmeasured: still placed (the lowest index), never refused */
+    struct veil_telemetry_q blind[3];
+    memset(blind, 0, sizeof blind);
+    for (int i = 0; i < 3; i++) {
+        blind[i].res[VEIL_RES_CPU] = blind[i].res[VEIL_RES_MEMORY] = 100;
+        for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+            blind[i].latency[s] = VEIL_LATENCY_UNKNOWN;
+    }
+    req.latency_to = 3;
+    CHECK_EQ_INT(veil_sched_round(&req, blind, NULL, 3, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 0);
+    veil_err err = {0};
+    req.latency_to = VEIL_LATENCY_SLOTS;
+    CHECK_EQ_INT(veil_sched_round(&req, blind, NULL, 3, &r, NULL, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_INVALID);
+}
+
 static void test_limits(void)
 {
     struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
@@ -537,4 +599,4 @@ static void test_limits(void)
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
            VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
            VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities),
-           VTEST(test_sharded_equals_round))
+           VTEST(test_sharded_equals_round), VTEST(test_latency_placement))

@@ -204,5 +204,59 @@ static void test_live_sample(void)
     CHECK_EQ_INT(veil_telemetry_sample(&cpu, "/nonexistent-veil-dir", NULL, 0, &out, &err), -1);
 }
 
+/* Latency words (format 2): 0.1 ms units rounded up, saturating below the
+ * "unmeasured" code, which is larger than every measured value; the words
+ * carry every slot; the override sets them in milliseconds. */
+static void test_latency(void)
+{
+    CHECK_EQ_INT(veil_latency_quantize(0), VEIL_LATENCY_UNKNOWN);
+    CHECK_EQ_INT(veil_latency_quantize(1), 1);
+    CHECK_EQ_INT(veil_latency_quantize(100), 1);
+    CHECK_EQ_INT(veil_latency_quantize(101), 2);
+    CHECK_EQ_INT(veil_latency_quantize(409400), VEIL_LATENCY_MAX);
+    CHECK_EQ_INT(veil_latency_quantize(409401), VEIL_LATENCY_MAX);
+    CHECK_EQ_INT(veil_latency_quantize(UINT32_MAX), VEIL_LATENCY_MAX);
+    CHECK(VEIL_LATENCY_UNKNOWN < (1u << VEIL_SCHED_LATENCY_BITS));
+    uint16_t prev = 0;
+    for (uint32_t us = 1; us < 500000; us += 37) { /* monotone */
+        uint16_t q = veil_latency_quantize(us);
+        CHECK(q >= prev && q <= VEIL_LATENCY_MAX);
+        prev = q;
+    }
+    struct veil_telemetry_raw raw = {.cpu_millis = 1000, .rtt_us = {250, 0, 12000, 5000000}};
+    struct veil_telemetry_q q, back;
+    veil_telemetry_quantize_free(&raw, &q);
+    CHECK_EQ_INT(q.latency[0], 3);
+    CHECK_EQ_INT(q.latency[1], VEIL_LATENCY_UNKNOWN);
+    CHECK_EQ_INT(q.latency[2], 120);
+    CHECK_EQ_INT(q.latency[3], VEIL_LATENCY_MAX);
+    uint16_t words[VEIL_TELEMETRY_WORDS];
+    CHECK_EQ_INT(VEIL_TELEMETRY_WORDS, 11);
+    veil_telemetry_to_words(&q, words);
+    for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+        CHECK_EQ_INT(words[VEIL_TELEMETRY_WORD_LATENCY + s], q.latency[s]);
+    veil_telemetry_from_words(words, &back);
+    CHECK_EQ_MEM(&back, &q, sizeof q);
+
+    struct veil_telemetry_raw r;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_telemetry_test_override_parse(
+                     "cpu=1,memory=1Mi,latency0=12.5,latency3=0.05", &r, &err),
+                 0);
+    CHECK_EQ_INT(r.rtt_us[0], 12500);
+    CHECK_EQ_INT(r.rtt_us[1], 0);
+    CHECK_EQ_INT(r.rtt_us[3], 50);
+    static const char *const bad[] = {
+        "cpu=1,memory=1,latency4=3",          "cpu=1,memory=1,latency=3",
+        "cpu=1,memory=1,latency0=0",          "cpu=1,memory=1,latency0=x",
+        "cpu=1,memory=1,latency1=2,latency1=3", "cpu=1,memory=1,latency01=3",
+        "cpu=1,memory=1,latency0=5000000",
+    };
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(bad); i++) {
+        CHECK_EQ_INT(veil_telemetry_test_override_parse(bad[i], &r, &err), -1);
+        CHECK(strstr(err.msg, "latency") != NULL);
+    }
+}
+
 VTEST_MAIN(VTEST(test_proc_parsers), VTEST(test_quantize), VTEST(test_wide_code),
-           VTEST(test_override), VTEST(test_live_sample))
+           VTEST(test_override), VTEST(test_latency), VTEST(test_live_sample))
