@@ -519,6 +519,28 @@ enum veil_round_verdict veil_round_decide(const struct veil_peer_id *schedulers,
 uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t guard_ms,
                              uint64_t epoch_min);
 
+/* ---- sharded rounds in veild (docs/SCHEDULING.md "Sharded rounds in veild")
+ * A round over more candidates than the cluster's shard size is split into
+ * `n_shards` shard rounds, each an ordinary round (its own rendezvous choice
+ * of schedulers, digests, retries) keyed by a derived job id. */
+#define VEIL_ROUND_MAX_SHARDS 32
+/* How many shards a round over n_members alive members gets: 1 (not
+ * sharded) when shard_size is 0 or n_members <= shard_size, else
+ * ceil(n_members / shard_size), at most VEIL_ROUND_MAX_SHARDS. */
+size_t veil_round_shard_count(size_t n_members, size_t shard_size);
+/* The id of shard `shard` of `n_shards` of (job, replica) planned at `epoch`:
+ * BLAKE2b-256("veil/shard-round/v1" || job id || replica u32be || epoch u64be
+ * || n_shards u32be || shard u32be). A new plan (a retry's later epoch) gives
+ * new shard rounds; nothing else can collide with a job's own id. */
+void veil_round_shard_id(uint8_t out[32], const uint8_t job_id[32], uint32_t replica,
+                         uint64_t epoch, uint32_t n_shards, uint32_t shard);
+/* Shard `shard`'s candidates: [*first, *end) of the round's `total`
+ * candidates in circuit order, consecutive and balanced (sizes differ by at
+ * most one), so the merge of the shards' winners equals the unsharded round
+ * (veil_sched_round_sharded holds for any split into consecutive ranges). */
+void veil_round_shard_range(size_t total, size_t n_shards, size_t shard, size_t *first,
+                            size_t *end);
+
 /* The lifecycle of one replica's round as a node takes part in it (veild's
  * round table, src/node/daemon_rounds.c). One state at a time, moved only
  * through veil_round_transition_ok:

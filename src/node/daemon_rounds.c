@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_sched.h"
 #include "daemon_sync.h"
 
 #define EPOCH_GUARD_MS 300 /* rounds start this far from an epoch boundary */
@@ -132,6 +133,12 @@ static void round_queued(veil_daemon *d, struct round *r, uint64_t now)
 
 static void plan_now(veil_daemon *d, struct round *r, uint64_t now);
 
+static bool round_undecided_planned(const struct round *r)
+{
+    return r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
+           r->state == VEIL_ROUND_ST_EVALUATED;
+}
+
 /* Chooses the round's schedulers over the members SWIM says are alive and
  * fixes the epoch it evaluates. A round planned for the first time must be
  * admitted first (round_table_admit): otherwise it stays ready, queued. */
@@ -147,18 +154,119 @@ void veil_daemon_plan_round(veil_daemon *d, struct round *r)
     plan_now(d, r, now);
 }
 
-/* Plans a round admitted already (or re-planned by a retry). */
-static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
+/* ---- sharded rounds (docs/SCHEDULING.md "Sharded rounds in veild") ----
+ * A round over more alive members than the shard size is split: its shards
+ * are rounds of their own under derived ids (veil_round_shard_id), each
+ * with its own rendezvous choice of schedulers, digests and retries; a
+ * shard round is a planned round with no replicas of its own. The round
+ * itself (the parent) is evaluated by nobody: the designated decryptor
+ * merges the shards' vouched-for outputs and decides it. */
+
+/* A cluster setting: the config key when set, else the environment (a
+ * local override until the policy carries it). */
+static size_t shard_setting(const veil_daemon *d, const char *key, const char *env)
 {
-    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_PLANNED) != 0)
-        return;
-    struct veil_peer_id alive[MAX_MEMBERS];
+    int64_t v = veil_config_int(d->cfg, key, -1);
+    if (v >= 0)
+        return (size_t)v;
+    const char *e = getenv(env);
+    char *end = NULL;
+    unsigned long n = e ? strtoul(e, &end, 10) : 0;
+    return e && end && *end == '\0' ? (size_t)n : 0;
+}
+
+/* Schedulers per shard: sched.shard_redundancy, 1..VEIL_MAX_SCHEDULERS. */
+static size_t shard_redundancy(const veil_daemon *d)
+{
+    size_t k = shard_setting(d, "sched.shard_redundancy", "VEIL_SCHED_SHARD_REDUNDANCY");
+    return k == 0 || k > VEIL_MAX_SCHEDULERS ? VEIL_MAX_SCHEDULERS : k;
+}
+
+/* The shards of a round over n alive members: 1 (unsharded) without a
+ * shard size, in a threshold cluster (its holders decide rounds, not one
+ * decryptor) or without a known decryptor. */
+static size_t round_shards(const veil_daemon *d, size_t n_alive)
+{
+    if (d->th.cluster || !d->have_decryptor_peer)
+        return 1;
+    return veil_round_shard_count(n_alive, shard_setting(d, "sched.shard_size",
+                                                         "VEIL_SCHED_SHARD_SIZE"));
+}
+
+bool veil_daemon_round_is_shard(const struct round *r)
+{
+    return r->have_req && r->replicas == 0;
+}
+
+size_t veil_daemon_shard_children(veil_daemon *d, const struct round *parent,
+                                  struct round *kids[VEIL_ROUND_MAX_SHARDS])
+{
+    if (veil_daemon_round_is_shard(parent) || !parent->have_req)
+        return 0;
+    uint8_t id[32];
+    for (uint32_t n = 2; n <= VEIL_ROUND_MAX_SHARDS; n++) {
+        veil_round_shard_id(id, parent->job_id, parent->replica, parent->epoch, n, 0);
+        if (!round_table_get(&d->rounds, id, 0))
+            continue;
+        for (uint32_t s = 0; s < n; s++) {
+            veil_round_shard_id(id, parent->job_id, parent->replica, parent->epoch, n, s);
+            kids[s] = round_table_get(&d->rounds, id, 0);
+        }
+        return n;
+    }
+    return 0;
+}
+
+struct round *veil_daemon_shard_parent(veil_daemon *d, const struct round *child, size_t *shard,
+                                       size_t *n_shards)
+{
+    if (!veil_daemon_round_is_shard(child))
+        return NULL;
+    for (size_t i = 0; i < d->rounds.n; i++) {
+        struct round *p = d->rounds.v[i];
+        struct round *kids[VEIL_ROUND_MAX_SHARDS];
+        if (!round_undecided_planned(p) || veil_daemon_round_is_shard(p))
+            continue; /* a decided round's shards are settled with it */
+        size_t n = veil_daemon_shard_children(d, p, kids);
+        for (size_t s = 0; s < n; s++)
+            if (kids[s] == child) {
+                *shard = s;
+                *n_shards = n;
+                return p;
+            }
+    }
+    return NULL;
+}
+
+/* The shards of the parent's current plan end with it (decided: its
+ * assignment settles them; re-planned: a retry's new shards replace them). */
+static void shard_children_end(veil_daemon *d, struct round *parent, enum veil_round_state to)
+{
+    struct round *kids[VEIL_ROUND_MAX_SHARDS];
+    size_t n = veil_daemon_shard_children(d, parent, kids);
+    for (size_t s = 0; s < n; s++)
+        if (kids[s] && !veil_round_state_terminal(kids[s]->state) &&
+            veil_daemon_round_move(d, kids[s], to) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "shard round not ended", "job=%.16s shard=%zu",
+                     parent->job_hex, s);
+}
+
+/* The alive members, as rounds choose their schedulers among them. */
+static size_t alive_members(veil_daemon *d, struct veil_peer_id *alive)
+{
     size_t n = 0;
     for (size_t i = 0; i < d->n_members; i++)
         if (d->members[i].alive)
             veil_daemon_to_peer(&alive[n++], &d->members[i].id);
+    return n;
+}
+
+/* The rendezvous choice of up to k schedulers for the round's id. */
+static void choose_schedulers(veil_daemon *d, struct round *r, const struct veil_peer_id *alive,
+                              size_t n, size_t k)
+{
     size_t chosen[VEIL_MAX_SCHEDULERS];
-    r->n_schedulers = veil_select_schedulers(r->job_id, alive, n, VEIL_MAX_SCHEDULERS, chosen);
+    r->n_schedulers = veil_select_schedulers(r->job_id, alive, n, k, chosen);
     struct veil_peer_id self;
     veil_daemon_to_peer(&self, &d->self);
     r->i_schedule = false;
@@ -167,6 +275,11 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
         if (veil_daemon_peer_eq(&r->schedulers[i], &self))
             r->i_schedule = true;
     }
+}
+
+/* Fixes the epoch a (re-)planned round evaluates and its clocks. */
+static void plan_times(veil_daemon *d, struct round *r, uint64_t now)
+{
     /* Every scheduler must pick the same epoch (epoch_of(now) - 1): they hear
      * of the job within milliseconds of each other, so starting away from an
      * epoch boundary makes them agree; a retry also waits for an epoch after
@@ -179,21 +292,116 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
      * retry's backoff is not counted against it */
     r->planned_ms = r->not_before_ms > now ? r->not_before_ms : now;
     r->resend_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
+}
+
+/* Logs a shard's schedulers (the e2e test reads who schedules which shard). */
+static void log_shard(const struct round *parent, const struct round *c, size_t s, size_t n)
+{
+    char who[VEIL_MAX_SCHEDULERS * 20 + 1] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < c->n_schedulers && at + 20 < sizeof who; i++) {
+        veil_p2p_peer_id pid;
+        if (veil_p2p_peer_id_from_bytes(c->schedulers[i].bytes, c->schedulers[i].len, &pid,
+                                        NULL) != 0)
+            continue;
+        const char *text = veil_p2p_peer_id_str(&pid).s;
+        size_t tl = strlen(text);
+        at += (size_t)snprintf(who + at, sizeof who - at, "%s%s", i ? "," : "",
+                               text + (tl > 12 ? tl - 12 : 0));
+    }
+    veil_log(VEIL_LOG_INFO, SUB, "shard planned",
+             "job=%.16s replica=%u shard=%zu of=%zu id=%.16s epoch=%llu schedulers=%s me=%d",
+             parent->job_hex, parent->replica, s, n, c->job_hex, (unsigned long long)c->epoch, who,
+             c->i_schedule);
+}
+
+/* The parent's shard rounds for its current epoch, planned with it. */
+static void plan_children(veil_daemon *d, struct round *parent, const struct veil_peer_id *alive,
+                          size_t n_alive, size_t n)
+{
+    for (size_t s = 0; s < n; s++) {
+        uint8_t id[32];
+        veil_round_shard_id(id, parent->job_id, parent->replica, parent->epoch, (uint32_t)n,
+                            (uint32_t)s);
+        struct round *c = veil_daemon_round(d, id, 0, true);
+        if (!c || c->state != VEIL_ROUND_ST_NEW)
+            continue; /* planned already (the same plan seen twice) */
+        if (round_set_req(c, &parent->req, parent->req_ct, parent->req_ct_len) != 0) {
+            veil_log(VEIL_LOG_WARN, SUB, "out of memory for a shard round", "job=%.16s",
+                     parent->job_hex);
+            continue;
+        }
+        c->replicas = 0; /* a shard round: no replica of its own */
+        if (veil_daemon_round_move(d, c, VEIL_ROUND_ST_READY) != 0 ||
+            veil_daemon_round_move(d, c, VEIL_ROUND_ST_PLANNED) != 0)
+            continue;
+        choose_schedulers(d, c, alive, n_alive, shard_redundancy(d));
+        c->epoch_min = parent->epoch_min;
+        c->epoch = parent->epoch;
+        c->not_before_ms = parent->not_before_ms;
+        c->planned_ms = parent->planned_ms;
+        c->resend_ms = parent->resend_ms;
+        log_shard(parent, c, s, n);
+    }
+}
+
+/* Plans a round admitted already (or re-planned by a retry). */
+static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
+{
+    bool shard = veil_daemon_round_is_shard(r);
+    if (!shard && round_undecided_planned(r))
+        shard_children_end(d, r, VEIL_ROUND_ST_ABANDONED); /* a re-plan: new shards */
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_PLANNED) != 0)
+        return;
+    struct veil_peer_id alive[MAX_MEMBERS];
+    size_t n = alive_members(d, alive);
+    size_t n_shards = shard ? 1 : round_shards(d, n);
+    plan_times(d, r, now);
+    if (shard) { /* a shard's retry: its own schedulers again */
+        choose_schedulers(d, r, alive, n, shard_redundancy(d));
+        veil_log(VEIL_LOG_INFO, SUB, "shard re-planned", "id=%.16s attempt=%u schedulers=%zu me=%d",
+                 r->job_hex, r->attempt + 1, r->n_schedulers, r->i_schedule);
+        return;
+    }
+    if (n_shards > 1) {
+        /* nobody evaluates the parent: the decryptor merges its shards (its
+         * one "scheduler", so that the round waits for it, never splits) */
+        r->i_schedule = false;
+        r->n_schedulers = 1;
+        veil_daemon_to_peer(&r->schedulers[0], &d->decryptor_peer);
+    } else {
+        choose_schedulers(d, r, alive, n, VEIL_MAX_SCHEDULERS);
+    }
     veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING);
     veil_log(VEIL_LOG_INFO, SUB, "round planned",
-             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d in_flight=%zu queued=%zu",
-             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, r->i_schedule,
+             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d shards=%zu in_flight=%zu "
+             "queued=%zu",
+             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, r->i_schedule, n_shards,
              round_table_in_flight(&d->rounds, now, round_stale_ms(d)),
              round_table_queued(&d->rounds));
+    if (n_shards > 1)
+        plan_children(d, r, alive, n, n_shards);
     /* outputs and digests may have arrived before this node knew the job
      * (a decryptor that just restarted) */
     veil_daemon_try_decide(d, r);
 }
 
-static bool round_undecided_planned(const struct round *r)
+/* A round's new digest or output: the decryptor decides an ordinary round;
+ * a shard round moves its parent's merge on instead (never decrypted on
+ * its own: only while the decryptor holds none of its outputs does it run
+ * the agreement check, so that a split shard is retried at once). */
+static void round_progress(veil_daemon *d, struct round *r)
 {
-    return r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
-           r->state == VEIL_ROUND_ST_EVALUATED;
+    if (!veil_daemon_round_is_shard(r)) {
+        veil_daemon_try_decide(d, r);
+        return;
+    }
+    if (r->n_outputs == 0)
+        veil_daemon_try_decide(d, r);
+    size_t s, n;
+    struct round *p = veil_daemon_shard_parent(d, r, &s, &n);
+    if (p)
+        veil_daemon_shard_try_merge(d, p);
 }
 
 void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
@@ -222,7 +430,7 @@ void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_p
     r->outputs[slot].epoch = epoch;
     r->outputs[slot].data = copy;
     r->outputs[slot].len = len;
-    veil_daemon_try_decide(d, r);
+    round_progress(d, r);
 }
 
 void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
@@ -255,7 +463,7 @@ void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_p
         plan_now(d, r, veil_daemon_wall_ms()); /* then tries to decide */
         return;
     }
-    veil_daemon_try_decide(d, r);
+    round_progress(d, r);
 }
 
 static void replica_note(veil_daemon *d, const struct round *r, enum veil_replica_state st,
@@ -308,6 +516,17 @@ void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *
     const char *why = m->reason == VEIL_RETRY_SPLIT ? "the schedulers' digests disagreed"
                                                     : "no digest majority before the deadline";
     char note[160];
+    if (veil_daemon_round_is_shard(r)) { /* no replica of its own: no note */
+        veil_log(VEIL_LOG_WARN, SUB, m->final ? "shard round abandoned" : "shard round retry",
+                 "id=%.16s attempt=%u reason=\"%s\"", r->job_hex, m->attempt + 1, why);
+        if (m->final) {
+            if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_ABANDONED) != 0)
+                return;
+        } else if (r->have_req) {
+            plan_now(d, r, veil_daemon_wall_ms());
+        }
+        return;
+    }
     if (m->final) {
         if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_ABANDONED) != 0)
             return;
@@ -448,6 +667,7 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
     bool again = r->state == VEIL_ROUND_ST_DECIDED;
     if (!again && veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
         return;
+    shard_children_end(d, r, VEIL_ROUND_ST_DECIDED); /* its shards' work is done */
     memset(&r->chosen, 0, sizeof r->chosen);
     if (a->schedulable)
         r->chosen = a->node;
@@ -641,6 +861,8 @@ static void reannounce(veil_daemon *d, struct round *r, uint64_t now)
  * submitter re-announces the job, each on its own period. */
 static void round_tick(veil_daemon *d, struct round *r, uint64_t now)
 {
+    if (veil_daemon_round_is_shard(r))
+        r->reannounce_ms = UINT64_MAX; /* its parent's job is re-announced, not it */
     if (r->reannounce_ms == 0)
         r->reannounce_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
     reannounce(d, r, now);

@@ -314,3 +314,222 @@ int veil_daemon_output_msg_parse(const uint8_t *data, size_t len, uint8_t job_id
     *output_len = veil_reader_remaining(&r);
     return 0;
 }
+
+/* ---- sharded rounds ---- */
+
+/* The circuit's backend for one shard: every op as fhe_eval, except that the
+ * argmin labels its candidates with their round-wide indices at the round's
+ * index width and keeps the winner's key. */
+struct shard_backend {
+    veil_fhe_server *sk;
+    uint64_t first;
+    unsigned width;
+    veil_fhe_ct *key; /* the winner's key, once ARGMIN ran */
+};
+
+static int shard_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
+                      veil_sched_ct **out2, veil_err *err)
+{
+    struct shard_backend *b = ctx;
+    if (call->op != VEIL_SCHED_OP_ARGMIN)
+        return fhe_eval(b->sk, call, out, out2, err);
+    if (!out2 || call->n_args == 0 || b->key)
+        return veil_err_set(err, VEIL_E_INTERNAL, "shard ARGMIN without its operands");
+    uint64_t *labels = malloc(call->n_args * sizeof *labels);
+    if (!labels)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < call->n_args; i++)
+        labels[i] = b->first + call->labels[i];
+    int rc = veil_fhe_argmin_keyed(b->sk, (const veil_fhe_ct *const *)call->args, labels,
+                                   call->n_args, b->width, (veil_fhe_ct **)out,
+                                   (veil_fhe_ct **)out2, &b->key, NULL, err);
+    free(labels);
+    return rc;
+}
+
+int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_request *req,
+                               veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
+                               size_t n_nodes, const bool *excluded, size_t first, size_t total,
+                               veil_buf *fhe_out, bool *none, veil_err *err)
+{
+    if (first > total || n_nodes > total - first || total > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first,
+                            n_nodes, total);
+    struct shard_backend b = {.sk = sk, .first = first, .width = total <= 256 ? 8 : WORD_BITS};
+    struct veil_sched_backend be = {.ctx = &b, .eval = shard_eval, .release = fhe_release};
+    struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+    struct veil_sched_circuit_in in = {.req = req_words ? &blind : req,
+                                       .node_words = (const veil_sched_ct *const *)node_words,
+                                       .n_nodes = n_nodes,
+                                       .excluded = excluded};
+    for (int w = 0; req_words && w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        in.req_words[w] = (const veil_sched_ct *)req_words[w];
+    veil_sched_ct *index = NULL, *found = NULL;
+    *none = true;
+    if (veil_sched_circuit(&be, &in, &index, &found, NULL, err) != 0) {
+        veil_fhe_ct_free(b.key);
+        return -1;
+    }
+    *none = index == NULL;
+    int rc = 0;
+    /* Keys known publicly (the circuit chose with a CONST) arise only for a
+     * request with no resource and no label: then every key is 0 (no score
+     * term, no failed condition), in every shard alike. */
+    if (!*none && !b.key)
+        rc = veil_fhe_trivial(sk, WORD_BITS, 0, &b.key, err);
+    if (!*none && rc == 0)
+        rc = put_ct(fhe_out, (veil_fhe_ct *)index, err);
+    if (!*none && rc == 0)
+        rc = put_ct(fhe_out, (veil_fhe_ct *)found, err);
+    if (!*none && rc == 0)
+        rc = put_ct(fhe_out, b.key, err);
+    veil_fhe_ct_free((veil_fhe_ct *)index);
+    veil_fhe_ct_free((veil_fhe_ct *)found);
+    veil_fhe_ct_free(b.key);
+    return rc;
+}
+
+int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first,
+                                    const struct veil_peer_id *cands, uint32_t n, bool none,
+                                    const uint8_t *fhe, size_t fhe_len, veil_err *err)
+{
+    veil_buf_put_u8(out, VEIL_SHARD_OUTPUT_TAG);
+    veil_buf_put_u32be(out, total);
+    veil_buf_put_u32be(out, first);
+    veil_buf_put_u32be(out, n);
+    for (uint32_t i = 0; i < n; i++) {
+        veil_buf_put_u8(out, cands[i].len);
+        veil_buf_put(out, cands[i].bytes, cands[i].len);
+    }
+    veil_buf_put_u8(out, none ? 1 : 0);
+    if (!none)
+        veil_buf_put(out, fhe, fhe_len);
+    if (!veil_buf_ok(out))
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+static int shard_parse_fail(struct veil_shard_output *o, veil_err *err, const char *what)
+{
+    free(o->cands);
+    memset(o, 0, sizeof *o);
+    return veil_err_set(err, VEIL_E_PARSE, "shard output: %s", what);
+}
+
+int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_shard_output *o,
+                                   veil_err *err)
+{
+    memset(o, 0, sizeof *o);
+    veil_reader r;
+    veil_reader_init(&r, data, len);
+    uint8_t tag = veil_read_u8(&r);
+    o->total = veil_read_u32be(&r);
+    o->first = veil_read_u32be(&r);
+    o->n = veil_read_u32be(&r);
+    if (!veil_reader_ok(&r) || tag != VEIL_SHARD_OUTPUT_TAG)
+        return shard_parse_fail(o, err, "bad header");
+    /* every candidate takes at least two bytes: no allocation beyond the data */
+    if (o->total > VEIL_SCHED_MAX_NODES || o->first > o->total || o->n > o->total - o->first ||
+        o->n > veil_reader_remaining(&r) / 2)
+        return shard_parse_fail(o, err, "bad candidate range");
+    o->cands = calloc(o->n + 1, sizeof *o->cands);
+    if (!o->cands)
+        return shard_parse_fail(o, err, "out of memory");
+    for (uint32_t k = 0; k < o->n && veil_reader_ok(&r); k++) {
+        uint8_t l = veil_read_u8(&r);
+        if (l == 0 || l > VEIL_PEER_ID_MAX)
+            veil_reader_fail(&r);
+        o->cands[k].len = l;
+        if (veil_reader_ok(&r))
+            veil_read_bytes(&r, o->cands[k].bytes, l);
+    }
+    uint8_t flag = veil_read_u8(&r);
+    if (!veil_reader_ok(&r) || flag > 1)
+        return shard_parse_fail(o, err, "malformed candidates");
+    o->none = flag == 1;
+    for (int i = 0; i < 3 && !o->none; i++) {
+        uint32_t n = veil_read_u32be(&r);
+        o->ct[i] = veil_read_borrow(&r, n);
+        o->ct_len[i] = n;
+        if (!veil_reader_ok(&r) || !o->ct[i] || n == 0)
+            return shard_parse_fail(o, err, "ciphertexts truncated");
+    }
+    if (veil_reader_remaining(&r) != 0)
+        return shard_parse_fail(o, err, "trailing bytes");
+    return 0;
+}
+
+/* The shards tile [0, total) in order, all with the same total. */
+static int shards_tile(const struct veil_shard_output *s, size_t n, veil_err *err)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].total != s[0].total || s[i].first != next)
+            return veil_err_set(err, VEIL_E_PROTOCOL,
+                                "shard %zu covers [%u, +%u) of %u: not the next range after %llu "
+                                "of %u",
+                                i, s[i].first, s[i].n, s[i].total, (unsigned long long)next,
+                                s[0].total);
+        next += s[i].n;
+    }
+    if (n == 0 || next != s[0].total)
+        return veil_err_set(err, VEIL_E_PROTOCOL, "shards cover %llu of %u candidates",
+                            (unsigned long long)next, n ? s[0].total : 0);
+    return 0;
+}
+
+/* The merged (index, found) of the shards that have a winner. */
+static int merge_winners(veil_fhe_server *sk, const struct veil_shard_output *s, size_t n,
+                         veil_buf *out, veil_err *err)
+{
+    veil_fhe_ct *keys[VEIL_ROUND_MAX_SHARDS] = {0}, *idx[VEIL_ROUND_MAX_SHARDS] = {0};
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (s[i].none)
+            continue;
+        if (m == VEIL_ROUND_MAX_SHARDS)
+            rc = veil_err_set(err, VEIL_E_LIMIT, "more than %d shards", VEIL_ROUND_MAX_SHARDS);
+        else if (veil_fhe_ct_deserialize(s[i].ct[0], s[i].ct_len[0], &idx[m], err) != 0 ||
+                 veil_fhe_ct_deserialize(s[i].ct[2], s[i].ct_len[2], &keys[m], err) != 0)
+            rc = veil_err_wrap(err, "shard %zu output", i);
+        m++;
+    }
+    veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
+    if (rc == 0)
+        rc = veil_fhe_argmin_merge(sk, (const veil_fhe_ct *const *)keys,
+                                   (const veil_fhe_ct *const *)idx, m, &index, &found, &key, NULL,
+                                   err);
+    if (rc == 0)
+        rc = put_ct(out, index, err);
+    if (rc == 0)
+        rc = put_ct(out, found, err);
+    veil_fhe_ct_free(index);
+    veil_fhe_ct_free(found);
+    veil_fhe_ct_free(key);
+    for (size_t i = 0; i < m; i++) {
+        veil_fhe_ct_free(keys[i]);
+        veil_fhe_ct_free(idx[i]);
+    }
+    return rc;
+}
+
+int veil_daemon_shard_merge(veil_fhe_server *sk, const struct veil_shard_output *shards,
+                            size_t n_shards, veil_buf *out, veil_err *err)
+{
+    if (shards_tile(shards, n_shards, err) != 0)
+        return -1;
+    veil_buf_put_u32be(out, shards[0].total);
+    bool none = true;
+    for (size_t i = 0; i < n_shards; i++) {
+        none &= shards[i].none;
+        for (uint32_t k = 0; k < shards[i].n; k++) {
+            veil_buf_put_u8(out, shards[i].cands[k].len);
+            veil_buf_put(out, shards[i].cands[k].bytes, shards[i].cands[k].len);
+        }
+    }
+    veil_buf_put_u8(out, none ? 1 : 0);
+    if (!veil_buf_ok(out))
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return none ? 0 : merge_winners(sk, shards, n_shards, out, err);
+}

@@ -84,4 +84,61 @@ int veil_daemon_output_msg_parse(const uint8_t *data, size_t len, uint8_t job_id
                                  uint32_t *replica, uint64_t *epoch, const uint8_t **output,
                                  size_t *output_len, veil_err *err);
 
+/* ---- sharded rounds (docs/SCHEDULING.md "Sharded rounds in veild") ----
+ * A shard scheduler evaluates the circuit over its shard's candidates
+ * [first, first + n) of `total`, labelled with their round-wide indices
+ * (index width: 8 bits when total <= 256, else 16, the same in every shard
+ * so that the merge can select among them), and keeps the winner's
+ * encrypted key (veil_fhe_argmin_keyed). fhe_out gets u32be len || index ||
+ * u32be len || found || u32be len || key; *none as veil_daemon_schedule's.
+ * req_words: a confidential request's words, else NULL. */
+int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_request *req,
+                               veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
+                               size_t n_nodes, const bool *excluded, size_t first, size_t total,
+                               veil_buf *fhe_out, bool *none, veil_err *err);
+
+/* A shard round's output, what its digest covers:
+ *   u8 'S' || u32be total || u32be first || u32be n || n x (u8 len || peer)
+ *   || u8 none || (none: nothing; else the three ciphertexts as above)
+ * The leading 'S' keeps it from ever parsing as a round's output. */
+#define VEIL_SHARD_OUTPUT_TAG 0x53
+struct veil_shard_output {
+    uint32_t total, first, n;
+    struct veil_peer_id *cands; /* n, malloc'ed (caller frees) */
+    bool none;
+    const uint8_t *ct[3]; /* index, found, key: borrowed from the data */
+    size_t ct_len[3];
+};
+int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first,
+                                    const struct veil_peer_id *cands, uint32_t n, bool none,
+                                    const uint8_t *fhe, size_t fhe_len, veil_err *err);
+int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_shard_output *out,
+                                   veil_err *err);
+/* The decryptor's merge of every shard's winner (shards in order, each
+ * parsed above and vouched for by its own schedulers' digest majority):
+ * checks that they tile [0, total) and writes the round's output in the
+ * unsharded format (u32be total || the candidates || u8 none || index ||
+ * found), the winner chosen by veil_fhe_argmin_merge (ties: the earlier
+ * shard), so that veil_daemon_output_decrypt reads it. */
+int veil_daemon_shard_merge(veil_fhe_server *sk, const struct veil_shard_output *shards,
+                            size_t n_shards, veil_buf *out, veil_err *err);
+
+/* ---- sharded rounds in the daemon (daemon_rounds.c, daemon_scheduler.c) ---- */
+struct round;
+struct veil_daemon;
+/* A shard round: planned with its parent, no replica of its own. */
+bool veil_daemon_round_is_shard(const struct round *r);
+/* The parent's shard rounds of its current plan (kids[s], NULL where this
+ * node holds none); returns their count, 0 when the round is not sharded. */
+size_t veil_daemon_shard_children(struct veil_daemon *d, const struct round *parent,
+                                  struct round *kids[VEIL_ROUND_MAX_SHARDS]);
+/* The round a shard round belongs to (NULL: none held here), its shard
+ * index and the shard count. */
+struct round *veil_daemon_shard_parent(struct veil_daemon *d, const struct round *child,
+                                       size_t *shard, size_t *n_shards);
+/* The decryptor: once every shard of `parent` has an output its own
+ * schedulers' digest majority vouches for, merges them on the worker pool,
+ * decrypts only the merged (index, found) and signs the assignment. */
+void veil_daemon_shard_try_merge(struct veil_daemon *d, struct round *parent);
+
 #endif /* VEIL_NODE_DAEMON_SCHED_H */

@@ -13,39 +13,70 @@
 #include "daemon_core.h"
 #include "daemon_sched.h"
 
+/* One evaluation on the worker pool: a round over all its candidates, or
+ * one shard of it (candidates [first, end) of the round's n_cands). */
+struct eval_job {
+    struct round *r;
+    bool shard;
+    size_t index, n_shards; /* the shard's */
+    size_t first, end;
+    bool flip; /* TEST ONLY: see test_flip */
+};
+
+/* The circuit over candidates [first, end) (the whole round, or a shard's
+ * range), into fhe_out. */
+static int evaluate(veil_daemon *d, struct round *r, const struct eval_job *j, veil_buf *fhe_out,
+                    bool *none)
+{
+    size_t n = j->end - j->first;
+    veil_fhe_ct **words = calloc(n * VEIL_TELEMETRY_WORDS + 1, sizeof *words);
+    veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    int rc = words ? 0 : veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = veil_daemon_telemetry_expand(r->lists[j->first + i], r->list_lens[j->first + i],
+                                          &words[i * VEIL_TELEMETRY_WORDS], &r->work_err);
+    /* a confidential request is a ciphertext too: every resource and
+     * constraint is compared under encryption */
+    if (rc == 0 && r->req.confidential)
+        rc = veil_daemon_request_expand(r->req_ct, r->req_ct_len, req_words, &r->work_err);
+    if (rc == 0 && j->shard)
+        rc = veil_daemon_schedule_shard(d->fhe_sk, &r->req,
+                                        r->req.confidential ? req_words : NULL, words, n,
+                                        r->excluded + j->first, j->first, r->n_cands, fhe_out,
+                                        none, &r->work_err);
+    else if (rc == 0 && r->req.confidential)
+        rc = veil_daemon_schedule_confidential(d->fhe_sk, &r->req, req_words, words, n,
+                                               r->excluded, fhe_out, none, NULL, &r->work_err);
+    else if (rc == 0)
+        rc = veil_daemon_schedule(d->fhe_sk, &r->req, words, n, r->excluded, fhe_out, none, NULL,
+                                  &r->work_err);
+    for (size_t i = 0; i < VEIL_DAEMON_REQUEST_WORDS; i++)
+        veil_fhe_ct_free(req_words[i]);
+    for (size_t i = 0; words && i < n * VEIL_TELEMETRY_WORDS; i++)
+        veil_fhe_ct_free(words[i]);
+    free(words);
+    return rc;
+}
+
 static void sched_work(uv_work_t *w)
 {
-    struct round *r = w->data;
-    veil_daemon *d = r->d;
-    veil_fhe_ct **words = calloc(r->n_cands * VEIL_TELEMETRY_WORDS + 1, sizeof *words);
+    struct eval_job *j = w->data;
+    struct round *r = j->r;
     veil_buf fhe_out;
     veil_buf_init(&fhe_out);
     bool none = true;
-    r->work_rc = words ? 0 : veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->n_cands && r->work_rc == 0; i++)
-        r->work_rc = veil_daemon_telemetry_expand(r->lists[i], r->list_lens[i],
-                                                  &words[i * VEIL_TELEMETRY_WORDS], &r->work_err);
-    veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
-    if (r->work_rc == 0 && r->req.confidential) {
-        /* the request is a ciphertext too: every resource and constraint is
-         * compared under encryption */
-        r->work_rc = veil_daemon_request_expand(r->req_ct, r->req_ct_len, req_words, &r->work_err);
-        if (r->work_rc == 0)
-            r->work_rc =
-                veil_daemon_schedule_confidential(d->fhe_sk, &r->req, req_words, words, r->n_cands,
-                                                  r->excluded, &fhe_out, &none, NULL, &r->work_err);
-    } else if (r->work_rc == 0) {
-        r->work_rc = veil_daemon_schedule(d->fhe_sk, &r->req, words, r->n_cands, r->excluded,
-                                          &fhe_out, &none, NULL, &r->work_err);
-    }
-    for (size_t i = 0; i < VEIL_DAEMON_REQUEST_WORDS; i++)
-        if (req_words[i])
-            veil_fhe_ct_free(req_words[i]);
-    for (size_t i = 0; words && i < r->n_cands * VEIL_TELEMETRY_WORDS; i++)
-        veil_fhe_ct_free(words[i]);
-    free(words);
-    /* output = u32 n || n x (u8 len || peer) || u8 none || FHE output */
+    r->work_rc = evaluate(r->d, r, j, &fhe_out, &none);
     veil_buf_reset(&r->output);
+    if (j->shard) {
+        int rc = veil_daemon_shard_output_encode(
+            &r->output, (uint32_t)r->n_cands, (uint32_t)j->first, r->cands + j->first,
+            (uint32_t)(j->end - j->first), none, fhe_out.data, fhe_out.len, &r->work_err);
+        if (r->work_rc == 0)
+            r->work_rc = rc;
+        veil_buf_free(&fhe_out);
+        return;
+    }
+    /* output = u32 n || n x (u8 len || peer) || u8 none || FHE output */
     veil_buf_put_u32be(&r->output, (uint32_t)r->n_cands);
     for (size_t i = 0; i < r->n_cands; i++) {
         veil_buf_put_u8(&r->output, r->cands[i].len);
@@ -104,11 +135,31 @@ static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil
     free(o);
 }
 
+/* TEST ONLY (debug.test_only_split_job naming a sharded job, set alike on
+ * every node): in shard 1 of its round, the scheduler ranked last by the
+ * rendezvous choice flips a bit of its output, so that exactly one of the
+ * shard's schedulers publishes a digest (and sends an output) the others do
+ * not vouch for. */
+static void test_flip(veil_daemon *d, struct round *r, const struct eval_job *j)
+{
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    if (!j->flip || r->n_schedulers < 2 ||
+        !veil_daemon_peer_eq(&r->schedulers[r->n_schedulers - 1], &self) || r->output.len == 0)
+        return;
+    r->output.data[r->output.len - 1] ^= 1;
+    veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: shard output flipped", "id=%.16s shard=%zu",
+             r->job_hex, j->index);
+}
+
 static void sched_after(uv_work_t *w, int status)
 {
-    struct round *r = w->data;
+    struct eval_job job = *(struct eval_job *)w->data, *j = &job;
+    free(w->data);
+    struct round *r = j->r;
     veil_daemon *d = r->d;
     d->works--;
+    w->data = r;
     r->busy = false;
     if (d->stopping) {
         veil_daemon_maybe_free(d);
@@ -140,6 +191,12 @@ static void sched_after(uv_work_t *w, int status)
         veil_log(VEIL_LOG_WARN, SUB, "round failed", "job=%.16s replica=%u error=\"%s\"",
                  r->job_hex, r->replica, r->work_rc ? r->work_err.msg : "cancelled");
         return;
+    }
+    if (j->shard) {
+        veil_log(VEIL_LOG_INFO, SUB, "shard evaluated",
+                 "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu", r->job_hex,
+                 j->index, j->n_shards, j->end - j->first, r->n_cands, (unsigned long long)took);
+        test_flip(d, r, j);
     }
     veil_daemon_publish_result(d, r, true);
 }
@@ -257,8 +314,11 @@ static void refresh_epoch(veil_daemon *d, struct round *r)
 }
 
 /* The round's inputs: the candidates (alive, fresh telemetry of the round's
- * epoch, sorted by peer ID) with copies of their ciphertexts. */
-static int gather_inputs(veil_daemon *d, struct round *r)
+ * epoch, sorted by peer ID) with copies of the ciphertexts the evaluation
+ * reads (a shard's range only); `owner` is the round whose other replicas
+ * are excluded (a shard's parent). */
+static int gather_inputs(veil_daemon *d, struct round *r, const struct round *owner,
+                         struct eval_job *j)
 {
     struct veil_telemetry_seen seen[MAX_MEMBERS];
     size_t hist_of[MAX_MEMBERS], member_of[MAX_MEMBERS], n = 0;
@@ -277,6 +337,10 @@ static int gather_inputs(veil_daemon *d, struct round *r)
     size_t idx[MAX_MEMBERS];
     size_t nc = veil_round_candidates(seen, n, r->epoch, VEIL_TELEMETRY_MAX_AGE_EPOCHS, idx);
     r->n_cands = nc;
+    j->first = 0;
+    j->end = nc;
+    if (j->shard)
+        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
     r->cands = calloc(nc + 1, sizeof *r->cands);
     r->lists = calloc(nc + 1, sizeof *r->lists);
     r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
@@ -284,17 +348,41 @@ static int gather_inputs(veil_daemon *d, struct round *r)
     if (!r->cands || !r->lists || !r->list_lens || !r->excluded)
         return -1;
     for (size_t i = 0; i < nc; i++) {
+        r->cands[i] = seen[idx[i]].node;
+        if (i < j->first || i >= j->end)
+            continue; /* another shard's */
         struct member *m = &d->members[member_of[idx[i]]];
         size_t k = hist_of[idx[i]];
-        r->cands[i] = seen[idx[i]].node;
         r->lists[i] = malloc(m->hist[k].len);
         if (!r->lists[i])
             return -1;
         memcpy(r->lists[i], m->hist[k].data, m->hist[k].len);
         r->list_lens[i] = m->hist[k].len;
-        r->excluded[i] = node_taken(d, r, &r->cands[i]);
+        r->excluded[i] = node_taken(d, owner, &r->cands[i]);
     }
     return 0;
+}
+
+/* A shard round's evaluation job (its parent's other replicas are
+ * excluded); NULL when its parent is not held here. */
+static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const struct round **owner)
+{
+    struct eval_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->r = r;
+    *owner = r;
+    if (!veil_daemon_round_is_shard(r))
+        return j;
+    const struct round *p = veil_daemon_shard_parent(d, r, &j->index, &j->n_shards);
+    if (!p) {
+        free(j);
+        return NULL;
+    }
+    j->shard = true;
+    j->flip = p->test_split && j->index == 1;
+    *owner = p;
+    return j;
 }
 
 /* Starts the FHE evaluation of a round on the worker pool. */
@@ -303,16 +391,29 @@ static void start_compute(veil_daemon *d, struct round *r)
     round_free_work(r); /* a previous attempt's inputs */
     r->work_attempt = r->attempt;
     refresh_epoch(d, r);
-    if (gather_inputs(d, r) != 0) {
+    const struct round *owner;
+    struct eval_job *j = eval_job_new(d, r, &owner);
+    if (!j) {
+        veil_log(VEIL_LOG_WARN, SUB, "shard round of a round not held here: not evaluated",
+                 "id=%.16s", r->job_hex);
+        r->i_schedule = false;
+        return;
+    }
+    if (gather_inputs(d, r, owner, j) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "out of memory for a round's inputs", "job=%.16s replica=%u",
                  r->job_hex, r->replica);
         round_free_work(r);
+        free(j);
         return;
     }
-    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATING) != 0)
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATING) != 0) {
+        free(j);
         return;
-    r->work.data = r;
+    }
+    r->work.data = j;
     if (uv_queue_work(d->loop, &r->work, sched_work, sched_after) != 0) {
+        free(j);
+        r->work.data = r;
         if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATED) != 0)
             return;
         r->work_rc = veil_err_set(&r->work_err, VEIL_E_IO, "the worker pool refused the round");
@@ -324,11 +425,209 @@ static void start_compute(veil_daemon *d, struct round *r)
     d->works++;
 }
 
+/* ---- the decryptor's merge of a sharded round ---- */
+
+struct merge_job {
+    uv_work_t work;
+    veil_daemon *d;
+    struct round *parent;
+    uint32_t attempt;
+    size_t n;
+    uint8_t *data[VEIL_ROUND_MAX_SHARDS];
+    size_t len[VEIL_ROUND_MAX_SHARDS];
+    veil_buf merged; /* the round's output in the unsharded format */
+    int rc;
+    veil_err err;
+};
+
+static void merge_job_free(struct merge_job *m)
+{
+    for (size_t s = 0; s < m->n; s++)
+        free(m->data[s]);
+    veil_buf_free(&m->merged);
+    free(m);
+}
+
+static void merge_work(uv_work_t *w)
+{
+    struct merge_job *m = w->data;
+    struct veil_shard_output outs[VEIL_ROUND_MAX_SHARDS];
+    size_t parsed = 0;
+    m->rc = 0;
+    for (; parsed < m->n && m->rc == 0; parsed++)
+        m->rc = veil_daemon_shard_output_parse(m->data[parsed], m->len[parsed], &outs[parsed],
+                                               &m->err);
+    if (m->rc != 0)
+        parsed--; /* the one that failed holds nothing */
+    if (m->rc == 0)
+        m->rc = veil_daemon_shard_merge(m->d->fhe_sk, outs, m->n, &m->merged, &m->err);
+    for (size_t s = 0; s < parsed; s++)
+        free(outs[s].cands);
+}
+
+/* Decrypts the merged (index, found) only, then signs and publishes the
+ * round's assignment as for an unsharded round. */
+static void merge_decide(veil_daemon *d, struct round *r, const veil_buf *merged, size_t n_shards)
+{
+    veil_err err = {0};
+    struct veil_peer_id *cands = NULL;
+    size_t nc = 0;
+    bool none = true, found = false;
+    const uint8_t *fhe;
+    size_t fhe_len;
+    uint32_t index = 0;
+    int rc = veil_daemon_output_parse(merged->data, merged->len, &cands, &nc, &none, &fhe,
+                                      &fhe_len, &err);
+    if (rc == 0 && !none)
+        rc = veil_daemon_output_decrypt(d->fhe_ck, fhe, fhe_len, &index, &found, &err);
+    if (rc != 0 || (found && index >= nc)) {
+        veil_log(VEIL_LOG_WARN, SUB, "bad merged output", "job=%.16s error=\"%s\"", r->job_hex,
+                 err.msg);
+        free(cands);
+        return;
+    }
+    struct veil_msg_assignment a = {0};
+    memcpy(a.job_id, r->job_id, 32);
+    a.replica = r->replica;
+    a.schedulable = !none && found;
+    if (a.schedulable)
+        a.node = cands[index];
+    free(cands);
+    veil_sched_output_digest(a.output_digest, r->job_id, r->replica, r->epoch, merged->data,
+                             merged->len);
+    a.epoch = r->epoch;
+    veil_buf msg;
+    veil_buf_init(&msg);
+    if (veil_assignment_sign(&a, d->cluster_id, d->key.secret_key, &err) != 0 ||
+        veil_msg_assignment_encode(&msg, &a, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assignment not published", "error=\"%s\"", err.msg);
+        veil_buf_free(&msg);
+        return;
+    }
+    veil_buf_free(&msg);
+    veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
+             "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, r->replica,
+             a.schedulable, n_shards);
+    veil_daemon_record_assignment(d, r, &a);
+}
+
+static void merge_after(uv_work_t *w, int status)
+{
+    struct merge_job *m = w->data;
+    veil_daemon *d = m->d;
+    struct round *r = m->parent;
+    d->works--;
+    r->busy = false;
+    if (d->stopping) {
+        merge_job_free(m);
+        veil_daemon_maybe_free(d);
+        return;
+    }
+    d->computing = false;
+    if (m->attempt != r->attempt || r->state != VEIL_ROUND_ST_EVALUATING) {
+        merge_job_free(m); /* retried (or decided) while it ran */
+        return;
+    }
+    if (status != 0 || m->rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "shard merge failed", "job=%.16s replica=%u error=\"%s\"",
+                 r->job_hex, r->replica, m->rc ? m->err.msg : "cancelled");
+        if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATED) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "merged round not moved", "job=%.16s", r->job_hex);
+        merge_job_free(m); /* the deadline retries it */
+        return;
+    }
+    merge_decide(d, r, &m->merged, m->n);
+    merge_job_free(m);
+}
+
+/* The output of a shard that its schedulers' digest majority vouches for,
+ * with the tally (a dissenting scheduler shows there); NULL while none does. */
+static const uint8_t *vouched_output(const struct round *kid, size_t *len,
+                                     struct veil_round_tally *t)
+{
+    for (size_t i = 0; i < kid->n_outputs; i++) {
+        veil_err err = {0};
+        if (veil_decrypt_guard(kid->job_id, kid->replica, kid->outputs[i].epoch,
+                               kid->outputs[i].data, kid->outputs[i].len, kid->schedulers,
+                               kid->n_schedulers, kid->digests, kid->n_digests, &err) != 0)
+            continue;
+        (void)veil_round_decide(kid->schedulers, kid->n_schedulers, kid->digests, kid->n_digests,
+                                false, 0, 1, NULL, t);
+        *len = kid->outputs[i].len;
+        return kid->outputs[i].data;
+    }
+    return NULL;
+}
+
+void veil_daemon_shard_try_merge(veil_daemon *d, struct round *parent)
+{
+    if (!daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || !d->fhe_ck || !d->fhe_sk || d->computing ||
+        parent->busy || parent->state != VEIL_ROUND_ST_PLANNED)
+        return;
+    struct round *kids[VEIL_ROUND_MAX_SHARDS];
+    size_t n = veil_daemon_shard_children(d, parent, kids);
+    const uint8_t *out[VEIL_ROUND_MAX_SHARDS];
+    size_t len[VEIL_ROUND_MAX_SHARDS];
+    struct veil_round_tally t[VEIL_ROUND_MAX_SHARDS];
+    for (size_t s = 0; s < n; s++)
+        if (!kids[s] || veil_round_state_terminal(kids[s]->state) ||
+            !(out[s] = vouched_output(kids[s], &len[s], &t[s])))
+            return; /* a shard still missing */
+    for (size_t s = 0; s < n; s++)
+        veil_log(VEIL_LOG_INFO, SUB, "shard vouched",
+                 "job=%.16s replica=%u shard=%zu id=%.16s schedulers=%zu voted=%zu agreeing=%zu "
+                 "dissenting=%zu",
+                 parent->job_hex, parent->replica, s, kids[s]->job_hex, kids[s]->n_schedulers,
+                 t[s].voted, t[s].largest, t[s].voted - t[s].largest);
+    struct merge_job *m = n ? calloc(1, sizeof *m) : NULL;
+    if (!m)
+        return;
+    m->d = d;
+    m->parent = parent;
+    m->attempt = parent->attempt;
+    veil_buf_init(&m->merged);
+    for (size_t s = 0; s < n; s++) {
+        m->data[s] = malloc(len[s]);
+        if (!m->data[s]) {
+            merge_job_free(m);
+            return;
+        }
+        memcpy(m->data[s], out[s], len[s]);
+        m->len[s] = len[s];
+        m->n++;
+    }
+    if (veil_daemon_round_move(d, parent, VEIL_ROUND_ST_EVALUATING) != 0) {
+        merge_job_free(m);
+        return;
+    }
+    m->work.data = m;
+    if (uv_queue_work(d->loop, &m->work, merge_work, merge_after) != 0) {
+        merge_job_free(m);
+        if (veil_daemon_round_move(d, parent, VEIL_ROUND_ST_PLANNED) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "merged round not moved", "job=%.16s", parent->job_hex);
+        return;
+    }
+    veil_log(VEIL_LOG_INFO, SUB, "shards merging", "job=%.16s replica=%u shards=%zu",
+             parent->job_hex, parent->replica, n);
+    parent->busy = true;
+    d->computing = true;
+    d->works++;
+}
+
 /* One evaluation at a time: of the planned rounds this node schedules whose
  * start time has come, the one that could start first (the schedulers of a
  * round then work through their queues in the same order). */
 void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
 {
+    if (d->computing)
+        return;
+    /* the decryptor's merges first: short, and they decide rounds */
+    for (size_t i = 0; i < d->rounds.n && !d->computing; i++) {
+        struct round *r = d->rounds.v[i];
+        if (r->state == VEIL_ROUND_ST_PLANNED && !veil_daemon_round_is_shard(r) && !r->i_schedule)
+            veil_daemon_shard_try_merge(d, r);
+    }
     if (d->computing)
         return;
     struct round *next = NULL;

@@ -189,6 +189,51 @@ uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t gua
     return t;
 }
 
+/* ---- sharded rounds (node.h) ---- */
+
+size_t veil_round_shard_count(size_t n_members, size_t shard_size)
+{
+    if (shard_size == 0 || n_members <= shard_size)
+        return 1;
+    size_t n = n_members / shard_size + (n_members % shard_size != 0);
+    return n < VEIL_ROUND_MAX_SHARDS ? n : VEIL_ROUND_MAX_SHARDS;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+}
+
+void veil_round_shard_id(uint8_t out[32], const uint8_t job_id[32], uint32_t replica,
+                         uint64_t epoch, uint32_t n_shards, uint32_t shard)
+{
+    static const char domain[] = "veil/shard-round/v1";
+    uint8_t fixed[4 + 8 + 4 + 4];
+    put_be(fixed, replica, 4);
+    put_be(fixed + 4, epoch, 8);
+    put_be(fixed + 12, n_shards, 4);
+    put_be(fixed + 16, shard, 4);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain); /* with NUL */
+    crypto_generichash_update(&st, job_id, 32);
+    crypto_generichash_update(&st, fixed, sizeof fixed);
+    crypto_generichash_final(&st, out, 32);
+}
+
+void veil_round_shard_range(size_t total, size_t n_shards, size_t shard, size_t *first,
+                            size_t *end)
+{
+    if (n_shards == 0 || shard >= n_shards) {
+        *first = *end = total;
+        return;
+    }
+    /* shard s starts at floor(s * total / n): no overflow below 2^32 members */
+    *first = (size_t)((uint64_t)shard * total / n_shards);
+    *end = (size_t)((uint64_t)(shard + 1) * total / n_shards);
+}
+
 /* ---- a round's lifecycle (see enum veil_round_state) ---- */
 
 const char *veil_round_state_name(enum veil_round_state s)

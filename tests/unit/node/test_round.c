@@ -3,7 +3,9 @@
  * test_round.c - epochs, the candidate list of a round (alive, fresh, one
  * entry per peer, sorted by peer ID), output digests and the decryptor's
  * guard (no decryption without a majority digest that matches the output;
- * never for a telemetry ciphertext).
+ * never for a telemetry ciphertext); sharded rounds: the shard count, the
+ * balanced consecutive ranges, the derived shard ids, and the merge of the
+ * shards' winners equal to the unsharded round.
  */
 #include <stdio.h>
 #include <string.h>
@@ -241,5 +243,114 @@ static void test_lifecycle(void)
     CHECK(!veil_round_state_terminal(VEIL_ROUND_ST_EVALUATED));
 }
 
+/* ---- sharded rounds ---- */
+
+static void test_shard_count(void)
+{
+    CHECK_EQ_U64(veil_round_shard_count(12, 0), 1); /* no shard size: unsharded */
+    CHECK_EQ_U64(veil_round_shard_count(4, 4), 1);
+    CHECK_EQ_U64(veil_round_shard_count(12, 4), 3);
+    CHECK_EQ_U64(veil_round_shard_count(13, 4), 4);
+    CHECK_EQ_U64(veil_round_shard_count(9, 3), 3);
+    CHECK_EQ_U64(veil_round_shard_count(0, 4), 1);
+    CHECK_EQ_U64(veil_round_shard_count(65536, 16), VEIL_ROUND_MAX_SHARDS);
+}
+
+/* Every split tiles [0, total) with consecutive ranges whose sizes differ
+ * by at most one. */
+static void test_shard_range(void)
+{
+    for (size_t total = 0; total <= 70; total++)
+        for (size_t n = 1; n <= 9; n++) {
+            size_t next = 0, lo = SIZE_MAX, hi = 0;
+            for (size_t s = 0; s < n; s++) {
+                size_t first, end;
+                veil_round_shard_range(total, n, s, &first, &end);
+                CHECK_EQ_U64(first, next);
+                CHECK(end >= first);
+                lo = end - first < lo ? end - first : lo;
+                hi = end - first > hi ? end - first : hi;
+                next = end;
+            }
+            CHECK_EQ_U64(next, total);
+            CHECK(hi - lo <= 1);
+        }
+    size_t first, end;
+    veil_round_shard_range(10, 3, 3, &first, &end); /* out of range: empty */
+    CHECK_EQ_U64(first, 10);
+    CHECK_EQ_U64(end, 10);
+}
+
+static void test_shard_ids(void)
+{
+    uint8_t job[32], a[32], b[32];
+    memset(job, 7, sizeof job);
+    veil_round_shard_id(a, job, 0, 100, 3, 1);
+    veil_round_shard_id(b, job, 0, 100, 3, 1);
+    CHECK(memcmp(a, b, 32) == 0); /* every node derives the same id */
+    CHECK(memcmp(a, job, 32) != 0);
+    const uint32_t vary[][4] = {{1, 100, 3, 1}, {0, 101, 3, 1}, {0, 100, 4, 1}, {0, 100, 3, 2}};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(vary); i++) {
+        veil_round_shard_id(b, job, vary[i][0], vary[i][1], vary[i][2], vary[i][3]);
+        CHECK(memcmp(a, b, 32) != 0); /* a retry's epoch or another shard: another round */
+    }
+    job[31] ^= 1;
+    veil_round_shard_id(b, job, 0, 100, 3, 1);
+    CHECK(memcmp(a, b, 32) != 0);
+}
+
+static uint32_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+/* What the daemon computes: each balanced shard's (key, index) winner, then
+ * the merge (smallest key, ties to the earlier shard) equals the unsharded
+ * round, on random clusters with ties, exclusions and infeasible nodes. */
+static void test_shard_merge_equals_round(void)
+{
+    uint64_t seed = 20;
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = 1 + rnd(&seed) % 40, shards = 1 + rnd(&seed) % 8;
+        struct veil_telemetry_q nodes[40];
+        bool excluded[40];
+        memset(nodes, 0, sizeof nodes);
+        for (size_t i = 0; i < n; i++) {
+            for (int r = 0; r < VEIL_RES_COUNT; r++)
+                nodes[i].res[r] = (uint16_t)(rnd(&seed) % 4 * 100); /* ties */
+            nodes[i].region = (uint16_t)(rnd(&seed) % 3);
+            excluded[i] = rnd(&seed) % 5 == 0;
+        }
+        struct veil_sched_request req = {.policy = (enum veil_policy)(rnd(&seed) % 2)};
+        req.res[0] = (uint16_t)(rnd(&seed) % 300);
+        req.region = (uint16_t)(rnd(&seed) % 3);
+        struct veil_sched_result want;
+        veil_err err = {0};
+        CHECK(veil_sched_round(&req, nodes, excluded, n, &want, NULL, &err) == 0);
+        bool have = false;
+        uint32_t best = 0, index = 0;
+        for (size_t s = 0; s < shards; s++) {
+            size_t first, end;
+            veil_round_shard_range(n, shards, s, &first, &end);
+            for (size_t i = first; i < end; i++) {
+                if (excluded[i])
+                    continue;
+                uint32_t k = veil_sched_key(&req, &nodes[i]);
+                if (!have || k < best) { /* within a shard and across: earlier wins ties */
+                    have = true;
+                    best = k;
+                    index = (uint32_t)i;
+                }
+            }
+        }
+        bool found = have && best < VEIL_SCHED_FLAG_BASE;
+        CHECK_EQ_U64(found, want.found);
+        if (found && want.found)
+            CHECK_EQ_U64(index, want.index);
+    }
+}
+
 VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard), VTEST(test_decide),
-           VTEST(test_start_ms), VTEST(test_lifecycle))
+           VTEST(test_start_ms), VTEST(test_lifecycle), VTEST(test_shard_count),
+           VTEST(test_shard_range), VTEST(test_shard_ids), VTEST(test_shard_merge_equals_round))
