@@ -14,7 +14,11 @@
  *   - its subject key is an Ed25519 key equal to the peer's identity;
  *   - it names exactly one data-plane identity, the SAN URI
  *     veil://<realm>/<node-id> (the realm goes into the cred info);
- *   - the identity was not revoked in this verifier (veil_anchor_certs_revoke).
+ *   - the identity was not revoked in this verifier (veil_anchor_certs_revoke);
+ *   - when the verifier is members-only, the identity is this node's own or
+ *     one admitted as a member (veil_anchor_certs_admit): a valid Guardian
+ *     certificate of the realm is necessary, not sufficient (veild admits
+ *     only nodes active on chain in its cluster).
  * Taints: every SAN URI veil-taint:<name> is one taint of the holder
  * (lower-case letters, digits, '-', '_', '.'; at most VEIL_ANCHOR_TAINTS_MAX).
  * A certificate without such URIs holds no taints.
@@ -55,6 +59,13 @@ void veil_anchor_certs_free(veil_anchor_certs *v);
 int veil_anchor_certs_revoke(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
                              veil_err *err) VEIL_WARN_UNUSED;
 
+/* From now on only `self` and the identities admitted below are accepted. */
+void veil_anchor_certs_members_only(veil_anchor_certs *v,
+                                    const uint8_t self[VEIL_ANCHOR_KEY_BYTES]);
+/* Admits a member (members-only verifiers). Any thread. */
+int veil_anchor_certs_admit(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                            veil_err *err) VEIL_WARN_UNUSED;
+
 /* A veil_anchor_verify_fn; ctx is a veil_anchor_certs. */
 int veil_anchor_cert_verify(void *ctx, const uint8_t *cred, size_t cred_len,
                             const uint8_t identity[VEIL_ANCHOR_KEY_BYTES], uint64_t now_ms,
@@ -75,6 +86,10 @@ struct veil_overlay_cert_config {
     const char *chain_pem;      /* this node's leaf || intermediate(s), as Guardian issued it */
     const char *root_pem;       /* Guardian's root (pinned) */
     const struct veil_anchor_config *anchor; /* NULL = veil_anchor_config_default */
+    /* Handshakes only with members whose peer record was applied
+     * (veil_overlay_cert_apply_record): a realm certificate alone is not
+     * enough. veild sets it (records come only from nodes on chain). */
+    bool members_only;
 };
 
 typedef struct veil_overlay_cert veil_overlay_cert;

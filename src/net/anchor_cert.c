@@ -21,12 +21,20 @@
 #define CERT_URI_PREFIX "veil://"
 #define CERT_DER_MAX    VEIL_ANCHOR_CRED_MAX
 
+/* A set of identities (grows; never shrinks). */
+struct idset {
+    uint8_t (*ids)[VEIL_ANCHOR_KEY_BYTES];
+    size_t n, cap;
+};
+
 struct veil_anchor_certs {
     X509_STORE *roots;
     STACK_OF(X509) * intermediates;
-    pthread_mutex_t mu; /* revoked */
-    uint8_t (*revoked)[VEIL_ANCHOR_KEY_BYTES];
-    size_t n_revoked, cap_revoked;
+    pthread_mutex_t mu; /* revoked, members_only, self, members */
+    struct idset revoked;
+    bool members_only;
+    uint8_t self[VEIL_ANCHOR_KEY_BYTES];
+    struct idset members;
 };
 
 static bool self_signed(X509 *c)
@@ -96,40 +104,75 @@ void veil_anchor_certs_free(veil_anchor_certs *v)
         return;
     X509_STORE_free(v->roots);
     sk_X509_pop_free(v->intermediates, X509_free);
-    free(v->revoked);
+    free(v->revoked.ids);
+    free(v->members.ids);
     pthread_mutex_destroy(&v->mu);
     free(v);
+}
+
+static bool idset_has(const struct idset *s, const uint8_t id[VEIL_ANCHOR_KEY_BYTES])
+{
+    bool hit = false;
+    for (size_t i = 0; i < s->n && !hit; i++)
+        hit = memcmp(s->ids[i], id, VEIL_ANCHOR_KEY_BYTES) == 0;
+    return hit;
+}
+
+/* Adds id unless present (v->mu held). */
+static int idset_add(struct idset *s, const uint8_t id[VEIL_ANCHOR_KEY_BYTES], const char *what,
+                     veil_err *err)
+{
+    if (idset_has(s, id))
+        return 0;
+    void *p = veil_array_reserve(s->ids, &s->cap, s->n, VEIL_ANCHOR_KEY_BYTES);
+    if (p == NULL)
+        return veil_err_set(err, VEIL_E_NOMEM, "anchor cert: cannot grow the %s set", what);
+    s->ids = p;
+    memcpy(s->ids[s->n++], id, VEIL_ANCHOR_KEY_BYTES);
+    return 0;
 }
 
 int veil_anchor_certs_revoke(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
                              veil_err *err)
 {
     pthread_mutex_lock(&v->mu);
-    int rc = 0;
-    if (v->n_revoked == v->cap_revoked) {
-        size_t cap = v->cap_revoked ? v->cap_revoked * 2 : 8;
-        void *p = realloc(v->revoked, cap * VEIL_ANCHOR_KEY_BYTES);
-        if (p == NULL)
-            rc = veil_err_set(err, VEIL_E_NOMEM, "anchor cert: cannot grow the revoked set");
-        else {
-            v->revoked = p;
-            v->cap_revoked = cap;
-        }
-    }
-    if (rc == 0)
-        memcpy(v->revoked[v->n_revoked++], identity, VEIL_ANCHOR_KEY_BYTES);
+    int rc = idset_add(&v->revoked, identity, "revoked", err);
     pthread_mutex_unlock(&v->mu);
     return rc;
 }
 
-static bool is_revoked(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES])
+void veil_anchor_certs_members_only(veil_anchor_certs *v,
+                                    const uint8_t self[VEIL_ANCHOR_KEY_BYTES])
 {
     pthread_mutex_lock(&v->mu);
-    bool hit = false;
-    for (size_t i = 0; i < v->n_revoked && !hit; i++)
-        hit = memcmp(v->revoked[i], identity, VEIL_ANCHOR_KEY_BYTES) == 0;
+    v->members_only = true;
+    memcpy(v->self, self, VEIL_ANCHOR_KEY_BYTES);
     pthread_mutex_unlock(&v->mu);
-    return hit;
+}
+
+int veil_anchor_certs_admit(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                            veil_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    int rc = idset_add(&v->members, identity, "member", err);
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+/* Revoked, or (members only) neither this node nor an admitted member. */
+static int refused(veil_anchor_certs *v, const uint8_t identity[VEIL_ANCHOR_KEY_BYTES],
+                   veil_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    bool revoked = idset_has(&v->revoked, identity);
+    bool outsider = v->members_only && !idset_has(&v->members, identity) &&
+                    memcmp(identity, v->self, VEIL_ANCHOR_KEY_BYTES) != 0;
+    pthread_mutex_unlock(&v->mu);
+    if (revoked)
+        return veil_err_set(err, VEIL_E_PERMISSION, "anchor cert: the identity was revoked");
+    if (outsider)
+        return veil_err_set(err, VEIL_E_PERMISSION, "anchor cert: not a member of this overlay");
+    return 0;
 }
 
 static int check_chain(veil_anchor_certs *v, X509 *leaf, uint64_t now_ms, veil_err *err)
@@ -246,8 +289,7 @@ int veil_anchor_cert_verify(void *ctx, const uint8_t *cred, size_t cred_len,
     if (leaf == NULL || p != cred + cred_len)
         rc = veil_err_set(err, VEIL_E_PARSE,
                           "anchor cert: the credential is not one DER certificate");
-    if (rc == 0 && is_revoked(v, identity))
-        rc = veil_err_set(err, VEIL_E_PERMISSION, "anchor cert: the identity was revoked");
+    rc = rc ? rc : refused(v, identity, err);
     rc = rc ? rc : check_key(leaf, identity, err);
     rc = rc ? rc : check_chain(v, leaf, now_ms, err);
     rc = rc ? rc : read_names(leaf, out, err);

@@ -2,9 +2,10 @@
 /*
  * overlay_cert.c - system mode with a Guardian certificate as the Anchor
  * credential: builds the state machine from the node's key and its leaf,
- * with a veil_anchor_certs verifier pinned to Guardian's root, starts the
- * overlay, and applies revocations, renewed certificates and realm
- * members' peer records to both (include/veil/anchor_cert.h).
+ * with a veil_anchor_certs verifier pinned to Guardian's root (members
+ * only when asked: then a peer record applied is what admits a member),
+ * starts the overlay, and applies revocations, renewed certificates and
+ * realm members' peer records to both (include/veil/anchor_cert.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -88,6 +89,10 @@ veil_overlay_cert *veil_overlay_cert_start(const struct veil_overlay_cert_config
     pthread_mutex_init(&oc->mu, NULL);
     oc->verifier = veil_anchor_certs_new(cfg->root_pem, cfg->chain_pem, err);
     uint8_t *pk = oc->self;
+    if (oc->verifier != NULL && cfg->members_only) {
+        crypto_sign_ed25519_sk_to_pk(pk, cfg->identity_sk);
+        veil_anchor_certs_members_only(oc->verifier, pk);
+    }
     veil_anchor *a = oc->verifier ? make_anchor(cfg, oc->verifier, pk, err) : NULL;
     if (a != NULL) {
         struct veil_overlay_config ocfg = cfg->overlay;
@@ -171,6 +176,8 @@ int veil_overlay_cert_apply_record(veil_overlay_cert *oc, const uint8_t *data, s
         return -1;
     pthread_mutex_lock(&oc->mu);
     int rc = record_admissible(oc, &r, err);
+    if (rc == 0)
+        rc = veil_anchor_certs_admit(oc->verifier, r.identity, err);
     if (rc == 0)
         rc = veil_overlay_add_peer(oc->overlay, r.identity, r.ipv4, r.endpoint_ip, r.endpoint_port,
                                    err);

@@ -28,8 +28,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +53,7 @@
 #define DEFAULT_POOL_V4  "10.77.0.0" /* /16: the derived addresses' pool */
 #define DEFAULT_PREFIX   16
 #define RECORD_PERIOD_MS 10000 /* the record again, for members that joined since */
+#define CT_SUBNET        "10.201.0.0/16" /* the containers' links (veil_ctnet_plan) */
 
 /* A member whose record this node applied. */
 struct applied {
@@ -103,6 +102,7 @@ struct veil_node_overlay {
     char endpoint[46];
     uint16_t port;
     bool subscribed;
+    bool guarded; /* the veil_guard table is set */
     uint64_t record_at_ms; /* wall ms of the last publication */
     size_t topic_peers;    /* at the last publication */
     uint64_t stats_sum;    /* the counters last logged */
@@ -361,7 +361,8 @@ static int start_overlay(veil_daemon *d, struct veil_node_overlay *ov, veil_err 
                                                           .port = port},
                                               .identity_sk = d->key.secret_key,
                                               .chain_pem = chain,
-                                              .root_pem = root};
+                                              .root_pem = root,
+                                              .members_only = true};
         ov->oc = veil_overlay_cert_start(&oc, err);
         rc = ov->oc ? 0 : -1;
         if (ov->oc)
@@ -390,6 +391,38 @@ static int start_dns(veil_daemon *d, struct veil_node_overlay *ov, veil_err *err
     return ov->dns ? 0 : veil_err_wrap(err, "overlay resolver on %s:%u", ip, port);
 }
 
+/* The node-wide guard (nftables table veil_guard): the overlay address
+ * (its resolver, the exposed ports forwarded to containers) and the
+ * containers' addresses are reached only through the overlay interface,
+ * the containers' own links and loopback. Without it a neighbour on the
+ * node's LAN could route them through the node and skip the overlay's
+ * authentication and ingress rules (the kernel accepts a packet for a
+ * local address on any interface). */
+static int guard_apply(struct veil_node_overlay *ov, veil_err *err)
+{
+    char text[512];
+    char *argv[] = {"nft", "-f", "-", NULL};
+    snprintf(text, sizeof text,
+             "table ip veil_guard\ndelete table ip veil_guard\ntable ip veil_guard {\n"
+             " chain pre {\n  type filter hook prerouting priority raw; policy accept;\n"
+             "  iifname { \"lo\", \"%s\" } accept\n  iifname \"vh*\" accept\n"
+             "  ip daddr { %s, %s } drop\n }\n}\n",
+             ov->ifname, ov->ipv4, CT_SUBNET);
+    if (veil_run_tool(argv, text, err) != 0)
+        return veil_err_wrap(err, "overlay guard (nftables table veil_guard)");
+    ov->guarded = true;
+    return 0;
+}
+
+static void guard_remove(struct veil_node_overlay *ov)
+{
+    char *argv[] = {"nft", "delete", "table", "ip", "veil_guard", NULL};
+    veil_err ignored = {0};
+    if (ov->guarded)
+        (void)veil_run_tool(argv, NULL, &ignored);
+    ov->guarded = false;
+}
+
 static bool on_chain(const veil_daemon *d, const uint8_t id[32])
 {
     for (size_t i = 0; i < d->n_allowed; i++)
@@ -416,24 +449,6 @@ static struct applied *applied_get(struct veil_node_overlay *ov, const uint8_t i
     memset(a, 0, sizeof *a);
     memcpy(a->id, id, 32);
     return a;
-}
-
-/* Opens the session with a peer just learned: one datagram to its discard
- * port through the interface starts the handshake. A peer that restarted
- * lost its sessions and the state machine of the others re-handshakes only
- * when a session ages out; the restarted node's first packet moves them to
- * the new session at once. (The datagram itself is refused by the peer's
- * ingress rules.) */
-static void open_session(const char *ipv4)
-{
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9)};
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return;
-    if (inet_pton(AF_INET, ipv4, &to.sin_addr) == 1 &&
-        sendto(fd, "veil", 4, 0, (const struct sockaddr *)&to, sizeof to) < 0)
-        veil_log(VEIL_LOG_DEBUG, OSUB, "session not opened", "ipv4=%s", ipv4);
-    close(fd);
 }
 
 /* A record from the overlay topic: only its own author may publish it, and
@@ -475,7 +490,6 @@ static void on_record(void *ctx, const struct veil_gs_message *msg)
     if (fresh) {
         veil_log(VEIL_LOG_INFO, OSUB, "overlay peer", "peer=%s ipv4=%s endpoint=%s:%u",
                  veil_p2p_peer_id_str(&from).s, rec.ipv4, rec.endpoint_ip, rec.endpoint_port);
-        open_session(rec.ipv4);
     }
 }
 
@@ -1102,6 +1116,7 @@ void veil_daemon_overlay_tick(veil_daemon *d, uint64_t now_ms)
 
 static void overlay_free(struct veil_node_overlay *ov)
 {
+    guard_remove(ov);
     gl_free(ov->gl);
     if (ov->dns)
         veil_dns_server_stop(ov->dns);
@@ -1124,7 +1139,7 @@ int veil_daemon_overlay_start(veil_daemon *d, veil_err *err)
     if (!ov)
         return veil_err_set(err, VEIL_E_NOMEM, "overlay: out of memory");
     if (read_settings(d, ov, err) != 0 || start_overlay(d, ov, err) != 0 ||
-        start_dns(d, ov, err) != 0) {
+        guard_apply(ov, err) != 0 || start_dns(d, ov, err) != 0) {
         overlay_free(ov);
         return veil_err_wrap(err, "overlay");
     }

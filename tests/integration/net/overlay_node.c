@@ -17,6 +17,13 @@
  *                --bind 10.99.0.1 --port 51820 --ifname veil0
  *                [--peer NAME,OVERLAY_IP,ENDPOINT_IP,PORT]... [--guardian G]
  *                [--revoked NAME]... [--rekey-ms N] [--no-offload] [--under-load]
+ *                [--chain LEAF_CHAIN.pem --root ROOT.pem]
+ *   overlay_node --name A --pubkey-pem
+ * A peer's NAME may be key:<64 hex>, its Ed25519 identity itself (a node
+ * not named by this driver, such as a veild). With --chain and --root the
+ * credential is a Guardian certificate for the name's key (made by `veil
+ * guardian cert --pubkey` from the PEM --pubkey-pem prints), verified
+ * against that root (veil_overlay_cert_*), instead of the test Guardian's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 
 #include <sodium.h>
 
+#include <veil/anchor_cert.h>
 #include <veil/overlay.h>
 
 #include "../../unit/net/anchor_test_cred.h"
@@ -34,7 +42,8 @@
 #define MAX_REVOKED 16
 
 struct node_opts {
-    const char *name, *realm, *taints, *ip, *bind, *ifname, *guardian;
+    const char *name, *realm, *taints, *ip, *bind, *ifname, *guardian, *chain, *root;
+    bool pubkey_pem;
     unsigned prefix, port;
     uint64_t rekey_ms;
     bool no_offload, under_load;
@@ -106,6 +115,10 @@ static int parse_args(int argc, char **argv, struct node_opts *o)
             o->under_load = true;
             continue;
         }
+        if (!strcmp(k, "--pubkey-pem")) {
+            o->pubkey_pem = true;
+            continue;
+        }
         if (!v)
             return -1;
         i++;
@@ -131,10 +144,16 @@ static int parse_args(int argc, char **argv, struct node_opts *o)
             o->peers[o->n_peers++] = v;
         else if (!strcmp(k, "--revoked") && o->n_revoked < MAX_REVOKED)
             o->revoked[o->n_revoked++] = v;
+        else if (!strcmp(k, "--chain"))
+            o->chain = v;
+        else if (!strcmp(k, "--root"))
+            o->root = v;
         else
             return -1;
     }
-    return o->name && o->realm && o->ip ? 0 : -1;
+    if (o->pubkey_pem)
+        return o->name ? 0 : -1;
+    return o->name && o->realm && o->ip && !o->chain == !o->root ? 0 : -1;
 }
 
 static uint64_t wall_ms(void)
@@ -147,16 +166,24 @@ static uint64_t wall_ms(void)
 static int add_peers(veil_overlay *ov, const struct node_opts *o)
 {
     for (size_t i = 0; i < o->n_peers; i++) {
-        char name[64], ip[64], ep[64];
+        char name[96], ip[64], ep[64];
         unsigned port;
         uint8_t pk[32], sk[64];
         veil_err err = {0};
-        if (sscanf(o->peers[i], "%63[^,],%63[^,],%63[^,],%u", name, ip, ep, &port) != 4) {
+        if (sscanf(o->peers[i], "%95[^,],%63[^,],%63[^,],%u", name, ip, ep, &port) != 4) {
             fprintf(stderr, "bad --peer %s\n", o->peers[i]);
             return -1;
         }
-        keys_of("veil-test-node", name, pk, sk);
-        sodium_memzero(sk, sizeof sk);
+        if (strncmp(name, "key:", 4) == 0) {
+            if (sodium_hex2bin(pk, sizeof pk, name + 4, strlen(name + 4), NULL, NULL, NULL) != 0 ||
+                strlen(name + 4) != 64) {
+                fprintf(stderr, "bad peer key %s\n", name);
+                return -1;
+            }
+        } else {
+            keys_of("veil-test-node", name, pk, sk);
+            sodium_memzero(sk, sizeof sk);
+        }
         if (veil_overlay_add_peer(ov, pk, ip, ep, (uint16_t)port, &err) != 0) {
             fprintf(stderr, "peer %s: %s\n", name, err.msg);
             return -1;
@@ -249,6 +276,59 @@ static veil_anchor *make_anchor(const struct node_opts *o, struct verifier *v, u
     return a;
 }
 
+/* The name's public key as an SPKI PEM (what `veil guardian cert --pubkey`
+ * reads). */
+static int print_pubkey_pem(const char *name)
+{
+    static const uint8_t spki[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                     0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+    uint8_t der[44], pk[32], sk[64];
+    char b64[64];
+    keys_of("veil-test-node", name, pk, sk);
+    sodium_memzero(sk, sizeof sk);
+    memcpy(der, spki, sizeof spki);
+    memcpy(der + sizeof spki, pk, sizeof pk);
+    sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
+    printf("-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n", b64);
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? calloc(1, 65536) : NULL;
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    if (f)
+        fclose(f);
+    if (buf && n == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    if (!buf)
+        fprintf(stderr, "cannot read %s\n", path);
+    return buf;
+}
+
+/* Cert mode: the name's key with a Guardian certificate. */
+static veil_overlay *start_cert(const struct node_opts *o, const struct veil_overlay_config *ocfg,
+                                veil_overlay_cert **oc)
+{
+    char *chain = read_file(o->chain), *root = chain ? read_file(o->root) : NULL;
+    uint8_t pk[32];
+    struct veil_overlay_cert_config cc = {.overlay = *ocfg, .chain_pem = chain, .root_pem = root};
+    uint8_t sk[64];
+    veil_err err = {0};
+    keys_of("veil-test-node", o->name, pk, sk);
+    cc.identity_sk = sk;
+    *oc = root ? veil_overlay_cert_start(&cc, &err) : NULL;
+    sodium_memzero(sk, sizeof sk);
+    free(chain);
+    free(root);
+    if (!*oc && root)
+        fprintf(stderr, "overlay: %s\n", err.msg);
+    return *oc ? veil_overlay_cert_overlay(*oc) : NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct node_opts o;
@@ -257,6 +337,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: see the top of overlay_node.c\n");
         return 2;
     }
+    if (o.pubkey_pem)
+        return print_pubkey_pem(o.name);
     pthread_mutex_init(&v.mu, NULL);
     for (size_t i = 0; i < o.n_revoked; i++)
         revoke(&v, o.revoked[i]);
@@ -264,9 +346,9 @@ int main(int argc, char **argv)
     unsigned prefix = 16;
     if (sscanf(o.ip, "%63[^/]/%u", ip, &prefix) < 1)
         return 2;
-    uint8_t pk[32];
-    veil_anchor *a = make_anchor(&o, &v, pk);
-    if (!a)
+    uint8_t pk[32] = {0}; /* cert mode: the overlay takes it from the key */
+    veil_anchor *a = o.chain ? NULL : make_anchor(&o, &v, pk);
+    if (!a && !o.chain)
         return 1;
     struct veil_overlay_config cfg = {.ifname = o.ifname,
                                       .realm = o.realm,
@@ -277,19 +359,27 @@ int main(int argc, char **argv)
                                       .port = (uint16_t)o.port,
                                       .no_offload = o.no_offload};
     veil_err err = {0};
-    veil_overlay *ov = veil_overlay_start(&cfg, a, &err);
+    veil_overlay_cert *oc = NULL;
+    veil_overlay *ov = o.chain ? start_cert(&o, &cfg, &oc) : veil_overlay_start(&cfg, a, &err);
     if (!ov) {
-        fprintf(stderr, "overlay: %s\n", err.msg);
+        if (!o.chain)
+            fprintf(stderr, "overlay: %s\n", err.msg);
         return 1;
     }
     if (add_peers(ov, &o) != 0) {
-        veil_overlay_stop(ov);
+        if (oc)
+            veil_overlay_cert_stop(oc);
+        else
+            veil_overlay_stop(ov);
         return 1;
     }
     printf("ready %u %u %d\n", veil_overlay_port(ov), veil_overlay_mtu(ov),
            veil_overlay_offload(ov));
     fflush(stdout);
     command_loop(ov, &v);
-    veil_overlay_stop(ov);
+    if (oc)
+        veil_overlay_cert_stop(oc);
+    else
+        veil_overlay_stop(ov);
     return 0;
 }

@@ -11,7 +11,9 @@
 # and its payload arrives at the server. The port is exposed to job
 # `friend` too, whose container reaches it; a container of a job the port
 # does not name, or of a named job of another tenant, cannot (isolation by
-# default, at both nodes' packet filters).
+# default, at both nodes' packet filters). A host outside the cluster, on
+# the server node's LAN or on VeilNet with a realm certificate of its own,
+# reaches neither the server nor its name.
 # Node 2 deactivated on chain loses its sessions: the server is no longer
 # reachable from node 1. The privacy scan still finds no telemetry value.
 source "$(dirname "$0")/lib.sh"
@@ -158,6 +160,41 @@ send_again() {
 }
 wait_for 90 "a new connection reaches the server after its node restarted" send_again
 ok "after its node restarted, the server is on the overlay again"
+
+# A node outside the cluster. On the server node's LAN, routing through the
+# node, it reaches neither the exposed port at the node's overlay address,
+# nor the container's own link address, nor the node's resolver (the node's
+# guard: those addresses only through the overlay). Then it runs VeilNet
+# itself with a genuine Guardian certificate of the realm for its own key
+# (enrolled with Guardian, not a node of the cluster on chain): the server's
+# node refuses its handshakes (members only), so it gets no session.
+SRV_CT=$(sed -n "s/.*msg=\"container on the overlay[a-z ]*\" job=${id:0:16} replica=0 netns=[^ ]* address=\([0-9.]*\).*/\1/p" \
+  "$WORK/n$srv/veild.log" | tail -n 1)
+[ -n "$SRV_CT" ] || fail "the server container's address"
+ov_outsider_lan "$srv"
+wait_for 10 "the outsider reaches the server node's LAN address" \
+  out python3 "$SRC/tests/integration/net/icmp_ping.py" 10.198.0.1 1 0.05 1
+for dst in "10.77.0.$srv" "$SRV_CT"; do
+  out busybox nc -w 2 "$dst" 8080 <<<"payload from the outsider" \
+    && fail "the outsider connected to $dst:8080 through the node's LAN"
+done
+out python3 "$SRC/tests/integration/product/dns_query.py" "$NAME0" "10.77.0.$srv" \
+  && fail "the node's resolver answered the outsider on its LAN"
+grep -q "payload from the outsider" < <(logs_of "$id" 0) && fail "the outsider's payload arrived"
+ok "a host outside the cluster on the server node's LAN reaches neither the server nor the names"
+drops=$(auth_drops "$srv")
+ov_outsider_overlay "$srv"
+out python3 "$SRC/tests/integration/net/icmp_ping.py" "10.77.0.$srv" 1 0.05 1 \
+  && fail "the outsider's ping crossed its overlay"
+refused_more() { [ "$(auth_drops "$srv")" -gt "$drops" ]; }
+wait_for 30 "node $srv refuses the outsider's handshake" refused_more
+[ "$(out_stats handshakes_initiated)" -ge 1 ] || fail "the outsider never initiated"
+[ "$(out_stats handshakes_completed)" = 0 ] \
+  || fail "the outsider got a session: $(tail -n 1 "$WORK/out/node.log")"
+out python3 "$SRC/tests/integration/product/dns_query.py" "$NAME0" "10.77.0.$srv" \
+  && fail "the outsider resolved $NAME0 over its overlay"
+[ "$(out_stats handshakes_completed)" = 0 ] || fail "the outsider got a session"
+ok "a node outside the cluster with a realm certificate gets no handshake and no name"
 
 on 1 "$CAST" send "$CONTRACT" "deactivateNode(address)" "$(addr_for 2)" \
   --private-key "${ANVIL_KEYS[2]}" --rpc-url "$RPC" >/dev/null || fail "deactivateNode"

@@ -21,7 +21,7 @@ ov_cleanup() {
   set +e
   local p
   if [ "$rc" -ne 0 ]; then
-    for p in "$WORK"/n*/veild.log; do
+    for p in "$WORK"/n*/veild.log "$WORK/out/node.log"; do
       [ -f "$p" ] && { echo "----- tail of $p -----" >&2; tail -n 40 "$p" >&2; }
     done
   fi
@@ -31,8 +31,10 @@ ov_cleanup() {
   ov_containers_cleanup
   # OV_KEEP=DIR keeps the logs and state for a post-mortem.
   if [ -n "${OV_KEEP:-}" ]; then rm -rf "$OV_KEEP"; cp -r "$WORK" "$OV_KEEP"; fi
+  [ -n "${OUT_PID:-}" ] && { kill "$OUT_PID" 2>/dev/null; wait "$OUT_PID" 2>/dev/null; }
   ip netns del "${NS}a" 2>/dev/null
   ip netns del "${NS}b" 2>/dev/null
+  ip netns del "${NS}c" 2>/dev/null
   cleanup
   exit "$rc"
 }
@@ -234,3 +236,75 @@ fails_now() { ! "$@" && ! "$@" && ! "$@"; }
 # ping_ok I ADDR: one ICMP echo from host I's namespace is answered
 # (Debian's ping is not installed here: the namespace tests' raw-socket one).
 ping_ok() { on "$1" python3 "$SRC/tests/integration/net/icmp_ping.py" "$2" 1 0.05 1 >/dev/null 2>&1; }
+
+# ---- a host outside the cluster (ov_outsider_*) ----
+# ov_outsider_lan I: host c, outside the cluster, on node I's LAN (a veth
+# to host I only, 10.198.0.0/24), routing the overlay pool, the containers'
+# links and the underlay through host I - as a neighbour on a node's LAN
+# could (veild turns forwarding on). OUT_NS is its namespace.
+OUT_NS=${NS}c
+ov_outsider_lan() {
+  local i=$1 hostns
+  hostns=$(basename "$(netns_of "$i")")
+  ip netns add "$OUT_NS"
+  ip link add lan0 netns "$OUT_NS" type veth peer name lan0 netns "$hostns"
+  on "$i" ip addr add 10.198.0.1/24 dev lan0
+  on "$i" ip link set lan0 up
+  ip -n "$OUT_NS" addr add 10.198.0.2/24 dev lan0
+  ip -n "$OUT_NS" link set lan0 up
+  ip -n "$OUT_NS" link set lo up
+  local r
+  for r in 10.77.0.0/16 10.201.0.0/16 10.199.0.0/24; do
+    ip -n "$OUT_NS" route add "$r" via 10.198.0.1
+  done
+}
+# out CMD...: runs CMD on the outsider host.
+out() { nsenter --net="/run/netns/$OUT_NS" "$@"; }
+
+# ov_outsider_overlay I: the outsider runs VeilNet itself (overlay_node,
+# its own key) with a genuine Guardian certificate of realm r16 for that
+# key - enrolled with Guardian, but not a node of the cluster on chain - and
+# declares node I (its identity, overlay address, underlay endpoint) as a
+# peer. Its statistics: out_stats. Needs ov_outsider_lan (the underlay route
+# to node I goes through its LAN) and the file-certificate Guardian.
+ov_outsider_overlay() {
+  local i=$1 g=$WORK/guardian pid key wan
+  local node=${VEIL_BUILD_DIR:-$SRC/build}/tests/integration/net/overlay_node
+  pid=PEER_$i
+  wan=$([ "$i" = 1 ] && echo "$WAN_1" || echo "$WAN_2")
+  mkdir -p "$WORK/out"
+  "$node" --name outsider --pubkey-pem >"$WORK/out/pub.pem" || fail "outsider key"
+  "$VEIL" guardian issue -d "$g" --realm r16 --name n3 -o "$WORK/out/nats.creds" >/dev/null \
+    || fail "guardian issue n3"
+  "$VEIL" guardian cert -d "$g" --realm r16 --name n3 --pubkey "$WORK/out/pub.pem" --ttl 1h \
+    -o "$WORK/out/overlay" >/dev/null || fail "guardian cert n3"
+  "$HERE/pubkey_pem.py" "${!pid}" >"$WORK/out/node.pem" || fail "node $i's key"
+  key=$(openssl pkey -pubin -in "$WORK/out/node.pem" -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')
+  mkfifo "$WORK/out/cmd"
+  # its overlay interface takes the pool's prefix from now on (not the LAN)
+  ip -n "$OUT_NS" route del 10.77.0.0/16 via 10.198.0.1
+  out "$node" --name outsider --realm r16 --ip 10.77.9.9/16 --bind 10.198.0.2 --port 51820 \
+    --ifname vout0 --chain "$WORK/out/overlay.crt" --root "$g/ca/root.crt" \
+    --peer "key:$key,10.77.0.$i,$wan,51820" <"$WORK/out/cmd" >"$WORK/out/node.log" 2>&1 &
+  OUT_PID=$!
+  exec {OUT_CMD}>"$WORK/out/cmd"
+  wait_for 30 "the outsider's overlay is up" grep -q '^ready' "$WORK/out/node.log"
+}
+# out_stats KEY: one counter of the outsider's overlay (its last stats line).
+out_stats() {
+  local n deadline=$((SECONDS + 10))
+  n=$(grep -c '^{' "$WORK/out/node.log" || true)
+  echo stats >&"$OUT_CMD"
+  while [ "$(grep -c '^{' "$WORK/out/node.log" || true)" -le "$n" ]; do
+    [ $SECONDS -lt $deadline ] || fail "the outsider printed no stats: $(tail -n 5 "$WORK/out/node.log")"
+    sleep 0.1
+  done
+  grep '^{' "$WORK/out/node.log" | tail -n 1 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+# auth_drops I: node I's count of refused handshakes (its last stats line).
+auth_drops() {
+  local v
+  v=$(sed -n 's/.*msg="overlay stats".* drop_auth=\([0-9]*\).*/\1/p' "$WORK/n$1/veild.log" | tail -n 1)
+  echo "${v:-0}"
+}

@@ -7,7 +7,9 @@
 # the signed peer records gossiped on the cluster's overlay topic, and their
 # overlay addresses answer each other; once node 2 is deactivated on chain,
 # node 1 ends its sessions and refuses it (node 2's overlay address stops
-# answering).
+# answering). A host outside the cluster reaches node 1's resolver neither
+# through node 1's LAN nor over VeilNet with a realm certificate of its own
+# (node 1 refuses its handshake: members only).
 source "$(dirname "$0")/lib.sh"
 ov_require
 ov_hosts
@@ -27,6 +29,25 @@ wait_for 60 "node 2 applied node 1's record" grep -q "msg=\"overlay peer\" peer=
 wait_for 30 "node 1 reaches node 2 over the overlay" ping_ok 1 10.77.0.2
 wait_for 30 "node 2 reaches node 1 over the overlay" ping_ok 2 10.77.0.1
 ok "the nodes learned each other from gossiped peer records and talk over the overlay"
+
+# A host outside the cluster on node 1's LAN cannot reach node 1's resolver
+# through the node; running VeilNet with a genuine Guardian certificate of
+# the realm for its own key (not a node on chain) it gets no handshake.
+ov_outsider_lan 1
+wait_for 10 "the outsider reaches node 1's LAN address" \
+  out python3 "$SRC/tests/integration/net/icmp_ping.py" 10.198.0.1 1 0.05 1
+out python3 "$SRC/tests/integration/product/dns_query.py" x.c1 10.77.0.1 \
+  && fail "node 1's resolver answered the outsider on its LAN"
+drops=$(auth_drops 1)
+ov_outsider_overlay 1
+out python3 "$SRC/tests/integration/net/icmp_ping.py" 10.77.0.1 1 0.05 1 \
+  && fail "the outsider's ping crossed its overlay"
+refused_more() { [ "$(auth_drops 1)" -gt "$drops" ]; }
+wait_for 30 "node 1 refuses the outsider's handshake" refused_more
+[ "$(out_stats handshakes_initiated)" -ge 1 ] || fail "the outsider never initiated"
+[ "$(out_stats handshakes_completed)" = 0 ] \
+  || fail "the outsider got a session: $(tail -n 1 "$WORK/out/node.log")"
+ok "a host outside the cluster: no resolver through the LAN, no handshake with a realm certificate"
 
 on 1 "$CAST" send "$CONTRACT" "deactivateNode(address)" "$(addr_for 2)" \
   --private-key "${ANVIL_KEYS[2]}" --rpc-url "$RPC" >/dev/null || fail "deactivateNode"
