@@ -115,7 +115,7 @@ static int path(struct veil_route_onion *o, const int *via, size_t n)
     for (size_t k = 0; k < n; k++)
         memcpy(hops[k].identity, pk[via[k]], 32);
     memcpy(hops[n].identity, pk[D], 32);
-    if (veil_route_onion_build(o, pk[S], hops, n + 1, &lim, cell, NULL) != 0 ||
+    if (veil_route_onion_build(o, sk[S], hops, n + 1, &lim, cell, NULL) != 0 ||
         veil_embed_send_cell(ag[S], pk[via[0]], cell, sizeof cell, NULL) != 0)
         return -1;
     /* one payload through, so the path exists before the clock starts */

@@ -188,7 +188,7 @@ static int throughput(size_t relays, size_t cells)
     struct veil_route_onion o;
     static uint8_t a[VEIL_ROUTE_SETUP_BYTES + 2048], b[VEIL_ROUTE_SETUP_BYTES + 2048];
     struct veil_route_action act;
-    if (veil_route_onion_build(&o, pk[0], h, n, &lim, a, NULL) != 0)
+    if (veil_route_onion_build(&o, sk[0], h, n, &lim, a, NULL) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (veil_route_relay_handle(&node[i], i ? pk[i] : pk[0], a, VEIL_ROUTE_SETUP_BYTES, 0, b,

@@ -39,7 +39,7 @@ static struct fixture *fixture(void)
     memcpy(h[0].identity, f.relay_pk, 32), memcpy(h[1].identity, f.dst_pk, 32);
     struct veil_route_limits lim = {1u << 30, 1u << 30, 1000};
     struct veil_route_onion o;
-    if (veil_route_onion_build(&o, f.src_pk, h, 2, &lim, f.setup, NULL) != 0)
+    if (veil_route_onion_build(&o, f.src_sk, h, 2, &lim, f.setup, NULL) != 0)
         abort();
     veil_route_onion_wipe(&o);
     ready = 1;

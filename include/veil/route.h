@@ -233,8 +233,11 @@ struct veil_route_onion {
 
 /* Builds a path through hops[0..n-1] (the last is the destination) and
  * writes its SETUP cell (VEIL_ROUTE_SETUP_BYTES) to cell; send it to
- * hops[0]. `src` is the source's identity, revealed only to the destination. */
-int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
+ * hops[0]. src_sk is the source's 64-byte Ed25519 secret key (libsodium
+ * layout, seed || public key): its identity is revealed only to the
+ * destination, with a MAC under their static X25519 agreement that proves
+ * it (the destination refuses a path whose named source did not make it). */
+int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src_sk[64],
                            const struct veil_route_hop *hops, size_t n,
                            const struct veil_route_limits *limits, uint8_t *cell,
                            veil_err *err) VEIL_WARN_UNUSED;
@@ -246,6 +249,7 @@ int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, si
 void veil_route_onion_wipe(struct veil_route_onion *o);
 
 #define VEIL_ROUTE_RELAY_PATHS_MAX 64
+#define VEIL_ROUTE_REPLAY_WORDS    16 /* 1024 counter bits, 960 usable */
 
 struct veil_route_relay_entry {
     bool used;
@@ -256,7 +260,9 @@ struct veil_route_relay_entry {
     uint64_t out_id;
     uint8_t key[32];
     uint64_t max_counter; /* replay window: highest seen */
-    uint64_t window;      /* bit i = max_counter - i seen */
+    /* ring of counter bits (bit c % bits), the last ~1k counters: a source's
+     * two overlay threads send batches of 64 that may overtake each other */
+    uint64_t window[VEIL_ROUTE_REPLAY_WORDS];
     struct veil_route_limits limits;
     uint64_t bytes;
     uint64_t tokens;
@@ -274,6 +280,7 @@ struct veil_route_relay {
     struct veil_route_relay_config cfg;
     uint8_t x_sk[32]; /* X25519 form of the node's Ed25519 key */
     uint8_t x_pk[32];
+    uint8_t ed_pk[32]; /* the node's identity (source MACs name it) */
     struct veil_route_relay_entry paths[VEIL_ROUTE_RELAY_PATHS_MAX];
 };
 

@@ -62,11 +62,43 @@ static void put_layer_plain(uint8_t pt[ROUTE_LAYER_PLAIN], bool terminal,
     veil_buf_free(&b);
 }
 
+int route_src_mac(uint8_t mac[ROUTE_LAYER_MAC], const uint8_t x_sk[32], const uint8_t x_pk[32],
+                  const uint8_t src_ed[32], const uint8_t dst_ed[32], const uint8_t eph_pk[32],
+                  uint64_t in_id, const uint8_t pt[ROUTE_LAYER_USED])
+{
+    static const char label[] = "veil-route-src-v1";
+    uint8_t ss[32], key[32], id[8];
+    crypto_generichash_state st;
+    int rc = -1;
+    if (crypto_scalarmult(ss, x_sk, x_pk) != 0)
+        goto out;
+    crypto_generichash_init(&st, NULL, 0, sizeof key);
+    crypto_generichash_update(&st, (const uint8_t *)label, sizeof label - 1);
+    crypto_generichash_update(&st, ss, sizeof ss);
+    crypto_generichash_update(&st, src_ed, 32);
+    crypto_generichash_update(&st, dst_ed, 32);
+    crypto_generichash_final(&st, key, sizeof key);
+    route_put_u64(id, in_id);
+    crypto_generichash_init(&st, key, sizeof key, ROUTE_LAYER_MAC);
+    crypto_generichash_update(&st, eph_pk, 32);
+    crypto_generichash_update(&st, id, sizeof id);
+    crypto_generichash_update(&st, pt, ROUTE_LAYER_USED);
+    crypto_generichash_final(&st, mac, ROUTE_LAYER_MAC);
+    rc = 0;
+out:
+    sodium_memzero(ss, sizeof ss);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(&st, sizeof st);
+    return rc;
+}
+
 /* Seals hop i's layer into `layer` (VEIL_ROUTE_LAYER_BYTES) for the link
- * id `in_id`; keeps the hop's data key in o->keys[i]. */
+ * id `in_id`; keeps the hop's data key in o->keys[i]. src_x_sk (the
+ * source's static X25519 secret) is given for the destination's layer
+ * only: its MAC goes into pt before sealing. */
 static int seal_layer(struct veil_route_onion *o, size_t i, const uint8_t hop_ed[32],
-                      uint64_t in_id, const uint8_t pt[ROUTE_LAYER_PLAIN], uint8_t *layer,
-                      veil_err *err)
+                      uint64_t in_id, const uint8_t *src_x_sk, const uint8_t src_ed[32],
+                      uint8_t pt[ROUTE_LAYER_PLAIN], uint8_t *layer, veil_err *err)
 {
     uint8_t hop_x[32], eph_sk[32], dh[32], setup_key[32], ad[9];
     int rc = -1;
@@ -76,7 +108,9 @@ static int seal_layer(struct veil_route_onion *o, size_t i, const uint8_t hop_ed
     }
     crypto_box_keypair(layer, eph_sk);
     if (crypto_scalarmult(dh, eph_sk, hop_x) != 0 ||
-        route_hop_keys(dh, layer, hop_x, setup_key, o->keys[i]) != 0) {
+        route_hop_keys(dh, layer, hop_x, setup_key, o->keys[i]) != 0 ||
+        (src_x_sk && route_src_mac(pt + ROUTE_LAYER_USED, src_x_sk, hop_x, src_ed, hop_ed, layer,
+                                   in_id, pt) != 0)) {
         veil_err_set(err, VEIL_E_CRYPTO, "onion: key agreement with hop %zu failed", i);
         goto out;
     }
@@ -92,13 +126,17 @@ out:
     return rc;
 }
 
-int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTES],
+int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src_sk[64],
                            const struct veil_route_hop *hops, size_t n,
                            const struct veil_route_limits *limits, uint8_t *cell, veil_err *err)
 {
     memset(o, 0, sizeof *o);
     if (n == 0 || n > VEIL_ROUTE_HOPS_MAX)
         return veil_err_set(err, VEIL_E_RANGE, "onion: %zu hops (1..%d)", n, VEIL_ROUTE_HOPS_MAX);
+    const uint8_t *src = src_sk + 32; /* libsodium: seed || public key */
+    uint8_t src_x[32];
+    if (crypto_sign_ed25519_sk_to_curve25519(src_x, src_sk) != 0)
+        return veil_err_set(err, VEIL_E_CRYPTO, "onion: unusable source key");
     uint64_t ids[VEIL_ROUTE_HOPS_MAX + 1];
     for (size_t i = 0; i <= n; i++)
         ids[i] = veil_random_u64();
@@ -107,19 +145,21 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src[VEIL_AN
     uint8_t *layers = cell + 9;
     randombytes_buf(layers, VEIL_ROUTE_HOPS_MAX * VEIL_ROUTE_LAYER_BYTES);
     uint8_t pt[ROUTE_LAYER_PLAIN];
-    for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         bool terminal = i + 1 == n;
         put_layer_plain(pt, terminal, terminal ? src : hops[i + 1].identity, ids[i + 1], limits);
-        if (seal_layer(o, i, hops[i].identity, ids[i], pt, layers + i * VEIL_ROUTE_LAYER_BYTES,
-                       err) != 0) {
-            veil_memzero(pt, sizeof pt);
-            veil_route_onion_wipe(o);
-            return -1;
-        }
+        rc = seal_layer(o, i, hops[i].identity, ids[i], terminal ? src_x : NULL, src, pt,
+                        layers + i * VEIL_ROUTE_LAYER_BYTES, err);
     }
     /* the layers' plaintext names every hop and the source: not left on
      * the stack */
     veil_memzero(pt, sizeof pt);
+    veil_memzero(src_x, sizeof src_x);
+    if (rc != 0) {
+        veil_route_onion_wipe(o);
+        return -1;
+    }
     o->n_hops = n;
     memcpy(o->first_hop, hops[0].identity, VEIL_ANCHOR_KEY_BYTES);
     o->first_id = ids[0];

@@ -72,6 +72,7 @@ struct veil_route_overlay {
     veil_overlay *o;
     struct veil_route_overlay_config cfg;
     uint8_t self[VEIL_ANCHOR_KEY_BYTES];
+    uint8_t ed_sk[64]; /* the node's key: signs as the source of its paths (wiped) */
     uint8_t local[VEIL_ANCHOR_ADDR_MAX];
     size_t local_len;
     struct veil_route_relay relay;
@@ -424,13 +425,13 @@ static void build_path(veil_route_overlay *r, struct member *m, int via)
 {
     struct veil_route_hop hops[2];
     struct veil_route_limits lim = {
-        .max_bytes = 1ull << 32, .rate_bytes_s = 64u << 20, .idle_ms = r->cfg.rebuild_ms + 5000};
+        .max_bytes = 1ull << 36, .rate_bytes_s = 1u << 30, .idle_ms = r->cfg.rebuild_ms + 5000};
     memcpy(hops[0].identity, r->m[via].id, VEIL_ANCHOR_KEY_BYTES);
     memcpy(hops[1].identity, m->id, VEIL_ANCHOR_KEY_BYTES);
     if (m->onion_on)
         veil_route_onion_wipe(&m->onion);
     m->onion_on = false;
-    if (veil_route_onion_build(&m->onion, r->self, hops, 2, &lim, r->cell + 1, NULL) != 0)
+    if (veil_route_onion_build(&m->onion, r->ed_sk, hops, 2, &lim, r->cell + 1, NULL) != 0)
         return;
     r->cell[0] = VEIL_OVERLAY_KIND_CELL;
     if (!send_kind(r, hops[0].identity, r->cell, VEIL_ROUTE_SETUP_BYTES + 1))
@@ -655,7 +656,8 @@ veil_route_overlay_new(veil_overlay *o, const struct veil_route_overlay_config *
     }
     r->o = o;
     r->cfg = *cfg;
-    r->cfg.ed_sk = NULL; /* not kept */
+    r->cfg.ed_sk = NULL; /* kept in r->ed_sk only, wiped by _free */
+    memcpy(r->ed_sk, cfg->ed_sk, sizeof r->ed_sk);
     r->cfg.probe_timeout_ms = cfg->probe_timeout_ms ? cfg->probe_timeout_ms : 300;
     r->cfg.fresh_ms = cfg->fresh_ms ? cfg->fresh_ms : 3000;
     r->cfg.rebuild_ms = cfg->rebuild_ms ? cfg->rebuild_ms : 15000;
@@ -677,6 +679,7 @@ void veil_route_overlay_free(veil_route_overlay *r)
     for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++)
         veil_route_onion_wipe(&r->m[i].onion);
     veil_route_relay_wipe(&r->relay);
+    sodium_memzero(r->ed_sk, sizeof r->ed_sk);
     sodium_memzero(r->cell, sizeof r->cell);
     pthread_mutex_destroy(&r->mu);
     free(r);

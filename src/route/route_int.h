@@ -12,14 +12,24 @@
 
 /* A sealed layer is eph_pk(32) || AEAD(plaintext(ROUTE_LAYER_PLAIN)) tag(16). */
 #define ROUTE_LAYER_PLAIN (VEIL_ROUTE_LAYER_BYTES - 32 - 16)
-/* kind(1) peer(32) next_id(8) max_bytes(8) rate(4) idle(4); the rest zero. */
+/* kind(1) peer(32) next_id(8) max_bytes(8) rate(4) idle(4) | source MAC
+ * (16: the destination's layer only, zero in a relay's) | zero. */
 #define ROUTE_LAYER_USED     57
+#define ROUTE_LAYER_MAC      16
 #define ROUTE_LAYER_FORWARD  1
 #define ROUTE_LAYER_TERMINAL 2
 
 /* BLAKE2b-512("veil-route-hop-v1" || dh || eph_pk || hop_pk) split in two. */
 int route_hop_keys(const uint8_t dh[32], const uint8_t eph_pk[32], const uint8_t hop_pk[32],
                    uint8_t setup_key[32], uint8_t data_key[32]) VEIL_WARN_UNUSED;
+/* The source's MAC in the destination's layer: BLAKE2b-128 keyed by
+ * BLAKE2b-256("veil-route-src-v1" || X25519(source, destination) || src_ed
+ * || dst_ed) over eph_pk || link id || the layer's first ROUTE_LAYER_USED
+ * plaintext bytes. x_sk is one side's X25519 secret, x_pk the other's
+ * public key (the agreement is the same from both ends). */
+int route_src_mac(uint8_t mac[ROUTE_LAYER_MAC], const uint8_t x_sk[32], const uint8_t x_pk[32],
+                  const uint8_t src_ed[32], const uint8_t dst_ed[32], const uint8_t eph_pk[32],
+                  uint64_t in_id, const uint8_t pt[ROUTE_LAYER_USED]) VEIL_WARN_UNUSED;
 void route_layer_ad(uint8_t ad[9], uint8_t type, uint64_t id);
 void route_put_u64(uint8_t *p, uint64_t v);
 

@@ -86,6 +86,29 @@ xfer_ms=$((($(date +%s%N) - t0) / 1000000))
 wait_for "$TMP/xfer.txt" '^got'
 [ "$(grep '^got' "$TMP/xfer.txt" | cut -d' ' -f2-)" = "$(cut -d' ' -f2- <<<"$sent")" ] ||
     fail "transfer: sent $sent, $(cat "$TMP/xfer.txt")"
+# --bench: iperf3 (one TCP stream, 3 s) A -> B through the relay and
+# A -> R1 direct (through A's NAT), figures for docs/BENCHMARKS.md
+if [ "${1:-}" = --bench ]; then
+    iperf() { # FROM SERVER-HOST ADDR: receiver Gbit/s and the sender's retransmits
+        in_ns "$2" iperf3 -s -1 -B "$3" -p 5201 >/dev/null 2>&1 &
+        local spid=$! out
+        sleep 0.5
+        out=$(in_ns "$1" iperf3 -c "$3" -p 5201 -t 3 -J 2>/dev/null) || { kill "$spid" 2>/dev/null; echo '-1 -1'; return; }
+        wait "$spid" 2>/dev/null || true
+        python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; print("%.3f %d" % (e["sum_received"]["bits_per_second"]/1e9, e["sum_sent"].get("retransmits",0)))' <<<"$out"
+    }
+    ticks() { cat /proc/"$PID_A"/stat /proc/"$PID_B"/stat /proc/"$PID_R1"/stat /proc/"$PID_R2"/stat |
+        awk '{t += $14 + $15} END {print t}'; }
+    c0=$(ticks)
+    read -r relayed rre < <(iperf a b "$B4")
+    c1=$(ticks)
+    read -r direct dre < <(iperf a h2 "$R14")
+    c2=$(ticks)
+    hz=$(getconf CLK_TCK)
+    printf '{"bench":"conflux_route_iperf","relayed_gbit_s":%s,"relayed_retransmits":%s,"relayed_veil_cpu_s":%s,"direct_gbit_s":%s,"direct_retransmits":%s,"direct_veil_cpu_s":%s,"loadavg":"%s"}\n' \
+        "$relayed" "$rre" "$(awk "BEGIN{print ($c1-$c0)/$hz}")" "$direct" "$dre" \
+        "$(awk "BEGIN{print ($c2-$c1)/$hz}")" "$(cut -d' ' -f1 /proc/loadavg)"
+fi
 # 3. C and D (cone NATs) punch through both NATs, coordinated over Master
 wait_for "$TMP/C.out" "conflux: route $D4 direct"
 wait_for "$TMP/D.out" "conflux: route $C4 direct"

@@ -231,7 +231,7 @@ static void way_relay(struct rn_host *h, int j, uint64_t now)
     memcpy(hops[0].identity, rn_ids[w->relay].pk, 32);
     memcpy(hops[1].identity, rn_ids[j].pk, 32);
     veil_route_onion_wipe(&w->onion);
-    if (veil_route_onion_build(&w->onion, rn_ids[h->self].pk, hops, 2, &lim, cell, NULL) != 0 ||
+    if (veil_route_onion_build(&w->onion, rn_ids[h->self].sk, hops, 2, &lim, cell, NULL) != 0 ||
         veil_route_carrier_send(h->car, rn_ids[w->relay].pk, cell, sizeof cell, NULL) != 0)
         return;
     w->setup_ms = now;

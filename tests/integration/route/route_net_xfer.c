@@ -86,7 +86,7 @@ static void setup_path(struct rn_host *h, struct xpath *p)
     struct veil_route_limits lim = {1u << 30, 1u << 24, 20000};
     uint8_t cell[VEIL_ROUTE_SETUP_BYTES];
     veil_route_onion_wipe(&p->onion);
-    if (veil_route_onion_build(&p->onion, rn_ids[RN_SRC].pk, p->hops, p->n_hops, &lim, cell,
+    if (veil_route_onion_build(&p->onion, rn_ids[RN_SRC].sk, p->hops, p->n_hops, &lim, cell,
                                NULL) != 0) {
         h->x->errors++;
         return;

@@ -298,7 +298,7 @@ static int setup_path(struct source *s, int p)
     struct veil_route_limits lim = {1u << 30, 1u << 24, 30000};
     uint8_t cell[VEIL_ROUTE_SETUP_BYTES];
     veil_route_onion_wipe(&s->onion[p]);
-    if (veil_route_onion_build(&s->onion[p], ids[S].pk, s->hops[p], s->n_hops[p], &lim, cell,
+    if (veil_route_onion_build(&s->onion[p], ids[S].sk, s->hops[p], s->n_hops[p], &lim, cell,
                                NULL) != 0)
         return -1;
     s->setup_ms[p] = now_ms();

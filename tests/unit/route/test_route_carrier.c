@@ -73,7 +73,7 @@ static int build(struct veil_route_onion *o, const int *via, size_t n_via)
     for (size_t k = 0; k < n_via; k++)
         memcpy(hops[k].identity, pk[via[k]], 32);
     memcpy(hops[n_via].identity, pk[D], 32);
-    if (veil_route_onion_build(o, pk[S], hops, n_via + 1, &lim, cell, NULL) != 0)
+    if (veil_route_onion_build(o, sk[S], hops, n_via + 1, &lim, cell, NULL) != 0)
         return -1;
     return veil_embed_send_cell(ag[S], pk[via[0]], cell, sizeof cell, NULL);
 }

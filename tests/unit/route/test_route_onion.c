@@ -4,7 +4,8 @@
  * relay state machines with real Ed25519 identities: a path through two
  * relays carries data end to end, each relay learns only its previous and
  * next hop and never sees the plaintext, setup cells keep one size; replays,
- * tampering, the wrong hop and the wrong previous hop are refused; per-path
+ * tampering, the wrong hop and the wrong previous hop are refused; a setup
+ * naming a source that did not make it is refused at the destination; per-path
  * limits (paths per previous hop, byte budget, rate, idle retirement) hold.
  * Also the relay admission rule (realm, taints, willingness) and the NAT plan.
  */
@@ -45,7 +46,7 @@ static void setup_path(struct veil_route_onion *o, struct node *src, struct node
         memcpy(h[i].identity, hops[i]->pk, 32);
     uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
     veil_err err;
-    CHECK_EQ_INT(veil_route_onion_build(o, src->pk, h, n, lim, cell, &err), 0);
+    CHECK_EQ_INT(veil_route_onion_build(o, src->sk, h, n, lim, cell, &err), 0);
     const uint8_t *prev = src->pk;
     for (size_t i = 0; i < n; i++) {
         struct veil_route_action act;
@@ -138,7 +139,7 @@ static void test_refusals(void)
     struct veil_route_onion o;
     struct veil_route_action a;
     veil_err err;
-    CHECK_EQ_INT(veil_route_onion_build(&o, s.pk, h, 2, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(veil_route_onion_build(&o, s.sk, h, 2, &roomy, cell, &err), 0);
     /* a node that is not the first hop cannot open the layer */
     CHECK_EQ_INT(
         veil_route_relay_handle(&x.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
@@ -179,8 +180,99 @@ static void test_refusals(void)
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, dc, dl, 0, dout, sizeof dout, &a, &err),
                  -1);
     CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
-    CHECK_EQ_INT(veil_route_onion_build(&o, s.pk, h, 0, &roomy, cell, &err), -1);
+    CHECK_EQ_INT(veil_route_onion_build(&o, s.sk, h, 0, &roomy, cell, &err), -1);
     veil_route_onion_wipe(&o);
+}
+
+/* A member that builds a path naming another member as its source: the
+ * relay cannot tell (it learns no endpoint), the destination refuses the
+ * setup because the source's MAC in its layer was not made with the named
+ * source's key; the same member naming itself is accepted. */
+static void test_source_authenticated(void)
+{
+    static struct node x, m, r1, d;
+    node_init(&x, 1, NULL), node_init(&m, 5, NULL), node_init(&r1, 2, NULL),
+        node_init(&d, 4, NULL);
+    uint8_t forged[64]; /* m's secret scalar, x's identity: what m can claim */
+    memcpy(forged, m.sk, 32);
+    memcpy(forged + 32, x.pk, 32);
+    struct veil_route_hop h[2];
+    memcpy(h[0].identity, r1.pk, 32), memcpy(h[1].identity, d.pk, 32);
+    uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
+    struct veil_route_onion o;
+    struct veil_route_action a;
+    veil_err err;
+    /* through a relay */
+    CHECK_EQ_INT(veil_route_onion_build(&o, forged, h, 2, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&r1.relay, m.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        0);
+    CHECK(!a.deliver);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&d.relay, r1.pk, out, a.out_len, 0, cell, sizeof cell, &a, &err),
+        -1);
+    CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    CHECK(strstr(err.msg, "not authenticated") != NULL);
+    CHECK_EQ_U64(veil_route_relay_count(&d.relay), 0);
+    /* straight to the destination */
+    CHECK_EQ_INT(veil_route_onion_build(&o, forged, h + 1, 1, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&d.relay, m.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        -1);
+    CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    CHECK_EQ_U64(veil_route_relay_count(&d.relay), 0);
+    /* m as itself is accepted, and named as the source */
+    CHECK_EQ_INT(veil_route_onion_build(&o, m.sk, h + 1, 1, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&d.relay, m.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
+        0);
+    CHECK(a.deliver);
+    CHECK_EQ_MEM(a.peer, m.pk, 32);
+    veil_route_onion_wipe(&o);
+    veil_memzero(forged, sizeof forged);
+    veil_route_relay_wipe(&r1.relay), veil_route_relay_wipe(&d.relay);
+}
+
+/* Cells that overtake each other (a source's overlay threads send batches
+ * of 64 concurrently) are accepted up to 960 counters back, once each;
+ * older ones are refused as stale. */
+static void test_reorder_window(void)
+{
+    static struct node s, d;
+    node_init(&s, 1, NULL), node_init(&d, 4, NULL);
+    struct node *hops[] = {&d};
+    struct veil_route_onion o;
+    setup_path(&o, &s, hops, 1, &roomy);
+    enum { N = 1200, CELL = VEIL_ROUTE_DATA_HEADER + 8 + VEIL_ROUTE_LAYER_TAG };
+    static uint8_t cells[N][CELL];
+    uint8_t out[64];
+    size_t len;
+    struct veil_route_action a;
+    veil_err err;
+    for (int i = 0; i < N; i++)
+        CHECK_EQ_INT(veil_route_onion_wrap(&o, (const uint8_t *)"reorder", 8, cells[i], CELL, &len,
+                                           &err),
+                     0);
+#define DELIVER(i)                                                                                 \
+    veil_route_relay_handle(&d.relay, s.pk, cells[i], CELL, 1, out, sizeof out, &a, &err)
+    /* the second batch of 64 overtakes the first */
+    for (int i = 64; i < 128; i++)
+        CHECK_EQ_INT(DELIVER(i), 0);
+    for (int i = 0; i < 64; i++)
+        CHECK_EQ_INT(DELIVER(i), 0);
+    CHECK_EQ_INT(DELIVER(5), -1); /* once each */
+    CHECK_EQ_INT(err.code, VEIL_E_PROTOCOL);
+    /* far ahead, then back: 950 behind is still fresh, 1000 behind is stale */
+    CHECK_EQ_INT(DELIVER(1100), 0);
+    CHECK_EQ_INT(DELIVER(1100 - 950), 0);
+    CHECK_EQ_INT(DELIVER(1100 - 950), -1);
+    CHECK_EQ_INT(DELIVER(1100 - 1000), -1);
+    for (int i = 1101; i < N; i++)
+        CHECK_EQ_INT(DELIVER(i), 0);
+    CHECK_EQ_INT(DELIVER(1100), -1);
+#undef DELIVER
+    veil_route_onion_wipe(&o);
+    veil_route_relay_wipe(&d.relay);
 }
 
 static void test_limits(void)
@@ -203,7 +295,7 @@ static void test_limits(void)
     uint8_t cell[VEIL_ROUTE_SETUP_BYTES], out[VEIL_ROUTE_SETUP_BYTES];
     struct veil_route_action a;
     veil_err err;
-    CHECK_EQ_INT(veil_route_onion_build(&o3, s.pk, h, 2, &roomy, cell, &err), 0);
+    CHECK_EQ_INT(veil_route_onion_build(&o3, s.sk, h, 2, &roomy, cell, &err), 0);
     CHECK_EQ_INT(
         veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
         -1);
@@ -280,8 +372,9 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     static const struct vtest_case cases[] = {
-        VTEST(test_two_relays_end_to_end), VTEST(test_refusals), VTEST(test_limits),
-        VTEST(test_relay_policy),          VTEST(test_nat_plan),
+        VTEST(test_two_relays_end_to_end), VTEST(test_refusals),  VTEST(test_source_authenticated),
+        VTEST(test_reorder_window),        VTEST(test_limits),       VTEST(test_relay_policy),
+        VTEST(test_nat_plan),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
 }
