@@ -10,8 +10,11 @@
  *            VEIL_ROUND_MAX_ATTEMPTS, the schedulers, the digest tally
  *            (voted, largest, needed: veil_round_decide's), the agreed
  *            digest once a majority formed, when it was planned and its
- *            deadline. Never the chosen node: the API adds what this node may
- *            see of a replica from the store, trimmed (hook H4).
+ *            deadline. A settled round drops its digests (round_move): its
+ *            last tally seen by an earlier snapshot of the same attempt is
+ *            kept, else voted/largest are null. Never the chosen node: the
+ *            API adds what this node may see of a replica from the store,
+ *            trimmed (hook H4).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +83,31 @@ static json_t *round_json(const veil_daemon *d, const struct round *r)
     return o;
 }
 
+/* A settled round's tally from the previous snapshot `prev` (same replica
+ * and attempt), or null counts when none saw it. */
+static void keep_tally(json_t *o, json_t *prev_list)
+{
+    json_t *p = NULL, *row;
+    size_t i;
+    json_array_foreach(prev_list, i, row)
+    {
+        if (json_equal(json_object_get(row, "replica"), json_object_get(o, "replica")) &&
+            json_equal(json_object_get(row, "attempt"), json_object_get(o, "attempt")))
+            p = row;
+    }
+    bool seen = json_integer_value(json_object_get(p, "voted")) > 0;
+    static const char *const keys[] = {"voted", "largest", "agreed_digest"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *v = seen ? json_object_get(p, keys[k]) : NULL;
+        if (v)
+            json_object_set(o, keys[k], v);
+        else if (k < 2)
+            json_object_set_new(o, keys[k], json_null());
+    }
+}
+
 /* {job_hex: [round, ...]} over the round table. */
-static json_t *rounds_json(const veil_daemon *d)
+static json_t *rounds_json(const veil_daemon *d, json_t *prev)
 {
     json_t *out = json_object();
     for (size_t i = 0; out && i < d->rounds.n; i++) {
@@ -91,7 +117,10 @@ static json_t *rounds_json(const veil_daemon *d)
             list = json_array();
             json_object_set_new(out, r->job_hex, list);
         }
-        json_array_append_new(list, round_json(d, r));
+        json_t *o = round_json(d, r);
+        if (o && veil_round_state_terminal(r->state) && r->n_digests == 0)
+            keep_tally(o, json_object_get(prev, r->job_hex));
+        json_array_append_new(list, o);
     }
     return out;
 }
@@ -102,7 +131,10 @@ void veil_daemon_dash_tick(veil_daemon *d, uint64_t now_ms)
     struct veil_dash_cache *c = veil_api_dash_cache(d->api);
     if (!c)
         return;
-    json_t *view = json_pack("{s:o, s:o}", "members", members_json(d), "rounds", rounds_json(d));
+    json_t *prev = veil_dash_cache_daemon_rounds(c);
+    json_t *view =
+        json_pack("{s:o, s:o}", "members", members_json(d), "rounds", rounds_json(d, prev));
+    json_decref(prev);
     if (!view) {
         veil_log(VEIL_LOG_WARN, SUB, "dashboard snapshot: out of memory", NULL);
         return;

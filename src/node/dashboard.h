@@ -81,6 +81,9 @@ unsigned veil_dash_cache_verify(struct veil_dash_cache *c, const char *job_hex, 
  * "last_telemetry_bytes_epoch") on each row of GET /v1/nodes (a json_t *
  * array) from veild's snapshot; null where this node kept none. */
 void veil_dash_cache_annotate_nodes(struct veil_dash_cache *c, void *rows);
+/* The whole rounds object of the last snapshot (a new json_t *, NULL when
+ * none): daemon_dash.c keeps a settled round's last tally from it. */
+void *veil_dash_cache_daemon_rounds(struct veil_dash_cache *c);
 /* The snapshot's rounds of job `job_hex` (a new json_t * array, maybe
  * empty; NULL when out of memory), untrimmed. */
 void *veil_dash_cache_job_rounds(struct veil_dash_cache *c, const char *job_hex);

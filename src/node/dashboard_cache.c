@@ -469,3 +469,14 @@ void *veil_dash_cache_job_rounds(struct veil_dash_cache *c, const char *job_hex)
     pthread_mutex_unlock(&c->mu);
     return out;
 }
+
+void *veil_dash_cache_daemon_rounds(struct veil_dash_cache *c)
+{
+    if (!c)
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    json_t *rounds = json_object_get(c->daemon, "rounds");
+    json_t *out = rounds ? json_deep_copy(rounds) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return out;
+}

@@ -264,7 +264,8 @@ async function refreshDetail() {
   const rounds = (j.rounds || []).map((x) => el("tr", {"data-replica": String(x.replica)},
     el("td", {text: String(x.replica)}), el("td", {}, badge(x.state)),
     el("td", {text: `${x.attempt} of ${x.max_attempts}`}),
-    el("td", {class: "agreement", text: `${x.largest} agree of ${x.voted} voted, ${x.needed} needed` + (x.split ? " (split)" : "")}),
+    el("td", {class: "agreement", text: (x.voted == null ? "a majority agreed (tally not kept)" : `${x.largest} agree of ${x.voted} voted`) +
+      `, ${x.needed} needed` + (x.split ? " (split)" : "")}),
     el("td", {text: clock(x.deadline_ms)}),
     el("td", {}, list(x.schedulers || [], (p) => short(p, 20)))));
   const logs = await replicaLogs(j);

@@ -10,6 +10,7 @@
 //   DASH_SELF   this node's peer ID (hello-dash runs here)
 //   DASH_OTHER  (optional) a job another member submitted, placed on
 //               DASH_OTHER_ON (not this node): shown only as decided
+//   DASH_DISPUTE  the id of a dispute opened on the contract (open)
 //   DASH_SCREENSHOTS (optional) dir for a screenshot of each page
 // Prints "ok ..." lines; exits 1 on the first failed check.
 "use strict";
@@ -29,6 +30,14 @@ async function shot(page, name) {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, {recursive: true});
   await page.screenshot({path: path.join(SHOTS, name + ".png"), fullPage: true});
+}
+
+// A GET with the page's token, for the diagnostics of a failed check.
+async function apiGet(page, path) {
+  return page.evaluate(async (p) => {
+    const r = await fetch(p, {headers: {Authorization: "Bearer " + sessionStorage.getItem("veil-token")}});
+    return {status: r.status, body: await r.text()};
+  }, path);
 }
 
 async function nav(page, view) {
@@ -69,11 +78,16 @@ async function main() {
       const live = await page.locator(`#members tr[data-peer="${p}"] .badge`).textContent();
       check(live === "alive", `member ${p} is ${live}`);
     }
-    await page.waitForFunction(() => /sha256:/.test(document.getElementById("policy").textContent) ||
-      /Cannot read/.test(document.getElementById("policy").textContent), null, {timeout: 20000});
+    // each member's last telemetry message: its size and epoch, never a value
+    await page.waitForFunction((peers) => peers.every((p) => /^[0-9,]+ B \(epoch [0-9]+\)$/.test(
+      (document.querySelector(`#members tr[data-peer="${p}"] td.bytes`) || {}).textContent || "")), PEERS, {timeout: 30000});
+    const sizes = await page.locator("#members td.bytes").allTextContents();
+    ok("cluster page shows each member's last telemetry message size: " + sizes.join("; "));
+    // the policy the node's cache read from chain, with its age
+    await page.waitForFunction(() => /sha256:/.test(document.getElementById("policy").textContent), null, {timeout: 60000});
     const policy = await page.locator("#policy").textContent();
-    check(/Allowed images/.test(policy), "policy from chain not shown: " + policy);
-    ok("cluster page lists the 3 nodes (alive) and the policy from chain");
+    check(/Allowed images/.test(policy) && /read from the chain \d+ s ago/.test(policy), "policy from chain not shown: " + policy);
+    ok("cluster page lists the 3 nodes (alive) and the policy from chain (with its age)");
     await shot(page, "cluster");
 
     // Keyboard: the first Tab reaches the skip link, the next ones the views.
@@ -100,6 +114,7 @@ async function main() {
                                null, {timeout: 15000});
     const jobId = /\(([0-9a-f]{64})\)/.exec(await page.locator("#spec-result").textContent())[1];
     ok(`job ${jobId} submitted from the form`);
+    console.log("job=" + jobId);
 
     // A write without the token is refused, and one with a wrong token.
     const refused = await page.evaluate(async (spec) => {
@@ -129,8 +144,31 @@ async function main() {
     check(chosen.trim() === process.env.DASH_SELF, `chosen node "${chosen}" is not this node`);
     const mine = await page.locator("#job-detail-body").textContent();
     check(/This node's job: each replica shows whether it is placed/.test(mine), "hello-dash's detail: " + mine);
-    check(!PEERS.some((p) => p !== process.env.DASH_SELF && mine.includes(p)), "hello-dash's detail names another node: " + mine);
+    // the replica and assignment tables name no other node (the schedulers
+    // of the round are other members, and that is no placement)
+    const placements = (await page.locator("#job-detail-body table").nth(0).textContent()) +
+      (await page.locator("#job-detail-body table").nth(1).textContent());
+    check(!PEERS.some((p) => p !== process.env.DASH_SELF && placements.includes(p)), "hello-dash's detail names another node: " + placements);
     ok(`the job reached ${st} on the jobs page without a reload, placed on this node ${chosen.trim()}`);
+    // the round: its schedulers, digest agreement, attempt and deadline
+    await page.waitForFunction(() => /(agree of \d+ voted|a majority agreed[^,]*), \d+ needed/.test(document.getElementById("job-detail-body").textContent),
+                               null, {timeout: 15000}).catch(async (e) => {
+      throw new Error(`${e.message}\nthe detail: ${await page.locator("#job-detail-body").textContent()}\n` +
+                      `GET /v1/jobs/${jobId}: ${JSON.stringify(await apiGet(page, "/v1/jobs/" + jobId))}`);
+    });
+    const round = await page.locator("#job-detail-body table").nth(2).locator("tbody tr").first().textContent();
+    check(/[1-3] of 3/.test(round) && /decided/.test(round), "round row: " + round);
+    check(PEERS.some((p) => round.includes(p.slice(0, 20))), "round row names no scheduler: " + round);
+    ok("the job's round: " + round.replace(/\s+/g, " ").trim());
+    // the container's status and its own output, read through the node's API
+    await page.waitForFunction(() => /hello from the dashboard/.test((document.querySelector("#job-detail-body pre.logs") || {}).textContent || ""),
+                               null, {timeout: 30000, polling: 500}).catch(async (e) => {
+      throw new Error(`${e.message}\nthe detail: ${await page.locator("#job-detail-body").textContent()}\n` +
+                      `logs: ${JSON.stringify(await apiGet(page, `/v1/jobs/${jobId}/replicas/0/logs`))}`);
+    });
+    const logsH = await page.locator("#job-detail-body h4", {hasText: "Output of replica 0"}).textContent();
+    check(/container (running|exited)/.test(logsH), "container status: " + logsH);
+    ok(`the replica's output is on the job page (${logsH.trim()})`);
     await page.waitForFunction(() => document.querySelector("#chart-latency circle"), null, {timeout: 10000});
     await shot(page, "jobs");
 
@@ -149,6 +187,9 @@ async function main() {
       const detail = await page.locator("#job-detail-body").textContent();
       check(/Another member's job \(decided\)/.test(detail), "other-dash's detail: " + detail);
       check(!PEERS.some((p) => detail.includes(p)), "other-dash's detail names a node: " + detail);
+      check(await page.locator("#job-detail-body pre.logs").count() === 0, "other-dash shows logs");
+      const noRounds = await page.locator("#job-detail-body table").nth(2).textContent();
+      check(/none/.test(noRounds) && !/agree of/.test(noRounds), "other-dash shows its rounds: " + noRounds);
       const who = await page.locator(`#jobs tr[data-job="${OTHER}"]`).textContent();
       check(!who.includes(process.env.DASH_OTHER_ON), "the jobs row of other-dash names its node");
       ok("another member's job shows as decided; its detail names no node");
@@ -176,6 +217,13 @@ async function main() {
       ok("another member's job has no Verify button; /v1/anchors/verify refuses it (404)");
     }
     ok("the audit page got an inclusion proof verified by the contract (included)");
+    // the open dispute on the contract, with its state
+    const DID = process.env.DASH_DISPUTE;
+    await page.waitForFunction((id) => document.querySelector(`#disputes tr[data-dispute="${id}"] .badge`), DID, {timeout: 60000});
+    const dstate = await page.locator(`#disputes tr[data-dispute="${DID}"] .badge`).textContent();
+    check(dstate === "open", `dispute ${DID} is ${dstate}`);
+    check(/1 open dispute/.test(await page.locator("#disputes").textContent()), "open disputes not counted");
+    ok(`the audit page lists dispute ${DID} as open`);
     await shot(page, "audit");
 
     await nav(page, "Network");

@@ -11,7 +11,12 @@
 # refused; the audit page gets an inclusion proof verified by the contract;
 # another member's job shows only as decided, never where it runs (hook H4:
 # not on the page, not in any response it received), and its submitter's node
-# shows that it is placed, not where; and that no node's
+# shows that it is placed, not where; the cluster page shows each member's
+# last telemetry message size; the job page shows the round (schedulers,
+# digest agreement, attempt, deadline) and the replica's container status and
+# output; the audit page lists an open dispute; with anvil SIGSTOPped, the API
+# still answers (curl --max-time 5) with the last policy read, marked stale,
+# and fresh again once anvil resumes; and that no node's
 # capacity is in any response the dashboard received.
 # DASH_SCREENSHOTS=DIR saves a screenshot of each page there.
 source "$(dirname "$0")/../e2e/lib.sh"
@@ -22,6 +27,8 @@ rt_setup
 dash_cleanup() {
   local rc=$?
   set +e
+  # a stopped anvil would hold the SIGTERM of the cleanup below
+  [ -n "${ANVIL_PID:-}" ] && kill -CONT "$ANVIL_PID" 2>/dev/null
   local root st sp id
   for root in "$WORK"/n*/runc; do
     [ -d "$root" ] || continue
@@ -66,6 +73,22 @@ has_epochs() {
 }
 for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
 ok "3 nodes up"
+has_sizes() {
+  veil_at 2 get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(rows.length === 3 && rows.every(r => r.last_telemetry_bytes > 0 && r.last_telemetry_bytes_epoch > 0) ? 0 : 1);'
+}
+wait_for 30 "veil get nodes -o json on node 2 shows each member's last telemetry message size" has_sizes
+ok "veil get nodes -o json: last_telemetry_bytes of every member"
+
+# An open dispute on the contract (operator 1, against an anchor id): the
+# audit page lists it as open.
+CID=$(json_get "$(cat "$WORK/init.json")" cluster_id)
+veil_at 1 chain dispute open --keystore "$(keystore_for 1)" --cluster "$CID" \
+  --anchor "0x$(printf 'ab%.0s' $(seq 1 32))" --evidence "0x$(printf 'ee%.0s' $(seq 1 32))" \
+  -o json >"$WORK/dispute.json" 2>&1 || fail "dispute open: $(cat "$WORK/dispute.json")"
+DID=$(json_get "$(cat "$WORK/dispute.json")" dispute_id)
+[ -n "$DID" ] || fail "no dispute id: $(cat "$WORK/dispute.json")"
 
 # The specs the page types in; the invalid one's expected message is what
 # `veil job validate` prints for the same text in a file named "spec" (the
@@ -115,7 +138,7 @@ URL=$(veil_at 2 dashboard url) || fail "veil dashboard url"
 [[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/ui/#token=[0-9a-f]{64}$ ]] || fail "dashboard url: $URL"
 NODE_PATH="$SRC/tools/npm/node_modules" DASH_URL="$URL" DASH_SPECS="$WORK/specs" \
   DASH_PEERS="$PEER_1,$PEER_2,$PEER_3" DASH_OUT="$WORK/responses.txt" CHROMIUM="$CHROMIUM" \
-  DASH_OTHER="$OTHER" DASH_OTHER_ON="$OTHER_ON" DASH_SELF="$PEER_2" \
+  DASH_OTHER="$OTHER" DASH_OTHER_ON="$OTHER_ON" DASH_SELF="$PEER_2" DASH_DISPUTE="$DID" \
   timeout 300 node "$SRC/tests/integration/dashboard/dashboard.js" >"$WORK/browser.txt" 2>&1 \
   || fail "browser: $(cat "$WORK/browser.txt")"
 grep '^ok' "$WORK/browser.txt" | sed 's/^ok /ok - /' >&2 || true
@@ -127,6 +150,20 @@ node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   process.exit(c.policy && c.policy.allowed_images.includes(process.argv[2]) ? 0 : 1);' \
   "$WORK/cluster.json" "$DIGEST" || fail "veil dashboard cluster: $(cat "$WORK/cluster.json")"
 ok "veil dashboard cluster -o json shows the allowed image"
+JOB=$(sed -n 's/^job=//p' "$WORK/browser.txt" | head -1)
+veil_at 2 job status "$JOB" -o json >"$WORK/status.json" || fail "veil job status $JOB"
+node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const r = (j.rounds || [])[0] || {};
+  /* a settled round keeps the tally an earlier snapshot saw, else null */
+  const tally = r.voted === null || (r.largest >= r.needed && r.voted >= r.largest);
+  process.exit(r.replica === 0 && r.state === "decided" && r.schedulers.length > 0 && r.needed > 0 &&
+    tally && r.attempt >= 1 && r.attempt <= r.max_attempts && r.deadline_ms > 0 ? 0 : 1);' "$WORK/status.json" \
+  || fail "veil job status -o json has no round details: $(cat "$WORK/status.json")"
+veil_at 2 dashboard disputes -o json >"$WORK/disputes.json" || fail "veil dashboard disputes"
+node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  process.exit(d.disputes.some((x) => x.id === Number(process.argv[2]) && x.status === "open") ? 0 : 1);' \
+  "$WORK/disputes.json" "$DID" || fail "veil dashboard disputes: $(cat "$WORK/disputes.json")"
+ok "veil job status -o json has the round (schedulers, digest tally, attempt, deadline); veil dashboard disputes lists dispute $DID open"
 
 node -e '
   const [file, other] = process.argv.slice(1);
@@ -150,4 +187,34 @@ for i in 1 2 3; do
     >"$WORK/privacy$i.txt" 2>&1 || fail "node $i's capacity in a dashboard response: $(cat "$WORK/privacy$i.txt")"
 done
 ok "no node's capacity in any of the $(grep -c '^=== ' "$WORK/responses.txt") responses the dashboard received"
+# Chain reads never wait on the API's thread: with anvil stopped, node 2's
+# API answers every request within 5 s with the last policy it read, and
+# marks it stale once its refresher's read fails; fresh again after resume.
+TOKEN=$(tr -d '\n' <"$WORK/n2/api.token")
+policy_state() { # prints "stale" or "fresh" (the policy still there), fails if no answer in 5 s
+  local j
+  j=$(curl -sf --max-time 5 -H "Authorization: Bearer $TOKEN" "http://$API_2/v1/cluster") || return 2
+  node -e 'const c = JSON.parse(process.argv[1]);
+    if (!c.policy || !c.policy.allowed_images.includes(process.argv[2])) process.exit(1);
+    console.log(c.policy_stale ? "stale" : "fresh");' "$j" "$DIGEST"
+}
+until_policy() { # STATE SECONDS
+  local deadline=$((SECONDS + $2)) got
+  while [ $SECONDS -lt $deadline ]; do
+    got=$(policy_state) || fail "node 2's /v1/cluster gave no answer within 5 s (or lost the policy) with anvil ${ANVIL_STATE}"
+    [ "$got" = "$1" ] && return 0
+    curl -sf --max-time 5 -H "Authorization: Bearer $TOKEN" "http://$API_2/v1/disputes" >/dev/null \
+      || fail "node 2's /v1/disputes gave no answer within 5 s with anvil ${ANVIL_STATE}"
+    sleep 0.5
+  done
+  fail "node 2's policy not $1 after $2 s with anvil ${ANVIL_STATE}: $(curl -s --max-time 5 -H "Authorization: Bearer $TOKEN" "http://$API_2/v1/cluster")"
+}
+ANVIL_STATE=stopped
+kill -STOP "$ANVIL_PID"
+until_policy stale 120
+ok "anvil stopped: node 2's API still answers at once with the last policy, marked stale"
+kill -CONT "$ANVIL_PID"
+ANVIL_STATE=resumed
+until_policy fresh 120
+ok "anvil resumed: the policy is fresh again"
 echo "PASS dashboard"
