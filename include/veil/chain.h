@@ -495,6 +495,9 @@ int veil_contract_get_policy(veil_chain_client *c, uint64_t cluster_id, veil_con
 int veil_contract_anchor_deployment(veil_chain_client *c, uint64_t cluster_id,
                                     const uint8_t job_id[32], const uint8_t assignment_hash[32],
                                     veil_tx_result *res, veil_err *err);
+/* One batch per (cluster, epoch): when a batch of `epoch` is anchored
+ * already, the contract reverts BatchEpochAnchored and this fails with
+ * VEIL_E_EXISTS (the existing root: veil_contract_find_batch_root). */
 int veil_contract_anchor_batch(veil_chain_client *c, uint64_t cluster_id, uint64_t epoch,
                                const uint8_t root[32], uint32_t count, veil_tx_result *res,
                                veil_err *err);

@@ -33,6 +33,7 @@ const char *const veil_contract_errors[] = {
     "AlreadyVoted(uint256,address)",
     "UnknownDispute(uint256)",
     "DisputeClosed(uint256)",
+    "BatchEpochAnchored(uint64,uint64)",
 };
 const size_t veil_contract_errors_len = VEIL_ARRAY_LEN(veil_contract_errors);
 
@@ -631,6 +632,11 @@ int veil_contract_anchor_batch(veil_chain_client *c, uint64_t cluster_id, uint64
     veil_eth_address contract;
     int r = send_call(c, ANCHOR_BATCH_SIG, &args, &contract, res, err);
     veil_abi_value_clear(&args);
+    /* The contract's refusal of a second batch for the epoch (found while
+     * estimating, or in a mined transaction that reverted): callers treat it
+     * as "already anchored", not as a failure to retry. */
+    if (r != 0 && err && err->code == VEIL_E_STATE && strstr(err->msg, "BatchEpochAnchored("))
+        err->code = VEIL_E_EXISTS;
     if (r == 0) {
         /* The receipt must carry exactly what was sent (anything else is not
          * our contract, or a contract out of step with this client). */

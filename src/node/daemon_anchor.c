@@ -36,10 +36,16 @@
  *   - reading anchors pages eth_getLogs (public providers refuse wide
  *     ranges), and the chain client fails over between the endpoints of
  *     chain.rpc_url (a comma-separated list);
+ *   - the contract takes one batch per epoch (BatchEpochAnchored): a batch
+ *     it refuses (a stand-in and the sender raced) is never sent again; its
+ *     intents are released (their rows get the zero root) and matched
+ *     against the epoch's batch on chain like any other node's assignments:
+ *     by rebuilding its tree, or by proofs from the peers that hold them;
  *   - an assignment whose batch epoch was already anchored (it was decided
  *     after the batch went out, e.g. a decryptor that was down) is anchored
- *     on its own: readers take the first batch anchored for an epoch
- *     (veil_contract_find_batch_root), a later one would be disputed.
+ *     on its own by the sender: at once when the sender's rows account for
+ *     the whole batch on chain (its count), else only once the proofs from
+ *     peers had their time (it may be in another node's batch).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +59,17 @@
 
 #define ANCHOR_RESCAN 256  /* blocks searched again on each pass */
 #define LOGS_PAGE     2000 /* blocks per eth_getLogs (halved when a provider refuses) */
+/* Past the sender's time (its longest hold included) and any stand-in's,
+ * with a margin: a batch not matched by then was anchored without some
+ * assignment this node lacks. */
+#define PROOF_OVERDUE_MS 30000
+/* After that, the time proofs from peers get before the sender anchors
+ * alone what no batch on chain is known to hold. */
+#define PROOF_FETCH_GRACE_MS 60000
+
+/* The root of a released intent: its batch was refused (another batch
+ * holds the epoch), it is matched like an assignment never sent. */
+static const uint8_t RELEASED_ROOT[32];
 
 enum item_state { IT_NONE, IT_INTENT, IT_DONE };
 
@@ -158,6 +175,8 @@ static int load_items(struct veil_anchorer *a, struct item **out, size_t *n_out,
             veil_merkle_leaf(leaf, a->keccak, a->cluster_id, x->job, x->commitment);
             x->single =
                 x->proof_json && strcmp(x->proof_json, "[]") == 0 && memcmp(leaf, x->root, 32) == 0;
+            if (x->st == IT_INTENT && memcmp(x->root, RELEASED_ROOT, 32) == 0)
+                x->st = IT_NONE;
         }
         n++;
     }
@@ -315,6 +334,14 @@ static int build(struct veil_anchorer *a, struct item **sel, size_t n, uint8_t r
     return 0;
 }
 
+/* When a batch epoch's assignments that no tree here matches are asked of
+ * peers (veil_anchorer_missing). */
+static uint64_t proof_due_ms(const struct veil_anchorer *a, uint64_t batch)
+{
+    uint64_t bms = a->batch_ms ? a->batch_ms : a->interval_ms;
+    return (batch + 1) * bms + a->delay_ms + a->max_hold_ms + a->takeover_ms + PROOF_OVERDUE_MS;
+}
+
 static void proofs_free(char **pj, size_t n)
 {
     for (size_t i = 0; pj && i < n; i++)
@@ -368,6 +395,63 @@ static void send_single(struct veil_anchorer *a, struct item *x)
     veil_tx_result_clear(&res);
 }
 
+/* The epoch's intents give way to the batch on chain: their rows get the
+ * released root (load_items then treats them as never sent), so they are
+ * matched against that batch like any node's assignments. */
+static void release_intents(struct veil_anchorer *a, uint64_t batch, struct item **sel, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (record(a, sel[i], batch, RELEASED_ROOT, "[]", NULL) == 0)
+            sel[i]->st = IT_DONE; /* handled in this pass */
+}
+
+/* The contract refused the batch: one of this epoch is anchored already
+ * (a stand-in's, sent while this node held the epoch or was cut off). It
+ * is never sent again; with the same root, the next pass records the one on
+ * chain (its log); with another, the intents are released. */
+static void batch_refused(struct veil_anchorer *a, uint64_t batch, struct item **sel, size_t n,
+                          const uint8_t root[32])
+{
+    uint8_t other[32];
+    uint32_t count = 0;
+    char ours[65], theirs[65];
+    veil_err err = {0};
+    a->refused = true;
+    a->refused_batch = batch;
+    bool found =
+        veil_contract_find_batch_root(a->chain, a->cluster_id, batch, other, &count, &err) == 0;
+    veil_hex_encode(ours, sizeof ours, root, 32);
+    veil_hex_encode(theirs, sizeof theirs, found ? other : RELEASED_ROOT, 32);
+    if (found)
+        veil_log(VEIL_LOG_WARN, SUB, "batch refused: the epoch is anchored already",
+                 "epoch=%llu count=%zu root=0x%s chain_root=0x%s chain_count=%u",
+                 (unsigned long long)batch, n, ours, theirs, (unsigned)count);
+    else
+        veil_log(VEIL_LOG_WARN, SUB, "batch refused: the epoch is anchored already",
+                 "epoch=%llu count=%zu root=0x%s lookup_error=\"%s\"", (unsigned long long)batch, n,
+                 ours, err.msg);
+    if (found && memcmp(other, root, 32) == 0)
+        return; /* the same batch: recorded from its log */
+    release_intents(a, batch, sel, n);
+}
+
+/* True when the contract refused this batch epoch here already. */
+static bool refused_before(const struct veil_anchorer *a, uint64_t batch)
+{
+    return a->refused && a->refused_batch == batch;
+}
+
+/* How many of this node's assignments of the batch epoch are recorded in
+ * the batch whose root is `root` (all of them when it is this node's). */
+static uint32_t recorded_in(const struct item *it, size_t n, uint64_t batch, const uint8_t root[32])
+{
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += it[i].batch == batch && it[i].st == IT_DONE && !it[i].single &&
+             memcmp(it[i].root, root, 32) == 0;
+    return k;
+}
+
 /* Sends one anchorBatch over `sel` (all of one batch epoch). */
 static void send_batch(struct veil_anchorer *a, uint64_t batch, struct item **sel, size_t n)
 {
@@ -392,8 +476,11 @@ static void send_batch(struct veil_anchorer *a, uint64_t batch, struct item **se
     veil_hex_encode(rh, sizeof rh, root, 32);
     if (veil_contract_anchor_batch(a->chain, a->cluster_id, batch, root, (uint32_t)n, &res, &err) !=
         0) {
-        veil_log(VEIL_LOG_WARN, SUB, "batch anchor failed", "epoch=%llu count=%zu error=\"%s\"",
-                 (unsigned long long)batch, n, err.msg);
+        if (err.code == VEIL_E_EXISTS)
+            batch_refused(a, batch, sel, n, root);
+        else
+            veil_log(VEIL_LOG_WARN, SUB, "batch anchor failed", "epoch=%llu count=%zu error=\"%s\"",
+                     (unsigned long long)batch, n, err.msg);
         proofs_free(pj, n);
         return;
     }
@@ -577,10 +664,13 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         veil_err e2 = {0};
         if (veil_contract_find_batch_root(a->chain, a->cluster_id, x->row_epoch, other, &count,
                                           &e2) == 0) {
-            /* another batch holds the epoch (the contract counts the first
-             * one): these go alone */
-            for (size_t j = 0; j < k; j++)
-                send_single(a, sel[j]);
+            /* another batch holds the epoch (the contract takes one per
+             * epoch): these are matched against it */
+            veil_log(VEIL_LOG_INFO, SUB, "another batch holds the epoch: intents released",
+                     "epoch=%llu count=%zu", (unsigned long long)x->row_epoch, k);
+            release_intents(a, x->row_epoch, sel, k);
+        } else if (e2.code == VEIL_E_NOTFOUND && refused_before(a, x->row_epoch)) {
+            /* refused by the contract, its log not readable yet: wait */
         } else if (e2.code == VEIL_E_NOTFOUND) {
             for (size_t j = 0; j < k; j++)
                 sel[j]->st = IT_NONE; /* rebuilt and re-recorded by send_batch */
@@ -618,7 +708,16 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         if (veil_contract_find_batch_root(a->chain, a->cluster_id, b, root, &count, &e2) == 0) {
             if (!a->sender)
                 continue; /* the sender's batch (or another stand-in's) went out */
-            /* the epoch's batch is anchored already: these came late */
+            /* the epoch's batch is anchored already: these came late, for
+             * sure when this node's rows make up the whole batch; otherwise
+             * (another node's batch) they may be in it: proofs from peers
+             * first */
+            if (recorded_in(it, n, b, root) != count &&
+                now_ms < proof_due_ms(a, b) + PROOF_FETCH_GRACE_MS) {
+                for (size_t j = 0; j < k; j++)
+                    sel[j]->st = IT_DONE; /* next pass */
+                continue;
+            }
             for (size_t j = 0; j < k; j++) {
                 veil_log(VEIL_LOG_INFO, SUB, "late for its batch, anchored alone",
                          "job=%.16s epoch=%llu", sel[j]->job_hex, (unsigned long long)b);
@@ -631,6 +730,11 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
                      (unsigned long long)b, e2.msg);
             for (size_t j = 0; j < k; j++)
                 sel[j]->st = IT_DONE; /* next pass */
+            continue;
+        }
+        if (refused_before(a, b)) {
+            for (size_t j = 0; j < k; j++)
+                sel[j]->st = IT_DONE; /* refused: its batch's log is awaited */
             continue;
         }
         if (!a->sender)
@@ -650,11 +754,6 @@ out:
 
 /* ---- proofs from peers ---- */
 
-/* Past the sender's time (its longest hold included) and any stand-in's,
- * with a margin: a batch not matched by then was anchored without some
- * assignment this node lacks. */
-#define PROOF_OVERDUE_MS 30000
-
 size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct veil_proof_query *q,
                              size_t cap)
 {
@@ -663,11 +762,8 @@ size_t veil_anchorer_missing(struct veil_anchorer *a, uint64_t now_ms, struct ve
     veil_err err = {0};
     if (!a->batch || load_items(a, &it, &n, &err) != 0)
         return 0;
-    uint64_t bms = a->batch_ms ? a->batch_ms : a->interval_ms;
     for (size_t i = 0; i < n && k < cap; i++) {
-        uint64_t due = (it[i].batch + 1) * bms + a->delay_ms + a->max_hold_ms + a->takeover_ms +
-                       PROOF_OVERDUE_MS;
-        if (it[i].st != IT_NONE || now_ms < due)
+        if (it[i].st != IT_NONE || now_ms < proof_due_ms(a, it[i].batch))
             continue;
         memcpy(q[k].job, it[i].job, 32);
         memcpy(q[k].commitment, it[i].commitment, 32);

@@ -58,6 +58,11 @@ struct veil_anchorer {
      * recorded a little after its anchor was mined is still found), and a
      * restarted node searches from block 0. */
     uint64_t scanned_to;
+    /* The last batch epoch the contract refused (BatchEpochAnchored: another
+     * batch holds it): never sent again, even while that batch's log is not
+     * readable yet. */
+    bool refused;
+    uint64_t refused_batch;
     uint64_t sent_batches; /* counters, for logs and tests */
     uint64_t sent_singles;
 };
