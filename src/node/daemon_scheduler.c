@@ -512,6 +512,32 @@ static void merge_decide(veil_daemon *d, struct round *r, const veil_buf *merged
     veil_daemon_record_assignment(d, r, &a);
 }
 
+/* The shards' vouched outputs do not tile one candidate list (their
+ * schedulers saw a member die at different times): the round is retried at
+ * once, as for schedulers whose digests split, on a later epoch with the
+ * members alive then (every node applies the retry alike). */
+static void merge_retry(veil_daemon *d, struct round *r)
+{
+    uint64_t now = veil_daemon_wall_ms();
+    struct veil_msg_round_retry m = {0};
+    memcpy(m.job_id, r->job_id, 32);
+    m.replica = r->replica;
+    m.attempt = r->attempt + 1;
+    m.reason = VEIL_RETRY_SPLIT;
+    m.final = m.attempt >= VEIL_ROUND_MAX_ATTEMPTS;
+    m.epoch_min = veil_epoch_of(now, d->interval_ms);
+    if (r->epoch + 1 > m.epoch_min)
+        m.epoch_min = r->epoch + 1;
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_round_retry_encode(&msg, &m, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "round retry not published", "error=\"%s\"", err.msg);
+    veil_buf_free(&msg);
+    veil_daemon_apply_retry(d, &m);
+}
+
 static void merge_after(uv_work_t *w, int status)
 {
     struct merge_job *m = w->data;
@@ -534,7 +560,9 @@ static void merge_after(uv_work_t *w, int status)
                  r->job_hex, r->replica, m->rc ? m->err.msg : "cancelled");
         if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_EVALUATED) != 0)
             veil_log(VEIL_LOG_WARN, SUB, "merged round not moved", "job=%.16s", r->job_hex);
-        merge_job_free(m); /* the deadline retries it */
+        merge_job_free(m);
+        if (status == 0)
+            merge_retry(d, r); /* vouched shards that do not fit together never will */
         return;
     }
     merge_decide(d, r, &m->merged, m->n);
