@@ -235,10 +235,10 @@ out:
 struct squash_job {
     const veil_sq_key *key;
     const struct veil_shortint_server_key *sk;
-    const struct veil_radix *in;
-    const uint64_t *ins[VEIL_SQ_MAX_BLOCKS];
-    uint64_t *lwes[VEIL_SQ_MAX_BLOCKS];
-    uint32_t *ks_accs[VEIL_SQ_MAX_BLOCKS];
+    size_t n_blocks; /* of every item together */
+    const uint64_t *ins[VEIL_SQ_BATCH_MAX_BLOCKS];
+    uint64_t *lwes[VEIL_SQ_BATCH_MAX_BLOCKS];
+    uint32_t *ks_accs[VEIL_SQ_BATCH_MAX_BLOCKS];
     size_t ks_parts;
     struct veil_pbs128_team team;
 };
@@ -250,7 +250,7 @@ static void keyswitch_item(void *arg, size_t part)
     struct squash_job *job = arg;
     const struct veil_fhe_params *p = job->sk->params;
     const size_t words = (size_t)p->lwe_dim + 1;
-    veil_fhe_lwe_keyswitch32_batch_range(job->lwes, job->ins, job->in->n_blocks, job->sk->ksk32,
+    veil_fhe_lwe_keyswitch32_batch_range(job->lwes, job->ins, job->n_blocks, job->sk->ksk32,
                                          veil_fhe_big_lwe_dim(p), p->lwe_dim, p->ks_base_log,
                                          p->ks_level, job->ks_accs, words * part / job->ks_parts,
                                          words * (part + 1) / job->ks_parts);
@@ -262,14 +262,13 @@ static void rotate_item(void *arg, size_t i)
     veil_pbs128_team_work(&((struct squash_job *)arg)->team);
 }
 
-/* Scratch and small-key ciphertexts for n blocks; -1 when out of memory
- * (what was allocated is freed by squash_job_free). */
+/* Scratch and small-key ciphertexts for n blocks (job->ins set); -1 when
+ * out of memory (what was allocated is freed by squash_job_free). */
 static int squash_job_alloc(struct squash_job *job, struct veil_pbs128_scratch *scs, size_t n,
                             veil_err *err)
 {
     const size_t lwe_words = job->sk->params->lwe_dim + 1;
     for (size_t b = 0; b < n; b++) {
-        job->ins[b] = job->in->blocks[b].data;
         job->lwes[b] = calloc(lwe_words, sizeof(uint64_t));
         job->ks_accs[b] = calloc(lwe_words, sizeof(uint32_t));
         if (!job->lwes[b] || !job->ks_accs[b] ||
@@ -315,10 +314,9 @@ static int check_input(const struct veil_shortint_server_key *sk, const struct v
     return 0;
 }
 
-/* The squash of already-checked blocks (in->n_blocks of them) into out. */
-static int squash_blocks(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
-                         const struct veil_radix *in, uint32_t encoding, veil_sq_ct *out,
-                         veil_err *err)
+/* out's blocks for in (width, count, encoding set); -1 when out of memory. */
+static int sq_ct_alloc(veil_sq_ct *out, const struct veil_radix *in, uint32_t encoding,
+                       veil_err *err)
 {
     out->blocks = calloc(in->n_blocks, sizeof *out->blocks);
     if (!out->blocks)
@@ -326,29 +324,65 @@ static int squash_blocks(const veil_sq_key *key, const struct veil_shortint_serv
     out->width = in->width;
     out->nblocks = (uint32_t)in->n_blocks;
     out->encoding = encoding;
-    struct squash_job job = {.key = key, .sk = ssk, .in = in};
+    return 0;
+}
+
+/* The keyswitch and blind rotation of job->n_blocks blocks (job->ins set)
+ * into scs[b].acc: one pass over each key for all of them. */
+static void squash_run(struct squash_job *job, struct veil_pbs128_scratch *scs)
+{
+    const veil_sq_key *key = job->key;
+    veil_threadpool_for(key->pool, job->ks_parts, keyswitch_item, job);
+    veil_pbs128_team_init(&job->team, &key->ntt, &key->shape, key->bsk,
+                          (const uint64_t *const *)job->lwes, key->lut, job->n_blocks, scs);
+    /* more threads than the tasks of a phase would only wait */
+    size_t workers = veil_threadpool_size(key->pool);
+    if (workers > job->team.phase_tasks)
+        workers = job->team.phase_tasks;
+    veil_threadpool_for(key->pool, workers, rotate_item, job);
+}
+
+/* The squash of already-checked radixes (items[i].in, encoding
+ * items[i].enc) into items[i].out, all blocks in one batch. */
+struct sq_item {
+    const struct veil_radix *in;
+    uint32_t enc;
+    veil_sq_ct *out;
+};
+
+static int squash_items(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
+                        const struct sq_item *items, size_t n_items, veil_err *err)
+{
+    struct squash_job job = {.key = key, .sk = ssk};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n_items; i++) {
+        const struct veil_radix *in = items[i].in;
+        if (job.n_blocks + in->n_blocks > VEIL_SQ_BATCH_MAX_BLOCKS)
+            rc = veil_err_set(err, VEIL_E_INVALID, "more than %u blocks in one squash batch",
+                              VEIL_SQ_BATCH_MAX_BLOCKS);
+        for (size_t b = 0; rc == 0 && b < in->n_blocks; b++)
+            job.ins[job.n_blocks++] = in->blocks[b].data;
+        if (rc == 0)
+            rc = sq_ct_alloc(items[i].out, in, items[i].enc, err);
+    }
     job.ks_parts = veil_threadpool_size(key->pool);
-    struct veil_pbs128_scratch *scs = calloc(in->n_blocks, sizeof *scs);
-    int rc = scs ? squash_job_alloc(&job, scs, in->n_blocks, err)
+    struct veil_pbs128_scratch *scs = rc == 0 ? calloc(job.n_blocks, sizeof *scs) : NULL;
+    if (rc == 0)
+        rc = scs ? squash_job_alloc(&job, scs, job.n_blocks, err)
                  : veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
     if (rc == 0) {
-        veil_threadpool_for(key->pool, job.ks_parts, keyswitch_item, &job);
-        veil_pbs128_team_init(&job.team, &key->ntt, &key->shape, key->bsk,
-                              (const uint64_t *const *)job.lwes, key->lut, in->n_blocks, scs);
-        /* more threads than the tasks of a phase would only wait */
-        size_t workers = veil_threadpool_size(key->pool);
-        if (workers > job.team.phase_tasks)
-            workers = job.team.phase_tasks;
-        veil_threadpool_for(key->pool, workers, rotate_item, &job);
-        for (size_t b = 0; b < in->n_blocks; b++)
-            veil_pbs128_sample_extract(out->blocks[b].a, &out->blocks[b].b, scs[b].acc,
-                                       key->shape.k, key->shape.poly);
+        squash_run(&job, scs);
+        size_t b = 0;
+        for (size_t i = 0; i < n_items; i++)
+            for (uint32_t j = 0; j < items[i].out->nblocks; j++, b++)
+                veil_pbs128_sample_extract(items[i].out->blocks[j].a, &items[i].out->blocks[j].b,
+                                           scs[b].acc, key->shape.k, key->shape.poly);
     }
     if (scs)
-        squash_job_free(&job, scs, in->n_blocks);
+        squash_job_free(&job, scs, job.n_blocks);
     free(scs);
-    if (rc < 0)
-        veil_sq_ct_clear(out);
+    for (size_t i = 0; rc < 0 && i < n_items; i++)
+        veil_sq_ct_clear(items[i].out);
     return rc;
 }
 
@@ -386,7 +420,8 @@ int veil_sq_squash_radix(const veil_sq_key *key, const struct veil_shortint_serv
     memset(out, 0, sizeof *out);
     if (check_input(ssk, in, err) < 0)
         return -1;
-    return squash_blocks(key, ssk, in, VEIL_SQ_ENC_BLOCKS, out, err);
+    const struct sq_item item = {in, VEIL_SQ_ENC_BLOCKS, out};
+    return squash_items(key, ssk, &item, 1, err);
 }
 
 /* Why blocks lo and hi (NULL: a lone block) cannot be packed as lo + 4 hi:
@@ -463,28 +498,91 @@ static int pack_block(const struct veil_fhe_params *p, const struct veil_radix *
     return 0;
 }
 
+/* A packed copy of in's blocks (veil_sq_blocks_for(width, PACKED) of
+ * them) in pr (storage: packed, VEIL_SQ_MAX_BLOCKS entries); release with
+ * packed_free even on failure. */
+static int packed_radix(const struct veil_fhe_params *p, const struct veil_radix *in,
+                        struct veil_radix *pr, struct veil_shortint_ct *packed, veil_err *err)
+{
+    *pr = (struct veil_radix){.width = in->width, .n_blocks = 0, .blocks = packed};
+    const size_t want = veil_sq_blocks_for(in->width, VEIL_SQ_ENC_PACKED);
+    for (; pr->n_blocks < want; pr->n_blocks++) {
+        if (veil_shortint_ct_init(&packed[pr->n_blocks], p, err) < 0)
+            return -1;
+        if (pack_block(p, in, pr->n_blocks, &packed[pr->n_blocks], err) < 0) {
+            pr->n_blocks++;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void packed_free(struct veil_radix *pr)
+{
+    for (size_t i = 0; i < pr->n_blocks; i++)
+        veil_shortint_ct_free(&pr->blocks[i]);
+    pr->n_blocks = 0;
+}
+
 int veil_sq_squash_radix_packed(const veil_sq_key *key, const struct veil_shortint_server_key *ssk,
                                 const struct veil_radix *in, veil_sq_ct *out, veil_err *err)
 {
     memset(out, 0, sizeof *out);
     if (check_input(ssk, in, err) < 0)
         return -1;
-    const struct veil_fhe_params *p = ssk->params;
     struct veil_shortint_ct packed[VEIL_SQ_MAX_BLOCKS];
-    struct veil_radix pr = {.width = in->width, .n_blocks = 0, .blocks = packed};
-    const size_t want = veil_sq_blocks_for(in->width, VEIL_SQ_ENC_PACKED);
-    int rc = 0;
-    for (; rc == 0 && pr.n_blocks < want; pr.n_blocks++) {
-        if (veil_shortint_ct_init(&packed[pr.n_blocks], p, err) < 0) {
-            rc = -1;
-            break;
-        }
-        rc = pack_block(p, in, pr.n_blocks, &packed[pr.n_blocks], err);
+    struct veil_radix pr;
+    int rc = packed_radix(ssk->params, in, &pr, packed, err);
+    if (rc == 0) {
+        const struct sq_item item = {&pr, VEIL_SQ_ENC_PACKED, out};
+        rc = squash_items(key, ssk, &item, 1, err);
     }
+    packed_free(&pr);
+    return rc;
+}
+
+/* Each ciphertext's compact choice (packed when its carries allow), all
+ * blocks of all of them squashed in one batch. */
+struct compact_batch {
+    struct veil_radix pr[VEIL_SQ_BATCH_MAX_CTS];
+    struct veil_shortint_ct packed[VEIL_SQ_BATCH_MAX_CTS][VEIL_SQ_MAX_BLOCKS];
+    struct sq_item items[VEIL_SQ_BATCH_MAX_CTS];
+};
+
+static int compact_prepare(const struct veil_shortint_server_key *ssk, const veil_fhe_ct *ct,
+                           struct compact_batch *cb, size_t i, veil_sq_ct *out, veil_err *err)
+{
+    const struct veil_radix *in = radix_of(ct, err);
+    if (!in || check_input(ssk, in, err) < 0)
+        return -1;
+    cb->items[i] = (struct sq_item){in, VEIL_SQ_ENC_BLOCKS, out};
+    if (!packable(ssk->params, in))
+        return 0;
+    cb->items[i] = (struct sq_item){&cb->pr[i], VEIL_SQ_ENC_PACKED, out};
+    return packed_radix(ssk->params, in, &cb->pr[i], cb->packed[i], err);
+}
+
+int veil_sq_squash_compact_batch(const veil_sq_key *key, veil_fhe_server *sk,
+                                 const veil_fhe_ct *const *cts, size_t n, veil_sq_ct *outs,
+                                 veil_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        memset(&outs[i], 0, sizeof outs[i]);
+    if (n == 0 || n > VEIL_SQ_BATCH_MAX_CTS)
+        return veil_err_set(err, VEIL_E_INVALID, "a squash batch holds 1 to %u ciphertexts",
+                            VEIL_SQ_BATCH_MAX_CTS);
+    struct compact_batch *cb = calloc(1, sizeof *cb);
+    if (!cb)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory while squashing");
+    const struct veil_shortint_server_key *ssk = veil_fhe_server_key_of(sk);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = compact_prepare(ssk, cts[i], cb, i, &outs[i], err);
     if (rc == 0)
-        rc = squash_blocks(key, ssk, &pr, VEIL_SQ_ENC_PACKED, out, err);
-    for (size_t i = 0; i < pr.n_blocks; i++)
-        veil_shortint_ct_free(&packed[i]);
+        rc = squash_items(key, ssk, cb->items, n, err);
+    for (size_t i = 0; i < n; i++)
+        packed_free(&cb->pr[i]);
+    free(cb);
     return rc;
 }
 

@@ -454,37 +454,101 @@ AVX512_TARGET static __m512i digit24(__m512i raw, __m512i tie_src, __m512i *carr
     return d;
 }
 
+/* The three digits of 8 words (low and high halves in lo, hi lanes) as
+ * residues modulo p, stored at res[j] + i (row 0: the most significant). */
+AVX512_TARGET static inline void digits8_store(__m512i lo, __m512i hi, __m512i vp,
+                                               uint64_t *const *res, size_t i)
+{
+    const __m512i m24 = _mm512_set1_epi64((1LL << 24) - 1), one = _mm512_set1_epi64(1);
+    const __m512i r55 = _mm512_set1_epi64(1LL << 55), zero = _mm512_setzero_si512();
+    const __m512i tlo = _mm512_add_epi64(lo, r55);
+    const __m512i thi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(tlo, lo), hi, one);
+    const __m512i top_tie = _mm512_srli_epi64(lo, 55);
+    __m512i c0, c1, c2;
+    const __m512i raw0 = _mm512_and_si512(
+        _mm512_or_si512(_mm512_srli_epi64(tlo, 56), _mm512_slli_epi64(thi, 8)), m24);
+    __m512i st1 = _mm512_srli_epi64(thi, 16);
+    const __m512i d0 = digit24(raw0, st1, &c0);
+    st1 = _mm512_add_epi64(st1, c0);
+    __m512i st2 = _mm512_srli_epi64(st1, 24);
+    const __m512i d1 = digit24(_mm512_and_si512(st1, m24), st2, &c1);
+    st2 = _mm512_add_epi64(st2, c1);
+    const __m512i d2 = digit24(_mm512_and_si512(st2, m24), top_tie, &c2);
+    const __m512i d[3] = {d2, d1, d0}; /* row 0: the most significant digit */
+    for (unsigned j = 0; j < 3; j++) {
+        const __mmask8 negative = _mm512_cmplt_epi64_mask(d[j], zero);
+        _mm512_storeu_si512(res[j] + i, _mm512_mask_add_epi64(d[j], negative, d[j], vp));
+    }
+}
+
+/* 8 words at v as low and high lanes. */
+struct lohi {
+    __m512i lo, hi;
+};
+
+AVX512_TARGET static inline struct lohi load8_u128(const veil_u128_t *v)
+{
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i A = _mm512_loadu_si512(v), B = _mm512_loadu_si512(v + 4);
+    return (struct lohi){_mm512_permutex2var_epi64(A, even, B), _mm512_permutex2var_epi64(A, odd, B)};
+}
+
 AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, unsigned prime,
                                              const veil_u128_t *v,
                                              uint64_t *const *res)
 {
-    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512i m24 = _mm512_set1_epi64((1LL << 24) - 1), one = _mm512_set1_epi64(1);
-    const __m512i r55 = _mm512_set1_epi64(1LL << 55), zero = _mm512_setzero_si512();
     const __m512i vp = _mm512_set1_epi64((long long)t->pr[prime].p);
     for (size_t i = 0; i < t->n; i += 8) {
-        const __m512i A = _mm512_loadu_si512(v + i), B = _mm512_loadu_si512(v + i + 4);
-        const __m512i lo = _mm512_permutex2var_epi64(A, even, B);
-        const __m512i hi = _mm512_permutex2var_epi64(A, odd, B);
-        const __m512i tlo = _mm512_add_epi64(lo, r55);
-        const __m512i thi = _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(tlo, lo), hi, one);
-        const __m512i top_tie = _mm512_srli_epi64(lo, 55);
-        __m512i c0, c1, c2;
-        const __m512i raw0 = _mm512_and_si512(
-            _mm512_or_si512(_mm512_srli_epi64(tlo, 56), _mm512_slli_epi64(thi, 8)), m24);
-        __m512i st1 = _mm512_srli_epi64(thi, 16);
-        const __m512i d0 = digit24(raw0, st1, &c0);
-        st1 = _mm512_add_epi64(st1, c0);
-        __m512i st2 = _mm512_srli_epi64(st1, 24);
-        const __m512i d1 = digit24(_mm512_and_si512(st1, m24), st2, &c1);
-        st2 = _mm512_add_epi64(st2, c1);
-        const __m512i d2 = digit24(_mm512_and_si512(st2, m24), top_tie, &c2);
-        const __m512i d[3] = {d2, d1, d0}; /* row 0: the most significant digit */
-        for (unsigned j = 0; j < 3; j++) {
-            const __mmask8 negative = _mm512_cmplt_epi64_mask(d[j], zero);
-            _mm512_storeu_si512(res[j] + i, _mm512_mask_add_epi64(d[j], negative, d[j], vp));
+        const struct lohi x = load8_u128(v + i);
+        digits8_store(x.lo, x.hi, vp, res, i);
+    }
+}
+
+/* (X^r a - a) on the 8 coefficients from i whose sources a[i - r'] (mod
+ * n, r' = r mod n) do not wrap: neg says whether they enter negated. */
+AVX512_TARGET static inline struct lohi rot_diff8(const veil_u128_t *a, size_t i, size_t src,
+                                                  int neg)
+{
+    const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+    struct lohi x = load8_u128(a + src);
+    const struct lohi y = load8_u128(a + i);
+    if (neg) { /* 0 - x over 128 bits */
+        const __mmask8 borrow = _mm512_cmpneq_epu64_mask(x.lo, zero);
+        x.hi = _mm512_mask_sub_epi64(_mm512_sub_epi64(zero, x.hi), borrow,
+                                     _mm512_sub_epi64(zero, x.hi), one);
+        x.lo = _mm512_sub_epi64(zero, x.lo);
+    }
+    const __mmask8 borrow = _mm512_cmplt_epu64_mask(x.lo, y.lo);
+    const __m512i hi = _mm512_sub_epi64(x.hi, y.hi);
+    return (struct lohi){_mm512_sub_epi64(x.lo, y.lo), _mm512_mask_sub_epi64(hi, borrow, hi, one)};
+}
+
+/* The digits of X^r a - a (r < 2n) without writing the difference out:
+ * blocks of 8 whose sources wrap around (at most one) go through a scalar
+ * copy of the 8 differences. */
+AVX512_TARGET static void rot_digits_24x3_avx512(const struct veil_ntt128 *t, unsigned prime,
+                                                 const veil_u128_t *a, size_t r,
+                                                 uint64_t *const *res)
+{
+    const size_t n = t->n, rr = r % n;
+    const int neg_r = r >= n;
+    const __m512i vp = _mm512_set1_epi64((long long)t->pr[prime].p);
+    for (size_t i = 0; i < n; i += 8) {
+        struct lohi d;
+        if (i + 8 <= rr || i >= rr) {
+            const int wrapped = i < rr; /* sources a[i - rr + n]: one more negation */
+            d = rot_diff8(a, i, wrapped ? i + n - rr : i - rr, wrapped ^ neg_r);
+        } else {
+            veil_u128_t tmp[8];
+            for (size_t k = 0; k < 8; k++) {
+                const size_t c = i + k;
+                const veil_u128_t x = c < rr ? (veil_u128_t)0 - a[c + n - rr] : a[c - rr];
+                tmp[k] = (neg_r ? (veil_u128_t)0 - x : x) - a[c];
+            }
+            d = load8_u128(tmp);
         }
+        digits8_store(d.lo, d.hi, vp, res, i);
     }
 }
 
@@ -561,6 +625,23 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const v
     return 0;
 }
 
+int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime,
+                                const veil_u128_t *a, size_t r, uint64_t *const *res)
+{
+#if NTT128_AVX512
+    if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0 && r < 2 * t->n) {
+        rot_digits_24x3_avx512(t, prime, a, r, res);
+        return 1;
+    }
+#endif
+    (void)t;
+    (void)prime;
+    (void)a;
+    (void)r;
+    (void)res;
+    return 0;
+}
+
 static void ntt_forward(const struct veil_ntt128 *t, const struct veil_ntt128_prime *pr,
                         uint64_t *a, const void *pf, size_t pf_bytes)
 {
@@ -633,6 +714,20 @@ void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
     }
 #endif
     mac_scalar(&t->pr[prime], t->n, out, a, b, rows);
+}
+
+void veil_ntt128_mac2(const struct veil_ntt128 *t, unsigned prime, uint64_t *const *out,
+                      const uint64_t *const *a, const uint64_t *const *b0,
+                      const uint64_t *const *b1, size_t rows)
+{
+#if NTT128_AVX512
+    if (t->simd == VEIL_NTT128_IFMA && t->n % 8 == 0) {
+        veil_ntt128_ifma_mac2(&t->pr[prime], t->n, out, a, b0, b1, rows);
+        return;
+    }
+#endif
+    veil_ntt128_mac(t, prime, out[0], a, b0, rows);
+    veil_ntt128_mac(t, prime, out[1], a, b1, rows);
 }
 
 /* Garner: X = x0 + x1 p0 with x0 = r0, x1 in [0, p1) is the residue in

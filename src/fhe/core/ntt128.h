@@ -96,6 +96,11 @@ void veil_ntt128_from_u128(const struct veil_ntt128 *t, unsigned limb, unsigned 
  * caller must use the scalar decomposition. */
 int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const veil_u128_t *v,
                             uint64_t *const *res);
+/* The same digits of X^r a - a (negacyclic, r < 2N) straight from the
+ * accumulator polynomial a, without writing the difference out. Returns 1
+ * when done here (AVX-512), 0 when the caller must rotate and decompose. */
+int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime,
+                                const veil_u128_t *a, size_t r, uint64_t *const *res);
 /* In-place transforms of N residues modulo prime `prime`. */
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
@@ -110,6 +115,13 @@ void veil_ntt128_forward_prefetch(const struct veil_ntt128 *t, unsigned prime, u
  * residues in [0, p). */
 void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                      const uint64_t *const *a, const uint64_t *const *b, size_t rows);
+
+/* The same for two key sides against one digit side (both limbs of the
+ * key): out[l][j] = sum_r a_r[j] * b_l,r[j] mod p, l = 0, 1. The vector
+ * kernel reads each a_r once for both. */
+void veil_ntt128_mac2(const struct veil_ntt128 *t, unsigned prime, uint64_t *const *out,
+                      const uint64_t *const *a, const uint64_t *const *b0,
+                      const uint64_t *const *b1, size_t rows);
 
 /* res[l * PRIMES + i]: N residues modulo prime i of limb polynomial X_l,
  * whose coefficients satisfy |X_l,j| < M/2 - p0 (limb products of at most

@@ -255,16 +255,39 @@ void veil_ntt128_ifma_inverse(const struct veil_ntt128_prime *pr, size_t n, uint
  * key streams from memory. */
 #define MAC_PREFETCH 256
 
+/* The constants of the multiply-accumulate's reduction. */
+struct mac_ctx {
+    __m512i vp, np, v2p, v4p, r52, r52s, m52;
+};
+
+IFMA_TARGET static inline struct mac_ctx mac_ctx_init(const struct veil_ntt128_prime *pr)
+{
+    struct mac_ctx c;
+    c.vp = _mm512_set1_epi64((long long)pr->p);
+    c.np = neg_p52(pr);
+    c.v2p = _mm512_set1_epi64((long long)(2 * pr->p));
+    c.v4p = _mm512_set1_epi64((long long)(4 * pr->p));
+    c.r52 = _mm512_set1_epi64((long long)pr->r52);
+    c.r52s = _mm512_set1_epi64((long long)pr->r52_sh52);
+    c.m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    return c;
+}
+
+/* hi * 2^52 + lo mod p, canonical (lo < 15 * 2^52, hi < 8p). */
+IFMA_TARGET static inline __m512i mac_reduce(__m512i lo, __m512i hi, const struct mac_ctx *c)
+{
+    hi = v_csub(v_csub(hi, c->v4p), c->v2p);
+    hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
+    const __m512i l = v_csub(_mm512_and_si512(lo, c->m52), c->v2p);
+    const __m512i s = _mm512_add_epi64(shoup52(hi, c->r52, c->r52s, c->np), l);
+    return v_csub(v_csub(s, c->v2p), c->vp);
+}
+
 IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t n, uint64_t *out,
                                       const uint64_t *const *a, const uint64_t *const *b,
                                       size_t rows)
 {
-    const __m512i vp = _mm512_set1_epi64((long long)pr->p), np = neg_p52(pr);
-    const __m512i v2p = _mm512_set1_epi64((long long)(2 * pr->p));
-    const __m512i v4p = _mm512_set1_epi64((long long)(4 * pr->p));
-    const __m512i r52 = _mm512_set1_epi64((long long)pr->r52);
-    const __m512i r52s = _mm512_set1_epi64((long long)pr->r52_sh52);
-    const __m512i m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    const struct mac_ctx c = mac_ctx_init(pr);
     for (size_t j = 0; j < n; j += 8) {
         __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
         for (size_t r = 0; r < rows; r++) {
@@ -273,11 +296,32 @@ IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t
             lo = _mm512_madd52lo_epu64(lo, x, y);
             hi = _mm512_madd52hi_epu64(hi, x, y);
         }
-        hi = v_csub(v_csub(hi, v4p), v2p);
-        hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
-        const __m512i l = v_csub(_mm512_and_si512(lo, m52), v2p);
-        const __m512i s = _mm512_add_epi64(shoup52(hi, r52, r52s, np), l);
-        _mm512_storeu_si512(out + j, v_csub(v_csub(s, v2p), vp));
+        _mm512_storeu_si512(out + j, mac_reduce(lo, hi, &c));
+    }
+}
+
+/* Two outputs sharing the a side (both limbs of the key against the same
+ * digit polynomials): each a vector is loaded once for both. */
+IFMA_TARGET void veil_ntt128_ifma_mac2(const struct veil_ntt128_prime *pr, size_t n,
+                                       uint64_t *const *out, const uint64_t *const *a,
+                                       const uint64_t *const *b0, const uint64_t *const *b1,
+                                       size_t rows)
+{
+    const struct mac_ctx c = mac_ctx_init(pr);
+    for (size_t j = 0; j < n; j += 8) {
+        __m512i lo0 = _mm512_setzero_si512(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+        for (size_t r = 0; r < rows; r++) {
+            const __m512i x = _mm512_loadu_si512(a[r] + j);
+            const __m512i y0 = _mm512_loadu_si512(b0[r] + j), y1 = _mm512_loadu_si512(b1[r] + j);
+            _mm_prefetch((const char *)(b0[r] + j + MAC_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b1[r] + j + MAC_PREFETCH), _MM_HINT_T0);
+            lo0 = _mm512_madd52lo_epu64(lo0, x, y0);
+            hi0 = _mm512_madd52hi_epu64(hi0, x, y0);
+            lo1 = _mm512_madd52lo_epu64(lo1, x, y1);
+            hi1 = _mm512_madd52hi_epu64(hi1, x, y1);
+        }
+        _mm512_storeu_si512(out[0] + j, mac_reduce(lo0, hi0, &c));
+        _mm512_storeu_si512(out[1] + j, mac_reduce(lo1, hi1, &c));
     }
 }
 

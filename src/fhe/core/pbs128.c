@@ -284,7 +284,9 @@ static size_t team_rotation(const struct veil_pbs128_team *tm, size_t block, siz
     return (size_t)veil_fhe_mod_switch(tm->lwes[block][step], log2_2n_of(tm->s->poly));
 }
 
-/* Task (col, pr) of phase A also prefetches its share of the GGSW that
+/* Task (col, pr) of phase A: the digits of X^r acc_col - acc_col modulo
+ * the prime (the vector kernels read the accumulator rotated in place) and
+ * their forward transforms. It also prefetches its share of the GGSW that
  * phase B reads next (pf; NULL for none), a slice per forward transform,
  * so that on one thread the key's reads overlap the transforms. */
 static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
@@ -292,13 +294,14 @@ static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_sc
 {
     const struct veil_pbs128_shape *s = tm->s;
     const size_t n = s->poly, level = s->level, stride = veil_pbs128_stride(s);
-    veil_u128_t *rot = sc->rot + (col * P + pr) * n;
-    rotate_sub(rot, sc->acc + col * n, n, r);
     uint64_t *res[VEIL_PBS128_MAX_LEVEL];
     for (size_t j = 0; j < level; j++)
         res[j] = sc->dntt + ((col * level + j) * P + pr) * stride;
-    const int fast = s->base_log == 24 && level == 3 && veil_ntt128_digits_24x3(tm->t, pr, rot, res);
+    const int fast = s->base_log == 24 && level == 3 &&
+                     veil_ntt128_rot_digits_24x3(tm->t, pr, sc->acc + col * n, r, res);
     if (!fast) {
+        veil_u128_t *rot = sc->rot + (col * P + pr) * n;
+        rotate_sub(rot, sc->acc + col * n, n, r);
         int64_t *digits = sc->digits + (col * P + pr) * level * n, dig[VEIL_PBS128_MAX_LEVEL];
         for (size_t i = 0; i < n; i++) {
             veil_pbs128_decompose(rot[i], s->base_log, s->level, dig);
@@ -322,17 +325,19 @@ static void task_mac(const struct veil_pbs128_team *tm, struct veil_pbs128_scrat
     const struct veil_pbs128_shape *s = tm->s;
     const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s), stride = veil_pbs128_stride(s);
     const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
-    const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    const uint64_t *b[VEIL_NTT128_LIMBS][(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
+    uint64_t *o[VEIL_NTT128_LIMBS];
     for (unsigned limb = 0; limb < VEIL_NTT128_LIMBS; limb++) {
         const unsigned ch = limb * P + pr;
-        for (size_t row = 0; row < rows; row++) {
-            a[row] = sc->dntt + (row * P + pr) * stride;
-            b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
-        }
-        uint64_t *o = sc->out + (col * CH + ch) * n;
-        veil_ntt128_mac(tm->t, pr, o, a, b, rows);
-        veil_ntt128_inverse(tm->t, pr, o);
+        for (size_t row = 0; row < rows; row++)
+            b[limb][row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
+        o[limb] = sc->out + (col * CH + ch) * n;
     }
+    for (size_t row = 0; row < rows; row++)
+        a[row] = sc->dntt + (row * P + pr) * stride;
+    veil_ntt128_mac2(tm->t, pr, o, a, b[0], b[1], rows);
+    for (unsigned limb = 0; limb < VEIL_NTT128_LIMBS; limb++)
+        veil_ntt128_inverse(tm->t, pr, o[limb]);
 }
 
 static void task_crt(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc, size_t col,

@@ -20,6 +20,8 @@
  *     per squash;
  *   - the squashed bits (digests) are identical with 1, 2 and 3 threads, in
  *     both encodings;
+ *   - a batch of ciphertexts squashed in one pass over the key gives each
+ *     the same bits as its own compact squash;
  *   - the key saved and loaded squashes to the same digest; truncated,
  *     corrupted and wrong-kind key files are refused with clear errors.
  */
@@ -297,6 +299,55 @@ static void test_threads_identical(void)
     veil_fhe_ct_free(ct);
 }
 
+/* The batch squash (one pass over the key for several ciphertexts) gives
+ * each ciphertext exactly what its own compact squash gives: a packable
+ * FheUint8, an FheBool and an FheUint8 whose carry forces one block per
+ * squash, on 2 threads (the blocks of all three share each CMux step). */
+static void test_batch(void)
+{
+    setup();
+    veil_err err;
+    veil_fhe_ct *cts[3] = {NULL, NULL, NULL};
+    CHECK(veil_fhe_encrypt(g_ck, 8, 0x5e, &cts[0], &err) == 0);
+    CHECK(veil_fhe_encrypt(g_ck, 1, 1, &cts[1], &err) == 0);
+    CHECK(veil_fhe_encrypt(g_ck, 8, 0x81, &cts[2], &err) == 0);
+    const struct veil_fhe_params *params = NULL;
+    struct veil_radix *r = (struct veil_radix *)veil_fhe_ct_radix(cts[2], &params);
+    r->blocks[3].degree = 4; /* not packable: compact squashes one block at a time */
+    CHECK(veil_sq_key_set_threads(g_key, 2, &err) == 0);
+    veil_sq_ct outs[3];
+    CHECK(veil_sq_squash_compact_batch(g_key, g_sk, (const veil_fhe_ct *const *)cts, 3, outs,
+                                       &err) == 0);
+    static const uint64_t want[3] = {0x5e, 1, 0x81};
+    static const uint32_t enc[3] = {VEIL_SQ_ENC_PACKED, VEIL_SQ_ENC_PACKED, VEIL_SQ_ENC_BLOCKS};
+    for (int i = 0; i < 3; i++) {
+        veil_sq_ct one;
+        uint8_t d_batch[32], d_one[32];
+        uint64_t got = 0;
+        CHECK(veil_sq_squash_compact(g_key, g_sk, cts[i], &one, &err) == 0);
+        CHECK_EQ_INT(outs[i].encoding, enc[i]);
+        CHECK(veil_sq_ct_digest(&outs[i], d_batch, &err) == 0);
+        CHECK(veil_sq_ct_digest(&one, d_one, &err) == 0);
+        CHECK(memcmp(d_batch, d_one, 32) == 0);
+        CHECK(veil_sq_decrypt(&g_secret, &outs[i], &got, &err) == 0);
+        CHECK_EQ_U64(got, want[i]);
+        veil_sq_ct_clear(&one);
+        veil_sq_ct_clear(&outs[i]);
+    }
+    CHECK(veil_sq_squash_compact_batch(g_key, g_sk, (const veil_fhe_ct *const *)cts, 0, outs,
+                                       &err) == -1);
+    CHECK_CONTAINS(err.msg, "squash batch holds");
+    veil_fhe_ct *many[VEIL_SQ_BATCH_MAX_CTS + 1];
+    for (size_t i = 0; i <= VEIL_SQ_BATCH_MAX_CTS; i++)
+        many[i] = cts[1];
+    veil_sq_ct many_out[VEIL_SQ_BATCH_MAX_CTS + 1];
+    CHECK(veil_sq_squash_compact_batch(g_key, g_sk, (const veil_fhe_ct *const *)many,
+                                       VEIL_SQ_BATCH_MAX_CTS + 1, many_out, &err) == -1);
+    CHECK_CONTAINS(err.msg, "squash batch holds");
+    for (int i = 0; i < 3; i++)
+        veil_fhe_ct_free(cts[i]);
+}
+
 static void write_file(const char *path, const uint8_t *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -369,4 +420,4 @@ static void test_teardown(void)
 
 VTEST_MAIN(VTEST(test_every_block_value), VTEST(test_integers), VTEST(test_packed),
            VTEST(test_noise), VTEST(test_noise_all_coefficients), VTEST(test_threads_identical),
-           VTEST(test_key_files), VTEST(test_teardown))
+           VTEST(test_batch), VTEST(test_key_files), VTEST(test_teardown))

@@ -174,6 +174,16 @@ static void compare_paths(struct veil_ntt128 *t, int level, int extreme)
         veil_ntt128_inverse(t, pr, oy);
         veil_ntt128_inverse(t, pr, y);
         CHECK(memcmp(ox, oy, sizeof ox) == 0);
+        /* both limbs at once: the same as two separate products */
+        uint64_t o2a[N], o2b[N], o1[N];
+        uint64_t *o2[2] = {o2a, o2b};
+        t->simd = level;
+        veil_ntt128_mac2(t, pr, o2, ax, bx, ay, ROWS);
+        t->simd = VEIL_NTT128_SCALAR;
+        veil_ntt128_mac(t, pr, o1, ax, bx, ROWS);
+        CHECK(memcmp(o2a, o1, sizeof o1) == 0);
+        veil_ntt128_mac(t, pr, o1, ax, ay, ROWS);
+        CHECK(memcmp(o2b, o1, sizeof o1) == 0);
         CHECK(memcmp(x, y, N * 8) == 0);
         CHECK(memcmp(x, in, N * 8) == 0); /* inverse(forward(v)) = v */
     }
@@ -233,6 +243,49 @@ static void compare_digits(struct veil_ntt128 *t)
     free(dig);
 }
 
+/* The digits of X^r a - a read straight from a (the rotation fused into
+ * the vector decomposition) equal the rotation done apart and the scalar
+ * decomposition, for rotations on and off a multiple of 8, wrapping and
+ * negated (r >= N), at both primes. */
+static void compare_rot_digits(struct veil_ntt128 *t)
+{
+    enum { N = 2048 };
+    struct veil_fhe_rng rng;
+    veil_fhe_rng_init(&rng, test_seed, 556);
+    veil_u128_t *a = malloc(N * sizeof *a), *diff = malloc(N * sizeof *diff);
+    for (size_t i = 0; i < N; i++)
+        a[i] = rand_u128(&rng);
+    a[5] = 0; /* a zero source: the 128-bit negation's borrow */
+    uint64_t *fast = malloc(3 * N * 8), *slow = malloc(3 * N * 8);
+    int64_t *dig = malloc(3 * N * sizeof *dig);
+    static const size_t rots[] = {0, 1, 5, 8, 13, 1000, 2047, 2048, 2049, 2053, 3000, 4095};
+    for (size_t k = 0; k < sizeof rots / sizeof rots[0]; k++) {
+        const size_t r = rots[k], rr = r % N;
+        for (size_t c = 0; c < N; c++) {
+            const veil_u128_t x = c < rr ? (veil_u128_t)0 - a[c + N - rr] : a[c - rr];
+            diff[c] = (r >= N ? (veil_u128_t)0 - x : x) - a[c];
+        }
+        for (size_t i = 0; i < N; i++) {
+            int64_t d[3];
+            veil_pbs128_decompose(diff[i], 24, 3, d);
+            for (int j = 0; j < 3; j++)
+                dig[j * N + i] = d[2 - j];
+        }
+        for (unsigned pr = 0; pr < VEIL_NTT128_PRIMES; pr++) {
+            uint64_t *rf[3] = {fast, fast + N, fast + 2 * N};
+            CHECK(veil_ntt128_rot_digits_24x3(t, pr, a, r, rf) == 1);
+            for (int j = 0; j < 3; j++)
+                veil_ntt128_from_i64(t, pr, slow + j * N, dig + j * N);
+            CHECK(memcmp(fast, slow, 3 * N * 8) == 0);
+        }
+    }
+    free(a);
+    free(diff);
+    free(fast);
+    free(slow);
+    free(dig);
+}
+
 /* The vectorized CRT (added into 128-bit words) equals the scalar one on
  * any residues, including the largest and the negative half. */
 static void compare_crt(struct veil_ntt128 *t)
@@ -278,11 +331,13 @@ static void test_code_paths_identical(void)
     t.simd = best;
     if (best) {
         compare_digits(&t);
+        compare_rot_digits(&t);
         compare_crt(&t);
     }
     t.simd = VEIL_NTT128_SCALAR;
     uint64_t *none[3 * VEIL_NTT128_PRIMES] = {0};
     CHECK(veil_ntt128_digits_24x3(&t, 0, NULL, none) == 0); /* scalar: the caller decomposes */
+    CHECK(veil_ntt128_rot_digits_24x3(&t, 0, NULL, 1, none) == 0);
     veil_ntt128_free(&t);
 }
 
