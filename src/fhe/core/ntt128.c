@@ -151,6 +151,7 @@ int veil_ntt128_init(struct veil_ntt128 *t, size_t n, veil_err *err)
     const uint64_t p0 = ntt128_primes[0], p1 = ntt128_primes[1];
     t->c1 = powmod(p0 % p1, p1 - 2, p1);
     t->c1_sh = shoup_of(t->c1, p1);
+    t->c1_sh52 = shoup52_of(t->c1, p1);
     t->m = (veil_u128_t)p0 * p1;
     return 0;
 }
@@ -768,6 +769,10 @@ void veil_ntt128_crt_add_part(const struct veil_ntt128 *t, veil_u128_t *out,
                               const uint64_t *const *res, size_t from, size_t to)
 {
 #if NTT128_AVX512
+    if (t->simd == VEIL_NTT128_IFMA && from % 8 == 0 && to % 8 == 0) {
+        veil_ntt128_ifma_crt_add(t, out, res, from, to);
+        return;
+    }
     if (t->simd >= VEIL_NTT128_AVX512 && from % 8 == 0 && to % 8 == 0) {
         crt_add_avx512(t, out, res, from, to);
         return;

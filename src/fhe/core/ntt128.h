@@ -75,7 +75,7 @@ struct veil_ntt128 {
     struct veil_ntt128_prime pr[VEIL_NTT128_PRIMES];
     /* Garner's constants: c1 = p0^-1 mod p1 (with its Shoup companion) and
      * M = p0 p1. */
-    uint64_t c1, c1_sh;
+    uint64_t c1, c1_sh, c1_sh52;
     veil_u128_t m;
 };
 

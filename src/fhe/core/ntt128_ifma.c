@@ -325,6 +325,79 @@ IFMA_TARGET void veil_ntt128_ifma_mac2(const struct veil_ntt128_prime *pr, size_
     }
 }
 
+/* ---- Garner's CRT with 52-bit products ----
+ * X = r0 + x1 p0 with x1 = (r1 - r0) p0^-1 mod p1 (a Shoup product with
+ * c1's 52-bit companion), minus M when x1 is in the upper half of [0, p1)
+ * (ntt128.c's crt_signed): the 102-bit x1 p0 comes from the low and high
+ * 52-bit halves of one IFMA product pair. */
+struct crt_ctx {
+    __m512i p1, np1, c1, c1s, p1_half, p0, m_lo, m_hi, one, zero;
+};
+
+IFMA_TARGET static inline struct crt_ctx crt_ctx_init(const struct veil_ntt128 *t)
+{
+    struct crt_ctx c;
+    c.p1 = _mm512_set1_epi64((long long)t->pr[1].p);
+    c.np1 = neg_p52(&t->pr[1]);
+    c.c1 = _mm512_set1_epi64((long long)t->c1);
+    c.c1s = _mm512_set1_epi64((long long)t->c1_sh52);
+    c.p1_half = _mm512_set1_epi64((long long)(t->pr[1].p / 2));
+    c.p0 = _mm512_set1_epi64((long long)t->pr[0].p);
+    c.m_lo = _mm512_set1_epi64((long long)(uint64_t)t->m);
+    c.m_hi = _mm512_set1_epi64((long long)(uint64_t)(t->m >> 64));
+    c.one = _mm512_set1_epi64(1);
+    c.zero = _mm512_setzero_si512();
+    return c;
+}
+
+/* The signed limb product X of residues r0, r1 as 128-bit lanes (lo, hi);
+ * hi is only computed when want_hi. */
+IFMA_TARGET static inline void crt52(const struct crt_ctx *c, __m512i r0, __m512i r1, int want_hi,
+                                     __m512i *lo, __m512i *hi)
+{
+    const __m512i x0_1 = v_csub(r0, c->p1); /* p0 < 2 p1 */
+    const __m512i d1 = v_csub(_mm512_sub_epi64(_mm512_add_epi64(r1, c->p1), x0_1), c->p1);
+    const __m512i x1 = v_csub(shoup52(d1, c->c1, c->c1s, c->np1), c->p1);
+    const __m512i l = _mm512_madd52lo_epu64(r0, x1, c->p0); /* r0 + low 52 bits: < 2^53 */
+    const __m512i h52 = _mm512_madd52hi_epu64(c->zero, x1, c->p0);
+    const __mmask8 neg = _mm512_cmpgt_epu64_mask(x1, c->p1_half);
+    __m512i x_lo = _mm512_add_epi64(l, _mm512_slli_epi64(h52, 52));
+    if (want_hi) {
+        __m512i x_hi = _mm512_srli_epi64(h52, 12);
+        x_hi = _mm512_mask_add_epi64(x_hi, _mm512_cmplt_epu64_mask(x_lo, l), x_hi, c->one);
+        const __mmask8 borrow = neg & _mm512_cmplt_epu64_mask(x_lo, c->m_lo);
+        x_hi = _mm512_mask_sub_epi64(x_hi, neg, x_hi, c->m_hi);
+        *hi = _mm512_mask_sub_epi64(x_hi, borrow, x_hi, c->one);
+    }
+    *lo = _mm512_mask_sub_epi64(x_lo, neg, x_lo, c->m_lo);
+}
+
+/* out[j] += X0 + 2^64 X1 on [from, to) (multiples of 8). */
+IFMA_TARGET void veil_ntt128_ifma_crt_add(const struct veil_ntt128 *t, veil_u128_t *out,
+                                          const uint64_t *const *res, size_t from, size_t to)
+{
+    const struct crt_ctx c = crt_ctx_init(t);
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i lo_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i hi_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    for (size_t j = from; j < to; j += 8) {
+        __m512i x0_lo, x0_hi, x1_lo, unused;
+        crt52(&c, _mm512_loadu_si512(res[0] + j), _mm512_loadu_si512(res[1] + j), 1, &x0_lo,
+              &x0_hi);
+        crt52(&c, _mm512_loadu_si512(res[2] + j), _mm512_loadu_si512(res[3] + j), 0, &x1_lo,
+              &unused);
+        const __m512i A = _mm512_loadu_si512(out + j), B = _mm512_loadu_si512(out + j + 4);
+        const __m512i olo = _mm512_permutex2var_epi64(A, even, B);
+        __m512i ohi = _mm512_permutex2var_epi64(A, odd, B);
+        const __m512i nlo = _mm512_add_epi64(olo, x0_lo);
+        ohi = _mm512_add_epi64(ohi, _mm512_add_epi64(x0_hi, x1_lo));
+        ohi = _mm512_mask_add_epi64(ohi, _mm512_cmplt_epu64_mask(nlo, olo), ohi, c.one);
+        _mm512_storeu_si512(out + j, _mm512_permutex2var_epi64(nlo, lo_half, ohi));
+        _mm512_storeu_si512(out + j + 4, _mm512_permutex2var_epi64(nlo, hi_half, ohi));
+    }
+}
+
 #else
 typedef int veil_ntt128_ifma_none; /* ISO C: a translation unit declares something */
 #endif
