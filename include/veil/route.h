@@ -352,7 +352,8 @@ void veil_route_carrier_get_stats(veil_route_carrier *c, struct veil_route_carri
 
 /* A node's routing host on a system-mode overlay (`veil conflux up --tun`):
  * one selector per member of the realm over the direct path and "via R"
- * for every willing member R whose summary reports a live link to it;
+ * for every willing member R whose summary reports a live link to it (and
+ * "via R then R2" when no such R is one this node reaches);
  * probes (overlay kind 2) measure each member's direct link and carry back
  * the reflexive address the member sees; the "via R" estimate is the own
  * RTT to R plus R's summarized RTT to the destination. When the selection
@@ -380,10 +381,11 @@ int veil_route_probe_decode(struct veil_route_probe *p, const uint8_t *in, size_
                             veil_err *err) VEIL_WARN_UNUSED;
 
 #define VEIL_ROUTE_OVERLAY_MEMBERS_MAX 64
-/* What one relay hop adds to a TUN packet: the kind byte, the DATA cell
- * header and one layer per hop (relay and destination). A host leaves this
- * much room under its TUN MTU so relayed packets are never fragmented. */
-#define VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD (1 + VEIL_ROUTE_DATA_HEADER + 2 * VEIL_ROUTE_LAYER_TAG)
+/* What a path of two relays adds to a TUN packet: the kind byte, the DATA
+ * cell header and one layer per hop (two relays and the destination). A
+ * host leaves this much room under its TUN MTU so relayed packets are never
+ * fragmented. */
+#define VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD (1 + VEIL_ROUTE_DATA_HEADER + 3 * VEIL_ROUTE_LAYER_TAG)
 
 struct veil_route_overlay_config {
     const uint8_t *ed_sk;      /* the node's 64-byte Ed25519 secret key */
@@ -435,10 +437,11 @@ size_t veil_route_overlay_signals(veil_route_overlay *r, struct veil_route_signa
  * punch at its at_ms (veil_overlay_punch), an answer schedules ours. */
 int veil_route_overlay_on_signal(veil_route_overlay *r, const struct veil_route_signal *s,
                                  uint64_t now_ms, veil_err *err) VEIL_WARN_UNUSED;
-/* The path in use to a member: 0 direct, 1 through a relay (its identity
- * into via), -1 none alive or unknown member. */
+/* The path in use to a member: 0 direct, 1 or 2 through that many relays
+ * (their identities into via[0], via[1], in path order), -1 none alive or
+ * unknown member. */
 int veil_route_overlay_path(veil_route_overlay *r, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],
-                            uint8_t via[VEIL_ANCHOR_KEY_BYTES]);
+                            uint8_t via[2][VEIL_ANCHOR_KEY_BYTES]);
 void veil_route_overlay_get_stats(veil_route_overlay *r, struct veil_route_overlay_stats *out);
 
 #ifdef __cplusplus

@@ -37,8 +37,8 @@ struct veil_conflux_tun {
     struct tun_member {
         char name[64], ipv4[16];
         uint8_t id[32];
-        int path; /* last logged: -1 none, 0 direct, 1 relayed */
-        uint8_t via[32];
+        int path; /* last logged: -1 none, 0 direct, 1 or 2 relays */
+        uint8_t via[2][32]; /* the relays of the path last logged */
     } * members; /* who published which identity (from verified records) */
     size_t n_members, cap_members;
     pthread_t route_thread;
@@ -299,18 +299,21 @@ static int publish_record(veil_conflux_tun *t, veil_conflux *a, const char *endp
  * an operator follow. */
 static void log_path(veil_conflux_tun *t, struct tun_member *m)
 {
-    uint8_t via[32];
+    uint8_t via[2][32];
     int path = veil_route_overlay_path(t->route, m->id, via);
-    if (path == m->path && (path != 1 || memcmp(via, m->via, 32) == 0))
+    if (path == m->path && (path < 1 || memcmp(via, m->via, (size_t)path * 32) == 0))
         return;
     m->path = path;
-    memcpy(m->via, via, 32);
-    const char *relay = "?";
-    for (size_t i = 0; path == 1 && i < t->n_members; i++)
-        if (memcmp(t->members[i].id, via, 32) == 0)
-            relay = t->members[i].ipv4;
+    memcpy(m->via, via, sizeof m->via);
+    const char *relay[2] = {"?", "?"};
+    for (int k = 0; k < path; k++)
+        for (size_t i = 0; i < t->n_members; i++)
+            if (memcmp(t->members[i].id, via[k], 32) == 0)
+                relay[k] = t->members[i].ipv4;
     if (path == 1)
-        printf("conflux: route %s via %s\n", m->ipv4, relay);
+        printf("conflux: route %s via %s\n", m->ipv4, relay[0]);
+    else if (path == 2)
+        printf("conflux: route %s via %s,%s\n", m->ipv4, relay[0], relay[1]);
     else
         printf("conflux: route %s %s\n", m->ipv4, path == 0 ? "direct" : "none");
     fflush(stdout);
@@ -420,8 +423,8 @@ static void apply_static(veil_conflux_tun *t, const struct veil_conflux_tun_conf
     }
 }
 
-/* The underlay MTU the overlay sizes its TUN for: room is left for one
- * relay hop, so a packet fits whether it goes direct or through a relay. */
+/* The underlay MTU the overlay sizes its TUN for: room is left for a path
+ * of two relays, so a packet fits whether it goes direct or relayed. */
 static unsigned overlay_underlay_mtu(unsigned underlay)
 {
     return (underlay ? underlay : 1500) - VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD;

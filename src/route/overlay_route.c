@@ -23,7 +23,10 @@
 #include "veil/route.h"
 
 #define PENDING_MAX 256
-#define PATH_DIRECT 0u /* selector path id; "via member i" is i + 1 */
+/* Selector path ids: 0 direct, i + 1 "via member i", PATH_TWO + i * MEMBERS
+ * + j "via member i then member j". */
+#define PATH_DIRECT 0u
+#define PATH_TWO    (1u + VEIL_ROUTE_OVERLAY_MEMBERS_MAX)
 /* A relayed path's estimate carries this much on top of its RTTs, so a
  * working direct path wins over near-equal relayed ones (it costs no
  * member's bandwidth) and the switch clears the selector's hysteresis. */
@@ -53,7 +56,7 @@ struct member {
     bool punch_pending;
     struct veil_route_reflex punch_addr;
     /* the path in use to it */
-    int via; /* -1 direct, else the relay's member index */
+    int via, via2; /* -1 direct, else the relays' member indices (via2 -1: one relay) */
     bool onion_on;
     uint64_t onion_ms;
     struct veil_route_onion onion;
@@ -99,6 +102,43 @@ static bool fresh(const veil_route_overlay *r, uint64_t t)
     return t != 0 && t + r->cfg.fresh_ms >= r->now; /* t may be ahead of r->now */
 }
 
+/* The relays of selector path `id` (member indices; -1 none): how many. */
+static int path_relays(uint32_t id, int *r1, int *r2)
+{
+    *r1 = *r2 = -1;
+    if (id == PATH_DIRECT)
+        return 0;
+    if (id < PATH_TWO) {
+        *r1 = (int)id - 1;
+        return 1;
+    }
+    *r1 = (int)((id - PATH_TWO) / VEIL_ROUTE_OVERLAY_MEMBERS_MAX);
+    *r2 = (int)((id - PATH_TWO) % VEIL_ROUTE_OVERLAY_MEMBERS_MAX);
+    return 2;
+}
+
+static uint32_t path_two(int r1, int r2)
+{
+    return PATH_TWO + (uint32_t)r1 * VEIL_ROUTE_OVERLAY_MEMBERS_MAX + (uint32_t)r2;
+}
+
+/* Member `rel`'s fresh summary, if it relays; NULL otherwise. */
+static const struct veil_route_topo *relay_summary(const veil_route_overlay *r, int rel)
+{
+    const struct member *m = &r->m[rel];
+    return m->used && m->has_summary && m->summary.relay_willing && fresh(r, m->summary_ms)
+               ? &m->summary
+               : NULL;
+}
+
+/* The link member `rel`'s fresh summary reports to `to` (it relays), or NULL. */
+static const struct veil_route_link *relay_link(const veil_route_overlay *r, int rel, int to)
+{
+    const struct veil_route_topo *t = relay_summary(r, rel);
+    const struct veil_route_link *l = t ? veil_route_topo_link(t, r->m[to].id) : NULL;
+    return l && l->loss_ppm < 1000000 ? l : NULL;
+}
+
 /* ---- probes ---- */
 
 /* Calls whose refusal is only counted (the selector's bad ids, sends the
@@ -125,7 +165,8 @@ static void set_relayed(veil_route_overlay *r, const uint8_t *id, bool on)
 
 static void send_probe(veil_route_overlay *r, int dst, uint32_t path)
 {
-    int to = path == PATH_DIRECT ? dst : (int)path - 1;
+    int r1, r2;
+    int to = path_relays(path, &r1, &r2) == 0 ? dst : r1;
     struct pending *p = &r->pend[r->st.probes_sent % PENDING_MAX];
     if (p->used) { /* the oldest still pending is long past its timeout */
         p->used = false;
@@ -143,22 +184,17 @@ static void send_probe(veil_route_overlay *r, int dst, uint32_t path)
         (void)send_kind(r, r->m[to].id, msg, len); /* unsent: its timeout counts a loss */
 }
 
-/* The sample a probe answered by `to` gives its path (mu held). */
+/* The sample a probe answered by `to` gives its path (mu held): the own
+ * RTT to the first hop plus the summarized RTTs of the relays' links. */
 static bool path_sample(const veil_route_overlay *r, const struct pending *p, uint64_t rtt_us,
                         uint64_t *out)
 {
-    if (p->path == PATH_DIRECT) {
-        *out = rtt_us;
-        return true;
-    }
-    const struct member *relay = &r->m[p->to];
-    const struct veil_route_link *l =
-        relay->has_summary && fresh(r, relay->summary_ms) && relay->summary.relay_willing
-            ? veil_route_topo_link(&relay->summary, r->m[p->dst].id)
-            : NULL;
-    if (!l || l->loss_ppm >= 1000000)
+    int r1, r2, n = path_relays(p->path, &r1, &r2);
+    const struct veil_route_link *l1 = n ? relay_link(r, r1, n == 2 ? r2 : p->dst) : NULL;
+    const struct veil_route_link *l2 = n == 2 ? relay_link(r, r2, p->dst) : NULL;
+    if ((n >= 1 && !l1) || (n == 2 && !l2))
         return false;
-    *out = rtt_us + l->rtt_us + RELAY_PENALTY_US;
+    *out = rtt_us + (l1 ? l1->rtt_us : 0) + (l2 ? l2->rtt_us : 0) + (uint64_t)n * RELAY_PENALTY_US;
     return true;
 }
 
@@ -388,57 +424,89 @@ size_t veil_route_overlay_signals(veil_route_overlay *r, struct veil_route_signa
 
 /* ---- choosing and building ---- */
 
+static void add_candidate(veil_route_overlay *r, struct member *dst, uint32_t id, uint64_t prior)
+{
+    if (veil_route_sel_cost(&dst->sel, id) == UINT64_MAX &&
+        veil_route_sel_add(&dst->sel, id, prior, r->now, NULL) == 0)
+        r->st.candidates++;
+}
+
+/* "Via R then R2" for member d, when no single relay reaches it (mu held):
+ * R is a relay this node has a fresh link to, whose summary reports a link
+ * to R2, whose summary reports a link to d. */
+static void add_two_relay_candidates(veil_route_overlay *r, int d)
+{
+    for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++) {
+        if (i == d || !relay_summary(r, i) || !fresh(r, r->m[i].link_ack_ms))
+            continue;
+        for (int j = 0; j < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; j++) {
+            const struct veil_route_link *l1 = j != i && j != d ? relay_link(r, i, j) : NULL;
+            const struct veil_route_link *l2 = l1 ? relay_link(r, j, d) : NULL;
+            if (l2)
+                add_candidate(r, &r->m[d], path_two(i, j),
+                              r->m[i].link_rtt_us + l1->rtt_us + l2->rtt_us +
+                                  2 * RELAY_PENALTY_US);
+        }
+    }
+}
+
 /* Relays with a fresh summary reporting a link to member d become its
- * candidates, seeded by the composed RTT (mu held). */
+ * candidates, seeded by the composed RTT; paths through two relays when
+ * none of them is one this node reaches (mu held). */
 static void add_candidates(veil_route_overlay *r, int d)
 {
     struct member *dst = &r->m[d];
     if (r->now < dst->added_ms + DIRECT_FIRST_MS)
         return;
+    bool reached = false;
     for (int i = 0; i < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; i++) {
-        const struct member *rel = &r->m[i];
-        if (i == d || !rel->used || !rel->has_summary || !rel->summary.relay_willing ||
-            !fresh(r, rel->summary_ms))
+        const struct veil_route_link *l = i != d ? relay_link(r, i, d) : NULL;
+        if (!l)
             continue;
-        const struct veil_route_link *l = veil_route_topo_link(&rel->summary, dst->id);
-        uint64_t prior =
-            l && fresh(r, rel->link_ack_ms) ? rel->link_rtt_us + l->rtt_us + RELAY_PENALTY_US : 0;
-        if (l && veil_route_sel_cost(&dst->sel, (uint32_t)i + 1) == UINT64_MAX &&
-            veil_route_sel_add(&dst->sel, (uint32_t)i + 1, prior, r->now, NULL) == 0)
-            r->st.candidates++;
+        bool own = fresh(r, r->m[i].link_ack_ms);
+        reached |= own;
+        add_candidate(r, dst, (uint32_t)i + 1,
+                      own ? r->m[i].link_rtt_us + l->rtt_us + RELAY_PENALTY_US : 0);
     }
+    if (!reached)
+        add_two_relay_candidates(r, d);
 }
 
 static void use_direct(veil_route_overlay *r, struct member *m)
 {
     if (m->via >= 0)
         r->st.switches++;
-    m->via = -1;
+    m->via = m->via2 = -1;
     if (m->onion_on)
         veil_route_onion_wipe(&m->onion);
     m->onion_on = false;
     set_relayed(r, m->id, false);
 }
 
-/* A fresh onion path to m through member `via` (mu held). */
-static void build_path(veil_route_overlay *r, struct member *m, int via)
+/* A fresh onion path to m through member `via` (then `via2`, if >= 0; mu
+ * held). */
+static void build_path(veil_route_overlay *r, struct member *m, int via, int via2)
 {
-    struct veil_route_hop hops[2];
+    struct veil_route_hop hops[3];
+    size_t n = 0;
     struct veil_route_limits lim = {
         .max_bytes = 1ull << 36, .rate_bytes_s = 1u << 30, .idle_ms = r->cfg.rebuild_ms + 5000};
-    memcpy(hops[0].identity, r->m[via].id, VEIL_ANCHOR_KEY_BYTES);
-    memcpy(hops[1].identity, m->id, VEIL_ANCHOR_KEY_BYTES);
+    memcpy(hops[n++].identity, r->m[via].id, VEIL_ANCHOR_KEY_BYTES);
+    if (via2 >= 0)
+        memcpy(hops[n++].identity, r->m[via2].id, VEIL_ANCHOR_KEY_BYTES);
+    memcpy(hops[n++].identity, m->id, VEIL_ANCHOR_KEY_BYTES);
     if (m->onion_on)
         veil_route_onion_wipe(&m->onion);
     m->onion_on = false;
-    if (veil_route_onion_build(&m->onion, r->ed_sk, hops, 2, &lim, r->cell + 1, NULL) != 0)
+    if (veil_route_onion_build(&m->onion, r->ed_sk, hops, n, &lim, r->cell + 1, NULL) != 0)
         return;
     r->cell[0] = VEIL_OVERLAY_KIND_CELL;
     if (!send_kind(r, hops[0].identity, r->cell, VEIL_ROUTE_SETUP_BYTES + 1))
         return;
-    if (m->via != via)
+    if (m->via != via || m->via2 != via2)
         r->st.switches++;
     m->via = via;
+    m->via2 = via2;
     m->onion_on = true;
     m->onion_ms = r->now;
     r->st.paths_built++;
@@ -448,14 +516,15 @@ static void build_path(veil_route_overlay *r, struct member *m, int via)
 static void choose(veil_route_overlay *r, struct member *m)
 {
     uint32_t id;
-    if (veil_route_sel_current(&m->sel, &id, NULL) != 0 || id == PATH_DIRECT) {
+    int via, via2;
+    if (veil_route_sel_current(&m->sel, &id, NULL) != 0 || path_relays(id, &via, &via2) == 0) {
         if (m->via >= 0 || m->onion_on)
             use_direct(r, m);
         return;
     }
-    int via = (int)id - 1;
-    if (via != m->via || !m->onion_on || r->now - m->onion_ms >= r->cfg.rebuild_ms)
-        build_path(r, m, via);
+    if (via != m->via || via2 != m->via2 || !m->onion_on ||
+        r->now - m->onion_ms >= r->cfg.rebuild_ms)
+        build_path(r, m, via, via2);
 }
 
 void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms)
@@ -474,9 +543,11 @@ void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms)
         maybe_offer(r, m);
         punch_due(r, d);
         size_t n = veil_route_sel_due(&m->sel, r->now, due, VEIL_ROUTE_PATHS_MAX);
-        for (size_t k = 0; k < n; k++)
-            if (due[k] == PATH_DIRECT || r->m[due[k] - 1].used)
+        for (size_t k = 0; k < n; k++) {
+            int r1, r2;
+            if (path_relays(due[k], &r1, &r2) == 0 || r->m[r1].used)
                 send_probe(r, d, due[k]);
+        }
         choose(r, m);
         r->st.relayed_dsts += m->via >= 0;
     }
@@ -503,7 +574,7 @@ int veil_route_overlay_add_member(veil_route_overlay *r, const uint8_t id[VEIL_A
         struct member *m = &r->m[free_slot];
         memset(m, 0, sizeof *m);
         m->used = true;
-        m->via = -1;
+        m->via = m->via2 = -1;
         m->added_ms = now_ms;
         memcpy(m->id, id, VEIL_ANCHOR_KEY_BYTES);
         rc = veil_route_sel_init(&m->sel, NULL, err);
@@ -515,6 +586,18 @@ int veil_route_overlay_add_member(veil_route_overlay *r, const uint8_t id[VEIL_A
     return rc;
 }
 
+/* Removes m's candidate paths through member `gone` (mu held). */
+static void drop_paths_through(veil_route_overlay *r, struct member *m, int gone)
+{
+    for (int k = 0; k < VEIL_ROUTE_PATHS_MAX; k++) {
+        int r1, r2;
+        uint32_t id = m->sel.paths[k].id;
+        if (m->sel.paths[k].used && path_relays(id, &r1, &r2) > 0 && (r1 == gone || r2 == gone) &&
+            veil_route_sel_remove(&m->sel, id, NULL) != 0)
+            r->st.errors++;
+    }
+}
+
 void veil_route_overlay_remove_member(veil_route_overlay *r,
                                       const uint8_t id[VEIL_ANCHOR_KEY_BYTES])
 {
@@ -524,10 +607,10 @@ void veil_route_overlay_remove_member(veil_route_overlay *r,
         veil_route_onion_wipe(&r->m[i].onion);
         r->m[i].used = false;
         for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++)
-            if (r->m[d].used) /* absent: refused, nothing to do */
-                (void)!veil_route_sel_remove(&r->m[d].sel, (uint32_t)i + 1, NULL);
+            if (r->m[d].used)
+                drop_paths_through(r, &r->m[d], i);
         for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++)
-            if (r->m[d].used && r->m[d].via == i)
+            if (r->m[d].used && (r->m[d].via == i || r->m[d].via2 == i))
                 use_direct(r, &r->m[d]);
         for (size_t k = 0; k < PENDING_MAX; k++)
             if (r->pend[k].dst == i || r->pend[k].to == i)
@@ -614,15 +697,17 @@ int veil_route_overlay_summary(veil_route_overlay *r, const uint8_t self[VEIL_AN
 }
 
 int veil_route_overlay_path(veil_route_overlay *r, const uint8_t dst[VEIL_ANCHOR_KEY_BYTES],
-                            uint8_t via[VEIL_ANCHOR_KEY_BYTES])
+                            uint8_t via[2][VEIL_ANCHOR_KEY_BYTES])
 {
     pthread_mutex_lock(&r->mu);
     int i = member_of(r, dst), rc = -1;
     uint32_t id;
     if (i >= 0 && veil_route_sel_current(&r->m[i].sel, &id, NULL) == 0)
-        rc = r->m[i].via >= 0 ? 1 : 0;
-    if (rc == 1)
-        memcpy(via, r->m[r->m[i].via].id, VEIL_ANCHOR_KEY_BYTES);
+        rc = r->m[i].via < 0 ? 0 : r->m[i].via2 < 0 ? 1 : 2;
+    if (rc >= 1)
+        memcpy(via[0], r->m[r->m[i].via].id, VEIL_ANCHOR_KEY_BYTES);
+    if (rc == 2)
+        memcpy(via[1], r->m[r->m[i].via2].id, VEIL_ANCHOR_KEY_BYTES);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
