@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     static const char *const urls[] = {"/v1/jobs/validate", "/v1/anchors/verify", "/v1/cluster",
                                        "/v1/network",       "/v1/disputes",
-                                       "/v1/jobs/0123456789abcdef0123456789abcdef0123456789abcdef"
-                                       "0123456789abcdef/replicas/0/logs"};
+                                       ("/v1/jobs/0123456789abcdef0123456789abcdef0123456789abcdef"
+                                        "0123456789abcdef/replicas/0/logs")};
     char *text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';

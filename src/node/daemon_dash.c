@@ -10,9 +10,9 @@
  *            VEIL_ROUND_MAX_ATTEMPTS, the schedulers, the digest tally
  *            (voted, largest, needed: veil_round_decide's), the agreed
  *            digest once a majority formed, when it was planned and its
- *            deadline. A settled round drops its digests (round_move): its
- *            last tally seen by an earlier snapshot of the same attempt is
- *            kept, else voted/largest are null. Never the chosen node: the
+ *            deadline. A settled round drops its digests (round_move): the
+ *            last tally an earlier snapshot of the same attempt saw is kept
+ *            when it had the majority, else voted/largest are null. Never the chosen node: the
  *            API adds what this node may see of a replica from the store,
  *            trimmed (hook H4).
  */
@@ -84,7 +84,7 @@ static json_t *round_json(const veil_daemon *d, const struct round *r)
 }
 
 /* A settled round's tally from the previous snapshot `prev` (same replica
- * and attempt), or null counts when none saw it. */
+ * and attempt) when it showed a majority, else null counts. */
 static void keep_tally(json_t *o, json_t *prev_list)
 {
     json_t *p = NULL, *row;
@@ -95,7 +95,11 @@ static void keep_tally(json_t *o, json_t *prev_list)
             json_equal(json_object_get(row, "attempt"), json_object_get(o, "attempt")))
             p = row;
     }
-    bool seen = json_integer_value(json_object_get(p, "voted")) > 0;
+    /* only a tally that had the majority the decision needed: a node that
+     * saw fewer digests than the decryptor would show a split it never had */
+    bool seen = json_integer_value(json_object_get(p, "largest")) >=
+                    json_integer_value(json_object_get(o, "needed")) &&
+                json_integer_value(json_object_get(p, "largest")) > 0;
     static const char *const keys[] = {"voted", "largest", "agreed_digest"};
     for (size_t k = 0; k < 3; k++) {
         json_t *v = seen ? json_object_get(p, keys[k]) : NULL;
