@@ -176,7 +176,7 @@ wait_for 10 "the outsider reaches the server node's LAN address" \
   out python3 "$SRC/tests/integration/net/icmp_ping.py" 10.198.0.1 1 0.05 1
 for dst in "10.77.0.$srv" "$SRV_CT"; do
   out busybox nc -w 2 "$dst" 8080 <<<"payload from the outsider" \
-    && fail "the outsider connected to $dst:8080 through the node's LAN"
+    && fail "the outsider connected to $dst:8080 through the node's LAN; node $srv's guard: $(on "$srv" nft list table ip veil_guard 2>&1)"
 done
 out python3 "$SRC/tests/integration/product/dns_query.py" "$NAME0" "10.77.0.$srv" \
   && fail "the node's resolver answered the outsider on its LAN"
