@@ -8,7 +8,8 @@
  *
  *   bench_schedule KEYDIR [N...]   (KEYDIR from 'veil fhe keygen -o KEYDIR';
  *                                   default N: 4 8 16)
- * Env BENCH_POLICY=binpack|spread|priority, BENCH_THREADS (0 = all cores),
+ * Env BENCH_POLICY=binpack|spread|priority|lowest-latency (to landmark 0),
+ * BENCH_THREADS (0 = all cores),
  * BENCH_CONFIDENTIAL=1 (the request encrypted by the submitter as one compact
  * list, expanded and evaluated with veil_daemon_schedule_confidential).
  * compute_path_s is everything a job's submit -> assignment computes: one
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
     req.policy = !pol                           ? VEIL_POLICY_BINPACK
                  : strcmp(pol, "spread") == 0   ? VEIL_POLICY_SPREAD
                  : strcmp(pol, "priority") == 0 ? VEIL_POLICY_PRIORITY
+                 : strcmp(pol, "lowest-latency") == 0 ? VEIL_POLICY_LATENCY
                                                 : VEIL_POLICY_BINPACK;
     req.res[VEIL_RES_CPU] = 50;    /* 500m */
     req.res[VEIL_RES_MEMORY] = 16; /* 64Mi */
@@ -112,6 +114,10 @@ int main(int argc, char **argv)
             q[i].res[VEIL_RES_MEMORY] = (uint16_t)(rand() % 2048);
             q[i].res[VEIL_RES_DISK] = (uint16_t)(rand() % 100);
             q[i].priority = (uint16_t)(rand() % 256);
+            for (int s = 0; s < VEIL_LATENCY_SLOTS; s++) /* the other policies: as before */
+                q[i].latency[s] = req.policy == VEIL_POLICY_LATENCY
+                                      ? (uint16_t)(1 + rand() % VEIL_LATENCY_MAX)
+                                      : VEIL_LATENCY_UNKNOWN;
             uint16_t w[VEIL_TELEMETRY_WORDS];
             veil_telemetry_to_words(&q[i], w);
             veil_buf ct;
