@@ -206,8 +206,9 @@ size_t veil_daemon_shard_children(veil_daemon *d, const struct round *parent,
     uint8_t id[32];
     for (uint32_t n = 2; n <= VEIL_ROUND_MAX_SHARDS; n++) {
         veil_round_shard_id(id, parent->job_id, parent->replica, parent->epoch, n, 0);
-        if (!round_table_get(&d->rounds, id, 0))
-            continue;
+        const struct round *first = round_table_get(&d->rounds, id, 0);
+        if (!first || !first->have_req)
+            continue; /* none, or only heard of (another node's view of the count) */
         for (uint32_t s = 0; s < n; s++) {
             veil_round_shard_id(id, parent->job_id, parent->replica, parent->epoch, n, s);
             kids[s] = round_table_get(&d->rounds, id, 0);
@@ -342,6 +343,8 @@ static void plan_children(veil_daemon *d, struct round *parent, const struct vei
         c->planned_ms = parent->planned_ms;
         c->resend_ms = parent->resend_ms;
         log_shard(parent, c, s, n);
+        if (parent->test_split && s == 1 && c->i_schedule)
+            veil_daemon_shard_test_lie(d, c); /* TEST ONLY */
     }
 }
 
@@ -388,16 +391,25 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
 
 /* A round's new digest or output: the decryptor decides an ordinary round;
  * a shard round moves its parent's merge on instead (never decrypted on
- * its own: only while the decryptor holds none of its outputs does it run
- * the agreement check, so that a split shard is retried at once). */
+ * its own, so never passed to the decision while the decryptor holds an
+ * output of it; a shard whose digests split is retried at once). */
 static void round_progress(veil_daemon *d, struct round *r)
 {
     if (!veil_daemon_round_is_shard(r)) {
         veil_daemon_try_decide(d, r);
         return;
     }
-    if (r->n_outputs == 0)
+    if (r->n_outputs == 0) {
         veil_daemon_try_decide(d, r);
+    } else if (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) && round_undecided_planned(r)) {
+        enum veil_round_verdict v =
+            veil_round_decide(r->schedulers, r->n_schedulers, r->digests, r->n_digests, false,
+                              r->attempt, VEIL_ROUND_MAX_ATTEMPTS, NULL, NULL);
+        if (v == VEIL_ROUND_RETRY || v == VEIL_ROUND_GIVE_UP) {
+            veil_daemon_shard_retry(d, r); /* its digests split: no majority can form */
+            return;
+        }
+    }
     size_t s, n;
     struct round *p = veil_daemon_shard_parent(d, r, &s, &n);
     if (p)

@@ -140,5 +140,12 @@ struct round *veil_daemon_shard_parent(struct veil_daemon *d, const struct round
  * schedulers' digest majority vouches for, merges them on the worker pool,
  * decrypts only the merged (index, found) and signs the assignment. */
 void veil_daemon_shard_try_merge(struct veil_daemon *d, struct round *parent);
+/* The decryptor retries a round at once (reason: split), as for schedulers
+ * whose digests cannot agree: a shard whose digests split, or a sharded
+ * round whose vouched shards do not tile one candidate list (their
+ * schedulers saw a member die at different times). */
+void veil_daemon_shard_retry(struct veil_daemon *d, struct round *r);
+/* TEST ONLY: see daemon_scheduler.c. */
+void veil_daemon_shard_test_lie(struct veil_daemon *d, struct round *c);
 
 #endif /* VEIL_NODE_DAEMON_SCHED_H */

@@ -20,7 +20,6 @@ struct eval_job {
     bool shard;
     size_t index, n_shards; /* the shard's */
     size_t first, end;
-    bool flip; /* TEST ONLY: see test_flip */
 };
 
 /* The circuit over candidates [first, end) (the whole round, or a shard's
@@ -135,23 +134,6 @@ static void out_stream_open(veil_p2p_stream *s, const char *protocol, const veil
     free(o);
 }
 
-/* TEST ONLY (debug.test_only_split_job naming a sharded job, set alike on
- * every node): in shard 1 of its round, the scheduler ranked last by the
- * rendezvous choice flips a bit of its output, so that exactly one of the
- * shard's schedulers publishes a digest (and sends an output) the others do
- * not vouch for. */
-static void test_flip(veil_daemon *d, struct round *r, const struct eval_job *j)
-{
-    struct veil_peer_id self;
-    veil_daemon_to_peer(&self, &d->self);
-    if (!j->flip || r->n_schedulers < 2 ||
-        !veil_daemon_peer_eq(&r->schedulers[r->n_schedulers - 1], &self) || r->output.len == 0)
-        return;
-    r->output.data[r->output.len - 1] ^= 1;
-    veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: shard output flipped", "id=%.16s shard=%zu",
-             r->job_hex, j->index);
-}
-
 static void sched_after(uv_work_t *w, int status)
 {
     struct eval_job job = *(struct eval_job *)w->data, *j = &job;
@@ -192,12 +174,10 @@ static void sched_after(uv_work_t *w, int status)
                  r->job_hex, r->replica, r->work_rc ? r->work_err.msg : "cancelled");
         return;
     }
-    if (j->shard) {
+    if (j->shard)
         veil_log(VEIL_LOG_INFO, SUB, "shard evaluated",
                  "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu", r->job_hex,
                  j->index, j->n_shards, j->end - j->first, r->n_cands, (unsigned long long)took);
-        test_flip(d, r, j);
-    }
     veil_daemon_publish_result(d, r, true);
 }
 
@@ -380,7 +360,6 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
         return NULL;
     }
     j->shard = true;
-    j->flip = p->test_split && j->index == 1;
     *owner = p;
     return j;
 }
@@ -512,11 +491,7 @@ static void merge_decide(veil_daemon *d, struct round *r, const veil_buf *merged
     veil_daemon_record_assignment(d, r, &a);
 }
 
-/* The shards' vouched outputs do not tile one candidate list (their
- * schedulers saw a member die at different times): the round is retried at
- * once, as for schedulers whose digests split, on a later epoch with the
- * members alive then (every node applies the retry alike). */
-static void merge_retry(veil_daemon *d, struct round *r)
+void veil_daemon_shard_retry(veil_daemon *d, struct round *r)
 {
     uint64_t now = veil_daemon_wall_ms();
     struct veil_msg_round_retry m = {0};
@@ -562,7 +537,7 @@ static void merge_after(uv_work_t *w, int status)
             veil_log(VEIL_LOG_WARN, SUB, "merged round not moved", "job=%.16s", r->job_hex);
         merge_job_free(m);
         if (status == 0)
-            merge_retry(d, r); /* vouched shards that do not fit together never will */
+            veil_daemon_shard_retry(d, r); /* vouched shards that never fit together */
         return;
     }
     merge_decide(d, r, &m->merged, m->n);
@@ -667,4 +642,28 @@ void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
     }
     if (next)
         start_compute(d, next);
+}
+
+/* TEST ONLY (debug.test_only_split_job naming a sharded job, set alike on
+ * every node): the scheduler of its shard 1 ranked last by the rendezvous
+ * choice lies as soon as the shard is planned, before any honest result
+ * exists: it publishes (and sends the decryptor) an output of its own
+ * making instead of evaluating, so that exactly one of the shard's three
+ * digests disagrees whatever the timing, and digest agreement must leave it
+ * out. */
+void veil_daemon_shard_test_lie(veil_daemon *d, struct round *c)
+{
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    if (c->n_schedulers < 2 || !veil_daemon_peer_eq(&c->schedulers[c->n_schedulers - 1], &self))
+        return;
+    veil_buf_reset(&c->output);
+    veil_buf_put_u8(&c->output, VEIL_SHARD_OUTPUT_TAG);
+    veil_buf_put(&c->output, self.bytes, self.len); /* no honest output looks like this */
+    if (!veil_buf_ok(&c->output) || veil_daemon_round_move(d, c, VEIL_ROUND_ST_EVALUATING) != 0 ||
+        veil_daemon_round_move(d, c, VEIL_ROUND_ST_EVALUATED) != 0)
+        return;
+    c->work_rc = 0;
+    veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: shard output falsified", "id=%.16s", c->job_hex);
+    veil_daemon_publish_result(d, c, true);
 }

@@ -1,69 +1,36 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_shard.sh - sharded rounds in veild (issue 20) with
-# real veild processes: E2E_SHARD_NODES nodes (default 12) with a shard size
+# real veild processes: E2E_SHARD_NODES nodes (default 12; e2e_shard_lib.sh)
+# with a shard size
 # of 4 (VEIL_SCHED_SHARD_SIZE, the local override of the cluster's shard
 # size), so each round is 3 shard rounds of 3 schedulers each, chosen by
 # rendezvous per shard, whose vouched-for outputs the designated decryptor
 # (node 1) merges before it decrypts the merged (index, found) only.
-#  - jflip (2 replicas): in shard 1 one scheduler flips its output (the
-#    test-only fault of debug.test_only_split_job on a sharded round); digest
-#    agreement leaves it out (the decryptor logs 2 agreeing, 1 dissenting)
-#    and both replicas land on distinct nodes, each equal to the oracle.
+#  - jflip (2 replicas): in its first round one scheduler of shard 1 lies
+#    (the test-only fault of debug.test_only_split_job on a sharded round:
+#    it publishes a made-up output at once); digest agreement leaves it out
+#    (the decryptor logs 3 voted, 2 agreeing, 1 dissenting) and both
+#    replicas land on distinct nodes, each equal to the oracle.
 #  - jkill: a scheduler of one of its shards is SIGKILLed right after the
-#    round is planned; the shard's two others still agree and the job is
-#    placed where the oracle says.
+#    round is planned; the shard's two others still agree, and the job is
+#    placed where the oracle says (when the schedulers saw the death at
+#    different times, their shards' candidate lists differ and the decryptor
+#    retries the round at once).
 # Every placement is checked against the plaintext oracle (the unsharded
 # round: sharding changes where the work runs, never the result).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/e2e_shard_lib.sh"
 ORACLE=${E2E_ORACLE:?}
 N=${E2E_SHARD_NODES:-12}
-# anvil's default mnemonic funds accounts beyond the six lib.sh lists
-MNEMONIC="test test test test test test test test test test test junk"
-for i in $(seq 6 "$N"); do ANVIL_KEYS[$i]=$("$CAST" wallet private-key "$MNEMONIC" "$i"); done
-start_anvil --accounts $((N + 1))
-export VEIL_KEYSTORE_PASSWORD=pw
-ops=()
-for i in $(seq 1 "$N"); do ops+=(--operator "$(addr_for "$i")@org$i"); done
-"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" \
-  --name shard --decryptor "$(addr_for 1)" "${ops[@]}" --json >"$WORK/init.json" \
-  || fail "cluster init: $(cat "$WORK/init.json")"
-
-# node i: cpu 1000 + 250 i m, memory 256 i Mi; odd nodes eu-west, even us-east
-CAPS=("")
-for i in $(seq 1 "$N"); do
-  region=eu-west; [ $((i % 2)) = 0 ] && region=us-east
-  CAPS[$i]="cpu=$((1000 + 250 * i))m,memory=$((256 * i))Mi,disk=20Gi,gpu=0,region=$region,zone=$((i % 3 + 1))"
-done
-join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
-for i in $(seq 2 "$N"); do join_node "$i"; done
+shard_caps "$N"
+shard_cluster "$N"
 for i in $(seq 1 "$N"); do
   start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 VEIL_SCHED_SHARD_SIZE=4 \
     "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_TEST_ONLY_SPLIT_JOB=jflip
 done
-IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
-
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === +process.argv[1] &&
-                 rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);' "$N"
-}
-for i in $(seq 1 "$N"); do wait_for 120 "node $i has everyone's telemetry" has_epochs "$i"; done
-sleep 3 # every node holds two epochs of everyone's telemetry
+shard_mesh_up "$N"
 ok "$N nodes up, telemetry flowing ($SECONDS s)"
 
-job() { # NAME POLICY CPU MEMORY REPLICAS [CONSTRAINTS]
-  cat >"$WORK/$1.yaml" <<YAML
-name: $1
-image: $IMG
-command: [/bin/true]
-resources: {cpu: $3, memory: $4}
-replicas: $5
-policy: $2
-YAML
-  if [ -n "${6:-}" ]; then echo "constraints: $6" >>"$WORK/$1.yaml"; fi
-}
 ALIVE=$(seq 1 "$N")
 oracle() {
   local args=() i
@@ -72,7 +39,7 @@ oracle() {
 }
 assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 placed_as_oracle() { # NAME ID REPLICAS
-  wait_for 150 "$1: $3 replica(s) placed" assigned "$2" "$3"
+  wait_for 200 "$1: $3 replica(s) placed" assigned "$2" "$3"
   got=$(placements_at 2 "$2")
   [ "$(sort -u <<<"$got" | grep -vc unschedulable)" = "$3" ] || fail "$1 not on $3 distinct nodes: $got"
   want=$(oracle "$1")
@@ -81,14 +48,14 @@ placed_as_oracle() { # NAME ID REPLICAS
 D1=$WORK/n1/veild.log
 
 # ---- a shard whose schedulers disagree --------------------------------------
-job jflip binpack 1500m 512Mi 2
+shard_job jflip binpack 1500m 512Mi 2
 fid=$(veil_at 2 job run "$WORK/jflip.yaml" | awk '{print $2}') || fail "job run jflip"
 placed_as_oracle jflip "$fid" 2
 grep -q "msg=\"round planned\" job=${fid:0:16} replica=0 .*shards=3" "$WORK/n2/veild.log" \
   || fail "jflip was not planned as 3 shards"
-grep -q "msg=\"TEST ONLY: shard output flipped\"" "$WORK"/n*/veild.log \
-  || fail "no scheduler of jflip's shard 1 flipped its output"
-grep -q "msg=\"shard vouched\" job=${fid:0:16} replica=0 shard=1 .*schedulers=3 voted=[23] agreeing=2 " "$D1" \
+grep -q "msg=\"TEST ONLY: shard output falsified\"" "$WORK"/n*/veild.log \
+  || fail "no scheduler of jflip's shard 1 falsified its output"
+grep -q "msg=\"shard vouched\" job=${fid:0:16} replica=0 shard=1 .*schedulers=3 voted=3 agreeing=2 dissenting=1" "$D1" \
   || fail "the decryptor did not merge shard 1 on 2 agreeing schedulers: $(grep 'shard vouched' "$D1" | tail -n 6)"
 grep -q "msg=\"assignment signed\" job=${fid:0:16} replica=1 schedulable=1 shards=3" "$D1" \
   || fail "jflip's second replica was not decided from a merge of 3 shards"
@@ -101,7 +68,7 @@ ok "jflip: 2 replicas on distinct nodes (= oracle), shard 1's flipped output lef
 peer_node() { local i; for i in $(seq 1 "$N"); do [[ "$(eval echo "\$PEER_$i")" == *"$1" ]] && { echo "$i"; return 0; }; done; return 1; }
 victim=
 for try in 1 2; do
-  job "jkill$try" spread 100m 16Mi 1 "{region: eu-west}"
+  shard_job "jkill$try" spread 100m 16Mi 1 "{region: eu-west}"
   kid=$(veil_at 2 job run "$WORK/jkill$try.yaml" | awk '{print $2}') || fail "job run jkill$try"
   planned() { [ "$(grep -c "msg=\"shard planned\" job=${kid:0:16} replica=0 " "$WORK/n2/veild.log")" -ge 3 ]; }
   wait_for 60 "jkill$try planned as 3 shards on node 2" planned
