@@ -792,7 +792,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_t *list = collection_view(api->store, api->submitter, collections[i], &err);
         if (!list)
             return send_error(api, c, 500, err.msg);
-        if (i == 0) /* nodes: each one's last telemetry message size (veild's snapshot) */
+        if (strcmp(collections[i], "nodes") == 0) /* + last telemetry size (veild's snapshot) */
             veil_dash_cache_annotate_nodes(api->dash, list);
         return send_json(api, c, 200, json_pack("{s:o}", collections[i], list));
     }

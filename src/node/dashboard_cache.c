@@ -70,12 +70,10 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static const char *reply_error(json_t *reply, unsigned code)
+static const char *reply_error(json_t *reply)
 {
     const char *e = json_string_value(json_object_get(reply, "error"));
-    static const char *const generic = "the chain view failed";
-    (void)code;
-    return e ? e : generic;
+    return e ? e : "the chain view failed";
 }
 
 /* ---- the refresher -------------------------------------------------------- */
@@ -94,7 +92,7 @@ static void chain_value_set(struct veil_dash_cache *c, struct chain_value *v, un
         reply = NULL;
     } else {
         v->failed = true;
-        snprintf(v->error, sizeof v->error, "%s", reply_error(reply, code));
+        snprintf(v->error, sizeof v->error, "%s", reply_error(reply));
     }
     pthread_mutex_unlock(&c->mu);
     json_decref(reply);

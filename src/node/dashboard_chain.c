@@ -235,8 +235,10 @@ static unsigned dispute_count_view(const veil_config *cfg, void **reply)
         return fail(502, &err, "disputeCount", reply);
     bool ok = veil_abi_word_u64(&out.items[0], &n) && n <= (uint64_t)INT32_MAX;
     veil_abi_value_clear(&out);
-    if (!ok)
-        return fail(502, &(veil_err){.msg = "out of range"}, "disputeCount", reply);
+    if (!ok) {
+        veil_err_set(&err, VEIL_E_RANGE, "more disputes than the dashboard counts (2^31)");
+        return fail(502, &err, "disputeCount", reply);
+    }
     *reply = json_pack("{s:I}", "count", (json_int_t)n);
     return 200;
 }
