@@ -38,6 +38,7 @@
 #define PUNCH_RETRY_MS  5000 /* between two offers to one member */
 #define PUNCH_PROBE_MS  3000 /* direct probes every tick this long after a punch */
 #define SIGNALS_MAX     32
+#define TWO_RELAY_MS    1000 /* two-relay candidates looked for at most this often */
 
 struct member {
     bool used;
@@ -50,7 +51,7 @@ struct member {
     bool has_summary;
     uint64_t summary_ms;
     struct veil_route_topo summary;
-    uint64_t added_ms;
+    uint64_t added_ms, two_relay_ms;
     /* hole punching */
     uint64_t punch_try_ms, punch_at, punch_probe_until;
     bool punch_pending;
@@ -468,8 +469,10 @@ static void add_candidates(veil_route_overlay *r, int d)
         add_candidate(r, dst, (uint32_t)i + 1,
                       own ? r->m[i].link_rtt_us + l->rtt_us + RELAY_PENALTY_US : 0);
     }
-    if (!reached)
+    if (!reached && r->now >= dst->two_relay_ms + TWO_RELAY_MS) {
+        dst->two_relay_ms = r->now; /* O(members^2): not every tick */
         add_two_relay_candidates(r, d);
+    }
 }
 
 static void use_direct(veil_route_overlay *r, struct member *m)
