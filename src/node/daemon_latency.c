@@ -67,7 +67,7 @@ static void on_ping(veil_p2p_host *host, const veil_err *err, uint64_t rtt_ns, v
 void veil_daemon_latency_tick(struct veil_daemon_latency *l, veil_p2p_host *host, uint64_t now_ms)
 {
     l->now_ms = now_ms;
-    if (!l->ready || !host || now_ms < l->next_ping_ms)
+    if (!l->ready || now_ms < l->next_ping_ms)
         return;
     l->next_ping_ms = now_ms + VEIL_LATENCY_PING_MS;
     for (size_t s = 0; s < l->n; s++) {
@@ -76,7 +76,7 @@ void veil_daemon_latency_tick(struct veil_daemon_latency *l, veil_p2p_host *host
             veil_daemon_latency_sample(l, s, 1000ull * VEIL_LATENCY_UNIT_US / 2, now_ms);
             continue;
         }
-        if (slot->in_flight || !veil_p2p_host_find_conn(host, &slot->peer))
+        if (!host || slot->in_flight || !veil_p2p_host_find_conn(host, &slot->peer))
             continue; /* not connected: no sample, it goes stale */
         veil_err err = {0};
         slot->in_flight = veil_p2p_ping(host, &slot->peer, on_ping, slot, &err) == 0;
