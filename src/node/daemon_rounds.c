@@ -7,7 +7,9 @@
  * it (recorded in the store, executed when it names this node, then the
  * job's next replica), rescheduling when a member dies, resuming after a
  * restart, and the periodic work of undecided rounds (re-sends, the
- * submitter's bounded re-announcements, pruning settled rounds).
+ * submitter's bounded re-announcements, pruning settled rounds); the
+ * planning of sharded rounds (shard rounds under derived ids, each with its
+ * own schedulers, settled or abandoned with their round).
  *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
@@ -399,21 +401,43 @@ static void round_progress(veil_daemon *d, struct round *r)
         veil_daemon_try_decide(d, r);
         return;
     }
-    if (r->n_outputs == 0) {
-        veil_daemon_try_decide(d, r);
-    } else if (daemon_has_role(d, VEIL_ROLE_DECRYPTOR) && round_undecided_planned(r)) {
-        enum veil_round_verdict v =
-            veil_round_decide(r->schedulers, r->n_schedulers, r->digests, r->n_digests, false,
-                              r->attempt, VEIL_ROUND_MAX_ATTEMPTS, NULL, NULL);
-        if (v == VEIL_ROUND_RETRY || v == VEIL_ROUND_GIVE_UP) {
-            veil_daemon_shard_retry(d, r); /* its digests split: no majority can form */
-            return;
-        }
-    }
+    if (veil_daemon_shard_check(d, r))
+        return; /* its round starts over */
     size_t s, n;
     struct round *p = veil_daemon_shard_parent(d, r, &s, &n);
     if (p)
         veil_daemon_shard_try_merge(d, p);
+}
+
+bool veil_daemon_shard_check(veil_daemon *d, struct round *r)
+{
+    if (!daemon_has_role(d, VEIL_ROLE_DECRYPTOR) || !round_undecided_planned(r))
+        return false;
+    struct veil_round_tally t;
+    if (veil_round_decide(r->schedulers, r->n_schedulers, r->digests, r->n_digests, false,
+                          r->attempt, VEIL_ROUND_MAX_ATTEMPTS, NULL, &t) == VEIL_ROUND_AGREED)
+        return false;
+    /* the votes still possible: schedulers that have not voted and are alive */
+    size_t open = 0;
+    for (size_t i = 0; i < r->n_schedulers; i++) {
+        bool voted = false;
+        for (size_t k = 0; k < r->n_digests && !voted; k++)
+            voted = veil_daemon_peer_eq(&r->digests[k].scheduler, &r->schedulers[i]);
+        const struct member *m = veil_daemon_member_get(d, r->schedulers[i].bytes,
+                                                        r->schedulers[i].len, false);
+        open += !voted && m && m->alive;
+    }
+    if (t.largest + open >= t.needed)
+        return false;
+    size_t s, n;
+    struct round *p = veil_daemon_shard_parent(d, r, &s, &n);
+    veil_log(VEIL_LOG_WARN, SUB, "shard cannot agree: its round starts over",
+             "id=%.16s shard=%zu voted=%zu largest=%zu still_alive=%zu needed=%zu", r->job_hex, s,
+             t.voted, t.largest, open, t.needed);
+    /* the whole round, not the shard alone: a shard on a later epoch would
+     * no longer tile one candidate list with the others */
+    veil_daemon_shard_retry(d, p ? p : r);
+    return true;
 }
 
 void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_peer_id *from,

@@ -145,6 +145,10 @@ void veil_daemon_shard_try_merge(struct veil_daemon *d, struct round *parent);
  * round whose vouched shards do not tile one candidate list (their
  * schedulers saw a member die at different times). */
 void veil_daemon_shard_retry(struct veil_daemon *d, struct round *r);
+/* The decryptor, for a shard round without a digest majority: when the
+ * schedulers still alive and silent cannot make one any more (split, or a
+ * scheduler died), its round is retried at once; true when it was. */
+bool veil_daemon_shard_check(struct veil_daemon *d, struct round *r);
 /* TEST ONLY: see daemon_scheduler.c. */
 void veil_daemon_shard_test_lie(struct veil_daemon *d, struct round *c);
 

@@ -5,7 +5,10 @@
  * the placement circuit on the worker pool over the candidates' telemetry
  * ciphertexts of the round's epoch (one round at a time), then the digest of
  * its output on the topic and the output itself streamed to the decryptor
- * over /veil/sched-output/1.0.0.
+ * over /veil/sched-output/1.0.0. Sharded rounds: a shard round evaluates its
+ * range of the candidates and keeps its winner's encrypted key; the
+ * designated decryptor merges the shards' vouched outputs on the worker pool
+ * and decides the round from the merged (index, found) alone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -625,10 +628,13 @@ void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
 {
     if (d->computing)
         return;
-    /* the decryptor's merges first: short, and they decide rounds */
+    /* the decryptor's merges first (short, and they decide rounds), and its
+     * check of shards that lost schedulers */
     for (size_t i = 0; i < d->rounds.n && !d->computing; i++) {
         struct round *r = d->rounds.v[i];
-        if (r->state == VEIL_ROUND_ST_PLANNED && !veil_daemon_round_is_shard(r) && !r->i_schedule)
+        if (veil_daemon_round_is_shard(r))
+            (void)veil_daemon_shard_check(d, r);
+        else if (r->state == VEIL_ROUND_ST_PLANNED && !r->i_schedule)
             veil_daemon_shard_try_merge(d, r);
     }
     if (d->computing)

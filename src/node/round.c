@@ -7,7 +7,8 @@
  * that refuses to decrypt anything a majority of the job's schedulers did
  * not vouch for (the decryptor must never be a decryption oracle); and the
  * decision, when the schedulers' digests cannot agree, to run a bounded
- * retry instead of waiting forever (veil_round_decide).
+ * retry instead of waiting forever (veil_round_decide); and the pure parts of
+ * sharded rounds (shard count, derived shard ids, candidate ranges).
  */
 #include <stdlib.h>
 #include <string.h>
