@@ -164,6 +164,11 @@ node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   process.exit(d.disputes.some((x) => x.id === Number(process.argv[2]) && x.status === "open") ? 0 : 1);' \
   "$WORK/disputes.json" "$DID" || fail "veil dashboard disputes: $(cat "$WORK/disputes.json")"
 ok "veil job status -o json has the round (schedulers, digest tally, attempt, deadline); veil dashboard disputes lists dispute $DID open"
+veil_at 2 dashboard verify "$JOB" 0 -o json >"$WORK/verify.json" || fail "veil dashboard verify: $(cat "$WORK/verify.json")"
+node -e 'const v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  process.exit(v.included === true && v.age_ms >= 0 ? 0 : 1);' "$WORK/verify.json" \
+  || fail "veil dashboard verify: $(cat "$WORK/verify.json")"
+ok "veil dashboard verify -o json: included (the node's cached check, with its age)"
 
 node -e '
   const [file, other] = process.argv.slice(1);
