@@ -3,8 +3,9 @@
  * cmd_get.c - `veil get nodes|jobs|assignments|anchors [-o json]`: tables
  * (or JSON) read from the local node's HTTP API (api.listen, bearer token
  * from api.token_file or <data_dir>/api.token). Nodes show identity,
- * organization, liveness, last telemetry epoch and the size of the last
- * telemetry ciphertext message this node keeps - never telemetry values;
+ * organization, liveness and last telemetry epoch (-o json: also the size
+ * of the last telemetry ciphertext message this node keeps) - never
+ * telemetry values;
  * jobs and assignments as the node's API trims them (hook H4 of
  * docs/THREAT_MODEL.md: of its own jobs whether each replica is placed,
  * not where; another member's job only as decided/undecided; an
@@ -69,8 +70,7 @@ static const struct column node_cols[] = {
     {"PEER ID", "peer_id", 54, 0},
     {"ORGANIZATION", "organization", 16, 0},
     {"ALIVE", "alive", 5, 0},
-    {"LAST EPOCH", "last_telemetry_epoch", 10, 0},
-    {"LAST BYTES", "last_telemetry_bytes", 0, 0},
+    {"LAST EPOCH", "last_telemetry_epoch", 0, 0},
 };
 static const struct column job_cols[] = {
     {"ID", "id", 12, 12},         {"NAME", "name", 24, 0},   {"REPLICAS", "replicas", 8, 0},
@@ -201,8 +201,9 @@ const struct veil_cli_command veil_cmd_get = {
              "Reads the local node's HTTP API (api.listen, default 127.0.0.1:7070) with the\n"
              "bearer token in api.token_file (default <data_dir>/api.token) and prints a\n"
              "table, or the JSON list with -o json. Nodes show peer ID, organization,\n"
-             "liveness, last telemetry epoch and the size in bytes of the last telemetry\n"
-             "ciphertext message this node keeps of each; telemetry values are never shown.\n"
+             "liveness and last telemetry epoch (-o json also the size in bytes of the last\n"
+             "telemetry ciphertext message this node keeps of each, last_telemetry_bytes);\n"
+             "telemetry values are never shown.\n"
              "Jobs and assignments: of this node's own jobs, whether each replica is\n"
              "placed (PLACED) and its state, never where (NODE and COMMITMENT only on the\n"
              "node running it); of another member's job only the replicas this node runs\n"
