@@ -22,7 +22,9 @@ ov_cleanup() {
   local p
   if [ "$rc" -ne 0 ]; then
     for p in "$WORK"/n*/veild.log "$WORK/out/node.log"; do
-      [ -f "$p" ] && { echo "----- tail of $p -----" >&2; tail -n 40 "$p" >&2; }
+      # without the periodic gossip, telemetry and DHT lines, which fill a plain tail
+      [ -f "$p" ] && { echo "----- tail of $p -----" >&2
+        grep -v 'sub=gossipsub\|msg="telemetry\|sub=kad' "$p" | tail -n 60 >&2; }
     done
   fi
   for p in "${OV_PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
