@@ -334,6 +334,16 @@ int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_
  * "smallest key, ties to the lowest index", so the result is exactly
  * veil_sched_round's; n_shards_out (may be NULL) receives the shard count. */
 uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_telemetry_q *node);
+/* Node-computed keys (docs/SCHEDULING.md "PBS per node"): for a public
+ * request a candidate computes its own key on its own telemetry in the clear
+ * (veil_sched_key, < 2^16) and publishes it encrypted; the round is the
+ * argmin over those ciphertexts with the candidates' indices as labels,
+ * which places exactly as veil_sched_round. A node trusted to report its
+ * telemetry is trusted no more by reporting its key. -1 for a confidential
+ * request (the node does not know it) or a bad policy. */
+VEIL_WARN_UNUSED int veil_sched_node_key(const struct veil_sched_request *req,
+                                         const struct veil_telemetry_q *own, uint16_t *key,
+                                         veil_err *err);
 VEIL_WARN_UNUSED int veil_sched_round_sharded(const struct veil_sched_request *req,
                                               const struct veil_telemetry_q *nodes,
                                               const bool *excluded, size_t n_nodes,

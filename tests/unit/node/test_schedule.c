@@ -585,6 +585,44 @@ static void test_latency_placement(void)
     CHECK_EQ_INT(err.code, VEIL_E_INVALID);
 }
 
+/* A node's own key (node-computed keys) is veil_sched_key, and the argmin
+ * over the candidates' keys (smallest, ties to the lowest index, found when
+ * below 2^14) is the round, on random clusters and public requests. */
+static void test_node_keys(void)
+{
+    enum { TRIALS = 1000, MAXN = 40 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN];
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = 1 + rnd(MAXN);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        req.confidential = false;
+        bool have = false;
+        uint16_t best = 0;
+        uint32_t best_i = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t key = 0;
+            CHECK_EQ_INT(veil_sched_node_key(&req, &nodes[i], &key, NULL), 0);
+            CHECK_EQ_INT(key, veil_sched_key(&req, &nodes[i]));
+            if (!excluded[i] && (!have || key < best)) {
+                have = true;
+                best = key;
+                best_i = (uint32_t)i;
+            }
+        }
+        struct veil_sched_result r;
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &r, NULL, NULL), 0);
+        CHECK_EQ_INT(r.found, have && best < VEIL_SCHED_FLAG_BASE);
+        if (r.found)
+            CHECK_EQ_INT(r.index, best_i);
+    }
+    struct veil_sched_request bad = {.policy = VEIL_POLICY_LATENCY, .latency_to = 4};
+    uint16_t key;
+    CHECK_EQ_INT(veil_sched_node_key(&bad, &nodes[0], &key, NULL), -1);
+}
+
 static void test_limits(void)
 {
     struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
@@ -599,4 +637,5 @@ static void test_limits(void)
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
            VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
            VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities),
-           VTEST(test_sharded_equals_round), VTEST(test_latency_placement))
+           VTEST(test_sharded_equals_round), VTEST(test_latency_placement),
+           VTEST(test_node_keys))
