@@ -18,8 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    static const char *const urls[] = {"/v1/jobs/validate", "/v1/anchors/verify", "/v1/cluster",
-                                       "/v1/network",       "/v1/disputes",
+    static const char *const urls[] = {"/v1/jobs/validate",
+                                       "/v1/anchors/verify",
+                                       "/v1/cluster",
+                                       "/v1/network",
+                                       "/v1/disputes",
                                        ("/v1/jobs/0123456789abcdef0123456789abcdef0123456789abcdef"
                                         "0123456789abcdef/replicas/0/logs")};
     char *text = malloc(size);
@@ -27,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size - 1] = '\0';
     unsigned pick = data[0] & 7;
     struct veil_dash_request r = {.method = data[0] & 8 ? "GET" : "POST",
-                                  .url = pick < 6 ? urls[pick] : pick == 6 ? urls[5] : text,
+                                  .url = pick < 6    ? urls[pick]
+                                         : pick == 6 ? urls[5]
+                                                     : text,
                                   .self = "",
                                   .tail = pick == 6 ? text : NULL,
                                   .body = data + 1,

@@ -318,8 +318,8 @@ static void print_anchor(json_t *r)
 static void print_round(json_t *r)
 {
     printf("  round replica %" JSON_INTEGER_FORMAT ": %s, attempt %" JSON_INTEGER_FORMAT
-           " of %" JSON_INTEGER_FORMAT ", digests %" JSON_INTEGER_FORMAT " voted, %" JSON_INTEGER_FORMAT
-           " agree, %" JSON_INTEGER_FORMAT " needed\n",
+           " of %" JSON_INTEGER_FORMAT ", digests %" JSON_INTEGER_FORMAT
+           " voted, %" JSON_INTEGER_FORMAT " agree, %" JSON_INTEGER_FORMAT " needed\n",
            json_integer_value(json_object_get(r, "replica")),
            json_string_value(json_object_get(r, "state")) ?: "?",
            json_integer_value(json_object_get(r, "attempt")),

@@ -756,17 +756,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_error(api, c, 413, "request body larger than 64 KiB");
     if (!veil_buf_ok(&req->body))
         return send_error(api, c, 500, "out of memory");
-    struct veil_dash_request dr = {.store = api->store,
-                                   .node_cfg = api->node_cfg,
-                                   .chain = api->dash_chain,
-                                   .cache = api->dash,
-                                   .self = api->submitter,
-                                   .method = method,
-                                   .url = url,
-                                   .tail = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-                                                                       "tail"),
-                                   .body = req->body.data,
-                                   .body_len = req->body.len};
+    struct veil_dash_request dr = {
+        .store = api->store,
+        .node_cfg = api->node_cfg,
+        .chain = api->dash_chain,
+        .cache = api->dash,
+        .self = api->submitter,
+        .method = method,
+        .url = url,
+        .tail = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tail"),
+        .body = req->body.data,
+        .body_len = req->body.len};
     unsigned dcode = 0;
     void *dreply = NULL;
     if (veil_dashboard_route(&dr, &dcode, &dreply))
@@ -804,8 +804,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return send_error(api, c, 400, "job id must be 64 lowercase hex digits");
         veil_err err = {0};
         json_t *job = job_view_of(api->store, api->submitter, id, true, &err);
-        json_t *rounds = job ? veil_dash_job_rounds(api->dash, api->store, api->submitter, id, &err)
-                             : NULL;
+        json_t *rounds =
+            job ? veil_dash_job_rounds(api->dash, api->store, api->submitter, id, &err) : NULL;
         if (!job || !rounds) {
             json_decref(job);
             return send_error(api, c, err.code == VEIL_E_NOTFOUND ? 404 : 500, err.msg);

@@ -44,7 +44,8 @@ static json_t *members_json(const veil_daemon *d)
         const struct member *m = &d->members[i];
         size_t best = TELEMETRY_HISTORY;
         for (size_t k = 0; k < TELEMETRY_HISTORY; k++)
-            if (m->hist[k].data && (best == TELEMETRY_HISTORY || m->hist[k].epoch > m->hist[best].epoch))
+            if (m->hist[k].data &&
+                (best == TELEMETRY_HISTORY || m->hist[k].epoch > m->hist[best].epoch))
                 best = k;
         if (best == TELEMETRY_HISTORY)
             continue;
@@ -67,11 +68,11 @@ static json_t *round_json(const veil_daemon *d, const struct round *r)
         json_array_append_new(scheds, peer_json(&r->schedulers[i]));
     bool planned = r->planned_ms != 0;
     json_t *o = json_pack(
-        "{s:i, s:s, s:i, s:i, s:o, s:I, s:I, s:I, s:b, s:b, s:o, s:o}", "replica",
-        (int)r->replica, "state", veil_round_state_name(r->state), "attempt", (int)r->attempt + 1,
-        "max_attempts", VEIL_ROUND_MAX_ATTEMPTS, "schedulers", scheds, "voted",
-        (json_int_t)t.voted, "largest", (json_int_t)t.largest, "needed", (json_int_t)t.needed,
-        "split", t.split, "this_node_schedules", r->i_schedule, "planned_ms",
+        "{s:i, s:s, s:i, s:i, s:o, s:I, s:I, s:I, s:b, s:b, s:o, s:o}", "replica", (int)r->replica,
+        "state", veil_round_state_name(r->state), "attempt", (int)r->attempt + 1, "max_attempts",
+        VEIL_ROUND_MAX_ATTEMPTS, "schedulers", scheds, "voted", (json_int_t)t.voted, "largest",
+        (json_int_t)t.largest, "needed", (json_int_t)t.needed, "split", t.split,
+        "this_node_schedules", r->i_schedule, "planned_ms",
         planned ? json_integer((json_int_t)r->planned_ms) : json_null(), "deadline_ms",
         planned ? json_integer((json_int_t)(r->planned_ms + veil_daemon_round_deadline_ms(d)))
                 : json_null());

@@ -29,7 +29,6 @@
 
 #include <jansson.h>
 
-
 #include "dashboard.h"
 
 const struct veil_dash_asset *veil_dashboard_asset(const char *url)
@@ -188,7 +187,8 @@ static bool parse_logs_url(const char *url, char id[65], int *replica)
     id[64] = '\0';
     p += 74;
     size_t digits = strspn(p, "0123456789");
-    if (digits == 0 || digits > 4 || (digits > 1 && p[0] == '0') || strcmp(p + digits, "/logs") != 0)
+    if (digits == 0 || digits > 4 || (digits > 1 && p[0] == '0') ||
+        strcmp(p + digits, "/logs") != 0)
         return false;
     *replica = atoi(p);
     return *replica < VEIL_JOB_MAX_REPLICAS;
@@ -259,16 +259,14 @@ static bool str_eq(const char *a, const char *b)
 
 /* Whether this node runs replica `replica` of job `id` now: the replica's
  * row in its view names this node (hook H4: only the runner sees that). */
-static bool runs_here(const struct veil_dash_request *r, const char *id, int replica,
-                      veil_err *err)
+static bool runs_here(const struct veil_dash_request *r, const char *id, int replica, veil_err *err)
 {
     json_t *job = veil_api_job_view(r->store, r->self ? r->self : "", id, err), *row;
     size_t i;
     bool here = false;
     json_array_foreach(json_object_get(job, "replica_states"), i, row) here =
-        here || (json_integer_value(json_object_get(row, "replica")) == replica &&
-                 r->self && *r->self &&
-                 str_eq(json_string_value(json_object_get(row, "node")), r->self));
+        here || (json_integer_value(json_object_get(row, "replica")) == replica && r->self &&
+                 *r->self && str_eq(json_string_value(json_object_get(row, "node")), r->self));
     json_decref(job);
     return here;
 }
@@ -287,7 +285,9 @@ static unsigned replica_logs(const struct veil_dash_request *r, void **reply)
     if (!r->store || !r->node_cfg)
         return error_reply(503, "this node's API has no store or config", reply);
     if (!runs_here(r, id, replica, &err))
-        return error_reply(err.code == VEIL_E_NOTFOUND ? 404 : err.code ? 500 : 404,
+        return error_reply(err.code == VEIL_E_NOTFOUND ? 404
+                           : err.code                  ? 500
+                                                       : 404,
                            err.code ? err.msg
                                     : "this replica does not run on this node (its logs are "
                                       "served by the node running it)",
@@ -310,9 +310,9 @@ static unsigned replica_logs(const struct veil_dash_request *r, void **reply)
     json_t *errs = tail_file(path, lines, &cut);
     json_t *info = json_incref(json_object_get(ct, "container"));
     json_decref(ct);
-    *reply = json_pack("{s:s, s:i, s:i, s:o*, s:o*, s:o*, s:b}", "job", id, "replica", replica,
-                       "tail", lines, "container", info, "stdout", out,
-                       "stderr", errs, "truncated", cut);
+    *reply =
+        json_pack("{s:s, s:i, s:i, s:o*, s:o*, s:o*, s:b}", "job", id, "replica", replica, "tail",
+                  lines, "container", info, "stdout", out, "stderr", errs, "truncated", cut);
     return 200;
 }
 

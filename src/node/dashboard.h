@@ -91,10 +91,10 @@ void *veil_dash_cache_job_rounds(struct veil_dash_cache *c, const char *job_hex)
 /* A request for one of the dashboard's endpoints, already authorized. */
 struct veil_dash_request {
     veil_store *store;
-    const veil_config *node_cfg;  /* NULL when veild did not pass its config */
-    veil_api_dash_chain_fn chain; /* NULL: the chain views answer 503 */
+    const veil_config *node_cfg;   /* NULL when veild did not pass its config */
+    veil_api_dash_chain_fn chain;  /* NULL: the chain views answer 503 */
     struct veil_dash_cache *cache; /* NULL: as without chain views, no snapshot */
-    const char *self;             /* this node's peer ID text */
+    const char *self;              /* this node's peer ID text */
     const char *method;
     const char *url;
     const char *tail; /* the "tail" query argument (logs), or NULL */

@@ -132,7 +132,8 @@ static int read_dispute(struct veil_dash_cache *c, long id, json_t **failed_repl
 static void refresh_disputes(struct veil_dash_cache *c)
 {
     json_t *reply = NULL, *failed = NULL;
-    unsigned code = c->chain(c->cfg, c->store, "dispute_count", NULL, 0, (void **)&reply), fcode = 0;
+    unsigned code = c->chain(c->cfg, c->store, "dispute_count", NULL, 0, (void **)&reply),
+             fcode = 0;
     if (code != 200) {
         chain_value_set(c, &c->disputes, code, reply);
         return;
@@ -246,8 +247,7 @@ static int init_sync(struct veil_dash_cache *c, veil_err *err)
     pthread_condattr_t ca;
     if (pthread_mutex_init(&c->mu, NULL) != 0)
         return veil_err_set(err, VEIL_E_NOMEM, "dashboard cache: no mutex");
-    if (pthread_condattr_init(&ca) != 0 ||
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&c->cv, &ca) != 0) {
         pthread_mutex_destroy(&c->mu);
         return veil_err_set(err, VEIL_E_NOMEM, "dashboard cache: no condition variable");
@@ -320,16 +320,17 @@ static void set_age(const struct veil_dash_cache *c, const struct chain_value *v
     uint64_t now = mono_ms();
     bool stale = !v->value || v->failed || now - v->ok_ms > 3 * c->opts.period_ms;
     snprintf(k, sizeof k, "%sage_ms", prefix);
-    json_object_set_new(out, k, v->value ? json_integer((json_int_t)(now - v->ok_ms)) : json_null());
+    json_object_set_new(out, k,
+                        v->value ? json_integer((json_int_t)(now - v->ok_ms)) : json_null());
     snprintf(k, sizeof k, "%sstale", prefix);
     json_object_set_new(out, k, json_boolean(stale));
     snprintf(k, sizeof k, "%serror", prefix);
     if (v->failed || !v->value)
         json_object_set_new(out, k,
-                            json_string(v->failed ? v->error
-                                                  : c->chain ? "not read from the chain yet"
-                                                             : "this node's API has no chain "
-                                                               "views"));
+                            json_string(v->failed  ? v->error
+                                        : c->chain ? "not read from the chain yet"
+                                                   : "this node's API has no chain "
+                                                     "views"));
 }
 
 void veil_dash_cache_policy(struct veil_dash_cache *c, void *out)
@@ -340,8 +341,8 @@ void veil_dash_cache_policy(struct veil_dash_cache *c, void *out)
         return;
     }
     pthread_mutex_lock(&c->mu);
-    json_object_set_new(out, "policy", c->policy.value ? json_deep_copy(c->policy.value)
-                                                       : json_null());
+    json_object_set_new(out, "policy",
+                        c->policy.value ? json_deep_copy(c->policy.value) : json_null());
     set_age(c, &c->policy, out, "policy_");
     pthread_mutex_unlock(&c->mu);
 }
@@ -355,8 +356,8 @@ void *veil_dash_cache_disputes(struct veil_dash_cache *c)
         return out;
     }
     pthread_mutex_lock(&c->mu);
-    json_object_set_new(out, "disputes", c->disputes.value ? json_deep_copy(c->disputes.value)
-                                                           : json_array());
+    json_object_set_new(out, "disputes",
+                        c->disputes.value ? json_deep_copy(c->disputes.value) : json_array());
     set_age(c, &c->disputes, out, "");
     pthread_mutex_unlock(&c->mu);
     return out;

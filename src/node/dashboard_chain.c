@@ -216,8 +216,8 @@ static int registry_call(const veil_config *cfg, const char *sig, const veil_abi
     if (rc == 0)
         rc = veil_abi_encode_call(sig, args ? args : &none, &data, err);
     if (rc == 0)
-        rc = veil_rpc_eth_call(veil_chain_client_rpc(c), NULL, &contract, data.data, data.len,
-                               &ret, &ret_len, err);
+        rc = veil_rpc_eth_call(veil_chain_client_rpc(c), NULL, &contract, data.data, data.len, &ret,
+                               &ret_len, err);
     if (rc == 0)
         rc = veil_abi_decode_text(ret_types, ret, ret_len, out, err);
     free(ret);
@@ -268,9 +268,9 @@ static unsigned dispute_view(const veil_config *cfg, int id, void **reply)
         return id <= 0 ? 404 : 500;
     }
     veil_abi_set_uint(&args.items[0], (uint64_t)id);
-    int rc = registry_call(cfg, "getDispute(uint256)", &args,
-                           "(uint64,uint8,uint16,uint16,address,bytes32,bytes32)", &out, &cid,
-                           &err);
+    int rc =
+        registry_call(cfg, "getDispute(uint256)", &args,
+                      "(uint64,uint8,uint16,uint16,address,bytes32,bytes32)", &out, &cid, &err);
     veil_abi_value_clear(&args);
     if (rc != 0)
         return fail(err.code == VEIL_E_STATE ? 404 : 502, &err, "getDispute", reply);

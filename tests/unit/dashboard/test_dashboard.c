@@ -239,9 +239,9 @@ static void place(veil_store *s, const char *job, uint32_t replica, const char *
     veil_err err = {0};
     CHECK_EQ_INT(veil_store_replica_set_state(s, job, replica, VEIL_REPLICA_SCHEDULING, NULL, &err),
                  0);
-    CHECK_EQ_INT(veil_store_replica_set_state(s, job, replica, VEIL_REPLICA_AWAITING_DECRYPTION,
-                                              NULL, &err),
-                 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(s, job, replica, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err),
+        0);
     struct veil_store_assignment a = {.replica = replica, .epoch = 5};
     snprintf(a.job_id, sizeof a.job_id, "%s", job);
     snprintf(a.node, sizeof a.node, "%s", node);
@@ -260,12 +260,11 @@ static void seed(struct seeded *sd)
     snprintf(sd->dir, sizeof sd->dir, "/tmp/veil-dash-cache.XXXXXX");
     CHECK(mkdtemp(sd->dir) != NULL);
     CHECK_EQ_INT(veil_store_open(&sd->store, sd->dir, &err), 0);
-    CHECK_EQ_INT(veil_store_job_insert(sd->store, JOB_MINE, "mine", "{}", "12D3KooWself", "00", 2,
-                                       &err),
-                 0);
-    CHECK_EQ_INT(veil_store_job_insert(sd->store, JOB_OTHER, "theirs", "{}", "12D3KooWother", "00",
-                                       1, &err),
-                 0);
+    CHECK_EQ_INT(
+        veil_store_job_insert(sd->store, JOB_MINE, "mine", "{}", "12D3KooWself", "00", 2, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_job_insert(sd->store, JOB_OTHER, "theirs", "{}", "12D3KooWother", "00", 1, &err),
+        0);
     place(sd->store, JOB_MINE, 0, "12D3KooWself");
     place(sd->store, JOB_MINE, 1, "12D3KooWother");
     place(sd->store, JOB_OTHER, 0, "12D3KooWthird");
@@ -313,7 +312,8 @@ static bool policy_becomes(struct seeded *sd, bool stale)
     for (int i = 0; i < 4000; i++) {
         json_t *reply = NULL;
         CHECK_EQ_INT(droute(sd, "GET", "/v1/cluster", NULL, &reply), 200);
-        bool have = json_object_get(reply, "policy") && !json_is_null(json_object_get(reply, "policy"));
+        bool have =
+            json_object_get(reply, "policy") && !json_is_null(json_object_get(reply, "policy"));
         bool is = json_is_true(json_object_get(reply, "policy_stale"));
         json_decref(reply);
         if (have && is == stale)
@@ -330,7 +330,8 @@ static void test_cache_chain(void)
     json_t *reply = NULL;
     CHECK(policy_becomes(&sd, false));
     CHECK_EQ_INT(droute(&sd, "GET", "/v1/cluster", NULL, &reply), 200);
-    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(reply, "policy"), "version")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(reply, "policy"), "version")),
+                 3);
     CHECK(json_is_integer(json_object_get(reply, "policy_age_ms")));
     CHECK(json_object_get(reply, "policy_error") == NULL);
     json_decref(reply);
@@ -350,7 +351,8 @@ static void test_cache_chain(void)
     CHECK(waiting);
     CHECK(policy_becomes(&sd, true));
     CHECK_EQ_INT(droute(&sd, "GET", "/v1/cluster", NULL, &reply), 200);
-    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(reply, "policy"), "version")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(reply, "policy"), "version")),
+                 3);
     json_decref(reply);
     /* the RPC refuses: stale with its error */
     fake_set(FAKE_FAIL);
@@ -442,11 +444,11 @@ static void test_cache_daemon_view(void)
     json_decref(runner);
     CHECK(veil_dash_job_rounds(sd.cache, sd.store, "12D3KooWself", "33", &err) == NULL);
 
-    json_t *rows = json_loads("[{\"peer_id\": \"12D3KooWself\"}, {\"peer_id\": \"12D3KooWx\"}]",
-                              0, NULL);
+    json_t *rows =
+        json_loads("[{\"peer_id\": \"12D3KooWself\"}, {\"peer_id\": \"12D3KooWx\"}]", 0, NULL);
     veil_dash_cache_annotate_nodes(sd.cache, rows);
-    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(rows, 0), "last_telemetry_bytes")),
-                 1234);
+    CHECK_EQ_INT(
+        json_integer_value(json_object_get(json_array_get(rows, 0), "last_telemetry_bytes")), 1234);
     CHECK_EQ_INT(
         json_integer_value(json_object_get(json_array_get(rows, 0), "last_telemetry_bytes_epoch")),
         7);
@@ -500,11 +502,10 @@ static void test_logs(void)
         CHECK_EQ_INT(code, 404);
         json_decref(o);
     }
-    static const char *const bad[] = {"/v1/jobs/" JOB_MINE "/replicas/64/logs",
-                                      "/v1/jobs/" JOB_MINE "/replicas/01/logs",
-                                      "/v1/jobs/" JOB_MINE "/replicas//logs",
-                                      "/v1/jobs/" JOB_MINE "/replicas/0/../logs",
-                                      "/v1/jobs/abc/replicas/0/logs"};
+    static const char *const bad[] = {
+        "/v1/jobs/" JOB_MINE "/replicas/64/logs", "/v1/jobs/" JOB_MINE "/replicas/01/logs",
+        "/v1/jobs/" JOB_MINE "/replicas//logs", "/v1/jobs/" JOB_MINE "/replicas/0/../logs",
+        "/v1/jobs/abc/replicas/0/logs"};
     for (size_t i = 0; i < 5; i++) {
         r.url = bad[i];
         CHECK(veil_dashboard_route(&r, &code, &o));
