@@ -11,6 +11,16 @@
  * as if it came from the topic. Passes run when a member comes back, every
  * minute, and once more after an answer that announced jobs (their
  * decisions), never closer than CATCHUP_GAP_MS (struct catchup_clock).
+ *
+ * A cut-off node's copies (issue 18): while a node was cut off, the others
+ * may have declared it dead and moved its replicas. So a node also lists,
+ * to every member, the other jobs whose replica it runs (its latest
+ * assignment names it), and members answer those too when their decisions
+ * differ: an assignment of a later epoch that binds such a replica
+ * elsewhere is recorded even though this node's round is decided, and its
+ * copy is stopped (daemon_exec.c). After each pass the node reports its
+ * running containers again (daemon_exec.c), so a replica the others failed
+ * while it ran is taken back by its node (the store's bound-node rule).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +131,33 @@ static void answer_job(const struct latest *v, size_t n, const char *job,
     }
 }
 
+/* The jobs of other submitters the asker listed (it runs one of their
+ * replicas): this node's decisions when they differ. */
+static void answer_runners(veil_daemon *d, json_t *jobs, const struct veil_catchup_have *h,
+                           size_t nh, const struct latest *v, size_t nl,
+                           struct veil_catchup_answer *a, veil_buf *asg, size_t *offs)
+{
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        const char *id = json_string_value(json_object_get(j, "id"));
+        const char *sub = json_string_value(json_object_get(j, "submitter"));
+        uint8_t jid[32], mine[32];
+        if (!id || !sub || strcmp(sub, d->self_text) == 0 ||
+            veil_hex_decode(jid, 32, id, strlen(id), false, NULL) != 32)
+            continue;
+        for (size_t k = 0; k < nh; k++) {
+            if (memcmp(h[k].job, jid, 32) != 0)
+                continue;
+            job_digest(v, nl, id, mine);
+            if (memcmp(mine, h[k].digest, 32) != 0)
+                answer_job(v, nl, id, a, asg, offs);
+            break;
+        }
+    }
+}
+
 /* What the asker lacks of this node's own jobs. */
 static int build_answer(veil_daemon *d, const struct veil_catchup_have *h, size_t nh, veil_buf *out,
                         size_t *n_announced, veil_err *err)
@@ -162,6 +199,7 @@ static int build_answer(veil_daemon *d, const struct veil_catchup_have *h, size_
         if (memcmp(mine, held->digest, 32) != 0)
             answer_job(v, nl, id, a, &asg, offs);
     }
+    answer_runners(d, jobs, h, nh, v, nl, a, &asg, offs);
     for (size_t k = 0; k < a->n; k++)
         a->asg[k] = asg.data + offs[k];
     *n_announced = a->announced;
@@ -217,6 +255,62 @@ static void serve(veil_p2p_stream *s, struct cu_stream *c, const uint8_t *msg, s
     free(h);
 }
 
+/* The latest assignment row this node holds of (job, replica), or NULL. */
+static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
+{
+    json_t *found = NULL, *r;
+    size_t i;
+    json_array_foreach(rows, i, r)
+    {
+        const char *jid = json_string_value(json_object_get(r, "job_id"));
+        if (jid && strcmp(jid, job) == 0 &&
+            json_integer_value(json_object_get(r, "replica")) == (json_int_t)replica)
+            found = r; /* rows are in the order they were recorded */
+    }
+    return found;
+}
+
+/* An answered assignment of a later epoch that binds elsewhere (or nowhere)
+ * a replica this node runs: the others moved it while this node was cut
+ * off. The round here is decided (the topic path would drop it as already
+ * recorded), so it is verified and recorded here, which stops this node's
+ * copy. True when handled. Threshold clusters (t + 1 holder signatures)
+ * take the topic path. */
+static bool replace_own_copy(veil_daemon *d, json_t *rows, const uint8_t *data, size_t len)
+{
+    struct veil_msg_assignment a;
+    veil_err err = {0};
+    uint8_t pk[32];
+    char job_hex[65];
+    if (!rows || d->th.cluster || !d->have_decryptor_peer ||
+        veil_msg_assignment_decode(&a, data, len, &err) != 0)
+        return false;
+    veil_hex_encode(job_hex, sizeof job_hex, a.job_id, 32);
+    json_t *mine = latest_row(rows, job_hex, a.replica);
+    const char *node = mine ? json_string_value(json_object_get(mine, "node")) : NULL;
+    json_int_t epoch = mine ? json_integer_value(json_object_get(mine, "epoch")) : 0;
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    bool moved = node && strcmp(node, d->self_text) == 0 && epoch >= 0 &&
+                 a.epoch > (uint64_t)epoch &&
+                 (!a.schedulable || !veil_daemon_peer_eq(&a.node, &self));
+    if (!moved)
+        return false;
+    if (veil_p2p_peer_id_ed25519_key(&d->decryptor_peer, pk, &err) != 0 ||
+        veil_assignment_verify(&a, d->cluster_id, pk, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, CU_SUB, "assignment refused", "error=\"%s\"", err.msg);
+        return true;
+    }
+    struct round *r = veil_daemon_round(d, a.job_id, a.replica, true);
+    if (!r)
+        return true;
+    veil_log(VEIL_LOG_INFO, CU_SUB, "replica moved while this node was cut off",
+             "job=%.16s replica=%u epoch=%llu was=%lld", job_hex, a.replica,
+             (unsigned long long)a.epoch, (long long)epoch);
+    veil_daemon_record_assignment(d, r, &a);
+    return true;
+}
+
 /* The asking side: each assignment checked as if it came from the topic. */
 static void take(struct cu_stream *c, const uint8_t *msg, size_t n)
 {
@@ -228,8 +322,13 @@ static void take(struct cu_stream *c, const uint8_t *msg, size_t n)
         free(a);
         return;
     }
+    /* this node's assignments as they were before the answer (an answer
+     * holds each (job, replica) once) */
+    json_t *rows = a->n ? veil_store_list_json(c->d->store, "assignments", &err) : NULL;
     for (size_t i = 0; i < a->n; i++)
-        veil_daemon_on_assignment(c->d, a->asg[i], a->asg_len[i]);
+        if (!replace_own_copy(c->d, rows, a->asg[i], a->asg_len[i]))
+            veil_daemon_on_assignment(c->d, a->asg[i], a->asg_len[i]);
+    json_decref(rows);
     if (a->announced || a->n)
         veil_log(VEIL_LOG_INFO, CU_SUB, "caught up from a member",
                  "peer=%s announced_again=%u assignments=%zu", c->peer, a->announced, a->n);
@@ -316,9 +415,22 @@ static void ask_open(veil_p2p_stream *s, const char *protocol, const veil_err *e
     }
 }
 
-/* The request to member m: the jobs it submitted that this node holds. */
-static int build_request(const struct member *m, json_t *jobs, const struct latest *v, size_t nl,
-                         veil_buf *out, veil_err *err)
+/* True when this node's latest assignment of one of the job's replicas
+ * names it (it runs, or ran, that replica). */
+static bool runs_replica_of(const char *self, const struct latest *v, size_t nl, const char *job)
+{
+    for (size_t i = 0; i < nl; i++) {
+        const char *node = json_string_value(json_object_get(v[i].row, "node"));
+        if (strcmp(v[i].job, job) == 0 && node && strcmp(node, self) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The request to member m: the jobs it submitted that this node holds, and
+ * the other jobs whose replica this node runs. */
+static int build_request(const char *self, const struct member *m, json_t *jobs,
+                         const struct latest *v, size_t nl, veil_buf *out, veil_err *err)
 {
     struct veil_catchup_have *h = calloc(json_array_size(jobs) + 1, sizeof *h);
     size_t n = 0, i;
@@ -329,7 +441,8 @@ static int build_request(const struct member *m, json_t *jobs, const struct late
     {
         const char *id = json_string_value(json_object_get(j, "id"));
         const char *sub = json_string_value(json_object_get(j, "submitter"));
-        if (n == VEIL_CATCHUP_JOBS_MAX || !id || !sub || strcmp(sub, m->text) != 0 ||
+        if (n == VEIL_CATCHUP_JOBS_MAX || !id || !sub ||
+            (strcmp(sub, m->text) != 0 && !runs_replica_of(self, v, nl, id)) ||
             veil_hex_decode(h[n].job, 32, id, strlen(id), false, NULL) != 32)
             continue;
         job_digest(v, nl, id, h[n].digest);
@@ -345,7 +458,7 @@ static void ask(veil_daemon *d, const struct member *m, json_t *jobs, const stru
 {
     struct cu_stream *c = cu_new(d, true, VEIL_CATCHUP_ANSWER_MAX, &m->id);
     veil_err err = {0};
-    if (!c || build_request(m, jobs, v, nl, &c->req, &err) != 0) {
+    if (!c || build_request(d->self_text, m, jobs, v, nl, &c->req, &err) != 0) {
         veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up query not built", "error=\"%s\"",
                  c ? err.msg : "out of memory");
         if (c)
@@ -383,6 +496,7 @@ void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms)
         }
         veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up pass", "members=%zu jobs=%zu", asked,
                  json_array_size(jobs));
+        veil_daemon_report_containers(d);
     }
     free(v);
     json_decref(rows);

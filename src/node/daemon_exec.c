@@ -18,6 +18,7 @@
 
 #include "daemon_core.h"
 #include "daemon_overlay.h"
+#include "daemon_sync.h"
 
 /* One replica to start on this node (pulled and run on the worker pool: a
  * pull is network I/O and must not stall SWIM and gossip). */
@@ -238,6 +239,14 @@ void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms)
                                  w->name);
         veil_daemon_overlay_release(d, w->job_hex, w->replica);
         watch_list_remove(&d->watched, i);
+    }
+}
+
+void veil_daemon_report_containers(veil_daemon *d)
+{
+    for (size_t i = 0; i < d->watched.n; i++) {
+        const struct watched *w = &d->watched.v[i];
+        publish_container_status(d, w->job_id, w->replica, VEIL_CONTAINER_RUNNING, 0, w->name);
     }
 }
 
@@ -510,8 +519,18 @@ void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t
                                          &err) != 0)
             veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
     }
+    enum veil_replica_state was;
+    bool known = veil_store_replica_get_state(d->store, job_hex, m.replica, &was, &err) == 0;
     if (veil_store_replica_set_state(d->store, job_hex, m.replica, to, NULL, &err) != 0)
         veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
-    veil_log(VEIL_LOG_INFO, SUB, "container status", "job=%.16s replica=%u state=%s exit_code=%d",
-             job_hex, m.replica, veil_replica_state_name(to), m.exit_code);
+    /* a node reports its running containers again after each catch-up
+     * pass: only a change is worth a line */
+    veil_log(known && was == to ? VEIL_LOG_DEBUG : VEIL_LOG_INFO, SUB, "container status",
+             "job=%.16s replica=%u state=%s exit_code=%d%s", job_hex, m.replica,
+             veil_replica_state_name(to), m.exit_code,
+             known && was != to && to == VEIL_REPLICA_RUNNING &&
+                     (was == VEIL_REPLICA_FAILED || was == VEIL_REPLICA_RESCHEDULING ||
+                      was == VEIL_REPLICA_SCHEDULING)
+                 ? " taken_back=true"
+                 : "");
 }

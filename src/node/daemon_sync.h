@@ -30,6 +30,12 @@ void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
  * follow-up pass gets the rest). */
 #define CATCHUP_ANNOUNCE_MAX 64
 
+/* After each catch-up pass: this node reports again the state of the
+ * containers it runs (daemon_exec.c), so that a replica the others failed
+ * or were rescheduling while this node was cut off is taken back by the
+ * node it is bound to (a report from any other node is ignored). */
+void veil_daemon_report_containers(veil_daemon *d);
+
 /* One stored assignment row (the store's JSON) encoded as the message its
  * signer published, for publishing again or answering a catch-up. */
 int veil_daemon_assignment_encode(json_t *row, veil_buf *out) VEIL_WARN_UNUSED;

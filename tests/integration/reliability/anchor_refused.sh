@@ -76,7 +76,9 @@ status_of() { # TX: 1 mined and succeeded, 0 reverted
 s2=$(status_of "$TX2"); s1=$(status_of "$TX1")
 [ "$s2" = 1 ] || fail "the other node's batch was not mined first: status '$s2'"
 [ "$s1" = 0 ] || fail "node 1's second batch for epoch $B was not refused: status '$s1'"
-ok "epoch $B: the other batch mined, node 1's ($TX1) reverted in the same block"
+g1=$("$CAST" receipt "$TX1" --json --rpc-url "$RPC" | node -e '
+  console.log(parseInt(JSON.parse(require("fs").readFileSync(0, "utf8")).gasUsed));')
+ok "epoch $B: the other batch mined, node 1's ($TX1) reverted in the same block (gas $g1)"
 
 refused() { grep -q "msg=\"batch refused: the epoch is anchored already\" epoch=$B .*chain_root=$ROOT" "$WORK/n1/veild.log"; }
 wait_for 60 "node 1 logs the refusal with the root on chain" refused
