@@ -23,6 +23,7 @@ TMP=$(mktemp -d)
 source "$NETDIR/netns_lib.sh"
 source "$HERE/cfx_tun_lib.sh"
 source "$NETDIR/nat_lib.sh"
+source "$HERE/../route/route_tun_lib.sh"
 trap cfx_cleanup EXIT
 trap "exit 1" INT TERM
 
@@ -34,16 +35,9 @@ nat_site() {
     ip netns add "${NS}$h"
     nat_lan "$r" "$h" "$lan" "10.$lan.0" eth0 "$mode" 1
 }
-ping_until() { # HOST ADDR: up to 100 tries
-    for _ in $(seq 1 100); do
-        in_ns "$1" python3 "$NETDIR/icmp_ping.py" "$2" 1 0.05 0.3 >/dev/null 2>&1 && return 0
-    done
-    fail "$1 never reached $2"
-}
 via_of() { # NAME ADDR: the relay NAME's last route line to ADDR names
     grep "^conflux: route $2 " "$TMP/$1.out" | tail -1 | sed -nE 's/.* via ([0-9.]+)$/\1/p'
 }
-ip_of() { field "$1" ipv4 | cut -d/ -f1; }
 
 ns_hosts 7
 nat_site h4 a 1 random

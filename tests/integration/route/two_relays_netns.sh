@@ -22,15 +22,10 @@ TMP=$(mktemp -d)
 source "$NETDIR/netns_lib.sh"
 source "$HERE/../conflux/cfx_tun_lib.sh"
 source "$NETDIR/nat_lib.sh"
+source "$HERE/route_tun_lib.sh"
 trap cfx_cleanup EXIT
 trap "exit 1" INT TERM
 
-ping_until() { # HOST ADDR: up to 100 tries
-    for _ in $(seq 1 100); do
-        in_ns "$1" python3 "$NETDIR/icmp_ping.py" "$2" 1 0.05 0.3 >/dev/null 2>&1 && return 0
-    done
-    fail "$1 never reached $2"
-}
 cut_off() { # HOST ADDR: HOST exchanges nothing with ADDR
     in_ns "$1" nft -f - <<NFT
 table ip cut {
@@ -39,7 +34,6 @@ table ip cut {
 }
 NFT
 }
-ip_of() { field "$1" ipv4 | cut -d/ -f1; }
 
 ns_hosts 5
 for s in "h4 a 1" "h5 b 2"; do
