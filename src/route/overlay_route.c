@@ -103,6 +103,14 @@ static bool fresh(const veil_route_overlay *r, uint64_t t)
     return t != 0 && t + r->cfg.fresh_ms >= r->now; /* t may be ahead of r->now */
 }
 
+/* Takes the lock and moves the host's clock to now_ms (never back). */
+static void lock_at(veil_route_overlay *r, uint64_t now_ms)
+{
+    pthread_mutex_lock(&r->mu);
+    if (now_ms > r->now)
+        r->now = now_ms;
+}
+
 /* The relays of selector path `id` (member indices; -1 none): how many. */
 static int path_relays(uint32_t id, int *r1, int *r2)
 {
@@ -289,10 +297,7 @@ static void on_kind(void *ctx, veil_overlay *o, const uint8_t from[VEIL_ANCHOR_K
 {
     (void)o;
     veil_route_overlay *r = ctx;
-    pthread_mutex_lock(&r->mu);
-    uint64_t t = wall_ms();
-    if (t > r->now)
-        r->now = t;
+    lock_at(r, wall_ms());
     if (msg[0] == VEIL_OVERLAY_KIND_PROBE)
         on_probe(r, from, msg, len);
     else if (msg[0] == VEIL_OVERLAY_KIND_CELL && len > 1)
@@ -390,9 +395,7 @@ static void punch_due(veil_route_overlay *r, int d)
 int veil_route_overlay_on_signal(veil_route_overlay *r, const struct veil_route_signal *s,
                                  uint64_t now_ms, veil_err *err)
 {
-    pthread_mutex_lock(&r->mu);
-    if (now_ms > r->now)
-        r->now = now_ms;
+    lock_at(r, now_ms);
     int i = member_of(r, s->src), rc = 0;
     struct member *m = i >= 0 ? &r->m[i] : NULL;
     if (!m || memcmp(s->dst, r->self, VEIL_ANCHOR_KEY_BYTES) != 0)
@@ -533,9 +536,7 @@ static void choose(veil_route_overlay *r, struct member *m)
 void veil_route_overlay_tick(veil_route_overlay *r, uint64_t now_ms)
 {
     uint32_t due[VEIL_ROUTE_PATHS_MAX];
-    pthread_mutex_lock(&r->mu);
-    if (now_ms > r->now)
-        r->now = now_ms;
+    lock_at(r, now_ms);
     expire_probes(r);
     r->st.relayed_dsts = 0;
     for (int d = 0; d < VEIL_ROUTE_OVERLAY_MEMBERS_MAX; d++) {
@@ -625,9 +626,7 @@ void veil_route_overlay_remove_member(veil_route_overlay *r,
 int veil_route_overlay_apply_summary(veil_route_overlay *r, const struct veil_route_topo *t,
                                      uint64_t now_ms, veil_err *err)
 {
-    pthread_mutex_lock(&r->mu);
-    if (now_ms > r->now)
-        r->now = now_ms;
+    lock_at(r, now_ms);
     int i = member_of(r, t->node);
     struct member *m = i >= 0 ? &r->m[i] : NULL;
     int rc = 0;
