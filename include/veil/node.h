@@ -992,9 +992,13 @@ VEIL_WARN_UNUSED void *veil_store_job_json(veil_store *s, const char *id_hex, ve
 typedef struct veil_api veil_api;
 
 /* The dashboard's chain views (veil_dashboard_chain_view, dashboard_chain.c):
- * `what` is "policy" (the cluster's policy from chain) or "verify" (replica
+ * `what` is "policy" (the cluster's policy from chain), "verify" (replica
  * `replica` of job `job_hex`: its anchor's inclusion proof checked by the
- * contract). Returns the HTTP status; *reply is a jansson json_t*. */
+ * contract), "dispute_count", "dispute" (`replica` is the dispute id) or
+ * "container" (replica `replica` of job `job_hex` as this node runs it).
+ * Called only from the dashboard cache's refresher thread
+ * (dashboard_cache.c), never on the API's thread. Returns the HTTP status;
+ * *reply is a jansson json_t*. */
 typedef unsigned (*veil_api_dash_chain_fn)(const veil_config *node_cfg, veil_store *store,
                                            const char *what, const char *job_hex, int replica,
                                            void **reply);

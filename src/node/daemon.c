@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "daemon_core.h"
+#include "daemon_dash.h"
 #include "daemon_overlay.h"
 #include "daemon_sched.h"
 
@@ -186,6 +187,8 @@ static void cron_init(veil_daemon *d)
              veil_daemon_exec_tick);
     cron_add(d, "registry", VEIL_ROLE_MEMBER, REGISTRY_POLL_MS, REGISTRY_POLL_MS,
              veil_daemon_registry_tick);
+    cron_add(d, "dashboard", VEIL_ROLE_MEMBER, DAEMON_DASH_PERIOD_MS, DAEMON_DASH_PERIOD_MS,
+             veil_daemon_dash_tick);
     cron_add(d, "bootstrap", VEIL_ROLE_MEMBER, BOOTSTRAP_MS, BOOTSTRAP_MS,
              veil_daemon_bootstrap_tick);
     if (d->overlay)

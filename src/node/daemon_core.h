@@ -89,7 +89,7 @@ struct daemon_cron {
     uint64_t next_ms; /* uv_now time of the next run */
     void (*tick)(veil_daemon *d, uint64_t now_ms /* wall clock */);
 };
-#define DAEMON_CRON_MAX  12
+#define DAEMON_CRON_MAX  16
 #define DAEMON_CRON_BASE 100 /* ms: the dispatcher's own period */
 
 struct veil_daemon {
