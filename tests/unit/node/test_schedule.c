@@ -590,7 +590,7 @@ static void test_latency_placement(void)
  * below 2^14) is the round, on random clusters and public requests. */
 static void test_node_keys(void)
 {
-    enum { TRIALS = 1000, MAXN = 40 };
+    enum { TRIALS = 400, MAXN = 40 };
     struct veil_telemetry_q nodes[MAXN];
     bool excluded[MAXN];
     for (int t = 0; t < TRIALS; t++) {
