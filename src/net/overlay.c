@@ -35,6 +35,7 @@
 #define RX_SLOTS           16
 #define GSO_MAX_BYTES      65000
 #define TUN_READS_PER_WAKE 64 /* frames read from the TUN before a flush */
+#define DL_SLOT            2048 /* a relayed packet delivered within a kind batch */
 
 struct overlay_peer {
     uint8_t id[VEIL_ANCHOR_KEY_BYTES];
@@ -48,6 +49,13 @@ struct overlay_io {
     struct overlay_segs segs;
     struct veil_anchor_datagram d[BATCH];
     struct veil_overlay_stats st; /* added to the overlay's under the lock */
+    /* relayed packets the kind hook delivered during run_kinds: written
+     * after it as one coalesced run, like direct packets */
+    bool dl_on;
+    size_t dl_n;
+    const uint8_t *dl_pkts[BATCH];
+    size_t dl_lens[BATCH];
+    uint8_t *dl_buf; /* BATCH * DL_SLOT */
 };
 
 struct veil_overlay {
@@ -74,6 +82,7 @@ struct veil_overlay {
     veil_overlay_kind_fn kind_fn; /* routing hooks (set before traffic) */
     veil_overlay_egress_fn egress_fn;
     void *hook_ctx;
+    struct overlay_io *tx_io, *rx_io; /* each thread's own, for deliveries from its hooks */
 };
 
 /* ---- helpers (called with mu held where they touch shared state) ------- */
@@ -299,11 +308,15 @@ static void flush_out(veil_overlay *o, struct overlay_io *io);
 static void run_kinds(veil_overlay *o, struct overlay_io *io, struct veil_anchor_event *ev, int n)
 {
     int handled = 0;
+    io->dl_on = io->dl_buf != NULL;
     for (int i = 0; i < n; i++)
         if (is_kind(&ev[i]) && o->kind_fn) {
             o->kind_fn(o->hook_ctx, o, ev[i].peer, ev[i].data, ev[i].len);
             handled++;
         }
+    io->dl_on = false;
+    write_packets(o, io, io->dl_pkts, io->dl_lens, io->dl_n);
+    io->dl_n = 0;
     io->st.kinds_in += (uint64_t)handled;
     if (handled > 0)
         flush_out(o, io);
@@ -415,6 +428,8 @@ static void *tx_main(void *arg)
         goto out;
     io->frame = frame;
     io->segs.buf = segbuf;
+    io->dl_buf = malloc(BATCH * DL_SLOT);
+    o->tx_io = io;
     for (;;) {
         struct pollfd p[2] = {{o->stop_fd, POLLIN, 0}, {o->tun.fd, POLLIN, 0}};
         if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -429,6 +444,8 @@ static void *tx_main(void *arg)
 out:
     free(frame);
     free(segbuf);
+    if (io)
+        free(io->dl_buf);
     free(io);
     return NULL;
 }
@@ -510,6 +527,8 @@ static void *rx_main(void *arg)
         return NULL;
     }
     io->frame = frame;
+    io->dl_buf = malloc(BATCH * DL_SLOT);
+    o->rx_io = io;
     for (;;) {
         int wait = tick_wait(o);
         flush_out(o, io);
@@ -534,6 +553,7 @@ static void *rx_main(void *arg)
         pthread_mutex_unlock(&o->mu);
     }
     free(frame);
+    free(io->dl_buf);
     free(io);
     return NULL;
 }
@@ -818,6 +838,18 @@ int veil_overlay_deliver(veil_overlay *o, const uint8_t src[VEIL_ANCHOR_KEY_BYTE
         return veil_err_set(err, VEIL_E_PROTOCOL, "overlay: relayed packet not from its source");
     if (!in)
         return veil_err_set(err, VEIL_E_PERMISSION, "overlay: relayed packet refused by the rules");
+    pthread_t self = pthread_self();
+    struct overlay_io *io = o->rx_on && pthread_equal(self, o->rx)   ? o->rx_io
+                            : o->tx_on && pthread_equal(self, o->tx) ? o->tx_io
+                                                                     : NULL;
+    if (io && io->dl_on && io->dl_n < BATCH && len <= DL_SLOT) {
+        uint8_t *slot = io->dl_buf + io->dl_n * DL_SLOT;
+        memcpy(slot, pkt, len);
+        io->dl_pkts[io->dl_n] = slot;
+        io->dl_lens[io->dl_n++] = len;
+        io->st.relayed_in++;
+        return 0;
+    }
     uint8_t vnet[OVERLAY_VNET_HDR_LEN] = {0}; /* one whole packet: no offload asked */
     struct iovec iov[2] = {{vnet, sizeof vnet}, {(void *)pkt, len}};
     ssize_t w = o->tun.vnet ? writev(o->tun.fd, iov, 2) : write(o->tun.fd, pkt, len);
