@@ -103,6 +103,8 @@ bench-paths: build
 	@$(BUILD)/bench/route/bench_route_carrier 200
 	@if [ "$$(id -u)" = 0 ] && [ -x $(BUILD)/tests/integration/route/route_net_node ]; then \
 		VEIL_BUILD_DIR=$(BUILD) tests/integration/route/net_netns.sh --bench 2>/dev/null; fi
+	@if [ "$$(id -u)" = 0 ]; then VEIL_BUILD_DIR=$(BUILD) VEIL_BIN=$(BUILD)/src/cmd/veil \
+		tests/integration/conflux/conflux_route_netns.sh --bench 2>/dev/null | grep conflux_route; fi
 
 demo: deps
 	@$(MAKE) --no-print-directory build
