@@ -1088,10 +1088,11 @@ static void log_stats(struct veil_node_overlay *ov)
         return;
     ov->stats_sum = sum;
     veil_log(VEIL_LOG_DEBUG, OSUB, "overlay stats",
-             "rx=%llu tx=%llu handshakes=%llu/%llu drop_auth=%llu drop_realm=%llu "
-             "filtered=%llu no_route=%llu spoofed=%llu",
+             "rx=%llu tx=%llu handshakes=%llu/%llu after_silence=%llu drop_auth=%llu "
+             "drop_realm=%llu filtered=%llu no_route=%llu spoofed=%llu",
              (unsigned long long)a.rx_packets, (unsigned long long)a.tx_packets,
              (unsigned long long)a.handshakes_completed, (unsigned long long)a.handshakes_initiated,
+             (unsigned long long)a.silence_handshakes,
              (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_AUTH],
              (unsigned long long)a.dropped[VEIL_ANCHOR_DROP_REALM], (unsigned long long)o.filtered,
              (unsigned long long)o.no_route, (unsigned long long)o.spoofed);
