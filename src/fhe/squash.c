@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "api_internal.h"
 #include "core/lwe.h"
@@ -52,6 +53,22 @@ void veil_sq_build_lut(veil_u128_t *lut, size_t n)
     }
 }
 
+/* The NTT-domain key, on 2 MiB boundaries and marked for transparent huge
+ * pages (where the kernel offers them on request): a squash streams all of
+ * it, and with 4 KiB pages its 1.6 GB would be 400,000 TLB entries to walk
+ * and fault in one by one. Released with free(). */
+static uint64_t *bsk_alloc(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE, (bytes + HUGE - 1) / HUGE * HUGE) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, (bytes + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE); /* a hint: failure is fine */
+#endif
+    return p;
+}
+
 int veil_sq_key_alloc(unsigned threads, veil_sq_key **out, veil_err *err)
 {
     *out = NULL;
@@ -64,7 +81,8 @@ int veil_sq_key_alloc(unsigned threads, veil_sq_key **out, veil_err *err)
         free(key);
         return -1;
     }
-    key->bsk = malloc(key->shape.lwe_dim * veil_pbs128_ggsw_words(&key->shape) * sizeof(uint64_t));
+    key->bsk = bsk_alloc(key->shape.lwe_dim * veil_pbs128_ggsw_words(&key->shape) *
+                         sizeof(uint64_t));
     if (!key->bsk) {
         veil_sq_key_free(key);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashing key (%zu MB)",

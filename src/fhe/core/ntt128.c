@@ -717,20 +717,6 @@ void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
     mac_scalar(&t->pr[prime], t->n, out, a, b, rows);
 }
 
-void veil_ntt128_mac2(const struct veil_ntt128 *t, unsigned prime, uint64_t *const *out,
-                      const uint64_t *const *a, const uint64_t *const *b0,
-                      const uint64_t *const *b1, size_t rows)
-{
-#if NTT128_AVX512
-    if (t->simd == VEIL_NTT128_IFMA && t->n % 8 == 0) {
-        veil_ntt128_ifma_mac2(&t->pr[prime], t->n, out, a, b0, b1, rows);
-        return;
-    }
-#endif
-    veil_ntt128_mac(t, prime, out[0], a, b0, rows);
-    veil_ntt128_mac(t, prime, out[1], a, b1, rows);
-}
-
 /* Garner: X = x0 + x1 p0 with x0 = r0, x1 in [0, p1) is the residue in
  * [0, M); since |X_signed| < M/2 - p0, X is negative exactly when x1 lies
  * in the upper half of [0, p1). Returned as a 128-bit two's complement. */

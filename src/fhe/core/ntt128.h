@@ -116,13 +116,6 @@ void veil_ntt128_forward_prefetch(const struct veil_ntt128 *t, unsigned prime, u
 void veil_ntt128_mac(const struct veil_ntt128 *t, unsigned prime, uint64_t *out,
                      const uint64_t *const *a, const uint64_t *const *b, size_t rows);
 
-/* The same for two key sides against one digit side (both limbs of the
- * key): out[l][j] = sum_r a_r[j] * b_l,r[j] mod p, l = 0, 1. The vector
- * kernel reads each a_r once for both. */
-void veil_ntt128_mac2(const struct veil_ntt128 *t, unsigned prime, uint64_t *const *out,
-                      const uint64_t *const *a, const uint64_t *const *b0,
-                      const uint64_t *const *b1, size_t rows);
-
 /* res[l * PRIMES + i]: N residues modulo prime i of limb polynomial X_l,
  * whose coefficients satisfy |X_l,j| < M/2 - p0 (limb products of at most
  * 15 rows at N = 2048). out[j] (+)= X_0,j + 2^64 X_1,j mod 2^128. */

@@ -300,31 +300,6 @@ IFMA_TARGET void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t
     }
 }
 
-/* Two outputs sharing the a side (both limbs of the key against the same
- * digit polynomials): each a vector is loaded once for both. */
-IFMA_TARGET void veil_ntt128_ifma_mac2(const struct veil_ntt128_prime *pr, size_t n,
-                                       uint64_t *const *out, const uint64_t *const *a,
-                                       const uint64_t *const *b0, const uint64_t *const *b1,
-                                       size_t rows)
-{
-    const struct mac_ctx c = mac_ctx_init(pr);
-    for (size_t j = 0; j < n; j += 8) {
-        __m512i lo0 = _mm512_setzero_si512(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
-        for (size_t r = 0; r < rows; r++) {
-            const __m512i x = _mm512_loadu_si512(a[r] + j);
-            const __m512i y0 = _mm512_loadu_si512(b0[r] + j), y1 = _mm512_loadu_si512(b1[r] + j);
-            _mm_prefetch((const char *)(b0[r] + j + MAC_PREFETCH), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b1[r] + j + MAC_PREFETCH), _MM_HINT_T0);
-            lo0 = _mm512_madd52lo_epu64(lo0, x, y0);
-            hi0 = _mm512_madd52hi_epu64(hi0, x, y0);
-            lo1 = _mm512_madd52lo_epu64(lo1, x, y1);
-            hi1 = _mm512_madd52hi_epu64(hi1, x, y1);
-        }
-        _mm512_storeu_si512(out[0] + j, mac_reduce(lo0, hi0, &c));
-        _mm512_storeu_si512(out[1] + j, mac_reduce(lo1, hi1, &c));
-    }
-}
-
 /* ---- Garner's CRT with 52-bit products ----
  * X = r0 + x1 p0 with x1 = (r1 - r0) p0^-1 mod p1 (a Shoup product with
  * c1's 52-bit companion), minus M when x1 is in the upper half of [0, p1)

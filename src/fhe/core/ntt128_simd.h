@@ -100,9 +100,6 @@ void veil_ntt128_ifma_mac(const struct veil_ntt128_prime *pr, size_t n, uint64_t
                           const uint64_t *const *a, const uint64_t *const *b, size_t rows);
 void veil_ntt128_ifma_crt_add(const struct veil_ntt128 *t, veil_u128_t *out,
                               const uint64_t *const *res, size_t from, size_t to);
-void veil_ntt128_ifma_mac2(const struct veil_ntt128_prime *pr, size_t n, uint64_t *const *out,
-                           const uint64_t *const *a, const uint64_t *const *b0,
-                           const uint64_t *const *b1, size_t rows);
 #endif
 
 #endif /* VEIL_FHE_CORE_NTT128_SIMD_H */

@@ -319,25 +319,26 @@ static void task_digits(const struct veil_pbs128_team *tm, struct veil_pbs128_sc
     }
 }
 
+/* One limb at a time: the multiply-accumulate then streams 9 key rows at
+ * once; fusing both limbs (the digit rows read once) was faster with the key
+ * in cache but slower streaming it from memory (18 streams). */
 static void task_mac(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc,
                      const uint64_t *ggsw, size_t col, unsigned pr)
 {
     const struct veil_pbs128_shape *s = tm->s;
     const size_t n = s->poly, k = s->k, rows = veil_pbs128_rows(s), stride = veil_pbs128_stride(s);
     const uint64_t *a[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
-    const uint64_t *b[VEIL_NTT128_LIMBS][(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
-    uint64_t *o[VEIL_NTT128_LIMBS];
+    const uint64_t *b[(VEIL_PBS128_MAX_K + 1) * VEIL_PBS128_MAX_LEVEL];
     for (unsigned limb = 0; limb < VEIL_NTT128_LIMBS; limb++) {
         const unsigned ch = limb * P + pr;
-        for (size_t row = 0; row < rows; row++)
-            b[limb][row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
-        o[limb] = sc->out + (col * CH + ch) * n;
+        for (size_t row = 0; row < rows; row++) {
+            a[row] = sc->dntt + (row * P + pr) * stride;
+            b[row] = ggsw + ((row * (k + 1) + col) * CH + ch) * stride;
+        }
+        uint64_t *o = sc->out + (col * CH + ch) * n;
+        veil_ntt128_mac(tm->t, pr, o, a, b, rows);
+        veil_ntt128_inverse(tm->t, pr, o);
     }
-    for (size_t row = 0; row < rows; row++)
-        a[row] = sc->dntt + (row * P + pr) * stride;
-    veil_ntt128_mac2(tm->t, pr, o, a, b[0], b[1], rows);
-    for (unsigned limb = 0; limb < VEIL_NTT128_LIMBS; limb++)
-        veil_ntt128_inverse(tm->t, pr, o[limb]);
 }
 
 static void task_crt(const struct veil_pbs128_team *tm, struct veil_pbs128_scratch *sc, size_t col,
