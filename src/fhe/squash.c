@@ -81,8 +81,8 @@ int veil_sq_key_alloc(unsigned threads, veil_sq_key **out, veil_err *err)
         free(key);
         return -1;
     }
-    key->bsk = bsk_alloc(key->shape.lwe_dim * veil_pbs128_ggsw_words(&key->shape) *
-                         sizeof(uint64_t));
+    key->bsk =
+        bsk_alloc(key->shape.lwe_dim * veil_pbs128_ggsw_words(&key->shape) * sizeof(uint64_t));
     if (!key->bsk) {
         veil_sq_key_free(key);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashing key (%zu MB)",

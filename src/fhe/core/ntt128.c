@@ -313,7 +313,6 @@ AVX512_TARGET static inline __m512i v_shoup(__m512i x, __m512i w, __m512i w_sh, 
     return _mm512_sub_epi64(_mm512_mullo_epi64(w, x), _mm512_mullo_epi64(v_mulhi(w_sh, x), p));
 }
 
-
 AVX512_TARGET static void fwd_stages_avx512(uint64_t *a, size_t n, const uint64_t *psi,
                                             const uint64_t *psi_sh, uint64_t p)
 {
@@ -353,7 +352,6 @@ AVX512_TARGET static void inv_stages_avx512(uint64_t *a, size_t n, const uint64_
         }
     }
 }
-
 
 /* Forward (Cooley-Tukey) and inverse (Gentleman-Sande) butterflies differ,
  * so the two stage loops stay separate; they share the gather and scatter. */
@@ -492,12 +490,12 @@ AVX512_TARGET static inline struct lohi load8_u128(const veil_u128_t *v)
     const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     const __m512i A = _mm512_loadu_si512(v), B = _mm512_loadu_si512(v + 4);
-    return (struct lohi){_mm512_permutex2var_epi64(A, even, B), _mm512_permutex2var_epi64(A, odd, B)};
+    return (struct lohi){_mm512_permutex2var_epi64(A, even, B),
+                         _mm512_permutex2var_epi64(A, odd, B)};
 }
 
 AVX512_TARGET static void digits_24x3_avx512(const struct veil_ntt128 *t, unsigned prime,
-                                             const veil_u128_t *v,
-                                             uint64_t *const *res)
+                                             const veil_u128_t *v, uint64_t *const *res)
 {
     const __m512i vp = _mm512_set1_epi64((long long)t->pr[prime].p);
     for (size_t i = 0; i < t->n; i += 8) {
@@ -626,8 +624,8 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const v
     return 0;
 }
 
-int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime,
-                                const veil_u128_t *a, size_t r, uint64_t *const *res)
+int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const veil_u128_t *a,
+                                size_t r, uint64_t *const *res)
 {
 #if NTT128_AVX512
     if (t->simd >= VEIL_NTT128_AVX512 && t->n % 8 == 0 && r < 2 * t->n) {

@@ -69,9 +69,9 @@ struct veil_ntt128_prime {
 };
 
 struct veil_ntt128 {
-    size_t n;   /* polynomial size N (power of two, <= VEIL_NTT128_MAX_N) */
-    int simd;   /* enum veil_ntt128_simd: set by init from the CPU; tests
-                   lower it to compare the paths word for word */
+    size_t n; /* polynomial size N (power of two, <= VEIL_NTT128_MAX_N) */
+    int simd; /* enum veil_ntt128_simd: set by init from the CPU; tests
+                 lower it to compare the paths word for word */
     struct veil_ntt128_prime pr[VEIL_NTT128_PRIMES];
     /* Garner's constants: c1 = p0^-1 mod p1 (with its Shoup companion) and
      * M = p0 p1. */
@@ -99,8 +99,8 @@ int veil_ntt128_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const v
 /* The same digits of X^r a - a (negacyclic, r < 2N) straight from the
  * accumulator polynomial a, without writing the difference out. Returns 1
  * when done here (AVX-512), 0 when the caller must rotate and decompose. */
-int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime,
-                                const veil_u128_t *a, size_t r, uint64_t *const *res);
+int veil_ntt128_rot_digits_24x3(const struct veil_ntt128 *t, unsigned prime, const veil_u128_t *a,
+                                size_t r, uint64_t *const *res);
 /* In-place transforms of N residues modulo prime `prime`. */
 void veil_ntt128_forward(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);
 void veil_ntt128_inverse(const struct veil_ntt128 *t, unsigned prime, uint64_t *a);

@@ -194,14 +194,14 @@ IFMA_TARGET static void inv_short(uint64_t *a, size_t n, const struct veil_ntt12
     for (size_t b = 0; b < n; b += 16) {
         __m512i x = _mm512_loadu_si512(a + b), y = _mm512_loadu_si512(a + b + 8);
         rearrange(to1, &x, &y);
-        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 1, l4, l2),
-             stage_tw(pr->ipsi_sh52, n, b, 1, l4, l2), np, v2p);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 1, l4, l2), stage_tw(pr->ipsi_sh52, n, b, 1, l4, l2),
+             np, v2p);
         rearrange(to2, &x, &y);
-        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 2, l4, l2),
-             stage_tw(pr->ipsi_sh52, n, b, 2, l4, l2), np, v2p);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 2, l4, l2), stage_tw(pr->ipsi_sh52, n, b, 2, l4, l2),
+             np, v2p);
         rearrange(to4, &x, &y);
-        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 4, l4, l2),
-             stage_tw(pr->ipsi_sh52, n, b, 4, l4, l2), np, v2p);
+        gs52(&x, &y, stage_tw(pr->ipsi, n, b, 4, l4, l2), stage_tw(pr->ipsi_sh52, n, b, 4, l4, l2),
+             np, v2p);
         rearrange(back, &x, &y);
         _mm512_storeu_si512(a + b, x);
         _mm512_storeu_si512(a + b + 8, y);

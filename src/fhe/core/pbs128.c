@@ -420,8 +420,8 @@ static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
 {
     uint64_t start = 0;
     int long_wait = 0;
-    for (unsigned spins = 1;
-         atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start; spins++) {
+    for (unsigned spins = 1; atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start;
+         spins++) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
