@@ -59,7 +59,7 @@ grep -q "msg=\"shard vouched\" job=${fid:0:16} replica=0 shard=1 .*schedulers=3 
   || fail "the decryptor did not merge shard 1 on 2 agreeing schedulers: $(grep 'shard vouched' "$D1" | tail -n 6)"
 grep -q "msg=\"assignment signed\" job=${fid:0:16} replica=1 schedulable=1 shards=3" "$D1" \
   || fail "jflip's second replica was not decided from a merge of 3 shards"
-ok "jflip: 2 replicas on distinct nodes (= oracle), shard 1's flipped output left out by digest agreement ($SECONDS s)"
+ok "jflip: 2 replicas on distinct nodes (= oracle), shard 1's falsified output left out by digest agreement ($SECONDS s)"
 
 # ---- a shard that loses a scheduler ---------------------------------------
 # jkill runs in eu-west (odd nodes) only; the victim is a us-east scheduler
