@@ -122,6 +122,15 @@ VEIL_WARN_UNUSED int veil_sq_squash_packed(const veil_sq_key *key, veil_fhe_serv
  * what a key holder calls on a scheduler output. */
 VEIL_WARN_UNUSED int veil_sq_squash_compact(const veil_sq_key *key, veil_fhe_server *sk,
                                             const veil_fhe_ct *ct, veil_sq_ct *out, veil_err *err);
+/* veil_sq_squash_compact of n ciphertexts at once: outs[i] gets exactly
+ * what veil_sq_squash_compact(cts[i]) gives, but every block of every
+ * ciphertext is keyswitched and blind-rotated in one pass over the squashing
+ * key (1.6 GB in memory), read once instead of n times. What a key holder
+ * calls on a scheduler output (index and found: 3 blocks). At most a few
+ * ciphertexts and blocks per call (src/fhe/squash_internal.h); more fail. */
+VEIL_WARN_UNUSED int veil_sq_squash_compact_batch(const veil_sq_key *key, veil_fhe_server *sk,
+                                                  const veil_fhe_ct *const *cts, size_t n,
+                                                  veil_sq_ct *outs, veil_err *err);
 void veil_sq_ct_clear(veil_sq_ct *ct);
 
 /* Versioned, digest-checked serialization (the fhe container). */

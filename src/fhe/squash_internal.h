@@ -73,15 +73,4 @@ VEIL_WARN_UNUSED int veil_sq_squash_radix_packed(const veil_sq_key *key,
 #define VEIL_SQ_BATCH_MAX_CTS    8u
 #define VEIL_SQ_BATCH_MAX_BLOCKS 32u
 
-/* veil_sq_squash_compact of n ciphertexts at once (each packed when its
- * carries allow, as that call chooses): outs[i] gets exactly what
- * veil_sq_squash_compact(cts[i]) gives, but every block of every
- * ciphertext is keyswitched and blind-rotated in one batch, so the
- * squashing key (1.6 GB) is read once instead of n times. What a key
- * holder calls on a scheduler output (index and found bit: 3 blocks).
- * To move to include/veil/squash.h (not this file's owner's). */
-VEIL_WARN_UNUSED int veil_sq_squash_compact_batch(const veil_sq_key *key, veil_fhe_server *sk,
-                                                  const veil_fhe_ct *const *cts, size_t n,
-                                                  veil_sq_ct *outs, veil_err *err);
-
 #endif /* VEIL_FHE_SQUASH_INTERNAL_H */

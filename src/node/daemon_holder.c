@@ -139,35 +139,43 @@ struct squash_job {
     veil_err err;
 };
 
-static int squash_one(struct squash_job *j, veil_reader *rd, int i)
+/* The output's two ciphertexts (index, found), each parsed and checked
+ * before any squash: truncation and trailing bytes are refused first. */
+static int squash_parse(struct squash_job *j, veil_fhe_ct *ct[2])
 {
-    uint32_t n = veil_read_u32be(rd);
-    const uint8_t *p = veil_read_borrow(rd, n);
-    veil_fhe_ct *ct = NULL;
-    if (!veil_reader_ok(rd) || !p)
-        return veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output truncated");
-    if (veil_fhe_ct_deserialize(p, n, &ct, &j->err) != 0)
-        return -1;
-    const struct veil_holder *th = &j->d->th;
-    int rc = veil_sq_squash_compact(th->sq, j->d->fhe_sk, ct, &j->sq[i], &j->err);
-    veil_fhe_ct_free(ct);
-    if (rc == 0)
-        rc = veil_th_partial_decrypt(th->share, &j->sq[i], &j->p[i], &j->err);
-    if (rc == 0 && th->test_wrong) /* TEST ONLY: a lying holder (its signature then fails) */
-        j->p[i].y[0].c[0] ^= (veil_u128)1 << 122;
-    return rc;
+    veil_reader rd;
+    veil_reader_init(&rd, j->fhe, j->fhe_len);
+    for (int i = 0; i < 2; i++) {
+        uint32_t n = veil_read_u32be(&rd);
+        const uint8_t *p = veil_read_borrow(&rd, n);
+        if (!veil_reader_ok(&rd) || !p)
+            return veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output truncated");
+        if (veil_fhe_ct_deserialize(p, n, &ct[i], &j->err) != 0)
+            return -1;
+    }
+    if (veil_reader_remaining(&rd) != 0)
+        return veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output: trailing bytes");
+    return 0;
 }
 
+/* Both ciphertexts squashed in one pass over the squashing key, then each
+ * partially decrypted with this holder's share. */
 static void squash_work(uv_work_t *w)
 {
     struct squash_job *j = w->data;
-    veil_reader rd;
-    veil_reader_init(&rd, j->fhe, j->fhe_len);
-    j->rc = squash_one(j, &rd, 0);
+    const struct veil_holder *th = &j->d->th;
+    veil_fhe_ct *ct[2] = {NULL, NULL};
+    j->rc = squash_parse(j, ct);
     if (j->rc == 0)
-        j->rc = squash_one(j, &rd, 1);
-    if (j->rc == 0 && veil_reader_remaining(&rd) != 0)
-        j->rc = veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output: trailing bytes");
+        j->rc = veil_sq_squash_compact_batch(th->sq, j->d->fhe_sk, (const veil_fhe_ct *const *)ct,
+                                             2, j->sq, &j->err);
+    veil_fhe_ct_free(ct[0]);
+    veil_fhe_ct_free(ct[1]);
+    for (int i = 0; i < 2 && j->rc == 0; i++) {
+        j->rc = veil_th_partial_decrypt(th->share, &j->sq[i], &j->p[i], &j->err);
+        if (j->rc == 0 && th->test_wrong) /* TEST ONLY: a lying holder (its signature then fails) */
+            j->p[i].y[0].c[0] ^= (veil_u128)1 << 122;
+    }
 }
 
 static void squash_job_free(struct squash_job *j)
