@@ -169,6 +169,11 @@ static void cron_add(veil_daemon *d, const char *name, unsigned role, uint64_t p
     c->tick = tick;
 }
 
+static void latency_tick(veil_daemon *d, uint64_t now_ms)
+{
+    veil_daemon_latency_tick(&d->latency, d->host, now_ms);
+}
+
 /* Each role's periodic work, at its own period, in this order within one
  * dispatch (the round-related ticks at 200 ms, as the job timer was). */
 static void cron_init(veil_daemon *d)
@@ -187,6 +192,7 @@ static void cron_init(veil_daemon *d)
              veil_daemon_exec_tick);
     cron_add(d, "registry", VEIL_ROLE_MEMBER, REGISTRY_POLL_MS, REGISTRY_POLL_MS,
              veil_daemon_registry_tick);
+    cron_add(d, "latency", VEIL_ROLE_MEMBER, 1000, 1000, latency_tick);
     cron_add(d, "dashboard", VEIL_ROLE_MEMBER, DAEMON_DASH_PERIOD_MS, DAEMON_DASH_PERIOD_MS,
              veil_daemon_dash_tick);
     cron_add(d, "bootstrap", VEIL_ROLE_MEMBER, BOOTSTRAP_MS, BOOTSTRAP_MS,

@@ -41,6 +41,7 @@
 #include "daemon.h"
 #include "daemon_anchor.h"
 #include "daemon_holder.h"
+#include "daemon_latency.h"
 #include "daemon_tables.h"
 
 #define SUB         "daemon"
@@ -127,6 +128,8 @@ struct veil_daemon {
     bool fixed_capacity;
     struct veil_telemetry_raw fixed;
     uint64_t interval_ms;
+    /* RTTs to the latency landmarks, encrypted with the telemetry */
+    struct veil_daemon_latency latency;
     /* the scheduler-privacy rules (docs/THREAT_MODEL.md): capacity classes
      * applied to this node's telemetry before it is encrypted (hook H1) */
     struct veil_privacy_policy privacy;

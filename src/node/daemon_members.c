@@ -179,6 +179,8 @@ static int telemetry_publish(veil_daemon *d, veil_err *err)
     } else if (veil_telemetry_sample(&d->cpu, veil_config_str(d->cfg, "data_dir", "."), NULL, 100,
                                      &raw, err) != 0) {
         return -1;
+    } else {
+        veil_daemon_latency_fill(&d->latency, veil_daemon_wall_ms(), raw.rtt_us);
     }
     struct veil_telemetry_q q;
     uint16_t words[VEIL_TELEMETRY_WORDS];

@@ -198,6 +198,13 @@ int veil_daemon_p2p_start(veil_daemon *d, veil_err *err)
         return veil_err_wrap(err, "Kademlia");
     if (bootstrap(d, err) != 0)
         return -1;
+    /* the latency landmarks: the bundle's first bootstrap peers, the same
+     * slots on every node (daemon_latency.c) */
+    const struct veil_config_value *bv = veil_config_get(d->cfg, "libp2p.bootstrap");
+    if (veil_daemon_latency_init(&d->latency, &d->self,
+                                 bv ? (const char *const *)bv->items : NULL, bv ? bv->n_items : 0,
+                                 err) != 0)
+        return -1;
     kad_bootstrap(d);
     veil_p2p_multiaddr addrs[8];
     size_t na = veil_p2p_host_listen_addrs(d->host, addrs, VEIL_ARRAY_LEN(addrs));

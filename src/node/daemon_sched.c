@@ -2,8 +2,9 @@
 /*
  * daemon_sched.c - the FHE side of scheduling (owned by the veild
  * integration): a node's telemetry words as one compact public-key ciphertext
- * list (7 x 16-bit values = 56 two-bit blocks in one RLWE ciphertext, ~17 KB,
- * where seven separate radix ciphertexts would be ~900 KB), its expansion into
+ * list (VEIL_TELEMETRY_WORDS = 11 x 16-bit values = 88 two-bit blocks in one
+ * RLWE ciphertext, ~17 KB, where eleven separate radix ciphertexts would be
+ * ~1.4 MB), its expansion into
  * 16-bit radix ciphertexts where it is computed on, a confidential job's
  * request as one such list (6 words) and its expansion, the scheduling circuit
  * of src/node/schedule.c over the FHE library (every circuit op is one
@@ -190,7 +191,8 @@ int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sch
                                 "confidential request word %d missing or not 16-bit", w);
     /* The circuit reads only the ciphertexts: scrub the public copy so that a
      * caller's leftover plaintext can never influence (or leak into) a round. */
-    struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+    struct veil_sched_request blind = {
+        .policy = req->policy, .latency_to = req->latency_to, .confidential = true};
     return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, out, none, ops, err);
 }
 

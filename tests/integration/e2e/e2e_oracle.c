@@ -70,6 +70,7 @@ int main(int argc, char **argv)
         qs[i] = nodes[i].q;
     struct veil_sched_request req = {0};
     req.policy = spec.policy;
+    req.latency_to = spec.latency_to;
     req.region = spec.region;
     req.zone = spec.zone;
     struct veil_sched_result out[VEIL_JOB_MAX_REPLICAS];
