@@ -165,23 +165,19 @@ void veil_daemon_plan_round(veil_daemon *d, struct round *r)
  * itself (the parent) is evaluated by nobody: the designated decryptor
  * merges the shards' vouched-for outputs and decides it. */
 
-/* A cluster setting: the config key when set, else the environment (a
- * local override until the policy carries it). */
-static size_t shard_setting(const veil_daemon *d, const char *key, const char *env)
+/* A cluster setting (sched.shard_size, sched.shard_redundancy: a node's
+ * configuration until the on-chain policy carries them; every node must
+ * use the same values). */
+static size_t shard_setting(const veil_daemon *d, const char *key)
 {
-    int64_t v = veil_config_int(d->cfg, key, -1);
-    if (v >= 0)
-        return (size_t)v;
-    const char *e = getenv(env);
-    char *end = NULL;
-    unsigned long n = e ? strtoul(e, &end, 10) : 0;
-    return e && end && *end == '\0' ? (size_t)n : 0;
+    int64_t v = veil_config_int(d->cfg, key, 0);
+    return v > 0 ? (size_t)v : 0;
 }
 
 /* Schedulers per shard: sched.shard_redundancy, 1..VEIL_MAX_SCHEDULERS. */
 static size_t shard_redundancy(const veil_daemon *d)
 {
-    size_t k = shard_setting(d, "sched.shard_redundancy", "VEIL_SCHED_SHARD_REDUNDANCY");
+    size_t k = shard_setting(d, "sched.shard_redundancy");
     return k == 0 || k > VEIL_MAX_SCHEDULERS ? VEIL_MAX_SCHEDULERS : k;
 }
 
@@ -192,8 +188,7 @@ static size_t round_shards(const veil_daemon *d, size_t n_alive)
 {
     if (d->th.cluster || !d->have_decryptor_peer)
         return 1;
-    return veil_round_shard_count(n_alive, shard_setting(d, "sched.shard_size",
-                                                         "VEIL_SCHED_SHARD_SIZE"));
+    return veil_round_shard_count(n_alive, shard_setting(d, "sched.shard_size"));
 }
 
 bool veil_daemon_round_is_shard(const struct round *r)
