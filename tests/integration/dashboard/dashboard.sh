@@ -20,34 +20,12 @@
 # capacity is in any response the dashboard received.
 # DASH_SCREENSHOTS=DIR saves a screenshot of each page there.
 source "$(dirname "$0")/../e2e/lib.sh"
-source "$SRC/tests/integration/runtime/lib.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { echo "SKIP: no $CHROMIUM (make deps installs Debian's chromium)"; exit 77; }
-rt_setup
-dash_cleanup() {
-  local rc=$?
-  set +e
-  # a stopped anvil would hold the SIGTERM of the cleanup below
-  [ -n "${ANVIL_PID:-}" ] && kill -CONT "$ANVIL_PID" 2>/dev/null
-  local root st sp id
-  for root in "$WORK"/n*/runc; do
-    [ -d "$root" ] || continue
-    for id in $(runc --root "$root" list -q 2>/dev/null); do
-      runc --root "$root" delete -f "$id" >/dev/null 2>&1
-    done
-  done
-  for st in "$WORK"/n*/containers/*/state.json; do
-    [ -f "$st" ] || continue
-    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
-    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
-  done
-  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
-  (exit $rc)
-  e2e_cleanup
-  (exit $rc)
-  rt_cleanup
-}
-trap dash_cleanup EXIT
+# a stopped anvil would hold the SIGTERM of the cleanup
+dash_resume_anvil() { [ -n "${ANVIL_PID:-}" ] && kill -CONT "$ANVIL_PID" 2>/dev/null; }
+E2E_PRE_CLEANUP=dash_resume_anvil
+e2e_with_containers
 rt_image_busybox
 DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
 [[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"

@@ -29,6 +29,28 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
+# e2e_with_containers: for suites whose nodes run containers (sources the
+# runtime helpers, starts their registry, installs the cleanup): on exit the
+# nodes' containers, supervisors and mounts are reaped (rt_reap), then the
+# nodes stop (their logs dumped on failure) and the registry goes.
+# E2E_PRE_CLEANUP names a function to run first (e.g. to resume a paused
+# service).
+e2e_with_containers() {
+  source "$SRC/tests/integration/runtime/lib.sh"
+  rt_setup
+  trap e2e_containers_cleanup EXIT
+}
+e2e_containers_cleanup() {
+  local rc=$?
+  set +e
+  [ -n "${E2E_PRE_CLEANUP:-}" ] && "$E2E_PRE_CLEANUP"
+  rt_reap "$WORK"/n*
+  (exit $rc)
+  e2e_cleanup
+  (exit $rc)
+  rt_cleanup
+}
+
 e2e_dump_logs() {
   local f
   for f in "$WORK"/n*/veild.log; do

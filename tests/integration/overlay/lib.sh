@@ -172,19 +172,9 @@ ov_start() {
 # their supervisors and mounts, and their network namespaces (named
 # veil-<node tag>-<slot>, host-wide).
 ov_containers_cleanup() {
-  local root id st sp tag n
-  for root in "$WORK"/n*/runc; do
-    [ -d "$root" ] || continue
-    for id in $(runc --root "$root" list -q 2>/dev/null); do
-      runc --root "$root" delete -f "$id" >/dev/null 2>&1
-    done
-  done
-  for st in "$WORK"/n*/containers/*/state.json; do
-    [ -f "$st" ] || continue
-    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
-    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
-  done
-  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  local id tag n
+  # the runtime helpers are sourced once a registry exists (ov_registry)
+  declare -F rt_reap >/dev/null && rt_reap "$WORK"/n*
   for n in "${PEER_1:-}" "${PEER_2:-}"; do
     [ -n "$n" ] || continue
     tag=${n: -8}

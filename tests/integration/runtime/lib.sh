@@ -15,29 +15,39 @@ RT_TOKEN_PIDS=""
 RT_PORT=""
 RT_REG=""
 
-rt_cleanup() {
-    local rc=$?
-    set +e
-    if [ -n "$RT_TMP" ] && [ -d "$RT_TMP" ]; then
-        local root
-        for root in "$RT_TMP"/*/runc; do
+# rt_reap DIR...: what a node whose data dir is DIR left running: every runc
+# container under DIR/runc force-deleted, the supervisors its state files
+# name killed (only a veil process), and every mount under DIR unmounted
+# (lazily, deepest first). Used by every suite that runs containers.
+rt_reap() {
+    local dir root id st sp m
+    for dir in "$@"; do
+        [ -d "$dir" ] || continue
+        for root in "$dir"/runc; do
             [ -d "$root" ] || continue
             for id in $(runc --root "$root" list -q 2>/dev/null); do
                 runc --root "$root" delete -f "$id" >/dev/null 2>&1
             done
         done
-        # supervisors we started (their state files name them)
-        for st in "$RT_TMP"/*/containers/*/state.json; do
+        for st in "$dir"/containers/*/state.json; do
             [ -f "$st" ] || continue
-            local sp
             sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
             if [ -n "$sp" ] && [ "$sp" -gt 1 ] && grep -q veil "/proc/$sp/cmdline" 2>/dev/null; then
                 kill -9 "$sp" 2>/dev/null
             fi
         done
-        grep " $RT_TMP/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+        grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
             umount -l "$m" 2>/dev/null
         done
+    done
+    return 0
+}
+
+rt_cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$RT_TMP" ] && [ -d "$RT_TMP" ]; then
+        rt_reap "$RT_TMP"/*
     fi
     local p
     for p in $RT_REG_PID $RT_AUTH_PID $RT_TOKEN_PIDS; do
