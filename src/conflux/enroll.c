@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <veil/guardian.h>
+#include <veil/master_conn.h>
 
 #include "agent.h"
 
@@ -247,7 +248,7 @@ int cfx_enroll(veil_conflux *a, veil_ctl_result *out, veil_err *err)
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(opts, 3);
     if (s == NATS_OK)
-        s = natsConnection_Connect(&nc, opts);
+        s = veil_master_connect(&nc, opts, VEIL_MASTER_CONNECT_ATTEMPTS);
     if (s != NATS_OK) {
         cfx_nats_err(err, s, "connecting to Master for enrollment");
         goto out;

@@ -17,6 +17,7 @@
 
 #ifdef VEIL_HAVE_NATS
 #include <nats/nats.h>
+#include <veil/master_conn.h>
 
 struct push_creds {
     char *jwt;
@@ -123,7 +124,7 @@ static int request_update(struct push_creds *c, const char *urls, const char *ca
     snprintf(subject, sizeof(subject), "$SYS.REQ.ACCOUNT.%s.CLAIMS.UPDATE", account);
     natsStatus s = natsOptions_Create(&o);
     int rc = s == NATS_OK ? set_options(o, urls, ca_file, c, err) : nats_fail(s, err, "options");
-    if (rc == 0 && (s = natsConnection_Connect(&nc, o)) != NATS_OK)
+    if (rc == 0 && (s = veil_master_connect(&nc, o, VEIL_MASTER_CONNECT_ATTEMPTS)) != NATS_OK)
         rc = nats_fail(s, err, "connecting to Master");
     if (rc == 0 &&
         (s = natsConnection_RequestString(&reply, nc, subject, account_jwt, 5000)) != NATS_OK)

@@ -19,6 +19,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <veil/master_conn.h>
+
 #include "serve_int.h"
 
 #define SERVICE_JWT_TTL_S 3600
@@ -234,7 +236,7 @@ int serve_connect(struct serve *sv, struct serve_conn *c, bool answer, veil_err 
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(o, true);
     if (s == NATS_OK)
-        s = natsConnection_Connect(&c->nc, o);
+        s = veil_master_connect(&c->nc, o, VEIL_MASTER_CONNECT_ATTEMPTS);
     if (s == NATS_OK && answer)
         s = natsConnection_QueueSubscribe(&c->sub, c->nc, subj, "guardian", on_request, c);
     if (s == NATS_OK)
