@@ -2,8 +2,9 @@
 /*
  * fuzz_chain_event.c - libFuzzer target: one registry log as raw topics and
  * data, through the event decoder (veil_contract_describe_log), the
- * anonymous BatchAnchored decoder and the NodeRegistered/NodeDeactivated
- * decoder, whose results must re-encode to the input.
+ * anonymous BatchAnchored decoder, the NodeRegistered/NodeDeactivated
+ * decoder and the PolicyChanged decoder, whose results must re-encode to the
+ * input.
  *
  * Input: byte 0 = number of topics (mod 5), then that many 32-byte topics
  * (short input: fewer), then the data.
@@ -57,6 +58,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             t1[31 - i] = (uint8_t)(ev.cluster_id >> (8 * i));
         memcpy(t2 + 12, ev.node.b, 20);
         if (memcmp(t1, log.topics[1], 32) != 0 || memcmp(t2, log.topics[2], 32) != 0)
+            abort();
+    }
+    veil_contract_policy_event pe;
+    if (veil_contract_decode_policy_log(&log, &pe) == 0) {
+        /* a policy change round-trips through its topic and version word */
+        uint8_t t1[32] = {0}, v[32] = {0};
+        for (int i = 0; i < 8; i++) {
+            t1[31 - i] = (uint8_t)(pe.cluster_id >> (8 * i));
+            v[31 - i] = (uint8_t)(pe.version >> (8 * i));
+        }
+        if (log.n_topics != 2 || log.data_len != 64 || memcmp(t1, log.topics[1], 32) != 0 ||
+            memcmp(v, log.data, 32) != 0)
             abort();
     }
     veil_buf_free(&out);

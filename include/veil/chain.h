@@ -556,6 +556,17 @@ typedef struct veil_contract_node_event {
  * with bits set outside its width). */
 int veil_contract_decode_node_log(const veil_eth_log *log, veil_contract_node_event *out);
 
+/* A policy change: PolicyChanged(uint64 indexed clusterId, uint64 version,
+ * uint256 proposalId), emitted when a policy proposal executes. */
+typedef struct veil_contract_policy_event {
+    uint64_t cluster_id;
+    uint64_t version;
+} veil_contract_policy_event;
+/* Decodes a PolicyChanged log; -1 for any other log, or one that is
+ * malformed (not 2 topics, data not 64 bytes, a cluster id or version with
+ * bits set above 64). */
+int veil_contract_decode_policy_log(const veil_eth_log *log, veil_contract_policy_event *out);
+
 /* Decodes a registry event into a one-line description ("NodeRegistered
  * cluster=1 node=0x.. ..."); returns -1 for unknown events. */
 int veil_contract_describe_log(const veil_eth_log *log, veil_buf *out);

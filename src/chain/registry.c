@@ -807,6 +807,20 @@ int veil_contract_decode_node_log(const veil_eth_log *log, veil_contract_node_ev
     return 0;
 }
 
+int veil_contract_decode_policy_log(const veil_eth_log *log, veil_contract_policy_event *out)
+{
+    uint8_t t0[32];
+    topic_of("PolicyChanged(uint64,uint64,uint256)", t0);
+    if (log->n_topics != 2 || memcmp(log->topics[0], t0, 32) != 0 || log->data_len != 64)
+        return -1;
+    /* indexed uint64 topic and the uint64 version word: left-padded with zeros */
+    if (!zero_bytes(log->topics[1], 24) || !zero_bytes(log->data, 24))
+        return -1;
+    out->cluster_id = topic_u64(log->topics[1]);
+    out->version = topic_u64(log->data);
+    return 0;
+}
+
 int veil_contract_describe_log(const veil_eth_log *log, veil_buf *out)
 {
     if (log->n_topics == 0)

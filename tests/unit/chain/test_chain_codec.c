@@ -517,6 +517,43 @@ static void test_node_log(void)
     CHECK(veil_contract_decode_node_log(&log, &ev) == -1);
 }
 
+/* PolicyChanged: the cluster from its indexed topic, the version from the
+ * data (veild reloads its cached policy on it). */
+static void test_policy_log(void)
+{
+    const char *sig = "PolicyChanged(uint64,uint64,uint256)";
+    uint8_t data[64] = {0};
+    veil_eth_log log = {.n_topics = 2, .data = data, .data_len = sizeof data};
+    veil_keccak256(sig, strlen(sig), log.topics[0]);
+    log.topics[1][31] = 3; /* cluster 3 */
+    data[30] = 1;
+    data[31] = 2;   /* version 258 */
+    data[63] = 9;   /* proposal 9 */
+    veil_contract_policy_event ev;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == 0);
+    CHECK(ev.cluster_id == 3 && ev.version == 258);
+    data[0] = 0xff; /* any uint256 proposal id is fine */
+    data[32] = 0xff;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+    data[0] = 0;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == 0);
+    data[23] = 1; /* a version above 64 bits */
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+    data[23] = 0;
+    log.topics[1][23] = 1; /* a cluster id above 64 bits */
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+    log.topics[1][23] = 0;
+    log.data_len = 63;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+    log.data_len = 64;
+    log.n_topics = 3;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+    log.n_topics = 2;
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == 0);
+    log.topics[0][0] ^= 1; /* another event */
+    CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
+}
+
 VTEST_MAIN(VTEST(test_keccak), VTEST(test_rlp), VTEST(test_abi), VTEST(test_abi_more),
            VTEST(test_address), VTEST(test_tx), VTEST(test_merkle), VTEST(test_keystore),
-           VTEST(test_batch_log), VTEST(test_node_log))
+           VTEST(test_batch_log), VTEST(test_node_log), VTEST(test_policy_log))
