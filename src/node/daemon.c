@@ -18,6 +18,7 @@
 #include "daemon_core.h"
 #include "daemon_dash.h"
 #include "daemon_overlay.h"
+#include "daemon_policy.h"
 #include "daemon_sched.h"
 
 /* An attempt of a round that has no digest majority after this long (and at
@@ -523,6 +524,7 @@ static void free_daemon(veil_daemon *d)
     if (d->fhe_pk)
         veil_fhe_public_free(d->fhe_pk);
     free(d->allowed);
+    veil_daemon_policy_free(d);
     if (d->gossip_dump)
         fclose(d->gossip_dump);
     void (*done)(void *) = d->done;

@@ -114,6 +114,7 @@ struct veil_daemon {
     size_t n_allowed;
     veil_log_follower follower;
     uint64_t followed_at_ms;
+    struct daemon_policy *policy; /* the cached on-chain policy (daemon_policy.c) */
     veil_kad *kad;
     bool kad_busy;      /* a Kademlia bootstrap is running */
     uint64_t kad_at_ms; /* when the last one started */

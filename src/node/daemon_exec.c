@@ -18,6 +18,7 @@
 
 #include "daemon_core.h"
 #include "daemon_overlay.h"
+#include "daemon_policy.h"
 #include "daemon_sync.h"
 
 /* One replica to start on this node (pulled and run on the worker pool: a
@@ -422,19 +423,18 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
     e->have_spec = true;
     /* image policy: the digest must be one the cluster allows on chain (an
      * empty list allows every image) */
-    veil_contract_policy pol = {0};
+    const veil_contract_policy *pol = veil_daemon_policy(d, &err); /* the cached copy */
     bool allowed = false;
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
+    if (!pol) {
         veil_log(VEIL_LOG_WARN, SUB, "cannot read the image policy", "error=\"%s\"", err.msg);
-    } else if (pol.n_image_digests == 0) {
+    } else if (pol->n_image_digests == 0) {
         allowed = true;
     } else if (e->spec.image_digest[0]) {
         uint8_t dg[32];
         if (veil_hex_decode(dg, 32, e->spec.image_digest + 7, 64, false, NULL) == 32)
-            for (size_t i = 0; i < pol.n_image_digests; i++)
-                allowed |= memcmp(pol.image_digests[i], dg, 32) == 0;
+            for (size_t i = 0; i < pol->n_image_digests; i++)
+                allowed |= memcmp(pol->image_digests[i], dg, 32) == 0;
     }
-    veil_contract_policy_clear(&pol);
     bool created = false;
     if (veil_store_container_ensure(d->store, job_hex, replica, e->name, &created, &err) != 0 ||
         !created) {

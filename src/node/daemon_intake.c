@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "daemon_core.h"
+#include "daemon_policy.h"
 #include "daemon_sync.h"
 
 static void republish_job_assignments(veil_daemon *d, const char *job_hex);
@@ -315,16 +316,15 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, 
         free(json);
     }
     char why[512];
-    veil_contract_policy pol = {0};
-    /* an unreadable policy refuses (as the executor does) */
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) != 0) {
+    /* the node's cached copy; an unreadable policy refuses (as the executor does) */
+    const veil_contract_policy *pol = veil_daemon_policy(d, &err);
+    if (!pol) {
         snprintf(why, sizeof why, "refused at intake: the policy is unreadable (%.160s)", err.msg);
         refuse_job(d, id_hex, spec.replicas, why);
         goto out;
     }
-    int pass = image_gate(&pol, &spec, why, sizeof why) &&
-               budget_gate(d, &pol, &m, id_hex, submitter, why, sizeof why);
-    veil_contract_policy_clear(&pol);
+    int pass = image_gate(pol, &spec, why, sizeof why) &&
+               budget_gate(d, pol, &m, id_hex, submitter, why, sizeof why);
     if (!pass) {
         refuse_job(d, id_hex, spec.replicas, why);
         goto out;
@@ -395,11 +395,8 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
             m.request_ciphertext_len = job.request_ct_len;
             veil_buf msg;
             veil_buf_init(&msg);
-            veil_contract_policy pol = {0};
-            int slot = veil_contract_get_policy(d->chain, d->cluster_id, &pol, &err) == 0
-                           ? own_slot(d, &pol, job.id, &m, &err)
-                           : -1;
-            veil_contract_policy_clear(&pol);
+            const veil_contract_policy *pol = veil_daemon_policy(d, &err);
+            int slot = pol ? own_slot(d, pol, job.id, &m, &err) : -1;
             if (slot == 0 && veil_msg_job_submit_encode(&msg, &m, &err) == 0 &&
                 veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) == 0) {
                 veil_log(local ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,

@@ -5,12 +5,14 @@
  * cluster get in. The registry is read once at start, then followed through
  * its NodeRegistered/NodeDeactivated events (the chain client's log follower
  * at chain.confirmations depth); a node deactivated on chain is disconnected
- * and refused.
+ * and refused. A PolicyChanged event of this cluster marks the cached
+ * policy (daemon_policy.c) stale; the registry tick reads it again.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_policy.h"
 
 #define REGISTRY_FOLLOW_MS 1000 /* at most one on-demand look at new blocks per second */
 
@@ -85,6 +87,12 @@ static void registry_remove(veil_daemon *d, const uint8_t key[32])
 static int on_registry_log(const veil_eth_log *log, void *user)
 {
     veil_daemon *d = user;
+    veil_contract_policy_event pe;
+    if (veil_contract_decode_policy_log(log, &pe) == 0) {
+        if (pe.cluster_id == d->cluster_id)
+            veil_daemon_policy_changed(d, pe.version);
+        return 0;
+    }
     veil_contract_node_event ev;
     if (veil_contract_decode_node_log(log, &ev) != 0 || ev.cluster_id != d->cluster_id)
         return 0; /* another event, or another cluster's */
@@ -172,6 +180,7 @@ void veil_daemon_registry_tick(veil_daemon *d, uint64_t now_ms)
 {
     (void)now_ms;
     registry_follow(d);
+    veil_daemon_policy_tick(d); /* a policy changed on chain applies now */
     veil_p2p_conn *conns[64];
     size_t n = veil_p2p_host_conns(d->host, conns, VEIL_ARRAY_LEN(conns));
     if (n > VEIL_ARRAY_LEN(conns))

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * daemon_policy.c - veild's cached copy of the cluster's on-chain policy.
+ * Intake (image and budget gates, the submitter's slot) and the executor
+ * (image gate) read it from here instead of an eth_call per job: one read
+ * when first needed, one after each confirmed PolicyChanged event of this
+ * cluster (the registry follower marks it stale), and one at least every
+ * VEIL_POLICY_MAX_AGE_MS in case an event was missed. A read that fails
+ * refuses like an unreadable policy did before; the stale copy is not used.
+ */
+#include <stdlib.h>
+
+#include "daemon_core.h"
+#include "daemon_policy.h"
+
+struct daemon_policy {
+    veil_contract_policy pol;
+    bool have;              /* pol holds a policy read from chain */
+    bool stale;             /* a PolicyChanged event was seen since that read */
+    uint64_t read_at_ms;    /* loop time of that read */
+    uint64_t event_version; /* the version the last PolicyChanged event named */
+    uint64_t reads;         /* reads from chain, for figures */
+};
+
+static struct daemon_policy *cache_of(veil_daemon *d, veil_err *err)
+{
+    if (!d->policy && !(d->policy = calloc(1, sizeof *d->policy)))
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return d->policy;
+}
+
+/* Reads the policy from chain into the cache; the old copy is replaced only
+ * by a successful read, and is unusable after a failed one. */
+static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reason, veil_err *err)
+{
+    veil_contract_policy fresh = {0};
+    c->reads++;
+    if (veil_contract_get_policy(d->chain, d->cluster_id, &fresh, err) != 0) {
+        veil_contract_policy_clear(&fresh);
+        c->have = false;
+        return veil_err_wrap(err, "reading the cluster policy");
+    }
+    uint64_t old = c->have ? c->pol.version : 0;
+    bool first = !c->have, was_stale = c->stale;
+    veil_contract_policy_clear(&c->pol);
+    c->pol = fresh;
+    c->have = true;
+    c->stale = false;
+    c->read_at_ms = uv_now(d->loop);
+    if (first && !was_stale)
+        veil_log(VEIL_LOG_INFO, SUB, "policy read", "version=%llu reads=%llu",
+                 (unsigned long long)c->pol.version, (unsigned long long)c->reads);
+    else if (was_stale || old != c->pol.version)
+        veil_log(VEIL_LOG_INFO, SUB, "policy reloaded",
+                 "version=%llu previous=%llu reason=%s event_version=%llu reads=%llu",
+                 (unsigned long long)c->pol.version, (unsigned long long)old, reason,
+                 (unsigned long long)c->event_version, (unsigned long long)c->reads);
+    else
+        veil_log(VEIL_LOG_DEBUG, SUB, "policy read again", "version=%llu reason=%s reads=%llu",
+                 (unsigned long long)c->pol.version, reason, (unsigned long long)c->reads);
+    return 0;
+}
+
+const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err)
+{
+    struct daemon_policy *c = cache_of(d, err);
+    if (!c)
+        return NULL;
+    if (veil_daemon_policy_needs_read(c->have, c->stale, uv_now(d->loop), c->read_at_ms) &&
+        cache_read(d, c,
+                   c->stale  ? "event"
+                   : c->have ? "age"
+                             : "first use",
+                   err) != 0)
+        return NULL;
+    return &c->pol;
+}
+
+void veil_daemon_policy_changed(veil_daemon *d, uint64_t version)
+{
+    veil_err err = {0};
+    struct daemon_policy *c = cache_of(d, &err);
+    if (!c) {
+        veil_log(VEIL_LOG_WARN, SUB, "policy change not recorded", "error=\"%s\"", err.msg);
+        return;
+    }
+    c->stale = true;
+    c->event_version = version;
+    veil_log(VEIL_LOG_INFO, SUB, "policy changed on chain", "version=%llu",
+             (unsigned long long)version);
+}
+
+void veil_daemon_policy_tick(veil_daemon *d)
+{
+    veil_err err = {0};
+    if (!d->policy || !d->policy->stale)
+        return;
+    /* a failed read leaves it stale: every use reads again, and refuses
+     * until a read works */
+    if (cache_read(d, d->policy, "event", &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "policy not reloaded", "error=\"%s\"", err.msg);
+}
+
+uint64_t veil_daemon_policy_reads(const veil_daemon *d)
+{
+    return d->policy ? d->policy->reads : 0;
+}
+
+void veil_daemon_policy_free(veil_daemon *d)
+{
+    if (!d->policy)
+        return;
+    veil_contract_policy_clear(&d->policy->pol);
+    free(d->policy);
+    d->policy = NULL;
+}
