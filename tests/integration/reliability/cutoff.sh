@@ -11,29 +11,7 @@
 # Before the fix X kept its copy running (its round was decided, so the
 # later assignment was dropped as already recorded).
 source "$(dirname "$0")/../e2e/lib.sh"
-source "$SRC/tests/integration/runtime/lib.sh"
-rt_setup
-cut_cleanup() {
-  local rc=$?
-  set +e
-  local root st sp id
-  for root in "$WORK"/n*/runc; do
-    [ -d "$root" ] || continue
-    for id in $(runc --root "$root" list -q 2>/dev/null); do
-      runc --root "$root" delete -f "$id" >/dev/null 2>&1
-    done
-  done
-  for st in "$WORK"/n*/containers/*/state.json; do
-    [ -f "$st" ] || continue
-    sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
-    if [ -n "$sp" ] && [ "$sp" -gt 1 ]; then kill -9 "$sp" 2>/dev/null; fi
-  done
-  grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
-  e2e_cleanup
-  (exit $rc)
-  rt_cleanup
-}
-trap cut_cleanup EXIT
+e2e_with_containers
 rt_image_busybox
 DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
 [[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
