@@ -193,7 +193,7 @@ static size_t round_shards(const veil_daemon *d, size_t n_alive)
 
 bool veil_daemon_round_is_shard(const struct round *r)
 {
-    return r->have_req && r->replicas == 0;
+    return round_is_shard(r);
 }
 
 size_t veil_daemon_shard_children(veil_daemon *d, const struct round *parent,

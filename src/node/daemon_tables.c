@@ -209,8 +209,17 @@ void round_table_free(struct round_table *t)
 
 /* ---- admission and pacing ---- */
 
+bool round_is_shard(const struct round *r)
+{
+    return r->have_req && r->replicas == 0;
+}
+
+/* A sharded round and its shard rounds hold one slot: the parent's (its
+ * shards are planned, retried and settled with it). */
 static bool in_flight(const struct round *r, uint64_t now_ms, uint64_t stale_ms)
 {
+    if (round_is_shard(r))
+        return false;
     bool planned = r->state == VEIL_ROUND_ST_PLANNED || r->state == VEIL_ROUND_ST_EVALUATING ||
                    r->state == VEIL_ROUND_ST_EVALUATED;
     return planned && (now_ms < r->planned_ms || now_ms - r->planned_ms < stale_ms);

@@ -158,7 +158,11 @@ void round_table_free(struct round_table *t);
  * ROUND_ADMIT_MAX evaluations, which the decryptor's deadline allows for
  * (round_pace_deadline_ms). */
 #define ROUND_ADMIT_MAX 3
-/* Rounds in flight (as above). */
+/* A shard round of a sharded round (issue 20): it has the job's request but
+ * no replica of its own (replicas == 0). */
+bool round_is_shard(const struct round *r);
+/* Rounds in flight (as above); a sharded round counts once, its shard
+ * rounds not at all. */
 size_t round_table_in_flight(const struct round_table *t, uint64_t now_ms, uint64_t stale_ms);
 /* Ready rounds waiting for admission. */
 size_t round_table_queued(const struct round_table *t);

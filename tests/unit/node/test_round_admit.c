@@ -35,6 +35,7 @@ static struct round *ready_round(struct round_table *t, unsigned n, uint64_t now
     CHECK(r != NULL);
     struct veil_sched_request req = {0};
     CHECK_EQ_INT(round_set_req(r, &req, NULL, 0), 0);
+    r->replicas = 1;
     veil_err err = {0};
     CHECK_EQ_INT(round_move(r, VEIL_ROUND_ST_READY, now, &err), 0);
     return r;
@@ -158,6 +159,38 @@ static void test_stale_and_retry(void)
     round_table_free(&t);
 }
 
+/* A sharded round and its shard rounds hold one admission slot: a round
+ * planned as 3 shards still leaves room for two more jobs, and its shards
+ * free it when it settles. */
+static void test_shards_one_slot(void)
+{
+    struct round_table t = {0};
+    uint64_t now = 70000;
+    struct round *parent = ready_round(&t, 1, now);
+    CHECK(try_plan(&t, parent, now));
+    struct round *kids[3];
+    for (unsigned s = 0; s < 3; s++) {
+        kids[s] = ready_round(&t, 100 + s, now); /* as plan_children plans them */
+        kids[s]->replicas = 0;
+        CHECK(round_is_shard(kids[s]));
+        veil_err err = {0};
+        CHECK_EQ_INT(round_move(kids[s], VEIL_ROUND_ST_PLANNED, now, &err), 0);
+        kids[s]->planned_ms = now;
+    }
+    CHECK(!round_is_shard(parent));
+    CHECK_EQ_INT(round_table_in_flight(&t, now, STALE), 1);
+    struct round *other[ROUND_ADMIT_MAX];
+    for (unsigned j = 0; j < ROUND_ADMIT_MAX; j++)
+        other[j] = ready_round(&t, 10 + j, now);
+    for (unsigned j = 0; j + 1 < ROUND_ADMIT_MAX; j++)
+        CHECK(try_plan(&t, other[j], now));                /* the shards took no slot */
+    CHECK(!try_plan(&t, other[ROUND_ADMIT_MAX - 1], now)); /* the window is full */
+    CHECK_EQ_INT(round_table_in_flight(&t, now, STALE), ROUND_ADMIT_MAX);
+    settle(parent, now + 1);
+    CHECK(try_plan(&t, other[ROUND_ADMIT_MAX - 1], now + 1));
+    round_table_free(&t);
+}
+
 static void test_pace_deadline(void)
 {
     struct round_pace p = {0};
@@ -210,4 +243,5 @@ static void test_catchup_clock(void)
 }
 
 VTEST_MAIN(VTEST(test_catchup_clock), VTEST(test_burst_fifo_bounded), VTEST(test_no_overtaking),
-           VTEST(test_stale_and_retry), VTEST(test_pace_deadline), VTEST(test_backoff))
+           VTEST(test_stale_and_retry), VTEST(test_shards_one_slot), VTEST(test_pace_deadline),
+           VTEST(test_backoff))

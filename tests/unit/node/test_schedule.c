@@ -163,6 +163,47 @@ static void test_replicas_against_brute_force(void)
     }
 }
 
+/* The spec of one-round replicas (what veil_fhe_argmin_replicas computes and
+ * a multi-replica round places): replica k is the k-th smallest (key, index)
+ * among the feasible nodes not excluded (key < 2^14: no failed condition),
+ * so the nodes are distinct and in policy order; when fewer than `replicas`
+ * are feasible the rest are unschedulable (index 0). Stated as a sort, not
+ * as the oracle's repeated rounds. */
+static void test_replicas_k_best(void)
+{
+    enum { TRIALS = 400, MAXN = 24 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN];
+    size_t partial = 0, full = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = rnd(MAXN + 1);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        uint32_t replicas = 1 + rnd(6);
+        struct veil_sched_result out[8];
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_replicas(&req, nodes, excluded, n, replicas, out, NULL, &err), 0);
+        uint32_t key[MAXN], order[MAXN], m = 0; /* feasible nodes by (key, index) */
+        for (uint32_t i = 0; i < n; i++) {
+            key[i] = veil_sched_key(&req, &nodes[i]);
+            if (excluded[i] || key[i] >= (1u << 14))
+                continue;
+            uint32_t j = m++;
+            for (; j > 0 && key[order[j - 1]] > key[i]; j--) /* stable: ties by index */
+                order[j] = order[j - 1];
+            order[j] = i;
+        }
+        for (uint32_t k = 0; k < replicas; k++) {
+            CHECK_EQ_INT(out[k].found, k < m);
+            CHECK_EQ_INT(out[k].index, k < m ? order[k] : 0);
+        }
+        partial += m > 0 && m < replicas;
+        full += m >= replicas && replicas > 1;
+    }
+    CHECK(partial > 0 && full > 0); /* both outcomes exercised */
+}
+
 static void test_tie_lowest_index(void)
 {
     struct veil_telemetry_q nodes[5];
@@ -552,7 +593,7 @@ static void test_latency_placement(void)
         req.latency_to = 0;
         nodes[2].res[VEIL_RES_CPU] = 100;
         CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
-        CHECK(r.found && r.index == 2); /* 1.2 ms */
+        CHECK(r.found && r.index == 2);  /* 1.2 ms */
         nodes[2].res[VEIL_RES_CPU] = 10; /* the closest lacks cpu: the next one */
         CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, 5, &r, NULL, NULL), 0);
         CHECK(r.found && r.index == 0);
@@ -635,7 +676,7 @@ static void test_limits(void)
 }
 
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
-           VTEST(test_tie_lowest_index), VTEST(test_op_counts), VTEST(test_backend_interface),
-           VTEST(test_limits), VTEST(test_many_members), VTEST(test_wide_quantities),
-           VTEST(test_sharded_equals_round), VTEST(test_latency_placement),
-           VTEST(test_node_keys))
+           VTEST(test_replicas_k_best), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
+           VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
+           VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
+           VTEST(test_latency_placement), VTEST(test_node_keys))
