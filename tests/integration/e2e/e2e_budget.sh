@@ -3,7 +3,8 @@
 # tests/integration/e2e/e2e_budget.sh - the per-member outcome budget (hook H2
 # of docs/THREAT_MODEL.md) live on three veild nodes. The cluster's on-chain
 # policy gets a budget of 2 outcomes per 60 s through `veil chain policy
-# propose --outcome-budget`; node 3 (the would-be prober) submits:
+# propose --outcome-budget` while the nodes run (each reloads its cached
+# policy on the PolicyChanged event); node 3 (the would-be prober) submits:
 #   j1, j2  within the budget: taken in and placed;
 #   j3      the third of the period: refused at intake by every node, before
 #           any round, logged with member address, period and seq, and
@@ -21,20 +22,6 @@ create_cluster 3
 CONTRACT=$(node -e 'console.log(require(process.argv[1]).contract)' "$WORK/bundle/bundle.json")
 CHAIN=(--rpc "$RPC" --contract "$CONTRACT")
 
-# The budget goes into the policy through the M-of-N proposal (threshold 1
-# here: the proposer's vote executes it); the rest of the policy is kept.
-pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster 1 -o json)
-dec=$(node -e 'console.log(JSON.parse(process.argv[1]).decryptors[0])' "$pol")
-fhe=$(json_get "$pol" fhe_key_hash)
-"$VEIL" chain policy propose "${CHAIN[@]}" --keystore "$(keystore_for 1)" --cluster 1 \
-  --fhe-key-hash "$fhe" --decryptor "$dec" --outcome-budget "2/${PERIOD}s" -o json \
-  >"$WORK/propose.json" || fail "policy propose: $(cat "$WORK/propose.json")"
-pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster 1 -o json)
-[ "$(json_get "$pol" outcome_budget)" = "{\"outcomes_per_period\":2,\"period_s\":$PERIOD}" ] \
-  || fail "budget not on chain: $pol"
-[ "$(json_get "$pol" version)" = 2 ] || fail "policy version: $pol"
-ok "outcome budget 2 per ${PERIOD}s passed on chain (policy version 2)"
-
 CAPS=("" "cpu=1280m,memory=2Gi,disk=20Gi,gpu=0" "cpu=5120m,memory=1Gi,disk=20Gi,gpu=0" \
       "cpu=2560m,memory=4Gi,disk=20Gi,gpu=0")
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
@@ -50,6 +37,28 @@ has_epochs() {
 for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
 sleep 3
 ok "mesh up"
+
+# The budget goes into the policy while the nodes run, through the M-of-N
+# proposal (threshold 1 here: the proposer's vote executes it); the rest of
+# the policy is kept. Each node keeps one cached copy of the policy and reads
+# it again once the PolicyChanged event is confirmed (chain.confirmations,
+# default 2: two blocks mined after it).
+pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster 1 -o json)
+dec=$(node -e 'console.log(JSON.parse(process.argv[1]).decryptors[0])' "$pol")
+fhe=$(json_get "$pol" fhe_key_hash)
+"$VEIL" chain policy propose "${CHAIN[@]}" --keystore "$(keystore_for 1)" --cluster 1 \
+  --fhe-key-hash "$fhe" --decryptor "$dec" --outcome-budget "2/${PERIOD}s" -o json \
+  >"$WORK/propose.json" || fail "policy propose: $(cat "$WORK/propose.json")"
+pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster 1 -o json)
+[ "$(json_get "$pol" outcome_budget)" = "{\"outcomes_per_period\":2,\"period_s\":$PERIOD}" ] \
+  || fail "budget not on chain: $pol"
+[ "$(json_get "$pol" version)" = 2 ] || fail "policy version: $pol"
+"$CAST" rpc anvil_mine 2 --rpc-url "$RPC" >/dev/null || fail "anvil_mine"
+for i in 1 2 3; do
+  wait_for 60 "node $i reloads the policy after the PolicyChanged event" \
+    grep -q 'msg="policy reloaded" version=2 .*reason=event event_version=2' "$WORK/n$i/veild.log"
+done
+ok "outcome budget 2 per ${PERIOD}s passed on chain (policy version 2), reloaded by every node"
 
 IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
 for j in j1 j2 j3 j4 j5 j6; do
@@ -131,4 +140,10 @@ ID=$J6 NAME=j6 never_received 1 2
 ok "node 2 restarted still refuses a reused slot (its ledger is in its store)"
 wait_for 120 "j5 placed" placed "$J5"
 ok "j5 placed"
+# eth_calls for the policy: one cached copy per node, read again only on the
+# event, after a restart or when 10 s old (not once per job and check)
+for i in 1 2 3; do
+  echo "node $i: $(grep -c 'msg="job received"' "$WORK/n$i/veild.log") jobs received," \
+    "$(grep -o 'msg="policy re[a-z]*[a-z ]*".* reads=[0-9]*' "$WORK/n$i/veild.log" | tail -1 | grep -o 'reads=[0-9]*') policy reads from chain (since its last start)"
+done
 echo "PASS e2e_budget"

@@ -527,8 +527,8 @@ static void test_policy_log(void)
     veil_keccak256(sig, strlen(sig), log.topics[0]);
     log.topics[1][31] = 3; /* cluster 3 */
     data[30] = 1;
-    data[31] = 2;   /* version 258 */
-    data[63] = 9;   /* proposal 9 */
+    data[31] = 2; /* version 258 */
+    data[63] = 9; /* proposal 9 */
     veil_contract_policy_event ev;
     CHECK(veil_contract_decode_policy_log(&log, &ev) == 0);
     CHECK(ev.cluster_id == 3 && ev.version == 258);
