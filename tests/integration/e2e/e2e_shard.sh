@@ -49,6 +49,7 @@ D1=$WORK/n1/veild.log
 
 # ---- a shard whose schedulers disagree --------------------------------------
 shard_job jflip binpack 1500m 512Mi 2
+away_from_epoch_cliff 2000 # every node plans jflip at the same epoch (its liar included)
 fid=$(veil_at 2 job run "$WORK/jflip.yaml" | awk '{print $2}') || fail "job run jflip"
 placed_as_oracle jflip "$fid" 2
 grep -q "msg=\"round planned\" job=${fid:0:16} replica=0 .*shards=3" "$WORK/n2/veild.log" \

@@ -59,3 +59,21 @@ policy: $2
 YAML
   if [ -n "${6:-}" ]; then echo "constraints: $6" >>"$WORK/$1.yaml"; fi
 }
+
+# away_from_epoch_cliff INTERVAL_MS: waits until the wall clock is early in a
+# telemetry epoch (300-600 ms in). veild plans a round at the epoch it hears
+# the job (veil_round_start_ms: a round heard in an epoch's last 300 ms
+# starts in the next one), so a node that hears the job a few ms before that
+# point and one that hears it a few ms after plan different epochs, hence
+# different shard ids; submitting early in an epoch leaves the job more than
+# a second to reach every node on the same side (the submitter hears it
+# first, from its own API).
+away_from_epoch_cliff() {
+  local ms phase
+  for _ in $(seq 1 100); do
+    ms=$(date +%s%3N)
+    phase=$((ms % $1))
+    if [ "$phase" -ge 300 ] && [ "$phase" -lt 600 ]; then return 0; fi
+    sleep 0.05
+  done
+}
