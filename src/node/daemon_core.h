@@ -257,6 +257,13 @@ void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms);
 
 /* ---- decryptor (daemon_decryptor.c) ---- */
 void veil_daemon_try_decide(veil_daemon *d, struct round *r);
+/* The (index, found) of a scheduler output this node may decrypt (a
+ * majority vouched for it, or it merges vouched shard outputs: n_shards >
+ * 0) decrypted, the assignment signed, published and recorded. -1 (logged)
+ * when the output is malformed or names no candidate; 0 once decided. */
+VEIL_WARN_UNUSED int veil_daemon_decide_output(veil_daemon *d, struct round *r,
+                                               const uint8_t *out, size_t len, uint64_t epoch,
+                                               size_t n_shards);
 void veil_daemon_decryptor_tick(veil_daemon *d, uint64_t now_ms);
 void veil_daemon_on_output_stream(veil_p2p_stream *s, const char *protocol, void *user_data);
 

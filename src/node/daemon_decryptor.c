@@ -25,6 +25,58 @@ static bool decidable(const veil_daemon *d, const struct round *r)
             r->state == VEIL_ROUND_ST_EVALUATED);
 }
 
+/* Decrypts the (index, found) of a scheduler output this node may decrypt
+ * (vouched for by the round's majority, or the merge of vouched shard
+ * outputs), then signs, publishes and records the round's assignment. */
+int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *out, size_t len,
+                              uint64_t epoch, size_t n_shards)
+{
+    veil_err err = {0};
+    struct veil_peer_id *cands = NULL;
+    size_t nc = 0;
+    bool none = true, found = false;
+    const uint8_t *fhe;
+    size_t fhe_len;
+    uint32_t index = 0;
+    int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
+    if (rc == 0 && !none)
+        rc = veil_daemon_output_decrypt(d->fhe_ck, fhe, fhe_len, &index, &found, &err);
+    if (rc != 0 || (found && index >= nc)) {
+        veil_log(VEIL_LOG_WARN, SUB, n_shards ? "bad merged output" : "bad scheduler output",
+                 "job=%.16s error=\"%s\"", r->job_hex, err.msg);
+        free(cands);
+        return -1;
+    }
+    struct veil_msg_assignment a = {0};
+    memcpy(a.job_id, r->job_id, 32);
+    a.replica = r->replica;
+    a.schedulable = !none && found;
+    if (a.schedulable)
+        a.node = cands[index];
+    free(cands);
+    veil_sched_output_digest(a.output_digest, r->job_id, r->replica, epoch, out, len);
+    a.epoch = epoch;
+    veil_buf msg;
+    veil_buf_init(&msg);
+    if (veil_assignment_sign(&a, d->cluster_id, d->key.secret_key, &err) != 0 ||
+        veil_msg_assignment_encode(&msg, &a, &err) != 0 ||
+        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assignment not published", "error=\"%s\"", err.msg);
+        veil_buf_free(&msg);
+        return 0; /* decided; gossip's own retries or the next round carry it */
+    }
+    veil_buf_free(&msg);
+    if (n_shards)
+        veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
+                 "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, r->replica,
+                 a.schedulable, n_shards);
+    else
+        veil_log(VEIL_LOG_INFO, SUB, "assignment signed", "job=%.16s replica=%u schedulable=%d",
+                 r->job_hex, r->replica, a.schedulable);
+    veil_daemon_record_assignment(d, r, &a);
+    return 0;
+}
+
 void veil_daemon_try_decide(veil_daemon *d, struct round *r)
 {
     if (!decidable(d, r))
@@ -46,45 +98,8 @@ void veil_daemon_try_decide(veil_daemon *d, struct round *r)
                      "job=%.16s replica=%u reason=\"%s\"", r->job_hex, r->replica, err.msg);
             continue;
         }
-        struct veil_peer_id *cands = NULL;
-        size_t nc = 0;
-        bool none = true;
-        const uint8_t *fhe;
-        size_t fhe_len;
-        uint32_t index = 0;
-        bool found = false;
-        int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
-        if (rc == 0 && !none)
-            rc = veil_daemon_output_decrypt(d->fhe_ck, fhe, fhe_len, &index, &found, &err);
-        if (rc != 0 || (found && index >= nc)) {
-            veil_log(VEIL_LOG_WARN, SUB, "bad scheduler output", "error=\"%s\"", err.msg);
-            free(cands);
-            continue;
-        }
-        struct veil_msg_assignment a = {0};
-        memcpy(a.job_id, r->job_id, 32);
-        a.replica = r->replica;
-        a.schedulable = !none && found;
-        if (a.schedulable)
-            a.node = cands[index];
-        veil_sched_output_digest(a.output_digest, r->job_id, r->replica, r->outputs[i].epoch, out,
-                                 len);
-        a.epoch = r->outputs[i].epoch;
-        free(cands);
-        veil_buf msg;
-        veil_buf_init(&msg);
-        if (veil_assignment_sign(&a, d->cluster_id, d->key.secret_key, &err) != 0 ||
-            veil_msg_assignment_encode(&msg, &a, &err) != 0 ||
-            veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0) {
-            veil_log(VEIL_LOG_WARN, SUB, "assignment not published", "error=\"%s\"", err.msg);
-            veil_buf_free(&msg);
+        if (veil_daemon_decide_output(d, r, out, len, r->outputs[i].epoch, 0) == 0)
             return;
-        }
-        veil_log(VEIL_LOG_INFO, SUB, "assignment signed", "job=%.16s replica=%u schedulable=%d",
-                 r->job_hex, r->replica, a.schedulable);
-        veil_daemon_record_assignment(d, r, &a);
-        veil_buf_free(&msg);
-        return;
     }
     check_agreement(d, r);
 }

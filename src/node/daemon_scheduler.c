@@ -447,53 +447,6 @@ static void merge_work(uv_work_t *w)
         free(outs[s].cands);
 }
 
-/* Decrypts the merged (index, found) only, then signs and publishes the
- * round's assignment as for an unsharded round. */
-static void merge_decide(veil_daemon *d, struct round *r, const veil_buf *merged, size_t n_shards)
-{
-    veil_err err = {0};
-    struct veil_peer_id *cands = NULL;
-    size_t nc = 0;
-    bool none = true, found = false;
-    const uint8_t *fhe;
-    size_t fhe_len;
-    uint32_t index = 0;
-    int rc = veil_daemon_output_parse(merged->data, merged->len, &cands, &nc, &none, &fhe,
-                                      &fhe_len, &err);
-    if (rc == 0 && !none)
-        rc = veil_daemon_output_decrypt(d->fhe_ck, fhe, fhe_len, &index, &found, &err);
-    if (rc != 0 || (found && index >= nc)) {
-        veil_log(VEIL_LOG_WARN, SUB, "bad merged output", "job=%.16s error=\"%s\"", r->job_hex,
-                 err.msg);
-        free(cands);
-        return;
-    }
-    struct veil_msg_assignment a = {0};
-    memcpy(a.job_id, r->job_id, 32);
-    a.replica = r->replica;
-    a.schedulable = !none && found;
-    if (a.schedulable)
-        a.node = cands[index];
-    free(cands);
-    veil_sched_output_digest(a.output_digest, r->job_id, r->replica, r->epoch, merged->data,
-                             merged->len);
-    a.epoch = r->epoch;
-    veil_buf msg;
-    veil_buf_init(&msg);
-    if (veil_assignment_sign(&a, d->cluster_id, d->key.secret_key, &err) != 0 ||
-        veil_msg_assignment_encode(&msg, &a, &err) != 0 ||
-        veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "assignment not published", "error=\"%s\"", err.msg);
-        veil_buf_free(&msg);
-        return;
-    }
-    veil_buf_free(&msg);
-    veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
-             "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, r->replica,
-             a.schedulable, n_shards);
-    veil_daemon_record_assignment(d, r, &a);
-}
-
 void veil_daemon_shard_retry(veil_daemon *d, struct round *r)
 {
     uint64_t now = veil_daemon_wall_ms();
@@ -543,7 +496,10 @@ static void merge_after(uv_work_t *w, int status)
             veil_daemon_shard_retry(d, r); /* vouched shards that never fit together */
         return;
     }
-    merge_decide(d, r, &m->merged, m->n);
+    /* only the merged (index, found) is decrypted; signed as for an
+     * unsharded round (a malformed merge is logged there) */
+    if (veil_daemon_decide_output(d, r, m->merged.data, m->merged.len, r->epoch, m->n) != 0)
+        veil_log(VEIL_LOG_DEBUG, SUB, "sharded round left undecided", "job=%.16s", r->job_hex);
     merge_job_free(m);
 }
 
