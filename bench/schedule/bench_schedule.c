@@ -27,24 +27,7 @@
 #include <veil/node.h>
 
 #include "../../src/node/daemon_sched.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU seconds this process used (all threads): with other jobs sharing the
- * cores, wall time swings several-fold while CPU time stays close to what an
- * idle machine spends, so the JSON reports both. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
+#include "bench_keys.h"
 
 static int die(const veil_err *err)
 {

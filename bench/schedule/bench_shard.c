@@ -25,46 +25,12 @@
 #include <veil/node.h>
 
 #include "../../src/node/daemon_sched.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
+#include "bench_keys.h"
 
 static int die(const veil_err *err)
 {
     fprintf(stderr, "bench_shard: %s\n", err->msg);
     return 1;
-}
-
-struct keys {
-    veil_fhe_server *sk;
-    veil_fhe_client *ck;
-    veil_fhe_public *pk;
-};
-
-static int load_keys(const char *dir, struct keys *k, veil_err *err)
-{
-    char path[4096];
-    const char *th = getenv("BENCH_THREADS");
-    snprintf(path, sizeof path, "%s/public.key", dir);
-    if (veil_fhe_public_load(path, &k->pk, err) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/server.key", dir);
-    if (veil_fhe_server_load(path, th ? (unsigned)atoi(th) : 0, &k->sk, err) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/client.key", dir);
-    return veil_fhe_client_load(path, &k->ck, err);
 }
 
 /* One shard's round over n random nodes; checked against the plaintext round. */
