@@ -26,16 +26,9 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 dash_resume_anvil() { [ -n "${ANVIL_PID:-}" ] && kill -CONT "$ANVIL_PID" 2>/dev/null; }
 E2E_PRE_CLEANUP=dash_resume_anvil
 e2e_with_containers
-rt_image_busybox
-DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
-[[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
+e2e_busybox
 
-start_anvil
-export VEIL_KEYSTORE_PASSWORD=pw
-"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name dash \
-  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
-  --operator "$(addr_for 1)@org1" --operator "$(addr_for 2)@org2" --operator "$(addr_for 3)@org3" \
-  --json >"$WORK/init.json" || fail "cluster init: $(cat "$WORK/init.json")"
+E2E_CLUSTER_NAME=dash create_cluster 3 --allow-image "$DIGEST"
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 join_node 2; join_node 3
 CAPS=("" "cpu=1000m,memory=2Gi,disk=20Gi,gpu=0" "cpu=4000m,memory=1Gi,disk=20Gi,gpu=0" \

@@ -66,14 +66,25 @@ e2e_dump_logs() {
 }
 
 # create_cluster: anvil + `veil cluster init` with anvil keys 1..N as operators.
+# Further arguments go to `veil cluster init` (e.g. --allow-image DIGEST);
+# E2E_CLUSTER_NAME names the cluster (default e2e).
 create_cluster() {
   local n=$1 ops=() i
+  shift
   start_anvil
   export VEIL_KEYSTORE_PASSWORD=pw
   for i in $(seq 1 "$n"); do ops+=(--operator "$(addr_for "$i")@org$i"); done
   "$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" \
-    --name e2e --decryptor "$(addr_for 1)" "${ops[@]}" --json >"$WORK/init.json" \
-    || fail "cluster init: $(cat "$WORK/init.json")"
+    --name "${E2E_CLUSTER_NAME:-e2e}" --decryptor "$(addr_for 1)" "${ops[@]}" "$@" --json \
+    >"$WORK/init.json" || fail "cluster init: $(cat "$WORK/init.json")"
+}
+
+# e2e_busybox: the runtime registry's busybox:1 (after e2e_with_containers),
+# its manifest digest in $DIGEST for the policy's allow-list.
+e2e_busybox() {
+  rt_image_busybox
+  DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
+  [[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
 }
 
 # e2e_port: a free port below the kernel's ephemeral range (32768+), so an

@@ -12,16 +12,9 @@
 # later assignment was dropped as already recorded).
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_with_containers
-rt_image_busybox
-DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$RT_REG/busybox:1")
-[[ "$DIGEST" == sha256:* ]] || fail "image digest: $DIGEST"
+e2e_busybox
 
-start_anvil
-export VEIL_KEYSTORE_PASSWORD=pw
-"$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" --name cut \
-  --decryptor "$(addr_for 1)" --allow-image "$DIGEST" \
-  --operator "$(addr_for 1)@org1" --operator "$(addr_for 2)@org2" --operator "$(addr_for 3)@org3" \
-  --json >"$WORK/init.json" || fail "cluster init: $(cat "$WORK/init.json")"
+E2E_CLUSTER_NAME=cut create_cluster 3 --allow-image "$DIGEST"
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 join_node 2; join_node 3
 # 900m fits nodes 2 and 3 only (their free CPU is published as a power-of-two
