@@ -200,6 +200,16 @@ static void drain_events(struct node *nd, struct seen *s)
     }
 }
 
+/* Nodes A and B of realm "prod" with the given taints, on one net. */
+static void two_nodes(struct net *n, struct node *a, const char *taints_a, struct node *b,
+                      const char *taints_b, const struct veil_anchor_config *cfg)
+{
+    node_init(a, "A", "prod", taints_a, cfg);
+    node_init(b, "B", "prod", taints_b, cfg);
+    net_add(n, a);
+    net_add(n, b);
+}
+
 static void link_peers(struct node *from, struct node *to)
 {
     veil_err err = {0};
@@ -231,10 +241,7 @@ static void test_handshake_and_data(void)
 {
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "eu", NULL);
-    node_init(&b, "B", "prod", "eu,gpu", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "eu", &b, "eu,gpu", NULL);
     link_peers(&a, &b);
     send_str(&a, &b, "first", 1000);
     send_str(&a, &b, "second", 1000);
@@ -274,10 +281,7 @@ static void test_tampered_replayed_unknown(void)
 {
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     up_pair(&n, &a, &b, 1000);
     send_str(&a, &b, "payload", 1001);
     net_collect(&n);
@@ -404,10 +408,7 @@ static void test_replayed_initiation(void)
 {
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     link_peers(&a, &b);
     send_str(&a, &b, "x", 1000);
     net_collect(&n);
@@ -462,10 +463,7 @@ static void test_rekey_without_loss(void)
     cfg.rekey_after_messages = 40;
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", &cfg);
-    node_init(&b, "B", "prod", "", &cfg);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", &cfg);
     up_pair(&n, &a, &b, 1000);
     enum { TOTAL = 300 };
     static bool seen[TOTAL];
@@ -514,10 +512,7 @@ static void test_rekey_by_time_keepalive_expiry(void)
     veil_anchor_config_default(&cfg);
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", &cfg);
-    node_init(&b, "B", "prod", "", &cfg);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", &cfg);
     up_pair(&n, &a, &b, 1000);
     struct seen sa = {0}, sb = {0};
     /* B received data and sent nothing: a keepalive after keepalive_ms */
@@ -579,10 +574,7 @@ static void test_silence_rehandshake(void)
     veil_anchor_config_default(&cfg);
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     up_pair(&n, &a, &b, 1000);
     veil_anchor_tick(b.a, 1000 + cfg.keepalive_ms); /* B's keepalive answers "hello" */
     net_pump(&n, 1000 + cfg.keepalive_ms);
@@ -631,10 +623,7 @@ static void test_one_way_stream_no_rehandshake(void)
     veil_anchor_config_default(&cfg);
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     up_pair(&n, &a, &b, 1000);
     int keepalives = 0;
     for (uint64_t t = 2000; t <= 62000; t += 1000) {
@@ -666,10 +655,7 @@ static void test_cookie_under_load(void)
     veil_anchor_config_default(&cfg);
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", &cfg);
-    node_init(&b, "B", "prod", "", &cfg);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", &cfg);
     veil_anchor_force_under_load(b.a, true);
     link_peers(&a, &b);
     send_str(&a, &b, "under load", 1000);
@@ -709,10 +695,7 @@ static void test_taint_change_tears_down(void)
 {
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "eu", NULL);
-    node_init(&b, "B", "prod", "eu,gpu", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "eu", &b, "eu,gpu", NULL);
     up_pair(&n, &a, &b, 1000);
     /* Guardian replaces B's taints: {fpga} neither contains nor is inside {eu} */
     uint8_t cred[512];
@@ -740,10 +723,7 @@ static void test_revocation_invalidation_expiry(void)
 {
     struct node a, b, c;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     up_pair(&n, &a, &b, 1000);
     /* key invalidation: sessions gone (DOWN), the next send handshakes anew */
     veil_anchor_invalidate_keys(a.a, 1001);
@@ -787,10 +767,7 @@ static void test_simultaneous_initiation(void)
 {
     struct node a, b;
     struct net n = {0};
-    node_init(&a, "A", "prod", "", NULL);
-    node_init(&b, "B", "prod", "", NULL);
-    net_add(&n, &a);
-    net_add(&n, &b);
+    two_nodes(&n, &a, "", &b, "", NULL);
     link_peers(&a, &b);
     link_peers(&b, &a);
     send_str(&a, &b, "from a", 1000);
