@@ -45,12 +45,7 @@ crashed() {
   NODE_PIDS[$1]=; echo "$rc" >"$WORK/exit$1"
 }
 exited_with() { [ "$(cat "$WORK/exit$1" 2>/dev/null)" = "$2" ]; }
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3
 sleep 3
 ok "mesh up"
 
@@ -223,7 +218,7 @@ ok "restarts of the sender (a crash right after sending a batch, then a clean on
 stop_node 1
 startn 1 VEIL_ANCHOR_MODE=single VEIL_TEST_ONLY_ANCHOR_CRASH=before_send
 wait_for 30 "node 1 API back" veil_at 1 get nodes
-for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3
 sed 's/^name: none$/name: none2/' "$WORK/none.yaml" >"$WORK/none2.yaml"
 id3=$(veil_at 2 job run "$WORK/none2.yaml" | awk '{print $2}')
 [ -n "$id3" ] || fail "job run none2"

@@ -49,12 +49,7 @@ start_node 1 "${ENV[@]}" $(node_env 1)
 start_node 2 "${ENV[@]}" $(node_env 2)
 start_node 3 "${ENV[@]}" $(node_env 3) VEIL_TEST_ONLY_DECRYPT_TELEMETRY=1
 start_node 4 "${ENV[@]}" $(node_env 4) VEIL_TEST_ONLY_WRONG_PARTIAL=1
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 4 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in $(seq 1 $N); do wait_for 180 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh "$N" 180
 sleep 3
 for i in $(seq 1 $N); do
   grep -q "this node is a key holder\" holder=$i of=4 t=1" "$WORK/n$i/veild.log" \

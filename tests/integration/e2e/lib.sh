@@ -178,6 +178,21 @@ wait_for() {
   fail "timed out after ${t}s waiting for: $what"
 }
 
+# has_epochs I [N]: node I sees N (default 3) alive members, each with
+# telemetry.
+has_epochs() {
+  veil_at "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const n = Number(process.argv[1]);
+    process.exit(rows.length === n && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);' "${2:-3}"
+}
+
+# wait_mesh N [SECONDS]: every node 1..N has everyone's telemetry.
+wait_mesh() {
+  local n=$1 t=${2:-60} i
+  for i in $(seq 1 "$n"); do wait_for "$t" "node $i has everyone's telemetry" has_epochs "$i" "$n"; done
+}
+
 # ---- placements as each node may see them (hook H4, docs/THREAT_MODEL.md) --
 # A node's API shows of its own jobs whether each replica is placed, never
 # where (unless it runs the replica itself), and of another member's job only
