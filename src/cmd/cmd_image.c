@@ -98,19 +98,31 @@ static int run_pull(int argc, char **argv, struct veil_cli_ctx *ctx)
     return VEIL_EXIT_OK;
 }
 
-static int run_ls(int argc, char **argv, struct veil_cli_ctx *ctx)
+/* The prologue of a subcommand that takes options only: parses them and
+ * loads the runtime configuration. */
+static int parse_no_args(int argc, char **argv, const char *path, struct veil_cli_ctx *ctx,
+                         struct veil_runtime_config *rcfg, bool *json)
 {
-    const char *path = "veil image ls", *data_dir = NULL;
-    bool json = false;
-    int rc = parse_common(argc, argv, path, &data_dir, &json, NULL);
+    const char *data_dir = NULL;
+    int rc = parse_common(argc, argv, path, &data_dir, json, NULL);
     if (rc != VEIL_EXIT_OK)
         return rc;
     if (optind != argc)
         return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
     veil_err err = {0};
-    struct veil_runtime_config rcfg;
-    if (veil_runtime_config_load(ctx->config, data_dir, &rcfg, &err) != 0)
+    if (veil_runtime_config_load(ctx->config, data_dir, rcfg, &err) != 0)
         return veil_cli_fail(&err);
+    return VEIL_EXIT_OK;
+}
+
+static int run_ls(int argc, char **argv, struct veil_cli_ctx *ctx)
+{
+    bool json = false;
+    struct veil_runtime_config rcfg;
+    int rc = parse_no_args(argc, argv, "veil image ls", ctx, &rcfg, &json);
+    if (rc != VEIL_EXIT_OK)
+        return rc;
+    veil_err err = {0};
     struct veil_image_info *list;
     size_t n;
     if (veil_image_list(rcfg.data_dir, &list, &n, &err) != 0)
@@ -153,17 +165,12 @@ static int run_rm(int argc, char **argv, struct veil_cli_ctx *ctx)
 
 static int run_gc(int argc, char **argv, struct veil_cli_ctx *ctx)
 {
-    const char *path = "veil image gc", *data_dir = NULL;
     bool json = false;
-    int rc = parse_common(argc, argv, path, &data_dir, &json, NULL);
+    struct veil_runtime_config rcfg;
+    int rc = parse_no_args(argc, argv, "veil image gc", ctx, &rcfg, &json);
     if (rc != VEIL_EXIT_OK)
         return rc;
-    if (optind != argc)
-        return veil_cli_usage_error(path, "unexpected argument '%s'", argv[optind]);
     veil_err err = {0};
-    struct veil_runtime_config rcfg;
-    if (veil_runtime_config_load(ctx->config, data_dir, &rcfg, &err) != 0)
-        return veil_cli_fail(&err);
     struct veil_gc_stats st;
     if (veil_image_gc(rcfg.data_dir, &st, &err) != 0)
         return veil_cli_fail(&err);

@@ -94,18 +94,12 @@ static int open_in_root(int rootfd, const char *rel, veil_err *err)
     return fd;
 }
 
-/* Removes name under dirfd, recursively for directories; never follows
- * symlinks. */
-static int remove_at(int dirfd, const char *name)
+static int remove_at(int dirfd, const char *name);
+
+/* Removes every entry of the directory open as fd (taken over and closed),
+ * recursively; never follows symlinks. */
+static int remove_children(int fd)
 {
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0);
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
@@ -120,32 +114,29 @@ static int remove_at(int dirfd, const char *name)
             rc = -1;
     }
     closedir(d);
-    if (rc == 0)
-        rc = unlinkat(dirfd, name, AT_REMOVEDIR);
     return rc;
+}
+
+/* Removes name under dirfd, recursively for directories; never follows
+ * symlinks. */
+static int remove_at(int dirfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlinkat(dirfd, name, 0);
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || remove_children(fd) != 0)
+        return -1;
+    return unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
 /* Empties a directory (for opaque directories when flattening). */
 static int empty_dir(int dirfd)
 {
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (remove_at(dirfd, de->d_name) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    return rc;
+    return fd < 0 ? -1 : remove_children(fd);
 }
 
 /* Opens (creating as needed) the directory `rel` inside the root. */
