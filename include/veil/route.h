@@ -248,7 +248,7 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src_sk[64],
                            const struct veil_route_limits *limits, uint8_t *cell,
                            veil_err *err) VEIL_WARN_UNUSED;
 /* Wraps payload into a DATA cell for the first hop: sealed for the
- * destination (ChaCha20-Poly1305), then one ChaCha20 layer per relay, so
+ * destination (ChaCha20-Poly1305), then one AES-256-CTR layer per relay, so
  * the cell keeps its size on every hop; *out_len = VEIL_ROUTE_DATA_HEADER +
  * len + VEIL_ROUTE_LAYER_TAG. payload may overlap out. */
 int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, size_t len,
@@ -307,7 +307,7 @@ int veil_route_relay_init(struct veil_route_relay *r, const struct veil_route_re
 /* Handles one cell from `prev` (an authenticated Anchor peer of the realm).
  * SETUP: peels this hop's layer; forwards the re-padded cell to the next hop
  * or, at the destination, delivers (out = nothing). DATA: a relay removes
- * its ChaCha20 layer in one pass from cell into out (same size, its
+ * its AES-256-CTR layer in one pass from cell into out (same size, its
  * outgoing link id) and forwards it; the destination opens its
  * ChaCha20-Poly1305 layer and delivers the plaintext. Fails on anything
  * malformed, unknown, replayed or over a limit, and at the destination on a

@@ -36,7 +36,7 @@ void route_put_u64(uint8_t *p, uint64_t v);
 
 /* DATA cell layers (route_cipher.c), through reused OpenSSL contexts:
  * route_cipher_new(seal) makes the contexts of a source (seal) or a relay
- * (open); NULL when out of memory. _xor applies a relay's layer (ChaCha20
+ * (open); NULL when out of memory. _xor applies a relay's layer (AES-256-CTR
  * keystream, in == out allowed); _seal writes len + VEIL_ROUTE_LAYER_TAG
  * bytes (the destination's layer); _open checks and strips it (clen >=
  * the tag), wiping out when the tag is wrong. Nonce: 0^4 || ctr. */
