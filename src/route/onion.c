@@ -182,9 +182,16 @@ int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, si
         return veil_err_set(err, VEIL_E_NOMEM, "onion: no cipher context");
     uint64_t ctr = o->counter++;
     uint8_t *body = out + VEIL_ROUTE_DATA_HEADER;
-    memmove(body, payload, len); /* payload may overlap out: sealed in place */
+    /* sealed straight from payload into the cell; one that overlaps the
+     * cell elsewhere is moved first (EVP refuses partly overlapping runs) */
+    const uint8_t *in = payload;
+    uintptr_t p = (uintptr_t)payload, b = (uintptr_t)body;
+    if (p != b && p < b + len && b < p + len) {
+        memmove(body, payload, len);
+        in = body;
+    }
     /* the destination's layer innermost, then the relays' from the last */
-    int rc = route_cipher_seal(o->cipher, o->keys[o->n_hops - 1], ctr, body, body, len);
+    int rc = route_cipher_seal(o->cipher, o->keys[o->n_hops - 1], ctr, body, in, len);
     for (size_t i = o->n_hops - 1; rc == 0 && i-- > 0;)
         rc = route_cipher_xor(o->cipher, o->keys[i], ctr, body, body, len + VEIL_ROUTE_LAYER_TAG);
     if (rc != 0) {

@@ -133,6 +133,14 @@ static void test_two_relays_end_to_end(void)
     /* many more in order */
     for (int i = 0; i < 100; i++)
         CHECK_EQ_INT(send_data(&o, &s, hops, 3, secret, sizeof secret, 3, &err), 0);
+    /* a payload that overlaps the cell it is wrapped into */
+    memcpy(c0 + 5, secret, sizeof secret);
+    CHECK_EQ_INT(veil_route_onion_wrap(&o, c0 + 5, sizeof secret, c0, sizeof c0, &l0, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 3, c1, sizeof c1, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r2.relay, r1.pk, c1, l0, 3, c2, sizeof c2, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&d.relay, r2.pk, c2, l0, 3, pt, sizeof pt, &a, &err), 0);
+    CHECK_EQ_U64(a.out_len, sizeof secret);
+    CHECK_EQ_MEM(pt, secret, sizeof secret);
     /* a bit flipped before the first relay: both relays forward it (their
      * layers carry no tag), the destination refuses it */
     CHECK_EQ_INT(
