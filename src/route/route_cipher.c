@@ -33,8 +33,7 @@ struct veil_route_cipher *route_cipher_new(bool seal)
     c->aead = EVP_CIPHER_CTX_new();
     if (!c->stream || !c->aead ||
         EVP_CipherInit_ex(c->stream, EVP_aes_256_ctr(), NULL, NULL, NULL, 1) != 1 ||
-        EVP_CipherInit_ex(c->aead, EVP_chacha20_poly1305(), NULL, NULL, NULL, seal ? 1 : 0) !=
-            1) {
+        EVP_CipherInit_ex(c->aead, EVP_chacha20_poly1305(), NULL, NULL, NULL, seal ? 1 : 0) != 1) {
         route_cipher_free(c);
         return NULL;
     }
@@ -57,8 +56,8 @@ static void put_nonce(uint8_t nonce[12], uint64_t ctr)
     route_put_u64(nonce + 4, ctr);
 }
 
-int route_cipher_xor(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr,
-                     uint8_t *out, const uint8_t *in, size_t len)
+int route_cipher_xor(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr, uint8_t *out,
+                     const uint8_t *in, size_t len)
 {
     uint8_t iv[16] = {0}; /* the nonce, then a 32-bit block counter from 0 */
     int n = 0;

@@ -42,8 +42,8 @@ void route_put_u64(uint8_t *p, uint64_t v);
  * the tag), wiping out when the tag is wrong. Nonce: 0^4 || ctr. */
 struct veil_route_cipher *route_cipher_new(bool seal);
 void route_cipher_free(struct veil_route_cipher *c);
-int route_cipher_xor(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr,
-                     uint8_t *out, const uint8_t *in, size_t len) VEIL_WARN_UNUSED;
+int route_cipher_xor(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr, uint8_t *out,
+                     const uint8_t *in, size_t len) VEIL_WARN_UNUSED;
 int route_cipher_seal(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr,
                       uint8_t *out, const uint8_t *in, size_t len) VEIL_WARN_UNUSED;
 int route_cipher_open(struct veil_route_cipher *c, const uint8_t key[32], uint64_t ctr,
