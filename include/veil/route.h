@@ -205,7 +205,7 @@ int veil_route_signal_decode(struct veil_route_signal *s, const uint8_t *in, siz
 #define VEIL_ROUTE_LAYER_BYTES 128 /* one hop's sealed setup layer */
 #define VEIL_ROUTE_SETUP_BYTES (1 + 8 + VEIL_ROUTE_HOPS_MAX * VEIL_ROUTE_LAYER_BYTES)
 #define VEIL_ROUTE_DATA_HEADER 17 /* type, path id, counter */
-#define VEIL_ROUTE_LAYER_TAG   16 /* bytes each layer adds to a data cell */
+#define VEIL_ROUTE_LAYER_TAG   16 /* the destination's tag: all a data cell adds to its payload */
 #define VEIL_ROUTE_CELL_MAX    65535
 
 enum veil_route_cell_type { VEIL_ROUTE_CELL_SETUP = 1, VEIL_ROUTE_CELL_DATA = 2 };
@@ -222,13 +222,19 @@ struct veil_route_hop {
     uint8_t identity[VEIL_ANCHOR_KEY_BYTES]; /* Ed25519 public key */
 };
 
-/* The source's side of one path: per-hop keys, wiped by _wipe. */
+/* The DATA layers' OpenSSL contexts (src/route/route_cipher.c). */
+struct veil_route_cipher;
+
+/* The source's side of one path: per-hop keys and the cipher contexts
+ * (made by the first _wrap), both released by _wipe: wipe a path before
+ * building it again. */
 struct veil_route_onion {
     size_t n_hops;
     uint8_t first_hop[VEIL_ANCHOR_KEY_BYTES];
     uint64_t first_id; /* path id on the link to the first hop */
     uint64_t counter;  /* next data counter */
     uint8_t keys[VEIL_ROUTE_HOPS_MAX][32];
+    struct veil_route_cipher *cipher;
 };
 
 /* Builds a path through hops[0..n-1] (the last is the destination) and
@@ -241,8 +247,10 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src_sk[64],
                            const struct veil_route_hop *hops, size_t n,
                            const struct veil_route_limits *limits, uint8_t *cell,
                            veil_err *err) VEIL_WARN_UNUSED;
-/* Wraps payload in one layer per hop into a DATA cell for the first hop;
- * *out_len = VEIL_ROUTE_DATA_HEADER + len + n_hops * VEIL_ROUTE_LAYER_TAG. */
+/* Wraps payload into a DATA cell for the first hop: sealed for the
+ * destination (ChaCha20-Poly1305), then one AES-256-CTR layer per relay, so
+ * the cell keeps its size on every hop; *out_len = VEIL_ROUTE_DATA_HEADER +
+ * len + VEIL_ROUTE_LAYER_TAG. payload may overlap out. */
 int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, size_t len,
                           uint8_t *out, size_t out_cap, size_t *out_len,
                           veil_err *err) VEIL_WARN_UNUSED;
@@ -282,6 +290,7 @@ struct veil_route_relay {
     uint8_t x_pk[32];
     uint8_t ed_pk[32]; /* the node's identity (source MACs name it) */
     struct veil_route_relay_entry paths[VEIL_ROUTE_RELAY_PATHS_MAX];
+    struct veil_route_cipher *cipher; /* made by _init, freed by _wipe */
 };
 
 /* What a relay does with a cell. */
@@ -297,9 +306,12 @@ int veil_route_relay_init(struct veil_route_relay *r, const struct veil_route_re
                           const uint8_t ed_sk[64], veil_err *err) VEIL_WARN_UNUSED;
 /* Handles one cell from `prev` (an authenticated Anchor peer of the realm).
  * SETUP: peels this hop's layer; forwards the re-padded cell to the next hop
- * or, at the destination, delivers (out = nothing). DATA: peels one layer
- * and forwards it, or delivers the plaintext. Fails on anything malformed,
- * unknown, replayed or over a limit. */
+ * or, at the destination, delivers (out = nothing). DATA: a relay removes
+ * its AES-256-CTR layer in one pass from cell into out (same size, its
+ * outgoing link id) and forwards it; the destination opens its
+ * ChaCha20-Poly1305 layer and delivers the plaintext. Fails on anything
+ * malformed, unknown, replayed or over a limit, and at the destination on a
+ * cell that does not authenticate (a relay cannot tell a tampered cell). */
 int veil_route_relay_handle(struct veil_route_relay *r, const uint8_t prev[VEIL_ANCHOR_KEY_BYTES],
                             const uint8_t *cell, size_t len, uint64_t now_ms, uint8_t *out,
                             size_t out_cap, struct veil_route_action *act,
@@ -381,11 +393,11 @@ int veil_route_probe_decode(struct veil_route_probe *p, const uint8_t *in, size_
                             veil_err *err) VEIL_WARN_UNUSED;
 
 #define VEIL_ROUTE_OVERLAY_MEMBERS_MAX 64
-/* What a path of two relays adds to a TUN packet: the kind byte, the DATA
- * cell header and one layer per hop (two relays and the destination). A
- * host leaves this much room under its TUN MTU so relayed packets are never
- * fragmented. */
-#define VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD (1 + VEIL_ROUTE_DATA_HEADER + 3 * VEIL_ROUTE_LAYER_TAG)
+/* What a relayed path adds to a TUN packet, whatever its number of relays:
+ * the kind byte, the DATA cell header and the destination's tag (relays'
+ * layers add nothing). A host leaves this much room under its TUN MTU so
+ * relayed packets are never fragmented. */
+#define VEIL_ROUTE_OVERLAY_RELAY_OVERHEAD (1 + VEIL_ROUTE_DATA_HEADER + VEIL_ROUTE_LAYER_TAG)
 
 struct veil_route_overlay_config {
     const uint8_t *ed_sk;      /* the node's 64-byte Ed25519 secret key */

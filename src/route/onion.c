@@ -2,8 +2,9 @@
 /*
  * onion.c - the source's side of a multi-hop path: the SETUP cell that
  * gives each hop (relays, then the destination) its own key and its next
- * hop in a layer only that hop can open, and DATA cells wrapped in one AEAD
- * layer per hop. Cell formats and the key schedule: docs/ROUTING.md.
+ * hop in a layer only that hop can open, and DATA cells sealed for the
+ * destination, then wrapped in one keystream layer per relay (the ciphers:
+ * route_cipher.c). Cell formats and the key schedule: docs/ROUTING.md.
  */
 #include <sodium.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 int route_hop_keys(const uint8_t dh[32], const uint8_t eph_pk[32], const uint8_t hop_pk[32],
                    uint8_t setup_key[32], uint8_t data_key[32])
 {
-    static const char label[] = "veil-route-hop-v1";
+    static const char label[] = "veil-route-hop-v2";
     uint8_t out[64];
     crypto_generichash_state st;
     if (crypto_generichash_init(&st, NULL, 0, sizeof out) != 0)
@@ -170,30 +171,42 @@ int veil_route_onion_build(struct veil_route_onion *o, const uint8_t src_sk[64],
 int veil_route_onion_wrap(struct veil_route_onion *o, const uint8_t *payload, size_t len,
                           uint8_t *out, size_t out_cap, size_t *out_len, veil_err *err)
 {
-    size_t total = VEIL_ROUTE_DATA_HEADER + len + o->n_hops * VEIL_ROUTE_LAYER_TAG;
+    size_t total = VEIL_ROUTE_DATA_HEADER + len + VEIL_ROUTE_LAYER_TAG;
     if (o->n_hops == 0)
         return veil_err_set(err, VEIL_E_STATE, "onion: path not built");
     if (total > out_cap || total > VEIL_ROUTE_CELL_MAX)
         return veil_err_set(err, VEIL_E_RANGE, "onion: %zu-byte cell does not fit", total);
     if (o->counter == UINT64_MAX)
         return veil_err_set(err, VEIL_E_LIMIT, "onion: counter exhausted, rebuild the path");
+    if (!o->cipher && !(o->cipher = route_cipher_new(true)))
+        return veil_err_set(err, VEIL_E_NOMEM, "onion: no cipher context");
     uint64_t ctr = o->counter++;
+    uint8_t *body = out + VEIL_ROUTE_DATA_HEADER;
+    /* sealed straight from payload into the cell; one that overlaps the
+     * cell elsewhere is moved first (EVP refuses partly overlapping runs) */
+    const uint8_t *in = payload;
+    uintptr_t p = (uintptr_t)payload, b = (uintptr_t)body;
+    if (p != b && p < b + len && b < p + len) {
+        memmove(body, payload, len);
+        in = body;
+    }
+    /* the destination's layer innermost, then the relays' from the last */
+    int rc = route_cipher_seal(o->cipher, o->keys[o->n_hops - 1], ctr, body, in, len);
+    for (size_t i = o->n_hops - 1; rc == 0 && i-- > 0;)
+        rc = route_cipher_xor(o->cipher, o->keys[i], ctr, body, body, len + VEIL_ROUTE_LAYER_TAG);
+    if (rc != 0) {
+        veil_memzero(body, len + VEIL_ROUTE_LAYER_TAG);
+        return veil_err_set(err, VEIL_E_CRYPTO, "onion: data layer failed");
+    }
     out[0] = VEIL_ROUTE_CELL_DATA;
     route_put_u64(out + 1, o->first_id);
     route_put_u64(out + 9, ctr);
-    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
-    route_put_u64(nonce + 4, ctr);
-    uint8_t *body = out + VEIL_ROUTE_DATA_HEADER;
-    memmove(body, payload, len);
-    unsigned long long clen = len;
-    for (size_t i = o->n_hops; i-- > 0;)
-        crypto_aead_chacha20poly1305_ietf_encrypt(body, &clen, body, clen, NULL, 0, NULL, nonce,
-                                                  o->keys[i]);
     *out_len = total;
     return 0;
 }
 
 void veil_route_onion_wipe(struct veil_route_onion *o)
 {
+    route_cipher_free(o->cipher);
     sodium_memzero(o, sizeof *o);
 }

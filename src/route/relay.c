@@ -2,8 +2,9 @@
 /*
  * relay.c - a node's relay and destination side of onion paths
  * (veil_route_relay): opens its layer of a SETUP cell, records the path
- * keyed by (previous hop, link id), re-pads and forwards; peels one layer
- * off each DATA cell with a replay window and enforces the per-path limits
+ * keyed by (previous hop, link id), re-pads and forwards; removes its
+ * layer from each DATA cell (a relay's keystream in one pass; the
+ * destination's AEAD) with a replay window and enforces the per-path limits
  * (count per previous hop, total bytes, rate, idle retirement) so that no
  * peer can use it as an open proxy. It sees its previous and next hop only;
  * as the destination, it accepts a path only when the source's MAC in its
@@ -44,11 +45,16 @@ int veil_route_relay_init(struct veil_route_relay *r, const struct veil_route_re
         veil_route_relay_wipe(r);
         return veil_err_set(err, VEIL_E_CRYPTO, "relay: unusable identity key");
     }
+    if (!(r->cipher = route_cipher_new(false))) {
+        veil_route_relay_wipe(r);
+        return veil_err_set(err, VEIL_E_NOMEM, "relay: no cipher context");
+    }
     return 0;
 }
 
 void veil_route_relay_wipe(struct veil_route_relay *r)
 {
+    route_cipher_free(r->cipher);
     sodium_memzero(r, sizeof *r);
 }
 
@@ -292,6 +298,21 @@ static int charge(struct veil_route_relay_entry *e, size_t len, uint64_t now_ms,
     return 0;
 }
 
+/* Removes this hop's layer from the cell body c into out (hdr bytes in):
+ * a relay's keystream in one pass, or the destination's AEAD. */
+static int peel(struct veil_route_relay *r, const struct veil_route_relay_entry *e, uint64_t ctr,
+                const uint8_t *c, size_t clen, uint8_t *out, veil_err *err)
+{
+    if (e->terminal) {
+        if (route_cipher_open(r->cipher, e->key, ctr, out, c, clen) != 0)
+            return veil_err_set(err, VEIL_E_CRYPTO, "relay: data layer does not open");
+        return 0;
+    }
+    if (route_cipher_xor(r->cipher, e->key, ctr, out, c, clen) != 0)
+        return veil_err_set(err, VEIL_E_CRYPTO, "relay: data layer failed");
+    return 0;
+}
+
 static int handle_data(struct veil_route_relay *r, const uint8_t prev[32], veil_reader *rd,
                        uint64_t now_ms, uint8_t *out, size_t out_cap, struct veil_route_action *act,
                        veil_err *err)
@@ -307,15 +328,14 @@ static int handle_data(struct veil_route_relay *r, const uint8_t prev[32], veil_
         return veil_err_set(err, VEIL_E_NOTFOUND, "relay: no such path");
     if (!replay_fresh(e, ctr))
         return veil_err_set(err, VEIL_E_PROTOCOL, "relay: replayed or stale data cell");
-    size_t plen = clen - VEIL_ROUTE_LAYER_TAG;
+    /* a relay's cell keeps its size (its layer adds no tag); the
+     * destination's sheds the tag */
+    size_t plen = e->terminal ? clen - VEIL_ROUTE_LAYER_TAG : clen;
     size_t hdr = e->terminal ? 0 : VEIL_ROUTE_DATA_HEADER;
     if (out_cap < hdr + plen)
         return veil_err_set(err, VEIL_E_RANGE, "relay: output buffer too small");
-    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
-    route_put_u64(nonce + 4, ctr);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out + hdr, NULL, NULL, c, clen, NULL, 0, nonce,
-                                                  e->key) != 0)
-        return veil_err_set(err, VEIL_E_CRYPTO, "relay: data layer does not open");
+    if (peel(r, e, ctr, c, clen, out + hdr, err) != 0)
+        return -1;
     if (charge(e, clen, now_ms, err) != 0) {
         sodium_memzero(out + hdr, plen);
         return -1;

@@ -81,7 +81,9 @@ wait_for "$TMP/xfer.txt" '^got'
 [ "$(grep '^got' "$TMP/xfer.txt" | cut -d' ' -f2-)" = "$(cut -d' ' -f2- <<<"$sent")" ] ||
     fail "transfer: sent $sent, $(cat "$TMP/xfer.txt")"
 # --bench: iperf3 (one TCP stream, 3 s) A -> B through the relay and
-# A -> R1 direct (through A's NAT), figures for docs/BENCHMARKS.md
+# A -> R1 direct (through A's NAT), figures for docs/BENCHMARKS.md, with the
+# veil processes' CPU and the relay's own; VEIL_BENCH_PERF=FILE also records
+# a `perf record -g` profile of the relay during the relayed run
 if [ "${1:-}" = --bench ]; then
     iperf() { # FROM SERVER-HOST ADDR: receiver Gbit/s and the sender's retransmits
         in_ns "$2" iperf3 -s -1 -B "$3" -p 5201 >/dev/null 2>&1 &
@@ -91,17 +93,27 @@ if [ "${1:-}" = --bench ]; then
         wait "$spid" 2>/dev/null || true
         python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; print("%.3f %d" % (e["sum_received"]["bits_per_second"]/1e9, e["sum_sent"].get("retransmits",0)))' <<<"$out"
     }
-    ticks() { cat /proc/"$PID_A"/stat /proc/"$PID_B"/stat /proc/"$PID_R1"/stat /proc/"$PID_R2"/stat |
-        awk '{t += $14 + $15} END {print t}'; }
-    c0=$(ticks)
+    ticks() { cat /proc/"$1"/stat | awk '{print $14 + $15}'; }
+    all_ticks() { echo $(($(ticks "$PID_A") + $(ticks "$PID_B") + $(ticks "$PID_R1") + $(ticks "$PID_R2"))); }
+    case "$(via_of A "$B4")" in # the relay A's stream goes through
+    "$R14") PID_RELAY=$PID_R1 ;;
+    *) PID_RELAY=$PID_R2 ;;
+    esac
+    c0=$(all_ticks) r0=$(ticks "$PID_RELAY") a0=$(ticks "$PID_A") b0=$(ticks "$PID_B")
+    if [ -n "${VEIL_BENCH_PERF:-}" ]; then # a profile of the relay during the relayed run
+        perf record -g -p "$PID_RELAY" -o "$VEIL_BENCH_PERF" -- sleep 3 >/dev/null 2>&1 &
+        PERF_PID=$!
+    fi
     read -r relayed rre < <(iperf a b "$B4")
-    c1=$(ticks)
+    [ -z "${PERF_PID:-}" ] || wait "$PERF_PID" || true
+    c1=$(all_ticks) r1=$(ticks "$PID_RELAY") a1=$(ticks "$PID_A") b1=$(ticks "$PID_B")
     read -r direct dre < <(iperf a h2 "$R14")
-    c2=$(ticks)
+    c2=$(all_ticks)
     hz=$(getconf CLK_TCK)
-    printf '{"bench":"conflux_route_iperf","relayed_gbit_s":%s,"relayed_retransmits":%s,"relayed_veil_cpu_s":%s,"direct_gbit_s":%s,"direct_retransmits":%s,"direct_veil_cpu_s":%s,"loadavg":"%s"}\n' \
-        "$relayed" "$rre" "$(awk "BEGIN{print ($c1-$c0)/$hz}")" "$direct" "$dre" \
-        "$(awk "BEGIN{print ($c2-$c1)/$hz}")" "$(cut -d' ' -f1 /proc/loadavg)"
+    secs() { awk "BEGIN{print ($2-$1)/$hz}"; }
+    printf '{"bench":"conflux_route_iperf","relayed_gbit_s":%s,"relayed_retransmits":%s,"relayed_veil_cpu_s":%s,"relay_cpu_s":%s,"src_cpu_s":%s,"dst_cpu_s":%s,"direct_gbit_s":%s,"direct_retransmits":%s,"direct_veil_cpu_s":%s,"loadavg":"%s"}\n' \
+        "$relayed" "$rre" "$(secs "$c0" "$c1")" "$(secs "$r0" "$r1")" "$(secs "$a0" "$a1")" "$(secs "$b0" "$b1")" \
+        "$direct" "$dre" "$(secs "$c1" "$c2")" "$(cut -d' ' -f1 /proc/loadavg)"
 fi
 # 3. C and D (cone NATs) punch through both NATs, coordinated over Master
 wait_for "$TMP/C.out" "conflux: route $D4 direct"

@@ -3,12 +3,18 @@
  * test_route_onion.c - onion paths (src/route/onion.c, relay.c) through real
  * relay state machines with real Ed25519 identities: a path through two
  * relays carries data end to end, each relay learns only its previous and
- * next hop and never sees the plaintext, setup cells keep one size; replays,
- * tampering, the wrong hop and the wrong previous hop are refused; a setup
+ * next hop and never sees the plaintext, setup and data cells keep one size
+ * on every hop and each relay changes every byte of the body; replays, the
+ * wrong hop and the wrong previous hop are refused, a tampered data cell is
+ * forwarded by the relays and refused by the destination; a setup
  * naming a source that did not make it is refused at the destination; per-path
  * limits (paths per previous hop, byte budget, rate, idle retirement) hold.
- * Also the relay admission rule (realm, taints, willingness) and the NAT plan.
+ * The data cell's layers match the documented construction, recomputed with
+ * libsodium's ChaCha20-Poly1305 and AES-256 block by block (ECB on counter
+ * blocks). Also the relay admission rule (realm, taints, willingness) and
+ * the NAT plan.
  */
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -101,12 +107,19 @@ static void test_two_relays_end_to_end(void)
     CHECK_EQ_INT(
         veil_route_onion_wrap(&o, (const uint8_t *)secret, sizeof secret, c0, sizeof c0, &l0, &err),
         0);
-    CHECK_EQ_U64(l0, VEIL_ROUTE_DATA_HEADER + sizeof secret + 3 * VEIL_ROUTE_LAYER_TAG);
+    CHECK_EQ_U64(l0, VEIL_ROUTE_DATA_HEADER + sizeof secret + VEIL_ROUTE_LAYER_TAG);
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 1, c1, sizeof c1, &a, &err), 0);
     CHECK(!a.deliver);
     size_t l1 = a.out_len;
     CHECK_EQ_INT(veil_route_relay_handle(&r2.relay, r1.pk, c1, l1, 1, c2, sizeof c2, &a, &err), 0);
     size_t l2 = a.out_len;
+    /* one size on every hop (no position from the length); each relay's
+     * layer changes the body */
+    CHECK_EQ_U64(l1, l0);
+    CHECK_EQ_U64(l2, l0);
+    size_t body = l0 - VEIL_ROUTE_DATA_HEADER;
+    CHECK(!contains(c1 + VEIL_ROUTE_DATA_HEADER, body, c0 + VEIL_ROUTE_DATA_HEADER, 8));
+    CHECK(!contains(c2 + VEIL_ROUTE_DATA_HEADER, body, c1 + VEIL_ROUTE_DATA_HEADER, 8));
     CHECK_EQ_INT(veil_route_relay_handle(&d.relay, r2.pk, c2, l2, 1, pt, sizeof pt, &a, &err), 0);
     CHECK(a.deliver);
     CHECK_EQ_MEM(a.peer, s.pk, 32);
@@ -124,9 +137,87 @@ static void test_two_relays_end_to_end(void)
     /* many more in order */
     for (int i = 0; i < 100; i++)
         CHECK_EQ_INT(send_data(&o, &s, hops, 3, secret, sizeof secret, 3, &err), 0);
+    /* a payload that overlaps the cell it is wrapped into */
+    memcpy(c0 + 5, secret, sizeof secret);
+    CHECK_EQ_INT(veil_route_onion_wrap(&o, c0 + 5, sizeof secret, c0, sizeof c0, &l0, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 3, c1, sizeof c1, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r2.relay, r1.pk, c1, l0, 3, c2, sizeof c2, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&d.relay, r2.pk, c2, l0, 3, pt, sizeof pt, &a, &err), 0);
+    CHECK_EQ_U64(a.out_len, sizeof secret);
+    CHECK_EQ_MEM(pt, secret, sizeof secret);
+    /* a bit flipped before the first relay: both relays forward it (their
+     * layers carry no tag), the destination refuses it */
+    CHECK_EQ_INT(
+        veil_route_onion_wrap(&o, (const uint8_t *)secret, sizeof secret, c0, sizeof c0, &l0, &err),
+        0);
+    c0[VEIL_ROUTE_DATA_HEADER + 3] ^= 0x20;
+    CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, c0, l0, 4, c1, sizeof c1, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&r2.relay, r1.pk, c1, l0, 4, c2, sizeof c2, &a, &err), 0);
+    CHECK_EQ_INT(veil_route_relay_handle(&d.relay, r2.pk, c2, l0, 4, pt, sizeof pt, &a, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    CHECK(!contains(pt, sizeof pt, "payroll", 7)); /* nothing unauthenticated left */
+    CHECK_EQ_INT(send_data(&o, &s, hops, 3, secret, sizeof secret, 4, &err), 0);
     veil_route_onion_wipe(&o);
     veil_route_relay_wipe(&r1.relay), veil_route_relay_wipe(&r2.relay);
     veil_route_relay_wipe(&d.relay), veil_route_relay_wipe(&s.relay);
+}
+
+/* AES-256-CTR by hand: block b of the keystream is AES-256(key,
+ * 0^4 || ctr || be32(b)), XORed over buf. */
+static void aes_ctr_by_blocks(const uint8_t key[32], uint64_t ctr, uint8_t *buf, size_t len)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    CHECK(c != NULL);
+    CHECK_EQ_INT(EVP_EncryptInit_ex(c, EVP_aes_256_ecb(), NULL, key, NULL), 1);
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    for (size_t off = 0, b = 0; off < len; off += 16, b++) {
+        uint8_t in[16] = {0}, ks[16];
+        int n = 0;
+        for (int i = 0; i < 8; i++)
+            in[4 + i] = (uint8_t)(ctr >> (56 - 8 * i));
+        in[12] = (uint8_t)(b >> 24), in[13] = (uint8_t)(b >> 16);
+        in[14] = (uint8_t)(b >> 8), in[15] = (uint8_t)b;
+        CHECK_EQ_INT(EVP_EncryptUpdate(c, ks, &n, in, sizeof in), 1);
+        for (size_t i = 0; i < 16 && off + i < len; i++)
+            buf[off + i] ^= ks[i];
+    }
+    EVP_CIPHER_CTX_free(c);
+}
+
+/* The wire format of a data cell through one relay, recomputed
+ * independently: type | link id | counter | AES-256-CTR(relay key) over
+ * ChaCha20-Poly1305(destination key, nonce 0^4 || counter, no AD). */
+static void test_data_cell_construction(void)
+{
+    static struct node s, r1, d;
+    node_init(&s, 1, NULL), node_init(&r1, 2, NULL), node_init(&d, 4, NULL);
+    struct node *hops[] = {&r1, &d};
+    struct veil_route_onion o;
+    setup_path(&o, &s, hops, 2, &roomy);
+    uint8_t pl[300], cell[512], want[512], nonce[12] = {0};
+    for (size_t i = 0; i < sizeof pl; i++)
+        pl[i] = (uint8_t)(i * 7);
+    size_t len;
+    veil_err err;
+    for (int k = 0; k < 3; k++)
+        CHECK_EQ_INT(veil_route_onion_wrap(&o, pl, sizeof pl, cell, sizeof cell, &len, &err), 0);
+    uint64_t ctr = 0;
+    for (int i = 0; i < 8; i++)
+        ctr = ctr << 8 | cell[9 + i];
+    CHECK_EQ_U64(ctr, 3);
+    CHECK_EQ_INT(cell[0], VEIL_ROUTE_CELL_DATA);
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] = (uint8_t)(ctr >> (56 - 8 * i));
+    unsigned long long wl = 0;
+    crypto_aead_chacha20poly1305_ietf_encrypt(want, &wl, pl, sizeof pl, NULL, 0, NULL, nonce,
+                                              o.keys[1]);
+    CHECK_EQ_U64(wl, sizeof pl + VEIL_ROUTE_LAYER_TAG);
+    aes_ctr_by_blocks(o.keys[0], ctr, want, (size_t)wl);
+    CHECK_EQ_U64(len, VEIL_ROUTE_DATA_HEADER + wl);
+    CHECK_EQ_MEM(cell + VEIL_ROUTE_DATA_HEADER, want, (size_t)wl);
+    veil_route_onion_wipe(&o);
+    veil_route_relay_wipe(&s.relay), veil_route_relay_wipe(&r1.relay);
+    veil_route_relay_wipe(&d.relay);
 }
 
 static void test_refusals(void)
@@ -164,6 +255,10 @@ static void test_refusals(void)
     CHECK_EQ_INT(
         veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
         0);
+    uint8_t fwd[VEIL_ROUTE_SETUP_BYTES];
+    memcpy(fwd, out, sizeof fwd);
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&d.relay, r1.pk, fwd, sizeof fwd, 0, out, sizeof out, &a, &err), 0);
     /* the same path id again from the same previous hop */
     CHECK_EQ_INT(
         veil_route_relay_handle(&r1.relay, s.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
@@ -176,12 +271,20 @@ static void test_refusals(void)
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, x.pk, dc, dl, 0, dout, sizeof dout, &a, &err),
                  -1);
     CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
-    dc[dl - 1] ^= 1; /* tampered data */
+    /* tampered data: the relay cannot tell, the destination refuses it */
+    dc[dl - 1] ^= 1;
     CHECK_EQ_INT(veil_route_relay_handle(&r1.relay, s.pk, dc, dl, 0, dout, sizeof dout, &a, &err),
-                 -1);
+                 0);
+    CHECK(!a.deliver);
+    uint8_t pt[256];
+    CHECK_EQ_INT(
+        veil_route_relay_handle(&d.relay, r1.pk, dout, a.out_len, 0, pt, sizeof pt, &a, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
+    veil_route_onion_wipe(&o);
     CHECK_EQ_INT(veil_route_onion_build(&o, s.sk, h, 0, &roomy, cell, &err), -1);
     veil_route_onion_wipe(&o);
+    veil_route_relay_wipe(&s.relay), veil_route_relay_wipe(&r1.relay);
+    veil_route_relay_wipe(&d.relay), veil_route_relay_wipe(&x.relay);
 }
 
 /* A member that builds a path naming another member as its source: the
@@ -215,6 +318,7 @@ static void test_source_authenticated(void)
     CHECK(strstr(err.msg, "not authenticated") != NULL);
     CHECK_EQ_U64(veil_route_relay_count(&d.relay), 0);
     /* straight to the destination */
+    veil_route_onion_wipe(&o);
     CHECK_EQ_INT(veil_route_onion_build(&o, forged, h + 1, 1, &roomy, cell, &err), 0);
     CHECK_EQ_INT(
         veil_route_relay_handle(&d.relay, m.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
@@ -222,6 +326,7 @@ static void test_source_authenticated(void)
     CHECK_EQ_INT(err.code, VEIL_E_CRYPTO);
     CHECK_EQ_U64(veil_route_relay_count(&d.relay), 0);
     /* m as itself is accepted, and named as the source */
+    veil_route_onion_wipe(&o);
     CHECK_EQ_INT(veil_route_onion_build(&o, m.sk, h + 1, 1, &roomy, cell, &err), 0);
     CHECK_EQ_INT(
         veil_route_relay_handle(&d.relay, m.pk, cell, sizeof cell, 0, out, sizeof out, &a, &err),
@@ -231,6 +336,7 @@ static void test_source_authenticated(void)
     veil_route_onion_wipe(&o);
     veil_memzero(forged, sizeof forged);
     veil_route_relay_wipe(&r1.relay), veil_route_relay_wipe(&d.relay);
+    veil_route_relay_wipe(&x.relay), veil_route_relay_wipe(&m.relay);
 }
 
 /* Cells that overtake each other (a source's overlay threads send batches
@@ -272,7 +378,7 @@ static void test_reorder_window(void)
     CHECK_EQ_INT(DELIVER(1100), -1);
 #undef DELIVER
     veil_route_onion_wipe(&o);
-    veil_route_relay_wipe(&d.relay);
+    veil_route_relay_wipe(&d.relay), veil_route_relay_wipe(&s.relay);
 }
 
 static void test_limits(void)
@@ -281,7 +387,7 @@ static void test_limits(void)
     veil_route_relay_config_default(&cfg);
     cfg.max_paths_per_prev = 2;
     cfg.cap.rate_bytes_s = 1000;
-    cfg.cap.max_bytes = 2500;
+    cfg.cap.max_bytes = 2400; /* five 416-byte cells, not six */
     cfg.cap.idle_ms = 500;
     static struct node s, r1, d;
     node_init(&s, 1, NULL), node_init(&r1, 2, &cfg), node_init(&d, 4, NULL);
@@ -308,7 +414,7 @@ static void test_limits(void)
     CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 100, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
     CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 500, &err), 0);
-    /* byte budget: 2500 bytes over the path's life */
+    /* byte budget: 2400 bytes over the path's life */
     CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 900, &err), 0);
     CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 1300, &err), 0);
     CHECK_EQ_INT(send_data(&o1, &s, hops, 2, pl, sizeof pl, 3000, &err), -1);
@@ -321,6 +427,8 @@ static void test_limits(void)
     CHECK_EQ_U64(veil_route_relay_expire(&r1.relay, 2000), 1);
     CHECK_EQ_U64(veil_route_relay_count(&r1.relay), 0);
     veil_route_onion_wipe(&o1), veil_route_onion_wipe(&o2), veil_route_onion_wipe(&o3);
+    veil_route_relay_wipe(&s.relay), veil_route_relay_wipe(&r1.relay);
+    veil_route_relay_wipe(&d.relay);
 }
 
 static void cred(struct veil_anchor_cred_info *c, const char *realm, const char *t1, const char *t2)
@@ -372,8 +480,13 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     static const struct vtest_case cases[] = {
-        VTEST(test_two_relays_end_to_end), VTEST(test_refusals),  VTEST(test_source_authenticated),
-        VTEST(test_reorder_window),        VTEST(test_limits),       VTEST(test_relay_policy),
+        VTEST(test_two_relays_end_to_end),
+        VTEST(test_data_cell_construction),
+        VTEST(test_refusals),
+        VTEST(test_source_authenticated),
+        VTEST(test_reorder_window),
+        VTEST(test_limits),
+        VTEST(test_relay_policy),
         VTEST(test_nat_plan),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
