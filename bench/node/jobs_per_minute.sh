@@ -3,8 +3,9 @@
 # bench/node/jobs_per_minute.sh [NODES] [SHARD_SIZE] [SECONDS] [GAP_S] - jobs
 # placed per minute with jobs arriving continuously (issue 20): NODES real
 # veild processes (default 16; VEIL_THREADS=1 each) with the given shard
-# size (default 4; 0 = unsharded rounds), one 1-replica job submitted every
-# GAP_S seconds (default 5) for SECONDS (default 120); then the placements
+# size in the cluster's policy (default 4; 0 = unsharded rounds), one
+# 1-replica job submitted every GAP_S seconds (default 5) for SECONDS
+# (default 120); then the placements
 # are awaited (at most 5 more minutes). Prints one JSON line: jobs submitted
 # and placed, the window from the first submission to the last decision,
 # jobs per minute over it, the veild processes' CPU seconds, and the load
@@ -17,10 +18,9 @@ export VEIL_SOURCE_DIR VEIL_BIN=${VEIL_BIN:-$B/src/cmd/veil} VEILD_BIN=${VEILD_B
 source "$VEIL_SOURCE_DIR/tests/integration/e2e/e2e_shard_lib.sh"
 N=${1:-16} SHARD=${2:-4} DUR=${3:-120} GAP=${4:-5}
 shard_caps "$N"
-shard_cluster "$N"
+shard_cluster "$N" --shard-size "$SHARD"
 for i in $(seq 1 "$N"); do
-  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 "VEIL_SCHED_SHARD_SIZE=$SHARD" \
-    "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
 done
 shard_mesh_up "$N"
 ms() { date +%s%3N; }

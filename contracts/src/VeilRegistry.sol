@@ -80,6 +80,9 @@ contract VeilRegistry {
     /// elements of GF(16) (src/threshold), so at most 15.
     uint256 internal constant MAX_KEY_HOLDERS = 15;
     uint256 internal constant MAX_NAME_BYTES = 64;
+    /// Schedulers per shard of a sharded round (nodes choose 1..3 by
+    /// rendezvous; docs/SCHEDULING.md "Sharded rounds in veild").
+    uint8 internal constant MAX_SHARD_REDUNDANCY = 3;
     uint64 internal constant MIN_PROPOSAL_TTL = 60;
     uint64 internal constant MAX_PROPOSAL_TTL = 30 days;
 
@@ -108,6 +111,11 @@ contract VeilRegistry {
     /// The outcome budget (docs/THREAT_MODEL.md, H2): each member may obtain
     /// at most outcomesPerPeriod placement outcomes per period of
     /// outcomePeriodSeconds; every node enforces it on its own. 0 = no budget.
+    /// Sharded rounds (issue 20): a round over more alive members than
+    /// shardSize is split into shards of consecutive candidates, each
+    /// evaluated by shardRedundancy schedulers; shardSize 0 = never sharded,
+    /// shardRedundancy 0 = the default (3). Every node reads them from here,
+    /// so every node plans the same shards.
     struct Policy {
         bytes32[] allowedImageDigests;
         string schedulerPolicy;
@@ -117,6 +125,8 @@ contract VeilRegistry {
         bytes32[] guardianKeys;
         uint32 outcomesPerPeriod;
         uint32 outcomePeriodSeconds;
+        uint32 shardSize;
+        uint8 shardRedundancy;
     }
 
     struct Cluster {
@@ -444,6 +454,7 @@ contract VeilRegistry {
         if (p.outcomesPerPeriod != 0 && p.outcomePeriodSeconds == 0) {
             revert InvalidArgument("outcomePeriodSeconds");
         }
+        if (p.shardRedundancy > MAX_SHARD_REDUNDANCY) revert InvalidArgument("shardRedundancy");
         proposalId = _newProposal(clusterId, PROPOSAL_POLICY, ttl);
         Policy storage s = proposalPolicies[proposalId];
         s.allowedImageDigests = p.allowedImageDigests;
@@ -454,6 +465,8 @@ contract VeilRegistry {
         s.guardianKeys = p.guardianKeys;
         s.outcomesPerPeriod = p.outcomesPerPeriod;
         s.outcomePeriodSeconds = p.outcomePeriodSeconds;
+        s.shardSize = p.shardSize;
+        s.shardRedundancy = p.shardRedundancy;
         _vote(proposalId);
     }
 

@@ -89,6 +89,8 @@ contract VeilRegistryTest {
         p.guardianKeys[0] = keccak256("guardian");
         p.outcomesPerPeriod = 32;
         p.outcomePeriodSeconds = 3600;
+        p.shardSize = 64;
+        p.shardRedundancy = 2;
     }
 
     function testClusterCreated() public view {
@@ -189,6 +191,7 @@ contract VeilRegistryTest {
         assertTrue(p.allowedImageDigests.length == 2 && p.schedulerWeights[1] == 7, "fields");
         assertTrue(p.decryptors[0] == OP1 && p.fheKeyHash == keccak256("fhe"), "fields2");
         assertTrue(p.outcomesPerPeriod == 32 && p.outcomePeriodSeconds == 3600, "budget");
+        assertTrue(p.shardSize == 64 && p.shardRedundancy == 2, "shards");
         vm.prank(OP3);
         vm.expectRevert(abi.encodeWithSelector(VeilRegistry.ProposalAlreadyExecuted.selector, pid));
         reg.vote(pid);
@@ -245,6 +248,32 @@ contract VeilRegistryTest {
         p.outcomePeriodSeconds = 0;
         vm.prank(OP1);
         reg.proposePolicy(cid, p, 3600); // no budget: allowed
+    }
+
+    /// The shard size and redundancy pass with the policy (every node reads
+    /// them from here); a redundancy above 3 schedulers per shard, which no
+    /// node would run, is refused; 0/0 (unsharded, default) is allowed.
+    function testShardPolicy() public {
+        VeilRegistry.Policy memory p = samplePolicy();
+        p.shardRedundancy = 4;
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidArgument.selector, "shardRedundancy"));
+        reg.proposePolicy(cid, p, 3600);
+        p.shardSize = 16;
+        p.shardRedundancy = 3;
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, p, 3600);
+        (VeilRegistry.Policy memory before,) = reg.getClusterPolicy(cid);
+        assertTrue(before.shardSize == 0 && before.shardRedundancy == 0, "unsharded before the vote");
+        vm.prank(OP2);
+        reg.vote(pid);
+        (VeilRegistry.Policy memory got, uint64 v) = reg.getClusterPolicy(cid);
+        assertTrue(v == 1 && got.shardSize == 16 && got.shardRedundancy == 3, "shard policy");
+        assertTrue(got.outcomesPerPeriod == 32 && got.outcomePeriodSeconds == 3600, "packed neighbours");
+        p.shardSize = 0;
+        p.shardRedundancy = 0;
+        vm.prank(OP1);
+        reg.proposePolicy(cid, p, 3600); // unsharded: allowed
     }
 
     function testProposalExpires() public {

@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const types[] = {
-    "((bytes32[],string,uint32[],bytes32,address[],bytes32[]),uint64)",
+    "((bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8),uint64)",
     "(string,uint16,uint16,uint32,uint64,uint256)",
     "(address[])",
     "(bytes)",

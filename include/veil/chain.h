@@ -454,10 +454,25 @@ typedef struct veil_contract_policy {
      * member per period of outcome_period_s seconds; 0 = no budget. */
     uint32_t outcomes_per_period;
     uint32_t outcome_period_s;
+    /* Sharded rounds (issue 20, docs/SCHEDULING.md): shards of shard_size
+     * consecutive candidates (0 = never sharded), shard_redundancy
+     * schedulers each (0 = the default; the contract refuses more than
+     * VEIL_POLICY_MAX_SHARD_REDUNDANCY). */
+    uint32_t shard_size;
+    uint8_t shard_redundancy;
     uint64_t version; /* from getClusterPolicy */
 } veil_contract_policy;
 
+#define VEIL_POLICY_MAX_SHARD_REDUNDANCY 3
+
 void veil_contract_policy_clear(veil_contract_policy *p);
+/* getClusterPolicy's return data (the policy tuple, then the version):
+ * encode (tests, fuzzing) and strict decode into a caller-owned policy
+ * (freed with veil_contract_policy_clear, also after a failure). */
+int veil_contract_policy_encode(const veil_contract_policy *p, veil_buf *out,
+                                veil_err *err) VEIL_WARN_UNUSED;
+int veil_contract_policy_decode(const uint8_t *data, size_t len, veil_contract_policy *out,
+                                veil_err *err) VEIL_WARN_UNUSED;
 
 int veil_contract_deploy(veil_chain_client *c, veil_eth_address *out, veil_tx_result *res,
                          veil_err *err);

@@ -37,7 +37,13 @@ const char *const veil_contract_errors[] = {
 };
 const size_t veil_contract_errors_len = VEIL_ARRAY_LEN(veil_contract_errors);
 
-#define POLICY_TYPE "(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32)"
+/* struct Policy of the contract, field by field (policy_to_abi, policy_from_abi). */
+#define POLICY_TYPE                                                                                \
+    "(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8)"
+#define POLICY_FIELDS 10
+#define POLICY_RET    "(" POLICY_TYPE ",uint64)" /* getClusterPolicy: (policy, version) */
+
+static int policy_to_abi(const veil_contract_policy *p, veil_abi_value *t);
 
 struct event_def {
     const char *name;
@@ -261,9 +267,9 @@ static int send_call(veil_chain_client *c, const char *sig, const veil_abi_value
     return r;
 }
 
-/* eth_call of a view; decodes the return data as `ret_types`. */
-static int view_call(veil_chain_client *c, const char *sig, const veil_abi_value *args,
-                     const char *ret_types, veil_abi_value *out, veil_err *err)
+/* eth_call of a view; *ret (caller frees) is its non-empty return data. */
+static int view_call_raw(veil_chain_client *c, const char *sig, const veil_abi_value *args,
+                         uint8_t **ret, size_t *ret_len, veil_err *err)
 {
     struct reg_ctx rc;
     if (need_contract(c, &rc, err) != 0)
@@ -274,20 +280,32 @@ static int view_call(veil_chain_client *c, const char *sig, const veil_abi_value
         veil_buf_free(&data);
         return -1;
     }
-    uint8_t *ret = NULL;
-    size_t ret_len = 0;
+    *ret = NULL;
+    *ret_len = 0;
     int r = veil_rpc_eth_call(veil_chain_client_rpc(c), veil_chain_client_signer(c), &rc.contract,
-                              data.data, data.len, &ret, &ret_len, err);
+                              data.data, data.len, ret, ret_len, err);
     veil_buf_free(&data);
     if (r != 0)
         return veil_err_wrap(err, "%.*s", (int)(strchr(sig, '(') - sig), sig);
-    if (ret_len == 0) {
-        free(ret);
+    if (*ret_len == 0) {
+        free(*ret);
+        *ret = NULL;
         return veil_err_set(err, VEIL_E_NOTFOUND,
                             "%.*s returned nothing (is there a VeilRegistry at the address?)",
                             (int)(strchr(sig, '(') - sig), sig);
     }
-    r = veil_abi_decode_text(ret_types, ret, ret_len, out, err);
+    return 0;
+}
+
+/* eth_call of a view; decodes the return data as `ret_types`. */
+static int view_call(veil_chain_client *c, const char *sig, const veil_abi_value *args,
+                     const char *ret_types, veil_abi_value *out, veil_err *err)
+{
+    uint8_t *ret;
+    size_t ret_len;
+    if (view_call_raw(c, sig, args, &ret, &ret_len, err) != 0)
+        return -1;
+    int r = veil_abi_decode_text(ret_types, ret, ret_len, out, err);
     free(ret);
     return r;
 }
@@ -483,34 +501,12 @@ int veil_contract_propose_policy(veil_chain_client *c, uint64_t cluster_id,
                                  uint64_t *proposal_id, veil_tx_result *res, veil_err *err)
 {
     veil_abi_value args;
-    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 3) != 0 ||
-        veil_abi_set_list(&args.items[1], VEIL_ABI_TUPLE, 8) != 0) {
+    if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 3) != 0 || policy_to_abi(p, &args.items[1]) != 0) {
         veil_abi_value_clear(&args);
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     }
     veil_abi_set_uint(&args.items[0], cluster_id);
     veil_abi_set_uint(&args.items[2], ttl_s);
-    veil_abi_value *pv = args.items[1].items;
-    bool ok = veil_abi_set_list(&pv[0], VEIL_ABI_ARRAY, p->n_image_digests) == 0 &&
-              veil_abi_set_string(&pv[1], p->scheduler_policy ? p->scheduler_policy : "") == 0 &&
-              veil_abi_set_list(&pv[2], VEIL_ABI_ARRAY, p->n_weights) == 0 &&
-              veil_abi_set_list(&pv[4], VEIL_ABI_ARRAY, p->n_decryptors) == 0 &&
-              veil_abi_set_list(&pv[5], VEIL_ABI_ARRAY, p->n_guardian_keys) == 0;
-    if (!ok) {
-        veil_abi_value_clear(&args);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < p->n_image_digests; i++)
-        veil_abi_set_bytes32(&pv[0].items[i], p->image_digests[i]);
-    for (size_t i = 0; i < p->n_weights; i++)
-        veil_abi_set_uint(&pv[2].items[i], p->weights[i]);
-    veil_abi_set_bytes32(&pv[3], p->fhe_key_hash);
-    for (size_t i = 0; i < p->n_decryptors; i++)
-        veil_abi_set_address(&pv[4].items[i], p->decryptors[i].b);
-    for (size_t i = 0; i < p->n_guardian_keys; i++)
-        veil_abi_set_bytes32(&pv[5].items[i], p->guardian_keys[i]);
-    veil_abi_set_uint(&pv[6], p->outcomes_per_period);
-    veil_abi_set_uint(&pv[7], p->outcome_period_s);
     veil_eth_address contract;
     int r =
         send_call(c, "proposePolicy(uint64," POLICY_TYPE ",uint64)", &args, &contract, res, err);
@@ -554,47 +550,122 @@ static int copy_words(const veil_abi_value *arr, uint8_t (**out)[32], size_t *n)
     return 0;
 }
 
+/* The low 32 bits of a word the strict decoder checked to be a uint32 or
+ * narrower. */
+static uint32_t word_u32(const veil_abi_value *v)
+{
+    uint64_t x = 0;
+    veil_abi_word_u64(v, &x);
+    return (uint32_t)x;
+}
+
+/* The contract's Policy tuple from p (t: a cleared value); -1 = out of memory. */
+static int policy_to_abi(const veil_contract_policy *p, veil_abi_value *t)
+{
+    if (veil_abi_set_list(t, VEIL_ABI_TUPLE, POLICY_FIELDS) != 0)
+        return -1;
+    veil_abi_value *pv = t->items;
+    bool ok = veil_abi_set_list(&pv[0], VEIL_ABI_ARRAY, p->n_image_digests) == 0 &&
+              veil_abi_set_string(&pv[1], p->scheduler_policy ? p->scheduler_policy : "") == 0 &&
+              veil_abi_set_list(&pv[2], VEIL_ABI_ARRAY, p->n_weights) == 0 &&
+              veil_abi_set_list(&pv[4], VEIL_ABI_ARRAY, p->n_decryptors) == 0 &&
+              veil_abi_set_list(&pv[5], VEIL_ABI_ARRAY, p->n_guardian_keys) == 0;
+    if (!ok)
+        return -1;
+    for (size_t i = 0; i < p->n_image_digests; i++)
+        veil_abi_set_bytes32(&pv[0].items[i], p->image_digests[i]);
+    for (size_t i = 0; i < p->n_weights; i++)
+        veil_abi_set_uint(&pv[2].items[i], p->weights[i]);
+    veil_abi_set_bytes32(&pv[3], p->fhe_key_hash);
+    for (size_t i = 0; i < p->n_decryptors; i++)
+        veil_abi_set_address(&pv[4].items[i], p->decryptors[i].b);
+    for (size_t i = 0; i < p->n_guardian_keys; i++)
+        veil_abi_set_bytes32(&pv[5].items[i], p->guardian_keys[i]);
+    veil_abi_set_uint(&pv[6], p->outcomes_per_period);
+    veil_abi_set_uint(&pv[7], p->outcome_period_s);
+    veil_abi_set_uint(&pv[8], p->shard_size);
+    veil_abi_set_uint(&pv[9], p->shard_redundancy);
+    return 0;
+}
+
+/* A decoded Policy tuple into out (zeroed by the caller); -1 = out of
+ * memory (out keeps what was allocated, for veil_contract_policy_clear). */
+static int policy_from_abi(const veil_abi_value *p, veil_contract_policy *out)
+{
+    bool ok = copy_words(&p[0], &out->image_digests, &out->n_image_digests) == 0 &&
+              copy_words(&p[5], &out->guardian_keys, &out->n_guardian_keys) == 0;
+    out->scheduler_policy = strdup((const char *)p[1].data);
+    out->weights = calloc(p[2].n_items ? p[2].n_items : 1, sizeof *out->weights);
+    out->decryptors = calloc(p[4].n_items ? p[4].n_items : 1, sizeof *out->decryptors);
+    if (!ok || !out->scheduler_policy || !out->weights || !out->decryptors)
+        return -1;
+    out->n_weights = p[2].n_items;
+    for (size_t i = 0; i < p[2].n_items; i++)
+        out->weights[i] = word_u32(&p[2].items[i]);
+    memcpy(out->fhe_key_hash, p[3].word, 32);
+    out->n_decryptors = p[4].n_items;
+    for (size_t i = 0; i < p[4].n_items; i++)
+        memcpy(out->decryptors[i].b, p[4].items[i].word + 12, 20);
+    out->outcomes_per_period = word_u32(&p[6]);
+    out->outcome_period_s = word_u32(&p[7]);
+    out->shard_size = word_u32(&p[8]);
+    out->shard_redundancy = (uint8_t)word_u32(&p[9]);
+    return 0;
+}
+
+int veil_contract_policy_encode(const veil_contract_policy *p, veil_buf *out, veil_err *err)
+{
+    veil_abi_type *ty = NULL;
+    veil_abi_value v;
+    if (veil_abi_type_parse(POLICY_RET, &ty, err) != 0)
+        return -1;
+    int r = -1;
+    if (veil_abi_set_list(&v, VEIL_ABI_TUPLE, 2) != 0 || policy_to_abi(p, &v.items[0]) != 0)
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    else {
+        veil_abi_set_uint(&v.items[1], p->version);
+        r = veil_abi_encode(ty, &v, out, err);
+    }
+    veil_abi_value_clear(&v);
+    veil_abi_type_free(ty);
+    return r;
+}
+
+int veil_contract_policy_decode(const uint8_t *data, size_t len, veil_contract_policy *out,
+                                veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    veil_abi_value v;
+    if (veil_abi_decode_text(POLICY_RET, data, len, &v, err) != 0)
+        return veil_err_wrap(err, "getClusterPolicy's return data");
+    int r = 0;
+    if (policy_from_abi(v.items[0].items, out) != 0)
+        r = veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    else
+        veil_abi_word_u64(&v.items[1], &out->version);
+    veil_abi_value_clear(&v);
+    if (r != 0)
+        veil_contract_policy_clear(out);
+    return r;
+}
+
 int veil_contract_get_policy(veil_chain_client *c, uint64_t cluster_id, veil_contract_policy *out,
                              veil_err *err)
 {
     memset(out, 0, sizeof *out);
-    veil_abi_value args, v;
+    veil_abi_value args;
     if (veil_abi_set_list(&args, VEIL_ABI_TUPLE, 1) != 0)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     veil_abi_set_uint(&args.items[0], cluster_id);
-    int r = view_call(c, "getClusterPolicy(uint64)", &args, "(" POLICY_TYPE ",uint64)", &v, err);
+    uint8_t *ret;
+    size_t ret_len;
+    int r = view_call_raw(c, "getClusterPolicy(uint64)", &args, &ret, &ret_len, err);
     veil_abi_value_clear(&args);
     if (r != 0)
         return -1;
-    const veil_abi_value *p = v.items[0].items;
-    bool ok = copy_words(&p[0], &out->image_digests, &out->n_image_digests) == 0 &&
-              copy_words(&p[5], &out->guardian_keys, &out->n_guardian_keys) == 0;
-    out->scheduler_policy = strdup((const char *)p[1].data);
-    out->n_weights = p[2].n_items;
-    out->weights = calloc(p[2].n_items ? p[2].n_items : 1, sizeof *out->weights);
-    out->n_decryptors = p[4].n_items;
-    out->decryptors = calloc(p[4].n_items ? p[4].n_items : 1, sizeof *out->decryptors);
-    if (!ok || !out->scheduler_policy || !out->weights || !out->decryptors) {
-        veil_abi_value_clear(&v);
-        veil_contract_policy_clear(out);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < p[2].n_items; i++) {
-        uint64_t w = 0;
-        veil_abi_word_u64(&p[2].items[i], &w);
-        out->weights[i] = (uint32_t)w;
-    }
-    memcpy(out->fhe_key_hash, p[3].word, 32);
-    for (size_t i = 0; i < p[4].n_items; i++)
-        memcpy(out->decryptors[i].b, p[4].items[i].word + 12, 20);
-    uint64_t budget = 0, period = 0; /* uint32 words: the decoder checked their range */
-    veil_abi_word_u64(&p[6], &budget);
-    veil_abi_word_u64(&p[7], &period);
-    out->outcomes_per_period = (uint32_t)budget;
-    out->outcome_period_s = (uint32_t)period;
-    veil_abi_word_u64(&v.items[1], &out->version);
-    veil_abi_value_clear(&v);
-    return 0;
+    r = veil_contract_policy_decode(ret, ret_len, out, err);
+    free(ret);
+    return r;
 }
 
 int veil_contract_anchor_deployment(veil_chain_client *c, uint64_t cluster_id,

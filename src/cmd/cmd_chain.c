@@ -61,6 +61,7 @@ struct chain_opts {
     const char *guardian_keys[MAX_LIST];
     size_t n_guardian_keys;
     uint32_t outcomes_per_period, outcome_period_s; /* --outcome-budget N/PERIOD */
+    uint64_t shard_size, shard_redundancy;          /* --shard-size, --shard-redundancy */
     const char *job, *assignment, *root, *anchor, *evidence, *out;
     const char *leaves[4096];
     size_t n_leaves;
@@ -111,6 +112,8 @@ enum {
     O_OUT,
     O_SCRYPT,
     O_BUDGET,
+    O_SHARD_SIZE,
+    O_SHARD_REDUNDANCY,
     O_END_ /* keep last: the masks below have one bit per option */
 };
 
@@ -163,6 +166,8 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, O_OUT},
     {"scrypt-log-n", required_argument, NULL, O_SCRYPT},
     {"outcome-budget", required_argument, NULL, O_BUDGET},
+    {"shard-size", required_argument, NULL, O_SHARD_SIZE},
+    {"shard-redundancy", required_argument, NULL, O_SHARD_REDUNDANCY},
     {NULL, 0, NULL, 0},
 };
 
@@ -348,6 +353,17 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, uint64_t acce
         case O_BUDGET:
             if (parse_budget(o, optarg) != 0)
                 return VEIL_EXIT_USAGE;
+            break;
+        case O_SHARD_SIZE:
+            U64(shard_size, "--shard-size");
+            if (o->shard_size > UINT32_MAX)
+                return veil_cli_usage_error(o->path, "--shard-size: at most %u", UINT32_MAX);
+            break;
+        case O_SHARD_REDUNDANCY:
+            U64(shard_redundancy, "--shard-redundancy");
+            if (o->shard_redundancy > VEIL_POLICY_MAX_SHARD_REDUNDANCY)
+                return veil_cli_usage_error(o->path, "--shard-redundancy: 0..%d schedulers",
+                                            VEIL_POLICY_MAX_SHARD_REDUNDANCY);
             break;
         case O_JOB:
             o->job = optarg;
@@ -845,6 +861,15 @@ static void budget_json(json_t *j, const veil_contract_policy *p)
     json_object_set_new(j, "outcome_budget", b);
 }
 
+/* "shards": {"size": N, "redundancy": R}; 0 = never sharded / the default. */
+static void shards_json(json_t *j, const veil_contract_policy *p)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "size", json_integer(p->shard_size));
+    json_object_set_new(s, "redundancy", json_integer(p->shard_redundancy));
+    json_object_set_new(j, "shards", s);
+}
+
 static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
     if (need_cluster(o) != 0)
@@ -882,6 +907,7 @@ static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
     json_object_set_new(j, "decryptors", ds);
     json_object_set_new(j, "guardian_keys", gs);
     budget_json(j, &p);
+    shards_json(j, &p);
     char *s = json_dumps(j, o->json ? JSON_COMPACT : JSON_INDENT(2));
     puts(s);
     free(s);
@@ -930,6 +956,8 @@ static int run_policy_propose(struct chain_opts *o, struct veil_cli_ctx *ctx)
     p.n_guardian_keys = o->n_guardian_keys;
     p.outcomes_per_period = o->outcomes_per_period;
     p.outcome_period_s = o->outcome_period_s;
+    p.shard_size = (uint32_t)o->shard_size;
+    p.shard_redundancy = (uint8_t)o->shard_redundancy;
     veil_err err = {0};
     veil_chain_client *c;
     if (open_client(o, ctx, true, true, &c, &err) != 0)
@@ -1297,14 +1325,18 @@ LEAF(cmd_policy_get, "get", "veil chain policy get", OPT(O_CLUSTER),
      run_policy_get);
 LEAF(cmd_policy_propose, "propose", "veil chain policy propose",
      OPT(O_CLUSTER) | OPT(O_IMAGE) | OPT(O_SCHEDULER) | OPT(O_WEIGHT) | OPT(O_FHE) |
-         OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL) | OPT(O_BUDGET),
+         OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL) | OPT(O_BUDGET) | OPT(O_SHARD_SIZE) |
+         OPT(O_SHARD_REDUNDANCY),
      "propose a new cluster policy",
      "Usage: veil chain policy propose --cluster ID [--image-digest B32]... [--scheduler NAME]\n"
      "         [--weight N]... [--fhe-key-hash B32] [--decryptor ADDR]... [--guardian-key B32]...\n"
-     "         [--outcome-budget N/PERIOD] [--ttl 7d]\n\n"
+     "         [--outcome-budget N/PERIOD] [--shard-size N] [--shard-redundancy R] [--ttl 7d]\n\n"
      "Opens a proposal replacing the whole policy (the sender votes yes). B32 = 0x + 64 hex.\n"
      "--outcome-budget 32/1h: each member gets at most 32 placement outcomes (jobs taken\n"
-     "into scheduling) per hour, enforced by every node; 0/0 or absent = no budget.\n",
+     "into scheduling) per hour, enforced by every node; 0/0 or absent = no budget.\n"
+     "--shard-size N: rounds over more than N alive members are split into shards of\n"
+     "about N candidates (0 or absent = never sharded), each evaluated by R schedulers\n"
+     "(--shard-redundancy 1..3; 0 or absent = 3); every node applies it on PolicyChanged.\n",
      run_policy_propose);
 LEAF(cmd_policy_vote, "vote", "veil chain policy vote", OPT(O_PROPOSAL),
      "vote yes on a proposal (policy or organization)",

@@ -8,8 +8,9 @@
  * sealed share per key holder, the squashing key, no secret key kept),
  * deploys the VeilRegistry contract (or reuses --contract), creates the
  * cluster with the given operators, records the FHE public-key hash, the
- * designated decryptor and the allowed image digests in the on-chain policy,
- * and writes the cluster bundle that `veil node join` consumes.
+ * designated decryptor, the allowed image digests and the shard size and
+ * redundancy of sharded rounds in the on-chain policy, and writes the
+ * cluster bundle that `veil node join` consumes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 
 #include <veil/chain.h>
 #include <veil/fhe.h>
+#include <veil/node.h>
 #include <veil/p2p.h>
 #include <veil/tfhers.h>
 #include <veil/threshold.h>
@@ -32,6 +34,8 @@
 #define MAX_OPERATORS 32
 #define MAX_IMAGES    32
 #define MAX_HOLDERS   VEIL_TH_MAX_HOLDERS
+/* The largest useful shard size: the member cap (issue 20). */
+#define MAX_SHARD_SIZE 65536
 
 static const char cluster_init_usage[] =
     "Usage: veil cluster init --rpc URL -o DIR --keystore FILE [options]\n"
@@ -55,6 +59,10 @@ static const char cluster_init_usage[] =
     "  --allow-image DIGEST   an allowed image digest sha256:<hex> (repeatable;\n"
     "                         none = every image is allowed)\n"
     "  --scheduler POLICY     default scheduling policy recorded on chain (binpack)\n"
+    "  --shard-size N         sharded rounds: above N alive members a round is split\n"
+    "                         into shards of about N candidates each (1..65536; 0 or\n"
+    "                         absent = never sharded); on chain, changed by a policy vote\n"
+    "  --shard-redundancy R   schedulers per shard, 1..3 (0 or absent = 3)\n"
     "  --key-holders LIST     threshold decryption instead of a designated decryptor:\n"
     "                         ADDR=PEER_ID,... (node address and libp2p peer ID of each\n"
     "                         key holder, in share order; run 'veil node join' once on\n"
@@ -64,6 +72,18 @@ static const char cluster_init_usage[] =
     "  --threshold T          tolerated holders (t-of-n: any 2T+1 agreeing holders decrypt;\n"
     "                         n >= 2T+1, with n >= 3T+1 any T wrong or missing are corrected)\n"
     "  --json                 print the result as JSON\n";
+
+/* A decimal 0..max for flag; usage errors are printed. */
+static int parse_count(const char *path, const char *flag, const char *text, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || !end || end == text || *end || v < 0 || v > max)
+        return veil_cli_usage_error(path, "%s wants 0..%ld, got '%s'", flag, max, text);
+    *out = v;
+    return 0;
+}
 
 static int parse_digest(const char *text, uint8_t out[32])
 {
@@ -159,25 +179,30 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         O_SCHED,
         O_HOLDERS,
         O_THRESHOLD,
+        O_SHARD_SIZE,
+        O_SHARD_REDUNDANCY,
         O_JSON
     };
-    static const struct option opts[] = {{"rpc", required_argument, NULL, O_RPC},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"keystore", required_argument, NULL, O_KEYSTORE},
-                                         {"password-file", required_argument, NULL, O_PW},
-                                         {"contract", required_argument, NULL, O_CONTRACT},
-                                         {"name", required_argument, NULL, O_NAME},
-                                         {"operator", required_argument, NULL, O_OPERATOR},
-                                         {"decryptor", required_argument, NULL, O_DECRYPTOR},
-                                         {"allow-image", required_argument, NULL, O_IMAGE},
-                                         {"scheduler", required_argument, NULL, O_SCHED},
-                                         {"key-holders", required_argument, NULL, O_HOLDERS},
-                                         {"threshold", required_argument, NULL, O_THRESHOLD},
-                                         {"json", no_argument, NULL, O_JSON},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"rpc", required_argument, NULL, O_RPC},
+        {"out", required_argument, NULL, 'o'},
+        {"keystore", required_argument, NULL, O_KEYSTORE},
+        {"password-file", required_argument, NULL, O_PW},
+        {"contract", required_argument, NULL, O_CONTRACT},
+        {"name", required_argument, NULL, O_NAME},
+        {"operator", required_argument, NULL, O_OPERATOR},
+        {"decryptor", required_argument, NULL, O_DECRYPTOR},
+        {"allow-image", required_argument, NULL, O_IMAGE},
+        {"scheduler", required_argument, NULL, O_SCHED},
+        {"key-holders", required_argument, NULL, O_HOLDERS},
+        {"threshold", required_argument, NULL, O_THRESHOLD},
+        {"shard-size", required_argument, NULL, O_SHARD_SIZE},
+        {"shard-redundancy", required_argument, NULL, O_SHARD_REDUNDANCY},
+        {"json", no_argument, NULL, O_JSON},
+        {NULL, 0, NULL, 0}};
     const char *rpc = NULL, *out = NULL, *keystore = NULL, *pwfile = NULL, *contract = NULL;
     const char *name = "veil", *decryptor = NULL, *sched = "binpack", *holders_arg = NULL;
-    long threshold = -1;
+    long threshold = -1, shard_size = 0, shard_redundancy = 0;
     const char *operators[MAX_OPERATORS];
     size_t n_operators = 0;
     static uint8_t images[MAX_IMAGES][32];
@@ -233,6 +258,15 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
                 return veil_cli_usage_error(path, "--threshold wants 1..7, got '%s'", optarg);
             break;
         }
+        case O_SHARD_SIZE:
+            if (parse_count(path, "--shard-size", optarg, MAX_SHARD_SIZE, &shard_size) != 0)
+                return VEIL_EXIT_USAGE;
+            break;
+        case O_SHARD_REDUNDANCY:
+            if (parse_count(path, "--shard-redundancy", optarg, VEIL_POLICY_MAX_SHARD_REDUNDANCY,
+                            &shard_redundancy) != 0)
+                return VEIL_EXIT_USAGE;
+            break;
         case O_JSON:
             json = true;
             break;
@@ -367,6 +401,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     memcpy(pol.fhe_key_hash, fhe_hash, 32);
     pol.decryptors = holders_arg ? hs.addr : &dec;
     pol.n_decryptors = holders_arg ? hs.n : 1;
+    pol.shard_size = (uint32_t)shard_size;
+    pol.shard_redundancy = (uint8_t)shard_redundancy;
     uint64_t proposal;
     if (veil_contract_propose_policy(cc, cluster_id, &pol, 3600, &proposal, &res, &err) != 0)
         goto fail;
@@ -375,7 +411,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     veil_contract_policy got = {0};
     if (veil_contract_get_policy(cc, cluster_id, &got, &err) != 0)
         goto fail;
-    bool ok = got.version >= 1 && memcmp(got.fhe_key_hash, fhe_hash, 32) == 0;
+    bool ok = got.version >= 1 && memcmp(got.fhe_key_hash, fhe_hash, 32) == 0 &&
+              got.shard_size == pol.shard_size && got.shard_redundancy == pol.shard_redundancy;
     veil_contract_policy_clear(&got);
     if (!ok) {
         veil_err_set(&err, VEIL_E_STATE, "the cluster policy was not applied on chain");
@@ -401,18 +438,22 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (json && holders_arg) {
         printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
                "\"key_holders\":%u,\"threshold\":%u,\"fhe_key_hash\":\"%s\","
-               "\"shares\":\"%s/share-N.key\"}\n",
+               "\"shares\":\"%s/share-N.key\",\"shard_size\":%ld,\"shard_redundancy\":%ld}\n",
                out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
-               hs.n, hs.t, b.fhe_key_hash, out);
+               hs.n, hs.t, b.fhe_key_hash, out, shard_size, shard_redundancy);
     } else if (json) {
         printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
-               "\"decryptor\":\"%s\",\"fhe_key_hash\":\"%s\",\"client_key\":\"%s\"}\n",
+               "\"decryptor\":\"%s\",\"fhe_key_hash\":\"%s\",\"client_key\":\"%s\","
+               "\"shard_size\":%ld,\"shard_redundancy\":%ld}\n",
                out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
-               b.decryptor, b.fhe_key_hash, cli);
+               b.decryptor, b.fhe_key_hash, cli, shard_size, shard_redundancy);
     } else {
         printf("cluster %llu \"%s\" on chain %llu, registry %s\n", (unsigned long long)cluster_id,
                name, (unsigned long long)b.chain_id, b.contract);
         printf("bundle: %s (give it to every node)\n", out);
+        if (shard_size)
+            printf("sharded rounds: shards of %ld, %ld schedulers each\n", shard_size,
+                   shard_redundancy ? shard_redundancy : (long)VEIL_MAX_SCHEDULERS);
         if (holders_arg) {
             printf("%u key holders, threshold %u, key-set hash %s\n", hs.n, hs.t, b.fhe_key_hash);
             printf("shares: %s/share-1.key .. share-%u.key (each only for its holder's node: "

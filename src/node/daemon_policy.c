@@ -7,6 +7,9 @@
  * cluster (the registry follower marks it stale), and one at least every
  * VEIL_POLICY_MAX_AGE_MS in case an event was missed. A read that fails
  * refuses like an unreadable policy did before; the stale copy is not used.
+ * The round planner reads the shard size and redundancy from here too
+ * (veil_daemon_shard_policy), the last read's values kept through a failed
+ * read so that every node keeps planning the same shards.
  */
 #include <stdlib.h>
 
@@ -20,6 +23,10 @@ struct daemon_policy {
     uint64_t read_at_ms;    /* loop time of that read */
     uint64_t event_version; /* the version the last PolicyChanged event named */
     uint64_t reads;         /* reads from chain, for figures */
+    /* the shard settings of the last successful read (kept when one fails) */
+    bool shard_known;
+    uint32_t shard_size;
+    uint8_t shard_redundancy;
 };
 
 static struct daemon_policy *cache_of(veil_daemon *d, veil_err *err)
@@ -27,6 +34,26 @@ static struct daemon_policy *cache_of(veil_daemon *d, veil_err *err)
     if (!d->policy && !(d->policy = calloc(1, sizeof *d->policy)))
         veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     return d->policy;
+}
+
+/* Remembers the shard settings of a policy just read; a change (or the
+ * first read of a sharded policy) is logged on every node, which is how an
+ * operator (and e2e_shard.sh) sees a policy vote take effect. */
+static void shard_update(struct daemon_policy *c)
+{
+    const veil_contract_policy *p = &c->pol;
+    bool changed = c->shard_known ? p->shard_size != c->shard_size ||
+                                        p->shard_redundancy != c->shard_redundancy
+                                  : p->shard_size != 0;
+    if (changed)
+        veil_log(VEIL_LOG_INFO, SUB, "shard policy",
+                 "size=%u redundancy=%u version=%llu "
+                 "previous_size=%u previous_redundancy=%u",
+                 p->shard_size, p->shard_redundancy, (unsigned long long)p->version, c->shard_size,
+                 c->shard_redundancy);
+    c->shard_known = true;
+    c->shard_size = p->shard_size;
+    c->shard_redundancy = p->shard_redundancy;
 }
 
 /* Reads the policy from chain into the cache; the old copy is replaced only
@@ -47,6 +74,7 @@ static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reaso
     c->have = true;
     c->stale = false;
     c->read_at_ms = uv_now(d->loop);
+    shard_update(c);
     if (first && !was_stale)
         veil_log(VEIL_LOG_INFO, SUB, "policy read", "version=%llu reads=%llu",
                  (unsigned long long)c->pol.version, (unsigned long long)c->reads);
@@ -74,6 +102,23 @@ const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err)
                    err) != 0)
         return NULL;
     return &c->pol;
+}
+
+bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy)
+{
+    veil_err err = {0};
+    *size = 0;
+    *redundancy = VEIL_MAX_SCHEDULERS;
+    if (!veil_daemon_policy(d, &err)) /* unreadable now: the last read's values stay */
+        veil_log(VEIL_LOG_WARN, SUB, "shard policy unreadable, last known kept",
+                 "known=%d error=\"%s\"", d->policy ? d->policy->shard_known : 0, err.msg);
+    const struct daemon_policy *c = d->policy;
+    if (!c || !c->shard_known)
+        return false;
+    *size = c->shard_size;
+    if (c->shard_redundancy >= 1 && c->shard_redundancy <= VEIL_MAX_SCHEDULERS)
+        *redundancy = c->shard_redundancy;
+    return *size > 0;
 }
 
 void veil_daemon_policy_changed(veil_daemon *d, uint64_t version)

@@ -33,6 +33,15 @@ static inline bool veil_daemon_policy_needs_read(bool have, bool stale, uint64_t
  * the daemon's; valid until the next call of this function on the loop
  * thread. */
 const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err) VEIL_WARN_UNUSED;
+/* Sharded rounds (docs/SCHEDULING.md "Sharded rounds in veild"): the shard
+ * size and the schedulers per shard of the policy in force. True when rounds
+ * are sharded (*size > 0); *redundancy is 1..VEIL_MAX_SCHEDULERS (the
+ * policy's 0 reads as the default, VEIL_MAX_SCHEDULERS). When the policy
+ * cannot be read now, the values of the last successful read are kept (a
+ * policy change is rare, and every node must plan the same shards: falling
+ * back to unsharded on one node would make it plan rounds nobody else
+ * does); before any successful read, rounds are not sharded. */
+bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy);
 /* A confirmed PolicyChanged event of this cluster (daemon_registry.c):
  * the copy is stale from now on. */
 void veil_daemon_policy_changed(veil_daemon *d, uint64_t version);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_policy.h"
 #include "daemon_sched.h"
 #include "daemon_sync.h"
 
@@ -165,30 +166,30 @@ void veil_daemon_plan_round(veil_daemon *d, struct round *r)
  * itself (the parent) is evaluated by nobody: the designated decryptor
  * merges the shards' vouched-for outputs and decides it. */
 
-/* A cluster setting (sched.shard_size, sched.shard_redundancy: a node's
- * configuration until the on-chain policy carries them; every node must
- * use the same values). */
-static size_t shard_setting(const veil_daemon *d, const char *key)
+/* The shard size of the cluster's on-chain policy (0 = never sharded; the
+ * same on every node: daemon_policy.c keeps the last read's value). */
+static size_t shard_setting(veil_daemon *d)
 {
-    int64_t v = veil_config_int(d->cfg, key, 0);
-    return v > 0 ? (size_t)v : 0;
+    size_t size, redundancy;
+    return veil_daemon_shard_policy(d, &size, &redundancy) ? size : 0;
 }
 
-/* Schedulers per shard: sched.shard_redundancy, 1..VEIL_MAX_SCHEDULERS. */
-static size_t shard_redundancy(const veil_daemon *d)
+/* Schedulers per shard: the policy's shardRedundancy, 1..VEIL_MAX_SCHEDULERS. */
+static size_t shard_redundancy(veil_daemon *d)
 {
-    size_t k = shard_setting(d, "sched.shard_redundancy");
-    return k == 0 || k > VEIL_MAX_SCHEDULERS ? VEIL_MAX_SCHEDULERS : k;
+    size_t size, redundancy;
+    (void)veil_daemon_shard_policy(d, &size, &redundancy);
+    return redundancy;
 }
 
 /* The shards of a round over n alive members: 1 (unsharded) without a
  * shard size, in a threshold cluster (its holders decide rounds, not one
  * decryptor) or without a known decryptor. */
-static size_t round_shards(const veil_daemon *d, size_t n_alive)
+static size_t round_shards(veil_daemon *d, size_t n_alive)
 {
     if (d->th.cluster || !d->have_decryptor_peer)
         return 1;
-    return veil_round_shard_count(n_alive, shard_setting(d, "sched.shard_size"));
+    return veil_round_shard_count(n_alive, shard_setting(d));
 }
 
 bool veil_daemon_round_is_shard(const struct round *r)

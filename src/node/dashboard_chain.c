@@ -76,12 +76,13 @@ static json_t *policy_json(const veil_contract_policy *p, uint64_t cluster_id)
     char key_hash[65];
     veil_hex_encode(key_hash, sizeof key_hash, p->fhe_key_hash, 32);
     return json_pack(
-        "{s:I, s:I, s:o, s:s, s:o, s:s, s:o, s:o}", "cluster_id", (json_int_t)cluster_id, "version",
-        (json_int_t)p->version, "allowed_images",
+        "{s:I, s:I, s:o, s:s, s:o, s:s, s:o, s:o, s:{s:I, s:I}}", "cluster_id",
+        (json_int_t)cluster_id, "version", (json_int_t)p->version, "allowed_images",
         hex_list((const uint8_t(*)[32])p->image_digests, p->n_image_digests, "sha256:"),
         "scheduler_policy", p->scheduler_policy ? p->scheduler_policy : "", "weights", weights,
         "fhe_key_hash", key_hash, "key_holders", holders, "guardian_keys",
-        hex_list((const uint8_t(*)[32])p->guardian_keys, p->n_guardian_keys, ""));
+        hex_list((const uint8_t(*)[32])p->guardian_keys, p->n_guardian_keys, ""), "shards", "size",
+        (json_int_t)p->shard_size, "redundancy", (json_int_t)p->shard_redundancy);
 }
 
 static unsigned policy_view(const veil_config *cfg, void **reply)

@@ -166,6 +166,10 @@ function renderPolicy(c) {
   add("Decryption key holders (" + (p.key_holders || []).length + ")", list(p.key_holders));
   add("FHE key hash", el("code", {text: p.fhe_key_hash}));
   add("Guardian keys", list(p.guardian_keys));
+  if (p.shards) {
+    add("Sharded rounds", p.shards.size ? "shards of " + p.shards.size + ", " +
+        (p.shards.redundancy || 3) + " schedulers each" : "no (one round over every member)");
+  }
   box.replaceChildren(fresh, kv);
 }
 

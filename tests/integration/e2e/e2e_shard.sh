@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # tests/integration/e2e/e2e_shard.sh - sharded rounds in veild (issue 20) with
 # real veild processes: E2E_SHARD_NODES nodes (default 12; e2e_shard_lib.sh)
-# with a shard size
-# of 4 (VEIL_SCHED_SHARD_SIZE, the local override of the cluster's shard
-# size), so each round is 3 shard rounds of 3 schedulers each, chosen by
-# rendezvous per shard, whose vouched-for outputs the designated decryptor
-# (node 1) merges before it decrypts the merged (index, found) only.
+# in a cluster whose on-chain policy has a shard size of 4 (`veil cluster
+# init --shard-size 4 --shard-redundancy 3`), so each round is 3 shard
+# rounds of 3 schedulers each, chosen by rendezvous per shard, whose
+# vouched-for outputs the designated decryptor (node 1) merges before it
+# decrypts the merged (index, found) only.
 #  - jflip (2 replicas): in its first round one scheduler of shard 1 lies
 #    (the test-only fault of debug.test_only_split_job on a sharded round:
 #    it publishes a made-up output at once); digest agreement leaves it out
@@ -17,15 +17,20 @@
 #    placed where the oracle says (when the schedulers saw the death at
 #    different times, their shards' candidate lists differ and the decryptor
 #    retries the round at once).
+#  - jsix: a policy vote (veil chain policy propose) changes the shard size
+#    to 6 with 2 schedulers per shard while the nodes run; every running
+#    node logs the new shard policy after the PolicyChanged event, and the
+#    next job's round over the 11 alive members is planned as 2 shards of 2
+#    schedulers.
 # Every placement is checked against the plaintext oracle (the unsharded
 # round: sharding changes where the work runs, never the result).
 source "$(dirname "$0")/e2e_shard_lib.sh"
 ORACLE=${E2E_ORACLE:?}
 N=${E2E_SHARD_NODES:-12}
 shard_caps "$N"
-shard_cluster "$N"
+shard_cluster "$N" --shard-size 4 --shard-redundancy 3
 for i in $(seq 1 "$N"); do
-  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 VEIL_SCHED_SHARD_SIZE=4 \
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 \
     "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" VEIL_TEST_ONLY_SPLIT_JOB=jflip
 done
 shard_mesh_up "$N"
@@ -70,6 +75,7 @@ peer_node() { local i; for i in $(seq 1 "$N"); do [[ "$(eval echo "\$PEER_$i")" 
 victim=
 for try in 1 2; do
   shard_job "jkill$try" spread 100m 16Mi 1 "{region: eu-west}"
+  away_from_epoch_cliff 2000 # node 2's plan (where the victim is read) is everyone's
   kid=$(veil_at 2 job run "$WORK/jkill$try.yaml" | awk '{print $2}') || fail "job run jkill$try"
   planned() { [ "$(grep -c "msg=\"shard planned\" job=${kid:0:16} replica=0 " "$WORK/n2/veild.log")" -ge 3 ]; }
   wait_for 60 "jkill$try planned as 3 shards on node 2" planned
@@ -90,3 +96,37 @@ placed_as_oracle "jkill$try" "$kid" 1
 grep -q "msg=\"assignment signed\" job=${kid:0:16} replica=0 schedulable=1 shards=3" "$D1" \
   || fail "jkill$try was not decided from a merge of 3 shards"
 ok "jkill$try: placed as the oracle says after a shard lost scheduler node $victim ($SECONDS s)"
+
+# ---- a policy vote changes the shard size on the running nodes ------------
+# The whole policy is replaced (its FHE key hash and decryptor kept); the
+# cluster's threshold is 1, so the proposer's vote executes it. Nodes reload
+# the policy once the PolicyChanged event has chain.confirmations (2) blocks.
+ALIVE=$(seq 1 "$N" | grep -vx "$victim")
+CHAIN=(--rpc "$RPC" --contract "$(json_get "$(cat "$WORK/init.json")" contract)")
+CID=$(json_get "$(cat "$WORK/init.json")" cluster_id)
+pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster "$CID" -o json) || fail "policy get: $pol"
+[ "$(json_get "$pol" shards)" = '{"size":4,"redundancy":3}' ] || fail "init's shard policy: $pol"
+dec=$(node -e 'console.log(JSON.parse(process.argv[1]).decryptors[0])' "$pol")
+"$VEIL" chain policy propose "${CHAIN[@]}" --keystore "$(keystore_for 1)" --cluster "$CID" \
+  --fhe-key-hash "$(json_get "$pol" fhe_key_hash)" --decryptor "$dec" --shard-size 6 \
+  --shard-redundancy 2 -o json >"$WORK/propose.json" \
+  || fail "policy propose: $(cat "$WORK/propose.json")"
+"$CAST" rpc anvil_mine 2 --rpc-url "$RPC" >/dev/null || fail "anvil_mine"
+for i in $ALIVE; do
+  wait_for 60 "node $i applies shards of 6 x 2 (policy version 2)" grep -q \
+    'msg="shard policy" size=6 redundancy=2 version=2 previous_size=4 previous_redundancy=3' \
+    "$WORK/n$i/veild.log"
+done
+ok "shard size 6 x 2 voted on chain, applied by the $(wc -w <<<"$ALIVE") running nodes ($SECONDS s)"
+shard_job jsix binpack 100m 16Mi 1
+away_from_epoch_cliff 2000
+sid=$(veil_at 2 job run "$WORK/jsix.yaml" | awk '{print $2}') || fail "job run jsix"
+placed_as_oracle jsix "$sid" 1
+grep -q "msg=\"round planned\" job=${sid:0:16} replica=0 .*shards=2" "$WORK/n2/veild.log" \
+  || fail "jsix was not planned as 2 shards: $(grep "job=${sid:0:16}" "$WORK/n2/veild.log" | tail -n 5)"
+two=$(grep "msg=\"shard planned\" job=${sid:0:16} replica=0 " "$WORK/n2/veild.log" \
+      | grep -o 'schedulers=[^ ]*' | grep -c '^schedulers=[^,]*,[^,]*$' || true)
+[ "$two" -ge 2 ] || fail "jsix's shards do not have 2 schedulers each: $(grep "shard planned.*${sid:0:16}" "$WORK/n2/veild.log")"
+grep -q "msg=\"assignment signed\" job=${sid:0:16} replica=0 schedulable=1 shards=2" "$D1" \
+  || fail "jsix was not decided from a merge of 2 shards"
+ok "jsix: planned as 2 shards of 2 schedulers under the new policy, placed as the oracle says ($SECONDS s)"

@@ -5,17 +5,19 @@
 # the rest), node i's fixed test capacity, and waiting for the mesh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# shard_cluster N: anvil with N + 1 funded accounts, `veil cluster init` with
-# operators 1..N (node 1 the designated decryptor), every node joined.
+# shard_cluster N [INIT ARGS...]: anvil with N + 1 funded accounts, `veil
+# cluster init` with operators 1..N (node 1 the designated decryptor) and the
+# given arguments (--shard-size N: the policy's shard size), every node joined.
 shard_cluster() {
   local n=$1 i ops=()
+  shift
   local mnemonic="test test test test test test test test test test test junk"
   for i in $(seq 6 "$n"); do ANVIL_KEYS[$i]=$("$CAST" wallet private-key "$mnemonic" "$i"); done
   start_anvil --accounts $((n + 1))
   export VEIL_KEYSTORE_PASSWORD=pw
   for i in $(seq 1 "$n"); do ops+=(--operator "$(addr_for "$i")@org$i"); done
   "$VEIL" cluster init --rpc "$RPC" -o "$WORK/bundle" --keystore "$(keystore_for 0)" \
-    --name shard --decryptor "$(addr_for 1)" "${ops[@]}" --json >"$WORK/init.json" \
+    --name shard --decryptor "$(addr_for 1)" "${ops[@]}" "$@" --json >"$WORK/init.json" \
     || fail "cluster init: $(cat "$WORK/init.json")"
   join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
   for i in $(seq 2 "$n"); do join_node "$i"; done

@@ -4,8 +4,9 @@
  * short, one and several blocks), RLP (encoding and strict decoding), the
  * ABI (static and dynamic types, nested tuples and arrays, revert data),
  * EIP-55 addresses, transaction signing (vectors from `cast mktx`), Merkle
- * batches, keystore v3 decryption of the Web3 Secret Storage vectors and the
- * packed BatchAnchored log.
+ * batches, keystore v3 decryption of the Web3 Secret Storage vectors, the
+ * packed BatchAnchored log and getClusterPolicy's return data (the policy
+ * with its shard size and redundancy).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,69 @@ static void test_policy_log(void)
     CHECK(veil_contract_decode_policy_log(&log, &ev) == -1);
 }
 
+/* getClusterPolicy's return data: the encoding equals `cast abi-encode`'s
+ * (its keccak256 below), decodes back field by field, and the strict decoder
+ * refuses a shard size above 32 bits, a redundancy above 8 bits and a
+ * truncated answer. */
+static void test_policy_codec(void)
+{
+    uint8_t img[1][32], fhe[32], h[32];
+    uint32_t weights[2] = {3, 7};
+    veil_eth_address dec;
+    memset(img, 0xab, sizeof img);
+    memset(fhe, 0xcd, sizeof fhe);
+    CHECK(veil_eth_address_parse("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", &dec, NULL) == 0);
+    veil_contract_policy p = {.image_digests = img,
+                              .n_image_digests = 1,
+                              .scheduler_policy = "binpack",
+                              .weights = weights,
+                              .n_weights = 2,
+                              .decryptors = &dec,
+                              .n_decryptors = 1,
+                              .outcomes_per_period = 5,
+                              .outcome_period_s = 120,
+                              .shard_size = 16,
+                              .shard_redundancy = 3,
+                              .version = 2};
+    memcpy(p.fhe_key_hash, fhe, 32);
+    veil_buf b;
+    veil_buf_init(&b);
+    CHECK(veil_contract_policy_encode(&p, &b, NULL) == 0);
+    CHECK(b.len == 704);
+    char hex[65];
+    veil_keccak256(b.data, b.len, h);
+    hex_of(h, 32, hex);
+    /* cast abi-encode "f((bytes32[],string,uint32[],bytes32,address[],bytes32[],
+     * uint32,uint32,uint32,uint8),uint64)" "([0xab..],\"binpack\",[3,7],0xcd..,
+     * [0x7099..79C8],[],5,120,16,3)" 2 | cast keccak */
+    CHECK_EQ_STR(hex, "8611cf01b7cf8485dcf616980f8bb8af1d74b5cb08c52cae4a0143f0c83db1dc");
+    veil_contract_policy got;
+    CHECK(veil_contract_policy_decode(b.data, b.len, &got, NULL) == 0);
+    CHECK(got.shard_size == 16 && got.shard_redundancy == 3 && got.version == 2);
+    CHECK(got.outcomes_per_period == 5 && got.outcome_period_s == 120);
+    CHECK(got.n_image_digests == 1 && memcmp(got.image_digests[0], img[0], 32) == 0);
+    CHECK(got.n_weights == 2 && got.weights[1] == 7 && got.n_guardian_keys == 0);
+    CHECK(got.n_decryptors == 1 && memcmp(got.decryptors[0].b, dec.b, 20) == 0);
+    CHECK_EQ_STR(got.scheduler_policy, "binpack");
+    CHECK(memcmp(got.fhe_key_hash, fhe, 32) == 0);
+    veil_contract_policy_clear(&got);
+    /* policy head at byte 64: word 8 is shardSize, word 9 shardRedundancy */
+    veil_err err = {0};
+    b.data[64 + 9 * 32 + 30] = 1; /* redundancy 259 */
+    CHECK(veil_contract_policy_decode(b.data, b.len, &got, &err) == -1);
+    CHECK(strstr(err.msg, "uint8 out of range") != NULL);
+    CHECK(got.scheduler_policy == NULL);
+    b.data[64 + 9 * 32 + 30] = 0;
+    b.data[64 + 8 * 32 + 27] = 1; /* shard size 2^32 + 16 */
+    CHECK(veil_contract_policy_decode(b.data, b.len, &got, NULL) == -1);
+    b.data[64 + 8 * 32 + 27] = 0;
+    CHECK(veil_contract_policy_decode(b.data, b.len - 32, &got, NULL) == -1);
+    CHECK(veil_contract_policy_decode(b.data, b.len, &got, NULL) == 0);
+    veil_contract_policy_clear(&got);
+    veil_buf_free(&b);
+}
+
 VTEST_MAIN(VTEST(test_keccak), VTEST(test_rlp), VTEST(test_abi), VTEST(test_abi_more),
            VTEST(test_address), VTEST(test_tx), VTEST(test_merkle), VTEST(test_keystore),
-           VTEST(test_batch_log), VTEST(test_node_log), VTEST(test_policy_log))
+           VTEST(test_batch_log), VTEST(test_node_log), VTEST(test_policy_log),
+           VTEST(test_policy_codec))
