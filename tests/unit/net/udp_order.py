@@ -4,9 +4,11 @@
 that what arrives keeps the order it was sent in (losses are allowed).
 usage:
   udp_order.py recv ADDR PORT   binds, prints "listening", then reads until
-                                1.5 s without a datagram (60 s at most) and
-                                prints "got N inversions I duplicates D"
-  udp_order.py send ADDR PORT COUNT   COUNT datagrams numbered 0..COUNT-1
+                                the sender's end mark or 5 s without a
+                                datagram (60 s at most) and prints
+                                "got N inversions I duplicates D"
+  udp_order.py send ADDR PORT COUNT   COUNT datagrams numbered 0..COUNT-1,
+                                then end marks
   udp_order.py flood ADDR PORT SECONDS   unnumbered datagrams for SECONDS"""
 import select, socket, struct, sys, time
 
@@ -23,9 +25,11 @@ def recv(addr, port):
     seen = set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if not select.select([s], [], [], 1.5 if got else 30)[0]:
+        if not select.select([s], [], [], 5 if got else 30)[0]:
             break
         data = s.recv(65536)
+        if data == b"END":
+            break
         if len(data) < 8 or data[:4] != b"SEQ:":
             continue
         (seq,) = struct.unpack("!I", data[4:8])
@@ -49,6 +53,9 @@ def send(addr, port, count):
                 break
             except (BlockingIOError, ConnectionRefusedError):
                 pass
+    for _ in range(5):  # any one of them ends the receiver
+        s.sendto(b"END", (addr, port))
+        time.sleep(0.05)
     print("sent %d" % count, flush=True)
 
 
