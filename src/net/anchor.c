@@ -30,6 +30,10 @@ struct anchor_session {
     uint8_t send_key[32], recv_key[32];
     uint64_t send_ctr, created_ms;
     struct anchor_replay replay;
+    /* transport AEAD contexts with this session's keys installed, made on
+     * first use (session_ctx): a packet only sets its nonce. Owned by the
+     * session: session_wipe frees them, session_move hands them over. */
+    EVP_CIPHER_CTX *seal, *open;
 };
 
 struct anchor_queued {
@@ -64,7 +68,6 @@ struct anchor_peer {
 struct veil_anchor {
     struct veil_anchor_config cfg;
     struct anchor_self self;
-    EVP_CIPHER_CTX *seal, *open; /* transport AEAD contexts (keys set per packet) */
     struct anchor_peer **peers;
     size_t n_peers, cap_peers;
     struct veil_anchor_datagram *out;
@@ -233,7 +236,30 @@ static struct anchor_peer *new_peer(veil_anchor *a, const uint8_t *id, veil_err 
 
 static void session_wipe(struct anchor_session *s)
 {
+    EVP_CIPHER_CTX_free(s->seal); /* clears its key state */
+    EVP_CIPHER_CTX_free(s->open);
     sodium_memzero(s, sizeof *s);
+}
+
+/* dst takes src's keys, counters and contexts; src is left empty. */
+static void session_move(struct anchor_session *dst, struct anchor_session *src)
+{
+    session_wipe(dst);
+    *dst = *src;
+    sodium_memzero(src, sizeof *src);
+}
+
+/* s's sealing or opening context with its key installed (made once per
+ * session and direction); NULL when out of memory. */
+static EVP_CIPHER_CTX *session_ctx(struct anchor_session *s, bool seal)
+{
+    EVP_CIPHER_CTX **c = seal ? &s->seal : &s->open;
+    if (!*c && (*c = anchor_aead_new(seal)) != NULL &&
+        anchor_aead_key(*c, seal ? s->send_key : s->recv_key, seal) != 0) {
+        EVP_CIPHER_CTX_free(*c);
+        *c = NULL;
+    }
+    return *c;
 }
 
 static void queue_drop(struct anchor_peer *p)
@@ -328,14 +354,8 @@ veil_anchor *veil_anchor_new(const struct veil_anchor_config *cfg,
         a->cfg = *cfg;
     else
         veil_anchor_config_default(&a->cfg);
-    a->seal = anchor_aead_new(true);
-    a->open = anchor_aead_new(false);
-    if (!a->seal || !a->open || anchor_self_init(&a->self, local, now_ms, err) != 0) {
-        if (!a->seal || !a->open)
-            veil_err_set(err, VEIL_E_NOMEM, "anchor: out of memory");
+    if (anchor_self_init(&a->self, local, now_ms, err) != 0) {
         anchor_self_wipe(&a->self);
-        EVP_CIPHER_CTX_free(a->seal);
-        EVP_CIPHER_CTX_free(a->open);
         free(a);
         return NULL;
     }
@@ -353,6 +373,9 @@ void veil_anchor_free(veil_anchor *a)
     for (size_t i = 0; i < a->n_peers; i++) {
         struct anchor_peer *p = a->peers[i];
         queue_drop(p);
+        session_wipe(&p->cur);
+        session_wipe(&p->prev);
+        session_wipe(&p->next);
         sodium_memzero(p, sizeof *p);
         free(p);
     }
@@ -364,8 +387,6 @@ void veil_anchor_free(veil_anchor *a)
         veil_anchor_event_clear(&a->ev[i]);
     free(a->ev);
     anchor_self_wipe(&a->self);
-    EVP_CIPHER_CTX_free(a->seal); /* clears its key state */
-    EVP_CIPHER_CTX_free(a->open);
     sodium_memzero(a, sizeof *a);
     free(a);
 }
@@ -463,8 +484,8 @@ static void send_on(veil_anchor *a, struct anchor_peer *p, const uint8_t *data, 
         return;
     }
     nonce_of(nonce, s->send_ctr);
-    if (anchor_aead_seal(a->seal, ct, data, len, b.data, ANCHOR_DATA_HEADER, nonce, s->send_key) !=
-        0) {
+    EVP_CIPHER_CTX *c = session_ctx(s, true);
+    if (!c || anchor_aead_seal(c, ct, data, len, b.data, ANCHOR_DATA_HEADER, nonce, NULL) != 0) {
         veil_buf_free(&b);
         return;
     }
@@ -685,9 +706,10 @@ static struct anchor_peer *find_handshake(const veil_anchor *a, uint32_t idx)
 static void established(veil_anchor *a, struct anchor_peer *p, const struct anchor_hs_result *res,
                         uint64_t now_ms)
 {
-    session_wipe(&p->prev);
     if (p->cur.live)
-        p->prev = p->cur;
+        session_move(&p->prev, &p->cur);
+    else
+        session_wipe(&p->prev);
     session_from(&p->cur, res, p->hs.local_idx, true, now_ms);
     p->info = res->info;
     p->has_info = true;
@@ -759,11 +781,11 @@ static void delivered(veil_anchor *a, struct anchor_peer *p, struct anchor_sessi
                       size_t pt_len, const uint8_t *from, size_t from_len, uint64_t now_ms)
 {
     if (s == &p->next) {
-        session_wipe(&p->prev);
         if (p->cur.live)
-            p->prev = p->cur;
-        p->cur = p->next;
-        session_wipe(&p->next);
+            session_move(&p->prev, &p->cur);
+        else
+            session_wipe(&p->prev);
+        session_move(&p->cur, &p->next);
         a->stats.handshakes_completed++;
         if (!p->was_up)
             event(a, VEIL_ANCHOR_EV_UP, p->id, NULL, 0);
@@ -805,8 +827,9 @@ static bool recv_data(veil_anchor *a, const uint8_t *from, size_t from_len, cons
     if (!pt)
         return drop(a, VEIL_ANCHOR_DROP_MALFORMED, why);
     nonce_of(nonce, m.counter);
-    if (anchor_aead_open(a->open, pt, m.enc, m.enc_len, m.header, ANCHOR_DATA_HEADER, nonce,
-                         s->recv_key) != 0) {
+    EVP_CIPHER_CTX *c = session_ctx(s, false);
+    if (!c ||
+        anchor_aead_open(c, pt, m.enc, m.enc_len, m.header, ANCHOR_DATA_HEADER, nonce, NULL) != 0) {
         free(pt);
         return drop(a, VEIL_ANCHOR_DROP_AUTH, why);
     }

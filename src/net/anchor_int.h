@@ -50,15 +50,18 @@ void anchor_label_key(uint8_t out[32], const char label[8],
  * context from anchor_aead_new (one to seal, one to open; NULL when out of
  * memory; EVP_CIPHER_CTX_free clears it): out gets len + 16 bytes
  * (ciphertext and tag); open writes ct_len - 16 bytes and returns -1 when
- * the tag fails. */
+ * the tag fails. anchor_aead_key installs a key in a context once; seal and
+ * open then take key NULL (only the nonce changes per packet), or a key to
+ * install for this packet. */
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 EVP_CIPHER_CTX *anchor_aead_new(bool seal);
+int anchor_aead_key(EVP_CIPHER_CTX *c, const uint8_t key[32], bool seal) VEIL_WARN_UNUSED;
 int anchor_aead_seal(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *pt, size_t len,
                      const uint8_t *aad, size_t aad_len, const uint8_t nonce[12],
-                     const uint8_t key[32]) VEIL_WARN_UNUSED;
+                     const uint8_t *key) VEIL_WARN_UNUSED;
 int anchor_aead_open(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *ct, size_t ct_len,
                      const uint8_t *aad, size_t aad_len, const uint8_t nonce[12],
-                     const uint8_t key[32]) VEIL_WARN_UNUSED;
+                     const uint8_t *key) VEIL_WARN_UNUSED;
 
 /* ---- replay window (anchor_replay.c) ------------------------------------ */
 

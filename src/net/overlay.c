@@ -5,6 +5,10 @@
  * (TUN -> peers, peers -> TUN), with the overlay's peer table (identity,
  * IPv4 from the realm's pool, derived IPv6). The state machine and the peer
  * table are behind one mutex; reads, writes and sends happen outside it.
+ * Both threads send what the state machine queued and hand its received
+ * packets over; two order locks keep each queue's pops and their writes
+ * together, so one flow's packets leave and reach the TUN in the order the
+ * state machine queued them (a TCP sender sees no reordering).
  * Non-IP datagrams (relay cells, routing probes) go to the host's kind hook
  * and packets for relayed peers to its egress hook (VeilNet routing).
  */
@@ -60,6 +64,11 @@ struct overlay_io {
 
 struct veil_overlay {
     pthread_mutex_t mu;
+    /* order locks, taken before mu (send_mu inside deliver_mu, never the
+     * reverse): held from a batch's pop to its sendmmsg (send_mu) or to its
+     * TUN writes and kind hooks (deliver_mu), so a batch popped later never
+     * leaves before one popped earlier by the other thread */
+    pthread_mutex_t send_mu, deliver_mu;
     veil_anchor *a;
     struct overlay_tun tun;
     int udp, stop_fd, kick_fd; /* kick: a send from a host thread, for the rx thread to flush */
@@ -235,9 +244,11 @@ static void send_datagrams(veil_overlay *o, struct overlay_io *io, int n, bool g
         veil_anchor_datagram_clear(&io->d[i]);
 }
 
-/* Sends everything the state machine queued, a batch at a time. */
+/* Sends everything the state machine queued, a batch at a time, in queue
+ * order whichever thread calls it. */
 static void flush_out(veil_overlay *o, struct overlay_io *io)
 {
+    pthread_mutex_lock(&o->send_mu);
     for (;;) {
         int n = 0;
         pthread_mutex_lock(&o->mu);
@@ -245,12 +256,12 @@ static void flush_out(veil_overlay *o, struct overlay_io *io)
             n++;
         bool gso = o->gso;
         pthread_mutex_unlock(&o->mu);
-        if (n == 0)
-            return;
-        send_datagrams(o, io, n, gso);
+        if (n > 0)
+            send_datagrams(o, io, n, gso);
         if (n < BATCH)
-            return;
+            break;
     }
+    pthread_mutex_unlock(&o->send_mu);
 }
 
 /* ---- TUN side ------------------------------------------------------------ */
@@ -322,13 +333,15 @@ static void run_kinds(veil_overlay *o, struct overlay_io *io, struct veil_anchor
         flush_out(o, io);
 }
 
-/* Hands the state machine's events over: decrypted packets from their own
- * peer's address go to the TUN, non-IP kinds to the kind hook. */
+/* Hands the state machine's events over, in queue order whichever thread
+ * calls it: decrypted packets from their own peer's address go to the TUN,
+ * non-IP kinds to the kind hook. */
 static void drain_events(veil_overlay *o, struct overlay_io *io)
 {
     struct veil_anchor_event ev[BATCH];
     const uint8_t *pkts[BATCH];
     size_t lens[BATCH];
+    pthread_mutex_lock(&o->deliver_mu);
     for (;;) {
         int n = 0, m = 0;
         pthread_mutex_lock(&o->mu);
@@ -356,8 +369,9 @@ static void drain_events(veil_overlay *o, struct overlay_io *io)
         for (int i = 0; i < n; i++)
             veil_anchor_event_clear(&ev[i]);
         if (n < BATCH)
-            return;
+            break;
     }
+    pthread_mutex_unlock(&o->deliver_mu);
 }
 
 /* Encrypts the segments of one frame for the peer owning their destination. */
@@ -621,6 +635,8 @@ veil_overlay *veil_overlay_start(const struct veil_overlay_config *cfg, veil_anc
         return NULL;
     }
     pthread_mutex_init(&o->mu, NULL);
+    pthread_mutex_init(&o->send_mu, NULL);
+    pthread_mutex_init(&o->deliver_mu, NULL);
     o->a = a;
     o->udp = o->stop_fd = o->kick_fd = o->tun.fd = -1;
     o->gso = true;
@@ -660,6 +676,8 @@ void veil_overlay_stop(veil_overlay *o)
     free(o->rules);
     free(o->rx_buf);
     pthread_mutex_destroy(&o->mu);
+    pthread_mutex_destroy(&o->send_mu);
+    pthread_mutex_destroy(&o->deliver_mu);
     free(o);
 }
 

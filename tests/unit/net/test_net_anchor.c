@@ -850,6 +850,40 @@ static void test_transport_aead_matches_libsodium(void)
     EVP_CIPHER_CTX_free(open);
 }
 
+/* A session's contexts: the key installed once (anchor_aead_key), then
+ * packets that change only the nonce, a refused one among them, still
+ * write and open exactly libsodium's bytes under that key. */
+static void test_transport_aead_keyed_once(void)
+{
+    uint8_t key[32], aad[16];
+    randombytes_buf(key, sizeof key);
+    randombytes_buf(aad, sizeof aad);
+    EVP_CIPHER_CTX *seal = anchor_aead_new(true), *open = anchor_aead_new(false);
+    CHECK(seal && open);
+    CHECK_EQ_INT(anchor_aead_key(seal, key, true), 0);
+    CHECK_EQ_INT(anchor_aead_key(open, key, false), 0);
+    for (uint64_t ctr = 0; seal && open && ctr < 40; ctr++) {
+        uint8_t nonce[12] = {0}, pt[1400], ct[1416], ref[1416], back[1400];
+        size_t len = (size_t)(ctr * 37) % sizeof pt;
+        memcpy(nonce + 4, &ctr, sizeof ctr);
+        randombytes_buf(pt, len);
+        CHECK_EQ_INT(anchor_aead_seal(seal, ct, pt, len, aad, sizeof aad, nonce, NULL), 0);
+        crypto_aead_chacha20poly1305_ietf_encrypt(ref, NULL, pt, len, aad, sizeof aad, NULL, nonce,
+                                                  key);
+        CHECK(memcmp(ct, ref, len + 16) == 0);
+        if (ctr % 3 == 1) { /* a forged packet on the session's context */
+            ct[len] ^= 0x80;
+            CHECK_EQ_INT(anchor_aead_open(open, back, ct, len + 16, aad, sizeof aad, nonce, NULL),
+                         -1);
+            ct[len] ^= 0x80;
+        }
+        CHECK_EQ_INT(anchor_aead_open(open, back, ct, len + 16, aad, sizeof aad, nonce, NULL), 0);
+        CHECK(memcmp(back, pt, len) == 0);
+    }
+    EVP_CIPHER_CTX_free(seal);
+    EVP_CIPHER_CTX_free(open);
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -872,6 +906,7 @@ int main(int argc, char **argv)
         VTEST(test_simultaneous_initiation),
         VTEST(test_replay_window),
         VTEST(test_transport_aead_matches_libsodium),
+        VTEST(test_transport_aead_keyed_once),
     };
     return vtest_run(cases, VEIL_ARRAY_LEN(cases), argc, argv);
 }
