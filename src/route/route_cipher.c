@@ -10,7 +10,9 @@
  * re-keyed per cell): AES-256-CTR 0.30 us, ChaCha20 0.47 us,
  * ChaCha20-Poly1305 1.0 us; libsodium's ChaCha20-Poly1305 3.5-4.7 us. A
  * context keeps the last cell's key until the next cell or
- * route_cipher_free, as Anchor's do.
+ * route_cipher_free (which cleanses it). Unlike the Anchor's transport
+ * contexts (keyed once per session), these are re-keyed per cell: one
+ * context serves every path, at about 100 ns a cell.
  */
 #include <openssl/evp.h>
 #include <stdlib.h>
