@@ -11,9 +11,11 @@
  */
 #include "pbs128.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lwe.h"
 
@@ -401,24 +403,28 @@ static int team_leave(struct veil_pbs128_team *tm)
 }
 
 /* Nanoseconds of waiting after which another member is taken not to be
- * running (a loaded machine): the waiter then naps while it waits, and once its task is done it steps out for a while, rather than
+ * running (a loaded machine): the waiter then yields the CPU while it
+ * waits, and once its task is done it steps out of the team, rather than
  * run in lockstep with threads the scheduler keeps apart. An idle machine's
  * waits are a fraction of one task (tens of microseconds). */
 #define TEAM_PATIENCE_NS 200000
-/* After a long wait the waiter sleeps this long between looks: a
- * sched_yield kept it spinning beside the thread it waited for. */
-#define TEAM_NAP_NS 50000
-/* A member that stepped out sleeps TEAM_AWAY_MIN_NS, then rejoins; each
- * further step-out doubles the time away, up to TEAM_AWAY_MAX_NS, and
- * TEAM_AWAY_RESET tasks done without a long wait bring it back to the
- * minimum. Leaving for good at the first long wait dropped the second
- * thread of a 2-thread batch within its first 2% of tasks at every run on
- * a loaded machine, and a single preemption does it on a quiet one. It
- * sleeps in slices, so it returns soon after the last task is claimed. */
+/* A member that stepped out stays away TEAM_AWAY_MIN_NS, then rejoins if
+ * the machine has a core to spare (1-minute load average below 1.5 per
+ * online CPU, our own threads included); otherwise it stays out for the
+ * rest of the batch, as every member did before session 5. Each further
+ * step-out doubles the time away, up to TEAM_AWAY_MAX_NS; TEAM_AWAY_RESET
+ * tasks done without a long wait bring it back to the minimum. Leaving for
+ * good dropped the second thread of a 2-thread batch within its first 2% of
+ * tasks in every instrumented run, so one preemption on a quiet machine
+ * made the batch single-threaded; rejoining on a loaded one (load 15-20)
+ * tripled its wall time (each rejoin ends in a wait for a preempted
+ * member). The away member sleeps in slices, so it returns soon after the
+ * last task is claimed. */
 #define TEAM_AWAY_MIN_NS   1000000
 #define TEAM_AWAY_MAX_NS   64000000
 #define TEAM_AWAY_SLICE_NS 100000
 #define TEAM_AWAY_RESET    2000
+#define TEAM_SPARE_LOAD    1.5
 
 static uint64_t now_ns(void)
 {
@@ -430,7 +436,6 @@ static uint64_t now_ns(void)
 /* Waits until `done` reaches phase_start; returns 1 when the wait was long. */
 static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
 {
-    const struct timespec nap = {0, TEAM_NAP_NS};
     uint64_t start = 0;
     int long_wait = 0;
     for (unsigned spins = 1; atomic_load_explicit(&tm->done, memory_order_acquire) < phase_start;
@@ -441,7 +446,7 @@ static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
         if (spins % 256 != 0)
             continue;
         if (long_wait) {
-            nanosleep(&nap, NULL); /* whoever we wait for may need this CPU */
+            sched_yield(); /* whoever we wait for may need this CPU */
         } else if (start == 0) {
             start = now_ns();
         } else if (now_ns() - start > TEAM_PATIENCE_NS) {
@@ -451,15 +456,26 @@ static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
     return long_wait;
 }
 
+/* Whether the machine has a core to spare for a member to rejoin (no load
+ * figure: no). */
+static int team_spare_core(void)
+{
+    double load = 0;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1 || getloadavg(&load, 1) != 1)
+        return 0;
+    return load < TEAM_SPARE_LOAD * (double)cpus;
+}
+
 /* Off the team (holding no task) for away_ns, or until every task is
- * claimed; returns 1 when there may be tasks left to claim. */
+ * claimed; returns 1 when it should rejoin. */
 static int team_away(struct veil_pbs128_team *tm, uint64_t away_ns)
 {
     const uint64_t until = now_ns() + away_ns;
     const struct timespec slice = {0, TEAM_AWAY_SLICE_NS};
     while (atomic_load(&tm->next) < tm->total) {
         if (now_ns() >= until)
-            return 1;
+            return team_spare_core();
         nanosleep(&slice, NULL);
     }
     return 0;
