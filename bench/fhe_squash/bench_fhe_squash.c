@@ -249,8 +249,8 @@ int main(int argc, char **argv)
     const double keygen_s = now_s() - t0, keygen_cpu_s = cpu_s() - c0;
     double save_s = 0, load_s = 0, load_cpu_s = 0;
     long long file_bytes = -1;
-    if (!only && save_and_load(key, tmp, kg_threads, &save_s, &load_s, &load_cpu_s, &file_bytes,
-                               &err) < 0)
+    if (!only &&
+        save_and_load(key, tmp, kg_threads, &save_s, &load_s, &load_cpu_s, &file_bytes, &err) < 0)
         return die(&err);
 
     veil_fhe_ct *found = NULL, *index = NULL;

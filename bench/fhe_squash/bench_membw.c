@@ -19,8 +19,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define HUGE_ALIGN ((size_t)2 << 20)
-#define MAX_REPS   32
+#define HUGE_ALIGN  ((size_t)2 << 20)
+#define MAX_REPS    32
 #define MAX_STREAMS 18
 
 static double clock_s(clockid_t id)
@@ -90,8 +90,8 @@ static double one_pass(const uint64_t *buf, size_t words, unsigned threads, unsi
     return wall;
 }
 
-static void measure(const uint64_t *buf, size_t words, unsigned threads, unsigned streams,
-                    int reps, uint64_t *sink, int last)
+static void measure(const uint64_t *buf, size_t words, unsigned threads, unsigned streams, int reps,
+                    uint64_t *sink, int last)
 {
     double t[MAX_REPS], best_cpu = 0;
     for (int r = 0; r < reps; r++) {

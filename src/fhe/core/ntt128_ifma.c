@@ -73,8 +73,9 @@ IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i w
  * between butterflies so that the reads overlap the arithmetic. The hint
  * is T2 (outer levels, not L1): a CMux step prefetches a whole GGSW
  * (1.78 MB) during its forward transforms, which as T0 pushed the
- * transforms' own words out of L1; T2 took 2-15% less CPU per block in 6
- * of 7 alternated pairs on the loaded machine (NOISE_SQUASHING.md). */
+ * transforms' own words out of L1; T2 took less CPU per block in 6 of 7
+ * alternated pairs on the loaded machine (about -6%; -1% in whole-bench
+ * alternations: NOISE_SQUASHING.md). */
 struct pf_cursor {
     const char *p, *end;
 };
