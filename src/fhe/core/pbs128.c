@@ -456,8 +456,8 @@ static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
     return long_wait;
 }
 
-/* Whether the machine has a core to spare for a member to rejoin (no load
- * figure: no). */
+/* Whether the machine has a core to spare for a member to rejoin (taken
+ * as no when the load average cannot be read). */
 static int team_spare_core(void)
 {
     double load = 0;
