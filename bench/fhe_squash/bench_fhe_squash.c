@@ -185,11 +185,55 @@ static void print_timing(const char *name, const struct timing *t, int last)
            t->med_s, name, t->cpu_s, last ? "" : ",");
 }
 
+/* Saves the key under tmp, loads it back on `threads`: the file's size and
+ * the times. */
+static int save_and_load(const veil_sq_key *key, const char *tmp, unsigned threads, double *save_s,
+                         double *load_s, double *load_cpu_s, long long *file_bytes, veil_err *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bench_fhe_squash.%d.key", tmp, (int)getpid());
+    double t0 = now_s();
+    if (veil_sq_key_save(key, path, err) < 0)
+        return -1;
+    *save_s = now_s() - t0;
+    struct stat st;
+    *file_bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    veil_sq_key *loaded = NULL;
+    t0 = now_s();
+    const double c0 = cpu_s();
+    const int rc = veil_sq_key_load(path, threads, &loaded, err);
+    *load_s = now_s() - t0;
+    *load_cpu_s = cpu_s() - c0;
+    unlink(path);
+    veil_sq_key_free(loaded);
+    return rc;
+}
+
+/* The "only" modes: one figure, its JSON line. */
+static int run_only(const char *only, const struct work *w_block, const struct work *w_batch,
+                    int reps)
+{
+    veil_err err;
+    struct timing t;
+    const int block = strcmp(only, "block") == 0;
+    if (!block && strcmp(only, "batch") != 0) {
+        fprintf(stderr, "bench_fhe_squash: unknown mode %s (block or batch)\n", only);
+        return 1;
+    }
+    if (time_work(block ? w_block : w_batch, block ? 1 : 2, reps, &t, &err) < 0)
+        return die(&err);
+    printf("{\"bench\":\"fhe_squash\",\"reps\":%d,", reps);
+    print_timing(block ? "squash_block_1t" : "threshold_decrypt_sched_output_batch_2t", &t, 1);
+    printf("}\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     unsigned kg_threads = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
     const char *tmp = argc > 3 ? argv[3] : "/tmp";
+    const char *only = argc > 4 ? argv[4] : NULL;
     if (reps < 1 || reps > MAX_REPS)
         reps = 3;
     veil_err err;
@@ -203,22 +247,11 @@ int main(int argc, char **argv)
     if (veil_sq_keygen(ck, NULL, kg_threads, &secret, &key, &err) < 0)
         return die(&err);
     const double keygen_s = now_s() - t0, keygen_cpu_s = cpu_s() - c0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/bench_fhe_squash.%d.key", tmp, (int)getpid());
-    t0 = now_s();
-    if (veil_sq_key_save(key, path, &err) < 0)
+    double save_s = 0, load_s = 0, load_cpu_s = 0;
+    long long file_bytes = -1;
+    if (!only &&
+        save_and_load(key, tmp, kg_threads, &save_s, &load_s, &load_cpu_s, &file_bytes, &err) < 0)
         return die(&err);
-    const double save_s = now_s() - t0;
-    struct stat st;
-    const long long file_bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    veil_sq_key *loaded = NULL;
-    t0 = now_s();
-    c0 = cpu_s();
-    if (veil_sq_key_load(path, kg_threads, &loaded, &err) < 0)
-        return die(&err);
-    const double load_s = now_s() - t0, load_cpu_s = cpu_s() - c0;
-    unlink(path);
-    veil_sq_key_free(loaded);
 
     veil_fhe_ct *found = NULL, *index = NULL;
     if (veil_fhe_encrypt(ck, 1, 1, &found, &err) < 0 ||
@@ -237,6 +270,11 @@ int main(int argc, char **argv)
     const struct work w_packed = {key, sk, sched, want, 2, 1, NULL};
     const struct work w_whole = {key, sk, sched, want, 2, 1, &h};
     const struct work w_batch = {key, sk, sched, want, 2, 2, &h};
+    int rc = 0;
+    if (only) {
+        rc = run_only(only, &w_block, &w_batch, reps);
+        goto out;
+    }
     /* the scheduler output's two ciphertexts are squashed one after the
      * other, as the key holder does */
     if (time_work(&w_block, 1, reps, &block, &err) < 0 ||
@@ -257,6 +295,7 @@ int main(int argc, char **argv)
     print_timing("threshold_decrypt_sched_output_2t", &whole, 0);
     print_timing("threshold_decrypt_sched_output_batch_2t", &batch, 0);
     printf("\"note\":\"wall times include waiting for a core on a shared machine\"}\n");
+out:
     for (unsigned i = 0; i < TH_N; i++)
         veil_th_share_free(h.share[i]);
     veil_fhe_ct_free(found);
@@ -264,5 +303,5 @@ int main(int argc, char **argv)
     veil_sq_key_free(key);
     veil_fhe_client_free(ck);
     veil_fhe_server_free(sk);
-    return 0;
+    return rc;
 }

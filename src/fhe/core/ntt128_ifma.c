@@ -70,7 +70,12 @@ IFMA_TARGET static inline void gs52(__m512i *x, __m512i *y, __m512i w, __m512i w
 }
 
 /* Memory the caller will read soon, prefetched a cache line at a time
- * between butterflies so that the reads overlap the arithmetic. */
+ * between butterflies so that the reads overlap the arithmetic. The hint
+ * is T2 (outer levels, not L1): a CMux step prefetches a whole GGSW
+ * (1.78 MB) during its forward transforms, which as T0 pushed the
+ * transforms' own words out of L1; T2 took less CPU per block in 6 of 7
+ * alternated pairs on the loaded machine (about -6%; -1% in whole-bench
+ * alternations: NOISE_SQUASHING.md). */
 struct pf_cursor {
     const char *p, *end;
 };
@@ -78,7 +83,7 @@ struct pf_cursor {
 static inline void pf_step(struct pf_cursor *c)
 {
     if (c->p < c->end) {
-        _mm_prefetch(c->p, _MM_HINT_T0);
+        _mm_prefetch(c->p, _MM_HINT_T2);
         c->p += 64;
     }
 }

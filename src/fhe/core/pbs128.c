@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lwe.h"
 
@@ -391,7 +392,7 @@ void veil_pbs128_team_init(struct veil_pbs128_team *tm, const struct veil_ntt128
         rotate_init(s, lwes[c], lut, scs[c].acc);
 }
 
-/* Leaves the team unless this is its last member (who must finish). */
+/* Steps out of the team unless this is its last member (who must finish). */
 static int team_leave(struct veil_pbs128_team *tm)
 {
     unsigned active = atomic_load(&tm->active);
@@ -403,10 +404,27 @@ static int team_leave(struct veil_pbs128_team *tm)
 
 /* Nanoseconds of waiting after which another member is taken not to be
  * running (a loaded machine): the waiter then yields the CPU while it
- * waits, and once its task is done it leaves, rather than run in lockstep
- * with threads the scheduler keeps apart. An idle machine's waits are a
- * fraction of one task (tens of microseconds). */
+ * waits, and once its task is done it steps out of the team, rather than
+ * run in lockstep with threads the scheduler keeps apart. An idle machine's
+ * waits are a fraction of one task (tens of microseconds). */
 #define TEAM_PATIENCE_NS 200000
+/* A member that stepped out stays away TEAM_AWAY_MIN_NS, then rejoins if
+ * the machine has a core to spare (1-minute load average below 1.5 per
+ * online CPU, our own threads included); otherwise it stays out for the
+ * rest of the batch, as every member did before session 5. Each further
+ * step-out doubles the time away, up to TEAM_AWAY_MAX_NS; TEAM_AWAY_RESET
+ * tasks done without a long wait bring it back to the minimum. Leaving for
+ * good dropped the second thread of a 2-thread batch within its first 2% of
+ * tasks in every instrumented run, so one preemption on a quiet machine
+ * made the batch single-threaded; rejoining on a loaded one (load 15-20)
+ * tripled its wall time (each rejoin ends in a wait for a preempted
+ * member). The away member sleeps in slices, so it returns soon after the
+ * last task is claimed. */
+#define TEAM_AWAY_MIN_NS   1000000
+#define TEAM_AWAY_MAX_NS   64000000
+#define TEAM_AWAY_SLICE_NS 100000
+#define TEAM_AWAY_RESET    2000
+#define TEAM_SPARE_LOAD    1.5
 
 static uint64_t now_ns(void)
 {
@@ -438,8 +456,35 @@ static int team_wait(struct veil_pbs128_team *tm, size_t phase_start)
     return long_wait;
 }
 
+/* Whether the machine has a core to spare for a member to rejoin (taken
+ * as no when the load average cannot be read). */
+static int team_spare_core(void)
+{
+    double load = 0;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1 || getloadavg(&load, 1) != 1)
+        return 0;
+    return load < TEAM_SPARE_LOAD * (double)cpus;
+}
+
+/* Off the team (holding no task) for away_ns, or until every task is
+ * claimed; returns 1 when it should rejoin. */
+static int team_away(struct veil_pbs128_team *tm, uint64_t away_ns)
+{
+    const uint64_t until = now_ns() + away_ns;
+    const struct timespec slice = {0, TEAM_AWAY_SLICE_NS};
+    while (atomic_load(&tm->next) < tm->total) {
+        if (now_ns() >= until)
+            return team_spare_core();
+        nanosleep(&slice, NULL);
+    }
+    return 0;
+}
+
 void veil_pbs128_team_work(struct veil_pbs128_team *tm)
 {
+    uint64_t away_ns = TEAM_AWAY_MIN_NS;
+    size_t calm = 0; /* tasks since the last long wait */
     atomic_fetch_add(&tm->active, 1);
     for (;;) {
         const size_t ticket = atomic_fetch_add(&tm->next, 1);
@@ -450,8 +495,18 @@ void veil_pbs128_team_work(struct veil_pbs128_team *tm)
         team_task(tm, phase_index / PHASES, (unsigned)(phase_index % PHASES),
                   ticket % tm->phase_tasks);
         atomic_fetch_add_explicit(&tm->done, 1, memory_order_release);
-        if (long_wait && team_leave(tm))
+        if (!long_wait) {
+            if (++calm >= TEAM_AWAY_RESET)
+                away_ns = TEAM_AWAY_MIN_NS;
+            continue;
+        }
+        calm = 0;
+        if (!team_leave(tm))
+            continue; /* the last member stays */
+        if (!team_away(tm, away_ns))
             return;
+        away_ns = away_ns * 2 > TEAM_AWAY_MAX_NS ? TEAM_AWAY_MAX_NS : away_ns * 2;
+        atomic_fetch_add(&tm->active, 1); /* rejoins */
     }
     atomic_fetch_sub(&tm->active, 1);
 }

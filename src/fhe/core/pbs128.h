@@ -110,9 +110,10 @@ void veil_pbs128_blind_rotate_batch(const struct veil_ntt128 *t, const struct ve
 
 /* The same batch shared by any number of threads: team_init (one thread,
  * before the others start), then every thread calls team_work, which
- * returns once no task is left to claim (or early, when it waited long for
- * the others: a loaded machine; the last member never leaves); the batch is
- * done when every call has returned. The output is the same words whatever
+ * returns once no task is left to claim; a member that waited long for the
+ * others steps out, holding no task, and rejoins after a while when the
+ * machine has a core to spare, or returns (the last member never steps
+ * out); the batch is done when every call has returned. The output is the same words whatever
  * the number of threads (pbs128.c explains the tasks and phases). */
 struct veil_pbs128_team {
     const struct veil_ntt128 *t;
