@@ -45,6 +45,9 @@ const struct veil_config_key veil_config_default_keys[] = {
      "candidates per shard of a scheduling round (0 = unsharded); the same on every node"},
     {"sched.shard_redundancy", VEIL_CONFIG_INT, "VEIL_SCHED_SHARD_REDUNDANCY", "3", 1, 3,
      "schedulers evaluating each shard (digest agreement among them)"},
+    {"sched.batch_replicas", VEIL_CONFIG_BOOL, "VEIL_SCHED_BATCH_REPLICAS", "true", 0, 0,
+     "place a job's replicas in one round where allowed (false: one round each); the same on "
+     "every node"},
     {"telemetry.interval", VEIL_CONFIG_DURATION, "VEIL_TELEMETRY_INTERVAL", "10s", 0, 0,
      "how often encrypted telemetry is published"},
     {"telemetry.test_only_capacity", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_CAPACITY", NULL, 0, 0,
