@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fuzz_sched_output.c - what the decryptor parses from a scheduler's
  * /veil/sched-output/1.0.0 stream (src/node/daemon_sched.c): the message
- * header, the candidate list, and the FHE output's ciphertexts. */
+ * header, the candidate list, and the FHE output's (index, found) pairs as
+ * the decryptor deserializes them: one pair for an ordinary round, k for a
+ * batch round (k from the round: here 1, 3 as in the seeds, and one taken
+ * from the input's epoch). */
 #include <stdlib.h>
 
 #include <veil/fhe.h>
@@ -28,16 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (veil_daemon_output_parse(out, out_len, &cands, &n, &none, &fhe, &fhe_len, &err) != 0)
         return 0;
     free(cands);
-    /* the two ciphertexts, as the decryptor deserializes them */
-    veil_reader r;
-    veil_reader_init(&r, fhe, fhe_len);
-    for (int i = 0; i < 2; i++) {
-        uint32_t len = veil_read_u32be(&r);
-        const uint8_t *p = veil_read_borrow(&r, len);
-        veil_fhe_ct *ct = NULL;
-        if (!p || veil_fhe_ct_deserialize(p, len, &ct, &err) != 0)
-            break;
-        veil_fhe_ct_free(ct);
+    const size_t ks[3] = {1, 3, 1 + (size_t)(epoch % (VEIL_SCHED_MAX_REPLICAS + 1))};
+    for (int i = 0; i < 3; i++) {
+        veil_fhe_ct *index[VEIL_SCHED_MAX_REPLICAS + 1], *found[VEIL_SCHED_MAX_REPLICAS + 1];
+        if (veil_daemon_output_cts_parse(fhe, fhe_len, ks[i], index, found, &err) == 0)
+            veil_daemon_output_cts_free(index, found, ks[i]);
     }
     return 0;
 }

@@ -377,7 +377,16 @@ enum veil_sched_op {
     /* out = the public constant k without randomness (noiseless, identical at
      * every scheduler), a bool when k2 == 1, else 16-bit */
     VEIL_SCHED_OP_CONST,
+    /* k = call->k replicas in one evaluation (1 <= k <= VEIL_SCHED_MAX_REPLICAS):
+     * out[r], out2[r] (arrays of k) are ARGMIN's (label, found) of tournament
+     * r, the winner's key of each tournament flagged before the next (its top
+     * two bits become min(top + 1, 3)): exactly k rounds each excluding the
+     * nodes already chosen (veil_sched_replicas; FHE:
+     * veil_fhe_argmin_replicas) */
+    VEIL_SCHED_OP_ARGMIN_REPLICAS,
 };
+/* Replicas one round places at once (the FHE library's limit). */
+#define VEIL_SCHED_MAX_REPLICAS 64
 typedef struct veil_sched_ct veil_sched_ct;
 struct veil_sched_call {
     enum veil_sched_op op;
@@ -394,7 +403,8 @@ struct veil_sched_backend {
     void (*release)(void *ctx, veil_sched_ct *v);
 };
 /* The op's result on plain values (bools 0/1, 16-bit values), shared by the
- * oracle and tests; -1 with err on an operand the FHE op would refuse. */
+ * oracle and tests; -1 with err on an operand the FHE op would refuse.
+ * ARGMIN_REPLICAS writes call->k values to out and (when not NULL) out2. */
 int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *args, uint32_t *out,
                           uint32_t *out2, veil_err *err);
 
@@ -415,6 +425,22 @@ struct veil_sched_circuit_in {
 int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
                        veil_sched_ct **index, veil_sched_ct **found, struct veil_sched_ops *ops,
                        veil_err *err);
+/* The same circuit placing k replicas in one evaluation (docs/SCHEDULING.md
+ * "Replicas in one round"): the keys once, then ARGMIN_REPLICAS (k = 1: the
+ * plain ARGMIN, exactly veil_sched_circuit). index[0..k), found[0..k) as
+ * above (all NULL when there is no candidate at all). */
+VEIL_WARN_UNUSED int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
+                                                 const struct veil_sched_circuit_in *in, size_t k,
+                                                 veil_sched_ct **index, veil_sched_ct **found,
+                                                 struct veil_sched_ops *ops, veil_err *err);
+/* That circuit over the plaintext backend: k replicas of one job placed by
+ * one round, out[0..k) (index 0 when not found). Equal to
+ * veil_sched_replicas (test_node_schedule test_batch_round_equals_replicas). */
+VEIL_WARN_UNUSED int veil_sched_round_replicas(const struct veil_sched_request *req,
+                                               const struct veil_telemetry_q *nodes,
+                                               const bool *excluded, size_t n_nodes, uint32_t k,
+                                               struct veil_sched_result *out,
+                                               struct veil_sched_ops *ops, veil_err *err);
 
 /* Operation counts of one round of `req` over n candidate (not excluded)
  * nodes, by closed formula (documents the circuit's cost; the unit test

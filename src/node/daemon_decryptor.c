@@ -4,9 +4,10 @@
  * policy names, holding the FHE client key): it decrypts only a scheduler
  * output that a majority of the round's schedulers vouched for by digest
  * (veil_decrypt_guard: never telemetry, never an arbitrary ciphertext),
- * signs the assignment and publishes it; when the digests cannot agree it
- * runs the bounded retries (ROUND_RETRY). Scheduler outputs reach it on
- * /veil/sched-output/1.0.0.
+ * signs the assignment and publishes it (a batch round's output: one
+ * assignment per replica, each in the unchanged format); when the digests
+ * cannot agree it runs the bounded retries (ROUND_RETRY). Scheduler outputs
+ * reach it on /veil/sched-output/1.0.0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,36 +26,21 @@ static bool decidable(const veil_daemon *d, const struct round *r)
             r->state == VEIL_ROUND_ST_EVALUATED);
 }
 
-/* Decrypts the (index, found) of a scheduler output this node may decrypt
- * (vouched for by the round's majority, or the merge of vouched shard
- * outputs), then signs, publishes and records the round's assignment. */
-int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *out, size_t len,
-                              uint64_t epoch, size_t n_shards)
+/* Signs, publishes and records one replica's assignment (the round's
+ * epoch and output digest; node NULL: unschedulable). Replica j > 0 of a
+ * batch is recorded into its own (job, j) round, created decided. */
+static void assign_replica(veil_daemon *d, struct round *r, uint32_t replica,
+                           const struct veil_peer_id *node, const uint8_t digest[32],
+                           uint64_t epoch, size_t n_shards, size_t batch)
 {
     veil_err err = {0};
-    struct veil_peer_id *cands = NULL;
-    size_t nc = 0;
-    bool none = true, found = false;
-    const uint8_t *fhe;
-    size_t fhe_len;
-    uint32_t index = 0;
-    int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
-    if (rc == 0 && !none)
-        rc = veil_daemon_output_decrypt(d->fhe_ck, fhe, fhe_len, &index, &found, &err);
-    if (rc != 0 || (found && index >= nc)) {
-        veil_log(VEIL_LOG_WARN, SUB, n_shards ? "bad merged output" : "bad scheduler output",
-                 "job=%.16s error=\"%s\"", r->job_hex, err.msg);
-        free(cands);
-        return -1;
-    }
     struct veil_msg_assignment a = {0};
     memcpy(a.job_id, r->job_id, 32);
-    a.replica = r->replica;
-    a.schedulable = !none && found;
-    if (a.schedulable)
-        a.node = cands[index];
-    free(cands);
-    veil_sched_output_digest(a.output_digest, r->job_id, r->replica, epoch, out, len);
+    a.replica = replica;
+    a.schedulable = node != NULL;
+    if (node)
+        a.node = *node;
+    memcpy(a.output_digest, digest, 32);
     a.epoch = epoch;
     veil_buf msg;
     veil_buf_init(&msg);
@@ -63,17 +49,74 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
         veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "assignment not published", "error=\"%s\"", err.msg);
         veil_buf_free(&msg);
-        return 0; /* decided; gossip's own retries or the next round carry it */
+        return; /* decided; gossip's own retries or the next round carry it */
     }
     veil_buf_free(&msg);
     if (n_shards)
         veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
-                 "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, r->replica,
+                 "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, replica,
                  a.schedulable, n_shards);
     else
-        veil_log(VEIL_LOG_INFO, SUB, "assignment signed", "job=%.16s replica=%u schedulable=%d",
-                 r->job_hex, r->replica, a.schedulable);
-    veil_daemon_record_assignment(d, r, &a);
+        veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
+                 "job=%.16s replica=%u schedulable=%d batch=%zu", r->job_hex, replica,
+                 a.schedulable, batch);
+    struct round *rr = replica == r->replica ? r : veil_daemon_round(d, r->job_id, replica, true);
+    if (rr && !(rr != r && rr->state == VEIL_ROUND_ST_DECIDED))
+        veil_daemon_record_assignment(d, rr, &a);
+}
+
+/* The decrypted pairs name candidates of the output, each node at most once. */
+static int check_pairs(const uint32_t *index, const bool *found, size_t k, size_t n_cands,
+                       veil_err *err)
+{
+    for (size_t j = 0; j < k; j++) {
+        if (!found[j])
+            continue;
+        if (index[j] >= n_cands)
+            return veil_err_set(err, VEIL_E_PROTOCOL, "replica %zu: index %u of %zu candidates", j,
+                                index[j], n_cands);
+        for (size_t i = 0; i < j; i++)
+            if (found[i] && index[i] == index[j])
+                return veil_err_set(err, VEIL_E_PROTOCOL, "replicas %zu and %zu on one node", i, j);
+    }
+    return 0;
+}
+
+/* Decrypts the (index, found) pairs of a scheduler output this node may
+ * decrypt (vouched for by the round's majority, or the merge of vouched
+ * shard outputs): one pair, or a batch round's k (one per replica), then
+ * signs, publishes and records each replica's assignment. */
+int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *out, size_t len,
+                              uint64_t epoch, size_t n_shards)
+{
+    veil_err err = {0};
+    struct veil_peer_id *cands = NULL;
+    size_t nc = 0, k = !n_shards && r->batch > 1 ? r->batch : 1;
+    bool none = true, found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    const uint8_t *fhe;
+    size_t fhe_len;
+    uint32_t index[VEIL_SCHED_MAX_REPLICAS] = {0};
+    int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
+    if (rc == 0 && !none)
+        rc = veil_daemon_output_decrypt_k(d->fhe_ck, fhe, fhe_len, k, index, found, &err);
+    if (rc == 0)
+        rc = check_pairs(index, found, k, nc, &err);
+    if (rc != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, n_shards ? "bad merged output" : "bad scheduler output",
+                 "job=%.16s batch=%zu error=\"%s\"", r->job_hex, k, err.msg);
+        free(cands);
+        return -1;
+    }
+    uint8_t digest[32];
+    veil_sched_output_digest(digest, r->job_id, r->replica, epoch, out, len);
+    /* the later replicas first: when replica 0's assignment arrives anywhere,
+     * the others are recorded already (no node starts a round for them) */
+    for (size_t j = k; j-- > 0;) {
+        bool placed = !none && found[j];
+        assign_replica(d, r, r->replica + (uint32_t)j, placed ? &cands[index[j]] : NULL, digest,
+                       epoch, n_shards, k);
+    }
+    free(cands);
     return 0;
 }
 
@@ -100,6 +143,11 @@ void veil_daemon_try_decide(veil_daemon *d, struct round *r)
         }
         if (veil_daemon_decide_output(d, r, out, len, r->outputs[i].epoch, 0) == 0)
             return;
+        /* vouched for, yet not k pairs this node can read (its store made
+         * the round a batch of another size than the schedulers' did, or
+         * the majority lies): waiting cannot help, the round starts over */
+        veil_daemon_shard_retry(d, r);
+        return;
     }
     check_agreement(d, r);
 }

@@ -9,7 +9,8 @@
  * restart, and the periodic work of undecided rounds (re-sends, the
  * submitter's bounded re-announcements, pruning settled rounds); the
  * planning of sharded rounds (shard rounds under derived ids, each with its
- * own schedulers, settled or abandoned with their round).
+ * own schedulers, settled or abandoned with their round); batch rounds (a
+ * job's replicas placed by its replica 0's round: round_batch_size).
  *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
@@ -143,12 +144,23 @@ static bool round_undecided_planned(const struct round *r)
            r->state == VEIL_ROUND_ST_EVALUATED;
 }
 
+/* A later replica's round while replica 0's undecided batch round places
+ * it (a restarted node resumes every unfinished replica): it waits, never
+ * queued, and is decided by the batch's assignment. */
+static bool placed_by_batch(veil_daemon *d, const struct round *r)
+{
+    if (r->replica == 0)
+        return false;
+    const struct round *b = round_table_get(&d->rounds, r->job_id, 0);
+    return b && b->batch > r->replica && round_undecided_planned(b);
+}
+
 /* Chooses the round's schedulers over the members SWIM says are alive and
  * fixes the epoch it evaluates. A round planned for the first time must be
  * admitted first (round_table_admit): otherwise it stays ready, queued. */
 void veil_daemon_plan_round(veil_daemon *d, struct round *r)
 {
-    if (!r->have_req)
+    if (!r->have_req || placed_by_batch(d, r))
         return;
     uint64_t now = veil_daemon_wall_ms();
     if (!round_table_admit(&d->rounds, r, now, round_stale_ms(d))) {
@@ -347,6 +359,29 @@ static void plan_children(veil_daemon *d, struct round *parent, const struct vei
     }
 }
 
+/* Whether any replica of the round's job is past its round here (assigned,
+ * running, exited, failed, unschedulable or rescheduling): then no batch. */
+static bool job_any_placed(veil_daemon *d, const struct round *r)
+{
+    for (uint32_t k = 0; k < r->replicas; k++) {
+        enum veil_replica_state st;
+        veil_err err = {0};
+        if (veil_store_replica_get_state(d->store, r->job_hex, k, &st, &err) == 0 &&
+            st != VEIL_REPLICA_PENDING && st != VEIL_REPLICA_SCHEDULING &&
+            st != VEIL_REPLICA_AWAITING_DECRYPTION)
+            return true;
+    }
+    return false;
+}
+
+/* Moves every replica the round places (a batch: all of them) forward. */
+static void round_replicas_state(veil_daemon *d, const struct round *r, enum veil_replica_state to)
+{
+    uint32_t n = r->batch > 1 ? r->batch : 1;
+    for (uint32_t k = 0; k < n; k++)
+        veil_daemon_replica_state(d, r->job_hex, r->replica + k, to);
+}
+
 /* Plans a round admitted already (or re-planned by a retry). */
 static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
 {
@@ -365,6 +400,12 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
                  r->job_hex, r->attempt + 1, r->n_schedulers, r->i_schedule);
         return;
     }
+    /* sched.batch_replicas: a cluster setting like the shard size (false:
+     * one round per replica, as before issue 20) */
+    r->batch = veil_config_bool(d->cfg, "sched.batch_replicas", true)
+                   ? round_batch_size(r->replica, r->replicas, d->th.cluster, n_shards,
+                                      job_any_placed(d, r))
+                   : 1;
     if (n_shards > 1) {
         /* nobody evaluates the parent: the decryptor merges its shards (its
          * one "scheduler", so that the round waits for it, never splits) */
@@ -374,12 +415,12 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
     } else {
         choose_schedulers(d, r, alive, n, VEIL_MAX_SCHEDULERS);
     }
-    veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_SCHEDULING);
+    round_replicas_state(d, r, VEIL_REPLICA_SCHEDULING);
     veil_log(VEIL_LOG_INFO, SUB, "round planned",
-             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d shards=%zu in_flight=%zu "
-             "queued=%zu",
+             "job=%.16s replica=%u attempt=%u schedulers=%zu me=%d shards=%zu batch=%u "
+             "in_flight=%zu queued=%zu",
              r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, r->i_schedule, n_shards,
-             round_table_in_flight(&d->rounds, now, round_stale_ms(d)),
+             r->batch, round_table_in_flight(&d->rounds, now, round_stale_ms(d)),
              round_table_queued(&d->rounds));
     if (n_shards > 1)
         plan_children(d, r, alive, n, n_shards);
@@ -485,7 +526,7 @@ void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_p
     r->digest_epochs[slot] = epoch;
     if (slot == r->n_digests)
         r->n_digests++;
-    veil_daemon_replica_state(d, r->job_hex, r->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
+    round_replicas_state(d, r, VEIL_REPLICA_AWAITING_DECRYPTION);
     /* A scheduler admitted this round (its digest says so) while this node
      * still holds it queued (their views differed: a restart, a partition).
      * The node that decides plans it now, so that it can decide it. */
@@ -732,7 +773,7 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
      * node's look on chain) wait for the anchor tick */
     if (d->anchorer.sender && !d->anchorer.batch)
         veil_anchorer_tick(&d->anchorer, veil_daemon_wall_ms());
-    if (r->replicas && !again)
+    if (r->replicas && !again && r->batch <= 1) /* a batch placed them all */
         start_next_replica(d, r);
 }
 

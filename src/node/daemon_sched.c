@@ -58,6 +58,7 @@ static bool arity_ok(enum veil_sched_op op, size_t n)
         return n == 1;
     case VEIL_SCHED_OP_SUM_BITS:
     case VEIL_SCHED_OP_ARGMIN:
+    case VEIL_SCHED_OP_ARGMIN_REPLICAS:
     case VEIL_SCHED_OP_FLAG_TOP:
         return n >= 1;
     case VEIL_SCHED_OP_SUM_MASKED:
@@ -66,6 +67,17 @@ static bool arity_ok(enum veil_sched_op op, size_t n)
         return n == 0;
     }
     return false;
+}
+
+/* The argmin's index width: 8 bits when every label fits, half the
+ * output's index blocks (the labels are the same at every scheduler, so is
+ * the width). */
+static unsigned index_width(const struct veil_sched_call *call)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < call->n_args; i++)
+        top = call->labels[i] > top ? call->labels[i] : top;
+    return top < 256 ? 8 : WORD_BITS;
 }
 
 static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
@@ -100,17 +112,16 @@ static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct
                                         (unsigned)call->k2, o, err);
     case VEIL_SCHED_OP_FLAG_TOP:
         return veil_fhe_flag_top(sk, a[0], a + 1, n - 1, o, err);
-    case VEIL_SCHED_OP_ARGMIN: {
+    case VEIL_SCHED_OP_ARGMIN:
         if (!out2)
             return veil_err_set(err, VEIL_E_INTERNAL, "ARGMIN without its found output");
-        /* an 8-bit index when every label fits: half the output's index blocks
-         * (the labels are the same at every scheduler, so is the width) */
-        uint64_t top = 0;
-        for (size_t i = 0; i < n; i++)
-            top = call->labels[i] > top ? call->labels[i] : top;
-        return veil_fhe_argmin_labeled(sk, a, call->labels, n, top < 256 ? 8 : WORD_BITS, o,
+        return veil_fhe_argmin_labeled(sk, a, call->labels, n, index_width(call), o,
                                        (veil_fhe_ct **)out2, err);
-    }
+    case VEIL_SCHED_OP_ARGMIN_REPLICAS: /* out and out2: arrays of k */
+        if (!out2)
+            return veil_err_set(err, VEIL_E_INTERNAL, "ARGMIN_REPLICAS without its found outputs");
+        return veil_fhe_argmin_replicas(sk, a, call->labels, n, index_width(call), (size_t)call->k,
+                                        o, (veil_fhe_ct **)out2, NULL, err);
     case VEIL_SCHED_OP_CONST:
         return veil_fhe_trivial(sk, call->k2 == 1 ? 1 : WORD_BITS, call->k, o, err);
     }
@@ -140,8 +151,8 @@ static int put_ct(veil_buf *out, const veil_fhe_ct *ct, veil_err *err)
 
 static int schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
                     veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words, size_t n_nodes,
-                    const bool *excluded, veil_buf *out, bool *none, struct veil_sched_ops *ops,
-                    veil_err *err)
+                    const bool *excluded, size_t k, veil_buf *out, bool *none,
+                    struct veil_sched_ops *ops, veil_err *err)
 {
     struct veil_sched_backend be = {.ctx = sk, .eval = fhe_eval, .release = fhe_release};
     struct veil_sched_circuit_in in = {0};
@@ -151,18 +162,20 @@ static int schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
     in.node_words = (const veil_sched_ct *const *)node_words;
     in.n_nodes = n_nodes;
     in.excluded = excluded;
-    veil_sched_ct *index = NULL, *found = NULL;
-    if (veil_sched_circuit(&be, &in, &index, &found, ops, err) != 0)
+    veil_sched_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    if (veil_sched_circuit_replicas(&be, &in, k, index, found, ops, err) != 0)
         return -1;
-    *none = index == NULL;
+    *none = index[0] == NULL;
     int rc = 0;
-    if (!*none) {
-        rc = put_ct(out, (veil_fhe_ct *)index, err);
+    for (size_t r = 0; r < k && !*none && rc == 0; r++) {
+        rc = put_ct(out, (veil_fhe_ct *)index[r], err);
         if (rc == 0)
-            rc = put_ct(out, (veil_fhe_ct *)found, err);
+            rc = put_ct(out, (veil_fhe_ct *)found[r], err);
     }
-    veil_fhe_ct_free((veil_fhe_ct *)index);
-    veil_fhe_ct_free((veil_fhe_ct *)found);
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free((veil_fhe_ct *)index[r]);
+        veil_fhe_ct_free((veil_fhe_ct *)found[r]);
+    }
     return rc;
 }
 
@@ -174,7 +187,7 @@ int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *r
         return veil_err_set(err, VEIL_E_INVALID,
                             "confidential request without its ciphertexts (use "
                             "veil_daemon_schedule_confidential)");
-    return schedule(sk, req, NULL, node_words, n_nodes, excluded, out, none, ops, err);
+    return schedule(sk, req, NULL, node_words, n_nodes, excluded, 1, out, none, ops, err);
 }
 
 int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sched_request *req,
@@ -185,6 +198,21 @@ int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sch
 {
     if (!req->confidential)
         return veil_err_set(err, VEIL_E_INVALID, "confidential round on a public request");
+    return veil_daemon_schedule_batch(sk, req, req_words, node_words, n_nodes, excluded, 1, out,
+                                      none, ops, err);
+}
+
+int veil_daemon_schedule_batch(veil_fhe_server *sk, const struct veil_sched_request *req,
+                               veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
+                               size_t n_nodes, const bool *excluded, size_t k, veil_buf *out,
+                               bool *none, struct veil_sched_ops *ops, veil_err *err)
+{
+    *none = true;
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "%zu replicas in one round (1 to %d)", k,
+                            VEIL_SCHED_MAX_REPLICAS);
+    if (!req->confidential)
+        return schedule(sk, req, NULL, node_words, n_nodes, excluded, k, out, none, ops, err);
     for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
         if (!req_words || !req_words[w] || veil_fhe_ct_width(req_words[w]) != WORD_BITS)
             return veil_err_set(err, VEIL_E_INVALID,
@@ -193,7 +221,7 @@ int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sch
      * caller's leftover plaintext can never influence (or leak into) a round. */
     struct veil_sched_request blind = {
         .policy = req->policy, .latency_to = req->latency_to, .confidential = true};
-    return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, out, none, ops, err);
+    return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, k, out, none, ops, err);
 }
 
 int veil_daemon_request_encrypt(const veil_fhe_public *pk, const struct veil_sched_request *req,
@@ -228,36 +256,76 @@ int veil_daemon_request_expand(const uint8_t *data, size_t len,
     return 0;
 }
 
+void veil_daemon_output_cts_free(veil_fhe_ct **index, veil_fhe_ct **found, size_t k)
+{
+    for (size_t j = 0; j < k && j < VEIL_SCHED_MAX_REPLICAS; j++) {
+        veil_fhe_ct_free(index[j]);
+        veil_fhe_ct_free(found[j]);
+        index[j] = found[j] = NULL;
+    }
+}
+
+/* One length-prefixed ciphertext of the given widths (w2 = 0: w1 only). */
+static int read_ct(veil_reader *r, unsigned w1, unsigned w2, veil_fhe_ct **ct, veil_err *err)
+{
+    uint32_t n = veil_read_u32be(r);
+    const uint8_t *p = veil_read_borrow(r, n);
+    if (!veil_reader_ok(r) || !p || n == 0)
+        return veil_err_set(err, VEIL_E_PARSE, "scheduler output truncated");
+    if (veil_fhe_ct_deserialize(p, n, ct, err) != 0)
+        return veil_err_wrap(err, "scheduler output");
+    unsigned w = veil_fhe_ct_width(*ct);
+    if (w != w1 && (w2 == 0 || w != w2))
+        return veil_err_set(err, VEIL_E_PROTOCOL, "scheduler output: a %u-bit ciphertext", w);
+    return 0;
+}
+
+int veil_daemon_output_cts_parse(const uint8_t *data, size_t len, size_t k, veil_fhe_ct **index,
+                                 veil_fhe_ct **found, veil_err *err)
+{
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "%zu (index, found) pairs (1 to %d)", k,
+                            VEIL_SCHED_MAX_REPLICAS);
+    for (size_t j = 0; j < k; j++)
+        index[j] = found[j] = NULL;
+    veil_reader r;
+    veil_reader_init(&r, data, len);
+    int rc = 0;
+    for (size_t j = 0; j < k && rc == 0; j++) {
+        rc = read_ct(&r, 8, 16, &index[j], err);
+        if (rc == 0)
+            rc = read_ct(&r, 1, 0, &found[j], err);
+    }
+    if (rc == 0 && veil_reader_remaining(&r) != 0)
+        rc = veil_err_set(err, VEIL_E_PARSE, "scheduler output: trailing bytes after %zu pairs", k);
+    if (rc != 0)
+        veil_daemon_output_cts_free(index, found, k);
+    return rc;
+}
+
+int veil_daemon_output_decrypt_k(const veil_fhe_client *ck, const uint8_t *data, size_t len,
+                                 size_t k, uint32_t *index, bool *found, veil_err *err)
+{
+    veil_fhe_ct *ci[VEIL_SCHED_MAX_REPLICAS], *cf[VEIL_SCHED_MAX_REPLICAS];
+    if (veil_daemon_output_cts_parse(data, len, k, ci, cf, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t j = 0; j < k && rc == 0; j++) {
+        uint64_t vi = 0, vf = 0;
+        rc = veil_fhe_decrypt(ck, ci[j], &vi, err);
+        if (rc == 0)
+            rc = veil_fhe_decrypt(ck, cf[j], &vf, err);
+        index[j] = (uint32_t)vi;
+        found[j] = vf != 0;
+    }
+    veil_daemon_output_cts_free(ci, cf, k);
+    return rc;
+}
+
 int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, size_t len,
                                uint32_t *index, bool *found, veil_err *err)
 {
-    veil_reader r;
-    veil_reader_init(&r, data, len);
-    veil_fhe_ct *cts[2] = {NULL, NULL};
-    uint64_t vals[2] = {0, 0};
-    int rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        uint32_t n = veil_read_u32be(&r);
-        const uint8_t *p = veil_read_borrow(&r, n);
-        if (!veil_reader_ok(&r) || !p)
-            rc = veil_err_set(err, VEIL_E_PARSE, "scheduler output truncated");
-        else if (veil_fhe_ct_deserialize(p, n, &cts[i], err) != 0)
-            rc = veil_err_wrap(err, "scheduler output");
-        else
-            rc = veil_fhe_decrypt(ck, cts[i], &vals[i], err);
-    }
-    if (rc == 0 && veil_reader_remaining(&r) != 0)
-        rc = veil_err_set(err, VEIL_E_PARSE, "scheduler output: trailing bytes");
-    if (rc == 0 && (veil_fhe_ct_width(cts[1]) != 1 ||
-                    (veil_fhe_ct_width(cts[0]) != 8 && veil_fhe_ct_width(cts[0]) != 16)))
-        rc = veil_err_set(err, VEIL_E_PROTOCOL, "scheduler output: wrong widths");
-    veil_fhe_ct_free(cts[0]);
-    veil_fhe_ct_free(cts[1]);
-    if (rc == 0) {
-        *index = (uint32_t)vals[0];
-        *found = vals[1] != 0;
-    }
-    return rc;
+    return veil_daemon_output_decrypt_k(ck, data, len, 1, index, found, err);
 }
 
 int veil_daemon_output_parse(const uint8_t *data, size_t len, struct veil_peer_id **cands,

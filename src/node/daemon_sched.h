@@ -31,6 +31,15 @@ int veil_daemon_telemetry_expand(const uint8_t *data, size_t len,
 int veil_daemon_schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
                          veil_fhe_ct *const *node_words, size_t n_nodes, const bool *excluded,
                          veil_buf *out, bool *none, struct veil_sched_ops *ops, veil_err *err);
+/* k replicas of one job placed by one round (docs/SCHEDULING.md "Replicas in
+ * one round"): the circuit with ARGMIN_REPLICAS, public or confidential
+ * (req_words: a confidential request's words, else NULL). out gets k pairs
+ * u32be len || index ct || u32be len || found ct, replica 0's first; k = 1
+ * is exactly veil_daemon_schedule(_confidential)'s output. */
+int veil_daemon_schedule_batch(veil_fhe_server *sk, const struct veil_sched_request *req,
+                               veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
+                               size_t n_nodes, const bool *excluded, size_t k, veil_buf *out,
+                               bool *none, struct veil_sched_ops *ops, veil_err *err);
 /* ---- confidential jobs (issue 7 section 4: --confidential) ----
  * Contract between the submitter, the daemon and the schedulers:
  *   1. The submitter calls veil_daemon_request_encrypt(pk, req, out, err)
@@ -69,6 +78,16 @@ int veil_daemon_schedule_confidential(veil_fhe_server *sk, const struct veil_sch
 /* The decryptor's side: index and found from an output as above. */
 int veil_daemon_output_decrypt(const veil_fhe_client *ck, const uint8_t *data, size_t len,
                                uint32_t *index, bool *found, veil_err *err);
+/* The same for an output of k pairs (k from the round: 1, or a batch
+ * round's replica count): index[0..k), found[0..k). */
+int veil_daemon_output_decrypt_k(const veil_fhe_client *ck, const uint8_t *data, size_t len,
+                                 size_t k, uint32_t *index, bool *found, veil_err *err);
+/* The parsing under it (fuzzed): exactly k pairs of an 8- or 16-bit index and
+ * a 1-bit found ciphertext, nothing after; on success the caller frees them
+ * with veil_daemon_output_cts_free, on failure they are all NULL. */
+int veil_daemon_output_cts_parse(const uint8_t *data, size_t len, size_t k, veil_fhe_ct **index,
+                                 veil_fhe_ct **found, veil_err *err);
+void veil_daemon_output_cts_free(veil_fhe_ct **index, veil_fhe_ct **found, size_t k);
 
 /* A round's output as schedulers send it to the decryptor:
  *   u32be n || n x (u8 len || peer ID bytes) || u8 none || FHE output
@@ -141,9 +160,10 @@ struct round *veil_daemon_shard_parent(struct veil_daemon *d, const struct round
  * decrypts only the merged (index, found) and signs the assignment. */
 void veil_daemon_shard_try_merge(struct veil_daemon *d, struct round *parent);
 /* The decryptor retries a round at once (reason: split), as for schedulers
- * whose digests cannot agree: a shard whose digests split, or a sharded
- * round whose vouched shards do not tile one candidate list (their
- * schedulers saw a member die at different times). */
+ * whose digests cannot agree: a shard whose digests split, a sharded round
+ * whose vouched shards do not tile one candidate list (their schedulers saw
+ * a member die at different times), or a vouched output it cannot read (a
+ * batch round's pair count not its own). */
 void veil_daemon_shard_retry(struct veil_daemon *d, struct round *r);
 /* The decryptor, for a shard round without a digest majority: when the
  * schedulers still alive and silent cannot make one any more (split, or a

@@ -8,7 +8,9 @@
  * over /veil/sched-output/1.0.0. Sharded rounds: a shard round evaluates its
  * range of the candidates and keeps its winner's encrypted key; the
  * designated decryptor merges the shards' vouched outputs on the worker pool
- * and decides the round from the merged (index, found) alone.
+ * and decides the round from the merged (index, found) alone. A batch round
+ * (a job's replica 0 placing all its replicas) evaluates the circuit with
+ * ARGMIN_REPLICAS: its output carries one (index, found) pair per replica.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ struct eval_job {
     bool shard;
     size_t index, n_shards; /* the shard's */
     size_t first, end;
+    size_t k; /* the (index, found) pairs: the round's batch, fixed at the start */
 };
 
 /* The circuit over candidates [first, end) (the whole round, or a shard's
@@ -46,12 +49,10 @@ static int evaluate(veil_daemon *d, struct round *r, const struct eval_job *j, v
                                         r->req.confidential ? req_words : NULL, words, n,
                                         r->excluded + j->first, j->first, r->n_cands, fhe_out,
                                         none, &r->work_err);
-    else if (rc == 0 && r->req.confidential)
-        rc = veil_daemon_schedule_confidential(d->fhe_sk, &r->req, req_words, words, n,
-                                               r->excluded, fhe_out, none, NULL, &r->work_err);
-    else if (rc == 0)
-        rc = veil_daemon_schedule(d->fhe_sk, &r->req, words, n, r->excluded, fhe_out, none, NULL,
-                                  &r->work_err);
+    else if (rc == 0) /* k (index, found) pairs: a batch round places every replica */
+        rc = veil_daemon_schedule_batch(d->fhe_sk, &r->req,
+                                        r->req.confidential ? req_words : NULL, words, n,
+                                        r->excluded, j->k, fhe_out, none, NULL, &r->work_err);
     for (size_t i = 0; i < VEIL_DAEMON_REQUEST_WORDS; i++)
         veil_fhe_ct_free(req_words[i]);
     for (size_t i = 0; words && i < n * VEIL_TELEMETRY_WORDS; i++)
@@ -354,6 +355,7 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
     if (!j)
         return NULL;
     j->r = r;
+    j->k = r->batch > 1 ? r->batch : 1;
     *owner = r;
     if (!veil_daemon_round_is_shard(r))
         return j;

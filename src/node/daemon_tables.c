@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_tables.c - the tables veild keeps in memory (daemon_tables.h): the
- * round table with its lifecycle moves and pruning, the watched containers
+ * round table with its lifecycle moves, pruning, admission and the rule
+ * that makes a round place a job's replicas at once, the watched containers
  * and the announced job ids. Each grows with the load; nothing here is
  * capped, so a node with hundreds of containers or rounds keeps them all.
  */
@@ -256,6 +257,14 @@ bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, 
             return false; /* first come, first served */
     }
     return true;
+}
+
+uint32_t round_batch_size(uint32_t replica, uint32_t replicas, bool threshold, size_t n_shards,
+                          bool any_placed)
+{
+    bool batch = replica == 0 && replicas > 1 && replicas <= VEIL_SCHED_MAX_REPLICAS &&
+                 !threshold && n_shards == 1 && !any_placed;
+    return batch ? replicas : 1;
 }
 
 void round_pace_sample(struct round_pace *p, uint64_t ms)

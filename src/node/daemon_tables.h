@@ -30,6 +30,9 @@ struct round {
     uint8_t job_id[32];
     char job_hex[65];
     uint32_t replica, replicas;
+    /* a batch round (round_batch_size >= 2, fixed at each planning): replica
+     * 0's round places replicas 0..batch-1 at once; 0 or 1: its own replica */
+    uint32_t batch;
     /* the job's request (a confidential job: req holds no values, req_ct
      * does); known from ready on, and kept by a round decided before the
      * job reached this node only once the job arrives */
@@ -170,6 +173,16 @@ size_t round_table_queued(const struct round_table *t);
  * round queued before it is still waiting. Gives r its place in the queue
  * the first time it asks. */
 bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, uint64_t stale_ms);
+
+/* ---- replicas in one round (issue 20, docs/SCHEDULING.md) ----
+ * The rule every node applies when it plans a round, so that schedulers and
+ * the decryptor agree on the output's k: a job's replica 0, of a job asking
+ * 2..VEIL_SCHED_MAX_REPLICAS replicas, in a cluster with a designated
+ * decryptor (not threshold), planned as one shard, while no replica of the
+ * job is placed yet (a replica rescheduled later gets an ordinary round),
+ * is a batch round placing all of them: returns `replicas` then, else 1. */
+uint32_t round_batch_size(uint32_t replica, uint32_t replicas, bool threshold, size_t n_shards,
+                          bool any_placed);
 
 void round_pace_sample(struct round_pace *p, uint64_t ms);
 /* The decryptor's deadline for an attempt: `base_ms`, or twice the time a

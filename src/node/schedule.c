@@ -15,6 +15,7 @@
  *   SUM_BITS, SUM_MASKED   -> veil_fhe_sum_bits(_masked) (fields summed, no wrap)
  *   FLAG_TOP               -> veil_fhe_flag_top   (flags into the top block)
  *   ARGMIN                 -> veil_fhe_argmin_labeled (index by label + found)
+ *   ARGMIN_REPLICAS        -> veil_fhe_argmin_replicas (k of them, one round)
  *   CONST                  -> veil_fhe_trivial    (no fresh randomness, so the
  *                             redundant schedulers' outputs stay identical)
  *
@@ -49,6 +50,8 @@
  *                               block move, no PBS; latency < 2^12)
  *             key    = FLAG_TOP(score, fails)   (just score when no fail flag)
  *   per round: (index, found) = ARGMIN(keys; labels = node indices i)
+ *              or, k replicas of one job in one round (veil_sched_circuit_replicas),
+ *              (index_r, found_r)_{r<k} = ARGMIN_REPLICAS(keys; labels; k)
  * so key = score + 2^14 min(#failed, 3): a feasible node's key is its score
  * (< 2^14: at most 4 x 4095, or 255) and an infeasible node's is >= 2^14; the
  * blocks a priority key never uses (bits 8..13) are trivially zero in every
@@ -176,6 +179,7 @@ static void count(struct ctx *c, const struct veil_sched_call *call)
         o->flag_top++;
         break;
     case VEIL_SCHED_OP_ARGMIN:
+    case VEIL_SCHED_OP_ARGMIN_REPLICAS:
         o->argmin++;
         o->argmin_inputs += call->n_args;
         break;
@@ -221,6 +225,61 @@ static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val
 static struct val constant(struct ctx *c, uint32_t x, unsigned width)
 {
     return call_op(c, VEIL_SCHED_OP_CONST, NULL, 0, x, width, NULL, NULL);
+}
+
+/* ARGMIN_REPLICAS over n encrypted keys (borrowed): k (index, found) pairs. */
+static void call_replicas(struct ctx *c, const struct val *keys, size_t n, const uint64_t *labels,
+                          size_t k, struct val *idx, struct val *found)
+{
+    const veil_sched_ct **h = malloc(n * sizeof *h);
+    if (!h) {
+        veil_err_set(c->err, VEIL_E_NOMEM, "out of memory");
+        c->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = keys[i].r->h;
+    struct veil_sched_call call = {VEIL_SCHED_OP_ARGMIN_REPLICAS, h, n, k, 0, labels};
+    veil_sched_ct *o1[VEIL_SCHED_MAX_REPLICAS] = {0}, *o2[VEIL_SCHED_MAX_REPLICAS] = {0};
+    int rc = c->be->eval(c->be->ctx, &call, o1, o2, c->err);
+    free(h);
+    if (rc != 0) {
+        c->failed = true;
+        return;
+    }
+    count(c, &call);
+    for (size_t r = 0; r < k; r++) {
+        idx[r] = wrap(c, o1[r], false);
+        found[r] = wrap(c, o2[r], false);
+    }
+}
+
+/* Every key public (nothing requested, no constraint): the k winners are
+ * known in the clear and become CONSTs (identical at every scheduler). */
+static void public_replicas(struct ctx *c, const struct val *keys, size_t n, const uint64_t *labels,
+                            size_t k, struct val *idx, struct val *found)
+{
+    uint32_t *xs = malloc(n * sizeof *xs);
+    uint32_t o1[VEIL_SCHED_MAX_REPLICAS], o2[VEIL_SCHED_MAX_REPLICAS];
+    struct veil_sched_call call = {
+        .op = VEIL_SCHED_OP_ARGMIN_REPLICAS, .n_args = n, .k = k, .labels = labels};
+    if (!xs) {
+        veil_err_set(c->err, VEIL_E_NOMEM, "out of memory");
+        c->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        xs[i] = keys[i].x;
+    int rc = veil_sched_plain_eval(&call, xs, o1, o2, c->err);
+    free(xs);
+    if (rc != 0) {
+        c->failed = true;
+        return;
+    }
+    for (size_t r = 0; r < k; r++) {
+        idx[r] = constant(c, o1[r], VEIL_SCHED_WIDTH);
+        found[r] = constant(c, o2[r], 1);
+    }
 }
 
 /* A public 16-bit value as a backend value; 0 is cached for the round. */
@@ -353,12 +412,27 @@ static int word_score(const struct veil_sched_request *req, unsigned *bits)
 static const unsigned term_shift[VEIL_RES_COUNT] = {VEIL_SCHED_TERM_SHIFT, VEIL_SCHED_TERM_SHIFT,
                                                     VEIL_SCHED_TERM_SHIFT, 0};
 
+static int circuit_outputs(struct ctx *c, struct val *idx, struct val *found, size_t k,
+                           veil_sched_ct **index_out, veil_sched_ct **found_out);
+
 int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
                        veil_sched_ct **index_out, veil_sched_ct **found_out,
                        struct veil_sched_ops *ops, veil_err *err)
 {
+    return veil_sched_circuit_replicas(be, in, 1, index_out, found_out, ops, err);
+}
+
+int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
+                                const struct veil_sched_circuit_in *in, size_t n_rep,
+                                veil_sched_ct **index_out, veil_sched_ct **found_out,
+                                struct veil_sched_ops *ops, veil_err *err)
+{
     const struct veil_sched_request *req = in->req;
-    *index_out = *found_out = NULL;
+    if (n_rep == 0 || n_rep > VEIL_SCHED_MAX_REPLICAS) /* before the outputs are touched */
+        return veil_err_set(err, VEIL_E_LIMIT, "%zu replicas in one round (1 to %d)", n_rep,
+                            VEIL_SCHED_MAX_REPLICAS);
+    for (size_t r = 0; r < n_rep; r++)
+        index_out[r] = found_out[r] = NULL;
     if (in->n_nodes > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", in->n_nodes,
                             VEIL_SCHED_MAX_NODES);
@@ -471,23 +545,24 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
             drop(c, &w[k]);
     }
 
-    /* argmin over the keys, labelled with the node indices */
-    struct val idx = pub(0), found = pub(0);
+    /* argmin over the keys, labelled with the node indices (n_rep replicas:
+     * n_rep tournaments, each winner flagged before the next) */
+    struct val idx[VEIL_SCHED_MAX_REPLICAS], found[VEIL_SCHED_MAX_REPLICAS];
+    for (size_t r = 0; r < n_rep; r++)
+        idx[r] = found[r] = pub(0);
     bool any_enc = false;
     for (size_t j = 0; j < nk; j++)
         any_enc |= keys[j].enc;
     if (!c->failed && nk == n_cand) {
-        if (any_enc) {
+        if (!any_enc) {
+            public_replicas(c, keys, nk, labels, n_rep, idx, found);
+        } else {
             for (size_t j = 0; j < nk; j++)
                 keys[j] = materialize(c, keys[j]);
-            idx = call_op(c, VEIL_SCHED_OP_ARGMIN, keys, nk, 0, 0, labels, &found);
-        } else {
-            size_t best = 0;
-            for (size_t j = 1; j < nk; j++)
-                if (keys[j].x < keys[best].x)
-                    best = j;
-            idx = constant(c, (uint32_t)labels[best], VEIL_SCHED_WIDTH);
-            found = constant(c, keys[best].x < VEIL_SCHED_FLAG_BASE, 1);
+            if (n_rep == 1)
+                idx[0] = call_op(c, VEIL_SCHED_OP_ARGMIN, keys, nk, 0, 0, labels, &found[0]);
+            else
+                call_replicas(c, keys, nk, labels, n_rep, idx, found);
         }
     }
     for (size_t j = 0; j < nk; j++)
@@ -503,27 +578,72 @@ int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sc
     for (int w = 0; w < VEIL_RES_COUNT + 2; w++)
         drop(c, &rq[w]);
     drop(c, &c->zero);
-    if (c->failed || !idx.enc || !found.enc) {
-        drop(c, &idx);
-        drop(c, &found);
+    return circuit_outputs(c, idx, found, n_rep, index_out, found_out);
+}
+
+/* Hands the k (index, found) handles over (the refs are ours alone by
+ * then); on any failure or public output, drops them all. */
+static int circuit_outputs(struct ctx *c, struct val *idx, struct val *found, size_t k,
+                           veil_sched_ct **index_out, veil_sched_ct **found_out)
+{
+    bool ok = !c->failed;
+    for (size_t r = 0; r < k && ok; r++)
+        ok = idx[r].enc && found[r].enc && idx[r].r->rc == 1 && found[r].r->rc == 1 &&
+             !idx[r].r->input && !found[r].r->input;
+    if (!ok) {
+        for (size_t r = 0; r < k; r++) {
+            drop(c, &idx[r]);
+            drop(c, &found[r]);
+        }
         if (!c->failed)
-            veil_err_set(err, VEIL_E_INTERNAL, "scheduling circuit produced a public output");
+            veil_err_set(c->err, VEIL_E_INTERNAL, "scheduling circuit output public or shared");
         return -1;
     }
-    /* Hand the handles over (the refs are ours alone by now). */
-    if (idx.r->rc != 1 || found.r->rc != 1 || idx.r->input || found.r->input) {
-        drop(c, &idx);
-        drop(c, &found);
-        return veil_err_set(err, VEIL_E_INTERNAL, "scheduling circuit output still shared");
+    for (size_t r = 0; r < k; r++) {
+        index_out[r] = idx[r].r->h;
+        found_out[r] = found[r].r->h;
+        free(idx[r].r);
+        free(found[r].r);
     }
-    *index_out = idx.r->h;
-    *found_out = found.r->h;
-    free(idx.r);
-    free(found.r);
     return 0;
 }
 
 /* ---- the ops on plain values (the oracle's and the tests' semantics) ------- */
+
+/* A key flagged as a chosen winner: its top two bits (the failed-condition
+ * count) become min(top + 1, 3), so a feasible node is not feasible any more. */
+static uint32_t flag_chosen(uint32_t key)
+{
+    uint32_t top = (key & MASK16) / VEIL_SCHED_FLAG_BASE;
+    return (key % VEIL_SCHED_FLAG_BASE) + VEIL_SCHED_FLAG_BASE * (top < 3 ? top + 1 : 3);
+}
+
+/* ARGMIN_REPLICAS: k tournaments over a copy of the keys, each winner's key
+ * flagged before the next (veil_fhe_argmin_replicas on plain values). */
+static int plain_argmin_replicas(const struct veil_sched_call *call, const uint32_t *a,
+                                 uint32_t *out, uint32_t *out2, veil_err *err)
+{
+    size_t n = call->n_args, k = (size_t)call->k;
+    if (n == 0 || !call->labels || k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "ARGMIN_REPLICAS of %zu replicas over %zu", k, n);
+    uint32_t *keys = malloc(n * sizeof *keys);
+    if (!keys)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        keys[i] = a[i] & MASK16;
+    for (size_t r = 0; r < k; r++) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (keys[i] < keys[best])
+                best = i;
+        out[r] = (uint32_t)call->labels[best] & MASK16;
+        if (out2)
+            out2[r] = keys[best] < VEIL_SCHED_FLAG_BASE;
+        keys[best] = flag_chosen(keys[best]);
+    }
+    free(keys);
+    return 0;
+}
 
 int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *a, uint32_t *out,
                           uint32_t *out2, veil_err *err)
@@ -597,6 +717,8 @@ int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *a,
     case VEIL_SCHED_OP_CONST:
         *out = (uint32_t)k & (call->k2 == 1 ? 1u : MASK16);
         return 0;
+    case VEIL_SCHED_OP_ARGMIN_REPLICAS:
+        return plain_argmin_replicas(call, a, out, out2, err);
     }
     return veil_err_set(err, VEIL_E_INVALID, "unknown circuit op %d", (int)call->op);
 }
@@ -607,6 +729,32 @@ struct veil_sched_ct {
     uint32_t x;
 };
 
+/* Plain results as backend handles: m values to out (and out2 when not NULL). */
+static int plain_handles(const uint32_t *r1, const uint32_t *r2, size_t m, veil_sched_ct **out,
+                         veil_sched_ct **out2, veil_err *err)
+{
+    for (size_t i = 0; i < m; i++) {
+        out[i] = malloc(sizeof *out[i]);
+        if (out2)
+            out2[i] = malloc(sizeof *out2[i]);
+        if (!out[i] || (out2 && !out2[i])) {
+            for (size_t j = 0; j <= i; j++) {
+                free(out[j]);
+                if (out2)
+                    free(out2[j]);
+                out[j] = NULL;
+                if (out2)
+                    out2[j] = NULL;
+            }
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        }
+        out[i]->x = r1[i];
+        if (out2)
+            out2[i]->x = r2[i];
+    }
+    return 0;
+}
+
 static int plain_backend_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
                               veil_sched_ct **out2, veil_err *err)
 {
@@ -616,25 +764,17 @@ static int plain_backend_eval(void *ctx, const struct veil_sched_call *call, vei
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     for (size_t i = 0; i < call->n_args; i++)
         xs[i] = call->args[i]->x;
-    uint32_t r1 = 0, r2 = 0;
-    int rc = veil_sched_plain_eval(call, xs, &r1, out2 ? &r2 : NULL, err);
+    /* ARGMIN_REPLICAS gives k values to each output array, every other op one */
+    size_t m = call->op == VEIL_SCHED_OP_ARGMIN_REPLICAS ? (size_t)call->k : 1;
+    uint32_t r1[VEIL_SCHED_MAX_REPLICAS] = {0}, r2[VEIL_SCHED_MAX_REPLICAS] = {0};
+    int rc = m > VEIL_SCHED_MAX_REPLICAS
+                 ? veil_err_set(err, VEIL_E_INVALID, "%zu replicas in one round", m)
+                 : veil_sched_plain_eval(call, xs, r1, out2 ? r2 : NULL, err);
     if (xs != small)
         free(xs);
     if (rc != 0)
         return -1;
-    veil_sched_ct *o1 = malloc(sizeof *o1), *o2 = out2 ? malloc(sizeof *o2) : NULL;
-    if (!o1 || (out2 && !o2)) {
-        free(o1);
-        free(o2);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
-    o1->x = r1;
-    *out = o1;
-    if (out2) {
-        o2->x = r2;
-        *out2 = o2;
-    }
-    return 0;
+    return plain_handles(r1, r2, m, out, out2, err);
 }
 
 static void plain_release(void *ctx, veil_sched_ct *v)
@@ -645,12 +785,16 @@ static void plain_release(void *ctx, veil_sched_ct *v)
 
 static const struct veil_sched_backend plain_backend = {NULL, plain_backend_eval, plain_release};
 
-int veil_sched_round(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
-                     const bool *excluded, size_t n_nodes, struct veil_sched_result *out,
-                     struct veil_sched_ops *ops, veil_err *err)
+/* The circuit over the plaintext backend, k replicas (k = 1: one round). */
+static int plain_round(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                       const bool *excluded, size_t n_nodes, size_t n_rep,
+                       struct veil_sched_result *out, struct veil_sched_ops *ops, veil_err *err)
 {
-    out->found = false;
-    out->index = 0;
+    if (n_rep == 0 || n_rep > VEIL_SCHED_MAX_REPLICAS) /* before out is touched */
+        return veil_err_set(err, VEIL_E_LIMIT, "%zu replicas in one round (1 to %d)", n_rep,
+                            VEIL_SCHED_MAX_REPLICAS);
+    for (size_t r = 0; r < n_rep; r++)
+        out[r] = (struct veil_sched_result){0};
     if (n_nodes > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", n_nodes,
                             VEIL_SCHED_MAX_NODES);
@@ -679,18 +823,38 @@ int veil_sched_round(const struct veil_sched_request *req, const struct veil_tel
                                               : req->zone;
         in.req_words[w] = &req_vals[w];
     }
-    veil_sched_ct *index = NULL, *found = NULL;
-    int rc = veil_sched_circuit(&plain_backend, &in, &index, &found, ops, err);
-    if (rc == 0 && index && found) {
-        out->found = found->x != 0;
-        out->index = out->found ? index->x : 0;
+    veil_sched_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    int rc = veil_sched_circuit_replicas(&plain_backend, &in, n_rep, index, found, ops, err);
+    for (size_t r = 0; rc == 0 && r < n_rep; r++) {
+        if (!index[r] || !found[r])
+            continue; /* no candidate at all: unschedulable */
+        out[r].found = found[r]->x != 0;
+        out[r].index = out[r].found ? index[r]->x : 0;
     }
-    free(index);
-    free(found);
+    for (size_t r = 0; r < n_rep && r < VEIL_SCHED_MAX_REPLICAS; r++) {
+        free(index[r]);
+        free(found[r]);
+    }
     free(vals);
     free(ptrs);
     return rc;
 }
+
+int veil_sched_round(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                     const bool *excluded, size_t n_nodes, struct veil_sched_result *out,
+                     struct veil_sched_ops *ops, veil_err *err)
+{
+    return plain_round(req, nodes, excluded, n_nodes, 1, out, ops, err);
+}
+
+int veil_sched_round_replicas(const struct veil_sched_request *req,
+                              const struct veil_telemetry_q *nodes, const bool *excluded,
+                              size_t n_nodes, uint32_t k, struct veil_sched_result *out,
+                              struct veil_sched_ops *ops, veil_err *err)
+{
+    return plain_round(req, nodes, excluded, n_nodes, k, out, ops, err);
+}
+
 int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
                         const bool *excluded, size_t n_nodes, uint32_t replicas,
                         struct veil_sched_result *out, struct veil_sched_ops *ops, veil_err *err)

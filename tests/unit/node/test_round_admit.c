@@ -7,7 +7,8 @@
  * once earlier ones settle (none is dropped); a round whose decision a node
  * missed stops holding a slot after the stale time; the decryptor's
  * deadline follows the measured evaluation time; a retry's backoff is
- * bounded and the same for every node.
+ * bounded and the same for every node; the rule that makes a round place
+ * all of a job's replicas at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,24 @@ static void test_catchup_clock(void)
     CHECK(catchup_due(&c, t + CATCHUP_GAP_MS));
 }
 
-VTEST_MAIN(VTEST(test_catchup_clock), VTEST(test_burst_fifo_bounded), VTEST(test_no_overtaking),
-           VTEST(test_stale_and_retry), VTEST(test_shards_one_slot), VTEST(test_pace_deadline),
-           VTEST(test_backoff))
+/* The batch-round rule (issue 20: a job's replicas in one round): only
+ * replica 0 of a job of 2..64 replicas, in a designated-decryptor cluster,
+ * planned unsharded, while none of its replicas is placed; a replica
+ * rescheduled later (one placed already) gets an ordinary round. */
+static void test_batch_rule(void)
+{
+    CHECK_EQ_INT(round_batch_size(0, 3, false, 1, false), 3);
+    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS, false, 1, false),
+                 VEIL_SCHED_MAX_REPLICAS);
+    CHECK_EQ_INT(round_batch_size(0, 1, false, 1, false), 1); /* one replica */
+    CHECK_EQ_INT(round_batch_size(0, 0, false, 1, false), 1); /* a shard round */
+    CHECK_EQ_INT(round_batch_size(1, 3, false, 1, false), 1); /* a later replica */
+    CHECK_EQ_INT(round_batch_size(0, 3, true, 1, false), 1);  /* threshold cluster */
+    CHECK_EQ_INT(round_batch_size(0, 3, false, 2, false), 1); /* sharded */
+    CHECK_EQ_INT(round_batch_size(0, 3, false, 1, true), 1);  /* rescheduled */
+    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS + 1, false, 1, false), 1);
+}
+
+VTEST_MAIN(VTEST(test_batch_rule), VTEST(test_catchup_clock), VTEST(test_burst_fifo_bounded),
+           VTEST(test_no_overtaking), VTEST(test_stale_and_retry), VTEST(test_shards_one_slot),
+           VTEST(test_pace_deadline), VTEST(test_backoff))

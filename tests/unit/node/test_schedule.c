@@ -2,7 +2,8 @@
 /*
  * test_schedule.c - the plaintext scheduling policy against an independent
  * brute-force oracle on random clusters, the tie rule, replicas on distinct
- * nodes, the op counts against the documented formula, the plain op
+ * nodes (one round per replica, and all of them in one batch round), the op
+ * counts against the documented formula, the plain op
  * semantics, and the backend contract (no leaks, determinism, errors).
  */
 #include <stdlib.h>
@@ -202,6 +203,90 @@ static void test_replicas_k_best(void)
         full += m >= replicas && replicas > 1;
     }
     CHECK(partial > 0 && full > 0); /* both outcomes exercised */
+}
+
+/* The batch round (issue 20: a job's replicas placed by one round): the
+ * circuit with ARGMIN_REPLICAS over the plaintext backend equals the spec
+ * veil_sched_replicas (k rounds, each excluding the nodes already chosen) on
+ * random clusters with ties, exclusions, confidential requests and public
+ * keys; the keys are computed once (one argmin op, not k). */
+static void test_batch_round_equals_replicas(void)
+{
+    enum { TRIALS = 1500, MAXN = 24, MAXK = 9 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN];
+    size_t partial = 0, full = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = rnd(MAXN + 1);
+        memset(nodes, 0, sizeof nodes);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        uint32_t k = 1 + rnd(MAXK);
+        struct veil_sched_result spec[MAXK], batch[MAXK];
+        struct veil_sched_ops ops = {0};
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_replicas(&req, nodes, excluded, n, k, spec, NULL, &err), 0);
+        CHECK_EQ_INT(veil_sched_round_replicas(&req, nodes, excluded, n, k, batch, &ops, &err), 0);
+        uint32_t found = 0;
+        for (uint32_t r = 0; r < k; r++) {
+            CHECK_EQ_INT(batch[r].found, spec[r].found);
+            CHECK_EQ_INT(batch[r].index, spec[r].index);
+            found += batch[r].found;
+        }
+        CHECK(ops.argmin <= 1); /* one tournament op for all k replicas */
+        partial += found > 0 && found < k;
+        full += found == k && k > 1;
+    }
+    CHECK(partial > 0 && full > 0); /* both outcomes exercised */
+}
+
+/* More replicas than feasible nodes, ties broken by the lowest index, and
+ * the replica count's bounds. */
+static void test_batch_round_edges(void)
+{
+    struct veil_telemetry_q nodes[5];
+    memset(nodes, 0, sizeof nodes);
+    for (int i = 0; i < 5; i++)
+        nodes[i].res[VEIL_RES_CPU] = nodes[i].res[VEIL_RES_MEMORY] = 100;
+    nodes[1].res[VEIL_RES_CPU] = 10; /* infeasible */
+    nodes[3].res[VEIL_RES_CPU] = 90; /* binpack: the tightest fit first */
+    struct veil_sched_request req = {.res = {50, 10, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    struct veil_sched_result out[6];
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_sched_round_replicas(&req, nodes, NULL, 5, 6, out, NULL, &err), 0);
+    const uint32_t want[4] = {3, 0, 2, 4}; /* then ties to the lowest index */
+    for (int r = 0; r < 4; r++) {
+        CHECK(out[r].found);
+        CHECK_EQ_INT(out[r].index, want[r]);
+    }
+    CHECK(!out[4].found && !out[5].found); /* node 1 never: it is infeasible */
+    CHECK_EQ_INT(veil_sched_round_replicas(&req, nodes, NULL, 5, 0, out, NULL, &err), -1);
+    CHECK_EQ_INT(veil_sched_round_replicas(&req, nodes, NULL, 5, VEIL_SCHED_MAX_REPLICAS + 1, out,
+                                           NULL, &err),
+                 -1);
+    /* the op itself: a flagged winner at the clamp stays there */
+    uint32_t keys[3] = {0xC000, 5, 0x4000}, o1[4], o2[4];
+    uint64_t labels[3] = {7, 8, 9};
+    struct veil_sched_call call = {
+        .op = VEIL_SCHED_OP_ARGMIN_REPLICAS, .n_args = 3, .k = 4, .labels = labels};
+    CHECK_EQ_INT(veil_sched_plain_eval(&call, keys, o1, o2, &err), 0);
+    /* 5 wins and becomes 0x4005; then 0x4000 (-> 0x8000), 0x4005, 0x8000 */
+    const uint32_t labels_won[4] = {8, 9, 8, 9}, found_won[4] = {1, 0, 0, 0};
+    for (int r = 0; r < 4; r++) {
+        CHECK_EQ_INT(o1[r], labels_won[r]);
+        CHECK_EQ_INT(o2[r], found_won[r]);
+    }
+    CHECK_EQ_INT(keys[1], 5); /* the caller's keys are not changed */
+    /* three failed conditions stay three (no wrap to a feasible key) */
+    uint32_t top[2] = {0xC000, 0xC001};
+    call.n_args = 2;
+    call.k = 3;
+    CHECK_EQ_INT(veil_sched_plain_eval(&call, top, o1, o2, &err), 0);
+    for (int r = 0; r < 3; r++) {
+        CHECK_EQ_INT(o1[r], 7);
+        CHECK_EQ_INT(o2[r], 0);
+    }
 }
 
 static void test_tie_lowest_index(void)
@@ -676,7 +761,8 @@ static void test_limits(void)
 }
 
 VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_force),
-           VTEST(test_replicas_k_best), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
+           VTEST(test_replicas_k_best), VTEST(test_batch_round_equals_replicas),
+           VTEST(test_batch_round_edges), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
            VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
            VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
            VTEST(test_latency_placement), VTEST(test_node_keys))

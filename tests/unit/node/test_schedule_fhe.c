@@ -3,7 +3,8 @@
  * test_schedule_fhe.c - the placement circuit over the FHE library exactly
  * as veild runs it (daemon_sched.c): telemetry as compact public-key lists,
  * expanded, one round (public and confidential requests, exclusions), the
- * output decrypted and compared with the plaintext oracle; the round's PBS
+ * output decrypted and compared with the plaintext oracle (one replica, or a
+ * batch round's k replicas against veil_sched_replicas); the round's PBS
  * count stays within the budget the 16-node target is built on.
  */
 #include <stdio.h>
@@ -422,6 +423,67 @@ static void test_request_errors(void)
     veil_buf_free(&out);
 }
 
+/* A batch round (issue 20: a job's k replicas placed by one round, as a
+ * veild scheduler evaluates it): k (index, found) pairs equal to
+ * veil_sched_replicas, public and confidential, more replicas than feasible
+ * nodes, every key public (CONSTs); the decryptor reads exactly k pairs. */
+static void check_batch(const struct veil_sched_request *req, const bool *excluded, uint32_t k)
+{
+    veil_err err = {0};
+    veil_buf out;
+    veil_buf_init(&out);
+    bool none = true;
+    veil_fhe_ct *rw[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    if (req->confidential) {
+        veil_buf rb;
+        veil_buf_init(&rb);
+        CHECK_EQ_INT(veil_daemon_request_encrypt(pk, req, &rb, &err), 0);
+        CHECK_EQ_INT(veil_daemon_request_expand(rb.data, rb.len, rw, &err), 0);
+        veil_buf_free(&rb);
+    }
+    struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+    CHECK_EQ_INT(veil_daemon_schedule_batch(sk, req->confidential ? &blind : req,
+                                            req->confidential ? rw : NULL, words, N, excluded, k,
+                                            &out, &none, NULL, &err),
+                 0);
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        veil_fhe_ct_free(rw[w]);
+    CHECK(!none);
+    struct veil_sched_result want[8];
+    uint32_t index[8];
+    bool found[8];
+    CHECK(k < 8);
+    CHECK_EQ_INT(veil_sched_replicas(req, nodes, excluded, N, k, want, NULL, &err), 0);
+    CHECK_EQ_INT(veil_daemon_output_decrypt_k(ck, out.data, out.len, k, index, found, &err), 0);
+    for (uint32_t r = 0; r < k; r++) {
+        CHECK_EQ_INT(found[r], want[r].found);
+        if (want[r].found)
+            CHECK_EQ_INT(index[r], want[r].index);
+    }
+    /* the pair count is the round's: one more or one less is refused */
+    CHECK_EQ_INT(veil_daemon_output_decrypt_k(ck, out.data, out.len, k + 1, index, found, &err),
+                 -1);
+    CHECK_EQ_INT(veil_daemon_output_decrypt_k(ck, out.data, out.len, k - 1, index, found, &err),
+                 -1);
+    veil_buf_free(&out);
+}
+
+static void test_batch_rounds(void)
+{
+    setup();
+    /* binpack cpu+memory: node 0 lacks cpu; 1, 3, 2 in key order */
+    struct veil_sched_request req = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    check_batch(&req, NULL, 3);
+    check_batch(&req, NULL, 5); /* two more than feasible: unschedulable */
+    struct veil_sched_request conf = req;
+    conf.policy = VEIL_POLICY_SPREAD;
+    conf.confidential = true;
+    bool excluded[N] = {false, false, true, false};
+    check_batch(&conf, excluded, 2);
+    struct veil_sched_request all_public = {.policy = VEIL_POLICY_BINPACK};
+    check_batch(&all_public, NULL, 3); /* CONST pairs: the first three candidates */
+}
+
 static void test_cleanup(void)
 {
     for (int i = 0; i < N * VEIL_TELEMETRY_WORDS; i++)
@@ -433,6 +495,6 @@ static void test_cleanup(void)
 }
 
 VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_latency_rounds),
-           VTEST(test_node_keys_round),
+           VTEST(test_node_keys_round), VTEST(test_batch_rounds),
            VTEST(test_random_rounds),
            VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
