@@ -715,9 +715,12 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
     if (assignment_superseded(d, &sa)) {
         /* the running container is kept (never a second copy), the state
          * and binding stay; the row makes this the replica's current one */
-        if (veil_store_assignment_add(d->store, &sa, &err) != 0)
+        bool added = false;
+        if (veil_store_assignment_add(d->store, &sa, &added, &err) != 0)
             veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
-        veil_log(VEIL_LOG_INFO, SUB, "assignment recorded: the replica already ran or runs there",
+        veil_log(added ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+                 added ? "assignment recorded: the replica already ran or runs there"
+                       : "assignment held already: the replica already ran or runs there",
                  "job=%.16s replica=%u node=%s epoch=%llu", sa.job_id, a->replica,
                  a->schedulable ? sa.node : "unschedulable", (unsigned long long)a->epoch);
     } else {

@@ -558,14 +558,22 @@ int veil_store_assignment_record(veil_store *s, const struct veil_store_assignme
     return 0;
 }
 
-int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a, veil_err *err)
+int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a, bool *added,
+                              veil_err *err)
 {
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    if (assignment_insert(s, a, err) != 0 || exec(s, "COMMIT", err) != 0) {
+    if (assignment_insert(s, a, err) != 0) {
         rollback(s);
         return -1;
     }
+    bool fresh = sqlite3_changes(s->db) > 0;
+    if (exec(s, "COMMIT", err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    if (added)
+        *added = fresh;
     return 0;
 }
 

@@ -65,8 +65,11 @@ static void test_later_assignment_of_a_running_replica(void)
     CHECK_EQ_INT(veil_store_replica_set_state(s, job, 0, VEIL_REPLICA_RUNNING, NULL, &err), 0);
 
     /* the reschedule chose the runner again: recorded, still running there */
-    CHECK_EQ_INT(veil_store_assignment_add(s, &later, &err), 0);
-    CHECK_EQ_INT(veil_store_assignment_add(s, &later, &err), 0); /* delivered again: no-op */
+    bool added = false;
+    CHECK_EQ_INT(veil_store_assignment_add(s, &later, &added, &err), 0);
+    CHECK(added);
+    CHECK_EQ_INT(veil_store_assignment_add(s, &later, &added, &err), 0); /* delivered again */
+    CHECK(!added);
     CHECK_EQ_INT(veil_store_replica_get_state(s, job, 0, &st, &err), 0);
     CHECK_EQ_INT(st, VEIL_REPLICA_RUNNING);
     CHECK_EQ_INT(veil_store_replica_get_node(s, job, 0, node, sizeof node, &err), 0);
@@ -78,7 +81,7 @@ static void test_later_assignment_of_a_running_replica(void)
     /* an exited replica keeps its end likewise */
     CHECK_EQ_INT(veil_store_replica_set_state(s, job, 0, VEIL_REPLICA_EXITED, NULL, &err), 0);
     struct veil_store_assignment third = assignment(job, 12, 'e');
-    CHECK_EQ_INT(veil_store_assignment_add(s, &third, &err), 0);
+    CHECK_EQ_INT(veil_store_assignment_add(s, &third, NULL, &err), 0);
     CHECK_EQ_INT(veil_store_replica_get_state(s, job, 0, &st, &err), 0);
     CHECK_EQ_INT(st, VEIL_REPLICA_EXITED);
     CHECK_EQ_INT((int)commitments(s, job, got), 3);
@@ -86,7 +89,7 @@ static void test_later_assignment_of_a_running_replica(void)
     /* a replica the store does not hold: refused, nothing recorded */
     struct veil_store_assignment none = assignment(job, 13, 'f');
     snprintf(none.job_id, sizeof none.job_id, "%064x", 43);
-    CHECK_EQ_INT(veil_store_assignment_add(s, &none, &err), -1);
+    CHECK_EQ_INT(veil_store_assignment_add(s, &none, &added, &err), -1);
     veil_store_close(s);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
