@@ -30,7 +30,10 @@
 #               never two; none for a replica that ended or failed
 #   anchors     every anchor event on chain is accounted for by assignments
 #               (the union of the views that show a commitment: runners',
-#               and submitters' for unschedulable replicas)
+#               and submitters' for unschedulable replicas; a replica's rows
+#               are its history: a node chosen again for the replica it
+#               runs records that later assignment as the current one and
+#               keeps its container, so it shows both commitments)
 #               (a batch's count = the commitments recorded with its root,
 #               each one an assignment's); no commitment anchored in two
 #               transactions; at most one batch per epoch; every anchor a node
