@@ -936,6 +936,12 @@ struct veil_store_assignment {
  * epoch). */
 VEIL_WARN_UNUSED int
 veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a, veil_err *err);
+/* Records an assignment row alone (idempotent likewise), the replica's
+ * state and node unchanged: a later assignment of a replica that already
+ * runs (or ran to its end) where it names, kept as its current one.
+ * *added (may be NULL) says whether the row is new. */
+VEIL_WARN_UNUSED int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a,
+                                               bool *added, veil_err *err);
 
 /* A node was declared dead (SWIM): marks it not alive and, in one
  * transaction, moves every replica bound to it that is assigned or running

@@ -512,6 +512,7 @@ static void free_daemon(veil_daemon *d)
     veil_daemon_holder_free(d);
     watch_list_free(&d->watched);
     id_set_free(&d->announced);
+    intake_defer_free(&d->deferred);
     if (d->fhe_sk)
         veil_fhe_server_free(d->fhe_sk);
     if (d->fhe_ck)

@@ -41,6 +41,7 @@
 #include "daemon.h"
 #include "daemon_anchor.h"
 #include "daemon_holder.h"
+#include "daemon_intake.h"
 #include "daemon_latency.h"
 #include "daemon_tables.h"
 
@@ -155,6 +156,7 @@ struct veil_daemon {
     uint64_t round_retention_ms; /* settled rounds are dropped from memory after this */
     uint32_t reannounce_max;     /* re-announcements of an undecided replica */
     struct id_set announced;     /* jobs this node's API accepted and announced */
+    struct intake_deferrals deferred; /* jobs waiting for a readable policy (daemon_intake.c) */
     struct veil_hasher keccak;
     uint64_t resume_at_ms;
     struct catchup_clock catchup; /* catch-up queries to the members (daemon_sync.c) */

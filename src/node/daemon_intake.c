@@ -11,7 +11,10 @@
  * inside its signed announcement, every node charges it to the submitter's
  * ledger on its own (kept in the store, so restarts forget nothing), and a
  * job over the on-chain budget, of a stale period or reusing another job's
- * slot is refused before any round, attributably.
+ * slot is refused before any round, attributably. Both gates need the
+ * cluster's policy from chain: while it cannot be read (the RPC down), a
+ * job is deferred, not refused (kept, its check retried with backoff for
+ * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -265,6 +268,106 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
     return 0;
 }
 
+/* ---- jobs deferred while the policy is unreadable ----------------------- */
+
+uint64_t intake_defer_backoff_ms(uint32_t attempts)
+{
+    uint64_t ms = INTAKE_DEFER_FIRST_MS;
+    for (uint32_t i = 0; i < attempts && ms < INTAKE_DEFER_CAP_MS; i++)
+        ms *= 2;
+    return ms < INTAKE_DEFER_CAP_MS ? ms : INTAKE_DEFER_CAP_MS;
+}
+
+bool intake_defer_expired(const struct intake_deferred *e, uint64_t now_ms)
+{
+    return now_ms >= e->first_ms && now_ms - e->first_ms >= INTAKE_DEFER_LIMIT_MS;
+}
+
+static size_t defer_find(const struct intake_deferrals *q, const char *job_hex)
+{
+    size_t i = 0;
+    while (i < q->n && strcmp(q->v[i].job_hex, job_hex) != 0)
+        i++;
+    return i;
+}
+
+bool intake_defer_has(const struct intake_deferrals *q, const char *job_hex)
+{
+    return defer_find(q, job_hex) < q->n;
+}
+
+int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
+                     const uint8_t *msg, const uint8_t *from, veil_err *err)
+{
+    if (intake_defer_has(q, e->job_hex))
+        return 0;
+    if (q->n >= INTAKE_DEFER_MAX)
+        return veil_err_set(err, VEIL_E_LIMIT, "%d jobs wait for the policy already",
+                            INTAKE_DEFER_MAX);
+    if (e->len == 0 || e->len > VEIL_MSG_MAX_BYTES || e->from_len > VEIL_PEER_ID_MAX ||
+        (e->from_len && !from))
+        return veil_err_set(err, VEIL_E_INVALID, "deferred announcement of %zu bytes", e->len);
+    struct intake_deferred *grown = q->v;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 8;
+        grown = realloc(q->v, cap * sizeof *q->v);
+        if (!grown)
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        q->v = grown;
+        q->cap = cap;
+    }
+    uint8_t *copy = malloc(e->len + e->from_len);
+    if (!copy)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    memcpy(copy, msg, e->len);
+    if (e->from_len)
+        memcpy(copy + e->len, from, e->from_len);
+    q->v[q->n] = *e;
+    q->v[q->n].msg = copy;
+    q->n++;
+    return 1;
+}
+
+bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct intake_deferred *out)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->v[i].next_ms > now_ms)
+            continue;
+        *out = q->v[i];
+        memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof *q->v);
+        q->n--;
+        return true;
+    }
+    return false;
+}
+
+void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (q->v[i].next_ms <= now_ms) {
+            q->v[i].attempts++;
+            q->v[i].next_ms = now_ms + intake_defer_backoff_ms(q->v[i].attempts);
+        }
+}
+
+void intake_defer_drop(struct intake_deferrals *q, const char *job_hex)
+{
+    size_t i = defer_find(q, job_hex);
+    if (i == q->n)
+        return;
+    free(q->v[i].msg);
+    memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof *q->v);
+    q->n--;
+}
+
+void intake_defer_free(struct intake_deferrals *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        free(q->v[i].msg);
+    free(q->v);
+    memset(q, 0, sizeof *q);
+}
+
 /* Marks every undecided replica of a refused job failed with `why` (a
  * pending replica passes through scheduling, the store's only way there). */
 static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, const char *why)
@@ -287,8 +390,69 @@ static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, co
     veil_log(VEIL_LOG_WARN, SUB, "job refused at intake", "job=%.16s reason=\"%s\"", id_hex, why);
 }
 
+/* The wait, in each undecided replica's note (what `veil get job` shows
+ * the submitter's node while its own job waits there). */
+static void defer_note(veil_daemon *d, const char *id_hex, uint32_t replicas, const char *note)
+{
+    veil_err err = {0};
+    for (uint32_t i = 0; i < replicas; i++) {
+        enum veil_replica_state st;
+        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) == 0 &&
+            st == VEIL_REPLICA_PENDING &&
+            veil_store_replica_set_note(d->store, id_hex, i, note, &err) != 0)
+            veil_daemon_store_failed("replica note", id_hex, i, &err);
+    }
+}
+
+/* The policy could not be read (a transient RPC failure, not a verdict):
+ * the job is held and checked again later (`prev`: the entry this check
+ * came from), or refused once it waited INTAKE_DEFER_LIMIT_MS or the queue
+ * is full. Logged once per job, when it starts to wait. */
+static void defer_job(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
+                      size_t from_len, const char *id_hex, uint32_t replicas,
+                      const struct intake_deferred *prev, const char *reason)
+{
+    uint64_t now = veil_daemon_wall_ms();
+    struct intake_deferred e = {.len = len, .from_len = from ? from_len : 0};
+    snprintf(e.job_hex, sizeof e.job_hex, "%s", id_hex);
+    e.first_ms = prev ? prev->first_ms : now;
+    e.attempts = prev ? prev->attempts + 1 : 0;
+    e.next_ms = now + intake_defer_backoff_ms(e.attempts);
+    char why[512];
+    veil_err err = {0};
+    int rc =
+        intake_defer_expired(&e, now) ? -1 : intake_defer_put(&d->deferred, &e, data, from, &err);
+    if (rc < 0) {
+        snprintf(why, sizeof why, "refused at intake: the policy is unreadable (%.160s) and %.200s",
+                 reason, err.msg[0] ? err.msg : "it stayed so for the longest wait at intake");
+        refuse_job(d, id_hex, replicas, why);
+        return;
+    }
+    snprintf(why, sizeof why,
+             "waiting at intake: the cluster's policy is unreadable (%.160s); check %u, the "
+             "next in %llu s, refused after %u s",
+             reason, e.attempts + 1, (unsigned long long)(e.next_ms - now) / 1000,
+             INTAKE_DEFER_LIMIT_MS / 1000);
+    defer_note(d, id_hex, replicas, why);
+    if (rc == 1 && !prev)
+        veil_log(VEIL_LOG_WARN, SUB, "job deferred at intake: the policy is unreadable",
+                 "job=%.16s retry_in_ms=%llu limit_s=%u error=\"%s\"", id_hex,
+                 (unsigned long long)(e.next_ms - now), INTAKE_DEFER_LIMIT_MS / 1000, reason);
+}
+
+static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
+                       size_t from_len, const struct intake_deferred *prev);
+
 void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
                                size_t from_len)
+{
+    job_submit(d, data, len, from, from_len, NULL);
+}
+
+/* Takes in one announcement; `prev` is the deferred entry it was held as
+ * (NULL: heard now). */
+static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
+                       size_t from_len, const struct intake_deferred *prev)
 {
     struct veil_msg_job_submit m;
     struct veil_job_spec spec;
@@ -316,12 +480,18 @@ void veil_daemon_on_job_submit(veil_daemon *d, const uint8_t *data, size_t len, 
         free(json);
     }
     char why[512];
-    /* the node's cached copy; an unreadable policy refuses (as the executor does) */
+    /* the node's cached copy; an unreadable one defers the job, a readable
+     * one judges it (and ends any wait) */
     const veil_contract_policy *pol = veil_daemon_policy(d, &err);
     if (!pol) {
-        snprintf(why, sizeof why, "refused at intake: the policy is unreadable (%.160s)", err.msg);
-        refuse_job(d, id_hex, spec.replicas, why);
+        defer_job(d, data, len, from, from_len, id_hex, spec.replicas, prev, err.msg);
         goto out;
+    }
+    if (intake_defer_has(&d->deferred, id_hex) || prev) {
+        intake_defer_drop(&d->deferred, id_hex);
+        veil_log(VEIL_LOG_INFO, SUB, "job deferred at intake: the policy is readable again",
+                 "job=%.16s waited_ms=%llu", id_hex,
+                 (unsigned long long)(prev ? veil_daemon_wall_ms() - prev->first_ms : 0));
     }
     int pass = image_gate(pol, &spec, why, sizeof why) &&
                budget_gate(d, pol, &m, id_hex, submitter, why, sizeof why);
@@ -484,9 +654,26 @@ static int collect_pending(void *ctx, const char *job_hex, uint32_t replica, con
  * announced yet (the API inserts jobs as pending; once announced, the
  * submitter's own round moves them on). The announced set keeps only the
  * jobs still pending, so it is as large as the backlog, never capped. */
+/* Checks again the deferred jobs that are due. While the policy stays
+ * unreadable, one check fails per tick and every other due job waits one
+ * more step (a read can hang for the RPC timeout). */
+static void retry_deferred(veil_daemon *d, uint64_t now_ms)
+{
+    struct intake_deferred e;
+    while (intake_defer_pop_due(&d->deferred, now_ms, &e)) {
+        job_submit(d, e.msg, e.len, e.from_len ? e.msg + e.len : NULL, e.from_len, &e);
+        bool still = intake_defer_has(&d->deferred, e.job_hex);
+        free(e.msg);
+        if (still) {
+            intake_defer_postpone_due(&d->deferred, now_ms);
+            return;
+        }
+    }
+}
+
 void veil_daemon_intake_tick(veil_daemon *d, uint64_t now_ms)
 {
-    (void)now_ms;
+    retry_deferred(d, now_ms);
     struct pending_walk w = {0};
     veil_err err = {0};
     if (veil_store_each_replica(d->store, VEIL_REPLICA_PENDING, collect_pending, &w, &err) != 0 ||

@@ -8,11 +8,13 @@
  *
  * Telemetry values never leave this process in plaintext: only the
  * ciphertext is published, only the epoch of others' telemetry is stored.
+ * Liveness is SWIM's alone: telemetry never marks a member alive.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon_core.h"
+#include "daemon_members.h"
 #include "daemon_sched.h"
 
 struct member *veil_daemon_member_get(veil_daemon *d, const uint8_t *id, size_t len, bool create)
@@ -130,6 +132,21 @@ static int member_add_telemetry(struct member *m, uint64_t epoch, const uint8_t 
     return 0;
 }
 
+/* SWIM is the only authority over liveness: telemetry is gossip, which
+ * may arrive late (a paused node's queued messages, a message relayed or
+ * served again from a peer's cache after its author was declared dead), so
+ * it is kept for the rounds but never revives a member SWIM holds dead (the
+ * store's `alive` would then disagree with SWIM until its next event, and
+ * rounds would wait on a dead node's votes). */
+int veil_daemon_member_take_telemetry(struct member *m, uint64_t epoch, const uint8_t *ct,
+                                      size_t len)
+{
+    if (epoch < m->epoch || member_add_telemetry(m, epoch, ct, len) != 0)
+        return -1;
+    m->epoch = epoch;
+    return 0;
+}
+
 void veil_daemon_on_telemetry(veil_daemon *d, const struct veil_gs_message *msg)
 {
     struct veil_msg_telemetry t;
@@ -144,12 +161,8 @@ void veil_daemon_on_telemetry(veil_daemon *d, const struct veil_gs_message *msg)
         return;
     }
     struct member *m = veil_daemon_member_get(d, t.node.bytes, t.node.len, true);
-    if (!m || t.epoch < m->epoch)
+    if (!m || veil_daemon_member_take_telemetry(m, t.epoch, t.ciphertext, t.ciphertext_len) != 0)
         return;
-    if (member_add_telemetry(m, t.epoch, t.ciphertext, t.ciphertext_len) != 0)
-        return;
-    m->epoch = t.epoch;
-    m->alive = true;
     veil_daemon_member_store(d, m);
     veil_daemon_holder_telemetry_probe(d, &t); /* TEST ONLY; refused */
     veil_log(VEIL_LOG_DEBUG, SUB, "telemetry received", "peer=%s epoch=%llu bytes=%zu", m->text,

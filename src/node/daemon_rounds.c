@@ -698,7 +698,9 @@ static void start_next_replica(veil_daemon *d, const struct round *prev)
 /* A later round's assignment changes nothing for a replica that ran to its
  * end, or that its node (reporting it was never lost, only cut off: chaos
  * finding 2) runs under the same binding. A running replica assigned to
- * another node moves there (its old node stops its copy). */
+ * another node moves there (its old node stops its copy). A superseded
+ * assignment is still recorded, as the replica's current one: the decryptor
+ * anchors its commitment, which only the node it names shows (hook H4). */
 static bool assignment_superseded(veil_daemon *d, const struct veil_store_assignment *sa)
 {
     enum veil_replica_state cur;
@@ -753,9 +755,16 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                                a->schedulable ? &a->node : NULL, a->output_digest, a->epoch);
     veil_hex_encode(sa.commitment, sizeof sa.commitment, commitment, 32);
     if (assignment_superseded(d, &sa)) {
-        veil_log(VEIL_LOG_INFO, SUB, "assignment superseded: the replica already ran or runs there",
-                 "job=%.16s replica=%u node=%s", sa.job_id, a->replica,
-                 a->schedulable ? sa.node : "unschedulable");
+        /* the running container is kept (never a second copy), the state
+         * and binding stay; the row makes this the replica's current one */
+        bool added = false;
+        if (veil_store_assignment_add(d->store, &sa, &added, &err) != 0)
+            veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
+        veil_log(added ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+                 added ? "assignment recorded: the replica already ran or runs there"
+                       : "assignment held already: the replica already ran or runs there",
+                 "job=%.16s replica=%u node=%s epoch=%llu", sa.job_id, a->replica,
+                 a->schedulable ? sa.node : "unschedulable", (unsigned long long)a->epoch);
     } else {
         veil_daemon_replica_state(d, sa.job_id, a->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
         if (veil_store_assignment_record(d->store, &sa, &err) != 0)

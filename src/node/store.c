@@ -516,19 +516,16 @@ int veil_store_replica_get_state(veil_store *s, const char *job_hex, uint32_t re
     return 0;
 }
 
-int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
-                                 veil_err *err)
+/* The assignment row of `a` (INSERT OR IGNORE: the same (job, replica,
+ * epoch) again is a no-op), inside the caller's transaction. */
+static int assignment_insert(veil_store *s, const struct veil_store_assignment *a, veil_err *err)
 {
-    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
-        return -1;
     sqlite3_stmt *st;
     if (prepare(s, &st,
                 "INSERT OR IGNORE INTO assignments(job_id, replica, epoch, node, output_digest,"
                 " signature, commitment, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                err) != 0) {
-        rollback(s);
+                err) != 0)
         return -1;
-    }
     sqlite3_bind_text(st, 1, a->job_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, (int)a->replica);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)a->epoch);
@@ -539,22 +536,44 @@ int veil_store_assignment_record(veil_store *s, const struct veil_store_assignme
     sqlite3_bind_int64(st, 8, now_ms());
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        db_fail(s, err, "assignment insert");
-        rollback(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "assignment insert");
+    return 0;
+}
+
+int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
+                                 veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    }
     bool schedulable = a->node[0] != '\0';
-    if (set_state_locked(s, a->job_id, a->replica,
+    if (assignment_insert(s, a, err) != 0 ||
+        set_state_locked(s, a->job_id, a->replica,
                          schedulable ? VEIL_REPLICA_ASSIGNED : VEIL_REPLICA_UNSCHEDULABLE,
-                         schedulable ? a->node : NULL, err) != 0) {
+                         schedulable ? a->node : NULL, err) != 0 ||
+        exec(s, "COMMIT", err) != 0) {
         rollback(s);
         return -1;
     }
+    return 0;
+}
+
+int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a, bool *added,
+                              veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (assignment_insert(s, a, err) != 0) {
+        rollback(s);
+        return -1;
+    }
+    bool fresh = sqlite3_changes(s->db) > 0;
     if (exec(s, "COMMIT", err) != 0) {
         rollback(s);
         return -1;
     }
+    if (added)
+        *added = fresh;
     return 0;
 }
 

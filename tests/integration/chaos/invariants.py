@@ -30,7 +30,10 @@
 #               never two; none for a replica that ended or failed
 #   anchors     every anchor event on chain is accounted for by assignments
 #               (the union of the views that show a commitment: runners',
-#               and submitters' for unschedulable replicas)
+#               and submitters' for unschedulable replicas; a replica's rows
+#               are its history: a node chosen again for the replica it
+#               runs records that later assignment as the current one and
+#               keeps its container, so it shows both commitments)
 #               (a batch's count = the commitments recorded with its root,
 #               each one an assignment's); no commitment anchored in two
 #               transactions; at most one batch per epoch; every anchor a node
@@ -38,7 +41,8 @@
 #   anchored    every assignment is anchored on chain
 # --quick only checks the jobs lists (every replica settled in its submitter's
 # list, every job decided in the others') and
-# answers by its exit status: chaos.sh polls it while the cluster settles.
+# answers by its exit status; --count prints how many (node, job) pairs are
+# not settled yet: chaos.sh polls it while the cluster settles.
 import argparse
 import json
 import os
@@ -110,23 +114,26 @@ class Checker:
             return None
         return {r.get("replica"): r for r in st.get("replica_states", [])}
 
-    def quick(self):
-        """0 when every accepted job is settled in its submitter's jobs list and
-        decided in every other list that has it (a node that never learned a
-        job will not by waiting: that is catch_up's finding, not a reason to
-        wait)."""
+    def unsettled(self):
+        """The (node, job) pairs not settled yet: an accepted job not settled
+        in its submitter's jobs list, or not decided in another list that has
+        it (a node that never learned a job will not by waiting: that is
+        catch_up's finding, not a reason to wait)."""
+        left = 0
         for i in range(1, self.n + 1):
             rows = {r.get("id"): r for r in rows_of(load(os.path.join(self.c, "n%d.jobs.json" % i), []), "jobs")
                     if isinstance(r, dict)}
             for job in self.accepted:
                 row = rows.get(job["id"])
                 if row is None:
-                    if i == job["node"]:
-                        return 1
-                    continue
-                if row.get("state") not in (SETTLED if i == job["node"] else {"decided"}):
-                    return 1
-        return 0
+                    left += i == job["node"]
+                elif row.get("state") not in (SETTLED if i == job["node"] else {"decided"}):
+                    left += 1
+        return left
+
+    def quick(self):
+        """0 when nothing is left to settle (unsettled)."""
+        return 1 if self.unsettled() else 0
 
     @staticmethod
     def placed_or_failed(state):
@@ -394,10 +401,14 @@ def main():
     p.add_argument("--cast", required=True)
     p.add_argument("--final", action="store_true")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--count", action="store_true")
     a = p.parse_args()
     ch = Checker(a)
     if a.quick:
         return ch.quick()
+    if a.count:
+        print(ch.unsettled())
+        return 0
     ch.check_jobs()
     ch.check_containers()
     ch.check_anchors()

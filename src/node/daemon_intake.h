@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * daemon_intake.h - the jobs intake holds back while the cluster's on-chain
+ * policy cannot be read (daemon_intake.c): a transient RPC failure defers a
+ * job (kept, its policy check retried with backoff), only a readable policy
+ * that forbids it refuses it. The queue is caller-owned (in the daemon) and
+ * bounded in size and in how long a job may wait; its rules are pure, for
+ * their unit test.
+ */
+#ifndef VEIL_NODE_DAEMON_INTAKE_H
+#define VEIL_NODE_DAEMON_INTAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <veil/base.h>
+
+#define INTAKE_DEFER_MAX      256               /* jobs waiting for the policy at once */
+#define INTAKE_DEFER_FIRST_MS 2000u             /* first re-check, doubled after each */
+#define INTAKE_DEFER_CAP_MS   30000u            /* longest gap between two re-checks */
+#define INTAKE_DEFER_LIMIT_MS (10u * 60 * 1000) /* a job waits at most this long, then is refused  \
+                                                 */
+
+/* One job held at intake: its announcement as received (and the gossip
+ * author it came from; none for this node's own), when it first waited, how
+ * often its policy check failed, and when it is checked again. */
+struct intake_deferred {
+    char job_hex[65];
+    uint8_t *msg; /* the announcement, then `from` (one allocation) */
+    size_t len, from_len;
+    uint64_t first_ms, next_ms; /* wall clock */
+    uint32_t attempts;          /* failed checks after the first */
+};
+
+struct intake_deferrals {
+    struct intake_deferred *v;
+    size_t n, cap;
+};
+
+/* The wait before re-check number `attempts` + 1: 2 s, 4 s, 8 s ... 30 s. */
+uint64_t intake_defer_backoff_ms(uint32_t attempts);
+
+/* True when `e` has waited as long as a job may (INTAKE_DEFER_LIMIT_MS). */
+bool intake_defer_expired(const struct intake_deferred *e, uint64_t now_ms);
+
+/* Holds `e` (its message and author copied): 1 when the job was not held
+ * yet, 0 when it was (the held entry is kept: one log line per job), -1
+ * when INTAKE_DEFER_MAX jobs wait already (VEIL_E_LIMIT) or out of memory. */
+VEIL_WARN_UNUSED int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
+                                      const uint8_t *msg, const uint8_t *from, veil_err *err);
+
+/* Moves one entry due at `now_ms` into `out` (the caller frees out->msg):
+ * false when none is due. */
+bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct intake_deferred *out);
+
+/* Every entry due at `now_ms` waits one more backoff step (the policy is
+ * still unreadable: one failed read per tick, not one per job). */
+void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms);
+
+/* Forgets the job (its policy check ran: taken in or refused). */
+void intake_defer_drop(struct intake_deferrals *q, const char *job_hex);
+
+bool intake_defer_has(const struct intake_deferrals *q, const char *job_hex);
+
+void intake_defer_free(struct intake_deferrals *q);
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# tests/integration/reliability/rpc_relay.py - a plain TCP relay in front of
+# the chain RPC (owned by the reliability tests): some nodes reach anvil
+# through it, so that a test can take the chain away from those nodes only
+# (stop this process: their requests are refused, as in the chaos suite's
+# rpc_down; start it again on the same port) while the others keep it.
+# Usage: rpc_relay.py LISTEN_PORT TARGET_HOST TARGET_PORT (127.0.0.1 only).
+import asyncio
+import sys
+
+
+async def pipe(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(listen_port, host, port):
+    async def serve(cr, cw):
+        try:
+            ur, uw = await asyncio.open_connection(host, port)
+        except OSError:
+            cw.close()
+            return
+        await asyncio.gather(pipe(cr, uw), pipe(ur, cw))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", listen_port)
+    print("relay listening", listen_port, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3])))
