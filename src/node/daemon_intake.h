@@ -16,11 +16,11 @@
 
 #include <veil/base.h>
 
-#define INTAKE_DEFER_MAX      256               /* jobs waiting for the policy at once */
-#define INTAKE_DEFER_FIRST_MS 2000u             /* first re-check, doubled after each */
-#define INTAKE_DEFER_CAP_MS   30000u            /* longest gap between two re-checks */
-#define INTAKE_DEFER_LIMIT_MS (10u * 60 * 1000) /* a job waits at most this long, then is refused  \
-                                                 */
+#define INTAKE_DEFER_MAX      256    /* jobs waiting for the policy at once */
+#define INTAKE_DEFER_FIRST_MS 2000u  /* first re-check, doubled after each */
+#define INTAKE_DEFER_CAP_MS   30000u /* longest gap between two re-checks */
+/* a job waits at most this long, then is refused */
+#define INTAKE_DEFER_LIMIT_MS (10u * 60 * 1000)
 
 /* One job held at intake: its announcement as received (and the gossip
  * author it came from; none for this node's own), when it first waited, how
