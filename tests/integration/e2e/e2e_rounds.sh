@@ -26,12 +26,7 @@ for i in 1 2 3; do
     VEIL_JOBS_ROUND_RETENTION=1s VEIL_JOBS_REANNOUNCE_MAX=2
 done
 IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3
 sleep 3
 ok "mesh up, telemetry flowing"
 grep -q 'roles=member,scheduler,decryptor,anchorer,executor' "$WORK/n1/veild.log" \
