@@ -79,9 +79,14 @@ for i in 1 2 3; do
   log=$WORK/n$i/veild.log
   if grep -q 'msg="round abandoned"' "$log"; then fail "node $i abandoned a round"; fi
   grep -q 'msg="round queued"' "$log" || fail "node $i never queued a round (no admission)"
-  # first plannings only (a retry re-plans a round already in flight)
+  # first plannings only (a retry re-plans a round already in flight), and
+  # not those the decider made at once because another scheduler's digest
+  # showed the round admitted there (by design beyond its own bound: it must
+  # be able to decide a round the others run; "queued round admitted")
+  bypass=$(sed -n 's/.*msg="queued round admitted: a scheduler evaluated it" job=\([0-9a-f]*\).*/\1/p' "$log")
   max=$(grep 'msg="round planned"' "$log" | grep ' attempt=1 ' \
-    | sed -n 's/.* in_flight=\([0-9]*\).*/\1/p' | sort -n | tail -1)
+    | grep -v -F -f <(printf 'job=%s \n' $bypass) \
+    | sed -n 's/.* in_flight=\([0-9]*\).*/\1/p' | sort -n | tail -1 || true)
   [ -n "$max" ] && [ "$max" -le "$ADMIT_MAX" ] || fail "node $i had ${max:-?} rounds in flight"
 done
 # (the containers themselves fail to start: no registry listens; what counts
