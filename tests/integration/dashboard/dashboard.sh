@@ -37,12 +37,7 @@ for i in 1 2 3; do
   start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
     VEIL_INSECURE_REGISTRIES="$RT_REG" VEIL_ANCHOR_MODE=single
 done
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3 90
 ok "3 nodes up"
 has_sizes() {
   veil_at 2 get nodes -o json | node -e '

@@ -59,12 +59,7 @@ DUMP=("" "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n1/gossip.hex" "" \
 for i in 1 2 3; do
   start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" ${DUMP[$i]}
 done
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 60 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3
 sleep 3
 ok "3 nodes up, free memory ${MEM[1]}/${MEM[2]}/${MEM[3]} x 4 MiB (seed $SEED), reported ${SEEN[1]}/${SEEN[2]}/${SEEN[3]}"
 

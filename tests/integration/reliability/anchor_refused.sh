@@ -21,12 +21,7 @@ for i in 1 2 3; do
   start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_ANCHOR_BATCH_INTERVAL=${BATCH_S}s \
     VEIL_ANCHOR_BATCH_DELAY=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
 done
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3 90
 ok "mesh up"
 
 # From here every transaction waits in anvil's pool until the test mines.

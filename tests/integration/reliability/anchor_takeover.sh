@@ -23,12 +23,7 @@ startn() { local i=$1; shift; start_node "$i" "${ENVS[@]}" "VEIL_TEST_ONLY_CAPAC
 # down long before that
 startn 1 VEIL_ANCHOR_BATCH_DELAY=600s
 startn 2; startn 3
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3 90
 sleep 3
 ok "mesh up"
 

@@ -43,12 +43,7 @@ for i in 1 2 3; do
   start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=cpu=2000m,memory=2Gi,disk=20Gi,gpu=0" \
     VEIL_INSECURE_REGISTRIES="$RT_REG"
 done
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3 90
 ok "mesh up; nodes 2 and 3 reach the chain through the relay"
 
 relay_stop

@@ -25,12 +25,7 @@ cp "$SRC/examples/confidential-job-node/submit.mjs" "$WORK/client/"
 ln -s "$SRC/tools/npm/node_modules" "$WORK/client/node_modules"
 "$VEIL" fhe export --format tfhe-rs -o "$WORK/bundle/public.tfhers" "$WORK/bundle/public.key"
 
-has_epochs() {
-  veil_at "$1" get nodes -o json | node -e '
-    const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    process.exit(rows.length === 3 && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);'
-}
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" has_epochs "$i"; done
+wait_mesh 3 90
 sleep 3
 ok "mesh up, telemetry flowing"
 
