@@ -464,6 +464,9 @@ typedef struct veil_contract_policy {
 } veil_contract_policy;
 
 #define VEIL_POLICY_MAX_SHARD_REDUNDANCY 3
+/* The largest useful shard size: the member cap (issue 20); the CLI refuses
+ * more (the contract stores a uint32). */
+#define VEIL_POLICY_MAX_SHARD_SIZE 65536
 
 void veil_contract_policy_clear(veil_contract_policy *p);
 /* getClusterPolicy's return data (the policy tuple, then the version):

@@ -356,8 +356,9 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, uint64_t acce
             break;
         case O_SHARD_SIZE:
             U64(shard_size, "--shard-size");
-            if (o->shard_size > UINT32_MAX)
-                return veil_cli_usage_error(o->path, "--shard-size: at most %u", UINT32_MAX);
+            if (o->shard_size > VEIL_POLICY_MAX_SHARD_SIZE)
+                return veil_cli_usage_error(o->path, "--shard-size: at most %d",
+                                            VEIL_POLICY_MAX_SHARD_SIZE);
             break;
         case O_SHARD_REDUNDANCY:
             U64(shard_redundancy, "--shard-redundancy");

@@ -34,8 +34,6 @@
 #define MAX_OPERATORS 32
 #define MAX_IMAGES    32
 #define MAX_HOLDERS   VEIL_TH_MAX_HOLDERS
-/* The largest useful shard size: the member cap (issue 20). */
-#define MAX_SHARD_SIZE 65536
 
 static const char cluster_init_usage[] =
     "Usage: veil cluster init --rpc URL -o DIR --keystore FILE [options]\n"
@@ -259,7 +257,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
             break;
         }
         case O_SHARD_SIZE:
-            if (parse_count(path, "--shard-size", optarg, MAX_SHARD_SIZE, &shard_size) != 0)
+            if (parse_count(path, "--shard-size", optarg, VEIL_POLICY_MAX_SHARD_SIZE,
+                            &shard_size) != 0)
                 return VEIL_EXIT_USAGE;
             break;
         case O_SHARD_REDUNDANCY:

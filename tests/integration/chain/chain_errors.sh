@@ -37,6 +37,9 @@ expect_fail "NotActiveNode(1, $(addr_for 5))" "$VEIL" chain anchor batch --keyst
 ok "unregistered node cannot anchor (NotActiveNode decoded)"
 expect_fail "NotOperator(1, $(addr_for 5))" "$VEIL" chain node register --keystore "$K5" --cluster 1 --node "$A1" --peer-id "$J"
 expect_fail "UnknownCluster(7)" "$VEIL" chain policy get --cluster 7
+# the shard size is bounded by the member cap, as in `veil cluster init` (usage error: 2)
+out=$("$VEIL" chain policy propose --keystore "$K0" --cluster 1 --shard-size 65537 2>&1) && rc=0 || rc=$?
+[ "$rc" = 2 ] && [[ "$out" == *"--shard-size: at most 65536"* ]] || fail "shard size 65537: exit $rc: $out"
 expect_fail "InvalidThreshold(3, 1)" "$VEIL" chain cluster create --keystore "$K0" --name d --operator "$A0@o" --threshold 3
 ok "custom errors decoded"
 expect_fail "wrong password" env VEIL_KEYSTORE_PASSWORD=nope "$VEIL" chain deploy --keystore "$K0"
