@@ -14,7 +14,9 @@
  * slot is refused before any round, attributably. Both gates need the
  * cluster's policy from chain: while it cannot be read (the RPC down), a
  * job is deferred, not refused (kept, its check retried with backoff for
- * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note).
+ * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note), and kept
+ * in the store too: a restarted node holds it again, from its first
+ * deferral's time, and checks it itself before any round of it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
