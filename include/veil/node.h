@@ -857,7 +857,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 4
+#define VEIL_STORE_SCHEMA_VERSION 5
 
 typedef struct veil_store veil_store;
 
@@ -1002,6 +1002,35 @@ VEIL_WARN_UNUSED int veil_store_slots_of(veil_store *s, const uint8_t member[32]
                                          struct veil_store_slot **out, size_t *n, veil_err *err);
 /* Drops the slots recorded before older_than_ms (unix ms). */
 VEIL_WARN_UNUSED int veil_store_slots_prune(veil_store *s, int64_t older_than_ms, veil_err *err);
+
+/* Jobs held at intake while the cluster's policy cannot be read
+ * (src/node/daemon_intake.c, issue 18), kept so that a restarted node still
+ * holds them and checks them itself before any round: the announcement as
+ * received, its gossip author (from_len 0: this node's own job), when the
+ * job was first deferred (unix ms: the longest wait counts from there,
+ * across restarts) and how many of its checks failed since. */
+struct veil_store_deferral {
+    char job_id[65];
+    uint8_t *msg; /* 1..VEIL_MSG_MAX_BYTES bytes; a listing's, freed with the list */
+    size_t msg_len;
+    uint8_t from[VEIL_PEER_ID_MAX];
+    size_t from_len;
+    uint64_t first_ms;
+    uint32_t attempts;
+};
+/* Inserts the job's row, or updates its attempts (the first deferral's
+ * time, announcement and author are kept). */
+VEIL_WARN_UNUSED int veil_store_deferral_put(veil_store *s, const struct veil_store_deferral *d,
+                                             veil_err *err);
+/* Removes the job's row (taken in or refused); none is no error. */
+VEIL_WARN_UNUSED int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err);
+/* At most `max` rows, first deferred first (*out malloc'd, NULL when none;
+ * free with veil_store_deferrals_free). A row whose job id or lengths are
+ * out of bounds is skipped and counted in *corrupt. */
+VEIL_WARN_UNUSED int veil_store_deferrals_list(veil_store *s, size_t max,
+                                               struct veil_store_deferral **out, size_t *n,
+                                               size_t *corrupt, veil_err *err);
+void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n);
 
 /* Counters for /metrics. */
 VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,

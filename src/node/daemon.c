@@ -486,6 +486,7 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
      * form and telemetry to arrive (two epochs). */
     d->resume_at_ms = veil_daemon_wall_ms() + 2 * d->interval_ms + 1000;
     veil_daemon_rewatch_containers(d);
+    veil_daemon_intake_reload(d); /* before the resume: held jobs stay held */
     veil_daemon_resume_rounds(d);
     uv_timer_init(loop, &d->cron_timer);
     d->cron_timer.data = d;

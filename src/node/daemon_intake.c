@@ -14,7 +14,9 @@
  * slot is refused before any round, attributably. Both gates need the
  * cluster's policy from chain: while it cannot be read (the RPC down), a
  * job is deferred, not refused (kept, its check retried with backoff for
- * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note).
+ * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note), and kept
+ * in the store too: a restarted node holds it again, from its first
+ * deferral's time, and checks it itself before any round of it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -28,6 +30,15 @@
 #include "daemon_sync.h"
 
 static void republish_job_assignments(veil_daemon *d, const char *job_hex);
+
+/* A store read on the intake path that failed: logged with the job (the
+ * writes go through veil_daemon_store_failed). */
+static void store_read_failed(const char *what, const char *job_hex, uint32_t replica,
+                              const veil_err *err)
+{
+    veil_log(VEIL_LOG_WARN, SUB, "store read failed", "what=%s job=%.16s replica=%u error=\"%s\"",
+             what, job_hex, replica, err->msg);
+}
 
 /* A replica the store shows past its round (assigned, running, exited,
  * failed, unschedulable): its round is decided here too, with its node. */
@@ -43,8 +54,11 @@ static void mark_decided(veil_daemon *d, const uint8_t job_id[32], const char *i
     veil_err err = {0};
     if (veil_daemon_round_move(d, done, VEIL_ROUND_ST_DECIDED) != 0)
         return;
-    if (veil_store_replica_get_node(d->store, id_hex, replica, node, sizeof node, &err) == 0 &&
-        node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
+    if (veil_store_replica_get_node(d->store, id_hex, replica, node, sizeof node, &err) != 0) {
+        store_read_failed("decided replica's node", id_hex, replica, &err);
+        return;
+    }
+    if (node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
         veil_daemon_to_peer(&done->chosen, &pid);
 }
 
@@ -227,7 +241,14 @@ static int budget_gate(veil_daemon *d, const veil_contract_policy *pol,
     if (p.outcomes_per_period == 0)
         return 1;
     memcpy(s.job_id, m->job_id, 32);
-    if (veil_store_slot_get(d->store, job_hex, &row, &err) == 0 && row.verdict != SLOT_RESERVED) {
+    int got = veil_store_slot_get(d->store, job_hex, &row, &err);
+    if (got != 0 && err.code != VEIL_E_NOTFOUND) {
+        /* never charged twice: a verdict the store may hold is not guessed */
+        store_read_failed("outcome slot", job_hex, 0, &err);
+        snprintf(why, cap, "refused at intake: outcome budget not checked (%.160s)", err.msg);
+        return 0;
+    }
+    if (got == 0 && row.verdict != SLOT_RESERVED) {
         if (row.verdict == VEIL_PRIVACY_ACCEPT)
             return 1;
         snprintf(why, cap, "refused at intake: outcome budget (slot %" PRIu64 "/%" PRIu32 ", %s)",
@@ -368,6 +389,47 @@ void intake_defer_free(struct intake_deferrals *q)
     memset(q, 0, sizeof *q);
 }
 
+int intake_defer_save(veil_store *s, const struct intake_deferred *e, const uint8_t *msg,
+                      const uint8_t *from, veil_err *err)
+{
+    struct veil_store_deferral row = {
+        .msg = (uint8_t *)msg, /* read only: the store copies it */
+        .msg_len = e->len,
+        .from_len = e->from_len,
+        .first_ms = e->first_ms,
+        .attempts = e->attempts,
+    };
+    if (e->from_len > sizeof row.from || (e->from_len && !from))
+        return veil_err_set(err, VEIL_E_INVALID, "deferred job's author of %zu bytes", e->from_len);
+    snprintf(row.job_id, sizeof row.job_id, "%s", e->job_hex);
+    if (e->from_len)
+        memcpy(row.from, from, e->from_len);
+    return veil_store_deferral_put(s, &row, err);
+}
+
+int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms, size_t *held,
+                        size_t *corrupt, veil_err *err)
+{
+    struct veil_store_deferral *rows;
+    size_t n;
+    *held = 0;
+    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, corrupt, err) != 0)
+        return veil_err_wrap(err, "deferred jobs");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        struct intake_deferred e = {.len = rows[i].msg_len,
+                                    .from_len = rows[i].from_len,
+                                    .first_ms = rows[i].first_ms,
+                                    .next_ms = now_ms,
+                                    .attempts = rows[i].attempts};
+        memcpy(e.job_hex, rows[i].job_id, sizeof e.job_hex);
+        rc = intake_defer_put(q, &e, rows[i].msg, rows[i].from, err);
+        *held += rc == 1;
+    }
+    veil_store_deferrals_free(rows, n);
+    return rc < 0 ? veil_err_wrap(err, "deferred job not held again") : 0;
+}
+
 /* Marks every undecided replica of a refused job failed with `why` (a
  * pending replica passes through scheduling, the store's only way there). */
 static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, const char *why)
@@ -375,9 +437,12 @@ static void refuse_job(veil_daemon *d, const char *id_hex, uint32_t replicas, co
     veil_err err = {0};
     for (uint32_t i = 0; i < replicas; i++) {
         enum veil_replica_state st;
-        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) != 0 ||
-            (st != VEIL_REPLICA_PENDING && st != VEIL_REPLICA_SCHEDULING &&
-             st != VEIL_REPLICA_AWAITING_DECRYPTION))
+        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) != 0) {
+            store_read_failed("refused replica's state", id_hex, i, &err);
+            continue;
+        }
+        if (st != VEIL_REPLICA_PENDING && st != VEIL_REPLICA_SCHEDULING &&
+            st != VEIL_REPLICA_AWAITING_DECRYPTION)
             continue;
         if ((st == VEIL_REPLICA_PENDING &&
              veil_store_replica_set_state(d->store, id_hex, i, VEIL_REPLICA_SCHEDULING, NULL,
@@ -397,11 +462,43 @@ static void defer_note(veil_daemon *d, const char *id_hex, uint32_t replicas, co
     veil_err err = {0};
     for (uint32_t i = 0; i < replicas; i++) {
         enum veil_replica_state st;
-        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) == 0 &&
-            st == VEIL_REPLICA_PENDING &&
-            veil_store_replica_set_note(d->store, id_hex, i, note, &err) != 0)
+        if (veil_store_replica_get_state(d->store, id_hex, i, &st, &err) != 0)
+            store_read_failed("deferred replica's state", id_hex, i, &err);
+        else if (st == VEIL_REPLICA_PENDING &&
+                 veil_store_replica_set_note(d->store, id_hex, i, note, &err) != 0)
             veil_daemon_store_failed("replica note", id_hex, i, &err);
     }
+}
+
+/* The held job's row in the store (a restarted node holds it again). */
+static void defer_store(veil_daemon *d, const struct intake_deferred *e, const uint8_t *msg,
+                        const uint8_t *from)
+{
+    veil_err err = {0};
+    if (intake_defer_save(d->store, e, msg, from, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred job not stored: a restart would forget its wait",
+                 "job=%.16s attempts=%u error=\"%s\"", e->job_hex, e->attempts, err.msg);
+}
+
+static void defer_unstore(veil_daemon *d, const char *id_hex)
+{
+    veil_err err = {0};
+    if (veil_store_deferral_drop(d->store, id_hex, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred job not removed from the store",
+                 "job=%.16s error=\"%s\"", id_hex, err.msg);
+}
+
+/* When the held job first waited (`prev`: the entry its check came from;
+ * else the queue's entry, a re-announcement), 0 when not held. */
+static uint64_t held_since(const struct intake_deferrals *q, const char *id_hex,
+                           const struct intake_deferred *prev)
+{
+    if (prev)
+        return prev->first_ms;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->v[i].job_hex, id_hex) == 0)
+            return q->v[i].first_ms;
+    return 0;
 }
 
 /* The policy could not be read (a transient RPC failure, not a verdict):
@@ -423,6 +520,8 @@ static void defer_job(veil_daemon *d, const uint8_t *data, size_t len, const uin
     int rc =
         intake_defer_expired(&e, now) ? -1 : intake_defer_put(&d->deferred, &e, data, from, &err);
     if (rc < 0) {
+        if (prev)
+            defer_unstore(d, id_hex);
         snprintf(why, sizeof why, "refused at intake: the policy is unreadable (%.160s) and %.200s",
                  reason, err.msg[0] ? err.msg : "it stayed so for the longest wait at intake");
         refuse_job(d, id_hex, replicas, why);
@@ -434,6 +533,8 @@ static void defer_job(veil_daemon *d, const uint8_t *data, size_t len, const uin
              reason, e.attempts + 1, (unsigned long long)(e.next_ms - now) / 1000,
              INTAKE_DEFER_LIMIT_MS / 1000);
     defer_note(d, id_hex, replicas, why);
+    if (rc == 1)
+        defer_store(d, &e, data, from);
     if (rc == 1 && !prev)
         veil_log(VEIL_LOG_WARN, SUB, "job deferred at intake: the policy is unreadable",
                  "job=%.16s retry_in_ms=%llu limit_s=%u error=\"%s\"", id_hex,
@@ -469,6 +570,8 @@ static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const ui
     memcpy(submitter, m.submitter.bytes, m.submitter.len);
     submitter[m.submitter.len] = '\0';
     char *json = malloc(m.spec_json_len + 1);
+    if (!json)
+        veil_log(VEIL_LOG_WARN, SUB, "job not stored", "job=%.16s error=\"out of memory\"", id_hex);
     if (json) {
         memcpy(json, m.spec_json, m.spec_json_len);
         json[m.spec_json_len] = '\0';
@@ -476,7 +579,8 @@ static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const ui
                                      spec.replicas, m.request_ciphertext, m.request_ciphertext_len,
                                      &err) != 0 &&
             err.code != VEIL_E_EXISTS)
-            veil_log(VEIL_LOG_WARN, SUB, "job not stored", "error=\"%s\"", err.msg);
+            veil_log(VEIL_LOG_WARN, SUB, "job not stored", "job=%.16s error=\"%s\"", id_hex,
+                     err.msg);
         free(json);
     }
     char why[512];
@@ -488,10 +592,12 @@ static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const ui
         goto out;
     }
     if (intake_defer_has(&d->deferred, id_hex) || prev) {
+        uint64_t since = held_since(&d->deferred, id_hex, prev), now = veil_daemon_wall_ms();
         intake_defer_drop(&d->deferred, id_hex);
+        defer_unstore(d, id_hex);
         veil_log(VEIL_LOG_INFO, SUB, "job deferred at intake: the policy is readable again",
                  "job=%.16s waited_ms=%llu", id_hex,
-                 (unsigned long long)(prev ? veil_daemon_wall_ms() - prev->first_ms : 0));
+                 (unsigned long long)(now > since ? now - since : 0));
     }
     int pass = image_gate(pol, &spec, why, sizeof why) &&
                budget_gate(d, pol, &m, id_hex, submitter, why, sizeof why);
@@ -505,8 +611,11 @@ static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const ui
     uint32_t first = 0;
     for (; first < spec.replicas; first++) {
         enum veil_replica_state st;
-        if (veil_store_replica_get_state(d->store, id_hex, first, &st, &err) != 0 ||
-            st == VEIL_REPLICA_PENDING || st == VEIL_REPLICA_SCHEDULING ||
+        if (veil_store_replica_get_state(d->store, id_hex, first, &st, &err) != 0) {
+            store_read_failed("replica's state", id_hex, first, &err); /* taken as undecided */
+            break;
+        }
+        if (st == VEIL_REPLICA_PENDING || st == VEIL_REPLICA_SCHEDULING ||
             st == VEIL_REPLICA_AWAITING_DECRYPTION)
             break;
         mark_decided(d, m.job_id, id_hex, first, spec.replicas);
@@ -575,7 +684,8 @@ int veil_daemon_publish_job(veil_daemon *d, const char *job_hex, bool local)
                 if (local)
                     veil_daemon_on_job_submit(d, msg.data, msg.len, NULL, 0);
             } else {
-                veil_log(VEIL_LOG_WARN, SUB, "job not announced", "error=\"%s\"", err.msg);
+                veil_log(VEIL_LOG_WARN, SUB, "job not announced", "job=%.16s error=\"%s\"", job_hex,
+                         err.msg);
             }
             veil_buf_free(&msg);
         }
@@ -597,12 +707,13 @@ static void republish_assignment(veil_daemon *d, json_t *row)
 
 /* The latest assignment of each replica of this node's own jobs (rows are in
  * the order they were recorded: a later row of a replica supersedes). */
-static void republish_assignments(veil_daemon *d, json_t *own)
+static void republish_assignments(veil_daemon *d, json_t *own, const char *job_hex)
 {
     veil_err err = {0};
     json_t *rows = veil_store_list_json(d->store, "assignments", &err);
     if (!rows) {
-        veil_log(VEIL_LOG_WARN, SUB, "assignments not read", "error=\"%s\"", err.msg);
+        veil_log(VEIL_LOG_WARN, SUB, "assignments not read", "job=%.16s error=\"%s\"", job_hex,
+                 err.msg);
         return;
     }
     size_t n = json_array_size(rows);
@@ -628,10 +739,12 @@ static void republish_job_assignments(veil_daemon *d, const char *job_hex)
 {
     json_t *one = json_object();
     if (!one || json_object_set_new(one, job_hex, json_true()) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "assignments not published again",
+                 "job=%.16s error=\"out of memory\"", job_hex);
         json_decref(one);
         return;
     }
-    republish_assignments(d, one);
+    republish_assignments(d, one, job_hex);
     json_decref(one);
 }
 
@@ -668,6 +781,65 @@ static void retry_deferred(veil_daemon *d, uint64_t now_ms)
             intake_defer_postpone_due(&d->deferred, now_ms);
             return;
         }
+    }
+}
+
+/* One replica from scheduling or awaiting_decryption back to pending (the
+ * state machine's way: awaiting_decryption -> scheduling -> pending). */
+static int replica_back(veil_store *s, const char *job_hex, uint32_t i, enum veil_replica_state st,
+                        veil_err *err)
+{
+    if (st == VEIL_REPLICA_AWAITING_DECRYPTION &&
+        veil_store_replica_set_state(s, job_hex, i, VEIL_REPLICA_SCHEDULING, NULL, err) != 0)
+        return -1;
+    return veil_store_replica_set_state(s, job_hex, i, VEIL_REPLICA_PENDING, NULL, err);
+}
+
+int intake_defer_hold_replicas(veil_store *s, const char *job_hex, uint32_t *back, veil_err *err)
+{
+    struct veil_store_job job;
+    *back = 0;
+    if (veil_store_job_get(s, job_hex, &job, err) != 0)
+        return veil_err_wrap(err, "deferred job %.16s", job_hex);
+    int rc = 0;
+    for (uint32_t i = 0; i < job.replicas; i++) {
+        enum veil_replica_state st;
+        if (veil_store_replica_get_state(s, job_hex, i, &st, err) != 0) {
+            rc = veil_err_wrap(err, "deferred job %.16s replica %u", job_hex, i);
+            break;
+        }
+        bool moved_on = st == VEIL_REPLICA_SCHEDULING || st == VEIL_REPLICA_AWAITING_DECRYPTION;
+        if (moved_on && replica_back(s, job_hex, i, st, err) != 0) {
+            rc = veil_err_wrap(err, "deferred job %.16s replica %u", job_hex, i);
+            break;
+        }
+        *back += moved_on;
+    }
+    veil_store_job_free(&job);
+    return rc;
+}
+
+void veil_daemon_intake_reload(veil_daemon *d)
+{
+    uint64_t now = veil_daemon_wall_ms();
+    size_t held = 0, corrupt = 0;
+    veil_err err = {0};
+    if (intake_defer_reload(&d->deferred, d->store, now, &held, &corrupt, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again", "held=%zu error=\"%s\"", held,
+                 err.msg);
+    if (corrupt)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: skipped", "rows=%zu",
+                 corrupt);
+    for (size_t i = 0; i < d->deferred.n; i++) {
+        const struct intake_deferred *e = &d->deferred.v[i];
+        uint32_t back = 0;
+        if (intake_defer_hold_replicas(d->store, e->job_hex, &back, &err) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "deferred job's replicas not held back",
+                     "job=%.16s error=\"%s\"", e->job_hex, err.msg);
+        veil_log(VEIL_LOG_INFO, SUB, "job deferred at intake: resumed after restart",
+                 "job=%.16s waited_ms=%llu attempts=%u replicas_back_to_pending=%u limit_s=%u",
+                 e->job_hex, (unsigned long long)(now > e->first_ms ? now - e->first_ms : 0),
+                 e->attempts, back, INTAKE_DEFER_LIMIT_MS / 1000);
     }
 }
 

@@ -5,7 +5,9 @@
  * job (kept, its policy check retried with backoff), only a readable policy
  * that forbids it refuses it. The queue is caller-owned (in the daemon) and
  * bounded in size and in how long a job may wait; its rules are pure, for
- * their unit test.
+ * their unit test. Each held job is also a row of the node's store
+ * (intake_deferrals), so that a restarted node holds it again, with the
+ * time of its first deferral, and checks it itself before any round.
  */
 #ifndef VEIL_NODE_DAEMON_INTAKE_H
 #define VEIL_NODE_DAEMON_INTAKE_H
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include <veil/base.h>
+#include <veil/node.h>
 
 #define INTAKE_DEFER_MAX      256    /* jobs waiting for the policy at once */
 #define INTAKE_DEFER_FIRST_MS 2000u  /* first re-check, doubled after each */
@@ -64,5 +67,33 @@ void intake_defer_drop(struct intake_deferrals *q, const char *job_hex);
 bool intake_defer_has(const struct intake_deferrals *q, const char *job_hex);
 
 void intake_defer_free(struct intake_deferrals *q);
+
+/* Writes `e` (its announcement `msg` and gossip author `from`) to the
+ * store: a new row, or the failed checks of a held one (its first deferral
+ * time is kept). */
+VEIL_WARN_UNUSED int intake_defer_save(veil_store *s, const struct intake_deferred *e,
+                                       const uint8_t *msg, const uint8_t *from, veil_err *err);
+
+/* Holds again the jobs the store shows deferred (a restarted node), at most
+ * INTAKE_DEFER_MAX, first deferred first: each due at `now_ms`, with its
+ * stored first deferral time and failed checks. *held gets how many were
+ * added, *corrupt the rows skipped as unreadable. */
+VEIL_WARN_UNUSED int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms,
+                                         size_t *held, size_t *corrupt, veil_err *err);
+
+/* The replicas of held job `job_hex` that moved on while it waited (the
+ * others' digests and retries move them: scheduling, awaiting_decryption)
+ * go back to pending: this node has not taken the job in, and the resume
+ * of the store's unfinished rounds at start would plan it without this
+ * node's own intake check. *back gets how many; -1 on the first store
+ * failure (err names the job and replica). */
+VEIL_WARN_UNUSED int intake_defer_hold_replicas(veil_store *s, const char *job_hex, uint32_t *back,
+                                                veil_err *err);
+
+struct veil_daemon;
+/* At start, before the store's unfinished rounds resume (daemon.c): the
+ * deferred jobs held again and logged, their replicas back to pending so
+ * that no round of theirs resumes before this node's own intake check. */
+void veil_daemon_intake_reload(struct veil_daemon *d);
 
 #endif

@@ -3,8 +3,9 @@
  * store.c - the node's persistent state in SQLite (<data_dir>/state.db, WAL
  * journal, synchronous=FULL): nodes (peer ID, organization, alive, last
  * telemetry epoch - never telemetry values), jobs, replicas and their state
- * machine, assignments, containers, anchors and the outcome-budget slots
- * this node charged (its ledger, docs/THREAT_MODEL.md H2). Schema versions live in
+ * machine, assignments, containers, anchors, the outcome-budget slots
+ * this node charged (its ledger, docs/THREAT_MODEL.md H2) and the jobs its
+ * intake holds while the policy is unreadable. Schema versions live in
  * PRAGMA user_version and are migrated forward one step at a time, each step
  * in its own transaction. Every multi-row change is one transaction, and the
  * keys (job id; job+replica for containers; job+replica+epoch for
@@ -165,6 +166,12 @@ static const char *const migrations[] = {
     "  period INTEGER NOT NULL, seq INTEGER NOT NULL, verdict INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL);"
     "CREATE INDEX outcome_slots_by_member ON outcome_slots(member, period);",
+    /* 5: the jobs held at intake while the policy is unreadable (issue 18),
+     * so that a restarted node keeps holding them: the announcement and its
+     * gossip author as received, the first deferral's time, failed checks */
+    "CREATE TABLE intake_deferrals(job_id TEXT PRIMARY KEY, msg BLOB NOT NULL,"
+    "  author BLOB NOT NULL, first_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -993,4 +1000,120 @@ int veil_store_slots_prune(veil_store *s, int64_t older_than_ms, veil_err *err)
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_fail(s, err, "prune outcome slots");
+}
+
+/* ---- jobs deferred at intake (daemon_intake.c, issue 18) ---------------- */
+
+int veil_store_deferral_put(veil_store *s, const struct veil_store_deferral *d, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (strlen(d->job_id) != 64 || d->msg_len == 0 || d->msg_len > VEIL_MSG_MAX_BYTES ||
+        d->from_len > VEIL_PEER_ID_MAX)
+        return veil_err_set(err, VEIL_E_INVALID, "deferral of job %.16s: %zu-byte announcement",
+                            d->job_id, d->msg_len);
+    if (prepare(s, &st,
+                "INSERT INTO intake_deferrals(job_id, msg, author, first_ms, attempts, updated_ms)"
+                " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(job_id) DO UPDATE SET"
+                " attempts = ?5, updated_ms = ?6",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, d->job_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, d->msg, (int)d->msg_len, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 3, d->from, (int)d->from_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)d->first_ms);
+    sqlite3_bind_int64(st, 5, d->attempts);
+    sqlite3_bind_int64(st, 6, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store intake deferral");
+}
+
+int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "DELETE FROM intake_deferrals WHERE job_id = ?1", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "drop intake deferral");
+}
+
+void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].msg);
+    free(v);
+}
+
+/* One row (job_id, msg, author, first_ms, attempts) into `out` (its msg
+ * copied): 1 when a length or the job id is out of bounds (skipped), -1
+ * out of memory. */
+static int deferral_from_row(sqlite3_stmt *st, struct veil_store_deferral *out)
+{
+    const char *job = (const char *)sqlite3_column_text(st, 0);
+    const void *msg = sqlite3_column_blob(st, 1);
+    int msg_len = sqlite3_column_bytes(st, 1);
+    const void *from = sqlite3_column_blob(st, 2);
+    int from_len = sqlite3_column_bytes(st, 2);
+    sqlite3_int64 first = sqlite3_column_int64(st, 3), attempts = sqlite3_column_int64(st, 4);
+    memset(out, 0, sizeof *out);
+    if (!job || strlen(job) != 64 || !msg || msg_len <= 0 || msg_len > VEIL_MSG_MAX_BYTES ||
+        from_len < 0 || from_len > VEIL_PEER_ID_MAX || (from_len > 0 && !from) || first < 0 ||
+        attempts < 0 || attempts > UINT32_MAX)
+        return 1;
+    out->msg = malloc((size_t)msg_len);
+    if (!out->msg)
+        return -1;
+    memcpy(out->job_id, job, 65);
+    memcpy(out->msg, msg, (size_t)msg_len);
+    out->msg_len = (size_t)msg_len;
+    if (from_len > 0)
+        memcpy(out->from, from, (size_t)from_len);
+    out->from_len = (size_t)from_len;
+    out->first_ms = (uint64_t)first;
+    out->attempts = (uint32_t)attempts;
+    return 0;
+}
+
+int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_deferral **out,
+                              size_t *n, size_t *corrupt, veil_err *err)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    *corrupt = 0;
+    if (max == 0)
+        return 0;
+    if (prepare(s, &st,
+                "SELECT job_id, msg, author, first_ms, attempts FROM intake_deferrals"
+                " ORDER BY first_ms, job_id",
+                err) != 0)
+        return -1;
+    struct veil_store_deferral *v = calloc(max, sizeof *v);
+    if (!v) {
+        sqlite3_finalize(st);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    int rc = SQLITE_DONE, got = 0;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+           (got = deferral_from_row(st, &v[*n])) >= 0) {
+        if (got == 0)
+            (*n)++;
+        else
+            (*corrupt)++;
+    }
+    if (*n == max)
+        rc = SQLITE_DONE; /* the caller's bound: the rest stay stored */
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE && got >= 0) {
+        *out = *n ? v : NULL;
+        if (!*n)
+            free(v);
+        return 0;
+    }
+    veil_store_deferrals_free(v, *n);
+    *n = 0;
+    return got < 0 ? veil_err_set(err, VEIL_E_NOMEM, "out of memory")
+                   : db_fail(s, err, "read intake deferrals");
 }

@@ -6,9 +6,15 @@
  * capped at 30 s, held once (a re-announcement adds nothing), refused only
  * after the longest wait or when the queue is full, and forgotten once its
  * check ran. Before this, intake refused the job on the first failed read.
+ * A held job is a row of the node's store too: a restarted node holds it
+ * again (its first deferral time kept, so the longest wait spans restarts,
+ * due at once for its own check), and the replicas the others' rounds moved
+ * on go back to pending, so that no round of it resumes before that check.
+ * Before that, the queue was in memory only and a restart forgot it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../../src/node/daemon_intake.h"
 #include "../../vtest.h"
@@ -93,4 +99,114 @@ static void test_bounded(void)
     CHECK_EQ_INT((int)q.n, 0);
 }
 
-VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded))
+static int count_state(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    (void)job_hex;
+    (void)replica;
+    (void)node;
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+/* How many replicas the store shows in the states a restart resumes. */
+static unsigned resumable(veil_store *s)
+{
+    unsigned n = 0;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_SCHEDULING, count_state, &n, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_each_replica(s, VEIL_REPLICA_AWAITING_DECRYPTION, count_state, &n, &err), 0);
+    return n;
+}
+
+static void test_reload_after_restart(void)
+{
+    char dir[64] = "/tmp/veil-intake-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    veil_store *s;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, dir, &err), 0);
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1500, 0);
+    b.from_len = 0; /* this node's own job */
+    /* job a is stored with 3 replicas; the others' rounds moved two on */
+    CHECK_EQ_INT(veil_store_job_insert(s, a.job_hex, "a", "{}", "p", "00", 3, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, a.job_hex, 0, VEIL_REPLICA_SCHEDULING, NULL, &err),
+                 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(s, a.job_hex, 0, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err),
+        0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, a.job_hex, 1, VEIL_REPLICA_SCHEDULING, NULL, &err),
+                 0);
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &b, msg, NULL, &err), 0);
+    /* a later failed check: its attempts, never its first deferral time */
+    struct intake_deferred later = a;
+    later.first_ms = 9000;
+    later.attempts = 3;
+    CHECK_EQ_INT(intake_defer_save(s, &later, msg, from, &err), 0);
+    veil_store_close(s); /* the node restarts */
+
+    CHECK_EQ_INT(veil_store_open(&s, dir, &err), 0);
+    struct intake_deferrals q = {0};
+    size_t held = 0, corrupt = 9;
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)held, 2);
+    CHECK_EQ_INT((int)corrupt, 0);
+    CHECK(intake_defer_has(&q, a.job_hex) && intake_defer_has(&q, b.job_hex));
+    struct intake_deferred out;
+    CHECK(intake_defer_pop_due(&q, 20000, &out)); /* due at once: its own check */
+    CHECK_EQ_STR(out.job_hex, a.job_hex);         /* first deferred first */
+    CHECK_EQ_U64(out.first_ms, 1000);
+    CHECK_EQ_INT((int)out.attempts, 3);
+    CHECK_EQ_INT((int)out.len, 5);
+    CHECK_EQ_INT((int)out.from_len, 3);
+    CHECK_EQ_MEM(out.msg, msg, 5);
+    CHECK_EQ_MEM(out.msg + 5, from, 3);
+    /* the longest wait counts from the first deferral, across the restart */
+    CHECK(intake_defer_expired(&out, 1000 + INTAKE_DEFER_LIMIT_MS));
+    free(out.msg);
+    CHECK(intake_defer_pop_due(&q, 20000, &out));
+    CHECK_EQ_STR(out.job_hex, b.job_hex);
+    CHECK_EQ_INT((int)out.from_len, 0);
+    free(out.msg);
+
+    /* no round of the held job resumes: its replicas are pending again */
+    CHECK_EQ_INT((int)resumable(s), 2);
+    uint32_t back = 0;
+    CHECK_EQ_INT(intake_defer_hold_replicas(s, a.job_hex, &back, &err), 0);
+    CHECK_EQ_INT((int)back, 2);
+    CHECK_EQ_INT((int)resumable(s), 0);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
+    /* a job the store does not hold is an error that names it */
+    CHECK_EQ_INT(intake_defer_hold_replicas(s, b.job_hex, &back, &err), -1);
+    CHECK_CONTAINS(err.msg, "deferred job 0000000000000000");
+
+    /* a second reload into a queue that holds them adds nothing */
+    struct intake_deferred c = entry(0, 1000, 0);
+    CHECK_EQ_INT(intake_defer_put(&q, &c, msg, from, &err), 1);
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)held, 1); /* b only */
+    intake_defer_free(&q);
+
+    /* taken in or refused: the row goes, a restart holds nothing */
+    CHECK_EQ_INT(veil_store_deferral_drop(s, a.job_hex, &err), 0);
+    CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_hex, &err), 0);
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)held, 0);
+    CHECK_EQ_INT((int)q.n, 0);
+    veil_store_close(s);
+    char path[128];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/state.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/state.db-shm", dir);
+    unlink(path);
+    CHECK_EQ_INT(rmdir(dir), 0);
+}
+
+VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded),
+           VTEST(test_reload_after_restart))

@@ -6,6 +6,9 @@
  * random instants; after each kill the database must hold only whole jobs
  * (every replica row present), and a replaying process must end with
  * exactly the intended jobs and containers, none lost and none duplicated.
+ * The intake's deferrals (schema 5): a round trip across a reopen, the
+ * first deferral's time kept on update, the caller's bound, rows with bad
+ * lengths skipped, and a schema-4 store migrated with its rows intact.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -393,7 +396,7 @@ static void check_consistent(const char *dir, bool complete)
      * older but whole schema, which the next open migrates on */
     CHECK(version >= 1 && version <= VEIL_STORE_SCHEMA_VERSION);
     CHECK(!complete || version == VEIL_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(tables, version >= 4 ? 7 : 6);
+    CHECK_EQ_INT(tables, version >= 5 ? 8 : version >= 4 ? 7 : 6);
     CHECK_EQ_INT(sqlite3_prepare_v2(db,
                                     "SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM "
                                     "replicas r WHERE r.job_id = j.id) != j.replicas",
@@ -453,5 +456,109 @@ static void test_crash_resume(void)
     remove_tmpdir();
 }
 
+static struct veil_store_deferral deferral(int i, uint8_t *msg, size_t len, uint64_t first)
+{
+    struct veil_store_deferral d = {.msg = msg, .msg_len = len, .first_ms = first};
+    job_hex(d.job_id, i);
+    d.from_len = 4;
+    memset(d.from, 0xa0 + i, d.from_len);
+    return d;
+}
+
+/* Rows that a broken or tampered file could hold: each one skipped. */
+static void plant_bad_deferrals(const char *dir)
+{
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_exec(db,
+                     "INSERT INTO intake_deferrals VALUES('short', x'01', x'', 1, 0, 1);"
+                     "INSERT INTO intake_deferrals VALUES(printf('%064d', 7), x'', x'', 2, 0, 1);"
+                     "INSERT INTO intake_deferrals VALUES(printf('%064d', 8), zeroblob(65537),"
+                     " x'', 3, 0, 1);"
+                     "INSERT INTO intake_deferrals VALUES(printf('%064d', 9), x'01',"
+                     " zeroblob(65), 4, 0, 1);"
+                     "INSERT INTO intake_deferrals VALUES(printf('%064d', 10), x'01', x'', 5,"
+                     " -1, 1);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_deferrals(void)
+{
+    make_tmpdir();
+    veil_store *s;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    uint8_t m1[3] = {1, 2, 3}, m2[2] = {4, 5}, none[1] = {0};
+    struct veil_store_deferral a = deferral(1, m1, sizeof m1, 500), b = deferral(2, m2, 2, 100);
+    b.from_len = 0; /* the node's own job */
+    CHECK_EQ_INT(veil_store_deferral_put(s, &a, &err), 0);
+    CHECK_EQ_INT(veil_store_deferral_put(s, &b, &err), 0);
+    a.first_ms = 9999; /* a later check: only the attempts change */
+    a.attempts = 4;
+    CHECK_EQ_INT(veil_store_deferral_put(s, &a, &err), 0);
+    struct veil_store_deferral bad = deferral(3, none, 0, 1);
+    CHECK_EQ_INT(veil_store_deferral_put(s, &bad, &err), -1); /* no announcement */
+    CHECK_EQ_INT(err.code, VEIL_E_INVALID);
+    veil_store_close(s);
+    plant_bad_deferrals(tmpdir);
+
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    struct veil_store_deferral *v;
+    size_t n, corrupt;
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)n, 2);
+    CHECK_EQ_INT((int)corrupt, 5);
+    CHECK_EQ_STR(v[0].job_id, b.job_id); /* first deferred first */
+    CHECK_EQ_INT((int)v[0].from_len, 0);
+    CHECK_EQ_MEM(v[0].msg, m2, 2);
+    CHECK_EQ_STR(v[1].job_id, a.job_id);
+    CHECK_EQ_U64(v[1].first_ms, 500);
+    CHECK_EQ_INT((int)v[1].attempts, 4);
+    CHECK_EQ_INT((int)v[1].msg_len, 3);
+    CHECK_EQ_MEM(v[1].msg, m1, 3);
+    CHECK_EQ_INT((int)v[1].from_len, 4);
+    CHECK_EQ_MEM(v[1].from, a.from, 4);
+    veil_store_deferrals_free(v, n);
+    /* the caller's bound: the oldest only, the rest stay stored */
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 1, &v, &n, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)n, 1);
+    CHECK_EQ_STR(v[0].job_id, b.job_id);
+    veil_store_deferrals_free(v, n);
+    CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_id, &err), 0);
+    CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_id, &err), 0); /* gone: no error */
+    veil_store_close(s);
+
+    /* a schema-4 store (before this table) opens, migrates and keeps its jobs */
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/state.db", tmpdir);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "DROP TABLE intake_deferrals; PRAGMA user_version = 4;"
+                              "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas,"
+                              " created_ms) VALUES('v4job', 'o', '{}', 'p', '00', 1, 1);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    int ver = 0;
+    CHECK_EQ_INT(veil_store_schema_version(s, &ver, &err), 0);
+    CHECK_EQ_INT(ver, VEIL_STORE_SCHEMA_VERSION);
+    struct veil_store_job job;
+    CHECK_EQ_INT(veil_store_job_get(s, "v4job", &job, &err), 0);
+    veil_store_job_free(&job);
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    CHECK_EQ_INT((int)n, 0);
+    CHECK(v == NULL);
+    CHECK_EQ_INT(veil_store_deferral_put(s, &a, &err), 0);
+    veil_store_close(s);
+    remove_tmpdir();
+}
+
 VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_retry_note_and_migration),
-           VTEST(test_node_lost_and_resume), VTEST(test_crash_resume))
+           VTEST(test_node_lost_and_resume), VTEST(test_crash_resume), VTEST(test_deferrals))
