@@ -857,7 +857,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 5
+#define VEIL_STORE_SCHEMA_VERSION 6
 
 typedef struct veil_store veil_store;
 
@@ -1031,6 +1031,24 @@ VEIL_WARN_UNUSED int veil_store_deferrals_list(veil_store *s, size_t max,
                                                struct veil_store_deferral **out, size_t *n,
                                                size_t *corrupt, veil_err *err);
 void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n);
+
+/* This node's intake check passed the job (schema 6): recorded once (the
+ * first time is kept), so that a re-announcement or a restart takes the job
+ * in without checking it again. VEIL_E_NOTFOUND when the job is not stored. */
+VEIL_WARN_UNUSED int veil_store_job_set_taken_in(veil_store *s, const char *job_hex, veil_err *err);
+/* *taken_in: whether the job passed this node's intake check (false for a
+ * job the store does not hold). */
+VEIL_WARN_UNUSED int veil_store_job_taken_in(veil_store *s, const char *job_hex, bool *taken_in,
+                                             veil_err *err);
+/* A job held at intake (a deferral row, not taken in): every replica that
+ * moved on while it waits - scheduling, awaiting_decryption, rescheduling
+ * (its node died after an assignment this node recorded) - back to pending
+ * in one transaction, the one way to pending from those states: no round of
+ * it resumes, and once its check ran the intake plans or refuses every one
+ * of them like a new job's. *back gets how many. VEIL_E_STATE for a job not
+ * held or taken in, VEIL_E_NOTFOUND for one not stored. */
+VEIL_WARN_UNUSED int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back,
+                                              veil_err *err);
 
 /* Counters for /metrics. */
 VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,

@@ -62,6 +62,9 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                    binding, its true report wins)
  *   running -> assigned              (a newer assignment moved the replica;
  *                                    its old node stops its copy)
+ *   scheduling|awaiting_decryption|rescheduling -> pending: never through
+ *                                    this table, only veil_store_replicas_hold
+ *                                    for a job this node holds at intake
  * Setting the state a replica already has is a no-op (replays are harmless). */
 static bool reported_by_bound_node(enum veil_replica_state to)
 {
@@ -172,6 +175,9 @@ static const char *const migrations[] = {
     "CREATE TABLE intake_deferrals(job_id TEXT PRIMARY KEY, msg BLOB NOT NULL,"
     "  author BLOB NOT NULL, first_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL);",
+    /* 6: when this node's intake check passed the job (issue 18; 0: not
+     * yet), so that a re-announcement or a restart never checks it again */
+    "ALTER TABLE jobs ADD COLUMN intake_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -1116,4 +1122,97 @@ int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_defer
     *n = 0;
     return got < 0 ? veil_err_set(err, VEIL_E_NOMEM, "out of memory")
                    : db_fail(s, err, "read intake deferrals");
+}
+
+/* ---- this node's intake check passed (daemon_intake.c, issue 18) -------- */
+
+int veil_store_job_set_taken_in(veil_store *s, const char *job_hex, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "UPDATE jobs SET intake_ms = CASE WHEN intake_ms = 0 THEN ?1 ELSE intake_ms END"
+                " WHERE id = ?2",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "mark job taken in");
+    if (sqlite3_changes(s->db) == 0)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no job %.16s to mark taken in", job_hex);
+    return 0;
+}
+
+int veil_store_job_taken_in(veil_store *s, const char *job_hex, bool *taken_in, veil_err *err)
+{
+    sqlite3_stmt *st;
+    *taken_in = false;
+    if (prepare(s, &st, "SELECT intake_ms FROM jobs WHERE id = ?1", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *taken_in = sqlite3_column_int64(st, 0) != 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "read job's intake");
+}
+
+/* Inside an open transaction: VEIL_E_STATE unless the job is held at intake
+ * (a deferral row) and not taken in. */
+static int check_held_locked(veil_store *s, const char *job_hex, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT (SELECT count(*) FROM intake_deferrals WHERE job_id = ?1),"
+                " (SELECT intake_ms FROM jobs WHERE id = ?1)",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return db_fail(s, err, "read job's intake");
+    }
+    bool held = sqlite3_column_int64(st, 0) > 0;
+    bool stored = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    bool taken_in = sqlite3_column_int64(st, 1) != 0;
+    sqlite3_finalize(st);
+    if (!stored)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no job %.16s", job_hex);
+    if (!held || taken_in)
+        return veil_err_set(err, VEIL_E_STATE, "job %.16s is %s: its replicas are not held back",
+                            job_hex, taken_in ? "taken in" : "not held at intake");
+    return 0;
+}
+
+int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back, veil_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *back = 0;
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (check_held_locked(s, job_hex, err) != 0 ||
+        prepare(s, &st,
+                "UPDATE replicas SET state = 'pending', updated_ms = ?1 WHERE job_id = ?2"
+                " AND state IN ('scheduling', 'awaiting_decryption', 'rescheduling')",
+                err) != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(s, err, "hold replicas back");
+        goto fail;
+    }
+    uint32_t n = (uint32_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) != 0)
+        goto fail;
+    *back = n;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
 }
