@@ -365,13 +365,24 @@ bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct in
     return false;
 }
 
-void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms)
+int intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms, veil_store *s,
+                              veil_err *err)
 {
-    for (size_t i = 0; i < q->n; i++)
-        if (q->v[i].next_ms <= now_ms) {
-            q->v[i].attempts++;
-            q->v[i].next_ms = now_ms + intake_defer_backoff_ms(q->v[i].attempts);
+    int rc = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        struct intake_deferred *e = &q->v[i];
+        if (e->next_ms > now_ms)
+            continue;
+        e->attempts++;
+        e->next_ms = now_ms + intake_defer_backoff_ms(e->attempts);
+        veil_err one = {0};
+        if (s && intake_defer_save(s, e, e->msg, e->from_len ? e->msg + e->len : NULL, &one) != 0 &&
+            rc == 0) {
+            rc = -1;
+            *err = one;
         }
+    }
+    return rc;
 }
 
 void intake_defer_drop(struct intake_deferrals *q, const char *job_hex)
@@ -848,7 +859,11 @@ static void retry_deferred(veil_daemon *d, uint64_t now_ms)
         bool still = intake_defer_has(&d->deferred, e.job_hex);
         free(e.msg);
         if (still) {
-            intake_defer_postpone_due(&d->deferred, now_ms);
+            veil_err err = {0};
+            if (intake_defer_postpone_due(&d->deferred, now_ms, d->store, &err) != 0)
+                veil_log(VEIL_LOG_WARN, SUB,
+                         "deferred jobs' failed checks not stored: a restart backs off less",
+                         "error=\"%s\"", err.msg);
             return;
         }
     }

@@ -60,8 +60,12 @@ VEIL_WARN_UNUSED int intake_defer_put(struct intake_deferrals *q, const struct i
 bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct intake_deferred *out);
 
 /* Every entry due at `now_ms` waits one more backoff step (the policy is
- * still unreadable: one failed read per tick, not one per job). */
-void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms);
+ * still unreadable: one failed read per tick, not one per job). With a
+ * store `s` (NULL: the queue alone), each one's failed checks are stored
+ * too, so that its backoff goes on from there after a restart; -1 when a
+ * write failed (err: the first; the queue is postponed all the same). */
+VEIL_WARN_UNUSED int intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms,
+                                               veil_store *s, veil_err *err);
 
 /* Forgets the job (its policy check ran: taken in or refused). */
 void intake_defer_drop(struct intake_deferrals *q, const char *job_hex);

@@ -14,6 +14,8 @@
  * A held job's replica in rescheduling (its recorded node died) goes back
  * too, and a job whose check passed here once is never held again (a stale
  * row is removed at start, the store refuses to hold its replicas back).
+ * The failed checks of every postponed job are stored, not only the
+ * checked one's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +71,7 @@ static void test_held_once_and_due(void)
     free(out.msg);
 
     /* still unreadable: every due job waits one more step */
-    intake_defer_postpone_due(&q, 3500);
+    CHECK_EQ_INT(intake_defer_postpone_due(&q, 3500, NULL, &err), 0);
     CHECK_EQ_INT((int)q.v[0].attempts, 1);
     CHECK_EQ_U64(q.v[0].next_ms, 3500 + 4000);
     CHECK(!intake_defer_pop_due(&q, 7499, &out));
@@ -317,6 +319,43 @@ static void test_taken_in_not_held(void)
     close_tmp_store(s, dir);
 }
 
+/* The failed checks of the jobs postponed while the policy stays unreadable
+ * are stored too: after a restart each one's backoff goes on from its own
+ * count. Before, only the job whose check ran had its count stored. */
+static void test_postpone_stored(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferrals q = {0};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1000, 2), c = entry(2, 1000, 0);
+    b.from_len = 0;
+    c.next_ms = 50000; /* not due */
+    CHECK_EQ_INT(intake_defer_put(&q, &a, msg, from, &err), 1);
+    CHECK_EQ_INT(intake_defer_put(&q, &b, msg, NULL, &err), 1);
+    CHECK_EQ_INT(intake_defer_put(&q, &c, msg, from, &err), 1);
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &b, msg, NULL, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &c, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_postpone_due(&q, 10000, s, &err), 0);
+    intake_defer_free(&q);
+
+    struct intake_reload_counts cnt;
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, 3);
+    for (size_t i = 0; i < q.n; i++) {
+        const struct intake_deferred *e = &q.v[i];
+        uint32_t want = strcmp(e->job_hex, a.job_hex) == 0   ? 1
+                        : strcmp(e->job_hex, b.job_hex) == 0 ? 3
+                                                             : 0;
+        CHECK_EQ_INT((int)e->attempts, (int)want);
+        CHECK_EQ_U64(e->first_ms, 1000);
+    }
+    intake_defer_free(&q);
+    close_tmp_store(s, dir);
+}
+
 VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded),
            VTEST(test_reload_after_restart), VTEST(test_hold_rescheduling),
-           VTEST(test_taken_in_not_held))
+           VTEST(test_taken_in_not_held), VTEST(test_postpone_stored))
