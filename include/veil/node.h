@@ -1026,10 +1026,12 @@ VEIL_WARN_UNUSED int veil_store_deferral_put(veil_store *s, const struct veil_st
 VEIL_WARN_UNUSED int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err);
 /* At most `max` rows, first deferred first (*out malloc'd, NULL when none;
  * free with veil_store_deferrals_free). A row whose job id or lengths are
- * out of bounds is skipped and counted in *corrupt. */
+ * out of bounds can never be held: it is removed and counted in *corrupt
+ * (at most `max` per call), so it is reported once. *rest gets how many
+ * rows stay stored unread (past the bound). */
 VEIL_WARN_UNUSED int veil_store_deferrals_list(veil_store *s, size_t max,
                                                struct veil_store_deferral **out, size_t *n,
-                                               size_t *corrupt, veil_err *err);
+                                               size_t *corrupt, size_t *rest, veil_err *err);
 void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n);
 
 /* This node's intake check passed the job (schema 6): recorded once (the

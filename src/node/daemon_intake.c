@@ -441,7 +441,7 @@ int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_
     struct veil_store_deferral *rows;
     size_t n;
     memset(c, 0, sizeof *c);
-    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, &c->corrupt, err) != 0)
+    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, &c->corrupt, &c->rest, err) != 0)
         return veil_err_wrap(err, "deferred jobs");
     int rc = 0;
     for (size_t i = 0; i < n && rc >= 0; i++) {
@@ -885,8 +885,11 @@ void veil_daemon_intake_reload(veil_daemon *d)
         veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again", "held=%zu error=\"%s\"",
                  c.held, err.msg);
     if (c.corrupt)
-        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: skipped", "rows=%zu",
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: removed", "rows=%zu",
                  c.corrupt);
+    if (c.rest)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs past the bound: not held again (kept stored)",
+                 "rows=%zu bound=%d", c.rest, INTAKE_DEFER_MAX);
     if (c.taken_in)
         veil_log(VEIL_LOG_INFO, SUB, "deferred jobs taken in before: not held again", "rows=%zu",
                  c.taken_in);

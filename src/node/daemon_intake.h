@@ -82,7 +82,8 @@ VEIL_WARN_UNUSED int intake_defer_save(veil_store *s, const struct intake_deferr
 
 struct intake_reload_counts {
     size_t held;     /* rows held again */
-    size_t corrupt;  /* rows skipped as unreadable */
+    size_t corrupt;  /* rows removed as unreadable */
+    size_t rest;     /* rows past INTAKE_DEFER_MAX, left stored */
     size_t taken_in; /* rows of jobs that passed this node's check: removed */
 };
 

@@ -738,8 +738,8 @@ int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLI
 
 int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err)
 {
-    static const char *const tables[] = {"nodes",       "jobs",       "replicas",
-                                         "assignments", "containers", "anchors"};
+    static const char *const tables[] = {"nodes",      "jobs",    "replicas",        "assignments",
+                                         "containers", "anchors", "intake_deferrals"};
     const char *known = NULL;
     for (size_t i = 0; i < VEIL_ARRAY_LEN(tables); i++)
         if (strcmp(table, tables[i]) == 0)
@@ -1082,46 +1082,101 @@ static int deferral_from_row(sqlite3_stmt *st, struct veil_store_deferral *out)
     return 0;
 }
 
-int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_deferral **out,
-                              size_t *n, size_t *corrupt, veil_err *err)
+/* Removes the rows `ids` (rowids of unreadable deferrals) in one
+ * transaction. */
+static int deferrals_remove(veil_store *s, const sqlite3_int64 *ids, size_t n, veil_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (n == 0)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (prepare(s, &st, "DELETE FROM intake_deferrals WHERE rowid = ?1", err) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, ids[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(s, err, "remove unreadable intake deferral");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) == 0)
+        return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
+}
+
+/* The rows left stored after `listed` were read: *rest. */
+static int deferrals_rest(veil_store *s, size_t listed, size_t *rest, veil_err *err)
+{
+    uint64_t total;
+    if (veil_store_count(s, "intake_deferrals", &total, err) != 0)
+        return -1;
+    *rest = total > listed ? (size_t)(total - listed) : 0;
+    return 0;
+}
+
+/* Reads up to `max` rows into v (*n), the rowids of unreadable ones into
+ * bad (at most `max` of them, *n_bad): 0, or -1 (err set). */
+static int deferrals_read(veil_store *s, size_t max, struct veil_store_deferral *v, size_t *n,
+                          sqlite3_int64 *bad, size_t *n_bad, veil_err *err)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    *corrupt = 0;
-    if (max == 0)
-        return 0;
     if (prepare(s, &st,
-                "SELECT job_id, msg, author, first_ms, attempts FROM intake_deferrals"
+                "SELECT job_id, msg, author, first_ms, attempts, rowid FROM intake_deferrals"
                 " ORDER BY first_ms, job_id",
                 err) != 0)
         return -1;
-    struct veil_store_deferral *v = calloc(max, sizeof *v);
-    if (!v) {
-        sqlite3_finalize(st);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
     int rc = SQLITE_DONE, got = 0;
-    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+    while (*n < max && *n_bad < max && (rc = sqlite3_step(st)) == SQLITE_ROW &&
            (got = deferral_from_row(st, &v[*n])) >= 0) {
         if (got == 0)
             (*n)++;
         else
-            (*corrupt)++;
+            bad[(*n_bad)++] = sqlite3_column_int64(st, 5);
     }
-    if (*n == max)
-        rc = SQLITE_DONE; /* the caller's bound: the rest stay stored */
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_DONE; /* a bound reached: the rest stay stored */
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE && got >= 0) {
-        *out = *n ? v : NULL;
-        if (!*n)
-            free(v);
-        return 0;
-    }
-    veil_store_deferrals_free(v, *n);
+    if (got < 0)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "read intake deferrals");
+}
+
+int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_deferral **out,
+                              size_t *n, size_t *corrupt, size_t *rest, veil_err *err)
+{
+    *out = NULL;
     *n = 0;
-    return got < 0 ? veil_err_set(err, VEIL_E_NOMEM, "out of memory")
-                   : db_fail(s, err, "read intake deferrals");
+    *corrupt = 0;
+    *rest = 0;
+    if (max == 0)
+        return deferrals_rest(s, 0, rest, err);
+    struct veil_store_deferral *v = calloc(max, sizeof *v);
+    sqlite3_int64 *bad = calloc(max, sizeof *bad);
+    if (!v || !bad) {
+        free(v);
+        free(bad);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    int rc = deferrals_read(s, max, v, n, bad, corrupt, err);
+    if (rc == 0)
+        rc = deferrals_remove(s, bad, *corrupt, err);
+    if (rc == 0)
+        rc = deferrals_rest(s, *n, rest, err);
+    free(bad);
+    if (rc != 0 || *n == 0) {
+        veil_store_deferrals_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    return 0;
 }
 
 /* ---- this node's intake check passed (daemon_intake.c, issue 18) -------- */

@@ -7,8 +7,9 @@
  * (every replica row present), and a replaying process must end with
  * exactly the intended jobs and containers, none lost and none duplicated.
  * The intake's deferrals (schema 5): a round trip across a reopen, the
- * first deferral's time kept on update, the caller's bound, rows with bad
- * lengths skipped, and a schema-4 store migrated with its rows intact.
+ * first deferral's time kept on update, the caller's bound (the rows past
+ * it counted), rows with bad lengths removed (reported once), and a
+ * schema-4 store migrated with its rows intact.
  * The intake's mark that a job passed this node's check (schema 6).
  */
 #include <signal.h>
@@ -510,10 +511,11 @@ static void test_deferrals(void)
 
     CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
     struct veil_store_deferral *v;
-    size_t n, corrupt;
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    size_t n, corrupt, rest;
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 2);
     CHECK_EQ_INT((int)corrupt, 5);
+    CHECK_EQ_INT((int)rest, 0);
     CHECK_EQ_STR(v[0].job_id, b.job_id); /* first deferred first */
     CHECK_EQ_INT((int)v[0].from_len, 0);
     CHECK_EQ_MEM(v[0].msg, m2, 2);
@@ -525,9 +527,12 @@ static void test_deferrals(void)
     CHECK_EQ_INT((int)v[1].from_len, 4);
     CHECK_EQ_MEM(v[1].from, a.from, 4);
     veil_store_deferrals_free(v, n);
-    /* the caller's bound: the oldest only, the rest stay stored */
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 1, &v, &n, &corrupt, &err), 0);
+    /* the unreadable rows were removed (reported once); the caller's
+     * bound: the oldest only, the rest stay stored and are counted */
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 1, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 1);
+    CHECK_EQ_INT((int)corrupt, 0);
+    CHECK_EQ_INT((int)rest, 1);
     CHECK_EQ_STR(v[0].job_id, b.job_id);
     veil_store_deferrals_free(v, n);
     CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_id, &err), 0);
@@ -554,7 +559,7 @@ static void test_deferrals(void)
     struct veil_store_job job;
     CHECK_EQ_INT(veil_store_job_get(s, "v4job", &job, &err), 0);
     veil_store_job_free(&job);
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 0);
     CHECK(v == NULL);
     CHECK_EQ_INT(veil_store_deferral_put(s, &a, &err), 0);
