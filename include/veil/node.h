@@ -945,7 +945,9 @@ VEIL_WARN_UNUSED int veil_store_assignment_add(veil_store *s, const struct veil_
 
 /* A node was declared dead (SWIM): marks it not alive and, in one
  * transaction, moves every replica bound to it that is assigned or running
- * to rescheduling. *moved (may be NULL) gets how many. */
+ * to rescheduling, or to pending for a job held at intake (a deferral row,
+ * not taken in: placed again only after this node's own check, as
+ * veil_store_replicas_hold). *moved (may be NULL) gets how many. */
 VEIL_WARN_UNUSED int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved,
                                           veil_err *err);
 

@@ -62,9 +62,11 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                    binding, its true report wins)
  *   running -> assigned              (a newer assignment moved the replica;
  *                                    its old node stops its copy)
- *   scheduling|awaiting_decryption|rescheduling -> pending: never through
- *                                    this table, only veil_store_replicas_hold
- *                                    for a job this node holds at intake
+ *   scheduling|awaiting_decryption|rescheduling -> pending, and
+ *   assigned|running -> pending (its node lost): never through this table,
+ *                                    only veil_store_replicas_hold and
+ *                                    veil_store_node_lost, for a job this
+ *                                    node holds at intake
  * Setting the state a replica already has is a no-op (replays are harmless). */
 static bool reported_by_bound_node(enum veil_replica_state to)
 {
@@ -604,9 +606,13 @@ int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil
         goto fail;
     }
     sqlite3_finalize(st);
-    /* assigned/running -> rescheduling are allowed transitions (see above). */
+    /* assigned/running -> rescheduling are allowed transitions (see above);
+     * a job held at intake goes to pending instead (veil_store_replicas_hold's
+     * rule: no round of it before this node's own check) */
     if (prepare(s, &st,
-                "UPDATE replicas SET state = 'rescheduling', updated_ms = ? WHERE node = ?"
+                "UPDATE replicas SET state = CASE WHEN job_id IN (SELECT d.job_id FROM"
+                " intake_deferrals d JOIN jobs j ON j.id = d.job_id WHERE j.intake_ms = 0)"
+                " THEN 'pending' ELSE 'rescheduling' END, updated_ms = ? WHERE node = ?"
                 " AND state IN ('assigned', 'running')",
                 err) != 0)
         goto fail;

@@ -14,8 +14,9 @@
  * A held job's replica in rescheduling (its recorded node died) goes back
  * too, and a job whose check passed here once is never held again (a stale
  * row is removed at start, the store refuses to hold its replicas back).
- * The failed checks of every postponed job are stored, not only the
- * checked one's.
+ * A member that dies while a job with an assignment to it is held sends
+ * that replica to pending, not rescheduling. The failed checks of every
+ * postponed job are stored, not only the checked one's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,39 @@ static void test_hold_rescheduling(void)
     CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
     /* the way back is the hold's alone: the state machine still refuses it */
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_RESCHEDULING, VEIL_REPLICA_PENDING));
+    close_tmp_store(s, dir);
+}
+
+/* A member dies while this node holds a job with an assignment to it: the
+ * replica goes to pending, not rescheduling, so the rounds' reschedule of
+ * the lost member's replicas (which walks rescheduling) leaves it to the
+ * intake; a job taken in is rescheduled as before. Before, the held job's
+ * replica was rescheduled at once, without this node's check. */
+static void test_node_lost_while_held(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1000, 0);
+    const char *jobs[2] = {a.job_hex, b.job_hex};
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ_INT(veil_store_job_insert(s, jobs[k], "j", "{}", "p", k ? "01" : "00", 1, &err),
+                     0);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_SCHEDULING, NULL);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_AWAITING_DECRYPTION, NULL);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_ASSIGNED, "nodeX");
+    }
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0); /* a held, b taken in */
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, b.job_hex, &err), 0);
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(s, "nodeX", &moved, &err), 0);
+    CHECK_EQ_INT((int)moved, 2);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
+    CHECK_EQ_INT(veil_store_replica_get_state(s, b.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_RESCHEDULING);
     close_tmp_store(s, dir);
 }
 
@@ -358,4 +392,5 @@ static void test_postpone_stored(void)
 
 VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded),
            VTEST(test_reload_after_restart), VTEST(test_hold_rescheduling),
-           VTEST(test_taken_in_not_held), VTEST(test_postpone_stored))
+           VTEST(test_node_lost_while_held), VTEST(test_taken_in_not_held),
+           VTEST(test_postpone_stored))
