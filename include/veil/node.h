@@ -857,7 +857,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 5
+#define VEIL_STORE_SCHEMA_VERSION 6
 
 typedef struct veil_store veil_store;
 
@@ -945,7 +945,9 @@ VEIL_WARN_UNUSED int veil_store_assignment_add(veil_store *s, const struct veil_
 
 /* A node was declared dead (SWIM): marks it not alive and, in one
  * transaction, moves every replica bound to it that is assigned or running
- * to rescheduling. *moved (may be NULL) gets how many. */
+ * to rescheduling, or to pending for a job held at intake (a deferral row,
+ * not taken in: placed again only after this node's own check, as
+ * veil_store_replicas_hold). *moved (may be NULL) gets how many. */
 VEIL_WARN_UNUSED int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved,
                                           veil_err *err);
 
@@ -1026,11 +1028,31 @@ VEIL_WARN_UNUSED int veil_store_deferral_put(veil_store *s, const struct veil_st
 VEIL_WARN_UNUSED int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err);
 /* At most `max` rows, first deferred first (*out malloc'd, NULL when none;
  * free with veil_store_deferrals_free). A row whose job id or lengths are
- * out of bounds is skipped and counted in *corrupt. */
+ * out of bounds can never be held: it is removed and counted in *corrupt
+ * (at most `max` per call), so it is reported once. *rest gets how many
+ * rows stay stored unread (past the bound). */
 VEIL_WARN_UNUSED int veil_store_deferrals_list(veil_store *s, size_t max,
                                                struct veil_store_deferral **out, size_t *n,
-                                               size_t *corrupt, veil_err *err);
+                                               size_t *corrupt, size_t *rest, veil_err *err);
 void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n);
+
+/* This node's intake check passed the job (schema 6): recorded once (the
+ * first time is kept), so that a re-announcement or a restart takes the job
+ * in without checking it again. VEIL_E_NOTFOUND when the job is not stored. */
+VEIL_WARN_UNUSED int veil_store_job_set_taken_in(veil_store *s, const char *job_hex, veil_err *err);
+/* *taken_in: whether the job passed this node's intake check (false for a
+ * job the store does not hold). */
+VEIL_WARN_UNUSED int veil_store_job_taken_in(veil_store *s, const char *job_hex, bool *taken_in,
+                                             veil_err *err);
+/* A job held at intake (a deferral row, not taken in): every replica that
+ * moved on while it waits - scheduling, awaiting_decryption, rescheduling
+ * (its node died after an assignment this node recorded) - back to pending
+ * in one transaction, the one way to pending from those states: no round of
+ * it resumes, and once its check ran the intake plans or refuses every one
+ * of them like a new job's. *back gets how many. VEIL_E_STATE for a job not
+ * held or taken in, VEIL_E_NOTFOUND for one not stored. */
+VEIL_WARN_UNUSED int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back,
+                                              veil_err *err);
 
 /* Counters for /metrics. */
 VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,

@@ -16,7 +16,10 @@
  * job is deferred, not refused (kept, its check retried with backoff for
  * at most INTAKE_DEFER_LIMIT_MS, the wait in its replicas' note), and kept
  * in the store too: a restarted node holds it again, from its first
- * deferral's time, and checks it itself before any round of it.
+ * deferral's time, and checks it itself before any round of it. A job
+ * whose check passed here once is marked so in the store and never checked
+ * again (its re-announcements, a restart): its signed, hash-named terms
+ * cannot change (taken_in_before).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -362,13 +365,24 @@ bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct in
     return false;
 }
 
-void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms)
+int intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms, veil_store *s,
+                              veil_err *err)
 {
-    for (size_t i = 0; i < q->n; i++)
-        if (q->v[i].next_ms <= now_ms) {
-            q->v[i].attempts++;
-            q->v[i].next_ms = now_ms + intake_defer_backoff_ms(q->v[i].attempts);
+    int rc = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        struct intake_deferred *e = &q->v[i];
+        if (e->next_ms > now_ms)
+            continue;
+        e->attempts++;
+        e->next_ms = now_ms + intake_defer_backoff_ms(e->attempts);
+        veil_err one = {0};
+        if (s && intake_defer_save(s, e, e->msg, e->from_len ? e->msg + e->len : NULL, &one) != 0 &&
+            rc == 0) {
+            rc = -1;
+            *err = one;
         }
+    }
+    return rc;
 }
 
 void intake_defer_drop(struct intake_deferrals *q, const char *job_hex)
@@ -407,16 +421,34 @@ int intake_defer_save(veil_store *s, const struct intake_deferred *e, const uint
     return veil_store_deferral_put(s, &row, err);
 }
 
-int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms, size_t *held,
-                        size_t *corrupt, veil_err *err)
+/* 1 when the stored deferral of `job_hex` is stale (the job passed this
+ * node's check since: the row of a re-announcement deferred before the
+ * check was recorded), its row then removed; 0 when it is held; -1 on a
+ * store failure. */
+static int deferral_stale(veil_store *s, const char *job_hex, veil_err *err)
+{
+    bool taken_in;
+    if (veil_store_job_taken_in(s, job_hex, &taken_in, err) != 0)
+        return -1;
+    if (!taken_in)
+        return 0;
+    return veil_store_deferral_drop(s, job_hex, err) == 0 ? 1 : -1;
+}
+
+int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms,
+                        struct intake_reload_counts *c, veil_err *err)
 {
     struct veil_store_deferral *rows;
     size_t n;
-    *held = 0;
-    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, corrupt, err) != 0)
+    memset(c, 0, sizeof *c);
+    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, &c->corrupt, &c->rest, err) != 0)
         return veil_err_wrap(err, "deferred jobs");
     int rc = 0;
     for (size_t i = 0; i < n && rc >= 0; i++) {
+        rc = deferral_stale(s, rows[i].job_id, err);
+        c->taken_in += rc == 1;
+        if (rc != 0)
+            continue;
         struct intake_deferred e = {.len = rows[i].msg_len,
                                     .from_len = rows[i].from_len,
                                     .first_ms = rows[i].first_ms,
@@ -424,7 +456,7 @@ int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_
                                     .attempts = rows[i].attempts};
         memcpy(e.job_hex, rows[i].job_id, sizeof e.job_hex);
         rc = intake_defer_put(q, &e, rows[i].msg, rows[i].from, err);
-        *held += rc == 1;
+        c->held += rc == 1;
     }
     veil_store_deferrals_free(rows, n);
     return rc < 0 ? veil_err_wrap(err, "deferred job not held again") : 0;
@@ -541,6 +573,75 @@ static void defer_job(veil_daemon *d, const uint8_t *data, size_t len, const uin
                  (unsigned long long)(e.next_ms - now), INTAKE_DEFER_LIMIT_MS / 1000, reason);
 }
 
+/* Ends the wait of a held job whose check ran (`prev`: the entry it came
+ * from), or of one found taken in already: out of the queue and the store. */
+static void end_wait(veil_daemon *d, const char *id_hex, const struct intake_deferred *prev,
+                     const char *why)
+{
+    if (!intake_defer_has(&d->deferred, id_hex) && !prev)
+        return;
+    uint64_t since = held_since(&d->deferred, id_hex, prev), now = veil_daemon_wall_ms();
+    intake_defer_drop(&d->deferred, id_hex);
+    defer_unstore(d, id_hex);
+    veil_log(VEIL_LOG_INFO, SUB, why, "job=%.16s waited_ms=%llu", id_hex,
+             (unsigned long long)(now > since ? now - since : 0));
+}
+
+/* Whether this node's intake check passed the job before. The job's terms
+ * cannot have changed since: its id is the BLAKE2b hash of its canonical
+ * spec (the image digest, a confidential request's digest), submitter and
+ * nonce (veil_job_id, checked by veil_msg_job_submit_check), and the
+ * submitter is the gossip message's signed author. Only its budget slot
+ * travels outside the id, and the budget gate keeps its first verdict per
+ * job anyway. A later change of the on-chain allow-list is still enforced
+ * where it matters: the executor checks the image against the policy before
+ * it pulls (daemon_exec.c). An unreadable mark is taken as not passed. */
+static bool taken_in_before(veil_daemon *d, const char *id_hex)
+{
+    bool yes = false;
+    veil_err err = {0};
+    if (veil_store_job_taken_in(d->store, id_hex, &yes, &err) != 0)
+        store_read_failed("job's intake mark", id_hex, 0, &err);
+    return yes;
+}
+
+/* Hooks H3 and H2 on a job heard of (`prev`: the held entry its check came
+ * from): true when it goes on to its rounds. A job whose check passed once
+ * here skips them (taken_in_before): a re-announcement is never deferred
+ * nor refused for a policy read failing later. Otherwise an unreadable
+ * policy defers the job, a readable one judges it (and ends any wait), and
+ * a pass is recorded in the store. */
+static bool intake_gates(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
+                         size_t from_len, const struct veil_msg_job_submit *m,
+                         const struct veil_job_spec *spec, const char *id_hex,
+                         const char *submitter, const struct intake_deferred *prev)
+{
+    if (taken_in_before(d, id_hex)) {
+        end_wait(d, id_hex, prev, "job deferred at intake: taken in before, not checked again");
+        veil_log(VEIL_LOG_DEBUG, SUB, "job seen again: taken in before, not checked again",
+                 "job=%.16s", id_hex);
+        return true;
+    }
+    char why[512];
+    veil_err err = {0};
+    /* the node's cached copy */
+    const veil_contract_policy *pol = veil_daemon_policy(d, &err);
+    if (!pol) {
+        defer_job(d, data, len, from, from_len, id_hex, spec->replicas, prev, err.msg);
+        return false;
+    }
+    end_wait(d, id_hex, prev, "job deferred at intake: the policy is readable again");
+    if (!image_gate(pol, spec, why, sizeof why) ||
+        !budget_gate(d, pol, m, id_hex, submitter, why, sizeof why)) {
+        refuse_job(d, id_hex, spec->replicas, why);
+        return false;
+    }
+    if (veil_store_job_set_taken_in(d->store, id_hex, &err) != 0)
+        veil_daemon_store_failed("job's intake mark (a re-announcement checks it again)", id_hex, 0,
+                                 &err);
+    return true;
+}
+
 static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const uint8_t *from,
                        size_t from_len, const struct intake_deferred *prev);
 
@@ -583,28 +684,8 @@ static void job_submit(veil_daemon *d, const uint8_t *data, size_t len, const ui
                      err.msg);
         free(json);
     }
-    char why[512];
-    /* the node's cached copy; an unreadable one defers the job, a readable
-     * one judges it (and ends any wait) */
-    const veil_contract_policy *pol = veil_daemon_policy(d, &err);
-    if (!pol) {
-        defer_job(d, data, len, from, from_len, id_hex, spec.replicas, prev, err.msg);
+    if (!intake_gates(d, data, len, from, from_len, &m, &spec, id_hex, submitter, prev))
         goto out;
-    }
-    if (intake_defer_has(&d->deferred, id_hex) || prev) {
-        uint64_t since = held_since(&d->deferred, id_hex, prev), now = veil_daemon_wall_ms();
-        intake_defer_drop(&d->deferred, id_hex);
-        defer_unstore(d, id_hex);
-        veil_log(VEIL_LOG_INFO, SUB, "job deferred at intake: the policy is readable again",
-                 "job=%.16s waited_ms=%llu", id_hex,
-                 (unsigned long long)(now > since ? now - since : 0));
-    }
-    int pass = image_gate(pol, &spec, why, sizeof why) &&
-               budget_gate(d, pol, &m, id_hex, submitter, why, sizeof why);
-    if (!pass) {
-        refuse_job(d, id_hex, spec.replicas, why);
-        goto out;
-    }
     /* A job seen again (re-announced while a replica is undecided, e.g. to
      * a decryptor back from an outage) continues at its first undecided
      * replica; the replicas decided before it are marked decided here too. */
@@ -778,58 +859,40 @@ static void retry_deferred(veil_daemon *d, uint64_t now_ms)
         bool still = intake_defer_has(&d->deferred, e.job_hex);
         free(e.msg);
         if (still) {
-            intake_defer_postpone_due(&d->deferred, now_ms);
+            veil_err err = {0};
+            if (intake_defer_postpone_due(&d->deferred, now_ms, d->store, &err) != 0)
+                veil_log(VEIL_LOG_WARN, SUB,
+                         "deferred jobs' failed checks not stored: a restart backs off less",
+                         "error=\"%s\"", err.msg);
             return;
         }
     }
 }
 
-/* One replica from scheduling or awaiting_decryption back to pending (the
- * state machine's way: awaiting_decryption -> scheduling -> pending). */
-static int replica_back(veil_store *s, const char *job_hex, uint32_t i, enum veil_replica_state st,
-                        veil_err *err)
-{
-    if (st == VEIL_REPLICA_AWAITING_DECRYPTION &&
-        veil_store_replica_set_state(s, job_hex, i, VEIL_REPLICA_SCHEDULING, NULL, err) != 0)
-        return -1;
-    return veil_store_replica_set_state(s, job_hex, i, VEIL_REPLICA_PENDING, NULL, err);
-}
-
 int intake_defer_hold_replicas(veil_store *s, const char *job_hex, uint32_t *back, veil_err *err)
 {
-    struct veil_store_job job;
-    *back = 0;
-    if (veil_store_job_get(s, job_hex, &job, err) != 0)
+    if (veil_store_replicas_hold(s, job_hex, back, err) != 0)
         return veil_err_wrap(err, "deferred job %.16s", job_hex);
-    int rc = 0;
-    for (uint32_t i = 0; i < job.replicas; i++) {
-        enum veil_replica_state st;
-        if (veil_store_replica_get_state(s, job_hex, i, &st, err) != 0) {
-            rc = veil_err_wrap(err, "deferred job %.16s replica %u", job_hex, i);
-            break;
-        }
-        bool moved_on = st == VEIL_REPLICA_SCHEDULING || st == VEIL_REPLICA_AWAITING_DECRYPTION;
-        if (moved_on && replica_back(s, job_hex, i, st, err) != 0) {
-            rc = veil_err_wrap(err, "deferred job %.16s replica %u", job_hex, i);
-            break;
-        }
-        *back += moved_on;
-    }
-    veil_store_job_free(&job);
-    return rc;
+    return 0;
 }
 
 void veil_daemon_intake_reload(veil_daemon *d)
 {
     uint64_t now = veil_daemon_wall_ms();
-    size_t held = 0, corrupt = 0;
+    struct intake_reload_counts c;
     veil_err err = {0};
-    if (intake_defer_reload(&d->deferred, d->store, now, &held, &corrupt, &err) != 0)
-        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again", "held=%zu error=\"%s\"", held,
-                 err.msg);
-    if (corrupt)
-        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: skipped", "rows=%zu",
-                 corrupt);
+    if (intake_defer_reload(&d->deferred, d->store, now, &c, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again", "held=%zu error=\"%s\"",
+                 c.held, err.msg);
+    if (c.corrupt)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: removed", "rows=%zu",
+                 c.corrupt);
+    if (c.rest)
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs past the bound: not held again (kept stored)",
+                 "rows=%zu bound=%d", c.rest, INTAKE_DEFER_MAX);
+    if (c.taken_in)
+        veil_log(VEIL_LOG_INFO, SUB, "deferred jobs taken in before: not held again", "rows=%zu",
+                 c.taken_in);
     for (size_t i = 0; i < d->deferred.n; i++) {
         const struct intake_deferred *e = &d->deferred.v[i];
         uint32_t back = 0;

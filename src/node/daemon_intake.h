@@ -7,7 +7,9 @@
  * bounded in size and in how long a job may wait; its rules are pure, for
  * their unit test. Each held job is also a row of the node's store
  * (intake_deferrals), so that a restarted node holds it again, with the
- * time of its first deferral, and checks it itself before any round.
+ * time of its first deferral, and checks it itself before any round. A
+ * job that passed this node's check once is marked in the store and is
+ * never held again.
  */
 #ifndef VEIL_NODE_DAEMON_INTAKE_H
 #define VEIL_NODE_DAEMON_INTAKE_H
@@ -58,8 +60,12 @@ VEIL_WARN_UNUSED int intake_defer_put(struct intake_deferrals *q, const struct i
 bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct intake_deferred *out);
 
 /* Every entry due at `now_ms` waits one more backoff step (the policy is
- * still unreadable: one failed read per tick, not one per job). */
-void intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms);
+ * still unreadable: one failed read per tick, not one per job). With a
+ * store `s` (NULL: the queue alone), each one's failed checks are stored
+ * too, so that its backoff goes on from there after a restart; -1 when a
+ * write failed (err: the first; the queue is postponed all the same). */
+VEIL_WARN_UNUSED int intake_defer_postpone_due(struct intake_deferrals *q, uint64_t now_ms,
+                                               veil_store *s, veil_err *err);
 
 /* Forgets the job (its policy check ran: taken in or refused). */
 void intake_defer_drop(struct intake_deferrals *q, const char *job_hex);
@@ -74,19 +80,30 @@ void intake_defer_free(struct intake_deferrals *q);
 VEIL_WARN_UNUSED int intake_defer_save(veil_store *s, const struct intake_deferred *e,
                                        const uint8_t *msg, const uint8_t *from, veil_err *err);
 
+struct intake_reload_counts {
+    size_t held;     /* rows held again */
+    size_t corrupt;  /* rows removed as unreadable */
+    size_t rest;     /* rows past INTAKE_DEFER_MAX, left stored */
+    size_t taken_in; /* rows of jobs that passed this node's check: removed */
+};
+
 /* Holds again the jobs the store shows deferred (a restarted node), at most
  * INTAKE_DEFER_MAX, first deferred first: each due at `now_ms`, with its
- * stored first deferral time and failed checks. *held gets how many were
- * added, *corrupt the rows skipped as unreadable. */
+ * stored first deferral time and failed checks. A row of a job that passed
+ * this node's intake check (veil_store_job_taken_in) is removed, not held:
+ * such a job is never checked again. */
 VEIL_WARN_UNUSED int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms,
-                                         size_t *held, size_t *corrupt, veil_err *err);
+                                         struct intake_reload_counts *c, veil_err *err);
 
 /* The replicas of held job `job_hex` that moved on while it waited (the
- * others' digests and retries move them: scheduling, awaiting_decryption)
- * go back to pending: this node has not taken the job in, and the resume
- * of the store's unfinished rounds at start would plan it without this
- * node's own intake check. *back gets how many; -1 on the first store
- * failure (err names the job and replica). */
+ * others' digests and retries move them to scheduling, awaiting_decryption;
+ * an assignment recorded meanwhile whose node then died, to rescheduling)
+ * go back to pending (veil_store_replicas_hold): this node has not taken
+ * the job in, and the resume of the store's unfinished rounds at start
+ * would plan them without this node's own intake check; once checked, the
+ * intake plans or refuses each pending one. *back gets how many; -1 (err
+ * names the job) when the store fails or the job is not held there (not
+ * stored, no deferral row, or taken in). */
 VEIL_WARN_UNUSED int intake_defer_hold_replicas(veil_store *s, const char *job_hex, uint32_t *back,
                                                 veil_err *err);
 

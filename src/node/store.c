@@ -62,6 +62,11 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                    binding, its true report wins)
  *   running -> assigned              (a newer assignment moved the replica;
  *                                    its old node stops its copy)
+ *   scheduling|awaiting_decryption|rescheduling -> pending, and
+ *   assigned|running -> pending (its node lost): never through this table,
+ *                                    only veil_store_replicas_hold and
+ *                                    veil_store_node_lost, for a job this
+ *                                    node holds at intake
  * Setting the state a replica already has is a no-op (replays are harmless). */
 static bool reported_by_bound_node(enum veil_replica_state to)
 {
@@ -172,6 +177,9 @@ static const char *const migrations[] = {
     "CREATE TABLE intake_deferrals(job_id TEXT PRIMARY KEY, msg BLOB NOT NULL,"
     "  author BLOB NOT NULL, first_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL);",
+    /* 6: when this node's intake check passed the job (issue 18; 0: not
+     * yet), so that a re-announcement or a restart never checks it again */
+    "ALTER TABLE jobs ADD COLUMN intake_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -598,9 +606,13 @@ int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil
         goto fail;
     }
     sqlite3_finalize(st);
-    /* assigned/running -> rescheduling are allowed transitions (see above). */
+    /* assigned/running -> rescheduling are allowed transitions (see above);
+     * a job held at intake goes to pending instead (veil_store_replicas_hold's
+     * rule: no round of it before this node's own check) */
     if (prepare(s, &st,
-                "UPDATE replicas SET state = 'rescheduling', updated_ms = ? WHERE node = ?"
+                "UPDATE replicas SET state = CASE WHEN job_id IN (SELECT d.job_id FROM"
+                " intake_deferrals d JOIN jobs j ON j.id = d.job_id WHERE j.intake_ms = 0)"
+                " THEN 'pending' ELSE 'rescheduling' END, updated_ms = ? WHERE node = ?"
                 " AND state IN ('assigned', 'running')",
                 err) != 0)
         goto fail;
@@ -732,8 +744,8 @@ int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLI
 
 int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err)
 {
-    static const char *const tables[] = {"nodes",       "jobs",       "replicas",
-                                         "assignments", "containers", "anchors"};
+    static const char *const tables[] = {"nodes",      "jobs",    "replicas",        "assignments",
+                                         "containers", "anchors", "intake_deferrals"};
     const char *known = NULL;
     for (size_t i = 0; i < VEIL_ARRAY_LEN(tables); i++)
         if (strcmp(table, tables[i]) == 0)
@@ -1076,44 +1088,192 @@ static int deferral_from_row(sqlite3_stmt *st, struct veil_store_deferral *out)
     return 0;
 }
 
-int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_deferral **out,
-                              size_t *n, size_t *corrupt, veil_err *err)
+/* Removes the rows `ids` (rowids of unreadable deferrals) in one
+ * transaction. */
+static int deferrals_remove(veil_store *s, const sqlite3_int64 *ids, size_t n, veil_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (n == 0)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (prepare(s, &st, "DELETE FROM intake_deferrals WHERE rowid = ?1", err) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, ids[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(s, err, "remove unreadable intake deferral");
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) == 0)
+        return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
+}
+
+/* The rows left stored after `listed` were read: *rest. */
+static int deferrals_rest(veil_store *s, size_t listed, size_t *rest, veil_err *err)
+{
+    uint64_t total;
+    if (veil_store_count(s, "intake_deferrals", &total, err) != 0)
+        return -1;
+    *rest = total > listed ? (size_t)(total - listed) : 0;
+    return 0;
+}
+
+/* Reads up to `max` rows into v (*n), the rowids of unreadable ones into
+ * bad (at most `max` of them, *n_bad): 0, or -1 (err set). */
+static int deferrals_read(veil_store *s, size_t max, struct veil_store_deferral *v, size_t *n,
+                          sqlite3_int64 *bad, size_t *n_bad, veil_err *err)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    *corrupt = 0;
-    if (max == 0)
-        return 0;
     if (prepare(s, &st,
-                "SELECT job_id, msg, author, first_ms, attempts FROM intake_deferrals"
+                "SELECT job_id, msg, author, first_ms, attempts, rowid FROM intake_deferrals"
                 " ORDER BY first_ms, job_id",
                 err) != 0)
         return -1;
-    struct veil_store_deferral *v = calloc(max, sizeof *v);
-    if (!v) {
-        sqlite3_finalize(st);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
     int rc = SQLITE_DONE, got = 0;
-    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+    while (*n < max && *n_bad < max && (rc = sqlite3_step(st)) == SQLITE_ROW &&
            (got = deferral_from_row(st, &v[*n])) >= 0) {
         if (got == 0)
             (*n)++;
         else
-            (*corrupt)++;
+            bad[(*n_bad)++] = sqlite3_column_int64(st, 5);
     }
-    if (*n == max)
-        rc = SQLITE_DONE; /* the caller's bound: the rest stay stored */
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_DONE; /* a bound reached: the rest stay stored */
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE && got >= 0) {
-        *out = *n ? v : NULL;
-        if (!*n)
-            free(v);
-        return 0;
-    }
-    veil_store_deferrals_free(v, *n);
+    if (got < 0)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "read intake deferrals");
+}
+
+int veil_store_deferrals_list(veil_store *s, size_t max, struct veil_store_deferral **out,
+                              size_t *n, size_t *corrupt, size_t *rest, veil_err *err)
+{
+    *out = NULL;
     *n = 0;
-    return got < 0 ? veil_err_set(err, VEIL_E_NOMEM, "out of memory")
-                   : db_fail(s, err, "read intake deferrals");
+    *corrupt = 0;
+    *rest = 0;
+    if (max == 0)
+        return deferrals_rest(s, 0, rest, err);
+    struct veil_store_deferral *v = calloc(max, sizeof *v);
+    sqlite3_int64 *bad = calloc(max, sizeof *bad);
+    if (!v || !bad) {
+        free(v);
+        free(bad);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    int rc = deferrals_read(s, max, v, n, bad, corrupt, err);
+    if (rc == 0)
+        rc = deferrals_remove(s, bad, *corrupt, err);
+    if (rc == 0)
+        rc = deferrals_rest(s, *n, rest, err);
+    free(bad);
+    if (rc != 0 || *n == 0) {
+        veil_store_deferrals_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- this node's intake check passed (daemon_intake.c, issue 18) -------- */
+
+int veil_store_job_set_taken_in(veil_store *s, const char *job_hex, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "UPDATE jobs SET intake_ms = CASE WHEN intake_ms = 0 THEN ?1 ELSE intake_ms END"
+                " WHERE id = ?2",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "mark job taken in");
+    if (sqlite3_changes(s->db) == 0)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no job %.16s to mark taken in", job_hex);
+    return 0;
+}
+
+int veil_store_job_taken_in(veil_store *s, const char *job_hex, bool *taken_in, veil_err *err)
+{
+    sqlite3_stmt *st;
+    *taken_in = false;
+    if (prepare(s, &st, "SELECT intake_ms FROM jobs WHERE id = ?1", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *taken_in = sqlite3_column_int64(st, 0) != 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "read job's intake");
+}
+
+/* Inside an open transaction: VEIL_E_STATE unless the job is held at intake
+ * (a deferral row) and not taken in. */
+static int check_held_locked(veil_store *s, const char *job_hex, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT (SELECT count(*) FROM intake_deferrals WHERE job_id = ?1),"
+                " (SELECT intake_ms FROM jobs WHERE id = ?1)",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return db_fail(s, err, "read job's intake");
+    }
+    bool held = sqlite3_column_int64(st, 0) > 0;
+    bool stored = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    bool taken_in = sqlite3_column_int64(st, 1) != 0;
+    sqlite3_finalize(st);
+    if (!stored)
+        return veil_err_set(err, VEIL_E_NOTFOUND, "no job %.16s", job_hex);
+    if (!held || taken_in)
+        return veil_err_set(err, VEIL_E_STATE, "job %.16s is %s: its replicas are not held back",
+                            job_hex, taken_in ? "taken in" : "not held at intake");
+    return 0;
+}
+
+int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back, veil_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *back = 0;
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    if (check_held_locked(s, job_hex, err) != 0 ||
+        prepare(s, &st,
+                "UPDATE replicas SET state = 'pending', updated_ms = ?1 WHERE job_id = ?2"
+                " AND state IN ('scheduling', 'awaiting_decryption', 'rescheduling')",
+                err) != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(s, err, "hold replicas back");
+        goto fail;
+    }
+    uint32_t n = (uint32_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec(s, "COMMIT", err) != 0)
+        goto fail;
+    *back = n;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
 }

@@ -22,6 +22,8 @@
 # time kept), resume no round of it, and plan it only after its own check
 # found the policy readable. Before that the deferral was in memory only:
 # the restarted node resumed the round at start without any intake check.
+# Each node that took the job in has that pass recorded in its store, so a
+# later re-announcement or restart never checks (or defers) it again.
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_with_containers
 e2e_busybox
@@ -159,6 +161,10 @@ planned_at=$(line_of "msg=\"round planned\" job=${id:0:16}")
   fail "node 2 planned the job before its own check (log lines $planned_at < $in_at since the restart)"
 [ -z "$(deferral_of 2)" ] || fail "node 2's store still holds the deferral: $(deferral_of 2)"
 ok "node 2 planned the job only after its own check found the policy readable"
+for i in 2 3; do # the pass is recorded: a later re-announcement or restart skips the check
+  [ "$(sql_at "$i" "select intake_ms > 0 from jobs where id = ?" "$id")" = 1 ] ||
+    fail "node $i did not record that the job passed its intake check"
+done
 
 X=$(runner_at 1 "$id" 0) || fail "no node shows it runs the replica"
 com_of() { # NODE: the commitment of the job's latest assignment in NODE's view

@@ -11,6 +11,12 @@
  * due at once for its own check), and the replicas the others' rounds moved
  * on go back to pending, so that no round of it resumes before that check.
  * Before that, the queue was in memory only and a restart forgot it.
+ * A held job's replica in rescheduling (its recorded node died) goes back
+ * too, and a job whose check passed here once is never held again (a stale
+ * row is removed at start, the store refuses to hold its replicas back).
+ * A member that dies while a job with an assignment to it is held sends
+ * that replica to pending, not rescheduling. The failed checks of every
+ * postponed job are stored, not only the checked one's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +72,7 @@ static void test_held_once_and_due(void)
     free(out.msg);
 
     /* still unreadable: every due job waits one more step */
-    intake_defer_postpone_due(&q, 3500);
+    CHECK_EQ_INT(intake_defer_postpone_due(&q, 3500, NULL, &err), 0);
     CHECK_EQ_INT((int)q.v[0].attempts, 1);
     CHECK_EQ_U64(q.v[0].next_ms, 3500 + 4000);
     CHECK(!intake_defer_pop_due(&q, 7499, &out));
@@ -116,7 +122,101 @@ static unsigned resumable(veil_store *s)
     CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_SCHEDULING, count_state, &n, &err), 0);
     CHECK_EQ_INT(
         veil_store_each_replica(s, VEIL_REPLICA_AWAITING_DECRYPTION, count_state, &n, &err), 0);
+    CHECK_EQ_INT(veil_store_each_replica(s, VEIL_REPLICA_RESCHEDULING, count_state, &n, &err), 0);
     return n;
+}
+
+/* A fresh store in a temporary directory (removed by close_tmp_store). */
+static veil_store *open_tmp_store(char dir[64])
+{
+    snprintf(dir, 64, "/tmp/veil-intake-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    veil_store *s = NULL;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, dir, &err), 0);
+    return s;
+}
+
+static void close_tmp_store(veil_store *s, const char *dir)
+{
+    veil_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+static void set_state(veil_store *s, const char *job, uint32_t i, enum veil_replica_state st,
+                      const char *node)
+{
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_set_state(s, job, i, st, node, &err), 0);
+}
+
+/* A held job whose replica's recorded node died (an assignment recorded
+ * while it waited, then SWIM's verdict): that replica, in rescheduling, goes
+ * back to pending with the others, so the start-up resume (which plans
+ * rescheduling replicas too) leaves it alone and the intake plans it after
+ * its own check. Before, only scheduling and awaiting_decryption went back. */
+static void test_hold_rescheduling(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred a = entry(0, 1000, 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, a.job_hex, "a", "{}", "p", "00", 2, &err), 0);
+    set_state(s, a.job_hex, 0, VEIL_REPLICA_SCHEDULING, NULL);
+    set_state(s, a.job_hex, 0, VEIL_REPLICA_AWAITING_DECRYPTION, NULL);
+    set_state(s, a.job_hex, 0, VEIL_REPLICA_ASSIGNED, "nodeX");
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(s, "nodeX", &moved, &err), 0);
+    CHECK_EQ_INT((int)moved, 1);
+    set_state(s, a.job_hex, 1, VEIL_REPLICA_SCHEDULING, NULL);
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0);
+    CHECK_EQ_INT((int)resumable(s), 2);
+    uint32_t back = 0;
+    CHECK_EQ_INT(intake_defer_hold_replicas(s, a.job_hex, &back, &err), 0);
+    CHECK_EQ_INT((int)back, 2);
+    CHECK_EQ_INT((int)resumable(s), 0);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
+    /* the way back is the hold's alone: the state machine still refuses it */
+    CHECK(!veil_replica_transition_ok(VEIL_REPLICA_RESCHEDULING, VEIL_REPLICA_PENDING));
+    close_tmp_store(s, dir);
+}
+
+/* A member dies while this node holds a job with an assignment to it: the
+ * replica goes to pending, not rescheduling, so the rounds' reschedule of
+ * the lost member's replicas (which walks rescheduling) leaves it to the
+ * intake; a job taken in is rescheduled as before. Before, the held job's
+ * replica was rescheduled at once, without this node's check. */
+static void test_node_lost_while_held(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1000, 0);
+    const char *jobs[2] = {a.job_hex, b.job_hex};
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ_INT(veil_store_job_insert(s, jobs[k], "j", "{}", "p", k ? "01" : "00", 1, &err),
+                     0);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_SCHEDULING, NULL);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_AWAITING_DECRYPTION, NULL);
+        set_state(s, jobs[k], 0, VEIL_REPLICA_ASSIGNED, "nodeX");
+    }
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0); /* a held, b taken in */
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, b.job_hex, &err), 0);
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(s, "nodeX", &moved, &err), 0);
+    CHECK_EQ_INT((int)moved, 2);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
+    CHECK_EQ_INT(veil_store_replica_get_state(s, b.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_RESCHEDULING);
+    close_tmp_store(s, dir);
 }
 
 static void test_reload_after_restart(void)
@@ -149,10 +249,11 @@ static void test_reload_after_restart(void)
 
     CHECK_EQ_INT(veil_store_open(&s, dir, &err), 0);
     struct intake_deferrals q = {0};
-    size_t held = 0, corrupt = 9;
-    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
-    CHECK_EQ_INT((int)held, 2);
-    CHECK_EQ_INT((int)corrupt, 0);
+    struct intake_reload_counts cnt = {.corrupt = 9};
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, 2);
+    CHECK_EQ_INT((int)cnt.corrupt, 0);
+    CHECK_EQ_INT((int)cnt.taken_in, 0);
     CHECK(intake_defer_has(&q, a.job_hex) && intake_defer_has(&q, b.job_hex));
     struct intake_deferred out;
     CHECK(intake_defer_pop_due(&q, 20000, &out)); /* due at once: its own check */
@@ -187,15 +288,15 @@ static void test_reload_after_restart(void)
     /* a second reload into a queue that holds them adds nothing */
     struct intake_deferred c = entry(0, 1000, 0);
     CHECK_EQ_INT(intake_defer_put(&q, &c, msg, from, &err), 1);
-    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
-    CHECK_EQ_INT((int)held, 1); /* b only */
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, 1); /* b only */
     intake_defer_free(&q);
 
     /* taken in or refused: the row goes, a restart holds nothing */
     CHECK_EQ_INT(veil_store_deferral_drop(s, a.job_hex, &err), 0);
     CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_hex, &err), 0);
-    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &held, &corrupt, &err), 0);
-    CHECK_EQ_INT((int)held, 0);
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, 0);
     CHECK_EQ_INT((int)q.n, 0);
     veil_store_close(s);
     char path[128];
@@ -208,5 +309,88 @@ static void test_reload_after_restart(void)
     CHECK_EQ_INT(rmdir(dir), 0);
 }
 
+/* A job this node's intake check passed once is never held again: a
+ * deferral row left for it (a re-announcement deferred while the policy was
+ * unreadable, before the check was recorded) is removed at start, not held,
+ * and its replicas keep their states (its rounds resume); the store refuses
+ * to hold its replicas back. Before, the re-announcement was deferred, then
+ * refused after 10 minutes, and a restart sent its replicas to pending. */
+static void test_taken_in_not_held(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1500, 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, a.job_hex, "a", "{}", "p", "00", 1, &err), 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, b.job_hex, "b", "{}", "p", "01", 1, &err), 0);
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, a.job_hex, &err), 0);
+    set_state(s, a.job_hex, 0, VEIL_REPLICA_SCHEDULING, NULL);
+    set_state(s, b.job_hex, 0, VEIL_REPLICA_SCHEDULING, NULL);
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &b, msg, from, &err), 0);
+    uint32_t back = 9;
+    CHECK_EQ_INT(intake_defer_hold_replicas(s, a.job_hex, &back, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_STATE);
+    CHECK_CONTAINS(err.msg, "taken in");
+    CHECK_EQ_INT((int)back, 0);
+
+    struct intake_deferrals q = {0};
+    struct intake_reload_counts c;
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &c, &err), 0);
+    CHECK_EQ_INT((int)c.held, 1);
+    CHECK_EQ_INT((int)c.taken_in, 1);
+    CHECK(!intake_defer_has(&q, a.job_hex) && intake_defer_has(&q, b.job_hex));
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s, a.job_hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_SCHEDULING); /* its round resumes */
+    intake_defer_free(&q);
+    /* its row is gone: the next start does not see it at all */
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &c, &err), 0);
+    CHECK_EQ_INT((int)c.held, 1);
+    CHECK_EQ_INT((int)c.taken_in, 0);
+    intake_defer_free(&q);
+    close_tmp_store(s, dir);
+}
+
+/* The failed checks of the jobs postponed while the policy stays unreadable
+ * are stored too: after a restart each one's backoff goes on from its own
+ * count. Before, only the job whose check ran had its count stored. */
+static void test_postpone_stored(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferrals q = {0};
+    struct intake_deferred a = entry(0, 1000, 0), b = entry(1, 1000, 2), c = entry(2, 1000, 0);
+    b.from_len = 0;
+    c.next_ms = 50000; /* not due */
+    CHECK_EQ_INT(intake_defer_put(&q, &a, msg, from, &err), 1);
+    CHECK_EQ_INT(intake_defer_put(&q, &b, msg, NULL, &err), 1);
+    CHECK_EQ_INT(intake_defer_put(&q, &c, msg, from, &err), 1);
+    CHECK_EQ_INT(intake_defer_save(s, &a, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &b, msg, NULL, &err), 0);
+    CHECK_EQ_INT(intake_defer_save(s, &c, msg, from, &err), 0);
+    CHECK_EQ_INT(intake_defer_postpone_due(&q, 10000, s, &err), 0);
+    intake_defer_free(&q);
+
+    struct intake_reload_counts cnt;
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, 3);
+    for (size_t i = 0; i < q.n; i++) {
+        const struct intake_deferred *e = &q.v[i];
+        uint32_t want = strcmp(e->job_hex, a.job_hex) == 0   ? 1
+                        : strcmp(e->job_hex, b.job_hex) == 0 ? 3
+                                                             : 0;
+        CHECK_EQ_INT((int)e->attempts, (int)want);
+        CHECK_EQ_U64(e->first_ms, 1000);
+    }
+    intake_defer_free(&q);
+    close_tmp_store(s, dir);
+}
+
 VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded),
-           VTEST(test_reload_after_restart))
+           VTEST(test_reload_after_restart), VTEST(test_hold_rescheduling),
+           VTEST(test_node_lost_while_held), VTEST(test_taken_in_not_held),
+           VTEST(test_postpone_stored))

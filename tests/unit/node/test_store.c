@@ -7,8 +7,10 @@
  * (every replica row present), and a replaying process must end with
  * exactly the intended jobs and containers, none lost and none duplicated.
  * The intake's deferrals (schema 5): a round trip across a reopen, the
- * first deferral's time kept on update, the caller's bound, rows with bad
- * lengths skipped, and a schema-4 store migrated with its rows intact.
+ * first deferral's time kept on update, the caller's bound (the rows past
+ * it counted), rows with bad lengths removed (reported once), and a
+ * schema-4 store migrated with its rows intact.
+ * The intake's mark that a job passed this node's check (schema 6).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -509,10 +511,11 @@ static void test_deferrals(void)
 
     CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
     struct veil_store_deferral *v;
-    size_t n, corrupt;
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    size_t n, corrupt, rest;
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 2);
     CHECK_EQ_INT((int)corrupt, 5);
+    CHECK_EQ_INT((int)rest, 0);
     CHECK_EQ_STR(v[0].job_id, b.job_id); /* first deferred first */
     CHECK_EQ_INT((int)v[0].from_len, 0);
     CHECK_EQ_MEM(v[0].msg, m2, 2);
@@ -524,9 +527,12 @@ static void test_deferrals(void)
     CHECK_EQ_INT((int)v[1].from_len, 4);
     CHECK_EQ_MEM(v[1].from, a.from, 4);
     veil_store_deferrals_free(v, n);
-    /* the caller's bound: the oldest only, the rest stay stored */
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 1, &v, &n, &corrupt, &err), 0);
+    /* the unreadable rows were removed (reported once); the caller's
+     * bound: the oldest only, the rest stay stored and are counted */
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 1, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 1);
+    CHECK_EQ_INT((int)corrupt, 0);
+    CHECK_EQ_INT((int)rest, 1);
     CHECK_EQ_STR(v[0].job_id, b.job_id);
     veil_store_deferrals_free(v, n);
     CHECK_EQ_INT(veil_store_deferral_drop(s, b.job_id, &err), 0);
@@ -539,7 +545,8 @@ static void test_deferrals(void)
     snprintf(path, sizeof path, "%s/state.db", tmpdir);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db,
-                              "DROP TABLE intake_deferrals; PRAGMA user_version = 4;"
+                              "DROP TABLE intake_deferrals; ALTER TABLE jobs DROP COLUMN"
+                              " intake_ms; PRAGMA user_version = 4;"
                               "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas,"
                               " created_ms) VALUES('v4job', 'o', '{}', 'p', '00', 1, 1);",
                               NULL, NULL, NULL),
@@ -552,7 +559,7 @@ static void test_deferrals(void)
     struct veil_store_job job;
     CHECK_EQ_INT(veil_store_job_get(s, "v4job", &job, &err), 0);
     veil_store_job_free(&job);
-    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &err), 0);
+    CHECK_EQ_INT(veil_store_deferrals_list(s, 16, &v, &n, &corrupt, &rest, &err), 0);
     CHECK_EQ_INT((int)n, 0);
     CHECK(v == NULL);
     CHECK_EQ_INT(veil_store_deferral_put(s, &a, &err), 0);
@@ -560,5 +567,55 @@ static void test_deferrals(void)
     remove_tmpdir();
 }
 
+/* This node's intake check passed a job (schema 6, issue 18): not marked
+ * when stored, marked once (the first time kept), kept across a reopen and
+ * read as not passed for a job the store does not hold; a schema-5 store
+ * migrates with its jobs unmarked. */
+static void test_taken_in(void)
+{
+    make_tmpdir();
+    veil_store *s;
+    veil_err err = {0};
+    char a[65], b[65];
+    job_hex(a, 1);
+    job_hex(b, 2);
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_job_insert(s, a, "a", "{}", "p", "00", 1, &err), 0);
+    bool yes = true;
+    CHECK_EQ_INT(veil_store_job_taken_in(s, a, &yes, &err), 0);
+    CHECK(!yes);
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, a, &err), 0);
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, a, &err), 0); /* again: no-op */
+    CHECK_EQ_INT(veil_store_job_set_taken_in(s, b, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_NOTFOUND);
+    veil_store_close(s);
+
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_job_taken_in(s, a, &yes, &err), 0);
+    CHECK(yes);
+    CHECK_EQ_INT(veil_store_job_taken_in(s, b, &yes, &err), 0);
+    CHECK(!yes);
+    veil_store_close(s);
+
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/state.db", tmpdir);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "ALTER TABLE jobs DROP COLUMN intake_ms; PRAGMA user_version = 5;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    int ver = 0;
+    CHECK_EQ_INT(veil_store_schema_version(s, &ver, &err), 0);
+    CHECK_EQ_INT(ver, VEIL_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(veil_store_job_taken_in(s, a, &yes, &err), 0);
+    CHECK(!yes); /* checked once more after the upgrade, as before it */
+    veil_store_close(s);
+    remove_tmpdir();
+}
+
 VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_retry_note_and_migration),
-           VTEST(test_node_lost_and_resume), VTEST(test_crash_resume), VTEST(test_deferrals))
+           VTEST(test_node_lost_and_resume), VTEST(test_crash_resume), VTEST(test_deferrals),
+           VTEST(test_taken_in))
