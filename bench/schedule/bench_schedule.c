@@ -61,12 +61,12 @@ int main(int argc, char **argv)
         return die(&err);
     const char *pol = getenv("BENCH_POLICY");
     struct veil_sched_request req = {0};
-    req.policy = !pol                           ? VEIL_POLICY_BINPACK
-                 : strcmp(pol, "spread") == 0   ? VEIL_POLICY_SPREAD
-                 : strcmp(pol, "priority") == 0 ? VEIL_POLICY_PRIORITY
+    req.policy = !pol                                 ? VEIL_POLICY_BINPACK
+                 : strcmp(pol, "spread") == 0         ? VEIL_POLICY_SPREAD
+                 : strcmp(pol, "priority") == 0       ? VEIL_POLICY_PRIORITY
                  : strcmp(pol, "lowest-latency") == 0 ? VEIL_POLICY_LATENCY
                  : strcmp(pol, "weighted") == 0       ? VEIL_POLICY_WEIGHTED
-                                                : VEIL_POLICY_BINPACK;
+                                                      : VEIL_POLICY_BINPACK;
     const char *wts = getenv("BENCH_WEIGHTS");
     unsigned lw = 1, ld = 1;
     if (req.policy == VEIL_POLICY_WEIGHTED && wts &&
@@ -112,9 +112,8 @@ int main(int argc, char **argv)
             q[i].priority = (uint16_t)(rand() % 256);
             bool lat = req.policy == VEIL_POLICY_LATENCY || req.policy == VEIL_POLICY_WEIGHTED;
             for (int s = 0; s < VEIL_LATENCY_SLOTS; s++) /* the other policies: as before */
-                q[i].latency[s] = lat
-                                      ? (uint16_t)(1 + rand() % VEIL_LATENCY_MAX)
-                                      : VEIL_LATENCY_UNKNOWN;
+                q[i].latency[s] =
+                    lat ? (uint16_t)(1 + rand() % VEIL_LATENCY_MAX) : VEIL_LATENCY_UNKNOWN;
             uint16_t w[VEIL_TELEMETRY_WORDS];
             veil_telemetry_to_words(&q[i], w);
             veil_buf ct;
@@ -166,10 +165,9 @@ int main(int argc, char **argv)
                "\"telemetry_bytes\":%zu,\"encrypt_ms\":%.2f,\"expand_ms\":%.2f,\"pbs\":%llu,"
                "\"fhe_ops\":%llu,\"output_bytes\":%zu,\"threads\":%u,\"matches_oracle\":%s}\n",
                n, veil_policy_name(req.policy), (unsigned)req.latency_weight,
-               (unsigned)req.load_weight, req.confidential ? "true" : "false", req_bytes,
-               t_round, c_round, 1000 * t_dec, t_exp + t_round + t_dec, bytes,
-               1000 * t_enc / (double)n, 1000 * t_exp / (double)n,
-               (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
+               (unsigned)req.load_weight, req.confidential ? "true" : "false", req_bytes, t_round,
+               c_round, 1000 * t_dec, t_exp + t_round + t_dec, bytes, 1000 * t_enc / (double)n,
+               1000 * t_exp / (double)n, (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
                (unsigned long long)veil_sched_ops_total(&ops), out.len, veil_fhe_server_threads(sk),
                match ? "true" : "false");
         fflush(stdout);

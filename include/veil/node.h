@@ -296,15 +296,16 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 #define VEIL_SCHED_PRIORITY_BITS 8  /* the priority code's bits in its score */
 #define VEIL_SCHED_LATENCY_BITS  12 /* lowest-latency: the latency word's bits */
 #define VEIL_SCHED_LABEL_BITS    8  /* region/zone codes are compared on these bits */
+#define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
+#define VEIL_SCHED_MAX_NODES     65536 /* labels are 16-bit node indices */
+
 /* weighted: cost = latency_weight x latq + load_weight x loadq + 2^13 x [unmeasured]
  * with latq = (latency >> 4) mod 2^8 (1.6 ms steps) and loadq = the sum over
  * the requested resources of ((0xFFFF - free_r) >> (T_r + 4)) mod 2^8 (the
  * top 8 bits of spread's 12-bit term); < 2^14 by the weights' bounds */
 #define VEIL_SCHED_COST_BITS       8
-#define VEIL_SCHED_COST_LAT_SHIFT  4
+#define VEIL_SCHED_COST_SHIFT      4 /* 12-bit latency and load terms keep their top 8 bits */
 #define VEIL_SCHED_COST_UNMEASURED (1u << 13)
-#define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
-#define VEIL_SCHED_MAX_NODES     65536 /* labels are 16-bit node indices */
 
 /* What a job asks for, in quantized units (encrypted when confidential). */
 struct veil_sched_request {
@@ -427,7 +428,7 @@ struct veil_sched_call {
     const veil_sched_ct *const *args;
     size_t n_args;
     uint64_t k, k2;
-    const uint64_t *labels; /* ARGMIN: one per argument */
+    const uint64_t *labels;  /* ARGMIN: one per argument */
     const uint64_t *weights; /* SUM_WEIGHTED: one per argument */
 };
 struct veil_sched_backend {

@@ -464,8 +464,8 @@ static int check_request(const struct veil_sched_request *req, veil_err *err)
     if (slot && req->latency_to >= VEIL_LATENCY_SLOTS)
         return veil_err_set(err, VEIL_E_INVALID, "latency landmark %u (at most %d)",
                             (unsigned)req->latency_to, VEIL_LATENCY_SLOTS - 1);
-    if (req->policy == VEIL_POLICY_WEIGHTED && (req->latency_weight > VEIL_WEIGHT_LATENCY_MAX ||
-                                                req->load_weight > VEIL_WEIGHT_LOAD_MAX))
+    if (req->policy == VEIL_POLICY_WEIGHTED &&
+        (req->latency_weight > VEIL_WEIGHT_LATENCY_MAX || req->load_weight > VEIL_WEIGHT_LOAD_MAX))
         return veil_err_set(err, VEIL_E_INVALID,
                             "weights latency %u, load %u (at most %d and %d: the cost must fit "
                             "the key)",
@@ -485,18 +485,18 @@ static struct val weighted_score(struct ctx *c, const struct veil_sched_request 
     const struct val lat = w[VEIL_TELEMETRY_WORD_LATENCY + req->latency_to % VEIL_LATENCY_SLOTS];
     /* always an operand (weight 0 costs nothing): the sum has a 16-bit one */
     weights[n] = req->latency_weight;
-    args[n++] = op1(c, VEIL_SCHED_OP_SUM_BITS, take(lat), VEIL_SCHED_COST_LAT_SHIFT,
-                    VEIL_SCHED_COST_BITS);
+    args[n++] =
+        op1(c, VEIL_SCHED_OP_SUM_BITS, take(lat), VEIL_SCHED_COST_SHIFT, VEIL_SCHED_COST_BITS);
     for (int r = 0; r < VEIL_RES_COUNT && req->load_weight; r++) {
         if (!req->confidential && !req->res[r])
             continue;
         struct val inv = op1(c, VEIL_SCHED_OP_NOT, take(w[r]), 0, 0);
-        unsigned shift = term_shift[r] + VEIL_SCHED_COST_LAT_SHIFT;
+        unsigned shift = term_shift[r] + VEIL_SCHED_COST_SHIFT;
         weights[n] = req->load_weight;
         if (req->confidential) {
             struct val m[2] = {materialize(c, inv), take(want[r])};
-            args[n++] = call_op(c, VEIL_SCHED_OP_SUM_MASKED, m, 2, shift, VEIL_SCHED_COST_BITS,
-                                NULL, NULL);
+            args[n++] =
+                call_op(c, VEIL_SCHED_OP_SUM_MASKED, m, 2, shift, VEIL_SCHED_COST_BITS, NULL, NULL);
             drop(c, &m[0]);
             drop(c, &m[1]);
         } else {
@@ -504,7 +504,7 @@ static struct val weighted_score(struct ctx *c, const struct veil_sched_request 
         }
     }
     for (size_t i = 0; i < n; i++)
-        args[i] = materialize(c, args[i]); /* telemetry is encrypted: no-op */
+        args[i] = materialize(c, args[i]);   /* telemetry is encrypted: no-op */
     weights[n] = VEIL_SCHED_COST_UNMEASURED; /* the one bool, last */
     args[n++] = op1(c, VEIL_SCHED_OP_EQ_SCALAR, take(lat), VEIL_LATENCY_UNKNOWN, 0);
     struct veil_sched_call proto = {.op = VEIL_SCHED_OP_SUM_WEIGHTED,
@@ -573,8 +573,8 @@ int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
         rq[w] = conf ? wrap(c, (veil_sched_ct *)in->req_words[w], true) : pub(plain_value);
     }
     for (int r = 0; r < VEIL_RES_COUNT; r++)
-        want[r] = conf && !uses_load(req) ? pub(0)
-                                          : op1(c, VEIL_SCHED_OP_NE_SCALAR, take(rq[r]), 0, 0);
+        want[r] =
+            conf && !uses_load(req) ? pub(0) : op1(c, VEIL_SCHED_OP_NE_SCALAR, take(rq[r]), 0, 0);
     for (int l = 0; l < 2; l++) {
         req_label[l] =
             op1(c, VEIL_SCHED_OP_TRUNCATE, take(rq[VEIL_RES_COUNT + l]), VEIL_SCHED_LABEL_BITS, 0);
@@ -1033,8 +1033,8 @@ static uint32_t weighted_key_score(const struct veil_sched_request *req, const u
     uint32_t load = 0;
     for (int r = 0; r < VEIL_RES_COUNT; r++)
         if (req->res[r])
-            load += ((~w[r] & MASK16) >> (term_shift[r] + VEIL_SCHED_COST_LAT_SHIFT)) & fmask;
-    return req->latency_weight * ((lat >> VEIL_SCHED_COST_LAT_SHIFT) & fmask) +
+            load += ((~w[r] & MASK16) >> (term_shift[r] + VEIL_SCHED_COST_SHIFT)) & fmask;
+    return req->latency_weight * ((lat >> VEIL_SCHED_COST_SHIFT) & fmask) +
            req->load_weight * load + VEIL_SCHED_COST_UNMEASURED * (lat == VEIL_LATENCY_UNKNOWN);
 }
 

@@ -177,9 +177,9 @@ static void test_sum_weighted(void)
         veil_err err = {0};
         veil_fhe_ct *out = NULL;
         uint64_t p0 = pbs();
-        CHECK_EQ_INT(veil_fhe_sum_weighted(sk, (const veil_fhe_ct *const *)c, wsets[t], 6, 8, &out,
-                                           &err),
-                     0);
+        CHECK_EQ_INT(
+            veil_fhe_sum_weighted(sk, (const veil_fhe_ct *const *)c, wsets[t], 6, 8, &out, &err),
+            0);
         uint64_t cost = pbs() - p0;
         CHECK_EQ_U64(dec(out), want);
         CHECK_EQ_INT(veil_fhe_ct_width(out), 16);
@@ -461,6 +461,6 @@ static void test_operand_errors(void)
     veil_fhe_ct_free(t);
 }
 
-VTEST_MAIN(VTEST(test_sum_bits), VTEST(test_sum_bits_masked), VTEST(test_sum_weighted), VTEST(test_flag_top),
-           VTEST(test_argmin_labeled), VTEST(test_argmin_zero_columns), VTEST(test_truncate),
-           VTEST(test_thread_determinism), VTEST(test_operand_errors))
+VTEST_MAIN(VTEST(test_sum_bits), VTEST(test_sum_bits_masked), VTEST(test_sum_weighted),
+           VTEST(test_flag_top), VTEST(test_argmin_labeled), VTEST(test_argmin_zero_columns),
+           VTEST(test_truncate), VTEST(test_thread_determinism), VTEST(test_operand_errors))

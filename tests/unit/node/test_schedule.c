@@ -27,7 +27,8 @@ static uint32_t rnd(uint32_t bound)
  * 4095), then W x (RTT in 1.6 ms steps) + L x load, the load being the sum
  * over the requested resources of the top 8 bits of spread's 12-bit term
  * (less free is more load); as one number ordered the same way. */
-static uint64_t weighted_rank(const struct veil_sched_request *req, const struct veil_telemetry_q *q)
+static uint64_t weighted_rank(const struct veil_sched_request *req,
+                              const struct veil_telemetry_q *q)
 {
     uint64_t lat = q->latency[req->latency_to], load = 0;
     for (int r = 0; r < VEIL_RES_COUNT; r++) {
@@ -127,10 +128,10 @@ static void random_request(struct veil_sched_request *req)
     req->latency_to = slot ? (uint8_t)rnd(VEIL_LATENCY_SLOTS) : 0;
     bool weighted = req->policy == VEIL_POLICY_WEIGHTED;
     /* the bounds themselves often: the cost's largest keys */
-    req->latency_weight = !weighted ? 0
+    req->latency_weight = !weighted     ? 0
                           : rnd(4) == 0 ? VEIL_WEIGHT_LATENCY_MAX
                                         : (uint8_t)rnd(VEIL_WEIGHT_LATENCY_MAX + 1);
-    req->load_weight = !weighted ? 0
+    req->load_weight = !weighted     ? 0
                        : rnd(4) == 0 ? VEIL_WEIGHT_LOAD_MAX
                                      : (uint8_t)rnd(VEIL_WEIGHT_LOAD_MAX + 1);
     req->confidential = rnd(2) == 0;
@@ -903,5 +904,4 @@ VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_fo
            VTEST(test_batch_round_edges), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
            VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
            VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
-           VTEST(test_latency_placement), VTEST(test_weighted_placement),
-           VTEST(test_node_keys))
+           VTEST(test_latency_placement), VTEST(test_weighted_placement), VTEST(test_node_keys))

@@ -31,7 +31,11 @@ static const struct veil_telemetry_q nodes[N] = {
     {.res = {40, 900, 10, 0}, .region = 1, .zone = 1, .priority = 3, .latency = {3, 50, 7, 4095}},
     {.res = {70, 100, 10, 0}, .region = 1, .zone = 2, .priority = 7, .latency = {90, 12, 7, 4095}},
     {.res = {300, 500, 10, 1}, .region = 2, .zone = 1, .priority = 1, .latency = {20, 12, 7, 4095}},
-    {.res = {390, 2000, 90, 0}, .region = 1, .zone = 1, .priority = 5, .latency = {60, 4095, 2, 4095}},
+    {.res = {390, 2000, 90, 0},
+     .region = 1,
+     .zone = 1,
+     .priority = 5,
+     .latency = {60, 4095, 2, 4095}},
 };
 
 static void setup(void)
@@ -200,7 +204,10 @@ static void test_weighted_rounds(void)
         bool conf;
         uint32_t want;
     } cases[] = {
-        {16, 0, 0, false, 2}, {0, 4, 0, false, 3}, {4, 1, 3, false, 3}, {16, 1, 0, true, 2},
+        {16, 0, 0, false, 2},
+        {0, 4, 0, false, 3},
+        {4, 1, 3, false, 3},
+        {16, 1, 0, true, 2},
     };
     for (size_t t = 0; t < VEIL_ARRAY_LEN(cases); t++) {
         struct veil_sched_request req = {.res = {50, 16, 0, 0},
@@ -337,7 +344,7 @@ static void test_random_rounds(void)
          * t 10..11: weighted (random weights within the bounds), the second
          * confidential */
         struct veil_sched_request req = {
-            .policy = t < 6 ? (enum veil_policy)(t % 3)
+            .policy = t < 6    ? (enum veil_policy)(t % 3)
                       : t < 10 ? VEIL_POLICY_LATENCY
                                : VEIL_POLICY_WEIGHTED,
             .latency_to = (uint8_t)(t < 6 ? 0 : (t - 5) % VEIL_LATENCY_SLOTS),
@@ -538,7 +545,6 @@ static void test_cleanup(void)
 }
 
 VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_latency_rounds),
-           VTEST(test_weighted_rounds),
-           VTEST(test_node_keys_round), VTEST(test_batch_rounds),
-           VTEST(test_random_rounds),
-           VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
+           VTEST(test_weighted_rounds), VTEST(test_node_keys_round), VTEST(test_batch_rounds),
+           VTEST(test_random_rounds), VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors),
+           VTEST(test_cleanup))
