@@ -8,7 +8,8 @@
  *
  *   bench_schedule KEYDIR [N...]   (KEYDIR from 'veil fhe keygen -o KEYDIR';
  *                                   default N: 4 8 16)
- * Env BENCH_POLICY=binpack|spread|priority|lowest-latency (to landmark 0),
+ * Env BENCH_POLICY=binpack|spread|priority|lowest-latency (to landmark 0)|weighted
+ * (to landmark 0, weights BENCH_WEIGHTS=W:L, default 1:1),
  * BENCH_THREADS (0 = all cores),
  * BENCH_CONFIDENTIAL=1 (the request encrypted by the submitter as one compact
  * list, expanded and evaluated with veil_daemon_schedule_confidential).
@@ -60,11 +61,23 @@ int main(int argc, char **argv)
         return die(&err);
     const char *pol = getenv("BENCH_POLICY");
     struct veil_sched_request req = {0};
-    req.policy = !pol                           ? VEIL_POLICY_BINPACK
-                 : strcmp(pol, "spread") == 0   ? VEIL_POLICY_SPREAD
-                 : strcmp(pol, "priority") == 0 ? VEIL_POLICY_PRIORITY
+    req.policy = !pol                                 ? VEIL_POLICY_BINPACK
+                 : strcmp(pol, "spread") == 0         ? VEIL_POLICY_SPREAD
+                 : strcmp(pol, "priority") == 0       ? VEIL_POLICY_PRIORITY
                  : strcmp(pol, "lowest-latency") == 0 ? VEIL_POLICY_LATENCY
-                                                : VEIL_POLICY_BINPACK;
+                 : strcmp(pol, "weighted") == 0       ? VEIL_POLICY_WEIGHTED
+                                                      : VEIL_POLICY_BINPACK;
+    const char *wts = getenv("BENCH_WEIGHTS");
+    unsigned lw = 1, ld = 1;
+    if (req.policy == VEIL_POLICY_WEIGHTED && wts &&
+        (sscanf(wts, "%u:%u", &lw, &ld) != 2 || lw > VEIL_WEIGHT_LATENCY_MAX ||
+         ld > VEIL_WEIGHT_LOAD_MAX)) {
+        fprintf(stderr, "bench_schedule: BENCH_WEIGHTS=%s is not W:L (0..%d, 0..%d)\n", wts,
+                VEIL_WEIGHT_LATENCY_MAX, VEIL_WEIGHT_LOAD_MAX);
+        return 2;
+    }
+    req.latency_weight = req.policy == VEIL_POLICY_WEIGHTED ? (uint8_t)lw : 0;
+    req.load_weight = req.policy == VEIL_POLICY_WEIGHTED ? (uint8_t)ld : 0;
     req.res[VEIL_RES_CPU] = 50;    /* 500m */
     req.res[VEIL_RES_MEMORY] = 16; /* 64Mi */
     const char *conf_env = getenv("BENCH_CONFIDENTIAL");
@@ -97,10 +110,10 @@ int main(int argc, char **argv)
             q[i].res[VEIL_RES_MEMORY] = (uint16_t)(rand() % 2048);
             q[i].res[VEIL_RES_DISK] = (uint16_t)(rand() % 100);
             q[i].priority = (uint16_t)(rand() % 256);
+            bool lat = req.policy == VEIL_POLICY_LATENCY || req.policy == VEIL_POLICY_WEIGHTED;
             for (int s = 0; s < VEIL_LATENCY_SLOTS; s++) /* the other policies: as before */
-                q[i].latency[s] = req.policy == VEIL_POLICY_LATENCY
-                                      ? (uint16_t)(1 + rand() % VEIL_LATENCY_MAX)
-                                      : VEIL_LATENCY_UNKNOWN;
+                q[i].latency[s] =
+                    lat ? (uint16_t)(1 + rand() % VEIL_LATENCY_MAX) : VEIL_LATENCY_UNKNOWN;
             uint16_t w[VEIL_TELEMETRY_WORDS];
             veil_telemetry_to_words(&q[i], w);
             veil_buf ct;
@@ -145,15 +158,16 @@ int main(int argc, char **argv)
                     "bench_schedule: %zu nodes: circuit (found %d, index %u), oracle (found %d, "
                     "index %u)\n",
                     n, found, index, want.found, want.index);
-        printf("{\"nodes\":%zu,\"policy\":\"%s\",\"confidential\":%s,\"request_bytes\":%zu,"
+        printf("{\"nodes\":%zu,\"policy\":\"%s\",\"weights\":\"%u:%u\",\"confidential\":%s,"
+               "\"request_bytes\":%zu,"
                "\"resources\":2,\"round_s\":%.3f,\"round_cpu_s\":%.3f,"
                "\"decrypt_ms\":%.2f,\"compute_path_s\":%.3f,"
                "\"telemetry_bytes\":%zu,\"encrypt_ms\":%.2f,\"expand_ms\":%.2f,\"pbs\":%llu,"
                "\"fhe_ops\":%llu,\"output_bytes\":%zu,\"threads\":%u,\"matches_oracle\":%s}\n",
-               n, veil_policy_name(req.policy), req.confidential ? "true" : "false", req_bytes,
-               t_round, c_round, 1000 * t_dec, t_exp + t_round + t_dec, bytes,
-               1000 * t_enc / (double)n, 1000 * t_exp / (double)n,
-               (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
+               n, veil_policy_name(req.policy), (unsigned)req.latency_weight,
+               (unsigned)req.load_weight, req.confidential ? "true" : "false", req_bytes, t_round,
+               c_round, 1000 * t_dec, t_exp + t_round + t_dec, bytes, 1000 * t_enc / (double)n,
+               1000 * t_exp / (double)n, (unsigned long long)(veil_fhe_server_pbs_count(sk) - pbs0),
                (unsigned long long)veil_sched_ops_total(&ops), out.len, veil_fhe_server_threads(sk),
                match ? "true" : "false");
         fflush(stdout);

@@ -176,6 +176,16 @@ int veil_fhe_sum_bits(veil_fhe_server *sk, const veil_fhe_ct *const *vals, size_
 int veil_fhe_sum_bits_masked(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
                              const veil_fhe_ct *const *masks, size_t n, unsigned shift,
                              unsigned bits, veil_fhe_ct **out, veil_err *err);
+/* out = sum_i weights[i] * (vals_i mod 2^bits) in the integer operands' width
+ * (8..32 bits, all equal; a boolean operand counts its value): a cost that
+ * weighs fields by public weights (the weighted placement). The bound
+ * sum_i weights[i] (2^bits - 1) (1 for a boolean) must be below 2^width;
+ * bits even. One carry propagation whatever the weights (~2 PBS per column
+ * above 6 plus the propagation); the result's blocks above its range are
+ * trivially zero, so veil_fhe_flag_top may follow. */
+int veil_fhe_sum_weighted(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                          const uint64_t *weights, size_t n, unsigned bits, veil_fhe_ct **out,
+                          veil_err *err);
 /* out = val + 2^(width - 2) * min(flags set, 3) for n <= 15 bools: val's top
  * block must be known to be zero (e.g. a veil_fhe_sum_bits result below
  * 2^(width - 2)). Free for up to three flags; 4-5 fresh flags cost one PBS,

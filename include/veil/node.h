@@ -47,9 +47,20 @@ enum veil_policy {
     VEIL_POLICY_PRIORITY = 2, /* lowest per-node priority code */
     /* `placement: lowest-latency`: the feasible node with the lowest RTT to
      * the job's latency landmark (docs/SCHEDULING.md, "Latency-aware") */
-    VEIL_POLICY_LATENCY = 3
+    VEIL_POLICY_LATENCY = 3,
+    /* `placement: weighted`: the feasible node with the lowest cost
+     * latency_weight x latency + load_weight x load (docs/SCHEDULING.md,
+     * "Weighted placement") */
+    VEIL_POLICY_WEIGHTED = 4
 };
-#define VEIL_POLICY_LAST VEIL_POLICY_LATENCY
+#define VEIL_POLICY_LAST VEIL_POLICY_WEIGHTED
+/* placement: weighted: the weights' ranges (public small integers; the
+ * bound 16 x 255 + 4 x 4 x 255 + 2^13 < 2^14 keeps the cost in the key's
+ * score field, docs/SCHEDULING.md) and their defaults */
+#define VEIL_WEIGHT_LATENCY_MAX     16
+#define VEIL_WEIGHT_LOAD_MAX        4
+#define VEIL_WEIGHT_LATENCY_DEFAULT 1
+#define VEIL_WEIGHT_LOAD_DEFAULT    1
 const char *veil_policy_name(enum veil_policy p);
 
 #define VEIL_JOB_NAME_MAX       63
@@ -94,9 +105,13 @@ struct veil_job_spec {
     enum veil_policy policy;
     uint8_t region; /* 0 = any */
     uint8_t zone;   /* 0 = any */
-    /* placement: lowest-latency only: the landmark slot (0..VEIL_LATENCY_SLOTS-1)
-     * the latency is measured to; public even for a confidential job */
+    /* placement: lowest-latency or weighted: the landmark slot
+     * (0..VEIL_LATENCY_SLOTS-1) the latency is measured to; public even for a
+     * confidential job */
     uint8_t latency_to;
+    /* placement: weighted only: the cost's weights (public even for a
+     * confidential job; 0..VEIL_WEIGHT_*_MAX, not both 0) */
+    uint8_t latency_weight, load_weight;
     bool confidential;
     /* The form nodes see of a confidential job: no resources or constraints
      * (all zero here, "confidential" in the JSON), only the digest of the
@@ -261,7 +276,10 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
  *   - score: binpack = sum over requested r of term_r(free_r); spread = sum
  *     of term_r(0xFFFF - free_r); priority = priority mod 2^8 (the 8-bit
  *     code); lowest-latency = latency[latency_to] mod 2^12 (the node's RTT to
- *     the job's landmark in 0.1 ms units, < 2^12 by construction).
+ *     the job's landmark in 0.1 ms units, < 2^12 by construction);
+ *     weighted = latency_weight x latq + load_weight x loadq + 2^13 x
+ *     [latency[latency_to] == 4095] (VEIL_SCHED_COST_*: an unmeasured node
+ *     ranks after every measured one).
  *     term_r(x) = (x >> shift_r) mod 2^12 with shift 4 for cpu, memory
  *     and disk (16 quantization units: 160 millicores, 64 MiB, 16 GiB; a
  *     monotone 12-bit term up to 0xFFFF) and 0 for gpus (free gpus are at
@@ -281,12 +299,22 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 #define VEIL_SCHED_FLAG_BASE     (1u << VEIL_SCHED_SCORE_BITS)
 #define VEIL_SCHED_MAX_NODES     65536 /* labels are 16-bit node indices */
 
+/* weighted: cost = latency_weight x latq + load_weight x loadq + 2^13 x [unmeasured]
+ * with latq = (latency >> 4) mod 2^8 (1.6 ms steps) and loadq = the sum over
+ * the requested resources of ((0xFFFF - free_r) >> (T_r + 4)) mod 2^8 (the
+ * top 8 bits of spread's 12-bit term); < 2^14 by the weights' bounds */
+#define VEIL_SCHED_COST_BITS       8
+#define VEIL_SCHED_COST_SHIFT      4 /* 12-bit latency and load terms keep their top 8 bits */
+#define VEIL_SCHED_COST_UNMEASURED (1u << 13)
+
 /* What a job asks for, in quantized units (encrypted when confidential). */
 struct veil_sched_request {
     uint16_t res[VEIL_RES_COUNT];
     uint16_t region, zone; /* 0 = any */
     enum veil_policy policy;
-    uint8_t latency_to; /* VEIL_POLICY_LATENCY: the landmark slot (public) */
+    uint8_t latency_to; /* lowest-latency, weighted: the landmark slot (public) */
+    /* VEIL_POLICY_WEIGHTED: the cost's public weights (0..VEIL_WEIGHT_*_MAX) */
+    uint8_t latency_weight, load_weight;
     /* true: the request is encrypted (confidential job), so the circuit
      * evaluates every resource and constraint; false: the request is public
      * and the circuit folds it in (unrequested resources and constraints cost
@@ -299,14 +327,15 @@ struct veil_sched_request {
  * of all ARGMIN calls. */
 struct veil_sched_ops {
     uint64_t lt, ne, lt_scalar, ne_scalar, and_, not_, truncate, sum_bits, sum_masked, sum_terms,
-        flag_top, argmin, argmin_inputs, constant;
+        flag_top, argmin, argmin_inputs, constant, eq_scalar, sum_weighted;
 };
 /* Their sum (sum_terms and argmin_inputs not included). In PBS with the FHE
  * library's ops: lt 11, ne 5 (8-bit labels), lt_scalar 5, ne_scalar 3 (8-bit)
  * or 5, and 1, not 0, truncate 0,
  * sum_bits 0 for one operand and ~12 per further 12-bit field, sum_masked the
  * same plus 1 per field block (6 per 12-bit field), flag_top 0 for up
- * to three flags and 1 for more, argmin ~21 per input beyond the first, const 0
+ * to three flags and 1 for more, argmin ~21 per input beyond the first, const 0,
+ * eq_scalar ~3 (the unmeasured test), sum_weighted ~10-20 (one propagation)
  * (bench_schedule prints the measured count). */
 uint64_t veil_sched_ops_total(const struct veil_sched_ops *ops);
 
@@ -384,6 +413,12 @@ enum veil_sched_op {
      * nodes already chosen (veil_sched_replicas; FHE:
      * veil_fhe_argmin_replicas) */
     VEIL_SCHED_OP_ARGMIN_REPLICAS,
+    VEIL_SCHED_OP_EQ_SCALAR, /* args[0] == k -> bool */
+    /* sum_i weights[i] * (args[i] mod 2^k2), where the last k args are bools
+     * (counted as their value) and the others 16-bit values; the bound
+     * sum_i weights[i] (2^k2 - 1 or 1) must be below 2^16 (an error
+     * otherwise; FHE: veil_fhe_sum_weighted) */
+    VEIL_SCHED_OP_SUM_WEIGHTED,
 };
 /* Replicas one round places at once (the FHE library's limit). */
 #define VEIL_SCHED_MAX_REPLICAS 64
@@ -393,7 +428,8 @@ struct veil_sched_call {
     const veil_sched_ct *const *args;
     size_t n_args;
     uint64_t k, k2;
-    const uint64_t *labels; /* ARGMIN: one per argument */
+    const uint64_t *labels;  /* ARGMIN: one per argument */
+    const uint64_t *weights; /* SUM_WEIGHTED: one per argument */
 };
 struct veil_sched_backend {
     void *ctx;

@@ -865,6 +865,22 @@ int veil_fhe_sum_bits(veil_fhe_server *sk, const veil_fhe_ct *const *vals, size_
     return veil_fhe_sum_bits_masked(sk, vals, NULL, n, shift, bits, out, err);
 }
 
+int veil_fhe_sum_weighted(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                          const uint64_t *weights, size_t n, unsigned bits, veil_fhe_ct **out,
+                          veil_err *err)
+{
+    *out = NULL;
+    if (!weights)
+        return veil_err_set(err, VEIL_E_INVALID, "weighted sum without weights");
+    struct veil_radix *r = radix_views(sk, vals, n, err);
+    if (!r)
+        return -1;
+    veil_fhe_ct *c = result_new(sk, err);
+    int rc = c ? veil_int_sum_weighted(&sk->ctx, r, weights, n, bits, &c->r, err) : -1;
+    free(r);
+    return c ? result_done(rc, c, out) : -1;
+}
+
 int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fhe_ct *const *flags,
                       size_t n, veil_fhe_ct **out, veil_err *err)
 {

@@ -2264,6 +2264,99 @@ int veil_int_sum_bits(struct veil_int_server *s, const struct veil_radix *vals,
     return 0;
 }
 
+/* ---- weighted sums (the latency/load cost, docs/SCHEDULING.md) ------------ */
+
+/* The bound of sum_i w_i field_i (a boolean's field is its value) and the
+ * integer operands' width; -1 on operands veil_int_sum_weighted refuses. */
+static int weighted_check(const struct veil_radix *vals, const uint64_t *weights, size_t n,
+                          unsigned bits, unsigned *width, uint64_t *total, veil_err *err)
+{
+    *width = 0;
+    *total = 0;
+    if (n == 0 || n > 16)
+        return veil_err_set(err, VEIL_E_INVALID, "weighted sum of %zu operands (1 to 16)", n);
+    for (size_t i = 0; i < n; i++) {
+        if (check_blocks(&vals[i], err) != 0)
+            return -1;
+        if (vals[i].width == 1)
+            continue;
+        if (*width && vals[i].width != *width)
+            return veil_err_set(err, VEIL_E_MISMATCH, "weighted sum: widths %u and %u", *width,
+                                vals[i].width);
+        *width = vals[i].width;
+    }
+    if (*width == 0 || *width > 32)
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "weighted sum: needs an integer operand of 8 to 32 bits");
+    if (bits % 2 || bits == 0 || bits > *width)
+        return veil_err_set(err, VEIL_E_INVALID, "weighted sum: field of %u bits (even, 2..%u)",
+                            bits, *width);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t top = vals[i].width == 1 ? 1 : (1ull << bits) - 1;
+        if (weights[i] >= (1ull << *width) || *total + weights[i] * top >= (1ull << *width))
+            return veil_err_set(err, VEIL_E_RANGE, "a weighted sum overflows %u bits", *width);
+        *total += weights[i] * top;
+    }
+    return 0;
+}
+
+/* Pushes w * (field blocks of v) into the columns: each base-4 digit d of w
+ * puts d x block into column (block + digit position), linear (no PBS; the
+ * block refreshed first when d x its noise would pass the budget). */
+static void weighted_push(struct graph *g, const struct veil_radix *v, uint64_t w, size_t live,
+                          struct column *cols, size_t n_cols)
+{
+    uint64_t mx = max_noise(g->s);
+    size_t nb = v->width == 1 ? 1 : live;
+    for (size_t p = 0; w >> (2 * p) != 0 && p < n_cols; p++) {
+        int64_t d = (int64_t)((w >> (2 * p)) & 3);
+        for (size_t j = 0; d && j < nb && j + p < n_cols && !g->failed; j++) {
+            struct expr x = ex_ext(&v->blocks[j]);
+            x = refresh_if(g, &x, mx / (uint64_t)d);
+            struct expr t = ex_const(0);
+            ex_addk(g, &t, &x, d);
+            col_push(g, &cols[j + p], &t);
+        }
+    }
+}
+
+int veil_int_sum_weighted(struct veil_int_server *s, const struct veil_radix *vals,
+                          const uint64_t *weights, size_t n, unsigned bits, struct veil_radix *out,
+                          veil_err *err)
+{
+    memset(out, 0, sizeof *out);
+    unsigned w;
+    uint64_t total;
+    if (weighted_check(vals, weights, n, bits, &w, &total, err) != 0)
+        return -1;
+    if (veil_radix_init(out, s->params, w, err) != 0)
+        return -1;
+    size_t nb = out->n_blocks, len = 0;
+    while (len < nb && (total >> (2 * len)) != 0)
+        len++;
+    if (len == 0)
+        return 0; /* every weight 0: trivially zero */
+    struct graph g;
+    graph_init(&g, s, err);
+    struct column *cols = calloc(len, sizeof *cols);
+    struct expr *col = calloc(len, sizeof *col);
+    if (!cols || !col)
+        graph_fail(&g, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; cols && col && i < n && !g.failed; i++)
+        weighted_push(&g, &vals[i], weights[i], bits / 2, cols, len);
+    if (!g.failed) {
+        /* the sum is below 4^len, so nothing is lost past column len - 1 and
+         * the blocks above stay trivially zero */
+        reduce_columns(&g, cols, len, col);
+        struct veil_radix view = *out;
+        view.n_blocks = len;
+        propagate(&g, col, &view);
+    }
+    free(cols);
+    free(col);
+    return finish(&g, out);
+}
+
 static int fn_min3(int x, int arg)
 {
     (void)arg;

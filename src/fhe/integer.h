@@ -174,6 +174,16 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
 int veil_int_sum_bits(struct veil_int_server *s, const struct veil_radix *vals,
                       const struct veil_radix *masks, size_t n, unsigned shift, unsigned bits,
                       struct veil_radix *out, veil_err *err);
+/* out = sum_i weights[i] * (vals_i mod 2^bits), where vals_i is an integer of
+ * the operands' one width (8..32 bits) or a boolean (its value): the
+ * latency/load cost of the weighted placement. The sum must stay below
+ * 2^width (checked on the bound); bits even. One graph: each nonzero base-4
+ * digit of a weight adds the field's blocks, scaled, to a column (no PBS),
+ * the columns are reduced and propagated once; the result's blocks above its
+ * range are trivially zero (degree 0). */
+int veil_int_sum_weighted(struct veil_int_server *s, const struct veil_radix *vals,
+                          const uint64_t *weights, size_t n, unsigned bits, struct veil_radix *out,
+                          veil_err *err);
 /* out = val + 2^(width - 2) * min(sum of flags, 3): flags (n <= 15 booleans) set the
  * top block of a value whose top block is known to be zero (degree 0, e.g. from
  * veil_int_sum_bits). No PBS for up to three flags (their sum is the block), one

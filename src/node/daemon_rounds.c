@@ -95,6 +95,8 @@ int veil_daemon_round_req_from_spec(struct round *r, const struct veil_job_spec 
     struct veil_sched_request req = {0};
     req.policy = spec->policy;
     req.latency_to = spec->latency_to; /* public: which landmark, not a latency */
+    req.latency_weight = spec->latency_weight;
+    req.load_weight = spec->load_weight;
     req.confidential = spec->redacted;
     if (!spec->redacted) {
         req.region = spec->region;

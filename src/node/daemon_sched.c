@@ -53,10 +53,12 @@ static bool arity_ok(enum veil_sched_op op, size_t n)
         return n == 2;
     case VEIL_SCHED_OP_LT_SCALAR:
     case VEIL_SCHED_OP_NE_SCALAR:
+    case VEIL_SCHED_OP_EQ_SCALAR:
     case VEIL_SCHED_OP_NOT:
     case VEIL_SCHED_OP_TRUNCATE:
         return n == 1;
     case VEIL_SCHED_OP_SUM_BITS:
+    case VEIL_SCHED_OP_SUM_WEIGHTED:
     case VEIL_SCHED_OP_ARGMIN:
     case VEIL_SCHED_OP_ARGMIN_REPLICAS:
     case VEIL_SCHED_OP_FLAG_TOP:
@@ -80,6 +82,25 @@ static unsigned index_width(const struct veil_sched_call *call)
     return top < 256 ? 8 : WORD_BITS;
 }
 
+/* SUM_WEIGHTED: the FHE op reads each operand's width, so the bools the
+ * circuit puts last must be booleans and the others 16-bit values. */
+static int sum_weighted(veil_fhe_server *sk, const struct veil_sched_call *call, veil_fhe_ct **o,
+                        veil_err *err)
+{
+    const veil_fhe_ct *const *a = (const veil_fhe_ct *const *)call->args;
+    size_t n = call->n_args;
+    if (call->k >= n || !call->weights)
+        return veil_err_set(err, VEIL_E_INTERNAL, "SUM_WEIGHTED with %llu bools of %zu",
+                            (unsigned long long)call->k, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned want = i >= n - (size_t)call->k ? 1 : WORD_BITS;
+        if (veil_fhe_ct_width(a[i]) != want)
+            return veil_err_set(err, VEIL_E_INTERNAL, "SUM_WEIGHTED operand %zu: %u bits, not %u",
+                                i, veil_fhe_ct_width(a[i]), want);
+    }
+    return veil_fhe_sum_weighted(sk, a, call->weights, n, (unsigned)call->k2, o, err);
+}
+
 static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
                     veil_sched_ct **out2, veil_err *err)
 {
@@ -99,6 +120,8 @@ static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct
         return veil_fhe_scalar(sk, VEIL_FHE_LT_SCALAR, a[0], call->k, o, err);
     case VEIL_SCHED_OP_NE_SCALAR:
         return veil_fhe_scalar(sk, VEIL_FHE_NE_SCALAR, a[0], call->k, o, err);
+    case VEIL_SCHED_OP_EQ_SCALAR:
+        return veil_fhe_scalar(sk, VEIL_FHE_EQ_SCALAR, a[0], call->k, o, err);
     case VEIL_SCHED_OP_AND:
         return veil_fhe_binop(sk, VEIL_FHE_AND, a[0], a[1], o, err);
     case VEIL_SCHED_OP_NOT:
@@ -112,6 +135,8 @@ static int fhe_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct
                                         (unsigned)call->k2, o, err);
     case VEIL_SCHED_OP_FLAG_TOP:
         return veil_fhe_flag_top(sk, a[0], a + 1, n - 1, o, err);
+    case VEIL_SCHED_OP_SUM_WEIGHTED: /* the last call->k operands are bools */
+        return sum_weighted(sk, call, o, err);
     case VEIL_SCHED_OP_ARGMIN:
         if (!out2)
             return veil_err_set(err, VEIL_E_INTERNAL, "ARGMIN without its found output");
@@ -219,8 +244,11 @@ int veil_daemon_schedule_batch(veil_fhe_server *sk, const struct veil_sched_requ
                                 "confidential request word %d missing or not 16-bit", w);
     /* The circuit reads only the ciphertexts: scrub the public copy so that a
      * caller's leftover plaintext can never influence (or leak into) a round. */
-    struct veil_sched_request blind = {
-        .policy = req->policy, .latency_to = req->latency_to, .confidential = true};
+    struct veil_sched_request blind = {.policy = req->policy,
+                                       .latency_to = req->latency_to,
+                                       .latency_weight = req->latency_weight,
+                                       .load_weight = req->load_weight,
+                                       .confidential = true};
     return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, k, out, none, ops, err);
 }
 

@@ -12,9 +12,11 @@
  *   env: {GREETING: hello}             # names [A-Za-z_][A-Za-z0-9_]*
  *   resources: {cpu: 500m, memory: 64Mi, disk: 1Gi, gpu: 1}
  *   replicas: 2                        # 1..64
- *   policy: binpack                    # binpack | spread | priority | lowest-latency
- *   placement: lowest-latency          # the same as policy: lowest-latency
- *   latency_to: 0                      # lowest-latency only: landmark slot 0..3
+ *   policy: binpack                    # binpack | spread | priority | lowest-latency | weighted
+ *   placement: lowest-latency          # the same as policy: (lowest-latency or weighted)
+ *   latency_to: 0                      # lowest-latency, weighted: landmark slot 0..3
+ *   latency_weight: 1                  # weighted only: 0..16 (default 1)
+ *   load_weight: 1                     # weighted only: 0..4 (default 1), not both 0
  *   constraints: {region: eu-west, zone: 2}
  *   confidential: false
  *
@@ -47,7 +49,7 @@ struct parse_ctx {
     veil_err *err;
     /* the redacted form of a confidential spec (all three or none) */
     bool redacted_resources, redacted_constraints, have_digest;
-    bool have_policy, have_placement, have_latency_to;
+    bool have_policy, have_placement, have_latency_to, have_latency_weight, have_load_weight;
     struct veil_job_expose *expose; /* the expose entry being read */
 };
 
@@ -336,12 +338,11 @@ static int resource_field(struct parse_ctx *c, struct veil_job_spec *spec, const
     return fail_at(c, k, path, "unknown field (expected cpu, memory, disk, gpu)");
 }
 
-/* policy: any policy; placement: lowest-latency (an alias that may not
- * contradict policy); latency_to: the landmark slot. */
-static int placement_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
-                           yaml_node_t *v)
+/* latency_to: the landmark slot; latency_weight, load_weight: the weighted
+ * cost's weights (their bounds keep the cost inside the circuit's key). */
+static int placement_number(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
+                            yaml_node_t *v)
 {
-    const char *s;
     uint64_t u;
     if (strcmp(key, "latency_to") == 0) {
         if (parse_uint(c, v, "latency_to", 0, VEIL_LATENCY_SLOTS - 1, &u) != 0)
@@ -350,6 +351,27 @@ static int placement_field(struct parse_ctx *c, struct veil_job_spec *spec, cons
         c->have_latency_to = true;
         return 0;
     }
+    bool lat = strcmp(key, "latency_weight") == 0;
+    if (parse_uint(c, v, key, 0, lat ? VEIL_WEIGHT_LATENCY_MAX : VEIL_WEIGHT_LOAD_MAX, &u) != 0)
+        return -1;
+    *(lat ? &spec->latency_weight : &spec->load_weight) = (uint8_t)u;
+    *(lat ? &c->have_latency_weight : &c->have_load_weight) = true;
+    return 0;
+}
+
+static bool is_placement(int p)
+{
+    return p == VEIL_POLICY_LATENCY || p == VEIL_POLICY_WEIGHTED;
+}
+
+/* policy: any policy; placement: lowest-latency or weighted (an alias that
+ * may not contradict policy); the numbers: placement_number. */
+static int placement_field(struct parse_ctx *c, struct veil_job_spec *spec, const char *key,
+                           yaml_node_t *v)
+{
+    const char *s;
+    if (strcmp(key, "policy") != 0 && strcmp(key, "placement") != 0)
+        return placement_number(c, spec, key, v);
     bool placement = strcmp(key, "placement") == 0;
     if (scalar_text(c, v, key, "a string", &s) != 0)
         return -1;
@@ -357,14 +379,17 @@ static int placement_field(struct parse_ctx *c, struct veil_job_spec *spec, cons
     for (int p = VEIL_POLICY_BINPACK; p <= VEIL_POLICY_LAST; p++)
         if (strcmp(s, veil_policy_name((enum veil_policy)p)) == 0)
             found = p;
-    if (placement && found != VEIL_POLICY_LATENCY)
-        return fail_at(c, v, key, "\"%s\" is not a placement (lowest-latency)", s);
+    if (placement && !is_placement(found))
+        return fail_at(c, v, key, "\"%s\" is not a placement (lowest-latency, weighted)", s);
     if (found < 0)
         return fail_at(c, v, key,
-                       "\"%s\" is not a policy (binpack, spread, priority, lowest-latency)", s);
-    if ((placement && c->have_policy && spec->policy != VEIL_POLICY_LATENCY) ||
-        (!placement && c->have_placement && found != VEIL_POLICY_LATENCY))
-        return fail_at(c, v, key, "placement: lowest-latency contradicts policy: %s",
+                       "\"%s\" is not a policy (binpack, spread, priority, lowest-latency, "
+                       "weighted)",
+                       s);
+    if ((placement && c->have_policy && spec->policy != (enum veil_policy)found) ||
+        (!placement && c->have_placement && spec->policy != (enum veil_policy)found))
+        return fail_at(c, v, key, "placement: %s contradicts policy: %s",
+                       veil_policy_name(placement ? (enum veil_policy)found : spec->policy),
                        veil_policy_name(placement ? spec->policy : (enum veil_policy)found));
     spec->policy = (enum veil_policy)found;
     *(placement ? &c->have_placement : &c->have_policy) = true;
@@ -580,7 +605,8 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
         return 0;
     }
     if (strcmp(key, "policy") == 0 || strcmp(key, "placement") == 0 ||
-        strcmp(key, "latency_to") == 0)
+        strcmp(key, "latency_to") == 0 || strcmp(key, "latency_weight") == 0 ||
+        strcmp(key, "load_weight") == 0)
         return placement_field(c, spec, key, v);
     if (strcmp(key, "expose") == 0)
         return parse_expose(c, spec, v);
@@ -605,7 +631,8 @@ static int top_field(struct parse_ctx *c, struct veil_job_spec *spec, const char
     }
     return fail_at(c, k, key,
                    "unknown field (expected name, image, command, args, env, resources, "
-                   "replicas, policy, placement, latency_to, constraints, confidential, "
+                   "replicas, policy, placement, latency_to, latency_weight, load_weight, "
+                   "constraints, confidential, "
                    "request_digest, expose, tenant)");
 }
 
@@ -620,6 +647,8 @@ const char *veil_policy_name(enum veil_policy p)
         return "priority";
     case VEIL_POLICY_LATENCY:
         return "lowest-latency";
+    case VEIL_POLICY_WEIGHTED:
+        return "weighted";
     }
     return "?";
 }
@@ -644,6 +673,29 @@ void veil_job_spec_free(struct veil_job_spec *spec)
     }
     free(spec->env);
     memset(spec, 0, sizeof *spec);
+}
+
+/* After the whole document: the placement numbers belong to their policy,
+ * a weighted job's weights default to 1 and are not both 0. */
+static int placement_check(struct parse_ctx *c, struct veil_job_spec *spec, yaml_node_t *root)
+{
+    bool weighted = spec->policy == VEIL_POLICY_WEIGHTED;
+    if (c->have_latency_to && !is_placement((int)spec->policy))
+        return fail_at(c, root, "latency_to", "only with placement: lowest-latency or weighted");
+    if ((c->have_latency_weight || c->have_load_weight) && !weighted)
+        return fail_at(c, root, c->have_latency_weight ? "latency_weight" : "load_weight",
+                       "only with placement: weighted");
+    if (!weighted)
+        return 0;
+    if (!c->have_latency_weight)
+        spec->latency_weight = VEIL_WEIGHT_LATENCY_DEFAULT;
+    if (!c->have_load_weight)
+        spec->load_weight = VEIL_WEIGHT_LOAD_DEFAULT;
+    if (spec->latency_weight == 0 && spec->load_weight == 0)
+        return fail_at(c, root, "latency_weight",
+                       "latency_weight and load_weight are both 0: nothing to weigh (use "
+                       "policy: binpack, spread or priority)");
+    return 0;
 }
 
 int veil_job_spec_parse(struct veil_job_spec *spec, const char *text, size_t len,
@@ -691,8 +743,8 @@ int veil_job_spec_parse(struct veil_job_spec *spec, const char *text, size_t len
             rc = fail_at(&c, root, "confidential",
                          "must be true in a redacted spec (its request is encrypted)");
         spec->redacted = rc == 0 && all;
-        if (rc == 0 && c.have_latency_to && spec->policy != VEIL_POLICY_LATENCY)
-            rc = fail_at(&c, root, "latency_to", "only with placement: lowest-latency");
+        if (rc == 0)
+            rc = placement_check(&c, spec, root);
     }
     if (rc == 0) {
         /* Only one document: a second one would be silently ignored. */
@@ -788,8 +840,12 @@ char *veil_job_spec_canonical_json(const struct veil_job_spec *spec, veil_err *e
     json_object_set_new(root, "replicas", json_integer(spec->replicas));
     json_object_set_new(root, "policy", json_string(veil_policy_name(spec->policy)));
     /* only for lowest-latency: other specs keep their canonical form and id */
-    if (spec->policy == VEIL_POLICY_LATENCY)
+    if (is_placement((int)spec->policy))
         json_object_set_new(root, "latency_to", json_integer(spec->latency_to));
+    if (spec->policy == VEIL_POLICY_WEIGHTED) {
+        json_object_set_new(root, "latency_weight", json_integer(spec->latency_weight));
+        json_object_set_new(root, "load_weight", json_integer(spec->load_weight));
+    }
     json_object_set_new(root, "confidential", json_boolean(spec->confidential));
     /* VeilNet fields only when set: the canonical form (and the id) of a
      * spec without them is what it was before they existed */

@@ -16,6 +16,8 @@
  *   FLAG_TOP               -> veil_fhe_flag_top   (flags into the top block)
  *   ARGMIN                 -> veil_fhe_argmin_labeled (index by label + found)
  *   ARGMIN_REPLICAS        -> veil_fhe_argmin_replicas (k of them, one round)
+ *   EQ_SCALAR              -> veil_fhe_scalar(VEIL_FHE_EQ_SCALAR)
+ *   SUM_WEIGHTED           -> veil_fhe_sum_weighted (public weights, one propagation)
  *   CONST                  -> veil_fhe_trivial    (no fresh randomness, so the
  *                             redundant schedulers' outputs stay identical)
  *
@@ -48,6 +50,17 @@
  *                               landmark s = req.latency_to, a public slot: the
  *                               word is chosen in the clear, the field is a
  *                               block move, no PBS; latency < 2^12)
+ *                      weighted (W = latency_weight, L = load_weight, public;
+ *                               lat = latency_i,s, s = req.latency_to):
+ *                      SUM_WEIGHTED(latq, lq_r for r in R, u; W, L.., 2^13; bits 8)
+ *                               latq = SUM_BITS(lat; shift 4, bits 8)
+ *                               lq_r = SUM_BITS(NOT(free_ir); T_r + 4, 8) (if L; public)
+ *                                      SUM_MASKED(NOT(free_ir), want_r; T_r + 4, 8)
+ *                                                                 (if L; confidential)
+ *                               u    = EQ_SCALAR(lat, 4095)  (unmeasured: +2^13)
+ *                               cost <= 16 x 255 + 4 x 4 x 255 = 8160 < 2^13, so
+ *                               every measured node's key is below every
+ *                               unmeasured one's and the score is < 2^14
  *             key    = FLAG_TOP(score, fails)   (just score when no fail flag)
  *   per round: (index, found) = ARGMIN(keys; labels = node indices i)
  *              or, k replicas of one job in one round (veil_sched_circuit_replicas),
@@ -186,15 +199,24 @@ static void count(struct ctx *c, const struct veil_sched_call *call)
     case VEIL_SCHED_OP_CONST:
         o->constant++;
         break;
+    case VEIL_SCHED_OP_EQ_SCALAR:
+        o->eq_scalar++;
+        break;
+    case VEIL_SCHED_OP_SUM_WEIGHTED:
+        o->sum_weighted++;
+        o->sum_terms += call->n_args;
+        break;
     }
 }
 
 #define MAX_ARGS 8 /* FLAG_TOP: a score and six flags; SUM_MASKED: four terms, four masks */
 
-/* One backend op on encrypted operands (borrowed), counted. out2: ARGMIN only. */
-static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val *args, size_t n,
-                          uint64_t k, uint64_t k2, const uint64_t *labels, struct val *out2)
+/* One backend op on encrypted operands (borrowed), counted: proto gives the
+ * op and its constants (args filled here). out2: ARGMIN only. */
+static struct val call_full(struct ctx *c, struct veil_sched_call proto, const struct val *args,
+                            struct val *out2)
 {
+    size_t n = proto.n_args;
     if (c->failed)
         return pub(0);
     const veil_sched_ct *small[MAX_ARGS];
@@ -206,7 +228,8 @@ static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val
     }
     for (size_t i = 0; i < n; i++)
         h[i] = args[i].r->h;
-    struct veil_sched_call call = {op, h, n, k, k2, labels};
+    struct veil_sched_call call = proto;
+    call.args = h;
     veil_sched_ct *o1 = NULL, *o2 = NULL;
     int rc = c->be->eval(c->be->ctx, &call, &o1, out2 ? &o2 : NULL, c->err);
     if (h != small)
@@ -220,6 +243,13 @@ static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val
     if (out2)
         *out2 = wrap(c, o2, false);
     return v;
+}
+
+static struct val call_op(struct ctx *c, enum veil_sched_op op, const struct val *args, size_t n,
+                          uint64_t k, uint64_t k2, const uint64_t *labels, struct val *out2)
+{
+    struct veil_sched_call proto = {.op = op, .n_args = n, .k = k, .k2 = k2, .labels = labels};
+    return call_full(c, proto, args, out2);
 }
 
 static struct val constant(struct ctx *c, uint32_t x, unsigned width)
@@ -239,7 +269,8 @@ static void call_replicas(struct ctx *c, const struct val *keys, size_t n, const
     }
     for (size_t i = 0; i < n; i++)
         h[i] = keys[i].r->h;
-    struct veil_sched_call call = {VEIL_SCHED_OP_ARGMIN_REPLICAS, h, n, k, 0, labels};
+    struct veil_sched_call call = {
+        .op = VEIL_SCHED_OP_ARGMIN_REPLICAS, .args = h, .n_args = n, .k = k, .labels = labels};
     veil_sched_ct *o1[VEIL_SCHED_MAX_REPLICAS] = {0}, *o2[VEIL_SCHED_MAX_REPLICAS] = {0};
     int rc = c->be->eval(c->be->ctx, &call, o1, o2, c->err);
     free(h);
@@ -383,7 +414,8 @@ static struct val op_flag_top(struct ctx *c, struct val score, struct val *flags
 uint64_t veil_sched_ops_total(const struct veil_sched_ops *o)
 {
     return o->lt + o->ne + o->lt_scalar + o->ne_scalar + o->and_ + o->not_ + o->truncate +
-           o->sum_bits + o->sum_masked + o->flag_top + o->argmin + o->constant;
+           o->sum_bits + o->sum_masked + o->flag_top + o->argmin + o->constant + o->eq_scalar +
+           o->sum_weighted;
 }
 
 /* ---- the circuit ----------------------------------------------------------- */
@@ -415,6 +447,83 @@ static const unsigned term_shift[VEIL_RES_COUNT] = {VEIL_SCHED_TERM_SHIFT, VEIL_
 static int circuit_outputs(struct ctx *c, struct val *idx, struct val *found, size_t k,
                            veil_sched_ct **index_out, veil_sched_ct **found_out);
 
+/* A confidential request's want_r = [req_r != 0] is needed where the
+ * requested resources' load is scored. */
+static bool uses_load(const struct veil_sched_request *req)
+{
+    return load_scored(req->policy) ||
+           (req->policy == VEIL_POLICY_WEIGHTED && req->load_weight != 0);
+}
+
+/* The public parts of a request the circuit (and a node's key) accepts. */
+static int check_request(const struct veil_sched_request *req, veil_err *err)
+{
+    if (req->policy > VEIL_POLICY_LAST)
+        return veil_err_set(err, VEIL_E_INVALID, "unknown policy %d", (int)req->policy);
+    bool slot = req->policy == VEIL_POLICY_LATENCY || req->policy == VEIL_POLICY_WEIGHTED;
+    if (slot && req->latency_to >= VEIL_LATENCY_SLOTS)
+        return veil_err_set(err, VEIL_E_INVALID, "latency landmark %u (at most %d)",
+                            (unsigned)req->latency_to, VEIL_LATENCY_SLOTS - 1);
+    if (req->policy == VEIL_POLICY_WEIGHTED &&
+        (req->latency_weight > VEIL_WEIGHT_LATENCY_MAX || req->load_weight > VEIL_WEIGHT_LOAD_MAX))
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "weights latency %u, load %u (at most %d and %d: the cost must fit "
+                            "the key)",
+                            (unsigned)req->latency_weight, (unsigned)req->load_weight,
+                            VEIL_WEIGHT_LATENCY_MAX, VEIL_WEIGHT_LOAD_MAX);
+    return 0;
+}
+
+/* weighted: W latq + L sum_r lq_r + 2^13 [unmeasured] of one node (words w,
+ * borrowed) as one SUM_WEIGHTED; want: a confidential request's masks. */
+static struct val weighted_score(struct ctx *c, const struct veil_sched_request *req,
+                                 const struct val *w, const struct val *want)
+{
+    struct val args[VEIL_RES_COUNT + 2];
+    uint64_t weights[VEIL_RES_COUNT + 2];
+    size_t n = 0;
+    const struct val lat = w[VEIL_TELEMETRY_WORD_LATENCY + req->latency_to % VEIL_LATENCY_SLOTS];
+    /* always an operand (weight 0 costs nothing): the sum has a 16-bit one */
+    weights[n] = req->latency_weight;
+    args[n++] =
+        op1(c, VEIL_SCHED_OP_SUM_BITS, take(lat), VEIL_SCHED_COST_SHIFT, VEIL_SCHED_COST_BITS);
+    for (int r = 0; r < VEIL_RES_COUNT && req->load_weight; r++) {
+        if (!req->confidential && !req->res[r])
+            continue;
+        struct val inv = op1(c, VEIL_SCHED_OP_NOT, take(w[r]), 0, 0);
+        unsigned shift = term_shift[r] + VEIL_SCHED_COST_SHIFT;
+        weights[n] = req->load_weight;
+        if (req->confidential) {
+            struct val m[2] = {materialize(c, inv), take(want[r])};
+            args[n++] =
+                call_op(c, VEIL_SCHED_OP_SUM_MASKED, m, 2, shift, VEIL_SCHED_COST_BITS, NULL, NULL);
+            drop(c, &m[0]);
+            drop(c, &m[1]);
+        } else {
+            args[n++] = op1(c, VEIL_SCHED_OP_SUM_BITS, inv, shift, VEIL_SCHED_COST_BITS);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        args[i] = materialize(c, args[i]);   /* telemetry is encrypted: no-op */
+    weights[n] = VEIL_SCHED_COST_UNMEASURED; /* the one bool, last */
+    args[n++] = op1(c, VEIL_SCHED_OP_EQ_SCALAR, take(lat), VEIL_LATENCY_UNKNOWN, 0);
+    struct veil_sched_call proto = {.op = VEIL_SCHED_OP_SUM_WEIGHTED,
+                                    .n_args = n,
+                                    .k = 1,
+                                    .k2 = VEIL_SCHED_COST_BITS,
+                                    .weights = weights};
+    struct val out = pub(0);
+    if (args[n - 1].enc)
+        out = call_full(c, proto, args, NULL);
+    else if (!c->failed) {
+        veil_err_set(c->err, VEIL_E_INTERNAL, "weighted cost of a public latency");
+        c->failed = true;
+    }
+    for (size_t i = 0; i < n; i++)
+        drop(c, &args[i]);
+    return out;
+}
+
 int veil_sched_circuit(const struct veil_sched_backend *be, const struct veil_sched_circuit_in *in,
                        veil_sched_ct **index_out, veil_sched_ct **found_out,
                        struct veil_sched_ops *ops, veil_err *err)
@@ -436,11 +545,8 @@ int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
     if (in->n_nodes > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", in->n_nodes,
                             VEIL_SCHED_MAX_NODES);
-    if (req->policy > VEIL_POLICY_LAST)
-        return veil_err_set(err, VEIL_E_INVALID, "unknown policy %d", (int)req->policy);
-    if (req->policy == VEIL_POLICY_LATENCY && req->latency_to >= VEIL_LATENCY_SLOTS)
-        return veil_err_set(err, VEIL_E_INVALID, "latency landmark %u (at most %d)",
-                            (unsigned)req->latency_to, VEIL_LATENCY_SLOTS - 1);
+    if (check_request(req, err) != 0)
+        return -1;
     size_t n_cand = 0;
     for (size_t i = 0; i < in->n_nodes; i++)
         n_cand += !(in->excluded && in->excluded[i]);
@@ -467,7 +573,8 @@ int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
         rq[w] = conf ? wrap(c, (veil_sched_ct *)in->req_words[w], true) : pub(plain_value);
     }
     for (int r = 0; r < VEIL_RES_COUNT; r++)
-        want[r] = conf && !scored ? pub(0) : op1(c, VEIL_SCHED_OP_NE_SCALAR, take(rq[r]), 0, 0);
+        want[r] =
+            conf && !uses_load(req) ? pub(0) : op1(c, VEIL_SCHED_OP_NE_SCALAR, take(rq[r]), 0, 0);
     for (int l = 0; l < 2; l++) {
         req_label[l] =
             op1(c, VEIL_SCHED_OP_TRUNCATE, take(rq[VEIL_RES_COUNT + l]), VEIL_SCHED_LABEL_BITS, 0);
@@ -505,7 +612,9 @@ int veil_sched_circuit_replicas(const struct veil_sched_backend *be,
 
         /* score */
         struct val score;
-        if (!scored) {
+        if (req->policy == VEIL_POLICY_WEIGHTED) {
+            score = weighted_score(c, req, w, want);
+        } else if (!scored) {
             unsigned bits = 0;
             int word = word_score(req, &bits);
             score = op1(c, VEIL_SCHED_OP_SUM_BITS, take(w[word]), 0, bits);
@@ -645,6 +754,29 @@ static int plain_argmin_replicas(const struct veil_sched_call *call, const uint3
     return 0;
 }
 
+/* SUM_WEIGHTED on plain values, refusing what veil_fhe_sum_weighted refuses. */
+static int plain_sum_weighted(const struct veil_sched_call *call, const uint32_t *a, uint32_t *out,
+                              veil_err *err)
+{
+    size_t n = call->n_args, n_bool = (size_t)call->k;
+    unsigned bits = (unsigned)call->k2;
+    if (n == 0 || n > 16 || n_bool >= n || !call->weights || bits % 2 || bits == 0 ||
+        bits > VEIL_SCHED_WIDTH)
+        return veil_err_set(err, VEIL_E_INVALID, "SUM_WEIGHTED of %zu (%zu bools) x %u bits", n,
+                            n_bool, bits);
+    uint64_t bound = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool is_bool = i >= n - n_bool;
+        uint64_t top = is_bool ? 1 : (1u << bits) - 1, w = call->weights[i];
+        if (w > MASK16 || bound + w * top > MASK16)
+            return veil_err_set(err, VEIL_E_INVALID, "SUM_WEIGHTED overflows 16 bits");
+        bound += w * top;
+        sum += w * (is_bool ? (a[i] != 0) : (a[i] & ((1u << bits) - 1)));
+    }
+    *out = (uint32_t)sum;
+    return 0;
+}
+
 int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *a, uint32_t *out,
                           uint32_t *out2, veil_err *err)
 {
@@ -719,6 +851,11 @@ int veil_sched_plain_eval(const struct veil_sched_call *call, const uint32_t *a,
         return 0;
     case VEIL_SCHED_OP_ARGMIN_REPLICAS:
         return plain_argmin_replicas(call, a, out, out2, err);
+    case VEIL_SCHED_OP_EQ_SCALAR:
+        *out = a[0] == k;
+        return 0;
+    case VEIL_SCHED_OP_SUM_WEIGHTED:
+        return plain_sum_weighted(call, a, out, err);
     }
     return veil_err_set(err, VEIL_E_INVALID, "unknown circuit op %d", (int)call->op);
 }
@@ -888,6 +1025,19 @@ int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_
 
 /* ---- sharded rounds ------------------------------------------------------- */
 
+/* The weighted cost of one node's words, stated directly (node.h). */
+static uint32_t weighted_key_score(const struct veil_sched_request *req, const uint16_t *w)
+{
+    const uint32_t fmask = (1u << VEIL_SCHED_COST_BITS) - 1;
+    uint32_t lat = w[VEIL_TELEMETRY_WORD_LATENCY + req->latency_to % VEIL_LATENCY_SLOTS];
+    uint32_t load = 0;
+    for (int r = 0; r < VEIL_RES_COUNT; r++)
+        if (req->res[r])
+            load += ((~w[r] & MASK16) >> (term_shift[r] + VEIL_SCHED_COST_SHIFT)) & fmask;
+    return req->latency_weight * ((lat >> VEIL_SCHED_COST_SHIFT) & fmask) +
+           req->load_weight * load + VEIL_SCHED_COST_UNMEASURED * (lat == VEIL_LATENCY_UNKNOWN);
+}
+
 uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_telemetry_q *node)
 {
     uint16_t w[VEIL_TELEMETRY_WORDS];
@@ -900,7 +1050,9 @@ uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_
         uint32_t mask = (1u << VEIL_SCHED_LABEL_BITS) - 1, want = want_label[l] & mask;
         fails += want && (w[VEIL_RES_COUNT + l] & mask) != want;
     }
-    if (!load_scored(req->policy)) {
+    if (req->policy == VEIL_POLICY_WEIGHTED) {
+        score = weighted_key_score(req, w);
+    } else if (!load_scored(req->policy)) {
         unsigned bits = 0;
         int word = word_score(req, &bits);
         score = w[word] & ((1u << bits) - 1);
@@ -922,10 +1074,8 @@ int veil_sched_node_key(const struct veil_sched_request *req, const struct veil_
     if (req->confidential)
         return veil_err_set(err, VEIL_E_INVALID,
                             "a node cannot compute its key for a confidential request");
-    if (req->policy > VEIL_POLICY_LAST ||
-        (req->policy == VEIL_POLICY_LATENCY && req->latency_to >= VEIL_LATENCY_SLOTS))
-        return veil_err_set(err, VEIL_E_INVALID, "unknown policy %d or landmark %u",
-                            (int)req->policy, (unsigned)req->latency_to);
+    if (check_request(req, err) != 0)
+        return -1;
     *key = (uint16_t)veil_sched_key(req, own); /* < 4 x 2^14 */
     return 0;
 }
@@ -976,6 +1126,42 @@ int veil_sched_round_sharded(const struct veil_sched_request *req,
     return 0;
 }
 
+/* veil_sched_ops_formula for the weighted policy: feasibility as for every
+ * policy, then per node the fields, the unmeasured test and one weighted sum. */
+static void weighted_formula(const struct veil_sched_request *req, size_t n,
+                             struct veil_sched_ops *ops)
+{
+    const uint64_t N = n, R = VEIL_RES_COUNT, lw = 1; /* latq: always an operand */
+    const uint64_t L = req->load_weight != 0;
+    uint64_t k = R, cons = 2;
+    if (req->confidential) {
+        ops->ne_scalar = (L ? R : 0) + 2; /* want_r; con_region, con_zone */
+        ops->truncate = 2 + 2 * N;
+        ops->lt = R * N;
+        ops->ne = 2 * N;
+        ops->and_ = 2 * N;
+        ops->sum_masked = L * R * N;
+        ops->flag_top = N;
+    } else {
+        k = 0;
+        cons = ((req->region & 0xFF) != 0) + ((req->zone & 0xFF) != 0);
+        for (int r = 0; r < VEIL_RES_COUNT; r++)
+            k += req->res[r] != 0;
+        ops->lt_scalar = k * N;
+        ops->ne_scalar = cons * N;
+        ops->truncate = cons * N;
+        ops->sum_bits = L * k * N;
+        ops->flag_top = (k + cons) ? N : 0;
+    }
+    ops->not_ = L * k * N;
+    ops->sum_bits += lw * N;
+    ops->eq_scalar = N;
+    ops->sum_weighted = N;
+    ops->sum_terms = (lw + L * k) * N /* the fields */ + (lw + L * k + 1) * N /* the sum */;
+    ops->argmin = 1;
+    ops->argmin_inputs = N;
+}
+
 void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n,
                             struct veil_sched_ops *ops)
 {
@@ -985,6 +1171,10 @@ void veil_sched_ops_formula(const struct veil_sched_request *req, size_t n,
     const uint64_t N = n, R = VEIL_RES_COUNT;
     const bool scored = load_scored(req->policy);
     const bool spread = req->policy == VEIL_POLICY_SPREAD;
+    if (req->policy == VEIL_POLICY_WEIGHTED) {
+        weighted_formula(req, n, ops);
+        return;
+    }
     if (req->confidential) {
         ops->ne_scalar = (scored ? R : 0) + 2; /* want_r; con_region, con_zone */
         ops->truncate = 2 + 2 * N;             /* the request's and nodes' labels */

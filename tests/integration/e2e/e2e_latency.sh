@@ -8,7 +8,10 @@
 # ciphertexts, and each placement, read from the runners' own views, must
 # equal the plaintext oracle's: the closest feasible node (the closest one
 # when it fits, the next closest when it lacks memory, two replicas on the
-# two closest, and a confidential request).
+# two closest, and a confidential request); and one `placement: weighted`
+# job (latency_weight 1, load_weight 4) whose cost picks a node that neither
+# lowest-latency nor binpack picks (and that default weights would not pick:
+# the weights travel in the spec to every scheduler).
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 create_cluster 3
@@ -39,6 +42,8 @@ replicas: $5
 YAML
   case $2 in
     lowest-latency) echo "placement: lowest-latency" >>"$WORK/$1.yaml" ;;
+    weighted:*:*) printf 'placement: weighted\nlatency_weight: %s\nload_weight: %s\n' \
+      "$(cut -d: -f2 <<<"$2")" "$(cut -d: -f3 <<<"$2")" >>"$WORK/$1.yaml" ;;
     *) echo "policy: $2" >>"$WORK/$1.yaml" ;;
   esac
 }
@@ -54,6 +59,14 @@ job jfar lowest-latency 100m 1536Mi 1    # node 2 lacks memory: node 3 (12.3 ms)
 job jrep lowest-latency 100m 16Mi 2      # the two closest: nodes 2 and 3
 job jconf lowest-latency 100m 1536Mi 1   # confidential: node 3
 job jbin binpack 100m 1536Mi 1           # the same request under binpack: node 1
+# weighted 1 x latq + 4 x load (load: the top 8 bits of spread's terms, cpu
+# and memory): node 1 25 + 4 x 509, node 2 2 + 4 x 509, node 3 7 + 4 x 507:
+# node 3, where lowest-latency takes node 2, binpack node 1, and the default
+# weights (1, 1) node 2
+job jweigh weighted:1:4 100m 16Mi 1
+job jweigh-latency lowest-latency 100m 16Mi 1
+job jweigh-binpack binpack 100m 16Mi 1
+job jweigh-default weighted:1:1 100m 16Mi 1
 # The oracle itself must tell the policies apart, or the test proves nothing.
 expect_oracle() {
   local got
@@ -62,6 +75,8 @@ expect_oracle() {
 }
 expect_oracle jnear 2; expect_oracle jfar 3; expect_oracle jrep "2 3"; expect_oracle jconf 3
 expect_oracle jbin 1
+expect_oracle jweigh 3; expect_oracle jweigh-latency 2; expect_oracle jweigh-binpack 1
+expect_oracle jweigh-default 2
 
 assigned() { [ "$(placements_at 2 "$1" | wc -l)" -ge "$2" ]; }
 check_placed() {
@@ -76,13 +91,18 @@ check_placed() {
 }
 # All submitted at once (admission queues them; each round sees its own job).
 declare -A ID
-for j in jnear jfar jrep jbin; do
+for j in jnear jfar jrep jbin jweigh; do
   ID[$j]=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
 done
 ID[jconf]=$(veil_at 2 job run --confidential "$WORK/jconf.yaml" | awk '{print $2}') \
   || fail "job run --confidential jconf"
-for j in jnear jfar jrep jbin jconf; do check_placed "$j" "${ID[$j]}"; done
+for j in jnear jfar jrep jbin jconf jweigh; do check_placed "$j" "${ID[$j]}"; done
 st=$(veil_at 2 job status "${ID[jnear]}" -o json)
 node -e 'process.exit(JSON.parse(process.argv[1]).spec.policy === "lowest-latency" ? 0 : 1)' "$st" \
   || fail "jnear's status does not show policy lowest-latency: $st"
+st=$(veil_at 2 job status "${ID[jweigh]}" -o json)
+node -e 'const s = JSON.parse(process.argv[1]).spec;
+  process.exit(s.policy === "weighted" && s.latency_weight === 1 && s.load_weight === 4 ? 0 : 1)' \
+  "$st" || fail "jweigh's status does not show placement weighted 1/4: $st"
 ok "lowest-latency jobs placed as the oracle says (encrypted latency, public and confidential requests)"
+ok "weighted job placed as the oracle says (latency against load, neither lowest-latency's nor binpack's node)"

@@ -71,6 +71,8 @@ int main(int argc, char **argv)
     struct veil_sched_request req = {0};
     req.policy = spec.policy;
     req.latency_to = spec.latency_to;
+    req.latency_weight = spec.latency_weight;
+    req.load_weight = spec.load_weight;
     req.region = spec.region;
     req.zone = spec.zone;
     struct veil_sched_result out[VEIL_JOB_MAX_REPLICAS];

@@ -152,6 +152,59 @@ static void test_sum_bits_masked(void)
     veil_fhe_ct_free(a);
 }
 
+/* veil_fhe_sum_weighted: sum_i w_i (x_i mod 2^bits) with boolean operands
+ * counting their value, on saturated and random fields, the weights the
+ * weighted placement uses (latency 0..16, load 0..4, the unmeasured flag
+ * 2^13); the result takes flags; an overflowing bound is refused. */
+static void test_sum_weighted(void)
+{
+    setup();
+    static const uint64_t wsets[][6] = {
+        {16, 4, 4, 4, 4, 8192}, {1, 1, 0, 0, 0, 8192}, {3, 2, 2, 2, 2, 8192},
+        {0, 1, 1, 0, 0, 8192},  {7, 0, 0, 0, 0, 8192}, {13, 3, 1, 2, 4, 8192},
+    };
+    for (size_t t = 0; t < sizeof wsets / sizeof wsets[0]; t++) {
+        uint64_t x[6], want = 0;
+        veil_fhe_ct *c[6];
+        for (size_t i = 0; i < 6; i++) {
+            bool is_bool = i == 5;
+            x[i] = is_bool ? rnd() & 1 : rnd() & 0xFFFF;
+            if (t == 0)
+                x[i] = is_bool ? 1 : 0xFFFF; /* the bound itself: every carry */
+            want += wsets[t][i] * (is_bool ? x[i] : x[i] & 0xFF);
+            c[i] = enc(is_bool ? 1 : 16, x[i]);
+        }
+        veil_err err = {0};
+        veil_fhe_ct *out = NULL;
+        uint64_t p0 = pbs();
+        CHECK_EQ_INT(
+            veil_fhe_sum_weighted(sk, (const veil_fhe_ct *const *)c, wsets[t], 6, 8, &out, &err),
+            0);
+        uint64_t cost = pbs() - p0;
+        CHECK_EQ_U64(dec(out), want);
+        CHECK_EQ_INT(veil_fhe_ct_width(out), 16);
+        CHECK(cost <= 60); /* the weighted policy's budget: ~11-51 measured */
+        printf("# sum_weighted case %zu: %llu PBS\n", t, (unsigned long long)cost);
+        veil_fhe_ct *flagged = NULL, *f = enc(1, 1);
+        CHECK_EQ_INT(veil_fhe_flag_top(sk, out, (const veil_fhe_ct *const *)&f, 1, &flagged, &err),
+                     0);
+        CHECK_EQ_U64(dec(flagged), want + 0x4000);
+        veil_fhe_ct_free(flagged);
+        veil_fhe_ct_free(f);
+        veil_fhe_ct_free(out);
+        for (size_t i = 0; i < 6; i++)
+            veil_fhe_ct_free(c[i]);
+    }
+    /* the bound: 258 x 255 does not fit 16 bits (257 x 255 does) */
+    veil_fhe_ct *a = enc(16, 1), *out = NULL;
+    const veil_fhe_ct *vals[1] = {a};
+    const uint64_t big[1] = {258};
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_fhe_sum_weighted(sk, vals, big, 1, 8, &out, &err), -1);
+    CHECK_CONTAINS(err.msg, "overflows");
+    veil_fhe_ct_free(a);
+}
+
 static void test_flag_top(void)
 {
     setup();
@@ -408,6 +461,6 @@ static void test_operand_errors(void)
     veil_fhe_ct_free(t);
 }
 
-VTEST_MAIN(VTEST(test_sum_bits), VTEST(test_sum_bits_masked), VTEST(test_flag_top),
-           VTEST(test_argmin_labeled), VTEST(test_argmin_zero_columns), VTEST(test_truncate),
-           VTEST(test_thread_determinism), VTEST(test_operand_errors))
+VTEST_MAIN(VTEST(test_sum_bits), VTEST(test_sum_bits_masked), VTEST(test_sum_weighted),
+           VTEST(test_flag_top), VTEST(test_argmin_labeled), VTEST(test_argmin_zero_columns),
+           VTEST(test_truncate), VTEST(test_thread_determinism), VTEST(test_operand_errors))

@@ -206,16 +206,34 @@ static void test_refusals(void)
         {"replicas: 99999999999999999999999\n", "job.yaml:3: replicas: \"9999"},
         {"policy: fastest\n",
          "job.yaml:3: policy: \"fastest\" is not a policy (binpack, spread, priority, "
-         "lowest-latency)"},
+         "lowest-latency, weighted)"},
         {"placement: nearest\n",
-         "job.yaml:3: placement: \"nearest\" is not a placement (lowest-latency)"},
+         "job.yaml:3: placement: \"nearest\" is not a placement (lowest-latency, weighted)"},
+        {"placement: binpack\n",
+         "job.yaml:3: placement: \"binpack\" is not a placement (lowest-latency, weighted)"},
+        {"placement: weighted\npolicy: lowest-latency\n",
+         "job.yaml:4: policy: placement: weighted contradicts policy: lowest-latency"},
+        {"policy: spread\nplacement: weighted\n",
+         "job.yaml:4: placement: placement: weighted contradicts policy: spread"},
+        {"placement: weighted\nlatency_weight: 17\n",
+         "job.yaml:4: latency_weight: 17 is out of range (0..16)"},
+        {"placement: weighted\nload_weight: 5\n",
+         "job.yaml:4: load_weight: 5 is out of range (0..4)"},
+        {"placement: weighted\nload_weight: -1\n",
+         "job.yaml:4: load_weight: \"-1\" is not an integer"},
+        {"placement: weighted\nlatency_weight: 0\nload_weight: 0\n",
+         "job.yaml:1: latency_weight: latency_weight and load_weight are both 0: nothing to weigh"},
+        {"placement: lowest-latency\nlatency_weight: 2\n",
+         "job.yaml:1: latency_weight: only with placement: weighted"},
+        {"load_weight: 2\n", "job.yaml:1: load_weight: only with placement: weighted"},
         {"policy: spread\nplacement: lowest-latency\n",
          "job.yaml:4: placement: placement: lowest-latency contradicts policy: spread"},
         {"placement: lowest-latency\npolicy: binpack\n",
          "job.yaml:4: policy: placement: lowest-latency contradicts policy: binpack"},
         {"placement: lowest-latency\nlatency_to: 4\n",
          "job.yaml:4: latency_to: 4 is out of range (0..3)"},
-        {"latency_to: 1\n", "job.yaml:1: latency_to: only with placement: lowest-latency"},
+        {"latency_to: 1\n",
+         "job.yaml:1: latency_to: only with placement: lowest-latency or weighted"},
         {"confidential: yes\n",
          "job.yaml:3: confidential: \"yes\" is not a boolean (true or false)"},
         {"command: /bin/sh\n", "job.yaml:3: command: expected a sequence of strings, got a scalar"},
@@ -408,6 +426,62 @@ static void test_expose_and_tenant(void)
     }
 }
 
+/* placement: weighted: weights default to 1, the canonical form carries the
+ * landmark and both weights and parses back to itself, the confidential
+ * redacted form keeps them (public like the policy), and a canonical form
+ * with weights but another policy is refused. */
+static void test_weighted(void)
+{
+    const char *x = "name: a\nimage: busybox:1\nplacement: weighted\nlatency_weight: 3\n"
+                    "load_weight: 0\nlatency_to: 1\n";
+    const char *d = "name: a\nimage: busybox:1\npolicy: weighted\n";
+    struct veil_job_spec a, b, c;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_job_spec_parse(&a, x, strlen(x), "x", &err), 0);
+    CHECK_EQ_INT(a.policy, VEIL_POLICY_WEIGHTED);
+    CHECK_EQ_INT(a.latency_weight, 3);
+    CHECK_EQ_INT(a.load_weight, 0);
+    CHECK_EQ_INT(a.latency_to, 1);
+    CHECK_EQ_INT(veil_job_spec_parse(&b, d, strlen(d), "d", &err), 0);
+    CHECK_EQ_INT(b.latency_weight, VEIL_WEIGHT_LATENCY_DEFAULT);
+    CHECK_EQ_INT(b.load_weight, VEIL_WEIGHT_LOAD_DEFAULT);
+    char *ca = veil_job_spec_canonical_json(&a, &err);
+    CHECK_CONTAINS(ca, "\"latency_to\":1,\"latency_weight\":3,\"load_weight\":0");
+    CHECK_CONTAINS(ca, "\"policy\":\"weighted\"");
+    CHECK_EQ_INT(veil_job_spec_parse(&c, ca, strlen(ca), "canonical", &err), 0);
+    char *cc = veil_job_spec_canonical_json(&c, &err);
+    CHECK_EQ_STR(cc, ca);
+    free(cc);
+    veil_job_spec_free(&c);
+    /* a different weight is a different job (id) */
+    char *cb = veil_job_spec_canonical_json(&b, &err);
+    CHECK(strcmp(ca, cb) != 0);
+    CHECK_CONTAINS(cb, "\"latency_weight\":1,\"load_weight\":1");
+    /* confidential: the redacted form keeps the public weights */
+    const char *y = "name: a\nimage: busybox:1\nplacement: weighted\nload_weight: 4\n"
+                    "resources: {cpu: 1}\nconfidential: true\n";
+    CHECK_EQ_INT(veil_job_spec_parse(&c, y, strlen(y), "y", &err), 0);
+    const uint8_t ct[4] = {1, 2, 3, 4};
+    CHECK_EQ_INT(veil_job_spec_redact(&c, ct, sizeof ct, &err), 0);
+    cc = veil_job_spec_canonical_json(&c, &err);
+    CHECK_CONTAINS(cc, "\"load_weight\":4");
+    veil_job_spec_free(&c);
+    CHECK_EQ_INT(veil_job_spec_parse(&c, cc, strlen(cc), "redacted", &err), 0);
+    CHECK_EQ_INT(c.load_weight, 4);
+    CHECK(c.redacted);
+    free(cc);
+    veil_job_spec_free(&c);
+    /* an old policy with weights: refused, never silently dropped */
+    const char *z = "{\"name\":\"a\",\"image\":\"busybox:1\",\"policy\":\"binpack\","
+                    "\"load_weight\":2}";
+    CHECK_EQ_INT(veil_job_spec_parse(&c, z, strlen(z), "z", &err), -1);
+    CHECK_CONTAINS(err.msg, "load_weight: only with placement: weighted");
+    free(ca);
+    free(cb);
+    veil_job_spec_free(&a);
+    veil_job_spec_free(&b);
+}
+
 /* placement: lowest-latency (or policy: lowest-latency) with its landmark;
  * the canonical form names it and parses back to itself; other specs'
  * canonical forms carry no latency_to (their ids are unchanged). */
@@ -445,6 +519,6 @@ static void test_lowest_latency(void)
 }
 
 VTEST_MAIN(VTEST(test_quantities), VTEST(test_good_spec), VTEST(test_confidential_redaction),
-           VTEST(test_lowest_latency),
+           VTEST(test_lowest_latency), VTEST(test_weighted),
            VTEST(test_equivalent_specs_same_canonical), VTEST(test_refusals),
            VTEST(test_request_quantization), VTEST(test_expose_and_tenant))

@@ -23,6 +23,26 @@ static uint32_t rnd(uint32_t bound)
     return (uint32_t)(rng_state % bound);
 }
 
+/* The weighted policy stated directly: measured nodes first (unmeasured =
+ * 4095), then W x (RTT in 1.6 ms steps) + L x load, the load being the sum
+ * over the requested resources of the top 8 bits of spread's 12-bit term
+ * (less free is more load); as one number ordered the same way. */
+static uint64_t weighted_rank(const struct veil_sched_request *req,
+                              const struct veil_telemetry_q *q)
+{
+    uint64_t lat = q->latency[req->latency_to], load = 0;
+    for (int r = 0; r < VEIL_RES_COUNT; r++) {
+        if (!req->res[r])
+            continue;
+        unsigned shift = r == VEIL_RES_GPU ? 0 : 4;
+        uint64_t spread_term = ((0xFFFFu - q->res[r]) >> shift) & 0xFFF;
+        load += spread_term / 16;
+    }
+    uint64_t cost = req->latency_weight * (lat / 16) + req->load_weight * load;
+    bool unmeasured = lat == VEIL_LATENCY_UNKNOWN;
+    return (unmeasured ? 1ull << 32 : 0) + cost;
+}
+
 /* The policy stated directly: feasible nodes, their scores, min with lowest
  * index on ties. */
 static bool brute_force(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
@@ -58,6 +78,8 @@ static bool brute_force(const struct veil_sched_request *req, const struct veil_
             score = nodes[i].priority & 0xFF;
         if (req->policy == VEIL_POLICY_LATENCY) /* RTT to the job's landmark */
             score = nodes[i].latency[req->latency_to];
+        if (req->policy == VEIL_POLICY_WEIGHTED)
+            score = weighted_rank(req, &nodes[i]);
         if (!found || score < best) {
             found = true;
             best = score;
@@ -102,7 +124,16 @@ static void random_request(struct veil_sched_request *req)
     req->region = rnd(2) ? 0 : (uint16_t)(rnd(4) | (rnd(8) ? 0 : 0x100)); /* 0x100: any */
     req->zone = rnd(2) ? 0 : (uint16_t)rnd(3);
     req->policy = (enum veil_policy)rnd(VEIL_POLICY_LAST + 1);
-    req->latency_to = req->policy == VEIL_POLICY_LATENCY ? (uint8_t)rnd(VEIL_LATENCY_SLOTS) : 0;
+    bool slot = req->policy == VEIL_POLICY_LATENCY || req->policy == VEIL_POLICY_WEIGHTED;
+    req->latency_to = slot ? (uint8_t)rnd(VEIL_LATENCY_SLOTS) : 0;
+    bool weighted = req->policy == VEIL_POLICY_WEIGHTED;
+    /* the bounds themselves often: the cost's largest keys */
+    req->latency_weight = !weighted     ? 0
+                          : rnd(4) == 0 ? VEIL_WEIGHT_LATENCY_MAX
+                                        : (uint8_t)rnd(VEIL_WEIGHT_LATENCY_MAX + 1);
+    req->load_weight = !weighted     ? 0
+                       : rnd(4) == 0 ? VEIL_WEIGHT_LOAD_MAX
+                                     : (uint8_t)rnd(VEIL_WEIGHT_LOAD_MAX + 1);
     req->confidential = rnd(2) == 0;
 }
 
@@ -711,6 +742,114 @@ static void test_latency_placement(void)
     CHECK_EQ_INT(err.code, VEIL_E_INVALID);
 }
 
+/* placement: weighted against the brute force on random clusters built for
+ * it (latency ties, unmeasured nodes, equal loads, the weights' bounds),
+ * public and confidential; a cluster where weighted, lowest-latency and
+ * binpack choose three different nodes; an unmeasured node never beats a
+ * measured one, whatever its load; the largest keys fit (the bound); weights
+ * out of range are refused. */
+static void test_weighted_placement(void)
+{
+    enum { TRIALS = 2000, MAXN = 24 };
+    struct veil_telemetry_q nodes[MAXN];
+    bool excluded[MAXN];
+    size_t found = 0, unmeasured_won = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = 1 + rnd(MAXN);
+        random_cluster(nodes, excluded, n);
+        for (size_t i = 0; i < n; i++) /* few distinct values: ties everywhere */
+            if (rnd(2))
+                nodes[i].latency[0] = (uint16_t)(rnd(3) ? 16 * rnd(3) : VEIL_LATENCY_UNKNOWN);
+        struct veil_sched_request req = {.policy = VEIL_POLICY_WEIGHTED};
+        for (int r = 0; r < VEIL_RES_COUNT; r++)
+            req.res[r] = rnd(2) ? 0 : (uint16_t)rnd(16);
+        req.latency_weight = (uint8_t)rnd(VEIL_WEIGHT_LATENCY_MAX + 1);
+        req.load_weight = (uint8_t)rnd(VEIL_WEIGHT_LOAD_MAX + 1);
+        req.latency_to = (uint8_t)(rnd(2) ? 0 : rnd(VEIL_LATENCY_SLOTS));
+        req.confidential = rnd(2) == 0;
+        struct veil_sched_result res;
+        veil_err err = {0};
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &res, NULL, &err), 0);
+        uint32_t want = 0;
+        bool want_found = brute_force(&req, nodes, excluded, n, &want);
+        CHECK_EQ_INT(res.found, want_found);
+        if (!res.found || !want_found)
+            continue;
+        CHECK_EQ_INT(res.index, want);
+        found++;
+        unmeasured_won += nodes[res.index].latency[req.latency_to] == VEIL_LATENCY_UNKNOWN;
+    }
+    CHECK(found > TRIALS / 3);
+    CHECK(unmeasured_won > 0); /* placed when no measured node is feasible */
+
+    /* A close but busy node, a distant nearly full one, a mid-distance idle one */
+    struct veil_telemetry_q three[4];
+    memset(three, 0, sizeof three);
+    const uint16_t lat[4] = {10, 800, 200, VEIL_LATENCY_UNKNOWN};
+    const uint16_t cpu[4] = {300, 200, 6400, 0xFFFF}, mem[4] = {256, 128, 16384, 0xFFFF};
+    for (int i = 0; i < 4; i++) {
+        three[i].res[VEIL_RES_CPU] = cpu[i];
+        three[i].res[VEIL_RES_MEMORY] = mem[i];
+        for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+            three[i].latency[s] = lat[i];
+    }
+    struct veil_sched_request req = {.res = {100, 16, 0, 0}, .policy = VEIL_POLICY_LATENCY};
+    struct veil_sched_result r;
+    CHECK_EQ_INT(veil_sched_round(&req, three, NULL, 4, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 0); /* lowest-latency: the close one */
+    req.policy = VEIL_POLICY_BINPACK;
+    CHECK_EQ_INT(veil_sched_round(&req, three, NULL, 4, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 1); /* binpack: the fullest */
+    req.policy = VEIL_POLICY_WEIGHTED;
+    req.latency_weight = 1;
+    req.load_weight = 4;
+    for (int conf = 0; conf < 2; conf++) {
+        req.confidential = conf;
+        CHECK_EQ_INT(veil_sched_round(&req, three, NULL, 4, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 2); /* 12 + 4 (230 + 191) = 1696 */
+    }
+    CHECK_EQ_INT(veil_sched_key(&req, &three[2]), 1696);
+    CHECK_EQ_INT(veil_sched_key(&req, &three[3]), VEIL_SCHED_COST_UNMEASURED + 255); /* idle */
+    req.latency_weight = 16; /* latency counts more: the close one again */
+    req.load_weight = 1;
+    CHECK_EQ_INT(veil_sched_round(&req, three, NULL, 4, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 0);
+    req.latency_weight = 0; /* load only: the idle unmeasured node still ranks last */
+    req.load_weight = 4;
+    CHECK_EQ_INT(veil_sched_round(&req, three, NULL, 4, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 2);
+    bool only_d[4] = {true, true, true, false};
+    CHECK_EQ_INT(veil_sched_round(&req, three, only_d, 4, &r, NULL, NULL), 0);
+    CHECK(r.found && r.index == 3); /* the only candidate: placed */
+
+    /* the bound: the largest feasible keys stay below 2^13 (measured) and
+     * 2^14 (unmeasured) */
+    struct veil_telemetry_q worst = {.res = {1, 1, 1, 1}};
+    struct veil_sched_request big = {.res = {1, 1, 1, 1},
+                                     .policy = VEIL_POLICY_WEIGHTED,
+                                     .latency_weight = VEIL_WEIGHT_LATENCY_MAX,
+                                     .load_weight = VEIL_WEIGHT_LOAD_MAX};
+    worst.latency[0] = VEIL_LATENCY_MAX;
+    CHECK_EQ_INT(veil_sched_key(&big, &worst), 16 * 255 + 4 * (3 * 255 + 255));
+    CHECK(veil_sched_key(&big, &worst) < VEIL_SCHED_COST_UNMEASURED);
+    worst.latency[0] = VEIL_LATENCY_UNKNOWN;
+    CHECK_EQ_INT(veil_sched_key(&big, &worst), 8192 + 16 * 255 + 4 * 1020);
+    CHECK(veil_sched_key(&big, &worst) < VEIL_SCHED_FLAG_BASE);
+
+    veil_err err = {0};
+    uint16_t key;
+    big.latency_weight = VEIL_WEIGHT_LATENCY_MAX + 1;
+    CHECK_EQ_INT(veil_sched_round(&big, three, NULL, 4, &r, NULL, &err), -1);
+    CHECK_CONTAINS(err.msg, "the cost must fit");
+    CHECK_EQ_INT(veil_sched_node_key(&big, &three[0], &key, NULL), -1);
+    big.latency_weight = 1;
+    big.load_weight = VEIL_WEIGHT_LOAD_MAX + 1;
+    CHECK_EQ_INT(veil_sched_round(&big, three, NULL, 4, &r, NULL, NULL), -1);
+    big.load_weight = 1;
+    big.latency_to = VEIL_LATENCY_SLOTS;
+    CHECK_EQ_INT(veil_sched_round(&big, three, NULL, 4, &r, NULL, NULL), -1);
+}
+
 /* A node's own key (node-computed keys) is veil_sched_key, and the argmin
  * over the candidates' keys (smallest, ties to the lowest index, found when
  * below 2^14) is the round, on random clusters and public requests. */
@@ -765,4 +904,4 @@ VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_fo
            VTEST(test_batch_round_edges), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
            VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
            VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
-           VTEST(test_latency_placement), VTEST(test_node_keys))
+           VTEST(test_latency_placement), VTEST(test_weighted_placement), VTEST(test_node_keys))

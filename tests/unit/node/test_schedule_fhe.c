@@ -31,7 +31,11 @@ static const struct veil_telemetry_q nodes[N] = {
     {.res = {40, 900, 10, 0}, .region = 1, .zone = 1, .priority = 3, .latency = {3, 50, 7, 4095}},
     {.res = {70, 100, 10, 0}, .region = 1, .zone = 2, .priority = 7, .latency = {90, 12, 7, 4095}},
     {.res = {300, 500, 10, 1}, .region = 2, .zone = 1, .priority = 1, .latency = {20, 12, 7, 4095}},
-    {.res = {390, 2000, 90, 0}, .region = 1, .zone = 1, .priority = 5, .latency = {60, 4095, 2, 4095}},
+    {.res = {390, 2000, 90, 0},
+     .region = 1,
+     .zone = 1,
+     .priority = 5,
+     .latency = {60, 4095, 2, 4095}},
 };
 
 static void setup(void)
@@ -73,7 +77,11 @@ static uint64_t check_round(const struct veil_sched_request *req, const bool *ex
         CHECK(rb.len <= VEIL_DAEMON_REQUEST_MAX);
         CHECK_EQ_INT(veil_daemon_request_expand(rb.data, rb.len, rw, &err), 0);
         /* the schedulers never see the plaintext request */
-        struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+        struct veil_sched_request blind = {.policy = req->policy,
+                                           .latency_to = req->latency_to,
+                                           .latency_weight = req->latency_weight,
+                                           .load_weight = req->load_weight,
+                                           .confidential = true};
         rc = veil_daemon_schedule_confidential(sk, &blind, rw, words, N, excluded, &out, &none,
                                                &ops, &err);
         for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
@@ -182,6 +190,42 @@ static void test_latency_rounds(void)
     check_round(&req, NULL);
 }
 
+/* placement: weighted over the fixture, public and confidential: the
+ * weights change the answer (latency alone: node 2, the closest feasible;
+ * load alone: node 3, the roomiest; the landmark nobody measured: the
+ * lightest loaded node as no node is measured; confidential, latency
+ * first: node 2), every one the oracle's; the PBS per node is printed for
+ * docs/SCHEDULING.md. */
+static void test_weighted_rounds(void)
+{
+    setup();
+    static const struct {
+        uint8_t lw, ld, slot;
+        bool conf;
+        uint32_t want;
+    } cases[] = {
+        {16, 0, 0, false, 2},
+        {0, 4, 0, false, 3},
+        {4, 1, 3, false, 3},
+        {16, 1, 0, true, 2},
+    };
+    for (size_t t = 0; t < VEIL_ARRAY_LEN(cases); t++) {
+        struct veil_sched_request req = {.res = {50, 16, 0, 0},
+                                         .policy = VEIL_POLICY_WEIGHTED,
+                                         .latency_weight = cases[t].lw,
+                                         .load_weight = cases[t].ld,
+                                         .latency_to = cases[t].slot,
+                                         .confidential = cases[t].conf};
+        struct veil_sched_result r;
+        CHECK_EQ_INT(veil_sched_round(&req, nodes, NULL, N, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == cases[t].want); /* the fixture does what it says */
+        uint64_t cost = check_round(&req, NULL);
+        fprintf(stderr, "weighted %u/%u to landmark %u%s, 4 nodes: %llu PBS (%.1f per node)\n",
+                (unsigned)cases[t].lw, (unsigned)cases[t].ld, (unsigned)cases[t].slot,
+                cases[t].conf ? " confidential" : "", (unsigned long long)cost, cost / 4.0);
+    }
+}
+
 /* Node-computed keys: every candidate encrypts veil_sched_node_key of its
  * own telemetry under the public key (one compact list of one 16-bit value),
  * the round is the labelled argmin alone, and the placement equals the
@@ -265,7 +309,7 @@ static void test_random_rounds(void)
 {
     setup();
     uint64_t state = 0x9E3779B97F4A7C15ull;
-    for (int t = 0; t < 10; t++) {
+    for (int t = 0; t < 12; t++) {
         uint16_t v[3 * VEIL_TELEMETRY_WORDS];
         struct veil_telemetry_q q[3];
         for (int i = 0; i < 3 * VEIL_TELEMETRY_WORDS; i++) {
@@ -296,11 +340,17 @@ static void test_random_rounds(void)
                 0);
             veil_buf_free(&b);
         }
-        /* t 6..9: lowest-latency to landmarks 1, 2, 3, and 0 confidential */
+        /* t 6..9: lowest-latency to landmarks 1, 2, 3, and 0 confidential;
+         * t 10..11: weighted (random weights within the bounds), the second
+         * confidential */
         struct veil_sched_request req = {
-            .policy = t < 6 ? (enum veil_policy)(t % 3) : VEIL_POLICY_LATENCY,
+            .policy = t < 6    ? (enum veil_policy)(t % 3)
+                      : t < 10 ? VEIL_POLICY_LATENCY
+                               : VEIL_POLICY_WEIGHTED,
             .latency_to = (uint8_t)(t < 6 ? 0 : (t - 5) % VEIL_LATENCY_SLOTS),
-            .confidential = t == 5 || t == 9};
+            .latency_weight = (uint8_t)(t < 10 ? 0 : state % (VEIL_WEIGHT_LATENCY_MAX + 1)),
+            .load_weight = (uint8_t)(t < 10 ? 0 : (state >> 8) % VEIL_WEIGHT_LOAD_MAX + 1),
+            .confidential = t == 5 || t == 9 || t == 11};
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             req.res[r] = (t + r) % 3 == 0 ? 0 : (uint16_t)(v[r] / 3 + (uint16_t)t);
         req.region = (uint16_t)(t % 3);
@@ -495,6 +545,6 @@ static void test_cleanup(void)
 }
 
 VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_latency_rounds),
-           VTEST(test_node_keys_round), VTEST(test_batch_rounds),
-           VTEST(test_random_rounds),
-           VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
+           VTEST(test_weighted_rounds), VTEST(test_node_keys_round), VTEST(test_batch_rounds),
+           VTEST(test_random_rounds), VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors),
+           VTEST(test_cleanup))
