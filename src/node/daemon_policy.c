@@ -238,8 +238,10 @@ int veil_daemon_policy_boot(veil_daemon *d, veil_contract_policy *pol, uint64_t 
         veil_err_set(&read_err, VEIL_E_NETWORK, "the chain RPC was unreachable at start");
     else if ((rc = veil_contract_get_policy(d->chain, d->cluster_id, pol, &read_err)) == 0) {
         struct daemon_policy *c = cache_of(d, err);
-        if (!c)
+        if (!c) {
+            veil_contract_policy_clear(pol);
             return -1;
+        }
         policy_keep(d, c, pol);
         return 0;
     }
