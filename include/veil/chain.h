@@ -260,6 +260,10 @@ int veil_rpc_parse_response(const char *body, size_t len, char **result_json, ui
                             size_t *revert_len, veil_err *err);
 
 int veil_rpc_chain_id(veil_rpc *rpc, uint64_t *out, veil_err *err);
+/* The handle must serve `chain_id`: the endpoint is asked before the next
+ * request is sent (a mismatch fails that request with VEIL_E_MISMATCH; an
+ * unreachable endpoint fails it as unreachable and is asked again next time). */
+void veil_rpc_expect_chain_id(veil_rpc *rpc, uint64_t chain_id);
 int veil_rpc_block_number(veil_rpc *rpc, uint64_t *out, veil_err *err);
 int veil_rpc_get_transaction_count(veil_rpc *rpc, const veil_eth_address *a, const char *block,
                                    uint64_t *out, veil_err *err);
@@ -340,6 +344,11 @@ typedef struct veil_chain_options {
     long receipt_timeout_ms;   /* default 60 s */
     enum veil_tx_type tx_type; /* default EIP-1559 */
     veil_rpc_options rpc;
+    /* An endpoint unreachable at open (transport failure) with
+     * expected_chain_id set: open anyway with that chain id, the endpoint's
+     * checked before its first request is used (veil_rpc_expect_chain_id).
+     * veild restarted during an RPC outage (issue 18). */
+    bool defer_chain_check;
 } veil_chain_options;
 
 int veil_chain_client_open(veil_chain_client **out, const veil_chain_options *opts, veil_err *err);

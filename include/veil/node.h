@@ -893,7 +893,7 @@ const char *veil_replica_state_name(enum veil_replica_state s);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 
-#define VEIL_STORE_SCHEMA_VERSION 6
+#define VEIL_STORE_SCHEMA_VERSION 7
 
 typedef struct veil_store veil_store;
 
@@ -1089,6 +1089,44 @@ VEIL_WARN_UNUSED int veil_store_job_taken_in(veil_store *s, const char *job_hex,
  * held or taken in, VEIL_E_NOTFOUND for one not stored. */
 VEIL_WARN_UNUSED int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back,
                                               veil_err *err);
+
+/* The chain's view a node starts from while its chain RPC is unreachable
+ * (issue 18, schema 7): the last successful read of the cluster's policy
+ * (getClusterPolicy's return data, decoded again with the chain's strict
+ * decoder) and of the registry's active nodes (address and Ed25519 key),
+ * each with the block it was read at. Public data only: nothing secret. */
+#define VEIL_STORE_CHAIN_MEMBERS_MAX 65536 /* the member cap (issue 20) */
+#define VEIL_STORE_POLICY_MAX_BYTES  (1u << 20)
+struct veil_store_chain_member {
+    uint8_t address[20];
+    uint8_t ed25519[32];
+};
+/* Replaces the stored policy of the cluster (one row per cluster). */
+VEIL_WARN_UNUSED int veil_store_chain_policy_put(veil_store *s, uint64_t cluster_id,
+                                                 uint64_t block, const uint8_t *abi, size_t len,
+                                                 veil_err *err);
+/* The stored policy: *found false when none is stored for the cluster;
+ * otherwise *abi (malloc'd, caller frees) of *len bytes and its block. A
+ * row out of bounds is VEIL_E_RANGE. */
+VEIL_WARN_UNUSED int veil_store_chain_policy_get(veil_store *s, uint64_t cluster_id, uint8_t **abi,
+                                                 size_t *len, uint64_t *block, bool *found,
+                                                 veil_err *err);
+/* Replaces the whole stored member set of the cluster (one transaction). */
+VEIL_WARN_UNUSED int veil_store_chain_members_put(veil_store *s, uint64_t cluster_id,
+                                                  uint64_t block,
+                                                  const struct veil_store_chain_member *v, size_t n,
+                                                  veil_err *err);
+/* One member changed at `block` (a registry event): key set = active
+ * (added or replaced), key NULL = no longer active (removed). */
+VEIL_WARN_UNUSED int veil_store_chain_member_set(veil_store *s, uint64_t cluster_id,
+                                                 uint64_t block, const uint8_t address[20],
+                                                 const uint8_t *ed25519, veil_err *err);
+/* The stored member set: *found false when none was ever stored for the
+ * cluster; otherwise *v (malloc'd, caller frees; NULL when empty), *n and
+ * the block of the last change. A malformed row is VEIL_E_RANGE. */
+VEIL_WARN_UNUSED int veil_store_chain_members_get(veil_store *s, uint64_t cluster_id,
+                                                  struct veil_store_chain_member **v, size_t *n,
+                                                  uint64_t *block, bool *found, veil_err *err);
 
 /* Counters for /metrics. */
 VEIL_WARN_UNUSED int veil_store_count_replicas_by_state(veil_store *s,

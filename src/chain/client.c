@@ -44,7 +44,13 @@ int veil_chain_client_open(veil_chain_client **out, const veil_chain_options *op
         veil_chain_client_close(c);
         return -1;
     }
-    if (veil_rpc_chain_id(c->rpc, &c->chain_id, err) != 0) {
+    int asked = veil_rpc_chain_id(c->rpc, &c->chain_id, err);
+    bool unreachable =
+        asked != 0 && err && (err->code == VEIL_E_NETWORK || err->code == VEIL_E_TIMEOUT);
+    if (unreachable && opts->defer_chain_check && opts->expected_chain_id) {
+        c->chain_id = opts->expected_chain_id; /* asked again before the first request */
+        veil_rpc_expect_chain_id(c->rpc, c->chain_id);
+    } else if (asked != 0) {
         veil_chain_client_close(c);
         return veil_err_wrap(err, "asking %s for its chain id", opts->rpc_url);
     }

@@ -36,6 +36,7 @@ struct veil_rpc {
     char *urls[RPC_MAX_ENDPOINTS];
     size_t n_urls, cur;
     uint64_t chain_id; /* of the first endpoint that told it; 0 = not yet */
+    bool unchecked;    /* chain_id expected, the endpoint's not asked yet */
     uint64_t failovers;
     veil_rpc_options opts;
     uint64_t next_id;
@@ -287,6 +288,14 @@ static int post_with_failover(veil_rpc *rpc, const char *method, const char *bod
                 continue;
         }
         bool transient = false;
+        if (k == 0 && rpc->unchecked) { /* opened while unreachable: check first */
+            if (endpoint_chain_ok(rpc, err) != 0) {
+                if (err && err->code == VEIL_E_NETWORK)
+                    continue;
+                return -1;
+            }
+            rpc->unchecked = false;
+        }
         if (post_retrying(rpc, method, body, resp, &transient, err) == 0)
             return 0;
         if (!transient)
@@ -425,6 +434,14 @@ static int call_quantity(veil_rpc *rpc, const char *method, const char *params, 
     int rc = veil_chain_parse_quantity(s, out, err);
     free(s);
     return rc == 0 ? 0 : veil_err_wrap(err, "%s", method);
+}
+
+void veil_rpc_expect_chain_id(veil_rpc *rpc, uint64_t chain_id)
+{
+    pthread_mutex_lock(&rpc->lock);
+    rpc->chain_id = chain_id;
+    rpc->unchecked = true;
+    pthread_mutex_unlock(&rpc->lock);
 }
 
 int veil_rpc_chain_id(veil_rpc *rpc, uint64_t *out, veil_err *err)

@@ -228,18 +228,28 @@ static int load_public_key(veil_daemon *d, const char *path, veil_err *err)
     return 0;
 }
 
+/* The Ed25519 key of the designated decryptor, active in this cluster: from
+ * the chain, or at a start from the stored view (issue 18) from the stored
+ * member set, which holds only the cluster's active nodes. */
+static bool decryptor_key(veil_daemon *d, uint8_t key[32], veil_err *err)
+{
+    uint64_t cid;
+    veil_eth_address op;
+    bool active;
+    if (d->chain_from_store)
+        return veil_daemon_registry_stored_key(d, &d->decryptor, key);
+    return veil_contract_get_node(d->chain, &d->decryptor, &cid, &op, &active, key, err) == 0 &&
+           active && cid == d->cluster_id;
+}
+
 /* The designated decryptor of the on-chain policy (its first decryptor),
  * and on that node the FHE secret key. */
 static int load_designated(veil_daemon *d, const veil_contract_policy *pol, veil_err *err)
 {
     if (pol->n_decryptors > 0) {
         d->decryptor = pol->decryptors[0];
-        uint64_t cid;
-        veil_eth_address op;
-        bool active;
         uint8_t key[32];
-        if (veil_contract_get_node(d->chain, &d->decryptor, &cid, &op, &active, key, err) == 0 &&
-            active && cid == d->cluster_id) {
+        if (decryptor_key(d, key, err)) {
             veil_p2p_peer_id_from_ed25519(key, &d->decryptor_peer);
             d->have_decryptor_peer = true;
         }
@@ -265,8 +275,18 @@ static int load_fhe_keys(veil_daemon *d, veil_err *err)
                                     &d->fhe_sk, err) != 0)
         return veil_err_wrap(err, "zama.server_key_file");
     veil_contract_policy pol = {0};
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &pol, err) != 0)
-        return veil_err_wrap(err, "reading the cluster policy");
+    uint64_t stored_block = 0;
+    if (veil_daemon_policy_boot(d, &pol, &stored_block, err) != 0)
+        return -1;
+    if (d->chain_from_store) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "chain unreachable at start: using the policy and members stored at block %llu",
+                 (unsigned long long)stored_block);
+        veil_log(VEIL_LOG_WARN, SUB, msg, "policy_version=%llu members=%zu members_block=%llu",
+                 (unsigned long long)pol.version, d->n_allowed,
+                 (unsigned long long)(d->follower.next_block - 1));
+    }
     int rc = veil_daemon_holder_init(d, pol.fhe_key_hash, pol.n_decryptors, err);
     if (rc == 0 && !d->th.cluster)
         rc = load_designated(d, &pol, err);
@@ -409,14 +429,37 @@ static int read_test_switches(veil_daemon *d, veil_err *err)
     return 0;
 }
 
+/* Whether the store holds the policy and the member set of this cluster:
+ * only then may veild start while its chain RPC is unreachable (issue 18). */
+static bool stored_view(veil_daemon *d)
+{
+    struct veil_store_chain_member *v = NULL;
+    uint8_t *abi = NULL;
+    size_t n = 0, len = 0;
+    uint64_t block;
+    bool members = false, policy = false;
+    veil_err err = {0};
+    if (veil_store_chain_members_get(d->store, d->cluster_id, &v, &n, &block, &members, &err) !=
+            0 ||
+        veil_store_chain_policy_get(d->store, d->cluster_id, &abi, &len, &block, &policy, &err) !=
+            0)
+        veil_log(VEIL_LOG_WARN, SUB, "stored chain view not read", "error=\"%s\"", err.msg);
+    free(v);
+    free(abi);
+    return members && policy;
+}
+
 static int open_chain(veil_daemon *d, veil_err *err)
 {
     const veil_config *cfg = d->cfg;
-    if (veil_daemon_chain_open(
-            veil_config_str(cfg, "rpc_url", "http://127.0.0.1:8545"),
-            (uint64_t)veil_config_int(cfg, "chain_id", 0),
-            veil_config_str(cfg, "contract_address", NULL), veil_config_str(cfg, "keystore", NULL),
-            veil_config_str(cfg, "keystore_password_file", NULL), &d->chain, err) != 0)
+    int (*chain_open)(const char *, uint64_t, const char *, const char *, const char *,
+                      veil_chain_client **, veil_err *) =
+        stored_view(d) ? veil_daemon_chain_open_deferred : veil_daemon_chain_open;
+    if (chain_open(veil_config_str(cfg, "rpc_url", "http://127.0.0.1:8545"),
+                   (uint64_t)veil_config_int(cfg, "chain_id", 0),
+                   veil_config_str(cfg, "contract_address", NULL),
+                   veil_config_str(cfg, "keystore", NULL),
+                   veil_config_str(cfg, "keystore_password_file", NULL), &d->chain, err) != 0)
         return -1;
     return veil_daemon_registry_load(d, err);
 }
@@ -467,14 +510,16 @@ int veil_daemon_start(veil_daemon **out, uv_loop_t *loop, const veil_config *cfg
     d->cfg = cfg;
     d->keccak.fn = keccak_hash;
     snprintf(d->org, sizeof d->org, "%s", veil_config_str(cfg, "node.organization", ""));
+    /* the store before the chain: it holds the view of the chain a start
+     * during an RPC outage uses (issue 18) */
     if (read_cluster(d, err) != 0 || read_test_switches(d, err) != 0 ||
         load_public_key(d, veil_config_str(cfg, "zama.public_key_file", NULL), err) != 0 ||
+        veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
         open_chain(d, err) != 0 || veil_daemon_identity_load(d, err) != 0 ||
         load_fhe_keys(d, err) != 0)
         goto fail;
     decide_roles(d);
-    if (veil_store_open(&d->store, veil_config_str(cfg, "data_dir", "."), err) != 0 ||
-        anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0 ||
+    if (anchorer_init(d, err) != 0 || gossip_dump_open(d, err) != 0 ||
         veil_daemon_p2p_start(d, err) != 0 || set_output_handler(d, err) != 0 ||
         veil_daemon_overlay_start(d, err) != 0)
         goto fail;

@@ -63,6 +63,12 @@ int veil_daemon_read_password(const char *password_file, char *out, size_t cap, 
 int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *contract,
                            const char *keystore, const char *password_file, veil_chain_client **out,
                            veil_err *err);
+/* The same for veild holding a stored view of the chain (issue 18): an
+ * endpoint unreachable now does not stop the open (chain_id is checked
+ * before the first request is used: veil_chain_options.defer_chain_check). */
+int veil_daemon_chain_open_deferred(const char *rpc_url, uint64_t chain_id, const char *contract,
+                                    const char *keystore, const char *password_file,
+                                    veil_chain_client **out, veil_err *err);
 /* keccak256 of a file's bytes (the on-chain FHE public-key hash). */
 int veil_daemon_file_keccak(const char *path, uint8_t out[32], veil_err *err);
 /* The on-chain key hash of a threshold cluster: keccak256(public key file ||

@@ -267,13 +267,14 @@ static int chain_open_retrying(veil_chain_client **out, const veil_chain_options
     }
 }
 
-int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *contract,
-                           const char *keystore, const char *password_file, veil_chain_client **out,
-                           veil_err *err)
+static int chain_open(const char *rpc_url, uint64_t chain_id, const char *contract,
+                      const char *keystore, const char *password_file, bool defer,
+                      veil_chain_client **out, veil_err *err)
 {
     veil_chain_options co = {0};
     co.rpc_url = rpc_url;
     co.expected_chain_id = chain_id;
+    co.defer_chain_check = defer;
     co.receipt_timeout_ms = 60000;
     co.tx_type = VEIL_TX_EIP1559;
     co.rpc.retries = 2;
@@ -298,6 +299,20 @@ int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *c
     if (keystore)
         veil_eth_key_wipe(&key);
     return rc;
+}
+
+int veil_daemon_chain_open(const char *rpc_url, uint64_t chain_id, const char *contract,
+                           const char *keystore, const char *password_file, veil_chain_client **out,
+                           veil_err *err)
+{
+    return chain_open(rpc_url, chain_id, contract, keystore, password_file, false, out, err);
+}
+
+int veil_daemon_chain_open_deferred(const char *rpc_url, uint64_t chain_id, const char *contract,
+                                    const char *keystore, const char *password_file,
+                                    veil_chain_client **out, veil_err *err)
+{
+    return chain_open(rpc_url, chain_id, contract, keystore, password_file, true, out, err);
 }
 
 int veil_daemon_file_keccak(const char *path, uint8_t out[32], veil_err *err)

@@ -169,6 +169,10 @@ struct veil_daemon {
     int works; /* uv_queue_work items in flight (FHE rounds, container starts) */
     void (*done)(void *);
     void *done_data;
+    /* issue 18: started from the stored policy and members (the chain RPC
+     * was unreachable); the registry tick reads the chain again until it
+     * answers (daemon_registry.c) */
+    bool chain_from_store;
 };
 
 static inline bool daemon_has_role(const veil_daemon *d, unsigned role)

@@ -10,6 +10,11 @@
  * The round planner reads the shard size and redundancy from here too
  * (veil_daemon_shard_policy), the last read's values kept through a failed
  * read so that every node keeps planning the same shards.
+ * Each new version read is kept in the node's store with its block (issue
+ * 18): a node restarted while the chain RPC is unreachable starts from that
+ * copy (its keys, decryptors and shard settings; veil_daemon_policy_boot)
+ * and reads the chain again once it answers; intake and the executor never
+ * use the stored copy (they defer or refuse until a read works).
  */
 #include <stdlib.h>
 
@@ -27,6 +32,9 @@ struct daemon_policy {
     bool shard_known;
     uint32_t shard_size;
     uint8_t shard_redundancy;
+    /* the version last kept in the store by this process */
+    bool kept;
+    uint64_t kept_version;
 };
 
 static struct daemon_policy *cache_of(veil_daemon *d, veil_err *err)
@@ -56,6 +64,26 @@ static void shard_update(struct daemon_policy *c)
     c->shard_redundancy = p->shard_redundancy;
 }
 
+/* Keeps a policy read from chain in the store, at the block the registry
+ * follower reached (the read is at least that new); a failure is logged:
+ * the node runs on, only a later start during an outage would lack it. */
+static void policy_keep(veil_daemon *d, struct daemon_policy *c, const veil_contract_policy *p)
+{
+    veil_err err = {0};
+    veil_buf abi;
+    veil_buf_init(&abi);
+    uint64_t block = d->follower.next_block ? d->follower.next_block - 1 : 0;
+    if (veil_contract_policy_encode(p, &abi, &err) != 0 ||
+        veil_store_chain_policy_put(d->store, d->cluster_id, block, abi.data, abi.len, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "policy not stored", "version=%llu error=\"%s\"",
+                 (unsigned long long)p->version, err.msg);
+    else {
+        c->kept = true;
+        c->kept_version = p->version;
+    }
+    veil_buf_free(&abi);
+}
+
 /* Reads the policy from chain into the cache; the old copy is replaced only
  * by a successful read, and is unusable after a failed one. */
 static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reason, veil_err *err)
@@ -75,6 +103,8 @@ static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reaso
     c->stale = false;
     c->read_at_ms = uv_now(d->loop);
     shard_update(c);
+    if (!c->kept || c->kept_version != c->pol.version)
+        policy_keep(d, c, &c->pol);
     if (first && !was_stale)
         veil_log(VEIL_LOG_INFO, SUB, "policy read", "version=%llu reads=%llu",
                  (unsigned long long)c->pol.version, (unsigned long long)c->reads);
@@ -144,6 +174,90 @@ void veil_daemon_policy_tick(veil_daemon *d)
      * until a read works */
     if (cache_read(d, d->policy, "event", &err) != 0)
         veil_log(VEIL_LOG_WARN, SUB, "policy not reloaded", "error=\"%s\"", err.msg);
+}
+
+int veil_daemon_policy_refresh(veil_daemon *d, const char *reason, veil_err *err)
+{
+    struct daemon_policy *c = cache_of(d, err);
+    return c ? cache_read(d, c, reason, err) : -1;
+}
+
+/* ---- a start while the chain RPC is unreachable (issue 18) ------------- */
+
+bool veil_daemon_chain_unreachable(const veil_err *err)
+{
+    return err && (err->code == VEIL_E_NETWORK || err->code == VEIL_E_TIMEOUT);
+}
+
+enum veil_boot_source veil_daemon_boot_source(int read_rc, const veil_err *read_err,
+                                              bool have_stored)
+{
+    if (read_rc == 0)
+        return VEIL_BOOT_CHAIN;
+    return veil_daemon_chain_unreachable(read_err) && have_stored ? VEIL_BOOT_STORED
+                                                                  : VEIL_BOOT_FAIL;
+}
+
+/* The stored copy decoded into pol: *found false when none is stored or it
+ * cannot be decoded (logged). */
+static int policy_stored(veil_daemon *d, veil_contract_policy *pol, uint64_t *block, bool *found,
+                         veil_err *err)
+{
+    uint8_t *abi = NULL;
+    size_t len = 0;
+    if (veil_store_chain_policy_get(d->store, d->cluster_id, &abi, &len, block, found, err) != 0)
+        return -1;
+    if (*found && veil_contract_policy_decode(abi, len, pol, err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "stored policy unreadable", "error=\"%s\"", err->msg);
+        veil_contract_policy_clear(pol);
+        *found = false;
+    }
+    free(abi);
+    return 0;
+}
+
+/* The planner's shard settings from the stored copy (the last known). */
+static void shard_seed(veil_daemon *d, const veil_contract_policy *pol)
+{
+    veil_err err = {0};
+    struct daemon_policy *c = cache_of(d, &err);
+    if (!c)
+        return;
+    c->shard_known = true;
+    c->shard_size = pol->shard_size;
+    c->shard_redundancy = pol->shard_redundancy;
+}
+
+int veil_daemon_policy_boot(veil_daemon *d, veil_contract_policy *pol, uint64_t *stored_block,
+                            veil_err *err)
+{
+    veil_err read_err = {0}, store_err = {0};
+    int rc = -1;
+    *stored_block = 0;
+    if (d->chain_from_store)
+        veil_err_set(&read_err, VEIL_E_NETWORK, "the chain RPC was unreachable at start");
+    else if ((rc = veil_contract_get_policy(d->chain, d->cluster_id, pol, &read_err)) == 0) {
+        struct daemon_policy *c = cache_of(d, err);
+        if (!c) {
+            veil_contract_policy_clear(pol);
+            return -1;
+        }
+        policy_keep(d, c, pol);
+        return 0;
+    }
+    veil_contract_policy_clear(pol);
+    bool found = false;
+    if (veil_daemon_chain_unreachable(&read_err) &&
+        policy_stored(d, pol, stored_block, &found, &store_err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "stored policy not read", "error=\"%s\"", store_err.msg);
+    if (veil_daemon_boot_source(rc, &read_err, found) != VEIL_BOOT_STORED) {
+        veil_contract_policy_clear(pol);
+        *err = read_err;
+        return veil_err_wrap(err, "reading the cluster policy");
+    }
+    d->chain_from_store = true;
+    shard_seed(d, pol);
+    return 0;
 }
 
 uint64_t veil_daemon_policy_reads(const veil_daemon *d)

@@ -3,7 +3,8 @@
  * daemon_policy.h - veild's one cached copy of the cluster's on-chain policy
  * (daemon_policy.c): read from chain when first needed, again after a
  * PolicyChanged event of this cluster, and at least every
- * VEIL_POLICY_MAX_AGE_MS as a safety net.
+ * VEIL_POLICY_MAX_AGE_MS as a safety net; each new version kept in the
+ * node's store, the copy a start while the chain RPC is down uses.
  */
 #ifndef VEIL_NODE_DAEMON_POLICY_H
 #define VEIL_NODE_DAEMON_POLICY_H
@@ -48,6 +49,36 @@ void veil_daemon_policy_changed(veil_daemon *d, uint64_t version);
 /* After the registry events were read: a copy marked stale is read again now,
  * so that the change applies (and is logged) without waiting for a job. */
 void veil_daemon_policy_tick(veil_daemon *d);
+/* ---- a start while the chain RPC is unreachable (issue 18) ---- */
+enum veil_boot_source {
+    VEIL_BOOT_CHAIN,  /* the chain answered: its view is used (and stored) */
+    VEIL_BOOT_STORED, /* unreachable, a stored copy exists: start from it */
+    VEIL_BOOT_FAIL,   /* the chain answered with an error, or nothing stored */
+};
+/* True when a chain read failed because the RPC could not be reached
+ * (transport failure, timeout, HTTP 5xx or 429), not because the chain
+ * answered (a revert: no such cluster or node; a malformed answer). */
+bool veil_daemon_chain_unreachable(const veil_err *err);
+/* The start decision for one chain read: read_rc 0 takes the chain's view;
+ * a failure starts from the stored copy only when the RPC was unreachable
+ * and a copy is stored; anything else fails with the read's error. */
+enum veil_boot_source veil_daemon_boot_source(int read_rc, const veil_err *read_err,
+                                              bool have_stored);
+/* The policy at start (load_fhe_keys): read from chain and stored, or, when
+ * the chain is unreachable now or was at the registry load
+ * (d->chain_from_store), the stored copy, whose shard settings then seed
+ * the planner's. *stored_block: the block of the copy used (0 when read from
+ * chain). -1 with the read's error otherwise. The cache itself is not filled:
+ * intake and the executor still read the chain themselves. */
+VEIL_WARN_UNUSED int veil_daemon_policy_boot(veil_daemon *d, veil_contract_policy *pol,
+                                             uint64_t *stored_block, veil_err *err);
+/* The Ed25519 key of `node` in the stored member set (daemon_registry.c;
+ * the designated decryptor at a start from the store): false when not
+ * stored. */
+bool veil_daemon_registry_stored_key(veil_daemon *d, const veil_eth_address *node, uint8_t key[32]);
+/* Reads the policy from chain now (the chain is back after a start from the
+ * stored copy), refreshing the cache and the stored copy. */
+VEIL_WARN_UNUSED int veil_daemon_policy_refresh(veil_daemon *d, const char *reason, veil_err *err);
 /* How many times the policy was read from chain (figures, logs). */
 uint64_t veil_daemon_policy_reads(const veil_daemon *d);
 void veil_daemon_policy_free(veil_daemon *d);

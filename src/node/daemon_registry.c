@@ -7,6 +7,10 @@
  * at chain.confirmations depth); a node deactivated on chain is disconnected
  * and refused. A PolicyChanged event of this cluster marks the cached
  * policy (daemon_policy.c) stale; the registry tick reads it again.
+ * Each read of the member set and each change is kept in the node's store
+ * with its block (issue 18): a node restarted while the chain RPC is
+ * unreachable admits the stored members, and its registry tick reads the
+ * chain again (members, then the policy) until it answers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +20,75 @@
 
 #define REGISTRY_FOLLOW_MS 1000 /* at most one on-demand look at new blocks per second */
 
-/* Loads the Ed25519 keys of the cluster's active nodes from the chain (once,
- * at start: afterwards the registry's events keep the set current). */
-static int registry_refresh(veil_daemon *d, veil_err *err)
+/* The members' keys become the gater's set (v is the caller's). */
+static int registry_adopt(veil_daemon *d, const struct veil_store_chain_member *v, size_t n,
+                          veil_err *err)
+{
+    uint8_t(*keys)[32] = calloc(n ? n : 1, 32);
+    if (!keys)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        memcpy(keys[i], v[i].ed25519, 32);
+    free(d->allowed);
+    d->allowed = keys;
+    d->n_allowed = n;
+    return 0;
+}
+
+/* The cluster's active nodes (address, Ed25519 key) from the chain: *v
+ * (malloc'd) and *n. */
+static int registry_read(veil_daemon *d, struct veil_store_chain_member **v, size_t *n,
+                         veil_err *err)
 {
     veil_eth_address *nodes = NULL;
-    size_t n = 0;
-    if (veil_contract_active_nodes(d->chain, d->cluster_id, &nodes, &n, err) != 0)
+    size_t m = 0, k = 0;
+    if (veil_contract_active_nodes(d->chain, d->cluster_id, &nodes, &m, err) != 0)
         return -1;
-    uint8_t(*keys)[32] = calloc(n ? n : 1, 32);
-    if (!keys) {
-        free(nodes);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    struct veil_store_chain_member *out = calloc(m ? m : 1, sizeof *out);
+    int rc = out ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < m; i++) {
         uint64_t cid;
         veil_eth_address op;
         bool active;
-        if (veil_contract_get_node(d->chain, &nodes[i], &cid, &op, &active, keys[k], err) != 0) {
-            free(nodes);
-            free(keys);
-            return -1;
-        }
-        if (active && cid == d->cluster_id)
-            k++;
+        rc = veil_contract_get_node(d->chain, &nodes[i], &cid, &op, &active, out[k].ed25519, err);
+        if (rc == 0 && active && cid == d->cluster_id)
+            memcpy(out[k++].address, nodes[i].b, 20);
     }
     free(nodes);
-    free(d->allowed);
-    d->allowed = keys;
-    d->n_allowed = k;
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    *v = out;
+    *n = k;
     return 0;
+}
+
+/* Loads the cluster's active nodes from the chain at `head` into the gater
+ * and the store (at start, and when the chain is back after a start from
+ * the store: afterwards the registry's events keep the set current). */
+static int registry_refresh(veil_daemon *d, uint64_t head, veil_err *err)
+{
+    struct veil_store_chain_member *v = NULL;
+    size_t n = 0;
+    veil_err store_err = {0};
+    if (registry_read(d, &v, &n, err) != 0)
+        return -1;
+    int rc = registry_adopt(d, v, n, err);
+    if (rc == 0 &&
+        veil_store_chain_members_put(d->store, d->cluster_id, head, v, n, &store_err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "registry members not stored", "error=\"%s\"", store_err.msg);
+    free(v);
+    return rc;
+}
+
+/* A member's change at `block` into the store (key NULL: removed). */
+static void registry_keep(veil_daemon *d, const veil_eth_address *node, const uint8_t *key,
+                          uint64_t block)
+{
+    veil_err err = {0};
+    if (veil_store_chain_member_set(d->store, d->cluster_id, block, node->b, key, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "registry change not stored", "error=\"%s\"", err.msg);
 }
 
 static bool registry_has(const veil_daemon *d, const uint8_t key[32])
@@ -111,10 +153,13 @@ static int on_registry_log(const veil_eth_log *log, void *user)
             veil_log(VEIL_LOG_INFO, SUB, "node registered on chain", "node=%s block=%llu",
                      node_text, (unsigned long long)log->block_number);
         registry_add(d, key);
-    } else if (registry_has(d, key)) {
-        veil_log(VEIL_LOG_INFO, SUB, "node deactivated on chain", "node=%s block=%llu", node_text,
-                 (unsigned long long)log->block_number);
+        registry_keep(d, &ev.node, key, log->block_number);
+    } else {
+        if (registry_has(d, key))
+            veil_log(VEIL_LOG_INFO, SUB, "node deactivated on chain", "node=%s block=%llu",
+                     node_text, (unsigned long long)log->block_number);
         registry_remove(d, key);
+        registry_keep(d, &ev.node, NULL, log->block_number);
     }
     return 0;
 }
@@ -123,6 +168,8 @@ static int on_registry_log(const veil_eth_log *log, void *user)
 static void registry_follow(veil_daemon *d)
 {
     veil_err err = {0};
+    if (d->chain_from_store)
+        return; /* the registry tick reads the whole set again first */
     d->followed_at_ms = uv_now(d->loop);
     if (veil_log_follower_poll(&d->follower, veil_chain_client_rpc(d->chain), &d->contract,
                                on_registry_log, d, &err) != 0)
@@ -161,16 +208,89 @@ bool veil_daemon_registry_gater(veil_p2p_host *host, const veil_p2p_peer_id *pee
 /* The registry once, then its events from the block after the one this
  * snapshot saw (an event in between is applied again: harmless, each one is
  * checked against the node's current record). */
-int veil_daemon_registry_load(veil_daemon *d, veil_err *err)
+static int registry_load_chain(veil_daemon *d, veil_err *err)
 {
     uint64_t head = 0;
     if (veil_rpc_block_number(veil_chain_client_rpc(d->chain), &head, err) != 0 ||
-        registry_refresh(d, err) != 0)
-        return veil_err_wrap(err, "reading the cluster's nodes from the registry");
+        registry_refresh(d, head, err) != 0)
+        return -1;
     veil_log_follower_init(&d->follower, head + 1,
                            (uint64_t)veil_config_int(d->cfg, "chain.confirmations", 2));
     d->followed_at_ms = uv_now(d->loop);
     return 0;
+}
+
+/* The stored member set into the gater: *found false when none is stored. */
+static int registry_load_stored(veil_daemon *d, bool *found, veil_err *err)
+{
+    struct veil_store_chain_member *v = NULL;
+    size_t n = 0;
+    uint64_t block = 0;
+    if (veil_store_chain_members_get(d->store, d->cluster_id, &v, &n, &block, found, err) != 0)
+        return -1;
+    int rc = *found ? registry_adopt(d, v, n, err) : 0;
+    free(v);
+    if (rc == 0 && *found)
+        veil_log_follower_init(&d->follower, block + 1,
+                               (uint64_t)veil_config_int(d->cfg, "chain.confirmations", 2));
+    return rc;
+}
+
+int veil_daemon_registry_load(veil_daemon *d, veil_err *err)
+{
+    veil_err read_err = {0}, store_err = {0};
+    int rc = registry_load_chain(d, &read_err);
+    bool found = false;
+    if (rc != 0 && veil_daemon_chain_unreachable(&read_err) &&
+        registry_load_stored(d, &found, &store_err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "stored registry members not read", "error=\"%s\"",
+                 store_err.msg);
+    switch (veil_daemon_boot_source(rc, &read_err, found)) {
+    case VEIL_BOOT_CHAIN:
+        return 0;
+    case VEIL_BOOT_STORED:
+        d->chain_from_store = true;
+        return 0;
+    default:
+        *err = read_err;
+        return veil_err_wrap(err, "reading the cluster's nodes from the registry");
+    }
+}
+
+bool veil_daemon_registry_stored_key(veil_daemon *d, const veil_eth_address *node, uint8_t key[32])
+{
+    struct veil_store_chain_member *v = NULL;
+    size_t n = 0;
+    uint64_t block;
+    bool found = false, got = false;
+    veil_err err = {0};
+    if (veil_store_chain_members_get(d->store, d->cluster_id, &v, &n, &block, &found, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "stored registry members not read", "error=\"%s\"", err.msg);
+    for (size_t i = 0; i < n && !got; i++)
+        if (memcmp(v[i].address, node->b, 20) == 0) {
+            memcpy(key, v[i].ed25519, 32);
+            got = true;
+        }
+    free(v);
+    return got;
+}
+
+/* After a start from the stored copies: the chain is asked again each tick;
+ * once it answers, the member set and the policy are read fresh (and kept)
+ * and the events are followed from there. */
+static void registry_retry_chain(veil_daemon *d)
+{
+    veil_err err = {0};
+    if (registry_load_chain(d, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "chain still unreachable", "error=\"%s\"", err.msg);
+        return;
+    }
+    d->chain_from_store = false;
+    int rc = veil_daemon_policy_refresh(d, "chain back", &err);
+    veil_log(VEIL_LOG_INFO, SUB, "chain reachable again: read the policy and members",
+             "block=%llu members=%zu policy=%s error=\"%s\"",
+             (unsigned long long)(d->follower.next_block - 1), d->n_allowed,
+             rc == 0 ? "read" : "unreadable", rc == 0 ? "" : err.msg);
 }
 
 /* New registry events, then the peers deactivated on chain (the events just
@@ -179,6 +299,8 @@ int veil_daemon_registry_load(veil_daemon *d, veil_err *err)
 void veil_daemon_registry_tick(veil_daemon *d, uint64_t now_ms)
 {
     (void)now_ms;
+    if (d->chain_from_store)
+        registry_retry_chain(d);
     registry_follow(d);
     veil_daemon_policy_tick(d); /* a policy changed on chain applies now */
     veil_p2p_conn *conns[64];

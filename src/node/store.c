@@ -4,8 +4,9 @@
  * journal, synchronous=FULL): nodes (peer ID, organization, alive, last
  * telemetry epoch - never telemetry values), jobs, replicas and their state
  * machine, assignments, containers, anchors, the outcome-budget slots
- * this node charged (its ledger, docs/THREAT_MODEL.md H2) and the jobs its
- * intake holds while the policy is unreadable. Schema versions live in
+ * this node charged (its ledger, docs/THREAT_MODEL.md H2), the jobs its
+ * intake holds while the policy is unreadable, and the last read of the
+ * chain's policy and member set (a start while the RPC is down). Schema versions live in
  * PRAGMA user_version and are migrated forward one step at a time, each step
  * in its own transaction. Every multi-row change is one transaction, and the
  * keys (job id; job+replica for containers; job+replica+epoch for
@@ -180,6 +181,15 @@ static const char *const migrations[] = {
     /* 6: when this node's intake check passed the job (issue 18; 0: not
      * yet), so that a re-announcement or a restart never checks it again */
     "ALTER TABLE jobs ADD COLUMN intake_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 7: the chain's view a node starts from while its RPC is unreachable
+     * (issue 18): the last read of the policy ('policy', its ABI bytes) and
+     * of the member set ('members', rows in chain_members), with the block
+     * each was read at */
+    "CREATE TABLE chain_reads(what TEXT NOT NULL, cluster_id INTEGER NOT NULL,"
+    "  block INTEGER NOT NULL, data BLOB, updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(what, cluster_id));"
+    "CREATE TABLE chain_members(cluster_id INTEGER NOT NULL, address BLOB NOT NULL,"
+    "  ed25519 BLOB NOT NULL, PRIMARY KEY(cluster_id, address));",
 };
 
 static int migrate(veil_store *s, veil_err *err)
@@ -744,8 +754,9 @@ int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLI
 
 int veil_store_count(veil_store *s, const char *table, uint64_t *count, veil_err *err)
 {
-    static const char *const tables[] = {"nodes",      "jobs",    "replicas",        "assignments",
-                                         "containers", "anchors", "intake_deferrals"};
+    static const char *const tables[] = {
+        "nodes",      "jobs",    "replicas",         "assignments",
+        "containers", "anchors", "intake_deferrals", "chain_members"};
     const char *known = NULL;
     for (size_t i = 0; i < VEIL_ARRAY_LEN(tables); i++)
         if (strcmp(table, tables[i]) == 0)
@@ -1276,4 +1287,213 @@ fail:
     sqlite3_finalize(st);
     rollback(s);
     return -1;
+}
+
+/* ---- the chain's view for a start while the RPC is down (issue 18) ------ */
+
+/* Inside a transaction or alone: the row (what, cluster) says the view was
+ * read (or changed) at `block`; `data` may be NULL. */
+static int chain_read_put(veil_store *s, const char *what, uint64_t cluster_id, uint64_t block,
+                          const uint8_t *data, size_t len, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT INTO chain_reads(what, cluster_id, block, data, updated_ms)"
+                " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(what, cluster_id) DO UPDATE SET"
+                " block = ?3, data = ?4, updated_ms = ?5",
+                err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cluster_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)block);
+    if (data)
+        sqlite3_bind_blob(st, 4, data, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store chain read");
+}
+
+int veil_store_chain_policy_put(veil_store *s, uint64_t cluster_id, uint64_t block,
+                                const uint8_t *abi, size_t len, veil_err *err)
+{
+    if (!abi || len == 0 || len > VEIL_STORE_POLICY_MAX_BYTES)
+        return veil_err_set(err, VEIL_E_RANGE, "stored policy: %zu bytes", len);
+    return chain_read_put(s, "policy", cluster_id, block, abi, len, err);
+}
+
+int veil_store_chain_policy_get(veil_store *s, uint64_t cluster_id, uint8_t **abi, size_t *len,
+                                uint64_t *block, bool *found, veil_err *err)
+{
+    sqlite3_stmt *st;
+    *abi = NULL;
+    *len = 0;
+    *block = 0;
+    *found = false;
+    if (prepare(s, &st,
+                "SELECT block, data FROM chain_reads WHERE what = 'policy' AND cluster_id = ?1",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        const void *data = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        if (!data || n <= 0 || (size_t)n > VEIL_STORE_POLICY_MAX_BYTES)
+            out = veil_err_set(err, VEIL_E_RANGE, "stored policy: %d bytes", n);
+        else if (!(*abi = malloc((size_t)n)))
+            out = veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+        else {
+            memcpy(*abi, data, (size_t)n);
+            *len = (size_t)n;
+            *block = (uint64_t)sqlite3_column_int64(st, 0);
+            *found = true;
+        }
+    } else if (rc != SQLITE_DONE)
+        out = db_fail(s, err, "read stored policy");
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Inside the caller's transaction: one member row inserted or replaced. */
+static int member_row_put(veil_store *s, uint64_t cluster_id, const uint8_t address[20],
+                          const uint8_t ed25519[32], veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "INSERT OR REPLACE INTO chain_members(cluster_id, address, ed25519)"
+                " VALUES(?1, ?2, ?3)",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
+    sqlite3_bind_blob(st, 2, address, 20, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, ed25519, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store member");
+}
+
+/* Inside the caller's transaction: the cluster's member rows removed, all
+ * of them (address NULL) or one. */
+static int member_rows_drop(veil_store *s, uint64_t cluster_id, const uint8_t *address,
+                            veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                address ? "DELETE FROM chain_members WHERE cluster_id = ?1 AND address = ?2"
+                        : "DELETE FROM chain_members WHERE cluster_id = ?1",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
+    if (address)
+        sqlite3_bind_blob(st, 2, address, 20, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "drop stored members");
+}
+
+static int commit_or_rollback(veil_store *s, int rc, veil_err *err)
+{
+    if (rc == 0 && exec(s, "COMMIT", err) == 0)
+        return 0;
+    rollback(s);
+    return -1;
+}
+
+int veil_store_chain_members_put(veil_store *s, uint64_t cluster_id, uint64_t block,
+                                 const struct veil_store_chain_member *v, size_t n, veil_err *err)
+{
+    if (n > VEIL_STORE_CHAIN_MEMBERS_MAX)
+        return veil_err_set(err, VEIL_E_RANGE, "%zu members to store", n);
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    int rc = member_rows_drop(s, cluster_id, NULL, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = member_row_put(s, cluster_id, v[i].address, v[i].ed25519, err);
+    if (rc == 0)
+        rc = chain_read_put(s, "members", cluster_id, block, NULL, 0, err);
+    return commit_or_rollback(s, rc, err);
+}
+
+int veil_store_chain_member_set(veil_store *s, uint64_t cluster_id, uint64_t block,
+                                const uint8_t address[20], const uint8_t *ed25519, veil_err *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    int rc = ed25519 ? member_row_put(s, cluster_id, address, ed25519, err)
+                     : member_rows_drop(s, cluster_id, address, err);
+    if (rc == 0)
+        rc = chain_read_put(s, "members", cluster_id, block, NULL, 0, err);
+    return commit_or_rollback(s, rc, err);
+}
+
+/* The block of the stored member set: *found false when none was stored. */
+static int members_block(veil_store *s, uint64_t cluster_id, uint64_t *block, bool *found,
+                         veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st, "SELECT block FROM chain_reads WHERE what = 'members' AND cluster_id = ?1",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    *block = *found ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "read stored members");
+}
+
+/* Reads the member rows into v (room for `cap`): *n; VEIL_E_RANGE for a
+ * malformed row or more rows than `cap`. */
+static int members_read(veil_store *s, uint64_t cluster_id, struct veil_store_chain_member *v,
+                        size_t cap, size_t *n, veil_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(s, &st,
+                "SELECT address, ed25519 FROM chain_members WHERE cluster_id = ?1 ORDER BY address",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
+    int rc = SQLITE_DONE, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *a = sqlite3_column_blob(st, 0), *k = sqlite3_column_blob(st, 1);
+        if (*n == cap || !a || !k || sqlite3_column_bytes(st, 0) != 20 ||
+            sqlite3_column_bytes(st, 1) != 32) {
+            out = veil_err_set(err, VEIL_E_RANGE, "stored member %zu malformed", *n);
+            break;
+        }
+        memcpy(v[*n].address, a, 20);
+        memcpy(v[*n].ed25519, k, 32);
+        (*n)++;
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = db_fail(s, err, "read stored members");
+    sqlite3_finalize(st);
+    return out;
+}
+
+int veil_store_chain_members_get(veil_store *s, uint64_t cluster_id,
+                                 struct veil_store_chain_member **v, size_t *n, uint64_t *block,
+                                 bool *found, veil_err *err)
+{
+    uint64_t rows;
+    *v = NULL;
+    *n = 0;
+    if (members_block(s, cluster_id, block, found, err) != 0 || !*found)
+        return *found ? -1 : 0;
+    if (veil_store_count(s, "chain_members", &rows, err) != 0)
+        return -1;
+    if (rows > VEIL_STORE_CHAIN_MEMBERS_MAX)
+        return veil_err_set(err, VEIL_E_RANGE, "%llu stored members", (unsigned long long)rows);
+    if (rows == 0)
+        return 0;
+    if (!(*v = calloc((size_t)rows, sizeof **v)))
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (members_read(s, cluster_id, *v, (size_t)rows, n, err) != 0) {
+        free(*v);
+        *v = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
 }

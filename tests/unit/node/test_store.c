@@ -11,6 +11,11 @@
  * it counted), rows with bad lengths removed (reported once), and a
  * schema-4 store migrated with its rows intact.
  * The intake's mark that a job passed this node's check (schema 6).
+ * The chain's view kept for a start while the RPC is down (schema 7): the
+ * policy's bytes and the member set round trip with their blocks across a
+ * reopen, per cluster, a member's change moves the block, malformed rows
+ * and oversized input are refused, and a schema-6 store migrates with its
+ * jobs kept and no view stored.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -398,7 +403,7 @@ static void check_consistent(const char *dir, bool complete)
      * older but whole schema, which the next open migrates on */
     CHECK(version >= 1 && version <= VEIL_STORE_SCHEMA_VERSION);
     CHECK(!complete || version == VEIL_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(tables, version >= 5 ? 8 : version >= 4 ? 7 : 6);
+    CHECK_EQ_INT(tables, version >= 7 ? 10 : version >= 5 ? 8 : version >= 4 ? 7 : 6);
     CHECK_EQ_INT(sqlite3_prepare_v2(db,
                                     "SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM "
                                     "replicas r WHERE r.job_id = j.id) != j.replicas",
@@ -546,7 +551,8 @@ static void test_deferrals(void)
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db,
                               "DROP TABLE intake_deferrals; ALTER TABLE jobs DROP COLUMN"
-                              " intake_ms; PRAGMA user_version = 4;"
+                              " intake_ms; DROP TABLE chain_reads; DROP TABLE chain_members;"
+                              " PRAGMA user_version = 4;"
                               "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas,"
                               " created_ms) VALUES('v4job', 'o', '{}', 'p', '00', 1, 1);",
                               NULL, NULL, NULL),
@@ -602,7 +608,8 @@ static void test_taken_in(void)
     snprintf(path, sizeof path, "%s/state.db", tmpdir);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db,
-                              "ALTER TABLE jobs DROP COLUMN intake_ms; PRAGMA user_version = 5;",
+                              "ALTER TABLE jobs DROP COLUMN intake_ms; DROP TABLE chain_reads;"
+                              " DROP TABLE chain_members; PRAGMA user_version = 5;",
                               NULL, NULL, NULL),
                  SQLITE_OK);
     sqlite3_close(db);
@@ -616,6 +623,147 @@ static void test_taken_in(void)
     remove_tmpdir();
 }
 
+static struct veil_store_chain_member member(uint8_t n)
+{
+    struct veil_store_chain_member m;
+    memset(m.address, n, sizeof m.address);
+    memset(m.ed25519, 0x80 | n, sizeof m.ed25519);
+    return m;
+}
+
+/* The stored member set of cluster 7 equals want[0..n) (sorted by address)
+ * at `block`. */
+static void check_members(veil_store *s, const struct veil_store_chain_member *want, size_t n,
+                          uint64_t block)
+{
+    struct veil_store_chain_member *v = NULL;
+    size_t got = 99;
+    uint64_t at = 0;
+    bool found = false;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_chain_members_get(s, 7, &v, &got, &at, &found, &err), 0);
+    CHECK(found);
+    CHECK_EQ_U64(got, n);
+    CHECK_EQ_U64(at, block);
+    for (size_t i = 0; i < n && i < got; i++)
+        CHECK_EQ_MEM(&v[i], &want[i], sizeof want[i]);
+    free(v);
+}
+
+static void plant(const char *sql)
+{
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/state.db", tmpdir);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_chain_view_policy(void)
+{
+    veil_store *s;
+    veil_err err = {0};
+    uint8_t *abi = NULL;
+    size_t len = 0;
+    uint64_t block = 0;
+    bool found = true;
+    const uint8_t v1[] = {1, 2, 3, 4}, v2[] = {9, 8, 7, 6, 5};
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_policy_get(s, 7, &abi, &len, &block, &found, &err), 0);
+    CHECK(!found); /* a first start: nothing to start from */
+    CHECK_EQ_INT(veil_store_chain_policy_put(s, 7, 100, v1, sizeof v1, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_policy_put(s, 7, 120, v2, sizeof v2, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_policy_put(s, 7, 1, v1, 0, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_RANGE);
+    veil_store_close(s);
+
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_policy_get(s, 7, &abi, &len, &block, &found, &err), 0);
+    CHECK(found);
+    CHECK_EQ_U64(block, 120);
+    CHECK_EQ_U64(len, sizeof v2);
+    CHECK_EQ_MEM(abi, v2, sizeof v2);
+    free(abi);
+    CHECK_EQ_INT(veil_store_chain_policy_get(s, 8, &abi, &len, &block, &found, &err), 0);
+    CHECK(!found); /* another cluster's */
+    veil_store_close(s);
+    plant("UPDATE chain_reads SET data = x'' WHERE what = 'policy'");
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_policy_get(s, 7, &abi, &len, &block, &found, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_RANGE);
+    CHECK(abi == NULL);
+    veil_store_close(s);
+}
+
+static void test_chain_view_members(void)
+{
+    veil_store *s;
+    veil_err err = {0};
+    struct veil_store_chain_member m[4] = {member(1), member(2), member(3), member(4)};
+    struct veil_store_chain_member *v = NULL;
+    size_t n = 0;
+    uint64_t block = 0;
+    bool found = true;
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_members_get(s, 7, &v, &n, &block, &found, &err), 0);
+    CHECK(!found);
+    CHECK_EQ_INT(veil_store_chain_members_put(
+                     s, 7, 100, (struct veil_store_chain_member[]){m[2], m[0], m[1]}, 3, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_chain_members_put(s, 8, 100, &m[3], 1, &err), 0);
+    check_members(s, m, 3, 100);
+    CHECK_EQ_INT(veil_store_chain_member_set(s, 7, 105, m[3].address, m[3].ed25519, &err), 0);
+    check_members(s, m, 4, 105); /* registered on chain at 105 */
+    CHECK_EQ_INT(veil_store_chain_member_set(s, 7, 106, m[0].address, NULL, &err), 0);
+    check_members(s, &m[1], 3, 106); /* deactivated at 106 */
+    veil_store_close(s);
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    check_members(s, &m[1], 3, 106);
+    CHECK_EQ_INT(veil_store_chain_members_put(s, 7, 110, NULL, 0, &err), 0);
+    check_members(s, NULL, 0, 110); /* an empty set is a stored set */
+    CHECK_EQ_INT(veil_store_chain_members_put(s, 7, 1, m, VEIL_STORE_CHAIN_MEMBERS_MAX + 1, &err),
+                 -1);
+    CHECK_EQ_INT(err.code, VEIL_E_RANGE);
+    check_members(s, NULL, 0, 110);
+    veil_store_close(s);
+    plant("INSERT INTO chain_members(cluster_id, address, ed25519) VALUES(7, x'01', x'02')");
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    CHECK_EQ_INT(veil_store_chain_members_get(s, 7, &v, &n, &block, &found, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_RANGE);
+    CHECK(v == NULL);
+    veil_store_close(s);
+}
+
+/* Schema 7 (issue 18): both halves of the chain's view, then a schema-6
+ * store (before these tables) migrating with its jobs and no view. */
+static void test_chain_view(void)
+{
+    make_tmpdir();
+    test_chain_view_policy();
+    test_chain_view_members();
+    veil_store *s;
+    veil_err err = {0};
+    plant("DROP TABLE chain_reads; DROP TABLE chain_members; PRAGMA user_version = 6;"
+          "INSERT INTO jobs(id, name, spec_json, submitter, nonce, replicas, created_ms)"
+          " VALUES('v6job', 'o', '{}', 'p', '00', 1, 1);");
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    int ver = 0;
+    CHECK_EQ_INT(veil_store_schema_version(s, &ver, &err), 0);
+    CHECK_EQ_INT(ver, 7);
+    struct veil_store_job job;
+    CHECK_EQ_INT(veil_store_job_get(s, "v6job", &job, &err), 0);
+    veil_store_job_free(&job);
+    struct veil_store_chain_member *v = NULL;
+    size_t n = 0;
+    uint64_t block = 0;
+    bool found = true;
+    CHECK_EQ_INT(veil_store_chain_members_get(s, 7, &v, &n, &block, &found, &err), 0);
+    CHECK(!found);
+    veil_store_close(s);
+    remove_tmpdir();
+}
+
 VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_retry_note_and_migration),
            VTEST(test_node_lost_and_resume), VTEST(test_crash_resume), VTEST(test_deferrals),
-           VTEST(test_taken_in))
+           VTEST(test_taken_in), VTEST(test_chain_view))
