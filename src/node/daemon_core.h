@@ -47,10 +47,11 @@
 
 #define SUB         "daemon"
 #define MAX_MEMBERS 256
-/* Telemetry kept per member, by epoch: a round evaluates the epoch fixed when
- * it was planned, possibly after waiting behind the other rounds in flight
- * (at most ROUND_ADMIT_MAX), so the history spans that queue on a loaded
- * machine (48 epochs: 96 s at the tests' 2 s interval). */
+/* Telemetry kept per member, by epoch: a round evaluates the epoch of the
+ * moment it was heard, possibly after waiting for admission and then behind
+ * the other rounds in flight (at most ROUND_ADMIT_MAX), so the history spans
+ * that wait on a loaded machine (48 epochs: 96 s at the tests' 2 s
+ * interval; a longer wait moves the epoch on: ROUND_EPOCH_MAX_LAG). */
 #define TELEMETRY_HISTORY  48
 /* A queued round's epoch (that of the moment it was heard) moves forward by
  * whole steps of this many epochs once it lags further behind, so that its
