@@ -53,8 +53,8 @@
  * that wait on a loaded machine (48 epochs: 96 s at the tests' 2 s
  * interval; a longer wait moves the epoch on: ROUND_EPOCH_MAX_LAG). */
 #define TELEMETRY_HISTORY  48
-/* A queued round's epoch (that of the moment it was heard) moves forward by
- * whole steps of this many epochs once it lags further behind, so that its
+/* A queued round's epoch (that of the moment it was heard) moves forward
+ * onto a grid of this many epochs once it lags further behind, so that its
  * evaluation still finds it held (veil_round_epoch_held, issue 18). */
 #define ROUND_EPOCH_MAX_LAG (TELEMETRY_HISTORY / 2)
 #define SCHED_OUTPUT_PROTO "/veil/sched-output/1.0.0"

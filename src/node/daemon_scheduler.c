@@ -282,8 +282,8 @@ static bool node_taken(veil_daemon *d, const struct round *r, const struct veil_
 }
 
 /* Waited so long that the round's epoch left the telemetry history: a
- * later epoch instead of reporting a node missing, moved forward by whole
- * steps of ROUND_EPOCH_MAX_LAG (veil_round_epoch_held) so that schedulers
+ * later epoch instead of reporting a node missing, on the grid of
+ * ROUND_EPOCH_MAX_LAG epochs (veil_round_epoch_held) so that schedulers
  * starting within one step still agree; the newest when that is not enough.
  * Schedulers that still disagree are re-aligned by the decryptor's retry. */
 static void refresh_epoch(veil_daemon *d, struct round *r)

@@ -192,11 +192,14 @@ uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t gua
     return t;
 }
 
+/* The grid, not the round's own epoch plus steps: nodes that heard of the
+ * round at different moments (one restarted, one cut off) but move it
+ * within one step of the grid still pick the same epoch. */
 uint64_t veil_round_epoch_held(uint64_t epoch, uint64_t now_epoch, uint64_t max_lag)
 {
     if (max_lag == 0 || now_epoch <= epoch || now_epoch - epoch <= max_lag)
         return epoch;
-    return epoch + (now_epoch - epoch) / max_lag * max_lag;
+    return now_epoch - now_epoch % max_lag;
 }
 
 /* Why the first-heard time and not a time in the announcement: JOB_SUBMIT

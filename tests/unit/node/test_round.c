@@ -236,28 +236,32 @@ static void test_plan_times(void)
     /* heard unknown (0): from now */
     veil_round_plan_times(0, heard + 10000, iv, g, 0, 0, lag, &q);
     CHECK_EQ_U64(q.epoch, 1004);
-    /* so old by now that the telemetry history is leaving it: moved forward
-     * by whole steps of `lag`, the same for admissions within one step */
-    veil_round_plan_times(heard, heard + 30 * iv, iv, g, 0, 0, lag, &q);
-    CHECK_EQ_U64(q.epoch, 999 + 24);
-    veil_round_plan_times(heard, heard + 40 * iv, iv, g, 0, 0, lag, &p);
-    CHECK_EQ_U64(p.epoch, 999 + 24);
+    /* so old by now that the telemetry history is leaving it: moved onto
+     * the grid of `lag` epochs, whenever each node heard of it */
+    veil_round_plan_times(heard, heard + 30 * iv, iv, g, 0, 0, lag, &q); /* newest 1029 */
+    CHECK_EQ_U64(q.epoch, 1008);
+    veil_round_plan_times(heard - 20 * iv, heard + 30 * iv, iv, g, 0, 0, lag, &p);
+    CHECK_EQ_U64(p.epoch, 1008); /* heard 40 s earlier (the others were down) */
     CHECK_EQ_U64(veil_epoch_of(p.not_before_ms, iv) - 1, p.epoch);
     CHECK(p.not_before_ms % iv >= g);
+    veil_round_plan_times(heard, heard + 40 * iv, iv, g, 0, 0, lag, &p); /* newest 1039 */
+    CHECK_EQ_U64(p.epoch, 1032);
 }
 
 static void test_epoch_held(void)
 {
     CHECK_EQ_U64(veil_round_epoch_held(100, 110, 24), 100); /* held */
     CHECK_EQ_U64(veil_round_epoch_held(100, 124, 24), 100);
-    CHECK_EQ_U64(veil_round_epoch_held(100, 125, 24), 124); /* one step */
-    CHECK_EQ_U64(veil_round_epoch_held(100, 147, 24), 124);
-    CHECK_EQ_U64(veil_round_epoch_held(100, 149, 24), 148); /* two */
-    CHECK_EQ_U64(veil_round_epoch_held(100, 90, 24), 100);  /* not behind */
-    CHECK_EQ_U64(veil_round_epoch_held(100, 500, 0), 100);  /* never moved */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 125, 24), 120); /* onto the grid */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 149, 24), 144);
+    CHECK_EQ_U64(veil_round_epoch_held(35, 90, 24), 72); /* heard at different */
+    CHECK_EQ_U64(veil_round_epoch_held(61, 90, 24), 72); /* moments: one epoch */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 90, 24), 100); /* not behind */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 500, 0), 100); /* never moved */
     for (uint64_t now = 100; now < 400; now++) {
         uint64_t e = veil_round_epoch_held(100, now, 24);
-        CHECK(e <= now && now - e <= 24 && (e - 100) % 24 == 0);
+        CHECK(e >= 100 && e <= now && now - e <= 24);
+        CHECK(e == 100 || e % 24 == 0);
     }
 }
 
