@@ -590,6 +590,29 @@ enum veil_round_verdict veil_round_decide(const struct veil_peer_id *schedulers,
  * schedulers hearing of the round milliseconds apart pick the same epoch. */
 uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t guard_ms,
                              uint64_t epoch_min);
+/* A round's epoch kept within the telemetry nodes hold: when the newest
+ * complete epoch (now_epoch) is more than max_lag epochs past `epoch`, it
+ * moves to the latest multiple of max_lag not after now_epoch (less than
+ * max_lag behind), so that nodes moving it within one step of that grid
+ * pick the same epoch, whenever each heard of the round; otherwise `epoch`
+ * itself. max_lag 0: never moved. */
+uint64_t veil_round_epoch_held(uint64_t epoch, uint64_t now_epoch, uint64_t max_lag);
+/* When a (re-)planned round may start and the epoch it evaluates (issue 18).
+ * Attempt 0 takes both from heard_ms, the moment this node heard of the
+ * round (its request known, before any wait for admission), not from when
+ * it is planned: nodes admit a queued round at different moments, and
+ * would otherwise evaluate different epochs (no digest majority, a retry);
+ * an epoch more than max_lag epochs old by now moves forward onto a grid of
+ * max_lag epochs (veil_round_epoch_held). A retry (attempt >= 1), or an unknown heard_ms
+ * (0), starts from now_ms at an epoch >= epoch_min as before. not_before_ms
+ * may lie before now_ms (a queued round starts at once). */
+struct veil_round_plan {
+    uint64_t not_before_ms;
+    uint64_t epoch;
+};
+void veil_round_plan_times(uint64_t heard_ms, uint64_t now_ms, uint64_t interval_ms,
+                           uint64_t guard_ms, uint32_t attempt, uint64_t epoch_min,
+                           uint64_t max_lag, struct veil_round_plan *out);
 
 /* ---- sharded rounds in veild (docs/SCHEDULING.md "Sharded rounds in veild")
  * A round over more candidates than the cluster's shard size is split into

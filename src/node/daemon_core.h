@@ -47,11 +47,16 @@
 
 #define SUB         "daemon"
 #define MAX_MEMBERS 256
-/* Telemetry kept per member, by epoch: a round evaluates the epoch fixed when
- * it was planned, possibly after waiting behind the other rounds in flight
- * (at most ROUND_ADMIT_MAX), so the history spans that queue on a loaded
- * machine (48 epochs: 96 s at the tests' 2 s interval). */
+/* Telemetry kept per member, by epoch: a round evaluates the epoch of the
+ * moment it was heard, possibly after waiting for admission and then behind
+ * the other rounds in flight (at most ROUND_ADMIT_MAX), so the history spans
+ * that wait on a loaded machine (48 epochs: 96 s at the tests' 2 s
+ * interval; a longer wait moves the epoch on: ROUND_EPOCH_MAX_LAG). */
 #define TELEMETRY_HISTORY  48
+/* A queued round's epoch (that of the moment it was heard) moves forward
+ * onto a grid of this many epochs once it lags further behind, so that its
+ * evaluation still finds it held (veil_round_epoch_held, issue 18). */
+#define ROUND_EPOCH_MAX_LAG (TELEMETRY_HISTORY / 2)
 #define SCHED_OUTPUT_PROTO "/veil/sched-output/1.0.0"
 #define SCHED_OUTPUT_MAX   (4u << 20)
 
@@ -266,10 +271,16 @@ void veil_daemon_try_decide(veil_daemon *d, struct round *r);
 /* The (index, found) of a scheduler output this node may decrypt (a
  * majority vouched for it, or it merges vouched shard outputs: n_shards >
  * 0) decrypted, the assignment signed, published and recorded. -1 (logged)
- * when the output is malformed or names no candidate; 0 once decided. */
+ * when the output is malformed or names no candidate; 1 (nothing signed)
+ * when it was evaluated over no candidate at all: its schedulers held no
+ * fresh telemetry, which is no verdict on the job (the caller retries:
+ * veil_daemon_retry_no_candidates); 0 once decided. */
 VEIL_WARN_UNUSED int veil_daemon_decide_output(veil_daemon *d, struct round *r,
                                                const uint8_t *out, size_t len, uint64_t epoch,
                                                size_t n_shards);
+/* The next attempt of a round whose agreed output had no candidate (this
+ * node decides or retries rounds: the decryptor, a key holder). */
+void veil_daemon_retry_no_candidates(veil_daemon *d, struct round *r, uint64_t epoch);
 void veil_daemon_decryptor_tick(veil_daemon *d, uint64_t now_ms);
 void veil_daemon_on_output_stream(veil_p2p_stream *s, const char *protocol, void *user_data);
 

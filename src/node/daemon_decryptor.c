@@ -6,8 +6,10 @@
  * (veil_decrypt_guard: never telemetry, never an arbitrary ciphertext),
  * signs the assignment and publishes it (a batch round's output: one
  * assignment per replica, each in the unchanged format); when the digests
- * cannot agree it runs the bounded retries (ROUND_RETRY). Scheduler outputs
- * reach it on /veil/sched-output/1.0.0.
+ * cannot agree, or the agreed output has no candidate at all (its schedulers
+ * held no fresh telemetry: no verdict on the job, issue 18), it runs the
+ * bounded retries (ROUND_RETRY). Scheduler outputs reach it on
+ * /veil/sched-output/1.0.0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 #include "daemon_sched.h"
 
 static void check_agreement(veil_daemon *d, struct round *r);
+static void publish_retry(veil_daemon *d, struct round *r, enum veil_round_retry_reason reason,
+                          uint64_t now);
 
 /* A round this node may decide (the designated decryptor) or retry (it, or
  * any key holder): planned (schedulers known), not decided. */
@@ -97,6 +101,10 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
     size_t fhe_len;
     uint32_t index[VEIL_SCHED_MAX_REPLICAS] = {0};
     int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
+    if (rc == 0 && nc == 0) {
+        free(cands);
+        return 1; /* no candidate at all: not a verdict on the job */
+    }
     if (rc == 0 && !none)
         rc = veil_daemon_output_decrypt_k(d->fhe_ck, fhe, fhe_len, k, index, found, &err);
     if (rc == 0)
@@ -141,8 +149,13 @@ void veil_daemon_try_decide(veil_daemon *d, struct round *r)
                      "job=%.16s replica=%u reason=\"%s\"", r->job_hex, r->replica, err.msg);
             continue;
         }
-        if (veil_daemon_decide_output(d, r, out, len, r->outputs[i].epoch, 0) == 0)
+        int rc = veil_daemon_decide_output(d, r, out, len, r->outputs[i].epoch, 0);
+        if (rc == 0)
             return;
+        if (rc > 0) {
+            veil_daemon_retry_no_candidates(d, r, r->outputs[i].epoch);
+            return;
+        }
         /* vouched for, yet not k pairs this node can read (its store made
          * the round a batch of another size than the schedulers' did, or
          * the majority lies): waiting cannot help, the round starts over */
@@ -167,23 +180,44 @@ static void check_agreement(veil_daemon *d, struct round *r)
                           VEIL_ROUND_MAX_ATTEMPTS, NULL, &t);
     if (v != VEIL_ROUND_RETRY && v != VEIL_ROUND_GIVE_UP)
         return;
+    veil_log(VEIL_LOG_WARN, SUB, "no digest agreement",
+             "job=%.16s replica=%u attempt=%u schedulers=%zu voted=%zu largest=%zu needed=%zu "
+             "verdict=%s",
+             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, t.voted, t.largest, t.needed,
+             veil_round_verdict_name(v));
+    publish_retry(d, r, t.split ? VEIL_RETRY_SPLIT : VEIL_RETRY_DEADLINE, now);
+}
+
+void veil_daemon_retry_no_candidates(veil_daemon *d, struct round *r, uint64_t epoch)
+{
+    if (!decidable(d, r))
+        return;
+    veil_log(VEIL_LOG_WARN, SUB, "round evaluated with no candidate: retried, not decided",
+             "job=%.16s replica=%u attempt=%u epoch=%llu", r->job_hex, r->replica, r->attempt + 1,
+             (unsigned long long)epoch);
+    /* the deadline's reason: its backoff gives the members' telemetry time
+     * to arrive before the next attempt (the wire has no reason of its own
+     * for this; the log line above says it) */
+    publish_retry(d, r, VEIL_RETRY_DEADLINE, veil_daemon_wall_ms());
+}
+
+/* Publishes and applies the round's next attempt (the final one once the
+ * attempts are spent: the round is abandoned). */
+static void publish_retry(veil_daemon *d, struct round *r, enum veil_round_retry_reason reason,
+                          uint64_t now)
+{
     struct veil_msg_round_retry m = {0};
     memcpy(m.job_id, r->job_id, 32);
     m.replica = r->replica;
     m.attempt = r->attempt + 1;
-    m.reason = t.split ? VEIL_RETRY_SPLIT : VEIL_RETRY_DEADLINE;
-    m.final = v == VEIL_ROUND_GIVE_UP;
+    m.reason = reason;
+    m.final = m.attempt >= VEIL_ROUND_MAX_ATTEMPTS;
     /* after every epoch this attempt used, and after any evaluation still
      * running (it started before now) */
     m.epoch_min = veil_epoch_of(now, d->interval_ms);
     for (size_t i = 0; i < r->n_digests; i++)
         if (r->digest_epochs[i] + 1 > m.epoch_min)
             m.epoch_min = r->digest_epochs[i] + 1;
-    veil_log(VEIL_LOG_WARN, SUB, "no digest agreement",
-             "job=%.16s replica=%u attempt=%u schedulers=%zu voted=%zu largest=%zu needed=%zu "
-             "verdict=%s",
-             r->job_hex, r->replica, r->attempt + 1, r->n_schedulers, t.voted, t.largest, t.needed,
-             veil_round_verdict_name(v));
     veil_buf msg;
     veil_buf_init(&msg);
     veil_err err = {0};

@@ -269,7 +269,9 @@ static void squash_after(uv_work_t *w, int status)
 static void sign_assignment(veil_daemon *d, struct round *r, struct veil_msg_assignment *a);
 
 /* The output at `i` passed the guard: squash it (or, when it names no
- * candidate, sign "unschedulable" at once: nothing to decrypt). */
+ * candidate, sign "unschedulable" at once: nothing to decrypt). An output
+ * over no candidate at all (its schedulers held no fresh telemetry) is no
+ * verdict on the job: the round is retried, as the decryptor does. */
 static void holder_start(veil_daemon *d, struct round *r, size_t i)
 {
     const uint8_t *out = r->outputs[i].data;
@@ -286,6 +288,10 @@ static void holder_start(veil_daemon *d, struct round *r, size_t i)
         return;
     }
     free(cands);
+    if (nc == 0) { /* no fresh telemetry anywhere: no verdict on the job */
+        veil_daemon_retry_no_candidates(d, r, r->outputs[i].epoch);
+        return;
+    }
     uint8_t digest[32];
     veil_sched_output_digest(digest, r->job_id, r->replica, r->outputs[i].epoch, out, len);
     if (none) {

@@ -11,6 +11,11 @@
  * planning of sharded rounds (shard rounds under derived ids, each with its
  * own schedulers, settled or abandoned with their round); batch rounds (a
  * job's replicas placed by its replica 0's round: round_batch_size).
+ * Issue 18: attempt 0 evaluates the epoch of the moment the round was heard
+ * (heard_ms), not of its admission; a ready round whose replica is placed
+ * already (taken back by its node, or decided by an assignment delivered
+ * again) is settled without a slot; a node keeps its copy of a replica
+ * whose new assignment its store refused.
  *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
@@ -47,10 +52,15 @@ int veil_daemon_round_move(veil_daemon *d, struct round *r, enum veil_round_stat
     (void)d;
     veil_err err = {0};
     enum veil_round_state from = r->state;
-    if (round_move(r, to, veil_daemon_wall_ms(), &err) != 0) {
+    uint64_t now = veil_daemon_wall_ms();
+    if (round_move(r, to, now, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "round move refused", "error=\"%s\"", err.msg);
         return -1;
     }
+    /* ready is entered only from new (the job's request arrived) or decided
+     * (its replica is rescheduled): either way attempt 0 begins, heard now */
+    if (to == VEIL_ROUND_ST_READY)
+        r->heard_ms = now;
     veil_log(VEIL_LOG_DEBUG, SUB, "round", "job=%.16s replica=%u from=%s to=%s", r->job_hex,
              r->replica, veil_round_state_name(from), veil_round_state_name(to));
     return 0;
@@ -157,13 +167,59 @@ static bool placed_by_batch(veil_daemon *d, const struct round *r)
     return b && b->batch > r->replica && round_undecided_planned(b);
 }
 
+static void start_next_replica(veil_daemon *d, const struct round *prev);
+
+/* A ready round whose replica the store shows placed already: its node took
+ * it back (running again after it was rescheduled: `taken_back`), or an
+ * assignment delivered again decided it (assigned, running, exited). */
+static bool replica_placed(veil_daemon *d, const struct round *r)
+{
+    enum veil_replica_state cur;
+    veil_err err = {0};
+    if (r->replicas == 0 ||
+        veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0)
+        return false; /* a shard round, or a job not held here */
+    return cur == VEIL_REPLICA_ASSIGNED || cur == VEIL_REPLICA_RUNNING ||
+           cur == VEIL_REPLICA_EXITED;
+}
+
+/* Such a round has nothing left to place: it is decided at once with the
+ * node the store binds (no evaluation, no admission slot), logged once (the
+ * round leaves ready), and the job's next replica goes on. */
+static void settle_placed(veil_daemon *d, struct round *r)
+{
+    enum veil_replica_state cur = VEIL_REPLICA_PENDING;
+    char node[96] = "";
+    veil_p2p_peer_id pid;
+    veil_err err = {0};
+    bool queued = r->queued_seq != 0;
+    if (veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0 ||
+        veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
+        return;
+    memset(&r->chosen, 0, sizeof r->chosen);
+    if (veil_store_replica_get_node(d->store, r->job_hex, r->replica, node, sizeof node, &err) ==
+            0 &&
+        node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
+        veil_daemon_to_peer(&r->chosen, &pid);
+    veil_log(VEIL_LOG_INFO, SUB, "round settled: its replica is placed already",
+             "job=%.16s replica=%u state=%s node=%s queued=%d", r->job_hex, r->replica,
+             veil_replica_state_name(cur), node[0] ? node : "-", queued);
+    start_next_replica(d, r);
+}
+
 /* Chooses the round's schedulers over the members SWIM says are alive and
  * fixes the epoch it evaluates. A round planned for the first time must be
- * admitted first (round_table_admit): otherwise it stays ready, queued. */
+ * admitted first (round_table_admit): otherwise it stays ready, queued. A
+ * round whose replica is placed already is settled instead (issue 18: it
+ * waited for a slot it did not need). */
 void veil_daemon_plan_round(veil_daemon *d, struct round *r)
 {
     if (!r->have_req || placed_by_batch(d, r))
         return;
+    if (r->state == VEIL_ROUND_ST_READY && replica_placed(d, r)) {
+        settle_placed(d, r);
+        return;
+    }
     uint64_t now = veil_daemon_wall_ms();
     if (!round_table_admit(&d->rounds, r, now, round_stale_ms(d))) {
         round_queued(d, r, now);
@@ -294,14 +350,20 @@ static void choose_schedulers(veil_daemon *d, struct round *r, const struct veil
 /* Fixes the epoch a (re-)planned round evaluates and its clocks. */
 static void plan_times(veil_daemon *d, struct round *r, uint64_t now)
 {
-    /* Every scheduler must pick the same epoch (epoch_of(now) - 1): they hear
-     * of the job within milliseconds of each other, so starting away from an
-     * epoch boundary makes them agree; a retry also waits for an epoch after
-     * the ones the failed attempt used. The epoch is fixed here, not when
-     * the evaluation starts: a scheduler busy with other rounds evaluates
-     * later, on the same inputs. */
-    r->not_before_ms = veil_round_start_ms(now, d->interval_ms, EPOCH_GUARD_MS, r->epoch_min);
-    r->epoch = veil_epoch_of(r->not_before_ms, d->interval_ms) - 1;
+    /* Every scheduler must pick the same epoch: they hear of the job within
+     * milliseconds of each other, so attempt 0 takes the epoch of the moment
+     * this node heard of it (heard_ms), kept away from an epoch boundary,
+     * however long it then waited for admission (each node admits a queued
+     * round at its own moment); a retry waits for an epoch after the ones
+     * the failed attempt used (veil_round_plan_times). The epoch is fixed
+     * here, not when the evaluation starts: a scheduler busy with other
+     * rounds evaluates later, on the same inputs (refresh_epoch moves on
+     * only once those inputs left the telemetry history). */
+    struct veil_round_plan plan;
+    veil_round_plan_times(r->heard_ms, now, d->interval_ms, EPOCH_GUARD_MS, r->attempt,
+                          r->epoch_min, ROUND_EPOCH_MAX_LAG, &plan);
+    r->not_before_ms = plan.not_before_ms;
+    r->epoch = plan.epoch;
     /* the attempt's clock (deadline, re-sends) starts when it may begin: a
      * retry's backoff is not counted against it */
     r->planned_ms = r->not_before_ms > now ? r->not_before_ms : now;
@@ -552,8 +614,6 @@ static void replica_note(veil_daemon *d, const struct round *r, enum veil_replic
         veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
 }
 
-static void start_next_replica(veil_daemon *d, const struct round *prev);
-
 /* A replica its node reported running or exited while its round was still
  * undecided (the node was cut off, not dead: chaos finding 2): the round's
  * retries and its end no longer move the replica. */
@@ -769,7 +829,8 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                  a->schedulable ? sa.node : "unschedulable", (unsigned long long)a->epoch);
     } else {
         veil_daemon_replica_state(d, sa.job_id, a->replica, VEIL_REPLICA_AWAITING_DECRYPTION);
-        if (veil_store_assignment_record(d->store, &sa, &err) != 0)
+        bool stored = veil_store_assignment_record(d->store, &sa, &err) == 0;
+        if (!stored)
             veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
         veil_log(VEIL_LOG_INFO, SUB, "assignment", "job=%.16s replica=%u node=%s", sa.job_id,
                  a->replica, a->schedulable ? sa.node : "unschedulable");
@@ -777,8 +838,12 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
         veil_daemon_to_peer(&self, &d->self);
         if (a->schedulable && veil_daemon_peer_eq(&a->node, &self))
             veil_daemon_execute_assignment(d, a->job_id, sa.job_id, a->replica);
-        else
+        else if (stored)
             veil_daemon_release_replica(d, sa.job_id, a->replica);
+        else /* the store still binds it here (it refused, e.g., running ->
+              * unschedulable): the copy this node runs is kept */
+            veil_log(VEIL_LOG_WARN, SUB, "assignment not recorded: this node's copy is kept",
+                     "job=%.16s replica=%u", sa.job_id, a->replica);
     }
     /* in single mode the anchorer sends it at once; batches (and every other
      * node's look on chain) wait for the anchor tick */

@@ -281,14 +281,19 @@ static bool node_taken(veil_daemon *d, const struct round *r, const struct veil_
     return false;
 }
 
-/* Waited too long: evaluate the newest epoch instead of reporting a node
- * missing. The schedulers may then disagree, and the decryptor's retry
- * re-aligns them on a new epoch. */
+/* Waited so long that the round's epoch left the telemetry history: a
+ * later epoch instead of reporting a node missing, on the grid of
+ * ROUND_EPOCH_MAX_LAG epochs (veil_round_epoch_held) so that schedulers
+ * starting within one step still agree; the newest when that is not enough.
+ * Schedulers that still disagree are re-aligned by the decryptor's retry. */
 static void refresh_epoch(veil_daemon *d, struct round *r)
 {
     for (size_t i = 0; i < d->n_members; i++)
         if (d->members[i].alive && veil_daemon_member_evicted(&d->members[i], r->epoch)) {
-            uint64_t e = veil_epoch_of(veil_daemon_wall_ms(), d->interval_ms) - 1;
+            uint64_t newest = veil_epoch_of(veil_daemon_wall_ms(), d->interval_ms) - 1;
+            uint64_t e = veil_round_epoch_held(r->epoch, newest, ROUND_EPOCH_MAX_LAG);
+            if (e == r->epoch || veil_daemon_member_evicted(&d->members[i], e))
+                e = newest;
             veil_log(VEIL_LOG_WARN, SUB, "round inputs no longer held: newer epoch",
                      "job=%.16s replica=%u epoch=%llu now=%llu", r->job_hex, r->replica,
                      (unsigned long long)r->epoch, (unsigned long long)e);
@@ -500,7 +505,10 @@ static void merge_after(uv_work_t *w, int status)
     }
     /* only the merged (index, found) is decrypted; signed as for an
      * unsharded round (a malformed merge is logged there) */
-    if (veil_daemon_decide_output(d, r, m->merged.data, m->merged.len, r->epoch, m->n) != 0)
+    int rc = veil_daemon_decide_output(d, r, m->merged.data, m->merged.len, r->epoch, m->n);
+    if (rc > 0)
+        veil_daemon_retry_no_candidates(d, r, r->epoch);
+    else if (rc != 0)
         veil_log(VEIL_LOG_DEBUG, SUB, "sharded round left undecided", "job=%.16s", r->job_hex);
     merge_job_free(m);
 }

@@ -59,6 +59,10 @@ struct round {
      * before epoch_min belong to an earlier attempt and are ignored */
     uint32_t attempt, work_attempt;
     uint64_t epoch_min;
+    /* wall clock when this node last moved the round to ready (its request
+     * known, attempt 0 about to be planned, before any wait for admission):
+     * attempt 0 evaluates the epoch of this moment (veil_round_plan_times) */
+    uint64_t heard_ms;
     uint64_t planned_ms, resend_ms;
     /* the submitter's re-announcements while undecided: how many, and when
      * the next may go (the gap doubles each time) */

@@ -7,8 +7,10 @@
  * that refuses to decrypt anything a majority of the job's schedulers did
  * not vouch for (the decryptor must never be a decryption oracle); and the
  * decision, when the schedulers' digests cannot agree, to run a bounded
- * retry instead of waiting forever (veil_round_decide); and the pure parts of
- * sharded rounds (shard count, derived shard ids, candidate ranges).
+ * retry instead of waiting forever (veil_round_decide); the epoch a planned
+ * round evaluates (attempt 0: that of the moment it was heard, however long
+ * it then waited for admission: veil_round_plan_times); and the pure parts
+ * of sharded rounds (shard count, derived shard ids, candidate ranges).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +190,44 @@ uint64_t veil_round_start_ms(uint64_t now_ms, uint64_t interval_ms, uint64_t gua
     if (epoch_min < UINT64_MAX / interval_ms - 1 && t / interval_ms < epoch_min + 1)
         t = (epoch_min + 1) * interval_ms + guard_ms;
     return t;
+}
+
+/* The grid, not the round's own epoch plus steps: nodes that heard of the
+ * round at different moments (one restarted, one cut off) but move it
+ * within one step of the grid still pick the same epoch. */
+uint64_t veil_round_epoch_held(uint64_t epoch, uint64_t now_epoch, uint64_t max_lag)
+{
+    if (max_lag == 0 || now_epoch <= epoch || now_epoch - epoch <= max_lag)
+        return epoch;
+    return now_epoch - now_epoch % max_lag;
+}
+
+/* Why the first-heard time and not a time in the announcement: JOB_SUBMIT
+ * carries no time all nodes share (its budget period is unix_s / period_s,
+ * far too coarse for an epoch of seconds; adding one would change the
+ * signed message), and a reschedule round (its node died) has no
+ * announcement at all. The moment each node hears of a round differs by the
+ * gossip delay, as the planning time did before rounds were queued; the
+ * guard around epoch boundaries (veil_round_start_ms) makes those moments
+ * agree on the epoch. */
+void veil_round_plan_times(uint64_t heard_ms, uint64_t now_ms, uint64_t interval_ms,
+                           uint64_t guard_ms, uint32_t attempt, uint64_t epoch_min,
+                           uint64_t max_lag, struct veil_round_plan *out)
+{
+    bool first = attempt == 0 && heard_ms != 0 && heard_ms < now_ms;
+    out->not_before_ms =
+        veil_round_start_ms(first ? heard_ms : now_ms, interval_ms, guard_ms, epoch_min);
+    uint64_t e = veil_epoch_of(out->not_before_ms, interval_ms);
+    out->epoch = e ? e - 1 : 0;
+    if (!first || interval_ms == 0)
+        return;
+    uint64_t newest = veil_epoch_of(now_ms, interval_ms);
+    uint64_t held = veil_round_epoch_held(out->epoch, newest ? newest - 1 : 0, max_lag);
+    if (held != out->epoch) { /* starts as a round heard when that epoch had just ended */
+        out->epoch = held;
+        out->not_before_ms =
+            veil_round_start_ms((held + 1) * interval_ms, interval_ms, guard_ms, 0);
+    }
 }
 
 /* ---- sharded rounds (node.h) ---- */

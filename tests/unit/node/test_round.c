@@ -209,6 +209,62 @@ static void test_start_ms(void)
     CHECK_EQ_U64(veil_round_start_ms(1234, 0, 300, 99), 1234);
 }
 
+/* Attempt 0's epoch is that of the moment the round was heard, whenever it
+ * is admitted (issue 18: nodes admit a queued round at different moments);
+ * a retry's is that of now, after epoch_min. */
+static void test_plan_times(void)
+{
+    const uint64_t iv = 2000, g = 300, lag = 24;
+    const uint64_t heard = 1000 * iv + 700; /* epoch 1000, mid-epoch */
+    struct veil_round_plan p, q;
+    veil_round_plan_times(heard, heard, iv, g, 0, 0, lag, &p); /* planned at once */
+    CHECK_EQ_U64(p.epoch, 999);
+    CHECK_EQ_U64(p.not_before_ms, heard);
+    /* admitted 3 s and 40 s later (another node, a longer queue): same epoch */
+    veil_round_plan_times(heard, heard + 3000, iv, g, 0, 0, lag, &q);
+    CHECK_EQ_U64(q.epoch, 999);
+    veil_round_plan_times(heard + 40, heard + 40000, iv, g, 0, 0, lag, &q); /* heard 40 ms later */
+    CHECK_EQ_U64(q.epoch, 999);
+    CHECK(q.not_before_ms < heard + 40000); /* it starts at once */
+    /* heard just before a boundary: the guard moves it past (as when planned) */
+    veil_round_plan_times(1001 * iv - 100, 1001 * iv + 9000, iv, g, 0, 0, lag, &q);
+    CHECK_EQ_U64(q.epoch, 1000);
+    /* a retry: from now, after epoch_min */
+    veil_round_plan_times(heard, heard + 10000, iv, g, 1, 1004, lag, &q);
+    CHECK_EQ_U64(q.epoch, 1004);
+    CHECK(q.not_before_ms >= heard + 10000);
+    /* heard unknown (0): from now */
+    veil_round_plan_times(0, heard + 10000, iv, g, 0, 0, lag, &q);
+    CHECK_EQ_U64(q.epoch, 1004);
+    /* so old by now that the telemetry history is leaving it: moved onto
+     * the grid of `lag` epochs, whenever each node heard of it */
+    veil_round_plan_times(heard, heard + 30 * iv, iv, g, 0, 0, lag, &q); /* newest 1029 */
+    CHECK_EQ_U64(q.epoch, 1008);
+    veil_round_plan_times(heard - 20 * iv, heard + 30 * iv, iv, g, 0, 0, lag, &p);
+    CHECK_EQ_U64(p.epoch, 1008); /* heard 40 s earlier (the others were down) */
+    CHECK_EQ_U64(veil_epoch_of(p.not_before_ms, iv) - 1, p.epoch);
+    CHECK(p.not_before_ms % iv >= g);
+    veil_round_plan_times(heard, heard + 40 * iv, iv, g, 0, 0, lag, &p); /* newest 1039 */
+    CHECK_EQ_U64(p.epoch, 1032);
+}
+
+static void test_epoch_held(void)
+{
+    CHECK_EQ_U64(veil_round_epoch_held(100, 110, 24), 100); /* held */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 124, 24), 100);
+    CHECK_EQ_U64(veil_round_epoch_held(100, 125, 24), 120); /* onto the grid */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 149, 24), 144);
+    CHECK_EQ_U64(veil_round_epoch_held(35, 90, 24), 72); /* heard at different */
+    CHECK_EQ_U64(veil_round_epoch_held(61, 90, 24), 72); /* moments: one epoch */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 90, 24), 100); /* not behind */
+    CHECK_EQ_U64(veil_round_epoch_held(100, 500, 0), 100); /* never moved */
+    for (uint64_t now = 100; now < 400; now++) {
+        uint64_t e = veil_round_epoch_held(100, now, 24);
+        CHECK(e >= 100 && e <= now && now - e <= 24);
+        CHECK(e == 100 || e % 24 == 0);
+    }
+}
+
 /* The round lifecycle's transition table, cell by cell. */
 static void test_lifecycle(void)
 {
@@ -352,5 +408,6 @@ static void test_shard_merge_equals_round(void)
 }
 
 VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard), VTEST(test_decide),
-           VTEST(test_start_ms), VTEST(test_lifecycle), VTEST(test_shard_count),
-           VTEST(test_shard_range), VTEST(test_shard_ids), VTEST(test_shard_merge_equals_round))
+           VTEST(test_start_ms), VTEST(test_plan_times), VTEST(test_epoch_held),
+           VTEST(test_lifecycle), VTEST(test_shard_count), VTEST(test_shard_range),
+           VTEST(test_shard_ids), VTEST(test_shard_merge_equals_round))
