@@ -13,8 +13,13 @@
  *                                              client (a restarted veild)
  *   anchor_tool count RPC DIR CONTRACT CLUSTER  BatchAnchored logs of epoch 0
  *                                              and the anchors the store has
+ *   anchor_tool check RPC DIR CONTRACT CLUSTER  the same, and how many anchors
+ *                                              name the transaction of the
+ *                                              epoch's (first) batch log
  *
  * RPC may list several endpoints ("URL1,URL2"); the logs are read paged.
+ * ANCHOR_CONFIRMATIONS (tick): the anchorer's confirmation depth (default 0,
+ * a chain that mines only when asked).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +146,9 @@ static int cmd_tick(char **argv)
     if (veil_store_open(&st, argv[4], &err) != 0)
         return die("store", &err);
     struct veil_hasher kh = {.fn = keccak_hash};
+    const char *conf = getenv("ANCHOR_CONFIRMATIONS");
     struct veil_anchorer a = {.store = st,
+                              .confirmations = conf ? strtoull(conf, NULL, 10) : 0,
                               .chain = c,
                               .contract = contract,
                               .cluster_id = strtoull(argv[6], NULL, 10),
@@ -160,7 +167,7 @@ static int cmd_tick(char **argv)
     return 0;
 }
 
-static int cmd_count(char **argv)
+static int cmd_count(char **argv, bool check)
 {
     veil_err err = {0};
     veil_chain_client *c;
@@ -182,27 +189,35 @@ static int cmd_count(char **argv)
         veil_rpc_get_logs_paged(rpc, &contract, 0, head, topics, 1, 0, &logs, &n, &err) != 0)
         return die("logs", &err);
     size_t batches = 0;
+    char batch_tx[67] = "";
     for (size_t i = 0; i < n; i++) {
         veil_contract_batch b;
         if (!logs[i].removed && veil_contract_decode_batch_log(&logs[i], &b, NULL) == 0 &&
-            b.epoch == 0)
-            batches++;
+            b.epoch == 0 && batches++ == 0) {
+            batch_tx[0] = '0';
+            batch_tx[1] = 'x';
+            veil_hex_encode(batch_tx + 2, sizeof batch_tx - 2, logs[i].tx_hash, 32);
+        }
     }
     veil_eth_logs_free(logs, n);
     veil_store *st;
     if (veil_store_open(&st, argv[3], &err) != 0)
         return die("store", &err);
     json_t *anc = veil_store_list_json(st, "anchors", &err);
-    size_t done = 0;
+    size_t done = 0, matching = 0;
     size_t i;
     json_t *row;
     json_array_foreach(anc, i, row)
     {
         const char *tx = json_string_value(json_object_get(row, "tx_hash"));
         done += tx && tx[0];
+        matching += tx && batch_tx[0] && strcmp(tx, batch_tx) == 0;
     }
     json_decref(anc);
-    printf("batches=%zu anchored=%zu\n", batches, done);
+    if (check)
+        printf("batches=%zu anchored=%zu matching=%zu\n", batches, done, matching);
+    else
+        printf("batches=%zu anchored=%zu\n", batches, done);
     veil_store_close(st);
     veil_chain_client_close(c);
     return 0;
@@ -217,7 +232,9 @@ int main(int argc, char **argv)
     if (argc == 8 && strcmp(argv[1], "tick") == 0)
         return cmd_tick(argv);
     if (argc == 6 && strcmp(argv[1], "count") == 0)
-        return cmd_count(argv);
+        return cmd_count(argv, false);
+    if (argc == 6 && strcmp(argv[1], "check") == 0)
+        return cmd_count(argv, true);
     fprintf(stderr, "usage: see the top of anchor_tool.c\n");
     return 2;
 }
