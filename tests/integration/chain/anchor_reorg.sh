@@ -6,7 +6,9 @@
 #      and not sent again; after the reorg the sender sends it again, and
 #      once that one is 2 deep every row names its transaction (never the
 #      dropped one): one batch on chain for the epoch.
-#   2. a row recorded at depth 0 (as before the fix: depth 0) whose
+#   2. the same in ONE running sender (one chain client): its resent batch
+#      must not take a nonce after the dropped one (never mined).
+#   3. a row recorded at depth 0 (as before the fix: depth 0) whose
 #      transaction a reorg dropped: a restarted sender (depth 2) finds no
 #      log of it, turns the rows back into intents and sends the batch again.
 source "$(dirname "$0")/lib.sh"
@@ -62,7 +64,14 @@ tick a 2
 grep -q "sent_batches=0" <<<"$LAST" || fail "sent again once recorded: $LAST"
 ok "reorg dropped it: sent again ($SECOND), recorded from the confirmed log, one batch for the epoch"
 
-# ---- 2. a row recorded at depth 0 before the fix --------------------------
+# ---- 2. one running sender -------------------------------------------------
+setup c
+LAST=$("$TOOL" reorg "$RPC" "$KEY" "$WORK/c" "$CONTRACT" "$CLUSTER" 5000 2>&1) || fail "reorg run: $LAST"
+grep -q "sent_batches=2" <<<"$LAST" || fail "a running sender did not send the dropped batch again: $LAST"
+expect c "batches=1 anchored=3 matching=3" "running sender, after the reorg"
+ok "a running sender sent the dropped batch again with the right nonce; one batch for the epoch"
+
+# ---- 3. a row recorded at depth 0 before the fix --------------------------
 setup b
 tick b 0
 expect b "batches=1 anchored=3 matching=3" "recorded at depth 0"

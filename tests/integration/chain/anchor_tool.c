@@ -11,6 +11,11 @@
  *   anchor_tool tick RPC KEY DIR CONTRACT CLUSTER RECEIPT_MS
  *                                              one pass with a fresh chain
  *                                              client (a restarted veild)
+ *   anchor_tool reorg RPC KEY DIR CONTRACT CLUSTER RECEIPT_MS
+ *                                              one running sender (one chain
+ *                                              client, depth 2): a pass, an
+ *                                              anvil_reorg of depth 2, a pass,
+ *                                              2 blocks mined, a pass
  *   anchor_tool count RPC DIR CONTRACT CLUSTER  BatchAnchored logs of epoch 0
  *                                              and the anchors the store has
  *   anchor_tool check RPC DIR CONTRACT CLUSTER  the same, and how many anchors
@@ -131,7 +136,35 @@ static int cmd_setup(char **argv)
     return 0;
 }
 
-static int cmd_tick(char **argv)
+static int rpc_do(veil_chain_client *c, const char *method, const char *params)
+{
+    char *res = NULL;
+    uint8_t *revert = NULL;
+    size_t revert_len = 0;
+    veil_err err = {0};
+    int rc = veil_rpc_call(veil_chain_client_rpc(c), method, params, &res, &revert, &revert_len,
+                           &err);
+    free(res);
+    free(revert);
+    if (rc != 0)
+        return die(method, &err);
+    return 0;
+}
+
+/* Passes of one anchorer (a veild that keeps running) around a reorg. */
+static int reorg_passes(struct veil_anchorer *a)
+{
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    if (rpc_do(a->chain, "anvil_reorg", "[2,[]]") != 0)
+        return 1;
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    if (rpc_do(a->chain, "anvil_mine", "[2]") != 0)
+        return 1;
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    return 0;
+}
+
+static int cmd_tick(char **argv, bool reorg)
 {
     veil_err err = {0};
     veil_chain_client *c;
@@ -158,7 +191,13 @@ static int cmd_tick(char **argv)
                               .interval_ms = EPOCH_MS,
                               .batch_ms = EPOCH_MS,
                               .hold_batch = UINT64_MAX};
-    veil_anchorer_tick(&a, 10 * EPOCH_MS); /* epoch 0 is long over */
+    if (reorg) {
+        a.confirmations = 2;
+        if (reorg_passes(&a) != 0)
+            return 1;
+    } else {
+        veil_anchorer_tick(&a, 10 * EPOCH_MS); /* epoch 0 is long over */
+    }
     printf("sent_batches=%llu failovers=%llu endpoint=%s\n", (unsigned long long)a.sent_batches,
            (unsigned long long)veil_rpc_failovers(veil_chain_client_rpc(c)),
            veil_rpc_endpoint(veil_chain_client_rpc(c)));
@@ -230,7 +269,9 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "setup") == 0)
         return cmd_setup(argv);
     if (argc == 8 && strcmp(argv[1], "tick") == 0)
-        return cmd_tick(argv);
+        return cmd_tick(argv, false);
+    if (argc == 8 && strcmp(argv[1], "reorg") == 0)
+        return cmd_tick(argv, true);
     if (argc == 6 && strcmp(argv[1], "count") == 0)
         return cmd_count(argv, false);
     if (argc == 6 && strcmp(argv[1], "check") == 0)
