@@ -142,8 +142,8 @@ static int rpc_do(veil_chain_client *c, const char *method, const char *params)
     uint8_t *revert = NULL;
     size_t revert_len = 0;
     veil_err err = {0};
-    int rc = veil_rpc_call(veil_chain_client_rpc(c), method, params, &res, &revert, &revert_len,
-                           &err);
+    int rc =
+        veil_rpc_call(veil_chain_client_rpc(c), method, params, &res, &revert, &revert_len, &err);
     free(res);
     free(revert);
     if (rc != 0)
