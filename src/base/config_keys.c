@@ -54,6 +54,8 @@ const struct veil_config_key veil_config_default_keys[] = {
      "length of a batch epoch, cluster-wide (default: 6 x telemetry.interval)"},
     {"anchor.batch_delay", VEIL_CONFIG_DURATION, "VEIL_ANCHOR_BATCH_DELAY", NULL, 0, 0,
      "wait after a batch epoch ends before its batch is sent (default: 2 x telemetry.interval)"},
+    {"anchor.confirmations", VEIL_CONFIG_INT, "VEIL_ANCHOR_CONFIRMATIONS", NULL, 0, 1000,
+     "blocks on top of an anchoring log before veild records it (default: chain.confirmations)"},
     {"chain.confirmations", VEIL_CONFIG_INT, "VEIL_CHAIN_CONFIRMATIONS", "2", 0, 1000,
      "blocks on top of a registry event before veild acts on it (connection gater)"},
     {"debug.test_only_gossip_dump", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_GOSSIP_DUMP", NULL, 0, 0,

@@ -281,6 +281,12 @@ int veil_chain_send(veil_chain_client *c, const veil_eth_address *to, const uint
     pthread_mutex_lock(&c->nonce_lock);
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
+        uint64_t chain_pending;
+        if (c->nonce_known &&
+            veil_rpc_get_transaction_count(c->rpc, &c->signer.address, "pending", &chain_pending,
+                                           NULL) == 0 &&
+            chain_pending < c->next_nonce)
+            c->nonce_known = false; /* a reorg dropped sent ones: a gap would never be mined */
         if (!c->nonce_known) {
             if (veil_rpc_get_transaction_count(c->rpc, &c->signer.address, "pending",
                                                &c->next_nonce, err) != 0)

@@ -321,6 +321,9 @@ static int anchorer_init(veil_daemon *d, veil_err *err)
      * holds its batch epoch at most this long; what it decides later is
      * anchored on its own */
     a->max_hold_ms = 5 * a->batch_ms;
+    /* anchors count once as deep as the registry follower's events */
+    int64_t conf = veil_config_int(d->cfg, "chain.confirmations", 2);
+    a->confirmations = (uint64_t)veil_config_int(d->cfg, "anchor.confirmations", conf);
     const char *crash = veil_config_str(d->cfg, "debug.test_only_anchor_crash", NULL);
     if (crash) {
         if (strcmp(crash, "before_send") == 0)

@@ -27,6 +27,19 @@
  *   - a restarted sender first looks on chain for the intent's root (or the
  *     single commitment) and only sends again when it is not there, so a
  *     crash between sending and recording neither loses nor doubles a batch;
+ *   - a log counts as evidence (steps 1-3 record from it) only once it is
+ *     chain.confirmations deep (block <= head - confirmations), the depth
+ *     the registry follower uses; a reorg within that depth (anvil_reorg in
+ *     the chaos suite) cannot leave a row naming a dropped transaction. The
+ *     sender keeps its rows as intents after the receipt; while its batch
+ *     (or single) is mined but not confirmed, or still pending, step 4
+ *     waits; once a reorg dropped it (no log at any depth, no pending tx,
+ *     no batch of the epoch on chain) it sends the same batch again - one
+ *     batch per epoch stays the contract's rule. Rows recorded before this
+ *     rule (at depth 0) are checked once per start: the first pass scans
+ *     from block 0, and a recorded row whose transaction has no anchoring
+ *     log at any depth becomes an intent again on the sender (released on
+ *     the others, matched again from the chain);
  *   - a transaction sent but not mined when the sender crashed is found
  *     among the sender's pending nonces (veil_chain_pending_txs: its
  *     calldata holds the intent's root or commitment), and the sender waits
@@ -88,7 +101,8 @@ struct item {
 };
 
 struct chain_log {
-    bool batch; /* BatchAnchored, else DeploymentAnchored */
+    bool batch;     /* BatchAnchored, else DeploymentAnchored */
+    bool confirmed; /* at least a->confirmations deep: counts as evidence */
     uint8_t tx[32];
     uint8_t *blob; /* topics || data: searched for the anchored values */
     size_t len;
@@ -212,7 +226,10 @@ static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n
     if (from <= head && veil_rpc_get_logs_paged(rpc, &a->contract, from, head, NULL, 0, LOGS_PAGE,
                                                 &logs, &n, err) != 0)
         return -1;
-    a->scanned_to = head + 1;
+    /* the unconfirmed tail is read on every pass (it lies after scanned_to),
+     * so scanned_to only moves past confirmed blocks */
+    if (head >= a->confirmations)
+        a->scanned_to = head - a->confirmations + 1;
     struct chain_log *cl = calloc(n + 1, sizeof *cl);
     if (!cl) {
         veil_eth_logs_free(logs, n);
@@ -241,6 +258,7 @@ static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n
             memcpy(cl[k].blob + 32 * logs[i].n_topics, logs[i].data, logs[i].data_len);
         cl[k].len = len;
         cl[k].batch = batch;
+        cl[k].confirmed = logs[i].block_number + a->confirmations <= head;
         memcpy(cl[k].tx, logs[i].tx_hash, 32);
         k++;
     }
@@ -260,22 +278,34 @@ static bool blob_has(const struct chain_log *l, const uint8_t v[32])
 }
 
 /* tx hash of the first batch log holding `root`, or of the first single
- * log holding both job and commitment. */
-static const uint8_t *find_batch_log(const struct chain_log *l, size_t n, const uint8_t root[32])
+ * log holding both job and commitment; only confirmed logs unless `any`
+ * (a mined but unconfirmed one only makes the sender wait). */
+static const uint8_t *find_batch_log(const struct chain_log *l, size_t n, const uint8_t root[32],
+                                     bool any)
 {
     for (size_t i = 0; i < n; i++)
-        if (l[i].batch && blob_has(&l[i], root))
+        if (l[i].batch && (any || l[i].confirmed) && blob_has(&l[i], root))
             return l[i].tx;
     return NULL;
 }
 
 static const uint8_t *find_single_log(const struct chain_log *l, size_t n, const uint8_t job[32],
-                                      const uint8_t commitment[32])
+                                      const uint8_t commitment[32], bool any)
 {
     for (size_t i = 0; i < n; i++)
-        if (!l[i].batch && blob_has(&l[i], job) && blob_has(&l[i], commitment))
+        if (!l[i].batch && (any || l[i].confirmed) && blob_has(&l[i], job) &&
+            blob_has(&l[i], commitment))
             return l[i].tx;
     return NULL;
+}
+
+/* True when some anchoring log (any depth) came from transaction `tx`. */
+static bool tx_has_log(const struct chain_log *l, size_t n, const uint8_t tx[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(l[i].tx, tx, 32) == 0)
+            return true;
+    return false;
 }
 
 static int record(struct veil_anchorer *a, struct item *x, uint64_t epoch, const uint8_t root[32],
@@ -391,7 +421,9 @@ static void send_single(struct veil_anchorer *a, struct item *x)
     }
     a->sent_singles++;
     test_crash_after(a, res.tx_hash);
-    record(a, x, x->epoch, leaf, "[]", res.tx_hash);
+    /* mined is not final: the intent stays until its log is confirmed */
+    if (a->confirmations == 0)
+        record(a, x, x->epoch, leaf, "[]", res.tx_hash);
     veil_tx_result_clear(&res);
 }
 
@@ -490,7 +522,9 @@ static void send_batch(struct veil_anchorer *a, uint64_t batch, struct item **se
     veil_log(VEIL_LOG_INFO, SUB, "batch anchored", "epoch=%llu count=%zu root=0x%s tx=%s gas=%llu",
              (unsigned long long)batch, n, rh, txh, (unsigned long long)res.receipt.gas_used);
     test_crash_after(a, res.tx_hash);
-    for (size_t i = 0; i < n; i++)
+    /* mined is not final: the intents stay until the log is confirmed (a
+     * reorg may drop the transaction; step 4 then sends the batch again) */
+    for (size_t i = 0; i < n && a->confirmations == 0; i++)
         record(a, sel[i], batch, root, pj[i], res.tx_hash);
     veil_tx_result_clear(&res);
     proofs_free(pj, n);
@@ -554,6 +588,37 @@ static size_t batch_members(struct item *it, size_t n, uint64_t batch, bool incl
     return k;
 }
 
+/* A full scan (from block 0) sees every anchoring log: a recorded row
+ * whose transaction has none was recorded from a log a reorg dropped (the
+ * code before the confirmation rule recorded at depth 0). The sender turns
+ * it back into an intent (step 4 sends it again unless it is pending or on
+ * chain); another node releases it (matched again from the chain). */
+static void reverify_rows(struct veil_anchorer *a, struct item *it, size_t n,
+                          const struct chain_log *logs, size_t nl)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct item *x = &it[i];
+        uint8_t tx[32];
+        if (x->st != IT_DONE || !hex32(tx, x->tx_hex) || tx_has_log(logs, nl, tx))
+            continue;
+        veil_log(VEIL_LOG_WARN, SUB, "recorded anchor transaction not on chain: anchoring again",
+                 "job=%.16s epoch=%llu tx=%s", x->job_hex, (unsigned long long)x->row_epoch,
+                 x->tx_hex);
+        bool single = x->single;
+        if (!a->sender) {
+            record(a, x, x->row_epoch, RELEASED_ROOT, "[]", NULL);
+            x->st = IT_NONE;
+            continue;
+        }
+        uint8_t root[32];
+        memcpy(root, x->root, 32);
+        char *proof = strdup(x->proof_json ? x->proof_json : "[]");
+        if (proof && record(a, x, x->row_epoch, root, proof, NULL) == 0)
+            x->single = single;
+        free(proof);
+    }
+}
+
 void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
 {
     if (a->crash_pending) {
@@ -570,7 +635,8 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
     size_t pending = 0;
     for (size_t i = 0; i < n; i++)
         pending += it[i].st != IT_DONE;
-    if (pending == 0) {
+    bool full = a->scanned_to == 0; /* a (re)started node: every row is checked once */
+    if (pending == 0 && (!full || n == 0)) {
         items_free(it, n);
         return;
     }
@@ -584,12 +650,14 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         items_free(it, n);
         return;
     }
+    if (full)
+        reverify_rows(a, it, n, logs, nl);
     /* 1. single anchors on chain */
     for (size_t i = 0; i < n; i++) {
         struct item *x = &it[i];
         if (x->st == IT_DONE)
             continue;
-        const uint8_t *tx = find_single_log(logs, nl, x->job, x->commitment);
+        const uint8_t *tx = find_single_log(logs, nl, x->job, x->commitment, false);
         if (!tx)
             continue;
         uint8_t leaf[32];
@@ -603,7 +671,7 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         struct item *x = &it[i];
         if (x->st != IT_INTENT)
             continue;
-        const uint8_t *tx = find_batch_log(logs, nl, x->root);
+        const uint8_t *tx = find_batch_log(logs, nl, x->root, false);
         if (tx) {
             uint8_t root[32];
             memcpy(root, x->root, 32);
@@ -626,7 +694,7 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         char **pj = NULL;
         if (build(a, sel, k, root, &pj, &err) != 0)
             continue;
-        const uint8_t *tx = find_batch_log(logs, nl, root);
+        const uint8_t *tx = find_batch_log(logs, nl, root, false);
         for (size_t j = 0; tx && j < k; j++)
             if (sel[j]->st == IT_NONE)
                 record(a, sel[j], b, root, pj[j], tx);
@@ -644,7 +712,8 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
         if (x->st != IT_INTENT)
             continue;
         if (x->single) {
-            if (!pending_holds(a, &pv, x->commitment))
+            if (!find_single_log(logs, nl, x->job, x->commitment, true) &&
+                !pending_holds(a, &pv, x->commitment))
                 send_single(a, x);
             x->st = IT_DONE; /* handled in this pass */
             continue;
@@ -654,16 +723,22 @@ void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
             if (it[j].st == IT_INTENT && memcmp(it[j].root, x->root, 32) == 0 &&
                 it[j].row_epoch == x->row_epoch)
                 sel[k++] = &it[j];
-        if (pending_holds(a, &pv, x->root)) {
+        if (find_batch_log(logs, nl, x->root, true) || pending_holds(a, &pv, x->root)) {
+            /* mined but not yet confirmed, or not mined: wait */
             for (size_t j = 0; j < k; j++)
-                sel[j]->st = IT_DONE; /* handled in this pass: wait for the miner */
+                sel[j]->st = IT_DONE; /* handled in this pass */
             continue;
         }
         uint8_t other[32];
         uint32_t count;
         veil_err e2 = {0};
-        if (veil_contract_find_batch_root(a->chain, a->cluster_id, x->row_epoch, other, &count,
-                                          &e2) == 0) {
+        int found = veil_contract_find_batch_root(a->chain, a->cluster_id, x->row_epoch, other,
+                                                  &count, &e2);
+        if (found == 0 && memcmp(other, x->root, 32) == 0) {
+            /* this very batch, confirmed before the rescan window: read
+             * from block 0 next pass (step 2 records it); never sent twice */
+            a->scanned_to = 0;
+        } else if (found == 0) {
             /* another batch holds the epoch (the contract takes one per
              * epoch): these are matched against it */
             veil_log(VEIL_LOG_INFO, SUB, "another batch holds the epoch: intents released",

@@ -53,10 +53,17 @@ struct veil_anchorer {
         VEIL_ANCHOR_CRASH_AFTER_SEND
     } crash;
     bool crash_pending;
-    /* Chain scan: blocks below scanned_to were searched already; each pass
-     * searches again the last ANCHOR_RESCAN blocks before it (an assignment
-     * recorded a little after its anchor was mined is still found), and a
-     * restarted node searches from block 0. */
+    /* Anchoring evidence counts only from logs at least this deep (block
+     * <= head - confirmations; chain.confirmations, as the registry
+     * follower): a reorg within it cannot leave a row naming a dropped
+     * transaction. 0: the head counts (old behaviour, tests on a chain
+     * that mines only on demand). */
+    uint64_t confirmations;
+    /* Chain scan: confirmed blocks below scanned_to were searched already;
+     * each pass searches again the last ANCHOR_RESCAN blocks before it (an
+     * assignment recorded a little after its anchor was mined is still
+     * found) and the unconfirmed tail, and a restarted node searches from
+     * block 0 (and then checks every recorded row's transaction). */
     uint64_t scanned_to;
     /* The last batch epoch the contract refused (BatchEpochAnchored: another
      * batch holds it): never sent again, even while that batch's log is not

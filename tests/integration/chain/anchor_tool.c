@@ -11,10 +11,20 @@
  *   anchor_tool tick RPC KEY DIR CONTRACT CLUSTER RECEIPT_MS
  *                                              one pass with a fresh chain
  *                                              client (a restarted veild)
+ *   anchor_tool reorg RPC KEY DIR CONTRACT CLUSTER RECEIPT_MS
+ *                                              one running sender (one chain
+ *                                              client, depth 2): a pass, an
+ *                                              anvil_reorg of depth 2, a pass,
+ *                                              2 blocks mined, a pass
  *   anchor_tool count RPC DIR CONTRACT CLUSTER  BatchAnchored logs of epoch 0
  *                                              and the anchors the store has
+ *   anchor_tool check RPC DIR CONTRACT CLUSTER  the same, and how many anchors
+ *                                              name the transaction of the
+ *                                              epoch's (first) batch log
  *
  * RPC may list several endpoints ("URL1,URL2"); the logs are read paged.
+ * ANCHOR_CONFIRMATIONS (tick): the anchorer's confirmation depth (default 0,
+ * a chain that mines only when asked).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +136,35 @@ static int cmd_setup(char **argv)
     return 0;
 }
 
-static int cmd_tick(char **argv)
+static int rpc_do(veil_chain_client *c, const char *method, const char *params)
+{
+    char *res = NULL;
+    uint8_t *revert = NULL;
+    size_t revert_len = 0;
+    veil_err err = {0};
+    int rc =
+        veil_rpc_call(veil_chain_client_rpc(c), method, params, &res, &revert, &revert_len, &err);
+    free(res);
+    free(revert);
+    if (rc != 0)
+        return die(method, &err);
+    return 0;
+}
+
+/* Passes of one anchorer (a veild that keeps running) around a reorg. */
+static int reorg_passes(struct veil_anchorer *a)
+{
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    if (rpc_do(a->chain, "anvil_reorg", "[2,[]]") != 0)
+        return 1;
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    if (rpc_do(a->chain, "anvil_mine", "[2]") != 0)
+        return 1;
+    veil_anchorer_tick(a, 10 * EPOCH_MS);
+    return 0;
+}
+
+static int cmd_tick(char **argv, bool reorg)
 {
     veil_err err = {0};
     veil_chain_client *c;
@@ -141,7 +179,9 @@ static int cmd_tick(char **argv)
     if (veil_store_open(&st, argv[4], &err) != 0)
         return die("store", &err);
     struct veil_hasher kh = {.fn = keccak_hash};
+    const char *conf = getenv("ANCHOR_CONFIRMATIONS");
     struct veil_anchorer a = {.store = st,
+                              .confirmations = conf ? strtoull(conf, NULL, 10) : 0,
                               .chain = c,
                               .contract = contract,
                               .cluster_id = strtoull(argv[6], NULL, 10),
@@ -151,7 +191,13 @@ static int cmd_tick(char **argv)
                               .interval_ms = EPOCH_MS,
                               .batch_ms = EPOCH_MS,
                               .hold_batch = UINT64_MAX};
-    veil_anchorer_tick(&a, 10 * EPOCH_MS); /* epoch 0 is long over */
+    if (reorg) {
+        a.confirmations = 2;
+        if (reorg_passes(&a) != 0)
+            return 1;
+    } else {
+        veil_anchorer_tick(&a, 10 * EPOCH_MS); /* epoch 0 is long over */
+    }
     printf("sent_batches=%llu failovers=%llu endpoint=%s\n", (unsigned long long)a.sent_batches,
            (unsigned long long)veil_rpc_failovers(veil_chain_client_rpc(c)),
            veil_rpc_endpoint(veil_chain_client_rpc(c)));
@@ -160,7 +206,7 @@ static int cmd_tick(char **argv)
     return 0;
 }
 
-static int cmd_count(char **argv)
+static int cmd_count(char **argv, bool check)
 {
     veil_err err = {0};
     veil_chain_client *c;
@@ -182,27 +228,35 @@ static int cmd_count(char **argv)
         veil_rpc_get_logs_paged(rpc, &contract, 0, head, topics, 1, 0, &logs, &n, &err) != 0)
         return die("logs", &err);
     size_t batches = 0;
+    char batch_tx[67] = "";
     for (size_t i = 0; i < n; i++) {
         veil_contract_batch b;
         if (!logs[i].removed && veil_contract_decode_batch_log(&logs[i], &b, NULL) == 0 &&
-            b.epoch == 0)
-            batches++;
+            b.epoch == 0 && batches++ == 0) {
+            batch_tx[0] = '0';
+            batch_tx[1] = 'x';
+            veil_hex_encode(batch_tx + 2, sizeof batch_tx - 2, logs[i].tx_hash, 32);
+        }
     }
     veil_eth_logs_free(logs, n);
     veil_store *st;
     if (veil_store_open(&st, argv[3], &err) != 0)
         return die("store", &err);
     json_t *anc = veil_store_list_json(st, "anchors", &err);
-    size_t done = 0;
+    size_t done = 0, matching = 0;
     size_t i;
     json_t *row;
     json_array_foreach(anc, i, row)
     {
         const char *tx = json_string_value(json_object_get(row, "tx_hash"));
         done += tx && tx[0];
+        matching += tx && batch_tx[0] && strcmp(tx, batch_tx) == 0;
     }
     json_decref(anc);
-    printf("batches=%zu anchored=%zu\n", batches, done);
+    if (check)
+        printf("batches=%zu anchored=%zu matching=%zu\n", batches, done, matching);
+    else
+        printf("batches=%zu anchored=%zu\n", batches, done);
     veil_store_close(st);
     veil_chain_client_close(c);
     return 0;
@@ -215,9 +269,13 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "setup") == 0)
         return cmd_setup(argv);
     if (argc == 8 && strcmp(argv[1], "tick") == 0)
-        return cmd_tick(argv);
+        return cmd_tick(argv, false);
+    if (argc == 8 && strcmp(argv[1], "reorg") == 0)
+        return cmd_tick(argv, true);
     if (argc == 6 && strcmp(argv[1], "count") == 0)
-        return cmd_count(argv);
+        return cmd_count(argv, false);
+    if (argc == 6 && strcmp(argv[1], "check") == 0)
+        return cmd_count(argv, true);
     fprintf(stderr, "usage: see the top of anchor_tool.c\n");
     return 2;
 }
