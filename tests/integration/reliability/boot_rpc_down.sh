@@ -15,20 +15,8 @@
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_with_containers
 e2e_busybox
-RELAY_PID=
-relay_stop() {
-  [ -n "$RELAY_PID" ] || return 0
-  kill "$RELAY_PID" 2>/dev/null || true
-  wait "$RELAY_PID" 2>/dev/null || true
-  RELAY_PID=
-}
+source "$(dirname "$0")/rpc_relay.sh"
 E2E_PRE_CLEANUP=relay_stop
-relay_start() {
-  : >"$WORK/relay.log"
-  python3 "$(dirname "$0")/rpc_relay.py" "$RELAY_PORT" 127.0.0.1 "$PORT" >"$WORK/relay.log" 2>&1 &
-  RELAY_PID=$!
-  wait_for 30 "the RPC relay listening" grep -q listening "$WORK/relay.log"
-}
 
 E2E_CLUSTER_NAME=boot create_cluster 3 --allow-image "$DIGEST"
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
