@@ -1439,8 +1439,9 @@ static int members_block(veil_store *s, uint64_t cluster_id, uint64_t *block, bo
     int rc = sqlite3_step(st);
     *found = rc == SQLITE_ROW;
     *block = *found ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "read stored members");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "read stored members");
+    sqlite3_finalize(st); /* after db_fail: it reads the statement's error */
+    return out;
 }
 
 /* Reads the member rows into v (room for `cap`): *n; VEIL_E_RANGE for a
@@ -1479,8 +1480,12 @@ int veil_store_chain_members_get(veil_store *s, uint64_t cluster_id,
     uint64_t rows;
     *v = NULL;
     *n = 0;
-    if (members_block(s, cluster_id, block, found, err) != 0 || !*found)
-        return *found ? -1 : 0;
+    *found = false;
+    /* a failed read is an error, never "nothing stored" (a first start) */
+    if (members_block(s, cluster_id, block, found, err) != 0)
+        return -1;
+    if (!*found)
+        return 0;
     if (veil_store_count(s, "chain_members", &rows, err) != 0)
         return -1;
     if (rows > VEIL_STORE_CHAIN_MEMBERS_MAX)
