@@ -42,11 +42,7 @@ command: [/bin/true]
 resources: {cpu: 500m, memory: 64Mi}
 policy: spread
 YAML
-state_of() { # ID NODE -> replica 0's state on NODE
-  veil_at "$2" job status "$1" -o json | node -e '
-    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");'
-}
+state_of() { replica0_state "$2" "$1"; } # ID NODE -> replica 0's state on NODE
 is_state() { [ "$(state_of "$1" "$2")" = "$3" ]; }
 
 id=$(veil_at 2 job run "$WORK/hello.yaml" | awk '{print $2}')

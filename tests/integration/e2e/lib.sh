@@ -208,6 +208,14 @@ wait_mesh() {
 # MODE ID SUBPEER SUBROWS SUBSTATUS then PEER ROWS STATUS per node (STATUS
 # "" to skip it). Prints the placement (MODE place) or checks the views
 # (MODE agree); exits 1 with a reason on stderr when a view shows too much.
+replica0_state() { # NODE ID -> replica 0's state in NODE's `job status` (empty if none)
+  veil_at "$1" job status "$2" -o json | node -e '
+    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");'
+}
+replica0_placed() { # NODE ID: replica 0 assigned, running or exited in NODE's view
+  [[ "$(replica0_state "$1" "$2")" =~ ^(assigned|running|exited)$ ]]
+}
 views_js() {
   node -e '
     const [mode, id, subPeer, subRows, subStatus, ...rest] = process.argv.slice(1);

@@ -78,13 +78,7 @@ resources: {cpu: 100m, memory: 16Mi}
 YAML
 id=$(veil_at 2 job run "$WORK/short.yaml" | awk '{print $2}')
 [[ "$id" =~ ^[0-9a-f]{64}$ ]] || fail "job id: $id"
-placed() {
-  local st
-  st=$(veil_at 2 job status "$id" -o json | node -e '
-    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");')
-  [[ "$st" =~ ^(assigned|running|exited)$ ]]
-}
+placed() { replica0_placed 2 "$id"; }
 wait_for 180 "the job node 2 accepted after its restart is placed" placed
 ok "a job submitted through node 2 after its restart is placed"
 echo "PASS rel_boot_rpc_down"

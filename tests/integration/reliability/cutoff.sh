@@ -76,11 +76,7 @@ grep -q "msg=\"replica moved while this node was cut off\" job=${id:0:16} replic
 running_on "$Y" || fail "node $Y's container is not running any more"
 one_runner() { [ "$(runner_at 2 "$id" 0)" = "$Y" ]; }
 wait_for 60 "every view shows node $Y running the replica" one_runner
-state_of() {
-  veil_at "$1" job status "$id" -o json | node -e '
-    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");'
-}
+state_of() { replica0_state "$1" "$id"; }
 is_running() { [ "$(state_of "$1")" = running ]; }
 # the submitter (node 2) sees the replica running; where, only its runner
 # shows (hook H4: runner_at above reads the runners' own views)

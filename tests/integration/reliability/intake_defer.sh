@@ -125,13 +125,7 @@ ok "node 2 restarted: the job held again from its store (first deferral ${before
 
 rm -f "$BLOCK"
 relay_start
-placed() {
-  local st
-  st=$(veil_at 1 job status "$id" -o json | node -e '
-    const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    console.log((j.replica_states || []).find(r => r.replica === 0)?.state || "");')
-  [[ "$st" =~ ^(assigned|running|exited)$ ]]
-}
+placed() { replica0_placed 1 "$id"; }
 wait_for 300 "the job placed once the relay is back" placed
 for i in 2 3; do
   r=$(refused "$i") && fail "node $i refused the job: $r"
