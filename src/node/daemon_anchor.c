@@ -59,9 +59,16 @@
  *     on its own by the sender: at once when the sender's rows account for
  *     the whole batch on chain (its count), else only once the proofs from
  *     peers had their time (it may be in another node's batch).
+ *
+ * Off the loop (issue 18): in veild each tick's pass runs on a libuv worker
+ * (struct veil_anchor_host) over the anchorer's own connection to the
+ * store and the shared chain client, one pass at a time, on a copy of the
+ * anchorer whose scan state is written back on the loop thread; a hanging
+ * RPC holds that worker, never the loop.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -619,7 +626,7 @@ static void reverify_rows(struct veil_anchorer *a, struct item *it, size_t n,
     }
 }
 
-void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
+static void anchorer_pass(struct veil_anchorer *a, uint64_t now_ms)
 {
     if (a->crash_pending) {
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: crashing before the anchor was sent", NULL);
@@ -945,4 +952,107 @@ int veil_anchorer_accept(struct veil_anchorer *a, const struct veil_proof_answer
     free(pj);
     items_free(it, n);
     return rc;
+}
+
+/* ---- off the loop (issue 18) ---- */
+
+/* A pass on a worker: `copy` is the anchorer as the loop saw it at the
+ * tick, with the workers' store connection. */
+struct anchor_job {
+    uv_work_t work;
+    struct veil_anchorer *a;
+    struct veil_anchorer copy;
+    uint64_t now_ms;
+};
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void pass_work(uv_work_t *w)
+{
+    struct anchor_job *j = w->data;
+    anchorer_pass(&j->copy, j->now_ms);
+}
+
+static bool pass_start(struct veil_anchorer *a, uint64_t now_ms);
+
+/* On the loop: the scan state the pass moved on is the anchorer's now. */
+static void pass_after(uv_work_t *w, int status)
+{
+    struct anchor_job *j = w->data;
+    struct veil_anchorer *a = j->a;
+    const struct veil_anchorer *c = &j->copy;
+    a->busy = false;
+    if (status == 0) {
+        a->scanned_to = c->scanned_to;
+        a->refused = c->refused;
+        a->refused_batch = c->refused_batch;
+        a->sent_batches = c->sent_batches;
+        a->sent_singles = c->sent_singles;
+        a->crash_pending = c->crash_pending;
+    }
+    free(j);
+    if (a->again) {
+        a->again = false;
+        pass_start(a, wall_ms());
+    }
+    if (a->host.end)
+        a->host.end(a->host.ctx); /* last: the daemon may be freed in it */
+}
+
+/* Hands a pass to a worker; false when none was started. */
+static bool pass_start(struct veil_anchorer *a, uint64_t now_ms)
+{
+    veil_err err = {0};
+    if (!a->wstore && veil_store_open_again(a->store, &a->wstore, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor pass not started", "error=\"%s\"", err.msg);
+        return false;
+    }
+    if (a->host.begin && !a->host.begin(a->host.ctx))
+        return false; /* the daemon is stopping */
+    struct anchor_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (a->host.end)
+            a->host.end(a->host.ctx);
+        return false;
+    }
+    j->work.data = j;
+    j->a = a;
+    j->now_ms = now_ms;
+    j->copy = *a;
+    j->copy.store = a->wstore;
+    j->copy.host = (struct veil_anchor_host){0};
+    if (uv_queue_work(a->host.loop, &j->work, pass_work, pass_after) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor pass not started", "error=\"cannot queue\"");
+        free(j);
+        if (a->host.end)
+            a->host.end(a->host.ctx);
+        return false;
+    }
+    a->busy = true;
+    return true;
+}
+
+void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
+{
+    if (!a->host.loop) {
+        anchorer_pass(a, now_ms);
+        return;
+    }
+    if (a->busy) {
+        a->again = true;
+        return;
+    }
+    pass_start(a, now_ms);
+}
+
+void veil_anchorer_free(struct veil_anchorer *a)
+{
+    if (a->wstore)
+        veil_store_close(a->wstore);
+    a->wstore = NULL;
 }

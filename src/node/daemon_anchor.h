@@ -9,9 +9,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include <veil/chain.h>
 #include <veil/msg_sync.h>
 #include <veil/node.h>
+
+/* Where a pass runs (issue 18). With a loop (veild), each tick's pass runs
+ * on a libuv worker over the anchorer's own store connection and the shared
+ * chain client, one at a time; its results are applied on the loop thread.
+ * begin/end (the daemon's count of work in flight) bracket it. Without a
+ * loop (tools, tests) the pass runs at once. */
+struct veil_anchor_host {
+    uv_loop_t *loop;
+    bool (*begin)(void *ctx); /* false: not now (stopping) */
+    void (*end)(void *ctx);
+    void *ctx;
+};
 
 struct veil_anchorer {
     veil_store *store;
@@ -72,6 +86,11 @@ struct veil_anchorer {
     uint64_t refused_batch;
     uint64_t sent_batches; /* counters, for logs and tests */
     uint64_t sent_singles;
+    /* issue 18: off the loop */
+    struct veil_anchor_host host;
+    bool busy;          /* a pass is on a worker */
+    bool again;         /* a tick came while busy: one more pass after it */
+    veil_store *wstore; /* the workers' connection to the same store */
 };
 
 /* ---- proofs from peers (issue 18): a node that holds an assignment but
@@ -95,7 +114,12 @@ VEIL_WARN_UNUSED int veil_anchorer_accept(struct veil_anchorer *a,
 /* One pass: finds on chain the anchors of every assignment in the store
  * that has none recorded yet (any node), and on the sender sends what is
  * due. Safe to call at any time; all state lives in the store and on chain,
- * so a restart loses nothing and anchors nothing twice. */
+ * so a restart loses nothing and anchors nothing twice. With a host loop
+ * the pass goes to a worker (a tick while one runs asks for one more after
+ * it); without, it runs at once. */
 void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms);
+/* The anchorer's own resources (the workers' store connection);
+ * only once no pass is in flight. */
+void veil_anchorer_free(struct veil_anchorer *a);
 
 #endif /* VEIL_NODE_DAEMON_ANCHOR_H */

@@ -255,6 +255,14 @@ int veil_store_open(veil_store **out, const char *data_dir, veil_err *err)
     return veil_store_open_path(out, path, err);
 }
 
+int veil_store_open_again(const veil_store *s, veil_store **out, veil_err *err)
+{
+    const char *path = sqlite3_db_filename(s->db, "main");
+    if (!path || !path[0])
+        return veil_err_set(err, VEIL_E_STATE, "state store: no file to open again");
+    return veil_store_open_path(out, path, err);
+}
+
 void veil_store_close(veil_store *s)
 {
     if (!s)
