@@ -240,6 +240,12 @@ typedef struct veil_rpc_options {
     long timeout_ms;  /* per request (default 10 s) */
     unsigned retries; /* transport retries (default 3) */
     long backoff_ms;  /* first backoff, doubled per retry (default 100) */
+    /* The circuit breaker: after a call failed at the transport level on
+     * every endpoint, calls fail at once (VEIL_E_NETWORK, no I/O) for
+     * breaker_ms (0: default 1 s; < 0: no breaker), doubling per failed
+     * probe up to breaker_max_ms (0: default 16 s). */
+    long breaker_ms;
+    long breaker_max_ms;
 } veil_rpc_options;
 
 /* `url` is one endpoint or several separated by commas or spaces (at most
@@ -250,6 +256,8 @@ void veil_rpc_close(veil_rpc *rpc);
 /* The endpoint in use, and how many times the handle failed over. */
 const char *veil_rpc_endpoint(const veil_rpc *rpc);
 uint64_t veil_rpc_failovers(const veil_rpc *rpc);
+/* Calls the circuit breaker failed at once (no I/O), for tests and logs. */
+uint64_t veil_rpc_short_circuits(veil_rpc *rpc);
 /* Raw call: `params_json` is a JSON array text. The result is returned as
  * a JSON text (malloc'd). JSON-RPC errors fail with VEIL_E_PROTOCOL; their
  * revert data (if any) goes to *revert_data (malloc'd) when non-NULL. */

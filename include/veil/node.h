@@ -924,6 +924,9 @@ typedef struct veil_store veil_store;
 VEIL_WARN_UNUSED int veil_store_open(veil_store **out, const char *data_dir, veil_err *err);
 /* Opens a database file by path (tests). */
 VEIL_WARN_UNUSED int veil_store_open_path(veil_store **out, const char *path, veil_err *err);
+/* A second connection to the store `s` opened (its own handle, for another
+ * thread: SQLite's WAL lets it read and write beside the first). */
+VEIL_WARN_UNUSED int veil_store_open_again(const veil_store *s, veil_store **out, veil_err *err);
 void veil_store_close(veil_store *s);
 VEIL_WARN_UNUSED int veil_store_schema_version(veil_store *s, int *version, veil_err *err);
 

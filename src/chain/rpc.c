@@ -11,6 +11,17 @@
  * failover), which must report the same chain id as the first one that
  * answered. eth_getLogs over a wide block range is paged
  * (veil_rpc_get_logs_paged), halving a page the provider refuses.
+ *
+ * A circuit breaker (issue 18) keeps a dead or hanging provider from
+ * costing a timeout per call: once a call failed at the transport level on
+ * every endpoint (refused, reset, or timed out - an endpoint that accepts
+ * and never answers), calls fail at once with VEIL_E_NETWORK and no I/O
+ * until the breaker's period ends (breaker_ms, doubling per failed probe up
+ * to breaker_max_ms); the first call after it is the probe, and one that
+ * gets an answer closes the breaker. A timed-out request is not retried on
+ * the same endpoint (it already waited the whole timeout). The breaker has
+ * its own lock, so a caller fails fast even while another thread's request
+ * is still waiting on the endpoint.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -41,7 +52,16 @@ struct veil_rpc {
     veil_rpc_options opts;
     uint64_t next_id;
     pthread_mutex_t lock;
+    /* the circuit breaker, under state_lock (never held across I/O) */
+    pthread_mutex_t state_lock;
+    uint64_t open_until_ms; /* monotonic; 0 = closed */
+    long open_ms;           /* the period the breaker last opened for */
+    uint64_t short_circuits;
+    char cause[200]; /* the transport error that opened it */
 };
+
+#define BREAKER_DEFAULT_MS     1000
+#define BREAKER_DEFAULT_MAX_MS 16000
 
 /* "URL1,URL2 ..." (commas or spaces) into r->urls. */
 static int split_urls(veil_rpc *r, const char *list, veil_err *err)
@@ -91,15 +111,24 @@ int veil_rpc_open(veil_rpc **out, const char *url, const veil_rpc_options *opts,
     r->opts.timeout_ms = 10000;
     r->opts.retries = 3;
     r->opts.backoff_ms = 100;
+    r->opts.breaker_ms = BREAKER_DEFAULT_MS;
+    r->opts.breaker_max_ms = BREAKER_DEFAULT_MAX_MS;
     if (opts) {
         if (opts->timeout_ms > 0)
             r->opts.timeout_ms = opts->timeout_ms;
         r->opts.retries = opts->retries;
         if (opts->backoff_ms > 0)
             r->opts.backoff_ms = opts->backoff_ms;
+        if (opts->breaker_ms != 0)
+            r->opts.breaker_ms = opts->breaker_ms; /* < 0: no breaker */
+        if (opts->breaker_max_ms > 0)
+            r->opts.breaker_max_ms = opts->breaker_max_ms;
     }
+    if (r->opts.breaker_max_ms < r->opts.breaker_ms)
+        r->opts.breaker_max_ms = r->opts.breaker_ms;
     r->next_id = 1;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->state_lock, NULL);
     *out = r;
     return 0;
 }
@@ -113,6 +142,7 @@ void veil_rpc_close(veil_rpc *rpc)
     for (size_t i = 0; i < rpc->n_urls; i++)
         free(rpc->urls[i]);
     pthread_mutex_destroy(&rpc->lock);
+    pthread_mutex_destroy(&rpc->state_lock);
     free(rpc);
 }
 
@@ -131,8 +161,9 @@ void veil_chain_sleep_ms(long ms)
     }
 }
 
-/* One HTTP POST; returns 0 with the body, or -1 (retryable when *transient). */
-static int post_once(veil_rpc *rpc, const char *body, veil_buf *resp, bool *transient,
+/* One HTTP POST; returns 0 with the body, or -1 (retryable when *transient;
+ * a timeout also sets *hung when hung is not NULL). */
+static int post_once(veil_rpc *rpc, const char *body, veil_buf *resp, bool *transient, bool *hung,
                      veil_err *err)
 {
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
@@ -151,6 +182,8 @@ static int post_once(veil_rpc *rpc, const char *body, veil_buf *resp, bool *tran
     CURLcode cc = curl_easy_perform(c);
     curl_slist_free_all(hdrs);
     *transient = false;
+    if (hung)
+        *hung = cc == CURLE_OPERATION_TIMEDOUT;
     if (cc != CURLE_OK) {
         *transient = cc != CURLE_WRITE_ERROR;
         return veil_err_set(err, VEIL_E_NETWORK, "rpc %s: %s", rpc->url,
@@ -233,10 +266,11 @@ static int post_retrying(veil_rpc *rpc, const char *method, const char *body, ve
     for (unsigned attempt = 0;; attempt++) {
         veil_buf_reset(resp);
         resp->failed = false;
-        if (post_once(rpc, body, resp, transient, err) == 0)
+        bool hung = false;
+        if (post_once(rpc, body, resp, transient, &hung, err) == 0)
             return 0;
-        if (!*transient || attempt >= rpc->opts.retries)
-            return -1;
+        if (!*transient || hung || attempt >= rpc->opts.retries)
+            return -1; /* a timeout is not retried here: it waited long enough */
         VEIL_LOG_DBG("chain", "rpc retry", "method=%s attempt=%u backoff_ms=%ld", method,
                      attempt + 1, backoff);
         veil_chain_sleep_ms(backoff);
@@ -255,7 +289,7 @@ static int endpoint_chain_ok(veil_rpc *rpc, veil_err *err)
     bool transient;
     char *res = NULL;
     uint64_t id = 0;
-    int rc = post_once(rpc, q, &resp, &transient, err);
+    int rc = post_once(rpc, q, &resp, &transient, NULL, err);
     if (rc == 0)
         rc = veil_rpc_parse_response((const char *)resp.data, resp.len, &res, NULL, NULL, err);
     if (rc == 0) {
@@ -272,10 +306,12 @@ static int endpoint_chain_ok(veil_rpc *rpc, veil_err *err)
 }
 
 /* Tries each endpoint in turn, starting with the current one, moving on
- * when one is unreachable (the handle then stays on the one that answered). */
+ * when one is unreachable (the handle then stays on the one that answered);
+ * *down when every endpoint failed at the transport level. */
 static int post_with_failover(veil_rpc *rpc, const char *method, const char *body, veil_buf *resp,
-                              veil_err *err)
+                              bool *down, veil_err *err)
 {
+    *down = false;
     for (size_t k = 0; k < rpc->n_urls; k++) {
         if (k > 0) {
             const char *from = rpc->url;
@@ -301,7 +337,66 @@ static int post_with_failover(veil_rpc *rpc, const char *method, const char *bod
         if (!transient)
             return -1;
     }
+    *down = true;
     return -1;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* True (err set, no I/O) while the breaker is open; the call that finds
+ * its period over goes ahead as the probe. */
+static bool breaker_refuses(veil_rpc *rpc, const char *method, veil_err *err)
+{
+    if (rpc->opts.breaker_ms < 0)
+        return false;
+    pthread_mutex_lock(&rpc->state_lock);
+    uint64_t now = mono_ms();
+    bool open = rpc->open_until_ms != 0 && now < rpc->open_until_ms;
+    if (open) {
+        rpc->short_circuits++;
+        veil_err_set(err, VEIL_E_NETWORK,
+                     "%s: rpc %s not answering (circuit open for another %llu ms after: %s)",
+                     method, rpc->url, (unsigned long long)(rpc->open_until_ms - now), rpc->cause);
+    }
+    pthread_mutex_unlock(&rpc->state_lock);
+    return open;
+}
+
+/* After a call: an answer closes the breaker, a transport failure on every
+ * endpoint opens it (again, for twice as long). */
+static void breaker_note(veil_rpc *rpc, bool down, const veil_err *err)
+{
+    if (rpc->opts.breaker_ms < 0)
+        return;
+    pthread_mutex_lock(&rpc->state_lock);
+    if (!down) {
+        if (rpc->open_until_ms)
+            veil_log(VEIL_LOG_INFO, "chain", "rpc answering again: circuit closed", "url=%s",
+                     rpc->url);
+        rpc->open_until_ms = 0;
+        rpc->open_ms = 0;
+    } else {
+        long ms = rpc->open_ms ? rpc->open_ms * 2 : rpc->opts.breaker_ms;
+        rpc->open_ms = ms > rpc->opts.breaker_max_ms ? rpc->opts.breaker_max_ms : ms;
+        rpc->open_until_ms = mono_ms() + (uint64_t)rpc->open_ms;
+        snprintf(rpc->cause, sizeof rpc->cause, "%.199s", err ? err->msg : "transport failure");
+        veil_log(VEIL_LOG_WARN, "chain", "rpc not answering: circuit open",
+                 "url=%s ms=%ld error=\"%s\"", rpc->url, rpc->open_ms, rpc->cause);
+    }
+    pthread_mutex_unlock(&rpc->state_lock);
+}
+
+uint64_t veil_rpc_short_circuits(veil_rpc *rpc)
+{
+    pthread_mutex_lock(&rpc->state_lock);
+    uint64_t n = rpc->short_circuits;
+    pthread_mutex_unlock(&rpc->state_lock);
+    return n;
 }
 
 const char *veil_rpc_endpoint(const veil_rpc *rpc)
@@ -317,7 +412,14 @@ uint64_t veil_rpc_failovers(const veil_rpc *rpc)
 int veil_rpc_call(veil_rpc *rpc, const char *method, const char *params_json, char **result_json,
                   uint8_t **revert_data, size_t *revert_len, veil_err *err)
 {
+    if (breaker_refuses(rpc, method, err))
+        return -1;
     pthread_mutex_lock(&rpc->lock);
+    /* a request that waited on the lock finds the breaker its holder opened */
+    if (breaker_refuses(rpc, method, err)) {
+        pthread_mutex_unlock(&rpc->lock);
+        return -1;
+    }
     uint64_t id = rpc->next_id++;
     veil_buf body, resp;
     veil_buf_init(&body);
@@ -330,7 +432,12 @@ int veil_rpc_call(veil_rpc *rpc, const char *method, const char *params_json, ch
         veil_err_set(err, VEIL_E_NOMEM, "rpc: out of memory");
         goto out;
     }
-    if (post_with_failover(rpc, method, (const char *)body.data, &resp, err) != 0)
+    veil_err local = {0};
+    veil_err *e = err ? err : &local;
+    bool down = false;
+    int prc = post_with_failover(rpc, method, (const char *)body.data, &resp, &down, e);
+    breaker_note(rpc, down, e);
+    if (prc != 0)
         goto out;
     rc = veil_rpc_parse_response((const char *)resp.data, resp.len, result_json, revert_data,
                                  revert_len, err);

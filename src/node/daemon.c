@@ -170,6 +170,25 @@ static void cron_add(veil_daemon *d, const char *name, unsigned role, uint64_t p
     c->tick = tick;
 }
 
+/* The anchorer's passes run on workers (issue 18): counted as work in
+ * flight, so that the daemon is freed only after the last one. */
+static bool anchor_work_begin(void *ctx)
+{
+    veil_daemon *d = ctx;
+    if (d->stopping)
+        return false;
+    d->works++;
+    return true;
+}
+
+static void anchor_work_end(void *ctx)
+{
+    veil_daemon *d = ctx;
+    d->works--;
+    if (d->stopping)
+        veil_daemon_maybe_free(d);
+}
+
 static void latency_tick(veil_daemon *d, uint64_t now_ms)
 {
     veil_daemon_latency_tick(&d->latency, d->host, now_ms);
@@ -193,6 +212,7 @@ static void cron_init(veil_daemon *d)
              veil_daemon_exec_tick);
     cron_add(d, "registry", VEIL_ROLE_MEMBER, REGISTRY_POLL_MS, REGISTRY_POLL_MS,
              veil_daemon_registry_tick);
+    cron_add(d, "policy", VEIL_ROLE_MEMBER, 1000, 1000, veil_daemon_policy_cron);
     cron_add(d, "latency", VEIL_ROLE_MEMBER, 1000, 1000, latency_tick);
     cron_add(d, "dashboard", VEIL_ROLE_MEMBER, DAEMON_DASH_PERIOD_MS, DAEMON_DASH_PERIOD_MS,
              veil_daemon_dash_tick);
@@ -307,6 +327,8 @@ static int anchorer_init(veil_daemon *d, veil_err *err)
     a->contract = d->contract;
     a->cluster_id = d->cluster_id;
     a->keccak = &d->keccak;
+    a->host = (struct veil_anchor_host){
+        .loop = d->loop, .begin = anchor_work_begin, .end = anchor_work_end, .ctx = d};
     a->sender = daemon_has_role(d, VEIL_ROLE_ANCHORER);
     a->batch = strcmp(mode, "batch") == 0;
     a->interval_ms = d->interval_ms;
@@ -557,6 +579,7 @@ fail:
 static void free_daemon(veil_daemon *d)
 {
     veil_daemon_members_free(d);
+    veil_anchorer_free(&d->anchorer);
     round_table_free(&d->rounds);
     veil_daemon_holder_free(d);
     watch_list_free(&d->watched);

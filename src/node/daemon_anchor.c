@@ -59,9 +59,18 @@
  *     on its own by the sender: at once when the sender's rows account for
  *     the whole batch on chain (its count), else only once the proofs from
  *     peers had their time (it may be in another node's batch).
+ *
+ * Off the loop (issue 18): in veild each tick's pass runs on a libuv worker
+ * (struct veil_anchor_host) over the anchorer's own connection to the
+ * store and the shared chain client, one pass at a time, on a copy of the
+ * anchorer whose scan state is written back on the loop thread; a hanging
+ * RPC holds that worker, never the loop. The proofs from peers (below) are
+ * answered and accepted on the loop without any chain read: accept checks
+ * a peer's root against the confirmed batch roots the scans collected.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -79,6 +88,9 @@
 /* After that, the time proofs from peers get before the sender anchors
  * alone what no batch on chain is known to hold. */
 #define PROOF_FETCH_GRACE_MS 60000
+/* Confirmed batch roots remembered (one per batch epoch on chain; the
+ * oldest go first). */
+#define ROOTS_MAX 4096
 
 /* The root of a released intent: its batch was refused (another batch
  * holds the epoch), it is matched like an assignment never sent. */
@@ -209,6 +221,43 @@ static void logs_free(struct chain_log *l, size_t n)
     free(l);
 }
 
+/* Adds (epoch, root) to a list unless present; the oldest entry goes when
+ * the list is full. 0, or -1 when out of memory (the entry is dropped). */
+static int roots_add(struct veil_anchor_root **arr, size_t *n, size_t *cap, uint64_t epoch,
+                     const uint8_t root[32])
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*arr)[i].epoch == epoch && memcmp((*arr)[i].root, root, 32) == 0)
+            return 0;
+    if (*n == ROOTS_MAX) {
+        memmove(*arr, *arr + 1, (*n - 1) * sizeof **arr);
+        (*n)--;
+    }
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        struct veil_anchor_root *r = realloc(*arr, nc * sizeof *r);
+        if (!r)
+            return -1;
+        *arr = r;
+        *cap = nc;
+    }
+    (*arr)[*n].epoch = epoch;
+    memcpy((*arr)[*n].root, root, 32);
+    (*n)++;
+    return 0;
+}
+
+/* A confirmed BatchAnchored log of this cluster into the pass's found list. */
+static void note_confirmed_batch(struct veil_anchorer *a, const veil_eth_log *log)
+{
+    veil_contract_batch b;
+    if (veil_contract_decode_batch_log(log, &b, NULL) != 0 || b.cluster_id != a->cluster_id)
+        return;
+    if (roots_add(&a->found, &a->n_found, &a->cap_found, b.epoch, b.merkle_root) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "confirmed batch root not kept", "epoch=%llu error=\"%s\"",
+                 (unsigned long long)b.epoch, "out of memory");
+}
+
 /* Every anchoring event of the registry, recognized through the chain
  * client's event table (veil_contract_describe_log), so that the matching
  * below holds whatever the event's exact encoding. */
@@ -259,6 +308,8 @@ static int fetch_logs(struct veil_anchorer *a, struct chain_log **out, size_t *n
         cl[k].len = len;
         cl[k].batch = batch;
         cl[k].confirmed = logs[i].block_number + a->confirmations <= head;
+        if (batch && cl[k].confirmed)
+            note_confirmed_batch(a, &logs[i]);
         memcpy(cl[k].tx, logs[i].tx_hash, 32);
         k++;
     }
@@ -619,7 +670,7 @@ static void reverify_rows(struct veil_anchorer *a, struct item *it, size_t n,
     }
 }
 
-void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
+static void anchorer_pass(struct veil_anchorer *a, uint64_t now_ms)
 {
     if (a->crash_pending) {
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: crashing before the anchor was sent", NULL);
@@ -910,6 +961,34 @@ size_t veil_anchorer_answer(struct veil_anchorer *a, const struct veil_proof_que
     return k;
 }
 
+/* True when a scan saw `root` in a BatchAnchored log of this cluster and
+ * `epoch` at least a->confirmations deep. Otherwise err says why; a root
+ * not seen at all asks the next pass to read the chain from block 0 (the
+ * batch may lie before the window the scans read again). */
+static bool root_confirmed(struct veil_anchorer *a, uint64_t epoch, const uint8_t root[32],
+                           veil_err *err)
+{
+    bool epoch_seen = false;
+    for (size_t i = 0; i < a->n_roots; i++) {
+        if (a->roots[i].epoch != epoch)
+            continue;
+        epoch_seen = true;
+        if (veil_memeq_ct(a->roots[i].root, root, 32))
+            return true;
+    }
+    if (epoch_seen) {
+        veil_err_set(err, VEIL_E_INVALID, "the root is not the one anchored for epoch %llu",
+                     (unsigned long long)epoch);
+        return false;
+    }
+    a->rescan = true;
+    veil_err_set(err, VEIL_E_STATE,
+                 "no batch of epoch %llu seen %llu blocks deep yet: not confirmed, asked again "
+                 "later",
+                 (unsigned long long)epoch, (unsigned long long)a->confirmations);
+    return false;
+}
+
 int veil_anchorer_accept(struct veil_anchorer *a, const struct veil_proof_answer *x, veil_err *err)
 {
     struct item *it = NULL, *mine = NULL;
@@ -921,8 +1000,6 @@ int veil_anchorer_accept(struct veil_anchorer *a, const struct veil_proof_answer
             mine = &it[i];
     int rc = -1;
     char *pj = proof_to_json(x);
-    uint8_t chain_root[32];
-    uint32_t count = 0;
     bool ok = false;
     if (!mine || mine->st != IT_NONE)
         veil_err_set(err, VEIL_E_STATE, "not an unanchored assignment of this node");
@@ -934,15 +1011,137 @@ int veil_anchorer_accept(struct veil_anchorer *a, const struct veil_proof_answer
                                      &ok, err) != 0 ||
              !ok)
         veil_err_set(err, VEIL_E_INVALID, "the proof does not lead to its root");
-    else if (veil_contract_find_batch_root(a->chain, a->cluster_id, x->epoch, chain_root, &count,
-                                           err) != 0)
-        veil_err_wrap(err, "the batch root on chain");
-    else if (!veil_memeq_ct(chain_root, x->root, 32))
-        veil_err_set(err, VEIL_E_INVALID, "the root is not the one anchored for epoch %llu",
-                     (unsigned long long)x->epoch);
+    else if (!root_confirmed(a, x->epoch, x->root, err))
+        ; /* err says why: asked again later */
     else
         rc = record(a, mine, x->epoch, x->root, pj, x->tx);
     free(pj);
     items_free(it, n);
     return rc;
+}
+
+/* ---- off the loop (issue 18) ---- */
+
+/* A pass on a worker: `copy` is the anchorer as the loop saw it at the
+ * tick, with the workers' store connection and empty root lists. */
+struct anchor_job {
+    uv_work_t work;
+    struct veil_anchorer *a;
+    struct veil_anchorer copy;
+    uint64_t now_ms;
+};
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The roots a pass found join the anchorer's list. */
+static void roots_merge(struct veil_anchorer *a, struct veil_anchor_root *found, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (roots_add(&a->roots, &a->n_roots, &a->cap_roots, found[i].epoch, found[i].root) != 0)
+            veil_log(VEIL_LOG_WARN, SUB, "confirmed batch root not kept",
+                     "epoch=%llu error=\"out of memory\"", (unsigned long long)found[i].epoch);
+}
+
+static void pass_work(uv_work_t *w)
+{
+    struct anchor_job *j = w->data;
+    anchorer_pass(&j->copy, j->now_ms);
+}
+
+static bool pass_start(struct veil_anchorer *a, uint64_t now_ms);
+
+/* On the loop: the scan state the pass moved on is the anchorer's now. */
+static void pass_after(uv_work_t *w, int status)
+{
+    struct anchor_job *j = w->data;
+    struct veil_anchorer *a = j->a;
+    const struct veil_anchorer *c = &j->copy;
+    a->busy = false;
+    if (status == 0) {
+        a->scanned_to = c->scanned_to; /* a rescan asked meanwhile: the next pass */
+        a->refused = c->refused;
+        a->refused_batch = c->refused_batch;
+        a->sent_batches = c->sent_batches;
+        a->sent_singles = c->sent_singles;
+        a->crash_pending = c->crash_pending;
+        roots_merge(a, c->found, c->n_found);
+    }
+    free(j->copy.found);
+    free(j);
+    if (a->again) {
+        a->again = false;
+        pass_start(a, wall_ms());
+    }
+    if (a->host.end)
+        a->host.end(a->host.ctx); /* last: the daemon may be freed in it */
+}
+
+/* Hands a pass to a worker; false when none was started. */
+static bool pass_start(struct veil_anchorer *a, uint64_t now_ms)
+{
+    veil_err err = {0};
+    if (!a->wstore && veil_store_open_again(a->store, &a->wstore, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor pass not started", "error=\"%s\"", err.msg);
+        return false;
+    }
+    if (a->host.begin && !a->host.begin(a->host.ctx))
+        return false; /* the daemon is stopping */
+    struct anchor_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (a->host.end)
+            a->host.end(a->host.ctx);
+        return false;
+    }
+    j->work.data = j;
+    j->a = a;
+    j->now_ms = now_ms;
+    j->copy = *a;
+    j->copy.store = a->wstore;
+    j->copy.host = (struct veil_anchor_host){0};
+    j->copy.roots = j->copy.found = NULL;
+    j->copy.n_roots = j->copy.cap_roots = j->copy.n_found = j->copy.cap_found = 0;
+    if (a->rescan) {
+        j->copy.scanned_to = 0;
+        a->rescan = false;
+    }
+    if (uv_queue_work(a->host.loop, &j->work, pass_work, pass_after) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "anchor pass not started", "error=\"cannot queue\"");
+        free(j);
+        if (a->host.end)
+            a->host.end(a->host.ctx);
+        return false;
+    }
+    a->busy = true;
+    return true;
+}
+
+void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms)
+{
+    if (!a->host.loop) {
+        anchorer_pass(a, now_ms);
+        roots_merge(a, a->found, a->n_found);
+        a->n_found = 0;
+        return;
+    }
+    if (a->busy) {
+        a->again = true;
+        return;
+    }
+    pass_start(a, now_ms);
+}
+
+void veil_anchorer_free(struct veil_anchorer *a)
+{
+    if (a->wstore)
+        veil_store_close(a->wstore);
+    a->wstore = NULL;
+    free(a->roots);
+    free(a->found);
+    a->roots = a->found = NULL;
+    a->n_roots = a->cap_roots = a->n_found = a->cap_found = 0;
 }

@@ -9,9 +9,30 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include <veil/chain.h>
 #include <veil/msg_sync.h>
 #include <veil/node.h>
+
+/* A batch root anchored on chain at least `confirmations` deep, as the
+ * anchorer's scans saw it (peers' proofs are checked against these). */
+struct veil_anchor_root {
+    uint64_t epoch;
+    uint8_t root[32];
+};
+
+/* Where a pass runs (issue 18). With a loop (veild), each tick's pass runs
+ * on a libuv worker over the anchorer's own store connection and the shared
+ * chain client, one at a time; its results are applied on the loop thread.
+ * begin/end (the daemon's count of work in flight) bracket it. Without a
+ * loop (tools, tests) the pass runs at once. */
+struct veil_anchor_host {
+    uv_loop_t *loop;
+    bool (*begin)(void *ctx); /* false: not now (stopping) */
+    void (*end)(void *ctx);
+    void *ctx;
+};
 
 struct veil_anchorer {
     veil_store *store;
@@ -72,6 +93,16 @@ struct veil_anchorer {
     uint64_t refused_batch;
     uint64_t sent_batches; /* counters, for logs and tests */
     uint64_t sent_singles;
+    /* issue 18: off the loop */
+    struct veil_anchor_host host;
+    bool busy;          /* a pass is on a worker */
+    bool again;         /* a tick came while busy: one more pass after it */
+    veil_store *wstore; /* the workers' connection to the same store */
+    /* confirmed batch roots seen by the scans (kept across passes; a pass
+     * collects its own in found, merged on the loop thread) */
+    struct veil_anchor_root *roots, *found;
+    size_t n_roots, cap_roots, n_found, cap_found;
+    bool rescan; /* a peer's proof named a root not seen: scan from block 0 */
 };
 
 /* ---- proofs from peers (issue 18): a node that holds an assignment but
@@ -87,15 +118,25 @@ size_t veil_anchorer_answer(struct veil_anchorer *a, const struct veil_proof_que
                             struct veil_proof_answer *out);
 /* Keeps a peer's answer: the assignment must be this node's and still
  * unanchored here, the answer's epoch its batch epoch, its proof must lead
- * from the assignment's leaf to its root, and that root must be the batch
- * root anchored on chain for the epoch. 0 kept; -1 refused (err says why). */
+ * from the assignment's leaf to its root, and that root must be the one a
+ * BatchAnchored log of this cluster and epoch holds at least
+ * `confirmations` deep, as this node's scans saw it (the depth rule of the
+ * node's own evidence; no chain read here). A root not seen that deep yet
+ * is refused with VEIL_E_STATE ("not confirmed yet"): the
+ * assignment stays missing and is asked again; a root never seen at all
+ * also asks the next pass to scan from block 0. 0 kept; -1 refused. */
 VEIL_WARN_UNUSED int veil_anchorer_accept(struct veil_anchorer *a,
                                           const struct veil_proof_answer *x, veil_err *err);
 
 /* One pass: finds on chain the anchors of every assignment in the store
  * that has none recorded yet (any node), and on the sender sends what is
  * due. Safe to call at any time; all state lives in the store and on chain,
- * so a restart loses nothing and anchors nothing twice. */
+ * so a restart loses nothing and anchors nothing twice. With a host loop
+ * the pass goes to a worker (a tick while one runs asks for one more after
+ * it); without, it runs at once. */
 void veil_anchorer_tick(struct veil_anchorer *a, uint64_t now_ms);
+/* The anchorer's own resources (the workers' store connection, the roots);
+ * only once no pass is in flight. */
+void veil_anchorer_free(struct veil_anchorer *a);
 
 #endif /* VEIL_NODE_DAEMON_ANCHOR_H */

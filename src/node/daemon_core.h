@@ -120,6 +120,7 @@ struct veil_daemon {
     size_t n_allowed;
     veil_log_follower follower;
     uint64_t followed_at_ms;
+    bool registry_busy; /* the registry's chain read is on a worker (issue 18) */
     struct daemon_policy *policy; /* the cached on-chain policy (daemon_policy.c) */
     veil_kad *kad;
     bool kad_busy;      /* a Kademlia bootstrap is running */

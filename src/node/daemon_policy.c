@@ -15,8 +15,16 @@
  * copy (its keys, decryptors and shard settings; veil_daemon_policy_boot)
  * and reads the chain again once it answers; intake and the executor never
  * use the stored copy (they defer or refuse until a read works).
+ * Every read from chain after the start runs on a libuv worker (issue 18:
+ * a hanging RPC must not stall the loop): one read in flight at a time,
+ * started by the policy cron (veil_daemon_policy_cron: a copy half its
+ * maximum age old, or marked stale) or by a use that finds the copy due;
+ * the result is installed on the loop thread. A use while the copy is due
+ * and the read is still in flight refuses as an unreadable policy does.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon_core.h"
 #include "daemon_policy.h"
@@ -35,6 +43,21 @@ struct daemon_policy {
     /* the version last kept in the store by this process */
     bool kept;
     uint64_t kept_version;
+    bool reading;       /* a read is in flight on a worker */
+    char last_err[200]; /* why the last read failed ("" after a success) */
+};
+
+/* One read on a worker: the chain client is shared (its RPC handle and
+ * nonce manager lock themselves); the result goes back to the loop. */
+struct policy_job {
+    uv_work_t work;
+    veil_daemon *d;
+    veil_chain_client *chain;
+    uint64_t cluster_id;
+    const char *reason;
+    veil_contract_policy fresh;
+    int rc;
+    veil_err err;
 };
 
 static struct daemon_policy *cache_of(veil_daemon *d, veil_err *err)
@@ -84,23 +107,19 @@ static void policy_keep(veil_daemon *d, struct daemon_policy *c, const veil_cont
     veil_buf_free(&abi);
 }
 
-/* Reads the policy from chain into the cache; the old copy is replaced only
- * by a successful read, and is unusable after a failed one. */
-static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reason, veil_err *err)
+/* Installs a policy just read from chain (moved from *fresh) as the copy
+ * in force. */
+static void cache_install(veil_daemon *d, struct daemon_policy *c, veil_contract_policy *fresh,
+                          const char *reason)
 {
-    veil_contract_policy fresh = {0};
-    c->reads++;
-    if (veil_contract_get_policy(d->chain, d->cluster_id, &fresh, err) != 0) {
-        veil_contract_policy_clear(&fresh);
-        c->have = false;
-        return veil_err_wrap(err, "reading the cluster policy");
-    }
     uint64_t old = c->have ? c->pol.version : 0;
     bool first = !c->have, was_stale = c->stale;
     veil_contract_policy_clear(&c->pol);
-    c->pol = fresh;
+    c->pol = *fresh;
+    memset(fresh, 0, sizeof *fresh);
     c->have = true;
     c->stale = false;
+    c->last_err[0] = '\0';
     c->read_at_ms = uv_now(d->loop);
     shard_update(c);
     if (!c->kept || c->kept_version != c->pol.version)
@@ -116,7 +135,81 @@ static int cache_read(veil_daemon *d, struct daemon_policy *c, const char *reaso
     else
         veil_log(VEIL_LOG_DEBUG, SUB, "policy read again", "version=%llu reason=%s reads=%llu",
                  (unsigned long long)c->pol.version, reason, (unsigned long long)c->reads);
-    return 0;
+}
+
+/* A failed read: a copy that was due (stale, or past its age) is unusable
+ * from now on; a younger one is kept until its age runs out. */
+static void cache_failed(veil_daemon *d, struct daemon_policy *c, const veil_err *err)
+{
+    snprintf(c->last_err, sizeof c->last_err, "%.199s", err->msg);
+    if (!c->have ||
+        !veil_daemon_policy_needs_read(c->have, c->stale, uv_now(d->loop), c->read_at_ms))
+        return;
+    c->have = false;
+    veil_log(VEIL_LOG_WARN, SUB, "policy copy expired: unreadable until a read works",
+             "version=%llu stale=%d error=\"%s\"", (unsigned long long)c->pol.version, c->stale,
+             c->last_err);
+}
+
+static void policy_work(uv_work_t *w)
+{
+    struct policy_job *j = w->data;
+    j->rc = veil_contract_get_policy(j->chain, j->cluster_id, &j->fresh, &j->err);
+    if (j->rc != 0)
+        veil_err_wrap(&j->err, "reading the cluster policy");
+}
+
+static void policy_after(uv_work_t *w, int status)
+{
+    struct policy_job *j = w->data;
+    veil_daemon *d = j->d;
+    struct daemon_policy *c = d->policy;
+    d->works--;
+    c->reading = false;
+    if (status != 0 && j->rc == 0) {
+        j->rc = -1;
+        veil_err_set(&j->err, VEIL_E_INTERNAL, "policy read cancelled");
+    }
+    if (!d->stopping) {
+        if (j->rc == 0)
+            cache_install(d, c, &j->fresh, j->reason);
+        else {
+            /* the first failure after a read that worked is a warning; the
+             * retries (every second while the chain is away) are debug */
+            veil_log(c->last_err[0] ? VEIL_LOG_DEBUG : VEIL_LOG_WARN, SUB, "policy not read",
+                     "reason=%s error=\"%s\"", j->reason, j->err.msg);
+            cache_failed(d, c, &j->err);
+        }
+    }
+    veil_contract_policy_clear(&j->fresh);
+    free(j);
+    if (d->stopping)
+        veil_daemon_maybe_free(d);
+}
+
+/* Starts a read on a worker unless one is in flight. */
+static void cache_read_async(veil_daemon *d, struct daemon_policy *c, const char *reason)
+{
+    if (c->reading || d->stopping || d->chain_from_store)
+        return; /* after a start from the store the registry reads it first */
+    struct policy_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        veil_log(VEIL_LOG_WARN, SUB, "policy not read", "error=\"out of memory\"");
+        return;
+    }
+    j->work.data = j;
+    j->d = d;
+    j->chain = d->chain;
+    j->cluster_id = d->cluster_id;
+    j->reason = reason;
+    c->reads++;
+    if (uv_queue_work(d->loop, &j->work, policy_work, policy_after) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "policy not read", "error=\"cannot queue the read\"");
+        free(j);
+        return;
+    }
+    c->reading = true;
+    d->works++;
 }
 
 const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err)
@@ -124,14 +217,14 @@ const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err)
     struct daemon_policy *c = cache_of(d, err);
     if (!c)
         return NULL;
-    if (veil_daemon_policy_needs_read(c->have, c->stale, uv_now(d->loop), c->read_at_ms) &&
-        cache_read(d, c,
-                   c->stale  ? "event"
-                   : c->have ? "age"
-                             : "first use",
-                   err) != 0)
-        return NULL;
-    return &c->pol;
+    if (!veil_daemon_policy_needs_read(c->have, c->stale, uv_now(d->loop), c->read_at_ms))
+        return &c->pol;
+    cache_read_async(d, c, c->stale ? "event" : c->have ? "age" : "first use");
+    if (c->last_err[0])
+        veil_err_set(err, VEIL_E_NETWORK, "%s", c->last_err);
+    else
+        veil_err_set(err, VEIL_E_STATE, "reading the cluster policy: a read is in flight");
+    return NULL;
 }
 
 bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy)
@@ -167,19 +260,36 @@ void veil_daemon_policy_changed(veil_daemon *d, uint64_t version)
 
 void veil_daemon_policy_tick(veil_daemon *d)
 {
-    veil_err err = {0};
-    if (!d->policy || !d->policy->stale)
-        return;
-    /* a failed read leaves it stale: every use reads again, and refuses
-     * until a read works */
-    if (cache_read(d, d->policy, "event", &err) != 0)
-        veil_log(VEIL_LOG_WARN, SUB, "policy not reloaded", "error=\"%s\"", err.msg);
+    /* a failed read leaves it stale: every use refuses until a read works */
+    if (d->policy && d->policy->stale)
+        cache_read_async(d, d->policy, "event");
 }
 
-int veil_daemon_policy_refresh(veil_daemon *d, const char *reason, veil_err *err)
+void veil_daemon_policy_cron(veil_daemon *d, uint64_t now_ms)
+{
+    (void)now_ms;
+    veil_err err = {0};
+    struct daemon_policy *c = cache_of(d, &err);
+    if (!c)
+        return;
+    uint64_t now = uv_now(d->loop);
+    /* none yet (or unusable): read; a copy half its maximum age old is read
+     * again ahead of its expiry, so that a use finds a fresh one while the
+     * chain answers */
+    if (!c->have || c->stale || now < c->read_at_ms ||
+        now - c->read_at_ms >= VEIL_POLICY_MAX_AGE_MS / 2)
+        cache_read_async(d, c, c->stale ? "event" : c->have ? "age" : "first use");
+}
+
+int veil_daemon_policy_set(veil_daemon *d, veil_contract_policy *pol, const char *reason,
+                           veil_err *err)
 {
     struct daemon_policy *c = cache_of(d, err);
-    return c ? cache_read(d, c, reason, err) : -1;
+    if (!c)
+        return -1;
+    c->reads++;
+    cache_install(d, c, pol, reason);
+    return 0;
 }
 
 /* ---- a start while the chain RPC is unreachable (issue 18) ------------- */

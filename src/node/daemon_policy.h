@@ -28,11 +28,12 @@ static inline bool veil_daemon_policy_needs_read(bool have, bool stale, uint64_t
     return !have || stale || now_ms < read_at_ms || now_ms - read_at_ms >= VEIL_POLICY_MAX_AGE_MS;
 }
 
-/* The policy in force, read from chain when the rule above says so. NULL
- * (err set) when that read fails: the caller refuses, as with an unreadable
- * policy (a stale copy is never served once a read was due). The pointer is
- * the daemon's; valid until the next call of this function on the loop
- * thread. */
+/* The policy in force. When the rule above says it must be read again, a
+ * read starts on a worker (never on the loop: issue 18) and this returns
+ * NULL (err set: the last read's error, or VEIL_E_STATE while the read is
+ * in flight): the caller refuses, as with an unreadable policy (a stale
+ * copy is never served once a read was due). The pointer is the daemon's;
+ * valid until the next call of this function on the loop thread. */
 const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err) VEIL_WARN_UNUSED;
 /* Sharded rounds (docs/SCHEDULING.md "Sharded rounds in veild"): the shard
  * size and the schedulers per shard of the policy in force. True when rounds
@@ -46,9 +47,16 @@ bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy);
 /* A confirmed PolicyChanged event of this cluster (daemon_registry.c):
  * the copy is stale from now on. */
 void veil_daemon_policy_changed(veil_daemon *d, uint64_t version);
-/* After the registry events were read: a copy marked stale is read again now,
- * so that the change applies (and is logged) without waiting for a job. */
+/* After the registry events were read: a copy marked stale is read again now
+ * (on a worker), so that the change applies (and is logged) without waiting
+ * for a job. */
 void veil_daemon_policy_tick(veil_daemon *d);
+/* The policy's cron task (every second): no copy yet (or an unusable one),
+ * a copy marked stale, or one half VEIL_POLICY_MAX_AGE_MS old is read on a
+ * worker, so that uses find a fresh copy while the chain answers. A copy
+ * past its age after failed reads is dropped (logged: "policy copy expired:
+ * unreadable until a read works"). */
+void veil_daemon_policy_cron(veil_daemon *d, uint64_t now_ms);
 /* ---- a start while the chain RPC is unreachable (issue 18) ---- */
 enum veil_boot_source {
     VEIL_BOOT_CHAIN,  /* the chain answered: its view is used (and stored) */
@@ -69,16 +77,18 @@ enum veil_boot_source veil_daemon_boot_source(int read_rc, const veil_err *read_
  * (d->chain_from_store), the stored copy, whose shard settings then seed
  * the planner's. *stored_block: the block of the copy used (0 when read from
  * chain). -1 with the read's error otherwise. The cache itself is not filled:
- * intake and the executor still read the chain themselves. */
+ * the policy cron's first read (a second after the start) fills it. */
 VEIL_WARN_UNUSED int veil_daemon_policy_boot(veil_daemon *d, veil_contract_policy *pol,
                                              uint64_t *stored_block, veil_err *err);
 /* The Ed25519 key of `node` in the stored member set (daemon_registry.c;
  * the designated decryptor at a start from the store): false when not
  * stored. */
 bool veil_daemon_registry_stored_key(veil_daemon *d, const veil_eth_address *node, uint8_t key[32]);
-/* Reads the policy from chain now (the chain is back after a start from the
- * stored copy), refreshing the cache and the stored copy. */
-VEIL_WARN_UNUSED int veil_daemon_policy_refresh(veil_daemon *d, const char *reason, veil_err *err);
+/* Installs a policy just read from chain (on a worker: the chain is back
+ * after a start from the stored copy) as the copy in force, moving *pol;
+ * it is kept in the store when its version is new. */
+VEIL_WARN_UNUSED int veil_daemon_policy_set(veil_daemon *d, veil_contract_policy *pol,
+                                            const char *reason, veil_err *err);
 /* How many times the policy was read from chain (figures, logs). */
 uint64_t veil_daemon_policy_reads(const veil_daemon *d);
 void veil_daemon_policy_free(veil_daemon *d);

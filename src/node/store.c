@@ -140,6 +140,29 @@ static void rollback(veil_store *s)
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Runs the prepared write `st` to its end and finalizes it: 0 (*changes,
+ * when not NULL, the rows it changed), or -1 with `what` and SQLite's error
+ * (read before the statement is finalized). */
+static int step_done(veil_store *s, sqlite3_stmt *st, const char *what, size_t *changes,
+                     veil_err *err)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, what);
+    if (rc == 0 && changes)
+        *changes = (size_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The end of a transaction opened with BEGIN IMMEDIATE: COMMIT when its
+ * work succeeded (rc 0), else (or when COMMIT fails) ROLLBACK and -1. */
+static int commit_or_rollback(veil_store *s, int rc, veil_err *err)
+{
+    if (rc == 0 && exec(s, "COMMIT", err) == 0)
+        return 0;
+    rollback(s);
+    return -1;
+}
+
 /* migrations[v] takes the schema from version v to v + 1. */
 static const char *const migrations[] = {
     "CREATE TABLE nodes(peer_id TEXT PRIMARY KEY, organization TEXT NOT NULL DEFAULT '',"
@@ -255,6 +278,14 @@ int veil_store_open(veil_store **out, const char *data_dir, veil_err *err)
     return veil_store_open_path(out, path, err);
 }
 
+int veil_store_open_again(const veil_store *s, veil_store **out, veil_err *err)
+{
+    const char *path = sqlite3_db_filename(s->db, "main");
+    if (!path || !path[0])
+        return veil_err_set(err, VEIL_E_STATE, "state store: no file to open again");
+    return veil_store_open_path(out, path, err);
+}
+
 void veil_store_close(veil_store *s)
 {
     if (!s)
@@ -289,9 +320,7 @@ int veil_store_node_upsert(veil_store *s, const struct veil_store_node *n, veil_
     sqlite3_bind_int(st, 3, n->alive ? 1 : 0);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)n->last_epoch);
     sqlite3_bind_int64(st, 5, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "node upsert");
+    return step_done(s, st, "node upsert", NULL, err);
 }
 
 int veil_store_job_insert(veil_store *s, const char *id_hex, const char *name,
@@ -455,9 +484,7 @@ static int set_state_locked(veil_store *s, const char *job_hex, uint32_t replica
     sqlite3_bind_int64(st, 3, now_ms());
     sqlite3_bind_text(st, 4, job_hex, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 5, (int)replica);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "replica update");
+    return step_done(s, st, "replica update", NULL, err);
 }
 
 int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t replica,
@@ -465,15 +492,7 @@ int veil_store_replica_set_state(veil_store *s, const char *job_hex, uint32_t re
 {
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    if (set_state_locked(s, job_hex, replica, to, node, err) != 0) {
-        rollback(s);
-        return -1;
-    }
-    if (exec(s, "COMMIT", err) != 0) {
-        rollback(s);
-        return -1;
-    }
-    return 0;
+    return commit_or_rollback(s, set_state_locked(s, job_hex, replica, to, node, err), err);
 }
 
 int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t replica,
@@ -485,11 +504,10 @@ int veil_store_replica_set_note(veil_store *s, const char *job_hex, uint32_t rep
     sqlite3_bind_text(st, 1, note ? note : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, (int)replica);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, err, "replica note");
-    if (sqlite3_changes(s->db) == 0)
+    size_t changed = 0;
+    if (step_done(s, st, "replica note", &changed, err) != 0)
+        return -1;
+    if (changed == 0)
         return veil_err_set(err, VEIL_E_NOTFOUND, "no replica %s/%u", job_hex, replica);
     return 0;
 }
@@ -559,11 +577,7 @@ static int assignment_insert(veil_store *s, const struct veil_store_assignment *
     sqlite3_bind_text(st, 6, a->signature, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 7, a->commitment, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 8, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, err, "assignment insert");
-    return 0;
+    return step_done(s, st, "assignment insert", NULL, err);
 }
 
 int veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *a,
@@ -572,15 +586,12 @@ int veil_store_assignment_record(veil_store *s, const struct veil_store_assignme
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
     bool schedulable = a->node[0] != '\0';
-    if (assignment_insert(s, a, err) != 0 ||
-        set_state_locked(s, a->job_id, a->replica,
-                         schedulable ? VEIL_REPLICA_ASSIGNED : VEIL_REPLICA_UNSCHEDULABLE,
-                         schedulable ? a->node : NULL, err) != 0 ||
-        exec(s, "COMMIT", err) != 0) {
-        rollback(s);
-        return -1;
-    }
-    return 0;
+    int rc = assignment_insert(s, a, err);
+    if (rc == 0)
+        rc = set_state_locked(s, a->job_id, a->replica,
+                              schedulable ? VEIL_REPLICA_ASSIGNED : VEIL_REPLICA_UNSCHEDULABLE,
+                              schedulable ? a->node : NULL, err);
+    return commit_or_rollback(s, rc, err);
 }
 
 int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a, bool *added,
@@ -588,15 +599,10 @@ int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment 
 {
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    if (assignment_insert(s, a, err) != 0) {
-        rollback(s);
+    int rc = assignment_insert(s, a, err);
+    bool fresh = rc == 0 && sqlite3_changes(s->db) > 0;
+    if (commit_or_rollback(s, rc, err) != 0)
         return -1;
-    }
-    bool fresh = sqlite3_changes(s->db) > 0;
-    if (exec(s, "COMMIT", err) != 0) {
-        rollback(s);
-        return -1;
-    }
     if (added)
         *added = fresh;
     return 0;
@@ -607,43 +613,33 @@ int veil_store_node_lost(veil_store *s, const char *peer_id, size_t *moved, veil
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
     sqlite3_stmt *st = NULL;
-    if (prepare(s, &st, "UPDATE nodes SET alive = 0, updated_ms = ? WHERE peer_id = ?", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, now_ms());
-    sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_fail(s, err, "node update");
-        goto fail;
+    size_t n = 0;
+    int rc = prepare(s, &st, "UPDATE nodes SET alive = 0, updated_ms = ? WHERE peer_id = ?", err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, now_ms());
+        sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
+        rc = step_done(s, st, "node update", NULL, err);
     }
-    sqlite3_finalize(st);
     /* assigned/running -> rescheduling are allowed transitions (see above);
      * a job held at intake goes to pending instead (veil_store_replicas_hold's
      * rule: no round of it before this node's own check) */
-    if (prepare(s, &st,
-                "UPDATE replicas SET state = CASE WHEN job_id IN (SELECT d.job_id FROM"
-                " intake_deferrals d JOIN jobs j ON j.id = d.job_id WHERE j.intake_ms = 0)"
-                " THEN 'pending' ELSE 'rescheduling' END, updated_ms = ? WHERE node = ?"
-                " AND state IN ('assigned', 'running')",
-                err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, now_ms());
-    sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_fail(s, err, "replica update");
-        goto fail;
+    if (rc == 0)
+        rc = prepare(s, &st,
+                     "UPDATE replicas SET state = CASE WHEN job_id IN (SELECT d.job_id FROM"
+                     " intake_deferrals d JOIN jobs j ON j.id = d.job_id WHERE j.intake_ms = 0)"
+                     " THEN 'pending' ELSE 'rescheduling' END, updated_ms = ? WHERE node = ?"
+                     " AND state IN ('assigned', 'running')",
+                     err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, now_ms());
+        sqlite3_bind_text(st, 2, peer_id, -1, SQLITE_TRANSIENT);
+        rc = step_done(s, st, "replica update", &n, err);
     }
-    size_t n = (size_t)sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (exec(s, "COMMIT", err) != 0)
-        goto fail;
+    if (commit_or_rollback(s, rc, err) != 0)
+        return -1;
     if (moved)
         *moved = n;
     return 0;
-fail:
-    sqlite3_finalize(st);
-    rollback(s);
-    return -1;
 }
 
 int veil_store_each_replica(veil_store *s, enum veil_replica_state state, veil_store_replica_fn fn,
@@ -682,11 +678,10 @@ int veil_store_container_ensure(veil_store *s, const char *job_hex, uint32_t rep
     sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, (int)replica);
     sqlite3_bind_int64(st, 4, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, err, "container insert");
-    *created = sqlite3_changes(s->db) == 1;
+    size_t changed = 0;
+    if (step_done(s, st, "container insert", &changed, err) != 0)
+        return -1;
+    *created = changed == 1;
     return 0;
 }
 
@@ -702,11 +697,10 @@ int veil_store_container_set_state(veil_store *s, const char *container_id, cons
     sqlite3_bind_int(st, 2, exit_code);
     sqlite3_bind_int64(st, 3, now_ms());
     sqlite3_bind_text(st, 4, container_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, err, "container update");
-    if (sqlite3_changes(s->db) != 1)
+    size_t changed = 0;
+    if (step_done(s, st, "container update", &changed, err) != 0)
+        return -1;
+    if (changed != 1)
         return veil_err_set(err, VEIL_E_NOTFOUND, "no container %s", container_id);
     return 0;
 }
@@ -730,9 +724,7 @@ int veil_store_anchor_record(veil_store *s, const struct veil_store_anchor *a, v
     else
         sqlite3_bind_null(st, 5);
     sqlite3_bind_int64(st, 6, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "anchor insert");
+    return step_done(s, st, "anchor insert", NULL, err);
 }
 
 int veil_store_count_replicas_by_state(veil_store *s, uint64_t counts[VEIL_REPLICA_STATE_COUNT],
@@ -932,9 +924,7 @@ int veil_store_slot_put(veil_store *s, const struct veil_store_slot *slot, veil_
     sqlite3_bind_int64(st, 4, slot->seq);
     sqlite3_bind_int(st, 5, slot->verdict);
     sqlite3_bind_int64(st, 6, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store outcome slot");
+    return step_done(s, st, "store outcome slot", NULL, err);
 }
 
 /* One row (job_id, member, period, seq, verdict) into a slot; -1 when the
@@ -1020,9 +1010,7 @@ int veil_store_slots_prune(veil_store *s, int64_t older_than_ms, veil_err *err)
     if (prepare(s, &st, "DELETE FROM outcome_slots WHERE created_ms < ?1", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, older_than_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "prune outcome slots");
+    return step_done(s, st, "prune outcome slots", NULL, err);
 }
 
 /* ---- jobs deferred at intake (daemon_intake.c, issue 18) ---------------- */
@@ -1046,9 +1034,7 @@ int veil_store_deferral_put(veil_store *s, const struct veil_store_deferral *d, 
     sqlite3_bind_int64(st, 4, (sqlite3_int64)d->first_ms);
     sqlite3_bind_int64(st, 5, d->attempts);
     sqlite3_bind_int64(st, 6, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store intake deferral");
+    return step_done(s, st, "store intake deferral", NULL, err);
 }
 
 int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err)
@@ -1057,9 +1043,7 @@ int veil_store_deferral_drop(veil_store *s, const char *job_hex, veil_err *err)
     if (prepare(s, &st, "DELETE FROM intake_deferrals WHERE job_id = ?1", err) != 0)
         return -1;
     sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "drop intake deferral");
+    return step_done(s, st, "drop intake deferral", NULL, err);
 }
 
 void veil_store_deferrals_free(struct veil_store_deferral *v, size_t n)
@@ -1208,11 +1192,10 @@ int veil_store_job_set_taken_in(veil_store *s, const char *job_hex, veil_err *er
         return -1;
     sqlite3_bind_int64(st, 1, now_ms());
     sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, err, "mark job taken in");
-    if (sqlite3_changes(s->db) == 0)
+    size_t changed = 0;
+    if (step_done(s, st, "mark job taken in", &changed, err) != 0)
+        return -1;
+    if (changed == 0)
         return veil_err_set(err, VEIL_E_NOTFOUND, "no job %.16s to mark taken in", job_hex);
     return 0;
 }
@@ -1261,32 +1244,25 @@ static int check_held_locked(veil_store *s, const char *job_hex, veil_err *err)
 int veil_store_replicas_hold(veil_store *s, const char *job_hex, uint32_t *back, veil_err *err)
 {
     sqlite3_stmt *st = NULL;
+    size_t n = 0;
     *back = 0;
     if (exec(s, "BEGIN IMMEDIATE", err) != 0)
         return -1;
-    if (check_held_locked(s, job_hex, err) != 0 ||
-        prepare(s, &st,
-                "UPDATE replicas SET state = 'pending', updated_ms = ?1 WHERE job_id = ?2"
-                " AND state IN ('scheduling', 'awaiting_decryption', 'rescheduling')",
-                err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, now_ms());
-    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_fail(s, err, "hold replicas back");
-        goto fail;
+    int rc = check_held_locked(s, job_hex, err);
+    if (rc == 0)
+        rc = prepare(s, &st,
+                     "UPDATE replicas SET state = 'pending', updated_ms = ?1 WHERE job_id = ?2"
+                     " AND state IN ('scheduling', 'awaiting_decryption', 'rescheduling')",
+                     err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, now_ms());
+        sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+        rc = step_done(s, st, "hold replicas back", &n, err);
     }
-    uint32_t n = (uint32_t)sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (exec(s, "COMMIT", err) != 0)
-        goto fail;
-    *back = n;
+    if (commit_or_rollback(s, rc, err) != 0)
+        return -1;
+    *back = (uint32_t)n;
     return 0;
-fail:
-    sqlite3_finalize(st);
-    rollback(s);
-    return -1;
 }
 
 /* ---- the chain's view for a start while the RPC is down (issue 18) ------ */
@@ -1309,9 +1285,7 @@ static int chain_read_put(veil_store *s, const char *what, uint64_t cluster_id, 
     if (data)
         sqlite3_bind_blob(st, 4, data, (int)len, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store chain read");
+    return step_done(s, st, "store chain read", NULL, err);
 }
 
 int veil_store_chain_policy_put(veil_store *s, uint64_t cluster_id, uint64_t block,
@@ -1368,9 +1342,7 @@ static int member_row_put(veil_store *s, uint64_t cluster_id, const uint8_t addr
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
     sqlite3_bind_blob(st, 2, address, 20, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, ed25519, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "store member");
+    return step_done(s, st, "store member", NULL, err);
 }
 
 /* Inside the caller's transaction: the cluster's member rows removed, all
@@ -1387,17 +1359,7 @@ static int member_rows_drop(veil_store *s, uint64_t cluster_id, const uint8_t *a
     sqlite3_bind_int64(st, 1, (sqlite3_int64)cluster_id);
     if (address)
         sqlite3_bind_blob(st, 2, address, 20, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "drop stored members");
-}
-
-static int commit_or_rollback(veil_store *s, int rc, veil_err *err)
-{
-    if (rc == 0 && exec(s, "COMMIT", err) == 0)
-        return 0;
-    rollback(s);
-    return -1;
+    return step_done(s, st, "drop stored members", NULL, err);
 }
 
 int veil_store_chain_members_put(veil_store *s, uint64_t cluster_id, uint64_t block,

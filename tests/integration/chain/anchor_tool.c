@@ -21,6 +21,13 @@
  *   anchor_tool check RPC DIR CONTRACT CLUSTER  the same, and how many anchors
  *                                              name the transaction of the
  *                                              epoch's (first) batch log
+ *   anchor_tool proof RPC FROM TO CONTRACT CLUSTER
+ *                                              proofs from a peer: TO's
+ *                                              anchorer (a pass, then its
+ *                                              missing assignments) asks
+ *                                              FROM's, and accepts the
+ *                                              answers; prints "answered=N
+ *                                              kept=K" and the refusals
  *
  * RPC may list several endpoints ("URL1,URL2"); the logs are read paged.
  * ANCHOR_CONFIRMATIONS (tick): the anchorer's confirmation depth (default 0,
@@ -262,6 +269,64 @@ static int cmd_count(char **argv, bool check)
     return 0;
 }
 
+static struct veil_anchorer anchorer_at(veil_store *st, veil_chain_client *c,
+                                        const veil_eth_address *contract, uint64_t cluster,
+                                        const struct veil_hasher *kh, uint64_t conf)
+{
+    return (struct veil_anchorer){.store = st,
+                                  .confirmations = conf,
+                                  .chain = c,
+                                  .contract = *contract,
+                                  .cluster_id = cluster,
+                                  .keccak = kh,
+                                  .batch = true,
+                                  .interval_ms = EPOCH_MS,
+                                  .batch_ms = EPOCH_MS,
+                                  .hold_batch = UINT64_MAX};
+}
+
+/* TO asks FROM for the proofs it misses, as daemon_sync.c does between
+ * two nodes, and keeps what veil_anchorer_accept takes. */
+static int cmd_proof(char **argv)
+{
+    veil_err err = {0};
+    veil_chain_client *c;
+    veil_eth_key key;
+    veil_eth_address contract;
+    veil_store *from, *to;
+    if (open_client(argv[2], "", 30000, &c, &key, &err) != 0 ||
+        veil_eth_address_parse(argv[5], &contract, &err) != 0 ||
+        veil_store_open(&from, argv[3], &err) != 0 || veil_store_open(&to, argv[4], &err) != 0)
+        return die("open", &err);
+    veil_chain_client_set_contract(c, &contract);
+    struct veil_hasher kh = {.fn = keccak_hash};
+    const char *conf = getenv("ANCHOR_CONFIRMATIONS");
+    uint64_t cluster = strtoull(argv[6], NULL, 10);
+    struct veil_anchorer a = anchorer_at(from, c, &contract, cluster, &kh, 0);
+    struct veil_anchorer b =
+        anchorer_at(to, c, &contract, cluster, &kh, conf ? strtoull(conf, NULL, 10) : 2);
+    veil_anchorer_tick(&b, 10 * EPOCH_MS); /* its own scan first, as the anchor tick */
+    struct veil_proof_query q[VEIL_PROOF_QUERY_MAX];
+    struct veil_proof_answer ans[VEIL_PROOF_QUERY_MAX];
+    size_t nq = veil_anchorer_missing(&b, UINT64_MAX / 2, q, VEIL_PROOF_QUERY_MAX);
+    size_t na = veil_anchorer_answer(&a, q, nq, ans);
+    size_t kept = 0;
+    for (size_t i = 0; i < na; i++) {
+        veil_err e2 = {0};
+        if (veil_anchorer_accept(&b, &ans[i], &e2) == 0)
+            kept++;
+        else
+            printf("refused: %s\n", e2.msg);
+    }
+    printf("missing=%zu answered=%zu kept=%zu\n", nq, na, kept);
+    veil_anchorer_free(&a);
+    veil_anchorer_free(&b);
+    veil_store_close(from);
+    veil_store_close(to);
+    veil_chain_client_close(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (veil_log_init_from_env(NULL) != 0)
@@ -276,6 +341,8 @@ int main(int argc, char **argv)
         return cmd_count(argv, false);
     if (argc == 6 && strcmp(argv[1], "check") == 0)
         return cmd_count(argv, true);
+    if (argc == 7 && strcmp(argv[1], "proof") == 0)
+        return cmd_proof(argv);
     fprintf(stderr, "usage: see the top of anchor_tool.c\n");
     return 2;
 }

@@ -59,8 +59,17 @@ for i in 1 2 3; do start_node "$i" "${NODE_ENV[@]}"; done
 wait_mesh 3 90
 ok "mesh up; node 3 reaches the chain through the relay, node 2 through the gate"
 
+from2=$(($(wc -l <"$WORK/n2/veild.log") + 1))
+from3=$(($(wc -l <"$WORK/n3/veild.log") + 1))
 relay_stop
 : >"$BLOCK" # node 2: its policy reads refused, its other chain reads relayed
+# nodes 2 and 3 read the policy again every 5 s on a worker and use a copy
+# up to 10 s old: the job is sent once their copies expired
+expired() { # NODE FROM
+  grep -q 'msg="policy copy expired: unreadable until a read works"' <<<"$(tail -n "+$2" "$WORK/n$1/veild.log")"
+}
+wait_for 60 "node 2's policy copy expires" expired 2 "$from2"
+wait_for 60 "node 3's policy copy expires" expired 3 "$from3"
 cat >"$WORK/short.yaml" <<YAML
 name: short
 image: $RT_REG/busybox@$DIGEST

@@ -4,8 +4,12 @@
  * (results, errors with revert data, malformed bodies), log objects and
  * their decoding into registry events, and transport retries with backoff
  * against a tiny in-process HTTP server on 127.0.0.1 that fails first
- * (HTTP 503, then a dropped connection) and answers on the third try.
+ * (HTTP 503, then a dropped connection) and answers on the third try;
+ * the circuit breaker against an endpoint that accepts and never answers
+ * (one timed-out request, then calls fail at once without connecting, and
+ * a probe after the period that gets an answer closes it).
  */
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -153,4 +157,118 @@ static void test_retries(void)
     CHECK(veil_rpc_open(&rpc, "ftp://x", &o, &err) == -1);
 }
 
-VTEST_MAIN(VTEST(test_parse_response), VTEST(test_logs), VTEST(test_retries))
+/* A listening socket nobody accepts on: the kernel completes the TCP
+ * handshake into the backlog, and the request is never answered. */
+static int hang_listener(char *url, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    snprintf(url, cap, "http://127.0.0.1:%u", ntohs(a.sin_port));
+    return fd;
+}
+
+/* Connections the client made (accepted now, without blocking). */
+static int connections_made(int fd)
+{
+    int n = 0, c;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    while ((c = accept(fd, NULL, NULL)) >= 0) {
+        close(c);
+        n++;
+    }
+    return n;
+}
+
+static void test_breaker_hang(void)
+{
+    char url[64];
+    int fd = hang_listener(url, sizeof url);
+    CHECK(fd >= 0);
+    /* a long period: the second call surely falls inside it */
+    veil_rpc_options o = {.timeout_ms = 300, .retries = 3, .backoff_ms = 10, .breaker_ms = 60000};
+    veil_rpc *rpc;
+    veil_err err = {0};
+    uint64_t id = 0;
+    CHECK(veil_rpc_open(&rpc, url, &o, &err) == 0);
+    CHECK(veil_rpc_chain_id(rpc, &id, &err) == -1);
+    CHECK(err.code == VEIL_E_NETWORK);
+    CHECK(strstr(err.msg, "circuit open") == NULL);
+    /* the timed-out request was not retried: one connection */
+    CHECK_EQ_INT(connections_made(fd), 1);
+    err = (veil_err){0};
+    CHECK(veil_rpc_chain_id(rpc, &id, &err) == -1);
+    CHECK(err.code == VEIL_E_NETWORK);
+    CHECK(strstr(err.msg, "circuit open") != NULL);
+    CHECK_EQ_U64(veil_rpc_short_circuits(rpc), 1);
+    CHECK_EQ_INT(connections_made(fd), 0); /* no I/O while open */
+    veil_rpc_close(rpc);
+    close(fd);
+}
+
+/* First connection: read, never answer, wait for the client to give up;
+ * then answer every later one. */
+struct wake {
+    int fd;
+    int served;
+};
+
+static void *wake_server(void *arg)
+{
+    struct wake *w = arg;
+    char buf[4096];
+    for (int i = 0; i < 3; i++) {
+        int c = accept(w->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        ssize_t got = recv(c, buf, sizeof buf, 0);
+        if (i == 0) {
+            while (got > 0)
+                got = recv(c, buf, sizeof buf, 0); /* until the client closes */
+        } else {
+            const char *body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x7a69\"}";
+            char r[256];
+            snprintf(r, sizeof r,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n%s",
+                     strlen(body), body);
+            ssize_t wr = send(c, r, strlen(r), MSG_NOSIGNAL);
+            (void)wr;
+        }
+        close(c);
+        w->served++;
+    }
+    return NULL;
+}
+
+static void test_breaker_probe(void)
+{
+    char url[64];
+    struct wake w = {0};
+    w.fd = hang_listener(url, sizeof url);
+    CHECK(w.fd >= 0);
+    pthread_t th;
+    pthread_create(&th, NULL, wake_server, &w);
+    /* 1 s: the answered probe must not time out on a loaded machine */
+    veil_rpc_options o = {.timeout_ms = 1000, .retries = 0, .backoff_ms = 10, .breaker_ms = 1};
+    veil_rpc *rpc;
+    veil_err err = {0};
+    uint64_t id = 0;
+    CHECK(veil_rpc_open(&rpc, url, &o, &err) == 0);
+    CHECK(veil_rpc_chain_id(rpc, &id, &err) == -1); /* hangs, times out: open for 1 ms */
+    usleep(20000);
+    CHECK(veil_rpc_chain_id(rpc, &id, &err) == 0); /* the probe gets an answer: closed */
+    CHECK_EQ_U64(id, 31337);
+    CHECK(veil_rpc_chain_id(rpc, &id, &err) == 0);
+    CHECK_EQ_U64(veil_rpc_short_circuits(rpc), 0);
+    veil_rpc_close(rpc);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(w.served, 3);
+    close(w.fd);
+}
+
+VTEST_MAIN(VTEST(test_parse_response), VTEST(test_logs), VTEST(test_retries),
+           VTEST(test_breaker_hang), VTEST(test_breaker_probe))
