@@ -199,8 +199,14 @@ static int load_items(struct veil_anchorer *a, struct item **out, size_t *n_out,
             x->row_epoch = (uint64_t)json_integer_value(json_object_get(r, "epoch"));
             uint8_t leaf[32];
             veil_merkle_leaf(leaf, a->keccak, a->cluster_id, x->job, x->commitment);
-            x->single =
-                x->proof_json && strcmp(x->proof_json, "[]") == 0 && memcmp(leaf, x->root, 32) == 0;
+            /* A batch of one has the leaf as its root and an empty proof
+             * too; its row carries the batch epoch, a single's the
+             * assignment's own epoch. Where the two coincide (a batch epoch
+             * of one telemetry epoch, or epoch 0) step 4 also looks for a
+             * batch log before sending a single. */
+            x->single = x->proof_json && strcmp(x->proof_json, "[]") == 0 &&
+                        memcmp(leaf, x->root, 32) == 0 &&
+                        !(a->batch && x->row_epoch == x->batch && x->row_epoch != x->epoch);
             if (x->st == IT_INTENT && memcmp(x->root, RELEASED_ROOT, 32) == 0)
                 x->st = IT_NONE;
         }
@@ -763,8 +769,11 @@ static void anchorer_pass(struct veil_anchorer *a, uint64_t now_ms)
         if (x->st != IT_INTENT)
             continue;
         if (x->single) {
+            /* ...unless it is a batch of one (root = leaf) already mined or
+             * pending: sending it alone would anchor it twice */
             if (!find_single_log(logs, nl, x->job, x->commitment, true) &&
-                !pending_holds(a, &pv, x->commitment))
+                !find_batch_log(logs, nl, x->root, true) &&
+                !pending_holds(a, &pv, x->commitment) && !pending_holds(a, &pv, x->root))
                 send_single(a, x);
             x->st = IT_DONE; /* handled in this pass */
             continue;

@@ -11,6 +11,10 @@
 #   3. a row recorded at depth 0 (as before the fix: depth 0) whose
 #      transaction a reorg dropped: a restarted sender (depth 2) finds no
 #      log of it, turns the rows back into intents and sends the batch again.
+#   4. a batch of ONE (its root is the leaf, its proof empty, like a single's
+#      row) mined but not yet 2 deep: the next pass waits; it must not anchor
+#      the commitment again alone (the long chaos run of 2026-12-07 found two
+#      commitments anchored in a batch and a single, one block apart).
 source "$(dirname "$0")/lib.sh"
 TOOL=${ANCHOR_TOOL:?}
 KEY=${ANVIL_KEYS[0]}
@@ -84,4 +88,17 @@ grep -q "sent_batches=1" <<<"$LAST" || fail "the dropped batch was not sent agai
 tick b 2
 expect b "batches=1 anchored=3 matching=3" "after the resent batch is 2 deep"
 ok "rows naming a dropped transaction became intents again on restart; one batch for the epoch"
+
+# ---- 4. a batch of one, mined, not yet confirmed ---------------------------
+ANCHOR_ASSIGNMENTS=1 setup d
+tick d 2
+grep -q "sent_batches=1 sent_singles=0" <<<"$LAST" || fail "the batch of one was not sent: $LAST"
+tick d 2
+grep -q "sent_batches=0 sent_singles=0" <<<"$LAST" ||
+  fail "the mined, unconfirmed batch of one was anchored again: $LAST"
+"$CAST" rpc --rpc-url "$RPC" anvil_mine 2 >/dev/null || fail "anvil_mine"
+tick d 2
+grep -q "sent_batches=0 sent_singles=0" <<<"$LAST" || fail "anchored again once 2 deep: $LAST"
+expect d "batches=1 anchored=1 matching=1" "the batch of one once 2 deep"
+ok "a batch of one waits for its depth like any batch: anchored once"
 echo PASS

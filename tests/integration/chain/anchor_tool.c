@@ -31,7 +31,8 @@
  *
  * RPC may list several endpoints ("URL1,URL2"); the logs are read paged.
  * ANCHOR_CONFIRMATIONS (tick): the anchorer's confirmation depth (default 0,
- * a chain that mines only when asked).
+ * a chain that mines only when asked). ANCHOR_ASSIGNMENTS (setup): how many
+ * assignments the store gets (default N_ASSIGNMENTS).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,9 @@ static int store_assignments(const char *dir, veil_err *err)
     if (veil_store_open(&st, dir, err) != 0)
         return -1;
     int rc = 0;
-    for (int i = 0; i < N_ASSIGNMENTS && rc == 0; i++) {
+    const char *want = getenv("ANCHOR_ASSIGNMENTS");
+    int n = want ? atoi(want) : N_ASSIGNMENTS;
+    for (int i = 0; i < n && rc == 0; i++) {
         uint8_t job[32], out_digest[32], com[32];
         veil_random_bytes(job, 32);
         veil_random_bytes(out_digest, 32);
@@ -205,7 +208,8 @@ static int cmd_tick(char **argv, bool reorg)
     } else {
         veil_anchorer_tick(&a, 10 * EPOCH_MS); /* epoch 0 is long over */
     }
-    printf("sent_batches=%llu failovers=%llu endpoint=%s\n", (unsigned long long)a.sent_batches,
+    printf("sent_batches=%llu sent_singles=%llu failovers=%llu endpoint=%s\n",
+           (unsigned long long)a.sent_batches, (unsigned long long)a.sent_singles,
            (unsigned long long)veil_rpc_failovers(veil_chain_client_rpc(c)),
            veil_rpc_endpoint(veil_chain_client_rpc(c)));
     veil_store_close(st);
