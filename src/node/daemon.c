@@ -150,6 +150,9 @@ void veil_daemon_on_topic_message(void *ctx, const struct veil_gs_message *msg)
     case VEIL_MSG_PARTIAL:
         veil_daemon_on_partial(d, msg);
         break;
+    case VEIL_MSG_NODE_KEY:
+        veil_daemon_on_node_key(d, msg);
+        break;
     default:
         break;
     }
@@ -557,6 +560,7 @@ fail:
 static void free_daemon(veil_daemon *d)
 {
     veil_daemon_members_free(d);
+    veil_daemon_keys_free(d);
     round_table_free(&d->rounds);
     veil_daemon_holder_free(d);
     watch_list_free(&d->watched);

@@ -76,6 +76,12 @@ struct round {
     uint64_t queued_seq;
     bool queue_noted;
     uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
+    /* node-computed keys (daemon_keys.c), fixed at each planning: the round
+     * is an argmin over the candidates' published keys; this node's own key
+     * for the plan went out (or it had no words); the PBS of this node's
+     * last evaluation (logged) */
+    bool keys, key_sent;
+    uint64_t pbs;
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */
