@@ -19,7 +19,11 @@
  * entry, so the placement is the one the full circuit would make over its
  * telemetry: the oracle's. It publishes once those words are final (the
  * epoch E is over, or its telemetry of E is out), normally when it plans
- * the round. A node with no such words (just started, its telemetry stale
+ * the round, and answers a key another node published for a round it holds
+ * with its own for the same plan, even while its admission still queues
+ * the round (each node admits rounds at its own moment; a candidate's key
+ * must not wait for that), at most ROUND_KEY_EPOCHS epochs per attempt. A
+ * node with no such words (just started, its telemetry stale
  * or never published) is no candidate in the full circuit either: it
  * publishes nothing, and the schedulers, who wait for the key of every
  * member they would count as a candidate for at most one telemetry
@@ -49,25 +53,33 @@ static bool round_in_plan(const struct round *r)
            r->state == VEIL_ROUND_ST_EVALUATED;
 }
 
-/* This node's words of the round's epoch can no longer change: the epoch is
- * over, or its telemetry of that epoch (or a later one) is out. */
-static bool words_final(const veil_daemon *d, const struct round *r, uint64_t now_ms)
+/* sched.node_keys: a cluster setting like sched.batch_replicas (false: the
+ * full circuit for every round, for benchmarks; the same on every node) */
+static bool keys_on(const veil_daemon *d)
 {
-    if (veil_epoch_of(now_ms, d->interval_ms) > r->epoch)
+    return veil_config_bool(d->cfg, "sched.node_keys", true);
+}
+
+/* This node's words of `epoch` can no longer change: the epoch is over, or
+ * its telemetry of that epoch (or a later one) is out. */
+static bool words_final(const veil_daemon *d, uint64_t epoch, uint64_t now_ms)
+{
+    if (veil_epoch_of(now_ms, d->interval_ms) > epoch)
         return true;
     for (size_t i = 0; i < NODE_KEY_WORDS_HISTORY; i++)
-        if (d->own_words.v[i].set && d->own_words.v[i].epoch >= r->epoch)
+        if (d->own_words.v[i].set && d->own_words.v[i].epoch >= epoch)
             return true;
     return false;
 }
 
-/* The key of this node for the round, encrypted into ct; 1 (nothing) when
- * the node has no words for the round's epoch. */
-static int own_key_ct(veil_daemon *d, const struct round *r, veil_buf *ct, veil_err *err)
+/* The key of this node for the round at `epoch`, encrypted into ct; 1
+ * (nothing) when the node has no words for that epoch. */
+static int own_key_ct(veil_daemon *d, const struct round *r, uint64_t epoch, veil_buf *ct,
+                      veil_err *err)
 {
     uint16_t words[VEIL_TELEMETRY_WORDS], key = 0;
     struct veil_telemetry_q q;
-    if (node_own_words_at(&d->own_words, r->epoch, VEIL_TELEMETRY_MAX_AGE_EPOCHS, words) != 0)
+    if (node_own_words_at(&d->own_words, epoch, VEIL_TELEMETRY_MAX_AGE_EPOCHS, words) != 0)
         return 1;
     veil_telemetry_from_words(words, &q);
     int rc = veil_sched_node_key(&r->req, &q, &key, err);
@@ -79,26 +91,43 @@ static int own_key_ct(veil_daemon *d, const struct round *r, veil_buf *ct, veil_
     return rc;
 }
 
-/* Publishes this node's key for the round (once per plan) and keeps it. */
-static void publish_own(veil_daemon *d, struct round *r)
+/* Whether this node published (or gave up) its key for that plan; else
+ * records it, within ROUND_KEY_EPOCHS epochs per attempt (false: spent). */
+static bool key_plan_taken(struct round *r, uint32_t attempt, uint64_t epoch)
 {
-    r->key_sent = true;
+    if (r->key_attempt != attempt || r->n_key_epochs == 0) {
+        r->key_attempt = attempt;
+        r->n_key_epochs = 0;
+    }
+    for (size_t i = 0; i < r->n_key_epochs; i++)
+        if (r->key_epochs[i] == epoch)
+            return true;
+    if (r->n_key_epochs == ROUND_KEY_EPOCHS)
+        return true; /* a sender cannot make this node publish without end */
+    r->key_epochs[r->n_key_epochs++] = epoch;
+    return false;
+}
+
+/* Publishes this node's key for the round's plan (attempt, epoch), once,
+ * when its words of that epoch are final, and keeps it. */
+static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint64_t epoch,
+                        uint64_t now_ms)
+{
+    if (!words_final(d, epoch, now_ms) || key_plan_taken(r, attempt, epoch))
+        return;
     veil_buf ct, msg;
     veil_buf_init(&ct);
     veil_buf_init(&msg);
     veil_err err = {0};
-    int rc = own_key_ct(d, r, &ct, &err);
+    int rc = own_key_ct(d, r, epoch, &ct, &err);
     if (rc > 0) {
         veil_log(VEIL_LOG_INFO, SUB, "no key: no telemetry words for the round's epoch",
                  "job=%.16s replica=%u epoch=%llu", r->job_hex, r->replica,
-                 (unsigned long long)r->epoch);
+                 (unsigned long long)epoch);
         return;
     }
-    struct node_key_msg m = {.replica = r->replica,
-                             .attempt = r->attempt,
-                             .epoch = r->epoch,
-                             .ct = ct.data,
-                             .ct_len = ct.len};
+    struct node_key_msg m = {
+        .replica = r->replica, .attempt = attempt, .epoch = epoch, .ct = ct.data, .ct_len = ct.len};
     memcpy(m.job_id, r->job_id, 32);
     veil_daemon_to_peer(&m.node, &d->self);
     if (rc == 0)
@@ -110,7 +139,7 @@ static void publish_own(veil_daemon *d, struct round *r)
     if (rc == 0)
         veil_log(VEIL_LOG_INFO, SUB, "node key published",
                  "job=%.16s replica=%u attempt=%u epoch=%llu bytes=%zu", r->job_hex, r->replica,
-                 r->attempt + 1, (unsigned long long)r->epoch, msg.len);
+                 attempt + 1, (unsigned long long)epoch, msg.len);
     else
         veil_log(VEIL_LOG_WARN, SUB, "node key not published", "job=%.16s replica=%u error=\"%s\"",
                  r->job_hex, r->replica, err.msg);
@@ -120,14 +149,10 @@ static void publish_own(veil_daemon *d, struct round *r)
 
 void veil_daemon_keys_planned(veil_daemon *d, struct round *r, size_t n_shards)
 {
-    /* sched.node_keys: a cluster setting like sched.batch_replicas (false:
-     * the full circuit for every round, for benchmarks) */
-    r->keys = veil_config_bool(d->cfg, "sched.node_keys", true) &&
-              node_key_path(r->req.confidential, n_shards);
-    r->key_sent = false;
+    r->keys = keys_on(d) && node_key_path(r->req.confidential, n_shards);
     r->pbs = 0;
-    if (r->keys && words_final(d, r, veil_daemon_wall_ms()))
-        publish_own(d, r);
+    if (r->keys)
+        publish_own(d, r, r->attempt, r->epoch, veil_daemon_wall_ms());
 }
 
 void veil_daemon_keys_own_words(veil_daemon *d, uint64_t epoch,
@@ -205,21 +230,39 @@ void veil_daemon_on_node_key(veil_daemon *d, const struct veil_gs_message *msg)
                  (unsigned long long)m.epoch);
 }
 
+/* A round whose request this node knows, public, not over: it answers the
+ * keys of others for the round's current attempt with its own, planned
+ * here or still queued by admission (each node admits at its own moment:
+ * a queued node must not hold the round's candidates back). */
+static bool answers_keys(const veil_daemon *d, const struct round *r)
+{
+    return r->have_req && !r->req.confidential && keys_on(d) &&
+           (r->state == VEIL_ROUND_ST_READY || round_in_plan(r));
+}
+
 void veil_daemon_keys_tick(veil_daemon *d, uint64_t now_ms)
 {
-    for (size_t i = 0; i < d->rounds.n; i++) {
+    for (size_t i = 0; i < d->rounds.n; i++) { /* this node's own plans */
         struct round *r = d->rounds.v[i];
-        if (round_in_plan(r) && r->keys && !r->key_sent && words_final(d, r, now_ms))
-            publish_own(d, r);
+        if (round_in_plan(r) && r->keys)
+            publish_own(d, r, r->attempt, r->epoch, now_ms);
     }
-    /* keys are read once, by the evaluation of their own attempt: those of
-     * settled rounds and of earlier attempts go */
-    for (size_t i = 0; i < d->rounds.n && d->node_keys.n > 0; i++) {
-        const struct round *r = d->rounds.v[i];
-        if (veil_round_state_terminal(r->state))
-            (void)node_key_table_drop(&d->node_keys, r->job_id, r->replica, UINT32_MAX);
-        else if (r->attempt > 0)
-            (void)node_key_table_drop(&d->node_keys, r->job_id, r->replica, r->attempt);
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    for (size_t i = 0; i < d->node_keys.n;) {
+        struct node_key_entry e = d->node_keys.v[i]; /* publish_own may grow the table */
+        struct round *r = round_table_get(&d->rounds, e.job_id, e.replica);
+        if (r && (veil_round_state_terminal(r->state) || e.attempt < r->attempt)) {
+            /* read once, by its own attempt's evaluation: a settled round's
+             * keys and an earlier attempt's go */
+            uint32_t below = veil_round_state_terminal(r->state) ? UINT32_MAX : r->attempt;
+            if (node_key_table_drop(&d->node_keys, e.job_id, e.replica, below) > 0)
+                continue; /* entry i is a later one now */
+        }
+        if (r && answers_keys(d, r) && e.attempt == r->attempt &&
+            !veil_daemon_peer_eq(&e.node, &self))
+            publish_own(d, r, e.attempt, e.epoch, now_ms);
+        i++;
     }
     uint64_t now = veil_epoch_of(now_ms, d->interval_ms);
     if (now > 2 * NODE_KEY_WORDS_HISTORY)

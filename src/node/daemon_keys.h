@@ -124,7 +124,11 @@ void veil_daemon_on_node_key(struct veil_daemon *d, const struct veil_gs_message
 /* The words this node just published encrypted for `epoch`. */
 void veil_daemon_keys_own_words(struct veil_daemon *d, uint64_t epoch,
                                 const uint16_t words[VEIL_TELEMETRY_WORDS]);
-/* Keys not yet published (words not final at planning), pruning. */
+/* This node's key for its own plans whose words were not final at
+ * planning, and for the plans of the keys others published for a round it
+ * holds (planned or still queued by admission: every candidate answers,
+ * whenever its own admission lets it plan); the keys no round will read
+ * again dropped. */
 void veil_daemon_keys_tick(struct veil_daemon *d, uint64_t now_ms);
 /* A scheduler may start a key round: every member it would count as a
  * candidate of the round's epoch (alive, fresh telemetry) sent its key, or

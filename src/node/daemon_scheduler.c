@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon_core.h"
 #include "daemon_sched.h"
@@ -29,10 +30,19 @@ struct eval_job {
     bool shard;
     size_t index, n_shards; /* the shard's */
     size_t first, end;
-    size_t k; /* the (index, found) pairs: the round's batch, fixed at the start */
-    bool keys;    /* over node-computed keys (daemon_keys.c), fixed at the start */
-    uint64_t pbs; /* the evaluation's PBS, written by the worker */
+    size_t k;        /* the (index, found) pairs: the round's batch, fixed at the start */
+    bool keys;       /* over node-computed keys (daemon_keys.c), fixed at the start */
+    uint64_t pbs;    /* the evaluation's PBS, written by the worker */
+    uint64_t cpu_ms; /* the process's CPU time while it ran (the FHE threads included) */
 };
+
+static uint64_t process_cpu_ms(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0)
+        return 0;
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
 
 /* A key-path round: the argmin over the candidates' keys. A key that does
  * not expand (a malformed list) leaves its node out like an excluded one,
@@ -105,7 +115,9 @@ static void sched_work(uv_work_t *w)
     veil_buf fhe_out;
     veil_buf_init(&fhe_out);
     bool none = true;
+    uint64_t cpu0 = process_cpu_ms();
     r->work_rc = evaluate(r->d, r, j, &fhe_out, &none);
+    j->cpu_ms = process_cpu_ms() - cpu0;
     veil_buf_reset(&r->output);
     if (j->shard) {
         int rc = veil_daemon_shard_output_encode(
@@ -190,6 +202,7 @@ static void sched_after(uv_work_t *w, int status)
     }
     d->computing = false;
     r->pbs = j->pbs;
+    r->eval_cpu_ms = j->cpu_ms;
     uint64_t took = veil_daemon_wall_ms() - r->eval_start_ms;
     if (status == 0 && r->work_rc == 0)
         round_pace_sample(&d->rounds.pace, took); /* the deadline follows this machine's speed */
@@ -252,10 +265,15 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
     veil_log(first ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
              first ? "round evaluated" : "round result re-sent",
              "job=%.16s replica=%u attempt=%u epoch=%llu "
-             "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu keys=%d pbs=%llu",
+             "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu keys=%d pbs=%llu "
+             "took_ms=%llu cpu_ms=%llu",
              r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
              r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms, r->keys,
-             (unsigned long long)r->pbs);
+             (unsigned long long)r->pbs,
+             (unsigned long long)(first && r->eval_start_ms
+                                      ? veil_daemon_wall_ms() - r->eval_start_ms
+                                      : 0),
+             (unsigned long long)r->eval_cpu_ms);
     struct veil_peer_id self = m.scheduler;
     if (first)
         veil_daemon_add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);

@@ -22,6 +22,9 @@
 
 #define ROUND_MAX_DIGESTS 16
 
+/* Plans (epochs) of one attempt a node publishes its key for (daemon_keys.c). */
+#define ROUND_KEY_EPOCHS 3
+
 /* One replica's scheduling round, as this node takes part in it. Its
  * lifecycle is `state` alone; the other fields are the data it carries. */
 struct round {
@@ -77,11 +80,15 @@ struct round {
     bool queue_noted;
     uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
     /* node-computed keys (daemon_keys.c), fixed at each planning: the round
-     * is an argmin over the candidates' published keys; this node's own key
-     * for the plan went out (or it had no words); the PBS of this node's
-     * last evaluation (logged) */
-    bool keys, key_sent;
-    uint64_t pbs;
+     * is an argmin over the candidates' published keys; the PBS of this
+     * node's last evaluation (logged) */
+    bool keys;
+    uint64_t pbs, eval_cpu_ms; /* and the process's CPU time while it ran */
+    /* the epochs of attempt key_attempt this node published its key for
+     * (its own plan's, and the plans of others' keys it answered) */
+    uint32_t key_attempt;
+    uint8_t n_key_epochs;
+    uint64_t key_epochs[ROUND_KEY_EPOCHS];
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */

@@ -55,6 +55,7 @@ job kbin binpack 100m 1536Mi 1       # the least cpu that fits the memory
 job kweigh weighted:1:4 100m 16Mi 1  # latency against load
 job krep binpack 100m 16Mi 2         # one batch round over keys
 job kconf binpack 100m 1536Mi 1      # submitted --confidential: full circuit
+job kspread spread 100m 64Mi 1       # submitted last: queued by admission (3 in flight)
 [ "$(oracle kbin)" != "$(oracle kweigh)" ] || fail "the oracle places kbin and kweigh alike"
 
 # placements_at reads NODE_PIDS and PEER_i: polled in this shell
@@ -72,12 +73,12 @@ check_placed() {
 }
 
 declare -A ID
-for j in kbin kweigh krep; do
-  ID[$j]=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
-done
 ID[kconf]=$(veil_at 2 job run --confidential "$WORK/kconf.yaml" | awk '{print $2}') \
   || fail "job run --confidential kconf"
-for j in kbin kweigh krep kconf; do
+for j in kbin kweigh krep kspread; do
+  ID[$j]=$(veil_at 2 job run "$WORK/$j.yaml" | awk '{print $2}') || fail "job run $j"
+done
+for j in kbin kweigh krep kspread kconf; do
   check_placed "$j" "${ID[$j]}"
   ok "$j placed as the oracle says: $(oracle "$j" | tr '\n' ' ')"
 done
@@ -85,8 +86,8 @@ done
 # evaluated JOB: every scheduler's `round evaluated` line of the job's rounds
 evaluated() { grep -h 'msg="round evaluated"' "$WORK"/n*/veild.log | grep "job=${1:0:16} " || true; }
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
-declare -A K=([kbin]=1 [kweigh]=1 [krep]=2) # tournaments in the round
-for j in kbin kweigh krep; do
+declare -A K=([kbin]=1 [kweigh]=1 [krep]=2 [kspread]=1) # tournaments in the round
+for j in kbin kweigh krep kspread; do
   lines=$(evaluated "${ID[$j]}")
   [ -n "$lines" ] || fail "$j: no round evaluated line"
   while read -r l; do
@@ -99,6 +100,13 @@ for j in kbin kweigh krep; do
   ok "$j: key path, PBS per candidate $(while read -r l; do
     echo "$(field pbs "$l")/$(field candidates "$l")"; done <<<"$lines" | sort -u | tr '\n' ' ')"
 done
+# every candidate's key reached the round, also while admission queued it
+for j in kbin kweigh krep kspread; do
+  grep -q "candidates=$N " <<<"$(evaluated "${ID[$j]}")" \
+    || fail "$j: no scheduler evaluated it over all $N candidates: $(evaluated "${ID[$j]}")"
+done
+grep -h 'msg="round queued"' "$WORK"/n*/veild.log | grep -q "job=${ID[kspread]:0:16} " \
+  || fail "kspread was never queued by admission (the test needs it)"
 # the batch: one round placed both replicas
 grep -h 'msg="round planned"' "$WORK"/n2/veild.log | grep "job=${ID[krep]:0:16} " \
   | grep -q 'batch=2' || fail "krep was not planned as one batch round"
