@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * daemon_keys.c - node-computed keys in veild (issue 20; docs/SCHEDULING.md
- * "Node-computed keys ... in veild"): for a round over a PUBLIC request in
- * an unsharded round, each candidate computes its own key
+ * "Node-computed keys in veild"): for a round over a PUBLIC request (one
+ * replica, a batch or a sharded round), each candidate computes its own key
  * (veil_sched_node_key: the circuit's key, exactly) on the telemetry words
  * it published encrypted for the round's epoch, and publishes it encrypted
  * under the cluster public key (a one-value compact list, ~17 KB) in a
  * NODE_KEY message; the schedulers run the labelled argmin alone over the
- * keys they hold (daemon_scheduler.c), ~20 PBS per candidate instead of
+ * keys they hold (daemon_scheduler.c; a shard's schedulers over their range
+ * of the parent round's keys), ~20 PBS per candidate instead of
  * ~38-49 with the key in the circuit. Owns: the NODE_KEY codec, the node's
  * history of its own published words, the table of keys held, the key-path
  * rule, and the daemon's publishing, receiving and waiting.
@@ -147,9 +148,9 @@ static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint6
     veil_buf_free(&msg);
 }
 
-void veil_daemon_keys_planned(veil_daemon *d, struct round *r, size_t n_shards)
+void veil_daemon_keys_planned(veil_daemon *d, struct round *r)
 {
-    r->keys = keys_on(d) && node_key_path(r->req.confidential, n_shards);
+    r->keys = keys_on(d) && node_key_path(r->req.confidential);
     r->pbs = 0;
     if (r->keys)
         publish_own(d, r, r->attempt, r->epoch, veil_daemon_wall_ms());
@@ -279,16 +280,22 @@ static bool member_candidate(const struct member *m, uint64_t epoch)
 
 bool veil_daemon_keys_ready(veil_daemon *d, const struct round *r, uint64_t now_ms)
 {
+    size_t shard, n_shards;
+    const struct round *owner = r; /* a shard reads its parent's keys */
+    if (veil_daemon_round_is_shard(r) &&
+        !(owner = veil_daemon_shard_parent(d, r, &shard, &n_shards)))
+        return true; /* evaluation refuses it (no parent held here) */
     /* from this node's planning (a queued round's start time may be long
      * past): the other nodes plan it within a gossip delay of it */
     uint64_t wait = d->interval_ms > 1000 ? d->interval_ms : 1000;
-    if (!r->keys || now_ms >= r->planned_ms + wait)
+    if (!owner->keys || now_ms >= r->planned_ms + wait)
         return true;
     for (size_t i = 0; i < d->n_members; i++) {
         struct veil_peer_id p;
         veil_daemon_to_peer(&p, &d->members[i].id);
-        if (member_candidate(&d->members[i], r->epoch) &&
-            !node_key_table_find(&d->node_keys, r->job_id, r->replica, r->attempt, r->epoch, &p))
+        if (member_candidate(&d->members[i], owner->epoch) &&
+            !node_key_table_find(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
+                                 owner->epoch, &p))
             return false;
     }
     return true;

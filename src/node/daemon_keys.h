@@ -104,12 +104,12 @@ VEIL_WARN_UNUSED int node_key_candidates(const struct node_key_table *t, const u
                                          const struct veil_peer_id *alive, size_t n_alive,
                                          const struct node_key_entry **out, size_t *n_out,
                                          veil_err *err);
-/* Whether a round takes the key path: a public request in an unsharded
- * round (one replica or a batch: veil_fhe_argmin_replicas runs over keys
- * as over circuit keys). Confidential requests (the nodes do not know them)
- * and sharded rounds keep the full circuit. Depends only on the job and the
- * shard plan, which every node shares. */
-bool node_key_path(bool confidential, size_t n_shards);
+/* Whether a round takes the key path: a public request, in any round (one
+ * replica; a batch: veil_fhe_argmin_replicas over the keys; a sharded
+ * round: each shard's veil_fhe_argmin_keyed over its range of the keys,
+ * merged as before). Confidential requests (the nodes do not know them)
+ * keep the full circuit. Depends only on the job, which every node shares. */
+bool node_key_path(bool confidential);
 
 /* ---- in the daemon (daemon_keys.c) ---- */
 struct round;
@@ -118,7 +118,7 @@ struct veil_gs_message;
 /* Every node, when it plans a round (veil_daemon_plan_round): fixes
  * whether the round takes the key path, and publishes this node's key for
  * it once its words of the round's epoch are final. */
-void veil_daemon_keys_planned(struct veil_daemon *d, struct round *r, size_t n_shards);
+void veil_daemon_keys_planned(struct veil_daemon *d, struct round *r);
 /* A NODE_KEY on the cluster topic. */
 void veil_daemon_on_node_key(struct veil_daemon *d, const struct veil_gs_message *msg);
 /* The words this node just published encrypted for `epoch`. */

@@ -287,7 +287,7 @@ int node_key_candidates(const struct node_key_table *t, const uint8_t job_id[32]
     return rc;
 }
 
-bool node_key_path(bool confidential, size_t n_shards)
+bool node_key_path(bool confidential)
 {
-    return !confidential && n_shards <= 1;
+    return !confidential;
 }

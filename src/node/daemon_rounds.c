@@ -470,7 +470,7 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
                    ? round_batch_size(r->replica, r->replicas, d->th.cluster, n_shards,
                                       job_any_placed(d, r))
                    : 1;
-    veil_daemon_keys_planned(d, r, n_shards); /* node-computed keys (daemon_keys.c) */
+    veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
     if (n_shards > 1) {
         /* nobody evaluates the parent: the decryptor merges its shards (its
          * one "scheduler", so that the round waits for it, never splits) */

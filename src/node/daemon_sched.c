@@ -325,6 +325,51 @@ int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, siz
     return rc;
 }
 
+int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, size_t n,
+                                    const bool *excluded, size_t first, size_t total,
+                                    veil_buf *fhe_out, bool *none, uint64_t *pbs, veil_err *err)
+{
+    *none = true;
+    *pbs = 0;
+    if (first > total || n > total - first || total > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first, n,
+                            total);
+    const veil_fhe_ct **live = calloc(n + 1, sizeof *live);
+    uint64_t *labels = calloc(n + 1, sizeof *labels);
+    if (!live || !labels) {
+        free(live);
+        free(labels);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (excluded && excluded[i])
+            continue;
+        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
+            rc = veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
+        live[m] = keys[i];
+        labels[m++] = first + i;
+    }
+    *none = m == 0;
+    veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
+    if (rc == 0 && m > 0)
+        rc = veil_fhe_argmin_keyed(sk, live, labels, m, total <= 256 ? 8 : WORD_BITS, &index,
+                                   &found, &key, pbs, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, index, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, found, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, key, err);
+    veil_fhe_ct_free(index);
+    veil_fhe_ct_free(found);
+    veil_fhe_ct_free(key);
+    free(live);
+    free(labels);
+    return rc;
+}
+
 int veil_daemon_request_encrypt(const veil_fhe_public *pk, const struct veil_sched_request *req,
                                 veil_buf *out, veil_err *err)
 {

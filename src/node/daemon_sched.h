@@ -52,6 +52,14 @@ VEIL_WARN_UNUSED int veil_daemon_key_encrypt(const veil_fhe_public *pk, uint16_t
                                              veil_err *err);
 VEIL_WARN_UNUSED int veil_daemon_key_expand(const uint8_t *data, size_t len, veil_fhe_ct **out,
                                             veil_err *err);
+/* A shard of a key-path round: candidates [first, first + n) of `total`
+ * (labels: their round-wide indices; index width as
+ * veil_daemon_schedule_shard's), the winner's key kept
+ * (veil_fhe_argmin_keyed): fhe_out as veil_daemon_schedule_shard's. */
+VEIL_WARN_UNUSED int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
+                                                     size_t n, const bool *excluded, size_t first,
+                                                     size_t total, veil_buf *fhe_out, bool *none,
+                                                     uint64_t *pbs, veil_err *err);
 VEIL_WARN_UNUSED int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
                                                size_t n, const bool *excluded, size_t k,
                                                veil_buf *out, bool *none, uint64_t *pbs,

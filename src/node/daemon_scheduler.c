@@ -11,10 +11,12 @@
  * and decides the round from the merged (index, found) alone. A batch round
  * (a job's replica 0 placing all its replicas) evaluates the circuit with
  * ARGMIN_REPLICAS: its output carries one (index, found) pair per replica.
- * A round on the key path (a public request, unsharded: daemon_keys.c) is
- * the argmin alone over the keys its candidates published, the candidates
- * being the alive members whose key of the round's plan arrived (waited
- * for, bounded: veil_daemon_keys_ready); its output has the same format.
+ * A round on the key path (a public request: daemon_keys.c) is the argmin
+ * alone over the keys its candidates published, the candidates being the
+ * alive members whose key of the round's plan arrived (waited for, bounded:
+ * veil_daemon_keys_ready); a shard of such a round takes its range of its
+ * parent's key set (veil_fhe_argmin_keyed); the outputs have the same
+ * formats.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +46,27 @@ static uint64_t process_cpu_ms(void)
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
-/* A key-path round: the argmin over the candidates' keys. A key that does
- * not expand (a malformed list) leaves its node out like an excluded one,
- * at every scheduler alike. */
+/* A key-path round (or a shard of one: candidates [first, end)): the
+ * argmin over the candidates' keys. A key that does not expand (a
+ * malformed list) leaves its node out like an excluded one, at every
+ * scheduler alike. */
 static int evaluate_keys(veil_daemon *d, struct round *r, struct eval_job *j, veil_buf *fhe_out,
                          bool *none)
 {
-    size_t n = r->n_cands;
+    size_t n = j->end - j->first;
     veil_fhe_ct **keys = calloc(n + 1, sizeof *keys);
     bool *out_of_round = calloc(n + 1, sizeof *out_of_round);
     int rc = keys && out_of_round ? 0 : veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t c = j->first + i;
         veil_err e = {0};
-        out_of_round[i] = r->excluded[i] ||
-                          veil_daemon_key_expand(r->lists[i], r->list_lens[i], &keys[i], &e) != 0;
+        out_of_round[i] = r->excluded[c] ||
+                          veil_daemon_key_expand(r->lists[c], r->list_lens[c], &keys[i], &e) != 0;
     }
-    if (rc == 0)
+    if (rc == 0 && j->shard)
+        rc = veil_daemon_schedule_shard_keys(d->fhe_sk, keys, n, out_of_round, j->first, r->n_cands,
+                                             fhe_out, none, &j->pbs, &r->work_err);
+    else if (rc == 0)
         rc = veil_daemon_schedule_keys(d->fhe_sk, keys, n, out_of_round, j->k, fhe_out, none,
                                        &j->pbs, &r->work_err);
     for (size_t i = 0; keys && i < n; i++)
@@ -203,6 +210,7 @@ static void sched_after(uv_work_t *w, int status)
     d->computing = false;
     r->pbs = j->pbs;
     r->eval_cpu_ms = j->cpu_ms;
+    r->eval_keys = j->keys;
     uint64_t took = veil_daemon_wall_ms() - r->eval_start_ms;
     if (status == 0 && r->work_rc == 0)
         round_pace_sample(&d->rounds.pace, took); /* the deadline follows this machine's speed */
@@ -231,8 +239,9 @@ static void sched_after(uv_work_t *w, int status)
     }
     if (j->shard)
         veil_log(VEIL_LOG_INFO, SUB, "shard evaluated",
-                 "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu", r->job_hex,
-                 j->index, j->n_shards, j->end - j->first, r->n_cands, (unsigned long long)took);
+                 "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu keys=%d pbs=%llu",
+                 r->job_hex, j->index, j->n_shards, j->end - j->first, r->n_cands,
+                 (unsigned long long)took, j->keys, (unsigned long long)j->pbs);
     veil_daemon_publish_result(d, r, true);
 }
 
@@ -268,7 +277,7 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
              "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu keys=%d pbs=%llu "
              "took_ms=%llu cpu_ms=%llu",
              r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
-             r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms, r->keys,
+             r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms, r->eval_keys,
              (unsigned long long)r->pbs,
              (unsigned long long)(first && r->eval_start_ms
                                       ? veil_daemon_wall_ms() - r->eval_start_ms
@@ -409,9 +418,11 @@ static int gather_inputs(veil_daemon *d, struct round *r, const struct round *ow
     return 0;
 }
 
-/* A key-path round's inputs: the alive members whose key of the round's
- * plan is held, in the candidate order, with copies of their key lists. */
-static int gather_key_inputs(veil_daemon *d, struct round *r, struct eval_job *j)
+/* A key-path round's inputs: the alive members whose key of the plan of
+ * `owner` (the round, or a shard's parent) is held, in the candidate order,
+ * with copies of their key lists (a shard's range only). */
+static int gather_key_inputs(veil_daemon *d, struct round *r, const struct round *owner,
+                             struct eval_job *j)
 {
     struct veil_peer_id alive[MAX_MEMBERS];
     const struct node_key_entry *held[MAX_MEMBERS];
@@ -420,12 +431,14 @@ static int gather_key_inputs(veil_daemon *d, struct round *r, struct eval_job *j
         if (d->members[i].alive)
             veil_daemon_to_peer(&alive[n_alive++], &d->members[i].id);
     veil_err err = {0};
-    if (node_key_candidates(&d->node_keys, r->job_id, r->replica, r->attempt, r->epoch, alive,
-                            n_alive, held, &nc, &err) != 0)
+    if (node_key_candidates(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
+                            owner->epoch, alive, n_alive, held, &nc, &err) != 0)
         return -1;
     r->n_cands = nc;
     j->first = 0;
     j->end = nc;
+    if (j->shard)
+        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
     r->cands = calloc(nc + 1, sizeof *r->cands);
     r->lists = calloc(nc + 1, sizeof *r->lists);
     r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
@@ -434,12 +447,14 @@ static int gather_key_inputs(veil_daemon *d, struct round *r, struct eval_job *j
         return -1;
     for (size_t i = 0; i < nc; i++) {
         r->cands[i] = held[i]->node;
+        if (i < j->first || i >= j->end)
+            continue; /* another shard's */
         r->lists[i] = malloc(held[i]->ct_len);
         if (!r->lists[i])
             return -1;
         memcpy(r->lists[i], held[i]->ct, held[i]->ct_len);
         r->list_lens[i] = held[i]->ct_len;
-        r->excluded[i] = node_taken(d, r, &r->cands[i]);
+        r->excluded[i] = node_taken(d, owner, &r->cands[i]);
     }
     return 0;
 }
@@ -463,6 +478,7 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
         return NULL;
     }
     j->shard = true;
+    j->keys = p->keys; /* a shard of a key-path round: its parent's keys */
     *owner = p;
     return j;
 }
@@ -482,7 +498,7 @@ static void start_compute(veil_daemon *d, struct round *r)
         r->i_schedule = false;
         return;
     }
-    if ((j->keys ? gather_key_inputs(d, r, j) : gather_inputs(d, r, owner, j)) != 0) {
+    if ((j->keys ? gather_key_inputs(d, r, owner, j) : gather_inputs(d, r, owner, j)) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "out of memory for a round's inputs", "job=%.16s replica=%u",
                  r->job_hex, r->replica);
         round_free_work(r);

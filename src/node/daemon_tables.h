@@ -82,7 +82,7 @@ struct round {
     /* node-computed keys (daemon_keys.c), fixed at each planning: the round
      * is an argmin over the candidates' published keys; the PBS of this
      * node's last evaluation (logged) */
-    bool keys;
+    bool keys, eval_keys;      /* eval_keys: this node's last evaluation ran over keys */
     uint64_t pbs, eval_cpu_ms; /* and the process's CPU time while it ran */
     /* the epochs of attempt key_attempt this node published its key for
      * (its own plan's, and the plans of others' keys it answered) */

@@ -196,11 +196,8 @@ static void test_round_key_set(void)
 
 static void test_key_path_rule(void)
 {
-    CHECK(node_key_path(false, 1));  /* public, unsharded: keys */
-    CHECK(node_key_path(false, 0));  /* (no shard plan: one round) */
-    CHECK(!node_key_path(true, 1));  /* confidential: the full circuit */
-    CHECK(!node_key_path(false, 3)); /* sharded: the full circuit per shard */
-    CHECK(!node_key_path(true, 3));
+    CHECK(node_key_path(false)); /* public: keys (unsharded, batch or sharded alike) */
+    CHECK(!node_key_path(true)); /* confidential: the full circuit */
 }
 
 VTEST_MAIN(VTEST(test_codec), VTEST(test_own_words), VTEST(test_round_key_set),
