@@ -560,12 +560,12 @@ fail:
 static void free_daemon(veil_daemon *d)
 {
     veil_daemon_members_free(d);
-    veil_daemon_keys_free(d);
     round_table_free(&d->rounds);
     veil_daemon_holder_free(d);
     watch_list_free(&d->watched);
     id_set_free(&d->announced);
     intake_defer_free(&d->deferred);
+    veil_daemon_keys_free(d); /* node-computed keys (daemon_keys.c) */
     if (d->fhe_sk)
         veil_fhe_server_free(d->fhe_sk);
     if (d->fhe_ck)

@@ -92,8 +92,9 @@ static int own_key_ct(veil_daemon *d, const struct round *r, uint64_t epoch, vei
     return rc;
 }
 
-/* Whether this node published (or gave up) its key for that plan; else
- * records it, within ROUND_KEY_EPOCHS epochs per attempt (false: spent). */
+/* True when this node published (or gave up) its key for that plan, or
+ * spent its ROUND_KEY_EPOCHS epochs of the attempt; else records the plan
+ * and returns false (publish now). */
 static bool key_plan_taken(struct round *r, uint32_t attempt, uint64_t epoch)
 {
     if (r->key_attempt != attempt || r->n_key_epochs == 0) {
@@ -125,6 +126,7 @@ static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint6
         veil_log(VEIL_LOG_INFO, SUB, "no key: no telemetry words for the round's epoch",
                  "job=%.16s replica=%u epoch=%llu", r->job_hex, r->replica,
                  (unsigned long long)epoch);
+        veil_buf_free(&ct);
         return;
     }
     struct node_key_msg m = {

@@ -72,13 +72,6 @@ struct round {
     uint32_t reannounced;
     uint64_t reannounce_ms;
     bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
-    /* admission (round_table_admit): a ready round waits in the queue, in
-     * the order it first asked (queued_seq, 0 = not queued), until fewer
-     * than ROUND_ADMIT_MAX rounds are in flight; queue_noted: its replica
-     * note says so */
-    uint64_t queued_seq;
-    bool queue_noted;
-    uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
     /* node-computed keys (daemon_keys.c), fixed at each planning: the round
      * is an argmin over the candidates' published keys; the PBS of this
      * node's last evaluation (logged) */
@@ -89,6 +82,13 @@ struct round {
     uint32_t key_attempt;
     uint8_t n_key_epochs;
     uint64_t key_epochs[ROUND_KEY_EPOCHS];
+    /* admission (round_table_admit): a ready round waits in the queue, in
+     * the order it first asked (queued_seq, 0 = not queued), until fewer
+     * than ROUND_ADMIT_MAX rounds are in flight; queue_noted: its replica
+     * note says so */
+    uint64_t queued_seq;
+    bool queue_noted;
+    uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */
