@@ -680,6 +680,7 @@ enum veil_msg_type {
     VEIL_MSG_CONTAINER_STATUS = 5,
     VEIL_MSG_ROUND_RETRY = 6,
     VEIL_MSG_PARTIAL = 7,
+    VEIL_MSG_NODE_KEY = 8, /* node-computed keys (src/node/daemon_keys.c) */
 };
 
 struct veil_msg_telemetry {

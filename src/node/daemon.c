@@ -150,6 +150,9 @@ void veil_daemon_on_topic_message(void *ctx, const struct veil_gs_message *msg)
     case VEIL_MSG_PARTIAL:
         veil_daemon_on_partial(d, msg);
         break;
+    case VEIL_MSG_NODE_KEY:
+        veil_daemon_on_node_key(d, msg);
+        break;
     default:
         break;
     }
@@ -585,6 +588,7 @@ static void free_daemon(veil_daemon *d)
     watch_list_free(&d->watched);
     id_set_free(&d->announced);
     intake_defer_free(&d->deferred);
+    veil_daemon_keys_free(d); /* node-computed keys (daemon_keys.c) */
     if (d->fhe_sk)
         veil_fhe_server_free(d->fhe_sk);
     if (d->fhe_ck)

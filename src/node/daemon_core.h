@@ -13,6 +13,7 @@
  *   daemon_rounds.c     a round's lifecycle on this node
  *   daemon_intake.c     job intake: JOB_SUBMIT, announcements with backoff
  *   daemon_scheduler.c  the scheduler role: FHE evaluation, digests, outputs
+ *   daemon_keys.c       node-computed keys: NODE_KEY, own words, the key path
  *   daemon_decryptor.c  the designated decryptor: guard, decryption, retries
  *   daemon_holder.c     threshold clusters: key holders' squash, partial
  *                       decryptions, combine; every node counts holders' votes
@@ -42,6 +43,7 @@
 #include "daemon_anchor.h"
 #include "daemon_holder.h"
 #include "daemon_intake.h"
+#include "daemon_keys.h"
 #include "daemon_latency.h"
 #include "daemon_tables.h"
 
@@ -53,6 +55,8 @@
  * that wait on a loaded machine (48 epochs: 96 s at the tests' 2 s
  * interval; a longer wait moves the epoch on: ROUND_EPOCH_MAX_LAG). */
 #define TELEMETRY_HISTORY  48
+_Static_assert(NODE_KEY_WORDS_HISTORY == TELEMETRY_HISTORY,
+               "a node keeps its own words as long as the others' telemetry");
 /* A queued round's epoch (that of the moment it was heard) moves forward
  * onto a grid of this many epochs once it lags further behind, so that its
  * evaluation still finds it held (veil_round_epoch_held, issue 18). */
@@ -141,6 +145,10 @@ struct veil_daemon {
     /* the scheduler-privacy rules (docs/THREAT_MODEL.md): capacity classes
      * applied to this node's telemetry before it is encrypted (hook H1) */
     struct veil_privacy_policy privacy;
+    /* node-computed keys (daemon_keys.c): the words this node published
+     * encrypted, by epoch, and the keys held for rounds on the key path */
+    struct node_own_words own_words;
+    struct node_key_table node_keys;
     /* TEST ONLY (debug.test_only_split_job): jobs of this name get a wrong
      * digest from this scheduler in their first attempt, so that the
      * end-to-end suite can make schedulers disagree and see the retry */

@@ -202,6 +202,8 @@ static int telemetry_publish(veil_daemon *d, veil_err *err)
      * encrypted, so no comparison reveals more than the class */
     veil_privacy_class_res(&d->privacy, q.res, VEIL_RES_COUNT);
     veil_telemetry_to_words(&q, words);
+    uint16_t own_words[VEIL_TELEMETRY_WORDS];
+    memcpy(own_words, words, sizeof own_words);
     veil_buf ct = {0}, msg = {0};
     int rc = veil_daemon_telemetry_encrypt(d->fhe_pk, words, &ct, err);
     veil_memzero(words, sizeof words);
@@ -221,6 +223,7 @@ static int telemetry_publish(veil_daemon *d, veil_err *err)
         if (rc == 0)
             rc = veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, err);
         if (rc == 0) {
+            veil_daemon_keys_own_words(d, t.epoch, own_words); /* what its keys are computed on */
             veil_api_note_telemetry_published(d->api);
             struct member *self = veil_daemon_member_get(d, d->self.bytes, d->self.len, true);
             if (self && member_add_telemetry(self, t.epoch, ct.data, ct.len) != 0)
@@ -235,6 +238,7 @@ static int telemetry_publish(veil_daemon *d, veil_err *err)
                      (unsigned long long)t.epoch, msg.len);
         }
     }
+    veil_memzero(own_words, sizeof own_words);
     veil_buf_free(&ct);
     veil_buf_free(&msg);
     return rc;

@@ -470,6 +470,7 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
                    ? round_batch_size(r->replica, r->replicas, d->th.cluster, n_shards,
                                       job_any_placed(d, r))
                    : 1;
+    veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
     if (n_shards > 1) {
         /* nobody evaluates the parent: the decryptor merges its shards (its
          * one "scheduler", so that the round waits for it, never splits) */
@@ -1036,6 +1037,7 @@ void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms)
         if (round_undecided_planned(d->rounds.v[i]))
             round_tick(d, d->rounds.v[i], now_ms);
     veil_daemon_catchup_tick(d, now_ms); /* what this node lacks of the members' jobs */
+    veil_daemon_keys_tick(d, now_ms);    /* node keys whose words were not final at planning */
     size_t dropped = round_table_prune(&d->rounds, now_ms, d->round_retention_ms);
     if (dropped)
         veil_log(VEIL_LOG_DEBUG, SUB, "settled rounds dropped from memory",

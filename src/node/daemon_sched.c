@@ -252,6 +252,124 @@ int veil_daemon_schedule_batch(veil_fhe_server *sk, const struct veil_sched_requ
     return schedule(sk, &blind, req_words, node_words, n_nodes, excluded, k, out, none, ops, err);
 }
 
+int veil_daemon_key_encrypt(const veil_fhe_public *pk, uint16_t key, veil_buf *out, veil_err *err)
+{
+    uint64_t v = key;
+    int rc = veil_fhe_compact_encrypt(pk, WORD_BITS, &v, 1, out, err);
+    veil_memzero(&v, sizeof v);
+    return rc == 0 ? 0 : veil_err_wrap(err, "node key");
+}
+
+int veil_daemon_key_expand(const uint8_t *data, size_t len, veil_fhe_ct **out, veil_err *err)
+{
+    *out = NULL;
+    if (veil_fhe_compact_expand(data, len, WORD_BITS, out, 1, err) != 0)
+        return veil_err_wrap(err, "node key ciphertext");
+    return 0;
+}
+
+/* The argmin (k = 1) or k tournaments over the m keys with their labels. */
+static int keys_argmin(veil_fhe_server *sk, const veil_fhe_ct *const *keys, const uint64_t *labels,
+                       size_t m, size_t k, veil_buf *out, uint64_t *pbs, veil_err *err)
+{
+    unsigned width = labels[m - 1] < 256 ? 8 : WORD_BITS; /* labels ascend */
+    veil_fhe_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    uint64_t p0 = veil_fhe_server_pbs_count(sk);
+    int rc = k == 1
+                 ? veil_fhe_argmin_labeled(sk, keys, labels, m, width, &index[0], &found[0], err)
+                 : veil_fhe_argmin_replicas(sk, keys, labels, m, width, k, index, found, pbs, err);
+    if (k == 1)
+        *pbs = veil_fhe_server_pbs_count(sk) - p0;
+    for (size_t r = 0; r < k && rc == 0; r++) {
+        rc = put_ct(out, index[r], err);
+        if (rc == 0)
+            rc = put_ct(out, found[r], err);
+    }
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free(index[r]);
+        veil_fhe_ct_free(found[r]);
+    }
+    return rc;
+}
+
+int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, size_t n,
+                              const bool *excluded, size_t k, veil_buf *out, bool *none,
+                              uint64_t *pbs, veil_err *err)
+{
+    *none = true;
+    *pbs = 0;
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS || n > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_INVALID, "%zu replicas over %zu keys", k, n);
+    const veil_fhe_ct **live = calloc(n + 1, sizeof *live);
+    uint64_t *labels = calloc(n + 1, sizeof *labels);
+    if (!live || !labels) {
+        free(live);
+        free(labels);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (excluded && excluded[i])
+            continue;
+        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
+            rc = veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
+        live[m] = keys[i];
+        labels[m++] = i;
+    }
+    *none = m == 0; /* no candidate: unschedulable, publicly known (as the circuit) */
+    if (rc == 0 && m > 0)
+        rc = keys_argmin(sk, live, labels, m, k, out, pbs, err);
+    free(live);
+    free(labels);
+    return rc;
+}
+
+int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, size_t n,
+                                    const bool *excluded, size_t first, size_t total,
+                                    veil_buf *fhe_out, bool *none, uint64_t *pbs, veil_err *err)
+{
+    *none = true;
+    *pbs = 0;
+    if (first > total || n > total - first || total > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first, n,
+                            total);
+    const veil_fhe_ct **live = calloc(n + 1, sizeof *live);
+    uint64_t *labels = calloc(n + 1, sizeof *labels);
+    if (!live || !labels) {
+        free(live);
+        free(labels);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (excluded && excluded[i])
+            continue;
+        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
+            rc = veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
+        live[m] = keys[i];
+        labels[m++] = first + i;
+    }
+    *none = m == 0;
+    veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
+    if (rc == 0 && m > 0)
+        rc = veil_fhe_argmin_keyed(sk, live, labels, m, total <= 256 ? 8 : WORD_BITS, &index,
+                                   &found, &key, pbs, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, index, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, found, err);
+    if (rc == 0 && m > 0)
+        rc = put_ct(fhe_out, key, err);
+    veil_fhe_ct_free(index);
+    veil_fhe_ct_free(found);
+    veil_fhe_ct_free(key);
+    free(live);
+    free(labels);
+    return rc;
+}
+
 int veil_daemon_request_encrypt(const veil_fhe_public *pk, const struct veil_sched_request *req,
                                 veil_buf *out, veil_err *err)
 {

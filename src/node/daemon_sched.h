@@ -40,6 +40,31 @@ int veil_daemon_schedule_batch(veil_fhe_server *sk, const struct veil_sched_requ
                                veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
                                size_t n_nodes, const bool *excluded, size_t k, veil_buf *out,
                                bool *none, struct veil_sched_ops *ops, veil_err *err);
+/* ---- node-computed keys (daemon_keys.c) ----
+ * A candidate's key (veil_sched_node_key) as a one-value compact list under
+ * the public key (~17 KB), its expansion at a scheduler, and the round over
+ * the keys alone: the labelled argmin over keys[i] for the candidates not
+ * excluded (labels: their index i; 8-bit index when every label is below
+ * 256, as the full circuit), or for k > 1 veil_fhe_argmin_replicas (a batch
+ * round). out and *none exactly as veil_daemon_schedule_batch's; *pbs: the
+ * PBS it ran. */
+VEIL_WARN_UNUSED int veil_daemon_key_encrypt(const veil_fhe_public *pk, uint16_t key, veil_buf *out,
+                                             veil_err *err);
+VEIL_WARN_UNUSED int veil_daemon_key_expand(const uint8_t *data, size_t len, veil_fhe_ct **out,
+                                            veil_err *err);
+/* A shard of a key-path round: candidates [first, first + n) of `total`
+ * (labels: their round-wide indices; index width as
+ * veil_daemon_schedule_shard's), the winner's key kept
+ * (veil_fhe_argmin_keyed): fhe_out as veil_daemon_schedule_shard's. */
+VEIL_WARN_UNUSED int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
+                                                     size_t n, const bool *excluded, size_t first,
+                                                     size_t total, veil_buf *fhe_out, bool *none,
+                                                     uint64_t *pbs, veil_err *err);
+VEIL_WARN_UNUSED int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
+                                               size_t n, const bool *excluded, size_t k,
+                                               veil_buf *out, bool *none, uint64_t *pbs,
+                                               veil_err *err);
+
 /* ---- confidential jobs (issue 7 section 4: --confidential) ----
  * Contract between the submitter, the daemon and the schedulers:
  *   1. The submitter calls veil_daemon_request_encrypt(pk, req, out, err)

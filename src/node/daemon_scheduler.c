@@ -11,9 +11,16 @@
  * and decides the round from the merged (index, found) alone. A batch round
  * (a job's replica 0 placing all its replicas) evaluates the circuit with
  * ARGMIN_REPLICAS: its output carries one (index, found) pair per replica.
+ * A round on the key path (a public request: daemon_keys.c) is the argmin
+ * alone over the keys its candidates published, the candidates being the
+ * alive members whose key of the round's plan arrived (waited for, bounded:
+ * veil_daemon_keys_ready); a shard of such a round takes its range of its
+ * parent's key set (veil_fhe_argmin_keyed); the outputs have the same
+ * formats.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon_core.h"
 #include "daemon_sched.h"
@@ -25,14 +32,58 @@ struct eval_job {
     bool shard;
     size_t index, n_shards; /* the shard's */
     size_t first, end;
-    size_t k; /* the (index, found) pairs: the round's batch, fixed at the start */
+    size_t k;        /* the (index, found) pairs: the round's batch, fixed at the start */
+    bool keys;       /* over node-computed keys (daemon_keys.c), fixed at the start */
+    uint64_t pbs;    /* the evaluation's PBS, written by the worker */
+    uint64_t cpu_ms; /* the process's CPU time while it ran (the FHE threads included) */
 };
+
+static uint64_t process_cpu_ms(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0)
+        return 0;
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* A key-path round (or a shard of one: candidates [first, end)): the
+ * argmin over the candidates' keys. A key that does not expand (a
+ * malformed list) leaves its node out like an excluded one, at every
+ * scheduler alike. */
+static int evaluate_keys(veil_daemon *d, struct round *r, struct eval_job *j, veil_buf *fhe_out,
+                         bool *none)
+{
+    size_t n = j->end - j->first;
+    veil_fhe_ct **keys = calloc(n + 1, sizeof *keys);
+    bool *out_of_round = calloc(n + 1, sizeof *out_of_round);
+    int rc = keys && out_of_round ? 0 : veil_err_set(&r->work_err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t c = j->first + i;
+        veil_err e = {0};
+        out_of_round[i] = r->excluded[c] ||
+                          veil_daemon_key_expand(r->lists[c], r->list_lens[c], &keys[i], &e) != 0;
+    }
+    if (rc == 0 && j->shard)
+        rc = veil_daemon_schedule_shard_keys(d->fhe_sk, keys, n, out_of_round, j->first, r->n_cands,
+                                             fhe_out, none, &j->pbs, &r->work_err);
+    else if (rc == 0)
+        rc = veil_daemon_schedule_keys(d->fhe_sk, keys, n, out_of_round, j->k, fhe_out, none,
+                                       &j->pbs, &r->work_err);
+    for (size_t i = 0; keys && i < n; i++)
+        veil_fhe_ct_free(keys[i]);
+    free(keys);
+    free(out_of_round);
+    return rc;
+}
 
 /* The circuit over candidates [first, end) (the whole round, or a shard's
  * range), into fhe_out. */
-static int evaluate(veil_daemon *d, struct round *r, const struct eval_job *j, veil_buf *fhe_out,
+static int evaluate(veil_daemon *d, struct round *r, struct eval_job *j, veil_buf *fhe_out,
                     bool *none)
 {
+    if (j->keys)
+        return evaluate_keys(d, r, j, fhe_out, none);
+    uint64_t pbs0 = veil_fhe_server_pbs_count(d->fhe_sk);
     size_t n = j->end - j->first;
     veil_fhe_ct **words = calloc(n * VEIL_TELEMETRY_WORDS + 1, sizeof *words);
     veil_fhe_ct *req_words[VEIL_DAEMON_REQUEST_WORDS] = {0};
@@ -58,6 +109,9 @@ static int evaluate(veil_daemon *d, struct round *r, const struct eval_job *j, v
     for (size_t i = 0; words && i < n * VEIL_TELEMETRY_WORDS; i++)
         veil_fhe_ct_free(words[i]);
     free(words);
+    /* the server's own context (a batch's or shard's argmin runs on its
+     * own: not counted) */
+    j->pbs = veil_fhe_server_pbs_count(d->fhe_sk) - pbs0;
     return rc;
 }
 
@@ -68,7 +122,9 @@ static void sched_work(uv_work_t *w)
     veil_buf fhe_out;
     veil_buf_init(&fhe_out);
     bool none = true;
+    uint64_t cpu0 = process_cpu_ms();
     r->work_rc = evaluate(r->d, r, j, &fhe_out, &none);
+    j->cpu_ms = process_cpu_ms() - cpu0;
     veil_buf_reset(&r->output);
     if (j->shard) {
         int rc = veil_daemon_shard_output_encode(
@@ -152,6 +208,9 @@ static void sched_after(uv_work_t *w, int status)
         return;
     }
     d->computing = false;
+    r->pbs = j->pbs;
+    r->eval_cpu_ms = j->cpu_ms;
+    r->eval_keys = j->keys;
     uint64_t took = veil_daemon_wall_ms() - r->eval_start_ms;
     if (status == 0 && r->work_rc == 0)
         round_pace_sample(&d->rounds.pace, took); /* the deadline follows this machine's speed */
@@ -180,8 +239,9 @@ static void sched_after(uv_work_t *w, int status)
     }
     if (j->shard)
         veil_log(VEIL_LOG_INFO, SUB, "shard evaluated",
-                 "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu", r->job_hex,
-                 j->index, j->n_shards, j->end - j->first, r->n_cands, (unsigned long long)took);
+                 "id=%.16s shard=%zu of=%zu candidates=%zu of=%zu eval_ms=%llu keys=%d pbs=%llu",
+                 r->job_hex, j->index, j->n_shards, j->end - j->first, r->n_cands,
+                 (unsigned long long)took, j->keys, (unsigned long long)j->pbs);
     veil_daemon_publish_result(d, r, true);
 }
 
@@ -214,9 +274,15 @@ void veil_daemon_publish_result(veil_daemon *d, struct round *r, bool first)
     veil_log(first ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
              first ? "round evaluated" : "round result re-sent",
              "job=%.16s replica=%u attempt=%u epoch=%llu "
-             "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu",
+             "candidates=%zu output_bytes=%zu digest=%.16s eval_ms=%llu keys=%d pbs=%llu "
+             "took_ms=%llu cpu_ms=%llu",
              r->job_hex, r->replica, r->attempt + 1, (unsigned long long)r->epoch, r->n_cands,
-             r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms);
+             r->output.len, dhex, (unsigned long long)d->rounds.pace.eval_ms, r->eval_keys,
+             (unsigned long long)r->pbs,
+             (unsigned long long)(first && r->eval_start_ms
+                                      ? veil_daemon_wall_ms() - r->eval_start_ms
+                                      : 0),
+             (unsigned long long)r->eval_cpu_ms);
     struct veil_peer_id self = m.scheduler;
     if (first)
         veil_daemon_add_digest(d, r, &m.scheduler, r->epoch, m.output_digest);
@@ -352,6 +418,47 @@ static int gather_inputs(veil_daemon *d, struct round *r, const struct round *ow
     return 0;
 }
 
+/* A key-path round's inputs: the alive members whose key of the plan of
+ * `owner` (the round, or a shard's parent) is held, in the candidate order,
+ * with copies of their key lists (a shard's range only). */
+static int gather_key_inputs(veil_daemon *d, struct round *r, const struct round *owner,
+                             struct eval_job *j)
+{
+    struct veil_peer_id alive[MAX_MEMBERS];
+    const struct node_key_entry *held[MAX_MEMBERS];
+    size_t n_alive = 0, nc = 0;
+    for (size_t i = 0; i < d->n_members; i++)
+        if (d->members[i].alive)
+            veil_daemon_to_peer(&alive[n_alive++], &d->members[i].id);
+    veil_err err = {0};
+    if (node_key_candidates(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
+                            owner->epoch, alive, n_alive, held, &nc, &err) != 0)
+        return -1;
+    r->n_cands = nc;
+    j->first = 0;
+    j->end = nc;
+    if (j->shard)
+        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
+    r->cands = calloc(nc + 1, sizeof *r->cands);
+    r->lists = calloc(nc + 1, sizeof *r->lists);
+    r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
+    r->excluded = calloc(nc + 1, sizeof *r->excluded);
+    if (!r->cands || !r->lists || !r->list_lens || !r->excluded)
+        return -1;
+    for (size_t i = 0; i < nc; i++) {
+        r->cands[i] = held[i]->node;
+        if (i < j->first || i >= j->end)
+            continue; /* another shard's */
+        r->lists[i] = malloc(held[i]->ct_len);
+        if (!r->lists[i])
+            return -1;
+        memcpy(r->lists[i], held[i]->ct, held[i]->ct_len);
+        r->list_lens[i] = held[i]->ct_len;
+        r->excluded[i] = node_taken(d, owner, &r->cands[i]);
+    }
+    return 0;
+}
+
 /* A shard round's evaluation job (its parent's other replicas are
  * excluded); NULL when its parent is not held here. */
 static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const struct round **owner)
@@ -361,6 +468,7 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
         return NULL;
     j->r = r;
     j->k = r->batch > 1 ? r->batch : 1;
+    j->keys = r->keys;
     *owner = r;
     if (!veil_daemon_round_is_shard(r))
         return j;
@@ -370,6 +478,7 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
         return NULL;
     }
     j->shard = true;
+    j->keys = p->keys; /* a shard of a key-path round: its parent's keys */
     *owner = p;
     return j;
 }
@@ -379,7 +488,8 @@ static void start_compute(veil_daemon *d, struct round *r)
 {
     round_free_work(r); /* a previous attempt's inputs */
     r->work_attempt = r->attempt;
-    refresh_epoch(d, r);
+    if (!r->keys) /* keys are published for the planned epoch: it stays */
+        refresh_epoch(d, r);
     const struct round *owner;
     struct eval_job *j = eval_job_new(d, r, &owner);
     if (!j) {
@@ -388,7 +498,7 @@ static void start_compute(veil_daemon *d, struct round *r)
         r->i_schedule = false;
         return;
     }
-    if (gather_inputs(d, r, owner, j) != 0) {
+    if ((j->keys ? gather_key_inputs(d, r, owner, j) : gather_inputs(d, r, owner, j)) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "out of memory for a round's inputs", "job=%.16s replica=%u",
                  r->job_hex, r->replica);
         round_free_work(r);
@@ -609,7 +719,8 @@ void veil_daemon_scheduler_tick(veil_daemon *d, uint64_t now_ms)
     for (size_t i = 0; i < d->rounds.n; i++) {
         struct round *r = d->rounds.v[i];
         if (r->state == VEIL_ROUND_ST_PLANNED && r->i_schedule && !r->busy &&
-            r->not_before_ms <= now_ms && (!next || r->not_before_ms < next->not_before_ms))
+            r->not_before_ms <= now_ms && (!next || r->not_before_ms < next->not_before_ms) &&
+            veil_daemon_keys_ready(d, r, now_ms))
             next = r;
     }
     if (next)

@@ -22,6 +22,9 @@
 
 #define ROUND_MAX_DIGESTS 16
 
+/* Plans (epochs) of one attempt a node publishes its key for (daemon_keys.c). */
+#define ROUND_KEY_EPOCHS 3
+
 /* One replica's scheduling round, as this node takes part in it. Its
  * lifecycle is `state` alone; the other fields are the data it carries. */
 struct round {
@@ -69,6 +72,16 @@ struct round {
     uint32_t reannounced;
     uint64_t reannounce_ms;
     bool test_split; /* TEST ONLY: see veil_daemon.test_split_job */
+    /* node-computed keys (daemon_keys.c), fixed at each planning: the round
+     * is an argmin over the candidates' published keys; the PBS of this
+     * node's last evaluation (logged) */
+    bool keys, eval_keys;      /* eval_keys: this node's last evaluation ran over keys */
+    uint64_t pbs, eval_cpu_ms; /* and the process's CPU time while it ran */
+    /* the epochs of attempt key_attempt this node published its key for
+     * (its own plan's, and the plans of others' keys it answered) */
+    uint32_t key_attempt;
+    uint8_t n_key_epochs;
+    uint64_t key_epochs[ROUND_KEY_EPOCHS];
     /* admission (round_table_admit): a ready round waits in the queue, in
      * the order it first asked (queued_seq, 0 = not queued), until fewer
      * than ROUND_ADMIT_MAX rounds are in flight; queue_noted: its replica

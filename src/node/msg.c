@@ -133,7 +133,7 @@ int veil_msg_peek_type(const uint8_t *data, size_t len, enum veil_msg_type *type
     if (data[0] != VEIL_MSG_VERSION)
         return veil_err_set(err, VEIL_E_UNSUPPORTED, "message version %u (want %d)", data[0],
                             VEIL_MSG_VERSION);
-    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_PARTIAL)
+    if (data[1] < VEIL_MSG_TELEMETRY || data[1] > VEIL_MSG_NODE_KEY)
         return veil_err_set(err, VEIL_E_PROTOCOL, "unknown message type %u", data[1]);
     *type = (enum veil_msg_type)data[1];
     return 0;
