@@ -663,6 +663,8 @@ void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_p
 void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                             uint64_t epoch, const uint8_t digest[32])
 {
+    /* a node still schedules a replica this node ran to its end */
+    veil_daemon_report_final(d, r, veil_daemon_wall_ms());
     if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
         return; /* decided, or an earlier attempt's */
     size_t slot = r->n_digests;

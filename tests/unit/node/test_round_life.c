@@ -22,7 +22,11 @@
  *     back is settled, but never while a worker holds it;
  *  6. a scheduler that heard of a round late (a later epoch) adopts the
  *     earlier epoch another of the round's schedulers published a digest
- *     for, before it starts evaluating, when its telemetry history holds it.
+ *     for, before it starts evaluating, when its telemetry history holds it;
+ *  7. the runner of a replica that ended reports that end again when a
+ *     round for it is still scheduled somewhere (a node that learned the
+ *     job late missed the exit and rescheduled it when the runner died:
+ *     `settled` VIOLATED in chaos.sh 300 1823), once per re-send period.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,7 @@
 #include <sodium.h>
 
 #include "../../../src/node/daemon_core.h"
+#include "../../../src/node/daemon_sync.h"
 #include "../../vtest.h"
 
 /* short epochs: admissions a few epochs apart in about a second, well
@@ -481,7 +486,51 @@ static void test_late_scheduler_adopts_epoch(void)
     node_close(&n);
 }
 
+/* ---- 7: the runner reports a replica's end again ---- */
+
+static void test_final_report_due(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    uint8_t id[32], other_id[32];
+    char hex[65], other_hex[65];
+    job_id(id, hex, 0x88);
+    job_id(other_id, other_hex, 0x89);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, n.d->self_text);
+    store_job(&n, other_hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, other_hex, "12D3KooWsomeoneelse");
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_RUNNING, NULL,
+                                              &err),
+                 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_EXITED, NULL,
+                                              &err),
+                 0);
+    /* a round heard of (a digest) after a restart: created new */
+    struct round *r = veil_daemon_round(n.d, id, 0, true);
+    struct round *o = veil_daemon_round(n.d, other_id, 0, true);
+    CHECK(r != NULL && o != NULL);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(!veil_daemon_final_report_due(n.d, r, now)); /* still running here */
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_EXITED, NULL, &err),
+                 0);
+    CHECK(veil_daemon_final_report_due(n.d, r, now));
+    CHECK(!veil_daemon_final_report_due(n.d, r, now + 1));          /* once a period */
+    CHECK(veil_daemon_final_report_due(n.d, r, now + period));      /* then again */
+    CHECK(!veil_daemon_final_report_due(n.d, o, now + 2 * period)); /* it ran elsewhere */
+    n.d->roles = VEIL_ROLE_MEMBER;
+    CHECK(!veil_daemon_final_report_due(n.d, r, now + 3 * period)); /* not an executor */
+    node_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
-           VTEST(test_late_scheduler_adopts_epoch))
+           VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due))
