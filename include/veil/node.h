@@ -613,6 +613,13 @@ struct veil_round_plan {
 void veil_round_plan_times(uint64_t heard_ms, uint64_t now_ms, uint64_t interval_ms,
                            uint64_t guard_ms, uint32_t attempt, uint64_t epoch_min,
                            uint64_t max_lag, struct veil_round_plan *out);
+/* Whether a scheduler that has not started a round's evaluation (planned
+ * at epoch `mine`) adopts the epoch `theirs` another of the round's
+ * schedulers published a digest for in the same attempt: an earlier epoch,
+ * at or after the attempt's epoch_min, complete (<= newest) and `held` in
+ * this node's telemetry history (issue 18; round.c "late nodes"). */
+bool veil_round_epoch_adopt(uint64_t mine, uint64_t theirs, uint64_t epoch_min, uint64_t newest,
+                            bool held);
 
 /* ---- sharded rounds in veild (docs/SCHEDULING.md "Sharded rounds in veild")
  * A round over more candidates than the cluster's shard size is split into
@@ -1005,6 +1012,12 @@ veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *
  * *added (may be NULL) says whether the row is new. */
 VEIL_WARN_UNUSED int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a,
                                                bool *added, veil_err *err);
+/* The epoch of the newest assignment recorded for (job, replica); *found is
+ * false when there is none (issue 18: a decided round takes an assignment of
+ * a later epoch, never an older one delivered again). */
+VEIL_WARN_UNUSED int veil_store_assignment_latest_epoch(veil_store *s, const char *job_hex,
+                                                        uint32_t replica, uint64_t *epoch,
+                                                        bool *found, veil_err *err);
 
 /* A node was declared dead (SWIM): marks it not alive and, in one
  * transaction, moves every replica bound to it that is assigned or running

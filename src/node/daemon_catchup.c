@@ -272,10 +272,11 @@ static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
 
 /* An answered assignment of a later epoch that binds elsewhere (or nowhere)
  * a replica this node runs: the others moved it while this node was cut
- * off. The round here is decided (the topic path would drop it as already
- * recorded), so it is verified and recorded here, which stops this node's
- * copy. True when handled. Threshold clusters (t + 1 holder signatures)
- * take the topic path. */
+ * off. The round here is decided; the topic path records an assignment of
+ * a later epoch too (one that binds the replica here again, chaos s7), this
+ * one is verified and recorded here with its own log line, which stops this
+ * node's copy. True when handled. Threshold clusters (t + 1 holder
+ * signatures) take the topic path. */
 static bool replace_own_copy(veil_daemon *d, json_t *rows, const uint8_t *data, size_t len)
 {
     struct veil_msg_assignment a;

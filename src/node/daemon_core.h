@@ -241,6 +241,10 @@ struct round *veil_daemon_round(veil_daemon *d, const uint8_t job_id[32], uint32
 VEIL_WARN_UNUSED int veil_daemon_round_move(veil_daemon *d, struct round *r,
                                             enum veil_round_state to);
 void veil_daemon_plan_round(veil_daemon *d, struct round *r);
+/* A ready or admitted round whose replica the store shows placed (its node
+ * took it back, an assignment delivered again): true, and it is decided
+ * with that node now, or once no worker holds it (issue 18). */
+bool veil_daemon_round_settle_placed(veil_daemon *d, struct round *r);
 int veil_daemon_round_req_from_spec(struct round *r, const struct veil_job_spec *spec,
                                     const uint8_t *ct, size_t ct_len);
 void veil_daemon_replica_state(veil_daemon *d, const char *job_hex, uint32_t replica,

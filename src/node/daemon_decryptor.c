@@ -8,7 +8,8 @@
  * assignment per replica, each in the unchanged format); when the digests
  * cannot agree, or the agreed output has no candidate at all (its schedulers
  * held no fresh telemetry: no verdict on the job, issue 18), it runs the
- * bounded retries (ROUND_RETRY). Scheduler outputs reach it on
+ * bounded retries (ROUND_RETRY); a round whose replica its node took back
+ * meanwhile is settled, never decided. Scheduler outputs reach it on
  * /veil/sched-output/1.0.0.
  */
 #include <stdlib.h>
@@ -130,7 +131,9 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
 
 void veil_daemon_try_decide(veil_daemon *d, struct round *r)
 {
-    if (!decidable(d, r))
+    /* a replica placed meanwhile (taken back by its node) is never moved by
+     * a decision: the round is settled instead (issue 18) */
+    if (!decidable(d, r) || veil_daemon_round_settle_placed(d, r))
         return;
     if (daemon_has_role(d, VEIL_ROLE_KEY_HOLDER)) {
         veil_daemon_holder_try(d, r); /* threshold: squash, partial, combine */
@@ -301,7 +304,8 @@ void veil_daemon_decryptor_tick(veil_daemon *d, uint64_t now_ms)
 {
     for (size_t i = 0; i < d->rounds.n; i++) {
         struct round *r = d->rounds.v[i];
-        if (decidable(d, r) && now_ms >= r->planned_ms + veil_daemon_round_deadline_ms(d))
+        if (decidable(d, r) && now_ms >= r->planned_ms + veil_daemon_round_deadline_ms(d) &&
+            !veil_daemon_round_settle_placed(d, r))
             check_agreement(d, r);
     }
 }

@@ -5,7 +5,8 @@
  * veil_runtime on the worker pool (once: the store's UNIQUE (job, replica)
  * container record), and watched until it ends (a growable list, rebuilt
  * from the runtime after a restart); container status goes to the topic and
- * every node records the replica's state from it.
+ * every node records the replica's state from it; the end of a replica is
+ * reported again to a node still scheduling it (chaos s7).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,50 @@ void veil_daemon_report_containers(veil_daemon *d)
         const struct watched *w = &d->watched.v[i];
         publish_container_status(d, w->job_id, w->replica, VEIL_CONTAINER_RUNNING, 0, w->name);
     }
+}
+
+bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    enum veil_replica_state st;
+    char bound[96];
+    veil_err err = {0};
+    if (!daemon_has_role(d, VEIL_ROLE_EXECUTOR) || now_ms < r->final_report_ms ||
+        veil_store_replica_get_state(d->store, r->job_hex, r->replica, &st, &err) != 0 ||
+        st != VEIL_REPLICA_EXITED ||
+        veil_store_replica_get_node(d->store, r->job_hex, r->replica, bound, sizeof bound, &err) !=
+            0 ||
+        strcmp(bound, d->self_text) != 0)
+        return false; /* not a replica that ended here (a shard id is no job) */
+    r->final_report_ms = now_ms + veil_daemon_resend_period_ms(d);
+    return true;
+}
+
+/* The exit code the store kept for the replica's container (0 if none). */
+static int stored_exit_code(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    veil_err err = {0};
+    int code = 0;
+    json_t *job = veil_store_job_json(d->store, job_hex, &err), *c;
+    size_t i;
+    json_array_foreach(json_object_get(job, "containers"), i, c)
+    {
+        if (json_integer_value(json_object_get(c, "replica")) == (json_int_t)replica)
+            code = (int)json_integer_value(json_object_get(c, "exit_code"));
+    }
+    json_decref(job);
+    return code;
+}
+
+void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    if (!veil_daemon_final_report_due(d, r, now_ms))
+        return;
+    char name[128];
+    snprintf(name, sizeof name, "veil-%.16s-%u", r->job_hex, r->replica);
+    int code = stored_exit_code(d, r->job_hex, r->replica);
+    veil_log(VEIL_LOG_INFO, SUB, "replica's end reported again: a node still schedules it",
+             "job=%.16s replica=%u exit_code=%d", r->job_hex, r->replica, code);
+    publish_container_status(d, r->job_id, r->replica, VEIL_CONTAINER_EXITED, code, name);
 }
 
 /* A copy to stop on the worker pool (a stop waits for the container). */

@@ -14,8 +14,12 @@
  * Issue 18: attempt 0 evaluates the epoch of the moment the round was heard
  * (heard_ms), not of its admission; a ready round whose replica is placed
  * already (taken back by its node, or decided by an assignment delivered
- * again) is settled without a slot; a node keeps its copy of a replica
- * whose new assignment its store refused.
+ * again) is settled without a slot, and so is an admitted one (planned,
+ * evaluating, evaluated) once no worker holds it; a node keeps its copy of a
+ * replica whose new assignment its store refused; a decided round records
+ * an assignment of a later epoch (the others placed its replica again); a
+ * scheduler that heard of a round late adopts the earlier epoch of the
+ * others' digests before it starts (round.c "late nodes").
  *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
@@ -183,18 +187,40 @@ static bool replica_placed(veil_daemon *d, const struct round *r)
            cur == VEIL_REPLICA_EXITED;
 }
 
+static void shard_children_end(veil_daemon *d, struct round *parent, enum veil_round_state to);
+
+/* Whether a worker holds the round or one of its shard rounds (an FHE
+ * evaluation, a merge, a threshold squash): it is settled only once the
+ * worker has handed it back (sched_after, merge_after run on the loop). */
+static bool round_in_worker(veil_daemon *d, const struct round *r)
+{
+    struct round *kids[VEIL_ROUND_MAX_SHARDS];
+    if (r->busy || r->holder_busy)
+        return true;
+    size_t n = veil_daemon_shard_children(d, r, kids);
+    for (size_t s = 0; s < n; s++)
+        if (kids[s] && (kids[s]->busy || kids[s]->holder_busy))
+            return true;
+    return false;
+}
+
 /* Such a round has nothing left to place: it is decided at once with the
- * node the store binds (no evaluation, no admission slot), logged once (the
- * round leaves ready), and the job's next replica goes on. */
+ * node the store binds (no evaluation, no admission slot, no decision of
+ * the decryptor), logged once (the round leaves ready or its attempt), its
+ * shard rounds end with it, and the job's next replica goes on. */
 static void settle_placed(veil_daemon *d, struct round *r)
 {
     enum veil_replica_state cur = VEIL_REPLICA_PENDING;
+    enum veil_round_state from = r->state;
     char node[96] = "";
     veil_p2p_peer_id pid;
     veil_err err = {0};
     bool queued = r->queued_seq != 0;
-    if (veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0 ||
-        veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
+    if (veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0)
+        return;
+    if (from != VEIL_ROUND_ST_READY)
+        shard_children_end(d, r, VEIL_ROUND_ST_DECIDED);
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
         return;
     memset(&r->chosen, 0, sizeof r->chosen);
     if (veil_store_replica_get_node(d->store, r->job_hex, r->replica, node, sizeof node, &err) ==
@@ -202,9 +228,20 @@ static void settle_placed(veil_daemon *d, struct round *r)
         node[0] && veil_p2p_peer_id_parse(node, &pid, &err) == 0)
         veil_daemon_to_peer(&r->chosen, &pid);
     veil_log(VEIL_LOG_INFO, SUB, "round settled: its replica is placed already",
-             "job=%.16s replica=%u state=%s node=%s queued=%d", r->job_hex, r->replica,
-             veil_replica_state_name(cur), node[0] ? node : "-", queued);
+             "job=%.16s replica=%u state=%s node=%s queued=%d round=%s attempt=%u", r->job_hex,
+             r->replica, veil_replica_state_name(cur), node[0] ? node : "-", queued,
+             veil_round_state_name(from), r->attempt + 1);
     start_next_replica(d, r);
+}
+
+bool veil_daemon_round_settle_placed(veil_daemon *d, struct round *r)
+{
+    if (veil_daemon_round_is_shard(r) || !r->have_req ||
+        (r->state != VEIL_ROUND_ST_READY && !round_undecided_planned(r)) || !replica_placed(d, r))
+        return false;
+    if (!round_in_worker(d, r))
+        settle_placed(d, r);
+    return true; /* placed: nothing may decide it, settled now or once handed back */
 }
 
 /* Chooses the round's schedulers over the members SWIM says are alive and
@@ -216,10 +253,8 @@ void veil_daemon_plan_round(veil_daemon *d, struct round *r)
 {
     if (!r->have_req || placed_by_batch(d, r))
         return;
-    if (r->state == VEIL_ROUND_ST_READY && replica_placed(d, r)) {
-        settle_placed(d, r);
+    if (r->state == VEIL_ROUND_ST_READY && veil_daemon_round_settle_placed(d, r))
         return;
-    }
     uint64_t now = veil_daemon_wall_ms();
     if (!round_table_admit(&d->rounds, r, now, round_stale_ms(d))) {
         round_queued(d, r, now);
@@ -446,6 +481,58 @@ static void round_replicas_state(veil_daemon *d, const struct round *r, enum vei
         veil_daemon_replica_state(d, r->job_hex, r->replica + k, to);
 }
 
+/* Whether this node's telemetry history holds epoch e for every alive
+ * member (an entry at or before it, nothing after it dropped): then its
+ * inputs for e are those the other schedulers used. */
+static bool epoch_held(veil_daemon *d, uint64_t e)
+{
+    for (size_t i = 0; i < d->n_members; i++) {
+        const struct member *m = &d->members[i];
+        if (m->alive && (veil_daemon_member_evicted(m, e) ||
+                         veil_daemon_member_hist_at(m, e) == TELEMETRY_HISTORY))
+            return false;
+    }
+    return true;
+}
+
+static bool is_scheduler(const struct round *r, const struct veil_peer_id *p)
+{
+    for (size_t i = 0; i < r->n_schedulers; i++)
+        if (veil_daemon_peer_eq(&r->schedulers[i], p))
+            return true;
+    return false;
+}
+
+/* Late nodes (round.c): a scheduler that has not started the round takes
+ * the earliest epoch another of its schedulers published a digest for in
+ * this attempt, when veil_round_epoch_adopt allows it. Unsharded rounds
+ * only: a sharded round's epoch names its shard rounds. */
+static void adopt_epoch(veil_daemon *d, struct round *r)
+{
+    struct round *kids[VEIL_ROUND_MAX_SHARDS];
+    if (r->state != VEIL_ROUND_ST_PLANNED || !r->i_schedule || r->busy ||
+        veil_daemon_round_is_shard(r) || veil_daemon_shard_children(d, r, kids) > 0)
+        return;
+    uint64_t now = veil_daemon_wall_ms(), now_e = veil_epoch_of(now, d->interval_ms);
+    uint64_t newest = now_e ? now_e - 1 : 0, best = r->epoch;
+    for (size_t i = 0; i < r->n_digests; i++) {
+        uint64_t e = r->digest_epochs[i];
+        if (e < best && is_scheduler(r, &r->digests[i].scheduler) &&
+            veil_round_epoch_adopt(r->epoch, e, r->epoch_min, newest, epoch_held(d, e)))
+            best = e;
+    }
+    if (best == r->epoch)
+        return;
+    veil_log(VEIL_LOG_INFO, SUB, "round epoch adopted from a scheduler's digest",
+             "job=%.16s replica=%u attempt=%u epoch=%llu was=%llu", r->job_hex, r->replica,
+             r->attempt + 1, (unsigned long long)best, (unsigned long long)r->epoch);
+    r->epoch = best;
+    uint64_t start = veil_round_start_ms((best + 1) * d->interval_ms, d->interval_ms,
+                                         EPOCH_GUARD_MS, r->epoch_min);
+    if (start < r->not_before_ms)
+        r->not_before_ms = start; /* complete already: it may start at once */
+}
+
 /* Plans a round admitted already (or re-planned by a retry). */
 static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
 {
@@ -489,6 +576,8 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
              round_table_queued(&d->rounds));
     if (n_shards > 1)
         plan_children(d, r, alive, n, n_shards);
+    else
+        adopt_epoch(d, r); /* digests of schedulers that heard of it earlier */
     /* outputs and digests may have arrived before this node knew the job
      * (a decryptor that just restarted) */
     veil_daemon_try_decide(d, r);
@@ -575,6 +664,8 @@ void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_p
 void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                             uint64_t epoch, const uint8_t digest[32])
 {
+    /* a node still schedules a replica this node ran to its end */
+    veil_daemon_report_final(d, r, veil_daemon_wall_ms());
     if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
         return; /* decided, or an earlier attempt's */
     size_t slot = r->n_digests;
@@ -602,6 +693,7 @@ void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_p
         plan_now(d, r, veil_daemon_wall_ms()); /* then tries to decide */
         return;
     }
+    adopt_epoch(d, r);
     round_progress(d, r);
 }
 
@@ -867,6 +959,29 @@ static bool assignment_unstored(veil_daemon *d, const struct veil_msg_assignment
             cur == VEIL_REPLICA_AWAITING_DECRYPTION);
 }
 
+/* An assignment of a later epoch than every one this node recorded for the
+ * replica: the others placed it again while this node's round was decided
+ * (chaos s7: a runner restarted while its replica was rescheduled heard the
+ * job again, its round was decided from the store, and the new assignment,
+ * binding the replica to it again, was dropped as recorded; its commitment
+ * was anchored, and no node showed it). Older ones delivered again are not. */
+static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a)
+{
+    char job_hex[65];
+    uint64_t latest;
+    bool found;
+    veil_err err = {0};
+    veil_hex_encode(job_hex, sizeof job_hex, a->job_id, 32);
+    if (veil_store_assignment_latest_epoch(d->store, job_hex, a->replica, &latest, &found, &err) !=
+        0) {
+        veil_log(VEIL_LOG_WARN, SUB, "store read failed",
+                 "what=latest assignment job=%.16s replica=%u error=\"%s\"", job_hex, a->replica,
+                 err.msg);
+        return false;
+    }
+    return found && a->epoch > latest;
+}
+
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
 {
     struct veil_msg_assignment a;
@@ -886,7 +1001,8 @@ void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
         return;
     }
     struct round *r = veil_daemon_round(d, a.job_id, a.replica, true);
-    if (!r || (r->state == VEIL_ROUND_ST_DECIDED && !assignment_unstored(d, &a)))
+    if (!r || (r->state == VEIL_ROUND_ST_DECIDED && !assignment_unstored(d, &a) &&
+               !assignment_later(d, &a)))
         return; /* already recorded */
     veil_daemon_record_assignment(d, r, &a);
 }
@@ -1034,7 +1150,8 @@ void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms)
             if (d->rounds.v[i]->state == VEIL_ROUND_ST_READY)
                 veil_daemon_plan_round(d, d->rounds.v[i]);
     for (size_t i = 0; i < d->rounds.n; i++)
-        if (round_undecided_planned(d->rounds.v[i]))
+        if (round_undecided_planned(d->rounds.v[i]) &&
+            !veil_daemon_round_settle_placed(d, d->rounds.v[i]))
             round_tick(d, d->rounds.v[i], now_ms);
     veil_daemon_catchup_tick(d, now_ms); /* what this node lacks of the members' jobs */
     veil_daemon_keys_tick(d, now_ms);    /* node keys whose words were not final at planning */

@@ -36,6 +36,17 @@ void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
  * node it is bound to (a report from any other node is ignored). */
 void veil_daemon_report_containers(veil_daemon *d);
 
+/* A digest of a round for a replica this node ran to its end (the store
+ * binds it here and shows it exited): a node that missed the exit (it
+ * learned the job later) rescheduled the replica when this node died, and
+ * nobody else evaluates that round. Its final status goes out again, at
+ * most once per round and re-send period, so that the rescheduling node
+ * settles the round (chaos s7). veil_daemon_final_report_due is the
+ * decision (true: publish now, and the next one is not due before a
+ * period); veil_daemon_report_final publishes when it is due. */
+bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms);
+void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
+
 /* One stored assignment row (the store's JSON) encoded as the message its
  * signer published, for publishing again or answering a catch-up. */
 int veil_daemon_assignment_encode(json_t *row, veil_buf *out) VEIL_WARN_UNUSED;

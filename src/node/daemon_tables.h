@@ -89,6 +89,9 @@ struct round {
     uint64_t queued_seq;
     bool queue_noted;
     uint64_t eval_start_ms; /* wall clock: this node's evaluation began */
+    /* the runner of a replica that ended: when it may report that end again
+     * to a node still scheduling it (veil_daemon_report_final) */
+    uint64_t final_report_ms;
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */

@@ -11,6 +11,31 @@
  * round evaluates (attempt 0: that of the moment it was heard, however long
  * it then waited for admission: veil_round_plan_times); and the pure parts
  * of sharded rounds (shard count, derived shard ids, candidate ranges).
+ *
+ * Late nodes (issue 18, chaos s7): a node that heard of a round later than
+ * the others (restarted, cut off, its gossip delayed past an epoch
+ * boundary) plans a later epoch, and its digest can never agree with
+ * theirs. The rule that makes it converge (veil_round_epoch_adopt): a
+ * scheduler that has not started evaluating the round (planned, no worker
+ * holds it) and holds a digest of the same (job, replica) attempt from
+ * another of the round's schedulers naming an earlier epoch E' (>= the
+ * attempt's epoch_min, complete by now, and held in its own telemetry
+ * history: every alive member has an entry at or before E', none evicted
+ * past it) evaluates E' instead; among several such digests the smallest
+ * epoch, so that the order they arrive in does not matter. Nodes that
+ * heard on time never move to a later epoch, so the earliest hearer's
+ * epoch wins. The decryptor's decision needs no such rule (it decides the
+ * round), and its retry already names epoch_min for every node. A lying
+ * scheduler gains nothing by it: the epoch only selects which recent,
+ * authentic telemetry ciphertexts (published and signed by each member,
+ * held by every honest node) are the inputs; it never selects a
+ * candidate, an output or a key. The decryptor decrypts only an output a
+ * majority of the round's schedulers vouched for with the same digest
+ * (veil_decrypt_guard), and the digest covers the epoch, so a lie can at
+ * most split the digests (a retry, as a scheduler that sends garbage
+ * can today) or move honest late nodes to an epoch the honest on-time
+ * ones evaluated anyway. It cannot be outside the history, before a
+ * retry's epoch_min, or in the future.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +253,15 @@ void veil_round_plan_times(uint64_t heard_ms, uint64_t now_ms, uint64_t interval
         out->not_before_ms =
             veil_round_start_ms((held + 1) * interval_ms, interval_ms, guard_ms, 0);
     }
+}
+
+/* Why an earlier epoch only, the smallest of the round's schedulers'
+ * digests, and why a lying scheduler gains nothing by it: see the top
+ * comment ("late nodes"). */
+bool veil_round_epoch_adopt(uint64_t mine, uint64_t theirs, uint64_t epoch_min, uint64_t newest,
+                            bool held)
+{
+    return held && theirs < mine && theirs >= epoch_min && theirs <= newest;
 }
 
 /* ---- sharded rounds (node.h) ---- */

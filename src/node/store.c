@@ -1464,3 +1464,28 @@ int veil_store_chain_members_get(veil_store *s, uint64_t cluster_id,
     }
     return 0;
 }
+
+int veil_store_assignment_latest_epoch(veil_store *s, const char *job_hex, uint32_t replica,
+                                       uint64_t *epoch, bool *found, veil_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    *epoch = 0;
+    *found = false;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT max(epoch) FROM assignments WHERE job_id = ? AND replica = ?",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, job_hex, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, replica) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        veil_err_set(err, VEIL_E_IO, "state store: latest assignment of %.16s/%u: %s", job_hex,
+                     replica, sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        sqlite3_int64 e = sqlite3_column_int64(st, 0);
+        *found = e >= 0;
+        *epoch = e >= 0 ? (uint64_t)e : 0;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}

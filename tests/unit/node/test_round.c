@@ -407,7 +407,21 @@ static void test_shard_merge_equals_round(void)
     }
 }
 
-VTEST_MAIN(VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard), VTEST(test_decide),
-           VTEST(test_start_ms), VTEST(test_plan_times), VTEST(test_epoch_held),
+/* Late nodes (round.c): an earlier, complete, held epoch of the same
+ * attempt is adopted; a later one, one before the retry's floor, one not
+ * complete yet, or one not held never is. */
+static void test_epoch_adopt(void)
+{
+    CHECK(veil_round_epoch_adopt(100, 98, 0, 101, true));
+    CHECK(veil_round_epoch_adopt(100, 90, 90, 101, true));
+    CHECK(!veil_round_epoch_adopt(100, 98, 0, 101, false)); /* not in the history */
+    CHECK(!veil_round_epoch_adopt(100, 101, 0, 101, true)); /* later: never */
+    CHECK(!veil_round_epoch_adopt(100, 100, 0, 101, true));
+    CHECK(!veil_round_epoch_adopt(100, 89, 90, 101, true)); /* before epoch_min */
+    CHECK(!veil_round_epoch_adopt(100, 99, 0, 98, true));   /* not complete yet */
+}
+
+VTEST_MAIN(VTEST(test_epoch_adopt), VTEST(test_epochs), VTEST(test_candidates), VTEST(test_guard),
+           VTEST(test_decide), VTEST(test_start_ms), VTEST(test_plan_times), VTEST(test_epoch_held),
            VTEST(test_lifecycle), VTEST(test_shard_count), VTEST(test_shard_range),
            VTEST(test_shard_ids), VTEST(test_shard_merge_equals_round))

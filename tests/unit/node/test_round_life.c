@@ -11,13 +11,31 @@
  *     telemetry) is not decided "unschedulable"; a node whose store refuses
  *     a new assignment (running -> unschedulable) keeps its copy running;
  *  3. a queued round whose replica its node took back (running again) is
- *     settled at once, without waiting for an admission slot.
+ *     settled at once, without waiting for an admission slot;
+ * and three of the short chaos runs after them (chaos s7):
+ *  4. a node whose round is decided already (it restarted and heard the job
+ *     again while its replica ran) records an assignment of a later epoch
+ *     that binds the replica to it again: before, it dropped it as "already
+ *     recorded", and the commitment anchored on chain matched no assignment
+ *     any node showed (`anchors` VIOLATED in chaos.sh 300 20261206);
+ *  5. an admitted round (planned, evaluating) whose replica its node took
+ *     back is settled, but never while a worker holds it;
+ *  6. a scheduler that heard of a round late (a later epoch) adopts the
+ *     earlier epoch another of the round's schedulers published a digest
+ *     for, before it starts evaluating, when its telemetry history holds it;
+ *  7. the runner of a replica that ended reports that end again when a
+ *     round for it is still scheduled somewhere (a node that learned the
+ *     job late missed the exit and rescheduled it when the runner died:
+ *     `settled` VIOLATED in chaos.sh 300 1823), once per re-send period.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "../../../src/node/daemon_core.h"
+#include "../../../src/node/daemon_sync.h"
 #include "../../vtest.h"
 
 /* short epochs: admissions a few epochs apart in about a second, well
@@ -259,5 +277,260 @@ static void test_no_candidates_not_decided(void)
     node_close(&n);
 }
 
+/* ---- 4: a later assignment of a decided round ---- */
+
+/* A peer ID of a fresh Ed25519 key (sk may be NULL). */
+static void new_peer(veil_p2p_peer_id *id, uint8_t sk[64])
+{
+    uint8_t pk[32], skb[64];
+    crypto_sign_keypair(pk, skb);
+    veil_p2p_peer_id_from_ed25519(pk, id);
+    if (sk)
+        memcpy(sk, skb, 64);
+    sodium_memzero(skb, sizeof skb);
+}
+
+/* The node's own identity and the decryptor whose signatures it accepts. */
+static void node_identity(struct node *n, uint8_t decryptor_sk[64])
+{
+    CHECK_EQ_INT(veil_crypto_init(NULL), 0);
+    new_peer(&n->d->self, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&n->d->self, n->d->self_text, sizeof n->d->self_text) > 0);
+    new_peer(&n->d->decryptor_peer, decryptor_sk);
+    n->d->have_decryptor_peer = true;
+    n->d->cluster_id = 1;
+}
+
+/* The decryptor's signed assignment of replica 0 to this node at `epoch`,
+ * delivered as the topic (or a catch-up answer) delivers it. */
+static void deliver_assignment(struct node *n, const uint8_t id[32], uint64_t epoch,
+                               const uint8_t sk[64])
+{
+    struct veil_msg_assignment a = {.replica = 0, .schedulable = true, .epoch = epoch};
+    memcpy(a.job_id, id, 32);
+    veil_daemon_to_peer(&a.node, &n->d->self);
+    memset(a.output_digest, (int)epoch, 32);
+    veil_err err = {0};
+    veil_buf msg;
+    veil_buf_init(&msg);
+    CHECK_EQ_INT(veil_assignment_sign(&a, n->d->cluster_id, sk, &err), 0);
+    CHECK_EQ_INT(veil_msg_assignment_encode(&msg, &a, &err), 0);
+    veil_daemon_on_assignment(n->d, msg.data, msg.len);
+    veil_buf_free(&msg);
+}
+
+static uint64_t latest_epoch(struct node *n, const char *hex)
+{
+    uint64_t e = 0;
+    bool found = false;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_assignment_latest_epoch(n->d->store, hex, 0, &e, &found, &err), 0);
+    CHECK(found);
+    return e;
+}
+
+static void test_later_assignment_of_decided_round(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    uint8_t id[32];
+    char hex[65];
+    job_id(id, hex, 0x55);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, n.d->self_text); /* epoch 7: this node runs it */
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+                 0);
+    CHECK_EQ_INT(watch_list_add(&n.d->watched, id, hex, 0, "veil-5555555555555555-0", &err), 0);
+    /* restarted, it hears the job again: its round is decided at once
+     * (daemon_intake.c mark_decided) while the others reschedule it */
+    struct round *r = veil_daemon_round(n.d, id, 0, true);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, r, VEIL_ROUND_ST_DECIDED), 0);
+
+    deliver_assignment(&n, id, 9, sk); /* the reschedule round chose it again */
+    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING); /* its copy kept, bound here */
+    CHECK_EQ_U64(n.d->watched.n, 1);
+    deliver_assignment(&n, id, 8, sk); /* an older one delivered late: not the current one */
+    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    deliver_assignment(&n, id, 9, sk); /* again: nothing new */
+    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    node_close(&n);
+}
+
+/* ---- 5: an admitted round whose replica was taken back ---- */
+
+static void test_admitted_taken_back_settled(void)
+{
+    struct node n;
+    node_open(&n);
+    CHECK_EQ_INT(veil_crypto_init(NULL), 0);
+    uint8_t id[32];
+    char hex[65];
+    job_id(id, hex, 0x66);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, "12D3KooWrunner");
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+                 0);
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(n.d->store, "12D3KooWrunner", &moved, &err), 0);
+    CHECK_EQ_U64(moved, 1);
+    struct round *r = ready_round(&n, 0x66); /* the reschedule round, admitted */
+    veil_daemon_plan_round(n.d, r);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
+    for (size_t i = 0; i < 3; i++) { /* three schedulers, none has voted: the decryptor waits */
+        veil_p2p_peer_id p;
+        new_peer(&p, NULL);
+        veil_daemon_to_peer(&r->schedulers[i], &p);
+    }
+    r->n_schedulers = 3;
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_DECRYPTOR; /* this node decides it */
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, r, VEIL_ROUND_ST_EVALUATING), 0);
+    r->busy = true; /* this node's worker evaluates it */
+
+    /* its node was only cut off: it reports the replica running again */
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING,
+                                              "12D3KooWrunner", &err),
+                 0);
+    veil_daemon_try_decide(n.d, r); /* a digest arrives: never settled under the worker */
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_EVALUATING);
+    r->busy = false; /* the worker handed it back (its result is dropped) */
+    veil_daemon_try_decide(n.d, r);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING);
+    CHECK_EQ_U64(latest_epoch(&n, hex), 7); /* nothing signed */
+    node_close(&n);
+}
+
+/* ---- 6: a late scheduler adopts the epoch of the others' digests ---- */
+
+/* Three alive members (this node first), each with telemetry for every
+ * epoch from 40 before now to 5 after. */
+static void three_members(struct node *n)
+{
+    CHECK_EQ_INT(veil_crypto_init(NULL), 0);
+    new_peer(&n->d->self, NULL);
+    uint64_t now_e = veil_epoch_of(veil_daemon_wall_ms(), INTERVAL_MS);
+    for (size_t i = 0; i < 3; i++) {
+        struct member *m = &n->d->members[i];
+        if (i == 0)
+            m->id = n->d->self;
+        else
+            new_peer(&m->id, NULL);
+        m->alive = true;
+        for (size_t k = 0; k < 46; k++) {
+            m->hist[k].epoch = now_e - 40 + k;
+            m->hist[k].data = malloc(1);
+            CHECK(m->hist[k].data != NULL);
+            m->hist[k].len = 1;
+        }
+    }
+    n->d->n_members = 3;
+}
+
+static void test_late_scheduler_adopts_epoch(void)
+{
+    struct node n;
+    node_open(&n);
+    three_members(&n);
+    struct round *r = ready_round(&n, 0x77);
+    veil_daemon_plan_round(n.d, r);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
+    CHECK(r->i_schedule);
+    CHECK_EQ_U64(r->n_schedulers, 3);
+    uint64_t mine = r->epoch;
+    struct veil_peer_id other, third, stranger;
+    veil_daemon_to_peer(&other, &n.d->members[1].id);
+    veil_daemon_to_peer(&third, &n.d->members[2].id);
+    veil_p2p_peer_id sp;
+    new_peer(&sp, NULL);
+    veil_daemon_to_peer(&stranger, &sp);
+    uint8_t dg[32] = {1};
+
+    /* not one of the round's schedulers, or a later epoch: the epoch stays */
+    veil_daemon_add_digest(n.d, r, &stranger, mine - 2, dg);
+    CHECK_EQ_U64(r->epoch, mine);
+    veil_daemon_add_digest(n.d, r, &third, mine + 1, dg);
+    CHECK_EQ_U64(r->epoch, mine);
+    /* another scheduler heard of it earlier: this node, not started yet,
+     * evaluates that epoch too */
+    veil_daemon_add_digest(n.d, r, &other, mine - 2, dg);
+    CHECK_EQ_U64(r->epoch, mine - 2);
+    CHECK(r->not_before_ms <= veil_daemon_wall_ms());
+
+    /* an epoch its telemetry history no longer holds: kept */
+    struct round *old = ready_round(&n, 0x78);
+    veil_daemon_plan_round(n.d, old);
+    CHECK_EQ_INT(old->state, VEIL_ROUND_ST_PLANNED);
+    uint64_t old_e = old->epoch;
+    veil_daemon_add_digest(n.d, old, &other, old_e - 45, dg);
+    CHECK_EQ_U64(old->epoch, old_e);
+    /* once this node evaluates it, never moved */
+    struct round *busy = ready_round(&n, 0x79);
+    veil_daemon_plan_round(n.d, busy);
+    CHECK_EQ_INT(busy->state, VEIL_ROUND_ST_PLANNED);
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, busy, VEIL_ROUND_ST_EVALUATING), 0);
+    uint64_t busy_e = busy->epoch;
+    veil_daemon_add_digest(n.d, busy, &other, busy_e - 2, dg);
+    CHECK_EQ_U64(busy->epoch, busy_e);
+    veil_daemon_members_free(n.d);
+    node_close(&n);
+}
+
+/* ---- 7: the runner reports a replica's end again ---- */
+
+static void test_final_report_due(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    uint8_t id[32], other_id[32];
+    char hex[65], other_hex[65];
+    job_id(id, hex, 0x88);
+    job_id(other_id, other_hex, 0x89);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, n.d->self_text);
+    store_job(&n, other_hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, other_hex, "12D3KooWsomeoneelse");
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_RUNNING, NULL,
+                                              &err),
+                 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_EXITED, NULL,
+                                              &err),
+                 0);
+    /* a round heard of (a digest) after a restart: created new */
+    struct round *r = veil_daemon_round(n.d, id, 0, true);
+    struct round *o = veil_daemon_round(n.d, other_id, 0, true);
+    CHECK(r != NULL && o != NULL);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(!veil_daemon_final_report_due(n.d, r, now)); /* still running here */
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_EXITED, NULL, &err),
+                 0);
+    CHECK(veil_daemon_final_report_due(n.d, r, now));
+    CHECK(!veil_daemon_final_report_due(n.d, r, now + 1));          /* once a period */
+    CHECK(veil_daemon_final_report_due(n.d, r, now + period));      /* then again */
+    CHECK(!veil_daemon_final_report_due(n.d, o, now + 2 * period)); /* it ran elsewhere */
+    n.d->roles = VEIL_ROLE_MEMBER;
+    CHECK(!veil_daemon_final_report_due(n.d, r, now + 3 * period)); /* not an executor */
+    node_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
-           VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided))
+           VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
+           VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
+           VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due))
