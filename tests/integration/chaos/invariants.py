@@ -34,6 +34,12 @@
 #               are its history: a node chosen again for the replica it
 #               runs records that later assignment as the current one and
 #               keeps its container, so it shows both commitments)
+#               (an anchored commitment no view shows is looked up in the
+#               nodes' stores: an assignment whose node never stored it -
+#               killed or out of disk as it went out - and that a later one
+#               superseded before the node was back is shown by no view, as
+#               only the node it names may show it; it is reported as info,
+#               a commitment in no store at all is a violation)
 #               (a batch's count = the commitments recorded with its root,
 #               each one an assignment's); no commitment anchored in two
 #               transactions; at most one batch per epoch; every anchor a node
@@ -46,6 +52,7 @@
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -291,6 +298,23 @@ class Checker:
             pass
         return ev
 
+    def stored_assignments(self):
+        """commitment -> (job, replica, epoch, node) over every node's store
+        (read-only): the assignments no privacy-trimmed view shows."""
+        out = {}
+        for i in range(1, self.n + 1):
+            path = os.path.join(self.a.work, "n%d" % i, "state.db")
+            try:
+                db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+                rows = db.execute("SELECT commitment, job_id, replica, epoch, node FROM assignments").fetchall()
+                db.close()
+            except sqlite3.Error:
+                continue
+            for com, job, rep, ep, node in rows:
+                if com:
+                    out[strip0x(com)] = (job, rep, ep, node)
+        return out
+
     def check_anchors(self):
         assignments = {}  # commitment -> (job, replica, epoch)
         anchor_rows = []  # (node, row)
@@ -320,6 +344,8 @@ class Checker:
                 self.fail("anchors", "epoch %s anchored by %d batches: %s" % (ep, len(txs), txs))
         by_root = {}
         txs_of_com = {}
+        stored = None
+        unseen = set()  # anchored, in a store, in no view: superseded before its node was back
         for i, r in anchor_rows:
             tx, com, root = r.get("tx_hash"), strip0x(r.get("commitment")), strip0x(r.get("root"))
             if tx not in on_chain_tx:
@@ -327,7 +353,11 @@ class Checker:
                           % (i, com[:12], tx))
                 continue
             if com not in assignments:
-                self.fail("anchors", "node %d: anchored commitment %s matches no assignment" % (i, com[:12]))
+                stored = self.stored_assignments() if stored is None else stored
+                if com in stored:
+                    unseen.add(com)
+                else:
+                    self.fail("anchors", "node %d: anchored commitment %s matches no assignment" % (i, com[:12]))
             by_root.setdefault(root, set()).add(com)
             txs_of_com.setdefault(com, set()).add(tx)
         for com, txs in txs_of_com.items():
@@ -351,6 +381,13 @@ class Checker:
             len(assignments), len(assignments) - len(missing),
             sum(1 for v in on_chain_tx.values() if v[0] == "batch"),
             sum(1 for v in on_chain_tx.values() if v[0] == "single"))
+        if unseen:
+            self.info["anchors_unseen"] = (
+                "%d anchored assignment(s) held by the stores but shown by no view (their node never "
+                "stored them; superseded before it was back): %s"
+                % (len(unseen), ", ".join("%s (job %s replica %s node %s)" % (
+                    c[:12], str(stored[c][0])[:12], stored[c][1], self.peer.get(stored[c][3], stored[c][3][:16]))
+                    for c in sorted(unseen))))
 
     def verify_proofs(self, anchor_rows, assignments, on_chain_tx):
         if not self.a.final:
