@@ -292,6 +292,28 @@ static int keys_argmin(veil_fhe_server *sk, const veil_fhe_ct *const *keys, cons
     return rc;
 }
 
+/* The keys of the candidates not excluded, each labelled with its index in
+ * the round (`first` + its position): `live`/`labels` are allocated here
+ * (freed by the caller, also on error), *m their count. */
+static int live_keys(veil_fhe_ct *const *keys, size_t n, const bool *excluded, size_t first,
+                     const veil_fhe_ct ***live, uint64_t **labels, size_t *m, veil_err *err)
+{
+    *m = 0;
+    *live = calloc(n + 1, sizeof **live);
+    *labels = calloc(n + 1, sizeof **labels);
+    if (!*live || !*labels)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (excluded && excluded[i])
+            continue;
+        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
+            return veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
+        (*live)[*m] = keys[i];
+        (*labels)[(*m)++] = first + i;
+    }
+    return 0;
+}
+
 int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, size_t n,
                               const bool *excluded, size_t k, veil_buf *out, bool *none,
                               uint64_t *pbs, veil_err *err)
@@ -300,23 +322,10 @@ int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, siz
     *pbs = 0;
     if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS || n > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_INVALID, "%zu replicas over %zu keys", k, n);
-    const veil_fhe_ct **live = calloc(n + 1, sizeof *live);
-    uint64_t *labels = calloc(n + 1, sizeof *labels);
-    if (!live || !labels) {
-        free(live);
-        free(labels);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
+    const veil_fhe_ct **live = NULL;
+    uint64_t *labels = NULL;
     size_t m = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (excluded && excluded[i])
-            continue;
-        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
-            rc = veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
-        live[m] = keys[i];
-        labels[m++] = i;
-    }
+    int rc = live_keys(keys, n, excluded, 0, &live, &labels, &m, err);
     *none = m == 0; /* no candidate: unschedulable, publicly known (as the circuit) */
     if (rc == 0 && m > 0)
         rc = keys_argmin(sk, live, labels, m, k, out, pbs, err);
@@ -334,23 +343,10 @@ int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *key
     if (first > total || n > total - first || total > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first, n,
                             total);
-    const veil_fhe_ct **live = calloc(n + 1, sizeof *live);
-    uint64_t *labels = calloc(n + 1, sizeof *labels);
-    if (!live || !labels) {
-        free(live);
-        free(labels);
-        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    }
+    const veil_fhe_ct **live = NULL;
+    uint64_t *labels = NULL;
     size_t m = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (excluded && excluded[i])
-            continue;
-        if (!keys[i] || veil_fhe_ct_width(keys[i]) != WORD_BITS)
-            rc = veil_err_set(err, VEIL_E_INVALID, "node key %zu missing or not 16-bit", i);
-        live[m] = keys[i];
-        labels[m++] = first + i;
-    }
+    int rc = live_keys(keys, n, excluded, first, &live, &labels, &m, err);
     *none = m == 0;
     veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
     if (rc == 0 && m > 0)

@@ -368,6 +368,16 @@ static void refresh_epoch(veil_daemon *d, struct round *r)
         }
 }
 
+/* The round's candidate arrays for nc candidates (freed with the round). */
+static int inputs_alloc(struct round *r, size_t nc)
+{
+    r->cands = calloc(nc + 1, sizeof *r->cands);
+    r->lists = calloc(nc + 1, sizeof *r->lists);
+    r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
+    r->excluded = calloc(nc + 1, sizeof *r->excluded);
+    return r->cands && r->lists && r->list_lens && r->excluded ? 0 : -1;
+}
+
 /* The round's inputs: the candidates (alive, fresh telemetry of the round's
  * epoch, sorted by peer ID) with copies of the ciphertexts the evaluation
  * reads (a shard's range only); `owner` is the round whose other replicas
@@ -396,11 +406,7 @@ static int gather_inputs(veil_daemon *d, struct round *r, const struct round *ow
     j->end = nc;
     if (j->shard)
         veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
-    r->cands = calloc(nc + 1, sizeof *r->cands);
-    r->lists = calloc(nc + 1, sizeof *r->lists);
-    r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
-    r->excluded = calloc(nc + 1, sizeof *r->excluded);
-    if (!r->cands || !r->lists || !r->list_lens || !r->excluded)
+    if (inputs_alloc(r, nc) != 0)
         return -1;
     for (size_t i = 0; i < nc; i++) {
         r->cands[i] = seen[idx[i]].node;
@@ -439,11 +445,7 @@ static int gather_key_inputs(veil_daemon *d, struct round *r, const struct round
     j->end = nc;
     if (j->shard)
         veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
-    r->cands = calloc(nc + 1, sizeof *r->cands);
-    r->lists = calloc(nc + 1, sizeof *r->lists);
-    r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
-    r->excluded = calloc(nc + 1, sizeof *r->excluded);
-    if (!r->cands || !r->lists || !r->list_lens || !r->excluded)
+    if (inputs_alloc(r, nc) != 0)
         return -1;
     for (size_t i = 0; i < nc; i++) {
         r->cands[i] = held[i]->node;
