@@ -29,16 +29,6 @@ for i in $(seq 1 "$N"); do
 done
 IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
 wait_mesh "$N" 90
-# A job heard now evaluates the previous epoch (veil_round_plan_times): wait
-# until node 2 holds everyone's telemetry of an epoch after the newest one
-# seen at mesh time, so that the rounds' epoch has every node's telemetry
-# (and words for its key), whichever epoch the nodes' first one fell in.
-epochs_at2() { veil_at 2 get nodes -o json | node -e '
-  const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).map(r => r.last_telemetry_epoch);
-  console.log(process.argv[1] === "max" ? Math.max(...rows) : Math.min(...rows));' "$1"; }
-E0=$(epochs_at2 max) || fail "no nodes view on node 2"
-telemetry_after() { [ "$(epochs_at2 min)" -gt "$1" ]; }
-wait_for 60 "everyone's telemetry after epoch $E0 at node 2" telemetry_after "$E0"
 ok "mesh up: $N nodes, telemetry flowing"
 
 # job NAME PLACEMENT CPU MEMORY REPLICAS -> $WORK/NAME.yaml

@@ -190,10 +190,24 @@ has_epochs() {
     process.exit(rows.length === n && rows.every(r => r.alive && r.last_telemetry_epoch > 0) ? 0 : 1);' "${2:-3}"
 }
 
-# wait_mesh N [SECONDS]: every node 1..N has everyone's telemetry.
+# The lowest (min) or highest (max) last telemetry epoch node $1 holds.
+telemetry_epoch_at() {
+  veil_at "$1" get nodes -o json | node -e '
+    const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).map(r => r.last_telemetry_epoch);
+    console.log(process.argv[1] === "max" ? Math.max(...rows) : Math.min(...rows));' "$2"
+}
+telemetry_after() { [ "$(telemetry_epoch_at "$1" min)" -gt "$2" ]; }
+
+# wait_mesh N [SECONDS]: every node 1..N has everyone's telemetry, and node 1
+# everyone's of an epoch after the newest one it held then. A job heard now
+# evaluates the previous epoch (veil_round_plan_times): without the second
+# wait, a node whose first telemetry fell in the current epoch is no
+# candidate of the first rounds (nor can it compute its key for them).
 wait_mesh() {
-  local n=$1 t=${2:-60} i
+  local n=$1 t=${2:-60} i e0
   for i in $(seq 1 "$n"); do wait_for "$t" "node $i has everyone's telemetry" has_epochs "$i" "$n"; done
+  e0=$(telemetry_epoch_at 1 max) || fail "no nodes view on node 1"
+  wait_for "$t" "everyone's telemetry after epoch $e0 at node 1" telemetry_after 1 "$e0"
 }
 
 # ---- placements as each node may see them (hook H4, docs/THREAT_MODEL.md) --

@@ -26,7 +26,7 @@ alive_n() { # NODE COUNT: NODE sees COUNT live members with telemetry
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).filter(r => r.alive && r.last_telemetry_epoch > 0);
     process.exit(rows.length === Number(process.argv[1]) ? 0 : 1);' "$2"
 }
-for i in 1 2 3; do wait_for 90 "node $i has everyone's telemetry" alive_n "$i" 3; done
+wait_mesh 3 90 # everyone's telemetry, of an epoch the first rounds read too
 # SWIM must know node 3 before it goes (a member it never knew is never declared dead)
 swim_knows() { grep -q "msg=\"member\" event=join peer=$PEER_3" "$WORK/n$1/veild.log"; }
 for i in 1 2; do wait_for 60 "node $i's SWIM knows node 3" swim_knows "$i"; done
