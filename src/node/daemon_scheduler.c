@@ -368,14 +368,34 @@ static void refresh_epoch(veil_daemon *d, struct round *r)
         }
 }
 
-/* The round's candidate arrays for nc candidates (freed with the round). */
-static int inputs_alloc(struct round *r, size_t nc)
+/* The round's candidate arrays for nc candidates (freed with the round),
+ * and the job's range of them (a shard's, else all). */
+static int inputs_alloc(struct round *r, struct eval_job *j, size_t nc)
 {
+    r->n_cands = nc;
+    j->first = 0;
+    j->end = nc;
+    if (j->shard)
+        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
     r->cands = calloc(nc + 1, sizeof *r->cands);
     r->lists = calloc(nc + 1, sizeof *r->lists);
     r->list_lens = calloc(nc + 1, sizeof *r->list_lens);
     r->excluded = calloc(nc + 1, sizeof *r->excluded);
     return r->cands && r->lists && r->list_lens && r->excluded ? 0 : -1;
+}
+
+/* Candidate i's input: a copy of its ciphertext list, and whether it holds
+ * another replica of `owner`'s job. */
+static int input_put(veil_daemon *d, struct round *r, const struct round *owner, size_t i,
+                     const uint8_t *data, size_t len)
+{
+    r->lists[i] = malloc(len);
+    if (!r->lists[i])
+        return -1;
+    memcpy(r->lists[i], data, len);
+    r->list_lens[i] = len;
+    r->excluded[i] = node_taken(d, owner, &r->cands[i]);
+    return 0;
 }
 
 /* The round's inputs: the candidates (alive, fresh telemetry of the round's
@@ -401,25 +421,16 @@ static int gather_inputs(veil_daemon *d, struct round *r, const struct round *ow
     }
     size_t idx[MAX_MEMBERS];
     size_t nc = veil_round_candidates(seen, n, r->epoch, VEIL_TELEMETRY_MAX_AGE_EPOCHS, idx);
-    r->n_cands = nc;
-    j->first = 0;
-    j->end = nc;
-    if (j->shard)
-        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
-    if (inputs_alloc(r, nc) != 0)
+    if (inputs_alloc(r, j, nc) != 0)
         return -1;
     for (size_t i = 0; i < nc; i++) {
         r->cands[i] = seen[idx[i]].node;
         if (i < j->first || i >= j->end)
             continue; /* another shard's */
-        struct member *m = &d->members[member_of[idx[i]]];
+        const struct member *m = &d->members[member_of[idx[i]]];
         size_t k = hist_of[idx[i]];
-        r->lists[i] = malloc(m->hist[k].len);
-        if (!r->lists[i])
+        if (input_put(d, r, owner, i, m->hist[k].data, m->hist[k].len) != 0)
             return -1;
-        memcpy(r->lists[i], m->hist[k].data, m->hist[k].len);
-        r->list_lens[i] = m->hist[k].len;
-        r->excluded[i] = node_taken(d, owner, &r->cands[i]);
     }
     return 0;
 }
@@ -440,23 +451,14 @@ static int gather_key_inputs(veil_daemon *d, struct round *r, const struct round
     if (node_key_candidates(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
                             owner->epoch, alive, n_alive, held, &nc, &err) != 0)
         return -1;
-    r->n_cands = nc;
-    j->first = 0;
-    j->end = nc;
-    if (j->shard)
-        veil_round_shard_range(nc, j->n_shards, j->index, &j->first, &j->end);
-    if (inputs_alloc(r, nc) != 0)
+    if (inputs_alloc(r, j, nc) != 0)
         return -1;
     for (size_t i = 0; i < nc; i++) {
         r->cands[i] = held[i]->node;
         if (i < j->first || i >= j->end)
             continue; /* another shard's */
-        r->lists[i] = malloc(held[i]->ct_len);
-        if (!r->lists[i])
+        if (input_put(d, r, owner, i, held[i]->ct, held[i]->ct_len) != 0)
             return -1;
-        memcpy(r->lists[i], held[i]->ct, held[i]->ct_len);
-        r->list_lens[i] = held[i]->ct_len;
-        r->excluded[i] = node_taken(d, owner, &r->cands[i]);
     }
     return 0;
 }

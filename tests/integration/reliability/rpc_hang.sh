@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # tests/integration/reliability/rpc_hang.sh - a hanging chain RPC must not
 # stall veild (issue 18). Three real veild nodes; node 2 reaches anvil
-# through rpc_hang.py, which the test makes hang (connections accepted,
+# through rpc_relay.py with a hang flag, which the test makes hang (connections accepted,
 # requests read, never answered) for 20 s, longer than SWIM's suspicion
 # timeout (4-24 s here). Node 2's chain reads run on workers and its chain
 # client's circuit breaker fails the next ones at once, so its loop keeps
@@ -34,7 +34,7 @@ E2E_CLUSTER_NAME=hang create_cluster 4 # node 4 joins after the hang
 for i in 1 2 3; do join_node "$i"; done
 HANG_PORT=$(e2e_port)
 FLAG="$WORK/hang"
-python3 "$(dirname "$0")/rpc_hang.py" "$HANG_PORT" 127.0.0.1 "$PORT" "$FLAG" >"$WORK/hang.log" 2>&1 &
+python3 "$(dirname "$0")/rpc_relay.py" "$HANG_PORT" 127.0.0.1 "$PORT" "$FLAG" >"$WORK/hang.log" 2>&1 &
 HANG_PID=$!
 wait_for 30 "the hanging relay listening" grep -q listening "$WORK/hang.log"
 sed -i "s|^rpc_url: .*|rpc_url: \"http://127.0.0.1:$HANG_PORT\"|" "$WORK/n2/veild.yaml"
