@@ -554,8 +554,7 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
     /* sched.batch_replicas: a cluster setting like the shard size (false:
      * one round per replica, as before issue 20) */
     r->batch = veil_config_bool(d->cfg, "sched.batch_replicas", true)
-                   ? round_batch_size(r->replica, r->replicas, d->th.cluster, n_shards,
-                                      job_any_placed(d, r))
+                   ? round_batch_size(r->replica, r->replicas, n_shards, job_any_placed(d, r))
                    : 1;
     veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
     if (n_shards > 1) {
