@@ -14,8 +14,11 @@
  * named in the log and in the replica's note). It then signs the assignment
  * like the designated decryptor did. Every node records an assignment once
  * t + 1 distinct holders signed the same one, so up to t lying holders can
- * neither decrypt alone nor place a replica. Retries of rounds whose
- * schedulers disagree come from any holder.
+ * neither decrypt alone nor place a replica; a node whose round is decided
+ * already records the holders' assignment of a later epoch (the replica was
+ * placed again meanwhile: the rule daemon_rounds.c applies to the designated
+ * decryptor's). Retries of rounds whose schedulers disagree come from any
+ * holder.
  *
  * A batch round (issue 20: replica 0's round places a job's k replicas) has
  * k (index, found) pairs in its output: a holder squashes them all on one
@@ -745,12 +748,15 @@ static size_t vote_slot(struct holder_round *h, const uint8_t body[32],
 }
 
 /* One holder's signed assignment: recorded once t + 1 holders signed the
- * same one. */
+ * same one. A decided round counts only an assignment that is news to
+ * this node (veil_daemon_assignment_news: a later epoch than it recorded -
+ * the replica was placed again - or one it never stored), as for the
+ * designated decryptor's assignments; the rest were recorded already. */
 static void count_vote(veil_daemon *d, struct round *r, const struct veil_msg_assignment *a,
                        unsigned holder)
 {
     struct holder_round *h = hround(r);
-    if (!h || r->state == VEIL_ROUND_ST_DECIDED)
+    if (!h || (r->state == VEIL_ROUND_ST_DECIDED && !veil_daemon_assignment_news(d, a)))
         return;
     uint8_t body[32];
     body_digest(body, d->cluster_id, a);

@@ -981,6 +981,11 @@ static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a
     return found && a->epoch > latest;
 }
 
+bool veil_daemon_assignment_news(veil_daemon *d, const struct veil_msg_assignment *a)
+{
+    return assignment_unstored(d, a) || assignment_later(d, a);
+}
+
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
 {
     struct veil_msg_assignment a;
