@@ -360,8 +360,7 @@ static void holder_restart(struct holder_round *h, const uint8_t digest[32], uin
 }
 
 static struct squash_job *squash_job_new(veil_daemon *d, struct round *r, const uint8_t *fhe,
-                                         size_t fhe_len, uint64_t epoch,
-                                         const uint8_t digest[32])
+                                         size_t fhe_len, uint64_t epoch, const uint8_t digest[32])
 {
     struct squash_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -561,8 +560,8 @@ static struct veil_peer_id *agreed_cands(const struct round *r, const uint8_t di
         const uint8_t *fhe;
         size_t fhe_len;
         veil_err err = {0};
-        if (veil_daemon_output_parse(r->outputs[i].data, r->outputs[i].len, &cands, nc, &none,
-                                     &fhe, &fhe_len, &err) != 0)
+        if (veil_daemon_output_parse(r->outputs[i].data, r->outputs[i].len, &cands, nc, &none, &fhe,
+                                     &fhe_len, &err) != 0)
             return NULL;
         return cands;
     }
@@ -659,14 +658,13 @@ static void sign_assignments(veil_daemon *d, struct round *r,
  * when j is a replica that round places (undecided, or decided from this
  * very output: a late partial is still checked); else its own replica's
  * round, pair 0. */
-static struct round *partial_round(veil_daemon *d, const struct veil_msg_partial *m,
-                                   uint32_t *pair)
+static struct round *partial_round(veil_daemon *d, const struct veil_msg_partial *m, uint32_t *pair)
 {
     struct round *b = m->replica > 0 ? veil_daemon_round(d, m->job_id, 0, false) : NULL;
     const struct holder_round *bh = b ? b->th : NULL;
-    bool batch_open = b && (b->state == VEIL_ROUND_ST_PLANNED ||
-                            b->state == VEIL_ROUND_ST_EVALUATING ||
-                            b->state == VEIL_ROUND_ST_EVALUATED);
+    bool batch_open =
+        b && (b->state == VEIL_ROUND_ST_PLANNED || b->state == VEIL_ROUND_ST_EVALUATING ||
+              b->state == VEIL_ROUND_ST_EVALUATED);
     bool of_batch = bh && bh->have_sq && memcmp(bh->output_digest, m->output_digest, 32) == 0;
     *pair = 0;
     if (b && b->batch > m->replica && (batch_open || of_batch)) {

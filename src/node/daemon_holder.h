@@ -56,7 +56,7 @@ struct holder_round {
     uint8_t output_digest[32];
     uint32_t k; /* its (index, found) pairs: 1, or the batch round's replicas */
     struct holder_pair *pair[VEIL_SCHED_MAX_REPLICAS]; /* allocated on first use */
-    bool none; /* the agreed output named no candidate: nothing to decrypt */
+    bool none;       /* the agreed output named no candidate: nothing to decrypt */
     bool signed_own; /* this holder signed its assignment(s) of output_digest */
     uint32_t noted;  /* the holders the replica's note names already */
     /* holders' signed assignments, by the body they sign */
@@ -80,9 +80,8 @@ void veil_daemon_holder_public(veil_daemon *d, const veil_th_public *pub);
  * one node: a lying majority (the round starts over). The rule the
  * designated decryptor and the key holders apply alike. */
 VEIL_WARN_UNUSED int veil_daemon_pairs_nodes(const uint32_t *index, const bool *found, size_t k,
-                                             bool none, const struct veil_peer_id *cands,
-                                             size_t nc, const struct veil_peer_id **nodes,
-                                             veil_err *err);
+                                             bool none, const struct veil_peer_id *cands, size_t nc,
+                                             const struct veil_peer_id **nodes, veil_err *err);
 
 /* Loads the threshold material at start: the dealing (and its hash against
  * the on-chain policy), and on a key holder its share (opened with the

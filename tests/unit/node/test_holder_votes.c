@@ -109,7 +109,7 @@ static void test_pairs_nodes(void)
     CHECK_EQ_INT(veil_daemon_pairs_nodes(index, found, 4, true, cands, 3, nodes, &err), 0);
     for (int j = 0; j < 4; j++)
         CHECK(nodes[j] == NULL); /* the output named no candidate */
-    found[3] = true; /* replicas 1 and 3 on one node */
+    found[3] = true;             /* replicas 1 and 3 on one node */
     CHECK_EQ_INT(veil_daemon_pairs_nodes(index, found, 4, false, cands, 3, nodes, &err), -1);
     CHECK(strstr(err.msg, "replicas 1 and 3 on one node") != NULL);
     index[3] = 3; /* no such candidate */
@@ -169,8 +169,8 @@ static void store_running_job(struct node *n, const uint8_t id[32], const char *
     memset(a.signature, 'b', 128);
     memset(a.commitment, 'c', 64);
     CHECK_EQ_INT(veil_store_assignment_record(n->d->store, &a, &err), 0);
-    CHECK_EQ_INT(veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
-                 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err), 0);
     CHECK_EQ_INT(watch_list_add(&n->d->watched, id, hex, 0, "veil-6666666666666666-0", &err), 0);
 }
 
