@@ -551,9 +551,9 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
                  r->job_hex, r->attempt + 1, r->n_schedulers, r->i_schedule);
         return;
     }
-    /* sched.batch_replicas: a cluster setting like the shard size (false:
-     * one round per replica, as before issue 20) */
-    r->batch = veil_config_bool(d->cfg, "sched.batch_replicas", true)
+    /* the policy's schedFlags, like the shard size (SCHED_NO_BATCH: one
+     * round per replica, as before issue 20) */
+    r->batch = veil_daemon_sched_batch(d)
                    ? round_batch_size(r->replica, r->replicas, n_shards, job_any_placed(d, r))
                    : 1;
     veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
