@@ -189,25 +189,33 @@ struct squash_job {
     veil_err err;
 };
 
-/* The pairs' ciphertexts squashed, SQ_PAIRS_PER_CALL pairs per pass over
- * the squashing key. The output is parsed and checked (k pairs of an 8- or
- * 16-bit index and a found bit, nothing after) before any squash. */
+int veil_holder_squash_pairs(const veil_sq_key *key, veil_fhe_server *sk, veil_fhe_ct *const *ci,
+                             veil_fhe_ct *const *cf, uint32_t k, veil_sq_ct *out, veil_err *err)
+{
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "%u pairs to squash (1 to %d)", k,
+                            VEIL_SCHED_MAX_REPLICAS);
+    int rc = 0;
+    for (uint32_t first = 0; first < k && rc == 0; first += SQ_PAIRS_PER_CALL) {
+        const veil_fhe_ct *cts[2 * SQ_PAIRS_PER_CALL];
+        uint32_t n = k - first < SQ_PAIRS_PER_CALL ? k - first : SQ_PAIRS_PER_CALL;
+        for (uint32_t i = 0; i < n; i++) {
+            cts[2 * i] = ci[first + i];
+            cts[2 * i + 1] = cf[first + i];
+        }
+        rc = veil_sq_squash_compact_batch(key, sk, cts, 2 * n, &out[2 * first], err);
+    }
+    return rc;
+}
+
+/* The agreed output parsed and checked (k pairs of an 8- or 16-bit index
+ * and a found bit, nothing after) before any squash, then squashed. */
 static int squash_pairs(struct squash_job *j)
 {
     veil_fhe_ct *ci[VEIL_SCHED_MAX_REPLICAS], *cf[VEIL_SCHED_MAX_REPLICAS];
     if (veil_daemon_output_cts_parse(j->fhe, j->fhe_len, j->k, ci, cf, &j->err) != 0)
         return -1;
-    int rc = 0;
-    for (uint32_t first = 0; first < j->k && rc == 0; first += SQ_PAIRS_PER_CALL) {
-        const veil_fhe_ct *cts[2 * SQ_PAIRS_PER_CALL];
-        uint32_t n = j->k - first < SQ_PAIRS_PER_CALL ? j->k - first : SQ_PAIRS_PER_CALL;
-        for (uint32_t i = 0; i < n; i++) {
-            cts[2 * i] = ci[first + i];
-            cts[2 * i + 1] = cf[first + i];
-        }
-        rc = veil_sq_squash_compact_batch(j->d->th.sq, j->d->fhe_sk, cts, 2 * n, &j->sq[2 * first],
-                                          &j->err);
-    }
+    int rc = veil_holder_squash_pairs(j->d->th.sq, j->d->fhe_sk, ci, cf, j->k, j->sq, &j->err);
     veil_daemon_output_cts_free(ci, cf, j->k);
     return rc;
 }

@@ -83,6 +83,15 @@ VEIL_WARN_UNUSED int veil_daemon_pairs_nodes(const uint32_t *index, const bool *
                                              bool none, const struct veil_peer_id *cands, size_t nc,
                                              const struct veil_peer_id **nodes, veil_err *err);
 
+/* A key holder's squash of an agreed output's k (index, found) pairs:
+ * out[2j] and out[2j + 1] get pair j's index and found bit, exactly as
+ * veil_sq_squash_compact gives them, three pairs per pass over the squashing
+ * key (the squash batch's limit). Used by the holders' worker and by
+ * bench/holder. */
+VEIL_WARN_UNUSED int veil_holder_squash_pairs(const veil_sq_key *key, veil_fhe_server *sk,
+                                              veil_fhe_ct *const *ci, veil_fhe_ct *const *cf,
+                                              uint32_t k, veil_sq_ct *out, veil_err *err);
+
 /* Loads the threshold material at start: the dealing (and its hash against
  * the on-chain policy), and on a key holder its share (opened with the
  * node's identity key) and the squashing key. */
