@@ -13,7 +13,10 @@
 # BENCH_REPLICAS=K submits K-replica jobs (default 1): a job counts as placed
 # once its K assignments are signed; VEIL_SCHED_BATCH_REPLICAS=false makes
 # every node place them one round per replica (as before issue 20's batch
-# rounds), so both can be measured with one binary.
+# rounds), VEIL_SCHED_NODE_KEYS=false puts the key back in the circuit, so
+# both can be measured with one binary: each turns the switch off in the
+# cluster's on-chain policy (veil cluster init --no-batch-replicas /
+# --no-node-keys; schedFlags, docs/SCHEDULING.md).
 set -euo pipefail
 exec 3>&1 1>&2 # the JSON line alone on stdout
 VEIL_SOURCE_DIR=${VEIL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -21,12 +24,14 @@ B=${VEIL_BUILD_DIR:-$VEIL_SOURCE_DIR/build}
 export VEIL_SOURCE_DIR VEIL_BIN=${VEIL_BIN:-$B/src/cmd/veil} VEILD_BIN=${VEILD_BIN:-$B/src/cmd/veild}
 source "$VEIL_SOURCE_DIR/tests/integration/e2e/e2e_shard_lib.sh"
 N=${1:-16} SHARD=${2:-4} DUR=${3:-120} GAP=${4:-5} REP=${BENCH_REPLICAS:-1}
+POLICY=(--shard-size "$SHARD")
 BATCH=${VEIL_SCHED_BATCH_REPLICAS:-true}
+[ "$BATCH" = false ] && POLICY+=(--no-batch-replicas)
+[ "${VEIL_SCHED_NODE_KEYS:-true}" = false ] && POLICY+=(--no-node-keys)
 shard_caps "$N"
-shard_cluster "$N" --shard-size "$SHARD"
+shard_cluster "$N" "${POLICY[@]}"
 for i in $(seq 1 "$N"); do
-  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 "VEIL_SCHED_BATCH_REPLICAS=$BATCH" \
-    "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s VEIL_THREADS=1 "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}"
 done
 shard_mesh_up "$N"
 ms() { date +%s%3N; }

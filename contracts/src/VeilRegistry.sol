@@ -83,6 +83,7 @@ contract VeilRegistry {
     /// Schedulers per shard of a sharded round (nodes choose 1..3 by
     /// rendezvous; docs/SCHEDULING.md "Sharded rounds in veild").
     uint8 internal constant MAX_SHARD_REDUNDANCY = 3;
+    uint8 internal constant SCHED_FLAGS_ALL = 3; // SCHED_NO_BATCH | SCHED_NO_NODE_KEYS
     uint64 internal constant MIN_PROPOSAL_TTL = 60;
     uint64 internal constant MAX_PROPOSAL_TTL = 30 days;
 
@@ -116,6 +117,11 @@ contract VeilRegistry {
     /// evaluated by shardRedundancy schedulers; shardSize 0 = never sharded,
     /// shardRedundancy 0 = the default (3). Every node reads them from here,
     /// so every node plans the same shards.
+    /// schedFlags: scheduling switches every node must apply alike, each bit
+    /// turning one off (0 = both on): bit 0 (SCHED_NO_BATCH) one round per
+    /// replica instead of a job's replicas in one round, bit 1
+    /// (SCHED_NO_NODE_KEYS) the key computed in the circuit instead of by
+    /// the candidates. Other bits are refused.
     struct Policy {
         bytes32[] allowedImageDigests;
         string schedulerPolicy;
@@ -127,6 +133,7 @@ contract VeilRegistry {
         uint32 outcomePeriodSeconds;
         uint32 shardSize;
         uint8 shardRedundancy;
+        uint8 schedFlags;
     }
 
     struct Cluster {
@@ -455,6 +462,7 @@ contract VeilRegistry {
             revert InvalidArgument("outcomePeriodSeconds");
         }
         if (p.shardRedundancy > MAX_SHARD_REDUNDANCY) revert InvalidArgument("shardRedundancy");
+        if (p.schedFlags > SCHED_FLAGS_ALL) revert InvalidArgument("schedFlags");
         proposalId = _newProposal(clusterId, PROPOSAL_POLICY, ttl);
         Policy storage s = proposalPolicies[proposalId];
         s.allowedImageDigests = p.allowedImageDigests;
@@ -467,6 +475,7 @@ contract VeilRegistry {
         s.outcomePeriodSeconds = p.outcomePeriodSeconds;
         s.shardSize = p.shardSize;
         s.shardRedundancy = p.shardRedundancy;
+        s.schedFlags = p.schedFlags;
         _vote(proposalId);
     }
 

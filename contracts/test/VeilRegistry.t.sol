@@ -276,6 +276,28 @@ contract VeilRegistryTest {
         reg.proposePolicy(cid, p, 3600); // unsharded: allowed
     }
 
+    /// The scheduling switches pass with the policy (every node must apply
+    /// them alike): 0 (both on) until a vote, then the voted bits; a bit
+    /// beyond SCHED_NO_BATCH | SCHED_NO_NODE_KEYS is refused.
+    function testSchedFlags() public {
+        VeilRegistry.Policy memory p = samplePolicy();
+        p.schedFlags = 4;
+        vm.prank(OP1);
+        vm.expectRevert(abi.encodeWithSelector(VeilRegistry.InvalidArgument.selector, "schedFlags"));
+        reg.proposePolicy(cid, p, 3600);
+        p.schedFlags = 3;
+        vm.prank(OP1);
+        uint256 pid = reg.proposePolicy(cid, p, 3600);
+        (VeilRegistry.Policy memory before,) = reg.getClusterPolicy(cid);
+        assertTrue(before.schedFlags == 0, "both on before the vote");
+        vm.prank(OP2);
+        reg.vote(pid);
+        (VeilRegistry.Policy memory got, uint64 v) = reg.getClusterPolicy(cid);
+        assertTrue(v == 1 && got.schedFlags == 3, "sched flags");
+        assertTrue(got.shardSize == 64 && got.shardRedundancy == 2, "packed neighbours");
+        assertTrue(got.outcomesPerPeriod == 32 && got.outcomePeriodSeconds == 3600, "budget kept");
+    }
+
     function testProposalExpires() public {
         vm.prank(OP1);
         uint256 pid = reg.proposePolicy(cid, samplePolicy(), 60);

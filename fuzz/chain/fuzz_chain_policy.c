@@ -2,8 +2,8 @@
 /*
  * fuzz_chain_policy.c - libFuzzer target: veil_contract_policy_decode on
  * getClusterPolicy's return data (what veild and the CLI read from chain,
- * the shard size and redundancy included); whatever decodes must encode
- * and decode again to the same policy.
+ * the shard size and redundancy and the scheduling switches included);
+ * whatever decodes must encode and decode again to the same policy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,8 @@ static void same_or_abort(const veil_contract_policy *a, const veil_contract_pol
         memcmp(a->fhe_key_hash, b->fhe_key_hash, 32) != 0 ||
         a->outcomes_per_period != b->outcomes_per_period ||
         a->outcome_period_s != b->outcome_period_s || a->shard_size != b->shard_size ||
-        a->shard_redundancy != b->shard_redundancy || a->version != b->version)
+        a->shard_redundancy != b->shard_redundancy || a->sched_flags != b->sched_flags ||
+        a->version != b->version)
         abort();
     if ((a->n_image_digests &&
          memcmp(a->image_digests, b->image_digests, 32 * a->n_image_digests)) ||

@@ -477,10 +477,20 @@ typedef struct veil_contract_policy {
      * VEIL_POLICY_MAX_SHARD_REDUNDANCY). */
     uint32_t shard_size;
     uint8_t shard_redundancy;
+    /* Scheduling switches every node applies alike (schedFlags; 0 = every
+     * one on): VEIL_POLICY_SCHED_* bits, each turning one off. */
+    uint8_t sched_flags;
     uint64_t version; /* from getClusterPolicy */
 } veil_contract_policy;
 
 #define VEIL_POLICY_MAX_SHARD_REDUNDANCY 3
+/* schedFlags bits (docs/SCHEDULING.md): one round per replica instead of a
+ * job's replicas in one round (issue 20), and the key computed in the
+ * circuit instead of by the candidates (node-computed keys). The contract
+ * refuses any other bit. */
+#define VEIL_POLICY_SCHED_NO_BATCH     0x01u
+#define VEIL_POLICY_SCHED_NO_NODE_KEYS 0x02u
+#define VEIL_POLICY_SCHED_FLAGS_ALL    0x03u
 /* The largest useful shard size: the member cap (issue 20); the CLI refuses
  * more (the contract stores a uint32). */
 #define VEIL_POLICY_MAX_SHARD_SIZE 65536

@@ -41,12 +41,6 @@ const struct veil_config_key veil_config_default_keys[] = {
      "cluster FHE server key (evaluates the scheduling circuit)"},
     {"zama.client_key_file", VEIL_CONFIG_STRING, "VEIL_ZAMA_CLIENTKEY_FILE", NULL, 0, 0,
      "FHE client key (only on the designated decryptor)"},
-    {"sched.batch_replicas", VEIL_CONFIG_BOOL, "VEIL_SCHED_BATCH_REPLICAS", "true", 0, 0,
-     "place a job's replicas in one round where allowed (false: one round each, for benchmarks); "
-     "the same on every node"},
-    {"sched.node_keys", VEIL_CONFIG_BOOL, "VEIL_SCHED_NODE_KEYS", "true", 0, 0,
-     "public requests placed over keys the candidates compute and publish encrypted (false: the "
-     "full circuit, for benchmarks); the same on every node"},
     {"telemetry.interval", VEIL_CONFIG_DURATION, "VEIL_TELEMETRY_INTERVAL", "10s", 0, 0,
      "how often encrypted telemetry is published"},
     {"telemetry.test_only_capacity", VEIL_CONFIG_STRING, "VEIL_TEST_ONLY_CAPACITY", NULL, 0, 0,

@@ -39,8 +39,8 @@ const size_t veil_contract_errors_len = VEIL_ARRAY_LEN(veil_contract_errors);
 
 /* struct Policy of the contract, field by field (policy_to_abi, policy_from_abi). */
 #define POLICY_TYPE                                                                                \
-    "(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8)"
-#define POLICY_FIELDS 10
+    "(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8,uint8)"
+#define POLICY_FIELDS 11
 #define POLICY_RET    "(" POLICY_TYPE ",uint64)" /* getClusterPolicy: (policy, version) */
 
 static int policy_to_abi(const veil_contract_policy *p, veil_abi_value *t);
@@ -585,6 +585,7 @@ static int policy_to_abi(const veil_contract_policy *p, veil_abi_value *t)
     veil_abi_set_uint(&pv[7], p->outcome_period_s);
     veil_abi_set_uint(&pv[8], p->shard_size);
     veil_abi_set_uint(&pv[9], p->shard_redundancy);
+    veil_abi_set_uint(&pv[10], p->sched_flags);
     return 0;
 }
 
@@ -610,6 +611,7 @@ static int policy_from_abi(const veil_abi_value *p, veil_contract_policy *out)
     out->outcome_period_s = word_u32(&p[7]);
     out->shard_size = word_u32(&p[8]);
     out->shard_redundancy = (uint8_t)word_u32(&p[9]);
+    out->sched_flags = (uint8_t)word_u32(&p[10]);
     return 0;
 }
 

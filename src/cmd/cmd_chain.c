@@ -62,6 +62,7 @@ struct chain_opts {
     size_t n_guardian_keys;
     uint32_t outcomes_per_period, outcome_period_s; /* --outcome-budget N/PERIOD */
     uint64_t shard_size, shard_redundancy;          /* --shard-size, --shard-redundancy */
+    uint8_t sched_flags; /* --no-batch-replicas, --no-node-keys: VEIL_POLICY_SCHED_* */
     const char *job, *assignment, *root, *anchor, *evidence, *out;
     const char *leaves[4096];
     size_t n_leaves;
@@ -114,6 +115,8 @@ enum {
     O_BUDGET,
     O_SHARD_SIZE,
     O_SHARD_REDUNDANCY,
+    O_NO_BATCH,
+    O_NO_NODE_KEYS,
     O_END_ /* keep last: the masks below have one bit per option */
 };
 
@@ -168,6 +171,8 @@ static const struct option long_opts[] = {
     {"outcome-budget", required_argument, NULL, O_BUDGET},
     {"shard-size", required_argument, NULL, O_SHARD_SIZE},
     {"shard-redundancy", required_argument, NULL, O_SHARD_REDUNDANCY},
+    {"no-batch-replicas", no_argument, NULL, O_NO_BATCH},
+    {"no-node-keys", no_argument, NULL, O_NO_NODE_KEYS},
     {NULL, 0, NULL, 0},
 };
 
@@ -365,6 +370,12 @@ static int parse_opts(int argc, char **argv, struct chain_opts *o, uint64_t acce
             if (o->shard_redundancy > VEIL_POLICY_MAX_SHARD_REDUNDANCY)
                 return veil_cli_usage_error(o->path, "--shard-redundancy: 0..%d schedulers",
                                             VEIL_POLICY_MAX_SHARD_REDUNDANCY);
+            break;
+        case O_NO_BATCH:
+            o->sched_flags |= VEIL_POLICY_SCHED_NO_BATCH;
+            break;
+        case O_NO_NODE_KEYS:
+            o->sched_flags |= VEIL_POLICY_SCHED_NO_NODE_KEYS;
             break;
         case O_JOB:
             o->job = optarg;
@@ -871,6 +882,18 @@ static void shards_json(json_t *j, const veil_contract_policy *p)
     json_object_set_new(j, "shards", s);
 }
 
+/* "scheduling": {"batch_replicas": B, "node_keys": K}: the switches every
+ * node applies (schedFlags: a bit turns one off). */
+static void sched_json(json_t *j, const veil_contract_policy *p)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "batch_replicas",
+                        json_boolean(!(p->sched_flags & VEIL_POLICY_SCHED_NO_BATCH)));
+    json_object_set_new(s, "node_keys",
+                        json_boolean(!(p->sched_flags & VEIL_POLICY_SCHED_NO_NODE_KEYS)));
+    json_object_set_new(j, "scheduling", s);
+}
+
 static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
 {
     if (need_cluster(o) != 0)
@@ -909,6 +932,7 @@ static int run_policy_get(struct chain_opts *o, struct veil_cli_ctx *ctx)
     json_object_set_new(j, "guardian_keys", gs);
     budget_json(j, &p);
     shards_json(j, &p);
+    sched_json(j, &p);
     char *s = json_dumps(j, o->json ? JSON_COMPACT : JSON_INDENT(2));
     puts(s);
     free(s);
@@ -959,6 +983,7 @@ static int run_policy_propose(struct chain_opts *o, struct veil_cli_ctx *ctx)
     p.outcome_period_s = o->outcome_period_s;
     p.shard_size = (uint32_t)o->shard_size;
     p.shard_redundancy = (uint8_t)o->shard_redundancy;
+    p.sched_flags = o->sched_flags;
     veil_err err = {0};
     veil_chain_client *c;
     if (open_client(o, ctx, true, true, &c, &err) != 0)
@@ -1327,17 +1352,21 @@ LEAF(cmd_policy_get, "get", "veil chain policy get", OPT(O_CLUSTER),
 LEAF(cmd_policy_propose, "propose", "veil chain policy propose",
      OPT(O_CLUSTER) | OPT(O_IMAGE) | OPT(O_SCHEDULER) | OPT(O_WEIGHT) | OPT(O_FHE) |
          OPT(O_DECRYPTOR) | OPT(O_GUARDIAN) | OPT(O_TTL) | OPT(O_BUDGET) | OPT(O_SHARD_SIZE) |
-         OPT(O_SHARD_REDUNDANCY),
+         OPT(O_SHARD_REDUNDANCY) | OPT(O_NO_BATCH) | OPT(O_NO_NODE_KEYS),
      "propose a new cluster policy",
      "Usage: veil chain policy propose --cluster ID [--image-digest B32]... [--scheduler NAME]\n"
      "         [--weight N]... [--fhe-key-hash B32] [--decryptor ADDR]... [--guardian-key B32]...\n"
-     "         [--outcome-budget N/PERIOD] [--shard-size N] [--shard-redundancy R] [--ttl 7d]\n\n"
+     "         [--outcome-budget N/PERIOD] [--shard-size N] [--shard-redundancy R]\n"
+     "         [--no-batch-replicas] [--no-node-keys] [--ttl 7d]\n\n"
      "Opens a proposal replacing the whole policy (the sender votes yes). B32 = 0x + 64 hex.\n"
      "--outcome-budget 32/1h: each member gets at most 32 placement outcomes (jobs taken\n"
      "into scheduling) per hour, enforced by every node; 0/0 or absent = no budget.\n"
      "--shard-size N: rounds over more than N alive members are split into shards of\n"
      "about N candidates (0 or absent = never sharded), each evaluated by R schedulers\n"
-     "(--shard-redundancy 1..3; 0 or absent = 3); every node applies it on PolicyChanged.\n",
+     "(--shard-redundancy 1..3; 0 or absent = 3); every node applies it on PolicyChanged.\n"
+     "--no-batch-replicas: one round per replica (default: a job's replicas in one round).\n"
+     "--no-node-keys: the placement key computed in the circuit (default: by the candidates,\n"
+     "each publishing its key encrypted). Every node applies both alike (docs/SCHEDULING.md).\n",
      run_policy_propose);
 LEAF(cmd_policy_vote, "vote", "veil chain policy vote", OPT(O_PROPOSAL),
      "vote yes on a proposal (policy or organization)",

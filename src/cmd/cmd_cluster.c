@@ -61,6 +61,10 @@ static const char cluster_init_usage[] =
     "                         into shards of about N candidates each (1..65536; 0 or\n"
     "                         absent = never sharded); on chain, changed by a policy vote\n"
     "  --shard-redundancy R   schedulers per shard, 1..3 (0 or absent = 3)\n"
+    "  --no-batch-replicas    one round per replica (default: a job's replicas placed in\n"
+    "                         one round); on chain, changed by a policy vote\n"
+    "  --no-node-keys         placement keys computed in the circuit (default: by the\n"
+    "                         candidates, published encrypted); on chain likewise\n"
     "  --key-holders LIST     threshold decryption instead of a designated decryptor:\n"
     "                         ADDR=PEER_ID,... (node address and libp2p peer ID of each\n"
     "                         key holder, in share order; run 'veil node join' once on\n"
@@ -179,6 +183,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         O_THRESHOLD,
         O_SHARD_SIZE,
         O_SHARD_REDUNDANCY,
+        O_NO_BATCH,
+        O_NO_NODE_KEYS,
         O_JSON
     };
     static const struct option opts[] = {
@@ -196,11 +202,14 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         {"threshold", required_argument, NULL, O_THRESHOLD},
         {"shard-size", required_argument, NULL, O_SHARD_SIZE},
         {"shard-redundancy", required_argument, NULL, O_SHARD_REDUNDANCY},
+        {"no-batch-replicas", no_argument, NULL, O_NO_BATCH},
+        {"no-node-keys", no_argument, NULL, O_NO_NODE_KEYS},
         {"json", no_argument, NULL, O_JSON},
         {NULL, 0, NULL, 0}};
     const char *rpc = NULL, *out = NULL, *keystore = NULL, *pwfile = NULL, *contract = NULL;
     const char *name = "veil", *decryptor = NULL, *sched = "binpack", *holders_arg = NULL;
     long threshold = -1, shard_size = 0, shard_redundancy = 0;
+    unsigned sched_flags = 0; /* VEIL_POLICY_SCHED_*: the policy's switches, each turning one off */
     const char *operators[MAX_OPERATORS];
     size_t n_operators = 0;
     static uint8_t images[MAX_IMAGES][32];
@@ -265,6 +274,12 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
             if (parse_count(path, "--shard-redundancy", optarg, VEIL_POLICY_MAX_SHARD_REDUNDANCY,
                             &shard_redundancy) != 0)
                 return VEIL_EXIT_USAGE;
+            break;
+        case O_NO_BATCH:
+            sched_flags |= VEIL_POLICY_SCHED_NO_BATCH;
+            break;
+        case O_NO_NODE_KEYS:
+            sched_flags |= VEIL_POLICY_SCHED_NO_NODE_KEYS;
             break;
         case O_JSON:
             json = true;
@@ -402,6 +417,7 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     pol.n_decryptors = holders_arg ? hs.n : 1;
     pol.shard_size = (uint32_t)shard_size;
     pol.shard_redundancy = (uint8_t)shard_redundancy;
+    pol.sched_flags = (uint8_t)sched_flags;
     uint64_t proposal;
     if (veil_contract_propose_policy(cc, cluster_id, &pol, 3600, &proposal, &res, &err) != 0)
         goto fail;
@@ -411,7 +427,8 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (veil_contract_get_policy(cc, cluster_id, &got, &err) != 0)
         goto fail;
     bool ok = got.version >= 1 && memcmp(got.fhe_key_hash, fhe_hash, 32) == 0 &&
-              got.shard_size == pol.shard_size && got.shard_redundancy == pol.shard_redundancy;
+              got.shard_size == pol.shard_size && got.shard_redundancy == pol.shard_redundancy &&
+              got.sched_flags == pol.sched_flags;
     veil_contract_policy_clear(&got);
     if (!ok) {
         veil_err_set(&err, VEIL_E_STATE, "the cluster policy was not applied on chain");
@@ -437,15 +454,16 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
     if (json && holders_arg) {
         printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
                "\"key_holders\":%u,\"threshold\":%u,\"fhe_key_hash\":\"%s\","
-               "\"shares\":\"%s/share-N.key\",\"shard_size\":%ld,\"shard_redundancy\":%ld}\n",
+               "\"shares\":\"%s/share-N.key\",\"shard_size\":%ld,\"shard_redundancy\":%ld,"
+               "\"sched_flags\":%u}\n",
                out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
-               hs.n, hs.t, b.fhe_key_hash, out, shard_size, shard_redundancy);
+               hs.n, hs.t, b.fhe_key_hash, out, shard_size, shard_redundancy, sched_flags);
     } else if (json) {
         printf("{\"bundle\":\"%s\",\"contract\":\"%s\",\"cluster_id\":%llu,\"chain_id\":%llu,"
                "\"decryptor\":\"%s\",\"fhe_key_hash\":\"%s\",\"client_key\":\"%s\","
-               "\"shard_size\":%ld,\"shard_redundancy\":%ld}\n",
+               "\"shard_size\":%ld,\"shard_redundancy\":%ld,\"sched_flags\":%u}\n",
                out, b.contract, (unsigned long long)cluster_id, (unsigned long long)b.chain_id,
-               b.decryptor, b.fhe_key_hash, cli, shard_size, shard_redundancy);
+               b.decryptor, b.fhe_key_hash, cli, shard_size, shard_redundancy, sched_flags);
     } else {
         printf("cluster %llu \"%s\" on chain %llu, registry %s\n", (unsigned long long)cluster_id,
                name, (unsigned long long)b.chain_id, b.contract);
@@ -453,6 +471,12 @@ static int run_init(int argc, char **argv, struct veil_cli_ctx *ctx)
         if (shard_size)
             printf("sharded rounds: shards of %ld, %ld schedulers each\n", shard_size,
                    shard_redundancy ? shard_redundancy : (long)VEIL_MAX_SCHEDULERS);
+        if (sched_flags)
+            printf("scheduling: %s, %s\n",
+                   sched_flags & VEIL_POLICY_SCHED_NO_BATCH ? "one round per replica"
+                                                            : "a job's replicas in one round",
+                   sched_flags & VEIL_POLICY_SCHED_NO_NODE_KEYS ? "keys in the circuit"
+                                                                : "node-computed keys");
         if (holders_arg) {
             printf("%u key holders, threshold %u, key-set hash %s\n", hs.n, hs.t, b.fhe_key_hash);
             printf("shares: %s/share-1.key .. share-%u.key (each only for its holder's node: "

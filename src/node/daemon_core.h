@@ -260,6 +260,10 @@ void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len);
 /* Records an assignment this node verified (or signed). */
 void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                                    const struct veil_msg_assignment *a);
+/* Whether a verified assignment of a decided round is still to record: its
+ * node never stored the round's (its write failed), or it is of a later
+ * epoch than every one recorded (the replica was placed again). */
+bool veil_daemon_assignment_news(veil_daemon *d, const struct veil_msg_assignment *a);
 void veil_daemon_reschedule_lost(veil_daemon *d, const struct member *m);
 void veil_daemon_resume_rounds(veil_daemon *d);
 void veil_daemon_rounds_tick(veil_daemon *d, uint64_t now_ms);

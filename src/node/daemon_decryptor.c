@@ -70,19 +70,25 @@ static void assign_replica(veil_daemon *d, struct round *r, uint32_t replica,
         veil_daemon_record_assignment(d, rr, &a);
 }
 
-/* The decrypted pairs name candidates of the output, each node at most once. */
-static int check_pairs(const uint32_t *index, const bool *found, size_t k, size_t n_cands,
-                       veil_err *err)
+/* The decrypted pairs name candidates of the output, each node at most
+ * once (the rule key holders apply too: daemon_holder.h). */
+int veil_daemon_pairs_nodes(const uint32_t *index, const bool *found, size_t k, bool none,
+                            const struct veil_peer_id *cands, size_t nc,
+                            const struct veil_peer_id **nodes, veil_err *err)
 {
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "%zu pairs (1 to %d)", k, VEIL_SCHED_MAX_REPLICAS);
     for (size_t j = 0; j < k; j++) {
-        if (!found[j])
+        nodes[j] = NULL;
+        if (none || !found[j])
             continue;
-        if (index[j] >= n_cands)
+        if (index[j] >= nc)
             return veil_err_set(err, VEIL_E_PROTOCOL, "replica %zu: index %u of %zu candidates", j,
-                                index[j], n_cands);
+                                index[j], nc);
         for (size_t i = 0; i < j; i++)
-            if (found[i] && index[i] == index[j])
+            if (nodes[i] && index[i] == index[j])
                 return veil_err_set(err, VEIL_E_PROTOCOL, "replicas %zu and %zu on one node", i, j);
+        nodes[j] = &cands[index[j]];
     }
     return 0;
 }
@@ -101,6 +107,7 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
     const uint8_t *fhe;
     size_t fhe_len;
     uint32_t index[VEIL_SCHED_MAX_REPLICAS] = {0};
+    const struct veil_peer_id *nodes[VEIL_SCHED_MAX_REPLICAS];
     int rc = veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err);
     if (rc == 0 && nc == 0) {
         free(cands);
@@ -109,7 +116,7 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
     if (rc == 0 && !none)
         rc = veil_daemon_output_decrypt_k(d->fhe_ck, fhe, fhe_len, k, index, found, &err);
     if (rc == 0)
-        rc = check_pairs(index, found, k, nc, &err);
+        rc = veil_daemon_pairs_nodes(index, found, k, none, cands, nc, nodes, &err);
     if (rc != 0) {
         veil_log(VEIL_LOG_WARN, SUB, n_shards ? "bad merged output" : "bad scheduler output",
                  "job=%.16s batch=%zu error=\"%s\"", r->job_hex, k, err.msg);
@@ -120,11 +127,8 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
     veil_sched_output_digest(digest, r->job_id, r->replica, epoch, out, len);
     /* the later replicas first: when replica 0's assignment arrives anywhere,
      * the others are recorded already (no node starts a round for them) */
-    for (size_t j = k; j-- > 0;) {
-        bool placed = !none && found[j];
-        assign_replica(d, r, r->replica + (uint32_t)j, placed ? &cands[index[j]] : NULL, digest,
-                       epoch, n_shards, k);
-    }
+    for (size_t j = k; j-- > 0;)
+        assign_replica(d, r, r->replica + (uint32_t)j, nodes[j], digest, epoch, n_shards, k);
     free(cands);
     return 0;
 }

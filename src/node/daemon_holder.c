@@ -14,8 +14,19 @@
  * named in the log and in the replica's note). It then signs the assignment
  * like the designated decryptor did. Every node records an assignment once
  * t + 1 distinct holders signed the same one, so up to t lying holders can
- * neither decrypt alone nor place a replica. Retries of rounds whose
- * schedulers disagree come from any holder.
+ * neither decrypt alone nor place a replica; a node whose round is decided
+ * already records the holders' assignment of a later epoch (the replica was
+ * placed again meanwhile: the rule daemon_rounds.c applies to the designated
+ * decryptor's). Retries of rounds whose schedulers disagree come from any
+ * holder.
+ *
+ * A batch round (issue 20: replica 0's round places a job's k replicas) has
+ * k (index, found) pairs in its output: a holder squashes them all on one
+ * worker, publishes one PARTIAL per pair (pair j under replica j, bound to
+ * the batch output's digest, so that its receivers file it with pair j of
+ * replica 0's round), combines every pair, and signs one assignment per
+ * replica, in the unchanged format, exactly as the designated decryptor
+ * does (veil_daemon_pairs_nodes: distinct candidates of the output).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +39,26 @@
 #include "daemon_holder.h"
 #include "daemon_sched.h"
 
+/* At most this many (index, found) pairs per squash call: the squash batch
+ * takes at most 8 ciphertexts and 32 blocks (three pairs of a 16-bit index
+ * and a found bit: 27 blocks). */
+#define SQ_PAIRS_PER_CALL 3u
+
+static void pair_clear_sq(struct holder_pair *p)
+{
+    veil_sq_ct_clear(&p->sq[0]);
+    veil_sq_ct_clear(&p->sq[1]);
+}
+
 void veil_holder_round_free(struct holder_round *h)
 {
     if (!h)
         return;
-    veil_sq_ct_clear(&h->sq[0]);
-    veil_sq_ct_clear(&h->sq[1]);
+    for (size_t j = 0; j < VEIL_ARRAY_LEN(h->pair); j++)
+        if (h->pair[j]) {
+            pair_clear_sq(h->pair[j]);
+            free(h->pair[j]);
+        }
     free(h);
 }
 
@@ -47,6 +72,22 @@ static struct holder_round *hround(struct round *r)
     if (!r->th)
         r->th = calloc(1, sizeof(struct holder_round));
     return r->th;
+}
+
+/* Pair j of a round's threshold data (NULL: out of memory). */
+static struct holder_pair *hpair(struct holder_round *h, uint32_t j)
+{
+    if (!h || j >= VEIL_ARRAY_LEN(h->pair))
+        return NULL;
+    if (!h->pair[j])
+        h->pair[j] = calloc(1, sizeof(struct holder_pair));
+    return h->pair[j];
+}
+
+/* The output's pairs: 1, or a batch round's replicas. */
+static uint32_t round_pairs(const struct round *r)
+{
+    return r->batch > 1 ? r->batch : 1;
 }
 
 unsigned veil_daemon_holder_of(const veil_daemon *d, const uint8_t *peer, size_t len)
@@ -82,6 +123,16 @@ static int load_share(veil_daemon *d, veil_err *err)
     return 0;
 }
 
+void veil_daemon_holder_public(veil_daemon *d, const veil_th_public *pub)
+{
+    if (pub != &d->th.pub)
+        d->th.pub = *pub;
+    d->th.cluster = true;
+    d->rounds.free_th = holder_round_free_cb;
+    for (unsigned i = 0; i < d->th.pub.n; i++)
+        veil_p2p_peer_id_from_ed25519(d->th.pub.holder_pk[i], &d->th.peers[i]);
+}
+
 int veil_daemon_holder_init(veil_daemon *d, const uint8_t policy_hash[32], size_t policy_holders,
                             veil_err *err)
 {
@@ -101,10 +152,7 @@ int veil_daemon_holder_init(veil_daemon *d, const uint8_t policy_hash[32], size_
                             "%s is not the dealing the on-chain policy names (key-set hash or "
                             "holder count differ)",
                             thp);
-    d->th.cluster = true;
-    d->rounds.free_th = holder_round_free_cb;
-    for (unsigned i = 0; i < d->th.pub.n; i++)
-        veil_p2p_peer_id_from_ed25519(d->th.pub.holder_pk[i], &d->th.peers[i]);
+    veil_daemon_holder_public(d, &d->th.pub);
     d->th.test_wrong = veil_config_bool(d->cfg, "debug.test_only_wrong_partial", false);
     d->th.test_telemetry = veil_config_bool(d->cfg, "debug.test_only_decrypt_telemetry", false);
     if (d->th.test_wrong)
@@ -130,48 +178,58 @@ struct squash_job {
     veil_daemon *d;
     uint64_t epoch;
     uint32_t attempt;
+    uint32_t k; /* (index, found) pairs */
     uint8_t output_digest[32];
-    uint8_t *fhe; /* the agreed output's ciphertexts (index, found) */
+    uint8_t *fhe; /* the agreed output's ciphertexts: k pairs (index, found) */
     size_t fhe_len;
-    veil_sq_ct sq[2];
-    veil_th_partial p[2];
+    veil_sq_ct *sq;     /* 2k: pair j's index at 2j, its found bit at 2j + 1 */
+    veil_th_partial *p; /* 2k, likewise */
+    uint64_t squash_ms;
     int rc;
     veil_err err;
 };
 
-/* The output's two ciphertexts (index, found), each parsed and checked
- * before any squash: truncation and trailing bytes are refused first. */
-static int squash_parse(struct squash_job *j, veil_fhe_ct *ct[2])
+int veil_holder_squash_pairs(const veil_sq_key *key, veil_fhe_server *sk, veil_fhe_ct *const *ci,
+                             veil_fhe_ct *const *cf, uint32_t k, veil_sq_ct *out, veil_err *err)
 {
-    veil_reader rd;
-    veil_reader_init(&rd, j->fhe, j->fhe_len);
-    for (int i = 0; i < 2; i++) {
-        uint32_t n = veil_read_u32be(&rd);
-        const uint8_t *p = veil_read_borrow(&rd, n);
-        if (!veil_reader_ok(&rd) || !p)
-            return veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output truncated");
-        if (veil_fhe_ct_deserialize(p, n, &ct[i], &j->err) != 0)
-            return -1;
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "%u pairs to squash (1 to %d)", k,
+                            VEIL_SCHED_MAX_REPLICAS);
+    int rc = 0;
+    for (uint32_t first = 0; first < k && rc == 0; first += SQ_PAIRS_PER_CALL) {
+        const veil_fhe_ct *cts[2 * SQ_PAIRS_PER_CALL];
+        uint32_t n = k - first < SQ_PAIRS_PER_CALL ? k - first : SQ_PAIRS_PER_CALL;
+        for (uint32_t i = 0; i < n; i++) {
+            cts[2 * i] = ci[first + i];
+            cts[2 * i + 1] = cf[first + i];
+        }
+        rc = veil_sq_squash_compact_batch(key, sk, cts, 2 * n, &out[2 * first], err);
     }
-    if (veil_reader_remaining(&rd) != 0)
-        return veil_err_set(&j->err, VEIL_E_PARSE, "scheduler output: trailing bytes");
-    return 0;
+    return rc;
 }
 
-/* Both ciphertexts squashed in one pass over the squashing key, then each
- * partially decrypted with this holder's share. */
+/* The agreed output parsed and checked (k pairs of an 8- or 16-bit index
+ * and a found bit, nothing after) before any squash, then squashed. */
+static int squash_pairs(struct squash_job *j)
+{
+    veil_fhe_ct *ci[VEIL_SCHED_MAX_REPLICAS], *cf[VEIL_SCHED_MAX_REPLICAS];
+    if (veil_daemon_output_cts_parse(j->fhe, j->fhe_len, j->k, ci, cf, &j->err) != 0)
+        return -1;
+    int rc = veil_holder_squash_pairs(j->d->th.sq, j->d->fhe_sk, ci, cf, j->k, j->sq, &j->err);
+    veil_daemon_output_cts_free(ci, cf, j->k);
+    return rc;
+}
+
+/* Every ciphertext squashed, then each partially decrypted with this
+ * holder's share. */
 static void squash_work(uv_work_t *w)
 {
     struct squash_job *j = w->data;
     const struct veil_holder *th = &j->d->th;
-    veil_fhe_ct *ct[2] = {NULL, NULL};
-    j->rc = squash_parse(j, ct);
-    if (j->rc == 0)
-        j->rc = veil_sq_squash_compact_batch(th->sq, j->d->fhe_sk, (const veil_fhe_ct *const *)ct,
-                                             2, j->sq, &j->err);
-    veil_fhe_ct_free(ct[0]);
-    veil_fhe_ct_free(ct[1]);
-    for (int i = 0; i < 2 && j->rc == 0; i++) {
+    uint64_t t0 = veil_daemon_wall_ms();
+    j->rc = squash_pairs(j);
+    j->squash_ms = veil_daemon_wall_ms() - t0;
+    for (uint32_t i = 0; i < 2 * j->k && j->rc == 0; i++) {
         j->rc = veil_th_partial_decrypt(th->share, &j->sq[i], &j->p[i], &j->err);
         if (j->rc == 0 && th->test_wrong) /* TEST ONLY: a lying holder (its signature then fails) */
             j->p[i].y[0].c[0] ^= (veil_u128)1 << 122;
@@ -180,15 +238,20 @@ static void squash_work(uv_work_t *w)
 
 static void squash_job_free(struct squash_job *j)
 {
-    veil_sq_ct_clear(&j->sq[0]);
-    veil_sq_ct_clear(&j->sq[1]);
+    for (uint32_t i = 0; j->sq && i < 2 * j->k; i++)
+        veil_sq_ct_clear(&j->sq[i]);
+    free(j->sq);
+    free(j->p);
     free(j->fhe);
     free(j);
 }
 
 static void holder_combine(veil_daemon *d, struct round *r);
 
-static void publish_partial(veil_daemon *d, const struct round *r, const struct squash_job *j)
+/* Pair `pair`'s partials, published under replica r->replica + pair (the
+ * round's own replica for an ordinary round). */
+static void publish_partial(veil_daemon *d, const struct round *r, const struct squash_job *j,
+                            uint32_t pair)
 {
     veil_buf parts[2], msg;
     veil_buf_init(&parts[0]);
@@ -197,14 +260,14 @@ static void publish_partial(veil_daemon *d, const struct round *r, const struct 
     veil_err err = {0};
     struct veil_msg_partial m = {0};
     memcpy(m.job_id, r->job_id, 32);
-    m.replica = r->replica;
+    m.replica = r->replica + pair;
     m.epoch = j->epoch;
     memcpy(m.output_digest, j->output_digest, 32);
     veil_daemon_to_peer(&m.holder, &d->self);
     m.holder_index = (uint8_t)d->th.index;
     int rc = 0;
     for (int i = 0; i < 2 && rc == 0; i++) {
-        rc = veil_th_partial_serialize(&j->p[i], &parts[i], &err);
+        rc = veil_th_partial_serialize(&j->p[2 * pair + i], &parts[i], &err);
         m.parts[i] = parts[i].data;
         m.part_lens[i] = parts[i].len;
     }
@@ -215,6 +278,31 @@ static void publish_partial(veil_daemon *d, const struct round *r, const struct 
     veil_buf_free(&parts[0]);
     veil_buf_free(&parts[1]);
     veil_buf_free(&msg);
+}
+
+/* This holder's squashed pairs and partials kept in the round (-1: out of
+ * memory). */
+static int keep_own(veil_daemon *d, struct holder_round *h, struct squash_job *j)
+{
+    unsigned me = d->th.index - 1;
+    for (uint32_t q = 0; q < j->k; q++) {
+        struct holder_pair *p = hpair(h, q);
+        if (!p)
+            return -1;
+        pair_clear_sq(p);
+        p->sq[0] = j->sq[2 * q];
+        p->sq[1] = j->sq[2 * q + 1];
+        memset(&j->sq[2 * q], 0, 2 * sizeof *j->sq);
+        p->parts[me].have = true;
+        p->parts[me].epoch = j->epoch;
+        memcpy(p->parts[me].output_digest, j->output_digest, 32);
+        memcpy(p->parts[me].p, &j->p[2 * q], sizeof p->parts[me].p);
+    }
+    h->have_sq = true;
+    h->k = j->k;
+    h->epoch = j->epoch;
+    memcpy(h->output_digest, j->output_digest, 32);
+    return 0;
 }
 
 static void squash_after(uv_work_t *w, int status)
@@ -243,36 +331,72 @@ static void squash_after(uv_work_t *w, int status)
     }
     /* decided meanwhile by faster holders: published all the same, so that
      * every holder's answer is checked (a wrong one is named) */
-    veil_sq_ct_clear(&h->sq[0]);
-    veil_sq_ct_clear(&h->sq[1]);
-    h->sq[0] = j->sq[0];
-    h->sq[1] = j->sq[1];
-    memset(j->sq, 0, sizeof j->sq);
-    h->have_sq = true;
-    h->epoch = j->epoch;
-    memcpy(h->output_digest, j->output_digest, 32);
-    unsigned me = d->th.index - 1;
-    h->parts[me].have = true;
-    h->parts[me].epoch = j->epoch;
-    memcpy(h->parts[me].output_digest, j->output_digest, 32);
-    memcpy(h->parts[me].p, j->p, sizeof j->p);
+    if (keep_own(d, h, j) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "out of memory for a squashed output", "job=%.16s",
+                 r->job_hex);
+        squash_job_free(j);
+        return;
+    }
     veil_log(VEIL_LOG_INFO, SUB, "partial decryption published",
-             "job=%.16s replica=%u holder=%u blocks=%u+%u", r->job_hex, r->replica, d->th.index,
-             h->sq[0].nblocks, h->sq[1].nblocks);
-    publish_partial(d, r, j);
+             "job=%.16s replica=%u holder=%u blocks=%u+%u batch=%u squash_ms=%llu", r->job_hex,
+             r->replica, d->th.index, h->pair[0]->sq[0].nblocks, h->pair[0]->sq[1].nblocks, j->k,
+             (unsigned long long)j->squash_ms);
+    for (uint32_t q = j->k; q-- > 0;)
+        publish_partial(d, r, j, q);
     squash_job_free(j);
     holder_combine(d, r);
 }
 
 /* ---- the key holder's side of a round -------------------------------------------- */
 
-static void sign_assignment(veil_daemon *d, struct round *r, struct veil_msg_assignment *a);
+static void sign_assignments(veil_daemon *d, struct round *r,
+                             const struct veil_peer_id *const *nodes, uint32_t k);
+
+/* A fresh agreed output: what this holder did for an earlier one (its
+ * squash, its signature) no longer counts; the partials heard stay, each
+ * bound to its own output's digest. */
+static void holder_restart(struct holder_round *h, const uint8_t digest[32], uint64_t epoch)
+{
+    for (size_t q = 0; q < VEIL_ARRAY_LEN(h->pair); q++)
+        if (h->pair[q])
+            pair_clear_sq(h->pair[q]);
+    h->have_sq = h->signed_own = h->none = false;
+    h->k = 0;
+    h->noted = 0;
+    h->epoch = epoch;
+    memcpy(h->output_digest, digest, 32);
+}
+
+static struct squash_job *squash_job_new(veil_daemon *d, struct round *r, const uint8_t *fhe,
+                                         size_t fhe_len, uint64_t epoch, const uint8_t digest[32])
+{
+    struct squash_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->k = round_pairs(r);
+    j->fhe = malloc(fhe_len ? fhe_len : 1);
+    j->sq = calloc(2 * j->k, sizeof *j->sq);
+    j->p = calloc(2 * j->k, sizeof *j->p);
+    if (!j->fhe || !j->sq || !j->p) {
+        squash_job_free(j);
+        return NULL;
+    }
+    memcpy(j->fhe, fhe, fhe_len);
+    j->fhe_len = fhe_len;
+    j->r = r;
+    j->d = d;
+    j->epoch = epoch;
+    j->attempt = r->attempt;
+    memcpy(j->output_digest, digest, 32);
+    j->work.data = j;
+    return j;
+}
 
 /* The output at `i` passed the guard: squash it (or, when it names no
  * candidate, sign "unschedulable" at once: nothing to decrypt). An output
  * over no candidate at all (its schedulers held no fresh telemetry) is no
  * verdict on the job: the round is retried, as the decryptor does. */
-static void holder_start(veil_daemon *d, struct round *r, size_t i)
+static void holder_start(veil_daemon *d, struct round *r, size_t i, const uint8_t digest[32])
 {
     const uint8_t *out = r->outputs[i].data;
     size_t len = r->outputs[i].len;
@@ -292,31 +416,16 @@ static void holder_start(veil_daemon *d, struct round *r, size_t i)
         veil_daemon_retry_no_candidates(d, r, r->outputs[i].epoch);
         return;
     }
-    uint8_t digest[32];
-    veil_sched_output_digest(digest, r->job_id, r->replica, r->outputs[i].epoch, out, len);
+    holder_restart(h, digest, r->outputs[i].epoch);
     if (none) {
-        struct veil_msg_assignment a = {0};
-        memcpy(a.job_id, r->job_id, 32);
-        a.replica = r->replica;
-        memcpy(a.output_digest, digest, 32);
-        a.epoch = r->outputs[i].epoch;
+        const struct veil_peer_id *nodes[VEIL_SCHED_MAX_REPLICAS] = {0};
         h->none = true;
-        sign_assignment(d, r, &a);
+        sign_assignments(d, r, nodes, round_pairs(r));
         return;
     }
-    struct squash_job *j = calloc(1, sizeof *j);
-    if (!j || !(j->fhe = malloc(fhe_len ? fhe_len : 1))) {
-        free(j);
+    struct squash_job *j = squash_job_new(d, r, fhe, fhe_len, r->outputs[i].epoch, digest);
+    if (!j)
         return;
-    }
-    memcpy(j->fhe, fhe, fhe_len);
-    j->fhe_len = fhe_len;
-    j->r = r;
-    j->d = d;
-    j->epoch = r->outputs[i].epoch;
-    j->attempt = r->attempt;
-    memcpy(j->output_digest, digest, 32);
-    j->work.data = j;
     if (uv_queue_work(d->loop, &j->work, squash_work, squash_after) != 0) {
         squash_job_free(j);
         return;
@@ -328,7 +437,7 @@ static void holder_start(veil_daemon *d, struct round *r, size_t i)
 void veil_daemon_holder_try(veil_daemon *d, struct round *r)
 {
     struct holder_round *h = r->th;
-    if (!d->th.share || r->holder_busy || (h && (h->have_sq || h->signed_own)))
+    if (!d->th.share || r->holder_busy)
         return;
     for (size_t i = 0; i < r->n_outputs; i++) {
         veil_err err = {0};
@@ -341,19 +450,25 @@ void veil_daemon_holder_try(veil_daemon *d, struct round *r)
                      "job=%.16s replica=%u reason=\"%s\"", r->job_hex, r->replica, err.msg);
             continue;
         }
-        holder_start(d, r, i);
+        uint8_t digest[32];
+        veil_sched_output_digest(digest, r->job_id, r->replica, r->outputs[i].epoch,
+                                 r->outputs[i].data, r->outputs[i].len);
+        if (!(h && (h->have_sq || h->signed_own) && memcmp(h->output_digest, digest, 32) == 0))
+            holder_start(d, r, i, digest);
         return;
     }
 }
 
-/* The partials heard for the agreed output, in one array; the holders
- * answering as a mask. */
-static size_t gather(const struct holder_round *h, int ct, veil_th_partial *out, unsigned n)
+/* The partials heard for pair q of the agreed output's ciphertext ct, in
+ * one array. */
+static size_t gather(const struct holder_round *h, uint32_t q, int ct, veil_th_partial *out,
+                     unsigned n)
 {
+    const struct holder_pair *p = h->pair[q];
     size_t k = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (h->parts[i].have && memcmp(h->parts[i].output_digest, h->output_digest, 32) == 0)
-            out[k++] = h->parts[i].p[ct];
+    for (unsigned i = 0; p && i < n; i++)
+        if (p->parts[i].have && memcmp(p->parts[i].output_digest, h->output_digest, 32) == 0)
+            out[k++] = p->parts[i].p[ct];
     return k;
 }
 
@@ -367,8 +482,9 @@ static void note_holders(veil_daemon *d, const struct round *r, const veil_th_re
              "threshold decryption by holders %s (t=%u); wrong partials: %s; rejected: %s",
              answered, d->th.pub.t, wrong, rejected);
     veil_err err = {0};
-    if (veil_store_replica_set_note(d->store, r->job_hex, r->replica, note, &err) != 0)
-        veil_daemon_store_failed("replica note", r->job_hex, r->replica, &err);
+    for (uint32_t q = 0; q < round_pairs(r); q++)
+        if (veil_store_replica_set_note(d->store, r->job_hex, r->replica + q, note, &err) != 0)
+            veil_daemon_store_failed("replica note", r->job_hex, r->replica + q, &err);
     uint32_t bad = res->wrong | res->rejected;
     for (unsigned i = 0; i < d->th.pub.n; i++)
         if (bad & (1u << i))
@@ -382,31 +498,41 @@ static void note_holders(veil_daemon *d, const struct round *r, const veil_th_re
              r->job_hex, r->replica, answered, wrong, rejected);
 }
 
-/* Combines both ciphertexts from the partials heard; -1 until the threshold
- * library accepts (2t + 1 agreeing). res[0] gets the index and the union of
- * the holders answering, wrong and rejected; res[1] the found bit. */
-static int combine_all(veil_daemon *d, struct round *r, veil_th_result res[2])
+/* Combines every ciphertext of every pair from the partials heard; -1
+ * until the threshold library accepts them all (2t + 1 agreeing). index[q]
+ * and found[q] get pair q's values; *all the union of the holders
+ * answering, wrong and rejected. */
+static int combine_all(veil_daemon *d, struct round *r, uint32_t *index, bool *found,
+                       veil_th_result *all)
 {
     struct holder_round *h = r->th;
     veil_th_partial *parts = calloc(VEIL_TH_MAX_HOLDERS, sizeof *parts); /* 33 KB */
     veil_err err = {0};
     int rc = parts ? 0 : -1;
-    for (int ct = 0; ct < 2 && rc == 0; ct++) {
-        size_t k = gather(h, ct, parts, d->th.pub.n);
-        if (k < 2u * d->th.pub.t + 1) {
-            rc = -1; /* wait for more */
-        } else if (veil_th_combine(&d->th.pub, &h->sq[ct], parts, k, &res[ct], &err) != 0) {
-            veil_log(VEIL_LOG_INFO, SUB, "threshold decryption waits",
-                     "job=%.16s replica=%u reason=\"%s\"", r->job_hex, r->replica, err.msg);
-            rc = -1;
+    memset(all, 0, sizeof *all);
+    for (uint32_t q = 0; q < h->k && rc == 0; q++)
+        for (int ct = 0; ct < 2 && rc == 0; ct++) {
+            veil_th_result res;
+            size_t k = gather(h, q, ct, parts, d->th.pub.n);
+            if (k < 2u * d->th.pub.t + 1) {
+                rc = -1; /* wait for more */
+            } else if (veil_th_combine(&d->th.pub, &h->pair[q]->sq[ct], parts, k, &res, &err) !=
+                       0) {
+                veil_log(VEIL_LOG_INFO, SUB, "threshold decryption waits",
+                         "job=%.16s replica=%u pair=%u reason=\"%s\"", r->job_hex, r->replica, q,
+                         err.msg);
+                rc = -1;
+            } else {
+                if (ct == 0)
+                    index[q] = (uint32_t)res.value;
+                else
+                    found[q] = res.value != 0;
+                all->wrong |= res.wrong;
+                all->rejected |= res.rejected;
+                all->answered |= res.answered;
+            }
         }
-    }
     free(parts);
-    if (rc == 0) {
-        res[0].wrong |= res[1].wrong;
-        res[0].rejected |= res[1].rejected;
-        res[0].answered |= res[1].answered;
-    }
     return rc;
 }
 
@@ -415,17 +541,44 @@ static int combine_all(veil_daemon *d, struct round *r, veil_th_result res[2])
 static void holder_recheck(veil_daemon *d, struct round *r)
 {
     struct holder_round *h = r->th;
-    veil_th_result res[2];
-    if (!h || !h->have_sq || h->none || combine_all(d, r, res) != 0)
+    uint32_t index[VEIL_SCHED_MAX_REPLICAS];
+    bool found[VEIL_SCHED_MAX_REPLICAS];
+    veil_th_result all;
+    if (!h || !h->have_sq || h->none || combine_all(d, r, index, found, &all) != 0)
         return;
-    uint32_t seen = res[0].answered | res[0].wrong | res[0].rejected;
+    uint32_t seen = all.answered | all.wrong | all.rejected;
     if (seen == h->noted)
         return;
     h->noted = seen;
-    note_holders(d, r, &res[0]);
+    note_holders(d, r, &all);
 }
 
-/* Combines once 2t + 1 partials of the agreed output are in. */
+/* The agreed output's candidates (malloc'ed; NULL when it is gone). */
+static struct veil_peer_id *agreed_cands(const struct round *r, const uint8_t digest[32],
+                                         size_t *nc)
+{
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        uint8_t dg[32];
+        veil_sched_output_digest(dg, r->job_id, r->replica, r->outputs[i].epoch, r->outputs[i].data,
+                                 r->outputs[i].len);
+        if (memcmp(dg, digest, 32) != 0)
+            continue;
+        struct veil_peer_id *cands = NULL;
+        bool none = true;
+        const uint8_t *fhe;
+        size_t fhe_len;
+        veil_err err = {0};
+        if (veil_daemon_output_parse(r->outputs[i].data, r->outputs[i].len, &cands, nc, &none, &fhe,
+                                     &fhe_len, &err) != 0)
+            return NULL;
+        return cands;
+    }
+    return NULL;
+}
+
+/* Combines once 2t + 1 partials of every pair of the agreed output are in,
+ * and signs each replica's assignment (a lying majority's output, naming
+ * one node twice or none of its candidates, starts the round over). */
 static void holder_combine(veil_daemon *d, struct round *r)
 {
     struct holder_round *h = r->th;
@@ -435,68 +588,99 @@ static void holder_combine(veil_daemon *d, struct round *r)
         holder_recheck(d, r);
         return;
     }
-    veil_th_result res[2];
-    veil_err err = {0};
-    if (combine_all(d, r, res) != 0)
+    uint32_t index[VEIL_SCHED_MAX_REPLICAS] = {0};
+    bool found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    veil_th_result all;
+    if (combine_all(d, r, index, found, &all) != 0)
         return;
-    h->noted = res[0].answered | res[0].wrong | res[0].rejected;
-    note_holders(d, r, &res[0]);
-    /* the index and found bit, as the designated decryptor decrypted them */
-    const uint8_t *out = NULL;
-    size_t len = 0;
-    for (size_t i = 0; i < r->n_outputs && !out; i++) {
-        uint8_t dg[32];
-        veil_sched_output_digest(dg, r->job_id, r->replica, r->outputs[i].epoch, r->outputs[i].data,
-                                 r->outputs[i].len);
-        if (memcmp(dg, h->output_digest, 32) == 0) {
-            out = r->outputs[i].data;
-            len = r->outputs[i].len;
-        }
-    }
-    struct veil_peer_id *cands = NULL;
+    h->noted = all.answered | all.wrong | all.rejected;
+    note_holders(d, r, &all);
     size_t nc = 0;
-    bool none = true;
-    const uint8_t *fhe;
-    size_t fhe_len;
-    if (!out || veil_daemon_output_parse(out, len, &cands, &nc, &none, &fhe, &fhe_len, &err) != 0)
+    struct veil_peer_id *cands = agreed_cands(r, h->output_digest, &nc);
+    const struct veil_peer_id *nodes[VEIL_SCHED_MAX_REPLICAS] = {0};
+    veil_err err = {0};
+    if (!cands)
         return;
-    struct veil_msg_assignment a = {0};
-    memcpy(a.job_id, r->job_id, 32);
-    a.replica = r->replica;
-    a.schedulable = !none && res[1].value != 0 && res[0].value < nc;
-    if (a.schedulable)
-        a.node = cands[res[0].value];
+    if (veil_daemon_pairs_nodes(index, found, h->k, false, cands, nc, nodes, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "bad scheduler output", "job=%.16s batch=%u error=\"%s\"",
+                 r->job_hex, h->k, err.msg);
+        free(cands);
+        veil_daemon_shard_retry(d, r); /* vouched for, yet unusable: start over */
+        return;
+    }
+    sign_assignments(d, r, nodes, h->k);
     free(cands);
-    memcpy(a.output_digest, h->output_digest, 32);
-    a.epoch = h->epoch;
-    sign_assignment(d, r, &a);
 }
 
 static void count_vote(veil_daemon *d, struct round *r, const struct veil_msg_assignment *a,
                        unsigned holder);
 
-static void sign_assignment(veil_daemon *d, struct round *r, struct veil_msg_assignment *a)
+/* This holder's signed assignment of one replica, published and counted. */
+static void sign_one(veil_daemon *d, struct round *rr, struct veil_msg_assignment *a, uint32_t k)
 {
-    struct holder_round *h = hround(r);
     veil_buf msg;
     veil_buf_init(&msg);
     veil_err err = {0};
-    if (!h || veil_assignment_sign(a, d->cluster_id, d->key.secret_key, &err) != 0 ||
+    if (veil_assignment_sign(a, d->cluster_id, d->key.secret_key, &err) != 0 ||
         veil_msg_assignment_encode(&msg, a, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "assignment not signed", "error=\"%s\"", err.msg);
         veil_buf_free(&msg);
         return;
     }
-    h->signed_own = true;
     veil_daemon_publish(d, &msg, "assignment");
     veil_buf_free(&msg);
     veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
-             "job=%.16s replica=%u schedulable=%d holder=%u", r->job_hex, r->replica,
-             a->schedulable, d->th.index);
-    count_vote(d, r, a, d->th.index);
+             "job=%.16s replica=%u schedulable=%d holder=%u batch=%u", rr->job_hex, a->replica,
+             a->schedulable, d->th.index, k);
+    count_vote(d, rr, a, d->th.index);
+}
+
+/* One assignment per replica the round places (nodes[q] NULL:
+ * unschedulable), the agreed output's digest and epoch in each; the later
+ * replicas first, as the designated decryptor sends them (replica 0's
+ * assignment ends the batch's wait on every node). Replica q > 0 of a
+ * batch is counted in its own (job, q) round. */
+static void sign_assignments(veil_daemon *d, struct round *r,
+                             const struct veil_peer_id *const *nodes, uint32_t k)
+{
+    struct holder_round *h = r->th;
+    h->signed_own = true;
+    for (uint32_t q = k; q-- > 0;) {
+        struct veil_msg_assignment a = {0};
+        memcpy(a.job_id, r->job_id, 32);
+        a.replica = r->replica + q;
+        a.schedulable = nodes[q] != NULL;
+        if (nodes[q])
+            a.node = *nodes[q];
+        memcpy(a.output_digest, h->output_digest, 32);
+        a.epoch = h->epoch;
+        struct round *rr = q == 0 ? r : veil_daemon_round(d, r->job_id, a.replica, true);
+        if (rr)
+            sign_one(d, rr, &a, k);
+    }
 }
 
 /* ---- every node: partials and the holders' assignments --------------------------- */
+
+/* The round and pair a partial is for: pair j of replica 0's batch round
+ * when j is a replica that round places (undecided, or decided from this
+ * very output: a late partial is still checked); else its own replica's
+ * round, pair 0. */
+static struct round *partial_round(veil_daemon *d, const struct veil_msg_partial *m, uint32_t *pair)
+{
+    struct round *b = m->replica > 0 ? veil_daemon_round(d, m->job_id, 0, false) : NULL;
+    const struct holder_round *bh = b ? b->th : NULL;
+    bool batch_open =
+        b && (b->state == VEIL_ROUND_ST_PLANNED || b->state == VEIL_ROUND_ST_EVALUATING ||
+              b->state == VEIL_ROUND_ST_EVALUATED);
+    bool of_batch = bh && bh->have_sq && memcmp(bh->output_digest, m->output_digest, 32) == 0;
+    *pair = 0;
+    if (b && b->batch > m->replica && (batch_open || of_batch)) {
+        *pair = m->replica;
+        return b;
+    }
+    return veil_daemon_round(d, m->job_id, m->replica, true);
+}
 
 void veil_daemon_on_partial(veil_daemon *d, const struct veil_gs_message *msg)
 {
@@ -512,22 +696,23 @@ void veil_daemon_on_partial(veil_daemon *d, const struct veil_gs_message *msg)
     }
     if (!d->th.share)
         return; /* only holders combine (they hold the squashed ciphertexts) */
-    struct round *r = veil_daemon_round(d, m.job_id, m.replica, true);
-    struct holder_round *h = r ? hround(r) : NULL;
-    if (!h || r->state == VEIL_ROUND_ST_ABANDONED || m.epoch < r->epoch_min ||
-        (h->parts[idx - 1].have && h->parts[idx - 1].epoch >= m.epoch))
+    uint32_t q = 0;
+    struct round *r = partial_round(d, &m, &q);
+    struct holder_pair *p = r ? hpair(hround(r), q) : NULL;
+    if (!p || r->state == VEIL_ROUND_ST_ABANDONED || m.epoch < r->epoch_min ||
+        (p->parts[idx - 1].have && p->parts[idx - 1].epoch >= m.epoch))
         return;
-    veil_th_partial p[2];
+    veil_th_partial parts[2];
     for (int i = 0; i < 2; i++)
-        if (veil_th_partial_parse(m.parts[i], m.part_lens[i], &p[i], &err) != 0) {
+        if (veil_th_partial_parse(m.parts[i], m.part_lens[i], &parts[i], &err) != 0) {
             veil_log(VEIL_LOG_WARN, SUB, "malformed partial decryption", "holder=%u error=\"%s\"",
                      idx, err.msg);
             return;
         }
-    h->parts[idx - 1].have = true;
-    h->parts[idx - 1].epoch = m.epoch;
-    memcpy(h->parts[idx - 1].output_digest, m.output_digest, 32);
-    memcpy(h->parts[idx - 1].p, p, sizeof p);
+    p->parts[idx - 1].have = true;
+    p->parts[idx - 1].epoch = m.epoch;
+    memcpy(p->parts[idx - 1].output_digest, m.output_digest, 32);
+    memcpy(p->parts[idx - 1].p, parts, sizeof parts);
     holder_combine(d, r);
 }
 
@@ -541,32 +726,56 @@ static void body_digest(uint8_t out[32], uint64_t cluster_id, const struct veil_
     veil_buf_free(&b);
 }
 
+/* The slot counting the holders' signatures on `body` (added when new;
+ * when every slot is taken, the one of the oldest epoch makes way for a
+ * later assignment). NULL: the assignment is dropped. */
+static size_t vote_slot(struct holder_round *h, const uint8_t body[32],
+                        const struct veil_msg_assignment *a)
+{
+    size_t v = 0, oldest = 0;
+    while (v < h->n_votes && memcmp(h->votes[v].body, body, 32) != 0)
+        v++;
+    if (v < h->n_votes)
+        return v;
+    if (h->n_votes < VEIL_ARRAY_LEN(h->votes)) {
+        h->n_votes++;
+    } else {
+        for (v = 1; v < h->n_votes; v++)
+            if (h->votes[v].a.epoch < h->votes[oldest].a.epoch)
+                oldest = v;
+        if (h->votes[oldest].a.epoch >= a->epoch)
+            return SIZE_MAX; /* more distinct bodies than honest holders could sign */
+        v = oldest;
+    }
+    memcpy(h->votes[v].body, body, 32);
+    h->votes[v].signers = 0;
+    h->votes[v].a = *a;
+    return v;
+}
+
 /* One holder's signed assignment: recorded once t + 1 holders signed the
- * same one. */
+ * same one. A decided round counts only an assignment that is news to
+ * this node (veil_daemon_assignment_news: a later epoch than it recorded -
+ * the replica was placed again - or one it never stored), as for the
+ * designated decryptor's assignments; the rest were recorded already. */
 static void count_vote(veil_daemon *d, struct round *r, const struct veil_msg_assignment *a,
                        unsigned holder)
 {
     struct holder_round *h = hround(r);
-    if (!h || r->state == VEIL_ROUND_ST_DECIDED)
+    if (!h || (r->state == VEIL_ROUND_ST_DECIDED && !veil_daemon_assignment_news(d, a)))
         return;
     uint8_t body[32];
     body_digest(body, d->cluster_id, a);
-    size_t v = 0;
-    while (v < h->n_votes && memcmp(h->votes[v].body, body, 32) != 0)
-        v++;
-    if (v == h->n_votes) {
-        if (h->n_votes == VEIL_ARRAY_LEN(h->votes))
-            return; /* more distinct bodies than honest holders could sign */
-        memcpy(h->votes[v].body, body, 32);
-        h->votes[v].a = *a;
-        h->n_votes++;
-    }
+    size_t v = vote_slot(h, body, a);
+    if (v == SIZE_MAX)
+        return;
     h->votes[v].signers |= 1u << (holder - 1);
     unsigned count = (unsigned)__builtin_popcount(h->votes[v].signers);
     if (count < d->th.pub.t + 1u)
         return;
     veil_log(VEIL_LOG_INFO, SUB, "assignment agreed by key holders",
-             "job=%.16s replica=%u holders=%u", r->job_hex, r->replica, count);
+             "job=%.16s replica=%u holders=%u epoch=%llu", r->job_hex, r->replica, count,
+             (unsigned long long)a->epoch);
     veil_daemon_record_assignment(d, r, &h->votes[v].a);
     if (!d->th.share) { /* a holder's own note is richer: which partials were wrong */
         char who[64], note[160];

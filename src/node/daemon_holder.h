@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <veil/node.h>
 #include <veil/p2p.h>
 #include <veil/squash.h>
 #include <veil/threshold.h>
@@ -32,14 +33,11 @@ struct veil_holder {
     bool test_telemetry_done;
 };
 
-/* A round's threshold data (allocated on first use, freed with the round). */
-struct holder_round {
-    /* this holder's squashed output, of the agreed output `output_digest` */
-    bool have_sq;
-    uint64_t epoch;
-    uint8_t output_digest[32];
+/* One (index, found) pair of a round's agreed output: this holder's
+ * squashed ciphertexts of it and the partial decryptions heard for it. A
+ * batch round (issue 20) has one per replica it places. */
+struct holder_pair {
     veil_sq_ct sq[2];
-    bool none; /* the agreed output named no candidate: nothing to decrypt */
     /* partials heard, by holder index - 1 (the first per holder and output) */
     struct {
         bool have;
@@ -47,7 +45,19 @@ struct holder_round {
         uint8_t output_digest[32];
         veil_th_partial p[2];
     } parts[VEIL_TH_MAX_HOLDERS];
-    bool signed_own; /* this holder signed its assignment */
+};
+
+/* A round's threshold data (allocated on first use, freed with the round). */
+struct holder_round {
+    /* this holder's squashed output, of the agreed output `output_digest`
+     * (a later output - a retry, or the replica placed again - starts over) */
+    bool have_sq;
+    uint64_t epoch;
+    uint8_t output_digest[32];
+    uint32_t k; /* its (index, found) pairs: 1, or the batch round's replicas */
+    struct holder_pair *pair[VEIL_SCHED_MAX_REPLICAS]; /* allocated on first use */
+    bool none;       /* the agreed output named no candidate: nothing to decrypt */
+    bool signed_own; /* this holder signed its assignment(s) of output_digest */
     uint32_t noted;  /* the holders the replica's note names already */
     /* holders' signed assignments, by the body they sign */
     struct {
@@ -58,6 +68,29 @@ struct holder_round {
     size_t n_votes;
 };
 void veil_holder_round_free(struct holder_round *h);
+
+/* The dealing's public material taken by the node (every node of a
+ * threshold cluster): its holders' peer IDs, and the rounds' threshold
+ * data freed with them. */
+void veil_daemon_holder_public(veil_daemon *d, const veil_th_public *pub);
+
+/* The decrypted (index, found) pairs of an output over `nc` candidates ->
+ * each replica's node (NULL: unschedulable; `none`: the output named no
+ * candidate). -1 when a pair names no candidate of the output or two pairs
+ * one node: a lying majority (the round starts over). The rule the
+ * designated decryptor and the key holders apply alike. */
+VEIL_WARN_UNUSED int veil_daemon_pairs_nodes(const uint32_t *index, const bool *found, size_t k,
+                                             bool none, const struct veil_peer_id *cands, size_t nc,
+                                             const struct veil_peer_id **nodes, veil_err *err);
+
+/* A key holder's squash of an agreed output's k (index, found) pairs:
+ * out[2j] and out[2j + 1] get pair j's index and found bit, exactly as
+ * veil_sq_squash_compact gives them, three pairs per pass over the squashing
+ * key (the squash batch's limit). Used by the holders' worker and by
+ * bench/holder. */
+VEIL_WARN_UNUSED int veil_holder_squash_pairs(const veil_sq_key *key, veil_fhe_server *sk,
+                                              veil_fhe_ct *const *ci, veil_fhe_ct *const *cf,
+                                              uint32_t k, veil_sq_ct *out, veil_err *err);
 
 /* Loads the threshold material at start: the dealing (and its hash against
  * the on-chain policy), and on a key holder its share (opened with the

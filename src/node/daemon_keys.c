@@ -44,6 +44,7 @@
 
 #include "daemon_core.h"
 #include "daemon_keys.h"
+#include "daemon_policy.h"
 #include "daemon_sched.h"
 
 /* ---- in the daemon ---- */
@@ -54,11 +55,11 @@ static bool round_in_plan(const struct round *r)
            r->state == VEIL_ROUND_ST_EVALUATED;
 }
 
-/* sched.node_keys: a cluster setting like sched.batch_replicas (false: the
- * full circuit for every round, for benchmarks; the same on every node) */
+/* the policy's schedFlags (SCHED_NO_NODE_KEYS: the full circuit for every
+ * round; daemon_policy.c, the same on every node) */
 static bool keys_on(const veil_daemon *d)
 {
-    return veil_config_bool(d->cfg, "sched.node_keys", true);
+    return veil_daemon_sched_node_keys(d);
 }
 
 /* This node's words of `epoch` can no longer change: the epoch is over, or

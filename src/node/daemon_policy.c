@@ -8,8 +8,10 @@
  * VEIL_POLICY_MAX_AGE_MS in case an event was missed. A read that fails
  * refuses like an unreadable policy did before; the stale copy is not used.
  * The round planner reads the shard size and redundancy from here too
- * (veil_daemon_shard_policy), the last read's values kept through a failed
- * read so that every node keeps planning the same shards.
+ * (veil_daemon_shard_policy), and the scheduling switches (schedFlags:
+ * batch rounds, node-computed keys; veil_daemon_sched_batch,
+ * veil_daemon_sched_node_keys), the last read's values kept through a failed
+ * read so that every node keeps planning the same rounds.
  * Each new version read is kept in the node's store with its block (issue
  * 18): a node restarted while the chain RPC is unreachable starts from that
  * copy (its keys, decryptors and shard settings; veil_daemon_policy_boot)
@@ -40,6 +42,7 @@ struct daemon_policy {
     bool shard_known;
     uint32_t shard_size;
     uint8_t shard_redundancy;
+    uint8_t sched_flags; /* VEIL_POLICY_SCHED_*, with the shard settings */
     /* the version last kept in the store by this process */
     bool kept;
     uint64_t kept_version;
@@ -87,6 +90,22 @@ static void shard_update(struct daemon_policy *c)
     c->shard_redundancy = p->shard_redundancy;
 }
 
+/* Remembers the scheduling switches of a policy just read; a change (or a
+ * first read that turns one off) is logged on every node, like the shard
+ * policy. Called before shard_update (which marks the settings known). */
+static void sched_update(struct daemon_policy *c)
+{
+    const veil_contract_policy *p = &c->pol;
+    bool changed = c->shard_known ? p->sched_flags != c->sched_flags : p->sched_flags != 0;
+    if (changed)
+        veil_log(VEIL_LOG_INFO, SUB, "scheduling policy",
+                 "batch_replicas=%d node_keys=%d version=%llu previous_flags=%u",
+                 !(p->sched_flags & VEIL_POLICY_SCHED_NO_BATCH),
+                 !(p->sched_flags & VEIL_POLICY_SCHED_NO_NODE_KEYS), (unsigned long long)p->version,
+                 c->sched_flags);
+    c->sched_flags = p->sched_flags;
+}
+
 /* Keeps a policy read from chain in the store, at the block the registry
  * follower reached (the read is at least that new); a failure is logged:
  * the node runs on, only a later start during an outage would lack it. */
@@ -121,6 +140,7 @@ static void cache_install(veil_daemon *d, struct daemon_policy *c, veil_contract
     c->stale = false;
     c->last_err[0] = '\0';
     c->read_at_ms = uv_now(d->loop);
+    sched_update(c);
     shard_update(c);
     if (!c->kept || c->kept_version != c->pol.version)
         policy_keep(d, c, &c->pol);
@@ -244,6 +264,16 @@ bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy)
     return *size > 0;
 }
 
+bool veil_daemon_sched_batch(const veil_daemon *d)
+{
+    return !d->policy || !(d->policy->sched_flags & VEIL_POLICY_SCHED_NO_BATCH);
+}
+
+bool veil_daemon_sched_node_keys(const veil_daemon *d)
+{
+    return !d->policy || !(d->policy->sched_flags & VEIL_POLICY_SCHED_NO_NODE_KEYS);
+}
+
 void veil_daemon_policy_changed(veil_daemon *d, uint64_t version)
 {
     veil_err err = {0};
@@ -336,6 +366,7 @@ static void shard_seed(veil_daemon *d, const veil_contract_policy *pol)
     c->shard_known = true;
     c->shard_size = pol->shard_size;
     c->shard_redundancy = pol->shard_redundancy;
+    c->sched_flags = pol->sched_flags;
 }
 
 int veil_daemon_policy_boot(veil_daemon *d, veil_contract_policy *pol, uint64_t *stored_block,

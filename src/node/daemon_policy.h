@@ -44,6 +44,14 @@ const veil_contract_policy *veil_daemon_policy(veil_daemon *d, veil_err *err) VE
  * back to unsharded on one node would make it plan rounds nobody else
  * does); before any successful read, rounds are not sharded. */
 bool veil_daemon_shard_policy(veil_daemon *d, size_t *size, size_t *redundancy);
+/* The policy's scheduling switches (schedFlags, docs/SCHEDULING.md), which
+ * every node must apply alike: a job's replicas placed in one round, and
+ * node-computed keys for public requests. Each is on unless the policy
+ * turns it off; the last successful read's (or the stored copy's) values
+ * are kept while the policy cannot be read, as with the shard settings
+ * (a round is planned only after intake read the policy). */
+bool veil_daemon_sched_batch(const veil_daemon *d);
+bool veil_daemon_sched_node_keys(const veil_daemon *d);
 /* A confirmed PolicyChanged event of this cluster (daemon_registry.c):
  * the copy is stale from now on. */
 void veil_daemon_policy_changed(veil_daemon *d, uint64_t version);

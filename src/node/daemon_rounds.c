@@ -551,11 +551,10 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
                  r->job_hex, r->attempt + 1, r->n_schedulers, r->i_schedule);
         return;
     }
-    /* sched.batch_replicas: a cluster setting like the shard size (false:
-     * one round per replica, as before issue 20) */
-    r->batch = veil_config_bool(d->cfg, "sched.batch_replicas", true)
-                   ? round_batch_size(r->replica, r->replicas, d->th.cluster, n_shards,
-                                      job_any_placed(d, r))
+    /* the policy's schedFlags, like the shard size (SCHED_NO_BATCH: one
+     * round per replica, as before issue 20) */
+    r->batch = veil_daemon_sched_batch(d)
+                   ? round_batch_size(r->replica, r->replicas, n_shards, job_any_placed(d, r))
                    : 1;
     veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
     if (n_shards > 1) {
@@ -980,6 +979,11 @@ static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a
         return false;
     }
     return found && a->epoch > latest;
+}
+
+bool veil_daemon_assignment_news(veil_daemon *d, const struct veil_msg_assignment *a)
+{
+    return assignment_unstored(d, a) || assignment_later(d, a);
 }
 
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)

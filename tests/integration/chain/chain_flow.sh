@@ -49,15 +49,16 @@ ok "node register + list"
 IMG=0x$(printf 'ab%.0s' $(seq 1 32)); FHE=0x$(printf 'cd%.0s' $(seq 1 32))
 out=$("$VEIL" chain policy propose --keystore "$K0" --cluster 1 --image-digest "$IMG" \
       --scheduler binpack --weight 3 --weight 7 --fhe-key-hash "$FHE" --decryptor "$A1" \
-      --guardian-key "$FHE" --outcome-budget 5/2m --shard-size 16 --shard-redundancy 2 --ttl 1h \
+      --guardian-key "$FHE" --outcome-budget 5/2m --shard-size 16 --shard-redundancy 2 \
+      --no-node-keys --ttl 1h \
       -o json)
 PID=$(json_get "$out" proposal_id)
-got=$("$CAST" call "$C" "getClusterPolicy(uint64)((bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8),uint64)" 1 --rpc-url "$RPC" | tail -1)
+got=$("$CAST" call "$C" "getClusterPolicy(uint64)((bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8,uint8),uint64)" 1 --rpc-url "$RPC" | tail -1)
 [ "$got" = 0 ] || fail "policy before vote: version $got"
 out=$("$VEIL" chain policy vote --keystore "$K2" --proposal "$PID" -o json)
 [ "$(json_get "$out" executed)" = true ] || fail "vote: $out"
-got=$("$CAST" call "$C" "getClusterPolicy(uint64)((bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8),uint64)" 1 --rpc-url "$RPC" | tr '\n' ' ')
-[[ "$got" == *"binpack"* && "$got" == *"[3, 7]"* && "$got" == *", 5, 120, 16, 2)"* && "$got" == *" 1 " ]] \
+got=$("$CAST" call "$C" "getClusterPolicy(uint64)((bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8,uint8),uint64)" 1 --rpc-url "$RPC" | tr '\n' ' ')
+[[ "$got" == *"binpack"* && "$got" == *"[3, 7]"* && "$got" == *", 5, 120, 16, 2, 2)"* && "$got" == *" 1 " ]] \
   || fail "policy: $got"
 pol=$("$VEIL" chain policy get --cluster 1 -o json)
 [ "$(json_get "$pol" scheduler_policy)" = binpack ] || fail "policy get: $pol"
@@ -65,6 +66,8 @@ pol=$("$VEIL" chain policy get --cluster 1 -o json)
 [ "$(json_get "$pol" outcome_budget)" = '{"outcomes_per_period":5,"period_s":120}' ] \
   || fail "policy get outcome budget: $pol"
 [ "$(json_get "$pol" shards)" = '{"size":16,"redundancy":2}' ] || fail "policy get shards: $pol"
+[ "$(json_get "$pol" scheduling)" = '{"batch_replicas":true,"node_keys":false}' ] \
+  || fail "policy get scheduling switches: $pol"
 if "$VEIL" chain policy propose --keystore "$K0" --cluster 1 --shard-redundancy 4 >/dev/null 2>&1; then
   fail "--shard-redundancy 4 accepted"
 fi
@@ -72,10 +75,14 @@ fi
 if "$VEIL" chain policy propose --keystore "$K0" --cluster 1 --outcome-budget 5/0 >/dev/null 2>&1; then
   fail "--outcome-budget 5/0 accepted"
 fi
-err=$("$CAST" send "$C" "proposePolicy(uint64,(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8),uint64)" \
-  1 "([],\"\",[],$FHE,[],[],5,0,0,0)" 3600 --private-key "${ANVIL_KEYS[0]}" --rpc-url "$RPC" 2>&1 || true)
+err=$("$CAST" send "$C" "proposePolicy(uint64,(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8,uint8),uint64)" \
+  1 "([],\"\",[],$FHE,[],[],5,0,0,0,0)" 3600 --private-key "${ANVIL_KEYS[0]}" --rpc-url "$RPC" 2>&1 || true)
 grep -q "outcomePeriodSeconds\|InvalidArgument\|revert" <<<"$err" || fail "budget without period: $err"
-ok "policy propose + vote + get (with an outcome budget of 5 per 2 min, shards of 16 x 2)"
+# a scheduling switch the nodes do not know is refused by the contract
+err=$("$CAST" send "$C" "proposePolicy(uint64,(bytes32[],string,uint32[],bytes32,address[],bytes32[],uint32,uint32,uint32,uint8,uint8),uint64)" \
+  1 "([],\"\",[],$FHE,[],[],0,0,0,0,4)" 3600 --private-key "${ANVIL_KEYS[0]}" --rpc-url "$RPC" 2>&1 || true)
+grep -q "schedFlags\|InvalidArgument\|revert" <<<"$err" || fail "schedFlags 4 accepted: $err"
+ok "policy propose + vote + get (with an outcome budget of 5 per 2 min, shards of 16 x 2, node keys off)"
 
 # A new organization through governance.
 out=$("$VEIL" chain org add --keystore "$K1" --cluster 1 --name initech --operator "$A5" -o json)

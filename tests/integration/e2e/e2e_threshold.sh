@@ -9,8 +9,10 @@
 #   - a job is placed while holder 4 publishes wrong partial decryptions
 #     (a TEST-ONLY switch): it is named in the logs and in `veil job status`;
 #   - holder 3, asked (TEST-ONLY) to decrypt a telemetry ciphertext, refuses;
-#   - with holder 4 honest again and holder 2 killed, a job is still placed
-#     (3 holders answer).
+#   - with holder 4 honest again and holder 2 killed, a 2-replica job is
+#     still placed (3 holders answer), on two distinct nodes in ONE batch
+#     round (issue 20: the holders squash, decrypt and sign both replicas
+#     from one output; no round of replica 1's own).
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 start_anvil
@@ -64,13 +66,19 @@ name: $1
 image: $IMG
 command: [/bin/true]
 resources: {cpu: $3, memory: $4}
-replicas: 1
+replicas: ${5:-1}
 policy: $2
 YAML
 }
 # node 1 submits: its node shows only that a replica is placed; where, the
 # runner shows of the replica it runs (placements_at, views_agree: lib.sh)
-assigned() { [ "$(placements_at 1 "$1" | wc -l)" -ge 1 ]; }
+assigned() { [ "$(placements_at 1 "$1" | wc -l)" -ge "${2:-1}" ]; }
+# the squash time a holder logged for a job's round (ms), and its pairs
+squash_of() {
+  local l
+  l=$(grep -h "msg=\"partial decryption published\" job=${1:0:16} " "$WORK"/n*/veild.log || true)
+  sed -n 's/.* batch=\([0-9]*\) squash_ms=\([0-9]*\).*/\1 pairs: \2 ms/p' <<<"$l" | sed -n 1p
+}
 oracle() {
   "$ORACLE" "$WORK/$1.yaml" "$PEER_1=${CAPS[1]}" "$PEER_2=${CAPS[2]}" "$PEER_3=${CAPS[3]}" \
     "$PEER_4=${CAPS[4]}"
@@ -82,6 +90,7 @@ oracle_live() { # NAME: the oracle over nodes 1, 3, 4 (node 2 is down)
 # 1. Holder 4 lies: the job is still placed right, holder 4 is named.
 job jliar binpack 1500m 512Mi
 id=$(veil_at 1 job run "$WORK/jliar.yaml" | awk '{print $2}') || fail "job run jliar"
+jliar=$id
 wait_for 240 "jliar assigned (node 1, its submitter)" assigned "$id"
 wait_for 30 "every node's own view of jliar agrees with node 1's" views_agree 1 "$id"
 got=$(placements_at 1 "$id")
@@ -111,15 +120,30 @@ wait_for 120 "node 2 seen dead" dead2
 back4() { [ "$(grep -c 'this node is a key holder" holder=4' "$WORK/n4/veild.log")" -ge 2 ]; }
 wait_for 120 "holder 4 restarted" back4
 sleep 8
-job jdown spread 500m 64Mi
+job jdown spread 500m 64Mi 2
 id=$(veil_at 1 job run "$WORK/jdown.yaml" | awk '{print $2}') || fail "job run jdown"
-wait_for 240 "jdown assigned (node 1, its submitter)" assigned "$id"
+wait_for 240 "both replicas of jdown assigned (node 1, its submitter)" assigned "$id" 2
 wait_for 30 "every live node's own view of jdown agrees with node 1's" views_agree 1 "$id"
 got=$(placements_at 1 "$id")
 [ "$got" = "$(oracle_live jdown)" ] || fail "jdown placed on [$got], oracle says [$(oracle_live jdown)]"
-veil_at 1 job status "$id" | grep -q 'threshold decryption by holders 1,3,4' \
-  || fail "job status does not show holders 1,3,4: $(veil_at 1 job status "$id")"
-ok "holder 2 killed: holders 1,3,4 decrypt, jdown on $got (= oracle)"
+[ "$(sort -u <<<"$got" | wc -l)" = 2 ] || fail "jdown's replicas share a node: [$got]"
+status=$(veil_at 1 job status "$id")
+grep -q 'threshold decryption by holders 1,3,4' <<<"$status" \
+  || fail "job status does not show holders 1,3,4: $status"
+# one batch round placed both: planned with batch=2, each holder's two
+# assignments signed from it, and no round of replica 1's own anywhere
+logs=$(cat "$WORK"/n1/veild.log "$WORK"/n3/veild.log "$WORK"/n4/veild.log)
+planned=$(grep -F 'msg="round planned"' <<<"$logs" | grep -F "job=${id:0:16} " || true)
+grep -q 'replica=0 .*batch=2 ' <<<"$planned" || fail "jdown was not planned as one batch round: $planned"
+! grep -q 'replica=1 ' <<<"$planned" || fail "jdown's replica 1 had a round of its own: $planned"
+signed=$(grep -F 'msg="assignment signed"' <<<"$logs" | grep -F "job=${id:0:16} " || true)
+for k in 0 1; do
+  [ "$(grep -c "replica=$k .*batch=2" <<<"$signed")" -ge 2 ] \
+    || fail "replica $k of jdown: fewer than t + 1 holders signed it from the batch: $signed"
+done
+ok "holder 2 killed: holders 1,3,4 decrypt one batch round, jdown's 2 replicas on" \
+  "$(tr '\n' ' ' <<<"$got")(= oracle, distinct); squash: $(squash_of "$jliar") (jliar)," \
+  "$(squash_of "$id") (jdown)"
 
 # 4. Privacy: no share (nor any node's capacity) in gossip, logs, API answers
 # or chain data. The squashing secret itself never exists outside the

@@ -557,8 +557,8 @@ static void test_policy_log(void)
 
 /* getClusterPolicy's return data: the encoding equals `cast abi-encode`'s
  * (its keccak256 below), decodes back field by field, and the strict decoder
- * refuses a shard size above 32 bits, a redundancy above 8 bits and a
- * truncated answer. */
+ * refuses a shard size above 32 bits, a redundancy or scheduling switches
+ * above 8 bits and a truncated answer. */
 static void test_policy_codec(void)
 {
     uint8_t img[1][32], fhe[32], h[32];
@@ -578,22 +578,24 @@ static void test_policy_codec(void)
                               .outcome_period_s = 120,
                               .shard_size = 16,
                               .shard_redundancy = 3,
+                              .sched_flags = VEIL_POLICY_SCHED_NO_NODE_KEYS,
                               .version = 2};
     memcpy(p.fhe_key_hash, fhe, 32);
     veil_buf b;
     veil_buf_init(&b);
     CHECK(veil_contract_policy_encode(&p, &b, NULL) == 0);
-    CHECK(b.len == 704);
+    CHECK(b.len == 736);
     char hex[65];
     veil_keccak256(b.data, b.len, h);
     hex_of(h, 32, hex);
     /* cast abi-encode "f((bytes32[],string,uint32[],bytes32,address[],bytes32[],
-     * uint32,uint32,uint32,uint8),uint64)" "([0xab..],\"binpack\",[3,7],0xcd..,
-     * [0x7099..79C8],[],5,120,16,3)" 2 | cast keccak */
-    CHECK_EQ_STR(hex, "8611cf01b7cf8485dcf616980f8bb8af1d74b5cb08c52cae4a0143f0c83db1dc");
+     * uint32,uint32,uint32,uint8,uint8),uint64)" "([0xab..],\"binpack\",[3,7],0xcd..,
+     * [0x7099..79C8],[],5,120,16,3,2)" 2 | cast keccak */
+    CHECK_EQ_STR(hex, "eac54f1b9e0f309082495b8f41434ec33d8ef62771ca992f10765c0e144ee190");
     veil_contract_policy got;
     CHECK(veil_contract_policy_decode(b.data, b.len, &got, NULL) == 0);
     CHECK(got.shard_size == 16 && got.shard_redundancy == 3 && got.version == 2);
+    CHECK(got.sched_flags == VEIL_POLICY_SCHED_NO_NODE_KEYS);
     CHECK(got.outcomes_per_period == 5 && got.outcome_period_s == 120);
     CHECK(got.n_image_digests == 1 && memcmp(got.image_digests[0], img[0], 32) == 0);
     CHECK(got.n_weights == 2 && got.weights[1] == 7 && got.n_guardian_keys == 0);
@@ -601,13 +603,18 @@ static void test_policy_codec(void)
     CHECK_EQ_STR(got.scheduler_policy, "binpack");
     CHECK(memcmp(got.fhe_key_hash, fhe, 32) == 0);
     veil_contract_policy_clear(&got);
-    /* policy head at byte 64: word 8 is shardSize, word 9 shardRedundancy */
+    /* policy head at byte 64: word 8 is shardSize, word 9 shardRedundancy,
+     * word 10 schedFlags */
     veil_err err = {0};
     b.data[64 + 9 * 32 + 30] = 1; /* redundancy 259 */
     CHECK(veil_contract_policy_decode(b.data, b.len, &got, &err) == -1);
     CHECK(strstr(err.msg, "uint8 out of range") != NULL);
     CHECK(got.scheduler_policy == NULL);
     b.data[64 + 9 * 32 + 30] = 0;
+    b.data[64 + 10 * 32 + 30] = 1; /* switches 258 */
+    CHECK(veil_contract_policy_decode(b.data, b.len, &got, &err) == -1);
+    CHECK(strstr(err.msg, "uint8 out of range") != NULL);
+    b.data[64 + 10 * 32 + 30] = 0;
     b.data[64 + 8 * 32 + 27] = 1; /* shard size 2^32 + 16 */
     CHECK(veil_contract_policy_decode(b.data, b.len, &got, NULL) == -1);
     b.data[64 + 8 * 32 + 27] = 0;

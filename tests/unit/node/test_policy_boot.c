@@ -104,7 +104,7 @@ static void fixture_close(struct fixture *f)
 }
 
 /* The view a previous run of the node kept: two members, a policy naming
- * the first as decryptor with sharded rounds. */
+ * the first as decryptor with sharded rounds, one round per replica. */
 static void store_view(veil_store *s, const struct veil_store_chain_member m[2])
 {
     veil_err err = {0};
@@ -118,6 +118,7 @@ static void store_view(veil_store *s, const struct veil_store_chain_member m[2])
                                 .n_decryptors = 1,
                                 .shard_size = 8,
                                 .shard_redundancy = 2,
+                                .sched_flags = VEIL_POLICY_SCHED_NO_BATCH,
                                 .version = 3};
     memset(pol.fhe_key_hash, 0x4b, 32);
     veil_buf abi;
@@ -173,6 +174,9 @@ static void test_start_from_store(void)
     CHECK(veil_daemon_shard_policy(f.d, &size, &red));
     CHECK_EQ_U64(size, 8);
     CHECK_EQ_U64(red, 2);
+    /* and its scheduling switches: no batch rounds, node-computed keys */
+    CHECK(!veil_daemon_sched_batch(f.d));
+    CHECK(veil_daemon_sched_node_keys(f.d));
     fixture_close(&f);
 }
 
