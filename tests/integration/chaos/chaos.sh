@@ -156,7 +156,7 @@ for _ in 1 2 3; do
 done
 [ -n "$ANVIL_PID" ] || fail "anvil did not start"
 REG=$BR_IP:$((40000 + RANDOM % 10000))
-mkdir -p "$WORK/registry"
+mkdir -p "$WORK/registry" "$WORK/scan" # scan: what the privacy scan reads, never on the full-disk node's tmpfs
 printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
   "$WORK/registry" "$REG" >"$WORK/registry.yml"
 docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
@@ -205,7 +205,7 @@ start_node() {
   local i=$1
   # nsenter execs env, which execs veild: $! is veild itself (kill -9, SIGSTOP)
   nsenter --net="/run/netns/$(ns_of "$i")" env VEIL_THREADS=1 VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
-    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex" VEIL_INSECURE_REGISTRIES="$REG" \
+    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/scan/n$i.gossip.hex" VEIL_INSECURE_REGISTRIES="$REG" \
     VEIL_ANCHOR_BATCH_INTERVAL=10s VEIL_ANCHOR_BATCH_DELAY=4s \
     "$VEILD" -c "$WORK/n$i/veild.yaml" -l debug >>"$WORK/n$i/veild.log" 2>&1 &
   NODE_PIDS[$i]=$!
@@ -395,10 +395,10 @@ for i in $(seq 1 "$N"); do
   files=(--rpc "$RPC")
   for j in $(seq 1 "$N"); do
     [ "$j" = "$i" ] && continue
-    cat "$WORK/collect/n$j".*.json >"$WORK/n$j/api.scan" 2>/dev/null || true
-    grep -v 'TEST_ONLY\|test_only' "$WORK/n$j/veild.log" >"$WORK/n$j/log.scan" || true
-    files+=("$WORK/n$j/api.scan" "$WORK/n$j/log.scan")
-    [ -f "$WORK/n$j/gossip.hex" ] && files+=("$WORK/n$j/gossip.hex")
+    cat "$WORK/collect/n$j".*.json >"$WORK/scan/n$j.api" 2>/dev/null || true
+    grep -v 'TEST_ONLY\|test_only' "$WORK/n$j/veild.log" >"$WORK/scan/n$j.log" || true
+    files+=("$WORK/scan/n$j.api" "$WORK/scan/n$j.log")
+    [ -f "$WORK/scan/n$j.gossip.hex" ] && files+=("$WORK/scan/n$j.gossip.hex")
   done
   if ! node "$SRC/tests/integration/e2e/privacy_scan.js" "${CAPS[$i]}" "${files[@]}" >"$WORK/privacy$i.txt" 2>&1; then
     leaks=1; echo "INVARIANT privacy: node $i's capacity leaked: $(head -5 "$WORK/privacy$i.txt")"
