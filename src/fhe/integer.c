@@ -1911,13 +1911,32 @@ static struct expr select_bit(struct graph *g, const struct expr *cond1, const s
     return ex_node(g, g_fn(g, &in, fn_select_bit, 0));
 }
 
+/* cond1 is a free twin of cond8: the match's final PBS had an input below 8,
+ * so both tables ride on one two-function PBS. */
+static int cond1_free(const struct graph *g, const struct expr *cond1)
+{
+    return cond1->n == 1 && cond1->t[0].ext == NULL && cond1->t[0].node >= 0 &&
+           g->nodes[cond1->t[0].node].secondary;
+}
+
 /* cond ? b : a for one packed index block (two label bits, 0..3): equal
- * constants stay, anything else is one select_block PBS on cond8. */
-static struct expr select_index_block(struct graph *g, const struct expr *cond8, struct expr *a,
-                                      struct expr *b, uint64_t mx)
+ * constants stay; two different constants are a + (b - a) cond1, linear (no
+ * PBS) when cond1 came free with cond8 (noise |b - a| <= 3, refreshed by a
+ * later match only if its budget asks); anything else is one select_block
+ * PBS on cond8. */
+static struct expr select_index_block(struct graph *g, const struct expr *cond1,
+                                      const struct expr *cond8, struct expr *a, struct expr *b,
+                                      uint64_t mx)
 {
     if (a->n == 0 && b->n == 0 && a->cst == b->cst)
         return *a;
+    if (a->n == 0 && b->n == 0 && cond1_free(g, cond1)) {
+        struct expr e = ex_const(a->cst);
+        ex_addk(g, &e, cond1, b->cst - a->cst);
+        e.lo = a->cst < b->cst ? a->cst : b->cst;
+        e.hi = a->cst < b->cst ? b->cst : a->cst;
+        return e;
+    }
     fit_pair(g, a, b, mx - 1);
     return select_block(g, cond8, b, a);
 }
@@ -1948,16 +1967,18 @@ static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb
             if (!items)
                 return;
             /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
-             * index bit (packed index blocks are selected like key blocks: once) */
+             * index bit; packed index blocks are selected like key blocks, and
+             * cond (pruned when unread) selects two constant blocks linearly */
             const int maps[2][2] = {{0, 8}, {0, 1}};
             struct expr conds[2];
-            lt_reduce(g, items, nb, maps, packed ? 1 : 2, conds);
+            lt_reduce(g, items, nb, maps, 2, conds);
             free(items);
             for (size_t k = 0; k < nb; k++)
                 A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);
             for (unsigned k = 0; k < n_bits; k++) {
                 if (packed)
-                    A->bits[k] = select_index_block(g, &conds[0], &A->bits[k], &B->bits[k], mx);
+                    A->bits[k] = select_index_block(g, &conds[1], &conds[0], &A->bits[k],
+                                                    &B->bits[k], mx);
                 else
                     A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
             }
