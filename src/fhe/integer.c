@@ -1941,6 +1941,35 @@ static struct expr select_index_block(struct graph *g, const struct expr *cond1,
     return select_block(g, cond8, b, a);
 }
 
+static int fn_lt4(int v, int scale)
+{
+    return v < 4 ? scale : 0;
+}
+
+/* A match's [B < A] from its items B_k - A_k + 3 (lowest block first) as a
+ * borrow ripple, one PBS per block: borrow_k = [raw_k - 3 - borrow_{k-1} < 0]
+ * = [v < 4] with v = raw_k - borrow_{k-1} + 1 in [0, 7] (noise: the item's
+ * plus 1). Every input is below 8, so the last one yields 8 [B < A] (for the
+ * selects) and [B < A] (for label constants and index bits) in one
+ * two-function PBS: nb PBS per match where the base-3 lookahead of
+ * lt_reduce takes ~1.4 nb (fewer levels, more PBS; a tournament has many
+ * matches side by side, so PBS, not depth, bound its time). */
+static void ripple_lt(struct graph *g, const struct item *items, size_t n, struct expr conds[2])
+{
+    struct expr borrow = ex_const(0);
+    for (size_t k = 0; k < n && !g->failed; k++) {
+        struct expr v = items[k].raw;
+        ex_addk(g, &v, &borrow, -1);
+        ex_add_const(&v, 1);
+        if (k + 1 < n) {
+            borrow = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+            continue;
+        }
+        conds[0] = ex_node(g, g_fn(g, &v, fn_lt4, 8));
+        conds[1] = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+    }
+}
+
 /* Tournament over c[0..m): round after round, neighbours are paired (the lower
  * position on the left, A) and B wins only if strictly better (min: B < A; max:
  * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
@@ -1966,12 +1995,11 @@ static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb
                                           : borrow_items(g, B->blocks, A->blocks, nb);
             if (!items)
                 return;
-            /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
-             * index bit; packed index blocks are selected like key blocks, and
-             * cond (pruned when unread) selects two constant blocks linearly */
-            const int maps[2][2] = {{0, 8}, {0, 1}};
-            struct expr conds[2];
-            lt_reduce(g, items, nb, maps, 2, conds);
+            /* 8*cond for the selects and cond for the index bits (packed index
+             * blocks are selected like key blocks, and cond, pruned when
+             * unread, selects two constant blocks linearly) */
+            struct expr conds[2] = {ex_const(0), ex_const(0)};
+            ripple_lt(g, items, nb, conds);
             free(items);
             for (size_t k = 0; k < nb; k++)
                 A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);

@@ -26,7 +26,11 @@
  *   - min/max/select: one PBS per block from "8*cond + (a - b + 3)";
  *   - argmin/argmax: a tournament tree of (value, index) pairs; ties keep the
  *     lowest index; the index is carried as bits and only the bits already decided
- *     are selected in each round.
+ *     are selected in each round. A match compares by a borrow ripple (one PBS per
+ *     block, every input below 8: the last one gives 8*cond and cond in one
+ *     two-function PBS), since a tournament's matches run side by side and PBS,
+ *     not depth, bound it; the labelled argmins carry labels packed two bits per
+ *     block, two different constant blocks selected linearly with cond.
  *
  * Noise: each block carries shortint's noise_level; inputs whose noise would push a
  * linear combination past params->max_noise_level are first refreshed by an identity
