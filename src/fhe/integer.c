@@ -1974,8 +1974,8 @@ static void ripple_lt(struct graph *g, const struct item *items, size_t n, struc
  * position on the left, A) and B wins only if strictly better (min: B < A; max:
  * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
  * compares the nb blocks, then selects the blocks and the n_bits index bits. */
-static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb, unsigned n_bits,
-                       int want_max, uint64_t mx, int packed)
+static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb, size_t n_cmp,
+                       unsigned n_bits, int want_max, uint64_t mx, int packed)
 {
     while (m > 1 && !g->failed) {
         size_t w = 0;
@@ -1991,22 +1991,22 @@ static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb
             struct candidate *A = &c[i], *B = &c[i + 1];
             for (size_t k = 0; k < nb; k++)
                 fit_pair(g, &A->blocks[k], &B->blocks[k], mx - 1);
-            struct item *items = want_max ? borrow_items(g, A->blocks, B->blocks, nb)
-                                          : borrow_items(g, B->blocks, A->blocks, nb);
+            struct item *items = want_max ? borrow_items(g, A->blocks, B->blocks, n_cmp)
+                                          : borrow_items(g, B->blocks, A->blocks, n_cmp);
             if (!items)
                 return;
             /* 8*cond for the selects and cond for the index bits (packed index
              * blocks are selected like key blocks, and cond, pruned when
              * unread, selects two constant blocks linearly) */
             struct expr conds[2] = {ex_const(0), ex_const(0)};
-            ripple_lt(g, items, nb, conds);
+            ripple_lt(g, items, n_cmp, conds);
             free(items);
             for (size_t k = 0; k < nb; k++)
                 A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);
             for (unsigned k = 0; k < n_bits; k++) {
                 if (packed)
-                    A->bits[k] = select_index_block(g, &conds[1], &conds[0], &A->bits[k],
-                                                    &B->bits[k], mx);
+                    A->bits[k] =
+                        select_index_block(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k], mx);
                 else
                     A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
             }
@@ -2083,7 +2083,7 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
         for (unsigned k = 0; k < n_bits; k++)
             c[i].bits[k] = ex_const((int64_t)((i >> k) & 1));
     }
-    tournament(&g, c, n, nb, n_bits, want_max, mx, 0);
+    tournament(&g, c, n, nb, nb, n_bits, want_max, mx, 0);
     if (!g.failed) {
         emit_index(&g, &c[0], n_bits, index_out);
         if (value_out)
@@ -2464,13 +2464,43 @@ static int fn_is_zero(int x, int arg)
     return x == 0;
 }
 
+/* [x < 4^n - 1] for x's n blocks (lowest first): a borrow ripple against
+ * the all-ones constant (borrow_k = [x_k - 3 - borrow < 0] = [x_k - borrow +
+ * 1 < 4]), one PBS per block. */
+static struct expr below_all_ones(struct graph *g, const struct expr *blocks, size_t n, uint64_t mx)
+{
+    struct expr borrow = ex_const(0), out = ex_const(1);
+    for (size_t k = 0; k < n && !g->failed; k++) {
+        struct expr v = refresh_if(g, &blocks[k], mx - 1);
+        ex_addk(g, &v, &borrow, -1);
+        ex_add_const(&v, 1);
+        struct expr b = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+        if (k + 1 < n)
+            borrow = b;
+        else
+            out = b;
+    }
+    return out;
+}
+
+/* Node keys (veil_int_argmin_node_keys): from this many keys on, found is
+ * read from the winner's low blocks (its last match selects all seven and a
+ * ripple checks them: ~13 PBS once) instead of carrying the top block
+ * through every match (one PBS each): 240 against 244 PBS at 16 keys, 1,004
+ * against 1,064 at 64 (bench_node_keys). */
+#define NODE_KEYS_LOW_FOUND_MIN 16
+
 /* The labelled argmin with what a sharded round needs: labels public
  * (labels) or encrypted (enc_labels, index_width-bit radices: a shard's
  * winning index), and optionally the winner's key (key_out, vals' width; the
- * columns dead in every input stay trivially zero, so a merge skips them too). */
+ * columns dead in every input stay trivially zero, so a merge skips them too).
+ * low (node keys, 0 otherwise): only the live columns below `low` are
+ * compared (they order the keys); found is the top block's as usual, or,
+ * from NODE_KEYS_LOW_FOUND_MIN keys on, [low blocks not all ones] and the
+ * columns above are neither compared nor selected. */
 static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
                        const uint64_t *labels, const struct veil_radix *enc_labels, size_t n,
-                       unsigned index_width, struct veil_radix *index_out,
+                       size_t low, unsigned index_width, struct veil_radix *index_out,
                        struct veil_radix *found_out, struct veil_radix *key_out, veil_err *err)
 {
     memset(index_out, 0, sizeof *index_out);
@@ -2529,6 +2559,14 @@ static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
             cols[nb++] = k;
     }
     int top_live = nb > 0 && cols[nb - 1] == full - 1;
+    size_t n_cmp = nb;
+    int found_low = low > 0 && n >= NODE_KEYS_LOW_FOUND_MIN;
+    if (low > 0) {
+        for (n_cmp = 0; n_cmp < nb && cols[n_cmp] < low;)
+            n_cmp++;
+        if (found_low)
+            nb = n_cmp; /* nothing above the low blocks is carried */
+    }
     if (veil_radix_init(index_out, s->params, index_width, err) != 0 ||
         (found_out && veil_radix_init(found_out, s->params, 1, err) != 0) ||
         (key_out && veil_radix_init(key_out, s->params, vals[0].width, err) != 0)) {
@@ -2572,13 +2610,17 @@ static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
      * makes them data), and selected like key blocks: one PBS per two bits and
      * no second final PBS per match. With no live column every key is 0: the
      * first position wins. */
-    tournament(&g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
+    tournament(&g, c, nb ? n : 1, nb, n_cmp, n_idx, 0, mx, 1);
     if (!g.failed) {
         for (size_t k = 0; k < index_out->n_blocks; k++) {
             struct expr e = k < n_idx ? refresh_if(&g, &c[0].bits[k], 3) : ex_const(0);
             g_output(&g, &e, &index_out->blocks[k]);
         }
-        if (found_out && top_live) {
+        if (found_out && found_low) {
+            /* a dead low column is 0 in every key: none is all ones */
+            struct expr f = n_cmp == low ? below_all_ones(&g, c[0].blocks, n_cmp, mx) : ex_const(1);
+            g_output(&g, &f, &found_out->blocks[0]);
+        } else if (found_out && top_live) {
             /* found: the winner is below 2^(width - 2), i.e. its top block is 0;
              * only that block of the last match's selection is computed */
             struct expr top = refresh_if(&g, &c[0].blocks[nb - 1], mx);
@@ -2621,7 +2663,17 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
                             struct veil_radix *index_out, struct veil_radix *found_out,
                             veil_err *err)
 {
-    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, NULL, err);
+    return argmin_core(s, vals, labels, NULL, n, 0, index_width, index_out, found_out, NULL, err);
+}
+
+int veil_int_argmin_node_keys(struct veil_int_server *s, const struct veil_radix *vals,
+                              const uint64_t *labels, size_t n, unsigned index_width,
+                              struct veil_radix *index_out, struct veil_radix *found_out,
+                              veil_err *err)
+{
+    if (n > 0 && vals[0].width != 16)
+        return veil_err_set(err, VEIL_E_INVALID, "node keys are 16-bit, not %u", vals[0].width);
+    return argmin_core(s, vals, labels, NULL, n, 7, index_width, index_out, found_out, NULL, err);
 }
 
 /* ---- sharded rounds (integer.h): a shard's winner with its key, and the
@@ -2632,7 +2684,8 @@ int veil_int_argmin_keyed(struct veil_int_server *s, const struct veil_radix *va
                           struct veil_radix *index_out, struct veil_radix *found_out,
                           struct veil_radix *key_out, veil_err *err)
 {
-    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, key_out, err);
+    return argmin_core(s, vals, labels, NULL, n, 0, index_width, index_out, found_out, key_out,
+                       err);
 }
 
 int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *keys,
@@ -2642,8 +2695,8 @@ int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *ke
 {
     if (n == 0)
         return veil_err_set(err, VEIL_E_INVALID, "merge of no shard");
-    return argmin_core(s, keys, NULL, indices, n, indices[0].width, index_out, found_out, key_out,
-                       err);
+    return argmin_core(s, keys, NULL, indices, n, 0, indices[0].width, index_out, found_out,
+                       key_out, err);
 }
 
 /* ---- replicas in one round: k argmins over the same keys, each winner's
@@ -2714,7 +2767,7 @@ static void replica_round(struct graph *g, struct expr **cur, const uint64_t *la
             c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
     }
     if (!g->failed)
-        tournament(g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
+        tournament(g, c, nb ? n : 1, nb, nb, n_idx, 0, mx, 1);
     if (g->failed)
         goto out;
     for (size_t k = 0; k < index_out->n_blocks; k++) {

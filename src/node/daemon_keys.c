@@ -126,8 +126,8 @@ static int publish_key_msg(veil_daemon *d, const struct node_key_msg *m, size_t 
         veil_hex_encode(job_hex, sizeof job_hex, m->job_id, 32);
         d->node_keys.test_dropped = true;
         veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: node key dropped, not published",
-                 "job=%.16s replica=%u attempt=%u epoch=%llu", job_hex, m->replica,
-                 m->attempt + 1, (unsigned long long)m->epoch);
+                 "job=%.16s replica=%u attempt=%u epoch=%llu", job_hex, m->replica, m->attempt + 1,
+                 (unsigned long long)m->epoch);
     } else if (rc == 0) {
         rc = veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, err);
     }
