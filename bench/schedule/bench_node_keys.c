@@ -4,7 +4,8 @@
  * node"): each of N nodes computes veil_sched_node_key of its own telemetry
  * for the public request (binpack, cpu + memory, as bench_schedule) and
  * encrypts it as a one-value compact list; the scheduler expands the N keys
- * and runs the labelled argmin alone; the decrypted (index, found) is checked
+ * and runs the labelled argmin alone (veil_fhe_argmin_node_keys, what veild
+ * runs for a single round); the decrypted (index, found) is checked
  * against the full oracle round. Prints one JSON object per N, with wall and
  * CPU time (the machine is shared).
  *
@@ -62,7 +63,7 @@ static int round_n(const struct keys *k, const struct veil_sched_request *req, s
     uint64_t pbs0 = veil_fhe_server_pbs_count(k->sk);
     double t0 = now_s(), c0 = cpu_s();
     if (rc == 0)
-        rc = veil_fhe_argmin_labeled(k->sk, (const veil_fhe_ct *const *)cts, labels, n,
+        rc = veil_fhe_argmin_node_keys(k->sk, (const veil_fhe_ct *const *)cts, labels, n,
                                      n <= 256 ? 8 : 16, &index, &found, err);
     double t_round = now_s() - t0, c_round = cpu_s() - c0;
     uint64_t pbs = veil_fhe_server_pbs_count(k->sk) - pbs0;

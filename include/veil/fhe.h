@@ -198,6 +198,13 @@ int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fh
 int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
                             const uint64_t *labels, size_t n, unsigned index_width,
                             veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err);
+/* veil_fhe_argmin_labeled over node-computed keys (veil_sched_node_key:
+ * 16-bit, a score below 2^14 - 1 or 0xFFFF when infeasible), cheaper: the
+ * low 14 bits order such keys, so only they are compared (~2 PBS per key
+ * fewer); the same index and found for such keys. */
+int veil_fhe_argmin_node_keys(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                              const uint64_t *labels, size_t n, unsigned index_width,
+                              veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err);
 /* Sharded rounds (src/node/schedule.c): veil_fhe_argmin_labeled that also
  * gives the winner's key (vals' width; a shard's output), and the merge of
  * shards' encrypted winners: the argmin over keys[0..n) (ties keep the

@@ -365,7 +365,7 @@ int veil_sched_replicas(const struct veil_sched_request *req, const struct veil_
 uint32_t veil_sched_key(const struct veil_sched_request *req, const struct veil_telemetry_q *node);
 /* Node-computed keys (docs/SCHEDULING.md "PBS per node"): for a public
  * request a candidate computes its own key on its own telemetry in the clear
- * (veil_sched_key, < 2^16) and publishes it encrypted; the round is the
+ * (veil_sched_key when feasible, else 0xFFFF) and publishes it encrypted; the round is the
  * argmin over those ciphertexts with the candidates' indices as labels,
  * which places exactly as veil_sched_round. A node trusted to report its
  * telemetry is trusted no more by reporting its key. -1 for a confidential

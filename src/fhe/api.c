@@ -896,9 +896,29 @@ int veil_fhe_flag_top(veil_fhe_server *sk, const veil_fhe_ct *val, const veil_fh
     return c ? result_done(rc, c, out) : -1;
 }
 
+static int argmin_labeled_as(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width,
+                             veil_fhe_ct **index, veil_fhe_ct **found, bool node_keys,
+                             veil_err *err);
+
 int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
                             const uint64_t *labels, size_t n, unsigned index_width,
                             veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err)
+{
+    return argmin_labeled_as(sk, vals, labels, n, index_width, index, found, false, err);
+}
+
+int veil_fhe_argmin_node_keys(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                              const uint64_t *labels, size_t n, unsigned index_width,
+                              veil_fhe_ct **index, veil_fhe_ct **found, veil_err *err)
+{
+    return argmin_labeled_as(sk, keys, labels, n, index_width, index, found, true, err);
+}
+
+static int argmin_labeled_as(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width,
+                             veil_fhe_ct **index, veil_fhe_ct **found, bool node_keys,
+                             veil_err *err)
 {
     *index = NULL;
     if (found)
@@ -912,8 +932,10 @@ int veil_fhe_argmin_labeled(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
     veil_fhe_ct *fnd = found && idx ? result_new(sk, err) : NULL;
     int rc = -1;
     if (idx && (!found || fnd))
-        rc = veil_int_argmin_labeled(&sk->ctx, r, labels, n, index_width, &idx->r,
-                                     fnd ? &fnd->r : NULL, err);
+        rc = node_keys ? veil_int_argmin_node_keys(&sk->ctx, r, labels, n, index_width, &idx->r,
+                                                   fnd ? &fnd->r : NULL, err)
+                       : veil_int_argmin_labeled(&sk->ctx, r, labels, n, index_width, &idx->r,
+                                                 fnd ? &fnd->r : NULL, err);
     free(r);
     if (rc != 0) {
         free(idx);

@@ -1911,23 +1911,71 @@ static struct expr select_bit(struct graph *g, const struct expr *cond1, const s
     return ex_node(g, g_fn(g, &in, fn_select_bit, 0));
 }
 
+/* cond1 is a free twin of cond8: the match's final PBS had an input below 8,
+ * so both tables ride on one two-function PBS. */
+static int cond1_free(const struct graph *g, const struct expr *cond1)
+{
+    return cond1->n == 1 && cond1->t[0].ext == NULL && cond1->t[0].node >= 0 &&
+           g->nodes[cond1->t[0].node].secondary;
+}
+
 /* cond ? b : a for one packed index block (two label bits, 0..3): equal
- * constants stay, anything else is one select_block PBS on cond8. */
-static struct expr select_index_block(struct graph *g, const struct expr *cond8, struct expr *a,
-                                      struct expr *b, uint64_t mx)
+ * constants stay; two different constants are a + (b - a) cond1, linear (no
+ * PBS) when cond1 came free with cond8 (noise |b - a| <= 3, refreshed by a
+ * later match only if its budget asks); anything else is one select_block
+ * PBS on cond8. */
+static struct expr select_index_block(struct graph *g, const struct expr *cond1,
+                                      const struct expr *cond8, struct expr *a, struct expr *b,
+                                      uint64_t mx)
 {
     if (a->n == 0 && b->n == 0 && a->cst == b->cst)
         return *a;
+    if (a->n == 0 && b->n == 0 && cond1_free(g, cond1)) {
+        struct expr e = ex_const(a->cst);
+        ex_addk(g, &e, cond1, b->cst - a->cst);
+        e.lo = a->cst < b->cst ? a->cst : b->cst;
+        e.hi = a->cst < b->cst ? b->cst : a->cst;
+        return e;
+    }
     fit_pair(g, a, b, mx - 1);
     return select_block(g, cond8, b, a);
+}
+
+static int fn_lt4(int v, int scale)
+{
+    return v < 4 ? scale : 0;
+}
+
+/* A match's [B < A] from its items B_k - A_k + 3 (lowest block first) as a
+ * borrow ripple, one PBS per block: borrow_k = [raw_k - 3 - borrow_{k-1} < 0]
+ * = [v < 4] with v = raw_k - borrow_{k-1} + 1 in [0, 7] (noise: the item's
+ * plus 1). Every input is below 8, so the last one yields 8 [B < A] (for the
+ * selects) and [B < A] (for label constants and index bits) in one
+ * two-function PBS: nb PBS per match where the base-3 lookahead of
+ * lt_reduce takes ~1.4 nb (fewer levels, more PBS; a tournament has many
+ * matches side by side, so PBS, not depth, bound its time). */
+static void ripple_lt(struct graph *g, const struct item *items, size_t n, struct expr conds[2])
+{
+    struct expr borrow = ex_const(0);
+    for (size_t k = 0; k < n && !g->failed; k++) {
+        struct expr v = items[k].raw;
+        ex_addk(g, &v, &borrow, -1);
+        ex_add_const(&v, 1);
+        if (k + 1 < n) {
+            borrow = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+            continue;
+        }
+        conds[0] = ex_node(g, g_fn(g, &v, fn_lt4, 8));
+        conds[1] = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+    }
 }
 
 /* Tournament over c[0..m): round after round, neighbours are paired (the lower
  * position on the left, A) and B wins only if strictly better (min: B < A; max:
  * A < B), so ties keep the earlier position; the winner ends in c[0]. Each match
  * compares the nb blocks, then selects the blocks and the n_bits index bits. */
-static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb, unsigned n_bits,
-                       int want_max, uint64_t mx, int packed)
+static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb, size_t n_cmp,
+                       unsigned n_bits, int want_max, uint64_t mx, int packed)
 {
     while (m > 1 && !g->failed) {
         size_t w = 0;
@@ -1943,21 +1991,22 @@ static void tournament(struct graph *g, struct candidate *c, size_t m, size_t nb
             struct candidate *A = &c[i], *B = &c[i + 1];
             for (size_t k = 0; k < nb; k++)
                 fit_pair(g, &A->blocks[k], &B->blocks[k], mx - 1);
-            struct item *items = want_max ? borrow_items(g, A->blocks, B->blocks, nb)
-                                          : borrow_items(g, B->blocks, A->blocks, nb);
+            struct item *items = want_max ? borrow_items(g, A->blocks, B->blocks, n_cmp)
+                                          : borrow_items(g, B->blocks, A->blocks, n_cmp);
             if (!items)
                 return;
-            /* the final PBS is emitted twice: 8*cond for the selects, cond for the new
-             * index bit (packed index blocks are selected like key blocks: once) */
-            const int maps[2][2] = {{0, 8}, {0, 1}};
-            struct expr conds[2];
-            lt_reduce(g, items, nb, maps, packed ? 1 : 2, conds);
+            /* 8*cond for the selects and cond for the index bits (packed index
+             * blocks are selected like key blocks, and cond, pruned when
+             * unread, selects two constant blocks linearly) */
+            struct expr conds[2] = {ex_const(0), ex_const(0)};
+            ripple_lt(g, items, n_cmp, conds);
             free(items);
             for (size_t k = 0; k < nb; k++)
                 A->blocks[k] = select_block(g, &conds[0], &B->blocks[k], &A->blocks[k]);
             for (unsigned k = 0; k < n_bits; k++) {
                 if (packed)
-                    A->bits[k] = select_index_block(g, &conds[0], &A->bits[k], &B->bits[k], mx);
+                    A->bits[k] =
+                        select_index_block(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k], mx);
                 else
                     A->bits[k] = select_bit(g, &conds[1], &conds[0], &A->bits[k], &B->bits[k]);
             }
@@ -2034,7 +2083,7 @@ int veil_int_argext(struct veil_int_server *s, int want_max, const struct veil_r
         for (unsigned k = 0; k < n_bits; k++)
             c[i].bits[k] = ex_const((int64_t)((i >> k) & 1));
     }
-    tournament(&g, c, n, nb, n_bits, want_max, mx, 0);
+    tournament(&g, c, n, nb, nb, n_bits, want_max, mx, 0);
     if (!g.failed) {
         emit_index(&g, &c[0], n_bits, index_out);
         if (value_out)
@@ -2415,13 +2464,43 @@ static int fn_is_zero(int x, int arg)
     return x == 0;
 }
 
+/* [x < 4^n - 1] for x's n blocks (lowest first): a borrow ripple against
+ * the all-ones constant (borrow_k = [x_k - 3 - borrow < 0] = [x_k - borrow +
+ * 1 < 4]), one PBS per block. */
+static struct expr below_all_ones(struct graph *g, const struct expr *blocks, size_t n, uint64_t mx)
+{
+    struct expr borrow = ex_const(0), out = ex_const(1);
+    for (size_t k = 0; k < n && !g->failed; k++) {
+        struct expr v = refresh_if(g, &blocks[k], mx - 1);
+        ex_addk(g, &v, &borrow, -1);
+        ex_add_const(&v, 1);
+        struct expr b = ex_node(g, g_fn(g, &v, fn_lt4, 1));
+        if (k + 1 < n)
+            borrow = b;
+        else
+            out = b;
+    }
+    return out;
+}
+
+/* Node keys (veil_int_argmin_node_keys): from this many keys on, found is
+ * read from the winner's low blocks (its last match selects all seven and a
+ * ripple checks them: ~13 PBS once) instead of carrying the top block
+ * through every match (one PBS each): 240 against 244 PBS at 16 keys, 1,004
+ * against 1,064 at 64 (bench_node_keys). */
+#define NODE_KEYS_LOW_FOUND_MIN 16
+
 /* The labelled argmin with what a sharded round needs: labels public
  * (labels) or encrypted (enc_labels, index_width-bit radices: a shard's
  * winning index), and optionally the winner's key (key_out, vals' width; the
- * columns dead in every input stay trivially zero, so a merge skips them too). */
+ * columns dead in every input stay trivially zero, so a merge skips them too).
+ * low (node keys, 0 otherwise): only the live columns below `low` are
+ * compared (they order the keys); found is the top block's as usual, or,
+ * from NODE_KEYS_LOW_FOUND_MIN keys on, [low blocks not all ones] and the
+ * columns above are neither compared nor selected. */
 static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
                        const uint64_t *labels, const struct veil_radix *enc_labels, size_t n,
-                       unsigned index_width, struct veil_radix *index_out,
+                       size_t low, unsigned index_width, struct veil_radix *index_out,
                        struct veil_radix *found_out, struct veil_radix *key_out, veil_err *err)
 {
     memset(index_out, 0, sizeof *index_out);
@@ -2480,6 +2559,14 @@ static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
             cols[nb++] = k;
     }
     int top_live = nb > 0 && cols[nb - 1] == full - 1;
+    size_t n_cmp = nb;
+    int found_low = low > 0 && n >= NODE_KEYS_LOW_FOUND_MIN;
+    if (low > 0) {
+        for (n_cmp = 0; n_cmp < nb && cols[n_cmp] < low;)
+            n_cmp++;
+        if (found_low)
+            nb = n_cmp; /* nothing above the low blocks is carried */
+    }
     if (veil_radix_init(index_out, s->params, index_width, err) != 0 ||
         (found_out && veil_radix_init(found_out, s->params, 1, err) != 0) ||
         (key_out && veil_radix_init(key_out, s->params, vals[0].width, err) != 0)) {
@@ -2523,13 +2610,17 @@ static int argmin_core(struct veil_int_server *s, const struct veil_radix *vals,
      * makes them data), and selected like key blocks: one PBS per two bits and
      * no second final PBS per match. With no live column every key is 0: the
      * first position wins. */
-    tournament(&g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
+    tournament(&g, c, nb ? n : 1, nb, n_cmp, n_idx, 0, mx, 1);
     if (!g.failed) {
         for (size_t k = 0; k < index_out->n_blocks; k++) {
             struct expr e = k < n_idx ? refresh_if(&g, &c[0].bits[k], 3) : ex_const(0);
             g_output(&g, &e, &index_out->blocks[k]);
         }
-        if (found_out && top_live) {
+        if (found_out && found_low) {
+            /* a dead low column is 0 in every key: none is all ones */
+            struct expr f = n_cmp == low ? below_all_ones(&g, c[0].blocks, n_cmp, mx) : ex_const(1);
+            g_output(&g, &f, &found_out->blocks[0]);
+        } else if (found_out && top_live) {
             /* found: the winner is below 2^(width - 2), i.e. its top block is 0;
              * only that block of the last match's selection is computed */
             struct expr top = refresh_if(&g, &c[0].blocks[nb - 1], mx);
@@ -2572,7 +2663,17 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
                             struct veil_radix *index_out, struct veil_radix *found_out,
                             veil_err *err)
 {
-    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, NULL, err);
+    return argmin_core(s, vals, labels, NULL, n, 0, index_width, index_out, found_out, NULL, err);
+}
+
+int veil_int_argmin_node_keys(struct veil_int_server *s, const struct veil_radix *vals,
+                              const uint64_t *labels, size_t n, unsigned index_width,
+                              struct veil_radix *index_out, struct veil_radix *found_out,
+                              veil_err *err)
+{
+    if (n > 0 && vals[0].width != 16)
+        return veil_err_set(err, VEIL_E_INVALID, "node keys are 16-bit, not %u", vals[0].width);
+    return argmin_core(s, vals, labels, NULL, n, 7, index_width, index_out, found_out, NULL, err);
 }
 
 /* ---- sharded rounds (integer.h): a shard's winner with its key, and the
@@ -2583,7 +2684,8 @@ int veil_int_argmin_keyed(struct veil_int_server *s, const struct veil_radix *va
                           struct veil_radix *index_out, struct veil_radix *found_out,
                           struct veil_radix *key_out, veil_err *err)
 {
-    return argmin_core(s, vals, labels, NULL, n, index_width, index_out, found_out, key_out, err);
+    return argmin_core(s, vals, labels, NULL, n, 0, index_width, index_out, found_out, key_out,
+                       err);
 }
 
 int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *keys,
@@ -2593,8 +2695,8 @@ int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *ke
 {
     if (n == 0)
         return veil_err_set(err, VEIL_E_INVALID, "merge of no shard");
-    return argmin_core(s, keys, NULL, indices, n, indices[0].width, index_out, found_out, key_out,
-                       err);
+    return argmin_core(s, keys, NULL, indices, n, 0, indices[0].width, index_out, found_out,
+                       key_out, err);
 }
 
 /* ---- replicas in one round: k argmins over the same keys, each winner's
@@ -2665,7 +2767,7 @@ static void replica_round(struct graph *g, struct expr **cur, const uint64_t *la
             c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
     }
     if (!g->failed)
-        tournament(g, c, nb ? n : 1, nb, n_idx, 0, mx, 1);
+        tournament(g, c, nb ? n : 1, nb, nb, n_idx, 0, mx, 1);
     if (g->failed)
         goto out;
     for (size_t k = 0; k < index_out->n_blocks; k++) {

@@ -26,7 +26,11 @@
  *   - min/max/select: one PBS per block from "8*cond + (a - b + 3)";
  *   - argmin/argmax: a tournament tree of (value, index) pairs; ties keep the
  *     lowest index; the index is carried as bits and only the bits already decided
- *     are selected in each round.
+ *     are selected in each round. A match compares by a borrow ripple (one PBS per
+ *     block, every input below 8: the last one gives 8*cond and cond in one
+ *     two-function PBS), since a tournament's matches run side by side and PBS,
+ *     not depth, bound it; the labelled argmins carry labels packed two bits per
+ *     block, two different constant blocks selected linearly with cond.
  *
  * Noise: each block carries shortint's noise_level; inputs whose noise would push a
  * linear combination past params->max_noise_level are first refreshed by an identity
@@ -200,6 +204,16 @@ int veil_int_argmin_labeled(struct veil_int_server *s, const struct veil_radix *
                             const uint64_t *labels, size_t n, unsigned index_width,
                             struct veil_radix *index_out, struct veil_radix *found_out,
                             veil_err *err);
+/* veil_int_argmin_labeled over node-computed keys (docs/SCHEDULING.md):
+ * 16-bit keys that are a score below 2^14 - 1 or 0xFFFF (infeasible), whose
+ * low 14 bits order them as the whole keys do, so only the low seven blocks
+ * are compared; found = [min < 2^14] from the top block carried along, or,
+ * from 16 keys on, [the winner's low bits are not all ones]. Any other key
+ * only places its own node wrongly (it is the node's own claim). */
+int veil_int_argmin_node_keys(struct veil_int_server *s, const struct veil_radix *vals,
+                              const uint64_t *labels, size_t n, unsigned index_width,
+                              struct veil_radix *index_out, struct veil_radix *found_out,
+                              veil_err *err) VEIL_WARN_UNUSED;
 /* Sharded rounds (docs/SCHEDULING.md): the labelled argmin that also hands
  * on the winner's key (key_out, vals' width; may be NULL), and the merge of
  * the shards' (key, encrypted index) winners: the same tournament with

@@ -111,6 +111,31 @@ static bool key_plan_taken(struct round *r, uint32_t attempt, uint64_t epoch)
     return false;
 }
 
+/* Publishes a key message on the cluster topic (*bytes: its size). TEST
+ * ONLY: a node told to (debug.test_only_drop_first_node_key) skips the
+ * publication of its first one, as if gossip had lost it. */
+static int publish_key_msg(veil_daemon *d, const struct node_key_msg *m, size_t *bytes,
+                           veil_err *err)
+{
+    veil_buf msg;
+    veil_buf_init(&msg);
+    int rc = veil_node_key_msg_encode(&msg, m, err);
+    *bytes = msg.len;
+    if (rc == 0 && !d->node_keys.test_dropped &&
+        veil_config_bool(d->cfg, "debug.test_only_drop_first_node_key", false)) {
+        char job_hex[65];
+        veil_hex_encode(job_hex, sizeof job_hex, m->job_id, 32);
+        d->node_keys.test_dropped = true;
+        veil_log(VEIL_LOG_WARN, SUB, "TEST ONLY: node key dropped, not published",
+                 "job=%.16s replica=%u attempt=%u epoch=%llu", job_hex, m->replica, m->attempt + 1,
+                 (unsigned long long)m->epoch);
+    } else if (rc == 0) {
+        rc = veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, err);
+    }
+    veil_buf_free(&msg);
+    return rc;
+}
+
 /* Publishes this node's key for the round's plan (attempt, epoch), once,
  * when its words of that epoch are final, and keeps it. */
 static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint64_t epoch,
@@ -118,9 +143,9 @@ static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint6
 {
     if (!words_final(d, epoch, now_ms) || key_plan_taken(r, attempt, epoch))
         return;
-    veil_buf ct, msg;
+    veil_buf ct;
     veil_buf_init(&ct);
-    veil_buf_init(&msg);
+    size_t bytes = 0;
     veil_err err = {0};
     int rc = own_key_ct(d, r, epoch, &ct, &err);
     if (rc > 0) {
@@ -135,20 +160,17 @@ static void publish_own(veil_daemon *d, struct round *r, uint32_t attempt, uint6
     memcpy(m.job_id, r->job_id, 32);
     veil_daemon_to_peer(&m.node, &d->self);
     if (rc == 0)
-        rc = veil_node_key_msg_encode(&msg, &m, &err);
-    if (rc == 0)
-        rc = veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err);
+        rc = publish_key_msg(d, &m, &bytes, &err);
     if (rc == 0)
         rc = node_key_table_put(&d->node_keys, &m, &err); /* gossip does not loop back */
     if (rc == 0)
         veil_log(VEIL_LOG_INFO, SUB, "node key published",
                  "job=%.16s replica=%u attempt=%u epoch=%llu bytes=%zu", r->job_hex, r->replica,
-                 attempt + 1, (unsigned long long)epoch, msg.len);
+                 attempt + 1, (unsigned long long)epoch, bytes);
     else
         veil_log(VEIL_LOG_WARN, SUB, "node key not published", "job=%.16s replica=%u error=\"%s\"",
                  r->job_hex, r->replica, err.msg);
     veil_buf_free(&ct);
-    veil_buf_free(&msg);
 }
 
 void veil_daemon_keys_planned(veil_daemon *d, struct round *r)
@@ -187,13 +209,21 @@ static bool holds_other_replica(veil_daemon *d, const struct round *r,
 /* Why a key cannot belong to a round this node holds (NULL: it may). A
  * round not held yet (the key outran the job) or not planned yet keeps the
  * key: only the keys of a round's own plan are ever read. */
-static const char *key_refused(veil_daemon *d, const struct node_key_msg *m)
+static const char *sender_refused(veil_daemon *d, uint64_t epoch, const struct veil_peer_id *node)
 {
     uint64_t now = veil_epoch_of(veil_daemon_wall_ms(), d->interval_ms);
-    if (m->epoch > now + 1 || m->epoch + 2 * NODE_KEY_WORDS_HISTORY < now)
+    if (epoch > now + 1 || epoch + 2 * NODE_KEY_WORDS_HISTORY < now)
         return "epoch far from now";
-    if (!veil_daemon_member_get(d, m->node.bytes, m->node.len, false))
+    if (!veil_daemon_member_get(d, node->bytes, node->len, false))
         return "not a member";
+    return NULL;
+}
+
+static const char *key_refused(veil_daemon *d, const struct node_key_msg *m)
+{
+    const char *why = sender_refused(d, m->epoch, &m->node);
+    if (why)
+        return why;
     const struct round *r = round_table_get(&d->rounds, m->job_id, m->replica);
     if (!r || !r->have_req)
         return NULL;
@@ -206,10 +236,16 @@ static const char *key_refused(veil_daemon *d, const struct node_key_msg *m)
     return NULL;
 }
 
+static void on_key_request(veil_daemon *d, const struct veil_gs_message *msg);
+
 void veil_daemon_on_node_key(veil_daemon *d, const struct veil_gs_message *msg)
 {
     struct node_key_msg m;
     veil_err err = {0};
+    if (veil_node_key_msg_is_req(msg->data, msg->data_len)) {
+        on_key_request(d, msg);
+        return;
+    }
     if (veil_node_key_msg_parse(msg->data, msg->data_len, &m, &err) != 0) {
         veil_log(VEIL_LOG_DEBUG, SUB, "bad node key message", "error=\"%s\"", err.msg);
         return;
@@ -242,6 +278,74 @@ static bool answers_keys(const veil_daemon *d, const struct round *r)
 {
     return r->have_req && !r->req.confidential && keys_on(d) &&
            (r->state == VEIL_ROUND_ST_READY || round_in_plan(r));
+}
+
+/* A request for this node's key of a plan it holds: the key again (at
+ * most NODE_KEY_RESENDS times per plan), or, when it published none yet,
+ * its key as an answer. */
+static void resend_own(veil_daemon *d, struct round *r, const struct node_key_req *q,
+                       uint64_t now_ms)
+{
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    struct node_key_entry *e = (struct node_key_entry *)node_key_table_find(
+        &d->node_keys, q->job_id, q->replica, q->attempt, q->epoch, &self);
+    if (!e) {
+        publish_own(d, r, q->attempt, q->epoch, now_ms);
+        return;
+    }
+    if (!node_key_resend_take(e)) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "node key request: re-sends spent", "job=%.16s replica=%u",
+                 r->job_hex, r->replica);
+        return;
+    }
+    struct node_key_msg m = {.replica = e->replica,
+                             .attempt = e->attempt,
+                             .epoch = e->epoch,
+                             .node = self,
+                             .ct = e->ct,
+                             .ct_len = e->ct_len};
+    memcpy(m.job_id, e->job_id, 32);
+    unsigned resent = e->resent;
+    size_t bytes = 0;
+    veil_err err = {0};
+    if (publish_key_msg(d, &m, &bytes, &err) == 0)
+        veil_log(VEIL_LOG_INFO, SUB, "node key re-sent",
+                 "job=%.16s replica=%u attempt=%u epoch=%llu resend=%u", r->job_hex, r->replica,
+                 q->attempt + 1, (unsigned long long)q->epoch, resent);
+    else
+        veil_log(VEIL_LOG_WARN, SUB, "node key not re-sent", "job=%.16s replica=%u error=\"%s\"",
+                 r->job_hex, r->replica, err.msg);
+}
+
+static void on_key_request(veil_daemon *d, const struct veil_gs_message *msg)
+{
+    struct node_key_req q;
+    veil_err err = {0};
+    if (veil_node_key_req_parse(msg->data, msg->data_len, &q, &err) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "bad node key request", "error=\"%s\"", err.msg);
+        return;
+    }
+    if (q.from.len != msg->from_len || memcmp(q.from.bytes, msg->from, msg->from_len) != 0) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "node key request for another node dropped", NULL);
+        return; /* a request speaks only for its author */
+    }
+    const char *why = sender_refused(d, q.epoch, &q.from);
+    struct veil_peer_id self;
+    veil_daemon_to_peer(&self, &d->self);
+    bool named = false;
+    for (size_t i = 0; i < q.n_missing && !named; i++)
+        named = veil_daemon_peer_eq(&q.missing[i], &self);
+    struct round *r = round_table_get(&d->rounds, q.job_id, q.replica);
+    if (!why && named && (!r || !answers_keys(d, r) || q.attempt != r->attempt))
+        why = "no such plan held here";
+    if (why) {
+        veil_log(VEIL_LOG_DEBUG, SUB, "node key request refused", "replica=%u reason=\"%s\"",
+                 q.replica, why);
+        return;
+    }
+    if (named)
+        resend_own(d, r, &q, veil_daemon_wall_ms());
 }
 
 void veil_daemon_keys_tick(veil_daemon *d, uint64_t now_ms)
@@ -281,6 +385,47 @@ static bool member_candidate(const struct member *m, uint64_t epoch)
            epoch - m->hist[k].epoch <= VEIL_TELEMETRY_MAX_AGE_EPOCHS;
 }
 
+/* The members the round would count as candidates whose key of its plan
+ * is not held: their count, the first NODE_KEY_REQ_MAX of them into q. */
+static size_t missing_keys(veil_daemon *d, const struct round *owner, struct node_key_req *q)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < d->n_members; i++) {
+        struct veil_peer_id p;
+        veil_daemon_to_peer(&p, &d->members[i].id);
+        if (!member_candidate(&d->members[i], owner->epoch) ||
+            node_key_table_find(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
+                                owner->epoch, &p))
+            continue;
+        if (q->n_missing < NODE_KEY_REQ_MAX)
+            q->missing[q->n_missing++] = p;
+        missing++;
+    }
+    return missing;
+}
+
+/* Asks the nodes in q for their keys again (once per plan: the caller
+ * records it), logged once. */
+static void ask_keys(veil_daemon *d, const struct round *owner, struct node_key_req *q,
+                     size_t missing)
+{
+    veil_daemon_to_peer(&q->from, &d->self);
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    int rc = veil_node_key_req_encode(&msg, q, &err);
+    if (rc == 0)
+        rc = veil_gossipsub_publish(d->gs, d->topic, msg.data, msg.len, &err);
+    if (rc == 0)
+        veil_log(VEIL_LOG_INFO, SUB, "node keys asked again",
+                 "job=%.16s replica=%u attempt=%u epoch=%llu missing=%zu", owner->job_hex,
+                 owner->replica, owner->attempt + 1, (unsigned long long)owner->epoch, missing);
+    else
+        veil_log(VEIL_LOG_WARN, SUB, "node keys not asked", "job=%.16s replica=%u error=\"%s\"",
+                 owner->job_hex, owner->replica, err.msg);
+    veil_buf_free(&msg);
+}
+
 bool veil_daemon_keys_ready(veil_daemon *d, const struct round *r, uint64_t now_ms)
 {
     size_t shard, n_shards;
@@ -288,20 +433,30 @@ bool veil_daemon_keys_ready(veil_daemon *d, const struct round *r, uint64_t now_
     if (veil_daemon_round_is_shard(r) &&
         !(owner = veil_daemon_shard_parent(d, r, &shard, &n_shards)))
         return true; /* evaluation refuses it (no parent held here) */
+    if (!owner->keys)
+        return true;
     /* from this node's planning (a queued round's start time may be long
      * past): the other nodes plan it within a gossip delay of it */
     uint64_t wait = d->interval_ms > 1000 ? d->interval_ms : 1000;
-    if (!owner->keys || now_ms >= r->planned_ms + wait)
+    struct node_key_req q = {
+        .replica = owner->replica, .attempt = owner->attempt, .epoch = owner->epoch};
+    memcpy(q.job_id, owner->job_id, 32);
+    struct node_key_plan plan = {
+        .replica = owner->replica, .attempt = owner->attempt, .epoch = owner->epoch};
+    memcpy(plan.job_id, owner->job_id, 32);
+    size_t missing = missing_keys(d, owner, &q);
+    bool asked = node_key_table_asked(&d->node_keys, &plan);
+    switch (node_key_wait_rule(r->planned_ms, now_ms, wait, missing > 0, asked)) {
+    case NODE_KEY_GO:
         return true;
-    for (size_t i = 0; i < d->n_members; i++) {
-        struct veil_peer_id p;
-        veil_daemon_to_peer(&p, &d->members[i].id);
-        if (member_candidate(&d->members[i], owner->epoch) &&
-            !node_key_table_find(&d->node_keys, owner->job_id, owner->replica, owner->attempt,
-                                 owner->epoch, &p))
-            return false;
+    case NODE_KEY_ASK:
+        node_key_table_mark_asked(&d->node_keys, &plan);
+        ask_keys(d, owner, &q, missing);
+        return false;
+    case NODE_KEY_WAIT:
+    default:
+        return false;
     }
-    return true;
 }
 
 void veil_daemon_keys_free(veil_daemon *d)

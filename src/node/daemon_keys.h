@@ -47,6 +47,39 @@ VEIL_WARN_UNUSED int veil_node_key_msg_encode(veil_buf *out, const struct node_k
 VEIL_WARN_UNUSED int veil_node_key_msg_parse(const uint8_t *data, size_t len,
                                              struct node_key_msg *m, veil_err *err);
 
+/* A request for keys lost in gossip: a scheduler still missing keys of a
+ * round's plan half a wait after planning asks once (node_key_wait_rule)
+ * and the named nodes publish theirs again (at most NODE_KEY_RESENDS times
+ * per plan). On the wire it is a NODE_KEY whose ciphertext length is 0:
+ *   ... the NODE_KEY header up to the peer ID (of the asking node) |
+ *   u32be 0 | u8 count (1..NODE_KEY_REQ_MAX) | count x (u8 len | peer ID)
+ * accepted only from its gossip author. */
+#define NODE_KEY_REQ_MAX 32
+#define NODE_KEY_RESENDS 2
+struct node_key_req {
+    uint8_t job_id[32];
+    uint32_t replica, attempt;
+    uint64_t epoch;
+    struct veil_peer_id from; /* the asking scheduler */
+    size_t n_missing;
+    struct veil_peer_id missing[NODE_KEY_REQ_MAX];
+};
+VEIL_WARN_UNUSED int veil_node_key_req_encode(veil_buf *out, const struct node_key_req *q,
+                                              veil_err *err);
+VEIL_WARN_UNUSED int veil_node_key_req_parse(const uint8_t *data, size_t len,
+                                             struct node_key_req *q, veil_err *err);
+/* Whether a NODE_KEY message is a request (its header parses and its
+ * ciphertext length is 0); the parser decides the rest. */
+bool veil_node_key_msg_is_req(const uint8_t *data, size_t len);
+
+/* A scheduler's wait for the keys of a round's plan (planned_ms: when it
+ * planned the round): GO when no key is missing, or wait_ms after planning
+ * (wait_ms + wait_ms / 2 once it asked); ASK once, from wait_ms / 2 on, when
+ * keys are missing and it has not asked yet; else WAIT. */
+enum node_key_wait { NODE_KEY_WAIT, NODE_KEY_ASK, NODE_KEY_GO };
+enum node_key_wait node_key_wait_rule(uint64_t planned_ms, uint64_t now_ms, uint64_t wait_ms,
+                                      bool missing, bool asked);
+
 /* The words this node published encrypted, by epoch (plaintext: wiped when
  * replaced and on free, never logged). */
 struct node_own_words {
@@ -75,10 +108,25 @@ struct node_key_entry {
     struct veil_peer_id node;
     uint8_t *ct;
     size_t ct_len;
+    unsigned resent; /* this node's own key: times published again on request */
+};
+/* A round's plan (job, replica, attempt, epoch) this node asked keys for. */
+#define NODE_KEY_ASKS_MAX 64
+struct node_key_plan {
+    uint8_t job_id[32];
+    uint32_t replica, attempt;
+    uint64_t epoch;
 };
 struct node_key_table {
     struct node_key_entry *v;
     size_t n, cap;
+    /* the plans asked for (a ring: the oldest goes first), so a scheduler
+     * asks once per plan */
+    struct node_key_plan asks[NODE_KEY_ASKS_MAX];
+    size_t n_asks, next_ask;
+    /* TEST ONLY (debug.test_only_drop_first_node_key): this node's first key
+     * was kept but not published, as if gossip lost it */
+    bool test_dropped;
 };
 /* Keeps a copy of m's key (the same round and node: replaced). */
 VEIL_WARN_UNUSED int node_key_table_put(struct node_key_table *t, const struct node_key_msg *m,
@@ -95,6 +143,12 @@ size_t node_key_table_drop(struct node_key_table *t, const uint8_t job_id[32], u
 /* Drops the keys of epochs before min_epoch; returns how many. */
 size_t node_key_table_prune(struct node_key_table *t, uint64_t min_epoch);
 void node_key_table_free(struct node_key_table *t);
+/* Whether this node asked keys for the plan; records that it did. */
+bool node_key_table_asked(const struct node_key_table *t, const struct node_key_plan *p);
+void node_key_table_mark_asked(struct node_key_table *t, const struct node_key_plan *p);
+/* Takes one of the NODE_KEY_RESENDS re-sends of an own key: false when
+ * they are spent. */
+bool node_key_resend_take(struct node_key_entry *e);
 /* The key set a round uses: of the `alive` members, those whose key for
  * (job, replica, attempt, epoch) is held, in the round's candidate order
  * (veil_round_candidates: by peer ID); out[i] (room for n_alive) is

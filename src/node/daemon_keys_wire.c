@@ -44,28 +44,54 @@ int veil_node_key_msg_encode(veil_buf *out, const struct node_key_msg *m, veil_e
     return 0;
 }
 
-int veil_node_key_msg_parse(const uint8_t *data, size_t len, struct node_key_msg *m, veil_err *err)
+/* u8 len | peer ID (1..VEIL_PEER_ID_MAX bytes): 0, or -1 (reader latched). */
+static int read_peer(veil_reader *r, struct veil_peer_id *p)
 {
-    memset(m, 0, sizeof *m);
+    uint8_t plen = veil_read_u8(r);
+    if (!veil_reader_ok(r) || plen == 0 || plen > VEIL_PEER_ID_MAX)
+        return -1;
+    p->len = plen;
+    veil_read_bytes(r, p->bytes, plen);
+    return veil_reader_ok(r) ? 0 : -1;
+}
+
+/* The header both variants share, up to and including the ciphertext
+ * length (*ct_len; 0 for a request). */
+static int read_header(veil_reader *r, size_t len, struct node_key_plan *p,
+                       struct veil_peer_id *node, uint32_t *ct_len, veil_err *err)
+{
     if (len > VEIL_MSG_MAX_BYTES)
         return veil_err_set(err, VEIL_E_LIMIT, "node key message of %zu bytes over %d", len,
                             VEIL_MSG_MAX_BYTES);
-    veil_reader r;
-    veil_reader_init(&r, data, len);
-    uint8_t version = veil_read_u8(&r), type = veil_read_u8(&r);
-    if (!veil_reader_ok(&r) || version != VEIL_MSG_VERSION || type != VEIL_MSG_NODE_KEY)
+    uint8_t version = veil_read_u8(r), type = veil_read_u8(r);
+    if (!veil_reader_ok(r) || version != VEIL_MSG_VERSION || type != VEIL_MSG_NODE_KEY)
         return veil_err_set(err, VEIL_E_PROTOCOL, "node key: not a version %d NODE_KEY message",
                             VEIL_MSG_VERSION);
-    veil_read_bytes(&r, m->job_id, 32);
-    m->replica = veil_read_u32be(&r);
-    m->attempt = veil_read_u32be(&r);
-    m->epoch = veil_read_u64be(&r);
-    uint8_t plen = veil_read_u8(&r);
-    if (!veil_reader_ok(&r) || plen == 0 || plen > VEIL_PEER_ID_MAX)
+    veil_read_bytes(r, p->job_id, 32);
+    p->replica = veil_read_u32be(r);
+    p->attempt = veil_read_u32be(r);
+    p->epoch = veil_read_u64be(r);
+    if (read_peer(r, node) != 0)
         return veil_err_set(err, VEIL_E_PARSE, "node key: truncated header or bad peer ID length");
-    m->node.len = plen;
-    veil_read_bytes(&r, m->node.bytes, plen);
-    uint32_t n = veil_read_u32be(&r);
+    *ct_len = veil_read_u32be(r);
+    if (!veil_reader_ok(r))
+        return veil_err_set(err, VEIL_E_PARSE, "node key: truncated header");
+    return 0;
+}
+
+int veil_node_key_msg_parse(const uint8_t *data, size_t len, struct node_key_msg *m, veil_err *err)
+{
+    memset(m, 0, sizeof *m);
+    veil_reader r;
+    veil_reader_init(&r, data, len);
+    struct node_key_plan p;
+    uint32_t n = 0;
+    if (read_header(&r, len, &p, &m->node, &n, err) != 0)
+        return -1;
+    memcpy(m->job_id, p.job_id, 32);
+    m->replica = p.replica;
+    m->attempt = p.attempt;
+    m->epoch = p.epoch;
     if (!veil_reader_ok(&r) || n == 0 || n > NODE_KEY_CT_MAX)
         return veil_err_set(err, VEIL_E_PARSE, "node key: ciphertext length %u (1 to %u)", n,
                             NODE_KEY_CT_MAX);
@@ -77,6 +103,94 @@ int veil_node_key_msg_parse(const uint8_t *data, size_t len, struct node_key_msg
         return veil_err_set(err, VEIL_E_PARSE, "node key: %zu trailing bytes",
                             veil_reader_remaining(&r));
     return 0;
+}
+
+/* ---- the request for keys lost in gossip ---- */
+
+static void put_peer(veil_buf *out, const struct veil_peer_id *p)
+{
+    veil_buf_put_u8(out, p->len);
+    veil_buf_put(out, p->bytes, p->len);
+}
+
+int veil_node_key_req_encode(veil_buf *out, const struct node_key_req *q, veil_err *err)
+{
+    if (q->n_missing == 0 || q->n_missing > NODE_KEY_REQ_MAX)
+        return veil_err_set(err, VEIL_E_INVALID, "node key request: %zu nodes (1 to %d)",
+                            q->n_missing, NODE_KEY_REQ_MAX);
+    for (size_t i = 0; i <= q->n_missing; i++) {
+        const struct veil_peer_id *p = i == 0 ? &q->from : &q->missing[i - 1];
+        if (p->len == 0 || p->len > VEIL_PEER_ID_MAX)
+            return veil_err_set(err, VEIL_E_INVALID,
+                                "node key request: peer ID length %u out of range", p->len);
+    }
+    size_t start = out->len;
+    veil_buf_put_u8(out, VEIL_MSG_VERSION);
+    veil_buf_put_u8(out, VEIL_MSG_NODE_KEY);
+    veil_buf_put(out, q->job_id, 32);
+    veil_buf_put_u32be(out, q->replica);
+    veil_buf_put_u32be(out, q->attempt);
+    veil_buf_put_u64be(out, q->epoch);
+    put_peer(out, &q->from);
+    veil_buf_put_u32be(out, 0); /* no ciphertext: a request */
+    veil_buf_put_u8(out, (uint8_t)q->n_missing);
+    for (size_t i = 0; i < q->n_missing; i++)
+        put_peer(out, &q->missing[i]);
+    if (!veil_buf_ok(out)) {
+        out->len = start;
+        return veil_err_set(err, VEIL_E_NOMEM, "node key request: cannot encode");
+    }
+    return 0;
+}
+
+int veil_node_key_req_parse(const uint8_t *data, size_t len, struct node_key_req *q, veil_err *err)
+{
+    memset(q, 0, sizeof *q);
+    veil_reader r;
+    veil_reader_init(&r, data, len);
+    struct node_key_plan p;
+    uint32_t ct_len = 0;
+    if (read_header(&r, len, &p, &q->from, &ct_len, err) != 0)
+        return -1;
+    if (ct_len != 0)
+        return veil_err_set(err, VEIL_E_PROTOCOL, "node key request: a key, not a request");
+    memcpy(q->job_id, p.job_id, 32);
+    q->replica = p.replica;
+    q->attempt = p.attempt;
+    q->epoch = p.epoch;
+    uint8_t count = veil_read_u8(&r);
+    if (!veil_reader_ok(&r) || count == 0 || count > NODE_KEY_REQ_MAX)
+        return veil_err_set(err, VEIL_E_PARSE, "node key request: %u nodes (1 to %d)", count,
+                            NODE_KEY_REQ_MAX);
+    for (size_t i = 0; i < count; i++)
+        if (read_peer(&r, &q->missing[i]) != 0)
+            return veil_err_set(err, VEIL_E_PARSE, "node key request: node %zu truncated", i);
+    q->n_missing = count;
+    if (veil_reader_remaining(&r) != 0)
+        return veil_err_set(err, VEIL_E_PARSE, "node key request: %zu trailing bytes",
+                            veil_reader_remaining(&r));
+    return 0;
+}
+
+bool veil_node_key_msg_is_req(const uint8_t *data, size_t len)
+{
+    veil_reader r;
+    veil_reader_init(&r, data, len);
+    struct node_key_plan p;
+    struct veil_peer_id from;
+    uint32_t ct_len = 1;
+    return read_header(&r, len, &p, &from, &ct_len, NULL) == 0 && ct_len == 0;
+}
+
+enum node_key_wait node_key_wait_rule(uint64_t planned_ms, uint64_t now_ms, uint64_t wait_ms,
+                                      bool missing, bool asked)
+{
+    if (!missing)
+        return NODE_KEY_GO;
+    uint64_t waited = now_ms > planned_ms ? now_ms - planned_ms : 0;
+    if (!asked && waited >= wait_ms / 2)
+        return NODE_KEY_ASK;
+    return waited >= wait_ms + (asked ? wait_ms / 2 : 0) ? NODE_KEY_GO : NODE_KEY_WAIT;
 }
 
 /* ---- the node's own words ---- */
@@ -192,6 +306,8 @@ int node_key_table_put(struct node_key_table *t, const struct node_key_msg *m, v
     } else if (!(e = table_slot(t, err))) {
         free(copy);
         return -1;
+    } else {
+        e->resent = 0;
     }
     memcpy(e->job_id, m->job_id, 32);
     e->replica = m->replica;
@@ -247,6 +363,38 @@ static bool keep_recent(const struct node_key_entry *e, const void *arg)
 size_t node_key_table_prune(struct node_key_table *t, uint64_t min_epoch)
 {
     return table_filter(t, keep_recent, &min_epoch);
+}
+
+static bool plan_eq(const struct node_key_plan *a, const struct node_key_plan *b)
+{
+    return a->replica == b->replica && a->attempt == b->attempt && a->epoch == b->epoch &&
+           memcmp(a->job_id, b->job_id, 32) == 0;
+}
+
+bool node_key_table_asked(const struct node_key_table *t, const struct node_key_plan *p)
+{
+    for (size_t i = 0; i < t->n_asks; i++)
+        if (plan_eq(&t->asks[i], p))
+            return true;
+    return false;
+}
+
+void node_key_table_mark_asked(struct node_key_table *t, const struct node_key_plan *p)
+{
+    if (node_key_table_asked(t, p))
+        return;
+    t->asks[t->next_ask] = *p;
+    t->next_ask = (t->next_ask + 1) % NODE_KEY_ASKS_MAX;
+    if (t->n_asks < NODE_KEY_ASKS_MAX)
+        t->n_asks++;
+}
+
+bool node_key_resend_take(struct node_key_entry *e)
+{
+    if (e->resent >= NODE_KEY_RESENDS)
+        return false;
+    e->resent++;
+    return true;
 }
 
 void node_key_table_free(struct node_key_table *t)

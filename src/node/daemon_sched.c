@@ -276,7 +276,7 @@ static int keys_argmin(veil_fhe_server *sk, const veil_fhe_ct *const *keys, cons
     veil_fhe_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
     uint64_t p0 = veil_fhe_server_pbs_count(sk);
     int rc = k == 1
-                 ? veil_fhe_argmin_labeled(sk, keys, labels, m, width, &index[0], &found[0], err)
+                 ? veil_fhe_argmin_node_keys(sk, keys, labels, m, width, &index[0], &found[0], err)
                  : veil_fhe_argmin_replicas(sk, keys, labels, m, width, k, index, found, pbs, err);
     if (k == 1)
         *pbs = veil_fhe_server_pbs_count(sk) - p0;

@@ -85,7 +85,12 @@
  * Node-computed keys (public requests, docs/SCHEDULING.md "PBS per node"):
  * each candidate computes veil_sched_node_key on its own telemetry in the
  * clear and encrypts it; the round is then ARGMIN alone over those keys
- * (~20 PBS per node instead of ~38), the same placement by construction.
+ * (~16 PBS per node instead of ~38), the same placement by construction.
+ * A node key is veil_sched_key when feasible (< 2^14; every score is at
+ * most 16,380 < 2^14 - 1) and 0xFFFF when not: found and the feasible
+ * winner are the same (the oracle's index of an unfound round is 0,
+ * whichever infeasible node is least bad), and the low 14 bits alone order
+ * the keys, so veil_fhe_argmin_node_keys compares seven blocks, not eight.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -1076,7 +1081,10 @@ int veil_sched_node_key(const struct veil_sched_request *req, const struct veil_
                             "a node cannot compute its key for a confidential request");
     if (check_request(req, err) != 0)
         return -1;
-    *key = (uint16_t)veil_sched_key(req, own); /* < 4 x 2^14 */
+    /* infeasible: 0xFFFF (found and the order unchanged; an infeasible
+     * winner places nothing), so the low 14 bits order the keys */
+    uint32_t k = veil_sched_key(req, own);
+    *key = k < VEIL_SCHED_FLAG_BASE ? (uint16_t)k : 0xFFFFu;
     return 0;
 }
 

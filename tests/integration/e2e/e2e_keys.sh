@@ -12,7 +12,11 @@
 # it); a confidential job in the same cluster keeps the full circuit
 # (keys=0, and its PBS say so) and lands on the oracle's node; the privacy
 # scan finds no node's capacity in the gossip (NODE_KEY messages included)
-# or the logs of the others.
+# or the logs of the others. A key lost in gossip is asked for again: the
+# node the oracle picks for kbin drops its first NODE_KEY (a test-only
+# switch), the schedulers that miss it ask, it re-sends, and every
+# scheduler of that round still evaluates it over all four candidates
+# (without the re-send they would go on with three after one interval).
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 N=4
@@ -23,13 +27,7 @@ CAPS=("" "cpu=1280m,memory=2Gi,disk=20Gi,gpu=0,latency0=40" \
       "cpu=3840m,memory=3Gi,disk=20Gi,gpu=0,latency0=25")
 join_node 1 --client-key "$WORK/bundle/decryptor/client.key"
 for i in $(seq 2 "$N"); do join_node "$i"; done
-for i in $(seq 1 "$N"); do
-  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
-    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex"
-done
 IMG=127.0.0.1:5000/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
-wait_mesh "$N" 90
-ok "mesh up: $N nodes, telemetry flowing"
 
 # job NAME PLACEMENT CPU MEMORY REPLICAS -> $WORK/NAME.yaml
 job() {
@@ -57,6 +55,17 @@ job krep binpack 100m 16Mi 2         # one batch round over keys
 job kconf binpack 100m 1536Mi 1      # submitted --confidential: full circuit
 job kspread spread 100m 64Mi 1       # submitted last: queued by admission (3 in flight)
 [ "$(oracle kbin)" != "$(oracle kweigh)" ] || fail "the oracle places kbin and kweigh alike"
+# the node whose first key is lost: kbin's (a winner left out is a wrong placement)
+DROP=
+for i in $(seq 1 "$N"); do [ "$(eval echo "\$PEER_$i")" = "$(oracle kbin)" ] && DROP=$i; done
+[ -n "$DROP" ] || fail "the oracle places kbin on no node: $(oracle kbin)"
+for i in $(seq 1 "$N"); do
+  drop=(); [ "$i" = "$DROP" ] && drop=(VEIL_TEST_ONLY_DROP_FIRST_NODE_KEY=true)
+  start_node "$i" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$i]}" \
+    "VEIL_TEST_ONLY_GOSSIP_DUMP=$WORK/n$i/gossip.hex" "${drop[@]}"
+done
+wait_mesh "$N" 90
+ok "mesh up: $N nodes, telemetry flowing (node $DROP drops its first key)"
 
 # placements_at reads NODE_PIDS and PEER_i: polled in this shell
 check_placed() {
@@ -105,6 +114,23 @@ for j in kbin kweigh krep kspread; do
   grep -q "candidates=$N " <<<"$(evaluated "${ID[$j]}")" \
     || fail "$j: no scheduler evaluated it over all $N candidates: $(evaluated "${ID[$j]}")"
 done
+# the lost key: asked for again, re-sent, and every scheduler of its round
+# evaluated it over all four candidates
+dropped=$(grep -h 'TEST ONLY: node key dropped' "$WORK/n$DROP/veild.log" | head -1)
+[ -n "$dropped" ] || fail "node $DROP dropped no key (the test-only switch did nothing)"
+djob=$(sed -n 's/.* job=\([0-9a-f]*\).*/\1/p' <<<"$dropped")
+[ -n "$djob" ] || fail "no job in the drop line: $dropped"
+grep -h 'msg="node keys asked again"' "$WORK"/n*/veild.log | grep -q "job=$djob " \
+  || fail "no scheduler asked for the lost key of job $djob: $dropped"
+grep -h 'msg="node key re-sent"' "$WORK/n$DROP/veild.log" | grep -q "job=$djob " \
+  || fail "node $DROP did not re-send its key of job $djob: $(tail -n 20 "$WORK/n$DROP/veild.log")"
+lines=$(grep -h 'msg="round evaluated"' "$WORK"/n*/veild.log | grep "job=$djob " || true)
+[ -n "$lines" ] || fail "the round of job $djob (the lost key's) was never evaluated"
+while read -r l; do
+  grep -q "candidates=$N " <<<"$l" || fail "a scheduler went on without the lost key: $l"
+done <<<"$lines"
+ok "a lost key was asked for and re-sent: job $djob evaluated over all $N candidates" \
+   "by $(wc -l <<<"$lines") scheduler(s)"
 grep -h 'msg="round queued"' "$WORK"/n*/veild.log | grep -q "job=${ID[kspread]:0:16} " \
   || fail "kspread was never queued by admission (the test needs it)"
 # the batch: one round placed both replicas

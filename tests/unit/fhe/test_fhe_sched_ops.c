@@ -2,7 +2,7 @@
 /*
  * test_fhe_sched_ops.c - the FHE operations the placement circuit uses
  * (veil_fhe_sum_bits(_masked), veil_fhe_flag_top, veil_fhe_argmin_labeled,
- * veil_fhe_truncate) against a plaintext oracle, their PBS costs (the
+ * veil_fhe_argmin_node_keys, veil_fhe_truncate) against a plaintext oracle, their PBS costs (the
  * circuit's budget depends on them), byte-identical results for 1 and 2
  * threads, and their operand errors.
  */
@@ -461,6 +461,79 @@ static void test_operand_errors(void)
     veil_fhe_ct_free(t);
 }
 
+/* Node keys (a score below 2^14 - 1, or 0xFFFF): veil_fhe_argmin_node_keys
+ * gives the plaintext argmin's index and found over them in both found
+ * modes (under 16 keys: the top block carried; from 16: the low blocks
+ * read), and (full) argmin_labeled's result for more PBS; ties, every key
+ * infeasible, 16382 winning against infeasible keys. */
+static void check_node_keys(const uint64_t *x, const uint64_t *labels, size_t n, bool full)
+{
+    veil_fhe_ct *c[20];
+    for (size_t i = 0; i < n; i++)
+        c[i] = enc(16, x[i]);
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (x[i] < x[best])
+            best = i;
+    veil_err err = {0};
+    veil_fhe_ct *idx = NULL, *found = NULL;
+    uint64_t p0 = pbs();
+    CHECK_EQ_INT(veil_fhe_argmin_node_keys(sk, (const veil_fhe_ct *const *)c, labels, n, 8, &idx,
+                                           &found, &err),
+                 0);
+    uint64_t cheap = pbs() - p0;
+    CHECK_EQ_U64(dec(found), x[best] < 0x4000);
+    if (x[best] < 0x4000)
+        CHECK_EQ_U64(dec(idx), labels[best]);
+    veil_fhe_ct_free(idx);
+    veil_fhe_ct_free(found);
+    if (full) {
+        p0 = pbs();
+        CHECK_EQ_INT(veil_fhe_argmin_labeled(sk, (const veil_fhe_ct *const *)c, labels, n, 8, &idx,
+                                             &found, &err),
+                     0);
+        uint64_t cost = pbs() - p0;
+        fprintf(stderr, "# node keys, %zu: %llu PBS (argmin_labeled %llu)\n", n,
+                (unsigned long long)cheap, (unsigned long long)cost);
+        CHECK(cheap < cost);
+        CHECK_EQ_U64(dec(found), x[best] < 0x4000);
+        if (x[best] < 0x4000)
+            CHECK_EQ_U64(dec(idx), labels[best]);
+        veil_fhe_ct_free(idx);
+        veil_fhe_ct_free(found);
+    }
+    for (size_t i = 0; i < n; i++)
+        veil_fhe_ct_free(c[i]);
+}
+
+static void test_argmin_node_keys(void)
+{
+    setup();
+    static const size_t sizes[] = {1, 3, 6, 17};
+    for (size_t t = 0; t < VEIL_ARRAY_LEN(sizes); t++) {
+        size_t n = sizes[t];
+        uint64_t x[20], labels[20];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = rnd();
+            x[i] = r % 3 == 0 ? 0xFFFF : r % 3 == 1 ? (r >> 8) % 16381 : (r >> 8) % 4;
+            labels[i] = 7 * i + 1 + t;
+        }
+        check_node_keys(x, labels, n, n == 6);
+        if (n == 17) { /* the largest non-sentinel value, tied, against infeasible keys */
+            for (size_t i = 0; i < n; i++)
+                x[i] = i == 5 || i == 16 ? 16382 : 0xFFFF;
+            check_node_keys(x, labels, n, false);
+        }
+    }
+    uint64_t none[16], nl[16];
+    for (size_t i = 0; i < 16; i++) {
+        none[i] = 0xFFFF;
+        nl[i] = i;
+    }
+    check_node_keys(none, nl, 16, false); /* nobody feasible: not found */
+}
+
 VTEST_MAIN(VTEST(test_sum_bits), VTEST(test_sum_bits_masked), VTEST(test_sum_weighted),
            VTEST(test_flag_top), VTEST(test_argmin_labeled), VTEST(test_argmin_zero_columns),
-           VTEST(test_truncate), VTEST(test_thread_determinism), VTEST(test_operand_errors))
+           VTEST(test_argmin_node_keys), VTEST(test_truncate), VTEST(test_thread_determinism),
+           VTEST(test_operand_errors))

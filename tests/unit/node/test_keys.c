@@ -6,7 +6,10 @@
  * its own words (the entry a round at epoch E reads: the newest not after
  * E, fresh), and which key set a round uses (only keys of its own job,
  * replica, attempt and epoch, from alive members, in peer-ID order; a
- * confidential request or a sharded round takes no key path). Fast, pure.
+ * confidential request or a sharded round takes no key path), the request
+ * for keys lost in gossip (codec, is-a-request) and its rules (when a
+ * scheduler asks and how long it waits, once per plan; at most
+ * NODE_KEY_RESENDS re-sends of a key). Fast, pure.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -200,5 +203,137 @@ static void test_key_path_rule(void)
     CHECK(!node_key_path(true)); /* confidential: the full circuit */
 }
 
+/* The request for keys lost in gossip: round trip, every truncation,
+ * trailing bytes, counts 0 and over the maximum; a key is no request and a
+ * request no key. */
+static void test_request_codec(void)
+{
+    struct node_key_req q = {.replica = 2, .attempt = 5, .epoch = 987654321, .n_missing = 3};
+    memset(q.job_id, 0xCD, 32);
+    q.from = peer(1);
+    for (size_t i = 0; i < q.n_missing; i++)
+        q.missing[i] = peer((uint8_t)(20 + i));
+    q.missing[1].len = 7; /* peer IDs of any valid length */
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_node_key_req_encode(&b, &q, &err), 0);
+    enum veil_msg_type type;
+    CHECK_EQ_INT(veil_msg_peek_type(b.data, b.len, &type, &err), 0);
+    CHECK_EQ_INT(type, VEIL_MSG_NODE_KEY);
+    CHECK(veil_node_key_msg_is_req(b.data, b.len));
+    struct node_key_msg m;
+    CHECK_EQ_INT(veil_node_key_msg_parse(b.data, b.len, &m, &err), -1); /* no key */
+    struct node_key_req got;
+    CHECK_EQ_INT(veil_node_key_req_parse(b.data, b.len, &got, &err), 0);
+    CHECK(memcmp(got.job_id, q.job_id, 32) == 0);
+    CHECK_EQ_INT(got.replica, 2);
+    CHECK_EQ_INT(got.attempt, 5);
+    CHECK_EQ_U64(got.epoch, 987654321);
+    CHECK(got.from.len == q.from.len && memcmp(got.from.bytes, q.from.bytes, q.from.len) == 0);
+    CHECK_EQ_INT(got.n_missing, 3);
+    for (size_t i = 0; i < 3; i++)
+        CHECK(got.missing[i].len == q.missing[i].len &&
+              memcmp(got.missing[i].bytes, q.missing[i].bytes, q.missing[i].len) == 0);
+    for (size_t n = 0; n < b.len; n++)
+        CHECK_EQ_INT(veil_node_key_req_parse(b.data, n, &got, &err), -1);
+    uint8_t *more = malloc(b.len + 1);
+    CHECK(more != NULL);
+    memcpy(more, b.data, b.len);
+    more[b.len] = 0;
+    CHECK_EQ_INT(veil_node_key_req_parse(more, b.len + 1, &got, &err), -1);
+    size_t at_count = 2 + 32 + 4 + 4 + 8 + 1 + q.from.len + 4;
+    more[at_count] = 0;
+    CHECK_EQ_INT(veil_node_key_req_parse(more, b.len, &got, &err), -1);
+    more[at_count] = NODE_KEY_REQ_MAX + 1;
+    CHECK_EQ_INT(veil_node_key_req_parse(more, b.len, &got, &err), -1);
+    free(more);
+    /* a key message is no request */
+    uint8_t ct[5] = {1, 2, 3, 4, 5};
+    struct node_key_msg k = key_msg(0xAB, 0, 9, 3, ct, sizeof ct);
+    veil_buf kb;
+    veil_buf_init(&kb);
+    CHECK_EQ_INT(veil_node_key_msg_encode(&kb, &k, &err), 0);
+    CHECK(!veil_node_key_msg_is_req(kb.data, kb.len));
+    CHECK_EQ_INT(veil_node_key_req_parse(kb.data, kb.len, &got, &err), -1);
+    veil_buf_free(&kb);
+    /* the encoder refuses what the parser would */
+    veil_buf_reset(&b);
+    q.n_missing = 0;
+    CHECK_EQ_INT(veil_node_key_req_encode(&b, &q, &err), -1);
+    q.n_missing = NODE_KEY_REQ_MAX + 1;
+    CHECK_EQ_INT(veil_node_key_req_encode(&b, &q, &err), -1);
+    q.n_missing = 1;
+    q.missing[0].len = 0;
+    CHECK_EQ_INT(veil_node_key_req_encode(&b, &q, &err), -1);
+    q.missing[0].len = 38;
+    q.n_missing = NODE_KEY_REQ_MAX; /* the largest request fits a message */
+    for (size_t i = 0; i < NODE_KEY_REQ_MAX; i++)
+        q.missing[i] = peer((uint8_t)i);
+    CHECK_EQ_INT(veil_node_key_req_encode(&b, &q, &err), 0);
+    CHECK(b.len <= VEIL_MSG_MAX_BYTES);
+    CHECK_EQ_INT(veil_node_key_req_parse(b.data, b.len, &got, &err), 0);
+    veil_buf_free(&b);
+}
+
+/* The scheduler's wait: go at once with every key; with keys missing, ask
+ * once from half a wait on, then go half a wait later than without asking. */
+static void test_wait_rule(void)
+{
+    const uint64_t t0 = 10000, w = 2000;
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0, w, false, false), NODE_KEY_GO);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 1, w, true, false), NODE_KEY_WAIT);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 999, w, true, false), NODE_KEY_WAIT);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 1000, w, true, false), NODE_KEY_ASK);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 5000, w, true, false), NODE_KEY_ASK); /* late tick */
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 1000, w, true, true), NODE_KEY_WAIT);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 2999, w, true, true), NODE_KEY_WAIT);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 3000, w, true, true), NODE_KEY_GO);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 + 1500, w, false, true), NODE_KEY_GO);
+    CHECK_EQ_INT(node_key_wait_rule(t0, t0 - 5, w, true, false), NODE_KEY_WAIT); /* clock */
+}
+
+/* A scheduler asks once per plan (a ring of the last NODE_KEY_ASKS_MAX);
+ * a node re-sends its key at most NODE_KEY_RESENDS times per plan. */
+static void test_asks_and_resends(void)
+{
+    struct node_key_table t = {0};
+    struct node_key_plan p = {.replica = 1, .attempt = 0, .epoch = 7};
+    memset(p.job_id, 0x42, 32);
+    CHECK(!node_key_table_asked(&t, &p));
+    node_key_table_mark_asked(&t, &p);
+    node_key_table_mark_asked(&t, &p); /* once */
+    CHECK(node_key_table_asked(&t, &p));
+    CHECK_EQ_INT(t.n_asks, 1);
+    struct node_key_plan other = p;
+    other.attempt = 1; /* a retry is another plan */
+    CHECK(!node_key_table_asked(&t, &other));
+    for (uint64_t e = 100; e < 100 + NODE_KEY_ASKS_MAX; e++) {
+        other.epoch = e;
+        node_key_table_mark_asked(&t, &other);
+    }
+    CHECK_EQ_INT(t.n_asks, NODE_KEY_ASKS_MAX);
+    CHECK(!node_key_table_asked(&t, &p)); /* the oldest went */
+    CHECK(node_key_table_asked(&t, &other));
+    uint8_t ct[3] = {9, 9, 9};
+    put(&t, 0x42, 0, 7, 5, 0xAA);
+    struct veil_peer_id me = peer(5);
+    struct node_key_entry *e =
+        (struct node_key_entry *)node_key_table_find(&t, p.job_id, 0, 0, 7, &me);
+    CHECK(e != NULL);
+    if (e) {
+        for (int i = 0; i < NODE_KEY_RESENDS; i++)
+            CHECK(node_key_resend_take(e));
+        CHECK(!node_key_resend_take(e));
+        /* the same key put again (a gossip echo) keeps the count */
+        struct node_key_msg m = key_msg(0x42, 0, 7, 5, ct, sizeof ct);
+        veil_err err = {0};
+        CHECK_EQ_INT(node_key_table_put(&t, &m, &err), 0);
+        CHECK(!node_key_resend_take(e));
+    }
+    node_key_table_free(&t);
+}
+
 VTEST_MAIN(VTEST(test_codec), VTEST(test_own_words), VTEST(test_round_key_set),
-           VTEST(test_key_path_rule))
+           VTEST(test_key_path_rule), VTEST(test_request_codec), VTEST(test_wait_rule),
+           VTEST(test_asks_and_resends))

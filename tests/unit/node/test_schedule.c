@@ -850,9 +850,12 @@ static void test_weighted_placement(void)
     CHECK_EQ_INT(veil_sched_round(&big, three, NULL, 4, &r, NULL, NULL), -1);
 }
 
-/* A node's own key (node-computed keys) is veil_sched_key, and the argmin
- * over the candidates' keys (smallest, ties to the lowest index, found when
- * below 2^14) is the round, on random clusters and public requests. */
+/* A node's own key (node-computed keys) is veil_sched_key when feasible,
+ * else 0xFFFF; feasible keys stay below 2^14 - 1, so the argmin over the
+ * candidates' keys (smallest, ties to the lowest index, found when below
+ * 2^14) and the argmin over their low 14 bits alone (what
+ * veil_fhe_argmin_node_keys compares) are the round, on random clusters
+ * and public requests. */
 static void test_node_keys(void)
 {
     enum { TRIALS = 400, MAXN = 40 };
@@ -865,23 +868,33 @@ static void test_node_keys(void)
         random_request(&req);
         req.confidential = false;
         bool have = false;
-        uint16_t best = 0;
-        uint32_t best_i = 0;
+        uint16_t best = 0, best_low = 0;
+        uint32_t best_i = 0, best_low_i = 0;
         for (size_t i = 0; i < n; i++) {
             uint16_t key = 0;
             CHECK_EQ_INT(veil_sched_node_key(&req, &nodes[i], &key, NULL), 0);
-            CHECK_EQ_INT(key, veil_sched_key(&req, &nodes[i]));
+            uint32_t full = veil_sched_key(&req, &nodes[i]);
+            CHECK_EQ_INT(key, full < VEIL_SCHED_FLAG_BASE ? full : 0xFFFFu);
+            CHECK(key == 0xFFFF || key < VEIL_SCHED_FLAG_BASE - 1);
+            uint16_t low = key & (VEIL_SCHED_FLAG_BASE - 1);
             if (!excluded[i] && (!have || key < best)) {
-                have = true;
                 best = key;
                 best_i = (uint32_t)i;
             }
+            if (!excluded[i] && (!have || low < best_low)) {
+                best_low = low;
+                best_low_i = (uint32_t)i;
+            }
+            have = have || !excluded[i];
         }
         struct veil_sched_result r;
         CHECK_EQ_INT(veil_sched_round(&req, nodes, excluded, n, &r, NULL, NULL), 0);
         CHECK_EQ_INT(r.found, have && best < VEIL_SCHED_FLAG_BASE);
-        if (r.found)
+        CHECK_EQ_INT(r.found, have && best_low < VEIL_SCHED_FLAG_BASE - 1);
+        if (r.found) {
             CHECK_EQ_INT(r.index, best_i);
+            CHECK_EQ_INT(r.index, best_low_i);
+        }
     }
     struct veil_sched_request bad = {.policy = VEIL_POLICY_LATENCY, .latency_to = 4};
     uint16_t key;

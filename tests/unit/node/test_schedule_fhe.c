@@ -229,8 +229,9 @@ static void test_weighted_rounds(void)
 /* Node-computed keys: every candidate encrypts veil_sched_node_key of its
  * own telemetry under the public key (one compact list of one 16-bit value),
  * the round is the labelled argmin alone, and the placement equals the
- * oracle's round, at <= 21 PBS per node (binpack with two resources and
- * lowest-latency, ties, infeasible nodes, an exclusion). */
+ * oracle's round, at <= 17 PBS per node with veil_fhe_argmin_node_keys
+ * (binpack with two resources and lowest-latency, ties, infeasible nodes,
+ * an exclusion). */
 static void test_node_keys_round(void)
 {
     setup();
@@ -275,13 +276,13 @@ static void test_node_keys_round(void)
         (void)cand;
         uint64_t p0 = veil_fhe_server_pbs_count(sk);
         veil_fhe_ct *index = NULL, *found = NULL;
-        CHECK_EQ_INT(veil_fhe_argmin_labeled(sk, (const veil_fhe_ct *const *)keys, labels, n, 8,
-                                             &index, &found, &err),
+        CHECK_EQ_INT(veil_fhe_argmin_node_keys(sk, (const veil_fhe_ct *const *)keys, labels, n, 8,
+                                               &index, &found, &err),
                      0);
         uint64_t cost = veil_fhe_server_pbs_count(sk) - p0;
         fprintf(stderr, "node-computed keys, %zu nodes, policy %s: %llu PBS\n", n,
                 veil_policy_name(reqs[t].policy), (unsigned long long)cost);
-        CHECK(cost <= 21 * n);
+        CHECK(cost <= 17 * n);
         uint64_t got_index = 0, got_found = 0;
         CHECK_EQ_INT(veil_fhe_decrypt(ck, index, &got_index, &err), 0);
         CHECK_EQ_INT(veil_fhe_decrypt(ck, found, &got_found, &err), 0);
