@@ -21,6 +21,10 @@
  * copy is stopped (daemon_exec.c). After each pass the node reports its
  * running containers again (daemon_exec.c), so a replica the others failed
  * while it ran is taken back by its node (the store's bound-node rule).
+ *
+ * The latest assignment is the one of the highest epoch, not the last
+ * recorded: an older one arriving later is kept as history (chaos s8,
+ * daemon_rounds.c record_if_older).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@
 struct latest {
     const char *job;
     uint32_t replica;
+    json_int_t epoch;
     json_t *row;
 };
 
@@ -46,8 +51,13 @@ static int latest_cmp(const void *a, const void *b)
     return c ? c : (x->replica > y->replica) - (x->replica < y->replica);
 }
 
-/* The latest assignment row of each (job, replica), sorted by job then
- * replica (rows are stored in the order they were recorded). */
+static json_int_t row_epoch(json_t *row)
+{
+    return json_integer_value(json_object_get(row, "epoch"));
+}
+
+/* The latest assignment row (the highest epoch) of each (job, replica),
+ * sorted by job then replica. */
 static struct latest *latest_rows(json_t *rows, size_t *n_out)
 {
     size_t n = json_array_size(rows), k = 0;
@@ -63,8 +73,10 @@ static struct latest *latest_rows(json_t *rows, size_t *n_out)
         size_t at = k;
         for (size_t j = 0; j < k; j++)
             if (v[j].replica == (uint32_t)rep && strcmp(v[j].job, job) == 0)
-                at = j; /* a later row supersedes */
-        v[at] = (struct latest){job, (uint32_t)rep, r};
+                at = j;
+        if (at < k && v[at].epoch > row_epoch(r))
+            continue; /* an older one recorded later (history) */
+        v[at] = (struct latest){job, (uint32_t)rep, row_epoch(r), r};
         if (at == k)
             k++;
     }
@@ -255,7 +267,8 @@ static void serve(veil_p2p_stream *s, struct cu_stream *c, const uint8_t *msg, s
     free(h);
 }
 
-/* The latest assignment row this node holds of (job, replica), or NULL. */
+/* The latest assignment row (the highest epoch) this node holds of (job,
+ * replica), or NULL. */
 static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
 {
     json_t *found = NULL, *r;
@@ -264,8 +277,9 @@ static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
     {
         const char *jid = json_string_value(json_object_get(r, "job_id"));
         if (jid && strcmp(jid, job) == 0 &&
-            json_integer_value(json_object_get(r, "replica")) == (json_int_t)replica)
-            found = r; /* rows are in the order they were recorded */
+            json_integer_value(json_object_get(r, "replica")) == (json_int_t)replica &&
+            (!found || row_epoch(r) > row_epoch(found)))
+            found = r;
     }
     return found;
 }

@@ -6,7 +6,10 @@
  * container record), and watched until it ends (a growable list, rebuilt
  * from the runtime after a restart); container status goes to the topic and
  * every node records the replica's state from it; the end of a replica is
- * reported again to a node still scheduling it (chaos s7).
+ * reported again to a node still scheduling it (chaos s7). A copy stopped
+ * because its replica moved away is recorded `stopped`, and a later
+ * assignment that chooses this node again starts the replica anew (chaos
+ * s8: the UNIQUE record had kept it from ever starting again).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,7 @@ struct exec_job {
     char name[128];
     struct veil_job_spec spec;
     bool have_spec;
+    bool again; /* chosen again: a copy of an earlier binding may be left */
     bool image_allowed;
     int rc;
     veil_err err;
@@ -109,12 +113,24 @@ static void publish_container_status(veil_daemon *d, const uint8_t job_id[32], u
     veil_buf_free(&msg);
 }
 
+/* A start anew: the stopped copy of the earlier binding still holds the
+ * name (a stop leaves the container's record in the runtime). */
+static int remove_leftover(const struct veil_runtime_opts *o, const char *name, veil_err *err)
+{
+    struct veil_container_info info;
+    veil_err probe = {0};
+    if (veil_container_inspect(o, name, &info, &probe) != 0)
+        return 0; /* none left */
+    return veil_container_remove(o, name, true, err);
+}
+
 static void exec_work(uv_work_t *w)
 {
     struct exec_job *e = w->data;
     veil_daemon *d = e->d;
     struct veil_runtime_config rc;
-    if (veil_runtime_config_load(d->cfg, NULL, &rc, &e->err) != 0) {
+    if (veil_runtime_config_load(d->cfg, NULL, &rc, &e->err) != 0 ||
+        (e->again && remove_leftover(&rc.runtime, e->name, &e->err) != 0)) {
         e->rc = -1;
         return;
     }
@@ -350,6 +366,15 @@ static void stop_container(veil_daemon *d, const char *name)
     d->works++;
 }
 
+/* The container record of a copy this node stops: no longer running (the
+ * replica's own state follows its new node). */
+static void record_stopped(veil_daemon *d, const char *name, const char *job_hex, uint32_t replica)
+{
+    veil_err err = {0};
+    if (veil_store_container_set_state(d->store, name, "stopped", -1, &err) != 0)
+        veil_daemon_store_failed("container state", job_hex, replica, &err);
+}
+
 /* A newer assignment bound a replica to another node: the copy this node
  * watches is no longer its to run. It is dropped from the watch list (its
  * end is reported by nobody: the replica's new node reports) and stopped, so
@@ -362,6 +387,7 @@ void veil_daemon_release_replica(veil_daemon *d, const char *job_hex, uint32_t r
             continue;
         veil_log(VEIL_LOG_INFO, SUB, "replica moved to another node: stopping its copy",
                  "job=%.16s replica=%u container=%s", job_hex, replica, w->name);
+        record_stopped(d, w->name, job_hex, replica);
         stop_container(d, w->name);
         veil_daemon_overlay_release(d, job_hex, replica);
         watch_list_remove(&d->watched, i);
@@ -416,6 +442,7 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             if (!still_mine(d, id, replica)) {
                 veil_log(VEIL_LOG_INFO, SUB, "replica moved while this node was down",
                          "container=%s", cts[i].name);
+                record_stopped(d, cts[i].name, id, replica);
                 if (cts[i].status == VEIL_CT_RUNNING)
                     stop_container(d, cts[i].name);
             } else if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
@@ -436,9 +463,32 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
     free(cts);
 }
 
+bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replica, const char *name,
+                            bool *again)
+{
+    bool created = false;
+    veil_err err = {0};
+    *again = false;
+    if (veil_store_container_ensure(d->store, job_hex, replica, name, &created, &err) != 0) {
+        veil_daemon_store_failed("container record", job_hex, replica, &err);
+        return false;
+    }
+    if (created)
+        return true;
+    if (veil_store_container_rearm(d->store, job_hex, replica, again, &err) != 0) {
+        veil_daemon_store_failed("container record", job_hex, replica, &err);
+        return false;
+    }
+    if (*again)
+        veil_log(VEIL_LOG_INFO, SUB, "replica chosen again for this node: started anew",
+                 "job=%.16s replica=%u container=%s", job_hex, replica, name);
+    return *again;
+}
+
 /* The assignment names this node: check the image against the on-chain
- * policy, then start the replica once (the store's UNIQUE (job, replica)
- * container record keeps a restarted node from starting it twice). */
+ * policy, then start the replica once (veil_daemon_exec_claim: the store's
+ * UNIQUE (job, replica) container record keeps a restarted node from
+ * starting it twice; a copy that ended here is started anew). */
 void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
                                     uint32_t replica)
 {
@@ -480,11 +530,7 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
             for (size_t i = 0; i < pol->n_image_digests; i++)
                 allowed |= memcmp(pol->image_digests[i], dg, 32) == 0;
     }
-    bool created = false;
-    if (veil_store_container_ensure(d->store, job_hex, replica, e->name, &created, &err) != 0 ||
-        !created) {
-        if (!created && err.msg[0])
-            veil_daemon_store_failed("container record", job_hex, replica, &err);
+    if (!veil_daemon_exec_claim(d, job_hex, replica, e->name, &e->again)) {
         veil_job_spec_free(&e->spec);
         free(e);
         return;

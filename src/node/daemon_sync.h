@@ -47,6 +47,14 @@ void veil_daemon_report_containers(veil_daemon *d);
 bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms);
 void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
 
+/* The start of a replica an assignment binds to this node is claimed once
+ * through the store's container record: true when the caller starts it
+ * (a new record, or *again: a copy that ended here, stopped when the
+ * replica moved away or failed, the replica now chosen again). A record of
+ * a copy being started or running claims nothing (chaos s8). */
+bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replica, const char *name,
+                            bool *again);
+
 /* One stored assignment row (the store's JSON) encoded as the message its
  * signer published, for publishing again or answering a catch-up. */
 int veil_daemon_assignment_encode(json_t *row, veil_buf *out) VEIL_WARN_UNUSED;
