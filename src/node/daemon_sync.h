@@ -26,6 +26,23 @@ void veil_daemon_on_catchup_stream(veil_p2p_stream *s, const char *protocol, voi
 /* Every rounds tick: when a catch-up pass is due (struct catchup_clock),
  * asks every live member for what this node lacks of that member's jobs. */
 void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
+/* The catch-up request to the member whose peer ID text is `member`: the
+ * jobs it submitted that this node holds, and the others whose replica
+ * this node runs, each with the digest of this node's decisions (the
+ * latest assignment of each replica, then the older ones naming this node;
+ * daemon_catchup.c). */
+int veil_daemon_catchup_request(veil_daemon *d, const char *member, veil_buf *out,
+                                veil_err *err) VEIL_WARN_UNUSED;
+/* The answer to a catch-up request `req` from the node `who`: the signed
+ * assignments of the jobs whose digest differs (the latest ones, then the
+ * older ones naming `who`; at most VEIL_CATCHUP_ASG_MAX), the jobs it
+ * lacks announced again (*announced); *held gets how many jobs it listed. */
+int veil_daemon_catchup_answer(veil_daemon *d, const char *who, const uint8_t *req, size_t len,
+                               veil_buf *out, size_t *announced, size_t *held,
+                               veil_err *err) VEIL_WARN_UNUSED;
+/* Takes a catch-up answer from `peer`: each assignment checked and
+ * recorded as if it came from the topic. */
+void veil_daemon_catchup_take(veil_daemon *d, const char *peer, const uint8_t *msg, size_t n);
 /* Catch-up stream limits: jobs announced again per answer (the asker's
  * follow-up pass gets the rest). */
 #define CATCHUP_ANNOUNCE_MAX 64
