@@ -72,6 +72,12 @@ void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
 bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replica, const char *name,
                             bool *again);
 
+/* Every executor tick: the replicas the store binds to this node that are
+ * still `assigned` are started (veil_daemon_execute_assignment again; a
+ * start in flight or done claims nothing): a start that waited for an
+ * unreadable image policy goes on once it is readable (chaos s8). */
+void veil_daemon_exec_start_waiting(veil_daemon *d);
+
 /* One stored assignment row (the store's JSON) encoded as the message its
  * signer published, for publishing again or answering a catch-up. */
 int veil_daemon_assignment_encode(json_t *row, veil_buf *out) VEIL_WARN_UNUSED;

@@ -36,7 +36,12 @@
  *  9. a copy stopped because its replica moved is recorded `stopped`, and
  *     a later assignment choosing the node again claims a start anew
  *     (exactly once); before, the record stayed `running` and the UNIQUE
- *     container record kept the replica from ever starting there again.
+ *     container record kept the replica from ever starting there again;
+ * 10. a start while the image policy cannot be read (the chain RPC down, a
+ *     first read in flight after a restart) waits, nothing claimed, and the
+ *     executor tick takes it up again once the policy is read; before, the
+ *     image was refused and the replica failed for a transient read error
+ *     (`settled` VIOLATED (2) in this session's chaos.sh 300 20261206).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +50,7 @@
 #include <sodium.h>
 
 #include "../../../src/node/daemon_core.h"
+#include "../../../src/node/daemon_policy.h"
 #include "../../../src/node/daemon_sync.h"
 #include "../../vtest.h"
 
@@ -532,6 +538,50 @@ static void test_chosen_again_starts_anew(void)
     node_close(&n);
 }
 
+/* ---- 10: a start waits while the image policy is unreadable ---- */
+
+static void test_start_waits_for_policy(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    n.d->chain_from_store = true; /* no chain: the policy stays unreadable */
+    uint8_t id[32];
+    char hex[65], st[32];
+    job_id(id, hex, 0x9d);
+    veil_err err = {0};
+    static const char spec[] =
+        "{\"name\":\"w\",\"image\":\"127.0.0.1:9/busybox@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}";
+    CHECK_EQ_INT(veil_store_job_insert(n.d->store, hex, "w", spec, "peerS", "00", 1, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_AWAITING_DECRYPTION,
+                                              NULL, &err),
+                 0);
+    deliver_to(&n, id, 7, &n.d->self, sk);                       /* this node is chosen */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED); /* not failed */
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "");                /* nothing claimed */
+    veil_daemon_exec_start_waiting(n.d); /* an executor tick, still unreadable */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED);
+
+    /* the policy is read (one that allows another image only): the tick
+     * takes the start up again and the policy's verdict applies */
+    veil_contract_policy pol = {.n_image_digests = 1, .version = 1};
+    pol.image_digests = calloc(1, 32);
+    CHECK(pol.image_digests != NULL);
+    memset(pol.image_digests[0], 0xd1, 32);
+    CHECK_EQ_INT(veil_daemon_policy_set(n.d, &pol, "test", &err), 0);
+    veil_daemon_exec_start_waiting(n.d);
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "refused");
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_FAILED);
+    veil_daemon_policy_free(n.d);
+    node_close(&n);
+}
+
 /* ---- 5: an admitted round whose replica was taken back ---- */
 
 static void test_admitted_taken_back_settled(void)
@@ -702,4 +752,5 @@ VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settl
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
            VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
-           VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew))
+           VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
+           VTEST(test_start_waits_for_policy))
