@@ -1008,7 +1008,10 @@ static bool assignment_unstored(veil_daemon *d, const struct veil_msg_assignment
  * (chaos s7: a runner restarted while its replica was rescheduled heard the
  * job again, its round was decided from the store, and the new assignment,
  * binding the replica to it again, was dropped as recorded; its commitment
- * was anchored, and no node showed it). Older ones delivered again are not. */
+ * was anchored, and no node showed it). Older ones delivered again are not.
+ * With none recorded, every one is later (chaos s8: a node killed as it was
+ * chosen settled its round from the replica's running report, with no
+ * assignment stored, and then dropped each catch-up answer as recorded). */
 static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a)
 {
     char job_hex[65];
@@ -1023,7 +1026,7 @@ static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a
                  err.msg);
         return false;
     }
-    return found && a->epoch > latest;
+    return !found || a->epoch > latest;
 }
 
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)

@@ -11,7 +11,12 @@
  *     Before, the digests of the latest assignments matched and nothing was
  *     answered: the anchored commitment of epoch 7 was shown by no node;
  *  2. the answer is bounded (VEIL_CATCHUP_ASG_MAX assignments): with more
- *     to bring, B gets the rest in its next passes, then nothing.
+ *     to bring, B gets the rest in its next passes, then nothing;
+ *  3. B, killed as it was chosen and back before it stored anything, settled
+ *     its round from the replica's running report (no assignment stored, no
+ *     binding): it takes the answer all the same (the latest assignment,
+ *     then its history); before, each answer was dropped as "already
+ *     recorded" (`anchors_unseen` in this session's chaos.sh 300 20261206).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +233,42 @@ static void test_answer_bounded(void)
     node_close(&b);
 }
 
-VTEST_MAIN(VTEST(test_older_assignment_brought), VTEST(test_answer_bounded))
+/* 3: b's round was settled with no assignment stored. */
+static void test_settled_without_assignment(void)
+{
+    uint8_t sk[64];
+    veil_p2p_peer_id dec, c;
+    new_peer(&dec, sk);
+    new_peer(&c, NULL);
+    struct node a, b;
+    node_open(&a, &dec);
+    node_open(&b, &dec);
+    uint8_t id[32];
+    char hex[65];
+    job_hex(id, hex, 0x72);
+    store_job(&a, hex, 1, a.d->self_text);
+    store_job(&b, hex, 1, a.d->self_text);
+    store_signed(&a, id, 0, 7, &b.d->self, sk);
+    store_signed(&a, id, 0, 9, &c, sk);
+    veil_err err = {0};
+    /* c's running report, taken with no binding known; the round settled */
+    CHECK_EQ_INT(veil_store_replica_set_state(b.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+                 0);
+    struct round *r = veil_daemon_round(b.d, id, 0, true);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(veil_daemon_round_move(b.d, r, VEIL_ROUND_ST_DECIDED), 0);
+    CHECK_EQ_U64(rows_of(&b), 0);
+
+    CHECK_EQ_U64(exchange(&b, &a), 2);
+    CHECK_EQ_U64(rows_of(&b), 2);
+    char bound[96], ctext[VEIL_P2P_PEER_ID_TEXT_MAX];
+    CHECK_EQ_INT(veil_store_replica_get_node(b.d->store, hex, 0, bound, sizeof bound, &err), 0);
+    veil_p2p_peer_id_to_text(&c, ctext, sizeof ctext);
+    CHECK_EQ_STR(bound, ctext); /* the latest one binds it, the older one is history */
+    CHECK_EQ_U64(exchange(&b, &a), 0);
+    node_close(&a);
+    node_close(&b);
+}
+
+VTEST_MAIN(VTEST(test_older_assignment_brought), VTEST(test_answer_bounded),
+           VTEST(test_settled_without_assignment))
