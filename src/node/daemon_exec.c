@@ -492,11 +492,11 @@ bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replic
 }
 
 /* The assignment names this node: check the image against the on-chain
- * policy, then start the replica once (veil_daemon_exec_claim: the store's
- * UNIQUE (job, replica) container record keeps a restarted node from
- * starting it twice; a copy that ended here is started anew). */
-/* A start: `retry` when the executor tick tries again one that waited for
- * the image policy (its wait was logged once). */
+ * policy (an unreadable one is no verdict: the start waits), then start the
+ * replica once (veil_daemon_exec_claim: the store's UNIQUE (job, replica)
+ * container record keeps a restarted node from starting it twice; a copy
+ * that ended here is started anew). `retry`: the executor tick tries again
+ * a start that waited (its wait was logged once). */
 static void exec_start(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
                        uint32_t replica, bool retry)
 {
