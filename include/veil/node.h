@@ -1044,6 +1044,12 @@ VEIL_WARN_UNUSED int veil_store_container_ensure(veil_store *s, const char *job_
 VEIL_WARN_UNUSED int veil_store_container_set_state(veil_store *s, const char *container_id,
                                                     const char *state, int exit_code,
                                                     veil_err *err);
+/* A replica chosen again for this node after its copy here ended (stopped
+ * when the replica moved away, failed or refused): its container record goes
+ * back to `created` in one statement, so exactly one caller starts it anew
+ * (*rearmed). A record that is created or running is left alone. */
+VEIL_WARN_UNUSED int veil_store_container_rearm(veil_store *s, const char *job_hex,
+                                                uint32_t replica, bool *rearmed, veil_err *err);
 
 struct veil_store_anchor {
     char commitment[65];

@@ -73,6 +73,8 @@ const struct veil_config_key veil_config_default_keys[] = {
      "how long a settled job's rounds stay in a node's memory (they grow with the load)"},
     {"jobs.reannounce_max", VEIL_CONFIG_INT, "VEIL_JOBS_REANNOUNCE_MAX", "20", 0, 1000000,
      "re-announcements of an undecided job by its submitter (gap doubling to 4 periods)"},
+    {"jobs.intake_defer_max", VEIL_CONFIG_INT, "VEIL_JOBS_INTAKE_DEFER_MAX", "1024", 1, 1000000,
+     "jobs held at intake at once while the policy is unreadable (a restart holds all it kept)"},
     {"runtime.engine", VEIL_CONFIG_STRING, "VEIL_RUNTIME", "runc", 0, 0,
      "OCI runtime: runc or crun"},
     {"docker.socket", VEIL_CONFIG_STRING, "VEIL_DOCKER_SOCKET", NULL, 0, 0,

@@ -21,6 +21,18 @@
  * copy is stopped (daemon_exec.c). After each pass the node reports its
  * running containers again (daemon_exec.c), so a replica the others failed
  * while it ran is taken back by its node (the store's bound-node rule).
+ *
+ * Older assignments naming the asker (chaos s8): a node killed or cut off
+ * as it was chosen never stored that assignment, and a later one moved the
+ * replica before it was back; the commitment is anchored and only the node
+ * it names shows it (H4). A job's digest therefore covers its replicas'
+ * latest assignments and then every older one naming the asker (sorted by
+ * replica and epoch); the answer holds the latest ones first, then those
+ * older ones, within the answer's bounds (VEIL_CATCHUP_ASG_MAX assignments
+ * of at most VEIL_CATCHUP_ASG_LEN bytes: the rest comes with the next
+ * pass, the digests differing until the asker holds them all). The asker
+ * records an older one as history (daemon_rounds.c record_if_older). The
+ * latest assignment is the one of the highest epoch, not the last recorded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +48,7 @@
 struct latest {
     const char *job;
     uint32_t replica;
+    json_int_t epoch;
     json_t *row;
 };
 
@@ -46,8 +59,21 @@ static int latest_cmp(const void *a, const void *b)
     return c ? c : (x->replica > y->replica) - (x->replica < y->replica);
 }
 
-/* The latest assignment row of each (job, replica), sorted by job then
- * replica (rows are stored in the order they were recorded). */
+/* by job, replica, then epoch (the history's canonical order) */
+static int history_cmp(const void *a, const void *b)
+{
+    const struct latest *x = a, *y = b;
+    int c = latest_cmp(a, b);
+    return c ? c : (x->epoch > y->epoch) - (x->epoch < y->epoch);
+}
+
+static json_int_t row_epoch(json_t *row)
+{
+    return json_integer_value(json_object_get(row, "epoch"));
+}
+
+/* The latest assignment row (the highest epoch) of each (job, replica),
+ * sorted by job then replica. */
 static struct latest *latest_rows(json_t *rows, size_t *n_out)
 {
     size_t n = json_array_size(rows), k = 0;
@@ -63,8 +89,10 @@ static struct latest *latest_rows(json_t *rows, size_t *n_out)
         size_t at = k;
         for (size_t j = 0; j < k; j++)
             if (v[j].replica == (uint32_t)rep && strcmp(v[j].job, job) == 0)
-                at = j; /* a later row supersedes */
-        v[at] = (struct latest){job, (uint32_t)rep, r};
+                at = j;
+        if (at < k && v[at].epoch > row_epoch(r))
+            continue; /* an older one recorded later (history) */
+        v[at] = (struct latest){job, (uint32_t)rep, row_epoch(r), r};
         if (at == k)
             k++;
     }
@@ -73,17 +101,94 @@ static struct latest *latest_rows(json_t *rows, size_t *n_out)
     return v;
 }
 
-/* The decisions digest of one job over its sorted latest rows. */
-static void job_digest(const struct latest *v, size_t n, const char *job, uint8_t out[32])
+/* The rows naming `who` that are not their replica's latest (its history),
+ * sorted by job, replica and epoch; NULL only when out of memory. */
+static struct latest *history_rows(json_t *rows, const struct latest *v, size_t nl, const char *who,
+                                   size_t *n_out)
 {
-    struct veil_catchup_digest dg = {0};
+    size_t n = json_array_size(rows), k = 0;
+    struct latest *h = calloc(n + 1, sizeof *h);
+    if (!h)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *job = json_string_value(json_object_get(r, "job_id"));
+        const char *node = json_string_value(json_object_get(r, "node"));
+        json_int_t rep = json_integer_value(json_object_get(r, "replica"));
+        if (!job || !node || strcmp(node, who) != 0 || rep < 0 || rep > UINT32_MAX)
+            continue;
+        struct latest key = {job, (uint32_t)rep, row_epoch(r), r};
+        const struct latest *cur = bsearch(&key, v, nl, sizeof *v, latest_cmp);
+        if (cur && cur->epoch > key.epoch)
+            h[k++] = key;
+    }
+    qsort(h, k, sizeof *h, history_cmp);
+    *n_out = k;
+    return h;
+}
+
+/* What one node holds of its decisions (the latest rows) and of its own
+ * history (the older rows naming it), as seen by this node. */
+struct decisions {
+    const struct latest *v, *h;
+    size_t nl, nh;
+};
+
+static void digest_rows(struct veil_catchup_digest *dg, const struct latest *v, size_t n,
+                        const char *job)
+{
     for (size_t i = 0; i < n; i++) {
         uint8_t c[32];
         const char *hex = json_string_value(json_object_get(v[i].row, "commitment"));
         if (strcmp(v[i].job, job) == 0 && hex &&
             veil_hex_decode(c, 32, hex, strlen(hex), false, NULL) == 32)
-            veil_catchup_digest_add(&dg, v[i].replica, c);
+            veil_catchup_digest_add(dg, v[i].replica, c);
     }
+}
+
+/* This node's assignment rows, its latest ones and the history naming
+ * `who`: freed by decisions_free. */
+struct decisions_store {
+    json_t *jobs, *rows;
+    struct latest *v, *h;
+    struct decisions ds;
+};
+
+static void decisions_free(struct decisions_store *s)
+{
+    free(s->h);
+    free(s->v);
+    json_decref(s->rows);
+    json_decref(s->jobs);
+    memset(s, 0, sizeof *s);
+}
+
+static int decisions_load(veil_daemon *d, const char *who, struct decisions_store *s, veil_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->jobs = veil_store_list_json(d->store, "jobs", err);
+    s->rows = s->jobs ? veil_store_list_json(d->store, "assignments", err) : NULL;
+    if (!s->rows) {
+        decisions_free(s);
+        return -1;
+    }
+    s->v = latest_rows(s->rows, &s->ds.nl);
+    s->h = s->v ? history_rows(s->rows, s->v, s->ds.nl, who, &s->ds.nh) : NULL;
+    if (!s->h) {
+        decisions_free(s);
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    }
+    s->ds.v = s->v;
+    s->ds.h = s->h;
+    return 0;
+}
+
+/* The decisions digest of one job: its latest rows, then the history. */
+static void job_digest(const struct decisions *ds, const char *job, uint8_t out[32])
+{
+    struct veil_catchup_digest dg = {0};
+    digest_rows(&dg, ds->v, ds->nl, job);
+    digest_rows(&dg, ds->h, ds->nh, job);
     veil_catchup_digest_final(&dg, out);
 }
 
@@ -113,9 +218,9 @@ int veil_daemon_assignment_encode(json_t *row, veil_buf *out)
 
 /* ---- the answering side ---- */
 
-/* Adds the job's latest assignments to the answer (bytes kept in `store`). */
-static void answer_job(const struct latest *v, size_t n, const char *job,
-                       struct veil_catchup_answer *a, veil_buf *store, size_t *offs)
+/* Adds the job's rows of v to the answer (bytes kept in `store`). */
+static void answer_rows(const struct latest *v, size_t n, const char *job,
+                        struct veil_catchup_answer *a, veil_buf *store, size_t *offs)
 {
     for (size_t i = 0; i < n && a->n < VEIL_CATCHUP_ASG_MAX; i++) {
         if (strcmp(v[i].job, job) != 0)
@@ -131,11 +236,20 @@ static void answer_job(const struct latest *v, size_t n, const char *job,
     }
 }
 
+/* The job's latest assignments, then the asker's history of it (an asker
+ * takes the latest first: an older one is then history, never current). */
+static void answer_job(const struct decisions *ds, const char *job, struct veil_catchup_answer *a,
+                       veil_buf *store, size_t *offs)
+{
+    answer_rows(ds->v, ds->nl, job, a, store, offs);
+    answer_rows(ds->h, ds->nh, job, a, store, offs);
+}
+
 /* The jobs of other submitters the asker listed (it runs one of their
  * replicas): this node's decisions when they differ. */
 static void answer_runners(veil_daemon *d, json_t *jobs, const struct veil_catchup_have *h,
-                           size_t nh, const struct latest *v, size_t nl,
-                           struct veil_catchup_answer *a, veil_buf *asg, size_t *offs)
+                           size_t nh, const struct decisions *ds, struct veil_catchup_answer *a,
+                           veil_buf *asg, size_t *offs)
 {
     size_t i;
     json_t *j;
@@ -150,30 +264,29 @@ static void answer_runners(veil_daemon *d, json_t *jobs, const struct veil_catch
         for (size_t k = 0; k < nh; k++) {
             if (memcmp(h[k].job, jid, 32) != 0)
                 continue;
-            job_digest(v, nl, id, mine);
+            job_digest(ds, id, mine);
             if (memcmp(mine, h[k].digest, 32) != 0)
-                answer_job(v, nl, id, a, asg, offs);
+                answer_job(ds, id, a, asg, offs);
             break;
         }
     }
 }
 
-/* What the asker lacks of this node's own jobs. */
-static int build_answer(veil_daemon *d, const struct veil_catchup_have *h, size_t nh, veil_buf *out,
-                        size_t *n_announced, veil_err *err)
+/* What the asker (peer ID `who`) lacks of this node's own jobs. */
+static int build_answer(veil_daemon *d, const char *who, const struct veil_catchup_have *h,
+                        size_t nh, veil_buf *out, size_t *n_announced, veil_err *err)
 {
-    json_t *jobs = veil_store_list_json(d->store, "jobs", err);
-    json_t *rows = jobs ? veil_store_list_json(d->store, "assignments", err) : NULL;
-    size_t nl = 0;
-    struct latest *v = rows ? latest_rows(rows, &nl) : NULL;
+    struct decisions_store st;
+    if (decisions_load(d, who, &st, err) != 0)
+        return -1;
+    json_t *jobs = st.jobs;
     struct veil_catchup_answer *a = calloc(1, sizeof *a);
     size_t *offs = calloc(VEIL_CATCHUP_ASG_MAX, sizeof *offs);
     veil_buf asg;
     veil_buf_init(&asg);
     int rc = -1;
-    if (!jobs || !rows || !v || !a || !offs) {
-        if (jobs && rows)
-            veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    if (!a || !offs) {
+        veil_err_set(err, VEIL_E_NOMEM, "out of memory");
         goto out;
     }
     size_t i;
@@ -195,11 +308,11 @@ static int build_answer(veil_daemon *d, const struct veil_catchup_have *h, size_
                 a->announced++;
             continue; /* its decisions in the follow-up pass, once it arrived */
         }
-        job_digest(v, nl, id, mine);
+        job_digest(&st.ds, id, mine);
         if (memcmp(mine, held->digest, 32) != 0)
-            answer_job(v, nl, id, a, &asg, offs);
+            answer_job(&st.ds, id, a, &asg, offs);
     }
-    answer_runners(d, jobs, h, nh, v, nl, a, &asg, offs);
+    answer_runners(d, jobs, h, nh, &st.ds, a, &asg, offs);
     for (size_t k = 0; k < a->n; k++)
         a->asg[k] = asg.data + offs[k];
     *n_announced = a->announced;
@@ -209,9 +322,21 @@ out:
     veil_buf_free(&asg);
     free(offs);
     free(a);
-    free(v);
-    json_decref(rows);
-    json_decref(jobs);
+    decisions_free(&st);
+    return rc;
+}
+
+int veil_daemon_catchup_answer(veil_daemon *d, const char *who, const uint8_t *req, size_t len,
+                               veil_buf *out, size_t *announced, size_t *held, veil_err *err)
+{
+    struct veil_catchup_have *h = NULL;
+    size_t nh = 0;
+    *announced = 0;
+    int rc = veil_msg_catchup_request_decode(req, len, &h, &nh, err);
+    if (rc == 0)
+        rc = build_answer(d, who, h, nh, out, announced, err);
+    free(h);
+    *held = nh;
     return rc;
 }
 
@@ -232,14 +357,11 @@ static void cu_free(struct cu_stream *c)
 
 static void serve(veil_p2p_stream *s, struct cu_stream *c, const uint8_t *msg, size_t n)
 {
-    struct veil_catchup_have *h = NULL;
     size_t nh = 0, announced = 0;
     veil_err err = {0};
     veil_buf out;
     veil_buf_init(&out);
-    int rc = veil_msg_catchup_request_decode(msg, n, &h, &nh, &err);
-    if (rc == 0)
-        rc = build_answer(c->d, h, nh, &out, &announced, &err);
+    int rc = veil_daemon_catchup_answer(c->d, c->peer, msg, n, &out, &announced, &nh, &err);
     if (rc == 0 && (veil_p2p_stream_write_lp(s, out.data, out.len, NULL, NULL, &err) != 0 ||
                     veil_p2p_stream_close_write(s, &err) != 0))
         rc = -1;
@@ -252,10 +374,10 @@ static void serve(veil_p2p_stream *s, struct cu_stream *c, const uint8_t *msg, s
                  out.len);
     }
     veil_buf_free(&out);
-    free(h);
 }
 
-/* The latest assignment row this node holds of (job, replica), or NULL. */
+/* The latest assignment row (the highest epoch) this node holds of (job,
+ * replica), or NULL. */
 static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
 {
     json_t *found = NULL, *r;
@@ -264,8 +386,9 @@ static json_t *latest_row(json_t *rows, const char *job, uint32_t replica)
     {
         const char *jid = json_string_value(json_object_get(r, "job_id"));
         if (jid && strcmp(jid, job) == 0 &&
-            json_integer_value(json_object_get(r, "replica")) == (json_int_t)replica)
-            found = r; /* rows are in the order they were recorded */
+            json_integer_value(json_object_get(r, "replica")) == (json_int_t)replica &&
+            (!found || row_epoch(r) > row_epoch(found)))
+            found = r;
     }
     return found;
 }
@@ -312,29 +435,28 @@ static bool replace_own_copy(veil_daemon *d, json_t *rows, const uint8_t *data, 
     return true;
 }
 
-/* The asking side: each assignment checked as if it came from the topic. */
-static void take(struct cu_stream *c, const uint8_t *msg, size_t n)
+void veil_daemon_catchup_take(veil_daemon *d, const char *peer, const uint8_t *msg, size_t n)
 {
     struct veil_catchup_answer *a = calloc(1, sizeof *a);
     veil_err err = {0};
     if (!a || veil_msg_catchup_answer_decode(msg, n, a, &err) != 0) {
-        veil_log(VEIL_LOG_WARN, CU_SUB, "bad catch-up answer", "peer=%s error=\"%s\"", c->peer,
+        veil_log(VEIL_LOG_WARN, CU_SUB, "bad catch-up answer", "peer=%s error=\"%s\"", peer,
                  a ? err.msg : "out of memory");
         free(a);
         return;
     }
-    /* this node's assignments as they were before the answer (an answer
-     * holds each (job, replica) once) */
-    json_t *rows = a->n ? veil_store_list_json(c->d->store, "assignments", &err) : NULL;
+    /* this node's assignments as they were before the answer (a replica's
+     * latest one comes before its history) */
+    json_t *rows = a->n ? veil_store_list_json(d->store, "assignments", &err) : NULL;
     for (size_t i = 0; i < a->n; i++)
-        if (!replace_own_copy(c->d, rows, a->asg[i], a->asg_len[i]))
-            veil_daemon_on_assignment(c->d, a->asg[i], a->asg_len[i]);
+        if (!replace_own_copy(d, rows, a->asg[i], a->asg_len[i]))
+            veil_daemon_on_assignment(d, a->asg[i], a->asg_len[i]);
     json_decref(rows);
     if (a->announced || a->n)
         veil_log(VEIL_LOG_INFO, CU_SUB, "caught up from a member",
-                 "peer=%s announced_again=%u assignments=%zu", c->peer, a->announced, a->n);
+                 "peer=%s announced_again=%u assignments=%zu", peer, a->announced, a->n);
     if (a->announced)
-        catchup_follow_up(&c->d->catchup, veil_daemon_wall_ms());
+        catchup_follow_up(&d->catchup, veil_daemon_wall_ms());
     free(a);
 }
 
@@ -355,7 +477,7 @@ static void cu_data(veil_p2p_stream *s, const uint8_t *data, size_t len, void *u
     if (rc == 0)
         return;
     if (c->asker)
-        take(c, msg, n);
+        veil_daemon_catchup_take(c->d, c->peer, msg, n);
     else
         serve(s, c, msg, n);
 }
@@ -428,10 +550,10 @@ static bool runs_replica_of(const char *self, const struct latest *v, size_t nl,
     return false;
 }
 
-/* The request to member m: the jobs it submitted that this node holds, and
- * the other jobs whose replica this node runs. */
-static int build_request(const char *self, const struct member *m, json_t *jobs,
-                         const struct latest *v, size_t nl, veil_buf *out, veil_err *err)
+/* The request to member `member`: the jobs it submitted that this node
+ * holds, and the other jobs whose replica this node runs. */
+static int build_request(const char *self, const char *member, json_t *jobs,
+                         const struct decisions *ds, veil_buf *out, veil_err *err)
 {
     struct veil_catchup_have *h = calloc(json_array_size(jobs) + 1, sizeof *h);
     size_t n = 0, i;
@@ -443,10 +565,10 @@ static int build_request(const char *self, const struct member *m, json_t *jobs,
         const char *id = json_string_value(json_object_get(j, "id"));
         const char *sub = json_string_value(json_object_get(j, "submitter"));
         if (n == VEIL_CATCHUP_JOBS_MAX || !id || !sub ||
-            (strcmp(sub, m->text) != 0 && !runs_replica_of(self, v, nl, id)) ||
+            (strcmp(sub, member) != 0 && !runs_replica_of(self, ds->v, ds->nl, id)) ||
             veil_hex_decode(h[n].job, 32, id, strlen(id), false, NULL) != 32)
             continue;
-        job_digest(v, nl, id, h[n].digest);
+        job_digest(ds, id, h[n].digest);
         n++;
     }
     int rc = veil_msg_catchup_request_encode(out, h, n, err);
@@ -454,12 +576,21 @@ static int build_request(const char *self, const struct member *m, json_t *jobs,
     return rc;
 }
 
-static void ask(veil_daemon *d, const struct member *m, json_t *jobs, const struct latest *v,
-                size_t nl)
+int veil_daemon_catchup_request(veil_daemon *d, const char *member, veil_buf *out, veil_err *err)
+{
+    struct decisions_store st;
+    if (decisions_load(d, d->self_text, &st, err) != 0)
+        return -1;
+    int rc = build_request(d->self_text, member, st.jobs, &st.ds, out, err);
+    decisions_free(&st);
+    return rc;
+}
+
+static void ask(veil_daemon *d, const struct member *m)
 {
     struct cu_stream *c = cu_new(d, true, VEIL_CATCHUP_ANSWER_MAX, &m->id);
     veil_err err = {0};
-    if (!c || build_request(d->self_text, m, jobs, v, nl, &c->req, &err) != 0) {
+    if (!c || veil_daemon_catchup_request(d, m->text, &c->req, &err) != 0) {
         veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up query not built", "error=\"%s\"",
                  c ? err.msg : "out of memory");
         if (c)
@@ -478,28 +609,15 @@ void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms)
 {
     if (!d->host || now_ms < d->resume_at_ms || !catchup_due(&d->catchup, now_ms))
         return;
-    veil_err err = {0};
-    json_t *jobs = veil_store_list_json(d->store, "jobs", &err);
-    json_t *rows = jobs ? veil_store_list_json(d->store, "assignments", &err) : NULL;
-    size_t nl = 0, asked = 0;
-    struct latest *v = rows ? latest_rows(rows, &nl) : NULL;
-    if (!v) {
-        veil_log(VEIL_LOG_WARN, CU_SUB, "catch-up pass skipped", "error=\"%s\"",
-                 rows ? "out of memory" : err.msg);
-    } else {
-        for (size_t i = 0; i < d->n_members; i++) {
-            const struct member *m = &d->members[i];
-            if (!m->alive ||
-                (m->id.len == d->self.len && memcmp(m->id.bytes, d->self.bytes, d->self.len) == 0))
-                continue;
-            ask(d, m, jobs, v, nl);
-            asked++;
-        }
-        veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up pass", "members=%zu jobs=%zu", asked,
-                 json_array_size(jobs));
-        veil_daemon_report_containers(d);
+    size_t asked = 0;
+    for (size_t i = 0; i < d->n_members; i++) {
+        const struct member *m = &d->members[i];
+        if (!m->alive ||
+            (m->id.len == d->self.len && memcmp(m->id.bytes, d->self.bytes, d->self.len) == 0))
+            continue;
+        ask(d, m); /* each request from the store as it is now */
+        asked++;
     }
-    free(v);
-    json_decref(rows);
-    json_decref(jobs);
+    veil_log(VEIL_LOG_DEBUG, CU_SUB, "catch-up pass", "members=%zu", asked);
+    veil_daemon_report_containers(d);
 }

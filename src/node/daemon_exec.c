@@ -6,7 +6,13 @@
  * container record), and watched until it ends (a growable list, rebuilt
  * from the runtime after a restart); container status goes to the topic and
  * every node records the replica's state from it; the end of a replica is
- * reported again to a node still scheduling it (chaos s7).
+ * reported again to a node still scheduling it (chaos s7). A copy stopped
+ * because its replica moved away is recorded `stopped`, and a later
+ * assignment that chooses this node again starts the replica anew (chaos
+ * s8: the UNIQUE record had kept it from ever starting again). While the
+ * image policy cannot be read (the chain RPC down, a first read in flight)
+ * a start waits, retried every executor tick, instead of refusing the image
+ * (chaos s8: two jobs failed for a transient read failure).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +39,7 @@ struct exec_job {
     char name[128];
     struct veil_job_spec spec;
     bool have_spec;
+    bool again; /* chosen again: a copy of an earlier binding may be left */
     bool image_allowed;
     int rc;
     veil_err err;
@@ -92,6 +99,8 @@ static void publish_container_status(veil_daemon *d, const uint8_t job_id[32], u
                                      enum veil_container_state state, int exit_code,
                                      const char *container_id)
 {
+    if (!d->gs)
+        return; /* no gossip host (a daemon without network, as in tests) */
     struct veil_msg_container_status m = {0};
     memcpy(m.job_id, job_id, 32);
     m.replica = replica;
@@ -109,12 +118,24 @@ static void publish_container_status(veil_daemon *d, const uint8_t job_id[32], u
     veil_buf_free(&msg);
 }
 
+/* A start anew: the stopped copy of the earlier binding still holds the
+ * name (a stop leaves the container's record in the runtime). */
+static int remove_leftover(const struct veil_runtime_opts *o, const char *name, veil_err *err)
+{
+    struct veil_container_info info;
+    veil_err probe = {0};
+    if (veil_container_inspect(o, name, &info, &probe) != 0)
+        return 0; /* none left */
+    return veil_container_remove(o, name, true, err);
+}
+
 static void exec_work(uv_work_t *w)
 {
     struct exec_job *e = w->data;
     veil_daemon *d = e->d;
     struct veil_runtime_config rc;
-    if (veil_runtime_config_load(d->cfg, NULL, &rc, &e->err) != 0) {
+    if (veil_runtime_config_load(d->cfg, NULL, &rc, &e->err) != 0 ||
+        (e->again && remove_leftover(&rc.runtime, e->name, &e->err) != 0)) {
         e->rc = -1;
         return;
     }
@@ -215,6 +236,7 @@ void veil_daemon_exec_tick(veil_daemon *d, uint64_t now_ms)
      * mode) and exit with their container: reap them. */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
+    veil_daemon_exec_start_waiting(d);
     struct veil_runtime_config rc;
     veil_err err = {0};
     if (d->watched.n == 0)
@@ -350,6 +372,15 @@ static void stop_container(veil_daemon *d, const char *name)
     d->works++;
 }
 
+/* The container record of a copy this node stops: no longer running (the
+ * replica's own state follows its new node). */
+static void record_stopped(veil_daemon *d, const char *name, const char *job_hex, uint32_t replica)
+{
+    veil_err err = {0};
+    if (veil_store_container_set_state(d->store, name, "stopped", -1, &err) != 0)
+        veil_daemon_store_failed("container state", job_hex, replica, &err);
+}
+
 /* A newer assignment bound a replica to another node: the copy this node
  * watches is no longer its to run. It is dropped from the watch list (its
  * end is reported by nobody: the replica's new node reports) and stopped, so
@@ -362,6 +393,7 @@ void veil_daemon_release_replica(veil_daemon *d, const char *job_hex, uint32_t r
             continue;
         veil_log(VEIL_LOG_INFO, SUB, "replica moved to another node: stopping its copy",
                  "job=%.16s replica=%u container=%s", job_hex, replica, w->name);
+        record_stopped(d, w->name, job_hex, replica);
         stop_container(d, w->name);
         veil_daemon_overlay_release(d, job_hex, replica);
         watch_list_remove(&d->watched, i);
@@ -416,6 +448,7 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             if (!still_mine(d, id, replica)) {
                 veil_log(VEIL_LOG_INFO, SUB, "replica moved while this node was down",
                          "container=%s", cts[i].name);
+                record_stopped(d, cts[i].name, id, replica);
                 if (cts[i].status == VEIL_CT_RUNNING)
                     stop_container(d, cts[i].name);
             } else if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
@@ -436,11 +469,36 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
     free(cts);
 }
 
+bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replica, const char *name,
+                            bool *again)
+{
+    bool created = false;
+    veil_err err = {0};
+    *again = false;
+    if (veil_store_container_ensure(d->store, job_hex, replica, name, &created, &err) != 0) {
+        veil_daemon_store_failed("container record", job_hex, replica, &err);
+        return false;
+    }
+    if (created)
+        return true;
+    if (veil_store_container_rearm(d->store, job_hex, replica, again, &err) != 0) {
+        veil_daemon_store_failed("container record", job_hex, replica, &err);
+        return false;
+    }
+    if (*again)
+        veil_log(VEIL_LOG_INFO, SUB, "replica chosen again for this node: started anew",
+                 "job=%.16s replica=%u container=%s", job_hex, replica, name);
+    return *again;
+}
+
 /* The assignment names this node: check the image against the on-chain
- * policy, then start the replica once (the store's UNIQUE (job, replica)
- * container record keeps a restarted node from starting it twice). */
-void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
-                                    uint32_t replica)
+ * policy (an unreadable one is no verdict: the start waits), then start the
+ * replica once (veil_daemon_exec_claim: the store's UNIQUE (job, replica)
+ * container record keeps a restarted node from starting it twice; a copy
+ * that ended here is started anew). `retry`: the executor tick tries again
+ * a start that waited (its wait was logged once). */
+static void exec_start(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
+                       uint32_t replica, bool retry)
 {
     struct exec_job *e = calloc(1, sizeof *e);
     if (!e)
@@ -453,15 +511,16 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
     struct veil_store_job job;
     veil_err err = {0};
     if (veil_store_job_get(d->store, job_hex, &job, &err) != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "assigned job unknown", "job=%.16s", job_hex);
+        veil_log(retry ? VEIL_LOG_DEBUG : VEIL_LOG_WARN, SUB, "assigned job unknown", "job=%.16s",
+                 job_hex);
         free(e);
         return;
     }
     int rc = veil_job_spec_parse(&e->spec, job.spec_json, strlen(job.spec_json), "job", &err);
     veil_store_job_free(&job);
     if (rc != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "assigned job's spec unreadable", "job=%.16s error=\"%s\"",
-                 job_hex, err.msg);
+        veil_log(retry ? VEIL_LOG_DEBUG : VEIL_LOG_WARN, SUB, "assigned job's spec unreadable",
+                 "job=%.16s error=\"%s\"", job_hex, err.msg);
         free(e);
         return;
     }
@@ -470,9 +529,15 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
      * empty list allows every image) */
     const veil_contract_policy *pol = veil_daemon_policy(d, &err); /* the cached copy */
     bool allowed = false;
-    if (!pol) {
-        veil_log(VEIL_LOG_WARN, SUB, "cannot read the image policy", "error=\"%s\"", err.msg);
-    } else if (pol->n_image_digests == 0) {
+    if (!pol) { /* no verdict: the start waits, nothing is claimed */
+        veil_log(retry ? VEIL_LOG_DEBUG : VEIL_LOG_WARN, SUB,
+                 "container start waits: the image policy is unreadable",
+                 "job=%.16s replica=%u error=\"%s\"", job_hex, replica, err.msg);
+        veil_job_spec_free(&e->spec);
+        free(e);
+        return;
+    }
+    if (pol->n_image_digests == 0) {
         allowed = true;
     } else if (e->spec.image_digest[0]) {
         uint8_t dg[32];
@@ -480,11 +545,7 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
             for (size_t i = 0; i < pol->n_image_digests; i++)
                 allowed |= memcmp(pol->image_digests[i], dg, 32) == 0;
     }
-    bool created = false;
-    if (veil_store_container_ensure(d->store, job_hex, replica, e->name, &created, &err) != 0 ||
-        !created) {
-        if (!created && err.msg[0])
-            veil_daemon_store_failed("container record", job_hex, replica, &err);
+    if (!veil_daemon_exec_claim(d, job_hex, replica, e->name, &e->again)) {
         veil_job_spec_free(&e->spec);
         free(e);
         return;
@@ -513,6 +574,51 @@ void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], co
     } else {
         d->works++;
     }
+}
+
+void veil_daemon_execute_assignment(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
+                                    uint32_t replica)
+{
+    exec_start(d, job_id, job_hex, replica, false);
+}
+
+/* The replicas bound to this node still `assigned` (a start that waited for
+ * the image policy, or one in flight), at most EXEC_WAITING_MAX per tick. */
+#define EXEC_WAITING_MAX 64
+struct waiting {
+    const char *self;
+    size_t n;
+    struct {
+        char job_hex[65];
+        uint32_t replica;
+    } v[EXEC_WAITING_MAX];
+};
+
+static int collect_waiting(void *ctx, const char *job_hex, uint32_t replica, const char *node)
+{
+    struct waiting *w = ctx;
+    if (!node || strcmp(node, w->self) != 0 || strlen(job_hex) != 64)
+        return 0;
+    snprintf(w->v[w->n].job_hex, sizeof w->v[w->n].job_hex, "%s", job_hex);
+    w->v[w->n++].replica = replica;
+    return w->n == EXEC_WAITING_MAX; /* 1 ends the walk */
+}
+
+void veil_daemon_exec_start_waiting(veil_daemon *d)
+{
+    struct waiting *w = calloc(1, sizeof *w);
+    veil_err err = {0};
+    if (!w)
+        return;
+    w->self = d->self_text;
+    if (veil_store_each_replica(d->store, VEIL_REPLICA_ASSIGNED, collect_waiting, w, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "assigned replicas not read", "error=\"%s\"", err.msg);
+    for (size_t i = 0; i < w->n; i++) {
+        uint8_t job_id[32];
+        if (veil_hex_decode(job_id, 32, w->v[i].job_hex, 64, false, NULL) == 32)
+            exec_start(d, job_id, w->v[i].job_hex, w->v[i].replica, true);
+    }
+    free(w);
 }
 
 /* A replica's state follows the node it is bound to (its latest assignment

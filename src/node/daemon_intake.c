@@ -320,14 +320,20 @@ bool intake_defer_has(const struct intake_deferrals *q, const char *job_hex)
     return defer_find(q, job_hex) < q->n;
 }
 
-int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
-                     const uint8_t *msg, const uint8_t *from, veil_err *err)
+size_t intake_defer_bound(const struct intake_deferrals *q)
+{
+    return q->max ? q->max : INTAKE_DEFER_MAX_DEFAULT;
+}
+
+/* intake_defer_put under `bound` (a reload holds every stored row). */
+static int defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
+                     const uint8_t *msg, const uint8_t *from, size_t bound, veil_err *err)
 {
     if (intake_defer_has(q, e->job_hex))
         return 0;
-    if (q->n >= INTAKE_DEFER_MAX)
-        return veil_err_set(err, VEIL_E_LIMIT, "%d jobs wait for the policy already",
-                            INTAKE_DEFER_MAX);
+    if (q->n >= bound)
+        return veil_err_set(err, VEIL_E_LIMIT,
+                            "%zu jobs wait for the policy already (jobs.intake_defer_max)", q->n);
     if (e->len == 0 || e->len > VEIL_MSG_MAX_BYTES || e->from_len > VEIL_PEER_ID_MAX ||
         (e->from_len && !from))
         return veil_err_set(err, VEIL_E_INVALID, "deferred announcement of %zu bytes", e->len);
@@ -350,6 +356,12 @@ int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e
     q->v[q->n].msg = copy;
     q->n++;
     return 1;
+}
+
+int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
+                     const uint8_t *msg, const uint8_t *from, veil_err *err)
+{
+    return defer_put(q, e, msg, from, intake_defer_bound(q), err);
 }
 
 bool intake_defer_pop_due(struct intake_deferrals *q, uint64_t now_ms, struct intake_deferred *out)
@@ -435,13 +447,32 @@ static int deferral_stale(veil_store *s, const char *job_hex, veil_err *err)
     return veil_store_deferral_drop(s, job_hex, err) == 0 ? 1 : -1;
 }
 
+/* Every deferral row: a first page of the queue's bound, then, when more
+ * are stored, all of them (rows are few: each was held under a bound). */
+static int list_all(veil_store *s, size_t bound, struct veil_store_deferral **rows, size_t *n,
+                    struct intake_reload_counts *c, veil_err *err)
+{
+    if (veil_store_deferrals_list(s, bound, rows, n, &c->corrupt, &c->rest, err) != 0)
+        return -1;
+    if (c->rest == 0)
+        return 0;
+    size_t all = *n + c->rest, corrupt = c->corrupt;
+    veil_store_deferrals_free(*rows, *n);
+    *rows = NULL;
+    *n = 0;
+    if (veil_store_deferrals_list(s, all, rows, n, &c->corrupt, &c->rest, err) != 0)
+        return -1;
+    c->corrupt += corrupt;
+    return 0;
+}
+
 int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms,
                         struct intake_reload_counts *c, veil_err *err)
 {
     struct veil_store_deferral *rows;
-    size_t n;
+    size_t n, bound = intake_defer_bound(q);
     memset(c, 0, sizeof *c);
-    if (veil_store_deferrals_list(s, INTAKE_DEFER_MAX, &rows, &n, &c->corrupt, &c->rest, err) != 0)
+    if (list_all(s, bound, &rows, &n, c, err) != 0)
         return veil_err_wrap(err, "deferred jobs");
     int rc = 0;
     for (size_t i = 0; i < n && rc >= 0; i++) {
@@ -455,9 +486,10 @@ int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_
                                     .next_ms = now_ms,
                                     .attempts = rows[i].attempts};
         memcpy(e.job_hex, rows[i].job_id, sizeof e.job_hex);
-        rc = intake_defer_put(q, &e, rows[i].msg, rows[i].from, err);
+        rc = defer_put(q, &e, rows[i].msg, rows[i].from, SIZE_MAX, err);
         c->held += rc == 1;
     }
+    c->past_bound = q->n > bound ? q->n - bound : 0;
     veil_store_deferrals_free(rows, n);
     return rc < 0 ? veil_err_wrap(err, "deferred job not held again") : 0;
 }
@@ -876,11 +908,21 @@ int intake_defer_hold_replicas(veil_store *s, const char *job_hex, uint32_t *bac
     return 0;
 }
 
+/* The bound of new deferrals: jobs.intake_defer_max. */
+static size_t configured_bound(const veil_daemon *d)
+{
+    int64_t max = veil_config_int(d->cfg, "jobs.intake_defer_max", INTAKE_DEFER_MAX_DEFAULT);
+    if (max < 1)
+        return 1;
+    return max < INTAKE_DEFER_MAX_LIMIT ? (size_t)max : INTAKE_DEFER_MAX_LIMIT;
+}
+
 void veil_daemon_intake_reload(veil_daemon *d)
 {
     uint64_t now = veil_daemon_wall_ms();
     struct intake_reload_counts c;
     veil_err err = {0};
+    d->deferred.max = configured_bound(d);
     if (intake_defer_reload(&d->deferred, d->store, now, &c, &err) != 0)
         veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again", "held=%zu error=\"%s\"",
                  c.held, err.msg);
@@ -888,8 +930,16 @@ void veil_daemon_intake_reload(veil_daemon *d)
         veil_log(VEIL_LOG_WARN, SUB, "deferred jobs unreadable in the store: removed", "rows=%zu",
                  c.corrupt);
     if (c.rest)
-        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs past the bound: not held again (kept stored)",
-                 "rows=%zu bound=%d", c.rest, INTAKE_DEFER_MAX);
+        veil_log(VEIL_LOG_WARN, SUB, "deferred jobs not held again: stored while the reload read",
+                 "rows=%zu", c.rest);
+    if (c.past_bound)
+        veil_log(VEIL_LOG_WARN, SUB,
+                 "deferred jobs held again past the bound: new ones are refused until below it",
+                 "held=%zu past=%zu bound=%zu key=jobs.intake_defer_max", d->deferred.n,
+                 c.past_bound, intake_defer_bound(&d->deferred));
+    else if (c.held)
+        veil_log(VEIL_LOG_INFO, SUB, "deferred jobs held again", "held=%zu bound=%zu", c.held,
+                 intake_defer_bound(&d->deferred));
     if (c.taken_in)
         veil_log(VEIL_LOG_INFO, SUB, "deferred jobs taken in before: not held again", "rows=%zu",
                  c.taken_in);

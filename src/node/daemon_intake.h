@@ -21,9 +21,17 @@
 #include <veil/base.h>
 #include <veil/node.h>
 
-#define INTAKE_DEFER_MAX      256    /* jobs waiting for the policy at once */
-#define INTAKE_DEFER_FIRST_MS 2000u  /* first re-check, doubled after each */
-#define INTAKE_DEFER_CAP_MS   30000u /* longest gap between two re-checks */
+/* Jobs a node holds for the policy at once, for new deferrals: the queue's
+ * `max`, from jobs.intake_defer_max (1..INTAKE_DEFER_MAX_LIMIT; a held
+ * announcement is at most VEIL_MSG_MAX_BYTES). A restart holds every row the
+ * store kept again, past the bound if need be (those jobs were waiting
+ * already, and a row left out would let the job's rounds resume before this
+ * node's check); new deferrals are then refused until the queue is below it,
+ * and the start says so. */
+#define INTAKE_DEFER_MAX_DEFAULT 1024
+#define INTAKE_DEFER_MAX_LIMIT   1000000
+#define INTAKE_DEFER_FIRST_MS    2000u  /* first re-check, doubled after each */
+#define INTAKE_DEFER_CAP_MS      30000u /* longest gap between two re-checks */
 /* a job waits at most this long, then is refused */
 #define INTAKE_DEFER_LIMIT_MS (10u * 60 * 1000)
 
@@ -41,7 +49,11 @@ struct intake_deferred {
 struct intake_deferrals {
     struct intake_deferred *v;
     size_t n, cap;
+    size_t max; /* new deferrals held at once; 0: INTAKE_DEFER_MAX_DEFAULT */
 };
+
+/* The queue's bound for new deferrals (its `max`, or the default). */
+size_t intake_defer_bound(const struct intake_deferrals *q);
 
 /* The wait before re-check number `attempts` + 1: 2 s, 4 s, 8 s ... 30 s. */
 uint64_t intake_defer_backoff_ms(uint32_t attempts);
@@ -51,7 +63,8 @@ bool intake_defer_expired(const struct intake_deferred *e, uint64_t now_ms);
 
 /* Holds `e` (its message and author copied): 1 when the job was not held
  * yet, 0 when it was (the held entry is kept: one log line per job), -1
- * when INTAKE_DEFER_MAX jobs wait already (VEIL_E_LIMIT) or out of memory. */
+ * when intake_defer_bound(q) jobs wait already (VEIL_E_LIMIT) or out of
+ * memory. */
 VEIL_WARN_UNUSED int intake_defer_put(struct intake_deferrals *q, const struct intake_deferred *e,
                                       const uint8_t *msg, const uint8_t *from, veil_err *err);
 
@@ -81,15 +94,17 @@ VEIL_WARN_UNUSED int intake_defer_save(veil_store *s, const struct intake_deferr
                                        const uint8_t *msg, const uint8_t *from, veil_err *err);
 
 struct intake_reload_counts {
-    size_t held;     /* rows held again */
-    size_t corrupt;  /* rows removed as unreadable */
-    size_t rest;     /* rows past INTAKE_DEFER_MAX, left stored */
-    size_t taken_in; /* rows of jobs that passed this node's check: removed */
+    size_t held;       /* rows held again */
+    size_t corrupt;    /* rows removed as unreadable */
+    size_t rest;       /* rows stored while the reload read: not held */
+    size_t taken_in;   /* rows of jobs that passed this node's check: removed */
+    size_t past_bound; /* jobs held past intake_defer_bound(q) */
 };
 
-/* Holds again the jobs the store shows deferred (a restarted node), at most
- * INTAKE_DEFER_MAX, first deferred first: each due at `now_ms`, with its
- * stored first deferral time and failed checks. A row of a job that passed
+/* Holds again every job the store shows deferred (a restarted node), first
+ * deferred first, the queue growing past its bound if need be (counted in
+ * past_bound): each due at `now_ms`, with its stored first deferral time
+ * and failed checks. A row of a job that passed
  * this node's intake check (veil_store_job_taken_in) is removed, not held:
  * such a job is never checked again. */
 VEIL_WARN_UNUSED int intake_defer_reload(struct intake_deferrals *q, veil_store *s, uint64_t now_ms,

@@ -870,19 +870,68 @@ static bool assignment_superseded(veil_daemon *d, const struct veil_store_assign
            strcmp(bound, sa->node) == 0;
 }
 
+/* The store's row of a signed assignment (its node as text, its
+ * commitment). */
+static int assignment_row(veil_daemon *d, const struct veil_msg_assignment *a,
+                          struct veil_store_assignment *sa, veil_err *err)
+{
+    memset(sa, 0, sizeof *sa);
+    veil_hex_encode(sa->job_id, sizeof sa->job_id, a->job_id, 32);
+    sa->replica = a->replica;
+    if (a->schedulable) {
+        veil_p2p_peer_id pid;
+        if (veil_p2p_peer_id_from_bytes(a->node.bytes, a->node.len, &pid, err) != 0)
+            return -1;
+        veil_p2p_peer_id_to_text(&pid, sa->node, sizeof sa->node);
+    }
+    veil_hex_encode(sa->output_digest, sizeof sa->output_digest, a->output_digest, 32);
+    sa->epoch = a->epoch;
+    veil_hex_encode(sa->signature, sizeof sa->signature, a->signature, 64);
+    uint8_t commitment[32];
+    veil_assignment_commitment(commitment, &d->keccak, d->cluster_id, a->job_id, a->replica,
+                               a->schedulable ? &a->node : NULL, a->output_digest, a->epoch);
+    veil_hex_encode(sa->commitment, sizeof sa->commitment, commitment, 32);
+    return 0;
+}
+
+/* An assignment of an earlier epoch than one the store holds for its
+ * replica is history (chaos s8: a node that had missed the later one, its
+ * disk full, answered the older one as the latest in catch-ups; the nodes
+ * that took it bound the replica back to its old node, whose copy was
+ * stopped, and the replica's new node stopped its own: it ran nowhere).
+ * Its row is kept (the node it names shows its commitment, H4, and the
+ * catch-up brings a node the older assignments naming it, daemon_catchup.c);
+ * nothing else changes: not the binding, not the round, not a container.
+ * True when `a` was such. */
+static bool record_if_older(veil_daemon *d, const struct veil_msg_assignment *a)
+{
+    struct veil_store_assignment sa;
+    uint64_t latest;
+    bool found = false, added = false;
+    veil_err err = {0};
+    if (assignment_row(d, a, &sa, &err) != 0 ||
+        veil_store_assignment_latest_epoch(d->store, sa.job_id, a->replica, &latest, &found,
+                                           &err) != 0 ||
+        !found || a->epoch >= latest)
+        return false;
+    if (veil_store_assignment_add(d->store, &sa, &added, &err) != 0)
+        veil_daemon_store_failed("assignment", sa.job_id, a->replica, &err);
+    veil_log(added ? VEIL_LOG_INFO : VEIL_LOG_DEBUG, SUB,
+             added ? "assignment recorded as history: a later one is the replica's current one"
+                   : "assignment held already: a later one is the replica's current one",
+             "job=%.16s replica=%u node=%s epoch=%llu current_epoch=%llu", sa.job_id, a->replica,
+             a->schedulable ? sa.node : "unschedulable", (unsigned long long)a->epoch,
+             (unsigned long long)latest);
+    return true;
+}
+
 void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
                                    const struct veil_msg_assignment *a)
 {
     veil_err err = {0};
-    struct veil_store_assignment sa = {0};
-    veil_hex_encode(sa.job_id, sizeof sa.job_id, a->job_id, 32);
-    sa.replica = a->replica;
-    if (a->schedulable) {
-        veil_p2p_peer_id pid;
-        if (veil_p2p_peer_id_from_bytes(a->node.bytes, a->node.len, &pid, &err) != 0)
-            return;
-        veil_p2p_peer_id_to_text(&pid, sa.node, sizeof sa.node);
-    }
+    struct veil_store_assignment sa;
+    if (assignment_row(d, a, &sa, &err) != 0)
+        return;
     enum veil_replica_state cur;
     if (veil_store_replica_get_state(d->store, sa.job_id, a->replica, &cur, &err) != 0) {
         /* the job's announcement was missed (down, cut off, disk full): the
@@ -895,19 +944,14 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
     /* decided already: the assignment arrives again (catch-up) after this
      * node failed to store it (disk full); it is recorded now */
     bool again = r->state == VEIL_ROUND_ST_DECIDED;
+    if (record_if_older(d, a))
+        return;
     if (!again && veil_daemon_round_move(d, r, VEIL_ROUND_ST_DECIDED) != 0)
         return;
     shard_children_end(d, r, VEIL_ROUND_ST_DECIDED); /* its shards' work is done */
     memset(&r->chosen, 0, sizeof r->chosen);
     if (a->schedulable)
         r->chosen = a->node;
-    veil_hex_encode(sa.output_digest, sizeof sa.output_digest, a->output_digest, 32);
-    sa.epoch = a->epoch;
-    veil_hex_encode(sa.signature, sizeof sa.signature, a->signature, 64);
-    uint8_t commitment[32];
-    veil_assignment_commitment(commitment, &d->keccak, d->cluster_id, a->job_id, a->replica,
-                               a->schedulable ? &a->node : NULL, a->output_digest, a->epoch);
-    veil_hex_encode(sa.commitment, sizeof sa.commitment, commitment, 32);
     if (assignment_superseded(d, &sa)) {
         /* the running container is kept (never a second copy), the state
          * and binding stay; the row makes this the replica's current one */
@@ -963,7 +1007,10 @@ static bool assignment_unstored(veil_daemon *d, const struct veil_msg_assignment
  * (chaos s7: a runner restarted while its replica was rescheduled heard the
  * job again, its round was decided from the store, and the new assignment,
  * binding the replica to it again, was dropped as recorded; its commitment
- * was anchored, and no node showed it). Older ones delivered again are not. */
+ * was anchored, and no node showed it). Older ones delivered again are not.
+ * With none recorded, every one is later (chaos s8: a node killed as it was
+ * chosen settled its round from the replica's running report, with no
+ * assignment stored, and then dropped each catch-up answer as recorded). */
 static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a)
 {
     char job_hex[65];
@@ -978,7 +1025,7 @@ static bool assignment_later(veil_daemon *d, const struct veil_msg_assignment *a
                  err.msg);
         return false;
     }
-    return found && a->epoch > latest;
+    return !found || a->epoch > latest;
 }
 
 bool veil_daemon_assignment_news(veil_daemon *d, const struct veil_msg_assignment *a)
@@ -1004,6 +1051,8 @@ void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len)
         veil_log(VEIL_LOG_WARN, SUB, "assignment refused", "error=\"%s\"", err.msg);
         return;
     }
+    if (record_if_older(d, &a))
+        return; /* history, whatever this node's round is doing */
     struct round *r = veil_daemon_round(d, a.job_id, a.replica, true);
     if (!r || (r->state == VEIL_ROUND_ST_DECIDED && !assignment_unstored(d, &a) &&
                !assignment_later(d, &a)))

@@ -26,6 +26,23 @@ void veil_daemon_on_catchup_stream(veil_p2p_stream *s, const char *protocol, voi
 /* Every rounds tick: when a catch-up pass is due (struct catchup_clock),
  * asks every live member for what this node lacks of that member's jobs. */
 void veil_daemon_catchup_tick(veil_daemon *d, uint64_t now_ms);
+/* The catch-up request to the member whose peer ID text is `member`: the
+ * jobs it submitted that this node holds, and the others whose replica
+ * this node runs, each with the digest of this node's decisions (the
+ * latest assignment of each replica, then the older ones naming this node;
+ * daemon_catchup.c). */
+int veil_daemon_catchup_request(veil_daemon *d, const char *member, veil_buf *out,
+                                veil_err *err) VEIL_WARN_UNUSED;
+/* The answer to a catch-up request `req` from the node `who`: the signed
+ * assignments of the jobs whose digest differs (the latest ones, then the
+ * older ones naming `who`; at most VEIL_CATCHUP_ASG_MAX), the jobs it
+ * lacks announced again (*announced); *held gets how many jobs it listed. */
+int veil_daemon_catchup_answer(veil_daemon *d, const char *who, const uint8_t *req, size_t len,
+                               veil_buf *out, size_t *announced, size_t *held,
+                               veil_err *err) VEIL_WARN_UNUSED;
+/* Takes a catch-up answer from `peer`: each assignment checked and
+ * recorded as if it came from the topic. */
+void veil_daemon_catchup_take(veil_daemon *d, const char *peer, const uint8_t *msg, size_t n);
 /* Catch-up stream limits: jobs announced again per answer (the asker's
  * follow-up pass gets the rest). */
 #define CATCHUP_ANNOUNCE_MAX 64
@@ -46,6 +63,20 @@ void veil_daemon_report_containers(veil_daemon *d);
  * period); veil_daemon_report_final publishes when it is due. */
 bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms);
 void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
+
+/* The start of a replica an assignment binds to this node is claimed once
+ * through the store's container record: true when the caller starts it
+ * (a new record, or *again: a copy that ended here, stopped when the
+ * replica moved away or failed, the replica now chosen again). A record of
+ * a copy being started or running claims nothing (chaos s8). */
+bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replica, const char *name,
+                            bool *again);
+
+/* Every executor tick: the replicas the store binds to this node that are
+ * still `assigned` are started (veil_daemon_execute_assignment again; a
+ * start in flight or done claims nothing): a start that waited for an
+ * unreadable image policy goes on once it is readable (chaos s8). */
+void veil_daemon_exec_start_waiting(veil_daemon *d);
 
 /* One stored assignment row (the store's JSON) encoded as the message its
  * signer published, for publishing again or answering a catch-up. */

@@ -1489,3 +1489,23 @@ int veil_store_assignment_latest_epoch(veil_store *s, const char *job_hex, uint3
     sqlite3_finalize(st);
     return 0;
 }
+
+int veil_store_container_rearm(veil_store *s, const char *job_hex, uint32_t replica, bool *rearmed,
+                               veil_err *err)
+{
+    sqlite3_stmt *st;
+    *rearmed = false;
+    if (prepare(s, &st,
+                "UPDATE containers SET state = 'created', exit_code = NULL, updated_ms = ?"
+                " WHERE job_id = ? AND replica = ? AND state IN ('stopped', 'failed', 'refused')",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_text(st, 2, job_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, (int)replica);
+    size_t changed = 0;
+    if (step_done(s, st, "container rearm", &changed, err) != 0)
+        return -1;
+    *rearmed = changed == 1;
+    return 0;
+}

@@ -17,6 +17,10 @@
  * A member that dies while a job with an assignment to it is held sends
  * that replica to pending, not rescheduling. The failed checks of every
  * postponed job are stored, not only the checked one's.
+ * The queue's bound is the node's jobs.intake_defer_max (default 1024), and a
+ * restart holds every stored row again, past the bound if need be (chaos
+ * s8): before, it held the first 256 and left the rest stored, their rounds
+ * free to resume without this node's check.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,15 +93,19 @@ static void test_bounded(void)
     struct intake_deferrals q = {0};
     veil_err err = {0};
     const uint8_t msg[5] = {0};
-    for (unsigned i = 0; i < INTAKE_DEFER_MAX; i++) {
+    CHECK_EQ_U64(intake_defer_bound(&q), INTAKE_DEFER_MAX_DEFAULT);
+    enum { BOUND = 16 };
+    q.max = BOUND; /* jobs.intake_defer_max */
+    for (unsigned i = 0; i < BOUND; i++) {
         struct intake_deferred e = entry(i, 0, 0);
         CHECK_EQ_INT(intake_defer_put(&q, &e, msg, msg, &err), 1);
     }
-    struct intake_deferred over = entry(INTAKE_DEFER_MAX, 0, 0);
+    struct intake_deferred over = entry(BOUND, 0, 0);
     CHECK_EQ_INT(intake_defer_put(&q, &over, msg, msg, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
     CHECK_CONTAINS(err.msg, "wait for the policy");
-    struct intake_deferred empty = entry(INTAKE_DEFER_MAX + 1, 0, 0);
+    CHECK_CONTAINS(err.msg, "jobs.intake_defer_max"); /* the limit says how to raise it */
+    struct intake_deferred empty = entry(BOUND + 1, 0, 0);
     empty.len = 0;
     intake_defer_drop(&q, q.v[0].job_hex);
     CHECK_EQ_INT(intake_defer_put(&q, &empty, msg, msg, &err), -1);
@@ -390,7 +398,47 @@ static void test_postpone_stored(void)
     close_tmp_store(s, dir);
 }
 
+/* More stored rows than the old fixed bound (256) and than the configured
+ * one: a restart holds every one (first deferred first), reports how many
+ * past the bound, and refuses new deferrals until the queue is below it. */
+static void test_reload_past_bound(void)
+{
+    char dir[64];
+    veil_store *s = open_tmp_store(dir);
+    veil_err err = {0};
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    enum { ROWS = 300, BOUND = 100 };
+    for (unsigned i = 0; i < ROWS; i++) {
+        struct intake_deferred e = entry(i, 1000 + i, 0);
+        CHECK_EQ_INT(intake_defer_save(s, &e, msg, from, &err), 0);
+    }
+    struct intake_deferrals q = {0}; /* the default bound, 1024 */
+    struct intake_reload_counts cnt;
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, ROWS);
+    CHECK_EQ_INT((int)cnt.rest, 0);
+    CHECK_EQ_INT((int)cnt.past_bound, 0);
+    intake_defer_free(&q);
+
+    q.max = BOUND; /* jobs.intake_defer_max lowered since they were stored */
+    CHECK_EQ_INT(intake_defer_reload(&q, s, 20000, &cnt, &err), 0);
+    CHECK_EQ_INT((int)cnt.held, ROWS); /* all of them all the same */
+    CHECK_EQ_INT((int)cnt.rest, 0);
+    CHECK_EQ_INT((int)cnt.past_bound, ROWS - BOUND);
+    struct intake_deferred last = entry(ROWS - 1, 0, 0);
+    CHECK(intake_defer_has(&q, last.job_hex));
+    CHECK_EQ_U64(q.v[0].first_ms, 1000); /* first deferred first */
+    struct intake_deferred fresh = entry(ROWS, 30000, 0);
+    CHECK_EQ_INT(intake_defer_put(&q, &fresh, msg, from, &err), -1); /* over the bound */
+    CHECK_EQ_INT(err.code, VEIL_E_LIMIT);
+    while (q.n >= BOUND)
+        intake_defer_drop(&q, q.v[0].job_hex); /* their checks ran */
+    CHECK_EQ_INT(intake_defer_put(&q, &fresh, msg, from, &err), 1);
+    intake_defer_free(&q);
+    close_tmp_store(s, dir);
+}
+
 VTEST_MAIN(VTEST(test_backoff), VTEST(test_held_once_and_due), VTEST(test_bounded),
            VTEST(test_reload_after_restart), VTEST(test_hold_rescheduling),
            VTEST(test_node_lost_while_held), VTEST(test_taken_in_not_held),
-           VTEST(test_postpone_stored))
+           VTEST(test_postpone_stored), VTEST(test_reload_past_bound))

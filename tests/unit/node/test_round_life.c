@@ -26,7 +26,22 @@
  *  7. the runner of a replica that ended reports that end again when a
  *     round for it is still scheduled somewhere (a node that learned the
  *     job late missed the exit and rescheduled it when the runner died:
- *     `settled` VIOLATED in chaos.sh 300 1823), once per re-send period.
+ *     `settled` VIOLATED in chaos.sh 300 1823), once per re-send period;
+ * and the `containers` VIOLATED (1) of chaos.sh 300 20261206 (chaos s8):
+ *  8. an assignment older than the replica's latest one here (a node that
+ *     missed the later one answered the older as its latest in catch-ups)
+ *     is history: kept as a row, the replica's binding and its running
+ *     copy untouched; before, the replica's new node stopped its copy and
+ *     its old node (whose copy was stopped) was bound to it again;
+ *  9. a copy stopped because its replica moved is recorded `stopped`, and
+ *     a later assignment choosing the node again claims a start anew
+ *     (exactly once); before, the record stayed `running` and the UNIQUE
+ *     container record kept the replica from ever starting there again;
+ * 10. a start while the image policy cannot be read (the chain RPC down, a
+ *     first read in flight after a restart) waits, nothing claimed, and the
+ *     executor tick takes it up again once the policy is read; before, the
+ *     image was refused and the replica failed for a transient read error
+ *     (`settled` VIOLATED (2) in this session's chaos.sh 300 20261206).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +50,7 @@
 #include <sodium.h>
 
 #include "../../../src/node/daemon_core.h"
+#include "../../../src/node/daemon_policy.h"
 #include "../../../src/node/daemon_sync.h"
 #include "../../vtest.h"
 
@@ -364,6 +380,208 @@ static void test_later_assignment_of_decided_round(void)
     node_close(&n);
 }
 
+/* ---- 8: an older assignment delivered again is history ---- */
+
+/* The decryptor's signed assignment of replica 0 to `node` at `epoch`. */
+static void deliver_to(struct node *n, const uint8_t id[32], uint64_t epoch,
+                       const veil_p2p_peer_id *node, const uint8_t sk[64])
+{
+    struct veil_msg_assignment a = {.replica = 0, .schedulable = true, .epoch = epoch};
+    memcpy(a.job_id, id, 32);
+    veil_daemon_to_peer(&a.node, node);
+    memset(a.output_digest, (int)epoch, 32);
+    veil_err err = {0};
+    veil_buf msg;
+    veil_buf_init(&msg);
+    CHECK_EQ_INT(veil_assignment_sign(&a, n->d->cluster_id, sk, &err), 0);
+    CHECK_EQ_INT(veil_msg_assignment_encode(&msg, &a, &err), 0);
+    veil_daemon_on_assignment(n->d, msg.data, msg.len);
+    veil_buf_free(&msg);
+}
+
+static size_t assignment_rows(struct node *n)
+{
+    veil_err err = {0};
+    json_t *rows = veil_store_list_json(n->d->store, "assignments", &err);
+    CHECK(rows != NULL);
+    size_t k = json_array_size(rows);
+    json_decref(rows);
+    return k;
+}
+
+static void bound_node(struct node *n, const char *hex, char *out, size_t cap)
+{
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_get_node(n->d->store, hex, 0, out, cap, &err), 0);
+}
+
+/* The state of the replica's container record here ("" if none). */
+static void container_state(struct node *n, const char *hex, char *out, size_t cap)
+{
+    veil_err err = {0};
+    json_t *job = veil_store_job_json(n->d->store, hex, &err), *c;
+    CHECK(job != NULL);
+    size_t i;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(job, "containers"), i, c)
+    {
+        snprintf(out, cap, "%s", json_string_value(json_object_get(c, "state")));
+    }
+    json_decref(job);
+}
+
+/* A job of one replica that this node runs under the assignment of `epoch`
+ * (its container record and watch entry as exec_after leaves them). */
+static void running_here(struct node *n, const uint8_t id[32], const char *hex, uint64_t epoch,
+                         const uint8_t sk[64])
+{
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    char name[64];
+    bool created = false;
+    veil_err err = {0};
+    store_job(n, hex, path, VEIL_ARRAY_LEN(path));
+    struct round *r = veil_daemon_round(n->d, id, 0, true);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(veil_daemon_round_move(n->d, r, VEIL_ROUND_ST_DECIDED), 0);
+    deliver_to(n, id, epoch, &n->d->self, sk); /* the spec "{}": nothing starts */
+    snprintf(name, sizeof name, "veil-%.16s-0", hex);
+    CHECK_EQ_INT(veil_store_container_ensure(n->d->store, hex, 0, name, &created, &err), 0);
+    CHECK(created);
+    CHECK_EQ_INT(veil_store_container_set_state(n->d->store, name, "running", 0, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err), 0);
+    CHECK_EQ_INT(watch_list_add(&n->d->watched, id, hex, 0, name, &err), 0);
+}
+
+static void test_older_assignment_is_history(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    veil_p2p_peer_id other;
+    new_peer(&other, NULL);
+    uint8_t id[32];
+    char hex[65], bound[96];
+    job_id(id, hex, 0x9a);
+    /* the replica moved here at epoch 9 (its first node, `other`, was
+     * declared dead) and runs here */
+    running_here(&n, id, hex, 9, sk);
+    CHECK_EQ_U64(assignment_rows(&n), 1);
+    /* restarted: the round is gone; a member that missed epoch 9 (its disk
+     * full) answers the catch-up with epoch 7 as its latest */
+    round_table_free(&n.d->rounds);
+    deliver_to(&n, id, 7, &other, sk);
+    CHECK_EQ_U64(assignment_rows(&n), 2); /* kept: history */
+    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, n.d->self_text); /* still bound here */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING);
+    CHECK_EQ_U64(n.d->watched.n, 1);   /* its copy neither stopped nor unwatched */
+    deliver_to(&n, id, 7, &other, sk); /* again, with its round decided now or not */
+    CHECK_EQ_U64(assignment_rows(&n), 2);
+    CHECK_EQ_U64(n.d->watched.n, 1);
+    node_close(&n);
+}
+
+/* ---- 9: a node chosen again for a replica whose copy it stopped ---- */
+
+static void test_chosen_again_starts_anew(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    veil_p2p_peer_id other;
+    new_peer(&other, NULL);
+    uint8_t id[32];
+    char hex[65], st[32], bound[96], name[64];
+    bool again = true;
+    job_id(id, hex, 0x9b);
+    snprintf(name, sizeof name, "veil-%.16s-0", hex);
+    running_here(&n, id, hex, 7, sk);
+    CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* it runs: no second start */
+    CHECK(!again);
+
+    deliver_to(&n, id, 9, &other, sk); /* moved away: its copy is stopped */
+    CHECK_EQ_U64(n.d->watched.n, 0);
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "stopped");       /* the store tells the truth, not `running` */
+    deliver_to(&n, id, 7, &other, sk); /* the older one again: history */
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK(strcmp(bound, n.d->self_text) != 0);
+
+    /* a later round chooses this node again: the start is claimed anew,
+     * once (the spec "{}" keeps veil_daemon_execute_assignment from
+     * reaching the claim here: the claim is asked directly) */
+    deliver_to(&n, id, 11, &n.d->self, sk);
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, n.d->self_text);
+    CHECK(veil_daemon_exec_claim(n.d, hex, 0, name, &again));
+    CHECK(again);
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "created");
+    CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* being started: once */
+    CHECK(!again);
+
+    /* a replica never started here: claimed once, as before */
+    uint8_t id2[32];
+    char hex2[65], name2[64];
+    job_id(id2, hex2, 0x9c);
+    snprintf(name2, sizeof name2, "veil-%.16s-0", hex2);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING};
+    store_job(&n, hex2, path, VEIL_ARRAY_LEN(path));
+    CHECK(veil_daemon_exec_claim(n.d, hex2, 0, name2, &again));
+    CHECK(!again);
+    CHECK(!veil_daemon_exec_claim(n.d, hex2, 0, name2, &again));
+    node_close(&n);
+}
+
+/* ---- 10: a start waits while the image policy is unreadable ---- */
+
+static void test_start_waits_for_policy(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    n.d->chain_from_store = true; /* no chain: the policy stays unreadable */
+    uint8_t id[32];
+    char hex[65], st[32];
+    job_id(id, hex, 0x9d);
+    veil_err err = {0};
+    static const char spec[] =
+        "{\"name\":\"w\",\"image\":\"127.0.0.1:9/busybox@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}";
+    CHECK_EQ_INT(veil_store_job_insert(n.d->store, hex, "w", spec, "peerS", "00", 1, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_AWAITING_DECRYPTION,
+                                              NULL, &err),
+                 0);
+    deliver_to(&n, id, 7, &n.d->self, sk);                       /* this node is chosen */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED); /* not failed */
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "");                /* nothing claimed */
+    veil_daemon_exec_start_waiting(n.d); /* an executor tick, still unreadable */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED);
+
+    /* the policy is read (one that allows another image only): the tick
+     * takes the start up again and the policy's verdict applies */
+    veil_contract_policy pol = {.n_image_digests = 1, .version = 1};
+    pol.image_digests = calloc(1, 32);
+    CHECK(pol.image_digests != NULL);
+    memset(pol.image_digests[0], 0xd1, 32);
+    CHECK_EQ_INT(veil_daemon_policy_set(n.d, &pol, "test", &err), 0);
+    veil_daemon_exec_start_waiting(n.d);
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "refused");
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_FAILED);
+    veil_daemon_policy_free(n.d);
+    node_close(&n);
+}
+
 /* ---- 5: an admitted round whose replica was taken back ---- */
 
 static void test_admitted_taken_back_settled(void)
@@ -533,4 +751,6 @@ static void test_final_report_due(void)
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
-           VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due))
+           VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
+           VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
+           VTEST(test_start_waits_for_policy))
