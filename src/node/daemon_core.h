@@ -254,6 +254,11 @@ void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_p
 void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                             uint64_t epoch, const uint8_t *data, size_t len);
 void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *m);
+/* The deciding node (designated decryptor or key holder) gave the round up
+ * (abandoned, or its replica failed in the store with the round pruned from
+ * memory) and a scheduler still sends digests for it: true when the final
+ * ROUND_RETRY is to go out again now (then not before a re-send period). */
+bool veil_daemon_final_verdict_due(veil_daemon *d, struct round *r, uint64_t now_ms);
 void veil_daemon_on_round_retry(veil_daemon *d, const struct veil_gs_message *msg);
 void veil_daemon_on_sched_digest(veil_daemon *d, const struct veil_gs_message *msg);
 void veil_daemon_on_assignment(veil_daemon *d, const uint8_t *data, size_t len);

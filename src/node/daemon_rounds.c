@@ -19,7 +19,10 @@
  * replica whose new assignment its store refused; a decided round records
  * an assignment of a later epoch (the others placed its replica again); a
  * scheduler that heard of a round late adopts the earlier epoch of the
- * others' digests before it starts (round.c "late nodes").
+ * others' digests before it starts (round.c "late nodes"); a node holding
+ * a replica decided joins the designated decryptor's later scheduling of it
+ * (reopen_if_placed_again), and the deciding node tells a scheduler still
+ * evaluating a round it gave up that verdict again (resend_final_verdict).
  *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
@@ -153,6 +156,7 @@ static void round_queued(veil_daemon *d, struct round *r, uint64_t now)
 }
 
 static void plan_now(veil_daemon *d, struct round *r, uint64_t now);
+static int round_req_from_store(veil_daemon *d, struct round *r);
 
 static bool round_undecided_planned(const struct round *r)
 {
@@ -660,11 +664,59 @@ void veil_daemon_add_output(veil_daemon *d, struct round *r, const struct veil_p
     round_progress(d, r);
 }
 
+/* A replica this node decides gave up on (abandoned here, or failed in its
+ * store with the round pruned from memory): a scheduler still evaluating it
+ * (it was down or cut off when the final retry went out, and resumed it)
+ * would wait forever. The deciding node publishes the final retry again,
+ * at most once per re-send period per round (issue 18, chaos s8: `settled`
+ * VIOLATED, short20 resumed 15 minutes after it was abandoned). */
+bool veil_daemon_final_verdict_due(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    if (!daemon_has_role(d, VEIL_ROLE_DECRYPTOR) && !daemon_has_role(d, VEIL_ROLE_KEY_HOLDER))
+        return false;
+    if (veil_daemon_round_is_shard(r) || now_ms < r->final_verdict_ms)
+        return false;
+    enum veil_replica_state st;
+    veil_err err = {0};
+    bool given_up = r->state == VEIL_ROUND_ST_ABANDONED ||
+                    (r->state == VEIL_ROUND_ST_NEW && !r->have_req &&
+                     veil_store_replica_get_state(d->store, r->job_hex, r->replica, &st, &err) == 0 &&
+                     st == VEIL_REPLICA_FAILED);
+    if (given_up)
+        r->final_verdict_ms = now_ms + veil_daemon_resend_period_ms(d);
+    return given_up;
+}
+
+static void resend_final_verdict(veil_daemon *d, struct round *r, uint64_t now)
+{
+    if (!veil_daemon_final_verdict_due(d, r, now))
+        return;
+    struct veil_msg_round_retry m = {0};
+    memcpy(m.job_id, r->job_id, 32);
+    m.replica = r->replica;
+    m.attempt = VEIL_ROUND_MAX_ATTEMPTS;
+    m.reason = VEIL_RETRY_DEADLINE;
+    m.final = true;
+    m.epoch_min = veil_epoch_of(now, d->interval_ms);
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_round_retry_encode(&msg, &m, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "round retry not encoded", "error=\"%s\"", err.msg);
+    } else {
+        veil_daemon_publish(d, &msg, "final round retry");
+        veil_log(VEIL_LOG_INFO, SUB, "given-up round told again to a late scheduler",
+                 "job=%.16s replica=%u", r->job_hex, r->replica);
+    }
+    veil_buf_free(&msg);
+}
+
 void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                             uint64_t epoch, const uint8_t digest[32])
 {
     /* a node still schedules a replica this node ran to its end */
     veil_daemon_report_final(d, r, veil_daemon_wall_ms());
+    resend_final_verdict(d, r, veil_daemon_wall_ms());
     if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
         return; /* decided, or an earlier attempt's */
     size_t slot = r->n_digests;
@@ -721,10 +773,63 @@ static bool replica_reclaimed(veil_daemon *d, const struct round *r)
  * and outputs are dropped, the schedulers are chosen again from the members
  * alive now, and they evaluate at an epoch >= epoch_min (so that what an
  * earlier attempt computed can never be counted with the new one). */
+/* The deciding node placed again a replica this node holds decided (issue
+ * 18, chaos s8: it alone saw the replica's node die, or saw it first, and
+ * the others, holding the old assignment, never evaluated its rounds, which
+ * ended abandoned while they showed the replica assigned). Its retry names
+ * an epoch after the newest assignment this node recorded, so it belongs to
+ * a later scheduling (a retry of the scheduling that made that assignment
+ * came before it: epoch_min <= the epoch it was decided at), and this node
+ * joins it as if it had seen the loss itself. Only a replica assigned to
+ * another node is reopened: one this node runs, or one its node reported
+ * running or exited, stays (the decider settles its round once it hears
+ * of it); the final retry fails the replica instead. Designated decryptor
+ * only: in a threshold cluster a slow key holder may still retry a round
+ * the others decided, so its retry says nothing about a later scheduling. */
+static void reopen_if_placed_again(veil_daemon *d, struct round *r, const struct veil_msg_round_retry *m)
+{
+    enum veil_replica_state st;
+    char node[VEIL_P2P_PEER_ID_TEXT_MAX];
+    uint64_t epoch = 0;
+    bool found = false;
+    veil_err err = {0};
+    if (d->th.cluster || r->state != VEIL_ROUND_ST_DECIDED || r->busy ||
+        veil_daemon_round_is_shard(r) ||
+        veil_store_replica_get_state(d->store, r->job_hex, r->replica, &st, &err) != 0 ||
+        st != VEIL_REPLICA_ASSIGNED ||
+        veil_store_replica_get_node(d->store, r->job_hex, r->replica, node, sizeof node, &err) !=
+            0 ||
+        strcmp(node, d->self_text) == 0 ||
+        veil_store_assignment_latest_epoch(d->store, r->job_hex, r->replica, &epoch, &found,
+                                           &err) != 0 ||
+        !found || m->epoch_min <= epoch)
+        return;
+    if (m->final) {
+        char note[160];
+        snprintf(note, sizeof note, "failed after %u attempts to place it again", m->attempt);
+        replica_note(d, r, VEIL_REPLICA_FAILED, note);
+        return;
+    }
+    if (!r->have_req && round_req_from_store(d, r) != 0)
+        return;
+    if (veil_store_replica_set_state(d->store, r->job_hex, r->replica, VEIL_REPLICA_RESCHEDULING,
+                                     NULL, &err) != 0) {
+        veil_daemon_store_failed("replica state", r->job_hex, r->replica, &err);
+        return;
+    }
+    round_reset_attempts(r);
+    if (veil_daemon_round_move(d, r, VEIL_ROUND_ST_READY) == 0)
+        veil_log(VEIL_LOG_INFO, SUB, "rescheduling: the decider placed it again",
+                 "job=%.16s replica=%u was=%s", r->job_hex, r->replica, node);
+}
+
 void veil_daemon_apply_retry(veil_daemon *d, const struct veil_msg_round_retry *m)
 {
     struct round *r = veil_daemon_round(d, m->job_id, m->replica, true);
-    if (!r || m->attempt <= r->attempt || veil_round_state_terminal(r->state))
+    if (!r)
+        return;
+    reopen_if_placed_again(d, r, m); /* a decided round joins a later scheduling */
+    if (m->attempt <= r->attempt || veil_round_state_terminal(r->state))
         return; /* repeated, stale, or decided already */
     r->attempt = m->attempt;
     r->epoch_min = m->epoch_min;

@@ -92,6 +92,9 @@ struct round {
     /* the runner of a replica that ended: when it may report that end again
      * to a node still scheduling it (veil_daemon_report_final) */
     uint64_t final_report_ms;
+    /* the deciding node: when it may tell a late scheduler again that the
+     * round was given up (veil_daemon_add_digest, the final ROUND_RETRY) */
+    uint64_t final_verdict_ms;
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */

@@ -41,7 +41,17 @@
  *     first read in flight after a restart) waits, nothing claimed, and the
  *     executor tick takes it up again once the policy is read; before, the
  *     image was refused and the replica failed for a transient read error
- *     (`settled` VIOLATED (2) in this session's chaos.sh 300 20261206).
+ *     (`settled` VIOLATED (2) in this session's chaos.sh 300 20261206);
+ * and two of session 8's long run (chaos.sh 1800 20261207):
+ * 11. a node holding a replica decided (assigned to another node) joins the
+ *     designated decryptor's later scheduling of it (a retry whose epoch_min
+ *     is after the assignment it recorded): before, it ignored the retries,
+ *     the decryptor's rounds found no majority and ended abandoned while
+ *     the others showed the replica assigned (`consistent` VIOLATED);
+ * 12. the deciding node tells a scheduler that still sends digests for a
+ *     round it gave up (abandoned, or failed in its store once pruned) the
+ *     final verdict again, once per re-send period (`settled` VIOLATED: a
+ *     node resumed a round 15 minutes after it was abandoned).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -748,9 +758,105 @@ static void test_final_report_due(void)
     node_close(&n);
 }
 
+/* ---- 11: the decryptor placed a decided replica again ---- */
+
+static struct round *decided_round(struct node *n, uint8_t tag, const char *node)
+{
+    uint8_t id[32];
+    char hex[65];
+    job_id(id, hex, tag);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(n, hex, node); /* epoch 7: assigned */
+    struct round *r = ready_round(n, tag);
+    CHECK_EQ_INT(veil_daemon_round_move(n->d, r, VEIL_ROUND_ST_DECIDED), 0);
+    return r;
+}
+
+static void retry(struct node *n, const struct round *r, uint32_t attempt, uint64_t epoch_min)
+{
+    struct veil_msg_round_retry m = {.replica = 0,
+                                     .attempt = attempt,
+                                     .reason = VEIL_RETRY_SPLIT, /* no backoff */
+                                     .epoch_min = epoch_min,
+                                     .final = attempt >= VEIL_ROUND_MAX_ATTEMPTS};
+    memcpy(m.job_id, r->job_id, 32);
+    veil_daemon_apply_retry(n->d, &m);
+}
+
+static void test_decided_round_joins_reschedule(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    n.d->have_decryptor_peer = false; /* planning reads no shard policy (no chain here) */
+    struct round *r = decided_round(&n, 0x61, "12D3KooWsomeoneelse");
+    struct round *mine = decided_round(&n, 0x62, n.d->self_text);
+    struct round *gone = decided_round(&n, 0x63, "12D3KooWsomeoneelse");
+
+    retry(&n, r, 2, 7); /* the scheduling that decided it (epoch_min <= 7) */
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_ASSIGNED);
+    n.d->th.cluster = true; /* a key holder's retry says nothing of a later scheduling */
+    retry(&n, r, 2, 12);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    n.d->th.cluster = false;
+    retry(&n, r, 2, 12); /* the decryptor placed it again: this node joins */
+    CHECK(r->state != VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_U64(r->attempt, 2);
+    CHECK_EQ_U64(r->epoch_min, 12);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_SCHEDULING);
+
+    retry(&n, mine, 2, 12); /* this node runs it: it stays */
+    CHECK_EQ_INT(mine->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, mine->job_hex), VEIL_REPLICA_ASSIGNED);
+
+    retry(&n, gone, VEIL_ROUND_MAX_ATTEMPTS, 12); /* given up: failed here too */
+    CHECK_EQ_INT(gone->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, gone->job_hex), VEIL_REPLICA_FAILED);
+    node_close(&n);
+}
+
+/* ---- 12: a given-up round told again to a late scheduler ---- */
+
+static void test_final_verdict_due(void)
+{
+    struct node n;
+    node_open(&n);
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_DECRYPTOR;
+    uint8_t id[32], pruned_id[32], open_id[32];
+    char hex[65], pruned_hex[65], open_hex[65];
+    job_id(id, hex, 0x71);
+    job_id(pruned_id, pruned_hex, 0x72);
+    job_id(open_id, open_hex, 0x73);
+    static const enum veil_replica_state failed[] = {VEIL_REPLICA_SCHEDULING,
+                                                     VEIL_REPLICA_FAILED};
+    store_job(&n, hex, failed, VEIL_ARRAY_LEN(failed));
+    store_job(&n, pruned_hex, failed, VEIL_ARRAY_LEN(failed));
+    store_job(&n, open_hex, failed, 1); /* still scheduling */
+    struct round *r = ready_round(&n, 0x71);
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, r, VEIL_ROUND_ST_ABANDONED), 0);
+    /* heard of again (a late digest) after it was pruned: created new */
+    struct round *p = veil_daemon_round(n.d, pruned_id, 0, true);
+    struct round *o = veil_daemon_round(n.d, open_id, 0, true);
+    CHECK(p != NULL && o != NULL);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(veil_daemon_final_verdict_due(n.d, r, now));
+    CHECK(!veil_daemon_final_verdict_due(n.d, r, now + 1));     /* once a period */
+    CHECK(veil_daemon_final_verdict_due(n.d, r, now + period)); /* then again */
+    CHECK(veil_daemon_final_verdict_due(n.d, p, now));
+    CHECK(!veil_daemon_final_verdict_due(n.d, o, now)); /* not given up */
+    n.d->roles = VEIL_ROLE_MEMBER;
+    CHECK(!veil_daemon_final_verdict_due(n.d, p, now + 2 * period)); /* decides nothing */
+    node_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
            VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
            VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
-           VTEST(test_start_waits_for_policy))
+           VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
+           VTEST(test_final_verdict_due))
