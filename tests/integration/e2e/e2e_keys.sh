@@ -17,6 +17,9 @@
 # switch), the schedulers that miss it ask, it re-sends, and every
 # scheduler of that round still evaluates it over all four candidates
 # (without the re-send they would go on with three after one interval).
+# The switches are on-chain policy: after a vote turns node keys and batch
+# rounds off, a public 2-replica job takes one full-circuit round per
+# replica, placed as the oracle says.
 source "$(dirname "$0")/lib.sh"
 ORACLE=${E2E_ORACLE:?}
 N=4
@@ -149,6 +152,38 @@ grep -q 'msg="node key published"' "$WORK/n3/veild.log" || fail "node 3 publishe
 if grep -h 'msg="node key published"' "$WORK"/n*/veild.log | grep -q "job=${ID[kconf]:0:16} "; then
   fail "a node published a key for the confidential job"
 fi
+
+# the scheduling switches are cluster policy (schedFlags): a vote turns both
+# off on the running nodes, and the next public 2-replica job takes one
+# round per replica over the full circuit, still where the oracle says
+CHAIN=(--rpc "$RPC" --contract "$(json_get "$(cat "$WORK/init.json")" contract)")
+CID=$(json_get "$(cat "$WORK/init.json")" cluster_id)
+pol=$("$VEIL" chain policy get "${CHAIN[@]}" --cluster "$CID" -o json) || fail "policy get: $pol"
+dec=$(node -e 'console.log(JSON.parse(process.argv[1]).decryptors[0])' "$pol")
+"$VEIL" chain policy propose "${CHAIN[@]}" --keystore "$(keystore_for 1)" --cluster "$CID" \
+  --fhe-key-hash "$(json_get "$pol" fhe_key_hash)" --decryptor "$dec" --no-node-keys \
+  --no-batch-replicas -o json >"$WORK/propose.json" \
+  || fail "policy propose: $(cat "$WORK/propose.json")"
+"$CAST" rpc anvil_mine 2 --rpc-url "$RPC" >/dev/null || fail "anvil_mine"
+for i in $(seq 1 "$N"); do
+  wait_for 60 "node $i applies the switches voted off" grep -q \
+    'msg="scheduling policy" batch_replicas=0 node_keys=0 version=2' "$WORK/n$i/veild.log"
+done
+job koff binpack 100m 16Mi 2
+ID[koff]=$(veil_at 2 job run "$WORK/koff.yaml" | awk '{print $2}') || fail "job run koff"
+check_placed koff "${ID[koff]}"
+lines=$(evaluated "${ID[koff]}")
+[ -n "$lines" ] || fail "koff: no round evaluated line"
+while read -r l; do
+  [ "$(field keys "$l")" = 0 ] || fail "koff took the key path with node keys voted off: $l"
+done <<<"$lines"
+planned=$(grep -h 'msg="round planned"' "$WORK/n2/veild.log" | grep "job=${ID[koff]:0:16} " || true)
+for r in 0 1; do
+  grep "replica=$r " <<<"$planned" | grep -q 'batch=1' \
+    || fail "koff's replica $r was not planned in a round of its own: $planned"
+done
+ok "switches voted off (policy version 2): koff placed as the oracle says, one full-circuit" \
+   "round per replica"
 
 # no capacity leaves its node in plaintext (keys are published encrypted)
 for i in $(seq 1 "$N"); do

@@ -21,70 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
-#include "../../../src/node/daemon_core.h"
 #include "../../../src/node/daemon_sync.h"
-#include "../../vtest.h"
-
-struct node {
-    veil_daemon *d;
-    veil_config cfg;
-    uv_loop_t loop;
-    char dir[48];
-};
-
-static void new_peer(veil_p2p_peer_id *id, uint8_t sk[64])
-{
-    uint8_t pk[32], skb[64];
-    crypto_sign_keypair(pk, skb);
-    veil_p2p_peer_id_from_ed25519(pk, id);
-    if (sk)
-        memcpy(sk, skb, 64);
-    sodium_memzero(skb, sizeof skb);
-}
+#include "daemon_fixture.h"
 
 /* A daemon over its own store, trusting the decryptor `dec`. */
 static void node_open(struct node *n, const veil_p2p_peer_id *dec)
 {
-    veil_err err = {0};
-    memset(n, 0, sizeof *n);
-    snprintf(n->dir, sizeof n->dir, "/tmp/veil-catchup-hist-XXXXXX");
-    CHECK(mkdtemp(n->dir) != NULL);
-    n->d = calloc(1, sizeof *n->d);
-    CHECK(n->d != NULL);
-    CHECK_EQ_INT(veil_store_open(&n->d->store, n->dir, &err), 0);
-    CHECK_EQ_INT(veil_config_init(&n->cfg, NULL, 0, &err), 0);
-    CHECK_EQ_INT(uv_loop_init(&n->loop), 0);
-    n->d->cfg = &n->cfg;
-    n->d->loop = &n->loop;
-    n->d->interval_ms = 1000;
-    n->d->keccak.fn = veil_hash256_blake2b;
-    n->d->cluster_id = 1;
-    new_peer(&n->d->self, NULL);
-    CHECK(veil_p2p_peer_id_to_text(&n->d->self, n->d->self_text, sizeof n->d->self_text) > 0);
+    fixture_open(n, "catchup-hist", 1000);
+    fixture_identity(n);
     n->d->decryptor_peer = *dec;
     n->d->have_decryptor_peer = true;
-}
-
-static void node_close(struct node *n)
-{
-    CHECK_EQ_INT(uv_run(&n->loop, UV_RUN_DEFAULT), 0);
-    CHECK_EQ_INT(uv_loop_close(&n->loop), 0);
-    round_table_free(&n->d->rounds);
-    watch_list_free(&n->d->watched);
-    veil_store_close(n->d->store);
-    veil_config_free(&n->cfg);
-    free(n->d);
-    char cmd[80];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
-    CHECK_EQ_INT(system(cmd), 0);
-}
-
-static void job_hex(uint8_t id[32], char hex[65], uint8_t tag)
-{
-    memset(id, tag, 32);
-    veil_hex_encode(hex, 65, id, 32);
 }
 
 /* The job as each node holds it: submitted by `sub`, its replicas being
@@ -167,14 +113,14 @@ static void test_older_assignment_brought(void)
 {
     uint8_t sk[64];
     veil_p2p_peer_id dec, c;
-    new_peer(&dec, sk);
-    new_peer(&c, NULL);
+    fixture_new_peer(&dec, NULL, sk);
+    fixture_new_peer(&c, NULL, NULL);
     struct node a, b;
     node_open(&a, &dec);
     node_open(&b, &dec);
     uint8_t id[32];
     char hex[65], bound[96];
-    job_hex(id, hex, 0x71);
+    fixture_job_id(id, hex, 0x71);
     store_job(&a, hex, 1, a.d->self_text);
     store_job(&b, hex, 1, a.d->self_text);
     store_signed(&a, id, 0, 7, &b.d->self, sk); /* b chosen, killed as it went out */
@@ -195,8 +141,8 @@ static void test_older_assignment_brought(void)
     CHECK_EQ_STR(bound, ctext); /* history: the replica stays with c */
     CHECK_EQ_U64(b.d->watched.n, 0);
     CHECK_EQ_U64(exchange(&b, &a), 0); /* the digests agree now */
-    node_close(&a);
-    node_close(&b);
+    fixture_close(&a);
+    fixture_close(&b);
 }
 
 /* 3 jobs of 64 replicas, each with an older assignment naming b: 384 to
@@ -205,8 +151,8 @@ static void test_answer_bounded(void)
 {
     uint8_t sk[64];
     veil_p2p_peer_id dec, c;
-    new_peer(&dec, sk);
-    new_peer(&c, NULL);
+    fixture_new_peer(&dec, NULL, sk);
+    fixture_new_peer(&c, NULL, NULL);
     struct node a, b;
     node_open(&a, &dec);
     node_open(&b, &dec);
@@ -214,7 +160,7 @@ static void test_answer_bounded(void)
     for (int j = 0; j < JOBS; j++) {
         uint8_t id[32];
         char hex[65];
-        job_hex(id, hex, (uint8_t)(0xa0 + j));
+        fixture_job_id(id, hex, (uint8_t)(0xa0 + j));
         store_job(&a, hex, REPLICAS, a.d->self_text);
         store_job(&b, hex, REPLICAS, a.d->self_text);
         for (uint32_t r = 0; r < REPLICAS; r++) {
@@ -229,8 +175,8 @@ static void test_answer_bounded(void)
     CHECK_EQ_U64(exchange(&b, &a), 2 * REPLICAS); /* the third job, next pass */
     CHECK_EQ_U64(rows_of(&b), (size_t)JOBS * REPLICAS * 2);
     CHECK_EQ_U64(exchange(&b, &a), 0);
-    node_close(&a);
-    node_close(&b);
+    fixture_close(&a);
+    fixture_close(&b);
 }
 
 /* 3: b's round was settled with no assignment stored. */
@@ -238,14 +184,14 @@ static void test_settled_without_assignment(void)
 {
     uint8_t sk[64];
     veil_p2p_peer_id dec, c;
-    new_peer(&dec, sk);
-    new_peer(&c, NULL);
+    fixture_new_peer(&dec, NULL, sk);
+    fixture_new_peer(&c, NULL, NULL);
     struct node a, b;
     node_open(&a, &dec);
     node_open(&b, &dec);
     uint8_t id[32];
     char hex[65];
-    job_hex(id, hex, 0x72);
+    fixture_job_id(id, hex, 0x72);
     store_job(&a, hex, 1, a.d->self_text);
     store_job(&b, hex, 1, a.d->self_text);
     store_signed(&a, id, 0, 7, &b.d->self, sk);
@@ -266,8 +212,8 @@ static void test_settled_without_assignment(void)
     veil_p2p_peer_id_to_text(&c, ctext, sizeof ctext);
     CHECK_EQ_STR(bound, ctext); /* the latest one binds it, the older one is history */
     CHECK_EQ_U64(exchange(&b, &a), 0);
-    node_close(&a);
-    node_close(&b);
+    fixture_close(&a);
+    fixture_close(&b);
 }
 
 VTEST_MAIN(VTEST(test_older_assignment_brought), VTEST(test_answer_bounded),

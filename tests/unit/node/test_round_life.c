@@ -57,59 +57,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "../../../src/node/daemon_core.h"
 #include "../../../src/node/daemon_policy.h"
 #include "../../../src/node/daemon_sync.h"
-#include "../../vtest.h"
+#include "daemon_fixture.h"
 
 /* short epochs: admissions a few epochs apart in about a second, well
  * inside ROUND_EPOCH_MAX_LAG epochs (6 s) even on a stalled CI machine */
 #define INTERVAL_MS 250
 
-struct node {
-    veil_daemon *d;
-    veil_config cfg;
-    uv_loop_t loop;
-    char dir[40];
-};
-
 static void node_open(struct node *n)
 {
-    veil_err err = {0};
-    memset(n, 0, sizeof *n);
-    snprintf(n->dir, sizeof n->dir, "/tmp/veil-round-life-XXXXXX");
-    CHECK(mkdtemp(n->dir) != NULL);
-    n->d = calloc(1, sizeof *n->d);
-    CHECK(n->d != NULL);
-    CHECK_EQ_INT(veil_store_open(&n->d->store, n->dir, &err), 0);
-    CHECK_EQ_INT(veil_config_init(&n->cfg, NULL, 0, &err), 0); /* every key at its default */
-    CHECK_EQ_INT(uv_loop_init(&n->loop), 0);
-    n->d->cfg = &n->cfg;
-    n->d->loop = &n->loop;
-    n->d->interval_ms = INTERVAL_MS;
-    n->d->keccak.fn = veil_hash256_blake2b; /* commitments' hash: any will do here */
-}
-
-static void node_close(struct node *n)
-{
-    CHECK_EQ_INT(uv_run(&n->loop, UV_RUN_DEFAULT), 0); /* nothing may be left queued */
-    CHECK_EQ_INT(uv_loop_close(&n->loop), 0);
-    round_table_free(&n->d->rounds);
-    watch_list_free(&n->d->watched);
-    veil_store_close(n->d->store);
-    veil_config_free(&n->cfg);
-    free(n->d);
-    char cmd[80];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
-    CHECK_EQ_INT(system(cmd), 0);
-}
-
-static void job_id(uint8_t id[32], char hex[65], uint8_t tag)
-{
-    memset(id, tag, 32);
-    veil_hex_encode(hex, 65, id, 32);
+    fixture_open(n, "round-life", INTERVAL_MS);
 }
 
 /* A ready round of a one-replica job with a public request, heard now. */
@@ -117,7 +75,7 @@ static struct round *ready_round(struct node *n, uint8_t tag)
 {
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, tag);
+    fixture_job_id(id, hex, tag);
     struct round *r = veil_daemon_round(n->d, id, 0, true);
     CHECK(r != NULL);
     struct veil_sched_request req = {0};
@@ -207,10 +165,10 @@ static void test_queued_round_one_epoch(void)
     struct veil_round_plan p;
     /* the daemon's 300 ms guard shrinks to a quarter of so short an interval */
     veil_round_plan_times(heard, heard + 1, INTERVAL_MS, 62, 0, 0, ROUND_EPOCH_MAX_LAG, &p);
-    CHECK_EQ_U64(ra->epoch, p.epoch); /* the epoch of the moment it was heard */
+    CHECK_EQ_U64(ra->epoch, p.epoch);           /* the epoch of the moment it was heard */
     CHECK(ra->planned_ms >= ra->not_before_ms); /* its clock starts at admission */
-    node_close(&a);
-    node_close(&b);
+    fixture_close(&a);
+    fixture_close(&b);
 }
 
 /* 3: a reschedule round queued behind the admission bound; its node takes
@@ -223,7 +181,7 @@ static void test_taken_back_round_settled(void)
     fill_slots(&n, blk);
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, 0x22);
+    fixture_job_id(id, hex, 0x22);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -248,7 +206,7 @@ static void test_taken_back_round_settled(void)
     CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
     CHECK_EQ_U64(round_table_queued(&n.d->rounds), 0);
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* 2b: an unschedulable assignment for a replica this node runs: the store
@@ -259,7 +217,7 @@ static void test_unrecorded_assignment_keeps_copy(void)
     node_open(&n);
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, 0x33);
+    fixture_job_id(id, hex, 0x33);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -278,7 +236,7 @@ static void test_unrecorded_assignment_keeps_copy(void)
     veil_daemon_record_assignment(n.d, r, &a);
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING); /* refused by the store */
     CHECK_EQ_U64(n.d->watched.n, 1); /* the copy is neither stopped nor unwatched */
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* 2a: an output over no candidate at all (no fresh telemetry) is no
@@ -290,7 +248,7 @@ static void test_no_candidates_not_decided(void)
     n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_DECRYPTOR;
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, 0x44);
+    fixture_job_id(id, hex, 0x44);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -300,31 +258,17 @@ static void test_no_candidates_not_decided(void)
     CHECK_EQ_INT(veil_daemon_decide_output(n.d, r, none_out, sizeof none_out, 5, 0), 1);
     CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_AWAITING_DECRYPTION);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 4: a later assignment of a decided round ---- */
 
-/* A peer ID of a fresh Ed25519 key (sk may be NULL). */
-static void new_peer(veil_p2p_peer_id *id, uint8_t sk[64])
-{
-    uint8_t pk[32], skb[64];
-    crypto_sign_keypair(pk, skb);
-    veil_p2p_peer_id_from_ed25519(pk, id);
-    if (sk)
-        memcpy(sk, skb, 64);
-    sodium_memzero(skb, sizeof skb);
-}
-
 /* The node's own identity and the decryptor whose signatures it accepts. */
 static void node_identity(struct node *n, uint8_t decryptor_sk[64])
 {
-    CHECK_EQ_INT(veil_crypto_init(NULL), 0);
-    new_peer(&n->d->self, NULL);
-    CHECK(veil_p2p_peer_id_to_text(&n->d->self, n->d->self_text, sizeof n->d->self_text) > 0);
-    new_peer(&n->d->decryptor_peer, decryptor_sk);
+    fixture_identity(n);
+    fixture_new_peer(&n->d->decryptor_peer, NULL, decryptor_sk);
     n->d->have_decryptor_peer = true;
-    n->d->cluster_id = 1;
 }
 
 /* The decryptor's signed assignment of replica 0 to this node at `epoch`,
@@ -345,16 +289,6 @@ static void deliver_assignment(struct node *n, const uint8_t id[32], uint64_t ep
     veil_buf_free(&msg);
 }
 
-static uint64_t latest_epoch(struct node *n, const char *hex)
-{
-    uint64_t e = 0;
-    bool found = false;
-    veil_err err = {0};
-    CHECK_EQ_INT(veil_store_assignment_latest_epoch(n->d->store, hex, 0, &e, &found, &err), 0);
-    CHECK(found);
-    return e;
-}
-
 static void test_later_assignment_of_decided_round(void)
 {
     struct node n;
@@ -363,7 +297,7 @@ static void test_later_assignment_of_decided_round(void)
     node_identity(&n, sk);
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, 0x55);
+    fixture_job_id(id, hex, 0x55);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -379,15 +313,15 @@ static void test_later_assignment_of_decided_round(void)
     CHECK_EQ_INT(veil_daemon_round_move(n.d, r, VEIL_ROUND_ST_DECIDED), 0);
 
     deliver_assignment(&n, id, 9, sk); /* the reschedule round chose it again */
-    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 9);
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING); /* its copy kept, bound here */
     CHECK_EQ_U64(n.d->watched.n, 1);
     deliver_assignment(&n, id, 8, sk); /* an older one delivered late: not the current one */
-    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 9);
     deliver_assignment(&n, id, 9, sk); /* again: nothing new */
-    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 9);
     CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 8: an older assignment delivered again is history ---- */
@@ -471,10 +405,10 @@ static void test_older_assignment_is_history(void)
     node_open(&n);
     node_identity(&n, sk);
     veil_p2p_peer_id other;
-    new_peer(&other, NULL);
+    fixture_new_peer(&other, NULL, NULL);
     uint8_t id[32];
     char hex[65], bound[96];
-    job_id(id, hex, 0x9a);
+    fixture_job_id(id, hex, 0x9a);
     /* the replica moved here at epoch 9 (its first node, `other`, was
      * declared dead) and runs here */
     running_here(&n, id, hex, 9, sk);
@@ -484,7 +418,7 @@ static void test_older_assignment_is_history(void)
     round_table_free(&n.d->rounds);
     deliver_to(&n, id, 7, &other, sk);
     CHECK_EQ_U64(assignment_rows(&n), 2); /* kept: history */
-    CHECK_EQ_U64(latest_epoch(&n, hex), 9);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 9);
     bound_node(&n, hex, bound, sizeof bound);
     CHECK_EQ_STR(bound, n.d->self_text); /* still bound here */
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING);
@@ -492,7 +426,7 @@ static void test_older_assignment_is_history(void)
     deliver_to(&n, id, 7, &other, sk); /* again, with its round decided now or not */
     CHECK_EQ_U64(assignment_rows(&n), 2);
     CHECK_EQ_U64(n.d->watched.n, 1);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 9: a node chosen again for a replica whose copy it stopped ---- */
@@ -504,11 +438,11 @@ static void test_chosen_again_starts_anew(void)
     node_open(&n);
     node_identity(&n, sk);
     veil_p2p_peer_id other;
-    new_peer(&other, NULL);
+    fixture_new_peer(&other, NULL, NULL);
     uint8_t id[32];
     char hex[65], st[32], bound[96], name[64];
     bool again = true;
-    job_id(id, hex, 0x9b);
+    fixture_job_id(id, hex, 0x9b);
     snprintf(name, sizeof name, "veil-%.16s-0", hex);
     running_here(&n, id, hex, 7, sk);
     CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* it runs: no second start */
@@ -538,14 +472,14 @@ static void test_chosen_again_starts_anew(void)
     /* a replica never started here: claimed once, as before */
     uint8_t id2[32];
     char hex2[65], name2[64];
-    job_id(id2, hex2, 0x9c);
+    fixture_job_id(id2, hex2, 0x9c);
     snprintf(name2, sizeof name2, "veil-%.16s-0", hex2);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING};
     store_job(&n, hex2, path, VEIL_ARRAY_LEN(path));
     CHECK(veil_daemon_exec_claim(n.d, hex2, 0, name2, &again));
     CHECK(!again);
     CHECK(!veil_daemon_exec_claim(n.d, hex2, 0, name2, &again));
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 10: a start waits while the image policy is unreadable ---- */
@@ -559,7 +493,7 @@ static void test_start_waits_for_policy(void)
     n.d->chain_from_store = true; /* no chain: the policy stays unreadable */
     uint8_t id[32];
     char hex[65], st[32];
-    job_id(id, hex, 0x9d);
+    fixture_job_id(id, hex, 0x9d);
     veil_err err = {0};
     static const char spec[] =
         "{\"name\":\"w\",\"image\":\"127.0.0.1:9/busybox@sha256:"
@@ -589,7 +523,7 @@ static void test_start_waits_for_policy(void)
     CHECK_EQ_STR(st, "refused");
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_FAILED);
     veil_daemon_policy_free(n.d);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 5: an admitted round whose replica was taken back ---- */
@@ -601,7 +535,7 @@ static void test_admitted_taken_back_settled(void)
     CHECK_EQ_INT(veil_crypto_init(NULL), 0);
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, 0x66);
+    fixture_job_id(id, hex, 0x66);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -617,7 +551,7 @@ static void test_admitted_taken_back_settled(void)
     CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
     for (size_t i = 0; i < 3; i++) { /* three schedulers, none has voted: the decryptor waits */
         veil_p2p_peer_id p;
-        new_peer(&p, NULL);
+        fixture_new_peer(&p, NULL, NULL);
         veil_daemon_to_peer(&r->schedulers[i], &p);
     }
     r->n_schedulers = 3;
@@ -635,8 +569,8 @@ static void test_admitted_taken_back_settled(void)
     veil_daemon_try_decide(n.d, r);
     CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
     CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_RUNNING);
-    CHECK_EQ_U64(latest_epoch(&n, hex), 7); /* nothing signed */
-    node_close(&n);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 7); /* nothing signed */
+    fixture_close(&n);
 }
 
 /* ---- 6: a late scheduler adopts the epoch of the others' digests ---- */
@@ -646,14 +580,14 @@ static void test_admitted_taken_back_settled(void)
 static void three_members(struct node *n)
 {
     CHECK_EQ_INT(veil_crypto_init(NULL), 0);
-    new_peer(&n->d->self, NULL);
+    fixture_new_peer(&n->d->self, NULL, NULL);
     uint64_t now_e = veil_epoch_of(veil_daemon_wall_ms(), INTERVAL_MS);
     for (size_t i = 0; i < 3; i++) {
         struct member *m = &n->d->members[i];
         if (i == 0)
             m->id = n->d->self;
         else
-            new_peer(&m->id, NULL);
+            fixture_new_peer(&m->id, NULL, NULL);
         m->alive = true;
         for (size_t k = 0; k < 46; k++) {
             m->hist[k].epoch = now_e - 40 + k;
@@ -680,7 +614,7 @@ static void test_late_scheduler_adopts_epoch(void)
     veil_daemon_to_peer(&other, &n.d->members[1].id);
     veil_daemon_to_peer(&third, &n.d->members[2].id);
     veil_p2p_peer_id sp;
-    new_peer(&sp, NULL);
+    fixture_new_peer(&sp, NULL, NULL);
     veil_daemon_to_peer(&stranger, &sp);
     uint8_t dg[32] = {1};
 
@@ -711,7 +645,7 @@ static void test_late_scheduler_adopts_epoch(void)
     veil_daemon_add_digest(n.d, busy, &other, busy_e - 2, dg);
     CHECK_EQ_U64(busy->epoch, busy_e);
     veil_daemon_members_free(n.d);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 7: the runner reports a replica's end again ---- */
@@ -724,8 +658,8 @@ static void test_final_report_due(void)
     n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
     uint8_t id[32], other_id[32];
     char hex[65], other_hex[65];
-    job_id(id, hex, 0x88);
-    job_id(other_id, other_hex, 0x89);
+    fixture_job_id(id, hex, 0x88);
+    fixture_job_id(other_id, other_hex, 0x89);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
@@ -735,12 +669,11 @@ static void test_final_report_due(void)
     veil_err err = {0};
     CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
                  0);
-    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_RUNNING, NULL,
-                                              &err),
-                 0);
-    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_EXITED, NULL,
-                                              &err),
-                 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+        0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, other_hex, 0, VEIL_REPLICA_EXITED, NULL, &err), 0);
     /* a round heard of (a digest) after a restart: created new */
     struct round *r = veil_daemon_round(n.d, id, 0, true);
     struct round *o = veil_daemon_round(n.d, other_id, 0, true);
@@ -755,7 +688,7 @@ static void test_final_report_due(void)
     CHECK(!veil_daemon_final_report_due(n.d, o, now + 2 * period)); /* it ran elsewhere */
     n.d->roles = VEIL_ROLE_MEMBER;
     CHECK(!veil_daemon_final_report_due(n.d, r, now + 3 * period)); /* not an executor */
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 11: the decryptor placed a decided replica again ---- */
@@ -764,7 +697,7 @@ static struct round *decided_round(struct node *n, uint8_t tag, const char *node
 {
     uint8_t id[32];
     char hex[65];
-    job_id(id, hex, tag);
+    fixture_job_id(id, hex, tag);
     static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
                                                    VEIL_REPLICA_AWAITING_DECRYPTION};
     store_job(n, hex, path, VEIL_ARRAY_LEN(path));
@@ -816,7 +749,7 @@ static void test_decided_round_joins_reschedule(void)
     retry(&n, gone, VEIL_ROUND_MAX_ATTEMPTS, 12); /* given up: failed here too */
     CHECK_EQ_INT(gone->state, VEIL_ROUND_ST_DECIDED);
     CHECK_EQ_INT(replica_state(&n, gone->job_hex), VEIL_REPLICA_FAILED);
-    node_close(&n);
+    fixture_close(&n);
 }
 
 /* ---- 12: a given-up round told again to a late scheduler ---- */
@@ -828,11 +761,10 @@ static void test_final_verdict_due(void)
     n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_DECRYPTOR;
     uint8_t id[32], pruned_id[32], open_id[32];
     char hex[65], pruned_hex[65], open_hex[65];
-    job_id(id, hex, 0x71);
-    job_id(pruned_id, pruned_hex, 0x72);
-    job_id(open_id, open_hex, 0x73);
-    static const enum veil_replica_state failed[] = {VEIL_REPLICA_SCHEDULING,
-                                                     VEIL_REPLICA_FAILED};
+    fixture_job_id(id, hex, 0x71);
+    fixture_job_id(pruned_id, pruned_hex, 0x72);
+    fixture_job_id(open_id, open_hex, 0x73);
+    static const enum veil_replica_state failed[] = {VEIL_REPLICA_SCHEDULING, VEIL_REPLICA_FAILED};
     store_job(&n, hex, failed, VEIL_ARRAY_LEN(failed));
     store_job(&n, pruned_hex, failed, VEIL_ARRAY_LEN(failed));
     store_job(&n, open_hex, failed, 1); /* still scheduling */
@@ -850,7 +782,7 @@ static void test_final_verdict_due(void)
     CHECK(!veil_daemon_final_verdict_due(n.d, o, now)); /* not given up */
     n.d->roles = VEIL_ROLE_MEMBER;
     CHECK(!veil_daemon_final_verdict_due(n.d, p, now + 2 * period)); /* decides nothing */
-    node_close(&n);
+    fixture_close(&n);
 }
 
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
