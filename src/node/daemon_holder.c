@@ -284,17 +284,18 @@ static void publish_partial(veil_daemon *d, const struct round *r, const struct 
 
 /* Holder i's partial in `from` moved into `to` when it is one of the output
  * `digest` of `epoch` (nothing else is ever moved) and `to` holds none of
- * that output from holder i yet; it leaves `from` either way. */
-static void move_partial(struct holder_pair *to, struct holder_pair *from, unsigned i,
-                         const uint8_t digest[32], uint64_t epoch)
+ * that output from holder i yet; it leaves `from` either way. 1: moved. */
+static int move_partial(struct holder_pair *to, struct holder_pair *from, unsigned i,
+                        const uint8_t digest[32], uint64_t epoch)
 {
     if (!from->parts[i].have || from->parts[i].epoch != epoch ||
         memcmp(from->parts[i].output_digest, digest, 32) != 0)
-        return;
+        return 0;
     bool has = to->parts[i].have && memcmp(to->parts[i].output_digest, digest, 32) == 0;
     if (!has)
         to->parts[i] = from->parts[i];
     veil_memzero(&from->parts[i], sizeof from->parts[i]);
+    return has ? 0 : 1;
 }
 
 /* Partials of pair q > 0 of a batch output are published under replica q.
@@ -306,6 +307,7 @@ static void move_partial(struct holder_pair *to, struct holder_pair *from, unsig
  * What is kept stays bounded: one partial per holder per round pair. */
 static int adopt_early_partials(veil_daemon *d, const struct round *r, struct holder_round *h)
 {
+    unsigned moved = 0;
     for (uint32_t q = 1; q < h->k; q++) {
         struct round *o = veil_daemon_round(d, r->job_id, r->replica + q, false);
         struct holder_round *oh = o ? o->th : NULL;
@@ -314,8 +316,11 @@ static int adopt_early_partials(veil_daemon *d, const struct round *r, struct ho
         if (from && !to)
             return -1;
         for (unsigned i = 0; from && i < d->th.pub.n; i++)
-            move_partial(to, from, i, h->output_digest, h->epoch);
+            moved += (unsigned)move_partial(to, from, i, h->output_digest, h->epoch);
     }
+    if (moved)
+        veil_log(VEIL_LOG_INFO, SUB, "batch partials heard before planning counted",
+                 "job=%.16s replica=%u partials=%u batch=%u", r->job_hex, r->replica, moved, h->k);
     return 0;
 }
 
