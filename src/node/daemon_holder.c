@@ -24,9 +24,11 @@
  * k (index, found) pairs in its output: a holder squashes them all on one
  * worker, publishes one PARTIAL per pair (pair j under replica j, bound to
  * the batch output's digest, so that its receivers file it with pair j of
- * replica 0's round), combines every pair, and signs one assignment per
- * replica, in the unchanged format, exactly as the designated decryptor
- * does (veil_daemon_pairs_nodes: distinct candidates of the output).
+ * replica 0's round; a holder that heard it before it planned that round as
+ * a batch moves it there with its own squash), combines every pair, and
+ * signs one assignment per replica, in the unchanged format, exactly as the
+ * designated decryptor does (veil_daemon_pairs_nodes: distinct candidates
+ * of the output).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,28 +282,76 @@ static void publish_partial(veil_daemon *d, const struct round *r, const struct 
     veil_buf_free(&msg);
 }
 
-/* This holder's squashed pairs and partials kept in the round (-1: out of
- * memory). */
-static int keep_own(veil_daemon *d, struct holder_round *h, struct squash_job *j)
+/* Holder i's partial in `from` moved into `to` when it is one of the output
+ * `digest` of `epoch` (nothing else is ever moved) and `to` holds none of
+ * that output from holder i yet; it leaves `from` either way. 1: moved. */
+static int move_partial(struct holder_pair *to, struct holder_pair *from, unsigned i,
+                        const uint8_t digest[32], uint64_t epoch)
 {
-    unsigned me = d->th.index - 1;
-    for (uint32_t q = 0; q < j->k; q++) {
-        struct holder_pair *p = hpair(h, q);
-        if (!p)
+    if (!from->parts[i].have || from->parts[i].epoch != epoch ||
+        memcmp(from->parts[i].output_digest, digest, 32) != 0)
+        return 0;
+    bool has = to->parts[i].have && memcmp(to->parts[i].output_digest, digest, 32) == 0;
+    if (!has)
+        to->parts[i] = from->parts[i];
+    veil_memzero(&from->parts[i], sizeof from->parts[i]);
+    return has ? 0 : 1;
+}
+
+/* Partials of pair q > 0 of a batch output are published under replica q.
+ * A holder that heard them before it planned replica 0's round as a batch
+ * filed them with replica q's own round, pair 0 (partial_round could not
+ * tell them from that round's own); once its squash shows the batch's
+ * output, those bound to that output's digest and epoch are moved into pair
+ * q of the batch round, where they are combined and checked like the rest.
+ * What is kept stays bounded: one partial per holder per round pair. */
+static int adopt_early_partials(veil_daemon *d, const struct round *r, struct holder_round *h)
+{
+    unsigned moved = 0;
+    for (uint32_t q = 1; q < h->k; q++) {
+        struct round *o = veil_daemon_round(d, r->job_id, r->replica + q, false);
+        struct holder_round *oh = o ? o->th : NULL;
+        struct holder_pair *from = oh ? oh->pair[0] : NULL;
+        struct holder_pair *to = from ? hpair(h, q) : NULL;
+        if (from && !to)
             return -1;
-        pair_clear_sq(p);
-        p->sq[0] = j->sq[2 * q];
-        p->sq[1] = j->sq[2 * q + 1];
-        memset(&j->sq[2 * q], 0, 2 * sizeof *j->sq);
-        p->parts[me].have = true;
-        p->parts[me].epoch = j->epoch;
-        memcpy(p->parts[me].output_digest, j->output_digest, 32);
-        memcpy(p->parts[me].p, &j->p[2 * q], sizeof p->parts[me].p);
+        for (unsigned i = 0; from && i < d->th.pub.n; i++)
+            moved += (unsigned)move_partial(to, from, i, h->output_digest, h->epoch);
+    }
+    if (moved)
+        veil_log(VEIL_LOG_INFO, SUB, "batch partials heard before planning counted",
+                 "job=%.16s replica=%u partials=%u batch=%u", r->job_hex, r->replica, moved, h->k);
+    return 0;
+}
+
+int veil_holder_keep_own(veil_daemon *d, struct round *r, uint32_t k, uint64_t epoch,
+                         const uint8_t digest[32], veil_sq_ct *sq, const veil_th_partial *p,
+                         veil_err *err)
+{
+    struct holder_round *h = hround(r);
+    unsigned me = d->th.index - 1;
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS || me >= d->th.pub.n)
+        return veil_err_set(err, VEIL_E_INVALID, "own squash of %u pairs by holder %u", k,
+                            d->th.index);
+    for (uint32_t q = 0; q < k; q++) {
+        struct holder_pair *hp = hpair(h, q);
+        if (!hp)
+            return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a squashed output");
+        pair_clear_sq(hp);
+        hp->sq[0] = sq[2 * q];
+        hp->sq[1] = sq[2 * q + 1];
+        memset(&sq[2 * q], 0, 2 * sizeof *sq);
+        hp->parts[me].have = true;
+        hp->parts[me].epoch = epoch;
+        memcpy(hp->parts[me].output_digest, digest, 32);
+        memcpy(hp->parts[me].p, &p[2 * q], sizeof hp->parts[me].p);
     }
     h->have_sq = true;
-    h->k = j->k;
-    h->epoch = j->epoch;
-    memcpy(h->output_digest, j->output_digest, 32);
+    h->k = k;
+    h->epoch = epoch;
+    memcpy(h->output_digest, digest, 32);
+    if (adopt_early_partials(d, r, h) != 0)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory for a batch's partials");
     return 0;
 }
 
@@ -331,9 +381,9 @@ static void squash_after(uv_work_t *w, int status)
     }
     /* decided meanwhile by faster holders: published all the same, so that
      * every holder's answer is checked (a wrong one is named) */
-    if (keep_own(d, h, j) != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "out of memory for a squashed output", "job=%.16s",
-                 r->job_hex);
+    if (veil_holder_keep_own(d, r, j->k, j->epoch, j->output_digest, j->sq, j->p, &j->err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "squashed output not kept", "job=%.16s error=\"%s\"",
+                 r->job_hex, j->err.msg);
         squash_job_free(j);
         return;
     }
@@ -665,7 +715,8 @@ static void sign_assignments(veil_daemon *d, struct round *r,
 /* The round and pair a partial is for: pair j of replica 0's batch round
  * when j is a replica that round places (undecided, or decided from this
  * very output: a late partial is still checked); else its own replica's
- * round, pair 0. */
+ * round, pair 0 (a batch's, heard before this node planned it as one, is
+ * moved into the batch round by adopt_early_partials). */
 static struct round *partial_round(veil_daemon *d, const struct veil_msg_partial *m, uint32_t *pair)
 {
     struct round *b = m->replica > 0 ? veil_daemon_round(d, m->job_id, 0, false) : NULL;

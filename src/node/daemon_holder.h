@@ -20,6 +20,8 @@
 
 #include "daemon.h"
 
+struct round;
+
 /* The cluster's threshold state on this node (veil_daemon.th). */
 struct veil_holder {
     bool cluster; /* a threshold cluster (threshold.pub beside the public key) */
@@ -91,6 +93,19 @@ VEIL_WARN_UNUSED int veil_daemon_pairs_nodes(const uint32_t *index, const bool *
 VEIL_WARN_UNUSED int veil_holder_squash_pairs(const veil_sq_key *key, veil_fhe_server *sk,
                                               veil_fhe_ct *const *ci, veil_fhe_ct *const *cf,
                                               uint32_t k, veil_sq_ct *out, veil_err *err);
+
+/* This key holder's squash of round r's agreed output (its digest and
+ * epoch; k pairs: pair q's squashed index and found bit at sq[2q] and
+ * sq[2q + 1], taken over and zeroed there, and this holder's partials of
+ * them at p[2q], p[2q + 1]) kept in the round's threshold data; a batch
+ * round also takes the partials of its pairs q > 0 that arrived before
+ * this node planned it as a batch (filed with replica q's own round): those
+ * of this very output only. Called by the holders' worker once a squash is
+ * done (the partials are then published and combined) and by
+ * test_node_holder_votes. -1: out of memory. */
+VEIL_WARN_UNUSED int veil_holder_keep_own(veil_daemon *d, struct round *r, uint32_t k,
+                                          uint64_t epoch, const uint8_t digest[32], veil_sq_ct *sq,
+                                          const veil_th_partial *p, veil_err *err);
 
 /* Loads the threshold material at start: the dealing (and its hash against
  * the on-chain policy), and on a key holder its share (opened with the
