@@ -179,7 +179,11 @@ static void start_next_replica(veil_daemon *d, const struct round *prev);
 
 /* A ready round whose replica the store shows placed already: its node took
  * it back (running again after it was rescheduled: `taken_back`), or an
- * assignment delivered again decided it (assigned, running, exited). */
+ * assignment delivered again decided it (assigned, running, exited), or the
+ * node bound to it reported its container failed (issue 18: a failed
+ * replica's round ends here, it is never planned again; only its node's
+ * report or the deciding node's final retry make a replica failed, and a
+ * final retry abandons the round first). */
 static bool replica_placed(veil_daemon *d, const struct round *r)
 {
     enum veil_replica_state cur;
@@ -188,7 +192,7 @@ static bool replica_placed(veil_daemon *d, const struct round *r)
         veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0)
         return false; /* a shard round, or a job not held here */
     return cur == VEIL_REPLICA_ASSIGNED || cur == VEIL_REPLICA_RUNNING ||
-           cur == VEIL_REPLICA_EXITED;
+           cur == VEIL_REPLICA_EXITED || cur == VEIL_REPLICA_FAILED;
 }
 
 static void shard_children_end(veil_daemon *d, struct round *parent, enum veil_round_state to);

@@ -54,7 +54,8 @@ void veil_daemon_catchup_take(veil_daemon *d, const char *peer, const uint8_t *m
 void veil_daemon_report_containers(veil_daemon *d);
 
 /* A digest of a round for a replica this node ran to its end (the store
- * binds it here and shows it exited): a node that missed the exit (it
+ * binds it here and shows it exited, or failed with this node's own
+ * container record failed: issue 18): a node that missed the exit (it
  * learned the job later) rescheduled the replica when this node died, and
  * nobody else evaluates that round. Its final status goes out again, at
  * most once per round and re-send period, so that the rescheduling node

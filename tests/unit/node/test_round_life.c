@@ -52,6 +52,11 @@
  *     round it gave up (abandoned, or failed in its store once pruned) the
  *     final verdict again, once per re-send period (`settled` VIOLATED: a
  *     node resumed a round 15 minutes after it was abandoned).
+ * and two of "rounds nobody can end" (chaos s8, issue 18):
+ * 13. a runner reports a replica's FAILED end again like an exit (before:
+ *     only an exit), and a node still scheduling that replica ends its
+ *     round when the replica's node reports it failed (before: the round
+ *     stayed planned for good);
  */
 #include <stdlib.h>
 #include <string.h>
@@ -785,10 +790,99 @@ static void test_final_verdict_due(void)
     fixture_close(&n);
 }
 
+/* ---- 13: a failed end is reported again, and ends the round it reaches ---- */
+
+/* A planned round of a replica bound to `runner` that this node rescheduled
+ * (it missed the replica's end and saw its runner die). */
+static struct round *rescheduled_round(struct node *n, uint8_t tag, const char *runner)
+{
+    uint8_t id[32];
+    char hex[65];
+    veil_err err = {0};
+    fixture_job_id(id, hex, tag);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(n, hex, runner);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RESCHEDULING, NULL, &err),
+        0);
+    struct round *r = ready_round(n, tag);
+    veil_daemon_plan_round(n->d, r);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
+    CHECK_EQ_INT(replica_state(n, hex), VEIL_REPLICA_SCHEDULING);
+    return r;
+}
+
+/* The container status `state` of (job, 0) as `from` publishes it. */
+static void status_from(struct node *n, const struct round *r, const veil_p2p_peer_id *from,
+                        enum veil_container_state state)
+{
+    struct veil_msg_container_status m = {.replica = 0, .state = (uint8_t)state, .exit_code = 1};
+    memcpy(m.job_id, r->job_id, 32);
+    veil_daemon_to_peer(&m.node, from);
+    snprintf(m.container_id, sizeof m.container_id, "veil-%.16s-0", r->job_hex);
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_msg_container_status_encode(&b, &m, &err), 0);
+    struct veil_gs_message g = {.from = m.node.bytes, .from_len = m.node.len};
+    veil_daemon_on_container_status(n->d, b.data, b.len, &g);
+    veil_buf_free(&b);
+}
+
+static void test_failed_end_reported_and_settled(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->have_decryptor_peer = false; /* planning reads no shard policy (no chain here) */
+    veil_err err = {0};
+    bool created = false;
+    /* the runner: its copy failed; another replica failed by a final retry */
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    struct round *mine = decided_round(&n, 0x91, n.d->self_text);
+    struct round *told = decided_round(&n, 0x92, n.d->self_text);
+    char name[64];
+    snprintf(name, sizeof name, "veil-%.16s-0", mine->job_hex);
+    CHECK_EQ_INT(veil_store_container_ensure(n.d->store, mine->job_hex, 0, name, &created, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_container_set_state(n.d->store, name, "failed", 3, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, mine->job_hex, 0, VEIL_REPLICA_FAILED, NULL, &err),
+        0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, told->job_hex, 0, VEIL_REPLICA_FAILED, NULL, &err),
+        0);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(veil_daemon_final_report_due(n.d, mine, now)); /* before: only an exit */
+    CHECK(!veil_daemon_final_report_due(n.d, mine, now + 1));    /* once a period */
+    CHECK(veil_daemon_final_report_due(n.d, mine, now + period)); /* then again */
+    CHECK(!veil_daemon_final_report_due(n.d, told, now)); /* no copy of it ended here */
+
+    /* a node still scheduling a replica whose runner reports it failed */
+    n.d->roles = VEIL_ROLE_MEMBER;
+    veil_p2p_peer_id runner, other;
+    char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&runner, NULL, NULL);
+    fixture_new_peer(&other, NULL, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    struct round *r = rescheduled_round(&n, 0x93, runner_text);
+    status_from(&n, r, &other, VEIL_CONTAINER_FAILED); /* not its node: ignored */
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_SCHEDULING);
+    CHECK(!veil_daemon_round_settle_placed(n.d, r));
+    status_from(&n, r, &runner, VEIL_CONTAINER_FAILED);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_FAILED);
+    CHECK(veil_daemon_round_settle_placed(n.d, r)); /* before: planned for good */
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_FAILED); /* never re-planned */
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
            VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
            VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
            VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
-           VTEST(test_final_verdict_due))
+           VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled))
