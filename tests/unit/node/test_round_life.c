@@ -57,6 +57,12 @@
  *     only an exit), and a node still scheduling that replica ends its
  *     round when the replica's node reports it failed (before: the round
  *     stayed planned for good);
+ * 14. a node holding a round planned past its deadline with no digest at
+ *     all (no scheduler evaluates it) asks for its outcome once per
+ *     re-send period, at most ROUND_QUERY_MAX times, and the replica's
+ *     runner answers that query with its final report as it answers a
+ *     digest (the query is never counted as one); before, such a round
+ *     waited forever (chaos s8, node 2 and short2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -855,10 +861,10 @@ static void test_failed_end_reported_and_settled(void)
         veil_store_replica_set_state(n.d->store, told->job_hex, 0, VEIL_REPLICA_FAILED, NULL, &err),
         0);
     uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
-    CHECK(veil_daemon_final_report_due(n.d, mine, now)); /* before: only an exit */
-    CHECK(!veil_daemon_final_report_due(n.d, mine, now + 1));    /* once a period */
+    CHECK(veil_daemon_final_report_due(n.d, mine, now));          /* before: only an exit */
+    CHECK(!veil_daemon_final_report_due(n.d, mine, now + 1));     /* once a period */
     CHECK(veil_daemon_final_report_due(n.d, mine, now + period)); /* then again */
-    CHECK(!veil_daemon_final_report_due(n.d, told, now)); /* no copy of it ended here */
+    CHECK(!veil_daemon_final_report_due(n.d, told, now));         /* no copy of it ended here */
 
     /* a node still scheduling a replica whose runner reports it failed */
     n.d->roles = VEIL_ROLE_MEMBER;
@@ -879,10 +885,95 @@ static void test_failed_end_reported_and_settled(void)
     fixture_close(&n);
 }
 
+/* ---- 14: a round nobody evaluates asks for its outcome ---- */
+
+/* The outcome query of (job `id`, 0) as `asker` publishes it. */
+static void query_from(struct node *n, const uint8_t id[32], const veil_p2p_peer_id *asker)
+{
+    struct veil_msg_sched_digest m = {.replica = 0, .ask = true};
+    memcpy(m.job_id, id, 32);
+    veil_daemon_to_peer(&m.scheduler, asker);
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_msg_sched_digest_encode(&b, &m, &err), 0);
+    struct veil_gs_message g = {
+        .from = m.scheduler.bytes, .from_len = m.scheduler.len, .data = b.data, .data_len = b.len};
+    veil_daemon_on_sched_digest(n->d, &g);
+    veil_buf_free(&b);
+}
+
+static void exited_here(struct node *n, const char *hex)
+{
+    veil_err err = {0};
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_EXITED, NULL, &err),
+                 0);
+}
+
+static void test_outcome_query(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->have_decryptor_peer = false; /* planning reads no shard policy (no chain here) */
+    veil_p2p_peer_id runner;
+    char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&runner, NULL, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    /* the asker: past the deadline with no digest, once a period, bounded */
+    struct round *r = rescheduled_round(&n, 0xa1, runner_text);
+    uint64_t t = r->planned_ms + veil_daemon_round_deadline_ms(n.d);
+    uint64_t period = veil_daemon_resend_period_ms(n.d);
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t - 1)); /* its schedulers may still answer */
+    CHECK(veil_daemon_outcome_query_due(n.d, r, t));
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t + 1)); /* once a period */
+    for (uint32_t i = 1; i < ROUND_QUERY_MAX; i++)
+        CHECK(veil_daemon_outcome_query_due(n.d, r, t + i * period));
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t + ROUND_QUERY_MAX * period)); /* bounded */
+    struct round *v = rescheduled_round(&n, 0xa2, runner_text);
+    struct veil_peer_id sched;
+    uint8_t dg[32] = {1};
+    veil_daemon_to_peer(&sched, &runner);
+    veil_daemon_add_digest(n.d, v, &sched, v->epoch, dg);
+    CHECK(!veil_daemon_outcome_query_due(n.d, v, t + period)); /* a digest came: it is evaluated */
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, v, VEIL_ROUND_ST_DECIDED), 0);
+    CHECK(!veil_daemon_outcome_query_due(n.d, v, t + 2 * period)); /* decided */
+
+    /* the runner answers a query as it answers a digest, never counting it */
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    struct round *mine = decided_round(&n, 0xa3, n.d->self_text);
+    exited_here(&n, mine->job_hex);
+    query_from(&n, mine->job_id, &runner);
+    CHECK(!veil_daemon_final_report_due(n.d, mine, veil_daemon_wall_ms())); /* answered now */
+    CHECK_EQ_U64(mine->n_digests, 0);
+    CHECK(veil_daemon_final_report_due(n.d, mine, veil_daemon_wall_ms() + period));
+    /* a round pruned from memory: answered from the store */
+    uint8_t id[32], unknown[32];
+    char hex[65], unknown_hex[65];
+    fixture_job_id(id, hex, 0xa4);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, n.d->self_text);
+    exited_here(&n, hex);
+    query_from(&n, id, &runner);
+    struct round *p = veil_daemon_round(n.d, id, 0, false);
+    CHECK(p != NULL);
+    CHECK(p != NULL && !veil_daemon_final_report_due(n.d, p, veil_daemon_wall_ms()));
+    /* a job this node never held: nothing created */
+    fixture_job_id(unknown, unknown_hex, 0xa5);
+    query_from(&n, unknown, &runner);
+    CHECK(veil_daemon_round(n.d, unknown, 0, false) == NULL);
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
            VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
            VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
            VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
-           VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled))
+           VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled),
+           VTEST(test_outcome_query))
