@@ -719,6 +719,11 @@ struct veil_msg_sched_digest {
     uint64_t epoch;
     struct veil_peer_id scheduler;
     uint8_t output_digest[32];
+    /* Not a digest: `scheduler` (its author) holds the round planned past
+     * its deadline with no digest at all and asks the nodes that know its
+     * outcome to say it again (issue 18, daemon_rounds.c "rounds nobody
+     * can end"); epoch and output_digest are then zero and never counted. */
+    bool ask;
 };
 
 struct veil_msg_assignment {

@@ -274,6 +274,33 @@ void veil_daemon_report_containers(veil_daemon *d)
     }
 }
 
+/* The end this node's own container record shows for the replica: true
+ * with *failed and *code when the copy that ran here exited or failed (a
+ * replica failed here by a final retry, never started here, has no such
+ * record and is no end of this node's to report). */
+static bool own_end(veil_daemon *d, const char *job_hex, uint32_t replica, bool *failed, int *code)
+{
+    veil_err err = {0};
+    bool ended = false;
+    json_t *job = veil_store_job_json(d->store, job_hex, &err), *c;
+    size_t i;
+    json_array_foreach(json_object_get(job, "containers"), i, c)
+    {
+        const char *st = json_string_value(json_object_get(c, "state"));
+        if (json_integer_value(json_object_get(c, "replica")) != (json_int_t)replica || !st ||
+            (strcmp(st, "exited") != 0 && strcmp(st, "failed") != 0))
+            continue;
+        ended = true;
+        *failed = strcmp(st, "failed") == 0;
+        *code = (int)json_integer_value(json_object_get(c, "exit_code"));
+    }
+    json_decref(job);
+    return ended;
+}
+
+/* Issue 18 (rounds nobody can end): a FAILED end is reported again like an
+ * exit, under the same rate limit; a failed replica's round ends wherever
+ * it is still scheduled (daemon_rounds.c replica_placed). */
 bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms)
 {
     enum veil_replica_state st;
@@ -281,29 +308,17 @@ bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_
     veil_err err = {0};
     if (!daemon_has_role(d, VEIL_ROLE_EXECUTOR) || now_ms < r->final_report_ms ||
         veil_store_replica_get_state(d->store, r->job_hex, r->replica, &st, &err) != 0 ||
-        st != VEIL_REPLICA_EXITED ||
+        (st != VEIL_REPLICA_EXITED && st != VEIL_REPLICA_FAILED) ||
         veil_store_replica_get_node(d->store, r->job_hex, r->replica, bound, sizeof bound, &err) !=
             0 ||
         strcmp(bound, d->self_text) != 0)
         return false; /* not a replica that ended here (a shard id is no job) */
+    bool failed = false;
+    int code = 0;
+    if (st == VEIL_REPLICA_FAILED && !own_end(d, r->job_hex, r->replica, &failed, &code))
+        return false; /* failed by the deciding node, not by a copy that ran here */
     r->final_report_ms = now_ms + veil_daemon_resend_period_ms(d);
     return true;
-}
-
-/* The exit code the store kept for the replica's container (0 if none). */
-static int stored_exit_code(veil_daemon *d, const char *job_hex, uint32_t replica)
-{
-    veil_err err = {0};
-    int code = 0;
-    json_t *job = veil_store_job_json(d->store, job_hex, &err), *c;
-    size_t i;
-    json_array_foreach(json_object_get(job, "containers"), i, c)
-    {
-        if (json_integer_value(json_object_get(c, "replica")) == (json_int_t)replica)
-            code = (int)json_integer_value(json_object_get(c, "exit_code"));
-    }
-    json_decref(job);
-    return code;
 }
 
 void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms)
@@ -312,10 +327,22 @@ void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms)
         return;
     char name[128];
     snprintf(name, sizeof name, "veil-%.16s-%u", r->job_hex, r->replica);
-    int code = stored_exit_code(d, r->job_hex, r->replica);
+    /* the replica's state says which end (due() read it just now); the
+     * container record gives the code (0 if there is none) */
+    enum veil_replica_state st = VEIL_REPLICA_EXITED;
+    veil_err err = {0};
+    bool failed = false, ignored;
+    int code = 0;
+    if (veil_store_replica_get_state(d->store, r->job_hex, r->replica, &st, &err) != 0)
+        return;
+    if (!own_end(d, r->job_hex, r->replica, &ignored, &code))
+        code = 0;
+    failed = st == VEIL_REPLICA_FAILED;
     veil_log(VEIL_LOG_INFO, SUB, "replica's end reported again: a node still schedules it",
-             "job=%.16s replica=%u exit_code=%d", r->job_hex, r->replica, code);
-    publish_container_status(d, r->job_id, r->replica, VEIL_CONTAINER_EXITED, code, name);
+             "job=%.16s replica=%u state=%s exit_code=%d", r->job_hex, r->replica,
+             failed ? "failed" : "exited", code);
+    publish_container_status(d, r->job_id, r->replica,
+                             failed ? VEIL_CONTAINER_FAILED : VEIL_CONTAINER_EXITED, code, name);
 }
 
 /* A copy to stop on the worker pool (a stop waits for the container). */

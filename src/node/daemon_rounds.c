@@ -24,6 +24,25 @@
  * (reopen_if_placed_again), and the deciding node tells a scheduler still
  * evaluating a round it gave up that verdict again (resend_final_verdict).
  *
+ * Rounds nobody can end (issue 18, chaos s8): a node may hold a round that
+ * no scheduler evaluates (it alone missed the replica's end and rescheduled
+ * it when the runner died, or resumed a round the others decided or gave
+ * up), so no digest ever comes, and with it neither the runner's report
+ * nor the decider's verdict (both answer digests). The rule: a node holding
+ * a round planned (not a shard round) for longer than the round deadline
+ * with no digest at all publishes an outcome query (a SCHED_DIGEST with
+ * `ask`, no epoch and no digest, authored by itself: never counted as a
+ * vote), at most once per re-send period and ROUND_QUERY_MAX times per
+ * round. Every node answers a query exactly as it answers a digest, for a
+ * round or replica it holds (veil_daemon_answer_outcome): the replica's
+ * runner with its final report (exited or failed, once per period), the
+ * deciding node with the final retry of a round it gave up (once per
+ * period). Nothing new is trusted: a report counts only from the node the
+ * replica is bound to, a retry only from the decryptor (or a key holder),
+ * as before; the query itself changes no state anywhere. A round whose
+ * replica a later assignment moved is answered by the catch-up query (the
+ * missing assignment), not by this rule.
+ *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
  * (daemon_tables.h).
@@ -179,7 +198,11 @@ static void start_next_replica(veil_daemon *d, const struct round *prev);
 
 /* A ready round whose replica the store shows placed already: its node took
  * it back (running again after it was rescheduled: `taken_back`), or an
- * assignment delivered again decided it (assigned, running, exited). */
+ * assignment delivered again decided it (assigned, running, exited), or the
+ * node bound to it reported its container failed (issue 18: a failed
+ * replica's round ends here, it is never planned again; only its node's
+ * report or the deciding node's final retry make a replica failed, and a
+ * final retry abandons the round first). */
 static bool replica_placed(veil_daemon *d, const struct round *r)
 {
     enum veil_replica_state cur;
@@ -188,7 +211,7 @@ static bool replica_placed(veil_daemon *d, const struct round *r)
         veil_store_replica_get_state(d->store, r->job_hex, r->replica, &cur, &err) != 0)
         return false; /* a shard round, or a job not held here */
     return cur == VEIL_REPLICA_ASSIGNED || cur == VEIL_REPLICA_RUNNING ||
-           cur == VEIL_REPLICA_EXITED;
+           cur == VEIL_REPLICA_EXITED || cur == VEIL_REPLICA_FAILED;
 }
 
 static void shard_children_end(veil_daemon *d, struct round *parent, enum veil_round_state to);
@@ -689,8 +712,8 @@ bool veil_daemon_final_verdict_due(veil_daemon *d, struct round *r, uint64_t now
 
 static void resend_final_verdict(veil_daemon *d, struct round *r, uint64_t now)
 {
-    if (!veil_daemon_final_verdict_due(d, r, now))
-        return;
+    if (!veil_daemon_final_verdict_due(d, r, now) || !d->gs)
+        return; /* (no gossip host: a daemon without network, as in tests) */
     struct veil_msg_round_retry m = {0};
     memcpy(m.job_id, r->job_id, 32);
     m.replica = r->replica;
@@ -711,12 +734,73 @@ static void resend_final_verdict(veil_daemon *d, struct round *r, uint64_t now)
     veil_buf_free(&msg);
 }
 
+void veil_daemon_answer_outcome(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    veil_daemon_report_final(d, r, now_ms); /* the runner: the replica's end */
+    resend_final_verdict(d, r, now_ms);     /* the decider: a round it gave up */
+}
+
+bool veil_daemon_outcome_query_due(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    if (!round_undecided_planned(r) || veil_daemon_round_is_shard(r) || r->n_digests > 0 ||
+        r->queries >= ROUND_QUERY_MAX || now_ms < r->query_ms ||
+        now_ms < r->planned_ms + veil_daemon_round_deadline_ms(d))
+        return false;
+    r->query_ms = now_ms + veil_daemon_resend_period_ms(d);
+    r->queries++;
+    return true;
+}
+
+/* Asks the nodes that know the round's outcome to say it again. */
+static void ask_outcome(veil_daemon *d, struct round *r, uint64_t now)
+{
+    if (!veil_daemon_outcome_query_due(d, r, now) || !d->gs)
+        return;
+    struct veil_msg_sched_digest m = {0};
+    memcpy(m.job_id, r->job_id, 32);
+    m.replica = r->replica;
+    m.ask = true; /* epoch and digest zero */
+    veil_daemon_to_peer(&m.scheduler, &d->self);
+    veil_buf msg;
+    veil_buf_init(&msg);
+    veil_err err = {0};
+    if (veil_msg_sched_digest_encode(&msg, &m, &err) != 0) {
+        veil_log(VEIL_LOG_WARN, SUB, "outcome query not encoded", "error=\"%s\"", err.msg);
+    } else {
+        veil_daemon_publish(d, &msg, "outcome query");
+        veil_log(VEIL_LOG_INFO, SUB, "round without any digest past its deadline: outcome asked",
+                 "job=%.16s replica=%u asked=%u", r->job_hex, r->replica, r->queries);
+    }
+    veil_buf_free(&msg);
+}
+
+/* An outcome query from another node: answered for a round this node
+ * holds, or a replica its store holds (a round pruned from memory is
+ * created again, as a digest would); a job it never heard of creates
+ * nothing. */
+static void answer_query(veil_daemon *d, const struct veil_msg_sched_digest *m)
+{
+    struct round *r = veil_daemon_round(d, m->job_id, m->replica, false);
+    if (!r) {
+        char hex[65];
+        enum veil_replica_state st;
+        veil_err err = {0};
+        veil_hex_encode(hex, sizeof hex, m->job_id, 32);
+        if (veil_store_replica_get_state(d->store, hex, m->replica, &st, &err) != 0)
+            return;
+        r = veil_daemon_round(d, m->job_id, m->replica, true);
+        if (!r)
+            return;
+    }
+    veil_daemon_answer_outcome(d, r, veil_daemon_wall_ms());
+}
+
 void veil_daemon_add_digest(veil_daemon *d, struct round *r, const struct veil_peer_id *from,
                             uint64_t epoch, const uint8_t digest[32])
 {
-    /* a node still schedules a replica this node ran to its end */
-    veil_daemon_report_final(d, r, veil_daemon_wall_ms());
-    resend_final_verdict(d, r, veil_daemon_wall_ms());
+    /* a node still schedules a replica this node ran to its end, or a
+     * round this node gave up */
+    veil_daemon_answer_outcome(d, r, veil_daemon_wall_ms());
     if (veil_round_state_terminal(r->state) || epoch < r->epoch_min)
         return; /* decided, or an earlier attempt's */
     size_t slot = r->n_digests;
@@ -917,6 +1001,10 @@ void veil_daemon_on_sched_digest(veil_daemon *d, const struct veil_gs_message *m
     if (m.scheduler.len != msg->from_len ||
         memcmp(m.scheduler.bytes, msg->from, msg->from_len) != 0)
         return; /* a digest speaks only for its author */
+    if (m.ask) {
+        answer_query(d, &m); /* no result: never counted */
+        return;
+    }
     struct round *r = veil_daemon_round(d, m.job_id, m.replica, true);
     if (r)
         veil_daemon_add_digest(d, r, &m.scheduler, m.epoch, m.output_digest);
@@ -1291,6 +1379,7 @@ static void round_tick(veil_daemon *d, struct round *r, uint64_t now)
     if (r->reannounce_ms == 0)
         r->reannounce_ms = r->planned_ms + veil_daemon_resend_period_ms(d);
     reannounce(d, r, now);
+    ask_outcome(d, r, now);
     if (now < r->resend_ms)
         return;
     r->resend_ms = now + veil_daemon_resend_period_ms(d);

@@ -54,7 +54,8 @@ void veil_daemon_catchup_take(veil_daemon *d, const char *peer, const uint8_t *m
 void veil_daemon_report_containers(veil_daemon *d);
 
 /* A digest of a round for a replica this node ran to its end (the store
- * binds it here and shows it exited): a node that missed the exit (it
+ * binds it here and shows it exited, or failed with this node's own
+ * container record failed: issue 18): a node that missed the exit (it
  * learned the job later) rescheduled the replica when this node died, and
  * nobody else evaluates that round. Its final status goes out again, at
  * most once per round and re-send period, so that the rescheduling node
@@ -63,6 +64,18 @@ void veil_daemon_report_containers(veil_daemon *d);
  * period); veil_daemon_report_final publishes when it is due. */
 bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms);
 void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
+
+/* Rounds nobody can end (issue 18, daemon_rounds.c's top comment): a node
+ * holding a round planned past its deadline with no digest at all asks for
+ * its outcome (an outcome query: a SCHED_DIGEST with `ask`), at most once
+ * per re-send period and ROUND_QUERY_MAX times per round;
+ * veil_daemon_outcome_query_due is that decision (true: ask now). A node
+ * hearing a query or a digest of the round answers with what it already
+ * sends: veil_daemon_answer_outcome (its final report as the replica's
+ * runner, the final verdict as its deciding node, each rate-limited). */
+#define ROUND_QUERY_MAX 20
+bool veil_daemon_outcome_query_due(veil_daemon *d, struct round *r, uint64_t now_ms);
+void veil_daemon_answer_outcome(veil_daemon *d, struct round *r, uint64_t now_ms);
 
 /* The start of a replica an assignment binds to this node is claimed once
  * through the store's container record: true when the caller starts it

@@ -95,6 +95,11 @@ struct round {
     /* the deciding node: when it may tell a late scheduler again that the
      * round was given up (veil_daemon_add_digest, the final ROUND_RETRY) */
     uint64_t final_verdict_ms;
+    /* a node holding the round planned past its deadline with no digest at
+     * all: when it may ask for the round's outcome again, and how often it
+     * asked (veil_daemon_outcome_query_due, at most ROUND_QUERY_MAX) */
+    uint64_t query_ms;
+    uint32_t queries;
     /* threshold clusters: the round's partials and holders' votes
      * (struct holder_round, daemon_holder.h), and whether a worker is
      * squashing this round's output (the round is then never freed) */

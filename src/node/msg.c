@@ -19,7 +19,9 @@
  *                    budget seq u32 (the outcome-budget slot) | spec JSON blob |
  *                    request ciphertext blob (empty unless confidential)
  *   SCHED_DIGEST     job id[32] | replica u32 | epoch u64 | scheduler peer |
- *                    output digest[32]
+ *                    output digest[32] | [ask u8 = 1] (present only in an
+ *                    outcome query, whose epoch and digest are zero: an
+ *                    ordinary digest is byte for byte what it was)
  *   ASSIGNMENT       job id[32] | replica u32 | schedulable u8 (0/1) |
  *                    node peer (length 0 iff unschedulable) | output digest[32] |
  *                    epoch u64 | signature[64]
@@ -284,7 +286,16 @@ int veil_msg_sched_digest_encode(veil_buf *out, const struct veil_msg_sched_dige
     if (put_peer(out, &m->scheduler, false, err) != 0)
         return -1;
     veil_buf_put(out, m->output_digest, 32);
+    if (m->ask)
+        veil_buf_put_u8(out, 1);
     return finish(out, start, err);
+}
+
+/* An outcome query carries no result: a zero epoch and digest. */
+static bool digest_is_query(const struct veil_msg_sched_digest *m)
+{
+    static const uint8_t zero[32];
+    return m->epoch == 0 && memcmp(m->output_digest, zero, 32) == 0;
 }
 
 int veil_msg_sched_digest_decode(struct veil_msg_sched_digest *m, const uint8_t *data, size_t len,
@@ -299,8 +310,15 @@ int veil_msg_sched_digest_decode(struct veil_msg_sched_digest *m, const uint8_t 
     m->epoch = veil_read_u64be(&r);
     read_peer(&r, &m->scheduler, false);
     veil_read_bytes(&r, m->output_digest, 32);
+    if (veil_reader_ok(&r) && veil_reader_remaining(&r) > 0) {
+        if (veil_read_u8(&r) != 1) /* one encoding only: absent, or 1 */
+            return veil_err_set(err, VEIL_E_PARSE, "scheduler digest: ask flag not 1");
+        m->ask = true;
+    }
     if (veil_reader_ok(&r) && m->replica >= VEIL_JOB_MAX_REPLICAS)
         return veil_err_set(err, VEIL_E_RANGE, "replica %u out of range", m->replica);
+    if (veil_reader_ok(&r) && m->ask && !digest_is_query(m))
+        return veil_err_set(err, VEIL_E_PARSE, "outcome query with an epoch or a digest");
     return close_msg(&r, "scheduler digest", err);
 }
 

@@ -321,6 +321,29 @@ static void test_sched_digest(void)
     CHECK_EQ_MEM(d.output_digest, m.output_digest, 32);
     CHECK_EQ_MEM(&d.scheduler, &m.scheduler, sizeof m.scheduler);
     check_truncations(&b, dec_digest);
+    CHECK(!d.ask);
+    size_t plain = b.len;
+    veil_buf_free(&b);
+
+    /* an outcome query (issue 18): one trailing byte 1, no epoch, no digest */
+    struct veil_msg_sched_digest q = {.replica = 2, .scheduler = peer(9), .ask = true};
+    memset(q.job_id, 1, 32);
+    veil_buf_init(&b);
+    CHECK_EQ_INT(veil_msg_sched_digest_encode(&b, &q, NULL), 0);
+    CHECK_EQ_U64(b.len, plain + 1);
+    CHECK_EQ_INT(veil_msg_sched_digest_decode(&d, b.data, b.len, NULL), 0);
+    CHECK(d.ask);
+    CHECK_EQ_U64(d.epoch, 0);
+    b.data[b.len - 1] = 2; /* one encoding only */
+    CHECK(veil_msg_sched_digest_decode(&d, b.data, b.len, NULL) != 0);
+    b.data[b.len - 1] = 1;
+    b.data[b.len - 2] = 7; /* a query carries no digest */
+    CHECK(veil_msg_sched_digest_decode(&d, b.data, b.len, NULL) != 0);
+    veil_buf_free(&b);
+    m.ask = true; /* nor an epoch */
+    veil_buf_init(&b);
+    CHECK_EQ_INT(veil_msg_sched_digest_encode(&b, &m, NULL), 0);
+    CHECK(veil_msg_sched_digest_decode(&d, b.data, b.len, NULL) != 0);
     veil_buf_free(&b);
 }
 

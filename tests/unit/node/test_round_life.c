@@ -52,6 +52,17 @@
  *     round it gave up (abandoned, or failed in its store once pruned) the
  *     final verdict again, once per re-send period (`settled` VIOLATED: a
  *     node resumed a round 15 minutes after it was abandoned).
+ * and two of "rounds nobody can end" (chaos s8, issue 18):
+ * 13. a runner reports a replica's FAILED end again like an exit (before:
+ *     only an exit), and a node still scheduling that replica ends its
+ *     round when the replica's node reports it failed (before: the round
+ *     stayed planned for good);
+ * 14. a node holding a round planned past its deadline with no digest at
+ *     all (no scheduler evaluates it) asks for its outcome once per
+ *     re-send period, at most ROUND_QUERY_MAX times, and the replica's
+ *     runner answers that query with its final report as it answers a
+ *     digest (the query is never counted as one); before, such a round
+ *     waited forever (chaos s8, node 2 and short2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -785,10 +796,184 @@ static void test_final_verdict_due(void)
     fixture_close(&n);
 }
 
+/* ---- 13: a failed end is reported again, and ends the round it reaches ---- */
+
+/* A planned round of a replica bound to `runner` that this node rescheduled
+ * (it missed the replica's end and saw its runner die). */
+static struct round *rescheduled_round(struct node *n, uint8_t tag, const char *runner)
+{
+    uint8_t id[32];
+    char hex[65];
+    veil_err err = {0};
+    fixture_job_id(id, hex, tag);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(n, hex, runner);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RESCHEDULING, NULL, &err),
+        0);
+    struct round *r = ready_round(n, tag);
+    veil_daemon_plan_round(n->d, r);
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_PLANNED);
+    CHECK_EQ_INT(replica_state(n, hex), VEIL_REPLICA_SCHEDULING);
+    return r;
+}
+
+/* The container status `state` of (job, 0) as `from` publishes it. */
+static void status_from(struct node *n, const struct round *r, const veil_p2p_peer_id *from,
+                        enum veil_container_state state)
+{
+    struct veil_msg_container_status m = {.replica = 0, .state = (uint8_t)state, .exit_code = 1};
+    memcpy(m.job_id, r->job_id, 32);
+    veil_daemon_to_peer(&m.node, from);
+    snprintf(m.container_id, sizeof m.container_id, "veil-%.16s-0", r->job_hex);
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_msg_container_status_encode(&b, &m, &err), 0);
+    struct veil_gs_message g = {.from = m.node.bytes, .from_len = m.node.len};
+    veil_daemon_on_container_status(n->d, b.data, b.len, &g);
+    veil_buf_free(&b);
+}
+
+static void test_failed_end_reported_and_settled(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->have_decryptor_peer = false; /* planning reads no shard policy (no chain here) */
+    veil_err err = {0};
+    bool created = false;
+    /* the runner: its copy failed; another replica failed by a final retry */
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    struct round *mine = decided_round(&n, 0x91, n.d->self_text);
+    struct round *told = decided_round(&n, 0x92, n.d->self_text);
+    char name[64];
+    snprintf(name, sizeof name, "veil-%.16s-0", mine->job_hex);
+    CHECK_EQ_INT(veil_store_container_ensure(n.d->store, mine->job_hex, 0, name, &created, &err),
+                 0);
+    CHECK_EQ_INT(veil_store_container_set_state(n.d->store, name, "failed", 3, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, mine->job_hex, 0, VEIL_REPLICA_FAILED, NULL, &err),
+        0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, told->job_hex, 0, VEIL_REPLICA_FAILED, NULL, &err),
+        0);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(veil_daemon_final_report_due(n.d, mine, now));          /* before: only an exit */
+    CHECK(!veil_daemon_final_report_due(n.d, mine, now + 1));     /* once a period */
+    CHECK(veil_daemon_final_report_due(n.d, mine, now + period)); /* then again */
+    CHECK(!veil_daemon_final_report_due(n.d, told, now));         /* no copy of it ended here */
+
+    /* a node still scheduling a replica whose runner reports it failed */
+    n.d->roles = VEIL_ROLE_MEMBER;
+    veil_p2p_peer_id runner, other;
+    char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&runner, NULL, NULL);
+    fixture_new_peer(&other, NULL, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    struct round *r = rescheduled_round(&n, 0x93, runner_text);
+    status_from(&n, r, &other, VEIL_CONTAINER_FAILED); /* not its node: ignored */
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_SCHEDULING);
+    CHECK(!veil_daemon_round_settle_placed(n.d, r));
+    status_from(&n, r, &runner, VEIL_CONTAINER_FAILED);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_FAILED);
+    CHECK(veil_daemon_round_settle_placed(n.d, r)); /* before: planned for good */
+    CHECK_EQ_INT(r->state, VEIL_ROUND_ST_DECIDED);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_FAILED); /* never re-planned */
+    fixture_close(&n);
+}
+
+/* ---- 14: a round nobody evaluates asks for its outcome ---- */
+
+/* The outcome query of (job `id`, 0) as `asker` publishes it. */
+static void query_from(struct node *n, const uint8_t id[32], const veil_p2p_peer_id *asker)
+{
+    struct veil_msg_sched_digest m = {.replica = 0, .ask = true};
+    memcpy(m.job_id, id, 32);
+    veil_daemon_to_peer(&m.scheduler, asker);
+    veil_buf b;
+    veil_buf_init(&b);
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_msg_sched_digest_encode(&b, &m, &err), 0);
+    struct veil_gs_message g = {
+        .from = m.scheduler.bytes, .from_len = m.scheduler.len, .data = b.data, .data_len = b.len};
+    veil_daemon_on_sched_digest(n->d, &g);
+    veil_buf_free(&b);
+}
+
+static void exited_here(struct node *n, const char *hex)
+{
+    veil_err err = {0};
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_RUNNING, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n->d->store, hex, 0, VEIL_REPLICA_EXITED, NULL, &err),
+                 0);
+}
+
+static void test_outcome_query(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->have_decryptor_peer = false; /* planning reads no shard policy (no chain here) */
+    veil_p2p_peer_id runner;
+    char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&runner, NULL, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    /* the asker: past the deadline with no digest, once a period, bounded */
+    struct round *r = rescheduled_round(&n, 0xa1, runner_text);
+    uint64_t t = r->planned_ms + veil_daemon_round_deadline_ms(n.d);
+    uint64_t period = veil_daemon_resend_period_ms(n.d);
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t - 1)); /* its schedulers may still answer */
+    CHECK(veil_daemon_outcome_query_due(n.d, r, t));
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t + 1)); /* once a period */
+    for (uint32_t i = 1; i < ROUND_QUERY_MAX; i++)
+        CHECK(veil_daemon_outcome_query_due(n.d, r, t + i * period));
+    CHECK(!veil_daemon_outcome_query_due(n.d, r, t + ROUND_QUERY_MAX * period)); /* bounded */
+    struct round *v = rescheduled_round(&n, 0xa2, runner_text);
+    struct veil_peer_id sched;
+    uint8_t dg[32] = {1};
+    veil_daemon_to_peer(&sched, &runner);
+    veil_daemon_add_digest(n.d, v, &sched, v->epoch, dg);
+    CHECK(!veil_daemon_outcome_query_due(n.d, v, t + period)); /* a digest came: it is evaluated */
+    CHECK_EQ_INT(veil_daemon_round_move(n.d, v, VEIL_ROUND_ST_DECIDED), 0);
+    CHECK(!veil_daemon_outcome_query_due(n.d, v, t + 2 * period)); /* decided */
+
+    /* the runner answers a query as it answers a digest, never counting it */
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    struct round *mine = decided_round(&n, 0xa3, n.d->self_text);
+    exited_here(&n, mine->job_hex);
+    query_from(&n, mine->job_id, &runner);
+    CHECK(!veil_daemon_final_report_due(n.d, mine, veil_daemon_wall_ms())); /* answered now */
+    CHECK_EQ_U64(mine->n_digests, 0);
+    CHECK(veil_daemon_final_report_due(n.d, mine, veil_daemon_wall_ms() + period));
+    /* a round pruned from memory: answered from the store */
+    uint8_t id[32], unknown[32];
+    char hex[65], unknown_hex[65];
+    fixture_job_id(id, hex, 0xa4);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    store_assignment(&n, hex, n.d->self_text);
+    exited_here(&n, hex);
+    query_from(&n, id, &runner);
+    struct round *p = veil_daemon_round(n.d, id, 0, false);
+    CHECK(p != NULL);
+    CHECK(p != NULL && !veil_daemon_final_report_due(n.d, p, veil_daemon_wall_ms()));
+    /* a job this node never held: nothing created */
+    fixture_job_id(unknown, unknown_hex, 0xa5);
+    query_from(&n, unknown, &runner);
+    CHECK(veil_daemon_round(n.d, unknown, 0, false) == NULL);
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
            VTEST(test_late_scheduler_adopts_epoch), VTEST(test_final_report_due),
            VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
            VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
-           VTEST(test_final_verdict_due))
+           VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled),
+           VTEST(test_outcome_query))
