@@ -23,8 +23,11 @@ port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DG
 marker="VEILPLAINTEXTMARKER-$RANDOM"
 tshark -i lo -B 32 -f "udp port $port" -w "$TMP/cap.pcapng" -q >"$TMP/tshark.log" 2>&1 &
 TSHARK_PID=$!
-for _ in $(seq 1 50); do
+# tshark loads every dissector first: seconds, and many more on a loaded
+# machine (it missed 5 s beside a whole ctest run and two builds)
+for _ in $(seq 1 600); do
     grep -q "Capturing on" "$TMP/tshark.log" 2>/dev/null && break
+    kill -0 "$TSHARK_PID" 2>/dev/null || break
     sleep 0.1
 done
 grep -q "Capturing on" "$TMP/tshark.log" || fail "tshark did not start: $(cat "$TMP/tshark.log")"
