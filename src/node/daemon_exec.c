@@ -9,8 +9,8 @@
  * reported again to a node still scheduling it (chaos s7), and a node that a
  * later assignment names for a replica that ended elsewhere adopts and
  * reports that end instead of running it again (issue 18, session 9; a
- * report other than an end for a replica that ended is ignored). A copy stopped
- * because its replica moved away is recorded `stopped`, and a later
+ * report other than an end for a replica that ended is ignored). A copy
+ * stopped because its replica moved away is recorded `stopped`, and a later
  * assignment that chooses this node again starts the replica anew (chaos
  * s8: the UNIQUE record had kept it from ever starting again). While the
  * image policy cannot be read (the chain RPC down, a first read in flight)
