@@ -1017,6 +1017,14 @@ veil_store_assignment_record(veil_store *s, const struct veil_store_assignment *
  * *added (may be NULL) says whether the row is new. */
 VEIL_WARN_UNUSED int veil_store_assignment_add(veil_store *s, const struct veil_store_assignment *a,
                                                bool *added, veil_err *err);
+/* Records a later assignment of a replica that ran to its end (issue 18,
+ * session 9): the row, and the replica bound to the node it names, its state
+ * kept exited, in one transaction; idempotent likewise. A replica that is
+ * not exited, or an unschedulable assignment, is refused (VEIL_E_STATE,
+ * VEIL_E_INVALID) and nothing changes. */
+VEIL_WARN_UNUSED int veil_store_assignment_record_ended(veil_store *s,
+                                                        const struct veil_store_assignment *a,
+                                                        veil_err *err);
 /* The epoch of the newest assignment recorded for (job, replica); *found is
  * false when there is none (issue 18: a decided round takes an assignment of
  * a later epoch, never an older one delivered again). */

@@ -6,8 +6,11 @@
  * container record), and watched until it ends (a growable list, rebuilt
  * from the runtime after a restart); container status goes to the topic and
  * every node records the replica's state from it; the end of a replica is
- * reported again to a node still scheduling it (chaos s7). A copy stopped
- * because its replica moved away is recorded `stopped`, and a later
+ * reported again to a node still scheduling it (chaos s7), and a node that a
+ * later assignment names for a replica that ended elsewhere adopts and
+ * reports that end instead of running it again (issue 18, session 9; a
+ * report other than an end for a replica that ended is ignored). A copy
+ * stopped because its replica moved away is recorded `stopped`, and a later
  * assignment that chooses this node again starts the replica anew (chaos
  * s8: the UNIQUE record had kept it from ever starting again). While the
  * image policy cannot be read (the chain RPC down, a first read in flight)
@@ -343,6 +346,24 @@ void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms)
              failed ? "failed" : "exited", code);
     publish_container_status(d, r->job_id, r->replica,
                              failed ? VEIL_CONTAINER_FAILED : VEIL_CONTAINER_EXITED, code, name);
+}
+
+/* Issue 18 (session 9): a later assignment named this node for a replica
+ * whose end it heard from the replica's earlier runner (declared dead after
+ * the replica ended, before every node heard the end). This node adopts the
+ * end instead of running the replica again, and reports it as its runner
+ * would, so that the nodes holding the replica assigned to it converge on
+ * exited. No container record is made for it (none ran here): the re-sends
+ * of veil_daemon_report_final need none for an exit (code 0), and a record
+ * `exited` would claim a run that never was. */
+void veil_daemon_report_adopted_end(veil_daemon *d, struct round *r, uint64_t now_ms)
+{
+    char name[128];
+    snprintf(name, sizeof name, "veil-%.16s-%u", r->job_hex, r->replica);
+    r->final_report_ms = now_ms + veil_daemon_resend_period_ms(d); /* this period's report */
+    veil_log(VEIL_LOG_INFO, SUB, "replica's end adopted: reported as this node's, not run again",
+             "job=%.16s replica=%u", r->job_hex, r->replica);
+    publish_container_status(d, r->job_id, r->replica, VEIL_CONTAINER_EXITED, 0, name);
 }
 
 /* A copy to stop on the worker pool (a stop waits for the container). */
@@ -688,17 +709,16 @@ void veil_daemon_on_container_status(veil_daemon *d, const uint8_t *data, size_t
     enum veil_replica_state to = m.state == VEIL_CONTAINER_RUNNING  ? VEIL_REPLICA_RUNNING
                                  : m.state == VEIL_CONTAINER_EXITED ? VEIL_REPLICA_EXITED
                                                                     : VEIL_REPLICA_FAILED;
-    if (to == VEIL_REPLICA_EXITED) {
-        enum veil_replica_state cur;
-        /* running first: the state machine has no assigned -> exited */
-        if (veil_store_replica_get_state(d->store, job_hex, m.replica, &cur, &err) == 0 &&
-            cur == VEIL_REPLICA_ASSIGNED &&
-            veil_store_replica_set_state(d->store, job_hex, m.replica, VEIL_REPLICA_RUNNING, NULL,
-                                         &err) != 0)
-            veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
-    }
     enum veil_replica_state was;
     bool known = veil_store_replica_get_state(d->store, job_hex, m.replica, &was, &err) == 0;
+    if (known && was == VEIL_REPLICA_EXITED && to != VEIL_REPLICA_EXITED) {
+        /* an end stays an end (issue 18, session 9): the node a later
+         * assignment bound the ended replica to runs it again without
+         * having heard of its end (at least once, never two at a time) */
+        veil_log(VEIL_LOG_DEBUG, SUB, "container status of a replica that ended ignored",
+                 "job=%.16s replica=%u state=%s", job_hex, m.replica, veil_replica_state_name(to));
+        return;
+    }
     if (veil_store_replica_set_state(d->store, job_hex, m.replica, to, NULL, &err) != 0)
         veil_daemon_store_failed("replica state", job_hex, m.replica, &err);
     /* a node reports its running containers again after each catch-up

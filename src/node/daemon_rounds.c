@@ -43,6 +43,22 @@
  * replica a later assignment moved is answered by the catch-up query (the
  * missing assignment), not by this rule.
  *
+ * A replica that ran to its end (issue 18, session 9, chaos short19): its
+ * runner, declared dead after the replica ended and before every node heard
+ * the end, is replaced by a later assignment. The rule, the same on every
+ * node whatever order it hears things in: the binding follows the latest
+ * assignment; an end stays an end. A later assignment naming another node
+ * than the one an exited replica is bound to is recorded as the current one
+ * and the replica is bound to that node, still exited, nothing started or
+ * stopped (record_ended); the node it names, if it heard the end, adopts it
+ * instead of running the replica again and reports it as its own
+ * (veil_daemon_report_adopted_end), so that nodes holding the replica
+ * assigned to it converge on exited (assigned -> exited, from the bound
+ * node only). A node that never heard the end runs it again (at least once,
+ * never two at a time); the others ignore that copy's reports (an end stays
+ * an end, daemon_exec.c). Every node shows one runner: the latest
+ * assignment's. Older assignments stay history (record_if_older).
+ *
  * A round's state moves only through veil_daemon_round_move (the table of
  * veil_round_transition_ok); its data lives in struct round
  * (daemon_tables.h).
@@ -1042,25 +1058,69 @@ static void start_next_replica(veil_daemon *d, const struct round *prev)
     veil_daemon_plan_round(d, r);
 }
 
-/* A later round's assignment changes nothing for a replica that ran to its
- * end, or that its node (reporting it was never lost, only cut off: chaos
- * finding 2) runs under the same binding. A running replica assigned to
- * another node moves there (its old node stops its copy). A superseded
- * assignment is still recorded, as the replica's current one: the decryptor
- * anchors its commitment, which only the node it names shows (hook H4). */
-static bool assignment_superseded(veil_daemon *d, const struct veil_store_assignment *sa)
+/* The state and binding of the replica an assignment is for (false: a job
+ * not held here). */
+static bool replica_now(veil_daemon *d, const struct veil_store_assignment *sa,
+                        enum veil_replica_state *cur, char *bound, size_t cap)
 {
-    enum veil_replica_state cur;
-    char bound[96];
     veil_err err = {0};
-    if (veil_store_replica_get_state(d->store, sa->job_id, sa->replica, &cur, &err) != 0)
+    return veil_store_replica_get_state(d->store, sa->job_id, sa->replica, cur, &err) == 0 &&
+           veil_store_replica_get_node(d->store, sa->job_id, sa->replica, bound, cap, &err) == 0;
+}
+
+/* A later round's assignment changes nothing for a replica that its node
+ * (reporting it was never lost, only cut off: chaos finding 2) runs under
+ * the same binding, nor for one that ran to its end on the node it names
+ * (or an unschedulable one: it names none). A running replica assigned to
+ * another node moves there (its old node stops its copy); one that ran to
+ * its end elsewhere is ended_elsewhere's. A superseded assignment is still
+ * recorded, as the replica's current one: the decryptor anchors its
+ * commitment, which only the node it names shows (hook H4). */
+static bool assignment_superseded(enum veil_replica_state cur, const char *bound,
+                                  const struct veil_store_assignment *sa)
+{
+    if (cur != VEIL_REPLICA_EXITED && cur != VEIL_REPLICA_RUNNING)
         return false;
-    if (cur == VEIL_REPLICA_EXITED)
-        return true;
-    return cur == VEIL_REPLICA_RUNNING &&
-           veil_store_replica_get_node(d->store, sa->job_id, sa->replica, bound, sizeof bound,
-                                       &err) == 0 &&
-           strcmp(bound, sa->node) == 0;
+    return strcmp(bound, sa->node) == 0 || (cur == VEIL_REPLICA_EXITED && sa->node[0] == '\0');
+}
+
+/* Issue 18 (session 9, chaos short19): the binding follows the latest
+ * assignment; an end stays an end. A replica that ran to its end on one
+ * node, declared dead before every node heard the end, is placed again; a
+ * later assignment naming another node is recorded as the current one AND
+ * the replica is bound to that node, still exited: starting and stopping
+ * nothing (the earlier copy ended). Before, each node kept the binding it
+ * had, so the node that ran it and the node that ran it again both showed
+ * themselves its runner (`consistent` VIOLATED). Every node applies the
+ * same rule whatever order it hears things in, so all show one runner, the
+ * latest assignment's. */
+static bool ended_elsewhere(enum veil_replica_state cur, const char *bound,
+                            const struct veil_store_assignment *sa)
+{
+    return cur == VEIL_REPLICA_EXITED && sa->node[0] && strcmp(bound, sa->node) != 0;
+}
+
+/* The node the assignment names adopts the end it heard instead of running
+ * the replica again, and reports it as its own (daemon_exec.c,
+ * veil_daemon_report_adopted_end), so that the nodes holding the replica
+ * assigned to it converge on exited. A node that never heard the end runs
+ * it again (at least once, never two at a time); the others, bound to it
+ * already, ignore its `running` (daemon_exec.c). */
+static void record_ended(veil_daemon *d, struct round *r, const struct veil_store_assignment *sa,
+                         const char *was)
+{
+    veil_err err = {0};
+    if (veil_store_assignment_record_ended(d->store, sa, &err) != 0) {
+        veil_daemon_store_failed("assignment", sa->job_id, sa->replica, &err);
+        return;
+    }
+    bool mine = strcmp(sa->node, d->self_text) == 0;
+    veil_log(VEIL_LOG_INFO, SUB,
+             "assignment recorded: the replica ended already; bound to the new assignment's node",
+             "job=%.16s replica=%u node=%s was=%s epoch=%llu here=%s", sa->job_id, sa->replica,
+             sa->node, was[0] ? was : "-", (unsigned long long)sa->epoch, mine ? "true" : "false");
+    if (mine)
+        veil_daemon_report_adopted_end(d, r, veil_daemon_wall_ms());
 }
 
 /* The store's row of a signed assignment (its node as text, its
@@ -1145,7 +1205,11 @@ void veil_daemon_record_assignment(veil_daemon *d, struct round *r,
     memset(&r->chosen, 0, sizeof r->chosen);
     if (a->schedulable)
         r->chosen = a->node;
-    if (assignment_superseded(d, &sa)) {
+    char bound[96];
+    bool held = replica_now(d, &sa, &cur, bound, sizeof bound);
+    if (held && ended_elsewhere(cur, bound, &sa)) {
+        record_ended(d, r, &sa, bound);
+    } else if (held && assignment_superseded(cur, bound, &sa)) {
         /* the running container is kept (never a second copy), the state
          * and binding stay; the row makes this the replica's current one */
         bool added = false;

@@ -64,6 +64,11 @@ void veil_daemon_report_containers(veil_daemon *d);
  * period); veil_daemon_report_final publishes when it is due. */
 bool veil_daemon_final_report_due(veil_daemon *d, struct round *r, uint64_t now_ms);
 void veil_daemon_report_final(veil_daemon *d, struct round *r, uint64_t now_ms);
+/* A later assignment named this node for a replica whose end it heard from
+ * its earlier runner (issue 18, session 9): the end, adopted, is published
+ * as this node's own report (exited, code 0), and counts as this period's
+ * final report of the round; later re-sends are veil_daemon_report_final's. */
+void veil_daemon_report_adopted_end(veil_daemon *d, struct round *r, uint64_t now_ms);
 
 /* Rounds nobody can end (issue 18, daemon_rounds.c's top comment): a node
  * holding a round planned past its deadline with no digest at all asks for

@@ -55,6 +55,14 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *   scheduling|awaiting_decryption -> failed (the schedulers never agreed:
  *                                     the decryptor's retries are spent)
  *   assigned|running -> failed | rescheduling (the node failed or was declared dead)
+ *   assigned -> exited               (the node the replica is bound to reports
+ *                                    its end: a short container started and
+ *                                    ended between two reports, or that node
+ *                                    adopted an end it had heard, issue 18
+ *                                    session 9; the daemon checks the binding)
+ *   exited -> exited, another node   (a later assignment named another node:
+ *                                    the binding follows it, the end stays;
+ *                                    veil_store_assignment_record_ended)
  *   failed|unschedulable -> rescheduling -> scheduling
  *   scheduling|awaiting_decryption|rescheduling|failed -> running|exited
  *                                    (the node the replica is still bound to
@@ -68,7 +76,8 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                    only veil_store_replicas_hold and
  *                                    veil_store_node_lost, for a job this
  *                                    node holds at intake
- * Setting the state a replica already has is a no-op (replays are harmless). */
+ * Setting the state a replica already has is a no-op (replays are harmless),
+ * unless a node is given: then only the binding moves. */
 static bool reported_by_bound_node(enum veil_replica_state to)
 {
     return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_EXITED;
@@ -90,7 +99,7 @@ bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_
                reported_by_bound_node(to);
     case VEIL_REPLICA_ASSIGNED:
         return to == VEIL_REPLICA_RUNNING || to == VEIL_REPLICA_FAILED ||
-               to == VEIL_REPLICA_RESCHEDULING;
+               to == VEIL_REPLICA_RESCHEDULING || reported_by_bound_node(to);
     case VEIL_REPLICA_RUNNING:
         return to == VEIL_REPLICA_EXITED || to == VEIL_REPLICA_FAILED ||
                to == VEIL_REPLICA_RESCHEDULING || to == VEIL_REPLICA_ASSIGNED;
@@ -591,6 +600,30 @@ int veil_store_assignment_record(veil_store *s, const struct veil_store_assignme
         rc = set_state_locked(s, a->job_id, a->replica,
                               schedulable ? VEIL_REPLICA_ASSIGNED : VEIL_REPLICA_UNSCHEDULABLE,
                               schedulable ? a->node : NULL, err);
+    return commit_or_rollback(s, rc, err);
+}
+
+/* Issue 18 (session 9): the binding follows the latest assignment, an end
+ * stays an end. The state is read inside the transaction: a replica that is
+ * not exited (any more, or yet) is refused, never moved to exited here. */
+int veil_store_assignment_record_ended(veil_store *s, const struct veil_store_assignment *a,
+                                       veil_err *err)
+{
+    if (a->node[0] == '\0')
+        return veil_err_set(err, VEIL_E_INVALID,
+                            "replica %s/%u: an ended replica is bound to a node", a->job_id,
+                            a->replica);
+    if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    enum veil_replica_state cur;
+    int rc = veil_store_replica_get_state(s, a->job_id, a->replica, &cur, err);
+    if (rc == 0 && cur != VEIL_REPLICA_EXITED)
+        rc = veil_err_set(err, VEIL_E_STATE, "replica %s/%u is %s, not exited", a->job_id,
+                          a->replica, veil_replica_state_name(cur));
+    if (rc == 0)
+        rc = assignment_insert(s, a, err);
+    if (rc == 0)
+        rc = set_state_locked(s, a->job_id, a->replica, VEIL_REPLICA_EXITED, a->node, err);
     return commit_or_rollback(s, rc, err);
 }
 

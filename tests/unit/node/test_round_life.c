@@ -63,6 +63,15 @@
  *     runner answers that query with its final report as it answers a
  *     digest (the query is never counted as one); before, such a round
  *     waited forever (chaos s8, node 2 and short2).
+ * and `consistent` VIOLATED (1) of chaos.sh 300 20261206 (session 9, short19):
+ * 15. a replica that ran to its end, its runner declared dead before the
+ *     end reached every node, placed again by a later assignment: every
+ *     node binds it to the later assignment's node, still exited, starting
+ *     and stopping nothing; the node named adopts the end it heard (no
+ *     container) and reports it; an assigned replica's bound node may
+ *     report its end directly; a replica that ended ignores, quietly, the
+ *     reports of a copy run again by a node that never heard of the end.
+ *     Before, each node kept its binding and two showed themselves runner.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -969,6 +978,228 @@ static void test_outcome_query(void)
     fixture_close(&n);
 }
 
+/* ---- 15: a replica that ran to its end, placed again (session 9) ---- */
+
+/* What the daemon logs at `level` and above while captured, in memory: the
+ * reports this fixture cannot see on gossip (it has none) and the warnings
+ * that must not come. */
+struct log_capture {
+    char *text;
+    size_t len;
+    FILE *mem;
+    enum veil_log_level was;
+};
+
+static void log_capture_begin(struct log_capture *c, enum veil_log_level level)
+{
+    memset(c, 0, sizeof *c);
+    c->mem = open_memstream(&c->text, &c->len);
+    CHECK(c->mem != NULL);
+    c->was = veil_log_get_level();
+    veil_log_set_stream(c->mem);
+    veil_log_set_level(level);
+}
+
+/* Ends the capture: c->text holds it (the caller frees it). */
+static void log_capture_end(struct log_capture *c)
+{
+    veil_log_set_stream(NULL);
+    veil_log_set_level(c->was);
+    CHECK_EQ_INT(fclose(c->mem), 0);
+    CHECK(c->text != NULL);
+}
+
+static void peer_text(const veil_p2p_peer_id *p, char *out, size_t cap)
+{
+    CHECK(veil_p2p_peer_id_to_text(p, out, cap) > 0);
+}
+
+/* A job of one replica assigned at `epoch` to `runner` (this node not
+ * among its runners), as every node holds it once the assignment came. */
+static void assigned_to(struct node *n, const uint8_t id[32], const char *hex, uint64_t epoch,
+                        const veil_p2p_peer_id *runner, const uint8_t sk[64])
+{
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(n, hex, path, VEIL_ARRAY_LEN(path));
+    deliver_to(n, id, epoch, runner, sk);
+    CHECK_EQ_INT(replica_state(n, hex), VEIL_REPLICA_ASSIGNED);
+}
+
+/* (a) a node that heard the replica's end from its runner A; the others
+ * declared A dead before they heard it and a later assignment names B:
+ * bound to B, still exited, nothing started; an older one stays history.
+ * And the same on A itself (chaos short19: node 4 kept it bound to
+ * itself, and both it and node 5 showed themselves its runner). */
+static void test_ended_bound_to_later_node(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    veil_p2p_peer_id a, b;
+    char a_text[VEIL_P2P_PEER_ID_TEXT_MAX], b_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&a, NULL, NULL);
+    fixture_new_peer(&b, NULL, NULL);
+    peer_text(&a, a_text, sizeof a_text);
+    peer_text(&b, b_text, sizeof b_text);
+    uint8_t id[32];
+    char hex[65], bound[96], st[32];
+    fixture_job_id(id, hex, 0xc1);
+    assigned_to(&n, id, hex, 7, &a, sk);
+    exited_here(&n, hex); /* A's end heard */
+
+    deliver_to(&n, id, 9, &b, sk);
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, b_text); /* before: still A */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+    CHECK_EQ_U64(fixture_latest_epoch(&n, hex, 0), 9); /* the current one */
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, ""); /* nothing started */
+    CHECK_EQ_U64(n.d->watched.n, 0);
+    deliver_to(&n, id, 8, &a, sk); /* an older one: history */
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, b_text);
+    CHECK_EQ_U64(assignment_rows(&n), 3);
+
+    /* A itself: its copy exited; the later assignment names B */
+    uint8_t id2[32];
+    char hex2[65], name[64];
+    bool created = false;
+    veil_err err = {0};
+    fixture_job_id(id2, hex2, 0xc2);
+    snprintf(name, sizeof name, "veil-%.16s-0", hex2);
+    running_here(&n, id2, hex2, 7, sk);
+    CHECK_EQ_INT(veil_store_container_set_state(n.d->store, name, "exited", 0, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(n.d->store, hex2, 0, VEIL_REPLICA_EXITED, NULL, &err),
+                 0);
+    watch_list_remove(&n.d->watched, 0); /* as the executor tick leaves it */
+    struct round *r2 = veil_daemon_round(n.d, id2, 0, false);
+    CHECK(r2 != NULL);
+    CHECK(veil_daemon_final_report_due(n.d, r2, veil_daemon_wall_ms())); /* its end, here */
+    deliver_to(&n, id2, 9, &b, sk);
+    bound_node(&n, hex2, bound, sizeof bound);
+    CHECK_EQ_STR(bound, b_text); /* before: still this node */
+    CHECK_EQ_INT(replica_state(&n, hex2), VEIL_REPLICA_EXITED);
+    container_state(&n, hex2, st, sizeof st);
+    CHECK_EQ_STR(st, "exited"); /* the record of the run that was, not stopped */
+    CHECK(!veil_daemon_final_report_due(
+        n.d, r2, veil_daemon_wall_ms() + 2 * veil_daemon_resend_period_ms(n.d)));
+    CHECK(!veil_daemon_exec_claim(n.d, hex2, 0, name, &created)); /* nothing to start */
+    fixture_close(&n);
+}
+
+/* (b) the node a later assignment names heard the replica's end from A: it
+ * adopts the end (bound here, exited, no container) and reports it as its
+ * own, counted as this period's final report. */
+static void test_named_node_adopts_end(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    n.d->roles = VEIL_ROLE_MEMBER | VEIL_ROLE_EXECUTOR;
+    veil_p2p_peer_id a;
+    fixture_new_peer(&a, NULL, NULL);
+    uint8_t id[32];
+    char hex[65], bound[96], st[32];
+    fixture_job_id(id, hex, 0xc3);
+    assigned_to(&n, id, hex, 7, &a, sk);
+    exited_here(&n, hex);
+
+    struct log_capture c;
+    log_capture_begin(&c, VEIL_LOG_INFO);
+    deliver_to(&n, id, 9, &n.d->self, sk);
+    log_capture_end(&c);
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, n.d->self_text); /* before: still A */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, ""); /* not run again */
+    CHECK_EQ_U64(n.d->watched.n, 0);
+    CHECK_CONTAINS(c.text, "replica's end adopted");
+    CHECK(strstr(c.text, "level=warn") == NULL);
+    free(c.text);
+    struct round *r = veil_daemon_round(n.d, id, 0, false);
+    CHECK(r != NULL);
+    uint64_t now = veil_daemon_wall_ms(), period = veil_daemon_resend_period_ms(n.d);
+    CHECK(!veil_daemon_final_report_due(n.d, r, now));         /* reported just now */
+    CHECK(veil_daemon_final_report_due(n.d, r, now + period)); /* then as any runner's end */
+
+    log_capture_begin(&c, VEIL_LOG_INFO);
+    deliver_to(&n, id, 9, &n.d->self, sk); /* again (a catch-up): nothing new */
+    log_capture_end(&c);
+    CHECK(strstr(c.text, "adopted") == NULL);
+    free(c.text);
+    fixture_close(&n);
+}
+
+/* (c) assigned -> exited on the report of the bound node only (a short
+ * container, or an adopted end); (d) an end stays an end: the node the
+ * replica is now bound to runs it again (it never heard the end) and its
+ * reports change nothing, quietly. */
+static void test_end_reports_of_bound_node(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    veil_p2p_peer_id a, b;
+    char b_text[VEIL_P2P_PEER_ID_TEXT_MAX], bound[96];
+    fixture_new_peer(&a, NULL, NULL);
+    fixture_new_peer(&b, NULL, NULL);
+    peer_text(&b, b_text, sizeof b_text);
+    uint8_t id[32];
+    char hex[65];
+    fixture_job_id(id, hex, 0xc4);
+    assigned_to(&n, id, hex, 7, &a, sk);
+    struct round *r = veil_daemon_round(n.d, id, 0, false);
+    CHECK(r != NULL);
+    status_from(&n, r, &b, VEIL_CONTAINER_EXITED); /* not its node: nothing */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED);
+    struct log_capture c;
+    log_capture_begin(&c, VEIL_LOG_WARN);
+    status_from(&n, r, &a, VEIL_CONTAINER_EXITED);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+
+    deliver_to(&n, id, 9, &b, sk); /* (a) bound to B */
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, b_text);
+    status_from(&n, r, &b, VEIL_CONTAINER_RUNNING); /* B never heard the end: it runs it */
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+    status_from(&n, r, &b, VEIL_CONTAINER_FAILED);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+    status_from(&n, r, &b, VEIL_CONTAINER_EXITED);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_EXITED);
+    log_capture_end(&c);
+    CHECK_EQ_STR(c.text, ""); /* before: "store write failed" for running and failed */
+    free(c.text);
+    bound_node(&n, hex, bound, sizeof bound);
+    CHECK_EQ_STR(bound, b_text);
+
+    /* the same with the binding moved by the store alone (rule 4 whatever
+     * moved it): before, a WARN "store write failed" (exited -> running) */
+    uint8_t id2[32];
+    char hex2[65];
+    veil_err err = {0};
+    fixture_job_id(id2, hex2, 0xc5);
+    assigned_to(&n, id2, hex2, 7, &a, sk);
+    exited_here(&n, hex2);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, hex2, 0, VEIL_REPLICA_EXITED, b_text, &err), 0);
+    struct round *r2 = veil_daemon_round(n.d, id2, 0, false);
+    CHECK(r2 != NULL);
+    log_capture_begin(&c, VEIL_LOG_WARN);
+    status_from(&n, r2, &b, VEIL_CONTAINER_RUNNING);
+    status_from(&n, r2, &b, VEIL_CONTAINER_FAILED);
+    log_capture_end(&c);
+    CHECK_EQ_STR(c.text, "");
+    free(c.text);
+    CHECK_EQ_INT(replica_state(&n, hex2), VEIL_REPLICA_EXITED);
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
@@ -976,4 +1207,5 @@ VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settl
            VTEST(test_older_assignment_is_history), VTEST(test_chosen_again_starts_anew),
            VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
            VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled),
-           VTEST(test_outcome_query))
+           VTEST(test_outcome_query), VTEST(test_ended_bound_to_later_node),
+           VTEST(test_named_node_adopts_end), VTEST(test_end_reports_of_bound_node))

@@ -16,6 +16,9 @@
  * reopen, per cluster, a member's change moves the block, malformed rows
  * and oversized input are refused, and a schema-6 store migrates with its
  * jobs kept and no view stored.
+ * A replica that ran to its end follows a later assignment's binding, its
+ * state kept exited (issue 18, session 9), and assigned -> exited is a
+ * transition (the bound node reports the end).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -111,6 +114,9 @@ static void test_schema_and_state_machine(void)
     CHECK(veil_replica_transition_ok(VEIL_REPLICA_RUNNING, VEIL_REPLICA_ASSIGNED));
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RUNNING));
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_ASSIGNED));
+    /* The bound node reports the end of an assigned replica (a short
+     * container between two reports, or an end it adopted: session 9). */
+    CHECK(veil_replica_transition_ok(VEIL_REPLICA_ASSIGNED, VEIL_REPLICA_EXITED));
     /* Exited is final. */
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_RESCHEDULING));
     CHECK(veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RESCHEDULING));
@@ -174,6 +180,89 @@ static void test_schema_and_state_machine(void)
     sqlite3_close(db);
     CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_UNSUPPORTED);
+    remove_tmpdir();
+}
+
+static enum veil_replica_state state_of(veil_store *s, const char *id)
+{
+    enum veil_replica_state st = VEIL_REPLICA_PENDING;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_get_state(s, id, 0, &st, &err), 0);
+    return st;
+}
+
+static void check_bound(veil_store *s, const char *id, const char *want)
+{
+    char node[96];
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_replica_get_node(s, id, 0, node, sizeof node, &err), 0);
+    CHECK_EQ_STR(node, want);
+}
+
+/* Issue 18 (session 9): a replica that ran to its end follows the binding
+ * of a later assignment, its state kept exited: exited -> exited with a node
+ * moves the binding (only the binding), and
+ * veil_store_assignment_record_ended records the row and the binding in
+ * one transaction, refusing a replica that is not exited. */
+static void test_exited_rebound(void)
+{
+    make_tmpdir();
+    veil_store *s;
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_store_open(&s, tmpdir, &err), 0);
+    char id[65];
+    job_hex(id, 5);
+    CHECK_EQ_INT(veil_store_job_insert(s, id, "short", "{}", "peerA", "00", 1, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 0, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(s, id, 0, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err), 0);
+    struct veil_store_assignment a = {.replica = 0, .epoch = 4};
+    snprintf(a.job_id, sizeof a.job_id, "%s", id);
+    snprintf(a.node, sizeof a.node, "12D3KooWfirst");
+    memset(a.output_digest, 'a', 64);
+    memset(a.signature, 'b', 128);
+    memset(a.commitment, 'c', 64);
+    /* a later assignment of a replica not exited: refused, nothing changes */
+    struct veil_store_assignment later = a;
+    later.epoch = 9;
+    snprintf(later.node, sizeof later.node, "12D3KooWthird");
+    memset(later.commitment, 'e', 64);
+    CHECK_EQ_INT(veil_store_assignment_record(s, &a, &err), 0);
+    CHECK_EQ_INT(veil_store_assignment_record_ended(s, &later, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_STATE);
+    uint64_t e = 0;
+    bool found = false;
+    CHECK_EQ_INT(veil_store_assignment_latest_epoch(s, id, 0, &e, &found, &err), 0);
+    CHECK(found);
+    CHECK_EQ_U64(e, 4);
+    check_bound(s, id, "12D3KooWfirst");
+    CHECK_EQ_INT(state_of(s, id), VEIL_REPLICA_ASSIGNED);
+
+    /* assigned -> exited (the bound node's report), then rebound */
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 0, VEIL_REPLICA_EXITED, NULL, &err), 0);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 0, VEIL_REPLICA_EXITED, NULL, &err), 0);
+    check_bound(s, id, "12D3KooWfirst"); /* a replay without a node: no-op */
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(s, id, 0, VEIL_REPLICA_EXITED, "12D3KooWsecond", &err), 0);
+    check_bound(s, id, "12D3KooWsecond");
+    CHECK_EQ_INT(state_of(s, id), VEIL_REPLICA_EXITED);
+
+    CHECK_EQ_INT(veil_store_assignment_record_ended(s, &later, &err), 0);
+    CHECK_EQ_INT(veil_store_assignment_record_ended(s, &later, &err), 0); /* replay */
+    check_bound(s, id, "12D3KooWthird");
+    CHECK_EQ_INT(state_of(s, id), VEIL_REPLICA_EXITED);
+    CHECK_EQ_INT(veil_store_assignment_latest_epoch(s, id, 0, &e, &found, &err), 0);
+    CHECK_EQ_U64(e, 9);
+    uint64_t rows = 0;
+    CHECK_EQ_INT(veil_store_count(s, "assignments", &rows, &err), 0);
+    CHECK_EQ_U64(rows, 2);
+    struct veil_store_assignment none = later; /* unschedulable: no node to bind */
+    none.epoch = 11;
+    none.node[0] = '\0';
+    CHECK_EQ_INT(veil_store_assignment_record_ended(s, &none, &err), -1);
+    CHECK_EQ_INT(err.code, VEIL_E_INVALID);
+    check_bound(s, id, "12D3KooWthird");
+    veil_store_close(s);
     remove_tmpdir();
 }
 
@@ -764,6 +853,7 @@ static void test_chain_view(void)
     remove_tmpdir();
 }
 
-VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_retry_note_and_migration),
-           VTEST(test_node_lost_and_resume), VTEST(test_crash_resume), VTEST(test_deferrals),
-           VTEST(test_taken_in), VTEST(test_chain_view))
+VTEST_MAIN(VTEST(test_schema_and_state_machine), VTEST(test_exited_rebound),
+           VTEST(test_retry_note_and_migration), VTEST(test_node_lost_and_resume),
+           VTEST(test_crash_resume), VTEST(test_deferrals), VTEST(test_taken_in),
+           VTEST(test_chain_view))
