@@ -865,7 +865,7 @@ static void test_weighted_placement(void)
 
 /* placement: weighted counts GPUs one by one (issue 20): two nodes alike
  * but for 1 and 6 free GPUs of 8 (the old measure, spread's top byte, read
- * both as 255 and tied to node 0) place on node 6's; the GPU load is 255 -
+ * both as 255 and tied to node 0) place on the one with 6 free; the GPU load is 255 -
  * min(free, 255) for every count (steps of one GPU, none from 255 on), in
  * the round, public and confidential, and in the node's own key. */
 static void test_weighted_gpus(void)
@@ -899,7 +899,7 @@ static void test_weighted_gpus(void)
         CHECK_EQ_INT(veil_sched_key(&gpu, &q), f < 255 ? 255 - f : 0);
     }
     /* 254, 255, 256 and 4095 free: 255 and above tie at no load (lowest
-     * index); the round and the brute force agree on each pair */
+     * index); the round and the brute force agree */
     static const uint16_t edge[4] = {254, 255, 256, 4095};
     struct veil_telemetry_q four[4];
     memset(four, 0, sizeof four);
@@ -912,6 +912,7 @@ static void test_weighted_gpus(void)
         bool not1[4] = {false, true, false, false};
         CHECK_EQ_INT(veil_sched_round(&gpu, four, not1, 4, &r, NULL, NULL), 0);
         CHECK(r.found && r.index == 2);
+        CHECK(brute_force(&gpu, four, not1, 4, &index) && index == 2);
     }
 }
 
