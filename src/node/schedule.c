@@ -63,7 +63,7 @@
  *                                      keep = LT_SCALAR(free_ig, 256)          (public)
  *                                             AND(want_g, LT_SCALAR(free_ig, 256))
  *                                                                   (confidential)
- *                                      (whole GPUs: +7 PBS per node public, +4
+ *                                      (whole GPUs: +5 PBS per node public, +2
  *                                      confidential; issue 20, session 9)
  *                               u    = EQ_SCALAR(lat, 4095)  (unmeasured: +2^13)
  *                               cost <= 16 x 255 + 4 x 4 x 255 = 8160 < 2^13, so
@@ -494,8 +494,8 @@ static int check_request(const struct veil_sched_request *req, veil_err *err)
  * block moves (masked by want_r when confidential: 4 PBS). gpus: whole
  * GPUs, 255 - min(free, 255) = NOT(free)'s low byte kept only while
  * free < 256 (issue 20: the top byte read a node's handful of GPUs as one
- * step of 16), so one LT_SCALAR and the 4-PBS masked field; confidential:
- * the mask ANDed with want_gpu (one PBS more). */
+ * step of 16), so one LT_SCALAR (1 PBS: 256 is a power of 4) and the 4-PBS
+ * masked field; confidential: the mask ANDed with want_gpu (one PBS more). */
 static struct val load_field(struct ctx *c, const struct veil_sched_request *req, int r,
                              struct val free_r, struct val want_r)
 {
