@@ -301,11 +301,15 @@ int veil_telemetry_test_override_parse(const char *text, struct veil_telemetry_r
 
 /* weighted: cost = latency_weight x latq + load_weight x loadq + 2^13 x [unmeasured]
  * with latq = (latency >> 4) mod 2^8 (1.6 ms steps) and loadq = the sum over
- * the requested resources of ((0xFFFF - free_r) >> (T_r + 4)) mod 2^8 (the
- * top 8 bits of spread's 12-bit term); < 2^14 by the weights' bounds */
+ * the requested resources of lq_r: for cpu, memory and disk
+ * ((0xFFFF - free_r) >> 8) mod 2^8 (the top 8 bits of spread's 12-bit term),
+ * for gpus 255 - min(free, 255) (whole GPUs: a node's handful of GPUs would
+ * be one step of 16 in spread's term; 256 or more free read as no load);
+ * every lq_r <= 255, so the cost stays < 2^14 by the weights' bounds */
 #define VEIL_SCHED_COST_BITS       8
 #define VEIL_SCHED_COST_SHIFT      4 /* 12-bit latency and load terms keep their top 8 bits */
 #define VEIL_SCHED_COST_UNMEASURED (1u << 13)
+#define VEIL_SCHED_COST_GPU_IDLE   256u /* free gpus from here on: a GPU load of 0 */
 
 /* What a job asks for, in quantized units (encrypted when confidential). */
 struct veil_sched_request {

@@ -1306,7 +1306,12 @@ static size_t const_items(struct graph *g, const struct expr *a, size_t n, uint6
  * five blocks, within the noise budget) into items compared with 0; and the
  * lowest items whose target digit is 0 can never borrow (a_lo < 0 is false),
  * so a < k is decided by the items above them and they are dropped. E.g. a
- * 16-bit a < 16 is one PBS on the sum of blocks 2..6 and block 7, not five. */
+ * 16-bit a < 16 is one PBS on the sum of blocks 2..6 and block 7, not five.
+ * k = 4^j (one digit 1, every digit below it 0): a < k is "blocks j.. are
+ * all zero", so block j joins the sums, the first one compared with 1 (a sum
+ * below 1 is 0; the sums above compared with 0) and no item is built below
+ * it: a 16-bit a < 256 (the weighted placement's "free GPUs < 256") is one
+ * PBS on the sum of blocks 4..7, not three; a < 1 two items, not three. */
 static size_t const_lt_items(struct graph *g, const struct expr *a, size_t n, uint64_t k,
                              struct item *items, int *targets)
 {
@@ -1314,9 +1319,11 @@ static size_t const_lt_items(struct graph *g, const struct expr *a, size_t n, ui
     for (size_t i = 0; i < n; i++)
         if ((k >> (2 * i)) & 3)
             top = i + 1;
-    size_t m = top ? const_items(g, a, top, k, items, targets) : 0;
+    const int pow4 = top > 0 && k == 1ull << (2 * (top - 1));
+    const size_t first = pow4 ? top - 1 : top; /* the first summed block */
+    size_t m = top && !pow4 ? const_items(g, a, top, k, items, targets) : 0;
     uint64_t mx = g->s->params->max_noise_level;
-    for (size_t i = top; i < n;) {
+    for (size_t i = first; i < n;) {
         struct expr sum = a[i];
         size_t used = 1;
         while (i + used < n && used < 5 && ex_noise(g, &sum) + ex_noise(g, &a[i + used]) <= mx) {
@@ -1324,8 +1331,8 @@ static size_t const_lt_items(struct graph *g, const struct expr *a, size_t n, ui
             used++;
         }
         items[m].raw = sum;
-        targets[m] = 0;
-        items[m].kind = KIND_CONST_BASE;
+        targets[m] = pow4 && i == first; /* the sum holding k's digit 1: < 1 */
+        items[m].kind = KIND_CONST_BASE + targets[m];
         m++;
         i += used;
     }

@@ -54,9 +54,17 @@
  *                               lat = latency_i,s, s = req.latency_to):
  *                      SUM_WEIGHTED(latq, lq_r for r in R, u; W, L.., 2^13; bits 8)
  *                               latq = SUM_BITS(lat; shift 4, bits 8)
- *                               lq_r = SUM_BITS(NOT(free_ir); T_r + 4, 8) (if L; public)
+ *                               lq_r (if L) for cpu, memory, disk:
+ *                                      SUM_BITS(NOT(free_ir); T_r + 4, 8)     (public)
  *                                      SUM_MASKED(NOT(free_ir), want_r; T_r + 4, 8)
- *                                                                 (if L; confidential)
+ *                                                                   (confidential)
+ *                               lq_g (if L) for gpus, 255 - min(free_ig, 255):
+ *                                      SUM_MASKED(NOT(free_ig), keep; 0, 8) with
+ *                                      keep = LT_SCALAR(free_ig, 256)          (public)
+ *                                             AND(want_g, LT_SCALAR(free_ig, 256))
+ *                                                                   (confidential)
+ *                                      (whole GPUs: +5 PBS per node public, +2
+ *                                      confidential; issue 20, session 9)
  *                               u    = EQ_SCALAR(lat, 4095)  (unmeasured: +2^13)
  *                               cost <= 16 x 255 + 4 x 4 x 255 = 8160 < 2^13, so
  *                               every measured node's key is below every
@@ -446,6 +454,8 @@ static int word_score(const struct veil_sched_request *req, unsigned *bits)
 
 /* Low bits dropped from each resource's score term (node.h): free gpus are at
  * most VEIL_QUANT_GPU_MAX = 4095, so they keep every bit. */
+_Static_assert(VEIL_SCHED_COST_GPU_IDLE == 1u << VEIL_SCHED_COST_BITS,
+               "a gpu's load field is NOT(free)'s low COST_BITS bits while free < IDLE");
 static const unsigned term_shift[VEIL_RES_COUNT] = {VEIL_SCHED_TERM_SHIFT, VEIL_SCHED_TERM_SHIFT,
                                                     VEIL_SCHED_TERM_SHIFT, 0};
 
@@ -479,6 +489,38 @@ static int check_request(const struct veil_sched_request *req, veil_err *err)
     return 0;
 }
 
+/* weighted: resource r's load field lq_r of one node (free_r and want_r
+ * borrowed). cpu, memory, disk: the top byte of NOT(free_r)'s 12-bit term,
+ * block moves (masked by want_r when confidential: 4 PBS). gpus: whole
+ * GPUs, 255 - min(free, 255) = NOT(free)'s low byte kept only while
+ * free < 256 (issue 20: the top byte read a node's handful of GPUs as one
+ * step of 16), so one LT_SCALAR (1 PBS: 256 is a power of 4) and the 4-PBS
+ * masked field; confidential: the mask ANDed with want_gpu (one PBS more). */
+static struct val load_field(struct ctx *c, const struct veil_sched_request *req, int r,
+                             struct val free_r, struct val want_r)
+{
+    struct val inv = op1(c, VEIL_SCHED_OP_NOT, take(free_r), 0, 0);
+    if (r != VEIL_RES_GPU && !req->confidential)
+        return op1(c, VEIL_SCHED_OP_SUM_BITS, inv, term_shift[r] + VEIL_SCHED_COST_SHIFT,
+                   VEIL_SCHED_COST_BITS);
+    unsigned shift = 0;
+    struct val keep;
+    if (r == VEIL_RES_GPU) {
+        keep = op1(c, VEIL_SCHED_OP_LT_SCALAR, take(free_r), VEIL_SCHED_COST_GPU_IDLE, 0);
+        if (req->confidential)
+            keep = op2(c, VEIL_SCHED_OP_AND, take(want_r), keep);
+    } else {
+        shift = term_shift[r] + VEIL_SCHED_COST_SHIFT;
+        keep = take(want_r);
+    }
+    struct val m[2] = {materialize(c, inv), materialize(c, keep)};
+    struct val out =
+        call_op(c, VEIL_SCHED_OP_SUM_MASKED, m, 2, shift, VEIL_SCHED_COST_BITS, NULL, NULL);
+    drop(c, &m[0]);
+    drop(c, &m[1]);
+    return out;
+}
+
 /* weighted: W latq + L sum_r lq_r + 2^13 [unmeasured] of one node (words w,
  * borrowed) as one SUM_WEIGHTED; want: a confidential request's masks. */
 static struct val weighted_score(struct ctx *c, const struct veil_sched_request *req,
@@ -495,18 +537,8 @@ static struct val weighted_score(struct ctx *c, const struct veil_sched_request 
     for (int r = 0; r < VEIL_RES_COUNT && req->load_weight; r++) {
         if (!req->confidential && !req->res[r])
             continue;
-        struct val inv = op1(c, VEIL_SCHED_OP_NOT, take(w[r]), 0, 0);
-        unsigned shift = term_shift[r] + VEIL_SCHED_COST_SHIFT;
         weights[n] = req->load_weight;
-        if (req->confidential) {
-            struct val m[2] = {materialize(c, inv), take(want[r])};
-            args[n++] =
-                call_op(c, VEIL_SCHED_OP_SUM_MASKED, m, 2, shift, VEIL_SCHED_COST_BITS, NULL, NULL);
-            drop(c, &m[0]);
-            drop(c, &m[1]);
-        } else {
-            args[n++] = op1(c, VEIL_SCHED_OP_SUM_BITS, inv, shift, VEIL_SCHED_COST_BITS);
-        }
+        args[n++] = load_field(c, req, r, w[r], want[r]);
     }
     for (size_t i = 0; i < n; i++)
         args[i] = materialize(c, args[i]);   /* telemetry is encrypted: no-op */
@@ -1036,9 +1068,14 @@ static uint32_t weighted_key_score(const struct veil_sched_request *req, const u
     const uint32_t fmask = (1u << VEIL_SCHED_COST_BITS) - 1;
     uint32_t lat = w[VEIL_TELEMETRY_WORD_LATENCY + req->latency_to % VEIL_LATENCY_SLOTS];
     uint32_t load = 0;
-    for (int r = 0; r < VEIL_RES_COUNT; r++)
-        if (req->res[r])
+    for (int r = 0; r < VEIL_RES_COUNT; r++) {
+        if (!req->res[r])
+            continue;
+        if (r == VEIL_RES_GPU) /* whole GPUs: 255 - min(free, 255) */
+            load += w[r] < fmask ? fmask - w[r] : 0;
+        else
             load += ((~w[r] & MASK16) >> (term_shift[r] + VEIL_SCHED_COST_SHIFT)) & fmask;
+    }
     return req->latency_weight * ((lat >> VEIL_SCHED_COST_SHIFT) & fmask) +
            req->load_weight * load + VEIL_SCHED_COST_UNMEASURED * (lat == VEIL_LATENCY_UNKNOWN);
 }
@@ -1135,7 +1172,8 @@ int veil_sched_round_sharded(const struct veil_sched_request *req,
 }
 
 /* veil_sched_ops_formula for the weighted policy: feasibility as for every
- * policy, then per node the fields, the unmeasured test and one weighted sum. */
+ * policy, then per node the fields (the gpu field: its free < 256 test, and
+ * with want_gpu, a masked field), the unmeasured test and one weighted sum. */
 static void weighted_formula(const struct veil_sched_request *req, size_t n,
                              struct veil_sched_ops *ops)
 {
@@ -1146,8 +1184,9 @@ static void weighted_formula(const struct veil_sched_request *req, size_t n,
         ops->ne_scalar = (L ? R : 0) + 2; /* want_r; con_region, con_zone */
         ops->truncate = 2 + 2 * N;
         ops->lt = R * N;
+        ops->lt_scalar = L * N;
         ops->ne = 2 * N;
-        ops->and_ = 2 * N;
+        ops->and_ = (2 + L) * N;
         ops->sum_masked = L * R * N;
         ops->flag_top = N;
     } else {
@@ -1155,10 +1194,12 @@ static void weighted_formula(const struct veil_sched_request *req, size_t n,
         cons = ((req->region & 0xFF) != 0) + ((req->zone & 0xFF) != 0);
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             k += req->res[r] != 0;
-        ops->lt_scalar = k * N;
+        const uint64_t gpu = req->res[VEIL_RES_GPU] != 0;
+        ops->lt_scalar = (k + L * gpu) * N;
         ops->ne_scalar = cons * N;
         ops->truncate = cons * N;
-        ops->sum_bits = L * k * N;
+        ops->sum_bits = L * (k - gpu) * N;
+        ops->sum_masked = L * gpu * N;
         ops->flag_top = (k + cons) ? N : 0;
     }
     ops->not_ = L * k * N;

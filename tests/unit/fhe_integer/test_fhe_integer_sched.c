@@ -3,7 +3,8 @@
  * test_fhe_integer_sched.c - the comparison shapes the scheduler leans on,
  * against plain arithmetic: a < k and a >= k for constants whose low digits
  * are zero (dropped items) and whose high digits are zero (blocks summed into
- * one "all zero" item), at 8 and 16 bits; and the labelled argmin carrying
+ * one "all zero" item; k = 4^j, where the block holding k's 1 joins them), at
+ * 8 and 16 bits; and the labelled argmin carrying
  * its labels packed two bits per block, with labels beyond 8 bits (a cluster
  * of more than 256 members), ties and every key flagged. Slow: every
  * operation bootstraps; the value sets are kept small.
@@ -75,6 +76,41 @@ static void test_lt_scalar_trimmed(void)
     }
 }
 
+/* k = 4^j: a < k is "blocks j.. all zero", the block holding k's 1 summed
+ * with those above (8 and 16 bits, values on both sides of each power); a
+ * 16-bit a < 256 is one PBS, a < 1 at most three. */
+static void test_lt_scalar_powers_of_four(void)
+{
+    static const uint64_t k8[] = {1, 4, 16, 64};
+    static const uint64_t x8[] = {0, 1, 3, 4, 15, 16, 63, 64, 0xFF};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(x8); i++) {
+        veil_fhe_ct *a = enc(8, x8[i]);
+        for (size_t j = 0; j < VEIL_ARRAY_LEN(k8); j++)
+            check_cmp(8, a, x8[i], k8[j]);
+        veil_fhe_ct_free(a);
+    }
+    static const uint64_t k16[] = {1, 4, 64, 256, 1024, 4096, 16384};
+    static const uint64_t x16[] = {0, 1, 255, 256, 1023, 4096, 16383, 16384, 0xFFFF};
+    for (size_t i = 0; i < VEIL_ARRAY_LEN(x16); i++) {
+        veil_fhe_ct *a = enc(16, x16[i]);
+        for (size_t j = 0; j < VEIL_ARRAY_LEN(k16); j++)
+            check_cmp(16, a, x16[i], k16[j]);
+        veil_fhe_ct_free(a);
+    }
+    veil_err err = {0};
+    veil_fhe_ct *a = enc(16, 300), *lt = NULL;
+    uint64_t p0 = veil_fhe_server_pbs_count(sk);
+    CHECK_EQ_INT(veil_fhe_scalar(sk, VEIL_FHE_LT_SCALAR, a, 256, &lt, &err), 0);
+    CHECK_EQ_U64(veil_fhe_server_pbs_count(sk) - p0, 1);
+    veil_fhe_ct_free(lt);
+    p0 = veil_fhe_server_pbs_count(sk);
+    CHECK_EQ_INT(veil_fhe_scalar(sk, VEIL_FHE_LT_SCALAR, a, 1, &lt, &err), 0);
+    CHECK(veil_fhe_server_pbs_count(sk) - p0 <= 3);
+    CHECK_EQ_U64(dec(lt), 0);
+    veil_fhe_ct_free(lt);
+    veil_fhe_ct_free(a);
+}
+
 /* Keys (flag block on top: >= 0x4000 is infeasible) with labels up to 65535. */
 static void check_argmin(const uint64_t *x, const uint64_t *labels, size_t n)
 {
@@ -128,6 +164,7 @@ static void test_lt_scalar(void)
 {
     setup();
     test_lt_scalar_trimmed();
+    test_lt_scalar_powers_of_four();
 }
 
 static void test_argmin_labels(void)

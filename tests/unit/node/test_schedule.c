@@ -26,7 +26,8 @@ static uint32_t rnd(uint32_t bound)
 /* The weighted policy stated directly: measured nodes first (unmeasured =
  * 4095), then W x (RTT in 1.6 ms steps) + L x load, the load being the sum
  * over the requested resources of the top 8 bits of spread's 12-bit term
- * (less free is more load); as one number ordered the same way. */
+ * for cpu, memory and disk, and of 255 - min(free, 255) for gpus (whole
+ * GPUs; less free is more load); as one number ordered the same way. */
 static uint64_t weighted_rank(const struct veil_sched_request *req,
                               const struct veil_telemetry_q *q)
 {
@@ -34,8 +35,11 @@ static uint64_t weighted_rank(const struct veil_sched_request *req,
     for (int r = 0; r < VEIL_RES_COUNT; r++) {
         if (!req->res[r])
             continue;
-        unsigned shift = r == VEIL_RES_GPU ? 0 : 4;
-        uint64_t spread_term = ((0xFFFFu - q->res[r]) >> shift) & 0xFFF;
+        if (r == VEIL_RES_GPU) {
+            load += 255 - (q->res[r] < 255 ? q->res[r] : 255);
+            continue;
+        }
+        uint64_t spread_term = ((0xFFFFu - q->res[r]) >> 4) & 0xFFF;
         load += spread_term / 16;
     }
     uint64_t cost = req->latency_weight * (lat / 16) + req->load_weight * load;
@@ -757,9 +761,15 @@ static void test_weighted_placement(void)
     for (int t = 0; t < TRIALS; t++) {
         size_t n = 1 + rnd(MAXN);
         random_cluster(nodes, excluded, n);
-        for (size_t i = 0; i < n; i++) /* few distinct values: ties everywhere */
+        for (size_t i = 0; i < n; i++) { /* few distinct values: ties everywhere */
             if (rnd(2))
                 nodes[i].latency[0] = (uint16_t)(rnd(3) ? 16 * rnd(3) : VEIL_LATENCY_UNKNOWN);
+            /* a handful of GPUs, around the 255/256 edge, or anything */
+            uint16_t g = (uint16_t)(rnd(2)   ? rnd(12)
+                                    : rnd(2) ? 250 + rnd(12)
+                                             : nodes[i].res[VEIL_RES_GPU]);
+            nodes[i].res[VEIL_RES_GPU] = g;
+        }
         struct veil_sched_request req = {.policy = VEIL_POLICY_WEIGHTED};
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             req.res[r] = rnd(2) ? 0 : (uint16_t)rnd(16);
@@ -830,11 +840,14 @@ static void test_weighted_placement(void)
                                      .latency_weight = VEIL_WEIGHT_LATENCY_MAX,
                                      .load_weight = VEIL_WEIGHT_LOAD_MAX};
     worst.latency[0] = VEIL_LATENCY_MAX;
-    CHECK_EQ_INT(veil_sched_key(&big, &worst), 16 * 255 + 4 * (3 * 255 + 255));
+    /* one free GPU is a GPU load of 254 (255 needs none free: infeasible) */
+    CHECK_EQ_INT(veil_sched_key(&big, &worst), 16 * 255 + 4 * (3 * 255 + 254));
     CHECK(veil_sched_key(&big, &worst) < VEIL_SCHED_COST_UNMEASURED);
     worst.latency[0] = VEIL_LATENCY_UNKNOWN;
-    CHECK_EQ_INT(veil_sched_key(&big, &worst), 8192 + 16 * 255 + 4 * 1020);
+    CHECK_EQ_INT(veil_sched_key(&big, &worst), 8192 + 16 * 255 + 4 * 1019);
     CHECK(veil_sched_key(&big, &worst) < VEIL_SCHED_FLAG_BASE);
+    worst.res[VEIL_RES_GPU] = 0; /* every field at 255: the bound itself, flagged */
+    CHECK_EQ_INT(veil_sched_key(&big, &worst), VEIL_SCHED_FLAG_BASE + 8192 + 8160);
 
     veil_err err = {0};
     uint16_t key;
@@ -848,6 +861,59 @@ static void test_weighted_placement(void)
     big.load_weight = 1;
     big.latency_to = VEIL_LATENCY_SLOTS;
     CHECK_EQ_INT(veil_sched_round(&big, three, NULL, 4, &r, NULL, NULL), -1);
+}
+
+/* placement: weighted counts GPUs one by one (issue 20): two nodes alike
+ * but for 1 and 6 free GPUs of 8 (the old measure, spread's top byte, read
+ * both as 255 and tied to node 0) place on the one with 6 free; the GPU load is 255 -
+ * min(free, 255) for every count (steps of one GPU, none from 255 on), in
+ * the round, public and confidential, and in the node's own key. */
+static void test_weighted_gpus(void)
+{
+    struct veil_telemetry_q two[2] = {{.res = {800, 512, 20, 1}, .latency = {40, 40, 40, 40}},
+                                      {.res = {800, 512, 20, 6}, .latency = {40, 40, 40, 40}}};
+    struct veil_sched_request req = {.res = {100, 16, 0, 1},
+                                     .policy = VEIL_POLICY_WEIGHTED,
+                                     .latency_weight = 1,
+                                     .load_weight = 1};
+    struct veil_sched_result r;
+    for (int conf = 0; conf < 2; conf++) {
+        req.confidential = conf;
+        CHECK_EQ_INT(veil_sched_round(&req, two, NULL, 2, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 1);
+    }
+    req.confidential = false;
+    uint16_t k0 = 0, k1 = 0;
+    CHECK_EQ_INT(veil_sched_node_key(&req, &two[0], &k0, NULL), 0);
+    CHECK_EQ_INT(veil_sched_node_key(&req, &two[1], &k1, NULL), 0);
+    CHECK_EQ_INT(k0 - k1, 5); /* five GPUs, five steps */
+    uint32_t index = 9;
+    CHECK(brute_force(&req, two, (bool[2]){false, false}, 2, &index) && index == 1);
+
+    /* the load of one GPU request alone, free 1..4095 (0 does not fit) */
+    struct veil_sched_request gpu = {
+        .res = {0, 0, 0, 1}, .policy = VEIL_POLICY_WEIGHTED, .load_weight = 1};
+    struct veil_telemetry_q q = {.latency = {0}};
+    for (uint32_t f = 1; f <= VEIL_QUANT_GPU_MAX; f++) {
+        q.res[VEIL_RES_GPU] = (uint16_t)f;
+        CHECK_EQ_INT(veil_sched_key(&gpu, &q), f < 255 ? 255 - f : 0);
+    }
+    /* 254, 255, 256 and 4095 free: 255 and above tie at no load (lowest
+     * index); the round and the brute force agree */
+    static const uint16_t edge[4] = {254, 255, 256, 4095};
+    struct veil_telemetry_q four[4];
+    memset(four, 0, sizeof four);
+    for (int i = 0; i < 4; i++)
+        four[i].res[VEIL_RES_GPU] = edge[i];
+    for (int conf = 0; conf < 2; conf++) {
+        gpu.confidential = conf;
+        CHECK_EQ_INT(veil_sched_round(&gpu, four, NULL, 4, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 1);
+        bool not1[4] = {false, true, false, false};
+        CHECK_EQ_INT(veil_sched_round(&gpu, four, not1, 4, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 2);
+        CHECK(brute_force(&gpu, four, not1, 4, &index) && index == 2);
+    }
 }
 
 /* A node's own key (node-computed keys) is veil_sched_key when feasible,
@@ -917,4 +983,5 @@ VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_fo
            VTEST(test_batch_round_edges), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
            VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
            VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
-           VTEST(test_latency_placement), VTEST(test_weighted_placement), VTEST(test_node_keys))
+           VTEST(test_latency_placement), VTEST(test_weighted_placement), VTEST(test_weighted_gpus),
+           VTEST(test_node_keys))

@@ -59,8 +59,10 @@ static void setup(void)
     }
 }
 
-/* One encrypted round against the oracle; returns the round's PBS. */
-static uint64_t check_round(const struct veil_sched_request *req, const bool *excluded)
+/* One encrypted round over n nodes q (their expanded words nw) against the
+ * oracle; returns the round's PBS. */
+static uint64_t check_round_on(const struct veil_telemetry_q *q, veil_fhe_ct **nw, size_t n,
+                               const struct veil_sched_request *req, const bool *excluded)
 {
     veil_err err = {0};
     veil_buf out;
@@ -82,22 +84,22 @@ static uint64_t check_round(const struct veil_sched_request *req, const bool *ex
                                            .latency_weight = req->latency_weight,
                                            .load_weight = req->load_weight,
                                            .confidential = true};
-        rc = veil_daemon_schedule_confidential(sk, &blind, rw, words, N, excluded, &out, &none,
-                                               &ops, &err);
+        rc = veil_daemon_schedule_confidential(sk, &blind, rw, nw, n, excluded, &out, &none, &ops,
+                                               &err);
         for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
             veil_fhe_ct_free(rw[w]);
         veil_buf_free(&rb);
     } else {
-        rc = veil_daemon_schedule(sk, req, words, N, excluded, &out, &none, &ops, &err);
+        rc = veil_daemon_schedule(sk, req, nw, n, excluded, &out, &none, &ops, &err);
     }
     uint64_t cost = veil_fhe_server_pbs_count(sk) - p0;
     CHECK_EQ_INT(rc, 0);
     if (rc != 0)
         fprintf(stderr, "round: %s\n", err.msg);
     struct veil_sched_result want;
-    CHECK_EQ_INT(veil_sched_round(req, nodes, excluded, N, &want, NULL, NULL), 0);
+    CHECK_EQ_INT(veil_sched_round(req, q, excluded, n, &want, NULL, NULL), 0);
     size_t cands = 0;
-    for (int i = 0; i < N; i++)
+    for (size_t i = 0; i < n; i++)
         cands += !(excluded && excluded[i]);
     veil_sched_ops_formula(req, cands, &formula);
     CHECK_EQ_MEM(&ops, &formula, sizeof ops);
@@ -110,6 +112,12 @@ static uint64_t check_round(const struct veil_sched_request *req, const bool *ex
         CHECK_EQ_INT(index, want.index);
     veil_buf_free(&out);
     return cost;
+}
+
+/* check_round_on over the fixture */
+static uint64_t check_round(const struct veil_sched_request *req, const bool *excluded)
+{
+    return check_round_on(nodes, words, N, req, excluded);
 }
 
 static void test_public_rounds(void)
@@ -226,6 +234,55 @@ static void test_weighted_rounds(void)
     }
 }
 
+/* placement: weighted with GPUs requested (issue 20): four nodes alike but
+ * for their free GPUs (1, 6, 250, 256) and latencies (1, 1, 2, 3 steps of
+ * 1.6 ms). A GPU's load term is 255 - min(free, 255): node 3 (256 free, no
+ * load) wins at 3 + 4 x 0 against node 2's 2 + 4 x 5, as only the select
+ * of free < 256 keeps node 3's low byte out; with nodes 2 and 3 excluded,
+ * node 1 (6 free) beats node 0 (1 free), which the old measure (steps of 16
+ * GPUs) tied to node 0. Public and confidential; the PBS per node is
+ * printed for docs/SCHEDULING.md. */
+static void test_weighted_gpu_rounds(void)
+{
+    setup();
+    struct veil_telemetry_q q[N];
+    veil_fhe_ct *w[N * VEIL_TELEMETRY_WORDS];
+    static const uint16_t gpus[N] = {1, 6, 250, 256}, lat[N] = {16, 16, 32, 48};
+    veil_err err = {0};
+    for (int i = 0; i < N; i++) {
+        q[i] = (struct veil_telemetry_q){.res = {100, 100, 10, gpus[i]}};
+        for (int s = 0; s < VEIL_LATENCY_SLOTS; s++)
+            q[i].latency[s] = lat[i];
+        uint16_t words_i[VEIL_TELEMETRY_WORDS];
+        veil_telemetry_to_words(&q[i], words_i);
+        veil_buf b;
+        veil_buf_init(&b);
+        CHECK_EQ_INT(veil_daemon_telemetry_encrypt(pk, words_i, &b, &err), 0);
+        CHECK_EQ_INT(
+            veil_daemon_telemetry_expand(b.data, b.len, &w[i * VEIL_TELEMETRY_WORDS], &err), 0);
+        veil_buf_free(&b);
+    }
+    const bool only01[N] = {false, false, true, true};
+    for (int conf = 0; conf < 2; conf++) {
+        struct veil_sched_request req = {.res = {0, 0, 0, 1},
+                                         .policy = VEIL_POLICY_WEIGHTED,
+                                         .latency_weight = 1,
+                                         .load_weight = 4,
+                                         .confidential = conf};
+        struct veil_sched_result r;
+        CHECK_EQ_INT(veil_sched_round(&req, q, NULL, N, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 3); /* the fixture does what it says */
+        CHECK_EQ_INT(veil_sched_round(&req, q, only01, N, &r, NULL, NULL), 0);
+        CHECK(r.found && r.index == 1);
+        uint64_t cost = check_round_on(q, w, N, &req, NULL);
+        fprintf(stderr, "weighted 1/4 requesting a gpu%s, 4 nodes: %llu PBS (%.1f per node)\n",
+                conf ? " confidential" : "", (unsigned long long)cost, cost / 4.0);
+        check_round_on(q, w, N, &req, only01);
+    }
+    for (int i = 0; i < N * VEIL_TELEMETRY_WORDS; i++)
+        veil_fhe_ct_free(w[i]);
+}
+
 /* Node-computed keys: every candidate encrypts veil_sched_node_key of its
  * own telemetry under the public key (one compact list of one 16-bit value),
  * the round is the labelled argmin alone, and the placement equals the
@@ -304,8 +361,9 @@ static void test_node_keys_round(void)
     CHECK_EQ_INT(veil_sched_node_key(&conf, &q[0], &key, &err), -1);
 }
 
-/* Random clusters and requests (saturated, zero and tied values included)
- * through the encrypted circuit: the same placement as the oracle. */
+/* Random clusters and requests (saturated, zero and tied values included;
+ * the weighted trials with a few GPUs asked and a few free) through the
+ * encrypted circuit: the same placement as the oracle. */
 static void test_random_rounds(void)
 {
     setup();
@@ -329,6 +387,9 @@ static void test_random_rounds(void)
             memcpy(w, &v[i * VEIL_TELEMETRY_WORDS], sizeof w);
             w[4] %= 3; /* labels: small codes so that constraints match sometimes */
             w[5] %= 2;
+            if (t >= 10) /* weighted: a handful of GPUs, or around 255/256 */
+                w[VEIL_RES_GPU] = (uint16_t)(w[VEIL_RES_GPU] % 2 ? w[VEIL_RES_GPU] % 9
+                                                                 : 250 + w[VEIL_RES_GPU] % 12);
             for (int s = 0; s < VEIL_LATENCY_SLOTS; s++) /* latencies: < 2^12, ties */
                 w[VEIL_TELEMETRY_WORD_LATENCY + s] =
                     (uint16_t)(w[VEIL_TELEMETRY_WORD_LATENCY + s] % (s % 2 ? 4 : 4096));
@@ -354,6 +415,8 @@ static void test_random_rounds(void)
             .confidential = t == 5 || t == 9 || t == 11};
         for (int r = 0; r < VEIL_RES_COUNT; r++)
             req.res[r] = (t + r) % 3 == 0 ? 0 : (uint16_t)(v[r] / 3 + (uint16_t)t);
+        if (t >= 10) /* both weighted trials ask for GPUs: 1 to 4 */
+            req.res[VEIL_RES_GPU] = (uint16_t)(1 + v[VEIL_RES_GPU] % 4);
         req.region = (uint16_t)(t % 3);
         veil_buf out;
         veil_buf_init(&out);
@@ -546,6 +609,6 @@ static void test_cleanup(void)
 }
 
 VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_latency_rounds),
-           VTEST(test_weighted_rounds), VTEST(test_node_keys_round), VTEST(test_batch_rounds),
-           VTEST(test_random_rounds), VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors),
-           VTEST(test_cleanup))
+           VTEST(test_weighted_rounds), VTEST(test_weighted_gpu_rounds),
+           VTEST(test_node_keys_round), VTEST(test_batch_rounds), VTEST(test_random_rounds),
+           VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
