@@ -1185,12 +1185,12 @@ int veil_sched_round_sharded_replicas(const struct veil_sched_request *req,
                                       struct veil_sched_result *out, size_t *n_shards_out,
                                       veil_err *err)
 {
-    for (uint32_t r = 0; r < k && r < VEIL_SCHED_MAX_REPLICAS; r++)
-        out[r] = (struct veil_sched_result){0};
     if (n_shards_out)
         *n_shards_out = 0;
     if (shard_size == 0 || k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
         return veil_err_set(err, VEIL_E_INVALID, "shard size %zu, %u replicas", shard_size, k);
+    for (uint32_t r = 0; r < k; r++) /* out holds k (checked above) */
+        out[r] = (struct veil_sched_result){0};
     if (n_nodes > VEIL_SCHED_MAX_NODES)
         return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", n_nodes,
                             VEIL_SCHED_MAX_NODES);
