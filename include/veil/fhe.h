@@ -227,6 +227,23 @@ int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals
                              const uint64_t *labels, size_t n, unsigned index_width, size_t k,
                              veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs,
                              veil_err *err);
+/* A shard's top k (sharded batch rounds, docs/SCHEDULING.md): as
+ * veil_fhe_argmin_replicas, and keys[r] is the key the r-th tournament chose
+ * (vals' width): the winner's own key whenever found[r], an infeasible key
+ * (>= 2^(width - 2)) otherwise. */
+int veil_fhe_argmin_replicas_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                                   const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                                   veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **keys,
+                                   uint64_t *pbs, veil_err *err);
+/* The merge of S shards' k-lists: n = S k candidates, shard s's r-th winner
+ * (veil_fhe_argmin_replicas_keyed's keys[r] and index[r]) at position s k + r;
+ * index[r], found[r] for r < k are exactly the unsharded k replicas (smallest
+ * key, ties to the lowest index, distinct nodes, the rest not found). indices
+ * of one width (8 or 16 bits); k <= 64, n <= 65,536. pbs as above. */
+int veil_fhe_argmin_merge_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                                   const veil_fhe_ct *const *indices, size_t n, size_t k,
+                                   veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs,
+                                   veil_err *err);
 /* out = a mod 2^width as a width-bit integer (8, 16 or 32, at most a's width):
  * the low blocks, no PBS (e.g. an 8-bit label code carried in a 16-bit word,
  * compared at 8 bits for half the PBS). */

@@ -382,6 +382,18 @@ VEIL_WARN_UNUSED int veil_sched_round_sharded(const struct veil_sched_request *r
                                               const bool *excluded, size_t n_nodes,
                                               size_t shard_size, struct veil_sched_result *out,
                                               size_t *n_shards_out, veil_err *err);
+/* Sharded batch rounds (docs/SCHEDULING.md): k replicas of one job in one
+ * sharded round, stated as the circuits compute it: each shard's k-list (k
+ * tournaments over its members' keys, each winner's key flagged before the
+ * next: veil_fhe_argmin_replicas_keyed), then the same k tournaments over
+ * the S k (key, index) entries in shard-major, rank order, flagged by
+ * position (veil_fhe_argmin_merge_replicas). out[r] for r < k equals
+ * veil_sched_replicas' (test_node_schedule
+ * test_sharded_replicas_equal_replicas); k <= VEIL_SCHED_MAX_REPLICAS. */
+VEIL_WARN_UNUSED int veil_sched_round_sharded_replicas(
+    const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+    const bool *excluded, size_t n_nodes, size_t shard_size, uint32_t k,
+    struct veil_sched_result *out, size_t *n_shards_out, veil_err *err);
 /* The same circuit over any backend: the plaintext one above, or the FHE
  * library (daemon_sched.c: each op is one veil_fhe_* call). Values are opaque
  * backend handles of 16-bit integers or booleans. The circuit borrows its

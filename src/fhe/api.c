@@ -1019,28 +1019,46 @@ int veil_fhe_argmin_merge(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
     return argmin_shard(sk, keys, NULL, indices, n, 0, index, found, key, pbs, err);
 }
 
-int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
-                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
-                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs, veil_err *err)
+/* The k-replica calls: `keys` (NULL: none wanted) as a third array of k;
+ * indices (NULL: vals labelled by labels) makes it the merge of k-lists. */
+struct replicas_call {
+    const uint64_t *labels;
+    const veil_fhe_ct *const *indices;
+    unsigned index_width;
+    size_t k;
+};
+
+static int replicas_call(veil_fhe_server *sk, const veil_fhe_ct *const *vals, size_t n,
+                         const struct replicas_call *in, veil_fhe_ct **index, veil_fhe_ct **found,
+                         veil_fhe_ct **keys, uint64_t *pbs, veil_err *err)
 {
-    for (size_t r = 0; r < k && r < 64; r++)
+    size_t k = in->k, outs = keys ? 3 : 2;
+    for (size_t r = 0; r < k && r < 64; r++) {
         index[r] = found[r] = NULL;
+        if (keys)
+            keys[r] = NULL;
+    }
     if (pbs)
         *pbs = 0;
     if (n == 0 || k == 0 || k > 64)
         return veil_err_set(err, VEIL_E_INVALID, "replicas: %zu of %zu keys", k, n);
     struct veil_radix *v = radix_views(sk, vals, n, err);
-    veil_fhe_ct *c[128] = {NULL};
-    struct veil_radix *r = calloc(2 * k, sizeof *r);
+    struct veil_radix *ix = v && in->indices ? radix_views(sk, in->indices, n, err) : NULL;
+    veil_fhe_ct *c[192] = {NULL};
+    struct veil_radix *r = calloc(outs * k, sizeof *r);
     int rc = -1;
     if (!r)
         veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    else if (v && results_new(sk, c, 2 * k, err) == 0) {
+    else if (v && (!in->indices || ix) && results_new(sk, c, outs * k, err) == 0) {
         uint64_t before = sk->ctx.pbs_count;
-        rc = veil_int_argmin_replicas(&sk->ctx, v, labels, n, index_width, k, r, r + k, err);
+        if (ix)
+            rc = veil_int_argmin_merge_replicas(&sk->ctx, v, ix, n, k, r, r + k, err);
+        else
+            rc = veil_int_argmin_replicas(&sk->ctx, v, in->labels, n, in->index_width, k, r, r + k,
+                                          keys ? r + 2 * k : NULL, err);
         if (pbs)
             *pbs = sk->ctx.pbs_count - before;
-        for (size_t j = 0; j < 2 * k; j++) {
+        for (size_t j = 0; j < outs * k; j++) {
             if (rc == 0)
                 c[j]->r = r[j];
             else
@@ -1048,12 +1066,41 @@ int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals
         }
     }
     free(v);
+    free(ix);
     free(r);
     for (size_t j = 0; rc == 0 && j < k; j++) {
         index[j] = c[j];
         found[j] = c[k + j];
+        if (keys)
+            keys[j] = c[2 * k + j];
     }
     return rc;
+}
+
+int veil_fhe_argmin_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                             const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                             veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs, veil_err *err)
+{
+    struct replicas_call in = {.labels = labels, .index_width = index_width, .k = k};
+    return replicas_call(sk, vals, n, &in, index, found, NULL, pbs, err);
+}
+
+int veil_fhe_argmin_replicas_keyed(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                                   const uint64_t *labels, size_t n, unsigned index_width, size_t k,
+                                   veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **keys,
+                                   uint64_t *pbs, veil_err *err)
+{
+    struct replicas_call in = {.labels = labels, .index_width = index_width, .k = k};
+    return replicas_call(sk, vals, n, &in, index, found, keys, pbs, err);
+}
+
+int veil_fhe_argmin_merge_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
+                                   const veil_fhe_ct *const *indices, size_t n, size_t k,
+                                   veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs,
+                                   veil_err *err)
+{
+    struct replicas_call in = {.indices = indices, .k = k};
+    return replicas_call(sk, keys, n, &in, index, found, NULL, pbs, err);
 }
 
 int veil_fhe_truncate(veil_fhe_server *sk, const veil_fhe_ct *a, unsigned width, veil_fhe_ct **out,

@@ -2746,11 +2746,73 @@ static size_t live_columns(struct expr **cur, size_t n, size_t full, size_t *col
     return nb;
 }
 
-/* One tournament over the current keys; the winner's index blocks (refreshed
- * to noise 1) into idx[0..n_idx) and its outputs into index_out / found_out. */
-static void replica_round(struct graph *g, struct expr **cur, const uint64_t *labels, size_t n,
-                          size_t full, unsigned n_idx, struct expr *idx,
-                          struct veil_radix *index_out, struct veil_radix *found_out)
+/* What a replicas tournament carries besides the keys: the public labels the
+ * winner is flagged by (n_lab packed blocks), and optionally an encrypted
+ * payload (enc: index radices, n_enc live blocks) that becomes the output
+ * index in place of the labels (the merge of shards' k-lists: flagged by
+ * position, the payload is the shard's encrypted node index). */
+struct replica_in {
+    const uint64_t *labels;
+    unsigned n_lab;
+    const struct veil_radix *enc;
+    unsigned n_enc;
+};
+
+/* Candidate i for one replica tournament over the live columns cols[0..nb). */
+static int replica_candidate(struct graph *g, struct candidate *c, struct expr *cur,
+                             const struct replica_in *in, size_t i, const size_t *cols, size_t nb)
+{
+    uint64_t mx = max_noise(g->s);
+    unsigned n_bits = in->n_lab + in->n_enc;
+    c->blocks = calloc(nb ? nb : 1, sizeof *c->blocks);
+    c->bits = calloc(n_bits ? n_bits : 1, sizeof *c->bits);
+    if (!c->blocks || !c->bits) {
+        graph_fail(g, VEIL_E_NOMEM, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < nb; k++)
+        c->blocks[k] = refresh_if(g, &cur[cols[k]], mx);
+    for (unsigned k = 0; k < in->n_lab; k++)
+        c->bits[k] = ex_const((int64_t)((in->labels[i] >> (2 * k)) & 3));
+    for (unsigned k = 0; k < in->n_enc; k++) {
+        struct expr x = ex_ext(&in->enc[i].blocks[k]);
+        c->bits[in->n_lab + k] = refresh_if(g, &x, mx - 1);
+    }
+    return 0;
+}
+
+/* The winner's outputs: its index (the payload if any, else its label), its
+ * found bit and (key_out, may be NULL) its current key. */
+static void replica_emit(struct graph *g, const struct candidate *w, const struct replica_in *in,
+                         const size_t *cols, size_t nb, size_t full, struct veil_radix *index_out,
+                         struct veil_radix *found_out, struct veil_radix *key_out)
+{
+    uint64_t mx = max_noise(g->s);
+    unsigned from = in->enc ? in->n_lab : 0, n_out = in->enc ? in->n_enc : in->n_lab;
+    for (size_t k = 0; k < index_out->n_blocks; k++) {
+        struct expr e = k < n_out ? refresh_if(g, &w->bits[from + k], 3) : ex_const(0);
+        g_output(g, &e, &index_out->blocks[k]);
+    }
+    struct expr f = ex_const(1);
+    if (nb > 0 && cols[nb - 1] == full - 1) {
+        struct expr top = refresh_if(g, &w->blocks[nb - 1], mx);
+        f = ex_node(g, g_fn(g, &top, fn_is_zero, 0));
+    }
+    g_output(g, &f, &found_out->blocks[0]);
+    for (size_t k = 0, live = 0; key_out && k < full; k++) {
+        struct expr e = ex_const(0);
+        if (live < nb && cols[live] == k)
+            e = w->blocks[live++];
+        g_output(g, &e, &key_out->blocks[k]);
+    }
+}
+
+/* One tournament over the current keys; the winner's label blocks (refreshed
+ * to noise 1) into idx[0..n_lab) and its outputs into index_out / found_out /
+ * key_out (may be NULL). */
+static void replica_round(struct graph *g, struct expr **cur, const struct replica_in *in,
+                          size_t n, size_t full, struct expr *idx, struct veil_radix *index_out,
+                          struct veil_radix *found_out, struct veil_radix *key_out)
 {
     uint64_t mx = max_noise(g->s);
     size_t *cols = calloc(full, sizeof *cols);
@@ -2760,35 +2822,16 @@ static void replica_round(struct graph *g, struct expr **cur, const uint64_t *la
         goto out;
     }
     size_t nb = live_columns(cur, n, full, cols);
-    int top_live = nb > 0 && cols[nb - 1] == full - 1;
-    for (size_t i = 0; i < n && !g->failed; i++) {
-        c[i].blocks = calloc(nb ? nb : 1, sizeof *c[i].blocks);
-        c[i].bits = calloc(n_idx ? n_idx : 1, sizeof *c[i].bits);
-        if (!c[i].blocks || !c[i].bits) {
-            graph_fail(g, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !g->failed; i++)
+        if (replica_candidate(g, &c[i], cur[i], in, i, cols, nb) != 0)
             break;
-        }
-        for (size_t k = 0; k < nb; k++)
-            c[i].blocks[k] = refresh_if(g, &cur[i][cols[k]], mx);
-        for (unsigned k = 0; k < n_idx; k++)
-            c[i].bits[k] = ex_const((int64_t)((labels[i] >> (2 * k)) & 3));
-    }
     if (!g->failed)
-        tournament(g, c, nb ? n : 1, nb, nb, n_idx, 0, mx, 1);
+        tournament(g, c, nb ? n : 1, nb, nb, in->n_lab + in->n_enc, 0, mx, 1);
     if (g->failed)
         goto out;
-    for (size_t k = 0; k < index_out->n_blocks; k++) {
-        struct expr e = k < n_idx ? refresh_if(g, &c[0].bits[k], 3) : ex_const(0);
-        g_output(g, &e, &index_out->blocks[k]);
-    }
-    for (unsigned k = 0; k < n_idx; k++)
+    replica_emit(g, &c[0], in, cols, nb, full, index_out, found_out, key_out);
+    for (unsigned k = 0; k < in->n_lab; k++)
         idx[k] = refresh_if(g, &c[0].bits[k], 1);
-    struct expr f = ex_const(1);
-    if (top_live) {
-        struct expr top = refresh_if(g, &c[0].blocks[nb - 1], mx);
-        f = ex_node(g, g_fn(g, &top, fn_is_zero, 0));
-    }
-    g_output(g, &f, &found_out->blocks[0]);
 out:
     if (c)
         for (size_t i = 0; i < n; i++) {
@@ -2837,10 +2880,10 @@ static void flag_winner(struct graph *g, struct expr **cur, const uint64_t *labe
     }
 }
 
-static int argmin_replicas_core(struct veil_int_server *s, const struct veil_radix *vals,
-                                const uint64_t *labels, size_t n, unsigned index_width, size_t k,
-                                struct veil_radix *index_out, struct veil_radix *found_out,
-                                veil_err *err)
+/* Checks the keys and the labels (public flag labels, below 2^16) and sets
+ * in->n_lab from the labels' used bits. */
+static int replicas_check(const struct veil_radix *vals, const uint64_t *labels, size_t n,
+                          unsigned index_width, size_t k, struct replica_in *in, veil_err *err)
 {
     uint64_t all = 0;
     if (n == 0 || k == 0 || k > 64 || vals[0].width == 1 ||
@@ -2860,17 +2903,50 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
         n_bits++;
     if (all >> 16)
         return veil_err_set(err, VEIL_E_LIMIT, "replicas: labels above 16 bits");
-    unsigned n_idx = n_bits ? (n_bits + 1) / 2 : 1;
-    size_t full = vals[0].n_blocks;
+    in->labels = labels;
+    in->n_lab = n_bits ? (n_bits + 1) / 2 : 1;
+    return 0;
+}
+
+static void replicas_free(struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out, size_t k)
+{
+    for (size_t r = 0; r < k; r++) {
+        veil_radix_free(&index_out[r]);
+        veil_radix_free(&found_out[r]);
+        if (key_out)
+            veil_radix_free(&key_out[r]);
+    }
+}
+
+static int replicas_init(struct veil_int_server *s, unsigned index_width, unsigned key_width,
+                         size_t k, struct veil_radix *index_out, struct veil_radix *found_out,
+                         struct veil_radix *key_out, veil_err *err)
+{
+    memset(index_out, 0, k * sizeof *index_out);
+    memset(found_out, 0, k * sizeof *found_out);
+    if (key_out)
+        memset(key_out, 0, k * sizeof *key_out);
     for (size_t r = 0; r < k; r++)
         if (veil_radix_init(&index_out[r], s->params, index_width, err) != 0 ||
-            veil_radix_init(&found_out[r], s->params, 1, err) != 0) {
-            for (size_t j = 0; j <= r; j++) {
-                veil_radix_free(&index_out[j]);
-                veil_radix_free(&found_out[j]);
-            }
+            veil_radix_init(&found_out[r], s->params, 1, err) != 0 ||
+            (key_out && veil_radix_init(&key_out[r], s->params, key_width, err) != 0)) {
+            replicas_free(index_out, found_out, key_out, k);
             return -1;
         }
+    return 0;
+}
+
+/* k tournaments over vals, the winner flagged by its label after each one. */
+static int argmin_replicas_core(struct veil_int_server *s, const struct veil_radix *vals,
+                                const struct replica_in *in, size_t n, unsigned index_width,
+                                size_t k, struct veil_radix *index_out,
+                                struct veil_radix *found_out, struct veil_radix *key_out,
+                                veil_err *err)
+{
+    size_t full = vals[0].n_blocks;
+    if (replicas_init(s, index_width, vals[0].width, k, index_out, found_out, key_out, err) != 0)
+        return -1;
     struct graph g;
     graph_init(&g, s, err);
     struct expr **cur = calloc(n, sizeof *cur);
@@ -2887,9 +2963,10 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
     if (!cur)
         graph_fail(&g, VEIL_E_NOMEM, "out of memory");
     for (size_t r = 0; r < k && !g.failed; r++) {
-        replica_round(&g, cur, labels, n, full, n_idx, idx, &index_out[r], &found_out[r]);
+        replica_round(&g, cur, in, n, full, idx, &index_out[r], &found_out[r],
+                      key_out ? &key_out[r] : NULL);
         if (r + 1 < k && !g.failed)
-            flag_winner(&g, cur, labels, n, full, n_idx, idx);
+            flag_winner(&g, cur, in->labels, n, full, in->n_lab, idx);
     }
     for (size_t i = 0; cur && i < n; i++)
         free(cur[i]);
@@ -2897,19 +2974,73 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
     int rc = graph_run(&g);
     graph_free(&g);
     if (rc != 0)
-        for (size_t r = 0; r < k; r++) {
-            veil_radix_free(&index_out[r]);
-            veil_radix_free(&found_out[r]);
-        }
+        replicas_free(index_out, found_out, key_out, k);
     return rc;
 }
 
 int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix *vals,
                              const uint64_t *labels, size_t n, unsigned index_width, size_t k,
                              struct veil_radix *index_out, struct veil_radix *found_out,
-                             veil_err *err)
+                             struct veil_radix *key_out, veil_err *err)
 {
-    return argmin_replicas_core(s, vals, labels, n, index_width, k, index_out, found_out, err);
+    struct replica_in in = {0};
+    if (replicas_check(vals, labels, n, index_width, k, &in, err) != 0)
+        return -1;
+    return argmin_replicas_core(s, vals, &in, n, index_width, k, index_out, found_out, key_out,
+                                err);
+}
+
+/* The merge of the shards' k-lists (docs/SCHEDULING.md "Sharded rounds"):
+ * candidate p = s k + r is shard s's r-th winner (key keys[p], encrypted
+ * index indices[p]), labelled by its position p for the flag. Why the k
+ * tournaments over these S k candidates give exactly the unsharded k
+ * replicas (veil_sched_replicas: the k smallest (key, index) of the feasible
+ * nodes not excluded, the rest not found):
+ * - the j-th global winner lies in some shard s, where fewer than k feasible
+ *   pairs are smaller than it (at most j < k are smaller at all), so it is in
+ *   shard s's k-list: the union of the lists holds the global top k;
+ * - ties: positions order equal keys as indices do, since shards are ranges
+ *   of consecutive indices in shard order (shard-major positions) and each
+ *   list is ordered by (key, index) (rank order); so "smallest key, ties to
+ *   the earlier position" is "smallest (key, index)";
+ * - a flagged candidate (an earlier winner) and a not-found entry (its key
+ *   is at least 2^(width - 2): top block >= 1) lose to every feasible one,
+ *   so replica j is found iff j feasible candidates remain. */
+int veil_int_argmin_merge_replicas(struct veil_int_server *s, const struct veil_radix *keys,
+                                   const struct veil_radix *indices, size_t n, size_t k,
+                                   struct veil_radix *index_out, struct veil_radix *found_out,
+                                   veil_err *err)
+{
+    if (n == 0 || n > 65536)
+        return veil_err_set(err, VEIL_E_INVALID, "merge of %zu shard winners", n);
+    uint64_t *pos = malloc(n * sizeof *pos);
+    if (!pos)
+        return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        pos[i] = i;
+    unsigned width = indices[0].width;
+    struct replica_in in = {0};
+    int rc = replicas_check(keys, pos, n, 16, k, &in, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (indices[i].width != width)
+            rc = veil_err_set(err, VEIL_E_MISMATCH, "index %zu is %u bits, not %u", i,
+                              indices[i].width, width);
+        else if (check_blocks(&indices[i], err) != 0)
+            rc = -1;
+        /* payload blocks up to the last one not trivially zero anywhere */
+        for (unsigned b = (unsigned)indices[i].n_blocks; rc == 0 && b > in.n_enc; b--)
+            if (indices[i].blocks[b - 1].degree != 0) {
+                in.n_enc = b;
+                break;
+            }
+    }
+    in.enc = indices;
+    if (rc == 0 && (width == 1 || veil_radix_blocks_for_width(width) < 4))
+        rc = veil_err_set(err, VEIL_E_INVALID, "merge: %u-bit indices", width);
+    if (rc == 0)
+        rc = argmin_replicas_core(s, keys, &in, n, width, k, index_out, found_out, NULL, err);
+    free(pos);
+    return rc;
 }
 
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,

@@ -229,11 +229,23 @@ int veil_int_argmin_merge(struct veil_int_server *s, const struct veil_radix *ke
                           struct veil_radix *key_out, veil_err *err) VEIL_WARN_UNUSED;
 /* k replicas in one evaluation (1..64): index_out[r], found_out[r] are the
  * r-th winner once the earlier winners turned infeasible, equal to k rounds
- * that each exclude the nodes already chosen. */
+ * that each exclude the nodes already chosen. key_out (may be NULL; k keys of
+ * vals' width): the key the r-th tournament chose, which is the winner's
+ * original key whenever it is found (a flagged key is infeasible, so a
+ * feasible winner was never flagged) and an infeasible one (>= 2^(width-2))
+ * otherwise: a shard's k-list for veil_int_argmin_merge_replicas. */
 int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix *vals,
                              const uint64_t *labels, size_t n, unsigned index_width, size_t k,
                              struct veil_radix *index_out, struct veil_radix *found_out,
-                             veil_err *err) VEIL_WARN_UNUSED;
+                             struct veil_radix *key_out, veil_err *err) VEIL_WARN_UNUSED;
+/* The merge of S shards' k-lists (n = S k candidates, shard s's r-th winner
+ * at position s k + r): k tournaments over keys, each winner flagged by its
+ * position, giving the winners' encrypted indices (indices: one width, 8 or
+ * 16 bits) and found bits: exactly the unsharded k replicas (integer.c). */
+int veil_int_argmin_merge_replicas(struct veil_int_server *s, const struct veil_radix *keys,
+                                   const struct veil_radix *indices, size_t n, size_t k,
+                                   struct veil_radix *index_out, struct veil_radix *found_out,
+                                   veil_err *err) VEIL_WARN_UNUSED;
 /* out = a mod 2^width as a width-bit integer (8..a's width): its low blocks, no PBS. */
 int veil_int_truncate(struct veil_int_server *s, const struct veil_radix *a, unsigned width,
                       struct veil_radix *out, veil_err *err);

@@ -59,8 +59,8 @@ static void assign_replica(veil_daemon *d, struct round *r, uint32_t replica,
     veil_buf_free(&msg);
     if (n_shards)
         veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
-                 "job=%.16s replica=%u schedulable=%d shards=%zu", r->job_hex, replica,
-                 a.schedulable, n_shards);
+                 "job=%.16s replica=%u schedulable=%d shards=%zu batch=%zu", r->job_hex, replica,
+                 a.schedulable, n_shards, batch);
     else
         veil_log(VEIL_LOG_INFO, SUB, "assignment signed",
                  "job=%.16s replica=%u schedulable=%d batch=%zu", r->job_hex, replica,
@@ -102,7 +102,7 @@ int veil_daemon_decide_output(veil_daemon *d, struct round *r, const uint8_t *ou
 {
     veil_err err = {0};
     struct veil_peer_id *cands = NULL;
-    size_t nc = 0, k = !n_shards && r->batch > 1 ? r->batch : 1;
+    size_t nc = 0, k = r->batch > 1 ? r->batch : 1; /* sharded too: the merged k-lists */
     bool none = true, found[VEIL_SCHED_MAX_REPLICAS] = {0};
     const uint8_t *fhe;
     size_t fhe_len;

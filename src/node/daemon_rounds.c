@@ -597,7 +597,7 @@ static void plan_now(veil_daemon *d, struct round *r, uint64_t now)
     /* the policy's schedFlags, like the shard size (SCHED_NO_BATCH: one
      * round per replica, as before issue 20) */
     r->batch = veil_daemon_sched_batch(d)
-                   ? round_batch_size(r->replica, r->replicas, n_shards, job_any_placed(d, r))
+                   ? round_batch_size(r->replica, r->replicas, job_any_placed(d, r))
                    : 1;
     veil_daemon_keys_planned(d, r); /* node-computed keys (daemon_keys.c) */
     if (n_shards > 1) {

@@ -334,33 +334,63 @@ int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, siz
     return rc;
 }
 
+/* A shard's k-list: k (index, found, key) triples, replica 0's first, each
+ * length-prefixed; the cts are freed. */
+static int put_triples(veil_buf *out, veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
+                       size_t k, veil_err *err)
+{
+    int rc = 0;
+    for (size_t r = 0; r < k && rc == 0; r++) {
+        rc = put_ct(out, index[r], err);
+        if (rc == 0)
+            rc = put_ct(out, found[r], err);
+        if (rc == 0)
+            rc = put_ct(out, key[r], err);
+    }
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free(index[r]);
+        veil_fhe_ct_free(found[r]);
+        veil_fhe_ct_free(key[r]);
+        index[r] = found[r] = key[r] = NULL;
+    }
+    return rc;
+}
+
+/* A shard's top k with keys: the keyed argmin (k = 1, as before batches of
+ * sharded rounds) or the keyed replicas tournament. */
+static int argmin_top_k(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
+                        const uint64_t *labels, size_t m, unsigned width, size_t k,
+                        veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key, uint64_t *pbs,
+                        veil_err *err)
+{
+    if (k == 1)
+        return veil_fhe_argmin_keyed(sk, vals, labels, m, width, index, found, key, pbs, err);
+    return veil_fhe_argmin_replicas_keyed(sk, vals, labels, m, width, k, index, found, key, pbs,
+                                          err);
+}
+
 int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, size_t n,
-                                    const bool *excluded, size_t first, size_t total,
+                                    const bool *excluded, size_t first, size_t total, size_t k,
                                     veil_buf *fhe_out, bool *none, uint64_t *pbs, veil_err *err)
 {
     *none = true;
     *pbs = 0;
-    if (first > total || n > total - first || total > VEIL_SCHED_MAX_NODES)
-        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first, n,
-                            total);
+    if (first > total || n > total - first || total > VEIL_SCHED_MAX_NODES || k == 0 ||
+        k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates, k = %zu",
+                            first, n, total, k);
     const veil_fhe_ct **live = NULL;
     uint64_t *labels = NULL;
     size_t m = 0;
     int rc = live_keys(keys, n, excluded, first, &live, &labels, &m, err);
     *none = m == 0;
-    veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
+    veil_fhe_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0},
+                *key[VEIL_SCHED_MAX_REPLICAS] = {0};
     if (rc == 0 && m > 0)
-        rc = veil_fhe_argmin_keyed(sk, live, labels, m, total <= 256 ? 8 : WORD_BITS, &index,
-                                   &found, &key, pbs, err);
+        rc = argmin_top_k(sk, live, labels, m, total <= 256 ? 8 : WORD_BITS, k, index, found, key,
+                          pbs, err);
     if (rc == 0 && m > 0)
-        rc = put_ct(fhe_out, index, err);
-    if (rc == 0 && m > 0)
-        rc = put_ct(fhe_out, found, err);
-    if (rc == 0 && m > 0)
-        rc = put_ct(fhe_out, key, err);
-    veil_fhe_ct_free(index);
-    veil_fhe_ct_free(found);
-    veil_fhe_ct_free(key);
+        rc = put_triples(fhe_out, index, found, key, k, err);
     free(live);
     free(labels);
     return rc;
@@ -530,44 +560,78 @@ int veil_daemon_output_msg_parse(const uint8_t *data, size_t len, uint8_t job_id
 /* ---- sharded rounds ---- */
 
 /* The circuit's backend for one shard: every op as fhe_eval, except that the
- * argmin labels its candidates with their round-wide indices at the round's
- * index width and keeps the winner's key. */
+ * argmin (k = 1: ARGMIN; a batch: ARGMIN_REPLICAS) labels its candidates
+ * with their round-wide indices at the round's index width and keeps the
+ * winners' keys (the shard's k-list). */
 struct shard_backend {
     veil_fhe_server *sk;
     uint64_t first;
     unsigned width;
-    veil_fhe_ct *key; /* the winner's key, once ARGMIN ran */
+    size_t k;
+    bool ran;                                  /* the argmin ran: keys are set */
+    veil_fhe_ct *key[VEIL_SCHED_MAX_REPLICAS]; /* the winners' keys */
 };
 
 static int shard_eval(void *ctx, const struct veil_sched_call *call, veil_sched_ct **out,
                       veil_sched_ct **out2, veil_err *err)
 {
     struct shard_backend *b = ctx;
-    if (call->op != VEIL_SCHED_OP_ARGMIN)
+    size_t k = call->op == VEIL_SCHED_OP_ARGMIN_REPLICAS ? (size_t)call->k : 1;
+    if (call->op != VEIL_SCHED_OP_ARGMIN && call->op != VEIL_SCHED_OP_ARGMIN_REPLICAS)
         return fhe_eval(b->sk, call, out, out2, err);
-    if (!out2 || call->n_args == 0 || b->key)
-        return veil_err_set(err, VEIL_E_INTERNAL, "shard ARGMIN without its operands");
+    if (!out2 || call->n_args == 0 || b->ran || k != b->k)
+        return veil_err_set(err, VEIL_E_INTERNAL, "shard argmin without its operands");
     uint64_t *labels = malloc(call->n_args * sizeof *labels);
     if (!labels)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
     for (size_t i = 0; i < call->n_args; i++)
         labels[i] = b->first + call->labels[i];
-    int rc = veil_fhe_argmin_keyed(b->sk, (const veil_fhe_ct *const *)call->args, labels,
-                                   call->n_args, b->width, (veil_fhe_ct **)out,
-                                   (veil_fhe_ct **)out2, &b->key, NULL, err);
+    int rc = argmin_top_k(b->sk, (const veil_fhe_ct *const *)call->args, labels, call->n_args,
+                          b->width, k, (veil_fhe_ct **)out, (veil_fhe_ct **)out2, b->key, NULL,
+                          err);
+    b->ran = rc == 0;
     free(labels);
     return rc;
+}
+
+/* Keys known publicly (the circuit chose with CONSTs) arise only for a
+ * request with no resource and no label: then every key is 0 (no score
+ * term, no failed condition), in every shard alike. The circuit's CONST
+ * indices are the shard's local labels: the r-th winner is its r-th
+ * candidate, found while r < its candidates, named here by its round-wide
+ * index at the round's width like the encrypted ones (the merge selects
+ * among them); the others get an infeasible key (2^14: a flagged 0, as the
+ * tournament would give), so they never win a merge. */
+static int public_winners(struct shard_backend *b, const bool *excluded, size_t n_nodes,
+                          veil_fhe_ct **index, veil_err *err)
+{
+    size_t i = 0;
+    for (size_t r = 0; r < b->k; r++) {
+        while (i < n_nodes && excluded && excluded[i])
+            i++;
+        bool found = i < n_nodes; /* the r-th candidate */
+        veil_fhe_ct_free(index[r]);
+        index[r] = NULL;
+        if (veil_fhe_trivial(b->sk, b->width, b->first + (found ? i++ : 0), &index[r], err) != 0 ||
+            veil_fhe_trivial(b->sk, WORD_BITS, found ? 0 : VEIL_SCHED_FLAG_BASE, &b->key[r],
+                             err) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_request *req,
                                veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
                                size_t n_nodes, const bool *excluded, size_t first, size_t total,
-                               veil_buf *fhe_out, bool *none, veil_err *err)
+                               size_t k, veil_buf *fhe_out, bool *none, veil_err *err)
 {
-    if (first > total || n_nodes > total - first || total > VEIL_SCHED_MAX_NODES)
-        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates", first,
-                            n_nodes, total);
-    struct shard_backend b = {.sk = sk, .first = first, .width = total <= 256 ? 8 : WORD_BITS};
+    *none = true;
+    if (first > total || n_nodes > total - first || total > VEIL_SCHED_MAX_NODES || k == 0 ||
+        k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "shard [%zu, +%zu) of %zu candidates, k = %zu",
+                            first, n_nodes, total, k);
+    struct shard_backend b = {
+        .sk = sk, .first = first, .width = total <= 256 ? 8 : WORD_BITS, .k = k};
     struct veil_sched_backend be = {.ctx = &b, .eval = shard_eval, .release = fhe_release};
     struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
     struct veil_sched_circuit_in in = {.req = req_words ? &blind : req,
@@ -576,39 +640,32 @@ int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_requ
                                        .excluded = excluded};
     for (int w = 0; req_words && w < VEIL_DAEMON_REQUEST_WORDS; w++)
         in.req_words[w] = (const veil_sched_ct *)req_words[w];
-    veil_sched_ct *index = NULL, *found = NULL;
-    *none = true;
-    if (veil_sched_circuit(&be, &in, &index, &found, NULL, err) != 0) {
-        veil_fhe_ct_free(b.key);
-        return -1;
+    veil_sched_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    int rc = veil_sched_circuit_replicas(&be, &in, k, index, found, NULL, err);
+    *none = rc != 0 || index[0] == NULL;
+    if (rc == 0 && !*none && !b.ran)
+        rc = public_winners(&b, excluded, n_nodes, (veil_fhe_ct **)index, err);
+    if (rc == 0 && !*none)
+        return put_triples(fhe_out, (veil_fhe_ct **)index, (veil_fhe_ct **)found, b.key, k, err);
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free((veil_fhe_ct *)index[r]);
+        veil_fhe_ct_free((veil_fhe_ct *)found[r]);
+        veil_fhe_ct_free(b.key[r]);
     }
-    *none = index == NULL;
-    int rc = 0;
-    /* Keys known publicly (the circuit chose with a CONST) arise only for a
-     * request with no resource and no label: then every key is 0 (no score
-     * term, no failed condition), in every shard alike. */
-    if (!*none && !b.key)
-        rc = veil_fhe_trivial(sk, WORD_BITS, 0, &b.key, err);
-    if (!*none && rc == 0)
-        rc = put_ct(fhe_out, (veil_fhe_ct *)index, err);
-    if (!*none && rc == 0)
-        rc = put_ct(fhe_out, (veil_fhe_ct *)found, err);
-    if (!*none && rc == 0)
-        rc = put_ct(fhe_out, b.key, err);
-    veil_fhe_ct_free((veil_fhe_ct *)index);
-    veil_fhe_ct_free((veil_fhe_ct *)found);
-    veil_fhe_ct_free(b.key);
     return rc;
 }
 
-int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first,
+int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first, uint32_t k,
                                     const struct veil_peer_id *cands, uint32_t n, bool none,
                                     const uint8_t *fhe, size_t fhe_len, veil_err *err)
 {
+    if (k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "shard output of %u replicas", k);
     veil_buf_put_u8(out, VEIL_SHARD_OUTPUT_TAG);
     veil_buf_put_u32be(out, total);
     veil_buf_put_u32be(out, first);
     veil_buf_put_u32be(out, n);
+    veil_buf_put_u8(out, (uint8_t)k);
     for (uint32_t i = 0; i < n; i++) {
         veil_buf_put_u8(out, cands[i].len);
         veil_buf_put(out, cands[i].bytes, cands[i].len);
@@ -621,11 +678,37 @@ int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t firs
     return 0;
 }
 
-static int shard_parse_fail(struct veil_shard_output *o, veil_err *err, const char *what)
+void veil_daemon_shard_output_free(struct veil_shard_output *o)
 {
     free(o->cands);
+    free(o->ct);
     memset(o, 0, sizeof *o);
+}
+
+static int shard_parse_fail(struct veil_shard_output *o, veil_err *err, const char *what)
+{
+    veil_daemon_shard_output_free(o);
     return veil_err_set(err, VEIL_E_PARSE, "shard output: %s", what);
+}
+
+/* The k triples after the candidates: each ciphertext length-prefixed,
+ * non-empty, inside the data (borrowed). */
+static int shard_parse_cts(veil_reader *r, struct veil_shard_output *o)
+{
+    /* every ciphertext takes at least five bytes: no allocation beyond the data */
+    if ((size_t)3 * o->k > veil_reader_remaining(r) / 5)
+        return -1;
+    o->ct = calloc((size_t)3 * o->k, sizeof *o->ct);
+    if (!o->ct)
+        return -1;
+    for (size_t i = 0; i < (size_t)3 * o->k; i++) {
+        uint32_t n = veil_read_u32be(r);
+        o->ct[i].data = veil_read_borrow(r, n);
+        o->ct[i].len = n;
+        if (!veil_reader_ok(r) || !o->ct[i].data || n == 0)
+            return -1;
+    }
+    return 0;
 }
 
 int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_shard_output *o,
@@ -638,8 +721,11 @@ int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_
     o->total = veil_read_u32be(&r);
     o->first = veil_read_u32be(&r);
     o->n = veil_read_u32be(&r);
+    o->k = veil_read_u8(&r);
     if (!veil_reader_ok(&r) || tag != VEIL_SHARD_OUTPUT_TAG)
         return shard_parse_fail(o, err, "bad header");
+    if (o->k == 0 || o->k > VEIL_SCHED_MAX_REPLICAS)
+        return shard_parse_fail(o, err, "bad replica count");
     /* every candidate takes at least two bytes: no allocation beyond the data */
     if (o->total > VEIL_SCHED_MAX_NODES || o->first > o->total || o->n > o->total - o->first ||
         o->n > veil_reader_remaining(&r) / 2)
@@ -659,13 +745,8 @@ int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_
     if (!veil_reader_ok(&r) || flag > 1)
         return shard_parse_fail(o, err, "malformed candidates");
     o->none = flag == 1;
-    for (int i = 0; i < 3 && !o->none; i++) {
-        uint32_t n = veil_read_u32be(&r);
-        o->ct[i] = veil_read_borrow(&r, n);
-        o->ct_len[i] = n;
-        if (!veil_reader_ok(&r) || !o->ct[i] || n == 0)
-            return shard_parse_fail(o, err, "ciphertexts truncated");
-    }
+    if (!o->none && shard_parse_cts(&r, o) != 0)
+        return shard_parse_fail(o, err, "ciphertexts truncated");
     if (veil_reader_remaining(&r) != 0)
         return shard_parse_fail(o, err, "trailing bytes");
     return 0;
@@ -690,58 +771,79 @@ static int shards_tile(const struct veil_shard_output *s, size_t n, veil_err *er
     return 0;
 }
 
-/* The merged (index, found) of the shards that have a winner. */
-static int merge_winners(veil_fhe_server *sk, const struct veil_shard_output *s, size_t n,
-                         veil_buf *out, veil_err *err)
+/* The merged k (index, found) pairs of the shards that have winners: one
+ * shard winner each merged by veil_fhe_argmin_merge (k = 1), or their
+ * k-lists, shard s's r-th winner at position s k + r, merged by
+ * veil_fhe_argmin_merge_replicas (equal to the unsharded batch). */
+static int merge_k(veil_fhe_server *sk, veil_fhe_ct **keys, veil_fhe_ct **idx, size_t m, size_t k,
+                   veil_buf *out, veil_err *err)
 {
-    veil_fhe_ct *keys[VEIL_ROUND_MAX_SHARDS] = {0}, *idx[VEIL_ROUND_MAX_SHARDS] = {0};
-    size_t m = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (s[i].none)
-            continue;
-        if (m == VEIL_ROUND_MAX_SHARDS)
-            rc = veil_err_set(err, VEIL_E_LIMIT, "more than %d shards", VEIL_ROUND_MAX_SHARDS);
-        else if (veil_fhe_ct_deserialize(s[i].ct[0], s[i].ct_len[0], &idx[m], err) != 0 ||
-                 veil_fhe_ct_deserialize(s[i].ct[2], s[i].ct_len[2], &keys[m], err) != 0)
-            rc = veil_err_wrap(err, "shard %zu output", i);
-        m++;
+    veil_fhe_ct *index[VEIL_SCHED_MAX_REPLICAS] = {0}, *found[VEIL_SCHED_MAX_REPLICAS] = {0};
+    veil_fhe_ct *key = NULL;
+    int rc = k == 1 ? veil_fhe_argmin_merge(sk, (const veil_fhe_ct *const *)keys,
+                                            (const veil_fhe_ct *const *)idx, m, &index[0],
+                                            &found[0], &key, NULL, err)
+                    : veil_fhe_argmin_merge_replicas(sk, (const veil_fhe_ct *const *)keys,
+                                                     (const veil_fhe_ct *const *)idx, m, k, index,
+                                                     found, NULL, err);
+    for (size_t r = 0; r < k && rc == 0; r++) {
+        rc = put_ct(out, index[r], err);
+        if (rc == 0)
+            rc = put_ct(out, found[r], err);
     }
-    veil_fhe_ct *index = NULL, *found = NULL, *key = NULL;
-    if (rc == 0)
-        rc = veil_fhe_argmin_merge(sk, (const veil_fhe_ct *const *)keys,
-                                   (const veil_fhe_ct *const *)idx, m, &index, &found, &key, NULL,
-                                   err);
-    if (rc == 0)
-        rc = put_ct(out, index, err);
-    if (rc == 0)
-        rc = put_ct(out, found, err);
-    veil_fhe_ct_free(index);
-    veil_fhe_ct_free(found);
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free(index[r]);
+        veil_fhe_ct_free(found[r]);
+    }
     veil_fhe_ct_free(key);
-    for (size_t i = 0; i < m; i++) {
+    return rc;
+}
+
+static int merge_winners(veil_fhe_server *sk, const struct veil_shard_output *s, size_t n,
+                         size_t k, veil_buf *out, veil_err *err)
+{
+    veil_fhe_ct **keys = calloc(n * k + 1, sizeof *keys), **idx = calloc(n * k + 1, sizeof *idx);
+    size_t m = 0;
+    int rc = keys && idx ? 0 : veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        for (size_t r = 0; !s[i].none && r < k && rc == 0; r++, m++)
+            if (veil_fhe_ct_deserialize(s[i].ct[3 * r].data, s[i].ct[3 * r].len, &idx[m], err) !=
+                    0 ||
+                veil_fhe_ct_deserialize(s[i].ct[3 * r + 2].data, s[i].ct[3 * r + 2].len, &keys[m],
+                                        err) != 0)
+                rc = veil_err_wrap(err, "shard %zu output, replica %zu", i, r);
+    }
+    if (rc == 0)
+        rc = merge_k(sk, keys, idx, m, k, out, err);
+    for (size_t i = 0; i < m && keys && idx; i++) {
         veil_fhe_ct_free(keys[i]);
         veil_fhe_ct_free(idx[i]);
     }
+    free(keys);
+    free(idx);
     return rc;
 }
 
 int veil_daemon_shard_merge(veil_fhe_server *sk, const struct veil_shard_output *shards,
-                            size_t n_shards, veil_buf *out, veil_err *err)
+                            size_t n_shards, size_t k, veil_buf *out, veil_err *err)
 {
     if (shards_tile(shards, n_shards, err) != 0)
         return -1;
+    for (size_t i = 0; i < n_shards; i++)
+        if (shards[i].k != k) /* the schedulers' stores made another batch */
+            return veil_err_set(err, VEIL_E_PROTOCOL, "shard %zu: %u replicas, not %zu", i,
+                                shards[i].k, k);
     veil_buf_put_u32be(out, shards[0].total);
     bool none = true;
     for (size_t i = 0; i < n_shards; i++) {
         none &= shards[i].none;
-        for (uint32_t k = 0; k < shards[i].n; k++) {
-            veil_buf_put_u8(out, shards[i].cands[k].len);
-            veil_buf_put(out, shards[i].cands[k].bytes, shards[i].cands[k].len);
+        for (uint32_t c = 0; c < shards[i].n; c++) {
+            veil_buf_put_u8(out, shards[i].cands[c].len);
+            veil_buf_put(out, shards[i].cands[c].bytes, shards[i].cands[c].len);
         }
     }
     veil_buf_put_u8(out, none ? 1 : 0);
     if (!veil_buf_ok(out))
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
-    return none ? 0 : merge_winners(sk, shards, n_shards, out, err);
+    return none ? 0 : merge_winners(sk, shards, n_shards, k, out, err);
 }

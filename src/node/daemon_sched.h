@@ -54,12 +54,13 @@ VEIL_WARN_UNUSED int veil_daemon_key_expand(const uint8_t *data, size_t len, vei
                                             veil_err *err);
 /* A shard of a key-path round: candidates [first, first + n) of `total`
  * (labels: their round-wide indices; index width as
- * veil_daemon_schedule_shard's), the winner's key kept
- * (veil_fhe_argmin_keyed): fhe_out as veil_daemon_schedule_shard's. */
+ * veil_daemon_schedule_shard's), the winners' keys kept (k = 1:
+ * veil_fhe_argmin_keyed; a batch: the shard's top k,
+ * veil_fhe_argmin_replicas_keyed): fhe_out as veil_daemon_schedule_shard's. */
 VEIL_WARN_UNUSED int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
                                                      size_t n, const bool *excluded, size_t first,
-                                                     size_t total, veil_buf *fhe_out, bool *none,
-                                                     uint64_t *pbs, veil_err *err);
+                                                     size_t total, size_t k, veil_buf *fhe_out,
+                                                     bool *none, uint64_t *pbs, veil_err *err);
 VEIL_WARN_UNUSED int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys,
                                                size_t n, const bool *excluded, size_t k,
                                                veil_buf *out, bool *none, uint64_t *pbs,
@@ -132,40 +133,52 @@ int veil_daemon_output_msg_parse(const uint8_t *data, size_t len, uint8_t job_id
  * A shard scheduler evaluates the circuit over its shard's candidates
  * [first, first + n) of `total`, labelled with their round-wide indices
  * (index width: 8 bits when total <= 256, else 16, the same in every shard
- * so that the merge can select among them), and keeps the winner's
- * encrypted key (veil_fhe_argmin_keyed). fhe_out gets u32be len || index ||
- * u32be len || found || u32be len || key; *none as veil_daemon_schedule's.
- * req_words: a confidential request's words, else NULL. */
+ * so that the merge can select among them), and keeps the winners'
+ * encrypted keys: k = 1, the winner (veil_fhe_argmin_keyed); a batch round's
+ * shard (k = the parent's replicas), the shard's top k by k flagged
+ * tournaments (veil_fhe_argmin_replicas_keyed). fhe_out gets k triples
+ * u32be len || index || u32be len || found || u32be len || key, rank 0's
+ * first; *none as veil_daemon_schedule's. req_words: a confidential
+ * request's words, else NULL. */
 int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_request *req,
                                veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words,
                                size_t n_nodes, const bool *excluded, size_t first, size_t total,
-                               veil_buf *fhe_out, bool *none, veil_err *err);
+                               size_t k, veil_buf *fhe_out, bool *none, veil_err *err);
 
 /* A shard round's output, what its digest covers:
- *   u8 'S' || u32be total || u32be first || u32be n || n x (u8 len || peer)
- *   || u8 none || (none: nothing; else the three ciphertexts as above)
- * The leading 'S' keeps it from ever parsing as a round's output. */
+ *   u8 'S' || u32be total || u32be first || u32be n || u8 k
+ *   || n x (u8 len || peer) || u8 none
+ *   || (none: nothing; else k triples of ciphertexts as above)
+ * The leading 'S' keeps it from ever parsing as a round's output; k (1 to
+ * VEIL_SCHED_MAX_REPLICAS) is the parent round's batch, checked by the
+ * decryptor against its own. */
 #define VEIL_SHARD_OUTPUT_TAG 0x53
-struct veil_shard_output {
-    uint32_t total, first, n;
-    struct veil_peer_id *cands; /* n, malloc'ed (caller frees) */
-    bool none;
-    const uint8_t *ct[3]; /* index, found, key: borrowed from the data */
-    size_t ct_len[3];
+struct veil_shard_ct {
+    const uint8_t *data; /* borrowed from the parsed data */
+    size_t len;
 };
-int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first,
+struct veil_shard_output {
+    uint32_t total, first, n, k;
+    struct veil_peer_id *cands; /* n, malloc'ed */
+    bool none;
+    struct veil_shard_ct *ct; /* 3 k (none: NULL), malloc'ed: rank r's index, found, key at 3 r */
+};
+int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first, uint32_t k,
                                     const struct veil_peer_id *cands, uint32_t n, bool none,
                                     const uint8_t *fhe, size_t fhe_len, veil_err *err);
+/* On success the caller frees it with veil_daemon_shard_output_free. */
 int veil_daemon_shard_output_parse(const uint8_t *data, size_t len, struct veil_shard_output *out,
                                    veil_err *err);
-/* The decryptor's merge of every shard's winner (shards in order, each
+void veil_daemon_shard_output_free(struct veil_shard_output *o);
+/* The decryptor's merge of every shard's k-list (shards in order, each
  * parsed above and vouched for by its own schedulers' digest majority):
- * checks that they tile [0, total) and writes the round's output in the
- * unsharded format (u32be total || the candidates || u8 none || index ||
- * found), the winner chosen by veil_fhe_argmin_merge (ties: the earlier
- * shard), so that veil_daemon_output_decrypt reads it. */
+ * checks that they tile [0, total) and carry the round's k, and writes the
+ * round's output in the unsharded format (u32be total || the candidates ||
+ * u8 none || k (index, found) pairs), chosen by veil_fhe_argmin_merge (k = 1,
+ * ties: the earlier shard) or veil_fhe_argmin_merge_replicas (a batch: the
+ * unsharded batch's k), so that veil_daemon_output_decrypt_k reads it. */
 int veil_daemon_shard_merge(veil_fhe_server *sk, const struct veil_shard_output *shards,
-                            size_t n_shards, veil_buf *out, veil_err *err);
+                            size_t n_shards, size_t k, veil_buf *out, veil_err *err);
 
 /* ---- sharded rounds in the daemon (daemon_rounds.c, daemon_scheduler.c) ---- */
 struct round;

@@ -10,7 +10,9 @@
  * designated decryptor merges the shards' vouched outputs on the worker pool
  * and decides the round from the merged (index, found) alone. A batch round
  * (a job's replica 0 placing all its replicas) evaluates the circuit with
- * ARGMIN_REPLICAS: its output carries one (index, found) pair per replica.
+ * ARGMIN_REPLICAS: its output carries one (index, found) pair per replica;
+ * a batch round's shard hands on its top k with their keys (k-lists) and
+ * the decryptor merges those into the k pairs.
  * A round on the key path (a public request: daemon_keys.c) is the argmin
  * alone over the keys its candidates published, the candidates being the
  * alive members whose key of the round's plan arrived (waited for, bounded:
@@ -65,7 +67,7 @@ static int evaluate_keys(veil_daemon *d, struct round *r, struct eval_job *j, ve
     }
     if (rc == 0 && j->shard)
         rc = veil_daemon_schedule_shard_keys(d->fhe_sk, keys, n, out_of_round, j->first, r->n_cands,
-                                             fhe_out, none, &j->pbs, &r->work_err);
+                                             j->k, fhe_out, none, &j->pbs, &r->work_err);
     else if (rc == 0)
         rc = veil_daemon_schedule_keys(d->fhe_sk, keys, n, out_of_round, j->k, fhe_out, none,
                                        &j->pbs, &r->work_err);
@@ -98,8 +100,8 @@ static int evaluate(veil_daemon *d, struct round *r, struct eval_job *j, veil_bu
     if (rc == 0 && j->shard)
         rc = veil_daemon_schedule_shard(d->fhe_sk, &r->req,
                                         r->req.confidential ? req_words : NULL, words, n,
-                                        r->excluded + j->first, j->first, r->n_cands, fhe_out,
-                                        none, &r->work_err);
+                                        r->excluded + j->first, j->first, r->n_cands, j->k,
+                                        fhe_out, none, &r->work_err);
     else if (rc == 0) /* k (index, found) pairs: a batch round places every replica */
         rc = veil_daemon_schedule_batch(d->fhe_sk, &r->req,
                                         r->req.confidential ? req_words : NULL, words, n,
@@ -128,8 +130,9 @@ static void sched_work(uv_work_t *w)
     veil_buf_reset(&r->output);
     if (j->shard) {
         int rc = veil_daemon_shard_output_encode(
-            &r->output, (uint32_t)r->n_cands, (uint32_t)j->first, r->cands + j->first,
-            (uint32_t)(j->end - j->first), none, fhe_out.data, fhe_out.len, &r->work_err);
+            &r->output, (uint32_t)r->n_cands, (uint32_t)j->first, (uint32_t)j->k,
+            r->cands + j->first, (uint32_t)(j->end - j->first), none, fhe_out.data, fhe_out.len,
+            &r->work_err);
         if (r->work_rc == 0)
             r->work_rc = rc;
         veil_buf_free(&fhe_out);
@@ -463,8 +466,9 @@ static int gather_key_inputs(veil_daemon *d, struct round *r, const struct round
     return 0;
 }
 
-/* A shard round's evaluation job (its parent's other replicas are
- * excluded); NULL when its parent is not held here. */
+/* A round's evaluation job; a shard round's (its parent's other replicas
+ * are excluded, its k is its parent's batch) is NULL when its parent is not
+ * held here. */
 static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const struct round **owner)
 {
     struct eval_job *j = calloc(1, sizeof *j);
@@ -483,6 +487,7 @@ static struct eval_job *eval_job_new(veil_daemon *d, struct round *r, const stru
     }
     j->shard = true;
     j->keys = p->keys; /* a shard of a key-path round: its parent's keys */
+    j->k = p->batch > 1 ? p->batch : 1; /* a batch's shard hands on its top k */
     *owner = p;
     return j;
 }
@@ -535,6 +540,7 @@ struct merge_job {
     veil_daemon *d;
     struct round *parent;
     uint32_t attempt;
+    size_t k; /* the parent's batch at the start (1: one replica) */
     size_t n;
     uint8_t *data[VEIL_ROUND_MAX_SHARDS];
     size_t len[VEIL_ROUND_MAX_SHARDS];
@@ -563,9 +569,9 @@ static void merge_work(uv_work_t *w)
     if (m->rc != 0)
         parsed--; /* the one that failed holds nothing */
     if (m->rc == 0)
-        m->rc = veil_daemon_shard_merge(m->d->fhe_sk, outs, m->n, &m->merged, &m->err);
+        m->rc = veil_daemon_shard_merge(m->d->fhe_sk, outs, m->n, m->k, &m->merged, &m->err);
     for (size_t s = 0; s < parsed; s++)
-        free(outs[s].cands);
+        veil_daemon_shard_output_free(&outs[s]);
 }
 
 void veil_daemon_shard_retry(veil_daemon *d, struct round *r)
@@ -672,6 +678,7 @@ void veil_daemon_shard_try_merge(veil_daemon *d, struct round *parent)
     m->d = d;
     m->parent = parent;
     m->attempt = parent->attempt;
+    m->k = parent->batch > 1 ? parent->batch : 1;
     veil_buf_init(&m->merged);
     for (size_t s = 0; s < n; s++) {
         m->data[s] = malloc(len[s]);
@@ -694,8 +701,8 @@ void veil_daemon_shard_try_merge(veil_daemon *d, struct round *parent)
             veil_log(VEIL_LOG_WARN, SUB, "merged round not moved", "job=%.16s", parent->job_hex);
         return;
     }
-    veil_log(VEIL_LOG_INFO, SUB, "shards merging", "job=%.16s replica=%u shards=%zu",
-             parent->job_hex, parent->replica, n);
+    veil_log(VEIL_LOG_INFO, SUB, "shards merging", "job=%.16s replica=%u shards=%zu batch=%zu",
+             parent->job_hex, parent->replica, n, m->k);
     parent->busy = true;
     d->computing = true;
     d->works++;

@@ -259,10 +259,10 @@ bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, 
     return true;
 }
 
-uint32_t round_batch_size(uint32_t replica, uint32_t replicas, size_t n_shards, bool any_placed)
+uint32_t round_batch_size(uint32_t replica, uint32_t replicas, bool any_placed)
 {
-    bool batch = replica == 0 && replicas > 1 && replicas <= VEIL_SCHED_MAX_REPLICAS &&
-                 n_shards == 1 && !any_placed;
+    bool batch =
+        replica == 0 && replicas > 1 && replicas <= VEIL_SCHED_MAX_REPLICAS && !any_placed;
     return batch ? replicas : 1;
 }
 

@@ -205,12 +205,13 @@ bool round_table_admit(struct round_table *t, struct round *r, uint64_t now_ms, 
 /* ---- replicas in one round (issue 20, docs/SCHEDULING.md) ----
  * The rule every node applies when it plans a round, so that schedulers and
  * the decryptor agree on the output's k: a job's replica 0, of a job asking
- * 2..VEIL_SCHED_MAX_REPLICAS replicas, planned as one shard, while no
- * replica of the job is placed yet (a replica rescheduled later gets an
- * ordinary round), is a batch round placing all of them (decided by the
- * designated decryptor or by the key holders alike): returns `replicas`
- * then, else 1. */
-uint32_t round_batch_size(uint32_t replica, uint32_t replicas, size_t n_shards, bool any_placed);
+ * 2..VEIL_SCHED_MAX_REPLICAS replicas, while no replica of the job is placed
+ * yet (a replica rescheduled later gets an ordinary round), is a batch round
+ * placing all of them, sharded or not (decided by the designated decryptor,
+ * which merges the shards' k-lists, or by the key holders alike): returns
+ * `replicas` then, else 1. A shard round has no replicas of its own (1): its
+ * k is its parent's. */
+uint32_t round_batch_size(uint32_t replica, uint32_t replicas, bool any_placed);
 
 void round_pace_sample(struct round_pace *p, uint64_t ms);
 /* The decryptor's deadline for an attempt: `base_ms`, or twice the time a

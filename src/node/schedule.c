@@ -89,7 +89,9 @@
  * labels 12, masked sum 47, flags 2). Labels (node indices) are 16-bit above
  * 256 candidates, up to VEIL_SCHED_MAX_NODES. Sharded rounds (the same
  * placement from shards merged by their encrypted winners): veil_sched_key and
- * veil_sched_round_sharded below; docs/SCHEDULING.md.
+ * veil_sched_round_sharded below; k replicas in one sharded round (each
+ * shard's top k, the merge of the k-lists): veil_sched_round_sharded_replicas;
+ * docs/SCHEDULING.md.
  * Node-computed keys (public requests, docs/SCHEDULING.md "PBS per node"):
  * each candidate computes veil_sched_node_key on its own telemetry in the
  * clear and encrypts it; the round is then ARGMIN alone over those keys
@@ -1169,6 +1171,96 @@ int veil_sched_round_sharded(const struct veil_sched_request *req,
     if (!out->found)
         out->index = 0;
     return 0;
+}
+
+/* ---- sharded batch rounds: each shard's top k, the merge of the k-lists ---- */
+
+/* k tournaments over keys[0..n) as veil_fhe_argmin_replicas runs them: the
+ * smallest current key, ties to the earlier position, flagged after it won
+ * (flag_chosen);
+ * win_key[r] / win_pos[r] the r-th winner's key as it stood and position.
+ * keys is modified. */
+static void top_k_flagged(uint32_t *keys, size_t n, size_t k, uint32_t *win_key, size_t *win_pos)
+{
+    for (size_t r = 0; r < k; r++) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (keys[i] < keys[best])
+                best = i;
+        win_key[r] = keys[best];
+        win_pos[r] = best;
+        keys[best] = flag_chosen(keys[best]);
+    }
+}
+
+/* Shard [first, end)'s k-list appended to keys / idx at *m (k entries, none
+ * when every member is excluded: such a shard outputs "none"). */
+static void shard_k_list(const struct veil_sched_request *req, const struct veil_telemetry_q *nodes,
+                         const bool *excluded, size_t first, size_t end, size_t k,
+                         uint32_t *keys, uint32_t *idx, size_t *m, uint32_t *tmp_key,
+                         uint32_t *tmp_idx)
+{
+    size_t live = 0;
+    for (size_t i = first; i < end; i++) {
+        if (excluded && excluded[i])
+            continue;
+        tmp_key[live] = veil_sched_key(req, &nodes[i]);
+        tmp_idx[live++] = (uint32_t)i;
+    }
+    if (live == 0)
+        return;
+    size_t pos[VEIL_SCHED_MAX_REPLICAS];
+    top_k_flagged(tmp_key, live, k, &keys[*m], pos);
+    for (size_t r = 0; r < k; r++)
+        idx[*m + r] = tmp_idx[pos[r]];
+    *m += k;
+}
+
+int veil_sched_round_sharded_replicas(const struct veil_sched_request *req,
+                                      const struct veil_telemetry_q *nodes, const bool *excluded,
+                                      size_t n_nodes, size_t shard_size, uint32_t k,
+                                      struct veil_sched_result *out, size_t *n_shards_out,
+                                      veil_err *err)
+{
+    if (n_shards_out)
+        *n_shards_out = 0;
+    if (shard_size == 0 || k == 0 || k > VEIL_SCHED_MAX_REPLICAS)
+        return veil_err_set(err, VEIL_E_INVALID, "shard size %zu, %u replicas", shard_size, k);
+    for (uint32_t r = 0; r < k; r++) /* out holds k (checked above) */
+        out[r] = (struct veil_sched_result){0};
+    if (n_nodes > VEIL_SCHED_MAX_NODES)
+        return veil_err_set(err, VEIL_E_LIMIT, "%zu nodes (at most %d per round)", n_nodes,
+                            VEIL_SCHED_MAX_NODES);
+    size_t shards = (n_nodes + shard_size - 1) / shard_size;
+    uint32_t *keys = calloc(shards * k + 1, sizeof *keys);
+    uint32_t *idx = calloc(shards * k + 1, sizeof *idx);
+    uint32_t *tk = calloc(shard_size < n_nodes ? shard_size : n_nodes + 1, sizeof *tk);
+    uint32_t *ti = calloc(shard_size < n_nodes ? shard_size : n_nodes + 1, sizeof *ti);
+    int rc = 0;
+    if (!keys || !idx || !tk || !ti) {
+        rc = veil_err_set(err, VEIL_E_NOMEM, "out of memory");
+    } else {
+        size_t m = 0; /* shard s's r-th winner at position s k + r (shards with one) */
+        for (size_t first = 0; first < n_nodes; first += shard_size) {
+            size_t end = n_nodes - first < shard_size ? n_nodes : first + shard_size;
+            shard_k_list(req, nodes, excluded, first, end, k, keys, idx, &m, tk, ti);
+        }
+        uint32_t win_key[VEIL_SCHED_MAX_REPLICAS];
+        size_t pos[VEIL_SCHED_MAX_REPLICAS];
+        if (m > 0)
+            top_k_flagged(keys, m, k, win_key, pos);
+        for (uint32_t r = 0; r < k && m > 0; r++) {
+            out[r].found = win_key[r] < VEIL_SCHED_FLAG_BASE;
+            out[r].index = out[r].found ? idx[pos[r]] : 0;
+        }
+        if (n_shards_out)
+            *n_shards_out = shards;
+    }
+    free(keys);
+    free(idx);
+    free(tk);
+    free(ti);
+    return rc;
 }
 
 /* veil_sched_ops_formula for the weighted policy: feasibility as for every

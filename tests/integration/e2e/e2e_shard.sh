@@ -7,11 +7,14 @@
 # rounds of 3 schedulers each, chosen by rendezvous per shard, whose
 # vouched-for outputs the designated decryptor (node 1) merges before it
 # decrypts the merged (index, found) only.
-#  - jflip (2 replicas): in its first round one scheduler of shard 1 lies
-#    (the test-only fault of debug.test_only_split_job on a sharded round:
-#    it publishes a made-up output at once); digest agreement leaves it out
-#    (the decryptor logs 3 voted, 2 agreeing, 1 dissenting) and both
-#    replicas land on distinct nodes, each equal to the oracle.
+#  - jflip (2 replicas): one sharded batch round places both (every node
+#    plans replica 0 with shards=3 batch=2 and no round for replica 1; each
+#    shard hands on its top 2 with their keys, the decryptor merges the
+#    2-lists); one scheduler of shard 1 lies (the test-only fault of
+#    debug.test_only_split_job on a sharded round: it publishes a made-up
+#    output at once); digest agreement leaves it out (the decryptor logs 3
+#    voted, 2 agreeing, 1 dissenting) and both replicas land on distinct
+#    nodes, each equal to the oracle.
 #  - jkill: a scheduler of one of its shards is SIGKILLed right after the
 #    round is planned; the shard's two others still agree, and the job is
 #    placed where the oracle says (when the schedulers saw the death at
@@ -57,15 +60,26 @@ shard_job jflip binpack 1500m 512Mi 2
 away_from_epoch_cliff 2000 # every node plans jflip at the same epoch (its liar included)
 fid=$(veil_at 2 job run "$WORK/jflip.yaml" | awk '{print $2}') || fail "job run jflip"
 placed_as_oracle jflip "$fid" 2
-grep -q "msg=\"round planned\" job=${fid:0:16} replica=0 .*shards=3" "$WORK/n2/veild.log" \
-  || fail "jflip was not planned as 3 shards"
+# one sharded batch round placed both replicas (each shard hands on its top 2,
+# the decryptor merges the 2-lists): planned with shards=3 batch=2 on every
+# node, no round of replica 1's own anywhere, both assignments signed from it
+for i in $(seq 1 "$N"); do
+  grep -q "msg=\"round planned\" job=${fid:0:16} replica=0 .*shards=3 batch=2 " "$WORK/n$i/veild.log" \
+    || fail "node $i did not plan jflip as one batch of 2 in 3 shards: $(grep "job=${fid:0:16}" "$WORK/n$i/veild.log" | tail -n 5)"
+  ! grep -q "msg=\"round planned\" job=${fid:0:16} replica=[1-9]" "$WORK/n$i/veild.log" \
+    || fail "node $i planned a round for jflip's replica 1: $(grep "round planned.*${fid:0:16}" "$WORK/n$i/veild.log")"
+done
+grep -q "msg=\"shards merging\" job=${fid:0:16} replica=0 shards=3 batch=2" "$D1" \
+  || fail "the decryptor did not merge jflip's shards' 2-lists: $(grep "shards merging" "$D1" | tail -n 3)"
 grep -q "msg=\"TEST ONLY: shard output falsified\"" "$WORK"/n*/veild.log \
   || fail "no scheduler of jflip's shard 1 falsified its output"
 grep -q "msg=\"shard vouched\" job=${fid:0:16} replica=0 shard=1 .*schedulers=3 voted=3 agreeing=2 dissenting=1" "$D1" \
   || fail "the decryptor did not merge shard 1 on 2 agreeing schedulers: $(grep 'shard vouched' "$D1" | tail -n 6)"
-grep -q "msg=\"assignment signed\" job=${fid:0:16} replica=1 schedulable=1 shards=3" "$D1" \
-  || fail "jflip's second replica was not decided from a merge of 3 shards"
-ok "jflip: 2 replicas on distinct nodes (= oracle), shard 1's falsified output left out by digest agreement ($SECONDS s)"
+for k in 0 1; do
+  grep -q "msg=\"assignment signed\" job=${fid:0:16} replica=$k schedulable=1 shards=3 batch=2" "$D1" \
+    || fail "jflip's replica $k was not decided from the batch's merge of 3 shards"
+done
+ok "jflip: 2 replicas in one sharded batch round on distinct nodes (= oracle), shard 1's falsified output left out by digest agreement ($SECONDS s)"
 
 # ---- a shard that loses a scheduler ---------------------------------------
 # jkill runs in eu-west (odd nodes) only; the victim is a us-east scheduler

@@ -6,7 +6,9 @@
  * one "all zero" item; k = 4^j, where the block holding k's 1 joins them), at
  * 8 and 16 bits; and the labelled argmin carrying
  * its labels packed two bits per block, with labels beyond 8 bits (a cluster
- * of more than 256 members), ties and every key flagged. Slow: every
+ * of more than 256 members), ties and every key flagged; sharded rounds (a
+ * shard's winner with its key, the merge) and sharded batch rounds (a shard's
+ * top k with keys, the merge of k-lists against the unsharded k replicas). Slow: every
  * operation bootstraps; the value sets are kept small.
  */
 #include <stdio.h>
@@ -300,5 +302,111 @@ static void test_replicas_one_round(void)
     veil_fhe_ct_free(a);
 }
 
+/* The plaintext k replicas over x (veil_sched_replicas over the keys): the
+ * k smallest (key, position) among the feasible keys, -1 once none is left. */
+static void replicas_spec(const uint64_t *x, size_t n, size_t k, long *want)
+{
+    bool chosen[16] = {0};
+    for (size_t r = 0; r < k; r++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!chosen[i] && x[i] < 0x4000 && (best == n || x[i] < x[best]))
+                best = i;
+        want[r] = best < n ? (long)best : -1;
+        if (best < n)
+            chosen[best] = true;
+    }
+}
+
+/* One shard's top k (veil_fhe_argmin_replicas_keyed): its k-list appended to
+ * skey / sidx at position sh k + r, checked against the shard's own spec. */
+static void shard_top_k(const uint64_t *x, veil_fhe_ct **k_ct, const uint64_t *labels,
+                        size_t per, size_t k, veil_fhe_ct **sidx, veil_fhe_ct **skey,
+                        uint64_t *pbs)
+{
+    veil_err err = {0};
+    veil_fhe_ct *found[8] = {0};
+    long want[8];
+    CHECK_EQ_INT(veil_fhe_argmin_replicas_keyed(sk, (const veil_fhe_ct *const *)k_ct, labels,
+                                                per, 16, k, sidx, found, skey, pbs, &err),
+                 0);
+    replicas_spec(x, per, k, want);
+    for (size_t r = 0; r < k; r++) {
+        CHECK_EQ_U64(dec(found[r]), want[r] >= 0);
+        if (want[r] >= 0) {
+            CHECK_EQ_U64(dec(sidx[r]), labels[want[r]]);
+            CHECK_EQ_U64(dec(skey[r]), x[want[r]]); /* the original key */
+        } else {
+            CHECK(dec(skey[r]) >= 0x4000); /* infeasible: loses every merge match */
+        }
+        veil_fhe_ct_free(found[r]);
+    }
+}
+
+/* Sharded batch rounds: n_shards shards of `per` keys (labels: node indices
+ * above 256), each shard's k-list from veil_fhe_argmin_replicas_keyed, merged
+ * by veil_fhe_argmin_merge_replicas: equal to the unsharded k replicas. */
+static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t k)
+{
+    size_t n = n_shards * per, m = n_shards * k;
+    uint64_t labels[16], pbs = 0, shard_pbs = 0;
+    veil_fhe_ct *c[16], *sidx[24], *skey[24], *idx[8], *found[8];
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = 300 + 7 * i;
+        c[i] = enc(16, x[i]);
+    }
+    for (size_t sh = 0; sh < n_shards; sh++) {
+        shard_top_k(&x[sh * per], &c[sh * per], &labels[sh * per], per, k, &sidx[sh * k],
+                    &skey[sh * k], &pbs);
+        shard_pbs = pbs > shard_pbs ? pbs : shard_pbs;
+    }
+    veil_err err = {0};
+    CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, (const veil_fhe_ct *const *)skey,
+                                                (const veil_fhe_ct *const *)sidx, m, k, idx, found,
+                                                &pbs, &err),
+                 0);
+    long want[8];
+    replicas_spec(x, n, k, want);
+    for (size_t r = 0; r < k; r++) {
+        CHECK_EQ_U64(dec(found[r]), want[r] >= 0);
+        if (want[r] >= 0)
+            CHECK_EQ_U64(dec(idx[r]), labels[want[r]]);
+        veil_fhe_ct_free(idx[r]);
+        veil_fhe_ct_free(found[r]);
+    }
+    printf("# merge of %zu shards x %zu keys, k = %zu: %llu PBS (a shard's top k: <= %llu)\n",
+           n_shards, per, k, (unsigned long long)pbs, (unsigned long long)shard_pbs);
+    CHECK(pbs > 0);
+    for (size_t i = 0; i < m; i++) {
+        veil_fhe_ct_free(sidx[i]);
+        veil_fhe_ct_free(skey[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        veil_fhe_ct_free(c[i]);
+}
+
+static void test_shard_merge_replicas(void)
+{
+    setup();
+    const uint64_t x[12] = {900,    37,     0x4000, 2000,    /* shard 0: 37, 900, 2000 */
+                            0x4003, 0x8000, 0xC000, 0x4001,  /* shard 1: none */
+                            37,     4000,   38,     0x4002}; /* shard 2: ties 37 */
+    merge_k_case(x, 3, 4, 2); /* 37 at 1, 37 at 8: the tie across shards */
+    merge_k_case(x, 3, 4, 3); /* then 38 at 10 */
+    const uint64_t few[12] = {0x4000, 5,      0x8000, 5,       /* two feasible, tied */
+                              0x4003, 0x8000, 0xC000, 0x4001,  /* none */
+                              0x4002, 0xC000, 0x4003, 0x4004}; /* none */
+    merge_k_case(few, 3, 4, 3); /* fewer feasible than k: the third not found */
+    veil_err err = {0};
+    veil_fhe_ct *a = enc(16, 1), *i8 = enc(8, 1), *i16 = enc(16, 2), *o1[2], *o2[2];
+    const veil_fhe_ct *keys[2] = {a, a}, *mixed[2] = {i8, i16};
+    CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, keys, mixed, 2, 2, o1, o2, NULL, &err), -1);
+    CHECK(o1[0] == NULL && o2[1] == NULL);
+    CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, keys, mixed, 2, 0, o1, o2, NULL, &err), -1);
+    veil_fhe_ct_free(a);
+    veil_fhe_ct_free(i8);
+    veil_fhe_ct_free(i16);
+}
+
 VTEST_MAIN(VTEST(test_lt_scalar), VTEST(test_argmin_labels), VTEST(test_shard_merge),
-           VTEST(test_replicas_one_round))
+           VTEST(test_replicas_one_round), VTEST(test_shard_merge_replicas))

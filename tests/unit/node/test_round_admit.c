@@ -244,20 +244,19 @@ static void test_catchup_clock(void)
 }
 
 /* The batch-round rule (issue 20: a job's replicas in one round): only
- * replica 0 of a job of 2..64 replicas, planned unsharded, while none of its
- * replicas is placed; a replica rescheduled later (one placed already) gets
- * an ordinary round. Threshold clusters too: their key holders decide a
+ * replica 0 of a job of 2..64 replicas, sharded or not (session 9: a sharded
+ * round merges its shards' k-lists), while none of its replicas is placed; a
+ * replica rescheduled later (one placed already) gets an ordinary round. Threshold clusters too: their key holders decide a
  * batch round like the designated decryptor (test_holder_votes). */
 static void test_batch_rule(void)
 {
-    CHECK_EQ_INT(round_batch_size(0, 3, 1, false), 3);
-    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS, 1, false), VEIL_SCHED_MAX_REPLICAS);
-    CHECK_EQ_INT(round_batch_size(0, 1, 1, false), 1); /* one replica */
-    CHECK_EQ_INT(round_batch_size(0, 0, 1, false), 1); /* a shard round */
-    CHECK_EQ_INT(round_batch_size(1, 3, 1, false), 1); /* a later replica */
-    CHECK_EQ_INT(round_batch_size(0, 3, 2, false), 1); /* sharded */
-    CHECK_EQ_INT(round_batch_size(0, 3, 1, true), 1);  /* rescheduled */
-    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS + 1, 1, false), 1);
+    CHECK_EQ_INT(round_batch_size(0, 3, false), 3); /* sharded or not (the shards' k-lists) */
+    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS, false), VEIL_SCHED_MAX_REPLICAS);
+    CHECK_EQ_INT(round_batch_size(0, 1, false), 1); /* one replica */
+    CHECK_EQ_INT(round_batch_size(0, 0, false), 1); /* a shard round: its parent's k */
+    CHECK_EQ_INT(round_batch_size(1, 3, false), 1); /* a later replica */
+    CHECK_EQ_INT(round_batch_size(0, 3, true), 1);  /* rescheduled */
+    CHECK_EQ_INT(round_batch_size(0, VEIL_SCHED_MAX_REPLICAS + 1, false), 1);
 }
 
 VTEST_MAIN(VTEST(test_batch_rule), VTEST(test_catchup_clock), VTEST(test_burst_fifo_bounded),

@@ -691,6 +691,50 @@ static void test_sharded_equals_round(void)
     CHECK_EQ_INT(veil_sched_round_sharded(&req, nodes, NULL, 4, 0, &r, NULL, NULL), -1);
 }
 
+/* Sharded batch rounds: each shard's top k by flagged tournaments, the
+ * S k-lists merged by k tournaments flagged by position, equal the unsharded
+ * k replicas (veil_sched_replicas) for every shard size 1..n and k = 1..5,
+ * on random clusters with ties, exclusions and infeasible shards. */
+static void test_sharded_replicas_equal_replicas(void)
+{
+    enum { TRIALS = 300, MAXN = 40 };
+    static struct veil_telemetry_q nodes[MAXN];
+    static bool excluded[MAXN];
+    size_t found_some = 0, short_of_k = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = 1 + rnd(MAXN);
+        memset(nodes, 0, sizeof nodes);
+        random_cluster(nodes, excluded, n);
+        struct veil_sched_request req;
+        random_request(&req);
+        veil_err err = {0};
+        for (uint32_t k = 1; k <= 5; k++) {
+            struct veil_sched_result want[5], got[5];
+            CHECK_EQ_INT(veil_sched_replicas(&req, nodes, excluded, n, k, want, NULL, &err), 0);
+            found_some += want[0].found;
+            short_of_k += want[0].found && !want[k - 1].found;
+            for (size_t size = 1; size <= n; size++) {
+                size_t shards = 0;
+                CHECK_EQ_INT(veil_sched_round_sharded_replicas(&req, nodes, excluded, n, size, k,
+                                                               got, &shards, &err),
+                             0);
+                CHECK_EQ_INT(shards, (n + size - 1) / size);
+                for (uint32_t r = 0; r < k; r++) {
+                    CHECK_EQ_INT(got[r].found, want[r].found);
+                    CHECK_EQ_INT(got[r].index, want[r].found ? want[r].index : 0);
+                }
+            }
+        }
+    }
+    CHECK(found_some > TRIALS && short_of_k > TRIALS / 10);
+    struct veil_sched_result r[2];
+    struct veil_sched_request req = {.policy = VEIL_POLICY_BINPACK};
+    CHECK_EQ_INT(veil_sched_round_sharded_replicas(&req, nodes, NULL, 4, 0, 1, r, NULL, NULL), -1);
+    CHECK_EQ_INT(veil_sched_round_sharded_replicas(&req, nodes, NULL, 4, 2, 0, r, NULL, NULL), -1);
+    CHECK_EQ_INT(veil_sched_round_sharded_replicas(&req, nodes, NULL, 4, 2, 65, r, NULL, NULL),
+                 -1);
+}
+
 /* Lowest-latency placement: the closest feasible node to the job's
  * landmark, unmeasured nodes last, ties to the lowest index, the slot chosen
  * by latency_to; a slot out of range is refused. */
@@ -983,5 +1027,6 @@ VTEST_MAIN(VTEST(test_against_brute_force), VTEST(test_replicas_against_brute_fo
            VTEST(test_batch_round_edges), VTEST(test_tie_lowest_index), VTEST(test_op_counts),
            VTEST(test_backend_interface), VTEST(test_limits), VTEST(test_many_members),
            VTEST(test_wide_quantities), VTEST(test_sharded_equals_round),
+           VTEST(test_sharded_replicas_equal_replicas),
            VTEST(test_latency_placement), VTEST(test_weighted_placement), VTEST(test_weighted_gpus),
            VTEST(test_node_keys))

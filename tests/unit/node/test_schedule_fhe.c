@@ -4,7 +4,8 @@
  * as veild runs it (daemon_sched.c): telemetry as compact public-key lists,
  * expanded, one round (public and confidential requests, exclusions), the
  * output decrypted and compared with the plaintext oracle (one replica, or a
- * batch round's k replicas against veil_sched_replicas); the round's PBS
+ * batch round's k replicas against veil_sched_replicas, also sharded: the
+ * shards' k-lists through their output format, merged); the round's PBS
  * count stays within the budget the 16-node target is built on.
  */
 #include <stdio.h>
@@ -598,6 +599,132 @@ static void test_batch_rounds(void)
     check_batch(&all_public, NULL, 3); /* CONST pairs: the first three candidates */
 }
 
+/* A sharded batch round as veild runs it: each shard's scheduler hands on
+ * its top k with keys (veil_daemon_schedule_shard, or _shard_keys over
+ * node-computed keys), the outputs go through the shard output format, the
+ * decryptor merges the k-lists (veil_daemon_shard_merge) and reads k pairs:
+ * equal to veil_sched_replicas. Shards of `per` consecutive candidates. */
+static void shard_eval(const struct veil_sched_request *req, veil_fhe_ct *const *rw,
+                       const bool *excluded, size_t first, size_t end, uint32_t k, bool keys,
+                       veil_buf *shard_out)
+{
+    veil_err err = {0};
+    veil_buf fhe;
+    veil_buf_init(&fhe);
+    bool none = true;
+    uint64_t pbs = 0;
+    struct veil_sched_request blind = {.policy = req->policy, .confidential = true};
+    if (keys) {
+        veil_fhe_ct *kc[N] = {0};
+        for (size_t i = first; i < end; i++) {
+            uint16_t key = 0;
+            veil_buf b;
+            veil_buf_init(&b);
+            CHECK_EQ_INT(veil_sched_node_key(req, &nodes[i], &key, &err), 0);
+            CHECK_EQ_INT(veil_daemon_key_encrypt(pk, key, &b, &err), 0);
+            CHECK_EQ_INT(veil_daemon_key_expand(b.data, b.len, &kc[i - first], &err), 0);
+            veil_buf_free(&b);
+        }
+        CHECK_EQ_INT(veil_daemon_schedule_shard_keys(sk, kc, end - first,
+                                                     excluded ? excluded + first : NULL, first, N,
+                                                     k, &fhe, &none, &pbs, &err),
+                     0);
+        for (size_t i = 0; i < end - first; i++)
+            veil_fhe_ct_free(kc[i]);
+    } else {
+        CHECK_EQ_INT(veil_daemon_schedule_shard(sk, rw ? &blind : req, rw,
+                                                &words[first * VEIL_TELEMETRY_WORDS], end - first,
+                                                excluded ? excluded + first : NULL, first, N, k,
+                                                &fhe, &none, &err),
+                     0);
+    }
+    struct veil_peer_id cands[N];
+    for (size_t i = first; i < end; i++)
+        cands[i - first] = (struct veil_peer_id){.len = 1, .bytes = {(uint8_t)(0x40 + i)}};
+    CHECK_EQ_INT(veil_daemon_shard_output_encode(shard_out, N, (uint32_t)first, k, cands,
+                                                 (uint32_t)(end - first), none, fhe.data, fhe.len,
+                                                 &err),
+                 0);
+    veil_buf_free(&fhe);
+}
+
+static void check_sharded_batch(const struct veil_sched_request *req, const bool *excluded,
+                                uint32_t k, size_t per, bool keys)
+{
+    veil_err err = {0};
+    veil_fhe_ct *rw[VEIL_DAEMON_REQUEST_WORDS] = {0};
+    if (req->confidential) {
+        veil_buf rb;
+        veil_buf_init(&rb);
+        CHECK_EQ_INT(veil_daemon_request_encrypt(pk, req, &rb, &err), 0);
+        CHECK_EQ_INT(veil_daemon_request_expand(rb.data, rb.len, rw, &err), 0);
+        veil_buf_free(&rb);
+    }
+    size_t n_shards = (N + per - 1) / per;
+    veil_buf outs[N];
+    struct veil_shard_output parsed[N];
+    for (size_t s = 0; s < n_shards; s++) {
+        size_t end = (s + 1) * per < N ? (s + 1) * per : N;
+        veil_buf_init(&outs[s]);
+        shard_eval(req, req->confidential ? rw : NULL, excluded, s * per, end, k, keys, &outs[s]);
+        CHECK_EQ_INT(veil_daemon_shard_output_parse(outs[s].data, outs[s].len, &parsed[s], &err),
+                     0);
+        CHECK_EQ_INT(parsed[s].k, k);
+    }
+    veil_buf merged;
+    veil_buf_init(&merged);
+    /* a batch of another size than the decryptor's is refused */
+    CHECK_EQ_INT(veil_daemon_shard_merge(sk, parsed, n_shards, k + 1, &merged, &err), -1);
+    veil_buf_reset(&merged);
+    CHECK_EQ_INT(veil_daemon_shard_merge(sk, parsed, n_shards, k, &merged, &err), 0);
+    struct veil_peer_id *cands = NULL;
+    size_t nc = 0;
+    bool none = true;
+    const uint8_t *fhe = NULL;
+    size_t fhe_len = 0;
+    CHECK_EQ_INT(veil_daemon_output_parse(merged.data, merged.len, &cands, &nc, &none, &fhe,
+                                          &fhe_len, &err),
+                 0);
+    CHECK_EQ_INT(nc, N);
+    struct veil_sched_result want[8];
+    uint32_t index[8];
+    bool found[8];
+    CHECK(k < 8);
+    CHECK_EQ_INT(veil_sched_replicas(req, nodes, excluded, N, k, want, NULL, &err), 0);
+    CHECK(!none);
+    CHECK_EQ_INT(veil_daemon_output_decrypt_k(ck, fhe, fhe_len, k, index, found, &err), 0);
+    for (uint32_t r = 0; r < k; r++) {
+        CHECK_EQ_INT(found[r], want[r].found);
+        if (want[r].found)
+            CHECK_EQ_INT(index[r], want[r].index);
+    }
+    free(cands);
+    veil_buf_free(&merged);
+    for (size_t s = 0; s < n_shards; s++) {
+        veil_daemon_shard_output_free(&parsed[s]);
+        veil_buf_free(&outs[s]);
+    }
+    for (int w = 0; w < VEIL_DAEMON_REQUEST_WORDS; w++)
+        veil_fhe_ct_free(rw[w]);
+}
+
+static void test_sharded_batch_rounds(void)
+{
+    setup();
+    /* binpack cpu+memory: node 0 lacks cpu; 1, 3, 2 in key order (across shards) */
+    struct veil_sched_request req = {.res = {50, 16, 0, 0}, .policy = VEIL_POLICY_BINPACK};
+    check_sharded_batch(&req, NULL, 3, 2, false);
+    check_sharded_batch(&req, NULL, 3, 2, true); /* node-computed keys */
+    check_sharded_batch(&req, NULL, 4, 3, true); /* more replicas than feasible */
+    struct veil_sched_request conf = req;
+    conf.policy = VEIL_POLICY_SPREAD;
+    conf.confidential = true;
+    bool excluded[N] = {true, true, false, false}; /* shard 0 has no candidate */
+    check_sharded_batch(&conf, excluded, 2, 2, false);
+    struct veil_sched_request all_public = {.policy = VEIL_POLICY_BINPACK};
+    check_sharded_batch(&all_public, NULL, 3, 2, false); /* CONST pairs, public keys */
+}
+
 static void test_cleanup(void)
 {
     for (int i = 0; i < N * VEIL_TELEMETRY_WORDS; i++)
@@ -610,5 +737,6 @@ static void test_cleanup(void)
 
 VTEST_MAIN(VTEST(test_public_rounds), VTEST(test_confidential_rounds), VTEST(test_latency_rounds),
            VTEST(test_weighted_rounds), VTEST(test_weighted_gpu_rounds),
-           VTEST(test_node_keys_round), VTEST(test_batch_rounds), VTEST(test_random_rounds),
+           VTEST(test_node_keys_round), VTEST(test_batch_rounds), VTEST(test_sharded_batch_rounds),
+           VTEST(test_random_rounds),
            VTEST(test_sixteen_nodes_budget), VTEST(test_request_errors), VTEST(test_cleanup))
