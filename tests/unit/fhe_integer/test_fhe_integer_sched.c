@@ -348,8 +348,7 @@ static void shard_top_k(const uint64_t *x, veil_fhe_ct **k_ct, const uint64_t *l
  * by veil_fhe_argmin_merge_replicas: equal to the unsharded k replicas. The
  * merge's PBS must not exceed max_pbs (replica j compares only the ranks <= j:
  * docs/SCHEDULING.md). */
-static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t k,
-                         uint64_t max_pbs)
+static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t k, uint64_t max_pbs)
 {
     size_t n = n_shards * per, m = n_shards * k;
     uint64_t labels[16], pbs = 0, shard_pbs = 0;
@@ -400,8 +399,8 @@ static void test_shard_merge_replicas(void)
                               0x4003, 0x8000, 0xC000, 0x4001,  /* none */
                               0x4002, 0xC000, 0x4003, 0x4004}; /* none */
     merge_k_case(few, 3, 4, 3, 415); /* fewer feasible than k: the third not found */
-    const uint64_t rank_tie[8] = {5, 9, 0x4000, 0x4001,   /* shard 0: 5, then 9 (rank 1) */
-                                  9, 0x4002, 20, 0x8000}; /* shard 1: 9 (rank 0), 20 */
+    const uint64_t rank_tie[8] = {5, 9,      0x4000, 0x4001,  /* shard 0: 5, then 9 (rank 1) */
+                                  9, 0x4002, 20,     0x8000}; /* shard 1: 9 (rank 0), 20 */
     merge_k_case(rank_tie, 2, 4, 2, 181); /* 9 at 1 before 9 at 4: shard-major, not rank-major */
     veil_err err = {0};
     veil_fhe_ct *a = enc(16, 1), *i8 = enc(8, 1), *i16 = enc(16, 2), *o1[2], *o2[2];
