@@ -238,8 +238,9 @@ int veil_fhe_argmin_replicas_keyed(veil_fhe_server *sk, const veil_fhe_ct *const
 /* The merge of S shards' k-lists: n = S k candidates, shard s's r-th winner
  * (veil_fhe_argmin_replicas_keyed's keys[r] and index[r]) at position s k + r;
  * index[r], found[r] for r < k are exactly the unsharded k replicas (smallest
- * key, ties to the lowest index, distinct nodes, the rest not found). indices
- * of one width (8 or 16 bits); k <= 64, n <= 65,536. pbs as above. */
+ * key, ties to the lowest index, distinct nodes, the rest not found). Replica
+ * j compares only the (j + 1) S candidates of rank <= j. indices of one width
+ * (8 or 16 bits); k <= 64, n <= 65,536 and a multiple of k. pbs as above. */
 int veil_fhe_argmin_merge_replicas(veil_fhe_server *sk, const veil_fhe_ct *const *keys,
                                    const veil_fhe_ct *const *indices, size_t n, size_t k,
                                    veil_fhe_ct **index, veil_fhe_ct **found, uint64_t *pbs,

@@ -385,9 +385,10 @@ VEIL_WARN_UNUSED int veil_sched_round_sharded(const struct veil_sched_request *r
 /* Sharded batch rounds (docs/SCHEDULING.md): k replicas of one job in one
  * sharded round, stated as the circuits compute it: each shard's k-list (k
  * tournaments over its members' keys, each winner's key flagged before the
- * next: veil_fhe_argmin_replicas_keyed), then the same k tournaments over
- * the S k (key, index) entries in shard-major, rank order, flagged by
- * position (veil_fhe_argmin_merge_replicas). out[r] for r < k equals
+ * next: veil_fhe_argmin_replicas_keyed), then k tournaments over the S k
+ * (key, index) entries in shard-major, rank order, tournament j over the
+ * ranks <= j only, flagged by position (veil_fhe_argmin_merge_replicas).
+ * out[r] for r < k equals
  * veil_sched_replicas' (test_node_schedule
  * test_sharded_replicas_equal_replicas); k <= VEIL_SCHED_MAX_REPLICAS. */
 VEIL_WARN_UNUSED int veil_sched_round_sharded_replicas(

@@ -2750,12 +2750,16 @@ static size_t live_columns(struct expr **cur, size_t n, size_t full, size_t *col
  * winner is flagged by (n_lab packed blocks), and optionally an encrypted
  * payload (enc: index radices, n_enc live blocks) that becomes the output
  * index in place of the labels (the merge of shards' k-lists: flagged by
- * position, the payload is the shard's encrypted node index). */
+ * position, the payload is the shard's encrypted node index). ranks (the
+ * merge's k; 0: none): candidate i is rank i % ranks of its list, and
+ * tournament j runs over the ranks <= j only (veil_int_argmin_merge_replicas
+ * says why nothing else can win it). */
 struct replica_in {
     const uint64_t *labels;
     unsigned n_lab;
     const struct veil_radix *enc;
     unsigned n_enc;
+    size_t ranks;
 };
 
 /* Candidate i for one replica tournament over the live columns cols[0..nb). */
@@ -2807,12 +2811,14 @@ static void replica_emit(struct graph *g, const struct candidate *w, const struc
     }
 }
 
-/* One tournament over the current keys; the winner's label blocks (refreshed
- * to noise 1) into idx[0..n_lab) and its outputs into index_out / found_out /
- * key_out (may be NULL). */
+/* One tournament over the current keys of the candidates sel[0..n) (cur[t]
+ * is candidate sel[t]'s key), in that order; the winner's label blocks
+ * (refreshed to noise 1) into idx[0..n_lab) and its outputs into index_out /
+ * found_out / key_out (may be NULL). */
 static void replica_round(struct graph *g, struct expr **cur, const struct replica_in *in,
-                          size_t n, size_t full, struct expr *idx, struct veil_radix *index_out,
-                          struct veil_radix *found_out, struct veil_radix *key_out)
+                          const size_t *sel, size_t n, size_t full, struct expr *idx,
+                          struct veil_radix *index_out, struct veil_radix *found_out,
+                          struct veil_radix *key_out)
 {
     uint64_t mx = max_noise(g->s);
     size_t *cols = calloc(full, sizeof *cols);
@@ -2823,7 +2829,7 @@ static void replica_round(struct graph *g, struct expr **cur, const struct repli
     }
     size_t nb = live_columns(cur, n, full, cols);
     for (size_t i = 0; i < n && !g->failed; i++)
-        if (replica_candidate(g, &c[i], cur[i], in, i, cols, nb) != 0)
+        if (replica_candidate(g, &c[i], cur[i], in, sel[i], cols, nb) != 0)
             break;
     if (!g->failed)
         tournament(g, c, nb ? n : 1, nb, nb, in->n_lab + in->n_enc, 0, mx, 1);
@@ -2842,10 +2848,12 @@ out:
     free(cols);
 }
 
-/* Flags the winner (index blocks idx, noise 1): every key's top block becomes
- * min(top + [winner == label_i], 3). */
-static void flag_winner(struct graph *g, struct expr **cur, const uint64_t *labels, size_t n,
-                        size_t full, unsigned n_idx, const struct expr *idx)
+/* Flags the winner (index blocks idx, noise 1) among the candidates sel[0..n)
+ * (cur[t] is candidate sel[t]'s key): each one's top block becomes
+ * min(top + [winner == label], 3). */
+static void flag_winner(struct graph *g, struct expr **cur, const uint64_t *labels,
+                        const size_t *sel, size_t n, size_t full, unsigned n_idx,
+                        const struct expr *idx)
 {
     unsigned n_pos = (n_idx + 1) / 2; /* 4-bit digits of the index */
     struct expr onehot[8][16];
@@ -2860,7 +2868,7 @@ static void flag_winner(struct graph *g, struct expr **cur, const uint64_t *labe
     for (size_t i = 0; i < n && !g->failed; i++) {
         struct expr s = ex_const(0);
         for (unsigned p = 0; p < n_pos; p++) {
-            int v = (int)((labels[i] >> (4 * p)) & 15);
+            int v = (int)((labels[sel[i]] >> (4 * p)) & 15);
             if (!have[p][v]) {
                 onehot[p][v] = ex_node(g, g_fn(g, &digit[p], fn_eq_of, v));
                 have[p][v] = 1;
@@ -2937,7 +2945,24 @@ static int replicas_init(struct veil_int_server *s, unsigned index_width, unsign
     return 0;
 }
 
-/* k tournaments over vals, the winner flagged by its label after each one. */
+/* The candidates of tournament r, in position order: all of them, or those
+ * of rank <= r (in->ranks); their keys' rows into sub. Returns their count. */
+static size_t replica_select(const struct replica_in *in, struct expr **cur, size_t n, size_t r,
+                             size_t *sel, struct expr **sub)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in->ranks == 0 || i % in->ranks <= r) {
+            sel[m] = i;
+            sub[m++] = cur[i];
+        }
+    return m;
+}
+
+/* k tournaments over vals (each over replica_select's candidates), the
+ * winner flagged by its label after each one but the last (nothing follows
+ * it); the candidates of a tournament are the only ones its winner can be, so
+ * only their keys are flagged. */
 static int argmin_replicas_core(struct veil_int_server *s, const struct veil_radix *vals,
                                 const struct replica_in *in, size_t n, unsigned index_width,
                                 size_t k, struct veil_radix *index_out,
@@ -2949,7 +2974,8 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
         return -1;
     struct graph g;
     graph_init(&g, s, err);
-    struct expr **cur = calloc(n, sizeof *cur);
+    struct expr **cur = calloc(n, sizeof *cur), **sub = calloc(n, sizeof *sub);
+    size_t *sel = calloc(n, sizeof *sel);
     struct expr idx[8];
     for (size_t i = 0; cur && i < n && !g.failed; i++) {
         cur[i] = calloc(full, sizeof *cur[i]);
@@ -2960,17 +2986,20 @@ static int argmin_replicas_core(struct veil_int_server *s, const struct veil_rad
         for (size_t b = 0; b < full; b++) /* trivially zero blocks stay constants */
             cur[i][b] = vals[i].blocks[b].degree ? ex_ext(&vals[i].blocks[b]) : ex_const(0);
     }
-    if (!cur)
+    if (!cur || !sub || !sel)
         graph_fail(&g, VEIL_E_NOMEM, "out of memory");
     for (size_t r = 0; r < k && !g.failed; r++) {
-        replica_round(&g, cur, in, n, full, idx, &index_out[r], &found_out[r],
+        size_t m = replica_select(in, cur, n, r, sel, sub);
+        replica_round(&g, sub, in, sel, m, full, idx, &index_out[r], &found_out[r],
                       key_out ? &key_out[r] : NULL);
         if (r + 1 < k && !g.failed)
-            flag_winner(&g, cur, in->labels, n, full, in->n_lab, idx);
+            flag_winner(&g, sub, in->labels, sel, m, full, in->n_lab, idx);
     }
     for (size_t i = 0; cur && i < n; i++)
         free(cur[i]);
     free(cur);
+    free(sub);
+    free(sel);
     int rc = graph_run(&g);
     graph_free(&g);
     if (rc != 0)
@@ -3005,14 +3034,36 @@ int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix 
  *   the earlier position" is "smallest (key, index)";
  * - a flagged candidate (an earlier winner) and a not-found entry (its key
  *   is at least 2^(width - 2): top block >= 1) lose to every feasible one,
- *   so replica j is found iff j feasible candidates remain. */
+ *   so replica j is found iff j feasible candidates remain.
+ * Tournament j compares only the candidates of rank <= j ((j + 1) S of
+ * them, not S k: sum_j ((j + 1) S - 1) matches instead of k (S k - 1), 15
+ * instead of 24 at S = 3, k = 3), in position order, with the same result:
+ * - the j-th global winner W (when found) has rank r <= j in its shard s:
+ *   shard s's entries of rank < r are feasible (a list's found entries come
+ *   before its not-found ones) and smaller than W in (key, index) (the list
+ *   is in (key, index) order); W is the smallest feasible pair not won
+ *   before, so every feasible pair smaller than W is among winners
+ *   0..j - 1: those r entries are, hence r <= j;
+ * - so tournament j over ranks <= j still holds W, and W is still its
+ *   minimum (a subset); the subset keeps the position order (shard-major,
+ *   then rank), so ties still go to the earlier position, i.e. the lowest
+ *   index. With no feasible unflagged candidate left among all S k, none is
+ *   left among the subset: not found either way. Only a not-found winner
+ *   (whose index is not read) may differ, and flagging it leaves an
+ *   infeasible key infeasible;
+ * - a candidate of rank r takes part from tournament r on, and tournament
+ *   j's winner has rank <= j, so it could only have been flagged by
+ *   tournaments >= r: flagging just tournament j's candidates gives every
+ *   later tournament the flags it would have seen; the last winner is not
+ *   flagged at all (argmin_replicas_core). */
 int veil_int_argmin_merge_replicas(struct veil_int_server *s, const struct veil_radix *keys,
                                    const struct veil_radix *indices, size_t n, size_t k,
                                    struct veil_radix *index_out, struct veil_radix *found_out,
                                    veil_err *err)
 {
-    if (n == 0 || n > 65536)
-        return veil_err_set(err, VEIL_E_INVALID, "merge of %zu shard winners", n);
+    if (n == 0 || n > 65536 || k == 0 || n % k != 0) /* whole k-lists: ranks are p % k */
+        return veil_err_set(err, VEIL_E_INVALID, "merge of %zu shard winners in lists of %zu", n,
+                            k);
     uint64_t *pos = malloc(n * sizeof *pos);
     if (!pos)
         return veil_err_set(err, VEIL_E_NOMEM, "out of memory");
@@ -3035,6 +3086,7 @@ int veil_int_argmin_merge_replicas(struct veil_int_server *s, const struct veil_
             }
     }
     in.enc = indices;
+    in.ranks = k;
     if (rc == 0 && (width == 1 || veil_radix_blocks_for_width(width) < 4))
         rc = veil_err_set(err, VEIL_E_INVALID, "merge: %u-bit indices", width);
     if (rc == 0)

@@ -239,9 +239,11 @@ int veil_int_argmin_replicas(struct veil_int_server *s, const struct veil_radix 
                              struct veil_radix *index_out, struct veil_radix *found_out,
                              struct veil_radix *key_out, veil_err *err) VEIL_WARN_UNUSED;
 /* The merge of S shards' k-lists (n = S k candidates, shard s's r-th winner
- * at position s k + r): k tournaments over keys, each winner flagged by its
- * position, giving the winners' encrypted indices (indices: one width, 8 or
- * 16 bits) and found bits: exactly the unsharded k replicas (integer.c). */
+ * at position s k + r; n not a multiple of k is refused): k tournaments,
+ * tournament j over the candidates of rank <= j (no other can win it), each
+ * winner flagged by its position, giving the winners' encrypted indices
+ * (indices: one width, 8 or 16 bits) and found bits: exactly the unsharded k
+ * replicas (integer.c). */
 int veil_int_argmin_merge_replicas(struct veil_int_server *s, const struct veil_radix *keys,
                                    const struct veil_radix *indices, size_t n, size_t k,
                                    struct veil_radix *index_out, struct veil_radix *found_out,

@@ -1177,19 +1177,24 @@ int veil_sched_round_sharded(const struct veil_sched_request *req,
 
 /* k tournaments over keys[0..n) as veil_fhe_argmin_replicas runs them: the
  * smallest current key, ties to the earlier position, flagged after it won
- * (flag_chosen);
+ * (flag_chosen) unless it is the last; ranks (the merge of k-lists,
+ * veil_fhe_argmin_merge_replicas; 0: none): position i is rank i % ranks of
+ * its list and tournament r compares the ranks <= r only, in position order
+ * (why nothing else can win it: src/fhe/integer.c, the merge's comment).
  * win_key[r] / win_pos[r] the r-th winner's key as it stood and position.
  * keys is modified. */
-static void top_k_flagged(uint32_t *keys, size_t n, size_t k, uint32_t *win_key, size_t *win_pos)
+static void top_k_flagged(uint32_t *keys, size_t n, size_t k, size_t ranks, uint32_t *win_key,
+                          size_t *win_pos)
 {
     for (size_t r = 0; r < k; r++) {
-        size_t best = 0;
+        size_t best = 0; /* position 0 is rank 0: in every tournament */
         for (size_t i = 1; i < n; i++)
-            if (keys[i] < keys[best])
+            if ((ranks == 0 || i % ranks <= r) && keys[i] < keys[best])
                 best = i;
         win_key[r] = keys[best];
         win_pos[r] = best;
-        keys[best] = flag_chosen(keys[best]);
+        if (r + 1 < k)
+            keys[best] = flag_chosen(keys[best]);
     }
 }
 
@@ -1210,7 +1215,7 @@ static void shard_k_list(const struct veil_sched_request *req, const struct veil
     if (live == 0)
         return;
     size_t pos[VEIL_SCHED_MAX_REPLICAS];
-    top_k_flagged(tmp_key, live, k, &keys[*m], pos);
+    top_k_flagged(tmp_key, live, k, 0, &keys[*m], pos);
     for (size_t r = 0; r < k; r++)
         idx[*m + r] = tmp_idx[pos[r]];
     *m += k;
@@ -1247,8 +1252,8 @@ int veil_sched_round_sharded_replicas(const struct veil_sched_request *req,
         }
         uint32_t win_key[VEIL_SCHED_MAX_REPLICAS];
         size_t pos[VEIL_SCHED_MAX_REPLICAS];
-        if (m > 0)
-            top_k_flagged(keys, m, k, win_key, pos);
+        if (m > 0) /* m = S k: whole lists */
+            top_k_flagged(keys, m, k, k, win_key, pos);
         for (uint32_t r = 0; r < k && m > 0; r++) {
             out[r].found = win_key[r] < VEIL_SCHED_FLAG_BASE;
             out[r].index = out[r].found ? idx[pos[r]] : 0;

@@ -345,8 +345,10 @@ static void shard_top_k(const uint64_t *x, veil_fhe_ct **k_ct, const uint64_t *l
 
 /* Sharded batch rounds: n_shards shards of `per` keys (labels: node indices
  * above 256), each shard's k-list from veil_fhe_argmin_replicas_keyed, merged
- * by veil_fhe_argmin_merge_replicas: equal to the unsharded k replicas. */
-static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t k)
+ * by veil_fhe_argmin_merge_replicas: equal to the unsharded k replicas. The
+ * merge's PBS must not exceed max_pbs (replica j compares only the ranks <= j:
+ * docs/SCHEDULING.md). */
+static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t k, uint64_t max_pbs)
 {
     size_t n = n_shards * per, m = n_shards * k;
     uint64_t labels[16], pbs = 0, shard_pbs = 0;
@@ -376,7 +378,7 @@ static void merge_k_case(const uint64_t *x, size_t n_shards, size_t per, size_t 
     }
     printf("# merge of %zu shards x %zu keys, k = %zu: %llu PBS (a shard's top k: <= %llu)\n",
            n_shards, per, k, (unsigned long long)pbs, (unsigned long long)shard_pbs);
-    CHECK(pbs > 0);
+    CHECK(pbs > 0 && pbs <= max_pbs);
     for (size_t i = 0; i < m; i++) {
         veil_fhe_ct_free(sidx[i]);
         veil_fhe_ct_free(skey[i]);
@@ -391,18 +393,24 @@ static void test_shard_merge_replicas(void)
     const uint64_t x[12] = {900,    37,     0x4000, 2000,    /* shard 0: 37, 900, 2000 */
                             0x4003, 0x8000, 0xC000, 0x4001,  /* shard 1: none */
                             37,     4000,   38,     0x4002}; /* shard 2: ties 37 */
-    merge_k_case(x, 3, 4, 2); /* 37 at 1, 37 at 8: the tie across shards */
-    merge_k_case(x, 3, 4, 3); /* then 38 at 10 */
+    merge_k_case(x, 3, 4, 2, 181); /* 37 at 1, 37 at 8: the tie across shards */
+    merge_k_case(x, 3, 4, 3, 415); /* then 38 at 10 (666 PBS over all ranks) */
     const uint64_t few[12] = {0x4000, 5,      0x8000, 5,       /* two feasible, tied */
                               0x4003, 0x8000, 0xC000, 0x4001,  /* none */
                               0x4002, 0xC000, 0x4003, 0x4004}; /* none */
-    merge_k_case(few, 3, 4, 3); /* fewer feasible than k: the third not found */
+    merge_k_case(few, 3, 4, 3, 415); /* fewer feasible than k: the third not found */
+    const uint64_t rank_tie[8] = {5, 9,      0x4000, 0x4001,  /* shard 0: 5, then 9 (rank 1) */
+                                  9, 0x4002, 20,     0x8000}; /* shard 1: 9 (rank 0), 20 */
+    merge_k_case(rank_tie, 2, 4, 2, 181); /* 9 at 1 before 9 at 4: shard-major, not rank-major */
     veil_err err = {0};
     veil_fhe_ct *a = enc(16, 1), *i8 = enc(8, 1), *i16 = enc(16, 2), *o1[2], *o2[2];
     const veil_fhe_ct *keys[2] = {a, a}, *mixed[2] = {i8, i16};
     CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, keys, mixed, 2, 2, o1, o2, NULL, &err), -1);
     CHECK(o1[0] == NULL && o2[1] == NULL);
     CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, keys, mixed, 2, 0, o1, o2, NULL, &err), -1);
+    const veil_fhe_ct *three[3] = {a, a, a}, *idx3[3] = {i16, i16, i16};
+    CHECK_EQ_INT(veil_fhe_argmin_merge_replicas(sk, three, idx3, 3, 2, o1, o2, NULL, &err), -1);
+    CHECK(o1[0] == NULL && o2[1] == NULL); /* 3 candidates are no whole lists of 2 */
     veil_fhe_ct_free(a);
     veil_fhe_ct_free(i8);
     veil_fhe_ct_free(i16);
