@@ -461,8 +461,34 @@ static bool still_mine(veil_daemon *d, const char *job_hex, unsigned replica)
     return bound[0] == '\0' || strcmp(bound, d->self_text) == 0;
 }
 
+/* A copy that ended while this node was down (chaos s9, short68: veild was
+ * killed a second after its container started; the container exited under
+ * its supervisor meanwhile, was never listed again as live, and the replica
+ * stayed `running` here for good, so the round the others started when they
+ * declared this node dead was never decided). Its end is still to be
+ * recorded when the replica bound here is `running`: a replica chosen again
+ * (assigned) starts a new copy under the same name, and an ended one was
+ * recorded already. */
+static bool end_unseen(veil_daemon *d, const struct veil_container_info *ct, const char *job_hex,
+                       unsigned replica)
+{
+    enum veil_replica_state st;
+    veil_err err = {0};
+    return (ct->status == VEIL_CT_EXITED || ct->status == VEIL_CT_STOPPED) &&
+           veil_store_replica_get_state(d->store, job_hex, replica, &st, &err) == 0 &&
+           st == VEIL_REPLICA_RUNNING;
+}
+
+static bool live(const struct veil_container_info *ct)
+{
+    return ct->status == VEIL_CT_RUNNING || ct->status == VEIL_CT_RESTARTING ||
+           ct->status == VEIL_CT_CREATED;
+}
+
 /* A restarted node watches again the containers it started before (named
- * veil-<first 16 hex of the job id>-<replica>), so their exits are reported. */
+ * veil-<first 16 hex of the job id>-<replica>), so their exits are reported:
+ * the live ones, and those whose end came while it was down (end_unseen:
+ * the next exec tick records and reports it). */
 void veil_daemon_rewatch_containers(veil_daemon *d)
 {
     struct veil_runtime_config rc;
@@ -470,7 +496,7 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
     size_t n = 0;
     veil_err err = {0};
     if (veil_runtime_config_load(d->cfg, NULL, &rc, &err) != 0 ||
-        veil_container_list(&rc.runtime, false, &cts, &n, &err) != 0) {
+        veil_container_list(&rc.runtime, true, &cts, &n, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "containers not listed", "error=\"%s\"", err.msg);
         return;
     }
@@ -493,7 +519,10 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             if (!id || strncmp(id, prefix, 16) != 0 ||
                 veil_hex_decode(job_id, 32, id, strlen(id), false, NULL) != 32)
                 continue;
-            if (!still_mine(d, id, replica)) {
+            bool mine = still_mine(d, id, replica);
+            if (!live(&cts[i]) && (!mine || !end_unseen(d, &cts[i], id, replica)))
+                break; /* an ended copy whose end is recorded, or another node's replica now */
+            if (!mine) {
                 veil_log(VEIL_LOG_INFO, SUB, "replica moved while this node was down",
                          "container=%s", cts[i].name);
                 record_stopped(d, cts[i].name, id, replica);
@@ -502,6 +531,11 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
             } else if (watch_list_add(&d->watched, job_id, id, replica, cts[i].name, &err) != 0)
                 veil_log(VEIL_LOG_ERROR, SUB, "container not watched: its exit goes unseen",
                          "container=%s error=\"%s\"", cts[i].name, err.msg);
+            else if (!live(&cts[i]))
+                veil_log(VEIL_LOG_INFO, SUB,
+                         "container ended while this node was down: its end is reported",
+                         "container=%s status=%s exit_code=%d", cts[i].name,
+                         veil_container_status_name(cts[i].status), cts[i].exit_code);
             else {
                 char config[4300];
                 snprintf(config, sizeof config, "%s/containers/%s/bundle/config.json",
@@ -680,9 +714,14 @@ static bool reporter_is_bound(veil_daemon *d, const char *job_hex, uint32_t repl
     char text[VEIL_P2P_PEER_ID_TEXT_MAX];
     veil_p2p_peer_id pid;
     veil_err err = {0};
-    if (veil_store_replica_get_node(d->store, job_hex, replica, bound, sizeof bound, &err) != 0 ||
-        bound[0] == '\0')
+    enum veil_replica_state st;
+    if (veil_store_replica_get_node(d->store, job_hex, replica, bound, sizeof bound, &err) != 0)
         return true;
+    if (bound[0] == '\0')
+        /* a pending replica no assignment ever bound is nobody's to report
+         * (pending takes a report only from its bound node, store.c) */
+        return veil_store_replica_get_state(d->store, job_hex, replica, &st, &err) != 0 ||
+               st != VEIL_REPLICA_PENDING;
     if (veil_p2p_peer_id_from_bytes(node->bytes, node->len, &pid, &err) != 0)
         return false;
     veil_p2p_peer_id_to_text(&pid, text, sizeof text);

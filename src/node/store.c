@@ -64,6 +64,12 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
  *                                    the binding follows it, the end stays;
  *                                    veil_store_assignment_record_ended)
  *   failed|unschedulable -> rescheduling -> scheduling
+ *   pending -> running|exited        (a held job's replica whose node was
+ *                                    declared dead went to pending,
+ *                                    veil_store_node_lost; that node, only
+ *                                    cut off, reports it: the daemon takes
+ *                                    the report only from the node the
+ *                                    replica is still bound to; chaos s9)
  *   scheduling|awaiting_decryption|rescheduling|failed -> running|exited
  *                                    (the node the replica is still bound to
  *                                    reports its container: a node cut off,
@@ -89,7 +95,7 @@ bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_
         return true;
     switch (from) {
     case VEIL_REPLICA_PENDING:
-        return to == VEIL_REPLICA_SCHEDULING;
+        return to == VEIL_REPLICA_SCHEDULING || reported_by_bound_node(to);
     case VEIL_REPLICA_SCHEDULING:
         return to == VEIL_REPLICA_AWAITING_DECRYPTION || to == VEIL_REPLICA_PENDING ||
                to == VEIL_REPLICA_FAILED || reported_by_bound_node(to);

@@ -127,4 +127,31 @@ veil_at "$host" job stop "$id3" >/dev/null || fail "job stop"
 ended() { local st; st=$(state_of "$id3" 2); [ "$st" = failed ] || [ "$st" = exited ]; }
 wait_for 60 "the stop of long reported to the submitter" ended
 ok "veil job stop on node $host: the end of long reached the submitter ($(state_of "$id3" 2))"
+# A container that ends while its node's veild is down (chaos s9, short68:
+# veild killed a second after the start): the restarted node finds the ended
+# copy (it lists ended containers too), records its end and reports it;
+# before, only live containers were watched again and the replica stayed
+# `running` on its node for good.
+cat >"$WORK/nap.yaml" <<YAML
+name: nap
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sleep, "2"]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+id4=$(veil_at 2 job run "$WORK/nap.yaml" | awk '{print $2}')
+wait_for 120 "nap running" is_state "$id4" 2 running
+r=$(runner_at 2 "$id4" 0) || fail "nap: no runner found"
+kill -9 "${NODE_PIDS[$r]}"; wait "${NODE_PIDS[$r]}" 2>/dev/null || true; NODE_PIDS[$r]=
+sleep 4 # nap's container exits under its supervisor meanwhile
+start_node "$r" VEIL_TELEMETRY_INTERVAL=2s "VEIL_TEST_ONLY_CAPACITY=${CAPS[$r]}" \
+  VEIL_INSECURE_REGISTRIES="$RT_REG"
+wait_for 30 "node $r API back" veil_at "$r" get nodes
+seen_down() { grep -q "msg=\"container ended while this node was down: its end is reported\" container=veil-${id4:0:16}-0" "$WORK/n$r/veild.log"; }
+wait_for 60 "nap's end reached the submitter" is_state "$id4" 2 exited
+wait_for 30 "node $r found nap's copy ended while it was down" seen_down
+if grep -q "msg=\"rescheduling\" job=${id4:0:16}" "$WORK"/n*/veild.log; then
+  echo "note: nap was also rescheduled (node $r declared dead while it was down)"
+fi
+ok "node $r killed while nap ran: restarted, it reported nap's end ($(state_of "$id4" 2))"
 echo "PASS e2e_run"

@@ -72,11 +72,22 @@
  *     report its end directly; a replica that ended ignores, quietly, the
  *     reports of a copy run again by a node that never heard of the end.
  *     Before, each node kept its binding and two showed themselves runner.
+ * and `settled` VIOLATED (5) of session 9's long run (chaos.sh 1800 20261207):
+ * 16. a job held at intake (its policy unreadable) whose replica's node was
+ *     declared dead: the replica went to pending (veil_store_node_lost),
+ *     its round was decided already; that node, only cut off, reports the
+ *     replica running: the report of the node it is still bound to takes it
+ *     back, another node's does not, and a pending replica no assignment
+ *     bound takes none. Before, pending -> running was refused every minute
+ *     and the job stayed undecided there (long93 on node 2). (The other
+ *     cause of that run, a container that ended while its node's veild was
+ *     down, is e2e_run.sh's: it needs a runtime.)
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../../../src/node/daemon_intake.h"
 #include "../../../src/node/daemon_policy.h"
 #include "../../../src/node/daemon_sync.h"
 #include "daemon_fixture.h"
@@ -1200,6 +1211,49 @@ static void test_end_reports_of_bound_node(void)
     fixture_close(&n);
 }
 
+/* ---- 16: a held job's pending replica taken back by its node's report ---- */
+
+static void test_pending_taken_back_by_bound_node(void)
+{
+    struct node n;
+    node_open(&n);
+    node_identity(&n, NULL);
+    n.d->roles = VEIL_ROLE_MEMBER;
+    veil_err err = {0};
+    veil_p2p_peer_id runner, other;
+    char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
+    fixture_new_peer(&runner, NULL, NULL);
+    fixture_new_peer(&other, NULL, NULL);
+    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    /* held at intake, its assignment heard meanwhile (decided), running */
+    struct round *r = decided_round(&n, 0xa1, runner_text);
+    CHECK_EQ_INT(
+        veil_store_replica_set_state(n.d->store, r->job_hex, 0, VEIL_REPLICA_RUNNING, NULL, &err),
+        0);
+    const uint8_t msg[5] = {1, 2, 3, 4, 5}, from[3] = {9, 8, 7};
+    struct intake_deferred e = {.len = 5, .from_len = 3, .first_ms = 1000, .next_ms = 3000};
+    snprintf(e.job_hex, sizeof e.job_hex, "%s", r->job_hex);
+    CHECK_EQ_INT(intake_defer_save(n.d->store, &e, msg, from, &err), 0);
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(n.d->store, runner_text, &moved, &err), 0);
+    CHECK_EQ_INT((int)moved, 1);
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_PENDING);
+    status_from(&n, r, &other, VEIL_CONTAINER_RUNNING); /* not its node: ignored */
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_PENDING);
+    status_from(&n, r, &runner, VEIL_CONTAINER_RUNNING); /* before: refused for good */
+    CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_RUNNING);
+    /* a pending replica no assignment bound is nobody's to report */
+    uint8_t id[32];
+    char hex[65];
+    fixture_job_id(id, hex, 0xa2);
+    store_job(&n, hex, NULL, 0);
+    struct round *p = veil_daemon_round(n.d, id, 0, true);
+    CHECK(p != NULL);
+    status_from(&n, p, &other, VEIL_CONTAINER_RUNNING);
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_PENDING);
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
@@ -1208,4 +1262,5 @@ VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settl
            VTEST(test_start_waits_for_policy), VTEST(test_decided_round_joins_reschedule),
            VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled),
            VTEST(test_outcome_query), VTEST(test_ended_bound_to_later_node),
-           VTEST(test_named_node_adopts_end), VTEST(test_end_reports_of_bound_node))
+           VTEST(test_named_node_adopts_end), VTEST(test_end_reports_of_bound_node),
+           VTEST(test_pending_taken_back_by_bound_node))

@@ -82,9 +82,9 @@ static void test_schema_and_state_machine(void)
     CHECK_EQ_INT(veil_store_replica_get_state(s, id, 1, &st, &err), 0);
     CHECK_EQ_INT(st, VEIL_REPLICA_PENDING);
     /* Forbidden jumps are refused and change nothing. */
-    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_RUNNING, NULL, &err), -1);
+    CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_ASSIGNED, NULL, &err), -1);
     CHECK_EQ_INT(err.code, VEIL_E_STATE);
-    CHECK_CONTAINS(err.msg, "pending -> running is not allowed");
+    CHECK_CONTAINS(err.msg, "pending -> assigned is not allowed");
     CHECK_EQ_INT(veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_SCHEDULING, NULL, &err), 0);
     CHECK_EQ_INT(
         veil_store_replica_set_state(s, id, 1, VEIL_REPLICA_AWAITING_DECRYPTION, NULL, &err), 0);
