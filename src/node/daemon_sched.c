@@ -174,6 +174,32 @@ static int put_ct(veil_buf *out, const veil_fhe_ct *ct, veil_err *err)
     return rc;
 }
 
+/* The k outputs of an argmin, replica 0's first, each ct length-prefixed:
+ * (index, found) pairs, or with `key` (a shard's k-list) (index, found, key)
+ * triples. Written only when `write`; the cts are freed either way. */
+static int put_outputs(veil_buf *out, veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
+                       size_t k, bool write, veil_err *err)
+{
+    int rc = 0;
+    for (size_t r = 0; r < k && write && rc == 0; r++) {
+        rc = put_ct(out, index[r], err);
+        if (rc == 0)
+            rc = put_ct(out, found[r], err);
+        if (rc == 0 && key)
+            rc = put_ct(out, key[r], err);
+    }
+    for (size_t r = 0; r < k; r++) {
+        veil_fhe_ct_free(index[r]);
+        veil_fhe_ct_free(found[r]);
+        index[r] = found[r] = NULL;
+        if (key) {
+            veil_fhe_ct_free(key[r]);
+            key[r] = NULL;
+        }
+    }
+    return rc;
+}
+
 static int schedule(veil_fhe_server *sk, const struct veil_sched_request *req,
                     veil_fhe_ct *const *req_words, veil_fhe_ct *const *node_words, size_t n_nodes,
                     const bool *excluded, size_t k, veil_buf *out, bool *none,
@@ -280,16 +306,8 @@ static int keys_argmin(veil_fhe_server *sk, const veil_fhe_ct *const *keys, cons
                  : veil_fhe_argmin_replicas(sk, keys, labels, m, width, k, index, found, pbs, err);
     if (k == 1)
         *pbs = veil_fhe_server_pbs_count(sk) - p0;
-    for (size_t r = 0; r < k && rc == 0; r++) {
-        rc = put_ct(out, index[r], err);
-        if (rc == 0)
-            rc = put_ct(out, found[r], err);
-    }
-    for (size_t r = 0; r < k; r++) {
-        veil_fhe_ct_free(index[r]);
-        veil_fhe_ct_free(found[r]);
-    }
-    return rc;
+    int wrc = put_outputs(out, index, found, NULL, k, rc == 0, err);
+    return rc != 0 ? rc : wrc;
 }
 
 /* The keys of the candidates not excluded, each labelled with its index in
@@ -334,28 +352,6 @@ int veil_daemon_schedule_keys(veil_fhe_server *sk, veil_fhe_ct *const *keys, siz
     return rc;
 }
 
-/* A shard's k-list: k (index, found, key) triples, replica 0's first, each
- * length-prefixed; the cts are freed. */
-static int put_triples(veil_buf *out, veil_fhe_ct **index, veil_fhe_ct **found, veil_fhe_ct **key,
-                       size_t k, veil_err *err)
-{
-    int rc = 0;
-    for (size_t r = 0; r < k && rc == 0; r++) {
-        rc = put_ct(out, index[r], err);
-        if (rc == 0)
-            rc = put_ct(out, found[r], err);
-        if (rc == 0)
-            rc = put_ct(out, key[r], err);
-    }
-    for (size_t r = 0; r < k; r++) {
-        veil_fhe_ct_free(index[r]);
-        veil_fhe_ct_free(found[r]);
-        veil_fhe_ct_free(key[r]);
-        index[r] = found[r] = key[r] = NULL;
-    }
-    return rc;
-}
-
 /* A shard's top k with keys: the keyed argmin (k = 1, as before batches of
  * sharded rounds) or the keyed replicas tournament. */
 static int argmin_top_k(veil_fhe_server *sk, const veil_fhe_ct *const *vals,
@@ -389,8 +385,8 @@ int veil_daemon_schedule_shard_keys(veil_fhe_server *sk, veil_fhe_ct *const *key
     if (rc == 0 && m > 0)
         rc = argmin_top_k(sk, live, labels, m, total <= 256 ? 8 : WORD_BITS, k, index, found, key,
                           pbs, err);
-    if (rc == 0 && m > 0)
-        rc = put_triples(fhe_out, index, found, key, k, err);
+    int wrc = put_outputs(fhe_out, index, found, key, k, rc == 0 && m > 0, err);
+    rc = rc != 0 ? rc : wrc;
     free(live);
     free(labels);
     return rc;
@@ -645,14 +641,9 @@ int veil_daemon_schedule_shard(veil_fhe_server *sk, const struct veil_sched_requ
     *none = rc != 0 || index[0] == NULL;
     if (rc == 0 && !*none && !b.ran)
         rc = public_winners(&b, excluded, n_nodes, (veil_fhe_ct **)index, err);
-    if (rc == 0 && !*none)
-        return put_triples(fhe_out, (veil_fhe_ct **)index, (veil_fhe_ct **)found, b.key, k, err);
-    for (size_t r = 0; r < k; r++) {
-        veil_fhe_ct_free((veil_fhe_ct *)index[r]);
-        veil_fhe_ct_free((veil_fhe_ct *)found[r]);
-        veil_fhe_ct_free(b.key[r]);
-    }
-    return rc;
+    int wrc = put_outputs(fhe_out, (veil_fhe_ct **)index, (veil_fhe_ct **)found, b.key, k,
+                          rc == 0 && !*none, err);
+    return rc != 0 ? rc : wrc;
 }
 
 int veil_daemon_shard_output_encode(veil_buf *out, uint32_t total, uint32_t first, uint32_t k,
@@ -786,17 +777,9 @@ static int merge_k(veil_fhe_server *sk, veil_fhe_ct **keys, veil_fhe_ct **idx, s
                     : veil_fhe_argmin_merge_replicas(sk, (const veil_fhe_ct *const *)keys,
                                                      (const veil_fhe_ct *const *)idx, m, k, index,
                                                      found, NULL, err);
-    for (size_t r = 0; r < k && rc == 0; r++) {
-        rc = put_ct(out, index[r], err);
-        if (rc == 0)
-            rc = put_ct(out, found[r], err);
-    }
-    for (size_t r = 0; r < k; r++) {
-        veil_fhe_ct_free(index[r]);
-        veil_fhe_ct_free(found[r]);
-    }
+    int wrc = put_outputs(out, index, found, NULL, k, rc == 0, err);
     veil_fhe_ct_free(key);
-    return rc;
+    return rc != 0 ? rc : wrc;
 }
 
 static int merge_winners(veil_fhe_server *sk, const struct veil_shard_output *s, size_t n,
