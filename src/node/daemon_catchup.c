@@ -33,6 +33,11 @@
  * pass, the digests differing until the asker holds them all). The asker
  * records an older one as history (daemon_rounds.c record_if_older). The
  * latest assignment is the one of the highest epoch, not the last recorded.
+ *
+ * A submitter's own jobs (chaos s9): a node also lists its own jobs whose
+ * replica is still undecided here, to every member, which answers its
+ * decisions on them when they differ (the same path as a cut-off node's
+ * copies), so a later assignment the submitter missed reaches it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -550,8 +555,24 @@ static bool runs_replica_of(const char *self, const struct latest *v, size_t nl,
     return false;
 }
 
+/* One of this node's own jobs with a replica still undecided here (the
+ * jobs list's state is its replica furthest from done): it may have missed
+ * the later assignment that placed it again (chaos s9, long36 and long37: the
+ * submitter, its disk full, never recorded the new assignments of its own
+ * jobs, and asked the members only for theirs), so every member is asked
+ * for its decisions on it (answer_runners answers the jobs of other
+ * submitters that the asker lists). */
+static bool own_undecided(const char *self, const char *sub, json_t *job)
+{
+    const char *st = json_string_value(json_object_get(job, "state"));
+    return strcmp(sub, self) == 0 && st &&
+           (strcmp(st, "pending") == 0 || strcmp(st, "scheduling") == 0 ||
+            strcmp(st, "awaiting_decryption") == 0 || strcmp(st, "rescheduling") == 0);
+}
+
 /* The request to member `member`: the jobs it submitted that this node
- * holds, and the other jobs whose replica this node runs. */
+ * holds, the other jobs whose replica this node runs, and this node's own
+ * jobs still undecided here. */
 static int build_request(const char *self, const char *member, json_t *jobs,
                          const struct decisions *ds, veil_buf *out, veil_err *err)
 {
@@ -565,7 +586,8 @@ static int build_request(const char *self, const char *member, json_t *jobs,
         const char *id = json_string_value(json_object_get(j, "id"));
         const char *sub = json_string_value(json_object_get(j, "submitter"));
         if (n == VEIL_CATCHUP_JOBS_MAX || !id || !sub ||
-            (strcmp(sub, member) != 0 && !runs_replica_of(self, ds->v, ds->nl, id)) ||
+            (strcmp(sub, member) != 0 && !runs_replica_of(self, ds->v, ds->nl, id) &&
+             !own_undecided(self, sub, j)) ||
             veil_hex_decode(h[n].job, 32, id, strlen(id), false, NULL) != 32)
             continue;
         job_digest(ds, id, h[n].digest);

@@ -16,7 +16,13 @@
  *     its round from the replica's running report (no assignment stored, no
  *     binding): it takes the answer all the same (the latest assignment,
  *     then its history); before, each answer was dropped as "already
- *     recorded" (`anchors_unseen` in this session's chaos.sh 300 20261206).
+ *     recorded" (`anchors_unseen` in this session's chaos.sh 300 20261206);
+ *  4. the submitter S missed the later assignment of its own job (chaos s9,
+ *     long36 and long37): its replica, assigned to X, was rescheduled when X
+ *     was declared dead, and the decryptor placed it on C while S's disk was
+ *     full. S lists its own undecided job to a member, which answers the
+ *     later assignment; before, S listed only the member's jobs and the ones
+ *     it runs, nothing came, and S kept the replica bound to X for good.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -216,5 +222,43 @@ static void test_settled_without_assignment(void)
     fixture_close(&b);
 }
 
+/* 4: the submitter missed the later assignment of its own job. */
+static void test_own_job_assignment_brought(void)
+{
+    uint8_t sk[64];
+    veil_p2p_peer_id dec, c, x;
+    fixture_new_peer(&dec, NULL, sk);
+    fixture_new_peer(&c, NULL, NULL);
+    fixture_new_peer(&x, NULL, NULL);
+    struct node s, m;
+    node_open(&s, &dec);
+    node_open(&m, &dec);
+    uint8_t id[32];
+    char hex[65], bound[96], xtext[VEIL_P2P_PEER_ID_TEXT_MAX], ctext[VEIL_P2P_PEER_ID_TEXT_MAX];
+    veil_p2p_peer_id_to_text(&x, xtext, sizeof xtext);
+    veil_p2p_peer_id_to_text(&c, ctext, sizeof ctext);
+    fixture_job_id(id, hex, 0x73);
+    store_job(&s, hex, 1, s.d->self_text);
+    store_job(&m, hex, 1, s.d->self_text);
+    store_signed(&s, id, 0, 7, &x, sk);
+    store_signed(&m, id, 0, 7, &x, sk);
+    store_signed(&m, id, 0, 9, &c, sk); /* placed again: s never stored it */
+    veil_err err = {0};
+    size_t moved = 0;
+    CHECK_EQ_INT(veil_store_node_lost(s.d->store, xtext, &moved, &err), 0);
+    enum veil_replica_state st;
+    CHECK_EQ_INT(veil_store_replica_get_state(s.d->store, hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_RESCHEDULING);
+
+    CHECK_EQ_U64(exchange(&s, &m), 1); /* before: 0, and bound to x for good */
+    CHECK_EQ_INT(veil_store_replica_get_state(s.d->store, hex, 0, &st, &err), 0);
+    CHECK_EQ_INT(st, VEIL_REPLICA_ASSIGNED);
+    CHECK_EQ_INT(veil_store_replica_get_node(s.d->store, hex, 0, bound, sizeof bound, &err), 0);
+    CHECK_EQ_STR(bound, ctext);
+    CHECK_EQ_U64(exchange(&s, &m), 0); /* decided here now: not listed again */
+    fixture_close(&s);
+    fixture_close(&m);
+}
+
 VTEST_MAIN(VTEST(test_older_assignment_brought), VTEST(test_answer_bounded),
-           VTEST(test_settled_without_assignment))
+           VTEST(test_settled_without_assignment), VTEST(test_own_job_assignment_brought))
