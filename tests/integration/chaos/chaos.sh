@@ -94,7 +94,9 @@ cleanup() {
   for st in "$WORK"/n*/containers/*/state.json; do
     [ -f "$st" ] || continue
     sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
-    if [ -n "$sp" ] && [ "$sp" -gt 1 ] && grep -q veil "/proc/$sp/cmdline" 2>/dev/null; then kill -9 "$sp"; fi
+    # a supervisor is a fork of its node's veild (-c $WORK/nI/veild.yaml); a pid
+    # reused since by another veil process (a test beside this run) is left alone
+    if [ -n "$sp" ] && [ "$sp" -gt 1 ] && grep -qaF -- "$WORK/n" "/proc/$sp/cmdline" 2>/dev/null; then kill -9 "$sp"; fi
   done
   for p in $ANVIL_PID $REG_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "${CHAOS_OUT:-}" ]; then # before the unmounts: the disk node's dir is a tmpfs

@@ -32,7 +32,11 @@ rt_reap() {
         for st in "$dir"/containers/*/state.json; do
             [ -f "$st" ] || continue
             sp=$(sed -n 's/.*"supervisor_pid": *\([0-9][0-9]*\).*/\1/p' "$st")
-            if [ -n "$sp" ] && [ "$sp" -gt 1 ] && grep -q veil "/proc/$sp/cmdline" 2>/dev/null; then
+            # only a process of this data dir (its veild's -c path or --data-dir in
+            # the command line, or VEIL_DATA_DIR): a pid reused by another test's
+            # veil process is left alone (chaos s9: a CI veild was killed so)
+            if [ -n "$sp" ] && [ "$sp" -gt 1 ] &&
+                grep -qaF -- "$dir" "/proc/$sp/cmdline" "/proc/$sp/environ" 2>/dev/null; then
                 kill -9 "$sp" 2>/dev/null
             fi
         done
