@@ -1075,11 +1075,17 @@ VEIL_WARN_UNUSED int veil_store_container_set_state(veil_store *s, const char *c
                                                     const char *state, int exit_code,
                                                     veil_err *err);
 /* A replica chosen again for this node after its copy here ended (stopped
- * when the replica moved away, failed or refused): its container record goes
- * back to `created` in one statement, so exactly one caller starts it anew
- * (*rearmed). A record that is created or running is left alone. */
+ * when the replica moved away, failed or refused), or whose start failed and
+ * is tried again (`start_failed`): its container record goes back to
+ * `created` in one statement, so exactly one caller starts it (*rearmed). A
+ * record that is created or running is left alone. */
 VEIL_WARN_UNUSED int veil_store_container_rearm(veil_store *s, const char *job_hex,
                                                 uint32_t replica, bool *rearmed, veil_err *err);
+/* At a start, before any container is started: every record still
+ * `created` belongs to a start the last run never finished (killed while it
+ * pulled or ran the image); each becomes `start_failed`, so that the
+ * executor starts it again (*n: how many). */
+VEIL_WARN_UNUSED int veil_store_container_interrupted(veil_store *s, size_t *n, veil_err *err);
 
 struct veil_store_anchor {
     char commitment[65];

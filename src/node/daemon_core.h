@@ -177,6 +177,7 @@ struct veil_daemon {
     veil_eth_address contract;
     struct veil_anchorer anchorer;
     struct watch_list watched; /* containers this node started, until they end */
+    struct start_retries start_retries; /* failed starts tried again (daemon_exec.c) */
     struct veil_node_overlay *overlay; /* VeilNet (daemon_overlay.c); NULL when disabled */
     int closing_handles;
     bool stopping, handles_closed;

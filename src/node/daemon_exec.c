@@ -15,7 +15,11 @@
  * s8: the UNIQUE record had kept it from ever starting again). While the
  * image policy cannot be read (the chain RPC down, a first read in flight)
  * a start waits, retried every executor tick, instead of refusing the image
- * (chaos s8: two jobs failed for a transient read failure).
+ * (chaos s8: two jobs failed for a transient read failure). A start that
+ * fails is tried again with backoff before the replica is failed, and one
+ * cut short by a stop of veild is tried again at the next start (chaos s10:
+ * a long replica failed for good when its node's disk was full for a
+ * moment).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +201,89 @@ static void exec_work(uv_work_t *w)
     veil_image_info_free(&img);
 }
 
+/* A start that failed here is tried again before the replica is failed
+ * for good (chaos s10: long18's start on the full-disk node failed in the
+ * two seconds its disk was full, and the long replica ended `failed` on
+ * every node): EXEC_START_TRIES tries in all, the next one no sooner than
+ * 5 s, 10 s, 20 s, 40 s after a failure (the executor tick, every 5 s, makes
+ * it). A replica that moves away meanwhile drops its entry
+ * (veil_daemon_exec_start_waiting); the table is in memory, so a restart
+ * gives a failing start a new series of tries. */
+#define EXEC_START_TRIES    5
+#define EXEC_RETRY_FIRST_MS 5000
+
+static struct start_retry *retry_find(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    struct start_retries *t = &d->start_retries;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].replica == replica && strcmp(t->v[i].job_hex, job_hex) == 0)
+            return &t->v[i];
+    return NULL;
+}
+
+static void retry_forget(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    struct start_retries *t = &d->start_retries;
+    struct start_retry *r = retry_find(d, job_hex, replica);
+    if (r)
+        *r = t->v[--t->n];
+}
+
+/* Counts a failed start; returns the delay before its next try, or 0 when
+ * it has had its EXEC_START_TRIES (or the table is full): failed for good. */
+static uint64_t retry_after_failure(veil_daemon *d, const char *job_hex, uint32_t replica,
+                                    uint64_t now, unsigned *failures)
+{
+    struct start_retries *t = &d->start_retries;
+    struct start_retry *r = retry_find(d, job_hex, replica);
+    if (!r && t->n < START_RETRY_MAX) {
+        r = &t->v[t->n++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->job_hex, sizeof r->job_hex, "%s", job_hex);
+        r->replica = replica;
+    }
+    *failures = r ? ++r->failures : 1;
+    if (!r || r->failures >= EXEC_START_TRIES) {
+        retry_forget(d, job_hex, replica);
+        return 0;
+    }
+    uint64_t delay = (uint64_t)EXEC_RETRY_FIRST_MS << (r->failures - 1);
+    r->next_ms = now + delay;
+    return delay;
+}
+
+/* A failed start whose next try is not due yet. */
+static bool retry_waits(veil_daemon *d, const char *job_hex, uint32_t replica)
+{
+    const struct start_retry *r = retry_find(d, job_hex, replica);
+    return r && uv_now(d->loop) < r->next_ms;
+}
+
+/* The failure of a start: tried again later, or failed for good. */
+static void start_failed(veil_daemon *d, struct exec_job *e, int status)
+{
+    const char *why = e->rc ? e->err.msg : "cancelled";
+    unsigned failures = 0;
+    uint64_t delay = status == 0 ? retry_after_failure(d, e->job_hex, e->replica,
+                                                        uv_now(d->loop), &failures)
+                                 : 0;
+    if (delay) {
+        veil_err err = {0};
+        veil_log(VEIL_LOG_WARN, SUB, "container failed to start: tried again",
+                 "job=%.16s replica=%u try=%u of=%u retry_in_ms=%llu error=\"%s\"", e->job_hex,
+                 e->replica, failures, EXEC_START_TRIES, (unsigned long long)delay, why);
+        /* the replica stays assigned here; the record lets the retry claim it */
+        if (veil_store_container_set_state(d->store, e->name, "start_failed", -1, &err) != 0)
+            veil_daemon_store_failed("container state", e->job_hex, e->replica, &err);
+        return;
+    }
+    veil_log(VEIL_LOG_WARN, SUB, "container failed to start",
+             "job=%.16s replica=%u tries=%u error=\"%s\"", e->job_hex, e->replica,
+             failures ? failures : 1, why);
+    record_outcome(d, e->name, e->job_hex, e->replica, "failed", -1, VEIL_REPLICA_FAILED);
+    publish_container_status(d, e->job_id, e->replica, VEIL_CONTAINER_FAILED, -1, e->name);
+}
+
 static void exec_after(uv_work_t *w, int status)
 {
     struct exec_job *e = w->data;
@@ -212,12 +299,9 @@ static void exec_after(uv_work_t *w, int status)
     if (e->on_overlay)
         veil_daemon_overlay_started(d, e->job_hex, e->replica, status == 0 && e->rc == 0);
     if (status != 0 || e->rc != 0) {
-        veil_log(VEIL_LOG_WARN, SUB, "container failed to start",
-                 "job=%.16s replica=%u error=\"%s\"", e->job_hex, e->replica,
-                 e->rc ? e->err.msg : "cancelled");
-        record_outcome(d, e->name, e->job_hex, e->replica, "failed", -1, VEIL_REPLICA_FAILED);
-        publish_container_status(d, e->job_id, e->replica, VEIL_CONTAINER_FAILED, -1, e->name);
+        start_failed(d, e, status);
     } else {
+        retry_forget(d, e->job_hex, e->replica);
         veil_log(VEIL_LOG_INFO, SUB, "container running", "job=%.16s replica=%u container=%s",
                  e->job_hex, e->replica, e->name);
         record_outcome(d, e->name, e->job_hex, e->replica, "running", 0, VEIL_REPLICA_RUNNING);
@@ -489,12 +573,36 @@ static bool live(const struct veil_container_info *ct)
  * veil-<first 16 hex of the job id>-<replica>), so their exits are reported:
  * the live ones, and those whose end came while it was down (end_unseen:
  * the next exec tick records and reports it). */
+/* A live copy of a replica still assigned here: the last run was stopped
+ * after the container started and before it recorded that (its record was
+ * left `created`, now `start_failed`): record and report it running, so
+ * that the executor does not start it again. */
+static void running_unrecorded(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
+                               uint32_t replica, const char *name)
+{
+    enum veil_replica_state st;
+    veil_err err = {0};
+    if (veil_store_replica_get_state(d->store, job_hex, replica, &st, &err) != 0 ||
+        st != VEIL_REPLICA_ASSIGNED)
+        return;
+    veil_log(VEIL_LOG_INFO, SUB, "container started before the last stop: recorded running",
+             "job=%.16s replica=%u container=%s", job_hex, replica, name);
+    record_outcome(d, name, job_hex, replica, "running", 0, VEIL_REPLICA_RUNNING);
+    publish_container_status(d, job_id, replica, VEIL_CONTAINER_RUNNING, 0, name);
+}
+
 void veil_daemon_rewatch_containers(veil_daemon *d)
 {
     struct veil_runtime_config rc;
     struct veil_container_info *cts = NULL;
     size_t n = 0;
     veil_err err = {0};
+    size_t cut = 0;
+    if (veil_store_container_interrupted(d->store, &cut, &err) != 0)
+        veil_log(VEIL_LOG_WARN, SUB, "container records not updated", "error=\"%s\"", err.msg);
+    else if (cut)
+        veil_log(VEIL_LOG_INFO, SUB, "starts cut short by the last stop are tried again",
+                 "count=%zu", cut);
     if (veil_runtime_config_load(d->cfg, NULL, &rc, &err) != 0 ||
         veil_container_list(&rc.runtime, true, &cts, &n, &err) != 0) {
         veil_log(VEIL_LOG_WARN, SUB, "containers not listed", "error=\"%s\"", err.msg);
@@ -543,6 +651,7 @@ void veil_daemon_rewatch_containers(veil_daemon *d)
                 veil_log(VEIL_LOG_INFO, SUB, "watching container again", "container=%s",
                          cts[i].name);
                 veil_daemon_overlay_adopt(d, id, replica, config);
+                running_unrecorded(d, job_id, id, replica, cts[i].name);
             }
             break;
         }
@@ -582,6 +691,8 @@ bool veil_daemon_exec_claim(veil_daemon *d, const char *job_hex, uint32_t replic
 static void exec_start(veil_daemon *d, const uint8_t job_id[32], const char *job_hex,
                        uint32_t replica, bool retry)
 {
+    if (retry_waits(d, job_hex, replica))
+        return; /* a failed start, tried again when its delay is over */
     struct exec_job *e = calloc(1, sizeof *e);
     if (!e)
         return;
@@ -686,6 +797,23 @@ static int collect_waiting(void *ctx, const char *job_hex, uint32_t replica, con
     return w->n == EXEC_WAITING_MAX; /* 1 ends the walk */
 }
 
+/* Drops the retries of replicas no longer waiting here (moved away, or
+ * ended): `w` is every replica assigned to this node. */
+static void retry_prune(veil_daemon *d, const struct waiting *w)
+{
+    struct start_retries *t = &d->start_retries;
+    for (size_t i = 0; i < t->n;) {
+        bool waiting = false;
+        for (size_t k = 0; k < w->n && !waiting; k++)
+            waiting = w->v[k].replica == t->v[i].replica &&
+                      strcmp(w->v[k].job_hex, t->v[i].job_hex) == 0;
+        if (waiting)
+            i++;
+        else
+            t->v[i] = t->v[--t->n];
+    }
+}
+
 void veil_daemon_exec_start_waiting(veil_daemon *d)
 {
     struct waiting *w = calloc(1, sizeof *w);
@@ -695,6 +823,8 @@ void veil_daemon_exec_start_waiting(veil_daemon *d)
     w->self = d->self_text;
     if (veil_store_each_replica(d->store, VEIL_REPLICA_ASSIGNED, collect_waiting, w, &err) != 0)
         veil_log(VEIL_LOG_WARN, SUB, "assigned replicas not read", "error=\"%s\"", err.msg);
+    else if (w->n < EXEC_WAITING_MAX)
+        retry_prune(d, w);
     for (size_t i = 0; i < w->n; i++) {
         uint8_t job_id[32];
         if (veil_hex_decode(job_id, 32, w->v[i].job_hex, 64, false, NULL) == 32)

@@ -242,6 +242,21 @@ VEIL_WARN_UNUSED int watch_list_add(struct watch_list *l, const uint8_t job_id[3
 void watch_list_remove(struct watch_list *l, size_t i);
 void watch_list_free(struct watch_list *l);
 
+/* Container starts that failed on this node, each tried again by the
+ * executor after a growing delay before it is failed for good
+ * (daemon_exec.c). A fixed table: a start that finds it full fails at once. */
+#define START_RETRY_MAX 64
+struct start_retry {
+    char job_hex[65];
+    uint32_t replica;
+    unsigned failures; /* failed tries so far */
+    uint64_t next_ms;  /* uv_now time before which it is not tried */
+};
+struct start_retries {
+    struct start_retry v[START_RETRY_MAX];
+    size_t n;
+};
+
 /* A set of 64-hex-digit ids (the jobs this node announced). */
 struct id_set {
     char (*v)[65];

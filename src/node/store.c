@@ -1536,7 +1536,8 @@ int veil_store_container_rearm(veil_store *s, const char *job_hex, uint32_t repl
     *rearmed = false;
     if (prepare(s, &st,
                 "UPDATE containers SET state = 'created', exit_code = NULL, updated_ms = ?"
-                " WHERE job_id = ? AND replica = ? AND state IN ('stopped', 'failed', 'refused')",
+                " WHERE job_id = ? AND replica = ?"
+                " AND state IN ('stopped', 'failed', 'refused', 'start_failed')",
                 err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, now_ms());
@@ -1547,4 +1548,17 @@ int veil_store_container_rearm(veil_store *s, const char *job_hex, uint32_t repl
         return -1;
     *rearmed = changed == 1;
     return 0;
+}
+
+int veil_store_container_interrupted(veil_store *s, size_t *n, veil_err *err)
+{
+    sqlite3_stmt *st;
+    *n = 0;
+    if (prepare(s, &st,
+                "UPDATE containers SET state = 'start_failed', updated_ms = ?"
+                " WHERE state = 'created'",
+                err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, now_ms());
+    return step_done(s, st, "container interrupted", n, err);
 }

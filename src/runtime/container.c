@@ -29,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -887,6 +888,16 @@ static void supervise(const struct veil_runtime_opts *o, struct ct_state *s, boo
 /* Create and run                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* Why a supervisor that wrote nothing may have failed: its log could not
+ * be written (chaos s10: a start on a full disk said "did not start: "). */
+static const char *no_reason(const struct veil_runtime_opts *o)
+{
+    struct statvfs v;
+    if (statvfs(o->data_dir, &v) == 0 && v.f_bavail == 0)
+        return "no space left on the data directory's disk (its supervisor could write nothing)";
+    return "its supervisor wrote no reason";
+}
+
 static int name_in_use(const struct veil_runtime_opts *o, const char *name)
 {
     char id[65];
@@ -1136,7 +1147,7 @@ int veil_container_run(const struct veil_runtime_opts *o, const struct veil_run_
         size_t len = 0;
         veil_file_read(logp, 4096, &txt, &len, NULL);
         rc = veil_err_set(err, VEIL_E_STATE, "container %s did not start: %s", s.info.name,
-                          txt ? (char *)txt : "see its logs");
+                          txt && len ? (char *)txt : no_reason(o));
         free(txt);
     }
     ct_state_free(&s);

@@ -101,8 +101,9 @@ cleanup() {
   for p in $ANVIL_PID $REG_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "${CHAOS_OUT:-}" ]; then # before the unmounts: the disk node's dir is a tmpfs
     mkdir -p "$CHAOS_OUT"
-    tar -C "$WORK" -cf - --exclude=keystores --exclude=bundle --exclude='*.key' --exclude=containers \
-      --exclude=blobs --exclude=registry --exclude=oci --exclude=rootfs --exclude=runc --exclude=store . \
+    tar -C "$WORK" -cf - --exclude=keystores --exclude=bundle --exclude='*.key' \
+      --exclude=blobs --exclude=registry --exclude=oci --exclude=rootfs --exclude=runc --exclude=store \
+      --exclude=upper --exclude=work . \
       2>/dev/null | tar -C "$CHAOS_OUT" -xf - 2>/dev/null
     echo "chaos: kept in $CHAOS_OUT"
   fi

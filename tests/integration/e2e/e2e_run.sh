@@ -154,4 +154,44 @@ if grep -q "msg=\"rescheduling\" job=${id4:0:16}" "$WORK"/n*/veild.log; then
   echo "note: nap was also rescheduled (node $r declared dead while it was down)"
 fi
 ok "node $r killed while nap ran: restarted, it reported nap's end ($(state_of "$id4" 2))"
+# A start that fails on its node is tried again, not failed for good (chaos
+# s10: long18's start on the full-disk node failed in the two seconds its
+# disk was full, and the long replica ended `failed` on every node). Every
+# node's containers dir is made a plain file for a while (the start's mkdir
+# fails with ENOTDIR, on any file system); once one node logs the retry, the
+# dirs come back and the next try runs the job to its end.
+hide_containers() {
+  local i
+  for i in 1 2 3; do
+    mkdir -p "$WORK/n$i/containers"
+    mv "$WORK/n$i/containers" "$WORK/n$i/containers.held" && : >"$WORK/n$i/containers"
+  done
+}
+restore_containers() {
+  local i
+  for i in 1 2 3; do
+    if [ -d "$WORK/n$i/containers.held" ]; then
+      rm -f "$WORK/n$i/containers"
+      mv "$WORK/n$i/containers.held" "$WORK/n$i/containers"
+    fi
+  done
+}
+E2E_PRE_CLEANUP=restore_containers
+cat >"$WORK/again.yaml" <<YAML
+name: again
+image: $RT_REG/busybox@$DIGEST
+command: [/bin/sleep, "1"]
+resources: {cpu: 500m, memory: 64Mi}
+policy: spread
+YAML
+hide_containers
+id5=$(veil_at 2 job run "$WORK/again.yaml" | awk '{print $2}')
+retried() { grep -q "msg=\"container failed to start: tried again\" job=${id5:0:16} replica=0 try=1 of=5" "$WORK"/n*/veild.log; }
+wait_for 120 "again's first start failed and is tried again" retried
+restore_containers
+wait_for 90 "again ran on a later try: its end reached the submitter" is_state "$id5" 2 exited
+if grep -q "msg=\"container failed to start\" job=${id5:0:16}" "$WORK"/n*/veild.log; then
+  fail "again was failed for good"
+fi
+ok "a start that failed (its node's containers dir unusable) was tried again and ran ($(state_of "$id5" 2))"
 echo "PASS e2e_run"

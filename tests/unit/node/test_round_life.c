@@ -1254,6 +1254,50 @@ static void test_pending_taken_back_by_bound_node(void)
     fixture_close(&n);
 }
 
+/* ---- 17: a start cut short by a stop is started at the next start ----
+ * veild was killed after it claimed a start (the record `created`) and
+ * before the start finished: the claim refused every later start, and the
+ * replica stayed assigned here with nothing running (chaos s10, review). At
+ * the next start the record becomes `start_failed` and the executor claims
+ * it again, once; a record that ran is left alone. */
+static void test_cut_short_start_started_again(void)
+{
+    struct node n;
+    uint8_t sk[64];
+    node_open(&n);
+    node_identity(&n, sk);
+    uint8_t id[32];
+    char hex[65], st[32], name[64];
+    bool again = true;
+    fixture_job_id(id, hex, 0xa3);
+    snprintf(name, sizeof name, "veil-%.16s-0", hex);
+    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
+                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
+    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
+    deliver_to(&n, id, 7, &n.d->self, sk); /* the spec "{}": nothing starts */
+    CHECK(veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* a start in flight */
+    CHECK(!again);
+    CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* before: for good */
+
+    veil_daemon_rewatch_containers(n.d); /* the next start of veild */
+    container_state(&n, hex, st, sizeof st);
+    CHECK_EQ_STR(st, "start_failed");
+    CHECK_EQ_INT(replica_state(&n, hex), VEIL_REPLICA_ASSIGNED);
+    CHECK(veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* started again, once */
+    CHECK(again);
+    CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again));
+
+    /* a replica that ran here: its record is not touched by a restart */
+    uint8_t id2[32];
+    char hex2[65];
+    fixture_job_id(id2, hex2, 0xa4);
+    running_here(&n, id2, hex2, 7, sk);
+    veil_daemon_rewatch_containers(n.d);
+    container_state(&n, hex2, st, sizeof st);
+    CHECK_EQ_STR(st, "running");
+    fixture_close(&n);
+}
+
 VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settled),
            VTEST(test_unrecorded_assignment_keeps_copy), VTEST(test_no_candidates_not_decided),
            VTEST(test_later_assignment_of_decided_round), VTEST(test_admitted_taken_back_settled),
@@ -1263,4 +1307,5 @@ VTEST_MAIN(VTEST(test_queued_round_one_epoch), VTEST(test_taken_back_round_settl
            VTEST(test_final_verdict_due), VTEST(test_failed_end_reported_and_settled),
            VTEST(test_outcome_query), VTEST(test_ended_bound_to_later_node),
            VTEST(test_named_node_adopts_end), VTEST(test_end_reports_of_bound_node),
-           VTEST(test_pending_taken_back_by_bound_node))
+           VTEST(test_pending_taken_back_by_bound_node),
+           VTEST(test_cut_short_start_started_again))

@@ -126,8 +126,28 @@ static void test_schema_and_state_machine(void)
     CHECK(created);
     CHECK_EQ_INT(veil_store_container_ensure(s, id, 0, "veil-c0-again", &created, &err), 0);
     CHECK(!created);
+    /* A start cut short by a stop (the record left `created`) becomes
+     * `start_failed` at the next start, and a failed start is claimed again
+     * by exactly one caller (chaos s10): a running record is left alone. */
+    size_t cut = 0;
+    bool rearmed = true;
+    CHECK_EQ_INT(veil_store_container_rearm(s, id, 0, &rearmed, &err), 0);
+    CHECK(!rearmed);
+    CHECK_EQ_INT(veil_store_container_interrupted(s, &cut, &err), 0);
+    CHECK_EQ_INT((int)cut, 1);
+    CHECK_EQ_INT(veil_store_container_rearm(s, id, 0, &rearmed, &err), 0);
+    CHECK(rearmed);
+    CHECK_EQ_INT(veil_store_container_rearm(s, id, 0, &rearmed, &err), 0);
+    CHECK(!rearmed);
+    CHECK_EQ_INT(veil_store_container_set_state(s, "veil-c0", "start_failed", -1, &err), 0);
+    CHECK_EQ_INT(veil_store_container_rearm(s, id, 0, &rearmed, &err), 0);
+    CHECK(rearmed);
     CHECK_EQ_INT(veil_store_container_set_state(s, "veil-c0", "running", 0, &err), 0);
     CHECK_EQ_INT(veil_store_container_set_state(s, "nope", "running", 0, &err), -1);
+    CHECK_EQ_INT(veil_store_container_interrupted(s, &cut, &err), 0);
+    CHECK_EQ_INT((int)cut, 0);
+    CHECK_EQ_INT(veil_store_container_rearm(s, id, 0, &rearmed, &err), 0);
+    CHECK(!rearmed);
 
     struct veil_store_anchor an = {.epoch = 4, .proof_json = "[\"0xab\"]"};
     memset(an.commitment, 'c', 64);
