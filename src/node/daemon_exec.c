@@ -202,9 +202,9 @@ static void exec_work(uv_work_t *w)
 }
 
 /* A start that failed here is tried again before the replica is failed
- * for good (chaos s10: long18's start on the full-disk node failed in the
- * two seconds its disk was full, and the long replica ended `failed` on
- * every node): EXEC_START_TRIES tries in all, the next one no sooner than
+ * for good (chaos s10: long18's start on the full-disk node failed just
+ * after its disk was filled, and the long replica ended `failed` on every
+ * node): EXEC_START_TRIES tries in all, the next one no sooner than
  * 5 s, 10 s, 20 s, 40 s after a failure (the executor tick, every 5 s, makes
  * it). A replica that moves away meanwhile drops its entry
  * (veil_daemon_exec_start_waiting); the table is in memory, so a restart
@@ -569,10 +569,6 @@ static bool live(const struct veil_container_info *ct)
            ct->status == VEIL_CT_CREATED;
 }
 
-/* A restarted node watches again the containers it started before (named
- * veil-<first 16 hex of the job id>-<replica>), so their exits are reported:
- * the live ones, and those whose end came while it was down (end_unseen:
- * the next exec tick records and reports it). */
 /* A live copy of a replica still assigned here: the last run was stopped
  * after the container started and before it recorded that (its record was
  * left `created`, now `start_failed`): record and report it running, so
@@ -591,6 +587,10 @@ static void running_unrecorded(veil_daemon *d, const uint8_t job_id[32], const c
     publish_container_status(d, job_id, replica, VEIL_CONTAINER_RUNNING, 0, name);
 }
 
+/* A restarted node watches again the containers it started before (named
+ * veil-<first 16 hex of the job id>-<replica>), so their exits are reported:
+ * the live ones, and those whose end came while it was down (end_unseen:
+ * the next exec tick records and reports it). */
 void veil_daemon_rewatch_containers(veil_daemon *d)
 {
     struct veil_runtime_config rc;
