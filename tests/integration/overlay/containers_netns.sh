@@ -60,7 +60,7 @@ command:
       echo "server \$VEIL_NAME listening"
       while true; do nc -l -p 8080; done
     fi
-    for i in \$(seq 1 120); do
+    for i in \$(seq 1 600); do
       ip=\$(nslookup $NAME0 2>/dev/null | sed -n 's/^Address: *\([0-9.]*\)\$/\1/p' | tail -n 1)
       if [ -n "\$ip" ] && echo "payload from \$VEIL_NAME" | nc -w 2 "\$ip" 8080; then
         echo "client sent to $NAME0 at \$ip"
