@@ -943,6 +943,10 @@ enum veil_replica_state {
     VEIL_REPLICA_STATE_COUNT
 };
 const char *veil_replica_state_name(enum veil_replica_state s);
+/* True for the name of a state whose placement is still to come (pending,
+ * scheduling, awaiting_decryption, rescheduling: before a round's outcome
+ * or a reschedule's); false for any other name, NULL included. */
+bool veil_replica_state_name_undecided(const char *name);
 /* True when the state machine allows from -> to. */
 bool veil_replica_transition_ok(enum veil_replica_state from, enum veil_replica_state to);
 

@@ -475,18 +475,6 @@ static const char *str_field(json_t *row, const char *key)
     return v ? v : "";
 }
 
-/* A replica whose placement is still to come (the states before a round's
- * outcome, or a reschedule's). */
-static bool state_undecided(const char *state)
-{
-    static const char *const open[] = {"pending", "scheduling", "awaiting_decryption",
-                                       "rescheduling"};
-    for (size_t i = 0; i < VEIL_ARRAY_LEN(open); i++)
-        if (strcmp(state, open[i]) == 0)
-            return true;
-    return false;
-}
-
 /* One assignment row under view `v`, with "placed" (a node was chosen: the
  * one bit the submitter is owed). PLACED also loses output_digest: with the
  * job, replica and epoch it would let the submitter recompute each member's
@@ -608,7 +596,7 @@ static int redact_job(json_t *job, const char *self, json_t *by_com)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         json_t *row = json_array_get(states, i);
-        decided = decided && !state_undecided(str_field(row, "state"));
+        decided = decided && !veil_replica_state_name_undecided(str_field(row, "state"));
         enum veil_privacy_view v = view_for(self, submitter, str_field(row, "node"));
         runs[i] = v == VEIL_PRIVACY_VIEW_FULL;
         any = any || (runs[i] && str_field(row, "node")[0]);

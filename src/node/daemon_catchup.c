@@ -564,10 +564,8 @@ static bool runs_replica_of(const char *self, const struct latest *v, size_t nl,
  * submitters that the asker lists). */
 static bool own_undecided(const char *self, const char *sub, json_t *job)
 {
-    const char *st = json_string_value(json_object_get(job, "state"));
-    return strcmp(sub, self) == 0 && st &&
-           (strcmp(st, "pending") == 0 || strcmp(st, "scheduling") == 0 ||
-            strcmp(st, "awaiting_decryption") == 0 || strcmp(st, "rescheduling") == 0);
+    return strcmp(sub, self) == 0 &&
+           veil_replica_state_name_undecided(json_string_value(json_object_get(job, "state")));
 }
 
 /* The request to member `member`: the jobs it submitted that this node

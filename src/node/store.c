@@ -47,6 +47,14 @@ static int state_from_name(const char *name, enum veil_replica_state *out)
     return -1;
 }
 
+bool veil_replica_state_name_undecided(const char *name)
+{
+    enum veil_replica_state s;
+    return state_from_name(name, &s) == 0 &&
+           (s == VEIL_REPLICA_PENDING || s == VEIL_REPLICA_SCHEDULING ||
+            s == VEIL_REPLICA_AWAITING_DECRYPTION || s == VEIL_REPLICA_RESCHEDULING);
+}
+
 /* The replica life cycle:
  *   pending -> scheduling -> awaiting_decryption -> assigned -> running -> exited
  *   scheduling -> pending                (a scheduler died; try again)

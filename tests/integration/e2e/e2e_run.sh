@@ -28,13 +28,18 @@ wait_mesh 3
 sleep 3
 ok "mesh up"
 
-cat >"$WORK/hello.yaml" <<YAML
-name: hello
+# busybox_job NAME COMMAND: writes $WORK/NAME.yaml, a job of the registry's
+# busybox image (the policy allows its digest) running COMMAND (a YAML list).
+busybox_job() {
+  cat >"$WORK/$1.yaml" <<YAML
+name: $1
 image: $RT_REG/busybox@$DIGEST
-command: [/bin/sh, -c, "echo hello from veil; sleep 1"]
+command: $2
 resources: {cpu: 500m, memory: 64Mi}
 policy: spread
 YAML
+}
+busybox_job hello '[/bin/sh, -c, "echo hello from veil; sleep 1"]'
 cat >"$WORK/evil.yaml" <<YAML
 name: evil
 image: $RT_REG/busybox@sha256:$(printf 'ab%.0s' $(seq 1 32))
@@ -78,13 +83,7 @@ ok "an image digest not allowed by the on-chain policy is refused at intake by e
 # Node death: a long job runs on the oracle's node; that node's veild is
 # killed; SWIM declares it dead and the replica is placed again over the
 # remaining nodes (the oracle without it) and runs there.
-cat >"$WORK/long.yaml" <<YAML
-name: long
-image: $RT_REG/busybox@$DIGEST
-command: [/bin/sleep, "600"]
-resources: {cpu: 500m, memory: 64Mi}
-policy: spread
-YAML
+busybox_job long '[/bin/sleep, "600"]'
 id3=$(veil_at 2 job run "$WORK/long.yaml" | awk '{print $2}')
 wait_for 120 "long running" is_state "$id3" 2 running
 wait_for 30 "long's runner shows it" runner_at 2 "$id3" 0
@@ -132,13 +131,7 @@ ok "veil job stop on node $host: the end of long reached the submitter ($(state_
 # copy (it lists ended containers too), records its end and reports it;
 # before, only live containers were watched again and the replica stayed
 # `running` on its node for good.
-cat >"$WORK/nap.yaml" <<YAML
-name: nap
-image: $RT_REG/busybox@$DIGEST
-command: [/bin/sleep, "2"]
-resources: {cpu: 500m, memory: 64Mi}
-policy: spread
-YAML
+busybox_job nap '[/bin/sleep, "2"]'
 id4=$(veil_at 2 job run "$WORK/nap.yaml" | awk '{print $2}')
 wait_for 120 "nap running" is_state "$id4" 2 running
 r=$(runner_at 2 "$id4" 0) || fail "nap: no runner found"
@@ -177,13 +170,7 @@ restore_containers() {
   done
 }
 E2E_PRE_CLEANUP=restore_containers
-cat >"$WORK/again.yaml" <<YAML
-name: again
-image: $RT_REG/busybox@$DIGEST
-command: [/bin/sleep, "1"]
-resources: {cpu: 500m, memory: 64Mi}
-policy: spread
-YAML
+busybox_job again '[/bin/sleep, "1"]'
 hide_containers
 id5=$(veil_at 2 job run "$WORK/again.yaml" | awk '{print $2}')
 retried() { grep -q "msg=\"container failed to start: tried again\" job=${id5:0:16} replica=0 try=1 of=5" "$WORK"/n*/veild.log; }

@@ -722,6 +722,11 @@ static void test_final_report_due(void)
     fixture_close(&n);
 }
 
+static void peer_text(const veil_p2p_peer_id *p, char *out, size_t cap)
+{
+    CHECK(veil_p2p_peer_id_to_text(p, out, cap) > 0);
+}
+
 /* ---- 11: the decryptor placed a decided replica again ---- */
 
 static struct round *decided_round(struct node *n, uint8_t tag, const char *node)
@@ -892,7 +897,7 @@ static void test_failed_end_reported_and_settled(void)
     char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
     fixture_new_peer(&runner, NULL, NULL);
     fixture_new_peer(&other, NULL, NULL);
-    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    peer_text(&runner, runner_text, sizeof runner_text);
     struct round *r = rescheduled_round(&n, 0x93, runner_text);
     status_from(&n, r, &other, VEIL_CONTAINER_FAILED); /* not its node: ignored */
     CHECK_EQ_INT(replica_state(&n, r->job_hex), VEIL_REPLICA_SCHEDULING);
@@ -941,7 +946,7 @@ static void test_outcome_query(void)
     veil_p2p_peer_id runner;
     char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
     fixture_new_peer(&runner, NULL, NULL);
-    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    peer_text(&runner, runner_text, sizeof runner_text);
     /* the asker: past the deadline with no digest, once a period, bounded */
     struct round *r = rescheduled_round(&n, 0xa1, runner_text);
     uint64_t t = r->planned_ms + veil_daemon_round_deadline_ms(n.d);
@@ -1020,13 +1025,9 @@ static void log_capture_end(struct log_capture *c)
     CHECK(c->text != NULL);
 }
 
-static void peer_text(const veil_p2p_peer_id *p, char *out, size_t cap)
-{
-    CHECK(veil_p2p_peer_id_to_text(p, out, cap) > 0);
-}
-
-/* A job of one replica assigned at `epoch` to `runner` (this node not
- * among its runners), as every node holds it once the assignment came. */
+/* A job of one replica assigned at `epoch` to `runner`, as every node holds
+ * it once the assignment came (`runner` may be this node: the spec "{}"
+ * starts nothing). */
 static void assigned_to(struct node *n, const uint8_t id[32], const char *hex, uint64_t epoch,
                         const veil_p2p_peer_id *runner, const uint8_t sk[64])
 {
@@ -1224,7 +1225,7 @@ static void test_pending_taken_back_by_bound_node(void)
     char runner_text[VEIL_P2P_PEER_ID_TEXT_MAX];
     fixture_new_peer(&runner, NULL, NULL);
     fixture_new_peer(&other, NULL, NULL);
-    CHECK(veil_p2p_peer_id_to_text(&runner, runner_text, sizeof runner_text) > 0);
+    peer_text(&runner, runner_text, sizeof runner_text);
     /* held at intake, its assignment heard meanwhile (decided), running */
     struct round *r = decided_round(&n, 0xa1, runner_text);
     CHECK_EQ_INT(
@@ -1271,10 +1272,7 @@ static void test_cut_short_start_started_again(void)
     bool again = true;
     fixture_job_id(id, hex, 0xa3);
     snprintf(name, sizeof name, "veil-%.16s-0", hex);
-    static const enum veil_replica_state path[] = {VEIL_REPLICA_SCHEDULING,
-                                                   VEIL_REPLICA_AWAITING_DECRYPTION};
-    store_job(&n, hex, path, VEIL_ARRAY_LEN(path));
-    deliver_to(&n, id, 7, &n.d->self, sk); /* the spec "{}": nothing starts */
+    assigned_to(&n, id, hex, 7, &n.d->self, sk); /* the spec "{}": nothing starts */
     CHECK(veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* a start in flight */
     CHECK(!again);
     CHECK(!veil_daemon_exec_claim(n.d, hex, 0, name, &again)); /* before: for good */

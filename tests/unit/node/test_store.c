@@ -117,6 +117,14 @@ static void test_schema_and_state_machine(void)
     /* The bound node reports the end of an assigned replica (a short
      * container between two reports, or an end it adopted: session 9). */
     CHECK(veil_replica_transition_ok(VEIL_REPLICA_ASSIGNED, VEIL_REPLICA_EXITED));
+    /* Undecided: a placement still to come, by the state's stored name. */
+    CHECK(veil_replica_state_name_undecided("pending"));
+    CHECK(veil_replica_state_name_undecided("awaiting_decryption"));
+    CHECK(veil_replica_state_name_undecided("rescheduling"));
+    CHECK(!veil_replica_state_name_undecided("assigned"));
+    CHECK(!veil_replica_state_name_undecided("failed"));
+    CHECK(!veil_replica_state_name_undecided("nonsense"));
+    CHECK(!veil_replica_state_name_undecided(NULL));
     /* Exited is final. */
     CHECK(!veil_replica_transition_ok(VEIL_REPLICA_EXITED, VEIL_REPLICA_RESCHEDULING));
     CHECK(veil_replica_transition_ok(VEIL_REPLICA_UNSCHEDULABLE, VEIL_REPLICA_RESCHEDULING));
